@@ -1,0 +1,243 @@
+"""A case: a model file, its dataset typed and edited, ready for `prepare`.
+
+`load_case` is the one entry point for "load -> validate": it returns a Case or raises an
+InputError carrying every problem found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Edit, ModelConfig
+from .io import LoadedModel, RawTable, display_path, load_model, read_tables
+from .problems import InputError, Problem, errors, sort_problems
+from .schema import TABLES
+from .validate import check_references, parse_table, split_list
+
+
+@dataclass
+class Case:
+    """Everything a model needs: settings and typed input tables (products already scoped)."""
+
+    config: ModelConfig
+    tables: dict[str, pd.DataFrame]
+    model_path: Path | None = None
+    dataset_path: Path | None = None
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in TABLES:
+            return tables.get(name, _empty(name))
+        raise AttributeError(name)
+
+    def patients_by_product(self) -> pd.Series:
+        """Patients per year by product: incidence x population / 100k x demand scale."""
+        pop = float(self.zones["population"].sum())
+        prod = self.products.set_index("product_id")
+        return (prod["incidence_per_100k"] * pop / 1e5 * self.config.demand_scale).rename(
+            "patients_per_year")
+
+
+def _empty(name: str) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series(dtype="object") for c in TABLES[name].columns})
+
+
+def load_case(model_file: str | Path, strict: bool = False) -> Case:
+    """Load and validate a model file and its dataset; raise InputError listing every error
+    (and, with strict, every warning)."""
+    loaded, problems = load_model(model_file)
+    if loaded is None:
+        raise InputError(sort_problems(problems))
+    case, more = case_from_loaded(loaded)
+    problems += more
+    failing = problems if strict else errors(problems)
+    if failing or case is None:
+        if strict:
+            problems = [Problem(p.file, p.row, p.column, p.message, p.value, "error")
+                        for p in problems]
+        raise InputError(sort_problems(problems))
+    case.warnings = sort_problems(problems)
+    return case
+
+
+def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
+    raw, problems = read_tables(loaded.dataset_path)
+    model_file = display_path(loaded.path)
+    problems += _apply_set_edits(raw, loaded.config.edits, model_file)
+    tables: dict[str, pd.DataFrame] = {}
+    files = {name: table.file for name, table in raw.items()}
+    for name, table in raw.items():
+        typed, probs = parse_table(TABLES[name], table)
+        problems += probs
+        tables[name] = typed
+    if errors(problems):
+        return None, problems
+    problems += _apply_scale_edits(tables, loaded.config.edits, model_file)
+    problems += check_references(tables, files)
+    problems += _check_semantics(tables, files, loaded.config, model_file)
+    if errors(problems):
+        return None, problems
+    scoped = _scope_products(tables, loaded.config)
+    case = Case(loaded.config, scoped, loaded.path, loaded.dataset_path)
+    return case, problems
+
+
+def _edit_line(model_file: str, index: int) -> tuple[str, None, str]:
+    return (model_file, None, f"edits[{index}]")
+
+
+def _matching_rows(frame: pd.DataFrame, where: dict) -> tuple[pd.Series, str | None]:
+    mask = pd.Series(True, index=frame.index)
+    for column, wanted in where.items():
+        if column not in frame.columns:
+            return mask, f"unknown column '{column}' in where"
+        values = wanted if isinstance(wanted, list) else [wanted]
+        cells = frame[column].astype(str)
+        mask &= cells.isin([_text(v) for v in values])
+    return mask, None
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _apply_set_edits(raw: dict[str, RawTable], edits: list[Edit],
+                     model_file: str) -> list[Problem]:
+    """`set` edits change cells before typing, so edited values are validated like any other."""
+    problems: list[Problem] = []
+    for i, edit in enumerate(edits):
+        where = _edit_line(model_file, i)
+        if edit.table not in TABLES:
+            problems.append(Problem(*where, f"unknown table '{edit.table}'", edit.table))
+            continue
+        if edit.table not in raw:
+            problems.append(Problem(*where, f"table '{edit.table}' is not in the dataset"))
+            continue
+        frame = raw[edit.table].frame
+        mask, err = _matching_rows(frame, edit.where)
+        if err:
+            problems.append(Problem(*where, err))
+            continue
+        if not mask.any():
+            problems.append(Problem(*where, f"no row of {edit.table} matches {edit.where}",
+                                    severity="warning"))
+        for column, value in edit.set.items():
+            if column not in TABLES[edit.table].names:
+                problems.append(Problem(*where, f"unknown column '{column}' in set"))
+                continue
+            if column not in frame.columns:
+                frame[column] = ""
+            frame.loc[mask, column] = _text(value)
+    return problems
+
+
+def _apply_scale_edits(tables: dict[str, pd.DataFrame], edits: list[Edit],
+                       model_file: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for i, edit in enumerate(edits):
+        if not edit.scale or edit.table not in tables:
+            continue
+        frame = tables[edit.table]
+        mask, err = _matching_rows(frame, edit.where)
+        if err:
+            continue  # already reported by the set pass or below
+        for column, factor in edit.scale.items():
+            spec = TABLES[edit.table]
+            if column not in spec.names or spec.column(column).kind not in ("float", "int"):
+                problems.append(Problem(*_edit_line(model_file, i),
+                                        f"scale needs a numeric column of {edit.table}", column))
+                continue
+            if factor < 0:
+                problems.append(Problem(*_edit_line(model_file, i),
+                                        "scale factor must be >= 0", str(factor)))
+                continue
+            frame.loc[mask, column] = frame.loc[mask, column] * factor
+    return problems
+
+
+def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
+                     config: ModelConfig, model_file: str) -> list[Problem]:
+    """Cross-table rules the per-column checks cannot see."""
+    problems: list[Problem] = []
+    products = tables.get("products")
+    if products is None:
+        return problems
+    known = products["product_id"].tolist()
+    scope = config.products if config.products is not None else known
+    for pid in scope:
+        if pid not in known:
+            problems.append(Problem(model_file, None, "products",
+                                    "product not in the products table", pid))
+    plants = tables.get("plants")
+    if plants is not None:
+        made = {p for items in plants["products"] for p in items}
+        for i, pid in enumerate(known):
+            if pid in scope and pid not in made:
+                problems.append(Problem(files["products"], i + 2, "product_id",
+                                        "no plant makes this product", pid))
+    classes_needed = set(products.loc[products["product_id"].isin(scope), "temperature_class"])
+    equipment = tables.get("equipment")
+    if equipment is not None:
+        for cls in sorted(classes_needed - set(equipment["temperature_class"])):
+            problems.append(Problem(files["equipment"], None, "temperature_class",
+                                    f"no equipment row for '{cls}': sites cannot equip it",
+                                    severity="warning"))
+    for i, (period, interval, weeks, doses) in enumerate(zip(
+            products["dose_interval_days"], products["dose_interval_days"] > 0,
+            products["treatment_weeks"], products["doses_per_patient"], strict=True)):
+        if interval and weeks > 0:
+            expected = weeks * 7 / period
+            if abs(expected - doses) > max(1.0, 0.25 * expected):
+                problems.append(Problem(
+                    files["products"], i + 2, "doses_per_patient",
+                    f"inconsistent with cadence: every {period:g} days for {weeks:g} weeks "
+                    f"is about {expected:.0f} doses", str(doses), severity="warning"))
+    for kind, key in (("sites", "site_id"), ("hubs", "hub_id"), ("partners", "partner_id")):
+        settings = getattr(config, kind)
+        ids = set(tables[kind][key]) if kind in tables else set()
+        for sid in settings.lock_open:
+            if sid not in ids:
+                problems.append(Problem(model_file, None, f"{kind}.lock_open",
+                                        f"unknown {key}", sid))
+        if (settings.min_active is not None and settings.max_active is not None
+                and settings.min_active > settings.max_active):
+            problems.append(Problem(model_file, None, f"{kind}.min_active",
+                                    "min_active exceeds max_active",
+                                    str(settings.min_active)))
+    transport = tables.get("transport")
+    if transport is not None and len(transport) == 0:
+        problems.append(Problem(files["transport"], None, None, "no transport mode"))
+    return problems
+
+
+def _scope_products(tables: dict[str, pd.DataFrame], config: ModelConfig) -> dict:
+    if config.products is None:
+        return tables
+    out = dict(tables)
+    keep = set(config.products)
+    products = tables["products"]
+    out["products"] = products[products["product_id"].isin(keep)].reset_index(drop=True)
+    if "plants" in tables:
+        plants = tables["plants"].copy()
+        plants["products"] = [tuple(p for p in items if p in keep)
+                              for items in plants["products"]]
+        out["plants"] = plants
+    if "assignment_costs" in tables:
+        ac = tables["assignment_costs"]
+        out["assignment_costs"] = ac[(ac["product_id"] == "") | ac["product_id"].isin(keep)]
+    return out
+
+
+__all__ = ["Case", "load_case", "split_list"]

@@ -1,0 +1,270 @@
+"""Reading model files and dataset folders.
+
+Tables are read as text (every cell a string) so that validation sees exactly what the user
+wrote and can name the row and column of anything wrong; typing happens in `validate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+
+from .config import ModelConfig
+from .problems import Problem
+from .schema import TABLES
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+@dataclass
+class RawTable:
+    """A table as the user wrote it: all cells as stripped strings, plus where it came from."""
+
+    name: str
+    file: str  # as shown in messages (e.g. "data/us/sites.csv")
+    frame: pd.DataFrame
+
+
+def find_project_root(path: Path) -> Path:
+    """The folder a model file's references must stay inside: nearest ancestor with
+    pyproject.toml or .git, else the model file's own folder."""
+    path = path.resolve()
+    for parent in [path.parent, *path.parent.parents]:
+        if (parent / "pyproject.toml").exists() or (parent / ".git").exists():
+            return parent
+    return path.parent
+
+
+def display_path(path: Path) -> str:
+    """Paths in messages: relative to the working directory when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------- model files (YAML)
+
+
+def _line_map(node: yaml.Node, prefix: tuple = ()) -> dict[tuple, int]:
+    """Map every key path in a YAML document to its 1-based line, for precise messages."""
+    lines: dict[tuple, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = (*prefix, key_node.value)
+            lines[path] = key_node.start_mark.line + 1
+            lines.update(_line_map(value_node, path))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            path = (*prefix, i)
+            lines[path] = item.start_mark.line + 1
+            lines.update(_line_map(item, path))
+    return lines
+
+
+@dataclass
+class _Doc:
+    path: Path
+    data: dict[str, Any]
+    lines: dict[tuple, int]
+
+
+def _read_yaml(path: Path) -> tuple[_Doc | None, list[Problem]]:
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Problem(shown, None, None, "model file not found")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(shown, None, None, f"cannot read model file: {exc}")]
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        what = getattr(exc, "problem", None) or str(exc)
+        return None, [Problem(shown, line, None, f"YAML syntax error: {what}")]
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return None, [Problem(shown, 1, None, "a model file must be a mapping of settings")]
+    return _Doc(path.resolve(), data, _line_map(node) if node is not None else {}), []
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        if key == "edits":
+            out[key] = list(base.get("edits") or []) + list(value or [])
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class LoadedModel:
+    """A model file resolved through its `extends:` chain."""
+
+    config: ModelConfig
+    path: Path
+    dataset_path: Path
+    root: Path
+
+
+def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
+    """Read a model file and everything it extends; collect every problem found."""
+    path = Path(path)
+    root = find_project_root(path)
+    chain: list[_Doc] = []
+    seen: list[Path] = []
+    current: Path | None = path
+    problems: list[Problem] = []
+    while current is not None:
+        resolved = current.resolve()
+        if resolved in seen:
+            cycle = " -> ".join(display_path(p) for p in [*seen, resolved])
+            where = chain[-1]
+            problems.append(Problem(display_path(where.path), where.lines.get(("extends",)),
+                                    "extends", f"extends cycle: {cycle}"))
+            return None, problems
+        seen.append(resolved)
+        doc, probs = _read_yaml(current)
+        problems += probs
+        if doc is None:
+            return None, problems
+        # dataset is relative to the file that names it
+        if isinstance(doc.data.get("dataset"), str):
+            doc.data["dataset"] = str((doc.path.parent / doc.data["dataset"]).resolve())
+        chain.append(doc)
+        parent = doc.data.get("extends")
+        current = None
+        if parent is not None:
+            line = doc.lines.get(("extends",))
+            if not isinstance(parent, str) or not parent.strip():
+                problems.append(Problem(display_path(doc.path), line, "extends",
+                                        "extends must be a relative path to a model file",
+                                        str(parent)))
+                return None, problems
+            target = (doc.path.parent / parent).resolve()
+            if not target.is_relative_to(root):
+                problems.append(Problem(display_path(doc.path), line, "extends",
+                                        f"extends path leaves the project folder {root}",
+                                        parent))
+                return None, problems
+            current = target
+
+    merged: dict[str, Any] = {}
+    for doc in reversed(chain):
+        merged = _deep_merge(merged, {k: v for k, v in doc.data.items() if k != "extends"})
+    merged.setdefault("name", path.stem)
+    if "name" not in chain[0].data:
+        merged["name"] = path.stem
+    try:
+        config = ModelConfig.model_validate(merged)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(_pydantic_problem(err, chain))
+        return None, problems
+
+    dataset = Path(config.dataset)
+    top = chain[0]
+    source = next((d for d in chain if "dataset" in d.data), top)
+    where = (display_path(source.path), source.lines.get(("dataset",)), "dataset")
+    if not dataset.resolve().is_relative_to(root):
+        problems.append(Problem(*where, f"dataset path leaves the project folder {root}",
+                                str(dataset)))
+    elif not dataset.exists():
+        problems.append(Problem(*where, "dataset folder not found", display_path(dataset)))
+    if problems:
+        return None, problems
+    return LoadedModel(config, path.resolve(), dataset.resolve(), root), problems
+
+
+def _pydantic_problem(err: dict, chain: list[_Doc]) -> Problem:
+    loc = tuple(err["loc"])
+    # the innermost file that spells out this key (or its nearest ancestor) owns the error
+    for probe in [loc[:n] for n in range(len(loc), 0, -1)] + [()]:
+        for doc in chain:
+            if probe in doc.lines or (probe == () and doc is chain[0]):
+                line = doc.lines.get(probe)
+                column = ".".join(str(p) for p in loc) or None
+                msg = err["msg"]
+                if err["type"] == "extra_forbidden":
+                    msg = "unknown setting (check the spelling; see `netopt model schema`)"
+                value = None
+                if err["type"] not in ("missing",) and "input" in err:
+                    inp = err["input"]
+                    value = None if isinstance(inp, dict | list) else str(inp)
+                return Problem(display_path(doc.path), line, column, msg, value)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# ---------------------------------------------------------------- dataset tables
+
+
+def _table_file(folder: Path, name: str) -> Path | None:
+    for suffix in TABLE_SUFFIXES:
+        candidate = folder / f"{name}{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def read_tables(folder: str | Path) -> tuple[dict[str, RawTable], list[Problem]]:
+    """Read every known table of a dataset folder as text. Missing optional tables are
+    simply absent; a missing required one is a problem."""
+    folder = Path(folder)
+    tables: dict[str, RawTable] = {}
+    problems: list[Problem] = []
+    for name, spec in TABLES.items():
+        file = _table_file(folder, name)
+        if file is None:
+            if spec.required:
+                problems.append(Problem(display_path(folder / f"{name}.csv"), None, None,
+                                        f"required table '{name}' is missing"))
+            continue
+        frame, probs = read_text_table(file)
+        problems += probs
+        if frame is not None:
+            tables[name] = RawTable(name, display_path(file), frame)
+    return tables, problems
+
+
+def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """One CSV or Parquet file as a frame of stripped strings ('' for blanks)."""
+    shown = display_path(file)
+    try:
+        if file.suffix == ".parquet":
+            frame = pd.read_parquet(file)
+            frame = frame.astype(object).where(frame.notna(), "")
+            frame = frame.map(lambda v: "" if v is None else str(v))
+        else:
+            frame = pd.read_csv(file, dtype=str, keep_default_na=False, na_filter=False,
+                                skipinitialspace=True, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        return None, [Problem(shown, None, None, "file is empty (no header row)")]
+    except pd.errors.ParserError as exc:
+        return None, [Problem(shown, _parser_line(str(exc)), None,
+                              f"malformed CSV: {str(exc).strip()}")]
+    except UnicodeDecodeError as exc:
+        return None, [Problem(shown, None, None, f"file is not UTF-8 text: {exc.reason}")]
+    except (OSError, ValueError, ImportError) as exc:
+        return None, [Problem(shown, None, None, f"cannot read table: {exc}")]
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.map(lambda v: v.strip() if isinstance(v, str) else v)
+    return frame, []
+
+
+def _parser_line(message: str) -> int | None:
+    import re
+
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,160 @@
+"""Cold-chain families: doses on lanes within shelf life, hubs, partners, plants.
+
+Doses reach a site either directly (plant -> hub -> site; the site must hold the product's
+temperature class itself) or through a cold-storage partner (plant -> hub -> partner ->
+site). Only lanes that fit the shelf life exist (computed in `prepare`).
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from ..prepare import Prepared
+from .common import group, money, register_cost
+
+
+def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    products = prep.products
+    dps = products["doses_per_shipment"].to_dict()
+    doses_pp = products["doses_per_patient"].to_dict()
+    lanes = prep.direct_lanes
+    links = prep.partner_links
+    supply = prep.partner_supply
+    hubs = prep.hubs
+    partners = prep.partners
+
+    hub_ids = sorted(set(lanes["hub_id"]) | set(supply["hub_id"]))
+    partner_ids = sorted(set(links["partner_id"]))
+    m.H = pyo.Set(initialize=hub_ids, ordered=True)
+    m.Pa = pyo.Set(initialize=partner_ids, ordered=True)
+    m.g = pyo.Var(m.H, within=pyo.Binary)
+    m.a = pyo.Var(m.Pa, within=pyo.Binary)
+
+    m.L = pyo.RangeSet(0, len(lanes) - 1) if len(lanes) else pyo.Set(initialize=[])
+    m.Q = pyo.RangeSet(0, len(links) - 1) if len(links) else pyo.Set(initialize=[])
+    m.R = pyo.RangeSet(0, len(supply) - 1) if len(supply) else pyo.Set(initialize=[])
+    m.f = pyo.Var(m.L, within=pyo.NonNegativeReals)  # doses per year on a direct lane
+    m.q = pyo.Var(m.Q, within=pyo.NonNegativeReals)  # doses per year partner -> site
+    m.r = pyo.Var(m.R, within=pyo.NonNegativeReals)  # doses per year plant -> hub -> partner
+
+    l_sk = list(zip(lanes["site_id"], lanes["product_id"], strict=True))
+    q_sk = list(zip(links["site_id"], links["product_id"], strict=True))
+    m.lanes_by_sk = group(range(len(lanes)), lambda i: l_sk[i])
+    m.links_by_sk = group(range(len(links)), lambda i: q_sk[i])
+    sp = prep.site_products.set_index(["site_id", "product_id"])
+    sites = prep.sites
+
+    def site_doses(m, s, k):
+        supplied = (pyo.quicksum(m.f[i] for i in m.lanes_by_sk.get((s, k), []))
+                    + pyo.quicksum(m.q[i] for i in m.links_by_sk.get((s, k), [])))
+        patients = pyo.quicksum(m.x[i] for i in m.x_by_sk.get((s, k), []))
+        return supplied == doses_pp[k] * patients
+
+    m.site_doses = pyo.Constraint(m.SK, rule=site_doses)
+
+    def own_class(m, s, k):
+        lanes_sk = m.lanes_by_sk.get((s, k), [])
+        if not lanes_sk or sp.at[(s, k), "holds_class"]:
+            return pyo.Constraint.Skip
+        cap = float(sites.at[s, "capacity_patients_per_year"]) * doses_pp[k]
+        t = sp.at[(s, k), "temperature_class"]
+        return pyo.quicksum(m.f[i] for i in lanes_sk) <= cap * m.e[s, t]
+
+    m.direct_needs_class = pyo.Constraint(m.SK, rule=own_class)
+
+    q_partner = links["partner_id"].tolist()
+    q_site = links["site_id"].tolist()
+    q_prod = links["product_id"].tolist()
+
+    def link_open(m, i):
+        cap = min(float(sites.at[q_site[i], "capacity_patients_per_year"]) * doses_pp[q_prod[i]],
+                  float(partners.at[q_partner[i], "capacity_doses_per_year"]))
+        return m.q[i] <= cap * m.a[q_partner[i]]
+
+    m.link_needs_partner = pyo.Constraint(m.Q, rule=link_open)
+
+    r_pk = list(zip(supply["partner_id"], supply["product_id"], strict=True))
+    m.supply_by_pk = group(range(len(supply)), lambda i: r_pk[i])
+    m.links_by_pk = group(range(len(links)), lambda i: (q_partner[i], q_prod[i]))
+    m.PK = pyo.Set(initialize=sorted(m.links_by_pk), dimen=2, ordered=True)
+
+    def partner_balance(m, p, k):
+        return (pyo.quicksum(m.r[i] for i in m.supply_by_pk.get((p, k), []))
+                == pyo.quicksum(m.q[i] for i in m.links_by_pk[(p, k)]))
+
+    m.partner_balance = pyo.Constraint(m.PK, rule=partner_balance)
+
+    # costs (k$): transport per shipment, hub handling per shipment, partner per dose
+    lane_ship = [money(c) / dps[k] for c, k in zip(lanes["cost_usd_per_shipment"],
+                                                   lanes["product_id"], strict=True)]
+    link_ship = [money(c) / dps[k] for c, k in zip(links["cost_usd_per_shipment"],
+                                                   links["product_id"], strict=True)]
+    sup_ship = [money(c) / dps[k] for c, k in zip(supply["cost_usd_per_shipment"],
+                                                  supply["product_id"], strict=True)]
+    inbound = {(s, k): money(c) for (s, k), c in
+               sp["inbound_cost_usd_per_patient"].items() if c}
+    register_cost(m, "transport", pyo.quicksum(lane_ship[i] * m.f[i] for i in m.L)
+                  + pyo.quicksum(link_ship[i] * m.q[i] for i in m.Q)
+                  + pyo.quicksum(sup_ship[i] * m.r[i] for i in m.R)
+                  + pyo.quicksum(c * m.x[i] for sk, c in inbound.items()
+                                 for i in m.x_by_sk.get(sk, [])))
+    hub_cost = {h: money(hubs.at[h, "cost_usd_per_shipment"]) for h in m.H}
+    l_hub, l_prod = lanes["hub_id"].tolist(), lanes["product_id"].tolist()
+    r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
+    register_cost(m, "hub_handling",
+                  pyo.quicksum(hub_cost[l_hub[i]] / dps[l_prod[i]] * m.f[i] for i in m.L)
+                  + pyo.quicksum(hub_cost[r_hub[i]] / dps[r_prod[i]] * m.r[i] for i in m.R))
+    register_cost(m, "hub_fixed", pyo.quicksum(
+        money(hubs.at[h, "annual_fixed_cost_usd"]) * m.g[h] for h in m.H))
+    register_cost(m, "partner_fixed", pyo.quicksum(
+        money(partners.at[p, "annual_fixed_cost_usd"]) * m.a[p] for p in m.Pa))
+    register_cost(m, "partner_handling", pyo.quicksum(
+        money(partners.at[q_partner[i], "cost_usd_per_dose"]) * m.q[i] for i in m.Q))
+
+
+def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Shipments through a hub <= its capacity x active."""
+    dps = prep.products["doses_per_shipment"].to_dict()
+    lanes, supply = prep.direct_lanes, prep.partner_supply
+    l_hub, l_prod = lanes["hub_id"].tolist(), lanes["product_id"].tolist()
+    r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
+    by_hub_l = group(range(len(lanes)), lambda i: l_hub[i])
+    by_hub_r = group(range(len(supply)), lambda i: r_hub[i])
+
+    def rule(m, h):
+        cap = float(prep.hubs.at[h, "capacity_shipments_per_year"])
+        shipments = (pyo.quicksum(m.f[i] / dps[l_prod[i]] for i in by_hub_l.get(h, []))
+                     + pyo.quicksum(m.r[i] / dps[r_prod[i]] for i in by_hub_r.get(h, [])))
+        return shipments <= cap * m.g[h]
+
+    m.hub_capacity = pyo.Constraint(m.H, rule=rule)
+
+
+def add_partner_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Doses through a partner <= its capacity x active."""
+    links = prep.partner_links
+    q_partner = links["partner_id"].tolist()
+    by_partner = group(range(len(links)), lambda i: q_partner[i])
+
+    def rule(m, p):
+        cap = float(prep.partners.at[p, "capacity_doses_per_year"])
+        return pyo.quicksum(m.q[i] for i in by_partner[p]) <= cap * m.a[p]
+
+    m.partner_capacity = pyo.Constraint(m.Pa, rule=rule)
+
+
+def add_plant_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Doses released by a plant (direct lanes + partner supply) <= its capacity."""
+    lanes, supply = prep.direct_lanes, prep.partner_supply
+    l_plant, r_plant = lanes["plant_id"].tolist(), supply["plant_id"].tolist()
+    by_l = group(range(len(lanes)), lambda i: l_plant[i])
+    by_r = group(range(len(supply)), lambda i: r_plant[i])
+    plants = sorted(set(by_l) | set(by_r))
+    m.Pl = pyo.Set(initialize=plants, ordered=True)
+
+    def rule(m, pl):
+        cap = float(prep.plants.at[pl, "capacity_doses_per_year"])
+        return (pyo.quicksum(m.f[i] for i in by_l.get(pl, []))
+                + pyo.quicksum(m.r[i] for i in by_r.get(pl, []))) <= cap
+
+    m.plant_capacity = pyo.Constraint(m.Pl, rule=rule)

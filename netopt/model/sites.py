@@ -1,0 +1,144 @@
+"""Treatment-site families: activation, onboarding, equipment, capacity, offer, min volume."""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from ..prepare import Prepared
+from .common import money as _money
+from .common import register_cost
+
+
+def add_site_decisions(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Binary decisions: site active (y), offers product (w), onboarded for an area (o),
+    equipped for a temperature class (e). Only combinations that can matter are created."""
+    cfg = prep.case.config
+    sp = prep.site_products
+    used_sites = sorted(set(sp["site_id"]))
+    m.S = pyo.Set(initialize=used_sites, ordered=True)
+    m.SK = pyo.Set(initialize=sorted(zip(sp["site_id"], sp["product_id"], strict=True)),
+                   dimen=2, ordered=True)
+    need_onboard = sp[~sp["certified"]]
+    m.SA = pyo.Set(initialize=sorted(set(zip(need_onboard["site_id"],
+                                             need_onboard["therapeutic_area"], strict=True))),
+                   dimen=2, ordered=True)
+    # equipment: a class the site does not hold, needed for a direct lane or cryopreservation
+    equip = set()
+    for r in sp.itertuples(index=False):
+        if r.can_equip and not r.holds_class:
+            equip.add((r.site_id, r.temperature_class))
+        if r.needs_cryo_at_site and "cryogenic" not in prep.sites.at[r.site_id,
+                                                                     "temperature_classes"]:
+            equip.add((r.site_id, "cryogenic"))
+    m.ST = pyo.Set(initialize=sorted(equip), dimen=2, ordered=True)
+
+    m.y = pyo.Var(m.S, within=pyo.Binary)
+    m.w = pyo.Var(m.SK, within=pyo.Binary)
+    m.o = pyo.Var(m.SA, within=pyo.Binary)
+    m.e = pyo.Var(m.ST, within=pyo.Binary)
+
+    sites = prep.sites
+    years = cfg.sites.amortisation_years
+    locked = set(cfg.sites.lock_open)
+    for s in m.S:
+        if (sites.at[s, "status"] == "existing" and cfg.sites.existing == "locked") or s in locked:
+            m.y[s].fix(1)
+
+    register_cost(m, "site_activation", pyo.quicksum(
+        _money(sites.at[s, "activation_cost_usd"]) / years * m.y[s] for s in m.S
+        if sites.at[s, "status"] != "existing"))
+    register_cost(m, "site_fixed", pyo.quicksum(
+        _money(sites.at[s, "annual_fixed_cost_usd"]) * m.y[s] for s in m.S))
+    register_cost(m, "onboarding", pyo.quicksum(
+        _money(sites.at[s, "onboarding_cost_usd"]) / years * m.o[s, a] for s, a in m.SA))
+    register_cost(m, "equipment", pyo.quicksum(
+        _money(prep.equip_classes[t]) * m.e[s, t] for s, t in m.ST))
+
+    m.onboard_needs_site = pyo.Constraint(m.SA, rule=lambda m, s, a: m.o[s, a] <= m.y[s])
+    m.equip_needs_site = pyo.Constraint(m.ST, rule=lambda m, s, t: m.e[s, t] <= m.y[s])
+
+
+def add_site_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Patients <= capacity x active; chair hours of administrations <= chair hours x active."""
+    sites = prep.sites
+    chair = prep.products["chair_hours_per_patient"].to_dict()
+
+    def patients(m, s):
+        terms = m.x_by_site.get(s, [])
+        if not terms:
+            return pyo.Constraint.Skip
+        cap = float(sites.at[s, "capacity_patients_per_year"])
+        return pyo.quicksum(m.x[i] for i in terms) <= cap * m.y[s]
+
+    def chairs(m, s):
+        terms = m.x_by_site.get(s, [])
+        hours = float(sites.at[s, "chair_hours_per_year"])
+        if not terms:
+            return pyo.Constraint.Skip
+        # skip when the chair hours cannot bind (keeps the model small)
+        most = sum(chair[m.pair_product[i]] for i in terms)
+        cap = float(sites.at[s, "capacity_patients_per_year"]) * max(
+            chair[m.pair_product[i]] for i in terms)
+        if min(most, cap) <= hours and hours > 0:
+            return pyo.Constraint.Skip
+        return pyo.quicksum(chair[m.pair_product[i]] * m.x[i] for i in terms) <= hours * m.y[s]
+
+    m.site_patients = pyo.Constraint(m.S, rule=patients)
+    m.site_chairs = pyo.Constraint(m.S, rule=chairs)
+
+
+def add_offer_linking(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """A site treats product k only if it offers it (w): active, onboarded for k's area,
+    able to cryopreserve starting material where that is needed. Aggregated capacity
+    linking always; the strong per-pair form (x <= patients x w) tightens the LP bound."""
+    sp = prep.site_products.set_index(["site_id", "product_id"])
+    sites = prep.sites
+    m.offer_needs_site = pyo.Constraint(m.SK, rule=lambda m, s, k: m.w[s, k] <= m.y[s])
+
+    def onboarded(m, s, k):
+        if sp.at[(s, k), "certified"]:
+            return pyo.Constraint.Skip
+        return m.w[s, k] <= m.o[s, sp.at[(s, k), "therapeutic_area"]]
+
+    def cryo(m, s, k):
+        if not sp.at[(s, k), "needs_cryo_at_site"]:
+            return pyo.Constraint.Skip
+        if "cryogenic" in sites.at[s, "temperature_classes"]:
+            return pyo.Constraint.Skip
+        return m.w[s, k] <= m.e[s, "cryogenic"]
+
+    def capacity(m, s, k):
+        terms = m.x_by_sk.get((s, k), [])
+        if not terms:
+            return m.w[s, k] == 0
+        cap = min(float(sites.at[s, "capacity_patients_per_year"]),
+                  sum(m.patients_of_pair[i] for i in terms))
+        return pyo.quicksum(m.x[i] for i in terms) <= cap * m.w[s, k]
+
+    m.offer_onboarded = pyo.Constraint(m.SK, rule=onboarded)
+    m.offer_cryo = pyo.Constraint(m.SK, rule=cryo)
+    m.offer_capacity = pyo.Constraint(m.SK, rule=capacity)
+    if _strong_linking(m, prep):
+        m.offer_pair = pyo.Constraint(
+            m.P, rule=lambda m, i: m.x[i] <= m.patients_of_pair[i] * m.w[m.pair_sk[i]])
+
+
+def _strong_linking(m: pyo.ConcreteModel, prep: Prepared) -> bool:
+    setting = prep.case.config.solver.strong_linking
+    if setting is not None:
+        return setting
+    return len(m.P) <= 60_000
+
+
+def add_min_volume(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """A site that offers k takes at least its min_patients_per_year of k."""
+    sites = prep.sites
+
+    def rule(m, s, k):
+        need = float(sites.at[s, "min_patients_per_year"])
+        terms = m.x_by_sk.get((s, k), [])
+        if need <= 0 or not terms:
+            return pyo.Constraint.Skip
+        return pyo.quicksum(m.x[i] for i in terms) >= need * m.w[s, k]
+
+    m.min_volume = pyo.Constraint(m.SK, rule=rule)

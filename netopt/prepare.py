@@ -1,0 +1,471 @@
+"""Derived data for the model: demand points, feasible pairs, lanes within shelf life.
+
+Everything the MILP is indexed by is computed here with numpy/pandas, sparse by construction
+and sorted, so the Pyomo build never loops over infeasible combinations and two builds of
+the same case are identical. Each pair or lane that is *not* feasible keeps the reason, so an
+unserved patient or an infeasible model can be explained in domain words.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .case import Case
+from .geo import distance_matrix_km, haversine_km, pairs_within_km, transit
+
+log = logging.getLogger(__name__)
+
+CRYO = "cryogenic"
+#: hours the cryopreservation of starting material at the site adds to vein-to-vein time
+CRYOPRESERVATION_HOURS = 24.0
+#: transport.fixed_hours assumes shipments make an 18:00 hub cut-off; earlier cut-offs add
+#: the difference (the shipment waits for the next departure wave)
+REFERENCE_CUTOFF_HOUR = 18.0
+
+
+@dataclass
+class Prepared:
+    """Sparse, sorted index sets and coefficients for `model.build`."""
+
+    case: Case
+    products: pd.DataFrame  # index product_id; derived columns added
+    points: pd.DataFrame  # index point_id: latitude, longitude, population, n_zones
+    zone_point: pd.DataFrame  # zone_id, point_id, population
+    demand: pd.DataFrame  # point_id, product_id, patients (> 0 only)
+    sites: pd.DataFrame  # index site_id (excluded sites removed)
+    hubs: pd.DataFrame  # index hub_id
+    partners: pd.DataFrame  # index partner_id
+    plants: pd.DataFrame  # index plant_id
+    site_products: pd.DataFrame  # eligible (site_id, product_id) with derived facts
+    pairs: pd.DataFrame  # point_id, site_id, product_id, km, cost_usd_per_patient, within
+    direct_lanes: pd.DataFrame  # site_id, product_id, plant_id, hub_id, hours, cost, mode
+    partner_supply: pd.DataFrame  # partner_id, product_id, plant_id, hub_id, hours, cost
+    partner_links: pd.DataFrame  # site_id, partner_id, product_id, km, hours, cost
+    blocked: pd.DataFrame  # site_id, product_id, reason (pairs excluded before the model)
+    no_option: pd.DataFrame  # point_id, product_id, patients, reason (no feasible site)
+    equip_classes: dict[str, float] = field(default_factory=dict)  # class -> annual cost
+    aggregation_error_km: float = 0.0
+    explicit_costs: bool = False
+
+    @property
+    def product_ids(self) -> list[str]:
+        return list(self.products.index)
+
+
+# ---------------------------------------------------------------- products
+
+
+def derive_products(case: Case) -> pd.DataFrame:
+    """Per-patient figures every later stage needs (doses, shipments, chair hours, penalty)."""
+    p = case.products.set_index("product_id").sort_index().copy()
+    p["shipments_per_patient"] = p["doses_per_patient"] / p["doses_per_shipment"]
+    p["chair_hours_per_patient"] = p["doses_per_patient"] * p["chair_hours_per_dose"]
+    p["visits_per_patient"] = p["doses_per_patient"] + (p["modality"] == "autologous")
+    lost_margin = (p["doses_per_patient"] * (p["price_usd_per_dose"] - p["cogs_usd_per_dose"]))
+    given = p["unserved_penalty_usd_per_patient"]
+    if case.config.objective == "margin":
+        # revenue forgone is already in the objective; only an explicit penalty is added
+        p["penalty_usd_per_patient"] = given.fillna(0.0)
+    else:
+        p["penalty_usd_per_patient"] = given.fillna(lost_margin.clip(lower=0.0))
+    p["shelf_budget_hours"] = p["shelf_life_hours"] - p["handling_buffer_hours"]
+    p["autologous"] = p["modality"] == "autologous"
+    return p
+
+
+# ---------------------------------------------------------------- demand points
+
+
+def aggregate_zones(zones: pd.DataFrame, cluster_km: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Merge zones falling in the same cell of about cluster_km into one demand point at
+    their population-weighted centroid (0 = one point per zone)."""
+    z = zones[["zone_id", "latitude", "longitude", "population"]].copy()
+    if cluster_km <= 0:
+        points = z.rename(columns={"zone_id": "point_id"}).set_index("point_id")
+        points["n_zones"] = 1
+        points["radius_km"] = 0.0
+        return points.sort_index(), pd.DataFrame(
+            {"zone_id": z["zone_id"], "point_id": z["zone_id"], "population": z["population"]})
+    dlat = cluster_km / 111.2
+    row = np.floor(z["latitude"].to_numpy() / dlat).astype(int)
+    band_lat = np.radians((row + 0.5) * dlat)
+    dlon = dlat / np.maximum(np.cos(band_lat), 0.05)
+    col = np.floor(z["longitude"].to_numpy() / dlon).astype(int)
+    z["cell"] = [f"C{r:+05d}{c:+05d}" for r, c in zip(row, col, strict=True)]
+    w = z["population"].clip(lower=1e-9)
+    z["wlat"] = z["latitude"] * w
+    z["wlon"] = z["longitude"] * w
+    z["w"] = w
+    g = z.groupby("cell", sort=True)
+    points = pd.DataFrame({
+        "latitude": g["wlat"].sum() / g["w"].sum(),
+        "longitude": g["wlon"].sum() / g["w"].sum(),
+        "population": g["population"].sum(),
+        "n_zones": g.size(),
+    })
+    points.index.name = "point_id"
+    # how far the farthest member zone lies from its point: pair cut-offs are shrunk by it so
+    # that no member zone ends up beyond a travel limit
+    centre = points.loc[z["cell"]]
+    z["off_km"] = haversine_km(z["latitude"].to_numpy(), z["longitude"].to_numpy(),
+                               centre["latitude"].to_numpy(), centre["longitude"].to_numpy())
+    points["radius_km"] = z.groupby("cell", sort=True)["off_km"].max()
+    zone_point = z[["zone_id", "cell", "population"]].rename(columns={"cell": "point_id"})
+    return points, zone_point.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- lanes
+
+
+def _wait_hours(cutoff: str) -> float:
+    hh, mm = (int(x) for x in str(cutoff).split(":"))
+    return max(0.0, REFERENCE_CUTOFF_HOUR - (hh + mm / 60.0))
+
+
+def _legs(a: pd.DataFrame, b: pd.DataFrame, transport: pd.DataFrame) -> pd.DataFrame:
+    """Transit for every a x b combination (small sets only: plants, hubs, partners)."""
+    km = distance_matrix_km(a["latitude"], a["longitude"], b["latitude"], b["longitude"])
+    t = transit(km.ravel(), transport)
+    ia, ib = np.divmod(np.arange(km.size), len(b))
+    return pd.DataFrame({
+        "a": a.index.to_numpy()[ia], "b": b.index.to_numpy()[ib], "km": km.ravel(),
+        "mode": t["mode"].to_numpy(), "hours": t["hours"].to_numpy(),
+        "cost": t["cost_usd"].to_numpy(),
+    })
+
+
+def _nearest(frame: pd.DataFrame, lat: float, lon: float, k: int) -> pd.Index:
+    d = haversine_km(lat, lon, frame["latitude"].to_numpy(), frame["longitude"].to_numpy())
+    order = np.lexsort((frame.index.to_numpy(), d))
+    return frame.index[order[:k]]
+
+
+def prepare(case: Case) -> Prepared:
+    """Compute every index set and coefficient of the model from a validated case."""
+    cfg = case.config
+    products = derive_products(case)
+    explicit = len(case.assignment_costs) > 0
+    cluster = cfg.aggregation.cluster_km
+    if explicit and cluster > 0:
+        log.warning("assignment_costs given: zone aggregation disabled")
+        cluster = 0.0
+    points, zone_point = aggregate_zones(case.zones, cluster)
+
+    demand = _demand(points, products, cfg.demand_scale)
+    sites = case.sites[case.sites["status"] != "excluded"].set_index("site_id").sort_index()
+    hubs = case.hubs[case.hubs["status"] != "excluded"].set_index("hub_id").sort_index()
+    partners = case.partners[case.partners["status"] != "excluded"].set_index(
+        "partner_id").sort_index()
+    plants = case.plants.set_index("plant_id").sort_index()
+    equip = dict(zip(case.equipment["temperature_class"],
+                     case.equipment["annual_cost_usd"].astype(float), strict=True))
+    transport = case.transport
+
+    hub_wait = {h: _wait_hours(c) for h, c in hubs["order_cutoff_local"].items()}
+    plant_hub = _legs(plants, hubs, transport).set_index(["a", "b"])
+    hub_site = _legs(hubs, sites, transport).set_index(["a", "b"])
+    hub_partner = _legs(hubs, partners, transport).set_index(["a", "b"])
+    site_hub = hub_site  # inbound legs (site -> hub) mirror outbound ones
+    hub_plant = plant_hub
+
+    direct_rows, supply_rows, link_rows, sp_rows, blocked_rows = [], [], [], [], []
+    n_hubs = cfg.aggregation.nearest_hubs
+
+    # partner supply: plant -> hub -> partner (filtered below to combos every link can use)
+    partner_near_hubs = {p: _nearest(hubs, r.latitude, r.longitude, n_hubs)
+                         for p, r in partners.iterrows()}
+    for pid, prod in products.iterrows():
+        makers = [pl for pl, r in plants.iterrows() if pid in r["products"]]
+        for par, prow in partners.iterrows():
+            if prod["temperature_class"] not in prow["temperature_classes"]:
+                continue
+            for pl in makers:
+                for h in partner_near_hubs[par]:
+                    if prod["temperature_class"] not in hubs.at[h, "temperature_classes"]:
+                        continue
+                    a, b = plant_hub.loc[(pl, h)], hub_partner.loc[(h, par)]
+                    hours = a["hours"] + hub_wait[h] + b["hours"]
+                    supply_rows.append((par, pid, pl, h, hours, a["cost"] + b["cost"]))
+    partner_supply = pd.DataFrame(supply_rows, columns=[
+        "partner_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment"])
+
+    site_partner_km = _site_partner_pairs(sites, partners)
+
+    for sid, srow in sites.iterrows():
+        near_hubs = _nearest(hubs, srow.latitude, srow.longitude, n_hubs)
+        for pid, prod in products.iterrows():
+            cls = prod["temperature_class"]
+            budget = prod["shelf_budget_hours"]
+            if prod["price_usd_per_dose"] > srow["price_ceiling_usd_per_dose"]:
+                blocked_rows.append((sid, pid, "price above the site's price ceiling"))
+                continue
+            makers = [pl for pl, r in plants.iterrows() if pid in r["products"]]
+            holds = cls in srow["temperature_classes"]
+            can_equip = holds or cls in equip
+            # autologous: pick the home plant (fresh starting material if any plant allows it)
+            inbound_hours, inbound_cost, needs_cryo, home = 0.0, 0.0, False, makers
+            if prod["autologous"]:
+                best = _best_inbound(sid, makers, near_hubs, site_hub, hub_plant, hub_wait)
+                if not best:
+                    blocked_rows.append((sid, pid, "no inbound lane for starting material"))
+                    continue
+                fresh = [b for b in best if b[1] <= prod["starting_material_hours"]]
+                if fresh:
+                    pl, inbound_hours, inbound_cost = fresh[0]
+                else:
+                    pl, inbound_hours, inbound_cost = best[0]
+                    inbound_hours += CRYOPRESERVATION_HOURS
+                    needs_cryo = True
+                    if CRYO not in srow["temperature_classes"] and CRYO not in equip:
+                        blocked_rows.append((sid, pid, "starting material cannot reach the "
+                                             "plant fresh and the site cannot cryopreserve"))
+                        continue
+                home = [pl]
+            turnaround = plants.loc[home, "turnaround_days"].min() if prod["autologous"] else 0.0
+            v2v_limit = cfg.service.max_vein_to_vein_days
+            out_limit = budget
+            if prod["autologous"] and v2v_limit is not None:
+                out_limit = min(budget, v2v_limit * 24 - inbound_hours - turnaround * 24)
+            lanes = []
+            if can_equip:
+                for pl in home:
+                    for h in near_hubs:
+                        if cls not in hubs.at[h, "temperature_classes"]:
+                            continue
+                        a, b = plant_hub.loc[(pl, h)], hub_site.loc[(h, sid)]
+                        hours = a["hours"] + hub_wait[h] + b["hours"]
+                        if hours <= out_limit:
+                            lanes.append((sid, pid, pl, h, hours, a["cost"] + b["cost"],
+                                          b["mode"]))
+            links = []
+            for par, km in site_partner_km.get(sid, []):
+                if cls not in partners.at[par, "temperature_classes"]:
+                    continue
+                sup = partner_supply[(partner_supply["partner_id"] == par)
+                                     & (partner_supply["product_id"] == pid)
+                                     & partner_supply["plant_id"].isin(home)]
+                leg = transit([km], transport).iloc[0]
+                ok = sup[sup["hours"] + leg["hours"] <= out_limit]
+                if len(ok):
+                    links.append((sid, par, pid, km, float(ok["hours"].min() + leg["hours"]),
+                                  float(leg["cost_usd"]), float(leg["hours"]), out_limit))
+            if not lanes and not links:
+                reason = ("no lane within shelf life" if can_equip or
+                          site_partner_km.get(sid) else
+                          f"site cannot hold {cls} (no equipment row, no partner in range)")
+                blocked_rows.append((sid, pid, reason))
+                continue
+            direct_rows += lanes
+            link_rows += links
+            best_out = min([ln[4] for ln in lanes] + [lk[4] for lk in links])
+            v2v = (inbound_hours + turnaround * 24 + best_out) / 24 if prod["autologous"] \
+                else float("nan")
+            sp_rows.append({
+                "site_id": sid, "product_id": pid, "temperature_class": cls,
+                "therapeutic_area": prod["therapeutic_area"],
+                "certified": prod["therapeutic_area"] in srow["certified_areas"],
+                "holds_class": holds, "can_equip": can_equip and bool(lanes),
+                "needs_cryo_at_site": needs_cryo, "home_plant": home[0] if len(home) == 1
+                else "", "inbound_hours": inbound_hours,
+                "inbound_cost_usd_per_patient": inbound_cost, "best_outbound_hours": best_out,
+                "vein_to_vein_days": v2v,
+                "max_patients": float(srow["capacity_patients_per_year"]),
+            })
+
+    site_products = pd.DataFrame(sp_rows, columns=[
+        "site_id", "product_id", "temperature_class", "therapeutic_area", "certified",
+        "holds_class", "can_equip", "needs_cryo_at_site", "home_plant", "inbound_hours",
+        "inbound_cost_usd_per_patient", "best_outbound_hours", "vein_to_vein_days", "max_patients"])
+    direct = pd.DataFrame(direct_rows, columns=[
+        "site_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment",
+        "mode"])
+    # a lane through the direct route is only usable when the site holds the class itself
+    eligible = site_products[["site_id", "product_id", "can_equip"]]
+    direct = direct.merge(eligible, on=["site_id", "product_id"])
+    direct = direct[direct["can_equip"]].drop(columns="can_equip")
+    links_df = pd.DataFrame(link_rows, columns=[
+        "site_id", "partner_id", "product_id", "km", "hours", "cost_usd_per_shipment",
+        "leg_hours", "limit_hours"])
+    # supply flows are shared by a partner's sites: keep the combos that fit the longest
+    # delivery leg within the tightest limit (the fastest combo always does, as every link
+    # was kept because the fastest combo fits it)
+    need = links_df.groupby(["partner_id", "product_id"]).agg(
+        leg=("leg_hours", "max"), limit=("limit_hours", "min")).reset_index()
+    partner_supply = partner_supply.merge(need, on=["partner_id", "product_id"])
+    partner_supply = partner_supply[
+        partner_supply["hours"] + partner_supply["leg"] <= partner_supply["limit"] + 1e-9
+    ].drop(columns=["leg", "limit"])
+    links_df = links_df.drop(columns=["leg_hours", "limit_hours"])
+
+    pairs, no_option = _pairs(case, points, demand, sites, products, site_products,
+                              explicit, blocked_rows)
+    prepared = Prepared(
+        case=case, products=products, points=points, zone_point=zone_point, demand=demand,
+        sites=sites, hubs=hubs, partners=partners, plants=plants,
+        site_products=site_products.sort_values(["site_id", "product_id"], ignore_index=True),
+        pairs=pairs, direct_lanes=direct.sort_values(
+            ["site_id", "product_id", "plant_id", "hub_id"], ignore_index=True),
+        partner_supply=partner_supply.sort_values(
+            ["partner_id", "product_id", "plant_id", "hub_id"], ignore_index=True),
+        partner_links=links_df.sort_values(["site_id", "partner_id", "product_id"],
+                                           ignore_index=True),
+        blocked=pd.DataFrame(blocked_rows, columns=["site_id", "product_id", "reason"]),
+        no_option=no_option, equip_classes=equip, explicit_costs=explicit,
+    )
+    prepared.aggregation_error_km = aggregation_error_km(prepared)
+    log.info("prepared %d demand points, %d site-products, %d pairs, %d lanes",
+             len(points), len(site_products), len(pairs), len(direct))
+    return prepared
+
+
+def _demand(points: pd.DataFrame, products: pd.DataFrame, scale: float) -> pd.DataFrame:
+    pid = products.index.to_numpy()
+    inc = products["incidence_per_100k"].to_numpy()
+    pts = points.index.to_numpy()
+    pop = points["population"].to_numpy()
+    patients = np.outer(pop, inc) / 1e5 * scale
+    frame = pd.DataFrame({
+        "point_id": np.repeat(pts, len(pid)), "product_id": np.tile(pid, len(pts)),
+        "patients": patients.ravel(),
+    })
+    return frame[frame["patients"] > 0].sort_values(
+        ["point_id", "product_id"], ignore_index=True)
+
+
+def _best_inbound(site: str, makers: list[str], near_hubs: pd.Index, site_hub: pd.DataFrame,
+                  hub_plant: pd.DataFrame, hub_wait: dict[str, float]) -> list[tuple]:
+    """(plant, hours, cost) for starting material site -> hub -> plant, fastest first."""
+    out = []
+    for pl in makers:
+        best = None
+        for h in near_hubs:
+            a, b = site_hub.loc[(h, site)], hub_plant.loc[(pl, h)]
+            hours = a["hours"] + hub_wait[h] + b["hours"]
+            if math.isfinite(hours) and (best is None or hours < best[1]):
+                best = (pl, hours, a["cost"] + b["cost"])
+        if best:
+            out.append(best)
+    return sorted(out, key=lambda t: (t[1], t[0]))
+
+
+def _site_partner_pairs(sites: pd.DataFrame, partners: pd.DataFrame) -> dict[str, list]:
+    if len(partners) == 0 or len(sites) == 0:
+        return {}
+    km = distance_matrix_km(sites["latitude"], sites["longitude"], partners["latitude"],
+                            partners["longitude"])
+    radius = partners["service_radius_km"].to_numpy()
+    out: dict[str, list] = {}
+    for i, sid in enumerate(sites.index):
+        ok = np.flatnonzero(km[i] <= radius)
+        if len(ok):
+            out[sid] = [(partners.index[j], float(km[i, j])) for j in ok]
+    return out
+
+
+def _pairs(case: Case, points: pd.DataFrame, demand: pd.DataFrame, sites: pd.DataFrame,
+           products: pd.DataFrame, site_products: pd.DataFrame, explicit: bool,
+           blocked_rows: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Demand point x site x product pairs within travel reach of an eligible site."""
+    cfg = case.config
+    frames = []
+    site_index = {s: i for i, s in enumerate(sites.index)}
+    point_index = {p: i for i, p in enumerate(points.index)}
+    if explicit:
+        ac = case.assignment_costs
+        rows = []
+        for pid in products.index:
+            sub = ac[(ac["product_id"] == pid) | (ac["product_id"] == "")]
+            sub = sub[sub["site_id"].isin(site_index) & sub["zone_id"].isin(point_index)]
+            rows.append(pd.DataFrame({"point_id": sub["zone_id"].to_numpy(),
+                                      "site_id": sub["site_id"].to_numpy(), "product_id": pid,
+                                      "cost_usd_per_patient":
+                                          sub["cost_usd_per_patient"].to_numpy()}))
+        allp = pd.concat(rows, ignore_index=True).drop_duplicates(
+            ["point_id", "site_id", "product_id"], keep="last")
+        pi = allp["point_id"].map(point_index).to_numpy()
+        si = allp["site_id"].map(site_index).to_numpy()
+        allp["km"] = haversine_km(points["latitude"].to_numpy()[pi],
+                                  points["longitude"].to_numpy()[pi],
+                                  sites["latitude"].to_numpy()[si],
+                                  sites["longitude"].to_numpy()[si])
+        frames.append(allp)
+    else:
+        for pid, prod in products.iterrows():
+            sp = site_products[site_products["product_id"] == pid]
+            if sp.empty:
+                continue
+            cand = sites.loc[sp["site_id"]]
+            reach = prod["max_patient_travel_km"] - points["radius_km"].to_numpy()
+            found = pairs_within_km(points["latitude"], points["longitude"], cand["latitude"],
+                                    cand["longitude"], np.maximum(reach, 0.0),
+                                    k_nearest=cfg.aggregation.nearest_sites)
+            circuity = _ground_circuity(case)
+            cost = (cfg.service.patient_travel_usd_per_km * found["km"].to_numpy() * circuity
+                    * 2 * prod["visits_per_patient"])
+            frames.append(pd.DataFrame({
+                "point_id": points.index.to_numpy()[found["i"].to_numpy()],
+                "site_id": cand.index.to_numpy()[found["j"].to_numpy()],
+                "product_id": pid, "km": found["km"].to_numpy(),
+                "cost_usd_per_patient": cost,
+            }))
+    cols = ["point_id", "site_id", "product_id", "km", "cost_usd_per_patient"]
+    pairs = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    eligible = site_products[["site_id", "product_id"]]
+    pairs = pairs.merge(eligible, on=["site_id", "product_id"])
+    pairs = pairs.merge(demand[["point_id", "product_id"]], on=["point_id", "product_id"])
+    # conservative: every member zone of the point is within the target
+    radius = pairs["point_id"].map(points["radius_km"]).to_numpy()
+    pairs["within_target"] = pairs["km"] + radius <= cfg.service.within_km
+    pairs = pairs.sort_values(["point_id", "product_id", "site_id"], ignore_index=True)
+    served = pairs[["point_id", "product_id"]].drop_duplicates()
+    lonely = demand.merge(served, how="left", indicator=True)
+    lonely = lonely[lonely["_merge"] == "left_only"].drop(columns="_merge")
+    lonely["reason"] = [_why_no_site(case, points, sites, products, site_products, blocked_rows,
+                                     pt, pid) for pt, pid in
+                        zip(lonely["point_id"], lonely["product_id"], strict=True)]
+    return pairs, lonely.reset_index(drop=True)
+
+
+def _ground_circuity(case: Case) -> float:
+    t = case.transport
+    ground = t[t["mode"] == "ground"]
+    return float(ground["circuity"].iloc[0]) if len(ground) else 1.0
+
+
+def _why_no_site(case: Case, points: pd.DataFrame, sites: pd.DataFrame, products: pd.DataFrame,
+                 site_products: pd.DataFrame, blocked_rows: list, point: str, pid: str) -> str:
+    """Domain words for why a demand point has no feasible treatment site for a product."""
+    reach = products.at[pid, "max_patient_travel_km"]
+    lat, lon = points.at[point, "latitude"], points.at[point, "longitude"]
+    d = haversine_km(lat, lon, sites["latitude"].to_numpy(), sites["longitude"].to_numpy())
+    near = set(sites.index[d <= reach])
+    if not near:
+        return f"no treatment site within {reach:g} km (the product's max patient travel)"
+    reasons = {}
+    for sid, bp, why in blocked_rows:
+        if bp == pid and sid in near:
+            reasons.setdefault(why, 0)
+            reasons[why] += 1
+    if reasons:
+        parts = [f"{why} ({n} site{'s' if n > 1 else ''})" for why, n in sorted(reasons.items())]
+        return f"{len(near)} site(s) within {reach:g} km, none eligible: " + "; ".join(parts)
+    return "no eligible site offered in the candidate pairs (explicit costs or nearest-k)"
+
+
+def aggregation_error_km(prep: Prepared) -> float:
+    """Population-weighted mean |zone-to-nearest-site km - point-to-nearest-site km|: what
+    merging zones into demand points costs in distance accuracy."""
+    if (prep.points["n_zones"] <= 1).all() or len(prep.sites) == 0:
+        return 0.0
+    zones = prep.case.zones.set_index("zone_id").loc[prep.zone_point["zone_id"]]
+    pts = prep.points.loc[prep.zone_point["point_id"]]
+    s_lat, s_lon = prep.sites["latitude"].to_numpy(), prep.sites["longitude"].to_numpy()
+    dz = distance_matrix_km(zones["latitude"], zones["longitude"], s_lat, s_lon).min(axis=1)
+    dp = distance_matrix_km(pts["latitude"], pts["longitude"], s_lat, s_lon).min(axis=1)
+    w = prep.zone_point["population"].to_numpy()
+    return float(np.average(np.abs(dz - dp), weights=w)) if w.sum() > 0 else 0.0
