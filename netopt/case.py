@@ -6,13 +6,13 @@ InputError carrying every problem found.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from .config import Edit, ModelConfig
-from .io import LoadedModel, RawTable, display_path, load_model, read_tables
+from .io import LoadedModel, RawTable, load_model, read_tables
 from .problems import InputError, Problem, errors, sort_problems
 from .schema import TABLES
 from .validate import check_references, parse_table, split_list
@@ -70,19 +70,20 @@ def load_case(model_file: str | Path, strict: bool = False) -> Case:
 
 def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     raw, problems = read_tables(loaded.dataset_path)
-    model_file = display_path(loaded.path)
-    problems += _apply_set_edits(raw, loaded.config.edits, model_file)
+    masks, probs = _apply_set_edits(raw, loaded.config.edits, loaded)
+    problems += probs
     tables: dict[str, pd.DataFrame] = {}
     files = {name: table.file for name, table in raw.items()}
     for name, table in raw.items():
         typed, probs = parse_table(TABLES[name], table)
-        problems += probs
+        problems += _blame_edits(probs, name, masks, loaded)
         tables[name] = typed
+    # references are checked on whatever parsed, so dangling ids show up with the rest
+    problems += check_references(tables, files)
     if errors(problems):
         return None, problems
-    problems += _apply_scale_edits(tables, loaded.config.edits, model_file)
-    problems += check_references(tables, files)
-    problems += _check_semantics(tables, files, loaded.config, model_file)
+    problems += _apply_scale_edits(tables, loaded.config.edits, masks, loaded)
+    problems += _check_semantics(tables, files, loaded.config, loaded)
     if errors(problems):
         return None, problems
     scoped = _scope_products(tables, loaded.config)
@@ -90,8 +91,9 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     return case, problems
 
 
-def _edit_line(model_file: str, index: int) -> tuple[str, None, str]:
-    return (model_file, None, f"edits[{index}]")
+def _edit_at(loaded: LoadedModel, index: int, *key: str) -> tuple[str, int | None, str]:
+    """(file, line, column) of an edit's key, for problems found while applying it."""
+    return (*loaded.where("edits", index, *key), ".".join(["edits", str(index), *key]))
 
 
 def _matching_rows(frame: pd.DataFrame, where: dict) -> tuple[pd.Series, str | None]:
@@ -114,61 +116,92 @@ def _text(value: object) -> str:
 
 
 def _apply_set_edits(raw: dict[str, RawTable], edits: list[Edit],
-                     model_file: str) -> list[Problem]:
-    """`set` edits change cells before typing, so edited values are validated like any other."""
+                     loaded: LoadedModel) -> tuple[dict[int, pd.Series], list[Problem]]:
+    """`set` edits change cells before typing, so edited values are validated like any other.
+    Returns each edit's row mask (matched on the text as written, so a later `scale` of the
+    same edit hits the same rows) and the problems found."""
     problems: list[Problem] = []
+    masks: dict[int, pd.Series] = {}
     for i, edit in enumerate(edits):
-        where = _edit_line(model_file, i)
         if edit.table not in TABLES:
-            problems.append(Problem(*where, f"unknown table '{edit.table}'", edit.table))
+            problems.append(Problem(*_edit_at(loaded, i, "table"),
+                                    f"unknown table (expected one of {', '.join(TABLES)})",
+                                    edit.table))
             continue
         if edit.table not in raw:
-            problems.append(Problem(*where, f"table '{edit.table}' is not in the dataset"))
+            problems.append(Problem(*_edit_at(loaded, i, "table"),
+                                    f"table '{edit.table}' is not in the dataset"))
             continue
         frame = raw[edit.table].frame
         mask, err = _matching_rows(frame, edit.where)
         if err:
-            problems.append(Problem(*where, err))
+            problems.append(Problem(*_edit_at(loaded, i, "where"), err))
             continue
+        masks[i] = mask
         if not mask.any():
-            problems.append(Problem(*where, f"no row of {edit.table} matches {edit.where}",
+            problems.append(Problem(*_edit_at(loaded, i, "where"),
+                                    f"no row of {edit.table} matches {edit.where}",
                                     severity="warning"))
         for column, value in edit.set.items():
             if column not in TABLES[edit.table].names:
-                problems.append(Problem(*where, f"unknown column '{column}' in set"))
+                problems.append(Problem(*_edit_at(loaded, i, "set", column),
+                                        f"unknown column of {edit.table} in set", column))
                 continue
             if column not in frame.columns:
                 frame[column] = ""
             frame.loc[mask, column] = _text(value)
-    return problems
+    return masks, problems
+
+
+def _blame_edits(problems: list[Problem], table: str, masks: dict[int, pd.Series],
+                 loaded: LoadedModel) -> list[Problem]:
+    """A bad value written by a `set` edit is reported at its cell *and* at the edit, since
+    the table itself does not hold it."""
+    setter: dict[tuple[int, str], int] = {}
+    for i, mask in masks.items():
+        edit = loaded.config.edits[i]
+        if edit.table == table:
+            for pos in mask.to_numpy().nonzero()[0]:
+                for column in edit.set:
+                    setter[(int(pos), column)] = i  # the last edit of a cell wins
+    out = []
+    for p in problems:
+        i = setter.get(((p.row or 0) - 2, p.column or ""))
+        if i is not None:
+            file, line = loaded.where("edits", i, "set", p.column)
+            at = f"{file}, line {line}" if line else file
+            p = replace(p, message=f"{p.message}; the value is set by edits.{i} ({at})")
+        out.append(p)
+    return out
 
 
 def _apply_scale_edits(tables: dict[str, pd.DataFrame], edits: list[Edit],
-                       model_file: str) -> list[Problem]:
+                       masks: dict[int, pd.Series], loaded: LoadedModel) -> list[Problem]:
     problems: list[Problem] = []
     for i, edit in enumerate(edits):
-        if not edit.scale or edit.table not in tables:
-            continue
+        if not edit.scale or edit.table not in tables or i not in masks:
+            continue  # a bad table or where was reported by the set pass
         frame = tables[edit.table]
-        mask, err = _matching_rows(frame, edit.where)
-        if err:
-            continue  # already reported by the set pass or below
+        mask = masks[i].to_numpy()
         for column, factor in edit.scale.items():
             spec = TABLES[edit.table]
             if column not in spec.names or spec.column(column).kind not in ("float", "int"):
-                problems.append(Problem(*_edit_line(model_file, i),
+                problems.append(Problem(*_edit_at(loaded, i, "scale", column),
                                         f"scale needs a numeric column of {edit.table}", column))
                 continue
             if factor < 0:
-                problems.append(Problem(*_edit_line(model_file, i),
+                problems.append(Problem(*_edit_at(loaded, i, "scale", column),
                                         "scale factor must be >= 0", str(factor)))
                 continue
-            frame.loc[mask, column] = frame.loc[mask, column] * factor
+            scaled = frame.loc[mask, column] * factor
+            if spec.column(column).kind == "int":
+                scaled = scaled.round().astype("int64")
+            frame.loc[mask, column] = scaled
     return problems
 
 
 def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
-                     config: ModelConfig, model_file: str) -> list[Problem]:
+                     config: ModelConfig, loaded: LoadedModel) -> list[Problem]:
     """Cross-table rules the per-column checks cannot see."""
     problems: list[Problem] = []
     products = tables.get("products")
@@ -176,9 +209,9 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
         return problems
     known = products["product_id"].tolist()
     scope = config.products if config.products is not None else known
-    for pid in scope:
+    for j, pid in enumerate(scope):
         if pid not in known:
-            problems.append(Problem(model_file, None, "products",
+            problems.append(Problem(*loaded.where("products", j), "products",
                                     "product not in the products table", pid))
     plants = tables.get("plants")
     if plants is not None:
@@ -207,13 +240,13 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
     for kind, key in (("sites", "site_id"), ("hubs", "hub_id"), ("partners", "partner_id")):
         settings = getattr(config, kind)
         ids = set(tables[kind][key]) if kind in tables else set()
-        for sid in settings.lock_open:
+        for j, sid in enumerate(settings.lock_open):
             if sid not in ids:
-                problems.append(Problem(model_file, None, f"{kind}.lock_open",
-                                        f"unknown {key}", sid))
+                problems.append(Problem(*loaded.where(kind, "lock_open", j),
+                                        f"{kind}.lock_open", f"unknown {key}", sid))
         if (settings.min_active is not None and settings.max_active is not None
                 and settings.min_active > settings.max_active):
-            problems.append(Problem(model_file, None, f"{kind}.min_active",
+            problems.append(Problem(*loaded.where(kind, "min_active"), f"{kind}.min_active",
                                     "min_active exceeds max_active",
                                     str(settings.min_active)))
     transport = tables.get("transport")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from .problems import InputError, Problem
@@ -45,7 +46,8 @@ def report_problems(problems: list[Problem], title: str) -> None:
     err_console.print(f"[bold red]{title}[/]: {n_err} error(s), {n_warn} warning(s)")
     for p in problems:
         colour = "red" if p.severity == "error" else "yellow"
-        err_console.print(f"[{colour}]{p}[/]", markup=True, highlight=False, soft_wrap=True)
+        err_console.print(f"[{colour}]{escape(str(p))}[/]", markup=True, highlight=False,
+                          soft_wrap=True)
 
 
 def fail_input(exc: InputError) -> None:
@@ -235,11 +237,19 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def main() -> None:  # pragma: no cover - console entry point
+def main() -> None:
+    """Console entry point: input errors exit 2 and infeasible models 3 (inside the
+    commands); anything unexpected is reported in one line (traceback with --verbose)."""
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort: a message, never a traceback
+        logging.getLogger("netopt").debug("internal error", exc_info=True)
+        err_console.print(f"[bold red]internal error[/]: {escape(type(exc).__name__)}: "
+                          f"{escape(str(exc))}\n(rerun with --verbose for the traceback and "
+                          "please report it)", soft_wrap=True)
+        sys.exit(1)
 
 
 @app.callback()

@@ -67,6 +67,11 @@ class AggregationSettings(_Strict):
         description="Merge patient zones within cells of this size (km) into demand points "
         "(0 = no aggregation). The distance error it introduces is reported.",
     )
+    cluster_share_of_reach: float = Field(
+        0.0, ge=0, le=0.5,
+        description="Per product, cells of at least this share of its max patient travel "
+        "(far-travelling products get coarser grids; error stays small relative to reach).",
+    )
     nearest_sites: int | None = Field(
         None, ge=1,
         description="Keep only the k nearest feasible sites per demand point and product "

@@ -6,7 +6,7 @@ wrote and can name the row and column of anything wrong; typing happens in `vali
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,7 @@ class _Doc:
     path: Path
     data: dict[str, Any]
     lines: dict[tuple, int]
+    dataset_text: str | None = None  # `dataset:` as written (data holds it resolved)
 
 
 def _read_yaml(path: Path) -> tuple[_Doc | None, list[Problem]]:
@@ -100,8 +101,9 @@ def _read_yaml(path: Path) -> tuple[_Doc | None, list[Problem]]:
 def _deep_merge(base: dict, override: dict) -> dict:
     out = dict(base)
     for key, value in override.items():
-        if key == "edits":
-            out[key] = list(base.get("edits") or []) + list(value or [])
+        if key == "edits" and isinstance(value, list) and isinstance(base.get(key), list):
+            # edits accumulate down an extends chain; anything else is left for pydantic
+            out[key] = base[key] + value
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _deep_merge(out[key], value)
         else:
@@ -117,6 +119,15 @@ class LoadedModel:
     path: Path
     dataset_path: Path
     root: Path
+    # key path of the merged settings -> (file, line) of the file that spells it out
+    locations: dict[tuple, tuple[str, int]] = field(default_factory=dict)
+
+    def where(self, *path: str | int) -> tuple[str, int | None]:
+        """(file, line) of a setting, or of its nearest enclosing key that a file spells out."""
+        for n in range(len(path), 0, -1):
+            if path[:n] in self.locations:
+                return self.locations[path[:n]]
+        return display_path(self.path), None
 
 
 def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
@@ -142,6 +153,7 @@ def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
             return None, problems
         # dataset is relative to the file that names it
         if isinstance(doc.data.get("dataset"), str):
+            doc.dataset_text = doc.data["dataset"]
             doc.data["dataset"] = str((doc.path.parent / doc.data["dataset"]).resolve())
         chain.append(doc)
         parent = doc.data.get("extends")
@@ -159,6 +171,11 @@ def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
                                         f"extends path leaves the project folder {root}",
                                         parent))
                 return None, problems
+            if not target.is_file():
+                problems.append(Problem(display_path(doc.path), line, "extends",
+                                        "extends names a model file that does not exist",
+                                        parent))
+                return None, problems
             current = target
 
     merged: dict[str, Any] = {}
@@ -167,11 +184,12 @@ def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
     merged.setdefault("name", path.stem)
     if "name" not in chain[0].data:
         merged["name"] = path.stem
+    locations = _locations(chain)
     try:
         config = ModelConfig.model_validate(merged)
     except ValidationError as exc:
         for err in exc.errors():
-            problems.append(_pydantic_problem(err, chain))
+            problems.append(_pydantic_problem(err, locations, display_path(chain[0].path)))
         return None, problems
 
     dataset = Path(config.dataset)
@@ -180,31 +198,52 @@ def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
     where = (display_path(source.path), source.lines.get(("dataset",)), "dataset")
     if not dataset.resolve().is_relative_to(root):
         problems.append(Problem(*where, f"dataset path leaves the project folder {root}",
-                                str(dataset)))
+                                source.dataset_text or str(dataset)))
     elif not dataset.exists():
         problems.append(Problem(*where, "dataset folder not found", display_path(dataset)))
+    elif not dataset.is_dir():
+        problems.append(Problem(*where, "dataset must be a folder of tables",
+                                display_path(dataset)))
     if problems:
         return None, problems
-    return LoadedModel(config, path.resolve(), dataset.resolve(), root), problems
+    return LoadedModel(config, path.resolve(), dataset.resolve(), root, locations), problems
 
 
-def _pydantic_problem(err: dict, chain: list[_Doc]) -> Problem:
+def _locations(chain: list[_Doc]) -> dict[tuple, tuple[str, int]]:
+    """Key path in the merged settings -> (file, line) of the file that sets it. A file
+    overrides what it extends; edits are concatenated base-first, so their indexes shift."""
+    out: dict[tuple, tuple[str, int]] = {}
+    offset = 0
+    for doc in reversed(chain):
+        shown = display_path(doc.path)
+        for key_path, line in doc.lines.items():
+            if len(key_path) > 1 and key_path[0] == "edits" and isinstance(key_path[1], int):
+                key_path = ("edits", key_path[1] + offset, *key_path[2:])
+            out[key_path] = (shown, line)
+        edits = doc.data.get("edits")
+        if isinstance(edits, list):
+            offset += len(edits)
+    return out
+
+
+def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
+                      top_file: str) -> Problem:
     loc = tuple(err["loc"])
     # the innermost file that spells out this key (or its nearest ancestor) owns the error
-    for probe in [loc[:n] for n in range(len(loc), 0, -1)] + [()]:
-        for doc in chain:
-            if probe in doc.lines or (probe == () and doc is chain[0]):
-                line = doc.lines.get(probe)
-                column = ".".join(str(p) for p in loc) or None
-                msg = err["msg"]
-                if err["type"] == "extra_forbidden":
-                    msg = "unknown setting (check the spelling; see `netopt model schema`)"
-                value = None
-                if err["type"] not in ("missing",) and "input" in err:
-                    inp = err["input"]
-                    value = None if isinstance(inp, dict | list) else str(inp)
-                return Problem(display_path(doc.path), line, column, msg, value)
-    raise AssertionError("unreachable")  # pragma: no cover
+    file, line = top_file, None
+    for probe in [loc[:n] for n in range(len(loc), 0, -1)]:
+        if probe in locations:
+            file, line = locations[probe]
+            break
+    column = ".".join(str(p) for p in loc) or None
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown setting (check the spelling; see `netopt model schema`)"
+    value = None
+    if err["type"] not in ("missing",) and "input" in err:
+        inp = err["input"]
+        value = None if isinstance(inp, dict | list) else str(inp)
+    return Problem(file, line, column, msg, value)
 
 
 # ---------------------------------------------------------------- dataset tables
@@ -247,15 +286,21 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
             frame = frame.astype(object).where(frame.notna(), "")
             frame = frame.map(lambda v: "" if v is None else str(v))
         else:
-            frame = pd.read_csv(file, dtype=str, keep_default_na=False, na_filter=False,
-                                skipinitialspace=True, encoding="utf-8-sig")
+            # header=None: a row longer than the header is a ParserError naming its line
+            # (with header=0 pandas would silently take a longer first row's extra field
+            # as an index and shift every column of the table)
+            grid = pd.read_csv(file, header=None, dtype=str, keep_default_na=False,
+                               na_filter=False, skipinitialspace=True, encoding="utf-8-sig")
+            frame = grid.iloc[1:].reset_index(drop=True)
+            frame.columns = _unique_names(grid.iloc[0].tolist())
     except pd.errors.EmptyDataError:
         return None, [Problem(shown, None, None, "file is empty (no header row)")]
     except pd.errors.ParserError as exc:
         return None, [Problem(shown, _parser_line(str(exc)), None,
                               f"malformed CSV: {str(exc).strip()}")]
     except UnicodeDecodeError as exc:
-        return None, [Problem(shown, None, None, f"file is not UTF-8 text: {exc.reason}")]
+        return None, [Problem(shown, _bad_utf8_line(file), None,
+                              f"file is not UTF-8 text: {exc.reason} (save it as UTF-8)")]
     except (OSError, ValueError, ImportError) as exc:
         return None, [Problem(shown, None, None, f"cannot read table: {exc}")]
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -263,8 +308,40 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
     return frame, []
 
 
+def _unique_names(header: list[object]) -> list[str]:
+    """Header cells as column names, as pandas names them: a blank header cell becomes
+    'Unnamed: <position>', a repeated name gets '.1', '.2'."""
+    names: list[str] = []
+    for i, cell in enumerate(header):
+        name = str(cell).strip() or f"Unnamed: {i}"
+        base, n = name, 0
+        while name in names:
+            n += 1
+            name = f"{base}.{n}"
+        names.append(name)
+    return names
+
+
 def _parser_line(message: str) -> int | None:
+    """Spreadsheet row of a pandas parser error ('line N' is 1-based, 'row N' 0-based)."""
     import re
 
     match = re.search(r"line (\d+)", message)
-    return int(match.group(1)) if match else None
+    if match:
+        return int(match.group(1))
+    match = re.search(r"starting at row (\d+)", message)
+    return int(match.group(1)) + 1 if match else None
+
+
+def _bad_utf8_line(file: Path) -> int | None:
+    """1-based line of the first bytes that are not UTF-8."""
+    try:
+        data = file.read_bytes()
+    except OSError:
+        return None
+    for n, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return n
+    return None

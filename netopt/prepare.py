@@ -96,7 +96,7 @@ def aggregate_zones(zones: pd.DataFrame, cluster_km: float) -> tuple[pd.DataFram
     band_lat = np.radians((row + 0.5) * dlat)
     dlon = dlat / np.maximum(np.cos(band_lat), 0.05)
     col = np.floor(z["longitude"].to_numpy() / dlon).astype(int)
-    z["cell"] = [f"C{r:+05d}{c:+05d}" for r, c in zip(row, col, strict=True)]
+    z["cell"] = [f"C{cluster_km:g}{r:+05d}{c:+05d}" for r, c in zip(row, col, strict=True)]
     w = z["population"].clip(lower=1e-9)
     z["wlat"] = z["latitude"] * w
     z["wlon"] = z["longitude"] * w
@@ -117,6 +117,33 @@ def aggregate_zones(zones: pd.DataFrame, cluster_km: float) -> tuple[pd.DataFram
     points["radius_km"] = z.groupby("cell", sort=True)["off_km"].max()
     zone_point = z[["zone_id", "cell", "population"]].rename(columns={"cell": "point_id"})
     return points, zone_point.reset_index(drop=True)
+
+
+def product_cells(products: pd.DataFrame, cluster_km: float, share: float) -> dict[str, float]:
+    """Cell size per product: a product whose patients travel far loses little accuracy on a
+    coarser grid (error relative to its reach), and rare far-travelling products would
+    otherwise dominate the pair count."""
+    if cluster_km <= 0 and share <= 0:
+        return {pid: 0.0 for pid in products.index}
+    return {pid: float(round(max(cluster_km, share * reach), 1))
+            for pid, reach in products["max_patient_travel_km"].items()}
+
+
+def demand_points(zones: pd.DataFrame, cells: dict[str, float]
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.Index]]:
+    """Points of every grid in use, the zone -> point map, and each product's points."""
+    frames, maps, by_product = [], [], {}
+    for size in sorted(set(cells.values())):
+        pts, zp = aggregate_zones(zones, size)
+        frames.append(pts)
+        maps.append(zp)
+        for pid, s in cells.items():
+            if s == size:
+                by_product[pid] = pts.index
+    points = pd.concat(frames)
+    points = points[~points.index.duplicated()].sort_index()
+    zone_point = pd.concat(maps, ignore_index=True).drop_duplicates(["zone_id", "point_id"])
+    return points, zone_point.reset_index(drop=True), by_product
 
 
 # ---------------------------------------------------------------- lanes
@@ -154,9 +181,10 @@ def prepare(case: Case) -> Prepared:
     if explicit and cluster > 0:
         log.warning("assignment_costs given: zone aggregation disabled")
         cluster = 0.0
-    points, zone_point = aggregate_zones(case.zones, cluster)
-
-    demand = _demand(points, products, cfg.demand_scale)
+    share = 0.0 if explicit else cfg.aggregation.cluster_share_of_reach
+    cells = product_cells(products, cluster, share)
+    points, zone_point, product_points = demand_points(case.zones, cells)
+    demand = _demand(points, product_points, products, cfg.demand_scale)
     sites = case.sites[case.sites["status"] != "excluded"].set_index("site_id").sort_index()
     hubs = case.hubs[case.hubs["status"] != "excluded"].set_index("hub_id").sort_index()
     partners = case.partners[case.partners["status"] != "excluded"].set_index(
@@ -280,14 +308,14 @@ def prepare(case: Case) -> Prepared:
     site_products = pd.DataFrame(sp_rows, columns=[
         "site_id", "product_id", "temperature_class", "therapeutic_area", "certified",
         "holds_class", "can_equip", "needs_cryo_at_site", "home_plant", "inbound_hours",
-        "inbound_cost_usd_per_patient", "best_outbound_hours", "vein_to_vein_days", "max_patients"])
+        "inbound_cost_usd_per_patient", "best_outbound_hours", "vein_to_vein_days", "max_patients"
+    ]).astype({"certified": bool, "holds_class": bool, "can_equip": bool,
+               "needs_cryo_at_site": bool, "inbound_hours": float,
+               "inbound_cost_usd_per_patient": float, "best_outbound_hours": float,
+               "vein_to_vein_days": float, "max_patients": float})
     direct = pd.DataFrame(direct_rows, columns=[
         "site_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment",
         "mode"])
-    # a lane through the direct route is only usable when the site holds the class itself
-    eligible = site_products[["site_id", "product_id", "can_equip"]]
-    direct = direct.merge(eligible, on=["site_id", "product_id"])
-    direct = direct[direct["can_equip"]].drop(columns="can_equip")
     links_df = pd.DataFrame(link_rows, columns=[
         "site_id", "partner_id", "product_id", "km", "hours", "cost_usd_per_shipment",
         "leg_hours", "limit_hours"])
@@ -302,8 +330,8 @@ def prepare(case: Case) -> Prepared:
     ].drop(columns=["leg", "limit"])
     links_df = links_df.drop(columns=["leg_hours", "limit_hours"])
 
-    pairs, no_option = _pairs(case, points, demand, sites, products, site_products,
-                              explicit, blocked_rows)
+    pairs, no_option = _pairs(case, points, product_points, demand, sites, products,
+                              site_products, explicit, blocked_rows)
     prepared = Prepared(
         case=case, products=products, points=points, zone_point=zone_point, demand=demand,
         sites=sites, hubs=hubs, partners=partners, plants=plants,
@@ -323,16 +351,17 @@ def prepare(case: Case) -> Prepared:
     return prepared
 
 
-def _demand(points: pd.DataFrame, products: pd.DataFrame, scale: float) -> pd.DataFrame:
-    pid = products.index.to_numpy()
-    inc = products["incidence_per_100k"].to_numpy()
-    pts = points.index.to_numpy()
-    pop = points["population"].to_numpy()
-    patients = np.outer(pop, inc) / 1e5 * scale
-    frame = pd.DataFrame({
-        "point_id": np.repeat(pts, len(pid)), "product_id": np.tile(pid, len(pts)),
-        "patients": patients.ravel(),
-    })
+def _demand(points: pd.DataFrame, product_points: dict[str, pd.Index], products: pd.DataFrame,
+            scale: float) -> pd.DataFrame:
+    """Patients per year per (demand point, product) on the product's own grid."""
+    frames = []
+    for pid, inc in products["incidence_per_100k"].items():
+        pts = product_points[pid]
+        frames.append(pd.DataFrame({
+            "point_id": pts.to_numpy(), "product_id": pid,
+            "patients": points.loc[pts, "population"].to_numpy() * inc / 1e5 * scale,
+        }))
+    frame = pd.concat(frames, ignore_index=True)
     return frame[frame["patients"] > 0].sort_values(
         ["point_id", "product_id"], ignore_index=True)
 
@@ -367,13 +396,15 @@ def _site_partner_pairs(sites: pd.DataFrame, partners: pd.DataFrame) -> dict[str
     return out
 
 
-def _pairs(case: Case, points: pd.DataFrame, demand: pd.DataFrame, sites: pd.DataFrame,
-           products: pd.DataFrame, site_products: pd.DataFrame, explicit: bool,
+def _pairs(case: Case, all_points: pd.DataFrame, product_points: dict[str, pd.Index],
+           demand: pd.DataFrame, sites: pd.DataFrame, products: pd.DataFrame,
+           site_products: pd.DataFrame, explicit: bool,
            blocked_rows: list) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Demand point x site x product pairs within travel reach of an eligible site."""
     cfg = case.config
     frames = []
     site_index = {s: i for i, s in enumerate(sites.index)}
+    points = all_points
     point_index = {p: i for i, p in enumerate(points.index)}
     if explicit:
         ac = case.assignment_costs
@@ -400,6 +431,7 @@ def _pairs(case: Case, points: pd.DataFrame, demand: pd.DataFrame, sites: pd.Dat
             if sp.empty:
                 continue
             cand = sites.loc[sp["site_id"]]
+            points = all_points.loc[product_points[pid]]
             reach = prod["max_patient_travel_km"] - points["radius_km"].to_numpy()
             found = pairs_within_km(points["latitude"], points["longitude"], cand["latitude"],
                                     cand["longitude"], np.maximum(reach, 0.0),
@@ -419,13 +451,13 @@ def _pairs(case: Case, points: pd.DataFrame, demand: pd.DataFrame, sites: pd.Dat
     pairs = pairs.merge(eligible, on=["site_id", "product_id"])
     pairs = pairs.merge(demand[["point_id", "product_id"]], on=["point_id", "product_id"])
     # conservative: every member zone of the point is within the target
-    radius = pairs["point_id"].map(points["radius_km"]).to_numpy()
+    radius = pairs["point_id"].map(all_points["radius_km"]).to_numpy()
     pairs["within_target"] = pairs["km"] + radius <= cfg.service.within_km
     pairs = pairs.sort_values(["point_id", "product_id", "site_id"], ignore_index=True)
     served = pairs[["point_id", "product_id"]].drop_duplicates()
     lonely = demand.merge(served, how="left", indicator=True)
     lonely = lonely[lonely["_merge"] == "left_only"].drop(columns="_merge")
-    lonely["reason"] = [_why_no_site(case, points, sites, products, site_products, blocked_rows,
+    lonely["reason"] = [_why_no_site(case, all_points, sites, products, site_products, blocked_rows,
                                      pt, pid) for pt, pid in
                         zip(lonely["point_id"], lonely["product_id"], strict=True)]
     return pairs, lonely.reset_index(drop=True)

@@ -376,7 +376,7 @@ def kols_table(prep: Prepared, sites: pd.DataFrame) -> pd.DataFrame:
 
 
 def costs_table(m: pyo.ConcreteModel) -> pd.DataFrame:
-    rows = [{"term": name, "usd_per_year": round(float(pyo.value(expr)) * MONEY, 2) + 0.0}
+    rows = [{"term": name, "usd_per_year": float(pyo.value(expr)) * MONEY + 0.0}
             for name, expr in m.cost_terms.items()]
     out = pd.DataFrame(rows)
     total = pd.DataFrame([{"term": "total", "usd_per_year": out["usd_per_year"].sum()}])

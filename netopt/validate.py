@@ -163,14 +163,14 @@ def check_references(tables: dict[str, pd.DataFrame],
             if col.ref is None or col.name not in frame.columns:
                 continue
             target, target_col = col.ref
-            if target not in tables:
-                continue
+            if target not in tables or target_col not in tables[target].columns:
+                continue  # the missing table or column is reported already
             known = set(tables[target][target_col].tolist())
             for i, value in enumerate(frame[col.name].tolist()):
                 items = value if isinstance(value, tuple) else (value,)
                 for item in items:
-                    if item == "" and not col.required:
-                        continue
+                    if item == "":
+                        continue  # optional, or already reported as a blank required value
                     if item not in known:
                         problems.append(Problem(
                             files[name], _row(i), col.name,

@@ -56,7 +56,7 @@ def add_demand(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
     cost = (pairs["cost_usd_per_patient"] / MONEY).tolist()
     register_cost(m, "patient_travel", pyo.quicksum(cost[i] * m.x[i] for i in range(n)
-                                                    if cost[i]))
+                                                    if cost[i] > 1e-9))
     if cfg.objective == "margin":
         doses = products["doses_per_patient"]
         revenue = (doses * products["price_usd_per_dose"] / MONEY).to_dict()
@@ -82,8 +82,10 @@ def add_service_level(m: pyo.ConcreteModel, prep: Prepared) -> None:
         register_cost(m, "elastic_service", pyo.quicksum(ELASTIC_PENALTY * m.service_short[k]
                                                          for k in m.K_service))
 
+    m.service_nothing = pyo.Var(bounds=(0, 0))  # keeps a row with no pairs a real row
+
     def rule(m, k):
-        lhs = pyo.quicksum(m.x[i] for i in by_product.get(k, []))
+        lhs = pyo.quicksum(m.x[i] for i in by_product.get(k, [])) + m.service_nothing
         if m.elastic:
             lhs = lhs + m.service_short[k]
         return lhs >= svc.min_share * total[k]

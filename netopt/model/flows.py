@@ -43,6 +43,9 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
     m.links_by_sk = group(range(len(links)), lambda i: q_sk[i])
     sp = prep.site_products.set_index(["site_id", "product_id"])
     sites = prep.sites
+    q_partner = links["partner_id"].tolist()
+    q_site = links["site_id"].tolist()
+    q_prod = links["product_id"].tolist()
 
     def site_doses(m, s, k):
         supplied = (pyo.quicksum(m.f[i] for i in m.lanes_by_sk.get((s, k), []))
@@ -62,16 +65,35 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
     m.direct_needs_class = pyo.Constraint(m.SK, rule=own_class)
 
-    q_partner = links["partner_id"].tolist()
-    q_site = links["site_id"].tolist()
-    q_prod = links["product_id"].tolist()
-
     def link_open(m, i):
         cap = min(float(sites.at[q_site[i], "capacity_patients_per_year"]) * doses_pp[q_prod[i]],
                   float(partners.at[q_partner[i], "capacity_doses_per_year"]))
         return m.q[i] <= cap * m.a[q_partner[i]]
 
     m.link_needs_partner = pyo.Constraint(m.Q, rule=link_open)
+
+    # Valid inequalities that tighten the LP: a site offering k needs the class (own or an
+    # active partner's) and an active hub on one of its lanes (or a partner). Without them the
+    # LP pays a sliver of equipment and hub cost through the big-M rows above.
+    link_partners = group(range(len(links)), lambda i: q_sk[i])
+    lane_hubs = {sk: sorted({lanes["hub_id"].iat[i] for i in idx})
+                 for sk, idx in m.lanes_by_sk.items()}
+
+    def class_cover(m, s, k):
+        if sp.at[(s, k), "holds_class"]:
+            return pyo.Constraint.Skip
+        t = sp.at[(s, k), "temperature_class"]
+        own = m.e[s, t] if (s, t) in m.ST and m.lanes_by_sk.get((s, k)) else 0
+        partners_sk = sorted({q_partner[i] for i in link_partners.get((s, k), [])})
+        return m.w[s, k] <= own + pyo.quicksum(m.a[p] for p in partners_sk)
+
+    def hub_cover(m, s, k):
+        partners_sk = sorted({q_partner[i] for i in link_partners.get((s, k), [])})
+        return m.w[s, k] <= (pyo.quicksum(m.g[h] for h in lane_hubs.get((s, k), []))
+                             + pyo.quicksum(m.a[p] for p in partners_sk))
+
+    m.offer_needs_class = pyo.Constraint(m.SK, rule=class_cover)
+    m.offer_needs_hub = pyo.Constraint(m.SK, rule=hub_cover)
 
     r_pk = list(zip(supply["partner_id"], supply["product_id"], strict=True))
     m.supply_by_pk = group(range(len(supply)), lambda i: r_pk[i])

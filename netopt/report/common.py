@@ -1,0 +1,256 @@
+"""Shared pieces of the map, one-pager and workbook: palette, zone classes, money, safe JSON.
+
+One palette and one zone classification keep the interactive map, the printed map and the
+legend telling the same story.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..results import Results
+
+# temperature class -> lane colour (colour-blind friendly, distinct from zone colours)
+CLASS_COLOURS = {
+    "cryogenic": "#5e3c99",
+    "ultra_low": "#0571b0",
+    "refrigerated": "#1b9e77",
+    "controlled_ambient": "#d95f02",
+}
+OTHER_COLOUR = "#555555"
+
+# zone status -> fill colour
+ZONE_COLOURS = {"served": "#5b8ec4", "beyond": "#f0a23a", "unserved": "#d7191c"}
+UNSERVED_SHARE = 0.10  # a zone is drawn "unserved" from this share of its demand up
+BEYOND_SHARE = 0.50  # ... "beyond target" when at least this share of its served patients is
+
+# site decision -> (fill, stroke); None fill = hollow
+SITE_STYLES: dict[str, tuple[str | None, str]] = {
+    "kept": ("#0b2f5b", "#ffffff"),
+    "opened": ("#11a36a", "#ffffff"),
+    "closed": (None, "#7b3294"),
+    "not chosen": (None, "#8c8c8c"),
+    "excluded": ("#cfcfcf", "#b0b0b0"),
+}
+DECISION_LABELS = {
+    "kept": "Existing site kept",
+    "opened": "Newly activated site",
+    "closed": "Existing site closed",
+    "not chosen": "Candidate not chosen",
+    "excluded": "Excluded site",
+}
+HUB_COLOUR = "#c75b12"
+PARTNER_COLOUR = "#138d90"
+PLANT_COLOUR = "#222222"
+KOL_COLOUR = "#e6b800"
+
+# lane legs that are not hub-to-site last miles
+TRUNK = "trunk"
+
+
+def class_colour(temperature_class: object) -> str:
+    return CLASS_COLOURS.get(str(temperature_class), OTHER_COLOUR)
+
+
+def num(value: object, default: float = 0.0) -> float:
+    """A float from a cell that may be NaN, None, '' or text (hostile inputs never crash)."""
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return default if math.isnan(out) or math.isinf(out) else out
+
+
+def text(value: object) -> str:
+    """A cell as text ('' for NaN/None)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def split_list(value: object) -> list[str]:
+    """Cells hold lists as ';'-separated strings."""
+    return [s for s in text(value).split(";") if s]
+
+
+def table(result: Results, name: str) -> pd.DataFrame:
+    """A result table, or an empty frame when a saved folder lacks it."""
+    return result.tables.get(name, pd.DataFrame())
+
+
+def zone_class(demand: float, served: float, unserved: float, beyond: float) -> str:
+    """served / beyond / unserved, by the thresholds the legend states."""
+    if demand > 0 and unserved >= UNSERVED_SHARE * demand and unserved > 1e-9:
+        return "unserved"
+    if served > 0 and beyond >= BEYOND_SHARE * served:
+        return "beyond"
+    return "served"
+
+
+def within_km(result: Results) -> float:
+    """Travel target of the solved model (km)."""
+    settings = result.summary.get("settings") or {}
+    return num((settings.get("service") or {}).get("within_km"), 250.0)
+
+
+def fmt_int(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def fmt_num(value: float, digits: int = 1) -> str:
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def fmt_usd(value: float) -> str:
+    """$12.3 M style, for headlines."""
+    a = abs(value)
+    sign = "-" if value < 0 else ""
+    if a >= 1e9:
+        return f"{sign}${a / 1e9:,.2f} B"
+    if a >= 1e6:
+        return f"{sign}${a / 1e6:,.1f} M"
+    if a >= 1e3:
+        return f"{sign}${a / 1e3:,.0f} k"
+    return f"{sign}${a:,.0f}"
+
+
+def kpi_values(result: Results) -> dict[str, float]:
+    """KPI name -> value from the kpis table (summary as fallback)."""
+    out: dict[str, float] = {}
+    kpis = table(result, "kpis")
+    if {"kpi", "value"} <= set(kpis.columns):
+        for k, v in zip(kpis["kpi"], kpis["value"], strict=True):
+            out[text(k)] = num(v)
+    for k, v in result.summary.items():
+        if k not in out and isinstance(v, int | float) and not isinstance(v, bool):
+            out[k] = float(v)
+    return out
+
+
+NON_CASH_TERMS = ("unserved_penalty", "elastic_unserved")
+REVENUE_TERMS = ("revenue", "cogs")
+
+
+def cost_terms(result: Results) -> pd.DataFrame:
+    """Cost by term (without the total row), with a flag for terms that are not cash."""
+    costs = table(result, "costs")
+    if not {"term", "usd_per_year"} <= set(costs.columns):
+        return pd.DataFrame({"term": [], "usd_per_year": [], "kind": []})
+    rows = costs[costs["term"].astype(str) != "total"].copy()
+    rows["usd_per_year"] = [num(v) for v in rows["usd_per_year"]]
+    rows["term"] = rows["term"].map(text)
+    rows["kind"] = ["penalty" if t in NON_CASH_TERMS else "revenue" if t in REVENUE_TERMS
+                    else "cost" for t in rows["term"]]
+    return rows.reset_index(drop=True)
+
+
+def margin_lines(result: Results) -> list[tuple[str, float]]:
+    """Revenue, COGS, network cost by term and margin (USD/yr) of the served patients.
+
+    The unserved penalty is a modelling device (lost margin), not cash, so it is left out of
+    the margin and shown apart. Revenue and COGS come from the cost terms when the margin
+    objective put them there, otherwise from served patients x doses x price.
+    """
+    terms = cost_terms(result)
+    by_term = dict(zip(terms["term"], terms["usd_per_year"], strict=True))
+    if "revenue" in by_term:
+        revenue = -by_term["revenue"]
+        cogs = by_term.get("cogs", 0.0)
+    else:
+        revenue, cogs = _revenue_cogs(result)
+    lines: list[tuple[str, float]] = [("revenue", revenue), ("cogs", -cogs)]
+    for term, kind, usd in zip(terms["term"], terms["kind"], terms["usd_per_year"],
+                               strict=True):
+        if kind == "cost":
+            lines.append((term, -usd))
+    lines.append(("margin", sum(v for _, v in lines)))
+    return lines
+
+
+def _revenue_cogs(result: Results) -> tuple[float, float]:
+    a = table(result, "assignments")
+    p = table(result, "products")
+    need = {"product_id", "doses_per_patient", "price_usd_per_dose", "cogs_usd_per_dose"}
+    if a.empty or not need <= set(p.columns):
+        return 0.0, 0.0
+    patients = a.groupby("product_id")["patients_per_year"].sum()
+    p = p.drop_duplicates("product_id", keep="last").set_index("product_id")
+    doses = patients * p["doses_per_patient"].reindex(patients.index).map(num)
+    revenue = float((doses * p["price_usd_per_dose"].reindex(patients.index).map(num)).sum())
+    cogs = float((doses * p["cogs_usd_per_dose"].reindex(patients.index).map(num)).sum())
+    return revenue, cogs
+
+
+def product_names(result: Results) -> dict[str, str]:
+    p = table(result, "products")
+    if "product_id" not in p.columns:
+        return {}
+    names = p["name"] if "name" in p.columns else p["product_id"]
+    return {text(k): text(n) or text(k) for k, n in zip(p["product_id"], names, strict=True)}
+
+
+def clean(value: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, NaN/inf to None, recursively."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
+
+
+_JS_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                             "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_json(value: Any) -> str:
+    """JSON that is safe inside <script>: no '<', '>' or '&' can end the element."""
+    raw = json.dumps(clean(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return raw.translate(_JS_ESCAPES)
+
+
+def truthy(value: object) -> bool:
+    """A boolean cell, whether it was read back as bool, number or text."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(num(value))
+
+
+LOWER48 = (24.0, 50.0, -125.5, -66.0)  # lat min/max, lon min/max
+
+
+def frame_bounds(result: Results) -> list[list[float]] | None:
+    """[[south, west], [north, east]] of the zones and active sites.
+
+    Only the lower 48 when nearly everything is there, so a few Alaska or Hawaii zones do not
+    shrink the mainland to a strip.
+    """
+    pts = []
+    for name in ("zones", "sites"):
+        t = table(result, name)
+        if {"latitude", "longitude"} <= set(t.columns):
+            if name == "sites" and "active" in t.columns:
+                t = t[[truthy(v) for v in t["active"]]]
+            pts += [(num(a, math.nan), num(b, math.nan))
+                    for a, b in zip(t["latitude"], t["longitude"], strict=True)]
+    arr = np.array([p for p in pts if not (math.isnan(p[0]) or math.isnan(p[1]))])
+    if not len(arr):
+        return None
+    lo48 = arr[(arr[:, 0] >= LOWER48[0]) & (arr[:, 0] <= LOWER48[1])
+               & (arr[:, 1] >= LOWER48[2]) & (arr[:, 1] <= LOWER48[3])]
+    if len(lo48) >= 0.9 * len(arr):
+        arr = lo48
+    south, west = arr.min(axis=0)
+    north, east = arr.max(axis=0)
+    pad = 0.3 if north - south < 3 else 0.0
+    return [[float(south) - pad, float(west) - pad], [float(north) + pad, float(east) + pad]]

@@ -1,0 +1,716 @@
+"""Interactive network map (`map.html`): Folium for layers and controls, compact JSON for data.
+
+Folium writes one JavaScript statement per marker, which makes a national map (3,000+ zones,
+300+ sites, hundreds of lanes) several megabytes and slow to open. Here Folium still owns the
+map, the feature groups (one per entity kind and per product) and the layer control, but each
+group is filled by one small script call from a JSON payload drawn by `templates/map.js`
+(zones on a canvas). Leaflet is inlined from a pip package (see assets.py), so the file opens
+with no network; a light tile layer sits underneath when one is reachable.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import folium
+import numpy as np
+import pandas as pd
+import xyzservices
+from branca.element import Element, MacroElement
+from folium.template import Template
+
+from ..results import Results
+from .assets import inline_head
+from .common import (
+    DECISION_LABELS,
+    HUB_COLOUR,
+    KOL_COLOUR,
+    PARTNER_COLOUR,
+    PLANT_COLOUR,
+    SITE_STYLES,
+    ZONE_COLOURS,
+    class_colour,
+    fmt_int,
+    fmt_num,
+    fmt_usd,
+    frame_bounds,
+    kpi_values,
+    num,
+    product_names,
+    script_json,
+    split_list,
+    table,
+    text,
+    truthy,
+    within_km,
+    zone_class,
+)
+
+ZONE_LABELS = {"served": "served within target", "beyond": "mostly served beyond target",
+               "unserved": "partly unserved"}
+ZONE_MAX_RADIUS = 18.0
+ZONE_MIN_RADIUS = 2.4
+AIR_DASH = "8 6"
+TRUNK_DASH = "2 6"
+GREY = "#8c8c8c"
+
+
+def _template(name: str) -> str:
+    return (resources.files("netopt.report") / "templates" / name).read_text(encoding="utf-8")
+
+
+class _OfflineMap(folium.Map):
+    """folium.Map that links nothing: Leaflet is inlined into the page head instead."""
+
+    default_js: list[tuple[str, str]] = []
+    default_css: list[tuple[str, str]] = []
+
+
+class _Call(MacroElement):
+    """One line of script, rendered after its parent (the map or a feature group)."""
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "NetoptCall"
+        self.code = code
+
+
+def _esc(value: object) -> str:
+    return html.escape(text(value), quote=True)
+
+
+# ---------------------------------------------------------------- lookups and helpers
+
+class _Lookup:
+    """Names and coordinates by id, tolerant of missing tables and duplicate ids."""
+
+    def __init__(self, frame: pd.DataFrame, key: str) -> None:
+        self.names: dict[str, str] = {}
+        self.coords: dict[str, tuple[float, float]] = {}
+        if key not in frame.columns:
+            return
+        names = frame["name"] if "name" in frame.columns else frame[key]
+        lat = frame["latitude"] if "latitude" in frame.columns else pd.Series(np.nan, frame.index)
+        lon = frame["longitude"] if "longitude" in frame.columns else lat
+        for k, n, la, lo in zip(frame[key], names, lat, lon, strict=True):
+            k = text(k)
+            self.names[k] = text(n) or k
+            la, lo = num(la, math.nan), num(lo, math.nan)
+            if not (math.isnan(la) or math.isnan(lo)):
+                self.coords[k] = (round(la, 4), round(lo, 4))
+
+    def name(self, key: object) -> str:
+        k = text(key)
+        return self.names.get(k, k)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:,.0f} %"
+
+
+# ---------------------------------------------------------------- payloads
+
+def _zone_payloads(result: Results, sites: _Lookup, products: dict[str, str],
+                   reach_km: float) -> tuple[dict[str, Any], list[tuple[str | None, dict]]]:
+    """Shared zone/site/product lookups, and one zone payload for all products + each product."""
+    zones = table(result, "zones")
+    assignments = table(result, "assignments")
+    unserved = table(result, "unserved")
+    if "zone_id" not in zones.columns:
+        zones = pd.DataFrame({"zone_id": [], "name": [], "state": [], "population": [],
+                              "latitude": [], "longitude": []})
+    zone_index: dict[str, int] = {}
+    zone_rows = []
+    for z in zones.itertuples(index=False):
+        zid = text(getattr(z, "zone_id", ""))
+        la = num(getattr(z, "latitude", None), math.nan)
+        lo = num(getattr(z, "longitude", None), math.nan)
+        if math.isnan(la) or math.isnan(lo) or zid in zone_index:
+            continue
+        zone_index[zid] = len(zone_rows)
+        zone_rows.append([text(getattr(z, "name", zid)), text(getattr(z, "state", "")),
+                          num(getattr(z, "population", 0)), round(la, 4), round(lo, 4)])
+
+    site_ids = list(sites.names)
+    site_index = {s: i for i, s in enumerate(site_ids)}
+    site_names = [sites.names[s] for s in site_ids]
+    product_ids = list(products)
+    product_index = {p: i for i, p in enumerate(product_ids)}
+    product_labels = [products[p] for p in product_ids]
+
+    def idx(mapping: dict[str, int], labels: list[str], key: object) -> int:
+        k = text(key)
+        if k not in mapping:
+            mapping[k] = len(labels)
+            labels.append(k)
+        return mapping[k]
+
+    # assignments per zone: [site, product, patients, km, within]
+    by_zone: dict[int, list[list]] = {}
+    if {"zone_id", "site_id", "product_id", "patients_per_year"} <= set(assignments.columns):
+        km_col = assignments["travel_km"] if "travel_km" in assignments.columns \
+            else pd.Series(np.nan, assignments.index)
+        within = assignments["within_travel_target"] if "within_travel_target" in \
+            assignments.columns else km_col.map(lambda v: num(v) <= reach_km)
+        for z, s, p, pat, km, w in zip(assignments["zone_id"], assignments["site_id"],
+                                       assignments["product_id"],
+                                       assignments["patients_per_year"], km_col, within,
+                                       strict=True):
+            zi = zone_index.get(text(z))
+            if zi is None:
+                continue
+            by_zone.setdefault(zi, []).append([
+                idx(site_index, site_names, s), idx(product_index, product_labels, p),
+                round(num(pat), 3), round(num(km), 1), truthy(w)])
+    reasons: list[str] = []
+    reason_index: dict[str, int] = {}
+    lost: dict[int, list[list]] = {}
+    if {"zone_id", "product_id", "patients_unserved"} <= set(unserved.columns):
+        reason_col = unserved["reason"] if "reason" in unserved.columns \
+            else pd.Series("", unserved.index)
+        for z, p, pat, why in zip(unserved["zone_id"], unserved["product_id"],
+                                  unserved["patients_unserved"], reason_col, strict=True):
+            zi = zone_index.get(text(z))
+            if zi is None:
+                continue
+            lost.setdefault(zi, []).append([idx(product_index, product_labels, p),
+                                            round(num(pat), 3),
+                                            idx(reason_index, reasons, why)])
+
+    def rows_for(product: int | None) -> list[list]:
+        rows = []
+        for zi in range(len(zone_rows)):
+            assigned = [a for a in by_zone.get(zi, []) if product is None or a[1] == product]
+            missing = [u for u in lost.get(zi, []) if product is None or u[0] == product]
+            served = sum(a[2] for a in assigned)
+            beyond = sum(a[2] for a in assigned if not a[4])
+            unserved_pat = sum(u[1] for u in missing)
+            demand = served + unserved_pat
+            if product is None:
+                demand = max(demand, num(zones.iloc[zi]["patients_demand"])
+                             if "patients_demand" in zones.columns else demand)
+            if demand <= 1e-9:
+                continue
+            mean_km = (sum(a[2] * a[3] for a in assigned) / served) if served > 0 else None
+            cls = zone_class(demand, served, unserved_pat, beyond)
+            assigned.sort(key=lambda a: -a[2])
+            rows.append([zi, round(demand, 3), round(served, 3), round(unserved_pat, 3),
+                         round(beyond, 3), None if mean_km is None else round(mean_km, 1),
+                         cls, assigned, missing])
+        order = {"served": 0, "beyond": 1, "unserved": 2}
+        rows.sort(key=lambda r: (order[r[6]], -r[1]))
+        return rows
+
+    payloads: list[tuple[str | None, dict]] = [
+        (None, {"kind": "zones", "product": None, "label": "All products",
+                "rows": rows_for(None)})]
+    for p in product_ids:
+        payloads.append((p, {"kind": "zones", "product": product_index[p],
+                             "label": products[p], "rows": rows_for(product_index[p])}))
+    all_demand = [r[1] for r in payloads[0][1]["rows"]]
+    shared = {
+        "zones": zone_rows, "sites": site_names, "products": product_labels,
+        "reasons": reasons, "withinKm": reach_km,
+        "zoneMax": max(all_demand) if all_demand else 1.0,
+        "zoneR": ZONE_MAX_RADIUS, "zoneMinR": ZONE_MIN_RADIUS,
+        "zoneColours": ZONE_COLOURS,
+        "zoneLabels": {k: f"{v} ({reach_km:,.0f} km)" if k != "unserved" else v
+                       for k, v in ZONE_LABELS.items()},
+    }
+    return shared, payloads
+
+
+def _site_payloads(result: Results, products: dict[str, str],
+                   partners: _Lookup) -> tuple[list[dict], list[dict]]:
+    """Active and inactive site markers with their figures."""
+    sites = table(result, "sites")
+    sp = table(result, "site_products")
+    ship = table(result, "shipments")
+    v2v: dict[tuple[str, str], tuple[float, float]] = {}
+    if {"site_id", "product_id"} <= set(sp.columns):
+        for s, p, d, h in zip(sp["site_id"], sp["product_id"],
+                              sp.get("vein_to_vein_days", pd.Series(np.nan, sp.index)),
+                              sp.get("inbound_hours", pd.Series(np.nan, sp.index)), strict=True):
+            v2v[(text(s), text(p))] = (num(d, math.nan), num(h, math.nan))
+    doses_in: dict[str, float] = {}
+    if {"site_id", "doses_per_year"} <= set(ship.columns):
+        for s, d in zip(ship["site_id"], ship["doses_per_year"], strict=True):
+            doses_in[text(s)] = doses_in.get(text(s), 0.0) + num(d)
+    active_rows: list[dict] = []
+    inactive_rows: list[dict] = []
+    if "site_id" not in sites.columns:
+        return active_rows, inactive_rows
+    top = max([num(v) for v in sites.get("patients_per_year", [])] + [1e-9])
+    for row in sites.to_dict("records"):
+        la, lo = num(row.get("latitude"), math.nan), num(row.get("longitude"), math.nan)
+        if math.isnan(la) or math.isnan(lo):
+            continue
+        sid = text(row.get("site_id"))
+        decision = text(row.get("decision"))
+        active = truthy(row.get("active"))
+        fill, stroke = SITE_STYLES.get(decision, ("#0b2f5b", "#ffffff") if active
+                                       else (None, GREY))
+        patients = num(row.get("patients_per_year"))
+        name = text(row.get("name")) or sid
+        state = text(row.get("state"))
+        label = DECISION_LABELS.get(decision, decision or ("active" if active else "inactive"))
+        held = split_list(row.get("temperature_classes_held"))
+        equipped = split_list(row.get("equipped_classes"))
+        onboarded = split_list(row.get("onboarded_areas"))
+        certified = split_list(row.get("certified_areas"))
+        tip = f"{name} ({state}) \u2014 {label}"
+        if active:
+            tip += f" \u00b7 {fmt_num(patients)} patients/yr"
+        if held or equipped:
+            tip += f" \u00b7 holds {', '.join(held + equipped)}"
+        if onboarded:
+            tip += f" \u00b7 onboarded: {', '.join(onboarded)}"
+        cap = num(row.get("capacity_patients_per_year"))
+        pop: list[list[str]] = [
+            ["Decision", label], ["Status in dataset", text(row.get("status"))],
+            ["Patients/yr", fmt_num(patients)],
+            ["Capacity (patients/yr)", fmt_num(cap)],
+            ["Utilisation", _pct(num(row.get("utilisation")))],
+            ["Doses received/yr", fmt_num(doses_in.get(sid, 0.0))],
+            ["Chair hours used / yr", f"{fmt_num(num(row.get('chair_hours_used')))} of "
+                                      f"{fmt_num(num(row.get('chair_hours_per_year')))}"],
+            ["Temperature classes held", ", ".join(held) or "none"],
+            ["Equipped (new)", ", ".join(equipped) or "\u2013"],
+            ["Certified areas", ", ".join(certified) or "none"],
+            ["Onboarded (new)", ", ".join(onboarded) or "\u2013"],
+            ["Cold-storage partners", ", ".join(partners.name(p) for p in
+                                                split_list(row.get("partners_linked")))
+             or "\u2013"],
+            ["KOLs at site", fmt_int(num(row.get("kol_count")))],
+        ]
+        offered = split_list(row.get("products_offered"))
+        if offered:
+            pop.append(["", "Products offered (patients/yr \u00b7 vein-to-vein)"])
+            for p in offered:
+                days, hours = v2v.get((sid, p), (math.nan, math.nan))
+                extra = f" \u00b7 {days:,.1f} d" if not math.isnan(days) else ""
+                extra += f" \u00b7 inbound {hours:,.0f} h" if not math.isnan(hours) else ""
+                pop.append([products.get(p, p),
+                            f"{fmt_num(num(row.get(f'patients_{p}')))}{extra}"])
+        radius = 4.0 + 7.0 * math.sqrt(max(patients, 0.0) / top) if active else 3.6
+        out = {"ll": [round(la, 4), round(lo, 4)], "r": round(radius, 2), "fill": fill,
+               "stroke": stroke, "sw": 1.3 if active else 1.6,
+               "dash": "2 2" if decision == "excluded" else None, "tip": tip,
+               "title": name, "sub": f"{state} \u00b7 {sid}", "pop": pop}
+        (active_rows if active else inactive_rows).append(out)
+    active_rows.sort(key=lambda r: -r["r"])
+    return active_rows, inactive_rows
+
+
+def _lane_payloads(result: Results, products: dict[str, str], plants: _Lookup, hubs: _Lookup,
+                   partners: _Lookup, sites: _Lookup) -> dict[str, list[dict]]:
+    """Lane segments per product: plant->hub trunks (summed), last miles, partner legs."""
+    ship = table(result, "shipments")
+    prod = table(result, "products")
+    need = {"leg", "product_id", "doses_per_year"}
+    if not need <= set(ship.columns) or ship.empty:
+        return {}
+    shelf = {}
+    if "product_id" in prod.columns:
+        for p, s, b, c in zip(prod["product_id"], prod.get("shelf_life_hours", np.nan),
+                              prod.get("handling_buffer_hours", np.nan),
+                              prod.get("temperature_class", ""), strict=True):
+            shelf[text(p)] = (num(s, math.nan), num(b, math.nan), text(c))
+    cost_col = "cost_usd_per_shipment" if "cost_usd_per_shipment" in ship.columns else "cost"
+    segments: dict[str, list[dict]] = {}
+    trunks: dict[tuple[str, str, str], dict[str, Any]] = {}
+    max_doses = 1e-9
+
+    def get(row: dict, key: str) -> str:
+        return text(row.get(key))
+
+    for row in ship.to_dict("records"):
+        pid = get(row, "product_id")
+        leg = get(row, "leg")
+        doses = num(row.get("doses_per_year"))
+        n_ship = num(row.get("shipments_per_year"))
+        hours = num(row.get("transit_hours"), math.nan)
+        s_life, buffer, p_cls = shelf.get(pid, (math.nan, math.nan, ""))
+        s_life = num(row.get("shelf_life_hours"), s_life)
+        buffer = num(row.get("handling_buffer_hours"), buffer)
+        cls = get(row, "temperature_class") or p_cls
+        colour = class_colour(cls)
+        per_ship = num(row.get(cost_col))
+        plant, hub, partner, site = (get(row, "plant_id"), get(row, "hub_id"),
+                                     get(row, "partner_id"), get(row, "site_id"))
+        mode = get(row, "mode")
+        pname = products.get(pid, pid)
+        # trunk plant -> hub, summed over the lanes that share it
+        if plant and hub and plant in plants.coords and hub in hubs.coords:
+            t = trunks.setdefault((pid, plant, hub), {"doses": 0.0, "ships": 0.0,
+                                                      "colour": colour, "cls": cls})
+            t["doses"] += doses
+            t["ships"] += n_ship
+        if leg == "partner_delivery":
+            a, b = partners.coords.get(partner), sites.coords.get(site)
+            route = f"{partners.name(partner)} \u2192 {sites.name(site)}"
+            mode = mode or "ground"
+        elif leg == "partner_supply":
+            a = hubs.coords.get(hub) or plants.coords.get(plant)
+            b = partners.coords.get(partner)
+            route = " \u2192 ".join(x for x in (plants.name(plant) if plant else "",
+                                                hubs.name(hub) if hub else "",
+                                                partners.name(partner)) if x)
+        else:
+            a = hubs.coords.get(hub) or plants.coords.get(plant)
+            b = sites.coords.get(site)
+            route = " \u2192 ".join(x for x in (plants.name(plant) if plant else "",
+                                                hubs.name(hub) if hub else "",
+                                                sites.name(site)) if x)
+        if a is None or b is None:
+            continue
+        max_doses = max(max_doses, doses)
+        budget = s_life - (0.0 if math.isnan(buffer) else buffer)
+        shelf_txt = (f"{fmt_num(hours)} h of {fmt_num(s_life)} h shelf life"
+                     if not math.isnan(hours) and not math.isnan(s_life) else "\u2013")
+        slack = f"{fmt_num(budget - hours)} h" if not (math.isnan(budget)
+                                                        or math.isnan(hours)) else "\u2013"
+        dash = TRUNK_DASH if leg == "partner_supply" else AIR_DASH if mode == "air" else None
+        leg_label = {"direct": "hub \u2192 site", "partner_supply": "supply to partner",
+                     "partner_delivery": "partner \u2192 site"}.get(leg, leg)
+        segments.setdefault(pid, []).append({
+            "pts": [list(a), list(b)], "c": colour, "doses": doses, "dash": dash,
+            "tip": f"{pname}: {route} \u00b7 {fmt_num(doses)} doses/yr \u00b7 {shelf_txt}",
+            "title": pname, "sub": route,
+            "pop": [["Leg", leg_label], ["Mode", mode or "not reported"],
+                    ["Temperature class", cls],
+                    ["Doses/yr", fmt_num(doses)], ["Shipments/yr", fmt_num(n_ship)],
+                    ["Transit (plant \u2192 destination)", shelf_txt],
+                    ["Handling buffer", f"{fmt_num(buffer)} h" if not math.isnan(buffer)
+                     else "\u2013"],
+                    ["Slack after buffer", slack],
+                    ["Cost per shipment", fmt_usd(per_ship)],
+                    ["Cost per year", fmt_usd(per_ship * n_ship)]],
+        })
+    for (pid, plant, hub), t in trunks.items():
+        pname = products.get(pid, pid)
+        route = f"{plants.name(plant)} \u2192 {hubs.name(hub)}"
+        max_doses = max(max_doses, t["doses"])
+        segments.setdefault(pid, []).insert(0, {
+            "pts": [list(plants.coords[plant]), list(hubs.coords[hub])], "c": t["colour"],
+            "doses": t["doses"], "dash": TRUNK_DASH, "o": 0.6, "trunk": True,
+            "tip": f"{pname}: {route} (plant \u2192 hub trunk) \u00b7 "
+                   f"{fmt_num(t['doses'])} doses/yr",
+            "title": pname, "sub": route,
+            "pop": [["Leg", "plant \u2192 hub trunk (all lanes through this hub)"],
+                    ["Temperature class", t["cls"]], ["Doses/yr", fmt_num(t["doses"])],
+                    ["Shipments/yr", fmt_num(t["ships"])]],
+        })
+    for rows in segments.values():
+        for r in rows:
+            share = math.sqrt(max(r.pop("doses"), 0.0) / max_doses)
+            # trunks carry many lanes' doses: drawn thinner so last miles stay readable
+            r["w"] = round(1.2 + 3.0 * share, 2) if r.pop("trunk", False) \
+                else round(1.4 + 6.6 * share, 2)
+    return segments
+
+
+def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup,
+                       hubs: _Lookup, partners: _Lookup) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {"hubs": [], "partners": [], "links": [], "plants": [],
+                                  "kols": []}
+    for row in table(result, "hubs").to_dict("records"):
+        hid = text(row.get("hub_id"))
+        if hid not in hubs.coords:
+            continue
+        active = truthy(row.get("active"))
+        name = hubs.name(hid)
+        ships = num(row.get("shipments_per_year"))
+        out["hubs"].append({
+            "ll": list(hubs.coords[hid]), "icon": "hub" if active else "hub_off",
+            "tip": f"{name} \u2014 {'active' if active else 'not active'}"
+                   + (f" \u00b7 {fmt_num(ships)} shipments/yr" if active else ""),
+            "title": name, "sub": f"3PL hub \u00b7 {text(row.get('airport_code'))}",
+            "pop": [["Active", "yes" if active else "no"], ["Status", text(row.get("status"))],
+                    ["Shipments/yr", fmt_num(ships)],
+                    ["Capacity (shipments/yr)",
+                     fmt_num(num(row.get("capacity_shipments_per_year")))],
+                    ["Utilisation", _pct(num(row.get("utilisation")))]]})
+    for row in table(result, "partners").to_dict("records"):
+        pid = text(row.get("partner_id"))
+        if pid not in partners.coords:
+            continue
+        active = truthy(row.get("active"))
+        name = partners.name(pid)
+        linked = split_list(row.get("sites_linked"))
+        doses = num(row.get("doses_per_year"))
+        out["partners"].append({
+            "ll": list(partners.coords[pid]), "icon": "partner" if active else "partner_off",
+            "tip": f"{name} \u2014 {'active' if active else 'not active'}"
+                   + (f" \u00b7 {fmt_num(doses)} doses/yr to {len(linked)} site(s)"
+                      if active else ""),
+            "title": name, "sub": "Cold-storage partner",
+            "pop": [["Active", "yes" if active else "no"],
+                    ["Temperature classes", ", ".join(split_list(
+                        row.get("temperature_classes")))],
+                    ["Doses/yr delivered", fmt_num(doses)],
+                    ["Capacity (doses/yr)", fmt_num(num(row.get("capacity_doses_per_year")))],
+                    ["Sites linked", ", ".join(sites.name(s) for s in linked) or "\u2013"]]})
+        for s in linked:
+            if s in sites.coords:
+                out["links"].append({
+                    "pts": [list(partners.coords[pid]), list(sites.coords[s])],
+                    "c": PARTNER_COLOUR, "w": 1.6, "dash": "3 4", "o": 0.9,
+                    "tip": f"{name} \u2192 {sites.name(s)} (partner link)",
+                    "title": "Partner link", "sub": f"{name} \u2192 {sites.name(s)}",
+                    "pop": [["Partner", name], ["Site", sites.name(s)]]})
+    plants = table(result, "plants")
+    for row in plants.to_dict("records"):
+        la, lo = num(row.get("latitude"), math.nan), num(row.get("longitude"), math.nan)
+        if math.isnan(la) or math.isnan(lo):
+            continue
+        name = text(row.get("name")) or text(row.get("plant_id"))
+        doses = num(row.get("doses_per_year"))
+        made = ", ".join(products.get(p, p) for p in split_list(row.get("products")))
+        out["plants"].append({
+            "ll": [round(la, 4), round(lo, 4)], "icon": "plant",
+            "tip": f"{name} \u2014 plant \u00b7 {fmt_num(doses)} doses/yr",
+            "title": name, "sub": "Manufacturing plant",
+            "pop": [["Products", made], ["Doses/yr shipped", fmt_num(doses)],
+                    ["Capacity (doses/yr)", fmt_num(num(row.get("capacity_doses_per_year")))],
+                    ["Turnaround (days)", fmt_num(num(row.get("turnaround_days")))]]})
+    for row in table(result, "kols").to_dict("records"):
+        la, lo = num(row.get("latitude"), math.nan), num(row.get("longitude"), math.nan)
+        if math.isnan(la) or math.isnan(lo):
+            continue
+        covered = truthy(row.get("covered"))
+        name = text(row.get("name")) or text(row.get("kol_id"))
+        area = text(row.get("therapeutic_area"))
+        site = sites.name(row.get("site_id"))
+        out["kols"].append({
+            "ll": [round(la, 4), round(lo, 4)], "icon": "kol" if covered else "kol_off",
+            "tip": f"{name} ({area}) at {site} \u2014 "
+                   f"{'covered' if covered else 'not covered'}",
+            "title": name, "sub": f"KOL \u00b7 {area}",
+            "pop": [["Site", site], ["Therapeutic area", area],
+                    ["Weight", fmt_num(num(row.get("weight")))],
+                    ["Covered", "yes: site active and onboarded" if covered else "no"]]})
+    return out
+
+
+def _state_labels(result: Results) -> list[dict]:
+    """State codes at the population-weighted centre of their zones (orientation offline)."""
+    zones = table(result, "zones")
+    if not {"state", "latitude", "longitude"} <= set(zones.columns):
+        return []
+    z = zones[["state", "latitude", "longitude"]].copy()
+    z["w"] = [max(num(v), 1.0) for v in zones.get("population", pd.Series(1.0, zones.index))]
+    z["latitude"] = [num(v, math.nan) for v in z["latitude"]]
+    z["longitude"] = [num(v, math.nan) for v in z["longitude"]]
+    z = z.dropna()
+    rows = []
+    for state, g in z.groupby(z["state"].map(text), sort=True):
+        if not state:
+            continue
+        w = g["w"].to_numpy()
+        rows.append({"ll": [round(float(np.average(g["latitude"], weights=w)), 3),
+                            round(float(np.average(g["longitude"], weights=w)), 3)],
+                     "t": state})
+    return rows
+
+
+# ---------------------------------------------------------------- symbols and legend
+
+def _icons() -> dict[str, dict[str, Any]]:
+    """Inline SVG symbols (no user data in them), shared by the map and its legend."""
+    def sq(fill: str, stroke: str) -> str:
+        return (f'<svg width="13" height="13" viewBox="0 0 13 13"><rect x="1.5" y="1.5" '
+                f'width="10" height="10" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
+                "</svg>")
+
+    def diamond(fill: str, stroke: str) -> str:
+        return (f'<svg width="15" height="15" viewBox="0 0 15 15"><path d="M7.5 1 L14 7.5 '
+                f'L7.5 14 L1 7.5 Z" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/></svg>')
+
+    def star(fill: str, stroke: str) -> str:
+        return ('<svg width="13" height="13" viewBox="0 0 24 24"><path d="M12 1.5l3.1 6.6 '
+                '7.1.9-5.2 4.9 1.3 7.1L12 17.6 5.7 21l1.3-7.1L1.8 9l7.1-.9z" '
+                f'fill="{fill}" stroke="{stroke}" stroke-width="2"/></svg>')
+
+    tri = (f'<svg width="18" height="17" viewBox="0 0 18 17"><path d="M9 1.5 L17 15.5 L1 15.5 Z"'
+           f' fill="{PLANT_COLOUR}" stroke="#ffffff" stroke-width="1.5"/></svg>')
+    return {
+        "hub": {"svg": sq(HUB_COLOUR, "#ffffff"), "w": 13, "h": 13, "anchor": [6.5, 6.5]},
+        "hub_off": {"svg": sq("#ffffff", GREY), "w": 13, "h": 13, "anchor": [6.5, 6.5]},
+        "partner": {"svg": diamond(PARTNER_COLOUR, "#ffffff"), "w": 15, "h": 15,
+                    "anchor": [7.5, 7.5]},
+        "partner_off": {"svg": diamond("#ffffff", GREY), "w": 15, "h": 15,
+                        "anchor": [7.5, 7.5]},
+        "plant": {"svg": tri, "w": 18, "h": 17, "anchor": [9, 10]},
+        # KOL stars sit up and right of their site so both stay visible
+        "kol": {"svg": star(KOL_COLOUR, "#6b5500"), "w": 13, "h": 13, "anchor": [-3, 15]},
+        "kol_off": {"svg": star("#ffffff", "#b8860b"), "w": 13, "h": 13, "anchor": [-3, 15]},
+    }
+
+
+def _circle(fill: str | None, stroke: str, r: float = 5.0, dash: str | None = None,
+            opacity: float = 1.0) -> str:
+    size = int(2 * r + 4)
+    c = size / 2
+    d = f' stroke-dasharray="{dash}"' if dash else ""
+    return (f'<svg width="{size}" height="{size}"><circle cx="{c}" cy="{c}" r="{r}" '
+            f'fill="{fill or "#ffffff"}" fill-opacity="{opacity}" stroke="{stroke}" '
+            f'stroke-width="1.5"{d}/></svg>')
+
+
+def _line(colour: str, width: float = 3.0, dash: str | None = None) -> str:
+    d = f' stroke-dasharray="{dash}"' if dash else ""
+    return (f'<svg width="30" height="10"><line x1="2" y1="5" x2="28" y2="5" stroke="{colour}"'
+            f' stroke-width="{width}" stroke-linecap="round"{d}/></svg>')
+
+
+def _legend_html(result: Results, reach_km: float, icons: dict[str, dict[str, Any]]) -> str:
+    """Legend as HTML; every dataset string in it is escaped here."""
+    def row(symbol: str, label: str) -> str:
+        return f'<div class="nx-row">{symbol}<span>{_esc(label)}</span></div>'
+
+    parts = ['<details open><summary>Legend</summary>',
+             "<h4>Patient zones (area \u221d patients/yr)</h4>",
+             row(_circle(ZONE_COLOURS["served"], "#ffffff", 5, opacity=0.7),
+                 f"served within {reach_km:,.0f} km"),
+             row(_circle(ZONE_COLOURS["beyond"], "#ffffff", 5),
+                 f"\u2265 50 % of served beyond {reach_km:,.0f} km"),
+             row(_circle(ZONE_COLOURS["unserved"], "#ffffff", 5), "\u2265 10 % unserved"),
+             "<h4>Treatment sites (size \u221d patients/yr)</h4>"]
+    for decision in ("kept", "opened", "closed", "not chosen", "excluded"):
+        fill, stroke = SITE_STYLES[decision]
+        parts.append(row(_circle(fill, stroke if fill is None else "#555555", 5,
+                                 "2 2" if decision == "excluded" else None),
+                         DECISION_LABELS[decision]))
+    parts += ["<h4>Facilities</h4>",
+              row(icons["plant"]["svg"], "Manufacturing plant"),
+              row(icons["hub"]["svg"] + icons["hub_off"]["svg"], "3PL hub (active / not)"),
+              row(icons["partner"]["svg"] + icons["partner_off"]["svg"],
+                  "Cold-storage partner (active / not)"),
+              row(_line(PARTNER_COLOUR, 1.6, "3 4"), "partner \u2194 site link"),
+              row(icons["kol"]["svg"].replace('width="13"', 'width="12"')
+                  + icons["kol_off"]["svg"].replace('width="13"', 'width="12"'),
+                  "KOL (covered / not)")]
+    parts.append("<h4>Lanes (width \u221d doses/yr)</h4>")
+    classes: dict[str, list[str]] = {}
+    names = product_names(result)
+    for p in table(result, "products").to_dict("records"):
+        classes.setdefault(text(p.get("temperature_class")), []).append(
+            names.get(text(p.get("product_id")), text(p.get("product_id"))))
+    for cls, prods in classes.items():
+        parts.append(row(_line(class_colour(cls), 4), cls)
+                     + f'<div class="nx-prods">{_esc(", ".join(prods))}</div>')
+    parts += [row(_line("#555555", 3), "ground (last mile)"),
+              row(_line("#555555", 3, AIR_DASH), "air (last mile)"),
+              row(_line("#555555", 3, TRUNK_DASH), "plant \u2192 hub / partner supply"),
+              "</details>"]
+    return "".join(parts)
+
+
+def _title_html(result: Results, reach_km: float) -> str:
+    k = kpi_values(result)
+    model = result.summary.get("model") or (result.summary.get("settings") or {}).get("name")
+    served, demand = k.get("patients_served", 0.0), k.get("patients_demand", 0.0)
+    status = text(result.summary.get("status"))
+    gap = result.summary.get("gap")
+    gap_txt = f", gap {100 * num(gap):.2f} %" if gap is not None else ""
+    return (
+        f"<h1>Network design \u2014 {_esc(model or 'model')}</h1>"
+        '<div class="nx-kpis">'
+        f"<span><b>{fmt_int(served)}</b> of {fmt_int(demand)} patients/yr served</span>"
+        f"<span><b>{num(k.get('pct_within_travel_target')):.1f} %</b> within "
+        f"{reach_km:,.0f} km</span>"
+        f"<span><b>{fmt_int(k.get('sites_active', 0))}</b> sites "
+        f"({fmt_int(k.get('sites_opened', 0))} new)</span>"
+        f"<span><b>{fmt_int(k.get('hubs_active', 0))}</b> hubs</span>"
+        f"<span><b>{fmt_int(k.get('partners_active', 0))}</b> partners</span>"
+        f"<span><b>{fmt_usd(k.get('annual_cost_usd', 0.0))}</b>/yr</span></div>"
+        f'<div class="nx-note">Solve: {_esc(status)}{gap_txt}. Click any symbol for its '
+        "figures; layers at top right.</div>")
+
+
+# ---------------------------------------------------------------- the map
+
+def _unique(name: str, seen: set[str]) -> str:
+    out, i = name, 2
+    while out in seen:
+        out, i = f"{name} ({i})", i + 1
+    seen.add(out)
+    return out
+
+
+def build_map(result: Results) -> folium.Map:
+    """The interactive map as a folium.Map (render with `.get_root().render()`)."""
+    reach = within_km(result)
+    products = product_names(result)
+    sites = _Lookup(table(result, "sites"), "site_id")
+    hubs = _Lookup(table(result, "hubs"), "hub_id")
+    partners = _Lookup(table(result, "partners"), "partner_id")
+    plants = _Lookup(table(result, "plants"), "plant_id")
+    shared, zone_payloads = _zone_payloads(result, sites, products, reach)
+    active_sites, other_sites = _site_payloads(result, products, partners)
+    lanes = _lane_payloads(result, products, plants, hubs, partners, sites)
+    facilities = _facility_payloads(result, products, sites, hubs, partners)
+    icons = _icons()
+    shared["icons"] = icons
+
+    bounds = frame_bounds(result)
+    centre = [39.5, -98.35] if bounds is None else [
+        (bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+    m = _OfflineMap(location=centre, zoom_start=4, tiles=None, control_scale=True,
+                    zoom_control="bottomleft", zoom_snap=0.25, zoom_delta=0.5)
+    figure = m.get_root()
+    model = result.summary.get("model") or "network"
+    figure.title = _esc(f"netopt map \u2014 {model}")
+    figure.header.add_child(Element(
+        '<meta charset="utf-8">\n' + inline_head()
+        + f"<style>\n{_template('map.css')}\n</style>\n"
+        + f"<script>\n{_template('map.js')}\n</script>\n"), name="netopt_head", index=0)
+    # light grey tiles that need no API key; when offline they simply never show
+    folium.TileLayer(xyzservices.providers.Esri.WorldGrayCanvas, name="Light basemap (online)",
+                     control=False, overlay=False).add_to(m)
+    m.add_child(_Call(f"NX.init({m.get_name()}, {script_json(shared)});"))
+
+    seen: set[str] = set()
+
+    def layer(name: str, spec: dict, show: bool = True) -> None:
+        group = folium.FeatureGroup(name=_esc(_unique(name, seen)), show=show)
+        group.add_child(_Call(f"NX.draw({group.get_name()}, {m.get_name()}, "
+                              f"{script_json(spec)});"))
+        group.add_to(m)
+
+    layer("Patient zones \u2014 all products", zone_payloads[0][1])
+    layer("Treatment sites \u2014 active", {"kind": "sites", "rows": active_sites})
+    layer("Treatment sites \u2014 closed / not chosen", {"kind": "sites", "rows": other_sites})
+    layer("3PL hubs", {"kind": "icons", "rows": facilities["hubs"]})
+    layer("Cold-storage partner links", {"kind": "lanes", "rows": facilities["links"]})
+    layer("Cold-storage partners", {"kind": "icons", "rows": facilities["partners"]})
+    layer("Plants", {"kind": "icons", "rows": facilities["plants"]})
+    layer("KOLs", {"kind": "icons", "rows": facilities["kols"]})
+    for pid, pname in products.items():
+        layer(f"Lanes \u00b7 {pname}", {"kind": "lanes", "rows": lanes.get(pid, [])})
+    for pid, spec in zone_payloads[1:]:
+        layer(f"Zones \u00b7 {products.get(text(pid), text(pid))}", spec, show=False)
+    layer("State labels", {"kind": "labels", "rows": _state_labels(result)})
+
+    m.add_child(_Call(f"NX.controls({m.get_name()}, " + script_json({
+        "title": _title_html(result, reach), "legend": _legend_html(result, reach, icons),
+    }) + ");"))
+    if bounds is not None:
+        m.add_child(_Call(f"NX.frame({m.get_name()}, {script_json(bounds)});"))
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    m.add_child(_Call(f"NX.finish({m.get_name()});"))
+    return m
+
+
+def write_map(result: Results, path: Path) -> Path:
+    """Render the map to a self-contained HTML file."""
+    html_text = build_map(result).get_root().render()
+    path.write_text(html_text, encoding="utf-8")
+    return path

@@ -1,0 +1,219 @@
+"""Excel workbook (`network.xlsx`): a summary sheet, then every result table on its own sheet.
+
+Planners re-cut results in Excel, so each sheet is the CSV table as is (same rows, same
+values, full precision) with units in the headers, number formats, frozen headers and filters.
+Text cells are always written as text: a site named "=HYPERLINK(...)" stays a name, not a
+formula.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from ..results import TABLE_NAMES, Results
+from .common import cost_terms, kpi_values, margin_lines, table, text
+
+USD = '"$"#,##0'
+USD_CENTS = '"$"#,##0.00'
+PCT = "0.0%"
+PCT_POINTS = '0.00" %"'
+INT = "#,##0"
+DEC1 = "#,##0.0"
+DEC2 = "#,##0.00"
+COORD = "0.00000"
+
+HEADER_FILL = PatternFill("solid", fgColor="0B2F5B")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+
+# column -> (unit, number format); the first matching rule wins
+_RULES: list[tuple[str, str, str]] = [
+    (r"^(latitude|longitude)$", "deg", COORD),
+    (r"^utilisation$", "share", PCT),
+    (r"^(usd_per_year)$", "USD/yr", USD),
+    (r"usd_per_dose$", "USD/dose", USD),
+    (r"usd_per_patient$", "USD/patient", USD),
+    (r"(usd_per_shipment|^cost)$", "USD/shipment", USD_CENTS),
+    (r"^population$", "people", INT),
+    (r"^(patients|capacity_patients)", "patients/yr", DEC2),
+    (r"doses_per_patient$", "doses/patient", DEC1),
+    (r"doses_per_year$", "doses/yr", DEC1),
+    (r"shipments_per_year$", "shipments/yr", DEC1),
+    (r"^chair_hours", "chair-h/yr", INT),
+    (r"(_km|^km)$", "km", DEC1),
+    (r"_hours$", "h", DEC1),
+    (r"_days$", "days", DEC1),
+    (r"^kol_count$", "KOLs", INT),
+]
+
+
+def column_spec(column: str) -> tuple[str, str | None]:
+    """(unit, number format) for a result column; ('', None) when it has no unit."""
+    for pattern, unit, fmt in _RULES:
+        if re.search(pattern, column):
+            return unit, fmt
+    return "", None
+
+
+def header(column: str) -> str:
+    """Sheet header of a column: 'travel_km (km)'. Tests map headers back with split(' (')."""
+    unit, _ = column_spec(column)
+    return f"{column} ({unit})" if unit else column
+
+
+def _cell_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    if isinstance(value, bool | int | float):
+        return value
+    if pd.isna(value):
+        return None
+    return str(value)
+
+
+def _put(ws: Worksheet, row: int, col: int, value: Any, fmt: str | None = None) -> None:
+    cell = ws.cell(row=row, column=col, value=_cell_value(value))
+    if isinstance(cell.value, str):
+        cell.data_type = "s"  # never a formula, whatever the text starts with
+    if fmt and isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
+        cell.number_format = fmt
+
+
+def _style_header(ws: Worksheet, row: int, ncols: int) -> None:
+    for j in range(1, ncols + 1):
+        c = ws.cell(row=row, column=j)
+        c.fill, c.font = HEADER_FILL, HEADER_FONT
+        c.alignment = Alignment(vertical="center")
+
+
+def _widths(ws: Worksheet, frame: pd.DataFrame, headers: list[str]) -> None:
+    for j, (col, head) in enumerate(zip(frame.columns, headers, strict=True), start=1):
+        sample = frame[col].head(200).map(lambda v: len(text(v)) if isinstance(v, str)
+                                          else 12)
+        width = max([len(head) + 2, *(sample.tolist() or [8])])
+        ws.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 60)
+
+
+def _table_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
+    ws = wb.create_sheet(name[:31])
+    headers = [header(str(c)) for c in frame.columns]
+    for j, h in enumerate(headers, start=1):
+        _put(ws, 1, j, h)
+    _style_header(ws, 1, len(headers))
+    formats = [column_spec(str(c))[1] for c in frame.columns]
+    if name == "kpis" and {"value", "unit"} <= set(frame.columns):
+        units = frame["unit"].map(text).tolist()
+        vcol = list(frame.columns).index("value")
+    else:
+        units, vcol = [], -1
+    for i, values in enumerate(frame.itertuples(index=False, name=None), start=2):
+        for j, v in enumerate(values, start=1):
+            fmt = formats[j - 1]
+            if j - 1 == vcol:
+                u = units[i - 2]
+                fmt = USD if u.startswith("USD") else PCT_POINTS if u == "%" else DEC2
+            _put(ws, i, j, v, fmt)
+    ws.freeze_panes = "A2"
+    if len(headers):
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(len(frame) + 1, 2)}"
+    _widths(ws, frame, headers)
+
+
+def _summary_sheet(wb: Workbook, result: Results) -> None:
+    ws = wb.active
+    ws.title = "summary"
+    s = result.summary
+    settings = s.get("settings") or {}
+    bold = Font(bold=True)
+    ws.cell(row=1, column=1, value="Network design").font = Font(bold=True, size=14)
+    _put(ws, 1, 2, s.get("model") or settings.get("name") or "")
+    rows: list[tuple[str, Any, str, str | None]] = [
+        ("Description", settings.get("description", ""), "", None),
+        ("Objective", settings.get("objective", ""), "", None),
+        ("Solve status", s.get("status", ""), "", None),
+        ("Objective value", s.get("objective"), "USD/yr", USD),
+        ("Best bound", s.get("bound"), "USD/yr", USD),
+        ("Gap", s.get("gap"), "share", "0.00%"),
+        ("Solve time", s.get("solve_seconds"), "s", DEC1),
+    ]
+    r = 2
+    for label, value, unit, fmt in rows:
+        _put(ws, r, 1, label)
+        _put(ws, r, 2, value if not isinstance(value, dict | list) else str(value), fmt)
+        _put(ws, r, 3, unit)
+        r += 1
+
+    r += 1
+    for j, h in enumerate(("KPI", "value", "unit"), start=1):
+        _put(ws, r, j, h)
+    _style_header(ws, r, 3)
+    kpis = table(result, "kpis")
+    units = dict(zip(kpis.get("kpi", []), kpis.get("unit", []), strict=True))
+    for name, value in kpi_values(result).items():
+        if name not in units:
+            continue
+        r += 1
+        u = text(units.get(name))
+        _put(ws, r, 1, name)
+        _put(ws, r, 2, value, USD if u.startswith("USD") else PCT_POINTS if u == "%" else DEC2)
+        _put(ws, r, 3, u)
+
+    r += 2
+    for j, h in enumerate(("Cost term", "USD/yr", "share of total"), start=1):
+        _put(ws, r, j, h)
+    _style_header(ws, r, 3)
+    terms = cost_terms(result)
+    total = float(terms["usd_per_year"].sum()) if len(terms) else 0.0
+    for term, usd in zip(terms["term"], terms["usd_per_year"], strict=True):
+        r += 1
+        _put(ws, r, 1, term)
+        _put(ws, r, 2, usd, USD)
+        _put(ws, r, 3, usd / total if total else 0.0, PCT)
+    r += 1
+    _put(ws, r, 1, "total")
+    _put(ws, r, 2, total, USD)
+    ws.cell(row=r, column=1).font = bold
+    ws.cell(row=r, column=2).font = bold
+
+    r += 2
+    for j, h in enumerate(("Margin line (unserved penalty excluded)", "USD/yr"), start=1):
+        _put(ws, r, j, h)
+    _style_header(ws, r, 2)
+    for line, usd in margin_lines(result):
+        r += 1
+        _put(ws, r, 1, line)
+        _put(ws, r, 2, usd, USD)
+    ws.cell(row=r, column=1).font = bold
+    ws.cell(row=r, column=2).font = bold
+    ws.freeze_panes = "A2"
+    ws.column_dimensions["A"].width = 42
+    ws.column_dimensions["B"].width = 22
+    ws.column_dimensions["C"].width = 16
+
+
+def write_workbook(result: Results, path: Path) -> Path:
+    """Write network.xlsx: summary + one sheet per result table."""
+    wb = Workbook()
+    _summary_sheet(wb, result)
+    names = [n for n in TABLE_NAMES if n in result.tables]
+    names += [n for n in result.tables if n not in names]
+    for name in names:
+        _table_sheet(wb, name, result.tables[name])
+    wb.save(path)
+    return path

@@ -1,0 +1,462 @@
+"""Bad-input corpus: every kind of broken model file or dataset `netopt validate` must report.
+
+Each case starts from a fresh copy of the small valid project (tests/data/tiny as `tiny/`, a
+`model.yaml` reading `dataset: tiny`, and a pyproject.toml marking the project root) in a temp
+folder, applies the mutations it declares, runs the real CLI there and checks
+
+- the exit code (2 invalid, 0 clean; `strict=True` adds --strict),
+- that every expected problem is printed as one line
+  `error: FILE, row N, column 'C': ...` (YAML: `line N`) containing the expected text,
+- that no other error is printed (the count), and that nothing crashed (no traceback).
+
+Rows are spreadsheet rows: the header is row 1, the first data row is row 2. To add a case,
+add one `Case(...)` to CASES: name, mutations, expected problems.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from netopt.cli import app
+
+TINY = Path(__file__).resolve().parent / "data" / "tiny"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+Mutation = Callable[[Path], None]  # takes the project folder, changes files in it
+
+
+# ---------------------------------------------------------------- mutations
+
+
+def _table(proj: Path, table: str) -> Path:
+    return proj / "tiny" / f"{table}.csv"
+
+
+def _read(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+def _write(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+
+
+def cell(table: str, row: int, column: str, value: str) -> Mutation:
+    """Set one cell; `row` is the spreadsheet row (2 = first data row)."""
+
+    def apply(proj: Path) -> None:
+        rows = _read(_table(proj, table))
+        rows[row - 1][rows[0].index(column)] = value
+        _write(_table(proj, table), rows)
+
+    return apply
+
+
+def drop_column(table: str, column: str) -> Mutation:
+    def apply(proj: Path) -> None:
+        rows = _read(_table(proj, table))
+        k = rows[0].index(column)
+        _write(_table(proj, table), [r[:k] + r[k + 1:] for r in rows])
+
+    return apply
+
+
+def add_column(table: str, column: str, value: str) -> Mutation:
+    def apply(proj: Path) -> None:
+        rows = _read(_table(proj, table))
+        _write(_table(proj, table), [rows[0] + [column]] + [r + [value] for r in rows[1:]])
+
+    return apply
+
+
+def copy_row(table: str, row: int) -> Mutation:
+    """Append a copy of spreadsheet row `row` as the table's last row."""
+
+    def apply(proj: Path) -> None:
+        rows = _read(_table(proj, table))
+        _write(_table(proj, table), [*rows, list(rows[row - 1])])
+
+    return apply
+
+
+def header_only(table: str) -> Mutation:
+    def apply(proj: Path) -> None:
+        _write(_table(proj, table), _read(_table(proj, table))[:1])
+
+    return apply
+
+
+def remove(table: str) -> Mutation:
+    return lambda proj: _table(proj, table).unlink()
+
+
+def replace_text(table: str, old: str, new: str) -> Mutation:
+    """Edit the raw text of a table (for damage the csv module would not write)."""
+
+    def apply(proj: Path) -> None:
+        path = _table(proj, table)
+        text = path.read_text(encoding="utf-8")
+        assert text.count(old) == 1, f"{old!r} must occur once in {path.name}"
+        path.write_text(text.replace(old, new), encoding="utf-8")
+
+    return apply
+
+
+def write_table(table: str, content: bytes) -> Mutation:
+    return lambda proj: _table(proj, table).write_bytes(content)
+
+
+def reencode(table: str, encoding: str) -> Mutation:
+    def apply(proj: Path) -> None:
+        path = _table(proj, table)
+        path.write_bytes(path.read_text(encoding="utf-8").encode(encoding))
+
+    return apply
+
+
+def to_parquet(table: str) -> Mutation:
+    """Replace `<table>.csv` by `<table>.parquet` with the types pandas infers."""
+
+    def apply(proj: Path) -> None:
+        import pandas as pd
+
+        path = _table(proj, table)
+        pd.read_csv(path).to_parquet(path.with_suffix(".parquet"), index=False)
+        path.unlink()
+
+    return apply
+
+
+def model(text: str, name: str = "model.yaml") -> Mutation:
+    """Write a model file (`model.yaml` is the one validated) from indented text."""
+    return lambda proj: (proj / name).write_text(textwrap.dedent(text).lstrip("\n"),
+                                                 encoding="utf-8")
+
+
+def outside(name: str) -> Mutation:
+    """Create a file or folder next to the project (outside its root)."""
+
+    def apply(proj: Path) -> None:
+        target = proj.parent / name
+        if target.suffix:
+            target.write_text("dataset: tiny\n", encoding="utf-8")
+        else:
+            shutil.copytree(TINY, target)
+
+    return apply
+
+
+# ---------------------------------------------------------------- cases
+
+
+@dataclass(frozen=True)
+class Expect:
+    """One problem line: file as displayed, row/line (None: whole file), column, and the
+    pieces of text the line must contain."""
+
+    file: str
+    row: int | None
+    column: str | None
+    text: tuple[str, ...]
+    severity: str = "error"
+
+    def prefix(self) -> str:
+        where = self.file
+        if self.row is not None:
+            word = "line" if self.file.endswith((".yaml", ".yml")) else "row"
+            where += f", {word} {self.row}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        return f"{self.severity}: {where}: "
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    mutations: tuple[Mutation, ...]
+    expect: tuple[Expect, ...]
+    exit_code: int = 2
+    strict: bool = False
+    model_file: str = "model.yaml"
+    marks: tuple = field(default=())
+
+
+def E(file: str, row: int | None, column: str | None, *text: str) -> Expect:
+    """An expected error."""
+    return Expect(file, row, column, text)
+
+
+def W(file: str, row: int | None, column: str | None, *text: str) -> Expect:
+    """An expected warning."""
+    return Expect(file, row, column, text, "warning")
+
+
+SITES, ZONES, PRODUCTS = "tiny/sites.csv", "tiny/zones.csv", "tiny/products.csv"
+HUBS, KOLS, PLANTS = "tiny/hubs.csv", "tiny/kols.csv", "tiny/plants.csv"
+TRANSPORT, MODEL = "tiny/transport.csv", "model.yaml"
+
+HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
+
+CASES: list[Case] = [
+    # -- missing things
+    Case("model_file_missing", (), (E("nope.yaml", None, None, "model file not found"),),
+         model_file="nope.yaml"),
+    Case("dataset_folder_missing", (model("dataset: tinny\n"),),
+         (E(MODEL, 1, "dataset", "dataset folder not found"),)),
+    Case("dataset_is_a_file", (model("dataset: tiny/sites.csv\n"),),
+         (E(MODEL, 1, "dataset", "dataset must be a folder"),)),
+    Case("table_missing", (remove("products"),),
+         (E(PRODUCTS, None, None, "required table 'products' is missing"),)),
+    Case("column_missing", (drop_column("sites", "capacity_patients_per_year"),),
+         (E(SITES, 1, "capacity_patients_per_year", "required column is missing"),)),
+    Case("table_empty_file", (write_table("zones", b""),),
+         (E(ZONES, None, None, "file is empty"),)),
+    Case("table_header_only", (header_only("zones"),),
+         (E(ZONES, None, None, "table 'zones' has no rows"),)),
+    # -- damaged files
+    Case("csv_unbalanced_quote", (replace_text("sites", "S2,Site Two", 'S2,"Site Two'),),
+         (E(SITES, 3, None, "malformed CSV: Error tokenizing data"),)),
+    Case("csv_extra_field_first_row",
+         (replace_text("zones", "100000\n", "100000,extra\n"),),
+         (E(ZONES, 2, None, "Expected 6 fields in line 2, saw 7"),)),
+    Case("csv_extra_field_later_row",
+         (replace_text("zones", "200000\n", "200000,extra\n"),),
+         (E(ZONES, 3, None, "Expected 6 fields in line 3, saw 7"),)),
+    Case("csv_not_utf8", (cell("sites", 4, "name", "Hôpital Trois"), reencode("sites", "latin-1")),
+         (E(SITES, 4, None, "file is not UTF-8 text"),)),
+    Case("parquet_bad_value", (cell("zones", 3, "population", "-5"), to_parquet("zones")),
+         (E("tiny/zones.parquet", 3, "population", "expected a number >= 0 (found '-5')"),),
+         marks=() if HAS_PYARROW else (pytest.mark.skip(reason="pyarrow not installed"),)),
+    # -- wrong values
+    Case("wrong_type_number", (cell("zones", 3, "population", "lots"),),
+         (E(ZONES, 3, "population", "expected a number (found 'lots')"),)),
+    Case("wrong_type_whole_number", (cell("sites", 2, "kol_count", "1.5"),),
+         (E(SITES, 2, "kol_count", "expected a whole number (found '1.5')"),)),
+    Case("required_blank", (cell("products", 2, "name", ""),),
+         (E(PRODUCTS, 2, "name", "required value is blank"),)),
+    Case("required_nan", (cell("zones", 2, "latitude", "NaN"),),
+         (E(ZONES, 2, "latitude", "required value is blank (found 'NaN')"),)),
+    Case("latitude_out_of_range", (cell("sites", 3, "latitude", "95"),),
+         (E(SITES, 3, "latitude", "expected a number <= 90 (found '95')"),)),
+    Case("longitude_out_of_range", (cell("hubs", 2, "longitude", "-190"),),
+         (E(HUBS, 2, "longitude", "expected a number >= -180 (found '-190')"),)),
+    Case("negative_number", (cell("transport", 2, "speed_kmh", "-70"),),
+         (E(TRANSPORT, 2, "speed_kmh", "expected a number >= 0 (found '-70')"),)),
+    Case("non_finite_number", (cell("products", 2, "price_usd_per_dose", "inf"),),
+         (E(PRODUCTS, 2, "price_usd_per_dose", "expected a finite number (found 'inf')"),)),
+    Case("bad_time", (cell("hubs", 2, "order_cutoff_local", "25:00"),),
+         (E(HUBS, 2, "order_cutoff_local", "expected a time as HH:MM"),)),
+    Case("duplicate_id", (copy_row("sites", 2),),
+         (E(SITES, 5, "site_id", "duplicate id (first used on row 2) (found 'S1')"),)),
+    # -- unknown enum values
+    Case("unknown_temperature_class", (cell("products", 2, "temperature_class", "frozen"),),
+         (E(PRODUCTS, 2, "temperature_class", "expected one of cryogenic, ultra_low"),)),
+    Case("unknown_status", (cell("sites", 3, "status", "open"),),
+         (E(SITES, 3, "status", "expected one of existing, candidate, excluded"),)),
+    Case("unknown_mode", (cell("transport", 3, "mode", "sea"),),
+         (E(TRANSPORT, 3, "mode", "expected one of ground, air (found 'sea')"),)),
+    Case("list_unknown_temperature_class",
+         (cell("hubs", 2, "temperature_classes", "cryogenic; frozen"),),
+         (E(HUBS, 2, "temperature_classes", "unknown value 'frozen'"),)),
+    # -- dangling references
+    Case("kol_unknown_site", (cell("kols", 2, "site_id", "S9"),),
+         (E(KOLS, 2, "site_id", "unknown site_id (not in sites) (found 'S9')"),)),
+    Case("plant_unknown_product", (cell("plants", 2, "products", "p1;p9"),),
+         (E(PLANTS, 2, "products", "unknown product_id (not in products) (found 'p9')"),)),
+    # -- several problems reported in one run
+    Case("many_errors_one_file",
+         (cell("sites", 2, "latitude", "north"), cell("sites", 3, "status", "open"),
+          cell("sites", 4, "kol_count", "-1"), cell("sites", 4, "longitude", "")),
+         (E(SITES, 2, "latitude", "expected a number"),
+          E(SITES, 3, "status", "expected one of"),
+          E(SITES, 4, "kol_count", "expected a number >= 0"),
+          E(SITES, 4, "longitude", "required value is blank"))),
+    Case("errors_across_files_with_dangling_ref",
+         (cell("zones", 3, "population", "many"), cell("kols", 2, "site_id", "S9"),
+          cell("products", 2, "modality", "magic")),
+         (E(ZONES, 3, "population", "expected a number"),
+          E(KOLS, 2, "site_id", "unknown site_id"),
+          E(PRODUCTS, 2, "modality", "expected one of autologous"))),
+    # -- warnings: exit 0 unless --strict
+    Case("warning_unknown_column", (add_column("zones", "notes", "x"),),
+         (W(ZONES, 1, "notes", "column not in the 'zones' schema"),), exit_code=0),
+    Case("warning_unknown_column_strict", (add_column("zones", "notes", "x"),),
+         (E(ZONES, 1, "notes", "column not in the 'zones' schema"),), strict=True),
+    # -- model file (YAML)
+    Case("yaml_syntax_error", (model("""
+        dataset: tiny
+        solver:
+          time_limit: 5
+         threads: 2
+        """),), (E(MODEL, 4, None, "YAML syntax error"),)),
+    Case("yaml_not_a_mapping", (model("- dataset: tiny\n"),),
+         (E(MODEL, 1, None, "a model file must be a mapping of settings"),)),
+    Case("yaml_unknown_key", (model("""
+        dataset: tiny
+        solvr:
+          time_limit: 5
+        """),), (E(MODEL, 2, "solvr", "unknown setting"),)),
+    Case("yaml_wrong_setting_type", (model("""
+        dataset: tiny
+        solver:
+          time_limit: fast
+        """),), (E(MODEL, 3, "solver.time_limit", "valid number"),)),
+    Case("yaml_several_problems", (model("""
+        dataset: tiny
+        objective: profit
+        demand_scale: -1
+        kols:
+          mode: strict
+          min_coverage: 2
+        """),), (E(MODEL, 2, "objective", "Input should be 'cost' or 'margin'"),
+                 E(MODEL, 3, "demand_scale", "greater than or equal to 0"),
+                 E(MODEL, 5, "kols.mode", "Input should be 'none', 'require' or 'coverage'"),
+                 E(MODEL, 6, "kols.min_coverage", "less than or equal to 1"))),
+    Case("yaml_edits_not_a_list", (model("dataset: tiny\nedits: 5\n"),),
+         (E(MODEL, 2, "edits", "valid list"),)),
+    Case("yaml_edit_unknown_table", (model("""
+        dataset: tiny
+        edits:
+          - table: sitez
+            set: {status: excluded}
+        """),), (E(MODEL, 3, "edits.0.table", "unknown table (expected one of products"),)),
+    Case("yaml_edit_unknown_column", (model("""
+        dataset: tiny
+        edits:
+          - table: sites
+            where: {site_id: S2}
+            set:
+              colour: red
+        """),), (E(MODEL, 6, "edits.0.set.colour", "unknown column of sites in set"),)),
+    Case("yaml_edit_sets_bad_value", (model("""
+        dataset: tiny
+        edits:
+          - table: sites
+            where: {site_id: S2}
+            set: {latitude: 100}
+        """),), (E(SITES, 3, "latitude", "expected a number <= 90",
+                   "the value is set by edits.0 (model.yaml, line 5)", "(found '100')"),)),
+    Case("yaml_edit_in_base_file", (
+        model("""
+            dataset: tiny
+            edits:
+              - table: sites
+                set: {status: excluded}
+              - table: sites
+                where: {site_id: S2}
+            """, name="base.yaml"),
+        model("""
+            extends: base.yaml
+            edits:
+              - table: sites
+                set: {status: candidate}
+            """)), (E("base.yaml", 5, "edits.1", "an edit needs 'set' or 'scale'"),)),
+    Case("yaml_unknown_product_in_scope", (model("""
+        dataset: tiny
+        products:
+          - p1
+          - p9
+        """),), (E(MODEL, 4, "products", "product not in the products table (found 'p9')"),)),
+    Case("yaml_unknown_site_locked_open", (model("""
+        dataset: tiny
+        sites:
+          lock_open: [S1, S7]
+        """),), (E(MODEL, 3, "sites.lock_open", "unknown site_id (found 'S7')"),)),
+    Case("extends_missing_file", (model("extends: base.yaml\n"),),
+         (E(MODEL, 1, "extends", "extends names a model file that does not exist"),)),
+    Case("extends_cycle", (model("extends: base.yaml\n"),
+                           model("dataset: tiny\nextends: model.yaml\n", name="base.yaml")),
+         (E("base.yaml", 2, "extends", "extends cycle: model.yaml -> base.yaml -> model.yaml"),)),
+    Case("extends_leaves_project", (outside("shared.yaml"), model("extends: ../shared.yaml\n")),
+         (E(MODEL, 1, "extends", "extends path leaves the project folder"),)),
+    Case("dataset_leaves_project", (outside("elsewhere"), model("dataset: ../elsewhere\n")),
+         (E(MODEL, 1, "dataset", "leaves the project folder", "(found '../elsewhere')"),)),
+    # -- values that look like rich markup must be printed as written, never crash
+    Case("value_looks_like_markup", (cell("sites", 3, "status", "[/x]"),),
+         (E(SITES, 3, "status", "expected one of existing, candidate, excluded (found '[/x]')"),)),
+]
+
+
+# ---------------------------------------------------------------- runner
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A valid copy of the tiny project; the working directory, so paths print short."""
+    proj = tmp_path / "proj"
+    shutil.copytree(TINY, proj / "tiny")
+    (proj / "pyproject.toml").write_text("[project]\nname = 'corpus'\n", encoding="utf-8")
+    (proj / "model.yaml").write_text("dataset: tiny\n", encoding="utf-8")
+    monkeypatch.chdir(proj)
+    return proj
+
+
+def run_validate(model_file: str, strict: bool = False):
+    args = ["validate", model_file, *(["--strict"] if strict else [])]
+    result = CliRunner().invoke(app, args, env={"NO_COLOR": "1", "COLUMNS": "200"})
+    return result, ANSI.sub("", result.stderr)
+
+
+def test_corpus_size() -> None:
+    assert len(CASES) >= 25
+    assert len({c.name for c in CASES}) == len(CASES), "case names must be unique"
+
+
+def test_tiny_project_is_valid(project: Path) -> None:
+    result, stderr = run_validate("model.yaml")
+    assert result.exit_code == 0, stderr
+    assert "error:" not in stderr and "warning:" not in stderr
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name, marks=c.marks) for c in CASES])
+def test_bad_input(case: Case, project: Path) -> None:
+    for mutate in case.mutations:
+        mutate(project)
+    result, stderr = run_validate(case.model_file, case.strict)
+
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"crashed: {result.exception!r}")
+    assert result.exit_code == case.exit_code, stderr
+
+    lines = stderr.splitlines()
+    for exp in case.expect:
+        found = [ln for ln in lines
+                 if ln.startswith(exp.prefix()) and all(t in ln for t in exp.text)]
+        assert found, f"no line starting {exp.prefix()!r} containing {exp.text} in:\n{stderr}"
+    severity = case.expect[0].severity
+    reported = [ln for ln in lines if ln.startswith(f"{severity}: ")]
+    assert len(reported) == len(case.expect), f"expected {len(case.expect)} {severity}s:\n{stderr}"
+    if case.exit_code == 2:
+        assert f"{len(case.expect)} error(s)" in stderr
+    else:
+        assert not [ln for ln in lines if ln.startswith("error: ")]
+
+
+def test_console_script_reports_on_real_stderr(project: Path) -> None:
+    """The installed entry point, not just CliRunner: problems on stderr, no traceback."""
+    cell("sites", 3, "latitude", "95")(project)
+    cell("kols", 2, "site_id", "S9")(project)
+    script = Path(sys.executable).with_name("netopt")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-c",
+                                                 "from netopt.cli import app; app()"]
+    proc = subprocess.run([*cmd, "validate", "model.yaml"], capture_output=True, text=True,
+                          env={"NO_COLOR": "1", "PATH": ""}, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "error: tiny/sites.csv, row 3, column 'latitude':" in proc.stderr
+    assert "error: tiny/kols.csv, row 2, column 'site_id':" in proc.stderr
+    assert "error:" not in proc.stdout

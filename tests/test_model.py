@@ -1,0 +1,271 @@
+"""Hand-checked small cases, one per constraint family, plus invariants of the results.
+
+The tiny dataset (tests/data/tiny): zones Z1 (100k people) and Z2 (200k), product p1 (an
+autologous oncology CAR-T, cryogenic, 10 patients per 100k), sites S1 (existing, certified,
+cryogenic, capacity 50), S2 (candidate near Z2, refrigerated only, not certified) and S3
+(candidate, price ceiling below the product price), one hub H1, one partner P1 near S2,
+one plant L1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netopt.case import Case, load_case
+from netopt.diagnose import Infeasible
+from netopt.geo import haversine_km
+from netopt.pipeline import solve_case
+from netopt.prepare import prepare
+
+TINY = Path(__file__).parent / "data" / "tiny.yaml"
+
+
+def tiny(**settings) -> Case:
+    """The tiny case with settings overridden as section__key=value."""
+    case = load_case(TINY)
+    for key, value in settings.items():
+        if "__" in key:
+            section, name = key.split("__")
+            setattr(getattr(case.config, section), name, value)
+        else:
+            setattr(case.config, key, value)
+    return case
+
+
+def edit(case: Case, table: str, row_id: str, **values) -> Case:
+    frame = case.tables[table]
+    key = frame.columns[0]
+    for col, val in values.items():
+        frame.loc[frame[key] == row_id, col] = val
+    return case
+
+
+def costs(result) -> dict[str, float]:
+    return result.costs.set_index("term")["usd_per_year"].to_dict()
+
+
+def km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return float(haversine_km(a[0], a[1], b[0], b[1]))
+
+
+Z1, Z2 = (40.0, -74.0), (40.0, -76.0)
+S1, S2 = (40.1, -74.0), (40.1, -76.0)
+H1, L1 = (40.69, -74.17), (40.85, -74.48)
+
+
+def test_baseline_costs_by_hand():
+    """30 patients all at S1 (the only eligible certified cryogenic site): every cost term
+    recomputed from the inputs."""
+    result = solve_case(tiny())
+    c = costs(result)
+    assert result.info.status == "optimal"
+    assert c["site_fixed"] == pytest.approx(100_000)  # S1's annual fixed cost
+    assert c["hub_fixed"] == pytest.approx(100_000)
+    assert c["hub_handling"] == pytest.approx(30 * 300)  # 30 shipments x $300
+    # ground legs (within 800 road km): route km = 1.25 x great circle at $2/km; outbound
+    # plant -> hub -> site and the starting material back site -> hub -> plant
+    route = 1.25 * (km(L1, H1) + km(H1, S1)) * 2.0
+    assert c["transport"] == pytest.approx(30 * 2 * route, rel=1e-6)
+    # travel support: $0.60/km x road km x round trip x 2 visits (apheresis + infusion)
+    travel = sum(n * 0.6 * 1.25 * km(z, S1) * 2 * 2 for n, z in ((10, Z1), (20, Z2)))
+    assert c["patient_travel"] == pytest.approx(travel, rel=1e-6)
+    assert c["unserved_penalty"] == pytest.approx(0.0)
+    assert c["total"] == pytest.approx(result.summary["objective"], rel=1e-9)
+
+
+def test_price_ceiling_blocks_site():
+    prep = prepare(tiny())
+    blocked = prep.blocked.set_index("site_id")["reason"]
+    assert "price" in blocked["S3"]
+    assert "S3" not in set(prep.pairs["site_id"])
+
+
+def test_capacity_opens_candidate_with_onboarding_and_partner():
+    """60 patients exceed S1's capacity of 50: S2 must open, be onboarded for oncology and
+    get the cryogenic class: a partner ($20k + $500/dose) beats equipment ($90k/yr)."""
+    case = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
+    result = solve_case(case)
+    sites = result.sites.set_index("site_id")
+    assert sites.at["S2", "active"]
+    assert sites.at["S2", "onboarded_areas"] == "oncology"
+    assert sites.at["S2", "partners_linked"] == "P1"
+    assert sites.at["S2", "equipped_classes"] == ""
+    assert sites.at["S1", "patients_per_year"] <= 50 + 1e-6
+    assert result.summary["patients_unserved"] == pytest.approx(0.0, abs=1e-6)
+    c = costs(result)
+    assert c["onboarding"] == pytest.approx(80_000 / 5)
+    assert c["site_activation"] == pytest.approx(200_000 / 5)
+    assert c["partner_fixed"] == pytest.approx(20_000)
+    doses_via_partner = result.partners.set_index("partner_id").at["P1", "doses_per_year"]
+    assert c["partner_handling"] == pytest.approx(500 * doses_via_partner)
+
+
+def test_equipment_when_partner_is_dearer():
+    case = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
+    edit(case, "partners", "P1", annual_fixed_cost_usd=500_000.0)
+    result = solve_case(case)
+    sites = result.sites.set_index("site_id")
+    assert sites.at["S2", "equipped_classes"] == "cryogenic"
+    assert costs(result)["equipment"] == pytest.approx(90_000)
+
+
+def test_min_volume_keeps_site_out():
+    case = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
+    edit(case, "sites", "S2", min_patients_per_year=60.0)  # more than it could take
+    result = solve_case(case)
+    assert not result.sites.set_index("site_id").at["S2", "active"]
+    assert result.summary["patients_unserved"] == pytest.approx(10.0, rel=1e-6)
+
+
+def test_unserved_penalty_is_lost_margin():
+    case = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
+    edit(case, "sites", "S2", min_patients_per_year=60.0)
+    result = solve_case(case)
+    assert costs(result)["unserved_penalty"] == pytest.approx(10 * (400_000 - 100_000))
+
+
+def test_max_active_sites():
+    case = edit(tiny(sites__max_active=1), "products", "p1", incidence_per_100k=20.0)
+    result = solve_case(case)
+    assert result.summary["sites_active"] == 1
+    assert result.summary["patients_unserved"] == pytest.approx(10.0, rel=1e-6)
+
+
+def test_service_level_opens_near_site():
+    """Everyone within 50 km: Z2 (170 km from S1) needs S2."""
+    result = solve_case(tiny(service__within_km=50.0, service__min_share=1.0))
+    assert result.sites.set_index("site_id").at["S2", "active"]
+    assert result.kpis.set_index("kpi").at["pct_within_travel_target", "value"] == \
+        pytest.approx(100.0)
+
+
+def test_kol_requirement_onboards_the_kol_site():
+    case = tiny(kols__mode="require")
+    kols = case.tables["kols"]
+    case.tables["kols"] = pd.concat([kols, pd.DataFrame([{
+        "kol_id": "K2", "name": "Dr Two", "therapeutic_area": "oncology", "site_id": "S2",
+        "weight": 1.0}])], ignore_index=True)
+    result = solve_case(case)
+    sites = result.sites.set_index("site_id")
+    assert sites.at["S2", "active"] and sites.at["S2", "onboarded_areas"] == "oncology"
+    assert result.kols["covered"].all()
+
+
+def test_shelf_life_removes_lanes_and_explains_unserved():
+    case = edit(tiny(), "products", "p1", shelf_life_hours=30.0)  # 30 - 24 buffer < transit
+    result = solve_case(case)
+    assert result.summary["patients_served"] == pytest.approx(0.0)
+    assert result.unserved["reason"].str.contains("shelf life").all()
+
+
+def test_infeasible_names_zones_products_and_requirement():
+    case = edit(tiny(service__allow_unserved=False), "products", "p1", shelf_life_hours=30.0)
+    with pytest.raises(Infeasible) as err:
+        solve_case(case)
+    text = " ".join(err.value.reasons)
+    assert "p1" in text and "shelf life" in text
+    assert "Alpha" in text and "Beta" in text  # the zones that cannot be served
+
+
+def test_infeasible_service_level_is_explained():
+    case = tiny(service__within_km=5.0, service__min_share=0.99)
+    with pytest.raises(Infeasible) as err:
+        solve_case(case)
+    assert any("service level" in r and "p1" in r for r in err.value.reasons)
+
+
+def test_infeasible_budget_is_explained():
+    with pytest.raises(Infeasible) as err:
+        solve_case(tiny(budget_fixed_usd=1_000.0))
+    assert any("budget" in r for r in err.value.reasons)
+
+
+def test_margin_objective_is_revenue_minus_cost():
+    cost_run = solve_case(tiny())
+    margin_run = solve_case(tiny(objective="margin"))
+    c = costs(margin_run)
+    assert c["revenue"] == pytest.approx(-30 * 400_000)
+    assert c["cogs"] == pytest.approx(30 * 100_000)
+    assert margin_run.summary["objective"] == pytest.approx(
+        cost_run.summary["objective"] - 30 * (400_000 - 100_000), rel=1e-9)
+
+
+def test_strong_and_aggregated_linking_agree():
+    case = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
+    a = solve_case(case, gap=0.0)
+    case.config.solver.strong_linking = False
+    b = solve_case(case, gap=0.0)
+    assert a.summary["objective"] == pytest.approx(b.summary["objective"], rel=1e-9)
+
+
+# ---------------------------------------------------------------- invariants
+
+
+def _optimum(case: Case) -> float:
+    return solve_case(case, gap=0.0).summary["objective"]
+
+
+def test_adding_a_candidate_site_never_raises_cost():
+    base = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
+    without = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
+    edit(without, "sites", "S2", status="excluded")
+    assert _optimum(base) <= _optimum(without) + 1e-6
+
+
+def test_raising_capacity_never_raises_cost():
+    low = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
+    high = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
+    edit(high, "sites", "S1", capacity_patients_per_year=80.0)
+    assert _optimum(high) <= _optimum(low) + 1e-6
+
+
+@pytest.fixture(scope="module")
+def small_result():
+    case = load_case(Path(__file__).parents[1] / "models" / "us-small.yaml")
+    return case, solve_case(case)
+
+
+def test_small_results_respect_limits(small_result):
+    case, result = small_result
+    a = result.assignments
+    # every patient within the product's travel limit
+    assert (a["travel_km"] <= a["max_travel_km"] + 1e-6).all()
+    # every shipment within shelf life after the handling buffer
+    s = result.shipments
+    direct = s[s["leg"] != "partner_supply"]
+    assert (direct["transit_hours"] + direct["handling_buffer_hours"]
+            <= direct["shelf_life_hours"] + 1e-6).all()
+    # site capacity respected
+    sites = result.sites
+    assert (sites["patients_per_year"] <= sites["capacity_patients_per_year"] + 1e-6).all()
+    assert (sites["chair_hours_used"] <= sites["chair_hours_per_year"] + 1e-6).all()
+    # no patient at an inactive site, no site treats a product it is not offering
+    active = set(sites.loc[sites["active"], "site_id"])
+    assert set(a["site_id"]) <= active
+
+
+def test_small_flows_balance(small_result):
+    case, result = small_result
+    products = result.products.set_index("product_id")
+    a = result.assignments.groupby(["site_id", "product_id"])["patients_per_year"].sum()
+    doses_needed = a * a.index.get_level_values("product_id").map(
+        products["doses_per_patient"]).to_numpy()
+    s = result.shipments[result.shipments["leg"] != "partner_supply"]
+    delivered = s.groupby(["site_id", "product_id"])["doses_per_year"].sum()
+    joined = pd.concat([doses_needed.rename("need"), delivered.rename("got")], axis=1).fillna(0)
+    np.testing.assert_allclose(joined["need"], joined["got"], rtol=1e-6, atol=1e-6)
+    # served + unserved = demand
+    summary = result.summary
+    assert summary["patients_served"] + summary["patients_unserved"] == pytest.approx(
+        summary["patients_demand"], rel=1e-6)
+
+
+def test_same_seed_same_network(small_result):
+    case, first = small_result
+    second = solve_case(load_case(Path(__file__).parents[1] / "models" / "us-small.yaml"))
+    for name in ("sites", "assignments", "shipments", "costs"):
+        pd.testing.assert_frame_equal(first.tables[name], second.tables[name])
