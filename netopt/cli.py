@@ -120,9 +120,9 @@ def data_build_us(
     out: Path = typer.Option(Path("data"), "--out", help="Folder to write us/ and us-small/ in."),
 ) -> None:
     """Regenerate the default US datasets (byte-identical on re-run)."""
-    from .datasets import build_us, build_us_small
+    from .datasets import build_schema_readme, build_us, build_us_small
 
-    files = build_us(out / "us") + build_us_small(out / "us-small")
+    files = build_us(out / "us") + build_us_small(out / "us-small") + [build_schema_readme(out)]
     console.print(f"wrote {len(files)} files under {out}")
 
 
@@ -181,10 +181,8 @@ def _default_out(name: str, model_path: Path | None) -> Path:
 
 
 def _write_reports(result, out: Path, progress) -> list[Path]:
-    try:
-        from .report import write_reports
-    except ImportError:
-        return []
+    from .report import write_reports
+
     progress("writing map and reports")
     return write_reports(result, out)
 
@@ -203,6 +201,24 @@ def _print_summary(summary: dict) -> None:
             text = str(value)
         table.add_row(key, text)
     console.print(table)
+
+
+@app.command()
+def report(
+    result_dir: Path = typer.Argument(..., help="Folder written by `netopt solve`."),
+    out: Path = typer.Option(None, "--out", help="Where to write (default: result_dir)."),
+) -> None:
+    """Regenerate map.html, report.html and network.xlsx from saved result tables."""
+    from .report import write_reports
+    from .results import Results
+
+    if not (result_dir / "summary.json").exists():
+        err_console.print(f"error: {result_dir}: no summary.json (not a `netopt solve` folder)")
+        raise typer.Exit(EXIT_INVALID)
+    result = Results.read(result_dir)
+    paths = write_reports(result, out or result_dir)
+    for path in paths:
+        console.print(f"wrote {path}")
 
 
 @app.command()

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .geo import Gazetteer, distance_matrix_km
-from .schema import LIST_SEPARATOR, TABLES, TEMPERATURE_CLASSES
+from .schema import LIST_SEPARATOR, TABLES, TEMPERATURE_CLASSES, schema_markdown
 
 SEED = 20240917
 """Seed of the one random generator; changing it changes every shipped file."""
@@ -267,6 +267,24 @@ def build_us_small(out_dir: Path) -> list[Path]:
     """Write the Southeast subset: same pipeline as build_us, filtered, so ids and numbers agree."""
     tables = restrict_to_states(national_tables(), SMALL_STATES)
     return _write(tables, Path(out_dir), _readme_small(tables))
+
+
+def build_schema_readme(out_dir: Path) -> Path:
+    """data/README.md: the input schema, generated from netopt.schema so it cannot drift."""
+    path = Path(out_dir) / "README.md"
+    text = "\n".join([
+        "# Input datasets", "",
+        "A dataset is a folder of tables, one CSV (UTF-8, header row) or Parquet file per "
+        "table, named `<table>.csv`. Lists inside a cell are separated by `;`. Rows are "
+        "numbered as in a spreadsheet in every message (header = row 1).", "",
+        "Shipped datasets: [`us/`](us/README.md) (national default) and "
+        "[`us-small/`](us-small/README.md) (Southeast subset for tests and demos). Regenerate "
+        "both with `netopt data build-us`; print this reference with `netopt data schema`.",
+        "", "This file is generated from `netopt/schema.py`.", "", "## Tables", "",
+        schema_markdown(),
+    ])
+    path.write_text(text.rstrip() + "\n", encoding="utf-8")
+    return path
 
 
 def national_tables(seed: int = SEED) -> dict[str, pd.DataFrame]:
@@ -575,7 +593,7 @@ def _counts_section(tables: dict[str, pd.DataFrame]) -> list[str]:
         "|---|---:|---|",
     ]
     notes: dict[str, Callable[[], str]] = {
-        "products": lambda: "the four portfolio therapies, one per temperature class",
+        "products": lambda: "the five portfolio therapies covering the four temperature classes",
         "zones": lambda: (f"US places >= {MIN_ZONE_POPULATION:,} people in "
                           f"{_states_label(tables['zones']['state'])}, "
                           f"{tables['zones']['population'].sum():,} people in total"),
@@ -748,7 +766,7 @@ def _readme_us(tables: dict[str, pd.DataFrame]) -> str:
         "The national case: patient demand in every US place of 15,000+ people, "
         f"{len(tables['sites'])} treatment sites in the largest cities, "
         f"{len(tables['hubs'])} 3PL hubs, {len(tables['partners'])} cold-storage partners and "
-        f"{len(tables['plants'])} plants, for a four-product CGT portfolio.",
+        f"{len(tables['plants'])} plants, for a five-product CGT portfolio covering the four temperature classes.",
     ], tables)
 
 
@@ -769,6 +787,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, build in (("us", build_us), ("us-small", build_us_small)):
         for path in build(root / name):
             print(path)
+    print(build_schema_readme(root))
     return 0
 
 

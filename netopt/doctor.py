@@ -70,7 +70,5 @@ def _check_leaflet_assets() -> tuple[str, bool, str]:
         assets = leaflet_assets()
         size = sum(len(v) for v in assets.values())
         return "offline map assets", True, f"{len(assets)} files, {size / 1024:.0f} KiB"
-    except ModuleNotFoundError:
-        return "offline map assets", True, "map report not installed in this version"
     except Exception as exc:  # noqa: BLE001
         return "offline map assets", False, f"{type(exc).__name__}: {exc}"

@@ -204,7 +204,7 @@ def sites_table(prep: Prepared, y: dict, w: dict, o: dict, e: dict,
     """One row per site of the dataset (excluded and never-eligible ones too)."""
     all_sites = prep.case.sites.set_index("site_id").sort_index()
     patients = assignments.pivot_table(index="site_id", columns="product_id",
-                                       values="patients_per_year", aggfunc="sum")
+                                       values="patients_per_year", aggfunc="sum").fillna(0.0)
     chair = prep.products["chair_hours_per_patient"]
     rows = []
     links = shipments[shipments["leg"] == "partner_delivery"] if len(shipments) else shipments

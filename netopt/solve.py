@@ -21,8 +21,10 @@ from .config import SolverSettings
 log = logging.getLogger(__name__)
 
 #: share of the time limit the MIP start may take, and the model size that warrants one
-WARM_START_SHARE = 0.35
+WARM_START_SHARE = 0.5
 WARM_START_MIN_SITES = 60
+#: a site the LP relaxation uses above this level is kept open in the MIP start
+LP_OPEN_THRESHOLD = 0.02
 
 
 @dataclass
@@ -92,21 +94,28 @@ def _options(settings: SolverSettings, **extra: object) -> dict:
             "mip_rel_gap": float(settings.mip_gap), "solve_relaxation": False, **extra}
 
 
-def _run(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
+def _run(highs: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
          time_limit: float, **extra: object):
-    """One HiGHS run of at most time_limit seconds. HiGHS compares its limit with the run
-    time accumulated by the object, so a re-solve's limit is offset by the time used."""
-    used = 0.0
-    try:
-        if solver._solver_model is not None:
-            used = float(solver._solver_model.getRunTime())
-    except AttributeError:
-        used = 0.0
-    return solver.solve(
+    """One HiGHS run of at most time_limit seconds (re-solves only change bounds)."""
+    if getattr(highs, "_solver_model", None) is not None:
+        _only_bounds_change(highs)
+    return highs.solve(
         m, tee=tee, load_solutions=False, raise_exception_on_nonoptimal_result=False,
-        time_limit=used + max(1.0, float(time_limit)), rel_gap=float(settings.mip_gap),
+        time_limit=max(1.0, float(time_limit)), rel_gap=float(settings.mip_gap),
         threads=int(settings.threads), solver_options=_options(settings, **extra),
     )
+
+
+def _only_bounds_change(highs: _Highs) -> None:
+    """Between the stages of one solve only variable bounds change: skip Pyomo's scan of every
+    constraint and expression, which costs more than the HiGHS run on national models."""
+    auto = highs.config.auto_updates
+    for flag in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
+                 "check_for_new_or_removed_params", "check_for_new_objective",
+                 "update_constraints", "update_named_expressions", "update_objective",
+                 "update_parameters"):
+        setattr(auto, flag, False)
+    auto.update_vars = True
 
 
 def _has_solution(res) -> bool:
@@ -115,27 +124,30 @@ def _has_solution(res) -> bool:
 
 def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
               budget: float) -> dict[int, float] | None:
-    """Relax-and-fix: solve the LP relaxation, fix the site decisions it clearly takes or
-    clearly rejects, solve the smaller MIP that is left, and return its solution as a start
-    for the full MIP. HiGHS's own heuristics struggle to find a good first network on
-    national instances; this gives it one within a fraction of the time limit."""
+    """Relax-and-fix: solve the LP relaxation (interior point, no crossover: only the values
+    are needed), keep every site the LP uses at all open and close the others, solve the
+    smaller MIP that is left (products, onboarding, equipment, hubs, partners) and return its
+    solution as a start for the full MIP. HiGHS's own heuristics struggle to find a good
+    first network on national instances; this hands it one within part of the time limit.
+    Sites are fixed through their bounds, which the persistent interface updates cheaply."""
     started = time.perf_counter()
-    res = _run(solver, m, settings, tee, budget, solve_relaxation=True)
+    res = _run(solver, m, settings, tee, 0.6 * budget, solve_relaxation=True, solver="ipm",
+               run_crossover="off")
     if not _has_solution(res):
         return None
     res.solution_loader.load_vars()
-    fixed = []
-    for v in m.y.values():
-        if v.fixed:
-            continue
-        value = v.value or 0.0
-        if value >= 0.5 or value <= 0.02:
-            v.fix(1 if value >= 0.5 else 0)
-            fixed.append(v)
+    free = [v for v in m.y.values() if not v.fixed]
+    for v in free:
+        if (v.value or 0.0) > LP_OPEN_THRESHOLD:
+            v.setlb(1)
+        else:
+            v.setub(0)
     left = budget - (time.perf_counter() - started)
-    res = _run(solver, m, settings, tee, max(left, 0.3 * budget))
-    for v in fixed:
-        v.unfix()
+    res = _run(solver, m, settings, tee, max(left, 0.3 * budget), solver="choose",
+               run_crossover="on")
+    for v in free:
+        v.setlb(0)
+        v.setub(1)
     if not _has_solution(res):
         return None
     res.solution_loader.load_vars()
@@ -156,7 +168,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     started = time.perf_counter()
     if settings.warm_start and len(m.y) >= WARM_START_MIN_SITES:
         solver.start = mip_start(solver, m, settings, tee, WARM_START_SHARE * limit)
-    res = _run(solver, m, settings, tee, limit - (time.perf_counter() - started))
+    res = _run(solver, m, settings, tee, limit - (time.perf_counter() - started),
+               solver="choose")
     seconds = time.perf_counter() - started
     term = res.termination_condition
     sol = res.solution_status
