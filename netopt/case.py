@@ -72,6 +72,7 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     raw, problems = read_tables(loaded.dataset_path)
     masks, probs = _apply_set_edits(raw, loaded.config.edits, loaded)
     problems += probs
+    problems += _place_by_location(raw)
     tables: dict[str, pd.DataFrame] = {}
     files = {name: table.file for name, table in raw.items()}
     for name, table in raw.items():
@@ -197,6 +198,33 @@ def _apply_scale_edits(tables: dict[str, pd.DataFrame], edits: list[Edit],
             if spec.column(column).kind == "int":
                 scaled = scaled.round().astype("int64")
             frame.loc[mask, column] = scaled
+    return problems
+
+
+def _place_by_location(raw: dict[str, RawTable]) -> list[Problem]:
+    """Fill blank coordinates from a 'City, ST' location through the offline gazetteer, so a
+    site can be given by city name; unknown places are reported with close matches."""
+    problems: list[Problem] = []
+    for table in raw.values():
+        frame = table.frame
+        if "location" not in frame.columns or "latitude" not in frame.columns:
+            continue
+        blank = (frame["latitude"].astype(str) == "") & (frame["longitude"].astype(str) == "")
+        todo = blank & (frame["location"].astype(str) != "")
+        if not todo.any():
+            continue
+        from .geo import GeocodeError, Gazetteer
+
+        gazetteer = Gazetteer.default()
+        for i in frame.index[todo]:
+            query = str(frame.at[i, "location"])
+            try:
+                place = gazetteer.lookup(query)
+            except GeocodeError as exc:
+                problems.append(Problem(table.file, int(i) + 2, "location", str(exc), query))
+                continue
+            frame.at[i, "latitude"] = f"{place.latitude:.5f}"
+            frame.at[i, "longitude"] = f"{place.longitude:.5f}"
     return problems
 
 

@@ -566,7 +566,8 @@ def _write(tables: dict[str, pd.DataFrame], out_dir: Path, readme: str) -> list[
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in TABLE_ORDER:
-        frame = tables[name][TABLES[name].names].astype(object).map(_cell)
+        frame = tables[name].reindex(columns=TABLES[name].names, fill_value="")
+        frame = frame.astype(object).map(_cell)
         path = out_dir / f"{name}.csv"
         frame.to_csv(path, index=False, lineterminator="\n")
         paths.append(path)
@@ -766,7 +767,8 @@ def _readme_us(tables: dict[str, pd.DataFrame]) -> str:
         "The national case: patient demand in every US place of 15,000+ people, "
         f"{len(tables['sites'])} treatment sites in the largest cities, "
         f"{len(tables['hubs'])} 3PL hubs, {len(tables['partners'])} cold-storage partners and "
-        f"{len(tables['plants'])} plants, for a five-product CGT portfolio covering the four temperature classes.",
+        f"{len(tables['plants'])} plants, for a five-product CGT portfolio covering the four "
+        "temperature classes.",
     ], tables)
 
 

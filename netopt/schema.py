@@ -198,6 +198,9 @@ SITES = Table(
                required=False, default=0.0),
         Column("kol_count", "int", "Key opinion leaders practising at the site", min=0,
                required=False, default=0),
+        Column("location", "str",
+               "Place as 'City, ST': places the site (offline gazetteer) when latitude and "
+               "longitude are left blank", required=False, default=""),
     ),
 )
 

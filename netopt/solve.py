@@ -142,6 +142,12 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             v.setlb(1)
         else:
             v.setub(0)
+    # offers, onboardings, equipment, hubs and partners the LP ignores stay off in the start
+    for name in ("w", "o", "e", "g", "a"):
+        for v in getattr(m, name).values():
+            if not v.fixed and (v.value or 0.0) <= LP_OPEN_THRESHOLD:
+                v.setub(0)
+                free.append(v)
     left = budget - (time.perf_counter() - started)
     res = _run(solver, m, settings, tee, max(left, 0.3 * budget), solver="choose",
                run_crossover="on")

@@ -1,0 +1,48 @@
+"""Sites given by 'City, ST' are placed through the offline gazetteer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from netopt.case import load_case
+from netopt.problems import InputError
+
+TINY = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("")
+    shutil.copytree(TINY / "tiny", tmp_path / "tiny")
+    shutil.copy(TINY / "tiny.yaml", tmp_path / "tiny.yaml")
+    return tmp_path
+
+
+def _place_site(project: Path, location: str) -> None:
+    path = project / "tiny" / "sites.csv"
+    sites = pd.read_csv(path, dtype=str, keep_default_na=False)
+    sites["location"] = ""
+    sites.loc[sites["site_id"] == "S2", ["latitude", "longitude", "location"]] = ["", "",
+                                                                                  location]
+    sites.to_csv(path, index=False)
+
+
+def test_site_placed_by_city_name(project: Path) -> None:
+    _place_site(project, "Harrisburg, PA")
+    case = load_case(project / "tiny.yaml")
+    s2 = case.sites.set_index("site_id").loc["S2"]
+    assert s2["latitude"] == pytest.approx(40.27, abs=0.05)
+    assert s2["longitude"] == pytest.approx(-76.88, abs=0.05)
+
+
+def test_unknown_city_names_row_column_and_close_matches(project: Path) -> None:
+    _place_site(project, "Harrisbrg, PA")
+    with pytest.raises(InputError) as err:
+        load_case(project / "tiny.yaml")
+    problem = next(p for p in err.value.problems if p.column == "location")
+    assert problem.file.endswith("sites.csv") and problem.row == 3
+    assert "Harrisburg, PA" in problem.message
