@@ -213,7 +213,7 @@ def _place_by_location(raw: dict[str, RawTable]) -> list[Problem]:
         todo = blank & (frame["location"].astype(str) != "")
         if not todo.any():
             continue
-        from .geo import GeocodeError, Gazetteer
+        from .geo import Gazetteer, GeocodeError
 
         gazetteer = Gazetteer.default()
         for i in frame.index[todo]:
