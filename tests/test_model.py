@@ -269,3 +269,28 @@ def test_same_seed_same_network(small_result):
     second = solve_case(load_case(Path(__file__).parents[1] / "models" / "us-small.yaml"))
     for name in ("sites", "assignments", "shipments", "costs"):
         pd.testing.assert_frame_equal(first.tables[name], second.tables[name])
+
+
+def test_vein_to_vein_reported_and_limited():
+    prep = prepare(tiny())
+    sp = prep.site_products.set_index(["site_id", "product_id"])
+    v2v = sp.at[("S1", "p1"), "vein_to_vein_days"]
+    # inbound hours + 17 turnaround days + outbound hours
+    expected = (sp.at[("S1", "p1"), "inbound_hours"] + 17 * 24
+                + sp.at[("S1", "p1"), "best_outbound_hours"]) / 24
+    assert v2v == pytest.approx(expected)
+    assert 17 < v2v < 19
+    limited = prepare(tiny(service__max_vein_to_vein_days=17.0))
+    assert limited.site_products.empty
+    assert limited.no_option["reason"].str.contains("lane within shelf life").all()
+
+
+def test_starting_material_needs_cryo_when_too_slow():
+    """Fresh apheresis must reach the plant within starting_material_hours; otherwise the
+    site must cryopreserve (hold or equip the cryogenic class)."""
+    case = edit(tiny(), "products", "p1", starting_material_hours=1.0)
+    prep = prepare(case)
+    sp = prep.site_products.set_index(["site_id", "product_id"])
+    assert sp.at[("S1", "p1"), "needs_cryo_at_site"]
+    result = solve_case(case)
+    assert result.summary["patients_served"] == pytest.approx(30.0)
