@@ -30,6 +30,15 @@ data_app = typer.Typer(help="Datasets: build the US default, describe, schema.",
                        no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
+
+def _register_import() -> None:
+    from .cli_import import import_app
+
+    app.add_typer(import_app, name="import")
+
+
+_register_import()
+
 console = Console()
 err_console = Console(stderr=True)
 

@@ -486,7 +486,12 @@ def _why_no_site(case: Case, points: pd.DataFrame, sites: pd.DataFrame, products
     if reasons:
         parts = [f"{why} ({n} site{'s' if n > 1 else ''})" for why, n in sorted(reasons.items())]
         return f"{len(near)} site(s) within {reach:g} km, none eligible: " + "; ".join(parts)
-    return "no eligible site offered in the candidate pairs (explicit costs or nearest-k)"
+    radius = float(points.at[point, "radius_km"])
+    if radius > 0:
+        return (f"eligible sites lie within {reach:g} km of this demand cell's centre but not "
+                f"of all its zones (cell radius {radius:.0f} km): lower "
+                "aggregation.cluster_km / cluster_share_of_reach to serve them")
+    return "no eligible site among the candidate pairs (explicit assignment costs)"
 
 
 def aggregation_error_km(prep: Prepared) -> float:
