@@ -299,7 +299,7 @@ def _write_model(out_dir: Path, name: str, description: str, sites: dict) -> Pat
         "aggregation": {"cluster_km": 0.0, "nearest_sites": None},
         # the published formulation links every pair (x_ij <= y_i): force it on at any size
         "solver": {"time_limit": 3600.0, "mip_gap": 1e-9, "threads": 1, "seed": 0,
-                   "strong_linking": True},
+                   "strong_linking": True, "warm_start": False},
     }
     path = out_dir / MODEL_FILE
     path.write_text(yaml.safe_dump(model, sort_keys=False, default_flow_style=False),

@@ -163,6 +163,13 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     return start
 
 
+def _start_applies(m: pyo.ConcreteModel) -> bool:
+    """The start keeps every site the LP touches open: with a cap on active sites that
+    restricted model can be infeasible, so it is skipped there."""
+    limits = m.prep.case.config.sites
+    return limits.max_active is None
+
+
 def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = False,
                 time_limit: float | None = None) -> SolveInfo:
     """Run HiGHS with fixed seed and threads (after a relax-and-fix MIP start when enabled
@@ -172,7 +179,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         raise SolveError("HiGHS is not available: pip install highspy")
     limit = float(time_limit or settings.time_limit)
     started = time.perf_counter()
-    if settings.warm_start and len(m.y) >= WARM_START_MIN_SITES:
+    if settings.warm_start and len(m.y) >= WARM_START_MIN_SITES and _start_applies(m):
         solver.start = mip_start(solver, m, settings, tee, WARM_START_SHARE * limit)
     res = _run(solver, m, settings, tee, limit - (time.perf_counter() - started),
                solver="choose")

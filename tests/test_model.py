@@ -294,3 +294,12 @@ def test_starting_material_needs_cryo_when_too_slow():
     assert sp.at[("S1", "p1"), "needs_cryo_at_site"]
     result = solve_case(case)
     assert result.summary["patients_served"] == pytest.approx(30.0)
+
+
+def test_chair_hours_bind():
+    """S1 has 5,000 chair hours; at 200 h per dose it can treat 25 of the 30 patients."""
+    case = edit(tiny(), "products", "p1", chair_hours_per_dose=200.0)
+    result = solve_case(case)
+    sites = result.sites.set_index("site_id")
+    assert sites.at["S1", "chair_hours_used"] == pytest.approx(5_000, rel=1e-6)
+    assert sites.at["S1", "patients_per_year"] == pytest.approx(25.0, rel=1e-6)

@@ -76,7 +76,7 @@ def add_site_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
         if not terms:
             return pyo.Constraint.Skip
         # skip when the chair hours cannot bind (keeps the model small)
-        most = sum(chair[m.pair_product[i]] for i in terms)
+        most = sum(chair[m.pair_product[i]] * m.patients_of_pair[i] for i in terms)
         cap = float(sites.at[s, "capacity_patients_per_year"]) * max(
             chair[m.pair_product[i]] for i in terms)
         if min(most, cap) <= hours and hours > 0:
