@@ -75,6 +75,17 @@ def _static_reasons(prep: Prepared) -> list[str]:
         need = getattr(cfg, kind).min_active
         if need is not None and need > n:
             out.append(f"{kind}.min_active = {need} but only {n} {kind} can serve any lane")
+    sites = prep.sites
+    locked = set(cfg.sites.lock_open) & set(sites.index)
+    if cfg.sites.existing == "locked":
+        locked |= set(sites.index[sites["status"] == "existing"])
+    locks = {"sites": len(locked), "hubs": len(set(cfg.hubs.lock_open)),
+             "partners": len(set(cfg.partners.lock_open))}
+    for kind, n in locks.items():
+        cap = getattr(cfg, kind).max_active
+        if cap is not None and n > cap:
+            why = " (existing sites are locked open: sites.existing)" if kind == "sites" else ""
+            out.append(f"{kind}.max_active = {cap} but {n} {kind} are locked open{why}")
     return out
 
 

@@ -236,7 +236,8 @@ def prepare(case: Case) -> Prepared:
             holds = cls in srow["temperature_classes"]
             can_equip = holds or cls in equip
             # autologous: pick the home plant (fresh starting material if any plant allows it)
-            inbound_hours, inbound_cost, needs_cryo, home = 0.0, 0.0, False, makers
+            inbound_hours, inbound_cost, inbound_hub = 0.0, 0.0, ""
+            needs_cryo, home = False, makers
             if prod["autologous"]:
                 best = _best_inbound(sid, makers, near_hubs, site_hub, hub_plant, hub_wait)
                 if not best:
@@ -244,9 +245,9 @@ def prepare(case: Case) -> Prepared:
                     continue
                 fresh = [b for b in best if b[1] <= prod["starting_material_hours"]]
                 if fresh:
-                    pl, inbound_hours, inbound_cost = fresh[0]
+                    pl, inbound_hours, inbound_cost, inbound_hub = fresh[0]
                 else:
-                    pl, inbound_hours, inbound_cost = best[0]
+                    pl, inbound_hours, inbound_cost, inbound_hub = best[0]
                     inbound_hours += CRYOPRESERVATION_HOURS
                     needs_cryo = True
                     if CRYO not in srow["temperature_classes"] and CRYO not in equip:
@@ -280,8 +281,10 @@ def prepare(case: Case) -> Prepared:
                 leg = transit([km], transport).iloc[0]
                 ok = sup[sup["hours"] + leg["hours"] <= out_limit]
                 if len(ok):
+                    plant_key = home[0] if prod["autologous"] else ""
                     links.append((sid, par, pid, km, float(ok["hours"].min() + leg["hours"]),
-                                  float(leg["cost_usd"]), float(leg["hours"]), out_limit))
+                                  float(leg["cost_usd"]), str(leg["mode"]), plant_key,
+                                  float(leg["hours"]), out_limit))
             if not lanes and not links:
                 reason = ("no lane within shelf life" if can_equip or
                           site_partner_km.get(sid) else
@@ -300,7 +303,8 @@ def prepare(case: Case) -> Prepared:
                 "holds_class": holds, "can_equip": can_equip and bool(lanes),
                 "needs_cryo_at_site": needs_cryo, "home_plant": home[0] if len(home) == 1
                 else "", "inbound_hours": inbound_hours,
-                "inbound_cost_usd_per_patient": inbound_cost, "best_outbound_hours": best_out,
+                "inbound_cost_usd_per_patient": inbound_cost, "inbound_hub": inbound_hub,
+                "best_outbound_hours": best_out,
                 "vein_to_vein_days": v2v,
                 "max_patients": float(srow["capacity_patients_per_year"]),
             })
@@ -308,8 +312,8 @@ def prepare(case: Case) -> Prepared:
     site_products = pd.DataFrame(sp_rows, columns=[
         "site_id", "product_id", "temperature_class", "therapeutic_area", "certified",
         "holds_class", "can_equip", "needs_cryo_at_site", "home_plant", "inbound_hours",
-        "inbound_cost_usd_per_patient", "best_outbound_hours", "vein_to_vein_days", "max_patients"
-    ]).astype({"certified": bool, "holds_class": bool, "can_equip": bool,
+        "inbound_cost_usd_per_patient", "inbound_hub", "best_outbound_hours", "vein_to_vein_days",
+        "max_patients"]).astype({"certified": bool, "holds_class": bool, "can_equip": bool,
                "needs_cryo_at_site": bool, "inbound_hours": float,
                "inbound_cost_usd_per_patient": float, "best_outbound_hours": float,
                "vein_to_vein_days": float, "max_patients": float})
@@ -317,17 +321,23 @@ def prepare(case: Case) -> Prepared:
         "site_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment",
         "mode"])
     links_df = pd.DataFrame(link_rows, columns=[
-        "site_id", "partner_id", "product_id", "km", "hours", "cost_usd_per_shipment",
-        "leg_hours", "limit_hours"])
-    # supply flows are shared by a partner's sites: keep the combos that fit the longest
-    # delivery leg within the tightest limit (the fastest combo always does, as every link
-    # was kept because the fastest combo fits it)
-    need = links_df.groupby(["partner_id", "product_id"]).agg(
-        leg=("leg_hours", "max"), limit=("limit_hours", "min")).reset_index()
-    partner_supply = partner_supply.merge(need, on=["partner_id", "product_id"])
-    partner_supply = partner_supply[
-        partner_supply["hours"] + partner_supply["leg"] <= partner_supply["limit"] + 1e-9
-    ].drop(columns=["leg", "limit"])
+        "site_id", "partner_id", "product_id", "km", "hours", "cost_usd_per_shipment", "mode",
+        "plant_key", "leg_hours", "limit_hours"])
+    # Supply is shared by a partner's sites, pooled per (partner, product, plant key): the
+    # home plant for autologous products (a patient's own cells come back from the plant
+    # that received them), "" for the others. Keep the supply lanes that fit every link of
+    # the pool: hours <= the smallest slack (limit - delivery leg). The fastest lane always
+    # qualifies, since each link was kept because it fits that link.
+    partner_supply["plant_key"] = pd.Series([
+        pl if products.at[k, "autologous"] else "" for k, pl in
+        zip(partner_supply["product_id"], partner_supply["plant_id"], strict=True)],
+        index=partner_supply.index, dtype=object)
+    links_df["plant_key"] = links_df["plant_key"].astype(object)
+    slack = links_df.assign(slack=links_df["limit_hours"] - links_df["leg_hours"]).groupby(
+        ["partner_id", "product_id", "plant_key"])["slack"].min().reset_index()
+    partner_supply = partner_supply.merge(slack, on=["partner_id", "product_id", "plant_key"])
+    partner_supply = partner_supply[partner_supply["hours"] <= partner_supply["slack"] + 1e-9
+                                    ].drop(columns="slack")
     links_df = links_df.drop(columns=["leg_hours", "limit_hours"])
 
     pairs, no_option = _pairs(case, points, product_points, demand, sites, products,
@@ -368,7 +378,7 @@ def _demand(points: pd.DataFrame, product_points: dict[str, pd.Index], products:
 
 def _best_inbound(site: str, makers: list[str], near_hubs: pd.Index, site_hub: pd.DataFrame,
                   hub_plant: pd.DataFrame, hub_wait: dict[str, float]) -> list[tuple]:
-    """(plant, hours, cost) for starting material site -> hub -> plant, fastest first."""
+    """(plant, hours, cost, hub) for starting material site -> hub -> plant, fastest first."""
     out = []
     for pl in makers:
         best = None
@@ -376,7 +386,7 @@ def _best_inbound(site: str, makers: list[str], near_hubs: pd.Index, site_hub: p
             a, b = site_hub.loc[(h, site)], hub_plant.loc[(pl, h)]
             hours = a["hours"] + hub_wait[h] + b["hours"]
             if math.isfinite(hours) and (best is None or hours < best[1]):
-                best = (pl, hours, a["cost"] + b["cost"])
+                best = (pl, hours, a["cost"] + b["cost"], h)
         if best:
             out.append(best)
     return sorted(out, key=lambda t: (t[1], t[0]))
@@ -415,16 +425,20 @@ def _pairs(case: Case, all_points: pd.DataFrame, product_points: dict[str, pd.In
             rows.append(pd.DataFrame({"point_id": sub["zone_id"].to_numpy(),
                                       "site_id": sub["site_id"].to_numpy(), "product_id": pid,
                                       "cost_usd_per_patient":
-                                          sub["cost_usd_per_patient"].to_numpy()}))
-        allp = pd.concat(rows, ignore_index=True).drop_duplicates(
-            ["point_id", "site_id", "product_id"], keep="last")
+                                          sub["cost_usd_per_patient"].to_numpy(),
+                                      "specific": (sub["product_id"] == pid).to_numpy()}))
+        # a product-specific row overrides a blank-product (all products) row
+        allp = pd.concat(rows, ignore_index=True).sort_values("specific", kind="stable")
+        allp = allp.drop_duplicates(["point_id", "site_id", "product_id"], keep="last")
+        allp = allp.drop(columns="specific")
         pi = allp["point_id"].map(point_index).to_numpy()
         si = allp["site_id"].map(site_index).to_numpy()
         allp["km"] = haversine_km(points["latitude"].to_numpy()[pi],
                                   points["longitude"].to_numpy()[pi],
                                   sites["latitude"].to_numpy()[si],
                                   sites["longitude"].to_numpy()[si])
-        frames.append(allp)
+        reach = allp["product_id"].map(products["max_patient_travel_km"])
+        frames.append(allp[allp["km"] <= reach])
     else:
         for pid, prod in products.iterrows():
             sp = site_products[site_products["product_id"] == pid]
@@ -434,7 +448,7 @@ def _pairs(case: Case, all_points: pd.DataFrame, product_points: dict[str, pd.In
             points = all_points.loc[product_points[pid]]
             reach = prod["max_patient_travel_km"] - points["radius_km"].to_numpy()
             found = pairs_within_km(points["latitude"], points["longitude"], cand["latitude"],
-                                    cand["longitude"], np.maximum(reach, 0.0),
+                                    cand["longitude"], reach,
                                     k_nearest=cfg.aggregation.nearest_sites)
             circuity = _ground_circuity(case)
             cost = (cfg.service.patient_travel_usd_per_km * found["km"].to_numpy() * circuity

@@ -180,7 +180,7 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray,
     delivery = pd.DataFrame({
         "leg": "partner_delivery", "plant_id": "", "hub_id": "",
         "partner_id": links["partner_id"], "site_id": links["site_id"],
-        "product_id": links["product_id"], "mode": "ground", "doses_per_year": links["doses"],
+        "product_id": links["product_id"], "mode": links["mode"], "doses_per_year": links["doses"],
         "transit_hours": links["hours"], "cost_usd_per_shipment": links["cost_usd_per_shipment"],
     })
     out = pd.concat([df for df in (direct, supply, delivery) if len(df)], ignore_index=True) \
@@ -390,7 +390,7 @@ def kpis_table(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInfo)
              "patients_unserved": "patients/yr", "pct_served": "%",
              "pct_within_travel_target": "%", "sites_active": "sites",
              "sites_opened": "sites", "hubs_active": "hubs", "partners_active": "partners",
-             "partner_links": "links", "onboardings": "site-areas",
+             "sites_with_partner": "sites", "sites_onboarded": "sites",
              "annual_cost_usd": "USD/yr", "mean_travel_km": "km"}
     return pd.DataFrame([{"kpi": n, "value": v, "unit": units.get(n, "")} for n, v in k.items()])
 
@@ -411,8 +411,8 @@ def compute_kpis(tables: dict[str, pd.DataFrame], demand: float) -> dict[str, fl
         "sites_opened": int((sites["decision"] == "opened").sum()),
         "hubs_active": int(tables["hubs"]["active"].sum()),
         "partners_active": int(tables["partners"]["active"].sum()),
-        "partner_links": int((sites["partners_linked"] != "").sum()),
-        "onboardings": int(sites["onboarded_areas"].str.len().gt(0).sum()),
+        "sites_with_partner": int((sites["partners_linked"] != "").sum()),
+        "sites_onboarded": int(sites["onboarded_areas"].str.len().gt(0).sum()),
         "annual_cost_usd": float(costs.get("total", 0.0)),
         "mean_travel_km": float(np.average(a["travel_km"], weights=a["patients_per_year"]))
         if served else 0.0,

@@ -65,7 +65,8 @@ def test_baseline_costs_by_hand():
     assert result.info.status == "optimal"
     assert c["site_fixed"] == pytest.approx(100_000)  # S1's annual fixed cost
     assert c["hub_fixed"] == pytest.approx(100_000)
-    assert c["hub_handling"] == pytest.approx(30 * 300)  # 30 shipments x $300
+    # 30 doses out and 30 starting-material shipments in through H1, $300 each
+    assert c["hub_handling"] == pytest.approx(60 * 300)
     # ground legs (within 800 road km): route km = 1.25 x great circle at $2/km; outbound
     # plant -> hub -> site and the starting material back site -> hub -> plant
     route = 1.25 * (km(L1, H1) + km(H1, S1)) * 2.0
@@ -303,3 +304,30 @@ def test_chair_hours_bind():
     sites = result.sites.set_index("site_id")
     assert sites.at["S1", "chair_hours_used"] == pytest.approx(5_000, rel=1e-6)
     assert sites.at["S1", "patients_per_year"] == pytest.approx(25.0, rel=1e-6)
+
+
+def test_autologous_doses_come_back_from_the_home_plant():
+    """A patient's own cells return from the plant that received them, partner route
+    included: with a second plant far away and the home plant capped at 12 doses, at most
+    12 patients can be treated (before the fix, partner stock was drawn from either plant)."""
+    case = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
+    edit(case, "plants", "L1", capacity_doses_per_year=12.0)
+    plants = case.tables["plants"]
+    case.tables["plants"] = pd.concat([plants, pd.DataFrame([{
+        "plant_id": "L2", "name": "Plant OH", "latitude": 39.96, "longitude": -82.99,
+        "products": ("p1",), "capacity_doses_per_year": 1000.0, "turnaround_days": 17.0}])],
+        ignore_index=True)
+    result = solve_case(case)
+    homes = result.site_products.set_index("site_id")["home_plant"]
+    assert set(homes) == {"L1"}
+    assert result.summary["patients_served"] == pytest.approx(12.0, rel=1e-6)
+    s = result.shipments
+    assert set(s.loc[s["leg"] != "partner_delivery", "plant_id"]) <= {"L1"}
+
+
+def test_locked_sites_above_max_active_is_explained():
+    case = edit(tiny(sites__max_active=1, sites__lock_open=["S2"]), "products", "p1",
+                incidence_per_100k=20.0)
+    with pytest.raises(Infeasible) as err:
+        solve_case(case)
+    assert any("max_active = 1 but 2 sites are locked open" in r for r in err.value.reasons)

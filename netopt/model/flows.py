@@ -23,7 +23,8 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
     hubs = prep.hubs
     partners = prep.partners
 
-    hub_ids = sorted(set(lanes["hub_id"]) | set(supply["hub_id"]))
+    inbound_hubs = set(prep.site_products["inbound_hub"]) - {""}
+    hub_ids = sorted(set(lanes["hub_id"]) | set(supply["hub_id"]) | inbound_hubs)
     partner_ids = sorted(set(links["partner_id"]))
     m.H = pyo.Set(initialize=hub_ids, ordered=True)
     m.Pa = pyo.Set(initialize=partner_ids, ordered=True)
@@ -95,16 +96,27 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
     m.offer_needs_class = pyo.Constraint(m.SK, rule=class_cover)
     m.offer_needs_hub = pyo.Constraint(m.SK, rule=hub_cover)
 
-    r_pk = list(zip(supply["partner_id"], supply["product_id"], strict=True))
-    m.supply_by_pk = group(range(len(supply)), lambda i: r_pk[i])
-    m.links_by_pk = group(range(len(links)), lambda i: (q_partner[i], q_prod[i]))
-    m.PK = pyo.Set(initialize=sorted(m.links_by_pk), dimen=2, ordered=True)
+    # partner stock is pooled per (partner, product, plant key): autologous doses come back
+    # from the plant that received the patient's cells, so their pools are kept apart
+    r_key = list(zip(supply["partner_id"], supply["product_id"], supply["plant_key"],
+                     strict=True))
+    q_key = list(zip(q_partner, q_prod, links["plant_key"], strict=True))
+    m.supply_by_pool = group(range(len(supply)), lambda i: r_key[i])
+    m.links_by_pool = group(range(len(links)), lambda i: q_key[i])
+    m.POOL = pyo.Set(initialize=sorted(m.links_by_pool), dimen=3, ordered=True)
 
-    def partner_balance(m, p, k):
-        return (pyo.quicksum(m.r[i] for i in m.supply_by_pk.get((p, k), []))
-                == pyo.quicksum(m.q[i] for i in m.links_by_pk[(p, k)]))
+    def partner_balance(m, p, k, pl):
+        return (pyo.quicksum(m.r[i] for i in m.supply_by_pool.get((p, k, pl), []))
+                == pyo.quicksum(m.q[i] for i in m.links_by_pool[(p, k, pl)]))
 
-    m.partner_balance = pyo.Constraint(m.PK, rule=partner_balance)
+    m.partner_balance = pyo.Constraint(m.POOL, rule=partner_balance)
+
+    # the starting material of autologous patients travels site -> hub -> plant: that hub
+    # must be active, and its shipments count against the hub (one per patient)
+    m.inbound = {(s, k): h for (s, k), h in sp["inbound_hub"].items() if h}
+    m.SK_in = pyo.Set(initialize=sorted(m.inbound), dimen=2, ordered=True)
+    m.inbound_needs_hub = pyo.Constraint(
+        m.SK_in, rule=lambda m, s, k: m.w[s, k] <= m.g[m.inbound[(s, k)]])
 
     # costs (k$): transport per shipment, hub handling per shipment, partner per dose
     lane_ship = [money(c) / dps[k] for c, k in zip(lanes["cost_usd_per_shipment"],
@@ -125,7 +137,9 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
     r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
     register_cost(m, "hub_handling",
                   pyo.quicksum(hub_cost[l_hub[i]] / dps[l_prod[i]] * m.f[i] for i in m.L)
-                  + pyo.quicksum(hub_cost[r_hub[i]] / dps[r_prod[i]] * m.r[i] for i in m.R))
+                  + pyo.quicksum(hub_cost[r_hub[i]] / dps[r_prod[i]] * m.r[i] for i in m.R)
+                  + pyo.quicksum(hub_cost[h] * m.x[i] for sk, h in m.inbound.items()
+                                 for i in m.x_by_sk.get(sk, [])))
     register_cost(m, "hub_fixed", pyo.quicksum(
         money(hubs.at[h, "annual_fixed_cost_usd"]) * m.g[h] for h in m.H))
     register_cost(m, "partner_fixed", pyo.quicksum(
@@ -142,11 +156,14 @@ def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
     r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
     by_hub_l = group(range(len(lanes)), lambda i: l_hub[i])
     by_hub_r = group(range(len(supply)), lambda i: r_hub[i])
+    by_hub_in = group(sorted(m.inbound), lambda sk: m.inbound[sk])
 
     def rule(m, h):
         cap = float(prep.hubs.at[h, "capacity_shipments_per_year"])
         shipments = (pyo.quicksum(m.f[i] / dps[l_prod[i]] for i in by_hub_l.get(h, []))
-                     + pyo.quicksum(m.r[i] / dps[r_prod[i]] for i in by_hub_r.get(h, [])))
+                     + pyo.quicksum(m.r[i] / dps[r_prod[i]] for i in by_hub_r.get(h, []))
+                     + pyo.quicksum(m.x[i] for sk in by_hub_in.get(h, [])
+                                    for i in m.x_by_sk.get(sk, [])))
         return shipments <= cap * m.g[h]
 
     m.hub_capacity = pyo.Constraint(m.H, rule=rule)
