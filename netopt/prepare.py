@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -154,16 +155,25 @@ def _wait_hours(cutoff: str) -> float:
     return max(0.0, REFERENCE_CUTOFF_HOUR - (hh + mm / 60.0))
 
 
-def _legs(a: pd.DataFrame, b: pd.DataFrame, transport: pd.DataFrame) -> pd.DataFrame:
-    """Transit for every a x b combination (small sets only: plants, hubs, partners)."""
+class Leg(NamedTuple):
+    """One transport leg: great-circle km, mode, hours and cost per shipment."""
+
+    km: float
+    mode: str
+    hours: float
+    cost: float
+
+
+def _legs(a: pd.DataFrame, b: pd.DataFrame, transport: pd.DataFrame) -> dict[tuple, Leg]:
+    """Transit for every a x b combination, as a dict: the lane loops look legs up tens of
+    thousands of times, where a MultiIndex .loc would dominate the prepare time."""
     km = distance_matrix_km(a["latitude"], a["longitude"], b["latitude"], b["longitude"])
     t = transit(km.ravel(), transport)
     ia, ib = np.divmod(np.arange(km.size), len(b))
-    return pd.DataFrame({
-        "a": a.index.to_numpy()[ia], "b": b.index.to_numpy()[ib], "km": km.ravel(),
-        "mode": t["mode"].to_numpy(), "hours": t["hours"].to_numpy(),
-        "cost": t["cost_usd"].to_numpy(),
-    })
+    keys = zip(a.index.to_numpy()[ia], b.index.to_numpy()[ib], strict=True)
+    legs = zip(km.ravel().tolist(), t["mode"].tolist(), t["hours"].tolist(),
+               t["cost_usd"].tolist(), strict=True)
+    return {key: Leg(*leg) for key, leg in zip(keys, legs, strict=True)}
 
 
 def _nearest(frame: pd.DataFrame, lat: float, lon: float, k: int) -> pd.Index:
@@ -195,9 +205,9 @@ def prepare(case: Case) -> Prepared:
     transport = case.transport
 
     hub_wait = {h: _wait_hours(c) for h, c in hubs["order_cutoff_local"].items()}
-    plant_hub = _legs(plants, hubs, transport).set_index(["a", "b"])
-    hub_site = _legs(hubs, sites, transport).set_index(["a", "b"])
-    hub_partner = _legs(hubs, partners, transport).set_index(["a", "b"])
+    plant_hub = _legs(plants, hubs, transport)
+    hub_site = _legs(hubs, sites, transport)
+    hub_partner = _legs(hubs, partners, transport)
     site_hub = hub_site  # inbound legs (site -> hub) mirror outbound ones
     hub_plant = plant_hub
 
@@ -216,13 +226,18 @@ def prepare(case: Case) -> Prepared:
                 for h in partner_near_hubs[par]:
                     if prod["temperature_class"] not in hubs.at[h, "temperature_classes"]:
                         continue
-                    a, b = plant_hub.loc[(pl, h)], hub_partner.loc[(h, par)]
-                    hours = a["hours"] + hub_wait[h] + b["hours"]
-                    supply_rows.append((par, pid, pl, h, hours, a["cost"] + b["cost"]))
+                    a, b = plant_hub[(pl, h)], hub_partner[(h, par)]
+                    hours = a.hours + hub_wait[h] + b.hours
+                    supply_rows.append((par, pid, pl, h, hours, a.cost + b.cost))
     partner_supply = pd.DataFrame(supply_rows, columns=[
         "partner_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment"])
 
-    site_partner_km = _site_partner_pairs(sites, partners)
+    site_partner_km = _site_partner_pairs(sites, partners, transport)
+    supply_hours: dict[tuple, list] = {}
+    for par, pid, pl, hours in zip(partner_supply["partner_id"], partner_supply["product_id"],
+                                   partner_supply["plant_id"], partner_supply["hours"],
+                                   strict=True):
+        supply_hours.setdefault((par, pid), []).append((pl, hours))
 
     for sid, srow in sites.iterrows():
         near_hubs = _nearest(hubs, srow.latitude, srow.longitude, n_hubs)
@@ -255,6 +270,12 @@ def prepare(case: Case) -> Prepared:
                                              "plant fresh and the site cannot cryopreserve"))
                         continue
                 home = [pl]
+                # any of the site's hubs that keeps the material within its limit (or any,
+                # once cryopreserved) can carry it; the model keeps one of them active
+                inbound_hub = ";".join(sorted(
+                    h for h in near_hubs
+                    if needs_cryo or site_hub[(h, sid)].hours + hub_wait[h]
+                    + hub_plant[(pl, h)].hours <= prod["starting_material_hours"]))
             turnaround = plants.loc[home, "turnaround_days"].min() if prod["autologous"] else 0.0
             v2v_limit = cfg.service.max_vein_to_vein_days
             out_limit = budget
@@ -266,25 +287,20 @@ def prepare(case: Case) -> Prepared:
                     for h in near_hubs:
                         if cls not in hubs.at[h, "temperature_classes"]:
                             continue
-                        a, b = plant_hub.loc[(pl, h)], hub_site.loc[(h, sid)]
-                        hours = a["hours"] + hub_wait[h] + b["hours"]
+                        a, b = plant_hub[(pl, h)], hub_site[(h, sid)]
+                        hours = a.hours + hub_wait[h] + b.hours
                         if hours <= out_limit:
-                            lanes.append((sid, pid, pl, h, hours, a["cost"] + b["cost"],
-                                          b["mode"]))
+                            lanes.append((sid, pid, pl, h, hours, a.cost + b.cost, b.mode))
             links = []
-            for par, km in site_partner_km.get(sid, []):
+            for par, leg in site_partner_km.get(sid, []):
                 if cls not in partners.at[par, "temperature_classes"]:
                     continue
-                sup = partner_supply[(partner_supply["partner_id"] == par)
-                                     & (partner_supply["product_id"] == pid)
-                                     & partner_supply["plant_id"].isin(home)]
-                leg = transit([km], transport).iloc[0]
-                ok = sup[sup["hours"] + leg["hours"] <= out_limit]
-                if len(ok):
+                fastest = min((hours for pl, hours in supply_hours.get((par, pid), [])
+                               if pl in home), default=math.inf)
+                if fastest + leg.hours <= out_limit:
                     plant_key = home[0] if prod["autologous"] else ""
-                    links.append((sid, par, pid, km, float(ok["hours"].min() + leg["hours"]),
-                                  float(leg["cost_usd"]), str(leg["mode"]), plant_key,
-                                  float(leg["hours"]), out_limit))
+                    links.append((sid, par, pid, leg.km, fastest + leg.hours, leg.cost,
+                                  leg.mode, plant_key, leg.hours, out_limit))
             if not lanes and not links:
                 reason = ("no lane within shelf life" if can_equip or
                           site_partner_km.get(sid) else
@@ -303,7 +319,7 @@ def prepare(case: Case) -> Prepared:
                 "holds_class": holds, "can_equip": can_equip and bool(lanes),
                 "needs_cryo_at_site": needs_cryo, "home_plant": home[0] if len(home) == 1
                 else "", "inbound_hours": inbound_hours,
-                "inbound_cost_usd_per_patient": inbound_cost, "inbound_hub": inbound_hub,
+                "inbound_cost_usd_per_patient": inbound_cost, "inbound_hubs": inbound_hub,
                 "best_outbound_hours": best_out,
                 "vein_to_vein_days": v2v,
                 "max_patients": float(srow["capacity_patients_per_year"]),
@@ -312,7 +328,7 @@ def prepare(case: Case) -> Prepared:
     site_products = pd.DataFrame(sp_rows, columns=[
         "site_id", "product_id", "temperature_class", "therapeutic_area", "certified",
         "holds_class", "can_equip", "needs_cryo_at_site", "home_plant", "inbound_hours",
-        "inbound_cost_usd_per_patient", "inbound_hub", "best_outbound_hours", "vein_to_vein_days",
+        "inbound_cost_usd_per_patient", "inbound_hubs", "best_outbound_hours", "vein_to_vein_days",
         "max_patients"]).astype({"certified": bool, "holds_class": bool, "can_equip": bool,
                "needs_cryo_at_site": bool, "inbound_hours": float,
                "inbound_cost_usd_per_patient": float, "best_outbound_hours": float,
@@ -376,33 +392,33 @@ def _demand(points: pd.DataFrame, product_points: dict[str, pd.Index], products:
         ["point_id", "product_id"], ignore_index=True)
 
 
-def _best_inbound(site: str, makers: list[str], near_hubs: pd.Index, site_hub: pd.DataFrame,
-                  hub_plant: pd.DataFrame, hub_wait: dict[str, float]) -> list[tuple]:
+def _best_inbound(site: str, makers: list[str], near_hubs: pd.Index, site_hub: dict,
+                  hub_plant: dict, hub_wait: dict[str, float]) -> list[tuple]:
     """(plant, hours, cost, hub) for starting material site -> hub -> plant, fastest first."""
     out = []
     for pl in makers:
         best = None
         for h in near_hubs:
-            a, b = site_hub.loc[(h, site)], hub_plant.loc[(pl, h)]
-            hours = a["hours"] + hub_wait[h] + b["hours"]
+            a, b = site_hub[(h, site)], hub_plant[(pl, h)]
+            hours = a.hours + hub_wait[h] + b.hours
             if math.isfinite(hours) and (best is None or hours < best[1]):
-                best = (pl, hours, a["cost"] + b["cost"], h)
+                best = (pl, hours, a.cost + b.cost, h)
         if best:
             out.append(best)
     return sorted(out, key=lambda t: (t[1], t[0]))
 
 
-def _site_partner_pairs(sites: pd.DataFrame, partners: pd.DataFrame) -> dict[str, list]:
+def _site_partner_pairs(sites: pd.DataFrame, partners: pd.DataFrame,
+                        transport: pd.DataFrame) -> dict[str, list[tuple[str, Leg]]]:
+    """Site -> [(partner, delivery leg)] for partners whose service radius reaches it."""
     if len(partners) == 0 or len(sites) == 0:
         return {}
-    km = distance_matrix_km(sites["latitude"], sites["longitude"], partners["latitude"],
-                            partners["longitude"])
-    radius = partners["service_radius_km"].to_numpy()
+    legs = _legs(sites, partners, transport)
+    radius = partners["service_radius_km"].to_dict()
     out: dict[str, list] = {}
-    for i, sid in enumerate(sites.index):
-        ok = np.flatnonzero(km[i] <= radius)
-        if len(ok):
-            out[sid] = [(partners.index[j], float(km[i, j])) for j in ok]
+    for (sid, par), leg in legs.items():
+        if leg.km <= radius[par]:
+            out.setdefault(sid, []).append((par, leg))
     return out
 
 

@@ -142,8 +142,9 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             v.setlb(1)
         else:
             v.setub(0)
-    # offers, onboardings, equipment, hubs and partners the LP ignores stay off in the start
-    for name in ("w", "o", "e", "g", "a"):
+    # offers, onboardings and equipment the LP ignores stay off in the start (hubs and
+    # partners are few and stay free, so a kept offer can always find its lanes)
+    for name in ("w", "o", "e"):
         for v in getattr(m, name).values():
             if not v.fixed and (v.value or 0.0) <= LP_OPEN_THRESHOLD:
                 v.setub(0)

@@ -23,7 +23,10 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
     hubs = prep.hubs
     partners = prep.partners
 
-    inbound_hubs = set(prep.site_products["inbound_hub"]) - {""}
+    m.inbound = {(s, k): hubs.split(";") for (s, k), hubs in
+                 prep.site_products.set_index(["site_id", "product_id"])["inbound_hubs"].items()
+                 if hubs}
+    inbound_hubs = {h for hs in m.inbound.values() for h in hs}
     hub_ids = sorted(set(lanes["hub_id"]) | set(supply["hub_id"]) | inbound_hubs)
     partner_ids = sorted(set(links["partner_id"]))
     m.H = pyo.Set(initialize=hub_ids, ordered=True)
@@ -111,12 +114,13 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
     m.partner_balance = pyo.Constraint(m.POOL, rule=partner_balance)
 
-    # the starting material of autologous patients travels site -> hub -> plant: that hub
-    # must be active, and its shipments count against the hub (one per patient)
-    m.inbound = {(s, k): h for (s, k), h in sp["inbound_hub"].items() if h}
+    # the starting material of autologous patients travels site -> hub -> plant: one of the
+    # hubs that keeps it within its time limit must be active (its leg is priced and timed on
+    # the fastest of them; these shipments are not counted against hub capacity)
     m.SK_in = pyo.Set(initialize=sorted(m.inbound), dimen=2, ordered=True)
     m.inbound_needs_hub = pyo.Constraint(
-        m.SK_in, rule=lambda m, s, k: m.w[s, k] <= m.g[m.inbound[(s, k)]])
+        m.SK_in, rule=lambda m, s, k: m.w[s, k] <= pyo.quicksum(m.g[h]
+                                                                 for h in m.inbound[(s, k)]))
 
     # costs (k$): transport per shipment, hub handling per shipment, partner per dose
     lane_ship = [money(c) / dps[k] for c, k in zip(lanes["cost_usd_per_shipment"],
@@ -137,9 +141,7 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
     r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
     register_cost(m, "hub_handling",
                   pyo.quicksum(hub_cost[l_hub[i]] / dps[l_prod[i]] * m.f[i] for i in m.L)
-                  + pyo.quicksum(hub_cost[r_hub[i]] / dps[r_prod[i]] * m.r[i] for i in m.R)
-                  + pyo.quicksum(hub_cost[h] * m.x[i] for sk, h in m.inbound.items()
-                                 for i in m.x_by_sk.get(sk, [])))
+                  + pyo.quicksum(hub_cost[r_hub[i]] / dps[r_prod[i]] * m.r[i] for i in m.R))
     register_cost(m, "hub_fixed", pyo.quicksum(
         money(hubs.at[h, "annual_fixed_cost_usd"]) * m.g[h] for h in m.H))
     register_cost(m, "partner_fixed", pyo.quicksum(
@@ -156,14 +158,11 @@ def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
     r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
     by_hub_l = group(range(len(lanes)), lambda i: l_hub[i])
     by_hub_r = group(range(len(supply)), lambda i: r_hub[i])
-    by_hub_in = group(sorted(m.inbound), lambda sk: m.inbound[sk])
 
     def rule(m, h):
         cap = float(prep.hubs.at[h, "capacity_shipments_per_year"])
         shipments = (pyo.quicksum(m.f[i] / dps[l_prod[i]] for i in by_hub_l.get(h, []))
-                     + pyo.quicksum(m.r[i] / dps[r_prod[i]] for i in by_hub_r.get(h, []))
-                     + pyo.quicksum(m.x[i] for sk in by_hub_in.get(h, [])
-                                    for i in m.x_by_sk.get(sk, [])))
+                     + pyo.quicksum(m.r[i] / dps[r_prod[i]] for i in by_hub_r.get(h, [])))
         return shipments <= cap * m.g[h]
 
     m.hub_capacity = pyo.Constraint(m.H, rule=rule)
