@@ -64,22 +64,28 @@ def fail_input(exc: InputError) -> None:
     raise typer.Exit(EXIT_INVALID)
 
 
+def load_or_exit(model: Path, strict: bool = False):  # noqa: ANN201 - returns a Case
+    """Load and validate a model file; print its warnings; exit 2 on invalid input."""
+    from .case import load_case
+
+    try:
+        case = load_case(model, strict=strict)
+    except InputError as exc:
+        fail_input(exc)
+    if case.warnings:
+        report_problems(case.warnings, "Warnings")
+    return case
+
+
 @app.command()
 def validate(
     model: Path = typer.Argument(..., help="Model file (YAML)."),
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
 ) -> None:
     """Check a model file and its dataset; report every problem at once."""
-    from .case import load_case
     from .describe import summary_tables
 
-    try:
-        case = load_case(model, strict=strict)
-    except InputError as exc:
-        fail_input(exc)
-        return
-    if case.warnings:
-        report_problems(case.warnings, "Warnings")
+    case = load_or_exit(model, strict)
     counts, demand = summary_tables(case)
     console.print(f"[bold green]Valid[/]: model '{case.name}' "
                   f"(dataset {case.dataset_path})")
@@ -90,14 +96,9 @@ def validate(
 @data_app.command("describe")
 def data_describe(model: Path = typer.Argument(..., help="Model file (YAML).")) -> None:
     """Counts per table, patients per year by product and by state."""
-    from .case import load_case
     from .describe import demand_by_state, summary_tables
 
-    try:
-        case = load_case(model)
-    except InputError as exc:
-        fail_input(exc)
-        return
+    case = load_or_exit(model)
     counts, demand = summary_tables(case)
     _print_frame(counts, "Rows per table")
     _print_frame(demand, "Patients per year by product")
@@ -148,17 +149,10 @@ def solve(
     no_report: bool = typer.Option(False, "--no-report", help="Skip map and reports."),
 ) -> None:
     """Build and solve the network model; write result tables and summary.json."""
-    from .case import load_case
     from .diagnose import Infeasible
     from .pipeline import solve_case
 
-    try:
-        case = load_case(model, strict=strict)
-    except InputError as exc:
-        fail_input(exc)
-        return
-    if case.warnings:
-        report_problems(case.warnings, "Warnings")
+    case = load_or_exit(model, strict)
     out = out or _default_out(case.name, case.model_path)
     with console.status("starting") as status:
         def progress(msg: str) -> None:
