@@ -39,8 +39,9 @@ def _register_import() -> None:
 
 _register_import()
 
-console = Console()
-err_console = Console(stderr=True)
+# piped output (CI logs, files) gets a readable width instead of rich's 80-column default
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -89,6 +90,10 @@ def validate(
     counts, demand = summary_tables(case)
     console.print(f"[bold green]Valid[/]: model '{case.name}' "
                   f"(dataset {case.dataset_path})")
+    classes = sorted(set(demand["temperature_class"]))
+    console.print(f"{len(demand)} products across {len(classes)} temperature classes "
+                  f"({', '.join(classes)}); {demand['patients_per_year'].sum():,.0f} patients "
+                  "per year in scope")
     _print_frame(counts, "Rows per table")
     _print_frame(demand, "Patients per year by product")
 
