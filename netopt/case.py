@@ -255,15 +255,15 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
             problems.append(Problem(files["equipment"], None, "temperature_class",
                                     f"no equipment row for '{cls}': sites cannot equip it",
                                     severity="warning"))
-    for i, (period, interval, weeks, doses) in enumerate(zip(
-            products["dose_interval_days"], products["dose_interval_days"] > 0,
-            products["treatment_weeks"], products["doses_per_patient"], strict=True)):
-        if interval and weeks > 0:
-            expected = weeks * 7 / period
+    for i, (interval, weeks, doses) in enumerate(zip(
+            products["dose_interval_days"], products["treatment_weeks"],
+            products["doses_per_patient"], strict=True)):
+        if interval > 0 and weeks > 0:
+            expected = weeks * 7 / interval
             if abs(expected - doses) > max(1.0, 0.25 * expected):
                 problems.append(Problem(
                     files["products"], i + 2, "doses_per_patient",
-                    f"inconsistent with cadence: every {period:g} days for {weeks:g} weeks "
+                    f"inconsistent with cadence: every {interval:g} days for {weeks:g} weeks "
                     f"is about {expected:.0f} doses", str(doses), severity="warning"))
     for kind, key in (("sites", "site_id"), ("hubs", "hub_id"), ("partners", "partner_id")):
         settings = getattr(config, kind)

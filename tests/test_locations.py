@@ -46,3 +46,17 @@ def test_unknown_city_names_row_column_and_close_matches(project: Path) -> None:
     problem = next(p for p in err.value.problems if p.column == "location")
     assert problem.file.endswith("sites.csv") and problem.row == 3
     assert "Harrisburg, PA" in problem.message
+
+
+def test_dose_count_inconsistent_with_cadence_is_a_warning(project: Path) -> None:
+    """Twice weekly for 12 weeks is about 24 doses; 1 dose is flagged (a warning, so the
+    model still loads; --strict would refuse it)."""
+    path = project / "tiny" / "products.csv"
+    products = pd.read_csv(path, dtype=str, keep_default_na=False)
+    products[["dose_interval_days", "treatment_weeks"]] = ["3.5", "12"]
+    products.to_csv(path, index=False)
+    case = load_case(project / "tiny.yaml")
+    warning = next(p for p in case.warnings if p.column == "doses_per_patient")
+    assert warning.row == 2 and "about 24 doses" in warning.message
+    with pytest.raises(InputError):
+        load_case(project / "tiny.yaml", strict=True)
