@@ -8,6 +8,11 @@ in how HiGHS fares on the two formulations.
     python bench/bench_capa.py                          # capa, every capacity 8000
     python bench/bench_capa.py --instance cap41 --time-limit 60
 
+Measured here (2 cores, other jobs running): on capa HiGHS's search depends on the seed.
+netopt reaches the published optimum 19,240,822.449 with --seed 1 within 300 s, while
+seed 0 stays at 19,261,874.6 (+0.11 %) for 1,500 s; the direct model finds it with seed 0
+within 600 s. Both sides have the same root LP bound.
+
 Formulation of the direct model (the published one): y_i binary, x_ij in [0, 1] the share
 of customer j served by i; min sum f_i y_i + sum c_ij x_ij; sum_i x_ij = 1;
 sum_j d_j x_ij <= s_i y_i; x_ij <= y_i. netopt's model of the imported instance is the same
