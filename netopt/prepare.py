@@ -176,10 +176,15 @@ def _legs(a: pd.DataFrame, b: pd.DataFrame, transport: pd.DataFrame) -> dict[tup
     return {key: Leg(*leg) for key, leg in zip(keys, legs, strict=True)}
 
 
-def _nearest(frame: pd.DataFrame, lat: float, lon: float, k: int) -> pd.Index:
+def _nearest(frame: pd.DataFrame, lat: float, lon: float, k: int,
+             usable: pd.Index) -> pd.Index:
+    """The k nearest rows of frame, then only those usable. Ranking among all rows (excluded
+    ones too) keeps the candidate set monotone: taking a hub out never brings another one
+    in, so an outage can never look cheaper than the network it removes a hub from."""
     d = haversine_km(lat, lon, frame["latitude"].to_numpy(), frame["longitude"].to_numpy())
     order = np.lexsort((frame.index.to_numpy(), d))
-    return frame.index[order[:k]]
+    nearest = frame.index[order[:k]]
+    return nearest[nearest.isin(usable)]
 
 
 def prepare(case: Case) -> Prepared:
@@ -215,7 +220,8 @@ def prepare(case: Case) -> Prepared:
     n_hubs = cfg.aggregation.nearest_hubs
 
     # partner supply: plant -> hub -> partner (filtered below to combos every link can use)
-    partner_near_hubs = {p: _nearest(hubs, r.latitude, r.longitude, n_hubs)
+    all_hubs = case.hubs.set_index("hub_id").sort_index()
+    partner_near_hubs = {p: _nearest(all_hubs, r.latitude, r.longitude, n_hubs, hubs.index)
                          for p, r in partners.iterrows()}
     for pid, prod in products.iterrows():
         makers = [pl for pl, r in plants.iterrows() if pid in r["products"]]
@@ -240,7 +246,7 @@ def prepare(case: Case) -> Prepared:
         supply_hours.setdefault((par, pid), []).append((pl, hours))
 
     for sid, srow in sites.iterrows():
-        near_hubs = _nearest(hubs, srow.latitude, srow.longitude, n_hubs)
+        near_hubs = _nearest(all_hubs, srow.latitude, srow.longitude, n_hubs, hubs.index)
         for pid, prod in products.iterrows():
             cls = prod["temperature_class"]
             budget = prod["shelf_budget_hours"]

@@ -25,6 +25,8 @@ WARM_START_SHARE = 0.5
 WARM_START_MIN_SITES = 60
 #: a site the LP relaxation uses above this level is kept open in the MIP start
 LP_OPEN_THRESHOLD = 0.02
+#: the interior-point LP optimum is used as a bound only after this relative safety margin
+LP_BOUND_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -123,18 +125,26 @@ def _has_solution(res) -> bool:
 
 
 def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
-              budget: float) -> dict[int, float] | None:
+              budget: float) -> tuple[dict[int, float] | None, float | None]:
     """Relax-and-fix: solve the LP relaxation (interior point, no crossover: only the values
     are needed), keep every site the LP uses at all open and close the others, solve the
     smaller MIP that is left (products, onboarding, equipment, hubs, partners) and return its
     solution as a start for the full MIP. HiGHS's own heuristics struggle to find a good
     first network on national instances; this hands it one within part of the time limit.
-    Sites are fixed through their bounds, which the persistent interface updates cheaply."""
+    Sites are fixed through their bounds, which the persistent interface updates cheaply.
+
+    Also returns the LP optimum, a valid lower bound for the MIP: when the full MIP gets too
+    little time to finish its own root, the LP still proves how far the network can be from
+    optimal."""
     started = time.perf_counter()
-    res = _run(solver, m, settings, tee, 0.6 * budget, solve_relaxation=True, solver="ipm",
+    res = _run(solver, m, settings, tee, budget, solve_relaxation=True, solver="ipm",
                run_crossover="off")
     if not _has_solution(res):
-        return None
+        return None, None
+    lp_bound = None
+    if res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied:
+        value = float(res.incumbent_objective)
+        lp_bound = value - abs(value) * LP_BOUND_TOLERANCE
     res.solution_loader.load_vars()
     free = [v for v in m.y.values() if not v.fixed]
     for v in free:
@@ -150,18 +160,18 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
                 v.setub(0)
                 free.append(v)
     left = budget - (time.perf_counter() - started)
-    res = _run(solver, m, settings, tee, max(left, 0.3 * budget), solver="choose",
+    res = _run(solver, m, settings, tee, max(left, 0.5 * budget), solver="choose",
                run_crossover="on")
     for v in free:
         v.setlb(0)
         v.setub(1)
     if not _has_solution(res):
-        return None
+        return None, lp_bound
     res.solution_loader.load_vars()
     start = {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
     log.info("MIP start: objective %.6g after %.1fs", res.incumbent_objective,
              time.perf_counter() - started)
-    return start
+    return start, lp_bound
 
 
 def _start_applies(m: pyo.ConcreteModel) -> bool:
@@ -180,8 +190,9 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         raise SolveError("HiGHS is not available: pip install highspy")
     limit = float(time_limit or settings.time_limit)
     started = time.perf_counter()
+    lp_bound = None
     if settings.warm_start and len(m.y) >= WARM_START_MIN_SITES and _start_applies(m):
-        solver.start = mip_start(solver, m, settings, tee, WARM_START_SHARE * limit)
+        solver.start, lp_bound = mip_start(solver, m, settings, tee, WARM_START_SHARE * limit)
     res = _run(solver, m, settings, tee, limit - (time.perf_counter() - started),
                solver="choose")
     seconds = time.perf_counter() - started
@@ -203,6 +214,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     obj = res.incumbent_objective if has else None
     bound = res.objective_bound
     bound = None if bound is None or not math.isfinite(bound) else float(bound)
+    if lp_bound is not None and (bound is None or lp_bound > bound):
+        bound = lp_bound  # minimisation: the larger of two valid lower bounds
     gap = None
     if obj is not None and bound is not None:
         gap = abs(obj - bound) / max(abs(obj), 1e-9)
