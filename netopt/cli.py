@@ -31,13 +31,15 @@ data_app = typer.Typer(help="Datasets: build the US default, describe, schema.",
 app.add_typer(data_app, name="data")
 
 
-def _register_import() -> None:
+def _register_subcommands() -> None:
     from .cli_import import import_app
+    from .cli_scenarios import register
 
     app.add_typer(import_app, name="import")
+    register(app)
 
 
-_register_import()
+_register_subcommands()
 
 # piped output (CI logs, files) gets a readable width instead of rich's 80-column default
 console = Console(width=None if sys.stdout.isatty() else 140)

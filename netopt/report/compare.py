@@ -1,0 +1,634 @@
+"""Scenario comparison (`compare.html`, `compare.xlsx`): what changes between network designs.
+
+A strategist comparing scenarios asks: what does each cost against the baseline, who is left
+unserved, which sites open or close, and what does more access cost. The page answers that in
+one self-contained, printable file (inline CSS and SVG, no script, no network); the workbook
+carries the same numbers for re-cutting. Everything is drawn from a `netopt.scenarios`
+Comparison, so this module only needs its documented fields (duck-typed, no import).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+
+from .common import LOWER48, SITE_STYLES, fmt_int, fmt_num, fmt_usd, num, text, truthy
+from .onepager import _esc, _label, _Projector
+from .workbook import (
+    DEC1,
+    DEC2,
+    INT,
+    PCT,
+    PCT_POINTS,
+    USD,
+    _put,
+    _style_header,
+    _table_sheet,
+    _widths,
+    column_spec,
+)
+
+HTML_FILE = "compare.html"
+WORKBOOK_FILE = "compare.xlsx"
+FAILED = ("infeasible", "invalid", "no_solution", "error")
+OPENED_COLOUR = "#11a36a"
+CLOSED_COLOUR = "#d7191c"
+ACTIVE_COLOUR = SITE_STYLES["kept"][0] or "#0b2f5b"
+# distinct, colour-blind friendly series colours for cost terms (Tableau 10)
+TERM_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
+                "#ff9da7", "#9c755f", "#bab0ac", "#1f3b5a", "#8cd17d")
+PENALTY_COLOUR = "#c9ced4"
+REASON_CHARS = 240  # longer failure reasons are cut in the table (full text on hover, xlsx)
+SHEET_BAD = re.compile(r"[\[\]:*?/\\']")
+
+EXTRA_CSS = """
+main { max-width: 1180px; }
+.status { font-weight: 600; }
+.status.ok { color: #1b7a3a; }
+.status.bad { color: #b2182b; }
+.reason { display: block; font-weight: normal; color: #b2182b; font-size: 11px;
+  white-space: normal; max-width: 260px; }
+td.neg { color: #1b7a3a; }
+td.pos { color: #b2182b; }
+tr.base td { background: #f7f9fb; }
+.multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr));
+  gap: 12px; align-items: start; }
+.multiples figure { margin: 0; border: 1px solid var(--line); border-radius: 6px;
+  padding: 6px; break-inside: avoid; }
+.multiples figure > svg { width: 100%; height: auto; display: block; background: #f3f5f7; }
+.multiples figcaption { color: var(--ink); font-size: 12px; margin: 0 0 4px; }
+.multiples figcaption b { color: var(--accent); }
+.chart svg { max-width: 100%; }
+@media print { .multiples { grid-template-columns: repeat(3, 1fr); } main { max-width: none; } }
+"""
+
+
+class ComparisonLike(Protocol):
+    """The fields of netopt.scenarios.Comparison this module reads."""
+
+    rows: pd.DataFrame
+    site_changes: pd.DataFrame
+    sites: dict[str, pd.DataFrame]
+    frontier: pd.DataFrame | None
+    title: str
+
+
+# ---------------------------------------------------------------- helpers
+
+def _failed(status: object) -> bool:
+    return text(status) in FAILED or not text(status)
+
+
+def _cell(row: pd.Series, col: str) -> float:
+    """A numeric cell, NaN when absent or not a number (failed scenarios)."""
+    return num(row.get(col), math.nan)
+
+
+def _fmt(value: float, how: str) -> str:
+    """One cell of the comparison table; an em dash where the scenario has no value."""
+    if math.isnan(value):
+        return "\u2014"
+    if how == "usd":
+        return fmt_usd(value)
+    if how == "int":
+        return fmt_int(value)
+    if how == "pts":
+        return fmt_num(value)
+    if how == "pct":
+        return f"{value:.1f} %"
+    if how == "gap":
+        return f"{100 * value:.2f} %"
+    return fmt_num(value)
+
+
+def cost_columns(rows: pd.DataFrame) -> list[str]:
+    """cost_<term> columns other than the total, in table order."""
+    return [c for c in rows.columns if str(c).startswith("cost_") and c != "cost_total"]
+
+
+def _deltas(rows: pd.DataFrame) -> list[tuple[float, float]]:
+    """(USD, share) of each scenario's objective against the first scenario's."""
+    obj = [num(v, math.nan) for v in rows.get("objective_usd", [math.nan] * len(rows))]
+    if not obj:
+        return []
+    base = obj[0]
+    out = []
+    for v in obj:
+        d = v - base
+        out.append((d, d / abs(base) if base and not math.isnan(d) else math.nan))
+    return out
+
+
+# ---------------------------------------------------------------- comparison table
+
+def comparison_table(rows: pd.DataFrame) -> str:
+    """One row per scenario: status (with why it failed), objective, delta, service, network."""
+    heads = ("Scenario", "Status", "Objective (USD/yr)", "\u0394 vs first", "\u0394 %",
+             "Served (pts/yr)", "Unserved (pts/yr)", "Within travel target", "Sites",
+             "Hubs", "Partners", "Gap")
+    body = []
+    for i, ((_, r), (d, share)) in enumerate(zip(rows.iterrows(), _deltas(rows),
+                                                  strict=True)):
+        status = text(r.get("status"))
+        bad = _failed(status)
+        reason = text(r.get("reason"))
+        short = reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS - 1] + "\u2026"
+        stat = (f"<span class='status {'bad' if bad else 'ok'}'>{_esc(status or 'unknown')}"
+                + (f"<span class='reason' title='{_esc(reason)}'>{_esc(short)}</span>"
+                   if reason else "") + "</span>")
+        sign = "" if math.isnan(d) or i == 0 else ("neg" if d < -0.5 else "pos" if d > 0.5
+                                                    else "")
+        dtxt = "base" if i == 0 else ("+" if d > 0 else "") + _fmt(d, "usd") \
+            if not math.isnan(d) else "\u2014"
+        ptxt = "" if i == 0 else ("+" if share > 0 else "") + _fmt(100 * share, "pct") \
+            if not math.isnan(share) else "\u2014"
+        cells = [
+            f"<td><b>{_esc(r.get('scenario'))}</b></td>", f"<td>{stat}</td>",
+            f"<td class='n'>{_esc(_fmt(_cell(r, 'objective_usd'), 'usd'))}</td>",
+            f"<td class='n {sign}'>{_esc(dtxt)}</td>", f"<td class='n {sign}'>{_esc(ptxt)}</td>",
+            f"<td class='n'>{_esc(_fmt(_cell(r, 'patients_served'), 'pts'))}</td>",
+            f"<td class='n'>{_esc(_fmt(_cell(r, 'patients_unserved'), 'pts'))}</td>",
+            f"<td class='n'>{_esc(_fmt(_cell(r, 'pct_within_travel_target'), 'pct'))}</td>",
+            *(f"<td class='n'>{_esc(_fmt(_cell(r, c), 'int'))}</td>"
+              for c in ("sites_active", "hubs_active", "partners_active")),
+            f"<td class='n'>{_esc(_fmt(_cell(r, 'gap'), 'gap'))}</td>",
+        ]
+        body.append(f"<tr{' class=base' if i == 0 else ''}>{''.join(cells)}</tr>")
+    head = "".join(f"<th{'' if j < 2 else ' class=n'}>{_esc(h)}</th>"
+                   for j, h in enumerate(heads))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+# ---------------------------------------------------------------- cost chart
+
+def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
+    """Stacked horizontal bars: annual cost by term, one bar per scenario.
+
+    Stacked rather than grouped so the bar length is the total a strategist compares first;
+    penalty terms (lost margin, not cash) are grey and revenue (negative) is left out.
+    """
+    terms = [c for c in cost_columns(rows)
+             if any(num(v) > 0.5 for v in rows[c])]
+    if rows.empty or not terms:
+        return '<svg viewBox="0 0 300 30"><text x="4" y="20">No costs to compare.</text></svg>'
+    label_w, value_w, bar_h, gap = 190.0, 90.0, 20.0, 8.0
+    totals = [sum(max(num(v), 0.0) for v in vals)
+              for vals in rows[terms].itertuples(index=False, name=None)]
+    top = max(max(totals), 1e-9)
+    legend_rows = math.ceil(len(terms) / 4)
+    height = len(rows) * (bar_h + gap) + 10 + legend_rows * 18 + 8
+    colours: dict[str, str] = {}
+    k = 0
+    for t in terms:
+        if "penalty" in t or "unserved" in t:
+            colours[t] = PENALTY_COLOUR
+        else:
+            colours[t] = TERM_COLOURS[k % len(TERM_COLOURS)]
+            k += 1
+    out = [f'<svg viewBox="0 0 {width:.0f} {height:.0f}" xmlns="http://www.w3.org/2000/svg" '
+           'role="img" aria-label="Annual cost by term per scenario" font-size="12">']
+    y = 5.0
+    span = width - label_w - value_w
+    for (_, r), total in zip(rows.iterrows(), totals, strict=True):
+        name = text(r.get("scenario"))
+        short = name if len(name) <= 28 else name[:27] + "\u2026"
+        out.append(f'<text x="{label_w - 8}" y="{y + bar_h - 6}" text-anchor="end" '
+                   f'fill="#1d2733"><title>{_esc(name)}</title>{_esc(short)}</text>')
+        x = label_w
+        if _failed(r.get("status")) and total <= 0:
+            out.append(f'<text x="{x + 4}" y="{y + bar_h - 6}" fill="#b2182b" '
+                       f'font-style="italic">{_esc(text(r.get("status")) or "failed")}: '
+                       "no costs</text>")
+            y += bar_h + gap
+            continue
+        for t in terms:
+            usd = max(num(r.get(t)), 0.0)
+            w = span * usd / top
+            if w <= 0:
+                continue
+            out.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+                       f'fill="{colours[t]}"><title>{_esc(name)}: {_esc(_label(t[5:]))} '
+                       f"{_esc(fmt_usd(usd))}</title></rect>")
+            x += w
+        out.append(f'<text x="{x + 5:.1f}" y="{y + bar_h - 6}" fill="#1d2733" '
+                   f'font-weight="bold">{_esc(fmt_usd(total))}</text>')
+        y += bar_h + gap
+    y += 4
+    col_w = (width - 20) / 4
+    for j, t in enumerate(terms):
+        lx, ly = 10 + (j % 4) * col_w, y + (j // 4) * 18
+        label = _label(t[5:]) + (" (penalty, not cash)" if colours[t] == PENALTY_COLOUR else "")
+        out.append(f'<rect x="{lx:.1f}" y="{ly:.1f}" width="12" height="12" '
+                   f'fill="{colours[t]}"/><text x="{lx + 17:.1f}" y="{ly + 10.5:.1f}" '
+                   f'fill="#1d2733">{_esc(label)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- small-multiple maps
+
+def _latlon(frame: pd.DataFrame) -> list[tuple[float, float]]:
+    if not {"latitude", "longitude"} <= set(frame.columns):
+        return []
+    return [(num(a, math.nan), num(b, math.nan))
+            for a, b in zip(frame["latitude"], frame["longitude"], strict=True)]
+
+
+def shared_bounds(frames: Iterable[pd.DataFrame]) -> list[list[float]] | None:
+    """One frame for every small multiple, so the maps line up when compared by eye.
+
+    Same rule as the one-pager: only the lower 48 when nearly every site is there.
+    """
+    pts = [p for f in frames for p in _latlon(f)
+           if not (math.isnan(p[0]) or math.isnan(p[1]))]
+    if not pts:
+        return None
+    arr = np.array(pts)
+    lo48 = arr[(arr[:, 0] >= LOWER48[0]) & (arr[:, 0] <= LOWER48[1])
+               & (arr[:, 1] >= LOWER48[2]) & (arr[:, 1] <= LOWER48[3])]
+    if len(lo48) >= 0.9 * len(arr):
+        arr = lo48
+    south, west = arr.min(axis=0)
+    north, east = arr.max(axis=0)
+    pad = 0.4 if north - south < 3 else 0.6
+    return [[float(south) - pad, float(west) - pad], [float(north) + pad, float(east) + pad]]
+
+
+def _active_ids(sites: pd.DataFrame) -> set[str]:
+    if "site_id" not in sites.columns:
+        return set()
+    flags = sites["active"] if "active" in sites.columns else \
+        sites.get("decision", pd.Series("", sites.index)).isin(["kept", "opened"])
+    return {text(s) for s, a in zip(sites["site_id"], flags, strict=True) if truthy(a)}
+
+
+def scenario_map_svg(sites: pd.DataFrame, changes: pd.DataFrame, bounds: list[list[float]],
+                     width: float = 420.0) -> str:
+    """One scenario's sites on the one-pager's Albers projection.
+
+    Candidates are faint grey for context, active sites navy, sites opened relative to the
+    first scenario green and sites closed red (hollow: they are not in this network).
+    """
+    proj = _Projector(bounds, width)
+    h = proj.height
+    out = [f'<svg viewBox="0 0 {width:.0f} {h:.0f}" xmlns="http://www.w3.org/2000/svg" '
+           'role="img" aria-label="Sites of the scenario">',
+           f'<rect width="{width:.0f}" height="{h:.0f}" fill="#f3f5f7"/>']
+    # state codes at the centre of the sites in each state, for orientation
+    if {"state", "latitude", "longitude"} <= set(sites.columns):
+        st = sites.assign(_s=sites["state"].map(text), _la=sites["latitude"].map(num),
+                          _lo=sites["longitude"].map(num))
+        for state, g in st.groupby("_s"):
+            if not state:
+                continue
+            x, y = proj(float(g["_la"].mean()), float(g["_lo"].mean()))
+            if 0 <= x <= width and 0 <= y <= h:
+                out.append(f'<text x="{x}" y="{y}" font-size="13" fill="#aab3bd" '
+                           f'font-weight="bold" text-anchor="middle">{_esc(state)}</text>')
+    change = {}
+    if {"site_id", "change"} <= set(changes.columns):
+        change = {text(s): text(c) for s, c in zip(changes["site_id"], changes["change"],
+                                                    strict=True)}
+    active = _active_ids(sites)
+    ids = sites["site_id"].map(text).tolist() if "site_id" in sites.columns else []
+    names = sites["name"].map(text).tolist() if "name" in sites.columns else ids
+    layers: dict[str, list[str]] = {"idle": [], "active": [], "closed": [], "opened": []}
+    for sid, name, (lat, lon) in zip(ids, names, _latlon(sites), strict=True):
+        if math.isnan(lat) or math.isnan(lon):
+            continue
+        x, y = proj(lat, lon)
+        c = change.get(sid, "")
+        tip = f"<title>{_esc(name or sid)} ({_esc(sid)}){': ' + _esc(c) if c else ''}</title>"
+        if c == "opened":
+            layers["opened"].append(f'<circle cx="{x}" cy="{y}" r="6" fill="{OPENED_COLOUR}" '
+                                    f'stroke="#fff" stroke-width="1.3">{tip}</circle>')
+        elif c == "closed":
+            layers["closed"].append(f'<circle cx="{x}" cy="{y}" r="5.5" fill="#fff" '
+                                    f'stroke="{CLOSED_COLOUR}" stroke-width="2.4">{tip}</circle>')
+        elif sid in active:
+            layers["active"].append(f'<circle cx="{x}" cy="{y}" r="4.2" fill="{ACTIVE_COLOUR}" '
+                                    f'stroke="#fff" stroke-width="1">{tip}</circle>')
+        else:
+            layers["idle"].append(f'<circle cx="{x}" cy="{y}" r="1.8" fill="#c4cad1">'
+                                  f"{tip}</circle>")
+    for key in ("idle", "active", "closed", "opened"):
+        out += layers[key]
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _map_legend() -> str:
+    def dot(fill: str, stroke: str, r: float = 5.0, sw: float = 1.2) -> str:
+        return (f'<svg width="14" height="14"><circle cx="7" cy="7" r="{r}" fill="{fill}" '
+                f'stroke="{stroke}" stroke-width="{sw}"/></svg>')
+
+    items = [(dot(ACTIVE_COLOUR, "#fff"), "active site"),
+             (dot(OPENED_COLOUR, "#fff", 6), "opened vs first scenario"),
+             (dot("#fff", CLOSED_COLOUR, 5, 2.2), "closed vs first scenario"),
+             (dot("#c4cad1", "#c4cad1", 2), "site not used")]
+    return '<div class="legend">' + "".join(
+        f"<span>{sym}{_esc(lbl)}</span>" for sym, lbl in items) + "</div>"
+
+
+def small_multiples(comparison: ComparisonLike) -> str:
+    """A map per scenario, all in the same frame, with counts of opened/closed sites."""
+    rows = comparison.rows
+    names = rows["scenario"].map(text).tolist() if "scenario" in rows.columns else []
+    tables = {text(k): v for k, v in (comparison.sites or {}).items()}
+    bounds = shared_bounds(tables.values())
+    changes = comparison.site_changes if comparison.site_changes is not None \
+        else pd.DataFrame()
+    scen_col = changes["scenario"].map(text) if "scenario" in changes.columns else None
+    figs = []
+    for i, (name, (_, r)) in enumerate(zip(names, rows.iterrows(), strict=True)):
+        sites = tables.get(name)
+        ch = changes[scen_col == name] if scen_col is not None else pd.DataFrame()
+        n_open = int((ch.get("change", pd.Series(dtype=str)).map(text) == "opened").sum())
+        n_close = int((ch.get("change", pd.Series(dtype=str)).map(text) == "closed").sum())
+        if sites is None or bounds is None or sites.empty:
+            why = text(r.get("reason")) or "no site table"
+            body = (f'<svg viewBox="0 0 420 80" xmlns="http://www.w3.org/2000/svg">'
+                    f'<rect width="420" height="80" fill="#f3f5f7"/><text x="12" y="34" '
+                    f'fill="#b2182b" font-size="14">{_esc(text(r.get("status")) or "failed")}'
+                    f'</text><text x="12" y="56" fill="#5b6672" font-size="12">'
+                    f"{_esc(why[:70])}</text></svg>")
+            cap = f"<b>{_esc(name)}</b>"
+        else:
+            body = scenario_map_svg(sites, ch, bounds)
+            active = len(_active_ids(sites))
+            what = "baseline" if i == 0 else f"+{n_open} opened, \u2212{n_close} closed"
+            cap = f"<b>{_esc(name)}</b> \u2014 {active} active sites ({_esc(what)})"
+        figs.append(f"<figure><figcaption>{cap}</figcaption>{body}</figure>")
+    return f'<div class="multiples">{"".join(figs)}</div>' + _map_legend()
+
+
+# ---------------------------------------------------------------- site changes
+
+def site_changes_table(comparison: ComparisonLike) -> str:
+    """Sites opened or closed per scenario, relative to the first scenario."""
+    ch = comparison.site_changes
+    if ch is None or ch.empty:
+        return "<p>No site opens or closes relative to the first scenario.</p>"
+    order = {text(s): i for i, s in enumerate(comparison.rows.get("scenario", []))}
+    ch = ch.assign(_o=ch["scenario"].map(lambda s: order.get(text(s), len(order))),
+                   _c=ch["change"].map(lambda c: 0 if text(c) == "opened" else 1))
+    ch = ch.sort_values(["_o", "_c", *(c for c in ("state", "name") if c in ch.columns)],
+                        kind="stable")
+    body = []
+    for r in ch.to_dict("records"):
+        c = text(r.get("change"))
+        colour = OPENED_COLOUR if c == "opened" else CLOSED_COLOUR
+        body.append(f"<tr><td>{_esc(r.get('scenario'))}</td>"
+                    f"<td style='color:{colour};font-weight:600'>{_esc(c)}</td>"
+                    f"<td>{_esc(r.get('name'))}</td><td>{_esc(r.get('site_id'))}</td>"
+                    f"<td>{_esc(r.get('state'))}</td></tr>")
+    return ("<table><thead><tr><th>Scenario</th><th>Change</th><th>Site</th><th>Site id</th>"
+            f"<th>State</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+# ---------------------------------------------------------------- frontier
+
+def _ticks(lo: float, hi: float, n: int = 6) -> list[float]:
+    """Round tick values (1, 2 or 5 x 10^k apart) inside [lo, hi], so axes read 60, 70, 80."""
+    raw = (hi - lo) / max(n - 1, 1)
+    mag = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step) * step
+    return [round(first + i * step, 10) for i in range(int((hi - first) / step) + 1)]
+
+
+def _axis_usd(value: float, step: float) -> str:
+    """$10.04 M: as many decimals as the tick step needs, so close ticks do not repeat."""
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= div:
+            digits = min(3, max(0, math.ceil(-math.log10(step / div)))) if step > 0 else 1
+            return f"{'-' if value < 0 else ''}${abs(value) / div:,.{digits}f} {unit}"
+    return fmt_usd(value)
+
+
+def frontier_svg(frontier: pd.DataFrame, width: float = 760.0, height: float = 380.0) -> str:
+    """Annual cost against access: one polyline vertex per feasible point, infeasible as x.
+
+    x is the share of patients within the travel target the solve achieved; a point without
+    it (infeasible) sits at the share it was asked for (min_share), drawn as a red cross on
+    the bottom axis since it has no cost.
+    """
+    pts: list[tuple[float, float | None, dict[str, Any]]] = []
+    for r in frontier.to_dict("records"):
+        achieved = num(r.get("pct_within_travel_target"), math.nan)
+        asked = 100 * num(r.get("min_share"), math.nan)
+        x = achieved if not math.isnan(achieved) else asked
+        cost = num(r.get("objective_usd"), math.nan)
+        ok = not _failed(r.get("status")) and not math.isnan(cost)
+        pts.append((x, cost if ok else None, r))
+    xs = [p[0] for p in pts if not math.isnan(p[0])]
+    ys = [p[1] for p in pts if p[1] is not None]
+    if not xs:
+        return '<svg viewBox="0 0 300 30"><text x="4" y="20">No frontier points.</text></svg>'
+    left, right, top, bottom = 86.0, 20.0, 16.0, 46.0
+    x0, x1 = min(xs), max(xs)
+    if x1 - x0 < 1:
+        x0, x1 = x0 - 1, x1 + 1
+    pad = (x1 - x0) * 0.06
+    x0, x1 = x0 - pad, x1 + pad
+    y0, y1 = (min(ys), max(ys)) if ys else (0.0, 1.0)
+    ypad = max((y1 - y0) * 0.1, abs(y1) * 0.02, 1.0)
+    y0, y1 = y0 - ypad, y1 + ypad
+    pw, ph = width - left - right, height - top - bottom
+
+    def px(x: float) -> float:
+        return round(left + pw * (x - x0) / (x1 - x0), 1)
+
+    def py(y: float) -> float:
+        return round(top + ph * (1 - (y - y0) / (y1 - y0)), 1)
+
+    out = [f'<svg viewBox="0 0 {width:.0f} {height:.0f}" xmlns="http://www.w3.org/2000/svg" '
+           f'role="img" aria-label="Cost versus access frontier" font-size="12" '
+           f'style="max-width:{width:.0f}px">',
+           f'<rect x="{left}" y="{top}" width="{pw:.1f}" height="{ph:.1f}" fill="#f7f9fb" '
+           'stroke="#d9dee4"/>']
+    yticks = _ticks(y0, y1, 5)
+    ystep = yticks[1] - yticks[0] if len(yticks) > 1 else abs(y1 - y0)
+    for t in yticks:
+        y = py(t)
+        out.append(f'<line x1="{left}" x2="{left + pw:.1f}" y1="{y}" y2="{y}" stroke="#e3e7ec"/>'
+                   f'<text x="{left - 6}" y="{y + 4}" text-anchor="end" fill="#5b6672">'
+                   f"{_esc(_axis_usd(t, ystep))}</text>")
+    for t in _ticks(x0, x1):
+        x = px(t)
+        out.append(f'<line x1="{x}" x2="{x}" y1="{top}" y2="{top + ph:.1f}" stroke="#e3e7ec"/>'
+                   f'<text x="{x}" y="{top + ph + 16:.1f}" text-anchor="middle" '
+                   f'fill="#5b6672">{t:g} %</text>')
+    out.append(f'<text x="{left + pw / 2:.1f}" y="{height - 8}" text-anchor="middle" '
+               'fill="#1d2733">% of served patients within the travel target</text>'
+               f'<text x="16" y="{top + ph / 2:.1f}" text-anchor="middle" fill="#1d2733" '
+               f'transform="rotate(-90 16 {top + ph / 2:.1f})">annual cost (USD/yr)</text>')
+    ok = sorted(((x, y, r) for x, y, r in pts if y is not None and not math.isnan(x)),
+                key=lambda p: p[0])
+    if ok:
+        coords = " ".join(f"{px(x)},{py(y)}" for x, y, _ in ok)
+        out.append(f'<polyline points="{coords}" fill="none" stroke="#0b2f5b" '
+                   'stroke-width="2.2"/>')
+    for x, y, r in pts:
+        if math.isnan(x):
+            continue
+        share = num(r.get("min_share"), math.nan)
+        label = text(r.get("point")) if math.isnan(share) else f"\u2265{100 * share:.0f} %"
+        tip = (f"point {text(r.get('point'))}: min share {100 * num(r.get('min_share')):.0f} %,"
+               f" within {num(r.get('within_km')):,.0f} km, {text(r.get('status'))}")
+        if y is None:
+            cx, cy = px(x), top + ph - 8
+            out.append(f'<g stroke="#d7191c" stroke-width="2.4" class="infeasible">'
+                       f'<line x1="{cx - 6}" y1="{cy - 6}" x2="{cx + 6}" y2="{cy + 6}"/>'
+                       f'<line x1="{cx - 6}" y1="{cy + 6}" x2="{cx + 6}" y2="{cy - 6}"/>'
+                       f"<title>{_esc(tip)}</title></g>")
+        else:
+            out.append(f'<circle cx="{px(x)}" cy="{py(y)}" r="5" fill="#0b2f5b" stroke="#fff" '
+                       f'stroke-width="1.5"><title>{_esc(tip)}: {_esc(fmt_usd(y))}</title>'
+                       f'</circle><text x="{px(x) + 8}" y="{py(y) - 8}" fill="#1d2733" '
+                       f'font-size="11">{_esc(label)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _frontier_legend(frontier: pd.DataFrame) -> str:
+    bad = sum(_failed(s) for s in frontier.get("status", []))
+    note = f" {bad} point(s) infeasible, marked \u00d7 at the share they asked for." \
+        if bad else ""
+    return (f"<figcaption>Each point is one solve; the line joins the feasible ones in order "
+            f"of access.{_esc(note)}</figcaption>")
+
+
+# ---------------------------------------------------------------- page
+
+def render_comparison(comparison: ComparisonLike) -> str:
+    """compare.html as a self-contained string (no script, no external requests)."""
+    css = (resources.files("netopt.report") / "templates" / "report.css").read_text("utf-8")
+    rows = comparison.rows
+    title = text(getattr(comparison, "title", "")) or "Scenario comparison"
+    n_failed = sum(_failed(s) for s in rows.get("status", []))
+    first = text(rows["scenario"].iloc[0]) if len(rows) and "scenario" in rows.columns else ""
+    sub = (f"{len(rows)} scenarios"
+           + (f", {n_failed} without a solution" if n_failed else "")
+           + (f"; deltas, opened and closed sites are relative to the first scenario, "
+              f"\u201c{first}\u201d." if first else "."))
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_esc(title)}</title>",
+        f"<style>\n{css}\n{EXTRA_CSS}\n</style></head><body><main>",
+        f"<header><h1>{_esc(title)}</h1><p class='sub'>{_esc(sub)}</p></header>",
+        "<h2>Scenarios side by side</h2>", comparison_table(rows),
+        "<h2>Annual cost by term</h2><div class='chart'>", cost_compare_svg(rows), "</div>",
+        "<h2>Sites per scenario</h2>", small_multiples(comparison),
+        "<h2>Site changes relative to the first scenario</h2>", site_changes_table(comparison),
+    ]
+    frontier = comparison.frontier
+    if frontier is not None and len(frontier):
+        parts += ["<h2>Cost of access</h2><figure class='chart'>", frontier_svg(frontier),
+                  _frontier_legend(frontier), "</figure>"]
+    parts += ["<footer>Written by netopt; every number is also in compare.xlsx.</footer>",
+              "</main></body></html>"]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- workbook
+
+_COMPARE_RULES: list[tuple[str, str, str]] = [
+    (r"^(objective_usd|cost_.+)$", "USD/yr", USD),
+    (r"^gap$", "share", "0.00%"),
+    (r"^min_share$", "share", PCT),
+    (r"^pct_", "%", PCT_POINTS),
+    (r"^patients_", "patients/yr", DEC2),
+    (r"^(sites|hubs|partners)_active$", "count", INT),
+    (r"_seconds$", "s", DEC1),
+    (r"^within_km$", "km", DEC1),
+]
+
+
+def compare_spec(column: str) -> tuple[str, str | None]:
+    """(unit, number format) of a comparison column, falling back to the result columns'."""
+    for pattern, unit, fmt in _COMPARE_RULES:
+        if re.search(pattern, column):
+            return unit, fmt
+    return column_spec(column)
+
+
+def compare_header(column: str) -> str:
+    """'objective_usd (USD/yr)'; map back with split(' (') as for network.xlsx."""
+    unit, _ = compare_spec(column)
+    return f"{column} ({unit})" if unit else column
+
+
+def _frame_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
+    """A table with units in headers, number formats, frozen header and filters."""
+    from openpyxl.utils import get_column_letter
+
+    ws = wb.create_sheet(name)
+    headers = [compare_header(str(c)) for c in frame.columns]
+    for j, h in enumerate(headers, start=1):
+        _put(ws, 1, j, h)
+    _style_header(ws, 1, len(headers))
+    formats = [compare_spec(str(c))[1] or (DEC2 if pd.api.types.is_float_dtype(frame[c])
+                                            else None) for c in frame.columns]
+    for i, values in enumerate(frame.itertuples(index=False, name=None), start=2):
+        for j, v in enumerate(values, start=1):
+            _put(ws, i, j, v, formats[j - 1])
+    ws.freeze_panes = "A2"
+    if headers:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(len(frame) + 1, 2)}"
+    _widths(ws, frame, headers)
+
+
+def sheet_names(names: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
+    """Excel-safe, unique (case-insensitively) sheet names of at most 31 characters."""
+    seen = {t.lower() for t in taken}
+    out = []
+    for raw in names:
+        base = SHEET_BAD.sub("_", text(raw)).strip() or "scenario"
+        base = base[:31]
+        name, k = base, 2
+        while name.lower() in seen:
+            suffix = f" ({k})"
+            name = base[:31 - len(suffix)] + suffix
+            k += 1
+        seen.add(name.lower())
+        out.append(name)
+    return out
+
+
+def write_workbook(comparison: ComparisonLike, path: Path) -> Path:
+    """compare.xlsx: Comparison, Site changes, Frontier (if any), then each scenario's sites."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    _frame_sheet(wb, "Comparison", comparison.rows)
+    changes = comparison.site_changes if comparison.site_changes is not None else \
+        pd.DataFrame(columns=["scenario", "site_id", "name", "state", "latitude", "longitude",
+                              "change"])
+    _frame_sheet(wb, "Site changes", changes)
+    fixed = ["Comparison", "Site changes"]
+    if comparison.frontier is not None:
+        _frame_sheet(wb, "Frontier", comparison.frontier)
+        fixed.append("Frontier")
+    sites = comparison.sites or {}
+    for name, frame in zip(sheet_names(sites.keys(), fixed), sites.values(), strict=True):
+        _table_sheet(wb, name, frame)
+    wb.save(path)
+    return path
+
+
+def write_comparison(comparison: ComparisonLike, out: Path) -> list[Path]:
+    """Write compare.html and compare.xlsx into `out`; return their paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    page = out / HTML_FILE
+    page.write_text(render_comparison(comparison), encoding="utf-8")
+    return [page, write_workbook(comparison, out / WORKBOOK_FILE)]

@@ -1,0 +1,251 @@
+"""Tests for netopt.report.compare: compare.html and compare.xlsx from real tiny solves.
+
+The Comparison is assembled here from solved Results the way netopt.scenarios documents it
+(a stand-in dataclass with the same fields, so these tests do not depend on that module), with
+three tiny variants (baseline, 3x incidence, Site One excluded) and one failed scenario.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from netopt.case import load_case
+from netopt.pipeline import solve_case
+from netopt.report.compare import compare_header, sheet_names, write_comparison
+from netopt.results import Results
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+HOSTILE = "<script>alert(1)</script>"
+CHROMIUM = shutil.which("chromium")
+VARIANTS = {
+    "tiny-x3": "edits:\n  - table: products\n    scale: {incidence_per_100k: 3}\n",
+    "tiny-no-s1": ("edits:\n  - table: sites\n    where: {site_id: S1}\n"
+                   "    set: {status: excluded}\n"),
+}
+KPIS = ("patients_demand", "patients_served", "patients_unserved", "pct_within_travel_target",
+        "sites_active", "hubs_active", "partners_active")
+
+
+@dataclass
+class Comparison:
+    """Same fields as netopt.scenarios.Comparison."""
+
+    rows: pd.DataFrame
+    site_changes: pd.DataFrame
+    sites: dict[str, pd.DataFrame]
+    frontier: pd.DataFrame | None
+    title: str = "Scenario comparison"
+
+
+def _row(name: str, model: Path, r: Results) -> dict:
+    s = r.summary
+    row = {"scenario": name, "model_file": str(model), "status": s.get("status"), "reason": "",
+           "objective_usd": s.get("objective_usd"), "gap": s.get("gap")}
+    row.update({k: s.get(k) for k in KPIS})
+    row.update(build_seconds=s.get("build_seconds"), solve_seconds=s.get("solve_seconds"))
+    for term, usd in zip(r.tables["costs"]["term"], r.tables["costs"]["usd_per_year"],
+                         strict=True):
+        row[f"cost_{term}"] = usd
+    return row
+
+
+def _changes(sites: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    names = list(sites)
+    base = sites[names[0]].set_index("site_id")["active"].astype(bool)
+    out = []
+    for name in names[1:]:
+        t = sites[name]
+        for r in t.to_dict("records"):
+            was = bool(base.get(r["site_id"], False))
+            if bool(r["active"]) != was:
+                out.append({"scenario": name, **{k: r[k] for k in ("site_id", "name", "state",
+                                                                   "latitude", "longitude")},
+                            "change": "opened" if r["active"] else "closed"})
+    return pd.DataFrame(out, columns=["scenario", "site_id", "name", "state", "latitude",
+                                      "longitude", "change"])
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory: pytest.TempPathFactory) -> Comparison:
+    folder = tmp_path_factory.mktemp("models")
+    shutil.copy(TINY, folder / "tiny.yaml")
+    shutil.copytree(TINY.parent / "tiny", folder / "tiny")
+    models = {"tiny": folder / "tiny.yaml"}
+    for name, body in VARIANTS.items():
+        (folder / f"{name}.yaml").write_text(f"extends: tiny.yaml\nname: {name}\n{body}")
+        models[name] = folder / f"{name}.yaml"
+    rows, sites = [], {}
+    for name, path in models.items():
+        r = solve_case(load_case(path), threads=1, seed=0)
+        rows.append(_row(name, path, r))
+        sites[name] = r.tables["sites"]
+    rows.append({"scenario": "broken", "model_file": "broken.yaml", "status": "infeasible",
+                 "reason": "min_share 0.99 cannot be met within 10 km"})
+    frame = pd.DataFrame(rows)
+    return Comparison(frame, _changes(sites), sites, None, "Tiny scenarios")
+
+
+def _hostile(c: Comparison) -> Comparison:
+    """Every user string replaced by markup: names must be escaped, never rendered."""
+    rename = {n: f"{HOSTILE}{n}" for n in c.rows["scenario"]}
+    rows = c.rows.assign(scenario=c.rows["scenario"].map(rename),
+                         reason=c.rows["reason"].map(lambda s: f"{HOSTILE}{s}" if s else s))
+    sites = {rename[k]: v.assign(name=HOSTILE + v["name"]) for k, v in c.sites.items()}
+    changes = c.site_changes.assign(scenario=c.site_changes["scenario"].map(rename),
+                                    name=HOSTILE + c.site_changes["name"])
+    return Comparison(rows, changes, sites, c.frontier, f"{HOSTILE} title")
+
+
+FRONTIER = pd.DataFrame({
+    "point": ["p0", "p1", "p2", "p3"],
+    "min_share": [0.5, 0.7, 0.9, 0.99],
+    "within_km": [250.0] * 4,
+    "objective_usd": [200_000.0, 240_000.0, 330_000.0, math.nan],
+    "pct_within_travel_target": [62.0, 75.0, 91.0, math.nan],
+    "status": ["optimal", "optimal", "optimal", "infeasible"],
+})
+
+
+# ---------------------------------------------------------------- files and workbook
+
+def test_writes_both_files(comparison: Comparison, tmp_path: Path) -> None:
+    paths = write_comparison(comparison, tmp_path / "out")
+    assert [p.name for p in paths] == ["compare.html", "compare.xlsx"]
+    page = paths[0].read_text()
+    assert "Tiny scenarios" in page and "tiny-no-s1" in page
+    assert "min_share 0.99 cannot be met" in page  # failure reason shown
+    assert page.count("<figure>") == len(comparison.rows)  # one small multiple per scenario
+    assert "Cost of access" not in page  # no frontier given
+
+
+def test_comparison_sheet_equals_rows(comparison: Comparison, tmp_path: Path) -> None:
+    _, book = write_comparison(comparison, tmp_path)
+    wb = openpyxl.load_workbook(book)
+    assert wb.sheetnames[:2] == ["Comparison", "Site changes"]
+    assert "Frontier" not in wb.sheetnames
+    ws = wb["Comparison"]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+    values = list(ws.values)
+    heads = [h.split(" (")[0] for h in values[0]]
+    assert heads == list(comparison.rows.columns)
+    assert compare_header("objective_usd") in values[0]
+    for got, want in zip(values[1:], comparison.rows.itertuples(index=False), strict=True):
+        for g, w in zip(got, want, strict=True):
+            if isinstance(w, float) and math.isnan(w):
+                assert g is None
+            elif isinstance(w, int | float | np.number) and not isinstance(w, bool):
+                assert g == pytest.approx(float(w), rel=1e-12, abs=1e-9)
+            else:
+                assert g == ("" if w is None else str(w)) or (g is None and not w)
+    assert ws.cell(row=2, column=heads.index("objective_usd") + 1).number_format.startswith(
+        '"$"')
+    # one sheet per scenario with a sites table
+    assert len(wb.sheetnames) == 2 + len(comparison.sites)
+
+
+def test_site_change_counts(comparison: Comparison, tmp_path: Path) -> None:
+    ch = comparison.site_changes
+    assert set(ch["change"]) == {"opened", "closed"}  # the fixture exercises both
+    _, book = write_comparison(comparison, tmp_path)
+    rows = list(openpyxl.load_workbook(book)["Site changes"].values)[1:]
+    assert len(rows) == len(ch)
+    page = (tmp_path / "compare.html").read_text()
+    body = page.split("Site changes relative to the first scenario", 1)[1]
+    for change in ("opened", "closed"):
+        n = int((ch["change"] == change).sum())
+        assert body.count(f"font-weight:600'>{change}</td>") == n
+    # the map caption counts match too: tiny-no-s1 opens S2 and closes S1
+    assert "+1 opened, \u22121 closed" in page
+
+
+def test_sheet_names_safe_and_unique() -> None:
+    names = sheet_names(["a/b", "A/B", "x" * 40, "x" * 40, "comparison", "[q]*?:"],
+                        ["Comparison"])
+    assert all(len(n) <= 31 for n in names)
+    assert len({n.lower() for n in names} | {"comparison"}) == len(names) + 1
+    assert not any(re.search(r"[\[\]:*?/\\]", n) for n in names)
+
+
+# ---------------------------------------------------------------- safety
+
+def test_hostile_names_escaped(comparison: Comparison, tmp_path: Path) -> None:
+    bad = _hostile(comparison)
+    page, book = write_comparison(bad, tmp_path)
+    html = page.read_text()
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;Site One" in html  # site names
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;tiny-x3" in html  # scenario names
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;min_share" in html  # reasons
+    wb = openpyxl.load_workbook(book)
+    assert len(wb.sheetnames) == 2 + len(bad.sites)
+    assert all(len(n) <= 31 for n in wb.sheetnames)
+
+
+def test_no_external_resources(comparison: Comparison, tmp_path: Path) -> None:
+    page, _ = write_comparison(replace(comparison, frontier=FRONTIER), tmp_path)
+    html = page.read_text()
+    assert not re.search(r"<script[^>]+src\s*=\s*[\"']?https?:", html, re.I)
+    assert not re.search(r"<link[^>]+href\s*=\s*[\"']?https?:", html, re.I)
+    assert "<script src=http" not in html and "<link href=http" not in html
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", html, re.I)
+
+
+# ---------------------------------------------------------------- frontier
+
+def test_frontier_polyline(comparison: Comparison, tmp_path: Path) -> None:
+    feasible = FRONTIER.iloc[:3]
+    page, book = write_comparison(replace(comparison, frontier=feasible), tmp_path / "a")
+    html = page.read_text()
+    lines = re.findall(r'<polyline points="([^"]+)"', html)
+    assert len(lines) == 1
+    assert len(lines[0].split()) == len(feasible)
+    assert "Frontier" in openpyxl.load_workbook(book).sheetnames
+
+    page, _ = write_comparison(replace(comparison, frontier=FRONTIER), tmp_path / "b")
+    html = page.read_text()
+    (points,) = re.findall(r'<polyline points="([^"]+)"', html)
+    assert len(points.split()) == 3  # the infeasible point has no cost: not on the line
+    assert html.count('class="infeasible"') == 1
+    # cost rises with access: y (SVG, grows downward) falls along the line
+    ys = [float(p.split(",")[1]) for p in points.split()]
+    assert ys == sorted(ys, reverse=True)
+
+
+# ---------------------------------------------------------------- browser (offline)
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian package `chromium` is not installed; "
+                    "the offline screenshot check needs a headless browser")
+def test_screenshot_offline(comparison: Comparison, tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("_report_tests",
+                                                  ROOT / "tests" / "test_report.py")
+    assert spec and spec.loader
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)  # reuse its dependency-free PNG decoder
+
+    page, _ = write_comparison(replace(comparison, frontier=FRONTIER), tmp_path)
+    png = tmp_path / "compare.png"
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+             "--proxy-server=127.0.0.1:9", f"--screenshot={png}", "--window-size=1400,1800",
+             "--virtual-time-budget=5000", "--hide-scrollbars", page.as_uri()],
+            capture_output=True, text=True, timeout=120, check=False)
+    assert png.exists(), "no screenshot"
+    pixels = helpers._png_pixels(png)
+    assert pixels.std() > 8, "screenshot is blank"
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 40
