@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -243,6 +244,14 @@ def frame_bounds(result: Results) -> list[list[float]] | None:
                 t = t[[truthy(v) for v in t["active"]]]
             pts += [(num(a, math.nan), num(b, math.nan))
                     for a, b in zip(t["latitude"], t["longitude"], strict=True)]
+    return points_bounds(pts, small_pad=0.3, pad=0.0)
+
+
+def points_bounds(pts: Iterable[tuple[float, float]], small_pad: float,
+                  pad: float) -> list[list[float]] | None:
+    """[[south, west], [north, east]] around (lat, lon) points, NaNs ignored; only the lower
+    48 when at least 90 % of the points are there. Regions under 3 degrees tall get
+    small_pad, larger ones pad."""
     arr = np.array([p for p in pts if not (math.isnan(p[0]) or math.isnan(p[1]))])
     if not len(arr):
         return None
@@ -252,5 +261,6 @@ def frame_bounds(result: Results) -> list[list[float]] | None:
         arr = lo48
     south, west = arr.min(axis=0)
     north, east = arr.max(axis=0)
-    pad = 0.3 if north - south < 3 else 0.0
-    return [[float(south) - pad, float(west) - pad], [float(north) + pad, float(east) + pad]]
+    margin = small_pad if north - south < 3 else pad
+    return [[float(south) - margin, float(west) - margin],
+            [float(north) + margin, float(east) + margin]]

@@ -16,11 +16,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 
-from .common import LOWER48, SITE_STYLES, fmt_int, fmt_num, fmt_usd, num, text, truthy
+from .common import (
+    SITE_STYLES,
+    fmt_int,
+    fmt_num,
+    fmt_usd,
+    num,
+    points_bounds,
+    text,
+    truthy,
+)
 from .onepager import _esc, _label, _Projector
 from .workbook import (
     DEC1,
@@ -247,19 +255,7 @@ def shared_bounds(frames: Iterable[pd.DataFrame]) -> list[list[float]] | None:
 
     Same rule as the one-pager: only the lower 48 when nearly every site is there.
     """
-    pts = [p for f in frames for p in _latlon(f)
-           if not (math.isnan(p[0]) or math.isnan(p[1]))]
-    if not pts:
-        return None
-    arr = np.array(pts)
-    lo48 = arr[(arr[:, 0] >= LOWER48[0]) & (arr[:, 0] <= LOWER48[1])
-               & (arr[:, 1] >= LOWER48[2]) & (arr[:, 1] <= LOWER48[3])]
-    if len(lo48) >= 0.9 * len(arr):
-        arr = lo48
-    south, west = arr.min(axis=0)
-    north, east = arr.max(axis=0)
-    pad = 0.4 if north - south < 3 else 0.6
-    return [[float(south) - pad, float(west) - pad], [float(north) + pad, float(east) + pad]]
+    return points_bounds([p for f in frames for p in _latlon(f)], small_pad=0.4, pad=0.6)
 
 
 def _active_ids(sites: pd.DataFrame) -> set[str]:
