@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -146,18 +146,30 @@ def _print_rows(comparison: Any) -> None:
     console.print(table)
 
 
+# options shared by `compare` and `sweep` (one declaration each)
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", help="Local worker processes (default: CPU count; 1 = serial).")]
+SchedulerOpt = Annotated[str | None, typer.Option("--scheduler",
+                                                  help="Dask scheduler address.")]
+DaskOpt = Annotated[bool, typer.Option("--dask", help="Run on a local Dask cluster.")]
+TimeLimitOpt = Annotated[float | None, typer.Option(
+    "--time-limit", help="Seconds for HiGHS per scenario.")]
+GapOpt = Annotated[float | None, typer.Option("--gap", help="Relative MIP gap to stop at.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="HiGHS random seed.")]
+NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Only the CSV tables.")]
+
+
 def compare_cmd(
     models: list[Path] = typer.Argument(..., help="Model files (YAML); the first is the "
                                         "reference for site changes."),
     out: Path = typer.Option(None, "--out", help="Folder (default reports/compare-<first>)."),
-    workers: int = typer.Option(None, "--workers", help="Local worker processes (default: "
-                                "CPU count; 1 = serial)."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address."),
-    dask: bool = typer.Option(False, "--dask", help="Run on a local Dask cluster."),
-    time_limit: float = typer.Option(None, "--time-limit", help="Seconds for HiGHS per scenario."),
-    gap: float = typer.Option(None, "--gap", help="Relative MIP gap to stop at."),
-    seed: int = typer.Option(None, "--seed", help="HiGHS random seed."),
-    no_report: bool = typer.Option(False, "--no-report", help="Only the CSV tables."),
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask: DaskOpt = False,
+    time_limit: TimeLimitOpt = None,
+    gap: GapOpt = None,
+    seed: SeedOpt = None,
+    no_report: NoReportOpt = False,
 ) -> None:
     """Solve each model file and compare: cost by term, service, network, site changes."""
     from .scenarios import ScenarioSpec
@@ -183,14 +195,13 @@ def sweep_cmd(
     within_km: float = typer.Option(None, "--within-km", help="Pareto: travel target (km; "
                                     "default: the model's)."),
     out: Path = typer.Option(None, "--out", help="Folder (default reports/compare-<model>)."),
-    workers: int = typer.Option(None, "--workers", help="Local worker processes (default: "
-                                "CPU count; 1 = serial)."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address."),
-    dask: bool = typer.Option(False, "--dask", help="Run on a local Dask cluster."),
-    time_limit: float = typer.Option(None, "--time-limit", help="Seconds for HiGHS per scenario."),
-    gap: float = typer.Option(None, "--gap", help="Relative MIP gap to stop at."),
-    seed: int = typer.Option(None, "--seed", help="HiGHS random seed."),
-    no_report: bool = typer.Option(False, "--no-report", help="Only the CSV tables."),
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask: DaskOpt = False,
+    time_limit: TimeLimitOpt = None,
+    gap: GapOpt = None,
+    seed: SeedOpt = None,
+    no_report: NoReportOpt = False,
 ) -> None:
     """Run a grid of setting overrides on one model (or its cost-vs-access frontier)."""
     from .scenarios import OverrideError, ScenarioSpec, grid_specs, parse_set, parse_values

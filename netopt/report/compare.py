@@ -42,6 +42,7 @@ from .workbook import (
     _table_sheet,
     _widths,
     column_spec,
+    match_rules,
 )
 
 HTML_FILE = "compare.html"
@@ -552,10 +553,7 @@ _COMPARE_RULES: list[tuple[str, str, str]] = [
 
 def compare_spec(column: str) -> tuple[str, str | None]:
     """(unit, number format) of a comparison column, falling back to the result columns'."""
-    for pattern, unit, fmt in _COMPARE_RULES:
-        if re.search(pattern, column):
-            return unit, fmt
-    return column_spec(column)
+    return match_rules(_COMPARE_RULES, column) or column_spec(column)
 
 
 def compare_header(column: str) -> str:

@@ -57,12 +57,17 @@ _RULES: list[tuple[str, str, str]] = [
 ]
 
 
-def column_spec(column: str) -> tuple[str, str | None]:
-    """(unit, number format) for a result column; ('', None) when it has no unit."""
-    for pattern, unit, fmt in _RULES:
+def match_rules(rules: list[tuple[str, str, str]], column: str) -> tuple[str, str] | None:
+    """(unit, number format) of the first rule whose pattern matches the column name."""
+    for pattern, unit, fmt in rules:
         if re.search(pattern, column):
             return unit, fmt
-    return "", None
+    return None
+
+
+def column_spec(column: str) -> tuple[str, str | None]:
+    """(unit, number format) for a result column; ('', None) when it has no unit."""
+    return match_rules(_RULES, column) or ("", None)
 
 
 def header(column: str) -> str:
