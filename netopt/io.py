@@ -200,13 +200,20 @@ def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
         problems.append(Problem(*where, f"dataset path leaves the project folder {root}",
                                 source.dataset_text or str(dataset)))
     elif not dataset.exists():
-        problems.append(Problem(*where, "dataset folder not found", display_path(dataset)))
-    elif not dataset.is_dir():
-        problems.append(Problem(*where, "dataset must be a folder of tables",
+        problems.append(Problem(*where, f"dataset {_dataset_kind(dataset)} not found",
                                 display_path(dataset)))
+    elif not dataset.is_dir() and _dataset_kind(dataset) != "workbook":
+        problems.append(Problem(*where, "dataset must be a folder of tables or an .xlsx "
+                                "workbook", display_path(dataset)))
     if problems:
         return None, problems
     return LoadedModel(config, path.resolve(), dataset.resolve(), root, locations), problems
+
+
+def _dataset_kind(dataset: Path) -> str:
+    from .excel import is_workbook  # excel.py builds on this module
+
+    return "workbook" if is_workbook(dataset) else "folder"
 
 
 def _locations(chain: list[_Doc]) -> dict[tuple, tuple[str, int]]:
@@ -238,7 +245,7 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
     column = ".".join(str(p) for p in loc) or None
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
-        msg = "unknown setting (check the spelling; see `netopt model schema`)"
+        msg = "unknown setting (check the spelling; every setting is listed in docs/settings.md)"
     value = None
     if err["type"] not in ("missing",) and "input" in err:
         inp = err["input"]
@@ -258,9 +265,13 @@ def _table_file(folder: Path, name: str) -> Path | None:
 
 
 def read_tables(folder: str | Path) -> tuple[dict[str, RawTable], list[Problem]]:
-    """Read every known table of a dataset folder as text. Missing optional tables are
-    simply absent; a missing required one is a problem."""
+    """Read every known table of a dataset folder (or an .xlsx workbook) as text. Missing
+    optional tables are simply absent; a missing required one is a problem."""
     folder = Path(folder)
+    if _dataset_kind(folder) == "workbook":
+        from .excel import read_workbook
+
+        return read_workbook(folder)
     tables: dict[str, RawTable] = {}
     problems: list[Problem] = []
     for name, spec in TABLES.items():
