@@ -280,6 +280,103 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
     transport = tables.get("transport")
     if transport is not None and len(transport) == 0:
         problems.append(Problem(files["transport"], None, None, "no transport mode"))
+    problems += _check_policies(tables, files, config, loaded)
+    problems += _check_timeline(tables, files, config, loaded)
+    return problems
+
+
+def _check_timeline(tables: dict[str, pd.DataFrame], files: dict[str, str],
+                    config: ModelConfig, loaded: LoadedModel) -> list[Problem]:
+    """Launch timeline settings that name products must name real ones; settings a
+    one-period model ignores are pointed out."""
+    problems: list[Problem] = []
+    timeline = config.timeline
+    known = set(tables["products"]["product_id"])
+    scope = set(config.products) if config.products is not None else known
+    for key in ("ramp", "jcode"):
+        for pid in getattr(timeline, key):
+            if pid not in known:
+                problems.append(Problem(*loaded.where("timeline", key, pid), f"timeline.{key}",
+                                        "product not in the products table", pid))
+            elif pid not in scope:
+                problems.append(Problem(*loaded.where("timeline", key, pid), f"timeline.{key}",
+                                        "product is not in scope (products:); its setting is "
+                                        "ignored", pid, severity="warning"))
+    if timeline.periods == 1:
+        for key in ("ramp", "jcode", "ramp_periods", "requirements_from_period"):
+            if getattr(timeline, key):
+                problems.append(Problem(*loaded.where("timeline", key), f"timeline.{key}",
+                                        "ignored with timeline.periods: 1 (the single-period "
+                                        "network)", severity="warning"))
+    elif timeline.requirements_from_period >= timeline.periods:
+        problems.append(Problem(*loaded.where("timeline", "requirements_from_period"),
+                                "timeline.requirements_from_period",
+                                f"no period of {timeline.periods} is left in which the service "
+                                "level, KOL rules and min_active apply",
+                                str(timeline.requirements_from_period), severity="warning"))
+    sites = tables.get("sites")
+    if sites is not None and "committee_months" in sites.columns:
+        for i, months in enumerate(sites["committee_months"]):
+            if not months:
+                problems.append(Problem(files["sites"], i + 2, "committee_months",
+                                        "no meeting month: the default 1;4;7;10 is used",
+                                        severity="warning"))
+    return problems
+
+
+#: title holders each ordering option allows (stock at a site the site bought is the site's;
+#: consignment stock stays the manufacturer's until administration)
+POLICY_TITLE = {
+    "jit_per_patient": ("manufacturer", "distributor"),
+    "stocked_at_site": ("site",),
+    "consignment_at_site": ("manufacturer",),
+    "held_at_partner_with_jit_delivery": ("manufacturer", "distributor"),
+    "held_at_hub": ("manufacturer", "distributor"),
+}
+#: options that hold stock for patients not yet known: impossible for a patient-specific dose
+STOCK_POLICIES = ("stocked_at_site", "consignment_at_site", "held_at_hub")
+
+
+def _check_policies(tables: dict[str, pd.DataFrame], files: dict[str, str],
+                    config: ModelConfig, loaded: LoadedModel) -> list[Problem]:
+    """Commercial terms that cannot work: stock of a patient-specific product, a title holder
+    the option does not allow, a product in scope without any ordering option, a
+    finance.policies entry no product offers."""
+    problems: list[Problem] = []
+    policies = tables.get("policies")
+    products = tables["products"]
+    if policies is None or len(policies) == 0:
+        if config.finance.policies is not None and "jit_per_patient" not in \
+                config.finance.policies:
+            problems.append(Problem(*loaded.where("finance", "policies"), "finance.policies",
+                                    "without a policies table every product is "
+                                    "jit_per_patient only", str(config.finance.policies)))
+        return problems
+    file = files["policies"]
+    modality = dict(zip(products["product_id"], products["modality"], strict=True))
+    for i, (pid, policy, holder) in enumerate(zip(
+            policies["product_id"], policies["policy"], policies["title_holder"],
+            strict=True)):
+        if modality.get(pid) == "autologous" and policy in STOCK_POLICIES:
+            problems.append(Problem(file, i + 2, "policy",
+                                    f"{pid} is autologous (one patient's own cells): it cannot "
+                                    "be stocked ahead of a patient", policy))
+        allowed = POLICY_TITLE.get(policy, ())
+        if allowed and holder not in allowed:
+            problems.append(Problem(file, i + 2, "title_holder",
+                                    f"{policy} needs title with {' or '.join(allowed)}", holder))
+    scope = config.products if config.products is not None else list(products["product_id"])
+    offered = set(policies["product_id"])
+    for pid in products["product_id"]:
+        if pid in scope and pid not in offered:
+            problems.append(Problem(file, None, "product_id",
+                                    f"product {pid} has no ordering option (add at least a "
+                                    "jit_per_patient row)", pid))
+    for j, policy in enumerate(config.finance.policies or []):
+        if policy not in set(policies["policy"]):
+            problems.append(Problem(*loaded.where("finance", "policies", j),
+                                    "finance.policies", "no product offers this option",
+                                    policy, severity="warning"))
     return problems
 
 
@@ -295,6 +392,9 @@ def _scope_products(tables: dict[str, pd.DataFrame], config: ModelConfig) -> dic
         plants["products"] = [tuple(p for p in items if p in keep)
                               for items in plants["products"]]
         out["plants"] = plants
+    if "policies" in tables:
+        pol = tables["policies"]
+        out["policies"] = pol[pol["product_id"].isin(keep)].reset_index(drop=True)
     if "assignment_costs" in tables:
         ac = tables["assignment_costs"]
         out["assignment_costs"] = ac[(ac["product_id"] == "") | ac["product_id"].isin(keep)]

@@ -130,7 +130,8 @@ def _print_rows(comparison: Any) -> None:
     table = RichTable(title=comparison.title)
     cols = ["scenario", "status", "objective_usd", "gap", "patients_served",
             "patients_unserved", "pct_within_travel_target", "sites_active", "hubs_active",
-            "partners_active"]
+            "partners_active", "sites_stocking", "manufacturer_writeoff_usd"]
+    cols = [c for c in cols if c in comparison.rows.columns]
     for col in cols:
         table.add_column(col, justify="left" if col in ("scenario", "status") else "right",
                          overflow="fold")
@@ -138,7 +139,8 @@ def _print_rows(comparison: Any) -> None:
         cells = []
         for col, value in zip(cols, row, strict=True):
             if isinstance(value, float):
-                how = ".3%" if col == "gap" else ",.0f" if col.endswith("_active") else ",.1f"
+                how = ".3%" if col == "gap" else ",.0f" if col.endswith(
+                    ("_active", "_stocking", "_usd")) else ",.1f"
                 cells.append("" if value != value else format(value, how))
             else:
                 cells.append(str(value))

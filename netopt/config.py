@@ -1,15 +1,16 @@
 """Model files: a whole case (dataset + products in scope + settings) as validated YAML.
 
 Every settings class forbids unknown keys, so a typo in a model file is an error naming the
-line, not a setting silently ignored. `docs` and `netopt model schema` are generated from the
-field descriptions here.
+line, not a setting silently ignored. docs/settings.md (`netopt docs build`) is generated
+from the field descriptions here.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -17,6 +18,8 @@ class _Strict(BaseModel):
 
 
 class SiteSettings(_Strict):
+    """Treatment sites: which stay open, how many may be active, how one-off costs are spread."""
+
     existing: Literal["locked", "closable"] = Field(
         "locked", description="Existing sites stay open (locked) or may be closed (closable)."
     )
@@ -29,12 +32,16 @@ class SiteSettings(_Strict):
 
 
 class FacilityLimits(_Strict):
+    """How many 3PL hubs (or cold-storage partners) may be active, and which must be."""
+
     max_active: int | None = Field(None, ge=0, description="At most this many active.")
     min_active: int | None = Field(None, ge=0, description="At least this many active.")
     lock_open: list[str] = Field(default_factory=list, description="Ids forced active.")
 
 
 class ServiceSettings(_Strict):
+    """Patient access: the travel target, the share that must meet it, unserved patients."""
+
     within_km: float = Field(250.0, gt=0, description="Travel target: patient-to-site distance.")
     min_share: float = Field(
         0.0, ge=0, le=1,
@@ -53,6 +60,8 @@ class ServiceSettings(_Strict):
 
 
 class KolSettings(_Strict):
+    """Key opinion leaders: whether their sites must be active for their area."""
+
     mode: Literal["none", "require", "coverage"] = Field(
         "none",
         description="none; require = every KOL's site active and onboarded for the KOL's area; "
@@ -62,6 +71,8 @@ class KolSettings(_Strict):
 
 
 class AggregationSettings(_Strict):
+    """Model size: merging patient zones and pruning far sites and hubs (errors are reported)."""
+
     cluster_km: float = Field(
         0.0, ge=0,
         description="Merge patient zones within cells of this size (km) into demand points "
@@ -83,6 +94,8 @@ class AggregationSettings(_Strict):
 
 
 class SolverSettings(_Strict):
+    """HiGHS: time limit, gap, threads, seed and the starting network."""
+
     time_limit: float = Field(60.0, gt=0, description="Wall-clock limit for HiGHS (seconds).")
     mip_gap: float = Field(0.005, ge=0, description="Relative MIP gap at which HiGHS stops.")
     threads: int = Field(1, ge=1, description="HiGHS threads.")
@@ -95,6 +108,207 @@ class SolverSettings(_Strict):
     warm_start: bool = Field(
         True, description="Hand HiGHS a greedy starting network before it branches."
     )
+
+
+class ResilienceSettings(_Strict):
+    """Resilient designs: keep a way round the loss of any one 3PL hub."""
+
+    backup_hub: bool = Field(
+        False,
+        description="Every site-product served needs two active hubs among its lanes (or an "
+        "active cold-storage partner), so one hub outage never cuts it off; hub capacity is "
+        "not reserved for the backup (check with `netopt resilience`).",
+    )
+
+
+class JcodeSettings(_Strict):
+    """Reimbursement of one product: when its permanent J-code arrives and what the launch
+    looks like before it (miscellaneous billing codes slow adoption and may force discounts)."""
+
+    period: int = Field(
+        0, ge=0,
+        description="First period (0-based) with the permanent J-code; 0 = at launch. A period "
+        "at or beyond timeline.periods means no J-code within the horizon.",
+    )
+    adoption_before_jcode: float = Field(
+        0.7, ge=0, le=1,
+        description="Share of the product's patients treated in periods before the J-code "
+        "(the others are not candidates yet: they are not counted as unserved).",
+    )
+    price_factor_before_jcode: float = Field(
+        1.0, ge=0, le=1,
+        description="Net price before the J-code as a share of the list price (discounts, "
+        "rebates to win formulary access).",
+    )
+
+
+class TimelineSettings(_Strict):
+    """Multi-period launch: sites come on line as their P&T committees meet, demand ramps up
+    and reimbursement improves; the objective is the net present value over the periods.
+
+    With `periods: 1` (the default) the model is the single-period network."""
+
+    periods: int = Field(
+        1, ge=1, le=120,
+        description="Number of periods (1 = the single-period, steady-state network; lead "
+        "times, ramp and J-codes then do not apply).",
+    )
+    period_months: int = Field(3, ge=1, le=12, description="Length of one period in months.")
+    start: str = Field(
+        "2027-01", description="Launch month (YYYY-MM): the first period starts on its first day.",
+    )
+    discount_rate: float = Field(
+        0.10, ge=0, le=1,
+        description="Annual discount rate of the net present value; a period's flows are "
+        "discounted from its start.",
+    )
+    ramp_periods: int = Field(
+        0, ge=0,
+        description="Products without a `ramp` list reach 100 % of their patients after this "
+        "many periods on an S-curve (0 = full demand from the first period).",
+    )
+    ramp: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="Product id -> share of its patients in each period (the last value holds "
+        "for later periods), e.g. {cart_onc: [0.2, 0.5, 0.8, 1.0]}.",
+    )
+    jcode: dict[str, JcodeSettings] = Field(
+        default_factory=dict,
+        description="Product id -> when its permanent J-code arrives and the adoption and price "
+        "before it (products not listed are reimbursed from launch).",
+    )
+    requirements_from_period: int = Field(
+        0, ge=0,
+        description="First period in which service.min_share, the KOL rules and the "
+        "min_active limits apply (earlier periods are the roll-out, while sites are still "
+        "being onboarded).",
+    )
+
+    @field_validator("start")
+    @classmethod
+    def _month(cls, start: str) -> str:
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", start):
+            raise ValueError("expected a month as YYYY-MM, e.g. 2027-01")
+        return start
+
+    @field_validator("ramp")
+    @classmethod
+    def _shares(cls, ramp: dict[str, list[float]]) -> dict[str, list[float]]:
+        for pid, shares in ramp.items():
+            if not shares or any(not 0 <= v <= 10 for v in shares):
+                raise ValueError(f"ramp of {pid}: give one or more shares between 0 and 10 "
+                                 "(1 = 100 % of the product's patients)")
+        return ramp
+
+
+OrderingPolicy = Literal["jit_per_patient", "stocked_at_site", "consignment_at_site",
+                         "held_at_partner_with_jit_delivery", "held_at_hub"]
+
+
+class FinanceSettings(_Strict):
+    """Ordering policies and inventory: the options the network may use and their pricing."""
+
+    cost_of_capital: float = Field(
+        0.08, ge=0, le=1,
+        description="Annual rate charged on capital tied up in inventory (and, in the finance "
+        "report, receivables).",
+    )
+    policies: list[OrderingPolicy] | None = Field(
+        None,
+        description="Ordering options the network may use (default: every option in the "
+        "policies table); e.g. [jit_per_patient] for a JIT-only scenario.",
+    )
+    volume_breakpoints: list[float] = Field(
+        default_factory=lambda: [1.0, 3.0, 10.0, 30.0, 100.0],
+        description="Patients per year at which each option's inventory cost is tabulated; "
+        "between them the model interpolates linearly (piecewise-linear cost).",
+    )
+    seed: int = Field(0, ge=0, description="Seed of the inventory simulations (where no exact "
+                      "formula applies).")
+
+    @model_validator(mode="after")
+    def _sorted_breakpoints(self) -> FinanceSettings:
+        points = self.volume_breakpoints
+        if any(b <= 0 for b in points) or points != sorted(set(points)):
+            raise ValueError("volume_breakpoints must be positive and strictly increasing")
+        return self
+
+
+class SimulationSettings(_Strict):
+    """`netopt simulate`: a year of the chosen network, day by day, under disruptions.
+
+    Probabilities are per event (per hub-day, per dose); every default is modest so a healthy
+    network stays near-perfect and the figures show what disruptions cost, not noise.
+    """
+
+    days: int = Field(365, ge=1, le=3650,
+                      description="Days of patient arrivals simulated (from 1 January); every "
+                      "arriving patient is followed to the end of treatment.")
+    replications: int = Field(20, ge=1, le=10000,
+                              description="Independent replications; KPIs carry 95 % "
+                              "confidence intervals across them.")
+    seed: int = Field(0, ge=0, description="Random seed (same seed, identical tables).")
+    transit_sigma: float = Field(
+        0.15, ge=0, le=2,
+        description="Log-normal sigma of each shipment's moving time (median = the model's "
+        "transit; 0 = exactly the model's time). 0.15 ~ +-15 % typical spread.")
+    missed_cutoff_probability: float = Field(
+        0.02, ge=0, le=1,
+        description="Per shipment: probability it misses the hub's order cut-off and leaves "
+        "on the next day's departure (+24 h).")
+    closure_probability_per_day: dict[Literal["winter", "spring", "summer", "fall"], float] = \
+        Field(default_factory=lambda: {"winter": 0.004, "spring": 0.002, "summer": 0.003,
+                                       "fall": 0.002},
+              description="Per hub and day: probability a weather closure starts, by "
+              "meteorological season (winter = Dec-Feb, spring = Mar-May, summer = Jun-Aug, "
+              "fall = Sep-Nov); seasons left out have 0. About 1.5 closed days per hub-year.")
+    closure_probability_by_region: dict[
+        Literal["northeast", "midwest", "south", "west"],
+        dict[Literal["winter", "spring", "summer", "fall"], float]] = Field(
+        default_factory=lambda: {"northeast": {"winter": 0.012}, "midwest": {"winter": 0.010},
+                                 "south": {"summer": 0.005, "fall": 0.006},
+                                 "west": {"summer": 0.004}},
+        description="Overrides of closure_probability_per_day for hubs in a US Census region "
+        "(hub state -> region): winter storms in the northeast and midwest, hurricanes in the "
+        "south, wildfire smoke in the west. Seasons not given keep the default.")
+    closure_mean_days: float = Field(
+        1.5, ge=1,
+        description="Mean length of a closure in days (geometric, at least 1 day).")
+    postpone_probability: float = Field(
+        0.03, ge=0, le=1,
+        description="Per dose: probability the patient postpones the infusion (infection, "
+        "fitness, logistics).")
+    postpone_mean_days: float = Field(
+        3.0, ge=1, description="Mean postponement in days (at least 1).")
+    postpone_delay: Literal["geometric", "fixed"] = Field(
+        "geometric",
+        description="geometric: postponements of 1, 2, ... days with mean postpone_mean_days; "
+        "fixed: always round(postpone_mean_days) days.")
+    shipper_hold_hours: dict[str, float] = Field(
+        default_factory=lambda: {"cryogenic": 240.0, "ultra_low": 108.0, "refrigerated": 96.0,
+                                 "controlled_ambient": 72.0},
+        description="Hours a shipper keeps its temperature class from dispatch: cryogenic dry "
+        "shipper ~10 days, dry ice ~4-5 days, qualified refrigerated/ambient boxes 72-96 h. A "
+        "dose infused later than min(shelf life - buffer, hold) after dispatch is wasted; "
+        "classes not listed are limited by shelf life alone.")
+    planning_slack_hours: float = Field(
+        12.0, ge=0,
+        description="Doses are dispatched to arrive this long before the infusion (capped so "
+        "the planned hold never exceeds shelf life - buffer or the shipper hold).")
+    max_replacements: int = Field(
+        2, ge=0, le=10,
+        description="Replacement doses per scheduled dose; a dose still wasted after them "
+        "counts as not administered.")
+
+    @model_validator(mode="after")
+    def _valid_numbers(self) -> SimulationSettings:
+        probs = [*self.closure_probability_per_day.values(),
+                 *(p for d in self.closure_probability_by_region.values() for p in d.values())]
+        if any(not 0 <= p <= 1 for p in probs):
+            raise ValueError("closure probabilities must be between 0 and 1")
+        if any(h <= 0 for h in self.shipper_hold_hours.values()):
+            raise ValueError("shipper_hold_hours must be positive")
+        return self
 
 
 class Edit(_Strict):
@@ -126,7 +340,8 @@ class ModelConfig(_Strict):
     dataset: str = Field(description="Dataset folder (or workbook), relative to this file.")
     products: list[str] | None = Field(None, description="Products in scope (default: all).")
     objective: Literal["cost", "margin"] = Field(
-        "cost", description="cost: minimise annual cost; margin: maximise annual margin."
+        "cost", description="cost: minimise annual cost; margin: maximise annual margin (with a "
+        "timeline: their net present value over the periods)."
     )
     demand_scale: float = Field(1.0, ge=0, description="Multiplier on every zone's patients.")
     budget_fixed_usd: float | None = Field(
@@ -139,4 +354,8 @@ class ModelConfig(_Strict):
     kols: KolSettings = Field(default_factory=KolSettings)
     aggregation: AggregationSettings = Field(default_factory=AggregationSettings)
     solver: SolverSettings = Field(default_factory=SolverSettings)
+    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+    finance: FinanceSettings = Field(default_factory=FinanceSettings)
+    resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
+    timeline: TimelineSettings = Field(default_factory=TimelineSettings)
     edits: list[Edit] = Field(default_factory=list, description="Row edits, applied in order.")

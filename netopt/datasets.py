@@ -66,6 +66,7 @@ SMALL_HUB_REACH_KM = 300.0
 
 TABLE_ORDER = (
     "products", "zones", "sites", "kols", "hubs", "partners", "plants", "equipment", "transport",
+    "policies",
 )
 
 # --------------------------------------------------------------------------------------------
@@ -82,6 +83,7 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "max_patient_travel_km": 400, "starting_material_hours": 48,
         "chair_hours_per_dose": 6, "doses_per_shipment": 1,
         "unserved_penalty_usd_per_patient": None,
+        "schedule_notice_hours": 336,
     },
     {
         "product_id": "cart_ai", "name": "Autologous CAR-T (refractory lupus)",
@@ -92,6 +94,7 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "max_patient_travel_km": 400, "starting_material_hours": 48,
         "chair_hours_per_dose": 6, "doses_per_shipment": 1,
         "unserved_penalty_usd_per_patient": None,
+        "schedule_notice_hours": 336,
     },
     {
         "product_id": "aav_gt", "name": "AAV gene therapy (neuromuscular)",
@@ -102,16 +105,18 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "max_patient_travel_km": 800, "starting_material_hours": None,
         "chair_hours_per_dose": 3, "doses_per_shipment": 1,
         "unserved_penalty_usd_per_patient": None,
+        "schedule_notice_hours": 168,
     },
     {
         "product_id": "rdc_rx", "name": "Allogeneic repeat-dose cell therapy (hematology)",
         "modality": "allogeneic", "therapeutic_area": "hematology",
         "temperature_class": "refrigerated", "doses_per_patient": 24, "dose_interval_days": 3.5,
         "treatment_weeks": 12, "price_usd_per_dose": 4_500, "cogs_usd_per_dose": 1_200,
-        "shelf_life_hours": 72, "handling_buffer_hours": 12, "incidence_per_100k": 2.5,
+        "shelf_life_hours": 168, "handling_buffer_hours": 12, "incidence_per_100k": 2.5,
         "max_patient_travel_km": 150, "starting_material_hours": None,
         "chair_hours_per_dose": 2, "doses_per_shipment": 4,
         "unserved_penalty_usd_per_patient": None,
+        "schedule_notice_hours": 48,
     },
     {
         "product_id": "islet_ca", "name": "Allogeneic islet cell therapy (type 1 diabetes)",
@@ -122,8 +127,53 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "incidence_per_100k": 0.05, "max_patient_travel_km": 800,
         "starting_material_hours": None, "chair_hours_per_dose": 4, "doses_per_shipment": 1,
         "unserved_penalty_usd_per_patient": None,
+        "schedule_notice_hours": 168,
     },
 )
+
+def _terms(product_id: str, policy: str, title_holder: str, payment_terms_days: int,
+           order_lead_time_hours: float, review_period_days: float = 7,
+           returnable_fraction: float = 0.0, return_window_days: float = 0,
+           restocking_fee_pct: float = 0.0, holding_cost_usd_per_dose_day: float = 5.0,
+           target_fill_rate: float = 0.95) -> dict[str, object]:
+    return {"product_id": product_id, "policy": policy, "title_holder": title_holder,
+            "payment_terms_days": payment_terms_days, "returnable_fraction": returnable_fraction,
+            "return_window_days": return_window_days, "restocking_fee_pct": restocking_fee_pct,
+            "order_lead_time_hours": order_lead_time_hours,
+            "review_period_days": review_period_days, "target_fill_rate": target_fill_rate,
+            "holding_cost_usd_per_dose_day": holding_cost_usd_per_dose_day}
+
+
+#: commercial terms (illustrative, see data/us/README.md): patient-specific CAR-T only ships
+#: per patient (directly or through a partner); AAV may also be held by a specialty
+#: distributor at a hub or on consignment; the cheap repeat-dose product may be stocked
+POLICIES: tuple[dict[str, object], ...] = (
+    _terms("cart_onc", "jit_per_patient", "manufacturer", 30, 24),
+    _terms("cart_onc", "held_at_partner_with_jit_delivery", "manufacturer", 30, 24),
+    _terms("cart_ai", "jit_per_patient", "manufacturer", 30, 24),
+    _terms("cart_ai", "held_at_partner_with_jit_delivery", "manufacturer", 30, 24),
+    _terms("aav_gt", "jit_per_patient", "manufacturer", 60, 24),
+    _terms("aav_gt", "held_at_hub", "distributor", 30, 8, review_period_days=14,
+           holding_cost_usd_per_dose_day=40),
+    _terms("aav_gt", "consignment_at_site", "manufacturer", 30, 24, review_period_days=14,
+           holding_cost_usd_per_dose_day=40),
+    _terms("aav_gt", "held_at_partner_with_jit_delivery", "distributor", 30, 4,
+           review_period_days=14, holding_cost_usd_per_dose_day=40),
+    _terms("rdc_rx", "jit_per_patient", "manufacturer", 30, 12),
+    _terms("rdc_rx", "stocked_at_site", "site", 30, 12, review_period_days=2,
+           returnable_fraction=0.5, return_window_days=30, restocking_fee_pct=0.1,
+           holding_cost_usd_per_dose_day=3),
+    _terms("rdc_rx", "consignment_at_site", "manufacturer", 30, 12, review_period_days=2,
+           holding_cost_usd_per_dose_day=3),
+    _terms("rdc_rx", "held_at_partner_with_jit_delivery", "distributor", 30, 2,
+           review_period_days=2, holding_cost_usd_per_dose_day=3),
+    _terms("rdc_rx", "held_at_hub", "distributor", 30, 4, review_period_days=2,
+           holding_cost_usd_per_dose_day=3),
+    _terms("islet_ca", "jit_per_patient", "manufacturer", 30, 6),
+    _terms("islet_ca", "held_at_partner_with_jit_delivery", "manufacturer", 30, 6),
+)
+#: what a site risks on stock before it prefers just-in-time (academic centres carry more)
+STOCKING_LOSS_EXISTING, STOCKING_LOSS_CANDIDATE = 100_000, 40_000
 
 KOL_MAX, KOL_EXP, KOL_CANDIDATE_P = 5.5, 4.0, 0.03
 """KOLs at an existing centre: KOL_MAX * size^KOL_EXP, stochastically rounded (size in 0..1),
@@ -134,6 +184,8 @@ KOL_AREA_P = (0.6, 0.15, 0.15, 0.1)
 ACADEMIC_CEILINGS = (1_500_000, 2_000_000, 2_500_000, 3_000_000, 3_500_000, 4_000_000)
 COMMUNITY_CEILINGS = (600_000, 750_000, 1_000_000, 1_250_000, 1_500_000, 2_000_000)
 ONBOARDING_DAYS = (90, 120, 150, 180, 210, 240, 270)
+MONTHLY_COMMITTEE_EVERY = 2
+"""Every MONTHLY_COMMITTEE_EVERY-th existing (academic) centre's P&T committee meets monthly."""
 SITE_NAME_SUFFIXES = ("Medical Center", "University Hospital", "Cancer Institute",
                       "Regional Medical Center")
 
@@ -306,6 +358,7 @@ def national_tables(seed: int = SEED) -> dict[str, pd.DataFrame]:
         "equipment": _frame("equipment", [{"temperature_class": k, "annual_cost_usd": v}
                                           for k, v in EQUIPMENT.items()]),
         "transport": _frame("transport", list(TRANSPORT)),
+        "policies": _frame("policies", list(POLICIES)),
     }
 
 
@@ -411,6 +464,16 @@ def _choose_existing(places: pd.DataFrame) -> np.ndarray:
     return existing
 
 
+def committee_months(i: int, existing: bool) -> str:
+    """P&T meeting months of the i-th site (0-based), derived from the index and not drawn, so
+    adding the column consumed nothing from the rng and left every other column as it was:
+    every other academic centre meets monthly, the rest quarterly, staggered by i % 3
+    (Jan/Apr/Jul/Oct, Feb/May/Aug/Nov or Mar/Jun/Sep/Dec)."""
+    if existing and i % MONTHLY_COMMITTEE_EVERY == 0:
+        return LIST_SEPARATOR.join(str(m) for m in range(1, 13))
+    return LIST_SEPARATOR.join(str(m) for m in range(1 + i % 3, 13, 3))
+
+
 def _sites(zones: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """Treatment sites; every draw is vectorised so the rng is consumed in a fixed order."""
     places = _site_places(zones)
@@ -464,6 +527,9 @@ def _sites(zones: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
             "price_ceiling_usd_per_dose": int(ceiling[i]),
             "min_patients_per_year": int(min_patients[i]),
             "kol_count": int(kol_count[i]),
+            "max_stocking_loss_usd_per_year": STOCKING_LOSS_EXISTING if existing[i]
+            else STOCKING_LOSS_CANDIDATE,
+            "committee_months": committee_months(i, bool(existing[i])),
         })
     return _frame("sites", rows)
 
@@ -608,6 +674,8 @@ def _counts_section(tables: dict[str, pd.DataFrame]) -> list[str]:
         "plants": lambda: "manufacturing / release sites",
         "equipment": lambda: "yearly cost of a site holding a temperature class itself",
         "transport": lambda: "ground and air courier modes",
+        "policies": lambda: (f"ordering options and commercial terms "
+                             f"({tables['policies']['product_id'].nunique()} products)"),
     }
     for name in TABLE_ORDER:
         lines.append(f"| `{name}.csv` | {len(tables[name]):,} | {notes[name]()} |")
@@ -661,7 +729,9 @@ def _sources_section() -> list[str]:
          "validated hold of an LN2 dry shipper at <= -150 °C is typically ~10 days"),
         ("shelf life, AAV on dry ice", "120 h",
          "illustrative: dry-ice shippers hold -80..-60 °C for about 5 days before re-icing"),
-        ("shelf life, 2-8 °C product", "72 h", "illustrative: fresh refrigerated cell product"),
+        ("shelf life, 2-8 °C product", "168 h",
+         "illustrative: an off-the-shelf refrigerated cell product stable for 7 days at "
+         "2-8 °C (long enough that holding a few days of stock is a real option)"),
         ("islet product (`islet_ca`)", "$300k, 48 h at 15-25 °C, 6 h buffer",
          "illustrative, loosely modelled on the first approved allogeneic islet therapy "
          "(donislecel), which is shipped at controlled room temperature from a single "
@@ -685,6 +755,19 @@ def _sources_section() -> list[str]:
         ("dosing of `rdc_rx`", "twice weekly for 12 weeks = 24 doses",
          "illustrative; 4 doses per shipment (one delivery serves several patients)"),
         ("unserved penalty", "blank", "the default lost margin doses x (price - COGS) applies"),
+        ("schedule notice", "336 / 336 / 168 / 48 / 168 h",
+         "illustrative: CAR-T infusion is planned around the manufacturing slot; AAV and "
+         "islet infusions are booked about a week ahead; each `rdc_rx` dose is confirmed two "
+         "days ahead after pre-dose labs, so a just-in-time order must arrive within 48 h"),
+        ("ordering options (`policies`)", "JIT for all; partner for all; AAV also at a hub "
+         "or on consignment; `rdc_rx` also stocked at the site",
+         "illustrative commercial terms: net 30 (net 60 for AAV JIT), `rdc_rx` stock "
+         "returnable 50 % within 3 days at a 10 % restocking fee, 2-day replenishment; "
+         "holding $3/dose/day refrigerated, $40/dose/day ultra-low (monitored freezer space, "
+         "insurance of a $2.8M dose)"),
+        ("sites: stocking limit", f"${STOCKING_LOSS_EXISTING:,} existing / "
+         f"${STOCKING_LOSS_CANDIDATE:,} candidate per product and year",
+         "illustrative: what a pharmacy budget absorbs in expired, non-returnable stock"),
         ("sites: places", f"the {SITE_PLACES} most populous zones, +1 site at >= 1.3M, "
          "+2 at >= 2M, +3 at >= 5M people",
          "illustrative placement: treatment centres cluster in large cities; names are made up"),
@@ -702,7 +785,13 @@ def _sources_section() -> list[str]:
          "$150k-$400k / $50k-$200k / $60k-$150k",
          "illustrative: qualification, training and audit; log-scaled by size"),
         ("onboarding days", "90-270 days in 30-day steps",
-         "illustrative: P&T committee cadence (monthly to quarterly) plus contracting"),
+         "illustrative: formulary review, contracting and training after the P&T committee "
+         "approves"),
+        ("P&T committee months", "monthly at every other existing centre; quarterly elsewhere, "
+         "staggered Jan/Apr/Jul/Oct, Feb/May/Aug/Nov, Mar/Jun/Sep/Dec by site index",
+         "illustrative: hospital P&T committees commonly meet monthly (large academic "
+         "centres) to quarterly; derived from the site index, not drawn, so the other columns "
+         "keep their values"),
         ("price ceiling", "existing $1.5M-$4M; others $600k-$2M",
          "illustrative reservation price: community sites (and some academic centres) will not "
          "buy-and-bill a multi-million-dollar product; no ceiling is below the `rdc_rx` price"),

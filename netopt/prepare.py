@@ -18,6 +18,7 @@ import pandas as pd
 
 from .case import Case
 from .geo import distance_matrix_km, haversine_km, pairs_within_km, transit
+from .ordering import ORDERING_COLUMNS, ordering_options
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class Prepared:
     blocked: pd.DataFrame  # site_id, product_id, reason (pairs excluded before the model)
     no_option: pd.DataFrame  # point_id, product_id, patients, reason (no feasible site)
     equip_classes: dict[str, float] = field(default_factory=dict)  # class -> annual cost
+    #: ordering options per site-product: policy, route, volume segment and its cost line
+    ordering: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ORDERING_COLUMNS))
     aggregation_error_km: float = 0.0
     explicit_costs: bool = False
 
@@ -296,7 +299,8 @@ def prepare(case: Case) -> Prepared:
                         a, b = plant_hub[(pl, h)], hub_site[(h, sid)]
                         hours = a.hours + hub_wait[h] + b.hours
                         if hours <= out_limit:
-                            lanes.append((sid, pid, pl, h, hours, a.cost + b.cost, b.mode))
+                            lanes.append((sid, pid, pl, h, hours, a.cost + b.cost, b.mode,
+                                          hub_wait[h] + b.hours, b.cost))
             links = []
             for par, leg in site_partner_km.get(sid, []):
                 if cls not in partners.at[par, "temperature_classes"]:
@@ -341,7 +345,7 @@ def prepare(case: Case) -> Prepared:
                "vein_to_vein_days": float, "max_patients": float})
     direct = pd.DataFrame(direct_rows, columns=[
         "site_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment",
-        "mode"])
+        "mode", "last_leg_hours", "last_leg_cost_usd"])
     links_df = pd.DataFrame(link_rows, columns=[
         "site_id", "partner_id", "product_id", "km", "hours", "cost_usd_per_shipment", "mode",
         "plant_key", "leg_hours", "limit_hours"])
@@ -360,8 +364,21 @@ def prepare(case: Case) -> Prepared:
     partner_supply = partner_supply.merge(slack, on=["partner_id", "product_id", "plant_key"])
     partner_supply = partner_supply[partner_supply["hours"] <= partner_supply["slack"] + 1e-9
                                     ].drop(columns="slack")
-    links_df = links_df.drop(columns=["leg_hours", "limit_hours"])
+    links_df = links_df.drop(columns=["limit_hours"])
 
+    ordering = ordering_options(case, products, sites, site_products, direct, links_df,
+                                partner_supply)
+    blocked_rows += ordering.blocked
+    if ordering.drop_sk:
+        site_products = _without(site_products, ordering.drop_sk)
+    direct = _without(direct, ordering.drop_sk | ordering.drop_direct)
+    links_df = _without(links_df, ordering.drop_sk | ordering.drop_partner)
+    pools = set(zip(links_df["partner_id"], links_df["product_id"], links_df["plant_key"],
+                    strict=True))
+    in_pool = pd.Series([key in pools for key in zip(
+        partner_supply["partner_id"], partner_supply["product_id"], partner_supply["plant_key"],
+        strict=True)], index=partner_supply.index, dtype=bool)
+    partner_supply = partner_supply.loc[in_pool]
     pairs, no_option = _pairs(case, points, product_points, demand, sites, products,
                               site_products, explicit, blocked_rows)
     prepared = Prepared(
@@ -376,11 +393,21 @@ def prepare(case: Case) -> Prepared:
                                            ignore_index=True),
         blocked=pd.DataFrame(blocked_rows, columns=["site_id", "product_id", "reason"]),
         no_option=no_option, equip_classes=equip, explicit_costs=explicit,
+        ordering=ordering.options,
     )
     prepared.aggregation_error_km = aggregation_error_km(prepared)
     log.info("prepared %d demand points, %d site-products, %d pairs, %d lanes",
              len(points), len(site_products), len(pairs), len(direct))
     return prepared
+
+
+def _without(frame: pd.DataFrame, drop: set[tuple[str, str]]) -> pd.DataFrame:
+    """Rows whose (site_id, product_id) is not in drop."""
+    if not drop or frame.empty:
+        return frame
+    keys = pd.Series(list(zip(frame["site_id"], frame["product_id"], strict=True)),
+                     index=frame.index)
+    return frame[~keys.isin(drop)].reset_index(drop=True)
 
 
 def _demand(points: pd.DataFrame, product_points: dict[str, pd.Index], products: pd.DataFrame,

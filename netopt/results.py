@@ -9,19 +9,26 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from .finance import finance_summary, policies_table
 from .geo import haversine_km
 from .model.common import MONEY
 from .prepare import Prepared
 from .solve import SolveInfo
 
+if TYPE_CHECKING:
+    from .timeline import TimelinePlan
+
 TOL = 1e-6
 TABLE_NAMES = ("sites", "hubs", "partners", "assignments", "shipments", "unserved", "costs",
-               "kpis", "zones", "plants", "kols", "products", "site_products")
+               "kpis", "zones", "plants", "kols", "products", "site_products", "finance")
+#: tables only some runs have (multi-period launch timeline); written and read when present
+OPTIONAL_TABLES = ("timeline_sites", "timeline_periods", "timeline_products")
 
 
 @dataclass
@@ -42,7 +49,7 @@ class Results:
         """Write every table as CSV and summary.json; return the paths."""
         out.mkdir(parents=True, exist_ok=True)
         paths = []
-        for name in TABLE_NAMES:
+        for name in (*TABLE_NAMES, *(n for n in OPTIONAL_TABLES if n in self.tables)):
             path = out / f"{name}.csv"
             self.tables[name].to_csv(path, index=False, lineterminator="\n")
             paths.append(path)
@@ -56,7 +63,7 @@ class Results:
         folder = Path(folder)
         summary = json.loads((folder / "summary.json").read_text())
         tables = {}
-        for name in TABLE_NAMES:
+        for name in (*TABLE_NAMES, *OPTIONAL_TABLES):
             path = folder / f"{name}.csv"
             if path.exists():
                 tables[name] = pd.read_csv(path, keep_default_na=False, na_values=[""])
@@ -118,6 +125,7 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
         "shelf_life_hours", "handling_buffer_hours", "max_patient_travel_km",
         "penalty_usd_per_patient"]]
     tables["site_products"] = prep.site_products.drop(columns=["max_patients"])
+    tables["finance"] = policies_table(prep, m, f, q)
     tables["kpis"] = kpis_table(tables, prep, info)
     summary = summary_dict(tables, prep, info)
     return Results(tables, info, summary)
@@ -127,6 +135,13 @@ def assignments_table(prep: Prepared, x: np.ndarray) -> pd.DataFrame:
     """Patients per year by zone, site and product (demand points split back to zones)."""
     pairs = prep.pairs.assign(patients=x)
     pairs = pairs[pairs["patients"] > 0]
+    columns = ["zone_id", "zone_name", "state", "site_id", "site_name", "product_id",
+               "patients_per_year", "travel_km", "max_travel_km", "within_travel_target"]
+    if pairs.empty:  # nobody treated (e.g. the only hub out in an N-1 re-solve)
+        return pd.DataFrame({c: pd.Series(dtype=bool if c == "within_travel_target" else
+                                          float if c in ("patients_per_year", "travel_km",
+                                                         "max_travel_km") else object)
+                             for c in columns})
     zp = prep.zone_point
     point_pop = prep.points["population"]
     merged = pairs.merge(zp, on="point_id")
@@ -391,7 +406,10 @@ def kpis_table(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInfo)
              "pct_within_travel_target": "%", "sites_active": "sites",
              "sites_opened": "sites", "hubs_active": "hubs", "partners_active": "partners",
              "sites_with_partner": "sites", "sites_onboarded": "sites",
-             "annual_cost_usd": "USD/yr", "mean_travel_km": "km"}
+             "annual_cost_usd": "USD/yr", "mean_travel_km": "km", "sites_stocking": "sites",
+             "expired_doses_per_year": "doses/yr", "manufacturer_writeoff_usd": "USD/yr",
+             "inventory_value_usd": "USD", "working_capital_manufacturer_usd": "USD",
+             "working_capital_site_usd": "USD"}
     return pd.DataFrame([{"kpi": n, "value": v, "unit": units.get(n, "")} for n, v in k.items()])
 
 
@@ -416,6 +434,7 @@ def compute_kpis(tables: dict[str, pd.DataFrame], demand: float) -> dict[str, fl
         "annual_cost_usd": float(costs.get("total", 0.0)),
         "mean_travel_km": float(np.average(a["travel_km"], weights=a["patients_per_year"]))
         if served else 0.0,
+        **finance_summary(tables.get("finance")),
     }
 
 
@@ -438,9 +457,139 @@ def summary_dict(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInf
         "pct_within_travel_target": k["pct_within_travel_target"],
         "sites_active": k["sites_active"], "hubs_active": k["hubs_active"],
         "partners_active": k["partners_active"],
+        "sites_stocking": k["sites_stocking"],
+        "expired_doses_per_year": k["expired_doses_per_year"],
+        "manufacturer_writeoff_usd": k["manufacturer_writeoff_usd"],
         "demand_points": len(prep.points),
         "aggregation_error_km": round(prep.aggregation_error_km, 3),
         "objective_sense": prep.case.config.objective,
         "settings": prep.case.config.model_dump(mode="json", exclude={"edits"}),
         "model_file": str(prep.case.model_path) if prep.case.model_path else None,
     }
+
+
+# ---------------------------------------------------------------- launch timeline
+
+
+def extract_timeline(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
+    """Results of a multi-period model: the ordinary tables describe the LAST period (the
+    network at the end of the roll-out), plus timeline_sites / timeline_periods /
+    timeline_products and a `timeline` entry in the summary. Flows in the timeline tables
+    are amounts within each period (annual rate x period length), not annual rates."""
+    plan = m.plan
+    blocks = [m.period[j] for j in m.B]
+    result = extract(blocks[-1], info)
+    per_block = [_block_figures(b) for b in blocks]
+    periods = timeline_periods_table(plan, per_block)
+    tables = result.tables
+    tables["timeline_periods"] = periods
+    tables["timeline_products"] = timeline_products_table(plan, per_block)
+    tables["timeline_sites"] = timeline_sites_table(plan, blocks)
+    npv = None if info.objective is None else -info.objective * MONEY
+    settings = plan.settings
+    kpis = tables["kpis"]
+    tables["kpis"] = pd.concat([kpis, pd.DataFrame([
+        {"kpi": "npv_usd", "value": npv, "unit": "USD"},
+        {"kpi": "timeline_patients_served", "value": float(periods["patients_served"].sum()),
+         "unit": "patients"}])], ignore_index=True)
+    result.summary["timeline"] = {
+        "periods": settings.periods, "period_months": settings.period_months,
+        "start": settings.start, "discount_rate": settings.discount_rate,
+        "npv_usd": npv, "model_blocks": len(plan.groups),
+        "patients_served": float(periods["patients_served"].sum()),
+        "patients_unserved": float(periods["patients_unserved"].sum()),
+        "last_period": plan.periods[-1].label,
+    }
+    return result
+
+
+def _block_figures(b: pyo.Block) -> dict:
+    """Annual rates of one block: patients by product, active facilities, cost terms (USD)."""
+    prep: Prepared = b.prep
+    x = _arr(b.x, len(prep.pairs))
+    served = pd.Series(x).groupby(prep.pairs["product_id"].to_numpy()).sum() if len(x) \
+        else pd.Series(dtype=float)
+    u = pd.Series({k: v.value or 0.0 for k, v in b.u.items()}, dtype=float)
+    unserved = u.groupby(level=1).sum() if len(u) else pd.Series(dtype=float)
+    demand = prep.demand.groupby("product_id")["patients"].sum()
+    terms = {name: float(pyo.value(expr)) * MONEY for name, expr in b.cost_terms.items()}
+    return {
+        "demand": demand.reindex(prep.product_ids, fill_value=0.0),
+        "served": served.reindex(prep.product_ids, fill_value=0.0),
+        "unserved": unserved.clip(lower=0.0).reindex(prep.product_ids, fill_value=0.0),
+        "sites": int(sum(round(v.value or 0.0) for v in b.y.values())),
+        "hubs": int(sum(round(v.value or 0.0) for v in b.g.values())),
+        "revenue": 0.0 - terms.get("revenue", 0.0),
+        "cost": sum(v for name, v in terms.items() if name != "revenue"),
+    }
+
+
+def timeline_periods_table(plan: TimelinePlan, per_block: list[dict]) -> pd.DataFrame:
+    """One row per period: patients, active facilities and cash flow within the period."""
+    margin = plan.prep.case.config.objective == "margin"
+    rows = []
+    for period in plan.periods:
+        f = per_block[plan.block_of(period.index)]
+        yrs = period.years
+        revenue = f["revenue"] * yrs
+        cost = f["cost"] * yrs
+        cash = revenue - cost if margin else -cost
+        rows.append({
+            "period": period.index, "label": period.label,
+            "start_date": period.start.isoformat(), "years": yrs,
+            "patients_demand": float(f["demand"].sum()) * yrs,
+            "patients_served": float(f["served"].sum()) * yrs,
+            "patients_unserved": float(f["unserved"].sum()) * yrs,
+            "sites_active": f["sites"], "hubs_active": f["hubs"],
+            "revenue_usd": revenue, "cost_usd": cost, "cash_flow_usd": cash,
+            "discount_factor": period.discount_factor,
+            "discounted_cash_flow_usd": cash * period.discount_factor,
+        })
+    return pd.DataFrame(rows)
+
+
+def timeline_products_table(plan: TimelinePlan, per_block: list[dict]) -> pd.DataFrame:
+    """Patients demanded, served and unserved per period and product (within the period)."""
+    rows = []
+    for period in plan.periods:
+        f = per_block[plan.block_of(period.index)]
+        for k in plan.prep.product_ids:
+            rows.append({"period": period.index, "label": period.label, "product_id": k,
+                         "patients_demand": float(f["demand"][k]) * period.years,
+                         "patients_served": float(f["served"][k]) * period.years,
+                         "patients_unserved": float(f["unserved"][k]) * period.years})
+    return pd.DataFrame(rows)
+
+
+def timeline_sites_table(plan: TimelinePlan, blocks: list[pyo.Block]) -> pd.DataFrame:
+    """Every site of the dataset: the earliest period it can be active (0 for an existing
+    site; for a candidate its next P&T meeting + onboarding_days), the first period it is
+    active (blank if never), the products it offers at the end, and the first period it can
+    be onboarded for a new therapeutic area (the same date, existing sites included). A
+    period at or beyond the number of periods lies outside the horizon."""
+    sites = plan.prep.case.sites.sort_values("site_id")
+    first: dict[str, int] = {}
+    for period in plan.periods:
+        b = blocks[plan.block_of(period.index)]
+        for s, v in b.y.items():
+            if round(v.value or 0.0) and s not in first:
+                first[s] = period.index
+    last = blocks[-1]
+    offered: dict[str, list[str]] = {}
+    for (s, k), v in last.w.items():
+        if round(v.value or 0.0):
+            offered.setdefault(s, []).append(k)
+    labels = {p.index: p.label for p in plan.periods}
+    ids = sites["site_id"].tolist()
+    return pd.DataFrame({
+        "site_id": ids, "name": sites["name"].to_numpy(), "state": sites["state"].to_numpy(),
+        "status": sites["status"].to_numpy(),
+        "earliest_period": pd.array([0 if st == "existing" else plan.earliest.get(s, 0)
+                                     for s, st in zip(ids, sites["status"], strict=True)],
+                                    dtype="Int64"),
+        "first_active_period": pd.array([first.get(s) for s in ids], dtype="Int64"),
+        "first_active_label": [labels[first[s]] if s in first else "" for s in ids],
+        "products_offered_end": [";".join(sorted(offered.get(s, []))) for s in ids],
+        "onboarding_ready_period": pd.array([plan.earliest.get(s, 0) for s in ids],
+                                            dtype="Int64"),
+    })

@@ -33,7 +33,8 @@ from .config import ModelConfig
 STATUSES = ("optimal", "feasible", "infeasible", "invalid", "no_solution", "error")
 SUMMARY_COLUMNS = ("objective_usd", "gap", "patients_demand", "patients_served",
                    "patients_unserved", "pct_within_travel_target", "sites_active",
-                   "hubs_active", "partners_active", "build_seconds", "solve_seconds")
+                   "hubs_active", "partners_active", "sites_stocking", "expired_doses_per_year",
+                   "manufacturer_writeoff_usd", "build_seconds", "solve_seconds")
 TIMING_COLUMNS = ("build_seconds", "solve_seconds")
 #: top-level settings that change how the dataset tables are loaded, scoped or checked;
 #: any other override only changes the config handed to `prepare`
@@ -105,7 +106,7 @@ def _setting_field(key: str) -> None:
     for i, part in enumerate(parts):
         if model is None or part not in model.model_fields:
             raise OverrideError(f"override '{key}': unknown setting '{'.'.join(parts[:i + 1])}'"
-                                " (see `netopt model schema`)")
+                                " (every setting is listed in docs/settings.md)")
         annotation = model.model_fields[part].annotation
         model = annotation if isinstance(annotation, type) and issubclass(
             annotation, BaseModel) else None
@@ -217,7 +218,9 @@ def grid_specs(model_file: str | Path, grid: Mapping[str, Sequence[Any]]) -> lis
 
 def _stamp(model_path: Path, dataset: Path) -> tuple:
     """Changes to the model file or the dataset's files invalidate the per-process caches."""
-    files = [model_path, *sorted(p for p in dataset.iterdir() if p.is_file())]
+    inputs = sorted(p for p in dataset.iterdir() if p.is_file()) if dataset.is_dir() \
+        else [dataset]  # a workbook dataset is one file
+    files = [model_path, *inputs]
     return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
 
 
@@ -226,6 +229,7 @@ def _cached_case(model_path: str, stamp: tuple, load_overrides: str):  # noqa: A
     """Typed, validated tables of a model file (with the overrides that affect loading), read
     once per process: scenarios sharing a model and dataset do not re-read the CSVs."""
     from .case import case_from_loaded
+    from .excel import is_workbook
     from .io import load_model
     from .problems import InputError, errors, sort_problems
 
@@ -236,8 +240,8 @@ def _cached_case(model_path: str, stamp: tuple, load_overrides: str):  # noqa: A
     if overrides:
         config = apply_overrides(loaded.config, overrides, loaded.path.parent)
         dataset = Path(config.dataset)
-        if not dataset.is_dir():
-            raise OverrideError(f"override 'dataset': no dataset folder {dataset}")
+        if not (dataset.is_dir() or (dataset.is_file() and is_workbook(dataset))):
+            raise OverrideError(f"override 'dataset': no dataset folder or workbook {dataset}")
         loaded = dc_replace(loaded, config=config, dataset_path=dataset)
     case, more = case_from_loaded(loaded)
     problems += more
@@ -279,7 +283,7 @@ def _case_for(spec: ScenarioSpec):  # noqa: ANN202 - returns (Case, Prepared)
     load_part = {k: v for k, v in spec.overrides.items() if k.split(".")[0] in LOAD_KEYS}
     load_json = json.dumps(load_part, sort_keys=True, default=str)
     dataset = Path(config.dataset)
-    stamp = _stamp(loaded.path, dataset if dataset.is_dir() else loaded.dataset_path)
+    stamp = _stamp(loaded.path, dataset if dataset.exists() else loaded.dataset_path)
     base = _cached_case(str(loaded.path), stamp, load_json)
     case = Case(config, {k: v.copy() for k, v in base.tables.items()}, base.model_path,
                 base.dataset_path, list(base.warnings))

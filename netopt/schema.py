@@ -27,6 +27,14 @@ MODALITIES: tuple[str, ...] = ("autologous", "allogeneic", "gene_therapy", "othe
 SITE_STATUSES: tuple[str, ...] = ("existing", "candidate", "excluded")
 FACILITY_STATUSES: tuple[str, ...] = ("existing", "candidate", "excluded")
 MODES: tuple[str, ...] = ("ground", "air")
+#: how a site gets a dose for a patient (see netopt/inventory.py for what each one implies)
+ORDERING_POLICIES: tuple[str, ...] = (
+    "jit_per_patient", "stocked_at_site", "consignment_at_site",
+    "held_at_partner_with_jit_delivery", "held_at_hub",
+)
+TITLE_HOLDERS: tuple[str, ...] = ("manufacturer", "distributor", "site")
+#: calendar months, as written in a sites.committee_months list
+COMMITTEE_MONTHS: tuple[str, ...] = tuple(str(m) for m in range(1, 13))
 
 LIST_SEPARATOR = ";"
 
@@ -142,6 +150,10 @@ PRODUCTS = Table(
         Column("unserved_penalty_usd_per_patient", "float",
                "Cost of an untreated patient in the cost objective (blank = lost margin: "
                "doses x (price - COGS))", "USD/patient", required=False, default=None, min=0),
+        Column("schedule_notice_hours", "float",
+               "How long before an administration the site knows it needs the dose (a "
+               "just-in-time order must arrive within it)", "h", required=False,
+               default=168.0, min=0),
     ),
 )
 
@@ -201,6 +213,15 @@ SITES = Table(
         Column("location", "str",
                "Place as 'City, ST': places the site (offline gazetteer) when latitude and "
                "longitude are left blank", required=False, default=""),
+        Column("max_stocking_loss_usd_per_year", "float",
+               "Most the site will risk per product on holding stock (expiries it bears after "
+               "returns, restocking fees, capital tied up); above it the site orders "
+               "just-in-time", "USD/yr", required=False, default=50000.0, min=0),
+        Column("committee_months", "list",
+               "Months (1-12) in which the site's P&T committee meets: in a launch timeline a "
+               "site is activated or onboarded only after its next meeting plus "
+               "onboarding_days", "months", required=False, default="1;4;7;10",
+               allowed=COMMITTEE_MONTHS),
     ),
 )
 
@@ -332,11 +353,50 @@ ASSIGNMENT_COSTS = Table(
     composite_key=("zone_id", "site_id", "product_id"),
 )
 
+POLICIES = Table(
+    "policies",
+    "Commercial terms per product: the ordering options a site may use, who holds title, "
+    "payment terms and the return policy. Absent table = every product just-in-time per "
+    "patient, as before.",
+    None,
+    (
+        Column("product_id", "str", "Product", ref=("products", "product_id")),
+        Column("policy", "str", "Ordering option", allowed=ORDERING_POLICIES),
+        Column("title_holder", "str", "Who owns the stock until administration",
+               allowed=TITLE_HOLDERS),
+        Column("payment_terms_days", "float",
+               "Days after delivery (after administration under consignment) the site pays",
+               "days", min=0),
+        Column("returnable_fraction", "float",
+               "Share of unused stock the site may return for credit", min=0, max=1,
+               required=False, default=0.0),
+        Column("return_window_days", "float",
+               "Days after expiry within which unused stock may be returned for credit "
+               "(0 = no returns)", "days", min=0, required=False, default=0.0),
+        Column("restocking_fee_pct", "float",
+               "Share of the price withheld from a return's credit", min=0, max=1,
+               required=False, default=0.0),
+        Column("order_lead_time_hours", "float",
+               "From order to dispatch (order processing, release, packing)", "h", min=0),
+        Column("review_period_days", "float",
+               "Stock policies: days between replenishment deliveries", "days", min=1,
+               required=False, default=7.0),
+        Column("target_fill_rate", "float",
+               "Stock policies: probability a patient's dose is on hand on the day", min=0,
+               max=0.9999, required=False, default=0.95),
+        Column("holding_cost_usd_per_dose_day", "float",
+               "Storage, monitoring and insurance of one dose for one day at the stock point",
+               "USD/dose/day", min=0, required=False, default=5.0),
+    ),
+    required=False,
+    composite_key=("product_id", "policy"),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         PRODUCTS, ZONES, SITES, KOLS, HUBS, PARTNERS, PLANTS, EQUIPMENT, TRANSPORT,
-        ASSIGNMENT_COSTS,
+        ASSIGNMENT_COSTS, POLICIES,
     )
 }
 

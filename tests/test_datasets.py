@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHIPPED = {"us": REPO / "data" / "us", "us-small": REPO / "data" / "us-small"}
 CSV_TABLES = (
     "products", "zones", "sites", "kols", "hubs", "partners", "plants", "equipment", "transport",
+    "policies",
 )
 STATES_AND_DC = {
     "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID", "IL",

@@ -142,7 +142,7 @@ def comparison_table(rows: pd.DataFrame) -> str:
     """One row per scenario: status (with why it failed), objective, delta, service, network."""
     heads = ("Scenario", "Status", "Objective (USD/yr)", "\u0394 vs first", "\u0394 %",
              "Served (pts/yr)", "Unserved (pts/yr)", "Within travel target", "Sites",
-             "Hubs", "Partners", "Gap")
+             "Hubs", "Partners", "Sites stocking", "Write-offs (USD/yr)", "Gap")
     body = []
     for i, ((_, r), (d, share)) in enumerate(zip(rows.iterrows(), _deltas(rows),
                                                   strict=True)):
@@ -167,7 +167,8 @@ def comparison_table(rows: pd.DataFrame) -> str:
             f"<td class='n'>{_esc(_fmt(_cell(r, 'patients_unserved'), 'pts'))}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'pct_within_travel_target'), 'pct'))}</td>",
             *(f"<td class='n'>{_esc(_fmt(_cell(r, c), 'int'))}</td>"
-              for c in ("sites_active", "hubs_active", "partners_active")),
+              for c in ("sites_active", "hubs_active", "partners_active", "sites_stocking")),
+            f"<td class='n'>{_esc(_fmt(_cell(r, 'manufacturer_writeoff_usd'), 'usd'))}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'gap'), 'gap'))}</td>",
         ]
         body.append(f"<tr{' class=base' if i == 0 else ''}>{''.join(cells)}</tr>")

@@ -21,7 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..results import TABLE_NAMES, Results
+from ..results import OPTIONAL_TABLES, TABLE_NAMES, Results
 from .common import cost_terms, kpi_values, margin_lines, table, text
 
 USD = '"$"#,##0'
@@ -54,6 +54,11 @@ _RULES: list[tuple[str, str, str]] = [
     (r"_hours$", "h", DEC1),
     (r"_days$", "days", DEC1),
     (r"^kol_count$", "KOLs", INT),
+    (r"^fill_rate$", "share", PCT),
+    (r"^(working_capital|avg_inventory_value)_.*usd$", "USD", USD),
+    (r"^(revenue|cash_flow|discounted_cash_flow)_usd$", "USD/period", USD),
+    (r"^cost_usd$", "USD", USD),
+    (r"_usd$", "USD/yr", USD),
 ]
 
 
@@ -216,9 +221,36 @@ def write_workbook(result: Results, path: Path) -> Path:
     """Write network.xlsx: summary + one sheet per result table."""
     wb = Workbook()
     _summary_sheet(wb, result)
-    names = [n for n in TABLE_NAMES if n in result.tables]
+    names = [n for n in (*TABLE_NAMES, *OPTIONAL_TABLES) if n in result.tables]
     names += [n for n in result.tables if n not in names]
     for name in names:
         _table_sheet(wb, name, result.tables[name])
     wb.save(path)
     return path
+
+
+def open_without_sheet(workbook: Path, name: str) -> Workbook | None:
+    """An existing workbook with sheet `name` removed (to be written anew), keeping the others;
+    None when it cannot be read. For analyses run after the solve (simulate, resilience)."""
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        wb = load_workbook(workbook)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError):
+        return None
+    if name in wb.sheetnames:
+        del wb[name]
+    return wb
+
+
+def append_table_sheet(workbook: Path, name: str, frame: pd.DataFrame) -> bool:
+    """Add (or replace) one table sheet in an existing workbook; False if unreadable."""
+    wb = open_without_sheet(workbook, name)
+    if wb is None:
+        return False
+    _table_sheet(wb, name, frame)
+    wb.save(workbook)
+    return True

@@ -1,0 +1,231 @@
+"""Ordering policies in the network model and the finance outputs.
+
+A small hand-checkable case: the tiny dataset (tests/data/tiny) with its CAR-T replaced by
+`r1`, an allogeneic refrigerated product given twice weekly (24 doses, 4 per shipment, 10-day
+shelf life), 20 patients per 100k (20 in Z1, 40 in Z2), and commercial terms offering
+just-in-time, stock bought by the site, and consignment.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from netopt.case import load_case
+from netopt.cli import app
+from netopt.ordering import option_cost, volume_grid
+from netopt.pipeline import solve_case
+from netopt.prepare import prepare
+
+TINY = Path(__file__).parent / "data" / "tiny"
+US_SMALL = Path(__file__).parents[1] / "models" / "us-small.yaml"
+runner = CliRunner()
+
+PRODUCT = {
+    "product_id": "r1", "name": "Repeat-dose cell therapy", "modality": "allogeneic",
+    "therapeutic_area": "oncology", "temperature_class": "refrigerated",
+    "doses_per_patient": 24, "dose_interval_days": 3.5, "treatment_weeks": 12,
+    "price_usd_per_dose": 4500, "cogs_usd_per_dose": 1200, "shelf_life_hours": 240,
+    "handling_buffer_hours": 12, "incidence_per_100k": 20, "max_patient_travel_km": 500,
+    "doses_per_shipment": 4, "schedule_notice_hours": 48,
+}
+TERMS = ["product_id", "policy", "title_holder", "payment_terms_days", "returnable_fraction",
+         "return_window_days", "restocking_fee_pct", "order_lead_time_hours",
+         "review_period_days", "target_fill_rate", "holding_cost_usd_per_dose_day"]
+
+
+def make_case(root: Path, name: str = "fin", notice: float = 48.0, returnable: float = 0.5,
+              window: float = 3.0, limit: float = 50_000.0, policies: list[str] | None = None,
+              extra: str = "") -> Path:
+    """Write the finance variant of the tiny dataset and a model file; return the model."""
+    data = root / f"{name}-data"
+    if data.exists():
+        shutil.rmtree(data)
+    shutil.copytree(TINY, data)
+    pd.DataFrame([{**PRODUCT, "schedule_notice_hours": notice}]).to_csv(
+        data / "products.csv", index=False)
+    plants = pd.read_csv(data / "plants.csv")
+    plants["products"] = "r1"
+    plants.to_csv(data / "plants.csv", index=False)
+    sites = pd.read_csv(data / "sites.csv", keep_default_na=False)
+    sites["temperature_classes"] = "cryogenic;refrigerated"
+    sites["price_ceiling_usd_per_dose"] = 1_000_000
+    sites["max_stocking_loss_usd_per_year"] = limit
+    sites.to_csv(data / "sites.csv", index=False)
+    rows = [
+        ["r1", "jit_per_patient", "manufacturer", 30, 0, 0, 0, 12, 7, 0.95, 3],
+        ["r1", "stocked_at_site", "site", 30, returnable, window, 0, 12, 2, 0.95, 3],
+        ["r1", "consignment_at_site", "manufacturer", 30, 0, 0, 0, 12, 2, 0.95, 3],
+    ]
+    pd.DataFrame(rows, columns=TERMS).to_csv(data / "policies.csv", index=False)
+    model = root / f"{name}.yaml"
+    allowed = f"finance:\n  policies: [{', '.join(policies)}]\n" if policies else ""
+    model.write_text(f"name: {name}\ndataset: {data.name}\n{allowed}{extra}")
+    return model
+
+
+def costs(result) -> dict[str, float]:
+    return result.costs.set_index("term")["usd_per_year"].to_dict()
+
+
+def test_without_a_policies_table_every_site_orders_jit() -> None:
+    result = solve_case(load_case(TINY.parent / "tiny.yaml"))
+    assert "ordering_and_inventory" not in costs(result)
+    fin = result.finance
+    assert set(fin["policy"]) == {"jit_per_patient"}
+    assert fin["patients_per_year"].sum() == pytest.approx(30.0)
+    assert fin["expired_doses_per_year"].sum() == 0.0
+
+
+def test_tabulated_cost_is_the_inventory_cost_at_each_breakpoint(tmp_path: Path) -> None:
+    """Every option segment's end points are the manufacturer's cost recomputed by hand from
+    the inventory figures: replenishments x lane cost - planned doses / doses per shipment x
+    lane cost, plus (stock it owns) holding + expiries x COGS + capital x COGS."""
+    case = load_case(make_case(tmp_path))
+    prep = prepare(case)
+    options = prep.ordering
+    stock = options[options["policy"] != "jit_per_patient"]
+    assert len(stock) > 0
+    terms = {r.policy: r for r in case.policies.itertuples(index=False)}
+    prod = prep.products.loc["r1"]
+    grid = volume_grid(case.config.finance.volume_breakpoints, 50.0)
+    for r in stock.itertuples(index=False):
+        volume = r.lo_patients or grid[1]
+        _, econ = option_cost(terms[r.policy], prod, volume, r.life_days, r.lead_days,
+                              r.replenish_cost_usd, r.avoided_cost_usd, 4.0, 0.08, 0)
+        s = econ.stock
+        planned = volume * 24 - s.emergency_doses_per_year
+        by_hand = (s.replenishments_per_year * r.replenish_cost_usd
+                   - planned / 4 * r.avoided_cost_usd + 1200 * econ.returned_doses_per_year)
+        if r.policy == "consignment_at_site":
+            by_hand += (s.on_hand_doses * 3 * 365 + 1200 * econ.wasted_doses_per_year
+                        + 0.08 * s.on_hand_doses * 1200)
+        assert r.cost_lo_usd == pytest.approx(by_hand, rel=1e-9, abs=1e-6)
+
+
+def test_more_ordering_options_never_cost_more(tmp_path: Path) -> None:
+    jit = solve_case(load_case(make_case(tmp_path, "jit", policies=["jit_per_patient"])))
+    every = solve_case(load_case(make_case(tmp_path, "all")))
+    assert every.summary["objective"] <= jit.summary["objective"] * (1 + 1e-6)
+    assert set(jit.finance["policy"]) == {"jit_per_patient"}
+
+
+def test_jit_that_misses_the_schedule_notice_is_blocked_with_its_reason(tmp_path: Path) -> None:
+    case = load_case(make_case(tmp_path, notice=6.0, policies=["jit_per_patient"]))
+    prep = prepare(case)
+    reasons = prep.blocked[prep.blocked["product_id"] == "r1"]["reason"]
+    assert len(reasons) > 0
+    assert all("schedule notice" in r for r in reasons)
+    result = solve_case(case)
+    assert result.summary["patients_served"] == pytest.approx(0.0, abs=1e-6)
+    assert result.unserved["patients_unserved"].sum() == pytest.approx(60.0)
+
+
+def test_stock_serves_patients_jit_cannot_reach_in_time(tmp_path: Path) -> None:
+    result = solve_case(load_case(make_case(tmp_path, notice=6.0)))
+    fin = result.finance
+    assert result.summary["patients_served"] > 0
+    assert "jit_per_patient" not in set(fin["policy"])
+    assert (fin["fill_rate"] >= 0.95 - 0.05).all()  # the simulation's own noise aside
+
+
+def test_a_site_refuses_stock_above_its_loss_limit(tmp_path: Path) -> None:
+    prep = prepare(load_case(make_case(tmp_path, returnable=0.0, limit=0.0)))
+    assert "stocked_at_site" not in set(prep.ordering["policy"])
+
+
+def test_generous_returns_mean_more_stocking_sites_and_higher_writeoffs(tmp_path: Path) -> None:
+    """JIT cannot meet the notice, so each site either stocks (if its loss is acceptable) or
+    takes consignment stock. Generous returns move the loss to the manufacturer."""
+    strict = solve_case(load_case(make_case(tmp_path, "strict", notice=6.0, returnable=0.0,
+                                            window=0.0)))
+    generous = solve_case(load_case(make_case(tmp_path, "generous", notice=6.0,
+                                              returnable=1.0, window=3.0)))
+    s, g = strict.summary, generous.summary
+    assert g["sites_stocking"] > s["sites_stocking"]
+    assert g["manufacturer_writeoff_usd"] > s["manufacturer_writeoff_usd"]
+
+
+def test_compare_prints_stocking_sites_and_writeoffs(tmp_path: Path) -> None:
+    strict = make_case(tmp_path, "strict", notice=6.0, returnable=0.0, window=0.0)
+    generous = make_case(tmp_path, "generous", notice=6.0, returnable=1.0, window=3.0)
+    out = tmp_path / "cmp"
+    res = runner.invoke(app, ["compare", str(strict), str(generous), "--out", str(out),
+                              "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "sites_sto" in res.output and "manufactur" in res.output  # headers wrap
+    rows = pd.read_csv(out / "compare.csv")
+    assert {"sites_stocking", "manufacturer_writeoff_usd"} <= set(rows.columns)
+    assert rows.set_index("scenario").at["generous", "sites_stocking"] > \
+        rows.set_index("scenario").at["strict", "sites_stocking"]
+
+
+def test_finance_command_writes_page_and_tradeoff(tmp_path: Path) -> None:
+    model = make_case(tmp_path, notice=6.0)
+    out = tmp_path / "res"
+    res = runner.invoke(app, ["solve", str(model), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["finance", str(out)])
+    assert res.exit_code == 0, res.output
+    page = (out / "finance.html").read_text()
+    assert "http" not in page.replace("http://www.w3.org", "")
+    tradeoff = pd.read_csv(out / "return_tradeoff.csv")
+    assert tradeoff["returnable_fraction"].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    # more generous returns never make a site less willing to stock
+    assert tradeoff["site_products_willing"].is_monotonic_increasing
+    from openpyxl import load_workbook
+
+    assert "finance" in load_workbook(out / "network.xlsx", read_only=True).sheetnames
+
+
+def test_finance_command_on_a_missing_folder_exits_2(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["finance", str(tmp_path / "nope")])
+    assert res.exit_code == 2
+    assert "not found" in res.output
+    assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(("row", "column", "value", "message"), [
+    (0, "title_holder", "site", "jit_per_patient needs title with manufacturer or distributor"),
+    (1, "title_holder", "manufacturer", "stocked_at_site needs title with site"),
+])
+def test_bad_terms_name_file_row_and_column(tmp_path: Path, row: int, column: str, value: str,
+                                            message: str) -> None:
+    model = make_case(tmp_path)
+    policies = tmp_path / "fin-data" / "policies.csv"
+    frame = pd.read_csv(policies)
+    frame.loc[row, column] = value
+    frame.to_csv(policies, index=False)
+    res = runner.invoke(app, ["validate", str(model)])
+    assert res.exit_code == 2
+    assert f"policies.csv, row {row + 2}, column '{column}'" in res.output
+    assert message in res.output
+
+
+def test_stock_of_an_autologous_product_is_refused(tmp_path: Path) -> None:
+    model = make_case(tmp_path)
+    products = tmp_path / "fin-data" / "products.csv"
+    frame = pd.read_csv(products)
+    frame.loc[0, "modality"] = "autologous"
+    frame.to_csv(products, index=False)
+    res = runner.invoke(app, ["validate", str(model)])
+    assert res.exit_code == 2
+    assert "policies.csv, row 3, column 'policy'" in res.output
+    assert "cannot be stocked" in res.output
+
+
+def test_us_small_has_finance_rows_for_every_active_site_and_product() -> None:
+    result = solve_case(load_case(US_SMALL))
+    served = result.assignments.groupby(["site_id", "product_id"])["patients_per_year"].sum()
+    served = served[served > 1e-6]
+    fin = result.finance.groupby(["site_id", "product_id"])["patients_per_year"].sum()
+    assert set(fin.index) == set(served.index)
+    for key, patients in served.items():
+        assert fin[key] == pytest.approx(patients, rel=1e-6, abs=1e-6)
+    assert not result.finance["fill_rate"].isna().any()
+    assert math.isfinite(result.finance["working_capital_manufacturer_usd"].sum())
