@@ -153,7 +153,8 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         else:
             v.setub(0)
     # offers, onboardings and equipment the LP ignores stay off in the start (hubs and
-    # partners are few and stay free, so a kept offer can always find its lanes)
+    # partners are few and stay free, so a kept offer can always find its lanes; ordering
+    # options stay free too: fixing the ones the LP ignores gave worse national starts)
     for name in ("w", "o", "e"):
         for v in getattr(m, name).values():
             if not v.fixed and (v.value or 0.0) <= LP_OPEN_THRESHOLD:

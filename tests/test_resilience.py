@@ -1,0 +1,93 @@
+"""N-1 analysis (`netopt resilience`) and the backup-hub design setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from netopt.case import load_case
+from netopt.cli import app
+from netopt.pipeline import solve_case
+from netopt.resilience import n_minus_1
+
+ROOT = Path(__file__).parents[1]
+TINY = Path(__file__).parent / "data" / "tiny.yaml"
+US_SMALL = ROOT / "models" / "us-small.yaml"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def small():  # noqa: ANN201
+    case = load_case(US_SMALL)
+    return case, solve_case(case)
+
+
+@pytest.fixture(scope="module")
+def small_backup():  # noqa: ANN201
+    case = load_case(US_SMALL)
+    case.config.resilience.backup_hub = True
+    return case, solve_case(case)
+
+
+def test_the_only_hub_out_loses_every_patient() -> None:
+    """tiny: one hub carries every dose (the partner is supplied through it too)."""
+    case = load_case(TINY)
+    result = solve_case(case)
+    res = n_minus_1(case, result)
+    row = res.table.set_index("facility_id").loc["H1"]
+    assert res.baseline_unserved == pytest.approx(0.0, abs=1e-6)
+    assert row["extra_patients_unserved"] == pytest.approx(30.0, rel=1e-6)
+    assert row["sites_using"] == 1
+    assert row["doses_per_year_through"] == pytest.approx(30.0, rel=1e-6)
+
+
+def test_fixed_baseline_reproduces_the_solved_network(small) -> None:  # noqa: ANN001
+    case, result = small
+    res = n_minus_1(case, result)
+    # same network, flows re-optimised: never worse than the solve, never below its bound
+    assert res.baseline_cost_usd <= result.summary["objective"] * (1 + 1e-9)
+    assert res.baseline_cost_usd >= result.summary["bound"] * (1 - 1e-9)
+    assert res.baseline_unserved == pytest.approx(result.summary["patients_unserved"],
+                                                  abs=1e-3)
+
+
+def test_losing_a_facility_never_helps(small) -> None:  # noqa: ANN001
+    case, result = small
+    table = n_minus_1(case, result).table
+    active = set(result.hubs.loc[result.hubs["active"], "hub_id"])
+    assert set(table.loc[table["kind"] == "hub", "facility_id"]) == active
+    assert (table["extra_patients_unserved"] >= -1e-6).all()
+    assert (table["cost_increase_usd"] >= -1e-3).all()
+    assert table["rank"].tolist() == list(range(1, len(table) + 1))
+
+
+def test_backup_hubs_protect_patients_at_a_cost(small, small_backup) -> None:  # noqa: ANN001
+    case, result = small
+    case_b, result_b = small_backup
+    base = n_minus_1(case, result).table
+    resilient = n_minus_1(case_b, result_b).table
+    assert base["extra_patients_unserved"].max() > 1.0  # the plain design has a weak point
+    assert resilient["extra_patients_unserved"].max() < base["extra_patients_unserved"].max()
+    assert result_b.summary["objective"] >= result.summary["bound"] * (1 - 1e-9)
+    assert result_b.summary["hubs_active"] >= 2
+
+
+def test_cli_writes_table_and_sheet(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    assert runner.invoke(app, ["solve", str(TINY), "--out", str(out)]).exit_code == 0
+    res = runner.invoke(app, ["resilience", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "resilience.csv")
+    assert table.loc[0, "facility_id"] == "H1"
+    from openpyxl import load_workbook
+
+    assert "resilience" in load_workbook(out / "network.xlsx", read_only=True).sheetnames
+
+
+def test_cli_on_a_missing_folder_exits_2(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["resilience", str(tmp_path / "nope")])
+    assert res.exit_code == 2
+    assert "not found" in res.output
