@@ -1,4 +1,7 @@
-"""The stages wired together: case -> prepare -> build -> solve -> (diagnose) -> results."""
+"""The stages wired together: case -> prepare -> build -> solve -> (diagnose) -> results.
+
+A case with a launch timeline (`timeline.periods` > 1) takes the same path with the
+multi-period builder, diagnosis and extraction of `timeline.py` / `model/timeline.py`."""
 
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ from collections.abc import Callable
 from .case import Case
 from .diagnose import Infeasible, diagnose
 from .model.build import build_model
+from .model.timeline import build_timeline_model
 from .prepare import Prepared, prepare
-from .results import Results, extract
+from .results import Results, extract, extract_timeline
 from .solve import SolveInfo, solve_model
+from .timeline import diagnose_timeline, horizon_text, plan_timeline
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +40,12 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     started = time.perf_counter()
     progress("preparing lanes and pairs")
     prep = prepared or prepare(case)
+    # a launch timeline (more than one period) builds one block of the network per period
+    plan = plan_timeline(prep) if case.config.timeline.periods > 1 else None
+    horizon = f", {horizon_text(plan)}" if plan else ""
     progress(f"building model ({len(prep.pairs):,} pairs, {len(prep.site_products):,} "
-             "site-products)")
-    m = build_model(prep)
+             f"site-products{horizon})")
+    m = build_timeline_model(plan) if plan else build_model(prep)
     build_seconds = time.perf_counter() - started
     progress(f"solving with HiGHS (limit {solver.time_limit:g}s, gap {solver.mip_gap:g})")
     info = solve_model(m, solver, tee=tee)
@@ -45,11 +53,11 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     if not info.has_solution:
         if info.status == "infeasible":
             progress("infeasible: diagnosing with an elastic model")
-            raise Infeasible(diagnose(prep, solver))
+            raise Infeasible(diagnose_timeline(plan, solver) if plan else diagnose(prep, solver))
         raise Infeasible([f"HiGHS found no solution ({info.termination}) within "
                           f"{solver.time_limit:g}s; raise --time-limit"], info=info)
     progress("extracting results")
-    return extract(m, info)
+    return extract_timeline(m, info) if plan else extract(m, info)
 
 
 __all__ = ["solve_case", "Results", "SolveInfo", "Infeasible"]

@@ -12,18 +12,19 @@ from collections.abc import Callable
 import pyomo.environ as pyo
 
 from ..prepare import Prepared
-from . import demand, flows, policy, sites
+from . import demand, flows, ordering, policy, resilience, sites
 from .common import MONEY, register_cost  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
-FAMILIES: list[tuple[str, Callable[[pyo.ConcreteModel, Prepared], None]]] = [
+FAMILIES: list[tuple[str, Callable[[pyo.Block, Prepared], None]]] = [
     ("site decisions", sites.add_site_decisions),
     ("demand", demand.add_demand),
     ("site capacity", sites.add_site_capacity),
     ("offer linking", sites.add_offer_linking),
     ("minimum volume", sites.add_min_volume),
     ("cold chain lanes", flows.add_cold_chain),
+    ("ordering policy", ordering.add_ordering),
     ("hub capacity", flows.add_hub_capacity),
     ("partner capacity", flows.add_partner_capacity),
     ("plant capacity", flows.add_plant_capacity),
@@ -31,20 +32,28 @@ FAMILIES: list[tuple[str, Callable[[pyo.ConcreteModel, Prepared], None]]] = [
     ("KOLs", policy.add_kols),
     ("limits", policy.add_limits),
     ("budget", policy.add_budget),
+    ("backup hubs", resilience.add_backup_hubs),
 ]
+
+
+def add_families(b: pyo.Block, prep: Prepared, elastic: bool = False) -> None:
+    """Add every constraint family to `b` (a model, or one period's block of a multi-period
+    model): the families only touch `b.<attr>`, so a Pyomo Block takes them unchanged. The
+    per-block bookkeeping they share lives on `b`: the prepared data, the elastic flag, the
+    named cost terms (k$/yr) and the requirement slacks of the elastic form."""
+    b.prep = prep
+    b.elastic = elastic
+    b.cost_terms = {}
+    b.requirement_slacks = {}  # name -> (Var component, description function)
+    for name, add in FAMILIES:
+        log.debug("adding %s", name)
+        add(b, prep)
 
 
 def build_model(prep: Prepared, elastic: bool = False) -> pyo.ConcreteModel:
     """Build the MILP. With elastic=True every hard requirement gets a penalised slack, so an
     otherwise infeasible case solves and the non-zero slacks say what blocks it."""
     m = pyo.ConcreteModel(name=prep.case.name or "netopt")
-    m.prep = prep
-    m.elastic = elastic
-    m.cost_terms = {}
-    m.requirement_slacks = {}  # name -> (Var component, description function)
-    for name, add in FAMILIES:
-        log.debug("adding %s", name)
-        add(m, prep)
-    terms = m.cost_terms
-    m.obj = pyo.Objective(expr=sum(terms.values()), sense=pyo.minimize)
+    add_families(m, prep, elastic)
+    m.obj = pyo.Objective(expr=sum(m.cost_terms.values()), sense=pyo.minimize)
     return m

@@ -50,6 +50,7 @@ from .maps import (
     _state_labels,
     _zone_payloads,
 )
+from .timeline import timeline_section
 
 MAP_WIDTH = 1000.0
 
@@ -478,6 +479,7 @@ def render_report(result: Results, map_href: str | None = "map.html") -> str:
     reach = within_km(result)
     link = (f' <a href="{_esc(map_href)}">Open the interactive map</a> for every figure by '
             "zone, site and lane." if map_href else "")
+    timeline = timeline_section(result)  # "" unless the result has a launch timeline
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -491,6 +493,7 @@ def render_report(result: Results, map_href: str | None = "map.html") -> str:
         f"<figcaption>Zone circle area \u221d patients per year; site size \u221d patients "
         f"treated; lane width \u221d doses per year.{link}</figcaption>",
         _legend(result, reach), "</figure>",
+        *([timeline] if timeline else []),
         '<div class="two"><div class="chart"><h2>Annual cost by term</h2>',
         cost_chart_svg(result),
         "</div><div><h2>Annual margin</h2>", _margin_table(result), "</div></div>",
