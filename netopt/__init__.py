@@ -1,5 +1,58 @@
-"""netopt: distribution network design for cell and gene therapies."""
+"""netopt: distribution network design for cell and gene therapies.
+
+The Python API in five lines (see docs/python-api.md)::
+
+    import netopt
+    case = netopt.load("models/us-small.yaml")
+    result = netopt.solve(case.with_changes(settings={"service": {"min_share": 0.6}}))
+    result.kpis                 # headline figures; result.sites, result.costs, result.map()
+    result.write("reports/x")   # the files `netopt solve --out reports/x` writes
+
+The public names are loaded on first use (PEP 562), so `import netopt` stays instant and
+pandas, Pyomo and HiGHS are imported only when a case is loaded.
+"""
 
 from __future__ import annotations
 
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .api import Case, Comparison, Infeasible, InputError, Problem, Result, compare, load, solve
+
+__all__ = ["Case", "Comparison", "Infeasible", "InputError", "Problem", "Result", "__version__",
+           "compare", "load", "solve"]
+
+_LAZY = frozenset(__all__) - {"__version__"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import api
+
+        # bind every API name at once, after api has imported its submodules
+        globals().update({n: getattr(api, n) for n in _LAZY})
+        return globals()[name]
+    raise AttributeError(f"module 'netopt' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """The package module, kept from losing `netopt.solve` (the function) to the submodule
+    netopt/solve.py: importing a submodule sets the parent's attribute of that name, and the
+    solver module is imported on first use, after (or before) the API is bound. Import it
+    as `from netopt.solve import ...` or `importlib.import_module("netopt.solve")`."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -37,6 +37,21 @@ def _register_subcommands() -> None:
 
     app.add_typer(import_app, name="import")
     register(app)
+    from .cli_simulate import register as register_simulate
+
+    register_simulate(app)
+    from .cli_excel import register as register_excel
+
+    register_excel(data_app)
+    from .cli_finance import register as register_finance
+
+    register_finance(app)
+    from .cli_resilience import register as register_resilience
+
+    register_resilience(app)
+    from .docs_gen import register as register_docs
+
+    register_docs(app)
 
 
 _register_subcommands()

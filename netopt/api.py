@@ -1,0 +1,408 @@
+"""The Python API: load a case, change it, solve it, compare it - from a script or a notebook.
+
+Each function is a thin layer over the stages the CLI uses (`case.load_case` and
+`case.case_from_loaded`, `pipeline.solve_case`, `results.Results`, `report.write_reports`,
+`scenarios.run_batch` and `build_comparison`), so `netopt.solve(netopt.load(path))` and
+`netopt solve path` give the same network for the same inputs and seed.
+
+A `Case` is a value: `with_changes` returns a new one and never touches the original, and
+its changes are recorded as a recipe (the model file, dotted setting overrides and extra row
+edits) - the same form `netopt sweep` uses - so `compare` can rebuild and solve it in worker
+processes exactly as a model file with those changes would be.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from dataclasses import replace as dc_replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from pydantic import BaseModel, ValidationError
+
+from . import case as _case
+from .config import Edit, ModelConfig
+from .diagnose import Infeasible
+from .io import LoadedModel, display_path, load_model
+from .problems import InputError, Problem, errors, sort_problems
+from .results import Results
+from .scenarios import Comparison as _Comparison
+from .scenarios import (
+    OverrideError,
+    ScenarioRun,
+    ScenarioSpec,
+    apply_overrides,
+    build_comparison,
+    check_override_keys,
+    run_batch,
+)
+
+if TYPE_CHECKING:
+    import folium
+
+#: where problems in `with_changes` arguments are reported (there is no file to name)
+SETTINGS_SOURCE = "with_changes settings"
+EDITS_SOURCE = "with_changes edits"
+
+PathLike = str | Path
+
+
+# ---------------------------------------------------------------- cases
+
+
+@dataclass(eq=False, repr=False)
+class Case(_case.Case):
+    """A validated case: the model file's settings (`config`) and its typed, edited tables.
+
+    Tables are attributes named as in the dataset - `case.sites`, `case.products`,
+    `case.zones`, ... - and come back as copies: change a case with `with_changes`, which
+    validates the change the way a model file is validated and keeps the recipe that
+    `compare` needs to rebuild the case in another process.
+    """
+
+    source: LoadedModel | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    added_edits: list[dict[str, Any]] = field(default_factory=list)
+    strict: bool = False
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        # a copy, so editing a table in place cannot make the case differ from its recipe
+        return super().__getattr__(name).copy()
+
+    def __repr__(self) -> str:
+        changes = len(self.overrides) + len(self.added_edits)
+        where = display_path(self.model_path) if self.model_path else "no model file"
+        return (f"Case({self.name!r}, {where}, {len(self.tables)} tables, "
+                f"{changes} change(s), {len(self.warnings)} warning(s))")
+
+    def with_changes(self, edits: Sequence[Mapping[str, Any] | Edit] = (),
+                     settings: Mapping[str, Any] | None = None, *,
+                     name: str | None = None) -> Case:
+        """A new case with row edits and settings changed; this case stays as it is.
+
+        edits: rows changed as by a model file's `edits:` list, e.g.
+            ``{"table": "products", "where": {"product_id": "cart_onc"},
+            "scale": {"price_usd_per_dose": 1.2}}``; applied after the model's own edits.
+        settings: nested like the model file (``{"service": {"min_share": 0.9}}``) or
+            dotted (``{"service.min_share": 0.9}``); merged into the settings, then the whole
+            configuration is validated again.
+        name: the new case's name (default: this case's).
+
+        Raises InputError listing every problem: an unknown setting or column, a value out of
+        bounds, an edit that matches no table - each naming the setting or edit at fault.
+        """
+        if self.source is None:
+            raise TypeError("with_changes needs a case made by netopt.load (it re-reads the "
+                            "model file's dataset)")
+        flat = dict(_flatten(settings or {}))
+        if name is not None:
+            flat["name"] = name
+        new_edits = [_edit_dict(e) for e in edits]
+        problems = _check_settings(self.source, self.overrides, flat) + \
+            _check_edits(new_edits)
+        if problems:
+            raise InputError(sort_problems(problems))
+        overrides = {**self.overrides, **flat}
+        added = [*self.added_edits, *new_edits]
+        return _build(self.source, overrides, added, self.strict)
+
+
+def load(model_file: PathLike, *, strict: bool = False) -> Case:
+    """Load and validate a model file and its dataset, as `netopt validate` does.
+
+    Raises InputError listing every problem (file, row or line, column); with strict=True
+    warnings count as errors. Warnings of a valid case are in `case.warnings`.
+    """
+    base = _case.load_case(model_file, strict=strict)
+    loaded, _ = load_model(model_file)  # the recipe's starting point (load_case keeps none)
+    return Case(base.config, base.tables, base.model_path, base.dataset_path, base.warnings,
+                source=loaded, strict=strict)
+
+
+def _flatten(settings: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested settings -> dotted leaf keys, descending only into settings sections (so a
+    mapping-valued setting such as an edit's `where` stays one value)."""
+    out: list[tuple[str, Any]] = []
+    for key, value in settings.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and _is_section(dotted):
+            out += _flatten(value, dotted + ".")
+        else:
+            out.append((dotted, value))
+    return out
+
+
+def _is_section(dotted: str) -> bool:
+    model: type[BaseModel] | None = ModelConfig
+    for part in dotted.split("."):
+        info = model.model_fields.get(part) if model is not None else None
+        if info is None:
+            return False
+        ann = info.annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return model is not None
+
+
+def _edit_dict(edit: Mapping[str, Any] | Edit) -> dict[str, Any]:
+    if isinstance(edit, Edit):
+        return edit.model_dump()
+    if not isinstance(edit, Mapping):
+        raise TypeError(f"an edit is a mapping like a model file's edits entry, not {edit!r}")
+    return dict(edit)
+
+
+def _check_settings(source: LoadedModel, earlier: Mapping[str, Any],
+                    flat: Mapping[str, Any]) -> list[Problem]:
+    """Every bad key named: unknown keys first; then the known ones are applied together
+    (with the case's earlier changes) and, if that fails, one by one to say which is at
+    fault (a rule that spans two settings is reported once, without a key)."""
+    problems, known = [], {}
+    for key, value in flat.items():
+        if key.split(".")[0] == "edits":
+            problems.append(Problem(SETTINGS_SOURCE, None, key, "row edits go in edits=, "
+                                    "not in settings"))
+        elif key == "extends":
+            problems.append(Problem(SETTINGS_SOURCE, None, key, "cannot be changed here: "
+                                    "write a model file that extends this one"))
+        else:
+            try:
+                check_override_keys([key])
+            except OverrideError:
+                problems.append(Problem(SETTINGS_SOURCE, None, key, "unknown setting (check "
+                                        "the spelling; every setting is in docs/settings.md)"))
+            else:
+                known[key] = value
+    base_dir = source.path.parent
+    try:
+        apply_overrides(source.config, {**earlier, **known}, base_dir)
+    except OverrideError as together:
+        blamed = []
+        for key, value in known.items():
+            try:
+                apply_overrides(source.config, {key: value}, base_dir)
+            except OverrideError as exc:
+                # "override 'service.min_share': Input should be ... (found 1.5)": the key
+                # is already the problem's column
+                message = str(exc).removeprefix(f"override '{key}': ")
+                blamed.append(Problem(SETTINGS_SOURCE, None, key, message))
+        problems += blamed or [Problem(SETTINGS_SOURCE, None, None, str(together))]
+    return problems
+
+
+def _check_edits(edits: list[dict[str, Any]]) -> list[Problem]:
+    problems = []
+    for j, edit in enumerate(edits):
+        try:
+            Edit.model_validate(edit)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"])
+                msg = ("unknown key (an edit has table, where, set, scale)"
+                       if err["type"] == "extra_forbidden" else err["msg"])
+                problems.append(Problem(EDITS_SOURCE, None, f"edits[{j}]" + (
+                    f".{loc}" if loc else ""), msg))
+    return problems
+
+
+def _recipe(overrides: Mapping[str, Any], added: list[dict[str, Any]]) -> dict[str, Any]:
+    """Overrides in the form `scenarios.apply_overrides` (and so `netopt sweep`) takes."""
+    return {**overrides, "edits": list(added)} if added else dict(overrides)
+
+
+def _build(source: LoadedModel, overrides: dict[str, Any], added: list[dict[str, Any]],
+           strict: bool) -> Case:
+    """Validate a recipe as `load_case` validates a model file: the settings, then the
+    dataset with every edit applied through the model-file path (`case_from_loaded`)."""
+    try:
+        config = apply_overrides(source.config, _recipe(overrides, added), source.path.parent)
+    except OverrideError as exc:
+        raise InputError([Problem(SETTINGS_SOURCE, None, None, str(exc))]) from None
+    dataset = Path(config.dataset)
+    if not dataset.exists():  # a folder of tables or a workbook; read_tables says which
+        raise InputError([Problem(SETTINGS_SOURCE, None, "dataset", "dataset not found",
+                                  display_path(dataset))])
+    # problems found while applying a setting or an added edit name the API call, not a
+    # line of the model file
+    locations = dict(source.locations)
+    for key in overrides:
+        locations[tuple(key.split("."))] = (SETTINGS_SOURCE, None)  # type: ignore[assignment]
+    first = len(source.config.edits)
+    for j in range(len(added)):
+        locations[("edits", first + j)] = (f"{EDITS_SOURCE}[{j}]", None)  # type: ignore[assignment]
+    loaded = dc_replace(source, config=config, dataset_path=dataset.resolve(),
+                        locations=locations)
+    built, problems = _case.case_from_loaded(loaded)
+    failing = problems if strict else errors(problems)
+    if failing or built is None:
+        if strict:
+            problems = [dc_replace(p, severity="error") for p in problems]
+        raise InputError(sort_problems(problems))
+    return Case(built.config, built.tables, source.path, dataset.resolve(),
+                sort_problems(problems), source=source, overrides=overrides,
+                added_edits=added, strict=strict)
+
+
+# ---------------------------------------------------------------- results
+
+
+class Result(Results):
+    """One solved network: result tables as attributes (`result.sites`, `result.kpis`,
+    `result.costs`, `result.assignments`, ...), `result.summary` (the summary.json dict) and
+    `result.info` (solver status, bound, gap, times). `Result.read(folder)` reloads a folder
+    written by `write` or `netopt solve`."""
+
+    @property
+    def status(self) -> str:
+        """optimal, feasible (stopped by the time limit with a gap), ..."""
+        return str(self.summary.get("status", self.info.status))
+
+    @property
+    def objective(self) -> float:
+        """Objective in USD per year (cost, or minus the margin with objective: margin)."""
+        value = self.summary.get("objective")
+        return math.nan if value is None else float(value)
+
+    @property
+    def gap(self) -> float | None:
+        """Relative MIP gap at the end of the solve (None when HiGHS reported none)."""
+        return self.summary.get("gap")
+
+    def map(self) -> folium.Map:
+        """The interactive network map (displays inline in Jupyter); same as map.html."""
+        from .report.maps import build_map
+
+        return build_map(self)
+
+    def write(self, out: PathLike, report: bool = True) -> list[Path]:
+        """Write the same files as `netopt solve --out`: every table as CSV, summary.json,
+        and (unless report=False) map.html, report.html and network.xlsx."""
+        out = Path(out)
+        paths = super().write(out)
+        if report:
+            from .report import write_reports
+
+            paths += write_reports(self, out)
+        return paths
+
+    def __repr__(self) -> str:
+        gap = "" if self.gap is None else f", gap {self.gap:.3%}"
+        return (f"Result({self.summary.get('model', '')!r}, {self.status}, "
+                f"objective ${self.objective:,.0f}/yr{gap})")
+
+    def _repr_html_(self) -> str:
+        kpis = self.tables.get("kpis")
+        body = kpis.to_html(index=False) if kpis is not None else ""
+        return f"<p><b>{repr(self)}</b></p>{body}"
+
+
+def solve(case: Case | _case.Case | PathLike, *, time_limit: float | None = None,
+          gap: float | None = None, threads: int | None = None, seed: int | None = None,
+          log: bool = False, progress: Callable[[str], None] | None = None) -> Result:
+    """Solve a case (or a model file) as `netopt solve` does; nothing is written.
+
+    time_limit, gap, threads, seed override the model's `solver:` settings for this solve;
+    log=True shows the HiGHS log; progress receives one line per stage. A solve stopped by
+    the time limit returns its network with the gap (result.status == "feasible"). Raises
+    Infeasible (with `reasons`) when the hard settings cannot all be met.
+    """
+    from .pipeline import solve_case
+
+    if isinstance(case, str | Path):
+        case = load(case)
+    kwargs: dict[str, Any] = {"progress": progress} if progress is not None else {}
+    result = solve_case(case, time_limit=time_limit, gap=gap, threads=threads, seed=seed,
+                        tee=log, **kwargs)
+    return Result(result.tables, result.info, result.summary)
+
+
+# ---------------------------------------------------------------- comparison
+
+
+@dataclass
+class Comparison(_Comparison):
+    """Scenarios side by side: `rows` (one row per scenario: status, objective, service,
+    network size and cost by term), `site_changes` (sites opened or closed against the first
+    scenario), `sites` (each scenario's sites table) and `runs` (each scenario's status,
+    reason, summary, costs, sites and hubs)."""
+
+    runs: list[ScenarioRun] = field(default_factory=list)
+
+    def write(self, out: PathLike, report: bool = True) -> list[Path]:
+        """Write what `netopt compare --out` writes: compare.csv, site_changes.csv and
+        (unless report=False) compare.html and compare.xlsx."""
+        out = Path(out)
+        paths = self.write_tables(out)
+        if report:
+            from .report.compare import write_comparison
+
+            paths += write_comparison(self, out)
+        return paths
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{self.title}</b></p>" + self.rows.to_html(index=False)
+
+
+def _spec_of(item: _case.Case | PathLike, name: str | None) -> ScenarioSpec:
+    if isinstance(item, str | Path):
+        return ScenarioSpec(name or Path(item).stem, str(item), {})
+    if isinstance(item, Case) and item.source is not None:
+        return ScenarioSpec(name or item.name, str(item.source.path),
+                            _recipe(item.overrides, item.added_edits))
+    if item.model_path is None:
+        raise TypeError("compare needs cases loaded from a model file (netopt.load)")
+    return ScenarioSpec(name or item.name, str(item.model_path), {})
+
+
+def _run_of(result: Results, name: str | None) -> ScenarioRun:
+    """A solved result as a batch row, with the figures `scenarios.run_one` records."""
+    settings = result.summary.get("settings") or {}
+    summary = {k: v for k, v in result.summary.items() if k != "settings"}
+    service = settings.get("service", {})
+    summary["within_km"] = service.get("within_km", math.nan)
+    summary["min_share"] = service.get("min_share", math.nan)
+    spec = ScenarioSpec(name or str(result.summary.get("model", "")),
+                        str(result.summary.get("model_file") or ""), {})
+    return ScenarioRun(spec, str(result.summary.get("status", "feasible")), "", summary,
+                       result.tables["costs"].copy(), result.tables["sites"].copy(),
+                       result.tables["hubs"].copy())
+
+
+def compare(items: Sequence[_case.Case | Results | PathLike],
+            names: Sequence[str] | None = None, *, title: str | None = None,
+            workers: int | None = 1, time_limit: float | None = None,
+            gap: float | None = None, seed: int | None = None) -> Comparison:
+    """Compare scenarios as `netopt compare` does; the first one is the reference.
+
+    items: cases (solved here, from their model file and with_changes recipe, through the
+    batch runner of `netopt compare` / `sweep`), results you already have (used as they
+    are; keep them for maps), or model file paths. names: one label per item (default: the
+    case or model names). workers: local processes for the solves (1 = this process,
+    None = every CPU). A case that is invalid or infeasible gets its row with the reason;
+    the others go on. Write the tables and page with `.write(out)`.
+    """
+    if names is not None and len(names) != len(items):
+        raise ValueError(f"{len(names)} names for {len(items)} scenarios")
+    labels = list(names) if names is not None else [None] * len(items)
+    runs: list[ScenarioRun | None] = [None] * len(items)
+    todo: list[tuple[int, ScenarioSpec]] = []
+    for i, (item, label) in enumerate(zip(items, labels, strict=True)):
+        if isinstance(item, Results):
+            runs[i] = _run_of(item, label)
+        else:
+            todo.append((i, _spec_of(item, label)))
+    if todo:
+        solved = run_batch([spec for _, spec in todo], workers=workers,
+                           time_limit=time_limit, gap=gap, seed=seed)
+        for (i, _), run in zip(todo, solved, strict=True):
+            runs[i] = run
+    done = [r for r in runs if r is not None]
+    base = build_comparison(done, title or "Scenario comparison: " + ", ".join(
+        r.spec.name for r in done))
+    return Comparison(**{f.name: getattr(base, f.name) for f in fields(base)}, runs=done)
+
+
+__all__ = ["Case", "Comparison", "Infeasible", "InputError", "Problem", "Result", "compare",
+           "load", "solve"]

@@ -1,0 +1,279 @@
+"""The Python API: the same network as the CLI, cases as values, errors that name the key."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import folium
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import netopt
+from netopt.cli import app
+
+TINY = Path(__file__).parent / "data" / "tiny.yaml"
+API_DOC = Path(__file__).parent.parent / "docs" / "python-api.md"
+PUBLIC = ["Case", "Comparison", "Infeasible", "InputError", "Problem", "Result", "__version__",
+          "compare", "load", "solve"]
+
+# S3 (NJ) is certified for oncology but refuses p1 at its price ceiling; raising the ceiling
+# and asking for 90 % of patients within 100 km makes it the site that serves Beta (PA)
+NEAR_EDITS = [{"table": "sites", "where": {"site_id": "S3"},
+               "set": {"price_ceiling_usd_per_dose": 1000000}}]
+NEAR_SETTINGS = {"service": {"within_km": 100, "min_share": 0.9}}
+
+
+@pytest.fixture(scope="module")
+def tiny() -> netopt.Case:
+    return netopt.load(TINY)
+
+
+@pytest.fixture(scope="module")
+def near(tiny: netopt.Case) -> netopt.Case:
+    return tiny.with_changes(edits=NEAR_EDITS, settings=NEAR_SETTINGS, name="tiny-near")
+
+
+@pytest.fixture(scope="module")
+def near_result(near: netopt.Case) -> netopt.Result:
+    return netopt.solve(near)
+
+
+def _project(tmp_path: Path) -> Path:
+    """A project folder holding a copy of the tiny model and dataset."""
+    (tmp_path / "pyproject.toml").write_text("")
+    shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
+    shutil.copy(TINY, tmp_path / "tiny.yaml")
+    return tmp_path
+
+
+# ---------------------------------------------------------------- same network as the CLI
+
+
+def test_round_trip_matches_cli_solve(tmp_path: Path, near_result: netopt.Result) -> None:
+    """load -> with_changes -> solve -> write equals `netopt solve` on a model file that
+    spells out the same change: same files, same tables byte for byte, same objective."""
+    project = _project(tmp_path)
+    model = project / "near.yaml"
+    model.write_text(yaml.safe_dump({"extends": "tiny.yaml", "name": "tiny-near",
+                                     **NEAR_SETTINGS, "edits": NEAR_EDITS}))
+    cli_out, api_out = tmp_path / "cli", tmp_path / "api"
+    run = CliRunner().invoke(app, ["solve", str(model), "--out", str(cli_out)])
+    assert run.exit_code == 0, run.output
+
+    paths = near_result.write(api_out)
+    assert sorted(p.name for p in paths) == sorted(p.name for p in cli_out.iterdir())
+    for name in ("sites.csv", "assignments.csv", "shipments.csv", "costs.csv", "kpis.csv",
+                 "unserved.csv", "site_products.csv"):
+        assert (api_out / name).read_bytes() == (cli_out / name).read_bytes(), name
+    cli_summary = json.loads((cli_out / "summary.json").read_text())
+    assert near_result.objective == pytest.approx(cli_summary["objective"], rel=1e-9)
+    assert near_result.status == cli_summary["status"] == "optimal"
+    settings = {k: v for k, v in near_result.summary["settings"].items() if k != "dataset"}
+    assert settings == {k: v for k, v in cli_summary["settings"].items() if k != "dataset"}
+
+    again = netopt.Result.read(api_out)
+    assert isinstance(again, netopt.Result)
+    assert again.objective == pytest.approx(near_result.objective, rel=1e-12)
+
+
+def test_changed_case_gives_the_hand_computed_network(near_result: netopt.Result) -> None:
+    """90 % of 30 patients = 27 within 100 km. Alpha's 10 are 11 km from S1; Beta's 20 are
+    170 km from S1 and 85 km from S3, so 17 of them go to S3. S3 holds no cryogenic class:
+    the partner P1 (fixed $20k, $500/dose) is cheaper than equipment ($90k/yr)."""
+    sites = near_result.sites.set_index("site_id")
+    assert sites.at["S3", "decision"] == "opened"
+    assert sites.at["S3", "patients_per_year"] == pytest.approx(17.0)
+    assert sites.at["S3", "partners_linked"] == "P1"
+    costs = near_result.costs.set_index("term")["usd_per_year"]
+    assert costs["site_activation"] == pytest.approx(200_000 / 5)  # amortised over 5 years
+    assert costs["partner_fixed"] == pytest.approx(20_000)
+    assert costs["partner_handling"] == pytest.approx(17 * 500)
+    assert costs["total"] == pytest.approx(near_result.objective)
+
+
+def test_unchanged_case_solves_like_the_model_file(tiny: netopt.Case) -> None:
+    """Without changes the API solves the model file as it stands: S1 serves all 30."""
+    result = netopt.solve(TINY)
+    assert result.objective == pytest.approx(netopt.solve(tiny).objective, rel=1e-12)
+    assert result.summary["patients_served"] == pytest.approx(30.0)
+    assert result.sites.set_index("site_id").at["S1", "patients_per_year"] == \
+        pytest.approx(30.0)
+
+
+# ---------------------------------------------------------------- cases are values
+
+
+def test_with_changes_leaves_the_original_untouched(tiny: netopt.Case) -> None:
+    tables = {name: frame.copy() for name, frame in tiny.tables.items()}
+    config = tiny.config.model_dump()
+    dearer = tiny.with_changes(
+        edits=[{"table": "products", "where": {"product_id": "p1"},
+                "scale": {"price_usd_per_dose": 1.2}}],
+        settings={"service": {"min_share": 0.5}})
+    assert dearer.products["price_usd_per_dose"].tolist() == [480_000.0]
+    assert dearer.config.service.min_share == 0.5
+    assert tiny.products["price_usd_per_dose"].tolist() == [400_000.0]
+    assert tiny.config.model_dump() == config
+    for name, frame in tables.items():
+        pd.testing.assert_frame_equal(tiny.tables[name], frame)
+
+    both = dearer.with_changes(settings={"demand_scale": 2})  # changes accumulate
+    assert both.products["price_usd_per_dose"].tolist() == [480_000.0]
+    assert both.config.service.min_share == 0.5
+    # 10 per 100k of 300k people, doubled
+    assert both.patients_by_product()["p1"] == pytest.approx(60.0)
+    assert dearer.config.demand_scale == 1.0
+
+
+def test_tables_are_copies(tiny: netopt.Case) -> None:
+    sites = tiny.sites
+    sites["capacity_patients_per_year"] = 0.0
+    assert tiny.sites["capacity_patients_per_year"].tolist() == [50.0, 50.0, 50.0]
+
+
+def test_dotted_and_nested_settings_are_the_same_change(tiny: netopt.Case) -> None:
+    nested = tiny.with_changes(settings={"service": {"within_km": 120}})
+    dotted = tiny.with_changes(settings={"service.within_km": 120})
+    assert nested.config == dotted.config
+    assert nested.config.service.within_km == 120
+    assert nested.config.service.min_share == tiny.config.service.min_share
+
+
+@pytest.mark.parametrize(("changes", "column", "words"), [
+    ({"settings": {"service": {"min_shar": 0.9}}}, "service.min_shar", "unknown setting"),
+    ({"settings": {"service.min_share": 1.5}}, "service.min_share", "less than or equal to 1"),
+    ({"settings": {"solver": {"threads": 0}}}, "solver.threads", "greater than or equal to 1"),
+    ({"settings": {"extends": "other.yaml"}}, "extends", "cannot be changed"),
+    ({"settings": {"edits": []}}, "edits", "edits="),
+    ({"edits": [{"table": "prods", "set": {"name": "x"}}]}, "edits.0.table", "unknown table"),
+    ({"edits": [{"table": "products", "where": {"productid": "p1"},
+                 "set": {"name": "x"}}]}, "edits.0.where", "unknown column 'productid'"),
+    ({"edits": [{"table": "products", "sett": {"name": "x"}}]}, "edits[0].sett",
+     "unknown key"),
+    ({"edits": [{"table": "products", "set": {"price_usd_per_dose": "abc"}}]},
+     "price_usd_per_dose", "expected a number"),
+])
+def test_bad_change_raises_input_error_naming_it(tiny: netopt.Case, changes: dict,
+                                                 column: str, words: str) -> None:
+    with pytest.raises(netopt.InputError) as caught:
+        tiny.with_changes(**changes)
+    problems = caught.value.problems
+    assert any(p.column == column and words in p.message for p in problems), problems
+    assert f"'{column}'" in str(caught.value)
+
+
+def test_every_bad_setting_is_reported_at_once(tiny: netopt.Case) -> None:
+    with pytest.raises(netopt.InputError) as caught:
+        tiny.with_changes(settings={"service": {"min_share": 2, "within": 5},
+                                    "demand_scale": -1})
+    assert sorted(p.column for p in caught.value.problems) == [
+        "demand_scale", "service.min_share", "service.within"]
+
+
+def test_load_reports_the_model_file_line(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / "typo.yaml").write_text("extends: tiny.yaml\nservice:\n  within_kms: 100\n")
+    with pytest.raises(netopt.InputError) as caught:
+        netopt.load(project / "typo.yaml")
+    [problem] = caught.value.problems
+    assert (problem.row, problem.column) == (3, "service.within_kms")
+    assert problem.file.endswith("typo.yaml")
+
+
+def test_infeasible_case_raises_with_reasons(tiny: netopt.Case) -> None:
+    strict = tiny.with_changes(settings={"service": {"within_km": 5, "min_share": 0.99}})
+    with pytest.raises(netopt.Infeasible) as caught:
+        netopt.solve(strict)
+    assert any("service level" in r and "p1" in r for r in caught.value.reasons)
+
+
+# ---------------------------------------------------------------- results and comparison
+
+
+def test_map_is_a_folium_map(near_result: netopt.Result) -> None:
+    assert isinstance(near_result.map(), folium.Map)
+
+
+def test_compare_cases_matches_direct_solves(tmp_path: Path, tiny: netopt.Case,
+                                             near: netopt.Case,
+                                             near_result: netopt.Result) -> None:
+    direct = [netopt.solve(tiny).objective, near_result.objective]
+    comparison = netopt.compare([tiny, near], names=["base", "near"])
+    rows = comparison.rows
+    assert rows["scenario"].tolist() == ["base", "near"]
+    assert rows["status"].tolist() == ["optimal", "optimal"]
+    assert rows["objective_usd"].tolist() == pytest.approx(direct, rel=1e-9)
+    assert comparison.site_changes[["site_id", "change"]].values.tolist() == [["S3", "opened"]]
+    assert [r.status for r in comparison.runs] == ["optimal", "optimal"]
+
+    # results already at hand are used as they are; a parallel batch rebuilds the recipe
+    from_results = netopt.compare([netopt.solve(tiny), near_result], names=["base", "near"])
+    assert from_results.rows["objective_usd"].tolist() == pytest.approx(direct, rel=1e-9)
+    parallel = netopt.compare([tiny, near], names=["base", "near"], workers=2)
+    assert parallel.rows["objective_usd"].tolist() == pytest.approx(direct, rel=1e-9)
+
+    paths = comparison.write(tmp_path)
+    assert sorted(p.name for p in paths) == ["compare.csv", "compare.html", "compare.xlsx",
+                                             "site_changes.csv"]
+    assert pd.read_csv(tmp_path / "compare.csv")["scenario"].tolist() == ["base", "near"]
+
+
+def test_compare_reports_a_bad_scenario_as_a_row(tmp_path: Path, tiny: netopt.Case) -> None:
+    comparison = netopt.compare([tiny, tmp_path / "missing.yaml"])
+    assert comparison.rows["status"].tolist() == ["optimal", "invalid"]
+    assert "not found" in comparison.rows["reason"].iloc[1]
+
+
+# ---------------------------------------------------------------- the public surface
+
+
+def test_public_names_are_exactly_the_documented_ones() -> None:
+    assert sorted(netopt.__all__) == sorted(PUBLIC)
+    doc = API_DOC.read_text(encoding="utf-8")
+    for name in netopt.__all__:
+        obj = getattr(netopt, name)
+        if name == "__version__":
+            assert re.fullmatch(r"\d+\.\d+\.\d+", obj)
+            continue
+        own = inspect.getdoc(obj) or ""
+        assert own.strip() and not own.startswith(f"{name}("), f"{name} needs a docstring"
+        assert f"`{name}" in doc or f"`netopt.{name}" in doc, f"{name} not in python-api.md"
+
+
+@pytest.mark.parametrize("func", [
+    netopt.load, netopt.solve, netopt.compare, netopt.Case.with_changes, netopt.Result.map,
+    netopt.Result.write, netopt.Comparison.write])
+def test_public_functions_are_typed_and_documented(func: types.FunctionType) -> None:
+    signature = inspect.signature(func)
+    assert signature.return_annotation is not inspect.Signature.empty, func.__qualname__
+    for param in signature.parameters.values():
+        if param.name != "self":
+            assert param.annotation is not inspect.Parameter.empty, (func, param.name)
+    assert inspect.getdoc(func), func.__qualname__
+
+
+def test_import_is_lazy() -> None:
+    """`import netopt` loads neither pandas nor Pyomo nor HiGHS (they cost about a second)."""
+    code = ("import sys, netopt; print([m for m in ('pandas', 'pyomo', 'highspy') "
+            "if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_solve_stays_the_function_after_the_solver_module_loads() -> None:
+    """netopt/solve.py is also a submodule: importing it must not replace netopt.solve."""
+    import netopt.pipeline  # noqa: F401 - imports netopt.solve (the module)
+    from netopt.solve import SolveInfo  # the module is still importable by name
+
+    assert isinstance(netopt.solve, types.FunctionType)
+    assert SolveInfo.__module__ == "netopt.solve"
