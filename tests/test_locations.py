@@ -48,6 +48,25 @@ def test_unknown_city_names_row_column_and_close_matches(project: Path) -> None:
     assert "Harrisburg, PA" in problem.message
 
 
+def test_site_placed_by_zip_code(project: Path) -> None:
+    """A 5-digit ZIP is placed at its centroid from the zipcodes package's bundled table
+    (Harrisburg's 17101: 40.26 N, 76.88 W), offline."""
+    _place_site(project, "17101")
+    case = load_case(project / "tiny.yaml")
+    s2 = case.sites.set_index("site_id").loc["S2"]
+    assert s2["latitude"] == pytest.approx(40.26, abs=0.05)
+    assert s2["longitude"] == pytest.approx(-76.88, abs=0.05)
+
+
+def test_unknown_zip_names_row_column_and_nearby_codes(project: Path) -> None:
+    _place_site(project, "99999")
+    with pytest.raises(InputError) as err:
+        load_case(project / "tiny.yaml")
+    problem = next(p for p in err.value.problems if p.column == "location")
+    assert problem.file.endswith("sites.csv") and problem.row == 3
+    assert "unknown place '99999'; did you mean: 99950 (Ketchikan, AK)" in problem.message
+
+
 def test_dose_count_inconsistent_with_cadence_is_a_warning(project: Path) -> None:
     """Twice weekly for 12 weeks is about 24 doses; 1 dose is flagged (a warning, so the
     model still loads; --strict would refuse it)."""
