@@ -86,7 +86,7 @@ def _scheduler(address: str | None, dask: bool, workers: int | None) -> Iterator
 
 def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: str | None,
          dask: bool, time_limit: float | None, gap: float | None, seed: int | None,
-         no_report: bool, pareto: tuple[list[float], float | None] | None = None,
+         no_report: bool, threads: int = 1, pareto: tuple[list[float], float | None] | None = None,
          model: Path | None = None) -> None:
     """Run the batch with a progress bar, write tables (and reports), print the table."""
     from . import scenarios as sc
@@ -102,7 +102,7 @@ def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: 
                        description=escape(f"{run.spec.name}: {run.status}"))
 
         kw: dict[str, Any] = dict(workers=workers, scheduler=address, time_limit=time_limit,
-                                  gap=gap, seed=seed, progress=progress)
+                                  gap=gap, seed=seed, threads=threads, progress=progress)
         if pareto is not None and model is not None:
             comparison = sc.pareto(model, pareto[0], pareto[1], title=title, **kw)
         else:
@@ -159,6 +159,9 @@ TimeLimitOpt = Annotated[float | None, typer.Option(
 GapOpt = Annotated[float | None, typer.Option("--gap", help="Relative MIP gap to stop at.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="HiGHS random seed.")]
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Only the CSV tables.")]
+ThreadsOpt = Annotated[int, typer.Option(
+    "--threads", min=1, help="HiGHS threads per scenario (results are identical whichever way "
+    "a batch runs; with --workers 1, give national models the machine's cores).")]
 
 
 def compare_cmd(
@@ -171,6 +174,7 @@ def compare_cmd(
     time_limit: TimeLimitOpt = None,
     gap: GapOpt = None,
     seed: SeedOpt = None,
+    threads: ThreadsOpt = 1,
     no_report: NoReportOpt = False,
 ) -> None:
     """Solve each model file and compare: cost by term, service, network, site changes."""
@@ -183,7 +187,7 @@ def compare_cmd(
     title = "Scenario comparison: " + ", ".join(m.stem for m in models)
     _run(specs, title=title, out=out or _default_out(models[0]), workers=workers,
          scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap, seed=seed,
-         no_report=no_report)
+         no_report=no_report, threads=threads)
 
 
 def sweep_cmd(
@@ -203,6 +207,7 @@ def sweep_cmd(
     time_limit: TimeLimitOpt = None,
     gap: GapOpt = None,
     seed: SeedOpt = None,
+    threads: ThreadsOpt = 1,
     no_report: NoReportOpt = False,
 ) -> None:
     """Run a grid of setting overrides on one model (or its cost-vs-access frontier)."""
@@ -230,13 +235,13 @@ def sweep_cmd(
         _run(specs, title=f"Cost vs access: {model.stem}",
              out=out or _default_out(model), workers=workers, scheduler=scheduler, dask=dask,
              time_limit=time_limit, gap=gap, seed=seed, no_report=no_report,
-             pareto=(share_list, within_km), model=model)
+             threads=threads, pareto=(share_list, within_km), model=model)
         return
     specs = grid_specs(model, grid) if grid else [ScenarioSpec(model.stem, str(model), {})]
     _check_overrides([model], specs)
     _run(specs, title=f"Sweep of {model.stem}", out=out or _default_out(model),
          workers=workers, scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap,
-         seed=seed, no_report=no_report)
+         seed=seed, no_report=no_report, threads=threads)
 
 
 def register(app: typer.Typer) -> None:

@@ -355,7 +355,8 @@ def run_batch(specs: Sequence[ScenarioSpec | str | Path | tuple], *, workers: in
               progress: Progress | None = None) -> list[ScenarioRun]:
     """Solve every scenario; return runs in input order.
 
-    workers: local processes (None = CPU count, 1 = in this process); scheduler: a Dask
+    workers: local processes (None = CPU count, 1 = in this process, or in one worker process
+    when threads > 1: HiGHS fixes its thread pool per process); scheduler: a Dask
     scheduler address or a `distributed.Client` (takes precedence over workers). Every solve
     uses `threads` HiGHS threads (default 1) whichever way it runs, so results are identical.
     """
@@ -376,11 +377,13 @@ def run_batch(specs: Sequence[ScenarioSpec | str | Path | tuple], *, workers: in
             record(i, run)
     else:
         n = min(default_workers() if workers is None else workers, len(items))
-        if n <= 1:
+        # HiGHS sizes its thread pool once per process: a serial batch with more than one
+        # thread runs in one fresh worker process, so the pool gets the threads asked for
+        if n <= 1 and threads == 1:
             for i, spec in enumerate(items):
                 record(i, run_one(spec, options))
         else:
-            with ProcessPoolExecutor(max_workers=n, mp_context=_mp_context()) as pool:
+            with ProcessPoolExecutor(max_workers=max(n, 1), mp_context=_mp_context()) as pool:
                 futures = {pool.submit(run_one, spec, options): i for i, spec in enumerate(items)}
                 for future in as_completed(futures):
                     i = futures[future]

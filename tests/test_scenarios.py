@@ -209,3 +209,13 @@ def test_cli_sweep_writes_tables_and_exits_2_on_bad_override(tmp_path: Path) -> 
                                  "--out", str(out / "cmp")])
     assert result.exit_code == 0, result.output
     assert (out / "cmp" / "compare.csv").exists()
+    # HiGHS threads per scenario: same optimum on the tiny case; 0 threads is refused
+    result = runner.invoke(app, ["compare", str(TINY), "--workers", "1", "--threads", "2",
+                                 "--out", str(out / "cmp2"), "--no-report"])
+    assert result.exit_code == 0, result.output
+    one = pd.read_csv(out / "cmp" / "compare.csv")["objective_usd"].iloc[0]
+    rows2 = pd.read_csv(out / "cmp2" / "compare.csv")
+    two = rows2["objective_usd"].iloc[0]
+    assert two == pytest.approx(one, rel=1e-9)
+    result = runner.invoke(app, ["compare", str(TINY), "--threads", "0"])
+    assert result.exit_code == 2
