@@ -425,6 +425,25 @@ def _legend_rows(items: Sequence[tuple[str, str]], x: float, y: float, width: fl
     return out, math.ceil(len(items) / cols) * (font + 6)
 
 
+def _plot_grid(box: tuple[float, float, float, float], unit: str,
+               ticks: list[tuple[float, str]], labels: list[str], col_w: float) -> list[str]:
+    """Plot background, unit label, horizontal grid lines with their tick labels and a
+    vertical line at each new year: what the area and cash-flow charts share."""
+    left, top, pw, ph = box
+    out = [f'<rect x="{left}" y="{top}" width="{pw:.1f}" height="{ph:.1f}" fill="{PLOT_BG}" '
+           f'stroke="{FRAME}"/>',
+           f'<text x="{left}" y="{top - 9}" fill="{MUTED}">{unit}</text>']
+    for y, text_ in ticks:
+        out.append(f'<line x1="{left}" x2="{left + pw:.1f}" y1="{y}" y2="{y}" '
+                   f'stroke="{GRID}"/><text x="{left - 6}" y="{y + 4:.1f}" '
+                   f'text-anchor="end" fill="{MUTED}">{_esc(text_)}</text>')
+    for i in _year_breaks(labels):
+        x = left + col_w * i
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + ph:.1f}" '
+                   f'stroke="{YEAR_GRID}"/>')
+    return out
+
+
 def stacked_area_svg(timeline_products: pd.DataFrame, product_names: dict[str, str],
                      width: float = CHART_WIDTH, height: float = CHART_HEIGHT) -> str:
     """Patients served per period, stacked by product, under a dashed line of demand.
@@ -480,17 +499,8 @@ def stacked_area_svg(timeline_products: pd.DataFrame, product_names: dict[str, s
     out = [f'<svg viewBox="0 0 {width:.0f} {height:.0f}" xmlns="http://www.w3.org/2000/svg" '
            f'role="img" aria-label="Patients served per period by product" font-size="11" '
            f'class="stacked" data-plot="{left} {top} {pw:.2f} {ph:.2f}" data-ymax="{ymax:g}">',
-           f'<rect x="{left}" y="{top}" width="{pw:.1f}" height="{ph:.1f}" fill="{PLOT_BG}" '
-           f'stroke="{FRAME}"/>',
-           f'<text x="{left}" y="{top - 9}" fill="{MUTED}">patients per period</text>']
-    for t in ticks:
-        out.append(f'<line x1="{left}" x2="{left + pw:.1f}" y1="{py(t)}" y2="{py(t)}" '
-                   f'stroke="{GRID}"/><text x="{left - 6}" y="{py(t) + 4:.1f}" '
-                   f'text-anchor="end" fill="{MUTED}">{_esc(tick_text(t))}</text>')
-    for i in _year_breaks(labels):
-        x = left + col_w * i
-        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + ph:.1f}" '
-                   f'stroke="{YEAR_GRID}"/>')
+           *_plot_grid((left, top, pw, ph), "patients per period",
+                       [(py(t), tick_text(t)) for t in ticks], labels, col_w)]
     # one period: a flat band over the whole column instead of a zero-width area
     px = [left, left + pw] if n == 1 else xs
     idx = [0, 0] if n == 1 else list(range(n))
@@ -577,17 +587,8 @@ def cash_flow_svg(timeline_periods: pd.DataFrame, width: float = CHART_WIDTH,
            f'role="img" aria-label="Cash flow per period and cumulative NPV" font-size="11" '
            f'class="cashflow" data-plot="{left} {top} {pw:.2f} {ph:.2f}" '
            f'data-y0="{y0:g}" data-y1="{y1:g}">',
-           f'<rect x="{left}" y="{top}" width="{pw:.1f}" height="{ph:.1f}" fill="{PLOT_BG}" '
-           f'stroke="{FRAME}"/>',
-           f'<text x="{left}" y="{top - 9}" fill="{MUTED}">USD per period</text>']
-    for t in ticks:
-        out.append(f'<line x1="{left}" x2="{left + pw:.1f}" y1="{py(t)}" y2="{py(t)}" '
-                   f'stroke="{GRID}"/><text x="{left - 6}" y="{py(t) + 4:.1f}" '
-                   f'text-anchor="end" fill="{MUTED}">{_esc(_axis_usd(t, step))}</text>')
-    for i in _year_breaks(labels):
-        x = left + col_w * i
-        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + ph:.1f}" '
-                   f'stroke="{YEAR_GRID}"/>')
+           *_plot_grid((left, top, pw, ph), "USD per period",
+                       [(py(t), _axis_usd(t, step)) for t in ticks], labels, col_w)]
     bw = min(col_w * 0.62, 40.0)
     for i, (x, c) in enumerate(zip(xs, cash, strict=True)):
         ya, yb = sorted((py(c), py(0.0)))
