@@ -207,13 +207,8 @@ def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit:
     for g in grid:
         # with (almost) no patients stock still has to be kept: price the 0 end of the first
         # segment as the smallest breakpoint's volume (a Poisson demand of ~0 has no fill rate)
-        try:
-            cost, econ = option_cost(t, prod, g or grid[1], life, lead_days, replenish,
-                                     avoided, dps, cfg.cost_of_capital, cfg.seed)
-        except RuntimeError:  # defensive: no base-stock level found at this volume
-            costs.append(None)
-            loss.append(math.inf)
-            continue
+        cost, econ = option_cost(t, prod, g or grid[1], life, lead_days, replenish, avoided,
+                                 dps, cfg.cost_of_capital, cfg.seed)
         ok = econ.stock.target_met
         costs.append(cost if ok else None)
         loss.append(float(econ.site_loss_usd_per_year) if ok else math.inf)

@@ -425,6 +425,14 @@ def _legend_rows(items: Sequence[tuple[str, str]], x: float, y: float, width: fl
     return out, math.ceil(len(items) / cols) * (font + 6)
 
 
+def _close_chart(out: list[str], labels: list[str], xs: list[float], col_w: float,
+                 plot_bottom: float, legend: list[str]) -> str:
+    """Period axis under the plot, the legend under the axis, and the closing tag."""
+    axis, axis_h = _period_axis(labels, xs, col_w, plot_bottom + 2)
+    return "".join([*out, *axis, f'<g transform="translate(0 {plot_bottom + axis_h + 8:.1f})">'
+                    f'{"".join(legend)}</g>', "</svg>"])
+
+
 def _plot_grid(box: tuple[float, float, float, float], unit: str,
                ticks: list[tuple[float, str]], labels: list[str], col_w: float) -> list[str]:
     """Plot background, unit label, horizontal grid lines with their tick labels and a
@@ -530,11 +538,7 @@ def stacked_area_svg(timeline_products: pd.DataFrame, product_names: dict[str, s
     out.append(f'<text x="{left + pw:.1f}" y="{top - 9}" text-anchor="end" fill="{ACCENT}" '
                f'font-weight="bold">{_esc(_pct(total[-1], demand[-1]))} of demand served in '
                f"{_esc(labels[-1])}</text>")
-    axis, axis_h = _period_axis(labels, xs, col_w, top + ph + 2)
-    out += axis
-    out.append(f'<g transform="translate(0 {top + ph + axis_h + 8:.1f})">{"".join(legend)}</g>')
-    out.append("</svg>")
-    return "".join(out)
+    return _close_chart(out, labels, xs, col_w, top + ph, legend)
 
 
 def _pct(part: float, whole: float) -> str:
@@ -617,11 +621,7 @@ def cash_flow_svg(timeline_periods: pd.DataFrame, width: float = CHART_WIDTH,
                f'stroke="#ffffff" stroke-width="1.2"/><text x="{left + pw:.1f}" '
                f'y="{top - 9}" text-anchor="end" fill="{ACCENT}" font-weight="bold">NPV '
                f"{_esc(fmt_usd(cum[-1]))} by the end of {_esc(labels[-1])}</text>")
-    axis, axis_h = _period_axis(labels, xs, col_w, top + ph + 2)
-    out += axis
-    out.append(f'<g transform="translate(0 {top + ph + axis_h + 8:.1f})">{"".join(legend)}</g>')
-    out.append("</svg>")
-    return "".join(out)
+    return _close_chart(out, labels, xs, col_w, top + ph, legend)
 
 
 # ---------------------------------------------------------------- section of the one-pager
