@@ -34,18 +34,13 @@ from pathlib import Path
 import highspy
 import numpy as np
 
-from netopt.case import load_case
-from netopt.importers import (
-    CAPA_CAPACITY,
-    PUBLISHED_CAP,
-    import_orlib_cap,
-    parse_orlib_cap,
-)
+from netopt.data.case import load_case
+from netopt.data.importers import CAPA_CAPACITY, PUBLISHED_CAP, import_orlib_cap, parse_orlib_cap
 from netopt.model.build import build_model
 from netopt.model.common import MONEY
-from netopt.prepare import prepare
-from netopt.results import extract
-from netopt.solve import solve_model
+from netopt.model.prepare import prepare
+from netopt.results.tables import extract
+from netopt.solver.highs import solve_model
 
 REPO = Path(__file__).resolve().parents[1]
 #: netopt counts money in k$; HiGHS's default absolute gap (1e-6) there is 1e-3 USD

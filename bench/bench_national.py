@@ -20,11 +20,11 @@ from pathlib import Path
 
 import highspy
 
-from netopt.case import load_case
+from netopt.data.case import load_case
 from netopt.model.build import MONEY, build_model
-from netopt.pipeline import solve_case
-from netopt.prepare import prepare
-from netopt.solve import model_size
+from netopt.model.prepare import prepare
+from netopt.results.pipeline import solve_case
+from netopt.solver.highs import model_size
 
 ROOT = Path(__file__).resolve().parents[1]
 NATIONAL = ROOT / "models" / "us-launch.yaml"

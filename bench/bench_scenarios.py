@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from netopt.scenarios import TIMING_COLUMNS, Comparison, local_cluster, sweep
+from netopt.analysis.scenarios import TIMING_COLUMNS, Comparison, local_cluster, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "us-small.yaml"

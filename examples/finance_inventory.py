@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import netopt
-from netopt.finance import return_tradeoff
-from netopt.prepare import prepare
+from netopt.analysis.finance import return_tradeoff
+from netopt.model.prepare import prepare
 from netopt.report.finance import finance_totals, policy_mix, write_finance
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,8 +14,6 @@ pandas, Pyomo and HiGHS are imported only when a case is loaded.
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -37,21 +35,6 @@ def __getattr__(name: str) -> Any:
         globals().update({n: getattr(api, n) for n in _LAZY})
         return globals()[name]
     raise AttributeError(f"module 'netopt' has no attribute {name!r}")
-
-
-class _Package(types.ModuleType):
-    """The package module, kept from losing `netopt.solve` (the function) to the submodule
-    netopt/solve.py: importing a submodule sets the parent's attribute of that name, and the
-    solver module is imported on first use, after (or before) the API is bound. Import it
-    as `from netopt.solve import ...` or `importlib.import_module("netopt.solve")`."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def __dir__() -> list[str]:

@@ -23,14 +23,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from . import case as _case
-from .config import Edit, ModelConfig
-from .diagnose import Infeasible
-from .io import LoadedModel, display_path, load_model
-from .problems import InputError, Problem, errors, sort_problems
-from .results import Results
-from .scenarios import Comparison as _Comparison
-from .scenarios import (
+from .analysis.scenarios import Comparison as _Comparison
+from .analysis.scenarios import (
     OverrideError,
     ScenarioRun,
     ScenarioSpec,
@@ -39,6 +33,13 @@ from .scenarios import (
     check_override_keys,
     run_batch,
 )
+from .data import case as _case
+from .data.config import Edit, ModelConfig
+from .data.io import LoadedModel, load_model
+from .data.problems import InputError, Problem, errors, sort_problems
+from .data.tables import display_path
+from .results.tables import Results
+from .solver.diagnose import Infeasible
 
 if TYPE_CHECKING:
     import folium
@@ -308,7 +309,7 @@ def solve(case: Case | _case.Case | PathLike, *, time_limit: float | None = None
     the time limit returns its network with the gap (result.status == "feasible"). Raises
     Infeasible (with `reasons`) when the hard settings cannot all be met.
     """
-    from .pipeline import solve_case
+    from .results.pipeline import solve_case
 
     if isinstance(case, str | Path):
         case = load(case)

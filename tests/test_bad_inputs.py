@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from netopt.cli import app
+from netopt.cli.app import app
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from netopt.case import load_case
-from netopt.cli_import import import_app
-from netopt.importers import (
+from netopt.cli.importers import import_app
+from netopt.data.case import load_case
+from netopt.data.importers import (
     PUBLISHED_CAP,
     PUBLISHED_PMED,
     import_orlib_cap,
@@ -23,7 +23,7 @@ from netopt.importers import (
     parse_orlib_pmed,
     shortest_paths,
 )
-from netopt.pipeline import solve_case
+from netopt.results.pipeline import solve_case
 
 REPO = Path(__file__).resolve().parents[1]
 REL_TOL = 1e-6
@@ -84,7 +84,7 @@ def test_import_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_cli_import_then_solve(tmp_path: Path) -> None:
-    from netopt.cli import app
+    from netopt.cli.app import app
 
     runner = CliRunner()
     out = tmp_path / "cap41"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from netopt.cli import EXIT_INFEASIBLE, app
+from netopt.cli.app import app
+from netopt.cli.common import EXIT_INFEASIBLE
 
 TINY = Path(__file__).parent / "data" / "tiny.yaml"
 SUMMARY_KEYS = {

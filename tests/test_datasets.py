@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from netopt.datasets import (
+from netopt.data.builders import (
     SMALL_STATES,
     build_us,
     build_us_small,
@@ -16,7 +16,7 @@ from netopt.datasets import (
     patients_per_year,
     restrict_to_states,
 )
-from netopt.schema import LIST_SEPARATOR, TABLES, TEMPERATURE_CLASSES
+from netopt.data.schema import LIST_SEPARATOR, TABLES, TEMPERATURE_CLASSES
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = {"us": REPO / "data" / "us", "us-small": REPO / "data" / "us-small"}
@@ -73,9 +73,10 @@ def test_national_build_is_byte_identical(tmp_path: Path, us_dir: Path) -> None:
 @pytest.mark.parametrize("name", ["us", "us-small"])
 def test_shipped_data_equals_fresh_build(name: str, us_dir: Path, small_dir: Path) -> None:
     fresh = us_dir if name == "us" else small_dir
-    assert SHIPPED[name].is_dir(), f"run `python -m netopt.datasets` to write data/{name}"
+    assert SHIPPED[name].is_dir(), f"run `python -m netopt.data.builders` to write data/{name}"
     assert _files(SHIPPED[name]) == _files(fresh), (
-        f"data/{name} drifted from netopt/datasets.py; rebuild with `python -m netopt.datasets`"
+        f"data/{name} drifted from netopt/data/builders.py; rebuild with "
+        "`python -m netopt.data.builders`"
     )
 
 

@@ -12,9 +12,8 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 import netopt
-from netopt.cli import app
-from netopt.config import ModelConfig, ServiceSettings
-from netopt.docs_gen import (
+from netopt.cli.app import app
+from netopt.cli.docs import (
     bounds_text,
     default_text,
     generated_pages,
@@ -24,6 +23,7 @@ from netopt.docs_gen import (
     type_text,
     write_docs,
 )
+from netopt.data.config import ModelConfig, ServiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from netopt.case import load_case
-from netopt.cli import app
-from netopt.excel import cell_text, number_cell, read_workbook
-from netopt.io import read_tables
-from netopt.pipeline import solve_case
-from netopt.schema import TABLES, TEMPERATURE_CLASSES, schema_frame
+from netopt.cli.app import app
+from netopt.data.case import load_case
+from netopt.data.excel import cell_text, number_cell, read_workbook
+from netopt.data.io import read_tables
+from netopt.data.schema import TABLES, TEMPERATURE_CLASSES, schema_frame
+from netopt.results.pipeline import solve_case
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "tests" / "data" / "tiny"

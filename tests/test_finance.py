@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from netopt.case import load_case
-from netopt.cli import app
-from netopt.ordering import option_cost, volume_grid
-from netopt.pipeline import solve_case
-from netopt.prepare import prepare
+from netopt.cli.app import app
+from netopt.data.case import load_case
+from netopt.inventory.ordering import option_cost, volume_grid
+from netopt.model.prepare import prepare
+from netopt.results.pipeline import solve_case
 
 TINY = Path(__file__).parent / "data" / "tiny"
 US_SMALL = Path(__file__).parents[1] / "models" / "us-small.yaml"

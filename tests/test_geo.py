@@ -1,4 +1,5 @@
-"""Tests for netopt.geo: distances, candidate pairs, transit rules and the offline gazetteer."""
+"""Tests for netopt.data.geography: distances, candidate pairs, transit rules and the offline
+gazetteer."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 from geopy.distance import geodesic
 from geopy.location import Location
 
-from netopt import geo
-from netopt.geo import (
+from netopt.data import geography as geo
+from netopt.data.geography import (
     EARTH_RADIUS_KM,
     Gazetteer,
     GeocodeError,
@@ -387,7 +388,7 @@ def test_default_is_cached() -> None:
 
 def test_geo_never_touches_network(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("netopt.geo attempted network access")
+        raise AssertionError("netopt.data.geography attempted network access")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)

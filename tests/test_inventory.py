@@ -15,8 +15,9 @@ import time
 
 import pytest
 
-from netopt import inventory as inv
-from netopt.inventory import (
+from netopt.data.problems import InputError
+from netopt.inventory import perishable as inv
+from netopt.inventory.perishable import (
     PolicyTerms,
     base_stock_level,
     evaluate_policy,
@@ -26,7 +27,6 @@ from netopt.inventory import (
     tabulate_policy,
     terms_problems,
 )
-from netopt.problems import InputError
 
 WEEK = 7
 MU2_PER_YEAR = 2 * 365 / WEEK          # doses/yr giving Poisson mean 2 per weekly review

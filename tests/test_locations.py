@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from netopt.case import load_case
-from netopt.problems import InputError
+from netopt.data.case import load_case
+from netopt.data.problems import InputError
 
 TINY = Path(__file__).parent / "data"
 

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from netopt.case import Case, load_case
-from netopt.diagnose import Infeasible
-from netopt.geo import haversine_km
-from netopt.pipeline import solve_case
-from netopt.prepare import prepare
+from netopt.data.case import Case, load_case
+from netopt.data.geography import haversine_km
+from netopt.model.prepare import prepare
+from netopt.results.pipeline import solve_case
+from netopt.solver.diagnose import Infeasible
 
 TINY = Path(__file__).parent / "data" / "tiny.yaml"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from netopt.case import load_case
+from netopt.data.case import load_case
 
 MODELS = sorted((Path(__file__).parents[1] / "models").rglob("*.yaml"))
 

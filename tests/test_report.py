@@ -22,12 +22,12 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from netopt.case import load_case
-from netopt.pipeline import solve_case
+from netopt.data.case import load_case
 from netopt.report import build_map, write_reports
 from netopt.report.assets import asset_source, leaflet_assets
 from netopt.report.workbook import header
-from netopt.results import TABLE_NAMES, Results
+from netopt.results.pipeline import solve_case
+from netopt.results.tables import TABLE_NAMES, Results
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"

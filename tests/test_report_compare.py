@@ -1,6 +1,6 @@
 """Tests for netopt.report.compare: compare.html and compare.xlsx from real tiny solves.
 
-The Comparison is assembled here from solved Results the way netopt.scenarios documents it
+The Comparison is assembled here from solved Results the way netopt.analysis.scenarios documents it
 (a stand-in dataclass with the same fields, so these tests do not depend on that module), with
 three tiny variants (baseline, 3x incidence, Site One excluded) and one failed scenario.
 """
@@ -21,10 +21,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from netopt.case import load_case
-from netopt.pipeline import solve_case
+from netopt.data.case import load_case
 from netopt.report.compare import compare_header, sheet_names, write_comparison
-from netopt.results import Results
+from netopt.results.pipeline import solve_case
+from netopt.results.tables import Results
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -41,7 +41,7 @@ KPIS = ("patients_demand", "patients_served", "patients_unserved", "pct_within_t
 
 @dataclass
 class Comparison:
-    """Same fields as netopt.scenarios.Comparison."""
+    """Same fields as netopt.analysis.scenarios.Comparison."""
 
     rows: pd.DataFrame
     site_changes: pd.DataFrame

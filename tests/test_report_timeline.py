@@ -20,8 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from netopt.case import load_case
-from netopt.pipeline import solve_case
+from netopt.data.case import load_case
 from netopt.report import write_reports
 from netopt.report.common import fmt_usd
 from netopt.report.onepager import render_report
@@ -35,7 +34,8 @@ from netopt.report.timeline import (
     stacked_area_svg,
     timeline_section,
 )
-from netopt.results import Results
+from netopt.results.pipeline import solve_case
+from netopt.results.tables import Results
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -366,7 +366,7 @@ def test_npv_tile_flags_disagreement(tiny: Results) -> None:
 def test_report_of_a_solved_timeline(tmp_path: Path) -> None:
     """End to end on the tiny case over four quarters: the tables the solve writes (Int64
     periods, <NA> for never) render, one Gantt row per activated site, NPV as solved."""
-    from netopt.config import TimelineSettings
+    from netopt.data.config import TimelineSettings
 
     case = load_case(TINY)
     case.config.timeline = TimelineSettings(periods=4, ramp_periods=2)

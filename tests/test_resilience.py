@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from netopt.case import load_case
-from netopt.cli import app
-from netopt.pipeline import solve_case
-from netopt.resilience import n_minus_1
+from netopt.analysis.resilience import n_minus_1
+from netopt.cli.app import app
+from netopt.data.case import load_case
+from netopt.results.pipeline import solve_case
 
 ROOT = Path(__file__).parents[1]
 TINY = Path(__file__).parent / "data" / "tiny.yaml"

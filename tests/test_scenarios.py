@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from netopt.scenarios import (
+from netopt.analysis.scenarios import (
     TIMING_COLUMNS,
     OverrideError,
     ScenarioSpec,
@@ -88,7 +88,7 @@ def test_hub_outage_never_costs_less_than_baseline() -> None:
 
 
 def compare_specs(specs: list[ScenarioSpec]):  # noqa: ANN201 - a Comparison
-    from netopt.scenarios import build_comparison
+    from netopt.analysis.scenarios import build_comparison
 
     return build_comparison(run_batch(specs, workers=2, gap=0.0))
 
@@ -127,7 +127,7 @@ def test_failing_scenarios_are_rows_and_the_batch_continues(tiny_project: Path) 
         ScenarioSpec("broken-file", str(tiny_project / "broken.yaml"), {}),
         ScenarioSpec("ok-after", str(tiny_project / "tiny.yaml"), {"demand_scale": 2.0}),
     ]
-    from netopt.scenarios import build_comparison
+    from netopt.analysis.scenarios import build_comparison
 
     rows = build_comparison(run_batch(specs, workers=1)).rows.set_index("scenario")
     assert list(rows["status"]) == ["optimal", "invalid", "invalid", "infeasible", "invalid",
@@ -143,7 +143,7 @@ def test_failing_scenarios_are_rows_and_the_batch_continues(tiny_project: Path) 
 
 
 def test_overrides_are_validated_and_named() -> None:
-    from netopt.io import load_model
+    from netopt.data.io import load_model
 
     loaded, _ = load_model(TINY)
     config = apply_overrides(loaded.config, {"service.min_share": "0.5", "solver.seed": 3})
@@ -165,7 +165,7 @@ def test_overrides_are_validated_and_named() -> None:
 def test_serial_parallel_and_dask_give_identical_rows() -> None:
     """Same scenarios serially, in two worker processes and on a Dask LocalCluster."""
     pytest.importorskip("distributed")
-    from netopt.scenarios import local_cluster
+    from netopt.analysis.scenarios import local_cluster
 
     grid = {"service.min_share": [0.0, 0.5]}
     serial = sweep(SMALL, grid, workers=1)
@@ -182,7 +182,7 @@ def test_serial_parallel_and_dask_give_identical_rows() -> None:
 def test_cli_sweep_writes_tables_and_exits_2_on_bad_override(tmp_path: Path) -> None:
     import typer
 
-    from netopt.cli_scenarios import register
+    from netopt.cli.scenarios import register
 
     app = typer.Typer()
     register(app)

@@ -18,15 +18,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from netopt.case import load_case
-from netopt.cli import EXIT_INVALID, app
-from netopt.config import SimulationSettings
-from netopt.pipeline import solve_case
-from netopt.problems import InputError
+from netopt.analysis.simulation import SimNetwork, Static, load_network, run_replication, simulate
+from netopt.analysis.simulation.stats import t_quantile_975
+from netopt.analysis.simulation.weather import SEASONS, build_calendar
+from netopt.cli.app import app
+from netopt.cli.common import EXIT_INVALID
+from netopt.data.case import load_case
+from netopt.data.config import SimulationSettings
+from netopt.data.problems import InputError
 from netopt.report.workbook import write_workbook
-from netopt.simulation import SimNetwork, Static, load_network, run_replication, simulate
-from netopt.simulation.stats import t_quantile_975
-from netopt.simulation.weather import SEASONS, build_calendar
+from netopt.results.pipeline import solve_case
 
 ROOT = Path(__file__).resolve().parents[1]
 US_SMALL = ROOT / "models" / "us-small.yaml"

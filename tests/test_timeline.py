@@ -16,17 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from netopt.case import Case, load_case
-from netopt.config import JcodeSettings, TimelineSettings
-from netopt.datasets import committee_months
-from netopt.diagnose import Infeasible
+from netopt.data.builders import committee_months
+from netopt.data.case import Case, load_case
+from netopt.data.config import JcodeSettings, TimelineSettings
+from netopt.data.problems import InputError, errors
 from netopt.model.build import build_model
-from netopt.model.timeline import build_timeline_model
-from netopt.pipeline import solve_case
-from netopt.prepare import prepare
-from netopt.problems import InputError, errors
-from netopt.solve import solve_model
-from netopt.timeline import (
+from netopt.model.calendar import (
     calendar,
     earliest_period,
     factors,
@@ -36,6 +31,11 @@ from netopt.timeline import (
     plan_timeline,
     s_curve,
 )
+from netopt.model.prepare import prepare
+from netopt.model.timeline import build_timeline_model
+from netopt.results.pipeline import solve_case
+from netopt.solver.diagnose import Infeasible
+from netopt.solver.highs import solve_model
 
 TINY = Path(__file__).parent / "data" / "tiny.yaml"
 QUARTERS = 8
@@ -261,7 +261,7 @@ def test_same_seed_same_result(ramped) -> None:
 
 
 def test_timeline_tables_round_trip(ramped, tmp_path: Path) -> None:
-    from netopt.results import Results
+    from netopt.results.tables import Results
 
     _, result = ramped
     result.write(tmp_path)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from netopt.case import load_case
-from netopt.io import RawTable, load_model, read_text_table
-from netopt.problems import InputError, Problem, errors
-from netopt.schema import TABLES
-from netopt.validate import check_references, parse_table
+from netopt.data.case import load_case
+from netopt.data.io import load_model
+from netopt.data.problems import InputError, Problem, errors
+from netopt.data.schema import TABLES
+from netopt.data.tables import RawTable, read_text_table
+from netopt.data.validate import check_references, parse_table
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny"
 

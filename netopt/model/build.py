@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pyomo.environ as pyo
 
-from ..prepare import Prepared
 from . import demand, flows, ordering, policy, resilience, sites
 from .common import MONEY, register_cost  # noqa: F401 - re-exported
+from .prepare import Prepared
 
 log = logging.getLogger(__name__)
 

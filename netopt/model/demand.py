@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from ..prepare import Prepared
 from .common import MONEY, group, register_cost
+from .prepare import Prepared
 
 #: k$ per patient of service-level or demand shortfall in the elastic (diagnostic) model
 ELASTIC_PENALTY = 1e5

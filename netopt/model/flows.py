@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from ..prepare import Prepared
 from .common import group, money, register_cost
+from .prepare import Prepared
 
 
 def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from ..prepare import Prepared
 from .common import group, money, register_cost
+from .prepare import Prepared
 
 
 def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:

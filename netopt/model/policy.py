@@ -6,9 +6,9 @@ import logging
 
 import pyomo.environ as pyo
 
-from ..prepare import Prepared
 from .common import money, register_cost
 from .demand import ELASTIC_PENALTY
+from .prepare import Prepared
 
 log = logging.getLogger(__name__)
 

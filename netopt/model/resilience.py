@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from ..prepare import Prepared
+from .prepare import Prepared
 
 
 def add_backup_hubs(m: pyo.ConcreteModel, prep: Prepared) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from ..prepare import Prepared
 from .common import money as _money
 from .common import register_cost
+from .prepare import Prepared
 
 
 def add_site_decisions(m: pyo.ConcreteModel, prep: Prepared) -> None:

@@ -32,7 +32,7 @@ from .build import add_families
 from .policy import _kol_cover
 
 if TYPE_CHECKING:
-    from ..timeline import TimelinePlan
+    from .calendar import TimelinePlan
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..results import Results
+from ..results.tables import Results
 from .maps import build_map, write_map
 from .onepager import write_report
 from .workbook import write_workbook

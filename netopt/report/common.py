@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results import Results
+from ..results.tables import Results
 
 # temperature class -> lane colour (colour-blind friendly, distinct from zone colours)
 CLASS_COLOURS = {

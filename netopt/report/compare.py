@@ -3,7 +3,7 @@
 A strategist comparing scenarios asks: what does each cost against the baseline, who is left
 unserved, which sites open or close, and what does more access cost. The page answers that in
 one self-contained, printable file (inline CSS and SVG, no script, no network); the workbook
-carries the same numbers for re-cutting. Everything is drawn from a `netopt.scenarios`
+carries the same numbers for re-cutting. Everything is drawn from a `netopt.analysis.scenarios`
 Comparison, so this module only needs its documented fields (duck-typed, no import).
 """
 
@@ -19,16 +19,7 @@ from typing import Any, Protocol
 import pandas as pd
 from openpyxl import Workbook
 
-from .common import (
-    SITE_STYLES,
-    fmt_int,
-    fmt_num,
-    fmt_usd,
-    num,
-    points_bounds,
-    text,
-    truthy,
-)
+from .common import SITE_STYLES, fmt_int, fmt_num, fmt_usd, num, points_bounds, text, truthy
 from .onepager import _esc, _label, _Projector
 from .workbook import (
     DEC1,
@@ -81,7 +72,7 @@ tr.base td { background: #f7f9fb; }
 
 
 class ComparisonLike(Protocol):
-    """The fields of netopt.scenarios.Comparison this module reads."""
+    """The fields of netopt.analysis.scenarios.Comparison this module reads."""
 
     rows: pd.DataFrame
     site_changes: pd.DataFrame

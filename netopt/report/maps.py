@@ -23,7 +23,7 @@ import xyzservices
 from branca.element import Element, MacroElement
 from folium.template import Template
 
-from ..results import Results
+from ..results.tables import Results
 from .assets import inline_head
 from .common import (
     DECISION_LABELS,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results import Results
+from ..results.tables import Results
 from .common import (
     DECISION_LABELS,
     HUB_COLOUR,

@@ -20,7 +20,7 @@ import pandas as pd
 from .common import fmt_num, fmt_usd, num, text
 
 if TYPE_CHECKING:
-    from ..simulation import SimulationResult
+    from ..analysis.simulation import SimulationResult
 
 SHEET = "simulation"
 BAR = "#0b2f5b"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..results import Results
+from ..results.tables import Results
 from .common import (
     SITE_STYLES,
     ZONE_COLOURS,

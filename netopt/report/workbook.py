@@ -21,7 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..results import OPTIONAL_TABLES, TABLE_NAMES, Results
+from ..results.tables import OPTIONAL_TABLES, TABLE_NAMES, Results
 from .common import cost_terms, kpi_values, margin_lines, table, text
 
 USD = '"$"#,##0'

@@ -1,0 +1,172 @@
+"""N-1 analysis of a chosen network: take out one active hub (or partner) at a time and
+re-route on what is left.
+
+The network the result chose is fixed - sites, their onboarding and equipment, hubs and
+partners stay as decided (a site may stop offering a product, never start one: onboarding
+takes months) - and the flows are re-solved without the facility. The baseline is the same
+fixed model with nothing out, so every difference is the outage's alone: patients who can no
+longer be treated, and the cost increase (including the unserved penalty of those patients;
+the failed facility's fixed cost is still paid).
+Design rules (backup hubs, service level, KOLs, budget) are switched off for the re-solves:
+an outage is something to measure, not a constraint the network can refuse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from ..data.case import Case
+from ..data.problems import InputError, Problem
+from ..model.build import build_model
+from ..model.common import MONEY
+from ..model.prepare import prepare
+from ..results.tables import Results, extract
+from ..solver.highs import solve_model
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["rank", "kind", "facility_id", "name", "status", "patients_unserved",
+           "extra_patients_unserved", "cost_usd", "cost_increase_usd", "cost_increase_pct",
+           "sites_using", "doses_per_year_through"]
+
+
+@dataclass
+class Resilience:
+    """The ranked N-1 table and the fixed baseline it is measured against."""
+
+    table: pd.DataFrame
+    baseline_cost_usd: float
+    baseline_unserved: float
+
+
+def _truthy(v: object) -> bool:
+    return str(v).strip().lower() in ("true", "1", "yes")
+
+
+def _chosen(result: Results) -> dict[str, set]:
+    sites = result.sites
+    active = sites[sites["active"].map(_truthy)]
+
+    def split(col: str) -> list[tuple[str, str]]:
+        out = []
+        for sid, cell in zip(active["site_id"], active[col].astype(object).fillna(""), strict=True):
+            out += [(sid, v) for v in str(cell).split(";") if v]
+        return out
+
+    hubs, partners = result.hubs, result.partners
+    return {
+        "sites": set(active["site_id"]),
+        "onboarded": set(split("onboarded_areas")),
+        "equipped": set(split("equipped_classes")),
+        "offered": set(split("products_offered")),
+        "hubs": set(hubs.loc[hubs["active"].map(_truthy), "hub_id"]),
+        "partners": set(partners.loc[partners["active"].map(_truthy), "partner_id"]),
+    }
+
+
+def _fix_network(m: pyo.ConcreteModel, chosen: dict[str, set]) -> None:
+    for s in m.S:
+        m.y[s].fix(1 if s in chosen["sites"] else 0)
+    for s, a in m.SA:
+        m.o[s, a].fix(1 if (s, a) in chosen["onboarded"] else 0)
+    for s, t in m.ST:
+        m.e[s, t].fix(1 if (s, t) in chosen["equipped"] else 0)
+    for s, k in m.SK:
+        if (s, k) not in chosen["offered"]:
+            m.w[s, k].fix(0)
+    for h in m.H:
+        m.g[h].fix(1 if h in chosen["hubs"] else 0)
+    for p in m.Pa:
+        m.a[p].fix(1 if p in chosen["partners"] else 0)
+
+
+#: design rules, not operating limits: an outage is measured, not forbidden
+DESIGN_RULES = ("backup_hub", "service_level", "kol_required", "kol_coverage", "budget")
+
+
+def _check(case: Case, chosen: dict[str, set], m: pyo.ConcreteModel, file: str) -> None:
+    problems = []
+    for kind, ids, known in (("site", chosen["sites"], set(case.sites["site_id"])),
+                             ("hub", chosen["hubs"], set(case.hubs["hub_id"])),
+                             ("partner", chosen["partners"], set(case.partners["partner_id"]))):
+        for i in sorted(ids - known):
+            problems.append(Problem(file, None, None,
+                                    f"active {kind} {i} is not in the model's dataset any more: "
+                                    "re-solve before the N-1 analysis"))
+    if problems:
+        raise InputError(problems)
+
+
+def n_minus_1(case: Case, result: Results, partners: bool = True,
+              time_limit: float | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> Resilience:
+    """Re-route the chosen network without each active hub (and partner), one at a time."""
+    chosen = _chosen(result)
+    prep = prepare(case)
+    m = build_model(prep)
+    _check(case, chosen, m, str(result.summary.get("model_file") or "result"))
+    _fix_network(m, chosen)
+    for name in DESIGN_RULES:
+        component = getattr(m, name, None)
+        if component is not None:
+            component.deactivate()
+    settings = case.config.solver.model_copy(update={
+        "warm_start": False, **({"time_limit": time_limit} if time_limit else {})})
+
+    def run() -> tuple[str, float, float]:
+        info = solve_model(m, settings)
+        if not info.has_solution:
+            return info.status, float("nan"), float("nan")
+        res = extract(m, info)
+        return info.status, info.objective * MONEY, float(res.summary["patients_unserved"])
+
+    status0, cost0, unserved0 = run()
+    if status0 not in ("optimal", "feasible"):
+        raise InputError([Problem(str(result.summary.get("model_file")), None, None,
+                                  f"the chosen network does not solve with its decisions fixed "
+                                  f"({status0}); re-solve the model")])
+    ship = result.shipments
+    outages = [("hub", h) for h in sorted(chosen["hubs"])]
+    if partners:
+        outages += [("partner", p) for p in sorted(chosen["partners"])]
+    names = {**dict(zip(case.hubs["hub_id"], case.hubs["name"], strict=True)),
+             **dict(zip(case.partners["partner_id"], case.partners["name"], strict=True))}
+    fixed = {("hub", h): float(c) for h, c in zip(
+        case.hubs["hub_id"], case.hubs["annual_fixed_cost_usd"], strict=True)}
+    fixed.update({("partner", p): float(c) for p, c in zip(
+        case.partners["partner_id"], case.partners["annual_fixed_cost_usd"], strict=True)})
+    rows = []
+    for i, (kind, fid) in enumerate(outages):
+        if progress:
+            progress(f"{kind} {fid} out", i, len(outages))
+        var = m.g[fid] if kind == "hub" else m.a[fid]
+        var.fix(0)
+        status, cost, unserved = run()
+        var.fix(1)
+        cost += fixed[(kind, fid)]  # the contract is paid during an outage too
+        col = "hub_id" if kind == "hub" else "partner_id"
+        through = ship[ship[col].astype(str) == fid] if col in ship.columns else ship.iloc[0:0]
+        rows.append({
+            "kind": kind, "facility_id": fid, "name": names.get(fid, ""), "status": status,
+            "patients_unserved": unserved, "extra_patients_unserved": unserved - unserved0,
+            "cost_usd": cost, "cost_increase_usd": cost - cost0,
+            "cost_increase_pct": 100 * (cost - cost0) / cost0 if cost0 else float("nan"),
+            "sites_using": int(through["site_id"].nunique()) if len(through) else 0,
+            "doses_per_year_through": float(through["doses_per_year"].sum()),
+        })
+    if progress:
+        progress("done", len(outages), len(outages))
+    table = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "rank"])
+    if len(table):
+        table = table.sort_values(["extra_patients_unserved", "cost_increase_usd"],
+                                  ascending=False, ignore_index=True)
+    table.insert(0, "rank", range(1, len(table) + 1))
+    return Resilience(table, cost0, unserved0)
+
+
+__all__ = ["Resilience", "n_minus_1"]

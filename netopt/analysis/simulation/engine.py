@@ -1,0 +1,302 @@
+"""One replication: patients arrive, doses ship and are infused, wasted or replaced.
+
+Vectorized with numpy rather than a process-based (SimPy) model: hubs are not capacity-
+constrained in the simulation (their load is measured against capacity, not queued), so a
+dose's fate depends only on its own draws and the hub calendars. All doses of a round are then
+computed at once, which is exact, ~100x faster than one Python event per dose, and makes the
+random streams easy to keep common across settings.
+
+Time is in hours from 00:00 on 1 January (day d spans [24d, 24d + 24)); infusions and
+apheresis happen at INFUSION_HOUR on their day. Per dose:
+
+- plan: off-the-shelf doses are ordered on the patient's arrival day and infused at the first
+  slot the lane's transit plus planning slack allows, then every dose_interval_days;
+  autologous doses are infused at the first slot after apheresis + inbound + turnaround +
+  outbound + slack. The dose is dispatched to arrive `slack` before its infusion (never
+  before an autologous batch is released);
+- transit: the lane's moving time x lognormal(0, sigma); the shipment leaves its hub on the
+  departure day it reaches, one day later when it misses the cut-off, and not before the hub
+  reopens after a weather closure (whole days added);
+- the patient may postpone (first attempt only) by 1+ days;
+- a dose is wasted when it arrives more than min(shelf life - buffer, shipper hold) after
+  dispatch, or when the (postponed) infusion falls after that. The replacement of an
+  off-the-shelf dose ships at once (to the postponed appointment if there is one); an
+  autologous replacement needs a new manufacturing cycle (plant turnaround) first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...data.config import SimulationSettings
+from .network import SimNetwork
+from .weather import Calendar, build_calendar, closure_probabilities
+
+INFUSION_HOUR = 10.0
+EPS = 1e-6  # hours: float noise never makes a dose late or wasted
+STREAMS = {"arrivals": 0, "patients": 1, "doses": 2, "weather": 3, "replacements": 4}
+
+
+def stream(seed: int, replication: int, name: str) -> np.random.Generator:
+    """Independent generator per (seed, replication, purpose): adding draws to one purpose
+    never shifts another's, which keeps comparisons between settings paired."""
+    return np.random.default_rng(np.random.SeedSequence([seed, replication, STREAMS[name]]))
+
+
+def slot(hours: np.ndarray) -> np.ndarray:
+    """The first infusion slot (INFUSION_HOUR on some day) at or after each time."""
+    k = np.ceil((np.asarray(hours) - INFUSION_HOUR) / 24.0 - EPS / 24.0)
+    return 24.0 * k + INFUSION_HOUR
+
+
+@dataclass(frozen=True)
+class Static:
+    """Arrays every replication shares (indices follow SimNetwork's sorted tables)."""
+
+    days: int
+    n_calendar_days: int
+    flow_sp: np.ndarray
+    flow_rate_per_day: np.ndarray
+    sp_product: np.ndarray
+    lane_key: np.ndarray
+    lane_hub: np.ndarray
+    lane_transit: np.ndarray
+    lane_wait: np.ndarray
+    lane_moving: np.ndarray
+    lane_to_hub: np.ndarray
+    lane_turnaround: np.ndarray
+    lane_slack: np.ndarray
+    prod_autologous: np.ndarray
+    prod_doses: np.ndarray
+    prod_interval: np.ndarray
+    prod_limit: np.ndarray
+    prod_doses_per_shipment: np.ndarray
+    in_hub: np.ndarray
+    in_pre: np.ndarray
+    in_to_hub: np.ndarray
+    in_wait: np.ndarray
+    in_moving: np.ndarray
+    in_transit: np.ndarray
+    n_hubs: int
+    closure_p: np.ndarray
+
+    @classmethod
+    def build(cls, net: SimNetwork, settings: SimulationSettings) -> Static:
+        products = net.products
+        prod_pos = {p: i for i, p in enumerate(products.index)}
+        hub_pos = {h: i for i, h in enumerate(net.hubs.index)}
+        n_hubs = len(hub_pos)
+        sp = net.flows[["site_id", "product_id"]].drop_duplicates().reset_index(drop=True)
+        sp_pos = {k: i for i, k in enumerate(zip(sp["site_id"], sp["product_id"],
+                                                 strict=True))}
+        flow_sp = np.array([sp_pos[k] for k in zip(net.flows["site_id"],
+                                                   net.flows["product_id"], strict=True)],
+                           dtype=np.int64)
+        lanes = net.lanes
+        lane_sp = np.array([sp_pos[k] for k in zip(lanes["site_id"], lanes["product_id"],
+                                                   strict=True)], dtype=np.int64)
+        if (np.diff(lane_sp) < 0).any():
+            raise ValueError("SimNetwork.lanes must be sorted by site and product")
+        cum = np.array(lanes.groupby(lane_sp)["share"].cumsum(), dtype=float)
+        last = np.r_[lane_sp[1:] != lane_sp[:-1], True][: len(lane_sp)]
+        cum[last] = 1.0
+        hold = settings.shipper_hold_hours
+        limit = np.minimum(products["shelf_budget_hours"].to_numpy(float),
+                           [hold.get(c, np.inf) for c in products["temperature_class"]])
+        lane_prod = np.array([prod_pos[p] for p in lanes["product_id"]], dtype=np.int64)
+        transit = lanes["transit_hours"].to_numpy(float)
+        slack = np.clip(limit[lane_prod] - transit, 0.0, settings.planning_slack_hours)
+        inbound = net.inbound.set_index(["site_id", "product_id"]).loc[
+            list(zip(sp["site_id"], sp["product_id"], strict=True))]
+        doses = products["doses_per_patient"].to_numpy(np.int64)
+        interval = products["dose_interval_days"].to_numpy(float)
+        span = float(np.max((doses - 1) * interval, initial=0.0))
+        turnaround = lanes["turnaround_days"].to_numpy(float)
+        extra = span + (settings.max_replacements + 1) * (float(turnaround.max(initial=0)) + 30)
+        return cls(
+            days=settings.days,
+            n_calendar_days=int(settings.days + extra + 60),
+            flow_sp=flow_sp,
+            flow_rate_per_day=net.flows["patients_per_year"].to_numpy(float) / 365.0,
+            sp_product=np.array([prod_pos[p] for p in sp["product_id"]], dtype=np.int64),
+            lane_key=lane_sp + cum,
+            lane_hub=np.array([hub_pos.get(h, n_hubs) for h in lanes["hub_id"]],
+                              dtype=np.int64),
+            lane_transit=transit,
+            lane_wait=lanes["wait_hours"].to_numpy(float),
+            lane_moving=lanes["moving_hours"].to_numpy(float),
+            lane_to_hub=lanes["to_hub_hours"].to_numpy(float),
+            lane_turnaround=turnaround,
+            lane_slack=slack,
+            prod_autologous=products["autologous"].to_numpy(bool),
+            prod_doses=doses,
+            prod_interval=interval,
+            prod_limit=limit,
+            prod_doses_per_shipment=products["doses_per_shipment"].to_numpy(float),
+            in_hub=np.array([hub_pos.get(h, n_hubs) for h in inbound["hub_id"]],
+                            dtype=np.int64),
+            in_pre=inbound["pre_hours"].to_numpy(float),
+            in_to_hub=inbound["to_hub_hours"].to_numpy(float),
+            in_wait=inbound["wait_hours"].to_numpy(float),
+            in_moving=inbound["moving_hours"].to_numpy(float),
+            in_transit=inbound["inbound_hours"].to_numpy(float),
+            n_hubs=n_hubs,
+            closure_p=closure_probabilities(net.hubs["region"], settings),
+        )
+
+
+@dataclass
+class Outcome:
+    """Everything one replication produced, per patient and per dose (sorted by patient)."""
+
+    patient_sp: np.ndarray
+    patient_product: np.ndarray
+    patient_v2v_days: np.ndarray  # autologous: apheresis -> first infusion; NaN otherwise
+    patient_delay_days: np.ndarray  # worst delay of an administered dose; -1 if none
+    dose_patient: np.ndarray
+    dose_product: np.ndarray
+    dose_sp: np.ndarray
+    dose_administered: np.ndarray
+    dose_on_schedule: np.ndarray
+    dose_delay_days: np.ndarray  # -1 when not administered
+    dose_wasted: np.ndarray  # wasted attempts per dose
+    dose_postponed: np.ndarray
+    dose_closure_delayed: np.ndarray
+    hub_day_shipments: np.ndarray  # (hubs + 1, calendar days + 1): last row = no hub
+    hub_closed_days: np.ndarray  # closed days per hub within the simulated days
+
+
+def _ship(st: Static, cal: Calendar, dispatch: np.ndarray, hub: np.ndarray,
+          to_hub: np.ndarray, wait: np.ndarray, moving: np.ndarray, factor: np.ndarray,
+          missed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arrival time, hub departure day and hours lost to closures of shipments."""
+    at_hub = dispatch + to_hub * factor + wait
+    planned_day = np.floor(at_hub / 24.0).astype(np.int64)
+    try_day = planned_day + missed
+    depart_day = cal.next_open(hub, try_day)
+    arrival = dispatch + wait + moving * factor + 24.0 * (depart_day - planned_day)
+    return arrival, depart_day, 24.0 * (depart_day - try_day)
+
+
+def _postpone_days(rng: np.random.Generator, n: int, settings: SimulationSettings) -> np.ndarray:
+    if settings.postpone_delay == "fixed":
+        rng.random(n)  # same draws consumed either way: switching keeps other streams paired
+        return np.full(n, max(1, round(settings.postpone_mean_days)), dtype=np.int64)
+    return rng.geometric(1.0 / settings.postpone_mean_days, size=n)
+
+
+def run_replication(st: Static, settings: SimulationSettings, replication: int) -> Outcome:
+    """Simulate one replication (seeded by settings.seed and the replication number)."""
+    seed = settings.seed
+    sigma = settings.transit_sigma
+    cal = build_calendar(st.closure_p, st.n_calendar_days, settings.closure_mean_days,
+                         stream(seed, replication, "weather"))
+
+    # patients: Poisson per zone-site-product flow, arrival day uniform over the horizon
+    rng = stream(seed, replication, "arrivals")
+    counts = rng.poisson(st.flow_rate_per_day * st.days)
+    p_flow = np.repeat(np.arange(len(counts)), counts)
+    p_day = rng.integers(0, st.days, size=p_flow.size)
+    p_sp = st.flow_sp[p_flow]
+    p_prod = st.sp_product[p_sp]
+    n_pat = p_sp.size
+
+    rng = stream(seed, replication, "patients")
+    p_lane = np.searchsorted(st.lane_key, p_sp + rng.random(n_pat), side="right")
+    z_in = rng.standard_normal(n_pat)
+    miss_in = rng.random(n_pat) < settings.missed_cutoff_probability
+    start = 24.0 * p_day + INFUSION_HOUR  # referral / order, and apheresis for autologous
+    auto = st.prod_autologous[p_prod]
+    transit, slack = st.lane_transit[p_lane], st.lane_slack[p_lane]
+
+    # autologous starting material: site -> hub -> plant, then manufacturing
+    arr_in, _, _ = _ship(st, cal, start + st.in_pre[p_sp], st.in_hub[p_sp], st.in_to_hub[p_sp],
+                         st.in_wait[p_sp], st.in_moving[p_sp], np.exp(sigma * z_in),
+                         miss_in.astype(np.int64))
+    turnaround_h = 24.0 * st.lane_turnaround[p_lane]
+    release = np.where(auto, arr_in + turnaround_h, start)
+    planned_ready = np.where(auto, start + st.in_transit[p_sp] + turnaround_h, start)
+    first_slot = slot(planned_ready + transit + slack)
+
+    # doses: the cadence is planned from the first infusion and does not move
+    n_doses = st.prod_doses[p_prod]
+    d_pat = np.repeat(np.arange(n_pat), n_doses)
+    offsets = np.cumsum(n_doses) - n_doses
+    k = np.arange(d_pat.size) - np.repeat(offsets, n_doses)
+    d_prod = p_prod[d_pat]
+    d_lane = p_lane[d_pat]
+    plan = first_slot[d_pat] + 24.0 * np.floor(k * st.prod_interval[d_prod] + 0.5)
+    n = d_pat.size
+
+    administered = np.zeros(n, dtype=bool)
+    infusion = np.full(n, np.nan)
+    wasted = np.zeros(n, dtype=np.int64)
+    postponed_any = np.zeros(n, dtype=bool)
+    closure_delayed = np.zeros(n, dtype=bool)
+    shipments = np.zeros((st.n_hubs + 1) * (st.n_calendar_days + 1))
+
+    rng = stream(seed, replication, "doses")
+    z = rng.standard_normal(n)
+    missed = rng.random(n) < settings.missed_cutoff_probability
+    postponed = rng.random(n) < settings.postpone_probability
+    post_days = _postpone_days(rng, n, settings)
+    replacements = stream(seed, replication, "replacements")
+
+    cur = np.arange(n)
+    target = plan.copy()
+    ready = release[d_pat]
+    for attempt in range(settings.max_replacements + 1):
+        if attempt:
+            m = cur.size
+            z = replacements.standard_normal(m)
+            missed = replacements.random(m) < settings.missed_cutoff_probability
+            postponed = np.zeros(m, dtype=bool)
+            post_days = np.zeros(m, dtype=np.int64)
+        lane = d_lane[cur]
+        hub = st.lane_hub[lane]
+        dispatch = np.maximum(ready, target - st.lane_transit[lane] - st.lane_slack[lane])
+        arrival, depart, lost = _ship(st, cal, dispatch, hub, st.lane_to_hub[lane],
+                                      st.lane_wait[lane], st.lane_moving[lane],
+                                      np.exp(sigma * z), missed.astype(np.int64))
+        prod = d_prod[cur]
+        cell = hub * (st.n_calendar_days + 1) + np.minimum(depart, st.n_calendar_days)
+        shipments += np.bincount(cell, weights=1.0 / st.prod_doses_per_shipment[prod],
+                                 minlength=shipments.size)
+        closure_delayed[cur] |= lost > 0
+        limit = st.prod_limit[prod]
+        late_waste = arrival - dispatch > limit + EPS
+        ready_slot = np.maximum(target, slot(arrival))
+        delayed = postponed & ~late_waste
+        postponed_any[cur] |= delayed
+        infuse = ready_slot + 24.0 * post_days * delayed
+        hold_waste = ~late_waste & (infuse - dispatch > limit + EPS)
+        waste = late_waste | hold_waste
+        ok = ~waste
+        administered[cur[ok]] = True
+        infusion[cur[ok]] = infuse[ok]
+        wasted[cur[waste]] += 1
+        # replacements: known on arrival (late) or at the missed appointment (postponed)
+        found = np.where(late_waste, arrival, ready_slot)
+        redo = 24.0 * st.lane_turnaround[lane] * st.prod_autologous[prod]
+        cur, target, ready = (cur[waste], np.where(hold_waste, infuse, target)[waste],
+                              (found + redo)[waste])
+        if not cur.size:
+            break
+
+    delay = np.where(administered, np.rint((infusion - plan) / 24.0), -1).astype(np.int64)
+    on_schedule = administered & (delay == 0)
+    worst = np.maximum.reduceat(delay, offsets) if n_pat else np.zeros(0, dtype=np.int64)
+    first = infusion[offsets] if n_pat else np.zeros(0)
+    v2v = np.where(auto, (first - start) / 24.0, np.nan)
+    closed = cal.closed[: st.n_hubs, : st.days].sum(axis=1)
+    return Outcome(
+        patient_sp=p_sp, patient_product=p_prod, patient_v2v_days=v2v,
+        patient_delay_days=worst, dose_patient=d_pat, dose_product=d_prod,
+        dose_sp=p_sp[d_pat], dose_administered=administered, dose_on_schedule=on_schedule,
+        dose_delay_days=delay, dose_wasted=wasted, dose_postponed=postponed_any,
+        dose_closure_delayed=closure_delayed,
+        hub_day_shipments=shipments.reshape(st.n_hubs + 1, st.n_calendar_days + 1),
+        hub_closed_days=closed,
+    )

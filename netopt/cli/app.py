@@ -1,0 +1,72 @@
+"""`netopt` command line: a thin layer over the Python stages.
+
+The typer app and its entry point; every command group is a module of this package that
+registers its commands here (`common.py` holds what they share). Exit codes: 0 ok, 2 invalid
+input, 3 infeasible model, 1 unexpected internal error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.markup import escape
+
+from .common import err_console
+
+app = typer.Typer(
+    help="Network design for cell and gene therapies: which treatment sites, 3PL hubs and "
+    "cold-storage partners to activate.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Datasets: build the US default, describe, schema.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def _register_commands() -> None:
+    """Each command group lives in its own module and adds itself here."""
+    from . import data, docs, doctor, excel, finance, importers, resilience, scenarios, simulate
+    from . import solve as solve_commands
+
+    data.register(app, data_app)
+    solve_commands.register(app)
+    scenarios.register(app)
+    finance.register(app)
+    simulate.register(app)
+    resilience.register(app)
+    excel.register(data_app)
+    app.add_typer(importers.import_app, name="import")
+    docs.register(app)
+    doctor.register(app)
+
+
+_register_commands()
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    """Console entry point: input errors exit 2 and infeasible models 3 (inside the
+    commands); anything unexpected is reported in one line (traceback with --verbose)."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort: a message, never a traceback
+        logging.getLogger("netopt").debug("internal error", exc_info=True)
+        err_console.print(f"[bold red]internal error[/]: {escape(type(exc).__name__)}: "
+                          f"{escape(str(exc))}\n(rerun with --verbose for the traceback and "
+                          "please report it)", soft_wrap=True)
+        sys.exit(1)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress.")) -> None:
+    _setup_logging(verbose)

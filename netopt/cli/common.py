@@ -1,0 +1,67 @@
+"""What every command shares: the consoles, exit codes, problem printing and loading a case.
+
+Exit codes: 0 ok, 2 invalid input, 3 infeasible model, 1 unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from ..data.problems import InputError, Problem
+
+EXIT_INVALID = 2
+EXIT_INFEASIBLE = 3
+
+# piped output (CI logs, files) gets a readable width instead of rich's 80-column default
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+
+
+def report_problems(problems: list[Problem], title: str) -> None:
+    """Print problems as a plain list (one per line) so they are readable when piped."""
+    n_err = sum(p.severity == "error" for p in problems)
+    n_warn = len(problems) - n_err
+    err_console.print(f"[bold red]{title}[/]: {n_err} error(s), {n_warn} warning(s)")
+    for p in problems:
+        colour = "red" if p.severity == "error" else "yellow"
+        err_console.print(f"[{colour}]{escape(str(p))}[/]", markup=True, highlight=False,
+                          soft_wrap=True)
+
+
+def fail_input(exc: InputError) -> None:
+    report_problems(exc.problems, "Invalid input")
+    raise typer.Exit(EXIT_INVALID)
+
+
+def load_or_exit(model: Path, strict: bool = False):  # noqa: ANN201 - returns a Case
+    """Load and validate a model file; print its warnings; exit 2 on invalid input."""
+    from ..data.case import load_case
+
+    try:
+        case = load_case(model, strict=strict)
+    except InputError as exc:
+        fail_input(exc)
+    if case.warnings:
+        report_problems(case.warnings, "Warnings")
+    return case
+
+
+def print_frame(frame, title: str) -> None:
+    table = RichTable(title=title)
+    for col in frame.columns:
+        table.add_column(str(col))
+    for row in frame.itertuples(index=False):
+        table.add_row(*[_fmt(v) for v in row])
+    console.print(table)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return str(value)

@@ -1,0 +1,300 @@
+"""Generated pages of the user guide, so the reference cannot drift from the code.
+
+`docs/settings.md` lists every model-file setting, walked recursively from the pydantic
+schema in `netopt/data/config.py` (`ModelConfig`): type, default, allowed values or bounds and
+description. A test regenerates it and fails when the committed file differs, so after
+adding or changing a setting run `netopt docs build` (or `python -m netopt.cli.docs`).
+
+The input tables need no page here: `data/README.md` is generated from `netopt/data/schema.py`
+by `netopt data build-us` (and tested), and the guide links to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import types
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import annotated_types as at
+import typer
+import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from ..data.config import ModelConfig
+
+#: the guide's folder in a source checkout (an installed wheel has none: pass --out)
+DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
+SETTINGS_FILE = "settings.md"
+_SCALARS = {str: "text", int: "integer", float: "number", bool: "true/false"}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to
+    hyphens (`## Top level` -> `#top-level`)."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The settings class a field holds directly (a section), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _item_models(annotation: Any) -> list[type[BaseModel]]:
+    """Settings classes nested in list[...], dict[..., ...] or X | None (list items)."""
+    found: list[type[BaseModel]] = []
+    for arg in get_args(annotation):
+        model = _model_of(arg)
+        if model is not None:
+            found.append(model)
+        else:
+            found += _item_models(arg)
+    return found
+
+
+def _literals(annotation: Any) -> list[Any]:
+    if get_origin(annotation) is Literal:
+        return list(get_args(annotation))
+    out: list[Any] = []
+    for arg in get_args(annotation):
+        out += _literals(arg)
+    return out
+
+
+def type_text(annotation: Any) -> str:
+    """A field's type in model-file words: number, integer, text, list of text, ..."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if annotation is type(None):
+        return "null"
+    if annotation is Any:
+        return "any"
+    if origin is Annotated:
+        return type_text(args[0])
+    if origin is Literal:
+        kinds = {type(a) for a in args}
+        return _SCALARS.get(kinds.pop(), "value") if len(kinds) == 1 else "value"
+    if origin in (Union, types.UnionType):
+        parts = [type_text(a) for a in args if a is not type(None)]
+        text = " or ".join(dict.fromkeys(parts))
+        return f"{text} or null" if type(None) in args else text
+    if origin is list:
+        if args and _model_of(args[0]) is not None:
+            return "list of items"
+        return f"list of {type_text(args[0])}" if args else "list"
+    if origin is dict:
+        return f"mapping of {type_text(args[0])} to {type_text(args[1])}" if args \
+            else "mapping"
+    if _model_of(annotation) is not None:
+        return "section"
+    return _SCALARS.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def bounds_text(info: FieldInfo) -> str:
+    """Allowed values (Literal) and numeric bounds (ge, gt, le, lt) of a field."""
+    parts = [f"`{v}`" for v in _literals(info.annotation)]
+    for meta in info.metadata:
+        for cls, sign in ((at.Ge, ">="), (at.Gt, ">"), (at.Le, "<="), (at.Lt, "<")):
+            if isinstance(meta, cls):
+                value = getattr(meta, cls.__name__.lower())
+                parts.append(f"{sign} {value:g}" if isinstance(value, float) else
+                             f"{sign} {value}")
+    return ", ".join(parts)
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return f"`{value}`" if value else '`""` (empty)'
+    if isinstance(value, BaseModel):
+        return ""
+    return f"`{json.dumps(value)}`"
+
+
+def default_text(info: FieldInfo) -> str:
+    """The default as written in YAML; **required** when there is none."""
+    if info.is_required():
+        return "**required**"
+    if info.default_factory is not None:
+        return _value_text(info.default_factory())  # type: ignore[call-arg]
+    return _value_text(info.default)
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _doc(model: type[BaseModel]) -> str:
+    doc = model.__doc__ or ""
+    return " ".join(doc.split()) if doc and not doc.startswith(model.__name__ + "(") else ""
+
+
+# ---------------------------------------------------------------- settings page
+
+
+def _sections(root: type[BaseModel]) -> list[tuple[str, str, type[BaseModel], FieldInfo | None]]:
+    """(title, key prefix, model, field) for the top level and every nested section or list
+    item, depth first in the order the fields are declared."""
+    out: list[tuple[str, str, type[BaseModel], FieldInfo | None]] = [
+        ("Top level", "", root, None)]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            section = _model_of(info.annotation)
+            if section is not None:
+                out.append((f"{prefix}{name}", f"{prefix}{name}.", section, info))
+                walk(section, f"{prefix}{name}.")
+            for item in _item_models(info.annotation):
+                out.append((f"{prefix}{name}[] items", f"{prefix}{name}[].", item, info))
+                walk(item, f"{prefix}{name}[].")
+
+    walk(root, "")
+    return out
+
+
+def _rows(model: type[BaseModel], prefix: str, titles: dict[str, str]) -> list[str]:
+    lines = ["| setting | type | default | allowed | description |", "|---|---|---|---|---|"]
+    for name, info in model.model_fields.items():
+        key = f"{prefix}{name}"
+        description = info.description or ""
+        if _model_of(info.annotation) is not None:
+            description = (description + " " if description else "") + \
+                f"See [{key}](#{slug(titles[key])})."
+        for _item in _item_models(info.annotation):
+            title = titles[f"{key}[]"]
+            description += f" Each item: see [{title}](#{slug(title)})."
+        lines.append(f"| `{key}` | {type_text(info.annotation)} | {default_text(info)} | "
+                     f"{_cell(bounds_text(info))} | {_cell(description)} |")
+    return lines
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block mappings (one setting a line), flow lists (`[1.0, 3.0]`): a model file's look."""
+
+
+_Dumper.add_representer(list, lambda dumper, data: dumper.represent_sequence(
+    "tag:yaml.org,2002:seq", data, flow_style=True))
+
+
+def _defaults_yaml(root: type[BaseModel]) -> str:
+    """Every setting at its default, as a model file would spell it out."""
+    data = root.model_validate({"dataset": "../data/us-small"}).model_dump(mode="json")
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                     width=100).rstrip()
+
+
+def settings_markdown(root: type[BaseModel] = ModelConfig) -> str:
+    """docs/settings.md: every model-file setting, generated from the pydantic schema."""
+    sections = _sections(root)
+    titles = {prefix.rstrip("."): title for title, prefix, _, _ in sections}
+    lines = [
+        "# Model-file settings", "",
+        "<!-- Generated from netopt/data/config.py by `netopt docs build`; do not edit by hand: "
+        "a test regenerates this file and fails if it differs. -->", "",
+        "A model file (`models/*.yaml`) is one YAML mapping of the settings below. Only "
+        "`dataset` is required; a setting left out takes its default. Unknown keys are "
+        "errors that name the file and line, so a typo never goes unnoticed. A model file "
+        "may `extends:` another one: its settings override the parent's key by key and its "
+        "`edits` are appended to the parent's. The same dotted keys work in "
+        "`netopt sweep --set service.min_share=0.5,0.9` and in Python "
+        "(`case.with_changes(settings={\"service.min_share\": 0.9})`, see "
+        "[the Python API](python-api.md)). The dataset's tables and columns are in "
+        "[data/README.md](../data/README.md).", "",
+        "Types: *number* (decimal), *integer*, *text*, *true/false*; *null* means unset "
+        "(the setting does not apply). Bounds are inclusive (>=, <=) or strict (>, <).", "",
+        "## Contents", "",
+    ]
+    lines += [f"- [{title}](#{slug(title)})" for title, _, _, _ in sections]
+    lines += ["- [Every setting at its default](#every-setting-at-its-default)", ""]
+    for title, prefix, model, info in sections:
+        lines += [f"## {title}", ""]
+        intro = (info.description if info is not None and info.description and
+                 not title.endswith("items") else "") or _doc(model)
+        if intro:
+            lines += [intro, ""]
+        lines += _rows(model, prefix, titles) + [""]
+    lines += ["## Every setting at its default", "",
+              "With `dataset` set to the small regional dataset:", "", "```yaml",
+              _defaults_yaml(root), "```", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- files
+
+
+def generated_pages() -> dict[str, str]:
+    """File name (in docs/) -> generated text."""
+    return {SETTINGS_FILE: settings_markdown()}
+
+
+def write_docs(out: Path = DOCS_DIR) -> list[Path]:
+    """Regenerate the generated pages in `out`; return their paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in generated_pages().items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def stale_pages(out: Path = DOCS_DIR) -> list[str]:
+    """Generated pages missing from `out` or different from a fresh generation."""
+    out = Path(out)
+    return [name for name, text in generated_pages().items()
+            if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m netopt.cli.docs [--out DIR] [--check]`; --check exits 1 when stale."""
+    parser = argparse.ArgumentParser(prog="python -m netopt.cli.docs", description=__doc__
+                                     .split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DOCS_DIR, help="docs folder")
+    parser.add_argument("--check", action="store_true",
+                        help="only check that the generated pages are up to date")
+    args = parser.parse_args(argv)
+    return _run(args.out, args.check)
+
+
+def _run(out: Path, check: bool) -> int:
+    if check:
+        stale = stale_pages(out)
+        for name in stale:
+            print(f"{out / name} is out of date: run `netopt docs build`", file=sys.stderr)
+        return 1 if stale else 0
+    for path in write_docs(out):
+        print(f"wrote {path}")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    """Add `netopt docs build [--out DIR] [--check]` to the netopt typer app."""
+    docs_app = typer.Typer(help="The user guide in docs/: regenerate its reference pages.",
+                           no_args_is_help=True)
+
+    @docs_app.command("build")
+    def build(
+        out: Annotated[Path, typer.Option("--out", help="docs folder")] = DOCS_DIR,
+        check: Annotated[bool, typer.Option("--check", help="Exit 1 if a generated page "
+                                            "is out of date; write nothing.")] = False,
+    ) -> None:
+        """Regenerate docs/settings.md from the model-file schema."""
+        code = _run(out, check)
+        if code:
+            raise typer.Exit(code)
+
+    app.add_typer(docs_app, name="docs")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

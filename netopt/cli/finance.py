@@ -1,0 +1,96 @@
+"""`netopt finance RESULT_DIR`: ordering policies, expiries and working capital of a solved
+network, with the return-policy trade-off."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from ..report.finance import finance_totals, policy_mix, write_finance
+
+EXIT_INVALID = 2
+
+
+def finance(
+    result_dir: Path = typer.Argument(..., help="Folder written by `netopt solve --out`."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="Where to write finance.html (default: RESULT_DIR)."),
+) -> None:
+    """Ordering policy per site, annual expiries, fill rate, working capital by holder and the
+    return-policy trade-off (finance.html, return_tradeoff.csv)."""
+    import pandas as pd
+
+    from .common import console, err_console, load_or_exit
+
+    summary_path = result_dir / "summary.json"
+    table_path = result_dir / "finance.csv"
+    for path in (summary_path, table_path):
+        if not path.is_file():
+            err_console.print(f"[red]{escape(str(path))}: not found[/] - give a folder written "
+                              "by `netopt solve` (re-solve results from older versions)")
+            raise typer.Exit(EXIT_INVALID)
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        table = pd.read_csv(table_path, keep_default_na=False, na_values=[""])
+    except (ValueError, OSError) as exc:
+        err_console.print(f"[red]{escape(str(result_dir))}: cannot read the result: "
+                          f"{escape(str(exc))}[/]")
+        raise typer.Exit(EXIT_INVALID) from None
+    missing = {"policy", "patients_per_year", "expired_doses_per_year"} - set(table.columns)
+    if missing:
+        err_console.print(f"[red]{escape(str(table_path))}: not a finance table (missing "
+                          f"{', '.join(sorted(missing))})[/]")
+        raise typer.Exit(EXIT_INVALID)
+    model = str(summary.get("model") or result_dir.name)
+    tradeoff = _tradeoff(summary, table, load_or_exit, err_console)
+    paths = write_finance(table, tradeoff, model, out or result_dir)
+
+    mix = policy_mix(table)
+    rich = RichTable(title=f"Ordering policies - {model}")
+    for col in mix.columns:
+        rich.add_column(col, justify="left" if col == "policy" else "right")
+    for row in mix.itertuples(index=False):
+        rich.add_row(*(str(v) if isinstance(v, str) else f"{v:,.1f}" for v in row))
+    console.print(rich)
+    totals = finance_totals(table)
+    lines = RichTable(title="Expiries and working capital (per year / average)")
+    lines.add_column("figure")
+    lines.add_column("value", justify="right")
+    for key, value in totals.items():
+        lines.add_row(key, f"{value:,.1f}" if "doses" in key else f"${value:,.0f}")
+    console.print(lines)
+    if not tradeoff.empty:
+        t = RichTable(title="Return policy trade-off (chosen network)")
+        for col in ("returnable_fraction", "sites_willing", "site_products_willing",
+                    "manufacturer_writeoff_usd", "expired_doses_per_year"):
+            t.add_column(col, justify="right")
+        for r in tradeoff.itertuples(index=False):
+            t.add_row(f"{r.returnable_fraction:.0%}", f"{r.sites_willing:,}",
+                      f"{r.site_products_willing:,}", f"${r.manufacturer_writeoff_usd:,.0f}",
+                      f"{r.expired_doses_per_year:,.1f}")
+        console.print(t)
+    console.print(f"wrote {', '.join(str(p) for p in paths)}")
+
+
+def _tradeoff(summary: dict, table, load_or_exit, err_console):  # noqa: ANN001, ANN202
+    """The trade-off needs the case (terms, lanes): re-load the model the result came from."""
+    import pandas as pd
+
+    from ..analysis.finance import return_tradeoff
+    from ..model.prepare import prepare
+
+    model_file = summary.get("model_file")
+    if not model_file or not Path(model_file).is_file():
+        err_console.print(f"[yellow]model file {escape(str(model_file))} not found: the "
+                          "return-policy trade-off is skipped[/]")
+        return pd.DataFrame()
+    case = load_or_exit(Path(model_file))
+    return return_tradeoff(prepare(case), table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("finance")(finance)

@@ -1,0 +1,89 @@
+"""`netopt resilience RESULT_DIR`: N-1 analysis of a solved network."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+EXIT_INVALID = 2
+
+
+def resilience(
+    result_dir: Path = typer.Argument(..., help="Folder written by `netopt solve --out`."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="Where to write resilience.csv (default: RESULT_DIR)."),
+    partners: bool = typer.Option(True, "--partners/--no-partners",
+                                  help="Also take out each active cold-storage partner."),
+    time_limit: float | None = typer.Option(None, "--time-limit",
+                                            help="Seconds per re-solve (default: the model's)."),
+) -> None:
+    """Take out each active hub (and partner) in turn, re-route on the rest of the chosen
+    network, and rank the single points of failure by patients lost and cost increase."""
+    from rich.progress import Progress
+
+    from ..analysis.resilience import n_minus_1
+    from ..data.problems import InputError
+    from ..report.workbook import append_table_sheet
+    from ..results.tables import Results
+    from .common import console, err_console, fail_input, load_or_exit
+
+    summary_path = result_dir / "summary.json"
+    if not summary_path.is_file():
+        err_console.print(f"[red]{escape(str(summary_path))}: not found[/] - give a folder "
+                          "written by `netopt solve`")
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        result = Results.read(result_dir)
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        for name in ("sites", "hubs", "partners", "shipments"):
+            getattr(result, name)
+    except (ValueError, OSError, KeyError, AttributeError) as exc:
+        err_console.print(f"[red]{escape(str(result_dir))}: not a complete result folder "
+                          f"({escape(str(exc))})[/]")
+        raise typer.Exit(EXIT_INVALID) from None
+    model_file = summary.get("model_file")
+    if not model_file or not Path(model_file).is_file():
+        err_console.print(f"[red]model file {escape(str(model_file))} not found: the N-1 "
+                          "analysis re-solves the model[/]")
+        raise typer.Exit(EXIT_INVALID)
+    case = load_or_exit(Path(model_file))
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("outages", total=None)
+
+        def progress(msg: str, done: int, total: int) -> None:
+            bar.update(task, description=msg, completed=done, total=total)
+
+        try:
+            res = n_minus_1(case, result, partners=partners, time_limit=time_limit,
+                            progress=progress)
+        except InputError as exc:
+            fail_input(exc)
+    table = res.table
+    target = out or result_dir
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / "resilience.csv"
+    table.to_csv(path, index=False, lineterminator="\n")
+    book = result_dir / "network.xlsx"
+    wrote_sheet = book.is_file() and append_table_sheet(book, "resilience", table)
+
+    rich = RichTable(title=f"Single points of failure - baseline ${res.baseline_cost_usd:,.0f}"
+                     f"/yr, {res.baseline_unserved:,.1f} patients unserved")
+    for col in ("rank", "kind", "facility_id", "name", "extra_patients_unserved",
+                "cost_increase_usd", "cost_increase_pct", "sites_using", "status"):
+        rich.add_column(col, justify="left" if col in ("kind", "facility_id", "name", "status")
+                        else "right")
+    for r in table.itertuples(index=False):
+        rich.add_row(str(r.rank), r.kind, r.facility_id, escape(str(r.name)),
+                     f"{r.extra_patients_unserved:,.1f}", f"${r.cost_increase_usd:,.0f}",
+                     f"{r.cost_increase_pct:.2f} %", str(r.sites_using), r.status)
+    console.print(rich)
+    console.print(f"wrote {path}" + (f" and the resilience sheet of {book}" if wrote_sheet
+                                     else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("resilience")(resilience)

@@ -1,0 +1,259 @@
+# ruff: noqa: B008 - typer declares options as argument defaults
+"""`netopt compare` and `netopt sweep`: scenario batches from the command line.
+
+A thin layer over `netopt.analysis.scenarios`: arguments are checked first (a bad override exits 2
+before anything is solved); failing scenarios are rows of the comparison, not a failed command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+EXIT_INVALID = 2
+
+
+def _consoles():  # noqa: ANN202 - the CLI's own consoles, so output goes where solve's goes
+    from .common import console, err_console
+
+    return console, err_console
+
+
+def _fail(message: str) -> typer.Exit:
+    _, err = _consoles()
+    err.print(f"[bold red]error[/]: {escape(message)}", soft_wrap=True)
+    return typer.Exit(EXIT_INVALID)
+
+
+def _default_out(first_model: Path) -> Path:
+    from ..data.io import find_project_root
+
+    return find_project_root(first_model) / "reports" / f"compare-{first_model.stem}"
+
+
+def _check_models(models: list[Path]) -> None:
+    for model in models:
+        if not model.is_file():
+            raise _fail(f"{model}: model file not found")
+
+
+def _check_overrides(models: list[Path], specs: list) -> None:
+    """Apply every scenario's overrides to its model's settings now: exit 2 on a bad one.
+    Model files that do not load are left to the batch (their row says why)."""
+    from ..analysis.scenarios import OverrideError, apply_overrides
+    from ..data.io import load_model
+
+    configs: dict[str, Any] = {}
+    for spec in specs:
+        if not spec.overrides:
+            continue
+        if spec.model_file not in configs:
+            loaded, _ = load_model(spec.model_file)
+            configs[spec.model_file] = loaded
+        loaded = configs[spec.model_file]
+        if loaded is None:
+            continue
+        try:
+            apply_overrides(loaded.config, spec.overrides, loaded.path.parent)
+        except OverrideError as exc:
+            raise _fail(f"scenario '{spec.name}': {exc}") from None
+
+
+@contextlib.contextmanager
+def _scheduler(address: str | None, dask: bool, workers: int | None) -> Iterator[str | None]:
+    if address:
+        yield address
+        return
+    if not dask:
+        yield None
+        return
+    from ..analysis.scenarios import local_cluster
+
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise _fail("--dask needs dask.distributed: pip install 'netopt[cluster]'") from None
+    with local_cluster(n_workers=workers or 2) as addr:
+        yield addr
+
+
+def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: str | None,
+         dask: bool, time_limit: float | None, gap: float | None, seed: int | None,
+         no_report: bool, threads: int = 1, pareto: tuple[list[float], float | None] | None = None,
+         model: Path | None = None) -> None:
+    """Run the batch with a progress bar, write tables (and reports), print the table."""
+    from ..analysis import scenarios as sc
+
+    console, err = _consoles()
+    with _scheduler(scheduler, dask, workers) as address, Progress(
+            TextColumn("[bold]scenarios"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("{task.description}"), console=console) as bar:
+        task = bar.add_task("", total=len(specs))
+
+        def progress(run: sc.ScenarioRun, done: int, total: int) -> None:
+            bar.update(task, completed=done,
+                       description=escape(f"{run.spec.name}: {run.status}"))
+
+        kw: dict[str, Any] = dict(workers=workers, scheduler=address, time_limit=time_limit,
+                                  gap=gap, seed=seed, threads=threads, progress=progress)
+        if pareto is not None and model is not None:
+            comparison = sc.pareto(model, pareto[0], pareto[1], title=title, **kw)
+        else:
+            runs = sc.run_batch(specs, **kw)
+            comparison = sc.build_comparison(runs, title)
+    paths = comparison.write_tables(out)
+    if not no_report:
+        try:
+            from ..report.compare import write_comparison
+        except ImportError:
+            err.print("[yellow]warning[/]: netopt.report.compare is not available; "
+                      "wrote tables only")
+        else:
+            paths += write_comparison(comparison, out)
+    _print_rows(comparison)
+    failed = comparison.rows[~comparison.rows["status"].isin(["optimal", "feasible"])]
+    for row in failed.itertuples(index=False):
+        err.print(f"[red]{escape(row.scenario)}[/]: {row.status}: {escape(row.reason)}",
+                  soft_wrap=True, highlight=False)
+    console.print(f"wrote {len(paths)} files to {out}")
+
+
+def _print_rows(comparison: Any) -> None:
+    console, _ = _consoles()
+    table = RichTable(title=comparison.title)
+    cols = ["scenario", "status", "objective_usd", "gap", "patients_served",
+            "patients_unserved", "pct_within_travel_target", "sites_active", "hubs_active",
+            "partners_active", "sites_stocking", "manufacturer_writeoff_usd"]
+    cols = [c for c in cols if c in comparison.rows.columns]
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("scenario", "status") else "right",
+                         overflow="fold")
+    for row in comparison.rows[cols].itertuples(index=False):
+        cells = []
+        for col, value in zip(cols, row, strict=True):
+            if isinstance(value, float):
+                how = ".3%" if col == "gap" else ",.0f" if col.endswith(
+                    ("_active", "_stocking", "_usd")) else ",.1f"
+                cells.append("" if value != value else format(value, how))
+            else:
+                cells.append(str(value))
+        table.add_row(*map(escape, cells))
+    console.print(table)
+
+
+# options shared by `compare` and `sweep` (one declaration each)
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", help="Local worker processes (default: CPU count; 1 = serial).")]
+SchedulerOpt = Annotated[str | None, typer.Option("--scheduler",
+                                                  help="Dask scheduler address.")]
+DaskOpt = Annotated[bool, typer.Option("--dask", help="Run on a local Dask cluster.")]
+TimeLimitOpt = Annotated[float | None, typer.Option(
+    "--time-limit", help="Seconds for HiGHS per scenario.")]
+GapOpt = Annotated[float | None, typer.Option("--gap", help="Relative MIP gap to stop at.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="HiGHS random seed.")]
+NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Only the CSV tables.")]
+ThreadsOpt = Annotated[int, typer.Option(
+    "--threads", min=1, help="HiGHS threads per scenario (results are identical whichever way "
+    "a batch runs; with --workers 1, give national models the machine's cores).")]
+
+
+def compare_cmd(
+    models: list[Path] = typer.Argument(..., help="Model files (YAML); the first is the "
+                                        "reference for site changes."),
+    out: Path = typer.Option(None, "--out", help="Folder (default reports/compare-<first>)."),
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask: DaskOpt = False,
+    time_limit: TimeLimitOpt = None,
+    gap: GapOpt = None,
+    seed: SeedOpt = None,
+    threads: ThreadsOpt = 1,
+    no_report: NoReportOpt = False,
+) -> None:
+    """Solve each model file and compare: cost by term, service, network, site changes."""
+    from ..analysis.scenarios import ScenarioSpec
+
+    _check_models(models)
+    if workers is not None and workers < 1:
+        raise _fail("--workers must be at least 1")
+    specs = [ScenarioSpec(m.stem, str(m), {}) for m in models]
+    title = "Scenario comparison: " + ", ".join(m.stem for m in models)
+    _run(specs, title=title, out=out or _default_out(models[0]), workers=workers,
+         scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap, seed=seed,
+         no_report=no_report, threads=threads)
+
+
+def sweep_cmd(
+    model: Path = typer.Argument(..., help="Model file (YAML)."),
+    sets: list[str] = typer.Option(None, "--set", help="key=v1,v2,... (dotted setting, "
+                                   "repeatable; the grid is every combination)."),
+    pareto: bool = typer.Option(False, "--pareto", help="Trace the cost-vs-access frontier "
+                                "(ε-constraint on service.min_share)."),
+    shares: str = typer.Option("0,0.5,0.7,0.8,0.9", "--shares", help="Pareto: required "
+                               "shares of patients within the travel target."),
+    within_km: float = typer.Option(None, "--within-km", help="Pareto: travel target (km; "
+                                    "default: the model's)."),
+    out: Path = typer.Option(None, "--out", help="Folder (default reports/compare-<model>)."),
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask: DaskOpt = False,
+    time_limit: TimeLimitOpt = None,
+    gap: GapOpt = None,
+    seed: SeedOpt = None,
+    threads: ThreadsOpt = 1,
+    no_report: NoReportOpt = False,
+) -> None:
+    """Run a grid of setting overrides on one model (or its cost-vs-access frontier)."""
+    from ..analysis.scenarios import (
+        OverrideError,
+        ScenarioSpec,
+        grid_specs,
+        parse_set,
+        parse_values,
+    )
+
+    _check_models([model])
+    if workers is not None and workers < 1:
+        raise _fail("--workers must be at least 1")
+    try:
+        grid = dict(parse_set(s) for s in (sets or []))
+        share_list = [float(v) for v in parse_values(shares)] if pareto else []
+    except (OverrideError, TypeError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if pareto:
+        if sets:
+            raise _fail("--pareto takes --shares and --within-km, not --set")
+        if any(not 0 <= s <= 1 for s in share_list):
+            raise _fail("--shares must lie between 0 and 1")
+        if within_km is not None and within_km <= 0:
+            raise _fail("--within-km must be positive")
+        overrides = {"service.within_km": within_km} if within_km is not None else {}
+        specs = [ScenarioSpec(f"min_share={s:g}", str(model),
+                              {"service.min_share": s, **overrides}) for s in share_list]
+        _check_overrides([model], specs)
+        _run(specs, title=f"Cost vs access: {model.stem}",
+             out=out or _default_out(model), workers=workers, scheduler=scheduler, dask=dask,
+             time_limit=time_limit, gap=gap, seed=seed, no_report=no_report,
+             threads=threads, pareto=(share_list, within_km), model=model)
+        return
+    specs = grid_specs(model, grid) if grid else [ScenarioSpec(model.stem, str(model), {})]
+    _check_overrides([model], specs)
+    _run(specs, title=f"Sweep of {model.stem}", out=out or _default_out(model),
+         workers=workers, scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap,
+         seed=seed, no_report=no_report, threads=threads)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `compare` and `sweep` as top-level commands of the netopt app."""
+    app.command("compare")(compare_cmd)
+    app.command("sweep")(sweep_cmd)
+
+
+__all__ = ["compare_cmd", "register", "sweep_cmd"]

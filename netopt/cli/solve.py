@@ -1,0 +1,101 @@
+"""`netopt solve` and `netopt report`: a case into a result folder, and its pages rebuilt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table as RichTable
+
+from .common import EXIT_INFEASIBLE, EXIT_INVALID, console, err_console, load_or_exit
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(solve)
+    app.command()(report)
+
+
+def solve(
+    model: Path = typer.Argument(..., help="Model file (YAML)."),
+    out: Path = typer.Option(None, "--out", help="Result folder (default reports/<model>)."),
+    time_limit: float = typer.Option(None, "--time-limit", help="Seconds for HiGHS."),
+    gap: float = typer.Option(None, "--gap", help="Relative MIP gap to stop at."),
+    threads: int = typer.Option(None, "--threads", help="HiGHS threads."),
+    seed: int = typer.Option(None, "--seed", help="HiGHS random seed."),
+    strict: bool = typer.Option(False, "--strict", help="Treat input warnings as errors."),
+    log_solver: bool = typer.Option(False, "--solver-log", help="Show the HiGHS log."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip map and reports."),
+) -> None:
+    """Build and solve the network model; write result tables and summary.json."""
+    from ..results.pipeline import solve_case
+    from ..solver.diagnose import Infeasible
+
+    case = load_or_exit(model, strict)
+    out = out or _default_out(case.name, case.model_path)
+    with console.status("starting") as status:
+        def progress(msg: str) -> None:
+            status.update(msg)
+            console.log(msg)
+
+        try:
+            result = solve_case(case, time_limit=time_limit, gap=gap, threads=threads,
+                                seed=seed, tee=log_solver, progress=progress)
+        except Infeasible as exc:
+            status.stop()
+            err_console.print("[bold red]Infeasible[/]: the model's hard settings cannot all "
+                              "be met:")
+            for reason in exc.reasons:
+                err_console.print(f"- {reason}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_INFEASIBLE) from None
+        paths = result.write(out)
+        if not no_report:
+            paths += _write_reports(result, out, progress)
+    _print_summary(result.summary)
+    console.print(f"wrote {len(paths)} files to {out}")
+
+
+def _default_out(name: str, model_path: Path | None) -> Path:
+    from ..data.io import find_project_root
+
+    root = find_project_root(model_path) if model_path else Path.cwd()
+    return root / "reports" / name
+
+
+def _write_reports(result, out: Path, progress) -> list[Path]:
+    from ..report import write_reports
+
+    progress("writing map and reports")
+    return write_reports(result, out)
+
+
+def _print_summary(summary: dict) -> None:
+    table = RichTable(title="Result")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key in ("status", "objective", "gap", "patients_demand", "patients_served",
+                "patients_unserved", "pct_within_travel_target", "sites_active", "hubs_active",
+                "partners_active", "build_seconds", "solve_seconds"):
+        value = summary.get(key)
+        if isinstance(value, float):
+            text = f"{value:.4%}" if key == "gap" else f"{value:,.2f}"
+        else:
+            text = str(value)
+        table.add_row(key, text)
+    console.print(table)
+
+
+def report(
+    result_dir: Path = typer.Argument(..., help="Folder written by `netopt solve`."),
+    out: Path = typer.Option(None, "--out", help="Where to write (default: result_dir)."),
+) -> None:
+    """Regenerate map.html, report.html and network.xlsx from saved result tables."""
+    from ..report import write_reports
+    from ..results.tables import Results
+
+    if not (result_dir / "summary.json").exists():
+        err_console.print(f"error: {result_dir}: no summary.json (not a `netopt solve` folder)")
+        raise typer.Exit(EXIT_INVALID)
+    result = Results.read(result_dir)
+    paths = write_reports(result, out or result_dir)
+    for path in paths:
+        console.print(f"wrote {path}")

@@ -1,0 +1,405 @@
+"""A case: a model file, its dataset typed and edited, ready for `prepare`.
+
+`load_case` is the one entry point for "load -> validate": it returns a Case or raises an
+InputError carrying every problem found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Edit, ModelConfig
+from .io import LoadedModel, load_model, read_tables
+from .problems import InputError, Problem, errors, sort_problems
+from .schema import TABLES
+from .tables import RawTable
+from .validate import check_references, parse_table, split_list
+
+
+@dataclass
+class Case:
+    """Everything a model needs: settings and typed input tables (products already scoped)."""
+
+    config: ModelConfig
+    tables: dict[str, pd.DataFrame]
+    model_path: Path | None = None
+    dataset_path: Path | None = None
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in TABLES:
+            return tables.get(name, _empty(name))
+        raise AttributeError(name)
+
+    def patients_by_product(self) -> pd.Series:
+        """Patients per year by product: incidence x population / 100k x demand scale."""
+        pop = float(self.zones["population"].sum())
+        prod = self.products.set_index("product_id")
+        return (prod["incidence_per_100k"] * pop / 1e5 * self.config.demand_scale).rename(
+            "patients_per_year")
+
+
+def _empty(name: str) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series(dtype="object") for c in TABLES[name].columns})
+
+
+def load_case(model_file: str | Path, strict: bool = False) -> Case:
+    """Load and validate a model file and its dataset; raise InputError listing every error
+    (and, with strict, every warning)."""
+    loaded, problems = load_model(model_file)
+    if loaded is None:
+        raise InputError(sort_problems(problems))
+    case, more = case_from_loaded(loaded)
+    problems += more
+    failing = problems if strict else errors(problems)
+    if failing or case is None:
+        if strict:
+            problems = [Problem(p.file, p.row, p.column, p.message, p.value, "error")
+                        for p in problems]
+        raise InputError(sort_problems(problems))
+    case.warnings = sort_problems(problems)
+    return case
+
+
+def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
+    raw, problems = read_tables(loaded.dataset_path)
+    masks, probs = _apply_set_edits(raw, loaded.config.edits, loaded)
+    problems += probs
+    problems += _place_by_location(raw)
+    tables: dict[str, pd.DataFrame] = {}
+    files = {name: table.file for name, table in raw.items()}
+    for name, table in raw.items():
+        typed, probs = parse_table(TABLES[name], table)
+        problems += _blame_edits(probs, name, masks, loaded)
+        tables[name] = typed
+    # references are checked on whatever parsed, so dangling ids show up with the rest
+    problems += check_references(tables, files)
+    if errors(problems):
+        return None, problems
+    problems += _apply_scale_edits(tables, loaded.config.edits, masks, loaded)
+    problems += _check_semantics(tables, files, loaded.config, loaded)
+    if errors(problems):
+        return None, problems
+    scoped = _scope_products(tables, loaded.config)
+    case = Case(loaded.config, scoped, loaded.path, loaded.dataset_path)
+    return case, problems
+
+
+def _edit_at(loaded: LoadedModel, index: int, *key: str) -> tuple[str, int | None, str]:
+    """(file, line, column) of an edit's key, for problems found while applying it."""
+    return (*loaded.where("edits", index, *key), ".".join(["edits", str(index), *key]))
+
+
+def _matching_rows(frame: pd.DataFrame, where: dict) -> tuple[pd.Series, str | None]:
+    mask = pd.Series(True, index=frame.index)
+    for column, wanted in where.items():
+        if column not in frame.columns:
+            return mask, f"unknown column '{column}' in where"
+        values = wanted if isinstance(wanted, list) else [wanted]
+        cells = frame[column].astype(str)
+        mask &= cells.isin([_text(v) for v in values])
+    return mask, None
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _apply_set_edits(raw: dict[str, RawTable], edits: list[Edit],
+                     loaded: LoadedModel) -> tuple[dict[int, pd.Series], list[Problem]]:
+    """`set` edits change cells before typing, so edited values are validated like any other.
+    Returns each edit's row mask (matched on the text as written, so a later `scale` of the
+    same edit hits the same rows) and the problems found."""
+    problems: list[Problem] = []
+    masks: dict[int, pd.Series] = {}
+    for i, edit in enumerate(edits):
+        if edit.table not in TABLES:
+            problems.append(Problem(*_edit_at(loaded, i, "table"),
+                                    f"unknown table (expected one of {', '.join(TABLES)})",
+                                    edit.table))
+            continue
+        if edit.table not in raw:
+            problems.append(Problem(*_edit_at(loaded, i, "table"),
+                                    f"table '{edit.table}' is not in the dataset"))
+            continue
+        frame = raw[edit.table].frame
+        mask, err = _matching_rows(frame, edit.where)
+        if err:
+            problems.append(Problem(*_edit_at(loaded, i, "where"), err))
+            continue
+        masks[i] = mask
+        if not mask.any():
+            problems.append(Problem(*_edit_at(loaded, i, "where"),
+                                    f"no row of {edit.table} matches {edit.where}",
+                                    severity="warning"))
+        for column, value in edit.set.items():
+            if column not in TABLES[edit.table].names:
+                problems.append(Problem(*_edit_at(loaded, i, "set", column),
+                                        f"unknown column of {edit.table} in set", column))
+                continue
+            if column not in frame.columns:
+                frame[column] = ""
+            frame.loc[mask, column] = _text(value)
+    return masks, problems
+
+
+def _blame_edits(problems: list[Problem], table: str, masks: dict[int, pd.Series],
+                 loaded: LoadedModel) -> list[Problem]:
+    """A bad value written by a `set` edit is reported at its cell *and* at the edit, since
+    the table itself does not hold it."""
+    setter: dict[tuple[int, str], int] = {}
+    for i, mask in masks.items():
+        edit = loaded.config.edits[i]
+        if edit.table == table:
+            for pos in mask.to_numpy().nonzero()[0]:
+                for column in edit.set:
+                    setter[(int(pos), column)] = i  # the last edit of a cell wins
+    out = []
+    for p in problems:
+        i = setter.get(((p.row or 0) - 2, p.column or ""))
+        if i is not None:
+            file, line = loaded.where("edits", i, "set", p.column)
+            at = f"{file}, line {line}" if line else file
+            p = replace(p, message=f"{p.message}; the value is set by edits.{i} ({at})")
+        out.append(p)
+    return out
+
+
+def _apply_scale_edits(tables: dict[str, pd.DataFrame], edits: list[Edit],
+                       masks: dict[int, pd.Series], loaded: LoadedModel) -> list[Problem]:
+    problems: list[Problem] = []
+    for i, edit in enumerate(edits):
+        if not edit.scale or edit.table not in tables or i not in masks:
+            continue  # a bad table or where was reported by the set pass
+        frame = tables[edit.table]
+        mask = masks[i].to_numpy()
+        for column, factor in edit.scale.items():
+            spec = TABLES[edit.table]
+            if column not in spec.names or spec.column(column).kind not in ("float", "int"):
+                problems.append(Problem(*_edit_at(loaded, i, "scale", column),
+                                        f"scale needs a numeric column of {edit.table}", column))
+                continue
+            if factor < 0:
+                problems.append(Problem(*_edit_at(loaded, i, "scale", column),
+                                        "scale factor must be >= 0", str(factor)))
+                continue
+            scaled = frame.loc[mask, column] * factor
+            if spec.column(column).kind == "int":
+                scaled = scaled.round().astype("int64")
+            frame.loc[mask, column] = scaled
+    return problems
+
+
+def _place_by_location(raw: dict[str, RawTable]) -> list[Problem]:
+    """Fill blank coordinates from a 'City, ST' location through the offline gazetteer, so a
+    site can be given by city name; unknown places are reported with close matches."""
+    problems: list[Problem] = []
+    for table in raw.values():
+        frame = table.frame
+        if "location" not in frame.columns or "latitude" not in frame.columns:
+            continue
+        blank = (frame["latitude"].astype(str) == "") & (frame["longitude"].astype(str) == "")
+        todo = blank & (frame["location"].astype(str) != "")
+        if not todo.any():
+            continue
+        from .geography import Gazetteer, GeocodeError
+
+        gazetteer = Gazetteer.default()
+        for i in frame.index[todo]:
+            query = str(frame.at[i, "location"])
+            try:
+                place = gazetteer.lookup(query)
+            except GeocodeError as exc:
+                problems.append(Problem(table.file, int(i) + 2, "location", str(exc), query))
+                continue
+            frame.at[i, "latitude"] = f"{place.latitude:.5f}"
+            frame.at[i, "longitude"] = f"{place.longitude:.5f}"
+    return problems
+
+
+def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
+                     config: ModelConfig, loaded: LoadedModel) -> list[Problem]:
+    """Cross-table rules the per-column checks cannot see."""
+    problems: list[Problem] = []
+    products = tables.get("products")
+    if products is None:
+        return problems
+    known = products["product_id"].tolist()
+    scope = config.products if config.products is not None else known
+    for j, pid in enumerate(scope):
+        if pid not in known:
+            problems.append(Problem(*loaded.where("products", j), "products",
+                                    "product not in the products table", pid))
+    plants = tables.get("plants")
+    if plants is not None:
+        made = {p for items in plants["products"] for p in items}
+        for i, pid in enumerate(known):
+            if pid in scope and pid not in made:
+                problems.append(Problem(files["products"], i + 2, "product_id",
+                                        "no plant makes this product", pid))
+    classes_needed = set(products.loc[products["product_id"].isin(scope), "temperature_class"])
+    equipment = tables.get("equipment")
+    if equipment is not None:
+        for cls in sorted(classes_needed - set(equipment["temperature_class"])):
+            problems.append(Problem(files["equipment"], None, "temperature_class",
+                                    f"no equipment row for '{cls}': sites cannot equip it",
+                                    severity="warning"))
+    for i, (interval, weeks, doses) in enumerate(zip(
+            products["dose_interval_days"], products["treatment_weeks"],
+            products["doses_per_patient"], strict=True)):
+        if interval > 0 and weeks > 0:
+            expected = weeks * 7 / interval
+            if abs(expected - doses) > max(1.0, 0.25 * expected):
+                problems.append(Problem(
+                    files["products"], i + 2, "doses_per_patient",
+                    f"inconsistent with cadence: every {interval:g} days for {weeks:g} weeks "
+                    f"is about {expected:.0f} doses", str(doses), severity="warning"))
+    for kind, key in (("sites", "site_id"), ("hubs", "hub_id"), ("partners", "partner_id")):
+        settings = getattr(config, kind)
+        ids = set(tables[kind][key]) if kind in tables else set()
+        for j, sid in enumerate(settings.lock_open):
+            if sid not in ids:
+                problems.append(Problem(*loaded.where(kind, "lock_open", j),
+                                        f"{kind}.lock_open", f"unknown {key}", sid))
+        if (settings.min_active is not None and settings.max_active is not None
+                and settings.min_active > settings.max_active):
+            problems.append(Problem(*loaded.where(kind, "min_active"), f"{kind}.min_active",
+                                    "min_active exceeds max_active",
+                                    str(settings.min_active)))
+    transport = tables.get("transport")
+    if transport is not None and len(transport) == 0:
+        problems.append(Problem(files["transport"], None, None, "no transport mode"))
+    problems += _check_policies(tables, files, config, loaded)
+    problems += _check_timeline(tables, files, config, loaded)
+    return problems
+
+
+def _check_timeline(tables: dict[str, pd.DataFrame], files: dict[str, str],
+                    config: ModelConfig, loaded: LoadedModel) -> list[Problem]:
+    """Launch timeline settings that name products must name real ones; settings a
+    one-period model ignores are pointed out."""
+    problems: list[Problem] = []
+    timeline = config.timeline
+    known = set(tables["products"]["product_id"])
+    scope = set(config.products) if config.products is not None else known
+    for key in ("ramp", "jcode"):
+        for pid in getattr(timeline, key):
+            if pid not in known:
+                problems.append(Problem(*loaded.where("timeline", key, pid), f"timeline.{key}",
+                                        "product not in the products table", pid))
+            elif pid not in scope:
+                problems.append(Problem(*loaded.where("timeline", key, pid), f"timeline.{key}",
+                                        "product is not in scope (products:); its setting is "
+                                        "ignored", pid, severity="warning"))
+    if timeline.periods == 1:
+        for key in ("ramp", "jcode", "ramp_periods", "requirements_from_period"):
+            if getattr(timeline, key):
+                problems.append(Problem(*loaded.where("timeline", key), f"timeline.{key}",
+                                        "ignored with timeline.periods: 1 (the single-period "
+                                        "network)", severity="warning"))
+    elif timeline.requirements_from_period >= timeline.periods:
+        problems.append(Problem(*loaded.where("timeline", "requirements_from_period"),
+                                "timeline.requirements_from_period",
+                                f"no period of {timeline.periods} is left in which the service "
+                                "level, KOL rules and min_active apply",
+                                str(timeline.requirements_from_period), severity="warning"))
+    sites = tables.get("sites")
+    if sites is not None and "committee_months" in sites.columns:
+        for i, months in enumerate(sites["committee_months"]):
+            if not months:
+                problems.append(Problem(files["sites"], i + 2, "committee_months",
+                                        "no meeting month: the default 1;4;7;10 is used",
+                                        severity="warning"))
+    return problems
+
+
+#: title holders each ordering option allows (stock at a site the site bought is the site's;
+#: consignment stock stays the manufacturer's until administration)
+POLICY_TITLE = {
+    "jit_per_patient": ("manufacturer", "distributor"),
+    "stocked_at_site": ("site",),
+    "consignment_at_site": ("manufacturer",),
+    "held_at_partner_with_jit_delivery": ("manufacturer", "distributor"),
+    "held_at_hub": ("manufacturer", "distributor"),
+}
+#: options that hold stock for patients not yet known: impossible for a patient-specific dose
+STOCK_POLICIES = ("stocked_at_site", "consignment_at_site", "held_at_hub")
+
+
+def _check_policies(tables: dict[str, pd.DataFrame], files: dict[str, str],
+                    config: ModelConfig, loaded: LoadedModel) -> list[Problem]:
+    """Commercial terms that cannot work: stock of a patient-specific product, a title holder
+    the option does not allow, a product in scope without any ordering option, a
+    finance.policies entry no product offers."""
+    problems: list[Problem] = []
+    policies = tables.get("policies")
+    products = tables["products"]
+    if policies is None or len(policies) == 0:
+        if config.finance.policies is not None and "jit_per_patient" not in \
+                config.finance.policies:
+            problems.append(Problem(*loaded.where("finance", "policies"), "finance.policies",
+                                    "without a policies table every product is "
+                                    "jit_per_patient only", str(config.finance.policies)))
+        return problems
+    file = files["policies"]
+    modality = dict(zip(products["product_id"], products["modality"], strict=True))
+    for i, (pid, policy, holder) in enumerate(zip(
+            policies["product_id"], policies["policy"], policies["title_holder"],
+            strict=True)):
+        if modality.get(pid) == "autologous" and policy in STOCK_POLICIES:
+            problems.append(Problem(file, i + 2, "policy",
+                                    f"{pid} is autologous (one patient's own cells): it cannot "
+                                    "be stocked ahead of a patient", policy))
+        allowed = POLICY_TITLE.get(policy, ())
+        if allowed and holder not in allowed:
+            problems.append(Problem(file, i + 2, "title_holder",
+                                    f"{policy} needs title with {' or '.join(allowed)}", holder))
+    scope = config.products if config.products is not None else list(products["product_id"])
+    offered = set(policies["product_id"])
+    for pid in products["product_id"]:
+        if pid in scope and pid not in offered:
+            problems.append(Problem(file, None, "product_id",
+                                    f"product {pid} has no ordering option (add at least a "
+                                    "jit_per_patient row)", pid))
+    for j, policy in enumerate(config.finance.policies or []):
+        if policy not in set(policies["policy"]):
+            problems.append(Problem(*loaded.where("finance", "policies", j),
+                                    "finance.policies", "no product offers this option",
+                                    policy, severity="warning"))
+    return problems
+
+
+def _scope_products(tables: dict[str, pd.DataFrame], config: ModelConfig) -> dict:
+    if config.products is None:
+        return tables
+    out = dict(tables)
+    keep = set(config.products)
+    products = tables["products"]
+    out["products"] = products[products["product_id"].isin(keep)].reset_index(drop=True)
+    if "plants" in tables:
+        plants = tables["plants"].copy()
+        plants["products"] = [tuple(p for p in items if p in keep)
+                              for items in plants["products"]]
+        out["plants"] = plants
+    if "policies" in tables:
+        pol = tables["policies"]
+        out["policies"] = pol[pol["product_id"].isin(keep)].reset_index(drop=True)
+    if "assignment_costs" in tables:
+        ac = tables["assignment_costs"]
+        out["assignment_costs"] = ac[(ac["product_id"] == "") | ac["product_id"].isin(keep)]
+    return out
+
+
+__all__ = ["Case", "load_case", "split_list"]

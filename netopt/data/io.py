@@ -1,0 +1,284 @@
+"""Reading model files, and the tables of the dataset they name (a folder or a workbook).
+
+Tables are read as text (see `tables.py`); typing happens in `validate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .config import ModelConfig
+from .excel import is_workbook, read_workbook
+from .problems import Problem
+from .schema import TABLES
+from .tables import TABLE_SUFFIXES, RawTable, display_path, read_text_table
+
+MODEL_SUFFIXES = (".yaml", ".yml")
+
+def find_project_root(path: Path) -> Path:
+    """The folder a model file's references must stay inside: nearest ancestor with
+    pyproject.toml or .git, else the model file's own folder."""
+    path = path.resolve()
+    for parent in [path.parent, *path.parent.parents]:
+        if (parent / "pyproject.toml").exists() or (parent / ".git").exists():
+            return parent
+    return path.parent
+
+
+# ---------------------------------------------------------------- model files (YAML)
+
+
+def _line_map(node: yaml.Node, prefix: tuple = ()) -> dict[tuple, int]:
+    """Map every key path in a YAML document to its 1-based line, for precise messages."""
+    lines: dict[tuple, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = (*prefix, key_node.value)
+            lines[path] = key_node.start_mark.line + 1
+            lines.update(_line_map(value_node, path))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            path = (*prefix, i)
+            lines[path] = item.start_mark.line + 1
+            lines.update(_line_map(item, path))
+    return lines
+
+
+@dataclass
+class _Doc:
+    path: Path
+    data: dict[str, Any]
+    lines: dict[tuple, int]
+    dataset_text: str | None = None  # `dataset:` as written (data holds it resolved)
+
+
+def _read_yaml(path: Path) -> tuple[_Doc | None, list[Problem]]:
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Problem(shown, None, None, "model file not found")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(shown, None, None, f"cannot read model file: {exc}")]
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        what = getattr(exc, "problem", None) or str(exc)
+        return None, [Problem(shown, line, None, f"YAML syntax error: {what}")]
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return None, [Problem(shown, 1, None, "a model file must be a mapping of settings")]
+    return _Doc(path.resolve(), data, _line_map(node) if node is not None else {}), []
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        if key == "edits" and isinstance(value, list) and isinstance(base.get(key), list):
+            # edits accumulate down an extends chain; anything else is left for pydantic
+            out[key] = base[key] + value
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class LoadedModel:
+    """A model file resolved through its `extends:` chain."""
+
+    config: ModelConfig
+    path: Path
+    dataset_path: Path
+    root: Path
+    # key path of the merged settings -> (file, line) of the file that spells it out
+    locations: dict[tuple, tuple[str, int]] = field(default_factory=dict)
+
+    def where(self, *path: str | int) -> tuple[str, int | None]:
+        """(file, line) of a setting, or of its nearest enclosing key that a file spells out."""
+        for n in range(len(path), 0, -1):
+            if path[:n] in self.locations:
+                return self.locations[path[:n]]
+        return display_path(self.path), None
+
+
+def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
+    """Read a model file and everything it extends; collect every problem found."""
+    path = Path(path)
+    root = find_project_root(path)
+    chain: list[_Doc] = []
+    seen: list[Path] = []
+    current: Path | None = path
+    problems: list[Problem] = []
+    while current is not None:
+        resolved = current.resolve()
+        if resolved in seen:
+            cycle = " -> ".join(display_path(p) for p in [*seen, resolved])
+            where = chain[-1]
+            problems.append(Problem(display_path(where.path), where.lines.get(("extends",)),
+                                    "extends", f"extends cycle: {cycle}"))
+            return None, problems
+        seen.append(resolved)
+        doc, probs = _read_yaml(current)
+        problems += probs
+        if doc is None:
+            return None, problems
+        # dataset is relative to the file that names it
+        if isinstance(doc.data.get("dataset"), str):
+            doc.dataset_text = doc.data["dataset"]
+            doc.data["dataset"] = str((doc.path.parent / doc.data["dataset"]).resolve())
+        chain.append(doc)
+        parent = doc.data.get("extends")
+        current = None
+        if parent is not None:
+            line = doc.lines.get(("extends",))
+            if not isinstance(parent, str) or not parent.strip():
+                problems.append(Problem(display_path(doc.path), line, "extends",
+                                        "extends must be a relative path to a model file",
+                                        str(parent)))
+                return None, problems
+            target = (doc.path.parent / parent).resolve()
+            if not target.is_relative_to(root):
+                problems.append(Problem(display_path(doc.path), line, "extends",
+                                        f"extends path leaves the project folder {root}",
+                                        parent))
+                return None, problems
+            if not target.is_file():
+                problems.append(Problem(display_path(doc.path), line, "extends",
+                                        "extends names a model file that does not exist",
+                                        parent))
+                return None, problems
+            current = target
+
+    merged: dict[str, Any] = {}
+    for doc in reversed(chain):
+        merged = _deep_merge(merged, {k: v for k, v in doc.data.items() if k != "extends"})
+    merged.setdefault("name", path.stem)
+    if "name" not in chain[0].data:
+        merged["name"] = path.stem
+    locations = _locations(chain)
+    try:
+        config = ModelConfig.model_validate(merged)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(_pydantic_problem(err, locations, display_path(chain[0].path)))
+        return None, problems
+
+    dataset = Path(config.dataset)
+    top = chain[0]
+    source = next((d for d in chain if "dataset" in d.data), top)
+    where = (display_path(source.path), source.lines.get(("dataset",)), "dataset")
+    if not dataset.resolve().is_relative_to(root):
+        problems.append(Problem(*where, f"dataset path leaves the project folder {root}",
+                                source.dataset_text or str(dataset)))
+    elif not dataset.exists():
+        problems.append(Problem(*where, f"dataset {_dataset_kind(dataset)} not found",
+                                display_path(dataset)))
+    elif not dataset.is_dir() and _dataset_kind(dataset) != "workbook":
+        problems.append(Problem(*where, "dataset must be a folder of tables or an .xlsx "
+                                "workbook", display_path(dataset)))
+    if problems:
+        return None, problems
+    return LoadedModel(config, path.resolve(), dataset.resolve(), root, locations), problems
+
+
+def _dataset_kind(dataset: Path) -> str:
+    return "workbook" if is_workbook(dataset) else "folder"
+
+
+def _locations(chain: list[_Doc]) -> dict[tuple, tuple[str, int]]:
+    """Key path in the merged settings -> (file, line) of the file that sets it. A file
+    overrides what it extends; edits are concatenated base-first, so their indexes shift."""
+    out: dict[tuple, tuple[str, int]] = {}
+    offset = 0
+    for doc in reversed(chain):
+        shown = display_path(doc.path)
+        for key_path, line in doc.lines.items():
+            if len(key_path) > 1 and key_path[0] == "edits" and isinstance(key_path[1], int):
+                key_path = ("edits", key_path[1] + offset, *key_path[2:])
+            out[key_path] = (shown, line)
+        edits = doc.data.get("edits")
+        if isinstance(edits, list):
+            offset += len(edits)
+    return out
+
+
+def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
+                      top_file: str) -> Problem:
+    loc = tuple(err["loc"])
+    # the innermost file that spells out this key (or its nearest ancestor) owns the error
+    file, line = top_file, None
+    for probe in [loc[:n] for n in range(len(loc), 0, -1)]:
+        if probe in locations:
+            file, line = locations[probe]
+            break
+    column = ".".join(str(p) for p in loc) or None
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown setting (check the spelling; every setting is listed in docs/settings.md)"
+    value = None
+    if err["type"] not in ("missing",) and "input" in err:
+        inp = err["input"]
+        value = None if isinstance(inp, dict | list) else str(inp)
+    return Problem(file, line, column, msg, value)
+
+
+# ---------------------------------------------------------------- dataset tables
+
+
+def _table_file(folder: Path, name: str) -> Path | None:
+    for suffix in TABLE_SUFFIXES:
+        candidate = folder / f"{name}{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def read_tables(folder: str | Path) -> tuple[dict[str, RawTable], list[Problem]]:
+    """Read every known table of a dataset folder (or an .xlsx workbook) as text. Missing
+    optional tables are simply absent; a missing required one is a problem."""
+    folder = Path(folder)
+    if _dataset_kind(folder) == "workbook":
+        return read_workbook(folder)
+    tables: dict[str, RawTable] = {}
+    problems: list[Problem] = []
+    for name, spec in TABLES.items():
+        file = _table_file(folder, name)
+        if file is None:
+            if spec.required:
+                problems.append(Problem(display_path(folder / f"{name}.csv"), None, None,
+                                        f"required table '{name}' is missing"))
+            continue
+        frame, probs = read_text_table(file)
+        problems += probs
+        if frame is not None:
+            tables[name] = RawTable(name, display_path(file), frame)
+    return tables, problems
+
+
+def read_dataset(source: str | Path) -> tuple[dict[str, RawTable], list[Problem]]:
+    """The tables of a dataset folder, a workbook, or the dataset a model file names."""
+    source = Path(source)
+    shown = display_path(source)
+    if source.suffix.lower() in MODEL_SUFFIXES:
+        loaded, problems = load_model(source)
+        if loaded is None:
+            return {}, problems
+        source = loaded.dataset_path
+    elif not source.exists():
+        return {}, [Problem(shown, None, None, "not found (expected a model file, a dataset "
+                            "folder or an .xlsx workbook)")]
+    elif not source.is_dir() and not is_workbook(source):
+        return {}, [Problem(shown, None, None, "expected a model file (.yaml), a dataset "
+                            "folder or an .xlsx workbook")]
+    return read_tables(source)

@@ -1,0 +1,103 @@
+"""Dataset tables as text: CSV and Parquet files read cell by cell as the user wrote them.
+
+Every cell is a stripped string so that validation sees exactly what the user wrote and can
+name the row and column of anything wrong; typing happens in `validate`. The workbook reader
+(`excel.py`) and the dataset dispatcher (`io.py`) build on this module.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .problems import Problem
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+@dataclass
+class RawTable:
+    """A table as the user wrote it: all cells as stripped strings, plus where it came from."""
+
+    name: str
+    file: str  # as shown in messages (e.g. "data/us/sites.csv")
+    frame: pd.DataFrame
+
+
+def display_path(path: Path) -> str:
+    """Paths in messages: relative to the working directory when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """One CSV or Parquet file as a frame of stripped strings ('' for blanks)."""
+    shown = display_path(file)
+    try:
+        if file.suffix == ".parquet":
+            frame = pd.read_parquet(file)
+            frame = frame.astype(object).where(frame.notna(), "")
+            frame = frame.map(lambda v: "" if v is None else str(v))
+        else:
+            # header=None: a row longer than the header is a ParserError naming its line
+            # (with header=0 pandas would silently take a longer first row's extra field
+            # as an index and shift every column of the table)
+            grid = pd.read_csv(file, header=None, dtype=str, keep_default_na=False,
+                               na_filter=False, skipinitialspace=True, encoding="utf-8-sig")
+            frame = grid.iloc[1:].reset_index(drop=True)
+            frame.columns = unique_names(grid.iloc[0].tolist())
+    except pd.errors.EmptyDataError:
+        return None, [Problem(shown, None, None, "file is empty (no header row)")]
+    except pd.errors.ParserError as exc:
+        return None, [Problem(shown, _parser_line(str(exc)), None,
+                              f"malformed CSV: {str(exc).strip()}")]
+    except UnicodeDecodeError as exc:
+        return None, [Problem(shown, _bad_utf8_line(file), None,
+                              f"file is not UTF-8 text: {exc.reason} (save it as UTF-8)")]
+    except (OSError, ValueError, ImportError) as exc:
+        return None, [Problem(shown, None, None, f"cannot read table: {exc}")]
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.map(lambda v: v.strip() if isinstance(v, str) else v)
+    return frame, []
+
+
+def unique_names(header: list[object]) -> list[str]:
+    """Header cells as column names, as pandas names them: a blank header cell becomes
+    'Unnamed: <position>', a repeated name gets '.1', '.2'."""
+    names: list[str] = []
+    for i, cell in enumerate(header):
+        name = str(cell).strip() or f"Unnamed: {i}"
+        base, n = name, 0
+        while name in names:
+            n += 1
+            name = f"{base}.{n}"
+        names.append(name)
+    return names
+
+
+def _parser_line(message: str) -> int | None:
+    """Spreadsheet row of a pandas parser error ('line N' is 1-based, 'row N' 0-based)."""
+    match = re.search(r"line (\d+)", message)
+    if match:
+        return int(match.group(1))
+    match = re.search(r"starting at row (\d+)", message)
+    return int(match.group(1)) + 1 if match else None
+
+
+def _bad_utf8_line(file: Path) -> int | None:
+    """1-based line of the first bytes that are not UTF-8."""
+    try:
+        data = file.read_bytes()
+    except OSError:
+        return None
+    for n, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return n
+    return None

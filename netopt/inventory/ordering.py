@@ -1,0 +1,349 @@
+"""Ordering options per treatment site and product, tabulated for the network model.
+
+A site gets a patient's dose in one of the ways the product's commercial terms (the
+`policies` table) allow: just-in-time per patient from the plant, from its own stock (bought or
+on consignment), or just-in-time from stock held at a 3PL hub or a cold-storage partner.
+Which one is a decision of the network model, so this module works out, per site and product:
+
+- which options can work at all: a just-in-time delivery must arrive within the product's
+  schedule notice (order lead time + transit, including the hub cut-off wait); stock needs
+  shelf life left on arrival; a site only agrees to stock when the loss it bears stays under
+  its `max_stocking_loss_usd_per_year`;
+- each option's yearly cost as a function of the site's patients, tabulated at fixed volume
+  breakpoints (`finance.volume_breakpoints`) with `netopt.inventory` and handed to the model as
+  one line per volume segment (a piecewise-linear cost, exact at the breakpoints).
+
+Cost view: the network's real cost, whoever pays it - holding, expired doses at cost of goods,
+the capital charge on inventory at cost of goods, and shipments relative to the just-in-time
+baseline the lanes already price (one shipment per `doses_per_shipment`). Returns credits,
+restocking fees and payment terms move money between the manufacturer and the site: they decide
+whether a site agrees to stock and are reported by `netopt finance`, but they are not network
+cost. Just-in-time options therefore cost 0 here: the lanes carry their whole cost.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import pandas as pd
+
+from ..data.case import Case
+
+ORDERING_COLUMNS = [
+    "site_id", "product_id", "policy", "route", "segment", "lo_patients", "hi_patients",
+    "cost_lo_usd", "cost_hi_usd", "life_days", "lead_days", "replenish_cost_usd",
+    "avoided_cost_usd",
+]
+#: options that keep stock for patients who are not known yet
+STOCK = ("stocked_at_site", "consignment_at_site", "held_at_hub",
+         "held_at_partner_with_jit_delivery")
+#: smallest volume ever evaluated (a Poisson demand of ~0 has no meaningful fill rate)
+TINY_PATIENTS = 0.05
+
+
+@dataclass
+class OrderingTable:
+    """Options that survive, and what prepare must drop because of them."""
+
+    options: pd.DataFrame
+    blocked: list[tuple[str, str, str]] = field(default_factory=list)
+    drop_sk: set[tuple[str, str]] = field(default_factory=set)  # no option at all
+    drop_direct: set[tuple[str, str]] = field(default_factory=set)  # no plant-lane option
+    drop_partner: set[tuple[str, str]] = field(default_factory=set)  # no partner option
+
+
+@dataclass(frozen=True)
+class Route:
+    """Timing and cost facts of one site-product the options are judged on."""
+
+    direct_hours: float  # fastest plant -> hub -> site lane (incl. hub cut-off wait)
+    direct_cost: float  # cheapest such lane, USD per shipment
+    last_leg_hours: float  # fastest hub -> site leg incl. the hub's cut-off wait
+    last_leg_cost: float
+    link_hours: float  # fastest plant -> hub -> partner -> site
+    link_leg_hours: float  # partner -> site
+    supply_cost: float  # cheapest plant -> hub -> partner, USD per shipment
+
+
+def volume_grid(breakpoints: list[float], top: float) -> list[float]:
+    """0, the breakpoints, then x3 steps until the largest site capacity is covered."""
+    grid = [0.0, *[float(b) for b in breakpoints]]
+    while grid[-1] < top:
+        grid.append(grid[-1] * 3)
+    return grid
+
+
+def ordering_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
+                     site_products: pd.DataFrame, direct: pd.DataFrame, links: pd.DataFrame,
+                     partner_supply: pd.DataFrame) -> OrderingTable:
+    """Every feasible (site, product, option, volume segment) with its cost line."""
+    terms = case.policies
+    if terms is None or len(terms) == 0:
+        return OrderingTable(pd.DataFrame(columns=ORDERING_COLUMNS))
+    cfg = case.config.finance
+    allowed = set(cfg.policies) if cfg.policies is not None else None
+    terms = terms[terms["policy"].isin(allowed)] if allowed is not None else terms
+    by_product = {pid: frame for pid, frame in terms.groupby("product_id", sort=True)}
+    routes = _routes(direct, links, partner_supply)
+    grid = volume_grid(cfg.volume_breakpoints, float(sites["capacity_patients_per_year"].max()))
+
+    rows: list[tuple] = []
+    out = OrderingTable(pd.DataFrame(columns=ORDERING_COLUMNS))
+    for sid, pid in zip(site_products["site_id"], site_products["product_id"], strict=True):
+        prod = products.loc[pid]
+        route = routes.get((sid, pid))
+        cap = float(sites.at[sid, "capacity_patients_per_year"])
+        limit = float(sites.at[sid, "max_stocking_loss_usd_per_year"])
+        why: list[str] = []
+        found: list[tuple] = []
+        for t in by_product.get(pid, pd.DataFrame()).itertuples(index=False):
+            segs, reason = _option_segments(t, prod, route, cap, limit, grid, cfg)
+            if reason:
+                why.append(f"{t.policy}: {reason}")
+            found += [(sid, pid, t.policy, *seg) for seg in segs]
+        found = _undominated(found)
+        if not found:
+            out.drop_sk.add((sid, pid))
+            out.blocked.append((sid, pid, "no ordering option works: " + "; ".join(why)
+                                if why else "no ordering option in the policies table"))
+            continue
+        routes_used = {r[3] for r in found}
+        if "direct" not in routes_used:
+            out.drop_direct.add((sid, pid))
+        if "partner" not in routes_used:
+            out.drop_partner.add((sid, pid))
+        rows += found
+    out.options = pd.DataFrame(rows, columns=ORDERING_COLUMNS).sort_values(
+        ["site_id", "product_id", "policy", "segment"], ignore_index=True)
+    return out
+
+
+def _routes(direct: pd.DataFrame, links: pd.DataFrame,
+            supply: pd.DataFrame) -> dict[tuple[str, str], Route]:
+    inf = math.inf
+    facts: dict[tuple[str, str], dict] = {}
+    if len(direct):
+        g = direct.groupby(["site_id", "product_id"])
+        agg = pd.DataFrame({"direct_hours": g["hours"].min(),
+                            "direct_cost": g["cost_usd_per_shipment"].min(),
+                            "last_leg_hours": g["last_leg_hours"].min(),
+                            "last_leg_cost": g["last_leg_cost_usd"].min()})
+        for key, r in agg.iterrows():
+            facts.setdefault(key, {}).update(r.to_dict())
+    if len(links):
+        supply_cost = supply.groupby(["partner_id", "product_id"])["cost_usd_per_shipment"].min()
+        frame = links
+        g = frame.groupby(["site_id", "product_id"])
+        agg = pd.DataFrame({"link_hours": g["hours"].min(), "link_leg_hours": g["leg_hours"].min()})
+        for key, r in agg.iterrows():
+            facts.setdefault(key, {}).update(r.to_dict())
+        for (sid, pid), part in frame.groupby(["site_id", "product_id"]):
+            costs = [supply_cost.get((p, pid), inf) for p in part["partner_id"]]
+            facts[(sid, pid)]["supply_cost"] = float(min(costs))
+            facts[(sid, pid)]["link_leg_cost"] = float(part["cost_usd_per_shipment"].min())
+    out = {}
+    for key, f in facts.items():
+        out[key] = Route(
+            direct_hours=f.get("direct_hours", inf), direct_cost=f.get("direct_cost", inf),
+            last_leg_hours=f.get("last_leg_hours", inf),
+            last_leg_cost=f.get("last_leg_cost", inf),
+            link_hours=f.get("link_hours", inf), link_leg_hours=f.get("link_leg_hours", inf),
+            supply_cost=f.get("supply_cost", inf))
+    return out
+
+
+def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit: float,
+                     grid: list[float], cfg) -> tuple[list[tuple], str]:  # noqa: ANN001
+    """Volume segments (route, segment, lo, hi, cost_lo, cost_hi, life, lead, replenish,
+    avoided) of one option at one site, or the reason it cannot work there."""
+    if route is None:
+        return [], "no lane"
+    policy = t.policy
+    partner = policy == "held_at_partner_with_jit_delivery"
+    route_name = "partner" if partner else "direct"
+    if partner and not math.isfinite(route.link_hours):
+        return [], "no cold-storage partner in reach"
+    if not partner and not math.isfinite(route.direct_hours):
+        return [], "no plant lane (the site cannot hold the class itself)"
+    notice = float(prod["schedule_notice_hours"])
+    lead = float(t.order_lead_time_hours)
+    patient_hours = {"jit_per_patient": route.direct_hours,
+                     "held_at_hub": route.last_leg_hours,
+                     "held_at_partner_with_jit_delivery": route.link_leg_hours}.get(policy, 0.0)
+    on_site = policy in ("stocked_at_site", "consignment_at_site")  # the dose is on hand
+    if not prod["autologous"] and not on_site and lead + patient_hours > notice + 1e-9:
+        return [], (f"order lead {lead:g} h + delivery {patient_hours:.1f} h exceed the "
+                    f"{notice:g} h schedule notice")
+    whole = [(route_name, 0, 0.0, cap, 0.0, 0.0, math.nan, math.nan, 0.0, 0.0)]
+    if policy == "jit_per_patient" or prod["autologous"]:
+        return whole, ""  # no stock: the lanes price everything
+    budget = float(prod["shelf_budget_hours"])
+    dps = float(prod["doses_per_shipment"])
+    if partner:
+        supply_hours = route.link_hours - route.link_leg_hours
+        life = (budget - route.link_hours) / 24
+        lead_days = supply_hours / 24
+        replenish, avoided = route.supply_cost, route.supply_cost
+    elif policy == "held_at_hub":
+        life = (budget - route.direct_hours) / 24
+        lead_days = (route.direct_hours - route.last_leg_hours) / 24
+        replenish = avoided = route.direct_cost - route.last_leg_cost
+    else:
+        life = (budget - route.direct_hours) / 24
+        lead_days = route.direct_hours / 24
+        replenish = avoided = route.direct_cost
+    if life < 1:
+        return [], f"{max(life * 24, 0):.0f} h of shelf life left at the stock point (< 1 day)"
+    # stock exists only m of every R days when the life m is shorter than the review period R
+    usable = math.floor(life)
+    review = math.ceil(float(t.review_period_days))
+    if usable / review < float(t.target_fill_rate):
+        return [], (f"{usable} day(s) of usable life with {review}-day replenishment cannot "
+                    f"reach the {float(t.target_fill_rate):.0%} fill rate")
+    costs: list[float | None] = []
+    loss: list[float] = []
+    for g in grid:
+        # with (almost) no patients stock still has to be kept: price the 0 end of the first
+        # segment as the smallest breakpoint's volume (a Poisson demand of ~0 has no fill rate)
+        cost, econ = option_cost(t, prod, g or grid[1], life, lead_days, replenish, avoided,
+                                 dps, cfg.cost_of_capital, cfg.seed)
+        ok = econ.stock.target_met
+        costs.append(cost if ok else None)
+        loss.append(float(econ.site_loss_usd_per_year) if ok else math.inf)
+    segs = []
+    for j, lo in enumerate(grid[:-1]):
+        if lo >= cap:
+            break
+        hi = min(grid[j + 1], cap)
+        if costs[j] is None or costs[j + 1] is None:
+            continue
+        share = (hi - lo) / (grid[j + 1] - lo)
+        c_hi = costs[j] + (costs[j + 1] - costs[j]) * share
+        l_hi = loss[j] + (loss[j + 1] - loss[j]) * share
+        if policy == "stocked_at_site" and (loss[j] > limit or l_hi > limit):
+            continue
+        segs.append((route_name, j, lo, hi, costs[j], c_hi, life, lead_days, replenish, avoided))
+    if not segs:
+        if all(c is None for c in costs[1:]):
+            return [], (f"no stock level reaches the {float(t.target_fill_rate):.0%} fill rate "
+                        f"with {life:.1f} days of life")
+        if policy == "stocked_at_site":
+            return [], (f"the site would risk more than its ${limit:,.0f}/yr stocking limit "
+                        "at every volume it could reach the fill rate")
+        return [], "the fill rate is out of reach at every volume"
+    return segs, ""
+
+
+def _undominated(options: list[tuple]) -> list[tuple]:
+    """Drop an option's segment when another option of the same route costs no more at both
+    ends of it (the model would never prefer it; fewer binaries)."""
+    by_sk_route: dict[tuple, list[tuple]] = {}
+    for o in options:
+        by_sk_route.setdefault((o[0], o[1], o[3]), []).append(o)
+    keep = []
+    for group in by_sk_route.values():
+        for o in group:
+            lo, hi, c_lo, c_hi = o[5], o[6], o[7], o[8]
+            beaten = False
+            for other in group:
+                if other is o or other[2] == o[2]:
+                    continue
+                if other[5] <= lo + 1e-9 and other[6] >= hi - 1e-9:
+                    a_lo = _line(other, lo)
+                    a_hi = _line(other, hi)
+                    if a_lo <= c_lo + 1e-6 and a_hi <= c_hi + 1e-6 and (
+                            a_lo < c_lo - 1e-6 or a_hi < c_hi - 1e-6 or other[2] < o[2]):
+                        beaten = True
+                        break
+            if not beaten:
+                keep.append(o)
+    return keep
+
+
+def _line(o: tuple, n: float) -> float:
+    lo, hi, c_lo, c_hi = o[5], o[6], o[7], o[8]
+    if hi <= lo:
+        return c_lo
+    return c_lo + (c_hi - c_lo) * (n - lo) / (hi - lo)
+
+
+def option_cost(t, prod: pd.Series, patients: float, life_days: float, lead_days: float,  # noqa: ANN001
+                replenish: float, avoided: float, dps: float, cost_of_capital: float,
+                seed: int, method: str = "auto"):
+    """Manufacturer's yearly cost (USD) of a stock option at `patients` a year, relative to
+    just-in-time, and the option's economics.
+
+    Shipments: bulk replenishments replace the per-dose deliveries the lanes price (emergency
+    doses, when stock runs out, still go per patient). Stock the manufacturer or a distributor
+    owns: holding, its expired doses and the capital charge on it. Stock a site bought: the
+    site pays for holding and its own expiries; the manufacturer loses the doses returned to
+    it (destroyed, at cost of goods: the credit reverses a sale the model never counted).
+    """
+    n = max(patients, TINY_PATIENTS)
+    econ = evaluate(t, prod, n, life_days, lead_days, cost_of_capital, seed, method)
+    cogs = float(prod["cogs_usd_per_dose"])
+    stock = econ.stock
+    doses = n * float(prod["doses_per_patient"])
+    planned = max(doses - float(stock.emergency_doses_per_year), 0.0)
+    cost = float(stock.replenishments_per_year) * replenish - planned / dps * avoided
+    cost += cogs * float(econ.returned_doses_per_year)
+    if econ.title_holder != "site":
+        cost += (float(econ.holding_cost_usd_per_year)
+                 + cogs * float(econ.expired_doses_manufacturer_per_year
+                                + econ.expired_doses_distributor_per_year)
+                 + cost_of_capital * float(stock.on_hand_doses) * cogs)
+    return cost, econ
+
+
+def evaluate(t, prod: pd.Series, patients: float, life_days: float, lead_days: float,  # noqa: ANN001
+             cost_of_capital: float, seed: int, method: str = "auto"):
+    """`inventory.evaluate_policy` for one terms row (cached: the model tabulates the same
+    product, option, shelf life and lead time at many sites)."""
+    key = (t.policy, t.title_holder, float(t.payment_terms_days), float(t.returnable_fraction),
+           float(t.return_window_days), float(t.restocking_fee_pct),
+           float(t.order_lead_time_hours), float(t.review_period_days),
+           float(t.target_fill_rate), float(t.holding_cost_usd_per_dose_day))
+    return _evaluate(key, round(patients * float(prod["doses_per_patient"]), 6),
+                     float(math.floor(life_days)), math.ceil(lead_days * 4) / 4,
+                     float(prod["price_usd_per_dose"]), float(prod["cogs_usd_per_dose"]),
+                     float(cost_of_capital), float(prod["doses_per_patient"]),
+                     float(prod["dose_interval_days"]), int(seed), method)
+
+
+@lru_cache(maxsize=200_000)
+def _evaluate(key: tuple, doses: float, life_days: float, lead_days: float, price: float,
+              cogs: float, cost_of_capital: float, doses_per_patient: float,
+              interval: float, seed: int, method: str):  # noqa: ANN202
+    from .perishable import PolicyTerms, evaluate_policy
+
+    (policy, holder, pay, ret, window, fee, lead_h, review, fill, holding) = key
+    if policy == "jit_per_patient":
+        life_days = 0.0
+    terms = PolicyTerms(policy=policy, title_holder=holder, payment_terms_days=pay,
+                        returnable_fraction=ret, return_window_days=window,
+                        restocking_fee_pct=fee, order_lead_time_hours=lead_h,
+                        review_period_days=review, target_fill_rate=fill)
+    return evaluate_policy(terms, doses_per_year=doses, life_days=life_days,
+                           lead_days=lead_days, price=price, cogs=cogs,
+                           cost_of_capital=cost_of_capital,
+                           holding_cost_usd_per_dose_day=holding,
+                           doses_per_patient=doses_per_patient, dose_interval_days=interval,
+                           seed=seed, method=method)
+
+
+def stock_facts(prep) -> dict[tuple[str, str], tuple[float, float]]:  # noqa: ANN001
+    """(life left on arrival, transport lead) in days of stock at each site, by site-product
+    with a plant lane: what `stocked_at_site` would face there."""
+    out = {}
+    for (sid, pid), route in _routes(prep.direct_lanes, prep.partner_links.iloc[0:0],
+                                     prep.partner_supply).items():
+        if math.isfinite(route.direct_hours):
+            budget = float(prep.products.at[pid, "shelf_budget_hours"])
+            out[(sid, pid)] = ((budget - route.direct_hours) / 24, route.direct_hours / 24)
+    return out
+
+
+__all__ = ["ORDERING_COLUMNS", "OrderingTable", "evaluate", "option_cost", "ordering_options",
+           "stock_facts", "volume_grid"]

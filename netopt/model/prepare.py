@@ -1,0 +1,571 @@
+"""Derived data for the model: demand points, feasible pairs, lanes within shelf life.
+
+Everything the MILP is indexed by is computed here with numpy/pandas, sparse by construction
+and sorted, so the Pyomo build never loops over infeasible combinations and two builds of
+the same case are identical. Each pair or lane that is *not* feasible keeps the reason, so an
+unserved patient or an infeasible model can be explained in domain words.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ..data.case import Case
+from ..data.geography import distance_matrix_km, haversine_km, pairs_within_km, transit
+from ..inventory.ordering import ORDERING_COLUMNS, ordering_options
+
+log = logging.getLogger(__name__)
+
+CRYO = "cryogenic"
+#: hours the cryopreservation of starting material at the site adds to vein-to-vein time
+CRYOPRESERVATION_HOURS = 24.0
+#: transport.fixed_hours assumes shipments make an 18:00 hub cut-off; earlier cut-offs add
+#: the difference (the shipment waits for the next departure wave)
+REFERENCE_CUTOFF_HOUR = 18.0
+
+
+@dataclass
+class Prepared:
+    """Sparse, sorted index sets and coefficients for `model.build`."""
+
+    case: Case
+    products: pd.DataFrame  # index product_id; derived columns added
+    points: pd.DataFrame  # index point_id: latitude, longitude, population, n_zones
+    zone_point: pd.DataFrame  # zone_id, point_id, population
+    demand: pd.DataFrame  # point_id, product_id, patients (> 0 only)
+    sites: pd.DataFrame  # index site_id (excluded sites removed)
+    hubs: pd.DataFrame  # index hub_id
+    partners: pd.DataFrame  # index partner_id
+    plants: pd.DataFrame  # index plant_id
+    site_products: pd.DataFrame  # eligible (site_id, product_id) with derived facts
+    pairs: pd.DataFrame  # point_id, site_id, product_id, km, cost_usd_per_patient, within
+    direct_lanes: pd.DataFrame  # site_id, product_id, plant_id, hub_id, hours, cost, mode
+    partner_supply: pd.DataFrame  # partner_id, product_id, plant_id, hub_id, hours, cost
+    partner_links: pd.DataFrame  # site_id, partner_id, product_id, km, hours, cost
+    blocked: pd.DataFrame  # site_id, product_id, reason (pairs excluded before the model)
+    no_option: pd.DataFrame  # point_id, product_id, patients, reason (no feasible site)
+    equip_classes: dict[str, float] = field(default_factory=dict)  # class -> annual cost
+    #: ordering options per site-product: policy, route, volume segment and its cost line
+    ordering: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ORDERING_COLUMNS))
+    aggregation_error_km: float = 0.0
+    explicit_costs: bool = False
+
+    @property
+    def product_ids(self) -> list[str]:
+        return list(self.products.index)
+
+
+# ---------------------------------------------------------------- products
+
+
+def derive_products(case: Case) -> pd.DataFrame:
+    """Per-patient figures every later stage needs (doses, shipments, chair hours, penalty)."""
+    p = case.products.set_index("product_id").sort_index().copy()
+    p["shipments_per_patient"] = p["doses_per_patient"] / p["doses_per_shipment"]
+    p["chair_hours_per_patient"] = p["doses_per_patient"] * p["chair_hours_per_dose"]
+    p["visits_per_patient"] = p["doses_per_patient"] + (p["modality"] == "autologous")
+    lost_margin = (p["doses_per_patient"] * (p["price_usd_per_dose"] - p["cogs_usd_per_dose"]))
+    given = p["unserved_penalty_usd_per_patient"]
+    if case.config.objective == "margin":
+        # revenue forgone is already in the objective; only an explicit penalty is added
+        p["penalty_usd_per_patient"] = given.fillna(0.0)
+    else:
+        p["penalty_usd_per_patient"] = given.fillna(lost_margin.clip(lower=0.0))
+    p["shelf_budget_hours"] = p["shelf_life_hours"] - p["handling_buffer_hours"]
+    p["autologous"] = p["modality"] == "autologous"
+    return p
+
+
+# ---------------------------------------------------------------- demand points
+
+
+def aggregate_zones(zones: pd.DataFrame, cluster_km: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Merge zones falling in the same cell of about cluster_km into one demand point at
+    their population-weighted centroid (0 = one point per zone)."""
+    z = zones[["zone_id", "latitude", "longitude", "population"]].copy()
+    if cluster_km <= 0:
+        points = z.rename(columns={"zone_id": "point_id"}).set_index("point_id")
+        points["n_zones"] = 1
+        points["radius_km"] = 0.0
+        return points.sort_index(), pd.DataFrame(
+            {"zone_id": z["zone_id"], "point_id": z["zone_id"], "population": z["population"]})
+    dlat = cluster_km / 111.2
+    row = np.floor(z["latitude"].to_numpy() / dlat).astype(int)
+    band_lat = np.radians((row + 0.5) * dlat)
+    dlon = dlat / np.maximum(np.cos(band_lat), 0.05)
+    col = np.floor(z["longitude"].to_numpy() / dlon).astype(int)
+    z["cell"] = [f"C{cluster_km:g}{r:+05d}{c:+05d}" for r, c in zip(row, col, strict=True)]
+    w = z["population"].clip(lower=1e-9)
+    z["wlat"] = z["latitude"] * w
+    z["wlon"] = z["longitude"] * w
+    z["w"] = w
+    g = z.groupby("cell", sort=True)
+    points = pd.DataFrame({
+        "latitude": g["wlat"].sum() / g["w"].sum(),
+        "longitude": g["wlon"].sum() / g["w"].sum(),
+        "population": g["population"].sum(),
+        "n_zones": g.size(),
+    })
+    points.index.name = "point_id"
+    # how far the farthest member zone lies from its point: pair cut-offs are shrunk by it so
+    # that no member zone ends up beyond a travel limit
+    centre = points.loc[z["cell"]]
+    z["off_km"] = haversine_km(z["latitude"].to_numpy(), z["longitude"].to_numpy(),
+                               centre["latitude"].to_numpy(), centre["longitude"].to_numpy())
+    points["radius_km"] = z.groupby("cell", sort=True)["off_km"].max()
+    zone_point = z[["zone_id", "cell", "population"]].rename(columns={"cell": "point_id"})
+    return points, zone_point.reset_index(drop=True)
+
+
+def product_cells(products: pd.DataFrame, cluster_km: float, share: float) -> dict[str, float]:
+    """Cell size per product: a product whose patients travel far loses little accuracy on a
+    coarser grid (error relative to its reach), and rare far-travelling products would
+    otherwise dominate the pair count."""
+    if cluster_km <= 0 and share <= 0:
+        return {pid: 0.0 for pid in products.index}
+    return {pid: float(round(max(cluster_km, share * reach), 1))
+            for pid, reach in products["max_patient_travel_km"].items()}
+
+
+def demand_points(zones: pd.DataFrame, cells: dict[str, float]
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.Index]]:
+    """Points of every grid in use, the zone -> point map, and each product's points."""
+    frames, maps, by_product = [], [], {}
+    for size in sorted(set(cells.values())):
+        pts, zp = aggregate_zones(zones, size)
+        frames.append(pts)
+        maps.append(zp)
+        for pid, s in cells.items():
+            if s == size:
+                by_product[pid] = pts.index
+    points = pd.concat(frames)
+    points = points[~points.index.duplicated()].sort_index()
+    zone_point = pd.concat(maps, ignore_index=True).drop_duplicates(["zone_id", "point_id"])
+    return points, zone_point.reset_index(drop=True), by_product
+
+
+# ---------------------------------------------------------------- lanes
+
+
+def _wait_hours(cutoff: str) -> float:
+    hh, mm = (int(x) for x in str(cutoff).split(":"))
+    return max(0.0, REFERENCE_CUTOFF_HOUR - (hh + mm / 60.0))
+
+
+class Leg(NamedTuple):
+    """One transport leg: great-circle km, mode, hours and cost per shipment."""
+
+    km: float
+    mode: str
+    hours: float
+    cost: float
+
+
+def _legs(a: pd.DataFrame, b: pd.DataFrame, transport: pd.DataFrame) -> dict[tuple, Leg]:
+    """Transit for every a x b combination, as a dict: the lane loops look legs up tens of
+    thousands of times, where a MultiIndex .loc would dominate the prepare time."""
+    km = distance_matrix_km(a["latitude"], a["longitude"], b["latitude"], b["longitude"])
+    t = transit(km.ravel(), transport)
+    ia, ib = np.divmod(np.arange(km.size), len(b))
+    keys = zip(a.index.to_numpy()[ia], b.index.to_numpy()[ib], strict=True)
+    legs = zip(km.ravel().tolist(), t["mode"].tolist(), t["hours"].tolist(),
+               t["cost_usd"].tolist(), strict=True)
+    return {key: Leg(*leg) for key, leg in zip(keys, legs, strict=True)}
+
+
+def _nearest(frame: pd.DataFrame, lat: float, lon: float, k: int,
+             usable: pd.Index) -> pd.Index:
+    """The k nearest rows of frame, then only those usable. Ranking among all rows (excluded
+    ones too) keeps the candidate set monotone: taking a hub out never brings another one
+    in, so an outage can never look cheaper than the network it removes a hub from."""
+    d = haversine_km(lat, lon, frame["latitude"].to_numpy(), frame["longitude"].to_numpy())
+    order = np.lexsort((frame.index.to_numpy(), d))
+    nearest = frame.index[order[:k]]
+    return nearest[nearest.isin(usable)]
+
+
+def prepare(case: Case) -> Prepared:
+    """Compute every index set and coefficient of the model from a validated case."""
+    cfg = case.config
+    products = derive_products(case)
+    explicit = len(case.assignment_costs) > 0
+    cluster = cfg.aggregation.cluster_km
+    if explicit and cluster > 0:
+        log.warning("assignment_costs given: zone aggregation disabled")
+        cluster = 0.0
+    share = 0.0 if explicit else cfg.aggregation.cluster_share_of_reach
+    cells = product_cells(products, cluster, share)
+    points, zone_point, product_points = demand_points(case.zones, cells)
+    demand = _demand(points, product_points, products, cfg.demand_scale)
+    sites = case.sites[case.sites["status"] != "excluded"].set_index("site_id").sort_index()
+    hubs = case.hubs[case.hubs["status"] != "excluded"].set_index("hub_id").sort_index()
+    partners = case.partners[case.partners["status"] != "excluded"].set_index(
+        "partner_id").sort_index()
+    plants = case.plants.set_index("plant_id").sort_index()
+    equip = dict(zip(case.equipment["temperature_class"],
+                     case.equipment["annual_cost_usd"].astype(float), strict=True))
+    transport = case.transport
+
+    hub_wait = {h: _wait_hours(c) for h, c in hubs["order_cutoff_local"].items()}
+    plant_hub = _legs(plants, hubs, transport)
+    hub_site = _legs(hubs, sites, transport)
+    hub_partner = _legs(hubs, partners, transport)
+    site_hub = hub_site  # inbound legs (site -> hub) mirror outbound ones
+    hub_plant = plant_hub
+
+    direct_rows, supply_rows, link_rows, sp_rows, blocked_rows = [], [], [], [], []
+    n_hubs = cfg.aggregation.nearest_hubs
+
+    # partner supply: plant -> hub -> partner (filtered below to combos every link can use)
+    all_hubs = case.hubs.set_index("hub_id").sort_index()
+    partner_near_hubs = {p: _nearest(all_hubs, r.latitude, r.longitude, n_hubs, hubs.index)
+                         for p, r in partners.iterrows()}
+    for pid, prod in products.iterrows():
+        makers = [pl for pl, r in plants.iterrows() if pid in r["products"]]
+        for par, prow in partners.iterrows():
+            if prod["temperature_class"] not in prow["temperature_classes"]:
+                continue
+            for pl in makers:
+                for h in partner_near_hubs[par]:
+                    if prod["temperature_class"] not in hubs.at[h, "temperature_classes"]:
+                        continue
+                    a, b = plant_hub[(pl, h)], hub_partner[(h, par)]
+                    hours = a.hours + hub_wait[h] + b.hours
+                    supply_rows.append((par, pid, pl, h, hours, a.cost + b.cost))
+    partner_supply = pd.DataFrame(supply_rows, columns=[
+        "partner_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment"])
+
+    site_partner_km = _site_partner_pairs(sites, partners, transport)
+    supply_hours: dict[tuple, list] = {}
+    for par, pid, pl, hours in zip(partner_supply["partner_id"], partner_supply["product_id"],
+                                   partner_supply["plant_id"], partner_supply["hours"],
+                                   strict=True):
+        supply_hours.setdefault((par, pid), []).append((pl, hours))
+
+    for sid, srow in sites.iterrows():
+        near_hubs = _nearest(all_hubs, srow.latitude, srow.longitude, n_hubs, hubs.index)
+        for pid, prod in products.iterrows():
+            cls = prod["temperature_class"]
+            budget = prod["shelf_budget_hours"]
+            if prod["price_usd_per_dose"] > srow["price_ceiling_usd_per_dose"]:
+                blocked_rows.append((sid, pid, "price above the site's price ceiling"))
+                continue
+            makers = [pl for pl, r in plants.iterrows() if pid in r["products"]]
+            holds = cls in srow["temperature_classes"]
+            can_equip = holds or cls in equip
+            # autologous: pick the home plant (fresh starting material if any plant allows it)
+            inbound_hours, inbound_cost, inbound_hub = 0.0, 0.0, ""
+            needs_cryo, home = False, makers
+            if prod["autologous"]:
+                best = _best_inbound(sid, makers, near_hubs, site_hub, hub_plant, hub_wait)
+                if not best:
+                    blocked_rows.append((sid, pid, "no inbound lane for starting material"))
+                    continue
+                fresh = [b for b in best if b[1] <= prod["starting_material_hours"]]
+                if fresh:
+                    pl, inbound_hours, inbound_cost, inbound_hub = fresh[0]
+                else:
+                    pl, inbound_hours, inbound_cost, inbound_hub = best[0]
+                    inbound_hours += CRYOPRESERVATION_HOURS
+                    needs_cryo = True
+                    if CRYO not in srow["temperature_classes"] and CRYO not in equip:
+                        blocked_rows.append((sid, pid, "starting material cannot reach the "
+                                             "plant fresh and the site cannot cryopreserve"))
+                        continue
+                home = [pl]
+                # any of the site's hubs that keeps the material within its limit (or any,
+                # once cryopreserved) can carry it; the model keeps one of them active
+                inbound_hub = ";".join(sorted(
+                    h for h in near_hubs
+                    if needs_cryo or site_hub[(h, sid)].hours + hub_wait[h]
+                    + hub_plant[(pl, h)].hours <= prod["starting_material_hours"]))
+            turnaround = plants.loc[home, "turnaround_days"].min() if prod["autologous"] else 0.0
+            v2v_limit = cfg.service.max_vein_to_vein_days
+            out_limit = budget
+            if prod["autologous"] and v2v_limit is not None:
+                out_limit = min(budget, v2v_limit * 24 - inbound_hours - turnaround * 24)
+            lanes = []
+            if can_equip:
+                for pl in home:
+                    for h in near_hubs:
+                        if cls not in hubs.at[h, "temperature_classes"]:
+                            continue
+                        a, b = plant_hub[(pl, h)], hub_site[(h, sid)]
+                        hours = a.hours + hub_wait[h] + b.hours
+                        if hours <= out_limit:
+                            lanes.append((sid, pid, pl, h, hours, a.cost + b.cost, b.mode,
+                                          hub_wait[h] + b.hours, b.cost))
+            links = []
+            for par, leg in site_partner_km.get(sid, []):
+                if cls not in partners.at[par, "temperature_classes"]:
+                    continue
+                fastest = min((hours for pl, hours in supply_hours.get((par, pid), [])
+                               if pl in home), default=math.inf)
+                if fastest + leg.hours <= out_limit:
+                    plant_key = home[0] if prod["autologous"] else ""
+                    links.append((sid, par, pid, leg.km, fastest + leg.hours, leg.cost,
+                                  leg.mode, plant_key, leg.hours, out_limit))
+            if not lanes and not links:
+                reason = ("no lane within shelf life" if can_equip or
+                          site_partner_km.get(sid) else
+                          f"site cannot hold {cls} (no equipment row, no partner in range)")
+                blocked_rows.append((sid, pid, reason))
+                continue
+            direct_rows += lanes
+            link_rows += links
+            best_out = min([ln[4] for ln in lanes] + [lk[4] for lk in links])
+            v2v = (inbound_hours + turnaround * 24 + best_out) / 24 if prod["autologous"] \
+                else float("nan")
+            sp_rows.append({
+                "site_id": sid, "product_id": pid, "temperature_class": cls,
+                "therapeutic_area": prod["therapeutic_area"],
+                "certified": prod["therapeutic_area"] in srow["certified_areas"],
+                "holds_class": holds, "can_equip": can_equip and bool(lanes),
+                "needs_cryo_at_site": needs_cryo, "home_plant": home[0] if len(home) == 1
+                else "", "inbound_hours": inbound_hours,
+                "inbound_cost_usd_per_patient": inbound_cost, "inbound_hubs": inbound_hub,
+                "best_outbound_hours": best_out,
+                "vein_to_vein_days": v2v,
+                "max_patients": float(srow["capacity_patients_per_year"]),
+            })
+
+    site_products = pd.DataFrame(sp_rows, columns=[
+        "site_id", "product_id", "temperature_class", "therapeutic_area", "certified",
+        "holds_class", "can_equip", "needs_cryo_at_site", "home_plant", "inbound_hours",
+        "inbound_cost_usd_per_patient", "inbound_hubs", "best_outbound_hours", "vein_to_vein_days",
+        "max_patients"]).astype({"certified": bool, "holds_class": bool, "can_equip": bool,
+               "needs_cryo_at_site": bool, "inbound_hours": float,
+               "inbound_cost_usd_per_patient": float, "best_outbound_hours": float,
+               "vein_to_vein_days": float, "max_patients": float})
+    direct = pd.DataFrame(direct_rows, columns=[
+        "site_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment",
+        "mode", "last_leg_hours", "last_leg_cost_usd"])
+    links_df = pd.DataFrame(link_rows, columns=[
+        "site_id", "partner_id", "product_id", "km", "hours", "cost_usd_per_shipment", "mode",
+        "plant_key", "leg_hours", "limit_hours"])
+    # Supply is shared by a partner's sites, pooled per (partner, product, plant key): the
+    # home plant for autologous products (a patient's own cells come back from the plant
+    # that received them), "" for the others. Keep the supply lanes that fit every link of
+    # the pool: hours <= the smallest slack (limit - delivery leg). The fastest lane always
+    # qualifies, since each link was kept because it fits that link.
+    partner_supply["plant_key"] = pd.Series([
+        pl if products.at[k, "autologous"] else "" for k, pl in
+        zip(partner_supply["product_id"], partner_supply["plant_id"], strict=True)],
+        index=partner_supply.index, dtype=object)
+    links_df["plant_key"] = links_df["plant_key"].astype(object)
+    slack = links_df.assign(slack=links_df["limit_hours"] - links_df["leg_hours"]).groupby(
+        ["partner_id", "product_id", "plant_key"])["slack"].min().reset_index()
+    partner_supply = partner_supply.merge(slack, on=["partner_id", "product_id", "plant_key"])
+    partner_supply = partner_supply[partner_supply["hours"] <= partner_supply["slack"] + 1e-9
+                                    ].drop(columns="slack")
+    links_df = links_df.drop(columns=["limit_hours"])
+
+    ordering = ordering_options(case, products, sites, site_products, direct, links_df,
+                                partner_supply)
+    blocked_rows += ordering.blocked
+    if ordering.drop_sk:
+        site_products = _without(site_products, ordering.drop_sk)
+    direct = _without(direct, ordering.drop_sk | ordering.drop_direct)
+    links_df = _without(links_df, ordering.drop_sk | ordering.drop_partner)
+    pools = set(zip(links_df["partner_id"], links_df["product_id"], links_df["plant_key"],
+                    strict=True))
+    in_pool = pd.Series([key in pools for key in zip(
+        partner_supply["partner_id"], partner_supply["product_id"], partner_supply["plant_key"],
+        strict=True)], index=partner_supply.index, dtype=bool)
+    partner_supply = partner_supply.loc[in_pool]
+    pairs, no_option = _pairs(case, points, product_points, demand, sites, products,
+                              site_products, explicit, blocked_rows)
+    prepared = Prepared(
+        case=case, products=products, points=points, zone_point=zone_point, demand=demand,
+        sites=sites, hubs=hubs, partners=partners, plants=plants,
+        site_products=site_products.sort_values(["site_id", "product_id"], ignore_index=True),
+        pairs=pairs, direct_lanes=direct.sort_values(
+            ["site_id", "product_id", "plant_id", "hub_id"], ignore_index=True),
+        partner_supply=partner_supply.sort_values(
+            ["partner_id", "product_id", "plant_id", "hub_id"], ignore_index=True),
+        partner_links=links_df.sort_values(["site_id", "partner_id", "product_id"],
+                                           ignore_index=True),
+        blocked=pd.DataFrame(blocked_rows, columns=["site_id", "product_id", "reason"]),
+        no_option=no_option, equip_classes=equip, explicit_costs=explicit,
+        ordering=ordering.options,
+    )
+    prepared.aggregation_error_km = aggregation_error_km(prepared)
+    log.info("prepared %d demand points, %d site-products, %d pairs, %d lanes",
+             len(points), len(site_products), len(pairs), len(direct))
+    return prepared
+
+
+def _without(frame: pd.DataFrame, drop: set[tuple[str, str]]) -> pd.DataFrame:
+    """Rows whose (site_id, product_id) is not in drop."""
+    if not drop or frame.empty:
+        return frame
+    keys = pd.Series(list(zip(frame["site_id"], frame["product_id"], strict=True)),
+                     index=frame.index)
+    return frame[~keys.isin(drop)].reset_index(drop=True)
+
+
+def _demand(points: pd.DataFrame, product_points: dict[str, pd.Index], products: pd.DataFrame,
+            scale: float) -> pd.DataFrame:
+    """Patients per year per (demand point, product) on the product's own grid."""
+    frames = []
+    for pid, inc in products["incidence_per_100k"].items():
+        pts = product_points[pid]
+        frames.append(pd.DataFrame({
+            "point_id": pts.to_numpy(), "product_id": pid,
+            "patients": points.loc[pts, "population"].to_numpy() * inc / 1e5 * scale,
+        }))
+    frame = pd.concat(frames, ignore_index=True)
+    return frame[frame["patients"] > 0].sort_values(
+        ["point_id", "product_id"], ignore_index=True)
+
+
+def _best_inbound(site: str, makers: list[str], near_hubs: pd.Index, site_hub: dict,
+                  hub_plant: dict, hub_wait: dict[str, float]) -> list[tuple]:
+    """(plant, hours, cost, hub) for starting material site -> hub -> plant, fastest first."""
+    out = []
+    for pl in makers:
+        best = None
+        for h in near_hubs:
+            a, b = site_hub[(h, site)], hub_plant[(pl, h)]
+            hours = a.hours + hub_wait[h] + b.hours
+            if math.isfinite(hours) and (best is None or hours < best[1]):
+                best = (pl, hours, a.cost + b.cost, h)
+        if best:
+            out.append(best)
+    return sorted(out, key=lambda t: (t[1], t[0]))
+
+
+def _site_partner_pairs(sites: pd.DataFrame, partners: pd.DataFrame,
+                        transport: pd.DataFrame) -> dict[str, list[tuple[str, Leg]]]:
+    """Site -> [(partner, delivery leg)] for partners whose service radius reaches it."""
+    if len(partners) == 0 or len(sites) == 0:
+        return {}
+    legs = _legs(sites, partners, transport)
+    radius = partners["service_radius_km"].to_dict()
+    out: dict[str, list] = {}
+    for (sid, par), leg in legs.items():
+        if leg.km <= radius[par]:
+            out.setdefault(sid, []).append((par, leg))
+    return out
+
+
+def _pairs(case: Case, all_points: pd.DataFrame, product_points: dict[str, pd.Index],
+           demand: pd.DataFrame, sites: pd.DataFrame, products: pd.DataFrame,
+           site_products: pd.DataFrame, explicit: bool,
+           blocked_rows: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Demand point x site x product pairs within travel reach of an eligible site."""
+    cfg = case.config
+    frames = []
+    site_index = {s: i for i, s in enumerate(sites.index)}
+    points = all_points
+    point_index = {p: i for i, p in enumerate(points.index)}
+    if explicit:
+        ac = case.assignment_costs
+        rows = []
+        for pid in products.index:
+            sub = ac[(ac["product_id"] == pid) | (ac["product_id"] == "")]
+            sub = sub[sub["site_id"].isin(site_index) & sub["zone_id"].isin(point_index)]
+            rows.append(pd.DataFrame({"point_id": sub["zone_id"].to_numpy(),
+                                      "site_id": sub["site_id"].to_numpy(), "product_id": pid,
+                                      "cost_usd_per_patient":
+                                          sub["cost_usd_per_patient"].to_numpy(),
+                                      "specific": (sub["product_id"] == pid).to_numpy()}))
+        # a product-specific row overrides a blank-product (all products) row
+        allp = pd.concat(rows, ignore_index=True).sort_values("specific", kind="stable")
+        allp = allp.drop_duplicates(["point_id", "site_id", "product_id"], keep="last")
+        allp = allp.drop(columns="specific")
+        pi = allp["point_id"].map(point_index).to_numpy()
+        si = allp["site_id"].map(site_index).to_numpy()
+        allp["km"] = haversine_km(points["latitude"].to_numpy()[pi],
+                                  points["longitude"].to_numpy()[pi],
+                                  sites["latitude"].to_numpy()[si],
+                                  sites["longitude"].to_numpy()[si])
+        reach = allp["product_id"].map(products["max_patient_travel_km"])
+        frames.append(allp[allp["km"] <= reach])
+    else:
+        for pid, prod in products.iterrows():
+            sp = site_products[site_products["product_id"] == pid]
+            if sp.empty:
+                continue
+            cand = sites.loc[sp["site_id"]]
+            points = all_points.loc[product_points[pid]]
+            reach = prod["max_patient_travel_km"] - points["radius_km"].to_numpy()
+            found = pairs_within_km(points["latitude"], points["longitude"], cand["latitude"],
+                                    cand["longitude"], reach,
+                                    k_nearest=cfg.aggregation.nearest_sites)
+            circuity = _ground_circuity(case)
+            cost = (cfg.service.patient_travel_usd_per_km * found["km"].to_numpy() * circuity
+                    * 2 * prod["visits_per_patient"])
+            frames.append(pd.DataFrame({
+                "point_id": points.index.to_numpy()[found["i"].to_numpy()],
+                "site_id": cand.index.to_numpy()[found["j"].to_numpy()],
+                "product_id": pid, "km": found["km"].to_numpy(),
+                "cost_usd_per_patient": cost,
+            }))
+    cols = ["point_id", "site_id", "product_id", "km", "cost_usd_per_patient"]
+    pairs = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    eligible = site_products[["site_id", "product_id"]]
+    pairs = pairs.merge(eligible, on=["site_id", "product_id"])
+    pairs = pairs.merge(demand[["point_id", "product_id"]], on=["point_id", "product_id"])
+    # conservative: every member zone of the point is within the target
+    radius = pairs["point_id"].map(all_points["radius_km"]).to_numpy()
+    pairs["within_target"] = pairs["km"] + radius <= cfg.service.within_km
+    pairs = pairs.sort_values(["point_id", "product_id", "site_id"], ignore_index=True)
+    served = pairs[["point_id", "product_id"]].drop_duplicates()
+    lonely = demand.merge(served, how="left", indicator=True)
+    lonely = lonely[lonely["_merge"] == "left_only"].drop(columns="_merge")
+    lonely["reason"] = [_why_no_site(case, all_points, sites, products, site_products, blocked_rows,
+                                     pt, pid) for pt, pid in
+                        zip(lonely["point_id"], lonely["product_id"], strict=True)]
+    return pairs, lonely.reset_index(drop=True)
+
+
+def _ground_circuity(case: Case) -> float:
+    t = case.transport
+    ground = t[t["mode"] == "ground"]
+    return float(ground["circuity"].iloc[0]) if len(ground) else 1.0
+
+
+def _why_no_site(case: Case, points: pd.DataFrame, sites: pd.DataFrame, products: pd.DataFrame,
+                 site_products: pd.DataFrame, blocked_rows: list, point: str, pid: str) -> str:
+    """Domain words for why a demand point has no feasible treatment site for a product."""
+    reach = products.at[pid, "max_patient_travel_km"]
+    lat, lon = points.at[point, "latitude"], points.at[point, "longitude"]
+    d = haversine_km(lat, lon, sites["latitude"].to_numpy(), sites["longitude"].to_numpy())
+    near = set(sites.index[d <= reach])
+    if not near:
+        return f"no treatment site within {reach:g} km (the product's max patient travel)"
+    reasons = {}
+    for sid, bp, why in blocked_rows:
+        if bp == pid and sid in near:
+            reasons.setdefault(why, 0)
+            reasons[why] += 1
+    if reasons:
+        parts = [f"{why} ({n} site{'s' if n > 1 else ''})" for why, n in sorted(reasons.items())]
+        return f"{len(near)} site(s) within {reach:g} km, none eligible: " + "; ".join(parts)
+    radius = float(points.at[point, "radius_km"])
+    if radius > 0:
+        return (f"eligible sites lie within {reach:g} km of this demand cell's centre but not "
+                f"of all its zones (cell radius {radius:.0f} km): lower "
+                "aggregation.cluster_km / cluster_share_of_reach to serve them")
+    return "no eligible site among the candidate pairs (explicit assignment costs)"
+
+
+def aggregation_error_km(prep: Prepared) -> float:
+    """Population-weighted mean |zone-to-nearest-site km - point-to-nearest-site km|: what
+    merging zones into demand points costs in distance accuracy."""
+    if (prep.points["n_zones"] <= 1).all() or len(prep.sites) == 0:
+        return 0.0
+    zones = prep.case.zones.set_index("zone_id").loc[prep.zone_point["zone_id"]]
+    pts = prep.points.loc[prep.zone_point["point_id"]]
+    s_lat, s_lon = prep.sites["latitude"].to_numpy(), prep.sites["longitude"].to_numpy()
+    dz = distance_matrix_km(zones["latitude"], zones["longitude"], s_lat, s_lon).min(axis=1)
+    dp = distance_matrix_km(pts["latitude"], pts["longitude"], s_lat, s_lon).min(axis=1)
+    w = prep.zone_point["population"].to_numpy()
+    return float(np.average(np.abs(dz - dp), weights=w)) if w.sum() > 0 else 0.0

@@ -1,0 +1,182 @@
+"""Finance tables of a solved network: the ordering policy, inventory, expiries and working
+capital of every active site and product (the return-policy trade-off on a chosen network is
+`analysis/finance.py`).
+
+The network model chose each site's option on tabulated (piecewise-linear) costs; here every
+chosen option is evaluated again at the site's actual volume with `netopt.inventory`, so the
+figures finance reads are exact (or simulated with a confidence interval), and the tabulation
+error is visible as `model_cost_usd` vs `exact_cost_usd`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..inventory.ordering import evaluate, option_cost
+from ..model.prepare import Prepared
+
+POLICY_COLUMNS = [
+    "site_id", "site_name", "state", "product_id", "policy", "title_holder", "route",
+    "patients_per_year", "doses_per_year", "stock_level_doses", "avg_inventory_doses",
+    "avg_inventory_value_usd", "fill_rate", "expired_doses_per_year", "expired_usd",
+    "returned_doses_per_year", "return_credit_usd", "manufacturer_writeoff_doses",
+    "manufacturer_writeoff_usd", "site_expired_doses", "distributor_expired_doses",
+    "site_loss_usd", "site_limit_usd",
+    "site_accepts_stocking", "holding_cost_usd", "working_capital_manufacturer_usd",
+    "working_capital_distributor_usd", "working_capital_site_usd", "capital_charge_usd",
+    "shipments_per_year", "life_days", "lead_days", "model_cost_usd", "exact_cost_usd",
+    "method",
+]
+#: returnable fractions the trade-off chart sweeps
+GENEROSITY = (0.0, 0.25, 0.5, 0.75, 1.0)
+JIT = "jit_per_patient"
+PARTNER = "held_at_partner_with_jit_delivery"
+
+
+def econ_fields(econ: object) -> dict[str, float | str]:
+    """The figures of one `inventory.PolicyEconomics` under the finance table's names."""
+    stock = econ.stock  # type: ignore[attr-defined]
+    e = econ  # type: ignore[assignment]
+    return {
+        "stock_level_doses": float(stock.base_stock),
+        "avg_inventory_doses": float(stock.on_hand_doses),
+        "avg_inventory_value_usd": float(e.inventory_value_usd),
+        "fill_rate": float(stock.fill_rate),
+        "expired_doses_per_year": float(e.wasted_doses_per_year),
+        "returned_doses_per_year": float(e.returned_doses_per_year),
+        "return_credit_usd": float(e.return_credits_usd_per_year),
+        "manufacturer_writeoff_usd": float(e.manufacturer_write_off_usd_per_year),
+        "site_expired_doses": float(e.expired_doses_site_per_year),
+        "distributor_expired_doses": float(e.expired_doses_distributor_per_year),
+        "manufacturer_writeoff_doses": float(e.expired_doses_manufacturer_per_year
+                                             + e.returned_doses_per_year),
+        "site_loss_usd": float(e.site_loss_usd_per_year),
+        "holding_cost_usd": float(e.holding_cost_usd_per_year),
+        "working_capital_manufacturer_usd": float(e.working_capital_manufacturer_usd),
+        "working_capital_distributor_usd": float(e.working_capital_distributor_usd),
+        "working_capital_site_usd": float(e.working_capital_site_usd),
+        "capital_charge_usd": float(e.capital_charge_usd_per_year),
+        "shipments_per_year": float(stock.replenishments_per_year
+                                    + e.patient_shipments_per_year),
+        "method": str(stock.method),
+    }
+
+
+def policies_table(prep: Prepared, m: object, f: np.ndarray, q: np.ndarray) -> pd.DataFrame:
+    """One row per active site, product and ordering option used (patients > 0)."""
+    options = prep.ordering
+    products = prep.products
+    dpp = products["doses_per_patient"].to_dict()
+    lanes, links = prep.direct_lanes, prep.partner_links
+    direct = pd.Series(f, dtype=float).groupby(
+        [lanes["site_id"].to_numpy(), lanes["product_id"].to_numpy()]).sum() if len(f) else \
+        pd.Series(dtype=float)
+    partner = pd.Series(q, dtype=float).groupby(
+        [links["site_id"].to_numpy(), links["product_id"].to_numpy()]).sum() if len(q) else \
+        pd.Series(dtype=float)
+    chosen: dict[tuple[str, str], list[tuple[pd.Series | None, str, float]]] = {}
+    in_model = set()
+    ord_set = getattr(m, "ORD", None)
+    if ord_set is not None and len(ord_set):
+        for i in ord_set:
+            sk = m.ord_sk[i]  # type: ignore[attr-defined]
+            in_model.add(sk)
+            if round(m.z[i].value or 0) == 1:  # type: ignore[attr-defined]
+                row = options.loc[i]
+                chosen.setdefault(sk, []).append((row, row["policy"],
+                                                  float(m.n[i].value or 0.0)))  # type: ignore[attr-defined]
+    by_sk = {sk: frame for sk, frame in options.groupby(["site_id", "product_id"])} \
+        if len(options) else {}
+    for sk in sorted(set(direct.index) | set(partner.index)):
+        if sk in in_model:
+            continue
+        for route, doses in (("direct", direct.get(sk, 0.0)), ("partner", partner.get(sk, 0.0))):
+            if doses <= 1e-6:
+                continue
+            frame = by_sk.get(sk)
+            row = None
+            policy = JIT if route == "direct" else PARTNER
+            if frame is not None:
+                on_route = frame[frame["route"] == route]
+                if len(on_route):
+                    row = on_route.iloc[0]
+                    policy = row["policy"]
+            chosen.setdefault(sk, []).append((row, policy, doses / dpp[sk[1]]))
+    rows = [_row(prep, sk, row, policy, patients)
+            for sk, items in sorted(chosen.items()) for row, policy, patients in items
+            if patients > 1e-6]
+    return pd.DataFrame(rows, columns=POLICY_COLUMNS)
+
+
+def _terms_row(prep: Prepared, product: str, policy: str):  # noqa: ANN202
+    terms = prep.case.policies
+    if terms is None or len(terms) == 0:
+        return None
+    hit = terms[(terms["product_id"] == product) & (terms["policy"] == policy)]
+    return next(hit.itertuples(index=False), None) if len(hit) else None
+
+
+def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: str,
+         patients: float) -> dict:
+    sid, pid = sk
+    prod = prep.products.loc[pid]
+    site = prep.sites.loc[sid]
+    cfg = prep.case.config.finance
+    doses = patients * float(prod["doses_per_patient"])
+    t = _terms_row(prep, pid, policy)
+    life = float(option["life_days"]) if option is not None else math.nan
+    lead = float(option["lead_days"]) if option is not None else math.nan
+    out = {"site_id": sid, "site_name": site["name"], "state": site["state"], "product_id": pid,
+           "policy": policy, "title_holder": t.title_holder if t is not None else "manufacturer",
+           "route": "partner" if policy == PARTNER else "direct",
+           "patients_per_year": patients, "doses_per_year": doses,
+           "site_limit_usd": float(site["max_stocking_loss_usd_per_year"]),
+           "life_days": life, "lead_days": lead, "model_cost_usd": 0.0, "exact_cost_usd": 0.0}
+    if t is None:  # no policies table: just-in-time with nothing to evaluate
+        return {**{c: 0.0 for c in POLICY_COLUMNS}, **out, "fill_rate": 1.0,
+                "site_accepts_stocking": False, "method": "none"}
+    stock = math.isfinite(life)
+    if stock:
+        cost, econ = option_cost(t, prod, patients, life, lead, float(option["replenish_cost_usd"]),
+                                 float(option["avoided_cost_usd"]),
+                                 float(prod["doses_per_shipment"]), cfg.cost_of_capital, cfg.seed)
+        lo, hi = float(option["lo_patients"]), float(option["hi_patients"])
+        c_lo, c_hi = float(option["cost_lo_usd"]), float(option["cost_hi_usd"])
+        out["model_cost_usd"] = c_lo + (c_hi - c_lo) * (patients - lo) / (hi - lo) \
+            if hi > lo else c_lo
+        out["exact_cost_usd"] = cost
+    else:
+        econ = evaluate(t, prod, patients, 0.0, 0.0, cfg.cost_of_capital, cfg.seed)
+    fields = econ_fields(econ)
+    cogs = float(prod["cogs_usd_per_dose"])
+    out.update(fields)
+    out.update({
+        "expired_usd": fields["expired_doses_per_year"] * cogs,
+        "site_accepts_stocking": policy == "stocked_at_site"
+        and fields["site_loss_usd"] <= out["site_limit_usd"] + 1e-6,
+    })
+    return out
+
+
+def finance_summary(policies: pd.DataFrame) -> dict[str, float]:
+    """Headline figures of a policies table (for KPIs and `netopt compare`)."""
+    if policies is None or policies.empty:
+        return {"sites_stocking": 0, "expired_doses_per_year": 0.0,
+                "manufacturer_writeoff_usd": 0.0, "inventory_value_usd": 0.0,
+                "working_capital_manufacturer_usd": 0.0, "working_capital_site_usd": 0.0}
+    stocking = policies[policies["policy"] == "stocked_at_site"]
+    return {
+        "sites_stocking": int(stocking["site_id"].nunique()),
+        "expired_doses_per_year": float(policies["expired_doses_per_year"].sum()),
+        "manufacturer_writeoff_usd": float(policies["manufacturer_writeoff_usd"].sum()),
+        "inventory_value_usd": float(policies["avg_inventory_value_usd"].sum()),
+        "working_capital_manufacturer_usd": float(
+            policies["working_capital_manufacturer_usd"].sum()),
+        "working_capital_site_usd": float(policies["working_capital_site_usd"].sum()),
+    }
+
+
+__all__ = ["POLICY_COLUMNS", "policies_table", "finance_summary", "econ_fields", "GENEROSITY"]

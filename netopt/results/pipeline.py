@@ -1,0 +1,63 @@
+"""The stages wired together: case -> prepare -> build -> solve -> (diagnose) -> results.
+
+A case with a launch timeline (`timeline.periods` > 1) takes the same path with the
+multi-period builder, diagnosis and extraction of `model/calendar.py` / `model/timeline.py`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from ..data.case import Case
+from ..model.build import build_model
+from ..model.calendar import horizon_text, plan_timeline
+from ..model.prepare import Prepared, prepare
+from ..model.timeline import build_timeline_model
+from ..solver.diagnose import Infeasible, diagnose, diagnose_timeline
+from ..solver.highs import SolveInfo, solve_model
+from .tables import Results, extract, extract_timeline
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def solve_case(case: Case, time_limit: float | None = None, gap: float | None = None,
+               threads: int | None = None, seed: int | None = None, tee: bool = False,
+               progress: Progress = _noop, prepared: Prepared | None = None) -> Results:
+    """Solve one case end to end. Raises Infeasible (with the reasons) when hard settings
+    cannot all be met; returns Results (possibly time-limited, with its gap) otherwise."""
+    solver = case.config.solver
+    updates = {k: v for k, v in (("time_limit", time_limit), ("mip_gap", gap),
+                                 ("threads", threads), ("seed", seed)) if v is not None}
+    if updates:
+        solver = solver.model_copy(update=updates)
+    started = time.perf_counter()
+    progress("preparing lanes and pairs")
+    prep = prepared or prepare(case)
+    # a launch timeline (more than one period) builds one block of the network per period
+    plan = plan_timeline(prep) if case.config.timeline.periods > 1 else None
+    horizon = f", {horizon_text(plan)}" if plan else ""
+    progress(f"building model ({len(prep.pairs):,} pairs, {len(prep.site_products):,} "
+             f"site-products{horizon})")
+    m = build_timeline_model(plan) if plan else build_model(prep)
+    build_seconds = time.perf_counter() - started
+    progress(f"solving with HiGHS (limit {solver.time_limit:g}s, gap {solver.mip_gap:g})")
+    info = solve_model(m, solver, tee=tee)
+    info.build_seconds = build_seconds
+    if not info.has_solution:
+        if info.status == "infeasible":
+            progress("infeasible: diagnosing with an elastic model")
+            raise Infeasible(diagnose_timeline(plan, solver) if plan else diagnose(prep, solver))
+        raise Infeasible([f"HiGHS found no solution ({info.termination}) within "
+                          f"{solver.time_limit:g}s; raise --time-limit"], info=info)
+    progress("extracting results")
+    return extract_timeline(m, info) if plan else extract(m, info)
+
+
+__all__ = ["solve_case", "Results", "SolveInfo", "Infeasible"]

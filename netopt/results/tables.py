@@ -1,0 +1,595 @@
+"""Tidy result tables from a solved model, and KPIs as pure functions of those tables.
+
+Extraction reads variable values once into numpy arrays; KPI functions only see DataFrames,
+so they are tested without a solver.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from ..data.geography import haversine_km
+from ..model.common import MONEY
+from ..model.prepare import Prepared
+from ..solver.highs import SolveInfo
+from .finance import finance_summary, policies_table
+
+if TYPE_CHECKING:
+    from ..model.calendar import TimelinePlan
+
+TOL = 1e-6
+TABLE_NAMES = ("sites", "hubs", "partners", "assignments", "shipments", "unserved", "costs",
+               "kpis", "zones", "plants", "kols", "products", "site_products", "finance")
+#: tables only some runs have (multi-period launch timeline); written and read when present
+OPTIONAL_TABLES = ("timeline_sites", "timeline_periods", "timeline_products")
+
+
+@dataclass
+class Results:
+    """Result tables of one solve plus its SolveInfo and summary."""
+
+    tables: dict[str, pd.DataFrame]
+    info: SolveInfo
+    summary: dict = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(name)
+
+    def write(self, out: Path) -> list[Path]:
+        """Write every table as CSV and summary.json; return the paths."""
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name in (*TABLE_NAMES, *(n for n in OPTIONAL_TABLES if n in self.tables)):
+            path = out / f"{name}.csv"
+            self.tables[name].to_csv(path, index=False, lineterminator="\n")
+            paths.append(path)
+        path = out / "summary.json"
+        path.write_text(json.dumps(self.summary, indent=2, default=_json) + "\n")
+        return [*paths, path]
+
+    @classmethod
+    def read(cls, folder: Path) -> Results:
+        """Load saved result tables (for `netopt report` without re-solving)."""
+        folder = Path(folder)
+        summary = json.loads((folder / "summary.json").read_text())
+        tables = {}
+        for name in (*TABLE_NAMES, *OPTIONAL_TABLES):
+            path = folder / f"{name}.csv"
+            if path.exists():
+                tables[name] = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        info = SolveInfo(status=summary["status"], termination=summary["termination"],
+                         objective=summary.get("objective"), bound=summary.get("bound"),
+                         gap=summary.get("gap"), solve_seconds=summary.get("solve_seconds", 0.0),
+                         build_seconds=summary.get("build_seconds", 0.0))
+        return cls(tables, info, summary)
+
+
+def _json(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(type(value))
+
+
+def _values(var: pyo.Var) -> dict:
+    return {k: (v.value or 0.0) for k, v in var.items()}
+
+
+def _arr(var: pyo.Var, n: int) -> np.ndarray:
+    vals = np.zeros(n)
+    for k, v in var.items():
+        vals[k] = v.value or 0.0
+    return np.where(np.abs(vals) < TOL, 0.0, vals)
+
+
+def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
+    """Read the solution into tables. Call only when info.has_solution."""
+    prep: Prepared = m.prep
+    x = _arr(m.x, len(prep.pairs))
+    f = _arr(m.f, len(prep.direct_lanes))
+    q = _arr(m.q, len(prep.partner_links))
+    r = _arr(m.r, len(prep.partner_supply))
+    y = {k: round(v) for k, v in _values(m.y).items()}
+    w = {k: round(v) for k, v in _values(m.w).items()}
+    o = {k: round(v) for k, v in _values(m.o).items()}
+    e = {k: round(v) for k, v in _values(m.e).items()}
+    g = {k: round(v) for k, v in _values(m.g).items()}
+    a = {k: round(v) for k, v in _values(m.a).items()}
+
+    assignments = assignments_table(prep, x)
+    shipments = shipments_table(prep, f, q, r)
+    tables = {
+        "assignments": assignments,
+        "shipments": shipments,
+        "sites": sites_table(prep, y, w, o, e, assignments, shipments),
+        "hubs": hubs_table(prep, g, shipments),
+        "partners": partners_table(prep, a, shipments),
+        "unserved": unserved_table(prep, m),
+        "costs": costs_table(m),
+    }
+    tables["zones"] = zones_table(prep, tables["assignments"], tables["unserved"])
+    tables["plants"] = plants_table(prep, tables["shipments"])
+    tables["kols"] = kols_table(prep, tables["sites"])
+    tables["products"] = prep.products.reset_index()[[
+        "product_id", "name", "modality", "therapeutic_area", "temperature_class",
+        "doses_per_patient", "dose_interval_days", "price_usd_per_dose", "cogs_usd_per_dose",
+        "shelf_life_hours", "handling_buffer_hours", "max_patient_travel_km",
+        "penalty_usd_per_patient"]]
+    tables["site_products"] = prep.site_products.drop(columns=["max_patients"])
+    tables["finance"] = policies_table(prep, m, f, q)
+    tables["kpis"] = kpis_table(tables, prep, info)
+    summary = summary_dict(tables, prep, info)
+    return Results(tables, info, summary)
+
+
+def assignments_table(prep: Prepared, x: np.ndarray) -> pd.DataFrame:
+    """Patients per year by zone, site and product (demand points split back to zones)."""
+    pairs = prep.pairs.assign(patients=x)
+    pairs = pairs[pairs["patients"] > 0]
+    columns = ["zone_id", "zone_name", "state", "site_id", "site_name", "product_id",
+               "patients_per_year", "travel_km", "max_travel_km", "within_travel_target"]
+    if pairs.empty:  # nobody treated (e.g. the only hub out in an N-1 re-solve)
+        return pd.DataFrame({c: pd.Series(dtype=bool if c == "within_travel_target" else
+                                          float if c in ("patients_per_year", "travel_km",
+                                                         "max_travel_km") else object)
+                             for c in columns})
+    zp = prep.zone_point
+    point_pop = prep.points["population"]
+    merged = pairs.merge(zp, on="point_id")
+    share = merged["population"] / merged["point_id"].map(point_pop).replace(0, np.nan)
+    merged["patients"] = merged["patients"] * share.fillna(0)
+    zones = prep.case.zones.set_index("zone_id")
+    sites = prep.sites
+    z = zones.loc[merged["zone_id"]]
+    s = sites.loc[merged["site_id"]]
+    km = haversine_km(z["latitude"].to_numpy(), z["longitude"].to_numpy(),
+                      s["latitude"].to_numpy(), s["longitude"].to_numpy())
+    reach = prep.products["max_patient_travel_km"]
+    out = pd.DataFrame({
+        "zone_id": merged["zone_id"].to_numpy(),
+        "zone_name": z["name"].to_numpy(),
+        "state": z["state"].to_numpy(),
+        "site_id": merged["site_id"].to_numpy(),
+        "site_name": s["name"].to_numpy(),
+        "product_id": merged["product_id"].to_numpy(),
+        "patients_per_year": merged["patients"].to_numpy(),
+        "travel_km": np.round(km, 3),
+        "max_travel_km": merged["product_id"].map(reach).to_numpy(),
+        "within_travel_target": km <= prep.case.config.service.within_km,
+    })
+    out = out[out["patients_per_year"] > TOL]
+    return out.sort_values(["zone_id", "product_id", "site_id"], ignore_index=True)
+
+
+def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray,
+                    r: np.ndarray) -> pd.DataFrame:
+    """Doses per year per lane: direct (plant-hub-site), partner supply and partner delivery."""
+    products = prep.products
+    lanes = prep.direct_lanes.assign(doses=f)
+    lanes = lanes[lanes["doses"] > 0]
+    direct = pd.DataFrame({
+        "leg": "direct", "plant_id": lanes["plant_id"], "hub_id": lanes["hub_id"],
+        "partner_id": "", "site_id": lanes["site_id"], "product_id": lanes["product_id"],
+        "mode": lanes["mode"], "doses_per_year": lanes["doses"],
+        "transit_hours": lanes["hours"], "cost_usd_per_shipment": lanes["cost_usd_per_shipment"],
+    })
+    sup = prep.partner_supply.assign(doses=r)
+    sup = sup[sup["doses"] > 0]
+    supply = pd.DataFrame({
+        "leg": "partner_supply", "plant_id": sup["plant_id"], "hub_id": sup["hub_id"],
+        "partner_id": sup["partner_id"], "site_id": "", "product_id": sup["product_id"],
+        "mode": "", "doses_per_year": sup["doses"], "transit_hours": sup["hours"],
+        "cost_usd_per_shipment": sup["cost_usd_per_shipment"],
+    })
+    links = prep.partner_links.assign(doses=q)
+    links = links[links["doses"] > 0]
+    delivery = pd.DataFrame({
+        "leg": "partner_delivery", "plant_id": "", "hub_id": "",
+        "partner_id": links["partner_id"], "site_id": links["site_id"],
+        "product_id": links["product_id"], "mode": links["mode"], "doses_per_year": links["doses"],
+        "transit_hours": links["hours"], "cost_usd_per_shipment": links["cost_usd_per_shipment"],
+    })
+    out = pd.concat([df for df in (direct, supply, delivery) if len(df)], ignore_index=True) \
+        if len(direct) + len(supply) + len(delivery) else direct.iloc[0:0]
+    if len(out):
+        out["temperature_class"] = out["product_id"].map(products["temperature_class"])
+        out["shipments_per_year"] = out["doses_per_year"] / out["product_id"].map(
+            products["doses_per_shipment"])
+        out["shelf_life_hours"] = out["product_id"].map(products["shelf_life_hours"])
+        out["handling_buffer_hours"] = out["product_id"].map(products["handling_buffer_hours"])
+    else:
+        for c in ("temperature_class", "shipments_per_year", "shelf_life_hours",
+                  "handling_buffer_hours"):
+            out[c] = pd.Series(dtype="float64" if c != "temperature_class" else "object")
+    return out.sort_values(["leg", "site_id", "partner_id", "product_id", "plant_id", "hub_id"],
+                           ignore_index=True)
+
+
+def sites_table(prep: Prepared, y: dict, w: dict, o: dict, e: dict,
+                assignments: pd.DataFrame, shipments: pd.DataFrame) -> pd.DataFrame:
+    """One row per site of the dataset (excluded and never-eligible ones too)."""
+    all_sites = prep.case.sites.set_index("site_id").sort_index()
+    patients = assignments.pivot_table(index="site_id", columns="product_id",
+                                       values="patients_per_year", aggfunc="sum").fillna(0.0)
+    chair = prep.products["chair_hours_per_patient"]
+    rows = []
+    links = shipments[shipments["leg"] == "partner_delivery"] if len(shipments) else shipments
+    for sid, s in all_sites.iterrows():
+        active = bool(y.get(sid, 0))
+        status = s["status"]
+        if status == "excluded":
+            decision = "excluded"
+        elif status == "existing":
+            decision = "kept" if active else "closed"
+        else:
+            decision = "opened" if active else "not chosen"
+        offered = sorted(k for (ss, k), v in w.items() if ss == sid and v)
+        onboarded = sorted(ar for (ss, ar), v in o.items() if ss == sid and v)
+        equipped = sorted(t for (ss, t), v in e.items() if ss == sid and v)
+        row_pat = patients.loc[sid] if sid in patients.index else pd.Series(dtype=float)
+        total = float(row_pat.sum()) if len(row_pat) else 0.0
+        hours = float(sum(row_pat.get(k, 0.0) * chair[k] for k in row_pat.index))
+        partner_ids = sorted(set(links.loc[links["site_id"] == sid, "partner_id"])) \
+            if len(links) else []
+        rows.append({
+            "site_id": sid, "name": s["name"], "state": s["state"],
+            "latitude": s["latitude"], "longitude": s["longitude"], "status": status,
+            "active": active, "decision": decision,
+            "products_offered": ";".join(offered),
+            "certified_areas": ";".join(s["certified_areas"]),
+            "onboarded_areas": ";".join(onboarded),
+            "temperature_classes_held": ";".join(s["temperature_classes"]),
+            "equipped_classes": ";".join(equipped),
+            "partners_linked": ";".join(partner_ids),
+            "patients_per_year": total,
+            **{f"patients_{k}": float(row_pat.get(k, 0.0)) for k in prep.product_ids},
+            "capacity_patients_per_year": s["capacity_patients_per_year"],
+            "utilisation": total / s["capacity_patients_per_year"]
+            if s["capacity_patients_per_year"] > 0 else 0.0,
+            "chair_hours_used": hours,
+            "chair_hours_per_year": s["chair_hours_per_year"],
+            "kol_count": s["kol_count"],
+        })
+    return pd.DataFrame(rows)
+
+
+def hubs_table(prep: Prepared, g: dict, shipments: pd.DataFrame) -> pd.DataFrame:
+    hubs = prep.case.hubs.set_index("hub_id").sort_index()
+    by_hub = shipments.groupby("hub_id")["shipments_per_year"].sum() if len(shipments) \
+        else pd.Series(dtype=float)
+    out = pd.DataFrame({
+        "hub_id": hubs.index, "name": hubs["name"].to_numpy(),
+        "airport_code": hubs["airport_code"].to_numpy(),
+        "latitude": hubs["latitude"].to_numpy(), "longitude": hubs["longitude"].to_numpy(),
+        "status": hubs["status"].to_numpy(),
+        "active": [bool(g.get(h, 0)) for h in hubs.index],
+        "shipments_per_year": [float(by_hub.get(h, 0.0)) for h in hubs.index],
+        "capacity_shipments_per_year": hubs["capacity_shipments_per_year"].to_numpy(),
+    })
+    out["utilisation"] = out["shipments_per_year"] / out["capacity_shipments_per_year"].where(
+        out["capacity_shipments_per_year"] > 0)
+    out["utilisation"] = out["utilisation"].fillna(0.0)
+    return out
+
+
+def partners_table(prep: Prepared, a: dict, shipments: pd.DataFrame) -> pd.DataFrame:
+    partners = prep.case.partners.set_index("partner_id").sort_index()
+    deliveries = shipments[shipments["leg"] == "partner_delivery"] if len(shipments) \
+        else shipments
+    doses = deliveries.groupby("partner_id")["doses_per_year"].sum() if len(deliveries) \
+        else pd.Series(dtype=float)
+    linked = deliveries.groupby("partner_id")["site_id"].agg(
+        lambda s: ";".join(sorted(set(s)))) if len(deliveries) else pd.Series(dtype=object)
+    out = pd.DataFrame({
+        "partner_id": partners.index, "name": partners["name"].to_numpy(),
+        "latitude": partners["latitude"].to_numpy(),
+        "longitude": partners["longitude"].to_numpy(),
+        "temperature_classes": [";".join(c) for c in partners["temperature_classes"]],
+        "active": [bool(a.get(p, 0)) for p in partners.index],
+        "doses_per_year": [float(doses.get(p, 0.0)) for p in partners.index],
+        "sites_linked": [linked.get(p, "") for p in partners.index],
+        "capacity_doses_per_year": partners["capacity_doses_per_year"].to_numpy(),
+    })
+    return out
+
+
+def unserved_table(prep: Prepared, m: pyo.ConcreteModel) -> pd.DataFrame:
+    """Unserved patients per zone and product, with the reason where one is known."""
+    u = {k: v.value or 0.0 for k, v in m.u.items()}
+    d = prep.demand.copy()
+    d["unserved"] = [u.get((p, k), 0.0) for p, k in zip(d["point_id"], d["product_id"],
+                                                      strict=True)]
+    d = d[d["unserved"] > TOL]
+    cols = ["zone_id", "zone_name", "state", "product_id", "patients_unserved", "reason"]
+    if d.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "patients_unserved"
+                                          else "object") for c in cols})
+    reasons = {(p, k): r for p, k, r in zip(prep.no_option["point_id"],
+                                            prep.no_option["product_id"],
+                                            prep.no_option["reason"], strict=True)}
+    d["reason"] = [reasons.get((p, k), "not served at the optimum: serving costs more than "
+                               "the unserved penalty, or capacity is exhausted")
+                   for p, k in zip(d["point_id"], d["product_id"], strict=True)]
+    merged = d.merge(prep.zone_point, on="point_id")
+    pop = merged["point_id"].map(prep.points["population"]).replace(0, np.nan)
+    merged["patients_unserved"] = merged["unserved"] * (merged["population"] / pop).fillna(0)
+    zones = prep.case.zones.set_index("zone_id")
+    out = pd.DataFrame({
+        "zone_id": merged["zone_id"].to_numpy(),
+        "zone_name": zones.loc[merged["zone_id"], "name"].to_numpy(),
+        "state": zones.loc[merged["zone_id"], "state"].to_numpy(),
+        "product_id": merged["product_id"].to_numpy(),
+        "patients_unserved": merged["patients_unserved"].to_numpy(),
+        "reason": merged["reason"].to_numpy(),
+    })
+    out = out[out["patients_unserved"] > TOL]
+    return out.sort_values(["zone_id", "product_id"], ignore_index=True)
+
+
+def zones_table(prep: Prepared, assignments: pd.DataFrame,
+                unserved: pd.DataFrame) -> pd.DataFrame:
+    """Per zone: patients demanded, served, unserved and served beyond the travel target."""
+    zones = prep.case.zones.set_index("zone_id").sort_index()
+    total_rate = prep.products["incidence_per_100k"].sum() / 1e5 * prep.case.config.demand_scale
+    served = assignments.groupby("zone_id")["patients_per_year"].sum()
+    beyond = assignments[~assignments["within_travel_target"].astype(bool)].groupby(
+        "zone_id")["patients_per_year"].sum()
+    lost = unserved.groupby("zone_id")["patients_unserved"].sum()
+    return pd.DataFrame({
+        "zone_id": zones.index, "name": zones["name"].to_numpy(),
+        "state": zones["state"].to_numpy(), "latitude": zones["latitude"].to_numpy(),
+        "longitude": zones["longitude"].to_numpy(),
+        "population": zones["population"].to_numpy(),
+        "patients_demand": (zones["population"] * total_rate).to_numpy(),
+        "patients_served": served.reindex(zones.index, fill_value=0.0).to_numpy(),
+        "patients_unserved": lost.reindex(zones.index, fill_value=0.0).to_numpy(),
+        "patients_beyond_target": beyond.reindex(zones.index, fill_value=0.0).to_numpy(),
+    })
+
+
+def plants_table(prep: Prepared, shipments: pd.DataFrame) -> pd.DataFrame:
+    plants = prep.plants
+    doses = shipments.groupby("plant_id")["doses_per_year"].sum() if len(shipments) \
+        else pd.Series(dtype=float)
+    return pd.DataFrame({
+        "plant_id": plants.index, "name": plants["name"].to_numpy(),
+        "latitude": plants["latitude"].to_numpy(), "longitude": plants["longitude"].to_numpy(),
+        "products": [";".join(p) for p in plants["products"]],
+        "doses_per_year": [float(doses.get(p, 0.0)) for p in plants.index],
+        "capacity_doses_per_year": plants["capacity_doses_per_year"].to_numpy(),
+        "turnaround_days": plants["turnaround_days"].to_numpy(),
+    })
+
+
+def kols_table(prep: Prepared, sites: pd.DataFrame) -> pd.DataFrame:
+    """KOLs with whether their site is active and onboarded (or certified) for their area."""
+    kols = prep.case.kols.sort_values("kol_id")
+    s = sites.set_index("site_id")
+    covered = []
+    for site, area in zip(kols["site_id"], kols["therapeutic_area"], strict=True):
+        row = s.loc[site] if site in s.index else None
+        areas = set()
+        if row is not None and row["active"]:
+            areas = set(filter(None, f"{row['certified_areas']};{row['onboarded_areas']}"
+                               .split(";")))
+        covered.append(area in areas)
+    out = kols[["kol_id", "name", "therapeutic_area", "site_id", "weight"]].copy()
+    out["latitude"] = [s.at[x, "latitude"] if x in s.index else np.nan for x in out["site_id"]]
+    out["longitude"] = [s.at[x, "longitude"] if x in s.index else np.nan
+                        for x in out["site_id"]]
+    out["covered"] = covered
+    return out.reset_index(drop=True)
+
+
+def costs_table(m: pyo.ConcreteModel) -> pd.DataFrame:
+    rows = [{"term": name, "usd_per_year": float(pyo.value(expr)) * MONEY + 0.0}
+            for name, expr in m.cost_terms.items()]
+    out = pd.DataFrame(rows)
+    total = pd.DataFrame([{"term": "total", "usd_per_year": out["usd_per_year"].sum()}])
+    return pd.concat([out, total], ignore_index=True)
+
+
+def kpis_table(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInfo) -> pd.DataFrame:
+    """Headline KPIs, each a pure function of the result tables."""
+    k = compute_kpis(tables, float(prep.demand["patients"].sum()))
+    units = {"patients_demand": "patients/yr", "patients_served": "patients/yr",
+             "patients_unserved": "patients/yr", "pct_served": "%",
+             "pct_within_travel_target": "%", "sites_active": "sites",
+             "sites_opened": "sites", "hubs_active": "hubs", "partners_active": "partners",
+             "sites_with_partner": "sites", "sites_onboarded": "sites",
+             "annual_cost_usd": "USD/yr", "mean_travel_km": "km", "sites_stocking": "sites",
+             "expired_doses_per_year": "doses/yr", "manufacturer_writeoff_usd": "USD/yr",
+             "inventory_value_usd": "USD", "working_capital_manufacturer_usd": "USD",
+             "working_capital_site_usd": "USD"}
+    return pd.DataFrame([{"kpi": n, "value": v, "unit": units.get(n, "")} for n, v in k.items()])
+
+
+def compute_kpis(tables: dict[str, pd.DataFrame], demand: float) -> dict[str, float]:
+    a = tables["assignments"]
+    served = float(a["patients_per_year"].sum())
+    within = float(a.loc[a["within_travel_target"], "patients_per_year"].sum())
+    sites = tables["sites"]
+    costs = tables["costs"].set_index("term")["usd_per_year"]
+    return {
+        "patients_demand": demand,
+        "patients_served": served,
+        "patients_unserved": float(tables["unserved"]["patients_unserved"].sum()),
+        "pct_served": 100 * served / demand if demand else 0.0,
+        "pct_within_travel_target": 100 * within / served if served else 0.0,
+        "sites_active": int(sites["active"].sum()),
+        "sites_opened": int((sites["decision"] == "opened").sum()),
+        "hubs_active": int(tables["hubs"]["active"].sum()),
+        "partners_active": int(tables["partners"]["active"].sum()),
+        "sites_with_partner": int((sites["partners_linked"] != "").sum()),
+        "sites_onboarded": int(sites["onboarded_areas"].str.len().gt(0).sum()),
+        "annual_cost_usd": float(costs.get("total", 0.0)),
+        "mean_travel_km": float(np.average(a["travel_km"], weights=a["patients_per_year"]))
+        if served else 0.0,
+        **finance_summary(tables.get("finance")),
+    }
+
+
+def summary_dict(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInfo) -> dict:
+    k = compute_kpis(tables, float(prep.demand["patients"].sum()))
+    return {
+        "model": prep.case.name,
+        "status": info.status, "termination": info.termination,
+        "objective_usd": None if info.objective is None else info.objective * MONEY,
+        "bound_usd": None if info.bound is None else info.bound * MONEY,
+        "objective": None if info.objective is None else info.objective * MONEY,
+        "bound": None if info.bound is None else info.bound * MONEY,
+        "gap": info.gap,
+        "build_seconds": round(info.build_seconds, 3),
+        "solve_seconds": round(info.solve_seconds, 3),
+        "n_variables": info.n_variables, "n_binaries": info.n_binaries,
+        "n_constraints": info.n_constraints,
+        "patients_demand": k["patients_demand"], "patients_served": k["patients_served"],
+        "patients_unserved": k["patients_unserved"],
+        "pct_within_travel_target": k["pct_within_travel_target"],
+        "sites_active": k["sites_active"], "hubs_active": k["hubs_active"],
+        "partners_active": k["partners_active"],
+        "sites_stocking": k["sites_stocking"],
+        "expired_doses_per_year": k["expired_doses_per_year"],
+        "manufacturer_writeoff_usd": k["manufacturer_writeoff_usd"],
+        "demand_points": len(prep.points),
+        "aggregation_error_km": round(prep.aggregation_error_km, 3),
+        "objective_sense": prep.case.config.objective,
+        "settings": prep.case.config.model_dump(mode="json", exclude={"edits"}),
+        "model_file": str(prep.case.model_path) if prep.case.model_path else None,
+    }
+
+
+# ---------------------------------------------------------------- launch timeline
+
+
+def extract_timeline(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
+    """Results of a multi-period model: the ordinary tables describe the LAST period (the
+    network at the end of the roll-out), plus timeline_sites / timeline_periods /
+    timeline_products and a `timeline` entry in the summary. Flows in the timeline tables
+    are amounts within each period (annual rate x period length), not annual rates."""
+    plan = m.plan
+    blocks = [m.period[j] for j in m.B]
+    result = extract(blocks[-1], info)
+    per_block = [_block_figures(b) for b in blocks]
+    periods = timeline_periods_table(plan, per_block)
+    tables = result.tables
+    tables["timeline_periods"] = periods
+    tables["timeline_products"] = timeline_products_table(plan, per_block)
+    tables["timeline_sites"] = timeline_sites_table(plan, blocks)
+    npv = None if info.objective is None else -info.objective * MONEY
+    settings = plan.settings
+    kpis = tables["kpis"]
+    tables["kpis"] = pd.concat([kpis, pd.DataFrame([
+        {"kpi": "npv_usd", "value": npv, "unit": "USD"},
+        {"kpi": "timeline_patients_served", "value": float(periods["patients_served"].sum()),
+         "unit": "patients"}])], ignore_index=True)
+    result.summary["timeline"] = {
+        "periods": settings.periods, "period_months": settings.period_months,
+        "start": settings.start, "discount_rate": settings.discount_rate,
+        "npv_usd": npv, "model_blocks": len(plan.groups),
+        "patients_served": float(periods["patients_served"].sum()),
+        "patients_unserved": float(periods["patients_unserved"].sum()),
+        "last_period": plan.periods[-1].label,
+    }
+    return result
+
+
+def _block_figures(b: pyo.Block) -> dict:
+    """Annual rates of one block: patients by product, active facilities, cost terms (USD)."""
+    prep: Prepared = b.prep
+    x = _arr(b.x, len(prep.pairs))
+    served = pd.Series(x).groupby(prep.pairs["product_id"].to_numpy()).sum() if len(x) \
+        else pd.Series(dtype=float)
+    u = pd.Series({k: v.value or 0.0 for k, v in b.u.items()}, dtype=float)
+    unserved = u.groupby(level=1).sum() if len(u) else pd.Series(dtype=float)
+    demand = prep.demand.groupby("product_id")["patients"].sum()
+    terms = {name: float(pyo.value(expr)) * MONEY for name, expr in b.cost_terms.items()}
+    return {
+        "demand": demand.reindex(prep.product_ids, fill_value=0.0),
+        "served": served.reindex(prep.product_ids, fill_value=0.0),
+        "unserved": unserved.clip(lower=0.0).reindex(prep.product_ids, fill_value=0.0),
+        "sites": int(sum(round(v.value or 0.0) for v in b.y.values())),
+        "hubs": int(sum(round(v.value or 0.0) for v in b.g.values())),
+        "revenue": 0.0 - terms.get("revenue", 0.0),
+        "cost": sum(v for name, v in terms.items() if name != "revenue"),
+    }
+
+
+def timeline_periods_table(plan: TimelinePlan, per_block: list[dict]) -> pd.DataFrame:
+    """One row per period: patients, active facilities and cash flow within the period."""
+    margin = plan.prep.case.config.objective == "margin"
+    rows = []
+    for period in plan.periods:
+        f = per_block[plan.block_of(period.index)]
+        yrs = period.years
+        revenue = f["revenue"] * yrs
+        cost = f["cost"] * yrs
+        cash = revenue - cost if margin else -cost
+        rows.append({
+            "period": period.index, "label": period.label,
+            "start_date": period.start.isoformat(), "years": yrs,
+            "patients_demand": float(f["demand"].sum()) * yrs,
+            "patients_served": float(f["served"].sum()) * yrs,
+            "patients_unserved": float(f["unserved"].sum()) * yrs,
+            "sites_active": f["sites"], "hubs_active": f["hubs"],
+            "revenue_usd": revenue, "cost_usd": cost, "cash_flow_usd": cash,
+            "discount_factor": period.discount_factor,
+            "discounted_cash_flow_usd": cash * period.discount_factor,
+        })
+    return pd.DataFrame(rows)
+
+
+def timeline_products_table(plan: TimelinePlan, per_block: list[dict]) -> pd.DataFrame:
+    """Patients demanded, served and unserved per period and product (within the period)."""
+    rows = []
+    for period in plan.periods:
+        f = per_block[plan.block_of(period.index)]
+        for k in plan.prep.product_ids:
+            rows.append({"period": period.index, "label": period.label, "product_id": k,
+                         "patients_demand": float(f["demand"][k]) * period.years,
+                         "patients_served": float(f["served"][k]) * period.years,
+                         "patients_unserved": float(f["unserved"][k]) * period.years})
+    return pd.DataFrame(rows)
+
+
+def timeline_sites_table(plan: TimelinePlan, blocks: list[pyo.Block]) -> pd.DataFrame:
+    """Every site of the dataset: the earliest period it can be active (0 for an existing
+    site; for a candidate its next P&T meeting + onboarding_days), the first period it is
+    active (blank if never), the products it offers at the end, and the first period it can
+    be onboarded for a new therapeutic area (the same date, existing sites included). A
+    period at or beyond the number of periods lies outside the horizon."""
+    sites = plan.prep.case.sites.sort_values("site_id")
+    first: dict[str, int] = {}
+    for period in plan.periods:
+        b = blocks[plan.block_of(period.index)]
+        for s, v in b.y.items():
+            if round(v.value or 0.0) and s not in first:
+                first[s] = period.index
+    last = blocks[-1]
+    offered: dict[str, list[str]] = {}
+    for (s, k), v in last.w.items():
+        if round(v.value or 0.0):
+            offered.setdefault(s, []).append(k)
+    labels = {p.index: p.label for p in plan.periods}
+    ids = sites["site_id"].tolist()
+    return pd.DataFrame({
+        "site_id": ids, "name": sites["name"].to_numpy(), "state": sites["state"].to_numpy(),
+        "status": sites["status"].to_numpy(),
+        "earliest_period": pd.array([0 if st == "existing" else plan.earliest.get(s, 0)
+                                     for s, st in zip(ids, sites["status"], strict=True)],
+                                    dtype="Int64"),
+        "first_active_period": pd.array([first.get(s) for s in ids], dtype="Int64"),
+        "first_active_label": [labels[first[s]] if s in first else "" for s in ids],
+        "products_offered_end": [";".join(sorted(offered.get(s, []))) for s in ids],
+        "onboarding_ready_period": pd.array([plan.earliest.get(s, 0) for s in ids],
+                                            dtype="Int64"),
+    })

@@ -1,0 +1,203 @@
+"""Explain infeasible models in domain words.
+
+The model is re-solved in an elastic form (every hard requirement gets a heavily penalised
+slack); the non-zero slacks name which patients, products, KOLs or limits cannot be met, and
+the reasons recorded by `prepare` say why (no site within reach, price ceiling, shelf life).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from ..data.config import SolverSettings
+from ..model.build import build_model
+from ..model.calendar import TimelinePlan
+from ..model.prepare import Prepared
+from ..model.timeline import build_timeline_model
+from .highs import SolveInfo, solve_model
+
+TOL = 1e-6
+MAX_LISTED = 8
+
+
+class Infeasible(Exception):
+    """The case's hard settings cannot all be met; `reasons` says which and why."""
+
+    def __init__(self, reasons: list[str], info: SolveInfo | None = None):
+        self.reasons = reasons
+        self.info = info
+        super().__init__("model is infeasible:\n- " + "\n- ".join(reasons))
+
+
+def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:
+    reasons = _static_reasons(prep)
+    m = build_model(prep, elastic=True)
+    info = solve_model(m, solver)
+    if not info.has_solution:
+        return reasons or [f"the elastic model could not be solved either ({info.termination})"]
+    slacks = m.requirement_slacks
+    if "unserved" in slacks:
+        unserved = {k: v.value or 0.0 for k, v in slacks["unserved"].items()}
+        reasons += _unserved_reasons(prep, unserved)
+    if "service_level" in slacks:
+        svc = prep.case.config.service
+        total = prep.demand.groupby("product_id")["patients"].sum()
+        for k, v in slacks["service_level"].items():
+            if (v.value or 0.0) > TOL:
+                need = svc.min_share * total[k]
+                reasons.append(
+                    f"service level: product {k} needs {svc.min_share:.0%} of its "
+                    f"{total[k]:,.1f} patients/yr ({need:,.1f}) treated within "
+                    f"{svc.within_km:g} km, but at most {need - v.value:,.1f} can be "
+                    f"({_far_zones(prep, k)})")
+    if "kol" in slacks:
+        for j, v in slacks["kol"].items():
+            if (v.value or 0.0) > TOL:
+                reasons.append(_kol_reason(prep, m, j))
+    if "kol_coverage" in slacks and (slacks["kol_coverage"].value or 0.0) > TOL:
+        reasons.append(f"KOL coverage: weighted coverage of "
+                       f"{prep.case.config.kols.min_coverage:.0%} cannot be reached")
+    if "budget" in slacks and (slacks["budget"].value or 0.0) > TOL:
+        over = slacks["budget"].value * 1000
+        reasons.append(f"budget: the fixed costs of the cheapest network that meets the other "
+                       f"requirements exceed budget_fixed_usd by ${over:,.0f}")
+    if not reasons:
+        reasons.append("the requirements conflict with capacities or facility limits "
+                       "(max_active / min_active); relax them one at a time to find which")
+    return reasons
+
+
+def _static_reasons(prep: Prepared) -> list[str]:
+    cfg = prep.case.config
+    out = []
+    counts = {"sites": len(set(prep.site_products["site_id"])),
+              "hubs": len(set(prep.direct_lanes["hub_id"]) | set(prep.partner_supply["hub_id"])),
+              "partners": len(set(prep.partner_links["partner_id"]))}
+    for kind, n in counts.items():
+        need = getattr(cfg, kind).min_active
+        if need is not None and need > n:
+            out.append(f"{kind}.min_active = {need} but only {n} {kind} can serve any lane")
+    sites = prep.sites
+    locked = set(cfg.sites.lock_open) & set(sites.index)
+    if cfg.sites.existing == "locked":
+        locked |= set(sites.index[sites["status"] == "existing"])
+    locks = {"sites": len(locked), "hubs": len(set(cfg.hubs.lock_open)),
+             "partners": len(set(cfg.partners.lock_open))}
+    for kind, n in locks.items():
+        cap = getattr(cfg, kind).max_active
+        if cap is not None and n > cap:
+            why = " (existing sites are locked open: sites.existing)" if kind == "sites" else ""
+            out.append(f"{kind}.max_active = {cap} but {n} {kind} are locked open{why}")
+    return out
+
+
+def _unserved_reasons(prep: Prepared, u: dict) -> list[str]:
+    rows = [(p, k, v) for (p, k), v in u.items() if v > TOL]
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows, columns=["point_id", "product_id", "patients"])
+    why = prep.no_option.set_index(["point_id", "product_id"])["reason"]
+    frame["reason"] = [why.get((p, k), "capacity or facility limits: the eligible sites "
+                       "within reach cannot take these patients")
+                       for p, k in zip(frame["point_id"], frame["product_id"], strict=True)]
+    names = _point_names(prep)
+    out = []
+    for (k, reason), grp in frame.groupby(["product_id", "reason"], sort=True):
+        grp = grp.sort_values("patients", ascending=False)
+        listed = ", ".join(names.get(p, p) for p in grp["point_id"].head(MAX_LISTED))
+        more = f" and {len(grp) - MAX_LISTED} more" if len(grp) > MAX_LISTED else ""
+        out.append(f"unserved demand not allowed, but {grp['patients'].sum():,.2f} patients/yr "
+                   f"of {k} in {len(grp)} zone(s) cannot be served: {reason} — {listed}{more}")
+    return out
+
+
+def _point_names(prep: Prepared) -> dict[str, str]:
+    zones = prep.case.zones.set_index("zone_id")
+    zp = prep.zone_point.sort_values("population", ascending=False).drop_duplicates("point_id")
+    return {p: f"{zones.at[z, 'name']}, {zones.at[z, 'state']}" for p, z in
+            zip(zp["point_id"], zp["zone_id"], strict=True)}
+
+
+def _far_zones(prep: Prepared, k: str) -> str:
+    pairs = prep.pairs[(prep.pairs["product_id"] == k) & prep.pairs["within_target"]]
+    d = prep.demand[prep.demand["product_id"] == k]
+    far = d[~d["point_id"].isin(set(pairs["point_id"]))].sort_values("patients",
+                                                                     ascending=False)
+    if far.empty:
+        return "capacity near patients is the limit"
+    names = _point_names(prep)
+    listed = ", ".join(names.get(p, p) for p in far["point_id"].head(MAX_LISTED))
+    return (f"{far['patients'].sum():,.1f} patients/yr live in {len(far)} zone(s) with no "
+            f"eligible site within reach of the target, e.g. {listed}")
+
+
+def _kol_reason(prep: Prepared, m, j: str) -> str:
+    site, area = m.kol_site[j], m.kol_area[j]
+    all_sites = prep.case.sites.set_index("site_id")
+    if site in all_sites.index and all_sites.at[site, "status"] == "excluded":
+        why = "the site is excluded"
+    else:
+        blocked = prep.blocked[(prep.blocked["site_id"] == site)]
+        area_products = prep.products.index[prep.products["therapeutic_area"] == area]
+        blocked = blocked[blocked["product_id"].isin(area_products)]
+        why = "; ".join(f"{r.product_id}: {r.reason}" for r in blocked.itertuples()) or \
+            "site limits or budget prevent activating it"
+    return f"KOL {j} ({area}) at site {site} cannot be covered: {why}"
+
+
+# ---------------------------------------------------------------- infeasible timelines
+
+
+def diagnose_timeline(plan: TimelinePlan, solver: SolverSettings) -> list[str]:
+    """Why a timeline cannot meet its hard settings: the elastic multi-period model is
+    solved and each non-zero slack is explained as in the single-period diagnosis, prefixed
+    with the periods it concerns (the usual culprit: a requirement in a period before the
+    sites that could meet it are onboarded; see timeline.requirements_from_period)."""
+    reasons = _static_reasons(plan.prep)
+    m = build_timeline_model(plan, elastic=True)
+    info = solve_model(m, solver)
+    if not info.has_solution:
+        return reasons or [f"the elastic model could not be solved either ({info.termination})"]
+    found: dict[str, list[int]] = {}
+    for j in m.B:
+        b = m.period[j]
+        for text in _block_reasons(b):
+            found.setdefault(text, []).append(j)
+    for text, blocks in found.items():
+        ts = [t for j in blocks for t in plan.groups[j]]
+        first, last = plan.periods[min(ts)].label, plan.periods[max(ts)].label
+        when = first if first == last else f"{first} to {last}"
+        reasons.append(f"{when}: {text}")
+    if len(reasons) == 0:
+        reasons.append("the requirements conflict with capacities, facility limits or the "
+                       "sites' lead times; relax them one at a time to find which")
+    return reasons
+
+
+def _block_reasons(b: pyo.Block) -> list[str]:
+    """Non-zero requirement slacks of one period block, in words."""
+    prep: Prepared = b.prep
+    slacks = b.requirement_slacks
+    tol = TOL
+    out: list[str] = []
+    if "unserved" in slacks:
+        out += _unserved_reasons(prep, {k: v.value or 0.0 for k, v in slacks["unserved"].items()})
+    if "service_level" in slacks:
+        svc = prep.case.config.service
+        total = prep.demand.groupby("product_id")["patients"].sum()
+        for k, v in slacks["service_level"].items():
+            if (v.value or 0.0) > tol:
+                out.append(f"service level: product {k} needs {svc.min_share:.0%} of its "
+                           f"patients treated within {svc.within_km:g} km, but "
+                           f"{v.value:,.1f} of {svc.min_share * total[k]:,.1f} patients/yr "
+                           "cannot be (are its sites onboarded yet?)")
+    if "kol" in slacks:
+        out += [_kol_reason(prep, b, k) for k, v in slacks["kol"].items() if (v.value or 0) > tol]
+    if "kol_coverage" in slacks and (slacks["kol_coverage"].value or 0.0) > tol:
+        out.append(f"KOL coverage: weighted coverage of {prep.case.config.kols.min_coverage:.0%}"
+                   " cannot be reached")
+    if "budget" in slacks and (slacks["budget"].value or 0.0) > tol:
+        out.append("budget: the fixed costs of the cheapest network that meets the other "
+                   f"requirements exceed budget_fixed_usd by ${slacks['budget'].value * 1000:,.0f}")
+    return out

@@ -1,0 +1,231 @@
+"""Solve with HiGHS through Pyomo; keep termination and solution status apart (SolveInfo).
+
+A time-limited solve with an incumbent is a result with an honest gap, not an error; an
+infeasible one is diagnosed by re-solving an elastic model (see `diagnose.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import highspy
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+from pyomo.contrib.solver.solvers.highs import Highs
+
+from ..data.config import SolverSettings
+
+log = logging.getLogger(__name__)
+
+#: share of the time limit the MIP start may take, and the model size that warrants one
+WARM_START_SHARE = 0.5
+WARM_START_MIN_SITES = 60
+#: a site the LP relaxation uses above this level is kept open in the MIP start
+LP_OPEN_THRESHOLD = 0.02
+#: the interior-point LP optimum is used as a bound only after this relative safety margin
+LP_BOUND_TOLERANCE = 1e-6
+
+
+@dataclass
+class SolveInfo:
+    """What the solver did, as data."""
+
+    status: str  # optimal | feasible (time/gap limit with incumbent) | infeasible | no_solution
+    termination: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    solve_seconds: float
+    build_seconds: float = 0.0
+    n_variables: int = 0
+    n_binaries: int = 0
+    n_constraints: int = 0
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SolveError(RuntimeError):
+    """The solver failed in a way the user cannot fix by changing input."""
+
+
+def model_size(m: pyo.ConcreteModel) -> tuple[int, int, int]:
+    """(variables, binaries, constraints) that the solver sees (fixed variables excluded)."""
+    n_var = n_bin = 0
+    for v in m.component_data_objects(pyo.Var, active=True, descend_into=True):
+        if v.fixed:
+            continue
+        n_var += 1
+        n_bin += v.is_binary()
+    n_con = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True))
+    return n_var, n_bin, n_con
+
+
+class _Highs(Highs):
+    """Pyomo's persistent HiGHS interface plus a MIP start: Pyomo's interface has no
+    warm-start hook, so the start is handed to highspy right before it runs."""
+
+    start: dict[int, float] | None = None  # id(pyomo var) -> value
+
+    def _solve(self):  # noqa: ANN202 - signature of the parent
+        if self.start:
+            try:
+                column_of = self._pyomo_var_to_solver_var_map
+                values = [0.0] * self._solver_model.getNumCol()
+                for var_id, col in column_of.items():
+                    values[col] = self.start.get(var_id, 0.0)
+                sol = highspy.HighsSolution()
+                sol.col_value = values
+                sol.value_valid = True
+                self._solver_model.setSolution(sol)
+            except (AttributeError, TypeError) as exc:  # interface changed: solve cold
+                log.warning("MIP start not passed to HiGHS: %s", exc)
+        return super()._solve()
+
+
+def _options(settings: SolverSettings, **extra: object) -> dict:
+    # options persist in a persistent HiGHS object: always set the ones a stage may change
+    return {"random_seed": int(settings.seed), "threads": int(settings.threads),
+            "mip_rel_gap": float(settings.mip_gap), "solve_relaxation": False, **extra}
+
+
+def _run(highs: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
+         time_limit: float, **extra: object):
+    """One HiGHS run of at most time_limit seconds (re-solves only change bounds)."""
+    if getattr(highs, "_solver_model", None) is not None:
+        _only_bounds_change(highs)
+    return highs.solve(
+        m, tee=tee, load_solutions=False, raise_exception_on_nonoptimal_result=False,
+        time_limit=max(1.0, float(time_limit)), rel_gap=float(settings.mip_gap),
+        threads=int(settings.threads), solver_options=_options(settings, **extra),
+    )
+
+
+def _only_bounds_change(highs: _Highs) -> None:
+    """Between the stages of one solve only variable bounds change: skip Pyomo's scan of every
+    constraint and expression, which costs more than the HiGHS run on national models."""
+    auto = highs.config.auto_updates
+    for flag in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
+                 "check_for_new_or_removed_params", "check_for_new_objective",
+                 "update_constraints", "update_named_expressions", "update_objective",
+                 "update_parameters"):
+        setattr(auto, flag, False)
+    auto.update_vars = True
+
+
+def _has_solution(res) -> bool:
+    return res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+
+
+def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
+              budget: float) -> tuple[dict[int, float] | None, float | None]:
+    """Relax-and-fix: solve the LP relaxation (interior point, no crossover: only the values
+    are needed), keep every site the LP uses at all open and close the others, solve the
+    smaller MIP that is left (products, onboarding, equipment, hubs, partners) and return its
+    solution as a start for the full MIP. HiGHS's own heuristics struggle to find a good
+    first network on national instances; this hands it one within part of the time limit.
+    Sites are fixed through their bounds, which the persistent interface updates cheaply.
+
+    Also returns the LP optimum, a valid lower bound for the MIP: when the full MIP gets too
+    little time to finish its own root, the LP still proves how far the network can be from
+    optimal."""
+    started = time.perf_counter()
+    res = _run(solver, m, settings, tee, budget, solve_relaxation=True, solver="ipm",
+               run_crossover="off")
+    if not _has_solution(res):
+        return None, None
+    lp_bound = None
+    if res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied:
+        value = float(res.incumbent_objective)
+        lp_bound = value - abs(value) * LP_BOUND_TOLERANCE
+    res.solution_loader.load_vars()
+    free = [v for v in m.y.values() if not v.fixed]
+    for v in free:
+        if (v.value or 0.0) > LP_OPEN_THRESHOLD:
+            v.setlb(1)
+        else:
+            v.setub(0)
+    # offers, onboardings and equipment the LP ignores stay off in the start (hubs and
+    # partners are few and stay free, so a kept offer can always find its lanes; ordering
+    # options stay free too: fixing the ones the LP ignores gave worse national starts)
+    for name in ("w", "o", "e"):
+        for v in getattr(m, name).values():
+            if not v.fixed and (v.value or 0.0) <= LP_OPEN_THRESHOLD:
+                v.setub(0)
+                free.append(v)
+    left = budget - (time.perf_counter() - started)
+    res = _run(solver, m, settings, tee, max(left, 0.5 * budget), solver="choose",
+               run_crossover="on")
+    for v in free:
+        v.setlb(0)
+        v.setub(1)
+    if not _has_solution(res):
+        return None, lp_bound
+    res.solution_loader.load_vars()
+    start = {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
+    log.info("MIP start: objective %.6g after %.1fs", res.incumbent_objective,
+             time.perf_counter() - started)
+    return start, lp_bound
+
+
+def _start_applies(m: pyo.ConcreteModel) -> bool:
+    """The start keeps every site the LP touches open: with a cap on active sites that
+    restricted model can be infeasible, so it is skipped there."""
+    limits = m.prep.case.config.sites
+    return limits.max_active is None
+
+
+def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = False,
+                time_limit: float | None = None) -> SolveInfo:
+    """Run HiGHS with fixed seed and threads (after a relax-and-fix MIP start when enabled
+    and the model is large); load the incumbent if there is one."""
+    solver = _Highs()
+    if not solver.available():
+        raise SolveError("HiGHS is not available: pip install highspy")
+    limit = float(time_limit or settings.time_limit)
+    started = time.perf_counter()
+    lp_bound = None
+    if settings.warm_start and len(m.y) >= WARM_START_MIN_SITES and _start_applies(m):
+        solver.start, lp_bound = mip_start(solver, m, settings, tee, WARM_START_SHARE * limit)
+    res = _run(solver, m, settings, tee, limit - (time.perf_counter() - started),
+               solver="choose")
+    seconds = time.perf_counter() - started
+    term = res.termination_condition
+    sol = res.solution_status
+    has = sol in (SolutionStatus.optimal, SolutionStatus.feasible)
+    if has:
+        res.solution_loader.load_vars()
+    if term == TerminationCondition.convergenceCriteriaSatisfied and has:
+        status = "optimal"
+    elif has:
+        status = "feasible"
+    elif term in (TerminationCondition.provenInfeasible,
+                  TerminationCondition.locallyInfeasible,
+                  TerminationCondition.infeasibleOrUnbounded):
+        status = "infeasible"
+    else:
+        status = "no_solution"
+    obj = res.incumbent_objective if has else None
+    bound = res.objective_bound
+    bound = None if bound is None or not math.isfinite(bound) else float(bound)
+    if lp_bound is not None and (bound is None or lp_bound > bound):
+        bound = lp_bound  # minimisation: the larger of two valid lower bounds
+    gap = None
+    if obj is not None and bound is not None:
+        gap = abs(obj - bound) / max(abs(obj), 1e-9)
+        if status == "optimal" and gap > settings.mip_gap:
+            # HiGHS also stops on an absolute gap; report what was actually proven
+            log.debug("optimal with relative gap %.3g", gap)
+    n_var, n_bin, n_con = model_size(m)
+    log.info("HiGHS: %s (%s) objective=%s bound=%s in %.1fs", status, term.name, obj, bound,
+             seconds)
+    return SolveInfo(status=status, termination=term.name, objective=obj, bound=bound, gap=gap,
+                     solve_seconds=seconds, n_variables=n_var, n_binaries=n_bin,
+                     n_constraints=n_con)
