@@ -14,15 +14,22 @@ from .prepare import Prepared
 
 
 def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
-    products = prep.products
-    dps = products["doses_per_shipment"].to_dict()
-    doses_pp = products["doses_per_patient"].to_dict()
-    lanes = prep.direct_lanes
-    links = prep.partner_links
-    supply = prep.partner_supply
-    hubs = prep.hubs
-    partners = prep.partners
+    """Lanes, partner links and partner supply with the hub and partner decisions they need,
+    the doses each offered site-product receives, and their transport and handling costs."""
+    _facility_decisions(m, prep)
+    _flow_variables(m, prep)
+    _site_doses(m, prep)
+    _class_and_partner_links(m, prep)
+    _offer_covers(m, prep)
+    _partner_pools(m, prep)
+    _inbound_hubs(m)
+    _cold_chain_costs(m, prep)
 
+
+def _facility_decisions(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Hub (g) and partner (a) binaries for every hub a lane, a supply route or a starting
+    material leg can use, and every partner a site can be linked to."""
+    lanes, links, supply = prep.direct_lanes, prep.partner_links, prep.partner_supply
     m.inbound = {(s, k): hubs.split(";") for (s, k), hubs in
                  prep.site_products.set_index(["site_id", "product_id"])["inbound_hubs"].items()
                  if hubs}
@@ -34,22 +41,27 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
     m.g = pyo.Var(m.H, within=pyo.Binary)
     m.a = pyo.Var(m.Pa, within=pyo.Binary)
 
+
+def _flow_variables(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Doses per year on direct lanes (f), partner deliveries (q) and partner supply (r),
+    with the lookups by site-product the rows below share."""
+    lanes, links, supply = prep.direct_lanes, prep.partner_links, prep.partner_supply
     m.L = pyo.RangeSet(0, len(lanes) - 1) if len(lanes) else pyo.Set(initialize=[])
     m.Q = pyo.RangeSet(0, len(links) - 1) if len(links) else pyo.Set(initialize=[])
     m.R = pyo.RangeSet(0, len(supply) - 1) if len(supply) else pyo.Set(initialize=[])
     m.f = pyo.Var(m.L, within=pyo.NonNegativeReals)  # doses per year on a direct lane
     m.q = pyo.Var(m.Q, within=pyo.NonNegativeReals)  # doses per year partner -> site
     m.r = pyo.Var(m.R, within=pyo.NonNegativeReals)  # doses per year plant -> hub -> partner
-
     l_sk = list(zip(lanes["site_id"], lanes["product_id"], strict=True))
     q_sk = list(zip(links["site_id"], links["product_id"], strict=True))
     m.lanes_by_sk = group(range(len(lanes)), lambda i: l_sk[i])
     m.links_by_sk = group(range(len(links)), lambda i: q_sk[i])
-    sp = prep.site_products.set_index(["site_id", "product_id"])
-    sites = prep.sites
-    q_partner = links["partner_id"].tolist()
-    q_site = links["site_id"].tolist()
-    q_prod = links["product_id"].tolist()
+    m.link_partner = links["partner_id"].tolist()
+
+
+def _site_doses(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Doses delivered to an offered site-product = its patients x doses per patient."""
+    doses_pp = prep.products["doses_per_patient"].to_dict()
 
     def site_doses(m, s, k):
         supplied = (pyo.quicksum(m.f[i] for i in m.lanes_by_sk.get((s, k), []))
@@ -58,6 +70,15 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
         return supplied == doses_pp[k] * patients
 
     m.site_doses = pyo.Constraint(m.SK, rule=site_doses)
+
+
+def _class_and_partner_links(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Direct lanes need the site to hold (or be equipped for) the temperature class; a
+    partner delivery needs the partner active."""
+    doses_pp = prep.products["doses_per_patient"].to_dict()
+    sp = prep.site_products.set_index(["site_id", "product_id"])
+    sites, partners, links = prep.sites, prep.partners, prep.partner_links
+    q_site, q_prod = links["site_id"].tolist(), links["product_id"].tolist()
 
     def own_class(m, s, k):
         lanes_sk = m.lanes_by_sk.get((s, k), [])
@@ -71,15 +92,20 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
     def link_open(m, i):
         cap = min(float(sites.at[q_site[i], "capacity_patients_per_year"]) * doses_pp[q_prod[i]],
-                  float(partners.at[q_partner[i], "capacity_doses_per_year"]))
-        return m.q[i] <= cap * m.a[q_partner[i]]
+                  float(partners.at[m.link_partner[i], "capacity_doses_per_year"]))
+        return m.q[i] <= cap * m.a[m.link_partner[i]]
 
     m.link_needs_partner = pyo.Constraint(m.Q, rule=link_open)
 
-    # Valid inequalities that tighten the LP: a site offering k needs the class (own or an
-    # active partner's) and an active hub on one of its lanes (or a partner). Without them the
-    # LP pays a sliver of equipment and hub cost through the big-M rows above.
-    link_partners = group(range(len(links)), lambda i: q_sk[i])
+
+def _offer_covers(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Valid inequalities that tighten the LP: a site offering k needs the class (own or an
+    active partner's) and an active hub on one of its lanes (or a partner). Without them the
+    LP pays a sliver of equipment and hub cost through the big-M rows above."""
+    sp = prep.site_products.set_index(["site_id", "product_id"])
+    lanes = prep.direct_lanes
+    partners_of = {sk: sorted({m.link_partner[i] for i in idx})
+                   for sk, idx in m.links_by_sk.items()}
     lane_hubs = {sk: sorted({lanes["hub_id"].iat[i] for i in idx})
                  for sk, idx in m.lanes_by_sk.items()}
 
@@ -88,22 +114,23 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
             return pyo.Constraint.Skip
         t = sp.at[(s, k), "temperature_class"]
         own = m.e[s, t] if (s, t) in m.ST and m.lanes_by_sk.get((s, k)) else 0
-        partners_sk = sorted({q_partner[i] for i in link_partners.get((s, k), [])})
-        return m.w[s, k] <= own + pyo.quicksum(m.a[p] for p in partners_sk)
+        return m.w[s, k] <= own + pyo.quicksum(m.a[p] for p in partners_of.get((s, k), []))
 
     def hub_cover(m, s, k):
-        partners_sk = sorted({q_partner[i] for i in link_partners.get((s, k), [])})
         return m.w[s, k] <= (pyo.quicksum(m.g[h] for h in lane_hubs.get((s, k), []))
-                             + pyo.quicksum(m.a[p] for p in partners_sk))
+                             + pyo.quicksum(m.a[p] for p in partners_of.get((s, k), [])))
 
     m.offer_needs_class = pyo.Constraint(m.SK, rule=class_cover)
     m.offer_needs_hub = pyo.Constraint(m.SK, rule=hub_cover)
 
-    # partner stock is pooled per (partner, product, plant key): autologous doses come back
-    # from the plant that received the patient's cells, so their pools are kept apart
+
+def _partner_pools(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Partner stock is pooled per (partner, product, plant key): autologous doses come back
+    from the plant that received the patient's cells, so their pools are kept apart."""
+    links, supply = prep.partner_links, prep.partner_supply
     r_key = list(zip(supply["partner_id"], supply["product_id"], supply["plant_key"],
                      strict=True))
-    q_key = list(zip(q_partner, q_prod, links["plant_key"], strict=True))
+    q_key = list(zip(m.link_partner, links["product_id"], links["plant_key"], strict=True))
     m.supply_by_pool = group(range(len(supply)), lambda i: r_key[i])
     m.links_by_pool = group(range(len(links)), lambda i: q_key[i])
     m.POOL = pyo.Set(initialize=sorted(m.links_by_pool), dimen=3, ordered=True)
@@ -114,15 +141,24 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
     m.partner_balance = pyo.Constraint(m.POOL, rule=partner_balance)
 
-    # the starting material of autologous patients travels site -> hub -> plant: one of the
-    # hubs that keeps it within its time limit must be active (its leg is priced and timed on
-    # the fastest of them; these shipments are not counted against hub capacity)
+
+def _inbound_hubs(m: pyo.ConcreteModel) -> None:
+    """The starting material of autologous patients travels site -> hub -> plant: one of the
+    hubs that keeps it within its time limit must be active (its leg is priced and timed on
+    the fastest of them; these shipments are not counted against hub capacity)."""
     m.SK_in = pyo.Set(initialize=sorted(m.inbound), dimen=2, ordered=True)
     m.inbound_needs_hub = pyo.Constraint(
         m.SK_in, rule=lambda m, s, k: m.w[s, k] <= pyo.quicksum(m.g[h]
                                                                  for h in m.inbound[(s, k)]))
 
-    # costs (k$): transport per shipment, hub handling per shipment, partner per dose
+
+def _cold_chain_costs(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Costs (k$): transport per shipment, hub handling per shipment, partner per dose, and
+    the fixed costs of active hubs and partners."""
+    dps = prep.products["doses_per_shipment"].to_dict()
+    lanes, links, supply = prep.direct_lanes, prep.partner_links, prep.partner_supply
+    hubs, partners = prep.hubs, prep.partners
+    sp = prep.site_products.set_index(["site_id", "product_id"])
     lane_ship = [money(c) / dps[k] for c, k in zip(lanes["cost_usd_per_shipment"],
                                                    lanes["product_id"], strict=True)]
     link_ship = [money(c) / dps[k] for c, k in zip(links["cost_usd_per_shipment"],
@@ -147,7 +183,7 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
     register_cost(m, "partner_fixed", pyo.quicksum(
         money(partners.at[p, "annual_fixed_cost_usd"]) * m.a[p] for p in m.Pa))
     register_cost(m, "partner_handling", pyo.quicksum(
-        money(partners.at[q_partner[i], "cost_usd_per_dose"]) * m.q[i] for i in m.Q))
+        money(partners.at[m.link_partner[i], "cost_usd_per_dose"]) * m.q[i] for i in m.Q))
 
 
 def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
