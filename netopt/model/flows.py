@@ -77,21 +77,21 @@ def _class_and_partner_links(m: pyo.ConcreteModel, prep: Prepared) -> None:
     partner delivery needs the partner active."""
     doses_pp = prep.products["doses_per_patient"].to_dict()
     sp = prep.site_products.set_index(["site_id", "product_id"])
-    sites, partners, links = prep.sites, prep.partners, prep.partner_links
+    partners, links = prep.partners, prep.partner_links
     q_site, q_prod = links["site_id"].tolist(), links["product_id"].tolist()
 
     def own_class(m, s, k):
         lanes_sk = m.lanes_by_sk.get((s, k), [])
         if not lanes_sk or sp.at[(s, k), "holds_class"]:
             return pyo.Constraint.Skip
-        cap = float(sites.at[s, "capacity_patients_per_year"]) * doses_pp[k]
+        cap = m.reach[s, k] * doses_pp[k]
         t = sp.at[(s, k), "temperature_class"]
         return pyo.quicksum(m.f[i] for i in lanes_sk) <= cap * m.e[s, t]
 
     m.direct_needs_class = pyo.Constraint(m.SK, rule=own_class)
 
     def link_open(m, i):
-        cap = min(float(sites.at[q_site[i], "capacity_patients_per_year"]) * doses_pp[q_prod[i]],
+        cap = min(m.reach[q_site[i], q_prod[i]] * doses_pp[q_prod[i]],
                   float(partners.at[m.link_partner[i], "capacity_doses_per_year"]))
         return m.q[i] <= cap * m.a[m.link_partner[i]]
 
@@ -202,6 +202,42 @@ def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
         return shipments <= cap * m.g[h]
 
     m.hub_capacity = pyo.Constraint(m.H, rule=rule)
+    _hub_linking(m, prep)
+
+
+def _hub_linking(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Disaggregated linking, which tightens the LP (whose hubs otherwise open only by flow /
+    capacity, at 0.3 on average nationally): the doses of one site-product through a hub are
+    at most what that site-product can take, times the hub's decision; partner supply
+    through a hub at most what the partner's linked site-products can take."""
+    dps = prep.products["doses_per_shipment"].to_dict()
+    dpp = prep.products["doses_per_patient"].to_dict()
+    lanes, supply, links = prep.direct_lanes, prep.partner_supply, prep.partner_links
+    hub_cap = prep.hubs["capacity_shipments_per_year"].astype(float).to_dict()
+    partner_cap = prep.partners["capacity_doses_per_year"].astype(float).to_dict()
+    l_key = list(zip(lanes["hub_id"], lanes["site_id"], lanes["product_id"], strict=True))
+    by_hub_sk = group(range(len(lanes)), lambda i: l_key[i])
+    m.HSK = pyo.Set(initialize=sorted(by_hub_sk), dimen=3, ordered=True)
+
+    def lane_open(m, h, s, k):
+        cap = min(dpp[k] * m.reach[s, k], hub_cap[h] * dps[k])
+        return pyo.quicksum(m.f[i] for i in by_hub_sk[(h, s, k)]) <= cap * m.g[h]
+
+    m.hub_lane_open = pyo.Constraint(m.HSK, rule=lane_open)
+    reach_of_partner: dict[tuple[str, str], float] = {}
+    for p, sk in sorted({(p, (s, k)) for p, s, k in zip(
+            links["partner_id"], links["site_id"], links["product_id"], strict=True)}):
+        reach_of_partner[(p, sk[1])] = reach_of_partner.get((p, sk[1]), 0.0) + m.reach[sk]
+    r_key = list(zip(supply["hub_id"], supply["partner_id"], supply["product_id"], strict=True))
+    by_hub_pk = group(range(len(supply)), lambda i: r_key[i])
+    m.HPK = pyo.Set(initialize=sorted(by_hub_pk), dimen=3, ordered=True)
+
+    def supply_open(m, h, p, k):
+        cap = min(dpp[k] * reach_of_partner.get((p, k), 0.0), partner_cap[p],
+                  hub_cap[h] * dps[k])
+        return pyo.quicksum(m.r[i] for i in by_hub_pk[(h, p, k)]) <= cap * m.g[h]
+
+    m.hub_supply_open = pyo.Constraint(m.HPK, rule=supply_open)
 
 
 def add_partner_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:

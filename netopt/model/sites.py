@@ -67,7 +67,9 @@ def add_site_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
         terms = m.x_by_site.get(s, [])
         if not terms:
             return pyo.Constraint.Skip
-        cap = float(sites.at[s, "capacity_patients_per_year"])
+        # no more than the patients in reach: a big-M no larger than needed
+        cap = min(float(sites.at[s, "capacity_patients_per_year"]),
+                  sum(m.patients_of_pair[i] for i in terms))
         return pyo.quicksum(m.x[i] for i in terms) <= cap * m.y[s]
 
     def chairs(m, s):
@@ -107,13 +109,17 @@ def add_offer_linking(m: pyo.ConcreteModel, prep: Prepared) -> None:
             return pyo.Constraint.Skip
         return m.w[s, k] <= m.e[s, "cryogenic"]
 
+    # the most patients a site-product can ever take: its capacity, or all patients in reach
+    # (every later big-M on the site-product's flows is this, never more)
+    m.reach = {(s, k): min(float(sites.at[s, "capacity_patients_per_year"]),
+                           sum(m.patients_of_pair[i] for i in m.x_by_sk.get((s, k), [])))
+               for s, k in m.SK}
+
     def capacity(m, s, k):
         terms = m.x_by_sk.get((s, k), [])
         if not terms:
             return m.w[s, k] == 0
-        cap = min(float(sites.at[s, "capacity_patients_per_year"]),
-                  sum(m.patients_of_pair[i] for i in terms))
-        return pyo.quicksum(m.x[i] for i in terms) <= cap * m.w[s, k]
+        return pyo.quicksum(m.x[i] for i in terms) <= m.reach[s, k] * m.w[s, k]
 
     m.offer_onboarded = pyo.Constraint(m.SK, rule=onboarded)
     m.offer_cryo = pyo.Constraint(m.SK, rule=cryo)
