@@ -108,6 +108,13 @@ class SolverSettings(_Strict):
     warm_start: bool = Field(
         True, description="Hand HiGHS a greedy starting network before it branches."
     )
+    method: Literal["auto", "milp", "facility"] = Field(
+        "auto",
+        description="milp: HiGHS on the whole model. facility: a Benders decomposition on the "
+        "site decisions (sites, assignments, site capacity, site-count limits), proven against "
+        "the whole model; a model with other costs or limits that can bind falls back to milp. "
+        "auto: facility where it applies, milp otherwise.",
+    )
 
 
 class ResilienceSettings(_Strict):

@@ -15,6 +15,7 @@ from ..model.calendar import horizon_text, plan_timeline
 from ..model.prepare import Prepared, prepare
 from ..model.timeline import build_timeline_model
 from ..solver.diagnose import Infeasible, diagnose, diagnose_timeline
+from ..solver.facility import solve_facility
 from ..solver.highs import SolveInfo, solve_model
 from .tables import Results, extract, extract_timeline
 
@@ -45,11 +46,15 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     horizon = f", {horizon_text(plan)}" if plan else ""
     progress(f"building model ({len(prep.pairs):,} pairs, {len(prep.site_products):,} "
              f"site-products{horizon})")
-    m = build_timeline_model(plan) if plan else build_model(prep)
-    build_seconds = time.perf_counter() - started
-    progress(f"solving with HiGHS (limit {solver.time_limit:g}s, gap {solver.mip_gap:g})")
-    info = solve_model(m, solver, tee=tee)
-    info.build_seconds = build_seconds
+    solved = None
+    if plan is None and solver.method != "milp":
+        progress(f"solving by facility decomposition (limit {solver.time_limit:g}s)")
+        solved = solve_facility(prep, solver, tee=tee)
+    if solved is not None:
+        m, info = solved
+        info.build_seconds = time.perf_counter() - started - info.solve_seconds
+    else:
+        m, info = _solve_milp(prep, plan, solver, tee, progress, started)
     if not info.has_solution:
         if info.status == "infeasible":
             progress("infeasible: diagnosing with an elastic model")
@@ -58,6 +63,20 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
                           f"{solver.time_limit:g}s; raise --time-limit"], info=info)
     progress("extracting results")
     return extract_timeline(m, info) if plan else extract(m, info)
+
+
+def _solve_milp(prep: Prepared, plan, solver, tee: bool, progress: Progress,  # noqa: ANN001
+                started: float):
+    """The plain MILP: the whole model to HiGHS (the reference path). Time already spent
+    (a decomposition that did not apply or could not prove its network) counts against
+    the limit."""
+    m = build_timeline_model(plan) if plan else build_model(prep)
+    build_seconds = time.perf_counter() - started
+    left = solver.time_limit - build_seconds if solver.method != "milp" else None
+    progress(f"solving with HiGHS (limit {solver.time_limit:g}s, gap {solver.mip_gap:g})")
+    info = solve_model(m, solver, tee=tee, time_limit=None if left is None else max(left, 1.0))
+    info.build_seconds = build_seconds
+    return m, info
 
 
 __all__ = ["solve_case", "Results", "SolveInfo", "Infeasible"]

@@ -70,7 +70,8 @@ class Results:
         info = SolveInfo(status=summary["status"], termination=summary["termination"],
                          objective=summary.get("objective"), bound=summary.get("bound"),
                          gap=summary.get("gap"), solve_seconds=summary.get("solve_seconds", 0.0),
-                         build_seconds=summary.get("build_seconds", 0.0))
+                         build_seconds=summary.get("build_seconds", 0.0),
+                         method=summary.get("method", "milp"))
         return cls(tables, info, summary)
 
 
@@ -448,6 +449,7 @@ def summary_dict(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInf
         "objective": None if info.objective is None else info.objective * MONEY,
         "bound": None if info.bound is None else info.bound * MONEY,
         "gap": info.gap,
+        "method": info.method,
         "build_seconds": round(info.build_seconds, 3),
         "solve_seconds": round(info.solve_seconds, 3),
         "n_variables": info.n_variables, "n_binaries": info.n_binaries,

@@ -43,6 +43,8 @@ class SolveInfo:
     n_variables: int = 0
     n_binaries: int = 0
     n_constraints: int = 0
+    #: milp (HiGHS on the whole model) or facility (Benders on the sites, solver/facility.py)
+    method: str = "milp"
 
     @property
     def has_solution(self) -> bool:
