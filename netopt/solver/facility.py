@@ -55,6 +55,17 @@ def _probe(prep: Prepared) -> pyo.ConcreteModel:
     return build_model(dataclasses.replace(prep, pairs=first.reset_index(drop=True)))
 
 
+def _cheap_checks(prep: Prepared) -> None:
+    """What rules the relaxation out without building anything: ordering options that save
+    money against per-patient shipping (negative cost lines) make dropping that family no
+    relaxation. The probe below checks every coefficient; this spares a national model the
+    probe's build when the answer is already known."""
+    options = prep.ordering
+    if options is not None and len(options) and (
+            (options["cost_lo_usd"] < 0) | (options["cost_hi_usd"] < 0)).any():
+        raise NotApplicable("ordering options carry savings (negative costs)")
+
+
 def _objective(m: pyo.ConcreteModel) -> tuple[dict[int, float], float, dict[int, object]]:
     repn = generate_standard_repn(m.obj.expr, compute_values=True, quadratic=False)
     if repn.nonlinear_expr is not None:
@@ -75,6 +86,7 @@ def facility_data(prep: Prepared) -> tuple[FacilityData, float, list[str]]:
         raise NotApplicable(f"objective {cfg.objective!r} (revenue is not a cost to drop)")
     if prep.pairs.empty:
         raise NotApplicable("no demand point can reach a site")
+    _cheap_checks(prep)
     probe = _probe(prep)
     coef, constant, var_of = _objective(probe)
     sites = list(probe.S)
