@@ -14,6 +14,7 @@ from ..model.build import build_model
 from ..model.calendar import horizon_text, plan_timeline
 from ..model.prepare import Prepared, prepare
 from ..model.timeline import build_timeline_model
+from ..solver.backends import LABELS, check_name, require
 from ..solver.diagnose import Infeasible, diagnose, diagnose_timeline
 from ..solver.highs import SolveInfo, solve_model
 from .tables import Results, extract, extract_timeline
@@ -29,14 +30,21 @@ def _noop(_: str) -> None:
 
 def solve_case(case: Case, time_limit: float | None = None, gap: float | None = None,
                threads: int | None = None, seed: int | None = None, tee: bool = False,
-               progress: Progress = _noop, prepared: Prepared | None = None) -> Results:
+               progress: Progress = _noop, prepared: Prepared | None = None,
+               solver_name: str | None = None) -> Results:
     """Solve one case end to end. Raises Infeasible (with the reasons) when hard settings
-    cannot all be met; returns Results (possibly time-limited, with its gap) otherwise."""
+    cannot all be met; returns Results (possibly time-limited, with its gap) otherwise.
+    Raises SolverUnavailable before any work when the solver named is not installed."""
     solver = case.config.solver
     updates = {k: v for k, v in (("time_limit", time_limit), ("mip_gap", gap),
                                  ("threads", threads), ("seed", seed)) if v is not None}
+    if solver_name is not None:
+        updates["name"] = check_name(solver_name)
     if updates:
         solver = solver.model_copy(update=updates)
+    if solver.name != "highs":
+        require(solver.name)
+    label = LABELS[solver.name]
     started = time.perf_counter()
     progress("preparing lanes and pairs")
     prep = prepared or prepare(case)
@@ -47,17 +55,20 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
              f"site-products{horizon})")
     m = build_timeline_model(plan) if plan else build_model(prep)
     build_seconds = time.perf_counter() - started
-    progress(f"solving with HiGHS (limit {solver.time_limit:g}s, gap {solver.mip_gap:g})")
+    progress(f"solving with {label} (limit {solver.time_limit:g}s, gap {solver.mip_gap:g})")
     info = solve_model(m, solver, tee=tee)
     info.build_seconds = build_seconds
     if not info.has_solution:
         if info.status == "infeasible":
             progress("infeasible: diagnosing with an elastic model")
             raise Infeasible(diagnose_timeline(plan, solver) if plan else diagnose(prep, solver))
-        raise Infeasible([f"HiGHS found no solution ({info.termination}) within "
+        raise Infeasible([f"{label} found no solution ({info.termination}) within "
                           f"{solver.time_limit:g}s; raise --time-limit"], info=info)
     progress("extracting results")
-    return extract_timeline(m, info) if plan else extract(m, info)
+    result = extract_timeline(m, info) if plan else extract(m, info)
+    # the solver settings that ran, command-line overrides (--solver, --time-limit) included
+    result.summary["settings"]["solver"] = solver.model_dump(mode="json")
+    return result
 
 
 __all__ = ["solve_case", "Results", "SolveInfo", "Infeasible"]
