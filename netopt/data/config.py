@@ -94,7 +94,7 @@ class AggregationSettings(_Strict):
 
 
 #: MILP solvers netopt drives through Pyomo; HiGHS is installed with netopt, the others are
-#: used when the user has installed them (and their licence): see docs/concepts.md#solvers
+#: used when the user has installed them (and their licence): see docs/results.md#solvers
 SOLVER_NAMES = ("highs", "gurobi", "cplex", "xpress", "scip", "cbc")
 SolverName = Literal["highs", "gurobi", "cplex", "xpress", "scip", "cbc"]
 
