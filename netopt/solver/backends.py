@@ -12,6 +12,7 @@ termination condition (in the newer interface's words) kept apart from the statu
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import math
 import time
@@ -45,11 +46,14 @@ class Backend:
     options: dict[str, str] = field(default_factory=dict)
     #: module whose __version__ names the product better than the interface's version()
     version_module: str | None = None
+    #: Python packages the Pyomo interface itself needs (not installed with netopt)
+    requires: tuple[str, ...] = ()
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
-    Backend("gurobi", "Gurobi", "contrib", "gurobi_direct", "pip install gurobipy",
-            {"seed": "Seed"}),
+    # gurobi_direct hands Gurobi the model as sparse matrices: Pyomo builds them with scipy
+    Backend("gurobi", "Gurobi", "contrib", "gurobi_direct", "pip install gurobipy scipy",
+            {"seed": "Seed"}, requires=("scipy",)),
     Backend("cplex", "CPLEX", "legacy", "cplex_direct", "pip install cplex",
             {"time_limit": "timelimit", "mip_gap": "mip_tolerances_mipgap",
              "threads": "threads", "seed": "randomseed"}),
@@ -155,6 +159,11 @@ def probe(name: str) -> SolverProbe:
     if name == "highs":
         return _probe_highs()
     backend = BACKENDS[name]
+    missing = [module for module in backend.requires if importlib.util.find_spec(module) is None]
+    if missing:
+        return SolverProbe(name, backend.label, False, "",
+                           f"Pyomo's {backend.pyomo_name} needs {', '.join(missing)}: "
+                           f"{backend.install}")
     try:
         solver = _interface(backend)
         if backend.interface == "contrib":
