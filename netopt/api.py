@@ -268,7 +268,7 @@ class Result(Results):
 
     @property
     def gap(self) -> float | None:
-        """Relative MIP gap at the end of the solve (None when HiGHS reported none)."""
+        """Relative MIP gap at the end of the solve (None when the solver reported none)."""
         return self.summary.get("gap")
 
     def map(self) -> folium.Map:
@@ -301,13 +301,16 @@ class Result(Results):
 
 def solve(case: Case | _case.Case | PathLike, *, time_limit: float | None = None,
           gap: float | None = None, threads: int | None = None, seed: int | None = None,
-          log: bool = False, progress: Callable[[str], None] | None = None) -> Result:
+          solver: str | None = None, log: bool = False,
+          progress: Callable[[str], None] | None = None) -> Result:
     """Solve a case (or a model file) as `netopt solve` does; nothing is written.
 
-    time_limit, gap, threads, seed override the model's `solver:` settings for this solve;
-    log=True shows the HiGHS log; progress receives one line per stage. A solve stopped by
-    the time limit returns its network with the gap (result.status == "feasible"). Raises
-    Infeasible (with `reasons`) when the hard settings cannot all be met.
+    time_limit, gap, threads, seed and solver (highs, gurobi, cplex, xpress, scip, cbc)
+    override the model's `solver:` settings for this solve; log=True shows the solver's log;
+    progress receives one line per stage. A solve stopped by the time limit returns its
+    network with the gap (result.status == "feasible"). Raises Infeasible (with `reasons`)
+    when the hard settings cannot all be met, SolverUnavailable when the solver is unknown or
+    not installed.
     """
     from .results.pipeline import solve_case
 
@@ -315,7 +318,7 @@ def solve(case: Case | _case.Case | PathLike, *, time_limit: float | None = None
         case = load(case)
     kwargs: dict[str, Any] = {"progress": progress} if progress is not None else {}
     result = solve_case(case, time_limit=time_limit, gap=gap, threads=threads, seed=seed,
-                        tee=log, **kwargs)
+                        tee=log, solver_name=solver, **kwargs)
     return Result(result.tables, result.info, result.summary)
 
 
@@ -374,7 +377,8 @@ def _run_of(result: Results, name: str | None) -> ScenarioRun:
 def compare(items: Sequence[_case.Case | Results | PathLike],
             names: Sequence[str] | None = None, *, title: str | None = None,
             workers: int | None = 1, time_limit: float | None = None,
-            gap: float | None = None, seed: int | None = None) -> Comparison:
+            gap: float | None = None, seed: int | None = None,
+            solver: str | None = None) -> Comparison:
     """Compare scenarios as `netopt compare` does; the first one is the reference.
 
     items: cases (solved here, from their model file and with_changes recipe, through the
@@ -382,7 +386,8 @@ def compare(items: Sequence[_case.Case | Results | PathLike],
     are; keep them for maps), or model file paths. names: one label per item (default: the
     case or model names). workers: local processes for the solves (1 = this process,
     None = every CPU). A case that is invalid or infeasible gets its row with the reason;
-    the others go on. Write the tables and page with `.write(out)`.
+    the others go on. solver: one solver for every solve (default: each model's
+    `solver.name`). Write the tables and page with `.write(out)`.
     """
     if names is not None and len(names) != len(items):
         raise ValueError(f"{len(names)} names for {len(items)} scenarios")
@@ -396,7 +401,7 @@ def compare(items: Sequence[_case.Case | Results | PathLike],
             todo.append((i, _spec_of(item, label)))
     if todo:
         solved = run_batch([spec for _, spec in todo], workers=workers,
-                           time_limit=time_limit, gap=gap, seed=seed)
+                           time_limit=time_limit, gap=gap, seed=seed, solver=solver)
         for (i, _), run in zip(todo, solved, strict=True):
             runs[i] = run
     done = [r for r in runs if r is not None]

@@ -40,7 +40,7 @@ TIMING_COLUMNS = ("build_seconds", "solve_seconds")
 #: any other override only changes the config handed to `prepare`
 LOAD_KEYS = frozenset({"dataset", "products", "edits", "sites", "hubs", "partners"})
 #: solver settings passed at solve time: they do not change the prepared data
-SOLVE_ONLY = ("time_limit", "mip_gap", "threads", "seed")
+SOLVE_ONLY = ("time_limit", "mip_gap", "threads", "seed", "name")
 MAX_REASONS = 3
 
 Progress = Callable[["ScenarioRun", int, int], None]
@@ -70,6 +70,7 @@ class SolveOptions:
     gap: float | None = None
     seed: int | None = None
     threads: int = 1
+    solver: str | None = None  # solver.name for every scenario (None: each model's own)
 
 
 @dataclass
@@ -298,6 +299,7 @@ def run_one(spec: ScenarioSpec, options: SolveOptions = SolveOptions()) -> Scena
     """Solve one scenario; never raises: failures come back as a status and a reason."""
     from ..data.problems import InputError, errors
     from ..results.pipeline import solve_case
+    from ..solver.backends import SolverUnavailable
     from ..solver.diagnose import Infeasible
 
     started = time.perf_counter()
@@ -305,8 +307,9 @@ def run_one(spec: ScenarioSpec, options: SolveOptions = SolveOptions()) -> Scena
         try:
             case, prepared = _case_for(spec)
             result = solve_case(case, time_limit=options.time_limit, gap=options.gap,
-                                threads=options.threads, seed=options.seed, prepared=prepared)
-        except OverrideError as exc:
+                                threads=options.threads, seed=options.seed, prepared=prepared,
+                                solver_name=options.solver)
+        except (OverrideError, SolverUnavailable) as exc:
             run = ScenarioRun(spec, "invalid", str(exc))
         except InputError as exc:
             errs = errors(exc.problems) or exc.problems
@@ -351,7 +354,7 @@ def default_workers() -> int:
 
 def run_batch(specs: Sequence[ScenarioSpec | str | Path | tuple], *, workers: int | None = None,
               scheduler: Any = None, time_limit: float | None = None, gap: float | None = None,
-              seed: int | None = None, threads: int = 1,
+              seed: int | None = None, threads: int = 1, solver: str | None = None,
               progress: Progress | None = None) -> list[ScenarioRun]:
     """Solve every scenario; return runs in input order.
 
@@ -359,9 +362,10 @@ def run_batch(specs: Sequence[ScenarioSpec | str | Path | tuple], *, workers: in
     when threads > 1: HiGHS fixes its thread pool per process); scheduler: a Dask
     scheduler address or a `distributed.Client` (takes precedence over workers). Every solve
     uses `threads` HiGHS threads (default 1) whichever way it runs, so results are identical.
+    solver: the solver.name every scenario uses (default: each model file's own).
     """
     items = [_spec(s, i) for i, s in enumerate(specs)]
-    options = SolveOptions(time_limit, gap, seed, threads)
+    options = SolveOptions(time_limit, gap, seed, threads, solver)
     runs: list[ScenarioRun | None] = [None] * len(items)
     done = 0
 

@@ -36,7 +36,28 @@ def report_problems(problems: list[Problem], title: str) -> None:
 
 def fail_input(exc: InputError) -> None:
     report_problems(exc.problems, "Invalid input")
+    if any(p.column == "solver.name" for p in exc.problems):
+        from ..solver.backends import available_solvers
+
+        err_console.print(f"solvers available here: {', '.join(available_solvers())}",
+                          highlight=False)
     raise typer.Exit(EXIT_INVALID)
+
+
+def solver_or_exit(name: str) -> str:
+    """The solver a command will use, checked before any work: an unknown name, or one that
+    is not installed here, exits 2 with the solvers that are."""
+    from ..solver.backends import SolverUnavailable, check_name, require
+
+    try:
+        known = check_name(name)
+        if known != "highs":
+            require(known)
+    except SolverUnavailable as exc:
+        err_console.print(f"[bold red]error[/]: {escape(str(exc))}", soft_wrap=True,
+                          highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    return known
 
 
 def load_or_exit(model: Path, strict: bool = False):  # noqa: ANN201 - returns a Case

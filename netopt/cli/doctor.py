@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
 
 
 def doctor() -> None:
-    """Check the installation: versions, HiGHS, offline assets."""
+    """Check the installation: versions, HiGHS, offline assets, and which solvers are here."""
     ok = True
     table = RichTable(title="netopt doctor")
     for col in ("check", "status", "detail"):
@@ -93,5 +93,20 @@ def doctor() -> None:
         ok &= passed
         table.add_row(name, "[green]ok[/]" if passed else "[red]FAIL[/]", detail)
     console.print(table)
+    console.print(solvers_table())
     if not ok:
         raise typer.Exit(1)
+
+
+def solvers_table() -> RichTable:
+    """Every solver `solver.name` / `--solver` accepts: available or not, its version, and
+    its licence or how to install it (a missing optional solver is not a failure)."""
+    from ..solver.backends import probe_all
+
+    table = RichTable(title="Solvers (solver.name / --solver)")
+    for col in ("solver", "available", "version", "detail"):
+        table.add_column(col)
+    for found in probe_all():
+        table.add_row(found.name, "[green]yes[/]" if found.available else "[dim]no[/]",
+                      found.version, found.detail)
+    return table

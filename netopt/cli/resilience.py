@@ -29,7 +29,7 @@ def resilience(
     from ..data.problems import InputError
     from ..report.workbook import append_table_sheet
     from ..results.tables import Results
-    from .common import console, err_console, fail_input, load_or_exit
+    from .common import console, err_console, fail_input, load_or_exit, solver_or_exit
 
     summary_path = result_dir / "summary.json"
     if not summary_path.is_file():
@@ -51,6 +51,7 @@ def resilience(
                           "analysis re-solves the model[/]")
         raise typer.Exit(EXIT_INVALID)
     case = load_or_exit(Path(model_file))
+    solver_or_exit(case.config.solver.name)  # the re-solves use the model file's solver
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("outages", total=None)
 

@@ -66,6 +66,16 @@ def _check_overrides(models: list[Path], specs: list) -> None:
             raise _fail(f"scenario '{spec.name}': {exc}") from None
 
 
+def _check_solver(solver: str | None) -> str | None:
+    """--solver is checked before any scenario runs (exit 2 listing the installed ones); a
+    model file naming a solver that is not installed gets its row and reason instead."""
+    if solver is None:
+        return None
+    from .common import solver_or_exit
+
+    return solver_or_exit(solver)
+
+
 @contextlib.contextmanager
 def _scheduler(address: str | None, dask: bool, workers: int | None) -> Iterator[str | None]:
     if address:
@@ -87,7 +97,7 @@ def _scheduler(address: str | None, dask: bool, workers: int | None) -> Iterator
 def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: str | None,
          dask: bool, time_limit: float | None, gap: float | None, seed: int | None,
          no_report: bool, threads: int = 1, pareto: tuple[list[float], float | None] | None = None,
-         model: Path | None = None) -> None:
+         model: Path | None = None, solver: str | None = None) -> None:
     """Run the batch with a progress bar, write tables (and reports), print the table."""
     from ..analysis import scenarios as sc
 
@@ -102,7 +112,8 @@ def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: 
                        description=escape(f"{run.spec.name}: {run.status}"))
 
         kw: dict[str, Any] = dict(workers=workers, scheduler=address, time_limit=time_limit,
-                                  gap=gap, seed=seed, threads=threads, progress=progress)
+                                  gap=gap, seed=seed, threads=threads, solver=solver,
+                                  progress=progress)
         if pareto is not None and model is not None:
             comparison = sc.pareto(model, pareto[0], pareto[1], title=title, **kw)
         else:
@@ -155,12 +166,15 @@ SchedulerOpt = Annotated[str | None, typer.Option("--scheduler",
                                                   help="Dask scheduler address.")]
 DaskOpt = Annotated[bool, typer.Option("--dask", help="Run on a local Dask cluster.")]
 TimeLimitOpt = Annotated[float | None, typer.Option(
-    "--time-limit", help="Seconds for HiGHS per scenario.")]
+    "--time-limit", help="Seconds for the solver per scenario.")]
 GapOpt = Annotated[float | None, typer.Option("--gap", help="Relative MIP gap to stop at.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="HiGHS random seed.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Solver random seed.")]
+SolverOpt = Annotated[str | None, typer.Option(
+    "--solver", help="MILP solver for every scenario: highs, gurobi, cplex, xpress, scip or cbc "
+    "if installed (default: each model's solver.name).")]
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Only the CSV tables.")]
 ThreadsOpt = Annotated[int, typer.Option(
-    "--threads", min=1, help="HiGHS threads per scenario (results are identical whichever way "
+    "--threads", min=1, help="Solver threads per scenario (results are identical whichever way "
     "a batch runs; with --workers 1, give national models the machine's cores).")]
 
 
@@ -175,6 +189,7 @@ def compare_cmd(
     gap: GapOpt = None,
     seed: SeedOpt = None,
     threads: ThreadsOpt = 1,
+    solver: SolverOpt = None,
     no_report: NoReportOpt = False,
 ) -> None:
     """Solve each model file and compare: cost by term, service, network, site changes."""
@@ -183,11 +198,12 @@ def compare_cmd(
     _check_models(models)
     if workers is not None and workers < 1:
         raise _fail("--workers must be at least 1")
+    solver = _check_solver(solver)
     specs = [ScenarioSpec(m.stem, str(m), {}) for m in models]
     title = "Scenario comparison: " + ", ".join(m.stem for m in models)
     _run(specs, title=title, out=out or _default_out(models[0]), workers=workers,
          scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap, seed=seed,
-         no_report=no_report, threads=threads)
+         no_report=no_report, threads=threads, solver=solver)
 
 
 def sweep_cmd(
@@ -208,6 +224,7 @@ def sweep_cmd(
     gap: GapOpt = None,
     seed: SeedOpt = None,
     threads: ThreadsOpt = 1,
+    solver: SolverOpt = None,
     no_report: NoReportOpt = False,
 ) -> None:
     """Run a grid of setting overrides on one model (or its cost-vs-access frontier)."""
@@ -222,6 +239,7 @@ def sweep_cmd(
     _check_models([model])
     if workers is not None and workers < 1:
         raise _fail("--workers must be at least 1")
+    solver = _check_solver(solver)
     try:
         grid = dict(parse_set(s) for s in (sets or []))
         share_list = [float(v) for v in parse_values(shares)] if pareto else []
@@ -241,13 +259,13 @@ def sweep_cmd(
         _run(specs, title=f"Cost vs access: {model.stem}",
              out=out or _default_out(model), workers=workers, scheduler=scheduler, dask=dask,
              time_limit=time_limit, gap=gap, seed=seed, no_report=no_report,
-             threads=threads, pareto=(share_list, within_km), model=model)
+             threads=threads, pareto=(share_list, within_km), model=model, solver=solver)
         return
     specs = grid_specs(model, grid) if grid else [ScenarioSpec(model.stem, str(model), {})]
     _check_overrides([model], specs)
     _run(specs, title=f"Sweep of {model.stem}", out=out or _default_out(model),
          workers=workers, scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap,
-         seed=seed, no_report=no_report, threads=threads)
+         seed=seed, no_report=no_report, threads=threads, solver=solver)
 
 
 def register(app: typer.Typer) -> None:

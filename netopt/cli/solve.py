@@ -5,9 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table as RichTable
 
-from .common import EXIT_INFEASIBLE, EXIT_INVALID, console, err_console, load_or_exit
+from .common import (
+    EXIT_INFEASIBLE,
+    EXIT_INVALID,
+    console,
+    err_console,
+    load_or_exit,
+    solver_or_exit,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,19 +26,26 @@ def register(app: typer.Typer) -> None:
 def solve(
     model: Path = typer.Argument(..., help="Model file (YAML)."),
     out: Path = typer.Option(None, "--out", help="Result folder (default reports/<model>)."),
-    time_limit: float = typer.Option(None, "--time-limit", help="Seconds for HiGHS."),
+    time_limit: float = typer.Option(None, "--time-limit", help="Seconds for the solver."),
     gap: float = typer.Option(None, "--gap", help="Relative MIP gap to stop at."),
-    threads: int = typer.Option(None, "--threads", help="HiGHS threads."),
-    seed: int = typer.Option(None, "--seed", help="HiGHS random seed."),
+    threads: int = typer.Option(None, "--threads", help="Solver threads."),
+    seed: int = typer.Option(None, "--seed", help="Solver random seed."),
+    solver: str = typer.Option(None, "--solver", help="MILP solver: highs (default), gurobi, "
+                               "cplex, xpress, scip or cbc if installed (`netopt doctor`)."),
     strict: bool = typer.Option(False, "--strict", help="Treat input warnings as errors."),
-    log_solver: bool = typer.Option(False, "--solver-log", help="Show the HiGHS log."),
+    log_solver: bool = typer.Option(False, "--solver-log", help="Show the solver's log."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip map and reports."),
 ) -> None:
     """Build and solve the network model; write result tables and summary.json."""
     from ..results.pipeline import solve_case
     from ..solver.diagnose import Infeasible
+    from ..solver.info import SolveError
 
+    if solver is not None:
+        solver = solver_or_exit(solver)
     case = load_or_exit(model, strict)
+    if solver is None:
+        solver_or_exit(case.config.solver.name)
     out = out or _default_out(case.name, case.model_path)
     with console.status("starting") as status:
         def progress(msg: str) -> None:
@@ -39,7 +54,13 @@ def solve(
 
         try:
             result = solve_case(case, time_limit=time_limit, gap=gap, threads=threads,
-                                seed=seed, tee=log_solver, progress=progress)
+                                seed=seed, tee=log_solver, progress=progress,
+                                solver_name=solver)
+        except SolveError as exc:  # a licence or size limit of the solver, or its crash
+            status.stop()
+            err_console.print(f"[bold red]Solver error[/]: {escape(str(exc))}", soft_wrap=True,
+                              highlight=False)
+            raise typer.Exit(1) from None
         except Infeasible as exc:
             status.stop()
             err_console.print("[bold red]Infeasible[/]: the model's hard settings cannot all "
@@ -72,6 +93,7 @@ def _print_summary(summary: dict) -> None:
     table = RichTable(title="Result")
     table.add_column("figure")
     table.add_column("value", justify="right")
+    table.add_row("solver", f"{summary.get('solver', '')} {summary.get('solver_version', '')}")
     for key in ("status", "objective", "gap", "patients_demand", "patients_served",
                 "patients_unserved", "pct_within_travel_target", "sites_active", "hubs_active",
                 "partners_active", "build_seconds", "solve_seconds"):

@@ -93,20 +93,33 @@ class AggregationSettings(_Strict):
     )
 
 
-class SolverSettings(_Strict):
-    """HiGHS: time limit, gap, threads, seed and the starting network."""
+#: MILP solvers netopt drives through Pyomo; HiGHS is installed with netopt, the others are
+#: used when the user has installed them (and their licence): see docs/results.md#solvers
+SOLVER_NAMES = ("highs", "gurobi", "cplex", "xpress", "scip", "cbc")
+SolverName = Literal["highs", "gurobi", "cplex", "xpress", "scip", "cbc"]
 
-    time_limit: float = Field(60.0, gt=0, description="Wall-clock limit for HiGHS (seconds).")
-    mip_gap: float = Field(0.005, ge=0, description="Relative MIP gap at which HiGHS stops.")
-    threads: int = Field(1, ge=1, description="HiGHS threads.")
-    seed: int = Field(0, ge=0, description="HiGHS random seed (same seed, same network).")
+
+class SolverSettings(_Strict):
+    """The MILP solver: which one, its time limit, gap, threads, seed and the starting network."""
+
+    name: SolverName = Field(
+        "highs",
+        description="MILP solver: highs (installed with netopt) or gurobi, cplex, xpress, scip, "
+        "cbc when installed (`netopt doctor` lists them; `--solver` overrides).",
+    )
+    time_limit: float = Field(60.0, gt=0, description="Wall-clock limit for the solver "
+                              "(seconds).")
+    mip_gap: float = Field(0.005, ge=0, description="Relative MIP gap at which the solver stops.")
+    threads: int = Field(1, ge=1, description="Solver threads.")
+    seed: int = Field(0, ge=0, description="Solver random seed (same seed, same network).")
     strong_linking: bool | None = Field(
         None,
         description="Add x <= patients x offer per pair (tighter LP, more rows); "
         "default: on up to 60,000 pairs.",
     )
     warm_start: bool = Field(
-        True, description="Hand HiGHS a greedy starting network before it branches."
+        True, description="Hand HiGHS a greedy starting network before it branches (HiGHS "
+        "only: the other solvers find their own)."
     )
     method: Literal["auto", "milp", "facility"] = Field(
         "auto",
@@ -115,6 +128,14 @@ class SolverSettings(_Strict):
         "the whole model; a model with other costs or limits that can bind falls back to milp. "
         "auto: facility where it applies, milp otherwise.",
     )
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _known_solver(cls, name: object) -> object:
+        if isinstance(name, str) and name.strip().lower() in SOLVER_NAMES:
+            return name.strip().lower()
+        raise ValueError(f"unknown solver {name!r}: netopt drives {', '.join(SOLVER_NAMES)} "
+                         "(`netopt doctor` lists the ones installed here)")
 
 
 class ResilienceSettings(_Strict):

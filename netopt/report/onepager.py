@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..results.tables import Results
+from ..solver.backends import LABELS
 from .common import (
     DECISION_LABELS,
     HUB_COLOUR,
@@ -427,14 +428,20 @@ def _settings_block(result: Results) -> str:
                              f"({v(result.summary.get('demand_points'))} demand points, error "
                              f"{num(result.summary.get('aggregation_error_km')):.1f} km)"),
         ("Nearest sites kept", v(agg.get("nearest_sites"))),
-        ("Solver", f"HiGHS, limit {num(solver.get('time_limit')):g} s, target gap "
-                   f"{100 * num(solver.get('mip_gap')):.2g} %"),
+        ("Solver", f"{_solver_name(result.summary)}, limit {num(solver.get('time_limit')):g} s, "
+                   f"target gap {100 * num(solver.get('mip_gap')):.2g} %"),
         ("Solve status", f"{text(result.summary.get('status'))}"
                          + (f", gap {100 * num(gap):.2f} %" if gap is not None else "")
                          + f", {num(result.summary.get('solve_seconds')):.0f} s"),
     ]
     return '<div class="settings">' + "".join(
         f"<div><b>{_esc(k)}:</b> {_esc(val)}</div>" for k, val in items) + "</div>"
+
+
+def _solver_name(summary: dict) -> str:
+    """The solver that ran and its version, e.g. Gurobi 13.0.3 (older result folders: HiGHS)."""
+    name = str(summary.get("solver") or "highs")
+    return f"{LABELS.get(name, name)} {summary.get('solver_version') or ''}".strip()
 
 
 def _products_table(result: Results) -> str:

@@ -14,6 +14,7 @@ from ..model.build import build_model
 from ..model.calendar import horizon_text, plan_timeline
 from ..model.prepare import Prepared, prepare
 from ..model.timeline import build_timeline_model
+from ..solver.backends import LABELS, check_name, require
 from ..solver.diagnose import Infeasible, diagnose, diagnose_timeline
 from ..solver.facility import solve_facility
 from ..solver.highs import SolveInfo, solve_model
@@ -30,14 +31,21 @@ def _noop(_: str) -> None:
 
 def solve_case(case: Case, time_limit: float | None = None, gap: float | None = None,
                threads: int | None = None, seed: int | None = None, tee: bool = False,
-               progress: Progress = _noop, prepared: Prepared | None = None) -> Results:
+               progress: Progress = _noop, prepared: Prepared | None = None,
+               solver_name: str | None = None) -> Results:
     """Solve one case end to end. Raises Infeasible (with the reasons) when hard settings
-    cannot all be met; returns Results (possibly time-limited, with its gap) otherwise."""
+    cannot all be met; returns Results (possibly time-limited, with its gap) otherwise.
+    Raises SolverUnavailable before any work when the solver named is not installed."""
     solver = case.config.solver
     updates = {k: v for k, v in (("time_limit", time_limit), ("mip_gap", gap),
                                  ("threads", threads), ("seed", seed)) if v is not None}
+    if solver_name is not None:
+        updates["name"] = check_name(solver_name)
     if updates:
         solver = solver.model_copy(update=updates)
+    if solver.name != "highs":
+        require(solver.name)
+    label = LABELS[solver.name]
     started = time.perf_counter()
     progress("preparing lanes and pairs")
     prep = prepared or prepare(case)
@@ -47,7 +55,7 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     progress(f"building model ({len(prep.pairs):,} pairs, {len(prep.site_products):,} "
              f"site-products{horizon})")
     solved, spent = None, 0.0
-    if plan is None and solver.method != "milp":
+    if plan is None and solver.method != "milp" and solver.name == "highs":
         progress(f"solving by facility decomposition (limit {solver.time_limit:g}s)")
         attempt = time.perf_counter()
         solved = solve_facility(prep, solver, tee=tee)
@@ -56,19 +64,22 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
         m, info = solved
         info.build_seconds = time.perf_counter() - started - info.solve_seconds
     else:
-        m, info = _solve_milp(prep, plan, solver, tee, progress, spent)
+        m, info = _solve_milp(prep, plan, solver, tee, progress, spent, label)
     if not info.has_solution:
         if info.status == "infeasible":
             progress("infeasible: diagnosing with an elastic model")
             raise Infeasible(diagnose_timeline(plan, solver) if plan else diagnose(prep, solver))
-        raise Infeasible([f"HiGHS found no solution ({info.termination}) within "
+        raise Infeasible([f"{label} found no solution ({info.termination}) within "
                           f"{solver.time_limit:g}s; raise --time-limit"], info=info)
     progress("extracting results")
-    return extract_timeline(m, info) if plan else extract(m, info)
+    result = extract_timeline(m, info) if plan else extract(m, info)
+    # the solver settings that ran, command-line overrides (--solver, --time-limit) included
+    result.summary["settings"]["solver"] = solver.model_dump(mode="json")
+    return result
 
 
 def _solve_milp(prep: Prepared, plan, solver, tee: bool, progress: Progress,  # noqa: ANN001
-                spent: float):
+                spent: float, label: str):
     """The plain MILP: the whole model to HiGHS (the reference path). Solve time already
     spent on a decomposition that could not prove its network counts against the limit;
     preparing and building do not (the limit is solve time, as documented)."""
@@ -76,7 +87,7 @@ def _solve_milp(prep: Prepared, plan, solver, tee: bool, progress: Progress,  # 
     m = build_timeline_model(plan) if plan else build_model(prep)
     build_seconds = time.perf_counter() - started
     left = solver.time_limit - spent
-    progress(f"solving with HiGHS (limit {left:.0f}s, gap {solver.mip_gap:g})")
+    progress(f"solving with {label} (limit {left:.0f}s, gap {solver.mip_gap:g})")
     info = solve_model(m, solver, tee=tee, time_limit=max(left, 1.0))
     info.build_seconds = build_seconds
     info.solve_seconds += spent

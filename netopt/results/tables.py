@@ -71,7 +71,9 @@ class Results:
                          objective=summary.get("objective"), bound=summary.get("bound"),
                          gap=summary.get("gap"), solve_seconds=summary.get("solve_seconds", 0.0),
                          build_seconds=summary.get("build_seconds", 0.0),
-                         method=summary.get("method", "milp"))
+                         method=summary.get("method", "milp"),
+                         solver=summary.get("solver", "highs"),
+                         solver_version=summary.get("solver_version", ""))
         return cls(tables, info, summary)
 
 
@@ -444,6 +446,7 @@ def summary_dict(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInf
     return {
         "model": prep.case.name,
         "status": info.status, "termination": info.termination,
+        "solver": info.solver, "solver_version": info.solver_version,
         "objective_usd": None if info.objective is None else info.objective * MONEY,
         "bound_usd": None if info.bound is None else info.bound * MONEY,
         "objective": None if info.objective is None else info.objective * MONEY,

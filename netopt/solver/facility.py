@@ -29,7 +29,8 @@ from ..model.build import build_model
 from ..model.common import MONEY
 from ..model.prepare import Prepared
 from .benders import Benders, BendersResult, FacilityData
-from .highs import SolveInfo, model_size, solve_model
+from .highs import solve_model
+from .info import SolveInfo, model_size
 
 log = logging.getLogger(__name__)
 

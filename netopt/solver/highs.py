@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
 
 import highspy
 import pyomo.environ as pyo
@@ -17,6 +16,8 @@ from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondi
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from ..data.config import SolverSettings
+from .backends import solve_with_backend
+from .info import SolveError, SolveInfo, model_size
 
 log = logging.getLogger(__name__)
 
@@ -27,47 +28,6 @@ WARM_START_MIN_SITES = 60
 LP_OPEN_THRESHOLD = 0.02
 #: the interior-point LP optimum is used as a bound only after this relative safety margin
 LP_BOUND_TOLERANCE = 1e-6
-
-
-@dataclass
-class SolveInfo:
-    """What the solver did, as data."""
-
-    status: str  # optimal | feasible (time/gap limit with incumbent) | infeasible | no_solution
-    termination: str
-    objective: float | None
-    bound: float | None
-    gap: float | None
-    solve_seconds: float
-    build_seconds: float = 0.0
-    n_variables: int = 0
-    n_binaries: int = 0
-    n_constraints: int = 0
-    #: milp (HiGHS on the whole model) or facility (Benders on the sites, solver/facility.py)
-    method: str = "milp"
-
-    @property
-    def has_solution(self) -> bool:
-        return self.status in ("optimal", "feasible")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-class SolveError(RuntimeError):
-    """The solver failed in a way the user cannot fix by changing input."""
-
-
-def model_size(m: pyo.ConcreteModel) -> tuple[int, int, int]:
-    """(variables, binaries, constraints) that the solver sees (fixed variables excluded)."""
-    n_var = n_bin = 0
-    for v in m.component_data_objects(pyo.Var, active=True, descend_into=True):
-        if v.fixed:
-            continue
-        n_var += 1
-        n_bin += v.is_binary()
-    n_con = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True))
-    return n_var, n_bin, n_con
 
 
 class _Highs(Highs):
@@ -187,7 +147,10 @@ def _start_applies(m: pyo.ConcreteModel) -> bool:
 def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = False,
                 time_limit: float | None = None) -> SolveInfo:
     """Run HiGHS with fixed seed and threads (after a relax-and-fix MIP start when enabled
-    and the model is large); load the incumbent if there is one."""
+    and the model is large); load the incumbent if there is one. Another solver named by
+    `solver.name` (Gurobi, CPLEX, ...) runs through solver/backends.py instead."""
+    if settings.name != "highs":
+        return solve_with_backend(m, settings, tee=tee, time_limit=time_limit)
     solver = _Highs()
     if not solver.available():
         raise SolveError("HiGHS is not available: pip install highspy")
@@ -230,4 +193,5 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
              seconds)
     return SolveInfo(status=status, termination=term.name, objective=obj, bound=bound, gap=gap,
                      solve_seconds=seconds, n_variables=n_var, n_binaries=n_bin,
-                     n_constraints=n_con)
+                     n_constraints=n_con, solver="highs",
+                     solver_version=".".join(map(str, solver.version())))

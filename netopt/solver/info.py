@@ -1,0 +1,51 @@
+"""What a solve produced, whichever MILP solver ran it: SolveInfo keeps the termination
+condition and the solution status apart, names the solver and its version."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import pyomo.environ as pyo
+
+
+@dataclass
+class SolveInfo:
+    """What the solver did, as data."""
+
+    status: str  # optimal | feasible (time/gap limit with incumbent) | infeasible | no_solution
+    termination: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    solve_seconds: float
+    build_seconds: float = 0.0
+    n_variables: int = 0
+    n_binaries: int = 0
+    n_constraints: int = 0
+    solver: str = "highs"  # solver.name that ran
+    solver_version: str = ""
+    #: milp (the solver on the whole model) or facility (Benders on the sites, facility.py)
+    method: str = "milp"
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SolveError(RuntimeError):
+    """The solver failed in a way the user cannot fix by changing input."""
+
+
+def model_size(m: pyo.ConcreteModel) -> tuple[int, int, int]:
+    """(variables, binaries, constraints) that the solver sees (fixed variables excluded)."""
+    n_var = n_bin = 0
+    for v in m.component_data_objects(pyo.Var, active=True, descend_into=True):
+        if v.fixed:
+            continue
+        n_var += 1
+        n_bin += v.is_binary()
+    n_con = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True))
+    return n_var, n_bin, n_con
