@@ -16,6 +16,7 @@ from ..model.prepare import Prepared, prepare
 from ..model.timeline import build_timeline_model
 from ..solver.diagnose import Infeasible, diagnose, diagnose_timeline
 from ..solver.highs import SolveInfo, solve_model
+from ..solver.network_start import StartNetwork, network_of
 from .tables import Results, extract, extract_timeline
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,13 @@ def _noop(_: str) -> None:
 
 def solve_case(case: Case, time_limit: float | None = None, gap: float | None = None,
                threads: int | None = None, seed: int | None = None, tee: bool = False,
-               progress: Progress = _noop, prepared: Prepared | None = None) -> Results:
+               progress: Progress = _noop, prepared: Prepared | None = None,
+               start_network: StartNetwork | None = None) -> Results:
     """Solve one case end to end. Raises Infeasible (with the reasons) when hard settings
-    cannot all be met; returns Results (possibly time-limited, with its gap) otherwise."""
+    cannot all be met; returns Results (possibly time-limited, with its gap) otherwise.
+
+    start_network: another solve's `Results.network` (a batch's baseline) to start from
+    where it is feasible; the returned Results carry their own network for the same use."""
     solver = case.config.solver
     updates = {k: v for k, v in (("time_limit", time_limit), ("mip_gap", gap),
                                  ("threads", threads), ("seed", seed)) if v is not None}
@@ -48,7 +53,7 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     m = build_timeline_model(plan) if plan else build_model(prep)
     build_seconds = time.perf_counter() - started
     progress(f"solving with HiGHS (limit {solver.time_limit:g}s, gap {solver.mip_gap:g})")
-    info = solve_model(m, solver, tee=tee)
+    info = solve_model(m, solver, tee=tee, start_network=start_network)
     info.build_seconds = build_seconds
     if not info.has_solution:
         if info.status == "infeasible":
@@ -57,7 +62,9 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
         raise Infeasible([f"HiGHS found no solution ({info.termination}) within "
                           f"{solver.time_limit:g}s; raise --time-limit"], info=info)
     progress("extracting results")
-    return extract_timeline(m, info) if plan else extract(m, info)
+    result = extract_timeline(m, info) if plan else extract(m, info)
+    result.network = network_of(m)
+    return result
 
 
 __all__ = ["solve_case", "Results", "SolveInfo", "Infeasible"]
