@@ -128,13 +128,13 @@ def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: 
 def _print_rows(comparison: Any) -> None:
     console, _ = _consoles()
     table = RichTable(title=comparison.title)
-    cols = ["scenario", "status", "objective_usd", "vs_baseline_usd", "gap", "start",
+    cols = ["scenario", "status", "objective_usd", "vs_baseline_usd", "gap",
             "patients_served", "patients_unserved", "pct_within_travel_target", "sites_active",
             "hubs_active", "partners_active", "sites_stocking", "manufacturer_writeoff_usd"]
     cols = [c for c in cols if c in comparison.rows.columns]
     for col in cols:
-        table.add_column(col, justify="left" if col in ("scenario", "status", "start")
-                         else "right", overflow="fold")
+        table.add_column(col, justify="left" if col in ("scenario", "status") else "right",
+                         overflow="fold")
     rows = comparison.rows
     within = rows["within_solver_gap"].tolist() if "within_solver_gap" in rows else \
         [None] * len(rows)
@@ -144,8 +144,10 @@ def _print_rows(comparison: Any) -> None:
             if col == "vs_baseline_usd" and i > 0 and value == value:
                 # a difference the two runs' gaps cannot tell from zero is not a result
                 noise = within[i] is not None and within[i] == within[i] and bool(within[i])
-                cells.append(f"{'~' if noise else ''}{value:+,.0f}"
-                             f"{' (within solver gap)' if noise else ''}")
+                cells.append(f"{'~' if noise else ''}{value:+,.0f}")
+                if noise:
+                    table.caption = ("~ within the two runs' solver gaps: may be noise, "
+                                     "not a result")
             elif isinstance(value, float):
                 how = ".3%" if col == "gap" else ",.0f" if col.endswith(
                     ("_active", "_stocking", "_usd")) else ",.1f"

@@ -65,6 +65,7 @@ main { max-width: 1180px; }
 .reason { display: block; font-weight: normal; color: #b2182b; font-size: 11px;
   white-space: normal; max-width: 260px; }
 td.neg { color: #1b7a3a; }
+table.scenarios th.n { white-space: normal; vertical-align: bottom; }
 td.noise { color: #6b7580; font-style: italic; }
 .tag { display: block; font-size: 10px; font-style: normal; color: #6b7580;
   white-space: nowrap; }
@@ -182,12 +183,12 @@ def comparison_table(rows: pd.DataFrame) -> str:
         bad = _failed(status)
         reason = text(r.get("reason"))
         short = reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS - 1] + "\u2026"
-        stat = (f"<span class='status {'bad' if bad else 'ok'}'>{_esc(status or 'unknown')}"
-                + (f"<span class='reason' title='{_esc(reason)}'>{_esc(short)}</span>"
-                   if reason else "") + "</span>")
         start = text(r.get("start"))
         started = f"<span class='tag'>{_esc(start)} start</span>" if start in (
             "baseline", "relax-and-fix") else ""
+        stat = (f"<span class='status {'bad' if bad else 'ok'}'>{_esc(status or 'unknown')}"
+                + (f"<span class='reason' title='{_esc(reason)}'>{_esc(short)}</span>"
+                   if reason else "") + f"</span>{started}")
         cells = [
             f"<td><b>{_esc(r.get('scenario'))}</b></td>", f"<td>{stat}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'objective_usd'), 'usd'))}</td>",
@@ -198,12 +199,13 @@ def comparison_table(rows: pd.DataFrame) -> str:
             *(f"<td class='n'>{_esc(_fmt(_cell(r, c), 'int'))}</td>"
               for c in ("sites_active", "hubs_active", "partners_active", "sites_stocking")),
             f"<td class='n'>{_esc(_fmt(_cell(r, 'manufacturer_writeoff_usd'), 'usd'))}</td>",
-            f"<td class='n'>{_esc(_fmt(_cell(r, 'gap'), 'gap'))}{started}</td>",
+            f"<td class='n'>{_esc(_fmt(_cell(r, 'gap'), 'gap'))}</td>",
         ]
         body.append(f"<tr{' class=base' if i == 0 else ''}>{''.join(cells)}</tr>")
     head = "".join(f"<th{'' if j < 2 else ' class=n'}>{_esc(h)}</th>"
                    for j, h in enumerate(heads))
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table = (f"<table class='scenarios'><thead><tr>{head}</tr></thead>"
+             f"<tbody>{''.join(body)}</tbody></table>")
     return table + NOISE_NOTE
 
 
