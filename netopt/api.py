@@ -400,8 +400,10 @@ def compare(items: Sequence[_case.Case | Results | PathLike],
         else:
             todo.append((i, _spec_of(item, label)))
     if todo:
+        # the first item solved here is the baseline the others start from (as in the CLI)
         solved = run_batch([spec for _, spec in todo], workers=workers,
-                           time_limit=time_limit, gap=gap, seed=seed, solver=solver)
+                           time_limit=time_limit, gap=gap, seed=seed, solver=solver,
+                           baseline_start=todo[0][0] == 0)
         for (i, _), run in zip(todo, solved, strict=True):
             runs[i] = run
     done = [r for r in runs if r is not None]

@@ -171,6 +171,41 @@ def test_site_change_counts(comparison: Comparison, tmp_path: Path) -> None:
     assert "+1 opened, \u22121 closed" in page
 
 
+def _table_rows(html: str) -> list[str]:
+    table = html.split("Scenarios side by side", 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<tr[ >].*?</tr>", table, re.S)[1:]  # body rows, header skipped
+
+
+def test_differences_within_solver_gap_marked(comparison: Comparison, tmp_path: Path) -> None:
+    """Hand-made figures: baseline $1,000,000 at a 1 % gap; +$15,000 at 0.5 % lies within
+    the combined gaps (15,075), +$30,000 at 0.5 % does not (15,150). The first is greyed and
+    marked, the second coloured as a result; without the rows' own columns the page
+    computes the same, with them it shows what compare.csv says."""
+    rows = comparison.rows.iloc[:3].copy()
+    rows["objective_usd"] = [1_000_000.0, 1_015_000.0, 1_030_000.0]
+    rows["gap"] = [0.01, 0.005, 0.005]
+    names = list(rows["scenario"])
+    sites = {n: comparison.sites[n] for n in names}
+    page, _ = write_comparison(replace(comparison, rows=rows, sites=sites), tmp_path / "a")
+    html = page.read_text()
+    base, inside, outside = _table_rows(html)
+    assert "within solver gap" not in base and ">base<" in base
+    assert "class='n noise'" in inside and "within solver gap" in inside
+    assert "\u2248 +$15 k" in inside
+    assert "within solver gap" not in outside and "class='n pos'" in outside
+    assert "may be solver noise" in html  # the note under the table says what it means
+
+    flipped = rows.assign(vs_baseline_usd=[0.0, 15_000.0, 30_000.0],
+                          within_solver_gap=[None, False, True])
+    page, book = write_comparison(replace(comparison, rows=flipped, sites=sites),
+                                  tmp_path / "b")
+    _, inside, outside = _table_rows(page.read_text())
+    assert "within solver gap" not in inside and "within solver gap" in outside
+    sheet = list(openpyxl.load_workbook(book)["Comparison"].values)
+    col = [h.split(" (")[0] for h in sheet[0]].index("within_solver_gap")
+    assert [r[col] for r in sheet[1:]] == [None, False, True]
+
+
 def test_sheet_names_safe_and_unique() -> None:
     names = sheet_names(["a/b", "A/B", "x" * 40, "x" * 40, "comparison", "[q]*?:"],
                         ["Comparison"])

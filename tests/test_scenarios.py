@@ -6,7 +6,10 @@ vs. baseline, the frontier) use gap 0 so the comparison is exact, not within the
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +19,7 @@ from typer.testing import CliRunner
 from netopt.analysis.scenarios import (
     TIMING_COLUMNS,
     OverrideError,
+    ScenarioRun,
     ScenarioSpec,
     apply_overrides,
     compare,
@@ -48,13 +52,19 @@ def tiny_project(tmp_path: Path) -> Path:
 
 
 def test_self_comparison_gives_identical_rows() -> None:
+    """The second copy starts from the first's network: same network and objective; only
+    the proven bound (gap) and the start may differ, and the difference is within the gap."""
     comp = compare([SMALL, SMALL], workers=1)
     rows = comp.rows
     assert list(rows["scenario"]) == ["us-small", "us-small (2)"]
     assert (rows["status"] == "optimal").all()
     assert rows["objective_usd"].iloc[0] > 0
-    first, second = (rows.drop(columns=["scenario", *TIMING_COLUMNS]).iloc[[i]]
-                     .reset_index(drop=True) for i in (0, 1))
+    assert list(rows["start"]) == ["none", "baseline"]  # us-small is below relax-and-fix size
+    assert rows["vs_baseline_usd"].iloc[0] == 0.0
+    assert rows["within_solver_gap"].iloc[0] is None and rows["within_solver_gap"].iloc[1]
+    skip = ["scenario", *TIMING_COLUMNS, "gap", "start", "within_solver_gap"]
+    first, second = (rows.drop(columns=skip).iloc[[i]].reset_index(drop=True)
+                     for i in (0, 1))
     pd.testing.assert_frame_equal(first, second)
     assert comp.site_changes.empty
     assert set(comp.sites) == {"us-small", "us-small (2)"}
@@ -219,3 +229,176 @@ def test_cli_sweep_writes_tables_and_exits_2_on_bad_override(tmp_path: Path) -> 
     assert two == pytest.approx(one, rel=1e-9)
     result = runner.invoke(app, ["compare", str(TINY), "--threads", "0"])
     assert result.exit_code == 2
+
+
+# ---------------------------------------------------------------- baseline start
+
+
+def test_baseline_start_where_feasible_else_the_usual_start() -> None:
+    """More demand: the baseline network still fits (unserved demand is elastic), so the
+    scenario starts from it. Everyone within 100 km: the baseline's single site cannot do it
+    (the optimum opens a second), the restricted model is infeasible and the solve falls back.
+    Either way the optimum is the one a cold solve finds."""
+    cases = [({"demand_scale": [1.0, 3.0]}, "baseline"),
+             ({"service.within_km": [100.0], "service.min_share": [0.0, 1.0]}, "none")]
+    for grid, start in cases:
+        warm = sweep(TINY, grid, workers=1, gap=0.0).rows
+        cold = sweep(TINY, grid, workers=1, gap=0.0, baseline_start=False).rows
+        assert (warm["status"] == "optimal").all()
+        assert list(cold["start"]) == ["none", "none"]  # tiny is below relax-and-fix size
+        assert list(warm["start"]) == ["none", start]
+        assert warm["objective_usd"].tolist() == pytest.approx(cold["objective_usd"].tolist(),
+                                                               rel=1e-9)
+        assert warm["sites_active"].tolist() == [1, 2]  # the optimum differs from the baseline
+
+
+def test_network_start_holds_then_releases_decisions() -> None:
+    """A result's network pickles, names each decision by variable and index, is held as
+    bounds only while the restricted model solves, and restarts the same case at its optimum."""
+    import pickle
+
+    import pyomo.environ as pyo
+
+    from netopt.data.case import load_case
+    from netopt.model.build import build_model
+    from netopt.model.prepare import prepare
+    from netopt.results.pipeline import solve_case
+    from netopt.solver.network_start import hold, network_of, release
+
+    case = load_case(TINY)
+    first = solve_case(case, gap=0.0)
+    network = pickle.loads(pickle.dumps(first.network))
+    assert network == first.network
+    assert set(network) == {"y", "w", "o", "e", "g", "a"}  # tiny has no ordering options
+    assert sum(network["y"].values()) == first.summary["sites_active"] == 1
+    assert set(network["y"]) == set(first.tables["sites"]["site_id"]) - {"S3"}  # S3 excluded
+
+    m = build_model(prepare(case))
+    held = hold(m, {**network, "y": {**network["y"], "NOT-A-SITE": 1}})
+    # S1 is an existing site the model itself fixes open: every other decision is held
+    assert m.y["S1"].fixed and len(held) == sum(len(v) for v in network.values()) - 1
+    for name, values in network.items():
+        for idx, value in values.items():
+            var = getattr(m, name)[idx]
+            assert (var.value if var.fixed else var.lb) == var.ub == value
+    release(held)
+    assert all((v.lb, v.ub) == (0, 1) for v in m.component_data_objects(pyo.Var)
+               if v.is_binary() and not v.fixed)
+    assert network_of(m) == {"y": {"S1": 1}}  # not solved yet: only what the model fixed
+
+    again = solve_case(case, gap=0.0, start_network=network)
+    assert again.summary["start"] == "baseline" and first.summary["start"] == "none"
+    assert again.summary["objective_usd"] == pytest.approx(first.summary["objective_usd"],
+                                                           rel=1e-9)
+    foreign = solve_case(case, gap=0.0, start_network={"y": {"NOT-A-SITE": 1}})
+    assert foreign.summary["start"] == "none"
+
+
+# ---------------------------------------------------------------- within solver gap
+
+
+def _run(name: str, objective: float | None, gap: float | None,
+         status: str = "optimal") -> ScenarioRun:
+    summary = {} if objective is None else {"objective_usd": objective, "gap": gap,
+                                            "start": "none"}
+    return ScenarioRun(ScenarioSpec(name, f"{name}.yaml"), status, "", summary)
+
+
+def test_differences_within_the_solver_gap_are_flagged(tmp_path: Path) -> None:
+    """Baseline $1,000,000 at a 1 % gap (bound $10,000 below). A run $15,000 dearer at 0.5 %
+    may be noise: 15,000 <= 0.005 x 1,015,000 + 10,000 = 15,075. One $30,000 dearer is a
+    result: 30,000 > 0.005 x 1,030,000 + 10,000 = 15,150. So is one $12,000 cheaper when both
+    runs are proven optimal (gap 0)."""
+    from netopt.analysis.scenarios import build_comparison
+
+    runs = [_run("base", 1_000_000.0, 0.01), _run("inside", 1_015_000.0, 0.005),
+            _run("outside", 1_030_000.0, 0.005), _run("failed", None, None, "infeasible")]
+    comp = build_comparison(runs)
+    rows = comp.rows.set_index("scenario")
+    assert rows["vs_baseline_usd"].tolist()[:3] == [0.0, 15_000.0, 30_000.0]
+    assert pd.isna(rows.loc["failed", "vs_baseline_usd"])
+    assert rows["within_solver_gap"].tolist() == [None, True, False, None]
+    exact = build_comparison([_run("a", 500_000.0, 0.0), _run("b", 488_000.0, 0.0),
+                              _run("c", 500_000.0, 0.0)]).rows
+    assert exact["within_solver_gap"].tolist() == [None, False, True]
+
+    comp.write_tables(tmp_path)
+    csv = pd.read_csv(tmp_path / "compare.csv", keep_default_na=False)
+    cols = list(csv.columns)
+    assert cols.index("vs_baseline_usd") == cols.index("objective_usd") + 1
+    assert csv["within_solver_gap"].tolist() == ["", "True", "False", ""]
+    assert csv["start"].tolist() == ["none", "none", "none", ""]
+
+
+# ---------------------------------------------------------------- Dask in another folder
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_dask_workers_in_another_folder_get_cases_not_paths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scheduler and a worker started in an empty folder (as on a cluster node): the batch
+    loads each scenario here, by a path relative to this folder, and ships the case; an
+    invalid scenario is a row that never leaves. Same rows as a local run."""
+    pytest.importorskip("distributed")
+    from distributed import Client
+
+    from netopt.analysis.scenarios import build_comparison
+
+    elsewhere = tmp_path / "node"
+    elsewhere.mkdir()
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    logs = [open(tmp_path / f"{n}.log", "w") for n in ("scheduler", "worker")]  # noqa: SIM115
+    procs = []
+    try:
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
+             str(port), "--no-dashboard"], cwd=elsewhere, env=env, stdout=logs[0],
+            stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "dask", "worker", address, "--host", "127.0.0.1",
+             "--nthreads", "1", "--nworkers", "1", "--no-nanny", "--no-dashboard",
+             "--local-directory", str(elsewhere)], cwd=elsewhere, env=env, stdout=logs[1],
+            stderr=subprocess.STDOUT))
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=60)
+            monkeypatch.chdir(ROOT)
+            relative = str(TINY.relative_to(ROOT))
+            grid = {"demand_scale": [1.0, 2.0]}
+            on_dask = sweep(relative, grid, scheduler=client, gap=0.0)
+            bad = ScenarioSpec("bad", relative, {"service.min_share": 1.5})
+            runs = run_batch([bad], scheduler=client)
+            assert client.run(os.getcwd) == {w: str(elsewhere) for w in
+                                             client.scheduler_info()["workers"]}
+        local = sweep(relative, grid, workers=1, gap=0.0)
+        assert list(on_dask.rows["status"]) == ["optimal", "optimal"], \
+            on_dask.rows["reason"].tolist()
+        assert list(on_dask.rows["start"]) == ["none", "baseline"]
+        _same(local.rows, on_dask.rows)
+        assert on_dask.rows["objective_usd"].tolist() == local.rows["objective_usd"].tolist()
+        rows = build_comparison(runs).rows
+        assert rows["status"].tolist() == ["invalid"]
+        assert "service.min_share" in rows["reason"].iloc[0]
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+        for log in logs:
+            log.close()

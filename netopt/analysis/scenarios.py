@@ -1,14 +1,19 @@
 """Scenario batches: run many model files / setting overrides and compare the networks.
 
 A scenario is a model file plus dotted setting overrides (``{"service.min_share": 0.9}``).
-`run_batch` solves a list of them serially, in local worker processes or on a Dask cluster;
-each solve is a pure function of (model file, overrides, solve options) with one HiGHS thread,
-so a scenario's result does not depend on where it ran. A failing scenario (invalid input,
-infeasible, internal error) becomes a row saying why; the batch goes on.
+`run_batch` solves a list of them serially, in local worker processes or on a Dask cluster
+(there the scenarios are loaded and validated on the client and their cases shipped, so
+workers need no files); each solve is a pure function of (case, solve options, starting
+network), so a scenario's result does not depend on where it ran. `compare` and `sweep` solve
+the first scenario (the baseline) first and start the others from its network where it is
+feasible. A failing scenario (invalid input, infeasible, internal error) becomes a row saying
+why; the batch goes on. Each row says how far its objective is from the baseline's and whether
+that difference is within the two runs' solver gaps (noise, not a result).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import itertools
@@ -85,6 +90,9 @@ class ScenarioRun:
     sites: pd.DataFrame | None = None
     hubs: pd.DataFrame | None = None
     wall_seconds: float = 0.0
+    #: solved design decisions (solver.network_start), kept for a batch's baseline only:
+    #: the other scenarios start from it
+    network: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -259,20 +267,34 @@ def _prepare_key(config: ModelConfig) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-@functools.lru_cache(maxsize=2)
-def _cached_prepared(model_path: str, stamp: tuple, load_overrides: str, config_json: str):  # noqa: ANN202
-    """Prepared data (pairs, lanes, demand points) per distinct non-solver settings: reused
-    when scenarios differ only in seed, gap or time limit (or a model is compared with itself).
-    The model build never writes to it."""
+#: the key under which a scenario's prepared data may be reused: (model file, file stamps,
+#: loading overrides, non-solver settings); computed where the case is loaded
+PrepareKey = tuple[str, tuple, str, str]
+_PREPARED: collections.OrderedDict[PrepareKey, Any] = collections.OrderedDict()
+PREPARED_CACHE = 2
+
+
+def _prepared_for(case: Any, key: PrepareKey) -> Any:
+    """Prepared data (pairs, lanes, demand points) per distinct non-solver settings, kept for
+    the last few keys of this process: reused when scenarios differ only in seed, gap or time
+    limit (or a model is compared with itself). The model build never writes to it."""
     from ..data.case import Case
     from ..model.prepare import prepare
 
-    base = _cached_case(model_path, stamp, load_overrides)
-    config = ModelConfig.model_validate(json.loads(config_json))
-    return prepare(Case(config, dict(base.tables), base.model_path, base.dataset_path))
+    if key in _PREPARED:
+        _PREPARED.move_to_end(key)
+        return _PREPARED[key]
+    config = ModelConfig.model_validate(json.loads(key[3]))
+    prepared = prepare(Case(config, dict(case.tables), case.model_path, case.dataset_path))
+    _PREPARED[key] = prepared
+    while len(_PREPARED) > PREPARED_CACHE:
+        _PREPARED.popitem(last=False)
+    return prepared
 
 
-def _case_for(spec: ScenarioSpec):  # noqa: ANN202 - returns (Case, Prepared)
+def load_scenario(spec: ScenarioSpec) -> tuple[Any, PrepareKey]:
+    """The scenario's validated Case (settings with overrides, typed tables) and its prepare
+    key. Raises OverrideError or InputError. A Case pickles: it is what a Dask batch ships."""
     from ..data.case import Case
     from ..data.io import load_model
     from ..data.problems import InputError, sort_problems
@@ -288,54 +310,86 @@ def _case_for(spec: ScenarioSpec):  # noqa: ANN202 - returns (Case, Prepared)
     base = _cached_case(str(loaded.path), stamp, load_json)
     case = Case(config, {k: v.copy() for k, v in base.tables.items()}, base.model_path,
                 base.dataset_path, list(base.warnings))
-    prepared = _cached_prepared(str(loaded.path), stamp, load_json, _prepare_key(config))
-    return case, prepared
+    return case, (str(loaded.path), stamp, load_json, _prepare_key(config))
+
+
+def failed_run(spec: ScenarioSpec, exc: Exception) -> ScenarioRun:
+    """The row of a scenario that could not be loaded or solved: status and reason."""
+    from ..data.problems import InputError, errors
+    from ..solver.backends import SolverUnavailable
+    from ..solver.diagnose import Infeasible
+
+    if isinstance(exc, OverrideError | SolverUnavailable):
+        return ScenarioRun(spec, "invalid", str(exc))
+    if isinstance(exc, InputError):
+        errs = errors(exc.problems) or exc.problems
+        reason = "; ".join(str(p) for p in errs[:MAX_REASONS])
+        if len(errs) > MAX_REASONS:
+            reason += f"; and {len(errs) - MAX_REASONS} more"
+        return ScenarioRun(spec, "invalid", reason)
+    if isinstance(exc, Infeasible):
+        status = "infeasible"
+        if exc.info is not None and exc.info.status != "infeasible":
+            status = "no_solution"
+        return ScenarioRun(spec, status, "; ".join(exc.reasons))
+    return ScenarioRun(spec, "error", f"{type(exc).__name__}: {exc}")
+
+
+def _solve(spec: ScenarioSpec, case: Any, key: PrepareKey, options: SolveOptions,
+           start_network: dict | None, keep_network: bool) -> ScenarioRun:
+    from ..results.pipeline import solve_case
+
+    try:
+        prepared = _prepared_for(case, key)
+        result = solve_case(case, time_limit=options.time_limit, gap=options.gap,
+                            threads=options.threads, seed=options.seed, prepared=prepared,
+                            start_network=start_network, solver_name=options.solver)
+    except Exception as exc:  # noqa: BLE001 - a batch reports, it does not stop
+        return failed_run(spec, exc)
+    summary = {k: v for k, v in result.summary.items() if k != "settings"}
+    summary["within_km"] = case.config.service.within_km
+    summary["min_share"] = case.config.service.min_share
+    return ScenarioRun(spec, str(result.summary.get("status", "feasible")), "", summary,
+                       result.tables["costs"].copy(), result.tables["sites"].copy(),
+                       result.tables["hubs"].copy(),
+                       network=result.network if keep_network else None)
 
 
 _SOLVE_LOCK = threading.Lock()  # one solve at a time per process (Dask workers may be threaded)
 
 
-def run_one(spec: ScenarioSpec, options: SolveOptions = SolveOptions()) -> ScenarioRun:  # noqa: B008
-    """Solve one scenario; never raises: failures come back as a status and a reason."""
-    from ..data.problems import InputError, errors
-    from ..results.pipeline import solve_case
-    from ..solver.backends import SolverUnavailable
-    from ..solver.diagnose import Infeasible
-
+def run_one(spec: ScenarioSpec, options: SolveOptions = SolveOptions(),  # noqa: B008
+            start_network: dict | None = None, keep_network: bool = False) -> ScenarioRun:
+    """Load and solve one scenario in this process; never raises: failures come back as a
+    status and a reason. start_network: a baseline's network to start from (where it is
+    feasible); keep_network: return this solve's network on the run (for the baseline)."""
     started = time.perf_counter()
     with _SOLVE_LOCK:
         try:
-            case, prepared = _case_for(spec)
-            result = solve_case(case, time_limit=options.time_limit, gap=options.gap,
-                                threads=options.threads, seed=options.seed, prepared=prepared,
-                                solver_name=options.solver)
-        except (OverrideError, SolverUnavailable) as exc:
-            run = ScenarioRun(spec, "invalid", str(exc))
-        except InputError as exc:
-            errs = errors(exc.problems) or exc.problems
-            reason = "; ".join(str(p) for p in errs[:MAX_REASONS])
-            if len(errs) > MAX_REASONS:
-                reason += f"; and {len(errs) - MAX_REASONS} more"
-            run = ScenarioRun(spec, "invalid", reason)
-        except Infeasible as exc:
-            status = "infeasible"
-            if exc.info is not None and exc.info.status != "infeasible":
-                status = "no_solution"
-            run = ScenarioRun(spec, status, "; ".join(exc.reasons))
+            case, key = load_scenario(spec)
         except Exception as exc:  # noqa: BLE001 - a batch reports, it does not stop
-            run = ScenarioRun(spec, "error", f"{type(exc).__name__}: {exc}")
+            run = failed_run(spec, exc)
         else:
-            summary = {k: v for k, v in result.summary.items() if k != "settings"}
-            summary["within_km"] = case.config.service.within_km
-            summary["min_share"] = case.config.service.min_share
-            run = ScenarioRun(spec, str(result.summary.get("status", "feasible")), "", summary,
-                              result.tables["costs"].copy(), result.tables["sites"].copy(),
-                              result.tables["hubs"].copy())
+            run = _solve(spec, case, key, options, start_network, keep_network)
+    run.wall_seconds = time.perf_counter() - started
+    return run
+
+
+def run_case(spec: ScenarioSpec, case: Any, key: PrepareKey, options: SolveOptions,
+             start_network: dict | None = None, keep_network: bool = False) -> ScenarioRun:
+    """Solve a scenario loaded elsewhere (`load_scenario` on a Dask client): nothing is
+    read from disk here, so a worker needs neither the model file nor the dataset."""
+    started = time.perf_counter()
+    with _SOLVE_LOCK:
+        run = _solve(spec, case, key, options, start_network, keep_network)
     run.wall_seconds = time.perf_counter() - started
     return run
 
 
 # ---------------------------------------------------------------- batches
+
+#: solve(indices, start_network, keep_network) -> (index, run) as each one finishes
+Solver = Callable[[Sequence[int], "dict | None", bool], Iterator[tuple[int, ScenarioRun]]]
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
@@ -355,13 +409,16 @@ def default_workers() -> int:
 def run_batch(specs: Sequence[ScenarioSpec | str | Path | tuple], *, workers: int | None = None,
               scheduler: Any = None, time_limit: float | None = None, gap: float | None = None,
               seed: int | None = None, threads: int = 1, solver: str | None = None,
-              progress: Progress | None = None) -> list[ScenarioRun]:
+              progress: Progress | None = None, baseline_start: bool = False) -> list[ScenarioRun]:
     """Solve every scenario; return runs in input order.
 
     workers: local processes (None = CPU count, 1 = in this process, or in one worker process
     when threads > 1: HiGHS fixes its thread pool per process); scheduler: a Dask
-    scheduler address or a `distributed.Client` (takes precedence over workers). Every solve
-    uses `threads` HiGHS threads (default 1) whichever way it runs, so results are identical.
+    scheduler address or a `distributed.Client` (takes precedence over workers; scenarios
+    are loaded here and their cases shipped, so workers need no files). Every solve uses
+    `threads` HiGHS threads (default 1) whichever way it runs, so results are identical.
+    baseline_start: solve the first scenario first and start every other one from its
+    network where that is feasible (each run's summary says which start it got).
     solver: the solver.name every scenario uses (default: each model file's own).
     """
     items = [_spec(s, i) for i, s in enumerate(specs)]
@@ -376,47 +433,103 @@ def run_batch(specs: Sequence[ScenarioSpec | str | Path | tuple], *, workers: in
         if progress is not None:
             progress(run, done, len(items))
 
-    if scheduler is not None:
-        for i, run in _run_dask(items, options, scheduler):
+    first = 1 if baseline_start and len(items) > 1 else 0
+    with _runner(items, options, workers, scheduler) as solve:
+        for i, run in solve(range(first), None, True):
             record(i, run)
-    else:
-        n = min(default_workers() if workers is None else workers, len(items))
-        # HiGHS sizes its thread pool once per process: a serial batch with more than one
-        # thread runs in one fresh worker process, so the pool gets the threads asked for
-        if n <= 1 and threads == 1:
-            for i, spec in enumerate(items):
-                record(i, run_one(spec, options))
-        else:
-            with ProcessPoolExecutor(max_workers=max(n, 1), mp_context=_mp_context()) as pool:
-                futures = {pool.submit(run_one, spec, options): i for i, spec in enumerate(items)}
-                for future in as_completed(futures):
-                    i = futures[future]
-                    try:
-                        run = future.result()
-                    except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
-                        run = ScenarioRun(items[i], "error", f"{type(exc).__name__}: {exc}")
-                    record(i, run)
+        base = runs[0] if first else None
+        network = base.network if base is not None and base.ok else None
+        for i, run in solve(range(first, len(items)), network, False):
+            record(i, run)
     return [r for r in runs if r is not None]
 
 
-def _run_dask(items: list[ScenarioSpec], options: SolveOptions,
-              scheduler: Any) -> Iterator[tuple[int, ScenarioRun]]:
-    """Submit every scenario to a Dask cluster (netopt must be importable on its workers)."""
+def _runner(items: list[ScenarioSpec], options: SolveOptions, workers: int | None,
+            scheduler: Any) -> contextlib.AbstractContextManager[Solver]:
+    if scheduler is not None:
+        return _dask_runner(items, options, scheduler)
+    n = min(default_workers() if workers is None else workers, len(items))
+    # HiGHS sizes its thread pool once per process: a serial batch with more than one
+    # thread runs in one fresh worker process, so the pool gets the threads asked for
+    if n <= 1 and options.threads == 1:
+        return _serial_runner(items, options)
+    return _pool_runner(items, options, max(n, 1))
+
+
+@contextlib.contextmanager
+def _serial_runner(items: list[ScenarioSpec], options: SolveOptions) -> Iterator[Solver]:
+    def solve(indices: Sequence[int], start: dict | None,
+              keep: bool) -> Iterator[tuple[int, ScenarioRun]]:
+        for i in indices:
+            yield i, run_one(items[i], options, start, keep)
+
+    yield solve
+
+
+@contextlib.contextmanager
+def _pool_runner(items: list[ScenarioSpec], options: SolveOptions,
+                 n: int) -> Iterator[Solver]:
+    """Local worker processes (one pool for the whole batch, baseline included)."""
+    with ProcessPoolExecutor(max_workers=n, mp_context=_mp_context()) as pool:
+        def solve(indices: Sequence[int], start: dict | None,
+                  keep: bool) -> Iterator[tuple[int, ScenarioRun]]:
+            futures = {pool.submit(run_one, items[i], options, start, keep): i
+                       for i in indices}
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    run = future.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
+                    run = ScenarioRun(items[i], "error", f"{type(exc).__name__}: {exc}")
+                yield i, run
+
+        yield solve
+
+
+def _load_here(spec: ScenarioSpec) -> tuple[Any, PrepareKey] | ScenarioRun:
+    """Load and validate a scenario in this process: its case and key, or its failed row."""
+    started = time.perf_counter()
+    try:
+        return load_scenario(spec)
+    except Exception as exc:  # noqa: BLE001 - a batch reports, it does not stop
+        run = failed_run(spec, exc)
+        run.wall_seconds = time.perf_counter() - started
+        return run
+
+
+@contextlib.contextmanager
+def _dask_runner(items: list[ScenarioSpec], options: SolveOptions,
+                 scheduler: Any) -> Iterator[Solver]:
+    """A Dask cluster: every scenario is loaded and validated here (an invalid one becomes
+    its row and is never sent); workers get the validated Case, not file paths, so they may
+    run anywhere, and the runs come back here (netopt must be importable on the workers)."""
     from distributed import Client
     from distributed import as_completed as dask_completed
 
+    loaded = [_load_here(spec) for spec in items]
     own = isinstance(scheduler, str)
     client = Client(scheduler) if own else scheduler
     try:
-        futures = {client.submit(run_one, spec, options, pure=False): i
-                   for i, spec in enumerate(items)}
-        for future in dask_completed(list(futures)):
-            i = futures[future]
-            try:
-                run = future.result()
-            except Exception as exc:  # noqa: BLE001 - a lost worker fails one scenario
-                run = ScenarioRun(items[i], "error", f"{type(exc).__name__}: {exc}")
-            yield i, run
+        def solve(indices: Sequence[int], start: dict | None,
+                  keep: bool) -> Iterator[tuple[int, ScenarioRun]]:
+            futures = {}
+            for i in indices:
+                got = loaded[i]
+                if isinstance(got, ScenarioRun):
+                    yield i, got
+                    continue
+                case, key = got
+                futures[client.submit(run_case, items[i], case, key, options, start, keep,
+                                      pure=False)] = i
+            for future in dask_completed(list(futures)):
+                i = futures[future]
+                try:
+                    run = future.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker fails one scenario
+                    run = ScenarioRun(items[i], "error", f"{type(exc).__name__}: {exc}")
+                yield i, run
+
+        yield solve
     finally:
         if own:
             client.close()
@@ -495,6 +608,7 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
         rec["objective_usd"] = s.get("objective_usd", s.get("objective", math.nan))
         for col in SUMMARY_COLUMNS[1:]:
             rec[col] = s.get(col, math.nan)
+        rec["start"] = s.get("start", "")
         costs = ({} if run.costs is None
                  else dict(zip(run.costs["term"], run.costs["usd_per_year"], strict=True)))
         for term in terms:
@@ -503,7 +617,49 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(records)
     for col in ("objective_usd", *SUMMARY_COLUMNS[1:], *(f"cost_{t}" for t in terms)):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    deltas = baseline_deltas(frame)
+    at = frame.columns.get_loc("objective_usd") + 1
+    for offset, col in enumerate(DELTA_COLUMNS):
+        frame.insert(at + offset, col, deltas[col])
     return frame
+
+
+#: columns comparing each scenario's objective with the first scenario's (the baseline)
+DELTA_COLUMNS = ("vs_baseline_usd", "within_solver_gap")
+#: objectives closer than this (relative) are equal whatever the gaps: solver tolerances
+OBJECTIVE_TOLERANCE = 1e-9
+
+
+def within_solver_gap(objective: float, gap: float, base_objective: float,
+                      base_gap: float) -> bool | None:
+    """Whether a difference in objective is no larger than the two runs' combined proven gaps,
+    |obj - obj0| <= gap*|obj| + gap0*|obj0| (each gap*|obj| is the distance from that run's
+    incumbent to its bound): such a difference may be solver noise, not a result. None when a
+    figure is missing (a failed run, a solve without a bound)."""
+    figures = (objective, gap, base_objective, base_gap)
+    if any(f is None or math.isnan(f) for f in figures):
+        return None
+    slack = gap * abs(objective) + base_gap * abs(base_objective)
+    slack += OBJECTIVE_TOLERANCE * max(abs(objective), abs(base_objective))
+    return abs(objective - base_objective) <= slack
+
+
+def baseline_deltas(rows: pd.DataFrame) -> pd.DataFrame:
+    """vs_baseline_usd (objective minus the first row's) and within_solver_gap (see
+    `within_solver_gap`; None for the baseline itself and where a figure is missing)."""
+    def figure(row: int, col: str) -> float:
+        value = pd.to_numeric(rows[col].iloc[row], errors="coerce") if col in rows else None
+        return math.nan if value is None or pd.isna(value) else float(value)
+
+    n = len(rows)
+    obj = [figure(i, "objective_usd") for i in range(n)]
+    gap = [figure(i, "gap") for i in range(n)]
+    delta = [o - obj[0] for o in obj] if n else []
+    within = [None if i == 0 else within_solver_gap(obj[i], gap[i], obj[0], gap[0])
+              for i in range(n)]
+    return pd.DataFrame({"vs_baseline_usd": pd.Series(delta, index=rows.index, dtype=float),
+                         "within_solver_gap": pd.Series(within, index=rows.index,
+                                                        dtype=object)})
 
 
 def site_changes(sites: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFrame:
@@ -536,19 +692,22 @@ def build_comparison(runs: list[ScenarioRun], title: str = "Scenario comparison"
 
 
 def compare(model_files: Sequence[str | Path], *, title: str | None = None,
-            **kw: Any) -> Comparison:
-    """Solve each model file as it stands and compare them (rows in the order given)."""
+            baseline_start: bool = True, **kw: Any) -> Comparison:
+    """Solve each model file as it stands and compare them (rows in the order given; the
+    first is the baseline, solved first, and the others start from its network where it is
+    feasible unless baseline_start=False). Other keywords go to `run_batch`."""
     specs = [ScenarioSpec(Path(m).stem, str(m), {}) for m in model_files]
-    runs = run_batch(specs, **kw)
+    runs = run_batch(specs, baseline_start=baseline_start, **kw)
     return build_comparison(runs, title or "Scenario comparison: " + ", ".join(
         unique_names(runs)))
 
 
 def sweep(model_file: str | Path, grid: Mapping[str, Sequence[Any]], *,
-          title: str | None = None, **kw: Any) -> Comparison:
-    """Solve the cartesian grid of overrides on one model file."""
+          title: str | None = None, baseline_start: bool = True, **kw: Any) -> Comparison:
+    """Solve the cartesian grid of overrides on one model file (the first combination is
+    the baseline: see `compare`)."""
     specs = grid_specs(model_file, grid)
-    runs = run_batch(specs, **kw)
+    runs = run_batch(specs, baseline_start=baseline_start, **kw)
     return build_comparison(runs, title or f"Sweep of {Path(model_file).stem}")
 
 
@@ -578,5 +737,6 @@ def pareto(model_file: str | Path, shares: Sequence[float], within_km: float | N
 
 
 __all__ = ["Comparison", "OverrideError", "ScenarioRun", "ScenarioSpec", "SolveOptions",
-           "apply_overrides", "build_comparison", "compare", "grid_specs", "local_cluster",
-           "pareto", "parse_set", "parse_values", "run_batch", "run_one", "sweep"]
+           "apply_overrides", "baseline_deltas", "build_comparison", "compare", "failed_run",
+           "grid_specs", "load_scenario", "local_cluster", "pareto", "parse_set",
+           "parse_values", "run_batch", "run_case", "run_one", "sweep", "within_solver_gap"]

@@ -97,7 +97,8 @@ def _scheduler(address: str | None, dask: bool, workers: int | None) -> Iterator
 def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: str | None,
          dask: bool, time_limit: float | None, gap: float | None, seed: int | None,
          no_report: bool, threads: int = 1, pareto: tuple[list[float], float | None] | None = None,
-         model: Path | None = None, solver: str | None = None) -> None:
+         model: Path | None = None, solver: str | None = None,
+         baseline_start: bool = False) -> None:
     """Run the batch with a progress bar, write tables (and reports), print the table."""
     from ..analysis import scenarios as sc
 
@@ -117,7 +118,7 @@ def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: 
         if pareto is not None and model is not None:
             comparison = sc.pareto(model, pareto[0], pareto[1], title=title, **kw)
         else:
-            runs = sc.run_batch(specs, **kw)
+            runs = sc.run_batch(specs, baseline_start=baseline_start, **kw)
             comparison = sc.build_comparison(runs, title)
     paths = comparison.write_tables(out)
     if not no_report:
@@ -139,17 +140,27 @@ def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: 
 def _print_rows(comparison: Any) -> None:
     console, _ = _consoles()
     table = RichTable(title=comparison.title)
-    cols = ["scenario", "status", "objective_usd", "gap", "patients_served",
-            "patients_unserved", "pct_within_travel_target", "sites_active", "hubs_active",
-            "partners_active", "sites_stocking", "manufacturer_writeoff_usd"]
+    cols = ["scenario", "status", "objective_usd", "vs_baseline_usd", "gap",
+            "patients_served", "patients_unserved", "pct_within_travel_target", "sites_active",
+            "hubs_active", "partners_active", "sites_stocking", "manufacturer_writeoff_usd"]
     cols = [c for c in cols if c in comparison.rows.columns]
     for col in cols:
         table.add_column(col, justify="left" if col in ("scenario", "status") else "right",
                          overflow="fold")
-    for row in comparison.rows[cols].itertuples(index=False):
+    rows = comparison.rows
+    within = rows["within_solver_gap"].tolist() if "within_solver_gap" in rows else \
+        [None] * len(rows)
+    for i, row in enumerate(comparison.rows[cols].itertuples(index=False)):
         cells = []
         for col, value in zip(cols, row, strict=True):
-            if isinstance(value, float):
+            if col == "vs_baseline_usd" and i > 0 and value == value:
+                # a difference the two runs' gaps cannot tell from zero is not a result
+                noise = within[i] is not None and within[i] == within[i] and bool(within[i])
+                cells.append(f"{'~' if noise else ''}{value:+,.0f}")
+                if noise:
+                    table.caption = ("~ within the two runs' solver gaps: may be noise, "
+                                     "not a result")
+            elif isinstance(value, float):
                 how = ".3%" if col == "gap" else ",.0f" if col.endswith(
                     ("_active", "_stocking", "_usd")) else ",.1f"
                 cells.append("" if value != value else format(value, how))
@@ -176,6 +187,10 @@ NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Only the CSV tab
 ThreadsOpt = Annotated[int, typer.Option(
     "--threads", min=1, help="Solver threads per scenario (results are identical whichever way "
     "a batch runs; with --workers 1, give national models the machine's cores).")]
+BaselineStartOpt = Annotated[bool, typer.Option(
+    "--baseline-start/--cold-start", help="Solve the first scenario first and start the "
+    "others from its network where it is feasible (compare.csv's `start` column says which "
+    "start each scenario got).")]
 
 
 def compare_cmd(
@@ -190,6 +205,7 @@ def compare_cmd(
     seed: SeedOpt = None,
     threads: ThreadsOpt = 1,
     solver: SolverOpt = None,
+    baseline_start: BaselineStartOpt = True,
     no_report: NoReportOpt = False,
 ) -> None:
     """Solve each model file and compare: cost by term, service, network, site changes."""
@@ -203,7 +219,8 @@ def compare_cmd(
     title = "Scenario comparison: " + ", ".join(m.stem for m in models)
     _run(specs, title=title, out=out or _default_out(models[0]), workers=workers,
          scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap, seed=seed,
-         no_report=no_report, threads=threads, solver=solver)
+         no_report=no_report, threads=threads, solver=solver,
+         baseline_start=baseline_start)
 
 
 def sweep_cmd(
@@ -225,9 +242,11 @@ def sweep_cmd(
     seed: SeedOpt = None,
     threads: ThreadsOpt = 1,
     solver: SolverOpt = None,
+    baseline_start: BaselineStartOpt = True,
     no_report: NoReportOpt = False,
 ) -> None:
-    """Run a grid of setting overrides on one model (or its cost-vs-access frontier)."""
+    """Run a grid of setting overrides on one model (or its cost-vs-access frontier, whose
+    points are solved cold: a lower share's network rarely meets a higher one)."""
     from ..analysis.scenarios import (
         OverrideError,
         ScenarioSpec,
@@ -265,7 +284,8 @@ def sweep_cmd(
     _check_overrides([model], specs)
     _run(specs, title=f"Sweep of {model.stem}", out=out or _default_out(model),
          workers=workers, scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap,
-         seed=seed, no_report=no_report, threads=threads, solver=solver)
+         seed=seed, no_report=no_report, threads=threads, solver=solver,
+         baseline_start=baseline_start)
 
 
 def register(app: typer.Typer) -> None:

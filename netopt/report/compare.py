@@ -4,7 +4,10 @@ A strategist comparing scenarios asks: what does each cost against the baseline,
 unserved, which sites open or close, and what does more access cost. The page answers that in
 one self-contained, printable file (inline CSS and SVG, no script, no network); the workbook
 carries the same numbers for re-cutting. Everything is drawn from a `netopt.analysis.scenarios`
-Comparison, so this module only needs its documented fields (duck-typed, no import).
+Comparison, so this module only needs its documented fields (duck-typed); rows without the
+vs_baseline_usd / within_solver_gap columns get them from `scenarios.baseline_deltas`. A
+difference from the baseline within the two runs' solver gaps is greyed and marked, so no
+one reads noise as a result.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ TERM_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948"
 PENALTY_COLOUR = "#c9ced4"
 REASON_CHARS = 240  # longer failure reasons are cut in the table (full text on hover, xlsx)
 SHEET_BAD = re.compile(r"[\[\]:*?/\\']")
+NOISE_NOTE = ("<p class='note'>\u2248 <i>within solver gap</i>: the difference from the "
+              "baseline is no larger than the two runs' combined gaps "
+              "(|obj \u2212 obj<sub>0</sub>| \u2264 gap\u00b7|obj| + "
+              "gap<sub>0</sub>\u00b7|obj<sub>0</sub>|), so it may be solver noise rather than "
+              "a result; solve with a smaller --gap or a longer --time-limit to tell.</p>")
 
 EXTRA_CSS = """
 main { max-width: 1180px; }
@@ -57,6 +65,12 @@ main { max-width: 1180px; }
 .reason { display: block; font-weight: normal; color: #b2182b; font-size: 11px;
   white-space: normal; max-width: 260px; }
 td.neg { color: #1b7a3a; }
+table.scenarios th.n { white-space: normal; vertical-align: bottom; }
+td.noise { color: #6b7580; font-style: italic; }
+.tag { display: block; font-size: 10px; font-style: normal; color: #6b7580;
+  white-space: nowrap; }
+td.noise .tag { color: #8a5a00; }
+p.note { color: #5b6672; font-size: 12px; margin: 6px 0 0; }
 td.pos { color: #b2182b; }
 tr.base td { background: #f7f9fb; }
 .multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr));
@@ -114,46 +128,71 @@ def cost_columns(rows: pd.DataFrame) -> list[str]:
     return [c for c in rows.columns if str(c).startswith("cost_") and c != "cost_total"]
 
 
-def _deltas(rows: pd.DataFrame) -> list[tuple[float, float]]:
-    """(USD, share) of each scenario's objective against the first scenario's."""
+def _deltas(rows: pd.DataFrame) -> list[tuple[float, float, bool]]:
+    """(USD, share, within solver gap) of each scenario's objective against the first
+    scenario's: the rows' vs_baseline_usd / within_solver_gap columns, computed the same way
+    when the rows lack them."""
+    if not {"vs_baseline_usd", "within_solver_gap"} <= set(rows.columns):
+        from ..analysis.scenarios import baseline_deltas
+
+        rows = pd.concat([rows.drop(columns=["vs_baseline_usd", "within_solver_gap"],
+                                    errors="ignore"), baseline_deltas(rows)], axis=1)
     obj = [num(v, math.nan) for v in rows.get("objective_usd", [math.nan] * len(rows))]
     if not obj:
         return []
     base = obj[0]
     out = []
-    for v in obj:
-        d = v - base
-        out.append((d, d / abs(base) if base and not math.isnan(d) else math.nan))
+    for d, within in zip(rows["vs_baseline_usd"], rows["within_solver_gap"], strict=True):
+        d = num(d, math.nan)
+        share = d / abs(base) if base and not math.isnan(d) else math.nan
+        out.append((d, share, truthy(within)))
     return out
+
+
+def _delta_cells(i: int, d: float, share: float, within: bool) -> tuple[str, str]:
+    """The two delta cells of row i: signed USD and %, coloured when the difference is a
+    result, greyed and marked ≈ when the two runs' solver gaps cover it."""
+    if i == 0:
+        return "<td class='n'>base</td>", "<td class='n'></td>"
+    if math.isnan(d):
+        return "<td class='n'>—</td>", "<td class='n'>—</td>"
+    usd = ("+" if d > 0 else "") + _fmt(d, "usd")
+    pct = ("+" if share > 0 else "") + _fmt(100 * share, "pct") if not math.isnan(share) \
+        else "—"
+    if within:
+        tip = ("within the two runs' solver gaps: this difference may be noise, "
+               "not a result")
+        return (f"<td class='n noise' title=\"{_esc(tip)}\">≈ {_esc(usd)}"
+                f"<span class='tag'>within solver gap</span></td>",
+                f"<td class='n noise'>≈ {_esc(pct)}</td>")
+    sign = "neg" if d < -0.5 else "pos" if d > 0.5 else ""
+    return (f"<td class='n {sign}'>{_esc(usd)}</td>", f"<td class='n {sign}'>{_esc(pct)}</td>")
 
 
 # ---------------------------------------------------------------- comparison table
 
 def comparison_table(rows: pd.DataFrame) -> str:
     """One row per scenario: status (with why it failed), objective, delta, service, network."""
-    heads = ("Scenario", "Status", "Objective (USD/yr)", "\u0394 vs first", "\u0394 %",
+    heads = ("Scenario", "Status", "Objective (USD/yr)", "\u0394 vs baseline", "\u0394 %",
              "Served (pts/yr)", "Unserved (pts/yr)", "Within travel target", "Sites",
              "Hubs", "Partners", "Sites stocking", "Write-offs (USD/yr)", "Gap")
     body = []
-    for i, ((_, r), (d, share)) in enumerate(zip(rows.iterrows(), _deltas(rows),
-                                                  strict=True)):
+    for i, ((_, r), (d, share, within)) in enumerate(zip(rows.iterrows(), _deltas(rows),
+                                                          strict=True)):
         status = text(r.get("status"))
         bad = _failed(status)
         reason = text(r.get("reason"))
         short = reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS - 1] + "\u2026"
+        start = text(r.get("start"))
+        started = f"<span class='tag'>{_esc(start)} start</span>" if start in (
+            "baseline", "relax-and-fix") else ""
         stat = (f"<span class='status {'bad' if bad else 'ok'}'>{_esc(status or 'unknown')}"
                 + (f"<span class='reason' title='{_esc(reason)}'>{_esc(short)}</span>"
-                   if reason else "") + "</span>")
-        sign = "" if math.isnan(d) or i == 0 else ("neg" if d < -0.5 else "pos" if d > 0.5
-                                                    else "")
-        dtxt = "base" if i == 0 else ("+" if d > 0 else "") + _fmt(d, "usd") \
-            if not math.isnan(d) else "\u2014"
-        ptxt = "" if i == 0 else ("+" if share > 0 else "") + _fmt(100 * share, "pct") \
-            if not math.isnan(share) else "\u2014"
+                   if reason else "") + f"</span>{started}")
         cells = [
             f"<td><b>{_esc(r.get('scenario'))}</b></td>", f"<td>{stat}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'objective_usd'), 'usd'))}</td>",
-            f"<td class='n {sign}'>{_esc(dtxt)}</td>", f"<td class='n {sign}'>{_esc(ptxt)}</td>",
+            *_delta_cells(i, d, share, within),
             f"<td class='n'>{_esc(_fmt(_cell(r, 'patients_served'), 'pts'))}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'patients_unserved'), 'pts'))}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'pct_within_travel_target'), 'pct'))}</td>",
@@ -165,7 +204,9 @@ def comparison_table(rows: pd.DataFrame) -> str:
         body.append(f"<tr{' class=base' if i == 0 else ''}>{''.join(cells)}</tr>")
     head = "".join(f"<th{'' if j < 2 else ' class=n'}>{_esc(h)}</th>"
                    for j, h in enumerate(heads))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table = (f"<table class='scenarios'><thead><tr>{head}</tr></thead>"
+             f"<tbody>{''.join(body)}</tbody></table>")
+    return table + NOISE_NOTE
 
 
 # ---------------------------------------------------------------- cost chart
@@ -532,7 +573,7 @@ def render_comparison(comparison: ComparisonLike) -> str:
 # ---------------------------------------------------------------- workbook
 
 _COMPARE_RULES: list[tuple[str, str, str]] = [
-    (r"^(objective_usd|cost_.+)$", "USD/yr", USD),
+    (r"^(objective_usd|vs_baseline_usd|cost_.+)$", "USD/yr", USD),
     (r"^gap$", "share", "0.00%"),
     (r"^min_share$", "share", PCT),
     (r"^pct_", "%", PCT_POINTS),

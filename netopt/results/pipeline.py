@@ -18,6 +18,7 @@ from ..solver.backends import LABELS, check_name, require
 from ..solver.diagnose import Infeasible, diagnose, diagnose_timeline
 from ..solver.facility import solve_facility
 from ..solver.highs import SolveInfo, solve_model
+from ..solver.network_start import StartNetwork, network_of
 from .tables import Results, extract, extract_timeline
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,14 @@ def _noop(_: str) -> None:
 def solve_case(case: Case, time_limit: float | None = None, gap: float | None = None,
                threads: int | None = None, seed: int | None = None, tee: bool = False,
                progress: Progress = _noop, prepared: Prepared | None = None,
-               solver_name: str | None = None) -> Results:
+               solver_name: str | None = None,
+               start_network: StartNetwork | None = None) -> Results:
     """Solve one case end to end. Raises Infeasible (with the reasons) when hard settings
     cannot all be met; returns Results (possibly time-limited, with its gap) otherwise.
-    Raises SolverUnavailable before any work when the solver named is not installed."""
+    Raises SolverUnavailable before any work when the solver named is not installed.
+
+    start_network: another solve's `Results.network` (a batch's baseline) to start from
+    where it is feasible; the returned Results carry their own network for the same use."""
     solver = case.config.solver
     updates = {k: v for k, v in (("time_limit", time_limit), ("mip_gap", gap),
                                  ("threads", threads), ("seed", seed)) if v is not None}
@@ -55,7 +60,8 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     progress(f"building model ({len(prep.pairs):,} pairs, {len(prep.site_products):,} "
              f"site-products{horizon})")
     solved, spent = None, 0.0
-    if plan is None and solver.method != "milp" and solver.name == "highs":
+    if (plan is None and solver.method != "milp" and solver.name == "highs"
+            and start_network is None):
         progress(f"solving by facility decomposition (limit {solver.time_limit:g}s)")
         attempt = time.perf_counter()
         solved = solve_facility(prep, solver, tee=tee)
@@ -64,7 +70,7 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
         m, info = solved
         info.build_seconds = time.perf_counter() - started - info.solve_seconds
     else:
-        m, info = _solve_milp(prep, plan, solver, tee, progress, spent, label)
+        m, info = _solve_milp(prep, plan, solver, tee, progress, spent, label, start_network)
     if not info.has_solution:
         if info.status == "infeasible":
             progress("infeasible: diagnosing with an elastic model")
@@ -75,12 +81,13 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     result = extract_timeline(m, info) if plan else extract(m, info)
     # the solver settings that ran, command-line overrides (--solver, --time-limit) included
     result.summary["settings"]["solver"] = solver.model_dump(mode="json")
+    result.network = network_of(m)
     return result
 
 
 def _solve_milp(prep: Prepared, plan, solver, tee: bool, progress: Progress,  # noqa: ANN001
-                spent: float, label: str):
-    """The plain MILP: the whole model to HiGHS (the reference path). Solve time already
+                spent: float, label: str, start_network: StartNetwork | None):
+    """The plain MILP: the whole model to the solver (the reference path). Solve time already
     spent on a decomposition that could not prove its network counts against the limit;
     preparing and building do not (the limit is solve time, as documented)."""
     started = time.perf_counter()
@@ -88,7 +95,8 @@ def _solve_milp(prep: Prepared, plan, solver, tee: bool, progress: Progress,  # 
     build_seconds = time.perf_counter() - started
     left = solver.time_limit - spent
     progress(f"solving with {label} (limit {left:.0f}s, gap {solver.mip_gap:g})")
-    info = solve_model(m, solver, tee=tee, time_limit=max(left, 1.0))
+    info = solve_model(m, solver, tee=tee, time_limit=max(left, 1.0),
+                       start_network=start_network)
     info.build_seconds = build_seconds
     info.solve_seconds += spent
     return m, info

@@ -19,6 +19,7 @@ from ..data.geography import haversine_km
 from ..model.common import MONEY
 from ..model.prepare import Prepared
 from ..solver.highs import SolveInfo
+from ..solver.network_start import StartNetwork
 from .finance import finance_summary, policies_table
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class Results:
     tables: dict[str, pd.DataFrame]
     info: SolveInfo
     summary: dict = field(default_factory=dict)
+    #: the solved design decisions, to start a similar model from (see solver.network_start)
+    network: StartNetwork | None = None
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
@@ -73,7 +76,8 @@ class Results:
                          build_seconds=summary.get("build_seconds", 0.0),
                          method=summary.get("method", "milp"),
                          solver=summary.get("solver", "highs"),
-                         solver_version=summary.get("solver_version", ""))
+                         solver_version=summary.get("solver_version", ""),
+                         start=summary.get("start", "none"))
         return cls(tables, info, summary)
 
 
@@ -456,7 +460,7 @@ def summary_dict(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInf
         "build_seconds": round(info.build_seconds, 3),
         "solve_seconds": round(info.solve_seconds, 3),
         "n_variables": info.n_variables, "n_binaries": info.n_binaries,
-        "n_constraints": info.n_constraints,
+        "n_constraints": info.n_constraints, "start": info.start,
         "patients_demand": k["patients_demand"], "patients_served": k["patients_served"],
         "patients_unserved": k["patients_unserved"],
         "pct_within_travel_target": k["pct_within_travel_target"],

@@ -18,6 +18,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from ..data.config import SolverSettings
 from .backends import solve_with_backend
 from .info import SolveError, SolveInfo, model_size
+from .network_start import StartNetwork, hold, release
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,31 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     return start, lp_bound
 
 
+def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
+                  budget: float, network: StartNetwork) -> dict[int, float] | None:
+    """A MIP start from a given network (a batch's baseline): hold the decisions it names at
+    its values, solve what is left (an LP, or a small MIP over decisions the baseline did not
+    have) and return that solution; None when the restricted problem has no solution here
+    (the scenario excludes a site the baseline used, demands a service level it missed...)."""
+    started = time.perf_counter()
+    held = hold(m, network)
+    if not held:
+        log.info("baseline start: no decision of the baseline exists in this model")
+        return None
+    try:
+        res = _run(solver, m, settings, tee, budget, solver="choose")
+    finally:
+        release(held)
+    if not _has_solution(res):
+        log.info("baseline start: the baseline network is not feasible here (%s); "
+                 "falling back", res.termination_condition.name)
+        return None
+    res.solution_loader.load_vars()
+    log.info("baseline start: objective %.6g after %.1fs (%d decisions held)",
+             res.incumbent_objective, time.perf_counter() - started, len(held))
+    return {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
+
+
 def _start_applies(m: pyo.ConcreteModel) -> bool:
     """The start keeps every site the LP touches open: with a cap on active sites that
     restricted model can be infeasible, so it is skipped there."""
@@ -145,10 +171,12 @@ def _start_applies(m: pyo.ConcreteModel) -> bool:
 
 
 def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = False,
-                time_limit: float | None = None) -> SolveInfo:
-    """Run HiGHS with fixed seed and threads (after a relax-and-fix MIP start when enabled
-    and the model is large); load the incumbent if there is one. Another solver named by
-    `solver.name` (Gurobi, CPLEX, ...) runs through solver/backends.py instead."""
+                time_limit: float | None = None,
+                start_network: StartNetwork | None = None) -> SolveInfo:
+    """Run HiGHS with fixed seed and threads (after a MIP start: from `start_network` where
+    it is feasible, else relax-and-fix when enabled and the model is large); load the
+    incumbent if there is one. Another solver named by `solver.name` (Gurobi, CPLEX, ...)
+    runs through solver/backends.py instead."""
     if settings.name != "highs":
         return solve_with_backend(m, settings, tee=tee, time_limit=time_limit)
     solver = _Highs()
@@ -157,8 +185,15 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     limit = float(time_limit or settings.time_limit)
     started = time.perf_counter()
     lp_bound = None
-    if settings.warm_start and len(m.y) >= WARM_START_MIN_SITES and _start_applies(m):
-        solver.start, lp_bound = mip_start(solver, m, settings, tee, WARM_START_SHARE * limit)
+    started_from, budget = "none", WARM_START_SHARE * limit
+    if start_network:
+        solver.start = network_start(solver, m, settings, tee, budget, start_network)
+        started_from = "baseline" if solver.start else "none"
+        budget = max(budget - (time.perf_counter() - started), 1.0)
+    if not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES \
+            and _start_applies(m):
+        solver.start, lp_bound = mip_start(solver, m, settings, tee, budget)
+        started_from = "relax-and-fix" if solver.start else "none"
     res = _run(solver, m, settings, tee, limit - (time.perf_counter() - started),
                solver="choose")
     seconds = time.perf_counter() - started
@@ -194,4 +229,4 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     return SolveInfo(status=status, termination=term.name, objective=obj, bound=bound, gap=gap,
                      solve_seconds=seconds, n_variables=n_var, n_binaries=n_bin,
                      n_constraints=n_con, solver="highs",
-                     solver_version=".".join(map(str, solver.version())))
+                     solver_version=".".join(map(str, solver.version())), start=started_from)

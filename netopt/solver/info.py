@@ -26,6 +26,7 @@ class SolveInfo:
     solver_version: str = ""
     #: milp (the solver on the whole model) or facility (Benders on the sites, facility.py)
     method: str = "milp"
+    start: str = "none"  # MIP start handed to HiGHS: baseline | relax-and-fix | none
 
     @property
     def has_solution(self) -> bool:

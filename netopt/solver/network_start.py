@@ -1,0 +1,70 @@
+"""A solved network as plain data, to start another solve of a similar model from it.
+
+A scenario batch solves its baseline first and starts every other scenario from the
+baseline's network: the design decisions (sites, offers, onboarding, equipment, hubs,
+partners, ordering options) by variable name and index. The values are plain dicts of
+tuples and ints, so they pickle to worker processes and Dask workers. Fixing them in a new
+model leaves a restricted problem (an LP, or a tiny MIP where the new model has decisions the
+baseline did not) whose solution, when feasible, is a MIP start for the full model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import pyomo.environ as pyo
+
+#: the design decisions a network start fixes: site active, product offered, area
+#: onboarded, equipment class held, hub active, partner active, ordering option chosen
+DECISIONS = frozenset({"y", "w", "o", "e", "g", "a", "z"})
+
+#: variable name (`y`, or `period[0].y` in a launch timeline) -> {index: 0 or 1}
+StartNetwork = dict[str, dict[Hashable, int]]
+
+
+def _decision_vars(m: pyo.ConcreteModel):  # noqa: ANN202 - an iterator of IndexedVar
+    """The decision components of the model and its blocks (references skipped: a launch
+    timeline's `m.y` points at the blocks' own variables, which are listed themselves)."""
+    for var in m.component_objects(pyo.Var, active=True, descend_into=True):
+        if var.local_name in DECISIONS and not var.is_reference():
+            yield var
+
+
+def network_of(m: pyo.ConcreteModel) -> StartNetwork:
+    """The loaded solution's decisions, rounded to 0/1 (call after loading a solution)."""
+    network: StartNetwork = {}
+    for var in _decision_vars(m):
+        values = {idx: int(round(v.value)) for idx, v in var.items() if v.value is not None}
+        if values:
+            network[var.name] = values
+    return network
+
+
+def hold(m: pyo.ConcreteModel, network: StartNetwork) -> list[tuple[Any, Any, Any]]:
+    """Bound every free decision the network names (same variable name and index) to the
+    network's value; return (var, lower, upper) to `release` afterwards. Bounds rather than
+    `fix`, so a persistent solver only updates column bounds. Variables the new model fixes
+    itself (excluded sites, lead times) keep their own value."""
+    held = []
+    for var in _decision_vars(m):
+        values = network.get(var.name)
+        if not values:
+            continue
+        for idx, v in var.items():
+            if v.fixed or idx not in values:
+                continue
+            held.append((v, v.lower, v.upper))
+            v.setlb(values[idx])
+            v.setub(values[idx])
+    return held
+
+
+def release(held: list[tuple[Any, Any, Any]]) -> None:
+    """Give back the bounds `hold` replaced."""
+    for v, lower, upper in held:
+        v.setlb(lower)
+        v.setub(upper)
+
+
+__all__ = ["DECISIONS", "StartNetwork", "hold", "network_of", "release"]
