@@ -1136,27 +1136,10 @@ class PolicyEconomics:
         return out
 
 
-def evaluate_policy(terms: PolicyTerms, doses_per_year: float, life_days: float,
-                    lead_days: float, price: float, cogs: float, cost_of_capital: float,
-                    holding_cost_usd_per_dose_day: float, doses_per_patient: float = 1,
-                    dose_interval_days: float = 0.0, seed: int = 0, method: Method = "auto",
-                    *, distributor_unit_value_usd_per_dose: float | None = None,
-                    horizon_days: int | None = None, inventory_position: Position = "usable",
-                    source: str = "evaluate_policy", row: int | None = None) -> PolicyEconomics:
-    """Inventory, expiries, working capital and cost of one policy at one annual volume.
-
-    `life_days`: shelf life left when a delivery reaches the stock point (inf = no perishing);
-    `lead_days`: transport lead time to the stock point (the terms' order lead time is added).
-    Pure function of its arguments (cached underneath), deterministic for a given seed.
-    """
-    dist_value = cogs if distributor_unit_value_usd_per_dose is None \
-        else distributor_unit_value_usd_per_dose
-    problems = _check_numbers(
-        source, row, doses_per_year=doses_per_year, life_days=life_days, lead_days=lead_days,
-        price=price, cogs=cogs, cost_of_capital=cost_of_capital,
-        holding_cost_usd_per_dose_day=holding_cost_usd_per_dose_day,
-        doses_per_patient=doses_per_patient, dose_interval_days=dose_interval_days,
-        distributor_unit_value_usd_per_dose=dist_value)
+def _policy_problems(terms: PolicyTerms, method: str, inventory_position: str, source: str,
+                     row: int | None, **numbers: float) -> list[Problem]:
+    """Every problem in evaluate_policy's arguments, collected (numbers first, in order)."""
+    problems = _check_numbers(source, row, **numbers)
     if not isinstance(terms, PolicyTerms):
         problems.append(Problem(source, row, "terms", "expected PolicyTerms", repr(terms)))
     for name, value, allowed in (("method", method, METHODS),
@@ -1164,53 +1147,56 @@ def evaluate_policy(terms: PolicyTerms, doses_per_year: float, life_days: float,
         if value not in allowed:
             problems.append(Problem(source, row, name, f"expected one of {', '.join(allowed)}",
                                     str(value)))
-    if problems:
-        raise InputError(problems)
+    return problems
+
+
+def _returns_apply(terms: PolicyTerms) -> bool:
+    """Expired stock goes back under the return terms (a manufacturer's own stock just
+    outdates: there is nobody to return it to)."""
+    return terms.returns_active and terms.title_holder != "manufacturer"
+
+
+def _jit_economics(terms: PolicyTerms, doses_per_year: float, life_days: float,
+                   lead_total: float, price: float, cost_of_capital: float) -> PolicyEconomics:
+    """Just-in-time per patient: no stock, so no expiries; the manufacturer carries the
+    receivables until the site pays."""
+    sm = StockMetrics(
+        base_stock=0, fill_rate=1.0, target_fill_rate=terms.target_fill_rate,
+        target_met=True, on_hand_doses=0.0, outdated_doses_per_year=0.0,
+        issued_doses_per_year=doses_per_year, emergency_doses_per_year=0.0,
+        demand_doses_per_year=doses_per_year, replenishments_per_year=0.0,
+        received_doses_per_year=0.0, method="exact", demand_model="per_patient",
+        life_days=float(life_days), review_days=0, lead_days=_ceil_days(lead_total, 0))
+    revenue = price * doses_per_year
+    receivables = revenue * terms.payment_terms_days / DAYS_PER_YEAR
+    cap_m = cost_of_capital * receivables
+    return PolicyEconomics(
+        policy=terms.policy, title_holder=terms.title_holder, stock=sm,
+        doses_per_year=doses_per_year,
+        patient_shipments_per_year=doses_per_year, inventory_value_usd=0.0,
+        holding_cost_usd_per_year=0.0, wasted_doses_per_year=0.0,
+        expired_doses_manufacturer_per_year=0.0, expired_doses_distributor_per_year=0.0,
+        expired_doses_site_per_year=0.0, returned_doses_per_year=0.0,
+        return_credits_usd_per_year=0.0, restocking_fees_usd_per_year=0.0,
+        revenue_usd_per_year=revenue, manufacturer_write_off_usd_per_year=0.0,
+        distributor_loss_usd_per_year=0.0, site_loss_usd_per_year=0.0,
+        working_capital_manufacturer_usd=receivables, working_capital_distributor_usd=0.0,
+        working_capital_site_usd=0.0, capital_charge_manufacturer_usd_per_year=cap_m,
+        capital_charge_distributor_usd_per_year=0.0, capital_charge_site_usd_per_year=0.0,
+        capital_charge_usd_per_year=cap_m, expiry_cost_usd_per_year=0.0,
+        total_cost_usd_per_year=cap_m, notes=("no stock: one shipment per dose",))
+
+
+def _stock_economics(terms: PolicyTerms, sm: StockMetrics, doses_per_year: float, price: float,
+                     cogs: float, dist_value: float, cost_of_capital: float,
+                     holding_cost_usd_per_dose_day: float,
+                     notes: list[str]) -> PolicyEconomics:
+    """Money of a stocking policy: who owns the stock and what a dose is worth on their books,
+    returns of expired stock, working capital by holder and the network cost."""
     pol, holder = terms.policy, terms.title_holder
-    lead_total = lead_days + terms.order_lead_time_hours / 24.0
-    notes: list[str] = []
-
-    if pol == "jit_per_patient":
-        sm = StockMetrics(
-            base_stock=0, fill_rate=1.0, target_fill_rate=terms.target_fill_rate,
-            target_met=True, on_hand_doses=0.0, outdated_doses_per_year=0.0,
-            issued_doses_per_year=doses_per_year, emergency_doses_per_year=0.0,
-            demand_doses_per_year=doses_per_year, replenishments_per_year=0.0,
-            received_doses_per_year=0.0, method="exact", demand_model="per_patient",
-            life_days=float(life_days), review_days=0, lead_days=_ceil_days(lead_total, 0))
-        revenue = price * doses_per_year
-        receivables = revenue * terms.payment_terms_days / DAYS_PER_YEAR
-        cap_m = cost_of_capital * receivables
-        return PolicyEconomics(
-            policy=pol, title_holder=holder, stock=sm, doses_per_year=doses_per_year,
-            patient_shipments_per_year=doses_per_year, inventory_value_usd=0.0,
-            holding_cost_usd_per_year=0.0, wasted_doses_per_year=0.0,
-            expired_doses_manufacturer_per_year=0.0, expired_doses_distributor_per_year=0.0,
-            expired_doses_site_per_year=0.0, returned_doses_per_year=0.0,
-            return_credits_usd_per_year=0.0, restocking_fees_usd_per_year=0.0,
-            revenue_usd_per_year=revenue, manufacturer_write_off_usd_per_year=0.0,
-            distributor_loss_usd_per_year=0.0, site_loss_usd_per_year=0.0,
-            working_capital_manufacturer_usd=receivables, working_capital_distributor_usd=0.0,
-            working_capital_site_usd=0.0, capital_charge_manufacturer_usd_per_year=cap_m,
-            capital_charge_distributor_usd_per_year=0.0, capital_charge_site_usd_per_year=0.0,
-            capital_charge_usd_per_year=cap_m, expiry_cost_usd_per_year=0.0,
-            total_cost_usd_per_year=cap_m, notes=("no stock: one shipment per dose",))
-
-    # who owns the stock and what a dose is worth on their books; returns of expired stock
     unit_value = {"site": price, "manufacturer": cogs, "distributor": dist_value}[holder]
-    returns = terms.returns_active and holder != "manufacturer"
-    stock_life = life_days
-    if terms.returns_active and not returns:
-        notes.append("return terms unused: the manufacturer holds title")
-    sm = stock_metrics(doses_per_year, stock_life, terms.review_period_days, lead_total,
-                       terms.target_fill_rate, doses_per_patient=doses_per_patient,
-                       dose_interval_days=dose_interval_days, method=method, seed=seed,
-                       horizon_days=horizon_days, inventory_position=inventory_position,
-                       source=source, row=row)
-    if sm.life_days == 0:
-        notes.append("life at the stock point under one day: no stock can be held")
     wasted = sm.outdated_doses_per_year
-    returned = terms.returnable_fraction * wasted if returns else 0.0
+    returned = terms.returnable_fraction * wasted if _returns_apply(terms) else 0.0
     expired_holder = wasted - returned
     credit = unit_value * (1.0 - terms.restocking_fee_pct)
     credits = returned * credit
@@ -1254,6 +1240,48 @@ def evaluate_policy(terms: PolicyTerms, doses_per_year: float, life_days: float,
         capital_charge_site_usd_per_year=cap["site"],
         capital_charge_usd_per_year=sum(cap.values()), expiry_cost_usd_per_year=expiry_cost,
         total_cost_usd_per_year=holding + expiry_cost + sum(cap.values()), notes=tuple(notes))
+
+
+def evaluate_policy(terms: PolicyTerms, doses_per_year: float, life_days: float,
+                    lead_days: float, price: float, cogs: float, cost_of_capital: float,
+                    holding_cost_usd_per_dose_day: float, doses_per_patient: float = 1,
+                    dose_interval_days: float = 0.0, seed: int = 0, method: Method = "auto",
+                    *, distributor_unit_value_usd_per_dose: float | None = None,
+                    horizon_days: int | None = None, inventory_position: Position = "usable",
+                    source: str = "evaluate_policy", row: int | None = None) -> PolicyEconomics:
+    """Inventory, expiries, working capital and cost of one policy at one annual volume.
+
+    `life_days`: shelf life left when a delivery reaches the stock point (inf = no perishing);
+    `lead_days`: transport lead time to the stock point (the terms' order lead time is added).
+    Pure function of its arguments (cached underneath), deterministic for a given seed.
+    """
+    dist_value = cogs if distributor_unit_value_usd_per_dose is None \
+        else distributor_unit_value_usd_per_dose
+    problems = _policy_problems(
+        terms, method, inventory_position, source, row, doses_per_year=doses_per_year,
+        life_days=life_days, lead_days=lead_days, price=price, cogs=cogs,
+        cost_of_capital=cost_of_capital,
+        holding_cost_usd_per_dose_day=holding_cost_usd_per_dose_day,
+        doses_per_patient=doses_per_patient, dose_interval_days=dose_interval_days,
+        distributor_unit_value_usd_per_dose=dist_value)
+    if problems:
+        raise InputError(problems)
+    lead_total = lead_days + terms.order_lead_time_hours / 24.0
+    if terms.policy == "jit_per_patient":
+        return _jit_economics(terms, doses_per_year, life_days, lead_total, price,
+                              cost_of_capital)
+    notes: list[str] = []
+    if terms.returns_active and not _returns_apply(terms):
+        notes.append("return terms unused: the manufacturer holds title")
+    sm = stock_metrics(doses_per_year, life_days, terms.review_period_days, lead_total,
+                       terms.target_fill_rate, doses_per_patient=doses_per_patient,
+                       dose_interval_days=dose_interval_days, method=method, seed=seed,
+                       horizon_days=horizon_days, inventory_position=inventory_position,
+                       source=source, row=row)
+    if sm.life_days == 0:
+        notes.append("life at the stock point under one day: no stock can be held")
+    return _stock_economics(terms, sm, doses_per_year, price, cogs, dist_value, cost_of_capital,
+                            holding_cost_usd_per_dose_day, notes)
 
 
 def site_accepts_stocking(econ: PolicyEconomics, max_site_loss_usd_per_year: float) -> bool:
