@@ -116,12 +116,26 @@ def _pct(value: float) -> str:
 
 # ---------------------------------------------------------------- payloads
 
-def _zone_payloads(result: Results, sites: _Lookup, products: dict[str, str],
-                   reach_km: float) -> tuple[dict[str, Any], list[tuple[str | None, dict]]]:
-    """Shared zone/site/product lookups, and one zone payload for all products + each product."""
+class _Numbering:
+    """Labels numbered in order of first use: payload rows refer to sites, products and
+    reasons by number. An id not seen before is appended with itself as its label."""
+
+    def __init__(self, keys: list[str] | None = None, labels: list[str] | None = None) -> None:
+        self.index: dict[str, int] = {k: i for i, k in enumerate(keys or [])}
+        self.labels: list[str] = list(labels or [])
+
+    def __call__(self, key: object) -> int:
+        k = text(key)
+        if k not in self.index:
+            self.index[k] = len(self.labels)
+            self.labels.append(k)
+        return self.index[k]
+
+
+def _zone_table(result: Results) -> tuple[pd.DataFrame, dict[str, int], list[list]]:
+    """The zones table, and [name, state, population, lat, lon] per zone with coordinates
+    (first row of a duplicated id) numbered in table order."""
     zones = table(result, "zones")
-    assignments = table(result, "assignments")
-    unserved = table(result, "unserved")
     if "zone_id" not in zones.columns:
         zones = pd.DataFrame({"zone_id": [], "name": [], "state": [], "population": [],
                               "latitude": [], "longitude": []})
@@ -136,87 +150,103 @@ def _zone_payloads(result: Results, sites: _Lookup, products: dict[str, str],
         zone_index[zid] = len(zone_rows)
         zone_rows.append([text(getattr(z, "name", zid)), text(getattr(z, "state", "")),
                           num(getattr(z, "population", 0)), round(la, 4), round(lo, 4)])
+    return zones, zone_index, zone_rows
 
-    site_ids = list(sites.names)
-    site_index = {s: i for i, s in enumerate(site_ids)}
-    site_names = [sites.names[s] for s in site_ids]
-    product_ids = list(products)
-    product_index = {p: i for i, p in enumerate(product_ids)}
-    product_labels = [products[p] for p in product_ids]
 
-    def idx(mapping: dict[str, int], labels: list[str], key: object) -> int:
-        k = text(key)
-        if k not in mapping:
-            mapping[k] = len(labels)
-            labels.append(k)
-        return mapping[k]
-
-    # assignments per zone: [site, product, patients, km, within]
+def _assigned_by_zone(result: Results, zone_index: dict[str, int], site_no: _Numbering,
+                      product_no: _Numbering, reach_km: float) -> dict[int, list[list]]:
+    """Assignments per zone: [site, product, patients, km, within target]."""
+    assignments = table(result, "assignments")
     by_zone: dict[int, list[list]] = {}
-    if {"zone_id", "site_id", "product_id", "patients_per_year"} <= set(assignments.columns):
-        km_col = assignments["travel_km"] if "travel_km" in assignments.columns \
-            else pd.Series(np.nan, assignments.index)
-        within = assignments["within_travel_target"] if "within_travel_target" in \
-            assignments.columns else km_col.map(lambda v: num(v) <= reach_km)
-        for z, s, p, pat, km, w in zip(assignments["zone_id"], assignments["site_id"],
-                                       assignments["product_id"],
-                                       assignments["patients_per_year"], km_col, within,
-                                       strict=True):
-            zi = zone_index.get(text(z))
-            if zi is None:
-                continue
-            by_zone.setdefault(zi, []).append([
-                idx(site_index, site_names, s), idx(product_index, product_labels, p),
-                round(num(pat), 3), round(num(km), 1), truthy(w)])
-    reasons: list[str] = []
-    reason_index: dict[str, int] = {}
+    if not {"zone_id", "site_id", "product_id", "patients_per_year"} <= set(assignments.columns):
+        return by_zone
+    km_col = assignments["travel_km"] if "travel_km" in assignments.columns \
+        else pd.Series(np.nan, assignments.index)
+    within = assignments["within_travel_target"] if "within_travel_target" in \
+        assignments.columns else km_col.map(lambda v: num(v) <= reach_km)
+    for z, s, p, pat, km, w in zip(assignments["zone_id"], assignments["site_id"],
+                                   assignments["product_id"],
+                                   assignments["patients_per_year"], km_col, within,
+                                   strict=True):
+        zi = zone_index.get(text(z))
+        if zi is None:
+            continue
+        by_zone.setdefault(zi, []).append([site_no(s), product_no(p), round(num(pat), 3),
+                                           round(num(km), 1), truthy(w)])
+    return by_zone
+
+
+def _unserved_by_zone(result: Results, zone_index: dict[str, int], product_no: _Numbering,
+                      reason_no: _Numbering) -> dict[int, list[list]]:
+    """Unserved patients per zone: [product, patients, reason]."""
+    unserved = table(result, "unserved")
     lost: dict[int, list[list]] = {}
-    if {"zone_id", "product_id", "patients_unserved"} <= set(unserved.columns):
-        reason_col = unserved["reason"] if "reason" in unserved.columns \
-            else pd.Series("", unserved.index)
-        for z, p, pat, why in zip(unserved["zone_id"], unserved["product_id"],
-                                  unserved["patients_unserved"], reason_col, strict=True):
-            zi = zone_index.get(text(z))
-            if zi is None:
-                continue
-            lost.setdefault(zi, []).append([idx(product_index, product_labels, p),
-                                            round(num(pat), 3),
-                                            idx(reason_index, reasons, why)])
+    if not {"zone_id", "product_id", "patients_unserved"} <= set(unserved.columns):
+        return lost
+    reason_col = unserved["reason"] if "reason" in unserved.columns \
+        else pd.Series("", unserved.index)
+    for z, p, pat, why in zip(unserved["zone_id"], unserved["product_id"],
+                              unserved["patients_unserved"], reason_col, strict=True):
+        zi = zone_index.get(text(z))
+        if zi is None:
+            continue
+        lost.setdefault(zi, []).append([product_no(p), round(num(pat), 3), reason_no(why)])
+    return lost
+
+
+def _zone_layer_rows(product: int | None, zones: pd.DataFrame, n_zones: int,
+                     by_zone: dict[int, list[list]], lost: dict[int, list[list]]) -> list[list]:
+    """One row per zone with demand for `product` (None: all products): demand, served,
+    unserved, beyond target, mean km, class, its assignments and unserved patients; served
+    zones first, then the largest demand."""
+    rows = []
+    for zi in range(n_zones):
+        assigned = [a for a in by_zone.get(zi, []) if product is None or a[1] == product]
+        missing = [u for u in lost.get(zi, []) if product is None or u[0] == product]
+        served = sum(a[2] for a in assigned)
+        beyond = sum(a[2] for a in assigned if not a[4])
+        unserved_pat = sum(u[1] for u in missing)
+        demand = served + unserved_pat
+        if product is None:
+            demand = max(demand, num(zones.iloc[zi]["patients_demand"])
+                         if "patients_demand" in zones.columns else demand)
+        if demand <= 1e-9:
+            continue
+        mean_km = (sum(a[2] * a[3] for a in assigned) / served) if served > 0 else None
+        cls = zone_class(demand, served, unserved_pat, beyond)
+        assigned.sort(key=lambda a: -a[2])
+        rows.append([zi, round(demand, 3), round(served, 3), round(unserved_pat, 3),
+                     round(beyond, 3), None if mean_km is None else round(mean_km, 1),
+                     cls, assigned, missing])
+    order = {"served": 0, "beyond": 1, "unserved": 2}
+    rows.sort(key=lambda r: (order[r[6]], -r[1]))
+    return rows
+
+
+def _zone_payloads(result: Results, sites: _Lookup, products: dict[str, str],
+                   reach_km: float) -> tuple[dict[str, Any], list[tuple[str | None, dict]]]:
+    """Shared zone/site/product lookups, and one zone payload for all products + each product."""
+    zones, zone_index, zone_rows = _zone_table(result)
+    site_no = _Numbering(list(sites.names), [sites.names[s] for s in sites.names])
+    product_ids = list(products)
+    product_no = _Numbering(product_ids, [products[p] for p in product_ids])
+    reason_no = _Numbering()
+    by_zone = _assigned_by_zone(result, zone_index, site_no, product_no, reach_km)
+    lost = _unserved_by_zone(result, zone_index, product_no, reason_no)
 
     def rows_for(product: int | None) -> list[list]:
-        rows = []
-        for zi in range(len(zone_rows)):
-            assigned = [a for a in by_zone.get(zi, []) if product is None or a[1] == product]
-            missing = [u for u in lost.get(zi, []) if product is None or u[0] == product]
-            served = sum(a[2] for a in assigned)
-            beyond = sum(a[2] for a in assigned if not a[4])
-            unserved_pat = sum(u[1] for u in missing)
-            demand = served + unserved_pat
-            if product is None:
-                demand = max(demand, num(zones.iloc[zi]["patients_demand"])
-                             if "patients_demand" in zones.columns else demand)
-            if demand <= 1e-9:
-                continue
-            mean_km = (sum(a[2] * a[3] for a in assigned) / served) if served > 0 else None
-            cls = zone_class(demand, served, unserved_pat, beyond)
-            assigned.sort(key=lambda a: -a[2])
-            rows.append([zi, round(demand, 3), round(served, 3), round(unserved_pat, 3),
-                         round(beyond, 3), None if mean_km is None else round(mean_km, 1),
-                         cls, assigned, missing])
-        order = {"served": 0, "beyond": 1, "unserved": 2}
-        rows.sort(key=lambda r: (order[r[6]], -r[1]))
-        return rows
+        return _zone_layer_rows(product, zones, len(zone_rows), by_zone, lost)
 
     payloads: list[tuple[str | None, dict]] = [
         (None, {"kind": "zones", "product": None, "label": "All products",
                 "rows": rows_for(None)})]
     for p in product_ids:
-        payloads.append((p, {"kind": "zones", "product": product_index[p],
-                             "label": products[p], "rows": rows_for(product_index[p])}))
+        payloads.append((p, {"kind": "zones", "product": product_no.index[p],
+                             "label": products[p], "rows": rows_for(product_no.index[p])}))
     all_demand = [r[1] for r in payloads[0][1]["rows"]]
     shared = {
-        "zones": zone_rows, "sites": site_names, "products": product_labels,
-        "reasons": reasons, "withinKm": reach_km,
+        "zones": zone_rows, "sites": site_no.labels, "products": product_no.labels,
+        "reasons": reason_no.labels, "withinKm": reach_km,
         "zoneMax": max(all_demand) if all_demand else 1.0,
         "zoneR": ZONE_MAX_RADIUS, "zoneMinR": ZONE_MIN_RADIUS,
         "zoneColours": ZONE_COLOURS,
