@@ -616,112 +616,153 @@ def _dose_demand(rng: np.random.Generator, lam: float, n_doses: int, interval: f
     return out
 
 
+class _SimPass:
+    """Replications x base-stock levels of one simulation pass: the stock's age profile, the
+    orders in transit, and what each cycle served, outdated, held and received."""
+
+    def __init__(self, life: int | None, review: int, lead: int, s_values: np.ndarray,
+                 reps: int, cycles: int, position: str) -> None:
+        self.life = life
+        self.k, self.p = _slots(life, review, lead)
+        counted = _counted(life, review, lead, position)
+        self.first = counted.index(True)     # counted slots: the youngest block (last is True)
+        assert all(counted[self.first:]), \
+            "counted slots must be the youngest deliveries and orders"
+        ns = len(s_values)
+        self.s_arr = np.broadcast_to(s_values.astype(np.int64), (reps, ns))
+        self.coh = np.zeros((reps, ns, self.k), dtype=np.int64)     # deliveries on hand
+        self.pipe = np.zeros((reps, ns, self.p), dtype=np.int64)    # orders in transit
+        self.avail = np.zeros((reps, ns), dtype=np.int64)           # doses on hand
+        self.served = np.zeros((cycles, reps, ns))
+        self.outd = np.zeros((cycles, reps, ns))
+        self.hold = np.zeros((cycles, reps, ns))
+        self.got = np.zeros((cycles, reps, ns))
+        self.needed = np.zeros((cycles, reps))
+
+    def position_now(self) -> np.ndarray:
+        """Inventory position at a review: the counted on-hand and in-transit slots."""
+        if self.first >= self.k:
+            return self.pipe[:, :, self.first - self.k:].sum(axis=2)
+        return self.coh[:, :, self.first:].sum(axis=2) + self.pipe.sum(axis=2)
+
+    def order(self, row: int) -> None:
+        """Order up to S on the inventory position."""
+        q = np.maximum(self.s_arr - self.position_now(), 0)
+        self.pipe[:, :, -1] = q
+        if row >= 1:            # it replaces what the previous cycle used up
+            self.got[row - 1] += q
+
+    def arrive(self) -> None:
+        """The oldest order in transit arrives (youngest slot on hand)."""
+        coh, pipe = self.coh, self.pipe
+        arrived = pipe[:, :, 0].copy()
+        pipe[:, :, :-1] = pipe[:, :, 1:]
+        pipe[:, :, -1] = 0
+        self.avail = self.avail + arrived
+        if self.life is None:
+            coh[:, :, 0] += arrived
+        else:
+            coh[:, :, :-1] = coh[:, :, 1:]
+            coh[:, :, -1] = arrived
+
+    def expire(self, row: int) -> None:
+        """The oldest delivery's leftover doses outdate."""
+        if row >= 0:
+            self.outd[row] += self.coh[:, :, 0]
+        self.avail = self.avail - self.coh[:, :, 0]
+        self.coh[:, :, 0] = 0
+
+    def demand(self, block: np.ndarray, days: int, row: int) -> None:
+        """Issue `days` days of demand (block: (days, reps)) oldest first; lost sales."""
+        avail, coh = self.avail, self.coh
+        reps = block.shape[1]
+        total = block.sum(axis=0)
+        if row >= 0:
+            self.needed[row] += total
+        if not total.any():                  # nobody needed a dose: stock just sits
+            if row >= 0:
+                self.hold[row] += avail * days
+            return
+        take = np.minimum(avail, total[:, None])
+        if row >= 0:
+            cum_d = np.cumsum(block, axis=0)
+            start = np.concatenate([np.zeros((1, reps)), cum_d[:-1]])
+            on_start = np.maximum(avail[None] - start[:, :, None], 0)
+            on_end = np.maximum(avail[None] - cum_d[:, :, None], 0)
+            self.hold[row] += 0.5 * (on_start + on_end).sum(axis=0)
+            self.served[row] += take
+        # FIFO: what is left of the cumulative stock, oldest delivery first
+        left = np.maximum(np.cumsum(coh, axis=2) - total[:, None, None], 0)
+        coh[:, :, 0] = left[:, :, 0]
+        np.subtract(left[:, :, 1:], left[:, :, :-1], out=coh[:, :, 1:])
+        self.avail = avail - take
+
+    def close(self) -> None:
+        """The order that closes the last cycle (a review lies between cycles: expire nothing
+        first)."""
+        self.got[-1] += np.maximum(self.s_arr - self.position_now(), 0)
+
+    def batch_means(self, batches: int) -> list[_Eval]:
+        """Per level: means per cycle, with 95 % half-widths from batch means (consecutive
+        blocks of cycles per replication)."""
+        served, outd, hold, got, needed = (self.served, self.outd, self.hold, self.got,
+                                           self.needed)
+        cycles, reps, ns = served.shape
+
+        def blocks(a: np.ndarray) -> np.ndarray:
+            return a.reshape(batches, cycles // batches, *a.shape[1:]).sum(axis=1)
+
+        b_served, b_outd, b_need = blocks(served), blocks(outd), blocks(needed)[:, :, None]
+        nb = batches * reps
+        per = cycles // batches                  # cycles per batch
+        z = 1.96
+        out = []
+        for j in range(ns):
+            tot_need = needed.sum()
+            fill = served[:, :, j].sum() / tot_need if tot_need > 0 else 0.0
+            resid = (b_served[:, :, j] - fill * b_need[:, :, 0]).ravel()
+            mean_need = b_need.mean()
+            fill_hw = (z * resid.std(ddof=1) / math.sqrt(nb) / mean_need) if mean_need > 0 \
+                else 0.0
+            o = b_outd[:, :, j].ravel() / per
+            out.append(_Eval(
+                fill=float(fill), on_hand=float(hold[:, :, j].mean()),
+                outdated=float(o.mean()), issued=float(served[:, :, j].mean()),
+                demand=float(needed.mean()), received=float(got[:, :, j].mean()),
+                outdated_hw=float(z * o.std(ddof=1) / math.sqrt(nb)), fill_hw=float(fill_hw)))
+        return out
+
+
 def _simulate(lam: float, life: int | None, review: int, lead: int, s_values: np.ndarray,
               n_doses: int, interval: float, seed: int, horizon_days: int,
               position: str) -> list[_Eval]:
     """Simulate all base-stock levels in `s_values` on the same demand (common random numbers)."""
     reps, batches = SIM_REPLICATIONS, SIM_BATCHES
     k, p = _slots(life, review, lead)
-    counted = _counted(life, review, lead, position)
-    first = counted.index(True)              # counted slots: the youngest block (last is True)
-    assert all(counted[first:]), "counted slots must be the youngest deliveries and orders"
-
-    def position_now() -> np.ndarray:
-        """Inventory position at a review: the counted on-hand and in-transit slots."""
-        if first >= k:
-            return pipe[:, :, first - k:].sum(axis=2)
-        return coh[:, :, first:].sum(axis=2) + pipe.sum(axis=2)
-
     ops = _schedule(life, review, lead)
     warm = max(5, k + p + 2)
     span = min(horizon_days, SIM_MAX_CYCLES * review)
     cycles = batches * max(4, math.ceil(span / (review * batches)))
     rng = np.random.default_rng(seed)
     dem = _dose_demand(rng, lam, n_doses, interval, (warm + cycles) * review, reps)
-    ns = len(s_values)
-    s_arr = np.broadcast_to(s_values.astype(np.int64), (reps, ns))
-    coh = np.zeros((reps, ns, k), dtype=np.int64)
-    pipe = np.zeros((reps, ns, p), dtype=np.int64)
-    avail = np.zeros((reps, ns), dtype=np.int64)                 # doses on hand
-    served = np.zeros((cycles, reps, ns))
-    outd = np.zeros((cycles, reps, ns))
-    hold = np.zeros((cycles, reps, ns))
-    got = np.zeros((cycles, reps, ns))
-    needed = np.zeros((cycles, reps))
+    sim = _SimPass(life, review, lead, s_values, reps, cycles, position)
     t = 0
     for c in range(warm + cycles):
         row = c - warm
         for op in ops:
             kind = op[0]
             if kind == "order":
-                q = np.maximum(s_arr - position_now(), 0)
-                pipe[:, :, -1] = q
-                if row >= 1:            # it replaces what the previous cycle used up
-                    got[row - 1] += q
+                sim.order(row)
             elif kind == "arrive":
-                arrived = pipe[:, :, 0].copy()
-                pipe[:, :, :-1] = pipe[:, :, 1:]
-                pipe[:, :, -1] = 0
-                avail = avail + arrived
-                if life is None:
-                    coh[:, :, 0] += arrived
-                else:
-                    coh[:, :, :-1] = coh[:, :, 1:]
-                    coh[:, :, -1] = arrived
+                sim.arrive()
             elif kind == "expire":
-                if row >= 0:
-                    outd[row] += coh[:, :, 0]
-                avail = avail - coh[:, :, 0]
-                coh[:, :, 0] = 0
+                sim.expire(row)
             else:
                 days = op[1]
-                block = dem[t: t + days]                                # (days, reps)
+                sim.demand(dem[t: t + days], days, row)
                 t += days
-                total = block.sum(axis=0)
-                if row >= 0:
-                    needed[row] += total
-                if not total.any():                  # nobody needed a dose: stock just sits
-                    if row >= 0:
-                        hold[row] += avail * days
-                    continue
-                take = np.minimum(avail, total[:, None])
-                if row >= 0:
-                    cum_d = np.cumsum(block, axis=0)
-                    start = np.concatenate([np.zeros((1, reps)), cum_d[:-1]])
-                    on_start = np.maximum(avail[None] - start[:, :, None], 0)
-                    on_end = np.maximum(avail[None] - cum_d[:, :, None], 0)
-                    hold[row] += 0.5 * (on_start + on_end).sum(axis=0)
-                    served[row] += take
-                # FIFO: what is left of the cumulative stock, oldest delivery first
-                left = np.maximum(np.cumsum(coh, axis=2) - total[:, None, None], 0)
-                coh[:, :, 0] = left[:, :, 0]
-                np.subtract(left[:, :, 1:], left[:, :, :-1], out=coh[:, :, 1:])
-                avail = avail - take
-    # the order that closes the last cycle (a review lies between cycles: expire nothing first)
-    got[-1] += np.maximum(s_arr - position_now(), 0)
-
-    # batch means: consecutive blocks of cycles per replication
-    def blocks(a: np.ndarray) -> np.ndarray:
-        return a.reshape(batches, cycles // batches, *a.shape[1:]).sum(axis=1)
-
-    b_served, b_outd, b_need = blocks(served), blocks(outd), blocks(needed)[:, :, None]
-    nb = batches * reps
-    per = cycles // batches                  # cycles per batch
-    z = 1.96
-    out = []
-    for j in range(ns):
-        tot_need = needed.sum()
-        fill = served[:, :, j].sum() / tot_need if tot_need > 0 else 0.0
-        resid = (b_served[:, :, j] - fill * b_need[:, :, 0]).ravel()
-        mean_need = b_need.mean()
-        fill_hw = (z * resid.std(ddof=1) / math.sqrt(nb) / mean_need) if mean_need > 0 else 0.0
-        o = b_outd[:, :, j].ravel() / per
-        out.append(_Eval(
-            fill=float(fill), on_hand=float(hold[:, :, j].mean()), outdated=float(o.mean()),
-            issued=float(served[:, :, j].mean()), demand=float(needed.mean()),
-            received=float(got[:, :, j].mean()),
-            outdated_hw=float(z * o.std(ddof=1) / math.sqrt(nb)), fill_hw=float(fill_hw)))
-    return out
+    sim.close()
+    return sim.batch_means(batches)
 
 
 # ----------------------------------------------------------------------------- stock metrics
@@ -1095,27 +1136,10 @@ class PolicyEconomics:
         return out
 
 
-def evaluate_policy(terms: PolicyTerms, doses_per_year: float, life_days: float,
-                    lead_days: float, price: float, cogs: float, cost_of_capital: float,
-                    holding_cost_usd_per_dose_day: float, doses_per_patient: float = 1,
-                    dose_interval_days: float = 0.0, seed: int = 0, method: Method = "auto",
-                    *, distributor_unit_value_usd_per_dose: float | None = None,
-                    horizon_days: int | None = None, inventory_position: Position = "usable",
-                    source: str = "evaluate_policy", row: int | None = None) -> PolicyEconomics:
-    """Inventory, expiries, working capital and cost of one policy at one annual volume.
-
-    `life_days`: shelf life left when a delivery reaches the stock point (inf = no perishing);
-    `lead_days`: transport lead time to the stock point (the terms' order lead time is added).
-    Pure function of its arguments (cached underneath), deterministic for a given seed.
-    """
-    dist_value = cogs if distributor_unit_value_usd_per_dose is None \
-        else distributor_unit_value_usd_per_dose
-    problems = _check_numbers(
-        source, row, doses_per_year=doses_per_year, life_days=life_days, lead_days=lead_days,
-        price=price, cogs=cogs, cost_of_capital=cost_of_capital,
-        holding_cost_usd_per_dose_day=holding_cost_usd_per_dose_day,
-        doses_per_patient=doses_per_patient, dose_interval_days=dose_interval_days,
-        distributor_unit_value_usd_per_dose=dist_value)
+def _policy_problems(terms: PolicyTerms, method: str, inventory_position: str, source: str,
+                     row: int | None, **numbers: float) -> list[Problem]:
+    """Every problem in evaluate_policy's arguments, collected (numbers first, in order)."""
+    problems = _check_numbers(source, row, **numbers)
     if not isinstance(terms, PolicyTerms):
         problems.append(Problem(source, row, "terms", "expected PolicyTerms", repr(terms)))
     for name, value, allowed in (("method", method, METHODS),
@@ -1123,53 +1147,56 @@ def evaluate_policy(terms: PolicyTerms, doses_per_year: float, life_days: float,
         if value not in allowed:
             problems.append(Problem(source, row, name, f"expected one of {', '.join(allowed)}",
                                     str(value)))
-    if problems:
-        raise InputError(problems)
+    return problems
+
+
+def _returns_apply(terms: PolicyTerms) -> bool:
+    """Expired stock goes back under the return terms (a manufacturer's own stock just
+    outdates: there is nobody to return it to)."""
+    return terms.returns_active and terms.title_holder != "manufacturer"
+
+
+def _jit_economics(terms: PolicyTerms, doses_per_year: float, life_days: float,
+                   lead_total: float, price: float, cost_of_capital: float) -> PolicyEconomics:
+    """Just-in-time per patient: no stock, so no expiries; the manufacturer carries the
+    receivables until the site pays."""
+    sm = StockMetrics(
+        base_stock=0, fill_rate=1.0, target_fill_rate=terms.target_fill_rate,
+        target_met=True, on_hand_doses=0.0, outdated_doses_per_year=0.0,
+        issued_doses_per_year=doses_per_year, emergency_doses_per_year=0.0,
+        demand_doses_per_year=doses_per_year, replenishments_per_year=0.0,
+        received_doses_per_year=0.0, method="exact", demand_model="per_patient",
+        life_days=float(life_days), review_days=0, lead_days=_ceil_days(lead_total, 0))
+    revenue = price * doses_per_year
+    receivables = revenue * terms.payment_terms_days / DAYS_PER_YEAR
+    cap_m = cost_of_capital * receivables
+    return PolicyEconomics(
+        policy=terms.policy, title_holder=terms.title_holder, stock=sm,
+        doses_per_year=doses_per_year,
+        patient_shipments_per_year=doses_per_year, inventory_value_usd=0.0,
+        holding_cost_usd_per_year=0.0, wasted_doses_per_year=0.0,
+        expired_doses_manufacturer_per_year=0.0, expired_doses_distributor_per_year=0.0,
+        expired_doses_site_per_year=0.0, returned_doses_per_year=0.0,
+        return_credits_usd_per_year=0.0, restocking_fees_usd_per_year=0.0,
+        revenue_usd_per_year=revenue, manufacturer_write_off_usd_per_year=0.0,
+        distributor_loss_usd_per_year=0.0, site_loss_usd_per_year=0.0,
+        working_capital_manufacturer_usd=receivables, working_capital_distributor_usd=0.0,
+        working_capital_site_usd=0.0, capital_charge_manufacturer_usd_per_year=cap_m,
+        capital_charge_distributor_usd_per_year=0.0, capital_charge_site_usd_per_year=0.0,
+        capital_charge_usd_per_year=cap_m, expiry_cost_usd_per_year=0.0,
+        total_cost_usd_per_year=cap_m, notes=("no stock: one shipment per dose",))
+
+
+def _stock_economics(terms: PolicyTerms, sm: StockMetrics, doses_per_year: float, price: float,
+                     cogs: float, dist_value: float, cost_of_capital: float,
+                     holding_cost_usd_per_dose_day: float,
+                     notes: list[str]) -> PolicyEconomics:
+    """Money of a stocking policy: who owns the stock and what a dose is worth on their books,
+    returns of expired stock, working capital by holder and the network cost."""
     pol, holder = terms.policy, terms.title_holder
-    lead_total = lead_days + terms.order_lead_time_hours / 24.0
-    notes: list[str] = []
-
-    if pol == "jit_per_patient":
-        sm = StockMetrics(
-            base_stock=0, fill_rate=1.0, target_fill_rate=terms.target_fill_rate,
-            target_met=True, on_hand_doses=0.0, outdated_doses_per_year=0.0,
-            issued_doses_per_year=doses_per_year, emergency_doses_per_year=0.0,
-            demand_doses_per_year=doses_per_year, replenishments_per_year=0.0,
-            received_doses_per_year=0.0, method="exact", demand_model="per_patient",
-            life_days=float(life_days), review_days=0, lead_days=_ceil_days(lead_total, 0))
-        revenue = price * doses_per_year
-        receivables = revenue * terms.payment_terms_days / DAYS_PER_YEAR
-        cap_m = cost_of_capital * receivables
-        return PolicyEconomics(
-            policy=pol, title_holder=holder, stock=sm, doses_per_year=doses_per_year,
-            patient_shipments_per_year=doses_per_year, inventory_value_usd=0.0,
-            holding_cost_usd_per_year=0.0, wasted_doses_per_year=0.0,
-            expired_doses_manufacturer_per_year=0.0, expired_doses_distributor_per_year=0.0,
-            expired_doses_site_per_year=0.0, returned_doses_per_year=0.0,
-            return_credits_usd_per_year=0.0, restocking_fees_usd_per_year=0.0,
-            revenue_usd_per_year=revenue, manufacturer_write_off_usd_per_year=0.0,
-            distributor_loss_usd_per_year=0.0, site_loss_usd_per_year=0.0,
-            working_capital_manufacturer_usd=receivables, working_capital_distributor_usd=0.0,
-            working_capital_site_usd=0.0, capital_charge_manufacturer_usd_per_year=cap_m,
-            capital_charge_distributor_usd_per_year=0.0, capital_charge_site_usd_per_year=0.0,
-            capital_charge_usd_per_year=cap_m, expiry_cost_usd_per_year=0.0,
-            total_cost_usd_per_year=cap_m, notes=("no stock: one shipment per dose",))
-
-    # who owns the stock and what a dose is worth on their books; returns of expired stock
     unit_value = {"site": price, "manufacturer": cogs, "distributor": dist_value}[holder]
-    returns = terms.returns_active and holder != "manufacturer"
-    stock_life = life_days
-    if terms.returns_active and not returns:
-        notes.append("return terms unused: the manufacturer holds title")
-    sm = stock_metrics(doses_per_year, stock_life, terms.review_period_days, lead_total,
-                       terms.target_fill_rate, doses_per_patient=doses_per_patient,
-                       dose_interval_days=dose_interval_days, method=method, seed=seed,
-                       horizon_days=horizon_days, inventory_position=inventory_position,
-                       source=source, row=row)
-    if sm.life_days == 0:
-        notes.append("life at the stock point under one day: no stock can be held")
     wasted = sm.outdated_doses_per_year
-    returned = terms.returnable_fraction * wasted if returns else 0.0
+    returned = terms.returnable_fraction * wasted if _returns_apply(terms) else 0.0
     expired_holder = wasted - returned
     credit = unit_value * (1.0 - terms.restocking_fee_pct)
     credits = returned * credit
@@ -1213,6 +1240,48 @@ def evaluate_policy(terms: PolicyTerms, doses_per_year: float, life_days: float,
         capital_charge_site_usd_per_year=cap["site"],
         capital_charge_usd_per_year=sum(cap.values()), expiry_cost_usd_per_year=expiry_cost,
         total_cost_usd_per_year=holding + expiry_cost + sum(cap.values()), notes=tuple(notes))
+
+
+def evaluate_policy(terms: PolicyTerms, doses_per_year: float, life_days: float,
+                    lead_days: float, price: float, cogs: float, cost_of_capital: float,
+                    holding_cost_usd_per_dose_day: float, doses_per_patient: float = 1,
+                    dose_interval_days: float = 0.0, seed: int = 0, method: Method = "auto",
+                    *, distributor_unit_value_usd_per_dose: float | None = None,
+                    horizon_days: int | None = None, inventory_position: Position = "usable",
+                    source: str = "evaluate_policy", row: int | None = None) -> PolicyEconomics:
+    """Inventory, expiries, working capital and cost of one policy at one annual volume.
+
+    `life_days`: shelf life left when a delivery reaches the stock point (inf = no perishing);
+    `lead_days`: transport lead time to the stock point (the terms' order lead time is added).
+    Pure function of its arguments (cached underneath), deterministic for a given seed.
+    """
+    dist_value = cogs if distributor_unit_value_usd_per_dose is None \
+        else distributor_unit_value_usd_per_dose
+    problems = _policy_problems(
+        terms, method, inventory_position, source, row, doses_per_year=doses_per_year,
+        life_days=life_days, lead_days=lead_days, price=price, cogs=cogs,
+        cost_of_capital=cost_of_capital,
+        holding_cost_usd_per_dose_day=holding_cost_usd_per_dose_day,
+        doses_per_patient=doses_per_patient, dose_interval_days=dose_interval_days,
+        distributor_unit_value_usd_per_dose=dist_value)
+    if problems:
+        raise InputError(problems)
+    lead_total = lead_days + terms.order_lead_time_hours / 24.0
+    if terms.policy == "jit_per_patient":
+        return _jit_economics(terms, doses_per_year, life_days, lead_total, price,
+                              cost_of_capital)
+    notes: list[str] = []
+    if terms.returns_active and not _returns_apply(terms):
+        notes.append("return terms unused: the manufacturer holds title")
+    sm = stock_metrics(doses_per_year, life_days, terms.review_period_days, lead_total,
+                       terms.target_fill_rate, doses_per_patient=doses_per_patient,
+                       dose_interval_days=dose_interval_days, method=method, seed=seed,
+                       horizon_days=horizon_days, inventory_position=inventory_position,
+                       source=source, row=row)
+    if sm.life_days == 0:
+        notes.append("life at the stock point under one day: no stock can be held")
+    return _stock_economics(terms, sm, doses_per_year, price, cogs, dist_value, cost_of_capital,
+                            holding_cost_usd_per_dose_day, notes)
 
 
 def site_accepts_stocking(econ: PolicyEconomics, max_site_loss_usd_per_year: float) -> bool:

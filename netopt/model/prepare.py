@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..data.case import Case
 from ..data.geography import distance_matrix_km, haversine_km, pairs_within_km, transit
-from ..inventory.ordering import ORDERING_COLUMNS, ordering_options
+from ..inventory.ordering import ORDERING_COLUMNS, OrderingTable, ordering_options
 
 log = logging.getLogger(__name__)
 
@@ -190,152 +190,258 @@ def _nearest(frame: pd.DataFrame, lat: float, lon: float, k: int,
     return nearest[nearest.isin(usable)]
 
 
-def prepare(case: Case) -> Prepared:
-    """Compute every index set and coefficient of the model from a validated case."""
-    cfg = case.config
-    products = derive_products(case)
-    explicit = len(case.assignment_costs) > 0
-    cluster = cfg.aggregation.cluster_km
-    if explicit and cluster > 0:
-        log.warning("assignment_costs given: zone aggregation disabled")
-        cluster = 0.0
-    share = 0.0 if explicit else cfg.aggregation.cluster_share_of_reach
-    cells = product_cells(products, cluster, share)
-    points, zone_point, product_points = demand_points(case.zones, cells)
-    demand = _demand(points, product_points, products, cfg.demand_scale)
+# ---------------------------------------------------------------- facilities and legs
+
+
+@dataclass(frozen=True)
+class _Network:
+    """Facilities and the transport legs between them, as dicts: the lane steps look legs up
+    tens of thousands of times."""
+
+    sites: pd.DataFrame  # index site_id (excluded sites removed)
+    hubs: pd.DataFrame  # index hub_id (excluded hubs removed)
+    all_hubs: pd.DataFrame  # every hub, excluded ones too: see _nearest
+    partners: pd.DataFrame  # index partner_id (excluded partners removed)
+    plants: pd.DataFrame  # index plant_id
+    equip: dict[str, float]  # temperature class a site can be equipped for -> annual cost
+    makers: dict[str, list[str]]  # product -> plants that make it
+    hub_wait: dict[str, float]  # hours a shipment waits for the hub's departure wave
+    plant_hub: dict[tuple, Leg]  # (plant, hub); also hub -> plant for starting material
+    hub_site: dict[tuple, Leg]  # (hub, site); also site -> hub for starting material
+    hub_partner: dict[tuple, Leg]  # (hub, partner)
+    site_partners: dict[str, list[tuple[str, Leg]]]  # site -> partners whose radius reaches it
+    n_hubs: int  # aggregation.nearest_hubs
+
+    def near_hubs(self, latitude: float, longitude: float) -> pd.Index:
+        """The usable hubs among the n_hubs nearest to a place."""
+        return _nearest(self.all_hubs, latitude, longitude, self.n_hubs, self.hubs.index)
+
+
+def _network(case: Case, products: pd.DataFrame) -> _Network:
+    """Usable facilities (excluded rows removed) and every leg between them."""
     sites = case.sites[case.sites["status"] != "excluded"].set_index("site_id").sort_index()
     hubs = case.hubs[case.hubs["status"] != "excluded"].set_index("hub_id").sort_index()
     partners = case.partners[case.partners["status"] != "excluded"].set_index(
         "partner_id").sort_index()
     plants = case.plants.set_index("plant_id").sort_index()
-    equip = dict(zip(case.equipment["temperature_class"],
-                     case.equipment["annual_cost_usd"].astype(float), strict=True))
     transport = case.transport
+    return _Network(
+        sites=sites, hubs=hubs, all_hubs=case.hubs.set_index("hub_id").sort_index(),
+        partners=partners, plants=plants,
+        equip=dict(zip(case.equipment["temperature_class"],
+                       case.equipment["annual_cost_usd"].astype(float), strict=True)),
+        makers={pid: [pl for pl, r in plants.iterrows() if pid in r["products"]]
+                for pid in products.index},
+        hub_wait={h: _wait_hours(c) for h, c in hubs["order_cutoff_local"].items()},
+        plant_hub=_legs(plants, hubs, transport), hub_site=_legs(hubs, sites, transport),
+        hub_partner=_legs(hubs, partners, transport),
+        site_partners=_site_partner_pairs(sites, partners, transport),
+        n_hubs=case.config.aggregation.nearest_hubs)
 
-    hub_wait = {h: _wait_hours(c) for h, c in hubs["order_cutoff_local"].items()}
-    plant_hub = _legs(plants, hubs, transport)
-    hub_site = _legs(hubs, sites, transport)
-    hub_partner = _legs(hubs, partners, transport)
-    site_hub = hub_site  # inbound legs (site -> hub) mirror outbound ones
-    hub_plant = plant_hub
 
-    direct_rows, supply_rows, link_rows, sp_rows, blocked_rows = [], [], [], [], []
-    n_hubs = cfg.aggregation.nearest_hubs
+# ---------------------------------------------------------------- partner supply
 
-    # partner supply: plant -> hub -> partner (filtered below to combos every link can use)
-    all_hubs = case.hubs.set_index("hub_id").sort_index()
-    partner_near_hubs = {p: _nearest(all_hubs, r.latitude, r.longitude, n_hubs, hubs.index)
-                         for p, r in partners.iterrows()}
+
+def _partner_supply(net: _Network, products: pd.DataFrame) -> pd.DataFrame:
+    """Plant -> hub -> partner lanes for every product a partner can hold (before pooling:
+    `_pool_partner_supply` keeps the ones every link of the pool can use)."""
+    rows = []
+    partner_near_hubs = {p: net.near_hubs(r.latitude, r.longitude)
+                         for p, r in net.partners.iterrows()}
     for pid, prod in products.iterrows():
-        makers = [pl for pl, r in plants.iterrows() if pid in r["products"]]
-        for par, prow in partners.iterrows():
-            if prod["temperature_class"] not in prow["temperature_classes"]:
+        cls = prod["temperature_class"]
+        for par, prow in net.partners.iterrows():
+            if cls not in prow["temperature_classes"]:
                 continue
-            for pl in makers:
+            for pl in net.makers[pid]:
                 for h in partner_near_hubs[par]:
-                    if prod["temperature_class"] not in hubs.at[h, "temperature_classes"]:
+                    if cls not in net.hubs.at[h, "temperature_classes"]:
                         continue
-                    a, b = plant_hub[(pl, h)], hub_partner[(h, par)]
-                    hours = a.hours + hub_wait[h] + b.hours
-                    supply_rows.append((par, pid, pl, h, hours, a.cost + b.cost))
-    partner_supply = pd.DataFrame(supply_rows, columns=[
+                    a, b = net.plant_hub[(pl, h)], net.hub_partner[(h, par)]
+                    hours = a.hours + net.hub_wait[h] + b.hours
+                    rows.append((par, pid, pl, h, hours, a.cost + b.cost))
+    return pd.DataFrame(rows, columns=[
         "partner_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment"])
 
-    site_partner_km = _site_partner_pairs(sites, partners, transport)
-    supply_hours: dict[tuple, list] = {}
+
+def _supply_hours(partner_supply: pd.DataFrame) -> dict[tuple[str, str], list[tuple]]:
+    """(partner, product) -> [(plant, hours)] of its supply lanes."""
+    out: dict[tuple, list] = {}
     for par, pid, pl, hours in zip(partner_supply["partner_id"], partner_supply["product_id"],
                                    partner_supply["plant_id"], partner_supply["hours"],
                                    strict=True):
-        supply_hours.setdefault((par, pid), []).append((pl, hours))
+        out.setdefault((par, pid), []).append((pl, hours))
+    return out
 
-    for sid, srow in sites.iterrows():
-        near_hubs = _nearest(all_hubs, srow.latitude, srow.longitude, n_hubs, hubs.index)
+
+# ---------------------------------------------------------------- site-product lanes
+
+
+class _Inbound(NamedTuple):
+    """Starting material of an autologous product: site -> hub -> home plant."""
+
+    hours: float  # fastest leg, plus cryopreservation when it cannot arrive fresh
+    cost: float
+    hubs: str  # ";"-joined hubs that can carry it
+    needs_cryo: bool
+    home: list[str]  # plants whose doses may serve the site (the home plant if autologous)
+
+
+def _autologous_inbound(net: _Network, sid: str, srow: pd.Series, pid: str, prod: pd.Series,
+                        near_hubs: pd.Index) -> _Inbound | str:
+    """The home plant and inbound leg of an autologous product (fresh starting material if any
+    plant allows it, else cryopreserved at the site), or why the site cannot send it."""
+    # starting material travels site -> hub -> plant: the outbound legs, mirrored
+    best = _best_inbound(sid, net.makers[pid], near_hubs, net.hub_site, net.plant_hub,
+                         net.hub_wait)
+    if not best:
+        return "no inbound lane for starting material"
+    fresh = [b for b in best if b[1] <= prod["starting_material_hours"]]
+    needs_cryo = False
+    if fresh:
+        pl, hours, cost, _ = fresh[0]
+    else:
+        pl, hours, cost, _ = best[0]
+        hours += CRYOPRESERVATION_HOURS
+        needs_cryo = True
+        if CRYO not in srow["temperature_classes"] and CRYO not in net.equip:
+            return ("starting material cannot reach the plant fresh and the site cannot "
+                    "cryopreserve")
+    # any of the site's hubs that keeps the material within its limit (or any, once
+    # cryopreserved) can carry it; the model keeps one of them active
+    hubs = ";".join(sorted(
+        h for h in near_hubs
+        if needs_cryo or net.hub_site[(h, sid)].hours + net.hub_wait[h]
+        + net.plant_hub[(pl, h)].hours <= prod["starting_material_hours"]))
+    return _Inbound(hours, cost, hubs, needs_cryo, [pl])
+
+
+def _outbound_limit(prod: pd.Series, inbound: _Inbound, turnaround: float,
+                    v2v_limit_days: float | None) -> float:
+    """Hours a dose may spend plant -> site: its shelf budget, and for an autologous product
+    what the vein-to-vein limit leaves after the inbound leg and manufacturing."""
+    out_limit = prod["shelf_budget_hours"]
+    if prod["autologous"] and v2v_limit_days is not None:
+        out_limit = min(out_limit, v2v_limit_days * 24 - inbound.hours - turnaround * 24)
+    return out_limit
+
+
+def _direct_lanes(net: _Network, sid: str, pid: str, cls: str, home: list[str],
+                  near_hubs: pd.Index, out_limit: float) -> list[tuple]:
+    """Plant -> hub -> site lanes within the outbound limit."""
+    lanes = []
+    for pl in home:
+        for h in near_hubs:
+            if cls not in net.hubs.at[h, "temperature_classes"]:
+                continue
+            a, b = net.plant_hub[(pl, h)], net.hub_site[(h, sid)]
+            hours = a.hours + net.hub_wait[h] + b.hours
+            if hours <= out_limit:
+                lanes.append((sid, pid, pl, h, hours, a.cost + b.cost, b.mode,
+                              net.hub_wait[h] + b.hours, b.cost))
+    return lanes
+
+
+def _partner_links(net: _Network, sid: str, pid: str, prod: pd.Series, home: list[str],
+                   supply_hours: dict[tuple[str, str], list[tuple]],
+                   out_limit: float) -> list[tuple]:
+    """Partner -> site deliveries whose fastest supply plus delivery fits the outbound limit."""
+    links = []
+    for par, leg in net.site_partners.get(sid, []):
+        if prod["temperature_class"] not in net.partners.at[par, "temperature_classes"]:
+            continue
+        fastest = min((hours for pl, hours in supply_hours.get((par, pid), [])
+                       if pl in home), default=math.inf)
+        if fastest + leg.hours <= out_limit:
+            plant_key = home[0] if prod["autologous"] else ""
+            links.append((sid, par, pid, leg.km, fastest + leg.hours, leg.cost,
+                          leg.mode, plant_key, leg.hours, out_limit))
+    return links
+
+
+@dataclass
+class _LaneRows:
+    """Rows the site-product step collects, in site then product order."""
+
+    site_products: list[dict] = field(default_factory=list)
+    direct: list[tuple] = field(default_factory=list)
+    links: list[tuple] = field(default_factory=list)
+    blocked: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _site_product(net: _Network, rows: _LaneRows, sid: str, srow: pd.Series, pid: str,
+                  prod: pd.Series, near_hubs: pd.Index,
+                  supply_hours: dict[tuple[str, str], list[tuple]],
+                  v2v_limit_days: float | None) -> None:
+    """Lanes and partner links of one site-product, its derived facts, or why it is blocked."""
+    cls = prod["temperature_class"]
+    if prod["price_usd_per_dose"] > srow["price_ceiling_usd_per_dose"]:
+        rows.blocked.append((sid, pid, "price above the site's price ceiling"))
+        return
+    holds = cls in srow["temperature_classes"]
+    can_equip = holds or cls in net.equip
+    inbound = _Inbound(0.0, 0.0, "", False, net.makers[pid])
+    if prod["autologous"]:
+        found = _autologous_inbound(net, sid, srow, pid, prod, near_hubs)
+        if isinstance(found, str):
+            rows.blocked.append((sid, pid, found))
+            return
+        inbound = found
+    home = inbound.home
+    turnaround = net.plants.loc[home, "turnaround_days"].min() if prod["autologous"] else 0.0
+    out_limit = _outbound_limit(prod, inbound, turnaround, v2v_limit_days)
+    lanes = _direct_lanes(net, sid, pid, cls, home, near_hubs, out_limit) if can_equip else []
+    links = _partner_links(net, sid, pid, prod, home, supply_hours, out_limit)
+    if not lanes and not links:
+        reason = ("no lane within shelf life" if can_equip or net.site_partners.get(sid) else
+                  f"site cannot hold {cls} (no equipment row, no partner in range)")
+        rows.blocked.append((sid, pid, reason))
+        return
+    rows.direct += lanes
+    rows.links += links
+    best_out = min([ln[4] for ln in lanes] + [lk[4] for lk in links])
+    v2v = (inbound.hours + turnaround * 24 + best_out) / 24 if prod["autologous"] \
+        else float("nan")
+    rows.site_products.append({
+        "site_id": sid, "product_id": pid, "temperature_class": cls,
+        "therapeutic_area": prod["therapeutic_area"],
+        "certified": prod["therapeutic_area"] in srow["certified_areas"],
+        "holds_class": holds, "can_equip": can_equip and bool(lanes),
+        "needs_cryo_at_site": inbound.needs_cryo, "home_plant": home[0] if len(home) == 1
+        else "", "inbound_hours": inbound.hours,
+        "inbound_cost_usd_per_patient": inbound.cost, "inbound_hubs": inbound.hubs,
+        "best_outbound_hours": best_out,
+        "vein_to_vein_days": v2v,
+        "max_patients": float(srow["capacity_patients_per_year"]),
+    })
+
+
+def _site_product_lanes(net: _Network, products: pd.DataFrame,
+                        supply_hours: dict[tuple[str, str], list[tuple]],
+                        v2v_limit_days: float | None) -> _LaneRows:
+    """Every site x product: its lanes and partner links, or the reason it is blocked."""
+    rows = _LaneRows()
+    for sid, srow in net.sites.iterrows():
+        near_hubs = net.near_hubs(srow.latitude, srow.longitude)
         for pid, prod in products.iterrows():
-            cls = prod["temperature_class"]
-            budget = prod["shelf_budget_hours"]
-            if prod["price_usd_per_dose"] > srow["price_ceiling_usd_per_dose"]:
-                blocked_rows.append((sid, pid, "price above the site's price ceiling"))
-                continue
-            makers = [pl for pl, r in plants.iterrows() if pid in r["products"]]
-            holds = cls in srow["temperature_classes"]
-            can_equip = holds or cls in equip
-            # autologous: pick the home plant (fresh starting material if any plant allows it)
-            inbound_hours, inbound_cost, inbound_hub = 0.0, 0.0, ""
-            needs_cryo, home = False, makers
-            if prod["autologous"]:
-                best = _best_inbound(sid, makers, near_hubs, site_hub, hub_plant, hub_wait)
-                if not best:
-                    blocked_rows.append((sid, pid, "no inbound lane for starting material"))
-                    continue
-                fresh = [b for b in best if b[1] <= prod["starting_material_hours"]]
-                if fresh:
-                    pl, inbound_hours, inbound_cost, inbound_hub = fresh[0]
-                else:
-                    pl, inbound_hours, inbound_cost, inbound_hub = best[0]
-                    inbound_hours += CRYOPRESERVATION_HOURS
-                    needs_cryo = True
-                    if CRYO not in srow["temperature_classes"] and CRYO not in equip:
-                        blocked_rows.append((sid, pid, "starting material cannot reach the "
-                                             "plant fresh and the site cannot cryopreserve"))
-                        continue
-                home = [pl]
-                # any of the site's hubs that keeps the material within its limit (or any,
-                # once cryopreserved) can carry it; the model keeps one of them active
-                inbound_hub = ";".join(sorted(
-                    h for h in near_hubs
-                    if needs_cryo or site_hub[(h, sid)].hours + hub_wait[h]
-                    + hub_plant[(pl, h)].hours <= prod["starting_material_hours"]))
-            turnaround = plants.loc[home, "turnaround_days"].min() if prod["autologous"] else 0.0
-            v2v_limit = cfg.service.max_vein_to_vein_days
-            out_limit = budget
-            if prod["autologous"] and v2v_limit is not None:
-                out_limit = min(budget, v2v_limit * 24 - inbound_hours - turnaround * 24)
-            lanes = []
-            if can_equip:
-                for pl in home:
-                    for h in near_hubs:
-                        if cls not in hubs.at[h, "temperature_classes"]:
-                            continue
-                        a, b = plant_hub[(pl, h)], hub_site[(h, sid)]
-                        hours = a.hours + hub_wait[h] + b.hours
-                        if hours <= out_limit:
-                            lanes.append((sid, pid, pl, h, hours, a.cost + b.cost, b.mode,
-                                          hub_wait[h] + b.hours, b.cost))
-            links = []
-            for par, leg in site_partner_km.get(sid, []):
-                if cls not in partners.at[par, "temperature_classes"]:
-                    continue
-                fastest = min((hours for pl, hours in supply_hours.get((par, pid), [])
-                               if pl in home), default=math.inf)
-                if fastest + leg.hours <= out_limit:
-                    plant_key = home[0] if prod["autologous"] else ""
-                    links.append((sid, par, pid, leg.km, fastest + leg.hours, leg.cost,
-                                  leg.mode, plant_key, leg.hours, out_limit))
-            if not lanes and not links:
-                reason = ("no lane within shelf life" if can_equip or
-                          site_partner_km.get(sid) else
-                          f"site cannot hold {cls} (no equipment row, no partner in range)")
-                blocked_rows.append((sid, pid, reason))
-                continue
-            direct_rows += lanes
-            link_rows += links
-            best_out = min([ln[4] for ln in lanes] + [lk[4] for lk in links])
-            v2v = (inbound_hours + turnaround * 24 + best_out) / 24 if prod["autologous"] \
-                else float("nan")
-            sp_rows.append({
-                "site_id": sid, "product_id": pid, "temperature_class": cls,
-                "therapeutic_area": prod["therapeutic_area"],
-                "certified": prod["therapeutic_area"] in srow["certified_areas"],
-                "holds_class": holds, "can_equip": can_equip and bool(lanes),
-                "needs_cryo_at_site": needs_cryo, "home_plant": home[0] if len(home) == 1
-                else "", "inbound_hours": inbound_hours,
-                "inbound_cost_usd_per_patient": inbound_cost, "inbound_hubs": inbound_hub,
-                "best_outbound_hours": best_out,
-                "vein_to_vein_days": v2v,
-                "max_patients": float(srow["capacity_patients_per_year"]),
-            })
+            _site_product(net, rows, sid, srow, pid, prod, near_hubs, supply_hours,
+                          v2v_limit_days)
+    return rows
 
-    site_products = pd.DataFrame(sp_rows, columns=[
+
+@dataclass(frozen=True)
+class _Lanes:
+    """Eligible site-products and the lanes that serve them, as frames."""
+
+    site_products: pd.DataFrame
+    direct: pd.DataFrame
+    links: pd.DataFrame  # partner -> site deliveries
+    supply: pd.DataFrame  # plant -> hub -> partner
+
+
+def _lane_frames(rows: _LaneRows, partner_supply: pd.DataFrame) -> _Lanes:
+    """The collected rows as typed frames (columns fixed even when a frame is empty)."""
+    site_products = pd.DataFrame(rows.site_products, columns=[
         "site_id", "product_id", "temperature_class", "therapeutic_area", "certified",
         "holds_class", "can_equip", "needs_cryo_at_site", "home_plant", "inbound_hours",
         "inbound_cost_usd_per_patient", "inbound_hubs", "best_outbound_hours", "vein_to_vein_days",
@@ -343,61 +449,105 @@ def prepare(case: Case) -> Prepared:
                "needs_cryo_at_site": bool, "inbound_hours": float,
                "inbound_cost_usd_per_patient": float, "best_outbound_hours": float,
                "vein_to_vein_days": float, "max_patients": float})
-    direct = pd.DataFrame(direct_rows, columns=[
+    direct = pd.DataFrame(rows.direct, columns=[
         "site_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment",
         "mode", "last_leg_hours", "last_leg_cost_usd"])
-    links_df = pd.DataFrame(link_rows, columns=[
+    links = pd.DataFrame(rows.links, columns=[
         "site_id", "partner_id", "product_id", "km", "hours", "cost_usd_per_shipment", "mode",
         "plant_key", "leg_hours", "limit_hours"])
-    # Supply is shared by a partner's sites, pooled per (partner, product, plant key): the
-    # home plant for autologous products (a patient's own cells come back from the plant
-    # that received them), "" for the others. Keep the supply lanes that fit every link of
-    # the pool: hours <= the smallest slack (limit - delivery leg). The fastest lane always
-    # qualifies, since each link was kept because it fits that link.
-    partner_supply["plant_key"] = pd.Series([
-        pl if products.at[k, "autologous"] else "" for k, pl in
-        zip(partner_supply["product_id"], partner_supply["plant_id"], strict=True)],
-        index=partner_supply.index, dtype=object)
-    links_df["plant_key"] = links_df["plant_key"].astype(object)
-    slack = links_df.assign(slack=links_df["limit_hours"] - links_df["leg_hours"]).groupby(
-        ["partner_id", "product_id", "plant_key"])["slack"].min().reset_index()
-    partner_supply = partner_supply.merge(slack, on=["partner_id", "product_id", "plant_key"])
-    partner_supply = partner_supply[partner_supply["hours"] <= partner_supply["slack"] + 1e-9
-                                    ].drop(columns="slack")
-    links_df = links_df.drop(columns=["limit_hours"])
+    return _Lanes(site_products, direct, links, partner_supply)
 
-    ordering = ordering_options(case, products, sites, site_products, direct, links_df,
-                                partner_supply)
-    blocked_rows += ordering.blocked
+
+def _pool_partner_supply(lanes: _Lanes, products: pd.DataFrame) -> _Lanes:
+    """Supply lanes every link of their pool can use.
+
+    Supply is shared by a partner's sites, pooled per (partner, product, plant key): the home
+    plant for autologous products (a patient's own cells come back from the plant that
+    received them), "" for the others. Keep the supply lanes that fit every link of the pool:
+    hours <= the smallest slack (limit - delivery leg). The fastest lane always qualifies,
+    since each link was kept because it fits that link.
+    """
+    supply = lanes.supply.assign(plant_key=pd.Series([
+        pl if products.at[k, "autologous"] else "" for k, pl in
+        zip(lanes.supply["product_id"], lanes.supply["plant_id"], strict=True)],
+        index=lanes.supply.index, dtype=object))
+    links = lanes.links.assign(plant_key=lanes.links["plant_key"].astype(object))
+    slack = links.assign(slack=links["limit_hours"] - links["leg_hours"]).groupby(
+        ["partner_id", "product_id", "plant_key"])["slack"].min().reset_index()
+    supply = supply.merge(slack, on=["partner_id", "product_id", "plant_key"])
+    supply = supply[supply["hours"] <= supply["slack"] + 1e-9].drop(columns="slack")
+    return replace(lanes, supply=supply, links=links.drop(columns=["limit_hours"]))
+
+
+def _apply_ordering(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
+                    lanes: _Lanes) -> tuple[OrderingTable, _Lanes]:
+    """Ordering options per site-product; drop the site-products, lanes and links no option
+    can use, then the supply lanes of pools left without a link."""
+    ordering = ordering_options(case, products, sites, lanes.site_products, lanes.direct,
+                                lanes.links, lanes.supply)
+    site_products = lanes.site_products
     if ordering.drop_sk:
         site_products = _without(site_products, ordering.drop_sk)
-    direct = _without(direct, ordering.drop_sk | ordering.drop_direct)
-    links_df = _without(links_df, ordering.drop_sk | ordering.drop_partner)
-    pools = set(zip(links_df["partner_id"], links_df["product_id"], links_df["plant_key"],
-                    strict=True))
+    direct = _without(lanes.direct, ordering.drop_sk | ordering.drop_direct)
+    links = _without(lanes.links, ordering.drop_sk | ordering.drop_partner)
+    supply = lanes.supply
+    pools = set(zip(links["partner_id"], links["product_id"], links["plant_key"], strict=True))
     in_pool = pd.Series([key in pools for key in zip(
-        partner_supply["partner_id"], partner_supply["product_id"], partner_supply["plant_key"],
-        strict=True)], index=partner_supply.index, dtype=bool)
-    partner_supply = partner_supply.loc[in_pool]
-    pairs, no_option = _pairs(case, points, product_points, demand, sites, products,
-                              site_products, explicit, blocked_rows)
+        supply["partner_id"], supply["product_id"], supply["plant_key"], strict=True)],
+        index=supply.index, dtype=bool)
+    return ordering, _Lanes(site_products, direct, links, supply.loc[in_pool])
+
+
+# ---------------------------------------------------------------- prepare
+
+
+def _demand_points(case: Case, products: pd.DataFrame, explicit: bool
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.Index]]:
+    """Demand points on each product's grid (one per zone when explicit costs are given:
+    they are priced per zone)."""
+    cfg = case.config
+    cluster = cfg.aggregation.cluster_km
+    if explicit and cluster > 0:
+        log.warning("assignment_costs given: zone aggregation disabled")
+        cluster = 0.0
+    share = 0.0 if explicit else cfg.aggregation.cluster_share_of_reach
+    return demand_points(case.zones, product_cells(products, cluster, share))
+
+
+def prepare(case: Case) -> Prepared:
+    """Compute every index set and coefficient of the model from a validated case."""
+    cfg = case.config
+    products = derive_products(case)
+    explicit = len(case.assignment_costs) > 0
+    points, zone_point, product_points = _demand_points(case, products, explicit)
+    demand = _demand(points, product_points, products, cfg.demand_scale)
+    net = _network(case, products)
+    partner_supply = _partner_supply(net, products)
+    rows = _site_product_lanes(net, products, _supply_hours(partner_supply),
+                               cfg.service.max_vein_to_vein_days)
+    lanes = _pool_partner_supply(_lane_frames(rows, partner_supply), products)
+    ordering, lanes = _apply_ordering(case, products, net.sites, lanes)
+    blocked_rows = rows.blocked + ordering.blocked
+    pairs, no_option = _pairs(case, points, product_points, demand, net.sites, products,
+                              lanes.site_products, explicit, blocked_rows)
     prepared = Prepared(
         case=case, products=products, points=points, zone_point=zone_point, demand=demand,
-        sites=sites, hubs=hubs, partners=partners, plants=plants,
-        site_products=site_products.sort_values(["site_id", "product_id"], ignore_index=True),
-        pairs=pairs, direct_lanes=direct.sort_values(
+        sites=net.sites, hubs=net.hubs, partners=net.partners, plants=net.plants,
+        site_products=lanes.site_products.sort_values(["site_id", "product_id"],
+                                                      ignore_index=True),
+        pairs=pairs, direct_lanes=lanes.direct.sort_values(
             ["site_id", "product_id", "plant_id", "hub_id"], ignore_index=True),
-        partner_supply=partner_supply.sort_values(
+        partner_supply=lanes.supply.sort_values(
             ["partner_id", "product_id", "plant_id", "hub_id"], ignore_index=True),
-        partner_links=links_df.sort_values(["site_id", "partner_id", "product_id"],
-                                           ignore_index=True),
+        partner_links=lanes.links.sort_values(["site_id", "partner_id", "product_id"],
+                                              ignore_index=True),
         blocked=pd.DataFrame(blocked_rows, columns=["site_id", "product_id", "reason"]),
-        no_option=no_option, equip_classes=equip, explicit_costs=explicit,
+        no_option=no_option, equip_classes=net.equip, explicit_costs=explicit,
         ordering=ordering.options,
     )
     prepared.aggregation_error_km = aggregation_error_km(prepared)
     log.info("prepared %d demand points, %d site-products, %d pairs, %d lanes",
-             len(points), len(site_products), len(pairs), len(direct))
+             len(points), len(lanes.site_products), len(pairs), len(lanes.direct))
     return prepared
 
 

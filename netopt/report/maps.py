@@ -14,7 +14,7 @@ import html
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import folium
 import numpy as np
@@ -116,12 +116,26 @@ def _pct(value: float) -> str:
 
 # ---------------------------------------------------------------- payloads
 
-def _zone_payloads(result: Results, sites: _Lookup, products: dict[str, str],
-                   reach_km: float) -> tuple[dict[str, Any], list[tuple[str | None, dict]]]:
-    """Shared zone/site/product lookups, and one zone payload for all products + each product."""
+class _Numbering:
+    """Labels numbered in order of first use: payload rows refer to sites, products and
+    reasons by number. An id not seen before is appended with itself as its label."""
+
+    def __init__(self, keys: list[str] | None = None, labels: list[str] | None = None) -> None:
+        self.index: dict[str, int] = {k: i for i, k in enumerate(keys or [])}
+        self.labels: list[str] = list(labels or [])
+
+    def __call__(self, key: object) -> int:
+        k = text(key)
+        if k not in self.index:
+            self.index[k] = len(self.labels)
+            self.labels.append(k)
+        return self.index[k]
+
+
+def _zone_table(result: Results) -> tuple[pd.DataFrame, dict[str, int], list[list]]:
+    """The zones table, and [name, state, population, lat, lon] per zone with coordinates
+    (first row of a duplicated id) numbered in table order."""
     zones = table(result, "zones")
-    assignments = table(result, "assignments")
-    unserved = table(result, "unserved")
     if "zone_id" not in zones.columns:
         zones = pd.DataFrame({"zone_id": [], "name": [], "state": [], "population": [],
                               "latitude": [], "longitude": []})
@@ -136,87 +150,103 @@ def _zone_payloads(result: Results, sites: _Lookup, products: dict[str, str],
         zone_index[zid] = len(zone_rows)
         zone_rows.append([text(getattr(z, "name", zid)), text(getattr(z, "state", "")),
                           num(getattr(z, "population", 0)), round(la, 4), round(lo, 4)])
+    return zones, zone_index, zone_rows
 
-    site_ids = list(sites.names)
-    site_index = {s: i for i, s in enumerate(site_ids)}
-    site_names = [sites.names[s] for s in site_ids]
-    product_ids = list(products)
-    product_index = {p: i for i, p in enumerate(product_ids)}
-    product_labels = [products[p] for p in product_ids]
 
-    def idx(mapping: dict[str, int], labels: list[str], key: object) -> int:
-        k = text(key)
-        if k not in mapping:
-            mapping[k] = len(labels)
-            labels.append(k)
-        return mapping[k]
-
-    # assignments per zone: [site, product, patients, km, within]
+def _assigned_by_zone(result: Results, zone_index: dict[str, int], site_no: _Numbering,
+                      product_no: _Numbering, reach_km: float) -> dict[int, list[list]]:
+    """Assignments per zone: [site, product, patients, km, within target]."""
+    assignments = table(result, "assignments")
     by_zone: dict[int, list[list]] = {}
-    if {"zone_id", "site_id", "product_id", "patients_per_year"} <= set(assignments.columns):
-        km_col = assignments["travel_km"] if "travel_km" in assignments.columns \
-            else pd.Series(np.nan, assignments.index)
-        within = assignments["within_travel_target"] if "within_travel_target" in \
-            assignments.columns else km_col.map(lambda v: num(v) <= reach_km)
-        for z, s, p, pat, km, w in zip(assignments["zone_id"], assignments["site_id"],
-                                       assignments["product_id"],
-                                       assignments["patients_per_year"], km_col, within,
-                                       strict=True):
-            zi = zone_index.get(text(z))
-            if zi is None:
-                continue
-            by_zone.setdefault(zi, []).append([
-                idx(site_index, site_names, s), idx(product_index, product_labels, p),
-                round(num(pat), 3), round(num(km), 1), truthy(w)])
-    reasons: list[str] = []
-    reason_index: dict[str, int] = {}
+    if not {"zone_id", "site_id", "product_id", "patients_per_year"} <= set(assignments.columns):
+        return by_zone
+    km_col = assignments["travel_km"] if "travel_km" in assignments.columns \
+        else pd.Series(np.nan, assignments.index)
+    within = assignments["within_travel_target"] if "within_travel_target" in \
+        assignments.columns else km_col.map(lambda v: num(v) <= reach_km)
+    for z, s, p, pat, km, w in zip(assignments["zone_id"], assignments["site_id"],
+                                   assignments["product_id"],
+                                   assignments["patients_per_year"], km_col, within,
+                                   strict=True):
+        zi = zone_index.get(text(z))
+        if zi is None:
+            continue
+        by_zone.setdefault(zi, []).append([site_no(s), product_no(p), round(num(pat), 3),
+                                           round(num(km), 1), truthy(w)])
+    return by_zone
+
+
+def _unserved_by_zone(result: Results, zone_index: dict[str, int], product_no: _Numbering,
+                      reason_no: _Numbering) -> dict[int, list[list]]:
+    """Unserved patients per zone: [product, patients, reason]."""
+    unserved = table(result, "unserved")
     lost: dict[int, list[list]] = {}
-    if {"zone_id", "product_id", "patients_unserved"} <= set(unserved.columns):
-        reason_col = unserved["reason"] if "reason" in unserved.columns \
-            else pd.Series("", unserved.index)
-        for z, p, pat, why in zip(unserved["zone_id"], unserved["product_id"],
-                                  unserved["patients_unserved"], reason_col, strict=True):
-            zi = zone_index.get(text(z))
-            if zi is None:
-                continue
-            lost.setdefault(zi, []).append([idx(product_index, product_labels, p),
-                                            round(num(pat), 3),
-                                            idx(reason_index, reasons, why)])
+    if not {"zone_id", "product_id", "patients_unserved"} <= set(unserved.columns):
+        return lost
+    reason_col = unserved["reason"] if "reason" in unserved.columns \
+        else pd.Series("", unserved.index)
+    for z, p, pat, why in zip(unserved["zone_id"], unserved["product_id"],
+                              unserved["patients_unserved"], reason_col, strict=True):
+        zi = zone_index.get(text(z))
+        if zi is None:
+            continue
+        lost.setdefault(zi, []).append([product_no(p), round(num(pat), 3), reason_no(why)])
+    return lost
+
+
+def _zone_layer_rows(product: int | None, zones: pd.DataFrame, n_zones: int,
+                     by_zone: dict[int, list[list]], lost: dict[int, list[list]]) -> list[list]:
+    """One row per zone with demand for `product` (None: all products): demand, served,
+    unserved, beyond target, mean km, class, its assignments and unserved patients; served
+    zones first, then the largest demand."""
+    rows = []
+    for zi in range(n_zones):
+        assigned = [a for a in by_zone.get(zi, []) if product is None or a[1] == product]
+        missing = [u for u in lost.get(zi, []) if product is None or u[0] == product]
+        served = sum(a[2] for a in assigned)
+        beyond = sum(a[2] for a in assigned if not a[4])
+        unserved_pat = sum(u[1] for u in missing)
+        demand = served + unserved_pat
+        if product is None:
+            demand = max(demand, num(zones.iloc[zi]["patients_demand"])
+                         if "patients_demand" in zones.columns else demand)
+        if demand <= 1e-9:
+            continue
+        mean_km = (sum(a[2] * a[3] for a in assigned) / served) if served > 0 else None
+        cls = zone_class(demand, served, unserved_pat, beyond)
+        assigned.sort(key=lambda a: -a[2])
+        rows.append([zi, round(demand, 3), round(served, 3), round(unserved_pat, 3),
+                     round(beyond, 3), None if mean_km is None else round(mean_km, 1),
+                     cls, assigned, missing])
+    order = {"served": 0, "beyond": 1, "unserved": 2}
+    rows.sort(key=lambda r: (order[r[6]], -r[1]))
+    return rows
+
+
+def _zone_payloads(result: Results, sites: _Lookup, products: dict[str, str],
+                   reach_km: float) -> tuple[dict[str, Any], list[tuple[str | None, dict]]]:
+    """Shared zone/site/product lookups, and one zone payload for all products + each product."""
+    zones, zone_index, zone_rows = _zone_table(result)
+    site_no = _Numbering(list(sites.names), [sites.names[s] for s in sites.names])
+    product_ids = list(products)
+    product_no = _Numbering(product_ids, [products[p] for p in product_ids])
+    reason_no = _Numbering()
+    by_zone = _assigned_by_zone(result, zone_index, site_no, product_no, reach_km)
+    lost = _unserved_by_zone(result, zone_index, product_no, reason_no)
 
     def rows_for(product: int | None) -> list[list]:
-        rows = []
-        for zi in range(len(zone_rows)):
-            assigned = [a for a in by_zone.get(zi, []) if product is None or a[1] == product]
-            missing = [u for u in lost.get(zi, []) if product is None or u[0] == product]
-            served = sum(a[2] for a in assigned)
-            beyond = sum(a[2] for a in assigned if not a[4])
-            unserved_pat = sum(u[1] for u in missing)
-            demand = served + unserved_pat
-            if product is None:
-                demand = max(demand, num(zones.iloc[zi]["patients_demand"])
-                             if "patients_demand" in zones.columns else demand)
-            if demand <= 1e-9:
-                continue
-            mean_km = (sum(a[2] * a[3] for a in assigned) / served) if served > 0 else None
-            cls = zone_class(demand, served, unserved_pat, beyond)
-            assigned.sort(key=lambda a: -a[2])
-            rows.append([zi, round(demand, 3), round(served, 3), round(unserved_pat, 3),
-                         round(beyond, 3), None if mean_km is None else round(mean_km, 1),
-                         cls, assigned, missing])
-        order = {"served": 0, "beyond": 1, "unserved": 2}
-        rows.sort(key=lambda r: (order[r[6]], -r[1]))
-        return rows
+        return _zone_layer_rows(product, zones, len(zone_rows), by_zone, lost)
 
     payloads: list[tuple[str | None, dict]] = [
         (None, {"kind": "zones", "product": None, "label": "All products",
                 "rows": rows_for(None)})]
     for p in product_ids:
-        payloads.append((p, {"kind": "zones", "product": product_index[p],
-                             "label": products[p], "rows": rows_for(product_index[p])}))
+        payloads.append((p, {"kind": "zones", "product": product_no.index[p],
+                             "label": products[p], "rows": rows_for(product_no.index[p])}))
     all_demand = [r[1] for r in payloads[0][1]["rows"]]
     shared = {
-        "zones": zone_rows, "sites": site_names, "products": product_labels,
-        "reasons": reasons, "withinKm": reach_km,
+        "zones": zone_rows, "sites": site_no.labels, "products": product_no.labels,
+        "reasons": reason_no.labels, "withinKm": reach_km,
         "zoneMax": max(all_demand) if all_demand else 1.0,
         "zoneR": ZONE_MAX_RADIUS, "zoneMinR": ZONE_MIN_RADIUS,
         "zoneColours": ZONE_COLOURS,
@@ -308,111 +338,177 @@ def _site_payloads(result: Results, products: dict[str, str],
     return active_rows, inactive_rows
 
 
-def _lane_payloads(result: Results, products: dict[str, str], plants: _Lookup, hubs: _Lookup,
-                   partners: _Lookup, sites: _Lookup) -> dict[str, list[dict]]:
-    """Lane segments per product: plant->hub trunks (summed), last miles, partner legs."""
-    ship = table(result, "shipments")
-    prod = table(result, "products")
-    need = {"leg", "product_id", "doses_per_year"}
-    if not need <= set(ship.columns) or ship.empty:
-        return {}
+class _Places(NamedTuple):
+    """Names and coordinates of every facility kind a lane can touch."""
+
+    plants: _Lookup
+    hubs: _Lookup
+    partners: _Lookup
+    sites: _Lookup
+
+
+class _Shipment(NamedTuple):
+    """One row of shipments.csv as the map reads it (product facts filled in)."""
+
+    pid: str
+    leg: str
+    doses: float
+    n_ship: float
+    hours: float
+    s_life: float
+    buffer: float
+    cls: str
+    per_ship: float
+    plant: str
+    hub: str
+    partner: str
+    site: str
+    mode: str
+
+
+def _shelf_by_product(prod: pd.DataFrame) -> dict[str, tuple[float, float, str]]:
+    """product -> (shelf life h, handling buffer h, temperature class) from products.csv."""
     shelf = {}
     if "product_id" in prod.columns:
         for p, s, b, c in zip(prod["product_id"], prod.get("shelf_life_hours", np.nan),
                               prod.get("handling_buffer_hours", np.nan),
                               prod.get("temperature_class", ""), strict=True):
             shelf[text(p)] = (num(s, math.nan), num(b, math.nan), text(c))
-    cost_col = "cost_usd_per_shipment" if "cost_usd_per_shipment" in ship.columns else "cost"
-    segments: dict[str, list[dict]] = {}
-    trunks: dict[tuple[str, str, str], dict[str, Any]] = {}
-    max_doses = 1e-9
+    return shelf
 
-    def get(row: dict, key: str) -> str:
+
+def _shipment(row: dict, shelf: dict[str, tuple[float, float, str]],
+              cost_col: str) -> _Shipment:
+    """A shipments row with its product's shelf life, buffer and class where it has none."""
+    def get(key: str) -> str:
         return text(row.get(key))
 
-    for row in ship.to_dict("records"):
-        pid = get(row, "product_id")
-        leg = get(row, "leg")
-        doses = num(row.get("doses_per_year"))
-        n_ship = num(row.get("shipments_per_year"))
-        hours = num(row.get("transit_hours"), math.nan)
-        s_life, buffer, p_cls = shelf.get(pid, (math.nan, math.nan, ""))
-        s_life = num(row.get("shelf_life_hours"), s_life)
-        buffer = num(row.get("handling_buffer_hours"), buffer)
-        cls = get(row, "temperature_class") or p_cls
-        colour = class_colour(cls)
-        per_ship = num(row.get(cost_col))
-        plant, hub, partner, site = (get(row, "plant_id"), get(row, "hub_id"),
-                                     get(row, "partner_id"), get(row, "site_id"))
-        mode = get(row, "mode")
-        pname = products.get(pid, pid)
-        # trunk plant -> hub, summed over the lanes that share it
-        if plant and hub and plant in plants.coords and hub in hubs.coords:
-            t = trunks.setdefault((pid, plant, hub), {"doses": 0.0, "ships": 0.0,
-                                                      "colour": colour, "cls": cls})
-            t["doses"] += doses
-            t["ships"] += n_ship
-        if leg == "partner_delivery":
-            a, b = partners.coords.get(partner), sites.coords.get(site)
-            route = f"{partners.name(partner)} \u2192 {sites.name(site)}"
-            mode = mode or "ground"
-        elif leg == "partner_supply":
-            a = hubs.coords.get(hub) or plants.coords.get(plant)
-            b = partners.coords.get(partner)
-            route = " \u2192 ".join(x for x in (plants.name(plant) if plant else "",
-                                                hubs.name(hub) if hub else "",
-                                                partners.name(partner)) if x)
-        else:
-            a = hubs.coords.get(hub) or plants.coords.get(plant)
-            b = sites.coords.get(site)
-            route = " \u2192 ".join(x for x in (plants.name(plant) if plant else "",
-                                                hubs.name(hub) if hub else "",
-                                                sites.name(site)) if x)
-        if a is None or b is None:
-            continue
-        max_doses = max(max_doses, doses)
-        budget = s_life - (0.0 if math.isnan(buffer) else buffer)
-        shelf_txt = (f"{fmt_num(hours)} h of {fmt_num(s_life)} h shelf life"
-                     if not math.isnan(hours) and not math.isnan(s_life) else "\u2013")
-        slack = f"{fmt_num(budget - hours)} h" if not (math.isnan(budget)
-                                                        or math.isnan(hours)) else "\u2013"
-        dash = TRUNK_DASH if leg == "partner_supply" else AIR_DASH if mode == "air" else None
-        leg_label = {"direct": "hub \u2192 site", "partner_supply": "supply to partner",
-                     "partner_delivery": "partner \u2192 site"}.get(leg, leg)
-        segments.setdefault(pid, []).append({
-            "pts": [list(a), list(b)], "c": colour, "doses": doses, "dash": dash,
-            "tip": f"{pname}: {route} \u00b7 {fmt_num(doses)} doses/yr \u00b7 {shelf_txt}",
-            "title": pname, "sub": route,
-            "pop": [["Leg", leg_label], ["Mode", mode or "not reported"],
-                    ["Temperature class", cls],
-                    ["Doses/yr", fmt_num(doses)], ["Shipments/yr", fmt_num(n_ship)],
-                    ["Transit (plant \u2192 destination)", shelf_txt],
-                    ["Handling buffer", f"{fmt_num(buffer)} h" if not math.isnan(buffer)
-                     else "\u2013"],
-                    ["Slack after buffer", slack],
-                    ["Cost per shipment", fmt_usd(per_ship)],
-                    ["Cost per year", fmt_usd(per_ship * n_ship)]],
-        })
-    for (pid, plant, hub), t in trunks.items():
-        pname = products.get(pid, pid)
-        route = f"{plants.name(plant)} \u2192 {hubs.name(hub)}"
-        max_doses = max(max_doses, t["doses"])
-        segments.setdefault(pid, []).insert(0, {
-            "pts": [list(plants.coords[plant]), list(hubs.coords[hub])], "c": t["colour"],
-            "doses": t["doses"], "dash": TRUNK_DASH, "o": 0.6, "trunk": True,
-            "tip": f"{pname}: {route} (plant \u2192 hub trunk) \u00b7 "
-                   f"{fmt_num(t['doses'])} doses/yr",
-            "title": pname, "sub": route,
-            "pop": [["Leg", "plant \u2192 hub trunk (all lanes through this hub)"],
-                    ["Temperature class", t["cls"]], ["Doses/yr", fmt_num(t["doses"])],
-                    ["Shipments/yr", fmt_num(t["ships"])]],
-        })
+    pid = get("product_id")
+    s_life, buffer, p_cls = shelf.get(pid, (math.nan, math.nan, ""))
+    return _Shipment(
+        pid=pid, leg=get("leg"), doses=num(row.get("doses_per_year")),
+        n_ship=num(row.get("shipments_per_year")),
+        hours=num(row.get("transit_hours"), math.nan),
+        s_life=num(row.get("shelf_life_hours"), s_life),
+        buffer=num(row.get("handling_buffer_hours"), buffer),
+        cls=get("temperature_class") or p_cls, per_ship=num(row.get(cost_col)),
+        plant=get("plant_id"), hub=get("hub_id"), partner=get("partner_id"),
+        site=get("site_id"), mode=get("mode"))
+
+
+def _lane_ends(s: _Shipment, places: _Places
+               ) -> tuple[tuple | None, tuple | None, str, str]:
+    """(from, to, route text, mode) of a segment: partner -> site deliveries (ground unless
+    told), supply to a partner, or hub -> site (from the plant when no hub is known)."""
+    plants, hubs, partners, sites = places
+    plant, hub, partner, site, mode = s.plant, s.hub, s.partner, s.site, s.mode
+    if s.leg == "partner_delivery":
+        a, b = partners.coords.get(partner), sites.coords.get(site)
+        route = f"{partners.name(partner)} \u2192 {sites.name(site)}"
+        mode = mode or "ground"
+    elif s.leg == "partner_supply":
+        a = hubs.coords.get(hub) or plants.coords.get(plant)
+        b = partners.coords.get(partner)
+        route = " \u2192 ".join(x for x in (plants.name(plant) if plant else "",
+                                            hubs.name(hub) if hub else "",
+                                            partners.name(partner)) if x)
+    else:
+        a = hubs.coords.get(hub) or plants.coords.get(plant)
+        b = sites.coords.get(site)
+        route = " \u2192 ".join(x for x in (plants.name(plant) if plant else "",
+                                            hubs.name(hub) if hub else "",
+                                            sites.name(site)) if x)
+    return a, b, route, mode
+
+
+def _lane_segment(s: _Shipment, a: tuple, b: tuple, route: str, mode: str,
+                  pname: str) -> dict[str, Any]:
+    """A segment with its tooltip and popup: transit against shelf life, slack after the
+    handling buffer, cost."""
+    colour = class_colour(s.cls)
+    hours, s_life, buffer = s.hours, s.s_life, s.buffer
+    budget = s_life - (0.0 if math.isnan(buffer) else buffer)
+    shelf_txt = (f"{fmt_num(hours)} h of {fmt_num(s_life)} h shelf life"
+                 if not math.isnan(hours) and not math.isnan(s_life) else "\u2013")
+    slack = f"{fmt_num(budget - hours)} h" if not (math.isnan(budget)
+                                                    or math.isnan(hours)) else "\u2013"
+    dash = TRUNK_DASH if s.leg == "partner_supply" else AIR_DASH if mode == "air" else None
+    leg_label = {"direct": "hub \u2192 site", "partner_supply": "supply to partner",
+                 "partner_delivery": "partner \u2192 site"}.get(s.leg, s.leg)
+    return {
+        "pts": [list(a), list(b)], "c": colour, "doses": s.doses, "dash": dash,
+        "tip": f"{pname}: {route} \u00b7 {fmt_num(s.doses)} doses/yr \u00b7 {shelf_txt}",
+        "title": pname, "sub": route,
+        "pop": [["Leg", leg_label], ["Mode", mode or "not reported"],
+                ["Temperature class", s.cls],
+                ["Doses/yr", fmt_num(s.doses)], ["Shipments/yr", fmt_num(s.n_ship)],
+                ["Transit (plant \u2192 destination)", shelf_txt],
+                ["Handling buffer", f"{fmt_num(buffer)} h" if not math.isnan(buffer)
+                 else "\u2013"],
+                ["Slack after buffer", slack],
+                ["Cost per shipment", fmt_usd(s.per_ship)],
+                ["Cost per year", fmt_usd(s.per_ship * s.n_ship)]],
+    }
+
+
+def _trunk_segment(pname: str, plant: str, hub: str, t: dict[str, Any],
+                   places: _Places) -> dict[str, Any]:
+    """A plant -> hub trunk, its doses summed over the lanes through that hub."""
+    route = f"{places.plants.name(plant)} \u2192 {places.hubs.name(hub)}"
+    return {
+        "pts": [list(places.plants.coords[plant]), list(places.hubs.coords[hub])],
+        "c": t["colour"], "doses": t["doses"], "dash": TRUNK_DASH, "o": 0.6, "trunk": True,
+        "tip": f"{pname}: {route} (plant \u2192 hub trunk) \u00b7 "
+               f"{fmt_num(t['doses'])} doses/yr",
+        "title": pname, "sub": route,
+        "pop": [["Leg", "plant \u2192 hub trunk (all lanes through this hub)"],
+                ["Temperature class", t["cls"]], ["Doses/yr", fmt_num(t["doses"])],
+                ["Shipments/yr", fmt_num(t["ships"])]],
+    }
+
+
+def _set_widths(segments: dict[str, list[dict]], max_doses: float) -> None:
+    """Line widths by the square root of doses (replacing the doses and trunk flags)."""
     for rows in segments.values():
         for r in rows:
             share = math.sqrt(max(r.pop("doses"), 0.0) / max_doses)
             # trunks carry many lanes' doses: drawn thinner so last miles stay readable
             r["w"] = round(1.2 + 3.0 * share, 2) if r.pop("trunk", False) \
                 else round(1.4 + 6.6 * share, 2)
+
+
+def _lane_payloads(result: Results, products: dict[str, str], plants: _Lookup, hubs: _Lookup,
+                   partners: _Lookup, sites: _Lookup) -> dict[str, list[dict]]:
+    """Lane segments per product: plant->hub trunks (summed), last miles, partner legs."""
+    ship = table(result, "shipments")
+    need = {"leg", "product_id", "doses_per_year"}
+    if not need <= set(ship.columns) or ship.empty:
+        return {}
+    shelf = _shelf_by_product(table(result, "products"))
+    cost_col = "cost_usd_per_shipment" if "cost_usd_per_shipment" in ship.columns else "cost"
+    places = _Places(plants, hubs, partners, sites)
+    segments: dict[str, list[dict]] = {}
+    trunks: dict[tuple[str, str, str], dict[str, Any]] = {}
+    max_doses = 1e-9
+    for row in ship.to_dict("records"):
+        s = _shipment(row, shelf, cost_col)
+        # trunk plant -> hub, summed over the lanes that share it
+        if s.plant and s.hub and s.plant in plants.coords and s.hub in hubs.coords:
+            t = trunks.setdefault((s.pid, s.plant, s.hub), {
+                "doses": 0.0, "ships": 0.0, "colour": class_colour(s.cls), "cls": s.cls})
+            t["doses"] += s.doses
+            t["ships"] += s.n_ship
+        a, b, route, mode = _lane_ends(s, places)
+        if a is None or b is None:
+            continue
+        max_doses = max(max_doses, s.doses)
+        segments.setdefault(s.pid, []).append(
+            _lane_segment(s, a, b, route, mode, products.get(s.pid, s.pid)))
+    for (pid, plant, hub), t in trunks.items():
+        max_doses = max(max_doses, t["doses"])
+        segments.setdefault(pid, []).insert(
+            0, _trunk_segment(products.get(pid, pid), plant, hub, t, places))
+    _set_widths(segments, max_doses)
     return segments
 
 

@@ -235,6 +235,190 @@ def _activated(timeline_sites: pd.DataFrame, n: int) -> list[_SiteRow]:
     return rows
 
 
+@dataclass(frozen=True)
+class _GanttGrid:
+    """Columns and row sizes of one Gantt: rows shrink as more sites are drawn."""
+
+    labels: list[str]
+    width: float
+    n_rows: int
+    rh: float  # row height
+    font: float
+    bar_h: float
+    col_w: float
+    centre: list[float]  # x of each period's centre
+    chars: int  # characters of a site name that fit left of the bars
+
+    @property
+    def n(self) -> int:
+        return len(self.labels)
+
+    def x(self, period: float) -> float:
+        return gantt_x(period, self.n, self.width)
+
+
+def _gantt_grid(labels: list[str], n_rows: int, width: float) -> _GanttGrid:
+    """Row height and font for `n_rows` rows, column width and centres for the periods."""
+    n = len(labels)
+    rh = 18.0 if n_rows <= 25 else 14.0 if n_rows <= 45 else 11.0
+    font = 11.0 if rh >= 14 else 9.5
+    col_w = (width - GANTT_LABEL_W - GANTT_RIGHT) / n
+    return _GanttGrid(labels=labels, width=width, n_rows=n_rows, rh=rh, font=font,
+                      bar_h=round(rh * 0.64, 1), col_w=col_w,
+                      centre=[gantt_x(i, n, width) + col_w / 2 for i in range(n)],
+                      chars=int((GANTT_LABEL_W - 12) / (font * 0.56)))
+
+
+def _gantt_header(label: str, y: float) -> str:
+    """A group heading over the rows (18 high)."""
+    return (f'<text x="6" y="{y + 13:.1f}" fill="{ACCENT}" font-weight="bold" '
+            f'font-size="11">{_esc(label)}</text>')
+
+
+def _gantt_site_row(g: _GanttGrid, s: _SiteRow, y: float) -> str:
+    """One site: its name, the dashed wait, the pale 'opened later by choice' bar and the
+    active bar to the end of the horizon, with a tooltip."""
+    first, earliest, name = s.first, s.earliest, s.title
+    colour = EXISTING_COLOUR if s.existing else NEW_COLOUR
+    yb = y + (g.rh - g.bar_h) / 2
+    mid = y + g.rh / 2
+    tip = (f"{name}, {'existing' if s.existing else 'new'} site: earliest possible "
+           f"{g.labels[earliest]}, first active {g.labels[first]}")
+    if s.products:
+        tip += f"; offers {', '.join(s.products)} at the end"
+    out = [f'<g class="site" data-site="{_esc(s.site_id)}"><title>{_esc(tip)}</title>',
+           f'<text x="{GANTT_LABEL_W - 8:.1f}" y="{mid + g.font * 0.36:.1f}" '
+           f'text-anchor="end" fill="{INK}" font-size="{g.font}">'
+           f"{_esc(_short(name, g.chars))}</text>"]
+    if earliest > 0:
+        xe = g.x(earliest)
+        out.append(f'<line class="wait" x1="{g.x(0)}" y1="{mid:.1f}" '
+                   f'x2="{xe}" y2="{mid:.1f}" stroke="{WAIT_COLOUR}" stroke-width="1.2" '
+                   f'stroke-dasharray="3 3"/><line x1="{xe}" y1="{yb:.1f}" x2="{xe}" '
+                   f'y2="{yb + g.bar_h:.1f}" stroke="{WAIT_COLOUR}" stroke-width="1.6"/>')
+    if first > earliest:
+        xe, xf = g.x(earliest), g.x(first)
+        out.append(f'<rect class="deferred" x="{xe}" y="{yb:.1f}" width="{xf - xe:.1f}" '
+                   f'height="{g.bar_h}" fill="{DEFERRED_COLOUR}"/>')
+    xf = g.x(first)
+    out.append(f'<rect class="active" data-period="{first}" x="{xf}" y="{yb:.1f}" '
+               f'width="{g.x(g.n) - xf:.1f}" height="{g.bar_h}" '
+               f'fill="{colour}" rx="1.5"/></g>')
+    return "".join(out)
+
+
+def _gantt_group_row(g: _GanttGrid, start: list[_SiteRow], y: float) -> str:
+    """The existing sites active from the first period, collapsed into one row."""
+    yb = y + (g.rh - g.bar_h) / 2
+    x0 = g.x(0)
+    return (f'<g class="site-group" data-count="{len(start)}"><title>'
+            f"{_esc(', '.join(s.title for s in start))}</title>"
+            f'<text x="{GANTT_LABEL_W - 8:.1f}" y="{y + g.rh / 2 + g.font * 0.36:.1f}" '
+            f'text-anchor="end" fill="{INK}" font-size="{g.font}">{len(start)} '
+            "existing sites (one row)</text>"
+            f'<rect class="active-group" data-period="0" x="{x0}" y="{yb:.1f}" '
+            f'width="{g.x(g.n) - x0:.1f}" height="{g.bar_h}" '
+            f'fill="{EXISTING_COLOUR}" rx="1.5"/></g>')
+
+
+def _gantt_more(g: _GanttGrid, hidden: list[_SiteRow], y: float) -> str:
+    """'+ M more sites activated ...': the latest activations a long roll-out leaves out."""
+    first_h, last_h = g.labels[hidden[0].first], g.labels[hidden[-1].first]
+    when = first_h if first_h == last_h else f"{first_h} to {last_h}"
+    return (f'<text class="more" x="{GANTT_LABEL_W - 8:.1f}" y="{y + 13:.1f}" '
+            f'text-anchor="end" fill="{MUTED}" font-style="italic">+ {len(hidden)} '
+            f"more sites activated {_esc(when)}</text>"
+            f'<text x="{GANTT_LABEL_W + 4:.1f}" y="{y + 13:.1f}" fill="{MUTED}" '
+            'font-style="italic">(every site is in timeline_sites.csv and the '
+            "workbook)</text>")
+
+
+def _gantt_rows(g: _GanttGrid, start: list[_SiteRow], later: list[_SiteRow],
+                shown: list[_SiteRow], hidden: list[_SiteRow],
+                collapse: bool) -> tuple[str, float]:
+    """The rows under their group headings, top to bottom, and the height they take."""
+    body: list[str] = []
+    y = 0.0
+    if start:
+        body.append(_gantt_header(f"Existing sites active from {g.labels[0]} ({len(start)})", y))
+        y += 18.0
+        if collapse:
+            body.append(_gantt_group_row(g, start, y))
+            y += g.rh
+        else:
+            for s in start:
+                body.append(_gantt_site_row(g, s, y))
+                y += g.rh
+    if later:
+        body.append(_gantt_header(
+            f"Sites activated during the roll-out, in order ({len(later)})", y))
+        y += 18.0
+        for s in shown:
+            body.append(_gantt_site_row(g, s, y))
+            y += g.rh
+    if hidden:
+        body.append(_gantt_more(g, hidden, y))
+        y += 18.0
+    return "".join(body), y
+
+
+def _gantt_plot_area(g: _GanttGrid, top: float, rows_h: float) -> list[str]:
+    """Background of the rows and a vertical line per period (darker at a new year)."""
+    breaks = _year_breaks(g.labels)
+    x0, x1 = g.x(0), g.x(g.n)
+    out = [f'<rect x="{x0}" y="{top - 2:.1f}" width="{x1 - x0:.1f}" height="{rows_h + 4:.1f}"'
+           f' fill="{PLOT_BG}" stroke="{FRAME}"/>']
+    for i in range(1, g.n):
+        x = g.x(i)
+        stroke = YEAR_GRID if i in breaks else GRID
+        out.append(f'<line x1="{x}" x2="{x}" y1="{top - 2:.1f}" y2="{top + rows_h + 2:.1f}" '
+                   f'stroke="{stroke}"/>')
+    return out
+
+
+def _gantt_counts(g: _GanttGrid, timeline_periods: pd.DataFrame, sites: list[_SiteRow],
+                  later: list[_SiteRow], y: float) -> list[str]:
+    """Counts under the bars: how many sites are active, and how many are new, per period."""
+    active = _by_period(timeline_periods, "sites_active", g.n)
+    if not any(active):  # older or partial tables: count from the sites themselves
+        active = [float(sum(1 for s in sites if s.first <= i)) for i in range(g.n)]
+    new = [sum(1 for s in later if s.first == i) for i in range(g.n)]
+    count_font = 10.0 if g.col_w >= 26 else 8.0
+    out = []
+    for label, values, fmt in (("Sites active", active, fmt_int),
+                               ("Newly active", [float(v) for v in new], None)):
+        out.append(f'<text x="{GANTT_LABEL_W - 8:.1f}" y="{y + 11:.1f}" text-anchor="end" '
+                   f'fill="{MUTED}">{label}</text>')
+        for x, v in zip(g.centre, values, strict=True):
+            shown_v = fmt(v) if fmt else (f"+{v:.0f}" if v else "\u2013")
+            out.append(f'<text x="{x:.1f}" y="{y + 11:.1f}" text-anchor="middle" '
+                       f'fill="{INK if fmt or v else MUTED}" font-size="{count_font}">'
+                       f"{_esc(shown_v)}</text>")
+        y += 15
+    return out
+
+
+def _gantt_legend(y: float) -> list[str]:
+    """The four bar styles explained, in one line."""
+    legend = [
+        (f'<rect width="18" height="9" fill="{EXISTING_COLOUR}" rx="1.5"/>',
+         "existing site, active"),
+        (f'<rect width="18" height="9" fill="{NEW_COLOUR}" rx="1.5"/>', "new site, active"),
+        (f'<rect width="18" height="9" fill="{DEFERRED_COLOUR}"/>',
+         "could open, opened later by choice"),
+        (f'<line x1="0" y1="4.5" x2="16" y2="4.5" stroke="{WAIT_COLOUR}" stroke-width="1.2" '
+         f'stroke-dasharray="3 3"/><line x1="17" y1="0" x2="17" y2="9" stroke="{WAIT_COLOUR}" '
+         'stroke-width="1.6"/>', "not possible yet: P&T committee + onboarding"),
+    ]
+    out = []
+    lx = 6.0
+    for sym, lab in legend:
+        out.append(f'<g transform="translate({lx:.1f} {y:.1f})">{sym}<text x="24" y="9"'
+                   f' fill="{INK}">{_esc(lab)}</text></g>')
+        lx += 24 + len(lab) * 5.9 + 22
+    return out
+
+
 def gantt_svg(timeline_sites: pd.DataFrame, timeline_periods: pd.DataFrame,
               width: float = GANTT_WIDTH, max_rows: int = GANTT_MAX_ROWS) -> str:
     """Gantt of site activations: one row per site that becomes active.
@@ -250,155 +434,33 @@ def gantt_svg(timeline_sites: pd.DataFrame, timeline_periods: pd.DataFrame,
     sites = _activated(timeline_sites, len(labels))
     if sites:
         labels = period_labels(timeline_periods, max(s.first for s in sites) + 1)
-    n = len(labels)
-    if not sites or n == 0:
+    if not sites or len(labels) == 0:
         return _empty("No site becomes active in the timeline.")
     start = [s for s in sites if s.from_start]
     later = [s for s in sites if not s.from_start]
     collapse = len(sites) > max_rows and len(start) > 1
     budget = max(max_rows - (1 if collapse else len(start)), 1)
     shown, hidden = later[:budget], later[budget:]
-    n_rows = (1 if collapse else len(start)) + len(shown)
-    rh = 18.0 if n_rows <= 25 else 14.0 if n_rows <= 45 else 11.0
-    font = 11.0 if rh >= 14 else 9.5
-    bar_h = round(rh * 0.64, 1)
-    col_w = (width - GANTT_LABEL_W - GANTT_RIGHT) / n
-    centre = [gantt_x(i, n, width) + col_w / 2 for i in range(n)]
-    breaks = _year_breaks(labels)
-    chars = int((GANTT_LABEL_W - 12) / (font * 0.56))
+    g = _gantt_grid(labels, (1 if collapse else len(start)) + len(shown), width)
+    body, rows_h = _gantt_rows(g, start, later, shown, hidden, collapse)
 
-    body: list[str] = []
-    y = 0.0
-
-    def header(label: str) -> None:
-        nonlocal y
-        body.append(f'<text x="6" y="{y + 13:.1f}" fill="{ACCENT}" font-weight="bold" '
-                    f'font-size="11">{_esc(label)}</text>')
-        y += 18.0
-
-    def row(s: _SiteRow) -> None:
-        nonlocal y
-        first, earliest, name = s.first, s.earliest, s.title
-        colour = EXISTING_COLOUR if s.existing else NEW_COLOUR
-        yb = y + (rh - bar_h) / 2
-        mid = y + rh / 2
-        tip = (f"{name}, {'existing' if s.existing else 'new'} site: earliest possible "
-               f"{labels[earliest]}, first active {labels[first]}")
-        if s.products:
-            tip += f"; offers {', '.join(s.products)} at the end"
-        body.append(f'<g class="site" data-site="{_esc(s.site_id)}"><title>{_esc(tip)}'
-                    "</title>")
-        body.append(f'<text x="{GANTT_LABEL_W - 8:.1f}" y="{mid + font * 0.36:.1f}" '
-                    f'text-anchor="end" fill="{INK}" font-size="{font}">'
-                    f"{_esc(_short(name, chars))}</text>")
-        if earliest > 0:
-            xe = gantt_x(earliest, n, width)
-            body.append(f'<line class="wait" x1="{gantt_x(0, n, width)}" y1="{mid:.1f}" '
-                        f'x2="{xe}" y2="{mid:.1f}" stroke="{WAIT_COLOUR}" stroke-width="1.2" '
-                        f'stroke-dasharray="3 3"/><line x1="{xe}" y1="{yb:.1f}" x2="{xe}" '
-                        f'y2="{yb + bar_h:.1f}" stroke="{WAIT_COLOUR}" stroke-width="1.6"/>')
-        if first > earliest:
-            xe, xf = gantt_x(earliest, n, width), gantt_x(first, n, width)
-            body.append(f'<rect class="deferred" x="{xe}" y="{yb:.1f}" width="{xf - xe:.1f}" '
-                        f'height="{bar_h}" fill="{DEFERRED_COLOUR}"/>')
-        xf = gantt_x(first, n, width)
-        body.append(f'<rect class="active" data-period="{first}" x="{xf}" y="{yb:.1f}" '
-                    f'width="{gantt_x(n, n, width) - xf:.1f}" height="{bar_h}" '
-                    f'fill="{colour}" rx="1.5"/></g>')
-        y += rh
-
-    if start:
-        header(f"Existing sites active from {labels[0]} ({len(start)})")
-        if collapse:
-            yb = y + (rh - bar_h) / 2
-            x0 = gantt_x(0, n, width)
-            body.append(f'<g class="site-group" data-count="{len(start)}"><title>'
-                        f"{_esc(', '.join(s.title for s in start))}</title>"
-                        f'<text x="{GANTT_LABEL_W - 8:.1f}" y="{y + rh / 2 + font * 0.36:.1f}" '
-                        f'text-anchor="end" fill="{INK}" font-size="{font}">{len(start)} '
-                        "existing sites (one row)</text>"
-                        f'<rect class="active-group" data-period="0" x="{x0}" y="{yb:.1f}" '
-                        f'width="{gantt_x(n, n, width) - x0:.1f}" height="{bar_h}" '
-                        f'fill="{EXISTING_COLOUR}" rx="1.5"/></g>')
-            y += rh
-        else:
-            for s in start:
-                row(s)
-    if later:
-        header(f"Sites activated during the roll-out, in order ({len(later)})")
-        for s in shown:
-            row(s)
-    if hidden:
-        first_h, last_h = labels[hidden[0].first], labels[hidden[-1].first]
-        when = first_h if first_h == last_h else f"{first_h} to {last_h}"
-        body.append(f'<text class="more" x="{GANTT_LABEL_W - 8:.1f}" y="{y + 13:.1f}" '
-                    f'text-anchor="end" fill="{MUTED}" font-style="italic">+ {len(hidden)} '
-                    f"more sites activated {_esc(when)}</text>"
-                    f'<text x="{GANTT_LABEL_W + 4:.1f}" y="{y + 13:.1f}" fill="{MUTED}" '
-                    'font-style="italic">(every site is in timeline_sites.csv and the '
-                    "workbook)</text>")
-        y += 18.0
-    rows_h = y
-
-    # counts under the bars: how many sites are active, how many are new in each period
-    active = _by_period(timeline_periods, "sites_active", n)
-    if not any(active):  # older or partial tables: count from the sites themselves
-        active = [float(sum(1 for s in sites if s.first <= i)) for i in range(n)]
-    new = [sum(1 for s in later if s.first == i) for i in range(n)]
-    count_font = 10.0 if col_w >= 26 else 8.0
-
-    top_axis, axis_h = _period_axis(labels, centre, col_w, 0.0)
+    top_axis, axis_h = _period_axis(labels, g.centre, g.col_w, 0.0)
     top = axis_h + 6
     out_h = top + rows_h + 8 + 2 * 15 + 8
     bottom_axis: list[str] = []
-    if n_rows > 30:  # long charts: labels at the bottom too, next to the counts
-        bottom_axis, bottom_h = _period_axis(labels, centre, col_w, out_h - 4)
+    if g.n_rows > 30:  # long charts: labels at the bottom too, next to the counts
+        bottom_axis, bottom_h = _period_axis(labels, g.centre, g.col_w, out_h - 4)
         out_h += bottom_h
     legend_y = out_h + 4
     out_h = legend_y + 18
-
-    x0, x1 = gantt_x(0, n, width), gantt_x(n, n, width)
-    out = [f'<svg viewBox="0 0 {width:.0f} {out_h:.0f}" xmlns="http://www.w3.org/2000/svg" '
-           f'role="img" aria-label="Site activation timeline" font-size="11" class="gantt" '
-           f'data-periods="{n}">']
-    out.append(f'<rect x="{x0}" y="{top - 2:.1f}" width="{x1 - x0:.1f}" height="{rows_h + 4:.1f}"'
-               f' fill="{PLOT_BG}" stroke="{FRAME}"/>')
-    for i in range(1, n):
-        x = gantt_x(i, n, width)
-        stroke = YEAR_GRID if i in breaks else GRID
-        out.append(f'<line x1="{x}" x2="{x}" y1="{top - 2:.1f}" y2="{top + rows_h + 2:.1f}" '
-                   f'stroke="{stroke}"/>')
-    out += top_axis
-    out.append(f'<g transform="translate(0 {top:.1f})">{"".join(body)}</g>')
-    yc = top + rows_h + 8
-    for label, values, fmt in (("Sites active", active, fmt_int),
-                               ("Newly active", [float(v) for v in new], None)):
-        out.append(f'<text x="{GANTT_LABEL_W - 8:.1f}" y="{yc + 11:.1f}" text-anchor="end" '
-                   f'fill="{MUTED}">{label}</text>')
-        for x, v in zip(centre, values, strict=True):
-            shown_v = fmt(v) if fmt else (f"+{v:.0f}" if v else "\u2013")
-            out.append(f'<text x="{x:.1f}" y="{yc + 11:.1f}" text-anchor="middle" '
-                       f'fill="{INK if fmt or v else MUTED}" font-size="{count_font}">'
-                       f"{_esc(shown_v)}</text>")
-        yc += 15
-    out += bottom_axis
-    legend = [
-        (f'<rect width="18" height="9" fill="{EXISTING_COLOUR}" rx="1.5"/>',
-         "existing site, active"),
-        (f'<rect width="18" height="9" fill="{NEW_COLOUR}" rx="1.5"/>', "new site, active"),
-        (f'<rect width="18" height="9" fill="{DEFERRED_COLOUR}"/>',
-         "could open, opened later by choice"),
-        (f'<line x1="0" y1="4.5" x2="16" y2="4.5" stroke="{WAIT_COLOUR}" stroke-width="1.2" '
-         f'stroke-dasharray="3 3"/><line x1="17" y1="0" x2="17" y2="9" stroke="{WAIT_COLOUR}" '
-         'stroke-width="1.6"/>', "not possible yet: P&T committee + onboarding"),
-    ]
-    lx = 6.0
-    for sym, lab in legend:
-        out.append(f'<g transform="translate({lx:.1f} {legend_y:.1f})">{sym}<text x="24" y="9"'
-                   f' fill="{INK}">{_esc(lab)}</text></g>')
-        lx += 24 + len(lab) * 5.9 + 22
-    out.append("</svg>")
-    return "".join(out)
+    return "".join([
+        f'<svg viewBox="0 0 {width:.0f} {out_h:.0f}" xmlns="http://www.w3.org/2000/svg" '
+        f'role="img" aria-label="Site activation timeline" font-size="11" class="gantt" '
+        f'data-periods="{g.n}">',
+        *_gantt_plot_area(g, top, rows_h), *top_axis,
+        f'<g transform="translate(0 {top:.1f})">{body}</g>',
+        *_gantt_counts(g, timeline_periods, sites, later, top + rows_h + 8),
+        *bottom_axis, *_gantt_legend(legend_y), "</svg>"])
 
 
 # ---------------------------------------------------------------- patients by product

@@ -27,6 +27,7 @@ apheresis happen at INFUSION_HOUR on their day. Per dose:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -187,116 +188,213 @@ def _postpone_days(rng: np.random.Generator, n: int, settings: SimulationSetting
     return rng.geometric(1.0 / settings.postpone_mean_days, size=n)
 
 
-def run_replication(st: Static, settings: SimulationSettings, replication: int) -> Outcome:
-    """Simulate one replication (seeded by settings.seed and the replication number)."""
-    seed = settings.seed
-    sigma = settings.transit_sigma
-    cal = build_calendar(st.closure_p, st.n_calendar_days, settings.closure_mean_days,
-                         stream(seed, replication, "weather"))
+@dataclass(frozen=True)
+class _Patients:
+    """Patients of one replication, in arrival-flow order."""
 
-    # patients: Poisson per zone-site-product flow, arrival day uniform over the horizon
+    sp: np.ndarray  # site-product
+    product: np.ndarray
+    lane: np.ndarray  # the lane their doses take (drawn by lane share)
+    start: np.ndarray  # hour of referral / order, and apheresis for autologous
+    autologous: np.ndarray
+    release: np.ndarray  # hour the dose may leave (autologous: batch released)
+    first_slot: np.ndarray  # planned first infusion
+
+
+@dataclass(frozen=True)
+class _Doses:
+    """Scheduled doses, grouped by patient (offsets: each patient's first dose)."""
+
+    patient: np.ndarray
+    product: np.ndarray
+    lane: np.ndarray
+    plan: np.ndarray  # planned infusion hour
+    offsets: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Fates:
+    """What became of each dose over its attempts (filled in place attempt by attempt)."""
+
+    administered: np.ndarray
+    infusion: np.ndarray
+    wasted: np.ndarray  # wasted attempts
+    postponed: np.ndarray
+    closure_delayed: np.ndarray
+    shipments: np.ndarray  # per (hub, departure day), flattened
+
+    @classmethod
+    def empty(cls, st: Static, n: int) -> _Fates:
+        return cls(administered=np.zeros(n, dtype=bool), infusion=np.full(n, np.nan),
+                   wasted=np.zeros(n, dtype=np.int64), postponed=np.zeros(n, dtype=bool),
+                   closure_delayed=np.zeros(n, dtype=bool),
+                   shipments=np.zeros((st.n_hubs + 1) * (st.n_calendar_days + 1)))
+
+
+class _Draws(NamedTuple):
+    """Random draws of one delivery attempt: transit noise, missed cut-offs, postponements."""
+
+    z: np.ndarray
+    missed: np.ndarray
+    postponed: np.ndarray
+    post_days: np.ndarray
+
+    @classmethod
+    def first(cls, rng: np.random.Generator, n: int, settings: SimulationSettings) -> _Draws:
+        """First attempt: the patient may postpone."""
+        z = rng.standard_normal(n)
+        missed = rng.random(n) < settings.missed_cutoff_probability
+        postponed = rng.random(n) < settings.postpone_probability
+        return cls(z, missed, postponed, _postpone_days(rng, n, settings))
+
+    @classmethod
+    def replacement(cls, rng: np.random.Generator, m: int,
+                    settings: SimulationSettings) -> _Draws:
+        """Replacement doses: no second postponement."""
+        z = rng.standard_normal(m)
+        missed = rng.random(m) < settings.missed_cutoff_probability
+        return cls(z, missed, np.zeros(m, dtype=bool), np.zeros(m, dtype=np.int64))
+
+
+def _arrivals(st: Static, seed: int, replication: int) -> tuple[np.ndarray, np.ndarray]:
+    """(site-product, arrival day) per patient: Poisson per zone-site-product flow, arrival
+    day uniform over the horizon."""
     rng = stream(seed, replication, "arrivals")
     counts = rng.poisson(st.flow_rate_per_day * st.days)
     p_flow = np.repeat(np.arange(len(counts)), counts)
     p_day = rng.integers(0, st.days, size=p_flow.size)
-    p_sp = st.flow_sp[p_flow]
-    p_prod = st.sp_product[p_sp]
-    n_pat = p_sp.size
+    return st.flow_sp[p_flow], p_day
 
-    rng = stream(seed, replication, "patients")
-    p_lane = np.searchsorted(st.lane_key, p_sp + rng.random(n_pat), side="right")
+
+def _starting_material(st: Static, settings: SimulationSettings, cal: Calendar,
+                       rng: np.random.Generator, p_sp: np.ndarray, p_lane: np.ndarray,
+                       start: np.ndarray, auto: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(release, planned ready) hours per patient: autologous starting material travels
+    site -> hub -> plant, then manufacturing; off-the-shelf doses are ready at the order."""
+    n_pat = p_sp.size
     z_in = rng.standard_normal(n_pat)
     miss_in = rng.random(n_pat) < settings.missed_cutoff_probability
-    start = 24.0 * p_day + INFUSION_HOUR  # referral / order, and apheresis for autologous
-    auto = st.prod_autologous[p_prod]
-    transit, slack = st.lane_transit[p_lane], st.lane_slack[p_lane]
-
-    # autologous starting material: site -> hub -> plant, then manufacturing
     arr_in, _, _ = _ship(st, cal, start + st.in_pre[p_sp], st.in_hub[p_sp], st.in_to_hub[p_sp],
-                         st.in_wait[p_sp], st.in_moving[p_sp], np.exp(sigma * z_in),
-                         miss_in.astype(np.int64))
+                         st.in_wait[p_sp], st.in_moving[p_sp],
+                         np.exp(settings.transit_sigma * z_in), miss_in.astype(np.int64))
     turnaround_h = 24.0 * st.lane_turnaround[p_lane]
     release = np.where(auto, arr_in + turnaround_h, start)
     planned_ready = np.where(auto, start + st.in_transit[p_sp] + turnaround_h, start)
-    first_slot = slot(planned_ready + transit + slack)
+    return release, planned_ready
 
-    # doses: the cadence is planned from the first infusion and does not move
-    n_doses = st.prod_doses[p_prod]
-    d_pat = np.repeat(np.arange(n_pat), n_doses)
+
+def _patients(st: Static, settings: SimulationSettings, cal: Calendar,
+              replication: int) -> _Patients:
+    """Who arrives when, the lane each patient's doses take and the first infusion slot."""
+    p_sp, p_day = _arrivals(st, settings.seed, replication)
+    p_prod = st.sp_product[p_sp]
+    rng = stream(settings.seed, replication, "patients")
+    p_lane = np.searchsorted(st.lane_key, p_sp + rng.random(p_sp.size), side="right")
+    start = 24.0 * p_day + INFUSION_HOUR  # referral / order, and apheresis for autologous
+    auto = st.prod_autologous[p_prod]
+    release, planned_ready = _starting_material(st, settings, cal, rng, p_sp, p_lane, start,
+                                                auto)
+    first_slot = slot(planned_ready + st.lane_transit[p_lane] + st.lane_slack[p_lane])
+    return _Patients(sp=p_sp, product=p_prod, lane=p_lane, start=start, autologous=auto,
+                     release=release, first_slot=first_slot)
+
+
+def _doses(st: Static, pat: _Patients) -> _Doses:
+    """Every patient's doses: the cadence is planned from the first infusion and does not
+    move."""
+    n_doses = st.prod_doses[pat.product]
+    d_pat = np.repeat(np.arange(pat.sp.size), n_doses)
     offsets = np.cumsum(n_doses) - n_doses
     k = np.arange(d_pat.size) - np.repeat(offsets, n_doses)
-    d_prod = p_prod[d_pat]
-    d_lane = p_lane[d_pat]
-    plan = first_slot[d_pat] + 24.0 * np.floor(k * st.prod_interval[d_prod] + 0.5)
-    n = d_pat.size
+    d_prod = pat.product[d_pat]
+    plan = pat.first_slot[d_pat] + 24.0 * np.floor(k * st.prod_interval[d_prod] + 0.5)
+    return _Doses(patient=d_pat, product=d_prod, lane=pat.lane[d_pat], plan=plan,
+                  offsets=offsets)
 
-    administered = np.zeros(n, dtype=bool)
-    infusion = np.full(n, np.nan)
-    wasted = np.zeros(n, dtype=np.int64)
-    postponed_any = np.zeros(n, dtype=bool)
-    closure_delayed = np.zeros(n, dtype=bool)
-    shipments = np.zeros((st.n_hubs + 1) * (st.n_calendar_days + 1))
 
-    rng = stream(seed, replication, "doses")
-    z = rng.standard_normal(n)
-    missed = rng.random(n) < settings.missed_cutoff_probability
-    postponed = rng.random(n) < settings.postpone_probability
-    post_days = _postpone_days(rng, n, settings)
-    replacements = stream(seed, replication, "replacements")
+def _attempt(st: Static, cal: Calendar, sigma: float, doses: _Doses, fates: _Fates,
+             cur: np.ndarray, target: np.ndarray, ready: np.ndarray,
+             draws: _Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ship the doses `cur` once; record who is infused or wasted. Returns the doses to
+    replace with their new target infusion and ready hours."""
+    lane = doses.lane[cur]
+    hub = st.lane_hub[lane]
+    dispatch = np.maximum(ready, target - st.lane_transit[lane] - st.lane_slack[lane])
+    arrival, depart, lost = _ship(st, cal, dispatch, hub, st.lane_to_hub[lane],
+                                  st.lane_wait[lane], st.lane_moving[lane],
+                                  np.exp(sigma * draws.z), draws.missed.astype(np.int64))
+    prod = doses.product[cur]
+    cell = hub * (st.n_calendar_days + 1) + np.minimum(depart, st.n_calendar_days)
+    shipments = fates.shipments  # added in place
+    shipments += np.bincount(cell, weights=1.0 / st.prod_doses_per_shipment[prod],
+                             minlength=shipments.size)
+    fates.closure_delayed[cur] |= lost > 0
+    limit = st.prod_limit[prod]
+    late_waste = arrival - dispatch > limit + EPS
+    ready_slot = np.maximum(target, slot(arrival))
+    delayed = draws.postponed & ~late_waste
+    fates.postponed[cur] |= delayed
+    infuse = ready_slot + 24.0 * draws.post_days * delayed
+    hold_waste = ~late_waste & (infuse - dispatch > limit + EPS)
+    waste = late_waste | hold_waste
+    ok = ~waste
+    fates.administered[cur[ok]] = True
+    fates.infusion[cur[ok]] = infuse[ok]
+    fates.wasted[cur[waste]] += 1
+    # replacements: known on arrival (late) or at the missed appointment (postponed)
+    found = np.where(late_waste, arrival, ready_slot)
+    redo = 24.0 * st.lane_turnaround[lane] * st.prod_autologous[prod]
+    return cur[waste], np.where(hold_waste, infuse, target)[waste], (found + redo)[waste]
 
+
+def _deliver(st: Static, settings: SimulationSettings, cal: Calendar, replication: int,
+             pat: _Patients, doses: _Doses) -> _Fates:
+    """Ship every dose, then its replacements (up to settings.max_replacements)."""
+    n = doses.patient.size
+    fates = _Fates.empty(st, n)
+    draws = _Draws.first(stream(settings.seed, replication, "doses"), n, settings)
+    replacements = stream(settings.seed, replication, "replacements")
     cur = np.arange(n)
-    target = plan.copy()
-    ready = release[d_pat]
+    target = doses.plan.copy()
+    ready = pat.release[doses.patient]
     for attempt in range(settings.max_replacements + 1):
         if attempt:
-            m = cur.size
-            z = replacements.standard_normal(m)
-            missed = replacements.random(m) < settings.missed_cutoff_probability
-            postponed = np.zeros(m, dtype=bool)
-            post_days = np.zeros(m, dtype=np.int64)
-        lane = d_lane[cur]
-        hub = st.lane_hub[lane]
-        dispatch = np.maximum(ready, target - st.lane_transit[lane] - st.lane_slack[lane])
-        arrival, depart, lost = _ship(st, cal, dispatch, hub, st.lane_to_hub[lane],
-                                      st.lane_wait[lane], st.lane_moving[lane],
-                                      np.exp(sigma * z), missed.astype(np.int64))
-        prod = d_prod[cur]
-        cell = hub * (st.n_calendar_days + 1) + np.minimum(depart, st.n_calendar_days)
-        shipments += np.bincount(cell, weights=1.0 / st.prod_doses_per_shipment[prod],
-                                 minlength=shipments.size)
-        closure_delayed[cur] |= lost > 0
-        limit = st.prod_limit[prod]
-        late_waste = arrival - dispatch > limit + EPS
-        ready_slot = np.maximum(target, slot(arrival))
-        delayed = postponed & ~late_waste
-        postponed_any[cur] |= delayed
-        infuse = ready_slot + 24.0 * post_days * delayed
-        hold_waste = ~late_waste & (infuse - dispatch > limit + EPS)
-        waste = late_waste | hold_waste
-        ok = ~waste
-        administered[cur[ok]] = True
-        infusion[cur[ok]] = infuse[ok]
-        wasted[cur[waste]] += 1
-        # replacements: known on arrival (late) or at the missed appointment (postponed)
-        found = np.where(late_waste, arrival, ready_slot)
-        redo = 24.0 * st.lane_turnaround[lane] * st.prod_autologous[prod]
-        cur, target, ready = (cur[waste], np.where(hold_waste, infuse, target)[waste],
-                              (found + redo)[waste])
+            draws = _Draws.replacement(replacements, cur.size, settings)
+        cur, target, ready = _attempt(st, cal, settings.transit_sigma, doses, fates, cur,
+                                      target, ready, draws)
         if not cur.size:
             break
+    return fates
 
-    delay = np.where(administered, np.rint((infusion - plan) / 24.0), -1).astype(np.int64)
-    on_schedule = administered & (delay == 0)
+
+def _outcome(st: Static, cal: Calendar, pat: _Patients, doses: _Doses,
+             fates: _Fates) -> Outcome:
+    """Per-patient and per-dose results: delays, vein-to-vein times, hub load."""
+    n_pat = pat.sp.size
+    offsets = doses.offsets
+    delay = np.where(fates.administered, np.rint((fates.infusion - doses.plan) / 24.0),
+                     -1).astype(np.int64)
+    on_schedule = fates.administered & (delay == 0)
     worst = np.maximum.reduceat(delay, offsets) if n_pat else np.zeros(0, dtype=np.int64)
-    first = infusion[offsets] if n_pat else np.zeros(0)
-    v2v = np.where(auto, (first - start) / 24.0, np.nan)
+    first = fates.infusion[offsets] if n_pat else np.zeros(0)
+    v2v = np.where(pat.autologous, (first - pat.start) / 24.0, np.nan)
     closed = cal.closed[: st.n_hubs, : st.days].sum(axis=1)
     return Outcome(
-        patient_sp=p_sp, patient_product=p_prod, patient_v2v_days=v2v,
-        patient_delay_days=worst, dose_patient=d_pat, dose_product=d_prod,
-        dose_sp=p_sp[d_pat], dose_administered=administered, dose_on_schedule=on_schedule,
-        dose_delay_days=delay, dose_wasted=wasted, dose_postponed=postponed_any,
-        dose_closure_delayed=closure_delayed,
-        hub_day_shipments=shipments.reshape(st.n_hubs + 1, st.n_calendar_days + 1),
+        patient_sp=pat.sp, patient_product=pat.product, patient_v2v_days=v2v,
+        patient_delay_days=worst, dose_patient=doses.patient, dose_product=doses.product,
+        dose_sp=pat.sp[doses.patient], dose_administered=fates.administered,
+        dose_on_schedule=on_schedule, dose_delay_days=delay, dose_wasted=fates.wasted,
+        dose_postponed=fates.postponed, dose_closure_delayed=fates.closure_delayed,
+        hub_day_shipments=fates.shipments.reshape(st.n_hubs + 1, st.n_calendar_days + 1),
         hub_closed_days=closed,
     )
+
+
+def run_replication(st: Static, settings: SimulationSettings, replication: int) -> Outcome:
+    """Simulate one replication (seeded by settings.seed and the replication number)."""
+    cal = build_calendar(st.closure_p, st.n_calendar_days, settings.closure_mean_days,
+                         stream(settings.seed, replication, "weather"))
+    pat = _patients(st, settings, cal, replication)
+    doses = _doses(st, pat)
+    fates = _deliver(st, settings, cal, replication, pat, doses)
+    return _outcome(st, cal, pat, doses, fates)
