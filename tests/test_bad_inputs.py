@@ -16,7 +16,6 @@ add one `Case(...)` to CASES: name, mutations, expected problems.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -140,6 +139,32 @@ def to_parquet(table: str) -> Mutation:
     return apply
 
 
+def also_parquet(table: str) -> Mutation:
+    """Add `<table>.parquet` beside `<table>.csv` (the same table given twice)."""
+
+    def apply(proj: Path) -> None:
+        import pandas as pd
+
+        path = _table(proj, table)
+        pd.read_csv(path).to_parquet(path.with_suffix(".parquet"), index=False)
+
+    return apply
+
+
+def redelimit(table: str, delimiter: str, decimal_comma: bool = False) -> Mutation:
+    """Rewrite a table as a spreadsheet set to another locale saves 'CSV': `delimiter`
+    between cells and, with `decimal_comma`, '1,25' for 1.25."""
+
+    def apply(proj: Path) -> None:
+        rows = _read(_table(proj, table))
+        if decimal_comma:
+            rows = [[re.sub(r"^(-?[0-9]+)\.([0-9]+)$", r"\1,\2", c) for c in r] for r in rows]
+        with _table(proj, table).open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh, delimiter=delimiter, lineterminator="\n").writerows(rows)
+
+    return apply
+
+
 def model(text: str, name: str = "model.yaml") -> Mutation:
     """Write a model file (`model.yaml` is the one validated) from indented text."""
     return lambda proj: (proj / name).write_text(textwrap.dedent(text).lstrip("\n"),
@@ -208,8 +233,6 @@ SITES, ZONES, PRODUCTS = "tiny/sites.csv", "tiny/zones.csv", "tiny/products.csv"
 HUBS, KOLS, PLANTS = "tiny/hubs.csv", "tiny/kols.csv", "tiny/plants.csv"
 TRANSPORT, MODEL = "tiny/transport.csv", "model.yaml"
 
-HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
-
 CASES: list[Case] = [
     # -- missing things
     Case("model_file_missing", (), (E("nope.yaml", None, None, "model file not found"),),
@@ -238,8 +261,21 @@ CASES: list[Case] = [
     Case("csv_not_utf8", (cell("sites", 4, "name", "Hôpital Trois"), reencode("sites", "latin-1")),
          (E(SITES, 4, None, "file is not UTF-8 text"),)),
     Case("parquet_bad_value", (cell("zones", 3, "population", "-5"), to_parquet("zones")),
-         (E("tiny/zones.parquet", 3, "population", "expected a number >= 0 (found '-5')"),),
-         marks=() if HAS_PYARROW else (pytest.mark.skip(reason="pyarrow not installed"),)),
+         (E("tiny/zones.parquet", 3, "population", "expected a number >= 0 (found '-5')"),)),
+    Case("table_given_twice", (also_parquet("products"),),
+         (E(PRODUCTS, None, None,
+            "table 'products' is given twice (products.csv and products.parquet)"),)),
+    Case("csv_short_row", (replace_text("zones", ",200000\n", "\n"),),
+         (E(ZONES, 3, None, "this row has 5 of 6 fields"),)),
+    Case("csv_short_row_after_blank_line",
+         (replace_text("sites", "\nS2,", "\n\nS2,"),
+          replace_text("sites", ",120,300000,0,0\n", ",120,300000,0\n")),
+         (E(SITES, 4, None, "this row has 16 of 17 fields"),)),
+    Case("csv_semicolon_delimiter", (redelimit("transport", ";", decimal_comma=True),),
+         (E(TRANSPORT, None, None, "columns are separated by ';' (semicolon), not by commas",
+            "CSV UTF-8 (Comma delimited)"),)),
+    Case("csv_tab_delimiter", (redelimit("zones", "\t"),),
+         (E(ZONES, None, None, "columns are separated by tab"),)),
     # -- wrong values
     Case("wrong_type_number", (cell("zones", 3, "population", "lots"),),
          (E(ZONES, 3, "population", "expected a number (found 'lots')"),)),
@@ -253,10 +289,44 @@ CASES: list[Case] = [
          (E(SITES, 3, "latitude", "expected a number <= 90 (found '95')"),)),
     Case("longitude_out_of_range", (cell("hubs", 2, "longitude", "-190"),),
          (E(HUBS, 2, "longitude", "expected a number >= -180 (found '-190')"),)),
-    Case("negative_number", (cell("transport", 2, "speed_kmh", "-70"),),
-         (E(TRANSPORT, 2, "speed_kmh", "expected a number >= 0 (found '-70')"),)),
+    Case("negative_number", (cell("transport", 2, "fixed_hours", "-4"),),
+         (E(TRANSPORT, 2, "fixed_hours", "expected a number >= 0 (found '-4')"),)),
     Case("non_finite_number", (cell("products", 2, "price_usd_per_dose", "inf"),),
          (E(PRODUCTS, 2, "price_usd_per_dose", "expected a finite number (found 'inf')"),)),
+    # -- numbers: decimal commas, plausible ranges, zero divisors
+    Case("decimal_comma", (cell("transport", 2, "circuity", "1,25"),),
+         (E(TRANSPORT, 2, "circuity", "expected a number with a decimal point (1.25, not 1,25)",
+            "thousands separator", "(found '1,25')"),)),
+    Case("decimal_comma_with_cents", (cell("products", 2, "cogs_usd_per_dose", "4500,50"),),
+         (E(PRODUCTS, 2, "cogs_usd_per_dose", "decimal point", "(found '4500,50')"),)),
+    Case("decimal_comma_whole_number", (cell("sites", 2, "kol_count", "1,5"),),
+         (E(SITES, 2, "kol_count", "expected a whole number with a decimal point"),)),
+    Case("european_thousands", (cell("zones", 2, "population", "100.000,5"),),
+         (E(ZONES, 2, "population", "decimal point", "(found '100.000,5')"),)),
+    Case("implausible_hub_capacity", (cell("hubs", 2, "capacity_shipments_per_year", "1e300"),),
+         (E(HUBS, 2, "capacity_shipments_per_year",
+            "expected a number <= 10,000,000 (found '1e300')"),)),
+    Case("implausible_price", (cell("products", 2, "price_usd_per_dose", "1e300"),),
+         (E(PRODUCTS, 2, "price_usd_per_dose", "expected a number <= 100,000,000"),)),
+    Case("implausible_population", (cell("zones", 3, "population", "1e300"),),
+         (E(ZONES, 3, "population", "expected a number <= 2,000,000,000"),)),
+    Case("implausible_circuity", (cell("transport", 3, "circuity", "125"),),
+         (E(TRANSPORT, 3, "circuity", "expected a number <= 5 (found '125')"),)),
+    Case("zero_speed", (cell("transport", 2, "speed_kmh", "0"),),
+         (E(TRANSPORT, 2, "speed_kmh", "expected a number > 0 (the model divides by it"),)),
+    Case("zero_shelf_life", (cell("products", 2, "shelf_life_hours", "0"),),
+         (E(PRODUCTS, 2, "shelf_life_hours", "expected a number > 0", "(found '0')"),)),
+    Case("buffer_takes_the_shelf_life", (cell("products", 2, "shelf_life_hours", "20"),),
+         (E(PRODUCTS, 2, "handling_buffer_hours", "takes all of the 20 h shelf life",
+            "(found '24')"),)),
+    Case("zero_doses_per_shipment", (add_column("products", "doses_per_shipment", "0"),),
+         (E(PRODUCTS, 2, "doses_per_shipment", "expected a number >= 1 (found '0')"),)),
+    # -- lists are ';'-separated
+    Case("list_with_commas", (cell("hubs", 2, "temperature_classes", "refrigerated, cryogenic"),),
+         (E(HUBS, 2, "temperature_classes", "list items are separated by ';', not ','",
+            "(write 'refrigerated;cryogenic')"),)),
+    Case("free_list_with_commas", (cell("sites", 2, "certified_areas", "oncology, hematology"),),
+         (E(SITES, 2, "certified_areas", "separated by ';'", "'oncology;hematology'"),)),
     Case("bad_time", (cell("hubs", 2, "order_cutoff_local", "25:00"),),
          (E(HUBS, 2, "order_cutoff_local", "expected a time as HH:MM"),)),
     Case("duplicate_id", (copy_row("sites", 2),),
@@ -384,6 +454,42 @@ CASES: list[Case] = [
          (E(MODEL, 1, "extends", "extends path leaves the project folder"),)),
     Case("dataset_leaves_project", (outside("elsewhere"), model("dataset: ../elsewhere\n")),
          (E(MODEL, 1, "dataset", "leaves the project folder", "(found '../elsewhere')"),)),
+    # -- therapeutic areas are matched as text: a near miss is a likely typo
+    Case("area_typo_in_site", (cell("sites", 2, "certified_areas", "oncolgy"),),
+         (W(SITES, 2, "certified_areas", "therapeutic area 'oncolgy' is not used by any "
+            "product or KOL; did you mean 'oncology' (as in tiny/products.csv, row 2)?"),),
+         exit_code=0),
+    Case("area_unused_in_sites_named_once", (cell("sites", 2, "certified_areas", "cardiology"),
+                                             cell("sites", 4, "certified_areas", "cardiology")),
+         (W(SITES, 2, "certified_areas", "'cardiology' is not used", "(also on row 4)"),),
+         exit_code=0),
+    Case("area_typo_in_product", (cell("products", 2, "therapeutic_area", "oncolgy"),),
+         (W(PRODUCTS, 2, "therapeutic_area", "no site is certified for therapeutic area "
+            "'oncolgy'; did you mean 'oncology' (as in tiny/sites.csv, row 2)?"),),
+         exit_code=0),
+    Case("area_typo_in_kol", (cell("kols", 2, "therapeutic_area", "Oncology"),),
+         (W(KOLS, 2, "therapeutic_area", "the KOL counts in no KOL rule",
+            "did you mean 'oncology'"),), exit_code=0),
+    Case("area_typo_under_kol_require", (model("dataset: tiny\nkols:\n  mode: require\n"),
+                                         cell("sites", 2, "certified_areas", "oncolgy")),
+         (E(SITES, 2, "certified_areas", "did you mean 'oncology'"),)),
+    Case("area_typo_strict", (cell("kols", 2, "therapeutic_area", "oncolgy"),),
+         (E(KOLS, 2, "therapeutic_area", "did you mean 'oncology'"),), strict=True),
+    # -- a key given twice in a model file
+    Case("yaml_duplicate_key", (model("""
+        dataset: tiny
+        objective: cost
+        service:
+          min_share: 0.5
+        objective: margin
+        """),), (E(MODEL, 5, "objective", "key 'objective' is given twice, on lines 2 and 5"),)),
+    Case("yaml_duplicate_nested_key", (model("""
+        dataset: tiny
+        solver:
+          time_limit: 5
+          threads: 1
+          time_limit: 50
+        """),), (E(MODEL, 5, "solver.time_limit", "given twice, on lines 3 and 5"),)),
     # -- values that look like rich markup must be printed as written, never crash
     Case("value_looks_like_markup", (cell("sites", 3, "status", "[/x]"),),
          (E(SITES, 3, "status", "expected one of existing, candidate, excluded (found '[/x]')"),)),
@@ -460,3 +566,22 @@ def test_console_script_reports_on_real_stderr(project: Path) -> None:
     assert "error: tiny/sites.csv, row 3, column 'latitude':" in proc.stderr
     assert "error: tiny/kols.csv, row 2, column 'site_id':" in proc.stderr
     assert "error:" not in proc.stdout
+
+
+@pytest.mark.parametrize("requirement", ["service:\n  min_share: 0.9\n",
+                                         "service:\n  allow_unserved: false\n"])
+def test_infeasible_shelf_life_is_named_as_the_cause(project: Path, requirement: str) -> None:
+    """Exit 3 in domain words that name the real cause: a 26 h shelf life less the 24 h
+    handling buffer leaves 2 h, less than any plant -> hub -> site route (not 'no site within
+    reach': every site is within the patients' reach)."""
+    cell("products", 2, "shelf_life_hours", "26")(project)
+    model("dataset: tiny\n" + requirement)(project)
+    result = CliRunner().invoke(app, ["solve", "model.yaml", "--out", "out", "--no-report"],
+                                env={"NO_COLOR": "1", "COLUMNS": "400"})
+    text = ANSI.sub("", result.output + result.stderr)
+    assert "Traceback" not in text
+    assert result.exit_code == 3, text
+    assert ("none eligible: no lane fits the shelf life: 2 h from release to administration "
+            "(shelf_life_hours 26 - handling_buffer_hours 24)") in " ".join(text.split())
+    assert "within reach" not in text
+

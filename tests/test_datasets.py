@@ -112,7 +112,8 @@ def test_values_respect_schema(folder: str, us_dir: Path, small_dir: Path) -> No
                 if col.kind == "int":
                     assert (values == values.round()).all(), (name, col.name)
                 if col.min is not None:
-                    assert (values >= col.min).all(), (name, col.name)
+                    above = values > col.min if col.min_exclusive else values >= col.min
+                    assert above.all(), (name, col.name)
                 if col.max is not None:
                     assert (values <= col.max).all(), (name, col.name)
             if col.allowed:

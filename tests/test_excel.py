@@ -102,8 +102,10 @@ def test_template_drop_downs_and_number_ranges(project: Path) -> None:
     (multi,) = _rules(book["sites"], "temperature_classes")
     assert multi.type == "list" and not multi.showErrorMessage
     (capacity,) = _rules(book["sites"], "capacity_patients_per_year")
-    assert (capacity.type, capacity.operator, capacity.formula1) == (
-        "decimal", "greaterThanOrEqual", "0")
+    assert (capacity.type, capacity.operator, capacity.formula1, capacity.formula2) == (
+        "decimal", "between", "0", "10000000")  # a plausible range, written without 1e+07
+    (speed,) = _rules(book["transport"], "speed_kmh")  # > 0: no Excel operator, a formula
+    assert (speed.type, speed.formula1) == ("custom", "AND(ISNUMBER(B2),B2>0,B2<=2000)")
     (latitude,) = _rules(book["sites"], "latitude")
     assert (latitude.operator, latitude.formula1, latitude.formula2) == ("between", "-90", "90")
     (kol_count,) = _rules(book["sites"], "kol_count")

@@ -282,7 +282,9 @@ def test_vein_to_vein_reported_and_limited():
     assert 17 < v2v < 19
     limited = prepare(tiny(service__max_vein_to_vein_days=17.0))
     assert limited.site_products.empty
-    assert limited.no_option["reason"].str.contains("lane within shelf life").all()
+    assert limited.no_option["reason"].str.contains(
+        "no lane fits the shelf life or the vein-to-vein limit", regex=False).all()
+    assert limited.no_option["reason"].str.contains("max_vein_to_vein_days 17 d").all()
 
 
 def test_starting_material_needs_cryo_when_too_slow():

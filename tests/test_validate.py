@@ -12,9 +12,9 @@ import pytest
 from netopt.data.case import load_case
 from netopt.data.io import load_model
 from netopt.data.problems import InputError, Problem, errors
-from netopt.data.schema import TABLES
+from netopt.data.schema import TABLES, format_bound
 from netopt.data.tables import RawTable, read_text_table
-from netopt.data.validate import check_references, parse_table
+from netopt.data.validate import check_areas, check_references, parse_number, parse_table
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny"
 
@@ -91,6 +91,125 @@ def test_bad_numbers(text: str, message: str) -> None:
 def test_number_with_thousands_separator_is_accepted() -> None:
     typed, problems = parse_table(TABLES["zones"], raw("zones", [zone("Z1", population="1,500")]))
     assert problems == [] and typed.loc[0, "population"] == 1500.0
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("12,500,000", 12_500_000), ("1,000", 1000), ("-1,234", -1234), ("+2,000", 2000),
+    ("1,000.5", 1000.5), ("999", 999), ("1.25", 1.25), ("1e5", 100_000),
+])
+def test_numbers_and_thousands_separators(text: str, value: float) -> None:
+    assert parse_number(text) == (value, None)
+
+
+@pytest.mark.parametrize("text", ["1,25", "4500,50", "1,2345", ",500", "1,,000", "1.000,5",
+                                  "12,50,000", "1,000,", "0,5"])
+def test_ambiguous_commas_are_refused_with_a_decimal_point_hint(text: str) -> None:
+    # '1,25' must never become 125: circuity 1.25 read as 125 drops every ground lane
+    value, err = parse_number(text)
+    assert err is not None and "decimal point (1.25, not 1,25)" in err
+    assert "thousands separator (1,000 or 12,500,000)" in err
+
+
+def test_whole_numbers_take_thousands_separators_too() -> None:
+    assert parse_number("1,000", whole=True) == (1000, None)
+    assert parse_number("1.5", whole=True)[1] == "expected a whole number"
+    assert "whole number with a decimal point" in parse_number("1,5", whole=True)[1]
+
+
+def test_every_numeric_column_has_a_plausible_range() -> None:
+    for table in TABLES.values():
+        for col in table.columns:
+            if col.kind in ("float", "int"):
+                assert col.min is not None and col.max is not None, (table.name, col.name)
+                assert col.min < col.max
+
+
+@pytest.mark.parametrize(("table", "column"), [
+    ("transport", "speed_kmh"), ("products", "shelf_life_hours"),
+    ("products", "doses_per_shipment"), ("transport", "circuity"),
+    ("policies", "review_period_days")])
+def test_divisors_exclude_zero(table: str, column: str) -> None:
+    col = TABLES[table].column(column)
+    assert col.min > 0 or (col.min == 0 and col.min_exclusive)
+
+
+def test_range_bounds_read_as_people_write_them() -> None:
+    assert [format_bound(x) for x in (90, -180, 0.9999, 1.5, 1e7, 2e9)] == [
+        "90", "-180", "0.9999", "1.5", "10,000,000", "2,000,000,000"]
+    assert TABLES["transport"].column("speed_kmh").bounds == ["> 0", "<= 2,000"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("0", "expected a number > 0 (the model divides by it: zero means nothing here)"),
+    ("-70", "expected a number > 0"),
+    ("2001", "expected a number <= 2,000"),
+    ("70", None),
+])
+def test_speed_must_be_positive_and_plausible(text: str, message: str | None) -> None:
+    row = {"mode": "ground", "speed_kmh": text, "fixed_hours": "4",
+           "cost_usd_per_shipment_km": "2", "max_km": "800", "circuity": "1.25"}
+    _, problems = parse_table(TABLES["transport"], raw("transport", [row]))
+    assert [p.message for p in problems] == ([message] if message else [])
+
+
+@pytest.mark.parametrize(("cell", "fixed"), [
+    ("refrigerated, cryogenic", "refrigerated;cryogenic"),
+    ("cryogenic;ultra_low, refrigerated", "cryogenic;ultra_low;refrigerated"),
+])
+def test_list_with_commas_gets_the_separator_hint(cell: str, fixed: str) -> None:
+    row = {"partner_id": "P1", "name": "P", "latitude": "40", "longitude": "-74",
+           "temperature_classes": cell, "capacity_doses_per_year": "1",
+           "annual_fixed_cost_usd": "1", "cost_usd_per_dose": "1", "service_radius_km": "1"}
+    _, problems = parse_table(TABLES["partners"], raw("partners", [row]))
+    assert [p.message for p in problems] == [
+        f"list items are separated by ';', not ',' (write {fixed!r})"]
+
+
+# ---------------------------------------------------------------- therapeutic areas
+
+
+def _areas(products: list[str], sites: list[tuple[str, ...]], kols: list[str],
+           require: bool = False) -> list[tuple[str, int, str, str]]:
+    tables = {"products": pd.DataFrame({"therapeutic_area": products}),
+              "sites": pd.DataFrame({"certified_areas": sites}),
+              "kols": pd.DataFrame({"therapeutic_area": kols})}
+    files = {name: f"{name}.csv" for name in tables}
+    return [(p.file, p.row, p.severity, p.message)
+            for p in check_areas(tables, files, require)]
+
+
+def test_matching_areas_and_new_areas_are_quiet() -> None:
+    # a product area no site holds yet (and unlike any known name) is a normal launch
+    assert _areas(["oncology", "endocrinology"], [("oncology",), ()], ["oncology"]) == []
+
+
+def test_site_area_typo_names_the_closest_area() -> None:
+    found = _areas(["oncology", "hematology"], [("oncology",), ("hematolgy", "oncology")],
+                   [])
+    # told once, at the site (a tie: one row each), naming where the other spelling is
+    assert found == [("sites.csv", 3, "warning", "therapeutic area 'hematolgy' is not used "
+                      "by any product or KOL; did you mean 'hematology' (as in products.csv, "
+                      "row 3)?")]
+
+
+def test_unrelated_site_area_is_a_warning_without_a_guess() -> None:
+    (found,) = _areas(["oncology"], [("cardiology",), (), ("cardiology",)], [], require=True)
+    assert found[1:] == (2, "warning", "therapeutic area 'cardiology' is not used by any "
+                         "product or KOL (also on row 4)")
+
+
+def test_area_typos_are_errors_under_kol_require() -> None:
+    found = _areas(["oncology"], [("oncolgy",)], ["oncology", "Oncology"], require=True)
+    assert [(f, r, s) for f, r, s, _ in found] == [("sites.csv", 2, "error"),
+                                                   ("kols.csv", 3, "error")]
+    assert "did you mean 'oncology' (as in products.csv, row 2)?" in found[1][3]
+
+
+def test_area_typo_is_named_at_the_rarer_spelling() -> None:
+    found = _areas(["oncolgy", "hematology"], [("oncology",), ("oncology", "hematology")],
+                   ["oncology"])
+    assert found == [("products.csv", 2, "warning", "no site is certified for therapeutic "
+                      "area 'oncolgy'; did you mean 'oncology' (as in sites.csv, row 2)?")]
 
 
 @pytest.mark.parametrize(("text", "ok"), [
@@ -193,6 +312,73 @@ def test_not_utf8_names_the_row(tmp_path: Path) -> None:
     assert "not UTF-8" in problems[0].message
 
 
+@pytest.mark.parametrize(("text", "row", "fields"), [
+    ("zone_id,name,state\nZ1,A,NY\nZ2,B\n", 3, 2),
+    ("zone_id,name,state\n\nZ1,A,NY\n   \nZ2\n", 3, 1),  # blank lines are not rows
+    ('zone_id,name,state\nZ1,"A\nstill A",NY\nZ2,B\n', 3, 2),  # a quoted line break
+])
+def test_short_rows_are_errors_not_defaults(tmp_path: Path, text: str, row: int,
+                                            fields: int) -> None:
+    path = tmp_path / "zones.csv"
+    path.write_text(text, encoding="utf-8")
+    frame, problems = read_text_table(path)
+    assert frame is None
+    assert [(p.row, p.message.split(" (")[0]) for p in problems] == [
+        (row, f"this row has {fields} of 3 fields")]
+
+
+def test_blank_cells_with_every_separator_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "zones.csv"
+    path.write_text("zone_id,name,state\nZ1,,\n,,\n", encoding="utf-8")
+    frame, problems = read_text_table(path)
+    assert problems == [] and frame.values.tolist() == [["Z1", "", ""], ["", "", ""]]
+
+
+@pytest.mark.parametrize(("sep", "name"), [(";", "';' (semicolon)"), ("\t", "tab"),
+                                           ("|", "'|' (pipe)")])
+def test_other_delimiters_get_one_message(tmp_path: Path, sep: str, name: str) -> None:
+    path = tmp_path / "transport.csv"
+    path.write_text(f"mode{sep}speed_kmh{sep}circuity\nground{sep}70{sep}1,25\n"
+                    f"air{sep}700{sep}1,1\n", encoding="utf-8")
+    frame, problems = read_text_table(path)
+    assert frame is None
+    assert len(problems) == 1
+    assert problems[0].message.startswith(f"columns are separated by {name}, not by commas")
+
+
+def test_one_column_file_is_not_taken_for_another_delimiter(tmp_path: Path) -> None:
+    path = tmp_path / "zones.csv"
+    path.write_text("zone_id\nZ1;Z2\n", encoding="utf-8")
+    frame, problems = read_text_table(path)
+    assert problems == [] and frame["zone_id"].tolist() == ["Z1;Z2"]
+
+
+def test_parquet_cells_read_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "zones.parquet"
+    pd.DataFrame({"zone_id": ["Z1", "Z2"], "population": [1500.5, None],
+                  "kol_count": [3, 4]}).to_parquet(path, index=False)
+    frame, problems = read_text_table(path)
+    assert problems == []
+    assert frame.values.tolist() == [["Z1", "1500.5", "3"], ["Z2", "", "4"]]
+
+
+def test_parquet_without_an_engine_says_how_to_install_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    path = tmp_path / "zones.parquet"
+    pd.DataFrame({"zone_id": ["Z1"]}).to_parquet(path, index=False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("pyarrow", "fastparquet")
+                        else real(name, *a))
+    frame, problems = read_text_table(path)
+    assert frame is None
+    assert [p.message for p in problems] == [
+        "reading Parquet needs the pyarrow package: pip install pyarrow (or save the table "
+        "as CSV)"]
+
+
 def test_text_table_cells_are_stripped_strings(tmp_path: Path) -> None:
     path = tmp_path / "zones.csv"
     path.write_text("\ufeffzone_id , name,,name\n Z1 ,  A ,x,B\n", encoding="utf-8")
@@ -264,3 +450,55 @@ def test_valid_tiny_case_loads(project: Path) -> None:
     case = load_case("model.yaml")
     assert case.warnings == []
     assert math.isclose(float(case.patients_by_product()["p1"]), 30.0)
+
+
+def test_duplicate_yaml_keys_name_both_lines(project: Path) -> None:
+    (project / "model.yaml").write_text(
+        "dataset: tiny\nobjective: cost\nedits:\n  - table: sites\n    set: {status: x}\n"
+        "    set: {status: candidate}\nobjective: margin\n", encoding="utf-8")
+    loaded, problems = load_model("model.yaml")
+    assert loaded is None
+    assert [(p.row, p.column, p.message) for p in problems] == [
+        (6, "edits.0.set", "key 'set' is given twice, on lines 5 and 6: keep one (YAML would "
+         "silently use the last)"),
+        (7, "objective", "key 'objective' is given twice, on lines 2 and 7: keep one (YAML "
+         "would silently use the last)")]
+
+
+def test_yaml_merge_keys_may_override(project: Path) -> None:
+    (project / "model.yaml").write_text(
+        "dataset: tiny\nbase: &b {time_limit: 5, threads: 1}\nsolver:\n  <<: *b\n"
+        "  time_limit: 9\n", encoding="utf-8")
+    _, problems = load_model("model.yaml")
+    assert [p.column for p in problems] == ["base"]  # unknown setting; no duplicate key
+
+
+@pytest.mark.parametrize(("factor", "text"), [
+    (0, "scaling by 0 puts speed_kmh out of its range (> 0 and <= 2,000) on row(s) 2, 3"),
+    (10, "scaling by 10 puts speed_kmh out of its range (> 0 and <= 2,000) on row(s) 3, "
+          "e.g. 7000"),
+])
+def test_scale_edits_keep_columns_in_range(project: Path, factor: float, text: str) -> None:
+    (project / "model.yaml").write_text(
+        f"dataset: tiny\nedits:\n  - table: transport\n    scale: {{speed_kmh: {factor}}}\n",
+        encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_case("model.yaml")
+    (problem,) = errors(info.value.problems)
+    assert (problem.file, problem.row, problem.column) == ("model.yaml", 4,
+                                                           "edits.0.scale.speed_kmh")
+    assert text in problem.message
+
+
+def test_thousands_separators_give_the_same_case(project: Path) -> None:
+    path = project / "tiny" / "zones.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",200000\n", ',"200,000"\n'),
+                    encoding="utf-8")
+    case = load_case("model.yaml" if (project / "model.yaml").exists() else _model(project))
+    assert case.zones["population"].tolist() == [100000.0, 200000.0]
+
+
+def _model(project: Path) -> str:
+    (project / "model.yaml").write_text("dataset: tiny\n", encoding="utf-8")
+    return "model.yaml"
+

@@ -326,9 +326,18 @@ def build_schema_readme(out_dir: Path) -> Path:
     path = Path(out_dir) / "README.md"
     text = "\n".join([
         "# Input datasets", "",
-        "A dataset is a folder of tables, one CSV (UTF-8, header row) or Parquet file per "
-        "table, named `<table>.csv`. Lists inside a cell are separated by `;`. Rows are "
-        "numbered as in a spreadsheet in every message (header = row 1).", "",
+        "A dataset is a folder of tables, one CSV (UTF-8, header row, comma-separated) or "
+        "Parquet file per table, named `<table>.csv` (or `<table>.parquet`; not both). Lists "
+        "inside a cell are separated by `;`. Numbers use a decimal point (`1.25`); a comma "
+        "in a number is read only as a thousands separator (`12,500,000`), so `1,25` is an "
+        "error, never 125. Rows are numbered as in a spreadsheet in every message (header = "
+        "row 1).", "",
+        "Every numeric column has a plausible range (column *allowed*): a value outside it "
+        "(a negative cost, `1e300`, a price in cents) is an error naming its cell. The upper "
+        "bounds lie far above any real value (population 2 billion per zone, capacities 10 "
+        "million a year, prices 100 million USD per dose, one-off and yearly costs 1 billion "
+        "USD); columns the model divides by (`speed_kmh`, `shelf_life_hours`) must be above "
+        "zero.", "",
         "Shipped datasets: [`us/`](us/README.md) (national default) and "
         "[`us-small/`](us-small/README.md) (Southeast subset for tests and demos). Regenerate "
         "both with `netopt data build-us`; print this reference with `netopt data schema`.",

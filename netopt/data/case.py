@@ -14,9 +14,9 @@ import pandas as pd
 from .config import Edit, ModelConfig
 from .io import LoadedModel, load_model, read_tables
 from .problems import InputError, Problem, errors, sort_problems
-from .schema import TABLES
+from .schema import TABLES, Column
 from .tables import RawTable
-from .validate import check_references, parse_table, split_list
+from .validate import check_areas, check_references, parse_table, split_list
 
 
 @dataclass
@@ -86,6 +86,8 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
         return None, problems
     problems += _apply_scale_edits(tables, loaded.config.edits, masks, loaded)
     problems += _check_semantics(tables, files, loaded.config, loaded)
+    problems += _check_shelf_budget(tables, files)
+    problems += check_areas(tables, files, require=loaded.config.kols.mode == "require")
     if errors(problems):
         return None, problems
     scoped = _scope_products(tables, loaded.config)
@@ -198,8 +200,29 @@ def _apply_scale_edits(tables: dict[str, pd.DataFrame], edits: list[Edit],
             scaled = frame.loc[mask, column] * factor
             if spec.column(column).kind == "int":
                 scaled = scaled.round().astype("int64")
+            problems += _scaled_out_of_range(spec.column(column), scaled, factor,
+                                             _edit_at(loaded, i, "scale", column))
             frame.loc[mask, column] = scaled
     return problems
+
+
+def _scaled_out_of_range(col: Column, scaled: pd.Series, factor: float,
+                         where: tuple[str, int | None, str]) -> list[Problem]:
+    """A scale must keep the column in its range like a typed value: a speed scaled by 0
+    would divide by zero, a price scaled by 1e6 wreck the solve."""
+    bad = pd.Series(False, index=scaled.index)
+    if col.min is not None:
+        bad |= (scaled <= col.min) if col.min_exclusive else (scaled < col.min)
+    if col.max is not None:
+        bad |= scaled > col.max
+    bad = scaled[bad]
+    if bad.empty:
+        return []
+    rows = ", ".join(str(int(r) + 2) for r in bad.index[:5])
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    return [Problem(*where, f"scaling by {factor:g} puts {col.name} out of its range "
+                    f"({' and '.join(col.bounds)}) on row(s) {rows}{more}, e.g. "
+                    f"{float(bad.iloc[0]):g}", str(factor))]
 
 
 def _place_by_location(raw: dict[str, RawTable]) -> list[Problem]:
@@ -283,6 +306,24 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
         problems.append(Problem(files["transport"], None, None, "no transport mode"))
     problems += _check_policies(tables, files, config, loaded)
     problems += _check_timeline(tables, files, config, loaded)
+    return problems
+
+
+def _check_shelf_budget(tables: dict[str, pd.DataFrame],
+                        files: dict[str, str]) -> list[Problem]:
+    """The handling buffer is reserved out of the shelf life: a buffer that takes all of it
+    leaves no time to deliver the product anywhere."""
+    products = tables.get("products")
+    if products is None:
+        return []
+    problems = []
+    for i, (life, buffer) in enumerate(zip(products["shelf_life_hours"],
+                                           products["handling_buffer_hours"], strict=True)):
+        if buffer >= life:
+            problems.append(Problem(
+                files["products"], i + 2, "handling_buffer_hours",
+                f"the buffer takes all of the {life:g} h shelf life (shelf_life_hours), "
+                "leaving no time to deliver: it must be less", f"{buffer:g}"))
     return problems
 
 

@@ -315,10 +315,8 @@ def _column_note(col: Column) -> str:
     if col.allowed:
         many = " (several allowed, ';'-separated)" if col.kind == "list" else ""
         lines.append(f"Allowed: {', '.join(col.allowed)}{many}")
-    if col.min is not None or col.max is not None:
-        bounds = [f">= {col.min:g}"] if col.min is not None else []
-        bounds += [f"<= {col.max:g}"] if col.max is not None else []
-        lines.append(f"Range: {', '.join(bounds)}")
+    if col.bounds:
+        lines.append(f"Range: {', '.join(col.bounds)}")
     if col.ref is not None:
         lines.append(f"Must be an id of {col.ref[0]}.{col.ref[1]}")
     return "\n".join(lines)
@@ -357,29 +355,42 @@ def _add_validations(sheet: object, table: str, columns: list[str],
                                   error=f"Not an id of {col.ref[0]}.{col.ref[1]}",
                                   errorTitle=name)
         elif col.kind in ("float", "int") and (col.min is not None or col.max is not None):
-            rule = _range_rule(col)
+            rule = _range_rule(col, letter)
         if rule is not None:
             rule.add(f"{letter}2:{letter}{last}")
             sheet.add_data_validation(rule)
 
 
-def _range_rule(col: Column) -> object:
+def _range_rule(col: Column, letter: str) -> object:
+    """A number-range check on a column. A strict lower bound with an upper one (speed: > 0
+    and <= 2,000) has no Excel operator, so it is a formula on the column's first cell."""
     from openpyxl.worksheet.datavalidation import DataValidation
 
     kind = "whole" if col.kind == "int" else "decimal"
-    if col.min is not None and col.max is not None:
-        operator, low, high = "between", f"{col.min:g}", f"{col.max:g}"
-        expected = f"between {col.min:g} and {col.max:g}"
-    elif col.min is not None:
-        operator, low, high = "greaterThanOrEqual", f"{col.min:g}", None
-        expected = f">= {col.min:g}"
+    low = _formula_number(col.min) if col.min is not None else None
+    high = _formula_number(col.max) if col.max is not None else None
+    if col.min_exclusive and high is not None:
+        cell = f"{letter}2"
+        kind, operator = "custom", None
+        low, high = f"AND(ISNUMBER({cell}),{cell}>{low},{cell}<={high})", None
+    elif col.min_exclusive:
+        operator = "greaterThan"
+    elif low is not None and high is not None:
+        operator = "between"
+    elif low is not None:
+        operator = "greaterThanOrEqual"
     else:
-        operator, low, high = "lessThanOrEqual", f"{col.max:g}", None
-        expected = f"<= {col.max:g}"
+        operator, low = "lessThanOrEqual", high
+        high = None
+    number = "whole number" if col.kind == "int" else "number"
     return DataValidation(type=kind, operator=operator, formula1=low, formula2=high,
                           allow_blank=True, showErrorMessage=True, errorTitle=col.name,
-                          error=f"Expected a {'whole ' if kind == 'whole' else ''}number "
-                                f"{expected}")
+                          error=f"Expected a {number} {' and '.join(col.bounds)}")
+
+
+def _formula_number(value: float) -> str:
+    """A bound as Excel reads it in a formula: 10000000, not 1e+07."""
+    return np.format_float_positional(value, trim="-")
 
 
 def _write_readme(sheet: object) -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .schema import PRODUCTS, SITES, TRANSPORT
+
 #: published optima (OR-Library capacitated facility location, splitting allowed); capa is
 #: for every capacity = 8000
 PUBLISHED_CAP: dict[str, float] = {
@@ -51,11 +53,13 @@ PRODUCT = "P1"
 AREA = "benchmark"
 TEMPERATURE = "refrigerated"
 STATE = "XX"  # any non-blank text ("NA" would read as blank)
-#: "huge" limits that never reach the model as coefficients (checked in prepare, or skipped)
-HUGE_HOURS = 1e6
-HUGE_KM = 1e5
-HUGE_PRICE = 1e12
-HUGE_CHAIR_HOURS = 1e9
+#: "huge" limits that never reach the model as coefficients (checked in prepare, or skipped):
+#: the largest values the schema accepts, so an imported dataset validates
+HUGE_HOURS = float(PRODUCTS.column("shelf_life_hours").max)
+HUGE_KM = float(PRODUCTS.column("max_patient_travel_km").max)
+HUGE_ROUTE_KM = float(TRANSPORT.column("max_km").max)
+HUGE_PRICE = float(SITES.column("price_ceiling_usd_per_dose").max)
+HUGE_CHAIR_HOURS = float(SITES.column("chair_hours_per_year").max)
 MODEL_FILE = "model.yaml"
 
 
@@ -279,7 +283,7 @@ def _write_dataset(out_dir: Path, zone_ids: list[str], population: np.ndarray,
     _write_csv(out_dir / "transport.csv",
                ["mode", "speed_kmh", "fixed_hours", "cost_usd_per_shipment_km", "max_km",
                 "circuity"],
-               [["ground", 100, 0, 0, HUGE_KM, 1]])
+               [["ground", 100, 0, 0, HUGE_ROUTE_KM, 1]])
     ii, jj = np.nonzero(np.isfinite(cost))
     order = np.lexsort((ii, jj))  # by zone, then site
     _write_csv(out_dir / "assignment_costs.csv",

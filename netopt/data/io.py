@@ -49,6 +49,31 @@ def _line_map(node: yaml.Node, prefix: tuple = ()) -> dict[tuple, int]:
     return lines
 
 
+def _repeated_keys(node: yaml.Node | None, file: str, prefix: tuple = ()) -> list[Problem]:
+    """Keys written twice in one mapping. YAML itself keeps the last silently, so an
+    `objective:` added at the end of a file would quietly override the one at the top."""
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            key, line = key_node.value, key_node.start_mark.line + 1
+            path = ".".join(str(p) for p in (*prefix, key))
+            if key in first:
+                problems.append(Problem(file, line, path,
+                                        f"key '{key}' is given twice, on lines {first[key]} "
+                                        f"and {line}: keep one (YAML would silently use the "
+                                        "last)"))
+            else:
+                first[key] = line
+            problems += _repeated_keys(value_node, file, (*prefix, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            problems += _repeated_keys(item, file, (*prefix, i))
+    return problems
+
+
 @dataclass
 class _Doc:
     path: Path
@@ -73,6 +98,9 @@ def _read_yaml(path: Path) -> tuple[_Doc | None, list[Problem]]:
         line = mark.line + 1 if mark is not None else None
         what = getattr(exc, "problem", None) or str(exc)
         return None, [Problem(shown, line, None, f"YAML syntax error: {what}")]
+    repeated = _repeated_keys(node, shown)
+    if repeated:
+        return None, repeated
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -236,33 +264,37 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
 # ---------------------------------------------------------------- dataset tables
 
 
-def _table_file(folder: Path, name: str) -> Path | None:
-    for suffix in TABLE_SUFFIXES:
-        candidate = folder / f"{name}{suffix}"
-        if candidate.exists():
-            return candidate
-    return None
+def _table_files(folder: Path, name: str) -> list[Path]:
+    return [folder / f"{name}{suffix}" for suffix in TABLE_SUFFIXES
+            if (folder / f"{name}{suffix}").exists()]
 
 
 def read_tables(folder: str | Path) -> tuple[dict[str, RawTable], list[Problem]]:
     """Read every known table of a dataset folder (or an .xlsx workbook) as text. Missing
-    optional tables are simply absent; a missing required one is a problem."""
+    optional tables are simply absent; a missing required one is a problem, and so is a table
+    given twice (`products.csv` and `products.parquet`): neither may silently win."""
     folder = Path(folder)
     if _dataset_kind(folder) == "workbook":
         return read_workbook(folder)
     tables: dict[str, RawTable] = {}
     problems: list[Problem] = []
     for name, spec in TABLES.items():
-        file = _table_file(folder, name)
-        if file is None:
+        files = _table_files(folder, name)
+        if not files:
             if spec.required:
                 problems.append(Problem(display_path(folder / f"{name}.csv"), None, None,
                                         f"required table '{name}' is missing"))
             continue
-        frame, probs = read_text_table(file)
+        if len(files) > 1:
+            names = " and ".join(f.name for f in files)
+            problems.append(Problem(display_path(files[0]), None, None,
+                                    f"table '{name}' is given twice ({names}): keep one file "
+                                    "per table"))
+            continue
+        frame, probs = read_text_table(files[0])
         problems += probs
         if frame is not None:
-            tables[name] = RawTable(name, display_path(file), frame)
+            tables[name] = RawTable(name, display_path(files[0]), frame)
     return tables, problems
 
 

@@ -39,6 +39,20 @@ COMMITTEE_MONTHS: tuple[str, ...] = tuple(str(m) for m in range(1, 13))
 
 LIST_SEPARATOR = ";"
 
+# Plausible upper bounds. A value beyond them is a typo or a unit slip (1e300, a price in
+# cents, a number typed twice) rather than data, and as a model coefficient it
+# would wreck the solve (HiGHS reports "infeasible or unbounded" or stalls), so validation
+# names the cell instead. Each bound is far above any real-world value of its column.
+MAX_POPULATION = 2e9  #: people in one zone: above China or India as a single zone
+MAX_CAPACITY = 1e7  #: patients, doses, shipments or chair hours one facility handles a year
+MAX_PRICE = 1e8  #: USD per dose (the dearest gene therapies cost a few million)
+MAX_USD = 1e9  #: one-off or yearly USD of one facility, or the cost of one patient
+MAX_UNIT_COST = 1e6  #: USD per shipment, per dose stored, per dose-day held
+MAX_KM = 20_000  #: half the Earth's circumference: no two places are farther apart
+HOURS_1Y = 8_760  #: lead times, notice and fresh-material limits
+HOURS_10Y = 87_600  #: shelf lives (long-lived products) and buffers out of them
+DAYS_10Y = 3_650  #: payment terms, committee lead times, dose intervals
+
 
 @dataclass(frozen=True)
 class Column:
@@ -53,7 +67,20 @@ class Column:
     allowed: tuple[str, ...] | None = None
     min: float | None = None
     max: float | None = None
+    #: the value must be > min, not >= min: a divisor (a speed, a shelf life) where zero
+    #: means nothing and would divide by zero
+    min_exclusive: bool = False
     ref: tuple[str, str] | None = None  # (table, column) every value must exist in
+
+    @property
+    def bounds(self) -> list[str]:
+        """The allowed range in words: ['> 0', '<= 2,000']."""
+        out = []
+        if self.min is not None:
+            out.append(f"{'>' if self.min_exclusive else '>='} {format_bound(self.min)}")
+        if self.max is not None:
+            out.append(f"<= {format_bound(self.max)}")
+        return out
 
     @property
     def dtype_label(self) -> str:
@@ -83,6 +110,13 @@ class Table:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+
+def format_bound(value: float) -> str:
+    """A bound as people read it: 90, 0.9999, 1.5, 10,000,000 (never 1e+07)."""
+    if value == int(value):
+        return f"{int(value):,}"
+    return f"{value:g}"
 
 
 def _id(name: str, doc: str) -> Column:
@@ -122,39 +156,45 @@ PRODUCTS = Table(
         Column("temperature_class", "str", "Storage/transport class from plant to patient",
                allowed=TEMPERATURE_CLASSES),
         Column("doses_per_patient", "float", "Doses one patient receives per year of therapy",
-               "doses", min=1),
+               "doses", min=1, max=1_000),
         Column("dose_interval_days", "float",
-               "Days between doses (0 = single dose; 3.5 = twice weekly)", "days", min=0),
+               "Days between doses (0 = single dose; 3.5 = twice weekly)", "days",
+               min=0, max=DAYS_10Y),
         Column("treatment_weeks", "float", "Length of one patient's treatment course",
-               "weeks", min=0),
-        Column("price_usd_per_dose", "float", "List price per dose", "USD/dose", min=0),
-        Column("cogs_usd_per_dose", "float", "Cost of goods per dose", "USD/dose", min=0),
+               "weeks", min=0, max=520),
+        Column("price_usd_per_dose", "float", "List price per dose", "USD/dose",
+               min=0, max=MAX_PRICE),
+        Column("cogs_usd_per_dose", "float", "Cost of goods per dose", "USD/dose",
+               min=0, max=MAX_PRICE),
         Column("shelf_life_hours", "float",
-               "Time from packaging to administration the product stays usable", "h", min=0),
+               "Time from packaging to administration the product stays usable", "h",
+               min=0, min_exclusive=True, max=HOURS_10Y),
         Column("handling_buffer_hours", "float",
                "Receiving/disruption buffer reserved out of the shelf life", "h", min=0,
-               required=False, default=0.0),
+               required=False, default=0.0, max=HOURS_10Y),
         Column("incidence_per_100k", "float",
                "Eligible (treated) patients per 100,000 population per year",
-               "patients/100k/yr", min=0),
+               "patients/100k/yr", min=0, max=100_000),
         Column("max_patient_travel_km", "float",
-               "Farthest a patient travels (great circle) to a treatment site", "km", min=0),
+               "Farthest a patient travels (great circle) to a treatment site", "km",
+               min=0, max=MAX_KM),
         Column("starting_material_hours", "float",
                "Autologous only: how long fresh apheresis material may travel to the plant",
-               "h", required=False, default=48.0, min=0),
+               "h", required=False, default=48.0, min=0, max=HOURS_1Y),
         Column("chair_hours_per_dose", "float",
                "Infusion-chair time one administration takes", "h", required=False,
-               default=4.0, min=0),
+               default=4.0, min=0, max=168),
         Column("doses_per_shipment", "float",
                "Doses delivered per shipment (1 = one shipment per dose)", "doses",
-               required=False, default=1.0, min=1),
+               required=False, default=1.0, min=1, max=100_000),
         Column("unserved_penalty_usd_per_patient", "float",
                "Cost of an untreated patient in the cost objective (blank = lost margin: "
-               "doses x (price - COGS))", "USD/patient", required=False, default=None, min=0),
+               "doses x (price - COGS))", "USD/patient", required=False, default=None,
+               min=0, max=MAX_USD),
         Column("schedule_notice_hours", "float",
                "How long before an administration the site knows it needs the dose (a "
                "just-in-time order must arrive within it)", "h", required=False,
-               default=168.0, min=0),
+               default=168.0, min=0, max=HOURS_1Y),
     ),
 )
 
@@ -168,7 +208,7 @@ ZONES = Table(
         Column("state", "str", "Two-letter state code"),
         _lat(),
         _lon(),
-        Column("population", "float", "Resident population", "people", min=0),
+        Column("population", "float", "Resident population", "people", min=0, max=MAX_POPULATION),
     ),
 )
 
@@ -189,28 +229,29 @@ SITES = Table(
                default=""),
         _classes("Temperature classes the site can already store", required=False),
         Column("capacity_patients_per_year", "float", "Patients the site can treat per year",
-               "patients/yr", min=0),
+               "patients/yr", min=0, max=MAX_CAPACITY),
         Column("chair_hours_per_year", "float",
                "Infusion-chair hours available per year (administration capacity)",
-               "h/yr", min=0),
+               "h/yr", min=0, max=MAX_CAPACITY),
         Column("activation_cost_usd", "float",
                "One-off cost to activate a candidate site (qualification, training)", "USD",
-               min=0),
+               min=0, max=MAX_USD),
         Column("annual_fixed_cost_usd", "float", "Yearly cost of keeping the site active",
-               "USD/yr", min=0),
+               "USD/yr", min=0, max=MAX_USD),
         Column("onboarding_cost_usd", "float",
-               "One-off cost to onboard the site for one new therapeutic area", "USD", min=0),
+               "One-off cost to onboard the site for one new therapeutic area", "USD",
+               min=0, max=MAX_USD),
         Column("onboarding_days", "float",
                "Formulary / P&T committee lead time to onboard a new area", "days", min=0,
-               required=False, default=90.0),
+               required=False, default=90.0, max=DAYS_10Y),
         Column("price_ceiling_usd_per_dose", "float",
                "Price reservation: the site will not take a product priced above this",
-               "USD/dose", min=0),
+               "USD/dose", min=0, max=MAX_PRICE),
         Column("min_patients_per_year", "float",
                "Volume below which the site will not take a product", "patients/yr", min=0,
-               required=False, default=0.0),
+               required=False, default=0.0, max=MAX_CAPACITY),
         Column("kol_count", "int", "Key opinion leaders practising at the site", min=0,
-               required=False, default=0),
+               required=False, default=0, max=10_000),
         Column("location", "str",
                "Place as 'City, ST' or a 5-digit ZIP code: places the site (offline "
                "gazetteer / ZIP centroid) when latitude and longitude are left blank",
@@ -218,7 +259,7 @@ SITES = Table(
         Column("max_stocking_loss_usd_per_year", "float",
                "Most the site will risk per product on holding stock (expiries it bears after "
                "returns, restocking fees, capital tied up); above it the site orders "
-               "just-in-time", "USD/yr", required=False, default=50000.0, min=0),
+               "just-in-time", "USD/yr", required=False, default=50000.0, min=0, max=MAX_USD),
         Column("committee_months", "list",
                "Months (1-12) in which the site's P&T committee meets: in a launch timeline a "
                "site is activated or onboarded only after its next meeting plus "
@@ -237,7 +278,7 @@ KOLS = Table(
         Column("therapeutic_area", "str", "Area the KOL leads in"),
         Column("site_id", "str", "Affiliated treatment site", ref=("sites", "site_id")),
         Column("weight", "float", "Relative influence (for weighted KOL coverage)", min=0,
-               required=False, default=1.0),
+               required=False, default=1.0, max=1e6),
     ),
     required=False,
     allow_empty=True,
@@ -257,11 +298,11 @@ HUBS = Table(
         _lon(),
         _classes("Temperature classes the hub can handle"),
         Column("capacity_shipments_per_year", "float", "Shipments the hub can handle per year",
-               "shipments/yr", min=0),
+               "shipments/yr", min=0, max=MAX_CAPACITY),
         Column("annual_fixed_cost_usd", "float", "Yearly contract cost when active", "USD/yr",
-               min=0),
+               min=0, max=MAX_USD),
         Column("cost_usd_per_shipment", "float", "Handling cost per shipment", "USD/shipment",
-               min=0),
+               min=0, max=MAX_UNIT_COST),
         Column("order_cutoff_local", "time",
                "Daily order cut-off (HH:MM local); drives the average wait for dispatch",
                required=False, default="17:00"),
@@ -280,13 +321,13 @@ PARTNERS = Table(
         _lon(),
         _classes("Temperature classes the partner can store"),
         Column("capacity_doses_per_year", "float", "Doses the partner can handle per year",
-               "doses/yr", min=0),
+               "doses/yr", min=0, max=MAX_CAPACITY),
         Column("annual_fixed_cost_usd", "float", "Yearly contract cost when active", "USD/yr",
-               min=0),
+               min=0, max=MAX_USD),
         Column("cost_usd_per_dose", "float", "Storage and delivery cost per dose", "USD/dose",
-               min=0),
+               min=0, max=MAX_UNIT_COST),
         Column("service_radius_km", "float", "Farthest site the partner delivers to", "km",
-               min=0),
+               min=0, max=MAX_KM),
         _status("existing (contracted), candidate, or excluded"),
     ),
     required=False,
@@ -304,10 +345,10 @@ PLANTS = Table(
         _lon(),
         Column("products", "list", "Products released here", ref=("products", "product_id")),
         Column("capacity_doses_per_year", "float", "Doses the plant can release per year",
-               "doses/yr", min=0),
+               "doses/yr", min=0, max=MAX_CAPACITY),
         Column("turnaround_days", "float",
                "Manufacturing time from receipt of cells to release (autologous)", "days",
-               min=0, required=False, default=0.0),
+               min=0, required=False, default=0.0, max=365),
     ),
 )
 
@@ -319,7 +360,7 @@ EQUIPMENT = Table(
         Column("temperature_class", "str", "Temperature class", allowed=TEMPERATURE_CLASSES),
         Column("annual_cost_usd", "float",
                "Yearly cost of the equipment (annualised capex + service + consumables)",
-               "USD/yr", min=0),
+               "USD/yr", min=0, max=MAX_USD),
     ),
 )
 
@@ -329,12 +370,14 @@ TRANSPORT = Table(
     "mode",
     (
         Column("mode", "str", "Transport mode", allowed=MODES),
-        Column("speed_kmh", "float", "Average line-haul speed", "km/h", min=0),
-        Column("fixed_hours", "float", "Pick-up, cut-off wait and last mile", "h", min=0),
+        Column("speed_kmh", "float", "Average line-haul speed", "km/h",
+               min=0, min_exclusive=True, max=2_000),
+        Column("fixed_hours", "float", "Pick-up, cut-off wait and last mile", "h",
+               min=0, max=HOURS_1Y),
         Column("cost_usd_per_shipment_km", "float", "Cost per shipment per route km",
-               "USD/shipment/km", min=0),
-        Column("max_km", "float", "Longest route this mode serves", "km", min=0),
-        Column("circuity", "float", "Route km per great-circle km", min=1),
+               "USD/shipment/km", min=0, max=10_000),
+        Column("max_km", "float", "Longest route this mode serves", "km", min=0, max=50_000),
+        Column("circuity", "float", "Route km per great-circle km", min=1, max=5),
     ),
 )
 
@@ -349,7 +392,7 @@ ASSIGNMENT_COSTS = Table(
         Column("product_id", "str", "Product (blank = all)", required=False, default="",
                ref=("products", "product_id")),
         Column("cost_usd_per_patient", "float", "Cost of serving one patient of the zone",
-               "USD/patient", min=0),
+               "USD/patient", min=0, max=MAX_USD),
     ),
     required=False,
     composite_key=("zone_id", "site_id", "product_id"),
@@ -368,27 +411,28 @@ POLICIES = Table(
                allowed=TITLE_HOLDERS),
         Column("payment_terms_days", "float",
                "Days after delivery (after administration under consignment) the site pays",
-               "days", min=0),
+               "days", min=0, max=DAYS_10Y),
         Column("returnable_fraction", "float",
                "Share of unused stock the site may return for credit", min=0, max=1,
                required=False, default=0.0),
         Column("return_window_days", "float",
                "Days after expiry within which unused stock may be returned for credit "
-               "(0 = no returns)", "days", min=0, required=False, default=0.0),
+               "(0 = no returns)", "days", min=0, required=False, default=0.0, max=DAYS_10Y),
         Column("restocking_fee_pct", "float",
                "Share of the price withheld from a return's credit", min=0, max=1,
                required=False, default=0.0),
         Column("order_lead_time_hours", "float",
-               "From order to dispatch (order processing, release, packing)", "h", min=0),
+               "From order to dispatch (order processing, release, packing)", "h",
+               min=0, max=HOURS_1Y),
         Column("review_period_days", "float",
                "Stock policies: days between replenishment deliveries", "days", min=1,
-               required=False, default=7.0),
+               required=False, default=7.0, max=365),
         Column("target_fill_rate", "float",
                "Stock policies: probability a patient's dose is on hand on the day", min=0,
                max=0.9999, required=False, default=0.95),
         Column("holding_cost_usd_per_dose_day", "float",
                "Storage, monitoring and insurance of one dose for one day at the stock point",
-               "USD/dose/day", min=0, required=False, default=5.0),
+               "USD/dose/day", min=0, required=False, default=5.0, max=MAX_UNIT_COST),
     ),
     required=False,
     composite_key=("product_id", "policy"),
@@ -426,11 +470,7 @@ def schema_frame():
 
 
 def _range(c: Column) -> str:
-    parts = []
-    if c.min is not None:
-        parts.append(f">= {c.min:g}")
-    if c.max is not None:
-        parts.append(f"<= {c.max:g}")
+    parts = c.bounds
     if c.ref is not None:
         parts.append(f"ids of {c.ref[0]}.{c.ref[1]}")
     return ", ".join(parts)

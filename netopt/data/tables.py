@@ -7,6 +7,8 @@ name the row and column of anything wrong; typing happens in `validate`. The wor
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,15 +42,20 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
     shown = display_path(file)
     try:
         if file.suffix == ".parquet":
-            frame = pd.read_parquet(file)
-            frame = frame.astype(object).where(frame.notna(), "")
-            frame = frame.map(lambda v: "" if v is None else str(v))
+            frame = _read_parquet(file)
         else:
+            text = file.read_text(encoding="utf-8-sig")
+            wrong = _wrong_delimiter(text)
+            if wrong:
+                return None, [Problem(shown, None, None, wrong)]
             # header=None: a row longer than the header is a ParserError naming its line
             # (with header=0 pandas would silently take a longer first row's extra field
             # as an index and shift every column of the table)
-            grid = pd.read_csv(file, header=None, dtype=str, keep_default_na=False,
-                               na_filter=False, skipinitialspace=True, encoding="utf-8-sig")
+            grid = pd.read_csv(io.StringIO(text), header=None, dtype=str,
+                               keep_default_na=False, na_filter=False, skipinitialspace=True)
+            short = _short_rows(text, grid.shape[1], len(grid), shown)
+            if short:
+                return None, short
             frame = grid.iloc[1:].reset_index(drop=True)
             frame.columns = unique_names(grid.iloc[0].tolist())
     except pd.errors.EmptyDataError:
@@ -59,11 +66,68 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
     except UnicodeDecodeError as exc:
         return None, [Problem(shown, _bad_utf8_line(file), None,
                               f"file is not UTF-8 text: {exc.reason} (save it as UTF-8)")]
-    except (OSError, ValueError, ImportError) as exc:
+    except ImportError:
+        return None, [Problem(shown, None, None, "reading Parquet needs the pyarrow package: "
+                              "pip install pyarrow (or save the table as CSV)")]
+    except csv.Error as exc:
+        return None, [Problem(shown, None, None, f"malformed CSV: {exc}")]
+    except (OSError, ValueError) as exc:
         return None, [Problem(shown, None, None, f"cannot read table: {exc}")]
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.map(lambda v: v.strip() if isinstance(v, str) else v)
     return frame, []
+
+
+def _read_parquet(file: Path) -> pd.DataFrame:
+    """A Parquet file as text cells; ImportError when no engine is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None and \
+            importlib.util.find_spec("fastparquet") is None:
+        raise ImportError("no Parquet engine")
+    frame = pd.read_parquet(file)
+    frame = frame.astype(object).where(frame.notna(), "")
+    return frame.map(lambda v: "" if v is None else str(v))
+
+
+#: separators a spreadsheet may write instead of commas, and how to name them
+_OTHER_DELIMITERS = {";": "';' (semicolon)", "\t": "tab", "|": "'|' (pipe)"}
+
+
+def _wrong_delimiter(text: str) -> str | None:
+    """A file separated by something other than commas, told once for the whole file (read
+    as CSV it would be one column named after the whole header, and every column missing).
+    Spreadsheets set to a decimal comma save 'CSV' with ';' between the cells."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if len(next(csv.reader([first]), [])) > 1:
+        return None
+    for sep, name in _OTHER_DELIMITERS.items():
+        if len(next(csv.reader([first], delimiter=sep), [])) > 1:
+            return (f"columns are separated by {name}, not by commas: save the table as "
+                    "comma-separated CSV (Excel: 'CSV UTF-8 (Comma delimited)'; with a decimal "
+                    "comma locale, set the list separator to ',' and the decimal separator to "
+                    "'.'); list items inside a cell stay ';'-separated")
+    return None
+
+
+def _short_rows(text: str, width: int, rows: int, shown: str) -> list[Problem]:
+    """Rows with fewer fields than the header: a cell left out shifts every cell after it
+    (a row with all its separators and blank cells is fine). pandas pads short rows
+    silently, so the fields are counted here, skipping blank lines as pandas does so that
+    rows are numbered alike; should the two ever disagree, the file's line is named."""
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    records = [(reader.line_num, fields) for fields in reader
+               if len(fields) > 1 or (fields and fields[0].strip())]
+    aligned = len(records) == rows
+    problems: list[Problem] = []
+    for n, (line, fields) in enumerate(records, start=1):
+        if n > 1 and len(fields) < width:
+            where = "this row" if aligned else f"line {line}"
+            problems.append(Problem(
+                shown, n if aligned else None, None,
+                f"{where} has {len(fields)} of {width} fields (every row needs a cell for each "
+                "column, blank or not: is a comma missing?)"))
+    return problems
 
 
 def unique_names(header: list[object]) -> list[str]:

@@ -5,8 +5,10 @@ Validation collects, then fails once: a user fixes ten problems in one pass, not
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,8 @@ from .problems import Problem
 from .schema import LIST_SEPARATOR, TABLES, Column, Table
 from .tables import RawTable
 
+#: thousands separators in their only unambiguous use: groups of exactly three digits
+_THOUSANDS = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n"}
@@ -38,6 +42,11 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
         return text, None
     if col.kind == "list":
         items = split_list(text)
+        if any("," in item for item in items):
+            parts = text.replace(",", LIST_SEPARATOR).split(LIST_SEPARATOR)
+            fixed = LIST_SEPARATOR.join(p.strip() for p in parts if p.strip())
+            return None, (f"list items are separated by '{LIST_SEPARATOR}', not ',' "
+                          f"(write {fixed!r})")
         if col.allowed:
             bad = [v for v in items if v not in col.allowed]
             if bad:
@@ -52,20 +61,40 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
         if low in _TRUE or low in _FALSE:
             return low in _TRUE, None
         return None, "expected true or false"
-    try:
-        number = float(text.replace(",", "")) if col.kind == "float" else float(text)
-    except ValueError:
-        return None, "expected a number" if col.kind == "float" else "expected a whole number"
-    if not math.isfinite(number):
-        return None, "expected a finite number"
-    if col.kind == "int":
-        if number != int(number):
-            return None, "expected a whole number"
-        number = int(number)
-    if col.min is not None and number < col.min:
-        return None, f"expected a number >= {col.min:g}"
+    number, err = parse_number(text, col.kind == "int")
+    if err:
+        return None, err
+    bounds = col.bounds
+    low = col.min is not None and (number <= col.min if col.min_exclusive else number < col.min)
+    if low:
+        why = " (the model divides by it: zero means nothing here)" \
+            if col.min_exclusive and number == col.min else ""
+        return None, f"expected a number {bounds[0]}{why}"
     if col.max is not None and number > col.max:
-        return None, f"expected a number <= {col.max:g}"
+        return None, f"expected a number {bounds[-1]}"
+    return number, None
+
+
+def parse_number(text: str, whole: bool = False) -> tuple[float | int, str | None]:
+    """A number as written: '1250', '1.25', '1e5', or with thousands separators in the one
+    unambiguous pattern ('12,500,000', '1,000.5'). Any other comma is refused: '1,25' may be
+    a decimal comma (1.25) or a slip for 125, and guessing either silently changes results."""
+    kind = "whole number" if whole else "number"
+    if "," in text:
+        if not _THOUSANDS.fullmatch(text):
+            return 0, (f"expected a {kind} with a decimal point (1.25, not 1,25); a comma is "
+                       "read only as a thousands separator (1,000 or 12,500,000)")
+        text = text.replace(",", "")
+    try:
+        number = float(text)
+    except ValueError:
+        return 0, f"expected a {kind}"
+    if not math.isfinite(number):
+        return 0, "expected a finite number"
+    if whole:
+        if number != int(number):
+            return 0, "expected a whole number"
+        return int(number), None
     return number, None
 
 
@@ -176,3 +205,98 @@ def check_references(tables: dict[str, pd.DataFrame],
                             files[name], _row(i), col.name,
                             f"unknown {target_col} (not in {target})", str(item)))
     return problems
+
+
+# ---------------------------------------------------------------- therapeutic areas
+
+#: how alike two area names must be to call one a likely typo of the other (difflib ratio:
+#: 'oncolgy' / 'oncology' = 0.93, 'hematology' / 'oncology' = 0.67)
+AREA_CUTOFF = 0.8
+
+
+@dataclass
+class _AreaUse:
+    """Where one therapeutic area name is written: (file, column, spreadsheet row)."""
+
+    places: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def add(self, file: str, column: str, row: int) -> None:
+        self.places.append((file, column, row))
+
+
+def _area_uses(tables: dict[str, pd.DataFrame], files: dict[str, str]
+               ) -> dict[str, dict[str, _AreaUse]]:
+    """Table -> area -> where it is written (products and KOLs: therapeutic_area; sites:
+    each item of certified_areas)."""
+    out: dict[str, dict[str, _AreaUse]] = {"products": {}, "sites": {}, "kols": {}}
+    for table, column in (("products", "therapeutic_area"), ("sites", "certified_areas"),
+                          ("kols", "therapeutic_area")):
+        frame = tables.get(table)
+        if frame is None:
+            continue
+        for i, cell in enumerate(frame[column].tolist()):
+            for area in (cell if isinstance(cell, tuple) else (cell,)):
+                if area:
+                    out[table].setdefault(area, _AreaUse()).add(files[table], column, _row(i))
+    return out
+
+
+def check_areas(tables: dict[str, pd.DataFrame], files: dict[str, str],
+                require: bool) -> list[Problem]:
+    """Therapeutic areas must match across products, KOLs and site certifications: the model
+    matches them as text, so 'oncolgy' in one table silently changes which sites count as
+    certified, which onboardings are paid and which KOLs count.
+
+    A site area no product or KOL uses, and a KOL area no product has, are warnings (they
+    have no effect); a product area no site holds is normal (sites onboard for it) unless it
+    is close to a known name. A close name makes a likely typo, reported once per pair at
+    the rarer spelling (on a tie at the site or KOL, whose many rows are typed by hand),
+    naming where the other spelling is; under kols.mode require it is an error."""
+    if "products" not in tables or "sites" not in tables:
+        return []
+    uses = _area_uses(tables, files)
+    products, sites, kols = uses["products"], uses["sites"], uses["kols"]
+    total: dict[str, int] = {}  # how often each spelling is written, in every table
+    for table_uses in uses.values():
+        for area, use in table_uses.items():
+            total[area] = total.get(area, 0) + len(use.places)
+    checks = [  # (table, unmatched areas, the names to match against, what is wrong)
+        ("sites", [a for a in sites if a not in products and a not in kols],
+         {**kols, **products}, "therapeutic area {!r} is not used by any product or KOL"),
+        ("kols", [a for a in kols if a not in products], products,
+         "no product is in therapeutic area {!r}, so the KOL counts in no KOL rule"),
+        ("products", [a for a in products if a not in sites], {**kols, **sites},
+         "no site is certified for therapeutic area {!r}"),
+    ]
+    unmatched = {a for _, names, _, _ in checks for a in names}
+    done: set[frozenset[str]] = set()
+    problems: list[Problem] = []
+    for table, names, known, what in checks:
+        for area in names:
+            close = difflib.get_close_matches(
+                area, sorted(set(known) - {area}), n=1, cutoff=AREA_CUTOFF)
+            other = close[0] if close else None
+            if other is not None:
+                pair = frozenset((area, other))
+                if pair in done or (other in unmatched and total[other] < total[area]):
+                    continue  # the pair is told once, at the rarer spelling
+                done.add(pair)
+            elif table == "products":
+                continue  # a new area, unlike any known name: sites onboard for it
+            problems.append(_area_problem(uses[table][area], area, other, known, what,
+                                          require))
+    return problems
+
+
+def _area_problem(use: _AreaUse, area: str, other: str | None, known: dict[str, _AreaUse],
+                  what: str, require: bool) -> Problem:
+    file, column, row = use.places[0]
+    message = what.format(area)
+    if other is not None:
+        o_file, _, o_row = known[other].places[0]
+        message += f"; did you mean {other!r} (as in {o_file}, row {o_row})?"
+    rows = [r for f, _, r in use.places if f == file][1:]
+    if rows:
+        message += f" (also on row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))})"
+    severity = "error" if require and other is not None else "warning"
+    return Problem(file, row, column, message, area, severity=severity)

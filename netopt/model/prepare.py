@@ -697,7 +697,20 @@ def _why_no_site(case: Case, points: pd.DataFrame, sites: pd.DataFrame, products
             reasons.setdefault(why, 0)
             reasons[why] += 1
     if reasons:
-        parts = [f"{why} ({n} site{'s' if n > 1 else ''})" for why, n in sorted(reasons.items())]
+        # the shelf-life reason in full: which figures of the data leave no time to deliver
+        prod = products.loc[pid]
+        v2v = case.config.service.max_vein_to_vein_days if prod["autologous"] else None
+        limit = "" if v2v is None else " or the vein-to-vein limit"
+        budget = (f"{prod['shelf_budget_hours']:g} h from release to administration "
+                  f"(shelf_life_hours {prod['shelf_life_hours']:g} - handling_buffer_hours "
+                  f"{prod['handling_buffer_hours']:g})")
+        if v2v is not None:
+            budget += (f", or what inbound transport and manufacturing leave of "
+                       f"service.max_vein_to_vein_days {v2v:g} d,")
+        words = {"no lane within shelf life": f"no lane fits the shelf life{limit}: {budget} "
+                 "is less than any plant -> hub -> site route takes"}
+        parts = [f"{words.get(why, why)} ({n} site{'s' if n > 1 else ''})"
+                 for why, n in sorted(reasons.items())]
         return f"{len(near)} site(s) within {reach:g} km, none eligible: " + "; ".join(parts)
     radius = float(points.at[point, "radius_km"])
     if radius > 0:

@@ -120,16 +120,28 @@ def _point_names(prep: Prepared) -> dict[str, str]:
 
 
 def _far_zones(prep: Prepared, k: str) -> str:
+    """Who cannot be treated within the target, and why: the reason `prepare` recorded for a
+    demand point with no eligible site at all (shelf life, price ceiling, reach...), else
+    that its eligible sites lie beyond within_km."""
     pairs = prep.pairs[(prep.pairs["product_id"] == k) & prep.pairs["within_target"]]
     d = prep.demand[prep.demand["product_id"] == k]
     far = d[~d["point_id"].isin(set(pairs["point_id"]))].sort_values("patients",
                                                                      ascending=False)
     if far.empty:
         return "capacity near patients is the limit"
+    none = prep.no_option[prep.no_option["product_id"] == k]
+    why = dict(zip(none["point_id"], none["reason"], strict=True))
+    target = (f"no eligible site within {prep.case.config.service.within_km:g} km "
+              "(service.within_km)")
+    far = far.assign(reason=[why.get(p, target) for p in far["point_id"]])
     names = _point_names(prep)
-    listed = ", ".join(names.get(p, p) for p in far["point_id"].head(MAX_LISTED))
-    return (f"{far['patients'].sum():,.1f} patients/yr live in {len(far)} zone(s) with no "
-            f"eligible site within reach of the target, e.g. {listed}")
+    parts = []
+    for reason, grp in far.groupby("reason", sort=False):
+        listed = ", ".join(names.get(p, p) for p in grp["point_id"].head(MAX_LISTED))
+        more = f" and {len(grp) - MAX_LISTED} more" if len(grp) > MAX_LISTED else ""
+        parts.append(f"{grp['patients'].sum():,.1f} patients/yr in {len(grp)} zone(s) "
+                     f"({listed}{more}): {reason}")
+    return "; ".join(parts)
 
 
 def _kol_reason(prep: Prepared, m, j: str) -> str:
