@@ -137,6 +137,14 @@ def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: 
     console.print(f"wrote {len(paths)} files to {out}")
 
 
+#: short headers for the printed table (compare.csv keeps the column names)
+HEADERS = {"objective_usd": "cost $/yr", "vs_baseline_usd": "vs baseline $",
+           "patients_served": "served", "patients_unserved": "unserved",
+           "pct_within_travel_target": "% within target", "sites_active": "sites",
+           "hubs_active": "hubs", "partners_active": "partners",
+           "sites_stocking": "sites stocking", "manufacturer_writeoff_usd": "write-offs $/yr"}
+
+
 def _print_rows(comparison: Any) -> None:
     console, _ = _consoles()
     table = RichTable(title=comparison.title)
@@ -145,7 +153,8 @@ def _print_rows(comparison: Any) -> None:
             "hubs_active", "partners_active", "sites_stocking", "manufacturer_writeoff_usd"]
     cols = [c for c in cols if c in comparison.rows.columns]
     for col in cols:
-        table.add_column(col, justify="left" if col in ("scenario", "status") else "right",
+        table.add_column(HEADERS.get(col, col),
+                         justify="left" if col in ("scenario", "status") else "right",
                          overflow="fold")
     rows = comparison.rows
     within = rows["within_solver_gap"].tolist() if "within_solver_gap" in rows else \
