@@ -78,7 +78,7 @@ def test_a_run_writes_its_files_and_a_manifest(tmp_path: Path) -> None:
         assert staging.dir.parent == out.parent and staging.dir != out  # beside the target
         assert not out.exists()  # nothing there until the run commits
         paths = write_files(staging.dir, {"a.csv": "x,y\n1,2\n", "sub/b.csv": "b\n"})
-    assert staging.final(paths) == [out / "a.csv", out / "sub" / "b.csv", out / MANIFEST]
+    assert staging.final(paths) == staging.written == [out / "a.csv", out / "sub" / "b.csv"]
     assert staging_left(out) == []
     data = manifest(out)
     (run,) = data["runs"]
@@ -235,7 +235,7 @@ def test_rerun_with_no_report_leaves_only_the_new_runs_files(tmp_path: Path) -> 
         assert gone in before and gone not in after, gone
     assert (out / "my-notes.txt").read_text() == "mine"
     assert (out / "simulation" / "my-chart.png").read_bytes() == b"\x89PNG mine"
-    assert f"wrote {len(after) - 2} files" in res.output  # the manifest counts, not mine
+    assert f"wrote {len(after) - 3} files" in res.output  # not the manifest, not mine
 
 
 def test_analyses_with_out_leave_their_source_byte_identical(tmp_path: Path) -> None:

@@ -180,15 +180,15 @@ class Staging:
     root: Path
     dir: Path
     nested: bool = False
-    written: list[Path] = field(default_factory=list)  # final paths, once committed
+    written: list[Path] = field(default_factory=list)  # every file moved in, once committed
 
     def final(self, paths: Iterable[Path]) -> list[Path]:
-        """Where staged files are once the run has committed (the manifest included)."""
+        """Where staged files are once the run has committed (the manifest, bookkeeping,
+        is not among them)."""
         paths = [Path(p) for p in paths]
         if self.nested:
             return paths
-        moved = [self.root / p.relative_to(self.dir) for p in paths]
-        return [*moved, self.root / MANIFEST]
+        return [self.root / p.relative_to(self.dir) for p in paths]
 
 
 def _inside_active(target: Path) -> bool:
@@ -210,9 +210,9 @@ def results_folder(out: Path, run: Run, *, attach: bool = False) -> Iterator[Sta
     problem = out_problem(out)
     if problem:
         raise FolderError(problem)
-    out.absolute().parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.absolute().name}{STAGING_MARK}",
-                                  dir=out.absolute().parent)).resolve()
+    real = out.resolve()  # beside the real folder (a symlinked one too): the same disk
+    real.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{real.name}{STAGING_MARK}", dir=real.parent))
     with _lock:
         _active.add(stage)
     staging = Staging(out, stage)
@@ -279,7 +279,7 @@ def _commit(stage: Path, root: Path, run: Run, attach: bool) -> list[Path]:
     os.replace(tmp, manifest)
     with _lock:
         _commits.append(root.resolve())
-    return [*(root / f["path"] for f in staged), manifest]
+    return [root / f["path"] for f in staged]
 
 
 def _remove_stale(root: Path, stale: list[dict[str, Any]]) -> None:
