@@ -238,6 +238,31 @@ def test_rerun_with_no_report_leaves_only_the_new_runs_files(tmp_path: Path) -> 
     assert f"wrote {len(after) - 3} files" in res.output  # not the manifest, not mine
 
 
+def test_report_compare_and_sweep_record_their_runs(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    assert runner.invoke(app, ["solve", str(TINY), "--out", str(out), "--no-report"]
+                         ).exit_code == 0
+    res = runner.invoke(app, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    runs = {r["command"]: r for r in manifest(out)["runs"]}
+    assert sorted(f["path"] for f in runs["report"]["files"]) == [
+        "map.html", "network.xlsx", "report.html"]
+    assert_matches_manifest(out)
+
+    batch = tmp_path / "batch"
+    res = runner.invoke(app, ["compare", str(TINY), "--workers", "1", "--out", str(batch)])
+    assert res.exit_code == 0, res.output
+    assert {"compare.html", "compare.xlsx"} <= set(snapshot(batch))
+    res = runner.invoke(app, ["sweep", str(TINY), "--set", "service.within_km=300,400",
+                              "--workers", "1", "--no-report", "--out", str(batch)])
+    assert res.exit_code == 0, res.output
+    (run,) = manifest(batch)["runs"]
+    assert run["command"] == "sweep"
+    assert sorted(f["path"] for f in run["files"]) == ["compare.csv", "site_changes.csv"]
+    assert_matches_manifest(batch)  # the comparison's page and workbook are gone
+    assert len(pd.read_csv(batch / "compare.csv")) == 2
+
+
 def test_analyses_with_out_leave_their_source_byte_identical(tmp_path: Path) -> None:
     src = tmp_path / "src"
     assert runner.invoke(app, ["solve", str(TINY), "--out", str(src)]).exit_code == 0

@@ -87,9 +87,9 @@ def _scheduler(address: str | None, dask: bool, workers: int | None) -> Iterator
 
 
 def _run(specs: list, *, command: str, title: str, out: Path, workers: int | None,
-         scheduler: str | None,
-         dask: bool, time_limit: float | None, gap: float | None, seed: int | None,
-         no_report: bool, threads: int = 1, pareto: tuple[list[float], float | None] | None = None,
+         scheduler: str | None, dask: bool, time_limit: float | None, gap: float | None,
+         seed: int | None, no_report: bool, threads: int = 1,
+         pareto: tuple[list[float], float | None] | None = None,
          model: Path | None = None) -> None:
     """Run the batch with a progress bar, write tables (and reports), print the table."""
     from ..analysis import scenarios as sc

@@ -44,7 +44,7 @@ def simulate_cmd(
     from ..results.folder import Run, results_folder
     from .common import console, err_console, fail_input, output_folder
 
-    root, sub = _destination(result_dir, out, err_console)
+    root, sub = _destination(result_dir, out)
     output_folder(root / sub)
     try:
         net = load_network(result_dir, model)
@@ -79,7 +79,7 @@ def simulate_cmd(
     console.print(f"wrote {len(staging.written)} files to {root / sub}")
 
 
-def _destination(result_dir: Path, out: Path | None, err_console) -> tuple[Path, str]:  # noqa: ANN001
+def _destination(result_dir: Path, out: Path | None) -> tuple[Path, str]:
     """(folder whose manifest records the run, subfolder of it for the tables). The default,
     RESULT_DIR/simulation, joins the solve's folder (a new solve there removes it, and the
     simulation sheet goes in its workbook); any other --out is a folder of its own, with a
@@ -88,6 +88,8 @@ def _destination(result_dir: Path, out: Path | None, err_console) -> tuple[Path,
     if out is None or out.absolute() == (result_dir / "simulation").absolute():
         return result_dir, "simulation"
     if out.resolve() == result_dir.resolve():
+        from .common import err_console
+
         err_console.print(f"[bold red]error[/]: --out: {escape(str(out))} is the result folder "
                           "itself: the simulation's tables would replace the solve's (give "
                           "another folder, or leave --out out for RESULT_DIR/simulation)",
