@@ -280,13 +280,16 @@ class Result(Results):
     def write(self, out: PathLike, report: bool = True) -> list[Path]:
         """Write the same files as `netopt solve --out`: every table as CSV, summary.json,
         and (unless report=False) map.html, report.html and network.xlsx."""
-        out = Path(out)
-        paths = super().write(out)
-        if report:
-            from .report import write_reports
+        from .results.folder import results_folder
 
-            paths += write_reports(self, out)
-        return paths
+        # tables and reports are one run: staged together, moved into place together
+        with results_folder(Path(out), self.run("Result.write")) as staging:
+            paths = super().write(staging.dir)
+            if report:
+                from .report import write_reports
+
+                paths += write_reports(self, staging.dir)
+        return staging.final(paths)
 
     def __repr__(self) -> str:
         gap = "" if self.gap is None else f", gap {self.gap:.3%}"
@@ -337,13 +340,15 @@ class Comparison(_Comparison):
     def write(self, out: PathLike, report: bool = True) -> list[Path]:
         """Write what `netopt compare --out` writes: compare.csv, site_changes.csv and
         (unless report=False) compare.html and compare.xlsx."""
-        out = Path(out)
-        paths = self.write_tables(out)
-        if report:
-            from .report.compare import write_comparison
+        from .results.folder import results_folder
 
-            paths += write_comparison(self, out)
-        return paths
+        with results_folder(Path(out), self.run("Comparison.write")) as staging:
+            paths = self.write_tables(staging.dir)
+            if report:
+                from .report.compare import write_comparison
+
+                paths += write_comparison(self, staging.dir)
+        return staging.final(paths)
 
     def _repr_html_(self) -> str:
         return f"<p><b>{self.title}</b></p>" + self.rows.to_html(index=False)

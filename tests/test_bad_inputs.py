@@ -171,19 +171,6 @@ def model(text: str, name: str = "model.yaml") -> Mutation:
                                                  encoding="utf-8")
 
 
-def outside(name: str) -> Mutation:
-    """Create a file or folder next to the project (outside its root)."""
-
-    def apply(proj: Path) -> None:
-        target = proj.parent / name
-        if target.suffix:
-            target.write_text("dataset: tiny\n", encoding="utf-8")
-        else:
-            shutil.copytree(TINY, target)
-
-    return apply
-
-
 # ---------------------------------------------------------------- cases
 
 
@@ -450,10 +437,6 @@ CASES: list[Case] = [
     Case("extends_cycle", (model("extends: base.yaml\n"),
                            model("dataset: tiny\nextends: model.yaml\n", name="base.yaml")),
          (E("base.yaml", 2, "extends", "extends cycle: model.yaml -> base.yaml -> model.yaml"),)),
-    Case("extends_leaves_project", (outside("shared.yaml"), model("extends: ../shared.yaml\n")),
-         (E(MODEL, 1, "extends", "extends path leaves the project folder"),)),
-    Case("dataset_leaves_project", (outside("elsewhere"), model("dataset: ../elsewhere\n")),
-         (E(MODEL, 1, "dataset", "leaves the project folder", "(found '../elsewhere')"),)),
     # -- therapeutic areas are matched as text: a near miss is a likely typo
     Case("area_typo_in_site", (cell("sites", 2, "certified_areas", "oncolgy"),),
          (W(SITES, 2, "certified_areas", "therapeutic area 'oncolgy' is not used by any "

@@ -34,6 +34,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from ..data.config import ModelConfig
+from ..results.folder import Run, results_folder
 
 STATUSES = ("optimal", "feasible", "infeasible", "invalid", "no_solution", "error")
 SUMMARY_COLUMNS = ("objective_usd", "gap", "patients_demand", "patients_served",
@@ -567,15 +568,22 @@ class Comparison:
     title: str = "Scenario comparison"
 
     def write_tables(self, out: Path) -> list[Path]:
-        """compare.csv, site_changes.csv (and frontier.csv) - the report-free output."""
-        out.mkdir(parents=True, exist_ok=True)
-        paths = [out / "compare.csv", out / "site_changes.csv"]
-        self.rows.to_csv(paths[0], index=False, lineterminator="\n")
-        self.site_changes.to_csv(paths[1], index=False, lineterminator="\n")
-        if self.frontier is not None:
-            paths.append(out / "frontier.csv")
-            self.frontier.to_csv(paths[-1], index=False, lineterminator="\n")
-        return paths
+        """compare.csv, site_changes.csv (and frontier.csv) - the report-free output, as one
+        run that replaces what netopt wrote in `out` before (see results/folder.py)."""
+        with results_folder(Path(out), self.run("Comparison.write_tables")) as staging:
+            folder = staging.dir
+            paths = [folder / "compare.csv", folder / "site_changes.csv"]
+            self.rows.to_csv(paths[0], index=False, lineterminator="\n")
+            self.site_changes.to_csv(paths[1], index=False, lineterminator="\n")
+            if self.frontier is not None:
+                paths.append(folder / "frontier.csv")
+                self.frontier.to_csv(paths[-1], index=False, lineterminator="\n")
+        return staging.final(paths)
+
+    def run(self, command: str) -> Run:
+        """The manifest's record of a run that writes this comparison: its scenarios."""
+        names = [str(n) for n in self.rows["scenario"]] if "scenario" in self.rows else []
+        return Run(command, model=", ".join(names) or None, details={"title": self.title})
 
 
 SITE_CHANGE_COLUMNS = ["scenario", "site_id", "name", "state", "latitude", "longitude",

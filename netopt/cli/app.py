@@ -7,13 +7,25 @@ input, 3 infeasible model, 1 unexpected internal error, 130 interrupted.
 
 from __future__ import annotations
 
-import logging
 import sys
 
-import typer
-from rich.markup import escape
+INTERRUPTED_WHILE_LOADING = "interrupted; no results written"
 
-from .common import err_console
+try:  # Ctrl-C while Python loads the command line: one line, no traceback
+    import logging
+
+    import typer
+    from rich.markup import escape
+
+    from .common import (
+        EXIT_INTERRUPTED,
+        err_console,
+        forget_output_folder,
+        interrupted_message,
+    )
+except KeyboardInterrupt:
+    sys.stderr.write(INTERRUPTED_WHILE_LOADING + "\n")
+    sys.exit(130)
 
 app = typer.Typer(
     help="Network design for cell and gene therapies: which treatment sites, 3PL hubs and "
@@ -44,7 +56,11 @@ def _register_commands() -> None:
     doctor.register(app)
 
 
-_register_commands()
+try:
+    _register_commands()
+except KeyboardInterrupt:
+    sys.stderr.write(INTERRUPTED_WHILE_LOADING + "\n")
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -52,13 +68,26 @@ def _setup_logging(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
+def _interrupted() -> None:
+    """Ctrl-C: exit 130 with one line saying what became of the result folder (typer turns a
+    KeyboardInterrupt inside a command into exit 130 on its own, silently)."""
+    sys.stderr.write(interrupted_message() + "\n")
+    sys.stderr.flush()
+
+
 def main() -> None:
     """Console entry point: input errors exit 2 and infeasible models 3 (inside the
-    commands); anything unexpected is reported in one line (traceback with --verbose)."""
+    commands), Ctrl-C 130; anything unexpected is reported in one line (traceback with
+    --verbose)."""
     try:
         app()
+    except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED:
+            _interrupted()
+        raise
     except KeyboardInterrupt:
-        sys.exit(130)
+        _interrupted()
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - last resort: a message, never a traceback
         logging.getLogger("netopt").debug("internal error", exc_info=True)
         err_console.print(f"[bold red]internal error[/]: {escape(type(exc).__name__)}: "
@@ -70,3 +99,4 @@ def main() -> None:
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress.")) -> None:
     _setup_logging(verbose)
+    forget_output_folder()

@@ -1,6 +1,8 @@
-"""What every command shares: the consoles, exit codes, problem printing and loading a case.
+"""What every command shares: the consoles, exit codes, problem printing, loading a case and
+checking the result folder a command writes.
 
-Exit codes: 0 ok, 2 invalid input, 3 infeasible model, 1 unexpected internal error.
+Exit codes: 0 ok, 2 invalid input, 3 infeasible model, 1 unexpected internal error,
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from ..data.problems import InputError, Problem
+from ..results.folder import commits, committed, out_problem
 
 EXIT_INVALID = 2
 EXIT_INFEASIBLE = 3
+EXIT_INTERRUPTED = 130
+
+_target: list[tuple[Path, int]] = []  # the folder the running command writes, commits before
 
 # piped output (CI logs, files) gets a readable width instead of rich's 80-column default
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -71,6 +77,33 @@ def load_or_exit(model: Path, strict: bool = False):  # noqa: ANN201 - returns a
     if case.warnings:
         report_problems(case.warnings, "Warnings")
     return case
+
+
+def output_folder(out: Path, option: str = "--out") -> Path:
+    """Check the folder a command will write before any work: exit 2 at once when it is a
+    file or lies under one. Remembered for the message of an interrupted run."""
+    problem = out_problem(out)
+    if problem:
+        err_console.print(f"[bold red]error[/]: {option}: {escape(problem)}", soft_wrap=True,
+                          highlight=False)
+        raise typer.Exit(EXIT_INVALID)
+    _target[:] = [(Path(out), commits())]
+    return Path(out)
+
+
+def forget_output_folder() -> None:
+    """A new command starts (several can run in one process: tests, notebooks)."""
+    _target.clear()
+
+
+def interrupted_message() -> str:
+    """The one line Ctrl-C prints: what became of the command's result folder."""
+    if not _target:
+        return "interrupted; no results written"
+    out, mark = _target[0]
+    if committed(out, since=mark):
+        return f"interrupted; the new results in {out} are complete"
+    return f"interrupted; previous results in {out} untouched"
 
 
 def print_frame(frame, title: str) -> None:

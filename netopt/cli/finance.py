@@ -10,8 +10,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from ..report.finance import finance_totals, policy_mix, write_finance
-
 EXIT_INVALID = 2
 
 
@@ -24,8 +22,11 @@ def finance(
     return-policy trade-off (finance.html, return_tradeoff.csv)."""
     import pandas as pd
 
-    from .common import console, err_console, load_or_exit
+    from ..report.finance import finance_totals, policy_mix, write_finance
+    from ..results.folder import Run, results_folder
+    from .common import console, err_console, load_or_exit, output_folder
 
+    target = output_folder(out or result_dir)
     summary_path = result_dir / "summary.json"
     table_path = result_dir / "finance.csv"
     for path in (summary_path, table_path):
@@ -47,7 +48,11 @@ def finance(
         raise typer.Exit(EXIT_INVALID)
     model = str(summary.get("model") or result_dir.name)
     tradeoff = _tradeoff(summary, table, load_or_exit, err_console)
-    paths = write_finance(table, tradeoff, model, out or result_dir)
+    run = Run("finance", model=model, model_file=summary.get("model_file"),
+              source=str(result_dir.absolute()))
+    with results_folder(target, run, attach=True) as staging:
+        write_finance(table, tradeoff, model, staging.dir)
+    paths = staging.written
 
     mix = policy_mix(table)
     rich = RichTable(title=f"Ordering policies - {model}")

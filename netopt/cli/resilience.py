@@ -28,9 +28,18 @@ def resilience(
     from ..analysis.resilience import n_minus_1
     from ..data.problems import InputError
     from ..report.workbook import append_table_sheet
+    from ..results.folder import Run, results_folder
     from ..results.tables import Results
-    from .common import console, err_console, fail_input, load_or_exit, solver_or_exit
+    from .common import (
+        console,
+        err_console,
+        fail_input,
+        load_or_exit,
+        output_folder,
+        solver_or_exit,
+    )
 
+    target = output_folder(out or result_dir)
     summary_path = result_dir / "summary.json"
     if not summary_path.is_file():
         err_console.print(f"[red]{escape(str(summary_path))}: not found[/] - give a folder "
@@ -64,12 +73,15 @@ def resilience(
         except InputError as exc:
             fail_input(exc)
     table = res.table
-    target = out or result_dir
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / "resilience.csv"
-    table.to_csv(path, index=False, lineterminator="\n")
-    book = result_dir / "network.xlsx"
-    wrote_sheet = book.is_file() and append_table_sheet(book, "resilience", table)
+    run = Run("resilience", model=summary.get("model"), model_file=model_file,
+              source=str(result_dir.absolute()))
+    source_book = result_dir / "network.xlsx"
+    # the sheet goes on a copy of the solve's workbook, saved in the folder written
+    with results_folder(target, run, attach=True) as staging:
+        table.to_csv(staging.dir / "resilience.csv", index=False, lineterminator="\n")
+        wrote_sheet = source_book.is_file() and append_table_sheet(
+            source_book, "resilience", table, save_as=staging.dir / "network.xlsx")
+    path, book = target / "resilience.csv", target / "network.xlsx"
 
     rich = RichTable(title=f"Single points of failure - baseline ${res.baseline_cost_usd:,.0f}"
                      f"/yr, {res.baseline_unserved:,.1f} patients unserved")

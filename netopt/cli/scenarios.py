@@ -32,10 +32,12 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_INVALID)
 
 
-def _default_out(first_model: Path) -> Path:
-    from ..data.io import find_project_root
+def _out(out: Path | None, first_model: Path) -> Path:
+    """The folder to write (default reports/compare-<first model> under the working
+    directory), checked before anything is solved."""
+    from .common import output_folder
 
-    return find_project_root(first_model) / "reports" / f"compare-{first_model.stem}"
+    return output_folder(out or Path("reports") / f"compare-{first_model.stem}")
 
 
 def _check_models(models: list[Path]) -> None:
@@ -94,9 +96,10 @@ def _scheduler(address: str | None, dask: bool, workers: int | None) -> Iterator
         yield addr
 
 
-def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: str | None,
-         dask: bool, time_limit: float | None, gap: float | None, seed: int | None,
-         no_report: bool, threads: int = 1, pareto: tuple[list[float], float | None] | None = None,
+def _run(specs: list, *, command: str, title: str, out: Path, workers: int | None,
+         scheduler: str | None, dask: bool, time_limit: float | None, gap: float | None,
+         seed: int | None, no_report: bool, threads: int = 1,
+         pareto: tuple[list[float], float | None] | None = None,
          model: Path | None = None, solver: str | None = None,
          baseline_start: bool = False) -> None:
     """Run the batch with a progress bar, write tables (and reports), print the table."""
@@ -120,15 +123,16 @@ def _run(specs: list, *, title: str, out: Path, workers: int | None, scheduler: 
         else:
             runs = sc.run_batch(specs, baseline_start=baseline_start, **kw)
             comparison = sc.build_comparison(runs, title)
-    paths = comparison.write_tables(out)
-    if not no_report:
-        try:
+    from ..results.folder import results_folder
+
+    # tables and report are one run: staged together, moved into place together
+    with results_folder(out, comparison.run(command)) as staging:
+        comparison.write_tables(staging.dir)
+        if not no_report:
             from ..report.compare import write_comparison
-        except ImportError:
-            err.print("[yellow]warning[/]: netopt.report.compare is not available; "
-                      "wrote tables only")
-        else:
-            paths += write_comparison(comparison, out)
+
+            write_comparison(comparison, staging.dir)
+    paths = staging.written
     _print_rows(comparison)
     failed = comparison.rows[~comparison.rows["status"].isin(["optimal", "feasible"])]
     for row in failed.itertuples(index=False):
@@ -226,7 +230,7 @@ def compare_cmd(
     solver = _check_solver(solver)
     specs = [ScenarioSpec(m.stem, str(m), {}) for m in models]
     title = "Scenario comparison: " + ", ".join(m.stem for m in models)
-    _run(specs, title=title, out=out or _default_out(models[0]), workers=workers,
+    _run(specs, command="compare", title=title, out=_out(out, models[0]), workers=workers,
          scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap, seed=seed,
          no_report=no_report, threads=threads, solver=solver,
          baseline_start=baseline_start)
@@ -284,14 +288,14 @@ def sweep_cmd(
         specs = [ScenarioSpec(f"min_share={s:g}", str(model),
                               {"service.min_share": s, **overrides}) for s in share_list]
         _check_overrides([model], specs)
-        _run(specs, title=f"Cost vs access: {model.stem}",
-             out=out or _default_out(model), workers=workers, scheduler=scheduler, dask=dask,
+        _run(specs, command="sweep", title=f"Cost vs access: {model.stem}",
+             out=_out(out, model), workers=workers, scheduler=scheduler, dask=dask,
              time_limit=time_limit, gap=gap, seed=seed, no_report=no_report,
              threads=threads, pareto=(share_list, within_km), model=model, solver=solver)
         return
     specs = grid_specs(model, grid) if grid else [ScenarioSpec(model.stem, str(model), {})]
     _check_overrides([model], specs)
-    _run(specs, title=f"Sweep of {model.stem}", out=out or _default_out(model),
+    _run(specs, command="sweep", title=f"Sweep of {model.stem}", out=_out(out, model),
          workers=workers, scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap,
          seed=seed, no_report=no_report, threads=threads, solver=solver,
          baseline_start=baseline_start)

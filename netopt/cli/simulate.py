@@ -41,8 +41,11 @@ def simulate_cmd(
     from ..data.config import SimulationSettings
     from ..data.problems import InputError
     from ..report.simulation_files import WORKBOOK_FILE, write_simulation
-    from .common import console, err_console, fail_input
+    from ..results.folder import Run, results_folder
+    from .common import console, err_console, fail_input, output_folder
 
+    root, sub = _destination(result_dir, out)
+    output_folder(root / sub)
     try:
         net = load_network(result_dir, model)
     except InputError as exc:
@@ -67,10 +70,32 @@ def simulate_cmd(
         task = bar.add_task("", total=settings.replications)
         sim = simulate(net, settings,
                        progress=lambda done, _total: bar.update(task, completed=done))
-    out = out or result_dir / "simulation"
-    paths = write_simulation(sim, out, workbook=result_dir / WORKBOOK_FILE)
+    run = Run("simulate", model=net.model_name, model_file=str(net.model_file),
+              source=str(result_dir.absolute()))
+    with results_folder(root, run, attach=True) as staging:
+        write_simulation(sim, staging.dir / sub, workbook=result_dir / WORKBOOK_FILE,
+                         workbook_out=staging.dir / WORKBOOK_FILE)
     _print_kpis(sim.tables["kpis"], console)
-    console.print(f"wrote {len(paths)} files to {out}")
+    console.print(f"wrote {len(staging.written)} files to {root / sub}")
+
+
+def _destination(result_dir: Path, out: Path | None) -> tuple[Path, str]:
+    """(folder whose manifest records the run, subfolder of it for the tables). The default,
+    RESULT_DIR/simulation, joins the solve's folder (a new solve there removes it, and the
+    simulation sheet goes in its workbook); any other --out is a folder of its own, with a
+    copy of the workbook. The result folder itself is refused: the simulation's tables
+    (products.csv, hubs.csv, summary.json, ...) would replace the solve's."""
+    if out is None or out.absolute() == (result_dir / "simulation").absolute():
+        return result_dir, "simulation"
+    if out.resolve() == result_dir.resolve():
+        from .common import err_console
+
+        err_console.print(f"[bold red]error[/]: --out: {escape(str(out))} is the result folder "
+                          "itself: the simulation's tables would replace the solve's (give "
+                          "another folder, or leave --out out for RESULT_DIR/simulation)",
+                          soft_wrap=True, highlight=False)
+        raise typer.Exit(EXIT_INVALID)
+    return out, ""
 
 
 def _print_kpis(kpis, console) -> None:  # noqa: ANN001 - a DataFrame and the CLI console

@@ -14,6 +14,7 @@ from .common import (
     console,
     err_console,
     load_or_exit,
+    output_folder,
     solver_or_exit,
 )
 
@@ -37,16 +38,19 @@ def solve(
     no_report: bool = typer.Option(False, "--no-report", help="Skip map and reports."),
 ) -> None:
     """Build and solve the network model; write result tables and summary.json."""
+    from ..results.folder import results_folder
     from ..results.pipeline import solve_case
     from ..solver.diagnose import Infeasible
     from ..solver.info import SolveError
 
+    if out is not None:
+        output_folder(out)
     if solver is not None:
         solver = solver_or_exit(solver)
     case = load_or_exit(model, strict)
     if solver is None:
         solver_or_exit(case.config.solver.name)
-    out = out or _default_out(case.name, case.model_path)
+    out = output_folder(out or _default_out(case.name))
     with console.status("starting") as status:
         def progress(msg: str) -> None:
             status.update(msg)
@@ -68,18 +72,18 @@ def solve(
             for reason in exc.reasons:
                 err_console.print(f"- {reason}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INFEASIBLE) from None
-        paths = result.write(out)
-        if not no_report:
-            paths += _write_reports(result, out, progress)
+        # tables and reports are one run: staged together, moved into place together
+        with results_folder(out, result.run("solve")) as staging:
+            result.write(staging.dir)
+            if not no_report:
+                _write_reports(result, staging.dir, progress)
     _print_summary(result.summary)
-    console.print(f"wrote {len(paths)} files to {out}")
+    console.print(f"wrote {len(staging.written)} files to {out}")
 
 
-def _default_out(name: str, model_path: Path | None) -> Path:
-    from ..data.io import find_project_root
-
-    root = find_project_root(model_path) if model_path else Path.cwd()
-    return root / "reports" / name
+def _default_out(name: str) -> Path:
+    """reports/<model>/ under the working directory (as the README says)."""
+    return Path("reports") / name
 
 
 def _write_reports(result, out: Path, progress) -> list[Path]:
@@ -114,10 +118,11 @@ def report(
     from ..report import write_reports
     from ..results.tables import Results
 
+    target = output_folder(out or result_dir)
     if not (result_dir / "summary.json").exists():
         err_console.print(f"error: {result_dir}: no summary.json (not a `netopt solve` folder)")
         raise typer.Exit(EXIT_INVALID)
     result = Results.read(result_dir)
-    paths = write_reports(result, out or result_dir)
+    paths = write_reports(result, target)
     for path in paths:
         console.print(f"wrote {path}")

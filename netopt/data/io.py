@@ -20,15 +20,6 @@ from .tables import TABLE_SUFFIXES, RawTable, display_path, read_text_table
 
 MODEL_SUFFIXES = (".yaml", ".yml")
 
-def find_project_root(path: Path) -> Path:
-    """The folder a model file's references must stay inside: nearest ancestor with
-    pyproject.toml or .git, else the model file's own folder."""
-    path = path.resolve()
-    for parent in [path.parent, *path.parent.parents]:
-        if (parent / "pyproject.toml").exists() or (parent / ".git").exists():
-            return parent
-    return path.parent
-
 
 # ---------------------------------------------------------------- model files (YAML)
 
@@ -79,7 +70,6 @@ class _Doc:
     path: Path
     data: dict[str, Any]
     lines: dict[tuple, int]
-    dataset_text: str | None = None  # `dataset:` as written (data holds it resolved)
 
 
 def _read_yaml(path: Path) -> tuple[_Doc | None, list[Problem]]:
@@ -128,7 +118,6 @@ class LoadedModel:
     config: ModelConfig
     path: Path
     dataset_path: Path
-    root: Path
     # key path of the merged settings -> (file, line) of the file that spells it out
     locations: dict[tuple, tuple[str, int]] = field(default_factory=dict)
 
@@ -143,7 +132,6 @@ class LoadedModel:
 def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
     """Read a model file and everything it extends; collect every problem found."""
     path = Path(path)
-    root = find_project_root(path)
     chain: list[_Doc] = []
     seen: list[Path] = []
     current: Path | None = path
@@ -161,9 +149,8 @@ def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
         problems += probs
         if doc is None:
             return None, problems
-        # dataset is relative to the file that names it
+        # dataset is relative to the file that names it, wherever that is (`../data/x` too)
         if isinstance(doc.data.get("dataset"), str):
-            doc.dataset_text = doc.data["dataset"]
             doc.data["dataset"] = str((doc.path.parent / doc.data["dataset"]).resolve())
         chain.append(doc)
         parent = doc.data.get("extends")
@@ -175,12 +162,8 @@ def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
                                         "extends must be a relative path to a model file",
                                         str(parent)))
                 return None, problems
+            # relative to the file that names it, wherever that is (`../base.yaml` too)
             target = (doc.path.parent / parent).resolve()
-            if not target.is_relative_to(root):
-                problems.append(Problem(display_path(doc.path), line, "extends",
-                                        f"extends path leaves the project folder {root}",
-                                        parent))
-                return None, problems
             if not target.is_file():
                 problems.append(Problem(display_path(doc.path), line, "extends",
                                         "extends names a model file that does not exist",
@@ -206,10 +189,7 @@ def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
     top = chain[0]
     source = next((d for d in chain if "dataset" in d.data), top)
     where = (display_path(source.path), source.lines.get(("dataset",)), "dataset")
-    if not dataset.resolve().is_relative_to(root):
-        problems.append(Problem(*where, f"dataset path leaves the project folder {root}",
-                                source.dataset_text or str(dataset)))
-    elif not dataset.exists():
+    if not dataset.exists():
         problems.append(Problem(*where, f"dataset {_dataset_kind(dataset)} not found",
                                 display_path(dataset)))
     elif not dataset.is_dir() and _dataset_kind(dataset) != "workbook":
@@ -217,7 +197,7 @@ def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
                                 "workbook", display_path(dataset)))
     if problems:
         return None, problems
-    return LoadedModel(config, path.resolve(), dataset.resolve(), root, locations), problems
+    return LoadedModel(config, path.resolve(), dataset.resolve(), locations), problems
 
 
 def _dataset_kind(dataset: Path) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..results.folder import results_folder
 from ..results.tables import Results
 from .maps import build_map, write_map
 from .onepager import write_report
@@ -19,14 +20,15 @@ WORKBOOK_FILE = "network.xlsx"
 
 
 def write_reports(result: Results, out: Path) -> list[Path]:
-    """Write map.html, report.html and network.xlsx into `out`; return their paths."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return [
-        write_map(result, out / MAP_FILE),
-        write_report(result, out / REPORT_FILE, map_href=MAP_FILE),
-        write_workbook(result, out / WORKBOOK_FILE),
-    ]
+    """Write map.html, report.html and network.xlsx into `out` as one run, added to what the
+    folder holds (`netopt report`; see results/folder.py); return their paths."""
+    with results_folder(Path(out), result.run("report"), attach=True) as staging:
+        paths = [
+            write_map(result, staging.dir / MAP_FILE),
+            write_report(result, staging.dir / REPORT_FILE, map_href=MAP_FILE),
+            write_workbook(result, staging.dir / WORKBOOK_FILE),
+        ]
+    return staging.final(paths)
 
 
 __all__ = ["build_map", "write_map", "write_report", "write_reports", "write_workbook"]

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import pandas as pd
 from openpyxl import Workbook
 
+from ..results.folder import Run, results_folder
 from .common import SITE_STYLES, fmt_int, fmt_num, fmt_usd, num, points_bounds, text, truthy
 from .onepager import _esc, _label, _Projector
 from .workbook import (
@@ -653,9 +654,11 @@ def write_workbook(comparison: ComparisonLike, path: Path) -> Path:
 
 
 def write_comparison(comparison: ComparisonLike, out: Path) -> list[Path]:
-    """Write compare.html and compare.xlsx into `out`; return their paths."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    page = out / HTML_FILE
-    page.write_text(render_comparison(comparison), encoding="utf-8")
-    return [page, write_workbook(comparison, out / WORKBOOK_FILE)]
+    """Write compare.html and compare.xlsx into `out` as one run, added to what the folder
+    holds (see results/folder.py); return their paths."""
+    run = Run("report", details={"title": comparison.title})
+    with results_folder(Path(out), run, attach=True) as staging:
+        page = staging.dir / HTML_FILE
+        page.write_text(render_comparison(comparison), encoding="utf-8")
+        paths = [page, write_workbook(comparison, staging.dir / WORKBOOK_FILE)]
+    return staging.final(paths)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..results.folder import Run, results_folder
 from .common import fmt_int, fmt_num, fmt_usd, text
 
 HOLDERS = (("manufacturer", "working_capital_manufacturer_usd"),
@@ -189,10 +190,11 @@ def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str) ->
 
 def write_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str,
                   out: Path) -> list[Path]:
-    """finance.html and tradeoff.csv into `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    page = out / "finance.html"
-    page.write_text(render_finance(finance, tradeoff, model), encoding="utf-8")
-    csv = out / "return_tradeoff.csv"
-    tradeoff.to_csv(csv, index=False, lineterminator="\n")
-    return [page, csv]
+    """finance.html and return_tradeoff.csv into `out`, as one run added to what the folder
+    holds (see results/folder.py)."""
+    with results_folder(Path(out), Run("finance", model=model), attach=True) as staging:
+        page = staging.dir / "finance.html"
+        page.write_text(render_finance(finance, tradeoff, model), encoding="utf-8")
+        csv = staging.dir / "return_tradeoff.csv"
+        tradeoff.to_csv(csv, index=False, lineterminator="\n")
+    return staging.final([page, csv])

@@ -373,9 +373,11 @@ def write_simulation_report(sim: SimulationResult, path: Path) -> Path:
 
 # ---------------------------------------------------------------- workbook sheet
 
-def append_simulation_sheet(sim: SimulationResult, workbook: Path) -> bool:
+def append_simulation_sheet(sim: SimulationResult, workbook: Path,
+                            save_as: Path | None = None) -> bool:
     """Add (or replace) a `simulation` sheet in an existing network.xlsx, keeping its other
-    sheets. Returns False (and leaves the file alone) when the workbook cannot be read."""
+    sheets, and save it as `save_as` (default: in place). Returns False (and writes
+    nothing) when the workbook cannot be read."""
     from openpyxl.styles import Font, PatternFill
 
     from .workbook import open_without_sheet
@@ -394,7 +396,7 @@ def append_simulation_sheet(sim: SimulationResult, workbook: Path) -> bool:
     wide = product_wide(sim.tables["products"]).reset_index()
     _sheet_table(ws, r + 1, wide, fill, font)
     ws.column_dimensions["A"].width = 34
-    wb.save(workbook)
+    wb.save(save_as or workbook)
     return True
 
 

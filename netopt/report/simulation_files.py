@@ -1,7 +1,8 @@
-"""Write a simulation: tidy CSV tables, summary.json, simulation.html and the workbook sheet.
+"""Write a simulation: tidy CSV tables, summary.json, simulation.html and the workbook sheet
+(on a copy of the solve's workbook).
 
-Nothing written depends on the clock or the machine, so the same inputs and seed give
-byte-identical files.
+Nothing written depends on the clock or the machine (but the manifest's time stamp), so the
+same inputs and seed give byte-identical files.
 """
 
 from __future__ import annotations
@@ -10,35 +11,46 @@ import json
 from pathlib import Path
 
 from ..analysis.simulation import SimulationResult
+from ..results.folder import Run, results_folder
 
 TABLES = ("kpis", "products", "hubs", "site_products", "delays", "replications")
 HTML_FILE = "simulation.html"
 WORKBOOK_FILE = "network.xlsx"
 
 
-def write_simulation(sim: SimulationResult, out: Path,
-                     workbook: Path | None = None) -> list[Path]:
-    """Write every table as CSV plus summary.json and simulation.html into `out`; append a
-    `simulation` sheet to `workbook` when it exists. Returns the paths written."""
+def write_simulation(sim: SimulationResult, out: Path, workbook: Path | None = None,
+                     workbook_out: Path | None = None) -> list[Path]:
+    """Write every table as CSV plus summary.json and simulation.html into `out`, as one run
+    added to what the folder holds (see results/folder.py). When `workbook` (the solve's
+    network.xlsx) exists, a copy of it with a `simulation` sheet is saved as `workbook_out`
+    (default: out/network.xlsx); the solve's own workbook is never changed. `workbook_out`
+    elsewhere is for a caller staging a larger run (`netopt simulate` puts the sheet in
+    RESULT_DIR/network.xlsx). Returns the paths written."""
     from .simulation import append_simulation_sheet, write_simulation_report
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in TABLES:
-        path = out / f"{name}.csv"
-        sim.tables[name].to_csv(path, index=False, lineterminator="\n")
+    net = sim.network
+    run = Run("simulate", model=net.model_name, model_file=str(net.model_file),
+              source=str(net.result_dir))
+    with results_folder(Path(out), run, attach=True) as staging:
+        folder = staging.dir
+        paths = []
+        if workbook is not None and workbook.is_file():
+            target = workbook_out or folder / WORKBOOK_FILE
+            if not staging.nested and not target.is_relative_to(folder):
+                raise ValueError(f"{target}: a workbook copy goes inside {out}")
+            if append_simulation_sheet(sim, workbook, save_as=target):
+                paths.append(target)
+            else:
+                sim.warnings.append(f"{workbook}: not a readable workbook; no sheet added")
+        for name in TABLES:
+            path = folder / f"{name}.csv"
+            sim.tables[name].to_csv(path, index=False, lineterminator="\n")
+            paths.append(path)
+        path = folder / "summary.json"
+        path.write_text(json.dumps(summary_dict(sim), indent=2, allow_nan=False) + "\n")
         paths.append(path)
-    path = out / "summary.json"
-    path.write_text(json.dumps(summary_dict(sim), indent=2, allow_nan=False) + "\n")
-    paths.append(path)
-    paths.append(write_simulation_report(sim, out / HTML_FILE))
-    if workbook is not None and workbook.is_file():
-        if append_simulation_sheet(sim, workbook):
-            paths.append(workbook)
-        else:
-            sim.warnings.append(f"{workbook}: not a readable workbook; no sheet added")
-    return paths
+        paths.append(write_simulation_report(sim, folder / HTML_FILE))
+    return staging.final(paths)
 
 
 def summary_dict(sim: SimulationResult) -> dict:

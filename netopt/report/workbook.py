@@ -246,11 +246,13 @@ def open_without_sheet(workbook: Path, name: str) -> Workbook | None:
     return wb
 
 
-def append_table_sheet(workbook: Path, name: str, frame: pd.DataFrame) -> bool:
-    """Add (or replace) one table sheet in an existing workbook; False if unreadable."""
+def append_table_sheet(workbook: Path, name: str, frame: pd.DataFrame,
+                       save_as: Path | None = None) -> bool:
+    """Add (or replace) one table sheet in an existing workbook and save it as `save_as`
+    (default: in place); False, and nothing written, if the workbook is unreadable."""
     wb = open_without_sheet(workbook, name)
     if wb is None:
         return False
     _table_sheet(wb, name, frame)
-    wb.save(workbook)
+    wb.save(save_as or workbook)
     return True

@@ -21,6 +21,7 @@ from ..model.prepare import Prepared
 from ..solver.highs import SolveInfo
 from ..solver.network_start import StartNetwork
 from .finance import finance_summary, policies_table
+from .folder import Run, results_folder
 
 if TYPE_CHECKING:
     from ..model.calendar import TimelinePlan
@@ -49,16 +50,23 @@ class Results:
         raise AttributeError(name)
 
     def write(self, out: Path) -> list[Path]:
-        """Write every table as CSV and summary.json; return the paths."""
-        out.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name in (*TABLE_NAMES, *(n for n in OPTIONAL_TABLES if n in self.tables)):
-            path = out / f"{name}.csv"
-            self.tables[name].to_csv(path, index=False, lineterminator="\n")
+        """Write every table as CSV and summary.json as one run (see results/folder.py:
+        staged beside `out`, moved into place, listed in the manifest); return the paths."""
+        with results_folder(Path(out), self.run("Result.write")) as staging:
+            paths = []
+            for name in (*TABLE_NAMES, *(n for n in OPTIONAL_TABLES if n in self.tables)):
+                path = staging.dir / f"{name}.csv"
+                self.tables[name].to_csv(path, index=False, lineterminator="\n")
+                paths.append(path)
+            path = staging.dir / "summary.json"
+            path.write_text(json.dumps(self.summary, indent=2, default=_json) + "\n")
             paths.append(path)
-        path = out / "summary.json"
-        path.write_text(json.dumps(self.summary, indent=2, default=_json) + "\n")
-        return [*paths, path]
+        return staging.final(paths)
+
+    def run(self, command: str) -> Run:
+        """The manifest's record of a run that writes this result."""
+        return Run(command, model=self.summary.get("model"),
+                   model_file=self.summary.get("model_file"))
 
     @classmethod
     def read(cls, folder: Path) -> Results:
