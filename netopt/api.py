@@ -120,7 +120,7 @@ def load(model_file: PathLike, *, strict: bool = False) -> Case:
     base = _case.load_case(model_file, strict=strict)
     loaded, _ = load_model(model_file)  # the recipe's starting point (load_case keeps none)
     return Case(base.config, base.tables, base.model_path, base.dataset_path, base.warnings,
-                source=loaded, strict=strict)
+                places=base.places, source=loaded, strict=strict)
 
 
 def _flatten(settings: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -242,7 +242,8 @@ def _build(source: LoadedModel, overrides: dict[str, Any], added: list[dict[str,
             problems = [dc_replace(p, severity="error") for p in problems]
         raise InputError(sort_problems(problems))
     return Case(built.config, built.tables, source.path, dataset.resolve(),
-                sort_problems(problems), source=source, overrides=overrides,
+                sort_problems(problems), places=built.places, source=source,
+                overrides=overrides,
                 added_edits=added, strict=strict)
 
 

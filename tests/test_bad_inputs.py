@@ -81,6 +81,23 @@ def add_column(table: str, column: str, value: str) -> Mutation:
     return apply
 
 
+def locate(table: str, row: int, location: str,
+           blank: tuple[str, ...] = ("latitude", "longitude")) -> Mutation:
+    """Give row `row` a location (adding the column if needed) and blank the cells it is to
+    stand in for."""
+
+    def apply(proj: Path) -> None:
+        rows = _read(_table(proj, table))
+        if "location" not in rows[0]:
+            rows = [rows[0] + ["location"]] + [r + [""] for r in rows[1:]]
+        rows[row - 1][rows[0].index("location")] = location
+        for column in blank:
+            rows[row - 1][rows[0].index(column)] = ""
+        _write(_table(proj, table), rows)
+
+    return apply
+
+
 def copy_row(table: str, row: int) -> Mutation:
     """Append a copy of spreadsheet row `row` as the table's last row."""
 
@@ -490,6 +507,30 @@ CASES: list[Case] = [
           threads: 1
           time_limit: 50
         """),), (E(MODEL, 5, "solver.time_limit", "given twice, on lines 3 and 5"),)),
+    # -- places given by a location cell (City, ST; ZIP; airport code for hubs)
+    Case("location_unknown_place_one_error",
+         (locate("zones", 3, "Harrisbrg, PA", ("latitude", "longitude", "state")),),
+         (E(ZONES, 3, "location", "unknown place 'Harrisbrg, PA'", "Harrisburg, PA"),)),
+    Case("location_unknown_zip_one_error", (locate("plants", 2, "99999"),),
+         (E(PLANTS, 2, "location", "unknown place '99999'", "99950 (Ketchikan, AK)"),)),
+    Case("hub_unknown_airport_code", (locate("hubs", 2, "EWQ"),),
+         (E(HUBS, 2, "location", "unknown airport code 'EWQ'", "EWR (Newark)"),)),
+    Case("airport_code_outside_hubs", (locate("partners", 2, "EWR"),),
+         (E("tiny/partners.csv", 2, "location", "'EWR' looks like an airport code",
+            "airport codes place hubs only; write 'City, ST' or a ZIP code"),)),
+    Case("location_and_coordinates_disagree",
+         (locate("sites", 3, "Seattle, WA", blank=()),),
+         (W(SITES, 3, "location", "lie 3,", "km from Seattle, WA; the coordinates are used"),
+          W(SITES, 3, "state", "location 'Seattle, WA' is in WA; the state given is used",
+            "(found 'PA')")), exit_code=0),
+    Case("kol_without_site_or_location", (cell("kols", 2, "site_id", ""),),
+         (E(KOLS, 2, "site_id", "give the KOL's site_id or a location (found 'K1')"),)),
+    Case("kol_location_far_from_every_site",
+         (locate("kols", 2, "Seattle, WA", blank=("site_id",)),),
+         (E(KOLS, 2, "location", "no site within 50 km of Seattle, WA", "give site_id"),)),
+    Case("kol_location_far_from_its_site", (locate("kols", 2, "Pittsburgh, PA", blank=()),),
+         (W(KOLS, 2, "location", "site S1 lies", "km from Pittsburgh, PA; the site_id is used"),),
+         exit_code=0),
     # -- values that look like rich markup must be printed as written, never crash
     Case("value_looks_like_markup", (cell("sites", 3, "status", "[/x]"),),
          (E(SITES, 3, "status", "expected one of existing, candidate, excluded (found '[/x]')"),)),

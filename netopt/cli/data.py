@@ -39,11 +39,25 @@ def validate(
     print_frame(demand, "Patients per year by product")
 
 
-def data_describe(model: Path = typer.Argument(..., help="Model file (YAML).")) -> None:
+def data_describe(
+    model: Path = typer.Argument(..., help="Model file (YAML)."),
+    locations: bool = typer.Option(False, "--locations",
+                                   help="List every place given by a location cell, with "
+                                        "the place and coordinates it resolved to."),
+) -> None:
     """Counts per table, patients per year by product and by state."""
     from ..data.describe import demand_by_state, summary_tables
 
     case = load_or_exit(model)
+    if locations:
+        if case.places.empty:
+            console.print("no row is placed by a location cell")
+        else:
+            shown = case.places.assign(
+                latitude=case.places["latitude"].map("{:.5f}".format),
+                longitude=case.places["longitude"].map("{:.5f}".format))
+            print_frame(shown, f"Places resolved from location cells ({len(shown)})")
+        return
     counts, demand = summary_tables(case)
     print_frame(counts, "Rows per table")
     print_frame(demand, "Patients per year by product")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .config import Edit, ModelConfig
 from .io import LoadedModel, load_model, read_tables
+from .locations import PLACE_COLUMNS, affiliate_kols, drop_blank_repeats, place_by_location
 from .problems import InputError, Problem, errors, sort_problems
 from .schema import TABLES, Column
 from .tables import RawTable
@@ -28,6 +29,8 @@ class Case:
     model_path: Path | None = None
     dataset_path: Path | None = None
     warnings: list[Problem] = field(default_factory=list)
+    #: rows placed by a `location` cell: table, row, id, location, place, state, coordinates
+    places: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLACE_COLUMNS))
 
     @property
     def name(self) -> str:
@@ -73,17 +76,19 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     raw, problems = read_tables(loaded.dataset_path)
     masks, probs = _apply_set_edits(raw, loaded.config.edits, loaded)
     problems += probs
-    problems += _place_by_location(raw)
+    placed = place_by_location(raw)
+    problems += placed.problems
     tables: dict[str, pd.DataFrame] = {}
     files = {name: table.file for name, table in raw.items()}
     for name, table in raw.items():
         typed, probs = parse_table(TABLES[name], table)
-        problems += _blame_edits(probs, name, masks, loaded)
+        problems += _blame_edits(drop_blank_repeats(probs, placed.failed), name, masks, loaded)
         tables[name] = typed
     # references are checked on whatever parsed, so dangling ids show up with the rest
     problems += check_references(tables, files)
     if errors(problems):
         return None, problems
+    problems += affiliate_kols(tables, placed.places, files)
     problems += _apply_scale_edits(tables, loaded.config.edits, masks, loaded)
     problems += _check_semantics(tables, files, loaded.config, loaded)
     problems += _check_shelf_budget(tables, files)
@@ -91,7 +96,8 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     if errors(problems):
         return None, problems
     scoped = _scope_products(tables, loaded.config)
-    case = Case(loaded.config, scoped, loaded.path, loaded.dataset_path)
+    case = Case(loaded.config, scoped, loaded.path, loaded.dataset_path,
+                places=placed.places)
     return case, problems
 
 
@@ -223,33 +229,6 @@ def _scaled_out_of_range(col: Column, scaled: pd.Series, factor: float,
     return [Problem(*where, f"scaling by {factor:g} puts {col.name} out of its range "
                     f"({' and '.join(col.bounds)}) on row(s) {rows}{more}, e.g. "
                     f"{float(bad.iloc[0]):g}", str(factor))]
-
-
-def _place_by_location(raw: dict[str, RawTable]) -> list[Problem]:
-    """Fill blank coordinates from a 'City, ST' location through the offline gazetteer, so a
-    site can be given by city name; unknown places are reported with close matches."""
-    problems: list[Problem] = []
-    for table in raw.values():
-        frame = table.frame
-        if "location" not in frame.columns or "latitude" not in frame.columns:
-            continue
-        blank = (frame["latitude"].astype(str) == "") & (frame["longitude"].astype(str) == "")
-        todo = blank & (frame["location"].astype(str) != "")
-        if not todo.any():
-            continue
-        from .geography import Gazetteer, GeocodeError
-
-        gazetteer = Gazetteer.default()
-        for i in frame.index[todo]:
-            query = str(frame.at[i, "location"])
-            try:
-                place = gazetteer.lookup(query)
-            except GeocodeError as exc:
-                problems.append(Problem(table.file, int(i) + 2, "location", str(exc), query))
-                continue
-            frame.at[i, "latitude"] = f"{place.latitude:.5f}"
-            frame.at[i, "longitude"] = f"{place.longitude:.5f}"
-    return problems
 
 
 def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
