@@ -249,6 +249,7 @@ def W(file: str, row: int | None, column: str | None, *text: str) -> Expect:
 SITES, ZONES, PRODUCTS = "tiny/sites.csv", "tiny/zones.csv", "tiny/products.csv"
 HUBS, KOLS, PLANTS = "tiny/hubs.csv", "tiny/kols.csv", "tiny/plants.csv"
 TRANSPORT, MODEL = "tiny/transport.csv", "model.yaml"
+INCIDENCE = "tiny/incidence.csv"
 
 CASES: list[Case] = [
     # -- missing things
@@ -531,6 +532,27 @@ CASES: list[Case] = [
     Case("kol_location_far_from_its_site", (locate("kols", 2, "Pittsburgh, PA", blank=()),),
          (W(KOLS, 2, "location", "site S1 lies", "km from Pittsburgh, PA; the site_id is used"),),
          exit_code=0),
+    # -- incidence by state (optional table)
+    Case("incidence_unknown_product", (write_table("incidence", b"product_id,state,per_100k\n"
+                                                   b"p1,PA,12\np9,NY,3\n"),),
+         (E(INCIDENCE, 3, "product_id", "unknown product_id (not in products) (found 'p9')"),)),
+    Case("incidence_negative_rate", (write_table("incidence", b"product_id,state,per_100k\n"
+                                                 b"p1,PA,-2\n"),),
+         (E(INCIDENCE, 2, "per_100k", "expected a number >= 0 (found '-2')"),)),
+    Case("incidence_decimal_comma", (write_table("incidence", b"product_id,state,per_100k\n"
+                                                 b"p1,PA,\"2,5\"\n"),),
+         (E(INCIDENCE, 2, "per_100k", "decimal point", "(found '2,5')"),)),
+    Case("incidence_state_twice", (write_table("incidence", b"product_id,state,per_100k\n"
+                                               b"p1,PA,12\np1,NY,3\np1,PA,14\n"),),
+         (E(INCIDENCE, 4, "product_id", "duplicate id (first used on row 2) (found 'p1 / PA')"),)),
+    Case("incidence_missing_column", (write_table("incidence", b"product_id,per_100k\n"
+                                                  b"p1,12\n"),),
+         (E(INCIDENCE, 1, "state", "required column is missing"),)),
+    Case("incidence_state_without_zones", (write_table("incidence", b"product_id,state,per_100k\n"
+                                                       b"p1,Pa,12\np1,TX,3\n"),),
+         (W(INCIDENCE, 2, "state", "no zone is in this state (zones.state), so the rate is not "
+            "used; did you mean 'PA'? (found 'Pa')"),
+          W(INCIDENCE, 3, "state", "no zone is in this state", "(found 'TX')")), exit_code=0),
     # -- values that look like rich markup must be printed as written, never crash
     Case("value_looks_like_markup", (cell("sites", 3, "status", "[/x]"),),
          (E(SITES, 3, "status", "expected one of existing, candidate, excluded (found '[/x]')"),)),

@@ -6,9 +6,11 @@ InputError carrying every problem found.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .config import Edit, ModelConfig
@@ -44,10 +46,32 @@ class Case:
 
     def patients_by_product(self) -> pd.Series:
         """Patients per year by product: incidence x population / 100k x demand scale."""
-        pop = float(self.zones["population"].sum())
-        prod = self.products.set_index("product_id")
-        return (prod["incidence_per_100k"] * pop / 1e5 * self.config.demand_scale).rename(
-            "patients_per_year")
+        rates = self.incidence_by_zone()
+        pop = self.zones["population"].to_numpy()
+        patients = rates.mul(pop, axis=0).sum(axis=0) / 1e5 * self.config.demand_scale
+        return patients.rename("patients_per_year").rename_axis("product_id")
+
+    def incidence_by_zone(self) -> pd.DataFrame:
+        """Patients per 100k per year, one row per zone (in zones order), one column per
+        product: the incidence table's rate for the zone's state where it has one, the
+        product's incidence_per_100k elsewhere."""
+        return zone_incidence(self.zones, self.products, self.incidence)
+
+
+def zone_incidence(zones: pd.DataFrame, products: pd.DataFrame,
+                   incidence: pd.DataFrame) -> pd.DataFrame:
+    """Incidence per zone and product (see Case.incidence_by_zone)."""
+    uniform = products.set_index("product_id")["incidence_per_100k"].astype(float)
+    rates = pd.DataFrame(np.tile(uniform.to_numpy(), (len(zones), 1)),
+                         columns=uniform.index, index=zones.index)
+    if len(incidence) == 0:
+        return rates
+    state = zones["state"].to_numpy()
+    for pid, st, rate in zip(incidence["product_id"], incidence["state"],
+                             incidence["per_100k"], strict=True):
+        if pid in rates.columns:
+            rates.loc[state == st, pid] = float(rate)
+    return rates
 
 
 def _empty(name: str) -> pd.DataFrame:
@@ -92,6 +116,7 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     problems += _apply_scale_edits(tables, loaded.config.edits, masks, loaded)
     problems += _check_semantics(tables, files, loaded.config, loaded)
     problems += _check_shelf_budget(tables, files)
+    problems += _check_incidence(tables, files)
     problems += check_areas(tables, files, require=loaded.config.kols.mode == "require")
     if errors(problems):
         return None, problems
@@ -288,6 +313,27 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
     return problems
 
 
+def _check_incidence(tables: dict[str, pd.DataFrame],
+                     files: dict[str, str]) -> list[Problem]:
+    """An incidence row for a state no zone is in changes nothing: most likely a typo
+    ('Mn' for 'MN') that would silently leave the uniform rate in place."""
+    incidence, zones = tables.get("incidence"), tables.get("zones")
+    if incidence is None or zones is None or len(incidence) == 0:
+        return []
+    known = sorted(set(zones["state"]))
+    problems = []
+    for i, state in enumerate(incidence["state"]):
+        if state in known:
+            continue
+        close = [k for k in known if k.casefold() == state.casefold()] or \
+            difflib.get_close_matches(state, known, n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        problems.append(Problem(files["incidence"], i + 2, "state",
+                                f"no zone is in this state (zones.state), so the rate is "
+                                f"not used{hint}", state, severity="warning"))
+    return problems
+
+
 def _check_shelf_budget(tables: dict[str, pd.DataFrame],
                         files: dict[str, str]) -> list[Problem]:
     """The handling buffer is reserved out of the shelf life: a buffer that takes all of it
@@ -416,6 +462,9 @@ def _scope_products(tables: dict[str, pd.DataFrame], config: ModelConfig) -> dic
     if "policies" in tables:
         pol = tables["policies"]
         out["policies"] = pol[pol["product_id"].isin(keep)].reset_index(drop=True)
+    if "incidence" in tables:
+        inc = tables["incidence"]
+        out["incidence"] = inc[inc["product_id"].isin(keep)].reset_index(drop=True)
     if "assignment_costs" in tables:
         ac = tables["assignment_costs"]
         out["assignment_costs"] = ac[(ac["product_id"] == "") | ac["product_id"].isin(keep)]

@@ -467,11 +467,27 @@ POLICIES = Table(
     composite_key=("product_id", "policy"),
 )
 
+INCIDENCE = Table(
+    "incidence",
+    "Optional incidence by state: where a product has a row for a state, its zones in that "
+    "state use this rate instead of products.incidence_per_100k (other states keep it).",
+    None,
+    (
+        Column("product_id", "str", "Product", ref=("products", "product_id")),
+        Column("state", "str", "State code as written in zones.state"),
+        Column("per_100k", "float",
+               "Eligible (treated) patients per 100,000 population per year in the state",
+               "patients/100k/yr", min=0, max=100_000),
+    ),
+    required=False,
+    composite_key=("product_id", "state"),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         PRODUCTS, ZONES, SITES, KOLS, HUBS, PARTNERS, PLANTS, EQUIPMENT, TRANSPORT,
-        ASSIGNMENT_COSTS, POLICIES,
+        ASSIGNMENT_COSTS, POLICIES, INCIDENCE,
     )
 }
 
