@@ -32,6 +32,7 @@ from .analysis.scenarios import (
     build_comparison,
     check_override_keys,
     run_batch,
+    scenario_name,
 )
 from .data import case as _case
 from .data.config import Edit, ModelConfig
@@ -352,7 +353,7 @@ class Comparison(_Comparison):
 
 def _spec_of(item: _case.Case | PathLike, name: str | None) -> ScenarioSpec:
     if isinstance(item, str | Path):
-        return ScenarioSpec(name or Path(item).stem, str(item), {})
+        return ScenarioSpec(name or scenario_name(item), str(item), {})
     if isinstance(item, Case) and item.source is not None:
         return ScenarioSpec(name or item.name, str(item.source.path),
                             _recipe(item.overrides, item.added_edits))

@@ -553,6 +553,30 @@ CASES: list[Case] = [
          (W(INCIDENCE, 2, "state", "no zone is in this state (zones.state), so the rate is not "
             "used; did you mean 'PA'? (found 'Pa')"),
           W(INCIDENCE, 3, "state", "no zone is in this state", "(found 'TX')")), exit_code=0),
+    # -- a warning about a value an edit wrote points at the edit
+    Case("yaml_edit_sets_area_typo", (model("""
+        dataset: tiny
+        edits:
+          - table: sites
+            where: {site_id: S1}
+            set: {certified_areas: oncolgy}
+        """),), (W(MODEL, 5, "edits.0.set.certified_areas",
+                   "tiny/sites.csv, row 2, as set by this edit: therapeutic area 'oncolgy' is "
+                   "not used", "did you mean 'oncology'"),), exit_code=0),
+    Case("yaml_edit_scales_doses_off_cadence", (
+        cell("products", 2, "dose_interval_days", "3.5"),
+        cell("products", 2, "treatment_weeks", "12"),
+        cell("products", 2, "doses_per_patient", "24"),
+        model("""
+            dataset: tiny
+            edits:
+              - table: products
+                scale:
+                  doses_per_patient: 0.25
+            """)),
+         (W(MODEL, 5, "edits.0.scale.doses_per_patient",
+            "tiny/products.csv, row 2, as scaled by this edit: inconsistent with cadence",
+            "about 24 doses"),), exit_code=0),
     # -- values that look like rich markup must be printed as written, never crash
     Case("value_looks_like_markup", (cell("sites", 3, "status", "[/x]"),),
          (E(SITES, 3, "status", "expected one of existing, candidate, excluded (found '[/x]')"),)),

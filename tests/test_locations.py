@@ -172,3 +172,20 @@ def test_location_beside_coordinates_is_not_a_warning(project: Path) -> None:
     case = load_case(project / "tiny.yaml")
     assert case.warnings == []
     assert case.hubs.iloc[0]["latitude"] == 40.69  # the coordinates given win
+
+
+def test_with_changes_warning_points_at_the_edit(project: Path) -> None:
+    """A warning about a cell a with_changes edit wrote names that edit, not the data file."""
+    import netopt
+
+    case = netopt.load(project / "tiny.yaml")
+    changed = case.with_changes(edits=[
+        {"table": "sites", "where": {"site_id": "S3"}, "set": {"kol_count": 0}},
+        {"table": "sites", "where": {"site_id": "S3"},
+         "set": {"certified_areas": "hematolgy"}}])
+    (warning,) = changed.warnings
+    assert (warning.file, warning.row, warning.column) == ("with_changes edits[1]", None,
+                                                           "set.certified_areas")
+    assert warning.message.endswith("tiny/sites.csv, row 4, as set by this edit: "
+                                    "therapeutic area 'hematolgy' is not used by any product "
+                                    "or KOL")

@@ -111,7 +111,7 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     # references are checked on whatever parsed, so dangling ids show up with the rest
     problems += check_references(tables, files)
     if errors(problems):
-        return None, problems
+        return None, _warnings_at_edits(problems, files, masks, loaded)
     problems += affiliate_kols(tables, placed.places, files)
     problems += _apply_scale_edits(tables, loaded.config.edits, masks, loaded)
     problems += _check_semantics(tables, files, loaded.config, loaded)
@@ -119,7 +119,8 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     problems += _check_incidence(tables, files)
     problems += check_areas(tables, files, require=loaded.config.kols.mode == "require")
     if errors(problems):
-        return None, problems
+        return None, _warnings_at_edits(problems, files, masks, loaded)
+    problems = _warnings_at_edits(problems, files, masks, loaded)
     scoped = _scope_products(tables, loaded.config)
     case = Case(loaded.config, scoped, loaded.path, loaded.dataset_path,
                 places=placed.places)
@@ -188,24 +189,56 @@ def _apply_set_edits(raw: dict[str, RawTable], edits: list[Edit],
     return masks, problems
 
 
+def _edited_cells(masks: dict[int, pd.Series], loaded: LoadedModel
+                  ) -> dict[tuple[str, int, str], tuple[int, str]]:
+    """(table, spreadsheet row, column) -> (edit index, 'set' or 'scale') for every cell an
+    edit writes; the last edit of a cell wins."""
+    cells: dict[tuple[str, int, str], tuple[int, str]] = {}
+    for i, mask in masks.items():
+        edit = loaded.config.edits[i]
+        for pos in mask.to_numpy().nonzero()[0]:
+            for kind in ("set", "scale"):
+                for column in getattr(edit, kind) or {}:
+                    cells[(edit.table, int(pos) + 2, column)] = (i, kind)
+    return cells
+
+
 def _blame_edits(problems: list[Problem], table: str, masks: dict[int, pd.Series],
                  loaded: LoadedModel) -> list[Problem]:
     """A bad value written by a `set` edit is reported at its cell *and* at the edit, since
     the table itself does not hold it."""
-    setter: dict[tuple[int, str], int] = {}
-    for i, mask in masks.items():
-        edit = loaded.config.edits[i]
-        if edit.table == table:
-            for pos in mask.to_numpy().nonzero()[0]:
-                for column in edit.set:
-                    setter[(int(pos), column)] = i  # the last edit of a cell wins
+    cells = _edited_cells(masks, loaded)
     out = []
     for p in problems:
-        i = setter.get(((p.row or 0) - 2, p.column or ""))
-        if i is not None:
+        i, kind = cells.get((table, p.row or 0, p.column or ""), (None, ""))
+        if i is not None and kind == "set":
             file, line = loaded.where("edits", i, "set", p.column)
             at = f"{file}, line {line}" if line else file
             p = replace(p, message=f"{p.message}; the value is set by edits.{i} ({at})")
+        out.append(p)
+    return out
+
+
+def _warnings_at_edits(problems: list[Problem], files: dict[str, str],
+                       masks: dict[int, pd.Series], loaded: LoadedModel) -> list[Problem]:
+    """A warning about a cell an edit wrote points at the edit (model file and line, or
+    the with_changes edit), where the user can act on it, naming the cell it concerns."""
+    cells = _edited_cells(masks, loaded)
+    if not cells:
+        return problems
+    table_of = {file: name for name, file in files.items()}
+    out = []
+    for p in problems:
+        key = (table_of.get(p.file, ""), p.row or 0, p.column or "")
+        if p.severity == "warning" and key in cells:
+            i, kind = cells[key]
+            verb = "set" if kind == "set" else "scaled"
+            file, line, column = _edit_at(loaded, i, kind, key[2])
+            if line is None and file.endswith("]"):  # an edit given in Python: name its key
+                column = f"{kind}.{key[2]}"
+            p = Problem(file, line, column,
+                        f"{p.file}, row {p.row}, as {verb} by this edit: {p.message}",
+                        p.value, "warning")
         out.append(p)
     return out
 
