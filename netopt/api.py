@@ -32,6 +32,7 @@ from .analysis.scenarios import (
     build_comparison,
     check_override_keys,
     run_batch,
+    scenario_name,
 )
 from .data import case as _case
 from .data.config import Edit, ModelConfig
@@ -120,7 +121,7 @@ def load(model_file: PathLike, *, strict: bool = False) -> Case:
     base = _case.load_case(model_file, strict=strict)
     loaded, _ = load_model(model_file)  # the recipe's starting point (load_case keeps none)
     return Case(base.config, base.tables, base.model_path, base.dataset_path, base.warnings,
-                source=loaded, strict=strict)
+                places=base.places, source=loaded, strict=strict)
 
 
 def _flatten(settings: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -242,7 +243,8 @@ def _build(source: LoadedModel, overrides: dict[str, Any], added: list[dict[str,
             problems = [dc_replace(p, severity="error") for p in problems]
         raise InputError(sort_problems(problems))
     return Case(built.config, built.tables, source.path, dataset.resolve(),
-                sort_problems(problems), source=source, overrides=overrides,
+                sort_problems(problems), places=built.places, source=source,
+                overrides=overrides,
                 added_edits=added, strict=strict)
 
 
@@ -356,7 +358,7 @@ class Comparison(_Comparison):
 
 def _spec_of(item: _case.Case | PathLike, name: str | None) -> ScenarioSpec:
     if isinstance(item, str | Path):
-        return ScenarioSpec(name or Path(item).stem, str(item), {})
+        return ScenarioSpec(name or scenario_name(item), str(item), {})
     if isinstance(item, Case) and item.source is not None:
         return ScenarioSpec(name or item.name, str(item.source.path),
                             _recipe(item.overrides, item.added_edits))

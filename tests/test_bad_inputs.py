@@ -81,6 +81,23 @@ def add_column(table: str, column: str, value: str) -> Mutation:
     return apply
 
 
+def locate(table: str, row: int, location: str,
+           blank: tuple[str, ...] = ("latitude", "longitude")) -> Mutation:
+    """Give row `row` a location (adding the column if needed) and blank the cells it is to
+    stand in for."""
+
+    def apply(proj: Path) -> None:
+        rows = _read(_table(proj, table))
+        if "location" not in rows[0]:
+            rows = [rows[0] + ["location"]] + [r + [""] for r in rows[1:]]
+        rows[row - 1][rows[0].index("location")] = location
+        for column in blank:
+            rows[row - 1][rows[0].index(column)] = ""
+        _write(_table(proj, table), rows)
+
+    return apply
+
+
 def copy_row(table: str, row: int) -> Mutation:
     """Append a copy of spreadsheet row `row` as the table's last row."""
 
@@ -219,6 +236,7 @@ def W(file: str, row: int | None, column: str | None, *text: str) -> Expect:
 SITES, ZONES, PRODUCTS = "tiny/sites.csv", "tiny/zones.csv", "tiny/products.csv"
 HUBS, KOLS, PLANTS = "tiny/hubs.csv", "tiny/kols.csv", "tiny/plants.csv"
 TRANSPORT, MODEL = "tiny/transport.csv", "model.yaml"
+INCIDENCE = "tiny/incidence.csv"
 
 CASES: list[Case] = [
     # -- missing things
@@ -473,6 +491,75 @@ CASES: list[Case] = [
           threads: 1
           time_limit: 50
         """),), (E(MODEL, 5, "solver.time_limit", "given twice, on lines 3 and 5"),)),
+    # -- places given by a location cell (City, ST; ZIP; airport code for hubs)
+    Case("location_unknown_place_one_error",
+         (locate("zones", 3, "Harrisbrg, PA", ("latitude", "longitude", "state")),),
+         (E(ZONES, 3, "location", "unknown place 'Harrisbrg, PA'", "Harrisburg, PA"),)),
+    Case("location_unknown_zip_one_error", (locate("plants", 2, "99999"),),
+         (E(PLANTS, 2, "location", "unknown place '99999'", "99950 (Ketchikan, AK)"),)),
+    Case("hub_unknown_airport_code", (locate("hubs", 2, "EWQ"),),
+         (E(HUBS, 2, "location", "unknown airport code 'EWQ'", "EWR (Newark)"),)),
+    Case("airport_code_outside_hubs", (locate("partners", 2, "EWR"),),
+         (E("tiny/partners.csv", 2, "location", "'EWR' looks like an airport code",
+            "airport codes place hubs only; write 'City, ST' or a ZIP code"),)),
+    Case("location_and_coordinates_disagree",
+         (locate("sites", 3, "Seattle, WA", blank=()),),
+         (W(SITES, 3, "location", "lie 3,", "km from Seattle, WA; the coordinates are used"),
+          W(SITES, 3, "state", "location 'Seattle, WA' is in WA; the state given is used",
+            "(found 'PA')")), exit_code=0),
+    Case("kol_without_site_or_location", (cell("kols", 2, "site_id", ""),),
+         (E(KOLS, 2, "site_id", "give the KOL's site_id or a location (found 'K1')"),)),
+    Case("kol_location_far_from_every_site",
+         (locate("kols", 2, "Seattle, WA", blank=("site_id",)),),
+         (E(KOLS, 2, "location", "no site within 50 km of Seattle, WA", "give site_id"),)),
+    Case("kol_location_far_from_its_site", (locate("kols", 2, "Pittsburgh, PA", blank=()),),
+         (W(KOLS, 2, "location", "site S1 lies", "km from Pittsburgh, PA; the site_id is used"),),
+         exit_code=0),
+    # -- incidence by state (optional table)
+    Case("incidence_unknown_product", (write_table("incidence", b"product_id,state,per_100k\n"
+                                                   b"p1,PA,12\np9,NY,3\n"),),
+         (E(INCIDENCE, 3, "product_id", "unknown product_id (not in products) (found 'p9')"),)),
+    Case("incidence_negative_rate", (write_table("incidence", b"product_id,state,per_100k\n"
+                                                 b"p1,PA,-2\n"),),
+         (E(INCIDENCE, 2, "per_100k", "expected a number >= 0 (found '-2')"),)),
+    Case("incidence_decimal_comma", (write_table("incidence", b"product_id,state,per_100k\n"
+                                                 b"p1,PA,\"2,5\"\n"),),
+         (E(INCIDENCE, 2, "per_100k", "decimal point", "(found '2,5')"),)),
+    Case("incidence_state_twice", (write_table("incidence", b"product_id,state,per_100k\n"
+                                               b"p1,PA,12\np1,NY,3\np1,PA,14\n"),),
+         (E(INCIDENCE, 4, "product_id", "duplicate id (first used on row 2) (found 'p1 / PA')"),)),
+    Case("incidence_missing_column", (write_table("incidence", b"product_id,per_100k\n"
+                                                  b"p1,12\n"),),
+         (E(INCIDENCE, 1, "state", "required column is missing"),)),
+    Case("incidence_state_without_zones", (write_table("incidence", b"product_id,state,per_100k\n"
+                                                       b"p1,Pa,12\np1,TX,3\n"),),
+         (W(INCIDENCE, 2, "state", "no zone is in this state (zones.state), so the rate is not "
+            "used; did you mean 'PA'? (found 'Pa')"),
+          W(INCIDENCE, 3, "state", "no zone is in this state", "(found 'TX')")), exit_code=0),
+    # -- a warning about a value an edit wrote points at the edit
+    Case("yaml_edit_sets_area_typo", (model("""
+        dataset: tiny
+        edits:
+          - table: sites
+            where: {site_id: S1}
+            set: {certified_areas: oncolgy}
+        """),), (W(MODEL, 5, "edits.0.set.certified_areas",
+                   "tiny/sites.csv, row 2, as set by this edit: therapeutic area 'oncolgy' is "
+                   "not used", "did you mean 'oncology'"),), exit_code=0),
+    Case("yaml_edit_scales_doses_off_cadence", (
+        cell("products", 2, "dose_interval_days", "3.5"),
+        cell("products", 2, "treatment_weeks", "12"),
+        cell("products", 2, "doses_per_patient", "24"),
+        model("""
+            dataset: tiny
+            edits:
+              - table: products
+                scale:
+                  doses_per_patient: 0.25
+            """)),
+         (W(MODEL, 5, "edits.0.scale.doses_per_patient",
+            "tiny/products.csv, row 2, as scaled by this edit: inconsistent with cadence",
+            "about 24 doses"),), exit_code=0),
     # -- values that look like rich markup must be printed as written, never crash
     Case("value_looks_like_markup", (cell("sites", 3, "status", "[/x]"),),
          (E(SITES, 3, "status", "expected one of existing, candidate, excluded (found '[/x]')"),)),

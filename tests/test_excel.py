@@ -76,6 +76,15 @@ def test_template_has_every_table_headed_with_comments_and_readme(project: Path)
     onboarding = book["sites"].cell(row=1, column=TABLES["sites"].names.index(
         "onboarding_days") + 1)
     assert "Required: no (default: 90" in onboarding.comment.text
+    # coordinates a location may stand in for are not marked plainly required
+    for name in ("sites", "zones", "hubs", "partners", "plants"):
+        sheet = book[name]
+        for column in ("latitude", "longitude"):
+            head = sheet.cell(row=1, column=TABLES[name].names.index(column) + 1)
+            assert "Required: yes, unless the row's location is given" in head.comment.text
+            assert head.fill.fgColor.rgb == "FFEDEDED", (name, column)  # the optional shade
+    equipment_cost = book["equipment"]["B1"]
+    assert equipment_cost.fill.fgColor.rgb == "FFD9E1F2"  # a plainly required column
     # README: one row per schema column, below its header row
     readme = [row for row in book["README"].iter_rows(values_only=True) if any(row)]
     schema = schema_frame()

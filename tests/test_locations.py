@@ -79,3 +79,113 @@ def test_dose_count_inconsistent_with_cadence_is_a_warning(project: Path) -> Non
     assert warning.row == 2 and "about 24 doses" in warning.message
     with pytest.raises(InputError):
         load_case(project / "tiny.yaml", strict=True)
+
+
+def _edit(project: Path, table: str, change) -> None:
+    path = project / "tiny" / f"{table}.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    change(frame)
+    frame.to_csv(path, index=False)
+
+
+def _place_everything(project: Path) -> None:
+    """Every table that has coordinates given by location instead (and zones' states)."""
+    def hubs(d):
+        d[["latitude", "longitude", "airport_code"]] = ""
+        d["location"] = "EWR"
+
+    def zones(d):
+        d[["latitude", "longitude", "state"]] = ""
+        d["location"] = ["Newark, NJ", "17101"]
+
+    def kols(d):
+        d["site_id"] = ""
+        d["location"] = "Lancaster, PA"
+
+    def plants(d):
+        d[["latitude", "longitude"]] = ""
+        d["location"] = "07960"
+
+    def partners(d):
+        d[["latitude", "longitude"]] = ""
+        d["location"] = "Lancaster, PA"
+
+    for table, change in (("hubs", hubs), ("zones", zones), ("kols", kols),
+                          ("plants", plants), ("partners", partners)):
+        _edit(project, table, change)
+
+
+def test_location_places_hubs_partners_plants_zones_and_kols(project: Path) -> None:
+    import airportsdata
+    import zipcodes
+
+    from netopt.data.geography import Gazetteer
+
+    _place_everything(project)
+    case = load_case(project / "tiny.yaml")
+    assert case.warnings == []  # no "column not in the schema; it is ignored"
+    ewr = airportsdata.load("IATA")["EWR"]
+    hub = case.hubs.iloc[0]
+    assert (hub["latitude"], hub["longitude"]) == pytest.approx((ewr["lat"], ewr["lon"]),
+                                                                abs=1e-5)
+    assert hub["airport_code"] == "EWR"
+    newark = Gazetteer.default().lookup("Newark, NJ")
+    harrisburg = zipcodes.matching("17101")[0]
+    zones = case.zones.set_index("zone_id")
+    assert zones.loc["Z1", ["latitude", "longitude"]].tolist() == pytest.approx(
+        [newark.latitude, newark.longitude], abs=1e-5)
+    assert zones.loc["Z2", ["latitude", "longitude"]].tolist() == pytest.approx(
+        [float(harrisburg["lat"]), float(harrisburg["long"])], abs=1e-5)
+    assert zones["state"].tolist() == ["NJ", "PA"]  # derived from the places
+    morristown = zipcodes.matching("07960")[0]
+    assert case.plants.iloc[0]["latitude"] == pytest.approx(float(morristown["lat"]), abs=1e-5)
+    assert case.partners.iloc[0]["longitude"] == pytest.approx(-76.31, abs=0.01)
+    # Lancaster, PA lies 27 km from S2 (40.1 N, 76.0 W) and ~170 km from the other sites
+    assert case.kols.iloc[0]["site_id"] == "S2"
+    places = case.places.set_index(["table", "row"])
+    assert len(places) == 6
+    assert places.loc[("kols", 2), "used"] == "site S2 (nearest, 27 km)"
+    assert places.loc[("zones", 3), "used"] == "coordinates and state"
+
+
+def test_describe_locations_lists_every_place(project: Path) -> None:
+    from typer.testing import CliRunner
+
+    from netopt.cli.app import app
+
+    _place_everything(project)
+    result = CliRunner().invoke(app, ["data", "describe", str(project / "tiny.yaml"),
+                                      "--locations"], env={"NO_COLOR": "1", "COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "Places resolved from location cells (6)" in text
+    assert "Newark Liberty International" in text and "(EWR)" in text  # may wrap
+    assert "40.69248" in text and "-74.16869" in text  # EWR to 5 decimals
+    assert "Harrisburg, PA 17101" in text and "Morristown, NJ 07960" in text
+
+
+def test_location_beside_coordinates_is_not_a_warning(project: Path) -> None:
+    """A location column next to coordinates that agree with it is used (checked), not
+    reported as an ignored column."""
+    _edit(project, "hubs", lambda d: d.__setitem__("location", "EWR"))
+    _edit(project, "plants", lambda d: d.__setitem__("location", "Morristown, NJ"))
+    case = load_case(project / "tiny.yaml")
+    assert case.warnings == []
+    assert case.hubs.iloc[0]["latitude"] == 40.69  # the coordinates given win
+
+
+def test_with_changes_warning_points_at_the_edit(project: Path) -> None:
+    """A warning about a cell a with_changes edit wrote names that edit, not the data file."""
+    import netopt
+
+    case = netopt.load(project / "tiny.yaml")
+    changed = case.with_changes(edits=[
+        {"table": "sites", "where": {"site_id": "S3"}, "set": {"kol_count": 0}},
+        {"table": "sites", "where": {"site_id": "S3"},
+         "set": {"certified_areas": "hematolgy"}}])
+    (warning,) = changed.warnings
+    assert (warning.file, warning.row, warning.column) == ("with_changes edits[1]", None,
+                                                           "set.certified_areas")
+    assert warning.message.endswith("tiny/sites.csv, row 4, as set by this edit: "
+                                    "therapeutic area 'hematolgy' is not used by any product "
+                                    "or KOL")

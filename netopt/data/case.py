@@ -6,13 +6,16 @@ InputError carrying every problem found.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .config import Edit, ModelConfig
 from .io import LoadedModel, load_model, read_tables
+from .locations import PLACE_COLUMNS, affiliate_kols, drop_blank_repeats, place_by_location
 from .problems import InputError, Problem, errors, sort_problems
 from .schema import TABLES, Column
 from .tables import RawTable
@@ -28,6 +31,8 @@ class Case:
     model_path: Path | None = None
     dataset_path: Path | None = None
     warnings: list[Problem] = field(default_factory=list)
+    #: rows placed by a `location` cell: table, row, id, location, place, state, coordinates
+    places: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLACE_COLUMNS))
 
     @property
     def name(self) -> str:
@@ -41,10 +46,32 @@ class Case:
 
     def patients_by_product(self) -> pd.Series:
         """Patients per year by product: incidence x population / 100k x demand scale."""
-        pop = float(self.zones["population"].sum())
-        prod = self.products.set_index("product_id")
-        return (prod["incidence_per_100k"] * pop / 1e5 * self.config.demand_scale).rename(
-            "patients_per_year")
+        rates = self.incidence_by_zone()
+        pop = self.zones["population"].to_numpy()
+        patients = rates.mul(pop, axis=0).sum(axis=0) / 1e5 * self.config.demand_scale
+        return patients.rename("patients_per_year").rename_axis("product_id")
+
+    def incidence_by_zone(self) -> pd.DataFrame:
+        """Patients per 100k per year, one row per zone (in zones order), one column per
+        product: the incidence table's rate for the zone's state where it has one, the
+        product's incidence_per_100k elsewhere."""
+        return zone_incidence(self.zones, self.products, self.incidence)
+
+
+def zone_incidence(zones: pd.DataFrame, products: pd.DataFrame,
+                   incidence: pd.DataFrame) -> pd.DataFrame:
+    """Incidence per zone and product (see Case.incidence_by_zone)."""
+    uniform = products.set_index("product_id")["incidence_per_100k"].astype(float)
+    rates = pd.DataFrame(np.tile(uniform.to_numpy(), (len(zones), 1)),
+                         columns=uniform.index, index=zones.index)
+    if len(incidence) == 0:
+        return rates
+    state = zones["state"].to_numpy()
+    for pid, st, rate in zip(incidence["product_id"], incidence["state"],
+                             incidence["per_100k"], strict=True):
+        if pid in rates.columns:
+            rates.loc[state == st, pid] = float(rate)
+    return rates
 
 
 def _empty(name: str) -> pd.DataFrame:
@@ -73,25 +100,30 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     raw, problems = read_tables(loaded.dataset_path)
     masks, probs = _apply_set_edits(raw, loaded.config.edits, loaded)
     problems += probs
-    problems += _place_by_location(raw)
+    placed = place_by_location(raw)
+    problems += placed.problems
     tables: dict[str, pd.DataFrame] = {}
     files = {name: table.file for name, table in raw.items()}
     for name, table in raw.items():
         typed, probs = parse_table(TABLES[name], table)
-        problems += _blame_edits(probs, name, masks, loaded)
+        problems += _blame_edits(drop_blank_repeats(probs, placed.failed), name, masks, loaded)
         tables[name] = typed
     # references are checked on whatever parsed, so dangling ids show up with the rest
     problems += check_references(tables, files)
     if errors(problems):
-        return None, problems
+        return None, _warnings_at_edits(problems, files, masks, loaded)
+    problems += affiliate_kols(tables, placed.places, files)
     problems += _apply_scale_edits(tables, loaded.config.edits, masks, loaded)
     problems += _check_semantics(tables, files, loaded.config, loaded)
     problems += _check_shelf_budget(tables, files)
+    problems += _check_incidence(tables, files)
     problems += check_areas(tables, files, require=loaded.config.kols.mode == "require")
     if errors(problems):
-        return None, problems
+        return None, _warnings_at_edits(problems, files, masks, loaded)
+    problems = _warnings_at_edits(problems, files, masks, loaded)
     scoped = _scope_products(tables, loaded.config)
-    case = Case(loaded.config, scoped, loaded.path, loaded.dataset_path)
+    case = Case(loaded.config, scoped, loaded.path, loaded.dataset_path,
+                places=placed.places)
     return case, problems
 
 
@@ -157,24 +189,56 @@ def _apply_set_edits(raw: dict[str, RawTable], edits: list[Edit],
     return masks, problems
 
 
+def _edited_cells(masks: dict[int, pd.Series], loaded: LoadedModel
+                  ) -> dict[tuple[str, int, str], tuple[int, str]]:
+    """(table, spreadsheet row, column) -> (edit index, 'set' or 'scale') for every cell an
+    edit writes; the last edit of a cell wins."""
+    cells: dict[tuple[str, int, str], tuple[int, str]] = {}
+    for i, mask in masks.items():
+        edit = loaded.config.edits[i]
+        for pos in mask.to_numpy().nonzero()[0]:
+            for kind in ("set", "scale"):
+                for column in getattr(edit, kind) or {}:
+                    cells[(edit.table, int(pos) + 2, column)] = (i, kind)
+    return cells
+
+
 def _blame_edits(problems: list[Problem], table: str, masks: dict[int, pd.Series],
                  loaded: LoadedModel) -> list[Problem]:
     """A bad value written by a `set` edit is reported at its cell *and* at the edit, since
     the table itself does not hold it."""
-    setter: dict[tuple[int, str], int] = {}
-    for i, mask in masks.items():
-        edit = loaded.config.edits[i]
-        if edit.table == table:
-            for pos in mask.to_numpy().nonzero()[0]:
-                for column in edit.set:
-                    setter[(int(pos), column)] = i  # the last edit of a cell wins
+    cells = _edited_cells(masks, loaded)
     out = []
     for p in problems:
-        i = setter.get(((p.row or 0) - 2, p.column or ""))
-        if i is not None:
+        i, kind = cells.get((table, p.row or 0, p.column or ""), (None, ""))
+        if i is not None and kind == "set":
             file, line = loaded.where("edits", i, "set", p.column)
             at = f"{file}, line {line}" if line else file
             p = replace(p, message=f"{p.message}; the value is set by edits.{i} ({at})")
+        out.append(p)
+    return out
+
+
+def _warnings_at_edits(problems: list[Problem], files: dict[str, str],
+                       masks: dict[int, pd.Series], loaded: LoadedModel) -> list[Problem]:
+    """A warning about a cell an edit wrote points at the edit (model file and line, or
+    the with_changes edit), where the user can act on it, naming the cell it concerns."""
+    cells = _edited_cells(masks, loaded)
+    if not cells:
+        return problems
+    table_of = {file: name for name, file in files.items()}
+    out = []
+    for p in problems:
+        key = (table_of.get(p.file, ""), p.row or 0, p.column or "")
+        if p.severity == "warning" and key in cells:
+            i, kind = cells[key]
+            verb = "set" if kind == "set" else "scaled"
+            file, line, column = _edit_at(loaded, i, kind, key[2])
+            if line is None and file.endswith("]"):  # an edit given in Python: name its key
+                column = f"{kind}.{key[2]}"
+            p = Problem(file, line, column,
+                        f"{p.file}, row {p.row}, as {verb} by this edit: {p.message}",
+                        p.value, "warning")
         out.append(p)
     return out
 
@@ -223,33 +287,6 @@ def _scaled_out_of_range(col: Column, scaled: pd.Series, factor: float,
     return [Problem(*where, f"scaling by {factor:g} puts {col.name} out of its range "
                     f"({' and '.join(col.bounds)}) on row(s) {rows}{more}, e.g. "
                     f"{float(bad.iloc[0]):g}", str(factor))]
-
-
-def _place_by_location(raw: dict[str, RawTable]) -> list[Problem]:
-    """Fill blank coordinates from a 'City, ST' location through the offline gazetteer, so a
-    site can be given by city name; unknown places are reported with close matches."""
-    problems: list[Problem] = []
-    for table in raw.values():
-        frame = table.frame
-        if "location" not in frame.columns or "latitude" not in frame.columns:
-            continue
-        blank = (frame["latitude"].astype(str) == "") & (frame["longitude"].astype(str) == "")
-        todo = blank & (frame["location"].astype(str) != "")
-        if not todo.any():
-            continue
-        from .geography import Gazetteer, GeocodeError
-
-        gazetteer = Gazetteer.default()
-        for i in frame.index[todo]:
-            query = str(frame.at[i, "location"])
-            try:
-                place = gazetteer.lookup(query)
-            except GeocodeError as exc:
-                problems.append(Problem(table.file, int(i) + 2, "location", str(exc), query))
-                continue
-            frame.at[i, "latitude"] = f"{place.latitude:.5f}"
-            frame.at[i, "longitude"] = f"{place.longitude:.5f}"
-    return problems
 
 
 def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
@@ -306,6 +343,27 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
         problems.append(Problem(files["transport"], None, None, "no transport mode"))
     problems += _check_policies(tables, files, config, loaded)
     problems += _check_timeline(tables, files, config, loaded)
+    return problems
+
+
+def _check_incidence(tables: dict[str, pd.DataFrame],
+                     files: dict[str, str]) -> list[Problem]:
+    """An incidence row for a state no zone is in changes nothing: most likely a typo
+    ('Mn' for 'MN') that would silently leave the uniform rate in place."""
+    incidence, zones = tables.get("incidence"), tables.get("zones")
+    if incidence is None or zones is None or len(incidence) == 0:
+        return []
+    known = sorted(set(zones["state"]))
+    problems = []
+    for i, state in enumerate(incidence["state"]):
+        if state in known:
+            continue
+        close = [k for k in known if k.casefold() == state.casefold()] or \
+            difflib.get_close_matches(state, known, n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        problems.append(Problem(files["incidence"], i + 2, "state",
+                                f"no zone is in this state (zones.state), so the rate is "
+                                f"not used{hint}", state, severity="warning"))
     return problems
 
 
@@ -437,6 +495,9 @@ def _scope_products(tables: dict[str, pd.DataFrame], config: ModelConfig) -> dic
     if "policies" in tables:
         pol = tables["policies"]
         out["policies"] = pol[pol["product_id"].isin(keep)].reset_index(drop=True)
+    if "incidence" in tables:
+        inc = tables["incidence"]
+        out["incidence"] = inc[inc["product_id"].isin(keep)].reset_index(drop=True)
     if "assignment_costs" in tables:
         ac = tables["assignment_costs"]
         out["assignment_costs"] = ac[(ac["product_id"] == "") | ac["product_id"].isin(keep)]

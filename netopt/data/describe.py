@@ -28,10 +28,10 @@ def summary_tables(case: Case) -> tuple[pd.DataFrame, pd.DataFrame]:
 def demand_by_state(case: Case) -> pd.DataFrame:
     """Patients per year by state (rows) and product (columns), largest states first."""
     zones = case.zones
-    products = case.products.set_index("product_id")
+    rates = case.incidence_by_zone()
     out = pd.DataFrame({"state": zones["state"]})
-    for pid, incidence in products["incidence_per_100k"].items():
-        out[pid] = zones["population"] * incidence / 1e5 * case.config.demand_scale
+    for pid in rates.columns:
+        out[pid] = zones["population"] * rates[pid] / 1e5 * case.config.demand_scale
     table = out.groupby("state", sort=True).sum()
     table["total"] = table.sum(axis=1)
     return table.sort_values("total", ascending=False, kind="stable").reset_index()

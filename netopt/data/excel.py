@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .problems import Problem
-from .schema import TABLES, Column, schema_frame
+from .schema import TABLES, Column, schema_frame, stands_in_for_location
 from .tables import RawTable, display_path, unique_names
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -268,8 +268,9 @@ def _write_table(sheet: object, table: str, frame: pd.DataFrame, file: str) -> l
         cell.alignment = Alignment(vertical="top")
         if name in spec.names:
             col = spec.column(name)
-            cell.fill = required_fill if col.required else optional_fill
-            text = _column_note(col)
+            needed = col.required and not stands_in_for_location(table, name)
+            cell.fill = required_fill if needed else optional_fill
+            text = _column_note(col, table)
         else:
             text = f"Not a column of '{table}': netopt ignores it."
         lines = sum(1 + len(line) // 45 for line in text.splitlines())
@@ -302,12 +303,15 @@ def _write_table(sheet: object, table: str, frame: pd.DataFrame, file: str) -> l
     return columns
 
 
-def _column_note(col: Column) -> str:
+def _column_note(col: Column, table: str) -> str:
     """Header comment: what a user needs to fill the column in."""
     lines = [col.doc, f"Type: {col.dtype_label}"]
     if col.unit:
         lines.append(f"Unit: {col.unit}")
-    if col.required:
+    if stands_in_for_location(table, col.name):
+        lines.append("Required: yes, unless the row's location is given (then leave it "
+                     "blank: it is taken from the place)")
+    elif col.required:
         lines.append("Required: yes")
     else:
         default = "blank" if col.default in (None, "") else str(col.default)

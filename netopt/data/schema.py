@@ -131,6 +131,29 @@ def _lon() -> Column:
     return Column("longitude", "float", "WGS84 longitude", "degrees", min=-180, max=180)
 
 
+def _location(what: str, airport: bool = False) -> Column:
+    code = ", an IATA airport code (EWR)" if airport else ""
+    return Column("location", "str",
+                  f"Place as 'City, ST', a 5-digit ZIP code{code}: {what} (offline gazetteer, "
+                  "ZIP centroid or airport table)", required=False, default="")
+
+
+#: columns a `location` may stand in for: left blank, they are taken from the place
+LOCATION_FILLS = ("latitude", "longitude", "state")
+
+
+def stands_in_for_location(table: str, column: str) -> bool:
+    """True when `column` of `table` may be left blank because a location is given."""
+    return column in LOCATION_FILLS and table in TABLES and "location" in TABLES[table].names
+
+
+def required_label(table: str, col: Column) -> str:
+    """'yes', 'no', or 'yes, or location' for coordinates (and state) a location fills."""
+    if not col.required:
+        return "no"
+    return "yes, or location" if stands_in_for_location(table, col.name) else "yes"
+
+
 def _classes(doc: str, required: bool = True) -> Column:
     return Column(
         "temperature_classes", "list", doc, required=required, default="",
@@ -209,6 +232,8 @@ ZONES = Table(
         _lat(),
         _lon(),
         Column("population", "float", "Resident population", "people", min=0, max=MAX_POPULATION),
+        _location("places the zone (and gives its state) when latitude and longitude are "
+                  "left blank"),
     ),
 )
 
@@ -252,10 +277,8 @@ SITES = Table(
                required=False, default=0.0, max=MAX_CAPACITY),
         Column("kol_count", "int", "Key opinion leaders practising at the site", min=0,
                required=False, default=0, max=10_000),
-        Column("location", "str",
-               "Place as 'City, ST' or a 5-digit ZIP code: places the site (offline "
-               "gazetteer / ZIP centroid) when latitude and longitude are left blank",
-               required=False, default=""),
+        _location("places the site (and gives its state) when latitude and longitude are "
+                  "left blank"),
         Column("max_stocking_loss_usd_per_year", "float",
                "Most the site will risk per product on holding stock (expiries it bears after "
                "returns, restocking fees, capital tied up); above it the site orders "
@@ -276,9 +299,12 @@ KOLS = Table(
         _id("kol_id", "Unique KOL identifier"),
         Column("name", "str", "Name"),
         Column("therapeutic_area", "str", "Area the KOL leads in"),
-        Column("site_id", "str", "Affiliated treatment site", ref=("sites", "site_id")),
+        Column("site_id", "str", "Affiliated treatment site (blank: the nearest site to the "
+               "KOL's location)", ref=("sites", "site_id"), required=False, default=""),
         Column("weight", "float", "Relative influence (for weighted KOL coverage)", min=0,
                required=False, default=1.0, max=1e6),
+        _location("where the KOL practises: with site_id blank, the KOL is affiliated with "
+                  "the nearest site within 50 km"),
     ),
     required=False,
     allow_empty=True,
@@ -307,6 +333,7 @@ HUBS = Table(
                "Daily order cut-off (HH:MM local); drives the average wait for dispatch",
                required=False, default="17:00"),
         _status("existing (contracted), candidate, or excluded"),
+        _location("places the hub when latitude and longitude are left blank", airport=True),
     ),
 )
 
@@ -329,6 +356,7 @@ PARTNERS = Table(
         Column("service_radius_km", "float", "Farthest site the partner delivers to", "km",
                min=0, max=MAX_KM),
         _status("existing (contracted), candidate, or excluded"),
+        _location("places the partner when latitude and longitude are left blank"),
     ),
     required=False,
     allow_empty=True,
@@ -349,6 +377,7 @@ PLANTS = Table(
         Column("turnaround_days", "float",
                "Manufacturing time from receipt of cells to release (autologous)", "days",
                min=0, required=False, default=0.0, max=365),
+        _location("places the plant when latitude and longitude are left blank"),
     ),
 )
 
@@ -438,11 +467,27 @@ POLICIES = Table(
     composite_key=("product_id", "policy"),
 )
 
+INCIDENCE = Table(
+    "incidence",
+    "Optional incidence by state: where a product has a row for a state, its zones in that "
+    "state use this rate instead of products.incidence_per_100k (other states keep it).",
+    None,
+    (
+        Column("product_id", "str", "Product", ref=("products", "product_id")),
+        Column("state", "str", "State code as written in zones.state"),
+        Column("per_100k", "float",
+               "Eligible (treated) patients per 100,000 population per year in the state",
+               "patients/100k/yr", min=0, max=100_000),
+    ),
+    required=False,
+    composite_key=("product_id", "state"),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         PRODUCTS, ZONES, SITES, KOLS, HUBS, PARTNERS, PLANTS, EQUIPMENT, TRANSPORT,
-        ASSIGNMENT_COSTS, POLICIES,
+        ASSIGNMENT_COSTS, POLICIES, INCIDENCE,
     )
 }
 
@@ -460,7 +505,7 @@ def schema_frame():
                     "column": c.name,
                     "dtype": c.dtype_label,
                     "unit": c.unit,
-                    "required": "yes" if c.required else "no",
+                    "required": required_label(t.name, c),
                     "default": "" if c.required or c.default is None else str(c.default),
                     "allowed": ", ".join(c.allowed) if c.allowed else _range(c),
                     "description": c.doc,
@@ -488,7 +533,7 @@ def schema_markdown() -> str:
             default = "" if c.required or c.default is None else f"`{c.default}`"
             allowed = ", ".join(f"`{a}`" for a in c.allowed) if c.allowed else _range(c)
             lines.append(
-                f"| `{c.name}` | {c.dtype_label} | {c.unit} | {'yes' if c.required else 'no'} "
+                f"| `{c.name}` | {c.dtype_label} | {c.unit} | {required_label(t.name, c)} "
                 f"| {default} | {allowed} | {c.doc} |"
             )
         lines.append("")

@@ -520,7 +520,8 @@ def prepare(case: Case) -> Prepared:
     products = derive_products(case)
     explicit = len(case.assignment_costs) > 0
     points, zone_point, product_points = _demand_points(case, products, explicit)
-    demand = _demand(points, product_points, products, cfg.demand_scale)
+    demand = _demand(points, product_points, products, cfg.demand_scale,
+                     _state_rates(case, zone_point))
     net = _network(case, products)
     partner_supply = _partner_supply(net, products)
     rows = _site_product_lanes(net, products, _supply_hours(partner_supply),
@@ -560,15 +561,33 @@ def _without(frame: pd.DataFrame, drop: set[tuple[str, str]]) -> pd.DataFrame:
     return frame[~keys.isin(drop)].reset_index(drop=True)
 
 
+def _state_rates(case: Case, zone_point: pd.DataFrame) -> pd.DataFrame | None:
+    """Population x incidence per (zone, grid point) row of zone_point and product, when an
+    incidence table sets rates by state; None keeps the uniform incidence_per_100k."""
+    if len(case.incidence) == 0:
+        return None
+    rates = case.incidence_by_zone().set_axis(case.zones["zone_id"].to_numpy())
+    weighted = rates.loc[zone_point["zone_id"]].to_numpy() * \
+        zone_point["population"].to_numpy()[:, None]
+    return pd.DataFrame(weighted, columns=rates.columns).assign(
+        point_id=zone_point["point_id"].to_numpy())
+
+
 def _demand(points: pd.DataFrame, product_points: dict[str, pd.Index], products: pd.DataFrame,
-            scale: float) -> pd.DataFrame:
-    """Patients per year per (demand point, product) on the product's own grid."""
+            scale: float, state_rates: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Patients per year per (demand point, product) on the product's own grid: a point's
+    population x incidence, or, with rates by state, the sum over its member zones."""
     frames = []
     for pid, inc in products["incidence_per_100k"].items():
         pts = product_points[pid]
+        if state_rates is None:
+            weighted = points.loc[pts, "population"].to_numpy() * inc
+        else:
+            by_point = state_rates.groupby("point_id")[pid].sum()
+            weighted = by_point.reindex(pts, fill_value=0.0).to_numpy()
         frames.append(pd.DataFrame({
             "point_id": pts.to_numpy(), "product_id": pid,
-            "patients": points.loc[pts, "population"].to_numpy() * inc / 1e5 * scale,
+            "patients": weighted / 1e5 * scale,
         }))
     frame = pd.concat(frames, ignore_index=True)
     return frame[frame["patients"] > 0].sort_values(

@@ -353,8 +353,10 @@ def unserved_table(prep: Prepared, m: pyo.ConcreteModel) -> pd.DataFrame:
 def zones_table(prep: Prepared, assignments: pd.DataFrame,
                 unserved: pd.DataFrame) -> pd.DataFrame:
     """Per zone: patients demanded, served, unserved and served beyond the travel target."""
+    rates = prep.case.incidence_by_zone()[list(prep.products.index)]
+    total_rate = pd.Series(rates.sum(axis=1).to_numpy(), index=prep.case.zones["zone_id"])
     zones = prep.case.zones.set_index("zone_id").sort_index()
-    total_rate = prep.products["incidence_per_100k"].sum() / 1e5 * prep.case.config.demand_scale
+    total_rate = total_rate.reindex(zones.index) / 1e5 * prep.case.config.demand_scale
     served = assignments.groupby("zone_id")["patients_per_year"].sum()
     beyond = assignments[~assignments["within_travel_target"].astype(bool)].groupby(
         "zone_id")["patients_per_year"].sum()
