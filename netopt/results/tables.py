@@ -16,11 +16,11 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ..data.geography import haversine_km
+from ..inventory.ordering import COST_PARTS
 from ..model.common import MONEY
 from ..model.prepare import Prepared
 from ..solver.highs import SolveInfo
 from ..solver.network_start import StartNetwork
-from ..inventory.ordering import COST_PARTS
 from .finance import finance_summary, policies_table
 
 if TYPE_CHECKING:
