@@ -32,7 +32,7 @@ from netopt.results.tables import TABLE_NAMES, Results
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
 SMALL = ROOT / "models" / "us-small.yaml"
-OUTPUTS = ("map.html", "report.html", "network.xlsx")
+OUTPUTS = ("map.html", "report.html", "details.html", "network.xlsx")
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)> \"q\" 'a' & b; "
 CHROMIUM = shutil.which("chromium")
 NEEDS_CHROMIUM = pytest.mark.skipif(
