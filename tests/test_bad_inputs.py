@@ -652,6 +652,6 @@ def test_infeasible_shelf_life_is_named_as_the_cause(project: Path, requirement:
     assert "Traceback" not in text
     assert result.exit_code == 3, text
     assert ("none eligible: no lane fits the shelf life: 2 h from release to administration "
-            "(shelf_life_hours 26 - handling_buffer_hours 24)") in " ".join(text.split())
+            "(shelf life 26 h minus a 24 h handling buffer)") in " ".join(text.split())
     assert "within reach" not in text
 

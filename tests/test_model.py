@@ -284,7 +284,7 @@ def test_vein_to_vein_reported_and_limited():
     assert limited.site_products.empty
     assert limited.no_option["reason"].str.contains(
         "no lane fits the shelf life or the vein-to-vein limit", regex=False).all()
-    assert limited.no_option["reason"].str.contains("max_vein_to_vein_days 17 d").all()
+    assert limited.no_option["reason"].str.contains("vein-to-vein limit of 17 d").all()
 
 
 def test_starting_material_needs_cryo_when_too_slow():

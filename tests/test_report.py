@@ -32,7 +32,7 @@ from netopt.results.tables import TABLE_NAMES, Results
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
 SMALL = ROOT / "models" / "us-small.yaml"
-OUTPUTS = ("map.html", "report.html", "network.xlsx")
+OUTPUTS = ("map.html", "report.html", "details.html", "network.xlsx")
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)> \"q\" 'a' & b; "
 CHROMIUM = shutil.which("chromium")
 NEEDS_CHROMIUM = pytest.mark.skipif(
@@ -68,8 +68,9 @@ def test_write_reports_tiny(tiny: Results, tmp_path: Path) -> None:
     assert [p.name for p in paths] == list(OUTPUTS)
     assert all(p.stat().st_size > 1000 for p in paths)
     page = (tmp_path / "report.html").read_text()
-    assert "Site One" in page and "Activated sites by state" in page
-    assert 'href="map.html"' in page
+    details = (tmp_path / "details.html").read_text()
+    assert "Site One" in details and "Activated sites by state" in details
+    assert 'href="map.html"' in page and 'href="details.html"' in page
 
 
 def test_build_map_returns_folium_map(tiny: Results) -> None:
@@ -80,11 +81,18 @@ def test_build_map_returns_folium_map(tiny: Results) -> None:
     html = m.get_root().render()
     names = [json.loads(n) for n in re.findall(r'^\s*("(?:[^"\\]|\\.)*") : feature_group_',
                                                html, flags=re.MULTILINE)]
-    assert names[:8] == [
-        "Patient zones \u2014 all products", "Treatment sites \u2014 active",
-        "Treatment sites \u2014 closed / not chosen", "3PL hubs", "Cold-storage partner links",
-        "Cold-storage partners", "Plants", "KOLs"]
-    assert "Lanes \u00b7 Test CAR-T" in names and "Zones \u00b7 Test CAR-T" in names
+    assert names[:3] == ["US state outlines (offline)", "Patient zones \u2014 all products",
+                         "Supply lanes (plant \u2192 hub \u2192 partner)"]
+    for name in ("Treatment sites \u2014 active", "Treatment sites \u2014 closed / not chosen",
+                 "3PL hubs \u2014 active", "3PL hubs \u2014 not active",
+                 "Cold-storage partners \u2014 active", "Cold-storage partner \u2192 site links",
+                 "Plants", "KOLs", "Last-mile lanes \u00b7 Test CAR-T",
+                 "Zones \u00b7 Test CAR-T"):
+        assert name in names, name
+    # decisions first: inactive facilities, last miles and KOLs start switched off
+    hidden = re.findall(r"(feature_group_\w+) = L\.featureGroup\(\s*\{\s*\}\s*\);", html)
+    shown = set(re.findall(r"(feature_group_\w+)\.addTo\(map_\w+\)", html))
+    assert len(hidden) == len(names) and 0 < len(shown) < len(names)
 
 
 @pytest.mark.slow

@@ -269,17 +269,33 @@ def _line(o: tuple, n: float) -> float:
     return c_lo + (c_hi - c_lo) * (n - lo) / (hi - lo)
 
 
+#: the parts of an option's yearly cost against just-in-time, in the order finance shows them
+COST_PARTS = ("replenishment", "shipping_saved", "returns", "holding", "expiries",
+              "capital_charge")
+
+
 def option_cost(t, prod: pd.Series, patients: float, life_days: float, lead_days: float,  # noqa: ANN001
                 replenish: float, avoided: float, dps: float, cost_of_capital: float,
                 seed: int, method: str = "auto"):
     """Manufacturer's yearly cost (USD) of a stock option at `patients` a year, relative to
-    just-in-time, and the option's economics.
+    just-in-time, and the option's economics (the sum of `option_cost_parts`)."""
+    parts, econ = option_cost_parts(t, prod, patients, life_days, lead_days, replenish,
+                                    avoided, dps, cost_of_capital, seed, method)
+    return sum(parts.values()), econ
+
+
+def option_cost_parts(t, prod: pd.Series, patients: float, life_days: float,  # noqa: ANN001
+                      lead_days: float, replenish: float, avoided: float, dps: float,
+                      cost_of_capital: float, seed: int, method: str = "auto"):
+    """The yearly cost of a stock option against just-in-time, part by part (COST_PARTS).
 
     Shipments: bulk replenishments replace the per-dose deliveries the lanes price (emergency
-    doses, when stock runs out, still go per patient). Stock the manufacturer or a distributor
-    owns: holding, its expired doses and the capital charge on it. Stock a site bought: the
-    site pays for holding and its own expiries; the manufacturer loses the doses returned to
-    it (destroyed, at cost of goods: the credit reverses a sale the model never counted).
+    doses, when stock runs out, still go per patient): `replenishment` is paid, the per-dose
+    shipping not needed is `shipping_saved` (negative). Stock the manufacturer or a
+    distributor owns: holding, its expired doses and the capital charge on it. Stock a site
+    bought: the site pays for holding and its own expiries; the manufacturer loses the doses
+    returned to it (`returns`: destroyed, at cost of goods: the credit reverses a sale the
+    model never counted).
     """
     n = max(patients, TINY_PATIENTS)
     econ = evaluate(t, prod, n, life_days, lead_days, cost_of_capital, seed, method)
@@ -287,14 +303,19 @@ def option_cost(t, prod: pd.Series, patients: float, life_days: float, lead_days
     stock = econ.stock
     doses = n * float(prod["doses_per_patient"])
     planned = max(doses - float(stock.emergency_doses_per_year), 0.0)
-    cost = float(stock.replenishments_per_year) * replenish - planned / dps * avoided
-    cost += cogs * float(econ.returned_doses_per_year)
-    if econ.title_holder != "site":
-        cost += (float(econ.holding_cost_usd_per_year)
-                 + cogs * float(econ.expired_doses_manufacturer_per_year
-                                + econ.expired_doses_distributor_per_year)
-                 + cost_of_capital * float(stock.on_hand_doses) * cogs)
-    return cost, econ
+    owner_pays = econ.title_holder != "site"
+    parts = {
+        "replenishment": float(stock.replenishments_per_year) * replenish,
+        "shipping_saved": -planned / dps * avoided,
+        "returns": cogs * float(econ.returned_doses_per_year),
+        "holding": float(econ.holding_cost_usd_per_year) if owner_pays else 0.0,
+        "expiries": cogs * float(econ.expired_doses_manufacturer_per_year
+                                 + econ.expired_doses_distributor_per_year)
+        if owner_pays else 0.0,
+        "capital_charge": cost_of_capital * float(stock.on_hand_doses) * cogs
+        if owner_pays else 0.0,
+    }
+    return parts, econ
 
 
 def evaluate(t, prod: pd.Series, patients: float, life_days: float, lead_days: float,  # noqa: ANN001
@@ -345,5 +366,6 @@ def stock_facts(prep) -> dict[tuple[str, str], tuple[float, float]]:  # noqa: AN
     return out
 
 
-__all__ = ["ORDERING_COLUMNS", "OrderingTable", "evaluate", "option_cost", "ordering_options",
+__all__ = ["COST_PARTS", "ORDERING_COLUMNS", "OrderingTable", "evaluate", "option_cost",
+           "option_cost_parts", "ordering_options",
            "stock_facts", "volume_grid"]

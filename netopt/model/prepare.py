@@ -721,11 +721,11 @@ def _why_no_site(case: Case, points: pd.DataFrame, sites: pd.DataFrame, products
         v2v = case.config.service.max_vein_to_vein_days if prod["autologous"] else None
         limit = "" if v2v is None else " or the vein-to-vein limit"
         budget = (f"{prod['shelf_budget_hours']:g} h from release to administration "
-                  f"(shelf_life_hours {prod['shelf_life_hours']:g} - handling_buffer_hours "
-                  f"{prod['handling_buffer_hours']:g})")
+                  f"(shelf life {prod['shelf_life_hours']:g} h minus a "
+                  f"{prod['handling_buffer_hours']:g} h handling buffer)")
         if v2v is not None:
-            budget += (f", or what inbound transport and manufacturing leave of "
-                       f"service.max_vein_to_vein_days {v2v:g} d,")
+            budget += (f", or what collection, manufacturing and inbound transport leave of "
+                       f"the vein-to-vein limit of {v2v:g} d,")
         words = {"no lane within shelf life": f"no lane fits the shelf life{limit}: {budget} "
                  "is less than any plant -> hub -> site route takes"}
         parts = [f"{words.get(why, why)} ({n} site{'s' if n > 1 else ''})"
@@ -733,10 +733,10 @@ def _why_no_site(case: Case, points: pd.DataFrame, sites: pd.DataFrame, products
         return f"{len(near)} site(s) within {reach:g} km, none eligible: " + "; ".join(parts)
     radius = float(points.at[point, "radius_km"])
     if radius > 0:
-        return (f"eligible sites lie within {reach:g} km of this demand cell's centre but not "
-                f"of all its zones (cell radius {radius:.0f} km): lower "
-                "aggregation.cluster_km / cluster_share_of_reach to serve them")
-    return "no eligible site among the candidate pairs (explicit assignment costs)"
+        return (f"a treatment site lies within {reach:g} km of the centre of this group of "
+                f"nearby communities but not of every community in it (the group spans "
+                f"{radius:.0f} km): grouping demand more finely would serve them")
+    return "no treatment site is listed for this area in the assignment costs supplied"
 
 
 def aggregation_error_km(prep: Prepared) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results.tables import Results
+from ..results.tables import Results, cost_split, is_penalty_term, ordering_breakdown
 
 # temperature class -> lane colour (colour-blind friendly, distinct from zone colours)
 CLASS_COLOURS = {
@@ -147,8 +147,8 @@ def cost_terms(result: Results) -> pd.DataFrame:
     rows = costs[costs["term"].astype(str) != "total"].copy()
     rows["usd_per_year"] = [num(v) for v in rows["usd_per_year"]]
     rows["term"] = rows["term"].map(text)
-    rows["kind"] = ["penalty" if t in NON_CASH_TERMS else "revenue" if t in REVENUE_TERMS
-                    else "cost" for t in rows["term"]]
+    rows["kind"] = ["penalty" if t in NON_CASH_TERMS or is_penalty_term(t)
+                    else "revenue" if t in REVENUE_TERMS else "cost" for t in rows["term"]]
     return rows.reset_index(drop=True)
 
 
@@ -264,3 +264,97 @@ def points_bounds(pts: Iterable[tuple[float, float]], small_pad: float,
     margin = small_pad if north - south < 3 else pad
     return [[float(south) - margin, float(west) - margin],
             [float(north) + margin, float(east) + margin]]
+
+
+# ---------------------------------------------------------------- one cost figure everywhere
+
+#: words for the headline split, shared by every page and sheet
+NETWORK_COST_LABEL = "Network cost"
+NETWORK_COST_NOTE = ("cash per year: sites, hubs, partners, transport, patient travel, ordering "
+                     "and inventory")
+PENALTY_LABEL = "Unserved penalty"
+PENALTY_NOTE = ("lost margin the model prices for patients it does not serve: a planning "
+                "device, not cash")
+
+#: cost term -> label people read (terms not listed: 'site_fixed' -> 'Site fixed')
+TERM_LABELS = {
+    "site_activation": "Site activation (one-off, spread)",
+    "site_fixed": "Site fixed costs",
+    "onboarding": "Site onboarding",
+    "equipment": "Storage equipment",
+    "transport": "Transport",
+    "hub_handling": "Hub handling",
+    "hub_fixed": "Hub fixed costs",
+    "partner_fixed": "Partner fixed costs",
+    "partner_handling": "Partner handling",
+    "patient_travel": "Patient travel support",
+    "ordering_and_inventory": "Ordering and inventory",
+    "unserved_penalty": "Unserved penalty",
+    "elastic_unserved": "Unserved (elastic)",
+    "revenue": "Revenue",
+    "cogs": "Cost of goods",
+}
+
+#: ordering-and-inventory part -> (label, what it is)
+ORDERING_PARTS = {
+    "holding": ("Inventory holding", "storing doses the manufacturer or a distributor owns"),
+    "expiries": ("Expired doses", "doses that expire in stock the manufacturer or a "
+                 "distributor owns, at cost of goods"),
+    "capital_charge": ("Capital charge", "cost of capital on the stock's value"),
+    "replenishment": ("Replenishment shipments", "bulk shipments that refill stock points"),
+    "returns": ("Returned doses", "doses sites return for credit, destroyed at cost of goods"),
+    "shipping_saved": ("Saving: per-patient shipping avoided",
+                       "the per-patient deliveries that stock replaces (a saving, so negative)"),
+    "tabulation": ("Model tabulation difference",
+                   "the model prices each ordering option on a piecewise-linear table; this "
+                   "is its difference from the exact figures above"),
+}
+
+
+def term_label(term: str) -> str:
+    """A cost term for people: TERM_LABELS, else 'site_fixed' -> 'Site fixed'."""
+    if term in TERM_LABELS:
+        return TERM_LABELS[term]
+    t = term.replace("_", " ").strip()
+    return t[:1].upper() + t[1:] if t else term
+
+
+def headline_costs(result: Results) -> dict[str, float]:
+    """network_cost_usd, unserved_penalty_usd, other_penalty_usd, annual_cost_usd: from the
+    KPIs when the result has them, else computed from costs.csv the same way (older folders).
+    Every page shows these, so they agree with summary.json and kpis.csv to the cent."""
+    split = cost_split(table(result, "costs")) if {"term", "usd_per_year"} <= set(
+        table(result, "costs").columns) else {}
+    k = kpi_values(result)
+    return {key: num(k.get(key, split.get(key, 0.0)))
+            for key in ("network_cost_usd", "unserved_penalty_usd", "other_penalty_usd",
+                        "annual_cost_usd")}
+
+
+def ordering_parts(result: Results) -> list[tuple[str, str, float, str]]:
+    """(part, label, USD/yr, explanation) of the ordering-and-inventory term, parts that are
+    not zero only; they add up to the term (see results.tables.ordering_breakdown)."""
+    parts = ordering_breakdown(result.tables)
+    return [(part, *ORDERING_PARTS[part][:1], parts[part], ORDERING_PARTS[part][1])
+            for part in ORDERING_PARTS if abs(parts.get(part, 0.0)) >= 0.5]
+
+
+def network_cost_lines(result: Results) -> list[tuple[str, float, str]]:
+    """(label, USD/yr, kind) lines that add up to the network cost: every cash cost term,
+    with ordering and inventory replaced by its parts (kind 'cost', or 'saving' for the
+    per-patient shipping it avoids). Sorted largest first, savings last."""
+    terms = cost_terms(result)
+    lines: list[tuple[str, float, str]] = []
+    for term, kind, usd in zip(terms["term"], terms["kind"], terms["usd_per_year"],
+                               strict=True):
+        if kind != "cost" or abs(usd) < 0.5:
+            continue
+        if term == "ordering_and_inventory":
+            parts = ordering_parts(result)
+            if parts:
+                lines += [(label, usd_p, "saving" if usd_p < 0 else "cost")
+                          for _, label, usd_p, _ in parts]
+                continue
+        lines.append((term_label(term), usd, "saving" if usd < 0 else "cost"))
+    lines.sort(key=lambda r: (r[2] == "saving", -abs(r[1])))
+    return lines

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,6 +26,7 @@ from folium.template import Template
 
 from ..results.tables import Results
 from .assets import inline_head
+from .basemap import REGIONS, basemap_source, region_of, state_outlines
 from .common import (
     DECISION_LABELS,
     HUB_COLOUR,
@@ -38,6 +40,7 @@ from .common import (
     fmt_num,
     fmt_usd,
     frame_bounds,
+    headline_costs,
     kpi_values,
     num,
     product_names,
@@ -512,6 +515,42 @@ def _lane_payloads(result: Results, products: dict[str, str], plants: _Lookup, h
     return segments
 
 
+def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup) -> dict[str, Any]:
+    """A hub marker: its yearly cost (fixed, handling, lanes through it) and the sites and
+    partners it serves."""
+    hid = text(row.get("hub_id"))
+    active = truthy(row.get("active"))
+    name = hubs.name(hid)
+    ships = num(row.get("shipments_per_year"))
+    fixed = num(row.get("fixed_cost_usd_per_year"))
+    handling = num(row.get("handling_cost_usd_per_year"))
+    lanes = num(row.get("transport_cost_usd_per_year"))
+    served = split_list(row.get("sites_served"))
+    fed = split_list(row.get("partners_supplied"))
+    pop: list[list[str]] = [["Active", "yes" if active else "no"]]
+    if active:
+        pop += [["Cost/yr", fmt_usd(fixed + handling + lanes)],
+                ["\u2003fixed contract", fmt_usd(fixed)],
+                ["\u2003handling", fmt_usd(handling)],
+                ["\u2003transport on its lanes", fmt_usd(lanes)]]
+    pop += [["Status", text(row.get("status"))], ["Shipments/yr", fmt_num(ships)],
+            ["Capacity (shipments/yr)", fmt_num(num(row.get("capacity_shipments_per_year")))],
+            ["Utilisation", _pct(num(row.get("utilisation")))]]
+    if served:
+        pop.append(["", f"Sites served ({len(served)})"])
+        pop += [[sites.name(s), ""] for s in served]
+    if fed:
+        pop.append(["", f"Partners supplied ({len(fed)})"])
+        pop += [[partners.name(p), ""] for p in fed]
+    return {
+        "ll": list(hubs.coords[hid]), "icon": "hub" if active else "hub_off",
+        "tip": f"{name} \u2014 {'active' if active else 'not active'}"
+               + (f" \u00b7 {fmt_usd(fixed + handling + lanes)}/yr \u00b7 "
+                  f"{len(served)} site(s)" if active else ""),
+        "name": name if active else "", "active": active,
+        "title": name, "sub": f"3PL hub \u00b7 {text(row.get('airport_code'))}", "pop": pop}
+
+
 def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup,
                        hubs: _Lookup, partners: _Lookup) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {"hubs": [], "partners": [], "links": [], "plants": [],
@@ -520,19 +559,7 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
         hid = text(row.get("hub_id"))
         if hid not in hubs.coords:
             continue
-        active = truthy(row.get("active"))
-        name = hubs.name(hid)
-        ships = num(row.get("shipments_per_year"))
-        out["hubs"].append({
-            "ll": list(hubs.coords[hid]), "icon": "hub" if active else "hub_off",
-            "tip": f"{name} \u2014 {'active' if active else 'not active'}"
-                   + (f" \u00b7 {fmt_num(ships)} shipments/yr" if active else ""),
-            "title": name, "sub": f"3PL hub \u00b7 {text(row.get('airport_code'))}",
-            "pop": [["Active", "yes" if active else "no"], ["Status", text(row.get("status"))],
-                    ["Shipments/yr", fmt_num(ships)],
-                    ["Capacity (shipments/yr)",
-                     fmt_num(num(row.get("capacity_shipments_per_year")))],
-                    ["Utilisation", _pct(num(row.get("utilisation")))]]})
+        out["hubs"].append(_hub_row(row, hubs, sites, partners))
     for row in table(result, "partners").to_dict("records"):
         pid = text(row.get("partner_id"))
         if pid not in partners.coords:
@@ -541,18 +568,26 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
         name = partners.name(pid)
         linked = split_list(row.get("sites_linked"))
         doses = num(row.get("doses_per_year"))
+        fixed = num(row.get("fixed_cost_usd_per_year"))
+        handling = num(row.get("handling_cost_usd_per_year"))
+        pop = [["Active", "yes" if active else "no"]]
+        if active:
+            pop += [["Cost/yr", fmt_usd(fixed + handling)],
+                    ["\u2003fixed contract", fmt_usd(fixed)],
+                    ["\u2003storage and delivery", fmt_usd(handling)]]
+        pop += [["Temperature classes", ", ".join(split_list(row.get("temperature_classes")))],
+                ["Doses/yr delivered", fmt_num(doses)],
+                ["Capacity (doses/yr)", fmt_num(num(row.get("capacity_doses_per_year")))]]
+        if linked:
+            pop.append(["", f"Sites served ({len(linked)})"])
+            pop += [[sites.name(s), ""] for s in linked]
         out["partners"].append({
             "ll": list(partners.coords[pid]), "icon": "partner" if active else "partner_off",
             "tip": f"{name} \u2014 {'active' if active else 'not active'}"
                    + (f" \u00b7 {fmt_num(doses)} doses/yr to {len(linked)} site(s)"
                       if active else ""),
-            "title": name, "sub": "Cold-storage partner",
-            "pop": [["Active", "yes" if active else "no"],
-                    ["Temperature classes", ", ".join(split_list(
-                        row.get("temperature_classes")))],
-                    ["Doses/yr delivered", fmt_num(doses)],
-                    ["Capacity (doses/yr)", fmt_num(num(row.get("capacity_doses_per_year")))],
-                    ["Sites linked", ", ".join(sites.name(s) for s in linked) or "\u2013"]]})
+            "name": name if active else "", "active": active,
+            "title": name, "sub": "Cold-storage partner", "pop": pop})
         for s in linked:
             if s in sites.coords:
                 out["links"].append({
@@ -620,14 +655,15 @@ def _state_labels(result: Results) -> list[dict]:
 
 def _icons() -> dict[str, dict[str, Any]]:
     """Inline SVG symbols (no user data in them), shared by the map and its legend."""
-    def sq(fill: str, stroke: str) -> str:
-        return (f'<svg width="13" height="13" viewBox="0 0 13 13"><rect x="1.5" y="1.5" '
-                f'width="10" height="10" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
-                "</svg>")
+    def sq(fill: str, stroke: str, size: int = 13) -> str:
+        return (f'<svg width="{size}" height="{size}" viewBox="0 0 13 13"><rect x="1.5" '
+                f'y="1.5" width="10" height="10" fill="{fill}" stroke="{stroke}" '
+                'stroke-width="1.5"/></svg>')
 
-    def diamond(fill: str, stroke: str) -> str:
-        return (f'<svg width="15" height="15" viewBox="0 0 15 15"><path d="M7.5 1 L14 7.5 '
-                f'L7.5 14 L1 7.5 Z" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/></svg>')
+    def diamond(fill: str, stroke: str, size: int = 15) -> str:
+        return (f'<svg width="{size}" height="{size}" viewBox="0 0 15 15"><path d="M7.5 1 '
+                f'L14 7.5 L7.5 14 L1 7.5 Z" fill="{fill}" stroke="{stroke}" '
+                'stroke-width="1.5"/></svg>')
 
     def star(fill: str, stroke: str) -> str:
         return ('<svg width="13" height="13" viewBox="0 0 24 24"><path d="M12 1.5l3.1 6.6 '
@@ -637,12 +673,13 @@ def _icons() -> dict[str, dict[str, Any]]:
     tri = (f'<svg width="18" height="17" viewBox="0 0 18 17"><path d="M9 1.5 L17 15.5 L1 15.5 Z"'
            f' fill="{PLANT_COLOUR}" stroke="#ffffff" stroke-width="1.5"/></svg>')
     return {
-        "hub": {"svg": sq(HUB_COLOUR, "#ffffff"), "w": 13, "h": 13, "anchor": [6.5, 6.5]},
-        "hub_off": {"svg": sq("#ffffff", GREY), "w": 13, "h": 13, "anchor": [6.5, 6.5]},
-        "partner": {"svg": diamond(PARTNER_COLOUR, "#ffffff"), "w": 15, "h": 15,
-                    "anchor": [7.5, 7.5]},
-        "partner_off": {"svg": diamond("#ffffff", GREY), "w": 15, "h": 15,
-                        "anchor": [7.5, 7.5]},
+        # active facilities are drawn large: they are the decisions the map is about
+        "hub": {"svg": sq(HUB_COLOUR, "#ffffff", 20), "w": 20, "h": 20, "anchor": [10, 10]},
+        "hub_off": {"svg": sq("#ffffff", GREY, 11), "w": 11, "h": 11, "anchor": [5.5, 5.5]},
+        "partner": {"svg": diamond(PARTNER_COLOUR, "#ffffff", 21), "w": 21, "h": 21,
+                    "anchor": [10.5, 10.5]},
+        "partner_off": {"svg": diamond("#ffffff", GREY, 12), "w": 12, "h": 12,
+                        "anchor": [6, 6]},
         "plant": {"svg": tri, "w": 18, "h": 17, "anchor": [9, 10]},
         # KOL stars sit up and right of their site so both stay visible
         "kol": {"svg": star(KOL_COLOUR, "#6b5500"), "w": 13, "h": 13, "anchor": [-3, 15]},
@@ -667,68 +704,77 @@ def _line(colour: str, width: float = 3.0, dash: str | None = None) -> str:
 
 
 def _legend_html(result: Results, reach_km: float, icons: dict[str, dict[str, Any]]) -> str:
-    """Legend as HTML; every dataset string in it is escaped here."""
+    """Legend as HTML in two columns (it fits a 1280 x 720 screen); every dataset string in
+    it is escaped here."""
     def row(symbol: str, label: str) -> str:
         return f'<div class="nx-row">{symbol}<span>{_esc(label)}</span></div>'
 
-    parts = ['<details open><summary>Legend</summary>',
-             "<h4>Patient zones (area \u221d patients/yr)</h4>",
+    def small(svg: str) -> str:
+        return re.sub(r'width="\d+" height="\d+"', 'width="13" height="13"', svg, count=1)
+
+    left = ["<h4>Facilities (active: large, named)</h4>",
+            row(small(icons["hub"]["svg"]) + small(icons["hub_off"]["svg"]),
+                "3PL hub (active / not)"),
+            row(small(icons["partner"]["svg"]) + small(icons["partner_off"]["svg"]),
+                "Cold-storage partner"),
+            row(icons["plant"]["svg"], "Manufacturing plant"),
+            row(small(icons["kol"]["svg"]) + small(icons["kol_off"]["svg"]),
+                "KOL (covered / not)"),
+            "<h4>Treatment sites (size \u221d patients)</h4>"]
+    for decision in ("kept", "opened", "closed", "not chosen"):
+        fill, stroke = SITE_STYLES[decision]
+        left.append(row(_circle(fill, stroke if fill is None else "#555555", 5),
+                        DECISION_LABELS[decision]))
+    right = ["<h4>Patient zones (area \u221d patients)</h4>",
              row(_circle(ZONE_COLOURS["served"], "#ffffff", 5, opacity=0.7),
                  f"served within {reach_km:,.0f} km"),
              row(_circle(ZONE_COLOURS["beyond"], "#ffffff", 5),
-                 f"\u2265 50 % of served beyond {reach_km:,.0f} km"),
+                 f"\u2265 50 % served beyond {reach_km:,.0f} km"),
              row(_circle(ZONE_COLOURS["unserved"], "#ffffff", 5), "\u2265 10 % unserved"),
-             "<h4>Treatment sites (size \u221d patients/yr)</h4>"]
-    for decision in ("kept", "opened", "closed", "not chosen", "excluded"):
-        fill, stroke = SITE_STYLES[decision]
-        parts.append(row(_circle(fill, stroke if fill is None else "#555555", 5,
-                                 "2 2" if decision == "excluded" else None),
-                         DECISION_LABELS[decision]))
-    parts += ["<h4>Facilities</h4>",
-              row(icons["plant"]["svg"], "Manufacturing plant"),
-              row(icons["hub"]["svg"] + icons["hub_off"]["svg"], "3PL hub (active / not)"),
-              row(icons["partner"]["svg"] + icons["partner_off"]["svg"],
-                  "Cold-storage partner (active / not)"),
-              row(_line(PARTNER_COLOUR, 1.6, "3 4"), "partner \u2194 site link"),
-              row(icons["kol"]["svg"].replace('width="13"', 'width="12"')
-                  + icons["kol_off"]["svg"].replace('width="13"', 'width="12"'),
-                  "KOL (covered / not)")]
-    parts.append("<h4>Lanes (width \u221d doses/yr)</h4>")
+             "<h4>Lanes (width \u221d doses)</h4>"]
     classes: dict[str, list[str]] = {}
     names = product_names(result)
     for p in table(result, "products").to_dict("records"):
         classes.setdefault(text(p.get("temperature_class")), []).append(
             names.get(text(p.get("product_id")), text(p.get("product_id"))))
     for cls, prods in classes.items():
-        parts.append(row(_line(class_colour(cls), 4), cls)
-                     + f'<div class="nx-prods">{_esc(", ".join(prods))}</div>')
-    parts += [row(_line("#555555", 3), "ground (last mile)"),
-              row(_line("#555555", 3, AIR_DASH), "air (last mile)"),
-              row(_line("#555555", 3, TRUNK_DASH), "plant \u2192 hub / partner supply"),
-              "</details>"]
-    return "".join(parts)
+        right.append(f'<div class="nx-row" title="{_esc(", ".join(prods))}">'
+                     f'{_line(class_colour(cls), 4)}<span>{_esc(cls)}</span></div>')
+    right += [row(_line("#555555", 3, TRUNK_DASH), "plant \u2192 hub / partner"),
+              row(_line("#555555", 3), "hub \u2192 site (ground)"),
+              row(_line("#555555", 3, AIR_DASH), "hub \u2192 site (air)"),
+              row(_line(PARTNER_COLOUR, 1.6, "3 4"), "partner \u2192 site")]
+    return ('<details open><summary>Legend</summary><div class="nx-cols">'
+            f'<div>{"".join(left)}</div><div>{"".join(right)}</div></div>'
+            '<div class="nx-foot">More layers (inactive facilities, last-mile lanes, KOLs, '
+            "per-product zones) in the layer control, top right.</div></details>")
 
 
 def _title_html(result: Results, reach_km: float) -> str:
     k = kpi_values(result)
+    cost = headline_costs(result)
     model = result.summary.get("model") or (result.summary.get("settings") or {}).get("name")
     served, demand = k.get("patients_served", 0.0), k.get("patients_demand", 0.0)
     status = text(result.summary.get("status"))
     gap = result.summary.get("gap")
     gap_txt = f", gap {100 * num(gap):.2f} %" if gap is not None else ""
+    penalty = cost["unserved_penalty_usd"]
     return (
         f"<h1>Network design \u2014 {_esc(model or 'model')}</h1>"
         '<div class="nx-kpis">'
+        f'<span class="nx-cost"><b>{fmt_usd(cost["network_cost_usd"])}</b>/yr network cost'
+        "</span>"
         f"<span><b>{fmt_int(served)}</b> of {fmt_int(demand)} patients/yr served</span>"
         f"<span><b>{num(k.get('pct_within_travel_target')):.1f} %</b> within "
         f"{reach_km:,.0f} km</span>"
         f"<span><b>{fmt_int(k.get('sites_active', 0))}</b> sites "
         f"({fmt_int(k.get('sites_opened', 0))} new)</span>"
         f"<span><b>{fmt_int(k.get('hubs_active', 0))}</b> hubs</span>"
-        f"<span><b>{fmt_int(k.get('partners_active', 0))}</b> partners</span>"
-        f"<span><b>{fmt_usd(k.get('annual_cost_usd', 0.0))}</b>/yr</span></div>"
-        f'<div class="nx-note">Solve: {_esc(status)}{gap_txt}. Click any symbol for its '
-        "figures; layers at top right.</div>")
+        f"<span><b>{fmt_int(k.get('partners_active', 0))}</b> partners</span></div>"
+        + (f'<div class="nx-note">Plus {fmt_usd(penalty)}/yr unserved penalty: lost margin the '
+           "model prices for patients not served, not cash.</div>" if penalty >= 0.5 else "")
+        + f'<div class="nx-note">Solve: {_esc(status)}{gap_txt}. Click any symbol for its '
+        "figures.</div>")
 
 
 # ---------------------------------------------------------------- the map
@@ -739,6 +785,35 @@ def _unique(name: str, seen: set[str]) -> str:
         out, i = f"{name} ({i})", i + 1
     seen.add(out)
     return out
+
+
+def outline_payload() -> list[list]:
+    """State outlines for map.js: [code, [flat lat, lon, lat, lon, ...] per ring]."""
+    return [[code, [[v for pt in ring for v in pt] for ring in rings]]
+            for code, _, rings in state_outlines()]
+
+
+def inset_regions(result: Results, bounds: list[list[float]] | None) -> list[dict]:
+    """Alaska, Hawaii and Puerto Rico when something of the network lies there but outside
+    the main frame: each gets an inset framing its zones and facilities."""
+    pts: dict[str, list[tuple[float, float]]] = {}
+    for name in ("zones", "sites", "hubs", "partners", "plants"):
+        t = table(result, name)
+        if not {"latitude", "longitude"} <= set(t.columns):
+            continue
+        for la, lo in zip(t["latitude"], t["longitude"], strict=True):
+            la, lo = num(la, math.nan), num(lo, math.nan)
+            if math.isnan(la) or math.isnan(lo):
+                continue
+            if bounds and bounds[0][0] <= la <= bounds[1][0] and \
+                    bounds[0][1] <= lo <= bounds[1][1]:
+                continue
+            region = region_of(la, lo)
+            if region is not None:
+                pts.setdefault(region.code, []).append((la, lo))
+    return [{"code": r.code, "name": r.name,
+             "bounds": [[r.south, r.west], [r.north, r.east]]}
+            for r in REGIONS if r.code in pts]
 
 
 def build_map(result: Results) -> folium.Map:
@@ -755,12 +830,14 @@ def build_map(result: Results) -> folium.Map:
     facilities = _facility_payloads(result, products, sites, hubs, partners)
     icons = _icons()
     shared["icons"] = icons
-
+    outlines = outline_payload()
     bounds = frame_bounds(result)
+    shared["insets"] = inset_regions(result, bounds)
+
     centre = [39.5, -98.35] if bounds is None else [
         (bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
     m = _OfflineMap(location=centre, zoom_start=4, tiles=None, control_scale=True,
-                    zoom_control="bottomleft", zoom_snap=0.25, zoom_delta=0.5)
+                    zoom_control="topright", zoom_snap=0.25, zoom_delta=0.5)
     figure = m.get_root()
     model = result.summary.get("model") or "network"
     figure.title = _esc(f"netopt map \u2014 {model}")
@@ -768,9 +845,6 @@ def build_map(result: Results) -> folium.Map:
         '<meta charset="utf-8">\n' + inline_head()
         + f"<style>\n{_template('map.css')}\n</style>\n"
         + f"<script>\n{_template('map.js')}\n</script>\n"), name="netopt_head", index=0)
-    # light grey tiles that need no API key; when offline they simply never show
-    folium.TileLayer(xyzservices.providers.Esri.WorldGrayCanvas, name="Light basemap (online)",
-                     control=False, overlay=False).add_to(m)
     m.add_child(_Call(f"NX.init({m.get_name()}, {script_json(shared)});"))
 
     seen: set[str] = set()
@@ -781,28 +855,56 @@ def build_map(result: Results) -> folium.Map:
                               f"{script_json(spec)});"))
         group.add_to(m)
 
-    layer("Patient zones \u2014 all products", zone_payloads[0][1])
-    layer("Treatment sites \u2014 active", {"kind": "sites", "rows": active_sites})
-    layer("Treatment sites \u2014 closed / not chosen", {"kind": "sites", "rows": other_sites})
-    layer("3PL hubs", {"kind": "icons", "rows": facilities["hubs"]})
-    layer("Cold-storage partner links", {"kind": "lanes", "rows": facilities["links"]})
-    layer("Cold-storage partners", {"kind": "icons", "rows": facilities["partners"]})
-    layer("Plants", {"kind": "icons", "rows": facilities["plants"]})
-    layer("KOLs", {"kind": "icons", "rows": facilities["kols"]})
-    for pid, pname in products.items():
-        layer(f"Lanes \u00b7 {pname}", {"kind": "lanes", "rows": lanes.get(pid, [])})
-    for pid, spec in zone_payloads[1:]:
-        layer(f"Zones \u00b7 {products.get(text(pid), text(pid))}", spec, show=False)
-    layer("State labels", {"kind": "labels", "rows": _state_labels(result)})
-
+    if outlines:
+        layer("US state outlines (offline)", {"kind": "base", "rows": outlines})
+    # light grey tiles need no API key but do need the network: off until switched on
+    folium.TileLayer(xyzservices.providers.Esri.WorldGrayCanvas,
+                     name="Street basemap tiles (online only)", overlay=True, control=True,
+                     show=False).add_to(m)
+    _add_layers(layer, result, products, zone_payloads, active_sites, other_sites, lanes,
+                facilities, bool(outlines))
     m.add_child(_Call(f"NX.controls({m.get_name()}, " + script_json({
         "title": _title_html(result, reach), "legend": _legend_html(result, reach, icons),
+        "source": basemap_source() if outlines else "",
     }) + ");"))
     if bounds is not None:
         m.add_child(_Call(f"NX.frame({m.get_name()}, {script_json(bounds)});"))
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     m.add_child(_Call(f"NX.finish({m.get_name()});"))
     return m
+
+
+def _add_layers(layer: Any, result: Results, products: dict[str, str],
+                zone_payloads: list[tuple[str | None, dict]], active_sites: list[dict],
+                other_sites: list[dict], lanes: dict[str, list[dict]],
+                facilities: dict[str, list[dict]], outlined: bool) -> None:
+    """Feature groups in drawing order. Shown by default: zones, active sites, active hubs
+    and partners (named), plants and the supply lanes; the rest is one click away."""
+    supply = [r for rows in lanes.values() for r in rows if r.get("dash") == TRUNK_DASH]
+    layer("Patient zones \u2014 all products", zone_payloads[0][1])
+    layer("Supply lanes (plant \u2192 hub \u2192 partner)", {"kind": "lanes", "rows": supply})
+    for pid, pname in products.items():
+        rows = [r for r in lanes.get(pid, []) if r.get("dash") != TRUNK_DASH]
+        layer(f"Last-mile lanes \u00b7 {pname}", {"kind": "lanes", "rows": rows}, show=False)
+    layer("Cold-storage partner \u2192 site links", {"kind": "lanes",
+                                                      "rows": facilities["links"]}, show=False)
+    layer("Treatment sites \u2014 active", {"kind": "sites", "rows": active_sites})
+    layer("Treatment sites \u2014 closed / not chosen", {"kind": "sites", "rows": other_sites},
+          show=False)
+    hubs, partners = facilities["hubs"], facilities["partners"]
+    layer("3PL hubs \u2014 not active", {"kind": "icons",
+                                          "rows": [h for h in hubs if not h["active"]]},
+          show=False)
+    layer("Cold-storage partners \u2014 not active",
+          {"kind": "icons", "rows": [p for p in partners if not p["active"]]}, show=False)
+    layer("KOLs", {"kind": "icons", "rows": facilities["kols"]}, show=False)
+    layer("Plants", {"kind": "icons", "rows": facilities["plants"]})
+    layer("3PL hubs \u2014 active", {"kind": "icons", "rows": [h for h in hubs if h["active"]]})
+    layer("Cold-storage partners \u2014 active",
+          {"kind": "icons", "rows": [p for p in partners if p["active"]]})
+    for pid, spec in zone_payloads[1:]:
+        layer(f"Zones \u00b7 {products.get(text(pid), text(pid))}", spec, show=False)
+    layer("State labels", {"kind": "labels", "rows": _state_labels(result)}, show=not outlined)
 
 
 def write_map(result: Results, path: Path) -> Path:

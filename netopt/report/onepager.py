@@ -13,45 +13,48 @@ import html
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..results.tables import Results
-from ..solver.backends import LABELS
+from .basemap import region_of, state_outlines
 from .common import (
     DECISION_LABELS,
     HUB_COLOUR,
+    NETWORK_COST_LABEL,
     PARTNER_COLOUR,
+    PENALTY_LABEL,
     PLANT_COLOUR,
     SITE_STYLES,
     ZONE_COLOURS,
     class_colour,
-    cost_terms,
     fmt_int,
     fmt_num,
     fmt_usd,
     frame_bounds,
+    headline_costs,
     kpi_values,
-    margin_lines,
+    network_cost_lines,
     num,
+    ordering_parts,
     product_names,
+    split_list,
     table,
     text,
     truthy,
     within_km,
 )
 from .maps import (
+    TRUNK_DASH,
     ZONE_LABELS,
     _facility_payloads,
     _lane_payloads,
     _Lookup,
     _site_payloads,
-    _state_labels,
     _zone_payloads,
+    inset_regions,
 )
-from .timeline import timeline_section
 
 MAP_WIDTH = 1000.0
 
@@ -100,11 +103,63 @@ class _Projector:
             self.k = (self.height - 2 * self.margin) / span_y
         self.width = width
         self.dx = (width - span_x * self.k) / 2
+        self.ox = self.oy = 0.0  # where an inset sits on the page
 
     def __call__(self, lat: float, lon: float) -> tuple[float, float]:
         x, y = _albers(np.array([lat]), np.array([lon]), self.lon0)
-        return (round(float(x[0] - self.x0) * self.k + self.dx, 1),
-                round(float(y[0] - self.y0) * self.k + self.margin, 1))
+        return (round(float(x[0] - self.x0) * self.k + self.dx + self.ox, 1),
+                round(float(y[0] - self.y0) * self.k + self.margin + self.oy, 1))
+
+
+class _Frames:
+    """The main map and its insets (Alaska, Hawaii, Puerto Rico at the bottom left): a point
+    is drawn by the inset of its region when there is one, else by the main map."""
+
+    SHARE = {"AK": 0.2, "HI": 0.14, "PR": 0.1}
+
+    def __init__(self, result: Results, bounds: list[list[float]], width: float) -> None:
+        self.main = _Projector(bounds, width)
+        self.height = self.main.height
+        self.insets: dict[str, _Projector] = {}
+        x = 4.0
+        for reg in inset_regions(result, bounds):
+            w = width * self.SHARE.get(reg["code"], 0.12)
+            inset = _Projector(reg["bounds"], w)
+            inset.height = min(inset.height, 0.62 * w)
+            inset.ox, inset.oy = x, self.height - inset.height - 4
+            self.insets[reg["code"]] = inset
+            x += w + 6
+
+    def __call__(self, lat: float, lon: float) -> tuple[float, float]:
+        region = region_of(lat, lon)
+        proj = self.insets.get(region.code) if region else None
+        if proj is not None and region is not None and region.code == "AK" and lon > 0:
+            lon -= 360.0
+        return (proj or self.main)(lat, lon)
+
+    def outlines(self) -> str:
+        """State outlines as SVG paths: land, borders and coast (clipped to each frame)."""
+        out = ['<g fill="#fdfcf8" stroke="#a7b2bd" stroke-width="0.7" stroke-linejoin="round">']
+        for code, _, rings in state_outlines(0.05):
+            proj = self.insets.get(code, self.main)
+            d = []
+            for ring in rings:
+                pts = [proj(la, lo) for la, lo in ring]
+                d.append("M" + "L".join(f"{x:.0f} {y:.0f}" for x, y in pts) + "Z")
+            clip = f' clip-path="url(#inset-{code})"' if code in self.insets else ""
+            out.append(f'<path d="{"".join(d)}"{clip}/>')
+        out.append("</g>")
+        return "".join(out)
+
+    def inset_boxes(self) -> tuple[str, str]:
+        """(clip paths for <defs>, framed backgrounds drawn under each inset)."""
+        defs, boxes = [], []
+        for code, p in self.insets.items():
+            rect = (f'x="{p.ox:.0f}" y="{p.oy:.0f}" width="{p.width:.0f}" '
+                    f'height="{p.height:.0f}"')
+            defs.append(f'<clipPath id="inset-{code}"><rect {rect}/></clipPath>')
+            boxes.append(f'<rect {rect} fill="#dfe7ee" stroke="#7d8a97" stroke-width="1"/>')
+        return "".join(defs), "".join(boxes)
 
 
 def _shape(kind: str, x: float, y: float, fill: str, stroke: str, size: float = 5.0) -> str:
@@ -121,11 +176,12 @@ def _shape(kind: str, x: float, y: float, fill: str, stroke: str, size: float = 
 
 
 def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
-    """The network as inline SVG: zones, lanes, sites, hubs, partners, plants, state codes."""
+    """The network as inline SVG: state outlines, zones, supply lanes, sites, active hubs and
+    partners (labelled), plants; Alaska, Hawaii and Puerto Rico in insets when used."""
     bounds = frame_bounds(result)
     if bounds is None:
         return '<svg viewBox="0 0 400 60"><text x="10" y="35">No locations to draw.</text></svg>'
-    proj = _Projector(bounds, width)
+    proj = _Frames(result, bounds, width)
     products = product_names(result)
     sites = _Lookup(table(result, "sites"), "site_id")
     hubs = _Lookup(table(result, "hubs"), "hub_id")
@@ -133,7 +189,7 @@ def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
     plants = _Lookup(table(result, "plants"), "plant_id")
     reach = within_km(result)
     shared, zone_payloads = _zone_payloads(result, sites, products, reach)
-    active, inactive = _site_payloads(result, products, partners)
+    active, _ = _site_payloads(result, products, partners)
     lanes = _lane_payloads(result, products, plants, hubs, partners, sites)
     fac = _facility_payloads(result, products, sites, hubs, partners)
 
@@ -143,10 +199,11 @@ def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
                   abs(n_lat - s_lat) * 111.0, 1.0)
     zoom = min(3.0, max(1.0, math.sqrt(4500.0 / span_km)))
     scale = width / MAP_WIDTH
+    defs, boxes = proj.inset_boxes()
     out = [f'<svg viewBox="0 0 {width:.0f} {proj.height:.0f}" xmlns="http://www.w3.org/2000/svg"'
            ' role="img" aria-label="Network map">',
            f'<defs><clipPath id="frame"><rect width="{width:.0f}" height="{proj.height:.0f}"/>'
-           '</clipPath></defs><g clip-path="url(#frame)">']
+           f'</clipPath>{defs}</defs><g clip-path="url(#frame)">', boxes, proj.outlines()]
     zmax = max(num(shared.get("zoneMax")), 1e-9)
     out.append('<g stroke="#ffffff" stroke-width="0.4">')
     for row in zone_payloads[0][1]["rows"]:
@@ -156,41 +213,57 @@ def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
         op = 0.6 if row[6] == "served" else 0.85
         out.append(f'<circle cx="{x}" cy="{y}" r="{r:.1f}" fill="{ZONE_COLOURS[row[6]]}" '
                    f'fill-opacity="{op}"/>')
-    out.append("</g>")
-    for s in _state_labels(result):
-        x, y = proj(*s["ll"])
-        out.append(f'<text x="{x}" y="{y}" font-size="{11 * scale:.1f}" fill="#7a8691" '
-                   'font-weight="bold" text-anchor="middle" paint-order="stroke" '
-                   f'stroke="#ffffff" stroke-width="2">{_esc(s["t"])}</text>')
-    out.append('<g fill="none" stroke-linecap="round">')
-    for rows in [fac["links"], *lanes.values()]:
+    out.append('</g><g fill="none" stroke-linecap="round">')
+    for rows in lanes.values():
         for lane in rows:
+            if lane.get("dash") != TRUNK_DASH:
+                continue  # supply lanes only: last miles would hide the sites
             (x1, y1), (x2, y2) = proj(*lane["pts"][0]), proj(*lane["pts"][1])
-            dash = f' stroke-dasharray="{lane["dash"]}"' if lane.get("dash") else ""
             out.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{lane["c"]}" '
-                       f'stroke-width="{0.6 * lane["w"]:.2f}" stroke-opacity="'
-                       f'{lane.get("o", 0.8)}"{dash}><title>{_esc(lane["tip"])}</title></line>')
+                       f'stroke-width="{0.6 * lane["w"]:.2f}" stroke-opacity="0.7" '
+                       f'stroke-dasharray="{lane["dash"]}"><title>{_esc(lane["tip"])}</title>'
+                       "</line>")
     out.append("</g>")
-    for site in [*[s for s in inactive if s["fill"] is None], *active]:
+    for site in active:
         x, y = proj(*site["ll"])
-        fill = site["fill"] or "#ffffff"
         r = site["r"] * 0.8 * scale
-        out.append(f'<circle cx="{x}" cy="{y}" r="{r:.1f}" fill="{fill}" stroke="'
-                   f'{site["stroke"]}" stroke-width="1.1"><title>{_esc(site["tip"])}</title>'
-                   "</circle>")
-    for h in fac["hubs"]:
-        if h["icon"] == "hub":
-            x, y = proj(*h["ll"])
-            out.append(_shape("square", x, y, HUB_COLOUR, "#ffffff", 4.2 * scale))
-    for p in fac["partners"]:
-        if p["icon"] == "partner":
-            x, y = proj(*p["ll"])
-            out.append(_shape("diamond", x, y, PARTNER_COLOUR, "#ffffff", 4.2 * scale))
+        out.append(f'<circle cx="{x}" cy="{y}" r="{r:.1f}" fill="{site["fill"] or "#ffffff"}" '
+                   f'stroke="{site["stroke"]}" stroke-width="1.1"><title>{_esc(site["tip"])}'
+                   "</title></circle>")
     for p in fac["plants"]:
         x, y = proj(*p["ll"])
         out.append(_shape("triangle", x, y, PLANT_COLOUR, "#ffffff", 5.0 * scale))
+    out += _facility_marks(proj, fac, scale)
     out.append("</g></svg>")
     return "".join(out)
+
+
+def short_name(name: str) -> str:
+    """A facility name for a map label: the part before a bracket, at most 24 characters."""
+    base = name.split(" (")[0].strip() or name
+    return base if len(base) <= 24 else base[:23] + "\u2026"
+
+
+def _facility_marks(proj: _Frames, fac: dict[str, list[dict]], scale: float) -> list[str]:
+    """Active hubs (squares) and partners (diamonds), larger than sites, with name labels."""
+    out, labels = [], []
+    for kind, rows, colour in (("square", fac["hubs"], HUB_COLOUR),
+                               ("diamond", fac["partners"], PARTNER_COLOUR)):
+        for row in rows:
+            if not row.get("active"):
+                continue
+            x, y = proj(*row["ll"])
+            out.append(_shape(kind, x, y, colour, "#ffffff", 6.5 * scale))
+            left = x > 0.78 * proj.main.width  # near the right edge: label on the left
+            tx = x - 9 * scale if left else x + 9 * scale
+            anchor = ' text-anchor="end"' if left else ""
+            labels.append(f'<text x="{tx:.1f}" y="{y + 4 * scale:.1f}"{anchor}>'
+                          f'{_esc(short_name(row["name"]))}</text>')
+    if labels:
+        out.append(f'<g font-size="{12 * scale:.1f}" font-weight="bold" fill="#1d2733" '
+                   'paint-order="stroke" stroke="#ffffff" stroke-width="3" '
+                   f'stroke-linejoin="round">{"".join(labels)}</g>')
+    return out
 
 
 def _legend(result: Results, reach: float) -> str:
@@ -208,7 +281,7 @@ def _legend(result: Results, reach: float) -> str:
         (dot(ZONE_COLOURS["beyond"]), "zone mostly served beyond target"),
         (dot(ZONE_COLOURS["unserved"]), "zone \u2265 10 % unserved"),
     ]
-    for decision in ("kept", "opened", "closed", "not chosen"):
+    for decision in ("kept", "opened"):
         fill, stroke = SITE_STYLES[decision]
         items.append((dot(fill or "#ffffff", stroke if fill is None else "#555555"),
                       DECISION_LABELS[decision].lower()))
@@ -225,8 +298,7 @@ def _legend(result: Results, reach: float) -> str:
         cls = text(p.get("temperature_class"))
         if cls not in classes:
             classes.append(cls)
-    items += [(line(class_colour(c)), f"{c} lane") for c in classes]
-    items += [(line("#555555", "6 4"), "air"), (line("#555555", "2 4"), "plant \u2192 hub")]
+    items += [(line(class_colour(c), "2 4"), f"{c} supply lane") for c in classes]
     return '<div class="legend">' + "".join(
         f"<span>{sym}{_esc(lbl)}</span>" for sym, lbl in items) + "</div>"
 
@@ -234,28 +306,42 @@ def _legend(result: Results, reach: float) -> str:
 # ---------------------------------------------------------------- charts and tables
 
 def cost_chart_svg(result: Results, width: float = 520.0) -> str:
-    """Horizontal bars of annual cost by term (penalty terms grey: not cash)."""
-    terms = cost_terms(result)
-    terms = terms[(terms["kind"] != "revenue") & (terms["usd_per_year"].abs() > 0.5)]
-    terms = terms.sort_values("usd_per_year", ascending=False)
-    if terms.empty:
+    """Bars of the network cost by term, ordering and inventory in its parts (savings in
+    green, drawn leftwards), a total bar that is their sum, and the unserved penalty apart in
+    grey (not cash, not in the total)."""
+    lines = network_cost_lines(result)
+    cost = headline_costs(result)
+    if not lines:
         return '<svg viewBox="0 0 300 30"><text x="4" y="20">No costs.</text></svg>'
-    label_w, value_w, bar_h, gap = 150.0, 74.0, 16.0, 5.0
-    top = max(float(terms["usd_per_year"].max()), 1e-9)
-    height = len(terms) * (bar_h + gap) + 6
+    rows = [(label, usd, kind) for label, usd, kind in lines]
+    rows.append((NETWORK_COST_LABEL + " (sum of the above)", cost["network_cost_usd"], "total"))
+    if cost["unserved_penalty_usd"] >= 0.5:
+        rows.append((PENALTY_LABEL + " (not cash)", cost["unserved_penalty_usd"], "penalty"))
+    label_w, value_w, bar_h, gap = 200.0, 64.0, 12.0, 3.0
+    neg = max([-u for _, u, k in rows if u < 0] + [0.0])
+    top = max(max(abs(u) for _, u, _ in rows), 1e-9)
+    span = width - label_w - value_w
+    zero = label_w + span * neg / (top + neg)
+    k = span / (top + neg)
+    height = len(rows) * (bar_h + gap) + 8
+    colours = {"cost": "#0b2f5b", "saving": "#1a9850", "total": "#c75b12", "penalty": "#a9b1ba"}
     out = [f'<svg viewBox="0 0 {width:.0f} {height:.0f}" xmlns="http://www.w3.org/2000/svg" '
-           'role="img" aria-label="Annual cost by term" font-size="11">']
+           'role="img" aria-label="Annual network cost by term" font-size="10.5">']
     y = 3.0
-    for term, kind, usd in zip(terms["term"], terms["kind"], terms["usd_per_year"],
-                               strict=True):
-        w = max(0.0, (width - label_w - value_w) * usd / top)
-        colour = "#a9b1ba" if kind == "penalty" else "#0b2f5b"
-        label = _label(term) + (" (penalty)" if kind == "penalty" else "")
-        out.append(f'<text x="{label_w - 6}" y="{y + bar_h - 4}" text-anchor="end" '
-                   f'fill="#1d2733">{_esc(label)}</text>')
-        out.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" '
-                   f'fill="{colour}" rx="2"/>')
-        out.append(f'<text x="{label_w + w + 4:.1f}" y="{y + bar_h - 4}" fill="#1d2733">'
+    for label, usd, kind in rows:
+        if kind in ("total", "penalty"):
+            out.append(f'<line x1="0" x2="{width:.0f}" y1="{y - 1.5:.1f}" y2="{y - 1.5:.1f}" '
+                       'stroke="#d9dee4"/>')
+        w = abs(usd) * k
+        x = zero if usd >= 0 else zero - w
+        weight = ' font-weight="bold"' if kind == "total" else ""
+        out.append(f'<text x="{label_w - 6}" y="{y + bar_h - 2.5}" text-anchor="end" '
+                   f'fill="#1d2733"{weight}>{_esc(label)}</text>')
+        out.append(f'<rect x="{x:.1f}" y="{y}" width="{max(w, 0.5):.1f}" height="{bar_h}" '
+                   f'fill="{colours[kind]}" rx="1.5"><title>{_esc(label)}: '
+                   f'{_esc(fmt_usd(usd))}/yr</title></rect>')
+        tx = (zero + w + 4) if usd >= 0 else (zero + 4)
+        out.append(f'<text x="{tx:.1f}" y="{y + bar_h - 2.5}" fill="#1d2733"{weight}>'
                    f"{_esc(fmt_usd(usd))}</text>")
         y += bar_h + gap
     out.append("</svg>")
@@ -264,258 +350,153 @@ def cost_chart_svg(result: Results, width: float = 520.0) -> str:
 
 def _kpi_tiles(result: Results) -> str:
     k = kpi_values(result)
+    cost = headline_costs(result)
     reach = within_km(result)
-    terms = cost_terms(result)
-    cash = float(terms.loc[terms["kind"] == "cost", "usd_per_year"].sum()) if len(terms) else 0.0
-    margin = margin_lines(result)[-1][1]
     sites = table(result, "sites")
     decisions = sites["decision"].map(text).value_counts() if "decision" in sites.columns \
         else pd.Series(dtype=int)
     demand = k.get("patients_demand", 0.0)
-    unserved = k.get("patients_unserved", 0.0)
+    served = k.get("patients_served", 0.0)
+    within = served * k.get("pct_within_travel_target", 0.0) / 100
+    penalty = cost["unserved_penalty_usd"]
+    expired = k.get("expired_doses_per_year", 0.0)
+    writeoff = k.get("manufacturer_writeoff_usd", 0.0)
+    wc = k.get("working_capital_manufacturer_usd", 0.0) + k.get("working_capital_site_usd", 0.0)
     tiles = [
-        (fmt_int(k.get("patients_served", 0.0)),
-         f"patients/yr served of {fmt_int(demand)} ({k.get('pct_served', 0.0):.1f} %)", False),
-        (fmt_num(unserved), "patients/yr unserved", unserved > 0.5),
-        (f"{k.get('pct_within_travel_target', 0.0):.1f} %",
-         f"of served within {reach:,.0f} km (mean {fmt_num(k.get('mean_travel_km', 0.0))} km)",
-         False),
+        (fmt_usd(cost["network_cost_usd"]), "network cost per year (cash)"
+         + (f"; plus {fmt_usd(penalty)} unserved penalty, not cash" if penalty >= 0.5 else ""),
+         False, "headline"),
+        (f"{fmt_int(served)} of {fmt_int(demand)}",
+         f"patients/yr served ({k.get('pct_served', 0.0):.1f} %); {fmt_int(within)} within "
+         f"{reach:,.0f} km", k.get("patients_unserved", 0.0) > 0.5, ""),
         (fmt_int(k.get("sites_active", 0.0)),
-         f"treatment sites active: {int(decisions.get('kept', 0))} kept, "
+         f"treatment sites: {int(decisions.get('kept', 0))} kept, "
          f"{int(decisions.get('opened', 0))} new, {int(decisions.get('closed', 0))} closed",
-         False),
-        (fmt_int(k.get("hubs_active", 0.0)), "3PL hubs active", False),
-        (fmt_int(k.get("partners_active", 0.0)),
-         f"cold-storage partners active ({fmt_int(k.get('partner_links', 0.0))} site links)",
-         False),
-        (fmt_usd(cash), f"annual network cost (objective {fmt_usd(k.get('annual_cost_usd', 0))}"
-                        " incl. unserved penalty)", False),
-        (fmt_usd(margin), "annual margin on served patients", margin < 0),
+         False, ""),
+        (f"{fmt_int(k.get('hubs_active', 0.0))} \u00b7 {fmt_int(k.get('partners_active', 0.0))}",
+         "3PL hubs \u00b7 cold-storage partners active", False, ""),
+        (f"{fmt_num(expired)} doses", f"expire per year; manufacturer write-offs "
+         f"{fmt_usd(writeoff)}/yr", False, ""),
+        (fmt_usd(wc), "working capital tied up in doses (manufacturer and sites)", False, ""),
     ]
     return '<section class="kpis">' + "".join(
-        f'<div class="kpi{" warn" if warn else ""}"><div class="v">{_esc(v)}</div>'
-        f'<div class="l">{_esc(lbl)}</div></div>' for v, lbl, warn in tiles) + "</section>"
+        f'<div class="kpi{" warn" if warn else ""} {cls}"><div class="v">{_esc(v)}</div>'
+        f'<div class="l">{_esc(lbl)}</div></div>' for v, lbl, warn, cls in tiles) + "</section>"
 
 
-def _margin_table(result: Results) -> str:
-    lines = margin_lines(result)
-    terms = cost_terms(result)
+def top_unserved(result: Results, n: int = 5) -> str:
+    """The states with the most unserved patients, with the main reason in each."""
+    u = table(result, "unserved")
+    if u.empty or not {"state", "patients_unserved"} <= set(u.columns):
+        return "<p>Every patient in scope is served.</p>"
+    u = u.assign(state=u["state"].map(text), pat=u["patients_unserved"].map(num),
+                 reason=u.get("reason", pd.Series("", u.index)).map(text))
+    by_state = u.groupby("state")["pat"].sum().sort_values(ascending=False)
+    names = product_names(result)
     rows = []
-    for term, usd in lines[:-1]:
-        label = {"revenue": "Revenue (served patients \u00d7 doses \u00d7 price)",
-                 "cogs": "Cost of goods"}.get(term, _label(term))
-        rows.append(f"<tr><td>{_esc(label)}</td><td class='n'>{_esc(fmt_usd(usd))}</td></tr>")
-    rows.append(f"<tr class='total'><td>Margin</td><td class='n'>"
-                f"{_esc(fmt_usd(lines[-1][1]))}</td></tr>")
-    for term, usd in zip(terms["term"], terms["usd_per_year"], strict=True):
-        if term in ("unserved_penalty", "elastic_unserved"):
-            rows.append(f"<tr class='note'><td>{_esc(_label(term))}: lost margin priced in the "
-                        f"objective, not cash</td><td class='n'>{_esc(fmt_usd(usd))}</td></tr>")
-    total = table(result, "costs")
-    if {"term", "usd_per_year"} <= set(total.columns):
-        t = total.loc[total["term"].map(text) == "total", "usd_per_year"]
-        if len(t):
-            rows.append(f"<tr class='note'><td>Objective (model total)</td><td class='n'>"
-                        f"{_esc(fmt_usd(num(t.iloc[0])))}</td></tr>")
-    return ("<table><thead><tr><th>Margin by term</th><th class='n'>USD/yr</th></tr></thead>"
+    for state, pat in by_state.head(n).items():
+        g = u[u["state"] == state]
+        main = g.groupby("reason")["pat"].sum().sort_values(ascending=False)
+        prods = g.groupby("product_id")["pat"].sum().sort_values(ascending=False)
+        prod = ", ".join(names.get(text(p), text(p)) for p in prods.index[:2])
+        reason = text(main.index[0]) if len(main) else ""
+        rows.append(f"<tr><td>{_esc(state)}</td><td class='n'>{_esc(fmt_num(pat))}</td>"
+                    f"<td class='why'><b>{_esc(prod)}</b>: {_esc(_first_clause(reason))}</td>"
+                    "</tr>")
+    rest = float(by_state.iloc[n:].sum())
+    if rest > 0:
+        rows.append(f"<tr class='note'><td>{len(by_state) - n} more states</td>"
+                    f"<td class='n'>{_esc(fmt_num(rest))}</td><td>see details</td></tr>")
+    return ("<table class='compact'><thead><tr><th>State</th><th class='n'>Patients/yr</th>"
+            f"<th>Product and main reason</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _first_clause(reason: str) -> str:
+    """The part of a reason before its colon: short enough for the one-pager."""
+    head = reason.split(": ")[0]
+    return head if len(head) <= 140 else head[:139] + "\u2026"
+
+
+def facility_list(result: Results) -> str:
+    """Active hubs and partners by name, with yearly cost and number of sites served."""
+    rows = []
+    for kind, role, cols in (("hubs", "3PL hub", ("fixed_cost_usd_per_year",
+                                                 "handling_cost_usd_per_year",
+                                                 "transport_cost_usd_per_year")),
+                             ("partners", "Partner", ("fixed_cost_usd_per_year",
+                                                      "handling_cost_usd_per_year"))):
+        t = table(result, kind)
+        if "active" not in t.columns:
+            continue
+        for r in t[[truthy(v) for v in t["active"]]].to_dict("records"):
+            served = split_list(r.get("sites_served") or r.get("sites_linked"))
+            rows.append(f"<tr><td>{_esc(r.get('name'))}</td><td>{role}</td>"
+                        f"<td class='n'>{_esc(fmt_usd(sum(num(r.get(c)) for c in cols)))}</td>"
+                        f"<td class='n'>{len(served)}</td></tr>")
+    if not rows:
+        return "<p>No hub or partner is active: sites are supplied from the plants.</p>"
+    return ("<table class='compact'><thead><tr><th>Active hub or partner</th><th>Role</th>"
+            "<th class='n'>Cost/yr</th><th class='n'>Sites</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
-def _sites_by_state(result: Results) -> str:
-    sites = table(result, "sites")
-    if not {"state", "decision"} <= set(sites.columns):
-        return "<p>No site table.</p>"
-    s = sites.copy()
-    s["state"] = s["state"].map(text)
-    s["decision"] = s["decision"].map(text)
-    s["is_active"] = [truthy(v) for v in s.get("active", s["decision"].isin(["kept", "opened"]))]
-    s["pat"] = [num(v) for v in s.get("patients_per_year", pd.Series(0.0, s.index))]
-    s["cap"] = [num(v) for v in s.get("capacity_patients_per_year", pd.Series(0.0, s.index))]
-    rows = []
-    for state, g in s.groupby("state", sort=True):
-        act = g[g["is_active"]]
-        closed = int((g["decision"] == "closed").sum())
-        if act.empty and not closed:
-            continue
-        new = act[act["decision"] == "opened"]
-        util = act["pat"].sum() / act["cap"].sum() if act["cap"].sum() > 0 else 0.0
-        names = ", ".join(sorted(text(n) for n in new.get("name", new["state"])))
-        rows.append((len(act), state, int((act["decision"] == "kept").sum()), len(new), closed,
-                     act["pat"].sum(), util, names))
-    rows.sort(key=lambda r: (-r[0], r[1]))
-    body = "".join(
-        f"<tr><td>{_esc(st)}</td><td class='n'>{n}</td><td class='n'>{kept}</td>"
-        f"<td class='n'>{new}</td><td class='n'>{closed}</td>"
-        f"<td class='n'>{_esc(fmt_num(pat))}</td><td class='n'>{100 * util:.0f} %</td>"
-        f"<td class='names'>{_esc(names)}</td></tr>"
-        for n, st, kept, new, closed, pat, util, names in rows)
-    tot = [sum(r[i] for r in rows) for i in (0, 2, 3, 4, 5)]
-    body += (f"<tr class='total'><td>Total</td><td class='n'>{tot[0]}</td><td class='n'>{tot[1]}"
-             f"</td><td class='n'>{tot[2]}</td><td class='n'>{tot[3]}</td><td class='n'>"
-             f"{_esc(fmt_num(tot[4]))}</td><td></td><td></td></tr>")
-    return ("<table><thead><tr><th>State</th><th class='n'>Active</th><th class='n'>Kept</th>"
-            "<th class='n'>New</th><th class='n'>Closed</th><th class='n'>Patients/yr</th>"
-            "<th class='n'>Utilisation</th><th>Newly activated sites</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>")
-
-
-def _unserved_table(result: Results) -> str:
-    u = table(result, "unserved")
-    if u.empty or not {"product_id", "patients_unserved"} <= set(u.columns):
-        return "<p>Every patient in scope is served.</p>"
-    names = product_names(result)
-    u = u.assign(product=u["product_id"].map(lambda p: names.get(text(p), text(p))),
-                 reason=u.get("reason", pd.Series("", u.index)).map(text),
-                 pat=u["patients_unserved"].map(num))
-    g = u.groupby(["product", "reason"], sort=False).agg(pat=("pat", "sum"),
-                                                         zones=("pat", "size")).reset_index()
-    g = g.sort_values("pat", ascending=False)
-    shown = g.head(12)
-    body = "".join(f"<tr><td>{_esc(r.product)}</td><td>{_esc(r.reason)}</td>"
-                   f"<td class='n'>{_esc(fmt_num(r.pat))}</td><td class='n'>{r.zones}</td></tr>"
-                   for r in shown.itertuples())
-    if len(g) > len(shown):
-        body += (f"<tr class='note'><td colspan='2'>{len(g) - len(shown)} smaller groups</td>"
-                 f"<td class='n'>{_esc(fmt_num(g['pat'].iloc[12:].sum()))}</td><td></td></tr>")
-    return ("<table><thead><tr><th>Product</th><th>Reason</th><th class='n'>Patients/yr</th>"
-            f"<th class='n'>Zones</th></tr></thead><tbody>{body}</tbody></table>")
-
-
-def _settings_block(result: Results) -> str:
-    st: dict[str, Any] = result.summary.get("settings") or {}
-    svc = st.get("service") or {}
-    sites = st.get("sites") or {}
-    hubs = st.get("hubs") or {}
-    partners = st.get("partners") or {}
-    kols = st.get("kols") or {}
-    agg = st.get("aggregation") or {}
-    solver = st.get("solver") or {}
-
-    def v(value: object, unit: str = "") -> str:
-        if value is None or value == [] or value == "":
-            return "none"
-        if isinstance(value, bool):
-            return "yes" if value else "no"
-        if isinstance(value, list):
-            return f"{len(value)} listed"
-        return f"{value}{unit}"
-
-    gap = result.summary.get("gap")
-    items = [
-        ("Objective", "minimise annual cost" if st.get("objective") == "cost"
-         else "maximise annual margin" if st.get("objective") == "margin"
-         else v(st.get("objective"))),
-        ("Travel target", f"{num(svc.get('within_km'), 250):,.0f} km patient to site"),
-        ("Min. share within target", f"{100 * num(svc.get('min_share')):.0f} %"),
-        ("Unserved patients allowed", v(svc.get("allow_unserved"))
-         + " (at the product's penalty)"),
-        ("Patient travel support", f"${num(svc.get('patient_travel_usd_per_km')):.2f}/km"),
-        ("Max vein-to-vein", v(svc.get("max_vein_to_vein_days"), " days")),
-        ("Existing sites", v(sites.get("existing"))),
-        ("Sites max / min active", f"{v(sites.get('max_active'))} / {v(sites.get('min_active'))}"),
-        ("Sites forced open", v(sites.get("lock_open"))),
-        ("One-off costs spread over", v(sites.get("amortisation_years"), " years")),
-        ("Hubs max / min active", f"{v(hubs.get('max_active'))} / {v(hubs.get('min_active'))}"),
-        ("Partners max / min active",
-         f"{v(partners.get('max_active'))} / {v(partners.get('min_active'))}"),
-        ("KOL policy", v(kols.get("mode")) + (f" (min coverage {num(kols.get('min_coverage')):.0%})"
-                                              if kols.get("mode") == "coverage" else "")),
-        ("Demand scale", v(st.get("demand_scale"))),
-        ("Fixed-cost budget", fmt_usd(num(st.get("budget_fixed_usd")))
-         if st.get("budget_fixed_usd") is not None else "none"),
-        ("Products in scope", v(st.get("products")) if st.get("products") else "all"),
-        ("Zone aggregation", f"{num(agg.get('cluster_km')):g} km cells "
-                             f"({v(result.summary.get('demand_points'))} demand points, error "
-                             f"{num(result.summary.get('aggregation_error_km')):.1f} km)"),
-        ("Nearest sites kept", v(agg.get("nearest_sites"))),
-        ("Solver", f"{_solver_name(result.summary)}, limit {num(solver.get('time_limit')):g} s, "
-                   f"target gap {100 * num(solver.get('mip_gap')):.2g} %"),
-        ("Solve status", f"{text(result.summary.get('status'))}"
-                         + (f", gap {100 * num(gap):.2f} %" if gap is not None else "")
-                         + f", {num(result.summary.get('solve_seconds')):.0f} s"),
-    ]
-    return '<div class="settings">' + "".join(
-        f"<div><b>{_esc(k)}:</b> {_esc(val)}</div>" for k, val in items) + "</div>"
-
-
-def _solver_name(summary: dict) -> str:
-    """The solver that ran and its version, e.g. Gurobi 13.0.3 (older result folders: HiGHS)."""
-    name = str(summary.get("solver") or "highs")
-    return f"{LABELS.get(name, name)} {summary.get('solver_version') or ''}".strip()
-
-
-def _products_table(result: Results) -> str:
-    p = table(result, "products")
-    if "product_id" not in p.columns:
-        return ""
-    a = table(result, "assignments")
-    u = table(result, "unserved")
-    served = a.groupby(a["product_id"].map(text))["patients_per_year"].sum() \
-        if {"product_id", "patients_per_year"} <= set(a.columns) else pd.Series(dtype=float)
-    lost = u.groupby(u["product_id"].map(text))["patients_unserved"].sum() \
-        if {"product_id", "patients_unserved"} <= set(u.columns) else pd.Series(dtype=float)
-    body = []
-    for r in p.to_dict("records"):
-        pid = text(r.get("product_id"))
-        s, x = num(served.get(pid, 0.0)), num(lost.get(pid, 0.0))
-        body.append(
-            f"<tr><td>{_esc(r.get('name') or pid)}</td><td>{_esc(r.get('modality'))}</td>"
-            f"<td>{_esc(r.get('temperature_class'))}</td>"
-            f"<td class='n'>{_esc(fmt_usd(num(r.get('price_usd_per_dose'))))}</td>"
-            f"<td class='n'>{_esc(fmt_usd(num(r.get('cogs_usd_per_dose'))))}</td>"
-            f"<td class='n'>{_esc(fmt_num(num(r.get('doses_per_patient'))))}</td>"
-            f"<td class='n'>{_esc(fmt_num(num(r.get('shelf_life_hours'))))} h</td>"
-            f"<td class='n'>{_esc(fmt_num(num(r.get('handling_buffer_hours'))))} h</td>"
-            f"<td class='n'>{_esc(fmt_num(num(r.get('max_patient_travel_km'))))} km</td>"
-            f"<td class='n'>{_esc(fmt_usd(num(r.get('penalty_usd_per_patient'))))}</td>"
-            f"<td class='n'>{_esc(fmt_num(s))} / {_esc(fmt_num(s + x))}</td></tr>")
-    return ("<table><thead><tr><th>Product</th><th>Modality</th><th>Temperature</th>"
-            "<th class='n'>Price/dose</th><th class='n'>COGS/dose</th>"
-            "<th class='n'>Doses/patient</th><th class='n'>Shelf life</th>"
-            "<th class='n'>Buffer</th><th class='n'>Max travel</th>"
-            "<th class='n'>Penalty/patient</th><th class='n'>Served / demand (pts/yr)</th>"
-            f"</tr></thead><tbody>{''.join(body)}</tbody></table>")
-
-
-def render_report(result: Results, map_href: str | None = "map.html") -> str:
-    """The one-pager as a self-contained HTML string."""
+def render_report(result: Results, map_href: str | None = "map.html",
+                  details_href: str | None = "details.html",
+                  finance_href: str | None = None) -> str:
+    """The one-pager as a self-contained HTML string (prints on one US Letter page)."""
     css = (resources.files("netopt.report") / "templates" / "report.css").read_text("utf-8")
     st = result.summary.get("settings") or {}
     model = text(result.summary.get("model") or st.get("name") or "model")
     description = text(st.get("description"))
     reach = within_km(result)
-    link = (f' <a href="{_esc(map_href)}">Open the interactive map</a> for every figure by '
-            "zone, site and lane." if map_href else "")
-    timeline = timeline_section(result)  # "" unless the result has a launch timeline
+    links = " \u00b7 ".join(f'<a href="{_esc(h)}">{label}</a>' for h, label in (
+        (map_href, "Interactive map"), (details_href, "Details (all tables)"),
+        (finance_href, "Finance")) if h)
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_esc(f'netopt report — {model}')}</title>",
-        f"<style>\n{css}\n</style></head><body><main>",
+        f"<style>\n{css}\n</style></head><body class='onepager'><main>",
         f"<header><h1>Network design \u2014 {_esc(model)}</h1>",
-        f'<p class="sub">{_esc(description)}</p>' if description else "",
+        f'<p class="sub">{_esc(description)}{" " if description else ""}{links}</p>',
         "</header>",
         _kpi_tiles(result),
-        '<h2>Network</h2><figure class="netmap">', static_map_svg(result),
-        f"<figcaption>Zone circle area \u221d patients per year; site size \u221d patients "
-        f"treated; lane width \u221d doses per year.{link}</figcaption>",
-        _legend(result, reach), "</figure>",
-        *([timeline] if timeline else []),
-        '<div class="two"><div class="chart"><h2>Annual cost by term</h2>',
-        cost_chart_svg(result),
-        "</div><div><h2>Annual margin</h2>", _margin_table(result), "</div></div>",
-        "<h2>Activated sites by state</h2>", _sites_by_state(result),
-        "<h2>Unserved patients</h2>", _unserved_table(result),
-        "<h2>Assumptions that drove the result</h2>", _settings_block(result),
-        _products_table(result),
-        "<footer>Written by netopt from the result tables (CSV) in this folder; every table "
-        "is also in network.xlsx.</footer>",
+        '<figure class="netmap">', static_map_svg(result), _legend(result, reach),
+        "</figure>",
+        '<div class="two"><div class="chart"><h2>Annual network cost</h2>',
+        cost_chart_svg(result), _ordering_note(result),
+        "</div><div><h2>Where patients are not served</h2>", top_unserved(result),
+        "<h2>Active hubs and partners</h2>", facility_list(result), "</div></div>",
+        f"<footer>Zone circle area \u221d patients per year; site size \u221d patients treated."
+        f" Travel target {reach:,.0f} km. Written by netopt from the CSV tables in this folder "
+        "(also in network.xlsx).</footer>",
         "</main></body></html>",
     ]
     return "\n".join(parts)
 
 
-def write_report(result: Results, path: Path, map_href: str | None = "map.html") -> Path:
-    """Write report.html (self-contained)."""
-    path.write_text(render_report(result, map_href), encoding="utf-8")
+def _ordering_note(result: Results) -> str:
+    """One sentence on what ordering and inventory costs and saves (details has each part)."""
+    parts = ordering_parts(result)
+    if not parts:
+        return ""
+    costs = [f"{label.lower()} {fmt_usd(usd)}" for part, label, usd, _ in parts
+             if part not in ("shipping_saved", "tabulation")]
+    saved = next((usd for part, _, usd, _ in parts if part == "shipping_saved"), 0.0)
+    text_ = "Ordering and inventory: " + ", ".join(costs)
+    if saved:
+        text_ += (f"; stock saves {fmt_usd(-saved)} of per-patient shipping (green). Details "
+                  "explains each part.")
+    return f'<p class="note">{_esc(text_)}</p>'
+
+
+def write_report(result: Results, path: Path, map_href: str | None = "map.html",
+                 details_href: str | None = "details.html",
+                 finance_href: str | None = None) -> Path:
+    """Write report.html (self-contained); it links finance.html when that page is beside
+    it (written by `netopt finance`) or when `finance_href` says where it is (a report
+    staged elsewhere before it moves in beside the page)."""
+    finance = finance_href or ("finance.html" if (path.parent / "finance.html").exists()
+                               else None)
+    path.write_text(render_report(result, map_href, details_href, finance), encoding="utf-8")
     return path

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..inventory.ordering import evaluate, option_cost
+from ..inventory.ordering import COST_PARTS, evaluate, option_cost_parts
 from ..model.prepare import Prepared
 
 POLICY_COLUMNS = [
@@ -28,7 +28,7 @@ POLICY_COLUMNS = [
     "site_accepts_stocking", "holding_cost_usd", "working_capital_manufacturer_usd",
     "working_capital_distributor_usd", "working_capital_site_usd", "capital_charge_usd",
     "shipments_per_year", "life_days", "lead_days", "model_cost_usd", "exact_cost_usd",
-    "method",
+    "method", *(f"ordering_{part}_usd" for part in COST_PARTS),
 ]
 #: returnable fractions the trade-off chart sweeps
 GENEROSITY = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -134,15 +134,19 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
            "route": "partner" if policy == PARTNER else "direct",
            "patients_per_year": patients, "doses_per_year": doses,
            "site_limit_usd": float(site["max_stocking_loss_usd_per_year"]),
-           "life_days": life, "lead_days": lead, "model_cost_usd": 0.0, "exact_cost_usd": 0.0}
+           "life_days": life, "lead_days": lead, "model_cost_usd": 0.0, "exact_cost_usd": 0.0,
+           **{f"ordering_{part}_usd": 0.0 for part in COST_PARTS}}
     if t is None:  # no policies table: just-in-time with nothing to evaluate
         return {**{c: 0.0 for c in POLICY_COLUMNS}, **out, "fill_rate": 1.0,
                 "site_accepts_stocking": False, "method": "none"}
     stock = math.isfinite(life)
     if stock:
-        cost, econ = option_cost(t, prod, patients, life, lead, float(option["replenish_cost_usd"]),
-                                 float(option["avoided_cost_usd"]),
-                                 float(prod["doses_per_shipment"]), cfg.cost_of_capital, cfg.seed)
+        parts, econ = option_cost_parts(
+            t, prod, patients, life, lead, float(option["replenish_cost_usd"]),
+            float(option["avoided_cost_usd"]), float(prod["doses_per_shipment"]),
+            cfg.cost_of_capital, cfg.seed)
+        cost = sum(parts.values())
+        out.update({f"ordering_{part}_usd": usd for part, usd in parts.items()})
         lo, hi = float(option["lo_patients"]), float(option["hi_patients"])
         c_lo, c_hi = float(option["cost_lo_usd"]), float(option["cost_hi_usd"])
         out["model_cost_usd"] = c_lo + (c_hi - c_lo) * (patients - lo) / (hi - lo) \

@@ -16,6 +16,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ..data.geography import haversine_km
+from ..inventory.ordering import COST_PARTS
 from ..model.common import MONEY
 from ..model.prepare import Prepared
 from ..solver.highs import SolveInfo
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
     from ..model.calendar import TimelinePlan
 
 TOL = 1e-6
+#: objective terms that price patients not served: lost margin, a planning device, not cash
+UNSERVED_TERMS = ("unserved_penalty", "elastic_unserved")
+#: objective terms that are not network cost: revenue and cost of goods (margin objective)
+REVENUE_TERMS = ("revenue", "cogs")
+#: the ordering-and-inventory term, which finance.csv splits into its parts
+ORDERING_TERM = "ordering_and_inventory"
 TABLE_NAMES = ("sites", "hubs", "partners", "assignments", "shipments", "unserved", "costs",
                "kpis", "zones", "plants", "kols", "products", "site_products", "finance")
 #: tables only some runs have (multi-period launch timeline); written and read when present
@@ -293,6 +300,21 @@ def hubs_table(prep: Prepared, g: dict, shipments: pd.DataFrame) -> pd.DataFrame
     out["utilisation"] = out["shipments_per_year"] / out["capacity_shipments_per_year"].where(
         out["capacity_shipments_per_year"] > 0)
     out["utilisation"] = out["utilisation"].fillna(0.0)
+    through = shipments[shipments["hub_id"].astype(str) != ""] if len(shipments) else shipments
+    lane_usd = (through["cost_usd_per_shipment"] * through["shipments_per_year"]).groupby(
+        through["hub_id"]).sum() if len(through) else pd.Series(dtype=float)
+    direct = through[through["leg"] == "direct"] if len(through) else through
+    served = direct.groupby("hub_id")["site_id"].agg(lambda s: ";".join(sorted(set(s)))) \
+        if len(direct) else pd.Series(dtype=object)
+    supplied = through[through["leg"] == "partner_supply"] if len(through) else through
+    fed = supplied.groupby("hub_id")["partner_id"].agg(lambda s: ";".join(sorted(set(s)))) \
+        if len(supplied) else pd.Series(dtype=object)
+    out["fixed_cost_usd_per_year"] = np.where(out["active"], hubs["annual_fixed_cost_usd"], 0.0)
+    out["handling_cost_usd_per_year"] = out["shipments_per_year"].to_numpy() * hubs[
+        "cost_usd_per_shipment"].to_numpy()
+    out["transport_cost_usd_per_year"] = [float(lane_usd.get(h, 0.0)) for h in hubs.index]
+    out["sites_served"] = [served.get(h, "") for h in hubs.index]
+    out["partners_supplied"] = [fed.get(h, "") for h in hubs.index]
     return out
 
 
@@ -314,6 +336,10 @@ def partners_table(prep: Prepared, a: dict, shipments: pd.DataFrame) -> pd.DataF
         "sites_linked": [linked.get(p, "") for p in partners.index],
         "capacity_doses_per_year": partners["capacity_doses_per_year"].to_numpy(),
     })
+    out["fixed_cost_usd_per_year"] = np.where(out["active"],
+                                              partners["annual_fixed_cost_usd"], 0.0)
+    out["handling_cost_usd_per_year"] = out["doses_per_year"].to_numpy() * partners[
+        "cost_usd_per_dose"].to_numpy()
     return out
 
 
@@ -415,6 +441,52 @@ def costs_table(m: pyo.ConcreteModel) -> pd.DataFrame:
     return pd.concat([out, total], ignore_index=True)
 
 
+def is_penalty_term(term: str) -> bool:
+    """True for objective terms that are modelling devices, not cash: the unserved penalty and
+    the elastic slacks (`elastic_*`) that keep a too-tight model solvable."""
+    return term in UNSERVED_TERMS or term.startswith("elastic_")
+
+
+def cost_split(costs: pd.DataFrame) -> dict[str, float]:
+    """The headline split of the objective, defined once for every page and sheet.
+
+    network_cost_usd: cash per year of running the network (every cost term except penalties,
+    revenue and cost of goods); unserved_penalty_usd: lost margin priced for patients not
+    served; other_penalty_usd: elastic slacks; annual_cost_usd: the objective (model total).
+    """
+    rows = costs[costs["term"].astype(str) != "total"] if "term" in costs.columns else costs
+    terms = dict(zip(rows.get("term", []), rows.get("usd_per_year", []), strict=True))
+    network = sum(float(v) for t, v in terms.items()
+                  if not is_penalty_term(str(t)) and t not in REVENUE_TERMS)
+    unserved = sum(float(terms.get(t, 0.0)) for t in UNSERVED_TERMS)
+    other = sum(float(v) for t, v in terms.items()
+                if is_penalty_term(str(t)) and t not in UNSERVED_TERMS)
+    return {"network_cost_usd": network + 0.0, "unserved_penalty_usd": unserved + 0.0,
+            "other_penalty_usd": other + 0.0,
+            "annual_cost_usd": float(sum(float(v) for v in terms.values()))}
+
+
+def ordering_breakdown(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """The ordering-and-inventory cost term in its parts (USD/yr): replenishment, returns,
+    holding, expiries and capital charge (costs), the per-patient shipping that stock saves
+    (negative), and `tabulation` = the model's term minus the exact parts (the model prices
+    each option on a piecewise-linear table). The parts add up to the term exactly."""
+    costs = tables.get("costs", pd.DataFrame())
+    term = 0.0
+    if {"term", "usd_per_year"} <= set(costs.columns):
+        hit = costs.loc[costs["term"].astype(str) == ORDERING_TERM, "usd_per_year"]
+        term = float(hit.sum()) if len(hit) else 0.0
+    fin = tables.get("finance", pd.DataFrame())
+    out = {}
+    for part in COST_PARTS:
+        col = f"ordering_{part}_usd"
+        out[part] = float(pd.to_numeric(fin[col], errors="coerce").fillna(0).sum()) \
+            if col in fin.columns else 0.0
+    out["tabulation"] = term - sum(out.values())
+    out["total"] = term
+    return out
+
+
 def kpis_table(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInfo) -> pd.DataFrame:
     """Headline KPIs, each a pure function of the result tables."""
     k = compute_kpis(tables, float(prep.demand["patients"].sum()))
@@ -423,7 +495,9 @@ def kpis_table(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInfo)
              "pct_within_travel_target": "%", "sites_active": "sites",
              "sites_opened": "sites", "hubs_active": "hubs", "partners_active": "partners",
              "sites_with_partner": "sites", "sites_onboarded": "sites",
-             "annual_cost_usd": "USD/yr", "mean_travel_km": "km", "sites_stocking": "sites",
+             "annual_cost_usd": "USD/yr", "network_cost_usd": "USD/yr",
+             "unserved_penalty_usd": "USD/yr", "other_penalty_usd": "USD/yr",
+             "mean_travel_km": "km", "sites_stocking": "sites",
              "expired_doses_per_year": "doses/yr", "manufacturer_writeoff_usd": "USD/yr",
              "inventory_value_usd": "USD", "working_capital_manufacturer_usd": "USD",
              "working_capital_site_usd": "USD"}
@@ -449,6 +523,7 @@ def compute_kpis(tables: dict[str, pd.DataFrame], demand: float) -> dict[str, fl
         "sites_with_partner": int((sites["partners_linked"] != "").sum()),
         "sites_onboarded": int(sites["onboarded_areas"].str.len().gt(0).sum()),
         "annual_cost_usd": float(costs.get("total", 0.0)),
+        **{k: v for k, v in cost_split(tables["costs"]).items() if k != "annual_cost_usd"},
         "mean_travel_km": float(np.average(a["travel_km"], weights=a["patients_per_year"]))
         if served else 0.0,
         **finance_summary(tables.get("finance")),
@@ -471,6 +546,9 @@ def summary_dict(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInf
         "solve_seconds": round(info.solve_seconds, 3),
         "n_variables": info.n_variables, "n_binaries": info.n_binaries,
         "n_constraints": info.n_constraints, "start": info.start,
+        "network_cost_usd": k["network_cost_usd"],
+        "unserved_penalty_usd": k["unserved_penalty_usd"],
+        "other_penalty_usd": k["other_penalty_usd"],
         "patients_demand": k["patients_demand"], "patients_served": k["patients_served"],
         "patients_unserved": k["patients_unserved"],
         "pct_within_travel_target": k["pct_within_travel_target"],

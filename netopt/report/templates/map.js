@@ -42,32 +42,42 @@ var NX = (function () {
     return h + "</table></div>";
   }
 
-  function init(map, data) {
-    D = data;
-    [["nxZones", 410], ["nxLabels", 415], ["nxLanes", 420], ["nxSites", 430]].forEach(
-      function (p) {
-        var pane = map.createPane(p[0]);
-        pane.style.zIndex = p[1];
-        if (p[0] === "nxLabels") { pane.style.pointerEvents = "none"; }
-      });
-    R.zones = L.canvas({ pane: "nxZones", padding: 0.3, tolerance: 2 });
-    R.lanes = L.svg({ pane: "nxLanes", padding: 0.3 });
-    R.sites = L.svg({ pane: "nxSites", padding: 0.3 });
+  /* panes and renderers of one map (the main map or an inset) */
+  function renderers(map) {
+    [["nxBase", 250], ["nxZones", 410], ["nxLabels", 415], ["nxLanes", 420],
+     ["nxSites", 430], ["nxNames", 640]].forEach(function (p) {
+      var pane = map.createPane(p[0]);
+      pane.style.zIndex = p[1];
+      if (p[0] === "nxLabels" || p[0] === "nxNames" || p[0] === "nxBase") {
+        pane.style.pointerEvents = "none";
+      }
+    });
+    return {
+      base: L.canvas({ pane: "nxBase", padding: 0.3 }),
+      zones: L.canvas({ pane: "nxZones", padding: 0.3, tolerance: 2 }),
+      lanes: L.svg({ pane: "nxLanes", padding: 0.3 }),
+      sites: L.svg({ pane: "nxSites", padding: 0.3 }),
+      zoneList: [], scale: 1, inset: false
+    };
   }
 
-  var zoneMarkers = [];
-  var zoneScale = 1;
+  function init(map, data) {
+    D = data;
+    R = renderers(map);
+    map.nxR = R;
+  }
 
-  function radius(patients) {
-    var r = D.zoneR * Math.sqrt(Math.max(patients, 0) / D.zoneMax);
-    return zoneScale * Math.max(D.zoneMinR, r);
+  function radius(patients, r) {
+    var px = D.zoneR * Math.sqrt(Math.max(patients, 0) / D.zoneMax);
+    return r.scale * Math.max(D.zoneMinR, px);
   }
 
   /* circles grow as the map zooms in, so a region stays as readable as the nation */
   function rescale(map) {
+    var r = map.nxR;
     var z = map.getZoom();
-    zoneScale = Math.min(3, Math.max(0.8, Math.pow(2, (z - 4.5) * 0.5)));
-    zoneMarkers.forEach(function (m) { m.setRadius(radius(m.nxPatients)); });
+    r.scale = Math.min(3, Math.max(0.8, Math.pow(2, (z - 4.5) * 0.5)));
+    r.zoneList.forEach(function (m) { m.setRadius(radius(m.nxPatients, r)); });
   }
 
   function zonePopup(z, row, spec) {
@@ -101,13 +111,35 @@ var NX = (function () {
     return table(z[0] + ", " + z[1], spec.label + " \u00b7 " + D.zoneLabels[row[6]], pairs);
   }
 
+  function nameLabel(g, row, r) {
+    if (!row.name || r.inset) { return; }
+    g.addLayer(L.marker(row.ll, {
+      icon: L.divIcon({ className: "nx-name", html: "<span>" + esc(row.name) + "</span>",
+        iconSize: [0, 0], iconAnchor: [-12, 8] }),
+      interactive: false, keyboard: false, pane: "nxNames"
+    }));
+  }
+
   var builders = {
-    zones: function (g, spec) {
+    base: function (g, spec, r) {
+      spec.rows.forEach(function (state) {
+        var rings = state[1].map(function (flat) {
+          var ring = [];
+          for (var i = 0; i + 1 < flat.length; i += 2) { ring.push([flat[i], flat[i + 1]]); }
+          return ring;
+        });
+        g.addLayer(L.polygon(rings, {
+          renderer: r.base, interactive: false, color: "#9aa7b4", weight: 0.8, opacity: 1,
+          fillColor: "#fdfcf8", fillOpacity: 1, smoothFactor: 0.5
+        }));
+      });
+    },
+    zones: function (g, spec, r) {
       spec.rows.forEach(function (row) {
         var z = D.zones[row[0]];
         var cls = row[6];
         var m = L.circleMarker([z[3], z[4]], {
-          renderer: R.zones, radius: radius(row[1]), fillColor: D.zoneColours[cls],
+          renderer: r.zones, radius: radius(row[1], r), fillColor: D.zoneColours[cls],
           fillOpacity: cls === "served" ? 0.6 : 0.85, color: "#ffffff", weight: 0.6,
           opacity: 0.9
         });
@@ -117,14 +149,14 @@ var NX = (function () {
         }, { sticky: true });
         m.bindPopup(function () { return zonePopup(z, row, spec); }, { maxWidth: 380 });
         m.nxPatients = row[1];
-        zoneMarkers.push(m);
+        r.zoneList.push(m);
         g.addLayer(m);
       });
     },
-    lanes: function (g, spec) {
+    lanes: function (g, spec, r) {
       spec.rows.forEach(function (row) {
         var line = L.polyline(row.pts, {
-          renderer: R.lanes, color: row.c, weight: row.w, opacity: row.o || 0.8,
+          renderer: r.lanes, color: row.c, weight: row.w, opacity: row.o || 0.8,
           dashArray: row.dash || null, lineCap: "round", lineJoin: "round"
         });
         line.bindTooltip(esc(row.tip), { sticky: true });
@@ -133,10 +165,11 @@ var NX = (function () {
         g.addLayer(line);
       });
     },
-    sites: function (g, spec) {
+    sites: function (g, spec, r) {
       spec.rows.forEach(function (row) {
         var m = L.circleMarker(row.ll, {
-          renderer: R.sites, radius: row.r, fill: true, fillColor: row.fill || "#ffffff",
+          renderer: r.sites, radius: r.inset ? Math.max(2.5, 0.7 * row.r) : row.r,
+          fill: true, fillColor: row.fill || "#ffffff",
           fillOpacity: row.fill ? 0.95 : 0.85, color: row.stroke, weight: row.sw || 1.5,
           dashArray: row.dash || null
         });
@@ -146,7 +179,7 @@ var NX = (function () {
         g.addLayer(m);
       });
     },
-    icons: function (g, spec) {
+    icons: function (g, spec, r) {
       spec.rows.forEach(function (row) {
         var icon = D.icons[row.icon];
         var m = L.marker(row.ll, {
@@ -158,8 +191,9 @@ var NX = (function () {
         });
         m.bindTooltip(esc(row.tip));
         m.bindPopup(function () { return table(row.title, row.sub, row.pop); },
-          { maxWidth: 380 });
+          { maxWidth: 380, maxHeight: 420 });
         g.addLayer(m);
+        nameLabel(g, row, r);
       });
     },
     labels: function (g, spec) {
@@ -173,15 +207,60 @@ var NX = (function () {
     }
   };
 
+  var layers = [];
+
   function draw(group, map, spec) {
     var done = false;
+    layers.push({ group: group, spec: spec, insets: [] });
     function build() {
       if (done) { return; }
       done = true;
-      builders[spec.kind](group, spec);
+      builders[spec.kind](group, spec, map.nxR || R);
       drawn += spec.rows.length;
     }
     if (map.hasLayer(group)) { build(); } else { group.once("add", build); }
+  }
+
+  /* Alaska, Hawaii and Puerto Rico in small fixed maps at the bottom left; they show the
+   * same layers as the main map (switched with it) and a click recentres the main map */
+  function insets(map) {
+    if (!D.insets || !D.insets.length) { return; }
+    var holder = L.DomUtil.create("div", "nx-insets", map.getContainer());
+    L.DomEvent.disableClickPropagation(holder);
+    L.DomEvent.disableScrollPropagation(holder);
+    D.insets.forEach(function (reg) {
+      var box = L.DomUtil.create("div", "nx-inset nx-inset-" + reg.code.toLowerCase(), holder);
+      var el = L.DomUtil.create("div", "nx-inset-map", box);
+      var cap = L.DomUtil.create("div", "nx-inset-cap", box);
+      cap.textContent = reg.name;
+      var im = L.map(el, {
+        zoomControl: false, attributionControl: false, dragging: false,
+        scrollWheelZoom: false, doubleClickZoom: false, boxZoom: false, keyboard: false,
+        touchZoom: false, zoomSnap: 0.1
+      });
+      im.nxR = renderers(im);
+      im.nxR.inset = true;
+      im.nxR.scale = 0.6;
+      im.fitBounds(reg.bounds, { padding: [2, 2] });
+      layers.forEach(function (l) {
+        var g = L.featureGroup();
+        l.insets.push(g);
+        builders[l.spec.kind](g, l.spec, im.nxR);
+        if (map.hasLayer(l.group)) { g.addTo(im); }
+        l.insetMaps = (l.insetMaps || []).concat([im]);
+      });
+      cap.addEventListener("click", function () { map.fitBounds(reg.bounds); });
+    });
+    function sync(e, on) {
+      layers.forEach(function (l) {
+        if (l.group !== e.layer) { return; }
+        l.insets.forEach(function (g, i) {
+          if (on) { g.addTo(l.insetMaps[i]); } else { l.insetMaps[i].removeLayer(g); }
+        });
+      });
+    }
+    map.on("overlayadd", function (e) { sync(e, true); });
+    map.on("overlayremove", function (e) { sync(e, false); });
   }
 
   function box(position, className, html, map) {
@@ -200,6 +279,9 @@ var NX = (function () {
   function controls(map, c) {
     box("topleft", "nx-box nx-head", c.title, map);
     box("bottomright", "nx-box nx-legend", c.legend, map);
+    if (c.source && map.attributionControl) {
+      map.attributionControl.addAttribution(esc(c.source));
+    }
   }
 
   /* fit the network into the part of the window that the title and legend leave free */
@@ -218,6 +300,7 @@ var NX = (function () {
   }
 
   function finish(map) {
+    insets(map);
     var ms = Math.round(performance.now() - t0);
     document.body.setAttribute("data-render-ms", String(ms));
     document.body.setAttribute("data-drawn", String(drawn));
