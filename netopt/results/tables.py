@@ -405,6 +405,27 @@ def costs_table(m: pyo.ConcreteModel) -> pd.DataFrame:
     return pd.concat([out, total], ignore_index=True)
 
 
+#: the cost term that prices unserved patients (lost margin): a planning device, not cash
+PENALTY_TERM = "unserved_penalty"
+
+
+def unserved_penalty_usd(costs: pd.DataFrame) -> float:
+    """The unserved-penalty term of a costs table (0 when the model has none)."""
+    terms = costs["term"].astype(str)
+    return float(costs.loc[terms == PENALTY_TERM, "usd_per_year"].sum())
+
+
+def network_cost_usd(costs: pd.DataFrame) -> float:
+    """The headline network cost (cash per year): the objective (the `total` row of costs.csv,
+    or the sum of the terms when it is missing) minus the unserved penalty. One definition
+    for every page and sheet, so the headline is the same figure wherever it is shown."""
+    terms = costs["term"].astype(str)
+    total = costs.loc[terms == "total", "usd_per_year"]
+    objective = float(total.iloc[0]) if len(total) else float(
+        costs.loc[terms != "total", "usd_per_year"].sum())
+    return objective - unserved_penalty_usd(costs)
+
+
 def kpis_table(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInfo) -> pd.DataFrame:
     """Headline KPIs, each a pure function of the result tables."""
     k = compute_kpis(tables, float(prep.demand["patients"].sum()))
