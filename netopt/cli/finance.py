@@ -47,7 +47,8 @@ def finance(
         raise typer.Exit(EXIT_INVALID)
     model = str(summary.get("model") or result_dir.name)
     tradeoff = _tradeoff(summary, table, load_or_exit, err_console)
-    paths = write_finance(table, tradeoff, model, out or result_dir)
+    paths = write_finance(table, tradeoff, model, out or result_dir,
+                          products=_product_names(result_dir))
 
     mix = policy_mix(table)
     rich = RichTable(title=f"Ordering policies - {model}")
@@ -90,6 +91,20 @@ def _tradeoff(summary: dict, table, load_or_exit, err_console):  # noqa: ANN001,
         return pd.DataFrame()
     case = load_or_exit(Path(model_file))
     return return_tradeoff(prepare(case), table)
+
+
+def _product_names(result_dir: Path) -> dict[str, str]:
+    """Product id -> name from the result's products.csv ({} when it is missing)."""
+    import pandas as pd
+
+    path = result_dir / "products.csv"
+    try:
+        p = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError):
+        return {}
+    if not {"product_id", "name"} <= set(p.columns):
+        return {}
+    return dict(zip(p["product_id"], p["name"], strict=True))
 
 
 def register(app: typer.Typer) -> None:
