@@ -27,6 +27,7 @@ def resilience(
 
     from ..analysis.resilience import n_minus_1
     from ..data.problems import InputError
+    from ..report.resilience import write_resilience
     from ..report.workbook import append_table_sheet
     from ..results.tables import Results
     from .common import console, err_console, fail_input, load_or_exit, solver_or_exit
@@ -68,22 +69,25 @@ def resilience(
     target.mkdir(parents=True, exist_ok=True)
     path = target / "resilience.csv"
     table.to_csv(path, index=False, lineterminator="\n")
+    page = write_resilience(res, str(summary.get("model") or result_dir.name), target)
     book = result_dir / "network.xlsx"
     wrote_sheet = book.is_file() and append_table_sheet(book, "resilience", table)
 
     rich = RichTable(title=f"Single points of failure - baseline ${res.baseline_cost_usd:,.0f}"
                      f"/yr, {res.baseline_unserved:,.1f} patients unserved")
     for col in ("rank", "kind", "facility_id", "name", "extra_patients_unserved",
-                "cost_increase_usd", "cost_increase_pct", "sites_using", "status"):
+                "cost_increase_usd", "network_cost_increase_usd", "penalty_increase_usd",
+                "cost_increase_pct", "sites_using", "status"):
         rich.add_column(col, justify="left" if col in ("kind", "facility_id", "name", "status")
                         else "right")
     for r in table.itertuples(index=False):
         rich.add_row(str(r.rank), r.kind, r.facility_id, escape(str(r.name)),
                      f"{r.extra_patients_unserved:,.1f}", f"${r.cost_increase_usd:,.0f}",
+                     f"${r.network_cost_increase_usd:,.0f}", f"${r.penalty_increase_usd:,.0f}",
                      f"{r.cost_increase_pct:.2f} %", str(r.sites_using), r.status)
     console.print(rich)
-    console.print(f"wrote {path}" + (f" and the resilience sheet of {book}" if wrote_sheet
-                                     else ""))
+    console.print(f"wrote {path}, {page}" + (f" and the resilience sheet of {book}"
+                                             if wrote_sheet else ""))
 
 
 def register(app: typer.Typer) -> None:

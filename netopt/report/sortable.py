@@ -49,7 +49,7 @@ def cell(value: object, kind: str, labels: Mapping[str, str] | None = None) -> s
     if kind == "named":  # "name\tid": the name a reader knows, the id to search for
         name, _, ident = text(value).partition("\t")
         extra = f" <span class='id'>{_esc(ident)}</span>" if ident and ident != name else ""
-        return f"<td data-v='{_esc(name)}'>{_esc(name)}{extra}</td>"
+        return f"<td class='nm' data-v='{_esc(name)}'>{_esc(name)}{extra}</td>"
     v = num(value, math.nan)
     if math.isnan(v):
         return "<td class='n' data-v=''>\u2014</td>"
