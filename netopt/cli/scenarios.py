@@ -209,14 +209,15 @@ def compare_cmd(
     no_report: NoReportOpt = False,
 ) -> None:
     """Solve each model file and compare: cost by term, service, network, site changes."""
-    from ..analysis.scenarios import ScenarioSpec
+    from ..analysis.scenarios import ScenarioSpec, model_label
 
     _check_models(models)
     if workers is not None and workers < 1:
         raise _fail("--workers must be at least 1")
     solver = _check_solver(solver)
-    specs = [ScenarioSpec(m.stem, str(m), {}) for m in models]
-    title = "Scenario comparison: " + ", ".join(m.stem for m in models)
+    labels = [model_label(m) for m in models]  # each model's own `name:`
+    specs = [ScenarioSpec(label, str(m), {}) for label, m in zip(labels, models, strict=True)]
+    title = "Scenario comparison: " + ", ".join(labels)
     _run(specs, title=title, out=out or _default_out(models[0]), workers=workers,
          scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap, seed=seed,
          no_report=no_report, threads=threads, solver=solver,
