@@ -9,6 +9,7 @@ the network shows it both as a broken page and in `requests`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -99,10 +100,8 @@ class Browser:
         return tab
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, EOFError, OSError):
             self.send("Browser.close", timeout=5)
-        except (RuntimeError, TimeoutError, EOFError, OSError):
-            pass
         try:
             self._proc.wait(10)
         except subprocess.TimeoutExpired:
