@@ -378,7 +378,7 @@ def _run_of(result: Results, name: str | None) -> ScenarioRun:
                         str(result.summary.get("model_file") or ""), {})
     return ScenarioRun(spec, str(result.summary.get("status", "feasible")), "", summary,
                        result.tables["costs"].copy(), result.tables["sites"].copy(),
-                       result.tables["hubs"].copy())
+                       result.tables["hubs"].copy(), result.tables["partners"].copy())
 
 
 def compare(items: Sequence[_case.Case | Results | PathLike],

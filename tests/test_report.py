@@ -27,7 +27,7 @@ from netopt.report import build_map, write_reports
 from netopt.report.assets import asset_source, leaflet_assets
 from netopt.report.workbook import header
 from netopt.results.pipeline import solve_case
-from netopt.results.tables import TABLE_NAMES, Results
+from netopt.results.tables import TABLE_NAMES, Results, network_cost_usd
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -134,14 +134,25 @@ def test_no_cdn_links(tiny: Results, tmp_path: Path) -> None:
 def _check_workbook(folder: Path) -> None:
     wb = openpyxl.load_workbook(folder / "network.xlsx")
     assert wb.sheetnames == ["summary", *TABLE_NAMES]
+    names = dict(pd.read_csv(folder / "products.csv")[["product_id", "name"]].values)
     for name in TABLE_NAMES:
         csv = pd.read_csv(folder / f"{name}.csv", keep_default_na=False, na_values=[""])
+        if "product_id" in csv.columns and name != "products":  # the name beside the id
+            csv.insert(list(csv.columns).index("product_id") + 1, "product_name",
+                       csv["product_id"].map(names))
         ws = wb[name]
         rows = list(ws.iter_rows(values_only=True))
         assert list(rows[0]) == [header(c) for c in csv.columns], name
-        assert [h.split(" (")[0] for h in rows[0]] == list(csv.columns)
+        assert not any("_" in h for h in rows[0]), (name, rows[0])  # words, not code names
         assert len(rows) - 1 == len(csv), name
-        assert ws.freeze_panes == "A2" and ws.auto_filter.ref, name
+        assert ws.freeze_panes == "B2", name
+        (table,) = ws.tables.values()  # an Excel table: filters and banded rows
+        assert table.ref.startswith("A1:") and table.tableStyleInfo.showRowStripes, name
+        for j, col in enumerate(csv.columns, start=1):  # every numeric column is formatted
+            if len(csv) and pd.api.types.is_numeric_dtype(csv[col]) \
+                    and not pd.api.types.is_bool_dtype(csv[col]):
+                fmt = ws.cell(row=2, column=j).number_format
+                assert fmt != "General" or pd.isna(csv[col].iloc[0]), (name, col)
         body = pd.DataFrame(rows[1:], columns=list(csv.columns)) if len(csv) else None
         for col in csv.columns:
             if body is None:
@@ -160,6 +171,12 @@ def _check_workbook(folder: Path) -> None:
     total = float(costs.loc[costs["term"] == "total", "usd_per_year"].iloc[0])
     summary = {r[0]: r[1] for r in wb["summary"].iter_rows(values_only=True) if r[0]}
     assert math.isclose(summary["total"], total, rel_tol=1e-9)
+    assert math.isclose(summary["Network cost (cash, USD/yr)"], network_cost_usd(costs),
+                        rel_tol=1e-9)
+    assert len(wb["summary"]._charts) == 1  # the cost chart
+    kpis = wb["kpis"]
+    counts = [r for r in kpis.iter_rows(min_row=2) if r[2].value in ("sites", "hubs")]
+    assert counts and all(r[1].number_format == "#,##0" for r in counts)
     # number formats: currency on money, percent on utilisation
     sites = wb["sites"]
     heads = [c.value for c in sites[1]]

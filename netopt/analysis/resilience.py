@@ -6,7 +6,8 @@ partners stay as decided (a site may stop offering a product, never start one: o
 takes months) - and the flows are re-solved without the facility. The baseline is the same
 fixed model with nothing out, so every difference is the outage's alone: patients who can no
 longer be treated, and the cost increase (including the unserved penalty of those patients;
-the failed facility's fixed cost is still paid).
+the failed facility's fixed cost is still paid), split into the network's cash cost and the
+unserved penalty.
 Design rules (backup hubs, service level, KOLs, budget) are switched off for the re-solves:
 an outage is something to measure, not a constraint the network can refuse.
 """
@@ -25,14 +26,15 @@ from ..data.problems import InputError, Problem
 from ..model.build import build_model
 from ..model.common import MONEY
 from ..model.prepare import prepare
-from ..results.tables import Results, extract
+from ..results.tables import Results, extract, unserved_penalty_usd
 from ..solver.highs import solve_model
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["rank", "kind", "facility_id", "name", "status", "patients_unserved",
            "extra_patients_unserved", "cost_usd", "cost_increase_usd", "cost_increase_pct",
-           "sites_using", "doses_per_year_through"]
+           "network_cost_increase_usd", "penalty_increase_usd", "network_cost_usd",
+           "unserved_penalty_usd", "sites_using", "doses_per_year_through"]
 
 
 @dataclass
@@ -42,6 +44,8 @@ class Resilience:
     table: pd.DataFrame
     baseline_cost_usd: float
     baseline_unserved: float
+    #: the baseline's unserved penalty (its network cost is baseline_cost_usd minus this)
+    baseline_penalty_usd: float = 0.0
 
 
 def _truthy(v: object) -> bool:
@@ -118,14 +122,15 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
     settings = case.config.solver.model_copy(update={
         "warm_start": False, **({"time_limit": time_limit} if time_limit else {})})
 
-    def run() -> tuple[str, float, float]:
+    def run() -> tuple[str, float, float, float]:
         info = solve_model(m, settings)
         if not info.has_solution:
-            return info.status, float("nan"), float("nan")
+            return info.status, float("nan"), float("nan"), float("nan")
         res = extract(m, info)
-        return info.status, info.objective * MONEY, float(res.summary["patients_unserved"])
+        return (info.status, info.objective * MONEY, float(res.summary["patients_unserved"]),
+                unserved_penalty_usd(res.tables["costs"]))
 
-    status0, cost0, unserved0 = run()
+    status0, cost0, unserved0, penalty0 = run()
     if status0 not in ("optimal", "feasible"):
         raise InputError([Problem(str(result.summary.get("model_file")), None, None,
                                   f"the chosen network does not solve with its decisions fixed "
@@ -146,7 +151,7 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
             progress(f"{kind} {fid} out", i, len(outages))
         var = m.g[fid] if kind == "hub" else m.a[fid]
         var.fix(0)
-        status, cost, unserved = run()
+        status, cost, unserved, penalty = run()
         var.fix(1)
         cost += fixed[(kind, fid)]  # the contract is paid during an outage too
         col = "hub_id" if kind == "hub" else "partner_id"
@@ -156,6 +161,11 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
             "patients_unserved": unserved, "extra_patients_unserved": unserved - unserved0,
             "cost_usd": cost, "cost_increase_usd": cost - cost0,
             "cost_increase_pct": 100 * (cost - cost0) / cost0 if cost0 else float("nan"),
+            # the loss split: cash the network spends more, and the penalty of the patients
+            # it can no longer treat (a planning device, not cash)
+            "network_cost_increase_usd": (cost - penalty) - (cost0 - penalty0),
+            "penalty_increase_usd": penalty - penalty0,
+            "network_cost_usd": cost - penalty, "unserved_penalty_usd": penalty,
             "sites_using": int(through["site_id"].nunique()) if len(through) else 0,
             "doses_per_year_through": float(through["doses_per_year"].sum()),
         })
@@ -166,7 +176,7 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
         table = table.sort_values(["extra_patients_unserved", "cost_increase_usd"],
                                   ascending=False, ignore_index=True)
     table.insert(0, "rank", range(1, len(table) + 1))
-    return Resilience(table, cost0, unserved0)
+    return Resilience(table, cost0, unserved0, penalty0)
 
 
 __all__ = ["Resilience", "n_minus_1"]

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..data.config import ModelConfig
 from ..results.folder import Run, results_folder
+from ..results.tables import network_cost_usd, unserved_penalty_usd
 
 STATUSES = ("optimal", "feasible", "infeasible", "invalid", "no_solution", "error")
 SUMMARY_COLUMNS = ("objective_usd", "gap", "patients_demand", "patients_served",
@@ -90,6 +91,7 @@ class ScenarioRun:
     costs: pd.DataFrame | None = None
     sites: pd.DataFrame | None = None
     hubs: pd.DataFrame | None = None
+    partners: pd.DataFrame | None = None
     wall_seconds: float = 0.0
     #: solved design decisions (solver.network_start), kept for a batch's baseline only:
     #: the other scenarios start from it
@@ -366,7 +368,7 @@ def _solve(spec: ScenarioSpec, case: Any, key: PrepareKey, options: SolveOptions
     summary["min_share"] = case.config.service.min_share
     return ScenarioRun(spec, str(result.summary.get("status", "feasible")), "", summary,
                        result.tables["costs"].copy(), result.tables["sites"].copy(),
-                       result.tables["hubs"].copy(),
+                       result.tables["hubs"].copy(), result.tables["partners"].copy(),
                        network=result.network if keep_network else None)
 
 
@@ -580,15 +582,21 @@ class Comparison:
     sites: dict[str, pd.DataFrame]
     frontier: pd.DataFrame | None = None
     title: str = "Scenario comparison"
+    #: hubs and partners whose active flag differs from the first scenario
+    facility_changes: pd.DataFrame | None = None
 
     def write_tables(self, out: Path) -> list[Path]:
-        """compare.csv, site_changes.csv (and frontier.csv) - the report-free output, as one
-        run that replaces what netopt wrote in `out` before (see results/folder.py)."""
+        """compare.csv, site_changes.csv, facility_changes.csv (and frontier.csv) - the
+        report-free output, as one run that replaces what netopt wrote in `out` before (see
+        results/folder.py)."""
         with results_folder(Path(out), self.run("Comparison.write_tables")) as staging:
             folder = staging.dir
             paths = [folder / "compare.csv", folder / "site_changes.csv"]
             self.rows.to_csv(paths[0], index=False, lineterminator="\n")
             self.site_changes.to_csv(paths[1], index=False, lineterminator="\n")
+            if self.facility_changes is not None:
+                paths.append(folder / "facility_changes.csv")
+                self.facility_changes.to_csv(paths[-1], index=False, lineterminator="\n")
             if self.frontier is not None:
                 paths.append(folder / "frontier.csv")
                 self.frontier.to_csv(paths[-1], index=False, lineterminator="\n")
@@ -631,13 +639,19 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
         for col in SUMMARY_COLUMNS[1:]:
             rec[col] = s.get(col, math.nan)
         rec["start"] = s.get("start", "")
+        # the headline split: cash per year, and the penalty that is a planning device
+        rec["network_cost_usd"] = math.nan if run.costs is None else \
+            network_cost_usd(run.costs)
+        rec["unserved_penalty_usd"] = math.nan if run.costs is None else \
+            unserved_penalty_usd(run.costs)
         costs = ({} if run.costs is None
                  else dict(zip(run.costs["term"], run.costs["usd_per_year"], strict=True)))
         for term in terms:
             rec[f"cost_{term}"] = costs.get(term, math.nan if run.costs is None else 0.0)
         records.append(rec)
     frame = pd.DataFrame(records)
-    for col in ("objective_usd", *SUMMARY_COLUMNS[1:], *(f"cost_{t}" for t in terms)):
+    for col in ("objective_usd", *SUMMARY_COLUMNS[1:], "network_cost_usd",
+                "unserved_penalty_usd", *(f"cost_{t}" for t in terms)):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     deltas = baseline_deltas(frame)
     at = frame.columns.get_loc("objective_usd") + 1
@@ -705,12 +719,38 @@ def site_changes(sites: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFra
     return pd.DataFrame(out, columns=SITE_CHANGE_COLUMNS)
 
 
+FACILITY_CHANGE_COLUMNS = ["scenario", "kind", "facility_id", "name", "change"]
+
+
+def facility_changes(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
+    """Hubs and partners whose active flag differs from the first scenario with a result
+    (the same rule as `site_changes`)."""
+    out = []
+    for kind, attr, col in (("hub", "hubs", "hub_id"), ("partner", "partners", "partner_id")):
+        tables = {n: getattr(r, attr) for n, r in zip(names, runs, strict=True)
+                  if r.sites is not None and getattr(r, attr) is not None}
+        present = [n for n in names if n in tables]
+        if not present:
+            continue
+        base = tables[present[0]].set_index(col)
+        for name in present[1:]:
+            other = tables[name].set_index(col)
+            ids = sorted(set(base.index) | set(other.index))
+            was = base["active"].reindex(ids, fill_value=False).astype(bool)
+            now = other["active"].reindex(ids, fill_value=False).astype(bool)
+            label = other["name"].reindex(ids).combine_first(base["name"].reindex(ids))
+            out += [{"scenario": name, "kind": kind, "facility_id": i, "name": label[i],
+                     "change": "opened" if now[i] else "closed"}
+                    for i in ids if was[i] != now[i]]
+    return pd.DataFrame(out, columns=FACILITY_CHANGE_COLUMNS)
+
+
 def build_comparison(runs: list[ScenarioRun], title: str = "Scenario comparison",
                      frontier: pd.DataFrame | None = None) -> Comparison:
     names = unique_names(runs)
     sites = {n: r.sites for n, r in zip(names, runs, strict=True) if r.sites is not None}
     return Comparison(comparison_rows(runs, names), site_changes(sites, names), sites,
-                      frontier, title)
+                      frontier, title, facility_changes(runs, names))
 
 
 def compare(model_files: Sequence[str | Path], *, title: str | None = None,

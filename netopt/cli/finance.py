@@ -51,7 +51,7 @@ def finance(
     run = Run("finance", model=model, model_file=summary.get("model_file"),
               source=str(result_dir.absolute()))
     with results_folder(target, run, attach=True) as staging:
-        write_finance(table, tradeoff, model, staging.dir)
+        write_finance(table, tradeoff, model, staging.dir, products=_product_names(result_dir))
     paths = staging.written
 
     mix = policy_mix(table)
@@ -95,6 +95,20 @@ def _tradeoff(summary: dict, table, load_or_exit, err_console):  # noqa: ANN001,
         return pd.DataFrame()
     case = load_or_exit(Path(model_file))
     return return_tradeoff(prepare(case), table)
+
+
+def _product_names(result_dir: Path) -> dict[str, str]:
+    """Product id -> name from the result's products.csv ({} when it is missing)."""
+    import pandas as pd
+
+    path = result_dir / "products.csv"
+    try:
+        p = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError):
+        return {}
+    if not {"product_id", "name"} <= set(p.columns):
+        return {}
+    return dict(zip(p["product_id"], p["name"], strict=True))
 
 
 def register(app: typer.Typer) -> None:

@@ -27,6 +27,7 @@ def resilience(
 
     from ..analysis.resilience import n_minus_1
     from ..data.problems import InputError
+    from ..report.resilience import write_resilience
     from ..report.workbook import append_table_sheet
     from ..results.folder import Run, results_folder
     from ..results.tables import Results
@@ -79,23 +80,27 @@ def resilience(
     # the sheet goes on a copy of the solve's workbook, saved in the folder written
     with results_folder(target, run, attach=True) as staging:
         table.to_csv(staging.dir / "resilience.csv", index=False, lineterminator="\n")
+        write_resilience(res, str(summary.get("model") or result_dir.name), staging.dir)
         wrote_sheet = source_book.is_file() and append_table_sheet(
             source_book, "resilience", table, save_as=staging.dir / "network.xlsx")
     path, book = target / "resilience.csv", target / "network.xlsx"
+    page = target / "resilience.html"
 
     rich = RichTable(title=f"Single points of failure - baseline ${res.baseline_cost_usd:,.0f}"
                      f"/yr, {res.baseline_unserved:,.1f} patients unserved")
     for col in ("rank", "kind", "facility_id", "name", "extra_patients_unserved",
-                "cost_increase_usd", "cost_increase_pct", "sites_using", "status"):
+                "cost_increase_usd", "network_cost_increase_usd", "penalty_increase_usd",
+                "cost_increase_pct", "sites_using", "status"):
         rich.add_column(col, justify="left" if col in ("kind", "facility_id", "name", "status")
                         else "right")
     for r in table.itertuples(index=False):
         rich.add_row(str(r.rank), r.kind, r.facility_id, escape(str(r.name)),
                      f"{r.extra_patients_unserved:,.1f}", f"${r.cost_increase_usd:,.0f}",
+                     f"${r.network_cost_increase_usd:,.0f}", f"${r.penalty_increase_usd:,.0f}",
                      f"{r.cost_increase_pct:.2f} %", str(r.sites_using), r.status)
     console.print(rich)
-    console.print(f"wrote {path}" + (f" and the resilience sheet of {book}" if wrote_sheet
-                                     else ""))
+    console.print(f"wrote {path}, {page}" + (f" and the resilience sheet of {book}"
+                                             if wrote_sheet else ""))
 
 
 def register(app: typer.Typer) -> None:

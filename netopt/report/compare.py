@@ -50,7 +50,6 @@ ACTIVE_COLOUR = SITE_STYLES["kept"][0] or "#0b2f5b"
 TERM_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
                 "#ff9da7", "#9c755f", "#bab0ac", "#1f3b5a", "#8cd17d")
 PENALTY_COLOUR = "#c9ced4"
-REASON_CHARS = 240  # longer failure reasons are cut in the table (full text on hover, xlsx)
 SHEET_BAD = re.compile(r"[\[\]:*?/\\']")
 NOISE_NOTE = ("<p class='note'>\u2248 <i>within solver gap</i>: the difference from the "
               "baseline is no larger than the two runs' combined gaps "
@@ -63,8 +62,10 @@ main { max-width: 1180px; }
 .status { font-weight: 600; }
 .status.ok { color: #1b7a3a; }
 .status.bad { color: #b2182b; }
-.reason { display: block; font-weight: normal; color: #b2182b; font-size: 11px;
-  white-space: normal; max-width: 260px; }
+.reason { display: block; font-weight: normal; color: #b2182b; font-size: 11.5px;
+  white-space: normal; overflow-wrap: anywhere; }
+table.scenarios tr:has(+ tr.why) td { border-bottom: none; }
+.chart .legend svg { width: 14px; height: 14px; }
 td.neg { color: #1b7a3a; }
 table.scenarios th.n { white-space: normal; vertical-align: bottom; }
 td.noise { color: #6b7580; font-style: italic; }
@@ -81,6 +82,7 @@ tr.base td { background: #f7f9fb; }
 .multiples figure > svg { width: 100%; height: auto; display: block; background: #f3f5f7; }
 .multiples figcaption { color: var(--ink); font-size: 12px; margin: 0 0 4px; }
 .multiples figcaption b { color: var(--accent); }
+.multiples figcaption .what { display: block; color: var(--muted); font-size: 11.5px; }
 .chart svg { max-width: 100%; }
 @media print { .multiples { grid-template-columns: repeat(3, 1fr); } main { max-width: none; } }
 """
@@ -150,6 +152,21 @@ def _deltas(rows: pd.DataFrame) -> list[tuple[float, float, bool]]:
     return out
 
 
+def _penalty(row: pd.Series) -> float:
+    """The unserved penalty of a row (rows written before the split: its cost term)."""
+    v = _cell(row, "unserved_penalty_usd")
+    return v if not math.isnan(v) else _cell(row, "cost_unserved_penalty")
+
+
+def _network_cost(row: pd.Series) -> float:
+    """Network cost (cash): objective minus the unserved penalty, as network_cost_usd."""
+    v = _cell(row, "network_cost_usd")
+    if not math.isnan(v):
+        return v
+    pen = _penalty(row)
+    return _cell(row, "objective_usd") - (0.0 if math.isnan(pen) else pen)
+
+
 def _delta_cells(i: int, d: float, share: float, within: bool) -> tuple[str, str]:
     """The two delta cells of row i: signed USD and %, coloured when the difference is a
     result, greyed and marked ≈ when the two runs' solver gaps cover it."""
@@ -175,6 +192,7 @@ def _delta_cells(i: int, d: float, share: float, within: bool) -> tuple[str, str
 def comparison_table(rows: pd.DataFrame) -> str:
     """One row per scenario: status (with why it failed), objective, delta, service, network."""
     heads = ("Scenario", "Status", "Objective (USD/yr)", "\u0394 vs baseline", "\u0394 %",
+             "Network cost (cash, USD/yr)", "Unserved penalty (USD/yr)",
              "Served (pts/yr)", "Unserved (pts/yr)", "Within travel target", "Sites",
              "Hubs", "Partners", "Sites stocking", "Write-offs (USD/yr)", "Gap")
     body = []
@@ -183,17 +201,17 @@ def comparison_table(rows: pd.DataFrame) -> str:
         status = text(r.get("status"))
         bad = _failed(status)
         reason = text(r.get("reason"))
-        short = reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS - 1] + "\u2026"
         start = text(r.get("start"))
         started = f"<span class='tag'>{_esc(start)} start</span>" if start in (
             "baseline", "relax-and-fix") else ""
         stat = (f"<span class='status {'bad' if bad else 'ok'}'>{_esc(status or 'unknown')}"
-                + (f"<span class='reason' title='{_esc(reason)}'>{_esc(short)}</span>"
-                   if reason else "") + f"</span>{started}")
+                f"</span>{started}")
         cells = [
             f"<td><b>{_esc(r.get('scenario'))}</b></td>", f"<td>{stat}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'objective_usd'), 'usd'))}</td>",
             *_delta_cells(i, d, share, within),
+            f"<td class='n'>{_esc(_fmt(_network_cost(r), 'usd'))}</td>",
+            f"<td class='n'>{_esc(_fmt(_penalty(r), 'usd'))}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'patients_served'), 'pts'))}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'patients_unserved'), 'pts'))}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'pct_within_travel_target'), 'pct'))}</td>",
@@ -203,6 +221,9 @@ def comparison_table(rows: pd.DataFrame) -> str:
             f"<td class='n'>{_esc(_fmt(_cell(r, 'gap'), 'gap'))}</td>",
         ]
         body.append(f"<tr{' class=base' if i == 0 else ''}>{''.join(cells)}</tr>")
+        if reason:  # in full, on its own row across the table, so it wraps and reads
+            body.append(f"<tr class='why'><td></td><td colspan='{len(heads) - 1}'>"
+                        f"<span class='reason'>{_esc(reason)}</span></td></tr>")
     head = "".join(f"<th{'' if j < 2 else ' class=n'}>{_esc(h)}</th>"
                    for j, h in enumerate(heads))
     table = (f"<table class='scenarios'><thead><tr>{head}</tr></thead>"
@@ -212,22 +233,17 @@ def comparison_table(rows: pd.DataFrame) -> str:
 
 # ---------------------------------------------------------------- cost chart
 
-def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
-    """Stacked horizontal bars: annual cost by term, one bar per scenario.
+SAVING_NOTE = (
+    "<p class='note'>Each bar is the scenario's objective: its cost terms end to end, the "
+    "unserved penalty (grey: lost margin of patients not treated, a planning device, not cash) "
+    "last. <b>Ordering and inventory</b> is what stocking doses at hubs, partners or sites "
+    "costs (holding, expired doses at cost of goods, the capital charge, bulk replenishments) "
+    "minus the per-patient shipments it avoids; when the saving is larger it is negative, and "
+    "it is drawn hatched, back from the end of the positive terms, so the bar ends (black "
+    "tick) at the total in the table above. The finance page of each result splits it.</p>")
 
-    Stacked rather than grouped so the bar length is the total a strategist compares first;
-    penalty terms (lost margin, not cash) are grey and revenue (negative) is left out.
-    """
-    terms = [c for c in cost_columns(rows)
-             if any(num(v) > 0.5 for v in rows[c])]
-    if rows.empty or not terms:
-        return '<svg viewBox="0 0 300 30"><text x="4" y="20">No costs to compare.</text></svg>'
-    label_w, value_w, bar_h, gap = 190.0, 90.0, 20.0, 8.0
-    totals = [sum(max(num(v), 0.0) for v in vals)
-              for vals in rows[terms].itertuples(index=False, name=None)]
-    top = max(max(totals), 1e-9)
-    legend_rows = math.ceil(len(terms) / 4)
-    height = len(rows) * (bar_h + gap) + 10 + legend_rows * 18 + 8
+
+def _term_colours(terms: list[str]) -> dict[str, str]:
     colours: dict[str, str] = {}
     k = 0
     for t in terms:
@@ -236,44 +252,99 @@ def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
         else:
             colours[t] = TERM_COLOURS[k % len(TERM_COLOURS)]
             k += 1
+    return colours
+
+
+def _bar_terms(rows: pd.DataFrame) -> list[str]:
+    """Terms drawn: every cost column with a value, penalties last (they are not cash)."""
+    terms = [c for c in cost_columns(rows) if any(abs(num(v)) > 0.5 for v in rows[c])]
+    return sorted(terms, key=lambda t: ("penalty" in t or "unserved" in t))
+
+
+def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
+    """Stacked horizontal bars: annual cost by term, one bar per scenario, ending at the
+    scenario's total (the table's objective).
+
+    Positive terms stack from zero (penalty last, grey); negative terms (a saving, such as
+    ordering and inventory) are drawn hatched back from the end of the positive stack, so the
+    bar's end - a black tick - is the sum of every term. Each bar carries data-total and each
+    segment data-usd, so the sum can be checked.
+    """
+    terms = _bar_terms(rows)
+    if rows.empty or not terms:
+        return '<svg viewBox="0 0 300 30"><text x="4" y="20">No costs to compare.</text></svg>'
+    label_w, value_w, bar_h, gap = 190.0, 110.0, 20.0, 8.0
+    values = [[num(v) for v in vals] for vals in rows[terms].itertuples(index=False, name=None)]
+    tops = [sum(v for v in vals if v > 0) for vals in values]
+    top = max(max(tops), 1e-9)
+    height = len(rows) * (bar_h + gap) + 6
+    colours = _term_colours(terms)
     out = [f'<svg viewBox="0 0 {width:.0f} {height:.0f}" xmlns="http://www.w3.org/2000/svg" '
-           'role="img" aria-label="Annual cost by term per scenario" font-size="12">']
-    y = 5.0
+           'role="img" aria-label="Annual cost by term per scenario" font-size="12">',
+           '<defs><pattern id="saving" width="6" height="6" patternUnits="userSpaceOnUse" '
+           'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>'
+           '<rect width="3" height="6" fill="#59a14f"/></pattern></defs>']
+    y = 3.0
     span = width - label_w - value_w
-    for (_, r), total in zip(rows.iterrows(), totals, strict=True):
+    for (_, r), vals, pos_total in zip(rows.iterrows(), values, tops, strict=True):
         name = text(r.get("scenario"))
         short = name if len(name) <= 28 else name[:27] + "\u2026"
         out.append(f'<text x="{label_w - 8}" y="{y + bar_h - 6}" text-anchor="end" '
                    f'fill="#1d2733"><title>{_esc(name)}</title>{_esc(short)}</text>')
-        x = label_w
-        if _failed(r.get("status")) and total <= 0:
-            out.append(f'<text x="{x + 4}" y="{y + bar_h - 6}" fill="#b2182b" '
+        if _failed(r.get("status")) and pos_total <= 0:
+            out.append(f'<text x="{label_w + 4}" y="{y + bar_h - 6}" fill="#b2182b" '
                        f'font-style="italic">{_esc(text(r.get("status")) or "failed")}: '
                        "no costs</text>")
             y += bar_h + gap
             continue
-        for t in terms:
-            usd = max(num(r.get(t)), 0.0)
-            w = span * usd / top
-            if w <= 0:
+        total = sum(vals)
+        out.append(f'<g class="bar" data-scenario="{_esc(name)}" data-total="{total:.2f}">')
+        x = label_w
+        for t, usd in zip(terms, vals, strict=True):
+            if usd <= 0.5:
                 continue
-            out.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" '
-                       f'fill="{colours[t]}"><title>{_esc(name)}: {_esc(_label(t[5:]))} '
-                       f"{_esc(fmt_usd(usd))}</title></rect>")
+            w = span * usd / top
+            out.append(f'<rect x="{x:.2f}" y="{y}" width="{w:.2f}" height="{bar_h}" '
+                       f'fill="{colours[t]}" data-usd="{usd:.2f}"><title>{_esc(name)}: '
+                       f"{_esc(_label(t[5:]))} {_esc(fmt_usd(usd))}</title></rect>")
             x += w
-        out.append(f'<text x="{x + 5:.1f}" y="{y + bar_h - 6}" fill="#1d2733" '
+        end = x
+        for t, usd in zip(terms, vals, strict=True):
+            if usd >= -0.5:
+                continue
+            w = span * -usd / top
+            out.append(f'<rect x="{x - w:.2f}" y="{y + 3}" width="{w:.2f}" '
+                       f'height="{bar_h - 6}" fill="url(#saving)" stroke="#59a14f" '
+                       f'data-usd="{usd:.2f}"><title>{_esc(name)}: {_esc(_label(t[5:]))} '
+                       f"{_esc(fmt_usd(usd))} (a saving)</title></rect>")
+            x -= w
+        out.append(f'<line x1="{x:.2f}" x2="{x:.2f}" y1="{y - 2}" y2="{y + bar_h + 2}" '
+                   'stroke="#1d2733" stroke-width="2"/></g>')
+        out.append(f'<text x="{end + 5:.1f}" y="{y + bar_h - 6}" fill="#1d2733" '
                    f'font-weight="bold">{_esc(fmt_usd(total))}</text>')
         y += bar_h + gap
-    y += 4
-    col_w = (width - 20) / 4
-    for j, t in enumerate(terms):
-        lx, ly = 10 + (j % 4) * col_w, y + (j // 4) * 18
-        label = _label(t[5:]) + (" (penalty, not cash)" if colours[t] == PENALTY_COLOUR else "")
-        out.append(f'<rect x="{lx:.1f}" y="{ly:.1f}" width="12" height="12" '
-                   f'fill="{colours[t]}"/><text x="{lx + 17:.1f}" y="{ly + 10.5:.1f}" '
-                   f'fill="#1d2733">{_esc(label)}</text>')
     out.append("</svg>")
-    return "".join(out)
+    return "".join(out) + _cost_legend(rows, terms, colours)
+
+
+def _cost_legend(rows: pd.DataFrame, terms: list[str], colours: dict[str, str]) -> str:
+    items = []
+    for t in terms:
+        negative = any(num(v) < -0.5 for v in rows[t])
+        if negative:
+            sym = ('<svg width="14" height="14"><rect width="14" height="14" fill="#fff" '
+                   'stroke="#59a14f"/><path d="M0 14L14 0M-4 6L6 -4M8 18L18 8" '
+                   'stroke="#59a14f" stroke-width="3"/></svg>')
+            label = _label(t[5:]) + " (saving, drawn back from the bar's end)"
+        else:
+            sym = (f'<svg width="14" height="14"><rect width="14" height="14" '
+                   f'fill="{colours[t]}"/></svg>')
+            label = _label(t[5:]) + (" (penalty, not cash)" if colours[t] == PENALTY_COLOUR
+                                     else "")
+        items.append(f"<span>{sym}{_esc(label)}</span>")
+    items.append('<span><svg width="14" height="14"><line x1="7" x2="7" y1="0" y2="14" '
+                 'stroke="#1d2733" stroke-width="2"/></svg>total (the objective)</span>')
+    return f'<div class="legend cost-legend">{"".join(items)}</div>' + SAVING_NOTE
 
 
 # ---------------------------------------------------------------- small-multiple maps
@@ -301,6 +372,58 @@ def _active_ids(sites: pd.DataFrame) -> set[str]:
     return {text(s) for s, a in zip(sites["site_id"], flags, strict=True) if truthy(a)}
 
 
+GRATICULE_DEG = 5.0
+
+
+def basemap(proj: _Projector, bounds: list[list[float]], width: float,
+            height: float) -> list[str]:
+    """What the small maps are drawn on: a graticule every 5 degrees, labelled at the edge.
+
+    Hook: when report/maps.py packages the US state boundary dataset, draw its state
+    outlines here through the same projector (`proj(lat, lon)`), in place of or under the
+    graticule, so the small maps read like the one-pager's."""
+    (south, west), (north, east) = bounds
+    step = GRATICULE_DEG
+    out = []
+    lat = math.ceil(south / step) * step
+    while lat <= north:
+        pts = [proj(lat, west + (east - west) * i / 24) for i in range(25)]
+        out.append('<polyline fill="none" stroke="#d9dee4" stroke-width="0.8" points="'
+                   + " ".join(f"{x},{y}" for x, y in pts) + '"/>')
+        x, y = pts[0]
+        if 0 <= y <= height:
+            out.append(f'<text x="3" y="{y - 2:.1f}" font-size="9" fill="#9aa5b1">'
+                       f"{abs(lat):g}\u00b0{'N' if lat >= 0 else 'S'}</text>")
+        lat += step
+    lon = math.ceil(west / step) * step
+    while lon <= east:
+        pts = [proj(south + (north - south) * i / 24, lon) for i in range(25)]
+        out.append('<polyline fill="none" stroke="#d9dee4" stroke-width="0.8" points="'
+                   + " ".join(f"{x},{y}" for x, y in pts) + '"/>')
+        x, y = pts[0]
+        if 0 <= x <= width:
+            out.append(f'<text x="{x + 2:.1f}" y="{height - 3:.1f}" font-size="9" '
+                       f"fill=\"#9aa5b1\">{abs(lon):g}\u00b0{'W' if lon < 0 else 'E'}</text>")
+        lon += step
+    return out
+
+
+def _state_codes(sites: pd.DataFrame, proj: _Projector, width: float,
+                 height: float) -> list[str]:
+    """State codes at the centre of the sites in each state, for orientation."""
+    if not {"state", "latitude", "longitude"} <= set(sites.columns):
+        return []
+    st = sites.assign(_s=sites["state"].map(text), _la=sites["latitude"].map(num),
+                      _lo=sites["longitude"].map(num))
+    out = []
+    for state, g in st.groupby("_s"):
+        x, y = proj(float(g["_la"].mean()), float(g["_lo"].mean()))
+        if state and 0 <= x <= width and 0 <= y <= height:
+            out.append(f'<text x="{x}" y="{y}" font-size="13" fill="#aab3bd" '
+                       f'font-weight="bold" text-anchor="middle">{_esc(state)}</text>')
+    return out
+
+
 def scenario_map_svg(sites: pd.DataFrame, changes: pd.DataFrame, bounds: list[list[float]],
                      width: float = 420.0) -> str:
     """One scenario's sites on the one-pager's Albers projection.
@@ -312,18 +435,10 @@ def scenario_map_svg(sites: pd.DataFrame, changes: pd.DataFrame, bounds: list[li
     h = proj.height
     out = [f'<svg viewBox="0 0 {width:.0f} {h:.0f}" xmlns="http://www.w3.org/2000/svg" '
            'role="img" aria-label="Sites of the scenario">',
-           f'<rect width="{width:.0f}" height="{h:.0f}" fill="#f3f5f7"/>']
-    # state codes at the centre of the sites in each state, for orientation
-    if {"state", "latitude", "longitude"} <= set(sites.columns):
-        st = sites.assign(_s=sites["state"].map(text), _la=sites["latitude"].map(num),
-                          _lo=sites["longitude"].map(num))
-        for state, g in st.groupby("_s"):
-            if not state:
-                continue
-            x, y = proj(float(g["_la"].mean()), float(g["_lo"].mean()))
-            if 0 <= x <= width and 0 <= y <= h:
-                out.append(f'<text x="{x}" y="{y}" font-size="13" fill="#aab3bd" '
-                           f'font-weight="bold" text-anchor="middle">{_esc(state)}</text>')
+           f'<rect width="{width:.0f}" height="{h:.0f}" fill="#f3f5f7"/>',
+           *basemap(proj, bounds, width, h), *_state_codes(sites, proj, width, h),
+           f'<rect x="0.5" y="0.5" width="{width - 1:.0f}" height="{h - 1:.0f}" fill="none" '
+           'stroke="#9aa5b1"/>']
     change = {}
     if {"site_id", "change"} <= set(changes.columns):
         change = {text(s): text(c) for s, c in zip(changes["site_id"], changes["change"],
@@ -369,6 +484,43 @@ def _map_legend() -> str:
         f"<span>{sym}{_esc(lbl)}</span>" for sym, lbl in items) + "</div>"
 
 
+def _facility_rows(comparison: ComparisonLike, name: str) -> pd.DataFrame:
+    fc = getattr(comparison, "facility_changes", None)
+    if fc is None or fc.empty:
+        return pd.DataFrame(columns=["kind", "name", "change"])
+    return fc[fc["scenario"].map(text) == name]
+
+
+def _caption(name: str, row: pd.Series, active: int, baseline: bool, n_open: int,
+             n_close: int, facilities: pd.DataFrame) -> str:
+    """'Scenario — 17 sites · 3 hubs · 0 partners' and, below, what changed in words."""
+    counts = [f"{active} active sites"]
+    for col, word in (("hubs_active", "hubs"), ("partners_active", "partners")):
+        v = _cell(row, col)
+        if not math.isnan(v):
+            counts.append(f"{v:.0f} {word}")
+    dot = " \u00b7 "
+    head = f"<b>{_esc(name)}</b> \u2014 {_esc(dot.join(counts))}"
+    if baseline:
+        return head + "<span class='what'>the baseline: the others are compared with it</span>"
+    changes = []
+    if n_open or n_close:
+        changes.append("sites: " + ", ".join(
+            p for p in (f"{n_open} opened" if n_open else "",
+                        f"{n_close} closed" if n_close else "") if p))
+    else:
+        changes.append("same sites as the baseline")
+    for kind in ("hub", "partner"):
+        f = facilities[facilities["kind"].map(text) == kind]
+        for change in ("opened", "closed"):
+            names = f.loc[f["change"].map(text) == change, "name"].map(text).tolist()
+            if names:
+                shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more"
+                                                 if len(names) > 3 else "")
+                changes.append(f"{kind}{'s' if len(names) > 1 else ''} {change}: {shown}")
+    return head + f"<span class='what'>{_esc('; '.join(changes))}</span>"
+
+
 def small_multiples(comparison: ComparisonLike) -> str:
     """A map per scenario, all in the same frame, with counts of opened/closed sites."""
     rows = comparison.rows
@@ -385,18 +537,17 @@ def small_multiples(comparison: ComparisonLike) -> str:
         n_open = int((ch.get("change", pd.Series(dtype=str)).map(text) == "opened").sum())
         n_close = int((ch.get("change", pd.Series(dtype=str)).map(text) == "closed").sum())
         if sites is None or bounds is None or sites.empty:
-            why = text(r.get("reason")) or "no site table"
+            why = "why: see the table above" if text(r.get("reason")) else "no site table"
             body = (f'<svg viewBox="0 0 420 80" xmlns="http://www.w3.org/2000/svg">'
                     f'<rect width="420" height="80" fill="#f3f5f7"/><text x="12" y="34" '
                     f'fill="#b2182b" font-size="14">{_esc(text(r.get("status")) or "failed")}'
                     f'</text><text x="12" y="56" fill="#5b6672" font-size="12">'
-                    f"{_esc(why[:70])}</text></svg>")
+                    f"{_esc(why)}</text></svg>")
             cap = f"<b>{_esc(name)}</b>"
         else:
             body = scenario_map_svg(sites, ch, bounds)
-            active = len(_active_ids(sites))
-            what = "baseline" if i == 0 else f"+{n_open} opened, \u2212{n_close} closed"
-            cap = f"<b>{_esc(name)}</b> \u2014 {active} active sites ({_esc(what)})"
+            cap = _caption(name, r, len(_active_ids(sites)), i == 0, n_open, n_close,
+                           _facility_rows(comparison, name))
         figs.append(f"<figure><figcaption>{cap}</figcaption>{body}</figure>")
     return f'<div class="multiples">{"".join(figs)}</div>' + _map_legend()
 
@@ -423,6 +574,28 @@ def site_changes_table(comparison: ComparisonLike) -> str:
                     f"<td>{_esc(r.get('state'))}</td></tr>")
     return ("<table><thead><tr><th>Scenario</th><th>Change</th><th>Site</th><th>Site id</th>"
             f"<th>State</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def facility_changes_table(comparison: ComparisonLike) -> str:
+    """Hubs and partners opened or closed per scenario, relative to the first scenario."""
+    fc = getattr(comparison, "facility_changes", None)
+    if fc is None or fc.empty:
+        return "<p>No hub or partner opens or closes relative to the first scenario.</p>"
+    order = {text(s): i for i, s in enumerate(comparison.rows.get("scenario", []))}
+    fc = fc.assign(_o=fc["scenario"].map(lambda s: order.get(text(s), len(order))))
+    fc = fc.sort_values(["_o", "kind", "change", "name"], kind="stable")
+    body = []
+    for r in fc.to_dict("records"):
+        c = text(r.get("change"))
+        colour = OPENED_COLOUR if c == "opened" else CLOSED_COLOUR
+        kind = {"hub": "3PL hub", "partner": "cold-storage partner"}.get(text(r.get("kind")),
+                                                                          text(r.get("kind")))
+        body.append(f"<tr><td>{_esc(r.get('scenario'))}</td>"
+                    f"<td style='color:{colour};font-weight:600'>{_esc(c)}</td>"
+                    f"<td>{_esc(kind)}</td><td>{_esc(r.get('name'))}</td>"
+                    f"<td>{_esc(r.get('facility_id'))}</td></tr>")
+    return ("<table><thead><tr><th>Scenario</th><th>Change</th><th>Kind</th><th>Name</th>"
+            f"<th>Id</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 # ---------------------------------------------------------------- frontier
@@ -557,15 +730,18 @@ def render_comparison(comparison: ComparisonLike) -> str:
         f"<title>{_esc(title)}</title>",
         f"<style>\n{css}\n{EXTRA_CSS}\n</style></head><body><main>",
         f"<header><h1>{_esc(title)}</h1><p class='sub'>{_esc(sub)}</p></header>",
+    ]
+    frontier = comparison.frontier
+    if frontier is not None and len(frontier):  # a Pareto page answers with its frontier
+        parts += ["<h2>Cost of access</h2><figure class='chart frontier'>",
+                  frontier_svg(frontier), _frontier_legend(frontier), "</figure>"]
+    parts += [
         "<h2>Scenarios side by side</h2>", comparison_table(rows),
         "<h2>Annual cost by term</h2><div class='chart'>", cost_compare_svg(rows), "</div>",
         "<h2>Sites per scenario</h2>", small_multiples(comparison),
+        "<h2>Hubs and partners that change</h2>", facility_changes_table(comparison),
         "<h2>Site changes relative to the first scenario</h2>", site_changes_table(comparison),
     ]
-    frontier = comparison.frontier
-    if frontier is not None and len(frontier):
-        parts += ["<h2>Cost of access</h2><figure class='chart'>", frontier_svg(frontier),
-                  _frontier_legend(frontier), "</figure>"]
     parts += ["<footer>Written by netopt; every number is also in compare.xlsx.</footer>",
               "</main></body></html>"]
     return "\n".join(parts)
@@ -634,7 +810,8 @@ def sheet_names(names: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
 
 
 def write_workbook(comparison: ComparisonLike, path: Path) -> Path:
-    """compare.xlsx: Comparison, Site changes, Frontier (if any), then each scenario's sites."""
+    """compare.xlsx: Comparison, Site changes, Hub and partner changes, Frontier (if any),
+    then each scenario's sites."""
     wb = Workbook()
     wb.remove(wb.active)
     _frame_sheet(wb, "Comparison", comparison.rows)
@@ -642,7 +819,11 @@ def write_workbook(comparison: ComparisonLike, path: Path) -> Path:
         pd.DataFrame(columns=["scenario", "site_id", "name", "state", "latitude", "longitude",
                               "change"])
     _frame_sheet(wb, "Site changes", changes)
-    fixed = ["Comparison", "Site changes"]
+    facilities = getattr(comparison, "facility_changes", None)
+    if facilities is None:
+        facilities = pd.DataFrame(columns=["scenario", "kind", "facility_id", "name", "change"])
+    _frame_sheet(wb, "Hub and partner changes", facilities)
+    fixed = ["Comparison", "Site changes", "Hub and partner changes"]
     if comparison.frontier is not None:
         _frame_sheet(wb, "Frontier", comparison.frontier)
         fixed.append("Frontier")

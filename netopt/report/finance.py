@@ -11,7 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..results.folder import Run, results_folder
-from .common import fmt_int, fmt_num, fmt_usd, text
+from .common import fmt_num, fmt_usd, num, text
+from .sortable import assets as sortable_assets
+from .sortable import cell, named, sortable_table
 
 HOLDERS = (("manufacturer", "working_capital_manufacturer_usd"),
            ("distributor", "working_capital_distributor_usd"),
@@ -54,22 +56,134 @@ def policy_mix(finance: pd.DataFrame) -> pd.DataFrame:
         manufacturer_writeoff_usd=("manufacturer_writeoff_usd", "sum")).reset_index()
 
 
-def tradeoff_svg(tradeoff: pd.DataFrame, width: float = 720.0, height: float = 300.0) -> str:
+STOCK_POINTS = {"held_at_hub": "hub", "held_at_partner_with_jit_delivery": "partner",
+                "stocked_at_site": "site", "consignment_at_site": "site",
+                "jit_per_patient": "none"}
+
+
+def _col(f: pd.DataFrame, name: str) -> pd.Series:
+    """A numeric column, zeros when an older finance.csv lacks it."""
+    if name not in f.columns:
+        return pd.Series(0.0, index=f.index)
+    return pd.to_numeric(f[name], errors="coerce").fillna(0.0)
+
+
+def expiry_bearers(finance: pd.DataFrame) -> pd.DataFrame:
+    """Who bears the doses that expire, by holder and stock point.
+
+    A dose that expires in stock is lost by whoever holds title to it: the manufacturer (its
+    own stock, and the returns it credits), a distributor owning hub or partner stock, or a
+    site that bought its stock. `cogs_usd` values the doses at cost of goods (the network's
+    real loss); `loss_usd` is the holder's own loss (its books: distributor and manufacturer
+    at cost of goods, a site at price, with restocking fees and the capital charge)."""
+    f = finance
+    point = f["policy"].map(lambda p: STOCK_POINTS.get(text(p), "site"))
+    expired = _col(f, "expired_doses_per_year")
+    cogs = (_col(f, "expired_usd") / expired.where(expired > 0)).fillna(0.0)
+    dist_doses = _col(f, "distributor_expired_doses")
+    dist_loss = _col(f, "distributor_loss_usd") if "distributor_loss_usd" in f.columns \
+        else dist_doses * cogs
+    parts = {
+        "manufacturer": (_col(f, "manufacturer_writeoff_doses"),
+                         _col(f, "manufacturer_writeoff_usd")),
+        "distributor": (dist_doses, dist_loss),
+        "site": (_col(f, "site_expired_doses"), _col(f, "site_loss_usd")),
+    }
+    rows = []
+    for holder, (doses, loss) in parts.items():
+        for where in ("hub", "partner", "site", "none"):
+            on = point == where
+            d = float(doses[on].sum())
+            if d > 1e-9 or float(loss[on].sum()) > 0.5:
+                rows.append({"holder": holder, "stock_point": where, "expired_doses_per_year": d,
+                             "cogs_usd": float((doses[on] * cogs[on]).sum()),
+                             "loss_usd": float(loss[on].sum())})
+    return pd.DataFrame(rows, columns=["holder", "stock_point", "expired_doses_per_year",
+                                       "cogs_usd", "loss_usd"])
+
+
+HOLDER_WORDS = {
+    "manufacturer": "Manufacturer", "distributor": "Distributor (owns the stock)",
+    "site": "Treatment site",
+}
+POINT_WORDS = {"hub": "at 3PL hubs", "partner": "at cold-storage partners",
+               "site": "at sites", "none": "in transit"}
+LOSS_WORDS = {
+    "manufacturer": "return credits it pays and its own expired doses, at cost of goods",
+    "distributor": "its expired doses at cost of goods, restocking fees and the capital "
+                   "charge on its stock",
+    "site": "its expired doses at price, restocking fees and the capital charge on its stock",
+}
+
+
+def bearers_section(finance: pd.DataFrame) -> str:
+    """The 'who bears the expiries' table and one sentence that answers it."""
+    b = expiry_bearers(finance)
+    total = float(_col(finance, "expired_doses_per_year").sum())
+    if b.empty or total <= 1e-9:
+        return ("<p>No dose expires in stock: every site-product is served just in time, "
+                "one shipment per dose.</p>")
+    rows = "".join(
+        f"<tr><td>{_esc(HOLDER_WORDS[r.holder])}</td><td>{_esc(POINT_WORDS[r.stock_point])}"
+        f"</td><td class='n'>{_esc(fmt_num(r.expired_doses_per_year))}</td>"
+        f"<td class='n'>{_esc(fmt_usd(r.cogs_usd))}</td>"
+        f"<td class='n'>{_esc(fmt_usd(r.loss_usd))}</td>"
+        f"<td class='why'>{_esc(LOSS_WORDS[r.holder])}</td></tr>"
+        for r in b.itertuples(index=False))
+    cogs = float(_col(finance, "expired_usd").sum())
+    rows += (f"<tr class='total'><td>All holders</td><td></td><td class='n'>"
+             f"{_esc(fmt_num(total))}</td><td class='n'>{_esc(fmt_usd(cogs))}</td>"
+             "<td></td><td class='why'>the network's real loss is the cost of goods of every "
+             "wasted dose, whoever holds it; the model counts it in the ordering and inventory "
+             "cost</td></tr>")
+    top = b.sort_values("expired_doses_per_year", ascending=False).iloc[0]
+    share = top.expired_doses_per_year / total
+    lead = (f"{fmt_num(top.expired_doses_per_year)} of the {fmt_num(total)} doses that expire "
+            f"each year ({share:.0%}) expire {POINT_WORDS[top.stock_point]} on the "
+            f"{top.holder}'s books: a loss of {fmt_usd(top.loss_usd)} a year to the "
+            f"{top.holder}.")
+    if top.holder == "distributor":
+        lead += (" The manufacturer writes none of them off; it pays for them only through "
+                 "the distributor's terms.")
+    return (f"<p class='lead'>{_esc(lead)}</p><table class='bearers'><thead><tr>"
+            "<th>Who bears it</th><th>Where the doses expire</th><th class=n>Doses/yr</th>"
+            "<th class=n>At cost of goods/yr</th><th class=n>Holder's loss/yr</th>"
+            f"<th>The holder's loss is</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _axis_money(m_max: float, k: int) -> str:
+    if m_max <= 0:
+        return "$0" if k == 0 else ""
+    return fmt_usd(m_max * k / 4)
+
+
+def tradeoff_svg(tradeoff: pd.DataFrame, width: float = 720.0, height: float = 300.0,
+                 names: dict[str, str] | None = None) -> str:
     """Returnable fraction (x) vs sites willing to stock (bars, left axis) and manufacturer
-    write-offs (line, right axis)."""
+    write-offs (line, right axis); today's policy is a shaded column with its products."""
     if tradeoff.empty:
         return "<p class='sub'>No product in scope may be stocked at sites.</p>"
-    left, right, top, bottom = 60.0, 80.0, 20.0, 44.0
+    left, right, top, bottom = 60.0, 80.0, 34.0, 44.0
     w, h = width - left - right, height - top - bottom
     xs = tradeoff["returnable_fraction"].tolist()
     sites = tradeoff["sites_willing"].astype(float).tolist()
     money = tradeoff["manufacturer_writeoff_usd"].astype(float).tolist()
+    current = [text(v) for v in tradeoff.get("current_policy_products",
+                                             pd.Series([""] * len(xs)))]
     s_max = float(max(4, math.ceil(max(sites) / 4) * 4))  # whole-site ticks
-    m_max = max(max(money), 1.0)
+    m_max = max(money) if max(money) > 0.5 else 0.0
     step = w / len(xs)
     parts = [f'<svg viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
              'aria-label="Return policy trade-off" xmlns="http://www.w3.org/2000/svg" '
              'font-family="sans-serif" font-size="11">']
+    for i, now in enumerate(current):
+        if now:
+            cx = left + step * (i + 0.5)
+            label = "today: " + ", ".join((names or {}).get(p, p) for p in now.split(";"))
+            parts.append(f'<rect class="current" x="{cx - step / 2:.1f}" y="{top - 4}" '
+                         f'width="{step:.1f}" height="{h + 4:.1f}" fill="#fdf0d5"/>'
+                         f'<text x="{cx:.1f}" y="{top - 10}" text-anchor="middle" '
+                         f'fill="#8a5a00" font-weight="bold">{html.escape(label[:60])}</text>')
     parts.append(f'<line x1="{left}" y1="{top + h}" x2="{left + w}" y2="{top + h}" '
                  'stroke="#555"/>')
     for k in range(5):
@@ -80,7 +194,7 @@ def tradeoff_svg(tradeoff: pd.DataFrame, width: float = 720.0, height: float = 3
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
                      f'{v:,.0f}</text>')
         parts.append(f'<text x="{left + w + 6}" y="{y + 4:.1f}">'
-                     f'{html.escape(fmt_usd(m_max * k / 4))}</text>')
+                     f'{html.escape(_axis_money(m_max, k))}</text>')
     points = []
     for i, (x, s, mny) in enumerate(zip(xs, sites, money, strict=True)):
         cx = left + step * (i + 0.5)
@@ -90,13 +204,20 @@ def tradeoff_svg(tradeoff: pd.DataFrame, width: float = 720.0, height: float = 3
                      f'<title>{s:,.0f} sites willing at {x:.0%} returnable</title></rect>')
         parts.append(f'<text x="{cx:.1f}" y="{top + h + 16}" text-anchor="middle">'
                      f'{x:.0%}</text>')
-        points.append((cx, top + h - h * mny / m_max, mny))
+        points.append((cx, top + h - (h * mny / m_max if m_max else 0.0), mny))
     path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in points)
     parts.append(f'<polyline points="{path}" fill="none" stroke="#b2182b" stroke-width="2"/>')
     for px, py, mny in points:
         parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="#b2182b">'
                      f'<title>{html.escape(fmt_usd(mny))} manufacturer write-offs</title>'
                      '</circle>')
+    if max(sites) <= 0:
+        considered = int(num(tradeoff["site_products_considered"].max())) \
+            if "site_products_considered" in tradeoff.columns else 0
+        parts.append(f'<text x="{left + w / 2}" y="{top + h * 0.3:.1f}" text-anchor="middle" '
+                     'font-size="12" fill="#5b6672">No site would stock at any returnable '
+                     f'share ({considered} site-products offered): each one\'s expected loss '
+                     'exceeds its limit</text>')
     parts.append(f'<text x="{left + w / 2}" y="{height - 6}" text-anchor="middle">'
                  'share of unused stock a site may return</text>')
     parts.append(f'<text x="14" y="{top + h / 2}" transform="rotate(-90 14 {top + h / 2})" '
@@ -111,62 +232,75 @@ def tradeoff_svg(tradeoff: pd.DataFrame, width: float = 720.0, height: float = 3
 def _table(frame: pd.DataFrame, cols: list[tuple[str, str, str]]) -> str:
     head = "".join(f"<th{'' if how == 'text' else ' class=n'}>{_esc(label)}</th>"
                    for _, label, how in cols)
-    body = []
-    for _, r in frame.iterrows():
-        cells = []
-        for col, _, how in cols:
-            v = r[col]
-            if how == "text":
-                cells.append(f"<td>{_esc(POLICY_LABELS.get(v, v))}</td>")
-            elif how == "usd":
-                cells.append(f"<td class='n'>{_esc(fmt_usd(float(v)))}</td>")
-            elif how == "pct":
-                cells.append(f"<td class='n'>{float(v):.1%}</td>")
-            elif how == "int":
-                cells.append(f"<td class='n'>{_esc(fmt_int(float(v)))}</td>")
-            else:
-                cells.append(f"<td class='n'>{_esc(fmt_num(float(v)))}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    body = "".join("<tr>" + "".join(cell(r.get(col), how, POLICY_LABELS)
+                                    for col, _, how in cols) + "</tr>"
+                   for _, r in frame.iterrows())
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 SITE_COLUMNS = [
-    ("site_name", "Site", "text"), ("state", "State", "text"), ("product_id", "Product", "text"),
+    ("site_name", "Site", "text"), ("state", "State", "text"), ("product", "Product", "named"),
     ("policy", "Policy", "text"), ("title_holder", "Title", "text"),
-    ("patients_per_year", "Patients/yr", "num"), ("stock_level_doses", "Base stock", "int"),
+    ("patients_per_year", "Patients/yr", "num"), ("stock_level_doses", "Base stock (doses)",
+                                                  "int"),
     ("fill_rate", "Fill rate", "pct"), ("expired_doses_per_year", "Expired doses/yr", "num"),
     ("manufacturer_writeoff_usd", "Mfr write-off/yr", "usd"),
+    ("distributor_loss_usd", "Distributor loss/yr", "usd"),
     ("site_loss_usd", "Site loss/yr", "usd"),
-    ("working_capital_manufacturer_usd", "WC mfr", "usd"),
-    ("working_capital_site_usd", "WC site", "usd"),
+    ("working_capital_manufacturer_usd", "Working capital, mfr", "usd"),
 ]
+FINANCE_CSS = """
+main { max-width: 1400px; }
+p.lead { font-size: 14px; margin: 6px 0 8px; }
+table.bearers td.why { color: var(--muted); font-size: 11.5px; }
+.kpis { grid-template-columns: repeat(4, 1fr); }
+.chart svg { max-width: 860px; display: block; }
+"""
 
 
-def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str) -> str:
-    """finance.html as one self-contained string."""
-    css = (resources.files("netopt.report") / "templates" / "report.css").read_text("utf-8")
+def _tiles(finance: pd.DataFrame) -> str:
     t = finance_totals(finance)
+    dist_loss = float(expiry_bearers(finance).query("holder == 'distributor'")["loss_usd"].sum())
     tiles = [
         (fmt_num(t["expired_doses_per_year"]), "doses expired per year"),
         (fmt_usd(t["expired_usd"]), "expired, at cost of goods"),
         (fmt_usd(t["manufacturer_writeoff_usd"]), "manufacturer write-offs per year"),
+        (fmt_usd(dist_loss), "distributor loss per year"),
+        (fmt_usd(t["site_loss_usd"]), "site loss per year"),
+        (fmt_usd(t["holding_cost_usd"]), "holding cost per year"),
         (fmt_usd(t["inventory_value_usd"]), "average inventory value"),
-    ] + [(fmt_usd(t[f"working_capital_{h}_usd"]), f"working capital, {h}")
-         for h, _ in HOLDERS] + [(fmt_usd(t["holding_cost_usd"]), "holding cost per year")]
-    tile_html = "".join(f"<div class='kpi'><div class='v'>{_esc(v)}</div>"
-                        f"<div class='l'>{_esc(label)}</div></div>" for v, label in tiles)
+        (fmt_usd(float(_col(finance, "capital_charge_usd").sum())), "capital charge per year"),
+    ] + [(fmt_usd(t[f"working_capital_{h}_usd"]), f"working capital, {h}") for h, _ in HOLDERS]
+    tiles.append((fmt_usd(sum(t[f"working_capital_{h}_usd"] for h, _ in HOLDERS)),
+                  "working capital, all holders"))
+    return "<div class='kpis'>" + "".join(
+        f"<div class='kpi'><div class='v'>{_esc(v)}</div><div class='l'>{_esc(label)}</div>"
+        "</div>" for v, label in tiles) + "</div>"
+
+
+def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str,
+                   products: dict[str, str] | None = None) -> str:
+    """finance.html as one self-contained string; `products` maps ids to names."""
+    css = (resources.files("netopt.report") / "templates" / "report.css").read_text("utf-8")
     mix = policy_mix(finance)
-    sites = finance.sort_values(["policy", "site_id", "product_id"])
+    sites = finance.assign(product=[named((products or {}).get(text(p), p), p)
+                                    for p in finance["product_id"]])
+    sites = sites.sort_values(["expired_doses_per_year", "site_name", "product_id"],
+                              ascending=[False, True, True], kind="stable")
+    cols = [c for c in SITE_COLUMNS if c[0] in sites.columns]
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_esc(f'netopt finance — {model}')}</title>",
-        f"<style>\n{css}\n</style></head><body><main>",
+        f"<style>\n{css}\n{FINANCE_CSS}\n</style>", sortable_assets(),
+        "</head><body><main>",
         f"<header><h1>Inventory and working capital \u2014 {_esc(model)}</h1>",
         "<p class='sub'>Ordering policy of every active site and product, as chosen by the "
         "network model, evaluated at the site's volume. Working capital = inventory on the "
         "holder's books + (manufacturer) receivables under the payment terms, (site) inventory "
         "minus payables.</p></header>",
-        f"<div class='kpis'>{tile_html}</div>",
+        _tiles(finance),
+        "<h2>Who bears the doses that expire</h2>", bearers_section(finance),
         "<h2>Policy mix</h2>",
         _table(mix, [("policy", "Policy", "text"), ("sites", "Sites", "int"),
                      ("site_products", "Site-products", "int"),
@@ -175,12 +309,16 @@ def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str) ->
                      ("expired_doses_per_year", "Expired doses/yr", "num"),
                      ("manufacturer_writeoff_usd", "Mfr write-offs/yr", "usd")]),
         "<h2>Return policy: generosity vs sites willing to stock vs write-offs</h2>",
-        "<div class='chart'>", tradeoff_svg(tradeoff), "</div>",
+        "<div class='chart'>", tradeoff_svg(tradeoff, names=products), "</div>",
         "<p class='sub'>Each served site-product whose product may be stocked at the site is "
         "offered its stock terms with the returnable share swept; a site is willing when its "
         "expected loss (expiries it keeps, restocking fees, capital) stays within its limit. "
-        "Write-offs: what the manufacturer would write off if every willing site stocked.</p>",
-        "<h2>By site and product</h2>", _table(sites, SITE_COLUMNS),
+        "Write-offs: what the manufacturer would write off if every willing site stocked. "
+        "The shaded column is the share the products' terms give today.</p>",
+        "<h2>By site and product</h2>",
+        sortable_table(sites, cols, "by-site", labels=POLICY_LABELS,
+                       where="Every row is in finance.csv and the finance sheet of "
+                             "network.xlsx."),
         "<footer>Written by <code>netopt finance</code> from finance.csv of this result; "
         "the same table is the <i>finance</i> sheet of network.xlsx.</footer>",
         "</main></body></html>",
@@ -189,12 +327,12 @@ def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str) ->
 
 
 def write_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str,
-                  out: Path) -> list[Path]:
+                  out: Path, products: dict[str, str] | None = None) -> list[Path]:
     """finance.html and return_tradeoff.csv into `out`, as one run added to what the folder
     holds (see results/folder.py)."""
     with results_folder(Path(out), Run("finance", model=model), attach=True) as staging:
         page = staging.dir / "finance.html"
-        page.write_text(render_finance(finance, tradeoff, model), encoding="utf-8")
+        page.write_text(render_finance(finance, tradeoff, model, products), encoding="utf-8")
         csv = staging.dir / "return_tradeoff.csv"
         tradeoff.to_csv(csv, index=False, lineterminator="\n")
     return staging.final([page, csv])

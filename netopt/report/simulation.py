@@ -27,6 +27,7 @@ BAR = "#0b2f5b"
 PEAK = "#c75b12"
 MODEL = "#d7191c"
 GRID = "#d9dee4"
+CHAR_PX = 5.6  # width of a character of the 10 px chart font, for laying out labels
 MUTED = "#5b6672"
 
 #: headline tiles: KPI, label, formatter
@@ -86,6 +87,12 @@ def bar_chart_svg(labels: list[str], values: list[float], *, title: str, unit: s
     if not labels:
         return '<p class="sub">No data.</p>'
     left, right, top, bottom = 46.0, 8.0, 22.0, 34.0
+    slot = (width - left - right) / len(labels)
+    longest = max(len(label) for label in labels) * CHAR_PX
+    tilt = longest > slot * 0.95  # names longer than their slot are set at an angle
+    if tilt:
+        bottom += min(longest * 0.6, height * 0.45)
+        height += min(longest * 0.6, height * 0.45)
     all_values = [v for v in [*values, *(second or [])] if not math.isnan(v)]
     vmax = max(all_values, default=0.0) or 1.0
     step = _nice_step(vmax)
@@ -115,7 +122,11 @@ def bar_chart_svg(labels: list[str], values: list[float], *, title: str, unit: s
             out.append(f'<rect x="{x0 + j * bar_w:.1f}" y="{top + plot_h - h:.1f}" '
                        f'width="{bar_w:.1f}" height="{h:.1f}" fill="{colour}">'
                        f'<title>{_esc(label)}: {_esc(fmt_num(v))} {_esc(unit)}</title></rect>')
-        if i % label_every == 0:
+        if i % label_every == 0 and tilt:
+            cx, cy = left + (i + 0.5) * slot_w, height - bottom + 12
+            out.append(f'<text x="{cx:.1f}" y="{cy:g}" text-anchor="end" fill="{MUTED}" '
+                       f'transform="rotate(-35 {cx:.1f} {cy:g})">{_esc(label)}</text>')
+        elif i % label_every == 0:
             out.append(f'<text x="{left + (i + 0.5) * slot_w:.1f}" y="{height - bottom + 13:g}"'
                        f' text-anchor="middle" fill="{MUTED}">{_esc(label)}</text>')
     out.append(f'<text x="{left:g}" y="{height - 4:g}" fill="{MUTED}">{_esc(unit)}'
@@ -140,7 +151,8 @@ def box_plot_svg(rows: list[tuple[str, dict[str, float], float]], *, title: str,
     tick. rows: (label, quantiles, model value)."""
     if not rows:
         return '<p class="sub">No autologous product in this network.</p>'
-    left, right, top, row_h = 150.0, 16.0, 26.0, 30.0
+    longest = max(len(label) for label, _, _ in rows) * CHAR_PX
+    left, right, top, row_h = min(max(150.0, longest + 14), width * 0.45), 16.0, 26.0, 30.0
     height = top + row_h * len(rows) + 26
     lo = min(min(q["p5"], m if not math.isnan(m) else q["p5"]) for _, q, m in rows)
     hi = max(max(q["p95"], m if not math.isnan(m) else q["p95"]) for _, q, m in rows)
@@ -306,7 +318,7 @@ def _v2v_chart(sim: SimulationResult) -> str:
         model = num(wide.at[pid, "vein_to_vein_model_days"], math.nan) \
             if "vein_to_vein_model_days" in wide.columns and pid in wide.index else math.nan
         q = quantiles_from_counts(g["days"].to_numpy(float), g["count_per_year"].to_numpy(float))
-        rows.append((text(sim.network.products["name"].get(pid, pid))[:28], q, model))
+        rows.append((text(sim.network.products["name"].get(pid, pid)), q, model))
     return box_plot_svg(rows, title="Vein-to-vein time (days, apheresis to infusion)",
                         width=960)
 
@@ -314,7 +326,7 @@ def _v2v_chart(sim: SimulationResult) -> str:
 def _hub_chart(rows: pd.DataFrame) -> str:
     if rows.empty:
         return ""
-    labels = [text(h) for h in rows.index]
+    labels = [text(n) or text(h) for h, n in zip(rows.index, rows["name"], strict=True)]
     return bar_chart_svg(labels, [num(v, math.nan) for v in rows["utilisation_pct"]],
                          second=[num(v, math.nan) for v in rows["peak_day_utilisation_pct"]],
                          second_label="busiest day vs daily capacity",

@@ -1,7 +1,9 @@
 """Excel workbook (`network.xlsx`): a summary sheet, then every result table on its own sheet.
 
 Planners re-cut results in Excel, so each sheet is the CSV table as is (same rows, same
-values, full precision) with units in the headers, number formats, frozen headers and filters.
+values, full precision) as an Excel table (filter buttons, banded rows) with headers in words
+and units, a number format on every numeric column, the product's name beside its id, and
+the header row and first column frozen. The summary sheet carries the cost chart.
 Text cells are always written as text: a site named "=HYPERLINK(...)" stays a name, not a
 formula.
 """
@@ -21,8 +23,14 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..results.tables import OPTIONAL_TABLES, TABLE_NAMES, Results
-from .common import cost_terms, kpi_values, margin_lines, table, text
+from ..results.tables import (
+    OPTIONAL_TABLES,
+    TABLE_NAMES,
+    Results,
+    network_cost_usd,
+    unserved_penalty_usd,
+)
+from .common import cost_terms, kpi_values, margin_lines, product_names, table, text
 
 USD = '"$"#,##0'
 USD_CENTS = '"$"#,##0.00'
@@ -75,10 +83,25 @@ def column_spec(column: str) -> tuple[str, str | None]:
     return match_rules(_RULES, column) or ("", None)
 
 
+#: unit-bearing suffixes dropped from the words of a header (the unit follows in brackets)
+_SUFFIXES = re.compile(r"_(usd_per_year|usd_per_dose|usd_per_patient|usd_per_shipment|usd|"
+                       r"per_year|km|hours|days|pct|deg)$")
+_WORDS = {"id": "id", "kpi": "KPI", "kol": "KOL", "kols": "KOLs", "usd": "USD", "pct": "%",
+          "avg": "average", "wc": "working capital", "cogs": "cost of goods"}
+#: count columns (whole numbers whatever their dtype)
+_COUNTS = re.compile(r"^(rank|sites_.*|hubs_.*|partners_.*|.*_count|n_.*|sites_using)$")
+
+
 def header(column: str) -> str:
-    """Sheet header of a column: 'travel_km (km)'. Tests map headers back with split(' (')."""
+    """Sheet header of a column in words, its unit in brackets: 'Travel (km)' for travel_km,
+    'Annual fixed cost (USD/yr)' for annual_fixed_cost_usd."""
     unit, _ = column_spec(column)
-    return f"{column} ({unit})" if unit else column
+    if column == "usd_per_year":
+        return f"Cost ({unit})"
+    words = [_WORDS.get(w, w) for w in _SUFFIXES.sub("", column).split("_") if w]
+    text_ = " ".join(words) or column
+    text_ = text_[:1].upper() + text_[1:]
+    return f"{text_} ({unit})" if unit else text_
 
 
 def _cell_value(value: Any) -> Any:
@@ -120,13 +143,66 @@ def _widths(ws: Worksheet, frame: pd.DataFrame, headers: list[str]) -> None:
         ws.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 60)
 
 
+def _unique(headers: list[str], columns: list[str]) -> list[str]:
+    """Excel tables need distinct headers: a repeated one gets its column's code."""
+    seen: dict[str, int] = {}
+    for h in headers:
+        seen[h.lower()] = seen.get(h.lower(), 0) + 1
+    return [h if seen[h.lower()] == 1 else f"{h} [{c}]" for h, c in zip(headers, columns,
+                                                                        strict=True)]
+
+
+def _formats(frame: pd.DataFrame) -> list[str | None]:
+    """A number format for every numeric column: its unit's, integers for counts, else two
+    decimals."""
+    out: list[str | None] = []
+    for c in frame.columns:
+        fmt = column_spec(str(c))[1]
+        if _COUNTS.match(str(c)) or pd.api.types.is_integer_dtype(frame[c]):
+            fmt = INT if fmt in (None, DEC1, DEC2) else fmt
+        elif fmt is None and pd.api.types.is_float_dtype(frame[c]):
+            fmt = DEC2
+        out.append(fmt)
+    return out
+
+
+def with_product_names(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The product's name beside its id (`product_name`), where the sheet has only the id."""
+    if "product_id" not in frame.columns or "product_name" in frame.columns or not names:
+        return frame
+    out = frame.copy()
+    at = list(out.columns).index("product_id") + 1
+    out.insert(at, "product_name", [names.get(text(p), "") for p in out["product_id"]])
+    return out
+
+
+def _as_excel_table(ws: Worksheet, name: str, ncols: int, nrows: int) -> None:
+    """Make the sheet's block an Excel table: filter buttons and banded rows; first column
+    and header frozen."""
+    from openpyxl.worksheet.table import Table, TableStyleInfo
+
+    ws.freeze_panes = "B2"
+    if not ncols:
+        return
+    ref = f"A1:{get_column_letter(ncols)}{max(nrows + 1, 2)}"
+    display = "t_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+    taken = {t for sheet in ws.parent.worksheets for t in sheet.tables}
+    k, base = 2, display
+    while display in taken:
+        display, k = f"{base}_{k}", k + 1
+    table_ = Table(displayName=display, ref=ref)
+    table_.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True,
+                                           showColumnStripes=False)
+    ws.add_table(table_)
+
+
 def _table_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
     ws = wb.create_sheet(name[:31])
-    headers = [header(str(c)) for c in frame.columns]
+    headers = _unique([header(str(c)) for c in frame.columns], [str(c) for c in frame.columns])
     for j, h in enumerate(headers, start=1):
         _put(ws, 1, j, h)
     _style_header(ws, 1, len(headers))
-    formats = [column_spec(str(c))[1] for c in frame.columns]
+    formats = _formats(frame)
     if name == "kpis" and {"value", "unit"} <= set(frame.columns):
         units = frame["unit"].map(text).tolist()
         vcol = list(frame.columns).index("value")
@@ -136,13 +212,21 @@ def _table_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
         for j, v in enumerate(values, start=1):
             fmt = formats[j - 1]
             if j - 1 == vcol:
-                u = units[i - 2]
-                fmt = USD if u.startswith("USD") else PCT_POINTS if u == "%" else DEC2
+                fmt = unit_format(units[i - 2])
             _put(ws, i, j, v, fmt)
-    ws.freeze_panes = "A2"
-    if len(headers):
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(len(frame) + 1, 2)}"
+    _as_excel_table(ws, name, len(headers), len(frame))
     _widths(ws, frame, headers)
+
+
+def unit_format(unit: str) -> str:
+    """Number format of a KPI by its unit: money, percent, whole counts, else decimals."""
+    if unit.startswith("USD"):
+        return USD
+    if unit == "%":
+        return PCT_POINTS
+    if unit in ("sites", "hubs", "partners", "KOLs", "count"):
+        return INT
+    return DEC2
 
 
 def _summary_sheet(wb: Workbook, result: Results) -> None:
@@ -181,7 +265,7 @@ def _summary_sheet(wb: Workbook, result: Results) -> None:
         r += 1
         u = text(units.get(name))
         _put(ws, r, 1, name)
-        _put(ws, r, 2, value, USD if u.startswith("USD") else PCT_POINTS if u == "%" else DEC2)
+        _put(ws, r, 2, value, unit_format(u))
         _put(ws, r, 3, u)
 
     r += 2
@@ -195,11 +279,21 @@ def _summary_sheet(wb: Workbook, result: Results) -> None:
         _put(ws, r, 1, term)
         _put(ws, r, 2, usd, USD)
         _put(ws, r, 3, usd / total if total else 0.0, PCT)
+    first_term, last_term = r - len(terms) + 1, r
     r += 1
     _put(ws, r, 1, "total")
     _put(ws, r, 2, total, USD)
     ws.cell(row=r, column=1).font = bold
     ws.cell(row=r, column=2).font = bold
+    costs = table(result, "costs")
+    if {"term", "usd_per_year"} <= set(costs.columns) and len(costs):
+        for label, usd in (("Network cost (cash, USD/yr)", network_cost_usd(costs)),
+                           ("Unserved penalty (not cash, USD/yr)", unserved_penalty_usd(costs))):
+            r += 1
+            _put(ws, r, 1, label)
+            _put(ws, r, 2, usd, USD)
+    if len(terms):
+        _cost_chart(ws, first_term, last_term)
 
     r += 2
     for j, h in enumerate(("Margin line (unserved penalty excluded)", "USD/yr"), start=1):
@@ -217,14 +311,35 @@ def _summary_sheet(wb: Workbook, result: Results) -> None:
     ws.column_dimensions["C"].width = 16
 
 
+def _cost_chart(ws: Worksheet, first: int, last: int) -> None:
+    """Horizontal bars of the cost terms (rows first..last, names in A, USD/yr in B), beside
+    the summary tables."""
+    from openpyxl.chart import BarChart, Reference
+
+    chart = BarChart()
+    chart.type = "bar"
+    chart.style = 10
+    chart.title = "Annual cost by term (USD/yr)"
+    chart.legend = None
+    chart.y_axis.numFmt = USD
+    chart.y_axis.majorGridlines = None
+    chart.add_data(Reference(ws, min_col=2, min_row=first, max_row=last), titles_from_data=False)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    chart.height, chart.width = 9.5, 17
+    ws.add_chart(chart, "E3")
+
+
 def write_workbook(result: Results, path: Path) -> Path:
-    """Write network.xlsx: summary + one sheet per result table."""
+    """Write network.xlsx: summary + one sheet per result table, product names beside ids."""
     wb = Workbook()
     _summary_sheet(wb, result)
     names = [n for n in (*TABLE_NAMES, *OPTIONAL_TABLES) if n in result.tables]
     names += [n for n in result.tables if n not in names]
+    products = product_names(result)
     for name in names:
-        _table_sheet(wb, name, result.tables[name])
+        frame = result.tables[name]
+        _table_sheet(wb, name, frame if name == "products" else
+                     with_product_names(frame, products))
     wb.save(path)
     return path
 

@@ -24,7 +24,7 @@ POLICY_COLUMNS = [
     "avg_inventory_value_usd", "fill_rate", "expired_doses_per_year", "expired_usd",
     "returned_doses_per_year", "return_credit_usd", "manufacturer_writeoff_doses",
     "manufacturer_writeoff_usd", "site_expired_doses", "distributor_expired_doses",
-    "site_loss_usd", "site_limit_usd",
+    "site_loss_usd", "distributor_loss_usd", "site_limit_usd",
     "site_accepts_stocking", "holding_cost_usd", "working_capital_manufacturer_usd",
     "working_capital_distributor_usd", "working_capital_site_usd", "capital_charge_usd",
     "shipments_per_year", "life_days", "lead_days", "model_cost_usd", "exact_cost_usd",
@@ -54,6 +54,7 @@ def econ_fields(econ: object) -> dict[str, float | str]:
         "manufacturer_writeoff_doses": float(e.expired_doses_manufacturer_per_year
                                              + e.returned_doses_per_year),
         "site_loss_usd": float(e.site_loss_usd_per_year),
+        "distributor_loss_usd": float(e.distributor_loss_usd_per_year),
         "holding_cost_usd": float(e.holding_cost_usd_per_year),
         "working_capital_manufacturer_usd": float(e.working_capital_manufacturer_usd),
         "working_capital_distributor_usd": float(e.working_capital_distributor_usd),

@@ -487,6 +487,17 @@ def ordering_breakdown(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     return out
 
 
+def unserved_penalty_usd(costs: pd.DataFrame) -> float:
+    """The unserved-penalty part of a costs table (see `cost_split`)."""
+    return cost_split(costs)["unserved_penalty_usd"]
+
+
+def network_cost_usd(costs: pd.DataFrame) -> float:
+    """The headline network cost, cash per year (see `cost_split`): one definition for every
+    page and sheet, so the headline is the same figure wherever it is shown."""
+    return cost_split(costs)["network_cost_usd"]
+
+
 def kpis_table(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInfo) -> pd.DataFrame:
     """Headline KPIs, each a pure function of the result tables."""
     k = compute_kpis(tables, float(prep.demand["patients"].sum()))

@@ -1,0 +1,297 @@
+"""Finance, resilience, comparison, sweep, Pareto and simulation pages: what they say, that
+they open offline at 1280x720 and 1920x1080 with their legends on screen, that stacked bars
+add up to the totals, and that analyses with --out leave the solved folder as it was.
+
+us-small is solved once for the module (about 20 s); the scenario pages use the tiny model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pagecheck import CHROMIUM, Browser, inside
+from typer.testing import CliRunner
+
+from netopt.analysis import scenarios as sc
+from netopt.cli.app import app
+from netopt.report.compare import cost_compare_svg, write_comparison
+from netopt.report.finance import expiry_bearers, render_finance
+from netopt.results.tables import network_cost_usd, unserved_penalty_usd
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+SMALL = ROOT / "models" / "us-small.yaml"
+SIZES = ((1280, 720), (1920, 1080))
+NEEDS_CHROMIUM = pytest.mark.skipif(CHROMIUM is None, reason="Debian package `chromium` is "
+                                    "not installed; the page checks need a headless browser")
+runner = CliRunner()
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """us-small solved, then finance, resilience and simulate run with --out elsewhere."""
+    base = tmp_path_factory.mktemp("pages")
+    solved = base / "solved"
+    res = runner.invoke(app, ["solve", str(SMALL), "--out", str(solved)])
+    assert res.exit_code == 0, res.output
+    before = _digest(solved)
+    out = {"solved": solved}
+    for name, args in (("finance", []), ("resilience", []),
+                       ("simulate", ["--replications", "2", "--days", "60"])):
+        out[name] = base / name
+        res = runner.invoke(app, [name, str(solved), "--out", str(out[name]), *args])
+        assert res.exit_code == 0, (name, res.output)
+    out["changed"] = base / "changed.txt"
+    after = _digest(solved)
+    out["changed"].write_text("\n".join(sorted(
+        n for n in set(before) | set(after) if before.get(n) != after.get(n))))
+    return out
+
+
+# ---------------------------------------------------------------- the solved folder
+
+@pytest.mark.slow
+def test_source_folder_unchanged_by_analyses_with_out(analysed: dict[str, Path]) -> None:
+    changed = analysed["changed"].read_text().split()
+    assert changed == []
+
+
+# ---------------------------------------------------------------- one headline figure
+
+def test_network_cost_is_objective_minus_penalty() -> None:
+    costs = pd.DataFrame({"term": ["site_fixed", "unserved_penalty", "ordering_and_inventory",
+                                   "total"],
+                          "usd_per_year": [1000.0, 250.0, -100.0, 1150.0]})
+    assert unserved_penalty_usd(costs) == 250.0
+    assert network_cost_usd(costs) == 900.0
+    assert network_cost_usd(costs[costs["term"] != "total"]) == 900.0  # no total row
+    assert network_cost_usd(costs[costs["term"] != "unserved_penalty"]) == 1150.0
+
+
+# ---------------------------------------------------------------- finance
+
+def test_expired_hub_doses_are_the_distributors() -> None:
+    """100 doses a year expire in distributor-owned hub stock at $1,200 cost of goods: the
+    distributor bears them, the manufacturer writes off nothing."""
+    f = pd.DataFrame([{
+        "site_id": "S1", "site_name": "One", "state": "GA", "product_id": "p", "policy":
+        "held_at_hub", "title_holder": "distributor", "patients_per_year": 50.0,
+        "doses_per_year": 500.0, "expired_doses_per_year": 100.0, "expired_usd": 120_000.0,
+        "manufacturer_writeoff_doses": 0.0, "manufacturer_writeoff_usd": 0.0,
+        "site_expired_doses": 0.0, "distributor_expired_doses": 100.0, "site_loss_usd": 0.0,
+        "distributor_loss_usd": 125_000.0, "avg_inventory_value_usd": 9_000.0,
+        "holding_cost_usd": 500.0, "working_capital_manufacturer_usd": 1.0,
+        "working_capital_distributor_usd": 9_000.0, "working_capital_site_usd": 0.0,
+        "capital_charge_usd": 720.0, "stock_level_doses": 12, "fill_rate": 0.95}])
+    b = expiry_bearers(f)
+    assert b[["holder", "stock_point"]].values.tolist() == [["distributor", "hub"]]
+    assert b.iloc[0]["expired_doses_per_year"] == 100.0
+    assert b.iloc[0]["cogs_usd"] == pytest.approx(120_000.0)
+    assert b.iloc[0]["loss_usd"] == 125_000.0
+    page = render_finance(f, pd.DataFrame(), "m", {"p": "Product P"})
+    assert "100 of the 100 doses that expire each year (100%) expire at 3PL hubs on the " \
+        "distributor&#x27;s books" in page
+    assert "Product P" in page
+
+
+@pytest.mark.slow
+def test_finance_page_marks_todays_return_policy(analysed: dict[str, Path]) -> None:
+    tradeoff = pd.read_csv(analysed["finance"] / "return_tradeoff.csv", keep_default_na=False)
+    # us-small: rdc_rx may be stocked at sites with 50 % returnable within 30 days
+    now = tradeoff.loc[tradeoff["current_policy_products"] == "rdc_rx", "returnable_fraction"]
+    assert now.tolist() == [0.5]
+    page = (analysed["finance"] / "finance.html").read_text()
+    assert 'class="current"' in page and "today: Allogeneic repeat-dose" in page
+    finance = pd.read_csv(analysed["solved"] / "finance.csv")
+    hub = finance[finance["policy"] == "held_at_hub"]
+    assert hub["distributor_expired_doses"].sum() > 0  # hub stock does expire ...
+    assert hub["distributor_loss_usd"].sum() > 0  # ... and someone bears it
+
+
+@NEEDS_CHROMIUM
+def test_long_finance_table_prints_short(tmp_path: Path) -> None:
+    """300 site-products print on a few pages (the first 30 rows), yet all sort on screen."""
+    rows = pd.DataFrame({
+        "site_id": [f"S{i:03d}" for i in range(300)], "site_name": [f"Site {i}" for i in
+                                                                   range(300)],
+        "state": "GA", "product_id": "p", "policy": "jit_per_patient",
+        "title_holder": "manufacturer", "patients_per_year": [float(i) for i in range(300)],
+        "doses_per_year": 1.0, "expired_doses_per_year": 0.0, "expired_usd": 0.0,
+        "manufacturer_writeoff_usd": 0.0, "site_loss_usd": 0.0, "avg_inventory_value_usd": 0.0,
+        "holding_cost_usd": 0.0, "working_capital_manufacturer_usd": 1.0,
+        "working_capital_distributor_usd": 0.0, "working_capital_site_usd": 0.0,
+        "stock_level_doses": 0, "fill_rate": 1.0})
+    page = tmp_path / "finance.html"
+    page.write_text(render_finance(rows, pd.DataFrame(), "many"))
+    browser = Browser()
+    try:
+        tab = browser.open(page, 1280, 720)
+        assert tab.pdf_pages(tmp_path / "finance.pdf") <= 3
+        # sorting by patients (a number) puts the largest first
+        tab.eval("document.querySelectorAll('#by-site th')[5].click()")
+        assert tab.eval("document.querySelector('#by-site tbody tr td').textContent") \
+            == "Site 299"
+        tab.eval("const f = document.querySelector('input.filter'); f.value = 'Site 12';"
+                 "f.dispatchEvent(new Event('input'))")
+        shown = tab.eval("[...document.querySelectorAll('#by-site tbody tr')]"
+                         ".filter(r => !r.hidden).length")
+        assert shown == 13  # every word matches: Site 12, 112, 120-129 and 212
+    finally:
+        browser.close()
+
+
+# ---------------------------------------------------------------- resilience
+
+@pytest.mark.slow
+def test_resilience_loss_split_adds_up(analysed: dict[str, Path]) -> None:
+    t = pd.read_csv(analysed["resilience"] / "resilience.csv")
+    assert len(t)
+    split = t["network_cost_increase_usd"] + t["penalty_increase_usd"]
+    assert split.to_numpy() == pytest.approx(t["cost_increase_usd"].to_numpy(), rel=1e-9,
+                                             abs=1e-3)
+    page = (analysed["resilience"] / "resilience.html").read_text()
+    top = t.iloc[0]
+    assert top["name"] in page and "single point" in page
+
+
+# ---------------------------------------------------------------- comparison
+
+@pytest.fixture(scope="module")
+def comparisons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Comparison, sweep and Pareto pages of the tiny model."""
+    base = tmp_path_factory.mktemp("cmp")
+    out = {}
+    for name, comp in (
+            ("compare", sc.sweep(TINY, {"service.within_km": [300.0, 40.0]}, workers=1)),
+            ("sweep", sc.sweep(TINY, {"hubs.max_active": [1, 0]}, workers=1)),
+            ("pareto", sc.pareto(TINY, [0.0, 0.5, 1.0], workers=1))):
+        folder = base / name
+        comp.write_tables(folder)
+        write_comparison(comp, folder)
+        out[name] = folder
+    return out
+
+
+def _bars(page: str) -> list[tuple[str, float, list[float]]]:
+    out = []
+    for scen, total, body in re.findall(
+            r'<g class="bar" data-scenario="([^"]*)" data-total="([-0-9.]+)">(.*?)</g>', page,
+            re.S):
+        out.append((scen, float(total), [float(v) for v in re.findall(r'data-usd="([-0-9.]+)"',
+                                                                       body)]))
+    return out
+
+
+def test_stacked_bars_add_up_with_a_negative_term() -> None:
+    """Hand-made: 600 + 300 + penalty 200 - 150 ordering saving = 950 per the table."""
+    rows = pd.DataFrame({"scenario": ["a", "b"], "status": ["optimal", "optimal"],
+                         "objective_usd": [950.0, 1000.0],
+                         "cost_transport": [600.0, 700.0], "cost_hub_fixed": [300.0, 300.0],
+                         "cost_unserved_penalty": [200.0, 0.0],
+                         "cost_ordering_and_inventory": [-150.0, 0.0],
+                         "cost_total": [950.0, 1000.0]})
+    bars = _bars(cost_compare_svg(rows))
+    assert [(s, t) for s, t, _ in bars] == [("a", 950.0), ("b", 1000.0)]
+    assert sum(bars[0][2]) == pytest.approx(950.0) and -150.0 in bars[0][2]
+    assert sum(bars[1][2]) == pytest.approx(1000.0)
+
+
+def test_compare_bars_add_up_to_the_table(comparisons: dict[str, Path]) -> None:
+    rows = pd.read_csv(comparisons["compare"] / "compare.csv")
+    page = (comparisons["compare"] / "compare.html").read_text()
+    bars = {s: (t, parts) for s, t, parts in _bars(page)}
+    ok = rows[rows["status"].isin(["optimal", "feasible"])]
+    assert len(ok) and len(bars) == len(ok)
+    for r in ok.itertuples(index=False):
+        total, parts = bars[r.scenario]
+        assert total == pytest.approx(r.objective_usd, abs=0.01)
+        assert sum(parts) == pytest.approx(r.cost_total, abs=0.05)
+        assert r.network_cost_usd == pytest.approx(r.objective_usd - r.unserved_penalty_usd)
+
+
+def test_compare_names_hubs_that_change(comparisons: dict[str, Path]) -> None:
+    """tiny's only hub H1 closes when hubs.max_active is 0."""
+    changes = pd.read_csv(comparisons["sweep"] / "facility_changes.csv")
+    assert changes[["kind", "facility_id", "change"]].values.tolist() == [["hub", "H1",
+                                                                          "closed"]]
+    page = (comparisons["sweep"] / "compare.html").read_text()
+    name = changes.iloc[0]["name"]
+    assert f"hub closed: {name}" in page
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(comparisons["sweep"] / "compare.xlsx")["Hub and partner "
+                                                                          "changes"]
+    assert {"hub", "H1", "closed"} <= set(list(sheet.values)[1])
+
+
+def test_compare_labels_come_from_model_names() -> None:
+    assert sc.scenario_name(TINY) == "tiny"
+    assert sc.scenario_name(SMALL) == "us-small"
+
+
+def test_pareto_page_opens_with_its_frontier(comparisons: dict[str, Path]) -> None:
+    page = (comparisons["pareto"] / "compare.html").read_text()
+    assert page.index("Cost of access") < page.index("Scenarios side by side")
+
+
+# ---------------------------------------------------------------- in the browser
+
+def _check_page(browser: Browser, page: Path, shots: Path) -> None:
+    for width, height in SIZES:
+        tab = browser.open(page, width, height)
+        try:
+            png = tab.screenshot(shots / f"{page.parent.name}-{page.stem}-{width}.png")
+            assert png.stat().st_size > 10_000, f"{page.name} at {width}: blank screenshot"
+            assert tab.remote_requests() == [], f"{page.name} asks the network"
+            assert tab.eval("document.documentElement.scrollWidth") <= width + 1, \
+                f"{page.name} scrolls sideways at {width}"
+            for i, box in enumerate(tab.boxes(".legend")):
+                tab.eval(f"document.querySelectorAll('.legend')[{i}].scrollIntoView()")
+                box = tab.boxes(".legend")[i]
+                assert inside(box, width, height), (page.name, width, box)
+        finally:
+            tab.close()
+
+
+@NEEDS_CHROMIUM
+def test_scenario_pages_offline(comparisons: dict[str, Path], tmp_path: Path) -> None:
+    browser = Browser()
+    try:
+        for name in ("compare", "sweep", "pareto"):
+            _check_page(browser, comparisons[name] / "compare.html", tmp_path)
+    finally:
+        browser.close()
+
+
+@pytest.mark.slow
+@NEEDS_CHROMIUM
+def test_analysis_pages_offline(analysed: dict[str, Path], tmp_path: Path) -> None:
+    browser = Browser()
+    try:
+        _check_page(browser, analysed["finance"] / "finance.html", tmp_path)
+        _check_page(browser, analysed["resilience"] / "resilience.html", tmp_path)
+        _check_page(browser, analysed["simulate"] / "simulation.html", tmp_path)
+    finally:
+        browser.close()
+
+
+def test_simulation_charts_use_names_uncut() -> None:
+    from netopt.report.simulation import bar_chart_svg, box_plot_svg
+
+    long = "Autologous CAR-T (refractory lupus)"
+    q = {"p5": 20.0, "p25": 21.0, "p50": 22.0, "p75": 23.0, "p95": 24.0}
+    assert f">{long}</text>" in box_plot_svg([(long, q, math.nan)], title="t")
+    hubs = ["Atlanta cold-chain hub (ATL)", "Charlotte cold-chain hub (CLT)", "Raleigh-Durham "
+            "cold-chain hub (RDU)", "Memphis cold-chain hub (MEM)"]
+    svg = bar_chart_svg(hubs, [5.0, 10.0, 7.0, 1.0], title="t", unit="%", width=480)
+    assert ">Atlanta cold-chain hub (ATL)</text>" in svg and "rotate(-35" in svg
