@@ -112,10 +112,13 @@ class SolverSettings(_Strict):
     mip_gap: float = Field(0.005, ge=0, description="Relative MIP gap at which the solver stops.")
     threads: int = Field(1, ge=1, description="Solver threads.")
     seed: int = Field(0, ge=0, description="Solver random seed (same seed, same network).")
-    strong_linking: bool | None = Field(
+    strong_linking: bool | Literal["lazy"] | None = Field(
         None,
-        description="Add x <= patients x offer per pair (tighter LP, more rows); "
-        "default: on up to 60,000 pairs.",
+        description="Add x <= patients x offer per pair (a much tighter LP, one row per pair): "
+        "true = every row up front; lazy = only the rows the LP relaxation violates, found "
+        "by a cut loop before the MIP (same optimum, a far smaller LP); false = none. "
+        "Default: every row up to 20,000 pairs, lazy above (launch timelines: every row up "
+        "to 60,000 pairs, none above).",
     )
     warm_start: bool = Field(
         True, description="Hand HiGHS a greedy starting network before it branches (HiGHS "

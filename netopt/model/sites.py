@@ -124,16 +124,53 @@ def add_offer_linking(m: pyo.ConcreteModel, prep: Prepared) -> None:
     m.offer_onboarded = pyo.Constraint(m.SK, rule=onboarded)
     m.offer_cryo = pyo.Constraint(m.SK, rule=cryo)
     m.offer_capacity = pyo.Constraint(m.SK, rule=capacity)
-    if _strong_linking(m, prep):
+    mode = _strong_linking(m, prep)
+    if mode == "eager":
         m.offer_pair = pyo.Constraint(
             m.P, rule=lambda m, i: m.x[i] <= m.patients_of_pair[i] * m.w[m.pair_sk[i]])
+    elif mode == "lazy":
+        # rows added by the solver's cut loop (solver/highs.py separate_linking), only where
+        # the LP relaxation violates them; the pairs already linked are kept here
+        m.offer_pair = pyo.ConstraintList()
+        m.offer_pair_linked = set()
 
 
-def _strong_linking(m: pyo.ConcreteModel, prep: Prepared) -> bool:
+#: pairs up to which every strong-linking row is built up front (beyond: lazy / none)
+EAGER_PAIRS = 20_000
+#: launch timelines (blocks of the single model) keep their rule: every row up to this many
+TIMELINE_PAIRS = 60_000
+
+
+def _strong_linking(m: pyo.ConcreteModel, prep: Prepared) -> str:
+    """eager, lazy or off (see `solver.strong_linking`). Lazy rows need the HiGHS cut loop
+    on a single model: timeline blocks and elastic (diagnostic) models never get them."""
     setting = prep.case.config.solver.strong_linking
-    if setting is not None:
-        return setting
-    return len(m.P) <= 60_000
+    single = m.model() is m and not m.elastic
+    if setting is True:
+        return "eager"
+    if setting is False:
+        return "off"
+    if setting == "lazy":
+        return "lazy" if single else "eager"
+    if not single:
+        return "eager" if len(m.P) <= TIMELINE_PAIRS else "off"
+    return "eager" if len(m.P) <= EAGER_PAIRS else "lazy"
+
+
+def link_pairs(m: pyo.ConcreteModel, pairs: list[int]) -> list:
+    """Add the strong-linking rows of `pairs` to a lazily linked model; returns the new
+    constraint data (for a persistent solver to add)."""
+    new = []
+    for i in pairs:
+        if i in m.offer_pair_linked:
+            continue
+        m.offer_pair_linked.add(i)
+        new.append(m.offer_pair.add(m.x[i] <= m.patients_of_pair[i] * m.w[m.pair_sk[i]]))
+    return new
+
+
+def lazy_linking(m: pyo.ConcreteModel) -> bool:
+    return hasattr(m, "offer_pair_linked")
 
 
 def add_min_volume(m: pyo.ConcreteModel, prep: Prepared) -> None:

@@ -20,9 +20,11 @@ from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondi
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from ..data.config import SolverSettings
+from ..model.sites import lazy_linking, link_pairs
 from .backends import solve_with_backend
 from .info import SolveError, SolveInfo, model_size
 from .network_start import StartNetwork, hold, release
+from .rounding import rounded_network
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +119,8 @@ def _has_solution(res) -> bool:
 
 
 def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
-              budget: float) -> tuple[dict[int, float] | None, float | None]:
+              budget: float, lp_loaded: float | None = None
+              ) -> tuple[dict[int, float] | None, float | None]:
     """Relax-and-fix: solve the LP relaxation (interior point, no crossover: only the values
     are needed), keep every site the LP uses at all open and close the others, solve the
     smaller MIP that is left (products, onboarding, equipment, hubs, partners) and return its
@@ -129,15 +132,19 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     little time to finish its own root, the LP still proves how far the network can be from
     optimal."""
     started = time.perf_counter()
-    res = _run(solver, m, settings, tee, budget, solve_relaxation=True, solver="ipm",
-               run_crossover="off")
-    if not _has_solution(res):
-        return None, None
-    lp_bound = None
-    if res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied:
-        value = float(res.incumbent_objective)
-        lp_bound = value - abs(value) * LP_BOUND_TOLERANCE
-    res.solution_loader.load_vars()
+    lp_bound = lp_loaded
+    if lp_loaded is None:  # no cut loop ran: the LP relaxation by interior point
+        res = _run(solver, m, settings, tee, budget, solve_relaxation=True, solver="ipm",
+                   run_crossover="off")
+        if not _has_solution(res):
+            return None, None
+        if res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied:
+            value = float(res.incumbent_objective)
+            lp_bound = value - abs(value) * LP_BOUND_TOLERANCE
+        res.solution_loader.load_vars()
+    rounded = _rounded_start(solver, m, settings, tee, budget - (time.perf_counter() - started))
+    kept = {id(v) for v in m.component_data_objects(pyo.Var)
+            if rounded and rounded.get(id(v), 0.0) > 0.5}
     free = [v for v in m.y.values() if not v.fixed]
     for v in free:
         if (v.value or 0.0) > LP_OPEN_THRESHOLD:
@@ -149,7 +156,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     # options stay free too: fixing the ones the LP ignores gave worse national starts)
     for name in ("w", "o", "e"):
         for v in getattr(m, name).values():
-            if not v.fixed and (v.value or 0.0) <= LP_OPEN_THRESHOLD:
+            if not v.fixed and (v.value or 0.0) <= LP_OPEN_THRESHOLD and id(v) not in kept:
                 v.setub(0)
                 free.append(v)
     left = budget - (time.perf_counter() - started)
@@ -159,7 +166,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         v.setlb(0)
         v.setub(1)
     if not _has_solution(res):
-        return None, lp_bound
+        return rounded, lp_bound
     res.solution_loader.load_vars()
     start = {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
     log.info("MIP start: objective %.6g after %.1fs", res.incumbent_objective,
@@ -192,6 +199,77 @@ def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
     return {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
 
 
+#: a pair's linking row is violated when x exceeds patients x offer by this share of patients
+LINK_TOLERANCE = 1e-6
+#: rounds of the linking cut loop at most (each round is a warm dual-simplex re-solve)
+LINK_ROUNDS = 30
+
+
+def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
+                     tee: bool, budget: float) -> float | None:
+    """Cut loop for lazily linked models (`solver.strong_linking: lazy`, the default on large
+    ones): solve the LP relaxation by dual simplex, add the per-pair rows x <= patients x
+    offer that it violates, re-solve from the last basis, until none is violated. The LP
+    then equals the fully linked one (every row it lacks is satisfied) at a fraction of the
+    size - on the national default a handful of warm re-solves instead of a 60k-row LP - and
+    the MIP that follows carries only the rows that bind somewhere. Leaves the LP solution
+    loaded in `m`; returns its optimum (a valid lower bound: every LP with a subset of the
+    rows relaxes the MIP), or None when the LP did not finish within the budget."""
+    started = time.perf_counter()
+    pairs = list(m.P)
+    patients = [m.patients_of_pair[i] for i in pairs]
+    x = [m.x[i] for i in pairs]
+    w = [m.w[m.pair_sk[i]] for i in pairs]
+    bound = None
+    for round_ in range(LINK_ROUNDS):
+        left = budget - (time.perf_counter() - started)
+        if left <= 0.5:
+            break
+        res = _run(solver, m, settings, tee, left, solve_relaxation=True, solver="simplex")
+        if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
+            break
+        value = float(res.incumbent_objective)
+        bound = value - abs(value) * LP_BOUND_TOLERANCE
+        res.solution_loader.load_vars()
+        violated = [i for i, xi, wi, d in zip(pairs, x, w, patients, strict=True)
+                    if (xi.value or 0.0) > d * (wi.value or 0.0) + LINK_TOLERANCE * d]
+        if not violated:
+            log.info("linking cut loop: LP %.6g after %d rounds, %d of %d rows, %.1fs",
+                     value, round_ + 1, len(m.offer_pair_linked), len(pairs),
+                     time.perf_counter() - started)
+            return bound
+        solver.add_constraints(link_pairs(m, violated))
+    log.info("linking cut loop stopped before convergence (%d rows)", len(m.offer_pair_linked))
+    return bound
+
+
+def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
+                   budget: float) -> dict[int, float] | None:
+    """The LP's network rounded up (solver/rounding.py), the rest solved as an LP: a complete
+    start for the restricted MIP that follows (handed to HiGHS through `solver.start`), so
+    its heuristics improve a network that serves patients instead of building one. The LP
+    values loaded in `m` are put back afterwards for the site fixing that follows."""
+    if not hasattr(m, "reach") or budget <= 1.0:
+        return None
+    lp_values = {id(v): v.value for v in m.component_data_objects(pyo.Var)}
+    held = hold(m, rounded_network(m, LP_OPEN_THRESHOLD))
+    try:
+        res = _run(solver, m, settings, tee, budget, solver="choose")
+    finally:
+        release(held)
+    start = None
+    if _has_solution(res):
+        res.solution_loader.load_vars()
+        start = {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
+        log.info("rounded LP network: objective %.6g", res.incumbent_objective)
+    else:
+        log.info("rounded LP network not feasible (%s)", res.termination_condition.name)
+    for v in m.component_data_objects(pyo.Var):
+        v.set_value(lp_values.get(id(v)), skip_validation=True)
+    solver.start = start
+    return start
+
+
 def _start_applies(m: pyo.ConcreteModel) -> bool:
     """The start keeps every site the LP touches open: with a cap on active sites that
     restricted model can be infeasible, so it is skipped there."""
@@ -207,6 +285,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     incumbent if there is one. Another solver named by `solver.name` (Gurobi, CPLEX, ...)
     runs through solver/backends.py instead."""
     if settings.name != "highs":
+        if lazy_linking(m):  # the cut loop is HiGHS's: another solver gets every row
+            link_pairs(m, list(m.P))
         return solve_with_backend(m, settings, tee=tee, time_limit=time_limit)
     solver = _Highs()
     if not solver.available():
@@ -219,9 +299,16 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         solver.start = network_start(solver, m, settings, tee, budget, start_network)
         started_from = "baseline" if solver.start else "none"
         budget = max(budget - (time.perf_counter() - started), 1.0)
+    linked = None
+    if lazy_linking(m):
+        linked = separate_linking(solver, m, settings, tee, budget)
+        lp_bound = linked
+        budget = max(budget - (time.perf_counter() - started), 1.0)
     if not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES \
             and _start_applies(m):
-        solver.start, lp_bound = mip_start(solver, m, settings, tee, budget)
+        solver.start, lp_start = mip_start(solver, m, settings, tee, budget, linked)
+        lp_bound = max(b for b in (lp_bound, lp_start, -math.inf) if b is not None)
+        lp_bound = None if lp_bound == -math.inf else lp_bound
         started_from = "relax-and-fix" if solver.start else "none"
     res = _run(solver, m, settings, tee, limit - (time.perf_counter() - started),
                solver="choose")
