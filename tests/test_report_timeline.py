@@ -23,7 +23,7 @@ import pytest
 from netopt.data.case import load_case
 from netopt.report import write_reports
 from netopt.report.common import fmt_usd
-from netopt.report.onepager import render_report
+from netopt.report.details import render_details
 from netopt.report.timeline import (
     NEGATIVE_COLOUR,
     POSITIVE_COLOUR,
@@ -332,19 +332,20 @@ def test_one_period_and_partial_tables() -> None:
 # ---------------------------------------------------------------- the one-pager
 
 def test_report_has_section_only_with_timeline(tiny: Results) -> None:
-    plain = render_report(tiny)
+    """The launch timeline is a section of details.html (the one-pager stays one page)."""
+    plain = render_details(tiny)
     assert "Launch timeline" not in plain and timeline_section(tiny) == ""
     timed = with_timeline(tiny, make_timeline())
-    page = render_report(timed)
+    page = render_details(timed)
     assert page.count("<h2>Launch timeline</h2>") == 1
-    assert page.index("Launch timeline") > page.index('class="netmap"')
-    assert page.index("Launch timeline") < page.index("Annual cost by term")
+    assert page.index("Launch timeline") > page.index("Active hubs and partners")
+    assert page.index("Launch timeline") < page.index("Activated sites by state")
     for cls in ('class="gantt"', 'class="stacked"', 'class="cashflow"', "table class='timeline'"):
         assert page.count(cls) == 1, cls
     npv = timed.summary["timeline"]["npv_usd"]
     assert f'<div class="v">{fmt_usd(npv)}</div>' in page
     assert page.count("<tr><td>2027 Q") == 4 and "<tr><td>2029 Q4</td>" in page
-    # the rest of the page is the single-period one-pager, unchanged
+    # the rest of the page is the single-period appendix, unchanged
     section = timeline_section(timed)
     assert page.replace(section + "\n", "") == plain
     assert not URL.search(page.replace(SVG_NS, "")), "report links to the web"
@@ -396,7 +397,7 @@ def test_hostile_timeline_strings_are_escaped(tiny: Results) -> None:
         for col in df.columns:
             if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
                 df[col] = [HOSTILE + v if isinstance(v, str) else v for v in df[col]]
-    page = render_report(with_timeline(tiny, t))
+    page = render_details(with_timeline(tiny, t))
     assert "<script>alert(1)" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
@@ -440,10 +441,10 @@ def test_screenshot_timeline_section(tiny: Results, tmp_path: Path) -> None:
 
     timed = with_timeline(tiny, make_timeline(n_existing=6, n_new=14, n_never=3))
     write_reports(timed, tmp_path / "out")
-    page = (tmp_path / "out" / "report.html").read_text()
+    page = (tmp_path / "out" / "details.html").read_text()
     section = timeline_section(timed)
     assert section in page
-    head = page[:page.index("<main>") + len("<main>")]  # the report's own CSS
+    head = page[:page.index("<main>") + len("<main>")]  # the page's own CSS
     solo = tmp_path / "timeline.html"
     solo.write_text(head + section + "</main></body></html>")
     png = tmp_path / "timeline.png"

@@ -246,7 +246,7 @@ def test_report_compare_and_sweep_record_their_runs(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     runs = {r["command"]: r for r in manifest(out)["runs"]}
     assert sorted(f["path"] for f in runs["report"]["files"]) == [
-        "map.html", "network.xlsx", "report.html"]
+        "details.html", "map.html", "network.xlsx", "report.html"]
     assert_matches_manifest(out)
 
     batch = tmp_path / "batch"
@@ -258,7 +258,8 @@ def test_report_compare_and_sweep_record_their_runs(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     (run,) = manifest(batch)["runs"]
     assert run["command"] == "sweep"
-    assert sorted(f["path"] for f in run["files"]) == ["compare.csv", "site_changes.csv"]
+    assert sorted(f["path"] for f in run["files"]) == [
+        "compare.csv", "facility_changes.csv", "site_changes.csv"]
     assert_matches_manifest(batch)  # the comparison's page and workbook are gone
     assert len(pd.read_csv(batch / "compare.csv")) == 2
 
@@ -402,8 +403,10 @@ def _interrupt_subprocess(args: list[str], after: str, delay: float, cwd: Path
                           ) -> tuple[int, str]:
     """Run netopt as its own process; send SIGINT `delay` s after a stdout line containing
     `after` ('ready': Python is up and netopt is being imported). (exit code, stderr)."""
-    code = ("import sys; print('ready', flush=True); from netopt.cli.app import main; "
-            "sys.argv[0] = 'netopt'; main()")
+    # 'ready' once the (empty) netopt.cli package is loaded: a signal before netopt's first
+    # line runs can only meet Python's own handler; from here on netopt's guard holds
+    code = ("import sys; import netopt.cli; print('ready', flush=True); "
+            "from netopt.cli.app import main; sys.argv[0] = 'netopt'; main()")
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200",
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
