@@ -49,8 +49,8 @@ def with_second_plant(case: Case, capacity: float, turnaround: float = 16.0) -> 
 
 def test_full_plant_sends_patients_to_the_next_plant():
     """L1 makes 12 doses a year; the other 18 patients' cells go to L2 (Columbus, 16-day
-    turnaround). H1 -> L2 is 1.25 x 744 km = 930 route km by ground, beyond its 800 km, so
-    that leg flies. Transport per patient = inbound + outbound, each counted by hand."""
+    turnaround). Every leg flies (the cheapest mode that fits). Transport per patient =
+    inbound + outbound, each counted by hand."""
     case = with_second_plant(edit(tiny(), "plants", "L1", capacity_doses_per_year=12.0), 1000)
     result = solve_case(case)
     assert result.summary["patients_unserved"] == pytest.approx(0.0, abs=1e-6)
@@ -58,8 +58,8 @@ def test_full_plant_sends_patients_to_the_next_plant():
     assert plants.at["L1", "doses_per_year"] == pytest.approx(12.0, rel=1e-6)
     assert plants.at["L1", "utilisation"] == pytest.approx(1.0, rel=1e-6)
     assert plants.at["L2", "patients_received_per_year"] == pytest.approx(18.0, rel=1e-6)
-    h_s, c_s = ground(H1, S1)
-    h_1, c_1 = ground(L1, H1)
+    h_s, c_s = air(H1, S1)  # air is the cheaper mode on every leg of tiny (see test 2)
+    h_1, c_1 = air(L1, H1)
     h_2, c_2 = air(L2, H1)
     transport = result.costs.set_index("term").at["transport", "usd_per_year"]
     assert transport == pytest.approx(12 * 2 * (c_s + c_1) + 18 * 2 * (c_s + c_2), rel=1e-6)
@@ -97,3 +97,53 @@ def test_us_small_cart_repro_uses_the_second_plant():
     assert plants.at["PL01", "doses_per_year"] <= 200 + 1e-6
     assert plants.at["PL02", "doses_per_year"] > 170
     assert result.summary["objective"] < 5e6
+
+
+# ---------------------------------------------------------------- 2. transport mode
+
+
+FAR = (40.1, -79.878)  # 500 km west of S1
+
+
+def test_lane_too_slow_by_ground_flies():
+    """#15 repro: plant and hub together 500 km from S1, a 16 h shelf budget. Ground takes
+    4 h (plant -> hub) + 4 + 625/70 = 12.9 h: 16.9 h, too slow, and the lane was dropped.
+    Air on the hub -> site leg takes 10 + 550/700 h: 14.8 h in all, at $550 instead of
+    $1,250: the lane is kept, by air, and all 30 patients are served."""
+    assert km(S1, FAR) == pytest.approx(500, abs=0.5)
+    case = edit(tiny(), "products", "p1", modality="allogeneic", shelf_life_hours=16.0,
+                handling_buffer_hours=0.0)
+    edit(case, "hubs", "H1", latitude=FAR[0], longitude=FAR[1])
+    edit(case, "plants", "L1", latitude=FAR[0], longitude=FAR[1])
+    h_g, c_g = ground(FAR, S1)
+    h_a, c_a = air(FAR, S1)
+    assert 4 + h_g > 16 >= 4 + h_a and c_a < c_g
+    result = solve_case(case)
+    assert result.summary["patients_unserved"] == pytest.approx(0.0, abs=1e-6)
+    s = result.shipments.set_index("site_id").loc["S1"]
+    assert s["leg"] == "direct"
+    assert (s["first_leg_mode"], s["last_leg_mode"], s["mode"]) == ("ground", "air", "air")
+    assert s["first_leg_hours"] == pytest.approx(4.0)  # plant and hub together: fixed hours
+    assert s["first_leg_cost_usd"] == pytest.approx(0.0)
+    assert s["last_leg_hours"] == pytest.approx(h_a, rel=1e-6)
+    assert s["last_leg_cost_usd"] == pytest.approx(c_a, rel=1e-6)
+    assert s["transit_hours"] == pytest.approx(4 + h_a, rel=1e-6)
+    assert s["cost_usd_per_shipment"] == pytest.approx(c_a, rel=1e-6)
+
+
+def test_cheapest_mode_that_fits_per_leg():
+    """With a loose budget the cheaper mode wins (air, $1.1 per great-circle km against
+    ground's $2.5); give air a cost above ground's and the same lane goes by ground."""
+    case = edit(tiny(), "products", "p1", modality="allogeneic", shelf_life_hours=100.0,
+                handling_buffer_hours=0.0)
+    result = solve_case(case)
+    s = result.shipments.set_index("site_id").loc["S1"]
+    assert (s["first_leg_mode"], s["last_leg_mode"]) == ("air", "air")
+    dear = edit(tiny(), "products", "p1", modality="allogeneic", shelf_life_hours=100.0,
+                handling_buffer_hours=0.0)
+    transport = dear.tables["transport"]
+    transport.loc[transport["mode"] == "air", "cost_usd_per_shipment_km"] = 3.0
+    s = solve_case(dear).shipments.set_index("site_id").loc["S1"]
+    assert (s["first_leg_mode"], s["last_leg_mode"]) == ("ground", "ground")
+    assert s["cost_usd_per_shipment"] == pytest.approx(
+        ground(L1, H1)[1] + ground(H1, S1)[1], rel=1e-6)

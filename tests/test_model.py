@@ -66,9 +66,10 @@ def test_baseline_costs_by_hand():
     assert c["site_fixed"] == pytest.approx(100_000)  # S1's annual fixed cost
     assert c["hub_fixed"] == pytest.approx(100_000)
     assert c["hub_handling"] == pytest.approx(30 * 300)  # 30 shipments out x $300
-    # ground legs (within 800 road km): route km = 1.25 x great circle at $2/km; outbound
-    # plant -> hub -> site and the starting material back site -> hub -> plant
-    route = 1.25 * (km(L1, H1) + km(H1, S1)) * 2.0
+    # the cheapest mode that fits each leg: air (1.1 x great circle at $1/km, + 10 h) beats
+    # ground (1.25 x great circle at $2/km) at every distance and the 20 h lane fits 216 h;
+    # outbound plant -> hub -> site and the starting material back site -> hub -> plant
+    route = 1.1 * (km(L1, H1) + km(H1, S1)) * 1.0
     assert c["transport"] == pytest.approx(30 * 2 * route, rel=1e-6)
     # travel support: $0.60/km x road km x round trip x 2 visits (apheresis + infusion)
     travel = sum(n * 0.6 * 1.25 * km(z, S1) * 2 * 2 for n, z in ((10, Z1), (20, Z2)))

@@ -17,17 +17,19 @@ import numpy as np
 import pandas as pd
 
 from ..data.case import Case
-from ..data.geography import distance_matrix_km, haversine_km, pairs_within_km, transit
+from ..data.geography import distance_matrix_km, haversine_km, pairs_within_km, transit_options
 from ..inventory.ordering import ORDERING_COLUMNS, OrderingTable, ordering_options
 
 log = logging.getLogger(__name__)
 
 CRYO = "cryogenic"
 #: starting-material lanes: hours include cryopreservation where needed; legs as in lanes
+#: the two legs of a route through a hub: mode, hours and USD per shipment of each, and the
+#: wait for the hub's departure wave between them
+LEG_COLUMNS = ["first_leg_mode", "first_leg_hours", "first_leg_cost_usd", "hub_wait_hours",
+               "last_leg_mode", "last_leg_hours", "last_leg_cost_usd"]
 INBOUND_COLUMNS = ["site_id", "product_id", "plant_id", "hub_id", "hours",
-                   "cost_usd_per_patient", "needs_cryo", "first_leg_mode", "first_leg_hours",
-                   "first_leg_cost_usd", "hub_wait_hours", "last_leg_mode", "last_leg_hours",
-                   "last_leg_cost_usd"]
+                   "cost_usd_per_patient", "needs_cryo", *LEG_COLUMNS]
 #: hours the cryopreservation of starting material at the site adds to vein-to-vein time
 CRYOPRESERVATION_HOURS = 24.0
 #: transport.fixed_hours assumes shipments make an 18:00 hub cut-off; earlier cut-offs add
@@ -174,16 +176,65 @@ class Leg(NamedTuple):
     cost: float
 
 
-def _legs(a: pd.DataFrame, b: pd.DataFrame, transport: pd.DataFrame) -> dict[tuple, Leg]:
-    """Transit for every a x b combination, as a dict: the lane loops look legs up tens of
-    thousands of times, where a MultiIndex .loc would dominate the prepare time."""
+#: the modes that reach one leg, cheapest first (empty when none reaches)
+Legs = tuple[Leg, ...]
+
+
+class Route(NamedTuple):
+    """Two legs through a hub (into it, out of it) with the wait for its departure wave."""
+
+    first: Leg
+    wait: float
+    second: Leg
+
+    @property
+    def hours(self) -> float:
+        return self.first.hours + self.wait + self.second.hours
+
+    @property
+    def cost(self) -> float:
+        return self.first.cost + self.second.cost
+
+
+def _routes(first: Legs, wait: float, second: Legs) -> list[Route]:
+    """Every mode pair of a two-leg route, cheapest (then fastest) first."""
+    return sorted((Route(a, wait, b) for a in first for b in second),
+                  key=lambda r: (r.cost, r.hours, r.first.mode, r.second.mode))
+
+
+def cheapest_route(first: Legs, wait: float, second: Legs,
+                   limit: float = math.inf) -> Route | None:
+    """The cheapest mode per leg whose hours together fit `limit` (None if no pair does):
+    a lane exists if any allowed mode fits its shelf life."""
+    return next((r for r in _routes(first, wait, second) if r.hours <= limit), None)
+
+
+def _pareto_routes(first: Legs, wait: float, second: Legs) -> list[Route]:
+    """Mode pairs no other pair beats on both cost and hours (partner supply: which one fits
+    is known only once the partner's pool of sites is)."""
+    out: list[Route] = []
+    for r in _routes(first, wait, second):
+        if not out or r.hours < out[-1].hours:
+            out.append(r)
+    return out
+
+
+def _legs(a: pd.DataFrame, b: pd.DataFrame, transport: pd.DataFrame) -> dict[tuple, Legs]:
+    """Transit by every mode that reaches, for every a x b combination, as a dict: the lane
+    loops look legs up tens of thousands of times, where a MultiIndex .loc would dominate
+    the prepare time."""
     km = distance_matrix_km(a["latitude"], a["longitude"], b["latitude"], b["longitude"])
-    t = transit(km.ravel(), transport)
+    kms = km.ravel().tolist()
+    modes = [(o.mode, o.hours.tolist(), o.cost_usd.tolist())
+             for o in transit_options(km.ravel(), transport)]
     ia, ib = np.divmod(np.arange(km.size), len(b))
     keys = zip(a.index.to_numpy()[ia], b.index.to_numpy()[ib], strict=True)
-    legs = zip(km.ravel().tolist(), t["mode"].tolist(), t["hours"].tolist(),
-               t["cost_usd"].tolist(), strict=True)
-    return {key: Leg(*leg) for key, leg in zip(keys, legs, strict=True)}
+    out = {}
+    for i, key in enumerate(keys):
+        legs = [Leg(kms[i], mode, hours[i], cost[i]) for mode, hours, cost in modes
+                if math.isfinite(hours[i])]
+        out[key] = tuple(sorted(legs, key=lambda leg: (leg.cost, leg.hours, leg.mode)))
+    return out
 
 
 def _nearest(frame: pd.DataFrame, lat: float, lon: float, k: int,
@@ -213,10 +264,10 @@ class _Network:
     equip: dict[str, float]  # temperature class a site can be equipped for -> annual cost
     makers: dict[str, list[str]]  # product -> plants that make it
     hub_wait: dict[str, float]  # hours a shipment waits for the hub's departure wave
-    plant_hub: dict[tuple, Leg]  # (plant, hub); also hub -> plant for starting material
-    hub_site: dict[tuple, Leg]  # (hub, site); also site -> hub for starting material
-    hub_partner: dict[tuple, Leg]  # (hub, partner)
-    site_partners: dict[str, list[tuple[str, Leg]]]  # site -> partners whose radius reaches it
+    plant_hub: dict[tuple, Legs]  # (plant, hub); also hub -> plant for starting material
+    hub_site: dict[tuple, Legs]  # (hub, site); also site -> hub for starting material
+    hub_partner: dict[tuple, Legs]  # (hub, partner)
+    site_partners: dict[str, list[tuple[str, Legs]]]  # site -> partners whose radius reaches it
     n_hubs: int  # aggregation.nearest_hubs
 
     def near_hubs(self, latitude: float, longitude: float) -> pd.Index:
@@ -264,11 +315,18 @@ def _partner_supply(net: _Network, products: pd.DataFrame) -> pd.DataFrame:
                 for h in partner_near_hubs[par]:
                     if cls not in net.hubs.at[h, "temperature_classes"]:
                         continue
-                    a, b = net.plant_hub[(pl, h)], net.hub_partner[(h, par)]
-                    hours = a.hours + net.hub_wait[h] + b.hours
-                    rows.append((par, pid, pl, h, hours, a.cost + b.cost))
+                    for r in _pareto_routes(net.plant_hub[(pl, h)], net.hub_wait[h],
+                                            net.hub_partner[(h, par)]):
+                        rows.append((par, pid, pl, h, r.hours, r.cost, *_leg_fields(r)))
     return pd.DataFrame(rows, columns=[
-        "partner_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment"])
+        "partner_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment",
+        *LEG_COLUMNS])
+
+
+def _leg_fields(r: Route) -> tuple:
+    """LEG_COLUMNS of a route."""
+    return (r.first.mode, r.first.hours, r.first.cost, r.wait, r.second.mode, r.second.hours,
+            r.second.cost)
 
 
 def _supply_hours(partner_supply: pd.DataFrame) -> dict[tuple[str, str], list[tuple]]:
@@ -292,9 +350,7 @@ class _InLane(NamedTuple):
     hours: float  # transit (+ cryopreservation when it cannot arrive fresh)
     cost: float  # USD per patient (one shipment of starting material each)
     needs_cryo: bool
-    first: Leg  # site -> hub
-    wait: float  # hub cut-off wait
-    second: Leg  # hub -> plant
+    route: Route  # site -> hub -> plant
 
 
 def _inbound_lanes(net: _Network, sid: str, srow: pd.Series, pid: str, prod: pd.Series,
@@ -307,16 +363,18 @@ def _inbound_lanes(net: _Network, sid: str, srow: pd.Series, pid: str, prod: pd.
     out: dict[str, list[_InLane]] = {}
     reachable = False
     for pl in net.makers[pid]:
-        lanes = []
+        lanes, fresh = [], []
         for h in near_hubs:
-            # starting material travels site -> hub -> plant: the outbound legs, mirrored
-            a, b = net.hub_site[(h, sid)], net.plant_hub[(pl, h)]
-            hours = a.hours + net.hub_wait[h] + b.hours
-            if math.isfinite(hours):
-                lanes.append(_InLane(pl, h, hours, a.cost + b.cost, False, a,
-                                     net.hub_wait[h], b))
+            # starting material travels site -> hub -> plant: the outbound legs, mirrored;
+            # the cheapest modes that keep it fresh, else the cheapest modes at all
+            legs = (net.hub_site[(h, sid)], net.hub_wait[h], net.plant_hub[(pl, h)])
+            cheap = cheapest_route(*legs)
+            if cheap is not None:
+                lanes.append(_InLane(pl, h, cheap.hours, cheap.cost, False, cheap))
+            ok = cheapest_route(*legs, limit=prod["starting_material_hours"])
+            if ok is not None:
+                fresh.append(_InLane(pl, h, ok.hours, ok.cost, False, ok))
         reachable = reachable or bool(lanes)
-        fresh = [ln for ln in lanes if ln.hours <= prod["starting_material_hours"]]
         if fresh:
             out[pl] = fresh
         elif lanes and can_cryo:
@@ -347,11 +405,10 @@ def _direct_lanes(net: _Network, sid: str, pid: str, cls: str, plants: list[str]
         for h in near_hubs:
             if cls not in net.hubs.at[h, "temperature_classes"]:
                 continue
-            a, b = net.plant_hub[(pl, h)], net.hub_site[(h, sid)]
-            hours = a.hours + net.hub_wait[h] + b.hours
-            if hours <= out_limit:
-                lanes.append((sid, pid, pl, h, hours, a.cost + b.cost, b.mode,
-                              net.hub_wait[h] + b.hours, b.cost))
+            r = cheapest_route(net.plant_hub[(pl, h)], net.hub_wait[h], net.hub_site[(h, sid)],
+                               out_limit)
+            if r is not None:
+                lanes.append((sid, pid, pl, h, r.hours, r.cost, r.second.mode, *_leg_fields(r)))
     return lanes
 
 
@@ -360,12 +417,14 @@ def _partner_links(net: _Network, sid: str, pid: str, prod: pd.Series, plants: l
                    out_limit: float) -> list[tuple]:
     """Partner -> site deliveries whose fastest supply plus delivery fits the outbound limit."""
     links = []
-    for par, leg in net.site_partners.get(sid, []):
+    for par, legs in net.site_partners.get(sid, []):
         if prod["temperature_class"] not in net.partners.at[par, "temperature_classes"]:
             continue
         fastest = min((hours for pl, hours in supply_hours.get((par, pid), [])
                        if pl in plants), default=math.inf)
-        if fastest + leg.hours <= out_limit:
+        # the cheapest delivery mode that fits after the fastest supply
+        leg = next((leg for leg in legs if fastest + leg.hours <= out_limit), None)
+        if leg is not None:
             # autologous: one plant, the one that received the patient's cells
             plant_key = plants[0] if prod["autologous"] else ""
             links.append((sid, par, pid, leg.km, fastest + leg.hours, leg.cost,
@@ -464,8 +523,7 @@ def _site_product(net: _Network, rows: _LaneRows, sid: str, srow: pd.Series, pid
     rows.direct += lanes
     rows.links += links
     rows.inbound += [(sid, pid, ln.plant, ln.hub, ln.hours, ln.cost, ln.needs_cryo,
-                      ln.first.mode, ln.first.hours, ln.first.cost, ln.wait, ln.second.mode,
-                      ln.second.hours, ln.second.cost) for ln in inbound]
+                      *_leg_fields(ln.route)) for ln in inbound]
     plants = sorted({pl for o in found for pl in o.plants})
     rows.site_products.append({
         "site_id": sid, "product_id": pid, "temperature_class": cls,
@@ -520,7 +578,7 @@ def _lane_frames(rows: _LaneRows, partner_supply: pd.DataFrame) -> _Lanes:
                "vein_to_vein_days": float, "max_patients": float})
     direct = pd.DataFrame(rows.direct, columns=[
         "site_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment",
-        "mode", "last_leg_hours", "last_leg_cost_usd"])
+        "mode", *LEG_COLUMNS])
     links = pd.DataFrame(rows.links, columns=[
         "site_id", "partner_id", "product_id", "km", "hours", "cost_usd_per_shipment", "mode",
         "plant_key", "leg_hours", "limit_hours"])
@@ -546,6 +604,9 @@ def _pool_partner_supply(lanes: _Lanes, products: pd.DataFrame) -> _Lanes:
         ["partner_id", "product_id", "plant_key"])["slack"].min().reset_index()
     supply = supply.merge(slack, on=["partner_id", "product_id", "plant_key"])
     supply = supply[supply["hours"] <= supply["slack"] + 1e-9].drop(columns="slack")
+    # of a lane's mode pairs that fit, the cheapest
+    supply = supply.sort_values(["cost_usd_per_shipment", "hours"], kind="stable").drop_duplicates(
+        ["partner_id", "product_id", "plant_key", "plant_id", "hub_id"]).sort_index()
     return replace(lanes, supply=supply, links=links.drop(columns=["limit_hours"]))
 
 
@@ -661,16 +722,17 @@ def _demand(points: pd.DataFrame, product_points: dict[str, pd.Index], products:
 
 
 def _site_partner_pairs(sites: pd.DataFrame, partners: pd.DataFrame,
-                        transport: pd.DataFrame) -> dict[str, list[tuple[str, Leg]]]:
-    """Site -> [(partner, delivery leg)] for partners whose service radius reaches it."""
+                        transport: pd.DataFrame) -> dict[str, list[tuple[str, Legs]]]:
+    """Site -> [(partner, delivery legs by mode)] for partners whose service radius
+    reaches it."""
     if len(partners) == 0 or len(sites) == 0:
         return {}
     legs = _legs(sites, partners, transport)
     radius = partners["service_radius_km"].to_dict()
     out: dict[str, list] = {}
-    for (sid, par), leg in legs.items():
-        if leg.km <= radius[par]:
-            out.setdefault(sid, []).append((par, leg))
+    for (sid, par), options in legs.items():
+        if options and options[0].km <= radius[par]:
+            out.setdefault(sid, []).append((par, options))
     return out
 
 

@@ -17,7 +17,7 @@ import pyomo.environ as pyo
 
 from ..data.geography import haversine_km
 from ..model.common import MONEY
-from ..model.prepare import Prepared
+from ..model.prepare import LEG_COLUMNS, Prepared
 from ..solver.highs import SolveInfo
 from ..solver.network_start import StartNetwork
 from .finance import finance_summary, policies_table
@@ -192,14 +192,16 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
         "partner_id": "", "site_id": lanes["site_id"], "product_id": lanes["product_id"],
         "mode": lanes["mode"], "doses_per_year": lanes["doses"],
         "transit_hours": lanes["hours"], "cost_usd_per_shipment": lanes["cost_usd_per_shipment"],
+        **{c: lanes[c] for c in LEG_COLUMNS},
     })
     sup = prep.partner_supply.assign(doses=r)
     sup = sup[sup["doses"] > 0]
     supply = pd.DataFrame({
         "leg": "partner_supply", "plant_id": sup["plant_id"], "hub_id": sup["hub_id"],
         "partner_id": sup["partner_id"], "site_id": "", "product_id": sup["product_id"],
-        "mode": "", "doses_per_year": sup["doses"], "transit_hours": sup["hours"],
-        "cost_usd_per_shipment": sup["cost_usd_per_shipment"],
+        "mode": sup["last_leg_mode"], "doses_per_year": sup["doses"],
+        "transit_hours": sup["hours"], "cost_usd_per_shipment": sup["cost_usd_per_shipment"],
+        **{c: sup[c] for c in LEG_COLUMNS},
     })
     links = prep.partner_links.assign(doses=q)
     links = links[links["doses"] > 0]
@@ -208,6 +210,10 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
         "partner_id": links["partner_id"], "site_id": links["site_id"],
         "product_id": links["product_id"], "mode": links["mode"], "doses_per_year": links["doses"],
         "transit_hours": links["hours"], "cost_usd_per_shipment": links["cost_usd_per_shipment"],
+        # one leg, partner -> site (no hub): the "last" leg
+        "first_leg_mode": "", "first_leg_hours": np.nan, "first_leg_cost_usd": np.nan,
+        "hub_wait_hours": 0.0, "last_leg_mode": links["mode"], "last_leg_hours": links["leg_hours"],
+        "last_leg_cost_usd": links["cost_usd_per_shipment"],
     })
     inbound = _starting_material_rows(prep, v)
     parts = [df for df in (direct, supply, delivery) if len(df)]
@@ -241,7 +247,7 @@ def _starting_material_rows(prep: Prepared, v: np.ndarray | None) -> pd.DataFram
         "temperature_class": np.where(lanes["needs_cryo"], "cryogenic", "fresh"),
         "shipments_per_year": lanes["patients"],
         "shelf_life_hours": lanes["product_id"].map(products["starting_material_hours"]),
-        "handling_buffer_hours": 0.0,
+        "handling_buffer_hours": 0.0, **{c: lanes[c] for c in LEG_COLUMNS},
     })
 
 

@@ -346,9 +346,14 @@ def _lanes(shipments: pd.DataFrame, case: Case, hubs: pd.DataFrame,
                                   delivery["plant_id"], strict=True)]
     delivery["hub_id"] = [r["hub_id"] if r is not None else "" for r in chosen]
     delivery["plant_id"] = [r["plant_id"] if r is not None else "" for r in chosen]
+    # the plant -> hub leg in the mode the model chose (results before #15: re-estimated)
+    first = "first_leg_hours"
+    delivery[first] = [r.get(first, np.nan) if r is not None else np.nan for r in chosen]
     lanes = pd.concat([direct, delivery], ignore_index=True)
+    if first not in lanes.columns:
+        lanes[first] = np.nan
     lanes = lanes[["leg", "plant_id", "hub_id", "partner_id", "site_id", "product_id",
-                   "doses_per_year", "transit_hours"]].copy()
+                   "doses_per_year", "transit_hours", first]].copy()
     lanes = lanes.sort_values(["site_id", "product_id", "leg", "plant_id", "hub_id",
                                "partner_id"], ignore_index=True)
     with_hub = (lanes["hub_id"] != "") & (lanes["plant_id"] != "")
@@ -357,6 +362,8 @@ def _lanes(shipments: pd.DataFrame, case: Case, hubs: pd.DataFrame,
     to_hub = np.zeros(len(lanes))
     to_hub[with_hub.to_numpy()] = _leg_hours(plants, case.hubs.set_index("hub_id"), pairs,
                                              case.transport)
+    told = pd.to_numeric(lanes.pop(first), errors="coerce").to_numpy(float)
+    to_hub = np.where(with_hub.to_numpy() & np.isfinite(told), told, to_hub)
     wait = lanes["hub_id"].map(hubs["wait_hours"]).fillna(0.0).to_numpy(float)
     lanes["wait_hours"] = wait
     lanes["moving_hours"] = np.maximum(lanes["transit_hours"].to_numpy(float) - wait, 0.0)
@@ -404,7 +411,11 @@ def _inbound(sp: pd.DataFrame, site_products: pd.DataFrame, products: pd.DataFra
                     else 0.0
                 total = float(lane["transit_hours"])
                 wait = float(hubs.at[hub, "wait_hours"])
-                first = _leg_hours(sites, all_hubs, [(sid, hub)], case.transport)[0]
+                # the site -> hub leg in the mode the model chose
+                first = pd.to_numeric(pd.Series([lane.get("first_leg_hours")]),
+                                      errors="coerce").iloc[0]
+                if not np.isfinite(first):
+                    first = _leg_hours(sites, all_hubs, [(sid, hub)], case.transport)[0]
                 row.update(hub_id=hub, plant_id=plant, pre_hours=pre, to_hub_hours=first,
                            wait_hours=wait, moving_hours=total - pre - wait,
                            inbound_hours=total)
