@@ -147,3 +147,50 @@ def test_cheapest_mode_that_fits_per_leg():
     assert (s["first_leg_mode"], s["last_leg_mode"]) == ("ground", "ground")
     assert s["cost_usd_per_shipment"] == pytest.approx(
         ground(L1, H1)[1] + ground(H1, S1)[1], rel=1e-6)
+
+
+# ---------------------------------------------------------------- 4. costs once, flows everywhere
+
+
+def test_starting_material_uses_hub_capacity_and_handling():
+    """H1 handles 40 shipments a year. Each patient is 2 shipments through it (cells in,
+    dose out), so only 20 of the 30 patients can be treated; handling = 40 x $300."""
+    case = edit(tiny(), "hubs", "H1", capacity_shipments_per_year=40.0)
+    result = solve_case(case)
+    assert result.summary["patients_served"] == pytest.approx(20.0, rel=1e-6)
+    hubs = result.hubs.set_index("hub_id")
+    assert hubs.at["H1", "shipments_per_year"] == pytest.approx(40.0, rel=1e-6)
+    assert result.costs.set_index("term").at["hub_handling", "usd_per_year"] == \
+        pytest.approx(40 * 300, rel=1e-6)
+
+
+def test_partner_delivery_is_paid_once_in_the_partner_fee():
+    """60 patients: S2 opens with partner P1 (tests/test_model.py). The partner -> site leg
+    is in P1's $500 per dose; transport is exactly the plant lanes, partner supply and
+    starting material in shipments.csv, none of it on the partner delivery."""
+    result = solve_case(edit(tiny(), "products", "p1", incidence_per_100k=20.0))
+    s = result.shipments
+    delivery = s[s["leg"] == "partner_delivery"]
+    assert len(delivery) and (delivery["cost_usd_per_shipment"] == 0).all()
+    c = result.costs.set_index("term")["usd_per_year"]
+    assert c["transport"] == pytest.approx(
+        (s["shipments_per_year"] * s["cost_usd_per_shipment"]).sum(), rel=1e-6)
+    assert c["partner_handling"] == pytest.approx(500 * delivery["doses_per_year"].sum())
+
+
+def test_starting_material_is_priced_through_an_active_hub():
+    """A second hub H2 next to S1 is the fastest for the cells but costs $1M a year to
+    open; H1 stays the only active hub and carries the cells (before #15 the inbound leg was
+    priced on the fastest hub, active or not)."""
+    case = tiny()
+    hubs = case.tables["hubs"]
+    h2 = hubs.iloc[0].copy()
+    h2["hub_id"], h2["latitude"], h2["longitude"] = "H2", 40.11, -74.01
+    h2["annual_fixed_cost_usd"], h2["status"] = 1_000_000.0, "candidate"
+    case.tables["hubs"] = pd.concat([hubs, h2.to_frame().T], ignore_index=True)
+    result = solve_case(case)
+    active = result.hubs.set_index("hub_id")["active"]
+    assert bool(active["H1"]) and not bool(active["H2"])
+    cells = result.shipments[result.shipments["leg"] == "starting_material"]
+    assert set(cells["hub_id"]) == {"H1"}
+    assert cells["shipments_per_year"].sum() == pytest.approx(30.0, rel=1e-6)

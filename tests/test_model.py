@@ -65,7 +65,8 @@ def test_baseline_costs_by_hand():
     assert result.info.status == "optimal"
     assert c["site_fixed"] == pytest.approx(100_000)  # S1's annual fixed cost
     assert c["hub_fixed"] == pytest.approx(100_000)
-    assert c["hub_handling"] == pytest.approx(30 * 300)  # 30 shipments out x $300
+    # 30 shipments out and 30 of starting material in, x $300
+    assert c["hub_handling"] == pytest.approx(2 * 30 * 300)
     # the cheapest mode that fits each leg: air (1.1 x great circle at $1/km, + 10 h) beats
     # ground (1.25 x great circle at $2/km) at every distance and the 20 h lane fits 216 h;
     # outbound plant -> hub -> site and the starting material back site -> hub -> plant

@@ -198,21 +198,23 @@ def _cold_chain_costs(m: pyo.ConcreteModel, prep: Prepared) -> None:
     hubs, partners = prep.hubs, prep.partners
     lane_ship = [money(c) / dps[k] for c, k in zip(lanes["cost_usd_per_shipment"],
                                                    lanes["product_id"], strict=True)]
-    link_ship = [money(c) / dps[k] for c, k in zip(links["cost_usd_per_shipment"],
-                                                   links["product_id"], strict=True)]
     sup_ship = [money(c) / dps[k] for c, k in zip(supply["cost_usd_per_shipment"],
                                                   supply["product_id"], strict=True)]
     in_cost = [money(c) for c in prep.inbound_lanes["cost_usd_per_patient"]]
+    # the partner -> site delivery is in the partner's cost_usd_per_dose (storage and
+    # delivery): counted once, under partner_handling
     register_cost(m, "transport", pyo.quicksum(lane_ship[i] * m.f[i] for i in m.L)
-                  + pyo.quicksum(link_ship[i] * m.q[i] for i in m.Q)
                   + pyo.quicksum(sup_ship[i] * m.r[i] for i in m.R)
                   + pyo.quicksum(in_cost[i] * m.v[i] for i in m.V))
     hub_cost = {h: money(hubs.at[h, "cost_usd_per_shipment"]) for h in m.H}
     l_hub, l_prod = lanes["hub_id"].tolist(), lanes["product_id"].tolist()
     r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
+    v_hub = prep.inbound_lanes["hub_id"].tolist()
+    # starting material: one shipment per patient through the hub of its inbound lane
     register_cost(m, "hub_handling",
                   pyo.quicksum(hub_cost[l_hub[i]] / dps[l_prod[i]] * m.f[i] for i in m.L)
-                  + pyo.quicksum(hub_cost[r_hub[i]] / dps[r_prod[i]] * m.r[i] for i in m.R))
+                  + pyo.quicksum(hub_cost[r_hub[i]] / dps[r_prod[i]] * m.r[i] for i in m.R)
+                  + pyo.quicksum(hub_cost[v_hub[i]] * m.v[i] for i in m.V))
     register_cost(m, "hub_fixed", pyo.quicksum(
         money(hubs.at[h, "annual_fixed_cost_usd"]) * m.g[h] for h in m.H))
     register_cost(m, "partner_fixed", pyo.quicksum(
@@ -222,18 +224,22 @@ def _cold_chain_costs(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
 
 def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
-    """Shipments through a hub <= its capacity x active."""
+    """Shipments through a hub (doses out, and autologous starting material in: one shipment
+    per patient) <= its capacity x active."""
     dps = prep.products["doses_per_shipment"].to_dict()
     lanes, supply = prep.direct_lanes, prep.partner_supply
     l_hub, l_prod = lanes["hub_id"].tolist(), lanes["product_id"].tolist()
     r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
+    v_hub = prep.inbound_lanes["hub_id"].tolist()
     by_hub_l = group(range(len(lanes)), lambda i: l_hub[i])
     by_hub_r = group(range(len(supply)), lambda i: r_hub[i])
+    by_hub_v = group(range(len(v_hub)), lambda i: v_hub[i])
 
     def rule(m, h):
         cap = float(prep.hubs.at[h, "capacity_shipments_per_year"])
         shipments = (pyo.quicksum(m.f[i] / dps[l_prod[i]] for i in by_hub_l.get(h, []))
-                     + pyo.quicksum(m.r[i] / dps[r_prod[i]] for i in by_hub_r.get(h, [])))
+                     + pyo.quicksum(m.r[i] / dps[r_prod[i]] for i in by_hub_r.get(h, []))
+                     + pyo.quicksum(m.v[i] for i in by_hub_v.get(h, [])))
         return shipments <= cap * m.g[h]
 
     m.hub_capacity = pyo.Constraint(m.H, rule=rule)

@@ -427,7 +427,9 @@ def _partner_links(net: _Network, sid: str, pid: str, prod: pd.Series, plants: l
         if leg is not None:
             # autologous: one plant, the one that received the patient's cells
             plant_key = plants[0] if prod["autologous"] else ""
-            links.append((sid, par, pid, leg.km, fastest + leg.hours, leg.cost,
+            # the delivery is in the partner's cost_usd_per_dose ("storage and delivery"):
+            # the link carries no transport cost of its own, so it is counted once
+            links.append((sid, par, pid, leg.km, fastest + leg.hours, 0.0,
                           leg.mode, plant_key, leg.hours, out_limit))
     return links
 
