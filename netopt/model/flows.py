@@ -194,7 +194,7 @@ def _cold_chain_costs(m: pyo.ConcreteModel, prep: Prepared) -> None:
     """Costs (k$): transport per shipment, hub handling per shipment, partner per dose, and
     the fixed costs of active hubs and partners."""
     dps = prep.products["doses_per_shipment"].to_dict()
-    lanes, links, supply = prep.direct_lanes, prep.partner_links, prep.partner_supply
+    lanes, supply = prep.direct_lanes, prep.partner_supply
     hubs, partners = prep.hubs, prep.partners
     lane_ship = [money(c) / dps[k] for c, k in zip(lanes["cost_usd_per_shipment"],
                                                    lanes["product_id"], strict=True)]
