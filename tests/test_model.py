@@ -65,10 +65,12 @@ def test_baseline_costs_by_hand():
     assert result.info.status == "optimal"
     assert c["site_fixed"] == pytest.approx(100_000)  # S1's annual fixed cost
     assert c["hub_fixed"] == pytest.approx(100_000)
-    assert c["hub_handling"] == pytest.approx(30 * 300)  # 30 shipments out x $300
-    # ground legs (within 800 road km): route km = 1.25 x great circle at $2/km; outbound
-    # plant -> hub -> site and the starting material back site -> hub -> plant
-    route = 1.25 * (km(L1, H1) + km(H1, S1)) * 2.0
+    # 30 shipments out and 30 of starting material in, x $300
+    assert c["hub_handling"] == pytest.approx(2 * 30 * 300)
+    # the cheapest mode that fits each leg: air (1.1 x great circle at $1/km, + 10 h) beats
+    # ground (1.25 x great circle at $2/km) at every distance and the 20 h lane fits 216 h;
+    # outbound plant -> hub -> site and the starting material back site -> hub -> plant
+    route = 1.1 * (km(L1, H1) + km(H1, S1)) * 1.0
     assert c["transport"] == pytest.approx(30 * 2 * route, rel=1e-6)
     # travel support: $0.60/km x road km x round trip x 2 visits (apheresis + infusion)
     travel = sum(n * 0.6 * 1.25 * km(z, S1) * 2 * 2 for n, z in ((10, Z1), (20, Z2)))
@@ -307,10 +309,11 @@ def test_chair_hours_bind():
     assert sites.at["S1", "patients_per_year"] == pytest.approx(25.0, rel=1e-6)
 
 
-def test_autologous_doses_come_back_from_the_home_plant():
+def test_autologous_doses_come_back_from_the_plant_that_received_the_cells():
     """A patient's own cells return from the plant that received them, partner route
-    included: with a second plant far away and the home plant capped at 12 doses, at most
-    12 patients can be treated (before the fix, partner stock was drawn from either plant)."""
+    included: with a second plant (Columbus OH) and L1 capped at 12 doses, L2 takes the other
+    48 patients' cells, and per site and plant the doses out equal the patients in (before
+    #15 every site was tied to its fastest plant and 48 patients went unserved)."""
     case = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
     edit(case, "plants", "L1", capacity_doses_per_year=12.0)
     plants = case.tables["plants"]
@@ -319,11 +322,17 @@ def test_autologous_doses_come_back_from_the_home_plant():
         "products": ("p1",), "capacity_doses_per_year": 1000.0, "turnaround_days": 17.0}])],
         ignore_index=True)
     result = solve_case(case)
-    homes = result.site_products.set_index("site_id")["home_plant"]
-    assert set(homes) == {"L1"}
-    assert result.summary["patients_served"] == pytest.approx(12.0, rel=1e-6)
+    assert set(result.site_products["plants"]) == {"L1;L2"}
+    assert result.summary["patients_served"] == pytest.approx(60.0, rel=1e-6)
     s = result.shipments
-    assert set(s.loc[s["leg"] != "partner_delivery", "plant_id"]) <= {"L1"}
+    cells = s[s["leg"] == "starting_material"].groupby(["site_id", "plant_id"])[
+        "shipments_per_year"].sum()
+    doses = s[s["leg"].isin(["direct", "partner_delivery"])].groupby(["site_id", "plant_id"])[
+        "doses_per_year"].sum()
+    pd.testing.assert_series_equal(cells, doses, check_names=False, rtol=1e-6)
+    released = result.plants.set_index("plant_id")["doses_per_year"]
+    assert released["L1"] == pytest.approx(12.0, rel=1e-6)
+    assert released["L2"] == pytest.approx(48.0, rel=1e-6)
 
 
 def test_locked_sites_above_max_active_is_explained():

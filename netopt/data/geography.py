@@ -35,7 +35,8 @@ TRANSPORT_COLUMNS: tuple[str, ...] = (
     "circuity",
 )
 TRANSPORT_MODES: tuple[str, ...] = ("ground", "air")
-"""Modes in order of preference: ground whenever it reaches, air otherwise."""
+"""Modes in order of preference for `transit` (ground whenever it reaches, air otherwise);
+the network model chooses among `transit_options` per leg instead."""
 
 NO_MODE = "none"
 
@@ -305,6 +306,36 @@ def transit(great_circle_km: ArrayLike, transport: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame(
         {"mode": mode.astype(str), "route_km": route, "hours": hours, "cost_usd": cost}
     )
+
+
+class ModeTransit(NamedTuple):
+    """One mode's route km, hours and per-shipment cost per distance (inf beyond max_km)."""
+
+    mode: str
+    route_km: np.ndarray
+    hours: np.ndarray
+    cost_usd: np.ndarray
+
+
+def transit_options(great_circle_km: ArrayLike, transport: pd.DataFrame) -> list[ModeTransit]:
+    """Every mode of the transport table for each great-circle distance: the network model
+    picks, per leg, the cheapest mode whose hours fit the shelf life (see model.prepare),
+    so a short lane too slow by ground can still fly."""
+    rows = _check_transport(transport)
+    gc = np.atleast_1d(_as_float(great_circle_km)).ravel()
+    if np.isnan(gc).any() or (gc < 0).any():
+        raise ValueError("great_circle_km must be non-negative and not NaN")
+    out = []
+    for name in TRANSPORT_MODES:
+        if name not in rows:
+            continue
+        row = rows[name]
+        r = road_km(gc, float(row["circuity"]))
+        reach = r <= float(row["max_km"])
+        hours = np.where(reach, float(row["fixed_hours"]) + r / float(row["speed_kmh"]), np.inf)
+        cost = np.where(reach, r * float(row["cost_usd_per_shipment_km"]), np.inf)
+        out.append(ModeTransit(name, np.where(reach, r, np.inf), hours, cost))
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -351,7 +351,9 @@ PARTNERS = Table(
                "doses/yr", min=0, max=MAX_CAPACITY),
         Column("annual_fixed_cost_usd", "float", "Yearly contract cost when active", "USD/yr",
                min=0, max=MAX_USD),
-        Column("cost_usd_per_dose", "float", "Storage and delivery cost per dose", "USD/dose",
+        Column("cost_usd_per_dose", "float",
+               "Storage and delivery to the site per dose (the partner -> site leg is not "
+               "charged again as transport)", "USD/dose",
                min=0, max=MAX_UNIT_COST),
         Column("service_radius_km", "float", "Farthest site the partner delivers to", "km",
                min=0, max=MAX_KM),

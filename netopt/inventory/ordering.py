@@ -125,10 +125,12 @@ def _routes(direct: pd.DataFrame, links: pd.DataFrame,
     inf = math.inf
     facts: dict[tuple[str, str], dict] = {}
     if len(direct):
-        g = direct.groupby(["site_id", "product_id"])
+        # a dose held at the hub still waits for the departure wave
+        g = direct.assign(from_hub_hours=direct["hub_wait_hours"] + direct["last_leg_hours"]
+                          ).groupby(["site_id", "product_id"])
         agg = pd.DataFrame({"direct_hours": g["hours"].min(),
                             "direct_cost": g["cost_usd_per_shipment"].min(),
-                            "last_leg_hours": g["last_leg_hours"].min(),
+                            "last_leg_hours": g["from_hub_hours"].min(),
                             "last_leg_cost": g["last_leg_cost_usd"].min()})
         for key, r in agg.iterrows():
             facts.setdefault(key, {}).update(r.to_dict())

@@ -2,7 +2,9 @@
 
 Doses reach a site either directly (plant -> hub -> site; the site must hold the product's
 temperature class itself) or through a cold-storage partner (plant -> hub -> partner ->
-site). Only lanes that fit the shelf life exist (computed in `prepare`).
+site). Only lanes that fit the shelf life exist (computed in `prepare`). The starting
+material of an autologous patient travels site -> hub -> plant on a lane of its own, to any
+plant that makes the product, and the patient's doses come back from that plant.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def add_cold_chain(m: pyo.ConcreteModel, prep: Prepared) -> None:
     _class_and_partner_links(m, prep)
     _offer_covers(m, prep)
     _partner_pools(m, prep)
-    _inbound_hubs(m)
+    _starting_material(m, prep)
     _cold_chain_costs(m, prep)
 
 
@@ -30,11 +32,8 @@ def _facility_decisions(m: pyo.ConcreteModel, prep: Prepared) -> None:
     """Hub (g) and partner (a) binaries for every hub a lane, a supply route or a starting
     material leg can use, and every partner a site can be linked to."""
     lanes, links, supply = prep.direct_lanes, prep.partner_links, prep.partner_supply
-    m.inbound = {(s, k): hubs.split(";") for (s, k), hubs in
-                 prep.site_products.set_index(["site_id", "product_id"])["inbound_hubs"].items()
-                 if hubs}
-    inbound_hubs = {h for hs in m.inbound.values() for h in hs}
-    hub_ids = sorted(set(lanes["hub_id"]) | set(supply["hub_id"]) | inbound_hubs)
+    hub_ids = sorted(set(lanes["hub_id"]) | set(supply["hub_id"])
+                     | set(prep.inbound_lanes["hub_id"]))
     partner_ids = sorted(set(links["partner_id"]))
     m.H = pyo.Set(initialize=hub_ids, ordered=True)
     m.Pa = pyo.Set(initialize=partner_ids, ordered=True)
@@ -44,14 +43,18 @@ def _facility_decisions(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
 def _flow_variables(m: pyo.ConcreteModel, prep: Prepared) -> None:
     """Doses per year on direct lanes (f), partner deliveries (q) and partner supply (r),
-    with the lookups by site-product the rows below share."""
+    patients per year whose starting material takes an inbound lane (v), with the lookups
+    by site-product the rows below share."""
     lanes, links, supply = prep.direct_lanes, prep.partner_links, prep.partner_supply
+    inbound = prep.inbound_lanes
     m.L = pyo.RangeSet(0, len(lanes) - 1) if len(lanes) else pyo.Set(initialize=[])
     m.Q = pyo.RangeSet(0, len(links) - 1) if len(links) else pyo.Set(initialize=[])
     m.R = pyo.RangeSet(0, len(supply) - 1) if len(supply) else pyo.Set(initialize=[])
+    m.V = pyo.RangeSet(0, len(inbound) - 1) if len(inbound) else pyo.Set(initialize=[])
     m.f = pyo.Var(m.L, within=pyo.NonNegativeReals)  # doses per year on a direct lane
     m.q = pyo.Var(m.Q, within=pyo.NonNegativeReals)  # doses per year partner -> site
     m.r = pyo.Var(m.R, within=pyo.NonNegativeReals)  # doses per year plant -> hub -> partner
+    m.v = pyo.Var(m.V, within=pyo.NonNegativeReals)  # patients per year site -> hub -> plant
     l_sk = list(zip(lanes["site_id"], lanes["product_id"], strict=True))
     q_sk = list(zip(links["site_id"], links["product_id"], strict=True))
     m.lanes_by_sk = group(range(len(lanes)), lambda i: l_sk[i])
@@ -142,42 +145,77 @@ def _partner_pools(m: pyo.ConcreteModel, prep: Prepared) -> None:
     m.partner_balance = pyo.Constraint(m.POOL, rule=partner_balance)
 
 
-def _inbound_hubs(m: pyo.ConcreteModel) -> None:
-    """The starting material of autologous patients travels site -> hub -> plant: one of the
-    hubs that keeps it within its time limit must be active (its leg is priced and timed on
-    the fastest of them; these shipments are not counted against hub capacity)."""
-    m.SK_in = pyo.Set(initialize=sorted(m.inbound), dimen=2, ordered=True)
-    m.inbound_needs_hub = pyo.Constraint(
-        m.SK_in, rule=lambda m, s, k: m.w[s, k] <= pyo.quicksum(m.g[h]
-                                                                 for h in m.inbound[(s, k)]))
+def _starting_material(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Autologous patients' cells travel site -> hub -> plant on an inbound lane (v, patients
+    per year), and their doses come back from the same plant: per site, product and plant,
+    doses out = doses per patient x patients in. The inbound lane's hub must be active, and
+    a cryopreserved lane needs the site's cryogenic class."""
+    inbound, lanes, links = prep.inbound_lanes, prep.direct_lanes, prep.partner_links
+    dpp = prep.products["doses_per_patient"].to_dict()
+    v_key = list(zip(inbound["site_id"], inbound["product_id"], inbound["plant_id"],
+                     strict=True))
+    f_key = list(zip(lanes["site_id"], lanes["product_id"], lanes["plant_id"], strict=True))
+    q_key = list(zip(links["site_id"], links["product_id"], links["plant_key"], strict=True))
+    by_skp = group(range(len(inbound)), lambda i: v_key[i])
+    f_by_skp = group(range(len(lanes)), lambda i: f_key[i])
+    q_by_skp = group(range(len(links)), lambda i: q_key[i])
+    autologous = prep.products["autologous"].to_dict()
+    skp = {key for key in (*by_skp, *f_by_skp, *q_by_skp) if autologous[key[1]]}
+    m.SKP = pyo.Set(initialize=sorted(skp), dimen=3, ordered=True)
+
+    def cells_return(m, s, k, pl):
+        doses = (pyo.quicksum(m.f[i] for i in f_by_skp.get((s, k, pl), []))
+                 + pyo.quicksum(m.q[i] for i in q_by_skp.get((s, k, pl), [])))
+        return dpp[k] * pyo.quicksum(m.v[i] for i in by_skp.get((s, k, pl), [])) == doses
+
+    m.cells_return = pyo.Constraint(m.SKP, rule=cells_return)
+    h_key = list(zip(inbound["hub_id"], inbound["site_id"], inbound["product_id"], strict=True))
+    by_hsk = group(range(len(inbound)), lambda i: h_key[i])
+    m.HSK_in = pyo.Set(initialize=sorted(by_hsk), dimen=3, ordered=True)
+    m.inbound_hub_open = pyo.Constraint(m.HSK_in, rule=lambda m, h, s, k: pyo.quicksum(
+        m.v[i] for i in by_hsk[(h, s, k)]) <= m.reach[s, k] * m.g[h])
+    # valid inequality (tightens the LP): a site offering k keeps one inbound hub active
+    hubs_of = {sk: sorted({h for h, *_ in keys}) for sk, keys in
+               group(sorted(by_hsk), lambda hsk: hsk[1:]).items()}
+    m.inbound_hubs_of = hubs_of  # the hubs a site-product's starting material can use
+    m.SK_in = pyo.Set(initialize=sorted(hubs_of), dimen=2, ordered=True)
+    m.inbound_needs_hub = pyo.Constraint(m.SK_in, rule=lambda m, s, k: m.w[s, k] <= pyo.quicksum(
+        m.g[h] for h in hubs_of[(s, k)]))
+    # sites that hold the cryogenic class need no row (m.ST has only classes to equip)
+    needs_cryo = inbound["needs_cryo"].tolist()
+    cryo_by_sk = {sk: idx for sk, idx in group(
+        [i for i in range(len(inbound)) if needs_cryo[i]], lambda i: v_key[i][:2]).items()
+        if (sk[0], "cryogenic") in m.ST}
+    m.SK_cryo = pyo.Set(initialize=sorted(cryo_by_sk), dimen=2, ordered=True)
+    m.inbound_cryo = pyo.Constraint(m.SK_cryo, rule=lambda m, s, k: pyo.quicksum(
+        m.v[i] for i in cryo_by_sk[(s, k)]) <= m.reach[s, k] * m.e[s, "cryogenic"])
 
 
 def _cold_chain_costs(m: pyo.ConcreteModel, prep: Prepared) -> None:
     """Costs (k$): transport per shipment, hub handling per shipment, partner per dose, and
     the fixed costs of active hubs and partners."""
     dps = prep.products["doses_per_shipment"].to_dict()
-    lanes, links, supply = prep.direct_lanes, prep.partner_links, prep.partner_supply
+    lanes, supply = prep.direct_lanes, prep.partner_supply
     hubs, partners = prep.hubs, prep.partners
-    sp = prep.site_products.set_index(["site_id", "product_id"])
     lane_ship = [money(c) / dps[k] for c, k in zip(lanes["cost_usd_per_shipment"],
                                                    lanes["product_id"], strict=True)]
-    link_ship = [money(c) / dps[k] for c, k in zip(links["cost_usd_per_shipment"],
-                                                   links["product_id"], strict=True)]
     sup_ship = [money(c) / dps[k] for c, k in zip(supply["cost_usd_per_shipment"],
                                                   supply["product_id"], strict=True)]
-    inbound = {(s, k): money(c) for (s, k), c in
-               sp["inbound_cost_usd_per_patient"].items() if c}
+    in_cost = [money(c) for c in prep.inbound_lanes["cost_usd_per_patient"]]
+    # the partner -> site delivery is in the partner's cost_usd_per_dose (storage and
+    # delivery): counted once, under partner_handling
     register_cost(m, "transport", pyo.quicksum(lane_ship[i] * m.f[i] for i in m.L)
-                  + pyo.quicksum(link_ship[i] * m.q[i] for i in m.Q)
                   + pyo.quicksum(sup_ship[i] * m.r[i] for i in m.R)
-                  + pyo.quicksum(c * m.x[i] for sk, c in inbound.items()
-                                 for i in m.x_by_sk.get(sk, [])))
+                  + pyo.quicksum(in_cost[i] * m.v[i] for i in m.V))
     hub_cost = {h: money(hubs.at[h, "cost_usd_per_shipment"]) for h in m.H}
     l_hub, l_prod = lanes["hub_id"].tolist(), lanes["product_id"].tolist()
     r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
+    v_hub = prep.inbound_lanes["hub_id"].tolist()
+    # starting material: one shipment per patient through the hub of its inbound lane
     register_cost(m, "hub_handling",
                   pyo.quicksum(hub_cost[l_hub[i]] / dps[l_prod[i]] * m.f[i] for i in m.L)
-                  + pyo.quicksum(hub_cost[r_hub[i]] / dps[r_prod[i]] * m.r[i] for i in m.R))
+                  + pyo.quicksum(hub_cost[r_hub[i]] / dps[r_prod[i]] * m.r[i] for i in m.R)
+                  + pyo.quicksum(hub_cost[v_hub[i]] * m.v[i] for i in m.V))
     register_cost(m, "hub_fixed", pyo.quicksum(
         money(hubs.at[h, "annual_fixed_cost_usd"]) * m.g[h] for h in m.H))
     register_cost(m, "partner_fixed", pyo.quicksum(
@@ -187,18 +225,22 @@ def _cold_chain_costs(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
 
 def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
-    """Shipments through a hub <= its capacity x active."""
+    """Shipments through a hub (doses out, and autologous starting material in: one shipment
+    per patient) <= its capacity x active."""
     dps = prep.products["doses_per_shipment"].to_dict()
     lanes, supply = prep.direct_lanes, prep.partner_supply
     l_hub, l_prod = lanes["hub_id"].tolist(), lanes["product_id"].tolist()
     r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
+    v_hub = prep.inbound_lanes["hub_id"].tolist()
     by_hub_l = group(range(len(lanes)), lambda i: l_hub[i])
     by_hub_r = group(range(len(supply)), lambda i: r_hub[i])
+    by_hub_v = group(range(len(v_hub)), lambda i: v_hub[i])
 
     def rule(m, h):
         cap = float(prep.hubs.at[h, "capacity_shipments_per_year"])
         shipments = (pyo.quicksum(m.f[i] / dps[l_prod[i]] for i in by_hub_l.get(h, []))
-                     + pyo.quicksum(m.r[i] / dps[r_prod[i]] for i in by_hub_r.get(h, [])))
+                     + pyo.quicksum(m.r[i] / dps[r_prod[i]] for i in by_hub_r.get(h, []))
+                     + pyo.quicksum(m.v[i] for i in by_hub_v.get(h, [])))
         return shipments <= cap * m.g[h]
 
     m.hub_capacity = pyo.Constraint(m.H, rule=rule)

@@ -17,12 +17,19 @@ import numpy as np
 import pandas as pd
 
 from ..data.case import Case
-from ..data.geography import distance_matrix_km, haversine_km, pairs_within_km, transit
+from ..data.geography import distance_matrix_km, haversine_km, pairs_within_km, transit_options
 from ..inventory.ordering import ORDERING_COLUMNS, OrderingTable, ordering_options
 
 log = logging.getLogger(__name__)
 
 CRYO = "cryogenic"
+#: starting-material lanes: hours include cryopreservation where needed; legs as in lanes
+#: the two legs of a route through a hub: mode, hours and USD per shipment of each, and the
+#: wait for the hub's departure wave between them
+LEG_COLUMNS = ["first_leg_mode", "first_leg_hours", "first_leg_cost_usd", "hub_wait_hours",
+               "last_leg_mode", "last_leg_hours", "last_leg_cost_usd"]
+INBOUND_COLUMNS = ["site_id", "product_id", "plant_id", "hub_id", "hours",
+                   "cost_usd_per_patient", "needs_cryo", *LEG_COLUMNS]
 #: hours the cryopreservation of starting material at the site adds to vein-to-vein time
 CRYOPRESERVATION_HOURS = 24.0
 #: transport.fixed_hours assumes shipments make an 18:00 hub cut-off; earlier cut-offs add
@@ -48,6 +55,8 @@ class Prepared:
     direct_lanes: pd.DataFrame  # site_id, product_id, plant_id, hub_id, hours, cost, mode
     partner_supply: pd.DataFrame  # partner_id, product_id, plant_id, hub_id, hours, cost
     partner_links: pd.DataFrame  # site_id, partner_id, product_id, km, hours, cost
+    #: starting material of autologous products, site -> hub -> plant (INBOUND_COLUMNS)
+    inbound_lanes: pd.DataFrame
     blocked: pd.DataFrame  # site_id, product_id, reason (pairs excluded before the model)
     no_option: pd.DataFrame  # point_id, product_id, patients, reason (no feasible site)
     equip_classes: dict[str, float] = field(default_factory=dict)  # class -> annual cost
@@ -167,16 +176,65 @@ class Leg(NamedTuple):
     cost: float
 
 
-def _legs(a: pd.DataFrame, b: pd.DataFrame, transport: pd.DataFrame) -> dict[tuple, Leg]:
-    """Transit for every a x b combination, as a dict: the lane loops look legs up tens of
-    thousands of times, where a MultiIndex .loc would dominate the prepare time."""
+#: the modes that reach one leg, cheapest first (empty when none reaches)
+Legs = tuple[Leg, ...]
+
+
+class Route(NamedTuple):
+    """Two legs through a hub (into it, out of it) with the wait for its departure wave."""
+
+    first: Leg
+    wait: float
+    second: Leg
+
+    @property
+    def hours(self) -> float:
+        return self.first.hours + self.wait + self.second.hours
+
+    @property
+    def cost(self) -> float:
+        return self.first.cost + self.second.cost
+
+
+def _routes(first: Legs, wait: float, second: Legs) -> list[Route]:
+    """Every mode pair of a two-leg route, cheapest (then fastest) first."""
+    return sorted((Route(a, wait, b) for a in first for b in second),
+                  key=lambda r: (r.cost, r.hours, r.first.mode, r.second.mode))
+
+
+def cheapest_route(first: Legs, wait: float, second: Legs,
+                   limit: float = math.inf) -> Route | None:
+    """The cheapest mode per leg whose hours together fit `limit` (None if no pair does):
+    a lane exists if any allowed mode fits its shelf life."""
+    return next((r for r in _routes(first, wait, second) if r.hours <= limit), None)
+
+
+def _pareto_routes(first: Legs, wait: float, second: Legs) -> list[Route]:
+    """Mode pairs no other pair beats on both cost and hours (partner supply: which one fits
+    is known only once the partner's pool of sites is)."""
+    out: list[Route] = []
+    for r in _routes(first, wait, second):
+        if not out or r.hours < out[-1].hours:
+            out.append(r)
+    return out
+
+
+def _legs(a: pd.DataFrame, b: pd.DataFrame, transport: pd.DataFrame) -> dict[tuple, Legs]:
+    """Transit by every mode that reaches, for every a x b combination, as a dict: the lane
+    loops look legs up tens of thousands of times, where a MultiIndex .loc would dominate
+    the prepare time."""
     km = distance_matrix_km(a["latitude"], a["longitude"], b["latitude"], b["longitude"])
-    t = transit(km.ravel(), transport)
+    kms = km.ravel().tolist()
+    modes = [(o.mode, o.hours.tolist(), o.cost_usd.tolist())
+             for o in transit_options(km.ravel(), transport)]
     ia, ib = np.divmod(np.arange(km.size), len(b))
     keys = zip(a.index.to_numpy()[ia], b.index.to_numpy()[ib], strict=True)
-    legs = zip(km.ravel().tolist(), t["mode"].tolist(), t["hours"].tolist(),
-               t["cost_usd"].tolist(), strict=True)
-    return {key: Leg(*leg) for key, leg in zip(keys, legs, strict=True)}
+    out = {}
+    for i, key in enumerate(keys):
+        legs = [Leg(kms[i], mode, hours[i], cost[i]) for mode, hours, cost in modes
+                if math.isfinite(hours[i])]
+        out[key] = tuple(sorted(legs, key=lambda leg: (leg.cost, leg.hours, leg.mode)))
+    return out
 
 
 def _nearest(frame: pd.DataFrame, lat: float, lon: float, k: int,
@@ -206,10 +264,10 @@ class _Network:
     equip: dict[str, float]  # temperature class a site can be equipped for -> annual cost
     makers: dict[str, list[str]]  # product -> plants that make it
     hub_wait: dict[str, float]  # hours a shipment waits for the hub's departure wave
-    plant_hub: dict[tuple, Leg]  # (plant, hub); also hub -> plant for starting material
-    hub_site: dict[tuple, Leg]  # (hub, site); also site -> hub for starting material
-    hub_partner: dict[tuple, Leg]  # (hub, partner)
-    site_partners: dict[str, list[tuple[str, Leg]]]  # site -> partners whose radius reaches it
+    plant_hub: dict[tuple, Legs]  # (plant, hub); also hub -> plant for starting material
+    hub_site: dict[tuple, Legs]  # (hub, site); also site -> hub for starting material
+    hub_partner: dict[tuple, Legs]  # (hub, partner)
+    site_partners: dict[str, list[tuple[str, Legs]]]  # site -> partners whose radius reaches it
     n_hubs: int  # aggregation.nearest_hubs
 
     def near_hubs(self, latitude: float, longitude: float) -> pd.Index:
@@ -257,11 +315,18 @@ def _partner_supply(net: _Network, products: pd.DataFrame) -> pd.DataFrame:
                 for h in partner_near_hubs[par]:
                     if cls not in net.hubs.at[h, "temperature_classes"]:
                         continue
-                    a, b = net.plant_hub[(pl, h)], net.hub_partner[(h, par)]
-                    hours = a.hours + net.hub_wait[h] + b.hours
-                    rows.append((par, pid, pl, h, hours, a.cost + b.cost))
+                    for r in _pareto_routes(net.plant_hub[(pl, h)], net.hub_wait[h],
+                                            net.hub_partner[(h, par)]):
+                        rows.append((par, pid, pl, h, r.hours, r.cost, *_leg_fields(r)))
     return pd.DataFrame(rows, columns=[
-        "partner_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment"])
+        "partner_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment",
+        *LEG_COLUMNS])
+
+
+def _leg_fields(r: Route) -> tuple:
+    """LEG_COLUMNS of a route."""
+    return (r.first.mode, r.first.hours, r.first.cost, r.wait, r.second.mode, r.second.hours,
+            r.second.cost)
 
 
 def _supply_hours(partner_supply: pd.DataFrame) -> dict[tuple[str, str], list[tuple]]:
@@ -277,84 +342,94 @@ def _supply_hours(partner_supply: pd.DataFrame) -> dict[tuple[str, str], list[tu
 # ---------------------------------------------------------------- site-product lanes
 
 
-class _Inbound(NamedTuple):
-    """Starting material of an autologous product: site -> hub -> home plant."""
+class _InLane(NamedTuple):
+    """One starting-material lane of an autologous product: site -> hub -> plant."""
 
-    hours: float  # fastest leg, plus cryopreservation when it cannot arrive fresh
-    cost: float
-    hubs: str  # ";"-joined hubs that can carry it
+    plant: str
+    hub: str
+    hours: float  # transit (+ cryopreservation when it cannot arrive fresh)
+    cost: float  # USD per patient (one shipment of starting material each)
     needs_cryo: bool
-    home: list[str]  # plants whose doses may serve the site (the home plant if autologous)
+    route: Route  # site -> hub -> plant
 
 
-def _autologous_inbound(net: _Network, sid: str, srow: pd.Series, pid: str, prod: pd.Series,
-                        near_hubs: pd.Index) -> _Inbound | str:
-    """The home plant and inbound leg of an autologous product (fresh starting material if any
-    plant allows it, else cryopreserved at the site), or why the site cannot send it."""
-    # starting material travels site -> hub -> plant: the outbound legs, mirrored
-    best = _best_inbound(sid, net.makers[pid], near_hubs, net.hub_site, net.plant_hub,
-                         net.hub_wait)
-    if not best:
+def _inbound_lanes(net: _Network, sid: str, srow: pd.Series, pid: str, prod: pd.Series,
+                   near_hubs: pd.Index) -> dict[str, list[_InLane]] | str:
+    """Plant -> the lanes that can bring a patient's cells there from the site: fresh through
+    every hub that keeps them within starting_material_hours, else (when the site holds or
+    can be equipped for the cryogenic class) cryopreserved, through any hub. Or why no
+    plant can receive them."""
+    can_cryo = CRYO in srow["temperature_classes"] or CRYO in net.equip
+    out: dict[str, list[_InLane]] = {}
+    reachable = False
+    for pl in net.makers[pid]:
+        lanes, fresh = [], []
+        for h in near_hubs:
+            # starting material travels site -> hub -> plant: the outbound legs, mirrored;
+            # the cheapest modes that keep it fresh, else the cheapest modes at all
+            legs = (net.hub_site[(h, sid)], net.hub_wait[h], net.plant_hub[(pl, h)])
+            cheap = cheapest_route(*legs)
+            if cheap is not None:
+                lanes.append(_InLane(pl, h, cheap.hours, cheap.cost, False, cheap))
+            ok = cheapest_route(*legs, limit=prod["starting_material_hours"])
+            if ok is not None:
+                fresh.append(_InLane(pl, h, ok.hours, ok.cost, False, ok))
+        reachable = reachable or bool(lanes)
+        if fresh:
+            out[pl] = fresh
+        elif lanes and can_cryo:
+            out[pl] = [ln._replace(hours=ln.hours + CRYOPRESERVATION_HOURS, needs_cryo=True)
+                       for ln in lanes]
+    if out:
+        return out
+    if not reachable:
         return "no inbound lane for starting material"
-    fresh = [b for b in best if b[1] <= prod["starting_material_hours"]]
-    needs_cryo = False
-    if fresh:
-        pl, hours, cost, _ = fresh[0]
-    else:
-        pl, hours, cost, _ = best[0]
-        hours += CRYOPRESERVATION_HOURS
-        needs_cryo = True
-        if CRYO not in srow["temperature_classes"] and CRYO not in net.equip:
-            return ("starting material cannot reach the plant fresh and the site cannot "
-                    "cryopreserve")
-    # any of the site's hubs that keeps the material within its limit (or any, once
-    # cryopreserved) can carry it; the model keeps one of them active
-    hubs = ";".join(sorted(
-        h for h in near_hubs
-        if needs_cryo or net.hub_site[(h, sid)].hours + net.hub_wait[h]
-        + net.plant_hub[(pl, h)].hours <= prod["starting_material_hours"]))
-    return _Inbound(hours, cost, hubs, needs_cryo, [pl])
+    return "starting material cannot reach the plant fresh and the site cannot cryopreserve"
 
 
-def _outbound_limit(prod: pd.Series, inbound: _Inbound, turnaround: float,
+def _outbound_limit(prod: pd.Series, inbound_hours: float, turnaround: float,
                     v2v_limit_days: float | None) -> float:
     """Hours a dose may spend plant -> site: its shelf budget, and for an autologous product
     what the vein-to-vein limit leaves after the inbound leg and manufacturing."""
     out_limit = prod["shelf_budget_hours"]
     if prod["autologous"] and v2v_limit_days is not None:
-        out_limit = min(out_limit, v2v_limit_days * 24 - inbound.hours - turnaround * 24)
+        out_limit = min(out_limit, v2v_limit_days * 24 - inbound_hours - turnaround * 24)
     return out_limit
 
 
-def _direct_lanes(net: _Network, sid: str, pid: str, cls: str, home: list[str],
+def _direct_lanes(net: _Network, sid: str, pid: str, cls: str, plants: list[str],
                   near_hubs: pd.Index, out_limit: float) -> list[tuple]:
     """Plant -> hub -> site lanes within the outbound limit."""
     lanes = []
-    for pl in home:
+    for pl in plants:
         for h in near_hubs:
             if cls not in net.hubs.at[h, "temperature_classes"]:
                 continue
-            a, b = net.plant_hub[(pl, h)], net.hub_site[(h, sid)]
-            hours = a.hours + net.hub_wait[h] + b.hours
-            if hours <= out_limit:
-                lanes.append((sid, pid, pl, h, hours, a.cost + b.cost, b.mode,
-                              net.hub_wait[h] + b.hours, b.cost))
+            r = cheapest_route(net.plant_hub[(pl, h)], net.hub_wait[h], net.hub_site[(h, sid)],
+                               out_limit)
+            if r is not None:
+                lanes.append((sid, pid, pl, h, r.hours, r.cost, r.second.mode, *_leg_fields(r)))
     return lanes
 
 
-def _partner_links(net: _Network, sid: str, pid: str, prod: pd.Series, home: list[str],
+def _partner_links(net: _Network, sid: str, pid: str, prod: pd.Series, plants: list[str],
                    supply_hours: dict[tuple[str, str], list[tuple]],
                    out_limit: float) -> list[tuple]:
     """Partner -> site deliveries whose fastest supply plus delivery fits the outbound limit."""
     links = []
-    for par, leg in net.site_partners.get(sid, []):
+    for par, legs in net.site_partners.get(sid, []):
         if prod["temperature_class"] not in net.partners.at[par, "temperature_classes"]:
             continue
         fastest = min((hours for pl, hours in supply_hours.get((par, pid), [])
-                       if pl in home), default=math.inf)
-        if fastest + leg.hours <= out_limit:
-            plant_key = home[0] if prod["autologous"] else ""
-            links.append((sid, par, pid, leg.km, fastest + leg.hours, leg.cost,
+                       if pl in plants), default=math.inf)
+        # the cheapest delivery mode that fits after the fastest supply
+        leg = next((leg for leg in legs if fastest + leg.hours <= out_limit), None)
+        if leg is not None:
+            # autologous: one plant, the one that received the patient's cells
+            plant_key = plants[0] if prod["autologous"] else ""
+            # the delivery is in the partner's cost_usd_per_dose ("storage and delivery"):
+            # the link carries no transport cost of its own, so it is counted once
+            links.append((sid, par, pid, leg.km, fastest + leg.hours, 0.0,
                           leg.mode, plant_key, leg.hours, out_limit))
     return links
 
@@ -366,52 +441,105 @@ class _LaneRows:
     site_products: list[dict] = field(default_factory=list)
     direct: list[tuple] = field(default_factory=list)
     links: list[tuple] = field(default_factory=list)
+    inbound: list[tuple] = field(default_factory=list)
     blocked: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class _Outbound(NamedTuple):
+    """What one group of plants can deliver to a site-product (for an autologous product:
+    one plant, with the starting-material lanes that take the patient's cells there)."""
+
+    plants: list[str]
+    lanes: list[tuple]
+    links: list[tuple]
+    inbound: list[_InLane]
+    v2v_hours: float  # fastest inbound + turnaround + fastest outbound (autologous)
+
+
+def _plant_outbound(net: _Network, sid: str, pid: str, prod: pd.Series, can_equip: bool,
+                    near_hubs: pd.Index, supply_hours: dict[tuple[str, str], list[tuple]],
+                    v2v_limit_days: float | None, pl: str,
+                    inbound: list[_InLane]) -> _Outbound | None:
+    """Lanes back from plant pl after its inbound lanes. Under a vein-to-vein limit every
+    inbound lane must fit with every outbound lane kept, so the limit is taken after the
+    slowest inbound lane; if that leaves nothing, only the fastest inbound lane is kept."""
+    turnaround = float(net.plants.at[pl, "turnaround_days"])
+    inbound = sorted(inbound, key=lambda ln: (ln.hours, ln.hub))
+    tries = [inbound] if v2v_limit_days is None else [inbound, inbound[:1]]
+    for kept in tries:
+        out_limit = _outbound_limit(prod, max(ln.hours for ln in kept), turnaround,
+                                    v2v_limit_days)
+        lanes = _direct_lanes(net, sid, pid, prod["temperature_class"], [pl], near_hubs,
+                              out_limit) if can_equip else []
+        links = _partner_links(net, sid, pid, prod, [pl], supply_hours, out_limit)
+        if lanes or links:
+            best_out = min([ln[4] for ln in lanes] + [lk[4] for lk in links])
+            return _Outbound([pl], lanes, links, kept,
+                             kept[0].hours + turnaround * 24 + best_out)
+    return None
+
+
+def _site_outbound(net: _Network, sid: str, srow: pd.Series, pid: str, prod: pd.Series,
+                   near_hubs: pd.Index, supply_hours: dict[tuple[str, str], list[tuple]],
+                   v2v_limit_days: float | None) -> list[_Outbound] | str:
+    """Every way doses can reach one site-product: per plant that can take the patient's
+    cells for an autologous product, else from all plants that make it. Or why none can."""
+    cls = prod["temperature_class"]
+    can_equip = cls in srow["temperature_classes"] or cls in net.equip
+    if not prod["autologous"]:
+        limit = _outbound_limit(prod, 0.0, 0.0, v2v_limit_days)
+        makers = net.makers[pid]
+        lanes = _direct_lanes(net, sid, pid, cls, makers, near_hubs, limit) if can_equip else []
+        links = _partner_links(net, sid, pid, prod, makers, supply_hours, limit)
+        found = [_Outbound(makers, lanes, links, [], math.nan)] if lanes or links else []
+    else:
+        inbound = _inbound_lanes(net, sid, srow, pid, prod, near_hubs)
+        if isinstance(inbound, str):
+            return inbound
+        found = [o for pl, lanes in inbound.items()
+                 if (o := _plant_outbound(net, sid, pid, prod, can_equip, near_hubs,
+                                          supply_hours, v2v_limit_days, pl, lanes))]
+    if not found:
+        return ("no lane within shelf life" if can_equip or net.site_partners.get(sid) else
+                f"site cannot hold {cls} (no equipment row, no partner in range)")
+    return found
 
 
 def _site_product(net: _Network, rows: _LaneRows, sid: str, srow: pd.Series, pid: str,
                   prod: pd.Series, near_hubs: pd.Index,
                   supply_hours: dict[tuple[str, str], list[tuple]],
                   v2v_limit_days: float | None) -> None:
-    """Lanes and partner links of one site-product, its derived facts, or why it is blocked."""
+    """Lanes, partner links and starting-material lanes of one site-product, its derived
+    facts, or why it is blocked."""
     cls = prod["temperature_class"]
     if prod["price_usd_per_dose"] > srow["price_ceiling_usd_per_dose"]:
         rows.blocked.append((sid, pid, "price above the site's price ceiling"))
         return
-    holds = cls in srow["temperature_classes"]
-    can_equip = holds or cls in net.equip
-    inbound = _Inbound(0.0, 0.0, "", False, net.makers[pid])
-    if prod["autologous"]:
-        found = _autologous_inbound(net, sid, srow, pid, prod, near_hubs)
-        if isinstance(found, str):
-            rows.blocked.append((sid, pid, found))
-            return
-        inbound = found
-    home = inbound.home
-    turnaround = net.plants.loc[home, "turnaround_days"].min() if prod["autologous"] else 0.0
-    out_limit = _outbound_limit(prod, inbound, turnaround, v2v_limit_days)
-    lanes = _direct_lanes(net, sid, pid, cls, home, near_hubs, out_limit) if can_equip else []
-    links = _partner_links(net, sid, pid, prod, home, supply_hours, out_limit)
-    if not lanes and not links:
-        reason = ("no lane within shelf life" if can_equip or net.site_partners.get(sid) else
-                  f"site cannot hold {cls} (no equipment row, no partner in range)")
-        rows.blocked.append((sid, pid, reason))
+    found = _site_outbound(net, sid, srow, pid, prod, near_hubs, supply_hours, v2v_limit_days)
+    if isinstance(found, str):
+        rows.blocked.append((sid, pid, found))
         return
+    lanes = [ln for o in found for ln in o.lanes]
+    links = [lk for o in found for lk in o.links]
+    inbound = [ln for o in found for ln in o.inbound]
     rows.direct += lanes
     rows.links += links
-    best_out = min([ln[4] for ln in lanes] + [lk[4] for lk in links])
-    v2v = (inbound.hours + turnaround * 24 + best_out) / 24 if prod["autologous"] \
-        else float("nan")
+    rows.inbound += [(sid, pid, ln.plant, ln.hub, ln.hours, ln.cost, ln.needs_cryo,
+                      *_leg_fields(ln.route)) for ln in inbound]
+    plants = sorted({pl for o in found for pl in o.plants})
     rows.site_products.append({
         "site_id": sid, "product_id": pid, "temperature_class": cls,
         "therapeutic_area": prod["therapeutic_area"],
         "certified": prod["therapeutic_area"] in srow["certified_areas"],
-        "holds_class": holds, "can_equip": can_equip and bool(lanes),
-        "needs_cryo_at_site": inbound.needs_cryo, "home_plant": home[0] if len(home) == 1
-        else "", "inbound_hours": inbound.hours,
-        "inbound_cost_usd_per_patient": inbound.cost, "inbound_hubs": inbound.hubs,
-        "best_outbound_hours": best_out,
-        "vein_to_vein_days": v2v,
+        "holds_class": cls in srow["temperature_classes"], "can_equip": bool(lanes),
+        # cryopreservation is a condition of the offer only when no plant can take fresh cells
+        "needs_cryo_at_site": bool(inbound) and all(ln.needs_cryo for ln in inbound),
+        "plants": ";".join(plants),
+        "inbound_hours": min((ln.hours for ln in inbound), default=0.0),
+        "inbound_cost_usd_per_patient": min((ln.cost for ln in inbound), default=0.0),
+        "inbound_hubs": ";".join(sorted({ln.hub for ln in inbound})),
+        "best_outbound_hours": min([ln[4] for ln in lanes] + [lk[4] for lk in links]),
+        "vein_to_vein_days": min(o.v2v_hours for o in found) / 24,
         "max_patients": float(srow["capacity_patients_per_year"]),
     })
 
@@ -437,13 +565,14 @@ class _Lanes:
     direct: pd.DataFrame
     links: pd.DataFrame  # partner -> site deliveries
     supply: pd.DataFrame  # plant -> hub -> partner
+    inbound: pd.DataFrame  # starting material site -> hub -> plant (autologous)
 
 
 def _lane_frames(rows: _LaneRows, partner_supply: pd.DataFrame) -> _Lanes:
     """The collected rows as typed frames (columns fixed even when a frame is empty)."""
     site_products = pd.DataFrame(rows.site_products, columns=[
         "site_id", "product_id", "temperature_class", "therapeutic_area", "certified",
-        "holds_class", "can_equip", "needs_cryo_at_site", "home_plant", "inbound_hours",
+        "holds_class", "can_equip", "needs_cryo_at_site", "plants", "inbound_hours",
         "inbound_cost_usd_per_patient", "inbound_hubs", "best_outbound_hours", "vein_to_vein_days",
         "max_patients"]).astype({"certified": bool, "holds_class": bool, "can_equip": bool,
                "needs_cryo_at_site": bool, "inbound_hours": float,
@@ -451,19 +580,20 @@ def _lane_frames(rows: _LaneRows, partner_supply: pd.DataFrame) -> _Lanes:
                "vein_to_vein_days": float, "max_patients": float})
     direct = pd.DataFrame(rows.direct, columns=[
         "site_id", "product_id", "plant_id", "hub_id", "hours", "cost_usd_per_shipment",
-        "mode", "last_leg_hours", "last_leg_cost_usd"])
+        "mode", *LEG_COLUMNS])
     links = pd.DataFrame(rows.links, columns=[
         "site_id", "partner_id", "product_id", "km", "hours", "cost_usd_per_shipment", "mode",
         "plant_key", "leg_hours", "limit_hours"])
-    return _Lanes(site_products, direct, links, partner_supply)
+    inbound = pd.DataFrame(rows.inbound, columns=INBOUND_COLUMNS).astype({"needs_cryo": bool})
+    return _Lanes(site_products, direct, links, partner_supply, inbound)
 
 
 def _pool_partner_supply(lanes: _Lanes, products: pd.DataFrame) -> _Lanes:
     """Supply lanes every link of their pool can use.
 
-    Supply is shared by a partner's sites, pooled per (partner, product, plant key): the home
-    plant for autologous products (a patient's own cells come back from the plant that
-    received them), "" for the others. Keep the supply lanes that fit every link of the pool:
+    Supply is shared by a partner's sites, pooled per (partner, product, plant key): for an
+    autologous product the plant that received the patient's cells (they come back from it),
+    "" for the others. Keep the supply lanes that fit every link of the pool:
     hours <= the smallest slack (limit - delivery leg). The fastest lane always qualifies,
     since each link was kept because it fits that link.
     """
@@ -476,7 +606,21 @@ def _pool_partner_supply(lanes: _Lanes, products: pd.DataFrame) -> _Lanes:
         ["partner_id", "product_id", "plant_key"])["slack"].min().reset_index()
     supply = supply.merge(slack, on=["partner_id", "product_id", "plant_key"])
     supply = supply[supply["hours"] <= supply["slack"] + 1e-9].drop(columns="slack")
+    # of a lane's mode pairs that fit, the cheapest
+    supply = supply.sort_values(["cost_usd_per_shipment", "hours"], kind="stable").drop_duplicates(
+        ["partner_id", "product_id", "plant_key", "plant_id", "hub_id"]).sort_index()
     return replace(lanes, supply=supply, links=links.drop(columns=["limit_hours"]))
+
+
+def _used_inbound(lanes: _Lanes) -> pd.DataFrame:
+    """Starting-material lanes to a plant that still has a lane or link back to the site."""
+    inbound = lanes.inbound
+    back = set(zip(lanes.direct["site_id"], lanes.direct["product_id"], lanes.direct["plant_id"],
+                   strict=True)) | set(zip(lanes.links["site_id"], lanes.links["product_id"],
+                                           lanes.links["plant_key"], strict=True))
+    keep = [key in back for key in zip(inbound["site_id"], inbound["product_id"],
+                                       inbound["plant_id"], strict=True)]
+    return inbound[pd.Series(keep, index=inbound.index, dtype=bool)].reset_index(drop=True)
 
 
 def _apply_ordering(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
@@ -495,7 +639,9 @@ def _apply_ordering(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
     in_pool = pd.Series([key in pools for key in zip(
         supply["partner_id"], supply["product_id"], supply["plant_key"], strict=True)],
         index=supply.index, dtype=bool)
-    return ordering, _Lanes(site_products, direct, links, supply.loc[in_pool])
+    kept = _Lanes(site_products, direct, links, supply.loc[in_pool],
+                  _without(lanes.inbound, ordering.drop_sk))
+    return ordering, replace(kept, inbound=_used_inbound(kept))
 
 
 # ---------------------------------------------------------------- prepare
@@ -540,8 +686,10 @@ def prepare(case: Case) -> Prepared:
             ["site_id", "product_id", "plant_id", "hub_id"], ignore_index=True),
         partner_supply=lanes.supply.sort_values(
             ["partner_id", "product_id", "plant_id", "hub_id"], ignore_index=True),
-        partner_links=lanes.links.sort_values(["site_id", "partner_id", "product_id"],
-                                              ignore_index=True),
+        partner_links=lanes.links.sort_values(["site_id", "partner_id", "product_id",
+                                               "plant_key"], ignore_index=True),
+        inbound_lanes=lanes.inbound.sort_values(["site_id", "product_id", "plant_id", "hub_id"],
+                                                ignore_index=True),
         blocked=pd.DataFrame(blocked_rows, columns=["site_id", "product_id", "reason"]),
         no_option=no_option, equip_classes=net.equip, explicit_costs=explicit,
         ordering=ordering.options,
@@ -594,33 +742,18 @@ def _demand(points: pd.DataFrame, product_points: dict[str, pd.Index], products:
         ["point_id", "product_id"], ignore_index=True)
 
 
-def _best_inbound(site: str, makers: list[str], near_hubs: pd.Index, site_hub: dict,
-                  hub_plant: dict, hub_wait: dict[str, float]) -> list[tuple]:
-    """(plant, hours, cost, hub) for starting material site -> hub -> plant, fastest first."""
-    out = []
-    for pl in makers:
-        best = None
-        for h in near_hubs:
-            a, b = site_hub[(h, site)], hub_plant[(pl, h)]
-            hours = a.hours + hub_wait[h] + b.hours
-            if math.isfinite(hours) and (best is None or hours < best[1]):
-                best = (pl, hours, a.cost + b.cost, h)
-        if best:
-            out.append(best)
-    return sorted(out, key=lambda t: (t[1], t[0]))
-
-
 def _site_partner_pairs(sites: pd.DataFrame, partners: pd.DataFrame,
-                        transport: pd.DataFrame) -> dict[str, list[tuple[str, Leg]]]:
-    """Site -> [(partner, delivery leg)] for partners whose service radius reaches it."""
+                        transport: pd.DataFrame) -> dict[str, list[tuple[str, Legs]]]:
+    """Site -> [(partner, delivery legs by mode)] for partners whose service radius
+    reaches it."""
     if len(partners) == 0 or len(sites) == 0:
         return {}
     legs = _legs(sites, partners, transport)
     radius = partners["service_radius_km"].to_dict()
     out: dict[str, list] = {}
-    for (sid, par), leg in legs.items():
-        if leg.km <= radius[par]:
-            out.setdefault(sid, []).append((par, leg))
+    for (sid, par), options in legs.items():
+        if options and options[0].km <= radius[par]:
+            out.setdefault(sid, []).append((par, options))
     return out
 
 

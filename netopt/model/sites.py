@@ -27,9 +27,11 @@ def add_site_decisions(m: pyo.ConcreteModel, prep: Prepared) -> None:
     for r in sp.itertuples(index=False):
         if r.can_equip and not r.holds_class:
             equip.add((r.site_id, r.temperature_class))
-        if r.needs_cryo_at_site and "cryogenic" not in prep.sites.at[r.site_id,
-                                                                     "temperature_classes"]:
-            equip.add((r.site_id, "cryogenic"))
+    # cryopreserving starting material: for the offer, or for an inbound lane to a far plant
+    cryo = prep.inbound_lanes[prep.inbound_lanes["needs_cryo"].to_numpy(bool)]
+    for sid in sorted(set(cryo["site_id"])):
+        if "cryogenic" not in prep.sites.at[sid, "temperature_classes"]:
+            equip.add((sid, "cryogenic"))
     m.ST = pyo.Set(initialize=sorted(equip), dimen=2, ordered=True)
 
     m.y = pyo.Var(m.S, within=pyo.Binary)

@@ -495,6 +495,8 @@ def _lane_payloads(result: Results, products: dict[str, str], plants: _Lookup, h
     max_doses = 1e-9
     for row in ship.to_dict("records"):
         s = _shipment(row, shelf, cost_col)
+        if s.leg == "starting_material":
+            continue  # the map draws the doses' way; cells travel the same hubs back
         # trunk plant -> hub, summed over the lanes that share it
         if s.plant and s.hub and s.plant in plants.coords and s.hub in hubs.coords:
             t = trunks.setdefault((s.pid, s.plant, s.hub), {

@@ -18,7 +18,7 @@ import pyomo.environ as pyo
 from ..data.geography import haversine_km
 from ..inventory.ordering import COST_PARTS
 from ..model.common import MONEY
-from ..model.prepare import Prepared
+from ..model.prepare import LEG_COLUMNS, Prepared
 from ..solver.highs import SolveInfo
 from ..solver.network_start import StartNetwork
 from .finance import finance_summary, policies_table
@@ -120,6 +120,7 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     f = _arr(m.f, len(prep.direct_lanes))
     q = _arr(m.q, len(prep.partner_links))
     r = _arr(m.r, len(prep.partner_supply))
+    v = _arr(m.v, len(prep.inbound_lanes))
     y = {k: round(v) for k, v in _values(m.y).items()}
     w = {k: round(v) for k, v in _values(m.w).items()}
     o = {k: round(v) for k, v in _values(m.o).items()}
@@ -128,7 +129,7 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     a = {k: round(v) for k, v in _values(m.a).items()}
 
     assignments = assignments_table(prep, x)
-    shipments = shipments_table(prep, f, q, r)
+    shipments = shipments_table(prep, f, q, r, v)
     tables = {
         "assignments": assignments,
         "shipments": shipments,
@@ -192,9 +193,12 @@ def assignments_table(prep: Prepared, x: np.ndarray) -> pd.DataFrame:
     return out.sort_values(["zone_id", "product_id", "site_id"], ignore_index=True)
 
 
-def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray,
-                    r: np.ndarray) -> pd.DataFrame:
-    """Doses per year per lane: direct (plant-hub-site), partner supply and partner delivery."""
+def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
+                    v: np.ndarray | None = None) -> pd.DataFrame:
+    """Doses per year per lane: direct (plant-hub-site), partner supply and partner delivery;
+    and the starting material of autologous patients (site-hub-plant, one shipment per
+    patient, 0 doses). Outbound rows of an autologous product carry the plant that received
+    the cells and the vein-to-vein time through this lane."""
     products = prep.products
     lanes = prep.direct_lanes.assign(doses=f)
     lanes = lanes[lanes["doses"] > 0]
@@ -203,25 +207,32 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray,
         "partner_id": "", "site_id": lanes["site_id"], "product_id": lanes["product_id"],
         "mode": lanes["mode"], "doses_per_year": lanes["doses"],
         "transit_hours": lanes["hours"], "cost_usd_per_shipment": lanes["cost_usd_per_shipment"],
+        **{c: lanes[c] for c in LEG_COLUMNS},
     })
     sup = prep.partner_supply.assign(doses=r)
     sup = sup[sup["doses"] > 0]
     supply = pd.DataFrame({
         "leg": "partner_supply", "plant_id": sup["plant_id"], "hub_id": sup["hub_id"],
         "partner_id": sup["partner_id"], "site_id": "", "product_id": sup["product_id"],
-        "mode": "", "doses_per_year": sup["doses"], "transit_hours": sup["hours"],
-        "cost_usd_per_shipment": sup["cost_usd_per_shipment"],
+        "mode": sup["last_leg_mode"], "doses_per_year": sup["doses"],
+        "transit_hours": sup["hours"], "cost_usd_per_shipment": sup["cost_usd_per_shipment"],
+        **{c: sup[c] for c in LEG_COLUMNS},
     })
     links = prep.partner_links.assign(doses=q)
     links = links[links["doses"] > 0]
     delivery = pd.DataFrame({
-        "leg": "partner_delivery", "plant_id": "", "hub_id": "",
+        "leg": "partner_delivery", "plant_id": links["plant_key"], "hub_id": "",
         "partner_id": links["partner_id"], "site_id": links["site_id"],
         "product_id": links["product_id"], "mode": links["mode"], "doses_per_year": links["doses"],
         "transit_hours": links["hours"], "cost_usd_per_shipment": links["cost_usd_per_shipment"],
+        # one leg, partner -> site (no hub): the "last" leg
+        "first_leg_mode": "", "first_leg_hours": np.nan, "first_leg_cost_usd": np.nan,
+        "hub_wait_hours": 0.0, "last_leg_mode": links["mode"], "last_leg_hours": links["leg_hours"],
+        "last_leg_cost_usd": links["cost_usd_per_shipment"],
     })
-    out = pd.concat([df for df in (direct, supply, delivery) if len(df)], ignore_index=True) \
-        if len(direct) + len(supply) + len(delivery) else direct.iloc[0:0]
+    inbound = _starting_material_rows(prep, v)
+    parts = [df for df in (direct, supply, delivery) if len(df)]
+    out = pd.concat(parts, ignore_index=True) if parts else direct.iloc[0:0]
     if len(out):
         out["temperature_class"] = out["product_id"].map(products["temperature_class"])
         out["shipments_per_year"] = out["doses_per_year"] / out["product_id"].map(
@@ -232,8 +243,46 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray,
         for c in ("temperature_class", "shipments_per_year", "shelf_life_hours",
                   "handling_buffer_hours"):
             out[c] = pd.Series(dtype="float64" if c != "temperature_class" else "object")
+    out = pd.concat([out, inbound], ignore_index=True) if len(inbound) else out
+    out["vein_to_vein_days"] = _vein_to_vein_days(prep, out, inbound)
     return out.sort_values(["leg", "site_id", "partner_id", "product_id", "plant_id", "hub_id"],
                            ignore_index=True)
+
+
+def _starting_material_rows(prep: Prepared, v: np.ndarray | None) -> pd.DataFrame:
+    """Inbound lanes in use: patients per year whose cells go site -> hub -> plant."""
+    lanes = prep.inbound_lanes.assign(patients=0.0 if v is None else v)
+    lanes = lanes[lanes["patients"] > 0]
+    products = prep.products
+    return pd.DataFrame({
+        "leg": "starting_material", "plant_id": lanes["plant_id"], "hub_id": lanes["hub_id"],
+        "partner_id": "", "site_id": lanes["site_id"], "product_id": lanes["product_id"],
+        "mode": lanes["last_leg_mode"], "doses_per_year": 0.0,
+        "transit_hours": lanes["hours"], "cost_usd_per_shipment": lanes["cost_usd_per_patient"],
+        "temperature_class": np.where(lanes["needs_cryo"], "cryogenic", "fresh"),
+        "shipments_per_year": lanes["patients"],
+        "shelf_life_hours": lanes["product_id"].map(products["starting_material_hours"]),
+        "handling_buffer_hours": 0.0, **{c: lanes[c] for c in LEG_COLUMNS},
+    })
+
+
+def _vein_to_vein_days(prep: Prepared, out: pd.DataFrame, inbound: pd.DataFrame) -> np.ndarray:
+    """Outbound rows of an autologous product: the cells' inbound hours to that plant (mean
+    over its inbound lanes in use) + the plant's turnaround + this lane's hours, in days."""
+    result = np.full(len(out), np.nan)
+    if not len(out):
+        return result
+    weights = inbound.assign(w=inbound["shipments_per_year"] * inbound["transit_hours"])
+    key = ["site_id", "product_id", "plant_id"]
+    sums = weights.groupby(key)[["w", "shipments_per_year"]].sum()
+    hours_in = (sums["w"] / sums["shipments_per_year"]).to_dict()
+    turnaround = prep.plants["turnaround_days"].to_dict()
+    for i, (leg, s, k, pl, hours) in enumerate(zip(
+            out["leg"], out["site_id"], out["product_id"], out["plant_id"],
+            out["transit_hours"], strict=True)):
+        if leg in ("direct", "partner_delivery") and (s, k, pl) in hours_in:
+            result[i] = (hours_in[(s, k, pl)] + turnaround[pl] * 24 + hours) / 24
+    return result
 
 
 def sites_table(prep: Prepared, y: dict, w: dict, o: dict, e: dict,
@@ -400,17 +449,28 @@ def zones_table(prep: Prepared, assignments: pd.DataFrame,
 
 
 def plants_table(prep: Prepared, shipments: pd.DataFrame) -> pd.DataFrame:
+    """Per plant: doses released (direct lanes and partner supply), patients whose cells it
+    received (autologous starting material) and its utilisation."""
     plants = prep.plants
-    doses = shipments.groupby("plant_id")["doses_per_year"].sum() if len(shipments) \
+    released = shipments[shipments["leg"].isin(["direct", "partner_supply"])] \
+        if len(shipments) else shipments
+    doses = released.groupby("plant_id")["doses_per_year"].sum() if len(released) \
         else pd.Series(dtype=float)
-    return pd.DataFrame({
+    cells = shipments[shipments["leg"] == "starting_material"] if len(shipments) else shipments
+    received = cells.groupby("plant_id")["shipments_per_year"].sum() if len(cells) \
+        else pd.Series(dtype=float)
+    out = pd.DataFrame({
         "plant_id": plants.index, "name": plants["name"].to_numpy(),
         "latitude": plants["latitude"].to_numpy(), "longitude": plants["longitude"].to_numpy(),
         "products": [";".join(p) for p in plants["products"]],
         "doses_per_year": [float(doses.get(p, 0.0)) for p in plants.index],
         "capacity_doses_per_year": plants["capacity_doses_per_year"].to_numpy(),
+        "patients_received_per_year": [float(received.get(p, 0.0)) for p in plants.index],
         "turnaround_days": plants["turnaround_days"].to_numpy(),
     })
+    cap = out["capacity_doses_per_year"].astype(float)
+    out["utilisation"] = (out["doses_per_year"] / cap.where(cap > 0)).fillna(0.0)
+    return out
 
 
 def kols_table(prep: Prepared, sites: pd.DataFrame) -> pd.DataFrame:

@@ -287,6 +287,11 @@ class BendersResult:
         return abs(self.objective - self.bound) / max(abs(self.objective), 1e-9)
 
 
+class MasterInfeasible(RuntimeError):
+    """The master LP has no solution: the site limits alone (locked sites, min/max active)
+    conflict, so the plain model is infeasible too and its diagnosis says why."""
+
+
 class Master:
     """min f.y + sum(theta) over the cuts so far; y relaxed (root) or binary (MIP rounds)."""
 
@@ -343,6 +348,8 @@ class Master:
         h.setOptionValue("solve_relaxation", False)
         h.run()
         status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kInfeasible:
+            raise MasterInfeasible("master LP: infeasible")
         if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"master LP: {h.modelStatusToString(status)}")
         sol = h.getSolution()

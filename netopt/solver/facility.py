@@ -28,7 +28,7 @@ from ..data.config import SolverSettings
 from ..model.build import build_model
 from ..model.common import MONEY
 from ..model.prepare import Prepared
-from .benders import Benders, BendersResult, FacilityData
+from .benders import Benders, BendersResult, FacilityData, MasterInfeasible
 from .highs import solve_model
 from .info import SolveInfo, model_size
 
@@ -165,7 +165,11 @@ def solve_facility(prep: Prepared, settings: SolverSettings, tee: bool = False
     budget -= max(LIFT_MIN_SECONDS, LIFT_SHARE * limit)
     benders = Benders(data, gap=float(settings.mip_gap), threads=int(settings.threads),
                       seed=int(settings.seed), abs_gap=ABS_GAP)
-    result = benders.solve(max(budget, 1.0))
+    try:
+        result = benders.solve(max(budget, 1.0))
+    except MasterInfeasible:
+        log.info("facility decomposition: the site limits conflict; the MILP diagnoses it")
+        return None
     log.info("facility decomposition: %s objective=%s bound=%.10g %s", result.status,
              result.objective, result.bound, result.stats)
     if result.y is None:

@@ -68,8 +68,9 @@ def _hubs_needed(m: pyo.ConcreteModel, offered: set, partners: set) -> set[str]:
     needed: set[str] = set()
     for sk in sorted(offered):
         groups = [sorted({lane_hub[i] for i in m.lanes_by_sk.get(sk, [])})]
-        if sk in m.inbound:
-            groups.append(sorted(m.inbound[sk]))
+        inbound = getattr(m, "inbound_hubs_of", {})
+        if sk in inbound:
+            groups.append(sorted(inbound[sk]))
         via_partner = any(m.link_partner[i] in partners for i in m.links_by_sk.get(sk, []))
         for i, hubs in enumerate(groups):
             if not hubs or (i == 0 and via_partner):

@@ -199,6 +199,7 @@ class _Patients:
     autologous: np.ndarray
     release: np.ndarray  # hour the dose may leave (autologous: batch released)
     first_slot: np.ndarray  # planned first infusion
+    in_cell: np.ndarray  # (hub, departure day) cell of the starting material (autologous)
 
 
 @dataclass(frozen=True)
@@ -268,19 +269,24 @@ def _arrivals(st: Static, seed: int, replication: int) -> tuple[np.ndarray, np.n
 
 def _starting_material(st: Static, settings: SimulationSettings, cal: Calendar,
                        rng: np.random.Generator, p_sp: np.ndarray, p_lane: np.ndarray,
-                       start: np.ndarray, auto: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(release, planned ready) hours per patient: autologous starting material travels
-    site -> hub -> plant, then manufacturing; off-the-shelf doses are ready at the order."""
+                       start: np.ndarray, auto: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(release, planned ready) hours per patient and the (hub, day) cell its starting
+    material leaves from: autologous starting material travels site -> hub -> plant, then
+    manufacturing; off-the-shelf doses are ready at the order."""
     n_pat = p_sp.size
     z_in = rng.standard_normal(n_pat)
     miss_in = rng.random(n_pat) < settings.missed_cutoff_probability
-    arr_in, _, _ = _ship(st, cal, start + st.in_pre[p_sp], st.in_hub[p_sp], st.in_to_hub[p_sp],
-                         st.in_wait[p_sp], st.in_moving[p_sp],
-                         np.exp(settings.transit_sigma * z_in), miss_in.astype(np.int64))
+    arr_in, dep_in, _ = _ship(st, cal, start + st.in_pre[p_sp], st.in_hub[p_sp],
+                              st.in_to_hub[p_sp], st.in_wait[p_sp], st.in_moving[p_sp],
+                              np.exp(settings.transit_sigma * z_in), miss_in.astype(np.int64))
     turnaround_h = 24.0 * st.lane_turnaround[p_lane]
     release = np.where(auto, arr_in + turnaround_h, start)
     planned_ready = np.where(auto, start + st.in_transit[p_sp] + turnaround_h, start)
-    return release, planned_ready
+    # off-the-shelf patients (and sites without an inbound hub) count at the "no hub" row
+    hub = np.where(auto, st.in_hub[p_sp], st.n_hubs)
+    in_cell = hub * (st.n_calendar_days + 1) + np.minimum(dep_in, st.n_calendar_days)
+    return release, planned_ready, in_cell
 
 
 def _patients(st: Static, settings: SimulationSettings, cal: Calendar,
@@ -292,11 +298,11 @@ def _patients(st: Static, settings: SimulationSettings, cal: Calendar,
     p_lane = np.searchsorted(st.lane_key, p_sp + rng.random(p_sp.size), side="right")
     start = 24.0 * p_day + INFUSION_HOUR  # referral / order, and apheresis for autologous
     auto = st.prod_autologous[p_prod]
-    release, planned_ready = _starting_material(st, settings, cal, rng, p_sp, p_lane, start,
-                                                auto)
+    release, planned_ready, in_cell = _starting_material(st, settings, cal, rng, p_sp, p_lane,
+                                                         start, auto)
     first_slot = slot(planned_ready + st.lane_transit[p_lane] + st.lane_slack[p_lane])
     return _Patients(sp=p_sp, product=p_prod, lane=p_lane, start=start, autologous=auto,
-                     release=release, first_slot=first_slot)
+                     release=release, first_slot=first_slot, in_cell=in_cell)
 
 
 def _doses(st: Static, pat: _Patients) -> _Doses:
@@ -352,6 +358,9 @@ def _deliver(st: Static, settings: SimulationSettings, cal: Calendar, replicatio
     """Ship every dose, then its replacements (up to settings.max_replacements)."""
     n = doses.patient.size
     fates = _Fates.empty(st, n)
+    # the starting material of each autologous patient is one shipment through its hub
+    np.add(fates.shipments, np.bincount(pat.in_cell, minlength=fates.shipments.size),
+           out=fates.shipments)
     draws = _Draws.first(stream(settings.seed, replication, "doses"), n, settings)
     replacements = stream(settings.seed, replication, "replacements")
     cur = np.arange(n)

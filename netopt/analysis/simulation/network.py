@@ -40,7 +40,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
                   "doses_per_year", "transit_hours"),
     "hubs": ("hub_id", "active", "capacity_shipments_per_year", "shipments_per_year"),
     "site_products": ("site_id", "product_id", "inbound_hubs", "needs_cryo_at_site",
-                      "home_plant", "vein_to_vein_days"),
+                      "vein_to_vein_days"),
 }
 NUMERIC_COLUMNS = {"patients_per_year", "doses_per_year", "transit_hours",
                    "capacity_shipments_per_year", "shipments_per_year"}
@@ -194,7 +194,8 @@ def build_network(folder: Path, model_path: Path, case: Case,
         flows = flows[routed].reset_index(drop=True)
     sp = flows[["site_id", "product_id"]].drop_duplicates().reset_index(drop=True)
     lanes = lanes.merge(sp, on=["site_id", "product_id"])  # lanes nobody uses are dropped
-    inbound = _inbound(sp, tables["site_products"], products, lanes, case, hubs, plants)
+    inbound = _inbound(sp, tables["site_products"], products, lanes, tables["shipments"], case,
+                       hubs, plants)
     site_products = _site_product_table(flows, tables["shipments"])
     return SimNetwork(result_dir=folder, model_file=model_path,
                       model_name=str(summary.get("model") or case.name), flows=flows,
@@ -327,7 +328,8 @@ def _leg_hours(a: pd.DataFrame, b: pd.DataFrame, pairs: list[tuple[str, str]],
 def _lanes(shipments: pd.DataFrame, case: Case, hubs: pd.DataFrame,
            plants: pd.DataFrame) -> pd.DataFrame:
     """One row per lane reaching a site: direct legs as they are; partner deliveries
-    through the hub (and plant) that supplies most of that partner's product."""
+    through the hub (and plant) that supplies most of that partner's product (of the plant
+    that received the patient's cells, for an autologous product)."""
     s = shipments[shipments["doses_per_year"] > 0]
     direct = s[s["leg"] == "direct"]
     supply = s[s["leg"] == "partner_supply"].sort_values(
@@ -335,16 +337,23 @@ def _lanes(shipments: pd.DataFrame, case: Case, hubs: pd.DataFrame,
         ascending=[True, True, False, True, True])
     main_supply = supply.drop_duplicates(["partner_id", "product_id"]).set_index(
         ["partner_id", "product_id"])
+    of_plant = supply.drop_duplicates(["partner_id", "product_id", "plant_id"]).set_index(
+        ["partner_id", "product_id", "plant_id"])
     delivery = s[s["leg"] == "partner_delivery"].copy()
-    sup_hub = [main_supply["hub_id"].get((p, k), "") for p, k in
-               zip(delivery["partner_id"], delivery["product_id"], strict=True)]
-    sup_plant = [main_supply["plant_id"].get((p, k), "") for p, k in
-                 zip(delivery["partner_id"], delivery["product_id"], strict=True)]
-    delivery["hub_id"] = sup_hub
-    delivery["plant_id"] = sup_plant
+    chosen = [of_plant.loc[(p, k, pl)] if pl and (p, k, pl) in of_plant.index
+              else main_supply.loc[(p, k)] if (p, k) in main_supply.index else None
+              for p, k, pl in zip(delivery["partner_id"], delivery["product_id"],
+                                  delivery["plant_id"], strict=True)]
+    delivery["hub_id"] = [r["hub_id"] if r is not None else "" for r in chosen]
+    delivery["plant_id"] = [r["plant_id"] if r is not None else "" for r in chosen]
+    # the plant -> hub leg in the mode the model chose (results before #15: re-estimated)
+    first = "first_leg_hours"
+    delivery[first] = [r.get(first, np.nan) if r is not None else np.nan for r in chosen]
     lanes = pd.concat([direct, delivery], ignore_index=True)
+    if first not in lanes.columns:
+        lanes[first] = np.nan
     lanes = lanes[["leg", "plant_id", "hub_id", "partner_id", "site_id", "product_id",
-                   "doses_per_year", "transit_hours"]].copy()
+                   "doses_per_year", "transit_hours", first]].copy()
     lanes = lanes.sort_values(["site_id", "product_id", "leg", "plant_id", "hub_id",
                                "partner_id"], ignore_index=True)
     with_hub = (lanes["hub_id"] != "") & (lanes["plant_id"] != "")
@@ -353,6 +362,8 @@ def _lanes(shipments: pd.DataFrame, case: Case, hubs: pd.DataFrame,
     to_hub = np.zeros(len(lanes))
     to_hub[with_hub.to_numpy()] = _leg_hours(plants, case.hubs.set_index("hub_id"), pairs,
                                              case.transport)
+    told = pd.to_numeric(lanes.pop(first), errors="coerce").to_numpy(float)
+    to_hub = np.where(with_hub.to_numpy() & np.isfinite(told), told, to_hub)
     wait = lanes["hub_id"].map(hubs["wait_hours"]).fillna(0.0).to_numpy(float)
     lanes["wait_hours"] = wait
     lanes["moving_hours"] = np.maximum(lanes["transit_hours"].to_numpy(float) - wait, 0.0)
@@ -364,49 +375,52 @@ def _lanes(shipments: pd.DataFrame, case: Case, hubs: pd.DataFrame,
     return lanes
 
 
+INBOUND_COLUMNS = ["site_id", "product_id", "hub_id", "plant_id", "pre_hours", "to_hub_hours",
+                   "wait_hours", "moving_hours", "inbound_hours", "model_vein_to_vein_days"]
+
+
 def _inbound(sp: pd.DataFrame, site_products: pd.DataFrame, products: pd.DataFrame,
-             lanes: pd.DataFrame, case: Case, hubs: pd.DataFrame,
+             lanes: pd.DataFrame, shipments: pd.DataFrame, case: Case, hubs: pd.DataFrame,
              plants: pd.DataFrame) -> pd.DataFrame:
-    """Starting material of autologous site-products: site -> hub -> plant, through the
-    fastest active hub the model allowed (cryopreserved first when the site must)."""
+    """Starting material of autologous site-products: site -> hub -> plant, on the
+    starting-material lane the model chose (the busiest when it split the site's patients),
+    cryopreserved first when that lane says so."""
     info = site_products.drop_duplicates(["site_id", "product_id"], keep="last").set_index(
         ["site_id", "product_id"])
+    cells = shipments[shipments["leg"] == "starting_material"]
+    cells = cells.assign(n=pd.to_numeric(cells["shipments_per_year"], errors="coerce"))
+    main_cells = cells.sort_values(["n", "plant_id", "hub_id"], ascending=[False, True, True],
+                                   kind="stable").drop_duplicates(["site_id", "product_id"])
+    main_cells = main_cells.set_index(["site_id", "product_id"])
     sites = case.sites.set_index("site_id")
     all_hubs = case.hubs.set_index("hub_id")
-    main_lane = lanes.sort_values("share", ascending=False, kind="stable").drop_duplicates(
-        ["site_id", "product_id"]).set_index(["site_id", "product_id"])
     rows = []
     for sid, pid in zip(sp["site_id"], sp["product_id"], strict=True):
-        row = {"site_id": sid, "product_id": pid, "hub_id": "", "pre_hours": 0.0,
-               "to_hub_hours": 0.0, "wait_hours": 0.0, "moving_hours": 0.0,
-               "inbound_hours": 0.0, "model_vein_to_vein_days": math.nan}
-        if products.at[pid, "autologous"]:
-            plant = main_lane.at[(sid, pid), "plant_id"]
-            rec = info.loc[(sid, pid)] if (sid, pid) in info.index else None
-            cryo = rec is not None and str(rec["needs_cryo_at_site"]).strip().lower() in (
-                "true", "1")
-            listed = [h for h in str(rec["inbound_hubs"]).split(";") if h in hubs.index] \
-                if rec is not None else []
-            if rec is not None:
-                v2v = pd.to_numeric(pd.Series([rec["vein_to_vein_days"]]), errors="coerce")
-                row["model_vein_to_vein_days"] = float(v2v.iloc[0])
-            if listed and plant:
-                first = _leg_hours(sites, all_hubs, [(sid, h) for h in listed], case.transport)
-                second = _leg_hours(all_hubs, plants, [(h, plant) for h in listed],
-                                    case.transport)
-                options = sorted(
-                    (not hubs.at[h, "active"], a + hubs.at[h, "wait_hours"] + b, h, a)
-                    for h, a, b in zip(listed, first, second, strict=True))
-                _, hours, hub, a = options[0]
-                pre = CRYOPRESERVATION_HOURS if cryo else 0.0
-                row.update(hub_id=hub, pre_hours=pre, to_hub_hours=a,
-                           wait_hours=float(hubs.at[hub, "wait_hours"]),
-                           moving_hours=hours - float(hubs.at[hub, "wait_hours"]),
-                           inbound_hours=pre + hours)
+        row = dict.fromkeys(INBOUND_COLUMNS, 0.0) | {
+            "site_id": sid, "product_id": pid, "hub_id": "", "plant_id": "",
+            "model_vein_to_vein_days": math.nan}
+        rec = info.loc[(sid, pid)] if (sid, pid) in info.index else None
+        if products.at[pid, "autologous"] and rec is not None:
+            v2v = pd.to_numeric(pd.Series([rec["vein_to_vein_days"]]), errors="coerce")
+            row["model_vein_to_vein_days"] = float(v2v.iloc[0])
+        if products.at[pid, "autologous"] and (sid, pid) in main_cells.index:
+            lane = main_cells.loc[(sid, pid)]
+            hub, plant = str(lane["hub_id"]), str(lane["plant_id"])
+            if hub in hubs.index and plant in plants.index:
+                pre = CRYOPRESERVATION_HOURS if lane["temperature_class"] == "cryogenic" \
+                    else 0.0
+                total = float(lane["transit_hours"])
+                wait = float(hubs.at[hub, "wait_hours"])
+                # the site -> hub leg in the mode the model chose
+                first = pd.to_numeric(pd.Series([lane.get("first_leg_hours")]),
+                                      errors="coerce").iloc[0]
+                if not np.isfinite(first):
+                    first = _leg_hours(sites, all_hubs, [(sid, hub)], case.transport)[0]
+                row.update(hub_id=hub, plant_id=plant, pre_hours=pre, to_hub_hours=first,
+                           wait_hours=wait, moving_hours=total - pre - wait,
+                           inbound_hours=total)
         rows.append(row)
-    return pd.DataFrame(rows, columns=["site_id", "product_id", "hub_id", "pre_hours",
-                                       "to_hub_hours", "wait_hours", "moving_hours",
-                                       "inbound_hours", "model_vein_to_vein_days"])
+    return pd.DataFrame(rows, columns=INBOUND_COLUMNS)
 
 
 def _site_product_table(flows: pd.DataFrame, shipments: pd.DataFrame) -> pd.DataFrame:
