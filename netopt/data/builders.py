@@ -289,9 +289,9 @@ EQUIPMENT: dict[str, int] = {
 
 TRANSPORT: tuple[dict[str, object], ...] = (
     {"mode": "ground", "speed_kmh": 70, "fixed_hours": 4, "cost_usd_per_shipment_km": 2.0,
-     "max_km": 800, "circuity": 1.25},
+     "max_km": 800, "circuity": 1.25, "fixed_cost_usd_per_shipment": 0.0},
     {"mode": "air", "speed_kmh": 700, "fixed_hours": 10, "cost_usd_per_shipment_km": 1.0,
-     "max_km": 10_000, "circuity": 1.1},
+     "max_km": 10_000, "circuity": 1.1, "fixed_cost_usd_per_shipment": 650.0},
 )
 
 PARTNER_CLASS_MIXES = (
@@ -877,8 +877,12 @@ def _sources_section() -> list[str]:
          "pharmacy fridge; monitored ambient storage (annualised capex + service)"),
         ("ground courier", "70 km/h, 4 h fixed, $2.0/shipment/km, <= 800 km, circuity 1.25",
          "illustrative: dedicated temperature-controlled courier van"),
-        ("air courier", "700 km/h, 10 h fixed, $1.0/shipment/km, <= 10,000 km, circuity 1.1",
-         "illustrative: fixed hours cover cut-off wait, tender and last mile"),
+        ("air courier", "700 km/h, 10 h fixed, $650/shipment + $1.0/shipment/km, <= 10,000 "
+         "km, circuity 1.1",
+         "illustrative: fixed hours cover cut-off wait, tender and last mile; the $650 per "
+         "shipment is the airline minimum charge plus the two airport transfers by courier, so "
+         "that ground stays cheaper up to about 460 km (the network model picks the cheapest "
+         "mode that fits the shelf life per leg)"),
         ("random draws", f"numpy default_rng({SEED})",
          "all jitter and categorical draws come from one seeded generator "
          "(`netopt.data.builders`)"),

@@ -276,6 +276,13 @@ def _check_mode_row(mode: str, row: pd.Series) -> None:
         raise ValueError(f"transport mode {mode!r} has negative fixed_hours or cost")
 
 
+def _fixed_cost(row: pd.Series) -> float:
+    """The mode's charge per shipment (optional column, 0 when absent or blank)."""
+    value = pd.to_numeric(pd.Series([row.get("fixed_cost_usd_per_shipment", 0.0)]),
+                          errors="coerce").iloc[0]
+    return 0.0 if pd.isna(value) else float(value)
+
+
 def transit(great_circle_km: ArrayLike, transport: pd.DataFrame) -> pd.DataFrame:
     """Mode, route km, hours and per-shipment cost for each great-circle distance.
 
@@ -299,7 +306,7 @@ def transit(great_circle_km: ArrayLike, transport: pd.DataFrame) -> pd.DataFrame
         mode[use] = name
         route[use] = r[use]
         hours[use] = float(row["fixed_hours"]) + r[use] / float(row["speed_kmh"])
-        cost[use] = r[use] * float(row["cost_usd_per_shipment_km"])
+        cost[use] = _fixed_cost(row) + r[use] * float(row["cost_usd_per_shipment_km"])
         todo &= ~use
     if todo.any():
         logger.warning("transit: %d of %d distances are beyond every mode's reach", todo.sum(), n)
@@ -333,7 +340,8 @@ def transit_options(great_circle_km: ArrayLike, transport: pd.DataFrame) -> list
         r = road_km(gc, float(row["circuity"]))
         reach = r <= float(row["max_km"])
         hours = np.where(reach, float(row["fixed_hours"]) + r / float(row["speed_kmh"]), np.inf)
-        cost = np.where(reach, r * float(row["cost_usd_per_shipment_km"]), np.inf)
+        cost = np.where(reach, _fixed_cost(row) + r * float(row["cost_usd_per_shipment_km"]),
+                        np.inf)
         out.append(ModeTransit(name, np.where(reach, r, np.inf), hours, cost))
     return out
 

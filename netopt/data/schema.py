@@ -407,6 +407,10 @@ TRANSPORT = Table(
                min=0, max=HOURS_1Y),
         Column("cost_usd_per_shipment_km", "float", "Cost per shipment per route km",
                "USD/shipment/km", min=0, max=10_000),
+        Column("fixed_cost_usd_per_shipment", "float", "Charge per shipment whatever the "
+               "distance (an air minimum, airport transfers): with the mode chosen per leg "
+               "as the cheapest that fits the shelf life, it keeps short legs on the road",
+               "USD/shipment", required=False, default=0.0, min=0, max=1_000_000),
         Column("max_km", "float", "Longest route this mode serves", "km", min=0, max=50_000),
         Column("circuity", "float", "Route km per great-circle km", min=1, max=5),
     ),
