@@ -39,6 +39,19 @@ data_app = typer.Typer(help="Datasets: build the US default, describe, schema.",
 app.add_typer(data_app, name="data")
 
 
+def _restore_ctrl_c() -> None:
+    """Loaded: Python's own Ctrl-C handler again (netopt/cli/__init__.py set a quiet one for
+    the loading), so commands see KeyboardInterrupt as usual."""
+    import signal
+    import threading
+
+    from . import _interrupted_while_loading
+
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is _interrupted_while_loading):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _register_commands() -> None:
     """Each command group lives in its own module and adds itself here."""
     from . import data, docs, doctor, excel, finance, importers, resilience, scenarios, simulate
@@ -61,6 +74,8 @@ try:
 except KeyboardInterrupt:
     sys.stderr.write(INTERRUPTED_WHILE_LOADING + "\n")
     sys.exit(EXIT_INTERRUPTED)
+finally:
+    _restore_ctrl_c()
 
 
 def _setup_logging(verbose: bool) -> None:
