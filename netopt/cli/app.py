@@ -42,6 +42,7 @@ app.add_typer(data_app, name="data")
 def _register_commands() -> None:
     """Each command group lives in its own module and adds itself here."""
     from . import data, docs, doctor, excel, finance, importers, resilience, scenarios, simulate
+    from . import explain as explain_commands
     from . import solve as solve_commands
 
     data.register(app, data_app)
@@ -50,6 +51,7 @@ def _register_commands() -> None:
     finance.register(app)
     simulate.register(app)
     resilience.register(app)
+    explain_commands.register(app)
     excel.register(data_app)
     app.add_typer(importers.import_app, name="import")
     docs.register(app)

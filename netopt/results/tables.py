@@ -295,6 +295,7 @@ def sites_table(prep: Prepared, y: dict, w: dict, o: dict, e: dict,
     chair = prep.products["chair_hours_per_patient"]
     rows = []
     links = shipments[shipments["leg"] == "partner_delivery"] if len(shipments) else shipments
+    reasons = site_reasons(prep)
     for sid, s in all_sites.iterrows():
         active = bool(y.get(sid, 0))
         status = s["status"]
@@ -330,8 +331,42 @@ def sites_table(prep: Prepared, y: dict, w: dict, o: dict, e: dict,
             "chair_hours_used": hours,
             "chair_hours_per_year": s["chair_hours_per_year"],
             "kol_count": s["kol_count"],
+            "reason": reasons.get(sid, ""),
         })
     return pd.DataFrame(rows)
+
+
+def site_reasons(prep: Prepared) -> dict[str, str]:
+    """Why a site could not be chosen (for every product, or for some): excluded, price
+    ceiling, no lane within shelf life, no class and no partner, no patients within the
+    product's reach (the reasons `prepare` recorded, in its words). Empty for a site that
+    could offer every product: whether it was chosen is then the optimum's call (`netopt
+    explain` says why)."""
+    out: dict[str, str] = {}
+    all_sites = prep.case.sites
+    for sid in all_sites.loc[all_sites["status"] == "excluded", "site_id"]:
+        out[sid] = "excluded (status excluded in sites.csv)"
+    why: dict[str, list[str]] = {}
+    for sid, k, reason in zip(prep.blocked["site_id"], prep.blocked["product_id"],
+                              prep.blocked["reason"], strict=True):
+        why.setdefault(sid, []).append(f"{k}: {reason}")
+    paired = set(zip(prep.pairs["site_id"], prep.pairs["product_id"], strict=True))
+    reach = prep.products["max_patient_travel_km"].to_dict()
+    for sid, k in zip(prep.site_products["site_id"], prep.site_products["product_id"],
+                      strict=True):
+        if (sid, k) not in paired:
+            why.setdefault(sid, []).append(
+                f"{k}: beyond reach (no patients within its {reach[k]:g} km max travel, or "
+                "nearer sites take them: aggregation.nearest_sites)")
+    eligible = set(prep.site_products["site_id"])
+    for sid, parts in why.items():
+        if sid in out:
+            continue
+        usable = sid in eligible and any(
+            (sid, k) in paired for k in prep.product_ids)
+        head = "cannot offer " if usable else "cannot be chosen - "
+        out[sid] = head + "; ".join(sorted(parts))
+    return out
 
 
 def hubs_table(prep: Prepared, g: dict, shipments: pd.DataFrame) -> pd.DataFrame:
