@@ -398,7 +398,8 @@ CASES: list[Case] = [
           min_coverage: 2
         """),), (E(MODEL, 2, "objective", "Input should be 'cost' or 'margin'"),
                  E(MODEL, 3, "demand_scale", "greater than or equal to 0"),
-                 E(MODEL, 5, "kols.mode", "Input should be 'none', 'require' or 'coverage'"),
+                 E(MODEL, 5, "kols.mode",
+                   "Input should be 'none', 'require', 'coverage' or 'proximity'"),
                  E(MODEL, 6, "kols.min_coverage", "less than or equal to 1"))),
     Case("yaml_edits_not_a_list", (model("dataset: tiny\nedits: 5\n"),),
          (E(MODEL, 2, "edits", "valid list"),)),

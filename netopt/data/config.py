@@ -60,14 +60,27 @@ class ServiceSettings(_Strict):
 
 
 class KolSettings(_Strict):
-    """Key opinion leaders: whether their sites must be active for their area."""
+    """Key opinion leaders: a KOL counts only where a product of their area is given."""
 
-    mode: Literal["none", "require", "coverage"] = Field(
+    mode: Literal["none", "require", "coverage", "proximity"] = Field(
         "none",
-        description="none; require = every KOL's site active and onboarded for the KOL's area; "
-        "coverage = weighted share of KOLs covered >= min_coverage.",
+        description="none; require = every KOL's site treats patients with a product of the "
+        "KOL's area (at least its minimum volume); coverage = weighted share of KOLs so "
+        "covered >= min_coverage; proximity = every KOL has an active site treating with a "
+        "product of the KOL's area within within_km of the KOL's site (trial and referral "
+        "networks).",
     )
     min_coverage: float = Field(0.8, ge=0, le=1, description="Weighted KOL coverage target.")
+    within_km: float = Field(
+        150.0, ge=0,
+        description="proximity: the treating site lies within this great-circle distance "
+        "(km) of the KOL's site (the KOL's own site counts).",
+    )
+    min_patients: float = Field(
+        1.0, ge=0,
+        description="Patients a year of the area's products a site must treat to cover a "
+        "KOL (the site's min_patients_per_year when that is higher).",
+    )
 
 
 class AggregationSettings(_Strict):

@@ -6,6 +6,7 @@ import logging
 
 import pyomo.environ as pyo
 
+from ..data.geography import haversine_km
 from .common import money, register_cost
 from .demand import ELASTIC_PENALTY
 from .prepare import Prepared
@@ -16,21 +17,86 @@ FIXED_TERMS = ("site_activation", "site_fixed", "onboarding", "equipment", "hub_
                "partner_fixed")
 
 
-def _kol_cover(m: pyo.ConcreteModel, prep: Prepared, site: str, area: str):
-    """Expression that is 1 when the KOL's site is active and onboarded for the area, or
-    None when the model has no way to do that (site excluded, no eligible product...)."""
-    if site not in m.S:
+def kol_cover_sets(prep: Prepared) -> dict[str, list[tuple[str, str, float]]]:
+    """KOL -> the (site, product, km from the KOL's site) whose treating covers them, nearest
+    first: the KOL's own site (require, coverage), or every site within kols.within_km
+    (proximity); only products of the KOL's area the site is eligible for."""
+    cfg = prep.case.config.kols
+    kols = prep.case.kols.sort_values("kol_id")
+    all_sites = prep.case.sites.set_index("site_id")
+    sp = prep.site_products
+    area_of = prep.products["therapeutic_area"].to_dict()
+    eligible = sorted(zip(sp["site_id"], sp["product_id"], strict=True))
+    lat, lon = prep.sites["latitude"].to_dict(), prep.sites["longitude"].to_dict()
+    out: dict[str, list[tuple[str, str, float]]] = {}
+    for j, site, area in zip(kols["kol_id"], kols["site_id"], kols["therapeutic_area"],
+                             strict=True):
+        found = []
+        for s, k in eligible:
+            if area_of[k] != area:
+                continue
+            if s == site:
+                found.append((s, k, 0.0))
+            elif cfg.mode == "proximity" and site in all_sites.index:
+                km = float(haversine_km(all_sites.at[site, "latitude"],
+                                        all_sites.at[site, "longitude"], lat[s], lon[s]))
+                if km <= cfg.within_km:
+                    found.append((s, k, km))
+        out[j] = sorted(found, key=lambda t: (t[2], t[0], t[1]))
+    return out
+
+
+def kol_min_patients(prep: Prepared, site: str) -> float:
+    """Patients a year a site must treat of an area's product to cover a KOL."""
+    return max(float(prep.sites.at[site, "min_patients_per_year"]),
+               prep.case.config.kols.min_patients)
+
+
+def _kol_treating(m: pyo.ConcreteModel, prep: Prepared,
+                  sets: dict[str, list[tuple[str, str, float]]]) -> None:
+    """kol_treats[s, k] = 1 only if site s offers k and treats at least its KOL minimum of
+    it: offering alone (active, onboarded, 0 patients) covers nobody."""
+    keys = sorted({(s, k) for found in sets.values() for s, k, _ in found} & set(m.SK))
+    m.KT = pyo.Set(initialize=keys, dimen=2, ordered=True)
+    m.kol_treats = pyo.Var(m.KT, within=pyo.Binary)
+    need = {(s, k): kol_min_patients(prep, s) for s, k in keys}
+    for key in keys:
+        if need[key] > m.reach[key] + 1e-9:
+            m.kol_treats[key].fix(0)  # the site can never treat that many
+    m.kol_treats_offer = pyo.Constraint(m.KT, rule=lambda m, s, k: m.kol_treats[s, k]
+                                        <= m.w[s, k])
+    m.kol_treats_volume = pyo.Constraint(m.KT, rule=lambda m, s, k: pyo.quicksum(
+        m.x[i] for i in m.x_by_sk.get((s, k), [])) >= need[s, k] * m.kol_treats[s, k])
+
+
+def _kol_cover(m: pyo.ConcreteModel, j: str):
+    """Expression that is >= 1 when KOL j is covered (a site of their cover set treats with a
+    product of their area), or None when nothing can cover them."""
+    keys = [(s, k) for s, k, _ in m.kol_cover_set[j] if (s, k) in m.KT]
+    if not keys:
         return None
-    if (site, area) in m.SA:
-        return m.o[site, area]
-    if area in prep.sites.at[site, "certified_areas"]:
-        return m.y[site]
-    return None
+    return pyo.quicksum(m.kol_treats[key] for key in keys)
+
+
+def kol_cover_blocked(b: pyo.Block, j: str) -> bool:
+    """True when every way to cover KOL j is fixed off in this block (a timeline period
+    before the sites can be activated or onboarded)."""
+    for s, k, _ in b.kol_cover_set[j]:
+        if (s, k) not in b.KT or b.kol_treats[s, k].fixed and not b.kol_treats[s, k].value:
+            continue
+        if b.y[s].fixed and not b.y[s].value:
+            continue
+        area = b.kol_area[j]
+        if (s, area) in b.SA and b.o[s, area].fixed and not b.o[s, area].value:
+            continue
+        return False
+    return True
 
 
 def add_kols(m: pyo.ConcreteModel, prep: Prepared) -> None:
-    """require: every in-scope KOL's site active and onboarded for the KOL's area;
-    coverage: weighted share of KOLs so covered >= min_coverage."""
+    """require / proximity: every in-scope KOL covered (their own site, or a site within
+    kols.within_km, treats with a product of their area); coverage: weighted share of KOLs
+    so covered >= min_coverage."""
     cfg = prep.case.config.kols
     if cfg.mode == "none" or len(prep.case.kols) == 0:
         return
@@ -38,12 +104,13 @@ def add_kols(m: pyo.ConcreteModel, prep: Prepared) -> None:
     kols = prep.case.kols
     kols = kols[kols["therapeutic_area"].isin(areas)].sort_values("kol_id")
     ids = kols["kol_id"].tolist()
-    cover = {j: _kol_cover(m, prep, s, a) for j, s, a in
-             zip(ids, kols["site_id"], kols["therapeutic_area"], strict=True)}
+    m.kol_cover_set = {j: found for j, found in kol_cover_sets(prep).items() if j in set(ids)}
+    _kol_treating(m, prep, m.kol_cover_set)
+    cover = {j: _kol_cover(m, j) for j in ids}
     m.KOL = pyo.Set(initialize=ids, ordered=True)
     m.kol_site = dict(zip(ids, kols["site_id"], strict=True))
     m.kol_area = dict(zip(ids, kols["therapeutic_area"], strict=True))
-    if cfg.mode == "require":
+    if cfg.mode in ("require", "proximity"):
         m.kol_short = pyo.Var(m.KOL, within=pyo.NonNegativeReals,
                               bounds=(0, 1) if m.elastic else (0, 0))
         if m.elastic:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import pyomo.environ as pyo
 
 from .build import add_families
-from .policy import _kol_cover
+from .policy import kol_cover_blocked
 
 if TYPE_CHECKING:
     from .calendar import TimelinePlan
@@ -94,8 +94,7 @@ def _requirements(m: pyo.ConcreteModel, plan: TimelinePlan) -> None:
         if rows is None:
             continue
         for k in b.KOL:
-            cover = _kol_cover(b, b.prep, b.kol_site[k], b.kol_area[k])
-            if cover is not None and cover.fixed and not cover.value:
+            if b.kol_cover_set[k] and kol_cover_blocked(b, k):
                 rows[k].deactivate()
 
 

@@ -18,6 +18,7 @@ import pyomo.environ as pyo
 from ..data.geography import haversine_km
 from ..inventory.ordering import COST_PARTS
 from ..model.common import MONEY
+from ..model.policy import kol_cover_sets, kol_min_patients
 from ..model.prepare import LEG_COLUMNS, Prepared
 from ..solver.highs import SolveInfo
 from ..solver.network_start import StartNetwork
@@ -141,7 +142,7 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     }
     tables["zones"] = zones_table(prep, tables["assignments"], tables["unserved"])
     tables["plants"] = plants_table(prep, tables["shipments"])
-    tables["kols"] = kols_table(prep, tables["sites"])
+    tables["kols"] = kols_table(prep, tables["sites"], tables["assignments"])
     tables["products"] = prep.products.reset_index()[[
         "product_id", "name", "modality", "therapeutic_area", "temperature_class",
         "doses_per_patient", "dose_interval_days", "price_usd_per_dose", "cogs_usd_per_dose",
@@ -294,6 +295,7 @@ def sites_table(prep: Prepared, y: dict, w: dict, o: dict, e: dict,
     chair = prep.products["chair_hours_per_patient"]
     rows = []
     links = shipments[shipments["leg"] == "partner_delivery"] if len(shipments) else shipments
+    reasons = site_reasons(prep)
     for sid, s in all_sites.iterrows():
         active = bool(y.get(sid, 0))
         status = s["status"]
@@ -329,8 +331,42 @@ def sites_table(prep: Prepared, y: dict, w: dict, o: dict, e: dict,
             "chair_hours_used": hours,
             "chair_hours_per_year": s["chair_hours_per_year"],
             "kol_count": s["kol_count"],
+            "reason": reasons.get(sid, ""),
         })
     return pd.DataFrame(rows)
+
+
+def site_reasons(prep: Prepared) -> dict[str, str]:
+    """Why a site could not be chosen (for every product, or for some): excluded, price
+    ceiling, no lane within shelf life, no class and no partner, no patients within the
+    product's reach (the reasons `prepare` recorded, in its words). Empty for a site that
+    could offer every product: whether it was chosen is then the optimum's call (`netopt
+    explain` says why)."""
+    out: dict[str, str] = {}
+    all_sites = prep.case.sites
+    for sid in all_sites.loc[all_sites["status"] == "excluded", "site_id"]:
+        out[sid] = "excluded (status excluded in sites.csv)"
+    why: dict[str, list[str]] = {}
+    for sid, k, reason in zip(prep.blocked["site_id"], prep.blocked["product_id"],
+                              prep.blocked["reason"], strict=True):
+        why.setdefault(sid, []).append(f"{k}: {reason}")
+    paired = set(zip(prep.pairs["site_id"], prep.pairs["product_id"], strict=True))
+    reach = prep.products["max_patient_travel_km"].to_dict()
+    for sid, k in zip(prep.site_products["site_id"], prep.site_products["product_id"],
+                      strict=True):
+        if (sid, k) not in paired:
+            why.setdefault(sid, []).append(
+                f"{k}: beyond reach (no patients within its {reach[k]:g} km max travel, or "
+                "nearer sites take them: aggregation.nearest_sites)")
+    eligible = set(prep.site_products["site_id"])
+    for sid, parts in why.items():
+        if sid in out:
+            continue
+        usable = sid in eligible and any(
+            (sid, k) in paired for k in prep.product_ids)
+        head = "cannot offer " if usable else "cannot be chosen - "
+        out[sid] = head + "; ".join(sorted(parts))
+    return out
 
 
 def hubs_table(prep: Prepared, g: dict, shipments: pd.DataFrame) -> pd.DataFrame:
@@ -473,23 +509,32 @@ def plants_table(prep: Prepared, shipments: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def kols_table(prep: Prepared, sites: pd.DataFrame) -> pd.DataFrame:
-    """KOLs with whether their site is active and onboarded (or certified) for their area."""
+def kols_table(prep: Prepared, sites: pd.DataFrame,
+               assignments: pd.DataFrame) -> pd.DataFrame:
+    """KOLs and what covers them: the nearest site of their cover set (their own site, or
+    one within kols.within_km in proximity mode) that treats a product of their area at
+    least at its KOL minimum (kols.min_patients, or the site's min_patients_per_year)."""
     kols = prep.case.kols.sort_values("kol_id")
     s = sites.set_index("site_id")
-    covered = []
-    for site, area in zip(kols["site_id"], kols["therapeutic_area"], strict=True):
-        row = s.loc[site] if site in s.index else None
-        areas = set()
-        if row is not None and row["active"]:
-            areas = set(filter(None, f"{row['certified_areas']};{row['onboarded_areas']}"
-                               .split(";")))
-        covered.append(area in areas)
+    treated = assignments.groupby(["site_id", "product_id"])["patients_per_year"].sum() \
+        if len(assignments) else pd.Series(dtype=float)
+    sets = kol_cover_sets(prep)
+    by: list[tuple] = []
+    for j in kols["kol_id"]:
+        hit = next(((site, k, km, float(treated.get((site, k), 0.0)))
+                    for site, k, km in sets.get(j, [])
+                    if treated.get((site, k), 0.0) >= kol_min_patients(prep, site) - 1e-6
+                    and treated.get((site, k), 0.0) > TOL), None)
+        by.append(hit or ("", "", np.nan, 0.0))
     out = kols[["kol_id", "name", "therapeutic_area", "site_id", "weight"]].copy()
     out["latitude"] = [s.at[x, "latitude"] if x in s.index else np.nan for x in out["site_id"]]
     out["longitude"] = [s.at[x, "longitude"] if x in s.index else np.nan
                         for x in out["site_id"]]
-    out["covered"] = covered
+    out["covered"] = [bool(b[0]) for b in by]
+    out["covered_by_site"] = [b[0] for b in by]
+    out["covered_by_product"] = [b[1] for b in by]
+    out["covering_km"] = [b[2] for b in by]
+    out["covering_patients_per_year"] = [b[3] for b in by]
     return out.reset_index(drop=True)
 
 

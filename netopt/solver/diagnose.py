@@ -146,16 +146,23 @@ def _far_zones(prep: Prepared, k: str) -> str:
 
 def _kol_reason(prep: Prepared, m, j: str) -> str:
     site, area = m.kol_site[j], m.kol_area[j]
+    cfg = prep.case.config.kols
     all_sites = prep.case.sites.set_index("site_id")
-    if site in all_sites.index and all_sites.at[site, "status"] == "excluded":
+    near = "" if cfg.mode != "proximity" else f" or any site within {cfg.within_km:g} km"
+    if m.kol_cover_set.get(j):
+        options = ", ".join(f"{s} {k}" for s, k, _ in m.kol_cover_set[j][:MAX_LISTED])
+        why = (f"none of {options} can treat its KOL minimum (kols.min_patients "
+               f"{cfg.min_patients:g}/yr, or the site's min_patients_per_year) within site, "
+               "capacity, limit or budget rules")
+    elif site in all_sites.index and all_sites.at[site, "status"] == "excluded" and not near:
         why = "the site is excluded"
     else:
         blocked = prep.blocked[(prep.blocked["site_id"] == site)]
         area_products = prep.products.index[prep.products["therapeutic_area"] == area]
         blocked = blocked[blocked["product_id"].isin(area_products)]
         why = "; ".join(f"{r.product_id}: {r.reason}" for r in blocked.itertuples()) or \
-            "site limits or budget prevent activating it"
-    return f"KOL {j} ({area}) at site {site} cannot be covered: {why}"
+            f"no product of the area is eligible at the site{near}"
+    return f"KOL {j} ({area}) at site {site}{near} cannot be covered: {why}"
 
 
 # ---------------------------------------------------------------- infeasible timelines

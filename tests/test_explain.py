@@ -1,0 +1,115 @@
+"""Why each site was, or was not, chosen (issue #15 item 7), on the tiny dataset (see
+test_model.py): sites.csv's reason column and `netopt explain`.
+
+At the optimum S1 (existing, $100k/yr) treats all 30 patients. S2 (candidate) would cost
+$200k / 5 yr activation + $80k/yr + $80k / 5 yr onboarding for oncology + partner P1 ($20k/yr,
+$500/dose) for the cryogenic class; S3's price ceiling ($300k) is below the price ($400k).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from test_model import TINY, edit, tiny
+from typer.testing import CliRunner
+
+from netopt.analysis.explain import explain_site, moved_patients
+from netopt.cli.app import app
+from netopt.data.problems import InputError
+from netopt.results.pipeline import solve_case
+
+
+@pytest.fixture(scope="module")
+def solved():
+    return solve_case(tiny(), gap=0.0)
+
+
+def test_sites_csv_says_why_a_site_cannot_be_chosen():
+    case = edit(tiny(), "sites", "S2", status="excluded")
+    reasons = solve_case(case).sites.set_index("site_id")["reason"]
+    assert reasons["S1"] == ""
+    assert reasons["S2"].startswith("excluded")
+    assert reasons["S3"] == "cannot be chosen - p1: price above the site's price ceiling"
+    # S3 with a ceiling above the price lies 85 km from either zone: beyond a 50 km reach
+    far = edit(tiny(), "products", "p1", max_patient_travel_km=50.0)
+    edit(far, "sites", "S3", price_ceiling_usd_per_dose=1e6)
+    reasons = solve_case(far).sites.set_index("site_id")["reason"]
+    assert reasons["S1"] == "" and reasons["S2"] == ""
+    assert reasons["S3"].startswith("cannot be chosen - p1: beyond reach (no patients within")
+
+
+def test_forced_open_costs_exactly_its_fixed_costs(solved):
+    """Each patient costs more at S2 than at S1, so S2 forced open treats nobody and adds
+    exactly $40k + $80k + $16k + $20k = $156k."""
+    ex = explain_site(tiny(), solved, "S2")
+    assert ex.action == "forced open"
+    assert ex.difference_usd == pytest.approx(156_000, abs=1)
+    terms = ex.costs.set_index("term")["difference_usd"]
+    assert terms["site_activation"] == pytest.approx(40_000)
+    assert terms["site_fixed"] == pytest.approx(80_000)
+    assert terms["onboarding"] == pytest.approx(16_000)
+    assert terms["partner_fixed"] == pytest.approx(20_000)
+    assert terms.drop("total").sum() == pytest.approx(terms["total"], abs=1)
+    assert ex.moves.empty
+
+
+def test_forced_closed_moves_everyone_to_s2(solved):
+    """Closing S1 sends Z1's 10 and Z2's 20 patients to S2, whose 30 doses pay P1 $500."""
+    ex = explain_site(tiny(), solved, "S1")
+    assert ex.action == "forced closed"
+    moves = ex.moves.set_index("zone_id")
+    assert set(moves["from_site"]) == {"S1"} and set(moves["to_site"]) == {"S2"}
+    assert moves.at["Z1", "patients_per_year"] == pytest.approx(10.0)
+    assert moves.at["Z2", "patients_per_year"] == pytest.approx(20.0)
+    terms = ex.costs.set_index("term")["difference_usd"]
+    assert terms["site_fixed"] == pytest.approx(80_000 - 100_000)
+    assert terms["partner_handling"] == pytest.approx(30 * 500)
+    assert any(line.startswith("locked open") for line in ex.limits)
+    assert any(line.startswith("capacity: 30.0 of 50.0") for line in ex.limits)
+
+
+def test_capacity_binding_is_reported():
+    """At 20 patients per 100k (60 patients) S1 runs full: its capacity binds."""
+    case = edit(tiny(), "products", "p1", incidence_per_100k=20.0)
+    result = solve_case(case, gap=0.0)
+    ex = explain_site(edit(tiny(), "products", "p1", incidence_per_100k=20.0), result, "S1")
+    assert "capacity: 50.0 of 50.0 patients/yr - binds" in ex.limits
+
+
+def test_site_that_cannot_be_chosen_needs_no_solve(solved):
+    ex = explain_site(tiny(), solved, "S3")
+    assert ex.action == "cannot be chosen" and ex.forced_cost_usd is None
+    assert ex.limits == ["cannot be chosen - p1: price above the site's price ceiling"]
+    with pytest.raises(InputError):
+        explain_site(tiny(), solved, "S9")
+
+
+def test_moved_patients_matches_losers_to_gainers():
+    import pandas as pd
+
+    cols = ["zone_id", "zone_name", "product_id", "site_id", "patients_per_year"]
+    base = pd.DataFrame([("Z", "Zed", "k", "A", 5.0), ("Z", "Zed", "k", "B", 1.0)], columns=cols)
+    forced = pd.DataFrame([("Z", "Zed", "k", "C", 3.0), ("Z", "Zed", "k", "B", 2.0)],
+                          columns=cols)
+    moves = moved_patients(base, forced)
+    got = {(r.from_site, r.to_site): r.patients_per_year for r in moves.itertuples()}
+    assert got == {("A", "C"): 3.0, ("A", "B"): 1.0, ("A", "unserved"): 1.0}
+
+
+def test_explain_command(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text("")
+    shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
+    shutil.copy(TINY, tmp_path / "tiny.yaml")
+    out = tmp_path / "out"
+    run = CliRunner().invoke(app, ["solve", str(tmp_path / "tiny.yaml"), "--out", str(out),
+                                   "--no-report"])
+    assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(app, ["explain", str(out), "S2", "--product", "p1"])
+    assert run.exit_code == 0, run.output
+    assert "forced open" in run.output and "+156,000" in run.output
+    run = CliRunner().invoke(app, ["explain", str(out), "S9"])
+    assert run.exit_code == 2 and "unknown site" in run.output
+    run = CliRunner().invoke(app, ["explain", str(tmp_path), "S1"])
+    assert run.exit_code == 2 and "not found" in run.output
