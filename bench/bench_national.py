@@ -137,7 +137,8 @@ def record_reference(seconds: float, gap: float) -> None:
            "status": s["status"], "seconds": s["solve_seconds"],
            "command": f"python bench/bench_national.py --reference {seconds:g} --gap {gap:g}",
            "date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, "
-           f"{__import__('os').cpu_count()} cores", "threads": s.get("threads")}
+           f"{__import__('os').cpu_count()} cores",
+           "threads": (s.get("settings") or {}).get("solver", {}).get("threads")}
     if REFERENCE.exists():
         old = json.loads(REFERENCE.read_text())
         if old["objective"] <= new["objective"] and old["bound"] >= new["bound"]:
