@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-EXIT_INVALID = 2
 MAX_MOVES = 15
 
 
@@ -27,30 +25,11 @@ def explain(
     the limits that bind for the site."""
     from ..analysis.explain import explain_site
     from ..data.problems import InputError
-    from ..results.tables import Results
-    from .common import console, err_console, fail_input, load_or_exit, solver_or_exit
+    from .common import console, err_console, fail_input, solved_folder_and_case
 
-    summary_path = result_dir / "summary.json"
-    if not summary_path.is_file():
-        err_console.print(f"[red]{escape(str(summary_path))}: not found[/] - give a folder "
-                          "written by `netopt solve`")
-        raise typer.Exit(EXIT_INVALID)
-    try:
-        result = Results.read(result_dir)
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        for name in ("sites", "hubs", "partners", "assignments", "costs"):
-            getattr(result, name)
-    except (ValueError, OSError, KeyError, AttributeError) as exc:
-        err_console.print(f"[red]{escape(str(result_dir))}: not a complete result folder "
-                          f"({escape(str(exc))})[/]")
-        raise typer.Exit(EXIT_INVALID) from None
-    model_file = summary.get("model_file")
-    if not model_file or not Path(model_file).is_file():
-        err_console.print(f"[red]model file {escape(str(model_file))} not found: explain "
-                          "re-solves the model[/]")
-        raise typer.Exit(EXIT_INVALID)
-    case = load_or_exit(Path(model_file))
-    solver_or_exit(case.config.solver.name)
+    result, _, case = solved_folder_and_case(
+        result_dir, ("sites", "hubs", "partners", "assignments", "costs"),
+        "explain re-solves the model")
     with err_console.status("re-solving with the site's decision flipped"):
         try:
             ex = explain_site(case, result, site_id, product, time_limit=time_limit)

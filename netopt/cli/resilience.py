@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
-
-EXIT_INVALID = 2
 
 
 def resilience(
@@ -30,38 +27,13 @@ def resilience(
     from ..report.resilience import write_resilience
     from ..report.workbook import append_table_sheet
     from ..results.folder import Run, results_folder
-    from ..results.tables import Results
-    from .common import (
-        console,
-        err_console,
-        fail_input,
-        load_or_exit,
-        output_folder,
-        solver_or_exit,
-    )
+    from .common import console, err_console, fail_input, output_folder, solved_folder_and_case
 
     target = output_folder(out or result_dir)
-    summary_path = result_dir / "summary.json"
-    if not summary_path.is_file():
-        err_console.print(f"[red]{escape(str(summary_path))}: not found[/] - give a folder "
-                          "written by `netopt solve`")
-        raise typer.Exit(EXIT_INVALID)
-    try:
-        result = Results.read(result_dir)
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        for name in ("sites", "hubs", "partners", "shipments"):
-            getattr(result, name)
-    except (ValueError, OSError, KeyError, AttributeError) as exc:
-        err_console.print(f"[red]{escape(str(result_dir))}: not a complete result folder "
-                          f"({escape(str(exc))})[/]")
-        raise typer.Exit(EXIT_INVALID) from None
+    result, summary, case = solved_folder_and_case(
+        result_dir, ("sites", "hubs", "partners", "shipments"),
+        "the N-1 analysis re-solves the model")
     model_file = summary.get("model_file")
-    if not model_file or not Path(model_file).is_file():
-        err_console.print(f"[red]model file {escape(str(model_file))} not found: the N-1 "
-                          "analysis re-solves the model[/]")
-        raise typer.Exit(EXIT_INVALID)
-    case = load_or_exit(Path(model_file))
-    solver_or_exit(case.config.solver.name)  # the re-solves use the model file's solver
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("outages", total=None)
 
