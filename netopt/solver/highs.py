@@ -143,8 +143,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             lp_bound = value - abs(value) * LP_BOUND_TOLERANCE
         res.solution_loader.load_vars()
     rounded = _rounded_start(solver, m, settings, tee, budget - (time.perf_counter() - started))
-    kept = {id(v) for v in m.component_data_objects(pyo.Var)
-            if rounded and rounded.get(id(v), 0.0) > 0.5}
+    kept = {vid for vid, value in (rounded or {}).items() if value > 0.5}
     free = [v for v in m.y.values() if not v.fixed]
     for v in free:
         if (v.value or 0.0) > LP_OPEN_THRESHOLD:
@@ -307,8 +306,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     if not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES \
             and _start_applies(m):
         solver.start, lp_start = mip_start(solver, m, settings, tee, budget, linked)
-        lp_bound = max(b for b in (lp_bound, lp_start, -math.inf) if b is not None)
-        lp_bound = None if lp_bound == -math.inf else lp_bound
+        bounds = [b for b in (lp_bound, lp_start) if b is not None]
+        lp_bound = max(bounds) if bounds else None
         started_from = "relax-and-fix" if solver.start else "none"
     res = _run(solver, m, settings, tee, limit - (time.perf_counter() - started),
                solver="choose")
