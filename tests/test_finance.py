@@ -84,8 +84,11 @@ def test_without_a_policies_table_every_site_orders_jit() -> None:
 
 def test_tabulated_cost_is_the_inventory_cost_at_each_breakpoint(tmp_path: Path) -> None:
     """Every option segment's end points are the manufacturer's cost recomputed by hand from
-    the inventory figures: replenishments x lane cost - planned doses / doses per shipment x
-    lane cost, plus (stock it owns) holding + expiries x COGS + capital x COGS."""
+    the inventory figures: replenishments x lane cost - planned doses x shipments per dose x
+    lane cost, plus (stock it owns) holding + expiries x COGS + capital x COGS. Shipments per
+    dose follow the cadence: the lane (about 20 h) leaves 228 - 20 h of shelf life, which
+    spans 2 intervals of 84 h, not the 3 that 4 doses a shipment need: 3 doses a shipment,
+    8 shipments for a patient's 24 doses."""
     case = load_case(make_case(tmp_path))
     prep = prepare(case)
     options = prep.ordering
@@ -96,12 +99,13 @@ def test_tabulated_cost_is_the_inventory_cost_at_each_breakpoint(tmp_path: Path)
     grid = volume_grid(case.config.finance.volume_breakpoints, 50.0)
     for r in stock.itertuples(index=False):
         volume = r.lo_patients or grid[1]
+        assert r.shipments_per_dose == pytest.approx(8 / 24)
         _, econ = option_cost(terms[r.policy], prod, volume, r.life_days, r.lead_days,
-                              r.replenish_cost_usd, r.avoided_cost_usd, 4.0, 0.08, 0)
+                              r.replenish_cost_usd, r.avoided_cost_usd, 8 / 24, 0.08, 0)
         s = econ.stock
         planned = volume * 24 - s.emergency_doses_per_year
         by_hand = (s.replenishments_per_year * r.replenish_cost_usd
-                   - planned / 4 * r.avoided_cost_usd + 1200 * econ.returned_doses_per_year)
+                   - planned / 3 * r.avoided_cost_usd + 1200 * econ.returned_doses_per_year)
         if r.policy == "consignment_at_site":
             by_hand += (s.on_hand_doses * 3 * 365 + 1200 * econ.wasted_doses_per_year
                         + 0.08 * s.on_hand_doses * 1200)

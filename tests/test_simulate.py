@@ -106,7 +106,7 @@ def test_no_disruption_is_on_schedule_and_matches_the_optimizer_flows(
     lam_lane = lanes["doses_per_year"] / lanes["product_id"].map(
         small_net.products["doses_per_patient"])
     ratio = (lanes["product_id"].map(small_net.products["doses_per_patient"])
-             / lanes["product_id"].map(small_net.products["doses_per_shipment"]))
+             * lanes["shipments_per_dose"])
     var = (ratio**2 * lam_lane).groupby(lanes["hub_id"]).sum() / reps
     hubs = sim.tables["hubs"]
     ships = hubs[hubs["kpi"] == "shipments_per_year"].set_index("hub_id")

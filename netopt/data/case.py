@@ -19,7 +19,7 @@ from .locations import PLACE_COLUMNS, affiliate_kols, drop_blank_repeats, place_
 from .problems import InputError, Problem, errors, sort_problems
 from .schema import TABLES, Column
 from .tables import RawTable
-from .validate import check_areas, check_references, parse_table, split_list
+from .validate import check_areas, check_cadence, check_references, parse_table, split_list
 
 
 @dataclass
@@ -116,6 +116,8 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     problems += _apply_scale_edits(tables, loaded.config.edits, masks, loaded)
     problems += _check_semantics(tables, files, loaded.config, loaded)
     problems += _check_shelf_budget(tables, files)
+    if "products" in tables:
+        problems += check_cadence(tables["products"], files["products"])
     problems += _check_incidence(tables, files)
     problems += check_areas(tables, files, require=loaded.config.kols.mode == "require")
     if errors(problems):

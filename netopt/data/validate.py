@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .cadence import doses_within_life
 from .problems import Problem
 from .schema import LIST_SEPARATOR, TABLES, Column, Table
 from .tables import RawTable
@@ -204,6 +205,34 @@ def check_references(tables: dict[str, pd.DataFrame],
                         problems.append(Problem(
                             files[name], _row(i), col.name,
                             f"unknown {target_col} (not in {target})", str(item)))
+    return problems
+
+
+# ---------------------------------------------------------------- dose cadence
+
+
+def check_cadence(products: pd.DataFrame, file: str) -> list[Problem]:
+    """Warn where a product's `doses_per_shipment` cannot be kept: the doses of one shipment
+    are given `dose_interval_days` apart, so the last one comes (n - 1) intervals after
+    arrival, and even a lane of no transit leaves only the shelf life less the handling
+    buffer. The model then ships fewer doses at a time (more shipments); it is not an error."""
+    problems = []
+    for i, (dps, interval, life, buffer) in enumerate(zip(
+            products["doses_per_shipment"], products["dose_interval_days"],
+            products["shelf_life_hours"], products["handling_buffer_hours"], strict=True)):
+        usable = float(life) - float(buffer)
+        kept = doses_within_life(float(dps), float(interval), usable)
+        if kept >= float(dps) or usable <= 0:
+            continue  # kept, or no shelf life left at all (reported by the shelf budget check)
+        span = (float(dps) - 1) * float(interval)
+        spare = usable - (kept - 1) * float(interval) * 24
+        fewer = f" (fewer on lanes over {spare:g} h)" if kept > 1 else ""
+        problems.append(Problem(
+            file, _row(i), "doses_per_shipment",
+            f"{dps:g} doses every {interval:g} days span {span:g} days ({span * 24:g} h) "
+            f"after arrival, but the shelf life less the handling buffer is {usable:g} h: "
+            f"at most {kept:g} dose(s) per shipment can be given in time{fewer}, so "
+            "shipments follow the cadence", f"{dps:g}", severity="warning"))
     return problems
 
 

@@ -15,7 +15,8 @@ Which one is a decision of the network model, so this module works out, per site
 
 Cost view: the network's real cost, whoever pays it - holding, expired doses at cost of goods,
 the capital charge on inventory at cost of goods, and shipments relative to the just-in-time
-baseline the lanes already price (one shipment per `doses_per_shipment`). Returns credits,
+baseline the lanes already price (each lane's shipments per dose: `doses_per_shipment` as far
+as the dose cadence keeps it within shelf life, `netopt.data.cadence`). Returns credits,
 restocking fees and payment terms move money between the manufacturer and the site: they decide
 whether a site agrees to stock and are reported by `netopt finance`, but they are not network
 cost. Just-in-time options therefore cost 0 here: the lanes carry their whole cost.
@@ -34,7 +35,7 @@ from ..data.case import Case
 ORDERING_COLUMNS = [
     "site_id", "product_id", "policy", "route", "segment", "lo_patients", "hi_patients",
     "cost_lo_usd", "cost_hi_usd", "life_days", "lead_days", "replenish_cost_usd",
-    "avoided_cost_usd",
+    "avoided_cost_usd", "shipments_per_dose",
 ]
 #: options that keep stock for patients who are not known yet
 STOCK = ("stocked_at_site", "consignment_at_site", "held_at_hub",
@@ -65,6 +66,9 @@ class Route:
     link_hours: float  # fastest plant -> hub -> partner -> site
     link_leg_hours: float  # partner -> site
     supply_cost: float  # cheapest plant -> hub -> partner, USD per shipment
+    #: shipments per dose the cheapest direct lane and supply lane price (dose cadence)
+    direct_spd: float = 1.0
+    supply_spd: float = 1.0
 
 
 def volume_grid(breakpoints: list[float], top: float) -> list[float]:
@@ -132,18 +136,25 @@ def _routes(direct: pd.DataFrame, links: pd.DataFrame,
                             "direct_cost": g["cost_usd_per_shipment"].min(),
                             "last_leg_hours": g["from_hub_hours"].min(),
                             "last_leg_cost": g["last_leg_cost_usd"].min()})
+        agg["direct_spd"] = direct.loc[g["cost_usd_per_shipment"].idxmin(),
+                                       "shipments_per_dose"].to_numpy(float)
         for key, r in agg.iterrows():
             facts.setdefault(key, {}).update(r.to_dict())
     if len(links):
-        supply_cost = supply.groupby(["partner_id", "product_id"])["cost_usd_per_shipment"].min()
+        by_pool = supply.groupby(["partner_id", "product_id"])["cost_usd_per_shipment"]
+        supply_cost = by_pool.min()
+        supply_spd = supply.loc[by_pool.idxmin(), "shipments_per_dose"].set_axis(
+            supply_cost.index) if len(supply) else supply_cost
         frame = links
         g = frame.groupby(["site_id", "product_id"])
         agg = pd.DataFrame({"link_hours": g["hours"].min(), "link_leg_hours": g["leg_hours"].min()})
         for key, r in agg.iterrows():
             facts.setdefault(key, {}).update(r.to_dict())
         for (sid, pid), part in frame.groupby(["site_id", "product_id"]):
-            costs = [supply_cost.get((p, pid), inf) for p in part["partner_id"]]
-            facts[(sid, pid)]["supply_cost"] = float(min(costs))
+            costs = [(supply_cost.get((p, pid), inf), p) for p in part["partner_id"]]
+            cost, cheapest = min(costs)
+            facts[(sid, pid)]["supply_cost"] = float(cost)
+            facts[(sid, pid)]["supply_spd"] = float(supply_spd.get((cheapest, pid), 1.0))
             facts[(sid, pid)]["link_leg_cost"] = float(part["cost_usd_per_shipment"].min())
     out = {}
     for key, f in facts.items():
@@ -152,14 +163,16 @@ def _routes(direct: pd.DataFrame, links: pd.DataFrame,
             last_leg_hours=f.get("last_leg_hours", inf),
             last_leg_cost=f.get("last_leg_cost", inf),
             link_hours=f.get("link_hours", inf), link_leg_hours=f.get("link_leg_hours", inf),
-            supply_cost=f.get("supply_cost", inf))
+            supply_cost=f.get("supply_cost", inf), direct_spd=f.get("direct_spd", 1.0),
+            supply_spd=f.get("supply_spd", 1.0))
     return out
 
 
 def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit: float,
                      grid: list[float], cfg) -> tuple[list[tuple], str]:  # noqa: ANN001
     """Volume segments (route, segment, lo, hi, cost_lo, cost_hi, life, lead, replenish,
-    avoided) of one option at one site, or the reason it cannot work there."""
+    avoided, shipments per dose avoided) of one option at one site, or the reason it cannot
+    work there."""
     if route is None:
         return [], "no lane"
     policy = t.policy
@@ -178,11 +191,11 @@ def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit:
     if not prod["autologous"] and not on_site and lead + patient_hours > notice + 1e-9:
         return [], (f"order lead {lead:g} h + delivery {patient_hours:.1f} h exceed the "
                     f"{notice:g} h schedule notice")
-    whole = [(route_name, 0, 0.0, cap, 0.0, 0.0, math.nan, math.nan, 0.0, 0.0)]
+    spd = route.supply_spd if partner else route.direct_spd
+    whole = [(route_name, 0, 0.0, cap, 0.0, 0.0, math.nan, math.nan, 0.0, 0.0, spd)]
     if policy == "jit_per_patient" or prod["autologous"]:
         return whole, ""  # no stock: the lanes price everything
     budget = float(prod["shelf_budget_hours"])
-    dps = float(prod["doses_per_shipment"])
     if partner:
         supply_hours = route.link_hours - route.link_leg_hours
         life = (budget - route.link_hours) / 24
@@ -210,7 +223,7 @@ def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit:
         # with (almost) no patients stock still has to be kept: price the 0 end of the first
         # segment as the smallest breakpoint's volume (a Poisson demand of ~0 has no fill rate)
         cost, econ = option_cost(t, prod, g or grid[1], life, lead_days, replenish, avoided,
-                                 dps, cfg.cost_of_capital, cfg.seed)
+                                 spd, cfg.cost_of_capital, cfg.seed)
         ok = econ.stock.target_met
         costs.append(cost if ok else None)
         loss.append(float(econ.site_loss_usd_per_year) if ok else math.inf)
@@ -226,7 +239,8 @@ def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit:
         l_hi = loss[j] + (loss[j + 1] - loss[j]) * share
         if policy == "stocked_at_site" and (loss[j] > limit or l_hi > limit):
             continue
-        segs.append((route_name, j, lo, hi, costs[j], c_hi, life, lead_days, replenish, avoided))
+        segs.append((route_name, j, lo, hi, costs[j], c_hi, life, lead_days, replenish, avoided,
+                     spd))
     if not segs:
         if all(c is None for c in costs[1:]):
             return [], (f"no stock level reaches the {float(t.target_fill_rate):.0%} fill rate "
@@ -277,23 +291,25 @@ COST_PARTS = ("replenishment", "shipping_saved", "returns", "holding", "expiries
 
 
 def option_cost(t, prod: pd.Series, patients: float, life_days: float, lead_days: float,  # noqa: ANN001
-                replenish: float, avoided: float, dps: float, cost_of_capital: float,
-                seed: int, method: str = "auto"):
+                replenish: float, avoided: float, shipments_per_dose: float,
+                cost_of_capital: float, seed: int, method: str = "auto"):
     """Manufacturer's yearly cost (USD) of a stock option at `patients` a year, relative to
     just-in-time, and the option's economics (the sum of `option_cost_parts`)."""
     parts, econ = option_cost_parts(t, prod, patients, life_days, lead_days, replenish,
-                                    avoided, dps, cost_of_capital, seed, method)
+                                    avoided, shipments_per_dose, cost_of_capital, seed, method)
     return sum(parts.values()), econ
 
 
 def option_cost_parts(t, prod: pd.Series, patients: float, life_days: float,  # noqa: ANN001
-                      lead_days: float, replenish: float, avoided: float, dps: float,
-                      cost_of_capital: float, seed: int, method: str = "auto"):
+                      lead_days: float, replenish: float, avoided: float,
+                      shipments_per_dose: float, cost_of_capital: float, seed: int,
+                      method: str = "auto"):
     """The yearly cost of a stock option against just-in-time, part by part (COST_PARTS).
 
     Shipments: bulk replenishments replace the per-dose deliveries the lanes price (emergency
     doses, when stock runs out, still go per patient): `replenishment` is paid, the per-dose
-    shipping not needed is `shipping_saved` (negative). Stock the manufacturer or a
+    shipping not needed (`shipments_per_dose` of the lane, as the dose cadence allows) is
+    `shipping_saved` (negative). Stock the manufacturer or a
     distributor owns: holding, its expired doses and the capital charge on it. Stock a site
     bought: the site pays for holding and its own expiries; the manufacturer loses the doses
     returned to it (`returns`: destroyed, at cost of goods: the credit reverses a sale the
@@ -308,7 +324,7 @@ def option_cost_parts(t, prod: pd.Series, patients: float, life_days: float,  # 
     owner_pays = econ.title_holder != "site"
     parts = {
         "replenishment": float(stock.replenishments_per_year) * replenish,
-        "shipping_saved": -planned / dps * avoided,
+        "shipping_saved": -planned * shipments_per_dose * avoided,
         "returns": cogs * float(econ.returned_doses_per_year),
         "holding": float(econ.holding_cost_usd_per_year) if owner_pays else 0.0,
         "expiries": cogs * float(econ.expired_doses_manufacturer_per_year

@@ -193,14 +193,15 @@ def _starting_material(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
 def _cold_chain_costs(m: pyo.ConcreteModel, prep: Prepared) -> None:
     """Costs (k$): transport per shipment, hub handling per shipment, partner per dose, and
-    the fixed costs of active hubs and partners."""
-    dps = prep.products["doses_per_shipment"].to_dict()
+    the fixed costs of active hubs and partners. Doses become shipments at each lane's
+    `shipments_per_dose`: the dose cadence within the shelf life left after its transit."""
     lanes, supply = prep.direct_lanes, prep.partner_supply
     hubs, partners = prep.hubs, prep.partners
-    lane_ship = [money(c) / dps[k] for c, k in zip(lanes["cost_usd_per_shipment"],
-                                                   lanes["product_id"], strict=True)]
-    sup_ship = [money(c) / dps[k] for c, k in zip(supply["cost_usd_per_shipment"],
-                                                  supply["product_id"], strict=True)]
+    l_spd, r_spd = lanes["shipments_per_dose"].tolist(), supply["shipments_per_dose"].tolist()
+    lane_ship = [money(c) * n for c, n in zip(lanes["cost_usd_per_shipment"], l_spd,
+                                              strict=True)]
+    sup_ship = [money(c) * n for c, n in zip(supply["cost_usd_per_shipment"], r_spd,
+                                             strict=True)]
     in_cost = [money(c) for c in prep.inbound_lanes["cost_usd_per_patient"]]
     # the partner -> site delivery is in the partner's cost_usd_per_dose (storage and
     # delivery): counted once, under partner_handling
@@ -208,13 +209,12 @@ def _cold_chain_costs(m: pyo.ConcreteModel, prep: Prepared) -> None:
                   + pyo.quicksum(sup_ship[i] * m.r[i] for i in m.R)
                   + pyo.quicksum(in_cost[i] * m.v[i] for i in m.V))
     hub_cost = {h: money(hubs.at[h, "cost_usd_per_shipment"]) for h in m.H}
-    l_hub, l_prod = lanes["hub_id"].tolist(), lanes["product_id"].tolist()
-    r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
+    l_hub, r_hub = lanes["hub_id"].tolist(), supply["hub_id"].tolist()
     v_hub = prep.inbound_lanes["hub_id"].tolist()
     # starting material: one shipment per patient through the hub of its inbound lane
     register_cost(m, "hub_handling",
-                  pyo.quicksum(hub_cost[l_hub[i]] / dps[l_prod[i]] * m.f[i] for i in m.L)
-                  + pyo.quicksum(hub_cost[r_hub[i]] / dps[r_prod[i]] * m.r[i] for i in m.R)
+                  pyo.quicksum(hub_cost[l_hub[i]] * l_spd[i] * m.f[i] for i in m.L)
+                  + pyo.quicksum(hub_cost[r_hub[i]] * r_spd[i] * m.r[i] for i in m.R)
                   + pyo.quicksum(hub_cost[v_hub[i]] * m.v[i] for i in m.V))
     register_cost(m, "hub_fixed", pyo.quicksum(
         money(hubs.at[h, "annual_fixed_cost_usd"]) * m.g[h] for h in m.H))
@@ -227,10 +227,9 @@ def _cold_chain_costs(m: pyo.ConcreteModel, prep: Prepared) -> None:
 def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
     """Shipments through a hub (doses out, and autologous starting material in: one shipment
     per patient) <= its capacity x active."""
-    dps = prep.products["doses_per_shipment"].to_dict()
     lanes, supply = prep.direct_lanes, prep.partner_supply
-    l_hub, l_prod = lanes["hub_id"].tolist(), lanes["product_id"].tolist()
-    r_hub, r_prod = supply["hub_id"].tolist(), supply["product_id"].tolist()
+    l_hub, l_spd = lanes["hub_id"].tolist(), lanes["shipments_per_dose"].tolist()
+    r_hub, r_spd = supply["hub_id"].tolist(), supply["shipments_per_dose"].tolist()
     v_hub = prep.inbound_lanes["hub_id"].tolist()
     by_hub_l = group(range(len(lanes)), lambda i: l_hub[i])
     by_hub_r = group(range(len(supply)), lambda i: r_hub[i])
@@ -238,8 +237,8 @@ def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
     def rule(m, h):
         cap = float(prep.hubs.at[h, "capacity_shipments_per_year"])
-        shipments = (pyo.quicksum(m.f[i] / dps[l_prod[i]] for i in by_hub_l.get(h, []))
-                     + pyo.quicksum(m.r[i] / dps[r_prod[i]] for i in by_hub_r.get(h, []))
+        shipments = (pyo.quicksum(m.f[i] * l_spd[i] for i in by_hub_l.get(h, []))
+                     + pyo.quicksum(m.r[i] * r_spd[i] for i in by_hub_r.get(h, []))
                      + pyo.quicksum(m.v[i] for i in by_hub_v.get(h, [])))
         return shipments <= cap * m.g[h]
 
@@ -252,17 +251,19 @@ def _hub_linking(m: pyo.ConcreteModel, prep: Prepared) -> None:
     capacity, at 0.3 on average nationally): the doses of one site-product through a hub are
     at most what that site-product can take, times the hub's decision; partner supply
     through a hub at most what the partner's linked site-products can take."""
-    dps = prep.products["doses_per_shipment"].to_dict()
     dpp = prep.products["doses_per_patient"].to_dict()
     lanes, supply, links = prep.direct_lanes, prep.partner_supply, prep.partner_links
+    l_spd, r_spd = lanes["shipments_per_dose"].tolist(), supply["shipments_per_dose"].tolist()
     hub_cap = prep.hubs["capacity_shipments_per_year"].astype(float).to_dict()
     partner_cap = prep.partners["capacity_doses_per_year"].astype(float).to_dict()
     l_key = list(zip(lanes["hub_id"], lanes["site_id"], lanes["product_id"], strict=True))
     by_hub_sk = group(range(len(lanes)), lambda i: l_key[i])
     m.HSK = pyo.Set(initialize=sorted(by_hub_sk), dimen=3, ordered=True)
 
+    # the hub's shipments bound the doses of a group of lanes at its fewest shipments per dose
     def lane_open(m, h, s, k):
-        cap = min(dpp[k] * m.reach[s, k], hub_cap[h] * dps[k])
+        spd = min(l_spd[i] for i in by_hub_sk[(h, s, k)])
+        cap = min(dpp[k] * m.reach[s, k], hub_cap[h] / spd)
         return pyo.quicksum(m.f[i] for i in by_hub_sk[(h, s, k)]) <= cap * m.g[h]
 
     m.hub_lane_open = pyo.Constraint(m.HSK, rule=lane_open)
@@ -275,8 +276,8 @@ def _hub_linking(m: pyo.ConcreteModel, prep: Prepared) -> None:
     m.HPK = pyo.Set(initialize=sorted(by_hub_pk), dimen=3, ordered=True)
 
     def supply_open(m, h, p, k):
-        cap = min(dpp[k] * reach_of_partner.get((p, k), 0.0), partner_cap[p],
-                  hub_cap[h] * dps[k])
+        spd = min(r_spd[i] for i in by_hub_pk[(h, p, k)])
+        cap = min(dpp[k] * reach_of_partner.get((p, k), 0.0), partner_cap[p], hub_cap[h] / spd)
         return pyo.quicksum(m.r[i] for i in by_hub_pk[(h, p, k)]) <= cap * m.g[h]
 
     m.hub_supply_open = pyo.Constraint(m.HPK, rule=supply_open)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ..data.cadence import doses_within_life, shipments_per_dose, shipments_per_patient
 from ..data.case import Case
 from ..data.geography import distance_matrix_km, haversine_km, pairs_within_km, transit_options
 from ..inventory.ordering import ORDERING_COLUMNS, OrderingTable, ordering_options
@@ -28,6 +29,9 @@ CRYO = "cryogenic"
 #: wait for the hub's departure wave between them
 LEG_COLUMNS = ["first_leg_mode", "first_leg_hours", "first_leg_cost_usd", "hub_wait_hours",
                "last_leg_mode", "last_leg_hours", "last_leg_cost_usd"]
+#: each outbound lane's dose cadence: doses one shipment carries in time after the lane's
+#: transit, and the shipments per dose that follow (`netopt.data.cadence`)
+CADENCE_COLUMNS = ["doses_per_shipment", "shipments_per_dose"]
 INBOUND_COLUMNS = ["site_id", "product_id", "plant_id", "hub_id", "hours",
                    "cost_usd_per_patient", "needs_cryo", *LEG_COLUMNS]
 #: hours the cryopreservation of starting material at the site adds to vein-to-vein time
@@ -76,7 +80,14 @@ class Prepared:
 def derive_products(case: Case) -> pd.DataFrame:
     """Per-patient figures every later stage needs (doses, shipments, chair hours, penalty)."""
     p = case.products.set_index("product_id").sort_index().copy()
-    p["shipments_per_patient"] = p["doses_per_patient"] / p["doses_per_shipment"]
+    p["shelf_budget_hours"] = p["shelf_life_hours"] - p["handling_buffer_hours"]
+    # the most doses one shipment can carry in time (a lane of no transit); each lane's own
+    # figure, after its transit hours, is set by `_lane_cadence`
+    p["doses_per_shipment_max"] = doses_within_life(
+        p["doses_per_shipment"].to_numpy(float), p["dose_interval_days"].to_numpy(float),
+        p["shelf_budget_hours"].to_numpy(float))
+    p["shipments_per_patient"] = shipments_per_patient(
+        p["doses_per_patient"].to_numpy(float), p["doses_per_shipment_max"].to_numpy(float))
     p["chair_hours_per_patient"] = p["doses_per_patient"] * p["chair_hours_per_dose"]
     p["visits_per_patient"] = p["doses_per_patient"] + (p["modality"] == "autologous")
     lost_margin = (p["doses_per_patient"] * (p["price_usd_per_dose"] - p["cogs_usd_per_dose"]))
@@ -86,7 +97,6 @@ def derive_products(case: Case) -> pd.DataFrame:
         p["penalty_usd_per_patient"] = given.fillna(0.0)
     else:
         p["penalty_usd_per_patient"] = given.fillna(lost_margin.clip(lower=0.0))
-    p["shelf_budget_hours"] = p["shelf_life_hours"] - p["handling_buffer_hours"]
     p["autologous"] = p["modality"] == "autologous"
     return p
 
@@ -612,6 +622,37 @@ def _pool_partner_supply(lanes: _Lanes, products: pd.DataFrame) -> _Lanes:
     return replace(lanes, supply=supply, links=links.drop(columns=["limit_hours"]))
 
 
+def _cadence_columns(frame: pd.DataFrame, products: pd.DataFrame,
+                     hours: pd.Series) -> pd.DataFrame:
+    """`doses_per_shipment` (what one shipment carries in time after `hours` of transit) and
+    `shipments_per_dose` (the coefficient from doses to shipments) of each lane row."""
+    def fact(column: str) -> np.ndarray:
+        return frame["product_id"].map(products[column]).to_numpy(float)
+
+    usable = fact("shelf_budget_hours") - hours.to_numpy(float)
+    requested, interval = fact("doses_per_shipment"), fact("dose_interval_days")
+    return frame.assign(
+        doses_per_shipment=doses_within_life(requested, interval, usable),
+        shipments_per_dose=shipments_per_dose(fact("doses_per_patient"), requested, interval,
+                                              usable))
+
+
+def _lane_cadence(lanes: _Lanes, products: pd.DataFrame) -> _Lanes:
+    """Doses per shipment each lane can keep under its product's cadence: the shelf life
+    left after the lane's transit (plant to site; for partner supply, plant to partner plus
+    the slowest delivery of the partner's pool) must span the shipment's dose intervals."""
+    links = lanes.links
+    slowest = links.groupby(["partner_id", "product_id", "plant_key"])["leg_hours"].max()
+    supply = lanes.supply
+    delivery = pd.Series([slowest.get(key, 0.0) for key in zip(
+        supply["partner_id"], supply["product_id"], supply["plant_key"], strict=True)],
+        index=supply.index, dtype=float)
+    return replace(
+        lanes, direct=_cadence_columns(lanes.direct, products, lanes.direct["hours"]),
+        links=_cadence_columns(links, products, links["hours"]),
+        supply=_cadence_columns(supply, products, supply["hours"] + delivery))
+
+
 def _used_inbound(lanes: _Lanes) -> pd.DataFrame:
     """Starting-material lanes to a plant that still has a lane or link back to the site."""
     inbound = lanes.inbound
@@ -672,7 +713,8 @@ def prepare(case: Case) -> Prepared:
     partner_supply = _partner_supply(net, products)
     rows = _site_product_lanes(net, products, _supply_hours(partner_supply),
                                cfg.service.max_vein_to_vein_days)
-    lanes = _pool_partner_supply(_lane_frames(rows, partner_supply), products)
+    lanes = _lane_cadence(_pool_partner_supply(_lane_frames(rows, partner_supply), products),
+                          products)
     ordering, lanes = _apply_ordering(case, products, net.sites, lanes)
     blocked_rows = rows.blocked + ordering.blocked
     pairs, no_option = _pairs(case, points, product_points, demand, net.sites, products,

@@ -144,7 +144,7 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
     if stock:
         parts, econ = option_cost_parts(
             t, prod, patients, life, lead, float(option["replenish_cost_usd"]),
-            float(option["avoided_cost_usd"]), float(prod["doses_per_shipment"]),
+            float(option["avoided_cost_usd"]), float(option["shipments_per_dose"]),
             cfg.cost_of_capital, cfg.seed)
         cost = sum(parts.values())
         out.update({f"ordering_{part}_usd": usd for part, usd in parts.items()})

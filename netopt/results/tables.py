@@ -19,6 +19,7 @@ from ..data.geography import haversine_km
 from ..inventory.ordering import COST_PARTS
 from ..model.common import MONEY
 from ..model.policy import kol_cover_sets, kol_min_patients
+from ..model.prepare import CADENCE_COLUMNS as CADENCE
 from ..model.prepare import LEG_COLUMNS, Prepared
 from ..solver.highs import SolveInfo
 from ..solver.network_start import StartNetwork
@@ -143,16 +144,40 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     tables["zones"] = zones_table(prep, tables["assignments"], tables["unserved"])
     tables["plants"] = plants_table(prep, tables["shipments"])
     tables["kols"] = kols_table(prep, tables["sites"], tables["assignments"])
-    tables["products"] = prep.products.reset_index()[[
-        "product_id", "name", "modality", "therapeutic_area", "temperature_class",
-        "doses_per_patient", "dose_interval_days", "price_usd_per_dose", "cogs_usd_per_dose",
-        "shelf_life_hours", "handling_buffer_hours", "max_patient_travel_km",
-        "penalty_usd_per_patient"]]
+    tables["products"] = products_table(prep, shipments)
     tables["site_products"] = prep.site_products.drop(columns=["max_patients"])
     tables["finance"] = policies_table(prep, m, f, q)
     tables["kpis"] = kpis_table(tables, prep, info)
     summary = summary_dict(tables, prep, info)
     return Results(tables, info, summary)
+
+
+def products_table(prep: Prepared, shipments: pd.DataFrame) -> pd.DataFrame:
+    """The product facts the run used, with the dose cadence as shipped: doses per shipment
+    requested, the most a shipment can carry in time (a lane of no transit), and what the
+    lanes in use kept (doses over shipments reaching sites) with the shipments a patient's
+    year needs on them. Without deliveries, the no-transit figures."""
+    p = prep.products
+    out = p.reset_index()[[
+        "product_id", "name", "modality", "therapeutic_area", "temperature_class",
+        "doses_per_patient", "dose_interval_days", "price_usd_per_dose", "cogs_usd_per_dose",
+        "shelf_life_hours", "handling_buffer_hours", "max_patient_travel_km",
+        "penalty_usd_per_patient", "doses_per_shipment", "doses_per_shipment_max"]]
+    out = out.rename(columns={"doses_per_shipment": "doses_per_shipment_requested"})
+    to_sites = shipments[shipments["leg"].isin(("direct", "partner_delivery"))] \
+        if len(shipments) else shipments
+    sums = to_sites.groupby("product_id")[["doses_per_year", "shipments_per_year"]].sum() \
+        if len(to_sites) else pd.DataFrame(columns=["doses_per_year", "shipments_per_year"])
+    sums = sums[sums["shipments_per_year"] > TOL]
+    kept = (sums["doses_per_year"] / sums["shipments_per_year"]).astype(float)
+    per_patient = (sums["shipments_per_year"] * p["doses_per_patient"].reindex(sums.index)
+                   / sums["doses_per_year"]).astype(float)
+    ids = out["product_id"]
+    out["doses_per_shipment_kept"] = ids.map(kept).fillna(
+        out["doses_per_shipment_max"]).to_numpy(float)
+    out["shipments_per_patient_year"] = ids.map(per_patient).fillna(
+        ids.map(p["shipments_per_patient"])).to_numpy(float)
+    return out
 
 
 def assignments_table(prep: Prepared, x: np.ndarray) -> pd.DataFrame:
@@ -208,7 +233,7 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
         "partner_id": "", "site_id": lanes["site_id"], "product_id": lanes["product_id"],
         "mode": lanes["mode"], "doses_per_year": lanes["doses"],
         "transit_hours": lanes["hours"], "cost_usd_per_shipment": lanes["cost_usd_per_shipment"],
-        **{c: lanes[c] for c in LEG_COLUMNS},
+        **{c: lanes[c] for c in (*LEG_COLUMNS, *CADENCE)},
     })
     sup = prep.partner_supply.assign(doses=r)
     sup = sup[sup["doses"] > 0]
@@ -217,7 +242,7 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
         "partner_id": sup["partner_id"], "site_id": "", "product_id": sup["product_id"],
         "mode": sup["last_leg_mode"], "doses_per_year": sup["doses"],
         "transit_hours": sup["hours"], "cost_usd_per_shipment": sup["cost_usd_per_shipment"],
-        **{c: sup[c] for c in LEG_COLUMNS},
+        **{c: sup[c] for c in (*LEG_COLUMNS, *CADENCE)},
     })
     links = prep.partner_links.assign(doses=q)
     links = links[links["doses"] > 0]
@@ -230,24 +255,37 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
         "first_leg_mode": "", "first_leg_hours": np.nan, "first_leg_cost_usd": np.nan,
         "hub_wait_hours": 0.0, "last_leg_mode": links["mode"], "last_leg_hours": links["leg_hours"],
         "last_leg_cost_usd": links["cost_usd_per_shipment"],
+        **{c: links[c] for c in CADENCE},
     })
     inbound = _starting_material_rows(prep, v)
     parts = [df for df in (direct, supply, delivery) if len(df)]
     out = pd.concat(parts, ignore_index=True) if parts else direct.iloc[0:0]
     if len(out):
         out["temperature_class"] = out["product_id"].map(products["temperature_class"])
-        out["shipments_per_year"] = out["doses_per_year"] / out["product_id"].map(
-            products["doses_per_shipment"])
+        # doses become shipments at the lane's cadence (what its shelf life left keeps)
+        out["shipments_per_year"] = out["doses_per_year"] * out["shipments_per_dose"]
         out["shelf_life_hours"] = out["product_id"].map(products["shelf_life_hours"])
         out["handling_buffer_hours"] = out["product_id"].map(products["handling_buffer_hours"])
     else:
         for c in ("temperature_class", "shipments_per_year", "shelf_life_hours",
                   "handling_buffer_hours"):
             out[c] = pd.Series(dtype="float64" if c != "temperature_class" else "object")
+    out = _cadence_report(out, products)
     out = pd.concat([out, inbound], ignore_index=True) if len(inbound) else out
     out["vein_to_vein_days"] = _vein_to_vein_days(prep, out, inbound)
     return out.sort_values(["leg", "site_id", "partner_id", "product_id", "plant_id", "hub_id"],
                            ignore_index=True)
+
+
+def _cadence_report(out: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """Requested against kept doses per shipment, and the shipments a patient's year needs
+    on the lane (the lane's shipments per dose x doses per patient)."""
+    dpp = out["product_id"].map(products["doses_per_patient"]).astype(float)
+    out = out.assign(
+        doses_per_shipment_requested=out["product_id"].map(
+            products["doses_per_shipment"]).astype(float),
+        shipments_per_patient_year=out["shipments_per_dose"].astype(float) * dpp)
+    return out.drop(columns="shipments_per_dose")
 
 
 def _starting_material_rows(prep: Prepared, v: np.ndarray | None) -> pd.DataFrame:
@@ -261,7 +299,7 @@ def _starting_material_rows(prep: Prepared, v: np.ndarray | None) -> pd.DataFram
         "mode": lanes["last_leg_mode"], "doses_per_year": 0.0,
         "transit_hours": lanes["hours"], "cost_usd_per_shipment": lanes["cost_usd_per_patient"],
         "temperature_class": np.where(lanes["needs_cryo"], "cryogenic", "fresh"),
-        "shipments_per_year": lanes["patients"],
+        "shipments_per_year": lanes["patients"], "shipments_per_patient_year": 1.0,
         "shelf_life_hours": lanes["product_id"].map(products["starting_material_hours"]),
         "handling_buffer_hours": 0.0, **{c: lanes[c] for c in LEG_COLUMNS},
     })

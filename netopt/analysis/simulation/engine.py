@@ -73,7 +73,7 @@ class Static:
     prod_doses: np.ndarray
     prod_interval: np.ndarray
     prod_limit: np.ndarray
-    prod_doses_per_shipment: np.ndarray
+    lane_shipments_per_dose: np.ndarray
     in_hub: np.ndarray
     in_pre: np.ndarray
     in_to_hub: np.ndarray
@@ -135,7 +135,7 @@ class Static:
             prod_doses=doses,
             prod_interval=interval,
             prod_limit=limit,
-            prod_doses_per_shipment=products["doses_per_shipment"].to_numpy(float),
+            lane_shipments_per_dose=lanes["shipments_per_dose"].to_numpy(float),
             in_hub=np.array([hub_pos.get(h, n_hubs) for h in inbound["hub_id"]],
                             dtype=np.int64),
             in_pre=inbound["pre_hours"].to_numpy(float),
@@ -332,7 +332,7 @@ def _attempt(st: Static, cal: Calendar, sigma: float, doses: _Doses, fates: _Fat
     prod = doses.product[cur]
     cell = hub * (st.n_calendar_days + 1) + np.minimum(depart, st.n_calendar_days)
     shipments = fates.shipments  # added in place
-    shipments += np.bincount(cell, weights=1.0 / st.prod_doses_per_shipment[prod],
+    shipments += np.bincount(cell, weights=st.lane_shipments_per_dose[lane],
                              minlength=shipments.size)
     fates.closure_delayed[cur] |= lost > 0
     limit = st.prod_limit[prod]

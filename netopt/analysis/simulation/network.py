@@ -256,8 +256,6 @@ def _products(table: pd.DataFrame) -> pd.DataFrame:
     out["shelf_budget_hours"] = (p["shelf_life_hours"].astype(float)
                                  - p["handling_buffer_hours"].astype(float))
     out["cogs_usd_per_dose"] = p["cogs_usd_per_dose"].astype(float)
-    out["doses_per_shipment"] = p["doses_per_shipment"].astype(float).where(
-        p["doses_per_shipment"].astype(float) > 0, 1.0)
     return out
 
 
@@ -352,8 +350,11 @@ def _lanes(shipments: pd.DataFrame, case: Case, hubs: pd.DataFrame,
     lanes = pd.concat([direct, delivery], ignore_index=True)
     if first not in lanes.columns:
         lanes[first] = np.nan
+    # shipments per dose as the model counted them on the lane (its dose cadence)
+    lanes["shipments_per_dose"] = (pd.to_numeric(lanes["shipments_per_year"], errors="coerce")
+                                   / lanes["doses_per_year"].astype(float)).fillna(1.0)
     lanes = lanes[["leg", "plant_id", "hub_id", "partner_id", "site_id", "product_id",
-                   "doses_per_year", "transit_hours", first]].copy()
+                   "doses_per_year", "shipments_per_dose", "transit_hours", first]].copy()
     lanes = lanes.sort_values(["site_id", "product_id", "leg", "plant_id", "hub_id",
                                "partner_id"], ignore_index=True)
     with_hub = (lanes["hub_id"] != "") & (lanes["plant_id"] != "")
