@@ -114,7 +114,7 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "treatment_weeks": 12, "price_usd_per_dose": 4_500, "cogs_usd_per_dose": 1_200,
         "shelf_life_hours": 168, "handling_buffer_hours": 12, "incidence_per_100k": 2.5,
         "max_patient_travel_km": 150, "starting_material_hours": None,
-        "chair_hours_per_dose": 2, "doses_per_shipment": 4,
+        "chair_hours_per_dose": 2, "doses_per_shipment": 2,
         "unserved_penalty_usd_per_patient": None,
         "schedule_notice_hours": 48,
     },
@@ -802,7 +802,10 @@ def _sources_section() -> list[str]:
          "illustrative: CAR-T infusion day incl. premedication and observation; AAV infusion "
          "about one hour plus preparation and monitoring; short repeat infusion"),
         ("dosing of `rdc_rx`", "twice weekly for 12 weeks = 24 doses",
-         "illustrative; 4 doses per shipment (one delivery serves several patients)"),
+         "illustrative; 2 doses per shipment: the 156 h of shelf life left after the "
+         "buffer span one 3.5-day interval, so a patient's shipment carries two doses (one "
+         "on lanes over 72 h, where the shelf life left spans none): 12 shipments a "
+         "patient"),
         ("unserved penalty", "blank", "the default lost margin doses x (price - COGS) applies"),
         ("schedule notice", "336 / 336 / 168 / 48 / 168 h",
          "illustrative: CAR-T infusion is planned around the manufacturing slot; AAV and "

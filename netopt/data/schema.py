@@ -208,7 +208,9 @@ PRODUCTS = Table(
                "Infusion-chair time one administration takes", "h", required=False,
                default=4.0, min=0, max=168),
         Column("doses_per_shipment", "float",
-               "Doses delivered per shipment (1 = one shipment per dose)", "doses",
+               "Doses delivered per shipment, at most (1 = one shipment per dose): fewer "
+               "where the shelf life left after the lane cannot span their dose intervals",
+               "doses",
                required=False, default=1.0, min=1, max=100_000),
         Column("unserved_penalty_usd_per_patient", "float",
                "Cost of an untreated patient in the cost objective (blank = lost margin: "
