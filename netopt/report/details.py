@@ -9,6 +9,7 @@ self-contained like the other pages (inline CSS, no script).
 from __future__ import annotations
 
 import html
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -250,6 +251,18 @@ def _solver_name(summary: dict) -> str:
     return f"{LABELS.get(name, name)} {summary.get('solver_version') or ''}".strip()
 
 
+def _cadence(row: dict) -> tuple[str, str]:
+    """('2 of 4', '12'): doses per shipment the lanes kept, of those requested, and the
+    shipments a patient's year takes ('' for results without the cadence columns)."""
+    kept, asked = num(row.get("doses_per_shipment_kept"), math.nan), \
+        num(row.get("doses_per_shipment_requested"), math.nan)
+    per_patient = num(row.get("shipments_per_patient_year"), math.nan)
+    if math.isnan(kept) or math.isnan(per_patient):
+        return "", ""
+    of = f" of {asked:g}" if not math.isnan(asked) and asked != kept else ""
+    return f"{round(kept, 1):g}{of}", f"{round(per_patient, 1):g}"
+
+
 def _products_table(result: Results) -> str:
     p = table(result, "products")
     if "product_id" not in p.columns:
@@ -270,6 +283,7 @@ def _products_table(result: Results) -> str:
             f"<td class='n'>{_esc(fmt_usd(num(r.get('price_usd_per_dose'))))}</td>"
             f"<td class='n'>{_esc(fmt_usd(num(r.get('cogs_usd_per_dose'))))}</td>"
             f"<td class='n'>{_esc(fmt_num(num(r.get('doses_per_patient'))))}</td>"
+            + "".join(f"<td class='n'>{_esc(c)}</td>" for c in _cadence(r)) +
             f"<td class='n'>{_esc(fmt_num(num(r.get('shelf_life_hours'))))} h</td>"
             f"<td class='n'>{_esc(fmt_num(num(r.get('handling_buffer_hours'))))} h</td>"
             f"<td class='n'>{_esc(fmt_num(num(r.get('max_patient_travel_km'))))} km</td>"
@@ -277,9 +291,13 @@ def _products_table(result: Results) -> str:
             f"<td class='n'>{_esc(fmt_num(s))} / {_esc(fmt_num(s + x))}</td></tr>")
     return ("<table><thead><tr><th>Product</th><th>Modality</th><th>Temperature</th>"
             "<th class='n'>Price/dose</th><th class='n'>COGS/dose</th>"
-            "<th class='n'>Doses/patient</th><th class='n'>Shelf life</th>"
+            "<th class='n wrap'>Doses per patient</th>"
+            "<th class='n wrap' title='doses one shipment carries in time at the dose "
+            "interval, of those requested'>Doses per shipment</th>"
+            "<th class='n wrap' title='whole shipments for one patient&#39;s doses of a year'>"
+            "Shipments per patient</th><th class='n'>Shelf life</th>"
             "<th class='n'>Buffer</th><th class='n'>Max travel</th>"
-            "<th class='n'>Penalty/patient</th><th class='n'>Served / demand (pts/yr)</th>"
+            "<th class='n'>Penalty/patient</th><th class='n wrap'>Served / demand (pts/yr)</th>"
             f"</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 

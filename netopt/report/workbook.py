@@ -55,6 +55,8 @@ _RULES: list[tuple[str, str, str]] = [
     (r"^population$", "people", INT),
     (r"^(patients|capacity_patients)", "patients/yr", DEC2),
     (r"doses_per_patient$", "doses/patient", DEC1),
+    (r"^doses_per_shipment", "doses/shipment", DEC1),
+    (r"^shipments_per_patient_year$", "shipments/patient/yr", DEC1),
     (r"doses_per_year$", "doses/yr", DEC1),
     (r"shipments_per_year$", "shipments/yr", DEC1),
     (r"^chair_hours", "chair-h/yr", INT),
