@@ -22,7 +22,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from ..data.config import SolverSettings
 from ..model.sites import lazy_linking, link_pairs
 from .backends import solve_with_backend
-from .info import SolveError, SolveInfo, model_size
+from .info import SolveError, SolveInfo, highs_time_limit, model_size
 from .network_start import StartNetwork, hold, release
 from .rounding import rounded_network
 
@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 
 #: share of the time limit the MIP start may take, and the model size that warrants one
 WARM_START_SHARE = 0.5
+#: share of the time limit the linking cut loop may take (the MIP is valid without the rows
+#: it has not found yet: they only tighten the relaxation)
+LINK_SHARE = 0.3
+#: a stage of the solve that would get less than this is skipped
+MIN_STAGE_SECONDS = 2.0
 WARM_START_MIN_SITES = 60
 #: a site the LP relaxation uses above this level is kept open in the MIP start
 LP_OPEN_THRESHOLD = 0.02
@@ -68,12 +73,15 @@ def _options(settings: SolverSettings, **extra: object) -> dict:
 def _run(highs: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
          time_limit: float, **extra: object):
     """One HiGHS run of at most time_limit seconds (re-solves only change bounds)."""
+    seconds = max(1.0, float(time_limit))
     if getattr(highs, "_solver_model", None) is not None:
         _only_bounds_change(highs)
+        if extra.get("solve_relaxation"):
+            seconds = highs_time_limit(highs._solver_model, seconds)
     with _ctrl_c_survives_highs():
         return highs.solve(
             m, tee=tee, load_solutions=False, raise_exception_on_nonoptimal_result=False,
-            time_limit=max(1.0, float(time_limit)), rel_gap=float(settings.mip_gap),
+            time_limit=seconds, rel_gap=float(settings.mip_gap),
             threads=int(settings.threads), solver_options=_options(settings, **extra),
         )
 
@@ -159,8 +167,12 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
                 v.setub(0)
                 free.append(v)
     left = budget - (time.perf_counter() - started)
-    res = _run(solver, m, settings, tee, max(left, 0.5 * budget), solver="choose",
-               run_crossover="on")
+    if left < MIN_STAGE_SECONDS:  # no time for the restricted MIP: the rounded network it is
+        for v in free:
+            v.setlb(0)
+            v.setub(1)
+        return rounded, lp_bound
+    res = _run(solver, m, settings, tee, left, solver="choose", run_crossover="on")
     for v in free:
         v.setlb(0)
         v.setub(1)
@@ -292,25 +304,31 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         raise SolveError("HiGHS is not available: pip install highspy")
     limit = float(time_limit or settings.time_limit)
     started = time.perf_counter()
+    deadline = started + limit
+
+    def left(share: float = 1.0) -> float:
+        """Seconds a stage may run: `share` of the limit, never past the deadline."""
+        return max(min(share * limit, deadline - time.perf_counter()), 0.0)
+
     lp_bound = None
-    started_from, budget = "none", WARM_START_SHARE * limit
+    started_from = "none"
     if start_network:
-        solver.start = network_start(solver, m, settings, tee, budget, start_network)
+        solver.start = network_start(solver, m, settings, tee, left(WARM_START_SHARE),
+                                     start_network)
         started_from = "baseline" if solver.start else "none"
-        budget = max(budget - (time.perf_counter() - started), 1.0)
     linked = None
     if lazy_linking(m):
-        linked = separate_linking(solver, m, settings, tee, budget)
+        linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE))
         lp_bound = linked
-        budget = max(budget - (time.perf_counter() - started), 1.0)
     if not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES \
             and _start_applies(m):
+        spent = time.perf_counter() - started
+        budget = min(max(WARM_START_SHARE * limit - spent, 0.2 * limit), left())
         solver.start, lp_start = mip_start(solver, m, settings, tee, budget, linked)
         bounds = [b for b in (lp_bound, lp_start) if b is not None]
         lp_bound = max(bounds) if bounds else None
         started_from = "relax-and-fix" if solver.start else "none"
-    res = _run(solver, m, settings, tee, limit - (time.perf_counter() - started),
-               solver="choose")
+    res = _run(solver, m, settings, tee, left(), solver="choose")
     seconds = time.perf_counter() - started
     term = res.termination_condition
     sol = res.solution_status
