@@ -20,16 +20,20 @@ from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondi
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from ..data.config import SolverSettings
+from ..model.common import group
 from ..model.sites import lazy_linking, link_pairs
 from .backends import solve_with_backend
 from .info import SolveError, SolveInfo, highs_time_limit, model_size
+from .local_search import drop_facilities
 from .network_start import StartNetwork, hold, release
 from .rounding import rounded_network
 
 log = logging.getLogger(__name__)
 
 #: share of the time limit the MIP start may take, and the model size that warrants one
-WARM_START_SHARE = 0.5
+WARM_START_SHARE = 0.6
+#: share of the MIP start's time the drop search on the rounded network may take
+DROP_SHARE = 0.4
 #: share of the time limit the linking cut loop may take (the MIP is valid without the rows
 #: it has not found yet: they only tighten the relaxation)
 LINK_SHARE = 0.3
@@ -153,8 +157,8 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     rounded = _rounded_start(solver, m, settings, tee, budget - (time.perf_counter() - started))
     kept = {vid for vid, value in (rounded or {}).items() if value > 0.5}
     free = [v for v in m.y.values() if not v.fixed]
-    for v in free:
-        if (v.value or 0.0) > LP_OPEN_THRESHOLD:
+    for v in free:  # the start's sites where there is one (the drop search closed some)
+        if (id(v) in kept) if rounded else (v.value or 0.0) > LP_OPEN_THRESHOLD:
             v.setlb(1)
         else:
             v.setub(0)
@@ -262,10 +266,14 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
     values loaded in `m` are put back afterwards for the site fixing that follows."""
     if not hasattr(m, "reach") or budget <= 1.0:
         return None
+    started = time.perf_counter()
     lp_values = {id(v): v.value for v in m.component_data_objects(pyo.Var)}
-    held = hold(m, rounded_network(m, LP_OPEN_THRESHOLD))
+    network = _drop_surplus(solver, m, settings, rounded_network(m, LP_OPEN_THRESHOLD),
+                            started + DROP_SHARE * budget)
+    held = hold(m, network)
     try:
-        res = _run(solver, m, settings, tee, budget, solver="choose")
+        res = _run(solver, m, settings, tee, budget - (time.perf_counter() - started),
+                   solver="choose")
     finally:
         release(held)
     start = None
@@ -279,6 +287,46 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
         v.set_value(lp_values.get(id(v)), skip_validation=True)
     solver.start = start
     return start
+
+
+def _drop_surplus(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
+                  network: StartNetwork, deadline: float) -> StartNetwork:
+    """The rounded network without the hubs and partners it does not need (drop search,
+    solver/local_search.py), each trial priced by the restricted LP; the least used by the
+    LP relaxation (loaded in `m`) are tried first."""
+    def restricted_lp(trial: StartNetwork) -> float | None:
+        held = hold(m, trial)
+        try:
+            res = _run(solver, m, settings, False, deadline - time.perf_counter(),
+                       solve_relaxation=True, solver="simplex")
+        finally:
+            release(held)
+        if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
+            return None
+        return float(res.incumbent_objective)
+
+    candidates = _closures(m, network)
+    started = time.perf_counter()
+    dropped, value, closed = drop_facilities(network, restricted_lp, candidates, deadline)
+    if value is not None:
+        log.info("drop search: %d of %d hubs, partners and sites closed, restricted LP %.6g, "
+                 "%.1fs", closed, len(candidates), value, time.perf_counter() - started)
+    return dropped
+
+
+def _closures(m: pyo.ConcreteModel, network: StartNetwork) -> list:
+    """What the drop search tries to close, least used by the LP relaxation (loaded in `m`)
+    first: the network's hubs and partners, then its sites (each with its offers)."""
+    facilities = [(m.g[h].value or 0.0, (("g", h),)) for h in m.H if network["g"].get(h)]
+    facilities += [(m.a[p].value or 0.0, (("a", p),)) for p in m.Pa if network["a"].get(p)]
+    offers = group([sk for sk, on in network["w"].items() if on], lambda sk: sk[0])
+    sites = [(m.y[s].value or 0.0, (("y", s), *(("w", sk) for sk in offers.get(s, []))))
+             for s in m.S if network["y"].get(s)]
+
+    def order(items: list) -> list:
+        return [closure for _, closure in sorted(items, key=lambda c: (c[0], str(c[1][0])))]
+
+    return order(facilities) + order(sites)
 
 
 def _start_applies(m: pyo.ConcreteModel) -> bool:
@@ -323,7 +371,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     if not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES \
             and _start_applies(m):
         spent = time.perf_counter() - started
-        budget = min(max(WARM_START_SHARE * limit - spent, 0.2 * limit), left())
+        budget = min(max(WARM_START_SHARE * limit - spent, 0.25 * limit), left())
         solver.start, lp_start = mip_start(solver, m, settings, tee, budget, linked)
         bounds = [b for b in (lp_bound, lp_start) if b is not None]
         lp_bound = max(bounds) if bounds else None
