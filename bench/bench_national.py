@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import platform
 import tempfile
@@ -114,12 +115,28 @@ def direct_highs(limit: float, threads: int, seed: int) -> tuple[float, float | 
     return total, obj, bound
 
 
+def model_fingerprint(summary: dict) -> str:
+    """What the reference was made for: the model file, every data file it reads and the size
+    of the MILP built from them (a code change that reshapes the model changes the size). A
+    reference of another model is not a yardstick for this one."""
+    digest = hashlib.sha256(NATIONAL.read_bytes())
+    for path in sorted((ROOT / "data" / "us").glob("*.csv")):
+        digest.update(path.name.encode() + path.read_bytes())
+    size = (summary["n_variables"], summary["n_binaries"], summary["n_constraints"])
+    digest.update(repr(size).encode())
+    return digest.hexdigest()[:16]
+
+
 def against_reference(summary: dict) -> None:
     """How far this run's network is from the best known one, and what its bound proves."""
     if not REFERENCE.exists():
         print("== no bench/national_reference.json yet: run with --reference SECONDS ==")
         return
     ref = json.loads(REFERENCE.read_text())
+    if ref.get("model") != model_fingerprint(summary):
+        print("== bench/national_reference.json was made for another model (its data or "
+              "shape changed): make a new one with --reference SECONDS ==")
+        return
     best = min(ref["objective"], summary["objective"])
     bound = max(ref["bound"], summary["bound"] or 0.0)
     print("== against the reference (bench/national_reference.json) ==")
@@ -138,9 +155,10 @@ def record_reference(seconds: float, gap: float) -> None:
            "command": f"python bench/bench_national.py --reference {seconds:g} --gap {gap:g}",
            "date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, "
            f"{__import__('os').cpu_count()} cores",
-           "threads": (s.get("settings") or {}).get("solver", {}).get("threads")}
-    if REFERENCE.exists():
-        old = json.loads(REFERENCE.read_text())
+           "threads": (s.get("settings") or {}).get("solver", {}).get("threads"),
+           "model": model_fingerprint(s)}
+    old = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else None
+    if old and old.get("model") == new["model"]:
         if old["objective"] <= new["objective"] and old["bound"] >= new["bound"]:
             print("== the stored reference is at least as good: kept ==")
             return
