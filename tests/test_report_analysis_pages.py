@@ -66,6 +66,52 @@ def test_source_folder_unchanged_by_analyses_with_out(analysed: dict[str, Path])
     assert changed == []
 
 
+@pytest.mark.slow
+def test_analyses_in_the_folder_keep_its_report_linked(analysed: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    """finance, resilience and simulate writing into the solved folder leave report.html
+    linking each page they add, with the expiry and working-capital tiles pointing at
+    finance.html; the manifest keeps report.html the solve's, with its new checksum."""
+    import json
+    import shutil
+
+    from netopt.report import relink_report
+    from netopt.report.onepager import render_report
+    from netopt.results.folder import file_entry
+    from netopt.results.tables import Results
+
+    folder = tmp_path / "solved"
+    shutil.copytree(analysed["solved"], folder)
+    assert 'href="finance.html"' not in (folder / "report.html").read_text()
+    pages = []
+    for name, page, args in (("finance", "finance.html", []),
+                             ("simulate", "simulation/simulation.html",
+                              ["--replications", "2", "--days", "30"]),
+                             ("resilience", "resilience.html", [])):
+        res = runner.invoke(app, [name, str(folder), *args])
+        assert res.exit_code == 0, (name, res.output)
+        pages.append(page)
+        report = (folder / "report.html").read_text()
+        for linked in pages:
+            assert f'href="{linked}"' in report and (folder / linked).is_file(), (name, linked)
+    # every figure is the folder's own: the report is the one-pager of its tables
+    assert report == render_report(Results.read(folder), pages=pages)
+    finance_links = re.findall(r'<div class="kpi finance">.*?</div></div>', report)
+    assert len(finance_links) == 2 and all('href="finance.html"' in t for t in finance_links)
+    assert "expire per year" in finance_links[0] and "working capital" in finance_links[1]
+    runs = json.loads((folder / "netopt-manifest.json").read_text())["runs"]
+    owner = [r["command"] for r in runs for f in r["files"] if f["path"] == "report.html"]
+    assert owner == ["solve"]
+    listed = next(f for r in runs for f in r["files"] if f["path"] == "report.html")
+    assert listed == file_entry(folder / "report.html", "report.html")
+    assert [r["command"] for r in runs if "report.html" in r.get("updated", [])] == [
+        "finance", "simulate", "resilience"]
+    # a report the user changed is theirs: left alone
+    (folder / "report.html").write_text(report + "<!-- mine -->")
+    (folder / "finance.html").unlink()
+    assert relink_report(folder, tmp_path / "empty") is None
+
+
 # ---------------------------------------------------------------- one headline figure
 
 def test_network_cost_is_objective_minus_penalty() -> None:

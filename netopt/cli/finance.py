@@ -22,6 +22,7 @@ def finance(
     return-policy trade-off (finance.html, return_tradeoff.csv)."""
     import pandas as pd
 
+    from ..report import relink_report
     from ..report.finance import finance_totals, policy_mix, write_finance
     from ..results.folder import Run, results_folder
     from .common import console, err_console, load_or_exit, output_folder
@@ -52,6 +53,7 @@ def finance(
               source=str(result_dir.absolute()))
     with results_folder(target, run, attach=True) as staging:
         write_finance(table, tradeoff, model, staging.dir, products=_product_names(result_dir))
+        relink_report(target, staging.dir)  # the solved folder's one-pager links the page
     paths = staging.written
 
     mix = policy_mix(table)

@@ -24,6 +24,7 @@ def resilience(
 
     from ..analysis.resilience import n_minus_1
     from ..data.problems import InputError
+    from ..report import relink_report
     from ..report.resilience import write_resilience
     from ..report.workbook import append_table_sheet
     from ..results.folder import Run, results_folder
@@ -55,6 +56,7 @@ def resilience(
         write_resilience(res, str(summary.get("model") or result_dir.name), staging.dir)
         wrote_sheet = source_book.is_file() and append_table_sheet(
             source_book, "resilience", table, save_as=staging.dir / "network.xlsx")
+        relink_report(target, staging.dir)  # the solved folder's one-pager links the page
     path, book = target / "resilience.csv", target / "network.xlsx"
     page = target / "resilience.html"
 

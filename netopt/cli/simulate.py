@@ -40,6 +40,7 @@ def simulate_cmd(
     from ..analysis.simulation import load_network, simulate
     from ..data.config import SimulationSettings
     from ..data.problems import InputError
+    from ..report import relink_report
     from ..report.simulation_files import WORKBOOK_FILE, write_simulation
     from ..results.folder import Run, results_folder
     from .common import console, err_console, fail_input, output_folder
@@ -75,6 +76,7 @@ def simulate_cmd(
     with results_folder(root, run, attach=True) as staging:
         write_simulation(sim, staging.dir / sub, workbook=result_dir / WORKBOOK_FILE,
                          workbook_out=staging.dir / WORKBOOK_FILE)
+        relink_report(root, staging.dir)  # the solved folder's one-pager links the page
     _print_kpis(sim.tables["kpis"], console)
     console.print(f"wrote {len(staging.written)} files to {root / sub}")
 

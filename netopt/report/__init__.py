@@ -2,24 +2,24 @@
 and the Excel workbook.
 
 `write_reports` is what `netopt solve` and `netopt report` call; each writer can also be used
-alone (build_map for notebooks, write_workbook for a planner's re-cut).
+alone (build_map for notebooks, write_workbook for a planner's re-cut). `relink_report` keeps
+a folder's one-pager linking the analysis pages (finance, resilience, simulation) added to it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..results.folder import results_folder
+from ..results.folder import results_folder, written_unchanged
 from ..results.tables import Results
 from .details import write_details
 from .maps import build_map, write_map
-from .onepager import write_report
+from .onepager import ANALYSIS_PAGES, analysis_pages, render_report, write_report
 from .workbook import write_workbook
 
 MAP_FILE = "map.html"
 REPORT_FILE = "report.html"
 DETAILS_FILE = "details.html"
-FINANCE_FILE = "finance.html"
 WORKBOOK_FILE = "network.xlsx"
 
 
@@ -27,12 +27,14 @@ def write_reports(result: Results, out: Path) -> list[Path]:
     """Write map.html, report.html, details.html and network.xlsx into `out` as one run, added
     to what the folder holds (`netopt report`; see results/folder.py); return their paths."""
     with results_folder(Path(out), result.run("report"), attach=True) as staging:
-        # a finance page the folder keeps (netopt report adds to it; a new solve replaces it)
-        kept = not staging.nested and (Path(out) / FINANCE_FILE).exists()
+        # analysis pages the folder keeps (netopt report adds to it; a new solve, staged
+        # around this run, replaces them, so only what is staged counts then)
+        pages = analysis_pages(staging.dir) if staging.nested else \
+            analysis_pages(Path(out), staging.dir)
         paths = [
             write_map(result, staging.dir / MAP_FILE),
             write_report(result, staging.dir / REPORT_FILE, map_href=MAP_FILE,
-                         details_href=DETAILS_FILE, finance_href=FINANCE_FILE if kept else None),
+                         details_href=DETAILS_FILE, pages=pages),
             write_details(result, staging.dir / DETAILS_FILE, report_href=REPORT_FILE,
                           map_href=MAP_FILE),
             write_workbook(result, staging.dir / WORKBOOK_FILE),
@@ -40,5 +42,29 @@ def write_reports(result: Results, out: Path) -> list[Path]:
     return staging.final(paths)
 
 
-__all__ = ["build_map", "write_details", "write_map", "write_report", "write_reports",
-           "write_workbook"]
+def relink_report(folder: Path, staged: Path) -> Path | None:
+    """Keep a solved folder's report.html linking its analysis pages when an analysis adds
+    one: called by the analysis inside its run, with `staged` the staging folder that stands
+    for `folder`. The report is rendered again from the folder's tables, linking every
+    analysis page the folder holds or is about to receive, and staged so that the run
+    commits it with its own files (the manifest keeps it the solve's, with its new
+    checksum). Nothing is written when `folder` holds no solved result, when its report.html
+    is not netopt's or was changed since netopt wrote it, or when the report would not
+    change. Returns the staged report.html, or None."""
+    folder = Path(folder)
+    if not (folder / "summary.json").is_file() or not written_unchanged(folder, REPORT_FILE):
+        return None
+    result = Results.read(folder)
+    page = render_report(
+        result, map_href=MAP_FILE if (folder / MAP_FILE).is_file() else None,
+        details_href=DETAILS_FILE if (folder / DETAILS_FILE).is_file() else None,
+        pages=analysis_pages(folder, staged))
+    if page == (folder / REPORT_FILE).read_text(encoding="utf-8"):
+        return None
+    path = Path(staged) / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+__all__ = ["ANALYSIS_PAGES", "build_map", "relink_report", "write_details", "write_map",
+           "write_report", "write_reports", "write_workbook"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -348,7 +349,9 @@ def cost_chart_svg(result: Results, width: float = 520.0) -> str:
     return "".join(out)
 
 
-def _kpi_tiles(result: Results) -> str:
+def _kpi_tiles(result: Results, finance_href: str | None = None) -> str:
+    """The headline tiles; the expiry and working-capital tiles link the finance page when
+    the folder has one."""
     k = kpi_values(result)
     cost = headline_costs(result)
     reach = within_km(result)
@@ -362,6 +365,9 @@ def _kpi_tiles(result: Results) -> str:
     expired = k.get("expired_doses_per_year", 0.0)
     writeoff = k.get("manufacturer_writeoff_usd", 0.0)
     wc = k.get("working_capital_manufacturer_usd", 0.0) + k.get("working_capital_site_usd", 0.0)
+    fin = table(result, "finance")
+    expired_usd = float(sum(num(v) for v in fin["expired_usd"])) if "expired_usd" in \
+        fin.columns else 0.0
     tiles = [
         (fmt_usd(cost["network_cost_usd"]), "network cost per year (cash)"
          + (f"; plus {fmt_usd(penalty)} unserved penalty, not cash" if penalty >= 0.5 else ""),
@@ -375,13 +381,16 @@ def _kpi_tiles(result: Results) -> str:
          False, ""),
         (f"{fmt_int(k.get('hubs_active', 0.0))} \u00b7 {fmt_int(k.get('partners_active', 0.0))}",
          "3PL hubs \u00b7 cold-storage partners active", False, ""),
-        (f"{fmt_num(expired)} doses", f"expire per year; manufacturer write-offs "
-         f"{fmt_usd(writeoff)}/yr", False, ""),
-        (fmt_usd(wc), "working capital tied up in doses (manufacturer and sites)", False, ""),
+        (f"{fmt_num(expired)} doses", f"expire per year ({fmt_usd(expired_usd)} at cost of "
+         f"goods); manufacturer write-offs {fmt_usd(writeoff)}/yr", False, "finance"),
+        (fmt_usd(wc), "working capital tied up in doses (manufacturer and sites)", False,
+         "finance"),
     ]
+    more = (f' <a href="{_esc(finance_href)}">Finance \u203a</a>' if finance_href else "")
     return '<section class="kpis">' + "".join(
         f'<div class="kpi{" warn" if warn else ""} {cls}"><div class="v">{_esc(v)}</div>'
-        f'<div class="l">{_esc(lbl)}</div></div>' for v, lbl, warn, cls in tiles) + "</section>"
+        f'<div class="l">{_esc(lbl)}{more if cls == "finance" else ""}</div></div>'
+        for v, lbl, warn, cls in tiles) + "</section>"
 
 
 def top_unserved(result: Results, n: int = 5) -> str:
@@ -440,18 +449,32 @@ def facility_list(result: Results) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
+#: pages analyses add to a result folder (path in it, link text): the one-pager links each
+#: one the folder holds
+ANALYSIS_PAGES = (("finance.html", "Finance"), ("resilience.html", "Single points of failure"),
+                  ("simulation/simulation.html", "Simulation"))
+
+
+def analysis_pages(*folders: Path) -> list[str]:
+    """The analysis pages (ANALYSIS_PAGES paths) present in any of `folders`."""
+    return [rel for rel, _ in ANALYSIS_PAGES
+            if any((Path(f) / rel).is_file() for f in folders)]
+
+
 def render_report(result: Results, map_href: str | None = "map.html",
                   details_href: str | None = "details.html",
-                  finance_href: str | None = None) -> str:
-    """The one-pager as a self-contained HTML string (prints on one US Letter page)."""
+                  pages: Sequence[str] = ()) -> str:
+    """The one-pager as a self-contained HTML string (prints on one US Letter page); `pages`
+    are the analysis pages beside it (see ANALYSIS_PAGES), linked in its header."""
     css = (resources.files("netopt.report") / "templates" / "report.css").read_text("utf-8")
     st = result.summary.get("settings") or {}
     model = text(result.summary.get("model") or st.get("name") or "model")
     description = text(st.get("description"))
     reach = within_km(result)
+    finance_href = "finance.html" if "finance.html" in pages else None
     links = " \u00b7 ".join(f'<a href="{_esc(h)}">{label}</a>' for h, label in (
         (map_href, "Interactive map"), (details_href, "Details (all tables)"),
-        (finance_href, "Finance")) if h)
+        *((rel, label) for rel, label in ANALYSIS_PAGES if rel in pages)) if h)
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -460,7 +483,7 @@ def render_report(result: Results, map_href: str | None = "map.html",
         f"<header><h1>Network design \u2014 {_esc(model)}</h1>",
         f'<p class="sub">{_esc(description)}{" " if description else ""}{links}</p>',
         "</header>",
-        _kpi_tiles(result),
+        _kpi_tiles(result, finance_href),
         '<figure class="netmap">', static_map_svg(result), _legend(result, reach),
         "</figure>",
         '<div class="two"><div class="chart"><h2>Annual network cost</h2>',
@@ -492,11 +515,9 @@ def _ordering_note(result: Results) -> str:
 
 def write_report(result: Results, path: Path, map_href: str | None = "map.html",
                  details_href: str | None = "details.html",
-                 finance_href: str | None = None) -> Path:
-    """Write report.html (self-contained); it links finance.html when that page is beside
-    it (written by `netopt finance`) or when `finance_href` says where it is (a report
-    staged elsewhere before it moves in beside the page)."""
-    finance = finance_href or ("finance.html" if (path.parent / "finance.html").exists()
-                               else None)
-    path.write_text(render_report(result, map_href, details_href, finance), encoding="utf-8")
+                 pages: Sequence[str] | None = None) -> Path:
+    """Write report.html (self-contained). It links the analysis pages `pages` (default:
+    those beside `path`; a report staged elsewhere before it moves in beside them is told)."""
+    found = analysis_pages(path.parent) if pages is None else list(pages)
+    path.write_text(render_report(result, map_href, details_href, found), encoding="utf-8")
     return path

@@ -140,6 +140,18 @@ def read_manifest(folder: Path) -> list[dict[str, Any]]:
     return runs
 
 
+def written_unchanged(folder: Path, rel: str) -> bool:
+    """Whether `folder`/`rel` is a file a netopt run wrote (listed in the manifest) and
+    nobody has changed since (same checksum): only such a file may be re-written for the
+    user, as a run's own writer would."""
+    path = Path(folder) / rel
+    if not path.is_file():
+        return False
+    listed = [f.get("sha256") for r in read_manifest(folder) for f in r["files"]
+              if f["path"] == rel]
+    return bool(listed) and file_entry(path, rel)["sha256"] == listed[-1]
+
+
 def plan_runs(old: list[dict[str, Any]], run: dict[str, Any], staged: list[dict[str, Any]],
               attach: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The runs of the new manifest, and the files of earlier runs to remove.
