@@ -169,11 +169,22 @@ def _check_workbook(folder: Path) -> None:
                 assert got == want, (name, col)
     costs = pd.read_csv(folder / "costs.csv")
     total = float(costs.loc[costs["term"] == "total", "usd_per_year"].iloc[0])
-    summary = {r[0]: r[1] for r in wb["summary"].iter_rows(values_only=True) if r[0]}
-    assert math.isclose(summary["total"], total, rel_tol=1e-9)
-    assert math.isclose(summary["Network cost (cash, USD/yr)"], network_cost_usd(costs),
+    sheet = list(wb["summary"].iter_rows(values_only=True))
+    summary = {r[0]: r[1] for r in sheet if r[0]}
+    network = network_cost_usd(costs)
+    assert math.isclose(summary["Objective (network cost + penalties, USD/yr)"], total,
                         rel_tol=1e-9)
-    assert len(wb["summary"]._charts) == 1  # the cost chart
+    assert math.isclose(summary["Network cost (cash, USD/yr)"], network, rel_tol=1e-9)
+    assert math.isclose(summary["Network cost (cash)"], network, rel_tol=1e-9)
+    # the chart's lines (ordering and inventory in its parts) add up to the network cost
+    head = next(i for i, r in enumerate(sheet) if r[0] == "Network cost by line")
+    end = next(i for i, r in enumerate(sheet) if r[0] == "Network cost (cash, USD/yr)")
+    lines = [r[1] for r in sheet[head + 1:end]]
+    assert math.isclose(sum(lines), network, rel_tol=1e-9, abs_tol=1e-6)
+    assert "ordering_and_inventory" not in [r[0] for r in sheet[head + 1:end]]
+    (chart,) = wb["summary"]._charts  # the cost chart draws those lines and their sum
+    ref = chart.series[0].val.numRef.f
+    assert ref.endswith(f"$B${head + 2}:$B${end + 1}"), ref
     kpis = wb["kpis"]
     counts = [r for r in kpis.iter_rows(min_row=2) if r[2].value in ("sites", "hubs")]
     assert counts and all(r[1].number_format == "#,##0" for r in counts)

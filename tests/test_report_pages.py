@@ -123,6 +123,66 @@ def test_network_cost_is_the_same_everywhere(folder: Path) -> None:
     assert any(abs(v - network) < 0.01 for v in values), "network.xlsx lacks the network cost"
 
 
+@pytest.fixture(scope="module")
+def compared(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The solved us-small read back as a comparison's scenario (as `netopt compare` builds
+    its rows from a solve), with compare.csv, compare.html and compare.xlsx written."""
+    from netopt.analysis import scenarios as sc
+    from netopt.report.compare import write_comparison
+
+    summary = json.loads((folder / "summary.json").read_text())
+    run = sc.solved_run(sc.ScenarioSpec("us-small", str(SMALL), {}), Results.read(folder),
+                        summary["settings"]["service"]["within_km"],
+                        summary["settings"]["service"]["min_share"])
+    comp = sc.build_comparison([run, run], title="us-small twice")
+    out = tmp_path_factory.mktemp("compare")
+    comp.write_tables(out)
+    write_comparison(comp, out)
+    return out
+
+
+def test_network_cost_is_the_same_in_the_comparison(folder: Path, compared: Path) -> None:
+    network = json.loads((folder / "summary.json").read_text())["network_cost_usd"]
+    rows = pd.read_csv(compared / "compare.csv")
+    assert rows["network_cost_usd"].tolist() == pytest.approx([network] * 2, rel=1e-12)
+    assert fmt_usd(network) in (compared / "compare.html").read_text()
+    sheet = openpyxl.load_workbook(compared / "compare.xlsx")["Comparison"]
+    head = [c.value for c in sheet[1]]
+    col = head.index("network_cost_usd (USD/yr)")
+    assert [r[col] for r in sheet.iter_rows(min_row=2, values_only=True)] == \
+        pytest.approx([network] * 2, rel=1e-12)
+
+
+def test_compare_bars_show_ordering_in_its_parts(folder: Path, compared: Path) -> None:
+    """us-small stocks doses at hubs: its ordering-and-inventory term (negative: stock saves
+    more shipping than it costs) is drawn as holding, expiries, capital charge,
+    replenishment and the shipping saving, each explained, and every bar ends at the
+    table's objective."""
+    rows = pd.read_csv(compared / "compare.csv")
+    parts = [c for c in rows.columns if c.startswith("ordering_") and c.endswith("_usd")]
+    term = rows["cost_ordering_and_inventory"]
+    assert (term < 0).all()
+    assert rows[parts].sum(axis=1).to_numpy() == pytest.approx(term.to_numpy(), abs=1e-6)
+    page = (compared / "compare.html").read_text()
+    bars = re.findall(r'<g class="bar" data-scenario="[^"]*" data-total="([-0-9.]+)">(.*?)</g>',
+                      page, re.S)
+    assert len(bars) == 2
+    for (total, body), objective in zip(bars, rows["objective_usd"], strict=True):
+        segments = [float(v) for v in re.findall(r'data-usd="([-0-9.]+)"', body)]
+        assert float(total) == pytest.approx(objective, abs=0.01)
+        assert sum(segments) == pytest.approx(objective, abs=0.05)
+        assert min(segments) == pytest.approx(rows["ordering_shipping_saved_usd"][0], abs=0.01)
+        assert "Ordering and inventory" not in body
+    for words in ("Inventory holding</b>: storing doses", "Expired doses</b>: doses that",
+                  "Capital charge</b>: cost of capital", "Replenishment shipments</b>: bulk",
+                  "Saving: per-patient shipping avoided</b>: the per-patient deliveries"):
+        assert words in page, words
+    # the one-pager's cost chart draws the same parts (the compare legend names them)
+    report = (folder / "report.html").read_text()
+    for label in ("Inventory holding", "Saving: per-patient shipping avoided"):
+        assert f">{label}</text>" in report and f"</svg>{label}" in page
+
+
 def test_cost_chart_adds_up_to_the_network_cost(folder: Path) -> None:
     result = Results.read(folder)
     lines = network_cost_lines(result)

@@ -35,7 +35,12 @@ from pydantic import BaseModel, ValidationError
 
 from ..data.config import ModelConfig
 from ..results.folder import Run, results_folder
-from ..results.tables import network_cost_usd, unserved_penalty_usd
+from ..results.tables import (
+    ORDERING_PART_KEYS,
+    network_cost_usd,
+    ordering_breakdown,
+    unserved_penalty_usd,
+)
 
 STATUSES = ("optimal", "feasible", "infeasible", "invalid", "no_solution", "error")
 SUMMARY_COLUMNS = ("objective_usd", "gap", "patients_demand", "patients_served",
@@ -96,6 +101,8 @@ class ScenarioRun:
     #: solved design decisions (solver.network_start), kept for a batch's baseline only:
     #: the other scenarios start from it
     network: dict | None = None
+    #: the ordering-and-inventory term in its parts (results.tables.ordering_breakdown)
+    ordering: dict[str, float] | None = None
 
     @property
     def ok(self) -> bool:
@@ -363,13 +370,22 @@ def _solve(spec: ScenarioSpec, case: Any, key: PrepareKey, options: SolveOptions
                             start_network=start_network, solver_name=options.solver)
     except Exception as exc:  # noqa: BLE001 - a batch reports, it does not stop
         return failed_run(spec, exc)
+    return solved_run(spec, result, case.config.service.within_km,
+                      case.config.service.min_share,
+                      network=result.network if keep_network else None)
+
+
+def solved_run(spec: ScenarioSpec, result: Any, within_km: float, min_share: float,
+               network: dict | None = None) -> ScenarioRun:
+    """A scenario's row material from its solved Results (a fresh solve, or a result folder
+    read back): headline figures, costs, ordering parts, sites, hubs and partners."""
     summary = {k: v for k, v in result.summary.items() if k != "settings"}
-    summary["within_km"] = case.config.service.within_km
-    summary["min_share"] = case.config.service.min_share
+    summary["within_km"] = within_km
+    summary["min_share"] = min_share
     return ScenarioRun(spec, str(result.summary.get("status", "feasible")), "", summary,
                        result.tables["costs"].copy(), result.tables["sites"].copy(),
                        result.tables["hubs"].copy(), result.tables["partners"].copy(),
-                       network=result.network if keep_network else None)
+                       network=network, ordering=ordering_breakdown(result.tables))
 
 
 _SOLVE_LOCK = threading.Lock()  # one solve at a time per process (Dask workers may be threaded)
@@ -630,6 +646,7 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
         if run.costs is not None:
             terms += [t for t in run.costs["term"] if t not in terms and t != "total"]
     terms.append("total")
+    parts = ORDERING_PART_KEYS if any(run.ordering for run in runs) else ()
     records = []
     for name, run in zip(names, runs, strict=True):
         rec: dict[str, Any] = {"scenario": name, "model_file": run.spec.model_file,
@@ -648,10 +665,14 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
                  else dict(zip(run.costs["term"], run.costs["usd_per_year"], strict=True)))
         for term in terms:
             rec[f"cost_{term}"] = costs.get(term, math.nan if run.costs is None else 0.0)
+        if parts:  # what ordering and inventory costs and saves, summing to its term
+            rec.update({f"ordering_{p}_usd": (run.ordering or {}).get(p, math.nan)
+                        for p in parts})
         records.append(rec)
     frame = pd.DataFrame(records)
     for col in ("objective_usd", *SUMMARY_COLUMNS[1:], "network_cost_usd",
-                "unserved_penalty_usd", *(f"cost_{t}" for t in terms)):
+                "unserved_penalty_usd", *(f"cost_{t}" for t in terms),
+                *(f"ordering_{p}_usd" for p in parts)):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     deltas = baseline_deltas(frame)
     at = frame.columns.get_loc("objective_usd") + 1

@@ -23,7 +23,17 @@ import pandas as pd
 from openpyxl import Workbook
 
 from ..results.folder import Run, results_folder
-from .common import SITE_STYLES, fmt_int, fmt_num, fmt_usd, num, points_bounds, text, truthy
+from .common import (
+    ORDERING_PARTS,
+    SITE_STYLES,
+    fmt_int,
+    fmt_num,
+    fmt_usd,
+    num,
+    points_bounds,
+    text,
+    truthy,
+)
 from .onepager import _esc, _label, _Projector
 from .workbook import (
     DEC1,
@@ -73,6 +83,7 @@ td.noise { color: #6b7580; font-style: italic; }
   white-space: nowrap; }
 td.noise .tag { color: #8a5a00; }
 p.note { color: #5b6672; font-size: 12px; margin: 6px 0 0; }
+ul.note.parts { color: #5b6672; font-size: 12px; margin: 4px 0 0; padding-left: 18px; }
 td.pos { color: #b2182b; }
 tr.base td { background: #f7f9fb; }
 .multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr));
@@ -233,14 +244,12 @@ def comparison_table(rows: pd.DataFrame) -> str:
 
 # ---------------------------------------------------------------- cost chart
 
-SAVING_NOTE = (
-    "<p class='note'>Each bar is the scenario's objective: its cost terms end to end, the "
-    "unserved penalty (grey: lost margin of patients not treated, a planning device, not cash) "
-    "last. <b>Ordering and inventory</b> is what stocking doses at hubs, partners or sites "
-    "costs (holding, expired doses at cost of goods, the capital charge, bulk replenishments) "
-    "minus the per-patient shipments it avoids; when the saving is larger it is negative, and "
-    "it is drawn hatched, back from the end of the positive terms, so the bar ends (black "
-    "tick) at the total in the table above. The finance page of each result splits it.</p>")
+BARS_NOTE = (
+    "Each bar is the scenario's objective, the total in the table above: its cost terms end "
+    "to end, the unserved penalty last (grey: the lost margin of patients not treated, a "
+    "planning device, not cash). A saving is drawn hatched, back from the end of the costs, so "
+    "each bar ends at its total (black tick).")
+ORDERING_COLUMN = "cost_ordering_and_inventory"
 
 
 def _term_colours(terms: list[str]) -> dict[str, str]:
@@ -255,20 +264,44 @@ def _term_colours(terms: list[str]) -> dict[str, str]:
     return colours
 
 
+def _ordering_part(column: str) -> str | None:
+    """'holding' for the column ordering_holding_usd, None for any other column."""
+    hit = re.fullmatch(r"ordering_(.+)_usd", column)
+    return hit.group(1) if hit and hit.group(1) in ORDERING_PARTS else None
+
+
+def _shown(rows: pd.DataFrame, column: str) -> bool:
+    return column in rows.columns and any(abs(num(v)) > 0.5 for v in rows[column])
+
+
 def _bar_terms(rows: pd.DataFrame) -> list[str]:
-    """Terms drawn: every cost column with a value, penalties last (they are not cash)."""
-    terms = [c for c in cost_columns(rows) if any(abs(num(v)) > 0.5 for v in rows[c])]
+    """Columns drawn: every cost term with a value, ordering and inventory replaced by its
+    parts (ordering_<part>_usd) when the rows carry them, penalties last (not cash)."""
+    terms = []
+    for c in cost_columns(rows):
+        if c == ORDERING_COLUMN and any(_ordering_part(str(p)) for p in rows.columns):
+            terms += [str(p) for p in rows.columns if _ordering_part(str(p)) and _shown(rows, p)]
+        elif _shown(rows, c):
+            terms.append(c)
     return sorted(terms, key=lambda t: ("penalty" in t or "unserved" in t))
+
+
+def term_name(column: str) -> str:
+    """A bar segment's name: 'Transport' for cost_transport, 'Inventory holding' for
+    ordering_holding_usd."""
+    part = _ordering_part(column)
+    return ORDERING_PARTS[part][0] if part else _label(column[5:])
 
 
 def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
     """Stacked horizontal bars: annual cost by term, one bar per scenario, ending at the
     scenario's total (the table's objective).
 
-    Positive terms stack from zero (penalty last, grey); negative terms (a saving, such as
-    ordering and inventory) are drawn hatched back from the end of the positive stack, so the
-    bar's end - a black tick - is the sum of every term. Each bar carries data-total and each
-    segment data-usd, so the sum can be checked.
+    Ordering and inventory is drawn in its parts (holding, expiries, capital charge,
+    replenishment ..., and the per-patient shipping that stock saves). Positive terms stack
+    from zero (penalty last, grey); negative ones (savings) are drawn hatched back from the
+    end of the positive stack, so the bar's end - a black tick - is the sum of every term.
+    Each bar carries data-total and each segment data-usd, so the sum can be checked.
     """
     terms = _bar_terms(rows)
     if rows.empty or not terms:
@@ -297,34 +330,44 @@ def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
                        "no costs</text>")
             y += bar_h + gap
             continue
-        total = sum(vals)
-        out.append(f'<g class="bar" data-scenario="{_esc(name)}" data-total="{total:.2f}">')
-        x = label_w
-        for t, usd in zip(terms, vals, strict=True):
-            if usd <= 0.5:
-                continue
-            w = span * usd / top
-            out.append(f'<rect x="{x:.2f}" y="{y}" width="{w:.2f}" height="{bar_h}" '
-                       f'fill="{colours[t]}" data-usd="{usd:.2f}"><title>{_esc(name)}: '
-                       f"{_esc(_label(t[5:]))} {_esc(fmt_usd(usd))}</title></rect>")
-            x += w
-        end = x
-        for t, usd in zip(terms, vals, strict=True):
-            if usd >= -0.5:
-                continue
-            w = span * -usd / top
-            out.append(f'<rect x="{x - w:.2f}" y="{y + 3}" width="{w:.2f}" '
-                       f'height="{bar_h - 6}" fill="url(#saving)" stroke="#59a14f" '
-                       f'data-usd="{usd:.2f}"><title>{_esc(name)}: {_esc(_label(t[5:]))} '
-                       f"{_esc(fmt_usd(usd))} (a saving)</title></rect>")
-            x -= w
-        out.append(f'<line x1="{x:.2f}" x2="{x:.2f}" y1="{y - 2}" y2="{y + bar_h + 2}" '
-                   'stroke="#1d2733" stroke-width="2"/></g>')
-        out.append(f'<text x="{end + 5:.1f}" y="{y + bar_h - 6}" fill="#1d2733" '
-                   f'font-weight="bold">{_esc(fmt_usd(total))}</text>')
+        out += _bar(name, list(zip(terms, vals, strict=True)), colours, y,
+                    (label_w, span / top, bar_h))
         y += bar_h + gap
     out.append("</svg>")
     return "".join(out) + _cost_legend(rows, terms, colours)
+
+
+def _bar(name: str, segments: list[tuple[str, float]], colours: dict[str, str], y: float,
+         frame: tuple[float, float, float]) -> list[str]:
+    """One scenario's bar: costs from the left, savings hatched back from their end, a tick
+    and the total where the bar ends."""
+    x0, k, bar_h = frame
+    total = sum(usd for _, usd in segments)
+    out = [f'<g class="bar" data-scenario="{_esc(name)}" data-total="{total:.2f}">']
+    x = x0
+    for t, usd in segments:
+        if usd <= 0.5:
+            continue
+        w = k * usd
+        out.append(f'<rect x="{x:.2f}" y="{y}" width="{w:.2f}" height="{bar_h}" '
+                   f'fill="{colours[t]}" data-usd="{usd:.2f}"><title>{_esc(name)}: '
+                   f"{_esc(term_name(t))} {_esc(fmt_usd(usd))}</title></rect>")
+        x += w
+    end = x
+    for t, usd in segments:
+        if usd >= -0.5:
+            continue
+        w = k * -usd
+        out.append(f'<rect x="{x - w:.2f}" y="{y + 3}" width="{w:.2f}" '
+                   f'height="{bar_h - 6}" fill="url(#saving)" stroke="#59a14f" '
+                   f'data-usd="{usd:.2f}"><title>{_esc(name)}: {_esc(term_name(t))} '
+                   f"{_esc(fmt_usd(usd))} (a saving)</title></rect>")
+        x -= w
+    out.append(f'<line x1="{x:.2f}" x2="{x:.2f}" y1="{y - 2}" y2="{y + bar_h + 2}" '
+               'stroke="#1d2733" stroke-width="2"/></g>')
+    out.append(f'<text x="{end + 5:.1f}" y="{y + bar_h - 6}" fill="#1d2733" '
+               f'font-weight="bold">{_esc(fmt_usd(total))}</text>')
+    return out
 
 
 def _cost_legend(rows: pd.DataFrame, terms: list[str], colours: dict[str, str]) -> str:
@@ -335,16 +378,36 @@ def _cost_legend(rows: pd.DataFrame, terms: list[str], colours: dict[str, str]) 
             sym = ('<svg width="14" height="14"><rect width="14" height="14" fill="#fff" '
                    'stroke="#59a14f"/><path d="M0 14L14 0M-4 6L6 -4M8 18L18 8" '
                    'stroke="#59a14f" stroke-width="3"/></svg>')
-            label = _label(t[5:]) + " (saving, drawn back from the bar's end)"
+            label = term_name(t) + " (a saving, drawn back from the bar's end)"
         else:
             sym = (f'<svg width="14" height="14"><rect width="14" height="14" '
                    f'fill="{colours[t]}"/></svg>')
-            label = _label(t[5:]) + (" (penalty, not cash)" if colours[t] == PENALTY_COLOUR
-                                     else "")
+            label = term_name(t) + (" (penalty, not cash)" if colours[t] == PENALTY_COLOUR
+                                    else "")
         items.append(f"<span>{sym}{_esc(label)}</span>")
     items.append('<span><svg width="14" height="14"><line x1="7" x2="7" y1="0" y2="14" '
                  'stroke="#1d2733" stroke-width="2"/></svg>total (the objective)</span>')
-    return f'<div class="legend cost-legend">{"".join(items)}</div>' + SAVING_NOTE
+    return (f'<div class="legend cost-legend">{"".join(items)}</div>'
+            f"<p class='note'>{_esc(BARS_NOTE)}</p>" + ordering_note(rows, terms))
+
+
+def ordering_note(rows: pd.DataFrame, terms: list[str]) -> str:
+    """What ordering and inventory is, and each of its parts drawn, in words."""
+    parts = [p for p in map(_ordering_part, terms) if p]
+    if parts:
+        items = "".join(f"<li><b>{_esc(ORDERING_PARTS[p][0])}</b>: {_esc(ORDERING_PARTS[p][1])}"
+                        "</li>" for p in parts)
+        return ("<p class='note'><b>Ordering and inventory</b> (stocking doses at hubs, "
+                "partners or sites instead of shipping one per patient) is drawn in its parts; "
+                "together they are the ordering and inventory term of each result's costs.csv:"
+                f"</p><ul class='note parts'>{items}</ul>")
+    if ORDERING_COLUMN in terms:
+        return ("<p class='note'><b>Ordering and inventory</b> is what stocking doses at hubs, "
+                "partners or sites costs (holding, expired doses at cost of goods, the capital "
+                "charge, bulk replenishments) minus the per-patient shipments it avoids; when "
+                "the saving is larger it is negative. The finance page of each result splits "
+                "it.</p>")
+    return ""
 
 
 # ---------------------------------------------------------------- small-multiple maps

@@ -27,10 +27,17 @@ from ..results.tables import (
     OPTIONAL_TABLES,
     TABLE_NAMES,
     Results,
-    network_cost_usd,
-    unserved_penalty_usd,
 )
-from .common import cost_terms, kpi_values, margin_lines, product_names, table, text
+from .common import (
+    NETWORK_COST_LABEL,
+    headline_costs,
+    kpi_values,
+    margin_lines,
+    network_cost_lines,
+    product_names,
+    table,
+    text,
+)
 
 USD = '"$"#,##0'
 USD_CENTS = '"$"#,##0.00'
@@ -41,6 +48,7 @@ DEC1 = "#,##0.0"
 DEC2 = "#,##0.00"
 COORD = "0.00000"
 
+NETWORK_COST_ROW = f"{NETWORK_COST_LABEL} (cash, USD/yr)"
 HEADER_FILL = PatternFill("solid", fgColor="0B2F5B")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 
@@ -239,11 +247,14 @@ def _summary_sheet(wb: Workbook, result: Results) -> None:
     bold = Font(bold=True)
     ws.cell(row=1, column=1, value="Network design").font = Font(bold=True, size=14)
     _put(ws, 1, 2, s.get("model") or settings.get("name") or "")
+    cost = headline_costs(result)
     rows: list[tuple[str, Any, str, str | None]] = [
         ("Description", settings.get("description", ""), "", None),
+        (NETWORK_COST_LABEL + " (cash)", cost["network_cost_usd"], "USD/yr", USD),
+        ("Unserved penalty (not cash)", cost["unserved_penalty_usd"], "USD/yr", USD),
         ("Objective", settings.get("objective", ""), "", None),
         ("Solve status", s.get("status", ""), "", None),
-        ("Objective value", s.get("objective"), "USD/yr", USD),
+        ("Objective value (network cost + penalties)", s.get("objective"), "USD/yr", USD),
         ("Best bound", s.get("bound"), "USD/yr", USD),
         ("Gap", s.get("gap"), "share", "0.00%"),
         ("Solve time", s.get("solve_seconds"), "s", DEC1),
@@ -270,33 +281,7 @@ def _summary_sheet(wb: Workbook, result: Results) -> None:
         _put(ws, r, 2, value, unit_format(u))
         _put(ws, r, 3, u)
 
-    r += 2
-    for j, h in enumerate(("Cost term", "USD/yr", "share of total"), start=1):
-        _put(ws, r, j, h)
-    _style_header(ws, r, 3)
-    terms = cost_terms(result)
-    total = float(terms["usd_per_year"].sum()) if len(terms) else 0.0
-    for term, usd in zip(terms["term"], terms["usd_per_year"], strict=True):
-        r += 1
-        _put(ws, r, 1, term)
-        _put(ws, r, 2, usd, USD)
-        _put(ws, r, 3, usd / total if total else 0.0, PCT)
-    first_term, last_term = r - len(terms) + 1, r
-    r += 1
-    _put(ws, r, 1, "total")
-    _put(ws, r, 2, total, USD)
-    ws.cell(row=r, column=1).font = bold
-    ws.cell(row=r, column=2).font = bold
-    costs = table(result, "costs")
-    if {"term", "usd_per_year"} <= set(costs.columns) and len(costs):
-        for label, usd in (("Network cost (cash, USD/yr)", network_cost_usd(costs)),
-                           ("Unserved penalty (not cash, USD/yr)", unserved_penalty_usd(costs))):
-            r += 1
-            _put(ws, r, 1, label)
-            _put(ws, r, 2, usd, USD)
-    if len(terms):
-        _cost_chart(ws, first_term, last_term)
-
+    r = _cost_lines(ws, result, r + 2)
     r += 2
     for j, h in enumerate(("Margin line (unserved penalty excluded)", "USD/yr"), start=1):
         _put(ws, r, j, h)
@@ -313,21 +298,59 @@ def _summary_sheet(wb: Workbook, result: Results) -> None:
     ws.column_dimensions["C"].width = 16
 
 
+def _cost_lines(ws: Worksheet, result: Results, r: int) -> int:
+    """The network cost by line from row r, as the one-pager's chart: every cash term, with
+    ordering and inventory in its parts (the shipping stock saves is negative), then the
+    network cost (their sum), the penalties apart (not cash) and the objective; the chart
+    beside it draws the lines and their sum. Returns the last row written."""
+    for j, h in enumerate(("Network cost by line", "USD/yr", "share of network cost"),
+                          start=1):
+        _put(ws, r, j, h)
+    _style_header(ws, r, 3)
+    lines = network_cost_lines(result)
+    cost = headline_costs(result)
+    network = cost["network_cost_usd"]
+    first = r + 1
+    for label, usd, _ in lines:
+        r += 1
+        _put(ws, r, 1, label)
+        _put(ws, r, 2, usd, USD)
+        _put(ws, r, 3, usd / network if network else 0.0, PCT)
+    r += 1
+    _put(ws, r, 1, NETWORK_COST_ROW)
+    _put(ws, r, 2, network, USD)
+    ws.cell(row=r, column=1).font = Font(bold=True)
+    ws.cell(row=r, column=2).font = Font(bold=True)
+    if lines:
+        _cost_chart(ws, first, r)
+    for label, key in (("Unserved penalty (not cash, USD/yr)", "unserved_penalty_usd"),
+                       ("Other penalties (not cash, USD/yr)", "other_penalty_usd")):
+        if key == "unserved_penalty_usd" or abs(cost[key]) >= 0.5:
+            r += 1
+            _put(ws, r, 1, label)
+            _put(ws, r, 2, cost[key], USD)
+    r += 1
+    _put(ws, r, 1, "Objective (network cost + penalties, USD/yr)")
+    _put(ws, r, 2, network + cost["unserved_penalty_usd"] + cost["other_penalty_usd"], USD)
+    return r
+
+
 def _cost_chart(ws: Worksheet, first: int, last: int) -> None:
-    """Horizontal bars of the cost terms (rows first..last, names in A, USD/yr in B), beside
-    the summary tables."""
+    """Horizontal bars of the network cost lines and their sum (rows first..last, names in
+    A, USD/yr in B), beside the summary tables: the same bars as the one-pager's."""
     from openpyxl.chart import BarChart, Reference
 
     chart = BarChart()
     chart.type = "bar"
     chart.style = 10
-    chart.title = "Annual cost by term (USD/yr)"
+    chart.title = "Network cost by line (USD/yr); the last bar is their sum"
     chart.legend = None
     chart.y_axis.numFmt = USD
     chart.y_axis.majorGridlines = None
+    chart.x_axis.scaling.orientation = "maxMin"  # first line on top, as on the one-pager
     chart.add_data(Reference(ws, min_col=2, min_row=first, max_row=last), titles_from_data=False)
     chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
-    chart.height, chart.width = 9.5, 17
+    chart.height, chart.width = 11, 19
     ws.add_chart(chart, "E3")
 
 

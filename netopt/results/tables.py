@@ -36,6 +36,8 @@ UNSERVED_TERMS = ("unserved_penalty", "elastic_unserved")
 REVENUE_TERMS = ("revenue", "cogs")
 #: the ordering-and-inventory term, which finance.csv splits into its parts
 ORDERING_TERM = "ordering_and_inventory"
+#: the parts `ordering_breakdown` splits that term into (they add up to it)
+ORDERING_PART_KEYS = (*COST_PARTS, "tabulation")
 TABLE_NAMES = ("sites", "hubs", "partners", "assignments", "shipments", "unserved", "costs",
                "kpis", "zones", "plants", "kols", "products", "site_products", "finance")
 #: tables only some runs have (multi-period launch timeline); written and read when present
