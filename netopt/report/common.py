@@ -58,6 +58,19 @@ def class_colour(temperature_class: object) -> str:
     return CLASS_COLOURS.get(str(temperature_class), OTHER_COLOUR)
 
 
+#: temperature classes in words, with their range, for legends
+CLASS_LABELS = {"cryogenic": "cryogenic (\u2264 \u2212150 \u00b0C)",
+                "ultra_low": "ultra-low (\u221280 to \u221260 \u00b0C)",
+                "refrigerated": "refrigerated (2\u20138 \u00b0C)",
+                "controlled_ambient": "controlled ambient (15\u201325 \u00b0C)"}
+
+
+def class_label(temperature_class: object) -> str:
+    """'ultra-low (-80 to -60 °C)' for ultra_low; other classes with spaces for underscores."""
+    cls = text(temperature_class)
+    return CLASS_LABELS.get(cls, cls.replace("_", " "))
+
+
 def num(value: object, default: float = 0.0) -> float:
     """A float from a cell that may be NaN, None, '' or text (hostile inputs never crash)."""
     try:

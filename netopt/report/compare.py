@@ -23,6 +23,7 @@ import pandas as pd
 from openpyxl import Workbook
 
 from ..results.folder import Run, results_folder
+from .basemap import state_outlines
 from .common import (
     ORDERING_PARTS,
     SITE_STYLES,
@@ -247,17 +248,26 @@ def comparison_table(rows: pd.DataFrame) -> str:
 BARS_NOTE = (
     "Each bar is the scenario's objective, the total in the table above: its cost terms end "
     "to end, the unserved penalty last (grey: the lost margin of patients not treated, a "
-    "planning device, not cash). A saving is drawn hatched, back from the end of the costs, so "
-    "each bar ends at its total (black tick).")
+    "planning device, not cash). A saving is the hatched strip under a bar, running back from "
+    "the end of the costs: the black tick where it ends is the total.")
 ORDERING_COLUMN = "cost_ordering_and_inventory"
+SAVING_H = 9.0  # height of the savings strip under a bar
+
+
+#: ordering and inventory's parts: one purple family, so they read as one term's parts
+PART_COLOURS = {"replenishment": "#54278f", "holding": "#756bb1", "expiries": "#9e9ac8",
+                "capital_charge": "#bcbddc", "returns": "#3f007d", "tabulation": "#dadaeb"}
 
 
 def _term_colours(terms: list[str]) -> dict[str, str]:
     colours: dict[str, str] = {}
     k = 0
     for t in terms:
+        part = _ordering_part(t)
         if "penalty" in t or "unserved" in t:
             colours[t] = PENALTY_COLOUR
+        elif part:
+            colours[t] = PART_COLOURS.get(part, "#807dba")
         else:
             colours[t] = TERM_COLOURS[k % len(TERM_COLOURS)]
             k += 1
@@ -310,6 +320,8 @@ def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
     values = [[num(v) for v in vals] for vals in rows[terms].itertuples(index=False, name=None)]
     tops = [sum(v for v in vals if v > 0) for vals in values]
     top = max(max(tops), 1e-9)
+    if any(v < -0.5 for vals in values for v in vals):
+        gap += SAVING_H  # room for the savings strip under each bar
     height = len(rows) * (bar_h + gap) + 6
     colours = _term_colours(terms)
     out = [f'<svg viewBox="0 0 {width:.0f} {height:.0f}" xmlns="http://www.w3.org/2000/svg" '
@@ -339,8 +351,9 @@ def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
 
 def _bar(name: str, segments: list[tuple[str, float]], colours: dict[str, str], y: float,
          frame: tuple[float, float, float]) -> list[str]:
-    """One scenario's bar: costs from the left, savings hatched back from their end, a tick
-    and the total where the bar ends."""
+    """One scenario's bar: costs from the left; savings in a hatched strip just under the
+    bar, running back from the end of the costs; a tick where the two meet (the total, so
+    every cost stays visible) and the total beside the bar."""
     x0, k, bar_h = frame
     total = sum(usd for _, usd in segments)
     out = [f'<g class="bar" data-scenario="{_esc(name)}" data-total="{total:.2f}">']
@@ -354,16 +367,18 @@ def _bar(name: str, segments: list[tuple[str, float]], colours: dict[str, str], 
                    f"{_esc(term_name(t))} {_esc(fmt_usd(usd))}</title></rect>")
         x += w
     end = x
+    bottom = y + bar_h
     for t, usd in segments:
         if usd >= -0.5:
             continue
         w = k * -usd
-        out.append(f'<rect x="{x - w:.2f}" y="{y + 3}" width="{w:.2f}" '
-                   f'height="{bar_h - 6}" fill="url(#saving)" stroke="#59a14f" '
+        out.append(f'<rect x="{x - w:.2f}" y="{bottom + 1}" width="{w:.2f}" '
+                   f'height="{SAVING_H - 2}" fill="url(#saving)" stroke="#59a14f" '
                    f'data-usd="{usd:.2f}"><title>{_esc(name)}: {_esc(term_name(t))} '
                    f"{_esc(fmt_usd(usd))} (a saving)</title></rect>")
         x -= w
-    out.append(f'<line x1="{x:.2f}" x2="{x:.2f}" y1="{y - 2}" y2="{y + bar_h + 2}" '
+    tick_end = y + bar_h + (SAVING_H if x < end - 0.01 else 0) + 2
+    out.append(f'<line x1="{x:.2f}" x2="{x:.2f}" y1="{y - 2}" y2="{tick_end}" '
                'stroke="#1d2733" stroke-width="2"/></g>')
     out.append(f'<text x="{end + 5:.1f}" y="{y + bar_h - 6}" fill="#1d2733" '
                f'font-weight="bold">{_esc(fmt_usd(total))}</text>')
@@ -378,7 +393,7 @@ def _cost_legend(rows: pd.DataFrame, terms: list[str], colours: dict[str, str]) 
             sym = ('<svg width="14" height="14"><rect width="14" height="14" fill="#fff" '
                    'stroke="#59a14f"/><path d="M0 14L14 0M-4 6L6 -4M8 18L18 8" '
                    'stroke="#59a14f" stroke-width="3"/></svg>')
-            label = term_name(t) + " (a saving, drawn back from the bar's end)"
+            label = term_name(t) + " (a saving: the strip under the bar)"
         else:
             sym = (f'<svg width="14" height="14"><rect width="14" height="14" '
                    f'fill="{colours[t]}"/></svg>')
@@ -435,40 +450,35 @@ def _active_ids(sites: pd.DataFrame) -> set[str]:
     return {text(s) for s, a in zip(sites["site_id"], flags, strict=True) if truthy(a)}
 
 
-GRATICULE_DEG = 5.0
+#: outline simplification of the small maps (degrees): coarser than the one-pager's, since
+#: a comparison draws one map per scenario
+OUTLINE_TOLERANCE_DEG = 0.08
 
 
 def basemap(proj: _Projector, bounds: list[list[float]], width: float,
             height: float) -> list[str]:
-    """What the small maps are drawn on: a graticule every 5 degrees, labelled at the edge.
-
-    Hook: when report/maps.py packages the US state boundary dataset, draw its state
-    outlines here through the same projector (`proj(lat, lon)`), in place of or under the
-    graticule, so the small maps read like the one-pager's."""
+    """What the small maps are drawn on: the US state outlines (land, borders and coast, as
+    on the one-pager), only the states that reach into the frame."""
     (south, west), (north, east) = bounds
-    step = GRATICULE_DEG
-    out = []
-    lat = math.ceil(south / step) * step
-    while lat <= north:
-        pts = [proj(lat, west + (east - west) * i / 24) for i in range(25)]
-        out.append('<polyline fill="none" stroke="#d9dee4" stroke-width="0.8" points="'
-                   + " ".join(f"{x},{y}" for x, y in pts) + '"/>')
-        x, y = pts[0]
-        if 0 <= y <= height:
-            out.append(f'<text x="3" y="{y - 2:.1f}" font-size="9" fill="#9aa5b1">'
-                       f"{abs(lat):g}\u00b0{'N' if lat >= 0 else 'S'}</text>")
-        lat += step
-    lon = math.ceil(west / step) * step
-    while lon <= east:
-        pts = [proj(south + (north - south) * i / 24, lon) for i in range(25)]
-        out.append('<polyline fill="none" stroke="#d9dee4" stroke-width="0.8" points="'
-                   + " ".join(f"{x},{y}" for x, y in pts) + '"/>')
-        x, y = pts[0]
-        if 0 <= x <= width:
-            out.append(f'<text x="{x + 2:.1f}" y="{height - 3:.1f}" font-size="9" '
-                       f"fill=\"#9aa5b1\">{abs(lon):g}\u00b0{'W' if lon < 0 else 'E'}</text>")
-        lon += step
-    return out
+    pad = 2.0
+    paths = []
+    for _, _, rings in state_outlines(OUTLINE_TOLERANCE_DEG):
+        d = []
+        for ring in rings:
+            lats = [la for la, _ in ring]
+            lons = [lo for _, lo in ring]
+            if (max(lats) < south - pad or min(lats) > north + pad
+                    or max(lons) < west - pad or min(lons) > east + pad):
+                continue
+            pts = [proj(la, lo) for la, lo in ring]
+            d.append("M" + "L".join(f"{x:.0f} {y:.0f}" for x, y in pts) + "Z")
+        if d:
+            paths.append(f'<path d="{"".join(d)}"/>')
+    if not paths:
+        return []
+    # the map's own <svg> clips what lies beyond its frame
+    return ['<g fill="#fdfcf8" stroke="#a7b2bd" stroke-width="0.8" stroke-linejoin="round">'
+            + "".join(paths) + "</g>"]
 
 
 def _state_codes(sites: pd.DataFrame, proj: _Projector, width: float,
@@ -498,7 +508,7 @@ def scenario_map_svg(sites: pd.DataFrame, changes: pd.DataFrame, bounds: list[li
     h = proj.height
     out = [f'<svg viewBox="0 0 {width:.0f} {h:.0f}" xmlns="http://www.w3.org/2000/svg" '
            'role="img" aria-label="Sites of the scenario">',
-           f'<rect width="{width:.0f}" height="{h:.0f}" fill="#f3f5f7"/>',
+           f'<rect width="{width:.0f}" height="{h:.0f}" fill="#e4ebf1"/>',
            *basemap(proj, bounds, width, h), *_state_codes(sites, proj, width, h),
            f'<rect x="0.5" y="0.5" width="{width - 1:.0f}" height="{h - 1:.0f}" fill="none" '
            'stroke="#9aa5b1"/>']

@@ -36,6 +36,7 @@ from .common import (
     SITE_STYLES,
     ZONE_COLOURS,
     class_colour,
+    class_label,
     fmt_int,
     fmt_num,
     fmt_usd,
@@ -741,7 +742,7 @@ def _legend_html(result: Results, reach_km: float, icons: dict[str, dict[str, An
             names.get(text(p.get("product_id")), text(p.get("product_id"))))
     for cls, prods in classes.items():
         right.append(f'<div class="nx-row" title="{_esc(", ".join(prods))}">'
-                     f'{_line(class_colour(cls), 4)}<span>{_esc(cls)}</span></div>')
+                     f'{_line(class_colour(cls), 4)}<span>{_esc(class_label(cls))}</span></div>')
     right += [row(_line("#555555", 3, TRUNK_DASH), "plant \u2192 hub / partner"),
               row(_line("#555555", 3), "hub \u2192 site (ground)"),
               row(_line("#555555", 3, AIR_DASH), "hub \u2192 site (air)"),

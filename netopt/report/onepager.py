@@ -30,6 +30,7 @@ from .common import (
     SITE_STYLES,
     ZONE_COLOURS,
     class_colour,
+    class_label,
     fmt_int,
     fmt_num,
     fmt_usd,
@@ -240,9 +241,9 @@ def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
 
 
 def short_name(name: str) -> str:
-    """A facility name for a map label: the part before a bracket, at most 24 characters."""
+    """A facility name for a map label: the part before a bracket, at most 32 characters."""
     base = name.split(" (")[0].strip() or name
-    return base if len(base) <= 24 else base[:23] + "\u2026"
+    return base if len(base) <= 32 else base[:31] + "\u2026"
 
 
 def _facility_marks(proj: _Frames, fac: dict[str, list[dict]], scale: float) -> list[str]:
@@ -299,7 +300,7 @@ def _legend(result: Results, reach: float) -> str:
         cls = text(p.get("temperature_class"))
         if cls not in classes:
             classes.append(cls)
-    items += [(line(class_colour(c), "2 4"), f"{c} supply lane") for c in classes]
+    items += [(line(class_colour(c), "2 4"), f"{class_label(c)} supply lane") for c in classes]
     return '<div class="legend">' + "".join(
         f"<span>{sym}{_esc(lbl)}</span>" for sym, lbl in items) + "</div>"
 
@@ -423,7 +424,10 @@ def top_unserved(result: Results, n: int = 5) -> str:
 def _first_clause(reason: str) -> str:
     """The part of a reason before its colon: short enough for the one-pager."""
     head = reason.split(": ")[0]
-    return head if len(head) <= 140 else head[:139] + "\u2026"
+    if len(head) <= 140:
+        return head
+    cut = head[:139].rsplit(" ", 1)[0].rstrip(" ,;(")  # at a word, not inside one
+    return cut + " \u2026"
 
 
 def facility_list(result: Results) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -223,11 +224,21 @@ def _kind(unit: str) -> str:
     return "pct" if unit == "%" else "usd" if unit.startswith("USD") else "num"
 
 
+def kpi_words(kpi: str) -> str:
+    """A KPI id in words for the table ('dose_delay_p90_days' -> 'Dose delay P90'; the unit
+    column carries the unit)."""
+    words = re.sub(r"_(pct|days)$", "", kpi).replace("_usd", "").replace("_", " ")
+    words = re.sub(r"\bp(\d\d)\b", lambda m: "P" + m.group(1), words)
+    words = words.replace("vein to vein", "vein-to-vein").replace(" model", " (model plan)")
+    return words[:1].upper() + words[1:]
+
+
 def _kpi_table(kpis: pd.DataFrame) -> str:
     body = []
     for r in kpis.to_dict("records"):
         kind = _kind(text(r["unit"]))
-        body.append(f"<tr><td>{_esc(r['kpi'])}</td><td>{_esc(r['unit'])}</td>"
+        body.append(f"<tr><td title=\"{_esc(r['kpi'])} in kpis.csv\">"
+                    f"{_esc(kpi_words(text(r['kpi'])))}</td><td>{_esc(r['unit'])}</td>"
                     f"<td class='n'>{_esc(_fmt(num(r['mean'], math.nan), kind))}</td>"
                     f"<td class='n'>{_esc(_fmt(num(r['ci_low'], math.nan), kind))}</td>"
                     f"<td class='n'>{_esc(_fmt(num(r['ci_high'], math.nan), kind))}</td></tr>")
