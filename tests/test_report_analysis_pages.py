@@ -293,6 +293,10 @@ def test_pareto_page_opens_with_its_frontier(comparisons: dict[str, Path]) -> No
 
 # ---------------------------------------------------------------- in the browser
 
+#: chart legends: HTML legend rows, and the key line inside a simulation chart
+LEGENDS = ".legend, .chart-legend"
+
+
 def _check_page(browser: Browser, page: Path, shots: Path) -> None:
     for width, height in SIZES:
         tab = browser.open(page, width, height)
@@ -302,10 +306,12 @@ def _check_page(browser: Browser, page: Path, shots: Path) -> None:
             assert tab.remote_requests() == [], f"{page.name} asks the network"
             assert tab.eval("document.documentElement.scrollWidth") <= width + 1, \
                 f"{page.name} scrolls sideways at {width}"
-            for i, box in enumerate(tab.boxes(".legend")):
-                tab.eval(f"document.querySelectorAll('.legend')[{i}].scrollIntoView()")
-                box = tab.boxes(".legend")[i]
-                assert inside(box, width, height), (page.name, width, box)
+            legends = tab.boxes(LEGENDS)
+            assert legends, f"{page.name}: no chart legend"
+            for i in range(len(legends)):
+                tab.eval(f"document.querySelectorAll({LEGENDS!r})[{i}].scrollIntoView()")
+                box = tab.boxes(LEGENDS)[i]
+                assert box["width"] > 0 and inside(box, width, height), (page.name, width, box)
         finally:
             tab.close()
 

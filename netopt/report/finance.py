@@ -151,6 +151,18 @@ def bearers_section(finance: pd.DataFrame) -> str:
             f"<th>The holder's loss is</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+TRADEOFF_LEGEND = (
+    "<div class='legend'>"
+    "<span><svg width='12' height='12'><rect width='12' height='12' fill='#4a90c2'/></svg>"
+    "sites willing to stock (bars, left axis)</span>"
+    "<span><svg width='22' height='12'><line x1='1' x2='21' y1='6' y2='6' stroke='#b2182b' "
+    "stroke-width='2'/><circle cx='11' cy='6' r='3.5' fill='#b2182b'/></svg>"
+    "manufacturer write-offs (line, right axis)</span>"
+    "<span><svg width='12' height='12'><rect width='12' height='12' fill='#fdf0d5' "
+    "stroke='#e3c98f'/></svg>the returnable share the products' terms give today</span>"
+    "</div>")
+
+
 def _axis_money(m_max: float, k: int) -> str:
     if m_max <= 0:
         return "$0" if k == 0 else ""
@@ -214,10 +226,14 @@ def tradeoff_svg(tradeoff: pd.DataFrame, width: float = 720.0, height: float = 3
     if max(sites) <= 0:
         considered = int(num(tradeoff["site_products_considered"].max())) \
             if "site_products_considered" in tradeoff.columns else 0
-        parts.append(f'<text x="{left + w / 2}" y="{top + h * 0.3:.1f}" text-anchor="middle" '
-                     'font-size="12" fill="#5b6672">No site would stock at any returnable '
-                     f'share ({considered} site-products offered): each one\'s expected loss '
-                     'exceeds its limit</text>')
+        cx, cy = left + w / 2, top + h * 0.3
+        parts.append(f'<rect x="{cx - 230:.1f}" y="{cy - 17:.1f}" width="460" height="40" '
+                     'rx="4" fill="#ffffff" fill-opacity="0.92" stroke="#d9dee4"/>'
+                     f'<text x="{cx:.1f}" y="{cy:.1f}" text-anchor="middle" font-size="12" '
+                     'fill="#1d2733">No site would stock at any returnable share</text>'
+                     f'<text x="{cx:.1f}" y="{cy + 16:.1f}" text-anchor="middle" '
+                     f'font-size="11" fill="#5b6672">{considered} site-products offered: each '
+                     "one's expected loss exceeds its limit</text>")
     parts.append(f'<text x="{left + w / 2}" y="{height - 6}" text-anchor="middle">'
                  'share of unused stock a site may return</text>')
     parts.append(f'<text x="14" y="{top + h / 2}" transform="rotate(-90 14 {top + h / 2})" '
@@ -309,7 +325,8 @@ def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str,
                      ("expired_doses_per_year", "Expired doses/yr", "num"),
                      ("manufacturer_writeoff_usd", "Mfr write-offs/yr", "usd")]),
         "<h2>Return policy: generosity vs sites willing to stock vs write-offs</h2>",
-        "<div class='chart'>", tradeoff_svg(tradeoff, names=products), "</div>",
+        "<div class='chart'>", tradeoff_svg(tradeoff, names=products), TRADEOFF_LEGEND,
+        "</div>",
         "<p class='sub'>Each served site-product whose product may be stocked at the site is "
         "offered its stock terms with the returnable share swept; a site is willing when its "
         "expected loss (expiries it keeps, restocking fees, capital) stays within its limit. "

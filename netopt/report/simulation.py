@@ -130,7 +130,8 @@ def bar_chart_svg(labels: list[str], values: list[float], *, title: str, unit: s
         elif i % label_every == 0:
             out.append(f'<text x="{left + (i + 0.5) * slot_w:.1f}" y="{height - bottom + 13:g}"'
                        f' text-anchor="middle" fill="{MUTED}">{_esc(label)}</text>')
-    out.append(f'<text x="{left:g}" y="{height - 4:g}" fill="{MUTED}">{_esc(unit)}'
+    out.append(f'<text class="chart-legend" x="{left:g}" y="{height - 4:g}" fill="{MUTED}">'
+               f'{_esc(unit)}'
                + (f' \u2014 <tspan fill="{BAR}">\u25a0</tspan> mean, <tspan fill="{PEAK}">'
                   f'\u25a0</tspan> {_esc(second_label)}' if second is not None else "")
                + "</text></svg>")
