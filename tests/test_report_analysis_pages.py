@@ -326,6 +326,41 @@ def test_scenario_pages_offline(comparisons: dict[str, Path], tmp_path: Path) ->
         browser.close()
 
 
+@NEEDS_CHROMIUM
+def test_infeasible_reason_wraps_in_full_and_captions_read(
+        comparisons: dict[str, Path], tmp_path: Path) -> None:
+    """A 1,500-character infeasibility reason is on the page in full, wrapped inside the
+    window (no sideways scroll); the small maps' captions are at least 11 px and fit."""
+    from netopt.analysis.scenarios import Comparison
+    from netopt.report.compare import render_comparison
+
+    reason = "; ".join(f"service level: product p{i} needs 99% of its patients treated "
+                       f"within 60 km, but at most {i} can be (zones Atlanta, GA and "
+                       f"{i} more): no eligible site within 60 km" for i in range(12))
+    assert len(reason) > 1_500
+    rows = pd.DataFrame({"scenario": ["base", "strict"], "status": ["optimal", "infeasible"],
+                         "reason": ["", reason], "objective_usd": [100.0, math.nan],
+                         "cost_transport": [100.0, math.nan], "cost_total": [100.0, math.nan]})
+    page = tmp_path / "compare.html"
+    page.write_text(render_comparison(Comparison(rows, pd.DataFrame(), {}, None, "t")))
+    browser = Browser()
+    try:
+        tab = browser.open(page, 1280, 720)
+        assert tab.eval("document.querySelector('.reason').textContent") == reason
+        (box,) = tab.boxes(".reason")
+        assert inside({**box, "top": 0, "bottom": 0}, 1280, 720) and box["height"] > 60
+        assert tab.eval("document.documentElement.scrollWidth") <= 1280
+        tab.close()
+        tab = browser.open(comparisons["sweep"] / "compare.html", 1280, 720)
+        sizes = tab.eval("[...document.querySelectorAll('.multiples figcaption')].map(e => "
+                         "parseFloat(getComputedStyle(e).fontSize))")
+        assert sizes and min(sizes) >= 11
+        assert all(b["right"] <= 1280 for b in tab.boxes(".multiples figcaption"))
+        tab.close()
+    finally:
+        browser.close()
+
+
 @pytest.mark.slow
 @NEEDS_CHROMIUM
 def test_analysis_pages_offline(analysed: dict[str, Path], tmp_path: Path) -> None:
@@ -348,3 +383,8 @@ def test_simulation_charts_use_names_uncut() -> None:
             "cold-chain hub (RDU)", "Memphis cold-chain hub (MEM)"]
     svg = bar_chart_svg(hubs, [5.0, 10.0, 7.0, 1.0], title="t", unit="%", width=480)
     assert ">Atlanta cold-chain hub (ATL)</text>" in svg and "rotate(-35" in svg
+    from netopt.report.simulation import kpi_words
+
+    assert [kpi_words(k) for k in ("dose_delay_p90_days", "waste_cost_usd_per_year",
+                                   "hub_closed_days_per_year", "on_schedule_pct")] == [
+        "Dose delay P90", "Waste cost per year", "Hub closed days per year", "On schedule"]

@@ -183,6 +183,22 @@ def test_compare_bars_show_ordering_in_its_parts(folder: Path, compared: Path) -
         assert f">{label}</text>" in report and f"</svg>{label}" in page
 
 
+def test_compare_small_maps_have_outlines_and_captions(compared: Path) -> None:
+    """Each scenario's map is drawn on the state outlines of the states it covers (us-small:
+    AL, GA, NC, SC, TN and neighbours), and its caption says what changed in words."""
+    page = (compared / "compare.html").read_text()
+    figures = re.findall(r"<figure><figcaption>(.*?)</figcaption>(<svg.*?</svg>)</figure>", page,
+                         re.S)
+    assert len(figures) == 2
+    for caption, svg in figures:
+        outlines = re.search(r'<g fill="#fdfcf8" stroke="#a7b2bd"[^>]*>(.*?)</g>', svg, re.S)
+        assert outlines and outlines.group(1).count("<path") >= 5, "no state outlines"
+        assert "18 active sites" in caption and "3 hubs" in caption
+        assert not re.search(r"\b0 (opened|closed)|\u22120", caption), caption
+    assert "the baseline: the others are compared with it" in figures[0][0]
+    assert "same sites as the baseline" in figures[1][0]
+
+
 def test_cost_chart_adds_up_to_the_network_cost(folder: Path) -> None:
     result = Results.read(folder)
     lines = network_cost_lines(result)
