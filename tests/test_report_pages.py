@@ -374,3 +374,50 @@ def test_report_prints_on_one_letter_page(folder: Path, tmp_path: Path) -> None:
     box = re.search(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)
     assert box and (float(box.group(1)), float(box.group(2))) == pytest.approx((612, 792)), \
         "not US Letter portrait"
+
+
+def _crowded(result: Results) -> Results:
+    """us-small as crowded as a national network: 19 active hubs with long names spread over
+    the region, a two-line description, unserved patients in many states."""
+    hubs = result.tables["hubs"]
+    extra = []
+    for i in range(19 - int(hubs["active"].astype(bool).sum())):
+        row = hubs.iloc[i % len(hubs)].copy()
+        row["hub_id"], row["active"] = f"HX{i:02d}", True
+        row["name"] = f"Extra regional cold-chain hub {i:02d} (X{i:02d})"
+        row["latitude"] = float(row["latitude"]) + 0.6 * ((i % 5) - 2)
+        row["longitude"] = float(row["longitude"]) + 0.7 * ((i // 5) - 2)
+        extra.append(row)
+    tables = dict(result.tables)
+    tables["hubs"] = pd.concat([hubs, pd.DataFrame(extra)], ignore_index=True)
+    summary = dict(result.summary)
+    settings = dict(summary.get("settings") or {})
+    settings["description"] = "A long description of the network " * 6
+    summary["settings"] = settings
+    return Results(tables, result.info, summary)
+
+
+@NEEDS_CHROMIUM
+def test_crowded_report_still_prints_on_one_page(folder: Path, tmp_path: Path) -> None:
+    """The one-pager stays one page when a network has many hubs: it lists the costliest by
+    name and the rest in one line (every name still on the page), and map labels that would
+    overlap are left out."""
+    from netopt.report.onepager import write_report
+
+    crowded = _crowded(Results.read(folder))
+    page = write_report(crowded, tmp_path / "report.html",
+                        pages=["finance.html", "resilience.html", "simulation/simulation.html"])
+    html = page.read_text()
+    hubs = crowded.tables["hubs"]
+    active = hubs.loc[hubs["active"].astype(bool), "name"].astype(str).tolist()
+    named = [n for n in active if n in html]
+    others = re.search(r"and (\d+) others \(all in details\)", html)
+    assert len(named) + (int(others.group(1)) if others else 0) == 19
+    assert len(named) >= 12 and "the 6 costliest of 19" in html and "13 more: " in html
+    labels = re.findall(r'<text x="([\d.]+)" y="([\d.]+)" text-anchor="(start|end|middle)">'
+                        r"([^<]*)</text>", html)
+    assert 3 <= len(labels) < 19  # crowded: some labels give way
+    pdf = tmp_path / "report.pdf"
+    _chromium(page.as_uri(), "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf.read_bytes())) == 1
+

@@ -65,10 +65,12 @@ CLASS_LABELS = {"cryogenic": "cryogenic (\u2264 \u2212150 \u00b0C)",
                 "controlled_ambient": "controlled ambient (15\u201325 \u00b0C)"}
 
 
-def class_label(temperature_class: object) -> str:
-    """'ultra-low (-80 to -60 °C)' for ultra_low; other classes with spaces for underscores."""
+def class_label(temperature_class: object, with_range: bool = True) -> str:
+    """'ultra-low (-80 to -60 °C)' for ultra_low ('ultra-low' without the range); other
+    classes with spaces for underscores."""
     cls = text(temperature_class)
-    return CLASS_LABELS.get(cls, cls.replace("_", " "))
+    label = CLASS_LABELS.get(cls, cls.replace("_", " "))
+    return label if with_range else label.split(" (")[0]
 
 
 def num(value: object, default: float = 0.0) -> float:

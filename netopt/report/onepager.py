@@ -248,7 +248,7 @@ def short_name(name: str) -> str:
 
 def _facility_marks(proj: _Frames, fac: dict[str, list[dict]], scale: float) -> list[str]:
     """Active hubs (squares) and partners (diamonds), larger than sites, with name labels."""
-    out, labels = [], []
+    out, marks = [], []
     for kind, rows, colour in (("square", fac["hubs"], HUB_COLOUR),
                                ("diamond", fac["partners"], PARTNER_COLOUR)):
         for row in rows:
@@ -256,15 +256,38 @@ def _facility_marks(proj: _Frames, fac: dict[str, list[dict]], scale: float) -> 
                 continue
             x, y = proj(*row["ll"])
             out.append(_shape(kind, x, y, colour, "#ffffff", 6.5 * scale))
-            left = x > 0.78 * proj.main.width  # near the right edge: label on the left
-            tx = x - 9 * scale if left else x + 9 * scale
-            anchor = ' text-anchor="end"' if left else ""
-            labels.append(f'<text x="{tx:.1f}" y="{y + 4 * scale:.1f}"{anchor}>'
-                          f'{_esc(short_name(row["name"]))}</text>')
+            marks.append((x, y, short_name(row["name"])))
+    labels = place_labels(marks, proj.main.width, proj.height, scale)
     if labels:
         out.append(f'<g font-size="{12 * scale:.1f}" font-weight="bold" fill="#1d2733" '
                    'paint-order="stroke" stroke="#ffffff" stroke-width="3" '
                    f'stroke-linejoin="round">{"".join(labels)}</g>')
+    return out
+
+
+def place_labels(marks: list[tuple[float, float, str]], width: float, height: float,
+                 scale: float) -> list[str]:
+    """Name labels beside their marks that never overlap one another or leave the map: each
+    tries the right of its mark, then the left, above and below; a label with no free place
+    is left out (the table beside the map names every facility)."""
+    char_w, line_h, gap = 7.0 * scale, 12.0 * scale, 9.0 * scale
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    for x, y, name in marks:
+        w = len(name) * char_w
+        for tx, ty, anchor in ((x + gap, y + 4 * scale, "start"), (x - gap, y + 4 * scale, "end"),
+                               (x, y - gap, "middle"), (x, y + gap + line_h, "middle")):
+            x0 = {"start": tx, "end": tx - w, "middle": tx - w / 2}[anchor]
+            box = (x0, ty - line_h + 2 * scale, x0 + w, ty + 3 * scale)
+            if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
+                continue
+            if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                   for b in placed):
+                continue
+            placed.append(box)
+            out.append(f'<text x="{tx:.1f}" y="{ty:.1f}" text-anchor="{anchor}">'
+                       f"{_esc(name)}</text>")
+            break
     return out
 
 
@@ -300,7 +323,8 @@ def _legend(result: Results, reach: float) -> str:
         cls = text(p.get("temperature_class"))
         if cls not in classes:
             classes.append(cls)
-    items += [(line(class_colour(c), "2 4"), f"{class_label(c)} supply lane") for c in classes]
+    items += [(line(class_colour(c), "2 4"), f"{class_label(c, with_range=False)} lane")
+              for c in classes]
     return '<div class="legend">' + "".join(
         f"<span>{sym}{_esc(lbl)}</span>" for sym, lbl in items) + "</div>"
 
@@ -394,7 +418,7 @@ def _kpi_tiles(result: Results, finance_href: str | None = None) -> str:
         for v, lbl, warn, cls in tiles) + "</section>"
 
 
-def top_unserved(result: Results, n: int = 5) -> str:
+def top_unserved(result: Results, n: int = 4) -> str:
     """The states with the most unserved patients, with the main reason in each."""
     u = table(result, "unserved")
     if u.empty or not {"state", "patients_unserved"} <= set(u.columns):
@@ -408,7 +432,8 @@ def top_unserved(result: Results, n: int = 5) -> str:
         g = u[u["state"] == state]
         main = g.groupby("reason")["pat"].sum().sort_values(ascending=False)
         prods = g.groupby("product_id")["pat"].sum().sort_values(ascending=False)
-        prod = ", ".join(names.get(text(p), text(p)) for p in prods.index[:2])
+        prod = names.get(text(prods.index[0]), text(prods.index[0])) + (
+            f" and {len(prods) - 1} more" if len(prods) > 1 else "")
         reason = text(main.index[0]) if len(main) else ""
         rows.append(f"<tr><td>{_esc(state)}</td><td class='n'>{_esc(fmt_num(pat))}</td>"
                     f"<td class='why'><b>{_esc(prod)}</b>: {_esc(_first_clause(reason))}</td>"
@@ -430,8 +455,28 @@ def _first_clause(reason: str) -> str:
     return cut + " \u2026"
 
 
-def facility_list(result: Results) -> str:
-    """Active hubs and partners by name, with yearly cost and number of sites served."""
+#: hubs and partners the one-pager lists by name (the costliest); the rest in one line
+FACILITY_ROWS = 6
+#: characters of names the line of the other hubs and partners holds (about five lines)
+MORE_CHARS = 440
+
+
+def _more_names(rest: list[tuple[float, str, str, int]], limit: int = MORE_CHARS) -> str:
+    """'13 more: A, B, C' - the names that fit in `limit` characters, then 'and K others'."""
+    shown: list[str] = []
+    for _, name, _, _ in rest:
+        if len(", ".join([*shown, name])) > limit:
+            break
+        shown.append(name)
+    left = len(rest) - len(shown)
+    return (f"{len(rest)} more: " + ", ".join(shown)
+            + (f" and {left} others (all in details)" if left else ""))
+
+
+def facility_list(result: Results, n: int = FACILITY_ROWS) -> str:
+    """Active hubs and partners by name under their heading, with yearly cost and number of
+    sites served: the `n` costliest in rows, the rest named in one line, so the page stays
+    one page (details has every figure)."""
     rows = []
     for kind, role, cols in (("hubs", "3PL hub", ("fixed_cost_usd_per_year",
                                                  "handling_cost_usd_per_year",
@@ -443,14 +488,23 @@ def facility_list(result: Results) -> str:
             continue
         for r in t[[truthy(v) for v in t["active"]]].to_dict("records"):
             served = split_list(r.get("sites_served") or r.get("sites_linked"))
-            rows.append(f"<tr><td>{_esc(r.get('name'))}</td><td>{role}</td>"
-                        f"<td class='n'>{_esc(fmt_usd(sum(num(r.get(c)) for c in cols)))}</td>"
-                        f"<td class='n'>{len(served)}</td></tr>")
+            rows.append((sum(num(r.get(c)) for c in cols), text(r.get("name")), role,
+                         len(served)))
+    head = "<h2>Active hubs and partners</h2>" if len(rows) <= n else \
+        f"<h2>Active hubs and partners: the {n} costliest of {len(rows)}</h2>"
     if not rows:
-        return "<p>No hub or partner is active: sites are supplied from the plants.</p>"
-    return ("<table class='compact'><thead><tr><th>Active hub or partner</th><th>Role</th>"
-            "<th class='n'>Cost/yr</th><th class='n'>Sites</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+        return head + "<p>No hub or partner is active: sites are supplied from the plants.</p>"
+    rows.sort(key=lambda r: -r[0])
+    body = [f"<tr><td>{_esc(name)}</td><td>{role}</td><td class='n'>{_esc(fmt_usd(cost))}</td>"
+            f"<td class='n'>{sites}</td></tr>" for cost, name, role, sites in rows[:n]]
+    if len(rows) > n:
+        rest = rows[n:]
+        body.append(f"<tr class='note'><td colspan='2'>{_esc(_more_names(rest))}</td>"
+                    f"<td class='n'>{_esc(fmt_usd(sum(r[0] for r in rest)))}</td>"
+                    f"<td class='n'>{sum(r[3] for r in rest)}</td></tr>")
+    return (f"{head}<table class='compact'><thead><tr><th>Active hub or partner</th>"
+            "<th>Role</th><th class='n'>Cost/yr</th><th class='n'>Sites</th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
 
 
 #: pages analyses add to a result folder (path in it, link text): the one-pager links each
@@ -493,7 +547,7 @@ def render_report(result: Results, map_href: str | None = "map.html",
         '<div class="two"><div class="chart"><h2>Annual network cost</h2>',
         cost_chart_svg(result), _ordering_note(result),
         "</div><div><h2>Where patients are not served</h2>", top_unserved(result),
-        "<h2>Active hubs and partners</h2>", facility_list(result), "</div></div>",
+        facility_list(result), "</div></div>",
         f"<footer>Zone circle area \u221d patients per year; site size \u221d patients treated."
         f" Travel target {reach:,.0f} km. Written by netopt from the CSV tables in this folder "
         "(also in network.xlsx).</footer>",
