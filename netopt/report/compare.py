@@ -87,6 +87,7 @@ p.note { color: #5b6672; font-size: 12px; margin: 6px 0 0; }
 ul.note.parts { color: #5b6672; font-size: 12px; margin: 4px 0 0; padding-left: 18px; }
 td.pos { color: #b2182b; }
 tr.base td { background: #f7f9fb; }
+table.scenarios td:first-child { min-width: 9em; }
 .multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr));
   gap: 12px; align-items: start; }
 .multiples figure { margin: 0; border: 1px solid var(--line); border-radius: 6px;

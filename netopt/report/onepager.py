@@ -440,7 +440,8 @@ def top_unserved(result: Results, n: int = 4) -> str:
                     "</tr>")
     rest = float(by_state.iloc[n:].sum())
     if rest > 0:
-        rows.append(f"<tr class='note'><td>{len(by_state) - n} more states</td>"
+        more = len(by_state) - n
+        rows.append(f"<tr class='note'><td>{more} more state{'s' if more > 1 else ''}</td>"
                     f"<td class='n'>{_esc(fmt_num(rest))}</td><td>see details</td></tr>")
     return ("<table class='compact'><thead><tr><th>State</th><th class='n'>Patients/yr</th>"
             f"<th>Product and main reason</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
