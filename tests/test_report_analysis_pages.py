@@ -378,7 +378,10 @@ def test_simulation_charts_use_names_uncut() -> None:
 
     long = "Autologous CAR-T (refractory lupus)"
     q = {"p5": 20.0, "p25": 21.0, "p50": 22.0, "p75": 23.0, "p95": 24.0}
-    assert f">{long}</text>" in box_plot_svg([(long, q, math.nan)], title="t")
+    box = box_plot_svg([(long, q, 17.6)], title="t")
+    assert f">{long}</text>" in box
+    ticks = re.findall(r'text-anchor="middle" fill="[^"]+">([\d,.]+)</text>', box)
+    assert ticks == ["16", "18", "20", "22", "24"]  # whole days, round steps (p95 24)
     hubs = ["Atlanta cold-chain hub (ATL)", "Charlotte cold-chain hub (CLT)", "Raleigh-Durham "
             "cold-chain hub (RDU)", "Memphis cold-chain hub (MEM)"]
     svg = bar_chart_svg(hubs, [5.0, 10.0, 7.0, 1.0], title="t", unit="%", width=480)

@@ -168,13 +168,14 @@ def box_plot_svg(rows: list[tuple[str, dict[str, float], float]], *, title: str,
     out = [f'<svg viewBox="0 0 {width:g} {height:g}" xmlns="http://www.w3.org/2000/svg" '
            f'role="img" aria-label="{_esc(title)}" font-size="10" font-family="Arial">',
            f'<text x="4" y="13" font-weight="bold" fill="{MUTED}">{_esc(title)}</text>']
-    step = _nice_step(span) / 2 or 1
+    # whole days, at most eight ticks: 16, 18, 20 ... rather than 16.2, 17.5, 18.8
+    step = next((d for d in (1, 2, 5, 10, 20, 50, 100, 200) if span / d <= 8), 500)
     tick = math.ceil(lo / step) * step
     while tick <= hi:
         out.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top - 4:g}" '
                    f'y2="{height - 22:g}" stroke="{GRID}"/><text x="{x(tick):.1f}" '
                    f'y="{height - 10:g}" text-anchor="middle" fill="{MUTED}">'
-                   f'{_esc(fmt_num(tick))}</text>')
+                   f'{tick:,.0f}</text>')
         tick += step
     for i, (label, q, model) in enumerate(rows):
         yc = top + row_h * i + row_h / 2
