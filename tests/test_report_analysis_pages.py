@@ -312,6 +312,7 @@ def _check_page(browser: Browser, page: Path, shots: Path) -> None:
                 tab.eval(f"document.querySelectorAll({LEGENDS!r})[{i}].scrollIntoView()")
                 box = tab.boxes(LEGENDS)[i]
                 assert box["width"] > 0 and inside(box, width, height), (page.name, width, box)
+                assert box["height"] <= 100, (page.name, width, "legend wraps word by word")
         finally:
             tab.close()
 

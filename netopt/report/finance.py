@@ -325,8 +325,8 @@ def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str,
                      ("expired_doses_per_year", "Expired doses/yr", "num"),
                      ("manufacturer_writeoff_usd", "Mfr write-offs/yr", "usd")]),
         "<h2>Return policy: generosity vs sites willing to stock vs write-offs</h2>",
-        "<div class='chart'>", tradeoff_svg(tradeoff, names=products), TRADEOFF_LEGEND,
-        "</div>",
+        "<div class='chart'>", tradeoff_svg(tradeoff, names=products), "</div>",
+        TRADEOFF_LEGEND if not tradeoff.empty else "",
         "<p class='sub'>Each served site-product whose product may be stocked at the site is "
         "offered its stock terms with the returnable share swept; a site is willing when its "
         "expected loss (expiries it keeps, restocking fees, capital) stays within its limit. "
