@@ -236,6 +236,49 @@ def test_report_names_active_hubs_and_partners(folder: Path) -> None:
     assert "State</th><th class='n'>Active" in (folder / "details.html").read_text()
 
 
+def test_hub_popups_list_cost_and_sites_served(folder: Path) -> None:
+    """map.html: each active hub's pop-up carries its yearly cost and the names of the sites
+    it serves (from hubs.csv and sites.csv)."""
+    page = (folder / "map.html").read_text()
+    hubs = pd.read_csv(folder / "hubs.csv", keep_default_na=False)
+    names = dict(pd.read_csv(folder / "sites.csv")[["site_id", "name"]].values)
+    active = hubs[hubs["active"].astype(str).str.lower() == "true"]
+    assert len(active)
+    for hub in active.itertuples(index=False):
+        name = re.escape(json.dumps(hub.name))
+        payload = json.loads(re.search(r'\{"ll":\[[^]]*\],"icon":"hub","tip":"[^"]*","name":'
+                                       + name + r'.*?"pop":(\[\[.*?\]\])\}', page).group(1))
+        rows = [tuple(r) for r in payload]
+        cost = hub.fixed_cost_usd_per_year + hub.handling_cost_usd_per_year + \
+            hub.transport_cost_usd_per_year
+        assert ("Cost/yr", fmt_usd(cost)) in rows
+        served = hub.sites_served.split(";")
+        assert ("", f"Sites served ({len(served)})") in rows
+        assert {names[s] for s in served} <= {r[0] for r in rows}
+
+
+def test_alaska_hawaii_and_puerto_rico_get_insets(folder: Path) -> None:
+    """Patients in Anchorage, Honolulu and San Juan put Alaska, Hawaii and Puerto Rico in
+    insets of the one-pager's map (their lanes stay on the page), clipped to each inset."""
+    from netopt.report.common import frame_bounds
+    from netopt.report.maps import inset_regions
+    from netopt.report.onepager import static_map_svg
+
+    result = Results.read(folder)
+    zones = result.tables["zones"]
+    far = zones.iloc[:3].copy()
+    far["latitude"], far["longitude"] = [61.22, 21.31, 18.47], [-149.9, -157.86, -66.11]
+    far["state"] = ["AK", "HI", "PR"]
+    far[zones.columns[0]] = [f"far{i}" for i in range(3)]
+    tables = {**result.tables, "zones": pd.concat([zones, far], ignore_index=True)}
+    wide = Results(tables, result.info, result.summary)
+    assert [r["code"] for r in inset_regions(wide, frame_bounds(wide))] == ["AK", "HI", "PR"]
+    svg = static_map_svg(wide)
+    for code in ("AK", "HI", "PR"):
+        assert f'clipPath id="inset-{code}"' in svg and f'clip-path="url(#inset-{code})"' in svg
+    assert 'clipPath id="inset-' not in static_map_svg(result)  # the Southeast alone: none
+
+
 def test_unserved_reasons_in_domain_words(folder: Path) -> None:
     reasons = " ".join(pd.read_csv(folder / "unserved.csv")["reason"].astype(str))
     for jargon in ("aggregation.cluster_km", "cluster_share_of_reach", "shelf_life_hours",
