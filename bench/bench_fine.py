@@ -1,0 +1,144 @@
+"""Fine geography (models/us-fine.yaml): its size and memory, its solve, and the price of
+aggregation.
+
+Run from the repository root, after the two solves whose folders it reads (each once):
+
+    netopt solve models/us-launch.yaml --out reports/bench-launch --no-report
+    /usr/bin/time -v netopt solve models/us-fine.yaml --time-limit 600 \\
+        --out reports/bench-fine --no-report
+    /usr/bin/time -v python bench/bench_fine.py --launch reports/bench-launch \\
+        --fine reports/bench-fine
+
+Prints:
+1. the fine model: zones, demand points, demand rows, point-site-product pairs,
+   site-products, and the MILP's rows, columns and binaries; seconds and peak memory (max
+   RSS of this process) after load, prepare and build;
+2. the fine solve (from its folder; without --fine it is solved here with --time-limit):
+   status, objective, bound, gap, seconds;
+3. the default national network (the us-launch folder: designed on merged demand points)
+   evaluated at fine resolution - its sites, onboarding, equipment, hubs and partners held,
+   assignments, flows and ordering options re-solved (netopt/analysis/evaluate.py) - against
+   the fine solve: the price of aggregation, with the interval the two gaps leave.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+from netopt.analysis.evaluate import evaluate_network
+from netopt.data.case import Case, load_case
+from netopt.model.build import build_model
+from netopt.model.prepare import Prepared, prepare
+from netopt.results.pipeline import solve_case
+from netopt.results.tables import Results
+from netopt.solver.info import model_size
+
+ROOT = Path(__file__).resolve().parents[1]
+FINE = ROOT / "models" / "us-fine.yaml"
+
+
+def peak_gib() -> float:
+    """Max RSS of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _stage(label: str, started: float) -> float:
+    now = time.perf_counter()
+    print(f"  {label:8s} {now - started:7.1f} s   peak {peak_gib():5.2f} GiB")
+    return now
+
+
+def fine_model(path: Path):  # noqa: ANN201 - (Case, Prepared, model)
+    """Load, prepare and build the fine model, printing its size and the cost of each stage."""
+    print(f"== fine model: {path.relative_to(ROOT)} ==")
+    t = time.perf_counter()
+    case = load_case(path)
+    t = _stage("load", t)
+    prep = prepare(case)
+    t = _stage("prepare", t)
+    m = build_model(prep)
+    _stage("build", t)
+    n_var, n_bin, n_con = model_size(m)
+    print(f"  zones {len(case.zones):,} ({case.zones['population'].sum():,.0f} people), "
+          f"demand points {len(prep.points):,}, demand rows {len(prep.demand):,}, "
+          f"pairs {len(prep.pairs):,}, site-products {len(prep.site_products):,}, "
+          f"lanes {len(prep.direct_lanes):,}")
+    print(f"  MILP: {n_con:,} rows, {n_var:,} columns, {n_bin:,} binaries")
+    return case, prep, m
+
+
+def _line(label: str, res: Results) -> str:
+    i = res.info
+    bound = f"${i.bound / 1e6:,.3f}M" if i.bound is not None else "-"
+    gap = f"{100 * i.gap:.2f} %" if i.gap is not None else "-"
+    return (f"  {label:34s} {i.status:9s} ${i.objective / 1e6:,.3f}M  bound {bound}  "
+            f"gap {gap}  {i.solve_seconds:.0f} s solve")
+
+
+def fine_solve(case: Case, prep: Prepared, folder: Path | None, limit: float) -> Results:
+    """The fine optimum: read from `netopt solve`'s folder, or solved here."""
+    print("== fine solve ==")
+    if folder is not None:
+        res = Results.read(folder)
+        print(f"  (from {folder})")
+    else:
+        res = solve_case(case, time_limit=limit, prepared=prep)
+    print(_line("us-fine", res))
+    return res
+
+
+def price(launch: Results, held: Results, fine: Results) -> dict:
+    """What the aggregated network costs where patients live, against the fine optimum; the
+    true difference lies between held's bound - fine's objective and held - fine's bound."""
+    h, f = held.info, fine.info
+    out = {"launch_objective": launch.info.objective, "launch_gap": launch.info.gap,
+           "held_objective": h.objective, "held_bound": h.bound, "held_gap": h.gap,
+           "fine_objective": f.objective, "fine_bound": f.bound, "fine_gap": f.gap,
+           "price_usd": h.objective - f.objective,
+           "price_pct": 100 * (h.objective - f.objective) / f.objective,
+           "estimate_error_usd": h.objective - launch.info.objective}
+    if h.bound is not None and f.bound is not None:
+        out["price_range_usd"] = [h.bound - f.objective, h.objective - f.bound]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--launch", type=Path, required=True,
+                    help="result folder of `netopt solve models/us-launch.yaml`")
+    ap.add_argument("--fine", type=Path, help="result folder of the us-fine solve")
+    ap.add_argument("--model", type=Path, default=FINE)
+    ap.add_argument("--time-limit", type=float, default=600.0)
+    ap.add_argument("--json", type=Path, help="write the figures here")
+    args = ap.parse_args()
+    case, prep, m = fine_model(args.model.resolve())
+    fine = fine_solve(case, prep, args.fine, args.time_limit)
+    print("== default national network evaluated at fine resolution ==")
+    launch = Results.read(args.launch)
+    print(_line("us-launch, as solved (aggregated)", launch))
+    t = time.perf_counter()
+    held = evaluate_network(case, launch, time_limit=args.time_limit, prepared=prep,
+                            model=m).result
+    print(_line("us-launch network at fine zones", held))
+    _stage("evaluate", t)
+    figures = price(launch, held, fine)
+    print("== price of aggregation ==")
+    print(f"  aggregated network at fine resolution ${figures['held_objective'] / 1e6:,.3f}M "
+          f"vs fine network ${figures['fine_objective'] / 1e6:,.3f}M: "
+          f"${figures['price_usd'] / 1e6:+,.3f}M ({figures['price_pct']:+.2f} %)")
+    if "price_range_usd" in figures:
+        lo, hi = (v / 1e6 for v in figures["price_range_usd"])
+        print(f"  proven range (both gaps): ${lo:+,.3f}M .. ${hi:+,.3f}M")
+    print(f"  the aggregated model's own estimate of its network was off by "
+          f"${figures['estimate_error_usd'] / 1e6:+,.3f}M")
+    print(f"  peak memory of this process {peak_gib():.2f} GiB")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
