@@ -71,12 +71,19 @@ def fine_model(path: Path):  # noqa: ANN201 - (Case, Prepared, model)
     return case, prep, m
 
 
+def _figures(res: Results) -> dict:
+    """Objective and bound in USD/yr (summary.json's units; SolveInfo keeps the model's k$)."""
+    s = res.summary
+    return {k: s.get(k) for k in ("status", "objective", "bound", "gap", "solve_seconds",
+                                  "build_seconds")}
+
+
 def _line(label: str, res: Results) -> str:
-    i = res.info
-    bound = f"${i.bound / 1e6:,.3f}M" if i.bound is not None else "-"
-    gap = f"{100 * i.gap:.2f} %" if i.gap is not None else "-"
-    return (f"  {label:34s} {i.status:9s} ${i.objective / 1e6:,.3f}M  bound {bound}  "
-            f"gap {gap}  {i.solve_seconds:.0f} s solve")
+    f = _figures(res)
+    bound = f"${f['bound'] / 1e6:,.3f}M" if f["bound"] is not None else "-"
+    gap = f"{100 * f['gap']:.2f} %" if f["gap"] is not None else "-"
+    return (f"  {label:34s} {f['status']:9s} ${f['objective'] / 1e6:,.3f}M  bound {bound}  "
+            f"gap {gap}  {f['solve_seconds']:.0f} s solve")
 
 
 def fine_solve(case: Case, prep: Prepared, folder: Path | None, limit: float) -> Results:
@@ -94,15 +101,14 @@ def fine_solve(case: Case, prep: Prepared, folder: Path | None, limit: float) ->
 def price(launch: Results, held: Results, fine: Results) -> dict:
     """What the aggregated network costs where patients live, against the fine optimum; the
     true difference lies between held's bound - fine's objective and held - fine's bound."""
-    h, f = held.info, fine.info
-    out = {"launch_objective": launch.info.objective, "launch_gap": launch.info.gap,
-           "held_objective": h.objective, "held_bound": h.bound, "held_gap": h.gap,
-           "fine_objective": f.objective, "fine_bound": f.bound, "fine_gap": f.gap,
-           "price_usd": h.objective - f.objective,
-           "price_pct": 100 * (h.objective - f.objective) / f.objective,
-           "estimate_error_usd": h.objective - launch.info.objective}
-    if h.bound is not None and f.bound is not None:
-        out["price_range_usd"] = [h.bound - f.objective, h.objective - f.bound]
+    a, h, f = _figures(launch), _figures(held), _figures(fine)
+    out = {f"{name}_{k}": v for name, fig in (("launch", a), ("held", h), ("fine", f))
+           for k, v in fig.items()}
+    out.update(price_usd=h["objective"] - f["objective"],
+               price_pct=100 * (h["objective"] - f["objective"]) / f["objective"],
+               estimate_error_usd=h["objective"] - a["objective"])
+    if h["bound"] is not None and f["bound"] is not None:
+        out["price_range_usd"] = [h["bound"] - f["objective"], h["objective"] - f["bound"]]
     return out
 
 

@@ -111,3 +111,26 @@ def test_network_with_a_facility_the_model_lacks_is_refused() -> None:
     solved.tables["sites"] = sites
     with pytest.raises(InputError, match="active site S9 is not in the model's dataset"):
         evaluate_network(case, solved)
+
+
+def test_cli_evaluate_writes_the_held_network(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from netopt.cli.app import app
+    from netopt.results.tables import Results
+
+    runner = CliRunner()
+    solved, held = tmp_path / "tiny", tmp_path / "held"
+    assert runner.invoke(app, ["solve", str(TINY), "--out", str(solved),
+                               "--no-report"]).exit_code == 0
+    fine = _finer(tmp_path, TINY, 15000)
+    res = runner.invoke(app, ["evaluate", str(solved), str(fine), "--out", str(held),
+                              "--no-report"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    network, result = Results.read(solved), Results.read(held)
+    assert result.summary["model"] == "tiny-fine"
+    assert result.summary["evaluated_network"] == network.summary["model_file"]
+    assert chosen_network(result).sites == chosen_network(network).sites
+    assert f"${result.summary['objective']:,.0f}/yr in tiny-fine" in " ".join(res.output.split())
+    missing = runner.invoke(app, ["evaluate", str(tmp_path / "nope"), str(fine)])
+    assert missing.exit_code == 2 and "not found" in missing.output
