@@ -134,3 +134,21 @@ def test_cli_evaluate_writes_the_held_network(tmp_path: Path) -> None:
     assert f"${result.summary['objective']:,.0f}/yr in tiny-fine" in " ".join(res.output.split())
     missing = runner.invoke(app, ["evaluate", str(tmp_path / "nope"), str(fine)])
     assert missing.exit_code == 2 and "not found" in missing.output
+
+
+def test_fine_model_starts_from_its_aggregated_twin(tmp_path: Path, monkeypatch) -> None:
+    from netopt.results import pipeline
+
+    fine = load_case(_finer(tmp_path, TINY, 15000))
+    plain = solve_case(fine, gap=0.0)
+    monkeypatch.setattr(pipeline, "COARSE_START_PAIRS", 0)  # tiny-fine counts as large
+    started = solve_case(fine, gap=0.0)
+    assert started.info.start == "coarse" and started.summary["start"] == "coarse"
+    assert started.info.status == plain.info.status == "optimal"
+    assert started.info.objective == pytest.approx(plain.info.objective, rel=1e-7)
+    assert plain.info.start != "coarse"
+    # an aggregated model (us-small merges zones) is solved as it is
+    from netopt.model.prepare import prepare
+
+    small = load_case(ROOT / "models" / "us-small.yaml")
+    assert not pipeline._wants_coarse_start(prepare(small), None, small.config.solver)

@@ -338,11 +338,12 @@ def _start_applies(m: pyo.ConcreteModel) -> bool:
 
 def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = False,
                 time_limit: float | None = None,
-                start_network: StartNetwork | None = None) -> SolveInfo:
+                start_network: StartNetwork | None = None,
+                start_name: str = "baseline") -> SolveInfo:
     """Run HiGHS with fixed seed and threads (after a MIP start: from `start_network` where
-    it is feasible, else relax-and-fix when enabled and the model is large); load the
-    incumbent if there is one. Another solver named by `solver.name` (Gurobi, CPLEX, ...)
-    runs through solver/backends.py instead."""
+    it is feasible, recorded as `start_name`, else relax-and-fix when enabled and the model
+    is large); load the incumbent if there is one. Another solver named by `solver.name`
+    (Gurobi, CPLEX, ...) runs through solver/backends.py instead."""
     if settings.name != "highs":
         if lazy_linking(m):  # the cut loop is HiGHS's: another solver gets every row
             link_pairs(m, list(m.P))
@@ -363,7 +364,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     if start_network:
         solver.start = network_start(solver, m, settings, tee, left(WARM_START_SHARE),
                                      start_network)
-        started_from = "baseline" if solver.start else "none"
+        started_from = start_name if solver.start else "none"
     linked = None
     if lazy_linking(m):
         linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE))
