@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-import pyomo.environ as pyo
 
 from ..data.case import Case
 from ..data.problems import InputError, Problem
@@ -28,6 +27,7 @@ from ..model.common import MONEY
 from ..model.prepare import prepare
 from ..results.tables import Results, extract, unserved_penalty_usd
 from ..solver.highs import solve_model
+from .evaluate import check_network, chosen_network, fix_network
 
 log = logging.getLogger(__name__)
 
@@ -48,73 +48,20 @@ class Resilience:
     baseline_penalty_usd: float = 0.0
 
 
-def _truthy(v: object) -> bool:
-    return str(v).strip().lower() in ("true", "1", "yes")
-
-
-def _chosen(result: Results) -> dict[str, set]:
-    sites = result.sites
-    active = sites[sites["active"].map(_truthy)]
-
-    def split(col: str) -> list[tuple[str, str]]:
-        out = []
-        for sid, cell in zip(active["site_id"], active[col].astype(object).fillna(""), strict=True):
-            out += [(sid, v) for v in str(cell).split(";") if v]
-        return out
-
-    hubs, partners = result.hubs, result.partners
-    return {
-        "sites": set(active["site_id"]),
-        "onboarded": set(split("onboarded_areas")),
-        "equipped": set(split("equipped_classes")),
-        "offered": set(split("products_offered")),
-        "hubs": set(hubs.loc[hubs["active"].map(_truthy), "hub_id"]),
-        "partners": set(partners.loc[partners["active"].map(_truthy), "partner_id"]),
-    }
-
-
-def _fix_network(m: pyo.ConcreteModel, chosen: dict[str, set]) -> None:
-    for s in m.S:
-        m.y[s].fix(1 if s in chosen["sites"] else 0)
-    for s, a in m.SA:
-        m.o[s, a].fix(1 if (s, a) in chosen["onboarded"] else 0)
-    for s, t in m.ST:
-        m.e[s, t].fix(1 if (s, t) in chosen["equipped"] else 0)
-    for s, k in m.SK:
-        if (s, k) not in chosen["offered"]:
-            m.w[s, k].fix(0)
-    for h in m.H:
-        m.g[h].fix(1 if h in chosen["hubs"] else 0)
-    for p in m.Pa:
-        m.a[p].fix(1 if p in chosen["partners"] else 0)
-
-
 #: design rules, not operating limits: an outage is measured, not forbidden
 DESIGN_RULES = ("backup_hub", "service_level", "kol_required", "kol_coverage", "budget")
-
-
-def _check(case: Case, chosen: dict[str, set], m: pyo.ConcreteModel, file: str) -> None:
-    problems = []
-    for kind, ids, known in (("site", chosen["sites"], set(case.sites["site_id"])),
-                             ("hub", chosen["hubs"], set(case.hubs["hub_id"])),
-                             ("partner", chosen["partners"], set(case.partners["partner_id"]))):
-        for i in sorted(ids - known):
-            problems.append(Problem(file, None, None,
-                                    f"active {kind} {i} is not in the model's dataset any more: "
-                                    "re-solve before the N-1 analysis"))
-    if problems:
-        raise InputError(problems)
 
 
 def n_minus_1(case: Case, result: Results, partners: bool = True,
               time_limit: float | None = None,
               progress: Callable[[str, int, int], None] | None = None) -> Resilience:
     """Re-route the chosen network without each active hub (and partner), one at a time."""
-    chosen = _chosen(result)
+    chosen = chosen_network(result)
     prep = prepare(case)
     m = build_model(prep)
-    _check(case, chosen, m, str(result.summary.get("model_file") or "result"))
-    _fix_network(m, chosen)
+    check_network(case, chosen, str(result.summary.get("model_file") or "result"),
+                  "re-solve before the N-1 analysis")
+    fix_network(m, chosen)
     for name in DESIGN_RULES:
         component = getattr(m, name, None)
         if component is not None:
@@ -136,9 +83,9 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
                                   f"the chosen network does not solve with its decisions fixed "
                                   f"({status0}); re-solve the model")])
     ship = result.shipments
-    outages = [("hub", h) for h in sorted(chosen["hubs"])]
+    outages = [("hub", h) for h in sorted(chosen.hubs)]
     if partners:
-        outages += [("partner", p) for p in sorted(chosen["partners"])]
+        outages += [("partner", p) for p in sorted(chosen.partners)]
     names = {**dict(zip(case.hubs["hub_id"], case.hubs["name"], strict=True)),
              **dict(zip(case.partners["partner_id"], case.partners["name"], strict=True))}
     fixed = {("hub", h): float(c) for h, c in zip(

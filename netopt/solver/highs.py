@@ -338,11 +338,12 @@ def _start_applies(m: pyo.ConcreteModel) -> bool:
 
 def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = False,
                 time_limit: float | None = None,
-                start_network: StartNetwork | None = None) -> SolveInfo:
+                start_network: StartNetwork | None = None,
+                start_name: str = "baseline") -> SolveInfo:
     """Run HiGHS with fixed seed and threads (after a MIP start: from `start_network` where
-    it is feasible, else relax-and-fix when enabled and the model is large); load the
-    incumbent if there is one. Another solver named by `solver.name` (Gurobi, CPLEX, ...)
-    runs through solver/backends.py instead."""
+    it is feasible, recorded as `start_name`, else relax-and-fix when enabled and the model
+    is large); load the incumbent if there is one. Another solver named by `solver.name`
+    (Gurobi, CPLEX, ...) runs through solver/backends.py instead."""
     if settings.name != "highs":
         if lazy_linking(m):  # the cut loop is HiGHS's: another solver gets every row
             link_pairs(m, list(m.P))
@@ -350,7 +351,12 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     solver = _Highs()
     if not solver.available():
         raise SolveError("HiGHS is not available: pip install highspy")
-    limit = float(time_limit or settings.time_limit)
+    began = time.perf_counter()
+    # hand the model to HiGHS before the stages share out the limit: on a model of 1.6M
+    # columns Pyomo's hand-over alone takes over a minute, which ran past the limit when the
+    # first stage's HiGHS run got its whole budget on top of it
+    solver.set_instance(m)
+    limit = max(float(time_limit or settings.time_limit) - (time.perf_counter() - began), 1.0)
     started = time.perf_counter()
     deadline = started + limit
 
@@ -363,7 +369,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     if start_network:
         solver.start = network_start(solver, m, settings, tee, left(WARM_START_SHARE),
                                      start_network)
-        started_from = "baseline" if solver.start else "none"
+        started_from = start_name if solver.start else "none"
     linked = None
     if lazy_linking(m):
         linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE))
@@ -377,7 +383,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         lp_bound = max(bounds) if bounds else None
         started_from = "relax-and-fix" if solver.start else "none"
     res = _run(solver, m, settings, tee, left(), solver="choose")
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - began
     term = res.termination_condition
     sol = res.solution_status
     has = sol in (SolutionStatus.optimal, SolutionStatus.feasible)

@@ -34,7 +34,8 @@ class SolveInfo:
     solver_version: str = ""
     #: milp (the solver on the whole model) or facility (Benders on the sites, facility.py)
     method: str = "milp"
-    start: str = "none"  # MIP start handed to HiGHS: baseline | relax-and-fix | none
+    #: MIP start handed to HiGHS: baseline | coarse | relax-and-fix | none
+    start: str = "none"
 
     @property
     def has_solution(self) -> bool:

@@ -1,0 +1,131 @@
+"""A solved network evaluated in another model: its design held, everything else re-solved.
+
+A network designed on aggregated demand points is priced on the geography it was built from.
+What it really costs shows when the same sites, onboardings, equipment, hubs and partners
+serve the patients where they live: load the network from its result folder, build the other
+model (the fine geography of `zones.gazetteer_extract`, say), hold the design and solve the
+rest (assignments, flows, ordering options). Against that model's own optimum the difference
+is the price of aggregation. The N-1 analysis (`resilience.py`) holds a network the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+
+from ..data.case import Case
+from ..data.problems import InputError, Problem
+from ..model.build import build_model
+from ..model.prepare import Prepared, prepare
+from ..results.tables import Results, extract
+from ..solver.highs import solve_model
+
+log = logging.getLogger(__name__)
+
+
+def _truthy(v: object) -> bool:
+    return str(v).strip().lower() in ("true", "1", "yes")
+
+
+@dataclass(frozen=True)
+class ChosenNetwork:
+    """The design decisions of a result: what is active, onboarded, equipped and offered."""
+
+    sites: frozenset[str]
+    onboarded: frozenset[tuple[str, str]]  # (site, therapeutic area)
+    equipped: frozenset[tuple[str, str]]  # (site, temperature class)
+    offered: frozenset[tuple[str, str]]  # (site, product)
+    hubs: frozenset[str]
+    partners: frozenset[str]
+
+
+def chosen_network(result: Results) -> ChosenNetwork:
+    """The network of a result's sites, hubs and partners tables (a folder read back works)."""
+    sites = result.sites
+    active = sites[sites["active"].map(_truthy)]
+
+    def split(col: str) -> frozenset[tuple[str, str]]:
+        cells = active[col].astype(object).fillna("")
+        return frozenset((sid, v) for sid, cell in zip(active["site_id"], cells, strict=True)
+                         for v in str(cell).split(";") if v)
+
+    hubs, partners = result.hubs, result.partners
+    return ChosenNetwork(
+        sites=frozenset(active["site_id"]), onboarded=split("onboarded_areas"),
+        equipped=split("equipped_classes"), offered=split("products_offered"),
+        hubs=frozenset(hubs.loc[hubs["active"].map(_truthy), "hub_id"]),
+        partners=frozenset(partners.loc[partners["active"].map(_truthy), "partner_id"]))
+
+
+def check_network(case: Case, chosen: ChosenNetwork, file: str, why: str) -> None:
+    """Every active facility must exist in the case; InputError naming each one otherwise."""
+    problems = []
+    for kind, ids, known in (("site", chosen.sites, set(case.sites["site_id"])),
+                             ("hub", chosen.hubs, set(case.hubs["hub_id"])),
+                             ("partner", chosen.partners, set(case.partners["partner_id"]))):
+        for i in sorted(ids - known):
+            problems.append(Problem(file, None, None,
+                                    f"active {kind} {i} is not in the model's dataset: {why}"))
+    if problems:
+        raise InputError(problems)
+
+
+def fix_network(m: pyo.ConcreteModel, chosen: ChosenNetwork) -> None:
+    """Fix the model's design to the chosen network. A site may stop offering a product
+    (it is left free to drop an offer nobody uses), never start one: onboarding takes months."""
+    for s in m.S:
+        m.y[s].fix(1 if s in chosen.sites else 0)
+    for s, a in m.SA:
+        m.o[s, a].fix(1 if (s, a) in chosen.onboarded else 0)
+    for s, t in m.ST:
+        m.e[s, t].fix(1 if (s, t) in chosen.equipped else 0)
+    for s, k in m.SK:
+        if (s, k) not in chosen.offered:
+            m.w[s, k].fix(0)
+    for h in m.H:
+        m.g[h].fix(1 if h in chosen.hubs else 0)
+    for p in m.Pa:
+        m.a[p].fix(1 if p in chosen.partners else 0)
+
+
+@dataclass
+class Evaluation:
+    """A network's cost in another model: the result of the held solve."""
+
+    result: Results
+    chosen: ChosenNetwork
+    #: offers of the network the model has no pair, lane or option for (they cannot be used)
+    unusable_offers: int = 0
+
+
+def evaluate_network(case: Case, network: Results, time_limit: float | None = None,
+                     prepared: Prepared | None = None, model: pyo.ConcreteModel | None = None,
+                     tee: bool = False) -> Evaluation:
+    """Solve `case` with the design of `network` held: sites, onboarding, equipment, hubs and
+    partners as chosen (offers may only be dropped); assignments, flows and ordering options
+    free. `prepared` / `model`: the case already prepared / built (a fresh, unsolved model),
+    to skip that work. Raises InputError when an active facility is not in the case or when
+    the held network cannot serve the case's hard requirements (service level, KOLs...)."""
+    file = str(network.summary.get("model_file") or "network")
+    chosen = chosen_network(network)
+    check_network(case, chosen, file, "the network is evaluated only on its own facilities")
+    m = model if model is not None else build_model(prepared or prepare(case))
+    unusable = len(chosen.offered - set(m.SK))
+    fix_network(m, chosen)
+    settings = case.config.solver.model_copy(update={"warm_start": False})
+    info = solve_model(m, settings, tee=tee, time_limit=time_limit)
+    if not info.has_solution:
+        raise InputError([Problem(file, None, None,
+                                  f"the network has no solution in {case.name} with its design "
+                                  f"held ({info.status}): a hard requirement of that model "
+                                  "(service level, KOLs, budget) is not met by it")])
+    result = extract(m, info)
+    result.summary["settings"]["solver"] = settings.model_dump(mode="json")
+    result.summary["evaluated_network"] = file
+    return Evaluation(result, chosen, unusable)
+
+
+__all__ = ["ChosenNetwork", "Evaluation", "check_network", "chosen_network",
+           "evaluate_network", "fix_network"]

@@ -1,0 +1,57 @@
+"""`netopt evaluate RESULT_DIR MODEL`: a solved network's cost in another model (a finer
+patient geography, other demand...), its design held and everything else re-solved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+
+def evaluate(
+    result_dir: Path = typer.Argument(..., help="Folder written by `netopt solve --out`."),
+    model: Path = typer.Argument(..., help="Model file to evaluate the network in (YAML)."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="Result folder (default reports/<model>-held)."),
+    time_limit: float | None = typer.Option(None, "--time-limit",
+                                            help="Seconds for the solver (default: the "
+                                            "model's)."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip map and reports."),
+) -> None:
+    """Hold the network of RESULT_DIR (sites, onboarding, equipment, hubs, partners; an offer
+    may only be dropped) in MODEL and re-solve assignments, flows and ordering options: what
+    a network designed on merged demand points costs where patients live
+    (`zones.gazetteer_extract`), for instance. Writes a result folder like `netopt solve`."""
+    from ..analysis.evaluate import evaluate_network
+    from ..data.problems import InputError
+    from ..report import write_reports
+    from ..results.folder import Run, results_folder
+    from .common import console, fail_input, load_or_exit, output_folder, solved_folder
+    from .solve import print_summary
+
+    network = solved_folder(result_dir, ("sites", "hubs", "partners"))
+    case = load_or_exit(model)
+    target = output_folder(out or Path("reports") / f"{case.name}-held")
+    with console.status(f"holding the network of {result_dir} in {case.name}"):
+        try:
+            held = evaluate_network(case, network, time_limit=time_limit)
+        except InputError as exc:
+            fail_input(exc)
+    result = held.result
+    run = Run("evaluate", model=case.name, model_file=str(model.absolute()),
+              source=str(result_dir.absolute()))
+    with results_folder(target, run) as staging:
+        result.write(staging.dir)
+        if not no_report:
+            write_reports(result, staging.dir)
+    print_summary(result.summary)
+    own, here = network.summary.get("objective"), result.summary.get("objective")  # USD/yr
+    if own is not None and here is not None:
+        console.print(f"network of {escape(str(result_dir))}: ${own:,.0f}/yr in its own model, "
+                      f"${here:,.0f}/yr in {escape(case.name)} ({here - own:+,.0f})")
+    console.print(f"wrote {len(staging.written)} files to {target}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)

