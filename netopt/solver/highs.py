@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 #: share of the time limit the MIP start may take, and the model size that warrants one
 WARM_START_SHARE = 0.6
 #: share of the MIP start's time the drop search on the rounded network may take
-DROP_SHARE = 0.4
+DROP_SHARE = 0.6
 #: share of the time limit the linking cut loop may take (the MIP is valid without the rows
 #: it has not found yet: they only tighten the relaxation)
 LINK_SHARE = 0.3
