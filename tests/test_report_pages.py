@@ -325,7 +325,12 @@ window.addEventListener("load", function () {
     var out = {w: window.innerWidth, h: window.innerHeight,
                scrollW: document.documentElement.scrollWidth,
                legend: box(".nx-legend") || box(".legend"), head: box(".nx-head"),
-               insets: box(".nx-insets"), layers: box(".leaflet-control-layers")};
+               insets: box(".nx-insets"), layers: box(".leaflet-control-layers"),
+               names: Array.prototype.map.call(
+                 document.querySelectorAll(".nx-name span"), function (el) {
+                   var r = el.getBoundingClientRect();
+                   return [r.left, r.top, r.right, r.bottom, el.style.visibility !== "hidden"];
+                 })};
     var pre = document.createElement("pre");
     pre.id = "probe";
     pre.textContent = JSON.stringify(out);
@@ -386,6 +391,13 @@ def test_pages_fit_and_stay_offline(folder: Path, tmp_path: Path, page: str, siz
             f"legend outside the {size} window: {facts['legend']}"
         hl, ht, hr, hb = facts["head"]
         assert hr < left or hb < top, "title box overlaps the legend"
+        shown = [tuple(n[:4]) for n in facts["names"] if n[4]]
+        assert shown, "no facility is named on the map"
+        for i, a in enumerate(shown):  # names never overlap each other, the title or legend
+            assert a[0] >= 0 and a[2] <= w and a[1] >= 0 and a[3] <= h, f"name off screen: {a}"
+            for b in [*shown[i + 1:], facts["head"], facts["legend"]]:
+                assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), \
+                    f"facility names overlap at {size}: {a} {b}"
     elif page == "report.html":
         left, _, right, _ = facts["legend"]
         assert left >= 0 and right <= w

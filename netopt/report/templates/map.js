@@ -294,13 +294,53 @@ var NX = (function () {
     var right = legend ? legend.offsetWidth + 18 : 10;
     if (top > size.y / 3) { top = 10; }
     if (right > size.x / 3) { right = 10; }
-    map.fitBounds(bounds, { paddingTopLeft: [10, top], paddingBottomRight: [right, 10] });
+    map.fitBounds(bounds, { paddingTopLeft: [10, top], paddingBottomRight: [right, 10],
+                           animate: false });
     rescale(map);
     map.on("zoomend", function () { rescale(map); });
+    // after every pan or zoom has settled (a fit animates), and when a layer is switched on
+    map.on("moveend overlayadd", declutter);
+    declutter();
+  }
+
+  /* facility names never overlap one another, the title or the legend: each tries the right
+     of its symbol, then the left, above and below; a name with no free place is hidden at
+     this zoom (its symbol and pop-up stay, and zooming in frees room) */
+  var PLACES = ["", "translate(calc(-100% - 24px), 0)", "translate(calc(-50% - 12px), -15px)",
+                "translate(calc(-50% - 12px), 15px)"];
+
+  function overlaps(a, b) {
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  }
+
+  function declutter() {
+    var taken = [];
+    [".nx-head", ".nx-legend", ".leaflet-top.leaflet-right", ".nx-insets"].forEach(function (q) {
+      var el = document.querySelector(q);
+      if (el) { taken.push(el.getBoundingClientRect()); }
+    });
+    var view = { left: 0, top: 0, right: window.innerWidth, bottom: window.innerHeight };
+    document.querySelectorAll(".nx-name span").forEach(function (span) {
+      span.style.visibility = "";
+      for (var i = 0; i < PLACES.length; i++) {
+        span.style.transform = PLACES[i];
+        var box = span.getBoundingClientRect();
+        var inside = box.left >= view.left && box.right <= view.right &&
+          box.top >= view.top && box.bottom <= view.bottom;
+        if (inside && !taken.some(function (t) { return overlaps(box, t); })) {
+          taken.push(box);
+          return;
+        }
+      }
+      span.style.transform = "";
+      span.style.visibility = "hidden";
+    });
   }
 
   function finish(map) {
     insets(map);
+    declutter();  // the insets and the final layout are in place now
+    window.addEventListener("resize", declutter);
     var ms = Math.round(performance.now() - t0);
     document.body.setAttribute("data-render-ms", String(ms));
     document.body.setAttribute("data-drawn", String(drawn));
