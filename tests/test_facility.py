@@ -20,8 +20,10 @@ from netopt.data.importers import (
     import_orlib_cap,
     import_orlib_pmed,
 )
+from netopt.model.prepare import prepare
 from netopt.results.pipeline import solve_case
 from netopt.solver.benders import Benders, ClosestAssignment, FacilityData, TransportationLP
+from netopt.solver.facility import solve_facility
 
 REPO = Path(__file__).resolve().parents[1]
 CAP_SMALL = ["cap41", "cap42", "cap43", "cap44", "cap51", "cap61", "cap62", "cap63", "cap64",
@@ -116,10 +118,23 @@ def test_cuts_are_tight_and_valid(kind: str) -> None:
 
 
 def test_not_applicable_falls_back_to_milp() -> None:
-    """tiny carries lane and hub costs on its assignments: the plain MILP runs."""
-    results = solve_case(load_case(REPO / "tests" / "data" / "tiny.yaml"))
+    """tiny carries lane and hub costs on its assignments: the decomposition runs, cannot
+    prove its network, and the plain MILP runs after it."""
+    said: list[str] = []
+    results = solve_case(load_case(REPO / "tests" / "data" / "tiny.yaml"), progress=said.append)
     assert results.summary["method"] == "milp"
     assert results.summary["status"] == "optimal"
+    steps = [line.split(" (")[0] for line in said]
+    assert steps.index("solving by facility decomposition") < steps.index("solving with HiGHS")
+
+
+def test_a_decomposition_that_does_not_apply_is_not_announced() -> None:
+    """us-small's ordering options carry savings (negative costs): the decomposition does not
+    apply, returns at once, and the user is not told of a method that never ran."""
+    case = load_case(REPO / "models" / "us-small.yaml")
+    said: list[str] = []
+    assert solve_facility(prepare(case), case.config.solver, progress=said.append) is None
+    assert said == []
 
 
 # ---------------------------------------------------------------- OR-Library agreement
@@ -144,7 +159,10 @@ def _both(model: Path) -> dict[str, dict]:
         case = load_case(model)
         case.config.solver = case.config.solver.model_copy(update={
             "method": method, "time_limit": 120.0, "mip_gap": 1e-9})
-        out[method] = solve_case(case).summary
+        said: list[str] = []
+        out[method] = solve_case(case, progress=said.append).summary
+        announced = any(line.startswith("solving by facility decomposition") for line in said)
+        assert announced == (method == "facility"), said
     return out
 
 

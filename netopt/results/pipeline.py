@@ -75,9 +75,8 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
         spent, start_name = time.perf_counter() - attempt, "coarse"
     if (plan is None and solver.method != "milp" and solver.name == "highs"
             and start_network is None):
-        progress(f"solving by facility decomposition (limit {solver.time_limit:g}s)")
         attempt = time.perf_counter()
-        solved = solve_facility(prep, solver, tee=tee)
+        solved = solve_facility(prep, solver, tee=tee, progress=progress)
         spent += time.perf_counter() - attempt
     if solved is not None:
         m, info = solved

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pyomo.environ as pyo
@@ -150,10 +151,13 @@ def _lift(prep: Prepared, sites: list[str], result: BendersResult, settings: Sol
     return m, info
 
 
-def solve_facility(prep: Prepared, settings: SolverSettings, tee: bool = False
+def solve_facility(prep: Prepared, settings: SolverSettings, tee: bool = False,
+                   progress: Callable[[str], None] | None = None
                    ) -> tuple[pyo.ConcreteModel, SolveInfo] | None:
     """Solve prep's model by the facility decomposition; None when it does not apply or
-    could not prove its network (the caller then runs the plain MILP)."""
+    could not prove its network (the caller then runs the plain MILP). `progress` hears of
+    the decomposition only when it applies, so the user is not told of a method that never
+    ran."""
     started = time.perf_counter()
     limit = float(settings.time_limit)
     try:
@@ -161,6 +165,8 @@ def solve_facility(prep: Prepared, settings: SolverSettings, tee: bool = False
     except NotApplicable as exc:
         log.info("facility decomposition does not apply: %s", exc)
         return None
+    if progress is not None:
+        progress(f"solving by facility decomposition (limit {limit:g}s)")
     budget = limit - (time.perf_counter() - started)
     budget -= max(LIFT_MIN_SECONDS, LIFT_SHARE * limit)
     benders = Benders(data, gap=float(settings.mip_gap), threads=int(settings.threads),
