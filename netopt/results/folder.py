@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -39,6 +38,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from ..solver.interrupts import ctrl_c_after
 
 log = logging.getLogger(__name__)
 
@@ -230,12 +231,12 @@ def results_folder(out: Path, run: Run, *, attach: bool = False) -> Iterator[Sta
     staging = Staging(out, stage)
     try:
         yield staging
-        with _interrupts_held():
+        with ctrl_c_after(stop_work=False):  # never half old, half new
             staging.written = _commit(stage, out, run, attach)
     finally:
         with _lock:
             _active.discard(stage)
-        with _interrupts_held():
+        with ctrl_c_after(stop_work=False):  # never half old, half new
             shutil.rmtree(stage, ignore_errors=True)
 
 
@@ -310,22 +311,3 @@ def _remove_stale(root: Path, stale: list[dict[str, Any]]) -> None:
     for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):  # not empty: the user keeps files there
             folder.rmdir()
-
-
-@contextlib.contextmanager
-def _interrupts_held() -> Iterator[None]:
-    """Hold Ctrl-C back while files move into place (a few renames), then deliver it, so an
-    interrupt never leaves a folder half old, half new. Only the main thread can do this;
-    a handler other than Python's default is left alone."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield
-        return
-    pressed: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, _frame: pressed.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if pressed:
-        raise KeyboardInterrupt

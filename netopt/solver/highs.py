@@ -6,13 +6,9 @@ infeasible one is diagnosed by re-solving an elastic model (see `diagnose.py`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import signal
-import threading
 import time
-from collections.abc import Iterator
 
 import highspy
 import pyomo.environ as pyo
@@ -24,6 +20,7 @@ from ..model.common import group
 from ..model.sites import lazy_linking, link_pairs
 from .backends import solve_with_backend
 from .info import SolveError, SolveInfo, highs_time_limit, model_size
+from .interrupts import ctrl_c_after
 from .local_search import drop_facilities
 from .network_start import StartNetwork, hold, release
 from .rounding import rounded_network
@@ -82,36 +79,12 @@ def _run(highs: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: boo
         _only_bounds_change(highs)
         if extra.get("solve_relaxation"):
             seconds = highs_time_limit(highs._solver_model, seconds)
-    with _ctrl_c_survives_highs():
+    with ctrl_c_after(stop_work=True):  # HiGHS swallows it in its callbacks
         return highs.solve(
             m, tee=tee, load_solutions=False, raise_exception_on_nonoptimal_result=False,
             time_limit=seconds, rel_gap=float(settings.mip_gap),
             threads=int(settings.threads), solver_options=_options(settings, **extra),
         )
-
-
-@contextlib.contextmanager
-def _ctrl_c_survives_highs() -> Iterator[None]:
-    """Ctrl-C during a run reaches Python inside a HiGHS callback, where the KeyboardInterrupt
-    is swallowed and the run ends as a solve error ("no solution (error)"). Note the key press
-    and raise KeyboardInterrupt again once HiGHS has returned."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield
-        return
-    pressed: list[int] = []
-
-    def on_ctrl_c(signum: int, frame: object) -> None:
-        pressed.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, on_ctrl_c)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if pressed:
-        raise KeyboardInterrupt
 
 
 def _only_bounds_change(highs: _Highs) -> None:
