@@ -518,6 +518,19 @@ def _lane_payloads(result: Results, products: dict[str, str], plants: _Lookup, h
     return segments
 
 
+def _cost_rows(parts: list[tuple[str, float]]) -> list[list[str]]:
+    """Pop-up rows of a facility's yearly cost: the total, then its parts indented."""
+    return [["Cost/yr", fmt_usd(sum(value for _, value in parts))],
+            *[[f"\u2003{label}", fmt_usd(value)] for label, value in parts]]
+
+
+def _listed(title: str, names: list[str]) -> list[list[str]]:
+    """A pop-up section naming what a facility serves (nothing when it serves none)."""
+    if not names:
+        return []
+    return [["", f"{title} ({len(names)})"], *[[name, ""] for name in names]]
+
+
 def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup) -> dict[str, Any]:
     """A hub marker: its yearly cost (fixed, handling, lanes through it) and the sites and
     partners it serves."""
@@ -532,19 +545,13 @@ def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup) -> dic
     fed = split_list(row.get("partners_supplied"))
     pop: list[list[str]] = [["Active", "yes" if active else "no"]]
     if active:
-        pop += [["Cost/yr", fmt_usd(fixed + handling + lanes)],
-                ["\u2003fixed contract", fmt_usd(fixed)],
-                ["\u2003handling", fmt_usd(handling)],
-                ["\u2003transport on its lanes", fmt_usd(lanes)]]
+        pop += _cost_rows([("fixed contract", fixed), ("handling", handling),
+                           ("transport on its lanes", lanes)])
     pop += [["Status", text(row.get("status"))], ["Shipments/yr", fmt_num(ships)],
             ["Capacity (shipments/yr)", fmt_num(num(row.get("capacity_shipments_per_year")))],
             ["Utilisation", _pct(num(row.get("utilisation")))]]
-    if served:
-        pop.append(["", f"Sites served ({len(served)})"])
-        pop += [[sites.name(s), ""] for s in served]
-    if fed:
-        pop.append(["", f"Partners supplied ({len(fed)})"])
-        pop += [[partners.name(p), ""] for p in fed]
+    pop += _listed("Sites served", [sites.name(s) for s in served])
+    pop += _listed("Partners supplied", [partners.name(p) for p in fed])
     return {
         "ll": list(hubs.coords[hid]), "icon": "hub" if active else "hub_off",
         "tip": f"{name} \u2014 {'active' if active else 'not active'}"
@@ -575,15 +582,11 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
         handling = num(row.get("handling_cost_usd_per_year"))
         pop = [["Active", "yes" if active else "no"]]
         if active:
-            pop += [["Cost/yr", fmt_usd(fixed + handling)],
-                    ["\u2003fixed contract", fmt_usd(fixed)],
-                    ["\u2003storage and delivery", fmt_usd(handling)]]
+            pop += _cost_rows([("fixed contract", fixed), ("storage and delivery", handling)])
         pop += [["Temperature classes", ", ".join(split_list(row.get("temperature_classes")))],
                 ["Doses/yr delivered", fmt_num(doses)],
                 ["Capacity (doses/yr)", fmt_num(num(row.get("capacity_doses_per_year")))]]
-        if linked:
-            pop.append(["", f"Sites served ({len(linked)})"])
-            pop += [[sites.name(s), ""] for s in linked]
+        pop += _listed("Sites served", [sites.name(s) for s in linked])
         out["partners"].append({
             "ll": list(partners.coords[pid]), "icon": "partner" if active else "partner_off",
             "tip": f"{name} \u2014 {'active' if active else 'not active'}"
