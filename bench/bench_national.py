@@ -10,7 +10,7 @@ Prints, in one run:
 2. netopt end to end on models/us-launch.yaml (load, prepare, build, solve incl. its MIP
    start, extract): objective, bound, gap, seconds;
 3. the same MILP exported once to MPS and solved cold by highspy with the same limit, seed
-   and threads: what netopt's modelling (relax-and-fix start) adds over raw HiGHS, and the
+   and threads: what netopt's modelling (kernel start) adds over raw HiGHS, and the
    ratio of total times;
 4. how far the run's network is from the reference (the best network found by a long run,
    kept in bench/national_reference.json with the command that made it, its bound and the

@@ -61,7 +61,7 @@ def test_self_comparison_gives_identical_rows() -> None:
     assert list(rows["scenario"]) == ["us-small", "us-small (2)"]
     assert (rows["status"] == "optimal").all()
     assert rows["objective_usd"].iloc[0] > 0
-    assert list(rows["start"]) == ["none", "baseline"]  # us-small is below relax-and-fix size
+    assert list(rows["start"]) == ["none", "baseline"]  # us-small is below the kernel start's size
     assert rows["vs_baseline_usd"].iloc[0] == 0.0
     assert rows["within_solver_gap"].iloc[0] is None and rows["within_solver_gap"].iloc[1]
     skip = ["scenario", *TIMING_COLUMNS, "gap", "start", "within_solver_gap"]
@@ -247,7 +247,7 @@ def test_baseline_start_where_feasible_else_the_usual_start() -> None:
         warm = sweep(TINY, grid, workers=1, gap=0.0).rows
         cold = sweep(TINY, grid, workers=1, gap=0.0, baseline_start=False).rows
         assert (warm["status"] == "optimal").all()
-        assert list(cold["start"]) == ["none", "none"]  # tiny is below relax-and-fix size
+        assert list(cold["start"]) == ["none", "none"]  # tiny is below the kernel start's size
         assert list(warm["start"]) == ["none", start]
         assert warm["objective_usd"].tolist() == pytest.approx(cold["objective_usd"].tolist(),
                                                                rel=1e-9)

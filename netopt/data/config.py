@@ -148,8 +148,10 @@ class SolverSettings(_Strict):
         "to 60,000 pairs, none above).",
     )
     warm_start: bool = Field(
-        True, description="Hand HiGHS a greedy starting network before it branches (HiGHS "
-        "only: the other solvers find their own)."
+        True, description="Hand HiGHS a starting network before it branches, on models of "
+        "60 sites or more: the LP relaxation's network rounded up, then the MIP restricted to "
+        "the decisions the LP or that network uses (kernel search). HiGHS only: the other "
+        "solvers find their own."
     )
     method: Literal["auto", "milp", "facility"] = Field(
         "auto",

@@ -18,7 +18,7 @@ of group j, built from that group's `Prepared` (scaled demand and prices). On to
   it; with one period of one year the objective is exactly the single-period one.
 
 `m.y`, `m.w`, `m.o`, `m.e` are references to every block's decisions, so the solver's
-relax-and-fix start and its size count work on this model as on the single-period one.
+kernel start and its size count work on this model as on the single-period one.
 """
 
 from __future__ import annotations

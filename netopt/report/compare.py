@@ -216,7 +216,7 @@ def comparison_table(rows: pd.DataFrame) -> str:
         reason = text(r.get("reason"))
         start = text(r.get("start"))
         started = f"<span class='tag'>{_esc(start)} start</span>" if start in (
-            "baseline", "relax-and-fix") else ""
+            "baseline", "kernel") else ""
         stat = (f"<span class='status {'bad' if bad else 'ok'}'>{_esc(status or 'unknown')}"
                 f"</span>{started}")
         cells = [

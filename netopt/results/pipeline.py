@@ -100,7 +100,7 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
 
 def _wants_coarse_start(prep: Prepared, plan, solver) -> bool:  # noqa: ANN001
     """A fine model (no zone merging, many pairs) solved by HiGHS with its warm start on:
-    relax-and-fix would need the fine LP by interior point, most of the limit at national
+    the kernel start would need the fine LP by interior point, most of the limit at national
     scale, where the aggregated twin gives a network in a fraction of it."""
     agg = prep.case.config.aggregation
     return (plan is None and solver.name == "highs" and solver.warm_start

@@ -1,6 +1,6 @@
 """MILP solvers other than HiGHS, through Pyomo: Gurobi, CPLEX, Xpress, SCIP and CBC.
 
-HiGHS is installed with netopt and solved in `highs.py` (with its relax-and-fix start); a team
+HiGHS is installed with netopt and solved in `highs.py` (with its kernel start); a team
 that owns another solver names it in `solver.name` (or `--solver`) and it is used when it is
 installed. Gurobi and SCIP run through Pyomo's newer interfaces (`pyomo.contrib.solver`:
 `gurobi_direct`, `scip_direct`), CPLEX, Xpress and CBC through the legacy `SolverFactory`

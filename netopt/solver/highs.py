@@ -16,29 +16,38 @@ from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondi
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from ..data.config import SolverSettings
-from ..model.common import group
 from ..model.sites import lazy_linking, link_pairs
 from .backends import solve_with_backend
 from .info import SolveError, SolveInfo, highs_time_limit, model_size
 from .interrupts import ctrl_c_after
-from .local_search import drop_facilities
+from .kernel import restrict_to_kernel
 from .network_start import StartNetwork, hold, release
 from .rounding import rounded_network
 
 log = logging.getLogger(__name__)
 
-#: share of the time limit the MIP start may take, and the model size that warrants one
-WARM_START_SHARE = 0.6
-#: share of the MIP start's time the drop search on the rounded network may take
-DROP_SHARE = 0.6
+#: share of the time limit a scenario's start from its baseline's network may take
+BASELINE_START_SHARE = 0.6
+#: share of the MIP start's time the rounded network's restricted MIP may take (the kernel
+#: MIP gets the rest)
+ROUNDED_SHARE = 0.4
+#: the rounded network only has to be a start for the kernel, which closes its surplus: its
+#: restricted MIP stops at this gap
+ROUNDED_GAP = 0.02
 #: share of the time limit the linking cut loop may take (the MIP is valid without the rows
 #: it has not found yet: they only tighten the relaxation)
-LINK_SHARE = 0.3
+LINK_SHARE = 0.4
 #: a stage of the solve that would get less than this is skipped
 MIN_STAGE_SECONDS = 2.0
 WARM_START_MIN_SITES = 60
 #: a site the LP relaxation uses above this level is kept open in the MIP start
 LP_OPEN_THRESHOLD = 0.02
+#: a decision the LP uses at least this much and the rounded start uses too stays open in
+#: the kernel MIP (solver/kernel.py)
+KERNEL_AGREE = 0.99
+#: the kernel MIP is a start, not the answer: it stops at this gap even when the run asks for
+#: a tighter one (a reference run at 0.05 % would otherwise spend its time on the kernel)
+KERNEL_GAP = 0.005
 #: the interior-point LP optimum is used as a bound only after this relative safety margin
 LP_BOUND_TOLERANCE = 1e-6
 
@@ -106,12 +115,13 @@ def _has_solution(res) -> bool:
 def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
               budget: float, lp_loaded: float | None = None
               ) -> tuple[dict[int, float] | None, float | None]:
-    """Relax-and-fix: solve the LP relaxation (interior point, no crossover: only the values
-    are needed), keep every site the LP uses at all open and close the others, solve the
-    smaller MIP that is left (products, onboarding, equipment, hubs, partners) and return its
-    solution as a start for the full MIP. HiGHS's own heuristics struggle to find a good
-    first network on national instances; this hands it one within part of the time limit.
-    Sites are fixed through their bounds, which the persistent interface updates cheaply.
+    """A start for the full MIP in two steps. (1) The LP relaxation's network rounded up and
+    held: a small MIP over onboarding, equipment and ordering options gives a complete network
+    that serves patients (solver/rounding.py). (2) Kernel search from it: every decision the
+    LP or that network leaves unused is closed and the MIP over the rest is solved
+    (solver/kernel.py) - it may close any site, offer or hub the rounding kept. HiGHS's own
+    heuristics find poor first networks on national instances, and the full MIP rarely
+    improves a start within a minute; the kernel's optimum is the answer a 60-s run gives.
 
     Also returns the LP optimum, a valid lower bound for the MIP: when the full MIP gets too
     little time to finish its own root, the LP still proves how far the network can be from
@@ -127,38 +137,23 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             value = float(res.incumbent_objective)
             lp_bound = value - abs(value) * LP_BOUND_TOLERANCE
         res.solution_loader.load_vars()
-    rounded = _rounded_start(solver, m, settings, tee, budget - (time.perf_counter() - started))
-    kept = {vid for vid, value in (rounded or {}).items() if value > 0.5}
-    free = [v for v in m.y.values() if not v.fixed]
-    for v in free:  # the start's sites where there is one (the drop search closed some)
-        if (id(v) in kept) if rounded else (v.value or 0.0) > LP_OPEN_THRESHOLD:
-            v.setlb(1)
-        else:
-            v.setub(0)
-    # offers, onboardings and equipment the LP ignores stay off in the start (hubs and
-    # partners are few and stay free, so a kept offer can always find its lanes; ordering
-    # options stay free too: fixing the ones the LP ignores gave worse national starts)
-    for name in ("w", "o", "e"):
-        for v in getattr(m, name).values():
-            if not v.fixed and (v.value or 0.0) <= LP_OPEN_THRESHOLD and id(v) not in kept:
-                v.setub(0)
-                free.append(v)
+    lp_values = {id(v): v.value for v in m.component_data_objects(pyo.Var)}
+    rounded = _rounded_start(solver, m, settings, tee, ROUNDED_SHARE * budget)
     left = budget - (time.perf_counter() - started)
-    if left < MIN_STAGE_SECONDS:  # no time for the restricted MIP: the rounded network it is
-        for v in free:
-            v.setlb(0)
-            v.setub(1)
+    if left < MIN_STAGE_SECONDS:  # no time for the kernel: the rounded network it is
         return rounded, lp_bound
-    res = _run(solver, m, settings, tee, left, solver="choose", run_crossover="on")
-    for v in free:
-        v.setlb(0)
-        v.setub(1)
+    restricted = restrict_to_kernel(m, lp_values, rounded, LP_OPEN_THRESHOLD, KERNEL_AGREE)
+    try:
+        res = _run(solver, m, settings, tee, left, solver="choose", run_crossover="on",
+                   mip_rel_gap=max(KERNEL_GAP, settings.mip_gap))
+    finally:
+        release(restricted)
     if not _has_solution(res):
         return rounded, lp_bound
     res.solution_loader.load_vars()
     start = {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
-    log.info("MIP start: objective %.6g after %.1fs", res.incumbent_objective,
-             time.perf_counter() - started)
+    log.info("kernel MIP (%d decisions held): objective %.6g after %.1fs", len(restricted),
+             res.incumbent_objective, time.perf_counter() - started)
     return start, lp_bound
 
 
@@ -191,6 +186,11 @@ def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
 LINK_TOLERANCE = 1e-6
 #: rounds of the linking cut loop at most (each round is a warm dual-simplex re-solve)
 LINK_ROUNDS = 30
+#: the cut loop stops once a round lifts the LP by less than this share: on the national
+#: model the first 5 rounds lift it from $130.4M to $134.68M and the next 20 (70 s) by 0.16 %
+#: more. Stopping on progress rather than on the clock also makes the LP, and the network
+#: rounded from it, the same on a loaded machine as on a quiet one.
+LINK_PROGRESS = 1e-3
 
 
 def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
@@ -217,14 +217,15 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
         if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
             break
         value = float(res.incumbent_objective)
+        stalled = bound is not None and value - bound <= LINK_PROGRESS * abs(value)
         bound = value - abs(value) * LP_BOUND_TOLERANCE
         res.solution_loader.load_vars()
         violated = [i for i, xi, wi, d in zip(pairs, x, w, patients, strict=True)
                     if (xi.value or 0.0) > d * (wi.value or 0.0) + LINK_TOLERANCE * d]
-        if not violated:
-            log.info("linking cut loop: LP %.6g after %d rounds, %d of %d rows, %.1fs",
-                     value, round_ + 1, len(m.offer_pair_linked), len(pairs),
-                     time.perf_counter() - started)
+        if not violated or stalled:
+            log.info("linking cut loop: LP %.6g after %d rounds%s, %d of %d rows, %.1fs",
+                     value, round_ + 1, "" if not violated else " (stalled)",
+                     len(m.offer_pair_linked), len(pairs), time.perf_counter() - started)
             return bound
         solver.add_constraints(link_pairs(m, violated))
     log.info("linking cut loop stopped before convergence (%d rows)", len(m.offer_pair_linked))
@@ -241,12 +242,10 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
         return None
     started = time.perf_counter()
     lp_values = {id(v): v.value for v in m.component_data_objects(pyo.Var)}
-    network = _drop_surplus(solver, m, settings, rounded_network(m, LP_OPEN_THRESHOLD),
-                            started + DROP_SHARE * budget)
-    held = hold(m, network)
+    held = hold(m, rounded_network(m, LP_OPEN_THRESHOLD))
     try:
         res = _run(solver, m, settings, tee, budget - (time.perf_counter() - started),
-                   solver="choose")
+                   solver="choose", mip_rel_gap=max(ROUNDED_GAP, settings.mip_gap))
     finally:
         release(held)
     start = None
@@ -262,46 +261,6 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
     return start
 
 
-def _drop_surplus(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
-                  network: StartNetwork, deadline: float) -> StartNetwork:
-    """The rounded network without the hubs and partners it does not need (drop search,
-    solver/local_search.py), each trial priced by the restricted LP; the least used by the
-    LP relaxation (loaded in `m`) are tried first."""
-    def restricted_lp(trial: StartNetwork) -> float | None:
-        held = hold(m, trial)
-        try:
-            res = _run(solver, m, settings, False, deadline - time.perf_counter(),
-                       solve_relaxation=True, solver="simplex")
-        finally:
-            release(held)
-        if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
-            return None
-        return float(res.incumbent_objective)
-
-    candidates = _closures(m, network)
-    started = time.perf_counter()
-    dropped, value, closed = drop_facilities(network, restricted_lp, candidates, deadline)
-    if value is not None:
-        log.info("drop search: %d of %d hubs, partners and sites closed, restricted LP %.6g, "
-                 "%.1fs", closed, len(candidates), value, time.perf_counter() - started)
-    return dropped
-
-
-def _closures(m: pyo.ConcreteModel, network: StartNetwork) -> list:
-    """What the drop search tries to close, least used by the LP relaxation (loaded in `m`)
-    first: the network's hubs and partners, then its sites (each with its offers)."""
-    facilities = [(m.g[h].value or 0.0, (("g", h),)) for h in m.H if network["g"].get(h)]
-    facilities += [(m.a[p].value or 0.0, (("a", p),)) for p in m.Pa if network["a"].get(p)]
-    offers = group([sk for sk, on in network["w"].items() if on], lambda sk: sk[0])
-    sites = [(m.y[s].value or 0.0, (("y", s), *(("w", sk) for sk in offers.get(s, []))))
-             for s in m.S if network["y"].get(s)]
-
-    def order(items: list) -> list:
-        return [closure for _, closure in sorted(items, key=lambda c: (c[0], str(c[1][0])))]
-
-    return order(facilities) + order(sites)
-
-
 def _start_applies(m: pyo.ConcreteModel) -> bool:
     """The start keeps every site the LP touches open: with a cap on active sites that
     restricted model can be infeasible, so it is skipped there."""
@@ -314,9 +273,9 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                 start_network: StartNetwork | None = None,
                 start_name: str = "baseline") -> SolveInfo:
     """Run HiGHS with fixed seed and threads (after a MIP start: from `start_network` where
-    it is feasible, recorded as `start_name`, else relax-and-fix when enabled and the model
-    is large); load the incumbent if there is one. Another solver named by `solver.name`
-    (Gurobi, CPLEX, ...) runs through solver/backends.py instead."""
+    it is feasible, recorded as `start_name`, else the kernel start of `mip_start` when
+    enabled and the model is large); load the incumbent if there is one. Another solver
+    named by `solver.name` (Gurobi, CPLEX, ...) runs through solver/backends.py instead."""
     if settings.name != "highs":
         if lazy_linking(m):  # the cut loop is HiGHS's: another solver gets every row
             link_pairs(m, list(m.P))
@@ -340,7 +299,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     lp_bound = None
     started_from = "none"
     if start_network:
-        solver.start = network_start(solver, m, settings, tee, left(WARM_START_SHARE),
+        solver.start = network_start(solver, m, settings, tee, left(BASELINE_START_SHARE),
                                      start_network)
         started_from = start_name if solver.start else "none"
     linked = None
@@ -349,12 +308,12 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         lp_bound = linked
     if not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES \
             and _start_applies(m):
-        spent = time.perf_counter() - started
-        budget = min(max(WARM_START_SHARE * limit - spent, 0.25 * limit), left())
-        solver.start, lp_start = mip_start(solver, m, settings, tee, budget, linked)
+        # the start may take the rest of the limit: the kernel MIP stops at its own optimum,
+        # which on the national model leaves the full MIP a part of the minute
+        solver.start, lp_start = mip_start(solver, m, settings, tee, left(), linked)
         bounds = [b for b in (lp_bound, lp_start) if b is not None]
         lp_bound = max(bounds) if bounds else None
-        started_from = "relax-and-fix" if solver.start else "none"
+        started_from = "kernel" if solver.start else "none"
     res = _run(solver, m, settings, tee, left(), solver="choose")
     seconds = time.perf_counter() - began
     term = res.termination_condition

@@ -34,7 +34,7 @@ class SolveInfo:
     solver_version: str = ""
     #: milp (the solver on the whole model) or facility (Benders on the sites, facility.py)
     method: str = "milp"
-    #: MIP start handed to HiGHS: baseline | coarse | relax-and-fix | none
+    #: MIP start handed to HiGHS: baseline | coarse | kernel | none
     start: str = "none"
 
     @property

@@ -1,0 +1,55 @@
+"""The kernel of a network model: the design decisions the LP relaxation or a start uses.
+
+Kernel search (Angelelli, Mansini & Speranza 2010; Guastaroba & Speranza 2012 for facility
+location) solves the MIP restricted to the variables the LP relaxation makes promising and
+closes the rest. On netopt's national model the LP touches about half of the candidate
+sites, offers and hubs; the MIP over those alone is a fraction of the full one, HiGHS's root
+cuts and sub-MIP heuristics work on it in seconds, and its optimum is a network the full MIP
+needs many minutes to find (measured in bench/RESULTS.md). Unlike rounding, the kernel keeps
+every LP-used decision a *choice*: it can close a site the LP spreads thinly over, which a
+network held open cannot.
+
+The kernel is a restriction, so its optimum is an upper bound (a start for the full MIP),
+never a proof: decisions outside it stay closed only for that one run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyomo.environ as pyo
+
+#: the decisions the kernel restricts: site active, product offered, area onboarded,
+#: equipment held, hub active, partner active (ordering options follow their offers)
+KERNEL_DECISIONS = ("y", "w", "o", "e", "g", "a")
+
+
+def restrict_to_kernel(m: pyo.ConcreteModel, lp_values: dict[int, float | None],
+                       start: dict[int, float] | None, threshold: float, agree: float
+                       ) -> list[tuple[Any, Any, Any]]:
+    """Close (upper bound 0) every free decision that the LP relaxation uses at most at
+    `threshold` and the start does not use, and hold open (lower bound 1) every one that the
+    start uses and the LP at least at `agree` (where relaxation and start agree, as RINS
+    fixes them: the national kernel MIP then proves its own optimum within the 60-s run
+    instead of stopping at the clock). Returns (var, lower, upper) for
+    network_start.release; `lp_values` and `start` map id(var) to a value."""
+    start = start or {}
+    restricted = []
+    for name in KERNEL_DECISIONS:
+        var = getattr(m, name, None)
+        for v in var.values() if var is not None else ():
+            if v.fixed or (v.ub is not None and v.ub <= 0):
+                continue
+            lp = lp_values.get(id(v)) or 0.0
+            if lp >= agree and start.get(id(v), 0.0) > 0.5:
+                restricted.append((v, v.lower, v.upper))
+                v.setlb(1)
+                continue
+            if lp > threshold or start.get(id(v), 0.0) > 0.5:
+                continue
+            restricted.append((v, v.lower, v.upper))
+            v.setub(0)
+    return restricted
+
+
+__all__ = ["KERNEL_DECISIONS", "restrict_to_kernel"]
