@@ -197,10 +197,10 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
                      tee: bool, budget: float) -> float | None:
     """Cut loop for lazily linked models (`solver.strong_linking: lazy`, the default on large
     ones): solve the LP relaxation by dual simplex, add the per-pair rows x <= patients x
-    offer that it violates, re-solve from the last basis, until none is violated. The LP
-    then equals the fully linked one (every row it lacks is satisfied) at a fraction of the
-    size - on the national default a handful of warm re-solves instead of a 60k-row LP - and
-    the MIP that follows carries only the rows that bind somewhere. Leaves the LP solution
+    offer that it violates, re-solve from the last basis, until none is violated (the LP then
+    equals the fully linked one) or a round lifts the LP by less than LINK_PROGRESS - on the
+    national default 5 warm re-solves instead of a 60k-row LP. The MIP that follows carries
+    only the rows that bound somewhere. Leaves the LP solution
     loaded in `m`; returns its optimum (a valid lower bound: every LP with a subset of the
     rows relaxes the MIP), or None when the LP did not finish within the budget."""
     started = time.perf_counter()
