@@ -15,11 +15,18 @@ theta per customer, cuts computed in numpy. Otherwise the subproblem is the tran
 re-solved by HiGHS from its last basis, with one aggregated theta (Fischetti, Ljubic & Sinnl
 2016: Benders decomposition without separability).
 
+The master also opens at least the fewest sites whose capacities cover the mandatory demand
+(the rounded-up capacity cover: on capa 8000 it lifts the LP bound from 18,833 to 19,230
+against the optimum 19,241).
+
 The root is a cut loop on the master LP with in-out stabilisation (separate at a point between
 the LP optimum and a core point), then reduced-cost fixing of the site binaries against the
-incumbent, then rounds of master MIP solves: each round adds the cuts of every integer network
-HiGHS finds (improving-solution callback) and stops when the master's bound meets the best
-evaluated network. The master is a relaxation, so its bound is a proven lower bound.
+incumbent. Then, with capacities, a Lagrangian branch-and-bound (`lagrangian.py`) starts from
+the demand prices the master's duals put on its cuts (at the LP optimum they give the LP bound
+exactly): its node bounds cost a sort instead of a cut loop. Without capacities, rounds of
+master MIP solves: each round adds the cuts of every integer network HiGHS finds (improving-
+solution callback) and stops when the master's bound meets the best evaluated network. Every
+bound used is a relaxation's, so the bound reported is a proven lower bound.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
+from .lagrangian import DemandLagrangian, LagrangianSearch, Node
+
 log = logging.getLogger(__name__)
 
 INF = highspy.kHighsInf
@@ -42,6 +51,11 @@ CUT_TOL = 1e-9
 IN_OUT_LAMBDA = 0.5
 STALL_ROUNDS = 3
 ROOT_PROGRESS = 1e-7
+#: with capacities the root stops when TAIL_ROUNDS rounds lifted the bound by less than
+#: ROOT_TAIL (relative): the Lagrangian search refines the prices itself, and the last 0.03 %
+#: of the LP bound cost capb 6000 200 of its 290 rounds
+ROOT_TAIL = 1e-4
+TAIL_ROUNDS = 10
 
 
 @dataclass
@@ -95,12 +109,15 @@ class FacilityData:
 
 @dataclass
 class Cut:
-    """theta_group >= const + coef . y (coef sparse over sites)."""
+    """theta_group >= const + coef . y (coef sparse over sites). `prices`: the demand prices
+    the cut was made with (all customers' for a transportation cut, the one customer's for a
+    closest-assignment cut): the master's duals weigh them into Lagrangian prices."""
 
     group: int
     const: float
     sites: np.ndarray
     coef: np.ndarray
+    prices: np.ndarray | float | None = None
 
     def value(self, y: np.ndarray) -> float:
         return self.const + float(self.coef @ y[self.sites])
@@ -190,7 +207,7 @@ class ClosestAssignment:
             sel = active[a:b]
             sites = self.site[a:b][sel]
             coef = -d.demand[j] * (pi[j] - self.cost[a:b][sel])
-            cuts.append(Cut(int(j), float(d.demand[j] * pi[j]), sites, coef))
+            cuts.append(Cut(int(j), float(d.demand[j] * pi[j]), sites, coef, float(pi[j])))
         return cuts
 
     def assignment(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -269,7 +286,7 @@ class TransportationLP:
         coef = d.capacity * np.minimum(alpha, 0.0) + np.bincount(d.site, weights=beta,
                                                                   minlength=m)
         const = float(np.dot(d.demand, pi))
-        cut = Cut(0, const, np.arange(m), coef)
+        cut = Cut(0, const, np.arange(m), coef, pi.copy())
         x = np.asarray(sol.col_value)
         u = x[npair:]
         feasible = bool(np.all(u[d.must_serve()] <= 1e-6 * np.maximum(d.demand[d.must_serve()],
@@ -335,6 +352,8 @@ class Master:
             h.addRow(total, INF, m, idx, data.capacity.astype(float))
         self.h = h
         self.n_cuts = 0
+        self.cut_rows: list[int] = []
+        self.cuts: list[Cut] = []
 
     def add_cuts(self, cuts: list[Cut]) -> None:
         if not cuts:
@@ -348,6 +367,9 @@ class Master:
             value.append(np.concatenate([[1.0], -c.coef]))
             lower.append(c.const)
             nnz += len(c.sites) + 1
+        first = self.h.getNumRow()
+        self.cut_rows.extend(range(first, first + len(cuts)))
+        self.cuts.extend(cuts)
         self.h.addRows(len(cuts), np.array(lower), np.full(len(cuts), INF), nnz,
                        np.array(starts, dtype=np.int32), np.concatenate(index),
                        np.concatenate(value))
@@ -372,6 +394,21 @@ class Master:
         col = np.asarray(sol.col_value)
         return (col[:self.m], col[self.m:], float(h.getInfo().objective_function_value),
                 np.asarray(sol.col_dual)[:self.m])
+
+    def demand_prices(self, n_customers: int) -> np.ndarray:
+        """Lagrangian prices of the demand rows at the last LP: the cuts' prices weighed by
+        their duals (the master's LP optimum is that combination of subproblem duals, so L
+        at these prices equals the LP bound)."""
+        dual = np.asarray(self.h.getSolution().row_dual)[self.cut_rows]
+        lam = np.zeros(n_customers)
+        for w, cut in zip(dual, self.cuts, strict=True):
+            if w <= 0.0 or cut.prices is None:
+                continue
+            if isinstance(cut.prices, float):
+                lam[cut.group] += w * cut.prices
+            else:
+                lam += w * cut.prices
+        return lam
 
     def fix(self, sites: np.ndarray, value: float) -> None:
         if len(sites):
@@ -418,6 +455,8 @@ class Benders:
         else:
             self.master = self._capacitated_master(threads, seed)
         self.threads = threads
+        self.site_lower = data.lower.astype(float).copy()
+        self.site_upper = data.upper.astype(float).copy()
         self.best: np.ndarray | None = None
         self.best_cost = math.inf
         self.lower = -math.inf
@@ -465,7 +504,8 @@ class Benders:
             ev = closest
         else:
             ev = self.sub.evaluate(y)
-            cuts = [Cut(self.transport_group, c.const, c.sites, c.coef) for c in ev.cuts]
+            cuts = [Cut(self.transport_group, c.const, c.sites, c.coef, c.prices)
+                    for c in ev.cuts]
             if theta is not None:
                 top = theta[self.transport_group]
                 cuts = [c for c in cuts if c.value(check) > top * (1 + CUT_TOL) + 1e-9]
@@ -488,10 +528,15 @@ class Benders:
         lam, stall, last = IN_OUT_LAMBDA, 0, -math.inf
         self.master.set_integer(False)
         rc = np.zeros(d.n_sites)
+        history: list[float] = []
         while time.perf_counter() < deadline:
             y, theta, obj, rc = self.master.solve_lp()
             self.stats["root_rounds"] += 1
             self.lower = max(self.lower, obj)
+            history.append(obj)
+            if (self.sub is not self.closest and len(history) > TAIL_ROUNDS
+                    and obj - history[-1 - TAIL_ROUNDS] < ROOT_TAIL * abs(obj)):
+                break
             if obj <= last + ROOT_PROGRESS * max(abs(obj), 1.0):
                 stall += 1
             else:
@@ -520,9 +565,42 @@ class Benders:
         opened = np.flatnonzero((y_lp >= 1 - 1e-9) & (-rc > slack) & (self.data.lower == 0))
         self.master.fix(closed, 0.0)
         self.master.fix(opened, 1.0)
+        self.site_upper[closed] = 0.0
+        self.site_lower[opened] = 1.0
         self.stats["fixed_closed"] += len(closed)
         self.stats["fixed_open"] += len(opened)
 
+
+    # ------------------------------------------------------------ Lagrangian search
+
+    def _price_network(self, y: np.ndarray) -> float:
+        """The exact cost of an integer network (inf when it leaves mandatory demand out);
+        records it as the incumbent when cheaper."""
+        self.stats["evaluations"] += 1
+        ev = self.sub.evaluate(y)
+        if not ev.feasible:
+            return math.inf
+        cost = float(self.data.fixed @ y) + ev.cost
+        if cost < self.best_cost - 1e-9 * abs(cost):
+            self.best_cost, self.best = cost, y.copy()
+        return cost
+
+    def lagrangian_search(self, lam: np.ndarray, deadline: float) -> None:
+        """Branch-and-bound with Lagrangian bounds from the root's prices (lagrangian.py)."""
+        d = self.data
+        lo = max(d.min_open or 0, d.fewest_sites())
+        hi = d.max_open if d.max_open is not None else d.n_sites
+        lag = DemandLagrangian(d.fixed, d.capacity, d.demand, d.site, d.customer, d.cost,
+                               self.sub.price, lo, hi)
+        search = LagrangianSearch(lag, self._price_network,
+                                  lambda: self.best_cost - 0.5 * self._tolerance())
+        root = Node(self.site_lower.copy(), self.site_upper.copy(), lam, self.lower)
+        started = time.perf_counter()
+        result = search.run(root, deadline)
+        self.lower = max(self.lower, result.bound)
+        self.stats.update(search_nodes=result.nodes, search_steps=result.steps,
+                          search_complete=result.complete,
+                          search_seconds=time.perf_counter() - started)
 
     # ------------------------------------------------------------ MIP rounds
 
@@ -585,10 +663,16 @@ class Benders:
         y_lp, _, lp_bound, rc = self.master.solve_lp()
         self.stats["root_bound"] = lp_bound
         self.stats["root_seconds"] = time.perf_counter() - started
+        capacitated = self.sub is not self.closest
+        prices = self.master.demand_prices(self.data.n_customers) if capacitated else None
         self.fix_by_reduced_cost(y_lp, rc, lp_bound)
-        self.master.set_integer(True)
-        while not self.done() and self._mip_round(deadline):
-            pass
+        if prices is not None:
+            if not self.done():
+                self.lagrangian_search(prices, deadline)
+        else:
+            self.master.set_integer(True)
+            while not self.done() and self._mip_round(deadline):
+                pass
         self.stats["seconds"] = time.perf_counter() - started
         self.stats["cuts"] = self.master.n_cuts
         if self.best is None:
