@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from netopt.solver.benders import Benders, FacilityData, TransportationLP
+from netopt.solver.interchange import Interchange
 from netopt.solver.lagrangian import DemandLagrangian, Point, choose_sites, probe
 
 
@@ -203,3 +204,58 @@ def test_benders_with_lagrangian_search_is_exact(seed: int) -> None:
     assert result.objective == pytest.approx(best, rel=1e-9)
     assert result.bound <= best * (1 + 1e-12)
     assert result.stats.get("search_complete", True)
+
+
+# ---------------------------------------------------------------- interchange search
+
+
+def _interchange(seed: int) -> tuple[Interchange, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    m, n = 7, 15
+    keep = rng.uniform(size=(m, n)) > 0.2
+    site, cust = np.nonzero(keep)
+    demand = rng.integers(1, 5, n).astype(float)
+    search = Interchange(rng.uniform(0, 10, m), site, cust, rng.uniform(1, 9, len(site)),
+                         demand, np.full(n, 12.0))
+    y = (rng.uniform(size=m) < 0.5).astype(float)
+    return search, y, rng.uniform(size=m)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_interchange_prices_every_move_exactly(seed: int) -> None:
+    """The best move's priced change equals the change of the network's cost, and no
+    single drop, add or swap within the limits does better."""
+    search, y, _ = _interchange(seed)
+    lower, upper = np.zeros(7), np.ones(7)
+    lower[0], upper[1] = y[0], y[1]  # one site held at its value, one held
+    lo, hi = 1, 5
+    if not lo <= y.sum() <= hi:
+        return
+    delta, out, into = search.best_move(y, lower, upper, lo, hi)
+    base = search.total(y)
+    moved = y.copy()
+    if out >= 0:
+        moved[out] = 0.0
+    if into >= 0:
+        moved[into] = 1.0
+    assert search.total(moved) - base == pytest.approx(delta, abs=1e-9)
+    for out2, into2 in itertools.product([-1, *range(7)], [-1, *range(7)]):
+        z = y.copy()
+        if out2 >= 0:
+            if y[out2] < 0.5 or lower[out2] > 0.5:
+                continue
+            z[out2] = 0.0
+        if into2 >= 0:
+            if y[into2] > 0.5 or upper[into2] < 0.5:
+                continue
+            z[into2] = 1.0
+        if lo <= z.sum() <= hi:
+            assert search.total(z) - base >= min(delta, 0.0) - 1e-9
+
+
+def test_interchange_reaches_a_local_optimum() -> None:
+    search, y, _ = _interchange(3)
+    lower, upper = np.zeros(7), np.ones(7)
+    better = search.improve(y, lower, upper, 1, 7, deadline=math.inf)
+    assert search.total(better) <= search.total(y)
+    assert search.best_move(better, lower, upper, 1, 7)[0] >= -1e-9

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
+from .interchange import Interchange
 from .lagrangian import DemandLagrangian, LagrangianSearch, Node
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ ROOT_PROGRESS = 1e-7
 #: of the LP bound cost capb 6000 200 of its 290 rounds
 ROOT_TAIL = 1e-4
 TAIL_ROUNDS = 10
+#: share of the time left that the interchange search may take at the root
+INTERCHANGE_SHARE = 0.25
 
 
 @dataclass
@@ -584,7 +587,24 @@ class Benders:
             core = 0.5 * (core + y)
         for z in _rounded_networks(d, y):
             self.evaluate(z)
+        if self.sub is self.closest:
+            self._interchange(deadline)
         return rc
+
+    def _interchange(self, deadline: float) -> None:
+        """Improve the incumbent by single drops, adds and swaps (interchange.py), when no
+        capacity binds: on pmed36 the rounded LP network costs 6 % above the optimum, the
+        search's in 0.2 s, and reduced-cost fixing then closes most sites."""
+        d = self.data
+        if self.best is None or not Interchange.fits(d.n_sites, d.n_customers):
+            return
+        search = Interchange(d.fixed, d.site, d.customer, d.cost, d.demand, self.closest.price)
+        lo = max(d.min_open or 0, d.fewest_sites())
+        hi = d.max_open if d.max_open is not None else d.n_sites
+        left = deadline - time.perf_counter()
+        y = search.improve(self.best, self.site_lower, self.site_upper, lo, hi,
+                           time.perf_counter() + INTERCHANGE_SHARE * left)
+        self.evaluate(y)
 
     def fix_by_reduced_cost(self, y_lp: np.ndarray, rc: np.ndarray, lp_bound: float) -> None:
         """A site whose LP reduced cost alone lifts the bound past the incumbent keeps its
