@@ -19,6 +19,7 @@ from netopt.data.importers import (
     PUBLISHED_PMED,
     import_orlib_cap,
     import_orlib_pmed,
+    parse_orlib_cap,
 )
 from netopt.model.prepare import prepare
 from netopt.results.pipeline import solve_case
@@ -188,3 +189,17 @@ def test_methods_agree_on_pmed(name: str, tmp_path: Path) -> None:
         assert summary["sites_active"] == load_case(
             import_orlib_pmed(_instance("orlib-pmed", name), tmp_path / "again")
         ).config.sites.max_active
+
+
+def test_facility_result_reports_closed_sites_as_choices(tmp_path: Path) -> None:
+    """The whole model is solved over the decomposition's network only; a site it leaves
+    closed is still one that could have been chosen (no 'beyond reach' reason), and every
+    patient is assigned."""
+    file = _instance("orlib-cap", "cap41")
+    results = solve_case(load_case(import_orlib_cap(file, tmp_path)))
+    assert results.summary["method"] == "facility"
+    closed = results.sites[~results.sites["active"]]
+    assert len(closed) > 0
+    assert (closed["reason"] == "").all(), closed["reason"].tolist()
+    demand = parse_orlib_cap(file)[2]
+    assert results.assignments["patients_per_year"].sum() == pytest.approx(demand.sum())

@@ -68,6 +68,10 @@ class Prepared:
     ordering: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ORDERING_COLUMNS))
     aggregation_error_km: float = 0.0
     explicit_costs: bool = False
+    #: (site_id, product_id) with patients in reach, kept when `pairs` is cut down to one
+    #: network (the facility decomposition's whole-model solve), so a site left closed is not
+    #: reported as out of reach; None: read from `pairs`
+    paired: frozenset[tuple[str, str]] | None = None
 
     @property
     def product_ids(self) -> list[str]:

@@ -390,7 +390,8 @@ def site_reasons(prep: Prepared) -> dict[str, str]:
     for sid, k, reason in zip(prep.blocked["site_id"], prep.blocked["product_id"],
                               prep.blocked["reason"], strict=True):
         why.setdefault(sid, []).append(f"{k}: {reason}")
-    paired = set(zip(prep.pairs["site_id"], prep.pairs["product_id"], strict=True))
+    paired = prep.paired if prep.paired is not None else set(
+        zip(prep.pairs["site_id"], prep.pairs["product_id"], strict=True))
     reach = prep.products["max_patient_travel_km"].to_dict()
     for sid, k in zip(prep.site_products["site_id"], prep.site_products["product_id"],
                       strict=True):

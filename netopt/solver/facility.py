@@ -135,13 +135,19 @@ def facility_data(prep: Prepared) -> tuple[FacilityData, float, list[str]]:
 
 
 def _lift(prep: Prepared, sites: list[str], result: BendersResult, settings: SolverSettings,
-          tee: bool, time_limit: float) -> tuple[pyo.ConcreteModel, SolveInfo]:
-    """The whole model over the pairs of the open sites, sites fixed: HiGHS decides the
-    rest. With the sites fixed, pairs at closed sites can carry nothing, so this is the
-    whole model at that network."""
+          tee: bool, time_limit: float, used_only: bool) -> tuple[pyo.ConcreteModel, SolveInfo]:
+    """The whole model at the decomposition's network, sites fixed: HiGHS decides the rest.
+    Over the pairs of the open sites, pairs at closed sites can carry nothing, so this is the
+    whole model at that network. With used_only, over the pairs the decomposition's assignment
+    uses: a restriction, so a cost that meets the bound is still proven optimal, and on
+    pmed40 (90 open sites x 900 customers) it builds 900 pairs instead of 81,000."""
     opened = {s for s, v in zip(sites, result.y, strict=True) if v > 0.5}
-    pairs = prep.pairs[prep.pairs["site_id"].isin(opened)].reset_index(drop=True)
-    m = build_model(dataclasses.replace(prep, pairs=pairs))
+    keep = prep.pairs["site_id"].isin(opened).to_numpy()
+    if used_only:
+        keep = keep & (result.x > 0)
+    pairs = prep.pairs[keep].reset_index(drop=True)
+    paired = frozenset(zip(prep.pairs["site_id"], prep.pairs["product_id"], strict=True))
+    m = build_model(dataclasses.replace(prep, pairs=pairs, paired=paired))
     for s in m.S:
         m.y[s].fix(1 if s in opened else 0)
     lift = settings.model_copy(update={"warm_start": False})
@@ -149,6 +155,11 @@ def _lift(prep: Prepared, sites: list[str], result: BendersResult, settings: Sol
     for s in m.S:
         m.y[s].unfix()
     return m, info
+
+
+def _proven(info: SolveInfo, bound: float, settings: SolverSettings) -> tuple[bool, float]:
+    gap = abs(info.objective - bound) / max(abs(info.objective), 1e-9)
+    return gap <= settings.mip_gap or info.objective - bound <= ABS_GAP, gap
 
 
 def solve_facility(prep: Prepared, settings: SolverSettings, tee: bool = False,
@@ -180,15 +191,17 @@ def solve_facility(prep: Prepared, settings: SolverSettings, tee: bool = False,
              result.objective, result.bound, result.stats)
     if result.y is None:
         return None
-    left = max(1.0, limit - (time.perf_counter() - started))
-    m, info = _lift(prep, sites, result, settings, tee, left)
+    bound = result.bound + constant
+    for used_only in (True, False):
+        left = max(1.0, limit - (time.perf_counter() - started))
+        m, info = _lift(prep, sites, result, settings, tee, left, used_only)
+        if info.has_solution and _proven(info, bound, settings)[0]:
+            break
     if not info.has_solution:
         log.info("the decomposition's network is infeasible in the whole model (%s)",
                  info.status)
         return None
-    bound = result.bound + constant
-    gap = abs(info.objective - bound) / max(abs(info.objective), 1e-9)
-    proven = gap <= settings.mip_gap or info.objective - bound <= ABS_GAP
+    proven, gap = _proven(info, bound, settings)
     if not proven and result.status == "optimal":
         log.info("the whole model costs %.10g at the decomposition's network, above its "
                  "bound %.10g: other families bind", info.objective, bound)

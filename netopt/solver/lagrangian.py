@@ -1,19 +1,21 @@
 """Lagrangian branch-and-bound on the site decisions of facility location (plain arrays).
 
 Relaxing every customer's demand row with a price lambda_j per unit leaves one small problem
-per site and a choice of sites (Goertz & Klose 2012, "A simple but usually fast branch-and-
-bound algorithm for the capacitated facility location problem"):
+per site and a choice of sites (Goertz & Klose, "A simple but usually fast branch-and-bound
+algorithm for the capacitated facility location problem", INFORMS J. Computing 2012):
 
     L(lambda) = sum_j lambda_j d_j + min { sum_i v_i(lambda) y_i : lo <= sum_i y_i <= hi }
     v_i(lambda) = f_i + min { sum_j (c_ij - lambda_j) x_ij : sum_j x_ij <= s_i, 0 <= x_ij <= d_j }
 
 v_i is a continuous knapsack (fill the site with its most negative reduced costs) and the
 choice of sites, bounded only by how many may open, is a sort. `lo` includes the fewest sites
-whose capacities cover the mandatory demand, so at the optimal prices L equals the strong LP
-bound with that cover, which the Benders root (`benders.py`) computes; its cut duals give the
-prices to start from. Every lambda gives a valid lower bound (lambda_j at most the price of
-leaving j unserved), so the search is exact however far the subgradient steps get: a node is
-pruned only by a bound above the incumbent.
+whose capacities cover the mandatory demand. With equal capacities (capa/b/c) that count is
+all the capacity row says, so at the optimal prices L equals the strong LP bound with the
+cover, which the Benders root (`benders.py`) computes; its cut duals give the prices to start
+from. With unequal capacities the choice of sites sees only the count, a weaker bound than
+the master LP's capacity row, still a valid one. Every lambda gives a valid lower bound
+(lambda_j at most the price of leaving j unserved), so the search is exact however far the
+subgradient steps get: a node is pruned only by a bound above the incumbent.
 
 The search is depth-first on the site binaries. At each node a few subgradient steps raise
 the bound from the parent's prices; the node's Lagrangian network is priced exactly by the
