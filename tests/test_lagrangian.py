@@ -13,7 +13,13 @@ import pytest
 
 from netopt.solver.benders import Benders, FacilityData, TransportationLP
 from netopt.solver.interchange import Interchange
-from netopt.solver.lagrangian import DemandLagrangian, Point, choose_sites, probe
+from netopt.solver.lagrangian import (
+    DemandLagrangian,
+    Point,
+    choose_sites,
+    fewest_open,
+    probe,
+)
 
 
 def _random(seed: int, m: int = 6, n: int = 12, tight: float = 1.6,
@@ -69,6 +75,18 @@ def test_fewest_sites_hand_computed() -> None:
     # customers with a finite penalty may stay unserved: nothing is mandatory
     data.penalty = np.full(3, 10.0)
     assert data.fewest_sites() == 0
+
+
+def test_fewest_open_within_a_node() -> None:
+    """Capacities 6, 6, 1 and 10 to cover: two large ones at the root; with a large one
+    closed nothing covers (4 = one more than all sites); with the small one locked open,
+    three."""
+    usable = np.array([6.0, 6.0, 1.0])
+    free, closed = np.zeros(3), np.ones(3)
+    assert fewest_open(usable, 10.0, free, closed) == 2
+    assert fewest_open(usable, 10.0, free, np.array([0.0, 1.0, 1.0])) == 4
+    assert fewest_open(usable, 10.0, np.array([0.0, 0.0, 1.0]), closed) == 3
+    assert fewest_open(usable, 0.0, free, closed) == 0
 
 
 def test_fewest_sites_counts_only_reachable_demand() -> None:

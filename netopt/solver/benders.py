@@ -40,7 +40,7 @@ import highspy
 import numpy as np
 
 from .interchange import Interchange
-from .lagrangian import DemandLagrangian, LagrangianSearch, Node
+from .lagrangian import DemandLagrangian, LagrangianSearch, Node, fewest_open
 
 log = logging.getLogger(__name__)
 
@@ -94,20 +94,25 @@ class FacilityData:
     def must_serve(self) -> np.ndarray:
         return ~np.isfinite(self.penalty)
 
+    def cover(self) -> tuple[np.ndarray, float]:
+        """(capacity each site can give mandatory demand: at most the mandatory demand it
+        reaches; that demand less a hair for rounding)."""
+        must = self.must_serve()
+        need = float(self.demand[must].sum()) * (1 - 1e-9)
+        reach = np.bincount(self.site, weights=self.demand[self.customer] * must[self.customer],
+                            minlength=self.n_sites)
+        return np.minimum(self.capacity, reach), need
+
     def fewest_sites(self) -> int:
         """How many sites any feasible network opens at least: the largest capacities must
         add up to the mandatory demand. The rounded-up cover of the capacity row; the LP
         relaxation does not see it (it opens 6.4 sites of 8000 for 50,886 patients, where
         7 are needed) and on capa/b/c it closes most of the root gap."""
-        need = float(self.demand[self.must_serve()].sum()) * (1 - 1e-9)
+        usable, need = self.cover()
         if need <= 0:
             return 0
-        reach = np.bincount(self.site, weights=self.demand[self.customer] * self.must_serve()[
-            self.customer], minlength=self.n_sites)
-        usable = np.sort(np.minimum(self.capacity, reach)[self.upper > 0])[::-1]
-        covered = np.cumsum(usable)
-        enough = np.flatnonzero(covered >= need)
-        return int(enough[0]) + 1 if len(enough) else len(usable)
+        return min(fewest_open(usable, need, np.zeros(self.n_sites), self.upper),
+                   self.n_sites + 1)
 
 
 @dataclass
@@ -650,7 +655,7 @@ class Benders:
         lo = max(d.min_open or 0, d.fewest_sites())
         hi = d.max_open if d.max_open is not None else d.n_sites
         lag = DemandLagrangian(d.fixed, d.capacity, d.demand, d.site, d.customer, d.cost,
-                               self.sub.price, lo, hi)
+                               self.sub.price, lo, hi, cover=d.cover())
         search = LagrangianSearch(lag, self._price_network,
                                   lambda: self.best_cost - 0.5 * self._tolerance())
         root = Node(self.site_lower.copy(), self.site_upper.copy(), lam, self.lower)

@@ -45,12 +45,28 @@ AVERAGE_WEIGHT = 0.1
 
 @dataclass
 class Point:
-    """L at one lambda over one node: bound, the sites chosen, site values, units served."""
+    """L at one lambda over one node: bound, the sites chosen, site values, units served,
+    and the fewest sites the node must open."""
 
     bound: float
     y: np.ndarray
     v: np.ndarray
     served: np.ndarray
+    lo: int = 0
+
+
+def fewest_open(usable: np.ndarray, need: float, lower: np.ndarray, upper: np.ndarray) -> int:
+    """How many sites a network within the bounds opens at least: the locked ones, then the
+    largest usable capacities until the mandatory demand is covered (len(usable) + 1 when it
+    cannot be). Closing a large site or locking a small one raises the count, so a node
+    deep in the search knows more than the root (with unequal capacities)."""
+    locked = lower > 0.5
+    rest = need - float(usable[locked].sum())
+    if rest <= 0:
+        return int(locked.sum())
+    free = np.sort(usable[(~locked) & (upper > 0.5)])[::-1]
+    enough = np.flatnonzero(np.cumsum(free) >= rest)
+    return int(locked.sum()) + (int(enough[0]) + 1 if len(enough) else len(usable) + 1)
 
 
 class DemandLagrangian:
@@ -59,12 +75,21 @@ class DemandLagrangian:
 
     def __init__(self, fixed: np.ndarray, capacity: np.ndarray, demand: np.ndarray,
                  site: np.ndarray, customer: np.ndarray, cost: np.ndarray,
-                 price: np.ndarray, lo: int, hi: int) -> None:
+                 price: np.ndarray, lo: int, hi: int,
+                 cover: tuple[np.ndarray, float] | None = None) -> None:
+        """lo, hi: the site-count limits; cover: (capacity each site can give mandatory
+        demand, that demand), from which each node counts the fewest sites it must open."""
         self.fixed, self.capacity, self.demand = fixed, capacity, demand
         self.site, self.customer, self.cost = site, customer, cost
         self.price = price
         self.lo, self.hi = lo, hi
+        self.cover = cover
         self.m, self.n = len(fixed), len(demand)
+
+    def fewest(self, lower: np.ndarray, upper: np.ndarray) -> int:
+        if self.cover is None:
+            return self.lo
+        return max(self.lo, fewest_open(self.cover[0], self.cover[1], lower, upper))
 
     def evaluate(self, lam: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> Point:
         lam = np.minimum(lam, self.price)
@@ -80,9 +105,10 @@ class DemandLagrangian:
         take = np.clip(self.capacity[site] - before, 0.0, amount)
         v = self.fixed + np.bincount(site, weights=take * red[order], minlength=self.m)
         v = np.where(upper > 0.5, v, np.inf)
-        y, value = choose_sites(v, lower, upper, self.lo, self.hi)
+        lo = self.fewest(lower, upper)
+        y, value = choose_sites(v, lower, upper, lo, self.hi)
         served = np.bincount(self.customer[order], weights=take * y[site], minlength=self.n)
-        return Point(float(lam @ self.demand) + value, y, v, served)
+        return Point(float(lam @ self.demand) + value, y, v, served, lo)
 
 
 def _by_site_then_value(site: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -262,7 +288,7 @@ class LagrangianSearch:
         lower, upper = node.lower, node.upper
         while True:
             lam_total = float(np.minimum(lam, lag.price) @ lag.demand)
-            lower2, upper2, least = probe(point, lam_total, lower, upper, lag.lo, lag.hi,
+            lower2, upper2, least = probe(point, lam_total, lower, upper, point.lo, lag.hi,
                                           self.cutoff())
             if np.array_equal(lower2, lower) and np.array_equal(upper2, upper):
                 break
@@ -289,4 +315,4 @@ class LagrangianSearch:
 
 
 __all__ = ["DemandLagrangian", "LagrangianSearch", "Node", "Point", "SearchResult",
-           "choose_sites", "probe"]
+           "choose_sites", "fewest_open", "probe"]
