@@ -114,6 +114,11 @@ def _only_bounds_change(highs: _Highs) -> None:
     auto.update_vars = True
 
 
+def _loaded_solution(m: pyo.ConcreteModel) -> dict[int, float]:
+    """The values loaded in `m` by id(var): the form `_Highs.start` takes."""
+    return {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
+
+
 def _has_solution(res) -> bool:
     return res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
 
@@ -145,7 +150,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             value = float(res.incumbent_objective)
             lp_bound = value - abs(value) * LP_BOUND_TOLERANCE
         res.solution_loader.load_vars()
-    lp_values = {id(v): v.value for v in m.component_data_objects(pyo.Var)}
+    lp_values = _loaded_solution(m)
     start = _rounded_start(solver, m, settings, tee, ROUNDED_SHARE * budget)
     for agree in (KERNEL_AGREE, math.inf):  # held where LP and start agree, then nothing held
         left = budget - (time.perf_counter() - started)
@@ -159,7 +164,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
 
 
 def _kernel_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
-                lp_values: dict[int, float | None], start: dict[int, float] | None,
+                lp_values: dict[int, float], start: dict[int, float] | None,
                 agree: float, budget: float) -> dict[int, float] | None:
     """The MIP restricted to the kernel of the LP values and the start (solver/kernel.py),
     from that start; its solution, or None when it found none."""
@@ -175,7 +180,7 @@ def _kernel_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
     res.solution_loader.load_vars()
     log.info("kernel MIP (%d decisions closed or held): objective %.6g after %.1fs",
              len(restricted), res.incumbent_objective, time.perf_counter() - started)
-    return {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
+    return _loaded_solution(m)
 
 
 def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
@@ -200,7 +205,7 @@ def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
     res.solution_loader.load_vars()
     log.info("baseline start: objective %.6g after %.1fs (%d decisions held)",
              res.incumbent_objective, time.perf_counter() - started, len(held))
-    return {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
+    return _loaded_solution(m)
 
 
 #: a pair's linking row is violated when x exceeds patients x offer by this share of patients
@@ -255,14 +260,13 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
 
 def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
                    budget: float) -> dict[int, float] | None:
-    """The LP's network rounded up (solver/rounding.py), the rest solved as an LP: a complete
-    start for the restricted MIP that follows (handed to HiGHS through `solver.start`), so
-    its heuristics improve a network that serves patients instead of building one. The LP
-    values loaded in `m` are put back afterwards for the site fixing that follows."""
+    """The network rounded up (solver/rounding.py) from the LP values loaded in `m`, held,
+    with the small MIP that is left solved to ROUNDED_GAP: a complete start for the kernel
+    MIP that follows (handed to HiGHS through `solver.start`), so its heuristics improve a
+    network that serves patients instead of building one."""
     if not hasattr(m, "reach") or budget <= 1.0:
         return None
     started = time.perf_counter()
-    lp_values = {id(v): v.value for v in m.component_data_objects(pyo.Var)}
     held = hold(m, rounded_network(m, LP_OPEN_THRESHOLD))
     try:
         res = _run(solver, m, settings, tee, budget - (time.perf_counter() - started),
@@ -272,12 +276,10 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
     start = None
     if _has_solution(res):
         res.solution_loader.load_vars()
-        start = {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
+        start = _loaded_solution(m)
         log.info("rounded LP network: objective %.6g", res.incumbent_objective)
     else:
         log.info("rounded LP network not feasible (%s)", res.termination_condition.name)
-    for v in m.component_data_objects(pyo.Var):
-        v.set_value(lp_values.get(id(v)), skip_validation=True)
     solver.start = start
     return start
 
