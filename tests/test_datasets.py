@@ -144,7 +144,7 @@ def test_national_counts(us_dir: Path) -> None:
 
 def test_products(us_dir: Path) -> None:
     p = _read(us_dir, "products").set_index("product_id")
-    assert list(p.index) == ["cart_onc", "cart_ai", "aav_gt", "rdc_rx", "islet_ca"]
+    assert list(p.index) == ["cart_onc", "cart_ai", "aav_gt", "rdc_rx", "islet_ca", "allo_vst"]
     # The brief's portfolio: both CAR-Ts cryogenic, AAV on dry ice, the repeat-dose product
     # at 2-8 °C, plus an islet product at controlled ambient so all four classes are in play.
     assert set(p["temperature_class"]) == set(TEMPERATURE_CLASSES)
@@ -154,6 +154,12 @@ def test_products(us_dir: Path) -> None:
     weeks, interval = float(rdc["treatment_weeks"]), float(rdc["dose_interval_days"])
     assert float(rdc["doses_per_patient"]) == weeks * 7 / interval
     assert (p["unserved_penalty_usd_per_patient"] == "").all()
+    # the off-the-shelf cryogenic product kept in stock (depots pool it): allogeneic, LN2,
+    # a year of shelf life, needed at shorter notice than a plant order can meet
+    allo = p.loc["allo_vst"]
+    assert (allo["modality"], allo["temperature_class"]) == ("allogeneic", "cryogenic")
+    assert float(allo["shelf_life_hours"]) >= 8_760
+    assert float(allo["schedule_notice_hours"]) <= 48
 
 
 def test_products_cover_the_temperature_classes_sites_and_hubs_hold(us_dir: Path) -> None:

@@ -227,9 +227,21 @@ def test_us_small_has_finance_rows_for_every_active_site_and_product() -> None:
     result = solve_case(load_case(US_SMALL))
     served = result.assignments.groupby(["site_id", "product_id"])["patients_per_year"].sum()
     served = served[served > 1e-6]
-    fin = result.finance.groupby(["site_id", "product_id"])["patients_per_year"].sum()
+    rows = result.finance
+    sites = rows[rows["row"] == "site"]
+    fin = sites.groupby(["site_id", "product_id"])["patients_per_year"].sum()
     assert set(fin.index) == set(served.index)
     for key, patients in served.items():
         assert fin[key] == pytest.approx(patients, rel=1e-6, abs=1e-6)
-    assert not result.finance["fill_rate"].isna().any()
-    assert math.isfinite(result.finance["working_capital_manufacturer_usd"].sum())
+    # a site served from a depot's pooled stock holds none; the depot row has the fill rate
+    pooled = sites["stock_point"].isin(["hub", "partner"])
+    assert not sites.loc[~pooled, "fill_rate"].isna().any()
+    assert (sites.loc[pooled, "stock_level_doses"] == 0).all()
+    depots = rows[rows["row"] == "depot"]
+    assert (depots["fill_rate"] >= 0.95 - 0.05).all()
+    for (kind, depot, k), grp in sites[pooled].groupby(["stock_point", "depot_id", "product_id"]):
+        if ";" in depot:
+            continue  # split over two depots: each depot row has its own share
+        row = depots[(depots["depot_id"] == depot) & (depots["product_id"] == k)]
+        assert row["patients_per_year"].iloc[0] >= grp["patients_per_year"].sum() - 1e-6, kind
+    assert math.isfinite(rows["working_capital_manufacturer_usd"].sum())

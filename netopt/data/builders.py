@@ -129,6 +129,18 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "unserved_penalty_usd_per_patient": None,
         "schedule_notice_hours": 168,
     },
+    {
+        "product_id": "allo_vst",
+        "name": "Allogeneic virus-specific T cells, off the shelf (post-transplant infections)",
+        "modality": "allogeneic", "therapeutic_area": "oncology",
+        "temperature_class": "cryogenic", "doses_per_patient": 1, "dose_interval_days": 0,
+        "treatment_weeks": 0, "price_usd_per_dose": 200_000, "cogs_usd_per_dose": 30_000,
+        "shelf_life_hours": 8_760, "handling_buffer_hours": 24, "incidence_per_100k": 0.5,
+        "max_patient_travel_km": 150, "starting_material_hours": None,
+        "chair_hours_per_dose": 3, "doses_per_shipment": 1,
+        "unserved_penalty_usd_per_patient": None,
+        "schedule_notice_hours": 48,
+    },
 )
 
 def _terms(product_id: str, policy: str, title_holder: str, payment_terms_days: int,
@@ -171,6 +183,14 @@ POLICIES: tuple[dict[str, object], ...] = (
            holding_cost_usd_per_dose_day=3),
     _terms("islet_ca", "jit_per_patient", "manufacturer", 30, 6),
     _terms("islet_ca", "held_at_partner_with_jit_delivery", "manufacturer", 30, 6),
+    # off-the-shelf T cells: a plant order needs lot selection, release and a charged dry
+    # shipper (36 h); a depot ships a stocked dose within 4 h; stock is manufacturer-owned,
+    # replenished fortnightly; an LN2 vapour freezer slot costs a site more than a depot
+    _terms("allo_vst", "jit_per_patient", "manufacturer", 30, 36),
+    _terms("allo_vst", "consignment_at_site", "manufacturer", 30, 36, review_period_days=14,
+           holding_cost_usd_per_dose_day=12),
+    _terms("allo_vst", "held_at_partner_with_jit_delivery", "manufacturer", 30, 4,
+           review_period_days=14, holding_cost_usd_per_dose_day=4),
 )
 #: what a site risks on stock before it prefers just-in-time (academic centres carry more)
 STOCKING_LOSS_EXISTING, STOCKING_LOSS_CANDIDATE = 100_000, 40_000
@@ -270,10 +290,11 @@ PLANTS: tuple[dict[str, object], ...] = (
      "longitude": -78.89862, "products": "aav_gt", "capacity_doses_per_year": 400,
      "turnaround_days": 0},
     {"plant_id": "PL04", "name": "Summit NJ allogeneic cell plant", "latitude": 40.71562,
-     "longitude": -74.36468, "products": "rdc_rx", "capacity_doses_per_year": 80_000,
+     "longitude": -74.36468, "products": "rdc_rx;allo_vst", "capacity_doses_per_year": 80_000,
      "turnaround_days": 0},
     {"plant_id": "PL05", "name": "Thousand Oaks CA allogeneic cell plant", "latitude": 34.17056,
-     "longitude": -118.83759, "products": "rdc_rx", "capacity_doses_per_year": 80_000,
+     "longitude": -118.83759, "products": "rdc_rx;allo_vst",
+     "capacity_doses_per_year": 80_000,
      "turnaround_days": 0},
     {"plant_id": "PL06", "name": "Chicago IL islet processing facility", "latitude": 41.86955,
      "longitude": -87.67239, "products": "islet_ca", "capacity_doses_per_year": 300,
@@ -722,7 +743,7 @@ def _counts_section(tables: dict[str, pd.DataFrame]) -> list[str]:
         "|---|---:|---|",
     ]
     notes: dict[str, Callable[[], str]] = {
-        "products": lambda: "the five portfolio therapies covering the four temperature classes",
+        "products": lambda: "the six portfolio therapies covering the four temperature classes",
         "zones": lambda: (f"US places >= {MIN_ZONE_POPULATION:,} people in "
                           f"{_states_label(tables['zones']['state'])}, "
                           f"{tables['zones']['population'].sum():,} people in total"),
@@ -784,7 +805,7 @@ def _sources_section() -> list[str]:
         ("repeat-dose cell product price (`rdc_rx`)",
          f"{_money(float(p['rdc_rx']['price_usd_per_dose']))}/dose",
          "illustrative: a low-price allogeneic product, ~$108k per 24-dose course"),
-        ("COGS per dose", "$100k / $90k / $300k / $1,200 / $80k",
+        ("COGS per dose", "$100k / $90k / $300k / $1,200 / $80k / $30k",
          "illustrative: autologous CAR-T manufacturing is commonly put in the ~$100k range; "
          "AAV high-dose vector is expensive; allogeneic doses are made in batches"),
         ("shelf life, cryogenic CAR-T", "240 h",
@@ -799,19 +820,47 @@ def _sources_section() -> list[str]:
          "(donislecel), which is shipped at controlled room temperature from a single "
          "Chicago facility and must be infused within hours of release; the shelf life is "
          "stretched to 48 h so that air lanes exist, and the price is illustrative"),
+        ("off-the-shelf T cells (`allo_vst`)", "$200k, COGS $30k, one dose, LN2 vapour, "
+         "8,760 h (1 year), 48 h notice, 0.5 per 100k",
+         "illustrative, modelled on banked allogeneic virus-specific T cells (e.g. "
+         "tabelecleucel, approved in the EU as Ebvallo; posoleucel in trials) for viral "
+         "infections after a stem-cell transplant: doses are cryopreserved in vapour-phase LN2 "
+         "(stable for a year or more; the year is what a depot or a site freezer holds them), "
+         "given at the transplant / cell-therapy centres that give CAR-T (area `oncology`), "
+         "and needed within about two days of the diagnosis (notice 48 h). About 9,000 "
+         "allogeneic transplants a year in the US and a refractory infection in roughly one "
+         "in ten give the ~1,000 patients a year of 0.5 per 100k. One HLA-matched dose per "
+         "patient is modelled; the bank's several lots are one stock in the model. Price and "
+         "COGS are illustrative (one banked run yields many doses)"),
+        ("`allo_vst` ordering options", "JIT (36 h order lead), consignment at the site "
+         "($12/dose/day), partner depot (4 h order lead, $4/dose/day); 14-day replenishment",
+         "illustrative: a plant order waits for lot selection, release and a charged dry "
+         "shipper, so just-in-time from a plant (36 h + transit) fits the 48 h notice only "
+         "for sites within 12 h of a plant; elsewhere the dose must be stocked. A site keeps "
+         "its own stock (a freezer slot, LN2 top-ups and a custodian at $12/dose/day; "
+         "candidates without a cryogenic class also pay $90k/yr of equipment) or a "
+         "cryogenic partner depot keeps one pooled stock for every site it reaches (industrial "
+         "freezers at $4/dose/day, plus its fixed fee and $/dose). Each stock point is "
+         "replenished fortnightly by one shipment from the plant, so a metro's several sites "
+         "share one replenishment and one safety stock at a depot: the depot wins where "
+         "several sites within a partner's radius give the product and the partner's fees "
+         "stay below the sites' own stock; a lone site keeps its own. 3PL air hubs are "
+         "cross-docks without LN2 storage, so `held_at_hub` is not offered"),
         ("handling buffer", "24 h (12 h for `rdc_rx`)",
          "illustrative: receiving, thaw scheduling and one missed connection"),
-        ("incidence per 100k", "2.0 / 0.4 / 0.1 / 2.5 / 0.05",
+        ("incidence per 100k", "2.0 / 0.4 / 0.1 / 2.5 / 0.05 / 0.5",
          "illustrative: chosen so that treated US patients are a few thousand a year for "
          "oncology CAR-T, under a thousand for lupus CAR-T, ~200 for a rare neuromuscular "
          "gene therapy and ~5,000 for the hematology product (see the demand table)"),
-        ("max patient travel", "400 / 400 / 800 / 150 / 800 km",
+        ("max patient travel", "400 / 400 / 800 / 150 / 800 / 150 km",
          "illustrative: CAR-T patients relocate near the centre for weeks; families travel far "
-         "for a one-time gene therapy; twice-weekly dosing needs a centre within driving range"),
+         "for a one-time gene therapy; twice-weekly dosing needs a centre within driving range; "
+         "after an allogeneic transplant patients stay within about an hour of their centre "
+         "for the first ~100 days, when the infections `allo_vst` treats occur"),
         ("starting material hours (autologous)", "48 h",
          "illustrative: fresh apheresis shipped cool to the plant within ~2 days; blank for "
          "non-autologous products (not applicable)"),
-        ("chair hours per dose", "6 / 6 / 3 / 2 / 4 h",
+        ("chair hours per dose", "6 / 6 / 3 / 2 / 4 / 3 h",
          "illustrative: CAR-T infusion day incl. premedication and observation; AAV infusion "
          "about one hour plus preparation and monitoring; short repeat infusion"),
         ("dosing of `rdc_rx`", "twice weekly for 12 weeks = 24 doses",
@@ -820,7 +869,7 @@ def _sources_section() -> list[str]:
          "on lanes over 72 h, where the shelf life left spans none): 12 shipments a "
          "patient"),
         ("unserved penalty", "blank", "the default lost margin doses x (price - COGS) applies"),
-        ("schedule notice", "336 / 336 / 168 / 48 / 168 h",
+        ("schedule notice", "336 / 336 / 168 / 48 / 168 / 48 h",
          "illustrative: CAR-T infusion is planned around the manufacturing slot; AAV and "
          "islet infusions are booked about a week ahead; each `rdc_rx` dose is confirmed two "
          "days ahead after pre-dose labs, so a just-in-time order must arrive within 48 h"),
@@ -881,7 +930,7 @@ def _sources_section() -> list[str]:
          "illustrative: a shared LN2 depot is cheaper than a site's own cryogenic equipment "
          "($90k/yr) for low-volume sites"),
         ("plants", "Morris Plains NJ, El Segundo CA (CAR-T); Durham NC (AAV); Summit NJ, "
-         "Thousand Oaks CA (allogeneic)",
+         "Thousand Oaks CA (allogeneic: `rdc_rx` and the banked `allo_vst`)",
          "town coordinates from GeoNames; Morris Plains and El Segundo host commercial CAR-T "
          "manufacturing (Kymriah, Yescarta); the products made at each are illustrative"),
         ("plant capacity, turnaround", "3,500 / 3,000 / 400 / 80,000 / 80,000 doses/yr; "
@@ -926,7 +975,7 @@ def _readme_us(tables: dict[str, pd.DataFrame]) -> str:
         "The national case: patient demand in every US place of 15,000+ people, "
         f"{len(tables['sites'])} treatment sites in the largest cities, "
         f"{len(tables['hubs'])} 3PL hubs, {len(tables['partners'])} cold-storage partners and "
-        f"{len(tables['plants'])} plants, for a five-product CGT portfolio covering the four "
+        f"{len(tables['plants'])} plants, for a six-product CGT portfolio covering the four "
         "temperature classes.",
     ], tables)
 

@@ -40,6 +40,15 @@ ORDERING_COLUMNS = [
 #: options that keep stock for patients who are not known yet
 STOCK = ("stocked_at_site", "consignment_at_site", "held_at_hub",
          "held_at_partner_with_jit_delivery")
+#: stock held at a depot that delivers per patient: policy -> depot kind. Such stock is pooled:
+#: one base stock per depot and product for the summed demand of every site it serves, so a
+#: site-level option costs nothing beyond its lanes and the depot carries the stock cost
+DEPOT = {"held_at_hub": "hub", "held_at_partner_with_jit_delivery": "partner"}
+DEPOT_COLUMNS = [
+    "kind", "depot_id", "product_id", "policy", "segment", "lo_patients", "hi_patients",
+    "cost_lo_usd", "cost_hi_usd", "life_days", "lead_days", "replenish_cost_usd",
+    "avoided_cost_usd",
+]
 #: smallest volume ever evaluated (a Poisson demand of ~0 has no meaningful fill rate)
 TINY_PATIENTS = 0.05
 
@@ -53,6 +62,8 @@ class OrderingTable:
     drop_sk: set[tuple[str, str]] = field(default_factory=set)  # no option at all
     drop_direct: set[tuple[str, str]] = field(default_factory=set)  # no plant-lane option
     drop_partner: set[tuple[str, str]] = field(default_factory=set)  # no partner option
+    #: pooled stock per depot (hub or partner) and product: volume segments and cost lines
+    depots: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DEPOT_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,8 @@ def ordering_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
         rows += found
     out.options = pd.DataFrame(rows, columns=ORDERING_COLUMNS).sort_values(
         ["site_id", "product_id", "policy", "segment"], ignore_index=True)
+    out.depots = depot_options(case, products, sites, out.options, direct, links,
+                               partner_supply, by_product)
     return out
 
 
@@ -217,6 +230,9 @@ def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit:
     if usable / review < float(t.target_fill_rate):
         return [], (f"{usable} day(s) of usable life with {review}-day replenishment cannot "
                     f"reach the {float(t.target_fill_rate):.0%} fill rate")
+    if policy in DEPOT:
+        # pooled at the depot: the depot's own line (depot_options) carries the stock cost
+        return [(route_name, 0, 0.0, cap, 0.0, 0.0, life, lead_days, replenish, avoided)], ""
     costs: list[float | None] = []
     loss: list[float] = []
     for g in grid:
@@ -252,6 +268,90 @@ def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit:
     return segs, ""
 
 
+def depot_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
+                  options: pd.DataFrame, direct: pd.DataFrame, links: pd.DataFrame,
+                  supply: pd.DataFrame, by_product: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Pooled stock per depot and product: one base stock for the summed demand of the sites
+    whose depot option (held at the hub / at the partner) it can serve, sized with the same
+    inventory machinery and fill-rate target as a site's own stock, tabulated over pooled
+    volume as cost lines per segment. Its shelf life is what the slowest of its deliveries
+    leaves: budget - fastest supply to the depot - longest depot -> site leg."""
+    cfg = case.config.finance
+    pooled = options[options["policy"].isin(list(DEPOT)) & options["life_days"].notna()] \
+        if len(options) else options
+    rows: list[tuple] = []
+    cap = sites["capacity_patients_per_year"].astype(float).to_dict()
+    for (pid, policy), frame in pooled.groupby(["product_id", "policy"], sort=True):
+        terms = by_product.get(pid)
+        hit = terms[terms["policy"] == policy] if terms is not None else None
+        if hit is None or hit.empty:
+            continue
+        t = next(hit.itertuples(index=False))
+        prod = products.loc[pid]
+        served = set(frame["site_id"])
+        for depot, facts in _depot_facts(DEPOT[policy], pid, served, direct, links,
+                                         supply).items():
+            supply_hours, supply_cost, leg_hours, depot_sites = facts
+            budget = float(prod["shelf_budget_hours"])
+            life = (budget - supply_hours - leg_hours) / 24
+            if life < 1 or math.floor(life) / math.ceil(float(t.review_period_days)) < float(
+                    t.target_fill_rate):
+                continue
+            top = sum(cap[s_] for s_ in depot_sites)
+            grid = volume_grid(cfg.volume_breakpoints, top)
+            for seg in _cost_segments(t, prod, life, supply_hours / 24, supply_cost,
+                                      supply_cost, grid, top, cfg):
+                rows.append((DEPOT[policy], depot, pid, policy, *seg, life, supply_hours / 24,
+                             supply_cost, supply_cost))
+    return pd.DataFrame(rows, columns=DEPOT_COLUMNS).sort_values(
+        ["kind", "depot_id", "product_id", "segment"], ignore_index=True)
+
+
+def _depot_facts(kind: str, pid: str, served: set[str], direct: pd.DataFrame,
+                 links: pd.DataFrame, supply: pd.DataFrame) -> dict[str, tuple]:
+    """Depot -> (fastest supply hours, cheapest supply cost per shipment, longest delivery
+    leg hours, sites it can serve) for one product, over the sites with its depot option."""
+    out = {}
+    if kind == "partner":
+        mine = links[(links["product_id"] == pid) & links["site_id"].isin(served)]
+        sup = supply[supply["product_id"] == pid]
+        for par, part in mine.groupby("partner_id", sort=True):
+            lanes = sup[sup["partner_id"] == par]
+            if lanes.empty:
+                continue
+            out[par] = (float(lanes["hours"].min()), float(lanes["cost_usd_per_shipment"].min()),
+                        float(part["leg_hours"].max()), sorted(set(part["site_id"])))
+        return out
+    mine = direct[(direct["product_id"] == pid) & direct["site_id"].isin(served)]
+    for hub, part in mine.groupby("hub_id", sort=True):
+        inbound = part["hours"] - part["last_leg_hours"]
+        cost = part["cost_usd_per_shipment"] - part["last_leg_cost_usd"]
+        out[hub] = (float(inbound.min()), float(cost.min()), float(part["last_leg_hours"].max()),
+                    sorted(set(part["site_id"])))
+    return out
+
+
+def _cost_segments(t, prod: pd.Series, life: float, lead_days: float, replenish: float,  # noqa: ANN001
+                   avoided: float, grid: list[float], cap: float, cfg) -> list[tuple]:  # noqa: ANN001
+    """(segment, lo, hi, cost_lo, cost_hi) of a stock point's cost over the volume grid,
+    where the fill-rate target is met at both ends."""
+    costs = []
+    for g in grid:
+        cost, econ = option_cost(t, prod, g or grid[1], life, lead_days, replenish, avoided,
+                                 float(prod["doses_per_shipment"]), cfg.cost_of_capital, cfg.seed)
+        costs.append(cost if econ.stock.target_met else None)
+    segs = []
+    for j, lo in enumerate(grid[:-1]):
+        if lo >= cap:
+            break
+        hi = min(grid[j + 1], cap)
+        if costs[j] is None or costs[j + 1] is None:
+            continue
+        share = (hi - lo) / (grid[j + 1] - lo)
+        segs.append((j, lo, hi, costs[j], costs[j] + (costs[j + 1] - costs[j]) * share))
+    return segs
+
+
 def _undominated(options: list[tuple]) -> list[tuple]:
     """Drop an option's segment when another option of the same route costs no more at both
     ends of it (the model would never prefer it; fewer binaries)."""
@@ -264,7 +364,7 @@ def _undominated(options: list[tuple]) -> list[tuple]:
             lo, hi, c_lo, c_hi = o[5], o[6], o[7], o[8]
             beaten = False
             for other in group:
-                if other is o or other[2] == o[2]:
+                if other is o or other[2] == o[2] or _pooled(o) or _pooled(other):
                     continue
                 if other[5] <= lo + 1e-9 and other[6] >= hi - 1e-9:
                     a_lo = _line(other, lo)
@@ -276,6 +376,11 @@ def _undominated(options: list[tuple]) -> list[tuple]:
             if not beaten:
                 keep.append(o)
     return keep
+
+
+def _pooled(o: tuple) -> bool:
+    """A depot option of stock (its cost is the depot's, not the 0 on its site row)."""
+    return o[2] in DEPOT and math.isfinite(o[9])
 
 
 def _line(o: tuple, n: float) -> float:
@@ -384,6 +489,6 @@ def stock_facts(prep) -> dict[tuple[str, str], tuple[float, float]]:  # noqa: AN
     return out
 
 
-__all__ = ["COST_PARTS", "ORDERING_COLUMNS", "OrderingTable", "evaluate", "option_cost",
-           "option_cost_parts", "ordering_options",
+__all__ = ["COST_PARTS", "DEPOT", "DEPOT_COLUMNS", "ORDERING_COLUMNS", "OrderingTable",
+           "depot_options", "evaluate", "option_cost", "option_cost_parts", "ordering_options",
            "stock_facts", "volume_grid"]

@@ -25,6 +25,7 @@ FAMILIES: list[tuple[str, Callable[[pyo.Block, Prepared], None]]] = [
     ("minimum volume", sites.add_min_volume),
     ("cold chain lanes", flows.add_cold_chain),
     ("ordering policy", ordering.add_ordering),
+    ("depot stock", ordering.add_depot_stock),
     ("hub capacity", flows.add_hub_capacity),
     ("partner capacity", flows.add_partner_capacity),
     ("plant capacity", flows.add_plant_capacity),

@@ -12,10 +12,14 @@ volume where expiries dominate and rise where holding does).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyomo.environ as pyo
 
 from .common import group, money, register_cost
 from .prepare import Prepared
+
+HUB_STOCK = "held_at_hub"
+PARTNER_STOCK = "held_at_partner_with_jit_delivery"
 
 
 def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:
@@ -23,9 +27,14 @@ def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:
     if options is None or options.empty:
         m.ORD = pyo.Set(initialize=[], ordered=True)
         return
+    # a site-product whose options all cost nothing needs no choice variables, unless one of
+    # them is stock held at a hub: its patients must be known to pool them (partner stock is
+    # known from the partner deliveries themselves)
     trivial = options.groupby(["site_id", "product_id"]).apply(
         lambda f: bool(((f["cost_lo_usd"].abs() < 1e-9) & (f["cost_hi_usd"].abs() < 1e-9)
-                        & (f["lo_patients"] <= 0)).all()), include_groups=False)
+                        & (f["lo_patients"] <= 0)).all()
+                       and not (f["policy"].eq(HUB_STOCK) & f["life_days"].notna()).any()),
+        include_groups=False)
     chosen = {sk for sk, is_trivial in trivial.items() if not is_trivial}
     rows = options[[sk in chosen for sk in zip(options["site_id"], options["product_id"],
                                                  strict=True)]]
@@ -85,3 +94,155 @@ def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:
     lines = {i: line(i) for i in idx}
     register_cost(m, "ordering_and_inventory", pyo.quicksum(
         money(a) * m.z[i] + money(b) * m.n[i] for i, (a, b) in lines.items()))
+
+
+# ---------------------------------------------------------------- pooled depot stock
+
+
+def add_depot_stock(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """Stock held at a hub or a partner serves every site it delivers to: one base stock per
+    depot and product, sized for their pooled demand. The depot's cost is piecewise linear in
+    its pooled patients (a multiple choice of volume segments, as for a site's options, whose
+    sum is the depot's `hold` decision); a site's patients can be served from a depot's stock
+    only when that depot holds it. Pooled patients: at a partner, every delivery of a product
+    whose partner option is stock; at a hub, the doses of the sites that chose held_at_hub,
+    split over the hubs their lanes pass through."""
+    depots = prep.depots
+    if depots is None or depots.empty:
+        m.DEPOT = pyo.Set(initialize=[], dimen=3, ordered=True)
+        _no_depot_stock(m, prep, set())
+        return
+    keys = sorted(set(zip(depots["kind"], depots["depot_id"], depots["product_id"],
+                          strict=True)))
+    m.DEPOT = pyo.Set(initialize=keys, dimen=3, ordered=True)
+    dpp = prep.products["doses_per_patient"].to_dict()
+    _no_depot_stock(m, prep, set(keys))
+    pooled = {key: _pooled_patients(m, prep, key, dpp) for key in keys}
+    rows = depots.reset_index(drop=True)
+    idx = list(rows.index)
+    key_of = {i: (rows.at[i, "kind"], rows.at[i, "depot_id"], rows.at[i, "product_id"])
+              for i in idx}
+    reach = {key: _pooled_reach(m, prep, key) for key in keys}
+    lo = rows["lo_patients"].astype(float).to_dict()
+    hi = {i: min(float(rows.at[i, "hi_patients"]), reach[key_of[i]]) for i in idx}
+    keep = [i for i in idx if lo[i] <= reach[key_of[i]] + 1e-9]
+    m.DSEG = pyo.Set(initialize=keep, ordered=True)
+    m.depot_seg_key = key_of
+    m.hold = pyo.Var(m.DEPOT, within=pyo.Binary)  # the depot keeps stock of the product
+    m.zd = pyo.Var(m.DSEG, within=pyo.Binary)
+    m.nd = pyo.Var(m.DSEG, within=pyo.NonNegativeReals)
+    by_key = group(keep, lambda i: key_of[i])
+    m.depot_choice = pyo.Constraint(m.DEPOT, rule=lambda m, *k: pyo.quicksum(
+        m.zd[i] for i in by_key.get(k, [])) == m.hold[k])
+    m.depot_lo = pyo.Constraint(m.DSEG, rule=lambda m, i: m.nd[i] >= lo[i] * m.zd[i]
+                                if lo[i] > 0 else pyo.Constraint.Skip)
+    m.depot_hi = pyo.Constraint(m.DSEG, rule=lambda m, i: m.nd[i] <= hi[i] * m.zd[i])
+    m.depot_patients = pyo.Constraint(m.DEPOT, rule=lambda m, *k: pyo.quicksum(
+        m.nd[i] for i in by_key.get(k, [])) == pooled[k])
+    m.depot_needs_facility = pyo.Constraint(m.DEPOT, rule=lambda m, kind, d, k: m.hold[
+        kind, d, k] <= (m.g[d] if kind == "hub" else m.a[d]))
+    _depot_linking(m, prep, set(keys), dpp)
+
+    def line(i: int) -> tuple[float, float]:
+        r = rows.loc[i]
+        span = float(r["hi_patients"]) - float(r["lo_patients"])
+        slope = (float(r["cost_hi_usd"]) - float(r["cost_lo_usd"])) / span if span > 0 else 0.0
+        return float(r["cost_lo_usd"]) - slope * float(r["lo_patients"]), slope
+
+    lines = {i: line(i) for i in keep}
+    register_cost(m, "depot_stock", pyo.quicksum(
+        money(a) * m.zd[i] + money(b) * m.nd[i] for i, (a, b) in lines.items()))
+
+
+def _depot_linking(m: pyo.ConcreteModel, prep: Prepared, keys: set[tuple], dpp: dict) -> None:
+    """Disaggregated linking, which tightens the LP: each site's doses from a depot's stock
+    are at most what that site-product can take, times the depot's hold decision. Without it
+    the LP holds a sliver of stock at every depot and collects the pooled cost line's slope
+    (its economies of scale) at almost none of its fixed part."""
+    links = prep.partner_links
+    rows = [(i, ("partner", links.at[i, "partner_id"], k)) for (par, k), idx in
+            m.links_by_sk_partner.items() for i in idx
+            if ("partner", par, k) in keys and (links.at[i, "site_id"], k) in m.partner_stock_sk]
+    cap = {i: dpp[key[2]] * m.reach[(links.at[i, "site_id"], key[2])] for i, key in rows}
+    key_of = dict(rows)
+    m.DEPOT_LINK = pyo.Set(initialize=sorted(key_of), ordered=True)
+    m.depot_link_open = pyo.Constraint(m.DEPOT_LINK, rule=lambda m, i: m.q[i]
+                                       <= cap[i] * m.hold[key_of[i]])
+    m.depot_hub_open = pyo.Constraint(
+        m.HUB_HELD, rule=lambda m, s, k, h: m.fh[s, k, h] <= dpp[k] * m.reach[s, k]
+        * m.hold["hub", h, k] if ("hub", h, k) in keys else pyo.Constraint.Skip)
+
+
+def _pooled_links(m: pyo.ConcreteModel, prep: Prepared, partner: str, product: str
+                  ) -> list[int]:
+    """Deliveries partner -> site of the product whose site-product has partner stock."""
+    links = prep.partner_links
+    stock = m.partner_stock_sk
+    return [i for i in m.links_by_sk_partner.get((partner, product), [])
+            if (links.at[i, "site_id"], product) in stock]
+
+
+def _pooled_patients(m: pyo.ConcreteModel, prep: Prepared, key: tuple, dpp: dict):
+    """Patients a year served from the depot's stock."""
+    kind, depot, k = key
+    if kind == "partner":
+        return pyo.quicksum(m.q[i] for i in _pooled_links(m, prep, depot, k)) / dpp[k]
+    return pyo.quicksum(m.fh[s, kk, h] for s, kk, h in m.HUB_HELD if h == depot and kk == k) \
+        / dpp[k]
+
+
+def _pooled_reach(m: pyo.ConcreteModel, prep: Prepared, key: tuple) -> float:
+    """The most patients the depot's stock can ever serve: its sites' reach."""
+    kind, depot, k = key
+    if kind == "partner":
+        sks = {(prep.partner_links.at[i, "site_id"], k)
+               for i in _pooled_links(m, prep, depot, k)}
+    else:
+        sks = {(s, kk) for s, kk, h in m.HUB_HELD if h == depot and kk == k}
+    return float(sum(m.reach[sk] for sk in sks))
+
+
+def _no_depot_stock(m: pyo.ConcreteModel, prep: Prepared, usable: set[tuple]) -> None:
+    """Index the stock flows: partner deliveries of stock-option site-products (fixed to 0
+    where the partner cannot hold the stock: life or fill rate out of reach there), and the
+    held-at-hub doses per site, product and hub (fh), tied to the site's held_at_hub
+    patients and to its lanes through that hub."""
+    options = prep.ordering
+    links = prep.partner_links
+    stock = options[options["life_days"].notna()] if options is not None and len(options) \
+        else pd.DataFrame(columns=["site_id", "product_id", "policy"])
+    m.partner_stock_sk = set(zip(stock.loc[stock["policy"] == PARTNER_STOCK, "site_id"],
+                                 stock.loc[stock["policy"] == PARTNER_STOCK, "product_id"],
+                                 strict=True))
+    q_key = list(zip(links["partner_id"], links["product_id"], strict=True))
+    m.links_by_sk_partner = group(range(len(links)), lambda i: q_key[i])
+    for (par, k), idx in m.links_by_sk_partner.items():
+        if ("partner", par, k) in usable:
+            continue
+        for i in idx:
+            if (links.at[i, "site_id"], k) in m.partner_stock_sk:
+                m.q[i].fix(0)  # no depot stock of k at this partner
+    hub_sk = set(zip(stock.loc[stock["policy"] == HUB_STOCK, "site_id"],
+                     stock.loc[stock["policy"] == HUB_STOCK, "product_id"], strict=True))
+    lanes = prep.direct_lanes
+    l_key = list(zip(lanes["site_id"], lanes["product_id"], lanes["hub_id"], strict=True))
+    by_skh = group([i for i in range(len(lanes)) if l_key[i][:2] in hub_sk], lambda i: l_key[i])
+    choice = set(getattr(m, "ORD_SK", []))
+    held = sorted(key for key in by_skh if (key[0], key[1]) in choice)
+    m.HUB_HELD = pyo.Set(initialize=held, dimen=3, ordered=True)
+    m.fh = pyo.Var(m.HUB_HELD, within=pyo.NonNegativeReals)
+    for s, k, h in held:
+        if ("hub", h, k) not in usable:
+            m.fh[s, k, h].fix(0)
+    dpp = prep.products["doses_per_patient"].to_dict()
+    held_opts = group([i for i in m.ORD if options.at[i, "policy"] == HUB_STOCK
+                       and options.at[i, "life_days"] == options.at[i, "life_days"]],
+                      lambda i: m.ord_sk[i]) if len(m.ORD) else {}
+    by_sk = group(held, lambda key: key[:2])
+    m.HUB_HELD_SK = pyo.Set(initialize=sorted(held_opts), dimen=2, ordered=True)
+    m.hub_held_split = pyo.Constraint(
+        m.HUB_HELD_SK,
+        rule=lambda m, s, k: pyo.quicksum(m.fh[key] for key in by_sk.get((s, k), []))
+        == dpp[k] * pyo.quicksum(m.n[i] for i in held_opts[(s, k)]))
+    m.hub_held_lanes = pyo.Constraint(m.HUB_HELD, rule=lambda m, s, k, h: m.fh[s, k, h]
+                                      <= pyo.quicksum(m.f[i] for i in by_skh[(s, k, h)]))

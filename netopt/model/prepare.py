@@ -19,7 +19,7 @@ import pandas as pd
 from ..data.cadence import doses_within_life, shipments_per_dose, shipments_per_patient
 from ..data.case import Case
 from ..data.geography import distance_matrix_km, haversine_km, pairs_within_km, transit_options
-from ..inventory.ordering import ORDERING_COLUMNS, OrderingTable, ordering_options
+from ..inventory.ordering import DEPOT_COLUMNS, ORDERING_COLUMNS, OrderingTable, ordering_options
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ class Prepared:
     equip_classes: dict[str, float] = field(default_factory=dict)  # class -> annual cost
     #: ordering options per site-product: policy, route, volume segment and its cost line
     ordering: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ORDERING_COLUMNS))
+    #: pooled stock per depot (hub or partner) and product: volume segment and cost line
+    depots: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DEPOT_COLUMNS))
     aggregation_error_km: float = 0.0
     explicit_costs: bool = False
     #: (site_id, product_id) with patients in reach, kept when `pairs` is cut down to one
@@ -738,7 +740,7 @@ def prepare(case: Case) -> Prepared:
                                                 ignore_index=True),
         blocked=pd.DataFrame(blocked_rows, columns=["site_id", "product_id", "reason"]),
         no_option=no_option, equip_classes=net.equip, explicit_costs=explicit,
-        ordering=ordering.options,
+        ordering=ordering.options, depots=ordering.depots,
     )
     prepared.aggregation_error_km = aggregation_error_km(prepared)
     log.info("prepared %d demand points, %d site-products, %d pairs, %d lanes",

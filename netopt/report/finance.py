@@ -47,13 +47,20 @@ def finance_totals(finance: pd.DataFrame) -> dict[str, float]:
 
 
 def policy_mix(finance: pd.DataFrame) -> pd.DataFrame:
-    """Site-products, patients and doses by ordering policy."""
-    return finance.groupby("policy", sort=True).agg(
+    """Site-products, patients and doses by ordering policy (site rows: a depot's pooled row
+    repeats its sites' patients, and its expiries are added to the policy's)."""
+    depot = finance[finance["row"] == "depot"] if "row" in finance else finance.iloc[0:0]
+    sites = finance[finance["row"] != "depot"] if "row" in finance else finance
+    mix = sites.groupby("policy", sort=True).agg(
         site_products=("site_id", "size"), sites=("site_id", "nunique"),
         patients_per_year=("patients_per_year", "sum"),
         doses_per_year=("doses_per_year", "sum"),
         expired_doses_per_year=("expired_doses_per_year", "sum"),
-        manufacturer_writeoff_usd=("manufacturer_writeoff_usd", "sum")).reset_index()
+        manufacturer_writeoff_usd=("manufacturer_writeoff_usd", "sum"))
+    extra = depot.groupby("policy")[["expired_doses_per_year", "manufacturer_writeoff_usd"]].sum()
+    mix[["expired_doses_per_year", "manufacturer_writeoff_usd"]] = mix[[
+        "expired_doses_per_year", "manufacturer_writeoff_usd"]].add(extra, fill_value=0.0)
+    return mix.reset_index()
 
 
 STOCK_POINTS = {"held_at_hub": "hub", "held_at_partner_with_jit_delivery": "partner",

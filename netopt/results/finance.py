@@ -15,11 +15,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..inventory.ordering import COST_PARTS, evaluate, option_cost_parts
+from ..inventory.ordering import COST_PARTS, DEPOT, evaluate, option_cost_parts
 from ..model.prepare import Prepared
 
 POLICY_COLUMNS = [
-    "site_id", "site_name", "state", "product_id", "policy", "title_holder", "route",
+    "row", "site_id", "site_name", "state", "product_id", "policy", "title_holder", "route",
+    "stock_point", "depot_id",
     "patients_per_year", "doses_per_year", "stock_level_doses", "avg_inventory_doses",
     "avg_inventory_value_usd", "fill_rate", "expired_doses_per_year", "expired_usd",
     "returned_doses_per_year", "return_credit_usd", "manufacturer_writeoff_doses",
@@ -106,10 +107,73 @@ def policies_table(prep: Prepared, m: object, f: np.ndarray, q: np.ndarray) -> p
                     row = on_route.iloc[0]
                     policy = row["policy"]
             chosen.setdefault(sk, []).append((row, policy, doses / dpp[sk[1]]))
-    rows = [_row(prep, sk, row, policy, patients)
+    served_by = _depots_serving(prep, m, q)
+    rows = [_row(prep, sk, row, policy, patients, served_by)
             for sk, items in sorted(chosen.items()) for row, policy, patients in items
             if patients > 1e-6]
+    rows += depot_rows(prep, m)
     return pd.DataFrame(rows, columns=POLICY_COLUMNS)
+
+
+def _depots_serving(prep: Prepared, m: object, q: np.ndarray) -> dict[tuple, str]:
+    """(site, product) -> the depots whose pooled stock serves it (";"-joined)."""
+    out: dict[tuple, set] = {}
+    links = prep.partner_links
+    stock = getattr(m, "partner_stock_sk", set())
+    for i, doses in enumerate(q):
+        sk = (links.at[i, "site_id"], links.at[i, "product_id"])
+        if doses > 1e-6 and sk in stock:
+            out.setdefault(sk, set()).add(links.at[i, "partner_id"])
+    fh = getattr(m, "fh", None)
+    if fh is not None:
+        for (s, k, h), v in fh.items():
+            if (v.value or 0.0) > 1e-6:
+                out.setdefault((s, k), set()).add(h)
+    return {sk: ";".join(sorted(v)) for sk, v in out.items()}
+
+
+def depot_rows(prep: Prepared, m: object) -> list[dict]:
+    """One row per depot and product holding pooled stock: its inventory, expiries,
+    write-offs and working capital, evaluated exactly at the depot's pooled volume."""
+    zd = getattr(m, "zd", None)
+    if zd is None:
+        return []
+    depots = prep.depots
+    cfg = prep.case.config.finance
+    names = {**prep.hubs["name"].to_dict(), **prep.partners["name"].to_dict()}
+    out = []
+    for i, v in zd.items():
+        if round(v.value or 0.0) != 1:
+            continue
+        seg = depots.loc[i]
+        patients = float(m.nd[i].value or 0.0)  # type: ignore[attr-defined]
+        pid, policy = seg["product_id"], seg["policy"]
+        prod = prep.products.loc[pid]
+        t = _terms_row(prep, pid, policy)
+        parts, econ = option_cost_parts(
+            t, prod, patients, float(seg["life_days"]), float(seg["lead_days"]),
+            float(seg["replenish_cost_usd"]), float(seg["avoided_cost_usd"]),
+            float(prod["doses_per_shipment"]), cfg.cost_of_capital, cfg.seed)
+        fields = econ_fields(econ)
+        cogs = float(prod["cogs_usd_per_dose"])
+        lo, hi = float(seg["lo_patients"]), float(seg["hi_patients"])
+        c_lo, c_hi = float(seg["cost_lo_usd"]), float(seg["cost_hi_usd"])
+        out.append({
+            "row": "depot", "site_id": "", "site_name": names.get(seg["depot_id"], ""),
+            "state": "", "product_id": pid, "policy": policy, "title_holder": t.title_holder,
+            "route": seg["kind"], "stock_point": seg["kind"], "depot_id": seg["depot_id"],
+            "patients_per_year": patients,
+            "doses_per_year": patients * float(prod["doses_per_patient"]),
+            "site_limit_usd": math.nan, "life_days": float(seg["life_days"]),
+            "lead_days": float(seg["lead_days"]),
+            "model_cost_usd": c_lo + (c_hi - c_lo) * (patients - lo) / (hi - lo)
+            if hi > lo else c_lo,
+            "exact_cost_usd": sum(parts.values()), **fields,
+            **{f"ordering_{part}_usd": usd for part, usd in parts.items()},
+            "expired_usd": fields["expired_doses_per_year"] * cogs,
+            "site_accepts_stocking": False,
+        })
+    return out
 
 
 def _terms_row(prep: Prepared, product: str, policy: str):  # noqa: ANN202
@@ -121,7 +185,7 @@ def _terms_row(prep: Prepared, product: str, policy: str):  # noqa: ANN202
 
 
 def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: str,
-         patients: float) -> dict:
+         patients: float, served_by: dict[tuple, str]) -> dict:
     sid, pid = sk
     prod = prep.products.loc[pid]
     site = prep.sites.loc[sid]
@@ -130,9 +194,14 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
     t = _terms_row(prep, pid, policy)
     life = float(option["life_days"]) if option is not None else math.nan
     lead = float(option["lead_days"]) if option is not None else math.nan
-    out = {"site_id": sid, "site_name": site["name"], "state": site["state"], "product_id": pid,
-           "policy": policy, "title_holder": t.title_holder if t is not None else "manufacturer",
-           "route": "partner" if policy == PARTNER else "direct",
+    stock = math.isfinite(life)
+    pooled = stock and policy in DEPOT
+    point = DEPOT[policy] if pooled else "site" if stock else "none"
+    out = {"row": "site", "site_id": sid, "site_name": site["name"], "state": site["state"],
+           "product_id": pid, "policy": policy,
+           "title_holder": t.title_holder if t is not None else "manufacturer",
+           "route": "partner" if policy == PARTNER else "direct", "stock_point": point,
+           "depot_id": served_by.get(sk, "") if pooled else "",
            "patients_per_year": patients, "doses_per_year": doses,
            "site_limit_usd": float(site["max_stocking_loss_usd_per_year"]),
            "life_days": life, "lead_days": lead, "model_cost_usd": 0.0, "exact_cost_usd": 0.0,
@@ -140,7 +209,9 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
     if t is None:  # no policies table: just-in-time with nothing to evaluate
         return {**{c: 0.0 for c in POLICY_COLUMNS}, **out, "fill_rate": 1.0,
                 "site_accepts_stocking": False, "method": "none"}
-    stock = math.isfinite(life)
+    if pooled:  # the stock is the depot's (its own row): the site orders per patient from it
+        return {**{c: 0.0 for c in POLICY_COLUMNS}, **out, "fill_rate": math.nan,
+                "site_accepts_stocking": False, "method": "pooled at depot"}
     if stock:
         parts, econ = option_cost_parts(
             t, prod, patients, life, lead, float(option["replenish_cost_usd"]),
@@ -172,7 +243,8 @@ def finance_summary(policies: pd.DataFrame) -> dict[str, float]:
         return {"sites_stocking": 0, "expired_doses_per_year": 0.0,
                 "manufacturer_writeoff_usd": 0.0, "inventory_value_usd": 0.0,
                 "working_capital_manufacturer_usd": 0.0, "working_capital_site_usd": 0.0}
-    stocking = policies[policies["policy"] == "stocked_at_site"]
+    stocking = policies[(policies["policy"] == "stocked_at_site")
+                        & (policies.get("row", "site") == "site")]
     return {
         "sites_stocking": int(stocking["site_id"].nunique()),
         "expired_doses_per_year": float(policies["expired_doses_per_year"].sum()),

@@ -66,6 +66,10 @@ def _cheap_checks(prep: Prepared) -> None:
     if options is not None and len(options) and (
             (options["cost_lo_usd"] < 0) | (options["cost_hi_usd"] < 0)).any():
         raise NotApplicable("ordering options carry savings (negative costs)")
+    depots = prep.depots
+    if depots is not None and len(depots) and (
+            (depots["cost_lo_usd"] < 0) | (depots["cost_hi_usd"] < 0)).any():
+        raise NotApplicable("pooled depot stock carries savings (negative costs)")
 
 
 def _objective(m: pyo.ConcreteModel) -> tuple[dict[int, float], float, dict[int, object]]:

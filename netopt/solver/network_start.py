@@ -16,8 +16,9 @@ from typing import Any
 import pyomo.environ as pyo
 
 #: the design decisions a network start fixes: site active, product offered, area
-#: onboarded, equipment class held, hub active, partner active, ordering option chosen
-DECISIONS = frozenset({"y", "w", "o", "e", "g", "a", "z"})
+#: onboarded, equipment class held, hub active, partner active, ordering option chosen,
+#: depot stock held and its volume segment
+DECISIONS = frozenset({"y", "w", "o", "e", "g", "a", "z", "hold", "zd"})
 
 #: variable name (`y`, or `period[0].y` in a launch timeline) -> {index: 0 or 1}
 StartNetwork = dict[str, dict[Hashable, int]]

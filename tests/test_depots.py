@@ -1,0 +1,153 @@
+"""Pooled stock at depots (issue #15 item 6) on a hand-made variant of the tiny dataset.
+
+`a1` is an off-the-shelf allogeneic product kept in LN2 vapour (one dose, a year of shelf
+life, 48 h schedule notice). Z1 (10 patients) is treated at S1 and Z2 (20) at S2, both
+existing cryogenic centres. A plant order takes 40 h plus transit, so just-in-time misses the
+notice and each dose must come from stock: consignment at the site ($12/dose/day, fortnightly
+replenishment) or one pooled stock at partner P1 ($4/dose/day), 85.8 km from both sites, which
+delivers within 4 h of an order.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from netopt.data.case import load_case
+from netopt.inventory.ordering import option_cost
+from netopt.inventory.perishable import stock_metrics
+from netopt.model.prepare import prepare
+from netopt.results.pipeline import solve_case
+
+TINY = Path(__file__).parent / "data" / "tiny"
+PRODUCT = {
+    "product_id": "a1", "name": "Off-the-shelf T cells", "modality": "allogeneic",
+    "therapeutic_area": "oncology", "temperature_class": "cryogenic", "doses_per_patient": 1,
+    "dose_interval_days": 0, "treatment_weeks": 0, "price_usd_per_dose": 200_000,
+    "cogs_usd_per_dose": 30_000, "shelf_life_hours": 8760, "handling_buffer_hours": 24,
+    "incidence_per_100k": 10, "max_patient_travel_km": 500, "doses_per_shipment": 1,
+    "schedule_notice_hours": 48,
+}
+TERMS = ["product_id", "policy", "title_holder", "payment_terms_days", "returnable_fraction",
+         "return_window_days", "restocking_fee_pct", "order_lead_time_hours",
+         "review_period_days", "target_fill_rate", "holding_cost_usd_per_dose_day"]
+POLICIES = [
+    ["a1", "jit_per_patient", "manufacturer", 30, 0, 0, 0, 40, 7, 0.95, 5],
+    ["a1", "consignment_at_site", "manufacturer", 30, 0, 0, 0, 40, 14, 0.95, 12],
+    ["a1", "held_at_partner_with_jit_delivery", "manufacturer", 30, 0, 0, 0, 4, 14, 0.95, 4],
+]
+
+
+def make_case(root: Path, partner_fixed: float, partner_fee: float,
+              policies: list[list] | None = None) -> Path:
+    data = root / f"depot-{partner_fixed:g}-data"
+    shutil.copytree(TINY, data)
+    pd.DataFrame([PRODUCT]).to_csv(data / "products.csv", index=False)
+    plants = pd.read_csv(data / "plants.csv")
+    plants["products"] = "a1"
+    plants.to_csv(data / "plants.csv", index=False)
+    sites = pd.read_csv(data / "sites.csv", keep_default_na=False)
+    sites.loc[sites["site_id"] == "S2", ["status", "certified_areas", "temperature_classes"]] = [
+        "existing", "oncology", "cryogenic"]
+    sites.loc[sites["site_id"] == "S3", "status"] = "excluded"
+    sites.to_csv(data / "sites.csv", index=False)
+    partners = pd.read_csv(data / "partners.csv")
+    partners[["latitude", "longitude", "service_radius_km"]] = [40.05, -75.0, 150]
+    partners[["annual_fixed_cost_usd", "cost_usd_per_dose"]] = [partner_fixed, partner_fee]
+    partners.to_csv(data / "partners.csv", index=False)
+    pd.DataFrame(policies or POLICIES, columns=TERMS).to_csv(data / "policies.csv",
+                                                              index=False)
+    model = root / f"depot-{partner_fixed:g}.yaml"
+    model.write_text(f"name: depot\ndataset: {data.name}\n")
+    return model
+
+
+def _terms(case, policy: str):
+    return next(t for t in case.policies.itertuples(index=False) if t.policy == policy)
+
+
+def test_depot_cost_is_the_inventory_cost_of_the_pooled_demand(tmp_path: Path) -> None:
+    """The partner's stock is tabulated for the sites' summed demand: life = shelf budget -
+    fastest supply to the partner - its longest delivery leg; cost at each breakpoint =
+    the inventory machinery's cost at that pooled volume. Pooling needs less stock than two
+    site stocks: base stock for 30 doses/yr is below the sum for 10 and 20."""
+    case = load_case(make_case(tmp_path, 20_000, 500))
+    prep = prepare(case)
+    depot = prep.depots.set_index(["kind", "depot_id", "product_id"]).loc[("partner", "P1", "a1")]
+    supply = prep.partner_supply
+    legs = prep.partner_links
+    supply_h = float(supply.loc[supply["partner_id"] == "P1", "hours"].min())
+    life = (8760 - 24 - supply_h - float(legs["leg_hours"].max())) / 24
+    assert depot["life_days"].iloc[0] == pytest.approx(life)
+    assert depot["lead_days"].iloc[0] == pytest.approx(supply_h / 24)
+    t = _terms(case, "held_at_partner_with_jit_delivery")
+    prod = prep.products.loc["a1"]
+    cost = float(supply.loc[supply["partner_id"] == "P1", "cost_usd_per_shipment"].min())
+    for r in depot.itertuples():
+        by_hand, _ = option_cost(t, prod, r.lo_patients or 1.0, life, supply_h / 24, cost, cost,
+                                 1.0, 0.08, 0)
+        assert r.cost_lo_usd == pytest.approx(by_hand, rel=1e-9)
+    lead = supply_h / 24 + 4 / 24
+    pooled = stock_metrics(30, life, 14, lead, 0.95).base_stock
+    apart = stock_metrics(10, life, 14, lead, 0.95).base_stock + stock_metrics(
+        20, life, 14, lead, 0.95).base_stock
+    assert pooled < apart
+    # no site option carries the partner's stock cost itself
+    site_rows = prep.ordering[prep.ordering["policy"] == "held_at_partner_with_jit_delivery"]
+    assert (site_rows["cost_lo_usd"] == 0).all() and (site_rows["cost_hi_usd"] == 0).all()
+
+
+def test_partner_depot_serves_both_sites_when_cheaper(tmp_path: Path) -> None:
+    """A cheap partner ($1k/yr, no fee): both sites order from its one pooled stock. Its
+    finance row holds the stock for 30 patients/yr; the sites hold none."""
+    result = solve_case(load_case(make_case(tmp_path, 1_000, 0)), gap=0.0)
+    assert result.partners.set_index("partner_id").at["P1", "active"]
+    fin = result.finance
+    depot = fin[fin["row"] == "depot"]
+    assert list(depot["depot_id"]) == ["P1"]
+    assert depot["patients_per_year"].iloc[0] == pytest.approx(30.0)
+    life, lead = depot["life_days"].iloc[0], depot["lead_days"].iloc[0] + 4 / 24
+    assert depot["stock_level_doses"].iloc[0] == stock_metrics(30, life, 14, lead,
+                                                               0.95).base_stock
+    assert depot["working_capital_manufacturer_usd"].iloc[0] > 0
+    sites = fin[fin["row"] == "site"].set_index("site_id")
+    assert set(sites["policy"]) == {"held_at_partner_with_jit_delivery"}
+    assert set(sites["depot_id"]) == {"P1"} and (sites["stock_level_doses"] == 0).all()
+    assert sites["patients_per_year"].sum() == pytest.approx(30.0)
+    # the objective term is the depot's cost line at its pooled volume (30 is a breakpoint)
+    terms = result.costs.set_index("term")["usd_per_year"]
+    assert terms["depot_stock"] == pytest.approx(depot["model_cost_usd"].iloc[0], rel=1e-6)
+    assert depot["model_cost_usd"].iloc[0] == pytest.approx(depot["exact_cost_usd"].iloc[0],
+                                                            rel=1e-9)
+
+
+def test_sites_keep_their_own_stock_when_the_partner_is_dearer(tmp_path: Path) -> None:
+    """At $500k/yr the partner is never worth it: each site keeps consignment stock."""
+    result = solve_case(load_case(make_case(tmp_path, 500_000, 500)), gap=0.0)
+    assert not result.partners["active"].any()
+    fin = result.finance
+    assert "depot" not in set(fin["row"])
+    assert set(fin["policy"]) == {"consignment_at_site"}
+    assert set(fin["stock_point"]) == {"site"}
+    assert (fin["stock_level_doses"] >= 1).all()
+    assert "depot_stock" not in result.costs["term"].tolist() or math.isclose(
+        result.costs.set_index("term").at["depot_stock", "usd_per_year"], 0.0, abs_tol=1e-6)
+
+
+def test_hub_stock_is_pooled_over_the_sites_it_ships_to(tmp_path: Path) -> None:
+    """held_at_hub instead of the partner: the one hub H1 keeps one stock for both sites,
+    sized for 30 patients/yr, and each site's held-at-hub doses travel through it."""
+    hub_terms = [POLICIES[0], POLICIES[1],
+                 ["a1", "held_at_hub", "manufacturer", 30, 0, 0, 0, 4, 14, 0.95, 4]]
+    case = load_case(make_case(tmp_path, 500_000, 500, hub_terms))
+    result = solve_case(case, gap=0.0)
+    fin = result.finance
+    depot = fin[fin["row"] == "depot"]
+    assert list(zip(depot["stock_point"], depot["depot_id"], strict=True)) == [("hub", "H1")]
+    assert depot["patients_per_year"].iloc[0] == pytest.approx(30.0)
+    sites = fin[fin["row"] == "site"]
+    assert set(sites["policy"]) == {"held_at_hub"} and set(sites["depot_id"]) == {"H1"}
