@@ -264,6 +264,7 @@ def _table(frame: pd.DataFrame, cols: list[tuple[str, str, str]]) -> str:
 SITE_COLUMNS = [
     ("site_name", "Site", "text"), ("state", "State", "text"), ("product", "Product", "named"),
     ("policy", "Policy", "text"), ("title_holder", "Title", "text"),
+    ("stock_point", "Stock at", "text"), ("depot_id", "Depot", "text"),
     ("patients_per_year", "Patients/yr", "num"), ("stock_level_doses", "Base stock (doses)",
                                                   "int"),
     ("fill_rate", "Fill rate", "pct"), ("expired_doses_per_year", "Expired doses/yr", "num"),
