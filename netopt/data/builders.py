@@ -82,6 +82,7 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "shelf_life_hours": 240, "handling_buffer_hours": 24, "incidence_per_100k": 2.0,
         "max_patient_travel_km": 400, "starting_material_hours": 48,
         "chair_hours_per_dose": 6, "doses_per_shipment": 1,
+        "replenishment_doses_per_shipment": None,
         "unserved_penalty_usd_per_patient": None,
         "schedule_notice_hours": 336,
     },
@@ -93,6 +94,7 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "shelf_life_hours": 240, "handling_buffer_hours": 24, "incidence_per_100k": 0.4,
         "max_patient_travel_km": 400, "starting_material_hours": 48,
         "chair_hours_per_dose": 6, "doses_per_shipment": 1,
+        "replenishment_doses_per_shipment": None,
         "unserved_penalty_usd_per_patient": None,
         "schedule_notice_hours": 336,
     },
@@ -104,6 +106,7 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "shelf_life_hours": 120, "handling_buffer_hours": 24, "incidence_per_100k": 0.1,
         "max_patient_travel_km": 800, "starting_material_hours": None,
         "chair_hours_per_dose": 3, "doses_per_shipment": 1,
+        "replenishment_doses_per_shipment": 10,
         "unserved_penalty_usd_per_patient": None,
         "schedule_notice_hours": 168,
     },
@@ -115,6 +118,7 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "shelf_life_hours": 168, "handling_buffer_hours": 12, "incidence_per_100k": 2.5,
         "max_patient_travel_km": 150, "starting_material_hours": None,
         "chair_hours_per_dose": 2, "doses_per_shipment": 2,
+        "replenishment_doses_per_shipment": 48,
         "unserved_penalty_usd_per_patient": None,
         "schedule_notice_hours": 48,
     },
@@ -126,6 +130,7 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "cogs_usd_per_dose": 80_000, "shelf_life_hours": 48, "handling_buffer_hours": 6,
         "incidence_per_100k": 0.05, "max_patient_travel_km": 800,
         "starting_material_hours": None, "chair_hours_per_dose": 4, "doses_per_shipment": 1,
+        "replenishment_doses_per_shipment": None,
         "unserved_penalty_usd_per_patient": None,
         "schedule_notice_hours": 168,
     },
@@ -138,6 +143,7 @@ PRODUCTS: tuple[dict[str, object], ...] = (
         "shelf_life_hours": 8_760, "handling_buffer_hours": 24, "incidence_per_100k": 0.5,
         "max_patient_travel_km": 150, "starting_material_hours": None,
         "chair_hours_per_dose": 3, "doses_per_shipment": 1,
+        "replenishment_doses_per_shipment": 6,
         "unserved_penalty_usd_per_patient": None,
         "schedule_notice_hours": 48,
     },
@@ -868,6 +874,13 @@ def _sources_section() -> list[str]:
          "buffer span one 3.5-day interval, so a patient's shipment carries two doses (one "
          "on lanes over 72 h, where the shelf life left spans none): 12 shipments a "
          "patient"),
+        ("bulk replenishment payload", "10 / 48 / 6 doses per shipment (`aav_gt` / `rdc_rx` / "
+         "`allo_vst`); blank for the products never stocked",
+         "illustrative: the doses one qualified shipper carries when a stock point is "
+         "restocked - a dry-ice shipper of AAV vial kits, a large 2-8 C passive shipper of "
+         "infusion bags (two dozen two-dose patient deliveries), a high-capacity LN2 dry "
+         "shipper of cassettes. A depot's fortnightly restock of hundreds of doses is several shipments, "
+         "not one"),
         ("unserved penalty", "blank", "the default lost margin doses x (price - COGS) applies"),
         ("schedule notice", "336 / 336 / 168 / 48 / 168 / 48 h",
          "illustrative: CAR-T infusion is planned around the manufacturing slot; AAV and "

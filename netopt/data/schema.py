@@ -212,6 +212,11 @@ PRODUCTS = Table(
                "where the shelf life left after the lane cannot span their dose intervals",
                "doses",
                required=False, default=1.0, min=1, max=100_000),
+        Column("replenishment_doses_per_shipment", "float",
+               "Most doses one bulk replenishment shipment carries to a stock point (a site, "
+               "hub or partner); a bigger replenishment is several shipments (blank = no "
+               "limit: one shipment per replenishment whatever its size)", "doses",
+               required=False, default=None, min=1, max=100_000),
         Column("unserved_penalty_usd_per_patient", "float",
                "Cost of an untreated patient in the cost objective (blank = lost margin: "
                "doses x (price - COGS))", "USD/patient", required=False, default=None,

@@ -16,7 +16,9 @@ Which one is a decision of the network model, so this module works out, per site
 Cost view: the network's real cost, whoever pays it - holding, expired doses at cost of goods,
 the capital charge on inventory at cost of goods, and shipments relative to the just-in-time
 baseline the lanes already price (each lane's shipments per dose: `doses_per_shipment` as far
-as the dose cadence keeps it within shelf life, `netopt.data.cadence`). Returns credits,
+as the dose cadence keeps it within shelf life, `netopt.data.cadence`); a replenishment is
+one shipment per review period, or several when its doses exceed the product's bulk payload
+(`replenishment_doses_per_shipment`). Returns credits,
 restocking fees and payment terms move money between the manufacturer and the site: they decide
 whether a site agrees to stock and are reported by `netopt finance`, but they are not network
 cost. Just-in-time options therefore cost 0 here: the lanes carry their whole cost.
@@ -428,7 +430,7 @@ def option_cost_parts(t, prod: pd.Series, patients: float, life_days: float,  # 
     planned = max(doses - float(stock.emergency_doses_per_year), 0.0)
     owner_pays = econ.title_holder != "site"
     parts = {
-        "replenishment": float(stock.replenishments_per_year) * replenish,
+        "replenishment": replenishment_shipments(stock, prod) * replenish,
         "shipping_saved": -planned * shipments_per_dose * avoided,
         "returns": cogs * float(econ.returned_doses_per_year),
         "holding": float(econ.holding_cost_usd_per_year) if owner_pays else 0.0,
@@ -439,6 +441,19 @@ def option_cost_parts(t, prod: pd.Series, patients: float, life_days: float,  # 
         if owner_pays else 0.0,
     }
     return parts, econ
+
+
+def replenishment_shipments(stock, prod: pd.Series) -> float:  # noqa: ANN001
+    """Shipments a year that replenish a stock point: one per review period, or as many as the
+    doses it carries need when the product limits a bulk shipment's payload
+    (`replenishment_doses_per_shipment`). Without the limit a depot pooling thousands of
+    patients would restock a fortnight's doses in one shipment priced like one patient's."""
+    per_year = float(stock.replenishments_per_year)
+    payload = prod.get("replenishment_doses_per_shipment")
+    if per_year <= 0 or payload is None or not payload == payload:  # blank: no limit
+        return per_year
+    doses = float(stock.received_doses_per_year) / per_year
+    return per_year * max(1.0, math.ceil(doses / float(payload) - 1e-9))
 
 
 def evaluate(t, prod: pd.Series, patients: float, life_days: float, lead_days: float,  # noqa: ANN001
@@ -491,4 +506,4 @@ def stock_facts(prep) -> dict[tuple[str, str], tuple[float, float]]:  # noqa: AN
 
 __all__ = ["COST_PARTS", "DEPOT", "DEPOT_COLUMNS", "ORDERING_COLUMNS", "OrderingTable",
            "depot_options", "evaluate", "option_cost", "option_cost_parts", "ordering_options",
-           "stock_facts", "volume_grid"]
+           "replenishment_shipments", "stock_facts", "volume_grid"]

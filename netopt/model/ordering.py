@@ -192,14 +192,21 @@ def _pooled_patients(m: pyo.ConcreteModel, prep: Prepared, key: tuple, dpp: dict
 
 
 def _pooled_reach(m: pyo.ConcreteModel, prep: Prepared, key: tuple) -> float:
-    """The most patients the depot's stock can ever serve: its sites' reach."""
+    """The most patients the depot's stock can ever serve: its sites' summed reach, or the
+    patients of every demand point within reach of one of them when that is less (sites of
+    one metro share their patients: summing their reaches counts them several times). The
+    depot's volume segments stop here, which keeps the LP from pricing a depot's stock at
+    the average cost of a volume it can never pool."""
     kind, depot, k = key
     if kind == "partner":
         sks = {(prep.partner_links.at[i, "site_id"], k)
                for i in _pooled_links(m, prep, depot, k)}
     else:
         sks = {(s, kk) for s, kk, h in m.HUB_HELD if h == depot and kk == k}
-    return float(sum(m.reach[sk] for sk in sks))
+    point = prep.pairs["point_id"]
+    points = {point.iat[i] for sk in sks for i in m.x_by_sk.get(sk, [])}
+    return float(min(sum(m.reach[sk] for sk in sks),
+                     sum(m.patients[(pt, k)] for pt in points)))
 
 
 def _no_depot_stock(m: pyo.ConcreteModel, prep: Prepared, usable: set[tuple]) -> None:

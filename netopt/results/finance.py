@@ -15,7 +15,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..inventory.ordering import COST_PARTS, DEPOT, evaluate, option_cost_parts
+from ..inventory.ordering import (
+    COST_PARTS,
+    DEPOT,
+    evaluate,
+    option_cost_parts,
+    replenishment_shipments,
+)
 from ..model.prepare import Prepared
 
 POLICY_COLUMNS = [
@@ -37,8 +43,9 @@ JIT = "jit_per_patient"
 PARTNER = "held_at_partner_with_jit_delivery"
 
 
-def econ_fields(econ: object) -> dict[str, float | str]:
-    """The figures of one `inventory.PolicyEconomics` under the finance table's names."""
+def econ_fields(econ: object, prod: pd.Series | None = None) -> dict[str, float | str]:
+    """The figures of one `inventory.PolicyEconomics` under the finance table's names
+    (`prod`: the product, whose bulk payload may split a replenishment into shipments)."""
     stock = econ.stock  # type: ignore[attr-defined]
     e = econ  # type: ignore[assignment]
     return {
@@ -61,8 +68,10 @@ def econ_fields(econ: object) -> dict[str, float | str]:
         "working_capital_distributor_usd": float(e.working_capital_distributor_usd),
         "working_capital_site_usd": float(e.working_capital_site_usd),
         "capital_charge_usd": float(e.capital_charge_usd_per_year),
-        "shipments_per_year": float(stock.replenishments_per_year
-                                    + e.patient_shipments_per_year),
+        "shipments_per_year": float(
+            (stock.replenishments_per_year if prod is None else replenishment_shipments(
+                stock, prod))
+            + e.patient_shipments_per_year),
         "method": str(stock.method),
     }
 
@@ -154,7 +163,7 @@ def depot_rows(prep: Prepared, m: object) -> list[dict]:
             t, prod, patients, float(seg["life_days"]), float(seg["lead_days"]),
             float(seg["replenish_cost_usd"]), float(seg["avoided_cost_usd"]),
             float(prod["doses_per_shipment"]), cfg.cost_of_capital, cfg.seed)
-        fields = econ_fields(econ)
+        fields = econ_fields(econ, prod)
         cogs = float(prod["cogs_usd_per_dose"])
         lo, hi = float(seg["lo_patients"]), float(seg["hi_patients"])
         c_lo, c_hi = float(seg["cost_lo_usd"]), float(seg["cost_hi_usd"])
@@ -226,7 +235,7 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
         out["exact_cost_usd"] = cost
     else:
         econ = evaluate(t, prod, patients, 0.0, 0.0, cfg.cost_of_capital, cfg.seed)
-    fields = econ_fields(econ)
+    fields = econ_fields(econ, prod)
     cogs = float(prod["cogs_usd_per_dose"])
     out.update(fields)
     out.update({
