@@ -450,7 +450,7 @@ def replenishment_shipments(stock, prod: pd.Series) -> float:  # noqa: ANN001
     patients would restock a fortnight's doses in one shipment priced like one patient's."""
     per_year = float(stock.replenishments_per_year)
     payload = prod.get("replenishment_doses_per_shipment")
-    if per_year <= 0 or payload is None or not payload == payload:  # blank: no limit
+    if per_year <= 0 or payload is None or pd.isna(payload):  # blank: no limit
         return per_year
     doses = float(stock.received_doses_per_year) / per_year
     return per_year * max(1.0, math.ceil(doses / float(payload) - 1e-9))
