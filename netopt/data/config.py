@@ -283,6 +283,13 @@ class FinanceSettings(_Strict):
         description="Patients per year at which each option's inventory cost is tabulated; "
         "between them the model interpolates linearly (piecewise-linear cost).",
     )
+    pooled_depots: bool = Field(
+        True,
+        description="Stock held at a hub or a partner is one pooled stock per depot and "
+        "product, sized for the summed demand of every site it serves (false: each site's "
+        "held-at-hub or held-at-partner option is priced as its own stock, as if the depot "
+        "kept a separate stock per site).",
+    )
     seed: int = Field(0, ge=0, description="Seed of the inventory simulations (where no exact "
                       "formula applies).")
 

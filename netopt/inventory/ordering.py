@@ -120,7 +120,7 @@ def ordering_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
             if reason:
                 why.append(f"{t.policy}: {reason}")
             found += [(sid, pid, t.policy, *seg) for seg in segs]
-        found = _undominated(found)
+        found = _undominated(found, cfg.pooled_depots)
         if not found:
             out.drop_sk.add((sid, pid))
             out.blocked.append((sid, pid, "no ordering option works: " + "; ".join(why)
@@ -232,7 +232,7 @@ def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit:
     if usable / review < float(t.target_fill_rate):
         return [], (f"{usable} day(s) of usable life with {review}-day replenishment cannot "
                     f"reach the {float(t.target_fill_rate):.0%} fill rate")
-    if policy in DEPOT:
+    if policy in DEPOT and cfg.pooled_depots:
         # pooled at the depot: the depot's own line (depot_options) carries the stock cost
         return [(route_name, 0, 0.0, cap, 0.0, 0.0, life, lead_days, replenish, avoided)], ""
     costs: list[float | None] = []
@@ -279,6 +279,8 @@ def depot_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
     volume as cost lines per segment. Its shelf life is what the slowest of its deliveries
     leaves: budget - fastest supply to the depot - longest depot -> site leg."""
     cfg = case.config.finance
+    if not cfg.pooled_depots:
+        return pd.DataFrame(columns=DEPOT_COLUMNS)
     pooled = options[options["policy"].isin(list(DEPOT)) & options["life_days"].notna()] \
         if len(options) else options
     rows: list[tuple] = []
@@ -354,9 +356,10 @@ def _cost_segments(t, prod: pd.Series, life: float, lead_days: float, replenish:
     return segs
 
 
-def _undominated(options: list[tuple]) -> list[tuple]:
+def _undominated(options: list[tuple], pooled: bool = True) -> list[tuple]:
     """Drop an option's segment when another option of the same route costs no more at both
-    ends of it (the model would never prefer it; fewer binaries)."""
+    ends of it (the model would never prefer it; fewer binaries). A pooled depot option is
+    never compared: its 0 on the site row is not its cost."""
     by_sk_route: dict[tuple, list[tuple]] = {}
     for o in options:
         by_sk_route.setdefault((o[0], o[1], o[3]), []).append(o)
@@ -366,7 +369,7 @@ def _undominated(options: list[tuple]) -> list[tuple]:
             lo, hi, c_lo, c_hi = o[5], o[6], o[7], o[8]
             beaten = False
             for other in group:
-                if other is o or other[2] == o[2] or _pooled(o) or _pooled(other):
+                if other is o or other[2] == o[2] or (pooled and (_pooled(o) or _pooled(other))):
                     continue
                 if other[5] <= lo + 1e-9 and other[6] >= hi - 1e-9:
                     a_lo = _line(other, lo)

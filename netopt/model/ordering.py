@@ -23,6 +23,7 @@ PARTNER_STOCK = "held_at_partner_with_jit_delivery"
 
 
 def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:
+    """One (option, volume segment) per offered site-product whose options cost anything."""
     options = prep.ordering
     if options is None or options.empty:
         m.ORD = pyo.Set(initialize=[], ordered=True)
@@ -108,6 +109,8 @@ def add_depot_stock(m: pyo.ConcreteModel, prep: Prepared) -> None:
     whose partner option is stock; at a hub, the doses of the sites that chose held_at_hub,
     split over the hubs their lanes pass through."""
     depots = prep.depots
+    if not prep.case.config.finance.pooled_depots:
+        return  # each site's depot option is priced as its own stock (add_ordering)
     if depots is None or depots.empty:
         m.DEPOT = pyo.Set(initialize=[], dimen=3, ordered=True)
         _no_depot_stock(m, prep, set())

@@ -204,7 +204,7 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
     life = float(option["life_days"]) if option is not None else math.nan
     lead = float(option["lead_days"]) if option is not None else math.nan
     stock = math.isfinite(life)
-    pooled = stock and policy in DEPOT
+    pooled = stock and policy in DEPOT and cfg.pooled_depots
     point = DEPOT[policy] if pooled else "site" if stock else "none"
     out = {"row": "site", "site_id": sid, "site_name": site["name"], "state": site["state"],
            "product_id": pid, "policy": policy,

@@ -38,12 +38,26 @@ def rounded_network(m: pyo.ConcreteModel, threshold: float) -> StartNetwork:
     hubs = {h for h in m.H if _on(m.g[h], threshold)} | _hubs_needed(m, offered, partners)
     # onboarding, equipment and ordering options stay free: the restricted problem is a
     # small MIP over them, which always has a way to equip or link each kept offer
-    return {
+    network = {
         "y": {s: int(s in open_sites) for s in m.S},
         "w": {sk: int(sk in offered) for sk in m.SK},
         "g": {h: int(h in hubs) for h in m.H},
         "a": {p: int(p in partners) for p in m.Pa},
     }
+    if hasattr(m, "hold"):
+        network["hold"] = _depot_stock(m, threshold, hubs, partners)
+    return network
+
+
+def _depot_stock(m: pyo.ConcreteModel, threshold: float, hubs: set[str],
+                 partners: set[str]) -> dict[tuple, int]:
+    """Pooled depot stock the LP leaves alone (or at a hub or partner not kept) is dropped;
+    where the LP holds any it stays a free choice of the restricted problem (forcing it on
+    would pay a depot's stock for a sliver of volume). Leaving every depot free made the
+    restricted problem a harder MIP than the network it completes."""
+    kept = {"hub": hubs, "partner": partners}
+    return {key: 0 for key, v in m.hold.items()
+            if not (_on(v, threshold) and key[1] in kept[key[0]])}
 
 
 def _partners_needed(m: pyo.ConcreteModel, offered: set, partners: set) -> set[str]:
