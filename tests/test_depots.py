@@ -151,3 +151,54 @@ def test_hub_stock_is_pooled_over_the_sites_it_ships_to(tmp_path: Path) -> None:
     assert depot["patients_per_year"].iloc[0] == pytest.approx(30.0)
     sites = fin[fin["row"] == "site"]
     assert set(sites["policy"]) == {"held_at_hub"} and set(sites["depot_id"]) == {"H1"}
+
+
+def test_pooled_base_stock_is_below_the_two_site_stocks(tmp_path: Path) -> None:
+    """Same two sites, solved twice: with the cheap partner one pooled stock serves both (30
+    patients/yr); with a dear one each keeps its own (10 and 20). The depot's base stock is
+    below the sum of the two sites' and its expiries, write-offs and working capital are
+    reported on its own finance row, equal to the inventory machinery's at 30 patients."""
+    case = load_case(make_case(tmp_path, 1_000, 0))
+    pooled = solve_case(case, gap=0.0).finance
+    apart = solve_case(load_case(make_case(tmp_path, 500_000, 500)), gap=0.0).finance
+    depot = pooled[pooled["row"] == "depot"].iloc[0]
+    assert depot["stock_level_doses"] < apart["stock_level_doses"].sum()
+    t = _terms(case, "held_at_partner_with_jit_delivery")
+    prod = prepare(case).products.loc["a1"]
+    _, econ = option_cost(t, prod, 30.0, depot["life_days"], depot["lead_days"], 0.0, 0.0, 1.0,
+                          0.08, 0)
+    assert depot["expired_doses_per_year"] == pytest.approx(econ.wasted_doses_per_year)
+    assert depot["manufacturer_writeoff_usd"] == pytest.approx(
+        econ.manufacturer_write_off_usd_per_year)
+    assert depot["working_capital_manufacturer_usd"] == pytest.approx(
+        econ.working_capital_manufacturer_usd)
+    assert depot["expired_usd"] == pytest.approx(econ.wasted_doses_per_year * 30_000)
+
+
+def test_without_pooling_each_site_pays_its_own_depot_stock(tmp_path: Path) -> None:
+    """finance.pooled_depots: false - the partner option is priced per site (its own stock
+    at the partner), so no depot line exists and the site rows carry the stock cost."""
+    model = make_case(tmp_path, 1_000, 0)
+    model.write_text(model.read_text() + "finance:\n  pooled_depots: false\n")
+    prep = prepare(load_case(model))
+    assert prep.depots.empty
+    rows = prep.ordering[prep.ordering["policy"] == "held_at_partner_with_jit_delivery"]
+    assert (rows["cost_lo_usd"] != 0).any()
+    result = solve_case(load_case(model), gap=0.0)
+    assert "depot" not in set(result.finance["row"])
+
+
+def test_a_big_replenishment_is_several_shipments() -> None:
+    """replenishment_doses_per_shipment = 5: a fortnightly restock of ~38 doses (1,000 doses a
+    year) is 8 shipments, each priced like one; blank keeps one shipment per restock."""
+    from types import SimpleNamespace
+
+    from netopt.inventory.ordering import replenishment_shipments
+
+    stock = SimpleNamespace(replenishments_per_year=365 / 14, received_doses_per_year=1_000.0)
+    per_restock = 1_000 / (365 / 14)  # 38.4 doses
+    assert replenishment_shipments(stock, pd.Series(
+        {"replenishment_doses_per_shipment": 5.0})) == pytest.approx(
+        365 / 14 * math.ceil(per_restock / 5))
+    assert replenishment_shipments(stock, pd.Series(
+        {"replenishment_doses_per_shipment": float("nan")})) == pytest.approx(365 / 14)
