@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from netopt.data.case import load_case
-from netopt.inventory.ordering import option_cost
+from netopt.inventory.ordering import option_cost, option_cost_parts
 from netopt.inventory.perishable import stock_metrics
 from netopt.model.prepare import prepare
 from netopt.results.pipeline import solve_case
@@ -202,3 +202,34 @@ def test_a_big_replenishment_is_several_shipments() -> None:
         365 / 14 * math.ceil(per_restock / 5))
     assert replenishment_shipments(stock, pd.Series(
         {"replenishment_doses_per_shipment": float("nan")})) == pytest.approx(365 / 14)
+
+
+def test_depot_saves_the_shipping_the_lanes_price_after_the_dose_cadence(
+        tmp_path: Path) -> None:
+    """A four-dose course given 3.5 days apart, two doses per shipment (a year of shelf
+    life keeps both): the lanes price 2 shipments a patient, 0.5 per dose. The depot's
+    stock saves exactly those per-dose supply shipments - planned doses x 0.5 x the supply
+    lane's cost - never one shipment per dose (which would credit shipping the lanes never
+    charged) nor 2 per dose (doses per shipment read as shipments per dose)."""
+    model = make_case(tmp_path, 1_000, 0)
+    data = model.parent / "depot-1000-data"
+    course = {**PRODUCT, "doses_per_patient": 4, "dose_interval_days": 3.5,
+              "treatment_weeks": 2, "doses_per_shipment": 2}
+    pd.DataFrame([course]).to_csv(data / "products.csv", index=False)
+    case = load_case(model)
+    prep = prepare(case)
+    supply = prep.partner_supply[prep.partner_supply["partner_id"] == "P1"]
+    assert set(supply["shipments_per_dose"]) == {0.5}
+    depot = prep.depots[prep.depots["depot_id"] == "P1"]
+    assert set(depot["shipments_per_dose"]) == {0.5}
+    cost = float(supply["cost_usd_per_shipment"].min())
+    t = _terms(case, "held_at_partner_with_jit_delivery")
+    prod = prep.products.loc["a1"]
+    r = depot.iloc[1]
+    parts, econ = option_cost_parts(t, prod, r["lo_patients"], r["life_days"], r["lead_days"],
+                                    cost, cost, 0.5, 0.08, 0)
+    assert sum(parts.values()) == pytest.approx(r["cost_lo_usd"], rel=1e-9)
+    planned = 4 * r["lo_patients"] - econ.stock.emergency_doses_per_year
+    assert parts["shipping_saved"] == pytest.approx(-planned * 0.5 * cost)
+    # what the supply lanes charge for the same doses bounds the saving
+    assert -parts["shipping_saved"] <= 4 * r["lo_patients"] * 0.5 * cost + 1e-9

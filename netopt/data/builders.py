@@ -879,8 +879,8 @@ def _sources_section() -> list[str]:
          "illustrative: the doses one qualified shipper carries when a stock point is "
          "restocked - a dry-ice shipper of AAV vial kits, a large 2-8 C passive shipper of "
          "infusion bags (two dozen two-dose patient deliveries), a high-capacity LN2 dry "
-         "shipper of cassettes. A depot's fortnightly restock of hundreds of doses is several shipments, "
-         "not one"),
+         "shipper of cassettes. A depot's fortnightly restock of hundreds of doses is "
+         "several shipments, not one"),
         ("unserved penalty", "blank", "the default lost margin doses x (price - COGS) applies"),
         ("schedule notice", "336 / 336 / 168 / 48 / 168 / 48 h",
          "illustrative: CAR-T infusion is planned around the manufacturing slot; AAV and "

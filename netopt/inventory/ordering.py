@@ -49,7 +49,7 @@ DEPOT = {"held_at_hub": "hub", "held_at_partner_with_jit_delivery": "partner"}
 DEPOT_COLUMNS = [
     "kind", "depot_id", "product_id", "policy", "segment", "lo_patients", "hi_patients",
     "cost_lo_usd", "cost_hi_usd", "life_days", "lead_days", "replenish_cost_usd",
-    "avoided_cost_usd",
+    "avoided_cost_usd", "shipments_per_dose",
 ]
 #: smallest volume ever evaluated (a Poisson demand of ~0 has no meaningful fill rate)
 TINY_PATIENTS = 0.05
@@ -234,7 +234,8 @@ def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit:
                     f"reach the {float(t.target_fill_rate):.0%} fill rate")
     if policy in DEPOT and cfg.pooled_depots:
         # pooled at the depot: the depot's own line (depot_options) carries the stock cost
-        return [(route_name, 0, 0.0, cap, 0.0, 0.0, life, lead_days, replenish, avoided)], ""
+        return [(route_name, 0, 0.0, cap, 0.0, 0.0, life, lead_days, replenish, avoided,
+                 spd)], ""
     costs: list[float | None] = []
     loss: list[float] = []
     for g in grid:
@@ -293,28 +294,51 @@ def depot_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
         t = next(hit.itertuples(index=False))
         prod = products.loc[pid]
         served = set(frame["site_id"])
-        for depot, facts in _depot_facts(DEPOT[policy], pid, served, direct, links,
-                                         supply).items():
-            supply_hours, supply_cost, leg_hours, depot_sites = facts
+        for depot, f in _depot_facts(DEPOT[policy], pid, served, direct, links,
+                                     supply).items():
             budget = float(prod["shelf_budget_hours"])
-            life = (budget - supply_hours - leg_hours) / 24
+            life = (budget - f.supply_hours - f.leg_hours) / 24
             if life < 1 or math.floor(life) / math.ceil(float(t.review_period_days)) < float(
                     t.target_fill_rate):
                 continue
-            top = sum(cap[s_] for s_ in depot_sites)
+            top = sum(cap[s_] for s_ in f.sites)
             grid = volume_grid(cfg.volume_breakpoints, top)
-            for seg in _cost_segments(t, prod, life, supply_hours / 24, supply_cost,
-                                      supply_cost, grid, top, cfg):
-                rows.append((DEPOT[policy], depot, pid, policy, *seg, life, supply_hours / 24,
-                             supply_cost, supply_cost))
+            lead = f.supply_hours / 24
+            for seg in _cost_segments(t, prod, (life, lead, f.replenish, f.avoided, f.spd),
+                                      grid, top, cfg):
+                rows.append((DEPOT[policy], depot, pid, policy, *seg, life, lead, f.replenish,
+                             f.avoided, f.spd))
     return pd.DataFrame(rows, columns=DEPOT_COLUMNS).sort_values(
         ["kind", "depot_id", "product_id", "segment"], ignore_index=True)
 
 
+@dataclass(frozen=True)
+class DepotFacts:
+    """What a depot's pooled stock of one product is timed and priced on."""
+
+    supply_hours: float  # fastest supply lane plant -> depot
+    replenish: float  # cheapest supply lane, USD per (bulk) shipment
+    leg_hours: float  # slowest delivery depot -> site
+    sites: list[str]  # sites it can serve
+    #: the per-patient shipping a stocked dose no longer needs on the way to the depot: the
+    #: lane with the smallest such saving (its cost per shipment and shipments per dose, as
+    #: the lanes price them after the dose cadence), so the depot never credits more
+    #: shipping than the lanes of any site it serves charge
+    avoided: float
+    spd: float
+
+
+def _least_saving(cost: pd.Series, spd: pd.Series) -> tuple[float, float]:
+    """(cost per shipment, shipments per dose) of the lane whose per-dose shipping is least."""
+    i = (cost * spd).idxmin()
+    return float(cost[i]), float(spd[i])
+
+
 def _depot_facts(kind: str, pid: str, served: set[str], direct: pd.DataFrame,
-                 links: pd.DataFrame, supply: pd.DataFrame) -> dict[str, tuple]:
-    """Depot -> (fastest supply hours, cheapest supply cost per shipment, longest delivery
-    leg hours, sites it can serve) for one product, over the sites with its depot option."""
+                 links: pd.DataFrame, supply: pd.DataFrame) -> dict[str, DepotFacts]:
+    """Depot -> its timing and pricing facts for one product, over the sites with its depot
+    option. The supply of a partner is its own supply lanes; the supply of a hub is the
+    part of each plant -> hub -> site lane before the hub."""
     out = {}
     if kind == "partner":
         mine = links[(links["product_id"] == pid) & links["site_id"].isin(served)]
@@ -323,26 +347,29 @@ def _depot_facts(kind: str, pid: str, served: set[str], direct: pd.DataFrame,
             lanes = sup[sup["partner_id"] == par]
             if lanes.empty:
                 continue
-            out[par] = (float(lanes["hours"].min()), float(lanes["cost_usd_per_shipment"].min()),
-                        float(part["leg_hours"].max()), sorted(set(part["site_id"])))
+            cost = lanes["cost_usd_per_shipment"].astype(float)
+            out[par] = DepotFacts(float(lanes["hours"].min()), float(cost.min()),
+                                  float(part["leg_hours"].max()), sorted(set(part["site_id"])),
+                                  *_least_saving(cost, lanes["shipments_per_dose"]))
         return out
     mine = direct[(direct["product_id"] == pid) & direct["site_id"].isin(served)]
     for hub, part in mine.groupby("hub_id", sort=True):
         inbound = part["hours"] - part["last_leg_hours"]
-        cost = part["cost_usd_per_shipment"] - part["last_leg_cost_usd"]
-        out[hub] = (float(inbound.min()), float(cost.min()), float(part["last_leg_hours"].max()),
-                    sorted(set(part["site_id"])))
+        cost = (part["cost_usd_per_shipment"] - part["last_leg_cost_usd"]).astype(float)
+        out[hub] = DepotFacts(float(inbound.min()), float(cost.min()),
+                              float(part["last_leg_hours"].max()), sorted(set(part["site_id"])),
+                              *_least_saving(cost, part["shipments_per_dose"]))
     return out
 
 
-def _cost_segments(t, prod: pd.Series, life: float, lead_days: float, replenish: float,  # noqa: ANN001
-                   avoided: float, grid: list[float], cap: float, cfg) -> list[tuple]:  # noqa: ANN001
+def _cost_segments(t, prod: pd.Series, stock: tuple[float, float, float, float, float],  # noqa: ANN001
+                   grid: list[float], cap: float, cfg) -> list[tuple]:  # noqa: ANN001
     """(segment, lo, hi, cost_lo, cost_hi) of a stock point's cost over the volume grid,
-    where the fill-rate target is met at both ends."""
+    where the fill-rate target is met at both ends; `stock` is (life days, lead days,
+    replenishment USD per shipment, avoided USD per shipment, shipments per dose avoided)."""
     costs = []
     for g in grid:
-        cost, econ = option_cost(t, prod, g or grid[1], life, lead_days, replenish, avoided,
-                                 float(prod["doses_per_shipment"]), cfg.cost_of_capital, cfg.seed)
+        cost, econ = option_cost(t, prod, g or grid[1], *stock, cfg.cost_of_capital, cfg.seed)
         costs.append(cost if econ.stock.target_met else None)
     segs = []
     for j, lo in enumerate(grid[:-1]):

@@ -162,7 +162,7 @@ def depot_rows(prep: Prepared, m: object) -> list[dict]:
         parts, econ = option_cost_parts(
             t, prod, patients, float(seg["life_days"]), float(seg["lead_days"]),
             float(seg["replenish_cost_usd"]), float(seg["avoided_cost_usd"]),
-            float(prod["doses_per_shipment"]), cfg.cost_of_capital, cfg.seed)
+            float(seg["shipments_per_dose"]), cfg.cost_of_capital, cfg.seed)
         fields = econ_fields(econ, prod)
         cogs = float(prod["cogs_usd_per_dose"])
         lo, hi = float(seg["lo_patients"]), float(seg["hi_patients"])
