@@ -27,6 +27,7 @@ cost. Just-in-time options therefore cost 0 here: the lanes carry their whole co
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -247,13 +248,7 @@ def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit:
         costs.append(cost if ok else None)
         loss.append(float(econ.site_loss_usd_per_year) if ok else math.inf)
     segs = []
-    for j, lo in enumerate(grid[:-1]):
-        if lo >= cap:
-            break
-        hi = min(grid[j + 1], cap)
-        if costs[j] is None or costs[j + 1] is None:
-            continue
-        share = (hi - lo) / (grid[j + 1] - lo)
+    for j, lo, hi, share in _priced_spans(grid, cap, costs):
         c_hi = costs[j] + (costs[j + 1] - costs[j]) * share
         l_hi = loss[j] + (loss[j + 1] - loss[j]) * share
         if policy == "stocked_at_site" and (loss[j] > limit or l_hi > limit):
@@ -371,16 +366,21 @@ def _cost_segments(t, prod: pd.Series, stock: tuple[float, float, float, float, 
     for g in grid:
         cost, econ = option_cost(t, prod, g or grid[1], *stock, cfg.cost_of_capital, cfg.seed)
         costs.append(cost if econ.stock.target_met else None)
-    segs = []
+    return [(j, lo, hi, costs[j], costs[j] + (costs[j + 1] - costs[j]) * share)
+            for j, lo, hi, share in _priced_spans(grid, cap, costs)]
+
+
+def _priced_spans(grid: list[float], cap: float, costs: list[float | None]
+                  ) -> Iterator[tuple[int, float, float, float]]:
+    """(segment, lo, hi, share of the grid step) of each volume segment below `cap` whose
+    both ends reach the fill rate (a priced cost); the last one stops at `cap`."""
     for j, lo in enumerate(grid[:-1]):
         if lo >= cap:
             break
-        hi = min(grid[j + 1], cap)
         if costs[j] is None or costs[j + 1] is None:
             continue
-        share = (hi - lo) / (grid[j + 1] - lo)
-        segs.append((j, lo, hi, costs[j], costs[j] + (costs[j + 1] - costs[j]) * share))
-    return segs
+        hi = min(grid[j + 1], cap)
+        yield j, lo, hi, (hi - lo) / (grid[j + 1] - lo)
 
 
 def _undominated(options: list[tuple], pooled: bool = True) -> list[tuple]:
