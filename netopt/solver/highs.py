@@ -22,7 +22,7 @@ from .info import SolveError, SolveInfo, highs_time_limit, model_size
 from .interrupts import ctrl_c_after
 from .kernel import restrict_to_kernel
 from .network_start import StartNetwork, hold, release
-from .rounding import rounded_network
+from .rounding import held_stock_free, rounded_network
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
     if not hasattr(m, "reach") or budget <= 1.0:
         return None
     started = time.perf_counter()
-    held = hold(m, rounded_network(m, LP_OPEN_THRESHOLD))
+    held = hold(m, held_stock_free(rounded_network(m, LP_OPEN_THRESHOLD)))
     try:
         res = _run(solver, m, settings, tee, budget - (time.perf_counter() - started),
                    solver="choose", mip_rel_gap=max(ROUNDED_GAP, settings.mip_gap))

@@ -20,8 +20,9 @@ from typing import Any
 import pyomo.environ as pyo
 
 #: the decisions the kernel restricts: site active, product offered, area onboarded,
-#: equipment held, hub active, partner active (ordering options follow their offers)
-KERNEL_DECISIONS = ("y", "w", "o", "e", "g", "a")
+#: equipment held, hub active, partner active, pooled depot stock held (ordering options
+#: follow their offers; a depot's volume segments follow its stock)
+KERNEL_DECISIONS = ("y", "w", "o", "e", "g", "a", "hold")
 
 
 def restrict_to_kernel(m: pyo.ConcreteModel, lp_values: dict[int, float | None],

@@ -3,12 +3,13 @@
 HiGHS's own heuristics find poor first networks on the national model: central rounding
 closes offers the LP spreads thinly and leaves $100M+ of patients unserved, and the sub-MIP
 that finds a good network comes late. Rounding *up* instead - every site, offer, hub and
-partner the LP uses at all kept open, with the onboarding, equipment and ordering option each
-kept offer needs left to the solver - gives a network that serves about as many patients as
-the LP does and costs only some surplus fixed cost. Held at those values, what is left is a
-small MIP (onboarding, equipment, ordering options); its solution is a complete, feasible
-start that the restricted MIP and the full MIP then improve (dropping the surplus) instead of
-searching from an empty network.
+partner the LP uses at all kept open (and the depot stock it holds at all left a choice),
+with the onboarding, equipment and ordering option each kept offer needs left to the solver -
+gives a network that serves about as many patients as the LP does and costs only some
+surplus fixed cost. Held at those values, what is left is a small MIP (onboarding,
+equipment, ordering options, depot stock); its solution is a complete, feasible start that
+the kernel MIP (solver/kernel.py) and the full MIP then improve (dropping the surplus)
+instead of searching from an empty network.
 """
 
 from __future__ import annotations
@@ -51,13 +52,24 @@ def rounded_network(m: pyo.ConcreteModel, threshold: float) -> StartNetwork:
 
 def _depot_stock(m: pyo.ConcreteModel, threshold: float, hubs: set[str],
                  partners: set[str]) -> dict[tuple, int]:
-    """Pooled depot stock the LP leaves alone (or at a hub or partner not kept) is dropped;
-    where the LP holds any it stays a free choice of the restricted problem (forcing it on
-    would pay a depot's stock for a sliver of volume). Leaving every depot free made the
-    restricted problem a harder MIP than the network it completes."""
+    """Pooled depot stock rounded up like the facilities: held where the LP holds any at a
+    hub or partner the network keeps, dropped elsewhere. The rounded MIP and then the kernel
+    MIP price each held stock whole against its closure (the LP's fractional `hold` pays a
+    sliver of the stock's fixed part, so a stock with little volume looks cheap to the LP,
+    never to a MIP that must hold it whole)."""
     kept = {"hub": hubs, "partner": partners}
-    return {key: 0 for key, v in m.hold.items()
-            if not (_on(v, threshold) and key[1] in kept[key[0]])}
+    return {key: int(_on(v, threshold) and key[1] in kept[key[0]])
+            for key, v in m.hold.items()}
+
+
+def held_stock_free(network: StartNetwork) -> StartNetwork:
+    """The network with its held depot stock left a choice of the rounded MIP (stock the LP
+    leaves alone stays off): forcing a kept stock on would pay it whole where that MIP routes
+    its sites elsewhere, and leaving every depot free made that MIP harder than the network
+    it completes."""
+    if "hold" not in network:
+        return network
+    return {**network, "hold": {key: 0 for key, on in network["hold"].items() if not on}}
 
 
 def _partners_needed(m: pyo.ConcreteModel, offered: set, partners: set) -> set[str]:
@@ -94,4 +106,4 @@ def _hubs_needed(m: pyo.ConcreteModel, offered: set, partners: set) -> set[str]:
     return needed
 
 
-__all__ = ["rounded_network"]
+__all__ = ["held_stock_free", "rounded_network"]
