@@ -233,3 +233,71 @@ def test_depot_saves_the_shipping_the_lanes_price_after_the_dose_cadence(
     assert parts["shipping_saved"] == pytest.approx(-planned * 0.5 * cost)
     # what the supply lanes charge for the same doses bounds the saving
     assert -parts["shipping_saved"] <= 4 * r["lo_patients"] * 0.5 * cost + 1e-9
+
+
+HUB_ONLY = [POLICIES[0], ["a1", "held_at_hub", "manufacturer", 30, 0, 0, 0, 4, 14, 0.95, 4]]
+
+
+def course_case(tmp_path: Path) -> Path:
+    """The depot case with a four-dose course (3.5 days apart, two doses a shipment asked)
+    and the hub's stock as the only option that meets the notice (just-in-time takes 40 h
+    plus transit): both sites draw every dose from H1's pooled stock."""
+    model = make_case(tmp_path, 500_000, 500, HUB_ONLY)
+    course = {**PRODUCT, "doses_per_patient": 4, "dose_interval_days": 3.5,
+              "treatment_weeks": 2, "doses_per_shipment": 2}
+    pd.DataFrame([course]).to_csv(model.parent / "depot-500000-data" / "products.csv",
+                                  index=False)
+    return model
+
+
+def test_doses_from_a_hubs_stock_ship_at_their_aged_cadence(tmp_path: Path) -> None:
+    """Fresh from the plant, a dose has almost a year left at the site: the lane keeps two
+    doses a shipment (0.5 shipments per dose). Drawn from H1's stock it may have waited
+    floor(life) = 363 days there (issued oldest first, outdated only at the end of its last
+    usable day), which leaves a few hours: not one 84 h interval, so one dose a shipment."""
+    prep = prepare(load_case(course_case(tmp_path)))
+    depot = prep.depots.iloc[0]
+    lanes = prep.direct_lanes.set_index("site_id")
+    supply_h = 24 * depot["lead_days"]
+    budget = 8760 - 24
+    assert depot["life_days"] == pytest.approx(
+        (budget - supply_h - lanes["last_leg_hours"].max()) / 24)
+    assert math.floor(depot["life_days"]) == 363
+    for site, lane in lanes.iterrows():
+        fresh = budget - lane["hours"]
+        aged = budget - supply_h - 24 * 363 - lane["last_leg_hours"]
+        assert fresh >= 84 and lane["shipments_per_dose"] == 0.5, site
+        assert 0 < aged < 84 and lane["stock_shipments_per_dose"] == 1.0, site
+        assert lane["stock_doses_per_shipment"] == 1.0
+
+
+def test_aged_stock_costs_the_shipments_it_loses(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every dose (10 patients x 4 at S1, 20 x 4 at S2) comes from H1's stock. Aged, each
+    hub -> site delivery carries one dose instead of two: half a shipment more per dose, each
+    paying its hub -> site leg and H1's $300 handling. The objective is above the one priced
+    at the lane's cadence (doses issued fresh) by exactly that, the hub's shipments double
+    to 120 and shipments.csv says the doses come from the stock."""
+    model = course_case(tmp_path)
+    aged = solve_case(load_case(model), gap=0.0)
+    import netopt.model.prepare as prepare_module
+
+    monkeypatch.setattr(prepare_module, "max_issue_age_days", lambda life: life * 0.0)
+    fresh = solve_case(load_case(model), gap=0.0)
+    lanes = prepare(load_case(model)).direct_lanes.set_index("site_id")
+    doses = {"S1": 40.0, "S2": 80.0}
+    by_hand = sum(n * 0.5 * (lanes.at[s, "last_leg_cost_usd"] + 300) for s, n in doses.items())
+    assert aged.summary["objective"] - fresh.summary["objective"] == pytest.approx(by_hand,
+                                                                                   rel=1e-6)
+    cost = {name: r.costs.set_index("term")["usd_per_year"] for name, r in
+            (("aged", aged), ("fresh", fresh))}
+    assert cost["aged"]["hub_handling"] - cost["fresh"]["hub_handling"] == pytest.approx(
+        120 * 0.5 * 300)
+    assert cost["aged"]["depot_stock"] == pytest.approx(cost["fresh"]["depot_stock"])
+    ship = aged.shipments.set_index("site_id")
+    assert ship["from_depot_stock"].all()
+    assert list(ship.loc[["S1", "S2"], "doses_per_year"]) == pytest.approx([40.0, 80.0])
+    assert (ship["doses_per_shipment"] == 1).all()
+    assert ship["shipments_per_year"].sum() == pytest.approx(120.0)
+    assert fresh.shipments["shipments_per_year"].sum() == pytest.approx(60.0)
+    assert aged.hubs.set_index("hub_id").at["H1", "shipments_per_year"] == pytest.approx(120.0)

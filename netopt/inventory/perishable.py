@@ -993,6 +993,17 @@ def stock_metrics(doses_per_year: float, life_days: float, review_days: float,
         _horizon(doses_per_year, horizon_days), inventory_position)
 
 
+def max_issue_age_days(life_days: float | np.ndarray) -> float | np.ndarray:
+    """The oldest a dose can be when a stock point issues it, for deliveries that arrive with
+    `life_days` of usable life: doses are issued oldest first and a delivery's leftovers are
+    outdated only at the end of its floor(life)-th day on hand, so a dose may go out on its
+    last usable day, floor(life) days old (the same rounding as `stock_metrics`). Which
+    patient gets such a dose is not known in advance: a delivery from stock is safe only when
+    planned for it. Works element-wise on arrays."""
+    age = np.floor(np.round(np.asarray(life_days, dtype=float), _ROUND))
+    return age if age.ndim else float(age)
+
+
 def _horizon(doses_per_year: float, horizon_days: int | None) -> int:
     """Simulated days per replication: long enough for SIM_DOSES doses over all replications."""
     if horizon_days is not None:

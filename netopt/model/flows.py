@@ -225,8 +225,9 @@ def _cold_chain_costs(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
 
 def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
-    """Shipments through a hub (doses out, and autologous starting material in: one shipment
-    per patient) <= its capacity x active."""
+    """Shipments through a hub (doses out, at their lanes' cadence or, from its pooled stock,
+    the aged one; autologous starting material in: one shipment per patient) <= its
+    capacity x active."""
     lanes, supply = prep.direct_lanes, prep.partner_supply
     l_hub, l_spd = lanes["hub_id"].tolist(), lanes["shipments_per_dose"].tolist()
     r_hub, r_spd = supply["hub_id"].tolist(), supply["shipments_per_dose"].tolist()
@@ -235,11 +236,16 @@ def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
     by_hub_r = group(range(len(supply)), lambda i: r_hub[i])
     by_hub_v = group(range(len(v_hub)), lambda i: v_hub[i])
 
+    # doses from a hub's pooled stock leave it at their aged cadence: the shipments they need
+    # beyond their lanes' (model/ordering.py `_aged_deliveries`)
+    aged = getattr(m, "aged_hub_shipments", {})
+
     def rule(m, h):
         cap = float(prep.hubs.at[h, "capacity_shipments_per_year"])
         shipments = (pyo.quicksum(m.f[i] * l_spd[i] for i in by_hub_l.get(h, []))
                      + pyo.quicksum(m.r[i] * r_spd[i] for i in by_hub_r.get(h, []))
-                     + pyo.quicksum(m.v[i] for i in by_hub_v.get(h, [])))
+                     + pyo.quicksum(m.v[i] for i in by_hub_v.get(h, []))
+                     + pyo.quicksum(m.fh[key] * n for key, n in aged.get(h, [])))
         return shipments <= cap * m.g[h]
 
     m.hub_capacity = pyo.Constraint(m.H, rule=rule)

@@ -145,6 +145,7 @@ def add_depot_stock(m: pyo.ConcreteModel, prep: Prepared) -> None:
     m.depot_needs_facility = pyo.Constraint(m.DEPOT, rule=lambda m, kind, d, k: m.hold[
         kind, d, k] <= (m.g[d] if kind == "hub" else m.a[d]))
     _depot_linking(m, prep, set(keys), dpp)
+    _aged_deliveries(m, prep, set(keys))
 
     def line(i: int) -> tuple[float, float]:
         r = rows.loc[i]
@@ -155,6 +156,35 @@ def add_depot_stock(m: pyo.ConcreteModel, prep: Prepared) -> None:
     lines = {i: line(i) for i in keep}
     register_cost(m, "depot_stock", pyo.quicksum(
         money(a) * m.zd[i] + money(b) * m.nd[i] for i, (a, b) in lines.items()))
+
+
+def _aged_deliveries(m: pyo.ConcreteModel, prep: Prepared, keys: set[tuple]) -> None:
+    """A dose drawn from a hub's pooled stock has aged there, so its hub -> site delivery
+    keeps the dose cadence of the shelf life left after that age (`stock_shipments_per_dose`,
+    set by prepare), not the lane's. The lanes price the delivery leg and the hub's handling
+    at the lane's shipments per dose; the difference is charged here on the doses from stock
+    (transport and hub_handling) and counted against the hub's capacity. Lanes of one site,
+    product and hub share their hub -> site leg; where they differ, the largest difference
+    is charged. A partner's delivery is priced per dose (its `cost_usd_per_dose`), so the
+    aged cadence changes its shipments in the results, not its cost."""
+    lanes = prep.direct_lanes
+    spd, aged = lanes["shipments_per_dose"].to_numpy(float), lanes[
+        "stock_shipments_per_dose"].to_numpy(float)
+    leg_cost = lanes["last_leg_cost_usd"].to_numpy(float)
+    handling = prep.hubs["cost_usd_per_shipment"].astype(float).to_dict()
+    #: (site, product, hub) -> (shipments, hub -> site leg USD) more per dose from stock
+    extra: dict[tuple, tuple[float, float]] = {}
+    for s, k, h in m.HUB_HELD:
+        rows = m.lanes_of_held[(s, k, h)]
+        more = {i: max(aged[i] - spd[i], 0.0) for i in rows}
+        if ("hub", h, k) in keys and max(more.values()) > 0:
+            extra[(s, k, h)] = (max(more.values()), max(n * leg_cost[i] for i, n in more.items()))
+    register_cost(m, "transport", pyo.quicksum(
+        money(leg) * m.fh[key] for key, (_, leg) in extra.items()))
+    register_cost(m, "hub_handling", pyo.quicksum(
+        money(n * handling[key[2]]) * m.fh[key] for key, (n, _) in extra.items()))
+    m.aged_hub_shipments = group([(key, n) for key, (n, _) in extra.items()],
+                                 lambda item: item[0][2])
 
 
 def _depot_linking(m: pyo.ConcreteModel, prep: Prepared, keys: set[tuple], dpp: dict) -> None:
@@ -256,3 +286,4 @@ def _no_depot_stock(m: pyo.ConcreteModel, prep: Prepared, usable: set[tuple]) ->
         == dpp[k] * pyo.quicksum(m.n[i] for i in held_opts[(s, k)]))
     m.hub_held_lanes = pyo.Constraint(m.HUB_HELD, rule=lambda m, s, k, h: m.fh[s, k, h]
                                       <= pyo.quicksum(m.f[i] for i in by_skh[(s, k, h)]))
+    m.lanes_of_held = by_skh  # (site, product, hub) -> its direct lanes

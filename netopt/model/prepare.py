@@ -20,6 +20,7 @@ from ..data.cadence import doses_within_life, shipments_per_dose, shipments_per_
 from ..data.case import Case
 from ..data.geography import distance_matrix_km, haversine_km, pairs_within_km, transit_options
 from ..inventory.ordering import DEPOT_COLUMNS, ORDERING_COLUMNS, OrderingTable, ordering_options
+from ..inventory.perishable import max_issue_age_days
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ LEG_COLUMNS = ["first_leg_mode", "first_leg_hours", "first_leg_cost_usd", "hub_w
 #: each outbound lane's dose cadence: doses one shipment carries in time after the lane's
 #: transit, and the shipments per dose that follow (`netopt.data.cadence`)
 CADENCE_COLUMNS = ["doses_per_shipment", "shipments_per_dose"]
+#: the same for a dose drawn from a depot's pooled stock on the depot -> site leg (hub ->
+#: site of a direct lane, partner -> site of a link), after its worst-case age at the depot;
+#: NaN where the depot holds no pooled stock of the product
+STOCK_CADENCE_COLUMNS = ["stock_doses_per_shipment", "stock_shipments_per_dose"]
 INBOUND_COLUMNS = ["site_id", "product_id", "plant_id", "hub_id", "hours",
                    "cost_usd_per_patient", "needs_cryo", *LEG_COLUMNS]
 #: hours the cryopreservation of starting material at the site adds to vein-to-vein time
@@ -659,6 +664,33 @@ def _lane_cadence(lanes: _Lanes, products: pd.DataFrame) -> _Lanes:
         supply=_cadence_columns(supply, products, supply["hours"] + delivery))
 
 
+def _stock_cadence(lanes: _Lanes, depots: pd.DataFrame, products: pd.DataFrame) -> _Lanes:
+    """The dose cadence of deliveries drawn from a depot's pooled stock (STOCK_CADENCE_COLUMNS
+    on direct lanes and partner links). The stock reached the depot by its fastest supply
+    (`lead_days`) and may be issued at the oldest age the inventory machinery allows
+    (`max_issue_age_days` of the depot's `life_days`), so a delivery has the shelf budget
+    minus both and minus its own leg left for its doses' intervals. The depot's life already
+    keeps its slowest leg within the budget, so at least one dose always fits."""
+    facts = depots.drop_duplicates(["kind", "depot_id", "product_id"]).set_index(
+        ["kind", "depot_id", "product_id"])[["life_days", "lead_days"]]
+
+    def columns(frame: pd.DataFrame, kind: str, depot: str, leg: str) -> pd.DataFrame:
+        key = pd.MultiIndex.from_arrays([[kind] * len(frame), frame[depot], frame["product_id"]])
+        at = facts.reindex(key)
+        life = at["life_days"].to_numpy(float)
+        held = ~np.isnan(life)
+        hours = np.where(held, 24 * (at["lead_days"].to_numpy(float) + max_issue_age_days(life))
+                         + frame[leg].to_numpy(float), 0.0)
+        aged = _cadence_columns(frame[["product_id"]], products,
+                                pd.Series(hours, index=frame.index))
+        return frame.assign(**{
+            stock: np.where(held, aged[column].to_numpy(float), np.nan)
+            for stock, column in zip(STOCK_CADENCE_COLUMNS, CADENCE_COLUMNS, strict=True)})
+
+    return replace(lanes, direct=columns(lanes.direct, "hub", "hub_id", "last_leg_hours"),
+                   links=columns(lanes.links, "partner", "partner_id", "leg_hours"))
+
+
 def _used_inbound(lanes: _Lanes) -> pd.DataFrame:
     """Starting-material lanes to a plant that still has a lane or link back to the site."""
     inbound = lanes.inbound
@@ -722,6 +754,7 @@ def prepare(case: Case) -> Prepared:
     lanes = _lane_cadence(_pool_partner_supply(_lane_frames(rows, partner_supply), products),
                           products)
     ordering, lanes = _apply_ordering(case, products, net.sites, lanes)
+    lanes = _stock_cadence(lanes, ordering.depots, products)
     blocked_rows = rows.blocked + ordering.blocked
     pairs, no_option = _pairs(case, points, product_points, demand, net.sites, products,
                               lanes.site_products, explicit, blocked_rows)

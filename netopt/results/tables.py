@@ -20,7 +20,7 @@ from ..inventory.ordering import COST_PARTS
 from ..model.common import MONEY
 from ..model.policy import kol_cover_sets, kol_min_patients
 from ..model.prepare import CADENCE_COLUMNS as CADENCE
-from ..model.prepare import LEG_COLUMNS, Prepared
+from ..model.prepare import LEG_COLUMNS, STOCK_CADENCE_COLUMNS, Prepared
 from ..solver.highs import SolveInfo
 from ..solver.network_start import StartNetwork
 from .finance import finance_summary, policies_table
@@ -133,7 +133,7 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     a = {k: round(v) for k, v in _values(m.a).items()}
 
     assignments = assignments_table(prep, x)
-    shipments = shipments_table(prep, f, q, r, v)
+    shipments = shipments_table(prep, f, q, r, v, drawn_from_stock(m))
     tables = {
         "assignments": assignments,
         "shipments": shipments,
@@ -221,14 +221,44 @@ def assignments_table(prep: Prepared, x: np.ndarray) -> pd.DataFrame:
     return out.sort_values(["zone_id", "product_id", "site_id"], ignore_index=True)
 
 
+def drawn_from_stock(m: pyo.ConcreteModel) -> tuple[np.ndarray, np.ndarray]:
+    """Which direct lanes and partner links carry doses drawn from a depot's pooled stock:
+    the lanes of a (site, product, hub) with doses from the hub's stock, the deliveries of a
+    site-product whose partner option is stock (they flow only from a held stock)."""
+    prep: Prepared = m.prep
+    direct = np.zeros(len(prep.direct_lanes), dtype=bool)
+    for key, v in getattr(m, "fh", {}).items():
+        if (v.value or 0.0) > TOL:
+            direct[m.lanes_of_held[key]] = True
+    stock = getattr(m, "partner_stock_sk", set())
+    links = prep.partner_links
+    return direct, np.array([sk in stock for sk in zip(
+        links["site_id"], links["product_id"], strict=True)], dtype=bool)
+
+
+def _aged(frame: pd.DataFrame, from_stock: np.ndarray | None) -> pd.DataFrame:
+    """`frame` (lanes or links) with the dose cadence of doses drawn from a depot's stock
+    (STOCK_CADENCE_COLUMNS, after their age there) where `from_stock` says so."""
+    flags = np.zeros(len(frame), dtype=bool) if from_stock is None else from_stock
+    out = frame.assign(from_depot_stock=flags)
+    for aged, column in zip(STOCK_CADENCE_COLUMNS, CADENCE, strict=True):
+        if aged in out:
+            out[column] = np.where(flags, out[aged], out[column])
+    return out
+
+
 def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
-                    v: np.ndarray | None = None) -> pd.DataFrame:
+                    v: np.ndarray | None = None,
+                    from_stock: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Doses per year per lane: direct (plant-hub-site), partner supply and partner delivery;
     and the starting material of autologous patients (site-hub-plant, one shipment per
     patient, 0 doses). Outbound rows of an autologous product carry the plant that received
-    the cells and the vein-to-vein time through this lane."""
+    the cells and the vein-to-vein time through this lane. Rows whose doses are drawn from a
+    depot's pooled stock (`from_stock`: flags per direct lane and per partner link) say so
+    and ship at the aged cadence."""
     products = prep.products
-    lanes = prep.direct_lanes.assign(doses=f)
+    stock_lanes, stock_links = from_stock if from_stock is not None else (None, None)
+    lanes = _aged(prep.direct_lanes, stock_lanes).assign(doses=f)
     lanes = lanes[lanes["doses"] > 0]
     direct = pd.DataFrame({
         "leg": "direct", "plant_id": lanes["plant_id"], "hub_id": lanes["hub_id"],
@@ -236,6 +266,7 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
         "mode": lanes["mode"], "doses_per_year": lanes["doses"],
         "transit_hours": lanes["hours"], "cost_usd_per_shipment": lanes["cost_usd_per_shipment"],
         **{c: lanes[c] for c in (*LEG_COLUMNS, *CADENCE)},
+        "from_depot_stock": lanes["from_depot_stock"],
     })
     sup = prep.partner_supply.assign(doses=r)
     sup = sup[sup["doses"] > 0]
@@ -244,9 +275,9 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
         "partner_id": sup["partner_id"], "site_id": "", "product_id": sup["product_id"],
         "mode": sup["last_leg_mode"], "doses_per_year": sup["doses"],
         "transit_hours": sup["hours"], "cost_usd_per_shipment": sup["cost_usd_per_shipment"],
-        **{c: sup[c] for c in (*LEG_COLUMNS, *CADENCE)},
+        **{c: sup[c] for c in (*LEG_COLUMNS, *CADENCE)}, "from_depot_stock": False,
     })
-    links = prep.partner_links.assign(doses=q)
+    links = _aged(prep.partner_links, stock_links).assign(doses=q)
     links = links[links["doses"] > 0]
     delivery = pd.DataFrame({
         "leg": "partner_delivery", "plant_id": links["plant_key"], "hub_id": "",
@@ -257,7 +288,7 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
         "first_leg_mode": "", "first_leg_hours": np.nan, "first_leg_cost_usd": np.nan,
         "hub_wait_hours": 0.0, "last_leg_mode": links["mode"], "last_leg_hours": links["leg_hours"],
         "last_leg_cost_usd": links["cost_usd_per_shipment"],
-        **{c: links[c] for c in CADENCE},
+        **{c: links[c] for c in CADENCE}, "from_depot_stock": links["from_depot_stock"],
     })
     inbound = _starting_material_rows(prep, v)
     parts = [df for df in (direct, supply, delivery) if len(df)]
@@ -304,6 +335,7 @@ def _starting_material_rows(prep: Prepared, v: np.ndarray | None) -> pd.DataFram
         "shipments_per_year": lanes["patients"], "shipments_per_patient_year": 1.0,
         "shelf_life_hours": lanes["product_id"].map(products["starting_material_hours"]),
         "handling_buffer_hours": 0.0, **{c: lanes[c] for c in LEG_COLUMNS},
+        "from_depot_stock": False,
     })
 
 
