@@ -154,6 +154,7 @@ def add_depot_stock(m: pyo.ConcreteModel, prep: Prepared) -> None:
         return float(r["cost_lo_usd"]) - slope * float(r["lo_patients"]), slope
 
     lines = {i: line(i) for i in keep}
+    m.depot_lines = lines  # segment -> (USD at 0 patients, USD per patient)
     register_cost(m, "depot_stock", pyo.quicksum(
         money(a) * m.zd[i] + money(b) * m.nd[i] for i, (a, b) in lines.items()))
 

@@ -18,6 +18,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from ..data.config import SolverSettings
 from ..model.sites import lazy_linking, link_pairs
 from .backends import solve_with_backend
+from .idle_stock import close_idle_stock
 from .info import SolveError, SolveInfo, highs_time_limit, model_size
 from .interrupts import ctrl_c_after
 from .kernel import restrict_to_kernel
@@ -178,8 +179,9 @@ def _kernel_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
     if not _has_solution(res):
         return None
     res.solution_loader.load_vars()
+    saved = close_idle_stock(m)  # the kernel MIP stops at its gap, maybe with idle stock
     log.info("kernel MIP (%d decisions closed or held): objective %.6g after %.1fs",
-             len(restricted), res.incumbent_objective, time.perf_counter() - started)
+             len(restricted), res.incumbent_objective - saved, time.perf_counter() - started)
     return _loaded_solution(m)
 
 
@@ -276,8 +278,9 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
     start = None
     if _has_solution(res):
         res.solution_loader.load_vars()
+        saved = close_idle_stock(m)
         start = _loaded_solution(m)
-        log.info("rounded LP network: objective %.6g", res.incumbent_objective)
+        log.info("rounded LP network: objective %.6g", res.incumbent_objective - saved)
     else:
         log.info("rounded LP network not feasible (%s)", res.termination_condition.name)
     solver.start = start
@@ -342,8 +345,10 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     term = res.termination_condition
     sol = res.solution_status
     has = sol in (SolutionStatus.optimal, SolutionStatus.feasible)
+    saved = 0.0
     if has:
         res.solution_loader.load_vars()
+        saved = close_idle_stock(m)  # a stopped MIP may hold stock for nobody
     if term == TerminationCondition.convergenceCriteriaSatisfied and has:
         status = "optimal"
     elif has:
@@ -354,7 +359,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         status = "infeasible"
     else:
         status = "no_solution"
-    obj = res.incumbent_objective if has else None
+    obj = res.incumbent_objective - saved if has else None
     bound = res.objective_bound
     bound = None if bound is None or not math.isfinite(bound) else float(bound)
     if lp_bound is not None and (bound is None or lp_bound > bound):
