@@ -145,6 +145,7 @@ def add_depot_stock(m: pyo.ConcreteModel, prep: Prepared) -> None:
     m.depot_needs_facility = pyo.Constraint(m.DEPOT, rule=lambda m, kind, d, k: m.hold[
         kind, d, k] <= (m.g[d] if kind == "hub" else m.a[d]))
     _depot_linking(m, prep, set(keys), dpp)
+    _option_needs_stock(m, prep, set(keys))
     _aged_deliveries(m, prep, set(keys))
 
     def line(i: int) -> tuple[float, float]:
@@ -157,6 +158,30 @@ def add_depot_stock(m: pyo.ConcreteModel, prep: Prepared) -> None:
     m.depot_lines = lines  # segment -> (USD at 0 patients, USD per patient)
     register_cost(m, "depot_stock", pyo.quicksum(
         money(a) * m.zd[i] + money(b) * m.nd[i] for i, (a, b) in lines.items()))
+
+
+def _option_needs_stock(m: pyo.ConcreteModel, prep: Prepared, keys: set[tuple]) -> None:
+    """A site-product may choose a depot's stock as its ordering option only when a depot it
+    can draw on (a hub of its lanes, a partner of its links) holds stock of the product. Its
+    deliveries already need that; the row says it of the choice as well, so an offer never
+    picks the option (free at the site) with no stock behind it and its patients nowhere to
+    go. That was the first incumbent HiGHS's rounding found on the national default:
+    hundreds of patients unserved behind options with no stock."""
+    options = prep.ordering
+    depots_of: dict[tuple, list[tuple]] = {}
+    for s, k, h in m.HUB_HELD:
+        if ("hub", h, k) in keys:
+            depots_of.setdefault((s, k, HUB_STOCK), []).append(("hub", h, k))
+    for sk in m.partner_stock_sk:
+        for par in sorted({m.link_partner[i] for i in m.links_by_sk.get(sk, [])}):
+            if ("partner", par, sk[1]) in keys:
+                depots_of.setdefault((*sk, PARTNER_STOCK), []).append(("partner", par, sk[1]))
+    chosen = group([i for i in m.ORD if options.at[i, "policy"] in (HUB_STOCK, PARTNER_STOCK)
+                    and options.at[i, "life_days"] == options.at[i, "life_days"]],
+                   lambda i: (*m.ord_sk[i], options.at[i, "policy"]))
+    m.STOCK_CHOICE = pyo.Set(initialize=sorted(chosen), dimen=3, ordered=True)
+    m.option_needs_stock = pyo.Constraint(m.STOCK_CHOICE, rule=lambda m, *c: pyo.quicksum(
+        m.z[i] for i in chosen[c]) <= pyo.quicksum(m.hold[d] for d in depots_of.get(c, [])))
 
 
 def _aged_deliveries(m: pyo.ConcreteModel, prep: Prepared, keys: set[tuple]) -> None:

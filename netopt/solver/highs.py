@@ -22,7 +22,7 @@ from .idle_stock import close_idle_stock
 from .info import SolveError, SolveInfo, highs_time_limit, model_size
 from .interrupts import ctrl_c_after
 from .kernel import restrict_to_kernel
-from .network_start import StartNetwork, hold, release
+from .network_start import StartNetwork, hold, network_of, release
 from .rounding import held_stock_free, rounded_network
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ ROUNDED_SHARE = 0.4
 #: the rounded network only has to be a start for the kernel, which closes its surplus: its
 #: restricted MIP stops at this gap
 ROUNDED_GAP = 0.02
+#: seconds the depot-segment repair of the rounded start may take
+SEGMENT_REPAIR_SECONDS = 3.0
 #: share of the time limit the linking cut loop may take (the MIP is valid without the rows
 #: it has not found yet: they only tighten the relaxation)
 LINK_SHARE = 0.4
@@ -278,13 +280,42 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
     start = None
     if _has_solution(res):
         res.solution_loader.load_vars()
-        saved = close_idle_stock(m)
+        value = _repair_depot_segments(solver, m, settings, tee, res.incumbent_objective)
+        value -= close_idle_stock(m)
         start = _loaded_solution(m)
-        log.info("rounded LP network: objective %.6g", res.incumbent_objective - saved)
+        log.info("rounded LP network: objective %.6g", value)
     else:
         log.info("rounded LP network not feasible (%s)", res.termination_condition.name)
     solver.start = start
     return start
+
+
+def _repair_depot_segments(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
+                           tee: bool, value: float) -> float:
+    """The loaded solution with its depots' volume segments chosen again, every other
+    decision held: a small MIP started from it. A depot's segment caps its pooled patients,
+    and HiGHS's first incumbents of the restricted MIP round pooled depots onto low segments,
+    leaving the patients of the sites that chose the depot's stock unserved (national
+    default: hundreds). Returns the objective of the solution left loaded."""
+    if not hasattr(m, "zd") or not len(m.zd):
+        return value
+    loaded = {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
+    held = hold(m, {name: values for name, values in network_of(m).items()
+                    if name.rsplit(".", 1)[-1] != "zd"})
+    solver.start = loaded
+    try:
+        res = _run(solver, m, settings, tee, SEGMENT_REPAIR_SECONDS, solver="choose")
+    finally:
+        release(held)
+        solver.start = None
+    if _has_solution(res) and res.incumbent_objective < value:
+        res.solution_loader.load_vars()
+        log.info("depot segments repaired: objective %.6g -> %.6g", value,
+                 res.incumbent_objective)
+        return float(res.incumbent_objective)
+    for v in m.component_data_objects(pyo.Var):
+        v.set_value(loaded[id(v)], skip_validation=True)
+    return value
 
 
 def _start_applies(m: pyo.ConcreteModel) -> bool:
