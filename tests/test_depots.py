@@ -15,13 +15,18 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyomo.environ as pyo
 import pytest
 
 from netopt.data.case import load_case
 from netopt.inventory.ordering import option_cost, option_cost_parts
 from netopt.inventory.perishable import stock_metrics
+from netopt.model.build import build_model
 from netopt.model.prepare import prepare
 from netopt.results.pipeline import solve_case
+from netopt.solver import highs
+from netopt.solver.idle_stock import close_idle_stock
+from netopt.solver.network_start import hold, network_of, release
 
 TINY = Path(__file__).parent / "data" / "tiny"
 PRODUCT = {
@@ -301,3 +306,98 @@ def test_aged_stock_costs_the_shipments_it_loses(tmp_path: Path,
     assert ship["shipments_per_year"].sum() == pytest.approx(120.0)
     assert fresh.shipments["shipments_per_year"].sum() == pytest.approx(60.0)
     assert aged.hubs.set_index("hub_id").at["H1", "shipments_per_year"] == pytest.approx(120.0)
+
+
+def two_hub_stock_case(tmp_path: Path) -> Path:
+    """The depot case with a second hub H2 beside S2 (H1 is beside S1), both locked open,
+    and stock held at a hub ($12/dose/day) as the cheap option (the partner is dear)."""
+    terms = [POLICIES[0], POLICIES[1],
+             ["a1", "held_at_hub", "manufacturer", 30, 0, 0, 0, 4, 14, 0.95, 12]]
+    model = make_case(tmp_path, 500_000, 500, terms)
+    hubs_csv = model.parent / "depot-500000-data" / "hubs.csv"
+    hubs = pd.read_csv(hubs_csv)
+    h2 = hubs.iloc[0].copy()
+    h2[["hub_id", "name", "latitude", "longitude"]] = ["H2", "Reading hub", 40.12, -75.95]
+    pd.concat([hubs, h2.to_frame().T]).to_csv(hubs_csv, index=False)
+    model.write_text(model.read_text() + "hubs:\n  lock_open: [H1, H2]\n")
+    return model
+
+
+def test_idle_depot_stock_is_closed_in_a_loaded_solution(tmp_path: Path) -> None:
+    """A stopped MIP can hold stock nobody draws on: H2's stock held on its first segment
+    (0-1 patients, flat at c_H2(1)) with no patient is closed and its cost is returned;
+    H1's stock, which serves both sites, stays. The solve reports the cost of the solution
+    it leaves loaded."""
+    case = load_case(two_hub_stock_case(tmp_path))
+    m = build_model(prepare(case))
+    info = highs.solve_model(m, case.config.solver.model_copy(update={"mip_gap": 0.0}))
+    h1, h2 = ("hub", "H1", "a1"), ("hub", "H2", "a1")
+    assert round(m.hold[h1].value) == 1 and round(m.hold[h2].value) == 0
+    first = next(i for i in m.DSEG if m.depot_seg_key[i] == h2
+                 and m.prep.depots.at[i, "lo_patients"] == 0)
+    m.hold[h2].set_value(1)
+    m.zd[first].set_value(1)
+    c_h2_1 = m.prep.depots.at[first, "cost_lo_usd"]
+    assert c_h2_1 > 0
+    assert close_idle_stock(m) * 1000 == pytest.approx(c_h2_1)
+    assert m.hold[h2].value == 0 and m.zd[first].value == 0
+    assert round(m.hold[h1].value) == 1
+    assert close_idle_stock(m) == 0.0
+    assert info.objective == pytest.approx(sum(pyo.value(e) for e in m.cost_terms.values()),
+                                           rel=1e-9)
+
+
+def test_a_depot_option_needs_a_depot_holding_stock(tmp_path: Path) -> None:
+    """S1 choosing the hub stock option while neither hub holds stock of the product is
+    infeasible (its patients would have nowhere to come from); with H2 holding it is not."""
+    case = load_case(two_hub_stock_case(tmp_path))
+    m = build_model(prepare(case))
+    option = next(i for i in m.ORD if m.ord_sk[i] == ("S1", "a1")
+                  and m.prep.ordering.at[i, "policy"] == "held_at_hub")
+    m.z[option].fix(1)
+    m.hold["hub", "H1", "a1"].fix(0)
+    m.hold["hub", "H2", "a1"].fix(0)
+    assert highs.solve_model(m, case.config.solver).status == "infeasible"
+    m.hold["hub", "H2", "a1"].fix(1)
+    assert highs.solve_model(m, case.config.solver).has_solution
+
+
+def test_depot_segment_repair_serves_the_patients_a_low_segment_left_out(
+        tmp_path: Path) -> None:
+    """An incumbent like HiGHS's first ones on the national default: both sites chose H1's
+    stock, but H1 sits on its 3-10 patient segment, so 20 of the 30 patients go unserved.
+    The repair holds every decision but the depots' segments and re-solves: H1 moves up and
+    everyone is served. By hand: the unserved penalty falls by 20 x $170k (the lost margin,
+    $200k - $30k COGS) and the depot's cost goes from c_H1(10) to c_H1(30); the repaired
+    objective is the optimum with those decisions held (solved directly)."""
+    case = load_case(two_hub_stock_case(tmp_path))
+    settings = case.config.solver.model_copy(update={"mip_gap": 0.0})
+    m = build_model(prepare(case))
+    h1, h2 = ("hub", "H1", "a1"), ("hub", "H2", "a1")
+    low = next(i for i in m.DSEG if m.depot_seg_key[i] == h1
+               and m.prep.depots.at[i, "lo_patients"] == 3)
+    hub_option = [i for i in m.ORD if m.prep.ordering.at[i, "policy"] == "held_at_hub"]
+    for v in [m.zd[low], *(m.z[i] for i in hub_option)]:
+        v.fix(1)
+    m.hold[h2].fix(0)
+    solver = highs._Highs()
+    res = highs._run(solver, m, settings, False, 60.0, solver="choose")
+    res.solution_loader.load_vars()
+    assert sum(v.value for v in m.u.values()) == pytest.approx(20.0)
+    before = {term: pyo.value(e) for term, e in m.cost_terms.items()}
+    m.zd[low].unfix()
+    repaired = highs._repair_depot_segments(solver, m, settings, False,
+                                            float(res.incumbent_objective))
+    after = {term: pyo.value(e) for term, e in m.cost_terms.items()}
+    assert sum(v.value for v in m.u.values()) == pytest.approx(0.0, abs=1e-6)
+    assert sum(m.nd[i].value for i in m.DSEG if m.depot_seg_key[i] == h1) == pytest.approx(30)
+    depots = m.prep.depots.set_index(["depot_id", "lo_patients"])
+    c_10, c_30 = depots.at[("H1", 10.0), "cost_lo_usd"], depots.at[("H1", 30.0), "cost_lo_usd"]
+    assert (before["unserved_penalty"] - after["unserved_penalty"]) * 1000 == pytest.approx(
+        20 * 170_000)
+    assert (after["depot_stock"] - before["depot_stock"]) * 1000 == pytest.approx(c_30 - c_10)
+    assert repaired == pytest.approx(sum(after.values()), rel=1e-9)
+    held = hold(m, {k: v for k, v in network_of(m).items() if k != "zd"})
+    res = highs._run(highs._Highs(), m, settings, False, 60.0, solver="choose")
+    release(held)
+    assert repaired == pytest.approx(float(res.incumbent_objective), rel=1e-9)

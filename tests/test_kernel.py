@@ -16,6 +16,7 @@ from netopt.results.pipeline import solve_case
 from netopt.solver import highs
 from netopt.solver.kernel import restrict_to_kernel
 from netopt.solver.network_start import release
+from tests.test_depots import two_hub_stock_case
 
 SMALL = Path(__file__).resolve().parents[1] / "models" / "us-small.yaml"
 
@@ -76,3 +77,68 @@ def test_kernel_start_on_us_small_is_feasible_and_the_full_mip_proves_the_optimu
     res = highs._run(solver, m, settings, False, 300.0, solver="choose")
     assert res.termination_condition.name == "convergenceCriteriaSatisfied"
     assert math.isclose(res.incumbent_objective * 1000, small_optimum, rel_tol=1e-6)
+
+
+def test_kernel_closes_the_depot_stock_that_pays_least(tmp_path: Path) -> None:
+    """Two locked hubs, H1 beside S1 (10 patients) and H2 beside S2 (20), every dose from a
+    hub's stock. The LP relaxation holds a third of H1's stock and two thirds of H2's: each
+    pays that share of its fixed part and looks cheap, so the rounded start holds both. The
+    kernel keeps both a choice and its MIP closes one: pooled at one hub, the 30 patients
+    cost less than two stocks at 10 and 20. By hand, from the depots' cost lines (c_H(n) at
+    n pooled patients; 20 lies halfway on H2's 10-30 segment) and the lanes (one shipment a
+    dose, $300 handling at either hub), closing H2's stock saves
+    c_H1(10) + c_H2(20) - c_H1(30) - 20 x (S2's lane via H1 - via H2) a year against holding
+    both, more than closing H1's (the drop search's first try, the stock the LP held least):
+    c_H1(10) + c_H2(20) - c_H2(30) - 10 x (S1's lane via H2 - via H1)."""
+    case = load_case(two_hub_stock_case(tmp_path))
+    settings = case.config.solver.model_copy(update={"mip_gap": 0.0})
+    m = build_model(prepare(case))
+    solver = highs._Highs()
+    res = highs._run(solver, m, settings, False, 60.0, solve_relaxation=True, solver="simplex")
+    res.solution_loader.load_vars()
+    h1, h2 = ("hub", "H1", "a1"), ("hub", "H2", "a1")
+    assert m.hold[h1].value == pytest.approx(1 / 3) and m.hold[h2].value == pytest.approx(2 / 3)
+    lp_values = {id(v): v.value for v in m.component_data_objects(pyo.Var)}
+    rounded = {id(m.hold[h1]): 1.0, id(m.hold[h2]): 1.0}
+
+    def solved() -> float:
+        restricted = restrict_to_kernel(m, lp_values, rounded, highs.LP_OPEN_THRESHOLD,
+                                        highs.KERNEL_AGREE)
+        try:
+            out = highs._run(solver, m, settings, False, 60.0, solver="choose")
+        finally:
+            release(restricted)
+        out.solution_loader.load_vars()
+        return float(out.incumbent_objective)
+
+    kernel = solved()  # neither stock is above KERNEL_AGREE in the LP: both stay choices
+    assert (round(m.hold[h1].value), round(m.hold[h2].value)) == (1, 0)
+    assert (m.hold[h2].lb, m.hold[h2].ub) == (0, 1)  # released after the kernel MIP
+    for key in (h1, h2):  # the rounded start's stocks, both held
+        m.hold[key].fix(1)
+    both = solved()
+    for key in (h1, h2):
+        m.hold[key].unfix()
+    depots = m.prep.depots.set_index(["depot_id", "lo_patients"])
+    c_h1_10, c_h1_30 = (depots.at[("H1", n), "cost_lo_usd"] for n in (10.0, 30.0))
+    c_h2_20 = (depots.at[("H2", 10.0), "cost_lo_usd"] + depots.at[("H2", 10.0), "cost_hi_usd"]) / 2
+    c_h2_30 = depots.at[("H2", 30.0), "cost_lo_usd"]
+    lanes = m.prep.direct_lanes.set_index(["site_id", "hub_id"])["cost_usd_per_shipment"]
+    close_h2 = c_h1_10 + c_h2_20 - c_h1_30 - 20 * (lanes[("S2", "H1")] - lanes[("S2", "H2")])
+    close_h1 = c_h1_10 + c_h2_20 - c_h2_30 - 10 * (lanes[("S1", "H2")] - lanes[("S1", "H1")])
+    assert close_h2 > close_h1 > 0
+    assert (both - kernel) * 1000 == pytest.approx(close_h2, rel=1e-6)
+
+
+def test_kernel_closes_depot_stock_neither_the_lp_nor_the_start_holds() -> None:
+    """Depot stock is a kernel decision like a hub: closed where neither the LP nor the start
+    holds it, held where both do, a choice otherwise."""
+    m = pyo.ConcreteModel()
+    keys = [("hub", "H1", "a1"), ("hub", "H2", "a1"), ("partner", "P1", "a1")]
+    m.hold = pyo.Var(keys, within=pyo.Binary)
+    lp = {id(m.hold[keys[0]]): 1.0, id(m.hold[keys[1]]): 0.3, id(m.hold[keys[2]]): 0.0}
+    start = {id(m.hold[keys[0]]): 1.0, id(m.hold[keys[1]]): 0.0, id(m.hold[keys[2]]): 0.0}
+    restricted = restrict_to_kernel(m, lp, start, threshold=0.02, agree=0.99)
+    assert [(m.hold[k].lb, m.hold[k].ub) for k in keys] == [(1, 1), (0, 1), (0, 0)]
+    release(restricted)
+    assert all((m.hold[k].lb, m.hold[k].ub) == (0, 1) for k in keys)
