@@ -971,8 +971,14 @@ def _sources_section() -> list[str]:
 
 
 def _partners_section() -> list[str]:
-    """Why the national default uses cold-storage partners (issue #15: not forced)."""
+    """Why pooled depot stock makes cold-storage partners pay (issue #15: not forced)."""
     return [
+        "`models/us-depots.yaml` is the national default plus `allo_vst`, with stock at a hub "
+        "or a partner pooled for every site it serves (`finance.pooled_depots`). The national "
+        "default itself (`models/us-launch.yaml`) leaves both out for now: with them its 60-s "
+        "solve stops about 10 % above the network a 10-minute solve finds (bench/RESULTS.md), "
+        "so it prices a site's hub or partner stock as the site's own.",
+        "",
         "A partner earns its fixed fee ($40k-$120k a year) and its $300-$1,500 per dose only "
         "where it replaces something dearer; nothing in the model forces one open.",
         "",
@@ -987,8 +993,8 @@ def _partners_section() -> list[str]:
         "consignment at $12/dose/day (and $90k a year of cryogenic equipment at a candidate "
         "without the class): one safety stock and one fortnightly replenishment per metro "
         "instead of one per site. Where several of the centres that give `allo_vst` lie "
-        "within a partner's radius the depot is the cheaper option, and the national "
-        "default holds `allo_vst` at partners there (`finance.csv` depot rows, "
+        "within a partner's radius the depot is the cheaper option, and `us-depots` "
+        "holds `allo_vst` at partners there (`finance.csv` depot rows, "
         "`partners.csv`); a lone centre keeps its own stock.",
         "- **`rdc_rx`** pools at 3PL hubs rather than at partners: its 2-8 \u00b0C doses ride "
         "the hubs' lanes anyway, and a hub's stock saves the per-patient plant -> hub legs "
@@ -1019,7 +1025,8 @@ def _readme_us(tables: dict[str, pd.DataFrame]) -> str:
         f"{len(tables['hubs'])} 3PL hubs, {len(tables['partners'])} cold-storage partners and "
         f"{len(tables['plants'])} plants, for a six-product CGT portfolio covering the four "
         "temperature classes.",
-    ], tables, (("Cold-storage partners on the national default", _partners_section()),))
+    ], tables, (("Cold-storage partners and pooled depot stock (`models/us-depots.yaml`)",
+                 _partners_section()),))
 
 
 def _readme_small(tables: dict[str, pd.DataFrame]) -> str:
