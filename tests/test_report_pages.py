@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import openpyxl
@@ -74,6 +75,30 @@ def test_ordering_breakdown_adds_up_to_the_term() -> None:
     assert parts["replenishment"] == 15.0 and parts["shipping_saved"] == -80.0
     assert parts["tabulation"] == pytest.approx(-40.0 - (15 - 80 + 12 + 6 + 3))
     assert sum(v for k, v in parts.items() if k != "total") == pytest.approx(parts["total"])
+
+
+def test_depot_stock_term_is_split_with_the_site_stock_not_beside_it() -> None:
+    """finance.csv's depot rows carry parts too: the parts add up to both stock terms, the
+    tabulation difference stays the pricing error (here 2), and the cost lines show the
+    parts once instead of the depot term beside a tabulation line that cancels it."""
+    tables = {
+        "costs": pd.DataFrame({"term": ["transport", "ordering_and_inventory", "depot_stock",
+                                        "total"],
+                               "usd_per_year": [100.0, -40.0, -30.0, 30.0]}),
+        "finance": pd.DataFrame({"ordering_replenishment_usd": [10.0, 20.0],
+                                 "ordering_shipping_saved_usd": [-50.0, -60.0],
+                                 "ordering_holding_usd": [0.0, 8.0],
+                                 "ordering_expiries_usd": [0.0, 0.0],
+                                 "ordering_capital_charge_usd": [0.0, 0.0],
+                                 "ordering_returns_usd": [0.0, 0.0]})}
+    parts = ordering_breakdown(tables)
+    assert parts["total"] == -70.0
+    assert parts["tabulation"] == pytest.approx(-70.0 - (30 - 110 + 8))
+    lines = network_cost_lines(SimpleNamespace(tables=tables))  # the tables are all it reads
+    labels = [label for label, _, _ in lines]
+    assert "Depot stock" not in labels and "Ordering and inventory" not in labels
+    assert labels.count("Replenishment shipments") == 1
+    assert sum(usd for _, usd, _ in lines) == pytest.approx(30.0)
 
 
 def test_simplify_keeps_corners_and_drops_collinear_points() -> None:

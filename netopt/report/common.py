@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results.tables import Results, cost_split, is_penalty_term, ordering_breakdown
+from ..results.tables import (
+    STOCK_TERMS,
+    Results,
+    cost_split,
+    is_penalty_term,
+    ordering_breakdown,
+)
 
 # temperature class -> lane colour (colour-blind friendly, distinct from zone colours)
 CLASS_COLOURS = {
@@ -360,16 +366,20 @@ def network_cost_lines(result: Results) -> list[tuple[str, float, str]]:
     per-patient shipping it avoids). Sorted largest first, savings last."""
     terms = cost_terms(result)
     lines: list[tuple[str, float, str]] = []
+    parts = ordering_parts(result)  # one set of parts for both stock terms (depot rows too)
+    shown = False
     for term, kind, usd in zip(terms["term"], terms["kind"], terms["usd_per_year"],
                                strict=True):
-        if kind != "cost" or abs(usd) < 0.5:
+        if kind != "cost":
             continue
-        if term == "ordering_and_inventory":
-            parts = ordering_parts(result)
-            if parts:
+        if term in STOCK_TERMS and parts:
+            if not shown:
                 lines += [(label, usd_p, "saving" if usd_p < 0 else "cost")
                           for _, label, usd_p, _ in parts]
-                continue
+                shown = True
+            continue
+        if abs(usd) < 0.5:
+            continue
         lines.append((term_label(term), usd, "saving" if usd < 0 else "cost"))
     lines.sort(key=lambda r: (r[2] == "saving", -abs(r[1])))
     return lines

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..results.tables import Results
+from ..results.tables import STOCK_TERMS, Results
 from ..solver.backends import LABELS
 from .common import (
     NETWORK_COST_LABEL,
@@ -50,13 +50,18 @@ def cost_table(result: Results) -> str:
     cost = headline_costs(result)
     terms = cost_terms(result)
     rows = []
+    stock = [t for t, k in zip(terms["term"], terms["kind"], strict=True)
+             if k == "cost" and t in STOCK_TERMS]
     for term, kind, usd in zip(terms["term"], terms["kind"], terms["usd_per_year"],
                                strict=True):
         if kind != "cost":
             continue
         rows.append(f"<tr><td>{_esc(term_label(term))}</td>"
                     f"<td class='n'>{_esc(fmt_usd(usd))}</td><td></td></tr>")
-        if term == "ordering_and_inventory":
+        if stock and term == stock[-1]:  # finance.csv's parts cover every stock term
+            if len(stock) > 1:
+                rows.append("<tr class='part'><td>\u2003the two lines above in parts:</td>"
+                            "<td></td><td>site and depot rows of finance.csv together</td></tr>")
             rows += [f"<tr class='part'><td>\u2003{_esc(label)}</td>"
                      f"<td class='n'>{_esc(fmt_usd(usd_p))}</td><td>{_esc(why)}</td></tr>"
                      for _, label, usd_p, why in ordering_parts(result)]

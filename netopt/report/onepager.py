@@ -31,6 +31,7 @@ from .common import (
     ZONE_COLOURS,
     class_colour,
     class_label,
+    cost_terms,
     fmt_int,
     fmt_num,
     fmt_usd,
@@ -565,7 +566,9 @@ def _ordering_note(result: Results) -> str:
     costs = [f"{label.lower()} {fmt_usd(usd)}" for part, label, usd, _ in parts
              if part not in ("shipping_saved", "tabulation")]
     saved = next((usd for part, _, usd, _ in parts if part == "shipping_saved"), 0.0)
-    text_ = "Ordering and inventory: " + ", ".join(costs)
+    depots = "depot_stock" in set(cost_terms(result)["term"])
+    text_ = ("Stock at sites and depots: " if depots else "Ordering and inventory: ") \
+        + ", ".join(costs)
     if saved:
         text_ += (f"; stock saves {fmt_usd(-saved)} of per-patient shipping (green). Details "
                   "explains each part.")

@@ -36,6 +36,10 @@ UNSERVED_TERMS = ("unserved_penalty", "elastic_unserved")
 REVENUE_TERMS = ("revenue", "cogs")
 #: the ordering-and-inventory term, which finance.csv splits into its parts
 ORDERING_TERM = "ordering_and_inventory"
+#: the pooled depot stock term: finance.csv's depot rows split it into the same parts
+DEPOT_TERM = "depot_stock"
+#: the stock terms finance.csv's parts add up to (with the tabulation difference)
+STOCK_TERMS = (ORDERING_TERM, DEPOT_TERM)
 #: the parts `ordering_breakdown` splits that term into (they add up to it)
 ORDERING_PART_KEYS = (*COST_PARTS, "tabulation")
 TABLE_NAMES = ("sites", "hubs", "partners", "assignments", "shipments", "unserved", "costs",
@@ -645,14 +649,16 @@ def cost_split(costs: pd.DataFrame) -> dict[str, float]:
 
 
 def ordering_breakdown(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
-    """The ordering-and-inventory cost term in its parts (USD/yr): replenishment, returns,
-    holding, expiries and capital charge (costs), the per-patient shipping that stock saves
-    (negative), and `tabulation` = the model's term minus the exact parts (the model prices
-    each option on a piecewise-linear table). The parts add up to the term exactly."""
+    """The stock cost terms (ordering and inventory at sites, plus pooled depot stock where
+    the model has it) in their parts (USD/yr): replenishment, returns, holding, expiries and
+    capital charge (costs), the per-patient shipping that stock saves (negative), and
+    `tabulation` = the model's terms minus the exact parts (the model prices each option on a
+    piecewise-linear table). finance.csv's site and depot rows both carry parts, so the
+    parts add up to the two terms together, exactly."""
     costs = tables.get("costs", pd.DataFrame())
     term = 0.0
     if {"term", "usd_per_year"} <= set(costs.columns):
-        hit = costs.loc[costs["term"].astype(str) == ORDERING_TERM, "usd_per_year"]
+        hit = costs.loc[costs["term"].astype(str).isin(STOCK_TERMS), "usd_per_year"]
         term = float(hit.sum()) if len(hit) else 0.0
     fin = tables.get("finance", pd.DataFrame())
     out = {}
