@@ -264,8 +264,10 @@ def _pooled_reach(m: pyo.ConcreteModel, prep: Prepared, key: tuple) -> float:
         sks = {(s, kk) for s, kk, h in m.HUB_HELD if h == depot and kk == k}
     point = prep.pairs["point_id"]
     points = {point.iat[i] for sk in sks for i in m.x_by_sk.get(sk, [])}
-    return float(min(sum(m.reach[sk] for sk in sks),
-                     sum(m.patients[(pt, k)] for pt in points)))
+    # summed in sorted order: a set's order follows the process's string hashing, and a
+    # segment bound that differs in its last bits sends HiGHS down another path
+    return float(min(sum(m.reach[sk] for sk in sorted(sks)),
+                     sum(m.patients[(pt, k)] for pt in sorted(points))))
 
 
 def _no_depot_stock(m: pyo.ConcreteModel, prep: Prepared, usable: set[tuple]) -> None:
