@@ -219,9 +219,8 @@ def _depot_linking(m: pyo.ConcreteModel, prep: Prepared, keys: set[tuple], dpp: 
     the LP holds a sliver of stock at every depot and collects the pooled cost line's slope
     (its economies of scale) at almost none of its fixed part."""
     links = prep.partner_links
-    rows = [(i, ("partner", links.at[i, "partner_id"], k)) for (par, k), idx in
-            m.links_by_sk_partner.items() for i in idx
-            if ("partner", par, k) in keys and (links.at[i, "site_id"], k) in m.partner_stock_sk]
+    rows = [(i, ("partner", par, k)) for par, k in m.links_by_sk_partner
+            if ("partner", par, k) in keys for i in _pooled_links(m, prep, par, k)]
     cap = {i: dpp[key[2]] * m.reach[(links.at[i, "site_id"], key[2])] for i, key in rows}
     key_of = dict(rows)
     m.DEPOT_LINK = pyo.Set(initialize=sorted(key_of), ordered=True)

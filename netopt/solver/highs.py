@@ -23,7 +23,7 @@ from .info import SolveError, SolveInfo, highs_time_limit, model_size
 from .interrupts import ctrl_c_after
 from .kernel import restrict_to_kernel
 from .network_start import StartNetwork, hold, network_of, release
-from .rounding import held_stock_free, rounded_network
+from .rounding import rounded_network
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +271,7 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
     if not hasattr(m, "reach") or budget <= 1.0:
         return None
     started = time.perf_counter()
-    held = hold(m, held_stock_free(rounded_network(m, LP_OPEN_THRESHOLD)))
+    held = hold(m, rounded_network(m, LP_OPEN_THRESHOLD))
     try:
         res = _run(solver, m, settings, tee, budget - (time.perf_counter() - started),
                    solver="choose", mip_rel_gap=max(ROUNDED_GAP, settings.mip_gap))
@@ -295,14 +295,14 @@ def _repair_depot_segments(solver: _Highs, m: pyo.ConcreteModel, settings: Solve
     """The loaded solution with its depots' volume segments chosen again, every other
     decision held: a small MIP started from it. A depot's segment caps its pooled patients,
     and HiGHS's first incumbents of the restricted MIP round pooled depots onto low segments,
-    leaving the patients of the sites that chose the depot's stock unserved (national
-    default: hundreds). The kernel MIP that follows could re-choose them too, but on the
-    national default it stops at the clock: with the repair its start (and the 60-s answer)
-    was $179.75M, without $182.88M (same LP, load 2-2.5). Returns the objective of the
-    solution left loaded."""
+    leaving the patients of the sites that chose the depot's stock unserved (national case
+    with depots, models/us-depots.yaml: hundreds). The kernel MIP that follows could re-choose
+    them too, but there it stops at the clock: with the repair its start (and the 60-s
+    answer) was $179.75M, without $182.88M (same LP, load 2-2.5). Returns the objective of
+    the solution left loaded."""
     if not hasattr(m, "zd") or not len(m.zd):
         return value
-    loaded = {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
+    loaded = _loaded_solution(m)
     held = hold(m, {name: values for name, values in network_of(m).items()
                     if name.rsplit(".", 1)[-1] != "zd"})
     solver.start = loaded

@@ -52,24 +52,15 @@ def rounded_network(m: pyo.ConcreteModel, threshold: float) -> StartNetwork:
 
 def _depot_stock(m: pyo.ConcreteModel, threshold: float, hubs: set[str],
                  partners: set[str]) -> dict[tuple, int]:
-    """Pooled depot stock rounded up like the facilities: held where the LP holds any at a
-    hub or partner the network keeps, dropped elsewhere. The rounded MIP and then the kernel
-    MIP price each held stock whole against its closure (the LP's fractional `hold` pays a
-    sliver of the stock's fixed part, so a stock with little volume looks cheap to the LP,
-    never to a MIP that must hold it whole)."""
+    """Pooled depot stock closed where the LP holds none, or at a hub or partner the network
+    drops; every other stock is left a choice of the rounded MIP. Forcing a kept stock on
+    would pay it whole where that MIP routes its sites elsewhere (the LP's fractional `hold`
+    pays a sliver of the stock's fixed part, so a stock with little volume looks cheap to the
+    LP, never to a MIP that must hold it whole), and leaving every depot free made that MIP
+    harder than the network it completes."""
     kept = {"hub": hubs, "partner": partners}
-    return {key: int(_on(v, threshold) and key[1] in kept[key[0]])
-            for key, v in m.hold.items()}
-
-
-def held_stock_free(network: StartNetwork) -> StartNetwork:
-    """The network with its held depot stock left a choice of the rounded MIP (stock the LP
-    leaves alone stays off): forcing a kept stock on would pay it whole where that MIP routes
-    its sites elsewhere, and leaving every depot free made that MIP harder than the network
-    it completes."""
-    if "hold" not in network:
-        return network
-    return {**network, "hold": {key: 0 for key, on in network["hold"].items() if not on}}
+    return {key: 0 for key, v in m.hold.items()
+            if not (_on(v, threshold) and key[1] in kept[key[0]])}
 
 
 def _partners_needed(m: pyo.ConcreteModel, offered: set, partners: set) -> set[str]:
@@ -106,4 +97,4 @@ def _hubs_needed(m: pyo.ConcreteModel, offered: set, partners: set) -> set[str]:
     return needed
 
 
-__all__ = ["held_stock_free", "rounded_network"]
+__all__ = ["rounded_network"]
