@@ -43,7 +43,7 @@ JIT = "jit_per_patient"
 PARTNER = "held_at_partner_with_jit_delivery"
 
 
-def econ_fields(econ: object, prod: pd.Series | None = None) -> dict[str, float | str]:
+def econ_fields(econ: object, prod: pd.Series) -> dict[str, float | str]:
     """The figures of one `inventory.PolicyEconomics` under the finance table's names
     (`prod`: the product, whose bulk payload may split a replenishment into shipments)."""
     stock = econ.stock  # type: ignore[attr-defined]
@@ -68,10 +68,8 @@ def econ_fields(econ: object, prod: pd.Series | None = None) -> dict[str, float 
         "working_capital_distributor_usd": float(e.working_capital_distributor_usd),
         "working_capital_site_usd": float(e.working_capital_site_usd),
         "capital_charge_usd": float(e.capital_charge_usd_per_year),
-        "shipments_per_year": float(
-            (stock.replenishments_per_year if prod is None else replenishment_shipments(
-                stock, prod))
-            + e.patient_shipments_per_year),
+        "shipments_per_year": float(replenishment_shipments(stock, prod)
+                                    + e.patient_shipments_per_year),
         "method": str(stock.method),
     }
 
