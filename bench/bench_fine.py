@@ -89,7 +89,8 @@ def _line(label: str, res: Results) -> str:
 
 
 def fine_solve(case: Case, prep: Prepared, folder: Path | None, limit: float) -> Results:
-    """The fine optimum: read from `netopt solve`'s folder, or solved here."""
+    """The fine solve (its network and proven bound): read from `netopt solve`'s folder, or
+    solved here."""
     print("== fine solve ==")
     if folder is not None:
         res = Results.read(folder)
@@ -129,6 +130,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
     case, prep, m = fine_model(args.model.resolve())
+    del m  # built for its size; the solve and the evaluation build their own, smaller
     fine = fine_solve(case, prep, args.fine, args.time_limit)
     print("== default national network evaluated at fine resolution ==")
     launch = Results.read(args.launch)
@@ -137,8 +139,7 @@ def main() -> None:
     # the held model is small in decisions (ordering options): a tight gap prices it exactly
     tight = replace(case, config=case.config.model_copy(update={
         "solver": case.config.solver.model_copy(update={"mip_gap": args.eval_gap})}))
-    held = evaluate_network(tight, launch, time_limit=args.time_limit, prepared=prep,
-                            model=m).result
+    held = evaluate_network(tight, launch, time_limit=args.time_limit, prepared=prep).result
     print(_line("us-launch network at fine zones", held))
     _stage("evaluate", t)
     figures = price(launch, held, fine)

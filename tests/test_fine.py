@@ -147,8 +147,36 @@ def test_fine_model_starts_from_its_aggregated_twin(tmp_path: Path, monkeypatch)
     assert started.info.status == plain.info.status == "optimal"
     assert started.info.objective == pytest.approx(plain.info.objective, rel=1e-7)
     assert plain.info.start != "coarse"
+    # the network and bound came from the aggregated relaxation; the whole MILP, with most
+    # of the limit left, proved the optimum from that network
+    assert started.info.method == "milp"
+    assert started.info.bound <= plain.info.objective * (1 + 1e-9)
     # an aggregated model (us-small merges zones) is solved as it is
     from netopt.model.prepare import prepare
 
     small = load_case(ROOT / "models" / "us-small.yaml")
     assert not pipeline._wants_coarse_start(prepare(small), None, small.config.solver)
+
+
+def test_fine_model_priced_at_its_relaxation_network(tmp_path: Path, monkeypatch) -> None:
+    """The aggregation path's own answer (national fine geography: the limit is spent before
+    the whole MILP could start): the relaxation's network priced at fine resolution, with the
+    relaxation's bound, which bounds the fine optimum from below."""
+    from netopt.results import pipeline
+
+    fine = load_case(_finer(tmp_path, TINY, 15000))
+    plain = solve_case(fine, gap=0.0)
+    monkeypatch.setattr(pipeline, "COARSE_START_PAIRS", 0)
+    monkeypatch.setattr(pipeline, "WHOLE_MILP_SHARE", 1.0)  # never run the whole MILP
+    priced = solve_case(fine, gap=0.0)
+    info = priced.info
+    assert info.method == "aggregation" and priced.summary["method"] == "aggregation"
+    assert info.start == "coarse"
+    assert info.bound <= plain.info.objective * (1 + 1e-9) <= info.objective * (1 + 2e-9)
+    assert info.gap == pytest.approx((info.objective - info.bound) / info.objective)
+    assert info.status == ("optimal" if info.gap <= 1e-9 else "feasible")
+    # every fine patient is accounted for at fine resolution
+    demand = priced.summary["patients_demand"]
+    assert demand == pytest.approx(plain.summary["patients_demand"], rel=1e-9)
+    assert priced.summary["patients_served"] + priced.summary["patients_unserved"] == \
+        pytest.approx(demand, rel=1e-9)

@@ -18,7 +18,7 @@ import pyomo.environ as pyo
 from ..data.case import Case
 from ..data.problems import InputError, Problem
 from ..model.build import build_model
-from ..model.prepare import Prepared, prepare
+from ..model.prepare import Prepared, over_offers, prepare
 from ..results.tables import Results, extract
 from ..solver.highs import solve_model
 
@@ -111,7 +111,9 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     file = str(network.summary.get("model_file") or "network")
     chosen = chosen_network(network)
     check_network(case, chosen, file, "the network is evaluated only on its own facilities")
-    m = model if model is not None else build_model(prepared or prepare(case))
+    # the network's offers only: the pairs of the others carry nothing with it held
+    m = model if model is not None else build_model(
+        over_offers(prepared or prepare(case), set(chosen.offered)))
     unusable = len(chosen.offered - set(m.SK))
     fix_network(m, chosen)
     settings = case.config.solver.model_copy(update={"warm_start": False})

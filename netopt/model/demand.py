@@ -33,6 +33,13 @@ def add_demand(m: pyo.ConcreteModel, prep: Prepared) -> None:
                         strict=True))
     m.patients = patients
     m.patients_of_pair = {i: patients[(pt[i], pk[i])] for i in range(n)}
+    if "patients" in pairs.columns:
+        # an aggregated relaxation (model/relaxation.py): a cell sends a site at most the
+        # patients of its members that reach it
+        for i, cap in enumerate(pairs["patients"].tolist()):
+            if cap < m.patients_of_pair[i]:
+                m.patients_of_pair[i] = cap
+                m.x[i].setub(cap)
     m.D = pyo.Set(initialize=sorted(patients), dimen=2, ordered=True)
     elastic_unserved = m.elastic and not cfg.service.allow_unserved
     if cfg.service.allow_unserved or elastic_unserved:

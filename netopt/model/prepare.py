@@ -781,6 +781,18 @@ def prepare(case: Case) -> Prepared:
     return prepared
 
 
+def over_offers(prep: Prepared, offered: set[tuple[str, str]]) -> Prepared:
+    """`prep` with only the pairs of the offered (site, product)s: the model of a network
+    whose other offers are closed, at a fraction of the size (national fine geography: 0.27M
+    of 1.47M pairs). Pairs of an offer that is closed carry nothing, so for such a network
+    it is the same model. `paired` keeps every site-product in reach, so a site left out is
+    not reported as out of reach."""
+    sk = list(zip(prep.pairs["site_id"], prep.pairs["product_id"], strict=True))
+    keep = [key in offered for key in sk]
+    paired = prep.paired if prep.paired is not None else frozenset(sk)
+    return replace(prep, pairs=prep.pairs[keep].reset_index(drop=True), paired=paired)
+
+
 def _without(frame: pd.DataFrame, drop: set[tuple[str, str]]) -> pd.DataFrame:
     """Rows whose (site_id, product_id) is not in drop."""
     if not drop or frame.empty:

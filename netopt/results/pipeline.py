@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 from ..data.case import Case
 from ..model.build import build_model
 from ..model.calendar import horizon_text, plan_timeline
 from ..model.prepare import Prepared, prepare
 from ..model.timeline import build_timeline_model
+from ..solver.aggregation import solve_by_aggregation
 from ..solver.backends import LABELS, check_name, require
 from ..solver.diagnose import Infeasible, diagnose, diagnose_timeline
 from ..solver.facility import solve_facility
@@ -27,12 +27,11 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 #: a model without zone aggregation and with more demand point-site-product pairs than this is
-#: started from the network of its aggregated twin (see `coarse_start`)
+#: solved through its aggregated relaxation (solver/aggregation.py: a network and a bound)
 COARSE_START_PAIRS = 200_000
-#: the twin's cells: this share of each product's max patient travel (the national default's)
-COARSE_SHARE_OF_REACH = 0.15
-#: share of the time limit the twin's solve may take
-COARSE_TIME_SHARE = 0.2
+#: a fine model whose aggregation path (solver/aggregation.py) did not prove its network and
+#: left at least this share of the limit gets the whole MILP from that network and bound
+WHOLE_MILP_SHARE = 0.5
 
 
 def _noop(_: str) -> None:
@@ -68,11 +67,16 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     horizon = f", {horizon_text(plan)}" if plan else ""
     progress(f"building model ({len(prep.pairs):,} pairs, {len(prep.site_products):,} "
              f"site-products{horizon})")
-    solved, spent, start_name = None, 0.0, "baseline"
+    solved, spent, start_name, known_bound = None, 0.0, "baseline", None
     if start_network is None and _wants_coarse_start(prep, plan, solver):
         attempt = time.perf_counter()
-        start_network = coarse_start(case, solver, progress)
+        found = solve_by_aggregation(prep, solver, tee=tee, progress=progress)
         spent, start_name = time.perf_counter() - attempt, "coarse"
+        start_network, known_bound = found.network, found.bound
+        if found.solved is not None and solver.method != "milp" and (
+                found.solved[1].status == "optimal"
+                or spent > (1 - WHOLE_MILP_SHARE) * solver.time_limit):
+            solved = found.solved
     if (plan is None and solver.method != "milp" and solver.name == "highs"
             and start_network is None):
         attempt = time.perf_counter()
@@ -83,7 +87,7 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
         info.build_seconds = time.perf_counter() - started - info.solve_seconds
     else:
         m, info = _solve_milp(prep, plan, solver, tee, progress, spent, label, start_network,
-                              start_name)
+                              start_name, known_bound)
     if not info.has_solution:
         if info.status == "infeasible":
             progress("infeasible: diagnosing with an elastic model")
@@ -100,54 +104,30 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
 
 def _wants_coarse_start(prep: Prepared, plan, solver) -> bool:  # noqa: ANN001
     """A fine model (no zone merging, many pairs) solved by HiGHS with its warm start on:
-    the kernel start would need the fine LP by interior point, most of the limit at national
-    scale, where the aggregated twin gives a network in a fraction of it."""
+    its own LP does not finish within the limit at national scale, where its aggregated
+    relaxation gives a network and a bound (solver/aggregation.py). With `solver.method:
+    milp` the relaxation's network and bound only start the whole MILP."""
     agg = prep.case.config.aggregation
     return (plan is None and solver.name == "highs" and solver.warm_start
             and not prep.explicit_costs and agg.cluster_km <= 0
             and agg.cluster_share_of_reach <= 0 and len(prep.pairs) > COARSE_START_PAIRS)
 
 
-def coarse_start(case: Case, solver, progress: Progress = _noop  # noqa: ANN001
-                 ) -> StartNetwork | None:
-    """The network of the case's aggregated twin - its zones merged into cells of
-    COARSE_SHARE_OF_REACH of each product's reach - solved in COARSE_TIME_SHARE of the time
-    limit: a start for the fine model from a model tens of times smaller. Its ordering options
-    are left out (a volume segment chosen for merged points may not fit the fine volumes), so
-    the fine model re-chooses them around the twin's sites, hubs and partners. None when the
-    twin finds no network."""
-    agg = case.config.aggregation.model_copy(
-        update={"cluster_share_of_reach": COARSE_SHARE_OF_REACH})
-    twin_solver = solver.model_copy(update={"time_limit": COARSE_TIME_SHARE *
-                                            solver.time_limit})
-    twin = replace(case, config=case.config.model_copy(
-        update={"aggregation": agg, "solver": twin_solver}))
-    progress(f"solving the aggregated twin for a starting network (limit "
-             f"{twin_solver.time_limit:.0f}s)")
-    try:
-        result = solve_case(twin, progress=progress)
-    except Infeasible:
-        return None
-    log.info("coarse start: twin %s (%s), objective %.6g", result.info.status,
-             result.info.method, result.summary.get("objective") or float("nan"))
-    network = {name: values for name, values in (result.network or {}).items() if name != "z"}
-    return network or None
-
-
 def _solve_milp(prep: Prepared, plan, solver, tee: bool, progress: Progress,  # noqa: ANN001
                 spent: float, label: str, start_network: StartNetwork | None,
-                start_name: str = "baseline"):
+                start_name: str = "baseline", known_bound: float | None = None):
     """The plain MILP: the whole model to the solver (the reference path). Solve time already
-    spent on a decomposition that could not prove its network (or on the coarse twin that
-    starts it) counts against the limit; preparing and building do not (the limit is solve
-    time, as documented)."""
+    spent on a decomposition that could not prove its network (or on the aggregated
+    relaxation that starts it) counts against the limit; preparing and building do not (the
+    limit is solve time, as documented)."""
     started = time.perf_counter()
     m = build_timeline_model(plan) if plan else build_model(prep)
     build_seconds = time.perf_counter() - started
     left = solver.time_limit - spent
     progress(f"solving with {label} (limit {left:.0f}s, gap {solver.mip_gap:g})")
     info = solve_model(m, solver, tee=tee, time_limit=max(left, 1.0),
-                       start_network=start_network, start_name=start_name)
+                       start_network=start_network, start_name=start_name,
+                       known_bound=known_bound)
     info.build_seconds = build_seconds
     info.solve_seconds += spent
     return m, info

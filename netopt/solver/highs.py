@@ -331,11 +331,13 @@ def _start_applies(m: pyo.ConcreteModel) -> bool:
 def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = False,
                 time_limit: float | None = None,
                 start_network: StartNetwork | None = None,
-                start_name: str = "baseline") -> SolveInfo:
+                start_name: str = "baseline", known_bound: float | None = None) -> SolveInfo:
     """Run HiGHS with fixed seed and threads (after a MIP start: from `start_network` where
     it is feasible, recorded as `start_name`, else the kernel start of `mip_start` when
-    enabled and the model is large); load the incumbent if there is one. Another solver
-    named by `solver.name` (Gurobi, CPLEX, ...) runs through solver/backends.py instead."""
+    enabled and the model is large); load the incumbent if there is one. `known_bound`: a
+    lower bound proven elsewhere (an aggregated relaxation's), reported when HiGHS's own is
+    weaker. Another solver named by `solver.name` (Gurobi, CPLEX, ...) runs through
+    solver/backends.py instead."""
     if settings.name != "highs":
         if lazy_linking(m):  # the cut loop is HiGHS's: another solver gets every row
             link_pairs(m, list(m.P))
@@ -356,7 +358,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         """Seconds a stage may run: `share` of the limit, never past the deadline."""
         return max(min(share * limit, deadline - time.perf_counter()), 0.0)
 
-    lp_bound = None
+    lp_bound = known_bound
     started_from = "none"
     if start_network:
         solver.start = network_start(solver, m, settings, tee, left(BASELINE_START_SHARE),
@@ -365,7 +367,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     linked = None
     if lazy_linking(m):
         linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE))
-        lp_bound = linked
+        lp_bound = max((b for b in (lp_bound, linked) if b is not None), default=None)
     if not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES \
             and _start_applies(m):
         # the start may take the rest of the limit: the kernel MIP stops at its own optimum,

@@ -1,0 +1,115 @@
+"""Solve a fine-geography model through its aggregated relaxation (model/relaxation.py).
+
+At national fine resolution (every US place of >= 500 people: 1.47M point-site-product pairs,
+1.6M columns) no LP of the whole model finishes within a 10-minute limit on two cores: Pyomo's
+hand-over alone takes over a minute, HiGHS's presolve another, and the root LP never ends, so
+the MILP path returns a network with no bound. This path spends the limit where it pays:
+1. the relaxation (cells of a share of each product's reach, each priced at its cheapest
+   member: ~97k pairs nationally) is solved as a MILP for most of the limit. Its bound is a
+   lower bound on the fine model, and its network is a good fine network;
+2. the fine model restricted to that network's offers (pairs at other site-products dropped,
+   the network's sites, offers, onboarding, equipment, hubs and partners held) prices the
+   network where patients live: every assignment, flow and ordering option is re-solved at
+   fine resolution. That is a restriction, so its cost is an upper bound on the fine optimum.
+The answer is that network with the gap between the two. When the restricted solve leaves
+most of the limit (small models), the caller runs the whole MILP from the network with the
+relaxation's bound, so a network the relaxation cannot prove is improved or proven there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+
+import pyomo.environ as pyo
+
+from ..data.config import SolverSettings
+from ..model.build import build_model
+from ..model.prepare import Prepared, over_offers
+from ..model.relaxation import aggregated_relaxation
+from .highs import solve_model
+from .info import SolveInfo
+from .network_start import StartNetwork, hold, network_of, release
+
+log = logging.getLogger(__name__)
+
+#: the relaxation's cells: this share of each product's max patient travel (the national
+#: default's grid)
+CELL_SHARE_OF_REACH = 0.15
+#: share of the time limit the relaxation's MILP may take; the rest prices its network at
+#: fine resolution (national fine geography: ~60 s to build and solve that restriction)
+RELAXATION_SHARE = 0.6
+
+
+@dataclasses.dataclass
+class AggregationResult:
+    """What the aggregation path found: the fine model priced at the relaxation's network
+    (None when that network is not feasible at fine resolution), the network itself (a
+    start for the whole MILP) and the relaxation's lower bound (None when it proved none)."""
+
+    solved: tuple[pyo.ConcreteModel, SolveInfo] | None
+    network: StartNetwork | None
+    bound: float | None
+
+
+def solve_by_aggregation(prep: Prepared, settings: SolverSettings, tee: bool = False,
+                         progress: Callable[[str], None] | None = None) -> AggregationResult:
+    """The relaxation's network and bound, and the fine model priced at that network (see
+    the module docstring)."""
+    started = time.perf_counter()
+    limit = float(settings.time_limit)
+    relaxed = aggregated_relaxation(prep, CELL_SHARE_OF_REACH)
+    twin_settings = settings.model_copy(update={"time_limit": RELAXATION_SHARE * limit})
+    if progress is not None:
+        progress(f"solving the aggregated relaxation ({len(relaxed.pairs):,} pairs of "
+                 f"{len(prep.pairs):,}) for a network and a bound (limit "
+                 f"{twin_settings.time_limit:.0f}s)")
+    twin = build_model(relaxed)
+    info = solve_model(twin, twin_settings, tee=tee)
+    log.info("aggregated relaxation: %s, objective %s, bound %s after %.1fs", info.status,
+             info.objective, info.bound, time.perf_counter() - started)
+    if not info.has_solution:
+        return AggregationResult(None, None, info.bound)
+    network = {name: values for name, values in network_of(twin).items() if name != "z"}
+    bound = info.bound
+    del twin
+    if progress is not None:
+        progress("pricing its network at full resolution")
+    solved = _priced_network(prep, network, settings, tee, limit + started)
+    if solved is None:
+        return AggregationResult(None, network, bound)
+    m, fine = solved
+    gap = None if bound is None else abs(fine.objective - bound) / max(abs(fine.objective),
+                                                                      1e-9)
+    proven = gap is not None and gap <= settings.mip_gap and fine.status == "optimal"
+    fine = dataclasses.replace(
+        fine, status="optimal" if proven else "feasible", bound=bound, gap=gap,
+        solve_seconds=time.perf_counter() - started, method="aggregation", start="coarse")
+    log.info("aggregation: network %.6g at fine resolution, bound %s, gap %s",
+             fine.objective, bound, gap)
+    return AggregationResult((m, fine), network, bound)
+
+
+def _priced_network(prep: Prepared, network: StartNetwork, settings: SolverSettings,
+                    tee: bool, deadline: float
+                    ) -> tuple[pyo.ConcreteModel, SolveInfo] | None:
+    """The fine model over the network's offers only, its design held, solved by the
+    deadline (perf_counter seconds: building it counts too): None when that is infeasible
+    here (a site's minimum volume or a service level the cells met only on paper)."""
+    m = build_model(over_offers(prep, {key for key, v in network.get("w", {}).items() if v}))
+    held = hold(m, network)
+    try:
+        info = solve_model(m, settings.model_copy(update={"warm_start": False}), tee=tee,
+                           time_limit=max(deadline - time.perf_counter(), 1.0))
+    finally:
+        release(held)
+    if not info.has_solution:
+        log.info("the relaxation's network is not feasible at full resolution (%s)",
+                 info.status)
+        return None
+    return m, info
+
+
+__all__ = ["AggregationResult", "solve_by_aggregation"]
