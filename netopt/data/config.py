@@ -158,7 +158,10 @@ class SolverSettings(_Strict):
         description="milp: HiGHS on the whole model. facility: a Benders decomposition on the "
         "site decisions (sites, assignments, site capacity, site-count limits), proven against "
         "the whole model; a model with other costs or limits that can bind falls back to milp. "
-        "auto: facility where it applies, milp otherwise.",
+        "auto: facility where it applies, milp otherwise; a fine model (no zone merging, over "
+        "200,000 pairs) by its aggregated relaxation (a network and a lower bound from merged "
+        "cells, the network priced at full resolution; method `aggregation`), which with milp "
+        "only starts the whole MILP.",
     )
 
     @field_validator("name", mode="before")
