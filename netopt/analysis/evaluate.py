@@ -113,7 +113,7 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     check_network(case, chosen, file, "the network is evaluated only on its own facilities")
     # the network's offers only: the pairs of the others carry nothing with it held
     m = model if model is not None else build_model(
-        over_offers(prepared or prepare(case), set(chosen.offered)))
+        over_offers(prepared or prepare(case), chosen.offered))
     unusable = len(chosen.offered - set(m.SK))
     fix_network(m, chosen)
     settings = case.config.solver.model_copy(update={"warm_start": False})

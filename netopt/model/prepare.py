@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -781,16 +782,23 @@ def prepare(case: Case) -> Prepared:
     return prepared
 
 
-def over_offers(prep: Prepared, offered: set[tuple[str, str]]) -> Prepared:
-    """`prep` with only the pairs of the offered (site, product)s: the model of a network
-    whose other offers are closed, at a fraction of the size (national fine geography: 0.27M
-    of 1.47M pairs). Pairs of an offer that is closed carry nothing, so for such a network
-    it is the same model. `paired` keeps every site-product in reach, so a site left out is
-    not reported as out of reach."""
-    sk = list(zip(prep.pairs["site_id"], prep.pairs["product_id"], strict=True))
-    keep = [key in offered for key in sk]
-    paired = prep.paired if prep.paired is not None else frozenset(sk)
+def with_pairs(prep: Prepared, keep: np.ndarray) -> Prepared:
+    """`prep` with only the pairs where `keep` (a boolean per pair) holds: the model of one
+    network at a fraction of the size. `paired` keeps every site-product in reach, so a site
+    left out is not reported as out of reach."""
+    paired = prep.paired if prep.paired is not None else frozenset(
+        zip(prep.pairs["site_id"], prep.pairs["product_id"], strict=True))
     return replace(prep, pairs=prep.pairs[keep].reset_index(drop=True), paired=paired)
+
+
+def over_offers(prep: Prepared, offered: Iterable[tuple[str, str]]) -> Prepared:
+    """`prep` with only the pairs of the offered (site, product)s: the model of a network
+    whose other offers are closed (national fine geography: 0.27M of 1.47M pairs). Pairs of
+    an offer that is closed carry nothing, so for such a network it is the same model."""
+    offered = set(offered)
+    keep = np.fromiter((key in offered for key in zip(
+        prep.pairs["site_id"], prep.pairs["product_id"], strict=True)), bool, len(prep.pairs))
+    return with_pairs(prep, keep)
 
 
 def _without(frame: pd.DataFrame, drop: set[tuple[str, str]]) -> pd.DataFrame:

@@ -32,10 +32,10 @@ def aggregated_relaxation(prep: Prepared, share_of_reach: float) -> Prepared:
     members = prep.points.reset_index().rename(columns={"point_id": "zone_id"})
     cells = product_cells(prep.products, 0.0, share_of_reach)
     grids = {size: aggregate_zones(members, size) for size in sorted(set(cells.values()))}
-    cell_of = pd.concat([
-        zp.assign(product_id=pid)[["zone_id", "point_id", "product_id"]].rename(
-            columns={"zone_id": "member", "point_id": "cell"})
-        for pid, size in cells.items() for zp in (grids[size][1],)], ignore_index=True)
+    cell_of = pd.concat([  # member point -> its cell on each product's grid
+        grids[size][1].assign(product_id=pid)[["zone_id", "point_id", "product_id"]]
+        for pid, size in cells.items()], ignore_index=True).rename(
+        columns={"zone_id": "member", "point_id": "cell"})
     demand = prep.demand.merge(cell_of, left_on=["point_id", "product_id"],
                                right_on=["member", "product_id"])
     member_patients = demand[["point_id", "product_id", "patients", "cell"]]

@@ -28,7 +28,7 @@ from pyomo.repn import generate_standard_repn
 from ..data.config import SolverSettings
 from ..model.build import build_model
 from ..model.common import MONEY
-from ..model.prepare import Prepared
+from ..model.prepare import Prepared, with_pairs
 from .benders import Benders, BendersResult, FacilityData, MasterInfeasible
 from .highs import solve_model
 from .info import SolveInfo, model_size
@@ -149,9 +149,7 @@ def _lift(prep: Prepared, sites: list[str], result: BendersResult, settings: Sol
     keep = prep.pairs["site_id"].isin(opened).to_numpy()
     if used_only:
         keep = keep & (result.x > 0)
-    pairs = prep.pairs[keep].reset_index(drop=True)
-    paired = frozenset(zip(prep.pairs["site_id"], prep.pairs["product_id"], strict=True))
-    m = build_model(dataclasses.replace(prep, pairs=pairs, paired=paired))
+    m = build_model(with_pairs(prep, keep))
     for s in m.S:
         m.y[s].fix(1 if s in opened else 0)
     lift = settings.model_copy(update={"warm_start": False})
