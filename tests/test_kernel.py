@@ -101,9 +101,15 @@ def test_kernel_closes_the_depot_stock_that_pays_least(tmp_path: Path) -> None:
     lp_values = {id(v): v.value for v in m.component_data_objects(pyo.Var)}
     rounded = {id(m.hold[h1]): 1.0, id(m.hold[h2]): 1.0}
 
+    narrow, strict = highs.KERNEL_AGREE_STEPS
+    held = restrict_to_kernel(m, lp_values, rounded, highs.LP_OPEN_THRESHOLD, narrow)
+    # the narrow kernel frees only what the LP supports weakly: both stocks are above it
+    assert (m.hold[h1].lb, m.hold[h2].lb) == (1, 1)
+    release(held)
+
     def solved() -> float:
         restricted = restrict_to_kernel(m, lp_values, rounded, highs.LP_OPEN_THRESHOLD,
-                                        highs.KERNEL_AGREE)
+                                        strict)
         try:
             out = highs._run(solver, m, settings, False, 60.0, solver="choose")
         finally:
@@ -111,7 +117,7 @@ def test_kernel_closes_the_depot_stock_that_pays_least(tmp_path: Path) -> None:
         out.solution_loader.load_vars()
         return float(out.incumbent_objective)
 
-    kernel = solved()  # neither stock is above KERNEL_AGREE in the LP: both stay choices
+    kernel = solved()  # the strict kernel: neither stock is fully used, both are choices
     assert (round(m.hold[h1].value), round(m.hold[h2].value)) == (1, 0)
     assert (m.hold[h2].lb, m.hold[h2].ub) == (0, 1)  # released after the kernel MIP
     for key in (h1, h2):  # the rounded start's stocks, both held
@@ -142,3 +148,21 @@ def test_kernel_closes_depot_stock_neither_the_lp_nor_the_start_holds() -> None:
     assert [(m.hold[k].lb, m.hold[k].ub) for k in keys] == [(1, 1), (0, 1), (0, 0)]
     release(restricted)
     assert all((m.hold[k].lb, m.hold[k].ub) == (0, 1) for k in keys)
+
+
+def test_rounded_start_stops_at_its_first_network_and_no_later_stage_does() -> None:
+    """The rounded network is only the kernel's start, so its MIP stops at its first network.
+    HiGHS keeps options between the runs of one solve: a limit left behind would stop the
+    kernel and the full MIP at their first improving network too."""
+    case = load_case(SMALL)
+    case.config.solver.strong_linking = "lazy"
+    settings = case.config.solver
+    m = build_model(prepare(case))
+    solver = highs._Highs()
+    highs.separate_linking(solver, m, settings, False, 120.0)  # leaves the LP values loaded
+    assert highs._rounded_start(solver, m, settings, False, 60.0) is not None
+    _, limit = solver._solver_model.getOptionValue("mip_max_improving_sols")
+    assert limit == highs.ROUNDED_SOLUTIONS == 1
+    highs._run(solver, m, settings, False, 60.0, solver="choose")
+    _, limit = solver._solver_model.getOptionValue("mip_max_improving_sols")
+    assert limit == highs.NO_SOLUTION_LIMIT

@@ -33,8 +33,12 @@ BASELINE_START_SHARE = 0.6
 #: MIP gets the rest)
 ROUNDED_SHARE = 0.4
 #: the rounded network only has to be a start for the kernel, which closes its surplus: its
-#: restricted MIP stops at this gap
+#: restricted MIP stops at this gap or at its first network, whichever comes first (on the
+#: national case with depots its root cuts took 11 s more for nothing the kernel kept)
 ROUNDED_GAP = 0.02
+ROUNDED_SOLUTIONS = 1
+#: HiGHS's own "no limit" on improving solutions, restored for every other stage
+NO_SOLUTION_LIMIT = 2_147_483_647
 #: seconds the depot-segment repair of the rounded start may take
 SEGMENT_REPAIR_SECONDS = 3.0
 #: share of the time limit the linking cut loop may take (the MIP is valid without the rows
@@ -45,9 +49,13 @@ MIN_STAGE_SECONDS = 2.0
 WARM_START_MIN_SITES = 60
 #: a site the LP relaxation uses above this level is kept open in the MIP start
 LP_OPEN_THRESHOLD = 0.02
-#: a decision the LP uses at least this much and the rounded start uses too stays open in
-#: the kernel MIP (solver/kernel.py)
-KERNEL_AGREE = 0.99
+#: the kernel MIPs, in turn: a decision the LP uses at least this much and the start uses too
+#: stays open (solver/kernel.py). The first, narrow kernel frees only what the LP supports
+#: weakly, the rounding's surplus, and its MIP is small enough to finish in seconds; the
+#: second (RINS-like) starts from its network with every decision the LP does not use fully
+#: free. National default: $141.11M with the second alone, $140.73M with both in turn
+#: (bench/RESULTS.md)
+KERNEL_AGREE_STEPS = (0.2, 0.99)
 #: the kernel MIP is a start, not the answer: it stops at this gap even when the run asks for
 #: a tighter one (a reference run at 0.05 % would otherwise spend its time on the kernel)
 KERNEL_GAP = 0.005
@@ -86,7 +94,8 @@ class _Highs(Highs):
 def _options(settings: SolverSettings, **extra: object) -> dict:
     # options persist in a persistent HiGHS object: always set the ones a stage may change
     return {"random_seed": int(settings.seed), "threads": int(settings.threads),
-            "mip_rel_gap": float(settings.mip_gap), "solve_relaxation": False, **extra}
+            "mip_rel_gap": float(settings.mip_gap), "solve_relaxation": False,
+            "mip_max_improving_sols": NO_SOLUTION_LIMIT, **extra}
 
 
 def _run(highs: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
@@ -134,7 +143,8 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     that serves patients (solver/rounding.py). (2) Kernel search from it: every decision the
     LP or that network leaves unused is closed and the MIP over the rest is solved
     (solver/kernel.py) - it may close any site, offer or hub the rounding kept - holding open
-    what the LP and the rounding agree on; with minutes to spare, once more with nothing
+    what the LP and the rounding agree on: first loosely (only what the LP supports weakly is
+    free), then strictly from that network; with minutes to spare, once more with nothing
     held. HiGHS's own heuristics find poor first networks on national instances, and the full
     MIP rarely improves a start within minutes; the kernel's network is the answer a 60-s run
     gives.
@@ -155,7 +165,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         res.solution_loader.load_vars()
     lp_values = _loaded_solution(m)
     start = _rounded_start(solver, m, settings, tee, ROUNDED_SHARE * budget)
-    for agree in (KERNEL_AGREE, math.inf):  # held where LP and start agree, then nothing held
+    for agree in (*KERNEL_AGREE_STEPS, math.inf):  # held where LP and start agree, then none
         left = budget - (time.perf_counter() - started)
         if left < MIN_STAGE_SECONDS or (agree == math.inf and left < WIDE_KERNEL_SECONDS):
             break  # no time for (another) kernel: the network so far it is
@@ -274,7 +284,8 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
     held = hold(m, rounded_network(m, LP_OPEN_THRESHOLD))
     try:
         res = _run(solver, m, settings, tee, budget - (time.perf_counter() - started),
-                   solver="choose", mip_rel_gap=max(ROUNDED_GAP, settings.mip_gap))
+                   solver="choose", mip_rel_gap=max(ROUNDED_GAP, settings.mip_gap),
+                   mip_max_improving_sols=ROUNDED_SOLUTIONS)
     finally:
         release(held)
     start = None
