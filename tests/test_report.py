@@ -95,6 +95,15 @@ def test_build_map_returns_folium_map(tiny: Results) -> None:
     assert len(hidden) == len(names) and 0 < len(shown) < len(names)
 
 
+def test_map_title_counts_in_words(tiny: Results) -> None:
+    """tiny activates one site and its one hub, no partner: '1 hub', not '1 hubs'."""
+    from netopt.report.maps import _title_html
+
+    title = _title_html(tiny, 250.0)
+    assert "<b>1</b> site (0 new)" in title and "<b>1</b> hub</span>" in title
+    assert "<b>0</b> partners</span>" in title
+
+
 @pytest.mark.slow
 def test_write_reports_small(small: Results, tmp_path: Path) -> None:
     saved = _saved(small, tmp_path)

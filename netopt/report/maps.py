@@ -756,6 +756,11 @@ def _legend_html(result: Results, reach_km: float, icons: dict[str, dict[str, An
             "per-product zones) in the layer control, top right.</div></details>")
 
 
+def _count(n: float, noun: str) -> str:
+    """'1 partner', '16 hubs': the title is read aloud to executives, '1 partners' jars."""
+    return f"<b>{fmt_int(n)}</b> {noun}{'' if round(num(n)) == 1 else 's'}"
+
+
 def _title_html(result: Results, reach_km: float) -> str:
     k = kpi_values(result)
     cost = headline_costs(result)
@@ -773,10 +778,10 @@ def _title_html(result: Results, reach_km: float) -> str:
         f"<span><b>{fmt_int(served)}</b> of {fmt_int(demand)} patients/yr served</span>"
         f"<span><b>{num(k.get('pct_within_travel_target')):.1f} %</b> within "
         f"{reach_km:,.0f} km</span>"
-        f"<span><b>{fmt_int(k.get('sites_active', 0))}</b> sites "
+        f"<span>{_count(k.get('sites_active', 0), 'site')} "
         f"({fmt_int(k.get('sites_opened', 0))} new)</span>"
-        f"<span><b>{fmt_int(k.get('hubs_active', 0))}</b> hubs</span>"
-        f"<span><b>{fmt_int(k.get('partners_active', 0))}</b> partners</span></div>"
+        f"<span>{_count(k.get('hubs_active', 0), 'hub')}</span>"
+        f"<span>{_count(k.get('partners_active', 0), 'partner')}</span></div>"
         + (f'<div class="nx-note">Plus {fmt_usd(penalty)}/yr unserved penalty: lost margin the '
            "model prices for patients not served, not cash.</div>" if penalty >= 0.5 else "")
         + f'<div class="nx-note">Solve: {_esc(status)}{gap_txt}. Click any symbol for its '
