@@ -137,7 +137,7 @@ def test_map_payload_has_what_name_placement_needs(tiny: Results) -> None:
     for row in circles:
         assert row["r"] > 0 and row["sw"] > 0
     named = [r for r in symbols if r.get("name")]
-    assert [(r["name"], r["icon"]) for r in named] == [("Newark hub", "hub")]
+    assert [(r["name"], r["short"], r["icon"]) for r in named] == [("Newark hub", "EWR", "hub")]
     script = MAP_JS.read_text(encoding="utf-8")
     assert "mark(r, g, row.ll, iconBox(icon))" in script  # every icon drawn is a symbol
     assert "mark(r, g, row.ll, [-out, -out, out, out])" in script  # and every site circle
@@ -184,8 +184,8 @@ def test_name_moves_off_a_partner_symbol() -> None:
         {"names": [name, {**name, "y": 110}],
          "blocked": [], "view": VIEW},
         {"names": [{**name, "x": 900}], "blocked": [], "view": VIEW}])
-    assert alone == [{"side": "right", "left": 13, "top": -7}]  # 3 px right of the icon
-    assert blocked == [{"side": "left", "left": -193, "top": -7}]  # 180 + 3 px left of it
+    assert alone == [{"side": "right", "left": 13, "top": -7, "short": False}]  # 3 px right
+    assert blocked == [{"side": "left", "left": -193, "top": -7, "short": False}]  # 180 + 3
     assert _hits({"left": 413, "top": 93, "right": 593, "bottom": 108}, partner)  # the defect
     assert [p["side"] for p in two] == ["right", "left"]  # below the first one's right
     assert edge[0]["side"] == "left"
@@ -200,6 +200,35 @@ def test_name_with_no_free_place_is_dropped() -> None:
     (placed,) = _place_names([{"names": [{"x": 100, "y": 100, "own": HUB, "w": 60, "h": 15}],
                                "blocked": ring, "view": VIEW}])
     assert placed == [None]
+
+
+def test_short_names() -> None:
+    from netopt.report.maps import _short_name
+
+    assert _short_name("Ontario CA cold-chain hub (ONT)", "ONT") == "ONT"
+    assert _short_name("Memphis hub", "MEM") == "MEM"  # the airport code, when there is one
+    assert _short_name("Los Angeles cold-storage partner (Long Beach)") == "Long Beach"
+    assert _short_name("Cold store") == "" and _short_name("Plant (NJ) east") == ""
+    assert _short_name("EWR", "EWR") == ""  # no shorter than the name
+
+
+@NEEDS_NODE
+def test_crowded_name_gives_way_to_its_short_form() -> None:
+    """A name with no free place shows its short form (a hub's airport code) where that fits,
+    but only after every full name has had its turn; with no short form it is hidden."""
+    walls = [_box(370, 100, [-10, -60, 10, 60]), _box(460, 100, [-10, -60, 10, 60])]
+    hub = {"x": 400, "y": 100, "own": HUB, "w": 180, "h": 15, "short": {"w": 28, "h": 15}}
+    (alone, hidden) = _place_names([
+        {"names": [hub], "blocked": walls, "view": VIEW},
+        {"names": [{**hub, "short": None}], "blocked": walls, "view": VIEW}])
+    assert alone == [{"side": "right", "left": 13, "top": -7, "short": True}]
+    assert hidden == [None]
+    # room for one 28-px name, on the right only: a later full name wins over a short form
+    lids = [{"left": 380, "top": 70, "right": 450, "bottom": 90},
+            {"left": 380, "top": 110, "right": 450, "bottom": 130}]
+    small = {"x": 400, "y": 100, "own": HUB, "w": 28, "h": 15, "short": None}
+    (both,) = _place_names([{"names": [hub, small], "blocked": walls + lids, "view": VIEW}])
+    assert both == [None, {"side": "right", "left": 13, "top": -7, "short": False}]
 
 
 @NEEDS_NODE
@@ -217,7 +246,8 @@ def test_placed_names_never_cover_a_symbol_or_each_other() -> None:
     view = {"left": 0, "top": 0, "right": 800, "bottom": 500}
     sites = [_box(800 * rand(), 500 * rand(), [-8, -8, 8, 8]) for _ in range(60)]
     names = [{"x": round(780 * rand() + 10), "y": round(480 * rand() + 10), "own": HUB,
-              "w": round(60 + 120 * rand()), "h": 15} for _ in range(25)]
+              "w": round(60 + 120 * rand()), "h": 15, "short": {"w": 28, "h": 15}}
+             for _ in range(25)]
     title = {"left": 0, "top": 0, "right": 300, "bottom": 80}
     hubs = [_box(n["x"], n["y"], HUB) for n in names]
     blocked = [*sites, *hubs, title]
@@ -226,8 +256,9 @@ def test_placed_names_never_cover_a_symbol_or_each_other() -> None:
     for n, at in zip(names, placed, strict=True):
         if at is None:
             continue
+        w = n["short"]["w"] if at["short"] else n["w"]
         box = {"left": n["x"] + at["left"], "top": n["y"] + at["top"]}
-        box |= {"right": box["left"] + n["w"], "bottom": box["top"] + n["h"]}
+        box |= {"right": box["left"] + w, "bottom": box["top"] + n["h"]}
         assert view["left"] <= box["left"] and box["right"] <= view["right"]
         assert view["top"] <= box["top"] and box["bottom"] <= view["bottom"]
         assert not any(_hits(box, b) for b in blocked + boxes), (n, at)
@@ -236,7 +267,9 @@ def test_placed_names_never_cover_a_symbol_or_each_other() -> None:
         assert box["top"] - own["bottom"] <= 4 and own["top"] - box["bottom"] <= 4
         boxes.append(box)
     sides = {at["side"] for at in placed if at}
+    short = sum(1 for at in placed if at and at["short"])
     assert 10 <= len(boxes) < len(names) and len(sides) >= 3, (len(boxes), sides)
+    assert 0 < short < len(boxes), short
 
 
 @pytest.mark.slow

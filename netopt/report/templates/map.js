@@ -121,12 +121,15 @@ var NX = (function () {
     return [-icon.anchor[0], -icon.anchor[1], icon.w - icon.anchor[0], icon.h - icon.anchor[1]];
   }
 
-  /* a name sits at its symbol's place; declutter() moves it beside the symbol */
+  /* a name (and its short form, if any) sits at its symbol's place; declutter() moves it
+     beside the symbol */
   function nameLabel(g, row, r) {
     if (!row.name || r.inset) { return; }
+    var html = "<span>" + esc(row.name) + "</span>";
+    if (row.short) { html += '<span class="nx-short">' + esc(row.short) + "</span>"; }
     var label = L.marker(row.ll, {
-      icon: L.divIcon({ className: "nx-name", html: "<span>" + esc(row.name) + "</span>",
-        iconSize: [0, 0], iconAnchor: [0, 0] }),
+      icon: L.divIcon({ className: "nx-name", html: html, iconSize: [0, 0],
+        iconAnchor: [0, 0] }),
       interactive: false, keyboard: false, pane: "nxNames"
     });
     r.names.push({ group: g, ll: row.ll, own: iconBox(D.icons[row.icon]), label: label });
@@ -323,8 +326,10 @@ var NX = (function () {
      another name, the title, legend, controls or insets, and stay inside the window. Each
      name tries places around its own symbol, in screen pixels at the current view: right,
      left, above, below, then the four corners; it takes the first free one. A name with no
-     free place is hidden at this zoom (its symbol's tooltip and pop-up still name it, and
-     zooming in frees room). Names are placed in drawing order, so hubs before partners. */
+     free place gives way to its short form (a hub's airport code), placed the same way
+     after every full name; with no place for that either, it is hidden at this zoom (its
+     symbol's tooltip and pop-up still name it, and zooming in frees room). Names are placed
+     in drawing order, so hubs before partners. */
   var GAP = 3;
   var SIDES = ["right", "left", "above", "below", "above right", "below right", "above left",
                "below left"];
@@ -351,28 +356,34 @@ var NX = (function () {
     }
   }
 
-  /* names [{x, y, own, w, h}] (x, y: its symbol's place on screen; own: that symbol's box
-     around it; w x h: the name's size), blocked boxes [{left, top, right, bottom}] (every
-     symbol shown, the title, legend...) and the visible area, all in screen pixels; returns
-     per name {side, left, top} (its top-left corner relative to x, y), or null when no place
-     is free. Pure, so that it can be tested without a browser. */
+  /* names [{x, y, own, w, h, short}] (x, y: its symbol's place on screen; own: that
+     symbol's box around it; w x h: the name's size; short: {w, h} of its short form or
+     null), blocked boxes [{left, top, right, bottom}] (every symbol shown, the title,
+     legend...) and the visible area, all in screen pixels; returns per name {side, left, top,
+     short} (its top-left corner relative to x, y; short: true when the short form is shown),
+     or null when no place is free. Pure, so that it can be tested without a browser. */
   function placeNames(names, blocked, view) {
     var taken = blocked.slice();
     function free(box) {
       return box.left >= view.left && box.right <= view.right && box.top >= view.top &&
         box.bottom <= view.bottom && !taken.some(function (t) { return overlaps(box, t); });
     }
-    return names.map(function (n) {
+    function place(n, w, h, short) {
       for (var i = 0; i < SIDES.length; i++) {
-        var at = beside(SIDES[i], n.own, n.w, n.h).map(Math.round);  /* whole pixels */
-        var box = { left: n.x + at[0], top: n.y + at[1], right: n.x + at[0] + n.w,
-                    bottom: n.y + at[1] + n.h };
+        var at = beside(SIDES[i], n.own, w, h).map(Math.round);  /* whole pixels */
+        var box = { left: n.x + at[0], top: n.y + at[1], right: n.x + at[0] + w,
+                    bottom: n.y + at[1] + h };
         if (free(box)) {
           taken.push(box);
-          return { side: SIDES[i], left: at[0], top: at[1] };
+          return { side: SIDES[i], left: at[0], top: at[1], short: short };
         }
       }
       return null;
+    }
+    var out = names.map(function (n) { return place(n, n.w, n.h, false); });
+    return out.map(function (at, i) {
+      var n = names[i];
+      return at || (n.short ? place(n, n.short.w, n.short.h, true) : null);
     });
   }
 
@@ -402,19 +413,27 @@ var NX = (function () {
                      bottom: p.y + m.box[3] });
     });
     var names = [], spans = [];
+    function size(span) {  /* a translation keeps the size */
+      var box = span && span.getBoundingClientRect();
+      return box ? { w: box.width, h: box.height } : null;
+    }
     r.names.forEach(function (n) {
       var el = map.hasLayer(n.group) && n.label.getElement();
       var span = el && el.firstChild;
       if (!span) { return; }
       var p = onScreen(n.ll);
-      var size = span.getBoundingClientRect();  /* a translation keeps the size */
-      spans.push(span);
-      names.push({ x: p.x, y: p.y, own: n.own, w: size.width, h: size.height });
+      var full = size(span), short = el.querySelector(".nx-short");
+      spans.push([span, short]);
+      names.push({ x: p.x, y: p.y, own: n.own, w: full.w, h: full.h, short: size(short) });
     });
-    placeNames(names, blocked, view).forEach(function (at, i) {
-      var span = spans[i];
-      span.style.visibility = at ? "" : "hidden";
+    function show(span, at) {
+      if (!span) { return; }
+      span.style.visibility = at ? "visible" : "hidden";
       span.style.transform = at ? "translate(" + at.left + "px, " + at.top + "px)" : "";
+    }
+    placeNames(names, blocked, view).forEach(function (at, i) {
+      show(spans[i][0], at && !at.short ? at : null);
+      show(spans[i][1], at && at.short ? at : null);
     });
   }
 
