@@ -443,7 +443,13 @@ var NX = (function () {
     declutter();  // the insets and the final layout are in place now
     // again after every pan or zoom has settled, a layer switched on or off, a resize
     map.on("moveend overlayadd overlayremove", declutter);
-    window.addEventListener("resize", declutter);
+    window.addEventListener("resize", function () {
+      // Leaflet re-centres the map one frame after a resize and reports it 200 ms later:
+      // re-centre now, so that names are placed where the symbols will be drawn (a headless
+      // screenshot resizes the window and captures at once)
+      map.invalidateSize({ debounceMoveend: true });
+      declutter();
+    });
     var ms = Math.round(performance.now() - t0);
     document.body.setAttribute("data-render-ms", String(ms));
     document.body.setAttribute("data-drawn", String(drawn));
