@@ -39,6 +39,10 @@ NEEDS_CHROMIUM = pytest.mark.skipif(
     CHROMIUM is None,
     reason="Debian package `chromium` is not installed (apt-get install -y chromium); "
     "the offline screenshot check needs a headless browser")
+NODE = shutil.which("node")
+NEEDS_NODE = pytest.mark.skipif(NODE is None, reason="node is not installed (apt-get install -y "
+                                "nodejs); the map's name placement is JavaScript")
+MAP_JS = ROOT / "netopt" / "report" / "templates" / "map.js"
 
 
 def _solve(model: Path) -> Results:
@@ -102,6 +106,170 @@ def test_map_title_counts_in_words(tiny: Results) -> None:
     title = _title_html(tiny, 250.0)
     assert "<b>1</b> site (0 new)" in title and "<b>1</b> hub</span>" in title
     assert "<b>0</b> partners</span>" in title
+
+
+# ---------------------------------------------------------------- map: facility names
+
+def _map_payloads(html: str) -> tuple[dict, list[dict]]:
+    """The shared data (NX.init) and every layer's payload (NX.draw) of a rendered map."""
+    shared = json.loads(re.search(r"NX\.init\(map_\w+, (.*)\);$", html, re.MULTILINE).group(1))
+    specs = [json.loads(m) for m in re.findall(r"NX\.draw\(feature_group_\w+, map_\w+, (.*)\);$",
+                                               html, flags=re.MULTILINE)]
+    return shared, specs
+
+
+def test_map_payload_has_what_name_placement_needs(tiny: Results) -> None:
+    """map.js keeps names clear of every facility symbol from the payload alone: the place of
+    each site, hub, partner, plant and KOL, the size and anchor of its icon or the radius and
+    stroke of its circle; a named symbol's own box is its icon's."""
+    shared, specs = _map_payloads(build_map(tiny).get_root().render())
+    icons = shared["icons"]
+    for key in ("hub", "hub_off", "partner", "partner_off", "plant", "kol", "kol_off"):
+        w, h, (ax, ay) = icons[key]["w"], icons[key]["h"], icons[key]["anchor"]
+        assert w > 0 and h > 0 and isinstance(ax, int | float) and isinstance(ay, int | float)
+    symbols = [row for spec in specs if spec["kind"] == "icons" for row in spec["rows"]]
+    circles = [row for spec in specs if spec["kind"] == "sites" for row in spec["rows"]]
+    assert {r["icon"] for r in symbols} == {"hub", "partner_off", "plant", "kol"}
+    assert len(circles) == 3  # Site One active, Site Two and Three not
+    for row in symbols + circles:
+        lat, lon = row["ll"]
+        assert 39 < lat < 42 and -77 < lon < -73
+    for row in circles:
+        assert row["r"] > 0 and row["sw"] > 0
+    named = [r for r in symbols if r.get("name")]
+    assert [(r["name"], r["short"], r["icon"]) for r in named] == [("Newark hub", "EWR", "hub")]
+    script = MAP_JS.read_text(encoding="utf-8")
+    assert "mark(r, g, row.ll, iconBox(icon))" in script  # every icon drawn is a symbol
+    assert "mark(r, g, row.ll, [-out, -out, out, out])" in script  # and every site circle
+
+
+def _place_names(cases: list[dict]) -> list[list[dict | None]]:
+    """map.js's own NX.placeNames, run in node on each {names, blocked, view}."""
+    script = ('const fs = require("fs"), vm = require("vm");'
+              "const ctx = {performance: {now: () => 0}}; vm.createContext(ctx);"
+              'vm.runInContext(fs.readFileSync(process.argv[1], "utf8"), ctx);'
+              'const cases = JSON.parse(fs.readFileSync(0, "utf8"));'
+              "process.stdout.write(JSON.stringify(cases.map("
+              "c => ctx.NX.placeNames(c.names, c.blocked, c.view))));")
+    run = subprocess.run([NODE or "node", "-e", script, str(MAP_JS)], input=json.dumps(cases),
+                         capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(run.stdout)
+
+
+def _box(x: float, y: float, own: list[float]) -> dict[str, float]:
+    return {"left": x + own[0], "top": y + own[1], "right": x + own[2], "bottom": y + own[3]}
+
+
+def _hits(a: dict, b: dict) -> bool:
+    return a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] \
+        and b["top"] < a["bottom"]
+
+
+HUB = [-10, -10, 10, 10]  # the active hub icon: 20 x 20 px around its place
+DIAMOND = [-10.5, -10.5, 10.5, 10.5]  # the active partner icon
+VIEW = {"left": 0, "top": 0, "right": 1000, "bottom": 800}
+
+
+@NEEDS_NODE
+def test_name_moves_off_a_partner_symbol() -> None:
+    """The national default's defect: the Ontario hub's name, on the right of its symbol, lay
+    over the Long Beach partner's diamond. A name that would cover a symbol takes the next
+    side of its own symbol (left here, then above, below, the corners); a second name keeps
+    clear of the first one too; near the window's edge a name turns inward."""
+    name = {"x": 400, "y": 100, "own": HUB, "w": 180, "h": 15}
+    partner = _box(460, 104, DIAMOND)  # lower right of the hub, under its name's usual place
+    alone, blocked, two, edge = _place_names([
+        {"names": [name], "blocked": [], "view": VIEW},
+        {"names": [name], "blocked": [_box(400, 100, HUB), partner], "view": VIEW},
+        {"names": [name, {**name, "y": 110}],
+         "blocked": [], "view": VIEW},
+        {"names": [{**name, "x": 900}], "blocked": [], "view": VIEW}])
+    assert alone == [{"side": "right", "left": 13, "top": -7, "short": False}]  # 3 px right
+    assert blocked == [{"side": "left", "left": -193, "top": -7, "short": False}]  # 180 + 3
+    assert _hits({"left": 413, "top": 93, "right": 593, "bottom": 108}, partner)  # the defect
+    assert [p["side"] for p in two] == ["right", "left"]  # below the first one's right
+    assert edge[0]["side"] == "left"
+
+
+@NEEDS_NODE
+def test_name_with_no_free_place_is_dropped() -> None:
+    """Symbols on every side of a hub (a dense metro area at national zoom): its name is
+    hidden (null) rather than laid over one; the symbol's tooltip still names it."""
+    ring = [_box(100 + dx, 100 + dy, [-9, -9, 9, 9])
+            for dx in (-40, -20, 0, 20, 40) for dy in (-20, 0, 20) if (dx, dy) != (0, 0)]
+    (placed,) = _place_names([{"names": [{"x": 100, "y": 100, "own": HUB, "w": 60, "h": 15}],
+                               "blocked": ring, "view": VIEW}])
+    assert placed == [None]
+
+
+def test_short_names() -> None:
+    from netopt.report.maps import _short_name
+
+    assert _short_name("Ontario CA cold-chain hub (ONT)", "ONT") == "ONT"
+    assert _short_name("Memphis hub", "MEM") == "MEM"  # the airport code, when there is one
+    assert _short_name("Los Angeles cold-storage partner (Long Beach)") == "Long Beach"
+    assert _short_name("Cold store") == "" and _short_name("Plant (NJ) east") == ""
+    assert _short_name("EWR", "EWR") == ""  # no shorter than the name
+
+
+@NEEDS_NODE
+def test_crowded_name_gives_way_to_its_short_form() -> None:
+    """A name with no free place shows its short form (a hub's airport code) where that fits,
+    but only after every full name has had its turn; with no short form it is hidden."""
+    walls = [_box(370, 100, [-10, -60, 10, 60]), _box(460, 100, [-10, -60, 10, 60])]
+    hub = {"x": 400, "y": 100, "own": HUB, "w": 180, "h": 15, "short": {"w": 28, "h": 15}}
+    (alone, hidden) = _place_names([
+        {"names": [hub], "blocked": walls, "view": VIEW},
+        {"names": [{**hub, "short": None}], "blocked": walls, "view": VIEW}])
+    assert alone == [{"side": "right", "left": 13, "top": -7, "short": True}]
+    assert hidden == [None]
+    # room for one 28-px name, on the right only: a later full name wins over a short form
+    lids = [{"left": 380, "top": 70, "right": 450, "bottom": 90},
+            {"left": 380, "top": 110, "right": 450, "bottom": 130}]
+    small = {"x": 400, "y": 100, "own": HUB, "w": 28, "h": 15, "short": None}
+    (both,) = _place_names([{"names": [hub, small], "blocked": walls + lids, "view": VIEW}])
+    assert both == [None, {"side": "right", "left": 13, "top": -7, "short": False}]
+
+
+@NEEDS_NODE
+def test_placed_names_never_cover_a_symbol_or_each_other() -> None:
+    """A crowded hand-made scene (a fixed pseudo-random map of 60 site circles and 25 named
+    hubs): every name placed overlaps no symbol, no other name and no blocked box, stays in
+    the view and touches its own symbol's side; crowding moves some names and drops some."""
+    seed = 12345
+
+    def rand() -> float:
+        nonlocal seed
+        seed = (1103515245 * seed + 12345) % 2**31
+        return seed / 2**31
+
+    view = {"left": 0, "top": 0, "right": 800, "bottom": 500}
+    sites = [_box(800 * rand(), 500 * rand(), [-8, -8, 8, 8]) for _ in range(60)]
+    names = [{"x": round(780 * rand() + 10), "y": round(480 * rand() + 10), "own": HUB,
+              "w": round(60 + 120 * rand()), "h": 15, "short": {"w": 28, "h": 15}}
+             for _ in range(25)]
+    title = {"left": 0, "top": 0, "right": 300, "bottom": 80}
+    hubs = [_box(n["x"], n["y"], HUB) for n in names]
+    blocked = [*sites, *hubs, title]
+    (placed,) = _place_names([{"names": names, "blocked": blocked, "view": view}])
+    boxes = []
+    for n, at in zip(names, placed, strict=True):
+        if at is None:
+            continue
+        w = n["short"]["w"] if at["short"] else n["w"]
+        box = {"left": n["x"] + at["left"], "top": n["y"] + at["top"]}
+        box |= {"right": box["left"] + w, "bottom": box["top"] + n["h"]}
+        assert view["left"] <= box["left"] and box["right"] <= view["right"]
+        assert view["top"] <= box["top"] and box["bottom"] <= view["bottom"]
+        assert not any(_hits(box, b) for b in blocked + boxes), (n, at)
+        own = _box(n["x"], n["y"], HUB)  # within 3 px (+ rounding) of its own symbol
+        assert box["left"] - own["right"] <= 4 and own["left"] - box["right"] <= 4
+        assert box["top"] - own["bottom"] <= 4 and own["top"] - box["bottom"] <= 4
+        boxes.append(box)
+    sides = {at["side"] for at in placed if at}
+    short = sum(1 for at in placed if at and at["short"])
+    assert 10 <= len(boxes) < len(names) and len(sides) >= 3, (len(boxes), sides)
+    assert 0 < short < len(boxes), short
 
 
 @pytest.mark.slow

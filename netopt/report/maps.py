@@ -531,6 +531,17 @@ def _listed(title: str, names: list[str]) -> list[list[str]]:
     return [["", f"{title} ({len(names)})"], *[[name, ""] for name in names]]
 
 
+def _short_name(name: str, code: object = "") -> str:
+    """What a crowded map shows beside a facility whose full name finds no free place: its
+    code (a hub's airport), else the last bracketed part of its name ('Los Angeles
+    cold-storage partner (Long Beach)' -> 'Long Beach'), else nothing: the name is hidden."""
+    short = text(code)
+    if not short:
+        bracketed = re.search(r"\(([^()]+)\)\s*$", name)
+        short = bracketed.group(1).strip() if bracketed else ""
+    return "" if short == name else short
+
+
 def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup) -> dict[str, Any]:
     """A hub marker: its yearly cost (fixed, handling, lanes through it) and the sites and
     partners it serves."""
@@ -558,6 +569,7 @@ def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup) -> dic
                + (f" \u00b7 {fmt_usd(fixed + handling + lanes)}/yr \u00b7 "
                   f"{len(served)} site(s)" if active else ""),
         "name": name if active else "", "active": active,
+        "short": _short_name(name, row.get("airport_code")) if active else "",
         "title": name, "sub": f"3PL hub \u00b7 {text(row.get('airport_code'))}", "pop": pop}
 
 
@@ -593,6 +605,7 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
                    + (f" \u00b7 {fmt_num(doses)} doses/yr to {len(linked)} site(s)"
                       if active else ""),
             "name": name if active else "", "active": active,
+            "short": _short_name(name) if active else "",
             "title": name, "sub": "Cold-storage partner", "pop": pop})
         for s in linked:
             if s in sites.coords:

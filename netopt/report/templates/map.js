@@ -57,7 +57,7 @@ var NX = (function () {
       zones: L.canvas({ pane: "nxZones", padding: 0.3, tolerance: 2 }),
       lanes: L.svg({ pane: "nxLanes", padding: 0.3 }),
       sites: L.svg({ pane: "nxSites", padding: 0.3 }),
-      zoneList: [], scale: 1, inset: false
+      zoneList: [], marks: [], names: [], scale: 1, inset: false
     };
   }
 
@@ -111,13 +111,29 @@ var NX = (function () {
     return table(z[0] + ", " + z[1], spec.label + " \u00b7 " + D.zoneLabels[row[6]], pairs);
   }
 
+  /* every facility symbol drawn (its group, place and box around that place in pixels),
+     so that names can keep clear of them */
+  function mark(r, g, ll, box) {
+    r.marks.push({ group: g, ll: ll, box: box });
+  }
+
+  function iconBox(icon) {
+    return [-icon.anchor[0], -icon.anchor[1], icon.w - icon.anchor[0], icon.h - icon.anchor[1]];
+  }
+
+  /* a name (and its short form, if any) sits at its symbol's place; declutter() moves it
+     beside the symbol */
   function nameLabel(g, row, r) {
     if (!row.name || r.inset) { return; }
-    g.addLayer(L.marker(row.ll, {
-      icon: L.divIcon({ className: "nx-name", html: "<span>" + esc(row.name) + "</span>",
-        iconSize: [0, 0], iconAnchor: [-12, 8] }),
+    var html = "<span>" + esc(row.name) + "</span>";
+    if (row.short) { html += '<span class="nx-short">' + esc(row.short) + "</span>"; }
+    var label = L.marker(row.ll, {
+      icon: L.divIcon({ className: "nx-name", html: html, iconSize: [0, 0],
+        iconAnchor: [0, 0] }),
       interactive: false, keyboard: false, pane: "nxNames"
-    }));
+    });
+    r.names.push({ group: g, ll: row.ll, own: iconBox(D.icons[row.icon]), label: label });
+    g.addLayer(label);
   }
 
   var builders = {
@@ -167,8 +183,11 @@ var NX = (function () {
     },
     sites: function (g, spec, r) {
       spec.rows.forEach(function (row) {
+        var rad = r.inset ? Math.max(2.5, 0.7 * row.r) : row.r;
+        var out = rad + (row.sw || 1.5) / 2;  /* the stroke is centred on the circle */
+        mark(r, g, row.ll, [-out, -out, out, out]);
         var m = L.circleMarker(row.ll, {
-          renderer: r.sites, radius: r.inset ? Math.max(2.5, 0.7 * row.r) : row.r,
+          renderer: r.sites, radius: rad,
           fill: true, fillColor: row.fill || "#ffffff",
           fillOpacity: row.fill ? 0.95 : 0.85, color: row.stroke, weight: row.sw || 1.5,
           dashArray: row.dash || null
@@ -182,6 +201,7 @@ var NX = (function () {
     icons: function (g, spec, r) {
       spec.rows.forEach(function (row) {
         var icon = D.icons[row.icon];
+        mark(r, g, row.ll, iconBox(icon));
         var m = L.marker(row.ll, {
           icon: L.divIcon({
             className: "nx-icon", html: icon.svg, iconSize: [icon.w, icon.h],
@@ -286,6 +306,7 @@ var NX = (function () {
 
   /* fit the network into the part of the window that the title and legend leave free */
   function frame(map, bounds) {
+    MAIN = map;
     var size = map.getSize();
     var head = document.querySelector(".nx-head");
     var legend = document.querySelector(".nx-legend");
@@ -298,53 +319,142 @@ var NX = (function () {
                            animate: false });
     rescale(map);
     map.on("zoomend", function () { rescale(map); });
-    // after every pan or zoom has settled (a fit animates), and when a layer is switched on
-    map.on("moveend overlayadd", declutter);
     declutter();
   }
 
-  /* facility names never overlap one another, the title or the legend: each tries the right
-     of its symbol, then the left, above and below; a name with no free place is hidden at
-     this zoom (its symbol and pop-up stay, and zooming in frees room) */
-  var PLACES = ["", "translate(calc(-100% - 24px), 0)", "translate(calc(-50% - 12px), -15px)",
-                "translate(calc(-50% - 12px), 15px)"];
+  /* Facility names never hide a facility symbol (site, hub, partner, plant or KOL shown),
+     another name, the title, legend, controls or insets, and stay inside the window. Each
+     name tries places around its own symbol, in screen pixels at the current view: right,
+     left, above, below, then the four corners; it takes the first free one. A name with no
+     free place gives way to its short form (a hub's airport code), placed the same way
+     after every full name; with no place for that either, it is hidden at this zoom (its
+     symbol's tooltip and pop-up still name it, and zooming in frees room). Names are placed
+     in drawing order, so hubs before partners. */
+  var GAP = 3;
+  var SIDES = ["right", "left", "above", "below", "above right", "below right", "above left",
+               "below left"];
 
   function overlaps(a, b) {
     return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
   }
 
-  function declutter() {
-    var taken = [];
-    [".nx-head", ".nx-legend", ".leaflet-top.leaflet-right", ".nx-insets"].forEach(function (q) {
-      var el = document.querySelector(q);
-      if (el) { taken.push(el.getBoundingClientRect()); }
-    });
-    var view = { left: 0, top: 0, right: window.innerWidth, bottom: window.innerHeight };
-    document.querySelectorAll(".nx-name span").forEach(function (span) {
-      span.style.visibility = "";
-      for (var i = 0; i < PLACES.length; i++) {
-        span.style.transform = PLACES[i];
-        var box = span.getBoundingClientRect();
-        var inside = box.left >= view.left && box.right <= view.right &&
-          box.top >= view.top && box.bottom <= view.bottom;
-        if (inside && !taken.some(function (t) { return overlaps(box, t); })) {
+  /* top-left corner of a w x h name beside `own` ([left, top, right, bottom] of its symbol
+     around the symbol's place), relative to that place */
+  function beside(side, own, w, h) {
+    var midX = (own[0] + own[2]) / 2 - w / 2, midY = (own[1] + own[3]) / 2 - h / 2;
+    var right = own[2] + GAP, left = own[0] - GAP - w;
+    var above = own[1] - GAP - h, below = own[3] + GAP;
+    switch (side) {
+      case "right": return [right, midY];
+      case "left": return [left, midY];
+      case "above": return [midX, above];
+      case "below": return [midX, below];
+      case "above right": return [right, own[1] - h];
+      case "below right": return [right, own[3]];
+      case "above left": return [left, own[1] - h];
+      default: return [left, own[3]];
+    }
+  }
+
+  /* names [{x, y, own, w, h, short}] (x, y: its symbol's place on screen; own: that
+     symbol's box around it; w x h: the name's size; short: {w, h} of its short form or
+     null), blocked boxes [{left, top, right, bottom}] (every symbol shown, the title,
+     legend...) and the visible area, all in screen pixels; returns per name {side, left, top,
+     short} (its top-left corner relative to x, y; short: true when the short form is shown),
+     or null when no place is free. Pure, so that it can be tested without a browser. */
+  function placeNames(names, blocked, view) {
+    var taken = blocked.slice();
+    function free(box) {
+      return box.left >= view.left && box.right <= view.right && box.top >= view.top &&
+        box.bottom <= view.bottom && !taken.some(function (t) { return overlaps(box, t); });
+    }
+    function place(n, w, h, short) {
+      for (var i = 0; i < SIDES.length; i++) {
+        var at = beside(SIDES[i], n.own, w, h).map(Math.round);  /* whole pixels */
+        var box = { left: n.x + at[0], top: n.y + at[1], right: n.x + at[0] + w,
+                    bottom: n.y + at[1] + h };
+        if (free(box)) {
           taken.push(box);
-          return;
+          return { side: SIDES[i], left: at[0], top: at[1], short: short };
         }
       }
-      span.style.transform = "";
-      span.style.visibility = "hidden";
+      return null;
+    }
+    var out = names.map(function (n) { return place(n, n.w, n.h, false); });
+    return out.map(function (at, i) {
+      var n = names[i];
+      return at || (n.short ? place(n, n.short.w, n.short.h, true) : null);
+    });
+  }
+
+  var MAIN = null;
+
+  function declutter() {
+    var map = MAIN;
+    if (!map || !map.nxR) { return; }
+    var r = map.nxR;
+    var frame = map.getContainer().getBoundingClientRect();
+    var blocked = [];
+    [".nx-head", ".nx-legend", ".leaflet-top.leaflet-right", ".nx-insets"].forEach(function (q) {
+      var el = document.querySelector(q);
+      if (el) { blocked.push(el.getBoundingClientRect()); }
+    });
+    var view = { left: Math.max(0, frame.left), top: Math.max(0, frame.top),
+                 right: Math.min(window.innerWidth, frame.right),
+                 bottom: Math.min(window.innerHeight, frame.bottom) };
+    function onScreen(ll) {  /* Leaflet draws markers at whole pixels */
+      var p = map.latLngToContainerPoint(ll).round();
+      return { x: frame.left + p.x, y: frame.top + p.y };
+    }
+    r.marks.forEach(function (m) {
+      if (!map.hasLayer(m.group)) { return; }
+      var p = onScreen(m.ll);
+      blocked.push({ left: p.x + m.box[0], top: p.y + m.box[1], right: p.x + m.box[2],
+                     bottom: p.y + m.box[3] });
+    });
+    var names = [], spans = [];
+    function size(span) {  /* a translation keeps the size */
+      var box = span && span.getBoundingClientRect();
+      return box ? { w: box.width, h: box.height } : null;
+    }
+    r.names.forEach(function (n) {
+      var el = map.hasLayer(n.group) && n.label.getElement();
+      var span = el && el.firstChild;
+      if (!span) { return; }
+      var p = onScreen(n.ll);
+      var full = size(span), short = el.querySelector(".nx-short");
+      spans.push([span, short]);
+      names.push({ x: p.x, y: p.y, own: n.own, w: full.w, h: full.h, short: size(short) });
+    });
+    function show(span, at) {
+      if (!span) { return; }
+      span.style.visibility = at ? "visible" : "hidden";
+      span.style.transform = at ? "translate(" + at.left + "px, " + at.top + "px)" : "";
+    }
+    placeNames(names, blocked, view).forEach(function (at, i) {
+      show(spans[i][0], at && !at.short ? at : null);
+      show(spans[i][1], at && at.short ? at : null);
     });
   }
 
   function finish(map) {
+    MAIN = map;
     insets(map);
     declutter();  // the insets and the final layout are in place now
-    window.addEventListener("resize", declutter);
+    // again after every pan or zoom has settled, a layer switched on or off, a resize
+    map.on("moveend overlayadd overlayremove", declutter);
+    window.addEventListener("resize", function () {
+      // Leaflet re-centres the map one frame after a resize and reports it 200 ms later:
+      // re-centre now, so that names are placed where the symbols will be drawn (a headless
+      // screenshot resizes the window and captures at once)
+      map.invalidateSize({ debounceMoveend: true });
+      declutter();
+    });
     var ms = Math.round(performance.now() - t0);
     document.body.setAttribute("data-render-ms", String(ms));
     document.body.setAttribute("data-drawn", String(drawn));
   }
 
-  return { init: init, draw: draw, controls: controls, frame: frame, finish: finish, esc: esc };
+  return { init: init, draw: draw, controls: controls, frame: frame, finish: finish, esc: esc,
+           placeNames: placeNames };
 })();
