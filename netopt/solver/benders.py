@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
+from .info import highs_threads
 from .interchange import Interchange
 from .lagrangian import DemandLagrangian, LagrangianSearch, Node, fewest_open
 
@@ -277,7 +278,7 @@ class TransportationLP:
         lp = _transportation(data, self.price, np.arange(npair), np.arange(m))
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", int(threads))
+        h.setOptionValue("threads", highs_threads(threads))
         h.passModel(lp)
         self.h = h
         self.pair_idx = np.arange(npair, dtype=np.int32)
@@ -373,7 +374,7 @@ class Master:
         self.m, self.k = m, k
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", int(threads))
+        h.setOptionValue("threads", highs_threads(threads))
         h.setOptionValue("random_seed", int(seed))
         h.addVars(m, data.lower.astype(float), data.upper.astype(float))
         h.changeColsCost(m, np.arange(m, dtype=np.int32), data.fixed.astype(float))

@@ -19,7 +19,7 @@ from ..data.config import SolverSettings
 from ..model.sites import lazy_linking, link_pairs
 from .backends import solve_with_backend
 from .idle_stock import close_idle_stock
-from .info import SolveError, SolveInfo, highs_time_limit, model_size
+from .info import SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
 from .interrupts import ctrl_c_after
 from .kernel import restrict_to_kernel
 from .network_start import StartNetwork, hold, network_of, release
@@ -110,7 +110,7 @@ def _run(highs: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: boo
         return highs.solve(
             m, tee=tee, load_solutions=False, raise_exception_on_nonoptimal_result=False,
             time_limit=seconds, rel_gap=float(settings.mip_gap),
-            threads=int(settings.threads), solver_options=_options(settings, **extra),
+            threads=highs_threads(settings.threads), solver_options=_options(settings, **extra),
         )
 
 

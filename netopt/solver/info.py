@@ -16,6 +16,27 @@ def highs_time_limit(highs: object, seconds: float) -> float:
     return float(highs.getRunTime()) + max(float(seconds), 0.0)
 
 
+#: the thread count HiGHS's task scheduler was last sized for in this process
+_scheduler_threads: int | None = None
+
+
+def highs_threads(threads: int) -> int:
+    """The `threads` option for a HiGHS run, after resizing HiGHS's task scheduler if needed.
+    HiGHS sizes one scheduler per process at its first run and refuses every later run that
+    asks another count (it ends with no solution, which read as "infeasible"): solving
+    us-small (1 thread) after the national default (2) in one Python session failed that
+    way. Solves run one at a time per process (analysis/scenarios.py), so a reset between
+    them is safe."""
+    global _scheduler_threads
+    threads = int(threads)
+    if _scheduler_threads is not None and threads != _scheduler_threads:
+        import highspy  # HiGHS is imported only where it runs (info.py serves every solver)
+
+        highspy.Highs.resetGlobalScheduler(True)
+    _scheduler_threads = threads
+    return threads
+
+
 @dataclass
 class SolveInfo:
     """What the solver did, as data."""
