@@ -18,6 +18,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from ..data.config import SolverSettings
 from ..model.sites import lazy_linking, link_pairs
 from .backends import solve_with_backend
+from .bound_worker import MIN_WORKER_SECONDS, BoundWorker
 from .idle_stock import close_idle_stock
 from .info import SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
 from .interrupts import ctrl_c_after
@@ -332,6 +333,19 @@ def _repair_depot_segments(solver: _Highs, m: pyo.ConcreteModel, settings: Solve
     return value
 
 
+def _bound_worker(solver: _Highs, settings: SolverSettings, seconds: float
+                  ) -> BoundWorker | None:
+    """The full MIP on the spare core while the start runs (solver/bound_worker.py): only
+    when the settings allow a second thread and the time left pays for its root."""
+    if settings.threads < 2 or seconds < MIN_WORKER_SECONDS:
+        return None
+    try:
+        return BoundWorker(solver._solver_model, seconds, settings.seed)
+    except (OSError, ValueError) as exc:  # no child process here: the start still runs
+        log.warning("no bound worker: %s", exc)
+        return None
+
+
 def _start_applies(m: pyo.ConcreteModel) -> bool:
     """The start keeps every site the LP touches open: with a cap on active sites that
     restricted model can be infeasible, so it is skipped there."""
@@ -379,15 +393,20 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     if lazy_linking(m):
         linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE))
         lp_bound = max((b for b in (lp_bound, linked) if b is not None), default=None)
-    if not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES \
-            and _start_applies(m):
-        # the start may take the rest of the limit: the kernel MIP stops at its own optimum,
-        # which on the national model leaves the full MIP a part of the minute
-        solver.start, lp_start = mip_start(solver, m, settings, tee, left(), linked)
-        bounds = [b for b in (lp_bound, lp_start) if b is not None]
-        lp_bound = max(bounds) if bounds else None
-        started_from = "kernel" if solver.start else "none"
-    res = _run(solver, m, settings, tee, left(), solver="choose")
+    worker = None
+    try:
+        if not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES \
+                and _start_applies(m):
+            worker = _bound_worker(solver, settings, left())
+            # the start may take the rest of the limit: the kernel MIP stops at its own
+            # optimum, which on the national model leaves the full MIP a part of the minute
+            solver.start, lp_start = mip_start(solver, m, settings, tee, left(), linked)
+            bounds = [b for b in (lp_bound, lp_start) if b is not None]
+            lp_bound = max(bounds) if bounds else None
+            started_from = "kernel" if solver.start else "none"
+        res = _run(solver, m, settings, tee, left(), solver="choose")
+    finally:
+        proven = worker.stop() if worker is not None else None
     seconds = time.perf_counter() - began
     term = res.termination_condition
     sol = res.solution_status
@@ -409,11 +428,18 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     obj = res.incumbent_objective - saved if has else None
     bound = res.objective_bound
     bound = None if bound is None or not math.isfinite(bound) else float(bound)
+    if proven is not None:
+        log.info("bound worker: %.6g", proven)
+        if obj is not None:
+            proven = min(proven, obj)  # above the network only by the child's tolerances
+        lp_bound = proven if lp_bound is None else max(lp_bound, proven)
     if lp_bound is not None and (bound is None or lp_bound > bound):
         bound = lp_bound  # minimisation: the larger of two valid lower bounds
     gap = None
     if obj is not None and bound is not None:
         gap = abs(obj - bound) / max(abs(obj), 1e-9)
+        if status == "feasible" and gap <= settings.mip_gap:
+            status = "optimal"  # proven within the gap by a bound from outside this run
         if status == "optimal" and gap > settings.mip_gap:
             # HiGHS also stops on an absolute gap; report what was actually proven
             log.debug("optimal with relative gap %.3g", gap)
