@@ -393,18 +393,18 @@ var NX = (function () {
     var map = MAIN;
     if (!map || !map.nxR) { return; }
     var r = map.nxR;
-    var frame = map.getContainer().getBoundingClientRect();
+    var pane = map.getContainer().getBoundingClientRect();
     var blocked = [];
     [".nx-head", ".nx-legend", ".leaflet-top.leaflet-right", ".nx-insets"].forEach(function (q) {
       var el = document.querySelector(q);
       if (el) { blocked.push(el.getBoundingClientRect()); }
     });
-    var view = { left: Math.max(0, frame.left), top: Math.max(0, frame.top),
-                 right: Math.min(window.innerWidth, frame.right),
-                 bottom: Math.min(window.innerHeight, frame.bottom) };
+    var view = { left: Math.max(0, pane.left), top: Math.max(0, pane.top),
+                 right: Math.min(window.innerWidth, pane.right),
+                 bottom: Math.min(window.innerHeight, pane.bottom) };
     function onScreen(ll) {  /* Leaflet draws markers at whole pixels */
       var p = map.latLngToContainerPoint(ll).round();
-      return { x: frame.left + p.x, y: frame.top + p.y };
+      return { x: pane.left + p.x, y: pane.top + p.y };
     }
     r.marks.forEach(function (m) {
       if (!map.hasLayer(m.group)) { return; }
