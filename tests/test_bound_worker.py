@@ -21,13 +21,13 @@ SMALL = Path(__file__).resolve().parents[1] / "models" / "us-small.yaml"
 
 
 def _highs(cost: list[float], rows: list[tuple[list[int], list[float], float, float]],
-           binary: list[int]) -> highspy.Highs:
-    """A minimisation model passed to HiGHS (columns in [0, 1] unless binary)."""
+           binary: list[int], upper: list[float] | None = None) -> highspy.Highs:
+    """A minimisation model passed to HiGHS (columns in [0, upper], 1 by default)."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     inf = highspy.kHighsInf
     n = len(cost)
-    h.addVars(n, np.zeros(n), np.ones(n))
+    h.addVars(n, np.zeros(n), np.ones(n) if upper is None else np.asarray(upper, float))
     h.changeColsCost(n, np.arange(n), np.asarray(cost, float))
     for cols, vals, lo, hi in rows:
         h.addRow(lo if lo is not None else -inf, hi if hi is not None else inf, len(cols),
@@ -55,20 +55,10 @@ def _market_split(rows: int = 4, cols: int = 40, seed: int = 7) -> highspy.Highs
     the child is still busy when the test ends it."""
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 100, size=(rows, cols))
-    cost = [0.0] * cols + [1.0] * (2 * rows)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    n = cols + 2 * rows
-    h.addVars(n, np.zeros(n), np.concatenate([np.ones(cols), np.full(2 * rows, 1e4)]))
-    h.changeColsCost(n, np.arange(n), np.asarray(cost, float))
-    for r in range(rows):
-        target = float(a[r].sum() // 2)
-        idx = np.concatenate([np.arange(cols), [cols + 2 * r, cols + 2 * r + 1]])
-        val = np.concatenate([a[r].astype(float), [1.0, -1.0]])
-        h.addRow(target, target, len(idx), idx.astype(np.int32), val)
-    h.changeColsIntegrality(cols, np.arange(cols, dtype=np.int32),
-                            np.full(cols, highspy.HighsVarType.kInteger))
-    return h
+    split = [([*range(cols), cols + 2 * r, cols + 2 * r + 1], [*map(float, a[r]), 1.0, -1.0],
+              float(a[r].sum() // 2), float(a[r].sum() // 2)) for r in range(rows)]
+    return _highs([0.0] * cols + [1.0] * (2 * rows), split, binary=list(range(cols)),
+                  upper=[1.0] * cols + [1e4] * (2 * rows))
 
 
 def test_the_child_proves_the_hand_computed_optimum_above_the_lp() -> None:
