@@ -212,6 +212,92 @@ def test_short_names() -> None:
     assert _short_name("EWR", "EWR") == ""  # no shorter than the name
 
 
+# ------------------------------------------------------- the one-pager's static map names
+
+LABEL = re.compile(r'<text x="([-\d.]+)" y="([-\d.]+)" text-anchor="(\w+)">([^<]*)</text>')
+
+
+def _labels(marks, symbols=(), panels=(), width=400.0, height=300.0):  # noqa: ANN001, ANN202
+    """place_labels on a hand-made scene at scale 1 (symbols of half size 8): (name, x, y,
+    anchor) per label shown."""
+    from netopt.report.onepager import place_labels
+
+    out = place_labels(marks, width, height, 1.0, symbols, panels, half=8.0)
+    return [(m[4], float(m[1]), float(m[2]), m[3]) for m in map(LABEL.match, out)]
+
+
+def test_text_width_uses_the_bold_font_metrics() -> None:
+    from netopt.report.onepager import _text_width
+
+    # Helvetica bold: H 722, u 611, b 611 thousandths of the 12-px font size
+    assert _text_width("Hub", 1.0) == pytest.approx(12 * (722 + 611 + 611) / 1000)
+    assert _text_width("Hub", 2.0) == pytest.approx(2 * _text_width("Hub", 1.0))
+    assert _text_width("WWW", 1.0) > 3 * _text_width("iii", 1.0)  # not a width per letter
+    assert _text_width("\u00e9", 1.0) == pytest.approx(12.0)  # outside ASCII: one em
+
+
+def test_static_label_takes_the_first_free_side() -> None:
+    # free scene: right of the symbol, 2 px beyond its box (100 + 8 + 2), baseline 3 px above
+    # the bottom of a 13-px line centred on the mark (100 + 6.5 - 3)
+    assert _labels([(100.0, 100.0, "Hub", "")]) == [("Hub", 110.0, 103.5, "start")]
+    # a site on the right: the name goes left, anchored at its right end (it grows away)
+    site = (112.0, 95.0, 122.0, 105.0)
+    assert _labels([(100.0, 100.0, "Hub", "")], [site]) == [("Hub", 90.0, 103.5, "end")]
+    # right and left taken: above, centred, its 13-px line 2 px above the symbol (92 - 2 - 3)
+    left = (70.0, 95.0, 88.0, 105.0)
+    assert _labels([(100.0, 100.0, "Hub", "")], [site, left]) == [
+        ("Hub", 100.0, 87.0, "middle")]
+    # the edge of the map counts as taken: a mark at the right edge names itself on the left
+    assert _labels([(395.0, 100.0, "Hub", "")])[0][3] == "end"
+
+
+def test_static_labels_never_cover_symbols_or_each_other() -> None:
+    from netopt.report.onepager import _text_width
+
+    marks = [(100.0 + 14 * i, 100.0 + 9 * (i % 3), f"Hub number {i}", f"H{i}")
+             for i in range(12)]
+    symbols = [(x - 8, y - 8, x + 8, y + 8) for x, y, _, _ in marks]
+    placed = _labels(marks, symbols)
+    assert placed, "nothing named"
+    boxes = []
+    for name, x, y, anchor in placed:
+        w = _text_width(name, 1.0)
+        x0 = {"start": x, "end": x - w, "middle": x - w / 2}[anchor]
+        boxes.append((x0, y + 3 - 13, x0 + w, y + 3))
+    for i, a in enumerate(boxes):
+        assert a[0] >= 0 and a[1] >= 0 and a[2] <= 400 and a[3] <= 300
+        for b in [*boxes[i + 1:], *symbols]:
+            assert not (a[0] < b[2] - 1e-9 and b[0] < a[2] - 1e-9
+                        and a[1] < b[3] - 1e-9 and b[1] < a[3] - 1e-9), (a, b)
+
+
+def test_static_label_falls_back_to_its_short_form_then_hides() -> None:
+    # a ring of symbols leaves room for "ONT" (about 25 px) but not for the full name
+    ring = [(80.0, 60.0, 120.0, 91.0), (80.0, 109.0, 120.0, 140.0),  # above, below
+            (139.0, 60.0, 200.0, 140.0), (0.0, 60.0, 61.0, 140.0)]  # 29 px free each side
+    scene = [(100.0, 100.0, "Ontario CA cold-chain hub", "ONT")]
+    assert _labels(scene, ring) == [("ONT", 110.0, 103.5, "start")]
+    # no short form, or no room for it either: the name is left out (the table names it)
+    assert _labels([(100.0, 100.0, "Ontario CA cold-chain hub", "")], ring) == []
+    closed = [*ring, (109.0, 92.0, 139.0, 108.0), (61.0, 92.0, 91.0, 108.0)]
+    assert _labels(scene, closed) == []
+    # full names are placed before any short form takes their room
+    two = [(100.0, 100.0, "Ontario CA cold-chain hub", "ONT"), (300.0, 100.0, "Memphis", "")]
+    assert [n for n, *_ in _labels(two, ring)] == ["ONT", "Memphis"]
+
+
+def test_static_label_keeps_to_its_panel_and_beside_a_symbol_at_its_place() -> None:
+    inset = (0.0, 200.0, 150.0, 300.0)  # Alaska's inset at the bottom left
+    # a mark in the inset near its right frame: the name stays inside, on the left
+    assert _labels([(130.0, 250.0, "Anchorage hub", "")], panels=[inset])[0][3] == "end"
+    # a mark on the main map just above the inset: its name neither beside it, across the
+    # frame, nor below it, in the inset, but above (baseline 195 - 8 - 2 - 3)
+    assert _labels([(50.0, 195.0, "Hub", "")], panels=[inset]) == [("Hub", 50.0, 182.0, "middle")]
+    # a larger site drawn at the hub's place: the name goes beside the site, not on it
+    big = (88.0, 88.0, 112.0, 112.0)
+    assert _labels([(100.0, 100.0, "Hub", "")], [big]) == [("Hub", 114.0, 103.5, "start")]
+
+
 @NEEDS_NODE
 def test_crowded_name_gives_way_to_its_short_form() -> None:
     """A name with no free place shows its short form (a hub's airport code) where that fits,

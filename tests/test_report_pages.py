@@ -356,6 +356,17 @@ window.addEventListener("load", function () {
                    var r = el.getBoundingClientRect();
                    return [r.left, r.top, r.right, r.bottom, el.style.visibility !== "hidden"];
                  }),
+               // the one-pager's static map: its names and its symbols (sites, facilities)
+               pageNames: Array.prototype.map.call(document.querySelectorAll(
+                 "figure.netmap svg .names text"), function (el) {
+                   var r = el.getBoundingClientRect();
+                   return [r.left, r.top, r.right, r.bottom];
+                 }),
+               pageSymbols: Array.prototype.map.call(document.querySelectorAll(
+                 "figure.netmap svg .symbols > *"), function (el) {
+                   var r = el.getBoundingClientRect();
+                   return [r.left, r.top, r.right, r.bottom];
+                 }),
                // facility symbols of the main map: icons (hub, partner, plant, KOL), sites
                symbols: Array.prototype.filter.call(document.querySelectorAll(
                  ".leaflet-marker-pane .nx-icon, .leaflet-nxSites-pane path"), function (el) {
@@ -438,6 +449,12 @@ def test_pages_fit_and_stay_offline(folder: Path, tmp_path: Path, page: str, siz
     elif page == "report.html":
         left, _, right, _ = facts["legend"]
         assert left >= 0 and right <= w
+        names, symbols = facts["pageNames"], facts["pageSymbols"]
+        assert names and len(symbols) > 10, "static map: no names or symbols found"
+        for i, a in enumerate(names):  # as drawn, in the browser's own font
+            for b in [*names[i + 1:], *symbols]:
+                assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), \
+                    f"a name on the one-pager's map covers a name or symbol at {size}: {a} {b}"
     netlog = tmp_path / "net.json"
     _chromium((folder / page).as_uri(), f"--window-size={size}",
               f"--screenshot={tmp_path / 'shot.png'}", netlog=netlog)

@@ -178,6 +178,13 @@ def _shape(kind: str, x: float, y: float, fill: str, stroke: str, size: float = 
             'stroke-width="1.2"/>')
 
 
+Box = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+def _around(x: float, y: float, half: float) -> Box:
+    return (x - half, y - half, x + half, y + half)
+
+
 def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
     """The network as inline SVG: state outlines, zones, supply lanes, sites, active hubs and
     partners (labelled), plants; Alaska, Hawaii and Puerto Rico in insets when used."""
@@ -227,17 +234,21 @@ def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
                        f'stroke-dasharray="{lane["dash"]}"><title>{_esc(lane["tip"])}</title>'
                        "</line>")
     out.append("</g>")
+    symbols: list[Box] = []  # every symbol drawn: names keep clear of them
+    out.append('<g class="symbols">')
     for site in active:
         x, y = proj(*site["ll"])
         r = site["r"] * 0.8 * scale
         out.append(f'<circle cx="{x}" cy="{y}" r="{r:.1f}" fill="{site["fill"] or "#ffffff"}" '
                    f'stroke="{site["stroke"]}" stroke-width="1.1"><title>{_esc(site["tip"])}'
                    "</title></circle>")
+        symbols.append(_around(x, y, r + 0.55))  # the stroke is centred on the circle
     for p in fac["plants"]:
         x, y = proj(*p["ll"])
         out.append(_shape("triangle", x, y, PLANT_COLOUR, "#ffffff", 5.0 * scale))
-    out += _facility_marks(proj, fac, scale)
-    out.append("</g></svg>")
+        symbols.append(_around(x, y, 5.0 * scale + 2.1))
+    shapes, names = _facility_marks(proj, fac, scale, symbols)
+    out += [*shapes, "</g>", names, "</g></svg>"]
     return "".join(out)
 
 
@@ -247,49 +258,120 @@ def short_name(name: str) -> str:
     return base if len(base) <= 32 else base[:31] + "\u2026"
 
 
-def _facility_marks(proj: _Frames, fac: dict[str, list[dict]], scale: float) -> list[str]:
-    """Active hubs (squares) and partners (diamonds), larger than sites, with name labels."""
-    out, marks = [], []
+def _facility_marks(proj: _Frames, fac: dict[str, list[dict]], scale: float,
+                    symbols: list[Box]) -> tuple[list[str], str]:
+    """Active hubs (squares) and partners (diamonds), larger than sites, and the group of
+    their name labels, which keep clear of every symbol in `symbols` and of these."""
+    out: list[str] = []
+    marks: dict[str, list[tuple[float, float, str, str]]] = {"square": [], "diamond": []}
+    size = 6.5 * scale
     for kind, rows, colour in (("square", fac["hubs"], HUB_COLOUR),
                                ("diamond", fac["partners"], PARTNER_COLOUR)):
         for row in rows:
             if not row.get("active"):
                 continue
             x, y = proj(*row["ll"])
-            out.append(_shape(kind, x, y, colour, "#ffffff", 6.5 * scale))
-            marks.append((x, y, short_name(row["name"])))
-    labels = place_labels(marks, proj.main.width, proj.height, scale)
-    if labels:
-        out.append(f'<g font-size="{12 * scale:.1f}" font-weight="bold" fill="#1d2733" '
-                   'paint-order="stroke" stroke="#ffffff" stroke-width="3" '
-                   f'stroke-linejoin="round">{"".join(labels)}</g>')
-    return out
+            out.append(_shape(kind, x, y, colour, "#ffffff", size))
+            symbols.append(_around(x, y, size + 1.6))  # a diamond's tips, half its stroke
+            marks[kind].append((x, y, short_name(row["name"]), row.get("short") or ""))
+    panels = [(p.ox, p.oy, p.ox + p.width, p.oy + p.height) for p in proj.insets.values()]
+    # partners are named first: a map shows few, and they are what a reader looks for
+    labels = place_labels([*marks["diamond"], *marks["square"]], proj.main.width, proj.height,
+                          scale, symbols, panels, half=6.5 + 1.6 / scale)
+    if not labels:
+        return out, ""
+    return out, (f'<g class="names" font-size="{12 * scale:.1f}" font-weight="bold" '
+                 'fill="#1d2733" paint-order="stroke" stroke="#ffffff" stroke-width="3" '
+                 f'stroke-linejoin="round">{"".join(labels)}</g>')
 
 
-def place_labels(marks: list[tuple[float, float, str]], width: float, height: float,
-                 scale: float) -> list[str]:
-    """Name labels beside their marks that never overlap one another or leave the map: each
-    tries the right of its mark, then the left, above and below; a label with no free place
-    is left out (the table beside the map names every facility)."""
-    char_w, line_h, gap = 7.0 * scale, 12.0 * scale, 9.0 * scale
-    placed: list[tuple[float, float, float, float]] = []
-    out = []
-    for x, y, name in marks:
-        w = len(name) * char_w
-        for tx, ty, anchor in ((x + gap, y + 4 * scale, "start"), (x - gap, y + 4 * scale, "end"),
-                               (x, y - gap, "middle"), (x, y + gap + line_h, "middle")):
-            x0 = {"start": tx, "end": tx - w, "middle": tx - w / 2}[anchor]
-            box = (x0, ty - line_h + 2 * scale, x0 + w, ty + 3 * scale)
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _inside(a: Box, b: Box) -> bool:
+    return b[0] <= a[0] and b[1] <= a[1] and a[2] <= b[2] and a[3] <= b[3]
+
+
+#: sides a name may take beside its symbol, in order of preference (as on the Leaflet map)
+LABEL_SIDES = ("right", "left", "above", "below", "above right", "below right", "above left",
+               "below left")
+
+
+#: advance widths of Helvetica / Arial bold (the page's font; Liberation Sans on Linux has
+#: the same metrics) for printable ASCII from the space on, in thousandths of the font size
+_BOLD_WIDTHS = (
+    278, 333, 474, 556, 556, 889, 722, 238, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556,
+    556, 556, 556, 556, 556, 556, 556, 556, 333, 333, 584, 584, 584, 611, 975, 722, 722, 722,
+    722, 667, 611, 778, 722, 278, 556, 722, 611, 833, 722, 778, 667, 778, 722, 667, 611, 722,
+    667, 944, 667, 667, 611, 333, 278, 333, 584, 556, 333, 556, 611, 556, 611, 556, 333, 611,
+    611, 278, 278, 556, 278, 889, 611, 611, 611, 611, 389, 556, 333, 611, 556, 778, 556, 556,
+    500, 389, 280, 389, 584)
+
+
+def _text_width(name: str, scale: float) -> float:
+    """Width of a bold 12-px label in the page's font (an em for anything outside ASCII, as
+    wide as the widest letters)."""
+    return 12.0 * scale * sum(
+        _BOLD_WIDTHS[ord(c) - 32] if 32 <= ord(c) < 32 + len(_BOLD_WIDTHS) else 1000
+        for c in name) / 1000
+
+
+def _beside(side: str, own: Box, w: float, h: float, gap: float) -> Box:
+    """The box of a w x h label on `side` of the symbol box `own`."""
+    mid_x, mid_y = (own[0] + own[2] - w) / 2, (own[1] + own[3] - h) / 2
+    right, left = own[2] + gap, own[0] - gap - w
+    x0, y0 = {"right": (right, mid_y), "left": (left, mid_y),
+              "above": (mid_x, own[1] - gap - h), "below": (mid_x, own[3] + gap),
+              "above right": (right, own[1] - h), "below right": (right, own[3]),
+              "above left": (left, own[1] - h), "below left": (left, own[3])}[side]
+    return (x0, y0, x0 + w, y0 + h)
+
+
+def place_labels(marks: list[tuple[float, float, str, str]], width: float, height: float,
+                 scale: float, symbols: Sequence[Box] = (), panels: Sequence[Box] = (),
+                 half: float = 8.0) -> list[str]:
+    """Name labels beside their marks (symbols of `half` x scale around (x, y)) that never
+    cover a symbol, another label or the edge of the map, nor cross an inset's frame (a label
+    stays in the panel its mark is in): each tries the sides of LABEL_SIDES in turn. A name
+    with no free place tries its short form (a hub's airport code) once every full name is
+    placed; failing that it is left out - the tooltip and the table beside the map still name
+    the facility. `marks` are (x, y, name, short name or "")."""
+    line_h, gap = 13.0 * scale, 2.0 * scale
+    taken = list(symbols)
+
+    def place(x: float, y: float, name: str) -> str | None:
+        here = (x, y, x, y)
+        home = next((p for p in panels if _inside(here, p)), None)
+        # a symbol drawn at the mark (a site at a hub's airport) counts as part of its own:
+        # the name goes beside both
+        under = [b for b in taken if _inside(here, b)]
+        clear = [b for b in taken if not _inside(here, b)]
+        own = _around(x, y, half * scale)
+        own = (min(b[0] for b in (own, *under)), min(b[1] for b in (own, *under)),
+               max(b[2] for b in (own, *under)), max(b[3] for b in (own, *under)))
+        for side in LABEL_SIDES:
+            box = _beside(side, own, _text_width(name, scale), line_h, gap)
             if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
                 continue
-            if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
-                   for b in placed):
+            if home is not None and not _inside(box, home):
                 continue
-            placed.append(box)
-            out.append(f'<text x="{tx:.1f}" y="{ty:.1f}" text-anchor="{anchor}">'
-                       f"{_esc(name)}</text>")
-            break
-    return out
+            if any(_overlaps(box, b) for b in clear) or any(
+                    _overlaps(box, p) for p in panels if p is not home):
+                continue
+            taken.append(box)
+            # anchored on the side facing the symbol: a name wider than estimated grows away
+            anchor, tx = (("end", box[2]) if side.endswith("left") else
+                          ("start", box[0]) if side.endswith("right") else
+                          ("middle", (box[0] + box[2]) / 2))
+            return (f'<text x="{tx:.1f}" y="{box[3] - 3.0 * scale:.1f}" '
+                    f'text-anchor="{anchor}">{_esc(name)}</text>')
+        return None
+
+    full = [place(x, y, name) for x, y, name, _ in marks]
+    short = [label or (place(x, y, brief) if brief else None)
+             for label, (x, y, _, brief) in zip(full, marks, strict=True)]
+    return [label for label in short if label]
 
 
 def _legend(result: Results, reach: float) -> str:
