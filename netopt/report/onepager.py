@@ -246,7 +246,7 @@ def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
     for p in fac["plants"]:
         x, y = proj(*p["ll"])
         out.append(_shape("triangle", x, y, PLANT_COLOUR, "#ffffff", 5.0 * scale))
-        symbols.append(_around(x, y, 5.0 * scale + 2.1))
+        symbols.append(_around(x, y, 5.0 * scale + 2.6))  # its apex, half its stroke
     shapes, names = _facility_marks(proj, fac, scale, symbols)
     out += [*shapes, "</g>", names, "</g></svg>"]
     return "".join(out)
