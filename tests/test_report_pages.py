@@ -505,7 +505,44 @@ def _crowded(result: Results) -> Results:
     settings = dict(summary.get("settings") or {})
     settings["description"] = "A long description of the network " * 6
     summary["settings"] = settings
+    unserved = tables["unserved"].copy()  # reasons as long as the national page's
+    unserved["reason"] = ("no treatment site within 150 km (the product's max patient "
+                          "travel) and no partner in reach of the sites beyond it, "
+                          "whose lanes exceed the shelf life")
+    tables["unserved"] = unserved
     return Results(tables, result.info, summary)
+
+
+def test_crowded_list_keeps_rows_for_partners(folder: Path) -> None:
+    """On a crowded page the partners (cheap, few, and what a reader looks for) keep up to
+    two of the six rows; the costliest hubs fill the rest and the others go in one line."""
+    from netopt.report.onepager import facility_list
+
+    crowded = _crowded(Results.read(folder))
+    partners = crowded.tables["partners"].copy()
+    assert len(partners) >= 3, "us-small has fewer than three partners"
+
+    def with_active(k: int) -> str:
+        p = partners.copy()
+        p["active"] = [i < k for i in range(len(p))]
+        p["fixed_cost_usd_per_year"] = [1000.0 * (i + 1) for i in range(len(p))]
+        p["handling_cost_usd_per_year"] = 0.0
+        p["name"] = [f"Cold store {i}" for i in range(len(p))]
+        return facility_list(Results({**crowded.tables, "partners": p}, crowded.info,
+                                     crowded.summary))
+
+    def rows(html: str) -> list[tuple[str, str]]:
+        return re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td>", html)
+
+    one = with_active(1)
+    assert "Active hubs and partners: 6 of 20</h2>" in one
+    assert [r for r in rows(one) if r[1] == "Partner"] == [("Cold store 0", "Partner")]
+    assert len(rows(one)) == 6 and "14 more: " in one
+    three = with_active(3)  # the two costliest partners in rows, the third in the line
+    assert "Active hubs and partners: 6 of 22</h2>" in three
+    assert [r[0] for r in rows(three) if r[1] == "Partner"] == ["Cold store 2", "Cold store 1"]
+    assert "16 more: " in three  # the cheapest partner is counted there (named in details)
+    assert "the 6 costliest of 19</h2>" in with_active(0)  # no partner: as before
 
 
 @NEEDS_CHROMIUM

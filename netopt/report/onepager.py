@@ -519,7 +519,8 @@ def top_unserved(result: Results, n: int = 4) -> str:
             f" and {len(prods) - 1} more" if len(prods) > 1 else "")
         reason = text(main.index[0]) if len(main) else ""
         rows.append(f"<tr><td>{_esc(state)}</td><td class='n'>{_esc(fmt_num(pat))}</td>"
-                    f"<td class='why'><b>{_esc(prod)}</b>: {_esc(_first_clause(reason))}</td>"
+                    f"<td class='why'><div><b>{_esc(prod)}</b>: {_esc(_first_clause(reason))}"
+                    "</div></td>"
                     "</tr>")
     rest = float(by_state.iloc[n:].sum())
     if rest > 0:
@@ -541,6 +542,8 @@ def _first_clause(reason: str) -> str:
 
 #: hubs and partners the one-pager lists by name (the costliest); the rest in one line
 FACILITY_ROWS = 6
+#: of those rows, at most this many are kept for partners when not all fit
+PARTNER_ROWS = 2
 #: characters of names the line of the other hubs and partners holds (about five lines)
 MORE_CHARS = 440
 
@@ -560,7 +563,8 @@ def _more_names(rest: list[tuple[float, str, str, int]], limit: int = MORE_CHARS
 def facility_list(result: Results, n: int = FACILITY_ROWS) -> str:
     """Active hubs and partners by name under their heading, with yearly cost and number of
     sites served: the `n` costliest in rows, the rest named in one line, so the page stays
-    one page (details has every figure)."""
+    one page (details has every figure). Partners cost less than hubs and a network has few:
+    up to PARTNER_ROWS of the rows are kept for them, so a crowded page still shows them."""
     rows = []
     for kind, role, cols in (("hubs", "3PL hub", ("fixed_cost_usd_per_year",
                                                  "handling_cost_usd_per_year",
@@ -574,15 +578,23 @@ def facility_list(result: Results, n: int = FACILITY_ROWS) -> str:
             served = split_list(r.get("sites_served") or r.get("sites_linked"))
             rows.append((sum(num(r.get(c)) for c in cols), text(r.get("name")), role,
                          len(served)))
-    head = "<h2>Active hubs and partners</h2>" if len(rows) <= n else \
-        f"<h2>Active hubs and partners: the {n} costliest of {len(rows)}</h2>"
     if not rows:
-        return head + "<p>No hub or partner is active: sites are supplied from the plants.</p>"
+        return ("<h2>Active hubs and partners</h2>"
+                "<p>No hub or partner is active: sites are supplied from the plants.</p>")
     rows.sort(key=lambda r: -r[0])
+    partners = [i for i, r in enumerate(rows) if r[2] == "Partner"]
+    kept = set(partners[:min(PARTNER_ROWS, n)] if len(rows) > n else [])
+    picked = kept | set([i for i in range(len(rows)) if i not in kept][:n - len(kept)])
+    shown = [r for i, r in enumerate(rows) if i in picked]
+    rest = [r for i, r in enumerate(rows) if i not in picked]
+    head = "<h2>Active hubs and partners</h2>"
+    if rest and kept <= set(range(n)):  # the partners are among the costliest anyway
+        head = f"<h2>Active hubs and partners: the {n} costliest of {len(rows)}</h2>"
+    elif rest:  # a partner in the rows below costlier hubs: not "the costliest" any more
+        head = f"<h2>Active hubs and partners: {len(shown)} of {len(rows)}</h2>"
     body = [f"<tr><td>{_esc(name)}</td><td>{role}</td><td class='n'>{_esc(fmt_usd(cost))}</td>"
-            f"<td class='n'>{sites}</td></tr>" for cost, name, role, sites in rows[:n]]
-    if len(rows) > n:
-        rest = rows[n:]
+            f"<td class='n'>{sites}</td></tr>" for cost, name, role, sites in shown]
+    if rest:
         body.append(f"<tr class='note'><td colspan='2'>{_esc(_more_names(rest))}</td>"
                     f"<td class='n'>{_esc(fmt_usd(sum(r[0] for r in rest)))}</td>"
                     f"<td class='n'>{sum(r[3] for r in rest)}</td></tr>")
