@@ -237,16 +237,19 @@ def test_text_width_uses_the_bold_font_metrics() -> None:
 
 
 def test_static_label_takes_the_first_free_side() -> None:
-    # free scene: right of the symbol, 2 px beyond its box (100 + 8 + 2), baseline 3 px above
-    # the bottom of a 13-px line centred on the mark (100 + 6.5 - 3)
-    assert _labels([(100.0, 100.0, "Hub", "")]) == [("Hub", 110.0, 103.5, "start")]
+    # free scene: right of the symbol, 2 px beyond its box (100 + 8 + 2); a 13.5-px line
+    # centred on the mark, its baseline 2.6 px above the line's bottom (100 + 6.75 - 2.6)
+    assert _labels([(100.0, 100.0, "Hub", "")]) == [("Hub", 110.0, 104.2, "start")]
     # a site on the right: the name goes left, anchored at its right end (it grows away)
-    site = (112.0, 95.0, 122.0, 105.0)
-    assert _labels([(100.0, 100.0, "Hub", "")], [site]) == [("Hub", 90.0, 103.5, "end")]
-    # right and left taken: above, centred, its 13-px line 2 px above the symbol (92 - 2 - 3)
-    left = (70.0, 95.0, 88.0, 105.0)
+    site = (113.0, 95.0, 123.0, 105.0)
+    assert _labels([(100.0, 100.0, "Hub", "")], [site]) == [("Hub", 90.0, 104.2, "end")]
+    # a symbol 1 px beyond the name's box is too close for the name's white outline
+    near = (111.0 + 23.3, 95.0, 140.0, 105.0)  # "Hub" is 23.3 px wide
+    assert _labels([(100.0, 100.0, "Hub", "")], [near])[0][3] == "end"
+    # right and left taken: above, centred, its line 2 px above the symbol (92 - 2 - 2.6)
+    left = (70.0, 95.0, 87.0, 105.0)
     assert _labels([(100.0, 100.0, "Hub", "")], [site, left]) == [
-        ("Hub", 100.0, 87.0, "middle")]
+        ("Hub", 100.0, 87.4, "middle")]
     # the edge of the map counts as taken: a mark at the right edge names itself on the left
     assert _labels([(395.0, 100.0, "Hub", "")])[0][3] == "end"
 
@@ -263,27 +266,38 @@ def test_static_labels_never_cover_symbols_or_each_other() -> None:
     for name, x, y, anchor in placed:
         w = _text_width(name, 1.0)
         x0 = {"start": x, "end": x - w, "middle": x - w / 2}[anchor]
-        boxes.append((x0, y + 3 - 13, x0 + w, y + 3))
+        boxes.append((x0, y + 2.6 - 13.5, x0 + w, y + 2.6))
     for i, a in enumerate(boxes):
         assert a[0] >= 0 and a[1] >= 0 and a[2] <= 400 and a[3] <= 300
         for b in [*boxes[i + 1:], *symbols]:
-            assert not (a[0] < b[2] - 1e-9 and b[0] < a[2] - 1e-9
-                        and a[1] < b[3] - 1e-9 and b[1] < a[3] - 1e-9), (a, b)
+            assert not (a[0] < b[2] - 1e-6 and b[0] < a[2] - 1e-6
+                        and a[1] < b[3] - 1e-6 and b[1] < a[3] - 1e-6), (a, b)
+
+
+#: a corridor at y 92-108 between blocks above, below, left (x < 90) and right (x > 139.5)
+CORRIDOR = [(0.0, 50.0, 200.0, 90.0), (0.0, 110.0, 200.0, 150.0), (0.0, 90.0, 88.0, 110.0),
+            (141.0, 90.0, 200.0, 110.0)]
 
 
 def test_static_label_falls_back_to_its_short_form_then_hides() -> None:
-    # a ring of symbols leaves room for "ONT" (about 25 px) but not for the full name
-    ring = [(80.0, 60.0, 120.0, 91.0), (80.0, 109.0, 120.0, 140.0),  # above, below
-            (139.0, 60.0, 200.0, 140.0), (0.0, 60.0, 61.0, 140.0)]  # 29 px free each side
-    scene = [(100.0, 100.0, "Ontario CA cold-chain hub", "ONT")]
-    assert _labels(scene, ring) == [("ONT", 110.0, 103.5, "start")]
+    hub = (100.0, 100.0, "Ontario CA cold-chain hub", "ONT")
+    # room for "ONT" (25.3 px) on the right, not for the full name
+    assert _labels([hub], CORRIDOR) == [("ONT", 110.0, 104.2, "start")]
     # no short form, or no room for it either: the name is left out (the table names it)
-    assert _labels([(100.0, 100.0, "Ontario CA cold-chain hub", "")], ring) == []
-    closed = [*ring, (109.0, 92.0, 139.0, 108.0), (61.0, 92.0, 91.0, 108.0)]
-    assert _labels(scene, closed) == []
-    # full names are placed before any short form takes their room
-    two = [(100.0, 100.0, "Ontario CA cold-chain hub", "ONT"), (300.0, 100.0, "Memphis", "")]
-    assert [n for n, *_ in _labels(two, ring)] == ["ONT", "Memphis"]
+    assert _labels([(*hub[:3], "")], CORRIDOR) == []
+    assert _labels([hub], [*CORRIDOR, (124.0, 92.0, 140.0, 108.0)]) == []
+
+
+def test_static_full_names_are_placed_before_short_forms() -> None:
+    # A's full name fits nowhere, its short "A" only right of it (x 110-118.7); B's name "B"
+    # fits only left of B (x 111.3-120): the same place. Full names go first, so B is named
+    # and A, whose short form then finds no room, is not - in mark order it would be the
+    # other way round
+    a, b = (100.0, 100.0, "Atlanta cold-chain hub", "A"), (130.0, 100.0, "B", "")
+    walls = [(0.0, 50.0, 200.0, 91.5), (0.0, 108.5, 200.0, 150.0), (0.0, 90.0, 89.5, 110.0),
+             (141.0, 90.0, 200.0, 110.0), (92.0, 92.0, 108.0, 108.0), (122.0, 92.0, 138.0, 108.0)]
+    assert _labels([a], walls) == [("A", 110.0, 104.2, "start")]
+    assert _labels([a, b], walls) == [("B", 120.0, 104.2, "end")]
 
 
 def test_static_label_keeps_to_its_panel_and_beside_a_symbol_at_its_place() -> None:
@@ -291,11 +305,11 @@ def test_static_label_keeps_to_its_panel_and_beside_a_symbol_at_its_place() -> N
     # a mark in the inset near its right frame: the name stays inside, on the left
     assert _labels([(130.0, 250.0, "Anchorage hub", "")], panels=[inset])[0][3] == "end"
     # a mark on the main map just above the inset: its name neither beside it, across the
-    # frame, nor below it, in the inset, but above (baseline 195 - 8 - 2 - 3)
-    assert _labels([(50.0, 195.0, "Hub", "")], panels=[inset]) == [("Hub", 50.0, 182.0, "middle")]
+    # frame, nor below it, in the inset, but above (baseline 195 - 8 - 2 - 2.6)
+    assert _labels([(50.0, 195.0, "Hub", "")], panels=[inset]) == [("Hub", 50.0, 182.4, "middle")]
     # a larger site drawn at the hub's place: the name goes beside the site, not on it
     big = (88.0, 88.0, 112.0, 112.0)
-    assert _labels([(100.0, 100.0, "Hub", "")], [big]) == [("Hub", 114.0, 103.5, "start")]
+    assert _labels([(100.0, 100.0, "Hub", "")], [big]) == [("Hub", 114.0, 104.2, "start")]
 
 
 @NEEDS_NODE

@@ -246,8 +246,9 @@ def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
     for p in fac["plants"]:
         x, y = proj(*p["ll"])
         out.append(_shape("triangle", x, y, PLANT_COLOUR, "#ffffff", 5.0 * scale))
-        symbols.append(_around(x, y, 5.0 * scale + 2.6))  # its apex, half its stroke
-    shapes, names = _facility_marks(proj, fac, scale, symbols)
+        symbols.append(_around(x, y, 5.0 * scale + 3.3))  # its apex and its mitred stroke
+    cost = {name: usd for usd, name, _, _ in _active_facilities(result)}
+    shapes, names = _facility_marks(proj, fac, scale, symbols, cost)
     out += [*shapes, "</g>", names, "</g></svg>"]
     return "".join(out)
 
@@ -259,25 +260,28 @@ def short_name(name: str) -> str:
 
 
 def _facility_marks(proj: _Frames, fac: dict[str, list[dict]], scale: float,
-                    symbols: list[Box]) -> tuple[list[str], str]:
+                    symbols: list[Box], cost: dict[str, float]) -> tuple[list[str], str]:
     """Active hubs (squares) and partners (diamonds), larger than sites, and the group of
-    their name labels, which keep clear of every symbol in `symbols` and of these."""
+    their name labels, which keep clear of every symbol in `symbols` and of these. Where
+    names compete for room, partners go first, then hubs by `cost` (name -> USD a year),
+    the order of the list beside the map."""
     out: list[str] = []
     marks: dict[str, list[tuple[float, float, str, str]]] = {"square": [], "diamond": []}
     size = 6.5 * scale
     for kind, rows, colour in (("square", fac["hubs"], HUB_COLOUR),
                                ("diamond", fac["partners"], PARTNER_COLOUR)):
-        for row in rows:
+        for row in sorted(rows, key=lambda row: -cost.get(row["name"], 0.0)):
             if not row.get("active"):
                 continue
             x, y = proj(*row["ll"])
             out.append(_shape(kind, x, y, colour, "#ffffff", size))
-            symbols.append(_around(x, y, size + 1.6))  # a diamond's tips, half its stroke
+            symbols.append(_around(x, y, size + 1.9))  # a diamond's tips and mitred stroke
             marks[kind].append((x, y, short_name(row["name"]), row.get("short") or ""))
-    panels = [(p.ox, p.oy, p.ox + p.width, p.oy + p.height) for p in proj.insets.values()]
-    # partners are named first: a map shows few, and they are what a reader looks for
+    # the inset frames as drawn (inset_boxes: whole units, a 1-unit stroke)
+    panels = [(round(p.ox) - 0.5, round(p.oy) - 0.5, round(p.ox) + round(p.width) + 0.5,
+               round(p.oy) + round(p.height) + 0.5) for p in proj.insets.values()]
     labels = place_labels([*marks["diamond"], *marks["square"]], proj.main.width, proj.height,
-                          scale, symbols, panels, half=6.5 + 1.6 / scale)
+                          scale, symbols, panels, half=6.5 + 1.9 / scale)
     if not labels:
         return out, ""
     return out, (f'<g class="names" font-size="{12 * scale:.1f}" font-weight="bold" '
@@ -337,7 +341,9 @@ def place_labels(marks: list[tuple[float, float, str, str]], width: float, heigh
     with no free place tries its short form (a hub's airport code) once every full name is
     placed; failing that it is left out - the tooltip and the table beside the map still name
     the facility. `marks` are (x, y, name, short name or "")."""
-    line_h, gap = 13.0 * scale, 2.0 * scale
+    # a line of the font as the browser boxes it (ascent 0.905, descent 0.212 of 12 px)
+    line_h, descent, gap = 13.5 * scale, 2.6 * scale, 2.0 * scale
+    halo = 1.0  # the white outline around each name (stroke-width 3) less its faint edge
     taken = list(symbols)
 
     def place(x: float, y: float, name: str) -> str | None:
@@ -356,15 +362,16 @@ def place_labels(marks: list[tuple[float, float, str, str]], width: float, heigh
                 continue
             if home is not None and not _inside(box, home):
                 continue
-            if any(_overlaps(box, b) for b in clear) or any(
-                    _overlaps(box, p) for p in panels if p is not home):
+            padded = (box[0] - halo, box[1] - halo, box[2] + halo, box[3] + halo)
+            if any(_overlaps(padded, b) for b in clear) or any(
+                    _overlaps(padded, p) for p in panels if p is not home):
                 continue
             taken.append(box)
             # anchored on the side facing the symbol: a name wider than estimated grows away
             anchor, tx = (("end", box[2]) if side.endswith("left") else
                           ("start", box[0]) if side.endswith("right") else
                           ("middle", (box[0] + box[2]) / 2))
-            return (f'<text x="{tx:.1f}" y="{box[3] - 3.0 * scale:.1f}" '
+            return (f'<text x="{tx:.1f}" y="{box[3] - descent:.1f}" '
                     f'text-anchor="{anchor}">{_esc(name)}</text>')
         return None
 
@@ -560,11 +567,8 @@ def _more_names(rest: list[tuple[float, str, str, int]], limit: int = MORE_CHARS
             + (f" and {left} others (all in details)" if left else ""))
 
 
-def facility_list(result: Results, n: int = FACILITY_ROWS) -> str:
-    """Active hubs and partners by name under their heading, with yearly cost and number of
-    sites served: the `n` costliest in rows, the rest named in one line, so the page stays
-    one page (details has every figure). Partners cost less than hubs and a network has few:
-    up to PARTNER_ROWS of the rows are kept for them, so a crowded page still shows them."""
+def _active_facilities(result: Results) -> list[tuple[float, str, str, int]]:
+    """(USD a year, name, role, sites served) of every active hub and partner."""
     rows = []
     for kind, role, cols in (("hubs", "3PL hub", ("fixed_cost_usd_per_year",
                                                  "handling_cost_usd_per_year",
@@ -578,6 +582,15 @@ def facility_list(result: Results, n: int = FACILITY_ROWS) -> str:
             served = split_list(r.get("sites_served") or r.get("sites_linked"))
             rows.append((sum(num(r.get(c)) for c in cols), text(r.get("name")), role,
                          len(served)))
+    return rows
+
+
+def facility_list(result: Results, n: int = FACILITY_ROWS) -> str:
+    """Active hubs and partners by name under their heading, with yearly cost and number of
+    sites served: the `n` costliest in rows, the rest named in one line, so the page stays
+    one page (details has every figure). Partners cost less than hubs and a network has few:
+    up to PARTNER_ROWS of the rows are kept for them, so a crowded page still shows them."""
+    rows = _active_facilities(result)
     if not rows:
         return ("<h2>Active hubs and partners</h2>"
                 "<p>No hub or partner is active: sites are supplied from the plants.</p>")
