@@ -489,7 +489,8 @@ def test_report_prints_on_one_letter_page(folder: Path, tmp_path: Path) -> None:
 
 def _crowded(result: Results) -> Results:
     """us-small as crowded as a national network: 19 active hubs with long names spread over
-    the region, a two-line description, unserved patients in many states."""
+    the region, a two-line description, unserved patients in many states, each with a reason
+    as long as the national page's."""
     hubs = result.tables["hubs"]
     extra = []
     for i in range(19 - int(hubs["active"].astype(bool).sum())):

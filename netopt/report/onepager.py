@@ -181,8 +181,17 @@ def _shape(kind: str, x: float, y: float, fill: str, stroke: str, size: float = 
 Box = tuple[float, float, float, float]  # left, top, right, bottom
 
 
+def _grow(box: Box, by: float) -> Box:
+    return (box[0] - by, box[1] - by, box[2] + by, box[3] + by)
+
+
 def _around(x: float, y: float, half: float) -> Box:
-    return (x - half, y - half, x + half, y + half)
+    return _grow((x, y, x, y), half)
+
+
+def _union(boxes: Sequence[Box]) -> Box:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+            max(b[3] for b in boxes))
 
 
 def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
@@ -281,7 +290,7 @@ def _facility_marks(proj: _Frames, fac: dict[str, list[dict]], scale: float,
     panels = [(round(p.ox) - 0.5, round(p.oy) - 0.5, round(p.ox) + round(p.width) + 0.5,
                round(p.oy) + round(p.height) + 0.5) for p in proj.insets.values()]
     labels = place_labels([*marks["diamond"], *marks["square"]], proj.main.width, proj.height,
-                          scale, symbols, panels, half=6.5 + 1.9 / scale)
+                          scale, symbols, panels, half=size + 1.9)
     if not labels:
         return out, ""
     return out, (f'<g class="names" font-size="{12 * scale:.1f}" font-weight="bold" '
@@ -335,7 +344,7 @@ def _beside(side: str, own: Box, w: float, h: float, gap: float) -> Box:
 def place_labels(marks: list[tuple[float, float, str, str]], width: float, height: float,
                  scale: float, symbols: Sequence[Box] = (), panels: Sequence[Box] = (),
                  half: float = 8.0) -> list[str]:
-    """Name labels beside their marks (symbols of `half` x scale around (x, y)) that never
+    """Name labels beside their marks (symbols reaching `half` units around (x, y)) that never
     cover a symbol, another label or the edge of the map, nor cross an inset's frame (a label
     stays in the panel its mark is in): each tries the sides of LABEL_SIDES in turn. A name
     with no free place tries its short form (a hub's airport code) once every full name is
@@ -353,16 +362,14 @@ def place_labels(marks: list[tuple[float, float, str, str]], width: float, heigh
         # the name goes beside both
         under = [b for b in taken if _inside(here, b)]
         clear = [b for b in taken if not _inside(here, b)]
-        own = _around(x, y, half * scale)
-        own = (min(b[0] for b in (own, *under)), min(b[1] for b in (own, *under)),
-               max(b[2] for b in (own, *under)), max(b[3] for b in (own, *under)))
+        own = _union([_around(x, y, half), *under])
         for side in LABEL_SIDES:
             box = _beside(side, own, _text_width(name, scale), line_h, gap)
             if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
                 continue
             if home is not None and not _inside(box, home):
                 continue
-            padded = (box[0] - halo, box[1] - halo, box[2] + halo, box[3] + halo)
+            padded = _grow(box, halo)
             if any(_overlaps(padded, b) for b in clear) or any(
                     _overlaps(padded, p) for p in panels if p is not home):
                 continue
