@@ -202,6 +202,42 @@ def test_name_with_no_free_place_is_dropped() -> None:
     assert placed == [None]
 
 
+@NEEDS_NODE
+def test_names_get_room_by_rank() -> None:
+    """Two hubs, one above the other, whose names fit only in the band between them (right of
+    both), and only one of them: the lower rank takes it whatever the drawing order, and the
+    other gives way to its airport code beside its symbol; without ranks, drawing order
+    decides."""
+    upper = {"x": 400, "y": 100, "own": HUB, "w": 180, "h": 15, "short": {"w": 30, "h": 15}}
+    lower = {**upper, "y": 140}
+    blocked = [_box(400, 100, HUB), _box(400, 140, HUB),
+               {"left": 0, "top": 0, "right": 389, "bottom": 800},  # left of both
+               {"left": 389, "top": 0, "right": 1000, "bottom": 88},  # above
+               {"left": 389, "top": 152, "right": 1000, "bottom": 800},  # below
+               {"left": 450, "top": 88, "right": 1000, "bottom": 110},  # room for a code only
+               {"left": 450, "top": 130, "right": 1000, "bottom": 152}]  # the same
+    plain, ranked = _place_names([
+        {"names": [upper, lower], "blocked": blocked, "view": VIEW},
+        {"names": [{**upper, "rank": 1}, {**lower, "rank": 0}], "blocked": blocked,
+         "view": VIEW}])
+    assert [(p["side"], p["short"]) for p in plain] == [("below right", False),
+                                                        ("right", True)]
+    assert [(p["side"], p["short"]) for p in ranked] == [("right", True),
+                                                         ("above right", False)]
+
+
+def test_partners_then_costlier_hubs_rank_first() -> None:
+    """The order both maps give names room in (maps._rank_names): partners, then hubs by
+    yearly cost; a row without a name (an inactive facility) gets no rank."""
+    from netopt.report.maps import _rank_names
+
+    cheap, dear, off, partner = ({"name": "Cheap hub"}, {"name": "Dear hub"}, {"name": ""},
+                                 {"name": "Partner"})
+    _rank_names([(1, 500.0, cheap), (1, 900.0, dear), (1, 2000.0, off), (0, 80.0, partner)])
+    assert (partner["rank"], dear["rank"], cheap["rank"]) == (0, 1, 2)
+    assert "rank" not in off
+
+
 def test_short_names() -> None:
     from netopt.report.maps import _short_name
 

@@ -272,7 +272,8 @@ def test_hub_popups_list_cost_and_sites_served(folder: Path) -> None:
     for hub in active.itertuples(index=False):
         name = re.escape(json.dumps(hub.name))
         payload = json.loads(re.search(r'\{"ll":\[[^]]*\],"icon":"hub","tip":"[^"]*","name":'
-                                       + name + r'.*?"pop":(\[\[.*?\]\])\}', page).group(1))
+                                       + name + r'.*?"pop":(\[\[.*?\]\])(?:,"rank":\d+)?\}',
+                                       page).group(1))
         rows = [tuple(r) for r in payload]
         cost = hub.fixed_cost_usd_per_year + hub.handling_cost_usd_per_year + \
             hub.transport_cost_usd_per_year

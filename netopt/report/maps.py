@@ -573,15 +573,29 @@ def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup) -> dic
         "title": name, "sub": f"3PL hub \u00b7 {text(row.get('airport_code'))}", "pop": pop}
 
 
+def _rank_names(yearly: list[tuple[int, float, dict]]) -> None:
+    """Give each named facility row its `rank`: where names compete for room on a map, lower
+    ranks are placed first. Partners come first (few, cheap, and a map's only sign of them),
+    then hubs by yearly cost: the order of the one-pager's list, so both maps keep the same
+    names when room runs out."""
+    named = sorted((t for t in yearly if t[2].get("name")), key=lambda t: (t[0], -t[1]))
+    for rank, (_, _, row) in enumerate(named):
+        row["rank"] = rank
+
+
 def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup,
                        hubs: _Lookup, partners: _Lookup) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {"hubs": [], "partners": [], "links": [], "plants": [],
                                   "kols": []}
+    yearly: list[tuple[int, float, dict]] = []  # (partners first, cost, named row)
     for row in table(result, "hubs").to_dict("records"):
         hid = text(row.get("hub_id"))
         if hid not in hubs.coords:
             continue
         out["hubs"].append(_hub_row(row, hubs, sites, partners))
+        yearly.append((1, sum(num(row.get(c)) for c in (
+            "fixed_cost_usd_per_year", "handling_cost_usd_per_year",
+            "transport_cost_usd_per_year")), out["hubs"][-1]))
     for row in table(result, "partners").to_dict("records"):
         pid = text(row.get("partner_id"))
         if pid not in partners.coords:
@@ -607,6 +621,7 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
             "name": name if active else "", "active": active,
             "short": _short_name(name) if active else "",
             "title": name, "sub": "Cold-storage partner", "pop": pop})
+        yearly.append((0, fixed + handling, out["partners"][-1]))
         for s in linked:
             if s in sites.coords:
                 out["links"].append({
@@ -615,6 +630,7 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
                     "tip": f"{name} \u2192 {sites.name(s)} (partner link)",
                     "title": "Partner link", "sub": f"{name} \u2192 {sites.name(s)}",
                     "pop": [["Partner", name], ["Site", sites.name(s)]]})
+    _rank_names(yearly)
     plants = table(result, "plants")
     for row in plants.to_dict("records"):
         la, lo = num(row.get("latitude"), math.nan), num(row.get("longitude"), math.nan)

@@ -256,8 +256,7 @@ def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
         x, y = proj(*p["ll"])
         out.append(_shape("triangle", x, y, PLANT_COLOUR, "#ffffff", 5.0 * scale))
         symbols.append(_around(x, y, 5.0 * scale + 3.3))  # its apex and its mitred stroke
-    cost = {name: usd for usd, name, _, _ in _active_facilities(result)}
-    shapes, names = _facility_marks(proj, fac, scale, symbols, cost)
+    shapes, names = _facility_marks(proj, fac, scale, symbols)
     out += [*shapes, "</g>", names, "</g></svg>"]
     return "".join(out)
 
@@ -269,27 +268,29 @@ def short_name(name: str) -> str:
 
 
 def _facility_marks(proj: _Frames, fac: dict[str, list[dict]], scale: float,
-                    symbols: list[Box], cost: dict[str, float]) -> tuple[list[str], str]:
+                    symbols: list[Box]) -> tuple[list[str], str]:
     """Active hubs (squares) and partners (diamonds), larger than sites, and the group of
     their name labels, which keep clear of every symbol in `symbols` and of these. Where
-    names compete for room, partners go first, then hubs by `cost` (name -> USD a year),
-    the order of the list beside the map."""
+    names compete for room, they are placed by the payload's rank (maps._rank_names:
+    partners, then hubs by yearly cost), as on the interactive map."""
     out: list[str] = []
-    marks: dict[str, list[tuple[float, float, str, str]]] = {"square": [], "diamond": []}
+    marks: list[tuple[float, float, float, str, str]] = []  # rank, x, y, name, short form
     size = 6.5 * scale
     for kind, rows, colour in (("square", fac["hubs"], HUB_COLOUR),
                                ("diamond", fac["partners"], PARTNER_COLOUR)):
-        for row in sorted(rows, key=lambda row: -cost.get(row["name"], 0.0)):
+        for row in rows:
             if not row.get("active"):
                 continue
             x, y = proj(*row["ll"])
             out.append(_shape(kind, x, y, colour, "#ffffff", size))
             symbols.append(_around(x, y, size + 1.9))  # a diamond's tips and mitred stroke
-            marks[kind].append((x, y, short_name(row["name"]), row.get("short") or ""))
+            marks.append((row.get("rank", math.inf), x, y, short_name(row["name"]),
+                          row.get("short") or ""))
+    marks.sort(key=lambda mark: mark[0])
     # the inset frames as drawn (inset_boxes: whole units, a 1-unit stroke)
     panels = [(round(p.ox) - 0.5, round(p.oy) - 0.5, round(p.ox) + round(p.width) + 0.5,
                round(p.oy) + round(p.height) + 0.5) for p in proj.insets.values()]
-    labels = place_labels([*marks["diamond"], *marks["square"]], proj.main.width, proj.height,
+    labels = place_labels([mark[1:] for mark in marks], proj.main.width, proj.height,
                           scale, symbols, panels, half=size + 1.9)
     if not labels:
         return out, ""

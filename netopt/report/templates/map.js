@@ -132,7 +132,8 @@ var NX = (function () {
         iconAnchor: [0, 0] }),
       interactive: false, keyboard: false, pane: "nxNames"
     });
-    r.names.push({ group: g, ll: row.ll, own: iconBox(D.icons[row.icon]), label: label });
+    r.names.push({ group: g, ll: row.ll, own: iconBox(D.icons[row.icon]), label: label,
+                   rank: row.rank });
     g.addLayer(label);
   }
 
@@ -329,7 +330,8 @@ var NX = (function () {
      free place gives way to its short form (a hub's airport code), placed the same way
      after every full name; with no place for that either, it is hidden at this zoom (its
      symbol's tooltip and pop-up still name it, and zooming in frees room). Names are placed
-     in drawing order, so hubs before partners. */
+     by rank, as the one-pager's list and static map order them: partners, then hubs by
+     yearly cost (the payload's `rank`; names without one follow in drawing order). */
   var GAP = 3;
   var SIDES = ["right", "left", "above", "below", "above right", "below right", "above left",
                "below left"];
@@ -356,9 +358,9 @@ var NX = (function () {
     }
   }
 
-  /* names [{x, y, own, w, h, short}] (x, y: its symbol's place on screen; own: that
+  /* names [{x, y, own, w, h, short, rank}] (x, y: its symbol's place on screen; own: that
      symbol's box around it; w x h: the name's size; short: {w, h} of its short form or
-     null), blocked boxes [{left, top, right, bottom}] (every symbol shown, the title,
+     null; rank: lower ranks get room first, optional), blocked boxes [{left, top, right, bottom}] (every symbol shown, the title,
      legend...) and the visible area, all in screen pixels; returns per name {side, left, top,
      short} (its top-left corner relative to x, y; short: true when the short form is shown),
      or null when no place is free. Pure, so that it can be tested without a browser. */
@@ -380,11 +382,16 @@ var NX = (function () {
       }
       return null;
     }
-    var out = names.map(function (n) { return place(n, n.w, n.h, false); });
-    return out.map(function (at, i) {
+    function rank(i) { return names[i].rank === undefined ? Infinity : names[i].rank; }
+    var order = names.map(function (n, i) { return i; });
+    order.sort(function (a, b) { return rank(a) - rank(b) || a - b; });
+    var out = names.map(function () { return null; });
+    order.forEach(function (i) { out[i] = place(names[i], names[i].w, names[i].h, false); });
+    order.forEach(function (i) {
       var n = names[i];
-      return at || (n.short ? place(n, n.short.w, n.short.h, true) : null);
+      if (!out[i] && n.short) { out[i] = place(n, n.short.w, n.short.h, true); }
     });
+    return out;
   }
 
   var MAIN = null;
@@ -424,7 +431,8 @@ var NX = (function () {
       var p = onScreen(n.ll);
       var full = size(span), short = el.querySelector(".nx-short");
       spans.push([span, short]);
-      names.push({ x: p.x, y: p.y, own: n.own, w: full.w, h: full.h, short: size(short) });
+      names.push({ x: p.x, y: p.y, own: n.own, w: full.w, h: full.h, short: size(short),
+                   rank: n.rank });
     });
     function show(span, at) {
       if (!span) { return; }
