@@ -1,17 +1,23 @@
-"""Two HiGHS 1.x behaviours solver/info.py works around: an LP run is timed against its
-object's cumulative run clock, so a stage that re-runs one object must set its limit past that
-clock; and one task scheduler per process, sized at the first run, refuses runs with another
-thread count."""
+"""Three HiGHS 1.x behaviours netopt works around: an LP run is timed against its object's
+cumulative run clock, so a stage that re-runs one object must set its limit past that clock
+(solver/info.py); a MIP run on an object that holds an LP solution runs two MIPs, each timed
+from its own start, so netopt interrupts a run on the wall clock (solver/highs.py); and one
+task scheduler per process, sized at the first run, refuses runs with another thread count."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import highspy
 import numpy as np
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
 from netopt.data.case import load_case
+from netopt.data.config import SolverSettings
 from netopt.results.pipeline import solve_case
+from netopt.solver import highs
 from netopt.solver.info import highs_time_limit
 
 SMALL = Path(__file__).resolve().parents[1] / "models" / "us-small.yaml"
@@ -55,6 +61,66 @@ def test_the_limit_past_the_clock_gives_the_run_its_seconds() -> None:
         limit = highs_time_limit(h, h.getRunTime() / 2)
         assert limit > h.getRunTime()
         assert _rerun(h, col, limit) == highspy.HighsModelStatus.kOptimal
+
+
+def _market_split(rows: int = 4, cols: int = 40, seed: int = 7) -> pyo.ConcreteModel:
+    """The market-split MIP of test_bound_worker.py as a Pyomo model: equality rows of random
+    coefficients over binaries, slack priced; branch-and-bound needs hours at this size, so
+    every MIP run ends at its limit."""
+    a = np.random.default_rng(seed).integers(0, 100, size=(rows, cols))
+    m = pyo.ConcreteModel()
+    m.J, m.R = pyo.RangeSet(0, cols - 1), pyo.RangeSet(0, rows - 1)
+    m.x = pyo.Var(m.J, domain=pyo.Binary)
+    m.over = pyo.Var(m.R, bounds=(0, 1e4))
+    m.under = pyo.Var(m.R, bounds=(0, 1e4))
+    m.split = pyo.Constraint(m.R, rule=lambda m, r: sum(
+        int(a[r, j]) * m.x[j] for j in m.J) + m.under[r] - m.over[r] == int(a[r].sum() // 2))
+    m.cost = pyo.Objective(expr=pyo.quicksum(m.over[r] + m.under[r] for r in m.R))
+    return m
+
+
+def _timed_mip(after_lp: bool, limit: float) -> tuple[float, highs._Highs, object]:
+    """Wall seconds of one MIP run of `limit` seconds through netopt's HiGHS runs, on a fresh
+    object or on one that holds the LP relaxation's solution (interior point, no crossover:
+    every binary fractional, as many are after the fine model's cut loop)."""
+    # the tests above ran HiGHS at its default thread count, which sized its scheduler
+    highspy.Highs.resetGlobalScheduler(True)
+    m, settings = _market_split(), SolverSettings()
+    solver = highs._Highs()
+    solver.set_instance(m)
+    if after_lp:
+        lp = highs._run(solver, m, settings, False, 30.0, solve_relaxation=True, solver="ipm",
+                        run_crossover="off")
+        assert lp.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
+    started = time.perf_counter()
+    # HiGHS caps the MIP that completes a held solution at mip_max_start_nodes nodes: on the
+    # fine model its root alone took 90 s, here 500 nodes take a third of a second, so the
+    # cap is lifted to give it the fine model's cost
+    res = highs._run(solver, m, settings, False, limit, solver="choose",
+                     mip_max_start_nodes=highs.NO_SOLUTION_LIMIT)
+    return time.perf_counter() - started, solver, res
+
+
+def test_a_mip_run_on_an_object_holding_an_lp_solution_ends_at_its_limit() -> None:
+    """HiGHS completes the held LP solution with a MIP timed from its own start, then runs
+    the MIP timed from its own start again: 2x the limit without the deadline (the fine model
+    held at a network: 90 s, then 89 s more, for a limit of 89 s)."""
+    limit = 5.0
+    wall, solver, res = _timed_mip(after_lp=True, limit=limit)
+    assert wall <= 1.6 * limit, f"{wall:.1f}s for a limit of {limit:.0f}s"
+    assert solver.stopped  # at netopt's deadline, not HiGHS's own limit
+    assert res.termination_condition == TerminationCondition.maxTimeLimit
+    # the network the hidden MIP found is kept
+    assert res.solution_status in (SolutionStatus.feasible, SolutionStatus.optimal)
+
+
+def test_a_run_whose_clock_starts_with_it_is_left_to_stop_itself() -> None:
+    """The deadline lies past HiGHS's own limit: a run that honours that ends as it did."""
+    limit = 2.0
+    wall, solver, res = _timed_mip(after_lp=False, limit=limit)
+    assert not solver.stopped
+    assert res.termination_condition == TerminationCondition.maxTimeLimit
+    assert wall <= limit + highs.DEADLINE_SLACK
 
 
 def test_solves_with_other_thread_counts_follow_each_other_in_one_process() -> None:

@@ -68,15 +68,76 @@ WIDE_KERNEL_SECONDS = 120.0
 WIDE_KERNEL_SHARE = 0.4
 #: the interior-point LP optimum is used as a bound only after this relative safety margin
 LP_BOUND_TOLERANCE = 1e-6
+#: seconds past its time limit at which a HiGHS run is interrupted (`_Highs.deadline`): HiGHS
+#: stops itself at the limit when its own clock started with the run, so runs that end in
+#: time end as they did without the deadline
+DEADLINE_SLACK = 1.0
+
+
+class _NoInterruptWarning(logging.Filter):
+    """Pyomo's HiGHS interface warns of a status it does not map; netopt maps the
+    interruption at its own deadline (`_Highs._postsolve`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "kInterrupt" not in record.getMessage()
+
+
+logging.getLogger(Highs.__module__).addFilter(_NoInterruptWarning())
 
 
 class _Highs(Highs):
     """Pyomo's persistent HiGHS interface plus a MIP start: Pyomo's interface has no
-    warm-start hook, so the start is handed to highspy right before it runs."""
+    warm-start hook, so the start is handed to highspy right before it runs.
+
+    And a deadline on the wall clock, checked in HiGHS's interrupt callbacks: HiGHS compares
+    `time_limit` with a clock of its own that does not always start with the run. A MIP run on
+    an object that holds a solution which is not integral (the LP of the linking cut loop,
+    the model unchanged since) first completes it with a MIP of its own - root cuts,
+    sub-MIPs - timed from that MIP's start, and the MIP proper then times itself from its own
+    start: on the fine model held at a network (evaluate, the aggregation's pricing), given
+    89 s, the first took 90 s and the second 89 s more (the 600-s solve of us-fine took 741
+    s). The completion itself is worth its time: it found the held network's flows at $259.3M
+    where the MIP without it (the solution cleared) ended at $298.6M in the same 89 s."""
 
     start: dict[int, float] | None = None  # id(pyomo var) -> value
+    #: perf_counter time at which the next run is interrupted (`_run` sets it), and whether
+    #: the last run was
+    deadline: float | None = None
+    stopped: bool = False
 
     def _solve(self):  # noqa: ANN202 - signature of the parent
+        events = self._interrupt_events()
+        self.stopped = False
+        for event in events:
+            event.subscribe(self._stop_at_deadline)
+        try:
+            return self._solve_from_start()
+        finally:
+            for event in events:
+                event.unsubscribe(self._stop_at_deadline)
+
+    def _interrupt_events(self) -> list:
+        """HiGHS's interrupt callbacks: simplex and interior-point iterations, MIP limit
+        checks. A MIP's presolve, LPs and sub-MIPs call none (they stop at the MIP's own
+        limit): a second MIP passes the deadline by its presolve (4 s on the fine model)."""
+        h = self._solver_model
+        return [h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt]
+
+    def _stop_at_deadline(self, event: highspy.highs.HighsCallbackEvent) -> None:
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            self.stopped = True
+            event.interrupt()
+
+    def _postsolve(self, stream):  # noqa: ANN001, ANN202 - signature of the parent
+        """Pyomo's results, with a run interrupted at the deadline reported as the time limit
+        it is (Pyomo's interface reads HiGHS's interrupt status as unknown)."""
+        res = super()._postsolve(stream)
+        if self.stopped and \
+                self._solver_model.getModelStatus() == highspy.HighsModelStatus.kInterrupt:
+            res.termination_condition = TerminationCondition.maxTimeLimit
+        return res
+
+    def _solve_from_start(self):  # noqa: ANN202 - what Pyomo's _solve returns
         if self.start:
             try:
                 column_of = self._pyomo_var_to_solver_var_map
@@ -103,6 +164,7 @@ def _run(highs: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: boo
          time_limit: float, **extra: object):
     """One HiGHS run of at most time_limit seconds (re-solves only change bounds)."""
     seconds = max(1.0, float(time_limit))
+    highs.deadline = time.perf_counter() + seconds + DEADLINE_SLACK
     if getattr(highs, "_solver_model", None) is not None:
         _only_bounds_change(highs)
         if extra.get("solve_relaxation"):

@@ -11,8 +11,9 @@ import pyomo.environ as pyo
 def highs_time_limit(highs: object, seconds: float) -> float:
     """The `time_limit` option that gives a HiGHS LP run `seconds` more. HiGHS 1.x checks an
     LP against the run clock of its Highs object, which adds up every earlier run of that
-    object (ERGO-Code/HiGHS#1331, #1477; a MIP run times itself from its own start): the
-    later rounds of a cut loop on one object would otherwise stop as soon as they start."""
+    object (ERGO-Code/HiGHS#1331, #1477; a MIP times itself from its own start, and one run
+    may hold two MIPs: solver/highs.py, `_Highs`): the later rounds of a cut loop on one
+    object would otherwise stop as soon as they start."""
     return float(highs.getRunTime()) + max(float(seconds), 0.0)
 
 
