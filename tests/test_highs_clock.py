@@ -121,6 +121,7 @@ def test_a_run_whose_clock_starts_with_it_is_left_to_stop_itself() -> None:
     assert not solver.stopped
     assert res.termination_condition == TerminationCondition.maxTimeLimit
     assert wall <= limit + highs.DEADLINE_SLACK
+    assert solver.deadline is None and solver.seconds is None  # a deadline is one run's
 
 
 def test_solves_with_other_thread_counts_follow_each_other_in_one_process() -> None:

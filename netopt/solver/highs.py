@@ -76,13 +76,14 @@ DEADLINE_SLACK = 1.0
 
 class _NoInterruptWarning(logging.Filter):
     """Pyomo's HiGHS interface warns of a status it does not map; netopt maps the
-    interruption at its own deadline (`_Highs._postsolve`)."""
+    interruption at its own deadline (`_Highs._postsolve`, which adds this filter only
+    around a run it interrupted itself)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "kInterrupt" not in record.getMessage()
 
 
-logging.getLogger(Highs.__module__).addFilter(_NoInterruptWarning())
+_PYOMO_HIGHS_LOG = logging.getLogger(Highs.__module__)
 
 
 class _Highs(Highs):
@@ -100,28 +101,35 @@ class _Highs(Highs):
     where the MIP without it (the solution cleared) ended at $298.6M in the same 89 s."""
 
     start: dict[int, float] | None = None  # id(pyomo var) -> value
-    #: perf_counter time at which the next run is interrupted (`_run` sets it), and whether
-    #: the last run was
+    #: wall seconds the next run may take (`_run` sets them); the run's deadline, counted
+    #: from HiGHS's start (after Pyomo's own update of the model); whether it was interrupted
+    seconds: float | None = None
     deadline: float | None = None
     stopped: bool = False
 
     def _solve(self):  # noqa: ANN202 - signature of the parent
-        events = self._interrupt_events()
         self.stopped = False
-        for event in events:
-            event.subscribe(self._stop_at_deadline)
+        self.deadline = (None if self.seconds is None
+                         else time.perf_counter() + self.seconds + DEADLINE_SLACK)
+        events = self._interrupt_events()
         try:
+            for event in events:
+                event.subscribe(self._stop_at_deadline)
             return self._solve_from_start()
         finally:
-            for event in events:
+            for event in events:  # one that was never subscribed is ignored
                 event.unsubscribe(self._stop_at_deadline)
+            self.seconds = self.deadline = None  # a deadline is one run's
 
     def _interrupt_events(self) -> list:
         """HiGHS's interrupt callbacks: simplex and interior-point iterations, MIP limit
-        checks. A MIP's presolve, LPs and sub-MIPs call none (they stop at the MIP's own
-        limit): a second MIP passes the deadline by its presolve (4 s on the fine model)."""
+        checks. A MIP's presolve, the LPs inside it, its sub-MIPs and a root cut-separation
+        round call none (they stop at the MIP's own limit): a second MIP passes the deadline
+        by its presolve (4 s on the fine model). A highspy without these events (before 1.8)
+        runs with HiGHS's own limit only."""
         h = self._solver_model
-        return [h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt]
+        names = ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")
+        return [getattr(h, name) for name in names if hasattr(h, name)]
 
     def _stop_at_deadline(self, event: highspy.highs.HighsCallbackEvent) -> None:
         if self.deadline is not None and time.perf_counter() >= self.deadline:
@@ -131,9 +139,15 @@ class _Highs(Highs):
     def _postsolve(self, stream):  # noqa: ANN001, ANN202 - signature of the parent
         """Pyomo's results, with a run interrupted at the deadline reported as the time limit
         it is (Pyomo's interface reads HiGHS's interrupt status as unknown)."""
-        res = super()._postsolve(stream)
-        if self.stopped and \
-                self._solver_model.getModelStatus() == highspy.HighsModelStatus.kInterrupt:
+        if not self.stopped:
+            return super()._postsolve(stream)
+        quiet = _NoInterruptWarning()
+        _PYOMO_HIGHS_LOG.addFilter(quiet)
+        try:
+            res = super()._postsolve(stream)
+        finally:
+            _PYOMO_HIGHS_LOG.removeFilter(quiet)
+        if self._solver_model.getModelStatus() == highspy.HighsModelStatus.kInterrupt:
             res.termination_condition = TerminationCondition.maxTimeLimit
         return res
 
@@ -164,7 +178,7 @@ def _run(highs: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: boo
          time_limit: float, **extra: object):
     """One HiGHS run of at most time_limit seconds (re-solves only change bounds)."""
     seconds = max(1.0, float(time_limit))
-    highs.deadline = time.perf_counter() + seconds + DEADLINE_SLACK
+    highs.seconds = seconds
     if getattr(highs, "_solver_model", None) is not None:
         _only_bounds_change(highs)
         if extra.get("solve_relaxation"):

@@ -382,7 +382,10 @@ var NX = (function () {
       }
       return null;
     }
-    function rank(i) { return names[i].rank === undefined ? Infinity : names[i].rank; }
+    function rank(i) {  /* a name without a numeric rank follows, in drawing order */
+      var r = names[i].rank;
+      return typeof r === "number" && isFinite(r) ? r : Infinity;
+    }
     var order = names.map(function (n, i) { return i; });
     order.sort(function (a, b) { return rank(a) - rank(b) || a - b; });
     var out = names.map(function () { return null; });
