@@ -100,6 +100,20 @@ def split_list(value: object) -> list[str]:
     return [s for s in text(value).split(";") if s]
 
 
+#: the columns whose sum is an active hub's or partner's yearly cost (hubs.csv, partners.csv):
+#: the one figure the report's list, the details table and both maps rank and show them by
+FACILITY_COST_COLUMNS = {
+    "hubs": ("fixed_cost_usd_per_year", "handling_cost_usd_per_year",
+             "transport_cost_usd_per_year"),
+    "partners": ("fixed_cost_usd_per_year", "handling_cost_usd_per_year"),
+}
+
+
+def yearly_cost(row: dict, kind: str) -> float:
+    """USD a year of one hubs.csv (`kind` "hubs") or partners.csv ("partners") row."""
+    return sum(num(row.get(c)) for c in FACILITY_COST_COLUMNS[kind])
+
+
 def table(result: Results, name: str) -> pd.DataFrame:
     """A result table, or an empty frame when a saved folder lacks it."""
     return result.tables.get(name, pd.DataFrame())

@@ -36,6 +36,7 @@ from .common import (
     term_label,
     text,
     truthy,
+    yearly_cost,
 )
 from .timeline import timeline_section
 
@@ -87,17 +88,13 @@ def facilities_table(result: Results) -> str:
     sites = table(result, "sites")
     site_names = dict(zip(sites.get("site_id", []), sites.get("name", []), strict=True))
     rows = []
-    for kind, name, cost_cols in (("hubs", "3PL hub", ("fixed_cost_usd_per_year",
-                                                       "handling_cost_usd_per_year",
-                                                       "transport_cost_usd_per_year")),
-                                  ("partners", "Cold-storage partner",
-                                   ("fixed_cost_usd_per_year", "handling_cost_usd_per_year"))):
+    for kind, name in (("hubs", "3PL hub"), ("partners", "Cold-storage partner")):
         t = table(result, kind)
         if "active" not in t.columns:
             continue
         for r in t[[truthy(v) for v in t["active"]]].to_dict("records"):
             served = split_list(r.get("sites_served") or r.get("sites_linked"))
-            usd = sum(num(r.get(c)) for c in cost_cols)
+            usd = yearly_cost(r, kind)
             rows.append(f"<tr><td>{_esc(r.get('name'))}</td><td>{name}</td>"
                         f"<td class='n'>{_esc(fmt_usd(usd))}</td>"
                         f"<td class='n'>{len(served)}</td><td class='names'>"

@@ -51,6 +51,7 @@ from .common import (
     text,
     truthy,
     within_km,
+    yearly_cost,
     zone_class,
 )
 
@@ -593,9 +594,7 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
         if hid not in hubs.coords:
             continue
         out["hubs"].append(_hub_row(row, hubs, sites, partners))
-        yearly.append((1, sum(num(row.get(c)) for c in (
-            "fixed_cost_usd_per_year", "handling_cost_usd_per_year",
-            "transport_cost_usd_per_year")), out["hubs"][-1]))
+        yearly.append((1, yearly_cost(row, "hubs"), out["hubs"][-1]))
     for row in table(result, "partners").to_dict("records"):
         pid = text(row.get("partner_id"))
         if pid not in partners.coords:
@@ -621,7 +620,7 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
             "name": name if active else "", "active": active,
             "short": _short_name(name) if active else "",
             "title": name, "sub": "Cold-storage partner", "pop": pop})
-        yearly.append((0, fixed + handling, out["partners"][-1]))
+        yearly.append((0, yearly_cost(row, "partners"), out["partners"][-1]))
         for s in linked:
             if s in sites.coords:
                 out["links"].append({

@@ -47,6 +47,7 @@ from .common import (
     text,
     truthy,
     within_km,
+    yearly_cost,
 )
 from .maps import (
     TRUNK_DASH,
@@ -578,17 +579,13 @@ def _more_names(rest: list[tuple[float, str, str, int]], limit: int = MORE_CHARS
 def _active_facilities(result: Results) -> list[tuple[float, str, str, int]]:
     """(USD a year, name, role, sites served) of every active hub and partner."""
     rows = []
-    for kind, role, cols in (("hubs", "3PL hub", ("fixed_cost_usd_per_year",
-                                                 "handling_cost_usd_per_year",
-                                                 "transport_cost_usd_per_year")),
-                             ("partners", "Partner", ("fixed_cost_usd_per_year",
-                                                      "handling_cost_usd_per_year"))):
+    for kind, role in (("hubs", "3PL hub"), ("partners", "Partner")):
         t = table(result, kind)
         if "active" not in t.columns:
             continue
         for r in t[[truthy(v) for v in t["active"]]].to_dict("records"):
             served = split_list(r.get("sites_served") or r.get("sites_linked"))
-            rows.append((sum(num(r.get(c)) for c in cols), text(r.get("name")), role,
+            rows.append((yearly_cost(r, kind), text(r.get("name")), role,
                          len(served)))
     return rows
 

@@ -361,8 +361,9 @@ var NX = (function () {
   /* names [{x, y, own, w, h, short, rank}] (x, y: its symbol's place on screen; own: that
      symbol's box around it; w x h: the name's size; short: {w, h} of its short form or
      null; rank: lower ranks get room first, optional), blocked boxes [{left, top, right,
-     bottom}] (every symbol shown, the title, legend...) and the visible area, all in screen pixels; returns per name {side, left, top,
-     short} (its top-left corner relative to x, y; short: true when the short form is shown),
+     bottom}] (every symbol shown, the title, legend...) and the visible area, all in screen
+     pixels; returns per name {side, left, top, short} (its top-left corner relative to x, y;
+     short: true when the short form is shown),
      or null when no place is free. Pure, so that it can be tested without a browser. */
   function placeNames(names, blocked, view) {
     var taken = blocked.slice();
