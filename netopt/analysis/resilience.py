@@ -26,7 +26,7 @@ from ..model.build import build_model
 from ..model.common import MONEY
 from ..model.prepare import prepare
 from ..results.tables import Results, extract, unserved_penalty_usd
-from ..solver.highs import solve_model
+from ..solver.variants import solve_variants
 from .evaluate import check_network, chosen_network, fix_network
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ class Resilience:
     baseline_penalty_usd: float = 0.0
 
 
+#: patients a year are reported (and ranked) to this many decimals
+PATIENT_DECIMALS = 6
 #: design rules, not operating limits: an outage is measured, not forbidden
 DESIGN_RULES = ("backup_hub", "service_level", "kol_required", "kol_coverage", "budget")
 
@@ -55,7 +57,8 @@ DESIGN_RULES = ("backup_hub", "service_level", "kol_required", "kol_coverage", "
 def n_minus_1(case: Case, result: Results, partners: bool = True,
               time_limit: float | None = None,
               progress: Callable[[str, int, int], None] | None = None) -> Resilience:
-    """Re-route the chosen network without each active hub (and partner), one at a time."""
+    """Re-route the chosen network without each active hub (and partner), one at a time:
+    each outage is its own re-solve, run side by side on the cores `solver.threads` allows."""
     chosen = chosen_network(result)
     prep = prepare(case)
     m = build_model(prep)
@@ -69,26 +72,32 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
     # the network is fixed, but ordering options and depot stock are still choices: solve
     # them to optimality, so the baseline is never above the solved network's own cost
     settings = case.config.solver.model_copy(update={
-        "warm_start": False, "mip_gap": min(case.config.solver.mip_gap, 1e-6),
-        **({"time_limit": time_limit} if time_limit else {})})
-
-    def run() -> tuple[str, float, float, float]:
-        info = solve_model(m, settings)
+        "warm_start": False, "mip_gap": min(case.config.solver.mip_gap, 1e-6)})
+    outages = [("hub", h) for h in sorted(chosen.hubs)]
+    if partners:
+        outages += [("partner", p) for p in sorted(chosen.partners)]
+    # the baseline (nothing out) and every outage, re-solved side by side
+    # (solver/variants.py); each outcome is read while its solution is loaded
+    variants = {None: [], **{o: [m.g[o[1]] if o[0] == "hub" else m.a[o[1]]]
+                            for o in outages}}
+    outcome: dict = {}
+    for done, (key, info) in enumerate(solve_variants(m, settings, variants, time_limit),
+                                           start=1):
+        if progress:
+            progress(f"{key[0]} {key[1]} out" if key else "baseline", done, len(variants))
         if not info.has_solution:
-            return info.status, float("nan"), float("nan"), float("nan")
+            outcome[key] = (info.status, float("nan"), float("nan"), float("nan"))
+            continue
         res = extract(m, info)
-        return (info.status, info.objective * MONEY, float(res.summary["patients_unserved"]),
-                unserved_penalty_usd(res.tables["costs"]))
-
-    status0, cost0, unserved0, penalty0 = run()
+        outcome[key] = (info.status, info.objective * MONEY,
+                        float(res.summary["patients_unserved"]),
+                        unserved_penalty_usd(res.tables["costs"]))
+    status0, cost0, unserved0, penalty0 = outcome[None]
     if status0 not in ("optimal", "feasible"):
         raise InputError([Problem(str(result.summary.get("model_file")), None, None,
                                   f"the chosen network does not solve with its decisions fixed "
                                   f"({status0}); re-solve the model")])
     ship = result.shipments
-    outages = [("hub", h) for h in sorted(chosen.hubs)]
-    if partners:
-        outages += [("partner", p) for p in sorted(chosen.partners)]
     names = {**dict(zip(case.hubs["hub_id"], case.hubs["name"], strict=True)),
              **dict(zip(case.partners["partner_id"], case.partners["name"], strict=True))}
     fixed = {("hub", h): float(c) for h, c in zip(
@@ -96,13 +105,8 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
     fixed.update({("partner", p): float(c) for p, c in zip(
         case.partners["partner_id"], case.partners["annual_fixed_cost_usd"], strict=True)})
     rows = []
-    for i, (kind, fid) in enumerate(outages):
-        if progress:
-            progress(f"{kind} {fid} out", i, len(outages))
-        var = m.g[fid] if kind == "hub" else m.a[fid]
-        var.fix(0)
-        status, cost, unserved, penalty = run()
-        var.fix(1)
+    for kind, fid in outages:
+        status, cost, unserved, penalty = outcome[(kind, fid)]
         cost += fixed[(kind, fid)]  # the contract is paid during an outage too
         col = "hub_id" if kind == "hub" else "partner_id"
         through = ship[ship[col].astype(str) == fid] if col in ship.columns else ship.iloc[0:0]
@@ -120,13 +124,22 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
             "doses_per_year_through": float(through["doses_per_year"].sum()),
         })
     if progress:
-        progress("done", len(outages), len(outages))
-    table = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "rank"])
-    if len(table):
-        table = table.sort_values(["extra_patients_unserved", "cost_increase_usd"],
-                                  ascending=False, ignore_index=True)
-    table.insert(0, "rank", range(1, len(table) + 1))
+        progress("done", len(variants), len(variants))
+    table = rank_outages(pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "rank"]))
     return Resilience(table, cost0, unserved0, penalty0)
 
 
-__all__ = ["Resilience", "n_minus_1"]
+def rank_outages(table: pd.DataFrame) -> pd.DataFrame:
+    """Rank outages by patients lost, then by cost increase. Patients a year are kept to a
+    millionth: the LP's round-off (3e-14 on the national default) must not rank one outage
+    above another that loses the same patients."""
+    table = table.copy()
+    for col in ("patients_unserved", "extra_patients_unserved"):
+        table[col] = table[col].round(PATIENT_DECIMALS) + 0.0  # + 0.0: no "-0.0"
+    table = table.sort_values(["extra_patients_unserved", "cost_increase_usd"],
+                              ascending=False, ignore_index=True, kind="stable")
+    table.insert(0, "rank", range(1, len(table) + 1))
+    return table
+
+
+__all__ = ["Resilience", "n_minus_1", "rank_outages"]

@@ -41,6 +41,7 @@ from ..results.tables import (
     ordering_breakdown,
     unserved_penalty_usd,
 )
+from ..solver.variants import process_context
 
 STATUSES = ("optimal", "feasible", "infeasible", "invalid", "no_solution", "error")
 SUMMARY_COLUMNS = ("objective_usd", "gap", "patients_demand", "patients_served",
@@ -426,13 +427,7 @@ Solver = Callable[[Sequence[int], "dict | None", bool], Iterator[tuple[int, Scen
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
-    """forkserver: workers fork from a clean server that has imported netopt once (fast start,
-    no HiGHS threads inherited from a parent that already solved); spawn elsewhere."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["netopt.analysis.scenarios", "netopt.results.pipeline"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+    return process_context(["netopt.analysis.scenarios", "netopt.results.pipeline"])
 
 
 def default_workers() -> int:

@@ -32,30 +32,14 @@ import threading
 import highspy
 import numpy as np
 
+from .arrays import highs_from_arrays, model_arrays
+
 #: seconds a child may outlive the parent's deadline before it stops itself (the parent
 #: normally stops it first)
 CHILD_SLACK = 5.0
 #: a stage shorter than this is not worth a child: its presolve and root LP alone take ~13 s
 #: on one core for the national default
 MIN_WORKER_SECONDS = 20.0
-
-
-def model_arrays(highs: highspy.Highs) -> dict:
-    """The model HiGHS holds as plain arrays (picklable, ~0.1 s for the national model)."""
-    lp = highs.getLp()
-    a = lp.a_matrix_
-    return {
-        "rowwise": a.format_ == highspy.MatrixFormat.kRowwise,
-        "num_col": lp.num_col_, "num_row": lp.num_row_, "offset": float(lp.offset_),
-        "minimize": lp.sense_ == highspy.ObjSense.kMinimize,
-        "col_cost": np.asarray(lp.col_cost_, float), "col_lower": np.asarray(lp.col_lower_, float),
-        "col_upper": np.asarray(lp.col_upper_, float),
-        "row_lower": np.asarray(lp.row_lower_, float),
-        "row_upper": np.asarray(lp.row_upper_, float),
-        "start": np.asarray(a.start_, np.int64), "index": np.asarray(a.index_, np.int64),
-        "value": np.asarray(a.value_, float),
-        "integrality": np.asarray([int(v) for v in lp.integrality_], np.int8),
-    }
 
 
 class BoundWorker:
@@ -110,20 +94,7 @@ class BoundWorker:
 
 def _solve(job: dict, out) -> None:  # noqa: ANN001 - a binary stream
     """The child's work: the MIP to its time limit, printing each rise of the dual bound."""
-    d = job["model"]
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_, lp.offset_ = d["num_col"], d["num_row"], d["offset"]
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = d["col_cost"], d["col_lower"], d["col_upper"]
-    lp.row_lower_, lp.row_upper_ = d["row_lower"], d["row_upper"]
-    lp.a_matrix_.format_ = (highspy.MatrixFormat.kRowwise if d["rowwise"]
-                            else highspy.MatrixFormat.kColwise)
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = d["num_col"], d["num_row"]
-    lp.a_matrix_.start_, lp.a_matrix_.index_ = d["start"], d["index"]
-    lp.a_matrix_.value_ = d["value"]
-    lp.integrality_ = [highspy.HighsVarType(int(v)) for v in d["integrality"]]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.passModel(lp)
+    h = highs_from_arrays(job["model"])
     for name, value in (("time_limit", job["seconds"] + CHILD_SLACK), ("threads", 1),
                         ("random_seed", job["seed"]), ("mip_rel_gap", 0.0)):
         h.setOptionValue(name, value)

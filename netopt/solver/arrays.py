@@ -1,0 +1,51 @@
+"""The model a HiGHS object holds, as plain arrays, and back: how a model crosses to another
+process (the bound worker's child, the N-1 re-solves' workers) without Pyomo on the other
+side. Picklable, about 10 MB and 0.1 s for the national default."""
+
+from __future__ import annotations
+
+import highspy
+import numpy as np
+
+
+def model_arrays(highs: highspy.Highs) -> dict:
+    """The model `highs` holds as plain arrays."""
+    lp = highs.getLp()
+    a = lp.a_matrix_
+    return {
+        "rowwise": a.format_ == highspy.MatrixFormat.kRowwise,
+        "num_col": lp.num_col_, "num_row": lp.num_row_, "offset": float(lp.offset_),
+        "minimize": lp.sense_ == highspy.ObjSense.kMinimize,
+        "col_cost": np.asarray(lp.col_cost_, float), "col_lower": np.asarray(lp.col_lower_, float),
+        "col_upper": np.asarray(lp.col_upper_, float),
+        "row_lower": np.asarray(lp.row_lower_, float),
+        "row_upper": np.asarray(lp.row_upper_, float),
+        "start": np.asarray(a.start_, np.int64), "index": np.asarray(a.index_, np.int64),
+        "value": np.asarray(a.value_, float),
+        "integrality": np.asarray([int(v) for v in lp.integrality_], np.int8),
+    }
+
+
+def highs_from_arrays(d: dict, col_lower: np.ndarray | None = None,
+                      col_upper: np.ndarray | None = None) -> highspy.Highs:
+    """A quiet HiGHS object holding the model of `model_arrays` (minimisation), with other
+    column bounds where given."""
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_, lp.offset_ = d["num_col"], d["num_row"], d["offset"]
+    lp.col_cost_ = d["col_cost"]
+    lp.col_lower_ = d["col_lower"] if col_lower is None else col_lower
+    lp.col_upper_ = d["col_upper"] if col_upper is None else col_upper
+    lp.row_lower_, lp.row_upper_ = d["row_lower"], d["row_upper"]
+    lp.a_matrix_.format_ = (highspy.MatrixFormat.kRowwise if d["rowwise"]
+                            else highspy.MatrixFormat.kColwise)
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = d["num_col"], d["num_row"]
+    lp.a_matrix_.start_, lp.a_matrix_.index_ = d["start"], d["index"]
+    lp.a_matrix_.value_ = d["value"]
+    lp.integrality_ = [highspy.HighsVarType(int(v)) for v in d["integrality"]]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(lp)
+    return h
+
+
+__all__ = ["highs_from_arrays", "model_arrays"]

@@ -1,0 +1,204 @@
+"""One model re-solved many times, each time with a few decisions held at 0: the N-1 outages
+of a fixed network (`netopt resilience`).
+
+Why not `solve_model` once per variant: on the national default each re-solve took about
+34 s, of which HiGHS's MIP proper was under 20 s. The rest was handing the model to HiGHS
+again (Pyomo, 2-5 s), the linking cut loop again (1 s), and a completion MIP HiGHS runs
+first on the LP solution the loop leaves behind (11 s, `_Highs` in highs.py). Fixing a
+variable on a kept Pyomo interface is no cheaper: Pyomo then removes and re-adds every row
+that holds it (8 s). So the model goes to HiGHS once, the cut loop runs once (its rows only
+tighten the relaxation and stay valid for every variant), and each variant is the same
+arrays with the variant's columns bounded to 0, solved by a fresh HiGHS object that holds no
+solution. Variants are independent, so they run side by side in worker processes, one per
+thread the model's `solver.threads` allows, each HiGHS with one thread (HiGHS's MIP keeps
+about one core busy anyway). A fresh object per variant, the same options and one thread
+make each answer independent of the worker that solves it and of the order.
+
+Measured on the national default's N-1 (16 hubs, 1 partner): bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Hashable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.common.collections import ComponentMap, ComponentSet
+from pyomo.core.base.var import VarData
+
+from ..data.config import SolverSettings
+from ..model.sites import lazy_linking
+from .arrays import highs_from_arrays, model_arrays
+from .highs import LINK_SHARE, _Highs, separate_linking, solve_model
+from .idle_stock import close_idle_stock
+from .info import SolveInfo, model_size
+
+log = logging.getLogger(__name__)
+
+#: the model's arrays in a worker process (set once per worker by `_keep_model`)
+_MODEL: dict | None = None
+
+
+def process_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
+    """forkserver: workers fork from a clean server that has imported `preload` once (fast
+    start, no HiGHS threads inherited from a parent that already solved); spawn elsewhere."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(list(preload))
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def solve_variants(m: pyo.ConcreteModel, settings: SolverSettings,
+                   variants: dict[Hashable, Sequence[VarData]],
+                   time_limit: float | None = None) -> Iterator[tuple[Hashable, SolveInfo]]:
+    """Solve `m` once per variant with that variant's variables held at 0 (an empty list is
+    the model as it is). Yields (key, SolveInfo) as each finishes, with its solution loaded in
+    `m`: read what you need before taking the next. Variables the caller fixed keep their
+    fixed value in every other variant and are fixed again at the end."""
+    limit = float(time_limit or settings.time_limit)
+    if settings.name != "highs":
+        yield from _one_by_one(m, settings, variants, limit)
+        return
+    released = _as_bounds(ComponentSet(v for vs in variants.values() for v in vs))
+    try:
+        solver = _Highs()
+        solver.set_instance(m)
+        if lazy_linking(m):
+            separate_linking(solver, m, settings, False, LINK_SHARE * limit)
+        arrays = model_arrays(solver._solver_model)
+        col_of = solver._pyomo_var_to_solver_var_map
+        columns = [(v, col_of[id(v)]) for v in m.component_data_objects(pyo.Var)
+                   if id(v) in col_of]
+        version = ".".join(map(str, solver.version()))
+        jobs = {key: [col_of[id(v)] for v in vs] for key, vs in variants.items()}
+        options = {"threads": 1, "random_seed": int(settings.seed),
+                   "mip_rel_gap": float(settings.mip_gap), "time_limit": limit}
+        size = model_size(m)
+        workers = min(int(settings.threads), len(jobs), os.cpu_count() or 1)
+        for key, out in _outcomes(arrays, jobs, options, workers):
+            yield key, _loaded(m, columns, out, size, version)
+    finally:
+        for v, (value, lower, upper) in released.items():
+            v.setlb(lower)
+            v.setub(upper)
+            v.fix(value)
+
+
+def _as_bounds(variables: ComponentSet) -> ComponentMap:
+    """Fixed variables become columns held by their bounds: a fixed variable is a constant
+    to Pyomo's HiGHS interface, and a variant must be able to move it. Returns what to put
+    back: variable -> (value, lower bound, upper bound)."""
+    released = ComponentMap()
+    for v in sorted(variables, key=lambda v: v.name):
+        if v.fixed:
+            released[v] = (v.value, v.lb, v.ub)
+            v.unfix()
+            v.setlb(released[v][0])
+            v.setub(released[v][0])
+    return released
+
+
+def _outcomes(arrays: dict, jobs: dict[Hashable, list[int]], options: dict,
+              workers: int) -> Iterator[tuple[Hashable, dict]]:
+    """Each job's outcome, in this process or in `workers` worker processes."""
+    if workers <= 1:
+        for key, cols in jobs.items():
+            yield key, _solve_variant(cols, options, arrays)
+        return
+    context = process_context([__name__])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_keep_model, initargs=(arrays,)) as pool:
+        futures = {pool.submit(_solve_variant, cols, options): key
+                   for key, cols in jobs.items()}
+        try:
+            for future in as_completed(futures):
+                try:
+                    out = future.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
+                    out = {"status": "no_solution", "termination": f"error: {exc}",
+                           "objective": None, "bound": None, "seconds": 0.0, "values": None}
+                yield futures[future], out
+        finally:  # the caller stopped reading (an error): drop what has not started
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _keep_model(arrays: dict) -> None:
+    global _MODEL
+    _MODEL = arrays
+
+
+def _solve_variant(cols: list[int], options: dict, arrays: dict | None = None) -> dict:
+    """One variant: the model with `cols` bounded to 0, solved by a fresh HiGHS object."""
+    d = arrays if arrays is not None else _MODEL
+    lower, upper = d["col_lower"].copy(), d["col_upper"].copy()
+    lower[cols] = 0.0
+    upper[cols] = 0.0
+    h = highs_from_arrays(d, lower, upper)
+    for name, value in options.items():
+        h.setOptionValue(name, value)
+    started = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - started
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    if status == highspy.HighsModelStatus.kOptimal and has:
+        name = "optimal"
+    elif has:
+        name = "feasible"
+    elif status in (highspy.HighsModelStatus.kInfeasible,
+                    highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        name = "infeasible"
+    else:
+        name = "no_solution"
+    bound = float(info.mip_dual_bound)
+    return {"status": name, "termination": h.modelStatusToString(status),
+            "objective": float(info.objective_function_value) if has else None,
+            "bound": bound if np.isfinite(bound) else None, "seconds": seconds,
+            "values": np.asarray(h.getSolution().col_value, float) if has else None}
+
+
+def _loaded(m: pyo.ConcreteModel, columns: list[tuple[VarData, int]], out: dict,
+            size: tuple[int, int, int], version: str) -> SolveInfo:
+    """Load a variant's solution in `m` (closing depot stock held for nobody, as a solve
+    does) and describe it."""
+    objective = out["objective"]
+    if out["values"] is not None:
+        values = out["values"]
+        for v, col in columns:
+            v.set_value(float(values[col]), skip_validation=True)
+        objective -= close_idle_stock(m)
+    bound = out["bound"]
+    gap = (None if objective is None or bound is None
+           else abs(objective - bound) / max(abs(objective), 1e-9))
+    return SolveInfo(status=out["status"], termination=out["termination"], objective=objective,
+                     bound=bound, gap=gap, solve_seconds=out["seconds"], n_variables=size[0],
+                     n_binaries=size[1], n_constraints=size[2], solver="highs",
+                     solver_version=version)
+
+
+def _one_by_one(m: pyo.ConcreteModel, settings: SolverSettings,
+                variants: dict[Hashable, Sequence[VarData]],
+                limit: float) -> Iterator[tuple[Hashable, SolveInfo]]:
+    """Another solver (solver/backends.py): each variant fixed and solved in turn."""
+    for key, vs in variants.items():
+        kept = [(v, v.fixed, v.value) for v in vs]
+        for v in vs:
+            v.fix(0)
+        try:
+            yield key, solve_model(m, settings, time_limit=limit)
+        finally:  # after the caller has read the solution, which has these at 0
+            for v, fixed, value in kept:
+                v.set_value(value, skip_validation=True)
+                if not fixed:
+                    v.unfix()
+
+
+__all__ = ["process_context", "solve_variants"]
