@@ -40,11 +40,16 @@ def test_sites_csv_says_why_a_site_cannot_be_chosen():
     assert reasons["S3"].startswith("cannot be chosen - p1: beyond reach (no patients within")
 
 
-def test_forced_open_costs_exactly_its_fixed_costs(solved):
+@pytest.mark.parametrize("redesign", [False, True], ids=["held", "redesign"])
+def test_forced_open_costs_exactly_its_fixed_costs(solved, redesign):
     """Each patient costs more at S2 than at S1, so S2 forced open treats nobody and adds
-    exactly $40k + $80k + $16k + $20k = $156k."""
-    ex = explain_site(tiny(), solved, "S2")
+    exactly $40k + $80k + $16k + $20k = $156k: the partner P1 it needs for the cryogenic
+    class opens with it (held: P1 is one of the facilities S2's links use)."""
+    ex = explain_site(tiny(), solved, "S2", redesign=redesign)
     assert ex.action == "forced open"
+    assert ex.method == ("redesign" if redesign else "held")
+    assert ex.status == "optimal"
+    assert ex.baseline_cost_usd == pytest.approx(ex.solved_cost_usd, rel=1e-9)
     assert ex.difference_usd == pytest.approx(156_000, abs=1)
     terms = ex.costs.set_index("term")["difference_usd"]
     assert terms["site_activation"] == pytest.approx(40_000)
@@ -55,9 +60,11 @@ def test_forced_open_costs_exactly_its_fixed_costs(solved):
     assert ex.moves.empty
 
 
-def test_forced_closed_moves_everyone_to_s2(solved):
-    """Closing S1 sends Z1's 10 and Z2's 20 patients to S2, whose 30 doses pay P1 $500."""
-    ex = explain_site(tiny(), solved, "S1")
+@pytest.mark.parametrize("redesign", [False, True], ids=["held", "redesign"])
+def test_forced_closed_moves_everyone_to_s2(solved, redesign):
+    """Closing S1 sends Z1's 10 and Z2's 20 patients to S2, whose 30 doses pay P1 $500
+    (held: S2 is S1's neighbour, so it may open)."""
+    ex = explain_site(tiny(), solved, "S1", redesign=redesign)
     assert ex.action == "forced closed"
     moves = ex.moves.set_index("zone_id")
     assert set(moves["from_site"]) == {"S1"} and set(moves["to_site"]) == {"S2"}
@@ -113,3 +120,37 @@ def test_explain_command(tmp_path: Path):
     assert run.exit_code == 2 and "unknown site" in run.output
     run = CliRunner().invoke(app, ["explain", str(tmp_path), "S1"])
     assert run.exit_code == 2 and "not found" in run.output
+
+
+def test_moved_patients_when_one_side_treats_nobody():
+    """Every patient of the solved network unserved in the flipped one (and back)."""
+    import pandas as pd
+
+    cols = ["zone_id", "zone_name", "product_id", "site_id", "patients_per_year"]
+    base = pd.DataFrame([("Z", "Zed", "k", "A", 5.0)], columns=cols)
+    none = pd.DataFrame(columns=cols)
+    out = moved_patients(base, none)
+    assert out[["from_site", "to_site", "patients_per_year"]].values.tolist() == [
+        ["A", "unserved", 5.0]]
+    back = moved_patients(none, base)
+    assert back[["from_site", "to_site"]].values.tolist() == [["unserved", "A"]]
+
+
+def test_held_network_on_us_small():
+    """us-small, a closed candidate forced open with the network held: both sides solved to
+    optimality; the held side, re-optimised around the site, never costs more than the solved
+    network (which it contains); the site's neighbours are the nearest that share patients."""
+    from netopt.analysis.explain import NEIGHBOURS
+    from netopt.data.case import load_case
+
+    case = load_case(Path(__file__).parents[1] / "models" / "us-small.yaml")
+    result = solve_case(case)
+    sites = result.sites
+    closed = sites.loc[~sites["active"].astype(bool), "site_id"]  # S111, S118, ...
+    ex = explain_site(case, result, closed.iloc[0])
+    assert ex.method == "held" and ex.action == "forced open"
+    assert ex.status == "optimal" and ex.gap is not None and ex.gap <= 1e-6
+    assert ex.baseline_cost_usd <= ex.solved_cost_usd * (1 + 1e-9)
+    assert 0 < len(ex.neighbours) <= NEIGHBOURS and ex.site_id not in ex.neighbours
+    assert ex.costs.set_index("term").at["total", "difference_usd"] == pytest.approx(
+        ex.difference_usd, abs=1)

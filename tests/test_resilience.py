@@ -139,7 +139,7 @@ def test_variants_match_fixing_and_solving_again(small) -> None:  # noqa: ANN001
     m = build_model(prepare(case))
     fix_network(m, chosen)
     settings = case.config.solver.model_copy(update={"warm_start": False, "mip_gap": 1e-6})
-    cases = {None: [], **{h: [m.g[h]] for h in sorted(chosen.hubs)}}
+    cases = {None: [], **{h: [(m.g[h], 0.0, 0.0)] for h in sorted(chosen.hubs)}}
     fast = {key: info.objective for key, info in variants.solve_variants(m, settings, cases)}
     assert all(m.g[h].fixed and m.g[h].value == 1 for h in chosen.hubs)  # put back
     slow = {key: info.objective

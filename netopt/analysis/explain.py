@@ -1,8 +1,15 @@
 """Why a site was, or was not, chosen: re-solve with the site's decision flipped.
 
-A strategist asks "why not site X?" (or "why X?"). The answer is a counterfactual: solve the
-same model with the site forced open (or closed, if the solution has it open), starting from
-the solved network, and compare. The cost difference split by term says what the decision
+A strategist asks "why not site X?" (or "why X?"). The answer is a counterfactual: the same
+model with the site forced open (or closed, if the solution has it open), compared with the
+solved network. By default the network is held except around the site: its nearest
+NEIGHBOURS sites that can treat the same patients may open, close or change offers, and the
+hubs and partners any of them could use may open; every assignment, flow and ordering option
+is re-optimised, in the flipped network and in the solved one alike, both to optimality. The
+difference is then the site's alone: a national solve stops 1-2 % from optimal, and a whole
+re-solve of the flipped model (`redesign`) differs from the solved network by that search as
+much as by the site (on the national default, Queens forced open moved San Jose patients
+too). The cost difference split by term says what the decision
 trades (fixed costs against patient travel, transport, partner fees...), the assignments
 that move say who would be treated elsewhere, and the limits around the site (capacity,
 chair hours, minimum volume, price ceiling, lanes within shelf life, hub and partner
@@ -20,16 +27,24 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ..data.case import Case
+from ..data.geography import haversine_km
 from ..data.problems import InputError, Problem
 from ..model.build import build_model
 from ..model.prepare import Prepared, prepare
 from ..results.tables import Results, extract, site_reasons
 from ..solver.highs import solve_model
+from ..solver.info import SolveInfo
 from ..solver.network_start import StartNetwork
+from ..solver.variants import solve_variants
+from .evaluate import chosen_network, fix_network
 
 log = logging.getLogger(__name__)
 
 TOL = 1e-6
+#: sites around the flipped one whose decisions are re-chosen with it (nearest first, among
+#: the sites that share a demand point with it): who takes its patients when it closes,
+#: who gives them up when it opens
+NEIGHBOURS = 8
 
 
 @dataclass
@@ -48,6 +63,23 @@ class Explanation:
     #: zone_id, zone_name, product_id, from_site, to_site, patients_per_year
     moves: pd.DataFrame = field(default_factory=pd.DataFrame)
     limits: list[str] = field(default_factory=list)
+    #: the solved network's own cost (baseline_cost_usd is the held network re-optimised,
+    #: or the same as this with `redesign`)
+    solved_cost_usd: float | None = None
+    #: held (the rest of the network held, both sides to optimality) or redesign
+    method: str = "held"
+    #: held: the sites re-chosen with the flipped one (`_neighbours`)
+    neighbours: list[str] = field(default_factory=list)
+
+    def moves_around(self) -> pd.DataFrame:
+        """The moves from or to the site or one of its neighbours. The others are knock-on
+        effects (plant or hub capacity freed or taken) and routings of equal cost that the
+        two solves break differently."""
+        near = {self.site_id, *self.neighbours}
+        m = self.moves
+        if m.empty or self.method != "held":
+            return m
+        return m[m["from_site"].isin(near) | m["to_site"].isin(near)]
 
     @property
     def difference_usd(self) -> float | None:
@@ -131,8 +163,9 @@ def moved_patients(base: pd.DataFrame, forced: pd.DataFrame) -> pd.DataFrame:
     matched to the sites that gain them (unserved counts as the site "unserved")."""
     cols = ["zone_id", "zone_name", "product_id", "from_site", "to_site", "patients_per_year"]
     key = ["zone_id", "product_id", "site_id"]
-    a = base.groupby(key)["patients_per_year"].sum() if len(base) else pd.Series(dtype=float)
-    b = forced.groupby(key)["patients_per_year"].sum() if len(forced) else pd.Series(dtype=float)
+    none = pd.Series(dtype=float, index=pd.MultiIndex.from_tuples([], names=key))
+    a = base.groupby(key)["patients_per_year"].sum() if len(base) else none
+    b = forced.groupby(key)["patients_per_year"].sum() if len(forced) else none
     diff = b.sub(a, fill_value=0.0)
     diff = diff[diff.abs() > 1e-4]
     names = dict(zip(pd.concat([base, forced])["zone_id"], pd.concat([base, forced])["zone_name"],
@@ -242,9 +275,10 @@ def _network_limits(prep: Prepared, result: Results, site: str) -> list[str]:
 
 
 def explain_site(case: Case, result: Results, site: str, product: str | None = None,
-                 time_limit: float | None = None) -> Explanation:
-    """Re-solve `case` with `site` (or its offer of `product`) flipped from `result`'s
-    decision, starting from `result`'s network; compare costs, assignments and limits."""
+                 time_limit: float | None = None, redesign: bool = False) -> Explanation:
+    """Flip `site` (or its offer of `product`) from `result`'s decision and compare costs,
+    assignments and limits: in the solved network held (default), or in a whole re-solve
+    started from it (`redesign`)."""
     prep = prepare(case)
     all_sites = set(case.sites["site_id"])
     problems = []
@@ -268,28 +302,126 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
     static = site_reasons(prep).get(site, "")
     if not is_open and not usable:
         why = static or f"cannot be chosen - {product}: not eligible at the site"
-        return Explanation(site, product, "cannot be chosen", base_cost, limits=[why])
-    m = build_model(prep)
-    _force(m, site, product, open_=not is_open)
-    start = _without_site(start_network_of(result), site)
-    info = solve_model(m, case.config.solver, time_limit=time_limit, start_network=start)
+        return Explanation(site, product, "cannot be chosen", base_cost, limits=[why],
+                           solved_cost_usd=base_cost)
     action = "forced closed" if is_open else "forced open"
-    if not info.has_solution:
-        return Explanation(site, product, action, base_cost, status=info.status,
-                           limits=[f"no solution with the site {action} ({info.status}): a "
-                                   "hard requirement (KOL, service level, limits, budget) "
-                                   "cannot be met that way"])
-    forced = extract(m, info)
-    open_result = result if is_open else forced
+    method = "redesign" if redesign else "held"
+    m = build_model(prep)
+    if redesign:
+        _force(m, site, product, open_=not is_open)
+        start = _without_site(start_network_of(result), site)
+        info = solve_model(m, case.config.solver, time_limit=time_limit, start_network=start)
+        base = _Side(base_cost, result, None)
+        flipped = _Side.of(m, info)
+    else:
+        base, flipped = _held(m, case, result, site, product, is_open, time_limit)
+    around = [] if redesign else _neighbours(m, site)
+    if base.result is None or flipped.result is None:
+        failed = base if base.result is None else flipped
+        status = failed.info.status if failed.info is not None else "no_solution"
+        what = "the solved network held" if failed is base else f"the site {action}"
+        return Explanation(site, product, action, base.cost, status=status,
+                           solved_cost_usd=base_cost, method=method,
+                           limits=[f"no solution with {what} ({status}): a hard requirement "
+                                   "(KOL, service level, limits, budget) cannot be met that "
+                                   "way"])
+    open_result = base.result if is_open else flipped.result
     limits = _site_limits(prep, site, product, open_result)
     limits += _network_limits(prep, open_result, site)
     if static:
         limits.append(f"not eligible: {static}")
+    infos = [i for i in (base.info, flipped.info) if i is not None]
+    gaps = [i.gap for i in infos if i.gap is not None]
     return Explanation(
-        site, product, action, base_cost,
-        forced_cost_usd=float(forced.costs.set_index("term").at["total", "usd_per_year"]),
-        status=info.status, gap=info.gap, costs=_costs(result.costs, forced.costs),
-        moves=moved_patients(result.assignments, forced.assignments), limits=limits)
+        site, product, action, base.cost, forced_cost_usd=flipped.cost,
+        status="optimal" if all(i.status == "optimal" for i in infos) else "feasible",
+        gap=max(gaps) if gaps else None, costs=_costs(base.result.costs, flipped.result.costs),
+        moves=moved_patients(base.result.assignments, flipped.result.assignments),
+        limits=limits, solved_cost_usd=base_cost, method=method, neighbours=around)
+
+
+@dataclass
+class _Side:
+    """One side of the comparison: its cost, its tables (None: no solution) and its solve
+    (None: the solved network as it was read)."""
+
+    cost: float
+    result: Results | None
+    info: SolveInfo | None
+
+    @classmethod
+    def of(cls, m: pyo.ConcreteModel, info: SolveInfo) -> _Side:
+        """The solution loaded in `m` (extracted while it is loaded)."""
+        if not info.has_solution:
+            return cls(float("nan"), None, info)
+        res = extract(m, info)
+        return cls(float(res.costs.set_index("term").at["total", "usd_per_year"]), res, info)
+
+
+def _held(m: pyo.ConcreteModel, case: Case, result: Results, site: str, product: str | None,
+          is_open: bool, time_limit: float | None) -> tuple[_Side, _Side]:
+    """The solved network held around the site, and the same with the site flipped; both to
+    optimality, side by side (solver/variants.py). The site's neighbours (`_neighbours`) are
+    free in both: their activation, offers, onboarding and equipment; so are the hubs and
+    partners their lanes, starting material and partner links use, where the solution left
+    them closed. Everything else keeps its decisions; the site's own onboarding, equipment
+    and offers are re-chosen in the flipped network. The model's own fixings (sites locked
+    open, offers no option can serve) stay."""
+    fixed_by_model = {id(v) for v in m.component_data_objects(pyo.Var) if v.fixed}
+    fix_network(m, chosen_network(result))
+    around = _neighbours(m, site)
+    closed_facilities = [v for v in _facilities_of(m, [site, *around]) if not v.value]
+    neighbour_sites = [v for s in around for v in (
+        m.y[s], *(m.w[sk] for sk in m.SK if sk[0] == s),
+        *(m.o[sa] for sa in m.SA if sa[0] == s), *(m.e[st] for st in m.ST if st[0] == s))]
+    for v in (*closed_facilities, *neighbour_sites):
+        if v.fixed and id(v) not in fixed_by_model:
+            v.unfix()
+    own = [m.o[s, a] for s, a in m.SA if s == site] + [m.e[s, t] for s, t in m.ST if s == site]
+    offers = {k: m.w[s, k] for s, k in m.SK if s == site}
+    flip: list[tuple] = [(v, 0.0, 1.0) for v in own]
+    if is_open and product is None:  # closed: nothing of it stays
+        flip = [(v, 0.0, 0.0) for v in [m.y[site], *own, *offers.values()]]
+    elif is_open:  # its offer of the product closed; the site may close if nothing is left
+        flip += [(m.y[site], 0.0, 1.0), (offers[product], 0.0, 0.0)]
+    elif product is None:  # open, offering at least one product (an open site treating
+        # nobody says nothing); the row holds in the solved network too (the site closed)
+        flip += [(m.y[site], 1.0, 1.0), *[(v, 0.0, 1.0) for v in offers.values()]]
+        m.explain_offers = pyo.Constraint(expr=pyo.quicksum(offers.values()) >= m.y[site])
+    else:
+        flip += [(m.y[site], 1.0, 1.0), (offers[product], 1.0, 1.0)]
+    settings = case.config.solver.model_copy(update={
+        "warm_start": False, "mip_gap": min(case.config.solver.mip_gap, 1e-6)})
+    sides = {key: _Side.of(m, info) for key, info in
+             solve_variants(m, settings, {"held": [], "flipped": flip}, time_limit)}
+    return sides["held"], sides["flipped"]
+
+
+def _neighbours(m: pyo.ConcreteModel, site: str) -> list[str]:
+    """The NEIGHBOURS sites nearest to `site` among those that share a demand point with it
+    (for any product): the sites its patients would go to, or come from."""
+    pairs = m.prep.pairs
+    points = set(pairs.loc[pairs["site_id"] == site, "point_id"])
+    others = sorted(set(pairs.loc[pairs["point_id"].isin(points), "site_id"]) - {site})
+    if not others:
+        return []
+    sites = m.prep.sites
+    km = haversine_km(sites.at[site, "latitude"], sites.at[site, "longitude"],
+                      sites.loc[others, "latitude"].to_numpy(float),
+                      sites.loc[others, "longitude"].to_numpy(float))
+    return [s for _, s in sorted(zip(km.tolist(), others, strict=True))[:NEIGHBOURS]]
+
+
+def _facilities_of(m: pyo.ConcreteModel, sites: list[str]) -> list:
+    """Hub and partner decisions the sites' lanes, starting material and partner links use."""
+    lanes = m.prep.direct_lanes
+    hubs = set(lanes.loc[lanes["site_id"].isin(sites), "hub_id"])
+    hubs |= {h for (s, _), hs in getattr(m, "inbound_hubs_of", {}).items() if s in sites
+             for h in hs}
+    links = m.prep.partner_links
+    partners = set(links.loc[links["site_id"].isin(sites), "partner_id"])
+    return [m.g[h] for h in sorted(hubs) if h in m.g] + [m.a[p] for p in sorted(partners)
+                                                         if p in m.a]
 
 
 __all__ = ["Explanation", "explain_site", "moved_patients", "start_network_of"]

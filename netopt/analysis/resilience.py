@@ -78,7 +78,7 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
         outages += [("partner", p) for p in sorted(chosen.partners)]
     # the baseline (nothing out) and every outage, re-solved side by side
     # (solver/variants.py); each outcome is read while its solution is loaded
-    variants = {None: [], **{o: [m.g[o[1]] if o[0] == "hub" else m.a[o[1]]]
+    variants = {None: [], **{o: [(m.g[o[1]] if o[0] == "hub" else m.a[o[1]], 0.0, 0.0)]
                             for o in outages}}
     outcome: dict = {}
     for done, (key, info) in enumerate(solve_variants(m, settings, variants, time_limit),

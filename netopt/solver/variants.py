@@ -1,5 +1,6 @@
-"""One model re-solved many times, each time with a few decisions held at 0: the N-1 outages
-of a fixed network (`netopt resilience`).
+"""One model re-solved many times, each time with a few decisions held at other bounds: the
+N-1 outages of a fixed network (`netopt resilience`), a site flipped in a held network
+(`netopt explain`).
 
 Why not `solve_model` once per variant: on the national default each re-solve took about
 34 s, of which HiGHS's MIP proper was under 20 s. The rest was handing the model to HiGHS
@@ -8,7 +9,7 @@ first on the LP solution the loop leaves behind (11 s, `_Highs` in highs.py). Fi
 variable on a kept Pyomo interface is no cheaper: Pyomo then removes and re-adds every row
 that holds it (8 s). So the model goes to HiGHS once, the cut loop runs once (its rows only
 tighten the relaxation and stay valid for every variant), and each variant is the same
-arrays with the variant's columns bounded to 0, solved by a fresh HiGHS object that holds no
+arrays with the variant's columns at its own bounds, solved by a fresh HiGHS object that holds no
 solution. Variants are independent, so they run side by side in worker processes, one per
 thread the model's `solver.threads` allows, each HiGHS with one thread (HiGHS's MIP keeps
 about one core busy anyway). A fresh object per variant, the same options and one thread
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Hashable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -55,18 +57,22 @@ def process_context(preload: Sequence[str]) -> multiprocessing.context.BaseConte
     return multiprocessing.get_context("spawn")
 
 
+#: one variant: (variable, lower bound, upper bound) for each variable it moves
+Bounds = Sequence[tuple[VarData, float, float]]
+
+
 def solve_variants(m: pyo.ConcreteModel, settings: SolverSettings,
-                   variants: dict[Hashable, Sequence[VarData]],
+                   variants: dict[Hashable, Bounds],
                    time_limit: float | None = None) -> Iterator[tuple[Hashable, SolveInfo]]:
-    """Solve `m` once per variant with that variant's variables held at 0 (an empty list is
-    the model as it is). Yields (key, SolveInfo) as each finishes, with its solution loaded in
-    `m`: read what you need before taking the next. Variables the caller fixed keep their
-    fixed value in every other variant and are fixed again at the end."""
+    """Solve `m` once per variant with that variant's variables at its bounds (an empty list
+    is the model as it is). Yields (key, SolveInfo) as each finishes, with its solution loaded
+    in `m`: read what you need before taking the next. Variables the caller fixed keep their
+    fixed value in every variant that does not move them, and are fixed again at the end."""
     limit = float(time_limit or settings.time_limit)
     if settings.name != "highs":
         yield from _one_by_one(m, settings, variants, limit)
         return
-    released = _as_bounds(ComponentSet(v for vs in variants.values() for v in vs))
+    released = _as_bounds(ComponentSet(v for vs in variants.values() for v, _, _ in vs))
     try:
         solver = _Highs()
         solver.set_instance(m)
@@ -77,7 +83,8 @@ def solve_variants(m: pyo.ConcreteModel, settings: SolverSettings,
         columns = [(v, col_of[id(v)]) for v in m.component_data_objects(pyo.Var)
                    if id(v) in col_of]
         version = ".".join(map(str, solver.version()))
-        jobs = {key: [col_of[id(v)] for v in vs] for key, vs in variants.items()}
+        jobs = {key: [(col_of[id(v)], lo, hi) for v, lo, hi in vs]
+                for key, vs in variants.items()}
         options = {"threads": 1, "random_seed": int(settings.seed),
                    "mip_rel_gap": float(settings.mip_gap), "time_limit": limit}
         size = model_size(m)
@@ -105,7 +112,7 @@ def _as_bounds(variables: ComponentSet) -> ComponentMap:
     return released
 
 
-def _outcomes(arrays: dict, jobs: dict[Hashable, list[int]], options: dict,
+def _outcomes(arrays: dict, jobs: dict[Hashable, list[tuple[int, float, float]]], options: dict,
               workers: int) -> Iterator[tuple[Hashable, dict]]:
     """Each job's outcome, in this process or in `workers` worker processes."""
     if workers <= 1:
@@ -130,16 +137,21 @@ def _outcomes(arrays: dict, jobs: dict[Hashable, list[int]], options: dict,
 
 
 def _keep_model(arrays: dict) -> None:
+    """A worker's start: keep the model, and send its stdout (HiGHS's banner, once per
+    process) nowhere: the parent's terminal shows the parent's progress only."""
     global _MODEL
     _MODEL = arrays
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _solve_variant(cols: list[int], options: dict, arrays: dict | None = None) -> dict:
-    """One variant: the model with `cols` bounded to 0, solved by a fresh HiGHS object."""
+def _solve_variant(cols: list[tuple[int, float, float]], options: dict,
+                   arrays: dict | None = None) -> dict:
+    """One variant: the model with each (column, lower, upper) of `cols`, solved by a fresh
+    HiGHS object."""
     d = arrays if arrays is not None else _MODEL
     lower, upper = d["col_lower"].copy(), d["col_upper"].copy()
-    lower[cols] = 0.0
-    upper[cols] = 0.0
+    for col, lo, hi in cols:
+        lower[col], upper[col] = lo, hi
     h = highs_from_arrays(d, lower, upper)
     for name, value in options.items():
         h.setOptionValue(name, value)
@@ -185,19 +197,28 @@ def _loaded(m: pyo.ConcreteModel, columns: list[tuple[VarData, int]], out: dict,
 
 
 def _one_by_one(m: pyo.ConcreteModel, settings: SolverSettings,
-                variants: dict[Hashable, Sequence[VarData]],
+                variants: dict[Hashable, Bounds],
                 limit: float) -> Iterator[tuple[Hashable, SolveInfo]]:
-    """Another solver (solver/backends.py): each variant fixed and solved in turn."""
+    """Another solver (solver/backends.py): each variant's bounds set and solved in turn."""
     for key, vs in variants.items():
-        kept = [(v, v.fixed, v.value) for v in vs]
-        for v in vs:
-            v.fix(0)
+        kept = [(v, v.fixed, v.value, v.lb, v.ub) for v, _, _ in vs]
+        for v, lo, hi in vs:
+            if lo == hi:
+                v.fix(lo)
+            else:
+                v.unfix()
+                v.setlb(lo)
+                v.setub(hi)
         try:
             yield key, solve_model(m, settings, time_limit=limit)
-        finally:  # after the caller has read the solution, which has these at 0
-            for v, fixed, value in kept:
+        finally:  # after the caller has read the solution
+            for v, fixed, value, lower, upper in kept:
+                v.setlb(lower)
+                v.setub(upper)
                 v.set_value(value, skip_validation=True)
-                if not fixed:
+                if fixed:
+                    v.fix()
+                else:
                     v.unfix()
 
 
