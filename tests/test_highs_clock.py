@@ -12,6 +12,7 @@ from pathlib import Path
 import highspy
 import numpy as np
 import pyomo.environ as pyo
+import pytest
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
 from netopt.data.case import load_case
@@ -135,3 +136,22 @@ def test_solves_with_other_thread_counts_follow_each_other_in_one_process() -> N
         assert summary["status"] == "optimal", threads
         objectives.append(summary["objective"])
     assert max(objectives) - min(objectives) <= 0.005 * objectives[0]
+
+
+def test_ctrl_c_stops_a_variant_at_the_key_press() -> None:
+    """A re-solve of solver/variants.py runs on a fresh HiGHS object with no netopt deadline;
+    its interrupt callback is where Ctrl-C reaches Python, so the key press stops it at once
+    instead of at its 60-s limit (the market split never finishes)."""
+    import os
+    import signal
+    import threading
+
+    from netopt.solver.variants import solve_variants
+
+    highspy.Highs.resetGlobalScheduler(True)
+    m, settings = _market_split(), SolverSettings(threads=1)
+    threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        list(solve_variants(m, settings, {"as is": []}, time_limit=60.0))
+    assert time.perf_counter() - started < 10.0

@@ -21,7 +21,7 @@ from .backends import solve_with_backend
 from .bound_worker import MIN_WORKER_SECONDS, BoundWorker
 from .idle_stock import close_idle_stock
 from .info import SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
-from .interrupts import ctrl_c_after
+from .interrupts import ctrl_c_after, interrupt_events
 from .kernel import restrict_to_kernel
 from .network_start import StartNetwork, hold, network_of, release
 from .rounding import rounded_network
@@ -122,14 +122,9 @@ class _Highs(Highs):
             self.seconds = self.deadline = None  # a deadline is one run's
 
     def _interrupt_events(self) -> list:
-        """HiGHS's interrupt callbacks: simplex and interior-point iterations, MIP limit
-        checks. A MIP's presolve, the LPs inside it, its sub-MIPs and a root cut-separation
-        round call none (they stop at the MIP's own limit): a second MIP passes the deadline
-        by its presolve (4 s on the fine model). A highspy without these events (before 1.8)
-        runs with HiGHS's own limit only."""
-        h = self._solver_model
-        names = ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")
-        return [getattr(h, name) for name in names if hasattr(h, name)]
+        """HiGHS's interrupt callbacks (`interrupts.interrupt_events`): a second MIP passes
+        the deadline by its presolve, which calls none (4 s on the fine model)."""
+        return interrupt_events(self._solver_model)
 
     def _stop_at_deadline(self, event: highspy.highs.HighsCallbackEvent) -> None:
         if self.deadline is not None and time.perf_counter() >= self.deadline:

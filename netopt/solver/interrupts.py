@@ -1,4 +1,5 @@
-"""Ctrl-C delivered after work that must not be cut short, as a plain KeyboardInterrupt.
+"""Ctrl-C delivered after work that must not be cut short, as a plain KeyboardInterrupt; the
+HiGHS callbacks that let a run be interrupted.
 
 Two places need this: a HiGHS run, inside whose callbacks a KeyboardInterrupt is swallowed and
 the run ends as a solve error, and the renames that move a result folder into place, which an
@@ -40,4 +41,13 @@ def ctrl_c_after(stop_work: bool) -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-__all__ = ["ctrl_c_after"]
+def interrupt_events(highs: object) -> list:
+    """A highspy.Highs object's interrupt callbacks: simplex and interior-point iterations, MIP
+    limit checks. A subscribed callback is also where a Ctrl-C reaches Python during a run.
+    A MIP's presolve, the LPs inside it, its sub-MIPs and a root cut-separation round call
+    none. A highspy without these events (before 1.8) gives none."""
+    names = ("cbSimplexInterrupt", "cbIpmInterrupt", "cbMipInterrupt")
+    return [getattr(highs, name) for name in names if hasattr(highs, name)]
+
+
+__all__ = ["ctrl_c_after", "interrupt_events"]

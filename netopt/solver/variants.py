@@ -40,6 +40,7 @@ from .arrays import highs_from_arrays, model_arrays
 from .highs import LINK_SHARE, _Highs, separate_linking, solve_model
 from .idle_stock import close_idle_stock
 from .info import SolveInfo, model_size
+from .interrupts import ctrl_c_after, interrupt_events
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,20 @@ def _solve_variant(cols: list[tuple[int, float, float]], options: dict,
     for name, value in options.items():
         h.setOptionValue(name, value)
     started = time.perf_counter()
-    h.run()
+    events = interrupt_events(h)
+
+    def on_interrupt_check(event: highspy.highs.HighsCallbackEvent) -> None:
+        """Nothing to stop here (a fresh object keeps HiGHS's own time limit): the callback is
+        where a Ctrl-C reaches Python, so the run stops at the key press."""
+
+    try:
+        for event in events:
+            event.subscribe(on_interrupt_check)
+        with ctrl_c_after(stop_work=True):
+            h.run()
+    finally:
+        for event in events:
+            event.unsubscribe(on_interrupt_check)
     seconds = time.perf_counter() - started
     status = h.getModelStatus()
     info = h.getInfo()
