@@ -152,5 +152,20 @@ def test_held_network_on_us_small():
     assert ex.status == "optimal" and ex.gap is not None and ex.gap <= 1e-6
     assert ex.baseline_cost_usd <= ex.solved_cost_usd * (1 + 1e-9)
     assert 0 < len(ex.neighbours) <= NEIGHBOURS and ex.site_id not in ex.neighbours
-    assert ex.costs.set_index("term").at["total", "difference_usd"] == pytest.approx(
-        ex.difference_usd, abs=1)
+    terms = ex.costs.set_index("term")["difference_usd"]
+    assert terms["total"] == pytest.approx(ex.difference_usd, abs=1)
+    fixed = float(case.sites.set_index("site_id").at[ex.site_id, "annual_fixed_cost_usd"])
+    assert terms["site_fixed"] == pytest.approx(fixed)  # the flip opened it, nothing else
+
+
+def test_a_locked_site_keeps_its_lock_when_one_offer_is_flipped(solved):
+    """S1 is existing and locked open: closing its offer of p1 leaves it open, paying its
+    $100k, while S2 opens for the 30 patients ($80k + $40k + $16k + P1's $20k and $15k, and
+    the longer trips): held and redesign agree to the cent (tiny solves exactly both ways)."""
+    held = explain_site(tiny(), solved, "S1", "p1")
+    whole = explain_site(tiny(), solved, "S1", "p1", redesign=True)
+    assert held.method == "held" and held.status == "optimal"
+    assert held.difference_usd == pytest.approx(whole.difference_usd, abs=0.01)
+    terms = held.costs.set_index("term")["difference_usd"]
+    assert terms["site_fixed"] == pytest.approx(80_000)  # S2's, S1's $100k still paid
+    assert terms["partner_fixed"] == pytest.approx(20_000)

@@ -164,3 +164,40 @@ def test_round_off_never_ranks_an_outage() -> None:
     assert ranked["rank"].tolist() == [1, 2, 3]
     assert ranked["extra_patients_unserved"].tolist() == [2.0, 0.0, 0.0]
     assert str(ranked.loc[1, "extra_patients_unserved"]) == "0.0"  # not "-0.0"
+
+
+def test_in_process_re_solves_after_a_two_thread_run() -> None:
+    """HiGHS sizes its thread pool once per process and refuses a run that asks for another
+    count: the in-process re-solves (threads 1) after a 2-thread solve in the same process
+    must still solve (they reset the pool), not report the network unsolvable."""
+    case = load_case(TINY)
+    result = solve_case(_with_threads(case, 2))
+    res = n_minus_1(case, result)
+    assert res.table.set_index("facility_id").at["H1", "extra_patients_unserved"] == \
+        pytest.approx(30.0, rel=1e-6)
+
+
+def test_ctrl_c_stops_the_worker_processes() -> None:
+    """Two workers in a MIP that never finishes (a market split, 60-s limit): Ctrl-C in the
+    parent stops them at once; no worker is left running."""
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    from test_highs_clock import _market_split
+
+    from netopt.data.config import SolverSettings
+    from netopt.solver.variants import solve_variants
+
+    m = _market_split()
+    cases = {"a": [], "b": [(m.x[0], 1.0, 1.0)]}
+    threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        list(solve_variants(m, SolverSettings(threads=2), cases, time_limit=60.0))
+    assert time.perf_counter() - started < 15.0
+    time.sleep(0.5)
+    assert not [p for p in multiprocessing.active_children() if "forkserver" not in p.name
+                and p.is_alive()]

@@ -377,23 +377,32 @@ def _held(m: pyo.ConcreteModel, case: Case, result: Results, site: str, product:
     for v in (*closed_facilities, *neighbour_sites):
         if v.fixed and id(v) not in fixed_by_model:
             v.unfix()
-    own = [m.o[s, a] for s, a in m.SA if s == site] + [m.e[s, t] for s, t in m.ST if s == site]
+
+    def free(vs: list) -> list[tuple]:
+        """Re-chosen (bounds 0..1), except what the model itself fixed: an offer no ordering
+        option can serve, a site locked open."""
+        return [(v, 0.0, 1.0) for v in vs if id(v) not in fixed_by_model]
+
+    # the site's own onboarding and equipment are re-chosen on both sides (a solve stopped
+    # at its gap may hold some it does not need: the flip must not be credited with that)
+    own = free([m.o[sa] for sa in m.SA if sa[0] == site] + [m.e[st] for st in m.ST
+                                                            if st[0] == site])
     offers = {k: m.w[s, k] for s, k in m.SK if s == site}
-    flip: list[tuple] = [(v, 0.0, 1.0) for v in own]
-    if is_open and product is None:  # closed: nothing of it stays
-        flip = [(v, 0.0, 0.0) for v in [m.y[site], *own, *offers.values()]]
+    held, flip = list(own), list(own)
+    if is_open and product is None:  # closed, a lock included: nothing of it stays
+        flip = [(v, 0.0, 0.0) for v in [m.y[site], *(v for v, _, _ in own), *offers.values()]]
     elif is_open:  # its offer of the product closed; the site may close if nothing is left
-        flip += [(m.y[site], 0.0, 1.0), (offers[product], 0.0, 0.0)]
+        flip += [*free([m.y[site]]), (offers[product], 0.0, 0.0)]
     elif product is None:  # open, offering at least one product (an open site treating
         # nobody says nothing); the row holds in the solved network too (the site closed)
-        flip += [(m.y[site], 1.0, 1.0), *[(v, 0.0, 1.0) for v in offers.values()]]
+        flip += [(m.y[site], 1.0, 1.0), *free(list(offers.values()))]
         m.explain_offers = pyo.Constraint(expr=pyo.quicksum(offers.values()) >= m.y[site])
     else:
         flip += [(m.y[site], 1.0, 1.0), (offers[product], 1.0, 1.0)]
     settings = case.config.solver.model_copy(update={
         "warm_start": False, "mip_gap": min(case.config.solver.mip_gap, 1e-6)})
     sides = {key: _Side.of(m, info) for key, info in
-             solve_variants(m, settings, {"held": [], "flipped": flip}, time_limit)}
+             solve_variants(m, settings, {"held": held, "flipped": flip}, time_limit)}
     return sides["held"], sides["flipped"]
 
 
@@ -413,13 +422,15 @@ def _neighbours(m: pyo.ConcreteModel, site: str) -> list[str]:
 
 
 def _facilities_of(m: pyo.ConcreteModel, sites: list[str]) -> list:
-    """Hub and partner decisions the sites' lanes, starting material and partner links use."""
+    """Hub and partner decisions the sites' lanes, starting material and partner links use,
+    and the hubs that supply those partners."""
     lanes = m.prep.direct_lanes
     hubs = set(lanes.loc[lanes["site_id"].isin(sites), "hub_id"])
     hubs |= {h for (s, _), hs in getattr(m, "inbound_hubs_of", {}).items() if s in sites
              for h in hs}
-    links = m.prep.partner_links
+    links, supply = m.prep.partner_links, m.prep.partner_supply
     partners = set(links.loc[links["site_id"].isin(sites), "partner_id"])
+    hubs |= set(supply.loc[supply["partner_id"].isin(partners), "hub_id"])  # their supply
     return [m.g[h] for h in sorted(hubs) if h in m.g] + [m.a[p] for p in sorted(partners)
                                                          if p in m.a]
 

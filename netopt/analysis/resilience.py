@@ -84,7 +84,8 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
     for done, (key, info) in enumerate(solve_variants(m, settings, variants, time_limit),
                                            start=1):
         if progress:
-            progress(f"{key[0]} {key[1]} out" if key else "baseline", done, len(variants))
+            progress(f"{key[0]} {key[1]} out: done" if key else "baseline: done", done,
+                     len(variants))
         if not info.has_solution:
             outcome[key] = (info.status, float("nan"), float("nan"), float("nan"))
             continue

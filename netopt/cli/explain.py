@@ -80,7 +80,7 @@ def explain(
                           r.to_site, f"{r.patients_per_year:,.2f}")
         console.print(table)
     elif ex.forced_cost_usd is not None:
-        console.print("no patient changes site")
+        console.print("no patient changes site" + (" near it" if ex.neighbours else ""))
     elsewhere = float(ex.moves["patients_per_year"].sum() - moves["patients_per_year"].sum()) \
         if len(ex.moves) else 0.0
     if elsewhere > 0.005:

@@ -139,7 +139,9 @@ class SolverSettings(_Strict):
     mip_gap: float = Field(0.005, ge=0, description="Relative MIP gap at which the solver stops.")
     threads: int = Field(1, ge=1, description="Solver threads. With 2 or more, a large "
                          "model's start (`warm_start`) leaves one to a second process that "
-                         "proves the bound (docs/concepts.md).")
+                         "proves the bound (docs/concepts.md), and `netopt resilience` and "
+                         "`netopt explain` solve that many re-solves side by side, one "
+                         "thread each.")
     seed: int = Field(0, ge=0, description="Solver random seed (same seed, same network).")
     strong_linking: bool | Literal["lazy"] | None = Field(
         None,

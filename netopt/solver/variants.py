@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Hashable, Iterator, Sequence
@@ -39,7 +40,7 @@ from ..model.sites import lazy_linking
 from .arrays import highs_from_arrays, model_arrays
 from .highs import LINK_SHARE, _Highs, separate_linking, solve_model
 from .idle_stock import close_idle_stock
-from .info import SolveInfo, model_size
+from .info import SolveInfo, highs_threads, model_size
 from .interrupts import ctrl_c_after, interrupt_events
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,15 @@ def solve_variants(m: pyo.ConcreteModel, settings: SolverSettings,
         if lazy_linking(m):
             separate_linking(solver, m, settings, False, LINK_SHARE * limit)
         arrays = model_arrays(solver._solver_model)
-        col_of = solver._pyomo_var_to_solver_var_map
+        col_of = dict(solver._pyomo_var_to_solver_var_map)
+        version = ".".join(map(str, solver.version()))
+        del solver  # the arrays are the model now: free HiGHS's copy for the re-solves
         columns = [(v, col_of[id(v)]) for v in m.component_data_objects(pyo.Var)
                    if id(v) in col_of]
-        version = ".".join(map(str, solver.version()))
+        missing = sorted(v.name for vs in variants.values() for v, _, _ in vs
+                         if id(v) not in col_of)
+        if missing:
+            raise ValueError(f"not in the model HiGHS holds (no row uses them): {missing}")
         jobs = {key: [(col_of[id(v)], lo, hi) for v, lo, hi in vs]
                 for key, vs in variants.items()}
         options = {"threads": 1, "random_seed": int(settings.seed),
@@ -115,34 +121,48 @@ def _as_bounds(variables: ComponentSet) -> ComponentMap:
 
 def _outcomes(arrays: dict, jobs: dict[Hashable, list[tuple[int, float, float]]], options: dict,
               workers: int) -> Iterator[tuple[Hashable, dict]]:
-    """Each job's outcome, in this process or in `workers` worker processes."""
+    """Each job's outcome, in this process or in `workers` worker processes. A job whose
+    worker failed (killed by the OS, or a pool that could not start) is solved here instead.
+    When the caller stops reading (Ctrl-C, an error) the workers are stopped at once: a
+    HiGHS MIP checks for interrupts only between its stretches of work (a root cut round
+    of the national model runs for seconds to minutes without one)."""
+    def here(cols: list[tuple[int, float, float]]) -> dict:
+        # HiGHS sizes its thread pool once per process: this one may have run with more
+        return _solve_variant(cols, {**options, "threads": highs_threads(1)}, arrays)
+
     if workers <= 1:
         for key, cols in jobs.items():
-            yield key, _solve_variant(cols, options, arrays)
+            yield key, here(cols)
         return
-    context = process_context([__name__])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=_keep_model, initargs=(arrays,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=process_context([__name__]),
+                               initializer=_keep_model, initargs=(arrays,))
+    try:
         futures = {pool.submit(_solve_variant, cols, options): key
                    for key, cols in jobs.items()}
-        try:
-            for future in as_completed(futures):
-                try:
-                    out = future.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
-                    out = {"status": "no_solution", "termination": f"error: {exc}",
-                           "objective": None, "bound": None, "seconds": 0.0, "values": None}
-                yield futures[future], out
-        finally:  # the caller stopped reading (an error): drop what has not started
-            pool.shutdown(wait=True, cancel_futures=True)
+        for future in as_completed(futures):
+            key = futures[future]
+            try:
+                out = future.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
+                log.warning("re-solve %s: worker failed (%s: %s); solving it here", key,
+                            type(exc).__name__, exc)
+                out = here(jobs[key])
+            yield key, out
+    except BaseException:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()  # the executor has no public way to stop a running job
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _keep_model(arrays: dict) -> None:
-    """A worker's start: keep the model, and send its stdout (HiGHS's banner, once per
-    process) nowhere: the parent's terminal shows the parent's progress only."""
+    """A worker's start: keep the model, send its stdout (HiGHS's banner, once per process)
+    nowhere, and leave Ctrl-C to the parent (which stops its workers)."""
     global _MODEL
     _MODEL = arrays
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers itself
 
 
 def _solve_variant(cols: list[tuple[int, float, float]], options: dict,
@@ -185,6 +205,8 @@ def _solve_variant(cols: list[tuple[int, float, float]], options: dict,
     else:
         name = "no_solution"
     bound = float(info.mip_dual_bound)
+    if not d["integrality"].any():  # an LP: HiGHS reports no MIP bound (0.0)
+        bound = float(info.objective_function_value) if name == "optimal" else np.nan
     return {"status": name, "termination": h.modelStatusToString(status),
             "objective": float(info.objective_function_value) if has else None,
             "bound": bound if np.isfinite(bound) else None, "seconds": seconds,
