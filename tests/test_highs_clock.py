@@ -155,3 +155,30 @@ def test_ctrl_c_stops_a_variant_at_the_key_press() -> None:
     with pytest.raises(KeyboardInterrupt):
         list(solve_variants(m, settings, {"as is": []}, time_limit=60.0))
     assert time.perf_counter() - started < 10.0
+
+
+def test_a_raw_highs_run_holding_an_lp_solution_stops_at_the_wall_clock() -> None:
+    """The same trap on a raw highspy object (the decomposition's master holds its LP
+    solution before its first incumbent): `stop_at` interrupts at the wall-clock deadline."""
+    from test_bound_worker import _market_split as raw_market_split
+
+    from netopt.solver.interrupts import DEADLINE_SLACK, stop_at
+
+    highspy.Highs.resetGlobalScheduler(True)
+    h = raw_market_split()
+    for name, value in (("solve_relaxation", True), ("solver", "ipm"), ("run_crossover", "off"),
+                        ("threads", 1)):
+        h.setOptionValue(name, value)
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    limit = 5.0
+    for name, value in (("solve_relaxation", False), ("solver", "choose"),
+                        ("time_limit", limit), ("mip_max_start_nodes", 2_147_483_647)):
+        h.setOptionValue(name, value)
+    started = time.perf_counter()
+    with stop_at(h, started + limit + DEADLINE_SLACK) as stopped:
+        h.run()
+    wall = time.perf_counter() - started
+    assert wall <= 1.6 * limit, f"{wall:.1f}s for a limit of {limit:.0f}s"
+    assert stopped[0]
+    assert h.getModelStatus() == highspy.HighsModelStatus.kInterrupt

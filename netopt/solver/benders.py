@@ -41,6 +41,7 @@ import numpy as np
 
 from .info import highs_threads
 from .interchange import Interchange
+from .interrupts import DEADLINE_SLACK, stop_at
 from .lagrangian import DemandLagrangian, LagrangianSearch, Node, fewest_open
 
 log = logging.getLogger(__name__)
@@ -693,7 +694,10 @@ class Benders:
 
         h.cbMipImprovingSolution.subscribe(on_solution)
         try:
-            h.run()
+            # before the first incumbent the master holds its LP solution, which HiGHS first
+            # completes with a MIP timed from its own start: the wall clock keeps the limit
+            with stop_at(h, deadline + DEADLINE_SLACK):
+                h.run()
         finally:
             h.cbMipImprovingSolution.unsubscribe(on_solution)
         self.stats["mip_rounds"] += 1

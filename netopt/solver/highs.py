@@ -21,7 +21,7 @@ from .backends import solve_with_backend
 from .bound_worker import MIN_WORKER_SECONDS, BoundWorker
 from .idle_stock import close_idle_stock
 from .info import SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
-from .interrupts import ctrl_c_after, interrupt_events
+from .interrupts import DEADLINE_SLACK, ctrl_c_after, interrupt_events
 from .kernel import restrict_to_kernel
 from .network_start import StartNetwork, hold, network_of, release
 from .rounding import rounded_network
@@ -68,10 +68,6 @@ WIDE_KERNEL_SECONDS = 120.0
 WIDE_KERNEL_SHARE = 0.4
 #: the interior-point LP optimum is used as a bound only after this relative safety margin
 LP_BOUND_TOLERANCE = 1e-6
-#: seconds past its time limit at which a HiGHS run is interrupted (`_Highs.deadline`): HiGHS
-#: stops itself at the limit when its own clock started with the run, so runs that end in
-#: time end as they did without the deadline
-DEADLINE_SLACK = 1.0
 
 
 class _NoInterruptWarning(logging.Filter):

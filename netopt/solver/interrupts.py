@@ -13,7 +13,13 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import Iterator
+
+#: seconds past its time limit at which a HiGHS run is interrupted: HiGHS stops itself at the
+#: limit when its own clock started with the run, so runs that end in time end as they did
+#: without the deadline
+DEADLINE_SLACK = 1.0
 
 
 @contextlib.contextmanager
@@ -50,4 +56,29 @@ def interrupt_events(highs: object) -> list:
     return [getattr(highs, name) for name in names if hasattr(highs, name)]
 
 
-__all__ = ["ctrl_c_after", "interrupt_events"]
+@contextlib.contextmanager
+def stop_at(highs: object, deadline: float | None) -> Iterator[list[bool]]:
+    """For the runs of a raw highspy object inside the block: interrupt at `deadline` (a
+    time.perf_counter() value; None: never), and give a Ctrl-C a place to reach Python.
+    HiGHS times a run on its own clock, which need not start with the run: a MIP on an
+    object that holds a fractional solution first completes it with a MIP of its own, timed
+    from that MIP's start, then times itself from its own start again. Yields a one-item
+    list, True once it interrupted a run."""
+    stopped = [False]
+
+    def check(event: object) -> None:
+        if deadline is not None and time.perf_counter() >= deadline:
+            stopped[0] = True
+            event.interrupt()  # type: ignore[attr-defined] - a highspy callback event
+
+    events = interrupt_events(highs)
+    try:
+        for event in events:
+            event.subscribe(check)
+        yield stopped
+    finally:
+        for event in events:
+            event.unsubscribe(check)
+
+
+__all__ = ["DEADLINE_SLACK", "ctrl_c_after", "interrupt_events", "stop_at"]

@@ -41,7 +41,7 @@ from .arrays import highs_from_arrays, model_arrays
 from .highs import LINK_SHARE, _Highs, separate_linking, solve_model
 from .idle_stock import close_idle_stock
 from .info import SolveInfo, highs_threads, model_size
-from .interrupts import ctrl_c_after, interrupt_events
+from .interrupts import ctrl_c_after, stop_at
 
 log = logging.getLogger(__name__)
 
@@ -177,20 +177,10 @@ def _solve_variant(cols: list[tuple[int, float, float]], options: dict,
     for name, value in options.items():
         h.setOptionValue(name, value)
     started = time.perf_counter()
-    events = interrupt_events(h)
-
-    def on_interrupt_check(event: highspy.highs.HighsCallbackEvent) -> None:
-        """Nothing to stop here (a fresh object keeps HiGHS's own time limit): the callback is
-        where a Ctrl-C reaches Python, so the run stops at the key press."""
-
-    try:
-        for event in events:
-            event.subscribe(on_interrupt_check)
-        with ctrl_c_after(stop_work=True):
-            h.run()
-    finally:
-        for event in events:
-            event.unsubscribe(on_interrupt_check)
+    # no deadline of netopt's (a fresh object keeps HiGHS's own limit): the callbacks are
+    # where a Ctrl-C reaches Python, so an in-process run stops at the key press
+    with stop_at(h, None), ctrl_c_after(stop_work=True):
+        h.run()
     seconds = time.perf_counter() - started
     status = h.getModelStatus()
     info = h.getInfo()
