@@ -35,7 +35,7 @@ from ..results.tables import Results, extract, site_reasons
 from ..solver.highs import solve_model
 from ..solver.info import SolveInfo
 from ..solver.network_start import StartNetwork
-from ..solver.variants import solve_variants
+from ..solver.variants import exact, solve_variants
 from .evaluate import chosen_network, fix_network
 
 log = logging.getLogger(__name__)
@@ -291,7 +291,7 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
                                 product))
     if problems:
         raise InputError(problems)
-    base_cost = float(result.costs.set_index("term").at["total", "usd_per_year"])
+    base_cost = _total(result)
     sites = result.sites.set_index("site_id")
     is_open = bool(_truthy(sites.at[site, "active"])) if site in sites.index else False
     if product is not None and is_open:
@@ -313,9 +313,10 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
         info = solve_model(m, case.config.solver, time_limit=time_limit, start_network=start)
         base = _Side(base_cost, result, None)
         flipped = _Side.of(m, info)
+        around: list[str] = []
     else:
-        base, flipped = _held(m, case, result, site, product, is_open, time_limit)
-    around = [] if redesign else _neighbours(m, site)
+        around = _neighbours(m, site)
+        base, flipped = _held(m, case, result, site, around, product, is_open, time_limit)
     if base.result is None or flipped.result is None:
         failed = base if base.result is None else flipped
         status = failed.info.status if failed.info is not None else "no_solution"
@@ -340,6 +341,11 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
         limits=limits, solved_cost_usd=base_cost, method=method, neighbours=around)
 
 
+def _total(result: Results) -> float:
+    """A result's total cost a year (its costs table's total row)."""
+    return float(result.costs.set_index("term").at["total", "usd_per_year"])
+
+
 @dataclass
 class _Side:
     """One side of the comparison: its cost, its tables (None: no solution) and its solve
@@ -355,13 +361,13 @@ class _Side:
         if not info.has_solution:
             return cls(float("nan"), None, info)
         res = extract(m, info)
-        return cls(float(res.costs.set_index("term").at["total", "usd_per_year"]), res, info)
+        return cls(_total(res), res, info)
 
 
-def _held(m: pyo.ConcreteModel, case: Case, result: Results, site: str, product: str | None,
-          is_open: bool, time_limit: float | None) -> tuple[_Side, _Side]:
+def _held(m: pyo.ConcreteModel, case: Case, result: Results, site: str, around: list[str],
+          product: str | None, is_open: bool, time_limit: float | None) -> tuple[_Side, _Side]:
     """The solved network held around the site, and the same with the site flipped; both to
-    optimality, side by side (solver/variants.py). The site's neighbours (`_neighbours`) are
+    optimality, side by side (solver/variants.py). The site's neighbours (`around`) are
     free in both: their activation, offers, onboarding and equipment; so are the hubs and
     partners their lanes, starting material and partner links use, where the solution left
     them closed. Everything else keeps its decisions; the site's own onboarding, equipment
@@ -369,7 +375,6 @@ def _held(m: pyo.ConcreteModel, case: Case, result: Results, site: str, product:
     open, offers no option can serve) stay."""
     fixed_by_model = {id(v) for v in m.component_data_objects(pyo.Var) if v.fixed}
     fix_network(m, chosen_network(result))
-    around = _neighbours(m, site)
     closed_facilities = [v for v in _facilities_of(m, [site, *around]) if not v.value]
     neighbour_sites = [v for s in around for v in (
         m.y[s], *(m.w[sk] for sk in m.SK if sk[0] == s),
@@ -399,10 +404,8 @@ def _held(m: pyo.ConcreteModel, case: Case, result: Results, site: str, product:
         m.explain_offers = pyo.Constraint(expr=pyo.quicksum(offers.values()) >= m.y[site])
     else:
         flip += [(m.y[site], 1.0, 1.0), (offers[product], 1.0, 1.0)]
-    settings = case.config.solver.model_copy(update={
-        "warm_start": False, "mip_gap": min(case.config.solver.mip_gap, 1e-6)})
-    sides = {key: _Side.of(m, info) for key, info in
-             solve_variants(m, settings, {"held": held, "flipped": flip}, time_limit)}
+    sides = {key: _Side.of(m, info) for key, info in solve_variants(
+        m, exact(case.config.solver), {"held": held, "flipped": flip}, time_limit)}
     return sides["held"], sides["flipped"]
 
 

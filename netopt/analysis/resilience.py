@@ -26,7 +26,7 @@ from ..model.build import build_model
 from ..model.common import MONEY
 from ..model.prepare import prepare
 from ..results.tables import Results, extract, unserved_penalty_usd
-from ..solver.variants import solve_variants
+from ..solver.variants import exact, solve_variants
 from .evaluate import check_network, chosen_network, fix_network
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,7 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
             component.deactivate()
     # the network is fixed, but ordering options and depot stock are still choices: solve
     # them to optimality, so the baseline is never above the solved network's own cost
-    settings = case.config.solver.model_copy(update={
-        "warm_start": False, "mip_gap": min(case.config.solver.mip_gap, 1e-6)})
+    settings = exact(case.config.solver)
     outages = [("hub", h) for h in sorted(chosen.hubs)]
     if partners:
         outages += [("partner", p) for p in sorted(chosen.partners)]

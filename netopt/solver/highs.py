@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 
 import highspy
 import pyomo.environ as pyo
@@ -21,7 +22,7 @@ from .backends import solve_with_backend
 from .bound_worker import MIN_WORKER_SECONDS, BoundWorker
 from .idle_stock import close_idle_stock
 from .info import SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
-from .interrupts import DEADLINE_SLACK, ctrl_c_after, interrupt_events
+from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_kernel
 from .network_start import StartNetwork, hold, network_of, release
 from .rounding import rounded_network
@@ -98,34 +99,27 @@ class _Highs(Highs):
 
     start: dict[int, float] | None = None  # id(pyomo var) -> value
     #: wall seconds the next run may take (`_run` sets them); the run's deadline, counted
-    #: from HiGHS's start (after Pyomo's own update of the model); whether it was interrupted
+    #: from HiGHS's start (after Pyomo's own update of the model)
     seconds: float | None = None
     deadline: float | None = None
-    stopped: bool = False
+    #: the interrupt flag of the last run (`interrupts.stop_at`)
+    _interrupted: Sequence[bool] = (False,)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the last run was interrupted at its deadline."""
+        return bool(self._interrupted[0])
 
     def _solve(self):  # noqa: ANN202 - signature of the parent
-        self.stopped = False
+        # a second MIP passes the deadline by its presolve, which calls no interrupt
+        # callback (4 s on the fine model)
         self.deadline = (None if self.seconds is None
                          else time.perf_counter() + self.seconds + DEADLINE_SLACK)
-        events = self._interrupt_events()
         try:
-            for event in events:
-                event.subscribe(self._stop_at_deadline)
-            return self._solve_from_start()
+            with stop_at(self._solver_model, self.deadline) as self._interrupted:
+                return self._solve_from_start()
         finally:
-            for event in events:  # one that was never subscribed is ignored
-                event.unsubscribe(self._stop_at_deadline)
             self.seconds = self.deadline = None  # a deadline is one run's
-
-    def _interrupt_events(self) -> list:
-        """HiGHS's interrupt callbacks (`interrupts.interrupt_events`): a second MIP passes
-        the deadline by its presolve, which calls none (4 s on the fine model)."""
-        return interrupt_events(self._solver_model)
-
-    def _stop_at_deadline(self, event: highspy.highs.HighsCallbackEvent) -> None:
-        if self.deadline is not None and time.perf_counter() >= self.deadline:
-            self.stopped = True
-            event.interrupt()
 
     def _postsolve(self, stream):  # noqa: ANN001, ANN202 - signature of the parent
         """Pyomo's results, with a run interrupted at the deadline reported as the time limit

@@ -59,6 +59,18 @@ def process_context(preload: Sequence[str]) -> multiprocessing.context.BaseConte
     return multiprocessing.get_context("spawn")
 
 
+#: the gap of re-solves that compare two networks: the differences they report are often
+#: a thousandth of the cost, so both sides are solved to optimality
+EXACT_GAP = 1e-6
+
+
+def exact(settings: SolverSettings) -> SolverSettings:
+    """The model's solver settings for re-solves to optimality on a held network: no start of
+    its own (the network is held), the gap at most EXACT_GAP."""
+    return settings.model_copy(update={"warm_start": False,
+                                       "mip_gap": min(settings.mip_gap, EXACT_GAP)})
+
+
 #: one variant: (variable, lower bound, upper bound) for each variable it moves
 Bounds = Sequence[tuple[VarData, float, float]]
 
@@ -248,4 +260,4 @@ def _one_by_one(m: pyo.ConcreteModel, settings: SolverSettings,
                     v.unfix()
 
 
-__all__ = ["process_context", "solve_variants"]
+__all__ = ["EXACT_GAP", "exact", "process_context", "solve_variants"]
