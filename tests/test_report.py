@@ -166,6 +166,7 @@ def _hits(a: dict, b: dict) -> bool:
 
 
 HUB = [-10, -10, 10, 10]  # the active hub icon: 20 x 20 px around its place
+LEADER_REACH = 68  # map.js LEADER_PX: the farthest a name is set off beyond its symbol
 DIAMOND = [-10.5, -10.5, 10.5, 10.5]  # the active partner icon
 VIEW = {"left": 0, "top": 0, "right": 1000, "bottom": 800}
 
@@ -192,14 +193,39 @@ def test_name_moves_off_a_partner_symbol() -> None:
 
 
 @NEEDS_NODE
-def test_name_with_no_free_place_is_dropped() -> None:
-    """Symbols on every side of a hub (a dense metro area at national zoom): its name is
-    hidden (null) rather than laid over one; the symbol's tooltip still names it."""
+def test_name_ringed_by_symbols_is_set_off_with_a_leader_line() -> None:
+    """Symbols on every side of a hub (a dense metro area at national zoom: Newark among the
+    New York sites): its name goes farther out, where nothing lies, joined to its symbol by
+    a leader line, rather than over a symbol or nowhere. 20 px beyond the hub's box, the
+    first distance tried: on the right the name (x 133-193) hits the ring's right column
+    (x 131-149), on the left likewise, above it (y 52-67, 10 + 20 + the 3-px gap + 15 above
+    the place) clears the ring's top row (y 71-89)."""
     ring = [_box(100 + dx, 100 + dy, [-9, -9, 9, 9])
             for dx in (-40, -20, 0, 20, 40) for dy in (-20, 0, 20) if (dx, dy) != (0, 0)]
     (placed,) = _place_names([{"names": [{"x": 100, "y": 100, "own": HUB, "w": 60, "h": 15}],
                                "blocked": ring, "view": VIEW}])
-    assert placed == [None]
+    (at,) = placed
+    assert (at["side"], at["left"], at["top"], at["short"]) == ("above", -30, -48, False)
+    name = {"left": 100 - 30, "top": 100 - 48, "right": 100 + 30, "bottom": 100 - 33}
+    assert not any(_hits(name, box) for box in ring)
+    # from the middle of the hub's top edge to the middle of the name's bottom edge
+    assert at["leader"] == [0, -10, 0, -33]
+
+
+@NEEDS_NODE
+def test_name_with_no_free_place_near_its_symbol_is_dropped() -> None:
+    """Nothing free within the leader's reach (68 px beyond the hub's box) nor beside it: the
+    name is hidden (null) rather than laid over a symbol; its tooltip still names it. A name
+    that fits beside its symbol draws no leader."""
+    crowd = [{"left": 0, "top": 0, "right": 1000, "bottom": 88},
+             {"left": 0, "top": 112, "right": 1000, "bottom": 800},
+             {"left": 0, "top": 88, "right": 88, "bottom": 112},
+             {"left": 112, "top": 88, "right": 1000, "bottom": 112}]
+    hub = {"x": 100, "y": 100, "own": HUB, "w": 60, "h": 15, "short": {"w": 20, "h": 15}}
+    hidden, free = _place_names([{"names": [hub], "blocked": crowd, "view": VIEW},
+                                 {"names": [hub], "blocked": [], "view": VIEW}])
+    assert hidden == [None]
+    assert "leader" not in free[0]
 
 
 @NEEDS_NODE
@@ -351,27 +377,37 @@ def test_static_label_keeps_to_its_panel_and_beside_a_symbol_at_its_place() -> N
 @NEEDS_NODE
 def test_crowded_name_gives_way_to_its_short_form() -> None:
     """A name with no free place shows its short form (a hub's airport code) where that fits,
-    but only after every full name has had its turn; with no short form it is hidden."""
+    but only after every full name has had its turn; with no short form it is set off beyond
+    the walls with a leader line (36 px beyond its symbol's box on the left: 20 px still
+    reaches the wall at x 360-380)."""
     walls = [_box(370, 100, [-10, -60, 10, 60]), _box(460, 100, [-10, -60, 10, 60])]
     hub = {"x": 400, "y": 100, "own": HUB, "w": 180, "h": 15, "short": {"w": 28, "h": 15}}
-    (alone, hidden) = _place_names([
+    (alone, set_off) = _place_names([
         {"names": [hub], "blocked": walls, "view": VIEW},
         {"names": [{**hub, "short": None}], "blocked": walls, "view": VIEW}])
     assert alone == [{"side": "right", "left": 13, "top": -7, "short": True}]
-    assert hidden == [None]
+    # x 171-351, clear of the wall; the leader from the hub's left edge to the name's right
+    assert set_off == [{"side": "left", "left": -229, "top": -7, "short": False,
+                        "leader": [-10, 1, -49, 1]}]
     # room for one 28-px name, on the right only: a later full name wins over a short form
     lids = [{"left": 380, "top": 70, "right": 450, "bottom": 90},
             {"left": 380, "top": 110, "right": 450, "bottom": 130}]
     small = {"x": 400, "y": 100, "own": HUB, "w": 28, "h": 15, "short": None}
     (both,) = _place_names([{"names": [hub, small], "blocked": walls + lids, "view": VIEW}])
-    assert both == [None, {"side": "right", "left": 13, "top": -7, "short": False}]
+    # and the first one's code is then set off above, clear of the walls and the lids
+    # (x 386-414, y 52-67: 20 px beyond the hub's box, the nearest first)
+    assert both == [{"side": "above", "left": -14, "top": -48, "short": True,
+                     "leader": [0, -10, 0, -33]},
+                    {"side": "right", "left": 13, "top": -7, "short": False}]
 
 
 @NEEDS_NODE
 def test_placed_names_never_cover_a_symbol_or_each_other() -> None:
     """A crowded hand-made scene (a fixed pseudo-random map of 60 site circles and 25 named
     hubs): every name placed overlaps no symbol, no other name and no blocked box, stays in
-    the view and touches its own symbol's side; crowding moves some names and drops some."""
+    the view and touches its own symbol's side, or, set off, lies within the leader's reach
+    with a leader from its symbol's box to its own; crowding moves some names, shortens
+    some and sets off some."""
     seed = 12345
 
     def rand() -> float:
@@ -399,13 +435,21 @@ def test_placed_names_never_cover_a_symbol_or_each_other() -> None:
         assert view["top"] <= box["top"] and box["bottom"] <= view["bottom"]
         assert not any(_hits(box, b) for b in blocked + boxes), (n, at)
         own = _box(n["x"], n["y"], HUB)  # within 3 px (+ rounding) of its own symbol
-        assert box["left"] - own["right"] <= 4 and own["left"] - box["right"] <= 4
-        assert box["top"] - own["bottom"] <= 4 and own["top"] - box["bottom"] <= 4
+        reach = 4 + (LEADER_REACH if "leader" in at else 0)  # or set off, up to 68 px more
+        assert box["left"] - own["right"] <= reach and own["left"] - box["right"] <= reach
+        assert box["top"] - own["bottom"] <= reach and own["top"] - box["bottom"] <= reach
+        if "leader" in at:  # from the edge of its symbol's box to the edge of its name's
+            x0, y0, x1, y1 = (v + c for v, c in zip(at["leader"], (n["x"], n["y"]) * 2,
+                                                     strict=True))
+            assert own["left"] <= x0 <= own["right"] and own["top"] <= y0 <= own["bottom"]
+            assert box["left"] - 1 <= x1 <= box["right"] + 1
+            assert box["top"] - 1 <= y1 <= box["bottom"] + 1
         boxes.append(box)
     sides = {at["side"] for at in placed if at}
     short = sum(1 for at in placed if at and at["short"])
-    assert 10 <= len(boxes) < len(names) and len(sides) >= 3, (len(boxes), sides)
-    assert 0 < short < len(boxes), short
+    set_off = sum(1 for at in placed if at and "leader" in at)
+    assert len(boxes) >= 10 and len(sides) >= 3, (len(boxes), sides)
+    assert 0 < short < len(boxes) and 0 < set_off < len(boxes), (short, set_off)
 
 
 @pytest.mark.slow

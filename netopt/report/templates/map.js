@@ -328,11 +328,17 @@ var NX = (function () {
      name tries places around its own symbol, in screen pixels at the current view: right,
      left, above, below, then the four corners; it takes the first free one. A name with no
      free place gives way to its short form (a hub's airport code), placed the same way
-     after every full name; with no place for that either, it is hidden at this zoom (its
-     symbol's tooltip and pop-up still name it, and zooming in frees room). Names are placed
+     after every full name; with no place for that either, it is set off farther from its
+     symbol with a leader line (LEADER_PX), and only with no place there either is it hidden
+     at this zoom (its symbol's tooltip and pop-up still name it, and zooming in frees
+     room). Names are placed
      by rank, as the one-pager's list and static map order them: partners, then hubs by
      yearly cost (the payload's `rank`; names without one follow in drawing order). */
   var GAP = 3;
+  /* how far beyond its symbol's box a name with no place beside it may be set off (tried
+     nearest first), joined to its symbol by a leader line: the national map's Newark hub,
+     ringed by the New York sites, found no place for its name or code at 1920 x 1080 */
+  var LEADER_PX = [20, 36, 52, 68];
   var SIDES = ["right", "left", "above", "below", "above right", "below right", "above left",
                "below left"];
 
@@ -395,7 +401,34 @@ var NX = (function () {
       var n = names[i];
       if (!out[i] && n.short) { out[i] = place(n, n.short.w, n.short.h, true); }
     });
+    /* still no place: set the name off, then its short form, farther out, after every name
+       beside its own symbol had its chance, by rank again */
+    order.forEach(function (i) {
+      var n = names[i];
+      for (var k = 0; k < LEADER_PX.length && !out[i]; k++) {
+        var d = LEADER_PX[k];
+        var away = { x: n.x, y: n.y, own: [n.own[0] - d, n.own[1] - d, n.own[2] + d,
+                                           n.own[3] + d] };
+        var at = place(away, n.w, n.h, false) ||
+          (n.short ? place(away, n.short.w, n.short.h, true) : null);
+        if (at) {
+          var w = at.short ? n.short.w : n.w, h = at.short ? n.short.h : n.h;
+          at.leader = leader(n.own, [at.left, at.top, at.left + w, at.top + h]);
+          out[i] = at;
+        }
+      }
+    });
     return out;
+  }
+
+  /* the leader line from a symbol's box to its name's box (both relative to the symbol's
+     place): from the point of the symbol's box nearest the name's centre to the point of
+     the name's box nearest that one, in whole pixels: [x0, y0, x1, y1] */
+  function leader(own, box) {
+    function clamp(v, lo, hi) { return Math.min(Math.max(v, lo), hi); }
+    var cx = (box[0] + box[2]) / 2, cy = (box[1] + box[3]) / 2;
+    var x0 = clamp(cx, own[0], own[2]), y0 = clamp(cy, own[1], own[3]);
+    return [x0, y0, clamp(x0, box[0], box[2]), clamp(y0, box[1], box[3])].map(Math.round);
   }
 
   var MAIN = null;
@@ -434,7 +467,7 @@ var NX = (function () {
       if (!span) { return; }
       var p = onScreen(n.ll);
       var full = size(span), short = el.querySelector(".nx-short");
-      spans.push([span, short]);
+      spans.push([span, short, el]);
       names.push({ x: p.x, y: p.y, own: n.own, w: full.w, h: full.h, short: size(short),
                    rank: n.rank });
     });
@@ -443,9 +476,27 @@ var NX = (function () {
       span.style.visibility = at ? "visible" : "hidden";
       span.style.transform = at ? "translate(" + at.left + "px, " + at.top + "px)" : "";
     }
+    function draw(el, line) {  /* the leader line, a rotated 1-px rule from the symbol */
+      var rule = el.querySelector(".nx-leader");
+      if (!line) {
+        if (rule) { rule.style.display = "none"; }
+        return;
+      }
+      if (!rule) {
+        rule = document.createElement("div");
+        rule.className = "nx-leader";
+        el.appendChild(rule);  // after the spans: the name stays the first child
+      }
+      var dx = line[2] - line[0], dy = line[3] - line[1];
+      rule.style.display = "block";
+      rule.style.width = Math.sqrt(dx * dx + dy * dy) + "px";
+      rule.style.transform = "translate(" + line[0] + "px, " + line[1] + "px) rotate(" +
+        Math.atan2(dy, dx) + "rad)";
+    }
     placeNames(names, blocked, view).forEach(function (at, i) {
       show(spans[i][0], at && !at.short ? at : null);
       show(spans[i][1], at && at.short ? at : null);
+      draw(spans[i][2], at && at.leader);
     });
   }
 
