@@ -476,6 +476,45 @@ def test_map_draws_state_outlines_offline(folder: Path) -> None:
 
 
 @NEEDS_CHROMIUM
+def test_map_insets_show_their_own_region_only(folder: Path, tmp_path: Path) -> None:
+    """Alaska's inset is a window around Alaska, wider than it: a hub in British Columbia
+    (54 N, 127 W: outside Alaska's bounds, inside that window) showed there as a square cut
+    by the inset's caption, and every other facility was drawn in the inset too, off its
+    window (ten here). An inset draws the symbols of its region only; the main map still
+    draws every hub, and the inset Alaska's outline and the Anchorage patients."""
+    from netopt.report.maps import write_map
+
+    result = Results.read(folder)
+    zones, hubs = result.tables["zones"], result.tables["hubs"].copy()
+    anchorage = zones.iloc[:1].copy()
+    anchorage["latitude"], anchorage["longitude"], anchorage["state"] = 61.22, -149.9, "AK"
+    anchorage[zones.columns[0]] = "far0"
+    moved = hubs.index[hubs["active"].astype(str).str.lower() == "true"][0]
+    hubs.loc[moved, ["latitude", "longitude"]] = [54.0, -127.0]
+    tables = {**result.tables, "zones": pd.concat([zones, anchorage], ignore_index=True),
+              "hubs": hubs}
+    page = write_map(Results(tables, result.info, result.summary), tmp_path / "map.html")
+    probe = """<script>
+window.addEventListener("load", function () { setTimeout(function () {
+  function count(sel) { return document.querySelectorAll(sel).length; }
+  var pre = document.createElement("pre"); pre.id = "probe";
+  pre.textContent = JSON.stringify({
+    inset: count(".nx-inset-ak .nx-icon"), zones: count(".nx-inset-ak path"),
+    main: Array.prototype.filter.call(document.querySelectorAll(".nx-icon"),
+      function (el) { return !el.closest(".nx-insets"); }).length});
+  document.body.appendChild(pre); }, 500); });
+</script>"""
+    page.write_text(page.read_text().replace("</body>", probe + "</body>", 1))
+    dom = _chromium(page.as_uri(), "--window-size=1280,720", "--dump-dom")
+    match = re.search(r'<pre id="probe">(.*?)</pre>', dom)
+    assert match, "the probe did not run"
+    seen = json.loads(match.group(1).replace("&quot;", '"'))
+    assert seen["inset"] == 0  # no facility of the lower 48 in Alaska's inset
+    assert seen["zones"] > 0  # Alaska's outline and the Anchorage patients are drawn
+    assert seen["main"] >= int((hubs["active"].astype(str).str.lower() == "true").sum())
+
+
+@NEEDS_CHROMIUM
 def test_report_prints_on_one_letter_page(folder: Path, tmp_path: Path) -> None:
     pdf = tmp_path / "report.pdf"
     _chromium((folder / "report.html").as_uri(), "--no-pdf-header-footer",

@@ -244,6 +244,19 @@ var NX = (function () {
 
   /* Alaska, Hawaii and Puerto Rico in small fixed maps at the bottom left; they show the
    * same layers as the main map (switched with it) and a click recentres the main map */
+  /* an inset shows its own region's symbols only: the window around a region reaches
+     past it (Alaska's corner showed a sliver of the Seattle hub's square under its caption);
+     lanes stay, they show where the region is supplied from */
+  function within(group, region) {
+    group.eachLayer(function (layer) {
+      if (layer.getLatLng) {
+        if (!region.contains(layer.getLatLng())) { group.removeLayer(layer); }
+      } else if (layer.eachLayer) {
+        within(layer, region);
+      }
+    });
+  }
+
   function insets(map) {
     if (!D.insets || !D.insets.length) { return; }
     var holder = L.DomUtil.create("div", "nx-insets", map.getContainer());
@@ -263,10 +276,12 @@ var NX = (function () {
       im.nxR.inset = true;
       im.nxR.scale = 0.6;
       im.fitBounds(reg.bounds, { padding: [2, 2] });
+      var region = L.latLngBounds(reg.bounds);
       layers.forEach(function (l) {
         var g = L.featureGroup();
         l.insets.push(g);
         builders[l.spec.kind](g, l.spec, im.nxR);
+        within(g, region);
         if (map.hasLayer(l.group)) { g.addTo(im); }
         l.insetMaps = (l.insetMaps || []).concat([im]);
       });
