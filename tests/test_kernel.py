@@ -51,6 +51,24 @@ def test_kernel_closes_what_neither_lp_nor_start_uses_and_holds_where_they_agree
     assert all((v.lb, v.ub) == (0, 1) for v in [*m.y.values(), *m.g.values()])
 
 
+def test_narrow_kernel_leaves_hubs_a_choice_but_still_closes_unused_ones() -> None:
+    """The narrow kernel (agreement 0.2) holds a site the LP and the start agree on, but
+    never a hub: a hub at 0.5 in the LP that the start opened stays a choice, one neither
+    uses is still closed."""
+    m = _sites_and_hubs()
+    lp = {id(m.y["S1"]): 0.5, id(m.g["H1"]): 0.5, id(m.g["H2"]): 0.0}
+    start = {id(m.y["S1"]): 1.0, id(m.g["H1"]): 1.0, id(m.g["H2"]): 0.0}
+    restricted = restrict_to_kernel(m, lp, start, threshold=0.02, agree=0.2,
+                                    never_held=highs.NARROW_NEVER_HELD)
+    assert (m.y["S1"].lb, m.y["S1"].ub) == (1, 1)
+    assert (m.g["H1"].lb, m.g["H1"].ub) == (0, 1)
+    assert (m.g["H2"].lb, m.g["H2"].ub) == (0, 0)
+    release(restricted)
+    held = restrict_to_kernel(m, lp, start, threshold=0.02, agree=0.2)  # as before
+    assert (m.g["H1"].lb, m.g["H1"].ub) == (1, 1)
+    release(held)
+
+
 @pytest.fixture(scope="module")
 def small_optimum() -> float:
     case = load_case(SMALL)

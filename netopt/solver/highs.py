@@ -58,6 +58,13 @@ LP_OPEN_THRESHOLD = 0.02
 #: free. National default: $141.11M with the second alone, $140.73M with both in turn
 #: (bench/RESULTS.md)
 KERNEL_AGREE_STEPS = (0.2, 0.99)
+#: decisions the narrow kernel never holds open: a hub's or partner's LP value is weak
+#: evidence (17 of the 22 hubs fractional in the national LP, 11.3 hubs in all against the
+#: network's 16), and the rounded start keeps every one the LP touches, so the narrow kernel
+#: held 19 hubs open; left a choice there, the 60-s network on a machine where the strict
+#: kernel gets no time fell from $142.85M-$143.18M to $142.28M-$142.78M (seeds 0-2), with the
+#: same networks as before where both kernels finish (bench/RESULTS.md)
+NARROW_NEVER_HELD = ("g", "a")
 #: the kernel MIP is a start, not the answer: it stops at this gap even when the run asks for
 #: a tighter one (a reference run at 0.05 % would otherwise spend its time on the kernel)
 KERNEL_GAP = 0.005
@@ -244,7 +251,8 @@ def _kernel_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
     """The MIP restricted to the kernel of the LP values and the start (solver/kernel.py),
     from that start; its solution, or None when it found none."""
     started = time.perf_counter()
-    restricted = restrict_to_kernel(m, lp_values, start, LP_OPEN_THRESHOLD, agree)
+    never_held = NARROW_NEVER_HELD if agree < KERNEL_AGREE_STEPS[-1] else ()
+    restricted = restrict_to_kernel(m, lp_values, start, LP_OPEN_THRESHOLD, agree, never_held)
     try:
         res = _run(solver, m, settings, tee, budget, solver="choose", run_crossover="on",
                    mip_rel_gap=max(KERNEL_GAP, settings.mip_gap))

@@ -26,14 +26,15 @@ KERNEL_DECISIONS = ("y", "w", "o", "e", "g", "a", "hold")
 
 
 def restrict_to_kernel(m: pyo.ConcreteModel, lp_values: dict[int, float | None],
-                       start: dict[int, float] | None, threshold: float, agree: float
-                       ) -> list[tuple[Any, Any, Any]]:
+                       start: dict[int, float] | None, threshold: float, agree: float,
+                       never_held: tuple[str, ...] = ()) -> list[tuple[Any, Any, Any]]:
     """Close (upper bound 0) every free decision that the LP relaxation uses at most at
     `threshold` and the start does not use, and hold open (lower bound 1) every one that the
     start uses and the LP at least at `agree` (where relaxation and start agree, as RINS
     fixes them: the national kernel MIP then proves its own optimum within the 60-s run
-    instead of stopping at the clock). Returns (var, lower, upper) for
-    network_start.release; `lp_values` and `start` map id(var) to a value."""
+    instead of stopping at the clock). The decisions named in `never_held` are never held
+    open, only closed. Returns (var, lower, upper) for network_start.release; `lp_values`
+    and `start` map id(var) to a value."""
     start = start or {}
     restricted = []
     for name in KERNEL_DECISIONS:
@@ -42,7 +43,7 @@ def restrict_to_kernel(m: pyo.ConcreteModel, lp_values: dict[int, float | None],
             if v.fixed or (v.ub is not None and v.ub <= 0):
                 continue
             lp = lp_values.get(id(v)) or 0.0
-            if lp >= agree and start.get(id(v), 0.0) > 0.5:
+            if lp >= agree and start.get(id(v), 0.0) > 0.5 and name not in never_held:
                 restricted.append((v, v.lower, v.upper))
                 v.setlb(1)
                 continue
