@@ -62,7 +62,7 @@ KERNEL_AGREE_STEPS = (0.2, 0.99)
 #: evidence (17 of the 22 hubs fractional in the national LP, 11.3 hubs in all against the
 #: network's 16), and the rounded start keeps every one the LP touches, so the narrow kernel
 #: held 19 hubs open; left a choice there, the 60-s network on a machine where the strict
-#: kernel gets no time fell from $142.85M-$143.18M to $142.28M-$142.78M (seeds 0-2), with the
+#: kernel gets no time fell from $142.85M-$143.18M to $142.28M-$142.78M (seeds 0-4), with the
 #: same networks as before where both kernels finish (bench/RESULTS.md)
 NARROW_NEVER_HELD = ("g", "a")
 #: the kernel MIP is a start, not the answer: it stops at this gap even when the run asks for

@@ -242,8 +242,6 @@ var NX = (function () {
     if (map.hasLayer(group)) { build(); } else { group.once("add", build); }
   }
 
-  /* Alaska, Hawaii and Puerto Rico in small fixed maps at the bottom left; they show the
-   * same layers as the main map (switched with it) and a click recentres the main map */
   /* an inset shows its own region's symbols only: the window around a region reaches
      past it (Alaska's corner showed a sliver of the Seattle hub's square under its caption);
      lanes stay, they show where the region is supplied from */
@@ -257,6 +255,8 @@ var NX = (function () {
     });
   }
 
+  /* Alaska, Hawaii and Puerto Rico in small fixed maps at the bottom left; they show the
+   * same layers as the main map (switched with it) and a click recentres the main map */
   function insets(map) {
     if (!D.insets || !D.insets.length) { return; }
     var holder = L.DomUtil.create("div", "nx-insets", map.getContainer());
@@ -346,9 +346,9 @@ var NX = (function () {
      after every full name; with no place for that either, it is set off farther from its
      symbol with a leader line (LEADER_PX), and only with no place there either is it hidden
      at this zoom (its symbol's tooltip and pop-up still name it, and zooming in frees
-     room). Names are placed
-     by rank, as the one-pager's list and static map order them: partners, then hubs by
-     yearly cost (the payload's `rank`; names without one follow in drawing order). */
+     room). Names are placed by rank, as the one-pager's list and static map order them:
+     partners, then hubs by yearly cost (the payload's `rank`; names without one follow in
+     drawing order). */
   var GAP = 3;
   /* how far beyond its symbol's box a name with no place beside it may be set off (tried
      nearest first), joined to its symbol by a leader line: the national map's Newark hub,
