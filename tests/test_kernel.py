@@ -184,3 +184,34 @@ def test_rounded_start_stops_at_its_first_network_and_no_later_stage_does() -> N
     highs._run(solver, m, settings, False, 60.0, solver="choose")
     _, limit = solver._solver_model.getOptionValue("mip_max_improving_sols")
     assert limit == highs.NO_SOLUTION_LIMIT
+
+
+def test_a_start_that_took_the_limit_is_the_answer_without_another_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the kernel start leaves less than a stage's minimum, the full MIP is not run (it
+    would take HiGHS's 1-s minimum and its presolve past the limit): the start's network is
+    loaded as the answer, with the cut loop's LP as its bound."""
+    monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    case = load_case(SMALL)
+    case.config.solver.strong_linking = "lazy"
+    settings = case.config.solver
+    settings.threads = 1  # no bound worker: the LP is the only bound
+    m = build_model(prepare(case))
+    real_start, kernel_cost, full_runs = highs.mip_start, [], []
+
+    def start_to_the_limit(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        found = real_start(*args, **kwargs)
+        kernel_cost.append(pyo.value(m.obj))
+        monkeypatch.setattr(highs, "MIN_STAGE_SECONDS", math.inf)  # as if no time were left
+        monkeypatch.setattr(highs, "_run", lambda *a, **k: full_runs.append(k))
+        return found
+
+    monkeypatch.setattr(highs, "mip_start", start_to_the_limit)
+    info = highs.solve_model(m, settings, time_limit=120.0)
+    assert full_runs == []
+    assert info.start == "kernel" and info.termination == "maxTimeLimit"
+    assert info.objective == pytest.approx(kernel_cost[0], rel=1e-9)
+    assert pyo.value(m.obj) == pytest.approx(info.objective, rel=1e-9)  # the network loaded
+    assert info.bound <= info.objective and info.gap == pytest.approx(
+        (info.objective - info.bound) / info.objective)
+    assert info.status == ("optimal" if info.gap <= settings.mip_gap else "feasible")

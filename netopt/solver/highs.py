@@ -200,6 +200,12 @@ def _loaded_solution(m: pyo.ConcreteModel) -> dict[int, float]:
     return {id(v): float(v.value or 0.0) for v in m.component_data_objects(pyo.Var)}
 
 
+def _load_values(m: pyo.ConcreteModel, values: dict[int, float]) -> None:
+    """Put a solution in `_Highs.start`'s form (by id(var); absent means 0) into `m`."""
+    for v in m.component_data_objects(pyo.Var):
+        v.set_value(values.get(id(v), 0.0), skip_validation=True)
+
+
 def _has_solution(res) -> bool:
     return res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
 
@@ -473,16 +479,29 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             bounds = [b for b in (lp_bound, lp_start) if b is not None]
             lp_bound = max(bounds) if bounds else None
             started_from = "kernel" if solver.start else "none"
-        res = _run(solver, m, settings, tee, left(), solver="choose")
+        if solver.start and left() < MIN_STAGE_SECONDS:
+            # the start took the limit: a run now gets HiGHS's 1-s minimum and its presolve
+            # (no interrupt check) on top, 2.3 s past a national 60-s limit, for nothing
+            res = None
+            _load_values(m, solver.start)
+        else:
+            res = _run(solver, m, settings, tee, left(), solver="choose")
     finally:
         proven = worker.stop() if worker is not None else None
     seconds = time.perf_counter() - began
-    term = res.termination_condition
-    sol = res.solution_status
-    has = sol in (SolutionStatus.optimal, SolutionStatus.feasible)
+    if res is None:
+        term, has = TerminationCondition.maxTimeLimit, True
+    else:
+        term = res.termination_condition
+        has = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
     saved = 0.0
+    incumbent = None
     if has:
-        res.solution_loader.load_vars()
+        if res is not None:
+            res.solution_loader.load_vars()
+            incumbent = res.incumbent_objective
+        else:
+            incumbent = pyo.value(m.obj)
         saved = close_idle_stock(m)  # a stopped MIP may hold stock for nobody
     if term == TerminationCondition.convergenceCriteriaSatisfied and has:
         status = "optimal"
@@ -494,8 +513,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         status = "infeasible"
     else:
         status = "no_solution"
-    obj = res.incumbent_objective - saved if has else None
-    bound = res.objective_bound
+    obj = incumbent - saved if has else None
+    bound = res.objective_bound if res is not None else None
     bound = None if bound is None or not math.isfinite(bound) else float(bound)
     if proven is not None:
         log.info("bound worker: %.6g", proven)
