@@ -215,3 +215,40 @@ def test_a_start_that_took_the_limit_is_the_answer_without_another_run(
     assert info.bound <= info.objective and info.gap == pytest.approx(
         (info.objective - info.bound) / info.objective)
     assert info.status == ("optimal" if info.gap <= settings.mip_gap else "feasible")
+
+
+def test_narrow_kernel_stops_at_its_improving_networks_and_the_strict_one_does_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narrow kernel only hands the strict one a start: HiGHS stops it after
+    NARROW_IMPROVING_SOLUTIONS improving networks (a count: the same in every run), and
+    the strict kernel that follows runs with no such limit left behind."""
+    case = load_case(SMALL)
+    case.config.solver.strong_linking = "lazy"
+    settings = case.config.solver
+    m = build_model(prepare(case))
+    solver = highs._Highs()
+    lp = highs.separate_linking(solver, m, settings, False, 120.0)
+    limits, real_kernel, real_run = {}, highs._kernel_mip, highs._run
+    agree_now = []
+
+    def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        res = real_run(*args, **kwargs)
+        if agree_now:
+            limits[agree_now[-1]] = solver._solver_model.getOptionValue(
+                "mip_max_improving_sols")[1]
+        return res
+
+    def kernel(solver_, m_, settings_, tee, lp_values, start, agree, budget):  # noqa: ANN001, ANN202
+        agree_now.append(agree)
+        try:
+            return real_kernel(solver_, m_, settings_, tee, lp_values, start, agree, budget)
+        finally:
+            agree_now.pop()
+
+    monkeypatch.setattr(highs, "_run", run)
+    monkeypatch.setattr(highs, "_kernel_mip", kernel)
+    start, _ = highs.mip_start(solver, m, settings, False, 100.0, lp)
+    assert start is not None
+    narrow, strict = highs.KERNEL_AGREE_STEPS
+    assert limits == {narrow: highs.NARROW_IMPROVING_SOLUTIONS,
+                      strict: highs.NO_SOLUTION_LIMIT}
