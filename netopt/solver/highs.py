@@ -411,8 +411,7 @@ def _repair_depot_segments(solver: _Highs, m: pyo.ConcreteModel, settings: Solve
         log.info("depot segments repaired: objective %.6g -> %.6g", value,
                  res.incumbent_objective)
         return float(res.incumbent_objective)
-    for v in m.component_data_objects(pyo.Var):
-        v.set_value(loaded[id(v)], skip_validation=True)
+    _load_values(m, loaded)
     return value
 
 
