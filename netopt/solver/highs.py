@@ -169,7 +169,8 @@ def _options(settings: SolverSettings, **extra: object) -> dict:
     # options persist in a persistent HiGHS object: always set the ones a stage may change
     return {"random_seed": int(settings.seed), "threads": int(settings.threads),
             "mip_rel_gap": float(settings.mip_gap), "solve_relaxation": False,
-            "mip_max_improving_sols": NO_SOLUTION_LIMIT, **extra}
+            "mip_max_improving_sols": NO_SOLUTION_LIMIT, "simplex_strategy": SIMPLEX_CHOOSE,
+            **extra}
 
 
 def _run(highs: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
@@ -315,6 +316,13 @@ LINK_ROUNDS = 30
 #: more. Stopping on progress rather than on the clock also makes the LP, and the network
 #: rounded from it, the same on a loaded machine as on a quiet one.
 LINK_PROGRESS = 1e-3
+#: HiGHS's simplex_strategy values: its own choice (the default), and the parallel dual
+#: simplex (PAMI). The cut loop's warm re-solves are dual simplex runs on the whole LP (a
+#: useful basis skips presolve), where PAMI spreads each iteration's pricing and updates over
+#: both cores: national default, same LP to the last digit, 12.9-13.6 s instead of
+#: 15.6-18.3 s for the loop in alternating runs (bench/RESULTS.md). Only the loop uses it:
+#: a MIP's LPs are HiGHS's own choice, and with one thread there is nothing to spread.
+SIMPLEX_CHOOSE, SIMPLEX_PARALLEL_DUAL = 0, 2
 
 
 def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
@@ -337,7 +345,9 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
         left = budget - (time.perf_counter() - started)
         if left <= 0.5:
             break
-        res = _run(solver, m, settings, tee, left, solve_relaxation=True, solver="simplex")
+        res = _run(solver, m, settings, tee, left, solve_relaxation=True, solver="simplex",
+                   simplex_strategy=SIMPLEX_PARALLEL_DUAL if settings.threads > 1
+                   else SIMPLEX_CHOOSE)
         if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
             break
         value = float(res.incumbent_objective)
