@@ -14,7 +14,7 @@ from netopt.model.build import build_model
 from netopt.model.prepare import prepare
 from netopt.results.pipeline import solve_case
 from netopt.solver import highs
-from netopt.solver.kernel import restrict_to_kernel
+from netopt.solver.kernel import restrict_to_closing, restrict_to_kernel
 from netopt.solver.network_start import release
 from tests.test_depots import two_hub_stock_case
 
@@ -69,12 +69,61 @@ def test_narrow_kernel_leaves_hubs_a_choice_but_still_closes_unused_ones() -> No
     release(held)
 
 
+def test_closing_restriction_closes_only_what_the_start_does_not_use() -> None:
+    """The closing MIP's neighbourhood is the start's subsets: every design decision the start
+    leaves at 0 is closed, every one it uses stays a choice (it may close), fixed ones and
+    flows are left alone."""
+    m = _sites_and_hubs()
+    m.x = pyo.Var(["S1", "S2"], bounds=(0, None))  # a flow, not a design decision
+    start = {id(m.y["S1"]): 1.0, id(m.y["S2"]): 0.0, id(m.y["S3"]): 1.0, id(m.y["S4"]): 0.0,
+             id(m.g["H1"]): 1.0, id(m.g["H2"]): 0.0, id(m.x["S2"]): 5.0}
+    restricted = restrict_to_closing(m, start)
+    bounds = {v.name: (v.lb, v.ub) for v in [*m.y.values(), *m.g.values()]}
+    assert bounds == {"y[S1]": (0, 1), "y[S2]": (0, 0), "y[S3]": (0, 1), "y[S4]": (0, 0),
+                      "y[S5]": (0, 1), "g[H1]": (0, 1), "g[H2]": (0, 0)}
+    assert all((v.lb, v.ub) == (0, None) for v in m.x.values())
+    assert len(restricted) == 3
+    release(restricted)
+    assert all((v.lb, v.ub) == (0, 1) for v in [*m.y.values(), *m.g.values()])
+
+
 @pytest.fixture(scope="module")
-def small_optimum() -> float:
-    case = load_case(SMALL)
-    result = solve_case(case, gap=1e-6, time_limit=300)
+def small_solved():  # noqa: ANN201 - Results
+    result = solve_case(load_case(SMALL), gap=1e-6, time_limit=300)
     assert result.summary["status"] == "optimal"
-    return float(result.summary["objective"])
+    return result
+
+
+@pytest.fixture(scope="module")
+def small_optimum(small_solved) -> float:  # noqa: ANN001
+    return float(small_solved.summary["objective"])
+
+
+def test_closing_mip_drops_the_surplus_added_to_the_optimum(
+        small_solved, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """us-small's optimal network plus a surplus (every hub it does not use, and one more
+    site) is a start whose subsets include the optimum: the closing MIP, solved to its proof,
+    closes the surplus and returns the optimum's cost."""
+    monkeypatch.setattr(highs, "KERNEL_GAP", 1e-6)
+    case = load_case(SMALL)
+    settings = case.config.solver
+    settings.mip_gap = 1e-6
+    network = {name: dict(values) for name, values in small_solved.network.items()}
+    extra_hubs = [h for h, v in network["g"].items() if not v]
+    extra_site = next(s for s, v in sorted(network["y"].items()) if not v)
+    assert extra_hubs
+    network["g"].update(dict.fromkeys(extra_hubs, 1))
+    network["y"][extra_site] = 1
+    m = build_model(prepare(case))
+    solver = highs._Highs()
+    solver.start = highs.network_start(solver, m, settings, False, 60.0, network)
+    assert solver.start is not None
+    padded = pyo.value(m.obj)
+    optimum = float(small_solved.summary["objective"]) / 1000  # model money is k$
+    assert padded > optimum * (1 + 1e-4)
+    assert highs._closing_mip(solver, m, settings, False, solver.start, 120.0) is not None
+    assert math.isclose(pyo.value(m.obj), optimum, rel_tol=1e-6)
+    assert all(m.g[h].value < 0.5 for h in extra_hubs) and m.y[extra_site].value < 0.5
 
 
 def test_kernel_start_on_us_small_is_feasible_and_the_full_mip_proves_the_optimum(
@@ -90,7 +139,9 @@ def test_kernel_start_on_us_small_is_feasible_and_the_full_mip_proves_the_optimu
     assert start is not None and bound == lp
     kernel_cost = pyo.value(m.obj)  # the kernel MIP's network, loaded in m (k$)
     # LP bound <= optimum <= the kernel's network: a restriction, never below the optimum
-    assert bound <= small_optimum / 1000 * (1 + 1e-9) <= kernel_cost * (1 + 1e-9)
+    optimum = small_optimum / 1000
+    assert bound <= optimum * (1 + 1e-9)
+    assert optimum <= kernel_cost * (1 + 1e-9)  # with the closing MIP: the optimum itself
     solver.start = start
     res = highs._run(solver, m, settings, False, 300.0, solver="choose")
     assert res.termination_condition.name == "convergenceCriteriaSatisfied"

@@ -19,6 +19,8 @@ from typing import Any
 
 import pyomo.environ as pyo
 
+from .network_start import DECISIONS
+
 #: the decisions the kernel restricts: site active, product offered, area onboarded,
 #: equipment held, hub active, partner active, pooled depot stock held (ordering options
 #: follow their offers; a depot's volume segments follow its stock)
@@ -54,4 +56,26 @@ def restrict_to_kernel(m: pyo.ConcreteModel, lp_values: dict[int, float | None],
     return restricted
 
 
-__all__ = ["KERNEL_DECISIONS", "restrict_to_kernel"]
+def restrict_to_closing(m: pyo.ConcreteModel, start: dict[int, float]
+                        ) -> list[tuple[Any, Any, Any]]:
+    """Close every free design decision (solver/network_start.DECISIONS: sites, offers,
+    onboarding, equipment, hubs, partners, ordering options, depot stock) that the start does
+    not use; what it uses stays a choice. The MIP left may only close: its networks are the
+    start's subsets. A kernel MIP that stops early (the narrow kernel at its second network)
+    leaves offers and onboardings that serve too few patients to pay for themselves; this MIP
+    drops them in a few seconds, where the next kernel, which may also open, needs half a
+    minute for the same (bench/RESULTS.md). Returns (var, lower, upper) for
+    network_start.release; `start` maps id(var) to a value."""
+    restricted = []
+    for var in m.component_objects(pyo.Var, active=True, descend_into=True):
+        if var.local_name not in DECISIONS or var.is_reference():
+            continue
+        for v in var.values():
+            if v.fixed or (v.ub is not None and v.ub <= 0) or start.get(id(v), 0.0) > 0.5:
+                continue
+            restricted.append((v, v.lower, v.upper))
+            v.setub(0)
+    return restricted
+
+
+__all__ = ["KERNEL_DECISIONS", "restrict_to_closing", "restrict_to_kernel"]
