@@ -169,7 +169,7 @@ def _options(settings: SolverSettings, **extra: object) -> dict:
     # options persist in a persistent HiGHS object: always set the ones a stage may change
     return {"random_seed": int(settings.seed), "threads": int(settings.threads),
             "mip_rel_gap": float(settings.mip_gap), "solve_relaxation": False,
-            "mip_max_improving_sols": NO_SOLUTION_LIMIT, "simplex_strategy": SIMPLEX_CHOOSE,
+            "mip_max_improving_sols": NO_SOLUTION_LIMIT, "simplex_strategy": SIMPLEX_DEFAULT,
             **extra}
 
 
@@ -254,13 +254,14 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         left = budget - (time.perf_counter() - started)
         if left < MIN_STAGE_SECONDS or (agree == math.inf and left < WIDE_KERNEL_SECONDS):
             break  # no time for (another) kernel: the network so far it is
-        found = _kernel_mip(solver, m, settings, tee, lp_values, start, agree,
-                            left if agree < math.inf else WIDE_KERNEL_SHARE * left)
+        # the wide kernel and its closing MIP leave the full MIP most of the time left
+        share = 1.0 if agree < math.inf else WIDE_KERNEL_SHARE
+        found = _kernel_mip(solver, m, settings, tee, lp_values, start, agree, share * left)
         start = found or start
         solver.start = start
         left = budget - (time.perf_counter() - started)
-        if found and left >= MIN_STAGE_SECONDS:  # drop what the kernel's stop left over
-            start = _closing_mip(solver, m, settings, tee, start, left) or start
+        if found and share * left >= MIN_STAGE_SECONDS:  # drop what the kernel left over
+            start = _closing_mip(solver, m, settings, tee, start, share * left) or start
             solver.start = start
     return start, lp_bound
 
@@ -340,13 +341,13 @@ LINK_ROUNDS = 30
 #: more. Stopping on progress rather than on the clock also makes the LP, and the network
 #: rounded from it, the same on a loaded machine as on a quiet one.
 LINK_PROGRESS = 1e-3
-#: HiGHS's simplex_strategy values: its own choice (the default), and the parallel dual
-#: simplex (PAMI). The cut loop's warm re-solves are dual simplex runs on the whole LP (a
-#: useful basis skips presolve), where PAMI spreads each iteration's pricing and updates over
+#: HiGHS's simplex_strategy values: its default (serial dual simplex), and its parallel dual
+#: simplex SIP. The cut loop's warm re-solves are dual simplex runs on the whole LP (a useful
+#: basis skips presolve) at ~0.9 ms per iteration; SIP spreads each iteration's work over
 #: both cores: national default, same LP to the last digit, 12.9-13.6 s instead of
-#: 15.6-18.3 s for the loop in alternating runs (bench/RESULTS.md). Only the loop uses it:
-#: a MIP's LPs are HiGHS's own choice, and with one thread there is nothing to spread.
-SIMPLEX_CHOOSE, SIMPLEX_PARALLEL_DUAL = 0, 2
+#: 15.6-18.3 s for the loop in alternating runs (bench/RESULTS.md; PAMI, value 3, was not
+#: faster). Only the loop uses it (a MIP's LPs are HiGHS's own), and only with two threads.
+SIMPLEX_DEFAULT, SIMPLEX_DUAL_SIP = 1, 2
 
 
 def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
@@ -370,8 +371,8 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
         if left <= 0.5:
             break
         res = _run(solver, m, settings, tee, left, solve_relaxation=True, solver="simplex",
-                   simplex_strategy=SIMPLEX_PARALLEL_DUAL if settings.threads > 1
-                   else SIMPLEX_CHOOSE)
+                   simplex_strategy=SIMPLEX_DUAL_SIP if settings.threads > 1
+                   else SIMPLEX_DEFAULT)
         if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
             break
         value = float(res.incumbent_objective)

@@ -24,7 +24,7 @@ DECISIONS = frozenset({"y", "w", "o", "e", "g", "a", "z", "hold", "zd"})
 StartNetwork = dict[str, dict[Hashable, int]]
 
 
-def _decision_vars(m: pyo.ConcreteModel):  # noqa: ANN202 - an iterator of IndexedVar
+def decision_vars(m: pyo.ConcreteModel):  # noqa: ANN202 - an iterator of IndexedVar
     """The decision components of the model and its blocks (references skipped: a launch
     timeline's `m.y` points at the blocks' own variables, which are listed themselves)."""
     for var in m.component_objects(pyo.Var, active=True, descend_into=True):
@@ -35,7 +35,7 @@ def _decision_vars(m: pyo.ConcreteModel):  # noqa: ANN202 - an iterator of Index
 def network_of(m: pyo.ConcreteModel) -> StartNetwork:
     """The loaded solution's decisions, rounded to 0/1 (call after loading a solution)."""
     network: StartNetwork = {}
-    for var in _decision_vars(m):
+    for var in decision_vars(m):
         values = {idx: int(round(v.value)) for idx, v in var.items() if v.value is not None}
         if values:
             network[var.name] = values
@@ -48,7 +48,7 @@ def hold(m: pyo.ConcreteModel, network: StartNetwork) -> list[tuple[Any, Any, An
     `fix`, so a persistent solver only updates column bounds. Variables the new model fixes
     itself (excluded sites, lead times) keep their own value."""
     held = []
-    for var in _decision_vars(m):
+    for var in decision_vars(m):
         values = network.get(var.name)
         if not values:
             continue
@@ -68,4 +68,4 @@ def release(held: list[tuple[Any, Any, Any]]) -> None:
         v.setub(upper)
 
 
-__all__ = ["DECISIONS", "StartNetwork", "hold", "network_of", "release"]
+__all__ = ["DECISIONS", "StartNetwork", "decision_vars", "hold", "network_of", "release"]
