@@ -227,9 +227,8 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     (solver/kernel.py) - it may close any site, offer or hub the rounding kept - holding open
     what the LP and the rounding agree on: first loosely (only what the LP supports weakly is
     free), then strictly from that network; with minutes to spare, once more with nothing
-    held. After each kernel a closing MIP (only what its network uses is free, and may only
-    close) drops the offers and onboardings a kernel that stopped early left over: on the
-    national default the narrow kernel's $142.35M network becomes $140.75M in ~10 s.
+    held. After each kernel a closing MIP (solver/kernel.py `restrict_to_closing`) drops the
+    offers and onboardings a kernel that stopped early left over.
     HiGHS's own heuristics find poor first networks on national instances, and the full MIP
     rarely improves a start within minutes; the kernels' network is the answer a 60-s run
     gives.
