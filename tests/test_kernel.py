@@ -15,7 +15,7 @@ from netopt.model.prepare import prepare
 from netopt.results.pipeline import solve_case
 from netopt.solver import highs
 from netopt.solver.kernel import restrict_to_closing, restrict_to_kernel
-from netopt.solver.network_start import release
+from netopt.solver.network_start import hold, release
 from tests.test_depots import two_hub_stock_case
 
 SMALL = Path(__file__).resolve().parents[1] / "models" / "us-small.yaml"
@@ -85,6 +85,59 @@ def test_closing_restriction_closes_only_what_the_start_does_not_use() -> None:
     assert len(restricted) == 3
     release(restricted)
     assert all((v.lb, v.ub) == (0, 1) for v in [*m.y.values(), *m.g.values()])
+
+
+class _StopsAfter(dict):
+    """A start (or network) whose lookups raise KeyboardInterrupt after `calls` of them: a
+    Ctrl-C arriving while a restriction is half set."""
+
+    def __init__(self, values: dict, calls: int) -> None:
+        super().__init__(values)
+        self.calls = calls
+
+    def _tick(self) -> None:
+        self.calls -= 1
+        if self.calls < 0:
+            raise KeyboardInterrupt
+
+    def get(self, key, default=None):  # noqa: ANN001, ANN204
+        self._tick()
+        return super().get(key, default)
+
+    def __contains__(self, key) -> bool:  # noqa: ANN001
+        self._tick()
+        return super().__contains__(key)
+
+
+@pytest.mark.parametrize("restrict", ["kernel", "closing", "hold"])
+def test_a_restriction_stopped_midway_gives_every_bound_back(restrict: str) -> None:
+    """Interrupted after it has replaced some bounds (two or more by the time it stops), the
+    restriction gives their bounds back before the exception leaves it: the model is as it
+    was, whatever a caller that keeps it does next."""
+    m = _sites_and_hubs()
+    start = {id(m.y["S1"]): 1.0, id(m.g["H1"]): 1.0}
+    if restrict == "kernel":
+        def run() -> list:
+            return restrict_to_kernel(m, {}, _StopsAfter(start, 3), threshold=0.02, agree=0.99)
+    elif restrict == "closing":
+        def run() -> list:
+            return restrict_to_closing(m, _StopsAfter(start, 4))
+    else:
+        network = {"y": _StopsAfter({"S1": 1, "S2": 0, "S3": 0, "S4": 0}, 2)}
+
+        def run() -> list:
+            return hold(m, network)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    assert {v.name: (v.lb, v.ub) for v in [*m.y.values(), *m.g.values()]} == {
+        f"{n}": (0, 1) for n in ("y[S1]", "y[S2]", "y[S3]", "y[S4]", "y[S5]", "g[H1]", "g[H2]")}
+    # the same calls with room to finish do restrict (the test would pass vacuously else)
+    start_ok = _StopsAfter(start, 10**6)
+    done = {"kernel": lambda: restrict_to_kernel(m, {}, start_ok, 0.02, 0.99),
+            "closing": lambda: restrict_to_closing(m, start_ok),
+            "hold": lambda: hold(m, {"y": {"S1": 1, "S2": 0, "S3": 0, "S4": 0}})}[restrict]()
+    assert len(done) >= 3
+    release(done)
 
 
 @pytest.fixture(scope="module")

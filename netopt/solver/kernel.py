@@ -19,7 +19,7 @@ from typing import Any
 
 import pyomo.environ as pyo
 
-from .network_start import decision_vars
+from .network_start import decision_vars, given_back_on_error
 
 #: the decisions the kernel restricts: site active, product offered, area onboarded,
 #: equipment held, hub active, partner active, pooled depot stock held (ordering options
@@ -38,21 +38,21 @@ def restrict_to_kernel(m: pyo.ConcreteModel, lp_values: dict[int, float | None],
     open, only closed. Returns (var, lower, upper) for network_start.release; `lp_values`
     and `start` map id(var) to a value."""
     start = start or {}
-    restricted = []
-    for name in KERNEL_DECISIONS:
-        var = getattr(m, name, None)
-        for v in var.values() if var is not None else ():
-            if v.fixed or (v.ub is not None and v.ub <= 0):
-                continue
-            lp = lp_values.get(id(v)) or 0.0
-            if lp >= agree and start.get(id(v), 0.0) > 0.5 and name not in never_held:
+    with given_back_on_error() as restricted:
+        for name in KERNEL_DECISIONS:
+            var = getattr(m, name, None)
+            for v in var.values() if var is not None else ():
+                if v.fixed or (v.ub is not None and v.ub <= 0):
+                    continue
+                lp = lp_values.get(id(v)) or 0.0
+                if lp >= agree and start.get(id(v), 0.0) > 0.5 and name not in never_held:
+                    restricted.append((v, v.lower, v.upper))
+                    v.setlb(1)
+                    continue
+                if lp > threshold or start.get(id(v), 0.0) > 0.5:
+                    continue
                 restricted.append((v, v.lower, v.upper))
-                v.setlb(1)
-                continue
-            if lp > threshold or start.get(id(v), 0.0) > 0.5:
-                continue
-            restricted.append((v, v.lower, v.upper))
-            v.setub(0)
+                v.setub(0)
     return restricted
 
 
@@ -69,13 +69,13 @@ def restrict_to_closing(m: pyo.ConcreteModel, start: dict[int, float]
     to pay for themselves; this MIP drops them in about 10 s, where the next kernel, which
     may also open, needs half a minute for the same (bench/RESULTS.md). Returns (var, lower,
     upper) for network_start.release; `start` maps id(var) to a value."""
-    restricted = []
-    for var in decision_vars(m):
-        for v in var.values():
-            if v.fixed or (v.ub is not None and v.ub <= 0) or start.get(id(v), 0.0) > 0.5:
-                continue
-            restricted.append((v, v.lower, v.upper))
-            v.setub(0)
+    with given_back_on_error() as restricted:
+        for var in decision_vars(m):
+            for v in var.values():
+                if v.fixed or (v.ub is not None and v.ub <= 0) or start.get(id(v), 0.0) > 0.5:
+                    continue
+                restricted.append((v, v.lower, v.upper))
+                v.setub(0)
     return restricted
 
 

@@ -10,7 +10,8 @@ baseline did not) whose solution, when feasible, is a MIP start for the full mod
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pyomo.environ as pyo
@@ -47,18 +48,31 @@ def hold(m: pyo.ConcreteModel, network: StartNetwork) -> list[tuple[Any, Any, An
     network's value; return (var, lower, upper) to `release` afterwards. Bounds rather than
     `fix`, so a persistent solver only updates column bounds. Variables the new model fixes
     itself (excluded sites, lead times) keep their own value."""
-    held = []
-    for var in decision_vars(m):
-        values = network.get(var.name)
-        if not values:
-            continue
-        for idx, v in var.items():
-            if v.fixed or idx not in values:
+    with given_back_on_error() as held:
+        for var in decision_vars(m):
+            values = network.get(var.name)
+            if not values:
                 continue
-            held.append((v, v.lower, v.upper))
-            v.setlb(values[idx])
-            v.setub(values[idx])
+            for idx, v in var.items():
+                if v.fixed or idx not in values:
+                    continue
+                held.append((v, v.lower, v.upper))
+                v.setlb(values[idx])
+                v.setub(values[idx])
     return held
+
+
+@contextmanager
+def given_back_on_error() -> Iterator[list[tuple[Any, Any, Any]]]:
+    """A list to record (var, lower, upper) in while bounds are being replaced: if the scan
+    stops with an exception (Ctrl-C in a 4k-decision walk), the bounds replaced so far are
+    given back, so a model the caller keeps (a notebook, a batch) is not left restricted."""
+    changed: list[tuple[Any, Any, Any]] = []
+    try:
+        yield changed
+    except BaseException:
+        release(changed)
+        raise
 
 
 def release(held: list[tuple[Any, Any, Any]]) -> None:
@@ -68,4 +82,5 @@ def release(held: list[tuple[Any, Any, Any]]) -> None:
         v.setub(upper)
 
 
-__all__ = ["DECISIONS", "StartNetwork", "decision_vars", "hold", "network_of", "release"]
+__all__ = ["DECISIONS", "StartNetwork", "decision_vars", "given_back_on_error", "hold",
+           "network_of", "release"]
