@@ -107,6 +107,9 @@ def print_summary(summary: dict) -> None:
         else:
             text = str(value)
         table.add_row(key, text)
+    if summary.get("stages"):  # HiGHS's staged solve: say whether the clock chose the network
+        clock = summary.get("stopped_by_clock") or []
+        table.add_row("stopped_by_clock", ", ".join(clock) if clock else "none")
     console.print(table)
 
 

@@ -741,6 +741,10 @@ def summary_dict(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInf
         "solve_seconds": round(info.solve_seconds, 3),
         "n_variables": info.n_variables, "n_binaries": info.n_binaries,
         "n_constraints": info.n_constraints, "start": info.start,
+        "stages": [{"stage": st["stage"], "seconds": st["seconds"], "stopped": st["stopped"],
+                    "objective_usd": None if st["objective"] is None
+                    else st["objective"] * MONEY} for st in info.stages],
+        "stopped_by_clock": info.stopped_by_clock,
         "network_cost_usd": k["network_cost_usd"],
         "unserved_penalty_usd": k["unserved_penalty_usd"],
         "other_penalty_usd": k["other_penalty_usd"],

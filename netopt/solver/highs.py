@@ -21,7 +21,7 @@ from ..model.sites import lazy_linking, link_pairs
 from .backends import solve_with_backend
 from .bound_worker import MIN_WORKER_SECONDS, BoundWorker
 from .idle_stock import close_idle_stock
-from .info import SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
+from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
 from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_closing, restrict_to_kernel
 from .network_start import StartNetwork, hold, network_of, release
@@ -118,6 +118,11 @@ class _Highs(Highs):
     #: the interrupt flag of the last run (`interrupts.stop_at`)
     _interrupted: Sequence[bool] = (False,)
 
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        #: one record per stage of a solve (`_record_stage`): SolveInfo.stages
+        self.stages: list[dict] = []
+
     @property
     def stopped(self) -> bool:
         """Whether the last run was interrupted at its deadline."""
@@ -190,6 +195,33 @@ def _run(highs: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: boo
         )
 
 
+#: why a stage ended, by HiGHS's model status. A stage ended by the clock (its share of the
+#: limit, or the limit itself) gave a network that depends on the machine's speed: a faster
+#: machine gets further in it (summary.json `stopped_by_clock`)
+_STOPPED = {highspy.HighsModelStatus.kOptimal: "optimal",
+            highspy.HighsModelStatus.kTimeLimit: CLOCK,
+            highspy.HighsModelStatus.kSolutionLimit: "solution limit",
+            highspy.HighsModelStatus.kIterationLimit: "iteration limit",
+            highspy.HighsModelStatus.kInfeasible: "infeasible"}
+
+
+def _stopped(highs: _Highs) -> str:
+    """Why the last run of `highs` ended, in the words of `_STOPPED` (an interrupt is the
+    clock when it was netopt's own deadline, else Ctrl-C)."""
+    status = highs._solver_model.getModelStatus()
+    if status == highspy.HighsModelStatus.kInterrupt:
+        return CLOCK if highs.stopped else "interrupted"
+    return _STOPPED.get(status) or highs._solver_model.modelStatusToString(status).lower()
+
+
+def _record_stage(highs: _Highs, stage: str, started: float, stopped: str,
+                  objective: float | None = None) -> None:
+    """One line of the solve's account (SolveInfo.stages): what ran, for how long, why it
+    ended and the objective it left (a network's; the LP's for the cut loop)."""
+    highs.stages.append({"stage": stage, "seconds": round(time.perf_counter() - started, 3),
+                         "stopped": stopped, "objective": objective})
+
+
 def _only_bounds_change(highs: _Highs) -> None:
     """Between the stages of one solve only variable bounds change: skip Pyomo's scan of every
     constraint and expression, which costs more than the HiGHS run on national models."""
@@ -241,6 +273,8 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     if lp_loaded is None:  # no cut loop ran: the LP relaxation by interior point
         res = _run(solver, m, settings, tee, budget, solve_relaxation=True, solver="ipm",
                    run_crossover="off")
+        _record_stage(solver, "LP relaxation", started, _stopped(solver),
+                      float(res.incumbent_objective) if _has_solution(res) else None)
         if not _has_solution(res):
             return None, None
         if res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied:
@@ -274,7 +308,8 @@ def _kernel_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
     never_held = NARROW_NEVER_HELD if narrow else ()
     stop = {"mip_max_improving_sols": NARROW_IMPROVING_SOLUTIONS} if narrow else {}
     restricted = restrict_to_kernel(m, lp_values, start, LP_OPEN_THRESHOLD, agree, never_held)
-    return _restricted_mip(solver, m, settings, tee, restricted, budget, "kernel MIP",
+    what = "narrow kernel" if narrow else "strict kernel" if agree < math.inf else "wide kernel"
+    return _restricted_mip(solver, m, settings, tee, restricted, budget, what,
                            run_crossover="on", **stop)
 
 
@@ -298,9 +333,11 @@ def _restricted_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettin
     finally:
         release(restricted)
     if not _has_solution(res):
+        _record_stage(solver, what, started, _stopped(solver))
         return None
     res.solution_loader.load_vars()
     saved = close_idle_stock(m)  # the MIP stops at its gap, maybe with idle stock
+    _record_stage(solver, what, started, _stopped(solver), res.incumbent_objective - saved)
     log.info("%s (%d decisions closed or held): objective %.6g after %.1fs", what,
              len(restricted), res.incumbent_objective - saved, time.perf_counter() - started)
     return _loaded_solution(m)
@@ -321,6 +358,8 @@ def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
         res = _run(solver, m, settings, tee, budget, solver="choose")
     finally:
         release(held)
+    _record_stage(solver, "baseline start", started, _stopped(solver),
+                  res.incumbent_objective if _has_solution(res) else None)
     if not _has_solution(res):
         log.info("baseline start: the baseline network is not feasible here (%s); "
                  "falling back", res.termination_condition.name)
@@ -364,15 +403,17 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
     patients = [m.patients_of_pair[i] for i in pairs]
     x = [m.x[i] for i in pairs]
     w = [m.w[m.pair_sk[i]] for i in pairs]
-    bound = None
+    bound, stopped = None, "round limit"
     for round_ in range(LINK_ROUNDS):
         left = budget - (time.perf_counter() - started)
         if left <= 0.5:
+            stopped = CLOCK
             break
         res = _run(solver, m, settings, tee, left, solve_relaxation=True, solver="simplex",
                    simplex_strategy=SIMPLEX_DUAL_SIP if settings.threads > 1
                    else SIMPLEX_DEFAULT)
         if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
+            stopped = _stopped(solver)
             break
         value = float(res.incumbent_objective)
         stalled = bound is not None and value - bound <= LINK_PROGRESS * abs(value)
@@ -381,11 +422,15 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
         violated = [i for i, xi, wi, d in zip(pairs, x, w, patients, strict=True)
                     if (xi.value or 0.0) > d * (wi.value or 0.0) + LINK_TOLERANCE * d]
         if not violated or stalled:
+            _record_stage(solver, "linking cut loop", started,
+                          "converged" if not violated else "stalled", value)
             log.info("linking cut loop: LP %.6g after %d rounds%s, %d of %d rows, %.1fs",
                      value, round_ + 1, "" if not violated else " (stalled)",
                      len(m.offer_pair_linked), len(pairs), time.perf_counter() - started)
             return bound
         solver.add_constraints(link_pairs(m, violated))
+    _record_stage(solver, "linking cut loop", started, stopped,
+                  None if bound is None else value)
     log.info("linking cut loop stopped before convergence (%d rows)", len(m.offer_pair_linked))
     return bound
 
@@ -407,13 +452,16 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
     finally:
         release(held)
     start = None
+    stopped = _stopped(solver)
     if _has_solution(res):
         res.solution_loader.load_vars()
         value = _repair_depot_segments(solver, m, settings, tee, res.incumbent_objective)
         value -= close_idle_stock(m)
         start = _loaded_solution(m)
+        _record_stage(solver, "rounded network", started, stopped, value)
         log.info("rounded LP network: objective %.6g", value)
     else:
+        _record_stage(solver, "rounded network", started, stopped)
         log.info("rounded LP network not feasible (%s)", res.termination_condition.name)
     solver.start = start
     return start
@@ -526,7 +574,10 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             res = None
             _load_values(m, solver.start)
         else:
+            full = time.perf_counter()
             res = _run(solver, m, settings, tee, left(), solver="choose")
+            _record_stage(solver, "full MIP", full, _stopped(solver),
+                          res.incumbent_objective if _has_solution(res) else None)
     finally:
         proven = worker.stop() if worker is not None else None
     seconds = time.perf_counter() - began
@@ -578,4 +629,5 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     return SolveInfo(status=status, termination=term.name, objective=obj, bound=bound, gap=gap,
                      solve_seconds=seconds, n_variables=n_var, n_binaries=n_bin,
                      n_constraints=n_con, solver="highs",
-                     solver_version=".".join(map(str, solver.version())), start=started_from)
+                     solver_version=".".join(map(str, solver.version())), start=started_from,
+                     stages=solver.stages)

@@ -3,7 +3,7 @@ condition and the solution status apart, names the solver and its version."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import pyomo.environ as pyo
 
@@ -38,6 +38,10 @@ def highs_threads(threads: int) -> int:
     return threads
 
 
+#: a stage's `stopped` when the clock ended it (its share of the limit, or the limit)
+CLOCK = "time limit"
+
+
 @dataclass
 class SolveInfo:
     """What the solver did, as data."""
@@ -58,6 +62,15 @@ class SolveInfo:
     method: str = "milp"
     #: MIP start handed to HiGHS: baseline | coarse | kernel | none
     start: str = "none"
+    #: HiGHS's stages in the order they ran (solver/highs.py `_record_stage`): stage,
+    #: seconds, why it stopped, objective in model units (k$); empty for other solvers
+    stages: list[dict] = field(default_factory=list)
+
+    @property
+    def stopped_by_clock(self) -> list[str]:
+        """The stages the clock ended: where there are any, a faster or slower machine may
+        give another network from the same inputs and seed."""
+        return [s["stage"] for s in self.stages if s["stopped"] == CLOCK]
 
     @property
     def has_solution(self) -> bool:

@@ -1,0 +1,107 @@
+"""The solve's account of its stages (SolveInfo.stages, summary.json `stages` and
+`stopped_by_clock`): what ran, why each stage ended, and whether the clock chose the network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import highspy
+import numpy as np
+import pytest
+
+from netopt.data.case import load_case
+from netopt.model.build import build_model
+from netopt.model.prepare import prepare
+from netopt.results.pipeline import solve_case
+from netopt.solver import highs
+from netopt.solver.info import CLOCK, SolveInfo, highs_threads
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "models" / "us-small.yaml"
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+
+
+def _knapsack(**options: object) -> highspy.Highs:
+    """A 30-item 0-1 knapsack run with `options`: small enough to end on any status asked."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    # through netopt's scheduler bookkeeping: a later solve in this process asks its own count
+    h.setOptionValue("threads", highs_threads(1))
+    rng = np.random.default_rng(1)
+    weight = rng.integers(10, 60, 30).astype(float)
+    for i, value in enumerate(weight + rng.integers(0, 10, 30)):
+        h.addVar(0, 1)
+        h.changeColCost(i, -float(value))
+        h.changeColIntegrality(i, highspy.HighsVarType.kInteger)
+    h.addRow(-highspy.kHighsInf, float(weight.sum() // 2), 30,
+             np.arange(30, dtype=np.int32), weight)
+    for name, value in options.items():
+        h.setOptionValue(name, value)
+    h.run()
+    return h
+
+
+def test_a_stage_ends_in_the_words_of_highs_model_status() -> None:
+    def words(h: object, stopped: bool = False) -> str:
+        return highs._stopped(SimpleNamespace(_solver_model=h, stopped=stopped))
+
+    assert words(_knapsack()) == "optimal"
+    assert words(_knapsack(time_limit=0.0)) == CLOCK
+    assert words(_knapsack(mip_max_improving_sols=1, presolve="off")) == "solution limit"
+
+    class Interrupted:  # HiGHS's status after an interrupt callback said stop
+        def getModelStatus(self) -> highspy.HighsModelStatus:  # noqa: N802 - HiGHS's name
+            return highspy.HighsModelStatus.kInterrupt
+
+    assert words(Interrupted(), stopped=True) == CLOCK  # netopt's own deadline
+    assert words(Interrupted(), stopped=False) == "interrupted"  # Ctrl-C
+
+
+def test_a_cut_loop_out_of_time_is_a_stage_ended_by_the_clock() -> None:
+    case = load_case(SMALL)
+    case.config.solver.strong_linking = "lazy"
+    m = build_model(prepare(case))
+    solver = highs._Highs()
+    assert highs.separate_linking(solver, m, case.config.solver, False, 0.3) is None
+    assert [(s["stage"], s["stopped"], s["objective"]) for s in solver.stages] == [
+        ("linking cut loop", CLOCK, None)]
+    info = SolveInfo(status="feasible", termination="maxTimeLimit", objective=1.0, bound=None,
+                     gap=None, solve_seconds=0.3, stages=solver.stages)
+    assert info.stopped_by_clock == ["linking cut loop"]
+
+
+def test_us_small_kernel_start_ends_every_stage_on_its_own_criterion(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With minutes to spare every stage of the kernel start ends on its own criterion, so
+    nothing is left to the machine's speed; each network stage's objective is a network the
+    full MIP started from, so none is below the answer, and the cut loop's LP is below it."""
+    monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    case = load_case(SMALL)
+    case.config.solver.strong_linking = "lazy"
+    settings = case.config.solver
+    settings.threads = 1  # no bound worker: its time does not matter here
+    info = highs.solve_model(build_model(prepare(case)), settings, time_limit=300.0)
+    names = [s["stage"] for s in info.stages]
+    assert names[:3] == ["linking cut loop", "rounded network", "narrow kernel"]
+    assert "strict kernel" in names and names[-1] == "full MIP"
+    assert {s["stopped"] for s in info.stages} <= {
+        "converged", "stalled", "optimal", "solution limit"}
+    assert info.stopped_by_clock == []
+    loop, *networks = info.stages
+    assert loop["objective"] <= info.objective * (1 + 1e-9)
+    assert all(s["objective"] >= info.objective * (1 - 1e-9) for s in networks)
+    assert info.stages[-1]["stopped"] == "optimal" and info.status == "optimal"
+    assert sum(s["seconds"] for s in info.stages) <= info.solve_seconds
+
+
+def test_summary_records_the_stages_in_usd() -> None:
+    """tiny on the MILP path (under 60 sites: no kernel start): one stage, the full MIP, to
+    its optimum."""
+    case = load_case(TINY)
+    case.config.solver.method = "milp"
+    result = solve_case(case)
+    s = result.summary
+    assert [(st["stage"], st["stopped"]) for st in s["stages"]] == [("full MIP", "optimal")]
+    assert s["stages"][0]["objective_usd"] == pytest.approx(s["objective_usd"], rel=1e-9)
+    assert s["stopped_by_clock"] == []
