@@ -207,6 +207,21 @@ def test_differences_within_solver_gap_marked(comparison: Comparison, tmp_path: 
     assert [r[col] for r in sheet[1:]] == [None, False, True]
 
 
+def test_time_limited_scenarios_tagged(comparison: Comparison, tmp_path: Path) -> None:
+    """A row whose solve had stages ended by the clock is tagged with them beside its status;
+    rows without (empty, or the column absent in older folders) are not."""
+    rows = comparison.rows.iloc[:3].copy()
+    rows["stopped_by_clock"] = ["", "strict kernel; full MIP", math.nan]
+    sites = {n: comparison.sites[n] for n in rows["scenario"]}
+    page, _ = write_comparison(replace(comparison, rows=rows, sites=sites), tmp_path / "a")
+    base, clocked, third = _table_rows(page.read_text())
+    assert "time-limited: strict kernel; full MIP" in clocked
+    assert "time-limited" not in base and "time-limited" not in third
+    assert "may give another network on a faster or slower machine" in page.read_text()
+    old_page, _ = write_comparison(comparison, tmp_path / "b")  # no such column
+    assert "time-limited" not in old_page.read_text()
+
+
 def test_sheet_names_safe_and_unique() -> None:
     names = sheet_names(["a/b", "A/B", "x" * 40, "x" * 40, "comparison", "[q]*?:"],
                         ["Comparison"])

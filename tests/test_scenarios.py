@@ -336,6 +336,22 @@ def test_differences_within_the_solver_gap_are_flagged(tmp_path: Path) -> None:
     assert csv["start"].tolist() == ["none", "none", "none", ""]
 
 
+def test_compare_names_the_stages_the_clock_ended(tmp_path: Path) -> None:
+    """A scenario whose solve had a stage ended by the clock carries those stages in
+    compare.csv (its network may differ on another machine); the others carry none."""
+    from netopt.analysis.scenarios import build_comparison
+
+    clocked = _run("clocked", 1_010_000.0, 0.02)
+    clocked.summary["stopped_by_clock"] = ["strict kernel", "full MIP"]
+    base = _run("base", 1_000_000.0, 0.01)
+    base.summary["stopped_by_clock"] = []
+    comp = build_comparison([base, clocked, _run("failed", None, None, "infeasible")])
+    assert comp.rows["stopped_by_clock"].tolist() == ["", "strict kernel; full MIP", ""]
+    comp.write_tables(tmp_path)
+    csv = pd.read_csv(tmp_path / "compare.csv", keep_default_na=False)
+    assert csv["stopped_by_clock"].tolist() == ["", "strict kernel; full MIP", ""]
+
+
 # ---------------------------------------------------------------- Dask in another folder
 
 

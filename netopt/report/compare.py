@@ -67,6 +67,9 @@ NOISE_NOTE = ("<p class='note'>\u2248 <i>within solver gap</i>: the difference f
               "(|obj \u2212 obj<sub>0</sub>| \u2264 gap\u00b7|obj| + "
               "gap<sub>0</sub>\u00b7|obj<sub>0</sub>|), so it may be solver noise rather than "
               "a result; solve with a smaller --gap or a longer --time-limit to tell.</p>")
+CLOCK_NOTE = ("<p class='note'><i>time-limited</i>: the clock ended those stages of the "
+              "scenario's solve, so the same inputs may give another network on a faster or "
+              "slower machine, whatever its gap says; a longer --time-limit tells.</p>")
 
 EXTRA_CSS = """
 main { max-width: 1180px; }
@@ -83,6 +86,7 @@ td.noise { color: #6b7580; font-style: italic; }
 .tag { display: block; font-size: 10px; font-style: normal; color: #6b7580;
   white-space: nowrap; }
 td.noise .tag { color: #8a5a00; }
+.tag.clock { color: #8a5a00; }
 p.note { color: #5b6672; font-size: 12px; margin: 6px 0 0; }
 ul.note.parts { color: #5b6672; font-size: 12px; margin: 4px 0 0; padding-left: 18px; }
 td.pos { color: #b2182b; }
@@ -217,6 +221,10 @@ def comparison_table(rows: pd.DataFrame) -> str:
         start = text(r.get("start"))
         started = f"<span class='tag'>{_esc(start)} start</span>" if start in (
             "baseline", "kernel") else ""
+        clock = text(r.get("stopped_by_clock"))
+        if clock:  # its network may differ on another machine: say so where it is read
+            started += (f"<span class='tag clock' title='stages the clock ended: "
+                        f"{_esc(clock)}'>time-limited: {_esc(clock)}</span>")
         stat = (f"<span class='status {'bad' if bad else 'ok'}'>{_esc(status or 'unknown')}"
                 f"</span>{started}")
         cells = [
@@ -241,7 +249,9 @@ def comparison_table(rows: pd.DataFrame) -> str:
                    for j, h in enumerate(heads))
     table = (f"<table class='scenarios'><thead><tr>{head}</tr></thead>"
              f"<tbody>{''.join(body)}</tbody></table>")
-    return table + NOISE_NOTE
+    clocked = "stopped_by_clock" in rows and any(
+        text(v) for v in rows["stopped_by_clock"])
+    return table + NOISE_NOTE + (CLOCK_NOTE if clocked else "")
 
 
 # ---------------------------------------------------------------- cost chart
