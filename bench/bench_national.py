@@ -83,6 +83,11 @@ def netopt_end_to_end(limit: float, gap: float | None = None) -> tuple[float, di
           f"status {s['status']}")
     print(f"build {s['build_seconds']:.1f}s  solve {s['solve_seconds']:.1f}s  total {total:.1f}s "
           f"(load + prepare + build + solve + extract)")
+    for st in s.get("stages", []):  # where the minute went, and which stages the clock ended
+        value = st["objective_usd"]
+        print(f"  {st['stage']:17s} {st['seconds']:6.1f}s  {st['stopped']:15s} "
+              + ("" if value is None else f"${value:,.0f}"))
+    print(f"stopped by the clock: {', '.join(s.get('stopped_by_clock') or []) or 'none'}")
     return total, s
 
 
