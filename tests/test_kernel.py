@@ -315,6 +315,9 @@ def test_a_start_that_took_the_limit_is_the_answer_without_another_run(
     info = highs.solve_model(m, settings, time_limit=120.0)
     assert full_runs == []
     assert info.start == "kernel" and info.termination == "maxTimeLimit"
+    assert info.stages[-1] == {"stage": "full MIP", "seconds": 0.0, "stopped": "time limit",
+                               "objective": None}  # skipped: the clock chose the network
+    assert "full MIP" in info.stopped_by_clock
     assert info.objective == pytest.approx(kernel_cost[0], rel=1e-9)
     assert pyo.value(m.obj) == pytest.approx(info.objective, rel=1e-9)  # the network loaded
     assert info.bound <= info.objective and info.gap == pytest.approx(

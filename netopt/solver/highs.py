@@ -222,6 +222,11 @@ def _record_stage(highs: _Highs, stage: str, started: float, stopped: str,
                          "stopped": stopped, "objective": objective})
 
 
+def _skipped(highs: _Highs, stage: str) -> None:
+    """A stage the limit left no time for: the clock chose the network without it."""
+    _record_stage(highs, stage, time.perf_counter(), CLOCK)
+
+
 def _only_bounds_change(highs: _Highs) -> None:
     """Between the stages of one solve only variable bounds change: skip Pyomo's scan of every
     constraint and expression, which costs more than the HiGHS run on national models."""
@@ -286,6 +291,8 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     for agree in (*KERNEL_AGREE_STEPS, math.inf):  # held where LP and start agree, then none
         left = budget - (time.perf_counter() - started)
         if left < MIN_STAGE_SECONDS or (agree == math.inf and left < WIDE_KERNEL_SECONDS):
+            if agree < math.inf:  # the wide kernel is for minutes to spare, not a cut-off
+                _skipped(solver, _kernel_name(agree))
             break  # no time for (another) kernel: the network so far it is
         # the wide kernel and its closing MIP leave the full MIP most of the time left
         share = 1.0 if agree < math.inf else WIDE_KERNEL_SHARE
@@ -296,6 +303,8 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         if found and share * left >= MIN_STAGE_SECONDS:  # drop what the kernel left over
             start = _closing_mip(solver, m, settings, tee, start, share * left) or start
             solver.start = start
+        elif found:
+            _skipped(solver, "closing MIP")
     return start, lp_bound
 
 
@@ -308,9 +317,15 @@ def _kernel_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
     never_held = NARROW_NEVER_HELD if narrow else ()
     stop = {"mip_max_improving_sols": NARROW_IMPROVING_SOLUTIONS} if narrow else {}
     restricted = restrict_to_kernel(m, lp_values, start, LP_OPEN_THRESHOLD, agree, never_held)
-    what = "narrow kernel" if narrow else "strict kernel" if agree < math.inf else "wide kernel"
-    return _restricted_mip(solver, m, settings, tee, restricted, budget, what,
+    return _restricted_mip(solver, m, settings, tee, restricted, budget, _kernel_name(agree),
                            run_crossover="on", **stop)
+
+
+def _kernel_name(agree: float) -> str:
+    """The kernel's stage name by its agreement level (KERNEL_AGREE_STEPS, then none)."""
+    if agree == math.inf:
+        return "wide kernel"
+    return "narrow kernel" if agree < KERNEL_AGREE_STEPS[-1] else "strict kernel"
 
 
 def _closing_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
@@ -573,6 +588,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             # (no interrupt check) on top, 2.3 s past a national 60-s limit, for nothing
             res = None
             _load_values(m, solver.start)
+            _skipped(solver, "full MIP")
         else:
             full = time.perf_counter()
             res = _run(solver, m, settings, tee, left(), solver="choose")
