@@ -177,6 +177,11 @@ def test_methods_agree_on_cap(name: str, tmp_path: Path) -> None:
         assert summary["objective"] == pytest.approx(PUBLISHED_CAP[name], rel=1e-6)
     assert got["facility"]["objective"] == pytest.approx(got["milp"]["objective"], rel=1e-9)
     assert got["facility"]["bound"] <= got["facility"]["objective"] * (1 + 1e-12)
+    # the decomposition leads the facility method's stage account, then the whole model
+    assert [(st["stage"], st["stopped"]) for st in got["facility"]["stages"]][:1] == [
+        ("facility decomposition", "optimal")]
+    assert got["facility"]["stages"][-1]["stage"] == "full MIP"
+    assert got["facility"]["stopped_by_clock"] == []
 
 
 @pytest.mark.parametrize("name", PMED_SMALL)

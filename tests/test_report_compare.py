@@ -211,11 +211,11 @@ def test_time_limited_scenarios_tagged(comparison: Comparison, tmp_path: Path) -
     """A row whose solve had stages ended by the clock is tagged with them beside its status;
     rows without (empty, or the column absent in older folders) are not."""
     rows = comparison.rows.iloc[:3].copy()
-    rows["stopped_by_clock"] = ["", "strict kernel; full MIP", math.nan]
+    rows["stopped_by_clock"] = ["", "strict kernel;full MIP", math.nan]
     sites = {n: comparison.sites[n] for n in rows["scenario"]}
     page, _ = write_comparison(replace(comparison, rows=rows, sites=sites), tmp_path / "a")
     base, clocked, third = _table_rows(page.read_text())
-    assert "time-limited: strict kernel; full MIP" in clocked
+    assert "time-limited: strict kernel, full MIP" in clocked
     assert "time-limited" not in base and "time-limited" not in third
     assert "may give another network on a faster or slower machine" in page.read_text()
     old_page, _ = write_comparison(comparison, tmp_path / "b")  # no such column

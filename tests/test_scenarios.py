@@ -346,10 +346,10 @@ def test_compare_names_the_stages_the_clock_ended(tmp_path: Path) -> None:
     base = _run("base", 1_000_000.0, 0.01)
     base.summary["stopped_by_clock"] = []
     comp = build_comparison([base, clocked, _run("failed", None, None, "infeasible")])
-    assert comp.rows["stopped_by_clock"].tolist() == ["", "strict kernel; full MIP", ""]
+    assert comp.rows["stopped_by_clock"].tolist() == ["", "strict kernel;full MIP", ""]
     comp.write_tables(tmp_path)
     csv = pd.read_csv(tmp_path / "compare.csv", keep_default_na=False)
-    assert csv["stopped_by_clock"].tolist() == ["", "strict kernel; full MIP", ""]
+    assert csv["stopped_by_clock"].tolist() == ["", "strict kernel;full MIP", ""]
 
 
 # ---------------------------------------------------------------- Dask in another folder

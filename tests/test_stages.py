@@ -105,3 +105,43 @@ def test_summary_records_the_stages_in_usd() -> None:
     assert [(st["stage"], st["stopped"]) for st in s["stages"]] == [("full MIP", "optimal")]
     assert s["stages"][0]["objective_usd"] == pytest.approx(s["objective_usd"], rel=1e-9)
     assert s["stopped_by_clock"] == []
+
+
+def test_a_result_folder_read_back_keeps_the_stages(tmp_path: Path) -> None:
+    from netopt.results.tables import Results
+
+    case = load_case(TINY)
+    case.config.solver.method = "milp"
+    result = solve_case(case)
+    result.write(tmp_path)
+    back = Results.read(tmp_path).info
+    assert [(s["stage"], s["stopped"]) for s in back.stages] == [("full MIP", "optimal")]
+    assert back.stages[-1]["objective"] == pytest.approx(result.info.objective, rel=1e-9)
+    assert back.stopped_by_clock == []
+
+
+def test_aggregation_reports_the_relaxation_stages_that_chose_its_network() -> None:
+    """The aggregated relaxation chooses the network the fine model is priced at: its stages
+    come first, named as such, then the pricing solve's."""
+    from netopt.solver.aggregation import solve_by_aggregation
+
+    case = load_case(TINY)
+    case.config.solver.method = "milp"
+    found = solve_by_aggregation(prepare(case), case.config.solver)
+    assert found.stages and all(s["stage"].startswith("relaxation: ") for s in found.stages)
+    _, info = found.solved
+    assert info.method == "aggregation"
+    assert info.stages[:len(found.stages)] == found.stages
+    assert info.stages[-1]["stage"] == "full MIP"
+
+
+def test_other_solvers_leave_the_clock_question_open() -> None:
+    """No stage account (other solvers): stopped_by_clock is null, not an empty 'none'."""
+    from netopt.results.tables import summary_dict
+
+    info = SolveInfo(status="optimal", termination="convergenceCriteriaSatisfied",
+                     objective=1.0, bound=1.0, gap=0.0, solve_seconds=1.0, solver="gurobi")
+    case = load_case(TINY)
+    result = solve_case(case)  # any solved tables: the summary only reads the info's account
+    summary = summary_dict(result.tables, prepare(case), info)
+    assert summary["stages"] == [] and summary["stopped_by_clock"] is None

@@ -652,7 +652,7 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
             rec[col] = s.get(col, math.nan)
         rec["start"] = s.get("start", "")
         # the stages the clock ended: this scenario's network may differ on another machine
-        rec["stopped_by_clock"] = "; ".join(s.get("stopped_by_clock") or [])
+        rec["stopped_by_clock"] = ";".join(s.get("stopped_by_clock") or [])
         # the headline split: cash per year, and the penalty that is a planning device
         rec["network_cost_usd"] = math.nan if run.costs is None else \
             network_cost_usd(run.costs)

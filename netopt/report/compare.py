@@ -32,6 +32,7 @@ from .common import (
     fmt_usd,
     num,
     points_bounds,
+    split_list,
     text,
     truthy,
 )
@@ -221,7 +222,7 @@ def comparison_table(rows: pd.DataFrame) -> str:
         start = text(r.get("start"))
         started = f"<span class='tag'>{_esc(start)} start</span>" if start in (
             "baseline", "kernel") else ""
-        clock = text(r.get("stopped_by_clock"))
+        clock = ", ".join(split_list(r.get("stopped_by_clock")))
         if clock:  # its network may differ on another machine: say so where it is read
             started += (f"<span class='tag clock' title='stages the clock ended: "
                         f"{_esc(clock)}'>time-limited: {_esc(clock)}</span>")

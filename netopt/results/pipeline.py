@@ -68,11 +68,12 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     progress(f"building model ({len(prep.pairs):,} pairs, {len(prep.site_products):,} "
              f"site-products{horizon})")
     solved, spent, start_name, known_bound = None, 0.0, "baseline", None
+    earlier: list[dict] = []  # stages of a relaxation that chose the start network
     if start_network is None and _wants_coarse_start(prep, plan, solver):
         attempt = time.perf_counter()
         found = solve_by_aggregation(prep, solver, tee=tee, progress=progress)
         spent, start_name = time.perf_counter() - attempt, "coarse"
-        start_network, known_bound = found.network, found.bound
+        start_network, known_bound, earlier = found.network, found.bound, found.stages
         if found.solved is not None and solver.method != "milp" and (
                 found.solved[1].status == "optimal"
                 or spent > (1 - WHOLE_MILP_SHARE) * solver.time_limit):
@@ -88,6 +89,7 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     else:
         m, info = _solve_milp(prep, plan, solver, tee, progress, spent, label, start_network,
                               start_name, known_bound)
+        info.stages = earlier + info.stages
     if not info.has_solution:
         if info.status == "infeasible":
             progress("infeasible: diagnosing with an elastic model")

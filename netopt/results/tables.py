@@ -100,7 +100,12 @@ class Results:
                          method=summary.get("method", "milp"),
                          solver=summary.get("solver", "highs"),
                          solver_version=summary.get("solver_version", ""),
-                         start=summary.get("start", "none"))
+                         start=summary.get("start", "none"),
+                         stages=[{"stage": st["stage"], "seconds": st["seconds"],
+                                  "stopped": st["stopped"], "objective": None
+                                  if st.get("objective_usd") is None
+                                  else st["objective_usd"] / MONEY}
+                                 for st in summary.get("stages") or []])
         return cls(tables, info, summary)
 
 
@@ -744,7 +749,8 @@ def summary_dict(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInf
         "stages": [{"stage": st["stage"], "seconds": st["seconds"], "stopped": st["stopped"],
                     "objective_usd": None if st["objective"] is None
                     else st["objective"] * MONEY} for st in info.stages],
-        "stopped_by_clock": info.stopped_by_clock,
+        # null where no stage was recorded (other solvers): unknown, not "none"
+        "stopped_by_clock": info.stopped_by_clock if info.stages else None,
         "network_cost_usd": k["network_cost_usd"],
         "unserved_penalty_usd": k["unserved_penalty_usd"],
         "other_penalty_usd": k["other_penalty_usd"],

@@ -54,6 +54,9 @@ class AggregationResult:
     solved: tuple[pyo.ConcreteModel, SolveInfo] | None
     network: StartNetwork | None
     bound: float | None
+    #: the relaxation's stages (SolveInfo.stages), named "relaxation: <stage>": they chose
+    #: the network, so a whole MILP started from it reports them too
+    stages: list[dict] = dataclasses.field(default_factory=list)
 
 
 def solve_by_aggregation(prep: Prepared, settings: SolverSettings, tee: bool = False,
@@ -72,8 +75,9 @@ def solve_by_aggregation(prep: Prepared, settings: SolverSettings, tee: bool = F
     info = solve_model(twin, twin_settings, tee=tee)
     log.info("aggregated relaxation: %s, objective %s, bound %s after %.1fs", info.status,
              info.objective, info.bound, time.perf_counter() - started)
+    stages = [{**st, "stage": f"relaxation: {st['stage']}"} for st in info.stages]
     if not info.has_solution:
-        return AggregationResult(None, None, info.bound)
+        return AggregationResult(None, None, info.bound, stages)
     network = {name: values for name, values in network_of(twin).items() if name != "z"}
     bound = info.bound
     del twin
@@ -81,17 +85,18 @@ def solve_by_aggregation(prep: Prepared, settings: SolverSettings, tee: bool = F
         progress("pricing its network at full resolution")
     solved = _priced_network(prep, network, settings, tee, limit + started)
     if solved is None:
-        return AggregationResult(None, network, bound)
+        return AggregationResult(None, network, bound, stages)
     m, fine = solved
     gap = None if bound is None else abs(fine.objective - bound) / max(abs(fine.objective),
                                                                       1e-9)
     proven = gap is not None and gap <= settings.mip_gap and fine.status == "optimal"
     fine = dataclasses.replace(
         fine, status="optimal" if proven else "feasible", bound=bound, gap=gap,
-        solve_seconds=time.perf_counter() - started, method="aggregation", start="coarse")
+        solve_seconds=time.perf_counter() - started, method="aggregation", start="coarse",
+        stages=stages + fine.stages)
     log.info("aggregation: network %.6g at fine resolution, bound %s, gap %s",
              fine.objective, bound, gap)
-    return AggregationResult((m, fine), network, bound)
+    return AggregationResult((m, fine), network, bound, stages)
 
 
 def _priced_network(prep: Prepared, network: StartNetwork, settings: SolverSettings,

@@ -31,7 +31,7 @@ from ..model.common import MONEY
 from ..model.prepare import Prepared, with_pairs
 from .benders import Benders, BendersResult, FacilityData, MasterInfeasible
 from .highs import solve_model
-from .info import SolveInfo, model_size
+from .info import CLOCK, SolveInfo, model_size
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +184,13 @@ def solve_facility(prep: Prepared, settings: SolverSettings, tee: bool = False,
     budget -= max(LIFT_MIN_SECONDS, LIFT_SHARE * limit)
     benders = Benders(data, gap=float(settings.mip_gap), threads=int(settings.threads),
                       seed=int(settings.seed), abs_gap=ABS_GAP)
+    decomposed = time.perf_counter()
     try:
         result = benders.solve(max(budget, 1.0))
     except MasterInfeasible:
         log.info("facility decomposition: the site limits conflict; the MILP diagnoses it")
         return None
+    decomposed_seconds = time.perf_counter() - decomposed
     log.info("facility decomposition: %s objective=%s bound=%.10g %s", result.status,
              result.objective, result.bound, result.stats)
     if result.y is None:
@@ -212,7 +214,11 @@ def solve_facility(prep: Prepared, settings: SolverSettings, tee: bool = False,
     info = dataclasses.replace(
         info, status="optimal" if proven and info.status == "optimal" else "feasible",
         bound=bound, gap=gap, solve_seconds=time.perf_counter() - started,
-        n_variables=n_var, n_binaries=n_bin, n_constraints=n_con, method="facility")
+        n_variables=n_var, n_binaries=n_bin, n_constraints=n_con, method="facility",
+        stages=[{"stage": "facility decomposition", "stopped": "optimal"
+                 if result.status == "optimal" else CLOCK,  # Benders stops at its gap or time
+                 "seconds": round(decomposed_seconds, 3), "objective": None
+                 if result.objective is None else result.objective + constant}, *info.stages])
     return m, info
 
 

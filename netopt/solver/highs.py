@@ -291,8 +291,9 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     for agree in (*KERNEL_AGREE_STEPS, math.inf):  # held where LP and start agree, then none
         left = budget - (time.perf_counter() - started)
         if left < MIN_STAGE_SECONDS or (agree == math.inf and left < WIDE_KERNEL_SECONDS):
-            if agree < math.inf:  # the wide kernel is for minutes to spare, not a cut-off
-                _skipped(solver, _kernel_name(agree))
+            for later in KERNEL_AGREE_STEPS:  # the wide kernel is for minutes to spare
+                if later >= agree:
+                    _skipped(solver, _kernel_name(later))
             break  # no time for (another) kernel: the network so far it is
         # the wide kernel and its closing MIP leave the full MIP most of the time left
         share = 1.0 if agree < math.inf else WIDE_KERNEL_SHARE
@@ -359,7 +360,8 @@ def _restricted_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettin
 
 
 def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
-                  budget: float, network: StartNetwork) -> dict[int, float] | None:
+                  budget: float, network: StartNetwork, name: str = "baseline"
+                  ) -> dict[int, float] | None:
     """A MIP start from a given network (a batch's baseline): hold the decisions it names at
     its values, solve what is left (an LP, or a small MIP over decisions the baseline did not
     have) and return that solution; None when the restricted problem has no solution here
@@ -373,7 +375,7 @@ def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
         res = _run(solver, m, settings, tee, budget, solver="choose")
     finally:
         release(held)
-    _record_stage(solver, "baseline start", started, _stopped(solver),
+    _record_stage(solver, f"{name} start", started, _stopped(solver),
                   res.incumbent_objective if _has_solution(res) else None)
     if not _has_solution(res):
         log.info("baseline start: the baseline network is not feasible here (%s); "
@@ -456,7 +458,10 @@ def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetting
     with the small MIP that is left solved to ROUNDED_GAP: a complete start for the kernel
     MIP that follows (handed to HiGHS through `solver.start`), so its heuristics improve a
     network that serves patients instead of building one."""
-    if not hasattr(m, "reach") or budget <= 1.0:
+    if not hasattr(m, "reach"):
+        return None
+    if budget <= 1.0:
+        _skipped(solver, "rounded network")
         return None
     started = time.perf_counter()
     held = hold(m, rounded_network(m, LP_OPEN_THRESHOLD))
@@ -498,11 +503,14 @@ def _repair_depot_segments(solver: _Highs, m: pyo.ConcreteModel, settings: Solve
     held = hold(m, {name: values for name, values in network_of(m).items()
                     if name.rsplit(".", 1)[-1] != "zd"})
     solver.start = loaded
+    started = time.perf_counter()
     try:
         res = _run(solver, m, settings, tee, SEGMENT_REPAIR_SECONDS, solver="choose")
     finally:
         release(held)
         solver.start = None
+    _record_stage(solver, "depot segment repair", started, _stopped(solver),
+                  res.incumbent_objective if _has_solution(res) else None)
     if _has_solution(res) and res.incumbent_objective < value:
         res.solution_loader.load_vars()
         log.info("depot segments repaired: objective %.6g -> %.6g", value,
@@ -566,7 +574,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     started_from = "none"
     if start_network:
         solver.start = network_start(solver, m, settings, tee, left(BASELINE_START_SHARE),
-                                     start_network)
+                                     start_network, start_name)
         started_from = start_name if solver.start else "none"
     linked = None
     if lazy_linking(m):
@@ -622,6 +630,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     else:
         status = "no_solution"
     obj = incumbent - saved if has else None
+    if res is not None and solver.stages and solver.stages[-1]["stage"] == "full MIP":
+        solver.stages[-1]["objective"] = obj  # net of the idle stock closed, as `objective`
     bound = res.objective_bound if res is not None else None
     bound = None if bound is None or not math.isfinite(bound) else float(bound)
     if proven is not None:
