@@ -222,6 +222,12 @@ def _record_stage(highs: _Highs, stage: str, started: float, stopped: str,
                          "stopped": stopped, "objective": objective})
 
 
+def _record_run(highs: _Highs, stage: str, started: float, res) -> None:  # noqa: ANN001
+    """`_record_stage` for a stage that is one HiGHS run: its status and its incumbent."""
+    _record_stage(highs, stage, started, _stopped(highs),
+                  float(res.incumbent_objective) if _has_solution(res) else None)
+
+
 def _skipped(highs: _Highs, stage: str) -> None:
     """A stage the limit left no time for: the clock chose the network without it."""
     _record_stage(highs, stage, time.perf_counter(), CLOCK)
@@ -278,8 +284,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     if lp_loaded is None:  # no cut loop ran: the LP relaxation by interior point
         res = _run(solver, m, settings, tee, budget, solve_relaxation=True, solver="ipm",
                    run_crossover="off")
-        _record_stage(solver, "LP relaxation", started, _stopped(solver),
-                      float(res.incumbent_objective) if _has_solution(res) else None)
+        _record_run(solver, "LP relaxation", started, res)
         if not _has_solution(res):
             return None, None
         if res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied:
@@ -314,11 +319,12 @@ def _kernel_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
                 agree: float, budget: float) -> dict[int, float] | None:
     """The MIP restricted to the kernel of the LP values and the start (solver/kernel.py),
     from that start; its solution, or None when it found none."""
-    narrow = agree < KERNEL_AGREE_STEPS[-1]
+    what = _kernel_name(agree)
+    narrow = what == "narrow kernel"
     never_held = NARROW_NEVER_HELD if narrow else ()
     stop = {"mip_max_improving_sols": NARROW_IMPROVING_SOLUTIONS} if narrow else {}
     restricted = restrict_to_kernel(m, lp_values, start, LP_OPEN_THRESHOLD, agree, never_held)
-    return _restricted_mip(solver, m, settings, tee, restricted, budget, _kernel_name(agree),
+    return _restricted_mip(solver, m, settings, tee, restricted, budget, what,
                            run_crossover="on", **stop)
 
 
@@ -375,8 +381,7 @@ def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
         res = _run(solver, m, settings, tee, budget, solver="choose")
     finally:
         release(held)
-    _record_stage(solver, f"{name} start", started, _stopped(solver),
-                  res.incumbent_objective if _has_solution(res) else None)
+    _record_run(solver, f"{name} start", started, res)
     if not _has_solution(res):
         log.info("baseline start: the baseline network is not feasible here (%s); "
                  "falling back", res.termination_condition.name)
@@ -509,8 +514,7 @@ def _repair_depot_segments(solver: _Highs, m: pyo.ConcreteModel, settings: Solve
     finally:
         release(held)
         solver.start = None
-    _record_stage(solver, "depot segment repair", started, _stopped(solver),
-                  res.incumbent_objective if _has_solution(res) else None)
+    _record_run(solver, "depot segment repair", started, res)
     if _has_solution(res) and res.incumbent_objective < value:
         res.solution_loader.load_vars()
         log.info("depot segments repaired: objective %.6g -> %.6g", value,
@@ -600,8 +604,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         else:
             full = time.perf_counter()
             res = _run(solver, m, settings, tee, left(), solver="choose")
-            _record_stage(solver, "full MIP", full, _stopped(solver),
-                          res.incumbent_objective if _has_solution(res) else None)
+            _record_run(solver, "full MIP", full, res)
     finally:
         proven = worker.stop() if worker is not None else None
     seconds = time.perf_counter() - began
