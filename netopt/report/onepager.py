@@ -473,6 +473,40 @@ def cost_chart_svg(result: Results, width: float = 520.0) -> str:
     return "".join(out)
 
 
+def _stage_names(value: object) -> list[str]:
+    """summary.json's stopped_by_clock: a list, or ';'-joined text from a table cell."""
+    if isinstance(value, (list, tuple)):
+        return [text(v) for v in value if text(v)]
+    return split_list(value)
+
+
+def quality_note(result: Results) -> str:
+    """How far the network can be from the best one, in money and per cent, in one sentence.
+    An executive reads the headline cost as the answer; whether it is proven, and how much a
+    scenario must differ before the difference means anything, belongs beside it."""
+    s = result.summary
+    objective, bound, gap = s.get("objective_usd", s.get("objective")), \
+        s.get("bound_usd", s.get("bound")), s.get("gap")
+    if objective is None or bound is None or gap is None or not math.isfinite(num(gap, math.nan)):
+        return ('<p class="quality warn"><b>Not proven:</b> the solver gave no bound, so how '
+                "far this network is from the best one is unknown.</p>")
+    margin = text(s.get("objective_sense")) == "margin"
+    best = "highest-margin network" if margin else "least-cost network"
+    slack = fmt_usd(abs(num(objective) - num(bound)))
+    share = f"{100 * num(gap):.1f} %" if num(gap) >= 0.0005 else f"{100 * num(gap):.2f} %"
+    seconds = num(s.get("solve_seconds"), math.nan)
+    if text(s.get("status")) == "optimal":
+        return (f'<p class="quality"><b>Optimal</b> within the solver\'s tolerance: at most '
+                f"{slack} ({share}) {'below' if margin else 'above'} the {best}.</p>")
+    found = f"in {seconds:,.0f} s " if math.isfinite(seconds) else ""
+    clock = _stage_names(s.get("stopped_by_clock"))
+    why = (f" The time limit stopped the search ({', '.join(clock)}): a longer one may find a "
+           f"{'better' if margin else 'cheaper'} network." if clock else "")
+    return (f'<p class="quality warn"><b>Not proven optimal:</b> the best network found '
+            f"{found}is at most {slack} ({share}) {'below' if margin else 'above'} the {best}."
+            f" Scenarios that differ by less than that cannot be told apart.{why}</p>")
+
+
 def _kpi_tiles(result: Results, finance_href: str | None = None) -> str:
     """The headline tiles; the expiry and working-capital tiles link the finance page when
     the folder has one."""
@@ -654,7 +688,7 @@ def render_report(result: Results, map_href: str | None = "map.html",
         f"<style>\n{css}\n</style></head><body class='onepager'><main>",
         f"<header><h1>Network design \u2014 {_esc(model)}</h1>",
         f'<p class="sub">{_esc(description)}{" " if description else ""}{links}</p>',
-        "</header>",
+        quality_note(result), "</header>",
         _kpi_tiles(result, finance_href),
         '<figure class="netmap">', static_map_svg(result), _legend(result, reach),
         "</figure>",
