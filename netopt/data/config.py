@@ -151,6 +151,16 @@ class SolverSettings(_Strict):
         "Default: every row up to 20,000 pairs, lazy above (launch timelines: every row up "
         "to 60,000 pairs, none above).",
     )
+    segment_cuts: bool | None = Field(
+        None,
+        description="Add, in the cut loop of a lazily linked model (HiGHS), the cuts that keep "
+        "the LP from giving a small site a large ordering segment's unit stock cost (a tighter "
+        "LP: the ordering choices carry most of the gap between the LP and a network). They "
+        "make the loop and the kernel MIPs slower: better networks where the limit leaves the "
+        "kernels time (the national default from 120 s), worse where it does not (us-depots "
+        "and us-fine turn them off). true = always; false = never. Default: when the time "
+        "limit is 120 s or more.",
+    )
     warm_start: bool = Field(
         True, description="Hand HiGHS a starting network before it branches, on models of "
         "60 sites or more: the LP relaxation's network rounded up, then the MIP restricted to "
