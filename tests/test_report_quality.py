@@ -66,8 +66,10 @@ def test_gap_met_without_the_clock_says_nothing_of_a_longer_limit(tiny: Results)
 
 
 def test_margin_objective_is_bounded_from_above(tiny: Results) -> None:
+    # the model minimises cost less revenue: a margin is a negative objective, the bound
+    # below it
     note = _plain(quality_note(_with(tiny, status="optimal", objective_sense="margin",
-                                     objective_usd=50_000_000.0, bound_usd=50_020_000.0,
+                                     objective_usd=-50_000_000.0, bound_usd=-50_020_000.0,
                                      gap=0.0004)))
     assert "at most $20 k (0.04 %) below the highest-margin network" in note
 
@@ -91,3 +93,13 @@ def test_page_carries_the_note_under_its_title_after_the_round_trip(
     assert note in html and html.index(note) < html.index('<section class="kpis">')
     assert html.index("</h1>") < html.index(note)
     assert f"at most {fmt_usd(slack)} (" in _plain(note)
+
+
+def test_a_launch_timeline_is_bounded_over_its_horizon(tiny: Results) -> None:
+    """A timeline's objective is the plan's present value over its periods, not a year's
+    cost: the note says so rather than sit beside the yearly headline as if it were one."""
+    settings = {**tiny.summary.get("settings", {}), "timeline": {"periods": 12}}
+    note = _plain(quality_note(_with(tiny, status="optimal", objective_usd=300_000_000.0,
+                                     bound_usd=299_000_000.0, gap=1 / 300, settings=settings)))
+    assert "at most $1.0 M (0.3 %) above the least-cost plan (net present cost over the " \
+           "horizon)" in note

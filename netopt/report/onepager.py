@@ -492,6 +492,10 @@ def quality_note(result: Results) -> str:
                 "far this network is from the best one is unknown.</p>")
     margin = text(s.get("objective_sense")) == "margin"
     best = "highest-margin network" if margin else "least-cost network"
+    timeline = (s.get("settings") or {}).get("timeline") or {}
+    if num(timeline.get("periods"), 1.0) > 1:  # the objective is the plan's present value
+        best = ("highest-margin plan (net present value over the horizon)" if margin
+                else "least-cost plan (net present cost over the horizon)")
     slack = fmt_usd(abs(num(objective) - num(bound)))
     share = f"{100 * num(gap):.1f} %" if num(gap) >= 0.0005 else f"{100 * num(gap):.2f} %"
     seconds = num(s.get("solve_seconds"), math.nan)

@@ -18,7 +18,7 @@ from ..solver.aggregation import solve_by_aggregation
 from ..solver.backends import LABELS, check_name, require
 from ..solver.diagnose import Infeasible, diagnose, diagnose_timeline
 from ..solver.facility import solve_facility
-from ..solver.highs import SolveInfo, segment_cuts, solve_model
+from ..solver.highs import SolveInfo, solve_model
 from ..solver.network_start import StartNetwork, network_of
 from .tables import Results, extract, extract_timeline
 
@@ -58,9 +58,6 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
         solver = solver.model_copy(update=updates)
     if solver.name != "highs":
         require(solver.name)
-    elif solver.segment_cuts is None:
-        # resolved once, so summary.json's solver settings say whether the cut loop added them
-        solver = solver.model_copy(update={"segment_cuts": segment_cuts(solver)})
     label = LABELS[solver.name]
     started = time.perf_counter()
     progress("preparing lanes and pairs")

@@ -419,15 +419,17 @@ SIMPLEX_DEFAULT, SIMPLEX_DUAL_SIP = 1, 2
 SEGMENT_CUTS_MIN_SECONDS = 120.0
 
 
-def segment_cuts(settings: SolverSettings) -> bool:
-    """Whether the cut loop adds segment volume cuts (model/ordering.py)."""
+def segment_cuts(settings: SolverSettings, time_limit: float | None = None) -> bool:
+    """Whether the cut loop adds segment volume cuts (model/ordering.py), for a run of
+    `time_limit` seconds (evaluate, explain and N-1 re-solves pass their own; default the
+    settings')."""
     if settings.segment_cuts is not None:
         return settings.segment_cuts
-    return settings.time_limit >= SEGMENT_CUTS_MIN_SECONDS
+    return float(time_limit or settings.time_limit) >= SEGMENT_CUTS_MIN_SECONDS
 
 
 def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
-                     tee: bool, budget: float) -> float | None:
+                     tee: bool, budget: float, with_cuts: bool | None = None) -> float | None:
     """Cut loop for lazily linked models (`solver.strong_linking: lazy`, the default on large
     ones): solve the LP relaxation by dual simplex, add the per-pair rows x <= patients x
     offer that it violates, re-solve from the last basis, until none is violated (the LP then
@@ -439,7 +441,8 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
     loaded in `m`; returns its optimum (a valid lower bound: every LP with a subset of the
     rows relaxes the MIP), or None when the LP did not finish within the budget."""
     started = time.perf_counter()
-    with_cuts = segment_cuts(settings)
+    if with_cuts is None:
+        with_cuts = segment_cuts(settings)
     pairs = list(m.P)
     patients = [m.patients_of_pair[i] for i in pairs]
     x = [m.x[i] for i in pairs]
@@ -606,7 +609,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         started_from = start_name if solver.start else "none"
     linked = None
     if lazy_linking(m):
-        linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE))
+        linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE),
+                                  segment_cuts(settings, time_limit))
         lp_bound = max((b for b in (lp_bound, linked) if b is not None), default=None)
     worker = None
     try:

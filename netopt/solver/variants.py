@@ -38,7 +38,7 @@ from pyomo.core.base.var import VarData
 from ..data.config import SolverSettings
 from ..model.sites import lazy_linking
 from .arrays import highs_from_arrays, model_arrays
-from .highs import LINK_SHARE, _Highs, separate_linking, solve_model
+from .highs import LINK_SHARE, _Highs, segment_cuts, separate_linking, solve_model
 from .idle_stock import close_idle_stock
 from .info import SolveInfo, highs_threads, model_size
 from .interrupts import ctrl_c_after, stop_at
@@ -91,7 +91,8 @@ def solve_variants(m: pyo.ConcreteModel, settings: SolverSettings,
         solver = _Highs()
         solver.set_instance(m)
         if lazy_linking(m):
-            separate_linking(solver, m, settings, False, LINK_SHARE * limit)
+            separate_linking(solver, m, settings, False, LINK_SHARE * limit,
+                             segment_cuts(settings, limit))
         arrays = model_arrays(solver._solver_model)
         col_of = dict(solver._pyomo_var_to_solver_var_map)
         version = ".".join(map(str, solver.version()))
