@@ -473,13 +473,6 @@ def cost_chart_svg(result: Results, width: float = 520.0) -> str:
     return "".join(out)
 
 
-def _stage_names(value: object) -> list[str]:
-    """summary.json's stopped_by_clock: a list, or ';'-joined text from a table cell."""
-    if isinstance(value, (list, tuple)):
-        return [text(v) for v in value if text(v)]
-    return split_list(value)
-
-
 def quality_note(result: Results) -> str:
     """How far the network can be from the best one, in money and per cent, in one sentence.
     An executive reads the headline cost as the answer; whether it is proven, and how much a
@@ -498,17 +491,18 @@ def quality_note(result: Results) -> str:
                 else "least-cost plan (net present cost over the horizon)")
     slack = fmt_usd(abs(num(objective) - num(bound)))
     share = f"{100 * num(gap):.1f} %" if num(gap) >= 0.0005 else f"{100 * num(gap):.2f} %"
-    seconds = num(s.get("solve_seconds"), math.nan)
+    distance = f"at most {slack} ({share}) {'below' if margin else 'above'} the {best}"
     if text(s.get("status")) == "optimal":
-        return (f'<p class="quality"><b>Optimal</b> within the solver\'s tolerance: at most '
-                f"{slack} ({share}) {'below' if margin else 'above'} the {best}.</p>")
+        return (f'<p class="quality"><b>Optimal</b> within the solver\'s tolerance: '
+                f"{distance}.</p>")
+    seconds = num(s.get("solve_seconds"), math.nan)
     found = f"in {seconds:,.0f} s " if math.isfinite(seconds) else ""
-    clock = _stage_names(s.get("stopped_by_clock"))
+    clock = [text(v) for v in s.get("stopped_by_clock") or [] if text(v)]  # a JSON list
     why = (f" The time limit stopped the search ({', '.join(clock)}): a longer one may find a "
            f"{'better' if margin else 'cheaper'} network." if clock else "")
     return (f'<p class="quality warn"><b>Not proven optimal:</b> the best network found '
-            f"{found}is at most {slack} ({share}) {'below' if margin else 'above'} the {best}."
-            f" Scenarios that differ by less than that cannot be told apart.{why}</p>")
+            f"{found}is {distance}. Scenarios that differ by less than that cannot be told "
+            f"apart.{why}</p>")
 
 
 def _kpi_tiles(result: Results, finance_href: str | None = None) -> str:
