@@ -27,6 +27,7 @@ from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_closing, restrict_to_kernel
 from .network_start import StartNetwork, hold, network_of, release
 from .rounding import rounded_network
+from .staged import Deferred, deferred, first_step, second_step
 
 log = logging.getLogger(__name__)
 
@@ -551,6 +552,133 @@ def _repair_depot_segments(solver: _Highs, m: pyo.ConcreteModel, settings: Solve
     return value
 
 
+#: the staged start's first step (solver/staged.py) may take this share of the start's time;
+#: the second step gets the rest. On us-depots at 60 s the first step's kernels stop at the
+#: clock either way; 0.6 leaves the second step ~20 s, in which its kernels end by their gap
+STAGED_FIRST_SHARE = 0.6
+
+
+def _staged_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
+                  budget: float, later: Deferred, with_cuts: bool
+                  ) -> tuple[dict[int, float] | None, BoundWorker | None]:
+    """The kernel start in two steps (solver/staged.py): the network without the deferred
+    products and depot stock, then those placed into it, each step a cut loop and
+    `mip_start` on the model restricted by bounds. Returns the start (None when the first
+    step found no network) and the bound worker, started on the whole model once the first
+    loop has added its rows."""
+    log.info("staged start: the network first, then %s", later.describe())
+    workers: list[BoundWorker] = []
+    try:
+        return _staged_steps(solver, m, settings, tee, budget, later, with_cuts, workers)
+    except BaseException:
+        for worker in workers:  # a step failed or Ctrl-C: no child outlives the solve
+            worker.stop()
+        raise
+
+
+def _staged_steps(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
+                  budget: float, later: Deferred, with_cuts: bool, workers: list[BoundWorker]
+                  ) -> tuple[dict[int, float] | None, BoundWorker | None]:
+    """`_staged_start`'s two steps; the bound worker is also put in `workers` as soon as it
+    runs, for the caller to stop should a step fail."""
+    started = time.perf_counter()
+
+    def left(share: float = 1.0) -> float:
+        return max(share * budget - (time.perf_counter() - started), 0.0)
+
+    first = len(solver.stages)
+    held = hold(m, first_step(m, later))
+    try:
+        linked = separate_linking(solver, m, settings, tee,
+                                  LINK_SHARE * STAGED_FIRST_SHARE * budget, with_cuts)
+        worker = _whole_model_worker(solver, settings, held, left())
+        workers.extend([worker] if worker else [])
+        network, _ = mip_start(solver, m, settings, tee, left(STAGED_FIRST_SHARE), linked)
+    finally:
+        release(held)
+    _name_stages(solver, first, "step 1")
+    if network is None:
+        return None, worker
+    _load_values(m, network)
+    first = len(solver.stages)
+    held = hold(m, second_step(m, network_of(m), later))
+    try:
+        _fresh_lp(solver)
+        # the bound worker has the other core now: serial dual simplex, not SIP
+        alone = settings.model_copy(update={"threads": 1}) if worker else settings
+        linked = separate_linking(solver, m, alone, tee, LINK_SHARE * left(), with_cuts)
+        placed, _ = mip_start(solver, m, settings, tee, left(), linked)
+    finally:
+        release(held)
+    _name_stages(solver, first, "step 2")
+    return placed or network, worker
+
+
+#: after a staged start, with this much of the limit left, the one-step start on the whole
+#: model as well, and the better of the two networks goes to the full MIP. On us-depots the
+#: staged network is the better one at 60 and 180 s ($163.7M and $160.45M against $182.9M
+#: and $164.4M), the one-step start's at 600 s ($158.78M after its strict kernel's 268 s,
+#: against $160.45M, which the full MIP did not improve in 500 s; a strict kernel of the
+#: whole model's LP from the staged network reached $160.42M in 437 s)
+STAGED_WHOLE_SECONDS = 300.0
+
+
+def _whole_model_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
+                       tee: bool, budget: float, with_cuts: bool, alone: bool
+                       ) -> tuple[dict[int, float] | None, float | None]:
+    """After a staged start: the one-step start on the whole model (its cut loop, whose LP
+    bounds the MIP unlike the steps', the rounded network and the kernels), named `whole
+    model: <stage>`. Returns the cheaper of its network and the staged one
+    (`solver.start`), and the LP bound. `alone`: the bound worker has the other core."""
+    staged, first = solver.start, len(solver.stages)
+    _fresh_lp(solver)
+    loop_settings = settings.model_copy(update={"threads": 1}) if alone else settings
+    started = time.perf_counter()
+    linked = separate_linking(solver, m, loop_settings, tee, LINK_SHARE * budget, with_cuts)
+    found, lp_bound = mip_start(solver, m, settings, tee,
+                                budget - (time.perf_counter() - started), linked)
+    _name_stages(solver, first, "whole model")
+    networks = [n for n in (staged, found) if n]
+
+    def cost(network: dict[int, float]) -> float:
+        _load_values(m, network)
+        return float(pyo.value(m.obj))
+
+    return (min(networks, key=cost) if networks else None), lp_bound
+
+
+def _fresh_lp(solver: _Highs) -> None:
+    """Before a cut loop on a model that has been solved as a MIP: HiGHS would re-solve from
+    the start (a basis over every column, built from it) or its last basis; without either
+    it presolves held columns away first (on us-depots' second step the loop took 2.7 s
+    instead of 9 s at its share)."""
+    solver.start = None
+    solver._solver_model.clearSolver()
+
+
+def _whole_model_worker(solver: _Highs, settings: SolverSettings,
+                        held: list[tuple[pyo.Var, float | None, float | None]],
+                        seconds: float) -> BoundWorker | None:
+    """The bound worker on the whole model while a step's bounds restrict it in HiGHS: the
+    step's bounds are lifted for the copy the worker takes and put back (Pyomo hands HiGHS
+    bounds only at its next run, so both changes are pushed at once)."""
+    restricted = [(v, v.lower, v.upper) for v, _, _ in held]
+    changed = [v for v, _, _ in held]
+    release(held)
+    solver.update_variables(changed)
+    try:
+        return _bound_worker(solver, settings, seconds)
+    finally:
+        release(restricted)
+        solver.update_variables(changed)
+
+
+def _name_stages(solver: _Highs, first: int, step: str) -> None:
+    """Prefix the stages recorded since `first` with the staged start's step."""
+    for stage in solver.stages[first:]:
+        stage["stage"] = f"{step}: {stage['stage']}"
+
+
 def _bound_worker(solver: _Highs, settings: SolverSettings, seconds: float
                   ) -> BoundWorker | None:
     """The full MIP on the spare core while the start runs (solver/bound_worker.py): only
@@ -607,15 +735,26 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         solver.start = network_start(solver, m, settings, tee, left(BASELINE_START_SHARE),
                                      start_network, start_name)
         started_from = start_name if solver.start else "none"
+    warm = (not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES
+            and _start_applies(m))
+    later = deferred(m) if warm and lazy_linking(m) else None
     linked = None
-    if lazy_linking(m):
+    if lazy_linking(m) and later is None:
         linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE),
                                   segment_cuts(settings, time_limit))
         lp_bound = max((b for b in (lp_bound, linked) if b is not None), default=None)
     worker = None
     try:
-        if not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES \
-                and _start_applies(m):
+        if later is not None:
+            solver.start, worker = _staged_start(solver, m, settings, tee, left(), later,
+                                                 segment_cuts(settings, time_limit))
+            started_from = "staged" if solver.start else "none"
+            if solver.start and left() >= STAGED_WHOLE_SECONDS:
+                solver.start, linked = _whole_model_start(
+                    solver, m, settings, tee, left(), segment_cuts(settings, time_limit),
+                    worker is not None)
+                lp_bound = max((b for b in (lp_bound, linked) if b is not None), default=None)
+        elif warm:
             worker = _bound_worker(solver, settings, left())
             # the start may take the rest of the limit: the kernel MIP stops at its own
             # optimum, which on the national model leaves the full MIP a part of the minute

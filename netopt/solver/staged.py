@@ -1,0 +1,119 @@
+"""What a staged start designs first and what it places afterwards.
+
+Two things make the LP relaxation of a national model spread thin: a product that must be
+held in stock near its patients (an off-the-shelf therapy whose just-in-time order cannot
+meet its schedule notice at most sites) and stock pooled at hubs and partner depots. The LP
+gives every site of a metro a share of a stocked segment or a depot, the rounded network
+opens all of them, and on `models/us-depots.yaml` the kernel search cannot close that surplus
+within a minute (its 60-s network was 15 % above its bound, $182.9M against the $158.8M ten
+minutes find; bench/RESULTS.md).
+
+A staged start therefore designs the network in two steps, each with the kernel start of
+solver/highs.py:
+1. the network for every other product, with those products left unserved and no depot
+   stock (each site keeps its own), where the relaxation is tight;
+2. that network held for the other products (their offers, the hubs, the sites it opens), the
+   stocked products and the depot stock placed into it.
+The result is a complete network of the whole model: the MIP start of the full MIP. Both
+steps are restrictions of the model, so neither step's LP is a lower bound; the solve's bound
+comes from the whole model (solver/bound_worker.py).
+
+The first step leaves patients unserved, so it needs a model where that is allowed: with a
+service-level share or a KOL rule the usual start runs instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+
+from .network_start import StartNetwork
+
+#: a product is placed in the second step when, at more than this share of the sites that
+#: may offer it, every ordering option holds stock (none is just in time): us-depots'
+#: allo_vst at 74 % of its sites, every other shipped product at 0 %
+STOCKED_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """What the second step places: stocked products and whether depot stock is pooled."""
+
+    products: tuple[str, ...]
+    depots: bool
+
+    def describe(self) -> str:
+        """In words, for the log and the solve's account."""
+        parts = [", ".join(self.products)] if self.products else []
+        if self.depots:
+            parts.append("depot stock")
+        return " and ".join(parts)
+
+
+def deferred(m: pyo.ConcreteModel) -> Deferred | None:
+    """What a staged start would place second in `m`, or None when the usual start applies:
+    nothing spreads the LP, every product would be deferred, or the first step could not
+    leave patients unserved."""
+    prep = getattr(m, "prep", None)
+    if prep is None or not hasattr(m, "reach"):
+        return None
+    config = prep.case.config
+    if (not config.service.allow_unserved or config.service.min_share > 0
+            or config.kols.mode != "none"):
+        return None
+    products = tuple(sorted(_stocked_products(m)))
+    offered = {k for _, k in m.SK}
+    depots = hasattr(m, "hold") and len(m.hold) > 0
+    if not (products or depots) or offered <= set(products):
+        return None
+    return Deferred(products, depots)
+
+
+def _stocked_products(m: pyo.ConcreteModel) -> set[str]:
+    """Products that need stock at more than STOCKED_SHARE of their candidate sites."""
+    options = m.prep.ordering
+    if options is None or options.empty:
+        return set()
+    stocked = options.groupby(["site_id", "product_id"])["life_days"].apply(
+        lambda life: bool(life.notna().all()))
+    open_to = {}
+    for s, k in m.SK:
+        if not (m.w[s, k].fixed and m.w[s, k].value == 0):
+            open_to.setdefault(k, []).append(bool(stocked.get((s, k), False)))
+    return {k for k, flags in open_to.items() if sum(flags) > STOCKED_SHARE * len(flags)}
+
+
+def first_step(m: pyo.ConcreteModel, later: Deferred) -> StartNetwork:
+    """The decisions the first step closes: the deferred products' offers and every depot's
+    stock (for `network_start.hold`)."""
+    closed: StartNetwork = {}
+    products = set(later.products)
+    offers = {sk: 0 for sk in m.SK if sk[1] in products}
+    if offers:
+        closed[m.w.name] = offers
+    if later.depots:
+        closed[m.hold.name] = dict.fromkeys(m.hold, 0)
+    return closed
+
+
+def second_step(m: pyo.ConcreteModel, network: StartNetwork, later: Deferred
+                ) -> StartNetwork:
+    """The first step's decisions the second step holds: the other products' offers and the
+    hubs at their values, the sites it opened open (a deferred product may open more)."""
+    products = set(later.products)
+    held: StartNetwork = {}
+    offers: dict[Hashable, int] = {sk: v for sk, v in network.get(m.w.name, {}).items()
+                                   if sk[1] not in products}
+    if offers:
+        held[m.w.name] = offers
+    if m.g.name in network:
+        held[m.g.name] = dict(network[m.g.name])
+    opened = {s: 1 for s, v in network.get(m.y.name, {}).items() if v == 1}
+    if opened:
+        held[m.y.name] = opened
+    return held
+
+
+__all__ = ["STOCKED_SHARE", "Deferred", "deferred", "first_step", "second_step"]

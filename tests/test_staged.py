@@ -1,0 +1,161 @@
+"""The staged start (solver/staged.py): what it designs first, what it places afterwards, and
+that the answer is still the whole model's optimum.
+
+The case is the depot case of test_depots.py (two existing cryogenic centres S1 and S2, the
+off-the-shelf product `a1` whose just-in-time order takes 40 h plus transit against a 48 h
+notice, so it must be stocked, partner P1 with one pooled stock for both) plus the tiny
+dataset's autologous CAR-T `p1`, shipped per patient from the same plant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyomo.environ as pyo
+import pytest
+
+from netopt.data.case import load_case
+from netopt.model.build import build_model
+from netopt.model.prepare import prepare
+from netopt.solver import highs
+from netopt.solver.network_start import hold, release
+from netopt.solver.staged import Deferred, deferred, first_step, second_step
+from tests.test_depots import POLICIES, PRODUCT, TINY, make_case
+
+
+def two_product_case(tmp_path: Path, extra: str = "") -> Path:
+    """The depot case with the tiny dataset's `p1` beside `a1` (a cheap partner, so that
+    pooling at P1 is the optimum for `a1`)."""
+    p1_terms = ["p1", "jit_per_patient", "manufacturer", 30, 0, 0, 0, 0, 7, 0.95, 0]
+    model = make_case(tmp_path, 1_000, 0, [*POLICIES, p1_terms])
+    data = model.parent / "depot-1000-data"
+    p1 = pd.read_csv(TINY / "products.csv").iloc[0].to_dict()
+    pd.DataFrame([PRODUCT, p1]).to_csv(data / "products.csv", index=False)
+    plants = pd.read_csv(data / "plants.csv")
+    plants["products"] = "a1;p1"
+    plants.to_csv(data / "plants.csv", index=False)
+    model.write_text(model.read_text() + "finance:\n  pooled_depots: true\n" + extra)
+    return model
+
+
+def staged_settings(case, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
+    """The case's solver settings with the start on for a three-site model, lazily linked
+    (the staged start belongs to the cut loop's models), one thread (no bound worker), gap 0."""
+    monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    case.config.solver.strong_linking = "lazy"
+    return case.config.solver.model_copy(update={"threads": 1, "mip_gap": 0.0})
+
+
+def test_the_stocked_product_and_depot_stock_are_placed_second(tmp_path: Path) -> None:
+    """`a1` can only be stocked at S1 and S2 (each option holds stock): it is deferred; `p1`
+    is shipped per patient: it is not. The first step closes a1's offers and P1's stock and
+    nothing else; the second holds p1's offers, the hubs and the open sites of a network."""
+    m = build_model(prepare(load_case(two_product_case(tmp_path))))
+    later = deferred(m)
+    assert later == Deferred(products=("a1",), depots=True)
+    assert later.describe() == "a1 and depot stock"
+    closed = first_step(m, later)
+    assert set(closed) == {"w", "hold"}
+    assert set(closed["w"]) == {sk for sk in m.SK if sk[1] == "a1"} and closed["w"]
+    assert set(closed["w"].values()) == {0} and set(closed["hold"].values()) == {0}
+    assert set(closed["hold"]) == set(m.hold)
+    network = {"y": {"S1": 1, "S2": 0}, "w": {("S1", "p1"): 1, ("S2", "p1"): 0,
+                                             ("S1", "a1"): 0}, "g": {"H1": 1},
+               "o": {("S1", "oncology"): 1}, "hold": {("partner", "P1", "a1"): 0}}
+    assert second_step(m, network, later) == {
+        "y": {"S1": 1}, "w": {("S1", "p1"): 1, ("S2", "p1"): 0}, "g": {"H1": 1}}
+
+
+def test_nothing_is_deferred_where_the_first_step_could_not_leave_patients_out(
+        tmp_path: Path) -> None:
+    """The first step leaves a1's patients unserved: without `allow_unserved`, with a
+    service share or with a KOL rule it could be infeasible, so the usual start runs."""
+    for extra in ("service:\n  allow_unserved: false\n",
+                  "service:\n  min_share: 0.5\n  within_km: 300\n",
+                  "kols:\n  mode: require\n"):
+        root = tmp_path / str(abs(hash(extra)))
+        root.mkdir()
+        m = build_model(prepare(load_case(two_product_case(root, extra))))
+        assert deferred(m) is None, extra
+
+
+def test_a_model_of_stocked_products_only_has_no_first_network(tmp_path: Path) -> None:
+    """With `a1` alone and no pooling there is nothing to design first."""
+    model = make_case(tmp_path, 1_000, 0)
+    m = build_model(prepare(load_case(model)))
+    assert deferred(m) is None
+
+
+def test_the_staged_start_reaches_the_whole_models_optimum(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Solved with the staged start and without any start (HiGHS alone, gap 0), the network
+    costs the same; the account names both steps, and a1 is pooled at P1 (the cheap
+    partner) with both sites drawing on it."""
+    case = load_case(two_product_case(tmp_path))
+    settings = staged_settings(case, monkeypatch)
+    m = build_model(prepare(case))
+    info = highs.solve_model(m, settings, time_limit=60.0)
+    assert info.start == "staged" and info.status == "optimal"
+    names = [s["stage"] for s in info.stages]
+    assert names[0] == "step 1: linking cut loop" and "step 2: linking cut loop" in names
+    assert names[-1] == "full MIP"
+    assert pyo.value(m.hold["partner", "P1", "a1"]) == pytest.approx(1.0)
+    plain = build_model(prepare(load_case(two_product_case(tmp_path / "plain"))))
+    reference = highs.solve_model(plain, settings.model_copy(update={"warm_start": False}),
+                                  time_limit=60.0)
+    assert reference.start == "none"
+    assert info.objective == pytest.approx(reference.objective, rel=1e-9)
+
+
+def test_each_step_leaves_the_model_as_it_found_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every bound a step set is given back: after the solve, each decision has the bounds
+    it was built with (a caller's model, a notebook's or a batch's, is not left restricted)."""
+    case = load_case(two_product_case(tmp_path))
+    settings = staged_settings(case, monkeypatch)
+    m = build_model(prepare(case))
+    built = {id(v): (v.lb, v.ub) for v in m.component_data_objects(pyo.Var)}
+    highs.solve_model(m, settings, time_limit=60.0)
+    assert {id(v): (v.lb, v.ub) for v in m.component_data_objects(pyo.Var)} == built
+
+
+def test_the_first_step_leaves_the_stocked_products_patients_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step 1 serves p1 and leaves a1's 30 patients (10 in Z1, 20 in Z2) unserved at their
+    lost margin, $200k - $30k COGS each, with no depot holding stock."""
+    case = load_case(two_product_case(tmp_path))
+    settings = staged_settings(case, monkeypatch)
+    m = build_model(prepare(case))
+    held = hold(m, first_step(m, deferred(m)))
+    try:
+        res = highs._run(highs._Highs(), m, settings, False, 60.0, solver="choose")
+    finally:
+        release(held)
+    res.solution_loader.load_vars()
+    assert sum(v.value for v in m.u.values()) == pytest.approx(30.0)
+    assert pyo.value(m.cost_terms["unserved_penalty"]) * 1000 == pytest.approx(30 * 170_000)
+    assert all(v.value == pytest.approx(0.0) for v in m.hold.values())
+
+
+def test_with_minutes_left_the_whole_model_gets_the_one_step_start_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With STAGED_WHOLE_SECONDS left after the steps, the one-step start runs on the whole
+    model as well (its cut loop's LP, unlike the steps', bounds the MIP) and the cheaper
+    network goes on; the optimum is the same."""
+    case = load_case(two_product_case(tmp_path))
+    settings = staged_settings(case, monkeypatch)
+    m = build_model(prepare(case))
+    info = highs.solve_model(m, settings, time_limit=highs.STAGED_WHOLE_SECONDS + 60.0)
+    names = [s["stage"] for s in info.stages]
+    assert "whole model: linking cut loop" in names
+    assert "whole model: rounded network" in names and "whole model: strict kernel" in names
+    assert names.index("whole model: linking cut loop") > max(
+        i for i, n in enumerate(names) if n.startswith("step 2: "))
+    loop = next(s for s in info.stages if s["stage"] == "whole model: linking cut loop")
+    assert loop["objective"] <= info.objective + 1e-6
+    assert info.bound <= info.objective + 1e-6 and info.status == "optimal"
+    plain = build_model(prepare(load_case(two_product_case(tmp_path / "plain"))))
+    reference = highs.solve_model(plain, settings.model_copy(update={"warm_start": False}),
+                                  time_limit=60.0)
+    assert info.objective == pytest.approx(reference.objective, rel=1e-9)
