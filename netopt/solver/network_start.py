@@ -47,14 +47,16 @@ def hold(m: pyo.ConcreteModel, network: StartNetwork) -> list[tuple[Any, Any, An
     """Bound every free decision the network names (same variable name and index) to the
     network's value; return (var, lower, upper) to `release` afterwards. Bounds rather than
     `fix`, so a persistent solver only updates column bounds. Variables the new model fixes
-    itself (excluded sites, lead times) keep their own value."""
+    itself (excluded sites, lead times) keep their own value, and so do those a caller holds
+    already (bounds equal): a staged start's second step holds its first network's offers,
+    and the network rounded within it must not reopen or close them."""
     with given_back_on_error() as held:
         for var in decision_vars(m):
             values = network.get(var.name)
             if not values:
                 continue
             for idx, v in var.items():
-                if v.fixed or idx not in values:
+                if v.fixed or idx not in values or (v.lb is not None and v.lb == v.ub):
                     continue
                 held.append((v, v.lower, v.upper))
                 v.setlb(values[idx])
