@@ -222,6 +222,18 @@ def test_time_limited_scenarios_tagged(comparison: Comparison, tmp_path: Path) -
     assert "time-limited" not in old_page.read_text()
 
 
+def test_the_start_each_scenario_had_is_tagged(comparison: Comparison, tmp_path: Path) -> None:
+    """A scenario started from the baseline's network, the kernel start or the staged start
+    says so beside its status; one solved without a start does not."""
+    rows = comparison.rows.iloc[:3].copy()
+    rows["start"] = ["staged", "baseline", "none"]
+    sites = {n: comparison.sites[n] for n in rows["scenario"]}
+    page, _ = write_comparison(replace(comparison, rows=rows, sites=sites), tmp_path)
+    staged, baseline, cold = _table_rows(page.read_text())
+    assert "staged start" in staged and "baseline start" in baseline
+    assert "start</span>" not in cold
+
+
 def test_sheet_names_safe_and_unique() -> None:
     names = sheet_names(["a/b", "A/B", "x" * 40, "x" * 40, "comparison", "[q]*?:"],
                         ["Comparison"])
