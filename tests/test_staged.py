@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 import pytest
@@ -19,6 +20,7 @@ from netopt.data.case import load_case
 from netopt.model.build import build_model
 from netopt.model.prepare import prepare
 from netopt.solver import highs
+from netopt.solver.arrays import model_arrays
 from netopt.solver.network_start import hold, release
 from netopt.solver.staged import Deferred, deferred, first_step, second_step
 from tests.test_depots import POLICIES, PRODUCT, TINY, make_case
@@ -41,10 +43,11 @@ def two_product_case(tmp_path: Path, extra: str = "") -> Path:
 
 def staged_settings(case, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
     """The case's solver settings with the start on for a three-site model, lazily linked
-    (the staged start belongs to the cut loop's models), one thread (no bound worker), gap 0."""
+    (the staged start belongs to the cut loop's models), two threads (its bound comes from
+    the worker on the second core), gap 0."""
     monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
     case.config.solver.strong_linking = "lazy"
-    return case.config.solver.model_copy(update={"threads": 1, "mip_gap": 0.0})
+    return case.config.solver.model_copy(update={"threads": 2, "mip_gap": 0.0})
 
 
 def test_the_stocked_product_and_depot_stock_are_placed_second(tmp_path: Path) -> None:
@@ -159,3 +162,82 @@ def test_with_minutes_left_the_whole_model_gets_the_one_step_start_too(
     reference = highs.solve_model(plain, settings.model_copy(update={"warm_start": False}),
                                   time_limit=60.0)
     assert info.objective == pytest.approx(reference.objective, rel=1e-9)
+
+
+def test_the_bound_worker_gets_the_whole_model_and_step_1_stays_restricted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's copy of the model (taken during step 1) has a1's offers and the depot
+    stock free, so its bound is the whole model's; step 1's own MIPs still run with them
+    closed (the bounds are put back in HiGHS, not only in Pyomo)."""
+    case = load_case(two_product_case(tmp_path))
+    settings = staged_settings(case, monkeypatch)
+    m = build_model(prepare(case))
+    seen: dict = {}
+
+    class CopyOnly:  # what BoundWorker reads from HiGHS, without a child process
+        def __init__(self, h, seconds: float, seed: int) -> None:  # noqa: ANN001, ARG002
+            seen["worker"] = model_arrays(h)["col_upper"].copy()
+
+        def stop(self) -> None:
+            return None
+
+    real_start = highs.mip_start
+
+    def step_1_sees(solver, model, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if "step 1" not in seen:
+            seen["step 1"] = np.asarray(solver._solver_model.getLp().col_upper_).copy()
+            seen["column"] = dict(solver._pyomo_var_to_solver_var_map)
+        return real_start(solver, model, *args, **kwargs)
+
+    monkeypatch.setattr(highs, "BoundWorker", CopyOnly)
+    monkeypatch.setattr(highs, "mip_start", step_1_sees)
+    info = highs.solve_model(m, settings, time_limit=60.0)
+    closed = [seen["column"][id(v)] for v in (*(m.w[sk] for sk in m.SK if sk[1] == "a1"),
+                                                *m.hold.values())]
+    assert (seen["worker"][closed] == 1).all()
+    assert (seen["step 1"][closed] == 0).all()
+    assert info.start == "staged"
+
+
+def test_with_one_thread_the_usual_start_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither step bounds the whole model: without a second core for the worker, the
+    staged start would end with no bound, so the one-step start (its cut loop's LP a bound)
+    runs instead."""
+    case = load_case(two_product_case(tmp_path))
+    settings = staged_settings(case, monkeypatch).model_copy(update={"threads": 1})
+    info = highs.solve_model(build_model(prepare(case)), settings, time_limit=60.0)
+    assert info.start == "kernel" and info.stages[0]["stage"] == "linking cut loop"
+    assert info.bound is not None
+
+
+def test_when_the_steps_find_no_network_the_one_step_start_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should step 1 find nothing, the time left goes to the one-step start on the whole
+    model, recorded as the kernel start, and the optimum is the same."""
+    case = load_case(two_product_case(tmp_path))
+    settings = staged_settings(case, monkeypatch)
+    monkeypatch.setattr(highs, "_staged_steps", lambda *a, **k: (None, None))
+    m = build_model(prepare(case))
+    info = highs.solve_model(m, settings, time_limit=60.0)
+    assert info.start == "kernel"
+    assert [s["stage"] for s in info.stages][0] == "whole model: linking cut loop"
+    plain = build_model(prepare(load_case(two_product_case(tmp_path / "plain"))))
+    reference = highs.solve_model(plain, settings.model_copy(update={"warm_start": False}),
+                                  time_limit=60.0)
+    assert info.objective == pytest.approx(reference.objective, rel=1e-9)
+
+
+def test_hold_leaves_a_decision_a_caller_holds_alone(tmp_path: Path) -> None:
+    """A staged start's second step holds S1's p1 offer open; a network rounded within it
+    that closes the offer must not override that (HiGHS then rejects the next start), while
+    a free decision is held and given back."""
+    m = build_model(prepare(load_case(two_product_case(tmp_path))))
+    offer, other = m.w["S1", "p1"], m.w["S2", "p1"]
+    outer = hold(m, {"w": {("S1", "p1"): 1}})
+    inner = hold(m, {"w": {("S1", "p1"): 0, ("S2", "p1"): 0}})
+    assert (offer.lb, offer.ub) == (1, 1) and (other.lb, other.ub) == (0, 0)
+    release(inner)
+    assert (offer.lb, offer.ub) == (1, 1) and (other.lb, other.ub) == (0, 1)
+    release(outer)
+    assert (offer.lb, offer.ub) == (0, 1)

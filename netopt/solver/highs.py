@@ -615,21 +615,22 @@ def _staged_steps(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
 
 
 #: after a staged start, with this much of the limit left, the one-step start on the whole
-#: model as well, and the better of the two networks goes to the full MIP. On us-depots the
-#: staged network is the better one at 60 and 180 s ($163.7M and $160.45M against $182.9M
-#: and $164.4M), the one-step start's at 600 s ($158.78M after its strict kernel's 268 s,
-#: against $160.45M, which the full MIP did not improve in 500 s; a strict kernel of the
-#: whole model's LP from the staged network reached $160.42M in 437 s)
+#: model as well, and the cheaper of the two networks goes to the full MIP. On us-depots the
+#: staged network is the better one at 60 and 180 s ($162.6M and $160.45M against $182.9M
+#: and $164.4M), the one-step start's at 600 s (its strict kernel needs ~6 minutes: $158.24M
+#: after the staged $160.45M, which the full MIP alone did not improve in 500 s, nor a strict
+#: kernel of the whole model's LP from the staged network in 437 s)
 STAGED_WHOLE_SECONDS = 300.0
 
 
 def _whole_model_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
                        tee: bool, budget: float, with_cuts: bool, alone: bool
-                       ) -> tuple[dict[int, float] | None, float | None]:
+                       ) -> tuple[dict[int, float] | None, float | None, bool]:
     """After a staged start: the one-step start on the whole model (its cut loop, whose LP
     bounds the MIP unlike the steps', the rounded network and the kernels), named `whole
-    model: <stage>`. Returns the cheaper of its network and the staged one
-    (`solver.start`), and the LP bound. `alone`: the bound worker has the other core."""
+    model: <stage>`. Returns the cheaper of its network and the staged one (`solver.start`,
+    None when the steps found none), the LP bound, and whether the staged network is the
+    one returned. `alone`: the bound worker has the other core."""
     staged, first = solver.start, len(solver.stages)
     _fresh_lp(solver)
     loop_settings = settings.model_copy(update={"threads": 1}) if alone else settings
@@ -638,13 +639,19 @@ def _whole_model_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSet
     found, lp_bound = mip_start(solver, m, settings, tee,
                                 budget - (time.perf_counter() - started), linked)
     _name_stages(solver, first, "whole model")
-    networks = [n for n in (staged, found) if n]
 
-    def cost(network: dict[int, float]) -> float:
+    def cost(network: dict[int, float] | None) -> float:
+        if not network:
+            return math.inf
         _load_values(m, network)
         return float(pyo.value(m.obj))
 
-    return (min(networks, key=cost) if networks else None), lp_bound
+    staged_cost, found_cost = cost(staged), cost(found)
+    log.info("staged network %.6g, the whole model's one-step start %.6g", staged_cost,
+             found_cost)
+    if staged_cost <= found_cost:
+        return staged, lp_bound, staged is not None
+    return found, lp_bound, False
 
 
 def _fresh_lp(solver: _Highs) -> None:
@@ -737,7 +744,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         started_from = start_name if solver.start else "none"
     warm = (not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES
             and _start_applies(m))
-    later = deferred(m) if warm and lazy_linking(m) else None
+    # the staged start's steps bound nothing: it needs the worker's core for a bound
+    later = deferred(m) if warm and lazy_linking(m) and settings.threads >= 2 else None
     linked = None
     if lazy_linking(m) and later is None:
         linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE),
@@ -749,11 +757,14 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             solver.start, worker = _staged_start(solver, m, settings, tee, left(), later,
                                                  segment_cuts(settings, time_limit))
             started_from = "staged" if solver.start else "none"
-            if solver.start and left() >= STAGED_WHOLE_SECONDS:
-                solver.start, linked = _whole_model_start(
+            # with minutes to spare, or when the steps found nothing, the one-step start too
+            if left() >= (STAGED_WHOLE_SECONDS if solver.start else MIN_STAGE_SECONDS):
+                solver.start, linked, staged_won = _whole_model_start(
                     solver, m, settings, tee, left(), segment_cuts(settings, time_limit),
                     worker is not None)
                 lp_bound = max((b for b in (lp_bound, linked) if b is not None), default=None)
+                if solver.start and not staged_won:
+                    started_from = "kernel"
         elif warm:
             worker = _bound_worker(solver, settings, left())
             # the start may take the rest of the limit: the kernel MIP stops at its own
