@@ -53,7 +53,8 @@ def staged_settings(case, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN
 def test_the_stocked_product_and_depot_stock_are_placed_second(tmp_path: Path) -> None:
     """`a1` can only be stocked at S1 and S2 (each option holds stock): it is deferred; `p1`
     is shipped per patient: it is not. The first step closes a1's offers and P1's stock and
-    nothing else; the second holds p1's offers, the hubs and the open sites of a network."""
+    nothing else; the second holds p1's offers and the open hubs and sites of a network (a
+    closed hub may open to pool stock)."""
     m = build_model(prepare(load_case(two_product_case(tmp_path))))
     later = deferred(m)
     assert later == Deferred(products=("a1",), depots=True)
@@ -64,7 +65,7 @@ def test_the_stocked_product_and_depot_stock_are_placed_second(tmp_path: Path) -
     assert set(closed["w"].values()) == {0} and set(closed["hold"].values()) == {0}
     assert set(closed["hold"]) == set(m.hold)
     network = {"y": {"S1": 1, "S2": 0}, "w": {("S1", "p1"): 1, ("S2", "p1"): 0,
-                                             ("S1", "a1"): 0}, "g": {"H1": 1},
+                                             ("S1", "a1"): 0}, "g": {"H1": 1, "H2": 0},
                "o": {("S1", "oncology"): 1}, "hold": {("partner", "P1", "a1"): 0}}
     assert second_step(m, network, later) == {
         "y": {"S1": 1}, "w": {("S1", "p1"): 1, ("S2", "p1"): 0}, "g": {"H1": 1}}

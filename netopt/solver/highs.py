@@ -616,7 +616,7 @@ def _staged_steps(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
 
 #: after a staged start, with this much of the limit left, the one-step start on the whole
 #: model as well, and the cheaper of the two networks goes to the full MIP. On us-depots the
-#: staged network is the better one at 60 and 180 s ($162.6M and $160.45M against $182.9M
+#: staged network is the better one at 60 and 180 s ($161.1M and $160.45M against $182.9M
 #: and $164.4M), the one-step start's at 600 s (its strict kernel needs ~6 minutes: $158.24M
 #: after the staged $160.45M, which the full MIP alone did not improve in 500 s, nor a strict
 #: kernel of the whole model's LP from the staged network in 437 s)
