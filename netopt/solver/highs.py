@@ -603,10 +603,8 @@ def _staged_steps(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
     first = len(solver.stages)
     held = hold(m, second_step(m, network_of(m), later))
     try:
-        _fresh_lp(solver)
-        # the bound worker has the other core now: serial dual simplex, not SIP
-        alone = settings.model_copy(update={"threads": 1}) if worker else settings
-        linked = separate_linking(solver, m, alone, tee, LINK_SHARE * left(), with_cuts)
+        linked = _relink(solver, m, settings, tee, LINK_SHARE * left(), with_cuts,
+                         worker is not None)
         placed, _ = mip_start(solver, m, settings, tee, left(), linked)
     finally:
         release(held)
@@ -632,10 +630,8 @@ def _whole_model_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSet
     None when the steps found none), the LP bound, and whether the staged network is the
     one returned. `alone`: the bound worker has the other core."""
     staged, first = solver.start, len(solver.stages)
-    _fresh_lp(solver)
-    loop_settings = settings.model_copy(update={"threads": 1}) if alone else settings
     started = time.perf_counter()
-    linked = separate_linking(solver, m, loop_settings, tee, LINK_SHARE * budget, with_cuts)
+    linked = _relink(solver, m, settings, tee, LINK_SHARE * budget, with_cuts, alone)
     found, lp_bound = mip_start(solver, m, settings, tee,
                                 budget - (time.perf_counter() - started), linked)
     _name_stages(solver, first, "whole model")
@@ -654,13 +650,18 @@ def _whole_model_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSet
     return found, lp_bound, False
 
 
-def _fresh_lp(solver: _Highs) -> None:
-    """Before a cut loop on a model that has been solved as a MIP: HiGHS would re-solve from
-    the start (a basis over every column, built from it) or its last basis; without either
-    it presolves held columns away first (on us-depots' second step the loop took 2.7 s
-    instead of 9 s at its share)."""
+def _relink(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
+            budget: float, with_cuts: bool, alone: bool) -> float | None:
+    """The linking cut loop on a model HiGHS has solved as a MIP (a staged start's second step,
+    the whole model after the steps). Without the start and the last basis: HiGHS would
+    re-solve from a basis over every column (built from the start) instead of presolving
+    held columns away first (us-depots' second step: 2.7 s for the loop instead of 9 s at its
+    share). `alone`: the bound worker has the other core, so serial dual simplex, not SIP."""
     solver.start = None
     solver._solver_model.clearSolver()
+    if alone:
+        settings = settings.model_copy(update={"threads": 1})
+    return separate_linking(solver, m, settings, tee, budget, with_cuts)
 
 
 def _whole_model_worker(solver: _Highs, settings: SolverSettings,
@@ -746,22 +747,21 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             and _start_applies(m))
     # the staged start's steps bound nothing: it needs the worker's core for a bound
     later = deferred(m) if warm and lazy_linking(m) and settings.threads >= 2 else None
+    with_cuts = segment_cuts(settings, time_limit)
     linked = None
     if lazy_linking(m) and later is None:
-        linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE),
-                                  segment_cuts(settings, time_limit))
+        linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE), with_cuts)
         lp_bound = max((b for b in (lp_bound, linked) if b is not None), default=None)
     worker = None
     try:
         if later is not None:
             solver.start, worker = _staged_start(solver, m, settings, tee, left(), later,
-                                                 segment_cuts(settings, time_limit))
+                                                 with_cuts)
             started_from = "staged" if solver.start else "none"
             # with minutes to spare, or when the steps found nothing, the one-step start too
             if left() >= (STAGED_WHOLE_SECONDS if solver.start else MIN_STAGE_SECONDS):
                 solver.start, linked, staged_won = _whole_model_start(
-                    solver, m, settings, tee, left(), segment_cuts(settings, time_limit),
-                    worker is not None)
+                    solver, m, settings, tee, left(), with_cuts, worker is not None)
                 lp_bound = max((b for b in (lp_bound, linked) if b is not None), default=None)
                 if solver.start and not staged_won:
                     started_from = "kernel"
