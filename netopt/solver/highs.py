@@ -670,7 +670,7 @@ def _whole_model_worker(solver: _Highs, settings: SolverSettings,
     """The bound worker on the whole model while a step's bounds restrict it in HiGHS: the
     step's bounds are lifted for the copy the worker takes and put back (Pyomo hands HiGHS
     bounds only at its next run, so both changes are pushed at once)."""
-    restricted = [(v, v.lower, v.upper) for v, _, _ in held]
+    restricted = [(v, v.lb, v.ub) for v, _, _ in held]
     changed = [v for v, _, _ in held]
     release(held)
     solver.update_variables(changed)

@@ -46,12 +46,12 @@ def restrict_to_kernel(m: pyo.ConcreteModel, lp_values: dict[int, float | None],
                     continue
                 lp = lp_values.get(id(v)) or 0.0
                 if lp >= agree and start.get(id(v), 0.0) > 0.5 and name not in never_held:
-                    restricted.append((v, v.lower, v.upper))
+                    restricted.append((v, v.lb, v.ub))
                     v.setlb(1)
                     continue
                 if lp > threshold or start.get(id(v), 0.0) > 0.5:
                     continue
-                restricted.append((v, v.lower, v.upper))
+                restricted.append((v, v.lb, v.ub))
                 v.setub(0)
     return restricted
 
@@ -74,7 +74,7 @@ def restrict_to_closing(m: pyo.ConcreteModel, start: dict[int, float]
             for v in var.values():
                 if v.fixed or (v.ub is not None and v.ub <= 0) or start.get(id(v), 0.0) > 0.5:
                     continue
-                restricted.append((v, v.lower, v.upper))
+                restricted.append((v, v.lb, v.ub))
                 v.setub(0)
     return restricted
 

@@ -58,7 +58,7 @@ def hold(m: pyo.ConcreteModel, network: StartNetwork) -> list[tuple[Any, Any, An
             for idx, v in var.items():
                 if v.fixed or idx not in values or (v.lb is not None and v.lb == v.ub):
                     continue
-                held.append((v, v.lower, v.upper))
+                held.append((v, v.lb, v.ub))
                 v.setlb(values[idx])
                 v.setub(values[idx])
     return held
@@ -78,7 +78,10 @@ def given_back_on_error() -> Iterator[list[tuple[Any, Any, Any]]]:
 
 
 def release(held: list[tuple[Any, Any, Any]]) -> None:
-    """Give back the bounds `hold` replaced."""
+    """Give back the bounds `hold` replaced. They are recorded as values (`lb`, `ub`), not
+    as Pyomo's `lower`: a binary's `lower` is an expression of its domain's bound and the one
+    set, and giving that back nests it a level deeper at every stage of every solve of one
+    model (a batch of re-solves ended in a recursion error reading a bound)."""
     for v, lower, upper in held:
         v.setlb(lower)
         v.setub(upper)
