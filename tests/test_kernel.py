@@ -349,80 +349,46 @@ def test_a_start_that_took_the_limit_is_the_answer_without_another_run(
     assert info.status == ("optimal" if info.gap <= settings.mip_gap else "feasible")
 
 
-def test_closing_mip_stops_at_its_improving_networks_only_before_the_strict_kernel(
+def test_stepping_stages_stop_at_their_improving_networks_and_the_answers_do_not(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The closing MIP after the narrow kernel also only starts the strict kernel: HiGHS stops
-    it after STEPPING_CLOSING_SOLUTIONS improving networks. The one after the strict kernel
-    gives the answer's network and runs to its gap, with no limit left behind."""
+    """The narrow kernel and the closing MIP after it only hand the strict kernel a start:
+    HiGHS stops each after NARROW_IMPROVING_SOLUTIONS (STEPPING_CLOSING_SOLUTIONS) improving
+    networks (a count: the same in every run). The strict kernel and its closing MIP give
+    the answer's network and run with no such limit left behind."""
     case = load_case(SMALL)
     case.config.solver.strong_linking = "lazy"
     settings = case.config.solver
     m = build_model(prepare(case))
     solver = highs._Highs()
     lp = highs.separate_linking(solver, m, settings, False, 120.0)
-    real_run, real_kernel, real_closing = highs._run, highs._kernel_mip, highs._closing_mip
-    after, closing_now, limits = [], [], {}
+    real_kernel, real_closing, real_run = highs._kernel_mip, highs._closing_mip, highs._run
+    limits, stage_now, agree_now = {}, [], []
 
     def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         res = real_run(*args, **kwargs)
-        if closing_now:
-            limits[closing_now[-1]] = solver._solver_model.getOptionValue(
+        if stage_now:
+            limits[stage_now[-1], agree_now[-1]] = solver._solver_model.getOptionValue(
                 "mip_max_improving_sols")[1]
         return res
 
-    def kernel(*args):  # noqa: ANN002, ANN202
-        after.append(args[6])  # the kernel's agreement level
-        return real_kernel(*args)
-
-    def closing(*args):  # noqa: ANN002, ANN202
-        closing_now.append(after[-1])
-        try:
-            return real_closing(*args)
-        finally:
-            closing_now.pop()
+    def within(stage: str, real):  # noqa: ANN001, ANN202 - a stage's function, wrapped
+        def wrapped(*args):  # noqa: ANN002, ANN202
+            if stage == "kernel":
+                agree_now.append(args[6])  # the kernel's agreement level
+            stage_now.append(stage)
+            try:
+                return real(*args)
+            finally:
+                stage_now.pop()
+        return wrapped
 
     monkeypatch.setattr(highs, "_run", run)
-    monkeypatch.setattr(highs, "_kernel_mip", kernel)
-    monkeypatch.setattr(highs, "_closing_mip", closing)
+    monkeypatch.setattr(highs, "_kernel_mip", within("kernel", real_kernel))
+    monkeypatch.setattr(highs, "_closing_mip", within("closing", real_closing))
     start, _ = highs.mip_start(solver, m, settings, False, 100.0, lp)
     assert start is not None
     narrow, strict = highs.KERNEL_AGREE_STEPS
-    assert limits == {narrow: highs.STEPPING_CLOSING_SOLUTIONS,
-                      strict: highs.NO_SOLUTION_LIMIT}
-
-
-def test_narrow_kernel_stops_at_its_improving_networks_and_the_strict_one_does_not(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The narrow kernel only hands the strict one a start: HiGHS stops it after
-    NARROW_IMPROVING_SOLUTIONS improving networks (a count: the same in every run), and
-    the strict kernel that follows runs with no such limit left behind."""
-    case = load_case(SMALL)
-    case.config.solver.strong_linking = "lazy"
-    settings = case.config.solver
-    m = build_model(prepare(case))
-    solver = highs._Highs()
-    lp = highs.separate_linking(solver, m, settings, False, 120.0)
-    limits, real_kernel, real_run = {}, highs._kernel_mip, highs._run
-    agree_now = []
-
-    def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        res = real_run(*args, **kwargs)
-        if agree_now:
-            limits[agree_now[-1]] = solver._solver_model.getOptionValue(
-                "mip_max_improving_sols")[1]
-        return res
-
-    def kernel(solver_, m_, settings_, tee, lp_values, start, agree, budget):  # noqa: ANN001, ANN202
-        agree_now.append(agree)
-        try:
-            return real_kernel(solver_, m_, settings_, tee, lp_values, start, agree, budget)
-        finally:
-            agree_now.pop()
-
-    monkeypatch.setattr(highs, "_run", run)
-    monkeypatch.setattr(highs, "_kernel_mip", kernel)
-    start, _ = highs.mip_start(solver, m, settings, False, 100.0, lp)
-    assert start is not None
-    narrow, strict = highs.KERNEL_AGREE_STEPS
-    assert limits == {narrow: highs.NARROW_IMPROVING_SOLUTIONS,
-                      strict: highs.NO_SOLUTION_LIMIT}
+    assert limits == {("kernel", narrow): highs.NARROW_IMPROVING_SOLUTIONS,
+                      ("closing", narrow): highs.STEPPING_CLOSING_SOLUTIONS,
+                      ("kernel", strict): highs.NO_SOLUTION_LIMIT,
+                      ("closing", strict): highs.NO_SOLUTION_LIMIT}
