@@ -81,7 +81,8 @@ def release(held: list[tuple[Any, Any, Any]]) -> None:
     """Give back the bounds `hold` replaced. They are recorded as values (`lb`, `ub`), not
     as Pyomo's `lower`: a binary's `lower` is an expression of its domain's bound and the one
     set, and giving that back nests it a level deeper at every stage of every solve of one
-    model (a batch of re-solves ended in a recursion error reading a bound)."""
+    model (3,000 restrictions of one model: minutes, then a recursion error reading a
+    bound)."""
     for v, lower, upper in held:
         v.setlb(lower)
         v.setub(upper)
