@@ -50,6 +50,18 @@ def staged_settings(case, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN
     return case.config.solver.model_copy(update={"threads": 2, "mip_gap": 0.0})
 
 
+@pytest.fixture(scope="module")
+def plain_optimum(tmp_path_factory: pytest.TempPathFactory) -> float:
+    """The case's optimum by HiGHS alone (no start, gap 0): what every start must reach."""
+    case = load_case(two_product_case(tmp_path_factory.mktemp("plain")))
+    case.config.solver.strong_linking = "lazy"
+    settings = case.config.solver.model_copy(
+        update={"threads": 2, "mip_gap": 0.0, "warm_start": False})
+    reference = highs.solve_model(build_model(prepare(case)), settings, time_limit=60.0)
+    assert reference.start == "none"
+    return reference.objective
+
+
 def test_the_stocked_product_and_depot_stock_are_placed_second(tmp_path: Path) -> None:
     """`a1` can only be stocked at S1 and S2 (each option holds stock): it is deferred; `p1`
     is shipped per patient: it is not. The first step closes a1's offers and P1's stock and
@@ -92,7 +104,7 @@ def test_a_model_of_stocked_products_only_has_no_first_network(tmp_path: Path) -
 
 
 def test_the_staged_start_reaches_the_whole_models_optimum(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain_optimum: float) -> None:
     """Solved with the staged start and without any start (HiGHS alone, gap 0), the network
     costs the same; the account names both steps, and a1 is pooled at P1 (the cheap
     partner) with both sites drawing on it."""
@@ -105,11 +117,7 @@ def test_the_staged_start_reaches_the_whole_models_optimum(
     assert names[0] == "step 1: linking cut loop" and "step 2: linking cut loop" in names
     assert names[-1] == "full MIP"
     assert pyo.value(m.hold["partner", "P1", "a1"]) == pytest.approx(1.0)
-    plain = build_model(prepare(load_case(two_product_case(tmp_path / "plain"))))
-    reference = highs.solve_model(plain, settings.model_copy(update={"warm_start": False}),
-                                  time_limit=60.0)
-    assert reference.start == "none"
-    assert info.objective == pytest.approx(reference.objective, rel=1e-9)
+    assert info.objective == pytest.approx(plain_optimum, rel=1e-9)
 
 
 def test_each_step_leaves_the_model_as_it_found_it(
@@ -143,7 +151,7 @@ def test_the_first_step_leaves_the_stocked_products_patients_out(
 
 
 def test_with_minutes_left_the_whole_model_gets_the_one_step_start_too(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain_optimum: float) -> None:
     """With STAGED_WHOLE_SECONDS left after the steps, the one-step start runs on the whole
     model as well (its cut loop's LP, unlike the steps', bounds the MIP) and the cheaper
     network goes on; the optimum is the same."""
@@ -159,10 +167,7 @@ def test_with_minutes_left_the_whole_model_gets_the_one_step_start_too(
     loop = next(s for s in info.stages if s["stage"] == "whole model: linking cut loop")
     assert loop["objective"] <= info.objective + 1e-6
     assert info.bound <= info.objective + 1e-6 and info.status == "optimal"
-    plain = build_model(prepare(load_case(two_product_case(tmp_path / "plain"))))
-    reference = highs.solve_model(plain, settings.model_copy(update={"warm_start": False}),
-                                  time_limit=60.0)
-    assert info.objective == pytest.approx(reference.objective, rel=1e-9)
+    assert info.objective == pytest.approx(plain_optimum, rel=1e-9)
 
 
 def test_the_bound_worker_gets_the_whole_model_and_step_1_stays_restricted(
@@ -213,7 +218,7 @@ def test_with_one_thread_the_usual_start_runs(
 
 
 def test_when_the_steps_find_no_network_the_one_step_start_runs(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain_optimum: float) -> None:
     """Should step 1 find nothing, the time left goes to the one-step start on the whole
     model, recorded as the kernel start, and the optimum is the same."""
     case = load_case(two_product_case(tmp_path))
@@ -223,10 +228,7 @@ def test_when_the_steps_find_no_network_the_one_step_start_runs(
     info = highs.solve_model(m, settings, time_limit=60.0)
     assert info.start == "kernel"
     assert [s["stage"] for s in info.stages][0] == "whole model: linking cut loop"
-    plain = build_model(prepare(load_case(two_product_case(tmp_path / "plain"))))
-    reference = highs.solve_model(plain, settings.model_copy(update={"warm_start": False}),
-                                  time_limit=60.0)
-    assert info.objective == pytest.approx(reference.objective, rel=1e-9)
+    assert info.objective == pytest.approx(plain_optimum, rel=1e-9)
 
 
 def test_hold_leaves_a_decision_a_caller_holds_alone(tmp_path: Path) -> None:

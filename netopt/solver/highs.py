@@ -714,6 +714,11 @@ def _bound_worker(solver: _Highs, settings: SolverSettings, seconds: float
         return None
 
 
+def _best_bound(*bounds: float | None) -> float | None:
+    """The larger of the valid lower bounds proven so far (minimisation), None for none."""
+    return max((b for b in bounds if b is not None), default=None)
+
+
 def _start_applies(m: pyo.ConcreteModel) -> bool:
     """The start keeps every site the LP touches open: with a cap on active sites that
     restricted model can be infeasible, so it is skipped there."""
@@ -765,7 +770,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     linked = None
     if lazy_linking(m) and later is None:
         linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE), with_cuts)
-        lp_bound = max((b for b in (lp_bound, linked) if b is not None), default=None)
+        lp_bound = _best_bound(lp_bound, linked)
     worker = None
     try:
         if later is not None:
@@ -776,7 +781,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             if left() >= (STAGED_WHOLE_SECONDS if solver.start else MIN_STAGE_SECONDS):
                 solver.start, linked, staged_won = _whole_model_start(
                     solver, m, settings, tee, left(), with_cuts, worker is not None)
-                lp_bound = max((b for b in (lp_bound, linked) if b is not None), default=None)
+                lp_bound = _best_bound(lp_bound, linked)
                 if solver.start and not staged_won:
                     started_from = "kernel"
         elif warm:
@@ -784,8 +789,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             # the start may take the rest of the limit: the kernel MIP stops at its own
             # optimum, which on the national model leaves the full MIP a part of the minute
             solver.start, lp_start = mip_start(solver, m, settings, tee, left(), linked)
-            bounds = [b for b in (lp_bound, lp_start) if b is not None]
-            lp_bound = max(bounds) if bounds else None
+            lp_bound = _best_bound(lp_bound, lp_start)
             started_from = "kernel" if solver.start else "none"
         if solver.start and left() < MIN_STAGE_SECONDS:
             # the start took the limit: a run now gets HiGHS's 1-s minimum and its presolve
@@ -833,9 +837,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         log.info("bound worker: %.6g", proven)
         if obj is not None:
             proven = min(proven, obj)  # above the network only by the child's tolerances
-        lp_bound = proven if lp_bound is None else max(lp_bound, proven)
-    if lp_bound is not None and (bound is None or lp_bound > bound):
-        bound = lp_bound  # minimisation: the larger of two valid lower bounds
+        lp_bound = _best_bound(lp_bound, proven)
+    bound = _best_bound(bound, lp_bound)
     gap = None
     if obj is not None and bound is not None:
         gap = abs(obj - bound) / max(abs(obj), 1e-9)
