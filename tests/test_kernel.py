@@ -357,7 +357,9 @@ def test_stepping_stages_stop_at_their_improving_networks_and_the_answers_do_not
     """The narrow kernel and the closing MIP after it only hand the strict kernel a start:
     HiGHS stops each after NARROW_IMPROVING_SOLUTIONS (STEPPING_CLOSING_SOLUTIONS) improving
     networks (a count: the same in every run). The strict kernel and its closing MIP give
-    the answer's network and run with no such limit left behind."""
+    the answer's network and run with no such limit left behind. Every one of these
+    restricted MIPs runs without HiGHS's root reduced-cost heuristic; the next run (the full
+    MIP) has it back."""
     case = load_case(SMALL)
     case.config.solver.strong_linking = "lazy"
     settings = case.config.solver
@@ -370,8 +372,10 @@ def test_stepping_stages_stop_at_their_improving_networks_and_the_answers_do_not
     def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         res = real_run(*args, **kwargs)
         if stage_now:
-            limits[stage_now[-1], agree_now[-1]] = solver._solver_model.getOptionValue(
-                "mip_max_improving_sols")[1]
+            highs_model = solver._solver_model
+            limits[stage_now[-1], agree_now[-1]] = (
+                highs_model.getOptionValue("mip_max_improving_sols")[1],
+                highs_model.getOptionValue("mip_heuristic_run_root_reduced_cost")[1])
         return res
 
     def within(stage: str, real):  # noqa: ANN001, ANN202 - a stage's function, wrapped
@@ -391,7 +395,9 @@ def test_stepping_stages_stop_at_their_improving_networks_and_the_answers_do_not
     start, _ = highs.mip_start(solver, m, settings, False, 100.0, lp)
     assert start is not None
     narrow, strict = highs.KERNEL_AGREE_STEPS
-    assert limits == {("kernel", narrow): highs.NARROW_IMPROVING_SOLUTIONS,
-                      ("closing", narrow): highs.STEPPING_CLOSING_SOLUTIONS,
-                      ("kernel", strict): highs.NO_SOLUTION_LIMIT,
-                      ("closing", strict): highs.NO_SOLUTION_LIMIT}
+    assert limits == {("kernel", narrow): (highs.NARROW_IMPROVING_SOLUTIONS, False),
+                      ("closing", narrow): (highs.STEPPING_CLOSING_SOLUTIONS, False),
+                      ("kernel", strict): (highs.NO_SOLUTION_LIMIT, False),
+                      ("closing", strict): (highs.NO_SOLUTION_LIMIT, False)}
+    real_run(solver, m, settings, False, 5.0, solver="choose")  # as the full MIP runs
+    assert solver._solver_model.getOptionValue("mip_heuristic_run_root_reduced_cost")[1]

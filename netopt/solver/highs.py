@@ -85,6 +85,14 @@ STEPPING_CLOSING_SOLUTIONS = NARROW_IMPROVING_SOLUTIONS
 #: the kernel MIP is a start, not the answer: it stops at this gap even when the run asks for
 #: a tighter one (a reference run at 0.05 % would otherwise spend its time on the kernel)
 KERNEL_GAP = 0.005
+#: HiGHS options of the start's restricted MIPs (the kernels and the closing MIPs). HiGHS ends
+#: its root with sub-MIP heuristics: root reduced cost (fix what the LP's reduced costs rule
+#: out), then RENS. In these MIPs the networks came from RENS, never from the reduced-cost
+#: sub-MIP, which took 2-7 s of each stage (the national default's MIPs replayed from their
+#: starts, seeds 0, 1, 7). Without it, 60 s on seeds 0-7 gave $140.37M-$140.46M (0.30-0.37 %
+#: above the best network known) where they gave $140.42M-$147.03M, and the strict kernel
+#: finished within the minute on 7 of the 8 (bench/RESULTS.md). The full MIP keeps it.
+RESTRICTED_MIP_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False}
 #: with this much time left after the kernel MIP, a wider kernel (nothing held open, only the
 #: decisions LP and start leave unused closed) runs from its network, for at most this share
 #: of the time left: on the national model it finds a network 0.5 % cheaper in about 2
@@ -186,7 +194,7 @@ def _options(settings: SolverSettings, **extra: object) -> dict:
     return {"random_seed": int(settings.seed), "threads": int(settings.threads),
             "mip_rel_gap": float(settings.mip_gap), "solve_relaxation": False,
             "mip_max_improving_sols": NO_SOLUTION_LIMIT, "simplex_strategy": SIMPLEX_DEFAULT,
-            **extra}
+            "mip_heuristic_run_root_reduced_cost": True, **extra}
 
 
 def _run(highs: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
@@ -363,11 +371,13 @@ def _restricted_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettin
                     tee: bool, restricted: list, budget: float, what: str,
                     **options: object) -> dict[int, float] | None:
     """One start stage: the MIP with the `restricted` bounds (released afterwards) to
-    KERNEL_GAP, from `solver.start`; its solution (idle stock closed), or None."""
+    KERNEL_GAP, from `solver.start`, with RESTRICTED_MIP_OPTIONS; its solution (idle stock
+    closed), or None."""
     started = time.perf_counter()
     try:
         res = _run(solver, m, settings, tee, budget, solver="choose",
-                   mip_rel_gap=max(KERNEL_GAP, settings.mip_gap), **options)
+                   mip_rel_gap=max(KERNEL_GAP, settings.mip_gap), **RESTRICTED_MIP_OPTIONS,
+                   **options)
     finally:
         release(restricted)
     if not _has_solution(res):
