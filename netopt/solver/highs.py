@@ -89,9 +89,10 @@ KERNEL_GAP = 0.005
 #: its root with sub-MIP heuristics: root reduced cost (fix what the LP's reduced costs rule
 #: out), then RENS. In these MIPs the networks came from RENS, never from the reduced-cost
 #: sub-MIP, which took 2-7 s of each stage (the national default's MIPs replayed from their
-#: starts, seeds 0, 1, 7). Without it, 60 s on seeds 0-7 gave $140.37M-$140.46M (0.30-0.37 %
-#: above the best network known) where they gave $140.42M-$147.03M, and the strict kernel
-#: finished within the minute on 7 of the 8 (bench/RESULTS.md). The full MIP keeps it.
+#: starts, seeds 0, 1, 7). Without it, 60 s on seeds 0-7 gave $140.37M-$140.46M (0.33-0.40 %
+#: above the best network known, $139.90M) where they gave $140.42M-$147.03M; on a slower
+#: half hour two seeds still lost their strict kernel to the clock (bench/RESULTS.md). The
+#: full MIP keeps it.
 RESTRICTED_MIP_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False}
 #: with this much time left after the kernel MIP, a wider kernel (nothing held open, only the
 #: decisions LP and start leave unused closed) runs from its network, for at most this share
