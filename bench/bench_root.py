@@ -4,8 +4,9 @@ printing the proven bound, the best network and the nodes at checkpoints.
 
 Run from the repository root:
 
-    python bench/bench_root.py --seconds 60             # one thread from the start
-    python bench/bench_root.py --seconds 600 --threads 2 --parallel on
+    python bench/bench_root.py --seconds 60                 # one thread, as the worker
+    python bench/bench_root.py --seconds 600 --threads 2    # two, as the full MIP
+    python bench/bench_root.py --seconds 600 --threads 2 --parallel on  # tree on workers
 
 Target 1 of #14 asks for a 0.5 % proof within 60 s and target 2 for 0.05 % within 10
 minutes. What this prints says whether HiGHS could get there on this formulation if it had a
@@ -37,22 +38,40 @@ CHECKPOINTS = (15, 30, 45, 60, 90, 120, 180, 300, 450, 600, 900, 1200)
 
 
 def linked_model_with_start(case, network: dict) -> tuple[dict, np.ndarray, float]:  # noqa: ANN001
-    """The model after the linking cut loop (as the bound worker gets it) and every column's
-    value in `network` (its flows from the LP with the network held), with that LP's value."""
+    """The model after the linking cut loop (what the bound worker gets), every column's value
+    in `network` (its flows from the LP with the network held) and that LP's objective: the
+    network's cost. The model is taken before the network is held, so it has the loop's rows
+    only and the bounds the solve has."""
     m = build_model(prepare(case))
     solver = _Highs()
     solver.set_instance(m)
     settings = case.config.solver
     separate_linking(solver, m, settings, False, 600)
+    arrays = model_arrays(solver._solver_model)
     held = hold(m, network)
     try:
-        value = separate_linking(solver, m, settings, False, 600)
-        start = np.asarray(solver._solver_model.getSolution().col_value, float)
+        separate_linking(solver, m, settings, False, 600)
+        highs = solver._solver_model
+        start = np.asarray(highs.getSolution().col_value, float)
+        cost = float(highs.getInfo().objective_function_value)
     finally:
         release(held)
-        # HiGHS takes bounds from Pyomo at its next run: push them before reading the model
-        solver.update_variables([v for v, _, _ in held])
-    return model_arrays(solver._solver_model), start, value
+    return arrays, start, cost
+
+
+def violation(arrays: dict, x: np.ndarray) -> float:
+    """The largest bound or row violation of the column values `x` in the model `arrays`."""
+    lengths = np.diff(arrays["start"])
+    outer = np.repeat(np.arange(len(lengths)), lengths)  # row (rowwise) or column of each entry
+    activity = np.zeros(arrays["num_row"])
+    if arrays["rowwise"]:
+        np.add.at(activity, outer, arrays["value"] * x[arrays["index"]])
+    else:
+        np.add.at(activity, arrays["index"], arrays["value"] * x[outer])
+    return float(max(
+        np.max(arrays["col_lower"] - x, initial=0.0), np.max(x - arrays["col_upper"], initial=0.0),
+        np.max(arrays["row_lower"] - activity, initial=0.0),
+        np.max(activity - arrays["row_upper"], initial=0.0)))
 
 
 def bound_over_time(arrays: dict, start: np.ndarray, seconds: float, threads: int,
@@ -67,7 +86,8 @@ def bound_over_time(arrays: dict, start: np.ndarray, seconds: float, threads: in
     solution = highspy.HighsSolution()
     solution.col_value = list(start)
     solution.value_valid = True
-    h.setSolution(solution)
+    if h.setSolution(solution) == highspy.HighsStatus.kError:
+        raise RuntimeError("HiGHS rejected the start")
     began = time.perf_counter()
     due = [c for c in CHECKPOINTS if c <= seconds]
     seen: dict[str, float] = {}
@@ -112,10 +132,10 @@ def main() -> None:
     solved = solve_case(case, time_limit=args.network_seconds, seed=args.seed)
     print(f"start: the {args.network_seconds:g}-s network, "
           f"${solved.info.objective * MONEY:,.0f} (its bound ${solved.info.bound * MONEY:,.0f})")
-    arrays, start, value = linked_model_with_start(case, solved.network)
+    arrays, start, cost = linked_model_with_start(case, solved.network)
     print(f"model: {arrays['num_row']:,} rows, {arrays['num_col']:,} columns; the start "
-          f"priced in it ${value * MONEY:,.0f}; {args.threads} thread(s), "
-          f"parallel {args.parallel}")
+          f"priced in it ${cost * MONEY:,.0f}, largest violation {violation(arrays, start):.1e}; "
+          f"{args.threads} thread(s), parallel {args.parallel}")
     bound_over_time(arrays, start, args.seconds, args.threads, args.parallel, args.seed)
 
 
