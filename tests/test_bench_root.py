@@ -28,13 +28,15 @@ def _bench_root():
     return module
 
 
-def test_start_is_the_solved_network_and_highs_proves_it_from_there(capsys, monkeypatch) -> None:
+@pytest.mark.parametrize("with_cuts", [False, True])
+def test_start_is_the_solved_network_and_highs_proves_it_from_there(with_cuts, capsys,
+                                                                    monkeypatch) -> None:
     bench = _bench_root()
     case = load_case(TINY)
     case.config.solver.strong_linking = "lazy"  # the national model's linking, as the worker's
     solved = solve_case(case, time_limit=30, seed=0)
     assert solved.info.status == "optimal"
-    arrays, start, cost = bench.linked_model_with_start(case, solved.network)
+    arrays, start, cost = bench.linked_model_with_start(case, solved.network, with_cuts)
     # every decision held at the network's values: the LP is that network's cost
     assert cost == pytest.approx(solved.info.objective, rel=1e-9)
     assert bench.violation(arrays, start) <= 1e-6
@@ -44,7 +46,7 @@ def test_start_is_the_solved_network_and_highs_proves_it_from_there(capsys, monk
     built = model_arrays(fresh._solver_model)
     assert np.array_equal(arrays["col_lower"], built["col_lower"])
     assert np.array_equal(arrays["col_upper"], built["col_upper"])
-    assert arrays["num_row"] >= built["num_row"]  # plus the loop's linking rows
+    assert arrays["num_row"] >= built["num_row"]  # plus the loop's linking rows (and cuts)
 
     monkeypatch.setattr(bench, "CHECKPOINTS", (0,))  # a line at HiGHS's first callback
     bench.bound_over_time(arrays, start, seconds=20, threads=1, parallel="choose", seed=0)
