@@ -94,7 +94,7 @@ def bound_over_time(arrays: dict, start: np.ndarray, seconds: float, threads: in
         raise RuntimeError("HiGHS rejected the start")
     began = time.perf_counter()
     due = [c for c in CHECKPOINTS if c <= seconds]
-    seen: dict[str, float] = {}
+    first_node: list[float] = []  # when HiGHS had processed its first node, if it did
     print(f"{'seconds':>7s} {'bound':>16s} {'network':>16s} {'gap':>7s} {'nodes':>6s}")
 
     def line(at: str, bound: float, network: float, nodes: int) -> None:
@@ -104,8 +104,8 @@ def bound_over_time(arrays: dict, start: np.ndarray, seconds: float, threads: in
 
     def checkpoint(kind, message, data_out, data_in, user) -> None:  # noqa: ANN001, ARG001
         at = time.perf_counter() - began
-        if data_out.mip_node_count >= 1 and "first node" not in seen:
-            seen["first node"] = at
+        if data_out.mip_node_count >= 1 and not first_node:
+            first_node.append(at)
         while due and at >= due[0]:
             line(f"{due.pop(0)}", data_out.mip_dual_bound, data_out.mip_primal_bound,
                  int(data_out.mip_node_count))
@@ -116,9 +116,8 @@ def bound_over_time(arrays: dict, start: np.ndarray, seconds: float, threads: in
     info = h.getInfo()
     line(f"end {time.perf_counter() - began:.0f}", info.mip_dual_bound,
          info.objective_function_value, int(info.mip_node_count))
-    first = seen.get("first node")
     print(f"status {h.modelStatusToString(h.getModelStatus())}; first node "
-          + ("not reached" if first is None else f"after {first:.0f} s"))
+          + (f"after {first_node[0]:.0f} s" if first_node else "not reached"))
 
 
 def main() -> None:
