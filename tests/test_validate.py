@@ -502,3 +502,16 @@ def _model(project: Path) -> str:
     (project / "model.yaml").write_text("dataset: tiny\n", encoding="utf-8")
     return "model.yaml"
 
+
+
+def test_an_input_the_case_lacks_is_an_empty_table_of_its_own(project: Path) -> None:
+    """tiny has no policies.csv: the case gives an empty table of the schema's columns, a new
+    one each time (built once and copied), so a caller's change stays its own."""
+    (project / "model.yaml").write_text("dataset: tiny\n", encoding="utf-8")
+    case = load_case("model.yaml")
+    first = case.policies
+    assert first.empty and list(first.columns) == [c.name for c in TABLES["policies"].columns]
+    first["added"] = []
+    first.index.name = "changed"
+    again = case.policies
+    assert again is not first and "added" not in again.columns and again.index.name is None
