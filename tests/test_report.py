@@ -143,6 +143,29 @@ def test_map_payload_has_what_name_placement_needs(tiny: Results) -> None:
     assert "mark(r, g, row.ll, [-out, -out, out, out])" in script  # and every site circle
 
 
+def test_zone_layer_demand_is_each_zones_own(tiny: Results) -> None:
+    """The all-products zone layer shows each zone's demand from its own row of the zones
+    table, also when a row before it is skipped (no coordinates: not on the map)."""
+    from netopt.report.maps import _Lookup, _zone_payloads
+
+    zones = tiny.tables["zones"].copy()
+    ghost = zones.iloc[[0]].assign(zone_id="Z_GHOST", latitude=np.nan,
+                                   patients_demand=999.0)
+    zones = pd.concat([ghost, zones], ignore_index=True)
+    moved = Results({**tiny.tables, "zones": zones}, tiny.info, tiny.summary)
+    products = dict(zip(tiny.tables["products"]["product_id"],
+                        tiny.tables["products"]["name"], strict=True))
+    shared, payloads = _zone_payloads(moved, _Lookup(tiny.tables["sites"], "site_id"),
+                                      products, 250.0)
+    (_, every), *_ = payloads
+    own = dict(zip(tiny.tables["zones"]["name"], tiny.tables["zones"]["patients_demand"],
+                   strict=True))
+    assert every["rows"]
+    for row in every["rows"]:
+        name = shared["zones"][row[0]][0]
+        assert row[1] == pytest.approx(max(own[name], row[2] + row[3]), abs=1e-3), name
+
+
 def _place_names(cases: list[dict]) -> list[list[dict | None]]:
     """map.js's own NX.placeNames, run in node on each {names, blocked, view}."""
     script = ('const fs = require("fs"), vm = require("vm");'

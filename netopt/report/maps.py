@@ -199,7 +199,7 @@ def _unserved_by_zone(result: Results, zone_index: dict[str, int], product_no: _
     return lost
 
 
-def _zone_layer_rows(product: int | None, zones: pd.DataFrame, n_zones: int,
+def _zone_layer_rows(product: int | None, zone_demand: dict[int, float], n_zones: int,
                      by_zone: dict[int, list[list]], lost: dict[int, list[list]]) -> list[list]:
     """One row per zone with demand for `product` (None: all products): demand, served,
     unserved, beyond target, mean km, class, its assignments and unserved patients; served
@@ -213,8 +213,7 @@ def _zone_layer_rows(product: int | None, zones: pd.DataFrame, n_zones: int,
         unserved_pat = sum(u[1] for u in missing)
         demand = served + unserved_pat
         if product is None:
-            demand = max(demand, num(zones.iloc[zi]["patients_demand"])
-                         if "patients_demand" in zones.columns else demand)
+            demand = max(demand, zone_demand.get(zi, demand))
         if demand <= 1e-9:
             continue
         mean_km = (sum(a[2] * a[3] for a in assigned) / served) if served > 0 else None
@@ -238,9 +237,16 @@ def _zone_payloads(result: Results, sites: _Lookup, products: dict[str, str],
     reason_no = _Numbering()
     by_zone = _assigned_by_zone(result, zone_index, site_no, product_no, reach_km)
     lost = _unserved_by_zone(result, zone_index, product_no, reason_no)
+    # each numbered zone's demand in the zones table (its first row, as zone_index)
+    zone_demand: dict[int, float] = {}
+    if "patients_demand" in zones.columns:
+        for zid, demand in zip(zones["zone_id"], zones["patients_demand"], strict=True):
+            zi = zone_index.get(text(zid))
+            if zi is not None:
+                zone_demand.setdefault(zi, num(demand))
 
     def rows_for(product: int | None) -> list[list]:
-        return _zone_layer_rows(product, zones, len(zone_rows), by_zone, lost)
+        return _zone_layer_rows(product, zone_demand, len(zone_rows), by_zone, lost)
 
     payloads: list[tuple[str | None, dict]] = [
         (None, {"kind": "zones", "product": None, "label": "All products",
