@@ -151,7 +151,8 @@ def test_zone_layer_demand_is_each_zones_own(tiny: Results) -> None:
     zones = tiny.tables["zones"].copy()
     ghost = zones.iloc[[0]].assign(zone_id="Z_GHOST", latitude=np.nan,
                                    patients_demand=999.0)
-    zones = pd.concat([ghost, zones], ignore_index=True)
+    twin = zones.iloc[[1]].assign(latitude=np.nan, patients_demand=888.0)  # same id
+    zones = pd.concat([ghost, twin, zones], ignore_index=True)
     moved = Results({**tiny.tables, "zones": zones}, tiny.info, tiny.summary)
     products = dict(zip(tiny.tables["products"]["product_id"],
                         tiny.tables["products"]["name"], strict=True))
@@ -602,7 +603,9 @@ def test_workbook_sheet_is_the_same_whoever_writes_it(tiny: Results, tmp_path: P
                 assert x.number_format == y.number_format, x.coordinate
             assert x.font.b == y.font.b, x.coordinate
             assert (x.fill.fgColor.rgb or "")[-6:] == (y.fill.fgColor.rgb or "")[-6:]
-    assert new["A1"].font.b and new["A1"].fill.fgColor.rgb[-6:] == "0B2F5B"  # header styled
+    for cell in (new["A1"], added["A1"]):  # the header styled: white bold on dark blue
+        assert cell.font.b and (cell.font.color.rgb or "")[-6:] == "FFFFFF"
+        assert cell.fill.fgColor.rgb[-6:] == "0B2F5B" and cell.alignment.vertical == "center"
     assert new.freeze_panes == added.freeze_panes == "B2"
     (t1,), (t2,) = new.tables.values(), added.tables.values()
     assert t1.ref == t2.ref and t1.tableStyleInfo.name == t2.tableStyleInfo.name
@@ -610,6 +613,31 @@ def test_workbook_sheet_is_the_same_whoever_writes_it(tiny: Results, tmp_path: P
     for letter, dim in added.column_dimensions.items():  # XlsxWriter stores width + 0.71
         if dim.width and letter in new.column_dimensions:
             assert abs(new.column_dimensions[letter].width - dim.width) < 1, letter
+
+
+def test_workbook_takes_tables_excel_would_refuse(tiny: Results, tmp_path: Path) -> None:
+    """Tables added through the API with names or headers Excel refuses as they are: a sheet
+    called like the summary, two long names alike in their first 31 characters, headers
+    equal ignoring case (also after their column code), a control character. Each gets a
+    sheet of its own with its header row and an Excel table."""
+    from netopt.report.workbook import write_workbook
+
+    extra = {
+        "Summary": pd.DataFrame({"a": [1.0], "A": [2.0], "a [A]": [3.0]}),
+        "x" * 40: pd.DataFrame({"b\x01c": ["one"]}),
+        "x" * 35: pd.DataFrame({"d": [4]}),
+    }
+    wb = openpyxl.load_workbook(write_workbook(
+        Results({**tiny.tables, **extra}, tiny.info, tiny.summary), tmp_path / "n.xlsx"))
+    added = wb.sheetnames[-3:]
+    assert added == ["Summary (2)", "x" * 31, "x" * 27 + " (2)"]
+    assert len({n.lower() for n in wb.sheetnames}) == len(wb.sheetnames)
+    heads = [c.value for c in wb["Summary (2)"][1]]
+    assert len({h.lower() for h in heads}) == 3 and all(heads)
+    assert [c.value for c in wb["x" * 31][1]] == ["Bc"]
+    assert [c.value for c in wb["x" * 31][2]] == ["one"]
+    names = [t.displayName.lower() for ws in wb.worksheets for t in ws.tables.values()]
+    assert len(names) == len(set(names)) == len(wb.sheetnames) - 1  # every table sheet
 
 
 @pytest.mark.slow

@@ -50,6 +50,7 @@ from .workbook import (
     _widths,
     column_spec,
     match_rules,
+    sheet_names,
 )
 
 HTML_FILE = "compare.html"
@@ -62,7 +63,6 @@ ACTIVE_COLOUR = SITE_STYLES["kept"][0] or "#0b2f5b"
 TERM_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
                 "#ff9da7", "#9c755f", "#bab0ac", "#1f3b5a", "#8cd17d")
 PENALTY_COLOUR = "#c9ced4"
-SHEET_BAD = re.compile(r"[\[\]:*?/\\']")
 NOISE_NOTE = ("<p class='note'>\u2248 <i>within solver gap</i>: the difference from the "
               "baseline is no larger than the two runs' combined gaps "
               "(|obj \u2212 obj<sub>0</sub>| \u2264 gap\u00b7|obj| + "
@@ -875,23 +875,6 @@ def _frame_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
     if headers:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(len(frame) + 1, 2)}"
     _widths(ws, frame, headers)
-
-
-def sheet_names(names: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
-    """Excel-safe, unique (case-insensitively) sheet names of at most 31 characters."""
-    seen = {t.lower() for t in taken}
-    out = []
-    for raw in names:
-        base = SHEET_BAD.sub("_", text(raw)).strip() or "scenario"
-        base = base[:31]
-        name, k = base, 2
-        while name.lower() in seen:
-            suffix = f" ({k})"
-            name = base[:31 - len(suffix)] + suffix
-            k += 1
-        seen.add(name.lower())
-        out.append(name)
-    return out
 
 
 def write_workbook(comparison: ComparisonLike, path: Path) -> Path:

@@ -137,15 +137,17 @@ class _Numbering:
         return self.index[k]
 
 
-def _zone_table(result: Results) -> tuple[pd.DataFrame, dict[str, int], list[list]]:
-    """The zones table, and [name, state, population, lat, lon] per zone with coordinates
-    (first row of a duplicated id) numbered in table order."""
+def _zone_table(result: Results) -> tuple[dict[int, float], dict[str, int], list[list]]:
+    """Each numbered zone's demand in the zones table (where it has one), the numbering, and
+    [name, state, population, lat, lon] per zone with coordinates (the first such row of a
+    duplicated id) numbered in table order."""
     zones = table(result, "zones")
     if "zone_id" not in zones.columns:
         zones = pd.DataFrame({"zone_id": [], "name": [], "state": [], "population": [],
                               "latitude": [], "longitude": []})
     zone_index: dict[str, int] = {}
     zone_rows = []
+    zone_demand: dict[int, float] = {}
     for z in zones.itertuples(index=False):
         zid = text(getattr(z, "zone_id", ""))
         la = num(getattr(z, "latitude", None), math.nan)
@@ -153,9 +155,11 @@ def _zone_table(result: Results) -> tuple[pd.DataFrame, dict[str, int], list[lis
         if math.isnan(la) or math.isnan(lo) or zid in zone_index:
             continue
         zone_index[zid] = len(zone_rows)
+        if hasattr(z, "patients_demand"):
+            zone_demand[len(zone_rows)] = num(z.patients_demand)
         zone_rows.append([text(getattr(z, "name", zid)), text(getattr(z, "state", "")),
                           num(getattr(z, "population", 0)), round(la, 4), round(lo, 4)])
-    return zones, zone_index, zone_rows
+    return zone_demand, zone_index, zone_rows
 
 
 def _assigned_by_zone(result: Results, zone_index: dict[str, int], site_no: _Numbering,
@@ -230,20 +234,13 @@ def _zone_layer_rows(product: int | None, zone_demand: dict[int, float], n_zones
 def _zone_payloads(result: Results, sites: _Lookup, products: dict[str, str],
                    reach_km: float) -> tuple[dict[str, Any], list[tuple[str | None, dict]]]:
     """Shared zone/site/product lookups, and one zone payload for all products + each product."""
-    zones, zone_index, zone_rows = _zone_table(result)
+    zone_demand, zone_index, zone_rows = _zone_table(result)
     site_no = _Numbering(list(sites.names), [sites.names[s] for s in sites.names])
     product_ids = list(products)
     product_no = _Numbering(product_ids, [products[p] for p in product_ids])
     reason_no = _Numbering()
     by_zone = _assigned_by_zone(result, zone_index, site_no, product_no, reach_km)
     lost = _unserved_by_zone(result, zone_index, product_no, reason_no)
-    # each numbered zone's demand in the zones table (its first row, as zone_index)
-    zone_demand: dict[int, float] = {}
-    if "patients_demand" in zones.columns:
-        for zid, demand in zip(zones["zone_id"], zones["patients_demand"], strict=True):
-            zi = zone_index.get(text(zid))
-            if zi is not None:
-                zone_demand.setdefault(zi, num(demand))
 
     def rows_for(product: int | None) -> list[list]:
         return _zone_layer_rows(product, zone_demand, len(zone_rows), by_zone, lost)

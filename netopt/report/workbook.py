@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,12 +171,43 @@ def _widths(ws: Worksheet, frame: pd.DataFrame, headers: list[str]) -> None:
 
 
 def _unique(headers: list[str], columns: list[str]) -> list[str]:
-    """Excel tables need distinct headers: a repeated one gets its column's code."""
-    seen: dict[str, int] = {}
+    """Excel tables need headers distinct ignoring case: a repeated one gets its column's
+    code, and a number where that is not enough ('a' and 'A' both become 'a [a]')."""
+    count: dict[str, int] = {}
     for h in headers:
-        seen[h.lower()] = seen.get(h.lower(), 0) + 1
-    return [h if seen[h.lower()] == 1 else f"{h} [{c}]" for h, c in zip(headers, columns,
-                                                                        strict=True)]
+        count[h.lower()] = count.get(h.lower(), 0) + 1
+    seen: set[str] = set()
+    out = []
+    for h, c in zip(headers, columns, strict=True):
+        name = h if count[h.lower()] == 1 else f"{h} [{c}]"
+        base, k = name, 2
+        while name.lower() in seen:
+            name, k = f"{base} ({k})", k + 1
+        seen.add(name.lower())
+        out.append(name)
+    return out
+
+
+SHEET_BAD = re.compile(r"[\[\]:*?/\\']")
+
+
+def sheet_names(names: Iterable[str], taken: Iterable[str] = (),
+                blank: str = "scenario") -> list[str]:
+    """Excel-safe, unique (case-insensitively) sheet names of at most 31 characters; `blank`
+    for a name with nothing left."""
+    seen = {t.lower() for t in taken}
+    out = []
+    for raw in names:
+        base = SHEET_BAD.sub("_", text(raw)).strip() or blank
+        base = base[:31]
+        name, k = base, 2
+        while name.lower() in seen:
+            suffix = f" ({k})"
+            name = base[:31 - len(suffix)] + suffix
+            k += 1
+        seen.add(name.lower())
+        out.append(name)
+    return out
 
 
 def _formats(frame: pd.DataFrame) -> list[str | None]:
@@ -232,7 +263,9 @@ class _Layout:
 
 
 def _layout(name: str, frame: pd.DataFrame) -> _Layout:
-    headers = _unique([header(str(c)) for c in frame.columns], [str(c) for c in frame.columns])
+    # headers as text a table accepts: no control characters, distinct ignoring case
+    headers = _unique([ILLEGAL_CHARACTERS_RE.sub("", header(str(c))) for c in frame.columns],
+                      [str(c) for c in frame.columns])
     if name == "kpis" and {"value", "unit"} <= set(frame.columns):
         units = frame["unit"].map(text).tolist()
         vcol = list(frame.columns).index("value")
@@ -243,9 +276,11 @@ def _layout(name: str, frame: pd.DataFrame) -> _Layout:
 
 
 def _free_name(base: str, taken: set[str]) -> str:
-    """`base`, or `base_2`, `base_3`... when a table of the workbook already has it."""
+    """`base`, or `base_2`, `base_3`... when a table of the workbook already has it (Excel
+    compares table names ignoring case)."""
+    lower = {t.lower() for t in taken}
     name, k = base, 2
-    while name in taken:
+    while name.lower() in lower:
         name, k = f"{base}_{k}", k + 1
     return name
 
@@ -335,10 +370,10 @@ class _Book:
         for j, label in enumerate(labels, start=1):
             self.put(ws, row, j, label, style="header")
 
-    def table_sheet(self, name: str, frame: pd.DataFrame) -> None:
-        """One result table as an Excel table on a sheet of its own: filter buttons and
-        banded rows, header row and first column frozen."""
-        ws = self.wb.add_worksheet(name[:31])
+    def table_sheet(self, name: str, frame: pd.DataFrame, sheet: str | None = None) -> None:
+        """One result table as an Excel table on a sheet of its own (`sheet`, default the
+        table's name): filter buttons and banded rows, header row and first column frozen."""
+        ws = self.wb.add_worksheet(sheet or name[:31])
         layout = _layout(name, frame)
         for i, j, v, fmt in layout.cells():
             self.write(ws, i, j, v, fmt)
@@ -347,10 +382,13 @@ class _Book:
             table_name = _free_name(layout.table_name, self.tables)
             self.tables.add(table_name)
             header_format = self.format(None, "header")
-            ws.add_table(0, 0, layout.last_row - 1, len(layout.headers) - 1, {
+            failed = ws.add_table(0, 0, layout.last_row - 1, len(layout.headers) - 1, {
                 "name": table_name, "style": "Table Style Medium 2",
                 "columns": [{"header": h, "header_format": header_format}
                             for h in layout.headers]})
+            if failed:  # XlsxWriter only warns, and the sheet would have no header row
+                raise ValueError(f"network.xlsx: sheet {name!r} cannot be an Excel table "
+                                 f"({len(frame):,} rows, {len(layout.headers)} columns)")
         for j, width in enumerate(layout.widths):
             ws.set_column(j, j, width)
 
@@ -461,10 +499,11 @@ def write_workbook(result: Results, path: Path) -> Path:
     names = [n for n in (*TABLE_NAMES, *OPTIONAL_TABLES) if n in result.tables]
     names += [n for n in result.tables if n not in names]
     products = product_names(result)
-    for name in names:
+    # a table added through the API may clash with another sheet's name: Excel's rules
+    for name, sheet in zip(names, sheet_names(names, ["summary"], "table"), strict=True):
         frame = result.tables[name]
         book.table_sheet(name, frame if name == "products" else
-                         with_product_names(frame, products))
+                         with_product_names(frame, products), sheet)
     book.wb.close()
     return path
 
