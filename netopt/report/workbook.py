@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,8 +166,22 @@ def _column_widths(frame: pd.DataFrame, headers: list[str]) -> list[float]:
 
 
 def _widths(ws: Worksheet, frame: pd.DataFrame, headers: list[str]) -> None:
-    for j, width in enumerate(_column_widths(frame, headers), start=1):
+    _set_widths(ws, _column_widths(frame, headers))
+
+
+def _set_widths(ws: Worksheet, widths: list[float]) -> None:
+    for j, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = width
+
+
+def _unused(base: str, seen: set[str], variant: Callable[[int], str]) -> str:
+    """`base`, or else the first of variant(2), variant(3)... not in `seen` (lower case:
+    Excel compares sheet, table and header names ignoring case); the name is added to it."""
+    name, k = base, 2
+    while name.lower() in seen:
+        name, k = variant(k), k + 1
+    seen.add(name.lower())
+    return name
 
 
 def _unique(headers: list[str], columns: list[str]) -> list[str]:
@@ -179,12 +193,8 @@ def _unique(headers: list[str], columns: list[str]) -> list[str]:
     seen: set[str] = set()
     out = []
     for h, c in zip(headers, columns, strict=True):
-        name = h if count[h.lower()] == 1 else f"{h} [{c}]"
-        base, k = name, 2
-        while name.lower() in seen:
-            name, k = f"{base} ({k})", k + 1
-        seen.add(name.lower())
-        out.append(name)
+        base = h if count[h.lower()] == 1 else f"{h} [{c}]"
+        out.append(_unused(base, seen, lambda k, base=base: f"{base} ({k})"))
     return out
 
 
@@ -198,15 +208,9 @@ def sheet_names(names: Iterable[str], taken: Iterable[str] = (),
     seen = {t.lower() for t in taken}
     out = []
     for raw in names:
-        base = SHEET_BAD.sub("_", text(raw)).strip() or blank
-        base = base[:31]
-        name, k = base, 2
-        while name.lower() in seen:
-            suffix = f" ({k})"
-            name = base[:31 - len(suffix)] + suffix
-            k += 1
-        seen.add(name.lower())
-        out.append(name)
+        base = (SHEET_BAD.sub("_", text(raw)).strip() or blank)[:31]
+        out.append(_unused(base, seen, lambda k, base=base: base[:31 - len(f" ({k})")]
+                           + f" ({k})"))
     return out
 
 
@@ -276,13 +280,9 @@ def _layout(name: str, frame: pd.DataFrame) -> _Layout:
 
 
 def _free_name(base: str, taken: set[str]) -> str:
-    """`base`, or `base_2`, `base_3`... when a table of the workbook already has it (Excel
-    compares table names ignoring case)."""
-    lower = {t.lower() for t in taken}
-    name, k = base, 2
-    while name.lower() in lower:
-        name, k = f"{base}_{k}", k + 1
-    return name
+    """`base`, or `base_2`, `base_3`... when a table of the workbook already has it;
+    `taken` holds the names in lower case and receives this one."""
+    return _unused(base, taken, lambda k: f"{base}_{k}")
 
 
 def _table_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
@@ -298,14 +298,13 @@ def _table_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
         _put(ws, i, j, v, fmt)
     ws.freeze_panes = "B2"
     if layout.headers:
-        taken = {t for sheet in wb.worksheets for t in sheet.tables}
+        taken = {t.lower() for sheet in wb.worksheets for t in sheet.tables}
         table_ = Table(displayName=_free_name(layout.table_name, taken),
                        ref=f"A1:{get_column_letter(len(layout.headers))}{layout.last_row}")
         table_.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True,
                                                showColumnStripes=False)
         ws.add_table(table_)
-    for j, width in enumerate(layout.widths, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = width
+    _set_widths(ws, layout.widths)
 
 
 def unit_format(unit: str) -> str:
@@ -329,7 +328,7 @@ class _Book:
             "strings_to_formulas": False, "strings_to_numbers": False,
             "strings_to_urls": False})
         self._formats: dict[tuple, Any] = {}
-        self.tables: set[str] = set()
+        self.tables: set[str] = set()  # table names so far, lower case
 
     def format(self, number: str | None = None, style: str | None = None) -> Any:
         """The format of a number format and a style: None, 'bold', 'title' or 'header'."""
@@ -380,7 +379,6 @@ class _Book:
         ws.freeze_panes("B2")
         if layout.headers:
             table_name = _free_name(layout.table_name, self.tables)
-            self.tables.add(table_name)
             header_format = self.format(None, "header")
             failed = ws.add_table(0, 0, layout.last_row - 1, len(layout.headers) - 1, {
                 "name": table_name, "style": "Table Style Medium 2",
