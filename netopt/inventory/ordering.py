@@ -27,9 +27,10 @@ cost. Just-in-time options therefore cost 0 here: the lanes carry their whole co
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import pandas as pd
 
@@ -55,6 +56,10 @@ DEPOT_COLUMNS = [
 #: smallest volume ever evaluated (a Poisson demand of ~0 has no meaningful fill rate)
 TINY_PATIENTS = 0.05
 
+
+#: one product's row of products.csv: a pandas Series, or its dict where a loop reads it
+#: thousands of times (a Series lookup costs ~10 us)
+ProductRow = Mapping[str, Any]
 
 @dataclass
 class OrderingTable:
@@ -107,16 +112,22 @@ def ordering_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
     routes = _routes(direct, links, partner_supply)
     grid = volume_grid(cfg.volume_breakpoints, float(sites["capacity_patients_per_year"].max()))
 
+    # rows read once as tuples and dicts: the loop below visits each product's terms at
+    # every site, and pandas row access was most of prepare's time on the national case
+    terms_of = {pid: list(frame.itertuples(index=False)) for pid, frame in by_product.items()}
+    product_of = products.to_dict("index")
+    caps = sites["capacity_patients_per_year"].astype(float).to_dict()
+    limits = sites["max_stocking_loss_usd_per_year"].astype(float).to_dict()
     rows: list[tuple] = []
     out = OrderingTable(pd.DataFrame(columns=ORDERING_COLUMNS))
     for sid, pid in zip(site_products["site_id"], site_products["product_id"], strict=True):
-        prod = products.loc[pid]
+        prod = product_of[pid]
         route = routes.get((sid, pid))
-        cap = float(sites.at[sid, "capacity_patients_per_year"])
-        limit = float(sites.at[sid, "max_stocking_loss_usd_per_year"])
+        cap = caps[sid]
+        limit = limits[sid]
         why: list[str] = []
         found: list[tuple] = []
-        for t in by_product.get(pid, pd.DataFrame()).itertuples(index=False):
+        for t in terms_of.get(pid, ()):
             segs, reason = _option_segments(t, prod, route, cap, limit, grid, cfg)
             if reason:
                 why.append(f"{t.policy}: {reason}")
@@ -184,7 +195,7 @@ def _routes(direct: pd.DataFrame, links: pd.DataFrame,
     return out
 
 
-def _option_segments(t, prod: pd.Series, route: Route | None, cap: float, limit: float,
+def _option_segments(t, prod: ProductRow, route: Route | None, cap: float, limit: float,
                      grid: list[float], cfg) -> tuple[list[tuple], str]:  # noqa: ANN001
     """Volume segments (route, segment, lo, hi, cost_lo, cost_hi, life, lead, replenish,
     avoided, shipments per dose avoided) of one option at one site, or the reason it cannot
@@ -287,7 +298,7 @@ def depot_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
         if hit is None or hit.empty:
             continue
         t = next(hit.itertuples(index=False))
-        prod = products.loc[pid]
+        prod = products.loc[pid].to_dict()
         served = set(frame["site_id"])
         for depot, f in _depot_facts(DEPOT[policy], pid, served, direct, links,
                                      supply).items():
@@ -357,7 +368,7 @@ def _depot_facts(kind: str, pid: str, served: set[str], direct: pd.DataFrame,
     return out
 
 
-def _cost_segments(t, prod: pd.Series, stock: tuple[float, float, float, float, float],  # noqa: ANN001
+def _cost_segments(t, prod: ProductRow, stock: tuple[float, float, float, float, float],  # noqa: ANN001
                    grid: list[float], cap: float, cfg) -> list[tuple]:  # noqa: ANN001
     """(segment, lo, hi, cost_lo, cost_hi) of a stock point's cost over the volume grid,
     where the fill-rate target is met at both ends; `stock` is (life days, lead days,
@@ -427,7 +438,7 @@ COST_PARTS = ("replenishment", "shipping_saved", "returns", "holding", "expiries
               "capital_charge")
 
 
-def option_cost(t, prod: pd.Series, patients: float, life_days: float, lead_days: float,  # noqa: ANN001
+def option_cost(t, prod: ProductRow, patients: float, life_days: float, lead_days: float,  # noqa: ANN001
                 replenish: float, avoided: float, shipments_per_dose: float,
                 cost_of_capital: float, seed: int, method: str = "auto"):
     """Manufacturer's yearly cost (USD) of a stock option at `patients` a year, relative to
@@ -437,7 +448,7 @@ def option_cost(t, prod: pd.Series, patients: float, life_days: float, lead_days
     return sum(parts.values()), econ
 
 
-def option_cost_parts(t, prod: pd.Series, patients: float, life_days: float,  # noqa: ANN001
+def option_cost_parts(t, prod: ProductRow, patients: float, life_days: float,  # noqa: ANN001
                       lead_days: float, replenish: float, avoided: float,
                       shipments_per_dose: float, cost_of_capital: float, seed: int,
                       method: str = "auto"):
@@ -473,7 +484,7 @@ def option_cost_parts(t, prod: pd.Series, patients: float, life_days: float,  # 
     return parts, econ
 
 
-def replenishment_shipments(stock, prod: pd.Series) -> float:  # noqa: ANN001
+def replenishment_shipments(stock, prod: ProductRow) -> float:  # noqa: ANN001
     """Shipments a year that replenish a stock point: one per review period, or as many as the
     doses it carries need when the product limits a bulk shipment's payload
     (`replenishment_doses_per_shipment`). Without the limit a depot pooling thousands of
@@ -486,7 +497,7 @@ def replenishment_shipments(stock, prod: pd.Series) -> float:  # noqa: ANN001
     return per_year * max(1.0, math.ceil(doses / float(payload) - 1e-9))
 
 
-def evaluate(t, prod: pd.Series, patients: float, life_days: float, lead_days: float,  # noqa: ANN001
+def evaluate(t, prod: ProductRow, patients: float, life_days: float, lead_days: float,  # noqa: ANN001
              cost_of_capital: float, seed: int, method: str = "auto"):
     """`inventory.evaluate_policy` for one terms row (cached: the model tabulates the same
     product, option, shelf life and lead time at many sites)."""

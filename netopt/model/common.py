@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
+import pandas as pd
 import pyomo.environ as pyo
 
 #: USD per model money unit: the model counts money in thousands of USD
@@ -27,3 +28,11 @@ def group(keys: Iterable, by: Callable) -> dict:
     for k in keys:
         out[by(k)].append(k)
     return dict(out)
+
+
+def by_site_product(site_products: pd.DataFrame, column: str) -> dict[tuple[str, str], object]:
+    """(site, product) -> one column of prepare's site_products, as a dict: the families read
+    it once per site-product, where a MultiIndex lookup costs ~0.1 ms (a second of the
+    national build)."""
+    keys = zip(site_products["site_id"], site_products["product_id"], strict=True)
+    return dict(zip(keys, site_products[column].tolist(), strict=True))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from .common import group, money, register_cost
+from .common import by_site_product, group, money, register_cost
 from .prepare import Prepared
 
 
@@ -79,23 +79,25 @@ def _class_and_partner_links(m: pyo.ConcreteModel, prep: Prepared) -> None:
     """Direct lanes need the site to hold (or be equipped for) the temperature class; a
     partner delivery needs the partner active."""
     doses_pp = prep.products["doses_per_patient"].to_dict()
-    sp = prep.site_products.set_index(["site_id", "product_id"])
-    partners, links = prep.partners, prep.partner_links
+    holds = by_site_product(prep.site_products, "holds_class")
+    cls = by_site_product(prep.site_products, "temperature_class")
+    links = prep.partner_links
     q_site, q_prod = links["site_id"].tolist(), links["product_id"].tolist()
+    partner_cap = prep.partners["capacity_doses_per_year"].astype(float).to_dict()
 
     def own_class(m, s, k):
         lanes_sk = m.lanes_by_sk.get((s, k), [])
-        if not lanes_sk or sp.at[(s, k), "holds_class"]:
+        if not lanes_sk or holds[s, k]:
             return pyo.Constraint.Skip
         cap = m.reach[s, k] * doses_pp[k]
-        t = sp.at[(s, k), "temperature_class"]
+        t = cls[s, k]
         return pyo.quicksum(m.f[i] for i in lanes_sk) <= cap * m.e[s, t]
 
     m.direct_needs_class = pyo.Constraint(m.SK, rule=own_class)
 
     def link_open(m, i):
         cap = min(m.reach[q_site[i], q_prod[i]] * doses_pp[q_prod[i]],
-                  float(partners.at[m.link_partner[i], "capacity_doses_per_year"]))
+                  partner_cap[m.link_partner[i]])
         return m.q[i] <= cap * m.a[m.link_partner[i]]
 
     m.link_needs_partner = pyo.Constraint(m.Q, rule=link_open)
@@ -105,17 +107,17 @@ def _offer_covers(m: pyo.ConcreteModel, prep: Prepared) -> None:
     """Valid inequalities that tighten the LP: a site offering k needs the class (own or an
     active partner's) and an active hub on one of its lanes (or a partner). Without them the
     LP pays a sliver of equipment and hub cost through the big-M rows above."""
-    sp = prep.site_products.set_index(["site_id", "product_id"])
-    lanes = prep.direct_lanes
+    holds = by_site_product(prep.site_products, "holds_class")
+    cls = by_site_product(prep.site_products, "temperature_class")
+    hub_of = prep.direct_lanes["hub_id"].tolist()
     partners_of = {sk: sorted({m.link_partner[i] for i in idx})
                    for sk, idx in m.links_by_sk.items()}
-    lane_hubs = {sk: sorted({lanes["hub_id"].iat[i] for i in idx})
-                 for sk, idx in m.lanes_by_sk.items()}
+    lane_hubs = {sk: sorted({hub_of[i] for i in idx}) for sk, idx in m.lanes_by_sk.items()}
 
     def class_cover(m, s, k):
-        if sp.at[(s, k), "holds_class"]:
+        if holds[s, k]:
             return pyo.Constraint.Skip
-        t = sp.at[(s, k), "temperature_class"]
+        t = cls[s, k]
         own = m.e[s, t] if (s, t) in m.ST and m.lanes_by_sk.get((s, k)) else 0
         return m.w[s, k] <= own + pyo.quicksum(m.a[p] for p in partners_of.get((s, k), []))
 
@@ -220,8 +222,9 @@ def _cold_chain_costs(m: pyo.ConcreteModel, prep: Prepared) -> None:
         money(hubs.at[h, "annual_fixed_cost_usd"]) * m.g[h] for h in m.H))
     register_cost(m, "partner_fixed", pyo.quicksum(
         money(partners.at[p, "annual_fixed_cost_usd"]) * m.a[p] for p in m.Pa))
+    per_dose = {p: money(c) for p, c in partners["cost_usd_per_dose"].items()}
     register_cost(m, "partner_handling", pyo.quicksum(
-        money(partners.at[m.link_partner[i], "cost_usd_per_dose"]) * m.q[i] for i in m.Q))
+        per_dose[m.link_partner[i]] * m.q[i] for i in m.Q))
 
 
 def add_hub_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:

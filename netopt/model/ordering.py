@@ -31,11 +31,13 @@ def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:
     # a site-product whose options all cost nothing needs no choice variables, unless one of
     # them is stock held at a hub: its patients must be known to pool them (partner stock is
     # known from the partner deliveries themselves)
-    trivial = options.groupby(["site_id", "product_id"]).apply(
-        lambda f: bool(((f["cost_lo_usd"].abs() < 1e-9) & (f["cost_hi_usd"].abs() < 1e-9)
-                        & (f["lo_patients"] <= 0)).all()
-                       and not (f["policy"].eq(HUB_STOCK) & f["life_days"].notna()).any()),
-        include_groups=False)
+    flags = pd.DataFrame({
+        "site_id": options["site_id"], "product_id": options["product_id"],
+        "free": (options["cost_lo_usd"].abs() < 1e-9) & (options["cost_hi_usd"].abs() < 1e-9)
+        & (options["lo_patients"] <= 0),
+        "hub_stock": options["policy"].eq(HUB_STOCK) & options["life_days"].notna()})
+    by_sk_flags = flags.groupby(["site_id", "product_id"])
+    trivial = by_sk_flags["free"].all() & ~by_sk_flags["hub_stock"].any()
     chosen = {sk for sk, is_trivial in trivial.items() if not is_trivial}
     rows = options[[sk in chosen for sk in zip(options["site_id"], options["product_id"],
                                                  strict=True)]]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,13 @@ import pandas as pd
 from ..data.cadence import doses_within_life, shipments_per_dose, shipments_per_patient
 from ..data.case import Case
 from ..data.geography import distance_matrix_km, haversine_km, pairs_within_km, transit_options
-from ..inventory.ordering import DEPOT_COLUMNS, ORDERING_COLUMNS, OrderingTable, ordering_options
+from ..inventory.ordering import (
+    DEPOT_COLUMNS,
+    ORDERING_COLUMNS,
+    OrderingTable,
+    ProductRow,
+    ordering_options,
+)
 from ..inventory.perishable import max_issue_age_days
 
 log = logging.getLogger(__name__)
@@ -291,6 +297,8 @@ class _Network:
     hub_partner: dict[tuple, Legs]  # (hub, partner)
     site_partners: dict[str, list[tuple[str, Legs]]]  # site -> partners whose radius reaches it
     n_hubs: int  # aggregation.nearest_hubs
+    hub_classes: dict[str, str]  # hub -> the temperature classes it handles
+    partner_classes: dict[str, str]  # partner -> the temperature classes it stores
 
     def near_hubs(self, latitude: float, longitude: float) -> pd.Index:
         """The usable hubs among the n_hubs nearest to a place."""
@@ -316,7 +324,9 @@ def _network(case: Case, products: pd.DataFrame) -> _Network:
         plant_hub=_legs(plants, hubs, transport), hub_site=_legs(hubs, sites, transport),
         hub_partner=_legs(hubs, partners, transport),
         site_partners=_site_partner_pairs(sites, partners, transport),
-        n_hubs=case.config.aggregation.nearest_hubs)
+        n_hubs=case.config.aggregation.nearest_hubs,
+        hub_classes=hubs["temperature_classes"].to_dict(),
+        partner_classes=partners["temperature_classes"].to_dict())
 
 
 # ---------------------------------------------------------------- partner supply
@@ -335,7 +345,7 @@ def _partner_supply(net: _Network, products: pd.DataFrame) -> pd.DataFrame:
                 continue
             for pl in net.makers[pid]:
                 for h in partner_near_hubs[par]:
-                    if cls not in net.hubs.at[h, "temperature_classes"]:
+                    if cls not in net.hub_classes[h]:
                         continue
                     for r in _pareto_routes(net.plant_hub[(pl, h)], net.hub_wait[h],
                                             net.hub_partner[(h, par)]):
@@ -364,6 +374,10 @@ def _supply_hours(partner_supply: pd.DataFrame) -> dict[tuple[str, str], list[tu
 # ---------------------------------------------------------------- site-product lanes
 
 
+#: one site's row of sites.csv as a dict (read thousands of times: see _site_product_lanes)
+SiteRow = Mapping[str, Any]
+
+
 class _InLane(NamedTuple):
     """One starting-material lane of an autologous product: site -> hub -> plant."""
 
@@ -375,7 +389,7 @@ class _InLane(NamedTuple):
     route: Route  # site -> hub -> plant
 
 
-def _inbound_lanes(net: _Network, sid: str, srow: pd.Series, pid: str, prod: pd.Series,
+def _inbound_lanes(net: _Network, sid: str, srow: SiteRow, pid: str, prod: ProductRow,
                    near_hubs: pd.Index) -> dict[str, list[_InLane]] | str:
     """Plant -> the lanes that can bring a patient's cells there from the site: fresh through
     every hub that keeps them within starting_material_hours, else (when the site holds or
@@ -409,7 +423,7 @@ def _inbound_lanes(net: _Network, sid: str, srow: pd.Series, pid: str, prod: pd.
     return "starting material cannot reach the plant fresh and the site cannot cryopreserve"
 
 
-def _outbound_limit(prod: pd.Series, inbound_hours: float, turnaround: float,
+def _outbound_limit(prod: ProductRow, inbound_hours: float, turnaround: float,
                     v2v_limit_days: float | None) -> float:
     """Hours a dose may spend plant -> site: its shelf budget, and for an autologous product
     what the vein-to-vein limit leaves after the inbound leg and manufacturing."""
@@ -425,7 +439,7 @@ def _direct_lanes(net: _Network, sid: str, pid: str, cls: str, plants: list[str]
     lanes = []
     for pl in plants:
         for h in near_hubs:
-            if cls not in net.hubs.at[h, "temperature_classes"]:
+            if cls not in net.hub_classes[h]:
                 continue
             r = cheapest_route(net.plant_hub[(pl, h)], net.hub_wait[h], net.hub_site[(h, sid)],
                                out_limit)
@@ -434,13 +448,13 @@ def _direct_lanes(net: _Network, sid: str, pid: str, cls: str, plants: list[str]
     return lanes
 
 
-def _partner_links(net: _Network, sid: str, pid: str, prod: pd.Series, plants: list[str],
+def _partner_links(net: _Network, sid: str, pid: str, prod: ProductRow, plants: list[str],
                    supply_hours: dict[tuple[str, str], list[tuple]],
                    out_limit: float) -> list[tuple]:
     """Partner -> site deliveries whose fastest supply plus delivery fits the outbound limit."""
     links = []
     for par, legs in net.site_partners.get(sid, []):
-        if prod["temperature_class"] not in net.partners.at[par, "temperature_classes"]:
+        if prod["temperature_class"] not in net.partner_classes[par]:
             continue
         fastest = min((hours for pl, hours in supply_hours.get((par, pid), [])
                        if pl in plants), default=math.inf)
@@ -478,7 +492,7 @@ class _Outbound(NamedTuple):
     v2v_hours: float  # fastest inbound + turnaround + fastest outbound (autologous)
 
 
-def _plant_outbound(net: _Network, sid: str, pid: str, prod: pd.Series, can_equip: bool,
+def _plant_outbound(net: _Network, sid: str, pid: str, prod: ProductRow, can_equip: bool,
                     near_hubs: pd.Index, supply_hours: dict[tuple[str, str], list[tuple]],
                     v2v_limit_days: float | None, pl: str,
                     inbound: list[_InLane]) -> _Outbound | None:
@@ -501,7 +515,7 @@ def _plant_outbound(net: _Network, sid: str, pid: str, prod: pd.Series, can_equi
     return None
 
 
-def _site_outbound(net: _Network, sid: str, srow: pd.Series, pid: str, prod: pd.Series,
+def _site_outbound(net: _Network, sid: str, srow: SiteRow, pid: str, prod: ProductRow,
                    near_hubs: pd.Index, supply_hours: dict[tuple[str, str], list[tuple]],
                    v2v_limit_days: float | None) -> list[_Outbound] | str:
     """Every way doses can reach one site-product: per plant that can take the patient's
@@ -527,8 +541,8 @@ def _site_outbound(net: _Network, sid: str, srow: pd.Series, pid: str, prod: pd.
     return found
 
 
-def _site_product(net: _Network, rows: _LaneRows, sid: str, srow: pd.Series, pid: str,
-                  prod: pd.Series, near_hubs: pd.Index,
+def _site_product(net: _Network, rows: _LaneRows, sid: str, srow: SiteRow, pid: str,
+                  prod: ProductRow, near_hubs: pd.Index,
                   supply_hours: dict[tuple[str, str], list[tuple]],
                   v2v_limit_days: float | None) -> None:
     """Lanes, partner links and starting-material lanes of one site-product, its derived
@@ -571,9 +585,11 @@ def _site_product_lanes(net: _Network, products: pd.DataFrame,
                         v2v_limit_days: float | None) -> _LaneRows:
     """Every site x product: its lanes and partner links, or the reason it is blocked."""
     rows = _LaneRows()
-    for sid, srow in net.sites.iterrows():
-        near_hubs = net.near_hubs(srow.latitude, srow.longitude)
-        for pid, prod in products.iterrows():
+    # rows as dicts, read once: Series lookups were most of this step's time (national case)
+    product_rows = products.to_dict("index")
+    for sid, srow in net.sites.to_dict("index").items():
+        near_hubs = net.near_hubs(srow["latitude"], srow["longitude"])
+        for pid, prod in product_rows.items():
             _site_product(net, rows, sid, srow, pid, prod, near_hubs, supply_hours,
                           v2v_limit_days)
     return rows

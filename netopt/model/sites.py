@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
+from .common import by_site_product, register_cost
 from .common import money as _money
-from .common import register_cost
 from .prepare import Prepared
 
 
@@ -95,25 +95,28 @@ def add_offer_linking(m: pyo.ConcreteModel, prep: Prepared) -> None:
     """A site treats product k only if it offers it (w): active, onboarded for k's area,
     able to cryopreserve starting material where that is needed. Aggregated capacity
     linking always; the strong per-pair form (x <= patients x w) tightens the LP bound."""
-    sp = prep.site_products.set_index(["site_id", "product_id"])
-    sites = prep.sites
+    sp = prep.site_products
+    certified, area = by_site_product(sp, "certified"), by_site_product(sp, "therapeutic_area")
+    needs_cryo = by_site_product(sp, "needs_cryo_at_site")
+    site_classes = prep.sites["temperature_classes"].to_dict()
+    capacity = prep.sites["capacity_patients_per_year"].astype(float).to_dict()
     m.offer_needs_site = pyo.Constraint(m.SK, rule=lambda m, s, k: m.w[s, k] <= m.y[s])
 
     def onboarded(m, s, k):
-        if sp.at[(s, k), "certified"]:
+        if certified[s, k]:
             return pyo.Constraint.Skip
-        return m.w[s, k] <= m.o[s, sp.at[(s, k), "therapeutic_area"]]
+        return m.w[s, k] <= m.o[s, area[s, k]]
 
     def cryo(m, s, k):
-        if not sp.at[(s, k), "needs_cryo_at_site"]:
+        if not needs_cryo[s, k]:
             return pyo.Constraint.Skip
-        if "cryogenic" in sites.at[s, "temperature_classes"]:
+        if "cryogenic" in site_classes[s]:
             return pyo.Constraint.Skip
         return m.w[s, k] <= m.e[s, "cryogenic"]
 
     # the most patients a site-product can ever take: its capacity, or all patients in reach
     # (every later big-M on the site-product's flows is this, never more)
-    m.reach = {(s, k): min(float(sites.at[s, "capacity_patients_per_year"]),
+    m.reach = {(s, k): min(capacity[s],
                            sum(m.patients_of_pair[i] for i in m.x_by_sk.get((s, k), [])))
                for s, k in m.SK}
 
