@@ -19,10 +19,21 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .api import Case, Comparison, Infeasible, InputError, Problem, Result, compare, load, solve
+    from .api import (
+        Case,
+        Comparison,
+        Infeasible,
+        InputError,
+        NoNetworkInTime,
+        Problem,
+        Result,
+        compare,
+        load,
+        solve,
+    )
 
-__all__ = ["Case", "Comparison", "Infeasible", "InputError", "Problem", "Result", "__version__",
-           "compare", "load", "solve"]
+__all__ = ["Case", "Comparison", "Infeasible", "InputError", "NoNetworkInTime", "Problem",
+           "Result", "__version__", "compare", "load", "solve"]
 
 _LAZY = frozenset(__all__) - {"__version__"}
 

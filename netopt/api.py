@@ -40,7 +40,7 @@ from .data.io import LoadedModel, load_model
 from .data.problems import InputError, Problem, errors, sort_problems
 from .data.tables import display_path
 from .results.tables import Results
-from .solver.diagnose import Infeasible
+from .solver.diagnose import Infeasible, NoNetworkInTime
 
 if TYPE_CHECKING:
     import folium
@@ -314,7 +314,8 @@ def solve(case: Case | _case.Case | PathLike, *, time_limit: float | None = None
     override the model's `solver:` settings for this solve; log=True shows the solver's log;
     progress receives one line per stage. A solve stopped by the time limit returns its
     network with the gap (result.status == "feasible"). Raises Infeasible (with `reasons`)
-    when the hard settings cannot all be met, SolverUnavailable when the solver is unknown or
+    when the hard settings cannot all be met, NoNetworkInTime (a kind of Infeasible) when the
+    limit ends before any network is found, SolverUnavailable when the solver is unknown or
     not installed.
     """
     from .results.pipeline import solve_case
@@ -419,5 +420,5 @@ def compare(items: Sequence[_case.Case | Results | PathLike],
     return Comparison(**{f.name: getattr(base, f.name) for f in fields(base)}, runs=done)
 
 
-__all__ = ["Case", "Comparison", "Infeasible", "InputError", "Problem", "Result", "compare",
-           "load", "solve"]
+__all__ = ["Case", "Comparison", "Infeasible", "InputError", "NoNetworkInTime", "Problem",
+           "Result", "compare", "load", "solve"]

@@ -342,7 +342,7 @@ def failed_run(spec: ScenarioSpec, exc: Exception) -> ScenarioRun:
     """The row of a scenario that could not be loaded or solved: status and reason."""
     from ..data.problems import InputError, errors
     from ..solver.backends import SolverUnavailable
-    from ..solver.diagnose import Infeasible
+    from ..solver.diagnose import Infeasible, NoNetworkInTime
 
     if isinstance(exc, OverrideError | SolverUnavailable):
         return ScenarioRun(spec, "invalid", str(exc))
@@ -353,9 +353,7 @@ def failed_run(spec: ScenarioSpec, exc: Exception) -> ScenarioRun:
             reason += f"; and {len(errs) - MAX_REASONS} more"
         return ScenarioRun(spec, "invalid", reason)
     if isinstance(exc, Infeasible):
-        status = "infeasible"
-        if exc.info is not None and exc.info.status != "infeasible":
-            status = "no_solution"
+        status = "no_solution" if isinstance(exc, NoNetworkInTime) else "infeasible"
         return ScenarioRun(spec, status, "; ".join(exc.reasons))
     return ScenarioRun(spec, "error", f"{type(exc).__name__}: {exc}")
 

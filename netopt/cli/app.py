@@ -95,9 +95,9 @@ def _interrupted() -> None:
 
 
 def main() -> None:
-    """Console entry point: input errors exit 2 and infeasible models 3 (inside the
-    commands), Ctrl-C 130; anything unexpected is reported in one line (traceback with
-    --verbose)."""
+    """Console entry point: input errors exit 2, infeasible models 3 and no network within the
+    time limit 4 (inside the commands), Ctrl-C 130; anything unexpected is reported in one
+    line (traceback with --verbose)."""
     try:
         app()
     except SystemExit as exc:

@@ -20,6 +20,7 @@ from ..results.folder import commits, committed, out_problem
 
 EXIT_INVALID = 2
 EXIT_INFEASIBLE = 3
+EXIT_NO_NETWORK = 4  # the time limit ended before any network was found
 EXIT_INTERRUPTED = 130
 
 _target: list[tuple[Path, int]] = []  # the folder the running command writes, commits before

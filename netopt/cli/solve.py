@@ -11,6 +11,7 @@ from rich.table import Table as RichTable
 from .common import (
     EXIT_INFEASIBLE,
     EXIT_INVALID,
+    EXIT_NO_NETWORK,
     console,
     err_console,
     load_or_exit,
@@ -40,7 +41,7 @@ def solve(
     """Build and solve the network model; write result tables and summary.json."""
     from ..results.folder import results_folder
     from ..results.pipeline import solve_case
-    from ..solver.diagnose import Infeasible
+    from ..solver.diagnose import Infeasible, NoNetworkInTime
     from ..solver.info import SolveError
 
     if out is not None:
@@ -65,6 +66,13 @@ def solve(
             err_console.print(f"[bold red]Solver error[/]: {escape(str(exc))}", soft_wrap=True,
                               highlight=False)
             raise typer.Exit(1) from None
+        except NoNetworkInTime as exc:
+            status.stop()
+            err_console.print("[bold red]No network[/] within the time limit (the case may "
+                              "well be feasible):", soft_wrap=True)
+            for reason in exc.reasons:
+                err_console.print(f"- {reason}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_NO_NETWORK) from None
         except Infeasible as exc:
             status.stop()
             err_console.print("[bold red]Infeasible[/]: the model's hard settings cannot all "

@@ -16,7 +16,7 @@ from ..model.prepare import Prepared, prepare
 from ..model.timeline import build_timeline_model
 from ..solver.aggregation import solve_by_aggregation
 from ..solver.backends import LABELS, check_name, require
-from ..solver.diagnose import Infeasible, diagnose, diagnose_timeline
+from ..solver.diagnose import Infeasible, NoNetworkInTime, diagnose, diagnose_timeline
 from ..solver.facility import solve_facility
 from ..solver.highs import SolveInfo, solve_model
 from ..solver.network_start import StartNetwork, network_of
@@ -94,8 +94,8 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
         if info.status == "infeasible":
             progress("infeasible: diagnosing with an elastic model")
             raise Infeasible(diagnose_timeline(plan, solver) if plan else diagnose(prep, solver))
-        raise Infeasible([f"{label} found no solution ({info.termination}) within "
-                          f"{solver.time_limit:g}s; raise --time-limit"], info=info)
+        raise NoNetworkInTime([f"{label} found no network ({info.termination}) within "
+                               f"{solver.time_limit:g}s; raise --time-limit"], info=info)
     progress("extracting results")
     result = extract_timeline(m, info) if plan else extract(m, info)
     # the solver settings that ran, command-line overrides (--solver, --time-limit) included
@@ -135,4 +135,4 @@ def _solve_milp(prep: Prepared, plan, solver, tee: bool, progress: Progress,  # 
     return m, info
 
 
-__all__ = ["solve_case", "Results", "SolveInfo", "Infeasible"]
+__all__ = ["solve_case", "Results", "SolveInfo", "Infeasible", "NoNetworkInTime"]

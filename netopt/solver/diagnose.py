@@ -30,6 +30,12 @@ class Infeasible(Exception):
         super().__init__("model is infeasible:\n- " + "\n- ".join(reasons))
 
 
+class NoNetworkInTime(Infeasible):
+    """The time limit ended before the solver found any network: says nothing about whether
+    the hard settings can be met (a subclass of Infeasible so that code catching that still
+    catches it; `netopt solve` tells them apart, exit 4 instead of 3)."""
+
+
 def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:
     reasons = _static_reasons(prep)
     m = build_model(prep, elastic=True)
