@@ -51,6 +51,7 @@ def test_no_network_within_the_limit_is_not_called_infeasible(tmp_path: Path,
     conflict that is not there. The solver is replaced by one that returns what HiGHS
     returns then (no solution, maxTimeLimit); everything around it is the real pipeline."""
     from netopt.results import pipeline
+    from netopt.solver.diagnose import NoNetworkInTime
     from netopt.solver.info import SolveInfo
 
     def out_of_time(m, settings, **kwargs):  # noqa: ANN001, ANN003, ANN202
@@ -71,5 +72,8 @@ def test_no_network_within_the_limit_is_not_called_infeasible(tmp_path: Path,
     assert "found no network (maxTimeLimit) within 7s; raise --time-limit" in result.output
     assert "Infeasible" not in result.output and "cannot all be met" not in result.output
     assert "Traceback" not in result.output and not out.exists()
+    # in Python too: the exception's own words do not say "infeasible"
+    assert str(NoNetworkInTime(["HiGHS found no network"])) == (
+        "no network within the time limit:\n- HiGHS found no network")
 
 

@@ -35,6 +35,10 @@ class NoNetworkInTime(Infeasible):
     the hard settings can be met (a subclass of Infeasible so that code catching that still
     catches it; `netopt solve` tells them apart, exit 4 instead of 3)."""
 
+    def __init__(self, reasons: list[str], info: SolveInfo | None = None):
+        super().__init__(reasons, info)
+        self.args = ("no network within the time limit:\n- " + "\n- ".join(reasons),)
+
 
 def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:
     reasons = _static_reasons(prep)
