@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from netopt.cli.app import app
@@ -44,21 +45,27 @@ def test_infeasible_exits_3_with_reason(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_no_network_within_the_limit_is_not_called_infeasible(tmp_path: Path,
-                                                              monkeypatch) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(("termination", "code", "said"), [
+    ("maxTimeLimit", EXIT_NO_NETWORK, "No network within the time limit"),
+    ("licensingProblems", 1, "Solver error"),
+])
+def test_no_network_within_the_limit_is_not_called_infeasible(
+        tmp_path: Path, monkeypatch, termination: str, code: int, said: str) -> None:  # noqa: ANN001
     """The clock ending before any network (the national default at 10 s) says so and exits
     4: telling the user their hard settings cannot be met would send them looking for a
-    conflict that is not there. The solver is replaced by one that returns what HiGHS
-    returns then (no solution, maxTimeLimit); everything around it is the real pipeline."""
+    conflict that is not there. Any other stop without a network is the solver's failure
+    (exit 1), not a time limit to raise. The solver is replaced by one that returns what a
+    solver returns then; everything around it is the real pipeline."""
+    from netopt.analysis.scenarios import ScenarioSpec, failed_run
     from netopt.results import pipeline
-    from netopt.solver.diagnose import NoNetworkInTime
+    from netopt.solver.diagnose import Infeasible, NoNetworkInTime
     from netopt.solver.info import SolveInfo
 
-    def out_of_time(m, settings, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        return SolveInfo(status="no_solution", termination="maxTimeLimit", objective=None,
+    def no_network(m, settings, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        return SolveInfo(status="no_solution", termination=termination, objective=None,
                          bound=None, gap=None, solve_seconds=settings.time_limit)
 
-    monkeypatch.setattr(pipeline, "solve_model", out_of_time)
+    monkeypatch.setattr(pipeline, "solve_model", no_network)
     (tmp_path / "pyproject.toml").write_text("")
     shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
     shutil.copy(TINY, tmp_path / "tiny.yaml")
@@ -67,13 +74,19 @@ def test_no_network_within_the_limit_is_not_called_infeasible(tmp_path: Path,
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["solve", str(model), "--out", str(out), "--time-limit",
                                       "7"])
-    assert result.exit_code == EXIT_NO_NETWORK, result.output
-    assert "No network within the time limit" in result.output
-    assert "found no network (maxTimeLimit) within 7s; raise --time-limit" in result.output
+    assert result.exit_code == code, result.output
+    assert said in result.output
     assert "Infeasible" not in result.output and "cannot all be met" not in result.output
     assert "Traceback" not in result.output and not out.exists()
-    # in Python too: the exception's own words do not say "infeasible"
-    assert str(NoNetworkInTime(["HiGHS found no network"])) == (
-        "no network within the time limit:\n- HiGHS found no network")
+    if termination == "maxTimeLimit":
+        assert "found no network (maxTimeLimit) within 7s; raise --time-limit" in result.output
+        # in Python and in a batch too: the exception's own words, the scenario's status
+        late = NoNetworkInTime(["HiGHS found no network"])
+        assert str(late) == "no network within the time limit:\n- HiGHS found no network"
+        spec = ScenarioSpec("late", str(model))
+        assert failed_run(spec, late).status == "no_solution"
+        assert failed_run(spec, Infeasible(["p1: no site"])).status == "infeasible"
+    else:
+        assert "stopped without a network (licensingProblems)" in result.output
 
 

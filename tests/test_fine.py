@@ -136,6 +136,29 @@ def test_cli_evaluate_writes_the_held_network(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "not found" in missing.output
 
 
+def test_cli_evaluate_out_of_time_exits_4(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A held network the limit cannot solve is not an input error (it was exit 2)."""
+    from typer.testing import CliRunner
+
+    from netopt.analysis import evaluate
+    from netopt.cli.app import app
+    from netopt.cli.common import EXIT_NO_NETWORK
+    from netopt.solver.info import SolveInfo
+
+    runner = CliRunner()
+    solved = tmp_path / "tiny"
+    assert runner.invoke(app, ["solve", str(TINY), "--out", str(solved),
+                               "--no-report"]).exit_code == 0
+    monkeypatch.setattr(evaluate, "solve_model", lambda m, s, **kw: SolveInfo(
+        status="no_solution", termination="maxTimeLimit", objective=None, bound=None,
+        gap=None, solve_seconds=3.0))
+    res = runner.invoke(app, ["evaluate", str(solved), str(TINY), "--out",
+                              str(tmp_path / "held"), "--time-limit", "3"])
+    assert res.exit_code == EXIT_NO_NETWORK, res.output
+    assert "No network" in res.output and "within 3s (its flows and ordering options)" in res.output
+    assert "Invalid input" not in res.output and not (tmp_path / "held").exists()
+
+
 def test_fine_model_starts_from_its_aggregated_twin(tmp_path: Path, monkeypatch) -> None:
     from netopt.results import pipeline
 

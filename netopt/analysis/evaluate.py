@@ -20,6 +20,7 @@ from ..data.problems import InputError, Problem
 from ..model.build import build_model
 from ..model.prepare import Prepared, over_offers, prepare
 from ..results.tables import Results, extract
+from ..solver.diagnose import NoNetworkInTime
 from ..solver.highs import solve_model
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,10 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     fix_network(m, chosen)
     settings = case.config.solver.model_copy(update={"warm_start": False})
     info = solve_model(m, settings, tee=tee, time_limit=time_limit)
+    if info.out_of_time:
+        raise NoNetworkInTime([f"the network held in {case.name} was not solved within "
+                               f"{settings.time_limit if time_limit is None else time_limit:g}s "
+                               "(its flows and ordering options); raise --time-limit"], info)
     if not info.has_solution:
         raise InputError([Problem(file, None, None,
                                   f"the network has no solution in {case.name} with its design "

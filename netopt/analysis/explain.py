@@ -321,11 +321,12 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
         failed = base if base.result is None else flipped
         status = failed.info.status if failed.info is not None else "no_solution"
         what = "the solved network held" if failed is base else f"the site {action}"
+        why = ("the time limit ended before any solution: raise --time-limit"
+               if failed.info is not None and failed.info.out_of_time else
+               "a hard requirement (KOL, service level, limits, budget) cannot be met that way")
         return Explanation(site, product, action, base.cost, status=status,
                            solved_cost_usd=base_cost, method=method,
-                           limits=[f"no solution with {what} ({status}): a hard requirement "
-                                   "(KOL, service level, limits, budget) cannot be met that "
-                                   "way"])
+                           limits=[f"no solution with {what} ({status}): {why}"])
     open_result = base.result if is_open else flipped.result
     limits = _site_limits(prep, site, product, open_result)
     limits += _network_limits(prep, open_result, site)

@@ -26,6 +26,7 @@ from ..model.build import build_model
 from ..model.common import MONEY
 from ..model.prepare import prepare
 from ..results.tables import Results, extract, unserved_penalty_usd
+from ..solver.diagnose import NoNetworkInTime
 from ..solver.variants import exact, solve_variants
 from .evaluate import check_network, chosen_network, fix_network
 
@@ -80,6 +81,7 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
     variants = {None: [], **{o: [(m.g[o[1]] if o[0] == "hub" else m.a[o[1]], 0.0, 0.0)]
                             for o in outages}}
     outcome: dict = {}
+    baseline_out_of_time = False
     for done, (key, info) in enumerate(solve_variants(m, settings, variants, time_limit),
                                            start=1):
         if progress:
@@ -87,12 +89,17 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
                      len(variants))
         if not info.has_solution:
             outcome[key] = (info.status, float("nan"), float("nan"), float("nan"))
+            baseline_out_of_time = baseline_out_of_time or (key is None and info.out_of_time)
             continue
         res = extract(m, info)
         outcome[key] = (info.status, info.objective * MONEY,
                         float(res.summary["patients_unserved"]),
                         unserved_penalty_usd(res.tables["costs"]))
     status0, cost0, unserved0, penalty0 = outcome[None]
+    if status0 not in ("optimal", "feasible") and baseline_out_of_time:
+        limit = settings.time_limit if time_limit is None else time_limit
+        raise NoNetworkInTime([f"the chosen network, re-solved with its decisions fixed, gave "
+                               f"no solution within {limit:g}s; raise --time-limit"])
     if status0 not in ("optimal", "feasible"):
         raise InputError([Problem(str(result.summary.get("model_file")), None, None,
                                   f"the chosen network does not solve with its decisions fixed "

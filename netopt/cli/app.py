@@ -2,7 +2,8 @@
 
 The typer app and its entry point; every command group is a module of this package that
 registers its commands here (`common.py` holds what they share). Exit codes: 0 ok, 2 invalid
-input, 3 infeasible model, 1 unexpected internal error, 130 interrupted.
+input, 3 infeasible model, 4 no network within the time limit, 1 a solver failure or an
+unexpected internal error, 130 interrupted.
 """
 
 from __future__ import annotations

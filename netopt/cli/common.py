@@ -1,8 +1,8 @@
 """What every command shares: the consoles, exit codes, problem printing, loading a case and
 checking the result folder a command writes.
 
-Exit codes: 0 ok, 2 invalid input, 3 infeasible model, 1 unexpected internal error,
-130 interrupted (Ctrl-C).
+Exit codes: 0 ok, 2 invalid input, 3 infeasible model, 4 no network within the time limit,
+1 a solver failure or an unexpected internal error, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -49,6 +49,15 @@ def fail_input(exc: InputError) -> None:
         err_console.print(f"solvers available here: {', '.join(available_solvers())}",
                           highlight=False)
     raise typer.Exit(EXIT_INVALID)
+
+
+def fail_no_network(reasons: list[str]) -> None:
+    """The time limit ended before any network (exit 4): said so, not called infeasible."""
+    err_console.print("[bold red]No network[/] within the time limit (the case may well be "
+                      "feasible):", soft_wrap=True)
+    for reason in reasons:
+        err_console.print(f"- {reason}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_NO_NETWORK)
 
 
 def solver_or_exit(name: str) -> str:

@@ -27,7 +27,15 @@ def evaluate(
     from ..data.problems import InputError
     from ..report import write_reports
     from ..results.folder import Run, results_folder
-    from .common import console, fail_input, load_or_exit, output_folder, solved_folder
+    from ..solver.diagnose import NoNetworkInTime
+    from .common import (
+        console,
+        fail_input,
+        fail_no_network,
+        load_or_exit,
+        output_folder,
+        solved_folder,
+    )
     from .solve import print_summary
 
     network = solved_folder(result_dir, ("sites", "hubs", "partners"))
@@ -38,6 +46,8 @@ def evaluate(
             held = evaluate_network(case, network, time_limit=time_limit)
         except InputError as exc:
             fail_input(exc)
+        except NoNetworkInTime as exc:
+            fail_no_network(exc.reasons)
     result = held.result
     run = Run("evaluate", model=case.name, model_file=str(model.absolute()),
               source=str(result_dir.absolute()))

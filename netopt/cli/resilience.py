@@ -28,7 +28,15 @@ def resilience(
     from ..report.resilience import write_resilience
     from ..report.workbook import append_table_sheet
     from ..results.folder import Run, results_folder
-    from .common import console, err_console, fail_input, output_folder, solved_folder_and_case
+    from ..solver.diagnose import NoNetworkInTime
+    from .common import (
+        console,
+        err_console,
+        fail_input,
+        fail_no_network,
+        output_folder,
+        solved_folder_and_case,
+    )
 
     target = output_folder(out or result_dir)
     result, summary, case = solved_folder_and_case(
@@ -46,6 +54,8 @@ def resilience(
                             progress=progress)
         except InputError as exc:
             fail_input(exc)
+        except NoNetworkInTime as exc:
+            fail_no_network(exc.reasons)
     table = res.table
     run = Run("resilience", model=summary.get("model"), model_file=model_file,
               source=str(result_dir.absolute()))

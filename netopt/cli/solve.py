@@ -11,9 +11,9 @@ from rich.table import Table as RichTable
 from .common import (
     EXIT_INFEASIBLE,
     EXIT_INVALID,
-    EXIT_NO_NETWORK,
     console,
     err_console,
+    fail_no_network,
     load_or_exit,
     output_folder,
     solver_or_exit,
@@ -68,11 +68,7 @@ def solve(
             raise typer.Exit(1) from None
         except NoNetworkInTime as exc:
             status.stop()
-            err_console.print("[bold red]No network[/] within the time limit (the case may "
-                              "well be feasible):", soft_wrap=True)
-            for reason in exc.reasons:
-                err_console.print(f"- {reason}", highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_NO_NETWORK) from None
+            fail_no_network(exc.reasons)
         except Infeasible as exc:
             status.stop()
             err_console.print("[bold red]Infeasible[/]: the model's hard settings cannot all "

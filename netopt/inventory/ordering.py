@@ -59,7 +59,8 @@ TINY_PATIENTS = 0.05
 
 #: one product's row of products.csv: a pandas Series, or its dict where a loop reads it
 #: thousands of times (a Series lookup costs ~10 us)
-ProductRow = Mapping[str, Any]
+ProductRow = pd.Series | Mapping[str, Any]
+
 
 @dataclass
 class OrderingTable:

@@ -790,8 +790,8 @@ def frontier_svg(frontier: pd.DataFrame, width: float = 760.0, height: float = 3
 
 def _frontier_legend(frontier: pd.DataFrame) -> str:
     bad = sum(_failed(s) for s in frontier.get("status", []))
-    note = f" {bad} point(s) infeasible, marked \u00d7 at the share they asked for." \
-        if bad else ""
+    note = (f" {bad} point(s) without a network (infeasible, or out of time), marked \u00d7 "
+            "at the share they asked for.") if bad else ""
     return (f"<figcaption>Each point is one solve; the line joins the feasible ones in order "
             f"of access.{_esc(note)}</figcaption>")
 

@@ -19,6 +19,7 @@ from ..solver.backends import LABELS, check_name, require
 from ..solver.diagnose import Infeasible, NoNetworkInTime, diagnose, diagnose_timeline
 from ..solver.facility import solve_facility
 from ..solver.highs import SolveInfo, solve_model
+from ..solver.info import SolveError
 from ..solver.network_start import StartNetwork, network_of
 from .tables import Results, extract, extract_timeline
 
@@ -94,8 +95,10 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
         if info.status == "infeasible":
             progress("infeasible: diagnosing with an elastic model")
             raise Infeasible(diagnose_timeline(plan, solver) if plan else diagnose(prep, solver))
-        raise NoNetworkInTime([f"{label} found no network ({info.termination}) within "
-                               f"{solver.time_limit:g}s; raise --time-limit"], info=info)
+        if info.out_of_time:
+            raise NoNetworkInTime([f"{label} found no network ({info.termination}) within "
+                                   f"{solver.time_limit:g}s; raise --time-limit"], info=info)
+        raise SolveError(f"{label} stopped without a network ({info.termination})")
     progress("extracting results")
     result = extract_timeline(m, info) if plan else extract(m, info)
     # the solver settings that ran, command-line overrides (--solver, --time-limit) included

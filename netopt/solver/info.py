@@ -76,8 +76,18 @@ class SolveInfo:
     def has_solution(self) -> bool:
         return self.status in ("optimal", "feasible")
 
+    @property
+    def out_of_time(self) -> bool:
+        """The time limit ended the solve before any network: not a sign of infeasibility."""
+        return self.status == "no_solution" and self.termination in TIME_LIMIT_TERMINATIONS
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+#: how a solve stopped by its time limit is named: Pyomo's termination condition (solve_model)
+#: and HiGHS's own model status string (solver/variants.py reads HiGHS directly)
+TIME_LIMIT_TERMINATIONS = frozenset({"maxTimeLimit", "Time limit reached"})
 
 
 class SolveError(RuntimeError):
