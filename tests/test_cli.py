@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from pathlib import Path
 
@@ -83,6 +84,9 @@ def test_no_network_within_the_limit_is_not_called_infeasible(
         # in Python and in a batch too: the exception's own words, the scenario's status
         late = NoNetworkInTime(["HiGHS found no network"])
         assert str(late) == "no network within the time limit:\n- HiGHS found no network"
+        again = pickle.loads(pickle.dumps(late))  # as a batch worker would send it back
+        assert type(again) is NoNetworkInTime and again.reasons == late.reasons
+        assert str(again) == str(late)
         spec = ScenarioSpec("late", str(model))
         assert failed_run(spec, late).status == "no_solution"
         assert failed_run(spec, Infeasible(["p1: no site"])).status == "infeasible"

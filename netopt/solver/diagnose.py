@@ -29,6 +29,11 @@ class Infeasible(Exception):
         self.info = info
         super().__init__("model is infeasible:\n- " + "\n- ".join(reasons))
 
+    def __reduce__(self):  # noqa: ANN204 - pickle's protocol
+        """Rebuilt from its reasons (a batch worker may send it back to the client): by
+        default pickle passes the message string as `reasons`, one reason per character."""
+        return type(self), (self.reasons, self.info)
+
 
 class NoNetworkInTime(Infeasible):
     """The time limit ended before the solver found any network: says nothing about whether
