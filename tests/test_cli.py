@@ -67,6 +67,7 @@ def test_no_network_within_the_limit_is_not_called_infeasible(
                          bound=None, gap=None, solve_seconds=settings.time_limit)
 
     monkeypatch.setattr(pipeline, "solve_model", no_network)
+    monkeypatch.setattr(pipeline.os, "getloadavg", lambda: (0.5, 0.5, 0.5))  # an idle machine
     (tmp_path / "pyproject.toml").write_text("")
     shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
     shutil.copy(TINY, tmp_path / "tiny.yaml")
@@ -90,6 +91,14 @@ def test_no_network_within_the_limit_is_not_called_infeasible(
         spec = ScenarioSpec("late", str(model))
         assert failed_run(spec, late).status == "no_solution"
         assert failed_run(spec, Infeasible(["p1: no site"])).status == "infeasible"
+        assert "busy" not in result.output
+        # the same on a busy machine says so: its threads shared the cores with other work
+        monkeypatch.setattr(pipeline.os, "getloadavg", lambda: (7.5, 6.0, 4.0))
+        monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+        busy = CliRunner().invoke(app, ["solve", str(model), "--out", str(out),
+                                        "--time-limit", "7"], env={"COLUMNS": "200"})
+        assert busy.exit_code == EXIT_NO_NETWORK
+        assert "the machine was busy: load 7.5 on 2 cores" in " ".join(busy.output.split())
     else:
         assert "stopped without a network (licensingProblems)" in result.output
 
