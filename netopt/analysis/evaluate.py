@@ -120,9 +120,10 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     settings = case.config.solver.model_copy(update={"warm_start": False})
     info = solve_model(m, settings, tee=tee, time_limit=time_limit)
     if info.out_of_time:
-        raise NoNetworkInTime([f"the network held in {case.name} was not solved within "
-                               f"{settings.time_limit if time_limit is None else time_limit:g}s "
-                               "(its flows and ordering options); raise --time-limit"], info)
+        limit = settings.time_limit if time_limit is None else time_limit
+        raise NoNetworkInTime.now([f"the network held in {case.name} was not solved within "
+                                   f"{limit:g}s (its flows and ordering options); raise "
+                                   "--time-limit"], info)
     if not info.has_solution:
         raise InputError([Problem(file, None, None,
                                   f"the network has no solution in {case.name} with its design "

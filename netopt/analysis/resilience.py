@@ -81,25 +81,27 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
     variants = {None: [], **{o: [(m.g[o[1]] if o[0] == "hub" else m.a[o[1]], 0.0, 0.0)]
                             for o in outages}}
     outcome: dict = {}
-    baseline_out_of_time = False
+    baseline = None
     for done, (key, info) in enumerate(solve_variants(m, settings, variants, time_limit),
                                            start=1):
         if progress:
             progress(f"{key[0]} {key[1]} out: done" if key else "baseline: done", done,
                      len(variants))
+        if key is None:
+            baseline = info
         if not info.has_solution:
             outcome[key] = (info.status, float("nan"), float("nan"), float("nan"))
-            baseline_out_of_time = baseline_out_of_time or (key is None and info.out_of_time)
             continue
         res = extract(m, info)
         outcome[key] = (info.status, info.objective * MONEY,
                         float(res.summary["patients_unserved"]),
                         unserved_penalty_usd(res.tables["costs"]))
     status0, cost0, unserved0, penalty0 = outcome[None]
-    if status0 not in ("optimal", "feasible") and baseline_out_of_time:
+    if baseline is not None and baseline.out_of_time:
         limit = settings.time_limit if time_limit is None else time_limit
-        raise NoNetworkInTime([f"the chosen network, re-solved with its decisions fixed, gave "
-                               f"no solution within {limit:g}s; raise --time-limit"])
+        raise NoNetworkInTime.now([f"the chosen network, re-solved with its decisions fixed, "
+                                   f"gave no solution within {limit:g}s; raise --time-limit"],
+                                  baseline)
     if status0 not in ("optimal", "feasible"):
         raise InputError([Problem(str(result.summary.get("model_file")), None, None,
                                   f"the chosen network does not solve with its decisions fixed "

@@ -6,7 +6,6 @@ multi-period builder, diagnosis and extraction of `model/calendar.py` / `model/t
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 
@@ -97,9 +96,8 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
             progress("infeasible: diagnosing with an elastic model")
             raise Infeasible(diagnose_timeline(plan, solver) if plan else diagnose(prep, solver))
         if info.out_of_time:
-            raise NoNetworkInTime([f"{label} found no network ({info.termination}) within "
-                                   f"{solver.time_limit:g}s; raise --time-limit",
-                                   *_busy_machine()], info=info)
+            raise NoNetworkInTime.now([f"{label} found no network ({info.termination}) within "
+                                       f"{solver.time_limit:g}s; raise --time-limit"], info)
         raise SolveError(f"{label} stopped without a network ({info.termination})")
     progress("extracting results")
     result = extract_timeline(m, info) if plan else extract(m, info)
@@ -107,23 +105,6 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     result.summary["settings"]["solver"] = solver.model_dump(mode="json")
     result.network = network_of(m)
     return result
-
-
-def _busy_machine() -> list[str]:
-    """Why a minute that finds a network on an idle machine may find none: other work on
-    the cores. HiGHS's parallel simplex slows far more than in proportion when its threads
-    share busy cores (bench/RESULTS.md: the national default found no network beside six
-    busy loops on two cores)."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # not measurable here
-        return []
-    cores = os.cpu_count() or 1
-    if load <= cores:
-        return []
-    return [f"the machine was busy: load {load:.1f} on {cores} cores over the last minute, "
-            "so the solver's threads shared them with other work; run it when the cores are "
-            "free, or with a longer limit"]
 
 
 def _wants_coarse_start(prep: Prepared, plan, solver) -> bool:  # noqa: ANN001

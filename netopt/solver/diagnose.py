@@ -7,6 +7,8 @@ the reasons recorded by `prepare` say why (no site within reach, price ceiling, 
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pyomo.environ as pyo
 
@@ -24,10 +26,13 @@ MAX_LISTED = 8
 class Infeasible(Exception):
     """The case's hard settings cannot all be met; `reasons` says which and why."""
 
+    #: the message's first line, before the reasons
+    headline = "model is infeasible"
+
     def __init__(self, reasons: list[str], info: SolveInfo | None = None):
         self.reasons = reasons
         self.info = info
-        super().__init__("model is infeasible:\n- " + "\n- ".join(reasons))
+        super().__init__(f"{self.headline}:\n- " + "\n- ".join(reasons))
 
     def __reduce__(self):  # noqa: ANN204 - pickle's protocol
         """Rebuilt from its reasons (a batch worker may send it back to the client): by
@@ -40,9 +45,29 @@ class NoNetworkInTime(Infeasible):
     the hard settings can be met (a subclass of Infeasible so that code catching that still
     catches it; `netopt solve` tells them apart, exit 4 instead of 3)."""
 
-    def __init__(self, reasons: list[str], info: SolveInfo | None = None):
-        super().__init__(reasons, info)
-        self.args = ("no network within the time limit:\n- " + "\n- ".join(reasons),)
+    headline = "no network within the time limit"
+
+    @classmethod
+    def now(cls, reasons: list[str], info: SolveInfo | None = None) -> NoNetworkInTime:
+        """Raised now: the reasons, and whether the machine was busy while the clock ran."""
+        return cls([*reasons, *_busy_machine()], info)
+
+
+def _busy_machine() -> list[str]:
+    """Why a limit that finds a network on an idle machine may find none: other work on the
+    cores. HiGHS's parallel simplex slows far more than in proportion when its threads share
+    busy cores (bench/RESULTS.md: the national default found no network beside six busy
+    loops on two cores)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not measurable here
+        return []
+    cores = os.cpu_count() or 1
+    if load <= cores:
+        return []
+    return [f"the machine was busy: load {load:.1f} on {cores} cores over the last minute, "
+            "so the solver's threads shared them with other work; run it when the cores are "
+            "free, or with a longer limit"]
 
 
 def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:
