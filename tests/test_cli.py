@@ -59,7 +59,7 @@ def test_no_network_within_the_limit_is_not_called_infeasible(
     solver returns then; everything around it is the real pipeline."""
     from netopt.analysis.scenarios import ScenarioSpec, failed_run
     from netopt.results import pipeline
-    from netopt.solver import diagnose
+    from netopt.solver import machine
     from netopt.solver.diagnose import Infeasible, NoNetworkInTime
     from netopt.solver.info import SolveInfo
 
@@ -68,7 +68,8 @@ def test_no_network_within_the_limit_is_not_called_infeasible(
                          bound=None, gap=None, solve_seconds=settings.time_limit)
 
     monkeypatch.setattr(pipeline, "solve_model", no_network)
-    monkeypatch.setattr(diagnose.os, "getloadavg", lambda: (0.5, 0.5, 0.5))  # an idle machine
+    monkeypatch.setattr(machine, "load", lambda: 0.5)  # an idle machine
+    monkeypatch.setattr(machine, "cores", lambda: 2)
     (tmp_path / "pyproject.toml").write_text("")
     shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
     shutil.copy(TINY, tmp_path / "tiny.yaml")
@@ -94,8 +95,7 @@ def test_no_network_within_the_limit_is_not_called_infeasible(
         assert failed_run(spec, Infeasible(["p1: no site"])).status == "infeasible"
         assert "busy" not in result.output
         # the same on a busy machine says so: its threads shared the cores with other work
-        monkeypatch.setattr(diagnose.os, "getloadavg", lambda: (7.5, 6.0, 4.0))
-        monkeypatch.setattr(diagnose.os, "cpu_count", lambda: 2)
+        monkeypatch.setattr(machine, "load", lambda: 7.5)
         busy = CliRunner().invoke(app, ["solve", str(model), "--out", str(out),
                                         "--time-limit", "7"], env={"COLUMNS": "200"})
         assert busy.exit_code == EXIT_NO_NETWORK

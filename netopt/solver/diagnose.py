@@ -7,8 +7,6 @@ the reasons recorded by `prepare` say why (no site within reach, price ceiling, 
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 import pyomo.environ as pyo
 
@@ -17,6 +15,7 @@ from ..model.build import build_model
 from ..model.calendar import TimelinePlan
 from ..model.prepare import Prepared
 from ..model.timeline import build_timeline_model
+from . import machine
 from .highs import SolveInfo, solve_model
 
 TOL = 1e-6
@@ -55,19 +54,14 @@ class NoNetworkInTime(Infeasible):
 
 def _busy_machine() -> list[str]:
     """Why a limit that finds a network on an idle machine may find none: other work on the
-    cores. HiGHS's parallel simplex slows far more than in proportion when its threads share
-    busy cores (bench/RESULTS.md: the national default found no network beside six busy
-    loops on two cores)."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # not measurable here
+    cores. HiGHS slows far more than in proportion when its threads share busy cores
+    (bench/RESULTS.md: the national default found no network beside six busy loops on two
+    cores)."""
+    busy = machine.busy_line()
+    if busy is None:
         return []
-    cores = os.cpu_count() or 1
-    if load <= cores:
-        return []
-    return [f"the machine was busy: load {load:.1f} on {cores} cores over the last minute, "
-            "so the solver's threads shared them with other work; run it when the cores are "
-            "free, or with a longer limit"]
+    return [f"the machine was busy: {busy}, so the solver's threads shared them with other "
+            "work; run it when the cores are free, or with a longer limit"]
 
 
 def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:

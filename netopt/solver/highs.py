@@ -19,6 +19,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from ..data.config import SolverSettings
 from ..model.ordering import separate_segment_volume
 from ..model.sites import lazy_linking, link_pairs
+from . import machine
 from .backends import solve_with_backend
 from .bound_worker import MIN_WORKER_SECONDS, BoundWorker
 from .idle_stock import close_idle_stock
@@ -433,8 +434,26 @@ LINK_PROGRESS = 1e-3
 #: basis skips presolve) at ~0.9 ms per iteration; SIP spreads each iteration's work over
 #: both cores: national default, same LP to the last digit, 12.9-13.6 s instead of
 #: 15.6-18.3 s for the loop in alternating runs (bench/RESULTS.md; PAMI, value 3, was not
-#: faster). Only the loop uses it (a MIP's LPs are HiGHS's own), and only with two threads.
+#: faster). Only the loop uses it (a MIP's LPs are HiGHS's own), only with two threads and
+#: only where the cores were free (`loop_simplex`).
 SIMPLEX_DEFAULT, SIMPLEX_DUAL_SIP = 1, 2
+
+
+def loop_simplex(settings: SolverSettings) -> int:
+    """The cut loop's simplex strategy: SIP where every thread finds a free core, else the
+    serial dual simplex. SIP degrades far more than in proportion when its threads share
+    busy cores: beside one busy loop on two cores the national default's cut loop no longer
+    finished within its share, which the serial one did in 14.1 s, and beside two its minute
+    ended at $153.08M against $145.37M serial (bench/RESULTS.md)."""
+    threads = int(settings.threads)
+    if threads <= 1:
+        return SIMPLEX_DEFAULT
+    busy = machine.shared_cores(threads)
+    if busy is None:
+        return SIMPLEX_DUAL_SIP
+    log.warning("the machine is busy (%s): the cut loop uses the serial dual simplex; with "
+                "free cores the run gets further and its network may differ", busy)
+    return SIMPLEX_DEFAULT
 
 
 #: the time limit from which the cut loop also adds segment volume cuts by default
@@ -474,14 +493,14 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
     x = [m.x[i] for i in pairs]
     w = [m.w[m.pair_sk[i]] for i in pairs]
     bound, stopped = None, "round limit"
+    strategy = loop_simplex(settings)
     for round_ in range(LINK_ROUNDS):
         left = budget - (time.perf_counter() - started)
         if left <= 0.5:
             stopped = CLOCK
             break
         res = _run(solver, m, settings, tee, left, solve_relaxation=True, solver="simplex",
-                   simplex_strategy=SIMPLEX_DUAL_SIP if settings.threads > 1
-                   else SIMPLEX_DEFAULT)
+                   simplex_strategy=strategy)
         if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
             stopped = _stopped(solver)
             break

@@ -1,0 +1,104 @@
+"""How busy the machine's cores are, for choices that only pay on free ones.
+
+HiGHS's parallel dual simplex (SIP) spreads each iteration over two threads: on free cores the
+national default's cut loop takes 11.8-11.9 s with it against 12.6-14.4 s serial, but beside
+one busy core it no longer finishes within its share of the minute, and beside two or more
+the minute ends far worse than the serial simplex's (bench/RESULTS.md, "The cut loop beside
+busy cores").
+
+Two measures, the cheap one first: the one-minute load average, which every Unix keeps; and,
+where it says busy, what other processes use now, sampled from /proc/stat (Linux). The load
+average counts this process's own earlier work too: a run right after another would take the
+cores its predecessor just left for busy ones.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+#: seconds of sampling when the load average says the cores are busy: long enough to see a
+#: busy core (its share is then ~1.0), short against the minute it decides for
+SAMPLE_SECONDS = 0.3
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system has one, as in a
+    container given part of a machine), else every core."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def load() -> float | None:
+    """Runnable processes over the last minute (this one included), or None where the system
+    does not measure it (Windows)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def _busy_seconds() -> float | None:
+    """CPU seconds spent busy on this process's cores since boot, every process together
+    (/proc/stat; None elsewhere). Time stolen by a hypervisor counts as busy: the core was not
+    free for this process either."""
+    try:
+        allowed = {f"cpu{i}" for i in os.sched_getaffinity(0)}
+        with open("/proc/stat", encoding="ascii") as f:
+            lines = [line.split() for line in f if line.startswith("cpu")]
+        hz = os.sysconf("SC_CLK_TCK")
+    except (AttributeError, OSError, ValueError):
+        return None
+    busy = 0
+    for name, *ticks in lines:
+        if name in allowed:  # user nice system idle iowait irq softirq steal
+            values = [int(t) for t in ticks[:8]]
+            busy += sum(values) - values[3] - values[4]
+    return busy / hz
+
+
+def other_work(seconds: float = SAMPLE_SECONDS) -> float | None:
+    """Cores kept busy by other processes over the next `seconds` (this process waits, and its
+    own threads' time is taken off), or None where it cannot be measured."""
+    before, own_before = _busy_seconds(), _own_seconds()
+    if before is None:
+        return None
+    start = time.perf_counter()
+    time.sleep(seconds)
+    after, own_after = _busy_seconds(), _own_seconds()
+    if after is None:
+        return None
+    wall = time.perf_counter() - start
+    return max((after - before) - (own_after - own_before), 0.0) / wall
+
+
+def _own_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def shared_cores(threads: int) -> str | None:
+    """None where `threads` threads would each find a core free, to within half a core; else
+    what keeps the cores busy, in words. The load average answers when it is low enough;
+    otherwise a short sample of other processes' work decides (a run right after a run sees
+    its predecessor in the load average). Where neither can be measured the cores count as
+    free, the choice an idle machine gets."""
+    now, have = load(), cores()
+    if now is None or have - now >= threads - 0.5:
+        return None
+    others = other_work()
+    if others is None:
+        return f"load {now:.1f} on {have} cores over the last minute"
+    if have - others >= threads - 0.5:
+        return None
+    return f"other processes keep {others:.1f} of its {have} cores busy"
+
+
+def busy_line() -> str | None:
+    """The load against the cores, in words, when no core was idle over the last minute."""
+    now = load()
+    if now is None or now <= cores():
+        return None
+    return f"load {now:.1f} on {cores()} cores over the last minute"
