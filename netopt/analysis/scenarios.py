@@ -20,7 +20,6 @@ import itertools
 import json
 import math
 import multiprocessing
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -41,6 +40,7 @@ from ..results.tables import (
     ordering_breakdown,
     unserved_penalty_usd,
 )
+from ..solver import machine
 from ..solver.variants import process_context
 
 STATUSES = ("optimal", "feasible", "infeasible", "invalid", "no_solution", "error")
@@ -429,7 +429,8 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 
 
 def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+    """One worker per core this process may use (its CPU affinity in a container)."""
+    return machine.cores()
 
 
 def run_batch(specs: Sequence[ScenarioSpec | str | Path | tuple], *, workers: int | None = None,

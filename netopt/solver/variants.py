@@ -37,6 +37,7 @@ from pyomo.core.base.var import VarData
 
 from ..data.config import SolverSettings
 from ..model.sites import lazy_linking
+from . import machine
 from .arrays import highs_from_arrays, model_arrays
 from .highs import LINK_SHARE, _Highs, segment_cuts, separate_linking, solve_model
 from .idle_stock import close_idle_stock
@@ -108,7 +109,7 @@ def solve_variants(m: pyo.ConcreteModel, settings: SolverSettings,
         options = {"threads": 1, "random_seed": int(settings.seed),
                    "mip_rel_gap": float(settings.mip_gap), "time_limit": limit}
         size = model_size(m)
-        workers = min(int(settings.threads), len(jobs), os.cpu_count() or 1)
+        workers = min(int(settings.threads), len(jobs), machine.cores())
         for key, out in _outcomes(arrays, jobs, options, workers):
             yield key, _loaded(m, columns, out, size, version)
     finally:
