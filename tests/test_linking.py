@@ -114,6 +114,7 @@ def test_cut_loop_runs_the_parallel_dual_simplex_on_free_cores_only_and_no_later
     for threads, busy in ((1, 0.1), (2, 0.1), (2, 1.5)):
         monkeypatch.setattr(machine, "load", lambda busy=busy: busy)
         monkeypatch.setattr(machine, "other_work", lambda busy=busy: busy - 0.5)  # now
+        monkeypatch.setattr(machine, "_answers", {})  # measured afresh for each machine
         case = _case(SMALL, "lazy")
         case.config.solver.threads = threads
         m = build_model(prepare(case))
@@ -162,6 +163,30 @@ def test_threads_find_free_cores_by_load_average_then_by_a_sample_of_other_work(
     if not free:
         assert said == ("load 1.6 on 2 cores over the last minute" if others == "n/a"
                         else f"other processes keep {others:.1f} of its {cores} cores busy")
+
+
+def test_a_busy_machine_is_measured_and_warned_about_once_per_half_minute(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The loops of one solve (a staged start's two, N-1's one per hub) reuse the answer:
+    one sample of other work, one warning; after REUSE_SECONDS the machine is asked again."""
+    samples, clock = [], [1000.0]
+    monkeypatch.setattr(machine, "_answers", {})
+    monkeypatch.setattr(machine, "load", lambda: 1.8)
+    monkeypatch.setattr(machine, "cores", lambda: 2)
+    monkeypatch.setattr(machine, "other_work", lambda: samples.append(1) or 1.0)
+    monkeypatch.setattr(machine.time, "monotonic", lambda: clock[0])
+    settings = _case(SMALL, "lazy").config.solver
+    settings.threads = 2
+    with caplog.at_level("WARNING"):
+        first = highs.loop_simplex(settings)
+        clock[0] += 10
+        second = highs.loop_simplex(settings)
+        clock[0] += machine.REUSE_SECONDS
+        third = highs.loop_simplex(settings)
+    assert first == second == third == highs.SIMPLEX_DEFAULT
+    assert len(samples) == 2
+    assert caplog.text.count("the machine is busy (other processes keep 1.0 of its 2 cores "
+                             "busy)") == 2
 
 
 def test_other_work_sees_a_busy_core_and_not_this_process(monkeypatch: pytest.MonkeyPatch

@@ -448,11 +448,12 @@ def loop_simplex(settings: SolverSettings) -> int:
     threads = int(settings.threads)
     if threads <= 1:
         return SIMPLEX_DEFAULT
-    busy = machine.shared_cores(threads)
+    busy, measured = machine.recently_shared(threads)
     if busy is None:
         return SIMPLEX_DUAL_SIP
-    log.warning("the machine is busy (%s): the cut loop uses the serial dual simplex; with "
-                "free cores the run gets further and its network may differ", busy)
+    if measured:  # once, not for each loop of a staged start or of N-1 re-solves
+        log.warning("the machine is busy (%s): the cut loop uses the serial dual simplex; "
+                    "with free cores the run gets further and its network may differ", busy)
     return SIMPLEX_DEFAULT
 
 

@@ -20,6 +20,12 @@ import time
 #: seconds of sampling when the load average says the cores are busy: long enough to see a
 #: busy core (its share is then ~1.0), short against the minute it decides for
 SAMPLE_SECONDS = 0.3
+#: seconds an answer of `recently_shared` is reused: the cut loops of one solve (a staged
+#: start runs two, N-1 re-solves one per hub) ask again within seconds, and the sample and
+#: the warning it brings would repeat for each
+REUSE_SECONDS = 30.0
+
+_answers: dict[int, tuple[float, str | None]] = {}
 
 
 def cores() -> int:
@@ -94,6 +100,18 @@ def shared_cores(threads: int) -> str | None:
     if have - others >= threads - 0.5:
         return None
     return f"other processes keep {others:.1f} of its {have} cores busy"
+
+
+def recently_shared(threads: int) -> tuple[str | None, bool]:
+    """`shared_cores(threads)`, reused for REUSE_SECONDS; and whether it was measured now
+    (False: an answer already given, so a warning about it was given too)."""
+    now = time.monotonic()
+    earlier = _answers.get(threads)
+    if earlier is not None and now - earlier[0] < REUSE_SECONDS:
+        return earlier[1], False
+    answer = shared_cores(threads)
+    _answers[threads] = (now, answer)
+    return answer, True
 
 
 def busy_line() -> str | None:
