@@ -69,7 +69,7 @@ def test_no_network_within_the_limit_is_not_called_infeasible(
 
     monkeypatch.setattr(pipeline, "solve_model", no_network)
     monkeypatch.setattr(machine, "load", lambda: 0.5)  # an idle machine
-    monkeypatch.setattr(machine, "cores", lambda: 2)
+    monkeypatch.setattr(machine, "all_cores", lambda: 2)
     (tmp_path / "pyproject.toml").write_text("")
     shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
     shutil.copy(TINY, tmp_path / "tiny.yaml")
@@ -99,7 +99,8 @@ def test_no_network_within_the_limit_is_not_called_infeasible(
         busy = CliRunner().invoke(app, ["solve", str(model), "--out", str(out),
                                         "--time-limit", "7"], env={"COLUMNS": "200"})
         assert busy.exit_code == EXIT_NO_NETWORK
-        assert "the machine was busy: load 7.5 on 2 cores" in " ".join(busy.output.split())
+        assert "the machine was busy (load 7.5 on 2 cores over the last minute)" in \
+            " ".join(busy.output.split())
     else:
         assert "stopped without a network (licensingProblems)" in result.output
 

@@ -102,6 +102,7 @@ def test_cut_loop_stops_on_progress_the_same_way_every_run() -> None:
     assert sorted(m1.offer_pair_linked) == sorted(m2.offer_pair_linked)
 
 
+@pytest.mark.cores_measured
 def test_cut_loop_runs_the_parallel_dual_simplex_on_free_cores_only_and_no_later_run_does(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The loop's warm re-solves use HiGHS's parallel dual simplex (SIP) where two threads
@@ -122,7 +123,7 @@ def test_cut_loop_runs_the_parallel_dual_simplex_on_free_cores_only_and_no_later
         caplog.clear()
         bound = highs.separate_linking(solver, m, case.config.solver, False, 120.0)
         used = solver._solver_model.getOptionValue("simplex_strategy")[1]
-        loops[threads, busy] = (bound, used, "machine is busy" in caplog.text)
+        loops[threads, busy] = (bound, used, "cores are not free" in caplog.text)
         if (threads, busy) == (2, 0.1):
             highs._run(solver, m, case.config.solver, False, 5.0, solver="choose")
             after = solver._solver_model.getOptionValue("simplex_strategy")[1]
@@ -134,82 +135,3 @@ def test_cut_loop_runs_the_parallel_dual_simplex_on_free_cores_only_and_no_later
     assert math.isclose(loops[1, 0.1][0], loops[2, 0.1][0], rel_tol=1e-9)
     assert math.isclose(loops[2, 1.5][0], loops[2, 0.1][0], rel_tol=1e-9)
     assert after == default
-
-
-@pytest.mark.parametrize(("load", "others", "cores", "threads", "free"), [
-    (0.3, None, 2, 2, True), (0.5, None, 2, 2, True), (0.6, 0.0, 2, 2, True),
-    (0.6, 0.6, 2, 2, False), (1.6, 1.0, 2, 2, False), (1.6, 0.1, 2, 2, True),
-    (1.2, None, 2, 1, True), (1.6, 0.4, 2, 1, True), (9.0, 2.0, 2, 2, False),
-    (2.4, None, 8, 2, True), (None, None, 2, 2, True), (1.6, "n/a", 2, 2, False)])
-def test_threads_find_free_cores_by_load_average_then_by_a_sample_of_other_work(
-        monkeypatch: pytest.MonkeyPatch, load: float | None, others: float | str | None,
-        cores: int, threads: int, free: bool) -> None:
-    """Each thread needs a core free, to within half a core: a low load average says so at
-    once (`others` None: no sample taken); a high one is checked against what other processes
-    use now, since a run's own predecessor counts in it ("n/a": no /proc/stat, the load
-    average decides). An unmeasurable load (Windows) counts as free, as before the check."""
-    sampled = []
-
-    def sample() -> float | None:
-        sampled.append(True)
-        return None if others == "n/a" else others
-
-    monkeypatch.setattr(machine, "load", lambda: load)
-    monkeypatch.setattr(machine, "cores", lambda: cores)
-    monkeypatch.setattr(machine, "other_work", sample)
-    said = machine.shared_cores(threads)
-    assert (said is None) is free
-    assert bool(sampled) is (others is not None)
-    if not free:
-        assert said == ("load 1.6 on 2 cores over the last minute" if others == "n/a"
-                        else f"other processes keep {others:.1f} of its {cores} cores busy")
-
-
-def test_a_busy_machine_is_measured_and_warned_about_once_per_half_minute(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """The loops of one solve (a staged start's two, N-1's one per hub) reuse the answer:
-    one sample of other work, one warning; after REUSE_SECONDS the machine is asked again."""
-    samples, clock = [], [1000.0]
-    monkeypatch.setattr(machine, "_answers", {})
-    monkeypatch.setattr(machine, "load", lambda: 1.8)
-    monkeypatch.setattr(machine, "cores", lambda: 2)
-    monkeypatch.setattr(machine, "other_work", lambda: samples.append(1) or 1.0)
-    monkeypatch.setattr(machine.time, "monotonic", lambda: clock[0])
-    settings = _case(SMALL, "lazy").config.solver
-    settings.threads = 2
-    with caplog.at_level("WARNING"):
-        first = highs.loop_simplex(settings)
-        clock[0] += 10
-        second = highs.loop_simplex(settings)
-        clock[0] += machine.REUSE_SECONDS
-        third = highs.loop_simplex(settings)
-    assert first == second == third == highs.SIMPLEX_DEFAULT
-    assert len(samples) == 2
-    assert caplog.text.count("the machine is busy (other processes keep 1.0 of its 2 cores "
-                             "busy)") == 2
-
-
-def test_other_work_sees_a_busy_core_and_not_this_process(monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
-    """The sample counts the cores' busy time less this process's own: a fake /proc/stat
-    that gains 0.9 busy seconds while this process spends 0.4 of them reads as 0.5 cores of
-    other work over a 1-s window."""
-    busy = iter([10.0, 10.9])
-    own = iter([2.0, 2.4])
-    clock = iter([100.0, 101.0])
-    monkeypatch.setattr(machine, "_busy_seconds", lambda: next(busy))
-    monkeypatch.setattr(machine, "_own_seconds", lambda: next(own))
-    monkeypatch.setattr(machine.time, "perf_counter", lambda: next(clock))
-    monkeypatch.setattr(machine.time, "sleep", lambda s: None)
-    assert machine.other_work() == pytest.approx(0.5)
-
-
-def test_cores_are_the_ones_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A container given one core of a larger machine: its CPU affinity, not the host's count,
-    so that container's minute does not take one busy core for a free one."""
-    import os
-    if not hasattr(os, "sched_getaffinity"):
-        pytest.skip("this system has no CPU affinity (os.sched_getaffinity)")
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
-    monkeypatch.setattr(os, "cpu_count", lambda: 16)
-    assert machine.cores() == 1

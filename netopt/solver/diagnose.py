@@ -7,6 +7,8 @@ the reasons recorded by `prepare` say why (no site within reach, price ceiling, 
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pyomo.environ as pyo
 
@@ -48,20 +50,22 @@ class NoNetworkInTime(Infeasible):
 
     @classmethod
     def now(cls, reasons: list[str], info: SolveInfo | None = None) -> NoNetworkInTime:
-        """Raised now: the reasons, and whether the machine was busy while the clock ran."""
-        return cls([*reasons, *_busy_machine()], info)
+        """Raised now: the reasons, and whether the machine was busy while the clock ran
+        (the run's solve seconds and a minute before them)."""
+        spent = info.solve_seconds if info is not None and info.solve_seconds else 0.0
+        return cls([*reasons, *_busy_machine(time.monotonic() - spent - 60.0)], info)
 
 
-def _busy_machine() -> list[str]:
+def _busy_machine(since: float) -> list[str]:
     """Why a limit that finds a network on an idle machine may find none: other work on the
-    cores. HiGHS slows far more than in proportion when its threads share busy cores
-    (bench/RESULTS.md: the national default found no network beside six busy loops on two
-    cores)."""
-    busy = machine.busy_line()
+    cores since `since` (monotonic clock). HiGHS slows far more than in proportion when its
+    threads share busy cores (bench/RESULTS.md: the national default found no network beside
+    six busy loops on two cores)."""
+    busy = machine.busy_line(since)
     if busy is None:
         return []
-    return [f"the machine was busy: {busy}, so the solver's threads shared them with other "
-            "work; run it when the cores are free, or with a longer limit"]
+    return [f"the machine was busy ({busy}), so the solver's threads shared its cores with "
+            "other work; run it when the cores are free, or with a longer limit"]
 
 
 def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:

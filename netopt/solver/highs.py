@@ -452,8 +452,8 @@ def loop_simplex(settings: SolverSettings) -> int:
     if busy is None:
         return SIMPLEX_DUAL_SIP
     if measured:  # once, not for each loop of a staged start or of N-1 re-solves
-        log.warning("the machine is busy (%s): the cut loop uses the serial dual simplex; "
-                    "with free cores the run gets further and its network may differ", busy)
+        log.warning("the cores are not free (%s): the cut loop uses the serial dual simplex; "
+                    "on free cores the run gets further and its network may differ", busy)
     return SIMPLEX_DEFAULT
 
 
@@ -486,6 +486,7 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
     somewhere. Leaves the LP solution
     loaded in `m`; returns its optimum (a valid lower bound: every LP with a subset of the
     rows relaxes the MIP), or None when the LP did not finish within the budget."""
+    strategy = loop_simplex(settings)  # may sample the cores for 0.3 s: not the LPs' time
     started = time.perf_counter()
     if with_cuts is None:
         with_cuts = segment_cuts(settings)
@@ -494,7 +495,6 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
     x = [m.x[i] for i in pairs]
     w = [m.w[m.pair_sk[i]] for i in pairs]
     bound, stopped = None, "round limit"
-    strategy = loop_simplex(settings)
     for round_ in range(LINK_ROUNDS):
         left = budget - (time.perf_counter() - started)
         if left <= 0.5:
