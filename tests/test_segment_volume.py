@@ -151,3 +151,28 @@ def test_cuts_by_default_from_two_minutes_or_as_set(setting: bool | None, limit:
     other = 600.0 if limit < highs.SEGMENT_CUTS_MIN_SECONDS else 30.0
     assert highs.segment_cuts(settings, other) is (
         setting if setting is not None else other >= highs.SEGMENT_CUTS_MIN_SECONDS)
+
+
+def test_a_run_of_two_minutes_has_the_cuts_whatever_a_decomposition_left(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cuts follow the run's limit: `--time-limit 120` after a facility check that spent
+    a fraction of a second still has them (it ran without them, the remainder being 119.99 s),
+    and 60 s after one that spent nothing does not; a setting of the model's own stands."""
+    from netopt.results import pipeline
+    from netopt.solver.info import SolveInfo
+
+    seen = []
+
+    def record(m, settings, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        seen.append((settings.segment_cuts, kwargs["time_limit"]))
+        return SolveInfo(status="no_solution", termination="maxTimeLimit", objective=None,
+                         bound=None, gap=None, solve_seconds=0.0)
+
+    monkeypatch.setattr(pipeline, "solve_model", record)
+    prep = prepare(load_case(SMALL))
+    for limit, spent, setting in ((120.0, 0.3, None), (60.0, 0.0, None), (600.0, 0.3, False)):
+        solver = load_case(SMALL).config.solver.model_copy(
+            update={"time_limit": limit, "segment_cuts": setting})
+        pipeline._solve_milp(prep, None, solver, False, lambda _: None, spent, "HiGHS", None)
+        assert solver.segment_cuts is setting  # the caller's settings (summary.json) unchanged
+    assert seen == [(True, 119.7), (False, 60.0), (False, 599.7)]

@@ -18,7 +18,7 @@ from ..solver.aggregation import solve_by_aggregation
 from ..solver.backends import LABELS, check_name, require
 from ..solver.diagnose import Infeasible, NoNetworkInTime, diagnose, diagnose_timeline
 from ..solver.facility import solve_facility
-from ..solver.highs import SolveInfo, solve_model
+from ..solver.highs import SolveInfo, segment_cuts, solve_model
 from ..solver.info import SolveError
 from ..solver.network_start import StartNetwork, network_of
 from .tables import Results, extract, extract_timeline
@@ -129,6 +129,10 @@ def _solve_milp(prep: Prepared, plan, solver, tee: bool, progress: Progress,  # 
     m = build_timeline_model(plan) if plan else build_model(prep)
     build_seconds = time.perf_counter() - started
     left = solver.time_limit - spent
+    if solver.segment_cuts is None:
+        # the cuts follow the run's limit, not what a decomposition's attempt left of it:
+        # `--time-limit 120` ran without them after the facility check's few milliseconds
+        solver = solver.model_copy(update={"segment_cuts": segment_cuts(solver)})
     progress(f"solving with {label} (limit {left:.0f}s, gap {solver.mip_gap:g})")
     info = solve_model(m, solver, tee=tee, time_limit=max(left, 1.0),
                        start_network=start_network, start_name=start_name,
