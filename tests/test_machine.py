@@ -62,7 +62,8 @@ def test_a_busy_machine_is_measured_and_warned_about_once_per_half_minute(
         second = highs.loop_simplex(settings)
         clock[0] += machine.REUSE_SECONDS
         third = highs.loop_simplex(settings)
-    assert first == second == third == highs.SIMPLEX_DEFAULT
+    busy = "other work using 1.0 of its 2 cores"
+    assert first == second == third == (highs.SIMPLEX_DEFAULT, busy)
     assert len(samples) == 2
     assert caplog.text.count("the cores are not free (other work using 1.0 of its 2 cores)") \
         == 2
@@ -131,3 +132,31 @@ def test_a_run_without_a_network_names_its_own_finding_else_a_machine_wide_load(
     assert machine.busy_line(since=510.0) is None  # that finding is an earlier run's
     monkeypatch.setattr(machine, "load", lambda: 5.5)
     assert machine.busy_line(since=510.0) == "load 5.5 on 4 cores over the last minute"
+
+
+def test_a_run_on_busy_cores_says_so_in_its_summary(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """us-small linked lazily (so its cut loop runs) on two threads: beside a busy core the
+    summary, and the folder read back, say what kept the cores busy; on free cores null. The
+    network costs the same either way (the loop's LP is the same, and us-small solves to its
+    gap)."""
+    from netopt.results.pipeline import solve_case
+    from netopt.results.tables import Results
+
+    monkeypatch.setattr(machine, "load", lambda: 1.8)
+    monkeypatch.setattr(machine, "cores", lambda: 2)
+    objectives = []
+    for others, said in ((1.0, "other work using 1.0 of its 2 cores"), (0.0, None)):
+        monkeypatch.setattr(machine, "other_work", lambda others=others: others)
+        monkeypatch.setattr(machine, "_answers", {})
+        case = load_case(SMALL)
+        case.config.solver.strong_linking = "lazy"
+        result = solve_case(case, threads=2)
+        assert result.summary["cores_not_free"] == said
+        result.write(tmp_path / str(others))
+        again = Results.read(tmp_path / str(others))
+        assert again.summary["cores_not_free"] == said and again.info.cores_not_free == said
+        assert result.info.status == "optimal"
+        objectives.append(result.summary["objective"])
+    assert objectives[0] == pytest.approx(objectives[1], rel=2 * load_case(SMALL).config
+                                          .solver.mip_gap)

@@ -114,6 +114,8 @@ def print_summary(summary: dict) -> None:
     if summary.get("stages"):  # HiGHS's staged solve: say whether the clock chose the network
         clock = summary.get("stopped_by_clock") or []
         table.add_row("stopped_by_clock", ", ".join(clock) if clock else "none")
+    if summary.get("cores_not_free"):  # the machine was busy: another run may do better
+        table.add_row("cores_not_free", summary["cores_not_free"])
     console.print(table)
 
 

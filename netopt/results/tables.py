@@ -105,7 +105,8 @@ class Results:
                                   "stopped": st["stopped"], "objective": None
                                   if st.get("objective_usd") is None
                                   else st["objective_usd"] / MONEY}
-                                 for st in summary.get("stages") or []])
+                                 for st in summary.get("stages") or []],
+                         cores_not_free=summary.get("cores_not_free"))
         return cls(tables, info, summary)
 
 
@@ -751,6 +752,7 @@ def summary_dict(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInf
                     else st["objective"] * MONEY} for st in info.stages],
         # null where no stage was recorded (other solvers): unknown, not "none"
         "stopped_by_clock": info.stopped_by_clock if info.stages else None,
+        "cores_not_free": info.cores_not_free,
         "network_cost_usd": k["network_cost_usd"],
         "unserved_penalty_usd": k["unserved_penalty_usd"],
         "other_penalty_usd": k["other_penalty_usd"],

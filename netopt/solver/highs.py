@@ -143,6 +143,8 @@ class _Highs(Highs):
         super().__init__(**kwargs)
         #: one record per stage of a solve (`_record_stage`): SolveInfo.stages
         self.stages: list[dict] = []
+        #: what kept the cores busy when a cut loop started (SolveInfo.cores_not_free)
+        self.cores_not_free: str | None = None
 
     @property
     def stopped(self) -> bool:
@@ -439,22 +441,23 @@ LINK_PROGRESS = 1e-3
 SIMPLEX_DEFAULT, SIMPLEX_DUAL_SIP = 1, 2
 
 
-def loop_simplex(settings: SolverSettings) -> int:
-    """The cut loop's simplex strategy: SIP where every thread finds a free core, else the
-    serial dual simplex. SIP degrades far more than in proportion when its threads share
-    busy cores: beside one busy loop on two cores the national default's cut loop no longer
-    finished within its share, which the serial one did in 14.1 s, and beside two its minute
-    ended at $153.08M against $145.37M serial (bench/RESULTS.md)."""
+def loop_simplex(settings: SolverSettings) -> tuple[int, str | None]:
+    """The cut loop's simplex strategy, and what keeps the cores busy if anything: SIP where
+    every thread finds a free core, else the serial dual simplex. SIP degrades far more than
+    in proportion when its threads share busy cores: beside one busy loop on two cores the
+    national default's cut loop no longer finished within its share, which the serial one
+    did in 14.1 s, and beside two its minute ended at $153.08M against $145.37M serial
+    (bench/RESULTS.md)."""
     threads = int(settings.threads)
     if threads <= 1:
-        return SIMPLEX_DEFAULT
+        return SIMPLEX_DEFAULT, None
     busy, measured = machine.recently_shared(threads)
     if busy is None:
-        return SIMPLEX_DUAL_SIP
+        return SIMPLEX_DUAL_SIP, None
     if measured:  # once, not for each loop of a staged start or of N-1 re-solves
         log.warning("the cores are not free (%s): the cut loop uses the serial dual simplex; "
                     "on free cores the run gets further and its network may differ", busy)
-    return SIMPLEX_DEFAULT
+    return SIMPLEX_DEFAULT, busy
 
 
 #: the time limit from which the cut loop also adds segment volume cuts by default
@@ -486,7 +489,8 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
     somewhere. Leaves the LP solution
     loaded in `m`; returns its optimum (a valid lower bound: every LP with a subset of the
     rows relaxes the MIP), or None when the LP did not finish within the budget."""
-    strategy = loop_simplex(settings)  # may sample the cores for 0.3 s: not the LPs' time
+    strategy, busy = loop_simplex(settings)  # may sample the cores 0.3 s, outside the budget
+    solver.cores_not_free = solver.cores_not_free or busy
     started = time.perf_counter()
     if with_cuts is None:
         with_cuts = segment_cuts(settings)
@@ -885,4 +889,4 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                      solve_seconds=seconds, n_variables=n_var, n_binaries=n_bin,
                      n_constraints=n_con, solver="highs",
                      solver_version=".".join(map(str, solver.version())), start=started_from,
-                     stages=solver.stages)
+                     stages=solver.stages, cores_not_free=solver.cores_not_free)

@@ -65,6 +65,9 @@ class SolveInfo:
     #: HiGHS's stages in the order they ran (solver/highs.py `_record_stage`): stage,
     #: seconds, why it stopped, objective in model units (k$); empty for other solvers
     stages: list[dict] = field(default_factory=list)
+    #: what kept the cores busy when the cut loop started, in words (it then ran the serial
+    #: simplex, and the stages got less of the machine than on free cores); None: free
+    cores_not_free: str | None = None
 
     @property
     def stopped_by_clock(self) -> list[str]:
