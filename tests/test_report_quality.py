@@ -56,6 +56,21 @@ def test_time_limited_network_names_the_gap_and_the_stages_the_clock_ended(
         "may find a cheaper network.")
 
 
+def test_a_run_on_busy_cores_says_free_ones_may_do_better(tiny: Results) -> None:
+    """summary.json `cores_not_free`: the solve shared the machine, so its network is not what
+    the same run gives on free cores; a proven optimum needs no such word."""
+    busy = "other work using 1.0 of its 2 cores"
+    note = _plain(quality_note(_with(tiny, status="feasible", objective_usd=141_237_634.43,
+                                     bound_usd=138_228_000.0, gap=0.0213, solve_seconds=60.4,
+                                     stopped_by_clock=["full MIP"], cores_not_free=busy)))
+    assert note.endswith("a longer one may find a cheaper network. The machine was busy "
+                         "during the solve (other work using 1.0 of its 2 cores): on free "
+                         "cores the same run may find a cheaper network.")
+    proven = _plain(quality_note(_with(tiny, status="optimal", objective_usd=100.0,
+                                       bound_usd=100.0, gap=0.0, cores_not_free=busy)))
+    assert "busy" not in proven
+
+
 def test_gap_met_without_the_clock_says_nothing_of_a_longer_limit(tiny: Results) -> None:
     note = _plain(quality_note(_with(tiny, status="feasible", objective_usd=10_000.0,
                                      bound_usd=9_000.0, gap=0.1, solve_seconds=2.4,

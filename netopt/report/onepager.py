@@ -500,6 +500,10 @@ def quality_note(result: Results) -> str:
     clock = [text(v) for v in s.get("stopped_by_clock") or [] if text(v)]  # a JSON list
     why = (f" The time limit stopped the search ({', '.join(clock)}): a longer one may find a "
            f"{'better' if margin else 'cheaper'} network." if clock else "")
+    busy = text(s.get("cores_not_free"))  # the solve shared the machine with other work
+    if busy:
+        why += (f" The machine was busy during the solve ({_esc(busy)}): on free cores the "
+                f"same run may find a {'better' if margin else 'cheaper'} network.")
     return (f'<p class="quality warn"><b>Not proven optimal:</b> the best network found '
             f"{found}is {distance}. Scenarios that differ by less than that cannot be told "
             f"apart.{why}</p>")
