@@ -596,8 +596,10 @@ def _first_clause(reason: str) -> str:
 FACILITY_ROWS = 6
 #: of those rows, at most this many are kept for partners when not all fit
 PARTNER_ROWS = 2
-#: characters of names the line of the other hubs and partners holds (about five lines)
-MORE_CHARS = 440
+#: characters of names the line of the other hubs and partners holds (about four lines on
+#: paper): at 440 a short run's page (19 hubs, a partner's two-line name, three-line unserved
+#: rows, the banner's longest form) spilled its footer onto a second sheet
+MORE_CHARS = 330
 
 
 def _more_names(rest: list[tuple[float, str, str, int]], limit: int = MORE_CHARS) -> str:
