@@ -104,7 +104,7 @@ def shared_cores(threads: int) -> str | None:
         return None
     others = other_work()
     if others is None:
-        return f"load {now:.1f} on {have} cores over the last minute"
+        return _load_words(now, have)
     if have - others >= threads - 0.5:
         return None
     return f"other work using {others:.1f} of its {have} cores"
@@ -133,4 +133,8 @@ def busy_line(since: float) -> str | None:
     now, every = load(), all_cores()
     if now is None or now <= every:
         return None
-    return f"load {now:.1f} on {every} cores over the last minute"
+    return _load_words(now, every)
+
+
+def _load_words(load_average: float, of: int) -> str:
+    return f"load {load_average:.1f} on {of} cores over the last minute"
