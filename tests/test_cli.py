@@ -105,3 +105,26 @@ def test_no_network_within_the_limit_is_not_called_infeasible(
         assert "stopped without a network (licensingProblems)" in result.output
 
 
+
+
+def test_command_lists_print_each_summary_as_one_sentence() -> None:
+    """`--help` once broke a summary where its docstring's source line ended ("the
+    return-policy trade-off" on a line of its own): on a wide terminal each summary is one
+    line, the docstring's first paragraph with its words joined."""
+    import inspect
+
+    from netopt.cli.finance import finance
+    from netopt.cli.importers import import_app
+
+    wide = {"COLUMNS": "400"}
+    out = CliRunner().invoke(app, ["--help"], env=wide)
+    assert out.exit_code == 0, out.output
+    summary = " ".join(inspect.getdoc(finance).split("\n\n")[0].split())
+    assert "\n" in inspect.getdoc(finance).split("\n\n")[0]  # wrapped in the source
+    assert summary in out.output
+    assert "cost-vs-access frontier, whose points are solved cold" in out.output
+    sub = CliRunner().invoke(app, ["import", "--help"], env=wide)
+    assert sub.exit_code == 0, sub.output
+    for info in import_app.registered_commands:
+        first = inspect.getdoc(info.callback).split("\n\n")[0]
+        assert " ".join(first.split()) in sub.output

@@ -72,6 +72,22 @@ def _register_commands() -> None:
     app.add_typer(importers.import_app, name="import")
     docs.register(app)
     doctor.register(app)
+    _one_line_summaries(app)
+
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """The command lists of `--help` print a command's first docstring paragraph with its
+    source line breaks, so a summary wrapped at 100 columns broke mid-sentence; give each
+    command that paragraph on one line, for the help panel to wrap to the terminal."""
+    import inspect
+
+    for info in group.registered_commands:
+        doc = inspect.getdoc(info.callback) if info.callback else None
+        if info.short_help is None and info.help is None and doc:
+            info.short_help = " ".join(doc.split("\n\n")[0].split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
 
 
 try:
