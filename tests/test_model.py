@@ -354,3 +354,32 @@ def test_hub_outage_never_cheaper_on_small(small_result):
     outage = solve_case(case)
     # both solves stop within the 0.5 % gap: compare the outage's bound with the base cost
     assert outage.summary["objective"] >= base.summary["bound"] - 1e-6
+
+
+def test_cryopreserved_starting_material_through_one_hub_while_another_keeps_it_fresh():
+    """Per hub, not per plant: H1's 08:00 cut-off makes the cells 19.8 h late for a 12-h
+    fresh limit, so through H1 they travel cryopreserved (S1 holds the cryogenic class).
+    A second hub H2 with an 18:00 cut-off keeps them fresh but costs $1M a year. Before, the
+    fresh lane through H2 hid H1's cryopreserved one, and the network paid for H2 (4.8x the
+    cost): adding a hub nobody needs must leave the optimum as it was."""
+    def case(with_h2: bool) -> Case:
+        c = edit(tiny(), "products", "p1", starting_material_hours=12.0)
+        edit(c, "hubs", "H1", order_cutoff_local="08:00")
+        if with_h2:
+            hubs = c.tables["hubs"]
+            h2 = hubs[hubs["hub_id"] == "H1"].assign(
+                hub_id="H2", name="Fast dear hub", order_cutoff_local="18:00",
+                annual_fixed_cost_usd=1_000_000.0, status="candidate")
+            c.tables["hubs"] = pd.concat([hubs, h2], ignore_index=True)
+        return c
+
+    lanes = prepare(case(True)).inbound_lanes
+    lanes = lanes[lanes["site_id"] == "S1"].set_index("hub_id")
+    assert bool(lanes.at["H1", "needs_cryo"]) and not bool(lanes.at["H2", "needs_cryo"])
+    assert lanes.at["H2", "hours"] <= 12.0 < lanes.at["H1", "hours"] - 24.0
+    alone, both = solve_case(case(False)), solve_case(case(True))
+    assert both.summary["objective"] == pytest.approx(alone.summary["objective"], rel=1e-9)
+    active = both.hubs.set_index("hub_id")["active"]
+    assert bool(active["H1"]) and not bool(active["H2"])
+    cells = both.shipments[both.shipments["leg"] == "starting_material"]
+    assert set(cells["hub_id"]) == {"H1"}

@@ -391,31 +391,32 @@ class _InLane(NamedTuple):
 
 def _inbound_lanes(net: _Network, sid: str, srow: SiteRow, pid: str, prod: ProductRow,
                    near_hubs: pd.Index) -> dict[str, list[_InLane]] | str:
-    """Plant -> the lanes that can bring a patient's cells there from the site: fresh through
-    every hub that keeps them within starting_material_hours, else (when the site holds or
-    can be equipped for the cryogenic class) cryopreserved, through any hub. Or why no
-    plant can receive them."""
+    """Plant -> the lanes that can bring a patient's cells there from the site, per hub:
+    fresh where the hub keeps them within starting_material_hours, else (when the site holds
+    or can be equipped for the cryogenic class) cryopreserved. Per hub, not per plant: a
+    plant that one hub reaches fresh is still reached cryopreserved through the others, or
+    the network would have to open that one hub for the site. Or why no plant can receive
+    them."""
     can_cryo = CRYO in srow["temperature_classes"] or CRYO in net.equip
     out: dict[str, list[_InLane]] = {}
     reachable = False
     for pl in net.makers[pid]:
-        lanes, fresh = [], []
+        lanes = []
         for h in near_hubs:
             # starting material travels site -> hub -> plant: the outbound legs, mirrored;
             # the cheapest modes that keep it fresh, else the cheapest modes at all
             legs = (net.hub_site[(h, sid)], net.hub_wait[h], net.plant_hub[(pl, h)])
-            cheap = cheapest_route(*legs)
-            if cheap is not None:
-                lanes.append(_InLane(pl, h, cheap.hours, cheap.cost, False, cheap))
             ok = cheapest_route(*legs, limit=prod["starting_material_hours"])
             if ok is not None:
-                fresh.append(_InLane(pl, h, ok.hours, ok.cost, False, ok))
-        reachable = reachable or bool(lanes)
-        if fresh:
-            out[pl] = fresh
-        elif lanes and can_cryo:
-            out[pl] = [ln._replace(hours=ln.hours + CRYOPRESERVATION_HOURS, needs_cryo=True)
-                       for ln in lanes]
+                lanes.append(_InLane(pl, h, ok.hours, ok.cost, False, ok))
+                reachable = True
+            elif (cheap := cheapest_route(*legs)) is not None:
+                reachable = True
+                if can_cryo:
+                    lanes.append(_InLane(pl, h, cheap.hours + CRYOPRESERVATION_HOURS,
+                                         cheap.cost, True, cheap))
+        if lanes:
+            out[pl] = lanes
     if out:
         return out
     if not reachable:
@@ -498,21 +499,32 @@ def _plant_outbound(net: _Network, sid: str, pid: str, prod: ProductRow, can_equ
                     inbound: list[_InLane]) -> _Outbound | None:
     """Lanes back from plant pl after its inbound lanes. Under a vein-to-vein limit every
     inbound lane must fit with every outbound lane kept, so the limit is taken after the
-    slowest inbound lane; if that leaves nothing, only the fastest inbound lane is kept."""
+    slowest inbound lane kept: all of them, unless the cryopreserved ones cost outbound
+    lanes the fresh ones alone keep; else only the fastest."""
     turnaround = float(net.plants.at[pl, "turnaround_days"])
-    inbound = sorted(inbound, key=lambda ln: (ln.hours, ln.hub))
-    tries = [inbound] if v2v_limit_days is None else [inbound, inbound[:1]]
-    for kept in tries:
+
+    def outbound(kept: list[_InLane]) -> _Outbound | None:
         out_limit = _outbound_limit(prod, max(ln.hours for ln in kept), turnaround,
                                     v2v_limit_days)
         lanes = _direct_lanes(net, sid, pid, prod["temperature_class"], [pl], near_hubs,
                               out_limit) if can_equip else []
         links = _partner_links(net, sid, pid, prod, [pl], supply_hours, out_limit)
-        if lanes or links:
-            best_out = min([ln[4] for ln in lanes] + [lk[4] for lk in links])
-            return _Outbound([pl], lanes, links, kept,
-                             kept[0].hours + turnaround * 24 + best_out)
-    return None
+        if not lanes and not links:
+            return None
+        best_out = min([ln[4] for ln in lanes] + [lk[4] for lk in links])
+        return _Outbound([pl], lanes, links, kept, kept[0].hours + turnaround * 24 + best_out)
+
+    inbound = sorted(inbound, key=lambda ln: (ln.hours, ln.hub))
+    found = outbound(inbound)
+    if v2v_limit_days is None:
+        return found
+    fresh = [ln for ln in inbound if not ln.needs_cryo]
+    if fresh and len(fresh) < len(inbound):
+        alone = outbound(fresh)
+        if alone is not None and (found is None or len(alone.lanes) + len(alone.links)
+                                  > len(found.lanes) + len(found.links)):
+            found = alone
+    return found if found is not None else outbound(inbound[:1])
 
 
 def _site_outbound(net: _Network, sid: str, srow: SiteRow, pid: str, prod: ProductRow,
