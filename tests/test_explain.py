@@ -40,6 +40,18 @@ def test_sites_csv_says_why_a_site_cannot_be_chosen():
     assert reasons["S3"].startswith("cannot be chosen - p1: beyond reach (no patients within")
 
 
+def test_a_partner_of_another_class_does_not_make_it_a_lane_problem():
+    """S2 has no cryogenic equipment row and its one partner in range, P1, holds ultra-low
+    only: the reason is the class, not the lanes (S2's lane takes about 20 h of a 216-h
+    budget). Before, any partner in range made it "no lane within shelf life"."""
+    case = edit(tiny(), "partners", "P1", temperature_classes=["ultra_low"])
+    equipment = case.tables["equipment"]
+    case.tables["equipment"] = equipment[equipment["temperature_class"] != "cryogenic"]
+    reasons = solve_case(case).sites.set_index("site_id")["reason"]
+    assert reasons["S2"] == ("cannot be chosen - p1: site cannot hold cryogenic (no equipment "
+                             "row, no partner of that class in range)")
+
+
 @pytest.mark.parametrize("redesign", [False, True], ids=["held", "redesign"])
 def test_forced_open_costs_exactly_its_fixed_costs(solved, redesign):
     """Each patient costs more at S2 than at S1, so S2 forced open treats nobody and adds

@@ -548,8 +548,10 @@ def _site_outbound(net: _Network, sid: str, srow: SiteRow, pid: str, prod: Produ
                  if (o := _plant_outbound(net, sid, pid, prod, can_equip, near_hubs,
                                           supply_hours, v2v_limit_days, pl, lanes))]
     if not found:
-        return ("no lane within shelf life" if can_equip or net.site_partners.get(sid) else
-                f"site cannot hold {cls} (no equipment row, no partner in range)")
+        # a partner in range counts only when it holds the product's class
+        partner = any(cls in net.partner_classes[par] for par, _ in net.site_partners.get(sid, []))
+        return ("no lane within shelf life" if can_equip or partner else
+                f"site cannot hold {cls} (no equipment row, no partner of that class in range)")
     return found
 
 
