@@ -87,3 +87,22 @@ def test_coverage_counts_only_treating_sites():
     assert half.summary["objective"] == pytest.approx(
         solve_case(tiny()).summary["objective"], rel=1e-9)
     assert not half.kols.set_index("kol_id").at["K2", "covered"]
+
+
+def test_a_kol_minimum_of_zero_patients_is_refused_by_name(tmp_path):
+    """kols.min_patients: 0 would let `require` be met by a site that treats nobody (the
+    volume row is empty), while kols.csv counts such a site as not covering: the setting
+    must be above 0, and the message names the file and the setting."""
+    from pathlib import Path
+
+    from netopt.data.case import load_case
+    from netopt.data.problems import InputError
+
+    tiny_yaml = Path(__file__).parent / "data" / "tiny.yaml"
+    model = tmp_path / "k0.yaml"
+    model.write_text(f"extends: {tiny_yaml}\nname: k0\nkols:\n  mode: require\n"
+                     "  min_patients: 0\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_case(model)
+    assert "kols.min_patients" in str(err.value) and "k0.yaml" in str(err.value)
+    assert "greater than 0" in str(err.value)

@@ -91,9 +91,10 @@ class KolSettings(_Strict):
         "(km) of the KOL's site (the KOL's own site counts).",
     )
     min_patients: float = Field(
-        1.0, ge=0,
+        1.0, gt=0,
         description="Patients a year of the area's products a site must treat to cover a "
-        "KOL (the site's min_patients_per_year when that is higher).",
+        "KOL (the site's min_patients_per_year when that is higher). Above 0: a site that "
+        "treats nobody covers nobody.",
     )
 
 
