@@ -309,6 +309,16 @@ def test_aged_stock_costs_the_shipments_it_loses(tmp_path: Path,
     assert ship["shipments_per_year"].sum() == pytest.approx(120.0)
     assert fresh.shipments["shipments_per_year"].sum() == pytest.approx(60.0)
     assert aged.hubs.set_index("hub_id").at["H1", "shipments_per_year"] == pytest.approx(120.0)
+    # transport per row as the objective counts it: the 60 extra shipments pay the hub ->
+    # site leg only, not the whole route (before, shipments x route cost overstated it)
+    for r in (aged, fresh):
+        assert r.shipments["transport_usd_per_year"].sum() == pytest.approx(
+            r.costs.set_index("term").at["transport", "usd_per_year"], rel=1e-9)
+        assert r.hubs["transport_cost_usd_per_year"].sum() == pytest.approx(
+            r.shipments["transport_usd_per_year"].sum(), rel=1e-9)
+    extra = sum(n * 0.5 * lanes.at[s, "last_leg_cost_usd"] for s, n in doses.items())
+    assert (aged.shipments["transport_usd_per_year"].sum()
+            - fresh.shipments["transport_usd_per_year"].sum()) == pytest.approx(extra, rel=1e-9)
 
 
 def two_hub_stock_case(tmp_path: Path) -> Path:

@@ -72,6 +72,9 @@ def test_baseline_costs_by_hand():
     # outbound plant -> hub -> site and the starting material back site -> hub -> plant
     route = 1.1 * (km(L1, H1) + km(H1, S1)) * 1.0
     assert c["transport"] == pytest.approx(30 * 2 * route, rel=1e-6)
+    per_leg = result.shipments.set_index("leg")["transport_usd_per_year"]
+    assert per_leg["direct"] == pytest.approx(30 * route, rel=1e-6)
+    assert per_leg["starting_material"] == pytest.approx(30 * route, rel=1e-6)
     # travel support: $0.60/km x road km x round trip x 2 visits (apheresis + infusion)
     travel = sum(n * 0.6 * 1.25 * km(z, S1) * 2 * 2 for n, z in ((10, Z1), (20, Z2)))
     assert c["patient_travel"] == pytest.approx(travel, rel=1e-6)

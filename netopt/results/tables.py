@@ -250,7 +250,8 @@ def _aged(frame: pd.DataFrame, from_stock: np.ndarray | None) -> pd.DataFrame:
     """`frame` (lanes or links) with the dose cadence of doses drawn from a depot's stock
     (STOCK_CADENCE_COLUMNS, after their age there) where `from_stock` says so."""
     flags = np.zeros(len(frame), dtype=bool) if from_stock is None else from_stock
-    out = frame.assign(from_depot_stock=flags)
+    out = frame.assign(from_depot_stock=flags, lane_shipments_per_dose=frame[
+        "shipments_per_dose"])
     for aged, column in zip(STOCK_CADENCE_COLUMNS, CADENCE, strict=True):
         if aged in out:
             out[column] = np.where(flags, out[aged], out[column])
@@ -277,6 +278,7 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
         "transit_hours": lanes["hours"], "cost_usd_per_shipment": lanes["cost_usd_per_shipment"],
         **{c: lanes[c] for c in (*LEG_COLUMNS, *CADENCE)},
         "from_depot_stock": lanes["from_depot_stock"],
+        "lane_shipments_per_dose": lanes["lane_shipments_per_dose"],
     })
     sup = prep.partner_supply.assign(doses=r)
     sup = sup[sup["doses"] > 0]
@@ -307,17 +309,42 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
         out["temperature_class"] = out["product_id"].map(products["temperature_class"])
         # doses become shipments at the lane's cadence (what its shelf life left keeps)
         out["shipments_per_year"] = out["doses_per_year"] * out["shipments_per_dose"]
+        out["transport_usd_per_year"] = _transport_usd(out)
         out["shelf_life_hours"] = out["product_id"].map(products["shelf_life_hours"])
         out["handling_buffer_hours"] = out["product_id"].map(products["handling_buffer_hours"])
     else:
-        for c in ("temperature_class", "shipments_per_year", "shelf_life_hours",
-                  "handling_buffer_hours"):
+        for c in ("temperature_class", "shipments_per_year", "transport_usd_per_year",
+                  "shelf_life_hours", "handling_buffer_hours"):
             out[c] = pd.Series(dtype="float64" if c != "temperature_class" else "object")
-    out = _cadence_report(out, products)
+    out = _cadence_report(out, products).drop(columns="lane_shipments_per_dose",
+                                              errors="ignore")
+    if len(inbound):
+        inbound = inbound.assign(transport_usd_per_year=inbound["shipments_per_year"]
+                                 * inbound["cost_usd_per_shipment"])
     out = pd.concat([out, inbound], ignore_index=True) if len(inbound) else out
     out["vein_to_vein_days"] = _vein_to_vein_days(prep, out, inbound)
     return out.sort_values(["leg", "site_id", "partner_id", "product_id", "plant_id", "hub_id"],
                            ignore_index=True)
+
+
+def _transport_usd(out: pd.DataFrame) -> np.ndarray:
+    """Transport a year per row, as the objective counts it: shipments x the route's cost,
+    except that doses drawn from a hub's pooled stock pay the whole route at the lane's own
+    cadence and only the hub -> site leg for the shipments their aged cadence adds
+    (model/ordering.py, `_aged_deliveries`). A partner delivery costs 0 (in the partner's
+    fee)."""
+    doses = out["doses_per_year"].to_numpy(float)
+    whole = out["shipments_per_year"].to_numpy(float) * out["cost_usd_per_shipment"].to_numpy(
+        float)
+    lane = out["lane_shipments_per_dose"].to_numpy(float) if "lane_shipments_per_dose" in out \
+        else np.full(len(out), np.nan)
+    aged = out["shipments_per_dose"].to_numpy(float)
+    stocked = (out["leg"] == "direct").to_numpy() & out["from_depot_stock"].to_numpy(bool) \
+        & ~np.isnan(lane)
+    lane = np.where(stocked, lane, 0.0)
+    split = doses * (lane * out["cost_usd_per_shipment"].to_numpy(float) + np.maximum(
+        aged - lane, 0.0) * out["last_leg_cost_usd"].fillna(0.0).to_numpy(float))
+    return np.where(stocked, split, whole)
 
 
 def _cadence_report(out: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
@@ -469,8 +496,8 @@ def hubs_table(prep: Prepared, g: dict, shipments: pd.DataFrame) -> pd.DataFrame
         out["capacity_shipments_per_year"] > 0)
     out["utilisation"] = out["utilisation"].fillna(0.0)
     through = shipments[shipments["hub_id"].astype(str) != ""] if len(shipments) else shipments
-    lane_usd = (through["cost_usd_per_shipment"] * through["shipments_per_year"]).groupby(
-        through["hub_id"]).sum() if len(through) else pd.Series(dtype=float)
+    lane_usd = through.groupby("hub_id")["transport_usd_per_year"].sum() if len(through) \
+        else pd.Series(dtype=float)
     direct = through[through["leg"] == "direct"] if len(through) else through
     served = direct.groupby("hub_id")["site_id"].agg(lambda s: ";".join(sorted(set(s)))) \
         if len(direct) else pd.Series(dtype=object)
