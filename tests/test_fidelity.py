@@ -149,6 +149,33 @@ def test_cheapest_mode_that_fits_per_leg():
         ground(L1, H1)[1] + ground(H1, S1)[1], rel=1e-6)
 
 
+def test_the_mode_pair_is_chosen_by_cost_a_dose_not_a_shipment():
+    """24 doses 5.3 days apart, 4 a shipment asked, 144 h of budget: all air (20.2 h) is
+    cheapest a shipment but leaves room for 1 dose (24 shipments a patient); ground to H1
+    then air (14.7 h) keeps 2 (12 shipments). With H1's $300 handling a shipment, the pair
+    that keeps 2 costs less a year. Before, the lane took the cheapest pair a shipment and
+    the optimum with air allowed ($621k) was dearer than with ground alone ($524k)."""
+    def case(modes: tuple[str, ...]) -> Case:
+        c = edit(tiny(), "products", "p1", modality="allogeneic", doses_per_patient=24,
+                 dose_interval_days=5.3, treatment_weeks=24 * 5.3 / 7, shelf_life_hours=168.0,
+                 handling_buffer_hours=24.0, doses_per_shipment=4.0)
+        for site in ("S2", "S3"):
+            edit(c, "sites", site, status="excluded")
+        t = c.tables["transport"]
+        c.tables["transport"] = t[t["mode"].isin(modes)].reset_index(drop=True)
+        return c
+
+    both, only_ground = solve_case(case(("ground", "air"))), solve_case(case(("ground",)))
+    assert both.summary["objective"] <= only_ground.summary["objective"]
+    lane = both.shipments.set_index("leg").loc["direct"]
+    assert (lane["first_leg_mode"], lane["last_leg_mode"]) == ("ground", "air")
+    hours = ground(L1, H1)[0] + air(H1, S1)[0]
+    assert lane["transit_hours"] == pytest.approx(hours, rel=1e-6)
+    assert lane["doses_per_shipment"] == 2 and lane["shipments_per_year"] == pytest.approx(360)
+    assert both.costs.set_index("term").at["transport", "usd_per_year"] == pytest.approx(
+        360 * (ground(L1, H1)[1] + air(H1, S1)[1]), rel=1e-6)
+
+
 # ---------------------------------------------------------------- 4. costs once, flows everywhere
 
 

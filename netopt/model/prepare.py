@@ -434,16 +434,40 @@ def _outbound_limit(prod: ProductRow, inbound_hours: float, turnaround: float,
     return out_limit
 
 
-def _direct_lanes(net: _Network, sid: str, pid: str, cls: str, plants: list[str],
+def _per_dose(prod: ProductRow, hours: float, per_shipment: float) -> float:
+    """USD per dose of a lane costing `per_shipment` (route and handling) a shipment after
+    `hours` of transit: a slower mode may leave too little shelf life for the doses a
+    shipment was to carry, and then ships more often."""
+    return per_shipment * shipments_per_dose(
+        prod["doses_per_patient"], prod["doses_per_shipment"], prod["dose_interval_days"],
+        prod["shelf_budget_hours"] - hours)
+
+
+def _cadence_matters(prod: ProductRow) -> bool:
+    """Whether a lane's hours can change the doses its shipments carry."""
+    return prod["doses_per_shipment"] > 1 and prod["dose_interval_days"] > 0
+
+
+def _direct_lanes(net: _Network, sid: str, pid: str, prod: ProductRow, plants: list[str],
                   near_hubs: pd.Index, out_limit: float) -> list[tuple]:
-    """Plant -> hub -> site lanes within the outbound limit."""
+    """Plant -> hub -> site lanes within the outbound limit, each by its mode pair of least
+    cost a dose (route and hub handling at the cadence its hours keep; the cheapest pair
+    when the cadence cannot change)."""
     lanes = []
+    cls = prod["temperature_class"]
+    handling = net.hubs["cost_usd_per_shipment"]
     for pl in plants:
         for h in near_hubs:
             if cls not in net.hub_classes[h]:
                 continue
-            r = cheapest_route(net.plant_hub[(pl, h)], net.hub_wait[h], net.hub_site[(h, sid)],
-                               out_limit)
+            legs = (net.plant_hub[(pl, h)], net.hub_wait[h], net.hub_site[(h, sid)])
+            if _cadence_matters(prod):
+                fits = [r for r in _routes(*legs) if r.hours <= out_limit]
+                fee = float(handling[h])
+                r = min(fits, key=lambda r: _per_dose(prod, r.hours, r.cost + fee),
+                        default=None)
+            else:
+                r = cheapest_route(*legs, out_limit)
             if r is not None:
                 lanes.append((sid, pid, pl, h, r.hours, r.cost, r.second.mode, *_leg_fields(r)))
     return lanes
@@ -506,7 +530,7 @@ def _plant_outbound(net: _Network, sid: str, pid: str, prod: ProductRow, can_equ
     def outbound(kept: list[_InLane]) -> _Outbound | None:
         out_limit = _outbound_limit(prod, max(ln.hours for ln in kept), turnaround,
                                     v2v_limit_days)
-        lanes = _direct_lanes(net, sid, pid, prod["temperature_class"], [pl], near_hubs,
+        lanes = _direct_lanes(net, sid, pid, prod, [pl], near_hubs,
                               out_limit) if can_equip else []
         links = _partner_links(net, sid, pid, prod, [pl], supply_hours, out_limit)
         if not lanes and not links:
@@ -537,7 +561,7 @@ def _site_outbound(net: _Network, sid: str, srow: SiteRow, pid: str, prod: Produ
     if not prod["autologous"]:
         limit = _outbound_limit(prod, 0.0, 0.0, v2v_limit_days)
         makers = net.makers[pid]
-        lanes = _direct_lanes(net, sid, pid, cls, makers, near_hubs, limit) if can_equip else []
+        lanes = _direct_lanes(net, sid, pid, prod, makers, near_hubs, limit) if can_equip else []
         links = _partner_links(net, sid, pid, prod, makers, supply_hours, limit)
         found = [_Outbound(makers, lanes, links, [], math.nan)] if lanes or links else []
     else:
@@ -640,7 +664,8 @@ def _lane_frames(rows: _LaneRows, partner_supply: pd.DataFrame) -> _Lanes:
     return _Lanes(site_products, direct, links, partner_supply, inbound)
 
 
-def _pool_partner_supply(lanes: _Lanes, products: pd.DataFrame) -> _Lanes:
+def _pool_partner_supply(lanes: _Lanes, products: pd.DataFrame,
+                         handling: pd.Series) -> _Lanes:
     """Supply lanes every link of their pool can use.
 
     Supply is shared by a partner's sites, pooled per (partner, product, plant key): for an
@@ -658,9 +683,17 @@ def _pool_partner_supply(lanes: _Lanes, products: pd.DataFrame) -> _Lanes:
         ["partner_id", "product_id", "plant_key"])["slack"].min().reset_index()
     supply = supply.merge(slack, on=["partner_id", "product_id", "plant_key"])
     supply = supply[supply["hours"] <= supply["slack"] + 1e-9].drop(columns="slack")
-    # of a lane's mode pairs that fit, the cheapest
-    supply = supply.sort_values(["cost_usd_per_shipment", "hours"], kind="stable").drop_duplicates(
-        ["partner_id", "product_id", "plant_key", "plant_id", "hub_id"]).sort_index()
+    # of a lane's mode pairs that fit, the least cost a dose: route and the hub's handling
+    # at the cadence the pair keeps (its hours plus the pool's slowest delivery leg)
+    slowest = links.groupby(["partner_id", "product_id", "plant_key"])["leg_hours"].max()
+    delivery = np.array([slowest.get(key, 0.0) for key in zip(
+        supply["partner_id"], supply["product_id"], supply["plant_key"], strict=True)], float)
+    per_shipment = supply["cost_usd_per_shipment"] + supply["hub_id"].map(handling).astype(float)
+    spd = _cadence_columns(supply, products, supply["hours"] + delivery)["shipments_per_dose"]
+    supply = supply.assign(per_dose=per_shipment * spd).sort_values(
+        ["per_dose", "cost_usd_per_shipment", "hours"], kind="stable").drop_duplicates(
+        ["partner_id", "product_id", "plant_key", "plant_id", "hub_id"]).sort_index().drop(
+        columns="per_dose")
     return replace(lanes, supply=supply, links=links.drop(columns=["limit_hours"]))
 
 
@@ -782,8 +815,8 @@ def prepare(case: Case) -> Prepared:
     partner_supply = _partner_supply(net, products)
     rows = _site_product_lanes(net, products, _supply_hours(partner_supply),
                                cfg.service.max_vein_to_vein_days)
-    lanes = _lane_cadence(_pool_partner_supply(_lane_frames(rows, partner_supply), products),
-                          products)
+    lanes = _lane_cadence(_pool_partner_supply(_lane_frames(rows, partner_supply), products,
+                                               net.hubs["cost_usd_per_shipment"]), products)
     ordering, lanes = _apply_ordering(case, products, net.sites, lanes)
     lanes = _stock_cadence(lanes, ordering.depots, products)
     blocked_rows = rows.blocked + ordering.blocked
