@@ -191,6 +191,25 @@ def test_starting_material_uses_hub_capacity_and_handling():
         pytest.approx(40 * 300, rel=1e-6)
 
 
+def test_partner_delivery_is_timed_on_the_supply_in_use():
+    """60 patients: S2 is served through P1. Two supply pairs reach P1: ground (fastest)
+    and air (cheapest, so the one in use). The delivery row's hours are the air supply's
+    plus the P1 -> S2 leg, and its vein-to-vein time follows; before, the row was timed on
+    the ground supply that nothing used."""
+    p1 = (40.05, -76.05)
+    result = solve_case(edit(tiny(), "products", "p1", incidence_per_100k=20.0))
+    s = result.shipments.set_index("leg")
+    supply, delivery = s.loc["partner_supply"], s.loc["partner_delivery"]
+    assert (supply["first_leg_mode"], supply["last_leg_mode"]) == ("air", "air")
+    assert supply["transit_hours"] == pytest.approx(air(L1, H1)[0] + air(H1, p1)[0], rel=1e-6)
+    assert ground(L1, H1)[0] + ground(H1, p1)[0] < supply["transit_hours"]
+    assert delivery["transit_hours"] == pytest.approx(
+        supply["transit_hours"] + air(p1, (40.1, -76.0))[0], rel=1e-6)
+    cells = s.loc["starting_material"].set_index("site_id").at["S2", "transit_hours"]
+    assert delivery["vein_to_vein_days"] == pytest.approx(
+        (cells + 17 * 24 + delivery["transit_hours"]) / 24, rel=1e-6)
+
+
 def test_partner_delivery_is_paid_once_in_the_partner_fee():
     """60 patients: S2 opens with partner P1 (tests/test_model.py). The partner -> site leg
     is in P1's $500 per dose; transport is exactly the plant lanes, partner supply and

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from ..data.cadence import doses_within_life, shipments_per_dose
 from ..data.geography import haversine_km
 from ..inventory.ordering import COST_PARTS
 from ..model.common import MONEY
@@ -258,6 +259,37 @@ def _aged(frame: pd.DataFrame, from_stock: np.ndarray | None) -> pd.DataFrame:
     return out
 
 
+def _supplied_as_used(prep: Prepared, used: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """Partner deliveries timed on the supply the solution uses: prepare times a link on the
+    fastest supply to its partner (enough to know it fits), but the cheaper supply the
+    network takes may be slower, leaving fewer doses a shipment. Each delivery gets the
+    slowest supply lane in use for its pool, plus its own leg, and the cadence that leaves
+    (doses drawn from a depot's stock keep their aged cadence)."""
+    slowest = used.groupby(["partner_id", "product_id", "plant_key"])["hours"].max()
+    supply = np.array([slowest.get(key, np.nan) for key in zip(
+        links["partner_id"], links["product_id"], links["plant_key"], strict=True)], float)
+    timed = ~np.isnan(supply)
+    if not timed.any():
+        return links
+    hours = np.where(timed, supply + links["leg_hours"].to_numpy(float),
+                     links["hours"].to_numpy(float))
+    products = prep.products
+
+    def fact(column: str) -> np.ndarray:
+        return links["product_id"].map(products[column]).to_numpy(float)
+
+    usable = fact("shelf_budget_hours") - hours
+    requested, interval = fact("doses_per_shipment"), fact("dose_interval_days")
+    fresh = timed & ~links["from_depot_stock"].to_numpy(bool)
+    return links.assign(
+        hours=hours,
+        doses_per_shipment=np.where(fresh, doses_within_life(requested, interval, usable),
+                                    links["doses_per_shipment"]),
+        shipments_per_dose=np.where(fresh, shipments_per_dose(
+            fact("doses_per_patient"), requested, interval, usable),
+            links["shipments_per_dose"]))
+
+
 def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
                     v: np.ndarray | None = None,
                     from_stock: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
@@ -289,7 +321,7 @@ def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
         "transit_hours": sup["hours"], "cost_usd_per_shipment": sup["cost_usd_per_shipment"],
         **{c: sup[c] for c in (*LEG_COLUMNS, *CADENCE)}, "from_depot_stock": False,
     })
-    links = _aged(prep.partner_links, stock_links).assign(doses=q)
+    links = _supplied_as_used(prep, sup, _aged(prep.partner_links, stock_links).assign(doses=q))
     links = links[links["doses"] > 0]
     delivery = pd.DataFrame({
         "leg": "partner_delivery", "plant_id": links["plant_key"], "hub_id": "",
