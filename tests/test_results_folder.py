@@ -189,6 +189,50 @@ def test_an_unreadable_manifest_means_nothing_is_removed(tmp_path: Path) -> None
     assert [f["path"] for f in manifest(out)["runs"][0]["files"]] == ["b.csv"]
 
 
+def test_a_file_netopt_did_not_write_is_never_overwritten(tmp_path: Path) -> None:
+    """A user's sites.csv where a run would write its own: the run is refused before
+    anything moves, and the folder stays as it was (a dataset folder given as --out lost
+    seven of its nine input tables to result tables of the same names)."""
+    out = tmp_path / "data"
+    write_files(out, {"sites.csv": "site_id\nS1\n", "notes.txt": "mine"})
+    before = snapshot(out)
+    with pytest.raises(FolderError, match=r"did not write .*\(sites\.csv\)"), \
+            results_folder(out, Run("solve")) as staging:
+        write_files(staging.dir, {"sites.csv": "result", "summary.json": "{}"})
+    assert snapshot(out) == before
+    assert staging_left(out) == []
+    # netopt's own file of that name, from an earlier run, is replaced as before
+    with results_folder(tmp_path / "res", Run("solve")) as staging:
+        write_files(staging.dir, {"sites.csv": "old"})
+    with results_folder(tmp_path / "res", Run("solve")) as staging:
+        write_files(staging.dir, {"sites.csv": "new"})
+    assert (tmp_path / "res" / "sites.csv").read_text() == "new"
+
+
+def test_solve_into_a_dataset_folder_exits_2_before_any_work(tmp_path: Path) -> None:
+    data = tmp_path / "tiny"
+    shutil.copytree(ROOT / "tests" / "data" / "tiny", data)
+    before = snapshot(data)
+    result = runner.invoke(app, ["solve", str(TINY), "--out", str(data), "--no-report"])
+    assert result.exit_code == 2, result.output
+    assert "input tables netopt did not write" in result.output
+    assert "sites.csv" in result.output and "solving" not in result.output
+    assert snapshot(data) == before
+    # a file of the user's found only once the results are ready: exit 2 too, not an
+    # internal error, and the file kept
+    mine = tmp_path / "mine"
+    write_files(mine, {"summary.json": "{}"})
+    code = subprocess.run(
+        [sys.executable, "-c", "import sys; from netopt.cli.app import main; "
+         "sys.argv[0] = 'netopt'; main()", "solve", str(TINY), "--out", str(mine),
+         "--no-report"], capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(ROOT), os.environ.get("PYTHONPATH", "")])})
+    assert code.returncode == 2, code.stderr
+    assert "did not write" in code.stderr and "internal error" not in code.stderr
+    assert (mine / "summary.json").read_text() == "{}"
+
+
 def test_out_problems(tmp_path: Path) -> None:
     file = tmp_path / "file.txt"
     file.write_text("x")

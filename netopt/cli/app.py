@@ -18,8 +18,10 @@ try:  # Ctrl-C while Python loads the command line: one line, no traceback
     import typer
     from rich.markup import escape
 
+    from ..results.folder import FolderError
     from .common import (
         EXIT_INTERRUPTED,
+        EXIT_INVALID,
         err_console,
         forget_output_folder,
         interrupted_message,
@@ -124,6 +126,10 @@ def main() -> None:
     except KeyboardInterrupt:
         _interrupted()
         sys.exit(EXIT_INTERRUPTED)
+    except FolderError as exc:  # found only when the files are ready: the folder, not a bug
+        err_console.print(f"[bold red]error[/]: {escape(str(exc))}", soft_wrap=True,
+                          highlight=False)
+        sys.exit(EXIT_INVALID)
     except Exception as exc:  # noqa: BLE001 - last resort: a message, never a traceback
         logging.getLogger("netopt").debug("internal error", exc_info=True)
         err_console.print(f"[bold red]internal error[/]: {escape(type(exc).__name__)}: "

@@ -16,7 +16,13 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from ..data.problems import InputError, Problem
-from ..results.folder import commits, committed, out_problem
+from ..data.schema import TABLES
+from ..results.folder import (
+    commits,
+    committed,
+    foreign_files,
+    out_problem,
+)
 
 EXIT_INVALID = 2
 EXIT_INFEASIBLE = 3
@@ -93,6 +99,11 @@ def output_folder(out: Path, option: str = "--out") -> Path:
     """Check the folder a command will write before any work: exit 2 at once when it is a
     file or lies under one. Remembered for the message of an interrupted run."""
     problem = out_problem(out)
+    if problem is None:  # a dataset's tables carry the names of result tables
+        inputs = foreign_files(out, [f"{name}.csv" for name in TABLES])
+        problem = (f"{out} holds input tables netopt did not write ({', '.join(inputs)}), "
+                   "which result tables of the same names would overwrite: choose another "
+                   "folder") if inputs else None
     if problem:
         err_console.print(f"[bold red]error[/]: {option}: {escape(problem)}", soft_wrap=True,
                           highlight=False)

@@ -259,9 +259,29 @@ def _staged_files(stage: Path) -> list[dict[str, Any]]:
     return [file_entry(p, p.relative_to(stage).as_posix()) for p in files]
 
 
+def foreign_files(folder: Path, names: Iterable[str]) -> list[str]:
+    """Those of `names` (paths relative to `folder`) that are files there which no netopt run
+    wrote (not in the folder's manifest): a user's own, such as a dataset's input tables,
+    which share their names with result tables."""
+    folder = Path(folder)
+    ours = {f["path"] for r in read_manifest(folder) for f in r["files"]}
+    return sorted(n for n in names if n not in ours and (folder / n).is_file())
+
+
+def foreign_problem(folder: Path, names: list[str]) -> str:
+    """The refusal for `foreign_files`."""
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"{folder} holds files netopt did not write that results would replace ({shown}): "
+            "choose another folder, or move them away")
+
+
 def _check_destinations(root: Path, staged: list[dict[str, Any]]) -> None:
     """Every staged file can take its place (no folder of that name, no file where a
-    subfolder goes): checked before anything moves, so a refusal changes nothing."""
+    subfolder goes, no file of the user's: results never overwrite a file netopt did not
+    write): checked before anything moves, so a refusal changes nothing."""
+    foreign = foreign_files(root, [f["path"] for f in staged])
+    if foreign:
+        raise FolderError(foreign_problem(root, foreign))
     for f in staged:
         dest = root / f["path"]
         if dest.is_dir():
