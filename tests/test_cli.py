@@ -128,3 +128,35 @@ def test_command_lists_print_each_summary_as_one_sentence() -> None:
     for info in import_app.registered_commands:
         first = inspect.getdoc(info.callback).split("\n\n")[0]
         assert " ".join(first.split()) in sub.output
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--time-limit", "0"], "'--time-limit': 0: give seconds above 0"),
+    (["--time-limit", "-5"], "'--time-limit': -5: give seconds above 0"),
+    (["--gap", "-1"], "'--gap': -1: give a share from 0 to 1"),
+    (["--gap", "5"], "'--gap': 5: give a share from 0 to 1"),
+    (["--threads", "0"], "'--threads'"),
+    (["--seed", "-1"], "'--seed'"),
+])
+def test_solver_numbers_on_the_command_line_are_checked_like_the_model_files(
+        tmp_path: Path, args: list[str], words: str) -> None:
+    """Before, `--time-limit -5` ran and recorded -5 s, `--time-limit 0` gave a network at a
+    39 % gap with exit 0, and `--gap -1` ended in an internal error: each now exits 2
+    naming the option, before any work (no result folder)."""
+    out = tmp_path / "res"
+    result = CliRunner().invoke(app, ["solve", str(TINY), "--out", str(out), *args],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert words in result.output
+    assert not out.exists()
+
+
+def test_solve_case_checks_its_overrides_like_the_model_file() -> None:
+    from netopt.data.case import load_case
+    from netopt.data.problems import InputError
+    from netopt.results.pipeline import solve_case
+
+    with pytest.raises(InputError, match=r"solver\.time_limit': Input should be greater than 0"):
+        solve_case(load_case(TINY), time_limit=-5)
+    with pytest.raises(InputError, match=r"solver\.mip_gap'"):
+        solve_case(load_case(TINY), gap=2.0)

@@ -36,6 +36,21 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 
+def positive_seconds(value: float | None) -> float | None:
+    """--time-limit: above 0 seconds, as solver.time_limit in a model file (typer exits 2
+    with the option's name)."""
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"{value:g}: give seconds above 0")
+    return value
+
+
+def gap_share(value: float | None) -> float | None:
+    """--gap: a share from 0 to 1 (0.005 is 0.5 %)."""
+    if value is not None and not 0 <= value <= 1:
+        raise typer.BadParameter(f"{value:g}: give a share from 0 to 1 (0.005 is 0.5 %)")
+    return value
+
+
 def report_problems(problems: list[Problem], title: str) -> None:
     """Print problems as a plain list (one per line) so they are readable when piped."""
     n_err = sum(p.severity == "error" for p in problems)

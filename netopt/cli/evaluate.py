@@ -8,13 +8,15 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from .common import positive_seconds
+
 
 def evaluate(
     result_dir: Path = typer.Argument(..., help="Folder written by `netopt solve --out`."),
     model: Path = typer.Argument(..., help="Model file to evaluate the network in (YAML)."),
     out: Path | None = typer.Option(None, "--out", "-o",
                                     help="Result folder (default reports/<model>-held)."),
-    time_limit: float | None = typer.Option(None, "--time-limit",
+    time_limit: float | None = typer.Option(None, "--time-limit", callback=positive_seconds,
                                             help="Seconds for the solver (default: the "
                                             "model's)."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip map and reports."),

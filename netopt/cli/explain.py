@@ -8,6 +8,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from .common import positive_seconds
+
 MAX_MOVES = 15
 
 
@@ -16,7 +18,7 @@ def explain(
     site_id: str = typer.Argument(..., help="The site to explain (site_id of sites.csv)."),
     product: str | None = typer.Option(None, "--product", "-p",
                                        help="Explain the site's offer of this product only."),
-    time_limit: float | None = typer.Option(None, "--time-limit",
+    time_limit: float | None = typer.Option(None, "--time-limit", callback=positive_seconds,
                                             help="Seconds for each re-solve (default: the "
                                             "model's)."),
     redesign: bool = typer.Option(False, "--redesign",

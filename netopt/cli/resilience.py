@@ -8,6 +8,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from .common import positive_seconds
+
 
 def resilience(
     result_dir: Path = typer.Argument(..., help="Folder written by `netopt solve --out`."),
@@ -15,7 +17,7 @@ def resilience(
                                     help="Where to write resilience.csv (default: RESULT_DIR)."),
     partners: bool = typer.Option(True, "--partners/--no-partners",
                                   help="Also take out each active cold-storage partner."),
-    time_limit: float | None = typer.Option(None, "--time-limit",
+    time_limit: float | None = typer.Option(None, "--time-limit", callback=positive_seconds,
                                             help="Seconds per re-solve (default: the model's)."),
 ) -> None:
     """Take out each active hub (and partner) in turn, re-route on the rest of the chosen

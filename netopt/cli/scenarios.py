@@ -17,6 +17,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from .common import gap_share, positive_seconds
+
 EXIT_INVALID = 2
 
 
@@ -190,9 +192,10 @@ SchedulerOpt = Annotated[str | None, typer.Option("--scheduler",
                                                   help="Dask scheduler address.")]
 DaskOpt = Annotated[bool, typer.Option("--dask", help="Run on a local Dask cluster.")]
 TimeLimitOpt = Annotated[float | None, typer.Option(
-    "--time-limit", help="Seconds for the solver per scenario.")]
-GapOpt = Annotated[float | None, typer.Option("--gap", help="Relative MIP gap to stop at.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Solver random seed.")]
+    "--time-limit", callback=positive_seconds, help="Seconds for the solver per scenario.")]
+GapOpt = Annotated[float | None, typer.Option("--gap", callback=gap_share,
+                                              help="Relative MIP gap to stop at.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="Solver random seed.")]
 SolverOpt = Annotated[str | None, typer.Option(
     "--solver", help="MILP solver for every scenario: highs, gurobi, cplex, xpress, scip or cbc "
     "if installed (default: each model's solver.name).")]

@@ -14,8 +14,10 @@ from .common import (
     console,
     err_console,
     fail_no_network,
+    gap_share,
     load_or_exit,
     output_folder,
+    positive_seconds,
     solver_or_exit,
 )
 
@@ -28,10 +30,12 @@ def register(app: typer.Typer) -> None:
 def solve(
     model: Path = typer.Argument(..., help="Model file (YAML)."),
     out: Path = typer.Option(None, "--out", help="Result folder (default reports/<model>)."),
-    time_limit: float = typer.Option(None, "--time-limit", help="Seconds for the solver."),
-    gap: float = typer.Option(None, "--gap", help="Relative MIP gap to stop at."),
-    threads: int = typer.Option(None, "--threads", help="Solver threads."),
-    seed: int = typer.Option(None, "--seed", help="Solver random seed."),
+    time_limit: float = typer.Option(None, "--time-limit", callback=positive_seconds,
+                                     help="Seconds for the solver."),
+    gap: float = typer.Option(None, "--gap", callback=gap_share,
+                              help="Relative MIP gap to stop at."),
+    threads: int = typer.Option(None, "--threads", min=1, help="Solver threads."),
+    seed: int = typer.Option(None, "--seed", min=0, help="Solver random seed."),
     solver: str = typer.Option(None, "--solver", help="MILP solver: highs (default), gurobi, "
                                "cplex, xpress, scip or cbc if installed (`netopt doctor`)."),
     strict: bool = typer.Option(False, "--strict", help="Treat input warnings as errors."),

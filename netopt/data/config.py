@@ -137,7 +137,8 @@ class SolverSettings(_Strict):
     )
     time_limit: float = Field(60.0, gt=0, description="Wall-clock limit for the solver "
                               "(seconds).")
-    mip_gap: float = Field(0.005, ge=0, description="Relative MIP gap at which the solver stops.")
+    mip_gap: float = Field(0.005, ge=0, le=1, description="Relative MIP gap at which the "
+                           "solver stops (a share: 0.005 is 0.5 %).")
     threads: int = Field(1, ge=1, description="Solver threads. With 2 or more, a large "
                          "model's start (`warm_start`) leaves one to a second process that "
                          "proves the bound (docs/concepts.md), and `netopt resilience` and "

@@ -9,7 +9,11 @@ import logging
 import time
 from collections.abc import Callable
 
+from pydantic import ValidationError
+
 from ..data.case import Case
+from ..data.config import SolverSettings
+from ..data.problems import InputError, Problem
 from ..model.build import build_model
 from ..model.calendar import horizon_text, plan_timeline
 from ..model.prepare import Prepared, prepare
@@ -39,6 +43,17 @@ def _noop(_: str) -> None:
     return None
 
 
+def _checked(solver: SolverSettings, updates: dict) -> SolverSettings:
+    """`solver` with `updates`, validated like the model file's settings (InputError naming
+    the setting otherwise; model_copy alone validates nothing)."""
+    try:
+        return SolverSettings.model_validate({**solver.model_dump(), **updates})
+    except ValidationError as exc:
+        raise InputError([Problem("solve_case", None, "solver." + ".".join(
+            str(part) for part in err["loc"]), err["msg"], repr(err.get("input")))
+            for err in exc.errors()]) from None
+
+
 def solve_case(case: Case, time_limit: float | None = None, gap: float | None = None,
                threads: int | None = None, seed: int | None = None, tee: bool = False,
                progress: Progress = _noop, prepared: Prepared | None = None,
@@ -55,8 +70,8 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
                                  ("threads", threads), ("seed", seed)) if v is not None}
     if solver_name is not None:
         updates["name"] = check_name(solver_name)
-    if updates:
-        solver = solver.model_copy(update=updates)
+    if updates:  # checked as the model file's settings are: a limit of 0 s, a gap of -1...
+        solver = _checked(solver, updates)
     if solver.name != "highs":
         require(solver.name)
     label = LABELS[solver.name]
