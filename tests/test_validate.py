@@ -61,6 +61,16 @@ def test_composite_key_duplicates() -> None:
     assert problems[0].value == "Z1 / S1 / "
 
 
+def test_composite_key_duplicates_without_the_optional_key_column() -> None:
+    """assignment_costs without its optional product_id column: the second Z1/S1 row used to
+    be dropped without a word (the solve took one of the two costs)."""
+    rows = [{"zone_id": "Z1", "site_id": "S1", "cost_usd_per_patient": "100"},
+            {"zone_id": "Z1", "site_id": "S1", "cost_usd_per_patient": "7"}]
+    _, problems = parse_table(TABLES["assignment_costs"], raw("assignment_costs", rows))
+    assert where(problems) == [(3, "zone_id")]
+    assert "first used on row 2" in problems[0].message
+
+
 @pytest.mark.parametrize("blank", ["", "nan", "NaN", "N/A", "null", "None"])
 def test_blank_or_nan_in_required_column(blank: str) -> None:
     _, problems = parse_table(TABLES["zones"], raw("zones", [zone("Z1", population=blank)]))
