@@ -20,3 +20,36 @@ def test_models_are_shipped() -> None:
 def test_model_file_validates(path: Path) -> None:
     case = load_case(path, strict=True)
     assert len(case.products) >= 1
+
+
+@pytest.mark.parametrize(("setting", "text"), [
+    ("solver.time_limit", "solver:\n  time_limit: yes\n"),
+    ("demand_scale", "demand_scale: no\n"),
+    ("service.min_share", "service:\n  min_share: true\n"),
+])
+def test_yes_no_where_a_number_is_expected_is_refused(tmp_path: Path, setting: str,
+                                                      text: str) -> None:
+    """YAML reads yes/no/true/false as booleans, which were taken as 1 and 0: `time_limit:
+    yes` was a 1-second limit and `demand_scale: no` a case without patients."""
+    from netopt.data.case import load_case
+    from netopt.data.problems import InputError
+
+    model = tmp_path / "m.yaml"
+    tiny = Path(__file__).parent / "data" / "tiny.yaml"
+    model.write_text(f"extends: {tiny}\nname: m\n{text}", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_case(model)
+    (problem,) = err.value.problems
+    assert problem.column == setting and problem.file.endswith("m.yaml")
+    assert "not yes/no/true/false" in problem.message
+
+
+def test_yes_no_settings_still_take_yes_and_no(tmp_path: Path) -> None:
+    from netopt.data.case import load_case
+
+    model = tmp_path / "m.yaml"
+    tiny = Path(__file__).parent / "data" / "tiny.yaml"
+    model.write_text(f"extends: {tiny}\nname: m\nservice:\n  allow_unserved: no\nsolver:\n"
+                     "  strong_linking: yes\n", encoding="utf-8")
+    config = load_case(model).config
+    assert config.service.allow_unserved is False and config.solver.strong_linking is True

@@ -8,13 +8,41 @@ from the field descriptions here.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_yes_no_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """YAML reads yes/no/true/false as booleans, which pydantic would take as 1 and 0
+        (`time_limit: yes` was a 1-second limit, `demand_scale: no` no patients at all): a
+        setting that is not a yes/no one refuses them."""
+        if isinstance(value, bool) and info.field_name is not None and not _takes_bool(
+                cls.model_fields[info.field_name].annotation):
+            raise ValueError("expected a value, not yes/no/true/false")
+        return value
+
+
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field's type accepts a boolean as such (bool, a union with bool, Any)."""
+    if annotation is bool or annotation is Any:
+        return True
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return any(isinstance(arg, bool) for arg in get_args(annotation))
+    return origin is not None and any(_takes_bool(arg) for arg in get_args(annotation))
 
 
 class SiteSettings(_Strict):
