@@ -525,3 +525,19 @@ def test_an_input_the_case_lacks_is_an_empty_table_of_its_own(project: Path) -> 
     first.index.name = "changed"
     again = case.policies
     assert again is not first and "added" not in again.columns and again.index.name is None
+
+
+def test_a_table_under_a_near_name_is_named_in_a_warning(tmp_path: Path) -> None:
+    """incidences.csv (for incidence.csv) was left out without a word: the case solved
+    without its state rates. Now a warning names the file and the table it may mean."""
+    data = tmp_path / "tiny"
+    shutil.copytree(TINY, data)
+    (data / "incidences.csv").write_text("state,product_id,incidence_per_100k\nNY,p1,300\n",
+                                         encoding="utf-8")
+    model = tmp_path / "m.yaml"
+    model.write_text("name: m\ndataset: tiny\n", encoding="utf-8")
+    (warning,) = load_case(model).warnings
+    assert warning.severity == "warning" and warning.file.endswith("incidences.csv")
+    assert "did you mean incidence.csv?" in warning.message
+    with pytest.raises(InputError):  # --strict: warnings are errors
+        load_case(model, strict=True)

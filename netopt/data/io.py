@@ -5,6 +5,7 @@ Tables are read as text (see `tables.py`); typing happens in `validate`.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,7 +276,25 @@ def read_tables(folder: str | Path) -> tuple[dict[str, RawTable], list[Problem]]
         problems += probs
         if frame is not None:
             tables[name] = RawTable(name, display_path(files[0]), frame)
-    return tables, problems
+    return tables, problems + _unknown_tables(folder)
+
+
+def _unknown_tables(folder: Path) -> list[Problem]:
+    """A warning for each table-like file the dataset does not read: an optional table saved
+    under a near name (incidences.csv, Incidence.csv) would otherwise be left out without a
+    word, and the case solved without it."""
+    known = {f"{name}{suffix}" for name in TABLES for suffix in TABLE_SUFFIXES}
+    problems = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.suffix.lower() not in TABLE_SUFFIXES or path.name in known:
+            continue
+        near = difflib.get_close_matches(path.stem.lower(), list(TABLES), n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]}{path.suffix.lower()}?)" if near else ""
+        problems.append(Problem(
+            display_path(path), None, None,
+            f"not a table netopt reads: ignored{hint}; the tables are "
+            f"{', '.join(TABLES)}", severity="warning"))
+    return problems
 
 
 def read_dataset(source: str | Path) -> tuple[dict[str, RawTable], list[Problem]]:
