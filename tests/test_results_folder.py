@@ -328,6 +328,25 @@ def test_analyses_with_out_leave_their_source_byte_identical(tmp_path: Path) -> 
     assert snapshot(src) == before
 
 
+def test_an_analysis_never_writes_into_another_runs_folder(tmp_path: Path) -> None:
+    """`report A --out B` put A's report over B's summary, and `resilience A --out B`
+    replaced B's workbook with A's: both exit 2 now and leave B as it was; the same
+    analysis again into its own --out folder still works."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        assert runner.invoke(app, ["solve", str(TINY), "--out", str(folder)]).exit_code == 0
+    before = snapshot(b)
+    for command in ("report", "resilience", "finance"):
+        res = runner.invoke(app, [command, str(a), "--out", str(b)], env={"COLUMNS": "300"})
+        assert res.exit_code == 2, (command, res.output)
+        assert "holds the results of a solve run" in res.output
+    assert snapshot(b) == before
+    again = tmp_path / "again"
+    for _ in range(2):
+        res = runner.invoke(app, ["finance", str(a), "--out", str(again)])
+        assert res.exit_code == 0, res.output
+
+
 def test_simulate_refuses_the_result_folder_itself_as_out(tmp_path: Path) -> None:
     src = tmp_path / "src"
     assert runner.invoke(app, ["solve", str(TINY), "--out", str(src)]).exit_code == 0

@@ -22,6 +22,7 @@ from ..results.folder import (
     committed,
     foreign_files,
     out_problem,
+    read_manifest,
 )
 
 EXIT_INVALID = 2
@@ -125,6 +126,28 @@ def output_folder(out: Path, option: str = "--out") -> Path:
         raise typer.Exit(EXIT_INVALID)
     _target[:] = [(Path(out), commits())]
     return Path(out)
+
+
+def analysis_folder(out: Path | None, result_dir: Path, option: str = "--out") -> Path:
+    """The folder an analysis of RESULT_DIR (report, finance, resilience) writes: RESULT_DIR
+    itself, or `--out`, which must not hold another run's results: the analysis would sit
+    beside results it did not read (a report titled for one model over another's summary)."""
+    target = output_folder(out or result_dir, option)
+    if out is None or Path(out).resolve() == Path(result_dir).resolve():
+        return target
+    source = Path(result_dir).resolve()
+    others = [r for r in read_manifest(target)
+              if not (r.get("source") and Path(r["source"]).resolve() == source)]
+    if others or (not read_manifest(target) and (target / "summary.json").is_file()):
+        what = (f"a {others[0]['command']} run" + (f" of {others[0]['model']}"
+                                                   if others[0].get("model") else "")
+                if others else "another run")
+        err_console.print(f"[bold red]error[/]: {option}: {escape(str(target))} holds the "
+                          f"results of {escape(what)}, not of {escape(str(result_dir))}: give "
+                          "a new or empty folder, or leave it out to write into the result "
+                          "folder itself", soft_wrap=True, highlight=False)
+        raise typer.Exit(EXIT_INVALID)
+    return target
 
 
 def forget_output_folder() -> None:

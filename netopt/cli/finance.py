@@ -25,9 +25,9 @@ def finance(
     from ..report import relink_report
     from ..report.finance import finance_totals, policy_mix, write_finance
     from ..results.folder import Run, results_folder
-    from .common import console, err_console, load_or_exit, output_folder
+    from .common import analysis_folder, console, err_console, load_or_exit
 
-    target = output_folder(out or result_dir)
+    target = analysis_folder(out, result_dir)
     summary_path = result_dir / "summary.json"
     table_path = result_dir / "finance.csv"
     for path in (summary_path, table_path):

@@ -32,15 +32,15 @@ def resilience(
     from ..results.folder import Run, results_folder
     from ..solver.diagnose import NoNetworkInTime
     from .common import (
+        analysis_folder,
         console,
         err_console,
         fail_input,
         fail_no_network,
-        output_folder,
         solved_folder_and_case,
     )
 
-    target = output_folder(out or result_dir)
+    target = analysis_folder(out, result_dir)
     result, summary, case = solved_folder_and_case(
         result_dir, ("sites", "hubs", "partners", "shipments"),
         "the N-1 analysis re-solves the model")

@@ -11,6 +11,7 @@ from rich.table import Table as RichTable
 from .common import (
     EXIT_INFEASIBLE,
     EXIT_INVALID,
+    analysis_folder,
     console,
     err_console,
     fail_no_network,
@@ -131,7 +132,7 @@ def report(
     from ..report import write_reports
     from ..results.tables import Results
 
-    target = output_folder(out or result_dir)
+    target = analysis_folder(out, result_dir)
     if not (result_dir / "summary.json").exists():
         err_console.print(f"error: {result_dir}: no summary.json (not a `netopt solve` folder)")
         raise typer.Exit(EXIT_INVALID)
