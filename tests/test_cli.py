@@ -160,3 +160,37 @@ def test_solve_case_checks_its_overrides_like_the_model_file() -> None:
         solve_case(load_case(TINY), time_limit=-5)
     with pytest.raises(InputError, match=r"solver\.mip_gap'"):
         solve_case(load_case(TINY), gap=2.0)
+
+
+@pytest.mark.parametrize("damage", ["truncated summary", "summary a list", "sites without active"])
+def test_a_damaged_result_folder_exits_2_naming_what_is_wrong(tmp_path: Path, damage: str) -> None:
+    """Each used to end in an internal error (exit 1): JSONDecodeError, AttributeError,
+    TypeError or KeyError: 'active', depending on the command."""
+    good = tmp_path / "good"
+    assert CliRunner().invoke(app, ["solve", str(TINY), "--out", str(good),
+                                    "--no-report"]).exit_code == 0
+    bad = tmp_path / "bad"
+    shutil.copytree(good, bad)
+    if damage == "truncated summary":
+        (bad / "summary.json").write_text('{"model": "tiny", ', encoding="utf-8")
+        words = "summary.json"
+    elif damage == "summary a list":
+        (bad / "summary.json").write_text("[]", encoding="utf-8")
+        words = "not the summary of a netopt solve"
+    else:
+        sites = bad / "sites.csv"
+        lines = sites.read_text(encoding="utf-8").split("\n")
+        sites.write_text("\n".join([lines[0].replace(",active,", ",is_active,"), *lines[1:]]),
+                         encoding="utf-8")
+        words = "sites.csv has no column active"
+    commands = [["report", str(bad), "--out", str(tmp_path / "r")],
+                ["explain", str(bad), "S1"], ["resilience", str(bad)],
+                ["evaluate", str(bad), str(TINY), "--out", str(tmp_path / "e"), "--no-report"]]
+    if damage != "sites without active":
+        commands.append(["finance", str(bad)])
+    for command in commands:
+        result = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
+        assert result.exit_code == 2, (command, result.output)
+        assert "internal error" not in result.output
+    if damage != "summary a list":  # finance says "cannot read the result" in its words
+        assert words in result.output

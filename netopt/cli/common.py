@@ -208,9 +208,17 @@ def solved_folder(result_dir: Path, tables: tuple[str, ...]):  # noqa: ANN201 - 
     try:
         result = Results.read(result_dir)
         for name in tables:
-            getattr(result, name)
-    except (ValueError, OSError, KeyError, AttributeError) as exc:
+            frame = getattr(result, name)
+            lacking = [c for c in _COLUMNS_READ.get(name, ()) if c not in frame.columns]
+            if lacking:
+                raise ValueError(f"{name}.csv has no column {', '.join(lacking)}")
+    except (ValueError, OSError, KeyError, AttributeError, TypeError) as exc:
         err_console.print(f"[red]{escape(str(result_dir))}: not a complete result folder "
                           f"({escape(str(exc))})[/]")
         raise typer.Exit(EXIT_INVALID) from None
     return result
+
+
+#: the columns of a result table the analyses read to know the network
+_COLUMNS_READ = {"sites": ("site_id", "active"), "hubs": ("hub_id", "active"),
+                 "partners": ("partner_id", "active")}

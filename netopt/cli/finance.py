@@ -36,8 +36,13 @@ def finance(
                               "by `netopt solve` (re-solve results from older versions)")
             raise typer.Exit(EXIT_INVALID)
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ValueError(f"{summary_path}: not valid JSON ({exc})") from None
         table = pd.read_csv(table_path, keep_default_na=False, na_values=[""])
+        if not isinstance(summary, dict):
+            raise ValueError(f"{summary_path}: not the summary of a netopt solve")
     except (ValueError, OSError) as exc:
         err_console.print(f"[red]{escape(str(result_dir))}: cannot read the result: "
                           f"{escape(str(exc))}[/]")

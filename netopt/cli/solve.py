@@ -10,7 +10,6 @@ from rich.table import Table as RichTable
 
 from .common import (
     EXIT_INFEASIBLE,
-    EXIT_INVALID,
     analysis_folder,
     console,
     err_console,
@@ -19,6 +18,7 @@ from .common import (
     load_or_exit,
     output_folder,
     positive_seconds,
+    solved_folder,
     solver_or_exit,
 )
 
@@ -130,13 +130,9 @@ def report(
 ) -> None:
     """Regenerate map.html, report.html and network.xlsx from saved result tables."""
     from ..report import write_reports
-    from ..results.tables import Results
 
     target = analysis_folder(out, result_dir)
-    if not (result_dir / "summary.json").exists():
-        err_console.print(f"error: {result_dir}: no summary.json (not a `netopt solve` folder)")
-        raise typer.Exit(EXIT_INVALID)
-    result = Results.read(result_dir)
+    result = solved_folder(result_dir, ("sites", "hubs", "partners"))
     paths = write_reports(result, target)
     for path in paths:
         console.print(f"wrote {path}")

@@ -88,7 +88,13 @@ class Results:
     def read(cls, folder: Path) -> Results:
         """Load saved result tables (for `netopt report` without re-solving)."""
         folder = Path(folder)
-        summary = json.loads((folder / "summary.json").read_text())
+        try:
+            summary = json.loads((folder / "summary.json").read_text())
+        except ValueError as exc:
+            raise ValueError(f"{folder / 'summary.json'}: not valid JSON ({exc})") from None
+        if not isinstance(summary, dict) or not {"status", "termination"} <= set(summary):
+            raise ValueError(f"{folder / 'summary.json'}: not the summary of a netopt solve "
+                             "(no status and termination)")
         tables = {}
         for name in (*TABLE_NAMES, *OPTIONAL_TABLES):
             path = folder / f"{name}.csv"
