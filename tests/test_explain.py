@@ -181,3 +181,28 @@ def test_a_locked_site_keeps_its_lock_when_one_offer_is_flipped(solved):
     terms = held.costs.set_index("term")["difference_usd"]
     assert terms["site_fixed"] == pytest.approx(80_000)  # S2's, S1's $100k still paid
     assert terms["partner_fixed"] == pytest.approx(20_000)
+
+
+def test_an_analysis_says_when_the_inputs_changed_since_the_solve(tmp_path: Path) -> None:
+    """S1's capacity lowered from 50 to 10 after the solve: explain and resilience re-solved
+    today's inputs against the solved network without a word (a baseline of $6.2M against
+    the solve's $235k). Unchanged inputs give no warning."""
+    shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
+    model = tmp_path / "tiny.yaml"
+    shutil.copy(TINY, model)
+    out = tmp_path / "r"
+    runner = CliRunner()
+    assert runner.invoke(app, ["solve", str(model), "--out", str(out),
+                               "--no-report"]).exit_code == 0
+    quiet = runner.invoke(app, ["explain", str(out), "S1"], env={"COLUMNS": "300"})
+    assert quiet.exit_code == 0 and "changed since" not in quiet.output
+    sites = tmp_path / "tiny" / "sites.csv"
+    text = sites.read_text(encoding="utf-8")
+    sites.write_text(text.replace("S1,Site One,NY,40.1,-74.0,existing,oncology,cryogenic,50,",
+                                  "S1,Site One,NY,40.1,-74.0,existing,oncology,cryogenic,10,"),
+                     encoding="utf-8")
+    assert sites.read_text(encoding="utf-8") != text
+    for command in (["explain", str(out), "S1"], ["resilience", str(out)]):
+        loud = runner.invoke(app, command, env={"COLUMNS": "300"})
+        assert loud.exit_code == 0, loud.output
+        assert "or its dataset changed since this result was solved" in loud.output

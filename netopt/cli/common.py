@@ -191,8 +191,23 @@ def solved_folder_and_case(result_dir: Path, tables: tuple[str, ...], why: str):
         err_console.print(f"[red]model file {escape(str(model_file))} not found: {why}[/]")
         raise typer.Exit(EXIT_INVALID)
     case = load_or_exit(Path(model_file))
+    warn_if_inputs_changed(summary, case)
     solver_or_exit(case.config.solver.name)  # the re-solves use the model file's solver
     return result, summary, case
+
+
+def warn_if_inputs_changed(summary: dict, case) -> None:  # noqa: ANN001 - Case
+    """A warning when the model file or its dataset differ from what the solve read: the
+    analysis then re-solves today's inputs against a network chosen for others."""
+    from ..data.case import inputs_fingerprint
+
+    solved = summary.get("inputs_sha256")
+    if solved and solved != inputs_fingerprint(case):
+        err_console.print(
+            f"[yellow]warning: {escape(str(case.model_path))} or its dataset changed since "
+            "this result was solved: the analysis uses the inputs as they are now, not as "
+            "solved (solve again for a result of these inputs)[/]", soft_wrap=True,
+            highlight=False)
 
 
 def solved_folder(result_dir: Path, tables: tuple[str, ...]):  # noqa: ANN201 - Results

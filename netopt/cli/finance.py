@@ -94,6 +94,7 @@ def _tradeoff(summary: dict, table, load_or_exit, err_console):  # noqa: ANN001,
 
     from ..analysis.finance import return_tradeoff
     from ..model.prepare import prepare
+    from .common import warn_if_inputs_changed
 
     model_file = summary.get("model_file")
     if not model_file or not Path(model_file).is_file():
@@ -101,6 +102,7 @@ def _tradeoff(summary: dict, table, load_or_exit, err_console):  # noqa: ANN001,
                           "return-policy trade-off is skipped[/]")
         return pd.DataFrame()
     case = load_or_exit(Path(model_file))
+    warn_if_inputs_changed(summary, case)
     return return_tradeoff(prepare(case), table)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -535,6 +537,21 @@ def _scope_products(tables: dict[str, pd.DataFrame], config: ModelConfig) -> dic
         ac = tables["assignment_costs"]
         out["assignment_costs"] = ac[(ac["product_id"] == "") | ac["product_id"].isin(keep)]
     return out
+
+
+
+def inputs_fingerprint(case: Case) -> str:
+    """A checksum of what a solve reads from its model file and dataset: every setting but
+    the solver's (a time limit does not change the case) and every input table. Analyses
+    that load the model file again compare it with the solve's, so inputs edited since the
+    solve are said, not silently analysed in its place."""
+    digest = hashlib.sha256(json.dumps(
+        case.config.model_dump(mode="json", exclude={"solver"}), sort_keys=True,
+        default=str).encode())
+    for name in sorted(case.tables):
+        digest.update(name.encode())
+        digest.update(case.tables[name].to_csv(index=False, lineterminator="\n").encode())
+    return digest.hexdigest()
 
 
 __all__ = ["Case", "load_case", "split_list"]

@@ -16,6 +16,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ..data.cadence import doses_within_life, shipments_per_dose
+from ..data.case import inputs_fingerprint
 from ..data.geography import haversine_km
 from ..inventory.ordering import COST_PARTS
 from ..model.common import MONEY
@@ -834,6 +835,7 @@ def summary_dict(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInf
         "objective_sense": prep.case.config.objective,
         "settings": prep.case.config.model_dump(mode="json", exclude={"edits"}),
         "model_file": str(prep.case.model_path) if prep.case.model_path else None,
+        "inputs_sha256": inputs_fingerprint(prep.case),
     }
 
 
