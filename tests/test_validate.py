@@ -541,3 +541,15 @@ def test_a_table_under_a_near_name_is_named_in_a_warning(tmp_path: Path) -> None
     assert "did you mean incidence.csv?" in warning.message
     with pytest.raises(InputError):  # --strict: warnings are errors
         load_case(model, strict=True)
+
+
+def test_a_column_named_twice_in_the_header_is_an_error(tmp_path: Path) -> None:
+    """pandas kept the first 'population' and renamed the second 'population.1', which the
+    warning then named as an unknown column the file does not have."""
+    path = tmp_path / "zones.csv"
+    path.write_text("zone_id,name,state,latitude,longitude,population,population\n"
+                    "Z1,A,NY,40,-74,1000,5\n", encoding="utf-8")
+    frame, problems = read_text_table(path)
+    assert frame is None
+    assert [(p.row, p.column) for p in problems] == [(1, "population")]
+    assert "in the header twice (columns 6 and 7)" in problems[0].message

@@ -56,6 +56,9 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
             short = _short_rows(text, grid.shape[1], len(grid), shown)
             if short:
                 return None, short
+            twice = _repeated_columns(grid.iloc[0].tolist(), shown)
+            if twice:
+                return None, twice
             frame = grid.iloc[1:].reset_index(drop=True)
             frame.columns = unique_names(grid.iloc[0].tolist())
     except pd.errors.EmptyDataError:
@@ -127,6 +130,23 @@ def _short_rows(text: str, width: int, rows: int, shown: str) -> list[Problem]:
                 shown, n if aligned else None, None,
                 f"{where} has {len(fields)} of {width} fields (every row needs a cell for each "
                 "column, blank or not: is a comma missing?)"))
+    return problems
+
+
+def _repeated_columns(header: list[object], shown: str) -> list[Problem]:
+    """A column named twice in the header: which of the two holds the values is anyone's
+    guess, so neither is taken (pandas would keep the first and rename the second)."""
+    first: dict[str, int] = {}
+    problems = []
+    for i, cell in enumerate(header, start=1):
+        name = str(cell).strip()
+        if not name:
+            continue
+        if name in first:
+            problems.append(Problem(shown, 1, name, f"column '{name}' is in the header twice "
+                                    f"(columns {first[name]} and {i}): keep one"))
+        else:
+            first[name] = i
     return problems
 
 
