@@ -391,10 +391,10 @@ def test_parquet_without_an_engine_says_how_to_install_one(
 
 def test_text_table_cells_are_stripped_strings(tmp_path: Path) -> None:
     path = tmp_path / "zones.csv"
-    path.write_text("\ufeffzone_id , name,,name\n Z1 ,  A ,x,B\n", encoding="utf-8")
+    path.write_text("\ufeffzone_id , name,,state\n Z1 ,  A ,x,B\n", encoding="utf-8")
     frame, problems = read_text_table(path)
     assert problems == []
-    assert list(frame.columns) == ["zone_id", "name", "Unnamed: 2", "name.1"]
+    assert list(frame.columns) == ["zone_id", "name", "Unnamed: 2", "state"]
     assert frame.iloc[0].tolist() == ["Z1", "A", "x", "B"]
 
 
