@@ -335,3 +335,15 @@ def test_export_csv_warns_about_table_files_the_workbook_lacks(project: Path) ->
     result = run("data", "export-csv", "book.xlsx", "ds")
     assert result.exit_code == 0
     assert "assignment_costs.csv is not in the workbook" in ANSI.sub("", result.stderr)
+
+
+def test_a_workbook_is_never_replaced_without_force(project: Path) -> None:
+    """`data template` over a filled workbook replaced it with an empty one, unasked."""
+    assert run("data", "export", TINY, "filled.xlsx").exit_code == 0
+    before = Path("filled.xlsx").read_bytes()
+    for args in (("data", "template", "filled.xlsx"), ("data", "export", TINY, "filled.xlsx")):
+        result = run(*args)
+        assert result.exit_code == 2 and "--force" in result.output
+        assert Path("filled.xlsx").read_bytes() == before
+    assert run("data", "template", "filled.xlsx", "--force").exit_code == 0
+    assert Path("filled.xlsx").read_bytes() != before

@@ -27,9 +27,15 @@ def _fail(problems: list[Problem]) -> None:
     fail_input(InputError(problems))
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, force: bool = False) -> None:
     if out.suffix.lower() != ".xlsx":
         _fail([Problem(str(out), None, None, "the workbook to write must end in .xlsx")])
+    if out.exists() and not force:  # a filled workbook is the user's data
+        _fail([Problem(str(out), None, None, "the workbook exists already: give another "
+                       "name, or --force to replace it")])
+
+
+ForceOpt = typer.Option(False, "--force", help="Replace the workbook if it exists.")
 
 
 def _read_source(source: Path):  # noqa: ANN202 - dict[str, RawTable]
@@ -57,11 +63,12 @@ def data_template(
     out: Path = typer.Argument(..., help="Workbook to write (.xlsx)."),
     dataset: Path = typer.Option(None, "--dataset", help="Pre-fill from this dataset folder, "
                                  "workbook or model file's dataset."),
+    force: bool = ForceOpt,
 ) -> None:
     """Write an Excel template: one sheet per input table, header comments, drop-downs."""
     from ..data.excel import write_template
 
-    _check_out(out)
+    _check_out(out, force)
     tables = _read_source(dataset) if dataset is not None else None
     _save(lambda: write_template(out, tables), out)
     console, _ = _consoles()
@@ -73,11 +80,12 @@ def data_export(
     source: Path = typer.Argument(..., help="Model file (its dataset), dataset folder or "
                                   "workbook."),
     out: Path = typer.Argument(..., help="Workbook to write (.xlsx)."),
+    force: bool = ForceOpt,
 ) -> None:
     """Write a dataset as a workbook (lossless: `data export-csv` gives the CSVs back)."""
     from ..data.excel import export_workbook
 
-    _check_out(out)
+    _check_out(out, force)
     tables = _read_source(source)
     _save(lambda: export_workbook(tables, out), out)
     console, _ = _consoles()
