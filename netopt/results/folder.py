@@ -275,11 +275,18 @@ def foreign_problem(folder: Path, names: list[str]) -> str:
             "choose another folder, or move them away")
 
 
-def _check_destinations(root: Path, staged: list[dict[str, Any]]) -> None:
+#: files an attached run (an analysis) rewrites with their content kept: the result's
+#: workbook, copied with the analysis's sheet added, whoever wrote it
+EXTENDED = frozenset({"network.xlsx"})
+
+
+def _check_destinations(root: Path, staged: list[dict[str, Any]], attach: bool) -> None:
     """Every staged file can take its place (no folder of that name, no file where a
     subfolder goes, no file of the user's: results never overwrite a file netopt did not
-    write): checked before anything moves, so a refusal changes nothing."""
-    foreign = foreign_files(root, [f["path"] for f in staged])
+    write, but for the workbook an analysis extends): checked before anything moves, so a
+    refusal changes nothing."""
+    foreign = foreign_files(root, [f["path"] for f in staged
+                                   if not (attach and f["path"] in EXTENDED)])
     if foreign:
         raise FolderError(foreign_problem(root, foreign))
     for f in staged:
@@ -299,7 +306,7 @@ def _commit(stage: Path, root: Path, run: Run, attach: bool) -> list[Path]:
     old = read_manifest(root)
     runs, stale = plan_runs(old, run.record(), staged, attach)
     root.mkdir(parents=True, exist_ok=True)
-    _check_destinations(root, staged)
+    _check_destinations(root, staged, attach)
     for f in staged:
         dest = root / f["path"]
         dest.parent.mkdir(parents=True, exist_ok=True)
