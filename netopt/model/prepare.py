@@ -689,7 +689,7 @@ def _pool_partner_supply(lanes: _Lanes, products: pd.DataFrame,
     delivery = np.array([slowest.get(key, 0.0) for key in zip(
         supply["partner_id"], supply["product_id"], supply["plant_key"], strict=True)], float)
     per_shipment = supply["cost_usd_per_shipment"] + supply["hub_id"].map(handling).astype(float)
-    spd = _cadence_columns(supply, products, supply["hours"] + delivery)["shipments_per_dose"]
+    spd = cadence_columns(supply, products, supply["hours"] + delivery)["shipments_per_dose"]
     supply = supply.assign(per_dose=per_shipment * spd).sort_values(
         ["per_dose", "cost_usd_per_shipment", "hours"], kind="stable").drop_duplicates(
         ["partner_id", "product_id", "plant_key", "plant_id", "hub_id"]).sort_index().drop(
@@ -697,7 +697,7 @@ def _pool_partner_supply(lanes: _Lanes, products: pd.DataFrame,
     return replace(lanes, supply=supply, links=links.drop(columns=["limit_hours"]))
 
 
-def _cadence_columns(frame: pd.DataFrame, products: pd.DataFrame,
+def cadence_columns(frame: pd.DataFrame, products: pd.DataFrame,
                      hours: pd.Series) -> pd.DataFrame:
     """`doses_per_shipment` (what one shipment carries in time after `hours` of transit) and
     `shipments_per_dose` (the coefficient from doses to shipments) of each lane row."""
@@ -723,9 +723,9 @@ def _lane_cadence(lanes: _Lanes, products: pd.DataFrame) -> _Lanes:
         supply["partner_id"], supply["product_id"], supply["plant_key"], strict=True)],
         index=supply.index, dtype=float)
     return replace(
-        lanes, direct=_cadence_columns(lanes.direct, products, lanes.direct["hours"]),
-        links=_cadence_columns(links, products, links["hours"]),
-        supply=_cadence_columns(supply, products, supply["hours"] + delivery))
+        lanes, direct=cadence_columns(lanes.direct, products, lanes.direct["hours"]),
+        links=cadence_columns(links, products, links["hours"]),
+        supply=cadence_columns(supply, products, supply["hours"] + delivery))
 
 
 def _stock_cadence(lanes: _Lanes, depots: pd.DataFrame, products: pd.DataFrame) -> _Lanes:
@@ -745,7 +745,7 @@ def _stock_cadence(lanes: _Lanes, depots: pd.DataFrame, products: pd.DataFrame) 
         held = ~np.isnan(life)
         hours = np.where(held, 24 * (at["lead_days"].to_numpy(float) + max_issue_age_days(life))
                          + frame[leg].to_numpy(float), 0.0)
-        aged = _cadence_columns(frame[["product_id"]], products,
+        aged = cadence_columns(frame[["product_id"]], products,
                                 pd.Series(hours, index=frame.index))
         return frame.assign(**{
             stock: np.where(held, aged[column].to_numpy(float), np.nan)

@@ -15,14 +15,13 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
-from ..data.cadence import doses_within_life, shipments_per_dose
 from ..data.case import inputs_fingerprint
 from ..data.geography import haversine_km
 from ..inventory.ordering import COST_PARTS
 from ..model.common import MONEY
 from ..model.policy import kol_cover_sets, kol_min_patients
 from ..model.prepare import CADENCE_COLUMNS as CADENCE
-from ..model.prepare import LEG_COLUMNS, STOCK_CADENCE_COLUMNS, Prepared
+from ..model.prepare import LEG_COLUMNS, STOCK_CADENCE_COLUMNS, Prepared, cadence_columns
 from ..solver.highs import SolveInfo
 from ..solver.network_start import StartNetwork
 from .finance import finance_summary, policies_table
@@ -280,21 +279,10 @@ def _supplied_as_used(prep: Prepared, used: pd.DataFrame, links: pd.DataFrame) -
         return links
     hours = np.where(timed, supply + links["leg_hours"].to_numpy(float),
                      links["hours"].to_numpy(float))
-    products = prep.products
-
-    def fact(column: str) -> np.ndarray:
-        return links["product_id"].map(products[column]).to_numpy(float)
-
-    usable = fact("shelf_budget_hours") - hours
-    requested, interval = fact("doses_per_shipment"), fact("dose_interval_days")
+    timed_cadence = cadence_columns(links, prep.products, pd.Series(hours, index=links.index))
     fresh = timed & ~links["from_depot_stock"].to_numpy(bool)
-    return links.assign(
-        hours=hours,
-        doses_per_shipment=np.where(fresh, doses_within_life(requested, interval, usable),
-                                    links["doses_per_shipment"]),
-        shipments_per_dose=np.where(fresh, shipments_per_dose(
-            fact("doses_per_patient"), requested, interval, usable),
-            links["shipments_per_dose"]))
+    return links.assign(hours=hours, **{
+        column: np.where(fresh, timed_cadence[column], links[column]) for column in CADENCE})
 
 
 def shipments_table(prep: Prepared, f: np.ndarray, q: np.ndarray, r: np.ndarray,
