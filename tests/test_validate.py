@@ -324,7 +324,6 @@ def test_not_utf8_names_the_row(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "row", "fields"), [
     ("zone_id,name,state\nZ1,A,NY\nZ2,B\n", 3, 2),
-    ("zone_id,name,state\n\nZ1,A,NY\n   \nZ2\n", 3, 1),  # blank lines are not rows
     ('zone_id,name,state\nZ1,"A\nstill A",NY\nZ2,B\n', 3, 2),  # a quoted line break
 ])
 def test_short_rows_are_errors_not_defaults(tmp_path: Path, text: str, row: int,
@@ -335,6 +334,22 @@ def test_short_rows_are_errors_not_defaults(tmp_path: Path, text: str, row: int,
     assert frame is None
     assert [(p.row, p.message.split(" (")[0]) for p in problems] == [
         (row, f"this row has {fields} of 3 fields")]
+
+
+def test_blank_lines_inside_a_table_are_named_by_their_line(tmp_path: Path) -> None:
+    """pandas skips blank lines, so every row after one was named a row short of its place
+    in the file and in a spreadsheet (a bad cell on row 4 reported on row 3). Blank lines
+    at the end are fine."""
+    path = tmp_path / "zones.csv"
+    path.write_text("zone_id,name,state\n\nZ1,A,NY\n   \nZ2\n", encoding="utf-8")
+    frame, problems = read_text_table(path)
+    assert frame is None
+    assert [(p.row, p.message) for p in problems] == [
+        (row, "blank line inside the table: remove it, so that every row keeps its number")
+        for row in (2, 4)]
+    path.write_text("zone_id,name,state\nZ1,A,NY\n\n\n", encoding="utf-8")
+    frame, problems = read_text_table(path)
+    assert problems == [] and len(frame) == 1
 
 
 def test_blank_cells_with_every_separator_are_fine(tmp_path: Path) -> None:

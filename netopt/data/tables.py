@@ -53,7 +53,8 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
             # as an index and shift every column of the table)
             grid = pd.read_csv(io.StringIO(text), header=None, dtype=str,
                                keep_default_na=False, na_filter=False, skipinitialspace=True)
-            short = _short_rows(text, grid.shape[1], len(grid), shown)
+            short = _blank_lines(text, shown) or _short_rows(text, grid.shape[1], len(grid),
+                                                             shown)
             if short:
                 return None, short
             twice = _repeated_columns(grid.iloc[0].tolist(), shown)
@@ -111,6 +112,17 @@ def _wrong_delimiter(text: str) -> str | None:
                     "comma locale, set the list separator to ',' and the decimal separator to "
                     "'.'); list items inside a cell stay ';'-separated")
     return None
+
+
+def _blank_lines(text: str, shown: str) -> list[Problem]:
+    """Blank lines with rows after them: pandas skips them, so every later row would be
+    named one row short of where it stands in the file and in a spreadsheet."""
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    lines = [(reader.line_num, bool(fields) and (len(fields) > 1 or bool(fields[0].strip())))
+             for fields in reader]
+    last = max((n for n, filled in lines if filled), default=0)
+    return [Problem(shown, n, None, "blank line inside the table: remove it, so that every "
+                    "row keeps its number") for n, filled in lines if not filled and n < last]
 
 
 def _short_rows(text: str, width: int, rows: int, shown: str) -> list[Problem]:
