@@ -386,3 +386,25 @@ def test_cryopreserved_starting_material_through_one_hub_while_another_keeps_it_
     assert bool(active["H1"]) and not bool(active["H2"])
     cells = both.shipments[both.shipments["leg"] == "starting_material"]
     assert set(cells["hub_id"]) == {"H1"}
+
+
+def test_a_slow_cryopreserved_lane_never_makes_the_doses_fly_dearer():
+    """Under a 19.5-day vein-to-vein limit, a far hub H2 (refrigerated only, so it carries
+    only starting material) offers S1 a cryopreserved inbound lane 24 h+ slower than H1's
+    fresh one. Timing the lanes back on it left only ground for S1's doses ($247 a
+    shipment) where the fresh lane alone keeps air ($109): the fresh set is kept."""
+    case = edit(tiny(service__max_vein_to_vein_days=19.5), "products", "p1",
+                starting_material_hours=12.0)
+    hubs = case.tables["hubs"]
+    far = hubs[hubs["hub_id"] == "H1"].assign(
+        hub_id="H2", name="Far hub", latitude=40.44, longitude=-80.0,
+        temperature_classes=("refrigerated",), status="candidate")
+    case.tables["hubs"] = pd.concat([hubs, far], ignore_index=True)
+    prep = prepare(case)
+    lanes = prep.direct_lanes.set_index("site_id").loc[["S1"]]
+    assert list(lanes["hub_id"]) == ["H1"]
+    assert (lanes["first_leg_mode"].iat[0], lanes["last_leg_mode"].iat[0]) == ("air", "air")
+    assert lanes["cost_usd_per_shipment"].iat[0] == pytest.approx(
+        1.1 * (km(L1, H1) + km(H1, S1)), rel=1e-6)
+    inbound = prep.inbound_lanes[prep.inbound_lanes["site_id"] == "S1"]
+    assert list(inbound["hub_id"]) == ["H1"] and not inbound["needs_cryo"].any()

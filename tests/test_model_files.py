@@ -26,6 +26,8 @@ def test_model_file_validates(path: Path) -> None:
     ("solver.time_limit", "solver:\n  time_limit: yes\n"),
     ("demand_scale", "demand_scale: no\n"),
     ("service.min_share", "service:\n  min_share: true\n"),
+    ("finance.volume_breakpoints", "finance:\n  volume_breakpoints: [yes, 100]\n"),
+    ("edits.0.scale", "edits:\n  - table: sites\n    scale: {population: no}\n"),
 ])
 def test_yes_no_where_a_number_is_expected_is_refused(tmp_path: Path, setting: str,
                                                       text: str) -> None:

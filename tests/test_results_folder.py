@@ -342,8 +342,11 @@ def test_an_analysis_never_writes_into_another_runs_folder(tmp_path: Path) -> No
         assert "holds the results of a solve run" in res.output
     assert snapshot(b) == before
     again = tmp_path / "again"
-    for _ in range(2):
-        res = runner.invoke(app, ["finance", str(a), "--out", str(again)])
+    for command in ("report", "report", "finance", "resilience", "report"):
+        res = runner.invoke(app, [command, str(a), "--out", str(again)])
+        assert res.exit_code == 0, (command, res.output)
+    for _ in range(2):  # its tables (hubs.csv, products.csv...) are its own the second time
+        res = runner.invoke(app, ["simulate", str(a), "--replications", "2", "--days", "30"])
         assert res.exit_code == 0, res.output
 
 

@@ -111,11 +111,13 @@ def load_or_exit(model: Path, strict: bool = False):  # noqa: ANN201 - returns a
     return case
 
 
-def output_folder(out: Path, option: str = "--out") -> Path:
+def output_folder(out: Path, option: str = "--out", tables: bool = False) -> Path:
     """Check the folder a command will write before any work: exit 2 at once when it is a
-    file or lies under one. Remembered for the message of an interrupted run."""
+    file or lies under one, or (`tables`: a command writing result tables, which share
+    their names with input tables) holds a dataset's tables. Remembered for the message of
+    an interrupted run."""
     problem = out_problem(out)
-    if problem is None:  # a dataset's tables carry the names of result tables
+    if problem is None and tables:  # a dataset's tables carry the names of result tables
         inputs = foreign_files(out, [f"{name}.csv" for name in TABLES])
         problem = (f"{out} holds input tables netopt did not write ({', '.join(inputs)}), "
                    "which result tables of the same names would overwrite: choose another "
@@ -199,10 +201,9 @@ def solved_folder_and_case(result_dir: Path, tables: tuple[str, ...], why: str):
 def warn_if_inputs_changed(summary: dict, case) -> None:  # noqa: ANN001 - Case
     """A warning when the model file or its dataset differ from what the solve read: the
     analysis then re-solves today's inputs against a network chosen for others."""
-    from ..data.case import inputs_fingerprint
+    from ..data.case import inputs_changed
 
-    solved = summary.get("inputs_sha256")
-    if solved and solved != inputs_fingerprint(case):
+    if inputs_changed(summary, case):
         err_console.print(
             f"[yellow]warning: {escape(str(case.model_path))} or its dataset changed since "
             "this result was solved: the analysis uses the inputs as they are now, not as "

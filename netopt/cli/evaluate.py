@@ -42,7 +42,7 @@ def evaluate(
 
     network = solved_folder(result_dir, ("sites", "hubs", "partners"))
     case = load_or_exit(model)
-    target = output_folder(out or Path("reports") / f"{case.name}-held")
+    target = output_folder(out or Path("reports") / f"{case.name}-held", tables=True)
     with console.status(f"holding the network of {result_dir} in {case.name}"):
         try:
             held = evaluate_network(case, network, time_limit=time_limit)

@@ -50,13 +50,13 @@ def solve(
     from ..solver.info import SolveError
 
     if out is not None:
-        output_folder(out)
+        output_folder(out, tables=True)
     if solver is not None:
         solver = solver_or_exit(solver)
     case = load_or_exit(model, strict)
     if solver is None:
         solver_or_exit(case.config.solver.name)
-    out = output_folder(out or _default_out(case.name))
+    out = output_folder(out or _default_out(case.name), tables=True)
     with console.status("starting") as status:
         def progress(msg: str) -> None:
             status.update(msg)
@@ -133,6 +133,6 @@ def report(
 
     target = analysis_folder(out, result_dir)
     result = solved_folder(result_dir, ("sites", "hubs", "partners"))
-    paths = write_reports(result, target)
+    paths = write_reports(result, target, source=result_dir)
     for path in paths:
         console.print(f"wrote {path}")

@@ -540,13 +540,20 @@ def _scope_products(tables: dict[str, pd.DataFrame], config: ModelConfig) -> dic
 
 
 
+#: settings that do not change the network a solve finds: names, where the files are (the
+#: tables are hashed themselves, and edits are in them), the solver's limits and the
+#: analyses' own settings (tuning `simulation.days` is not a new case)
+NOT_FINGERPRINTED = frozenset({"name", "description", "extends", "dataset", "edits", "solver",
+                               "simulation", "resilience"})
+
+
 def inputs_fingerprint(case: Case) -> str:
-    """A checksum of what a solve reads from its model file and dataset: every setting but
-    the solver's (a time limit does not change the case) and every input table. Analyses
+    """A checksum of what a solve reads from its model file and dataset: the settings that
+    shape the network (NOT_FINGERPRINTED aside) and every input table. Analyses
     that load the model file again compare it with the solve's, so inputs edited since the
     solve are said, not silently analysed in its place."""
     digest = hashlib.sha256(json.dumps(
-        case.config.model_dump(mode="json", exclude={"solver"}), sort_keys=True,
+        case.config.model_dump(mode="json", exclude=NOT_FINGERPRINTED), sort_keys=True,
         default=str).encode())
     for name in sorted(case.tables):
         digest.update(name.encode())
@@ -554,4 +561,11 @@ def inputs_fingerprint(case: Case) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["Case", "load_case", "split_list"]
+__all__ = ["Case", "inputs_changed", "inputs_fingerprint", "load_case", "split_list"]
+
+
+def inputs_changed(summary: dict, case: Case) -> bool:
+    """Whether `case` differs from the inputs the solve of `summary` read (False when the
+    summary has no checksum: a result of an older netopt)."""
+    solved = summary.get("inputs_sha256")
+    return bool(solved) and solved != inputs_fingerprint(case)

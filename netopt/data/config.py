@@ -8,7 +8,8 @@ from the field descriptions here.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -29,10 +30,27 @@ class _Strict(BaseModel):
         """YAML reads yes/no/true/false as booleans, which pydantic would take as 1 and 0
         (`time_limit: yes` was a 1-second limit, `demand_scale: no` no patients at all): a
         setting that is not a yes/no one refuses them."""
-        if isinstance(value, bool) and info.field_name is not None and not _takes_bool(
-                cls.model_fields[info.field_name].annotation):
+        if info.field_name is not None and _bool_misplaced(
+                value, cls.model_fields[info.field_name].annotation):
             raise ValueError("expected a value, not yes/no/true/false")
         return value
+
+
+def _bool_misplaced(value: Any, annotation: Any) -> bool:
+    """Whether `value`, or an item of a list or a dict's value, is a boolean where the field's
+    type takes none (`volume_breakpoints: [yes, 100]`, `scale: {population: no}`)."""
+    if isinstance(value, bool):
+        return not _takes_bool(annotation)
+    if _takes_bool(annotation) and get_origin(annotation) is None:
+        return False  # Any
+    inner = [arg for arg in get_args(annotation) if arg is not type(None)]
+    if get_origin(annotation) in (Union, UnionType) and len(inner) == 1:
+        return _bool_misplaced(value, inner[0])
+    if isinstance(value, list | tuple) and get_origin(annotation) in (list, tuple, set) and inner:
+        return any(_bool_misplaced(item, inner[0]) for item in value)
+    if isinstance(value, dict) and get_origin(annotation) is dict and len(inner) == 2:
+        return any(_bool_misplaced(item, inner[1]) for item in value.values())
+    return False
 
 
 def _takes_bool(annotation: Any) -> bool:

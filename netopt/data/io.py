@@ -259,8 +259,10 @@ def read_tables(folder: str | Path) -> tuple[dict[str, RawTable], list[Problem]]
         return read_workbook(folder)
     tables: dict[str, RawTable] = {}
     problems: list[Problem] = []
+    read: list[Path] = []
     for name, spec in TABLES.items():
         files = _table_files(folder, name)
+        read += files
         if not files:
             if spec.required:
                 problems.append(Problem(display_path(folder / f"{name}.csv"), None, None,
@@ -276,24 +278,25 @@ def read_tables(folder: str | Path) -> tuple[dict[str, RawTable], list[Problem]]
         problems += probs
         if frame is not None:
             tables[name] = RawTable(name, display_path(files[0]), frame)
-    return tables, problems + _unknown_tables(folder)
+    return tables, problems + _unknown_tables(folder, read)
 
 
-def _unknown_tables(folder: Path) -> list[Problem]:
-    """A warning for each table-like file the dataset does not read: an optional table saved
-    under a near name (incidences.csv, Incidence.csv) would otherwise be left out without a
-    word, and the case solved without it."""
-    known = {f"{name}{suffix}" for name in TABLES for suffix in TABLE_SUFFIXES}
+def _unknown_tables(folder: Path, read: list[Path]) -> list[Problem]:
+    """A warning for each table-like file the dataset does not read but whose name is near a
+    table's: an optional table saved as incidences.csv or state_incidence.csv would
+    otherwise be left out without a word, and the case solved without it. Files of other
+    names (notes.csv) are the user's business."""
     problems = []
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in TABLE_SUFFIXES or path.name in known:
+        if not path.is_file() or path.suffix.lower() not in TABLE_SUFFIXES or any(
+                path.samefile(f) for f in read):  # Sites.csv is sites.csv where case folds
             continue
-        near = difflib.get_close_matches(path.stem.lower(), list(TABLES), n=1, cutoff=0.6)
-        hint = f" (did you mean {near[0]}{path.suffix.lower()}?)" if near else ""
-        problems.append(Problem(
-            display_path(path), None, None,
-            f"not a table netopt reads: ignored{hint}; the tables are "
-            f"{', '.join(TABLES)}", severity="warning"))
+        near = difflib.get_close_matches(path.stem.lower(), list(TABLES), n=1, cutoff=0.7)
+        if near:
+            problems.append(Problem(
+                display_path(path), None, None,
+                f"not a table netopt reads: ignored (did you mean {near[0]}"
+                f"{path.suffix.lower()}?)", severity="warning"))
     return problems
 
 

@@ -53,8 +53,7 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
             # as an index and shift every column of the table)
             grid = pd.read_csv(io.StringIO(text), header=None, dtype=str,
                                keep_default_na=False, na_filter=False, skipinitialspace=True)
-            short = _blank_lines(text, shown) or _short_rows(text, grid.shape[1], len(grid),
-                                                             shown)
+            short = _row_problems(text, grid.shape[1], len(grid), shown)
             if short:
                 return None, short
             twice = _repeated_columns(grid.iloc[0].tolist(), shown)
@@ -114,29 +113,31 @@ def _wrong_delimiter(text: str) -> str | None:
     return None
 
 
-def _blank_lines(text: str, shown: str) -> list[Problem]:
-    """Blank lines with rows after them: pandas skips them, so every later row would be
-    named one row short of where it stands in the file and in a spreadsheet."""
-    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
-    lines = [(reader.line_num, bool(fields) and (len(fields) > 1 or bool(fields[0].strip())))
-             for fields in reader]
-    last = max((n for n, filled in lines if filled), default=0)
-    return [Problem(shown, n, None, "blank line inside the table: remove it, so that every "
-                    "row keeps its number") for n, filled in lines if not filled and n < last]
+def _row_problems(text: str, width: int, rows: int, shown: str) -> list[Problem]:
+    """Blank lines above the last row, and rows with fewer fields than the header, in one
+    pass over the file, each named by its spreadsheet row (blank lines count, as in a
+    spreadsheet; a quoted line break does not).
 
-
-def _short_rows(text: str, width: int, rows: int, shown: str) -> list[Problem]:
-    """Rows with fewer fields than the header: a cell left out shifts every cell after it
-    (a row with all its separators and blank cells is fine). pandas pads short rows
-    silently, so the fields are counted here, skipping blank lines as pandas does so that
-    rows are numbered alike; should the two ever disagree, the file's line is named."""
+    pandas skips blank lines, so every row after one would be named a row short of where
+    it stands: they are refused (blank lines after the last row move no row and are fine).
+    pandas pads short rows silently, but a cell left out shifts every cell after it (a row
+    with all its separators and blank cells is fine); should pandas and this count of rows
+    ever disagree, the file's line is named instead."""
     reader = csv.reader(io.StringIO(text), skipinitialspace=True)
-    records = [(reader.line_num, fields) for fields in reader
-               if len(fields) > 1 or (fields and fields[0].strip())]
-    aligned = len(records) == rows
+    records = [(reader.line_num, fields, len(fields) > 1 or bool(fields and fields[0].strip()))
+               for fields in reader]
+    filled = [n for n, (_, _, full) in enumerate(records, start=1) if full]
+    if not filled:
+        return []
+    first, last = filled[0], filled[-1]
+    aligned = len(filled) == rows
     problems: list[Problem] = []
-    for n, (line, fields) in enumerate(records, start=1):
-        if n > 1 and len(fields) < width:
+    for n, (line, fields, full) in enumerate(records, start=1):
+        if not full and n < last:
+            where = "above the header" if n < first else "inside the table"
+            problems.append(Problem(shown, n, None, f"blank line {where}: remove it, so that "
+                                    "every row keeps its number"))
+        elif full and n > first and len(fields) < width:
             where = "this row" if aligned else f"line {line}"
             problems.append(Problem(
                 shown, n if aligned else None, None,

@@ -523,8 +523,8 @@ def _plant_outbound(net: _Network, sid: str, pid: str, prod: ProductRow, can_equ
                     inbound: list[_InLane]) -> _Outbound | None:
     """Lanes back from plant pl after its inbound lanes. Under a vein-to-vein limit every
     inbound lane must fit with every outbound lane kept, so the limit is taken after the
-    slowest inbound lane kept: all of them, unless the cryopreserved ones cost outbound
-    lanes the fresh ones alone keep; else only the fastest."""
+    slowest inbound lane kept: all of them, unless the fresh ones alone keep more outbound
+    lanes, or as many at less cost; else only the fastest."""
     turnaround = float(net.plants.at[pl, "turnaround_days"])
 
     def outbound(kept: list[_InLane]) -> _Outbound | None:
@@ -545,10 +545,15 @@ def _plant_outbound(net: _Network, sid: str, pid: str, prod: ProductRow, can_equ
     fresh = [ln for ln in inbound if not ln.needs_cryo]
     if fresh and len(fresh) < len(inbound):
         alone = outbound(fresh)
-        if alone is not None and (found is None or len(alone.lanes) + len(alone.links)
-                                  > len(found.lanes) + len(found.links)):
+        if alone is not None and (found is None or _reach(alone) > _reach(found)):
             found = alone
     return found if found is not None else outbound(inbound[:1])
+
+
+def _reach(out: _Outbound) -> tuple[int, float]:
+    """How much an outbound set offers: more lanes and links first, then cheaper lanes (a
+    slower inbound lane shortens the outbound limit, which may leave only dearer modes)."""
+    return len(out.lanes) + len(out.links), -sum(lane[5] for lane in out.lanes)
 
 
 def _site_outbound(net: _Network, sid: str, srow: SiteRow, pid: str, prod: ProductRow,
@@ -685,9 +690,7 @@ def _pool_partner_supply(lanes: _Lanes, products: pd.DataFrame,
     supply = supply[supply["hours"] <= supply["slack"] + 1e-9].drop(columns="slack")
     # of a lane's mode pairs that fit, the least cost a dose: route and the hub's handling
     # at the cadence the pair keeps (its hours plus the pool's slowest delivery leg)
-    slowest = links.groupby(["partner_id", "product_id", "plant_key"])["leg_hours"].max()
-    delivery = np.array([slowest.get(key, 0.0) for key in zip(
-        supply["partner_id"], supply["product_id"], supply["plant_key"], strict=True)], float)
+    delivery = _slowest_delivery(links, supply)
     per_shipment = supply["cost_usd_per_shipment"] + supply["hub_id"].map(handling).astype(float)
     spd = cadence_columns(supply, products, supply["hours"] + delivery)["shipments_per_dose"]
     supply = supply.assign(per_dose=per_shipment * spd).sort_values(
@@ -712,16 +715,20 @@ def cadence_columns(frame: pd.DataFrame, products: pd.DataFrame,
                                               usable))
 
 
+def _slowest_delivery(links: pd.DataFrame, supply: pd.DataFrame) -> np.ndarray:
+    """Per supply lane, the slowest delivery leg of its partner's pool (partner, product,
+    plant key): the supply's doses must keep their cadence to the farthest site it serves."""
+    slowest = links.groupby(["partner_id", "product_id", "plant_key"])["leg_hours"].max()
+    return np.array([slowest.get(key, 0.0) for key in zip(
+        supply["partner_id"], supply["product_id"], supply["plant_key"], strict=True)], float)
+
+
 def _lane_cadence(lanes: _Lanes, products: pd.DataFrame) -> _Lanes:
     """Doses per shipment each lane can keep under its product's cadence: the shelf life
     left after the lane's transit (plant to site; for partner supply, plant to partner plus
     the slowest delivery of the partner's pool) must span the shipment's dose intervals."""
-    links = lanes.links
-    slowest = links.groupby(["partner_id", "product_id", "plant_key"])["leg_hours"].max()
-    supply = lanes.supply
-    delivery = pd.Series([slowest.get(key, 0.0) for key in zip(
-        supply["partner_id"], supply["product_id"], supply["plant_key"], strict=True)],
-        index=supply.index, dtype=float)
+    links, supply = lanes.links, lanes.supply
+    delivery = _slowest_delivery(links, supply)
     return replace(
         lanes, direct=cadence_columns(lanes.direct, products, lanes.direct["hours"]),
         links=cadence_columns(links, products, links["hours"]),

@@ -23,10 +23,14 @@ DETAILS_FILE = "details.html"
 WORKBOOK_FILE = "network.xlsx"
 
 
-def write_reports(result: Results, out: Path) -> list[Path]:
+def write_reports(result: Results, out: Path, source: Path | None = None) -> list[Path]:
     """Write map.html, report.html, details.html and network.xlsx into `out` as one run, added
-    to what the folder holds (`netopt report`; see results/folder.py); return their paths."""
-    with results_folder(Path(out), result.run("report"), attach=True) as staging:
+    to what the folder holds (`netopt report`; see results/folder.py); return their paths.
+    `source`: the result folder the tables were read from, recorded as the run's source."""
+    run = result.run("report")
+    if source is not None:
+        run.source = str(Path(source).absolute())
+    with results_folder(Path(out), run, attach=True) as staging:
         # analysis pages the folder keeps (netopt report adds to it; a new solve, staged
         # around this run, replaces them, so only what is staged counts then)
         pages = analysis_pages(staging.dir) if staging.nested else \

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...data.case import Case, inputs_fingerprint, load_case
+from ...data.case import Case, inputs_changed, load_case
 from ...data.geography import distance_matrix_km, haversine_km, transit
 from ...data.problems import InputError, Problem
 from ...data.tables import display_path
@@ -171,8 +171,7 @@ def build_network(folder: Path, model_path: Path, case: Case,
     """Join the result tables with the case's inputs; check every reference."""
     problems: list[Problem] = []
     warnings: list[str] = []
-    solved = summary.get("inputs_sha256")
-    if solved and solved != inputs_fingerprint(case):
+    if inputs_changed(summary, case):
         warnings.append(f"{display_path(model_path)} or its dataset differ from the inputs this "
                         "result was solved with: the simulation uses them as they are now")
     products = _products(_as_solved(folder, "products", case.products.set_index("product_id"),
