@@ -347,3 +347,6 @@ def test_a_workbook_is_never_replaced_without_force(project: Path) -> None:
         assert Path("filled.xlsx").read_bytes() == before
     assert run("data", "template", "filled.xlsx", "--force").exit_code == 0
     assert Path("filled.xlsx").read_bytes() != before
+    Path("book.xlsx").mkdir()
+    result = run("data", "template", "book.xlsx", "--force")
+    assert result.exit_code == 2 and "is a folder" in result.output

@@ -30,6 +30,8 @@ def _fail(problems: list[Problem]) -> None:
 def _check_out(out: Path, force: bool = False) -> None:
     if out.suffix.lower() != ".xlsx":
         _fail([Problem(str(out), None, None, "the workbook to write must end in .xlsx")])
+    if out.is_dir():
+        _fail([Problem(str(out), None, None, "is a folder: give the workbook's file name")])
     if out.exists() and not force:  # a filled workbook is the user's data
         _fail([Problem(str(out), None, None, "the workbook exists already: give another "
                        "name, or --force to replace it")])
