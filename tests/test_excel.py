@@ -350,3 +350,16 @@ def test_a_workbook_is_never_replaced_without_force(project: Path) -> None:
     Path("book.xlsx").mkdir()
     result = run("data", "template", "book.xlsx", "--force")
     assert result.exit_code == 2 and "is a folder" in result.output
+
+
+def test_a_column_named_twice_in_a_sheet_is_an_error(project: Path) -> None:
+    """As in a CSV file: the second 'population' was renamed 'population.1' and ignored."""
+    path = _tiny_workbook_project(project)
+    book = openpyxl.load_workbook(path)
+    sheet = book["zones"]
+    sheet.cell(row=1, column=sheet.max_column + 1, value="population")
+    book.save(path)
+    result = run("validate", "model.yaml")
+    assert result.exit_code == 2, result.output
+    assert any("data.xlsx[zones], row 1, column 'population': column 'population' is in the "
+               "header twice" in line for line in errors_of(result))

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .problems import Problem
 from .schema import TABLES, Column, schema_frame, stands_in_for_location
-from .tables import RawTable, display_path, unique_names
+from .tables import RawTable, display_path, repeated_columns, unique_names
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 README_SHEET = "README"
@@ -182,6 +182,9 @@ def _read_sheet(sheet: object, label: str) -> tuple[pd.DataFrame | None, list[Pr
         return None, [Problem(label, 1, None, "row 1 must hold the column names; it is blank")]
     width = max(max((i + 1 for i, v in enumerate(row) if v), default=0) for row in rows)
     grid = [row[:width] + [""] * (width - len(row)) for row in rows]
+    twice = repeated_columns(grid[0], label)
+    if twice:
+        return None, twice
     # the same string dtype the CSV reader gives, so both kinds of dataset type alike
     frame = pd.DataFrame(grid[1:], columns=unique_names(grid[0]), dtype=object).astype(str)
     return frame.reset_index(drop=True), []

@@ -56,7 +56,7 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
             short = _row_problems(text, grid.shape[1], len(grid), shown)
             if short:
                 return None, short
-            twice = _repeated_columns(grid.iloc[0].tolist(), shown)
+            twice = repeated_columns(grid.iloc[0].tolist(), shown)
             if twice:
                 return None, twice
             frame = grid.iloc[1:].reset_index(drop=True)
@@ -146,7 +146,7 @@ def _row_problems(text: str, width: int, rows: int, shown: str) -> list[Problem]
     return problems
 
 
-def _repeated_columns(header: list[object], shown: str) -> list[Problem]:
+def repeated_columns(header: list[object], shown: str) -> list[Problem]:
     """A column named twice in the header: which of the two holds the values is anyone's
     guess, so neither is taken (pandas would keep the first and rename the second)."""
     first: dict[str, int] = {}
