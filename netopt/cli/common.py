@@ -138,9 +138,9 @@ def analysis_folder(out: Path | None, result_dir: Path, option: str = "--out") -
     if out is None or Path(out).resolve() == Path(result_dir).resolve():
         return target
     source = Path(result_dir).resolve()
-    others = [r for r in read_manifest(target)
-              if not (r.get("source") and Path(r["source"]).resolve() == source)]
-    if others or (not read_manifest(target) and (target / "summary.json").is_file()):
+    runs = read_manifest(target)
+    others = [r for r in runs if not (r.get("source") and Path(r["source"]).resolve() == source)]
+    if others or (not runs and (target / "summary.json").is_file()):
         what = (f"a {others[0]['command']} run" + (f" of {others[0]['model']}"
                                                    if others[0].get("model") else "")
                 if others else "another run")

@@ -3,7 +3,6 @@ network, with the return-policy trade-off."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -25,6 +24,7 @@ def finance(
     from ..report import relink_report
     from ..report.finance import finance_totals, policy_mix, write_finance
     from ..results.folder import Run, results_folder
+    from ..results.tables import read_summary
     from .common import analysis_folder, console, err_console, load_or_exit
 
     target = analysis_folder(out, result_dir)
@@ -36,13 +36,8 @@ def finance(
                               "by `netopt solve` (re-solve results from older versions)")
             raise typer.Exit(EXIT_INVALID)
     try:
-        try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise ValueError(f"{summary_path}: not valid JSON ({exc})") from None
+        summary = read_summary(summary_path)
         table = pd.read_csv(table_path, keep_default_na=False, na_values=[""])
-        if not isinstance(summary, dict):
-            raise ValueError(f"{summary_path}: not the summary of a netopt solve")
     except (ValueError, OSError) as exc:
         err_console.print(f"[red]{escape(str(result_dir))}: cannot read the result: "
                           f"{escape(str(exc))}[/]")

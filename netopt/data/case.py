@@ -561,11 +561,12 @@ def inputs_fingerprint(case: Case) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["Case", "inputs_changed", "inputs_fingerprint", "load_case", "split_list"]
-
 
 def inputs_changed(summary: dict, case: Case) -> bool:
     """Whether `case` differs from the inputs the solve of `summary` read (False when the
     summary has no checksum: a result of an older netopt)."""
     solved = summary.get("inputs_sha256")
     return bool(solved) and solved != inputs_fingerprint(case)
+
+
+__all__ = ["Case", "inputs_changed", "inputs_fingerprint", "load_case", "split_list"]

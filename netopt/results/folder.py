@@ -268,13 +268,6 @@ def foreign_files(folder: Path, names: Iterable[str]) -> list[str]:
     return sorted(n for n in names if n not in ours and (folder / n).is_file())
 
 
-def foreign_problem(folder: Path, names: list[str]) -> str:
-    """The refusal for `foreign_files`."""
-    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    return (f"{folder} holds files netopt did not write that results would replace ({shown}): "
-            "choose another folder, or move them away")
-
-
 #: files an attached run (an analysis) rewrites with their content kept: the result's
 #: workbook, copied with the analysis's sheet added, whoever wrote it
 EXTENDED = frozenset({"network.xlsx"})
@@ -288,7 +281,10 @@ def _check_destinations(root: Path, staged: list[dict[str, Any]], attach: bool) 
     foreign = foreign_files(root, [f["path"] for f in staged
                                    if not (attach and f["path"] in EXTENDED)])
     if foreign:
-        raise FolderError(foreign_problem(root, foreign))
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more"
+                                          if len(foreign) > 5 else "")
+        raise FolderError(f"{root} holds files netopt did not write that results would "
+                          f"replace ({shown}): choose another folder, or move them away")
     for f in staged:
         dest = root / f["path"]
         if dest.is_dir():

@@ -88,13 +88,7 @@ class Results:
     def read(cls, folder: Path) -> Results:
         """Load saved result tables (for `netopt report` without re-solving)."""
         folder = Path(folder)
-        try:
-            summary = json.loads((folder / "summary.json").read_text())
-        except ValueError as exc:
-            raise ValueError(f"{folder / 'summary.json'}: not valid JSON ({exc})") from None
-        if not isinstance(summary, dict) or not {"status", "termination"} <= set(summary):
-            raise ValueError(f"{folder / 'summary.json'}: not the summary of a netopt solve "
-                             "(no status and termination)")
+        summary = read_summary(folder / "summary.json")
         tables = {}
         for name in (*TABLE_NAMES, *OPTIONAL_TABLES):
             path = folder / f"{name}.csv"
@@ -251,6 +245,19 @@ def drawn_from_stock(m: pyo.ConcreteModel) -> tuple[np.ndarray, np.ndarray]:
     links = prep.partner_links
     return direct, np.array([sk in stock for sk in zip(
         links["site_id"], links["product_id"], strict=True)], dtype=bool)
+
+
+def read_summary(path: Path) -> dict:
+    """A solve's summary.json; ValueError naming the file when it is not valid JSON or not a
+    solve's summary (no status and termination)."""
+    try:
+        summary = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(summary, dict) or not {"status", "termination"} <= set(summary):
+        raise ValueError(f"{path}: not the summary of a netopt solve (no status and "
+                         "termination)")
+    return summary
 
 
 def _aged(frame: pd.DataFrame, from_stock: np.ndarray | None) -> pd.DataFrame:
