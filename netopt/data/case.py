@@ -22,6 +22,7 @@ from .io import LoadedModel, load_model, read_tables
 from .locations import PLACE_COLUMNS, affiliate_kols, drop_blank_repeats, place_by_location
 from .problems import InputError, Problem, errors, sort_problems
 from .schema import TABLES, Column
+from .states import check_states
 from .tables import RawTable
 from .validate import check_areas, check_cadence, check_references, parse_table, split_list
 
@@ -132,6 +133,7 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     if "products" in tables:
         problems += check_cadence(tables["products"], files["products"])
     problems += _check_incidence(tables, files)
+    problems += check_states(tables, files)
     problems += check_areas(tables, files, require=loaded.config.kols.mode == "require")
     if errors(problems):
         return None, _warnings_at_edits(problems, files, masks, loaded)

