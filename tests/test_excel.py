@@ -363,3 +363,21 @@ def test_a_column_named_twice_in_a_sheet_is_an_error(project: Path) -> None:
     assert result.exit_code == 2, result.output
     assert any("data.xlsx[zones], row 1, column 'population': column 'population' is in the "
                "header twice" in line for line in errors_of(result))
+
+
+def test_a_formula_without_a_saved_value_is_an_error_not_a_default(project: Path) -> None:
+    """openpyxl (like pandas or any script) writes a formula without the value Excel would
+    save beside it. Read by value, the cell was blank: S2's optional onboarding_days took
+    its default of 90 days, with no word, instead of the 120 the formula gives."""
+    path = _tiny_workbook_project(project)
+    _set(path, "sites", 3, "onboarding_days", "=60*2")  # S2
+    _set(path, "sites", 2, "capacity_patients_per_year", "=25*2")  # S1, a required column
+    result = run("validate", "model.yaml")
+    assert result.exit_code == 2, result.output
+    why = ("the cell holds a formula with no saved value (the workbook was written by a "
+           "program and never recalculated): open and save it in Excel or LibreOffice, or "
+           "type the value")
+    assert errors_of(result) == [  # the required cell once, not also as "blank"
+        f"error: data.xlsx[sites], row 2, column 'capacity_patients_per_year': {why} "
+        "(found '=25*2')",
+        f"error: data.xlsx[sites], row 3, column 'onboarding_days': {why} (found '=60*2')"]

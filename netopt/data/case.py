@@ -118,9 +118,15 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     problems += placed.problems
     tables: dict[str, pd.DataFrame] = {}
     files = {name: table.file for name, table in raw.items()}
+    # a cell already reported as unreadable (a formula without a saved value) is not also
+    # reported as blank
+    unread = {(p.file, p.row, p.column) for p in errors(problems)
+              if p.row is not None and p.column}
     for name, table in raw.items():
         typed, probs = parse_table(TABLES[name], table)
-        problems += _blame_edits(drop_blank_repeats(probs, placed.failed), name, masks, loaded)
+        probs = [p for p in drop_blank_repeats(probs, placed.failed)
+                 if (p.file, p.row, p.column) not in unread]
+        problems += _blame_edits(probs, name, masks, loaded)
         tables[name] = typed
     # references are checked on whatever parsed, so dangling ids show up with the rest
     problems += check_references(tables, files)

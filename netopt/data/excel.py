@@ -153,7 +153,45 @@ def read_workbook(path: str | Path) -> tuple[dict[str, RawTable], list[Problem]]
             tables[name] = RawTable(name, label, frame)
     finally:
         book.close()
-    return tables, problems
+    return tables, problems + _uncached_formulas(path, tables)
+
+
+def _uncached_formulas(path: Path, tables: dict[str, RawTable]) -> list[Problem]:
+    """A formula cell is read by its value as Excel last saved it. A workbook written by a
+    program (pandas, openpyxl, a script) and never opened in Excel has no saved value, so
+    the cell reads blank and an optional column would silently take its default: each such
+    cell is an error. Only blank cells are looked at again, in a second read that keeps the
+    formulas."""
+    from openpyxl import load_workbook
+
+    blanks = {name: [(i, j) for j, col in enumerate(t.frame.columns)
+                     for i in (t.frame.index[t.frame[col] == ""]).tolist()]
+              for name, t in tables.items()}
+    if not any(blanks.values()):
+        return []
+    book = load_workbook(path, read_only=True, data_only=False)
+    problems = []
+    try:
+        by_key = {name.strip().lower(): name for name in book.sheetnames}
+        for name, cells in blanks.items():
+            if not cells:
+                continue
+            sheet = book[name if name in book.sheetnames else by_key[name]]
+            if hasattr(sheet, "reset_dimensions"):
+                sheet.reset_dimensions()
+            wanted = set(cells)
+            columns = list(tables[name].frame.columns)
+            for i, row in enumerate(sheet.iter_rows(min_row=2, values_only=True)):
+                for j, value in enumerate(row[:len(columns)]):
+                    if (i, j) in wanted and isinstance(value, str) and value.startswith("="):
+                        problems.append(Problem(
+                            tables[name].file, i + 2, columns[j],
+                            "the cell holds a formula with no saved value (the workbook was "
+                            "written by a program and never recalculated): open and save it "
+                            "in Excel or LibreOffice, or type the value", value))
+    finally:
+        book.close()
+    return problems
 
 
 def _reason(exc: Exception) -> str:
