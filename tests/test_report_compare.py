@@ -222,6 +222,23 @@ def test_time_limited_scenarios_tagged(comparison: Comparison, tmp_path: Path) -
     assert "time-limited" not in old_page.read_text()
 
 
+def test_scenarios_solved_on_shared_cores_tagged(comparison: Comparison,
+                                                 tmp_path: Path) -> None:
+    """A row solved beside other work is tagged 'shared cores' (what was busy in its
+    tooltip) and the page says what that means; rows on free cores, and older folders
+    without the column, are not."""
+    rows = comparison.rows.iloc[:3].copy()
+    rows["cores_not_free"] = ["", "other work using 1.0 of its 2 cores", math.nan]
+    sites = {n: comparison.sites[n] for n in rows["scenario"]}
+    page, _ = write_comparison(replace(comparison, rows=rows, sites=sites), tmp_path / "a")
+    base, busy, third = _table_rows(page.read_text())
+    assert "title='other work using 1.0 of its 2 cores'>shared cores<" in busy
+    assert "shared cores" not in base and "shared cores" not in third
+    assert "on free cores the same inputs may give a cheaper network" in page.read_text()
+    old_page, _ = write_comparison(comparison, tmp_path / "b")
+    assert "shared cores" not in old_page.read_text()
+
+
 def test_the_start_each_scenario_had_is_tagged(comparison: Comparison, tmp_path: Path) -> None:
     """A scenario started from the baseline's network, the kernel start or the staged start
     says so beside its status; one solved without a start does not."""

@@ -352,6 +352,21 @@ def test_compare_names_the_stages_the_clock_ended(tmp_path: Path) -> None:
     assert csv["stopped_by_clock"].tolist() == ["", "strict kernel;full MIP", ""]
 
 
+def test_compare_says_which_scenarios_shared_the_cores(tmp_path: Path) -> None:
+    """A scenario solved beside other work (another scenario of the batch, say) carries what
+    kept the cores busy in compare.csv: free cores may give it a cheaper network."""
+    from netopt.analysis.scenarios import build_comparison
+
+    busy = _run("busy", 1_010_000.0, 0.02)
+    busy.summary["cores_not_free"] = "other work using 1.0 of its 2 cores"
+    base = _run("base", 1_000_000.0, 0.01)
+    base.summary["cores_not_free"] = None
+    comp = build_comparison([base, busy, _run("failed", None, None, "infeasible")])
+    comp.write_tables(tmp_path)
+    csv = pd.read_csv(tmp_path / "compare.csv", keep_default_na=False)
+    assert csv["cores_not_free"].tolist() == ["", "other work using 1.0 of its 2 cores", ""]
+
+
 # ---------------------------------------------------------------- Dask in another folder
 
 

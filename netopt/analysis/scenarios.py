@@ -652,6 +652,9 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
         rec["start"] = s.get("start", "")
         # the stages the clock ended: this scenario's network may differ on another machine
         rec["stopped_by_clock"] = ";".join(s.get("stopped_by_clock") or [])
+        # what kept the cores busy (other scenarios of the batch, other work): the same case
+        # on free cores may give a cheaper network
+        rec["cores_not_free"] = s.get("cores_not_free") or ""
         # the headline split: cash per year, and the penalty that is a planning device
         rec["network_cost_usd"] = math.nan if run.costs is None else \
             network_cost_usd(run.costs)

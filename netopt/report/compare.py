@@ -71,6 +71,11 @@ NOISE_NOTE = ("<p class='note'>\u2248 <i>within solver gap</i>: the difference f
 CLOCK_NOTE = ("<p class='note'><i>time-limited</i>: the clock ended those stages of the "
               "scenario's solve, so the same inputs may give another network on a faster or "
               "slower machine, whatever its gap says; a longer --time-limit tells.</p>")
+SHARED_NOTE = ("<p class='note'><i>shared cores</i>: other work (other scenarios of the "
+               "batch, other programs) kept the machine's cores busy while the scenario "
+               "solved (its tag's tooltip says how busy), so on free cores the same inputs "
+               "may give a cheaper network and a smaller gap; re-run the decision on free "
+               "cores.</p>")
 
 EXTRA_CSS = """
 main { max-width: 1180px; }
@@ -226,6 +231,9 @@ def comparison_table(rows: pd.DataFrame) -> str:
         if clock:  # its network may differ on another machine: say so where it is read
             started += (f"<span class='tag clock' title='stages the clock ended: "
                         f"{_esc(clock)}'>time-limited: {_esc(clock)}</span>")
+        busy = text(r.get("cores_not_free"))
+        if busy:  # solved beside other work: free cores may give a cheaper network
+            started += (f"<span class='tag clock' title='{_esc(busy)}'>shared cores</span>")
         stat = (f"<span class='status {'bad' if bad else 'ok'}'>{_esc(status or 'unknown')}"
                 f"</span>{started}")
         cells = [
@@ -252,7 +260,9 @@ def comparison_table(rows: pd.DataFrame) -> str:
              f"<tbody>{''.join(body)}</tbody></table>")
     clocked = "stopped_by_clock" in rows and any(
         text(v) for v in rows["stopped_by_clock"])
-    return table + NOISE_NOTE + (CLOCK_NOTE if clocked else "")
+    shared = "cores_not_free" in rows and any(text(v) for v in rows["cores_not_free"])
+    return (table + NOISE_NOTE + (CLOCK_NOTE if clocked else "")
+            + (SHARED_NOTE if shared else ""))
 
 
 # ---------------------------------------------------------------- cost chart
