@@ -201,3 +201,28 @@ def test_ctrl_c_stops_the_worker_processes() -> None:
     time.sleep(0.5)
     assert not [p for p in multiprocessing.active_children() if "forkserver" not in p.name
                 and p.is_alive()]
+
+
+def test_an_outage_below_min_active_is_measured_not_infeasible(tmp_path: Path) -> None:
+    """tiny with a second hub (capacity 40 shipments, 20 autologous patients: a dose and the
+    cells each take one) and `hubs.min_active: 2`: both hubs are active, H1 carries all 30
+    patients. Without H1, H2 treats 20 and 10 are unserved; without H2 nobody moves. The
+    minimum is a design rule: the outage must be priced, not reported infeasible."""
+    data = tmp_path / "two-hubs"
+    data.mkdir()
+    for f in (TINY.parent / "tiny").iterdir():
+        (data / f.name).write_bytes(f.read_bytes())
+    with (data / "hubs.csv").open("a") as out:
+        out.write("H2,Philadelphia hub,3PL B,PHL,39.87,-75.24,cryogenic,40,60000,250,18:00,"
+                  "existing\n")
+    model = tmp_path / "two-hubs.yaml"
+    model.write_text("name: two-hubs\ndataset: two-hubs\nhubs:\n  min_active: 2\n")
+    case = load_case(model)
+    result = solve_case(case)
+    table = n_minus_1(case, result).table.set_index("facility_id")
+    assert set(table["status"]) == {"optimal"}
+    assert table.at["H1", "extra_patients_unserved"] == pytest.approx(10.0, abs=1e-6)
+    assert table.at["H2", "extra_patients_unserved"] == pytest.approx(0.0, abs=1e-6)
+    # H1 out: the 10 unserved cost their lost margin, 1 dose x (400,000 - 100,000)
+    assert table.at["H1", "penalty_increase_usd"] == pytest.approx(3_000_000, rel=1e-9)
+    assert list(table.index) == ["H1", "H2"]

@@ -8,7 +8,8 @@ fixed model with nothing out, so every difference is the outage's alone: patient
 longer be treated, and the cost increase (including the unserved penalty of those patients;
 the failed facility's fixed cost is still paid), split into the network's cash cost and the
 unserved penalty.
-Design rules (backup hubs, service level, KOLs, budget) are switched off for the re-solves:
+Design rules (backup hubs, service level, KOLs, budget, the minimum numbers of active sites,
+hubs and partners) are switched off for the re-solves:
 an outage is something to measure, not a constraint the network can refuse.
 """
 
@@ -51,8 +52,11 @@ class Resilience:
 
 #: patients a year are reported (and ranked) to this many decimals
 PATIENT_DECIMALS = 6
-#: design rules, not operating limits: an outage is measured, not forbidden
-DESIGN_RULES = ("backup_hub", "service_level", "kol_required", "kol_coverage", "budget")
+#: design rules, not operating limits: an outage is measured, not forbidden. The minimum
+#: counts of active facilities are among them: a network with exactly `hubs.min_active` hubs
+#: breaks that rule whenever one is out, and the re-solve must still say what the outage costs
+DESIGN_RULES = ("backup_hub", "service_level", "kol_required", "kol_coverage", "budget",
+                "min_sites", "min_hubs", "min_partners")
 
 
 def n_minus_1(case: Case, result: Results, partners: bool = True,
