@@ -371,3 +371,31 @@ def test_solved_product_values_win_over_an_edited_dataset(tiny_dir: Path,
     o = run_replication(Static.build(net, s), s, 0)
     assert o.dose_patient.size > 10
     assert (o.dose_wasted == 1).all() and not o.dose_administered.any()
+
+
+def test_split_starting_material_keeps_each_hub_at_the_model_load(tmp_path: Path) -> None:
+    """tiny with a second hub and H1's capacity cut to 40 shipments: the model sends 20 of
+    S1's 30 patients through H1 (a dose and the cells: 40 shipments, full) and 10 through H2
+    (20). With no disruption each hub must carry that load in expectation; drawing every
+    patient's cells through the busiest starting-material lane put 48 a year through H1
+    (120 % of its capacity) and 10 through H2."""
+    data = tmp_path / "two-hubs"
+    shutil.copytree(TINY.parent / "tiny", data)
+    hubs = pd.read_csv(data / "hubs.csv", dtype=str, keep_default_na=False)
+    hubs.loc[0, "capacity_shipments_per_year"] = "40"
+    hubs.loc[1] = ["H2", "Philadelphia hub", "3PL B", "PHL", "39.87", "-75.24", "cryogenic",
+                   "40", "60000", "250", "18:00", "existing"]
+    hubs.to_csv(data / "hubs.csv", index=False)
+    model = tmp_path / "two-hubs.yaml"
+    model.write_text("name: two-hubs\ndataset: two-hubs\n")
+    net = load_network(_solve(model, tmp_path / "out"))
+    reps = 100
+    sim = simulate(net, _settings(**QUIET, replications=reps, seed=0))
+    ships = sim.tables["hubs"]
+    ships = ships[ships["kpi"] == "shipments_per_year"].set_index("hub_id")
+    assert ships.at["H1", "model_shipments_per_year"] == pytest.approx(40.0)
+    assert ships.at["H2", "model_shipments_per_year"] == pytest.approx(20.0)
+    # a hub's cells and doses are two thinned Poisson counts of S1's 30 patients: variance
+    # at most (1 + 1)^2 x 20 for H1 and 4 x 10 for H2, per replication
+    for hub, model_load, var in (("H1", 40.0, 80.0), ("H2", 20.0, 40.0)):
+        assert abs(ships.at[hub, "mean"] - model_load) <= 4 * math.sqrt(var / reps), hub

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from ...data.config import SimulationSettings
 from .network import SimNetwork
@@ -37,7 +38,8 @@ from .weather import Calendar, build_calendar, closure_probabilities
 
 INFUSION_HOUR = 10.0
 EPS = 1e-6  # hours: float noise never makes a dose late or wasted
-STREAMS = {"arrivals": 0, "patients": 1, "doses": 2, "weather": 3, "replacements": 4}
+STREAMS = {"arrivals": 0, "patients": 1, "doses": 2, "weather": 3, "replacements": 4,
+           "inbound": 5}
 
 
 def stream(seed: int, replication: int, name: str) -> np.random.Generator:
@@ -80,6 +82,10 @@ class Static:
     in_wait: np.ndarray
     in_moving: np.ndarray
     in_transit: np.ndarray
+    #: inbound lanes are drawn per patient: group of the patient's outbound lane (its site,
+    #: product and plant) + the cumulative share of each inbound lane within its group
+    in_key: np.ndarray
+    lane_in_group: np.ndarray
     n_hubs: int
     closure_p: np.ndarray
 
@@ -109,8 +115,10 @@ class Static:
         lane_prod = np.array([prod_pos[p] for p in lanes["product_id"]], dtype=np.int64)
         transit = lanes["transit_hours"].to_numpy(float)
         slack = np.clip(limit[lane_prod] - transit, 0.0, settings.planning_slack_hours)
-        inbound = net.inbound.set_index(["site_id", "product_id"]).loc[
-            list(zip(sp["site_id"], sp["product_id"], strict=True))]
+        inbound, lane_in_group = _inbound_rows(net, lanes)
+        in_group = inbound["group"].to_numpy(np.int64)
+        in_cum = np.array(inbound.groupby(in_group)["share"].cumsum(), dtype=float)
+        in_cum[np.r_[in_group[1:] != in_group[:-1], True][: len(in_group)]] = 1.0
         doses = products["doses_per_patient"].to_numpy(np.int64)
         interval = products["dose_interval_days"].to_numpy(float)
         span = float(np.max((doses - 1) * interval, initial=0.0))
@@ -143,9 +151,40 @@ class Static:
             in_wait=inbound["wait_hours"].to_numpy(float),
             in_moving=inbound["moving_hours"].to_numpy(float),
             in_transit=inbound["inbound_hours"].to_numpy(float),
+            in_key=in_group + in_cum,
+            lane_in_group=lane_in_group,
             n_hubs=n_hubs,
             closure_p=closure_probabilities(net.hubs["region"], settings),
         )
+
+
+def _inbound_rows(net: SimNetwork, lanes: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The inbound lanes a patient's cells may take, grouped by the (site, product, plant) of
+    each outbound lane, with their shares (the model's split of those patients over hubs), and
+    each outbound lane's group. A group the result gives no starting-material lane for (an
+    off-the-shelf product, an older result) keeps the site-product's single inbound row."""
+    single = net.inbound.set_index(["site_id", "product_id"])
+    every = net.inbound_lanes if net.inbound_lanes is not None else pd.DataFrame(
+        columns=["site_id", "product_id", "plant_id"])
+    by_group = {key: frame for key, frame in every.groupby(["site_id", "product_id",
+                                                            "plant_id"], sort=True)}
+    cols = ["hub_id", "pre_hours", "to_hub_hours", "wait_hours", "moving_hours",
+            "inbound_hours"]
+    groups: dict[tuple, int] = {}
+    parts = []
+    for key in zip(lanes["site_id"], lanes["product_id"], lanes["plant_id"].astype(str),
+                   strict=True):
+        if key in groups:
+            continue
+        groups[key] = len(groups)
+        rows = by_group.get(key)
+        if rows is None or rows.empty:
+            rows = single.loc[[key[:2]], cols].assign(share=1.0)
+        parts.append(rows[[*cols, "share"]].assign(group=groups[key]))
+    lane_in_group = np.array([groups[k] for k in zip(
+        lanes["site_id"], lanes["product_id"], lanes["plant_id"].astype(str), strict=True)],
+        dtype=np.int64)
+    return pd.concat(parts, ignore_index=True), lane_in_group
 
 
 @dataclass
@@ -268,23 +307,24 @@ def _arrivals(st: Static, seed: int, replication: int) -> tuple[np.ndarray, np.n
 
 
 def _starting_material(st: Static, settings: SimulationSettings, cal: Calendar,
-                       rng: np.random.Generator, p_sp: np.ndarray, p_lane: np.ndarray,
+                       rng: np.random.Generator, p_in: np.ndarray, p_lane: np.ndarray,
                        start: np.ndarray, auto: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(release, planned ready) hours per patient and the (hub, day) cell its starting
-    material leaves from: autologous starting material travels site -> hub -> plant, then
-    manufacturing; off-the-shelf doses are ready at the order."""
-    n_pat = p_sp.size
+    material leaves from: autologous starting material travels site -> hub -> plant (on the
+    inbound lane `p_in` drawn for the patient), then manufacturing; off-the-shelf doses are
+    ready at the order."""
+    n_pat = p_in.size
     z_in = rng.standard_normal(n_pat)
     miss_in = rng.random(n_pat) < settings.missed_cutoff_probability
-    arr_in, dep_in, _ = _ship(st, cal, start + st.in_pre[p_sp], st.in_hub[p_sp],
-                              st.in_to_hub[p_sp], st.in_wait[p_sp], st.in_moving[p_sp],
+    arr_in, dep_in, _ = _ship(st, cal, start + st.in_pre[p_in], st.in_hub[p_in],
+                              st.in_to_hub[p_in], st.in_wait[p_in], st.in_moving[p_in],
                               np.exp(settings.transit_sigma * z_in), miss_in.astype(np.int64))
     turnaround_h = 24.0 * st.lane_turnaround[p_lane]
     release = np.where(auto, arr_in + turnaround_h, start)
-    planned_ready = np.where(auto, start + st.in_transit[p_sp] + turnaround_h, start)
+    planned_ready = np.where(auto, start + st.in_transit[p_in] + turnaround_h, start)
     # off-the-shelf patients (and sites without an inbound hub) count at the "no hub" row
-    hub = np.where(auto, st.in_hub[p_sp], st.n_hubs)
+    hub = np.where(auto, st.in_hub[p_in], st.n_hubs)
     in_cell = hub * (st.n_calendar_days + 1) + np.minimum(dep_in, st.n_calendar_days)
     return release, planned_ready, in_cell
 
@@ -298,7 +338,11 @@ def _patients(st: Static, settings: SimulationSettings, cal: Calendar,
     p_lane = np.searchsorted(st.lane_key, p_sp + rng.random(p_sp.size), side="right")
     start = 24.0 * p_day + INFUSION_HOUR  # referral / order, and apheresis for autologous
     auto = st.prod_autologous[p_prod]
-    release, planned_ready, in_cell = _starting_material(st, settings, cal, rng, p_sp, p_lane,
+    # the cells' hub, drawn by the model's split of the site's patients to that plant (a
+    # stream of its own: the other draws stay paired with results before it)
+    u_in = stream(settings.seed, replication, "inbound").random(p_sp.size)
+    p_in = np.searchsorted(st.in_key, st.lane_in_group[p_lane] + u_in, side="right")
+    release, planned_ready, in_cell = _starting_material(st, settings, cal, rng, p_in, p_lane,
                                                          start, auto)
     first_slot = slot(planned_ready + st.lane_transit[p_lane] + st.lane_slack[p_lane])
     return _Patients(sp=p_sp, product=p_prod, lane=p_lane, start=start, autologous=auto,

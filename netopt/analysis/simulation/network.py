@@ -53,8 +53,12 @@ class SimNetwork:
 
     flows: zone x site x product patient rates that have a lane. lanes: one row per lane
     (plant -> hub -> site, or via a partner) with its share of the site-product's doses.
-    inbound: autologous site-products' starting-material leg. products: per-product
-    parameters indexed by product_id. hubs: every hub of the result with region and wait.
+    inbound: autologous site-products' starting-material leg (the busiest, for the
+    site-product tables). inbound_lanes: every starting-material lane the model used, with
+    its share of the patients the site-product sends to that plant: each patient's cells take
+    one of them, drawn by that share, so the hubs carry the cells as the model routed them.
+    products: per-product parameters indexed by product_id. hubs: every hub of the result
+    with region and wait.
     """
 
     result_dir: Path
@@ -68,6 +72,7 @@ class SimNetwork:
     site_products: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     case: Case | None = None
+    inbound_lanes: pd.DataFrame | None = None
 
 
 def wait_hours(cutoff: object) -> float:
@@ -203,7 +208,9 @@ def build_network(folder: Path, model_path: Path, case: Case,
     return SimNetwork(result_dir=folder, model_file=model_path,
                       model_name=str(summary.get("model") or case.name), flows=flows,
                       lanes=lanes, inbound=inbound, products=products, hubs=hubs,
-                      site_products=site_products, warnings=warnings, case=case)
+                      site_products=site_products, warnings=warnings, case=case,
+                      inbound_lanes=_inbound_lanes(sp, products, tables["shipments"], case,
+                                                   hubs, plants))
 
 
 def _as_solved(folder: Path, name: str, inputs: pd.DataFrame, columns: tuple[str, ...],
@@ -425,6 +432,47 @@ def _inbound(sp: pd.DataFrame, site_products: pd.DataFrame, products: pd.DataFra
                            inbound_hours=total)
         rows.append(row)
     return pd.DataFrame(rows, columns=INBOUND_COLUMNS)
+
+
+INBOUND_LANE_COLUMNS = ["site_id", "product_id", "plant_id", "hub_id", "pre_hours",
+                        "to_hub_hours", "wait_hours", "moving_hours", "inbound_hours", "share"]
+
+
+def _inbound_lanes(sp: pd.DataFrame, products: pd.DataFrame, shipments: pd.DataFrame,
+                   case: Case, hubs: pd.DataFrame, plants: pd.DataFrame) -> pd.DataFrame:
+    """Every starting-material lane of the simulated autologous site-products, with its
+    share of the site-product's patients sent to its plant. Where the model split a site's
+    cells over two hubs (the nearer one full), the busiest lane alone would put them all
+    through one hub, past the capacity the model respected."""
+    cells = shipments[shipments["leg"] == "starting_material"]
+    cells = cells.assign(n=pd.to_numeric(cells["shipments_per_year"], errors="coerce"))
+    auto = {str(p) for p in products.index[products["autologous"].astype(bool)]}
+    wanted = {(s, k) for s, k in zip(sp["site_id"], sp["product_id"], strict=True)
+              if k in auto}
+    keep = np.array([(s, k) in wanted for s, k in zip(cells["site_id"], cells["product_id"],
+                                                       strict=True)], dtype=bool)
+    cells = cells[keep & (cells["n"] > 0).to_numpy()
+                  & cells["hub_id"].isin(hubs.index).to_numpy()
+                  & cells["plant_id"].isin(plants.index).to_numpy()]
+    rows = []
+    sites = case.sites.set_index("site_id")
+    all_hubs = case.hubs.set_index("hub_id")
+    for lane in cells.sort_values(["site_id", "product_id", "plant_id", "hub_id"]
+                                  ).itertuples(index=False):
+        hub = str(lane.hub_id)
+        pre = CRYOPRESERVATION_HOURS if lane.temperature_class == "cryogenic" else 0.0
+        total = float(lane.transit_hours)
+        wait = float(hubs.at[hub, "wait_hours"])
+        first = pd.to_numeric(pd.Series([getattr(lane, "first_leg_hours", None)]),
+                              errors="coerce").iloc[0]
+        if not np.isfinite(first):
+            first = _leg_hours(sites, all_hubs, [(lane.site_id, hub)], case.transport)[0]
+        rows.append((lane.site_id, lane.product_id, str(lane.plant_id), hub, pre, first, wait,
+                     total - pre - wait, total, float(lane.n)))
+    out = pd.DataFrame(rows, columns=INBOUND_LANE_COLUMNS)
+    out["share"] = out["share"] / out.groupby(["site_id", "product_id", "plant_id"])[
+        "share"].transform("sum")
+    return out
 
 
 def _site_product_table(flows: pd.DataFrame, shipments: pd.DataFrame) -> pd.DataFrame:
