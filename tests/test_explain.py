@@ -213,3 +213,17 @@ def test_an_analysis_says_when_the_inputs_changed_since_the_solve(tmp_path: Path
         assert "or its dataset" in loud.output and (
             "changed since this result was solved" in loud.output
             or "differ from the inputs this result was solved with" in loud.output)
+
+
+def test_a_binding_budget_is_reported():
+    """60 % of the patients within 100 km needs S2 beside S1: fixed costs S1 $100k + S2
+    $80k + its activation $40k and onboarding $16k a year + H1 $100k + P1 $20k = $356,000.
+    At that budget it binds (and is said to, as sites.max_active is); a dollar more leaves
+    it slack."""
+    for budget, binds in ((356_000.0, True), (357_000.0, False)):
+        case = tiny(budget_fixed_usd=budget, service__min_share=0.6,
+                    service__within_km=100.0)
+        ex = explain_site(case, solve_case(case, gap=0.0), "S1")
+        line = next(x for x in ex.limits if x.startswith("budget_fixed_usd"))
+        assert "fixed costs $356,000 a year" in line
+        assert line.endswith(" - binds") is binds

@@ -30,6 +30,7 @@ from ..data.case import Case
 from ..data.geography import haversine_km
 from ..data.problems import InputError, Problem
 from ..model.build import build_model
+from ..model.policy import FIXED_TERMS
 from ..model.prepare import Prepared, prepare
 from ..results.tables import Results, extract, site_reasons
 from ..solver.highs import solve_model
@@ -270,8 +271,18 @@ def _network_limits(prep: Prepared, result: Results, site: str) -> list[str]:
         out.append(f"sites.max_active {cfg.sites.max_active}: {n_active} active"
                    + (" - binds" if n_active >= cfg.sites.max_active else ""))
     if cfg.budget_fixed_usd is not None:
-        out.append(f"budget_fixed_usd ${cfg.budget_fixed_usd:,.0f} applies to fixed costs")
+        fixed = _fixed_costs(result)
+        budget = float(cfg.budget_fixed_usd)
+        out.append(f"budget_fixed_usd ${budget:,.0f}: fixed costs ${fixed:,.0f} a year"
+                   + (" - binds" if fixed >= budget - max(1.0, 1e-6 * budget) else ""))
     return out
+
+
+def _fixed_costs(result: Results) -> float:
+    """The annual fixed costs the budget caps (FIXED_TERMS of the costs table), so a budget
+    that binds is said to, as sites.max_active is."""
+    costs = result.costs.set_index("term")["usd_per_year"]
+    return float(sum(float(costs.get(t, 0.0)) for t in FIXED_TERMS))
 
 
 def explain_site(case: Case, result: Results, site: str, product: str | None = None,
