@@ -143,6 +143,40 @@ def test_a_site_refuses_stock_above_its_loss_limit(tmp_path: Path) -> None:
     assert "stocked_at_site" not in set(prep.ordering["policy"])
 
 
+def test_the_loss_limit_is_kept_where_the_site_s_volume_lies_not_at_its_segment_end(
+        tmp_path: Path) -> None:
+    """S2 takes 40 patients. Its stocking loss is over a $40,000 limit at the 30-patient
+    breakpoint but within it at 40 (it falls with volume here: fewer expiries per dose), so
+    the segment 30-50 is cut where its loss line crosses the limit, not dropped: S2 stocks,
+    and the network is the one a $50,000 limit gives (within it at every volume)."""
+    case = load_case(make_case(tmp_path, "tight", limit=40_000.0))
+    prep = prepare(case)
+    terms = {r.policy: r for r in case.policies.itertuples(index=False)}["stocked_at_site"]
+    prod = prep.products.loc["r1"]
+    s2 = prep.ordering[(prep.ordering["site_id"] == "S2")
+                       & (prep.ordering["policy"] == "stocked_at_site")]
+    seg = s2[s2["hi_patients"] > 30].iloc[0]
+
+    def loss(volume: float) -> float:
+        _, econ = option_cost(terms, prod, volume, seg.life_days, seg.lead_days,
+                              seg.replenish_cost_usd, seg.avoided_cost_usd,
+                              seg.shipments_per_dose, 0.08, 0)
+        return float(econ.site_loss_usd_per_year)
+
+    at30, at100 = loss(30.0), loss(100.0)
+    assert at30 > 40_000 > loss(40.0)
+    at50 = at30 + (at100 - at30) * (50 - 30) / (100 - 30)  # the segment ends at capacity 50
+    cross = 30 + (40_000 - at30) / (at50 - at30) * 20
+    assert seg.lo_patients == pytest.approx(cross) and seg.hi_patients == 50.0
+    assert 30 < cross <= 40
+    tight = solve_case(case)
+    loose = solve_case(load_case(make_case(tmp_path, "loose", limit=50_000.0)))
+    assert tight.summary["objective"] == pytest.approx(loose.summary["objective"], rel=1e-9)
+    row = tight.finance[(tight.finance["site_id"] == "S2")
+                        & (tight.finance["product_id"] == "r1")].iloc[0]
+    assert row["policy"] == "stocked_at_site" and row["patients_per_year"] == pytest.approx(40)
+
+
 def test_generous_returns_mean_more_stocking_sites_and_higher_writeoffs(tmp_path: Path) -> None:
     """JIT cannot meet the notice, so each site either stocks (if its loss is acceptable) or
     takes consignment stock. Generous returns move the loss to the manufacturer."""

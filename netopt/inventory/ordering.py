@@ -261,11 +261,14 @@ def _option_segments(t, prod: ProductRow, route: Route | None, cap: float, limit
         loss.append(float(econ.site_loss_usd_per_year) if ok else math.inf)
     segs = []
     for j, lo, hi, share in _priced_spans(grid, cap, costs):
-        c_hi = costs[j] + (costs[j + 1] - costs[j]) * share
-        l_hi = loss[j] + (loss[j + 1] - loss[j]) * share
-        if policy == "stocked_at_site" and (loss[j] > limit or l_hi > limit):
-            continue
-        segs.append((route_name, j, lo, hi, costs[j], c_hi, life, lead_days, replenish, avoided,
+        c_lo, c_hi = costs[j], costs[j] + (costs[j + 1] - costs[j]) * share
+        if policy == "stocked_at_site":
+            l_hi = loss[j] + (loss[j + 1] - loss[j]) * share
+            kept = _within_limit(lo, hi, loss[j], l_hi, limit)
+            if kept is None:
+                continue
+            lo, hi, c_lo, c_hi = _sub_segment(lo, hi, c_lo, c_hi, *kept)
+        segs.append((route_name, j, lo, hi, c_lo, c_hi, life, lead_days, replenish, avoided,
                      spd))
     if not segs:
         if all(c is None for c in costs[1:]):
@@ -276,6 +279,29 @@ def _option_segments(t, prod: ProductRow, route: Route | None, cap: float, limit
                         "at every volume it could reach the fill rate")
         return [], "the fill rate is out of reach at every volume"
     return segs, ""
+
+
+def _within_limit(lo: float, hi: float, loss_lo: float, loss_hi: float,
+                  limit: float) -> tuple[float, float] | None:
+    """The volumes of a segment [lo, hi] at which the site's stocking loss (linear between
+    the segment's ends, as its cost is) stays within its limit: the whole segment, the part
+    on one side of where the loss crosses the limit, or None. The loss is not monotone in
+    volume (expiries fall, holding rises), so a segment whose one end is over the limit may
+    hold the site's actual volume within it."""
+    over_lo, over_hi = loss_lo > limit, loss_hi > limit
+    if over_lo and over_hi:
+        return None
+    if not (over_lo or over_hi):
+        return lo, hi
+    cross = lo + (limit - loss_lo) / (loss_hi - loss_lo) * (hi - lo)
+    return (cross, hi) if over_lo else (lo, cross)
+
+
+def _sub_segment(lo: float, hi: float, c_lo: float, c_hi: float, a: float,
+                 b: float) -> tuple[float, float, float, float]:
+    """[a, b] within [lo, hi], with the segment's cost line read at its new ends."""
+    slope = (c_hi - c_lo) / (hi - lo) if hi > lo else 0.0
+    return a, b, c_lo + slope * (a - lo), c_lo + slope * (b - lo)
 
 
 def depot_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
