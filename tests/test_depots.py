@@ -94,7 +94,7 @@ def test_depot_cost_is_the_inventory_cost_of_the_pooled_demand(tmp_path: Path) -
     assert depot["lead_days"].iloc[0] == pytest.approx(supply_h / 24)
     t = _terms(case, "held_at_partner_with_jit_delivery")
     prod = prep.products.loc["a1"]
-    cost = float(supply.loc[supply["partner_id"] == "P1", "cost_usd_per_shipment"].min())
+    cost = _supply_shipment(prep, "P1")
     for r in depot.itertuples():
         by_hand, _ = option_cost(t, prod, r.lo_patients or 1.0, life, supply_h / 24, cost, cost,
                                  1.0, 0.08, 0)
@@ -183,6 +183,16 @@ def test_pooled_base_stock_is_below_the_two_site_stocks(tmp_path: Path) -> None:
     assert depot["expired_usd"] == pytest.approx(econ.wasted_doses_per_year * 30_000)
 
 
+def _supply_shipment(prep, partner: str) -> float:  # noqa: ANN001
+    """The partner's cheapest supply shipment with its hub's handling (H1: $300): stock at
+    the partner replaces per-patient supply shipments through the hub by bulk ones, and the
+    model charges the hub's handling on both."""
+    supply = prep.partner_supply[prep.partner_supply["partner_id"] == partner]
+    handling = supply["hub_id"].map(prep.hubs["cost_usd_per_shipment"]).fillna(0.0)
+    assert (handling[supply["hub_id"] == "H1"] == 300.0).all()
+    return float((supply["cost_usd_per_shipment"] + handling).min())
+
+
 def test_without_pooling_each_site_pays_its_own_depot_stock(tmp_path: Path) -> None:
     """finance.pooled_depots: false - the partner option is priced per site (its own stock
     at the partner), so no depot line exists and the site rows carry the stock cost."""
@@ -230,7 +240,7 @@ def test_depot_saves_the_shipping_the_lanes_price_after_the_dose_cadence(
     assert set(supply["shipments_per_dose"]) == {0.5}
     depot = prep.depots[prep.depots["depot_id"] == "P1"]
     assert set(depot["shipments_per_dose"]) == {0.5}
-    cost = float(supply["cost_usd_per_shipment"].min())
+    cost = _supply_shipment(prep, "P1")
     t = _terms(case, "held_at_partner_with_jit_delivery")
     prod = prep.products.loc["a1"]
     r = depot.iloc[1]

@@ -84,11 +84,12 @@ def test_without_a_policies_table_every_site_orders_jit() -> None:
 
 def test_tabulated_cost_is_the_inventory_cost_at_each_breakpoint(tmp_path: Path) -> None:
     """Every option segment's end points are the manufacturer's cost recomputed by hand from
-    the inventory figures: replenishments x lane cost - planned doses x shipments per dose x
-    lane cost, plus (stock it owns) holding + expiries x COGS + capital x COGS. Shipments per
-    dose follow the cadence: the lane (about 20 h) leaves 228 - 20 h of shelf life, which
-    spans 2 intervals of 84 h, not the 3 that 4 doses a shipment need: 3 doses a shipment,
-    8 shipments for a patient's 24 doses."""
+    the inventory figures: replenishments x shipment cost - planned doses x shipments per
+    dose x shipment cost (the lane's transport and its hub's handling), plus (stock it owns)
+    holding + expiries x COGS + capital x COGS. Shipments per dose follow the cadence: the
+    lane (about 20 h) leaves 228 - 20 h of shelf life, which spans 2 intervals of 84 h, not
+    the 3 that 4 doses a shipment need: 3 doses a shipment, 8 shipments for a patient's 24
+    doses."""
     case = load_case(make_case(tmp_path))
     prep = prepare(case)
     options = prep.ordering
@@ -98,7 +99,12 @@ def test_tabulated_cost_is_the_inventory_cost_at_each_breakpoint(tmp_path: Path)
     prod = prep.products.loc["r1"]
     grid = volume_grid(case.config.finance.volume_breakpoints, 50.0)
     for r in stock.itertuples(index=False):
-        volume = r.lo_patients or grid[1]
+        # a segment cut where the site's stocking loss crosses its limit starts between two
+        # breakpoints (read on its line there); its other end is one
+        at_lo = r.lo_patients in grid
+        assert at_lo or r.hi_patients in grid
+        volume = (r.lo_patients or grid[1]) if at_lo else r.hi_patients
+        tabulated = r.cost_lo_usd if at_lo else r.cost_hi_usd
         assert r.shipments_per_dose == pytest.approx(8 / 24)
         _, econ = option_cost(terms[r.policy], prod, volume, r.life_days, r.lead_days,
                               r.replenish_cost_usd, r.avoided_cost_usd, 8 / 24, 0.08, 0)
@@ -109,7 +115,28 @@ def test_tabulated_cost_is_the_inventory_cost_at_each_breakpoint(tmp_path: Path)
         if r.policy == "consignment_at_site":
             by_hand += (s.on_hand_doses * 3 * 365 + 1200 * econ.wasted_doses_per_year
                         + 0.08 * s.on_hand_doses * 1200)
-        assert r.cost_lo_usd == pytest.approx(by_hand, rel=1e-9, abs=1e-6)
+        assert tabulated == pytest.approx(by_hand, rel=1e-9, abs=1e-6)
+
+
+def test_stock_saves_the_hub_handling_of_the_shipments_it_replaces(tmp_path: Path) -> None:
+    """The model charges hub handling per shipment apart from transport ($300 at tiny's H1),
+    on every per-patient shipment of a site's lanes. Stock on site replaces those shipments
+    by bulk replenishments through the same hub: both are priced at the lane's transport
+    plus the hub's handling (S1: the $108.63 lane + $300 = $408.63 a shipment), not at the
+    transport alone, which left a stocking site paying handling for shipments that no
+    longer happen (about $30k a year at S2's 960 doses)."""
+    prep = prepare(load_case(make_case(tmp_path)))
+    lanes = prep.direct_lanes
+    shipment = (lanes["cost_usd_per_shipment"]
+                + lanes["hub_id"].map(prep.hubs["cost_usd_per_shipment"]))
+    cheapest = shipment.groupby(lanes["site_id"]).min()
+    stock = prep.ordering[prep.ordering["policy"] == "stocked_at_site"]
+    assert set(stock["site_id"]) == {"S1", "S2", "S3"}
+    for r in stock.itertuples(index=False):
+        assert r.avoided_cost_usd == pytest.approx(cheapest[r.site_id], rel=1e-12)
+        assert r.replenish_cost_usd == pytest.approx(cheapest[r.site_id], rel=1e-12)
+    assert cheapest["S1"] == pytest.approx(lanes.loc[lanes["site_id"] == "S1",
+                                                     "cost_usd_per_shipment"].min() + 300.0)
 
 
 def test_more_ordering_options_never_cost_more(tmp_path: Path) -> None:

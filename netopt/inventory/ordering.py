@@ -80,15 +80,18 @@ class Route:
     """Timing and cost facts of one site-product the options are judged on."""
 
     direct_hours: float  # fastest plant -> hub -> site lane (incl. hub cut-off wait)
-    direct_cost: float  # cheapest such lane, USD per shipment
+    direct_cost: float  # cheapest such lane, USD per shipment (transport)
     last_leg_hours: float  # fastest hub -> site leg incl. the hub's cut-off wait
     last_leg_cost: float
     link_hours: float  # fastest plant -> hub -> partner -> site
     link_leg_hours: float  # partner -> site
-    supply_cost: float  # cheapest plant -> hub -> partner, USD per shipment
+    supply_cost: float  # cheapest plant -> hub -> partner, USD per shipment incl. hub handling
     #: shipments per dose the cheapest direct lane and supply lane price (dose cadence)
     direct_spd: float = 1.0
     supply_spd: float = 1.0
+    #: cheapest plant -> hub -> site shipment with the hub's handling: what a shipment the
+    #: site's own stock replaces (or a bulk replenishment) costs the network
+    direct_handled: float = math.inf
 
 
 def volume_grid(breakpoints: list[float], top: float) -> list[float]:
@@ -110,7 +113,7 @@ def ordering_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
     allowed = set(cfg.policies) if cfg.policies is not None else None
     terms = terms[terms["policy"].isin(allowed)] if allowed is not None else terms
     by_product = {pid: frame for pid, frame in terms.groupby("product_id", sort=True)}
-    routes = _routes(direct, links, partner_supply)
+    routes = _routes(direct, links, partner_supply, hub_handling(case))
     grid = volume_grid(cfg.volume_breakpoints, float(sites["capacity_patients_per_year"].max()))
 
     # rows read once as tuples and dicts: the loop below visits each product's terms at
@@ -152,16 +155,33 @@ def ordering_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
     return out
 
 
-def _routes(direct: pd.DataFrame, links: pd.DataFrame,
-            supply: pd.DataFrame) -> dict[tuple[str, str], Route]:
+def hub_handling(case: Case) -> pd.Series:
+    """USD per shipment each hub charges for handling it (hub_id -> USD)."""
+    return case.hubs.set_index("hub_id")["cost_usd_per_shipment"].astype(float)
+
+
+def _handled(lanes: pd.DataFrame, handling: pd.Series) -> pd.Series:
+    """Each lane's cost per shipment with its hub's handling (none for a lane without a
+    hub): the model charges handling per shipment apart from transport, so a shipment that
+    stock replaces saves both, and a bulk replenishment through the hub pays both."""
+    cost = lanes["cost_usd_per_shipment"].astype(float)
+    if "hub_id" not in lanes.columns:
+        return cost
+    return cost + lanes["hub_id"].map(handling).astype(float).fillna(0.0)
+
+
+def _routes(direct: pd.DataFrame, links: pd.DataFrame, supply: pd.DataFrame,
+            handling: pd.Series) -> dict[tuple[str, str], Route]:
     inf = math.inf
     facts: dict[tuple[str, str], dict] = {}
     if len(direct):
         # a dose held at the hub still waits for the departure wave
-        g = direct.assign(from_hub_hours=direct["hub_wait_hours"] + direct["last_leg_hours"]
+        g = direct.assign(from_hub_hours=direct["hub_wait_hours"] + direct["last_leg_hours"],
+                          handled=_handled(direct, handling)
                           ).groupby(["site_id", "product_id"])
         agg = pd.DataFrame({"direct_hours": g["hours"].min(),
                             "direct_cost": g["cost_usd_per_shipment"].min(),
+                            "direct_handled": g["handled"].min(),
                             "last_leg_hours": g["from_hub_hours"].min(),
                             "last_leg_cost": g["last_leg_cost_usd"].min()})
         agg["direct_spd"] = direct.loc[g["cost_usd_per_shipment"].idxmin(),
@@ -169,7 +189,8 @@ def _routes(direct: pd.DataFrame, links: pd.DataFrame,
         for key, r in agg.iterrows():
             facts.setdefault(key, {}).update(r.to_dict())
     if len(links):
-        by_pool = supply.groupby(["partner_id", "product_id"])["cost_usd_per_shipment"]
+        by_pool = supply.assign(handled=_handled(supply, handling)).groupby(
+            ["partner_id", "product_id"])["handled"]
         supply_cost = by_pool.min()
         supply_spd = supply.loc[by_pool.idxmin(), "shipments_per_dose"].set_axis(
             supply_cost.index) if len(supply) else supply_cost
@@ -192,7 +213,8 @@ def _routes(direct: pd.DataFrame, links: pd.DataFrame,
             last_leg_cost=f.get("last_leg_cost", inf),
             link_hours=f.get("link_hours", inf), link_leg_hours=f.get("link_leg_hours", inf),
             supply_cost=f.get("supply_cost", inf), direct_spd=f.get("direct_spd", 1.0),
-            supply_spd=f.get("supply_spd", 1.0))
+            supply_spd=f.get("supply_spd", 1.0),
+            direct_handled=f.get("direct_handled", inf))
     return out
 
 
@@ -232,11 +254,14 @@ def _option_segments(t, prod: ProductRow, route: Route | None, cap: float, limit
     elif policy == "held_at_hub":
         life = (budget - route.direct_hours) / 24
         lead_days = (route.direct_hours - route.last_leg_hours) / 24
-        replenish = avoided = route.direct_cost - route.last_leg_cost
+        # the bulk shipment into the hub is handled there; each dose still leaves the hub
+        # as its own handled shipment, so only the plant -> hub transport is saved
+        replenish = route.direct_handled - route.last_leg_cost
+        avoided = route.direct_cost - route.last_leg_cost
     else:
         life = (budget - route.direct_hours) / 24
         lead_days = route.direct_hours / 24
-        replenish = avoided = route.direct_cost
+        replenish = avoided = route.direct_handled
     if life < 1:
         return [], f"{max(life * 24, 0):.0f} h of shelf life left at the stock point (< 1 day)"
     # stock exists only m of every R days when the life m is shorter than the review period R
@@ -319,6 +344,7 @@ def depot_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
         if len(options) else options
     rows: list[tuple] = []
     cap = sites["capacity_patients_per_year"].astype(float).to_dict()
+    handling = hub_handling(case)
     for (pid, policy), frame in pooled.groupby(["product_id", "policy"], sort=True):
         terms = by_product.get(pid)
         hit = terms[terms["policy"] == policy] if terms is not None else None
@@ -327,7 +353,7 @@ def depot_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
         t = next(hit.itertuples(index=False))
         prod = products.loc[pid].to_dict()
         served = set(frame["site_id"])
-        for depot, f in _depot_facts(DEPOT[policy], pid, served, direct, links,
+        for depot, f in _depot_facts(DEPOT[policy], pid, served, direct, links, handling,
                                      supply).items():
             budget = float(prod["shelf_budget_hours"])
             life = (budget - f.supply_hours - f.leg_hours) / 24
@@ -368,10 +394,13 @@ def _least_saving(cost: pd.Series, spd: pd.Series) -> tuple[float, float]:
 
 
 def _depot_facts(kind: str, pid: str, served: set[str], direct: pd.DataFrame,
-                 links: pd.DataFrame, supply: pd.DataFrame) -> dict[str, DepotFacts]:
+                 links: pd.DataFrame, handling: pd.Series, supply: pd.DataFrame
+                 ) -> dict[str, DepotFacts]:
     """Depot -> its timing and pricing facts for one product, over the sites with its depot
-    option. The supply of a partner is its own supply lanes; the supply of a hub is the
-    part of each plant -> hub -> site lane before the hub."""
+    option. The supply of a partner is its own supply lanes, each shipment with its hub's
+    handling (stock replaces per-patient supply shipments by bulk ones, both handled); the
+    supply of a hub is the part of each plant -> hub -> site lane before the hub (each dose
+    still leaves the hub as its own handled shipment)."""
     out = {}
     if kind == "partner":
         mine = links[(links["product_id"] == pid) & links["site_id"].isin(served)]
@@ -380,7 +409,7 @@ def _depot_facts(kind: str, pid: str, served: set[str], direct: pd.DataFrame,
             lanes = sup[sup["partner_id"] == par]
             if lanes.empty:
                 continue
-            cost = lanes["cost_usd_per_shipment"].astype(float)
+            cost = _handled(lanes, handling)
             out[par] = DepotFacts(float(lanes["hours"].min()), float(cost.min()),
                                   float(part["leg_hours"].max()), sorted(set(part["site_id"])),
                                   *_least_saving(cost, lanes["shipments_per_dose"]))
@@ -564,8 +593,9 @@ def stock_facts(prep) -> dict[tuple[str, str], tuple[float, float]]:  # noqa: AN
     """(life left on arrival, transport lead) in days of stock at each site, by site-product
     with a plant lane: what `stocked_at_site` would face there."""
     out = {}
+    handling = prep.hubs["cost_usd_per_shipment"].astype(float)
     for (sid, pid), route in _routes(prep.direct_lanes, prep.partner_links.iloc[0:0],
-                                     prep.partner_supply).items():
+                                     prep.partner_supply, handling).items():
         if math.isfinite(route.direct_hours):
             budget = float(prep.products.at[pid, "shelf_budget_hours"])
             out[(sid, pid)] = ((budget - route.direct_hours) / 24, route.direct_hours / 24)
