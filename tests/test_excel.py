@@ -381,3 +381,21 @@ def test_a_formula_without_a_saved_value_is_an_error_not_a_default(project: Path
         f"error: data.xlsx[sites], row 2, column 'capacity_patients_per_year': {why} "
         "(found '=25*2')",
         f"error: data.xlsx[sites], row 3, column 'onboarding_days': {why} (found '=60*2')"]
+
+
+def test_a_sheet_under_a_near_name_is_named_in_a_warning(project: Path) -> None:
+    """A `partner` sheet (for partners) was left out without a word, and the case solved
+    without cold-storage partners; a folder's partner.csv is warned about. Now the sheet is
+    named in a warning too (an error with --strict)."""
+    path = _tiny_workbook_project(project)
+    book = openpyxl.load_workbook(path)
+    book["partners"].title = "partner"
+    book.create_sheet("notes").append(["anything"])  # not near a table: the user's own
+    book.save(path)
+    tables, problems = read_workbook(path)
+    assert "partners" not in tables
+    assert [(p.file, p.severity) for p in problems] == [("data.xlsx[partner]", "warning")]
+    assert "did you mean a sheet named partners?" in problems[0].message
+    result = run("validate", "model.yaml", "--strict")
+    assert result.exit_code == 2
+    assert "data.xlsx[partner]" in ANSI.sub("", result.stderr)

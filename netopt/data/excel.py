@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import io
 import math
 import re
@@ -136,8 +137,10 @@ def read_workbook(path: str | Path) -> tuple[dict[str, RawTable], list[Problem]]
     problems: list[Problem] = []
     try:
         by_key = {name.strip().lower(): name for name in book.sheetnames}
+        used: list[str] = []
         for name, spec in TABLES.items():
             sheet = name if name in book.sheetnames else by_key.get(name)
+            used += [sheet] if sheet is not None else []
             if sheet is None:
                 if spec.required:
                     problems.append(Problem(shown, None, None,
@@ -151,6 +154,7 @@ def read_workbook(path: str | Path) -> tuple[dict[str, RawTable], list[Problem]]
                                  and not spec.allow_empty):
                 continue
             tables[name] = RawTable(name, label, frame)
+        problems += _unknown_sheets(path, [n for n in book.sheetnames if n not in used])
     finally:
         book.close()
     return tables, problems + _uncached_formulas(path, tables)
@@ -191,6 +195,21 @@ def _uncached_formulas(path: Path, tables: dict[str, RawTable]) -> list[Problem]
                             "in Excel or LibreOffice, or type the value", value))
     finally:
         book.close()
+    return problems
+
+
+def _unknown_sheets(path: Path, unread: list[str]) -> list[Problem]:
+    """A warning for each sheet not read whose name is near a table's, as for a file of a
+    dataset folder (`io._unknown_tables`): a `partner` or `kol` sheet would otherwise be
+    left out without a word and the case solved without that table. Sheets of other names
+    (README, notes) are the user's business."""
+    problems = []
+    for sheet in unread:
+        near = difflib.get_close_matches(sheet.strip().lower(), list(TABLES), n=1, cutoff=0.7)
+        if near:
+            problems.append(Problem(sheet_label(path, sheet), None, None,
+                                    f"not a table netopt reads: ignored (did you mean a sheet "
+                                    f"named {near[0]}?)", severity="warning"))
     return problems
 
 
