@@ -459,3 +459,30 @@ def test_compare_labels_scenarios_by_their_model_name(tiny_project: Path) -> Non
     rows = pd.read_csv(out / "compare.csv")
     assert list(rows["scenario"]) == ["Baseline network", "b"]
     assert rows["patients_demand"].iloc[1] == pytest.approx(2 * rows["patients_demand"].iloc[0])
+
+
+@pytest.mark.parametrize(("shares", "said"), [
+    ("0,true", "--shares: a yes/no/true/false word is not a number"),
+    ("yes", "--shares: a yes/no/true/false word is not a number"),
+    ("0,abc", "--shares: 'abc' is not a number"),
+    ("[0.5]", "--shares: [0.5] is not a number"),
+    ("0,90", "--shares: 90 does not lie between 0 and 1"),
+])
+def test_cli_pareto_refuses_shares_that_are_not_shares(shares: str, said: str,
+                                                       tmp_path: Path) -> None:
+    """`--shares true` was read by YAML as a boolean and by float() as 1: a frontier point
+    at 100 % the user never asked for, exit 0. A word (or a list) is refused, exit 2, with
+    the option named, as `--set service.min_share=true` is; nothing is solved or written."""
+    import typer
+
+    from netopt.cli.scenarios import register
+
+    app = typer.Typer()
+    register(app)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["sweep", str(TINY), "--pareto", "--shares", shares,
+                                      "--workers", "1", "--out", str(out), "--no-report"],
+                                env={"NO_COLOR": "1", "COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert said in " ".join(result.output.split())
+    assert not out.exists()

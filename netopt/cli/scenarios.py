@@ -278,14 +278,12 @@ def sweep_cmd(
     solver = _check_solver(solver)
     try:
         grid = dict(parse_set(s) for s in (sets or []))
-        share_list = [float(v) for v in parse_values(shares)] if pareto else []
+        share_list = _shares(parse_values(shares)) if pareto else []
     except (OverrideError, TypeError, ValueError) as exc:
         raise _fail(str(exc)) from None
     if pareto:
         if sets:
             raise _fail("--pareto takes --shares and --within-km, not --set")
-        if any(not 0 <= s <= 1 for s in share_list):
-            raise _fail("--shares must lie between 0 and 1")
         if within_km is not None and within_km <= 0:
             raise _fail("--within-km must be positive")
         overrides = {"service.within_km": within_km} if within_km is not None else {}
@@ -304,6 +302,24 @@ def sweep_cmd(
          workers=workers, scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap,
          seed=seed, no_report=no_report, threads=threads, solver=solver,
          baseline_start=baseline_start)
+
+
+def _shares(values: list[Any]) -> list[float]:
+    """--shares as numbers from 0 to 1. YAML reads `true`/`yes` as a boolean, which float()
+    would take as 1: refused like any other word, as service.min_share refuses it."""
+    out = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"--shares: {_fmt_share(value)} is not a number (give shares "
+                             "from 0 to 1, e.g. 0,0.5,0.9)")
+        if not 0 <= value <= 1:
+            raise ValueError(f"--shares: {value:g} does not lie between 0 and 1 (0.9 is 90 %)")
+        out.append(float(value))
+    return out
+
+
+def _fmt_share(value: Any) -> str:
+    return "a yes/no/true/false word" if isinstance(value, bool) else repr(value)
 
 
 def register(app: typer.Typer) -> None:
