@@ -33,6 +33,7 @@ from .analysis.scenarios import (
     check_override_keys,
     run_batch,
     scenario_name,
+    solved_run,
 )
 from .data import case as _case
 from .data.config import Edit, ModelConfig
@@ -369,17 +370,13 @@ def _spec_of(item: _case.Case | PathLike, name: str | None) -> ScenarioSpec:
 
 
 def _run_of(result: Results, name: str | None) -> ScenarioRun:
-    """A solved result as a batch row, with the figures `scenarios.run_one` records."""
-    settings = result.summary.get("settings") or {}
-    summary = {k: v for k, v in result.summary.items() if k != "settings"}
-    service = settings.get("service", {})
-    summary["within_km"] = service.get("within_km", math.nan)
-    summary["min_share"] = service.get("min_share", math.nan)
+    """A solved result as a batch row, with the figures `scenarios.run_one` records (through
+    the same `solved_run`, so its ordering parts are there as a solved case's are)."""
+    service = (result.summary.get("settings") or {}).get("service", {})
     spec = ScenarioSpec(name or str(result.summary.get("model", "")),
                         str(result.summary.get("model_file") or ""), {})
-    return ScenarioRun(spec, str(result.summary.get("status", "feasible")), "", summary,
-                       result.tables["costs"].copy(), result.tables["sites"].copy(),
-                       result.tables["hubs"].copy(), result.tables["partners"].copy())
+    return solved_run(spec, result, service.get("within_km", math.nan),
+                      service.get("min_share", math.nan))
 
 
 def compare(items: Sequence[_case.Case | Results | PathLike],

@@ -228,6 +228,22 @@ def test_compare_cases_matches_direct_solves(tmp_path: Path, tiny: netopt.Case,
     assert pd.read_csv(tmp_path / "compare.csv")["scenario"].tolist() == ["base", "near"]
 
 
+def test_compare_results_gives_the_rows_of_compare_cases(tiny: netopt.Case) -> None:
+    """A result handed to compare lost its ordering parts: the ordering_*_usd columns were
+    NaN beside a solved case's figures, or missing from compare.csv when every item was a
+    result. Its row is now made as a solved case's is; only timings and the start differ."""
+    from netopt.analysis.scenarios import TIMING_COLUMNS
+
+    cases = netopt.compare([tiny, tiny], names=["a", "b"]).rows
+    results = netopt.compare([netopt.solve(tiny), netopt.solve(tiny)], names=["a", "b"]).rows
+    mixed = netopt.compare([netopt.solve(tiny), tiny], names=["a", "b"]).rows
+    parts = [c for c in cases.columns if c.startswith("ordering_")]
+    assert parts and cases[parts].notna().all().all()
+    skip = [*TIMING_COLUMNS, "start"]
+    pd.testing.assert_frame_equal(results.drop(columns=skip), cases.drop(columns=skip))
+    pd.testing.assert_frame_equal(mixed.drop(columns=skip), cases.drop(columns=skip))
+
+
 def test_compare_reports_a_bad_scenario_as_a_row(tmp_path: Path, tiny: netopt.Case) -> None:
     comparison = netopt.compare([tiny, tmp_path / "missing.yaml"])
     assert comparison.rows["status"].tolist() == ["optimal", "invalid"]
