@@ -227,3 +227,24 @@ def test_a_binding_budget_is_reported():
         line = next(x for x in ex.limits if x.startswith("budget_fixed_usd"))
         assert "fixed costs $356,000 a year" in line
         assert line.endswith(" - binds") is binds
+
+
+def test_an_active_site_excluded_since_the_solve_is_exit_2(tmp_path: Path) -> None:
+    """S1, the solved network's one site, set to excluded after the solve: explain S1 ended
+    in an internal error (KeyError: Index 'S1' is not valid for indexed component 'y'),
+    exit 1. It is now an input problem naming the site, exit 2."""
+    shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
+    model = tmp_path / "tiny.yaml"
+    shutil.copy(TINY, model)
+    out = tmp_path / "r"
+    runner = CliRunner()
+    assert runner.invoke(app, ["solve", str(model), "--out", str(out),
+                               "--no-report"]).exit_code == 0
+    sites = tmp_path / "tiny" / "sites.csv"
+    sites.write_text(sites.read_text(encoding="utf-8").replace(
+        "S1,Site One,NY,40.1,-74.0,existing,", "S1,Site One,NY,40.1,-74.0,excluded,"),
+        encoding="utf-8")
+    run = runner.invoke(app, ["explain", str(out), "S1"], env={"COLUMNS": "300"})
+    assert run.exit_code == 2, run.output
+    assert "site 'S1' is active in the solved network but excluded in the model" in run.output
+    assert "internal error" not in run.output

@@ -305,6 +305,8 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
     base_cost = _total(result)
     sites = result.sites.set_index("site_id")
     is_open = bool(_truthy(sites.at[site, "active"])) if site in sites.index else False
+    if is_open and site not in prep.sites.index:
+        raise InputError([_excluded_now(site)])
     if product is not None and is_open:
         is_open = product in _split(sites.at[site, "products_offered"])
     paired = {k for s, k in zip(prep.pairs["site_id"], prep.pairs["product_id"], strict=True)
@@ -419,6 +421,14 @@ def _held(m: pyo.ConcreteModel, case: Case, result: Results, site: str, around: 
     sides = {key: _Side.of(m, info) for key, info in solve_variants(
         m, exact(case.config.solver), {"held": held, "flipped": flip}, time_limit)}
     return sides["held"], sides["flipped"]
+
+
+def _excluded_now(site: str) -> Problem:
+    """An active site of the solved network that the model excludes today (status
+    `excluded`, an edit): the model has no decision of it to flip."""
+    return Problem("SITE_ID", None, "site_id",
+                   f"site {site!r} is active in the solved network but excluded in the model "
+                   "as it is now (status excluded, or an edit): solve again, then explain", site)
 
 
 def _neighbours(m: pyo.ConcreteModel, site: str) -> list[str]:
