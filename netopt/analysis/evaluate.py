@@ -11,7 +11,7 @@ is the price of aggregation. The N-1 analysis (`resilience.py`) holds a network 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
 
@@ -99,6 +99,25 @@ class Evaluation:
     chosen: ChosenNetwork
     #: offers of the network the model has no pair, lane or option for (they cannot be used)
     unusable_offers: int = 0
+    #: what of the network the model cannot hold, one line each (a facility excluded there)
+    warnings: list[str] = field(default_factory=list)
+
+
+def dropped_facilities(case: Case, m: pyo.ConcreteModel, chosen: ChosenNetwork) -> list[str]:
+    """The network's active facilities the model has no decision for: excluded in it (status
+    or an edit), or without a pair, lane or link there. They are held closed, so the cost
+    is that of a smaller network: said, not left for the user to notice."""
+    out = []
+    for kind, ids, index, table, col in (
+            ("site", chosen.sites, m.S, case.sites, "site_id"),
+            ("hub", chosen.hubs, m.H, case.hubs, "hub_id"),
+            ("partner", chosen.partners, m.Pa, case.partners, "partner_id")):
+        excluded = set(table.loc[table["status"] == "excluded", col]) if len(table) else set()
+        for i in sorted(ids - set(index)):
+            why = ("is excluded there" if i in excluded else
+                   "has no patients, lane or link there it could serve")
+            out.append(f"active {kind} {i} of the network {why}: it is held closed")
+    return out
 
 
 def evaluate_network(case: Case, network: Results, time_limit: float | None = None,
@@ -116,6 +135,7 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     m = model if model is not None else build_model(
         over_offers(prepared or prepare(case), chosen.offered))
     unusable = len(chosen.offered - set(m.SK))
+    dropped = dropped_facilities(case, m, chosen)
     fix_network(m, chosen)
     settings = case.config.solver.model_copy(update={"warm_start": False})
     info = solve_model(m, settings, tee=tee, time_limit=time_limit)
@@ -132,8 +152,8 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     result = extract(m, info)
     result.summary["settings"]["solver"] = settings.model_dump(mode="json")
     result.summary["evaluated_network"] = file
-    return Evaluation(result, chosen, unusable)
+    return Evaluation(result, chosen, unusable, dropped)
 
 
 __all__ = ["ChosenNetwork", "Evaluation", "check_network", "chosen_network",
-           "evaluate_network", "fix_network"]
+           "dropped_facilities", "evaluate_network", "fix_network"]

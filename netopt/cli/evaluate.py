@@ -32,6 +32,7 @@ def evaluate(
     from ..solver.diagnose import NoNetworkInTime
     from .common import (
         console,
+        err_console,
         fail_input,
         fail_no_network,
         load_or_exit,
@@ -51,6 +52,9 @@ def evaluate(
         except NoNetworkInTime as exc:
             fail_no_network(exc.reasons)
     result = held.result
+    for warning in held.warnings:
+        err_console.print(f"[yellow]warning[/]: {escape(warning)} (in {escape(case.name)})",
+                          soft_wrap=True, highlight=False)
     run = Run("evaluate", model=case.name, model_file=str(model.absolute()),
               source=str(result_dir.absolute()))
     with results_folder(target, run) as staging:
