@@ -350,6 +350,26 @@ def test_an_analysis_never_writes_into_another_runs_folder(tmp_path: Path) -> No
         assert res.exit_code == 0, res.output
 
 
+def test_simulate_never_writes_into_another_runs_folder(tmp_path: Path) -> None:
+    """`simulate A --out B` replaced B's summary.json, hubs.csv, products.csv, kpis.csv and
+    network.xlsx with A's simulation tables (exit 0): B then mixed two runs. It is refused
+    (exit 2) like report, finance and resilience are; B is left as it was, and the same
+    simulation again into its own --out folder still works."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        assert runner.invoke(app, ["solve", str(TINY), "--out", str(folder)]).exit_code == 0
+    before = snapshot(b)
+    days = ["--replications", "2", "--days", "30"]
+    res = runner.invoke(app, ["simulate", str(a), "--out", str(b), *days],
+                        env={"COLUMNS": "300"})
+    assert res.exit_code == 2, res.output
+    assert "holds the results of a solve run" in res.output
+    assert snapshot(b) == before
+    for _ in range(2):
+        res = runner.invoke(app, ["simulate", str(a), "--out", str(tmp_path / "sim"), *days])
+        assert res.exit_code == 0, res.output
+
+
 def test_simulate_refuses_the_result_folder_itself_as_out(tmp_path: Path) -> None:
     src = tmp_path / "src"
     assert runner.invoke(app, ["solve", str(TINY), "--out", str(src)]).exit_code == 0

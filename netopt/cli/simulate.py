@@ -43,10 +43,13 @@ def simulate_cmd(
     from ..report import relink_report
     from ..report.simulation_files import WORKBOOK_FILE, write_simulation
     from ..results.folder import Run, results_folder
-    from .common import console, err_console, fail_input, output_folder
+    from .common import analysis_folder, console, err_console, fail_input, output_folder
 
     root, sub = _destination(result_dir, out)
-    output_folder(root / sub)
+    if sub:
+        output_folder(root / sub)
+    else:  # a folder of its own: never one holding another run's results (its summary.json)
+        analysis_folder(root, result_dir)
     try:
         net = load_network(result_dir, model)
     except InputError as exc:
