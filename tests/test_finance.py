@@ -255,6 +255,23 @@ def test_finance_command_on_a_missing_folder_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in res.output
 
 
+def test_finance_command_names_a_cell_that_is_not_a_number(tmp_path: Path) -> None:
+    """A finance.csv edited by hand with text in a numeric column ended in 'internal error:
+    TypeError: Invalid value '0.0' for dtype 'str'', exit 1. The cell is named, exit 2."""
+    out = tmp_path / "res"
+    assert runner.invoke(app, ["solve", str(make_case(tmp_path)), "--out", str(out),
+                               "--no-report"]).exit_code == 0
+    path = out / "finance.csv"
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table.loc[0, "expired_doses_per_year"] = "abc"
+    table.to_csv(path, index=False)
+    res = runner.invoke(app, ["finance", str(out)], env={"COLUMNS": "300"})
+    assert res.exit_code == 2, res.output
+    assert (f"{path}, row 2, column 'expired_doses_per_year': expected a number (found 'abc')"
+            in " ".join(res.output.split()))
+    assert "internal error" not in res.output and not (out / "finance.html").exists()
+
+
 @pytest.mark.parametrize(("row", "column", "value", "message"), [
     (0, "title_holder", "site", "jit_per_patient needs title with manufacturer or distributor"),
     (1, "title_holder", "manufacturer", "stocked_at_site needs title with site"),

@@ -47,6 +47,12 @@ def finance(
         err_console.print(f"[red]{escape(str(table_path))}: not a finance table (missing "
                           f"{', '.join(sorted(missing))})[/]")
         raise typer.Exit(EXIT_INVALID)
+    problems = _not_numbers(table, table_path)
+    if problems:
+        from ..data.problems import InputError
+        from .common import fail_input
+
+        fail_input(InputError(problems))
     model = str(summary.get("model") or result_dir.name)
     tradeoff = _tradeoff(summary, table, load_or_exit, err_console)
     run = Run("finance", model=model, model_file=summary.get("model_file"),
@@ -81,6 +87,28 @@ def finance(
                       f"{r.expired_doses_per_year:,.1f}")
         console.print(t)
     console.print(f"wrote {', '.join(str(p) for p in paths)}")
+
+
+#: finance.csv columns of text; every other column the solve wrote holds numbers
+TEXT_COLUMNS = frozenset({"row", "site_id", "site_name", "state", "product_id", "policy",
+                          "title_holder", "route", "stock_point", "depot_id",
+                          "site_accepts_stocking", "method"})
+
+
+def _not_numbers(table, path: Path) -> list:  # noqa: ANN001 - a DataFrame; list[Problem]
+    """Cells of the numeric columns that are not numbers (a hand-edited finance.csv): each
+    named by spreadsheet row and column, rather than a TypeError from the page's sums."""
+    import pandas as pd
+
+    from ..data.problems import Problem
+
+    problems = []
+    for col in (c for c in table.columns if c not in TEXT_COLUMNS):
+        values = table[col]
+        bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+        problems += [Problem(str(path), int(i) + 2, str(col), "expected a number",
+                             str(values.iloc[i])) for i in bad.to_numpy().nonzero()[0]]
+    return problems
 
 
 def _tradeoff(summary: dict, table, load_or_exit, err_console):  # noqa: ANN001, ANN202
