@@ -162,7 +162,8 @@ def test_solve_case_checks_its_overrides_like_the_model_file() -> None:
         solve_case(load_case(TINY), gap=2.0)
 
 
-@pytest.mark.parametrize("damage", ["truncated summary", "summary a list", "sites without active"])
+@pytest.mark.parametrize("damage", ["truncated summary", "summary a list", "sites without active",
+                                    "active neither true nor false"])
 def test_a_damaged_result_folder_exits_2_naming_what_is_wrong(tmp_path: Path, damage: str) -> None:
     """Each used to end in an internal error (exit 1): JSONDecodeError, AttributeError,
     TypeError or KeyError: 'active', depending on the command."""
@@ -177,20 +178,26 @@ def test_a_damaged_result_folder_exits_2_naming_what_is_wrong(tmp_path: Path, da
     elif damage == "summary a list":
         (bad / "summary.json").write_text("[]", encoding="utf-8")
         words = "not the summary of a netopt solve"
-    else:
+    elif damage == "sites without active":
         sites = bad / "sites.csv"
         lines = sites.read_text(encoding="utf-8").split("\n")
         sites.write_text("\n".join([lines[0].replace(",active,", ",is_active,"), *lines[1:]]),
                          encoding="utf-8")
         words = "sites.csv has no column active"
+    else:  # S1's active flag read as false: the network held without its one site (exit 0)
+        sites = bad / "sites.csv"
+        text = sites.read_text(encoding="utf-8")
+        assert text.count(",True,") == 1
+        sites.write_text(text.replace(",True,", ",maybe,"), encoding="utf-8")
+        words = "sites.csv, row 2, column active: expected True or False (found 'maybe')"
     commands = [["report", str(bad), "--out", str(tmp_path / "r")],
                 ["explain", str(bad), "S1"], ["resilience", str(bad)],
                 ["evaluate", str(bad), str(TINY), "--out", str(tmp_path / "e"), "--no-report"]]
-    if damage != "sites without active":
+    if damage not in ("sites without active", "active neither true nor false"):
         commands.append(["finance", str(bad)])
     for command in commands:
         result = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
         assert result.exit_code == 2, (command, result.output)
         assert "internal error" not in result.output
     if damage != "summary a list":  # finance says "cannot read the result" in its words
-        assert words in result.output
+        assert words in " ".join(result.output.split())

@@ -228,6 +228,7 @@ def solved_folder(result_dir: Path, tables: tuple[str, ...]):  # noqa: ANN201 - 
             lacking = [c for c in _COLUMNS_READ.get(name, ()) if c not in frame.columns]
             if lacking:
                 raise ValueError(f"{name}.csv has no column {', '.join(lacking)}")
+            _check_flags(name, frame)
     except (ValueError, OSError, KeyError, AttributeError, TypeError) as exc:
         err_console.print(f"[red]{escape(str(result_dir))}: not a complete result folder "
                           f"({escape(str(exc))})[/]")
@@ -238,3 +239,16 @@ def solved_folder(result_dir: Path, tables: tuple[str, ...]):  # noqa: ANN201 - 
 #: the columns of a result table the analyses read to know the network
 _COLUMNS_READ = {"sites": ("site_id", "active"), "hubs": ("hub_id", "active"),
                  "partners": ("partner_id", "active")}
+#: how a true/false cell of a result table may be written (the solve writes True / False)
+_FLAGS = frozenset({"true", "false", "1", "0"})
+
+
+def _check_flags(name: str, frame) -> None:  # noqa: ANN001 - a DataFrame
+    """An `active` cell edited to anything but true or false (`maybe`, `yes?`) was read as
+    false: the facility silently left out of the network an analysis holds."""
+    if "active" not in frame.columns:
+        return
+    for i, value in enumerate(frame["active"]):
+        if str(value).strip().lower() not in _FLAGS:
+            raise ValueError(f"{name}.csv, row {i + 2}, column active: expected True or "
+                             f"False (found {str(value)!r})")
