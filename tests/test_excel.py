@@ -277,7 +277,8 @@ def test_corrupt_or_missing_workbook_is_exit_2(project: Path) -> None:
 
 def test_sheet_layout_a_user_might_leave(project: Path) -> None:
     """Sheet names in any case, a blank row inside the data (kept so rows stay spreadsheet
-    rows), trailing blank rows, a value beyond the header, a typed time and float noise."""
+    rows, and an error of its own), trailing blank rows, a value beyond the header, a typed
+    time and float noise."""
     book = openpyxl.Workbook()
     book.active.title = "Notes"
     hubs = book.create_sheet(" Hubs ")
@@ -298,9 +299,11 @@ def test_sheet_layout_a_user_might_leave(project: Path) -> None:
         ["", "", "", "", "", ""],
         ["H2", "Two", "18:00", "2000", "", "stray"],
     ]
-    missing = {p.message.split("'")[1] for p in problems}
+    (blank,) = [p for p in problems if p.file == "b.xlsx[ Hubs ]"]
+    assert (blank.row, blank.column) == (3, None) and blank.message.startswith("blank row")
+    missing = {p.message.split("'")[1] for p in problems if p is not blank}
     assert missing == {n for n, t in TABLES.items() if t.required and n != "hubs"}
-    assert {p.file for p in problems} == {"b.xlsx"}
+    assert {p.file for p in problems if p is not blank} == {"b.xlsx"}
 
 
 def test_workbook_solves_to_the_same_objective(project: Path) -> None:
@@ -399,3 +402,19 @@ def test_a_sheet_under_a_near_name_is_named_in_a_warning(project: Path) -> None:
     result = run("validate", "model.yaml", "--strict")
     assert result.exit_code == 2
     assert "data.xlsx[partner]" in ANSI.sub("", result.stderr)
+
+
+def test_a_blank_row_inside_a_sheet_is_one_error_for_the_row(project: Path) -> None:
+    """Row 3 of sites (S2) emptied: one error for the row, not one 'required value is
+    blank' per required column (there were 12)."""
+    path = _tiny_workbook_project(project)
+    book = openpyxl.load_workbook(path)
+    sheet = book["sites"]
+    for cell in sheet[3]:
+        cell.value = None
+    book.save(path)
+    result = run("validate", "model.yaml")
+    assert result.exit_code == 2, result.output
+    assert [e for e in errors_of(result) if "data.xlsx[sites]" in e] == [
+        "error: data.xlsx[sites], row 3: blank row inside the table: delete the row (a "
+        "sheet's rows are the table's rows)"]

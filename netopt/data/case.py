@@ -118,14 +118,14 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     problems += placed.problems
     tables: dict[str, pd.DataFrame] = {}
     files = {name: table.file for name, table in raw.items()}
-    # a cell already reported as unreadable (a formula without a saved value) is not also
-    # reported as blank
-    unread = {(p.file, p.row, p.column) for p in errors(problems)
-              if p.row is not None and p.column}
+    # a cell already reported as unreadable (a formula without a saved value), or a row
+    # reported whole (a blank row of a sheet), is not also reported cell by cell as blank
+    unread = {(p.file, p.row, p.column) for p in errors(problems) if p.row is not None}
     for name, table in raw.items():
         typed, probs = parse_table(TABLES[name], table)
         probs = [p for p in drop_blank_repeats(probs, placed.failed)
-                 if (p.file, p.row, p.column) not in unread]
+                 if (p.file, p.row, p.column) not in unread
+                 and (p.file, p.row, None) not in unread]
         problems += _blame_edits(probs, name, masks, loaded)
         tables[name] = typed
     # references are checked on whatever parsed, so dangling ids show up with the rest

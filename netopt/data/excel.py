@@ -244,7 +244,10 @@ def _read_sheet(sheet: object, label: str) -> tuple[pd.DataFrame | None, list[Pr
         return None, twice
     # the same string dtype the CSV reader gives, so both kinds of dataset type alike
     frame = pd.DataFrame(grid[1:], columns=unique_names(grid[0]), dtype=object).astype(str)
-    return frame.reset_index(drop=True), []
+    blank = [Problem(label, i + 1, None, "blank row inside the table: delete the row (a sheet's "
+                     "rows are the table's rows)")
+             for i, row in enumerate(grid) if i > 0 and not any(row)]
+    return frame.reset_index(drop=True), blank
 
 
 # ---------------------------------------------------------------- writing workbooks
