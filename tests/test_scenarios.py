@@ -486,3 +486,25 @@ def test_cli_pareto_refuses_shares_that_are_not_shares(shares: str, said: str,
     assert result.exit_code == 2, result.output
     assert said in " ".join(result.output.split())
     assert not out.exists()
+
+
+def test_a_batch_shows_each_scenario_s_input_warnings(tmp_path: Path) -> None:
+    """A scenario whose inputs draw a warning (here zone Z1's state written 'Ny') solved
+    without a word in a batch, although `validate` names it: compare.csv now carries it in
+    its `warnings` column and the command prints it under the scenario's name."""
+    from netopt.cli.app import app
+
+    shutil.copytree(ROOT / "tests" / "data" / "tiny", tmp_path / "tiny")
+    zones = tmp_path / "tiny" / "zones.csv"
+    zones.write_text(zones.read_text().replace("Z1,Alpha,NY", "Z1,Alpha,Ny"))
+    (tmp_path / "typo.yaml").write_text("name: typo\ndataset: tiny\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["compare", str(TINY), str(tmp_path / "typo.yaml"),
+                                      "--workers", "1", "--out", str(out), "--no-report"],
+                                env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out / "compare.csv", keep_default_na=False)
+    assert rows["warnings"].iloc[0] == ""
+    assert "zones.csv, row 2, column 'state'" in rows["warnings"].iloc[1]
+    assert "did you mean 'NY'?" in rows["warnings"].iloc[1]
+    assert "typo: warning: " in result.output and "did you mean 'NY'?" in result.output

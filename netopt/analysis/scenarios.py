@@ -104,6 +104,9 @@ class ScenarioRun:
     network: dict | None = None
     #: the ordering-and-inventory term in its parts (results.tables.ordering_breakdown)
     ordering: dict[str, float] | None = None
+    #: the input warnings of the scenario's case (an edit matching no row, a likely typo):
+    #: a batch shows them as `validate` would for the model file
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -368,10 +371,13 @@ def _solve(spec: ScenarioSpec, case: Any, key: PrepareKey, options: SolveOptions
                             threads=options.threads, seed=options.seed, prepared=prepared,
                             start_network=start_network, solver_name=options.solver)
     except Exception as exc:  # noqa: BLE001 - a batch reports, it does not stop
-        return failed_run(spec, exc)
-    return solved_run(spec, result, case.config.service.within_km,
-                      case.config.service.min_share,
-                      network=result.network if keep_network else None)
+        run = failed_run(spec, exc)
+    else:
+        run = solved_run(spec, result, case.config.service.within_km,
+                         case.config.service.min_share,
+                         network=result.network if keep_network else None)
+    run.warnings = [str(p) for p in case.warnings]
+    return run
 
 
 def solved_run(spec: ScenarioSpec, result: Any, within_km: float, min_share: float,
@@ -644,7 +650,8 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
     records = []
     for name, run in zip(names, runs, strict=True):
         rec: dict[str, Any] = {"scenario": name, "model_file": run.spec.model_file,
-                               "status": run.status, "reason": run.reason}
+                               "status": run.status, "reason": run.reason,
+                               "warnings": " | ".join(run.warnings)}
         s = run.summary
         rec["objective_usd"] = s.get("objective_usd", s.get("objective", math.nan))
         for col in SUMMARY_COLUMNS[1:]:

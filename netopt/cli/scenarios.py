@@ -140,7 +140,25 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
     for row in failed.itertuples(index=False):
         err.print(f"[red]{escape(row.scenario)}[/]: {row.status}: {escape(row.reason)}",
                   soft_wrap=True, highlight=False)
+    _print_warnings(comparison.rows)
     console.print(f"wrote {len(paths)} files to {out}")
+
+
+def _print_warnings(rows: Any) -> None:
+    """Each scenario's input warnings (an edit that matches no row, a likely typo), as
+    `validate` prints them for a model file: a batch must not hide them. Up to three per
+    scenario; compare.csv's `warnings` column holds them all."""
+    _, err = _consoles()
+    if "warnings" not in rows.columns:
+        return
+    for scenario, text in zip(rows["scenario"], rows["warnings"], strict=True):
+        found = [w for w in str(text or "").split(" | ") if w]
+        for line in found[:3]:
+            err.print(f"[yellow]{escape(str(scenario))}[/]: {escape(line)}", soft_wrap=True,
+                      highlight=False)
+        if len(found) > 3:
+            err.print(f"[yellow]{escape(str(scenario))}[/]: and {len(found) - 3} more "
+                      "warnings (compare.csv, column warnings)", highlight=False)
 
 
 #: short headers for the printed table (compare.csv keeps the column names)
