@@ -100,11 +100,18 @@ class Case(_case.Case):
         if self.source is None:
             raise TypeError("with_changes needs a case made by netopt.load (it re-reads the "
                             "model file's dataset)")
-        flat = dict(_flatten(settings or {}))
+        if settings is not None and not isinstance(settings, Mapping):
+            raise TypeError("settings= takes a mapping such as {'service': {'min_share': "
+                            "0.9}} or {'service.min_share': 0.9}, not " + repr(settings))
+        if isinstance(edits, Mapping | str):
+            raise TypeError("edits= takes a list of edits: wrap a single edit in a list, "
+                            "edits=[{...}]")
+        leaves = _flatten(settings or {})
+        flat = dict(leaves)
         if name is not None:
             flat["name"] = name
         new_edits = [_edit_dict(e) for e in edits]
-        problems = _check_settings(self.source, self.overrides, flat) + \
+        problems = _twice(leaves) + _check_settings(self.source, self.overrides, flat) + \
             _check_edits(new_edits)
         if problems:
             raise InputError(sort_problems(problems))
@@ -136,6 +143,16 @@ def _flatten(settings: Mapping[str, Any], prefix: str = "") -> list[tuple[str, A
         else:
             out.append((dotted, value))
     return out
+
+
+def _twice(leaves: list[tuple[str, Any]]) -> list[Problem]:
+    """A setting given both nested and dotted ({'service': {'min_share': 0.5},
+    'service.min_share': 0.9}): which one is meant is not for netopt to guess."""
+    seen: dict[str, int] = {}
+    for key, _ in leaves:
+        seen[key] = seen.get(key, 0) + 1
+    return [Problem(SETTINGS_SOURCE, None, key, "given twice (nested and dotted): keep one")
+            for key, count in seen.items() if count > 1]
 
 
 def _is_section(dotted: str) -> bool:

@@ -162,6 +162,9 @@ def test_dotted_and_nested_settings_are_the_same_change(tiny: netopt.Case) -> No
      "unknown key"),
     ({"edits": [{"table": "products", "set": {"price_usd_per_dose": "abc"}}]},
      "price_usd_per_dose", "expected a number"),
+    # the dotted value won without a word
+    ({"settings": {"service": {"min_share": 0.5}, "service.min_share": 0.9}},
+     "service.min_share", "given twice"),
 ])
 def test_bad_change_raises_input_error_naming_it(tiny: netopt.Case, changes: dict,
                                                  column: str, words: str) -> None:
@@ -170,6 +173,18 @@ def test_bad_change_raises_input_error_naming_it(tiny: netopt.Case, changes: dic
     problems = caught.value.problems
     assert any(p.column == column and words in p.message for p in problems), problems
     assert f"'{column}'" in str(caught.value)
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"settings": [("service.min_share", 0.5)]}, "settings= takes a mapping"),
+    ({"edits": {"table": "products", "set": {"name": "x"}}}, "wrap a single edit in a list"),
+])
+def test_a_change_of_the_wrong_shape_is_a_type_error_that_says_so(
+        tiny: netopt.Case, changes: dict, words: str) -> None:
+    """A list of pairs for settings= ended in AttributeError ('list' has no 'items'); one
+    edit not in a list in "not 'table'" (its keys taken for edits)."""
+    with pytest.raises(TypeError, match=words):
+        tiny.with_changes(**changes)
 
 
 def test_every_bad_setting_is_reported_at_once(tiny: netopt.Case) -> None:
