@@ -399,3 +399,22 @@ def test_split_starting_material_keeps_each_hub_at_the_model_load(tmp_path: Path
     # at most (1 + 1)^2 x 20 for H1 and 4 x 10 for H2, per replication
     for hub, model_load, var in (("H1", 40.0, 80.0), ("H2", 20.0, 40.0)):
         assert abs(ships.at[hub, "mean"] - model_load) <= 4 * math.sqrt(var / reps), hub
+
+
+def test_a_share_s_interval_stays_within_0_and_100() -> None:
+    """Two replications at 40 % and 100 % on schedule: mean 70 %, half-width 12.706 x
+    42.43 / sqrt 2 = 381 points; the interval was -311..451 %, now 0..100. A utilisation
+    may pass 100 % (overload), so its bound is left as computed."""
+    from netopt.analysis.simulation.stats import summarise
+
+    values = pd.DataFrame({"on_schedule_pct": [40.0, 100.0],
+                           "hub_peak_day_utilisation_pct": [90.0, 130.0]})
+    rows = summarise(values).set_index("kpi")
+    half = t_quantile_975(1) * float(np.std([40.0, 100.0], ddof=1)) / math.sqrt(2)
+    assert rows.at["on_schedule_pct", "mean"] == pytest.approx(70.0)
+    assert (rows.at["on_schedule_pct", "ci_low"], rows.at["on_schedule_pct", "ci_high"]) \
+        == (0.0, 100.0)
+    peak_half = t_quantile_975(1) * float(np.std([90.0, 130.0], ddof=1)) / math.sqrt(2)
+    assert rows.at["hub_peak_day_utilisation_pct", "ci_high"] == pytest.approx(
+        110.0 + peak_half)
+    assert 70.0 + half > 100.0  # what the share's bound was

@@ -99,7 +99,7 @@ def _site_product_table(frames: list[pd.DataFrame], net: SimNetwork) -> pd.DataF
     sp["patients_per_year"] = mean[:, cols.index("patients_per_year")]
     d = cols.index("doses_per_year")
     sp["doses_per_year"] = mean[:, d]
-    sp["doses_per_year_ci_low"] = mean[:, d] - half[:, d]
+    sp["doses_per_year_ci_low"] = np.maximum(mean[:, d] - half[:, d], 0.0)
     sp["doses_per_year_ci_high"] = mean[:, d] + half[:, d]
     on = stacked[:, :, cols.index("doses_on_schedule_per_year")].sum(axis=0)
     total = stacked[:, :, d].sum(axis=0)

@@ -23,6 +23,8 @@ _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
 _Z975 = 1.959963984540054
 
 #: KPI -> unit, in report order
+#: KPIs that are shares of a whole, never above 100 %
+SHARES = frozenset({"on_schedule_pct"})
 UNITS: dict[str, str] = {
     "patients_per_year": "patients/yr",
     "doses_planned_per_year": "doses/yr",
@@ -191,9 +193,11 @@ def summarise(values: pd.DataFrame) -> pd.DataFrame:
         mean = float(v.mean()) if n else math.nan
         std = float(v.std(ddof=1)) if n > 1 else math.nan
         half = t_quantile_975(n - 1) * std / math.sqrt(n) if n > 1 else math.nan
-        # every KPI is a count, share, cost or duration: a bound below 0 means "near 0"
+        # every KPI is a count, share, cost or duration: a bound below 0 means "near 0", and
+        # a share's bound above 100 % "near 100 %" (a utilisation may pass 100 %: overload)
+        top = 100.0 if col in SHARES else math.inf
         rows.append({"kpi": col, "unit": UNITS.get(str(col), ""), "mean": mean,
                      "ci_low": max(mean - half, 0.0) if n > 1 else math.nan,
-                     "ci_high": mean + half, "std": std, "replications": n})
+                     "ci_high": min(mean + half, top), "std": std, "replications": n})
     return pd.DataFrame(rows, columns=["kpi", "unit", "mean", "ci_low", "ci_high", "std",
                                        "replications"])
