@@ -364,6 +364,8 @@ def test_simulate_never_writes_into_another_runs_folder(tmp_path: Path) -> None:
                         env={"COLUMNS": "300"})
     assert res.exit_code == 2, res.output
     assert "holds the results of a solve run" in res.output
+    # simulate's own default is a subfolder, not the result folder itself
+    assert f"leave it out to write into {a / 'simulation'}" in " ".join(res.output.split())
     assert snapshot(b) == before
     for _ in range(2):
         res = runner.invoke(app, ["simulate", str(a), "--out", str(tmp_path / "sim"), *days])

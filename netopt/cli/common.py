@@ -130,7 +130,8 @@ def output_folder(out: Path, option: str = "--out", tables: bool = False) -> Pat
     return Path(out)
 
 
-def analysis_folder(out: Path | None, result_dir: Path, option: str = "--out") -> Path:
+def analysis_folder(out: Path | None, result_dir: Path, option: str = "--out",
+                    default: str = "the result folder itself") -> Path:
     """The folder an analysis of RESULT_DIR (report, finance, resilience) writes: RESULT_DIR
     itself, or `--out`, which must not hold another run's results: the analysis would sit
     beside results it did not read (a report titled for one model over another's summary)."""
@@ -146,8 +147,8 @@ def analysis_folder(out: Path | None, result_dir: Path, option: str = "--out") -
                 if others else "another run")
         err_console.print(f"[bold red]error[/]: {option}: {escape(str(target))} holds the "
                           f"results of {escape(what)}, not of {escape(str(result_dir))}: give "
-                          "a new or empty folder, or leave it out to write into the result "
-                          "folder itself", soft_wrap=True, highlight=False)
+                          f"a new or empty folder, or leave it out to write into "
+                          f"{escape(default)}", soft_wrap=True, highlight=False)
         raise typer.Exit(EXIT_INVALID)
     return target
 

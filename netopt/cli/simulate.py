@@ -49,7 +49,7 @@ def simulate_cmd(
     if sub:
         output_folder(root / sub)
     else:  # a folder of its own: never one holding another run's results (its summary.json)
-        analysis_folder(root, result_dir)
+        analysis_folder(root, result_dir, default=str(Path(result_dir) / "simulation"))
     try:
         net = load_network(result_dir, model)
     except InputError as exc:
