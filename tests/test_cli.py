@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -201,3 +203,19 @@ def test_a_damaged_result_folder_exits_2_naming_what_is_wrong(tmp_path: Path, da
         assert "internal error" not in result.output
     if damage != "summary a list":  # finance says "cannot read the result" in its words
         assert words in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_an_internal_error_is_one_line_and_verbose_gives_its_traceback(verbose: bool) -> None:
+    """The message says "rerun with --verbose for the traceback"; --verbose printed the
+    same line only (the traceback was logged below the level it sets)."""
+    code = ("import netopt.cli.app as a\n"
+            "def command(): raise RuntimeError('boom')\n"  # a command that fails
+            "a.app = command\n"
+            f"a._setup_logging({verbose})\n"  # what the root callback does with -v
+            "a.main()\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 1
+    assert "internal error: RuntimeError: boom" in run.stderr
+    assert ("Traceback (most recent call last)" in run.stderr) is verbose

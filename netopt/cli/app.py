@@ -131,7 +131,9 @@ def main() -> None:
                           highlight=False)
         sys.exit(EXIT_INVALID)
     except Exception as exc:  # noqa: BLE001 - last resort: a message, never a traceback
-        logging.getLogger("netopt").debug("internal error", exc_info=True)
+        log = logging.getLogger("netopt")
+        if log.isEnabledFor(logging.INFO):  # --verbose: the traceback the message promises
+            log.error("internal error", exc_info=True)
         err_console.print(f"[bold red]internal error[/]: {escape(type(exc).__name__)}: "
                           f"{escape(str(exc))}\n(rerun with --verbose for the traceback and "
                           "please report it)", soft_wrap=True)
