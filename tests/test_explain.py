@@ -183,17 +183,24 @@ def test_a_locked_site_keeps_its_lock_when_one_offer_is_flipped(solved):
     assert terms["partner_fixed"] == pytest.approx(20_000)
 
 
-def test_an_analysis_says_when_the_inputs_changed_since_the_solve(tmp_path: Path) -> None:
-    """S1's capacity lowered from 50 to 10 after the solve: explain and resilience re-solved
-    today's inputs against the solved network without a word (a baseline of $6.2M against
-    the solve's $235k). Unchanged inputs give no warning."""
+def _solved_copy(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the tiny case (model file and dataset) and its solved result folder, for
+    tests that change the inputs after the solve."""
     shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
     model = tmp_path / "tiny.yaml"
     shutil.copy(TINY, model)
     out = tmp_path / "r"
+    assert CliRunner().invoke(app, ["solve", str(model), "--out", str(out),
+                                    "--no-report"]).exit_code == 0
+    return model, out
+
+
+def test_an_analysis_says_when_the_inputs_changed_since_the_solve(tmp_path: Path) -> None:
+    """S1's capacity lowered from 50 to 10 after the solve: explain and resilience re-solved
+    today's inputs against the solved network without a word (a baseline of $6.2M against
+    the solve's $235k). Unchanged inputs give no warning."""
+    model, out = _solved_copy(tmp_path)
     runner = CliRunner()
-    assert runner.invoke(app, ["solve", str(model), "--out", str(out),
-                               "--no-report"]).exit_code == 0
     # the analyses' own settings and where the files lie are not the case's inputs
     model.write_text(model.read_text(encoding="utf-8").replace(
         "dataset: tiny", f"dataset: {tmp_path / 'tiny'}") + "simulation:\n  days: 90\n",
@@ -233,13 +240,8 @@ def test_an_active_site_excluded_since_the_solve_is_exit_2(tmp_path: Path) -> No
     """S1, the solved network's one site, set to excluded after the solve: explain S1 ended
     in an internal error (KeyError: Index 'S1' is not valid for indexed component 'y'),
     exit 1. It is now an input problem naming the site, exit 2."""
-    shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
-    model = tmp_path / "tiny.yaml"
-    shutil.copy(TINY, model)
-    out = tmp_path / "r"
+    model, out = _solved_copy(tmp_path)
     runner = CliRunner()
-    assert runner.invoke(app, ["solve", str(model), "--out", str(out),
-                               "--no-report"]).exit_code == 0
     sites = tmp_path / "tiny" / "sites.csv"
     sites.write_text(sites.read_text(encoding="utf-8").replace(
         "S1,Site One,NY,40.1,-74.0,existing,", "S1,Site One,NY,40.1,-74.0,excluded,"),
