@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import highspy
+import yaml
 
 from netopt.data.case import load_case
 from netopt.model.build import MONEY, build_model
@@ -128,10 +129,14 @@ def direct_highs(limit: float, threads: int, seed: int) -> tuple[float, float | 
 
 
 def model_fingerprint(summary: dict) -> str:
-    """What the reference was made for: the model file, every data file it reads and the size
-    of the MILP built from them (a code change that reshapes the model changes the size). A
-    reference of another model is not a yardstick for this one."""
-    digest = hashlib.sha256(NATIONAL.read_bytes())
+    """What the reference was made for: the model file's settings but the solver's, every data
+    file it reads and the size of the MILP built from them (a code change that reshapes the
+    model changes the size). A reference of another model is not a yardstick for this one."""
+    # the model file without its solver settings: they change how the MILP is solved (time
+    # limit, segment cuts), not the MILP, and a reference is the best network of the MILP
+    settings = yaml.safe_load(NATIONAL.read_text(encoding="utf-8"))
+    settings.pop("solver", None)
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for path in sorted((ROOT / "data" / "us").glob("*.csv")):
         digest.update(path.name.encode() + path.read_bytes())
     # columns only: the row count includes the linking rows the cut loop adds, which depend on
