@@ -14,6 +14,7 @@ processes exactly as a model file with those changes would be.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from dataclasses import replace as dc_replace
@@ -148,11 +149,9 @@ def _flatten(settings: Mapping[str, Any], prefix: str = "") -> list[tuple[str, A
 def _twice(leaves: list[tuple[str, Any]]) -> list[Problem]:
     """A setting given both nested and dotted ({'service': {'min_share': 0.5},
     'service.min_share': 0.9}): which one is meant is not for netopt to guess."""
-    seen: dict[str, int] = {}
-    for key, _ in leaves:
-        seen[key] = seen.get(key, 0) + 1
+    counts = Counter(key for key, _ in leaves)
     return [Problem(SETTINGS_SOURCE, None, key, "given twice (nested and dotted): keep one")
-            for key, count in seen.items() if count > 1]
+            for key, count in counts.items() if count > 1]
 
 
 def _is_section(dotted: str) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import difflib
 import io
 import math
 import re
@@ -27,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .problems import Problem
-from .schema import TABLES, Column, schema_frame, stands_in_for_location
+from .schema import TABLES, Column, near_table, schema_frame, stands_in_for_location
 from .tables import RawTable, display_path, repeated_columns, unique_names
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -137,10 +136,11 @@ def read_workbook(path: str | Path) -> tuple[dict[str, RawTable], list[Problem]]
     problems: list[Problem] = []
     try:
         by_key = {name.strip().lower(): name for name in book.sheetnames}
-        used: list[str] = []
+        sheet_of: dict[str, str] = {}  # table -> the sheet that holds it
         for name, spec in TABLES.items():
             sheet = name if name in book.sheetnames else by_key.get(name)
-            used += [sheet] if sheet is not None else []
+            if sheet is not None:
+                sheet_of[name] = sheet
             if sheet is None:
                 if spec.required:
                     problems.append(Problem(shown, None, None,
@@ -154,13 +154,15 @@ def read_workbook(path: str | Path) -> tuple[dict[str, RawTable], list[Problem]]
                                  and not spec.allow_empty):
                 continue
             tables[name] = RawTable(name, label, frame)
-        problems += _unknown_sheets(path, [n for n in book.sheetnames if n not in used])
+        problems += _unknown_sheets(path, [n for n in book.sheetnames
+                                           if n not in sheet_of.values()])
     finally:
         book.close()
-    return tables, problems + _uncached_formulas(path, tables)
+    return tables, problems + _uncached_formulas(path, tables, sheet_of)
 
 
-def _uncached_formulas(path: Path, tables: dict[str, RawTable]) -> list[Problem]:
+def _uncached_formulas(path: Path, tables: dict[str, RawTable],
+                       sheet_of: dict[str, str]) -> list[Problem]:
     """A formula cell is read by its value as Excel last saved it. A workbook written by a
     program (pandas, openpyxl, a script) and never opened in Excel has no saved value, so
     the cell reads blank and an optional column would silently take its default: each such
@@ -176,11 +178,10 @@ def _uncached_formulas(path: Path, tables: dict[str, RawTable]) -> list[Problem]
     book = load_workbook(path, read_only=True, data_only=False)
     problems = []
     try:
-        by_key = {name.strip().lower(): name for name in book.sheetnames}
         for name, cells in blanks.items():
             if not cells:
                 continue
-            sheet = book[name if name in book.sheetnames else by_key[name]]
+            sheet = book[sheet_of[name]]
             if hasattr(sheet, "reset_dimensions"):
                 sheet.reset_dimensions()
             wanted = set(cells)
@@ -205,11 +206,11 @@ def _unknown_sheets(path: Path, unread: list[str]) -> list[Problem]:
     (README, notes) are the user's business."""
     problems = []
     for sheet in unread:
-        near = difflib.get_close_matches(sheet.strip().lower(), list(TABLES), n=1, cutoff=0.7)
+        near = near_table(sheet)
         if near:
             problems.append(Problem(sheet_label(path, sheet), None, None,
                                     f"not a table netopt reads: ignored (did you mean a sheet "
-                                    f"named {near[0]}?)", severity="warning"))
+                                    f"named {near}?)", severity="warning"))
     return problems
 
 

@@ -5,7 +5,6 @@ Tables are read as text (see `tables.py`); typing happens in `validate`.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from pydantic import ValidationError
 from .config import ModelConfig
 from .excel import is_workbook, read_workbook
 from .problems import Problem
-from .schema import TABLES
+from .schema import TABLES, near_table
 from .tables import TABLE_SUFFIXES, RawTable, display_path, read_text_table
 
 MODEL_SUFFIXES = (".yaml", ".yml")
@@ -291,11 +290,11 @@ def _unknown_tables(folder: Path, read: list[Path]) -> list[Problem]:
         if not path.is_file() or path.suffix.lower() not in TABLE_SUFFIXES or any(
                 path.samefile(f) for f in read):  # Sites.csv is sites.csv where case folds
             continue
-        near = difflib.get_close_matches(path.stem.lower(), list(TABLES), n=1, cutoff=0.7)
+        near = near_table(path.stem)
         if near:
             problems.append(Problem(
                 display_path(path), None, None,
-                f"not a table netopt reads: ignored (did you mean {near[0]}"
+                f"not a table netopt reads: ignored (did you mean {near}"
                 f"{path.suffix.lower()}?)", severity="warning"))
     return problems
 

@@ -505,6 +505,15 @@ TABLES: dict[str, Table] = {
 }
 
 
+def near_table(name: str) -> str | None:
+    """The table a file or sheet name not read is most likely meant as (`incidences`,
+    `partner`), or None: a near name is warned about, not silently left out."""
+    import difflib
+
+    near = difflib.get_close_matches(name.strip().lower(), list(TABLES), n=1, cutoff=0.7)
+    return near[0] if near else None
+
+
 def schema_frame():
     """All columns of all tables as one DataFrame (for `netopt data schema` and docs)."""
     import pandas as pd

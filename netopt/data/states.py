@@ -75,12 +75,17 @@ def _points(frame: pd.DataFrame) -> list[tuple[int, float, float]]:
             if a == a and b == b]
 
 
+def _looks_swapped(lat: float, lon: float) -> bool:
+    """In Antarctica, and in the United States with latitude and longitude swapped."""
+    return lat < ANTARCTIC and in_us(lon, lat)
+
+
 def _swapped(frame: pd.DataFrame, file: str) -> list[Problem]:
     return [Problem(file, i + 2, "latitude",
                     f"latitude {lat:g}, longitude {lon:g} lies in Antarctica; with the two "
                     f"swapped (latitude {lon:g}, longitude {lat:g}) it would be in the "
                     "United States", f"{lat:g}")
-            for i, lat, lon in _points(frame) if lat < ANTARCTIC and in_us(lon, lat)]
+            for i, lat, lon in _points(frame) if _looks_swapped(lat, lon)]
 
 
 def _outside_state(frame: pd.DataFrame, codes: pd.Series, file: str,
@@ -88,7 +93,7 @@ def _outside_state(frame: pd.DataFrame, codes: pd.Series, file: str,
     problems = []
     for i, lat, lon in _points(frame):
         code = codes.iloc[i].upper()
-        if code not in states or in_us(lat, lon) or (lat < ANTARCTIC and in_us(lon, lat)):
+        if code not in states or in_us(lat, lon) or _looks_swapped(lat, lon):
             continue  # swapped ones are already an error of their own
         hint = ("; west longitudes are negative: did the longitude lose its minus sign?"
                 if in_us(lat, -lon) else "")

@@ -22,9 +22,9 @@ _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
          2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 _Z975 = 1.959963984540054
 
-#: KPI -> unit, in report order
 #: KPIs that are shares of a whole, never above 100 %
 SHARES = frozenset({"on_schedule_pct"})
+#: KPI -> unit, in report order
 UNITS: dict[str, str] = {
     "patients_per_year": "patients/yr",
     "doses_planned_per_year": "doses/yr",
