@@ -352,16 +352,16 @@ def test_a_start_that_took_the_limit_is_the_answer_without_another_run(
     assert info.status == ("optimal" if info.gap <= settings.mip_gap else "feasible")
 
 
-def test_stepping_stages_stop_at_their_improving_networks_and_the_answers_do_not(
+def test_the_narrow_kernel_stops_at_its_wider_gap_and_every_other_stage_at_the_kernel_gap(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The narrow kernel and the closing MIP after it only hand the strict kernel a start:
-    HiGHS stops each after NARROW_IMPROVING_SOLUTIONS (STEPPING_CLOSING_SOLUTIONS) improving
-    networks (a count: the same in every run). The strict kernel and its closing MIP give
-    the answer's network and run with no such limit left behind. Every one of these
-    restricted MIPs runs without HiGHS's root reduced-cost heuristic; the next run (the full
-    MIP) has it back."""
+    """The narrow kernel only hands the strict kernel a start: HiGHS stops it at NARROW_GAP
+    (a proven gap, the same in every run; a count of improving networks stopped it far from
+    any good network on some seeds). The closing MIPs and the strict kernel run to
+    KERNEL_GAP. None of them has a limit on improving networks, and every one runs without
+    HiGHS's root reduced-cost heuristic; the next run (the full MIP) has it back."""
     case = load_case(SMALL)
     case.config.solver.strong_linking = "lazy"
+    case.config.solver.mip_gap = 0.001  # tighter than the stages' own gaps
     settings = case.config.solver
     m = build_model(prepare(case))
     solver = highs._Highs()
@@ -374,6 +374,7 @@ def test_stepping_stages_stop_at_their_improving_networks_and_the_answers_do_not
         if stage_now:
             highs_model = solver._solver_model
             limits[stage_now[-1], agree_now[-1]] = (
+                highs_model.getOptionValue("mip_rel_gap")[1],
                 highs_model.getOptionValue("mip_max_improving_sols")[1],
                 highs_model.getOptionValue("mip_heuristic_run_root_reduced_cost")[1])
         return res
@@ -395,9 +396,11 @@ def test_stepping_stages_stop_at_their_improving_networks_and_the_answers_do_not
     start, _ = highs.mip_start(solver, m, settings, False, 100.0, lp)
     assert start is not None
     narrow, strict = highs.KERNEL_AGREE_STEPS
-    assert limits == {("kernel", narrow): (highs.NARROW_IMPROVING_SOLUTIONS, False),
-                      ("closing", narrow): (highs.STEPPING_CLOSING_SOLUTIONS, False),
-                      ("kernel", strict): (highs.NO_SOLUTION_LIMIT, False),
-                      ("closing", strict): (highs.NO_SOLUTION_LIMIT, False)}
+    assert settings.mip_gap < highs.KERNEL_GAP < highs.NARROW_GAP  # so each gap is its own
+    unlimited = highs.NO_SOLUTION_LIMIT
+    assert limits == {("kernel", narrow): (highs.NARROW_GAP, unlimited, False),
+                      ("closing", narrow): (highs.KERNEL_GAP, unlimited, False),
+                      ("kernel", strict): (highs.KERNEL_GAP, unlimited, False),
+                      ("closing", strict): (highs.KERNEL_GAP, unlimited, False)}
     real_run(solver, m, settings, False, 5.0, solver="choose")  # as the full MIP runs
     assert solver._solver_model.getOptionValue("mip_heuristic_run_root_reduced_cost")[1]

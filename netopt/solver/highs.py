@@ -68,21 +68,14 @@ KERNEL_AGREE_STEPS = (0.2, 0.99)
 #: kernel gets no time fell from $142.85M-$143.18M to $142.28M-$142.78M (seeds 0-4), with the
 #: same networks as before where both kernels finish (bench/RESULTS.md)
 NARROW_NEVER_HELD = ("g", "a")
-#: the narrow kernel stops at this many improving networks (HiGHS's
-#: `mip_max_improving_sols`, a count, so the same in every run): it only hands the strict
-#: kernel a start, and chasing its own last 0.5 % took 25-34 s of the national minute with
-#: seeds 1-4, leaving the strict kernel too little. With the stop, 60 s on seeds 0-4:
-#: $140.75M-$141.46M instead of $140.73M-$142.78M (bench/RESULTS.md)
-NARROW_IMPROVING_SOLUTIONS = 2
-#: so does the closing MIP that follows it, for the same reason: on seed 6 it took 17 s of the
-#: minute to prove its own network within 0.5 % ($149.11M), and the strict kernel, left 18 s
-#: from there, found nothing better; stopped at its second improving network (10 s, $149.86M)
-#: it left the strict kernel 22 s and that found $141.23M. Seeds 0-7, 60 s, one run each:
-#: 0.34-5.06 % above the best network known against 0.34-6.5 % before; seed 7 went from
-#: 0.58 % to 5.06 %, likely the machine's speed (its stages were the same, 6 s slower);
-#: us-depots' two seeds lost 0.1 % and 0.4 % (bench/RESULTS.md). The closing MIPs after the
-#: strict and wide kernels, whose networks are the answer, run to their gap as before.
-STEPPING_CLOSING_SOLUTIONS = NARROW_IMPROVING_SOLUTIONS
+#: the narrow kernel stops once its network is proven within this gap of its own bound: it
+#: only hands the strict kernel a start. It used to stop at its second improving network (a
+#: count), which on some seeds came within seconds and far from any good network: 60 s on
+#: 2026-12-02, seeds 0-4, gave $131.20M, $131.96M, **$156.65M**, $131.32M, $130.67M (seed 2:
+#: narrow kernel $159.29M after 4.6 s, gap 18.4 %); stopped at 3 % it ends near $132M on
+#: every seed and the closing MIP after it near $131M: $132.04M, $131.88M, $131.74M,
+#: $130.56M, $130.50M (bench/RESULTS.md). A proven gap is also the same in every run.
+NARROW_GAP = 0.03
 #: the kernel MIP is a start, not the answer: it stops at this gap even when the run asks for
 #: a tighter one (a reference run at 0.05 % would otherwise spend its time on the kernel)
 KERNEL_GAP = 0.005
@@ -330,9 +323,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         solver.start = start
         left = budget - (time.perf_counter() - started)
         if found and share * left >= MIN_STAGE_SECONDS:  # drop what the kernel left over
-            stepping = agree < KERNEL_AGREE_STEPS[-1]  # only a start for the strict kernel
-            start = _closing_mip(solver, m, settings, tee, start, share * left,
-                                 stepping) or start
+            start = _closing_mip(solver, m, settings, tee, start, share * left) or start
             solver.start = start
         elif found:
             _skipped(solver, "closing MIP")
@@ -347,10 +338,10 @@ def _kernel_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
     what = _kernel_name(agree)
     narrow = what == "narrow kernel"
     never_held = NARROW_NEVER_HELD if narrow else ()
-    stop = {"mip_max_improving_sols": NARROW_IMPROVING_SOLUTIONS} if narrow else {}
+    gap = NARROW_GAP if narrow else KERNEL_GAP
     restricted = restrict_to_kernel(m, lp_values, start, LP_OPEN_THRESHOLD, agree, never_held)
-    return _restricted_mip(solver, m, settings, tee, restricted, budget, what,
-                           run_crossover="on", **stop)
+    return _restricted_mip(solver, m, settings, tee, restricted, budget, what, gap,
+                           run_crossover="on")
 
 
 def _kernel_name(agree: float) -> str:
@@ -361,26 +352,23 @@ def _kernel_name(agree: float) -> str:
 
 
 def _closing_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
-                 start: dict[int, float], budget: float, stepping: bool = False
-                 ) -> dict[int, float] | None:
+                 start: dict[int, float], budget: float) -> dict[int, float] | None:
     """The MIP that may only close what `start` uses (solver/kernel.py), from that start
-    (`solver.start`): its solution, or None when it found none. `stepping`: its network only
-    starts a later kernel, so it stops at STEPPING_CLOSING_SOLUTIONS improving networks."""
-    stop = {"mip_max_improving_sols": STEPPING_CLOSING_SOLUTIONS} if stepping else {}
+    (`solver.start`): its solution, or None when it found none."""
     return _restricted_mip(solver, m, settings, tee, restrict_to_closing(m, start), budget,
-                           "closing MIP", **stop)
+                           "closing MIP", KERNEL_GAP)
 
 
 def _restricted_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
-                    tee: bool, restricted: list, budget: float, what: str,
+                    tee: bool, restricted: list, budget: float, what: str, gap: float,
                     **options: object) -> dict[int, float] | None:
-    """One start stage: the MIP with the `restricted` bounds (released afterwards) to
-    KERNEL_GAP, from `solver.start`, with RESTRICTED_MIP_OPTIONS; its solution (idle stock
-    closed), or None."""
+    """One start stage: the MIP with the `restricted` bounds (released afterwards) to `gap`
+    (or the run's, if wider), from `solver.start`, with RESTRICTED_MIP_OPTIONS; its solution
+    (idle stock closed), or None."""
     started = time.perf_counter()
     try:
         res = _run(solver, m, settings, tee, budget, solver="choose",
-                   mip_rel_gap=max(KERNEL_GAP, settings.mip_gap), **RESTRICTED_MIP_OPTIONS,
+                   mip_rel_gap=max(gap, settings.mip_gap), **RESTRICTED_MIP_OPTIONS,
                    **options)
     finally:
         release(restricted)

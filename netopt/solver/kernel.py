@@ -65,7 +65,7 @@ def restrict_to_closing(m: pyo.ConcreteModel, start: dict[int, float]
     and volume segment (a depot its segment), so its volume stays within that segment: on the
     national default that small MIP gave $140.75M in 10.3 s, where freeing the options of the
     offers it keeps gave $140.79M in 12.2 s. A kernel MIP that stops early (the narrow
-    kernel at its second network) leaves offers and onboardings that serve too few patients
+    kernel at its 3 % gap) leaves offers and onboardings that serve too few patients
     to pay for themselves; this MIP drops them in about 10 s, where the next kernel, which
     may also open, needs half a minute for the same (bench/RESULTS.md). Returns (var, lower,
     upper) for network_start.release; `start` maps id(var) to a value."""
