@@ -69,12 +69,13 @@ KERNEL_AGREE_STEPS = (0.2, 0.99)
 #: same networks as before where both kernels finish (bench/RESULTS.md)
 NARROW_NEVER_HELD = ("g", "a")
 #: the narrow kernel stops once its network is proven within this gap of its own bound: it
-#: only hands the strict kernel a start. It used to stop at its second improving network (a
-#: count), which on some seeds came within seconds and far from any good network: 60 s on
-#: 2026-12-02, seeds 0-4, gave $131.20M, $131.96M, **$156.65M**, $131.32M, $130.67M (seed 2:
-#: narrow kernel $159.29M after 4.6 s, gap 18.4 %); stopped at 3 % it ends near $132M on
-#: every seed and the closing MIP after it near $131M: $132.04M, $131.88M, $131.74M,
-#: $130.56M, $130.50M (bench/RESULTS.md). A proven gap is also the same in every run.
+#: only hands the strict kernel a start (run to its own 0.5 % it took 25-34 s of the national
+#: minute). It used to stop at its second improving network (a count), which on some seeds
+#: came within seconds and far from any good network: 60 s on 2026-12-02, seeds 0-4, gave
+#: $131.20M, $131.96M, $156.65M, $131.32M, $130.67M (seed 2: narrow kernel $159.29M after
+#: 4.6 s, gap 18.4 %); stopped at 3 % it ends near $132M on every seed, and the closing MIP
+#: after it, run to its gap, near $131M: $132.04M, $131.88M, $131.74M, $130.56M, $130.50M
+#: (bench/RESULTS.md). Like the count, the gap does not depend on the machine's speed.
 NARROW_GAP = 0.03
 #: the kernel MIP is a start, not the answer: it stops at this gap even when the run asks for
 #: a tighter one (a reference run at 0.05 % would otherwise spend its time on the kernel)
