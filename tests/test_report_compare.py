@@ -172,6 +172,24 @@ def test_site_change_counts(comparison: Comparison, tmp_path: Path) -> None:
     assert "\u22120" not in page  # no "-0 closed" caption
 
 
+def test_a_site_from_another_dataset_is_told_apart(comparison: Comparison,
+                                                   tmp_path: Path) -> None:
+    """A site active in tiny-x3 that the baseline's data lacks: grey in the table, counted in
+    the caption apart from the opened and closed ones."""
+    names = list(comparison.sites)
+    extra = comparison.sites[names[1]].iloc[[0]].assign(site_id="S9", name="Elsewhere",
+                                                        active=True)
+    sites = {**comparison.sites, names[1]: pd.concat([comparison.sites[names[1]], extra])}
+    row = {"scenario": names[1], **{k: extra.iloc[0][k] for k in (
+        "site_id", "name", "state", "latitude", "longitude")}, "change": "not in baseline"}
+    changes = pd.concat([comparison.site_changes, pd.DataFrame([row])], ignore_index=True)
+    write_comparison(replace(comparison, sites=sites, site_changes=changes), tmp_path)
+    page = (tmp_path / "compare.html").read_text()
+    assert "color:#5b6672;font-weight:600'>not in baseline</td>" in page
+    assert "sites: 1 opened, 1 in one dataset only" in page  # tiny-x3 opens a site too
+    assert "sites: 1 opened, 1 closed" in page  # tiny-no-s1 unchanged
+
+
 def _table_rows(html: str) -> list[str]:
     table = html.split("Scenarios side by side", 1)[1].split("</table>", 1)[0]
     return re.findall(r"<tr[ >].*?</tr>", table, re.S)[1:]  # body rows, header skipped

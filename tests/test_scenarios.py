@@ -508,3 +508,33 @@ def test_a_batch_shows_each_scenario_s_input_warnings(tmp_path: Path) -> None:
     assert "zones.csv, row 2, column 'state'" in rows["warnings"].iloc[1]
     assert "did you mean 'NY'?" in rows["warnings"].iloc[1]
     assert "typo: warning: " in result.output and "did you mean 'NY'?" in result.output
+
+
+def test_a_site_absent_from_one_scenario_s_data_is_not_opened_or_closed() -> None:
+    """Two runs on different datasets: S1 only the baseline has, S4 only the scenario. Each
+    is active where it exists, which neither run decided: 'not in scenario' / 'not in
+    baseline', not 'closed' / 'opened'. S2 (closed) and S3 (opened) are real changes; an
+    inactive site absent from the other data (S5) is no change at all. Hubs likewise."""
+    from netopt.analysis.scenarios import facility_changes, site_changes
+
+    def sites(rows: list[tuple[str, bool]]) -> pd.DataFrame:
+        return pd.DataFrame([{"site_id": s, "name": f"site {s}", "state": "MN",
+                              "latitude": 45.0, "longitude": -93.0, "active": a}
+                             for s, a in rows])
+
+    base = sites([("S1", True), ("S2", True), ("S3", False), ("S5", False)])
+    other = sites([("S2", False), ("S3", True), ("S4", True)])
+    changes = site_changes({"base": base, "other": other}, ["base", "other"])
+    assert sorted(changes[["site_id", "change"]].values.tolist()) == [
+        ["S1", "not in scenario"], ["S2", "closed"], ["S3", "opened"],
+        ["S4", "not in baseline"]]
+
+    def run(name: str, hubs: list[tuple[str, bool]]) -> ScenarioRun:
+        table = pd.DataFrame([{"hub_id": h, "name": f"hub {h}", "active": a} for h, a in hubs])
+        return ScenarioRun(ScenarioSpec(name, "", {}), status="optimal", sites=base,
+                           hubs=table)
+
+    hubs = facility_changes([run("base", [("H1", True), ("H2", True)]),
+                             run("other", [("H2", False), ("H3", True)])], ["base", "other"])
+    assert sorted(hubs[["facility_id", "change"]].values.tolist()) == [
+        ["H1", "not in scenario"], ["H2", "closed"], ["H3", "not in baseline"]]

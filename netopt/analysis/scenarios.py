@@ -726,7 +726,9 @@ def baseline_deltas(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def site_changes(sites: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFrame:
-    """Sites whose active flag differs from the first scenario that has a result."""
+    """Sites whose active flag differs from the first scenario that has a result: opened or
+    closed, or NOT_IN_BASELINE / NOT_IN_SCENARIO when one scenario's data lacks the site (a
+    site it does not have is no decision of its run)."""
     present = [n for n in names if n in sites]
     if not present:
         return pd.DataFrame(columns=SITE_CHANGE_COLUMNS)
@@ -742,8 +744,22 @@ def site_changes(sites: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFra
             out.append({"scenario": name, "site_id": sid, "name": info.at[sid, "name"],
                         "state": info.at[sid, "state"], "latitude": info.at[sid, "latitude"],
                         "longitude": info.at[sid, "longitude"],
-                        "change": "opened" if now[sid] else "closed"})
+                        "change": _change(now[sid], sid in base.index, sid in other.index)})
     return pd.DataFrame(out, columns=SITE_CHANGE_COLUMNS)
+
+
+#: `change` of a site, hub or partner active in one network and absent from the other
+#: scenario's data (another dataset, a table edited): not a decision either run made
+NOT_IN_BASELINE, NOT_IN_SCENARIO = "not in baseline", "not in scenario"
+
+
+def _change(active_now: bool, in_base: bool, in_scenario: bool) -> str:
+    """opened / closed relative to the first scenario, or which data lacks the facility."""
+    if not in_base:
+        return NOT_IN_BASELINE
+    if not in_scenario:
+        return NOT_IN_SCENARIO
+    return "opened" if active_now else "closed"
 
 
 FACILITY_CHANGE_COLUMNS = ["scenario", "kind", "facility_id", "name", "change"]
@@ -767,7 +783,7 @@ def facility_changes(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
             now = other["active"].reindex(ids, fill_value=False).astype(bool)
             label = other["name"].reindex(ids).combine_first(base["name"].reindex(ids))
             out += [{"scenario": name, "kind": kind, "facility_id": i, "name": label[i],
-                     "change": "opened" if now[i] else "closed"}
+                     "change": _change(now[i], i in base.index, i in other.index)}
                     for i in ids if was[i] != now[i]]
     return pd.DataFrame(out, columns=FACILITY_CHANGE_COLUMNS)
 

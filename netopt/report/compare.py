@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import pandas as pd
 from openpyxl import Workbook
 
+from ..analysis.scenarios import NOT_IN_BASELINE, NOT_IN_SCENARIO
 from ..results.folder import Run, results_folder
 from .basemap import state_outlines
 from .common import (
@@ -58,6 +59,8 @@ WORKBOOK_FILE = "compare.xlsx"
 FAILED = ("infeasible", "invalid", "no_solution", "error")
 OPENED_COLOUR = "#11a36a"
 CLOSED_COLOUR = "#d7191c"
+#: a change that is no decision: the facility is absent from one scenario's data
+MUTED_COLOUR = "#5b6672"
 ACTIVE_COLOUR = SITE_STYLES["kept"][0] or "#0b2f5b"
 # distinct, colour-blind friendly series colours for cost terms (Tableau 10)
 TERM_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
@@ -587,7 +590,7 @@ def _facility_rows(comparison: ComparisonLike, name: str) -> pd.DataFrame:
 
 
 def _caption(name: str, row: pd.Series, active: int, baseline: bool, n_open: int,
-             n_close: int, facilities: pd.DataFrame) -> str:
+             n_close: int, n_other: int, facilities: pd.DataFrame) -> str:
     """'Scenario — 17 sites · 3 hubs · 0 partners' and, below, what changed in words."""
     counts = [f"{active} active sites"]
     for col, word in (("hubs_active", "hubs"), ("partners_active", "partners")):
@@ -599,15 +602,16 @@ def _caption(name: str, row: pd.Series, active: int, baseline: bool, n_open: int
     if baseline:
         return head + "<span class='what'>the baseline: the others are compared with it</span>"
     changes = []
-    if n_open or n_close:
+    if n_open or n_close or n_other:
         changes.append("sites: " + ", ".join(
             p for p in (f"{n_open} opened" if n_open else "",
-                        f"{n_close} closed" if n_close else "") if p))
+                        f"{n_close} closed" if n_close else "",
+                        f"{n_other} in one dataset only" if n_other else "") if p))
     else:
         changes.append("same sites as the baseline")
     for kind in ("hub", "partner"):
         f = facilities[facilities["kind"].map(text) == kind]
-        for change in ("opened", "closed"):
+        for change in ("opened", "closed", NOT_IN_BASELINE, NOT_IN_SCENARIO):
             names = f.loc[f["change"].map(text) == change, "name"].map(text).tolist()
             if names:
                 shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more"
@@ -631,6 +635,7 @@ def small_multiples(comparison: ComparisonLike) -> str:
         ch = changes[scen_col == name] if scen_col is not None else pd.DataFrame()
         n_open = int((ch.get("change", pd.Series(dtype=str)).map(text) == "opened").sum())
         n_close = int((ch.get("change", pd.Series(dtype=str)).map(text) == "closed").sum())
+        n_other = len(ch) - n_open - n_close
         if sites is None or bounds is None or sites.empty:
             why = "why: see the table above" if text(r.get("reason")) else "no site table"
             body = (f'<svg viewBox="0 0 420 80" xmlns="http://www.w3.org/2000/svg">'
@@ -642,12 +647,17 @@ def small_multiples(comparison: ComparisonLike) -> str:
         else:
             body = scenario_map_svg(sites, ch, bounds)
             cap = _caption(name, r, len(_active_ids(sites)), i == 0, n_open, n_close,
-                           _facility_rows(comparison, name))
+                           n_other, _facility_rows(comparison, name))
         figs.append(f"<figure><figcaption>{cap}</figcaption>{body}</figure>")
     return f'<div class="multiples">{"".join(figs)}</div>' + _map_legend()
 
 
 # ---------------------------------------------------------------- site changes
+
+def _change_colour(change: str) -> str:
+    """Green opened, red closed; grey for a facility one scenario's data does not have."""
+    return {"opened": OPENED_COLOUR, "closed": CLOSED_COLOUR}.get(change, MUTED_COLOUR)
+
 
 def site_changes_table(comparison: ComparisonLike) -> str:
     """Sites opened or closed per scenario, relative to the first scenario."""
@@ -656,13 +666,13 @@ def site_changes_table(comparison: ComparisonLike) -> str:
         return "<p>No site opens or closes relative to the first scenario.</p>"
     order = {text(s): i for i, s in enumerate(comparison.rows.get("scenario", []))}
     ch = ch.assign(_o=ch["scenario"].map(lambda s: order.get(text(s), len(order))),
-                   _c=ch["change"].map(lambda c: 0 if text(c) == "opened" else 1))
+                   _c=ch["change"].map(lambda c: {"opened": 0, "closed": 1}.get(text(c), 2)))
     ch = ch.sort_values(["_o", "_c", *(c for c in ("state", "name") if c in ch.columns)],
                         kind="stable")
     body = []
     for r in ch.to_dict("records"):
         c = text(r.get("change"))
-        colour = OPENED_COLOUR if c == "opened" else CLOSED_COLOUR
+        colour = _change_colour(c)
         body.append(f"<tr><td>{_esc(r.get('scenario'))}</td>"
                     f"<td style='color:{colour};font-weight:600'>{_esc(c)}</td>"
                     f"<td>{_esc(r.get('name'))}</td><td>{_esc(r.get('site_id'))}</td>"
@@ -682,7 +692,7 @@ def facility_changes_table(comparison: ComparisonLike) -> str:
     body = []
     for r in fc.to_dict("records"):
         c = text(r.get("change"))
-        colour = OPENED_COLOUR if c == "opened" else CLOSED_COLOUR
+        colour = _change_colour(c)
         kind = {"hub": "3PL hub", "partner": "cold-storage partner"}.get(text(r.get("kind")),
                                                                           text(r.get("kind")))
         body.append(f"<tr><td>{_esc(r.get('scenario'))}</td>"
