@@ -538,3 +538,32 @@ def test_a_site_absent_from_one_scenario_s_data_is_not_opened_or_closed() -> Non
                              run("other", [("H2", False), ("H3", True)])], ["base", "other"])
     assert sorted(hubs[["facility_id", "change"]].values.tolist()) == [
         ["H1", "not in scenario"], ["H2", "closed"], ["H3", "not in baseline"]]
+
+
+def test_a_batch_without_any_network_exits_as_a_solve_would(tmp_path: Path) -> None:
+    """Every scenario infeasible: the tables are still written (their rows say why) and the
+    command exits 3, as `netopt solve` would; one scenario with a network makes it a result
+    (exit 0). The order of reasons: an input to fix, then infeasible, then out of time."""
+    import typer
+
+    from netopt.cli.scenarios import batch_exit_code, register
+
+    assert batch_exit_code(["invalid", "infeasible", "no_solution"]) == 2
+    assert batch_exit_code(["no_solution", "infeasible"]) == 3
+    assert batch_exit_code(["no_solution", "error"]) == 4
+    assert batch_exit_code(["error"]) == 1
+    assert batch_exit_code(["infeasible", "feasible"]) == 0
+    app = typer.Typer()
+    register(app)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, [
+        "sweep", str(TINY), "--set", "service.within_km=5", "--set",
+        "service.min_share=0.98,0.99", "--workers", "1", "--out", str(out), "--no-report"])
+    assert result.exit_code == 3, result.output
+    assert "no scenario has a network" in result.output
+    rows = pd.read_csv(out / "compare.csv", keep_default_na=False)
+    assert list(rows["status"]) == ["infeasible", "infeasible"]
+    result = CliRunner().invoke(app, [
+        "sweep", str(TINY), "--set", "service.within_km=5", "--set",
+        "service.min_share=0,0.99", "--workers", "1", "--out", str(out), "--no-report"])
+    assert result.exit_code == 0, result.output

@@ -17,9 +17,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from .common import gap_share, positive_seconds
-
-EXIT_INVALID = 2
+from .common import (
+    EXIT_INFEASIBLE,
+    EXIT_INVALID,
+    EXIT_NO_NETWORK,
+    gap_share,
+    positive_seconds,
+)
 
 
 def _consoles():  # noqa: ANN202 - the CLI's own consoles, so output goes where solve's goes
@@ -142,6 +146,24 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
                   soft_wrap=True, highlight=False)
     _print_warnings(comparison.rows)
     console.print(f"wrote {len(paths)} files to {out}")
+    code = batch_exit_code(comparison.rows["status"].tolist())
+    if code:
+        err.print(f"no scenario has a network: exit {code} (the rows above say why)")
+        raise typer.Exit(code)
+
+
+#: a batch with no network at all exits as a single solve would, by the first reason found in
+#: this order: an input to fix, a case that cannot be met, a limit too short; else a failure
+_BATCH_EXITS = (("invalid", EXIT_INVALID), ("infeasible", EXIT_INFEASIBLE),
+                ("no_solution", EXIT_NO_NETWORK))
+
+
+def batch_exit_code(statuses: list[str]) -> int:
+    """0 when any scenario has a network (the batch is a result, its failed rows say why);
+    otherwise 2, 3 or 4 by `_BATCH_EXITS`, or 1 (solver errors only)."""
+    if not statuses or any(s in ("optimal", "feasible") for s in statuses):
+        return 0
+    return next((code for status, code in _BATCH_EXITS if status in statuses), 1)
 
 
 def _print_warnings(rows: Any) -> None:
