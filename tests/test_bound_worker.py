@@ -1,7 +1,8 @@
 """The bound worker (solver/bound_worker.py): a child process proves lower bounds on the model
-HiGHS holds. Hand-checked on a tiny covering MIP whose LP is weaker than its optimum; it
-never outlives its parent; and on us-small's kernel path its bound is valid and the network
-a solve returns does not depend on it."""
+HiGHS holds, after a network search of its own when the start hands it one. Hand-checked on a
+tiny covering MIP whose LP is weaker than its optimum; it never outlives its parent; and on
+us-small's kernel path its bound is valid and the optimum a solve proves does not depend on
+it."""
 
 from __future__ import annotations
 
@@ -101,12 +102,85 @@ def test_the_child_stops_itself_when_its_parent_is_gone() -> None:
         worker.stop()  # kills it if the test failed: no child left busy
 
 
+def _search(h: highspy.Highs, cols: list[int], lower: list[float], upper: list[float],
+            start: list[float]) -> bound_worker.ChildNetwork:
+    """The child's network search on `h` (restricted at `cols`, from `start`, sites 0-2 the
+    decisions), then its bound; returns what it reported."""
+    worker = bound_worker.BoundWorker(h, seconds=60.0, seed=0, kernel_follows=True)
+    try:
+        worker.search(bound_worker.KernelJob(
+            np.asarray(cols, np.int64), np.asarray(lower, float), np.asarray(upper, float),
+            np.asarray(start, float), np.arange(3, dtype=np.int64), 1e-9, 30.0, {}))
+        found = worker.searched(timeout=60.0)
+    finally:
+        worker.stop()
+    assert found is not None
+    return found
+
+
+def test_the_child_searches_the_restricted_mip_then_closes_what_its_network_leaves_idle(
+        ) -> None:
+    """The three-site case. Site 0 closed: sites 1 and 2 serve every zone for free, 6. Sites 1
+    and 2 closed: site 0 serves zone 2 at 10, 13 - the restriction binds, as a kernel's does.
+    All three held open: the restricted MIP costs 9, and the closing MIP after it (which may
+    only close what that network uses, nothing held) drops one site: 6."""
+    every_site = [1.0, 1.0, 1.0] + [1.0 if j == i else 0.0 for i in range(3) for j in range(3)]
+    found = _search(_three_sites_three_patients(), [0], [0.0], [0.0], every_site)
+    assert found.stopped == "optimal" and math.isclose(found.objective, 6.0, abs_tol=1e-9)
+    assert found.values[:3].round().tolist() == [0.0, 1.0, 1.0]
+    found = _search(_three_sites_three_patients(), [1, 2], [0.0, 0.0], [0.0, 0.0],
+                    every_site)
+    assert math.isclose(found.objective, 13.0, abs_tol=1e-9)
+    found = _search(_three_sites_three_patients(), [0, 1, 2], [1.0] * 3, [1.0] * 3,
+                    every_site)
+    assert math.isclose(found.objective, 6.0, abs_tol=1e-9)
+    assert sum(found.values[:3].round()) == 2
+
+
+def test_stop_search_ends_a_long_search_with_the_network_it_has() -> None:
+    """The market split from a feasible start (every binary 0, each row's slack taking its
+    right-hand side): told to stop after a second, the child reports at once, with a network
+    no dearer than its start, and goes on to the bound."""
+    h = _market_split()
+    lp = h.getLp()
+    start = np.zeros(lp.num_col_)
+    start[40::2] = np.asarray(lp.row_lower_)  # s+ of each row
+    worker = bound_worker.BoundWorker(h, seconds=600.0, seed=0, kernel_follows=True)
+    try:
+        worker.search(bound_worker.KernelJob(
+            np.zeros(0, np.int64), np.zeros(0), np.zeros(0), start,
+            np.arange(40, dtype=np.int64), 0.0, 600.0, {}))
+        time.sleep(1.0)
+        assert worker.searched(timeout=0.0) is None  # still searching
+        asked = time.perf_counter()
+        worker.stop_search()
+        found = worker.searched(timeout=30.0)
+        assert time.perf_counter() - asked < 10.0
+    finally:
+        worker.stop()
+    assert found is not None and found.stopped == "interrupt"
+    assert found.objective <= float(start[40:].sum()) + 1e-9
+
+
+def test_a_worker_told_there_is_no_search_goes_on_to_the_bound() -> None:
+    worker = bound_worker.BoundWorker(_three_sites_three_patients(), seconds=60.0, seed=0,
+                                      kernel_follows=True)
+    try:
+        worker.search(None)
+        assert worker.searched(timeout=0.0) is None
+        worker._child.wait(timeout=120)
+    finally:
+        bound = worker.stop()
+    assert math.isclose(bound, 6.0, abs_tol=1e-9)
+
+
 @pytest.mark.slow
-def test_us_small_kernel_path_bound_is_valid_and_the_network_does_not_depend_on_it(
+def test_us_small_kernel_path_bound_is_valid_and_the_optimum_does_not_depend_on_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """us-small (27 sites) through the national default's path - cut loop, kernel start,
-    full MIP - with two threads, so the worker runs: the network is the one the same run
-    finds without the worker, and the bound it reports is below that network."""
+    full MIP - with two threads, so the worker runs: its network search is a stage of the
+    solve, never cheaper than the network returned; the optimum is the one the same run
+    proves without the worker, and the bound it reports is below that network."""
     monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
 
     def solve(worker: bool) -> dict:
@@ -130,3 +204,7 @@ def test_us_small_kernel_path_bound_is_valid_and_the_network_does_not_depend_on_
     assert helped["objective"] == pytest.approx(alone["objective"], rel=1e-9)
     assert helped["bound"] <= helped["objective"] * (1 + 1e-12)
     assert helped["gap"] <= 1e-4 + 1e-12 and helped["status"] == "optimal"
+    spare = [st for st in helped["stages"] if st["stage"] == highs.SPARE_STAGE]
+    assert len(spare) == 1 and spare[0]["objective_usd"] is not None
+    assert spare[0]["objective_usd"] >= helped["objective"] * (1 - 1e-9)
+    assert not any(st["stage"] == highs.SPARE_STAGE for st in alone["stages"])

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 
 import highspy
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
@@ -21,12 +22,12 @@ from ..model.ordering import separate_segment_volume
 from ..model.sites import lazy_linking, link_pairs
 from . import machine
 from .backends import solve_with_backend
-from .bound_worker import MIN_WORKER_SECONDS, BoundWorker
+from .bound_worker import MIN_WORKER_SECONDS, BoundWorker, ChildNetwork, KernelJob
 from .idle_stock import close_idle_stock
 from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
 from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_closing, restrict_to_kernel
-from .network_start import StartNetwork, hold, network_of, release
+from .network_start import StartNetwork, decision_vars, hold, network_of, release
 from .rounding import rounded_network
 from .staged import Deferred, deferred, first_step, second_step
 
@@ -280,7 +281,8 @@ def _has_solution(res) -> bool:
 
 
 def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
-              budget: float, lp_loaded: float | None = None
+              budget: float, lp_loaded: float | None = None,
+              spare: BoundWorker | None = None
               ) -> tuple[dict[int, float] | None, float | None]:
     """A start for the full MIP in two steps. (1) The LP relaxation's network rounded up and
     held: a small MIP over onboarding, equipment and ordering options gives a complete network
@@ -297,7 +299,11 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
 
     Also returns the LP optimum, a valid lower bound for the MIP: when the full MIP gets too
     little time to finish its own root, the LP still proves how far the network can be from
-    optimal."""
+    optimal.
+
+    `spare`: a bound worker made with `kernel_follows` (solver/bound_worker.py). It gets the
+    strict kernel of the rounded network as a search of its own, on the other core, and the
+    cheaper of its network and this chain's is returned (`_spare_kernel`)."""
     started = time.perf_counter()
     lp_bound = lp_loaded
     if lp_loaded is None:  # no cut loop ran: the LP relaxation by interior point
@@ -305,6 +311,8 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
                    run_crossover="off")
         _record_run(solver, "LP relaxation", started, res)
         if not _has_solution(res):
+            if spare is not None:
+                spare.search(None)  # no LP, no kernel: the child goes on to the bound
             return None, None
         if res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied:
             value = float(res.incumbent_objective)
@@ -312,6 +320,10 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         res.solution_loader.load_vars()
     lp_values = _loaded_solution(m)
     start = _rounded_start(solver, m, settings, tee, ROUNDED_SHARE * budget)
+    if spare is not None:
+        spare_started = time.perf_counter()
+        spare.search(_spare_job(solver, m, settings, lp_values, start,
+                                budget - (spare_started - started)))
     for agree in (*KERNEL_AGREE_STEPS, math.inf):  # held where LP and start agree, then none
         left = budget - (time.perf_counter() - started)
         if left < MIN_STAGE_SECONDS or (agree == math.inf and left < WIDE_KERNEL_SECONDS):
@@ -330,7 +342,101 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             solver.start = start
         elif found:
             _skipped(solver, "closing MIP")
+    if spare is not None:
+        start = _spare_kernel(solver, m, spare, start, spare_started,
+                              budget - (time.perf_counter() - started))
+        solver.start = start
     return start, lp_bound
+
+
+#: the strict kernel the spare core searches (`_spare_job`): as in the chain's own strict
+#: kernel, what LP and start agree on at this level stays open, nothing else is held
+SPARE_AGREE = KERNEL_AGREE_STEPS[-1]
+#: seconds the chain waits past its own budget for the spare core's report (the child stops
+#: its search this much before the budget ends, and reports at once)
+SPARE_MARGIN = 1.0
+
+
+def _spare_job(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
+               lp_values: dict[int, float], start: dict[int, float] | None,
+               seconds: float) -> KernelJob | None:
+    """The spare core's network search: the strict kernel of the LP and the rounded network
+    `start`, as column bounds of the model HiGHS holds, from that start, to KERNEL_GAP, then
+    the closing MIP of its network (bound_worker.KernelJob); None without a start or time."""
+    if not start or seconds - SPARE_MARGIN < MIN_STAGE_SECONDS:
+        return None
+    column = solver._pyomo_var_to_solver_var_map
+    restricted = restrict_to_kernel(m, lp_values, start, LP_OPEN_THRESHOLD, SPARE_AGREE)
+    try:
+        cols = np.array([column[id(v)] for v, _, _ in restricted], dtype=np.int64)
+        lower = np.array([-np.inf if v.lb is None else float(v.lb) for v, _, _ in restricted])
+        upper = np.array([np.inf if v.ub is None else float(v.ub) for v, _, _ in restricted])
+    finally:
+        release(restricted)
+    values = np.zeros(solver._solver_model.getNumCol())
+    for var_id, col in column.items():
+        values[col] = start.get(var_id, 0.0)
+    decisions = np.array(sorted(column[id(v)] for var in decision_vars(m)
+                                for v in var.values() if id(v) in column), dtype=np.int64)
+    options = {**RESTRICTED_MIP_OPTIONS, "run_crossover": "on"}
+    return KernelJob(cols, lower, upper, values, decisions,
+                     max(KERNEL_GAP, float(settings.mip_gap)), seconds - SPARE_MARGIN,
+                     options)
+
+
+#: the spare core's search as a stage of the solve (SolveInfo.stages)
+SPARE_STAGE = "strict kernel (spare core)"
+#: HiGHS's model status, as the child reports it, in the words of `_STOPPED`
+_CHILD_STOPPED = {"optimal": "optimal", "time_limit_reached": CLOCK}
+#: why the child's search ended when this chain ended it before the limit
+CHAIN_DONE = "main chain done"
+#: seconds the child may take to report once told to stop (HiGHS checks for an interrupt at
+#: least every simplex iteration batch and MIP node; a root cut round calls no check)
+SPARE_REPORT_SECONDS = 5.0
+
+
+def _spare_kernel(solver: _Highs, m: pyo.ConcreteModel, spare: BoundWorker,
+                  start: dict[int, float] | None, searched_from: float,
+                  left: float) -> dict[int, float] | None:
+    """The cheaper of `start` (this chain's network) and the spare core's; the one returned is
+    loaded in `m`. With time `left`, the child's search is ended now (the full MIP gets that
+    time, and the child the bound): it reports the network it has within
+    SPARE_REPORT_SECONDS; else its own limit ends it at this chain's, and it has
+    SPARE_MARGIN to report."""
+    early = left > SPARE_MARGIN
+    if early:
+        spare.stop_search()
+    found = spare.searched(min(left, SPARE_REPORT_SECONDS) + SPARE_MARGIN)
+    words = dict(_CHILD_STOPPED, interrupt=CHAIN_DONE if early else CLOCK)
+    if found is None or found.values is None:
+        stopped = CLOCK if found is None else words.get(found.stopped, found.stopped)
+        _record_stage(solver, SPARE_STAGE, searched_from, stopped)
+        if start:
+            _load_values(m, start)
+        return start
+    theirs = _child_values(solver, found)
+    _load_values(m, theirs)
+    cost = float(pyo.value(m.obj)) - close_idle_stock(m)
+    theirs = _loaded_solution(m)
+    solver.stages.append({"stage": SPARE_STAGE, "seconds": round(found.seconds, 3),
+                          "stopped": words.get(found.stopped, found.stopped),
+                          "objective": cost})
+    ours = math.inf
+    if start:
+        _load_values(m, start)
+        ours = float(pyo.value(m.obj))
+    log.info("%s: objective %.6g (this chain's %.6g)", SPARE_STAGE, cost, ours)
+    if cost < ours:
+        _load_values(m, theirs)
+        return theirs
+    return start
+
+
+def _child_values(solver: _Highs, found: ChildNetwork) -> dict[int, float]:
+    """The child's column values in `_Highs.start`'s form (by id(var))."""
+    values = found.values
+    return {var_id: float(values[col])
+            for var_id, col in solver._pyomo_var_to_solver_var_map.items()}
 
 
 def _kernel_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
@@ -727,14 +833,15 @@ def _name_stages(solver: _Highs, first: int, step: str) -> None:
         stage["stage"] = f"{step}: {stage['stage']}"
 
 
-def _bound_worker(solver: _Highs, settings: SolverSettings, seconds: float
-                  ) -> BoundWorker | None:
+def _bound_worker(solver: _Highs, settings: SolverSettings, seconds: float,
+                  kernel_follows: bool = False) -> BoundWorker | None:
     """The full MIP on the spare core while the start runs (solver/bound_worker.py): only
-    when the settings allow a second thread and the time left pays for its root."""
+    when the settings allow a second thread and the time left pays for its root.
+    `kernel_follows`: the start will hand it a network search first (`mip_start`)."""
     if settings.threads < 2 or seconds < MIN_WORKER_SECONDS:
         return None
     try:
-        return BoundWorker(solver._solver_model, seconds, settings.seed)
+        return BoundWorker(solver._solver_model, seconds, settings.seed, kernel_follows)
     except (OSError, ValueError) as exc:  # no child process here: the start still runs
         log.warning("no bound worker: %s", exc)
         return None
@@ -811,10 +918,11 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                 if solver.start and not staged_won:
                     started_from = "kernel"
         elif warm:
-            worker = _bound_worker(solver, settings, left())
+            worker = _bound_worker(solver, settings, left(), kernel_follows=True)
             # the start may take the rest of the limit: the kernel MIP stops at its own
             # optimum, which on the national model leaves the full MIP a part of the minute
-            solver.start, lp_start = mip_start(solver, m, settings, tee, left(), linked)
+            solver.start, lp_start = mip_start(solver, m, settings, tee, left(), linked,
+                                               spare=worker)
             lp_bound = _best_bound(lp_bound, lp_start)
             started_from = "kernel" if solver.start else "none"
         if solver.start and left() < MIN_STAGE_SECONDS:
