@@ -181,7 +181,8 @@ def test_the_bound_worker_gets_the_whole_model_and_step_1_stays_restricted(
     seen: dict = {}
 
     class CopyOnly:  # what BoundWorker reads from HiGHS, without a child process
-        def __init__(self, h, seconds: float, seed: int) -> None:  # noqa: ANN001, ARG002
+        def __init__(self, h, seconds: float, seed: int,  # noqa: ANN001, ARG002
+                     kernel_follows: bool = False) -> None:  # noqa: ARG002
             seen["worker"] = model_arrays(h)["col_upper"].copy()
 
         def stop(self) -> None:

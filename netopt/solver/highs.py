@@ -841,7 +841,8 @@ def _bound_worker(solver: _Highs, settings: SolverSettings, seconds: float,
     if settings.threads < 2 or seconds < MIN_WORKER_SECONDS:
         return None
     try:
-        return BoundWorker(solver._solver_model, seconds, settings.seed, kernel_follows)
+        return BoundWorker(solver._solver_model, seconds, settings.seed,
+                           kernel_follows=kernel_follows)
     except (OSError, ValueError) as exc:  # no child process here: the start still runs
         log.warning("no bound worker: %s", exc)
         return None
