@@ -1,4 +1,4 @@
-"""A lower bound proven on the spare core while the start searches for a network.
+"""The spare core while the start runs: a network search of its own, then a lower bound.
 
 The kernel start (highs.mip_start) is a sequence of HiGHS runs that use about one core of
 two: on the national default a 60-s solve takes 77 s of CPU in 71 s of wall time. The bound
@@ -7,8 +7,8 @@ leaves it (none on a loaded machine: 4.3 % instead of 2.5 %). This worker gives 
 core the full MIP from the moment the cut loop ends: a copy of the model HiGHS holds (every
 linking row the loop added: the same integer points, so the same optimum) is solved in a
 child process with one thread, and every rise of its dual bound is sent back. The parent
-reads the last one when its own solve ends and stops the child. The network never depends on
-the worker - only the proof does - so the same inputs and seed still give the same network.
+reads the last one when its own solve ends and stops the child. Alone, the worker never
+changes the network, only the proof.
 
 With a network to start from, the same child first searches for a network of its own (a
 portfolio on two cores): the parent hands it a restriction of the model - the strict kernel
