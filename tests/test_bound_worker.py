@@ -208,3 +208,21 @@ def test_us_small_kernel_path_bound_is_valid_and_the_optimum_does_not_depend_on_
     assert len(spare) == 1 and spare[0]["objective_usd"] is not None
     assert spare[0]["objective_usd"] >= helped["objective"] * (1 - 1e-9)
     assert not any(st["stage"] == highs.SPARE_STAGE for st in alone["stages"])
+
+
+@pytest.mark.slow
+def test_without_a_search_the_worker_only_proves_and_no_spare_stage_is_reported(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No search to hand over (no rounded network, or too little time): the child goes
+    straight to the bound, and the solve reports no spare-core stage (not one 'stopped by
+    the clock')."""
+    monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    monkeypatch.setattr(highs, "_spare_job", lambda *args, **kwargs: None)
+    case = load_case(SMALL)
+    case.config.solver.strong_linking = "lazy"
+    case.config.solver.threads = 2
+    case.config.solver.mip_gap = 1e-4
+    summary = solve_case(case, time_limit=60).summary
+    assert not any(st["stage"] == highs.SPARE_STAGE for st in summary["stages"])
+    assert highs.SPARE_STAGE not in (summary["stopped_by_clock"] or [])
+    assert summary["status"] == "optimal" and summary["bound"] <= summary["objective"] + 1e-6

@@ -322,8 +322,10 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     start = _rounded_start(solver, m, settings, tee, ROUNDED_SHARE * budget)
     if spare is not None:
         spare_started = time.perf_counter()
-        spare.search(_spare_job(solver, m, settings, lp_values, start,
-                                budget - (spare_started - started)))
+        job = _spare_job(solver, m, settings, lp_values, start,
+                         budget - (spare_started - started))
+        spare.search(job)
+        spare = spare if job is not None else None  # no search: no stage to report
     for agree in (*KERNEL_AGREE_STEPS, math.inf):  # held where LP and start agree, then none
         left = budget - (time.perf_counter() - started)
         if left < MIN_STAGE_SECONDS or (agree == math.inf and left < WIDE_KERNEL_SECONDS):
