@@ -48,4 +48,12 @@ def highs_from_arrays(d: dict, col_lower: np.ndarray | None = None,
     return h
 
 
-__all__ = ["highs_from_arrays", "model_arrays"]
+def set_start(h: highspy.Highs, values: np.ndarray | list[float]) -> None:
+    """Hand `h` a MIP start: a value for every column (HiGHS completes or rejects it)."""
+    sol = highspy.HighsSolution()
+    sol.col_value = list(values)
+    sol.value_valid = True
+    h.setSolution(sol)
+
+
+__all__ = ["highs_from_arrays", "model_arrays", "set_start"]

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
+from .arrays import set_start
 from .info import highs_threads
 from .interchange import Interchange
 from .interrupts import DEADLINE_SLACK, stop_at
@@ -725,10 +726,7 @@ class Benders:
                                                           bool)).group_values
         if self.sub is not self.closest:
             theta = np.concatenate([theta, [self.sub.evaluate(self.best).cost]])
-        sol = highspy.HighsSolution()
-        sol.col_value = list(np.concatenate([self.best, theta]))
-        sol.value_valid = True
-        self.master.h.setSolution(sol)
+        set_start(self.master.h, np.concatenate([self.best, theta]))
 
     def solve(self, time_limit: float) -> BendersResult:
         started = time.perf_counter()

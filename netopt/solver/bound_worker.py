@@ -51,8 +51,8 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from .arrays import highs_from_arrays, model_arrays
-from .interrupts import interrupt_events
+from .arrays import highs_from_arrays, model_arrays, set_start
+from .interrupts import interrupt_when
 
 #: seconds a child may outlive the parent's deadline before it stops itself (the parent
 #: normally stops it first)
@@ -214,21 +214,9 @@ def _restricted_run(h: highspy.Highs, lower: np.ndarray, upper: np.ndarray,
                         ("random_seed", seed), ("mip_rel_gap", gap), *options.items()):
         h.setOptionValue(name, value)
     if start is not None:
-        sol = highspy.HighsSolution()
-        sol.col_value = list(start)
-        sol.value_valid = True
-        h.setSolution(sol)
-
-    def check(event: object) -> None:
-        if _search_stopped.is_set():
-            event.interrupt()  # type: ignore[attr-defined] - a highspy callback event
-
-    events = interrupt_events(h)
-    for event in events:
-        event.subscribe(check)
-    h.run()
-    for event in events:
-        event.unsubscribe(check)
+        set_start(h, start)
+    with interrupt_when(h, _search_stopped.is_set):
+        h.run()
     status = h.getModelStatus()
     stopped = ("interrupt" if status == highspy.HighsModelStatus.kInterrupt
                else h.modelStatusToString(status).lower().replace(" ", "_"))

@@ -21,8 +21,9 @@ from ..data.config import SolverSettings
 from ..model.ordering import separate_segment_volume
 from ..model.sites import lazy_linking, link_pairs
 from . import machine
+from .arrays import set_start
 from .backends import solve_with_backend
-from .bound_worker import MIN_WORKER_SECONDS, BoundWorker, ChildNetwork, KernelJob
+from .bound_worker import MIN_WORKER_SECONDS, BoundWorker, KernelJob
 from .idle_stock import close_idle_stock
 from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
 from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
@@ -177,14 +178,7 @@ class _Highs(Highs):
     def _solve_from_start(self):  # noqa: ANN202 - what Pyomo's _solve returns
         if self.start:
             try:
-                column_of = self._pyomo_var_to_solver_var_map
-                values = [0.0] * self._solver_model.getNumCol()
-                for var_id, col in column_of.items():
-                    values[col] = self.start.get(var_id, 0.0)
-                sol = highspy.HighsSolution()
-                sol.col_value = values
-                sol.value_valid = True
-                self._solver_model.setSolution(sol)
+                set_start(self._solver_model, _by_column(self, self.start))
             except (AttributeError, TypeError) as exc:  # interface changed: solve cold
                 log.warning("MIP start not passed to HiGHS: %s", exc)
         return super()._solve()
@@ -375,9 +369,7 @@ def _spare_job(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
         upper = np.array([np.inf if v.ub is None else float(v.ub) for v, _, _ in restricted])
     finally:
         release(restricted)
-    values = np.zeros(solver._solver_model.getNumCol())
-    for var_id, col in column.items():
-        values[col] = start.get(var_id, 0.0)
+    values = _by_column(solver, start)
     decisions = np.array(sorted(column[id(v)] for var in decision_vars(m)
                                 for v in var.values() if id(v) in column), dtype=np.int64)
     options = {**RESTRICTED_MIP_OPTIONS, "run_crossover": "on"}
@@ -416,7 +408,7 @@ def _spare_kernel(solver: _Highs, m: pyo.ConcreteModel, spare: BoundWorker,
         if start:
             _load_values(m, start)
         return start
-    theirs = _child_values(solver, found)
+    theirs = _by_var(solver, found.values)
     _load_values(m, theirs)
     cost = float(pyo.value(m.obj)) - close_idle_stock(m)
     theirs = _loaded_solution(m)
@@ -434,9 +426,17 @@ def _spare_kernel(solver: _Highs, m: pyo.ConcreteModel, spare: BoundWorker,
     return start
 
 
-def _child_values(solver: _Highs, found: ChildNetwork) -> dict[int, float]:
-    """The child's column values in `_Highs.start`'s form (by id(var))."""
-    values = found.values
+def _by_column(solver: _Highs, values: dict[int, float]) -> np.ndarray:
+    """A solution in `_Highs.start`'s form (by id(var); absent means 0) as a value per column
+    of the model HiGHS holds: the form highspy takes (and the child sends back)."""
+    array = np.zeros(solver._solver_model.getNumCol())
+    for var_id, col in solver._pyomo_var_to_solver_var_map.items():
+        array[col] = values.get(var_id, 0.0)
+    return array
+
+
+def _by_var(solver: _Highs, values: np.ndarray) -> dict[int, float]:
+    """`_by_column`'s inverse: a value per column in `_Highs.start`'s form."""
     return {var_id: float(values[col])
             for var_id, col in solver._pyomo_var_to_solver_var_map.items()}
 

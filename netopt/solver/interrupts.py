@@ -14,7 +14,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 #: seconds past its time limit at which a HiGHS run is interrupted: HiGHS stops itself at the
 #: limit when its own clock started with the run, so runs that end in time end as they did
@@ -66,19 +66,31 @@ def stop_at(highs: object, deadline: float | None) -> Iterator[list[bool]]:
     list, True once it interrupted a run."""
     stopped = [False]
 
+    def due() -> bool:
+        stopped[0] = stopped[0] or (deadline is not None and time.perf_counter() >= deadline)
+        return stopped[0]
+
+    with interrupt_when(highs, due):
+        yield stopped
+
+
+@contextlib.contextmanager
+def interrupt_when(highs: object, due: Callable[[], bool]) -> Iterator[None]:
+    """For the runs of a raw highspy object inside the block: interrupt as soon as `due()`
+    is true, at each of HiGHS's interrupt callbacks (`interrupt_events`)."""
+
     def check(event: object) -> None:
-        if deadline is not None and time.perf_counter() >= deadline:
-            stopped[0] = True
+        if due():
             event.interrupt()  # type: ignore[attr-defined] - a highspy callback event
 
     events = interrupt_events(highs)
     try:
         for event in events:
             event.subscribe(check)
-        yield stopped
+        yield
     finally:
         for event in events:
             event.unsubscribe(check)
 
 
-__all__ = ["DEADLINE_SLACK", "ctrl_c_after", "interrupt_events", "stop_at"]
+__all__ = ["DEADLINE_SLACK", "ctrl_c_after", "interrupt_events", "interrupt_when", "stop_at"]
