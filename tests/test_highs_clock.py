@@ -1,8 +1,10 @@
-"""Three HiGHS 1.x behaviours netopt works around: an LP run is timed against its object's
+"""Four HiGHS 1.x behaviours netopt works around: an LP run is timed against its object's
 cumulative run clock, so a stage that re-runs one object must set its limit past that clock
 (solver/info.py); a MIP run on an object that holds an LP solution runs two MIPs, each timed
-from its own start, so netopt interrupts a run on the wall clock (solver/highs.py); and one
-task scheduler per process, sized at the first run, refuses runs with another thread count."""
+from its own start, so netopt interrupts a run on the wall clock (solver/highs.py); an
+interrupted simplex run leaves its interrupt flag set for the object's later runs
+(solver/interrupts.py); and one task scheduler per process, sized at the first run, refuses
+runs with another thread count."""
 
 from __future__ import annotations
 
@@ -184,3 +186,20 @@ def test_a_raw_highs_run_holding_an_lp_solution_stops_at_the_wall_clock() -> Non
     assert wall <= 1.6 * limit, f"{wall:.1f}s for a limit of {limit:.0f}s"
     assert stopped[0]
     assert h.getModelStatus() == highspy.HighsModelStatus.kInterrupt
+
+
+def test_an_interrupted_lp_does_not_interrupt_the_next_run() -> None:
+    """An LP interrupted at once (a deadline already past): HiGHS 1.16 keeps the flag, and a
+    later run of the object with a callback subscribed that is never due ended at its first
+    check (an LP dive stopped by its deadline left every later stage of the solve without a
+    network). `interrupt_when` clears it."""
+    from netopt.solver.interrupts import interrupt_when, stop_at
+
+    h = _lp()
+    h.setOptionValue("solve_relaxation", True)
+    with stop_at(h, time.perf_counter() - 1.0) as stopped:
+        h.run()
+    assert stopped[0] and h.getModelStatus() == highspy.HighsModelStatus.kInterrupt
+    with interrupt_when(h, lambda: False):
+        h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal

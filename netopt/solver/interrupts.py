@@ -77,11 +77,13 @@ def stop_at(highs: object, deadline: float | None) -> Iterator[list[bool]]:
 @contextlib.contextmanager
 def interrupt_when(highs: object, due: Callable[[], bool]) -> Iterator[None]:
     """For the runs of a raw highspy object inside the block: interrupt as soon as `due()`
-    is true, at each of HiGHS's interrupt callbacks (`interrupt_events`)."""
+    is true, at each of HiGHS's interrupt callbacks (`interrupt_events`). A callback that is
+    not due clears the flag: HiGHS 1.16 keeps the flag an interrupted simplex run set, and
+    every later run of that object with a callback subscribed ended at its first check."""
 
     def check(event: object) -> None:
-        if due():
-            event.interrupt()  # type: ignore[attr-defined] - a highspy callback event
+        # a highspy callback event; `interrupt(False)` clears the flag
+        event.interrupt(due())  # type: ignore[attr-defined]
 
     events = interrupt_events(highs)
     try:
