@@ -201,7 +201,9 @@ def test_us_small_kernel_path_bound_is_valid_and_the_optimum_does_not_depend_on_
     monkeypatch.setattr(highs, "BoundWorker", counted)
     alone, helped = solve(worker=False), solve(worker=True)
     assert started == [1]
-    assert helped["objective"] == pytest.approx(alone["objective"], rel=1e-9)
+    # both proven within the gap, from different starts (with the worker, the spare core's
+    # network may win): the networks may differ by that much
+    assert helped["objective"] == pytest.approx(alone["objective"], rel=1e-4)
     assert helped["bound"] <= helped["objective"] * (1 + 1e-12)
     assert helped["gap"] <= 1e-4 + 1e-12 and helped["status"] == "optimal"
     spare = [st for st in helped["stages"] if st["stage"] == highs.SPARE_STAGE]

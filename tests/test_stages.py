@@ -83,12 +83,14 @@ def test_us_small_kernel_start_ends_every_stage_on_its_own_criterion(
     settings.threads = 1  # no bound worker: its time does not matter here
     info = highs.solve_model(build_model(prepare(case)), settings, time_limit=300.0)
     names = [s["stage"] for s in info.stages]
-    assert names[:3] == ["linking cut loop", "rounded network", "narrow kernel"]
+    assert names[:5] == ["linking cut loop", "rounded network", "LP dive", "dived network",
+                         "narrow kernel"]
     assert "strict kernel" in names and names[-1] == "full MIP"
     assert {s["stopped"] for s in info.stages} <= {
-        "converged", "stalled", "optimal", "solution limit"}
+        "converged", "stalled", "optimal", "solution limit", "integral"}
     assert info.stopped_by_clock == []
-    loop, *networks = info.stages
+    loop, *stages = info.stages
+    networks = [s for s in stages if s["stage"] != "LP dive"]  # the dive's is an LP
     assert loop["objective"] <= info.objective * (1 + 1e-9)
     assert all(s["objective"] >= info.objective * (1 - 1e-9) for s in networks)
     assert info.stages[-1]["stopped"] == "optimal" and info.status == "optimal"

@@ -50,6 +50,25 @@ def rounded_network(m: pyo.ConcreteModel, threshold: float) -> StartNetwork:
     return network
 
 
+#: the decisions an LP dive sets to 0 or 1 (solver/diving.py): sites, offers, hubs, partners
+DIVE_DECISIONS = ("y", "w", "g", "a")
+
+
+def dived_network(m: pyo.ConcreteModel, design: dict[int, float], threshold: float
+                  ) -> StartNetwork:
+    """The network an LP dive ended at (solver/diving.py): its sites, offers, hubs and
+    partners (`design`, by id(var), each 0 or 1), with the depot stock that the LP values
+    loaded in `m` hold at its hubs and partners left a choice, as `rounded_network` leaves
+    it. Onboarding, equipment and ordering options stay free, as there."""
+    network = {name: {idx: int(design.get(id(v), 0.0) > 0.5) for idx, v in
+                      getattr(m, name).items()} for name in DIVE_DECISIONS}
+    if hasattr(m, "hold"):
+        hubs = {h for h, on in network["g"].items() if on}
+        partners = {p for p, on in network["a"].items() if on}
+        network["hold"] = _depot_stock(m, threshold, hubs, partners)
+    return network
+
+
 def _depot_stock(m: pyo.ConcreteModel, threshold: float, hubs: set[str],
                  partners: set[str]) -> dict[tuple, int]:
     """Pooled depot stock closed where the LP holds none, or at a hub or partner the network
@@ -97,4 +116,4 @@ def _hubs_needed(m: pyo.ConcreteModel, offered: set, partners: set) -> set[str]:
     return needed
 
 
-__all__ = ["rounded_network"]
+__all__ = ["DIVE_DECISIONS", "dived_network", "rounded_network"]
