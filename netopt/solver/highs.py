@@ -738,8 +738,12 @@ def _dive_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
     network = dived_network(m, {id(v): values[by_id[id(v)]] for v in design},
                             LP_OPEN_THRESHOLD)
     _load_values(m, lp_values)  # the depot stock kept is the LP's
-    return _held_start(solver, m, settings, tee, budget - (time.perf_counter() - started),
-                       network, "dived network", DIVED_GAP, NO_SOLUTION_LIMIT)
+    rounded, solver.start = solver.start, None  # not a start for this design: HiGHS rejects it
+    try:
+        return _held_start(solver, m, settings, tee, budget - (time.perf_counter() - started),
+                           network, "dived network", DIVED_GAP, NO_SOLUTION_LIMIT)
+    finally:
+        solver.start = rounded
 
 
 def _repair_depot_segments(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
