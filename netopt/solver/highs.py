@@ -326,7 +326,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             lp_bound = value - abs(value) * LP_BOUND_TOLERANCE
         res.solution_loader.load_vars()
     lp_values = _loaded_solution(m)
-    start = _rounded_start(solver, m, settings, tee, ROUNDED_SHARE * budget)
+    start, start_cost = _rounded_start(solver, m, settings, tee, ROUNDED_SHARE * budget)
     if spare is not None:
         spare_started = time.perf_counter()
         job = _spare_job(solver, m, settings, lp_values, start,
@@ -335,7 +335,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         spare = spare if job is not None else None  # no search: no stage to report
     dived, dive_cost = (_dive_start(solver, m, settings, tee, lp_values, DIVE_SHARE * budget)
                         if dive else (None, math.inf))
-    if dived and (not start or dive_cost < _objective(m, start)):
+    if dived and dive_cost < start_cost:
         start = solver.start = dived
     if start:
         _load_values(m, start)
@@ -653,20 +653,21 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
 
 
 def _rounded_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
-                   budget: float) -> dict[int, float] | None:
+                   budget: float) -> tuple[dict[int, float] | None, float]:
     """The network rounded up (solver/rounding.py) from the LP values loaded in `m`, held,
     with the small MIP that is left solved to ROUNDED_GAP: a complete start for the kernel
     MIP that follows (handed to HiGHS through `solver.start`), so its heuristics improve a
-    network that serves patients instead of building one."""
+    network that serves patients instead of building one. Returns it and its objective (None
+    and inf without one)."""
     if not hasattr(m, "reach"):
-        return None
+        return None, math.inf
     if budget <= 1.0:
         _skipped(solver, "rounded network")
-        return None
-    start, _ = _held_start(solver, m, settings, tee, budget,
-                           rounded_network(m, LP_OPEN_THRESHOLD), "rounded network")
+        return None, math.inf
+    start, value = _held_start(solver, m, settings, tee, budget,
+                               rounded_network(m, LP_OPEN_THRESHOLD), "rounded network")
     solver.start = start
-    return start
+    return start, value
 
 
 def _held_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
@@ -862,13 +863,8 @@ def _whole_model_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSet
                                 budget - (time.perf_counter() - started), linked)
     _name_stages(solver, first, "whole model")
 
-    def cost(network: dict[int, float] | None) -> float:
-        if not network:
-            return math.inf
-        _load_values(m, network)
-        return float(pyo.value(m.obj))
-
-    staged_cost, found_cost = cost(staged), cost(found)
+    staged_cost, found_cost = (_objective(m, net) if net else math.inf
+                               for net in (staged, found))
     log.info("staged network %.6g, the whole model's one-step start %.6g", staged_cost,
              found_cost)
     if staged_cost <= found_cost:
