@@ -213,6 +213,37 @@ def test_us_small_kernel_path_bound_is_valid_and_the_optimum_does_not_depend_on_
 
 
 @pytest.mark.slow
+def test_with_minutes_to_spare_the_spare_core_proves_from_the_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start with SPARE_SEARCH_SECONDS or more: the chain's own kernels finish, so the
+    worker is made to prove at once (no network search handed to it) and no spare-core stage
+    is reported; the answer is the optimum the 60-s run proves with the search."""
+    monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    made = []
+    real = bound_worker.BoundWorker
+
+    def recorded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        made.append(kwargs.get("kernel_follows", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(highs, "BoundWorker", recorded)
+
+    def solve(limit: float) -> dict:
+        case = load_case(SMALL)
+        case.config.solver.strong_linking = "lazy"
+        case.config.solver.threads = 2
+        case.config.solver.mip_gap = 1e-4
+        return solve_case(case, time_limit=limit).summary
+
+    long, short = solve(highs.SPARE_SEARCH_SECONDS + 60.0), solve(60.0)
+    assert made == [False, True]
+    assert not any(st["stage"] == highs.SPARE_STAGE for st in long["stages"])
+    assert any(st["stage"] == highs.SPARE_STAGE for st in short["stages"])
+    assert long["status"] == "optimal" and long["bound"] <= long["objective"] * (1 + 1e-12)
+    assert long["objective"] == pytest.approx(short["objective"], rel=1e-4)
+
+
+@pytest.mark.slow
 def test_without_a_search_the_worker_only_proves_and_no_spare_stage_is_reported(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """No search to hand over (no rounded network, or too little time): the child goes

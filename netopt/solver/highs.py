@@ -367,6 +367,13 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
 #: the strict kernel the spare core searches (`_spare_job`): as in the chain's own strict
 #: kernel, what LP and start agree on at this level stays open, nothing else is held
 SPARE_AGREE = KERNEL_AGREE_STEPS[-1]
+#: the spare core searches for a network only when the start has less than this: a
+#: safeguard for a chain whose own strict kernel may not finish in the limit. With more, the
+#: chain's kernels finish (the wide kernel's threshold) and the search only took the bound's
+#: time: us-fine's relaxation (360 s) searched for 274 s, found a network 1 % dearer than the
+#: chain's, and left its bound $233.81M, gap 4.36 %, where proving from the start gave
+#: $235.89M, 3.51 % (bench/RESULTS.md)
+SPARE_SEARCH_SECONDS = WIDE_KERNEL_SECONDS
 #: seconds the chain waits past its own budget for the spare core's report (the child stops
 #: its search this much before the budget ends, and reports at once)
 SPARE_MARGIN = 1.0
@@ -699,9 +706,13 @@ def _held_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
     return _loaded_solution(m), value
 
 
-#: share of the start's time the LP dive and the MIP that completes its network may take
-#: (national default: about 2 s and 8-11 s of the 40 s left after the cut loop)
-DIVE_SHARE = 0.4
+#: share of the start's time the LP dive and the MIP that completes its network may take: a
+#: cap, not a reservation (what they leave goes to the kernels). National default, free
+#: cores: about 2 s and 8-10 s of the ~37 s left after the cut loop, under either cap. With
+#: one core busy that MIP needs 15-17 s: at 0.4 it stopped at the clock with a poor network
+#: and the minute ended at $133.08M-$137.56M, at 0.6 at $130.43M-$131.97M (seeds 0-2,
+#: bench/RESULTS.md)
+DIVE_SHARE = 0.6
 #: of which the dive's re-solves at most
 DIVE_SHARE_OF_DIVE = 0.5
 #: the gap to which the MIP that completes the dived network is solved: the kernels after
@@ -995,11 +1006,12 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                 if solver.start and not staged_won:
                     started_from = "kernel"
         elif warm:
-            worker = _bound_worker(solver, settings, left(), kernel_follows=True)
+            searches = left() < SPARE_SEARCH_SECONDS
+            worker = _bound_worker(solver, settings, left(), kernel_follows=searches)
             # the start may take the rest of the limit: the kernel MIP stops at its own
             # optimum, which on the national model leaves the full MIP a part of the minute
             solver.start, lp_start = mip_start(solver, m, settings, tee, left(), linked,
-                                               spare=worker, dive=True)
+                                               spare=worker if searches else None, dive=True)
             lp_bound = _best_bound(lp_bound, lp_start)
             started_from = "kernel" if solver.start else "none"
         if solver.start and left() < MIN_STAGE_SECONDS:
