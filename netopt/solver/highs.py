@@ -371,8 +371,8 @@ SPARE_AGREE = KERNEL_AGREE_STEPS[-1]
 #: safeguard for a chain whose own strict kernel may not finish in the limit. With more, the
 #: chain's kernels finish (the wide kernel's threshold) and the search only took the bound's
 #: time: us-fine's relaxation (360 s) searched for 274 s, found a network 1 % dearer than the
-#: chain's, and left its bound $233.81M, gap 4.36 %, where proving from the start gave
-#: $235.89M, 3.51 % (bench/RESULTS.md)
+#: chain's, and left its bound at $233.81M, gap 4.36 %; proving from the start, $236.01M,
+#: 3.46 %, the same network (bench/RESULTS.md)
 SPARE_SEARCH_SECONDS = WIDE_KERNEL_SECONDS
 #: seconds the chain waits past its own budget for the spare core's report (the child stops
 #: its search this much before the budget ends, and reports at once)
