@@ -434,17 +434,12 @@ def _spare_kernel(solver: _Highs, m: pyo.ConcreteModel, spare: BoundWorker,
         if start:
             _load_values(m, start)
         return start
-    theirs = _by_var(solver, found.values)
-    _load_values(m, theirs)
-    cost = float(pyo.value(m.obj)) - close_idle_stock(m)
+    cost = _objective(m, _by_var(solver, found.values)) - close_idle_stock(m)
     theirs = _loaded_solution(m)
     solver.stages.append({"stage": SPARE_STAGE, "seconds": round(found.seconds, 3),
                           "stopped": words.get(found.stopped, found.stopped),
                           "objective": cost})
-    ours = math.inf
-    if start:
-        _load_values(m, start)
-        ours = float(pyo.value(m.obj))
+    ours = _objective(m, start) if start else math.inf
     log.info("%s: objective %.6g (this chain's %.6g)", SPARE_STAGE, cost, ours)
     if cost < ours:
         _load_values(m, theirs)
