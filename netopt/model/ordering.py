@@ -295,6 +295,7 @@ def _depot_linking(m: pyo.ConcreteModel, prep: Prepared, keys: set[tuple], dpp: 
             if ("partner", par, k) in keys for i in _pooled_links(m, prep, par, k)]
     cap = {i: dpp[key[2]] * m.reach[(links.at[i, "site_id"], key[2])] for i, key in rows}
     key_of = dict(rows)
+    m.depot_link_of = key_of  # partner delivery -> the depot whose stock it draws on
     m.DEPOT_LINK = pyo.Set(initialize=sorted(key_of), ordered=True)
     m.depot_link_open = pyo.Constraint(m.DEPOT_LINK, rule=lambda m, i: m.q[i]
                                        <= cap[i] * m.hold[key_of[i]])
