@@ -976,8 +976,9 @@ def _partners_section() -> list[str]:
         "`models/us-depots.yaml` is the national default plus `allo_vst`, with stock at a hub "
         "or a partner pooled for every site it serves (`finance.pooled_depots`). The national "
         "default itself (`models/us-launch.yaml`) leaves both out for now: with them its 60-s "
-        "solve stops 2.4-2.7 % above the network a 10-minute solve finds, with a proven "
-        "gap of 5.1-5.3 % (seeds 0-2, 2026-12-03; bench/RESULTS.md), "
+        "solve stops 1.3 % above the best network a 10-minute solve has found, with a "
+        "proven gap of 3.3-3.4 % (seeds 0-2, 2026-12-03; the default's minute: 0.1-0.25 % "
+        "and 1.0-1.3 %; bench/RESULTS.md), "
         "so it prices a site's hub or partner stock as the site's own.",
         "",
         "A partner earns its fixed fee ($40k-$120k a year) and its $300-$1,500 per dose only "
