@@ -10,10 +10,10 @@ sites of a metro each keep half of a point; a network never does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pyomo.environ as pyo
-import pytest
 from pyomo.core.expr.visitor import identify_variables
 
 from netopt.data.case import load_case
@@ -26,15 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "models" / "us-small.yaml"
 
 
-@pytest.fixture(scope="module")
-def small() -> pyo.ConcreteModel:
-    return build_model(prepare(load_case(SMALL)))
-
-
-def _zero(m: pyo.ConcreteModel) -> None:
-    for v in m.component_data_objects(pyo.Var):
-        if not v.fixed:
-            v.set_value(0.0, skip_validation=True)
 
 
 def _hub_lanes(m: pyo.ConcreteModel) -> dict[tuple, list[int]]:
@@ -70,12 +61,11 @@ def _shared_point(m: pyo.ConcreteModel) -> tuple[str, int, int, list[int], list[
     raise AssertionError("us-small has no demand point two sites share through one hub")
 
 
-def test_a_site_routed_through_a_tenth_of_a_hub_is_cut(small: pyo.ConcreteModel) -> None:
+def test_a_site_routed_through_a_tenth_of_a_hub_is_cut(cleared_small: pyo.ConcreteModel) -> None:
     """One pair brings the site all d of its point's patients, all of them through a hub open
     at 0.1. At most a tenth of the point's patients can pass a tenth of a hub: by hand the
     cut reads d <= 0.1 d, violated by 0.9 d."""
-    m = small
-    _zero(m)
+    m = cleared_small
     (h, s, k), idx = next(iter(sorted(_hub_lanes(m).items())))
     pair = m.x_by_sk[(s, k)][0]
     d = m.patients_of_pair[pair]
@@ -97,12 +87,11 @@ def test_a_site_routed_through_a_tenth_of_a_hub_is_cut(small: pyo.ConcreteModel)
 
 
 def test_two_sites_sharing_a_point_through_half_a_hub_are_cut_together(
-        small: pyo.ConcreteModel) -> None:
+        cleared_small: pyo.ConcreteModel) -> None:
     """Two sites each treat half of one point's d patients and send them through a hub open
     at 0.5. Each site alone is within its cut (d/2 <= min(d/2, d/2)); together they pass d
     patients of a point through half a hub: d <= d/2, violated by d/2."""
-    m = small
-    _zero(m)
+    m = cleared_small
     h, p1, p2, lanes1, lanes2 = _shared_point(m)
     d = m.patients_of_pair[p1]
     k = m.pair_product[p1]
@@ -134,25 +123,11 @@ def test_the_optimal_network_violates_no_cut() -> None:
 
 
 def test_the_cut_loop_with_the_cuts_lifts_the_lp_and_keeps_the_optimum(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        small_cut_loop: Callable[..., tuple]) -> None:
     """us-small linked lazily, the cut loop run to convergence with and without the cuts:
     with them the LP is higher, and the MIP that follows has the same optimum."""
-    monkeypatch.setattr(highs, "LINK_PROGRESS", 0.0)  # to convergence, not to the stall
-    results = {}
-    for cuts in (False, True):
-        case = load_case(SMALL)
-        case.config.solver.strong_linking = "lazy"
-        case.config.solver.mip_gap = 1e-6
-        m = build_model(prepare(case))
-        solver = highs._Highs()
-        lp = highs.separate_linking(solver, m, case.config.solver, False, 300.0,
-                                    facility_cuts=cuts)
-        assert lp is not None, "the cut loop did not finish"
-        added = len(getattr(m, "facility_volume", ()))
-        res = highs._run(solver, m, case.config.solver, False, 300.0, solver="choose")
-        assert res.termination_condition.name == "convergenceCriteriaSatisfied"
-        results[cuts] = (lp, added, float(res.incumbent_objective))
-    (lp_plain, none_added, plain), (lp_cut, added, cut) = results[False], results[True]
-    assert none_added == 0 and added > 0
+    lp_plain, m_plain, plain = small_cut_loop(facility_cuts=False)
+    lp_cut, m_cut, cut = small_cut_loop(facility_cuts=True)
+    assert not hasattr(m_plain, "facility_volume") and len(m_cut.facility_volume) > 0
     assert lp_cut > lp_plain + 1.0  # k$: the cuts lift the LP
     assert math.isclose(cut, plain, rel_tol=3e-6)  # both within their 1e-6 gap

@@ -9,6 +9,7 @@ keeps its own patients; the cut removes such a point, and never a network.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pyomo.environ as pyo
@@ -16,7 +17,6 @@ import pytest
 
 from netopt.data.case import load_case
 from netopt.model import ordering
-from netopt.model.build import build_model
 from netopt.model.prepare import prepare
 from netopt.solver import highs
 
@@ -24,15 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "models" / "us-small.yaml"
 
 
-@pytest.fixture(scope="module")
-def small() -> pyo.ConcreteModel:
-    return build_model(prepare(load_case(SMALL)))
-
-
-def _zero(m: pyo.ConcreteModel) -> None:
-    for v in m.component_data_objects(pyo.Var):
-        if not v.fixed:
-            v.set_value(0.0, skip_validation=True)
 
 
 def _site_product(m: pyo.ConcreteModel) -> tuple[tuple, list[int], list[int]]:
@@ -54,13 +45,12 @@ def test_subsets_are_every_proper_subset_or_each_choice_and_its_complement() -> 
 
 
 def test_a_tenth_of_a_stocked_segment_holding_the_sites_own_patients_is_cut(
-        small: pyo.ConcreteModel) -> None:
+        cleared_small: pyo.ConcreteModel) -> None:
     """The LP point: the site's first pair brings all its patients (x = d), the others none;
     nine tenths of the offer sit on the first choice with no patients, one tenth on the last
     choice with all of them. Only a tenth of the first pair's patients can go under the last
     choice: by hand, n_last <= d0 * z_last, violated by 0.9 d0."""
-    m = small
-    _zero(m)
+    m = cleared_small
     key, segs, pairs = _site_product(m)
     first, last = segs[0], segs[-1]
     d0 = m.patients_of_pair[pairs[0]]
@@ -96,11 +86,10 @@ def _variables(c: pyo.Constraint) -> list:
     return list(identify_variables(c.body))
 
 
-def test_a_network_violates_no_cut(small: pyo.ConcreteModel) -> None:
+def test_a_network_violates_no_cut(cleared_small: pyo.ConcreteModel) -> None:
     """Every site-product at a whole choice with all its patients under it: nothing to cut,
     whatever the patients per pair."""
-    m = small
-    _zero(m)
+    m = cleared_small
     for k, (key, segs) in enumerate(m.ord_segments.items()):
         pairs = m.x_by_sk.get(key, [])
         patients = 0.0
@@ -114,27 +103,13 @@ def test_a_network_violates_no_cut(small: pyo.ConcreteModel) -> None:
 
 
 def test_cut_loop_with_the_cuts_keeps_the_optimum_and_lifts_the_lp(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        small_cut_loop: Callable[..., tuple]) -> None:
     """us-small linked lazily, so the cut loop runs: run to convergence, its LP with the cuts
-    is higher than without them (the fully linked LP, test_linking), and the MIP that follows
-    has the same optimum."""
-    monkeypatch.setattr(highs, "LINK_PROGRESS", 0.0)  # to convergence, not to the stall
-    results = {}
-    for cuts in (False, True):
-        case = load_case(SMALL)
-        case.config.solver.strong_linking = "lazy"
-        case.config.solver.mip_gap = 1e-6
-        case.config.solver.segment_cuts = cuts
-        m = build_model(prepare(case))
-        solver = highs._Highs()
-        lp = highs.separate_linking(solver, m, case.config.solver, False, 300.0)
-        assert lp is not None, "the cut loop did not finish"
-        added = len(m.ord_volume)
-        res = highs._run(solver, m, case.config.solver, False, 300.0, solver="choose")
-        assert res.termination_condition.name == "convergenceCriteriaSatisfied"
-        results[cuts] = (lp, added, float(res.incumbent_objective))
-    (lp_plain, none_added, plain), (lp_cut, added, cut) = results[False], results[True]
-    assert none_added == 0 and added > 0
+    is higher than without them (the fully linked LP, test_linking, plus the facility cuts),
+    and the MIP that follows has the same optimum."""
+    lp_plain, m_plain, plain = small_cut_loop({"segment_cuts": False})
+    lp_cut, m_cut, cut = small_cut_loop({"segment_cuts": True})
+    assert len(m_plain.ord_volume) == 0 and len(m_cut.ord_volume) > 0
     assert lp_cut > lp_plain + 1.0  # k$: the cuts lift the LP
     assert math.isclose(cut, plain, rel_tol=3e-6)  # both within their 1e-6 gap
 
