@@ -42,12 +42,13 @@ class _Group:
 
     facility: pyo.Var  # the decision's VarData
     product: str
-    per_patient: float  # a flow's units per patient (doses, or 1 for starting material)
+    per_patient: float  # a flow's units per patient: the product's doses per patient
     flows: dict[tuple, list]  # site-product -> its flow VarDatas through the facility
 
 
 def _groups(m: pyo.ConcreteModel) -> list[_Group]:
-    """Hubs, partners and equipment with the flows each carries, built once per model."""
+    """Hubs, partners, equipment and depots with the flows each carries, built once per
+    model."""
     cached = getattr(m, "_facility_cut_groups", None)
     if cached is not None:
         return cached
