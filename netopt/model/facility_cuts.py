@@ -46,10 +46,22 @@ class _Group:
     flows: dict[tuple, list]  # site-product -> its flow VarDatas through the facility
 
 
-def _groups(m: pyo.ConcreteModel) -> list[_Group]:
-    """Hubs, partners, equipment and depots with the flows each carries, built once per
-    model."""
-    cached = getattr(m, "_facility_cut_groups", None)
+@dataclass
+class _Index:
+    """What the separation reads every round but the LP never changes, built once per
+    model: the groups, and per pair its demand point (coded 0..n-1) and patients cap."""
+
+    groups: list[_Group]
+    point: np.ndarray  # pair -> its demand point's code
+    cap: np.ndarray  # pair -> the most patients it can bring (patients_of_pair)
+    demand: dict[tuple[int, str], float]  # (point code, product) -> patients
+    pairs_of: dict[tuple, np.ndarray]  # site-product -> its pairs
+
+
+def _index(m: pyo.ConcreteModel) -> _Index:
+    """Hubs, partners, equipment and depots with the flows each carries, and the pairs'
+    points and caps (`_Index`), built on the first call for a model."""
+    cached = getattr(m, "_facility_cut_index", None)
     if cached is not None:
         return cached
     prep = m.prep
@@ -85,8 +97,15 @@ def _groups(m: pyo.ConcreteModel) -> list[_Group]:
         for i in m.lanes_by_sk.get((site, product), []):
             add(("equipment", site, cls, product), m.e[site, cls], (site, product), m.f[i],
                 dpp[product])
-    m._facility_cut_groups = [groups[key] for key in sorted(groups)]
-    return m._facility_cut_groups
+    point_ids = prep.pairs["point_id"]
+    codes = {z: n for n, z in enumerate(sorted(set(point_ids)))}
+    m._facility_cut_index = _Index(
+        groups=[groups[key] for key in sorted(groups)],
+        point=np.array([codes[z] for z in point_ids], dtype=np.int64),
+        cap=np.array([m.patients_of_pair[i] for i in m.P], dtype=float),
+        demand={(codes[z], k): float(d) for (z, k), d in m.patients.items() if z in codes},
+        pairs_of={sk: np.asarray(idx, dtype=np.int64) for sk, idx in m.x_by_sk.items()})
+    return m._facility_cut_index
 
 
 def _sites_sharing_points(used: list[tuple], pairs_of: dict, point: np.ndarray,
@@ -120,18 +139,13 @@ def separate_facility_volume(m: pyo.ConcreteModel) -> list:
     data (for a persistent solver to add)."""
     if not hasattr(m, "facility_volume"):
         m.facility_volume = pyo.ConstraintList()
-    pairs = list(m.P)
-    if not pairs:
+    if not len(m.P):
         return []
-    x = np.array([m.x[i].value or 0.0 for i in pairs])
-    cap = np.array([m.patients_of_pair[i] for i in pairs], dtype=float)
-    point_ids = m.prep.pairs["point_id"]
-    codes = {z: n for n, z in enumerate(sorted(set(point_ids)))}
-    point = np.array([codes[z] for z in point_ids], dtype=np.int64)
-    demand = {(codes[z], k): float(d) for (z, k), d in m.patients.items() if z in codes}
-    pairs_of = {sk: np.asarray(idx, dtype=np.int64) for sk, idx in m.x_by_sk.items()}
+    index = _index(m)
+    point, cap, demand, pairs_of = index.point, index.cap, index.demand, index.pairs_of
+    x = np.array([m.x[i].value or 0.0 for i in m.P])
     new = []
-    for group in _groups(m):
+    for group in index.groups:
         open_ = group.facility.value or 0.0
         if open_ >= 1.0 - 1e-9:
             continue  # open: nothing to cut
@@ -159,7 +173,7 @@ def separate_facility_volume(m: pyo.ConcreteModel) -> list:
             flows = [v for sk in sks for v in group.flows[sk]]
             new.append(m.facility_volume.add(
                 pyo.quicksum(flows) / group.per_patient
-                <= pyo.quicksum(m.x[pairs[i]] for i, z in zip(idx, zone_of, strict=True)
+                <= pyo.quicksum(m.x[int(i)] for i, z in zip(idx, zone_of, strict=True)
                                 if int(z) in kept)
                 + rest * group.facility))
     return new
