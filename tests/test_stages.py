@@ -147,3 +147,46 @@ def test_other_solvers_leave_the_clock_question_open() -> None:
     result = solve_case(case)  # any solved tables: the summary only reads the info's account
     summary = summary_dict(result.tables, prepare(case), info)
     assert summary["stages"] == [] and summary["stopped_by_clock"] is None
+
+
+def test_a_full_mip_without_a_start_first_completes_the_cut_loops_lp() -> None:
+    """No kernel start (warm_start off, as evaluate and the aggregation's pricing run): the
+    cut loop's fractional LP is completed by a MIP over its fractional decisions as a stage
+    of its own, and the full MIP starts from that network, so it can only improve it; the
+    optimum is the fully linked model's."""
+    case = load_case(SMALL)
+    settings = case.config.solver
+    settings.strong_linking, settings.warm_start, settings.mip_gap = "lazy", False, 1e-6
+    info = highs.solve_model(build_model(prepare(case)), settings, time_limit=300.0)
+    assert [s["stage"] for s in info.stages] == ["linking cut loop", "completed LP",
+                                                 "full MIP"]
+    loop, completed, full = info.stages
+    assert completed["stopped"] == "optimal" and full["stopped"] == "optimal"
+    assert loop["objective"] <= info.objective * (1 + 1e-9) <= completed["objective"] * (
+        1 + 1e-9)
+    settings.strong_linking = True  # every pair linked: no cut loop
+    reference = highs.solve_model(build_model(prepare(case)), settings, time_limit=300.0)
+    assert info.objective == pytest.approx(reference.objective, rel=1e-6)
+
+
+def test_the_completion_holds_the_lps_integral_decisions_and_frees_the_rest() -> None:
+    import pyomo.environ as pyo
+
+    from netopt.solver.kernel import restrict_to_integral
+    from netopt.solver.network_start import release
+
+    m = pyo.ConcreteModel()
+    m.b = pyo.Var(range(4), domain=pyo.Binary)
+    m.n = pyo.Var(domain=pyo.NonNegativeIntegers, bounds=(0, 9))
+    m.c = pyo.Var(bounds=(0, 5))
+    for i, value in enumerate((0.0, 1.0 - 1e-9, 0.4, 1.0)):
+        m.b[i].set_value(value, skip_validation=True)
+    m.b[3].fix()
+    m.n.set_value(3.0)
+    m.c.set_value(2.0)
+    held = restrict_to_integral(m, 1e-6)
+    assert [(v.name, v.lb, v.ub) for v, _, _ in held] == [("b[0]", 0, 0), ("b[1]", 1, 1),
+                                                          ("n", 3, 3)]
+    assert (m.b[2].lb, m.b[2].ub, m.c.lb, m.c.ub) == (0, 1, 0, 5)  # fractional, continuous
+    release(held)
+    assert [(m.b[i].lb, m.b[i].ub) for i in (0, 1)] == [(0, 1), (0, 1)] and m.n.ub == 9

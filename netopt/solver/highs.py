@@ -29,7 +29,7 @@ from .diving import lp_dive
 from .idle_stock import close_idle_stock
 from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
 from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
-from .kernel import restrict_to_closing, restrict_to_kernel
+from .kernel import restrict_to_closing, restrict_to_integral, restrict_to_kernel
 from .network_start import StartNetwork, decision_vars, hold, network_of, release
 from .rounding import DIVE_DECISIONS, dived_network, rounded_network
 from .staged import Deferred, deferred, first_step, second_step
@@ -501,8 +501,8 @@ def _restricted_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettin
     started = time.perf_counter()
     try:
         res = _run(solver, m, settings, tee, budget, solver="choose",
-                   mip_rel_gap=max(gap, settings.mip_gap), **RESTRICTED_MIP_OPTIONS,
-                   **options)
+                   mip_rel_gap=max(gap, settings.mip_gap),
+                   **{**RESTRICTED_MIP_OPTIONS, **options})
     finally:
         release(restricted)
     if not _has_solution(res):
@@ -885,6 +885,33 @@ def _whole_model_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSet
     return found, lp_bound, False
 
 
+#: share of the time left that completing the cut loop's LP may take before a full MIP that
+#: has no start (solver/highs.py `_completed_lp`): a cap, not a reservation. us-fine's
+#: pricing stage: the completion took 107 s of its ~200 s (bench/RESULTS.md)
+COMPLETION_SHARE = 0.6
+#: a discrete variable within this of an integer in the LP is held there by the completion
+#: (HiGHS's own completion uses its mip_feasibility_tolerance, 1e-6 by default)
+INTEGRAL_TOLERANCE = 1e-6
+
+
+def _completed_lp(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
+                  budget: float) -> dict[int, float] | None:
+    """The cut loop's LP (loaded in `m`) completed into a network: its integral decisions held
+    and the MIP over the fractional ones solved, as a start for the full MIP (None without
+    one). HiGHS does the same with a fractional solution it holds before a MIP, but in the
+    same run and timed on the completion's own clock: the MIP proper then times itself from
+    its own start, and its sub-MIPs, which call no interrupt callback, run to a limit counted
+    from there. On us-fine's pricing stage that run took 319 s of its ~204 s (a completion
+    of 107 s, then a sub-MIP of 145 s past the deadline) and its nested sub-MIPs took the
+    process from 3.5 to 6.8 GiB. As a stage of its own, the full MIP after it starts from a
+    network and gets the time that is left as its limit."""
+    restricted = restrict_to_integral(m, INTEGRAL_TOLERANCE)
+    # HiGHS would complete the LP it holds once more inside this run
+    solver._solver_model.clearSolver()
+    return _restricted_mip(solver, m, settings, tee, restricted, budget, "completed LP",
+                           settings.mip_gap, mip_heuristic_run_root_reduced_cost=True)
+
+
 def _relink(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
             budget: float, with_cuts: bool, alone: bool) -> float | None:
     """The linking cut loop on a model HiGHS has solved as a MIP (a staged start's second step,
@@ -1016,6 +1043,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                                                spare=worker if searches else None, dive=True)
             lp_bound = _best_bound(lp_bound, lp_start)
             started_from = "kernel" if solver.start else "none"
+        if not solver.start and linked is not None and left() >= MIN_STAGE_SECONDS:
+            solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
         if solver.start and left() < MIN_STAGE_SECONDS:
             # the start took the limit: a run now gets HiGHS's 1-s minimum and its presolve
             # (no interrupt check) on top, 2.3 s past a national 60-s limit, for nothing

@@ -79,4 +79,24 @@ def restrict_to_closing(m: pyo.ConcreteModel, start: dict[int, float]
     return restricted
 
 
-__all__ = ["KERNEL_DECISIONS", "restrict_to_closing", "restrict_to_kernel"]
+def restrict_to_integral(m: pyo.ConcreteModel, tolerance: float
+                         ) -> list[tuple[Any, Any, Any]]:
+    """Hold every free integer variable whose loaded value (an LP's) is within `tolerance` of
+    an integer at that integer: the MIP left completes the LP where it is fractional, as
+    HiGHS completes a solution it holds (solver/highs.py `_completed_lp`). Returns (var,
+    lower, upper) for network_start.release."""
+    with given_back_on_error() as restricted:
+        for v in m.component_data_objects(pyo.Var, descend_into=True):
+            if v.fixed or not v.is_integer() or v.value is None:
+                continue
+            value = round(v.value)
+            if abs(v.value - value) > tolerance or (v.lb is not None and v.lb == v.ub):
+                continue
+            restricted.append((v, v.lb, v.ub))
+            v.setlb(value)
+            v.setub(value)
+    return restricted
+
+
+__all__ = ["KERNEL_DECISIONS", "restrict_to_closing", "restrict_to_integral",
+           "restrict_to_kernel"]
