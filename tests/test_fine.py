@@ -231,3 +231,23 @@ def test_fine_model_priced_at_its_relaxation_network(tmp_path: Path, monkeypatch
     assert demand == pytest.approx(plain.summary["patients_demand"], rel=1e-9)
     assert priced.summary["patients_served"] + priced.summary["patients_unserved"] == \
         pytest.approx(demand, rel=1e-9)
+
+
+def test_a_held_network_is_solved_with_segment_volume_cuts() -> None:
+    """The model turns the segment volume cuts off (as us-fine does, for its kernels); with
+    the network held there is no kernel, so evaluate adds them anyway, and the network
+    still costs its own objective in its own model."""
+    from netopt.model.build import build_model
+    from netopt.model.prepare import over_offers, prepare
+
+    case = load_case(ROOT / "models" / "us-small.yaml")
+    case.config.solver.strong_linking = "lazy"
+    case.config.solver.segment_cuts = False
+    case.config.solver.mip_gap = 1e-6
+    solved = solve_case(case)
+    m = build_model(over_offers(prepare(case), chosen_network(solved).offered))
+    held = evaluate_network(case, solved, model=m)
+    assert len(m.ord_volume) > 0
+    loop = held.result.info.stages[0]
+    assert loop["stage"] == "linking cut loop"
+    assert held.result.info.objective == pytest.approx(solved.info.objective, rel=1e-6)

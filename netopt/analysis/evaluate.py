@@ -21,7 +21,7 @@ from ..model.build import build_model
 from ..model.prepare import Prepared, over_offers, prepare
 from ..results.tables import Results, extract
 from ..solver.diagnose import NoNetworkInTime
-from ..solver.highs import solve_model
+from ..solver.highs import held_settings, solve_model
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     unusable = len(chosen.offered - set(m.SK))
     dropped = dropped_facilities(case, m, chosen)
     fix_network(m, chosen)
-    settings = case.config.solver.model_copy(update={"warm_start": False})
+    settings = held_settings(case.config.solver)
     info = solve_model(m, settings, tee=tee, time_limit=time_limit)
     if info.out_of_time:
         limit = settings.time_limit if time_limit is None else time_limit

@@ -29,7 +29,7 @@ from ..data.config import SolverSettings
 from ..model.build import build_model
 from ..model.prepare import Prepared, over_offers
 from ..model.relaxation import aggregated_relaxation
-from .highs import solve_model
+from .highs import held_settings, solve_model
 from .info import SolveInfo
 from .network_start import StartNetwork, hold, network_of, release
 
@@ -108,7 +108,7 @@ def _priced_network(prep: Prepared, network: StartNetwork, settings: SolverSetti
     m = build_model(over_offers(prep, {key for key, v in network.get("w", {}).items() if v}))
     held = hold(m, network)
     try:
-        info = solve_model(m, settings.model_copy(update={"warm_start": False}), tee=tee,
+        info = solve_model(m, held_settings(settings), tee=tee,
                            time_limit=max(deadline - time.perf_counter(), 1.0))
     finally:
         release(held)
