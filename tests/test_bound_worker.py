@@ -259,3 +259,70 @@ def test_without_a_search_the_worker_only_proves_and_no_spare_stage_is_reported(
     assert not any(st["stage"] == highs.SPARE_STAGE for st in summary["stages"])
     assert highs.SPARE_STAGE not in (summary["stopped_by_clock"] or [])
     assert summary["status"] == "optimal" and summary["bound"] <= summary["objective"] + 1e-6
+
+
+def test_a_carried_proof_ends_its_worker_once_and_caps_its_bound() -> None:
+    """The worker a solve hands over (CarriedProof) goes on proving until the caller stops
+    it; the bound it returns never passes the network's objective, and a second stop finds
+    nothing to stop."""
+    worker = bound_worker.BoundWorker(_market_split(), seconds=600.0, seed=0)
+    carry = bound_worker.CarriedProof(until=time.perf_counter() + 600.0, worker=worker,
+                                      cap=-1.0)  # below any bound of this MIP (costs >= 0)
+    try:
+        waited = time.perf_counter()
+        while worker.bound is None and time.perf_counter() - waited < 60:
+            time.sleep(0.1)
+        assert worker.bound is not None and worker.bound >= 0.0
+        assert worker._child.poll() is None  # still proving after its first bound
+    finally:
+        bound = carry.stop()
+    assert bound == -1.0 and worker._child.poll() is not None
+    assert carry.worker is None and carry.stop() is None
+
+
+@pytest.mark.slow
+def test_solve_model_hands_its_worker_over_and_stops_it_when_a_stage_fails(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """us-small through the kernel path with `carry`: the worker is not stopped when the
+    solve returns but handed over, alive until the caller stops it, with the network's
+    objective as its cap; when a stage raises, the worker is stopped all the same."""
+    from netopt.model.build import build_model
+    from netopt.model.prepare import prepare
+
+    monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    monkeypatch.setattr(highs, "SPARE_SEARCH_SECONDS", 0.0)  # the worker only proves
+    made = []
+    real = bound_worker.BoundWorker
+
+    def recorded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(highs, "BoundWorker", recorded)
+    case = load_case(SMALL)
+    case.config.solver.strong_linking = "lazy"
+    case.config.solver.threads = 2
+    case.config.solver.mip_gap = 1e-4
+
+    def model():  # noqa: ANN202
+        return build_model(prepare(case))
+
+    carry = bound_worker.CarriedProof(until=time.perf_counter() + 120.0)
+    try:
+        info = highs.solve_model(model(), case.config.solver, time_limit=30.0, carry=carry)
+        assert len(made) == 1 and carry.worker is made[0]
+        assert carry.cap == info.objective and info.status == "optimal"
+    finally:
+        late = carry.stop()
+    assert made[0]._child.poll() is not None
+    assert late is None or late <= info.objective
+
+    def fails(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("a stage failed")
+
+    monkeypatch.setattr(highs, "mip_start", fails)
+    carry = bound_worker.CarriedProof(until=time.perf_counter() + 120.0)
+    with pytest.raises(RuntimeError, match="a stage failed"):
+        highs.solve_model(model(), case.config.solver, time_limit=30.0, carry=carry)
+    assert len(made) == 2 and carry.worker is None
+    assert made[1]._child.poll() is not None  # stopped, not left proving

@@ -251,3 +251,41 @@ def test_a_held_network_is_solved_with_segment_volume_cuts() -> None:
     loop = held.result.info.stages[0]
     assert loop["stage"] == "linking cut loop"
     assert held.result.info.objective == pytest.approx(solved.info.objective, rel=1e-6)
+
+
+def test_the_relaxation_goes_on_proving_while_its_network_is_priced(
+        tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """With two threads the relaxation's bound worker is handed over, not stopped: the
+    pricing at fine resolution runs with it in hand (proving on, or done: tiny's relaxation
+    is proven at once), it is stopped before the answer is returned, and the answer's bound,
+    the better of the relaxation's and the worker's, still bounds the fine optimum."""
+    from netopt.results import pipeline
+    from netopt.solver import aggregation, bound_worker, highs
+
+    fine = load_case(_finer(tmp_path, TINY, 15000))
+    plain = solve_case(fine, gap=0.0)
+    monkeypatch.setattr(pipeline, "COARSE_START_PAIRS", 0)
+    monkeypatch.setattr(pipeline, "WHOLE_MILP_SHARE", 1.0)
+    monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    carried = []
+
+    class Recorded(bound_worker.CarriedProof):
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            super().__init__(*args, **kwargs)
+            carried.append(self)
+
+    handed = []
+    real = aggregation._priced_network
+
+    def priced(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        worker = carried[-1].worker
+        handed.append(worker is not None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(aggregation, "CarriedProof", Recorded)
+    monkeypatch.setattr(aggregation, "_priced_network", priced)
+    fine.config.solver.threads = 2
+    info = solve_case(fine, gap=0.0, time_limit=60).info
+    assert handed == [True] and carried[0].worker is None
+    assert info.method == "aggregation"
+    assert info.bound <= plain.info.objective * (1 + 1e-9) <= info.objective * (1 + 2e-9)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -29,6 +30,7 @@ from ..data.config import SolverSettings
 from ..model.build import build_model
 from ..model.prepare import Prepared, over_offers
 from ..model.relaxation import aggregated_relaxation
+from .bound_worker import CarriedProof
 from .highs import held_settings, solve_model
 from .info import SolveInfo
 from .network_start import StartNetwork, hold, network_of, release
@@ -72,18 +74,26 @@ def solve_by_aggregation(prep: Prepared, settings: SolverSettings, tee: bool = F
                  f"{len(prep.pairs):,}) for a network and a bound (limit "
                  f"{twin_settings.time_limit:.0f}s)")
     twin = build_model(relaxed)
-    info = solve_model(twin, twin_settings, tee=tee)
-    log.info("aggregated relaxation: %s, objective %s, bound %s after %.1fs", info.status,
-             info.objective, info.bound, time.perf_counter() - started)
-    stages = [{**st, "stage": f"relaxation: {st['stage']}"} for st in info.stages]
-    if not info.has_solution:
-        return AggregationResult(None, None, info.bound, stages)
-    network = {name: values for name, values in network_of(twin).items() if name != "z"}
-    bound = info.bound
-    del twin
-    if progress is not None:
-        progress("pricing its network at full resolution")
-    solved = _priced_network(prep, network, settings, tee, limit + started)
+    # the relaxation's bound worker proves on while the network is priced (CarriedProof)
+    carry = CarriedProof(until=started + limit)
+    try:
+        info = solve_model(twin, twin_settings, tee=tee, carry=carry)
+        log.info("aggregated relaxation: %s, objective %s, bound %s after %.1fs",
+                 info.status, info.objective, info.bound, time.perf_counter() - started)
+        stages = [{**st, "stage": f"relaxation: {st['stage']}"} for st in info.stages]
+        if not info.has_solution:
+            return AggregationResult(None, None, info.bound, stages)
+        network = {name: values for name, values in network_of(twin).items() if name != "z"}
+        del twin
+        if progress is not None:
+            progress("pricing its network at full resolution")
+        solved = _priced_network(prep, network, settings, tee, limit + started)
+    finally:
+        late = carry.stop()
+    bound = max((b for b in (info.bound, late) if b is not None), default=None)
+    if late is not None:
+        log.info("aggregated relaxation: bound %.6g after the pricing (%.6g when it ended)",
+                 late, info.bound if info.bound is not None else math.nan)
     if solved is None:
         return AggregationResult(None, network, bound, stages)
     m, fine = solved

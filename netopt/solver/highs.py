@@ -24,7 +24,7 @@ from ..model.sites import lazy_linking, link_pairs
 from . import machine
 from .arrays import set_start
 from .backends import solve_with_backend
-from .bound_worker import MIN_WORKER_SECONDS, BoundWorker, KernelJob
+from .bound_worker import MIN_WORKER_SECONDS, BoundWorker, CarriedProof, KernelJob
 from .diving import lp_dive
 from .idle_stock import close_idle_stock
 from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
@@ -989,13 +989,16 @@ def _start_applies(m: pyo.ConcreteModel) -> bool:
 def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = False,
                 time_limit: float | None = None,
                 start_network: StartNetwork | None = None,
-                start_name: str = "baseline", known_bound: float | None = None) -> SolveInfo:
+                start_name: str = "baseline", known_bound: float | None = None,
+                carry: CarriedProof | None = None) -> SolveInfo:
     """Run HiGHS with fixed seed and threads (after a MIP start: from `start_network` where
     it is feasible, recorded as `start_name`, else the kernel start of `mip_start` when
     enabled and the model is large); load the incumbent if there is one. `known_bound`: a
     lower bound proven elsewhere (an aggregated relaxation's), reported when HiGHS's own is
-    weaker. Another solver named by `solver.name` (Gurobi, CPLEX, ...) runs through
-    solver/backends.py instead."""
+    weaker. `carry`: the kernel start's bound worker is not stopped when the solve ends but
+    handed over in it, to prove on until `carry.until` (the caller stops it); the bound
+    returned is what it proved so far. Another solver named by `solver.name` (Gurobi,
+    CPLEX, ...) runs through solver/backends.py instead."""
     if settings.name != "highs":
         if lazy_linking(m):  # the cut loop is HiGHS's: another solver gets every row
             link_pairs(m, list(m.P))
@@ -1046,7 +1049,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                     started_from = "kernel"
         elif warm:
             searches = left() < SPARE_SEARCH_SECONDS
-            worker = _bound_worker(solver, settings, left(), kernel_follows=searches)
+            worker = _bound_worker(solver, settings, left() if carry is None else max(
+                left(), carry.until - time.perf_counter()), kernel_follows=searches)
             # the start may take the rest of the limit: the kernel MIP stops at its own
             # optimum, which on the national model leaves the full MIP a part of the minute
             solver.start, lp_start = mip_start(solver, m, settings, tee, left(), linked,
@@ -1065,7 +1069,13 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             full = time.perf_counter()
             res = _run(solver, m, settings, tee, left(), solver="choose")
             _record_run(solver, "full MIP", full, res)
-    finally:
+    except BaseException:  # a stage failed or Ctrl-C: no child outlives the solve
+        if worker is not None:
+            worker.stop()
+        raise
+    if carry is not None and worker is not None:
+        carry.worker, proven = worker, worker.bound
+    else:
         proven = worker.stop() if worker is not None else None
     seconds = time.perf_counter() - began
     if res is None:
@@ -1097,6 +1107,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         solver.stages[-1]["objective"] = obj  # net of the idle stock closed, as `objective`
     bound = res.objective_bound if res is not None else None
     bound = None if bound is None or not math.isfinite(bound) else float(bound)
+    if carry is not None:
+        carry.cap = obj
     if proven is not None:
         log.info("bound worker: %.6g", proven)
         if obj is not None:
