@@ -273,10 +273,10 @@ def test_a_carried_proof_ends_its_worker_once_and_caps_its_bound() -> None:
         while worker.bound is None and time.perf_counter() - waited < 60:
             time.sleep(0.1)
         assert worker.bound is not None and worker.bound >= 0.0
-        assert worker._child.poll() is None  # still proving after its first bound
+        assert worker.running  # still proving after its first bound
     finally:
         bound = carry.stop()
-    assert bound == -1.0 and worker._child.poll() is not None
+    assert bound == -1.0 and not worker.running
     assert carry.worker is None and carry.stop() is None
 
 

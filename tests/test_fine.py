@@ -253,12 +253,14 @@ def test_a_held_network_is_solved_with_segment_volume_cuts() -> None:
     assert held.result.info.objective == pytest.approx(solved.info.objective, rel=1e-6)
 
 
+@pytest.mark.parametrize("busy", [False, True])
 def test_the_relaxation_goes_on_proving_while_its_network_is_priced(
-        tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+        tmp_path: Path, monkeypatch, caplog, busy: bool) -> None:  # noqa: ANN001
     """With two threads the relaxation's bound worker is handed over, not stopped: the
-    pricing at fine resolution runs with it in hand (proving on, or done: tiny's relaxation
-    is proven at once), it is stopped before the answer is returned, and the answer's bound,
-    the better of the relaxation's and the worker's, still bounds the fine optimum."""
+    pricing at fine resolution runs with it in hand, it is stopped before the answer is
+    returned, and the answer's bound, the better of the relaxation's and the worker's, still
+    bounds the fine optimum. Beside a child still at work the pricing takes one thread and
+    says nothing about busy cores."""
     from netopt.results import pipeline
     from netopt.solver import aggregation, bound_worker, highs
 
@@ -267,6 +269,8 @@ def test_the_relaxation_goes_on_proving_while_its_network_is_priced(
     monkeypatch.setattr(pipeline, "COARSE_START_PAIRS", 0)
     monkeypatch.setattr(pipeline, "WHOLE_MILP_SHARE", 1.0)
     monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    # whether the child is still at work when the pricing starts depends on the machine
+    monkeypatch.setattr(bound_worker.BoundWorker, "running", property(lambda self: busy))
     carried = []
 
     class Recorded(bound_worker.CarriedProof):
@@ -274,12 +278,13 @@ def test_the_relaxation_goes_on_proving_while_its_network_is_priced(
             super().__init__(*args, **kwargs)
             carried.append(self)
 
-    handed = []
+    handed, threads = [], []
     real = aggregation._priced_network
 
     def priced(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         worker = carried[-1].worker
         handed.append(worker is not None)
+        threads.append(args[2].threads)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(aggregation, "CarriedProof", Recorded)
@@ -287,5 +292,7 @@ def test_the_relaxation_goes_on_proving_while_its_network_is_priced(
     fine.config.solver.threads = 2
     info = solve_case(fine, gap=0.0, time_limit=60).info
     assert handed == [True] and carried[0].worker is None
+    assert threads == ([1] if busy else [2])
+    assert "cores are not free" not in caplog.text and info.cores_not_free is None
     assert info.method == "aggregation"
     assert info.bound <= plain.info.objective * (1 + 1e-9) <= info.objective * (1 + 2e-9)

@@ -87,7 +87,12 @@ def solve_by_aggregation(prep: Prepared, settings: SolverSettings, tee: bool = F
         del twin
         if progress is not None:
             progress("pricing its network at full resolution")
-        solved = _priced_network(prep, network, settings, tee, limit + started)
+        pricing = settings
+        if carry.worker is not None and carry.worker.running:
+            # the other core is the relaxation's worker's: one thread, as a staged start's
+            # second step runs beside its worker, and no warning about busy cores of our own
+            pricing = settings.model_copy(update={"threads": 1})
+        solved = _priced_network(prep, network, pricing, tee, limit + started)
     finally:
         late = carry.stop()
     bound = max((b for b in (info.bound, late) if b is not None), default=None)

@@ -171,6 +171,12 @@ class BoundWorker:
         self._searched.set()  # the child ended: nothing more will come
 
     @property
+    def running(self) -> bool:
+        """Whether the child is still at work (it ends by itself once its MIP is proven or
+        its time is up)."""
+        return self._child.poll() is None
+
+    @property
     def bound(self) -> float | None:
         """The best bound the child has sent so far; it goes on proving."""
         with self._lock:
