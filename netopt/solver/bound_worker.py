@@ -202,7 +202,7 @@ class BoundWorker:
 class CarriedProof:
     """The bound worker of one solve, left proving its model after that solve returned, until
     `until` (time.perf_counter seconds) at most. The aggregation path prices its relaxation's
-    network at fine resolution for the last 40 % of the limit, and that HiGHS run is one MIP
+    network at fine resolution for the last half of the limit, and that HiGHS run is one MIP
     on one core: the relaxation's bound, a bound on the fine model, keeps rising on the other
     (us-fine: $236.07M when the relaxation ended at 360 s, $236.54M at 600 s). The solve puts
     its worker in `worker` and its network's objective in `cap`; `stop` ends the worker and
