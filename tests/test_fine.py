@@ -293,6 +293,7 @@ def test_the_relaxation_goes_on_proving_while_its_network_is_priced(
     info = solve_case(fine, gap=0.0, time_limit=60).info
     assert handed == [True] and carried[0].worker is None
     assert threads == ([1] if busy else [2])
-    assert "cores are not free" not in caplog.text and info.cores_not_free is None
+    if busy:  # one thread: no look at the cores (with two, other tests may well busy them)
+        assert "cores are not free" not in caplog.text and info.cores_not_free is None
     assert info.method == "aggregation"
     assert info.bound <= plain.info.objective * (1 + 1e-9) <= info.objective * (1 + 2e-9)
