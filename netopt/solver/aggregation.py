@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
 from collections.abc import Callable
 
@@ -31,7 +30,7 @@ from ..model.build import build_model
 from ..model.prepare import Prepared, over_offers
 from ..model.relaxation import aggregated_relaxation
 from .bound_worker import CarriedProof
-from .highs import held_settings, solve_model
+from .highs import best_bound, held_settings, solve_model
 from .info import SolveInfo
 from .network_start import StartNetwork, hold, network_of, release
 
@@ -99,10 +98,10 @@ def solve_by_aggregation(prep: Prepared, settings: SolverSettings, tee: bool = F
         solved = _priced_network(prep, network, pricing, tee, limit + started)
     finally:
         late = carry.stop()
-    bound = max((b for b in (info.bound, late) if b is not None), default=None)
+    bound = best_bound(info.bound, late)
     if late is not None:
-        log.info("aggregated relaxation: bound %.6g after the pricing (%.6g when it ended)",
-                 late, info.bound if info.bound is not None else math.nan)
+        log.info("aggregated relaxation: bound %.6g after the pricing (%s when it ended)",
+                 late, info.bound)
     if solved is None:
         return AggregationResult(None, network, bound, stages)
     m, fine = solved

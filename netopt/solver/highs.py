@@ -974,7 +974,7 @@ def _bound_worker(solver: _Highs, settings: SolverSettings, seconds: float,
         return None
 
 
-def _best_bound(*bounds: float | None) -> float | None:
+def best_bound(*bounds: float | None) -> float | None:
     """The larger of the valid lower bounds proven so far (minimisation), None for none."""
     return max((b for b in bounds if b is not None), default=None)
 
@@ -1033,7 +1033,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     linked = None
     if lazy_linking(m) and later is None:
         linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE), with_cuts)
-        lp_bound = _best_bound(lp_bound, linked)
+        lp_bound = best_bound(lp_bound, linked)
     worker = None
     try:
         if later is not None:
@@ -1044,7 +1044,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             if left() >= (STAGED_WHOLE_SECONDS if solver.start else MIN_STAGE_SECONDS):
                 solver.start, linked, staged_won = _whole_model_start(
                     solver, m, settings, tee, left(), with_cuts, worker is not None)
-                lp_bound = _best_bound(lp_bound, linked)
+                lp_bound = best_bound(lp_bound, linked)
                 if solver.start and not staged_won:
                     started_from = "kernel"
         elif warm:
@@ -1055,7 +1055,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             # optimum, which on the national model leaves the full MIP a part of the minute
             solver.start, lp_start = mip_start(solver, m, settings, tee, left(), linked,
                                                spare=worker if searches else None, dive=True)
-            lp_bound = _best_bound(lp_bound, lp_start)
+            lp_bound = best_bound(lp_bound, lp_start)
             started_from = "kernel" if solver.start else "none"
         if not solver.start and linked is not None and left() >= MIN_STAGE_SECONDS:
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
@@ -1113,8 +1113,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         log.info("bound worker: %.6g", proven)
         if obj is not None:
             proven = min(proven, obj)  # above the network only by the child's tolerances
-        lp_bound = _best_bound(lp_bound, proven)
-    bound = _best_bound(bound, lp_bound)
+        lp_bound = best_bound(lp_bound, proven)
+    bound = best_bound(bound, lp_bound)
     gap = None
     if obj is not None and bound is not None:
         gap = abs(obj - bound) / max(abs(obj), 1e-9)
