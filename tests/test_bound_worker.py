@@ -16,9 +16,16 @@ import pytest
 
 from netopt.data.case import load_case
 from netopt.results.pipeline import solve_case
-from netopt.solver import bound_worker, highs
+from netopt.solver import bound_worker, highs, machine
 
 SMALL = Path(__file__).resolve().parents[1] / "models" / "us-small.yaml"
+BUSY = "other work using 1.0 of its 2 cores"
+
+
+def _busy_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine as the cut loop measures it: one core taken by other work (the spare
+    core's network search is a safeguard for such machines)."""
+    monkeypatch.setattr(machine, "recently_shared", lambda threads: (BUSY, False))
 
 
 def _highs(cost: list[float], rows: list[tuple[list[int], list[float], float, float]],
@@ -178,10 +185,12 @@ def test_a_worker_told_there_is_no_search_goes_on_to_the_bound() -> None:
 def test_us_small_kernel_path_bound_is_valid_and_the_optimum_does_not_depend_on_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """us-small (27 sites) through the national default's path - cut loop, kernel start,
-    full MIP - with two threads, so the worker runs: its network search is a stage of the
-    solve, never cheaper than the network returned; the optimum is the one the same run
-    proves without the worker, and the bound it reports is below that network."""
+    full MIP - with two threads, so the worker runs: its network search (on busy cores) is
+    a stage of the solve, never cheaper than the network returned; the optimum is the one
+    the same run proves without the worker, and the bound it reports is below that
+    network."""
     monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    _busy_cores(monkeypatch)
 
     def solve(worker: bool) -> dict:
         monkeypatch.setattr(highs, "MIN_WORKER_SECONDS", 20.0 if worker else math.inf)
@@ -217,8 +226,10 @@ def test_with_minutes_to_spare_the_spare_core_proves_from_the_start(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A start with SPARE_SEARCH_SECONDS or more: the chain's own kernels finish, so the
     worker is made to prove at once (no network search handed to it) and no spare-core stage
-    is reported; the answer is the optimum the 60-s run proves with the search."""
+    is reported, even on busy cores; the answer is the optimum the 60-s run proves with the
+    search."""
     monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    _busy_cores(monkeypatch)
     made = []
     real = bound_worker.BoundWorker
 
@@ -243,6 +254,56 @@ def test_with_minutes_to_spare_the_spare_core_proves_from_the_start(
     assert long["objective"] == pytest.approx(short["objective"], rel=1e-4)
 
 
+@pytest.mark.parametrize(("seconds", "busy", "loop", "searches"), [
+    (60.0, None, "stalled", False),  # free cores, the loop ended by itself: the chain finishes
+    (60.0, None, "converged", False),
+    (60.0, None, "time limit", True),  # the loop reached its share: a slow machine
+    (60.0, BUSY, "stalled", True),  # other work on the cores
+    (60.0, None, None, True),  # no loop ran: nothing says how fast the machine is
+    (highs.SPARE_SEARCH_SECONDS, BUSY, "time limit", False),  # time for the chain's kernels
+])
+def test_the_spare_core_searches_only_where_the_chain_may_not_finish(
+        seconds: float, busy: str | None, loop: str | None, searches: bool) -> None:
+    solver = highs._Highs()
+    solver.cores_not_free = busy
+    assert highs._spare_searches(solver, seconds, loop) is searches
+
+
+@pytest.mark.slow
+def test_on_free_cores_the_worker_proves_from_the_loop_and_the_optimum_is_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """us-small through the kernel path at 60 s on free cores: the loop ends by itself, so
+    the worker is made to prove at once and no spare-core stage is reported; the optimum is
+    the one the busy run proves with the search."""
+    monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    made = []
+    real = bound_worker.BoundWorker
+
+    def recorded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        made.append(kwargs.get("kernel_follows", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(highs, "BoundWorker", recorded)
+
+    def solve() -> dict:
+        case = load_case(SMALL)
+        case.config.solver.strong_linking = "lazy"
+        case.config.solver.threads = 2
+        case.config.solver.mip_gap = 1e-4
+        return solve_case(case, time_limit=60).summary
+
+    free = solve()
+    _busy_cores(monkeypatch)
+    busy = solve()
+    assert made == [False, True]
+    loop = next(st for st in free["stages"] if st["stage"] == "linking cut loop")
+    assert loop["stopped"] in ("converged", "stalled")
+    assert not any(st["stage"] == highs.SPARE_STAGE for st in free["stages"])
+    assert any(st["stage"] == highs.SPARE_STAGE for st in busy["stages"])
+    assert free["status"] == "optimal" and free["bound"] <= free["objective"] * (1 + 1e-12)
+    assert free["objective"] == pytest.approx(busy["objective"], rel=1e-4)
+
+
 @pytest.mark.slow
 def test_without_a_search_the_worker_only_proves_and_no_spare_stage_is_reported(
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -250,12 +311,15 @@ def test_without_a_search_the_worker_only_proves_and_no_spare_stage_is_reported(
     straight to the bound, and the solve reports no spare-core stage (not one 'stopped by
     the clock')."""
     monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
-    monkeypatch.setattr(highs, "_spare_job", lambda *args, **kwargs: None)
+    _busy_cores(monkeypatch)  # a search would be handed over, but there is none
+    asked = []
+    monkeypatch.setattr(highs, "_spare_job", lambda *args, **kwargs: asked.append(1))
     case = load_case(SMALL)
     case.config.solver.strong_linking = "lazy"
     case.config.solver.threads = 2
     case.config.solver.mip_gap = 1e-4
     summary = solve_case(case, time_limit=60).summary
+    assert asked == [1]
     assert not any(st["stage"] == highs.SPARE_STAGE for st in summary["stages"])
     assert highs.SPARE_STAGE not in (summary["stopped_by_clock"] or [])
     assert summary["status"] == "optimal" and summary["bound"] <= summary["objective"] + 1e-6

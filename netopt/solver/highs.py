@@ -373,7 +373,7 @@ SPARE_AGREE = KERNEL_AGREE_STEPS[-1]
 #: chain's kernels finish (the wide kernel's threshold) and the search only took the bound's
 #: time: us-fine's relaxation (360 s) searched for 274 s, found a network 1 % dearer than the
 #: chain's, and left its bound at $233.81M, gap 4.36 %; proving from the start, $236.01M,
-#: 3.46 %, the same network (bench/RESULTS.md)
+#: 3.46 %, the same network (bench/RESULTS.md). See also `_spare_searches`.
 SPARE_SEARCH_SECONDS = WIDE_KERNEL_SECONDS
 #: seconds the chain waits past its own budget for the spare core's report (the child stops
 #: its search this much before the budget ends, and reports at once)
@@ -974,6 +974,20 @@ def _bound_worker(solver: _Highs, settings: SolverSettings, seconds: float,
         return None
 
 
+def _spare_searches(solver: _Highs, seconds: float, loop_stopped: str | None) -> bool:
+    """Whether the spare core searches for a network before it proves, in a start of
+    `seconds` after a cut loop that ended `loop_stopped` (None: no loop ran). Only where the
+    chain's own kernels may not finish: a start shorter than SPARE_SEARCH_SECONDS on a
+    machine that is slow for it - the loop stopped by its share, or the cores busy. On free
+    cores the national loop ends by itself in 20-22 s, the chain's strict kernel by its gap,
+    and the search only took the proof's time: seeds 0-5 at 60 s gave the same networks
+    but one ($20k dearer without the search), proven to $128.92M-$129.00M instead of the
+    loop's $128.67M-$128.80M, gaps 0.80-1.09 % instead of 0.93-1.20 % (bench/RESULTS.md)."""
+    if seconds >= SPARE_SEARCH_SECONDS:
+        return False
+    return bool(solver.cores_not_free) or loop_stopped not in ("converged", "stalled")
+
+
 def best_bound(*bounds: float | None) -> float | None:
     """The larger of the valid lower bounds proven so far (minimisation), None for none."""
     return max((b for b in bounds if b is not None), default=None)
@@ -1030,10 +1044,11 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     # the staged start's steps bound nothing: it needs the worker's core for a bound
     later = deferred(m) if warm and lazy_linking(m) and settings.threads >= 2 else None
     with_cuts = segment_cuts(settings, time_limit)
-    linked = None
+    linked, loop_stopped = None, None
     if lazy_linking(m) and later is None:
         linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE), with_cuts)
         lp_bound = best_bound(lp_bound, linked)
+        loop_stopped = solver.stages[-1]["stopped"]
     worker = None
     try:
         if later is not None:
@@ -1048,7 +1063,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                 if solver.start and not staged_won:
                     started_from = "kernel"
         elif warm:
-            searches = left() < SPARE_SEARCH_SECONDS
+            searches = _spare_searches(solver, left(), loop_stopped)
             worker = _bound_worker(solver, settings, left() if carry is None else max(
                 left(), carry.until - time.perf_counter()), kernel_follows=searches)
             # the start may take the rest of the limit: the kernel MIP stops at its own
