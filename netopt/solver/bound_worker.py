@@ -10,16 +10,16 @@ child process with one thread, and every rise of its dual bound is sent back. Th
 reads the last one when its own solve ends and stops the child. Alone, the worker never
 changes the network, only the proof.
 
-With a network to start from, the same child first searches for a network of its own (a
-portfolio on two cores): the parent hands it a restriction of the model - the strict kernel
-of the LP and the rounded network (solver/kernel.py) - with that network as its start, and
-it solves that MIP, then the one that may only close what its network uses, and sends the
-network back before it turns to the bound. The parent's own chain (narrow kernel first) is
-what a slow machine can afford in a minute; the strict kernel straight from the rounded
-network is what a fast one finishes in the same minute, and often the cheaper network
-(bench/RESULTS.md, "Two kernel chains on two cores"). The parent keeps the cheaper of the two,
-so the network depends on how far the child got when the parent stopped waiting: like every
-stage the clock ends, a slower machine may get another network.
+Where the parent's chain may not finish its kernels (a short start on a machine slow for it:
+highs._spare_searches), the same child first searches for a network of its own (a portfolio
+on two cores): the parent hands it a restriction of the model - the strict kernel of the LP
+and the rounded network (solver/kernel.py) - with that network as its start, and it solves
+that MIP, then the one that may only close what its network uses, and sends the network
+back before it turns to the bound. The two chains fail in different places (bench/RESULTS.md,
+"Two kernel chains on two cores"). On free cores the parent's chain finishes and the search
+only took the bound's time, so there the child proves from the start. The parent keeps the
+cheaper of the two, so the network depends on how far the child got when the parent stopped
+waiting: like every stage the clock ends, a slower machine may get another network.
 
 A child process, not a thread: it shares no solver state with the parent's HiGHS, and it can
 be stopped at any moment (HiGHS overruns its time limit inside a cut round by seconds to
