@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 import pytest
@@ -170,40 +169,87 @@ def test_with_minutes_left_the_whole_model_gets_the_one_step_start_too(
     assert info.objective == pytest.approx(plain_optimum, rel=1e-9)
 
 
-def test_the_bound_worker_gets_the_whole_model_and_step_1_stays_restricted(
+def test_the_bound_worker_gets_the_whole_model_with_both_loops_rows(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker's copy of the model (taken during step 1) has a1's offers and the depot
-    stock free, so its bound is the whole model's; step 1's own MIPs still run with them
-    closed (the bounds are put back in HiGHS, not only in Pyomo)."""
+    """The worker's copy of the model is taken once step 2's cut loop has added its rows (the
+    deferred product's and the depot's, valid for the whole model): it holds every row
+    HiGHS holds then, and every decision either step held is free in it, so its bound is the
+    whole model's; step 1's and step 2's own MIPs still run restricted (the bounds are put
+    back in HiGHS, not only in Pyomo)."""
     case = load_case(two_product_case(tmp_path))
     settings = staged_settings(case, monkeypatch)
     m = build_model(prepare(case))
     seen: dict = {}
+    steps: list[dict] = []
+
+    def lp_of(h) -> dict:  # noqa: ANN001
+        lp = model_arrays(h)
+        return {"lower": lp["col_lower"].copy(), "upper": lp["col_upper"].copy(),
+                "rows": lp["num_row"]}
 
     class CopyOnly:  # what BoundWorker reads from HiGHS, without a child process
         def __init__(self, h, seconds: float, seed: int,  # noqa: ANN001, ARG002
                      kernel_follows: bool = False) -> None:  # noqa: ARG002
-            seen["worker"] = model_arrays(h)["col_upper"].copy()
+            seen["worker"] = lp_of(h)
+            seen["after step"] = len(steps)
 
         def stop(self) -> None:
             return None
 
     real_start = highs.mip_start
 
-    def step_1_sees(solver, model, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        if "step 1" not in seen:
-            seen["step 1"] = np.asarray(solver._solver_model.getLp().col_upper_).copy()
-            seen["column"] = dict(solver._pyomo_var_to_solver_var_map)
+    def steps_see(solver, model, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        steps.append(lp_of(solver._solver_model))
+        seen["column"] = dict(solver._pyomo_var_to_solver_var_map)
         return real_start(solver, model, *args, **kwargs)
 
     monkeypatch.setattr(highs, "BoundWorker", CopyOnly)
-    monkeypatch.setattr(highs, "mip_start", step_1_sees)
+    monkeypatch.setattr(highs, "mip_start", steps_see)
     info = highs.solve_model(m, settings, time_limit=60.0)
-    closed = [seen["column"][id(v)] for v in (*(m.w[sk] for sk in m.SK if sk[1] == "a1"),
-                                                *m.hold.values())]
-    assert (seen["worker"][closed] == 1).all()
-    assert (seen["step 1"][closed] == 0).all()
-    assert info.start == "staged"
+    assert info.start == "staged" and len(steps) >= 2
+    assert seen["after step"] == 1  # taken between step 1's MIPs and step 2's
+    column = seen["column"]
+    deferred_cols = [column[id(v)] for v in (*(m.w[sk] for sk in m.SK if sk[1] == "a1"),
+                                             *m.hold.values())]
+    held_in_2 = [column[id(m.w[sk])] for sk in m.SK if sk[1] == "p1"]
+    worker, step_1, step_2 = seen["worker"], steps[0], steps[1]
+    assert (step_1["upper"][deferred_cols] == 0).all()  # step 1 closes a1 and the depots
+    assert (step_2["lower"][held_in_2] == step_2["upper"][held_in_2]).all()  # step 2 holds p1
+    assert (worker["upper"][deferred_cols] == 1).all()
+    assert (worker["lower"][held_in_2] == 0).all() and (worker["upper"][held_in_2] == 1).all()
+    assert worker["rows"] == step_2["rows"] >= step_1["rows"]
+
+
+def test_when_step_1_finds_no_network_the_worker_proves_from_its_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No network from step 1, so no step 2: the worker is made right after step 1's MIPs,
+    on the whole model (the deferred decisions free), and handed back for the one-step
+    start that follows."""
+    case = load_case(two_product_case(tmp_path))
+    settings = staged_settings(case, monkeypatch)
+    m = build_model(prepare(case))
+    made: list[dict] = []
+
+    class CopyOnly:  # what BoundWorker reads from HiGHS, without a child process
+        def __init__(self, h, seconds: float, seed: int,  # noqa: ANN001, ARG002
+                     kernel_follows: bool = False) -> None:  # noqa: ARG002
+            made.append({"upper": model_arrays(h)["col_upper"].copy()})
+
+        def stop(self) -> None:
+            return None
+
+    monkeypatch.setattr(highs, "BoundWorker", CopyOnly)
+    monkeypatch.setattr(highs, "mip_start", lambda *args, **kwargs: (None, None))
+    solver = highs._Highs()
+    solver.set_instance(m)
+    later = deferred(m)
+    start, worker = highs._staged_start(solver, m, settings, False, 60.0, later, False)
+    assert start is None and isinstance(worker, CopyOnly) and len(made) == 1
+    column = solver._pyomo_var_to_solver_var_map
+    freed = [column[id(v)] for v in (*(m.w[sk] for sk in m.SK if sk[1] == "a1"),
+                                     *m.hold.values())]
+    assert (made[0]["upper"][freed] == 1).all()
+    assert [st["stage"] for st in solver.stages] == ["step 1: linking cut loop"]
 
 
 def test_with_one_thread_the_usual_start_runs(
