@@ -169,86 +169,108 @@ def test_with_minutes_left_the_whole_model_gets_the_one_step_start_too(
     assert info.objective == pytest.approx(plain_optimum, rel=1e-9)
 
 
-def test_the_bound_worker_gets_the_whole_model_with_both_loops_rows(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker's copy of the model is taken once step 2's cut loop has added its rows (the
-    deferred product's and the depot's, valid for the whole model): it holds every row
-    HiGHS holds then, and every decision either step held is free in it, so its bound is the
-    whole model's; step 1's and step 2's own MIPs still run restricted (the bounds are put
-    back in HiGHS, not only in Pyomo)."""
+class _CopyOnly:
+    """What BoundWorker reads from HiGHS, without a child process: the column bounds and
+    the rows of each copy, in `made`; `stop` returns a bound of its own (its order)."""
+
+    made: list = []
+
+    def __init__(self, h, seconds: float, seed: int,  # noqa: ANN001, ARG002
+                 kernel_follows: bool = False) -> None:  # noqa: ARG002
+        lp = model_arrays(h)
+        self.copy = {"lower": lp["col_lower"].copy(), "upper": lp["col_upper"].copy(),
+                     "rows": lp["num_row"]}
+        self.stopped = False
+        type(self).made.append(self)
+
+    def stop(self) -> float:
+        self.stopped = True
+        return float(type(self).made.index(self))
+
+
+def _staged_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: float
+                ) -> tuple[pyo.ConcreteModel, highs._Highs, list[dict], tuple]:
+    """The depot case's staged start alone, with copy-only workers; returns the model, the
+    solver, what each step's MIPs saw (column bounds, rows) and the start's result."""
     case = load_case(two_product_case(tmp_path))
     settings = staged_settings(case, monkeypatch)
     m = build_model(prepare(case))
-    seen: dict = {}
     steps: list[dict] = []
-
-    def lp_of(h) -> dict:  # noqa: ANN001
-        lp = model_arrays(h)
-        return {"lower": lp["col_lower"].copy(), "upper": lp["col_upper"].copy(),
-                "rows": lp["num_row"]}
-
-    class CopyOnly:  # what BoundWorker reads from HiGHS, without a child process
-        def __init__(self, h, seconds: float, seed: int,  # noqa: ANN001, ARG002
-                     kernel_follows: bool = False) -> None:  # noqa: ARG002
-            seen["worker"] = lp_of(h)
-            seen["after step"] = len(steps)
-
-        def stop(self) -> None:
-            return None
-
     real_start = highs.mip_start
 
     def steps_see(solver, model, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        steps.append(lp_of(solver._solver_model))
-        seen["column"] = dict(solver._pyomo_var_to_solver_var_map)
+        lp = model_arrays(solver._solver_model)
+        steps.append({"lower": lp["col_lower"].copy(), "upper": lp["col_upper"].copy(),
+                      "rows": lp["num_row"], "workers": len(_CopyOnly.made)})
         return real_start(solver, model, *args, **kwargs)
 
-    monkeypatch.setattr(highs, "BoundWorker", CopyOnly)
+    monkeypatch.setattr(_CopyOnly, "made", [])
+    monkeypatch.setattr(highs, "BoundWorker", _CopyOnly)
     monkeypatch.setattr(highs, "mip_start", steps_see)
-    info = highs.solve_model(m, settings, time_limit=60.0)
-    assert info.start == "staged" and len(steps) >= 2
-    assert seen["after step"] == 1  # taken between step 1's MIPs and step 2's
-    column = seen["column"]
+    solver = highs._Highs()
+    solver.set_instance(m)
+    result = highs._staged_start(solver, m, settings, False, limit, deferred(m), False)
+    return m, solver, steps, result
+
+
+def test_the_worker_starts_on_the_whole_model_and_restarts_with_step_2s_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's first copy of the model is taken once step 1's loop has added its rows,
+    the second once step 2's has (the deferred product's and the depot's rows hold for the
+    whole model): each holds every row HiGHS holds then, and every decision its step held is
+    free in it, so its bound is the whole model's; the steps' own MIPs still run restricted
+    (the bounds are put back in HiGHS, not only in Pyomo). The first worker is stopped and
+    its bound handed back."""
+    m, solver, steps, (start, worker, replaced) = _staged_run(tmp_path, monkeypatch, 60.0)
+    first, second = _CopyOnly.made
+    assert start is not None and worker is second and first.stopped
+    assert replaced == 0.0  # the first worker's bound
+    assert [step["workers"] for step in steps[:1]] == [1]  # step 1's MIPs beside the first
+    step_1 = steps[0]
+    step_2 = next(step for step in steps if step["workers"] == 2)
+    column = solver._pyomo_var_to_solver_var_map
     deferred_cols = [column[id(v)] for v in (*(m.w[sk] for sk in m.SK if sk[1] == "a1"),
                                              *m.hold.values())]
     held_in_2 = [column[id(m.w[sk])] for sk in m.SK if sk[1] == "p1"]
-    worker, step_1, step_2 = seen["worker"], steps[0], steps[1]
     assert (step_1["upper"][deferred_cols] == 0).all()  # step 1 closes a1 and the depots
-    assert (step_2["lower"][held_in_2] == step_2["upper"][held_in_2]).all()  # step 2 holds p1
-    assert (worker["upper"][deferred_cols] == 1).all()
-    assert (worker["lower"][held_in_2] == 0).all() and (worker["upper"][held_in_2] == 1).all()
-    assert worker["rows"] == step_2["rows"] >= step_1["rows"]
+    assert (first.copy["upper"][deferred_cols] == 1).all()
+    assert (step_2["lower"][held_in_2] == step_2["upper"][held_in_2]).all()  # p1 held
+    assert (second.copy["lower"][held_in_2] == 0).all()
+    assert (second.copy["upper"][held_in_2] == 1).all()
+    assert (second.copy["upper"][deferred_cols] == 1).all()
+    assert first.copy["rows"] == step_1["rows"] <= second.copy["rows"] == step_2["rows"]
+
+
+def test_with_little_time_left_after_step_2s_loop_the_first_worker_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new worker needs its root first: with less than RESTART_WORKER_SECONDS left after
+    step 2's loop, the first one goes on proving and nothing is replaced."""
+    monkeypatch.setattr(highs, "RESTART_WORKER_SECONDS", 1e9)
+    _, _, _, (start, worker, replaced) = _staged_run(tmp_path, monkeypatch, 60.0)
+    assert start is not None and _CopyOnly.made == [worker] and not worker.stopped
+    assert replaced is None
 
 
 def test_when_step_1_finds_no_network_the_worker_proves_from_its_rows(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No network from step 1, so no step 2: the worker is made right after step 1's MIPs,
-    on the whole model (the deferred decisions free), and handed back for the one-step
-    start that follows."""
+    """No network from step 1, so no step 2: the worker made after step 1's loop, on the
+    whole model (the deferred decisions free), is handed back for the one-step start that
+    follows."""
     case = load_case(two_product_case(tmp_path))
     settings = staged_settings(case, monkeypatch)
     m = build_model(prepare(case))
-    made: list[dict] = []
-
-    class CopyOnly:  # what BoundWorker reads from HiGHS, without a child process
-        def __init__(self, h, seconds: float, seed: int,  # noqa: ANN001, ARG002
-                     kernel_follows: bool = False) -> None:  # noqa: ARG002
-            made.append({"upper": model_arrays(h)["col_upper"].copy()})
-
-        def stop(self) -> None:
-            return None
-
-    monkeypatch.setattr(highs, "BoundWorker", CopyOnly)
+    monkeypatch.setattr(_CopyOnly, "made", [])
+    monkeypatch.setattr(highs, "BoundWorker", _CopyOnly)
     monkeypatch.setattr(highs, "mip_start", lambda *args, **kwargs: (None, None))
     solver = highs._Highs()
     solver.set_instance(m)
-    later = deferred(m)
-    start, worker = highs._staged_start(solver, m, settings, False, 60.0, later, False)
-    assert start is None and isinstance(worker, CopyOnly) and len(made) == 1
+    start, worker, replaced = highs._staged_start(solver, m, settings, False, 60.0,
+                                                  deferred(m), False)
+    assert start is None and replaced is None and _CopyOnly.made == [worker]
     column = solver._pyomo_var_to_solver_var_map
     freed = [column[id(v)] for v in (*(m.w[sk] for sk in m.SK if sk[1] == "a1"),
                                      *m.hold.values())]
-    assert (made[0]["upper"][freed] == 1).all()
+    assert (worker.copy["upper"][freed] == 1).all() and not worker.stopped
     assert [st["stage"] for st in solver.stages] == ["step 1: linking cut loop"]
 
 
@@ -270,7 +292,7 @@ def test_when_the_steps_find_no_network_the_one_step_start_runs(
     model, recorded as the kernel start, and the optimum is the same."""
     case = load_case(two_product_case(tmp_path))
     settings = staged_settings(case, monkeypatch)
-    monkeypatch.setattr(highs, "_staged_steps", lambda *a, **k: (None, None))
+    monkeypatch.setattr(highs, "_staged_steps", lambda *a, **k: (None, None, None))
     m = build_model(prepare(case))
     info = highs.solve_model(m, settings, time_limit=60.0)
     assert info.start == "kernel"

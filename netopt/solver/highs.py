@@ -808,18 +808,30 @@ def _repair_depot_segments(solver: _Highs, m: pyo.ConcreteModel, settings: Solve
 STAGED_FIRST_SHARE = 0.6
 
 
+#: the staged start's worker is restarted on the model with the second loop's rows when at
+#: least this much of the limit is left then: its root needs 15-20 s on the national models,
+#: so with less a new worker proves nothing the first would not (the pooled five products at
+#: 60 s: the second loop ends with ~22 s left, and a new worker there lowered the bound from
+#: $125.23M to $125.04M; us-depots: ~35 s left, the bound rises by $0.3M-$0.6M)
+RESTART_WORKER_SECONDS = 30.0
+
+
 def _staged_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
                   budget: float, later: Deferred, with_cuts: bool
-                  ) -> tuple[dict[int, float] | None, BoundWorker | None]:
+                  ) -> tuple[dict[int, float] | None, BoundWorker | None, float | None]:
     """The kernel start in two steps (solver/staged.py): the network without the deferred
     products and depot stock, then those placed into it, each step a cut loop and
     `mip_start` on the model restricted by bounds. Returns the start (None when the first
-    step found no network) and the bound worker, started on the whole model once the second
-    step's loop has added its rows (or after the first step, when it found no network).
-    The second loop's linking rows and facility volume cuts for the deferred products and
-    the depots are valid for the whole model, and the worker's root needs them more than
-    the 15-20 s it would prove from the first loop on: us-depots at 60 s, seeds 0-2, bound
-    $143.20M-$143.36M against $142.79M-$142.90M, the same networks (bench/RESULTS.md)."""
+    step found no network), the bound worker on the whole model, and the bound of a worker
+    it replaced (None if none).
+
+    The worker starts once the first loop has added its rows. The second loop's linking
+    rows and facility volume cuts for the deferred products and the depots hold for the
+    whole model too, and a root with them is stronger than what the first worker proves
+    meanwhile: so with RESTART_WORKER_SECONDS or more left after the second loop, that
+    worker is stopped (its bound kept) and a new one starts from both loops' rows.
+    us-depots at 60 s, seeds 0-2, bound $143.20M-$143.34M against $142.79M-$142.90M, the
+    same networks (bench/RESULTS.md)."""
     log.info("staged start: the network first, then %s", later.describe())
     workers: list[BoundWorker] = []
     try:
@@ -832,7 +844,7 @@ def _staged_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
 
 def _staged_steps(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
                   budget: float, later: Deferred, with_cuts: bool, workers: list[BoundWorker]
-                  ) -> tuple[dict[int, float] | None, BoundWorker | None]:
+                  ) -> tuple[dict[int, float] | None, BoundWorker | None, float | None]:
     """`_staged_start`'s two steps; the bound worker is also put in `workers` as soon as it
     runs, for the caller to stop should a step fail."""
     started = time.perf_counter()
@@ -845,27 +857,31 @@ def _staged_steps(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
     try:
         linked = separate_linking(solver, m, settings, tee,
                                   LINK_SHARE * STAGED_FIRST_SHARE * budget, with_cuts)
+        worker = _whole_model_worker(solver, settings, held, left())
+        workers.extend([worker] if worker else [])
         network, _ = mip_start(solver, m, settings, tee, left(STAGED_FIRST_SHARE), linked)
-        if network is None:  # no second step: the worker proves from these rows
-            worker = _whole_model_worker(solver, settings, held, left())
-            workers.extend([worker] if worker else [])
     finally:
         release(held)
     _name_stages(solver, first, "step 1")
     if network is None:
-        return None, worker
+        return None, worker, None
     _load_values(m, network)
     first = len(solver.stages)
+    replaced = None
     held = hold(m, second_step(m, network_of(m), later))
     try:
-        linked = _relink(solver, m, settings, tee, LINK_SHARE * left(), with_cuts, False)
-        worker = _whole_model_worker(solver, settings, held, left())
-        workers.extend([worker] if worker else [])
+        linked = _relink(solver, m, settings, tee, LINK_SHARE * left(), with_cuts,
+                         worker is not None)
+        if worker is not None and left() >= RESTART_WORKER_SECONDS:
+            renewed = _whole_model_worker(solver, settings, held, left())
+            if renewed is not None:
+                workers.append(renewed)
+                replaced, worker = worker.stop(), renewed
         placed, _ = mip_start(solver, m, settings, tee, left(), linked)
     finally:
         release(held)
     _name_stages(solver, first, "step 2")
-    return placed or network, worker
+    return placed or network, worker, replaced
 
 
 #: after a staged start, with this much of the limit left, the one-step start on the whole
@@ -1055,11 +1071,11 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE), with_cuts)
         lp_bound = best_bound(lp_bound, linked)
         loop_stopped = solver.stages[-1]["stopped"]
-    worker = None
+    worker, replaced = None, None
     try:
         if later is not None:
-            solver.start, worker = _staged_start(solver, m, settings, tee, left(), later,
-                                                 with_cuts)
+            solver.start, worker, replaced = _staged_start(solver, m, settings, tee, left(),
+                                                           later, with_cuts)
             started_from = "staged" if solver.start else "none"
             # with minutes to spare, or when the steps found nothing, the one-step start too
             if left() >= (STAGED_WHOLE_SECONDS if solver.start else MIN_STAGE_SECONDS):
@@ -1098,6 +1114,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         carry.worker, proven = worker, worker.bound
     else:
         proven = worker.stop() if worker is not None else None
+    proven = best_bound(proven, replaced)  # a staged start's first worker, if replaced
     seconds = time.perf_counter() - began
     if res is None:
         term, has = TerminationCondition.maxTimeLimit, True
