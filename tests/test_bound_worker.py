@@ -22,6 +22,29 @@ SMALL = Path(__file__).resolve().parents[1] / "models" / "us-small.yaml"
 BUSY = "other work using 1.0 of its 2 cores"
 
 
+def _small_kernel_path(limit: float) -> dict:
+    """us-small's summary through the national default's path: lazily linked, two threads
+    (so the worker runs), gap 1e-4 (callers set WARM_START_MIN_SITES so the start runs)."""
+    case = load_case(SMALL)
+    case.config.solver.strong_linking = "lazy"
+    case.config.solver.threads = 2
+    case.config.solver.mip_gap = 1e-4
+    return solve_case(case, time_limit=limit).summary
+
+
+def _workers_made(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each bound worker the solves make, whether a network search was to follow."""
+    made: list[bool] = []
+    real = bound_worker.BoundWorker
+
+    def recorded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        made.append(kwargs.get("kernel_follows", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(highs, "BoundWorker", recorded)
+    return made
+
+
 def _busy_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     """The machine as the cut loop measures it: one core taken by other work (the spare
     core's network search is a safeguard for such machines)."""
@@ -194,11 +217,7 @@ def test_us_small_kernel_path_bound_is_valid_and_the_optimum_does_not_depend_on_
 
     def solve(worker: bool) -> dict:
         monkeypatch.setattr(highs, "MIN_WORKER_SECONDS", 20.0 if worker else math.inf)
-        case = load_case(SMALL)
-        case.config.solver.strong_linking = "lazy"
-        case.config.solver.threads = 2
-        case.config.solver.mip_gap = 1e-4
-        return solve_case(case, time_limit=60).summary
+        return _small_kernel_path(60.0)
 
     started = []
     real = bound_worker.BoundWorker
@@ -230,23 +249,9 @@ def test_with_minutes_to_spare_the_spare_core_proves_from_the_start(
     search."""
     monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
     _busy_cores(monkeypatch)
-    made = []
-    real = bound_worker.BoundWorker
-
-    def recorded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        made.append(kwargs.get("kernel_follows", False))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(highs, "BoundWorker", recorded)
-
-    def solve(limit: float) -> dict:
-        case = load_case(SMALL)
-        case.config.solver.strong_linking = "lazy"
-        case.config.solver.threads = 2
-        case.config.solver.mip_gap = 1e-4
-        return solve_case(case, time_limit=limit).summary
-
-    long, short = solve(highs.SPARE_SEARCH_SECONDS + 60.0), solve(60.0)
+    made = _workers_made(monkeypatch)
+    long = _small_kernel_path(highs.SPARE_SEARCH_SECONDS + 60.0)
+    short = _small_kernel_path(60.0)
     assert made == [False, True]
     assert not any(st["stage"] == highs.SPARE_STAGE for st in long["stages"])
     assert any(st["stage"] == highs.SPARE_STAGE for st in short["stages"])
@@ -276,25 +281,10 @@ def test_on_free_cores_the_worker_proves_from_the_loop_and_the_optimum_is_the_sa
     the worker is made to prove at once and no spare-core stage is reported; the optimum is
     the one the busy run proves with the search."""
     monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
-    made = []
-    real = bound_worker.BoundWorker
-
-    def recorded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        made.append(kwargs.get("kernel_follows", False))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(highs, "BoundWorker", recorded)
-
-    def solve() -> dict:
-        case = load_case(SMALL)
-        case.config.solver.strong_linking = "lazy"
-        case.config.solver.threads = 2
-        case.config.solver.mip_gap = 1e-4
-        return solve_case(case, time_limit=60).summary
-
-    free = solve()
+    made = _workers_made(monkeypatch)
+    free = _small_kernel_path(60.0)
     _busy_cores(monkeypatch)
-    busy = solve()
+    busy = _small_kernel_path(60.0)
     assert made == [False, True]
     loop = next(st for st in free["stages"] if st["stage"] == "linking cut loop")
     assert loop["stopped"] in ("converged", "stalled")
@@ -314,11 +304,7 @@ def test_without_a_search_the_worker_only_proves_and_no_spare_stage_is_reported(
     _busy_cores(monkeypatch)  # a search would be handed over, but there is none
     asked = []
     monkeypatch.setattr(highs, "_spare_job", lambda *args, **kwargs: asked.append(1))
-    case = load_case(SMALL)
-    case.config.solver.strong_linking = "lazy"
-    case.config.solver.threads = 2
-    case.config.solver.mip_gap = 1e-4
-    summary = solve_case(case, time_limit=60).summary
+    summary = _small_kernel_path(60.0)
     assert asked == [1]
     assert not any(st["stage"] == highs.SPARE_STAGE for st in summary["stages"])
     assert highs.SPARE_STAGE not in (summary["stopped_by_clock"] or [])
