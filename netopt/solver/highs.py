@@ -812,7 +812,7 @@ STAGED_FIRST_SHARE = 0.6
 #: least this much of the limit is left then: its root needs 15-20 s on the national models,
 #: so with less a new worker proves nothing the first would not (the pooled five products at
 #: 60 s: the second loop ends with ~22 s left, and a new worker there lowered the bound from
-#: $125.23M to $125.04M; us-depots: ~35 s left, the bound rises by $0.3M-$0.6M)
+#: $125.23M to $125.04M; us-depots: ~35 s left, the bound rises by $0.3M-$0.5M)
 RESTART_WORKER_SECONDS = 30.0
 
 
