@@ -9,6 +9,7 @@ dataset's autologous CAR-T `p1`, shipped per patient from the same plant.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -169,6 +170,20 @@ def test_with_minutes_left_the_whole_model_gets_the_one_step_start_too(
     assert info.objective == pytest.approx(plain_optimum, rel=1e-9)
 
 
+def _bounds_and_rows(h) -> dict:  # noqa: ANN001
+    """The column bounds and the row count of the model HiGHS object `h` holds."""
+    lp = model_arrays(h)
+    return {"lower": lp["col_lower"].copy(), "upper": lp["col_upper"].copy(),
+            "rows": lp["num_row"]}
+
+
+def _deferred_columns(m: pyo.ConcreteModel, solver: highs._Highs) -> list[int]:
+    """HiGHS's columns of what step 1 closes: a1's offers and every depot's stock."""
+    column = solver._pyomo_var_to_solver_var_map
+    return [column[id(v)] for v in (*(m.w[sk] for sk in m.SK if sk[1] == "a1"),
+                                    *m.hold.values())]
+
+
 class _CopyOnly:
     """What BoundWorker reads from HiGHS, without a child process: the column bounds and
     the rows of each copy, in `made`; `stop` returns a bound of its own (its order)."""
@@ -177,9 +192,7 @@ class _CopyOnly:
 
     def __init__(self, h, seconds: float, seed: int,  # noqa: ANN001, ARG002
                  kernel_follows: bool = False) -> None:  # noqa: ARG002
-        lp = model_arrays(h)
-        self.copy = {"lower": lp["col_lower"].copy(), "upper": lp["col_upper"].copy(),
-                     "rows": lp["num_row"]}
+        self.copy = _bounds_and_rows(h)
         self.stopped = False
         type(self).made.append(self)
 
@@ -188,20 +201,21 @@ class _CopyOnly:
         return float(type(self).made.index(self))
 
 
-def _staged_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: float
+def _staged_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: float,
+                start: Callable | None = None
                 ) -> tuple[pyo.ConcreteModel, highs._Highs, list[dict], tuple]:
-    """The depot case's staged start alone, with copy-only workers; returns the model, the
-    solver, what each step's MIPs saw (column bounds, rows) and the start's result."""
+    """The depot case's staged start alone, with copy-only workers (and `start` in place of
+    `mip_start` if given); returns the model, the solver, what each step's MIPs saw (column
+    bounds, rows) and the start's result."""
     case = load_case(two_product_case(tmp_path))
     settings = staged_settings(case, monkeypatch)
     m = build_model(prepare(case))
     steps: list[dict] = []
-    real_start = highs.mip_start
+    real_start = start or highs.mip_start
 
     def steps_see(solver, model, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        lp = model_arrays(solver._solver_model)
-        steps.append({"lower": lp["col_lower"].copy(), "upper": lp["col_upper"].copy(),
-                      "rows": lp["num_row"], "workers": len(_CopyOnly.made)})
+        steps.append({**_bounds_and_rows(solver._solver_model),
+                      "workers": len(_CopyOnly.made)})
         return real_start(solver, model, *args, **kwargs)
 
     monkeypatch.setattr(_CopyOnly, "made", [])
@@ -228,9 +242,8 @@ def test_the_worker_starts_on_the_whole_model_and_restarts_with_step_2s_rows(
     assert [step["workers"] for step in steps[:1]] == [1]  # step 1's MIPs beside the first
     step_1 = steps[0]
     step_2 = next(step for step in steps if step["workers"] == 2)
+    deferred_cols = _deferred_columns(m, solver)
     column = solver._pyomo_var_to_solver_var_map
-    deferred_cols = [column[id(v)] for v in (*(m.w[sk] for sk in m.SK if sk[1] == "a1"),
-                                             *m.hold.values())]
     held_in_2 = [column[id(m.w[sk])] for sk in m.SK if sk[1] == "p1"]
     assert (step_1["upper"][deferred_cols] == 0).all()  # step 1 closes a1 and the depots
     assert (first.copy["upper"][deferred_cols] == 1).all()
@@ -256,20 +269,10 @@ def test_when_step_1_finds_no_network_the_worker_proves_from_its_rows(
     """No network from step 1, so no step 2: the worker made after step 1's loop, on the
     whole model (the deferred decisions free), is handed back for the one-step start that
     follows."""
-    case = load_case(two_product_case(tmp_path))
-    settings = staged_settings(case, monkeypatch)
-    m = build_model(prepare(case))
-    monkeypatch.setattr(_CopyOnly, "made", [])
-    monkeypatch.setattr(highs, "BoundWorker", _CopyOnly)
-    monkeypatch.setattr(highs, "mip_start", lambda *args, **kwargs: (None, None))
-    solver = highs._Highs()
-    solver.set_instance(m)
-    start, worker, replaced = highs._staged_start(solver, m, settings, False, 60.0,
-                                                  deferred(m), False)
+    m, solver, _, (start, worker, replaced) = _staged_run(
+        tmp_path, monkeypatch, 60.0, start=lambda *args, **kwargs: (None, None))
     assert start is None and replaced is None and _CopyOnly.made == [worker]
-    column = solver._pyomo_var_to_solver_var_map
-    freed = [column[id(v)] for v in (*(m.w[sk] for sk in m.SK if sk[1] == "a1"),
-                                     *m.hold.values())]
+    freed = _deferred_columns(m, solver)
     assert (worker.copy["upper"][freed] == 1).all() and not worker.stopped
     assert [st["stage"] for st in solver.stages] == ["step 1: linking cut loop"]
 
