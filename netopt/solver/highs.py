@@ -552,6 +552,9 @@ LINK_ROUNDS = 30
 #: more. Stopping on progress rather than on the clock also makes the LP, and the network
 #: rounded from it, the same on a loaded machine as on a quiet one.
 LINK_PROGRESS = 1e-3
+#: how a cut loop ends by itself (its stage's `stopped`): nothing violated, or too little
+#: progress; any other end (the clock, the round limit) was the machine's or the budget's
+LOOP_CONVERGED, LOOP_STALLED = "converged", "stalled"
 #: HiGHS's simplex_strategy values: its default (serial dual simplex), and its parallel dual
 #: simplex SIP. The cut loop's warm re-solves are dual simplex runs on the whole LP (a useful
 #: basis skips presolve) at ~0.9 ms per iteration; SIP spreads each iteration's work over
@@ -657,7 +660,7 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
         if not (violated or cuts) or stalled:
             done = not (violated or cuts or ((with_cuts or facility_cuts) and stalled))
             _record_stage(solver, "linking cut loop", started,
-                          "converged" if done else "stalled", value)
+                          LOOP_CONVERGED if done else LOOP_STALLED, value)
             log.info("linking cut loop: LP %.6g after %d rounds%s, %d of %d rows, %d segment "
                      "volume cuts, %.1fs", value, round_ + 1,
                      "" if done else " (stalled)", len(m.offer_pair_linked),
@@ -1007,7 +1010,7 @@ def _spare_searches(solver: _Highs, seconds: float, loop_stopped: str | None) ->
     loop's $128.67M-$128.80M, gaps 0.80-1.09 % instead of 0.93-1.20 % (bench/RESULTS.md)."""
     if seconds >= SPARE_SEARCH_SECONDS:
         return False
-    return bool(solver.cores_not_free) or loop_stopped not in ("converged", "stalled")
+    return bool(solver.cores_not_free) or loop_stopped not in (LOOP_CONVERGED, LOOP_STALLED)
 
 
 def best_bound(*bounds: float | None) -> float | None:
