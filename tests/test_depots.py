@@ -462,3 +462,35 @@ def test_depot_rows_do_not_depend_on_the_process_string_hashing(tmp_path: Path) 
         assert int(count) > 0  # us-small's depots have volume segments to compare
         seen.add(digest)
     assert len(seen) == 1
+
+
+def test_hub_stock_sized_per_site_is_still_at_the_hub(tmp_path: Path) -> None:
+    """`finance.pooled_depots: false`: the hub keeps a stock for S1 alone (30 patients/yr, the
+    row's own base stock), so finance.csv says the doses wait at the hub, with no depot id
+    (nothing is pooled), not at the site."""
+    hub_terms = [POLICIES[0], POLICIES[1],
+                 ["a1", "held_at_hub", "manufacturer", 30, 0, 0, 0, 4, 14, 0.95, 4]]
+    model = make_case(tmp_path, 500_000, 500, hub_terms)
+    model.write_text(model.read_text() + "finance:\n  pooled_depots: false\n")
+    fin = solve_case(load_case(model), gap=0.0).finance
+    assert "depot" not in set(fin["row"])
+    row = fin[fin["policy"] == "held_at_hub"].iloc[0]
+    assert (row["stock_point"], row["depot_id"]) == ("hub", "")
+    assert row["stock_level_doses"] >= 1 and row["fill_rate"] >= 0.95
+
+
+def test_a_partner_route_without_stock_is_priced_as_just_in_time(tmp_path: Path) -> None:
+    """A site-product on the partner route whose option holds no stock (an autologous
+    product, or a product whose lanes price every dose): its doses are scheduled per patient,
+    so its finance row is just-in-time's, fill rate 1 and nothing on hand, as the
+    just-in-time rows say. (It read 0: the option's name sent it to the stock evaluation
+    with no shelf life.)"""
+    from netopt.results.finance import PARTNER, _row
+
+    prep = prepare(load_case(make_case(tmp_path, 20_000, 500)))
+    row = _row(prep, ("S1", "a1"), None, PARTNER, 10.0, {})
+    jit = _row(prep, ("S1", "a1"), None, "jit_per_patient", 10.0, {})
+    assert row["stock_point"] == "none" and row["fill_rate"] == 1.0
+    assert row["stock_level_doses"] == 0 and row["expired_doses_per_year"] == 0
+    assert row["working_capital_manufacturer_usd"] == pytest.approx(
+        jit["working_capital_manufacturer_usd"])

@@ -312,7 +312,8 @@ def test_us_small_has_finance_rows_for_every_active_site_and_product() -> None:
     for key, patients in served.items():
         assert fin[key] == pytest.approx(patients, rel=1e-6, abs=1e-6)
     # a site served from a depot's pooled stock holds none; the depot row has the fill rate
-    pooled = sites["stock_point"].isin(["hub", "partner"])
+    pooled = sites["depot_id"].fillna("").astype(str).ne("")
+    assert (sites.loc[pooled, "stock_point"].isin(["hub", "partner"])).all()
     assert not sites.loc[~pooled, "fill_rate"].isna().any()
     assert (sites.loc[pooled, "stock_level_doses"] == 0).all()
     depots = rows[rows["row"] == "depot"]

@@ -24,7 +24,7 @@ import pytest
 from netopt.data.case import load_case
 from netopt.report import write_reports
 from netopt.report.basemap import REGIONS, region_of, simplify, state_outlines
-from netopt.report.common import fmt_usd, network_cost_lines
+from netopt.report.common import fmt_usd, network_cost_lines, truthy
 from netopt.results.pipeline import solve_case
 from netopt.results.tables import Results, cost_split, ordering_breakdown
 
@@ -199,7 +199,7 @@ def test_compare_bars_show_ordering_in_its_parts(folder: Path, compared: Path) -
         assert min(segments) == pytest.approx(rows["ordering_shipping_saved_usd"][0], abs=0.01)
         assert "Ordering and inventory" not in body
     for words in ("Inventory holding</b>: storing doses", "Expired doses</b>: doses that",
-                  "Capital charge</b>: cost of capital", "Replenishment shipments</b>: bulk",
+                  "Capital charge on stock</b>: cost of capital", "Replenishment shipments</b>: bulk",
                   "Saving: per-patient shipping avoided</b>: the per-patient deliveries"):
         assert words in page, words
     # the one-pager's cost chart draws the same parts (the compare legend names them)
@@ -620,3 +620,78 @@ def test_crowded_report_still_prints_on_one_page(folder: Path, tmp_path: Path) -
     _chromium(page.as_uri(), "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
     assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf.read_bytes())) == 1
 
+
+
+# ---------------------------------------------------------------- figures in words
+
+
+def test_usd_keeps_the_hundreds_under_ten_thousand() -> None:
+    """A dose's price or cost of goods is a few thousand dollars: $4,500 is not "$4 k"."""
+    assert [fmt_usd(v) for v in (4_500, 1_200, -2_500, 9_940, 9_960, 58_364, 950, 1.5e6)] == [
+        "$4.5 k", "$1.2 k", "-$2.5 k", "$9.9 k", "$10 k", "$58 k", "$950", "$1.5 M"]
+
+
+def test_working_capital_tile_says_it_is_mostly_receivables() -> None:
+    """The manufacturer's working capital is its receivables plus the stock it owns: the
+    national default's $338.1 M is $337.4 M of 30-day receivables and $0.7 M of stock, so the
+    tile must not read as capital tied up in doses."""
+    from netopt.report.onepager import _working_capital_words
+
+    fin = pd.DataFrame({"title_holder": ["manufacturer", "manufacturer", "distributor", "site"],
+                        "avg_inventory_value_usd": [500_000.0, 230_000.0, 30_000.0, 90_000.0]})
+    k = {"working_capital_manufacturer_usd": 338_130_000.0, "working_capital_site_usd": 0.0}
+    assert _working_capital_words(fin, k) == (
+        "working capital: $337.4 M receivables under payment terms, $730 k the "
+        "manufacturer's stock")
+    k["working_capital_site_usd"] = 40_000.0
+    assert _working_capital_words(fin, k).endswith(", $40 k sites' stock beyond what they owe")
+
+
+def test_sites_tile_counts_the_active_sites_that_treat_no_one() -> None:
+    from netopt.report.onepager import _idle_words
+
+    sites = pd.DataFrame({"active": [True, True, True, False],
+                          "patients_per_year": [0.0, 0.3, 12.0, 0.0]})
+    assert _idle_words(sites) == "; 1 of them treat no one"
+    assert _idle_words(sites.assign(patients_per_year=1.0)) == ""
+
+
+def test_rest_line_counts_a_site_two_hubs_serve_once(folder: Path) -> None:
+    """The one-pager's last line sums the hubs it does not list: their sites are counted
+    once each, not once per hub (the national page said 75 for 68 sites)."""
+    from netopt.report.onepager import facility_list
+
+    crowded = _crowded(Results.read(folder))
+    hubs = crowded.tables["hubs"].copy()
+    active = [i for i, a in zip(hubs.index, hubs["active"], strict=True) if truthy(a)]
+    hubs["sites_served"] = ""
+    for j, i in enumerate(active):  # every hub serves S1 and one site of its own
+        hubs.loc[i, "sites_served"] = f"S1;SX{j:02d}"
+        hubs.loc[i, "fixed_cost_usd_per_year"] = 1e6 * (len(active) - j)
+    html = facility_list(Results({**crowded.tables, "hubs": hubs}, crowded.info,
+                                 crowded.summary))
+    rest = re.search(r"<tr class='note'>.*?</tr>", html).group(0)
+    hidden = int(re.search(r"(\d+) more: ", rest).group(1))  # all hubs: the partner is listed
+    assert hidden >= 2
+    assert re.findall(r"<td class='n'>(\d+)</td>", rest) == [str(hidden + 1)]
+
+
+def test_details_name_the_zone_cells_as_configured() -> None:
+    from netopt.report.details import _cells
+
+    assert _cells({"cluster_km": 0, "cluster_share_of_reach": 0.15}) == (
+        "cells of 15 % of each product's max patient travel")
+    assert _cells({"cluster_km": 25, "cluster_share_of_reach": 0.15}).endswith(
+        ", at least 25 km")
+    assert _cells({"cluster_km": 25, "cluster_share_of_reach": 0}) == "25 km cells"
+    assert _cells({}) == "none (one demand point per zone)"
+
+
+def test_workbook_headers_give_each_money_and_dose_column_its_unit() -> None:
+    from netopt.report.workbook import header
+
+    assert [header(c) for c in ("first_leg_cost_usd", "fixed_cost_usd_per_year",
+                                "transport_usd_per_year", "stock_level_doses",
+                                "site_expired_doses", "covering_patients_per_year")] == [
+        "First leg cost (USD/shipment)", "Fixed cost (USD/yr)", "Transport (USD/yr)",
+        "Stock level (doses)", "Site expired (doses/yr)", "Covering patients (patients/yr)"]

@@ -145,15 +145,19 @@ def fmt_num(value: float, digits: int = 1) -> str:
 
 
 def fmt_usd(value: float) -> str:
-    """$12.3 M style, for headlines."""
+    """$12.3 M style, for headlines. Under $10k the hundreds stay ($4.5 k, not $4 k): a
+    dose's price or cost of goods is often a few thousand dollars, and rounding it to whole
+    thousands would misstate it by up to a quarter."""
     a = abs(value)
     sign = "-" if value < 0 else ""
     if a >= 1e9:
         return f"{sign}${a / 1e9:,.2f} B"
     if a >= 1e6:
         return f"{sign}${a / 1e6:,.1f} M"
-    if a >= 1e3:
+    if a >= 9.95e3:
         return f"{sign}${a / 1e3:,.0f} k"
+    if a >= 1e3:
+        return f"{sign}${a / 1e3:,.1f} k"
     return f"{sign}${a:,.0f}"
 
 
@@ -335,7 +339,10 @@ ORDERING_PARTS = {
     "holding": ("Inventory holding", "storing doses the manufacturer or a distributor owns"),
     "expiries": ("Expired doses", "doses that expire in stock the manufacturer or a "
                  "distributor owns, at cost of goods"),
-    "capital_charge": ("Capital charge", "cost of capital on the stock's value"),
+    "capital_charge": ("Capital charge on stock",
+                       "cost of capital on the value of the stock the manufacturer or a "
+                       "distributor owns (finance.csv's capital_charge_usd also charges it on "
+                       "receivables)"),
     "replenishment": ("Replenishment shipments", "bulk shipments that refill stock points"),
     "returns": ("Returned doses", "doses sites return for credit, destroyed at cost of goods"),
     "shipping_saved": ("Saving: per-patient shipping avoided",

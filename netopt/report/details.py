@@ -233,8 +233,8 @@ def _settings_block(result: Results) -> str:
         ("Fixed-cost budget", fmt_usd(num(st.get("budget_fixed_usd")))
          if st.get("budget_fixed_usd") is not None else "none"),
         ("Products in scope", v(st.get("products")) if st.get("products") else "all"),
-        ("Zone aggregation", f"{num(agg.get('cluster_km')):g} km cells "
-                             f"({v(result.summary.get('demand_points'))} demand points, error "
+        ("Zone aggregation", f"{_cells(agg)} ({v(result.summary.get('demand_points'))} demand "
+                             f"points, error "
                              f"{num(result.summary.get('aggregation_error_km')):.1f} km)"),
         ("Nearest sites kept", v(agg.get("nearest_sites"))),
         ("Solver", f"{_solver_name(result.summary)}, limit {num(solver.get('time_limit')):g} s, "
@@ -245,6 +245,18 @@ def _settings_block(result: Results) -> str:
     ]
     return '<div class="settings">' + "".join(
         f"<div><b>{_esc(k)}:</b> {_esc(val)}</div>" for k, val in items) + "</div>"
+
+
+def _cells(agg: dict) -> str:
+    """The zone-merging cells in words: a fixed size, a share of each product's reach (the
+    larger of the two where both are set), or none."""
+    km, share = num(agg.get("cluster_km")), num(agg.get("cluster_share_of_reach"))
+    if km <= 0 and share <= 0:
+        return "none (one demand point per zone)"
+    if share <= 0:
+        return f"{km:g} km cells"
+    cells = f"cells of {100 * share:g} % of each product's max patient travel"
+    return cells + (f", at least {km:g} km" if km > 0 else "")
 
 
 def _solver_name(summary: dict) -> str:

@@ -528,6 +528,7 @@ def _kpi_tiles(result: Results, finance_href: str | None = None) -> str:
     fin = table(result, "finance")
     expired_usd = float(sum(num(v) for v in fin["expired_usd"])) if "expired_usd" in \
         fin.columns else 0.0
+    wc_words = _working_capital_words(fin, k)
     tiles = [
         (fmt_usd(cost["network_cost_usd"]), "network cost per year (cash)"
          + (f"; plus {fmt_usd(penalty)} unserved penalty, not cash" if penalty >= 0.5 else ""),
@@ -537,20 +538,46 @@ def _kpi_tiles(result: Results, finance_href: str | None = None) -> str:
          f"{reach:,.0f} km", k.get("patients_unserved", 0.0) > 0.5, ""),
         (fmt_int(k.get("sites_active", 0.0)),
          f"treatment sites: {int(decisions.get('kept', 0))} kept, "
-         f"{int(decisions.get('opened', 0))} new, {int(decisions.get('closed', 0))} closed",
-         False, ""),
+         f"{int(decisions.get('opened', 0))} new, {int(decisions.get('closed', 0))} closed"
+         + _idle_words(sites), False, ""),
         (f"{fmt_int(k.get('hubs_active', 0.0))} \u00b7 {fmt_int(k.get('partners_active', 0.0))}",
          "3PL hubs \u00b7 cold-storage partners active", False, ""),
         (f"{fmt_num(expired)} doses", f"expire per year ({fmt_usd(expired_usd)} at cost of "
          f"goods); manufacturer write-offs {fmt_usd(writeoff)}/yr", False, "finance"),
-        (fmt_usd(wc), "working capital tied up in doses (manufacturer and sites)", False,
-         "finance"),
+        (fmt_usd(wc), wc_words, False, "finance"),
     ]
     more = (f' <a href="{_esc(finance_href)}">Finance \u203a</a>' if finance_href else "")
     return '<section class="kpis">' + "".join(
         f'<div class="kpi{" warn" if warn else ""} {cls}"><div class="v">{_esc(v)}</div>'
         f'<div class="l">{_esc(lbl)}{more if cls == "finance" else ""}</div></div>'
         for v, lbl, warn, cls in tiles) + "</section>"
+
+
+def _idle_words(sites: pd.DataFrame) -> str:
+    """'; 7 of them treat no one': active sites without patients (existing sites kept open by
+    `sites.existing: locked`, or opened for a KOL or a limit), which an executive would
+    otherwise read as treating."""
+    if not {"active", "patients_per_year"} <= set(sites.columns):
+        return ""
+    idle = sum(1 for a, p in zip(sites["active"], sites["patients_per_year"], strict=True)
+               if truthy(a) and num(p) <= 1e-6)
+    return f"; {idle} of them treat no one" if idle else ""
+
+
+def _working_capital_words(fin: pd.DataFrame, k: dict[str, float]) -> str:
+    """What the working-capital tile holds, in its parts: the manufacturer's receivables
+    under the payment terms are most of it (a just-in-time dose is billed too), its own stock
+    is usually a small part, and sites count only stock beyond what they owe."""
+    stock = 0.0
+    if {"title_holder", "avg_inventory_value_usd"} <= set(fin.columns):
+        own = fin["title_holder"].map(text) == "manufacturer"
+        stock = float(sum(num(v) for v in fin.loc[own, "avg_inventory_value_usd"]))
+    receivables = max(k.get("working_capital_manufacturer_usd", 0.0) - stock, 0.0)
+    at_sites = k.get("working_capital_site_usd", 0.0)
+    words = (f"working capital: {fmt_usd(receivables)} receivables under payment terms, "
+             f"{fmt_usd(stock)} the manufacturer's stock")
+    return words + (f", {fmt_usd(at_sites)} sites' stock beyond what they owe"
+                    if at_sites >= 0.5 else "")
 
 
 def top_unserved(result: Results, n: int = 4) -> str:
@@ -614,7 +641,7 @@ def _more_names(rest: list[tuple[float, str, str, int]], limit: int = MORE_CHARS
             + (f" and {left} others (all in details)" if left else ""))
 
 
-def _active_facilities(result: Results) -> list[tuple[float, str, str, int]]:
+def _active_facilities(result: Results) -> list[tuple[float, str, str, frozenset[str]]]:
     """(USD a year, name, role, sites served) of every active hub and partner."""
     rows = []
     for kind, role in (("hubs", "3PL hub"), ("partners", "Partner")):
@@ -624,7 +651,7 @@ def _active_facilities(result: Results) -> list[tuple[float, str, str, int]]:
         for r in t[[truthy(v) for v in t["active"]]].to_dict("records"):
             served = split_list(r.get("sites_served") or r.get("sites_linked"))
             rows.append((yearly_cost(r, kind), text(r.get("name")), role,
-                         len(served)))
+                         frozenset(served)))
     return rows
 
 
@@ -649,11 +676,12 @@ def facility_list(result: Results, n: int = FACILITY_ROWS) -> str:
     elif rest:  # a partner in the rows below costlier hubs: not "the costliest" any more
         head = f"<h2>Active hubs and partners: {len(shown)} of {len(rows)}</h2>"
     body = [f"<tr><td>{_esc(name)}</td><td>{role}</td><td class='n'>{_esc(fmt_usd(cost))}</td>"
-            f"<td class='n'>{sites}</td></tr>" for cost, name, role, sites in shown]
+            f"<td class='n'>{len(sites)}</td></tr>" for cost, name, role, sites in shown]
     if rest:
         body.append(f"<tr class='note'><td colspan='2'>{_esc(_more_names(rest))}</td>"
                     f"<td class='n'>{_esc(fmt_usd(sum(r[0] for r in rest)))}</td>"
-                    f"<td class='n'>{sum(r[3] for r in rest)}</td></tr>")
+                    # a site two of them serve is one site
+                    f"<td class='n'>{len(frozenset().union(*(r[3] for r in rest)))}</td></tr>")
     return (f"{head}<table class='compact'><thead><tr><th>Active hub or partner</th>"
             "<th>Role</th><th class='n'>Cost/yr</th><th class='n'>Sites</th></tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")

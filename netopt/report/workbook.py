@@ -64,12 +64,14 @@ HEADER_FONT = Font(bold=True, color="FFFFFF")
 _RULES: list[tuple[str, str, str]] = [
     (r"^(latitude|longitude)$", "deg", COORD),
     (r"^utilisation$", "share", PCT),
-    (r"^(usd_per_year)$", "USD/yr", USD),
+    (r"usd_per_year$", "USD/yr", USD),
     (r"usd_per_dose$", "USD/dose", USD),
     (r"usd_per_patient$", "USD/patient", USD),
-    (r"(usd_per_shipment|^cost)$", "USD/shipment", USD_CENTS),
+    (r"(usd_per_shipment|^cost|_leg_cost_usd)$", "USD/shipment", USD_CENTS),
     (r"^population$", "people", INT),
-    (r"^(patients|capacity_patients)", "patients/yr", DEC2),
+    (r"^(patients|capacity_patients)|patients_per_year$", "patients/yr", DEC2),
+    (r"^(stock_level|avg_inventory)_doses$", "doses", DEC1),
+    (r"_(writeoff|expired)_doses$", "doses/yr", DEC1),
     (r"doses_per_patient$", "doses/patient", DEC1),
     (r"^doses_per_shipment", "doses/shipment", DEC1),
     (r"^shipments_per_patient_year$", "shipments/patient/yr", DEC1),
@@ -103,7 +105,7 @@ def column_spec(column: str) -> tuple[str, str | None]:
 
 #: unit-bearing suffixes dropped from the words of a header (the unit follows in brackets)
 _SUFFIXES = re.compile(r"_(usd_per_year|usd_per_dose|usd_per_patient|usd_per_shipment|usd|"
-                       r"per_year|km|hours|days|pct|deg)$")
+                       r"per_year|doses|km|hours|days|pct|deg)$")
 _WORDS = {"id": "id", "kpi": "KPI", "kol": "KOL", "kols": "KOLs", "usd": "USD", "pct": "%",
           "avg": "average", "wc": "working capital", "cogs": "cost of goods"}
 #: count columns (whole numbers whatever their dtype)

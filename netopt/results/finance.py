@@ -203,7 +203,9 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
     lead = float(option["lead_days"]) if option is not None else math.nan
     stock = math.isfinite(life)
     pooled = stock and policy in DEPOT and cfg.pooled_depots
-    point = DEPOT[policy] if pooled else "site" if stock else "none"
+    # where the doses wait: a hub's or partner's stock sits there even when it is sized for
+    # this site alone (`finance.pooled_depots: false`); only pooled stock names its depot
+    point = (DEPOT.get(policy, "site") if stock else "none")
     out = {"row": "site", "site_id": sid, "site_name": site["name"], "state": site["state"],
            "product_id": pid, "policy": policy,
            "title_holder": t.title_holder if t is not None else "manufacturer",
@@ -232,7 +234,11 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
             if hi > lo else c_lo
         out["exact_cost_usd"] = cost
     else:
-        econ = evaluate(t, prod, patients, 0.0, 0.0, cfg.cost_of_capital, cfg.seed)
+        # nothing is stocked (an autologous product, or a route priced per patient): the
+        # doses are scheduled per patient as just-in-time ones are, whatever the option's
+        # name, so their economics are just-in-time's (fill rate 1, nothing on hand)
+        econ = evaluate(t._replace(policy=JIT), prod, patients, 0.0, 0.0,
+                        cfg.cost_of_capital, cfg.seed)
     fields = econ_fields(econ, prod)
     cogs = float(prod["cogs_usd_per_dose"])
     out.update(fields)
