@@ -199,7 +199,8 @@ def test_compare_bars_show_ordering_in_its_parts(folder: Path, compared: Path) -
         assert min(segments) == pytest.approx(rows["ordering_shipping_saved_usd"][0], abs=0.01)
         assert "Ordering and inventory" not in body
     for words in ("Inventory holding</b>: storing doses", "Expired doses</b>: doses that",
-                  "Capital charge on stock</b>: cost of capital", "Replenishment shipments</b>: bulk",
+                  "Capital charge on stock</b>: cost of capital",
+                  "Replenishment shipments</b>: bulk",
                   "Saving: per-patient shipping avoided</b>: the per-patient deliveries"):
         assert words in page, words
     # the one-pager's cost chart draws the same parts (the compare legend names them)
