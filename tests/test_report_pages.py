@@ -628,8 +628,10 @@ def test_crowded_report_still_prints_on_one_page(folder: Path, tmp_path: Path) -
 
 def test_usd_keeps_the_hundreds_under_ten_thousand() -> None:
     """A dose's price or cost of goods is a few thousand dollars: $4,500 is not "$4 k"."""
-    assert [fmt_usd(v) for v in (4_500, 1_200, -2_500, 9_940, 9_960, 58_364, 950, 1.5e6)] == [
-        "$4.5 k", "$1.2 k", "-$2.5 k", "$9.9 k", "$10 k", "$58 k", "$950", "$1.5 M"]
+    assert [fmt_usd(v) for v in (4_500, 1_200, -2_500, 9_940, 9_960, 58_364, 950, 1.5e6,
+                                 1_000, 3_020)] == [
+        "$4.5 k", "$1.2 k", "-$2.5 k", "$9.9 k", "$10 k", "$58 k", "$950", "$1.5 M", "$1 k",
+        "$3 k"]
 
 
 def test_working_capital_tile_says_it_is_mostly_receivables() -> None:
@@ -642,10 +644,9 @@ def test_working_capital_tile_says_it_is_mostly_receivables() -> None:
                         "avg_inventory_value_usd": [500_000.0, 230_000.0, 30_000.0, 90_000.0]})
     k = {"working_capital_manufacturer_usd": 338_130_000.0, "working_capital_site_usd": 0.0}
     assert _working_capital_words(fin, k) == (
-        "working capital: $337.4 M receivables under payment terms, $730 k the "
-        "manufacturer's stock")
-    k["working_capital_site_usd"] = 40_000.0
-    assert _working_capital_words(fin, k).endswith(", $40 k sites' stock beyond what they owe")
+        "working capital: $337.4 M receivables, $730 k stock")
+    k["working_capital_site_usd"] = 40_000.0  # sites' stock beyond what they owe
+    assert _working_capital_words(fin, k).endswith(", $40 k at sites")
 
 
 def test_sites_tile_counts_the_active_sites_that_treat_no_one() -> None:
@@ -653,7 +654,7 @@ def test_sites_tile_counts_the_active_sites_that_treat_no_one() -> None:
 
     sites = pd.DataFrame({"active": [True, True, True, False],
                           "patients_per_year": [0.0, 0.3, 12.0, 0.0]})
-    assert _idle_words(sites) == "; 1 of them treat no one"
+    assert _idle_words(sites) == "; 1 treat no one"
     assert _idle_words(sites.assign(patients_per_year=1.0)) == ""
 
 

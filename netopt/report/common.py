@@ -156,8 +156,8 @@ def fmt_usd(value: float) -> str:
         return f"{sign}${a / 1e6:,.1f} M"
     if a >= 9.95e3:
         return f"{sign}${a / 1e3:,.0f} k"
-    if a >= 1e3:
-        return f"{sign}${a / 1e3:,.1f} k"
+    if a >= 1e3:  # "$4.5 k", and "$1 k" for a round thousand
+        return f"{sign}${a / 1e3:,.1f}".removesuffix(".0") + " k"
     return f"{sign}${a:,.0f}"
 
 

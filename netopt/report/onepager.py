@@ -554,14 +554,14 @@ def _kpi_tiles(result: Results, finance_href: str | None = None) -> str:
 
 
 def _idle_words(sites: pd.DataFrame) -> str:
-    """'; 7 of them treat no one': active sites without patients (existing sites kept open by
+    """'; 7 treat no one': active sites without patients (existing sites kept open by
     `sites.existing: locked`, or opened for a KOL or a limit), which an executive would
     otherwise read as treating."""
     if not {"active", "patients_per_year"} <= set(sites.columns):
         return ""
     idle = sum(1 for a, p in zip(sites["active"], sites["patients_per_year"], strict=True)
                if truthy(a) and num(p) <= 1e-6)
-    return f"; {idle} of them treat no one" if idle else ""
+    return f"; {idle} treat no one" if idle else ""
 
 
 def _working_capital_words(fin: pd.DataFrame, k: dict[str, float]) -> str:
@@ -574,10 +574,8 @@ def _working_capital_words(fin: pd.DataFrame, k: dict[str, float]) -> str:
         stock = float(sum(num(v) for v in fin.loc[own, "avg_inventory_value_usd"]))
     receivables = max(k.get("working_capital_manufacturer_usd", 0.0) - stock, 0.0)
     at_sites = k.get("working_capital_site_usd", 0.0)
-    words = (f"working capital: {fmt_usd(receivables)} receivables under payment terms, "
-             f"{fmt_usd(stock)} the manufacturer's stock")
-    return words + (f", {fmt_usd(at_sites)} sites' stock beyond what they owe"
-                    if at_sites >= 0.5 else "")
+    words = f"working capital: {fmt_usd(receivables)} receivables, {fmt_usd(stock)} stock"
+    return words + (f", {fmt_usd(at_sites)} at sites" if at_sites >= 0.5 else "")
 
 
 def top_unserved(result: Results, n: int = 4) -> str:
