@@ -290,7 +290,18 @@ CASES: list[Case] = [
     Case("required_blank", (cell("products", 2, "name", ""),),
          (E(PRODUCTS, 2, "name", "required value is blank"),)),
     Case("required_nan", (cell("zones", 2, "latitude", "NaN"),),
-         (E(ZONES, 2, "latitude", "required value is blank (found 'NaN')"),)),
+         (E(ZONES, 2, "latitude", "required value is blank ('NaN' reads as blank) "
+            "(found 'NaN')"),)),
+    # 'NA' in an optional cell is a blank, said once per column: a hub's status 'NA' would
+    # otherwise turn the existing hub into a candidate without a word
+    Case("optional_na_reads_as_blank", (cell("hubs", 2, "status", "NA"),),
+         (W(HUBS, 2, "status", "'NA' reads as a blank cell", "default ('candidate') applies",
+            "(found 'NA')"),), exit_code=0),
+    # a misspelt optional column is not ignored: its real column would take its default
+    Case("optional_column_typo",
+         (replace_text("products", "handling_buffer_hours", "handling_bufer_hours"),),
+         (E(PRODUCTS, 1, "handling_bufer_hours", "did you mean 'handling_buffer_hours'?",
+            "its default would apply to every row"),)),
     Case("latitude_out_of_range", (cell("sites", 3, "latitude", "95"),),
          (E(SITES, 3, "latitude", "expected a number <= 90 (found '95')"),)),
     Case("longitude_out_of_range", (cell("hubs", 2, "longitude", "-190"),),
@@ -447,6 +458,33 @@ CASES: list[Case] = [
           - p1
           - p9
         """),), (E(MODEL, 4, "products", "product not in the products table (found 'p9')"),)),
+    Case("yaml_products_empty", (model("dataset: tiny\nproducts: []\n"),),
+         (E(MODEL, 2, "products", "names no product", "leave 'products' out"),)),
+    Case("yaml_product_twice", (model("""
+        dataset: tiny
+        products:
+          - p1
+          - p1
+        """),), (E(MODEL, 4, "products", "product listed twice (found 'p1')"),)),
+    Case("yaml_excluded_site_locked_open", (cell("sites", 3, "status", "excluded"), model("""
+        dataset: tiny
+        sites:
+          lock_open: [S2]
+        """)), (E(MODEL, 3, "sites.lock_open", "is excluded (sites.csv status)",
+                  "(found 'S2')"),)),
+    Case("yaml_finance_policies_leave_a_product_without_option", (
+        write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
+                    b"returnable_fraction,return_window_days,restocking_fee_pct,"
+                    b"order_lead_time_hours,review_period_days,target_fill_rate,"
+                    b"holding_cost_usd_per_dose_day\n"
+                    b"p1,jit_per_patient,manufacturer,30,0,0,0,40,7,0.95,5\n"),
+        model("""
+            dataset: tiny
+            finance:
+              policies: [held_at_hub]
+            """)),
+         (E(MODEL, 3, "finance.policies", "leaves product p1 without an ordering option",
+            "offers it jit_per_patient"),)),
     Case("yaml_unknown_site_locked_open", (model("""
         dataset: tiny
         sites:

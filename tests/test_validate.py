@@ -75,7 +75,8 @@ def test_composite_key_duplicates_without_the_optional_key_column() -> None:
 def test_blank_or_nan_in_required_column(blank: str) -> None:
     _, problems = parse_table(TABLES["zones"], raw("zones", [zone("Z1", population=blank)]))
     assert where(problems) == [(2, "population")]
-    assert problems[0].message == "required value is blank"
+    assert problems[0].message == "required value is blank" + (
+        f" ({blank!r} reads as blank)" if blank else "")
 
 
 def test_blank_optional_column_takes_default() -> None:
@@ -84,6 +85,19 @@ def test_blank_optional_column_takes_default() -> None:
     typed, problems = parse_table(TABLES["kols"], raw("kols", [row]))
     assert problems == []
     assert typed.loc[0, "weight"] == 1.0
+
+
+def test_missing_markers_in_an_optional_column_take_its_default_with_one_warning() -> None:
+    """'NA' and 'nan' in an optional column are blanks (tools write them for a missing
+    value), so the default applies, and the user is told once for the column, at its first
+    such row, with how many more."""
+    rows = [{"kol_id": f"K{i}", "name": "Dr", "therapeutic_area": "onc", "site_id": "S1",
+             "weight": w} for i, w in enumerate(["2", "NA", "", "nan"])]
+    typed, problems = parse_table(TABLES["kols"], raw("kols", rows))
+    assert typed["weight"].tolist() == [2.0, 1.0, 1.0, 1.0]
+    assert where(problems) == [(3, "weight")] and problems[0].severity == "warning"
+    assert problems[0].message.startswith("'NA' reads as a blank cell and 1 more row(s): the "
+                                          "column's default (1.0) applies")
 
 
 @pytest.mark.parametrize(("text", "message"), [

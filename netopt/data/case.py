@@ -341,10 +341,17 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
         return problems
     known = products["product_id"].tolist()
     scope = config.products if config.products is not None else known
+    if config.products is not None and not config.products:
+        problems.append(Problem(*loaded.where("products"), "products",
+                                "names no product: list at least one, or leave 'products' "
+                                "out for every product of the dataset", "[]"))
     for j, pid in enumerate(scope):
         if pid not in known:
             problems.append(Problem(*loaded.where("products", j), "products",
                                     "product not in the products table", pid))
+        elif pid in scope[:j]:
+            problems.append(Problem(*loaded.where("products", j), "products",
+                                    "product listed twice", pid))
     plants = tables.get("plants")
     if plants is not None:
         made = {p for items in plants["products"] for p in items}
@@ -372,10 +379,18 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
     for kind, key in (("sites", "site_id"), ("hubs", "hub_id"), ("partners", "partner_id")):
         settings = getattr(config, kind)
         ids = set(tables[kind][key]) if kind in tables else set()
+        table = tables.get(kind)
+        excluded = set(table.loc[table["status"] == "excluded", key]) \
+            if table is not None and "status" in table.columns else set()
         for j, sid in enumerate(settings.lock_open):
             if sid not in ids:
                 problems.append(Problem(*loaded.where(kind, "lock_open", j),
                                         f"{kind}.lock_open", f"unknown {key}", sid))
+            elif sid in excluded:
+                problems.append(Problem(*loaded.where(kind, "lock_open", j),
+                                        f"{kind}.lock_open", f"is excluded ({kind}.csv status): "
+                                        "it cannot also be forced open; drop one of the two",
+                                        sid))
         if (settings.min_active is not None and settings.max_active is not None
                 and settings.min_active > settings.max_active):
             problems.append(Problem(*loaded.where(kind, "min_active"), f"{kind}.min_active",
@@ -515,6 +530,16 @@ def _check_policies(tables: dict[str, pd.DataFrame], files: dict[str, str],
             problems.append(Problem(file, None, "product_id",
                                     f"product {pid} has no ordering option (add at least a "
                                     "jit_per_patient row)", pid))
+    if config.finance.policies is not None:
+        allowed = set(config.finance.policies)
+        for pid in products["product_id"]:
+            options = set(policies.loc[policies["product_id"] == pid, "policy"])
+            if pid in scope and options and not options & allowed:
+                problems.append(Problem(
+                    *loaded.where("finance", "policies"), "finance.policies",
+                    f"leaves product {pid} without an ordering option (policies.csv offers it "
+                    f"{', '.join(sorted(options))}): its patients could not be served",
+                    str(config.finance.policies)))
     for j, policy in enumerate(config.finance.policies or []):
         if policy not in set(policies["policy"]):
             problems.append(Problem(*loaded.where("finance", "policies", j),

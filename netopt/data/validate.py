@@ -110,8 +110,15 @@ def parse_table(spec: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]
     frame = raw.frame
     file = raw.file
     unknown = [c for c in frame.columns if c not in spec.names]
+    absent = [c for c in spec.names if c not in frame.columns]
     for name in unknown:
         label = "an unnamed column" if name.startswith("Unnamed") or not name else "column"
+        meant = difflib.get_close_matches(name, absent, n=1, cutoff=TYPO_CUTOFF)
+        if meant:  # a typo: ignoring it would apply the real column's default everywhere
+            problems.append(Problem(file, 1, name, f"column not in the '{spec.name}' schema; "
+                                    f"did you mean '{meant[0]}'? (that column is missing, so "
+                                    "its default would apply to every row)"))
+            continue
         problems.append(Problem(file, 1, name, f"{label} not in the '{spec.name}' schema; "
                                 "it is ignored", severity="warning"))
     if len(frame) == 0 and not spec.allow_empty:
@@ -125,12 +132,16 @@ def parse_table(spec: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]
             out[col.name] = _default_series(col, len(frame))
             continue
         values: list[object] = []
+        markers: list[tuple[int, str]] = []  # (row, text) of optional cells written as missing
         for i, text in enumerate(frame[col.name].tolist()):
             text = "" if text is None else str(text)
-            if text == "" or text.lower() in ("nan", "na", "n/a", "null", "none"):
+            if text == "" or text.lower() in MISSING_MARKERS:
                 if col.required:
-                    problems.append(Problem(file, _row(i), col.name,
-                                            "required value is blank", text))
+                    problems.append(Problem(file, _row(i), col.name, "required value is blank"
+                                            + (f" ({text!r} reads as blank)" if text else ""),
+                                            text))
+                elif text:
+                    markers.append((_row(i), text))
                 values.append(_default_value(col))
                 continue
             value, err = _parse_cell(col, text)
@@ -138,10 +149,35 @@ def parse_table(spec: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]
                 problems.append(Problem(file, _row(i), col.name, err, text))
                 value = _default_value(col)
             values.append(value)
+        if markers:
+            problems.append(_missing_markers(file, col, markers))
         out[col.name] = _series(col, values)
     typed = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
     problems += _duplicate_keys(spec, typed, file, frame)
     return typed, problems
+
+
+#: how alike (difflib ratio) an unknown column must be to a missing one to be taken for a
+#: typo of it: 'handling_bufer_hours' is 0.98 from 'handling_buffer_hours', 'notes' far
+#: from any
+TYPO_CUTOFF = 0.85
+#: what spreadsheets and data tools write for a missing value: read as a blank cell
+MISSING_MARKERS = ("nan", "na", "n/a", "null", "none")
+
+
+def _missing_markers(file: str, col: Column, markers: list[tuple[int, str]]) -> Problem:
+    """One warning per column for optional cells written as 'NA', 'nan', 'None'...: they read
+    as blank, so the column's default applies, which the user should see (a hub's status
+    'NA' would otherwise turn an existing hub into a candidate without a word)."""
+    row, text = markers[0]
+    default = _default_value(col)
+    empty = default is None or (isinstance(default, str | tuple | list) and not default) or (
+        isinstance(default, float) and math.isnan(default))
+    shown = "blank" if empty else repr(default)
+    more = f" and {len(markers) - 1} more row(s)" if len(markers) > 1 else ""
+    return Problem(file, row, col.name, f"{text!r} reads as a blank cell{more}: the column's "
+                   f"default ({shown}) applies; leave the cell empty to say so, or give the "
+                   "value", text, severity="warning")
 
 
 def _default_value(col: Column) -> object:
