@@ -458,6 +458,21 @@ CASES: list[Case] = [
           - p1
           - p9
         """),), (E(MODEL, 4, "products", "product not in the products table (found 'p9')"),)),
+    # counts no network can meet: said by validate, not left to an infeasible solve
+    Case("yaml_max_active_below_the_locked_sites", (model("""
+        dataset: tiny
+        sites:
+          max_active: 0
+        """),), (E(MODEL, 3, "sites.max_active", "1 of the sites must stay active",
+                   "existing sites are locked open", "(found '0')"),)),
+    Case("yaml_min_active_above_the_hubs", (model("""
+        dataset: tiny
+        hubs:
+          min_active: 2
+        """),), (E(MODEL, 3, "hubs.min_active", "only 1 of the hubs may be active",
+                   "(found '2')"),)),
+    Case("yaml_time_limit_infinite", (model("dataset: tiny\nsolver:\n  time_limit: .inf\n"),),
+         (E(MODEL, 3, "solver.time_limit", "finite number"),)),
     Case("yaml_products_empty", (model("dataset: tiny\nproducts: []\n"),),
          (E(MODEL, 2, "products", "names no product", "leave 'products' out"),)),
     Case("yaml_product_twice", (model("""

@@ -135,6 +135,7 @@ def test_command_lists_print_each_summary_as_one_sentence() -> None:
 @pytest.mark.parametrize(("args", "words"), [
     (["--time-limit", "0"], "'--time-limit': 0: give seconds above 0"),
     (["--time-limit", "-5"], "'--time-limit': -5: give seconds above 0"),
+    (["--time-limit", "inf"], "'--time-limit': inf: give a finite number of seconds"),
     (["--gap", "-1"], "'--gap': -1: give a share from 0 to 1"),
     (["--gap", "5"], "'--gap': 5: give a share from 0 to 1"),
     (["--threads", "0"], "'--threads'"),

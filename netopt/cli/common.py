@@ -7,6 +7,7 @@ Exit codes: 0 ok, 2 invalid input, 3 infeasible model, 4 no network within the t
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -42,6 +43,9 @@ def positive_seconds(value: float | None) -> float | None:
     with the option's name)."""
     if value is not None and not value > 0:
         raise typer.BadParameter(f"{value:g}: give seconds above 0")
+    if value is not None and math.isinf(value):  # every stage's share of it would be too
+        raise typer.BadParameter(f"{value:g}: give a finite number of seconds (a long run: "
+                                 "3600)")
     return value
 
 

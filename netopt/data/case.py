@@ -396,12 +396,40 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
             problems.append(Problem(*loaded.where(kind, "min_active"), f"{kind}.min_active",
                                     "min_active exceeds max_active",
                                     str(settings.min_active)))
+        problems += _counts_that_cannot_be_met(kind, key, table, settings, config, loaded)
     transport = tables.get("transport")
     if transport is not None and len(transport) == 0:
         problems.append(Problem(files["transport"], None, None, "no transport mode"))
     problems += _check_policies(tables, files, config, loaded)
     problems += _check_timeline(tables, files, config, loaded)
     return problems
+
+
+def _counts_that_cannot_be_met(kind: str, key: str, table: pd.DataFrame | None,
+                               settings, config: ModelConfig,  # noqa: ANN001
+                               loaded: LoadedModel) -> list[Problem]:
+    """max_active below what must stay open (locked existing sites, lock_open), or
+    min_active above what may open at all (every row not excluded): no network meets either,
+    so say so here rather than as an infeasible solve."""
+    if table is None or "status" not in table.columns:
+        return []
+    status = dict(zip(table[key], table["status"], strict=True))
+    must = {i for i in settings.lock_open if i in status}
+    if kind == "sites" and config.sites.existing == "locked":
+        must |= {i for i, st in status.items() if st == "existing"}
+    may = {i for i, st in status.items() if st != "excluded"}
+    out = []
+    if settings.max_active is not None and len(must) > settings.max_active:
+        why = "existing sites are locked open (sites.existing) or in lock_open" \
+            if kind == "sites" else "are in lock_open"
+        out.append(Problem(*loaded.where(kind, "max_active"), f"{kind}.max_active",
+                           f"{len(must)} of the {kind} must stay active ({why}), more "
+                           "than max_active allows", str(settings.max_active)))
+    if settings.min_active is not None and len(may) < settings.min_active:
+        out.append(Problem(*loaded.where(kind, "min_active"), f"{kind}.min_active",
+                           f"only {len(may)} of the {kind} may be active (the others are "
+                           f"excluded in {kind}.csv)", str(settings.min_active)))
+    return out
 
 
 def _check_incidence(tables: dict[str, pd.DataFrame],

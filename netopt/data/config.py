@@ -181,8 +181,8 @@ class SolverSettings(_Strict):
         description="MILP solver: highs (installed with netopt) or gurobi, cplex, xpress, scip, "
         "cbc when installed (`netopt doctor` lists them; `--solver` overrides).",
     )
-    time_limit: float = Field(60.0, gt=0, description="Wall-clock limit for the solver "
-                              "(seconds).")
+    time_limit: float = Field(60.0, gt=0, allow_inf_nan=False, description="Wall-clock limit "
+                              "for the solver (seconds).")
     mip_gap: float = Field(0.005, ge=0, le=1, description="Relative MIP gap at which the "
                            "solver stops (a share: 0.005 is 0.5 %).")
     threads: int = Field(1, ge=1, description="Solver threads. With 2 or more, a large "
