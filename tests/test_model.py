@@ -408,3 +408,27 @@ def test_a_slow_cryopreserved_lane_never_makes_the_doses_fly_dearer():
         1.1 * (km(L1, H1) + km(H1, S1)), rel=1e-6)
     inbound = prep.inbound_lanes[prep.inbound_lanes["site_id"] == "S1"]
     assert list(inbound["hub_id"]) == ["H1"] and not inbound["needs_cryo"].any()
+
+
+def test_a_plant_short_of_the_doses_is_named_when_no_patient_may_go_unserved():
+    """Tiny's one plant L1 released 0 doses: every p1 patient is unserved, which the settings
+    forbid. The reasons name the plant's shortfall (it read only "capacity or facility
+    limits") and, from the closest network, the plant used to the full."""
+    case = edit(tiny(service__allow_unserved=False), "plants", "L1", capacity_doses_per_year=0.0)
+    with pytest.raises(Infeasible) as err:
+        solve_case(case)
+    patients = float(prepare(case).demand["patients"].sum())
+    assert (f"plants: p1 needs {patients:,.0f} doses/yr but the plants that make it (L1) "
+            "release at most 0") in err.value.reasons
+    assert "limits used to the full where patients go unserved: plant L1 releases its " \
+        "capacity of 0 doses/yr" in err.value.reasons
+
+
+def test_a_site_count_that_leaves_patients_unserved_is_named():
+    """sites.max_active 0 with existing sites closable: a valid setting that serves nobody.
+    The diagnosis names the count as the limit reached."""
+    case = tiny(service__allow_unserved=False, sites__existing="closable", sites__max_active=0)
+    with pytest.raises(Infeasible) as err:
+        solve_case(case)
+    assert ("limits used to the full where patients go unserved: sites.max_active = 0 is "
+            "reached") in err.value.reasons

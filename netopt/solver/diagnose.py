@@ -78,6 +78,8 @@ def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:
     if "unserved" in slacks:
         unserved = {k: v.value or 0.0 for k, v in slacks["unserved"].items()}
         reasons += _unserved_reasons(prep, unserved)
+        if any(v > TOL for v in unserved.values()):
+            reasons += _limits_at_bound(m, prep)
     if "service_level" in slacks:
         svc = prep.case.config.service
         total = prep.demand.groupby("product_id")["patients"].sum()
@@ -127,7 +129,45 @@ def _static_reasons(prep: Prepared) -> list[str]:
         if cap is not None and n > cap:
             why = " (existing sites are locked open: sites.existing)" if kind == "sites" else ""
             out.append(f"{kind}.max_active = {cap} but {n} {kind} are locked open{why}")
+    if not cfg.service.allow_unserved:
+        out += _plant_shortfalls(prep)
     return out
+
+
+def _plant_shortfalls(prep: Prepared) -> list[str]:
+    """A product whose plants together cannot release the doses its patients need: no
+    network serves them all (plants shared by several products make it tighter still)."""
+    doses = prep.demand.groupby("product_id")["patients"].sum() \
+        * prep.products["doses_per_patient"].astype(float)
+    out = []
+    for k, need in doses.dropna().items():
+        makers = [pl for pl, items in prep.plants["products"].items() if k in items]
+        cap = float(prep.plants.loc[makers, "capacity_doses_per_year"].astype(float).sum())
+        if need > cap + TOL:
+            out.append(f"plants: {k} needs {need:,.0f} doses/yr but the plants that make it "
+                       f"({', '.join(makers) or 'none'}) release at most {cap:,.0f}")
+    return out
+
+
+def _limits_at_bound(m, prep: Prepared) -> list[str]:  # noqa: ANN001
+    """The capacities and counts the closest network (the elastic model's) uses to the
+    full: where patients go unserved "for capacity or facility limits", these are the limits
+    to relax first (a plant at its doses, sites.max_active reached)."""
+    held = []
+    for pl in getattr(m, "Pl", []):
+        con = m.plant_capacity[pl]
+        used, cap = pyo.value(con.body), float(prep.plants.at[pl, "capacity_doses_per_year"])
+        if used >= cap - max(TOL, 1e-6 * cap):
+            held.append(f"plant {pl} releases its capacity of {cap:,.0f} doses/yr")
+    cfg = prep.case.config
+    for kind in ("sites", "hubs", "partners"):
+        con = getattr(m, f"max_{kind}", None)
+        cap = getattr(cfg, kind).max_active
+        if con is not None and cap is not None and pyo.value(con.body) >= cap - TOL:
+            held.append(f"{kind}.max_active = {cap} is reached")
+    if not held:
+        return []
+    return ["limits used to the full where patients go unserved: " + "; ".join(held)]
 
 
 def _unserved_reasons(prep: Prepared, u: dict) -> list[str]:
