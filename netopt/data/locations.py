@@ -194,7 +194,8 @@ def affiliate_kols(tables: dict[str, pd.DataFrame], places: pd.DataFrame,
         if place is None:
             if site_id == "":
                 problems.append(Problem(files["kols"], i + 2, "site_id",
-                                        "give the KOL's site_id or a location", kol))
+                                        f"KOL {kol} has no site_id and no location: give "
+                                        "one"))
             continue
         if sites is None or len(sites) == 0:
             continue

@@ -65,7 +65,7 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
         return None, [Problem(shown, None, None, "file is empty (no header row)")]
     except pd.errors.ParserError as exc:
         return None, [Problem(shown, _parser_line(str(exc)), None,
-                              f"malformed CSV: {str(exc).strip()}")]
+                              _parser_words(str(exc)))]
     except UnicodeDecodeError as exc:
         return None, [Problem(shown, _bad_utf8_line(file), None,
                               f"file is not UTF-8 text: {exc.reason} (save it as UTF-8)")]
@@ -175,6 +175,19 @@ def unique_names(header: list[object]) -> list[str]:
             name = f"{base}.{n}"
         names.append(name)
     return names
+
+
+def _parser_words(message: str) -> str:
+    """pandas' parser error in the words of a spreadsheet user: a row with more cells than
+    the header (an unquoted comma inside a value), or a quote never closed."""
+    more = re.search(r"Expected (\d+) fields in line \d+, saw (\d+)", message)
+    if more:
+        return (f"malformed CSV: {more.group(2)} cells on this row but {more.group(1)} in the "
+                "header (a comma inside a value needs the value in double quotes)")
+    if "EOF inside string" in message:
+        return ("malformed CSV: a double quote opened on this row is never closed (the rest "
+                "of the file would read as one value)")
+    return f"malformed CSV: {message.strip()}"
 
 
 def _parser_line(message: str) -> int | None:
