@@ -557,6 +557,9 @@ def _check_workbook(folder: Path) -> None:
                         rel_tol=1e-9)
     assert math.isclose(summary["Network cost (cash, USD/yr)"], network, rel_tol=1e-9)
     assert math.isclose(summary["Network cost (cash)"], network, rel_tol=1e-9)
+    # the margin block names its lines as details.html does, not by their term ids
+    assert {"Revenue", "Cost of goods", "Margin"} <= set(summary)
+    assert not {"revenue", "cogs", "margin", "site_fixed"} & set(summary)
     # the chart's lines (ordering and inventory in its parts) add up to the network cost
     head = next(i for i, r in enumerate(sheet) if r[0] == "Network cost by line")
     end = next(i for i, r in enumerate(sheet) if r[0] == "Network cost (cash, USD/yr)")

@@ -44,6 +44,7 @@ from .common import (
     network_cost_lines,
     product_names,
     table,
+    term_label,
     text,
 )
 
@@ -437,7 +438,7 @@ def _summary_sheet(book: _Book, result: Results) -> None:
     lines = margin_lines(result)
     for k, (line, usd) in enumerate(lines, start=1):
         style = "bold" if k == len(lines) else None  # the margin itself
-        book.put(ws, r + k, 1, line, style=style)
+        book.put(ws, r + k, 1, term_label(line), style=style)  # as details.html names it
         book.put(ws, r + k, 2, usd, USD, style=style)
     ws.freeze_panes("A2")
     for col, width in enumerate((42, 22, 16)):
