@@ -378,8 +378,8 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
                     f"is about {expected:.0f} doses", str(doses), severity="warning"))
     for kind, key in (("sites", "site_id"), ("hubs", "hub_id"), ("partners", "partner_id")):
         settings = getattr(config, kind)
-        ids = set(tables[kind][key]) if kind in tables else set()
         table = tables.get(kind)
+        ids = set(table[key]) if table is not None else set()
         excluded = set(table.loc[table["status"] == "excluded", key]) \
             if table is not None and "status" in table.columns else set()
         for j, sid in enumerate(settings.lock_open):

@@ -205,7 +205,7 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
     pooled = stock and policy in DEPOT and cfg.pooled_depots
     # where the doses wait: a hub's or partner's stock sits there even when it is sized for
     # this site alone (`finance.pooled_depots: false`); only pooled stock names its depot
-    point = (DEPOT.get(policy, "site") if stock else "none")
+    point = DEPOT.get(policy, "site") if stock else "none"
     out = {"row": "site", "site_id": sid, "site_name": site["name"], "state": site["state"],
            "product_id": pid, "policy": policy,
            "title_holder": t.title_holder if t is not None else "manufacturer",
