@@ -592,6 +592,10 @@ CASES: list[Case] = [
          (W(INCIDENCE, 2, "state", "no zone is in this state (zones.state), so the rate is not "
             "used; did you mean 'PA'? (found 'Pa')"),
           W(INCIDENCE, 3, "state", "no zone is in this state", "(found 'TX')")), exit_code=0),
+    Case("warning_price_not_above_cogs", (cell("products", 2, "price_usd_per_dose", "100000"),
+                                          cell("products", 2, "cogs_usd_per_dose", "150,000")),
+         (W(PRODUCTS, 2, "price_usd_per_dose", "not above COGS (150,000 USD/dose)",
+            "will treat none of this product's patients", "(found '100,000')"),), exit_code=0),
     # -- a warning about a value an edit wrote points at the edit
     Case("yaml_edit_sets_area_typo", (model("""
         dataset: tiny

@@ -14,7 +14,13 @@ from netopt.data.io import load_model
 from netopt.data.problems import InputError, Problem, errors
 from netopt.data.schema import TABLES, format_bound
 from netopt.data.tables import RawTable, read_text_table
-from netopt.data.validate import check_areas, check_references, parse_number, parse_table
+from netopt.data.validate import (
+    check_areas,
+    check_margins,
+    check_references,
+    parse_number,
+    parse_table,
+)
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny"
 
@@ -587,3 +593,20 @@ def test_a_column_named_twice_in_the_header_is_an_error(tmp_path: Path) -> None:
     assert frame is None
     assert [(p.row, p.column) for p in problems] == [(1, "population")]
     assert "in the header twice (columns 6 and 7)" in problems[0].message
+
+
+@pytest.mark.parametrize(("price", "cogs", "penalty", "allow_unserved", "warned"), [
+    (100.0, 150.0, math.nan, True, True),     # sold at a loss, nothing forces service
+    (150.0, 150.0, math.nan, True, True),     # no margin either: still nobody is worth it
+    (150.1, 150.0, math.nan, True, False),    # any positive margin is a reason to serve
+    (100.0, 150.0, 5e5, True, False),         # the user priced an untreated patient
+    (100.0, 150.0, math.nan, False, False),   # every patient must be served anyway
+])
+def test_a_product_not_worth_serving_is_warned_only_when_nothing_makes_it_served(
+        price: float, cogs: float, penalty: float, allow_unserved: bool, warned: bool) -> None:
+    products = pd.DataFrame({"price_usd_per_dose": [500.0, price],
+                             "cogs_usd_per_dose": [100.0, cogs],
+                             "unserved_penalty_usd_per_patient": [math.nan, penalty]})
+    problems = check_margins(products, "products.csv", allow_unserved)
+    assert [(p.row, p.column, p.severity) for p in problems] == (
+        [(3, "price_usd_per_dose", "warning")] if warned else [])

@@ -24,7 +24,14 @@ from .problems import InputError, Problem, errors, sort_problems
 from .schema import TABLES, Column
 from .states import check_states
 from .tables import RawTable
-from .validate import check_areas, check_cadence, check_references, parse_table, split_list
+from .validate import (
+    check_areas,
+    check_cadence,
+    check_margins,
+    check_references,
+    parse_table,
+    split_list,
+)
 
 
 @dataclass
@@ -138,6 +145,8 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     problems += _check_shelf_budget(tables, files)
     if "products" in tables:
         problems += check_cadence(tables["products"], files["products"])
+        problems += check_margins(tables["products"], files["products"],
+                                  loaded.config.service.allow_unserved)
     problems += _check_incidence(tables, files)
     problems += check_states(tables, files)
     problems += check_areas(tables, files, require=loaded.config.kols.mode == "require")

@@ -274,6 +274,30 @@ def check_cadence(products: pd.DataFrame, file: str) -> list[Problem]:
     return problems
 
 
+def check_margins(products: pd.DataFrame, file: str, allow_unserved: bool) -> list[Problem]:
+    """Warn where a product's patients are not worth serving to the model: with the price at
+    or below COGS and no `unserved_penalty_usd_per_patient`, an unserved patient costs its
+    lost margin, which is not positive, while a served one costs logistics. The optimum then
+    leaves every one of them untreated: right for a product sold at a loss, but far more
+    often a price or COGS typed in the wrong unit or column."""
+    if not allow_unserved:
+        return []  # every patient must be served whatever the margin
+    problems = []
+    for i, (price, cogs, penalty) in enumerate(zip(
+            products["price_usd_per_dose"], products["cogs_usd_per_dose"],
+            products["unserved_penalty_usd_per_patient"], strict=True)):
+        if float(price) > float(cogs) or not math.isnan(float(penalty)):
+            continue
+        problems.append(Problem(
+            file, _row(i), "price_usd_per_dose",
+            f"the price is not above COGS ({float(cogs):,.0f} USD/dose) and "
+            "unserved_penalty_usd_per_patient is blank: an untreated patient then costs "
+            "nothing (no margin is lost), so the network will treat none of this product's "
+            "patients; check the price and COGS, or give the penalty",
+            f"{float(price):,.0f}", severity="warning"))
+    return problems
+
+
 # ---------------------------------------------------------------- therapeutic areas
 
 #: how alike two area names must be to call one a likely typo of the other (difflib ratio:
