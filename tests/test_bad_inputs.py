@@ -596,6 +596,14 @@ CASES: list[Case] = [
                                           cell("products", 2, "cogs_usd_per_dose", "150,000")),
          (W(PRODUCTS, 2, "price_usd_per_dose", "not above COGS (150,000 USD/dose)",
             "will treat none of this product's patients", "(found '100,000')"),), exit_code=0),
+    Case("warning_kol_rule_without_kols", (header_only("kols"),
+                                           model("dataset: tiny\nkols:\n  mode: require\n")),
+         (W(MODEL, 3, "kols.mode", "the dataset has no KOLs",
+            "the KOL rule changes nothing", "(found 'require')"),), exit_code=0),
+    Case("warning_kol_coverage_of_weightless_kols", (
+        cell("kols", 2, "weight", "0"), model("dataset: tiny\nkols:\n  mode: coverage\n")),
+         (W(MODEL, 3, "kols.mode", "the weights of the 1 KOL(s) in scope sum to 0",
+            "(found 'coverage')"),), exit_code=0),
     # -- a warning about a value an edit wrote points at the edit
     Case("yaml_edit_sets_area_typo", (model("""
         dataset: tiny

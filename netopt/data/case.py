@@ -142,6 +142,7 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     problems += affiliate_kols(tables, placed.places, files)
     problems += _apply_scale_edits(tables, loaded.config.edits, masks, loaded)
     problems += _check_semantics(tables, files, loaded.config, loaded)
+    problems += _check_kol_rule(tables, loaded.config, loaded)
     problems += _check_shelf_budget(tables, files)
     if "products" in tables:
         problems += check_cadence(tables["products"], files["products"])
@@ -439,6 +440,33 @@ def _counts_that_cannot_be_met(kind: str, key: str, table: pd.DataFrame | None,
                            f"only {len(may)} of the {kind} may be active (the others are "
                            f"excluded in {kind}.csv)", str(settings.min_active)))
     return out
+
+
+def _check_kol_rule(tables: dict[str, pd.DataFrame], config: ModelConfig,
+                    loaded: LoadedModel) -> list[Problem]:
+    """A KOL rule that counts no KOL changes nothing: the user asked for a network shaped by
+    their KOLs and would get one that ignores them without a word. That happens when no KOL
+    is in the area of a product in scope, or, for coverage, when their weights sum to 0."""
+    mode = config.kols.mode
+    products, kols = tables.get("products"), tables.get("kols")
+    if mode == "none" or products is None:
+        return []
+    scope = products if config.products is None else \
+        products[products["product_id"].isin(config.products)]
+    areas = set(scope["therapeutic_area"])
+    counted = kols[kols["therapeutic_area"].isin(areas)] if kols is not None else None
+    if counted is None or len(counted) == 0:
+        why = ("the dataset has no KOLs (kols.csv is missing or empty)"
+               if kols is None or len(kols) == 0 else
+               f"none of the {len(kols)} KOL(s) is in the therapeutic area of a product in "
+               f"scope ({', '.join(sorted(areas))})")
+    elif mode == "coverage" and float(counted["weight"].sum()) <= 0:
+        why = f"the weights of the {len(counted)} KOL(s) in scope sum to 0 (kols.csv weight)"
+    else:
+        return []
+    return [Problem(*loaded.where("kols", "mode"), "kols.mode",
+                    f"{why}, so the KOL rule changes nothing in the network", mode,
+                    severity="warning")]
 
 
 def _check_incidence(tables: dict[str, pd.DataFrame],
