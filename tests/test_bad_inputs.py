@@ -604,6 +604,9 @@ CASES: list[Case] = [
         cell("kols", 2, "weight", "0"), model("dataset: tiny\nkols:\n  mode: coverage\n")),
          (W(MODEL, 3, "kols.mode", "the weights of the 1 KOL(s) in scope sum to 0",
             "(found 'coverage')"),), exit_code=0),
+    Case("warning_product_without_patients", (cell("products", 2, "incidence_per_100k", "0"),),
+         (W(PRODUCTS, 2, "incidence_per_100k", "no patients a year in scope",
+            "shapes nothing in the network", "(found '0')"),), exit_code=0),
     # -- a warning about a value an edit wrote points at the edit
     Case("yaml_edit_sets_area_typo", (model("""
         dataset: tiny

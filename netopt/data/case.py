@@ -153,11 +153,11 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     problems += check_areas(tables, files, require=loaded.config.kols.mode == "require")
     if errors(problems):
         return None, _warnings_at_edits(problems, files, masks, loaded)
-    problems = _warnings_at_edits(problems, files, masks, loaded)
     scoped = _scope_products(tables, loaded.config)
     case = Case(loaded.config, scoped, loaded.path, loaded.dataset_path,
                 places=placed.places)
-    return case, problems
+    problems += _products_without_patients(case, tables["products"], files["products"])
+    return case, _warnings_at_edits(problems, files, masks, loaded)
 
 
 def _gazetteer_zones(raw: dict[str, RawTable], loaded: LoadedModel) -> list[Problem]:
@@ -440,6 +440,19 @@ def _counts_that_cannot_be_met(kind: str, key: str, table: pd.DataFrame | None,
                            f"only {len(may)} of the {kind} may be active (the others are "
                            f"excluded in {kind}.csv)", str(settings.min_active)))
     return out
+
+
+def _products_without_patients(case: Case, products: pd.DataFrame,
+                               file: str) -> list[Problem]:
+    """A product in scope with no patients a year shapes nothing: most often an incidence
+    left at 0, a state-rate table that misses every zone, or a zone population of 0."""
+    patients = case.patients_by_product()
+    rows = {pid: i for i, pid in enumerate(products["product_id"])}
+    return [Problem(file, rows[pid] + 2, "incidence_per_100k",
+                    "no patients a year in scope (incidence x zone population x demand_scale "
+                    "is 0), so this product shapes nothing in the network",
+                    f"{products.at[rows[pid], 'incidence_per_100k']:g}", severity="warning")
+            for pid, n in patients.items() if n <= 0 and pid in rows]
 
 
 def _check_kol_rule(tables: dict[str, pd.DataFrame], config: ModelConfig,
