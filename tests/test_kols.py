@@ -106,3 +106,25 @@ def test_a_kol_minimum_of_zero_patients_is_refused_by_name(tmp_path):
         load_case(model)
     assert "kols.min_patients" in str(err.value) and "k0.yaml" in str(err.value)
     assert "greater than 0" in str(err.value)
+
+
+def test_unreachable_coverage_names_the_share_no_network_reaches_and_why():
+    """K2 at S3 (price ceiling) can never be covered: with K1 and K2 weighted 1 each, at most
+    50 % can be, and the reason names K2's blocked product."""
+    with pytest.raises(Infeasible) as err:
+        solve_case(with_kol(tiny(kols__mode="coverage", kols__min_coverage=1.0), "S3"))
+    (reason,) = [r for r in err.value.reasons if r.startswith("KOL coverage")]
+    assert "of 100% cannot be reached; at most 50% can be" in reason
+    assert "KOL K2 (oncology) at site S3 cannot be covered" in reason and "price" in reason
+
+
+def test_coverage_out_of_reach_of_the_other_rules_names_the_kols_left_out():
+    """K1's site S1 could cover, but 100 patients a year (kols.min_patients) exceed its
+    capacity of 50: no KOL is uncoverable as such, so the closest network's share and the
+    KOL it leaves out are named."""
+    with pytest.raises(Infeasible) as err:
+        solve_case(tiny(kols__mode="coverage", kols__min_coverage=1.0,
+                        kols__min_patients=100.0))
+    (reason,) = [r for r in err.value.reasons if r.startswith("KOL coverage")]
+    assert reason.endswith("the closest network within the other rules covers 0%, "
+                           "leaving out K1 (site S1)")

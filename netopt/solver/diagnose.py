@@ -96,8 +96,7 @@ def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:
             if (v.value or 0.0) > TOL:
                 reasons.append(_kol_reason(prep, m, j))
     if "kol_coverage" in slacks and (slacks["kol_coverage"].value or 0.0) > TOL:
-        reasons.append(f"KOL coverage: weighted coverage of "
-                       f"{prep.case.config.kols.min_coverage:.0%} cannot be reached")
+        reasons.append(_coverage_reason(prep, m))
     if "budget" in slacks and (slacks["budget"].value or 0.0) > TOL:
         over = slacks["budget"].value * 1000
         reasons.append(f"budget: the fixed costs of the cheapest network that meets the other "
@@ -243,6 +242,30 @@ def _kol_reason(prep: Prepared, m, j: str) -> str:
     return f"KOL {j} ({area}) at site {site}{near} cannot be covered: {why}"
 
 
+def _coverage_reason(prep: Prepared, m) -> str:  # noqa: ANN001
+    """Why kols.min_coverage cannot be met: the weighted share no network can reach (KOLs
+    with no site that could cover them, each with its own reason), else the share the
+    closest network reaches and the KOLs it leaves out (their sites could treat, but only by
+    breaking another rule)."""
+    cfg = prep.case.config.kols
+    weight = prep.case.kols.set_index("kol_id")["weight"].astype(float)
+    ids = list(m.KOL)
+    total = float(weight.reindex(ids).sum())
+    never = [j for j in ids if not m.kol_cover_set.get(j)]
+    head = f"KOL coverage: weighted coverage of {cfg.min_coverage:.0%} cannot be reached"
+    if never:
+        most = 1 - float(weight.reindex(never).sum()) / total if total > 0 else 0.0
+        more = f" and {len(never) - MAX_LISTED} more" if len(never) > MAX_LISTED else ""
+        return (f"{head}; at most {most:.0%} can be, because "
+                + "; ".join(_kol_reason(prep, m, j) for j in never[:MAX_LISTED]) + more)
+    left = [j for j in ids if (m.kol_covered[j].value or 0.0) < 0.5]
+    reached = 1 - float(weight.reindex(left).sum()) / total if total > 0 else 0.0
+    listed = ", ".join(f"{j} (site {m.kol_site[j]})" for j in left[:MAX_LISTED])
+    more = f" and {len(left) - MAX_LISTED} more" if len(left) > MAX_LISTED else ""
+    return (f"{head}; the closest network within the other rules covers {reached:.0%}, "
+            f"leaving out {listed}{more}")
+
+
 # ---------------------------------------------------------------- infeasible timelines
 
 
@@ -292,8 +315,7 @@ def _block_reasons(b: pyo.Block) -> list[str]:
     if "kol" in slacks:
         out += [_kol_reason(prep, b, k) for k, v in slacks["kol"].items() if (v.value or 0) > tol]
     if "kol_coverage" in slacks and (slacks["kol_coverage"].value or 0.0) > tol:
-        out.append(f"KOL coverage: weighted coverage of {prep.case.config.kols.min_coverage:.0%}"
-                   " cannot be reached")
+        out.append(_coverage_reason(prep, b))
     if "budget" in slacks and (slacks["budget"].value or 0.0) > tol:
         out.append("budget: the fixed costs of the cheapest network that meets the other "
                    f"requirements exceed budget_fixed_usd by ${slacks['budget'].value * 1000:,.0f}")
