@@ -24,7 +24,7 @@ import pytest
 from netopt.data.case import load_case
 from netopt.report import write_reports
 from netopt.report.basemap import REGIONS, region_of, simplify, state_outlines
-from netopt.report.common import fmt_usd, network_cost_lines, truthy
+from netopt.report.common import fmt_usd, network_cost_lines, truthy, yearly_cost
 from netopt.results.pipeline import solve_case
 from netopt.results.tables import Results, cost_split, ordering_breakdown
 
@@ -632,6 +632,35 @@ def test_usd_keeps_the_hundreds_under_ten_thousand() -> None:
                                  1_000, 3_020)] == [
         "$4.5 k", "$1.2 k", "-$2.5 k", "$9.9 k", "$10 k", "$58 k", "$950", "$1.5 M", "$1 k",
         "$3 k"]
+
+
+def test_an_amount_too_small_to_show_is_not_written_as_zero() -> None:
+    """details.html listed unserved groups of 0.03 patients as "0.0": a row that seemed to
+    have no reason to be there."""
+    from netopt.report.common import fmt_num
+
+    assert [fmt_num(v) for v in (0.0, 0.03, 0.05, 0.049, 12.34, 1234.5)] == [
+        "0.0", "<0.1", "0.1", "<0.1", "12.3", "1,234"]
+    assert fmt_num(0.004, digits=2) == "<0.01"
+
+
+def test_details_list_hubs_and_partners_costliest_first(folder: Path) -> None:
+    """As the one-pager does: the page lists each kind by yearly cost, not by id."""
+    from netopt.report.details import facilities_table
+
+    result = Results.read(folder)
+    hubs = result.tables["hubs"].copy()
+    active = [i for i, a in zip(hubs.index, hubs["active"], strict=True) if truthy(a)]
+    assert len(active) >= 3  # with two, id order would put them in this order too
+    hubs.loc[active[0], "fixed_cost_usd_per_year"] = 9e8  # the first id becomes the costliest
+    hubs.loc[active[-1], "fixed_cost_usd_per_year"] = 8e8
+    html = facilities_table(Results({**result.tables, "hubs": hubs}, result.info,
+                                    result.summary))
+    names = re.findall(r"<tr><td>(.*?)</td><td>3PL hub</td><td class='n'>(.*?)</td>", html)
+    assert [n for n, _ in names[:2]] == [hubs.at[active[0], "name"], hubs.at[active[-1], "name"]]
+    costs = sorted((yearly_cost(r, "hubs") for r in hubs.loc[active].to_dict("records")),
+                   reverse=True)
+    assert [usd for _, usd in names] == [fmt_usd(c) for c in costs]
 
 
 def test_working_capital_tile_says_it_is_mostly_receivables() -> None:

@@ -139,8 +139,13 @@ def fmt_int(value: float) -> str:
 
 
 def fmt_num(value: float, digits: int = 1) -> str:
+    """1,234 / 12.3; a positive amount too small to show at `digits` reads "<0.1", not "0.0":
+    a group of unserved patients listed as 0.0 looks like a row that should not be there."""
     if abs(value) >= 100:
         return f"{value:,.0f}"
+    step = 10.0 ** -digits
+    if 0 < value < step / 2:
+        return f"<{step:.{digits}f}"
     return f"{value:,.{digits}f}"
 
 

@@ -92,7 +92,9 @@ def facilities_table(result: Results) -> str:
         t = table(result, kind)
         if "active" not in t.columns:
             continue
-        for r in t[[truthy(v) for v in t["active"]]].to_dict("records"):
+        records = t[[truthy(v) for v in t["active"]]].to_dict("records")
+        # the costliest first, as on the one-pager
+        for r in sorted(records, key=lambda r: (-yearly_cost(r, kind), text(r.get("name")))):
             served = split_list(r.get("sites_served") or r.get("sites_linked"))
             usd = yearly_cost(r, kind)
             rows.append(f"<tr><td>{_esc(r.get('name'))}</td><td>{name}</td>"
