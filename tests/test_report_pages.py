@@ -663,6 +663,21 @@ def test_details_list_hubs_and_partners_costliest_first(folder: Path) -> None:
     assert [usd for _, usd in names] == [fmt_usd(c) for c in costs]
 
 
+def test_details_say_what_every_cost_term_is(folder: Path) -> None:
+    """Every cost line on details.html says what it is, and transport and hub handling say
+    they are counted before the deliveries stock gives back: on the national default they
+    alone exceed the network cost."""
+    html = (folder / "details.html").read_text()
+    table_html = html.split("<table class='costs'>")[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>(.*?)</td><td class='n'>.*?</td><td>(.*?)</td></tr>",
+                      table_html)
+    assert len(rows) >= 8
+    assert all(note for _, note in rows), [label for label, note in rows if not note]
+    notes = dict(rows)
+    assert "stock gives part back below" in notes["Transport"]
+    assert "stock gives part back below" in notes["Hub handling"]
+
+
 def test_working_capital_tile_says_it_is_mostly_receivables() -> None:
     """The manufacturer's working capital is its receivables plus the stock it owns: the
     national default's $338.1 M is $337.4 M of 30-day receivables and $0.7 M of stock, so the

@@ -339,6 +339,30 @@ TERM_LABELS = {
     "cogs": "Cost of goods",
 }
 
+#: cost term -> what it is, for details.html's table of every term.
+#: Transport and hub handling count every delivery at the lanes' per-patient cadence; the
+#: deliveries stock replaces come back as a saving under ordering and inventory, so those two
+#: lines alone can exceed the network cost
+TERM_NOTES = {
+    "site_activation": "one-off cost of activating a new site, spread over "
+                       "sites.amortisation_years",
+    "site_fixed": "yearly cost of keeping each active site in the network",
+    "onboarding": "one-off cost of onboarding a site for a therapeutic area, spread over "
+                  "sites.amortisation_years",
+    "equipment": "yearly cost of storage equipment for a temperature class at sites",
+    "patient_travel": "travel support paid per km for each patient's visits to the site",
+    "transport": "every leg's shipments at the per-patient cadence, starting material too; "
+                 "stock gives part back below",
+    "hub_handling": "per shipment through a hub, at the per-patient cadence; stock gives part "
+                    "back below",
+    "hub_fixed": "yearly cost of each active 3PL hub",
+    "partner_fixed": "yearly fee of each active cold-storage partner",
+    "partner_handling": "per dose a partner stores and delivers to a site",
+    "depot_stock": "stock pooled at hubs and partners for the sites they supply",
+    "ordering_and_inventory": "stock at sites, hubs and partners against just-in-time "
+                              "delivery: its parts below",
+}
+
 #: ordering-and-inventory part -> (label, what it is)
 ORDERING_PARTS = {
     "holding": ("Inventory holding", "storing doses the manufacturer or a distributor owns"),

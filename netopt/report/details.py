@@ -23,6 +23,7 @@ from .common import (
     NETWORK_COST_NOTE,
     PENALTY_LABEL,
     PENALTY_NOTE,
+    TERM_NOTES,
     cost_terms,
     fmt_num,
     fmt_usd,
@@ -58,7 +59,8 @@ def cost_table(result: Results) -> str:
         if kind != "cost":
             continue
         rows.append(f"<tr><td>{_esc(term_label(term))}</td>"
-                    f"<td class='n'>{_esc(fmt_usd(usd))}</td><td></td></tr>")
+                    f"<td class='n'>{_esc(fmt_usd(usd))}</td>"
+                    f"<td>{_esc(TERM_NOTES.get(term, ''))}</td></tr>")
         if stock and term == stock[-1]:  # finance.csv's parts cover every stock term
             if len(stock) > 1:
                 rows.append("<tr class='part'><td>\u2003the two lines above in parts:</td>"
