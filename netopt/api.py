@@ -298,7 +298,8 @@ class Result(Results):
 
     def write(self, out: PathLike, report: bool = True) -> list[Path]:
         """Write the same files as `netopt solve --out`: every table as CSV, summary.json,
-        and (unless report=False) map.html, report.html and network.xlsx."""
+        netopt-manifest.json and (unless report=False) map.html, report.html, details.html
+        and network.xlsx."""
         from .results.folder import results_folder
 
         # tables and reports are one run: staged together, moved into place together

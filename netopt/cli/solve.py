@@ -128,7 +128,7 @@ def report(
     result_dir: Path = typer.Argument(..., help="Folder written by `netopt solve`."),
     out: Path = typer.Option(None, "--out", help="Where to write (default: result_dir)."),
 ) -> None:
-    """Regenerate map.html, report.html and network.xlsx from saved result tables."""
+    """Regenerate map.html, report.html, details.html and network.xlsx from saved result tables."""
     from ..report import write_reports
 
     target = analysis_folder(out, result_dir)
