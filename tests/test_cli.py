@@ -35,6 +35,18 @@ def test_solve_writes_tables_and_summary(tmp_path: Path) -> None:
     assert summary["patients_served"] == 30.0
 
 
+def test_the_solver_prints_nothing_without_solver_log(tmp_path: Path) -> None:
+    """The tiny model goes through the facility decomposition, whose HiGHS objects printed
+    HiGHS's banner (the first one of a process does, as it is built). A process of its
+    own, since the banner comes once per process."""
+    script = Path(sys.executable).with_name("netopt")
+    run = subprocess.run([str(script), "solve", str(TINY), "--out", str(tmp_path / "r"),
+                          "--no-report"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "Running HiGHS" not in run.stdout + run.stderr
+    assert "Copyright" not in run.stdout + run.stderr
+
+
 def test_infeasible_exits_3_with_reason(tmp_path: Path) -> None:
     """A model extending the tiny one with a service level no site can meet."""
     (tmp_path / "pyproject.toml").write_text("")

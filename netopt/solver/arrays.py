@@ -4,8 +4,31 @@ side. Picklable, about 10 MB and 0.1 s for the national default."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import highspy
 import numpy as np
+
+
+def quiet_highs() -> highspy.Highs:
+    """A HiGHS object that prints nothing. The first one a process makes writes HiGHS's
+    banner to stdout from C++ as it is built, before any option can be set, so the build
+    runs with stdout sent to /dev/null (the solver's log is for --solver-log alone)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(null)
+    finally:
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 def model_arrays(highs: highspy.Highs) -> dict:
@@ -42,8 +65,7 @@ def highs_from_arrays(d: dict, col_lower: np.ndarray | None = None,
     lp.a_matrix_.start_, lp.a_matrix_.index_ = d["start"], d["index"]
     lp.a_matrix_.value_ = d["value"]
     lp.integrality_ = [highspy.HighsVarType(int(v)) for v in d["integrality"]]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = quiet_highs()
     h.passModel(lp)
     return h
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from .arrays import set_start
+from .arrays import quiet_highs, set_start
 from .info import highs_threads
 from .interchange import Interchange
 from .interrupts import DEADLINE_SLACK, stop_at
@@ -278,8 +278,7 @@ class TransportationLP:
         self.price = _artificial_price(data)
         n, m, npair = data.n_customers, data.n_sites, len(data.cost)
         lp = _transportation(data, self.price, np.arange(npair), np.arange(m))
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = quiet_highs()
         h.setOptionValue("threads", highs_threads(threads))
         h.passModel(lp)
         self.h = h
@@ -332,8 +331,7 @@ class TransportationLP:
         d = self.data
         sites = np.flatnonzero(y > 0.5)
         pairs = np.flatnonzero(y[d.site] > 0.5)
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = quiet_highs()
         h.passModel(_transportation(d, self.price, pairs, sites))
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -374,8 +372,7 @@ class Master:
         m, k = data.n_sites, len(theta_lower)
         theta_cost = np.ones(k) if theta_cost is None else theta_cost
         self.m, self.k = m, k
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = quiet_highs()
         h.setOptionValue("threads", highs_threads(threads))
         h.setOptionValue("random_seed", int(seed))
         h.addVars(m, data.lower.astype(float), data.upper.astype(float))
