@@ -104,6 +104,33 @@ def test_cli_writes_table_and_sheet(tmp_path: Path) -> None:
     assert "resilience" in load_workbook(out / "network.xlsx", read_only=True).sheetnames
 
 
+def test_report_rebuilt_afterwards_keeps_the_analysis_sheets(tmp_path: Path) -> None:
+    """`netopt report` rebuilds network.xlsx from the result tables, which do not hold the
+    sheets resilience and simulate add: it dropped them while their pages stayed linked."""
+    from openpyxl import load_workbook
+
+    out = tmp_path / "res"
+    assert runner.invoke(app, ["solve", str(TINY), "--out", str(out)]).exit_code == 0
+    assert runner.invoke(app, ["resilience", str(out)]).exit_code == 0
+    sim = runner.invoke(app, ["simulate", str(out), "--replications", "2"])
+    assert sim.exit_code == 0, sim.output
+
+    def sheet_rows(name: str) -> list[tuple]:
+        book = load_workbook(out / "network.xlsx")
+        return [tuple(r) for r in book[name].iter_rows(values_only=True)]
+
+    before = {name: sheet_rows(name) for name in ("resilience", "simulation")}
+    rebuilt = runner.invoke(app, ["report", str(out)])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    book = load_workbook(out / "network.xlsx")
+    assert book.sheetnames[-2:] == ["resilience", "simulation"]
+    assert {name: sheet_rows(name) for name in before} == before
+    assert list(book["resilience"].tables) == ["t_resilience"]
+    # a new solve replaces the analyses, and with them their sheets
+    assert runner.invoke(app, ["solve", str(TINY), "--out", str(out)]).exit_code == 0
+    assert "resilience" not in load_workbook(out / "network.xlsx").sheetnames
+
+
 def test_cli_on_a_missing_folder_exits_2(tmp_path: Path) -> None:
     res = runner.invoke(app, ["resilience", str(tmp_path / "nope")])
     assert res.exit_code == 2

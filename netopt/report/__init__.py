@@ -15,12 +15,14 @@ from ..results.tables import Results
 from .details import write_details
 from .maps import build_map, write_map
 from .onepager import ANALYSIS_PAGES, analysis_pages, render_report, write_report
-from .workbook import write_workbook
+from .workbook import carry_sheets, write_workbook
 
 MAP_FILE = "map.html"
 REPORT_FILE = "report.html"
 DETAILS_FILE = "details.html"
 WORKBOOK_FILE = "network.xlsx"
+#: analysis page -> the sheet that analysis adds to network.xlsx
+ANALYSIS_SHEETS = {"resilience.html": "resilience", "simulation/simulation.html": "simulation"}
 
 
 def write_reports(result: Results, out: Path, source: Path | None = None) -> list[Path]:
@@ -43,6 +45,9 @@ def write_reports(result: Results, out: Path, source: Path | None = None) -> lis
                           map_href=MAP_FILE),
             write_workbook(result, staging.dir / WORKBOOK_FILE),
         ]
+        if not staging.nested:  # the folder's analyses stay, and so do their sheets
+            carry_sheets(Path(out) / WORKBOOK_FILE, staging.dir / WORKBOOK_FILE,
+                         [sheet for page, sheet in ANALYSIS_SHEETS.items() if page in pages])
     return staging.final(paths)
 
 

@@ -536,3 +536,51 @@ def append_table_sheet(workbook: Path, name: str, frame: pd.DataFrame,
     _table_sheet(wb, name, frame)
     wb.save(save_as or workbook)
     return True
+
+
+def carry_sheets(old: Path, new: Path, names: Iterable[str]) -> list[str]:
+    """Copy sheets `names` of workbook `old` (those it has) into workbook `new`, with their
+    values, styles, widths, frozen panes and Excel tables, and save `new`; return the names
+    copied. `netopt report` rebuilds network.xlsx from the result tables, which do not hold
+    the sheets analyses added after the solve (resilience, simulation): without this they
+    would be dropped while their pages stay linked. Nothing is written when either workbook
+    cannot be read or there is nothing to copy."""
+    import zipfile
+    from copy import copy
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+    from openpyxl.worksheet.table import Table
+
+    try:
+        source = load_workbook(old)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError):
+        return []
+    wanted = [n for n in names if n in source.sheetnames]
+    if not wanted:
+        return []
+    target = load_workbook(new)
+    for name in wanted:
+        src = source[name]
+        if name in target.sheetnames:
+            del target[name]
+        ws = target.create_sheet(name)
+        for row in src.iter_rows():
+            for cell in row:
+                if cell.value is None and not cell.has_style:
+                    continue
+                out = ws.cell(row=cell.row, column=cell.column, value=cell.value)
+                if cell.has_style:
+                    out.font, out.fill = copy(cell.font), copy(cell.fill)
+                    out.border, out.alignment = copy(cell.border), copy(cell.alignment)
+                    out.number_format = cell.number_format
+        for key, dim in src.column_dimensions.items():
+            ws.column_dimensions[key].width = dim.width
+        ws.freeze_panes = src.freeze_panes
+        taken = {t.lower() for sheet in target.worksheets for t in sheet.tables}
+        for table_ in src.tables.values():
+            copied = Table(displayName=_free_name(table_.displayName, taken), ref=table_.ref)
+            copied.tableStyleInfo = copy(table_.tableStyleInfo)
+            ws.add_table(copied)
+    target.save(new)
+    return wanted
