@@ -183,6 +183,28 @@ def test_infeasible_service_level_is_explained():
     assert any("service level" in r and "p1" in r for r in err.value.reasons)
 
 
+@pytest.mark.parametrize(("within_km", "expected"), [
+    # every zone is within 500 km of S1, whose capacity of 5 is the whole shortfall
+    (500.0, "at most 5.0 can be (every patient lives within reach of an eligible site, but "
+            "the other rules (capacity, minimum volumes, site counts or budget) keep those "
+            "sites from treating enough of them)"),
+    # within 100 km Beta's 20 patients have no site; they explain 20 of the 25 missing
+    (100.0, "at most 5.0 can be (20.0 patients/yr in 1 zone(s) (Beta, PA): no eligible site "
+            "within 100 km (service.within_km); the other 5.0 patients/yr live within reach "
+            "of eligible sites that the other rules"),
+])
+def test_a_service_shortfall_is_accounted_for_in_full(within_km: float, expected: str):
+    """S2 excluded, S3 priced out: S1 alone (capacity 5) can treat within the target. The
+    reason must account for all of the 30 - 5 patients, not name zones that hold a few."""
+    case = edit(tiny(service__within_km=within_km, service__min_share=1.0), "sites", "S1",
+                capacity_patients_per_year=5.0)
+    case = edit(case, "sites", "S2", status="excluded")
+    with pytest.raises(Infeasible) as err:
+        solve_case(case)
+    (reason,) = [r for r in err.value.reasons if r.startswith("service level")]
+    assert expected in reason, reason
+
+
 def test_infeasible_budget_is_explained():
     with pytest.raises(Infeasible) as err:
         solve_case(tiny(budget_fixed_usd=1_000.0))

@@ -90,7 +90,7 @@ def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:
                     f"service level: product {k} needs {svc.min_share:.0%} of its "
                     f"{total[k]:,.1f} patients/yr ({need:,.1f}) treated within "
                     f"{svc.within_km:g} km, but at most {need - v.value:,.1f} can be "
-                    f"({_far_zones(prep, k)})")
+                    f"({_far_zones(prep, k, v.value)})")
     if "kol" in slacks:
         for j, v in slacks["kol"].items():
             if (v.value or 0.0) > TOL:
@@ -196,16 +196,21 @@ def _point_names(prep: Prepared) -> dict[str, str]:
             zip(zp["point_id"], zp["zone_id"], strict=True)}
 
 
-def _far_zones(prep: Prepared, k: str) -> str:
+def _far_zones(prep: Prepared, k: str, short: float | None = None) -> str:
     """Who cannot be treated within the target, and why: the reason `prepare` recorded for a
     demand point with no eligible site at all (shelf life, price ceiling, reach...), else
-    that its eligible sites lie beyond within_km."""
+    that its eligible sites lie beyond within_km. Where those patients are fewer than the
+    shortfall `short`, the rest is put down to the sites within reach and the rules that
+    bind them: naming 0.1 patients for a gap of 2 explains nothing."""
     pairs = prep.pairs[(prep.pairs["product_id"] == k) & prep.pairs["within_target"]]
     d = prep.demand[prep.demand["product_id"] == k]
     far = d[~d["point_id"].isin(set(pairs["point_id"]))].sort_values("patients",
                                                                      ascending=False)
+    rules = "the other rules (capacity, minimum volumes, site counts or budget)"
     if far.empty:
-        return "capacity near patients is the limit"
+        return (f"every patient lives within reach of an eligible site, but {rules} keep "
+                "those sites from treating enough of them")
+    rest = (short or 0.0) - float(far["patients"].sum())
     none = prep.no_option[prep.no_option["product_id"] == k]
     why = dict(zip(none["point_id"], none["reason"], strict=True))
     target = (f"no eligible site within {prep.case.config.service.within_km:g} km "
@@ -216,8 +221,12 @@ def _far_zones(prep: Prepared, k: str) -> str:
     for reason, grp in far.groupby("reason", sort=False):
         listed = ", ".join(names.get(p, p) for p in grp["point_id"].head(MAX_LISTED))
         more = f" and {len(grp) - MAX_LISTED} more" if len(grp) > MAX_LISTED else ""
-        parts.append(f"{grp['patients'].sum():,.1f} patients/yr in {len(grp)} zone(s) "
-                     f"({listed}{more}): {reason}")
+        patients = float(grp["patients"].sum())
+        shown = f"{patients:,.1f}" if patients >= 0.05 else f"{patients:.2g}"  # not "0.0"
+        parts.append(f"{shown} patients/yr in {len(grp)} zone(s) ({listed}{more}): {reason}")
+    if rest > max(TOL, 0.05 * (short or 0.0)):
+        parts.append(f"the other {rest:,.1f} patients/yr live within reach of eligible "
+                     f"sites that {rules} keep from treating them")
     return "; ".join(parts)
 
 
