@@ -595,7 +595,8 @@ CASES: list[Case] = [
     Case("warning_price_not_above_cogs", (cell("products", 2, "price_usd_per_dose", "100000"),
                                           cell("products", 2, "cogs_usd_per_dose", "150,000")),
          (W(PRODUCTS, 2, "price_usd_per_dose", "not above COGS (150,000 USD/dose)",
-            "will treat none of this product's patients", "(found '100,000')"),), exit_code=0),
+            "treats none of this product's patients but those a rule requires",
+            "(found '100,000')"),), exit_code=0),
     Case("warning_kol_rule_without_kols", (header_only("kols"),
                                            model("dataset: tiny\nkols:\n  mode: require\n")),
          (W(MODEL, 3, "kols.mode", "the dataset has no KOLs",
@@ -607,6 +608,9 @@ CASES: list[Case] = [
     Case("warning_product_without_patients", (cell("products", 2, "incidence_per_100k", "0"),),
          (W(PRODUCTS, 2, "incidence_per_100k", "no patients a year in scope",
             "shapes nothing in the network", "(found '0')"),), exit_code=0),
+    Case("warning_demand_scale_zero", (model("dataset: tiny\ndemand_scale: 0\n"),),
+         (W(MODEL, 2, "demand_scale", "no product has any patients at a demand scale of 0"),),
+         exit_code=0),
     # -- a warning about a value an edit wrote points at the edit
     Case("yaml_edit_sets_area_typo", (model("""
         dataset: tiny

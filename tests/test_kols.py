@@ -128,3 +128,14 @@ def test_coverage_out_of_reach_of_the_other_rules_names_the_kols_left_out():
     (reason,) = [r for r in err.value.reasons if r.startswith("KOL coverage")]
     assert reason.endswith("the closest network within the other rules covers 0%, "
                            "leaving out K1 (site S1)")
+
+
+def test_coverage_with_uncoverable_kols_still_within_target_names_the_others():
+    """K2 at S3 can never be covered, but 50 % coverage is still possible without it: a
+    target of 40 % fails because K1 needs 100 patients a year at S1 (capacity 50), so the
+    reason is the closest network's, not "at most 50 % can be"."""
+    with pytest.raises(Infeasible) as err:
+        solve_case(with_kol(tiny(kols__mode="coverage", kols__min_coverage=0.4,
+                                 kols__min_patients=100.0), "S3"))
+    (reason,) = [r for r in err.value.reasons if r.startswith("KOL coverage")]
+    assert reason.endswith("covers 0%, leaving out K1 (site S1), K2 (site S3)"), reason

@@ -183,20 +183,25 @@ def test_infeasible_service_level_is_explained():
     assert any("service level" in r and "p1" in r for r in err.value.reasons)
 
 
-@pytest.mark.parametrize(("within_km", "expected"), [
+@pytest.mark.parametrize(("within_km", "share", "expected"), [
     # every zone is within 500 km of S1, whose capacity of 5 is the whole shortfall
-    (500.0, "at most 5.0 can be (every patient lives within reach of an eligible site, but "
-            "the other rules (capacity, minimum volumes, site counts or budget) keep those "
-            "sites from treating enough of them)"),
+    (500.0, 1.0, "at most 5.0 can be (every patient lives within reach of an eligible site, "
+                 "but the other rules (capacity, minimum volumes, site counts or budget) keep "
+                 "those sites from treating enough of them)"),
     # within 100 km Beta's 20 patients have no site; they explain 20 of the 25 missing
-    (100.0, "at most 5.0 can be (20.0 patients/yr in 1 zone(s) (Beta, PA): no eligible site "
-            "within 100 km (service.within_km); the other 5.0 patients/yr live within reach "
-            "of eligible sites that the other rules"),
+    (100.0, 1.0, "at most 5.0 can be (20.0 patients/yr in 1 zone(s) (Beta, PA): no eligible "
+                 "site within 100 km (service.within_km); the other 5.0 patients/yr live "
+                 "within reach of eligible sites that the other rules"),
+    # at 50 % the rule lets 15 go, so Beta's 20 explain only 5 of the 10 missing
+    (100.0, 0.5, "needs 50% of its 30.0 patients/yr (15.0) treated within 100 km, but at most "
+                 "5.0 can be (20.0 patients/yr in 1 zone(s) (Beta, PA): no eligible site "
+                 "within 100 km (service.within_km); the other 5.0 patients/yr live"),
 ])
-def test_a_service_shortfall_is_accounted_for_in_full(within_km: float, expected: str):
+def test_a_service_shortfall_is_accounted_for_in_full(within_km: float, share: float,
+                                                       expected: str):
     """S2 excluded, S3 priced out: S1 alone (capacity 5) can treat within the target. The
-    reason must account for all of the 30 - 5 patients, not name zones that hold a few."""
-    case = edit(tiny(service__within_km=within_km, service__min_share=1.0), "sites", "S1",
+    reason must account for all of the need - 5 patients, not name zones that hold a few."""
+    case = edit(tiny(service__within_km=within_km, service__min_share=share), "sites", "S1",
                 capacity_patients_per_year=5.0)
     case = edit(case, "sites", "S2", status="excluded")
     with pytest.raises(Infeasible) as err:

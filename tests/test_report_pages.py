@@ -741,3 +741,41 @@ def test_workbook_headers_give_each_money_and_dose_column_its_unit() -> None:
                                 "site_expired_doses", "covering_patients_per_year")] == [
         "First leg cost (USD/shipment)", "Fixed cost (USD/yr)", "Transport (USD/yr)",
         "Stock level (doses)", "Site expired (doses/yr)", "Covering patients (patients/yr)"]
+
+
+def test_carried_sheets_keep_what_a_user_saved_in_excel(tmp_path: Path) -> None:
+    """A sheet saved by Excel keeps equal widths as one column range, merged cells and row
+    heights: carried into a rebuilt workbook, they stay; an unreadable workbook carries
+    nothing and leaves the new one as written."""
+    from openpyxl import Workbook, load_workbook
+
+    from netopt.report.workbook import carry_sheets
+
+    old, new = tmp_path / "old.xlsx", tmp_path / "new.xlsx"
+    book = Workbook()
+    ws = book.active
+    ws.title = "resilience"
+    ws["A1"] = "Single points of failure"
+    ws.merge_cells("A1:C1")
+    ws["B3"] = 1234.5
+    ws["B3"].number_format = '"$"#,##0'
+    dim = ws.column_dimensions["B"]
+    dim.width, dim.min, dim.max = 30, 2, 4  # B:D as one range
+    ws.row_dimensions[2].height = 40
+    book.save(old)
+    fresh = Workbook()
+    fresh.active.title = "summary"
+    fresh.save(new)
+
+    assert carry_sheets(old, new, ["resilience", "simulation"]) == ["resilience"]
+    got = load_workbook(new)
+    assert got.sheetnames == ["summary", "resilience"]
+    sheet = got["resilience"]
+    assert [str(r) for r in sheet.merged_cells.ranges] == ["A1:C1"]
+    assert [(d.min, d.max, d.width) for d in sheet.column_dimensions.values()] == [(2, 4, 30)]
+    assert sheet.row_dimensions[2].height == 40
+    assert (sheet["B3"].value, sheet["B3"].number_format) == (1234.5, '"$"#,##0')
+
+    old.write_text("not a workbook")
+    assert carry_sheets(old, new, ["resilience"]) == []
+    assert load_workbook(new).sheetnames == ["summary", "resilience"]

@@ -607,6 +607,9 @@ def test_a_product_not_worth_serving_is_warned_only_when_nothing_makes_it_served
     products = pd.DataFrame({"price_usd_per_dose": [500.0, price],
                              "cogs_usd_per_dose": [100.0, cogs],
                              "unserved_penalty_usd_per_patient": [math.nan, penalty]})
+    products["product_id"] = ["p1", "p2"]
     problems = check_margins(products, "products.csv", allow_unserved)
     assert [(p.row, p.column, p.severity) for p in problems] == (
         [(3, "price_usd_per_dose", "warning")] if warned else [])
+    # a product the model file leaves out of scope is never solved: nothing to warn about
+    assert check_margins(products, "products.csv", allow_unserved, scope=["p1"]) == []

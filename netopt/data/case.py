@@ -147,7 +147,7 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     if "products" in tables:
         problems += check_cadence(tables["products"], files["products"])
         problems += check_margins(tables["products"], files["products"],
-                                  loaded.config.service.allow_unserved)
+                                  loaded.config.service.allow_unserved, loaded.config.products)
     problems += _check_incidence(tables, files)
     problems += check_states(tables, files)
     problems += check_areas(tables, files, require=loaded.config.kols.mode == "require")
@@ -156,7 +156,8 @@ def case_from_loaded(loaded: LoadedModel) -> tuple[Case | None, list[Problem]]:
     scoped = _scope_products(tables, loaded.config)
     case = Case(loaded.config, scoped, loaded.path, loaded.dataset_path,
                 places=placed.places)
-    problems += _products_without_patients(case, tables["products"], files["products"])
+    problems += _products_without_patients(case, tables["products"], files["products"],
+                                           loaded)
     return case, _warnings_at_edits(problems, files, masks, loaded)
 
 
@@ -442,10 +443,15 @@ def _counts_that_cannot_be_met(kind: str, key: str, table: pd.DataFrame | None,
     return out
 
 
-def _products_without_patients(case: Case, products: pd.DataFrame,
-                               file: str) -> list[Problem]:
+def _products_without_patients(case: Case, products: pd.DataFrame, file: str,
+                               loaded: LoadedModel) -> list[Problem]:
     """A product in scope with no patients a year shapes nothing: most often an incidence
-    left at 0, a state-rate table that misses every zone, or a zone population of 0."""
+    left at 0, a state-rate table that misses every zone, or a zone population of 0.
+    `demand_scale: 0` empties every product at once: one warning, at the setting."""
+    if case.config.demand_scale == 0:
+        return [Problem(*loaded.where("demand_scale"), "demand_scale", "no product has any "
+                        "patients at a demand scale of 0, so the network serves no one", "0",
+                        severity="warning")]
     patients = case.patients_by_product()
     rows = {pid: i for i, pid in enumerate(products["product_id"])}
     return [Problem(file, rows[pid] + 2, "incidence_per_100k",

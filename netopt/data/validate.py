@@ -274,26 +274,32 @@ def check_cadence(products: pd.DataFrame, file: str) -> list[Problem]:
     return problems
 
 
-def check_margins(products: pd.DataFrame, file: str, allow_unserved: bool) -> list[Problem]:
+def check_margins(products: pd.DataFrame, file: str, allow_unserved: bool,
+                  scope: list[str] | None = None) -> list[Problem]:
     """Warn where a product's patients are not worth serving to the model: with the price at
     or below COGS and no `unserved_penalty_usd_per_patient`, an unserved patient costs its
     lost margin, which is not positive, while a served one costs logistics. The optimum then
-    leaves every one of them untreated: right for a product sold at a loss, but far more
-    often a price or COGS typed in the wrong unit or column."""
+    leaves them untreated, but for those a rule requires (service level, KOLs, minimum
+    volumes): right for a product sold at a loss, but far more often a price or COGS typed in
+    the wrong unit or column. Products outside the model's `scope` are not checked."""
     if not allow_unserved:
         return []  # every patient must be served whatever the margin
     problems = []
-    for i, (price, cogs, penalty) in enumerate(zip(
-            products["price_usd_per_dose"], products["cogs_usd_per_dose"],
-            products["unserved_penalty_usd_per_patient"], strict=True)):
+    for i, (pid, price, cogs, penalty) in enumerate(zip(
+            products["product_id"], products["price_usd_per_dose"],
+            products["cogs_usd_per_dose"], products["unserved_penalty_usd_per_patient"],
+            strict=True)):
+        if scope is not None and pid not in scope:
+            continue
         if float(price) > float(cogs) or not math.isnan(float(penalty)):
             continue
         problems.append(Problem(
             file, _row(i), "price_usd_per_dose",
             f"the price is not above COGS ({float(cogs):,.0f} USD/dose) and "
             "unserved_penalty_usd_per_patient is blank: an untreated patient then costs "
-            "nothing (no margin is lost), so the network will treat none of this product's "
-            "patients; check the price and COGS, or give the penalty",
+            "nothing (no margin is lost), so the network treats none of this product's "
+            "patients but those a rule requires (service level, KOLs, minimum volumes); "
+            "check the price and COGS, or give the penalty",
             f"{float(price):,.0f}", severity="warning"))
     return problems
 

@@ -15,6 +15,7 @@ added after the solve) and writes the comparison workbook. Both share one layout
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +48,8 @@ from .common import (
     term_label,
     text,
 )
+
+log = logging.getLogger(__name__)
 
 USD = '"$"#,##0'
 USD_CENTS = '"$"#,##0.00'
@@ -545,16 +548,15 @@ def carry_sheets(old: Path, new: Path, names: Iterable[str]) -> list[str]:
     the sheets analyses added after the solve (resilience, simulation): without this they
     would be dropped while their pages stay linked. Nothing is written when either workbook
     cannot be read or there is nothing to copy."""
-    import zipfile
     from copy import copy
 
     from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
     from openpyxl.worksheet.table import Table
 
     try:
         source = load_workbook(old)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError):
+    except Exception as exc:  # noqa: BLE001 - whatever a hand-edited workbook raises
+        log.warning("%s: not read (%s); its analysis sheets are not carried over", old, exc)
         return []
     wanted = [n for n in names if n in source.sheetnames]
     if not wanted:
@@ -574,8 +576,14 @@ def carry_sheets(old: Path, new: Path, names: Iterable[str]) -> list[str]:
                     out.font, out.fill = copy(cell.font), copy(cell.fill)
                     out.border, out.alignment = copy(cell.border), copy(cell.alignment)
                     out.number_format = cell.number_format
-        for key, dim in src.column_dimensions.items():
-            ws.column_dimensions[key].width = dim.width
+        for key, dim in src.column_dimensions.items():  # a range (min..max) as Excel saves it
+            col = ws.column_dimensions[key]
+            col.width, col.hidden = dim.width, dim.hidden
+            col.min, col.max = dim.min, dim.max
+        for key, dim in src.row_dimensions.items():
+            ws.row_dimensions[key].height = dim.height
+        for merged in src.merged_cells.ranges:
+            ws.merge_cells(str(merged))
         ws.freeze_panes = src.freeze_panes
         taken = {t.lower() for sheet in target.worksheets for t in sheet.tables}
         for table_ in src.tables.values():

@@ -6,29 +6,50 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 import highspy
 import numpy as np
 
+#: the banner comes once per process: only the first HiGHS object is built with stdout
+#: redirected, and under a lock, since fd 1 is shared by every thread
+_BANNER_LOCK = threading.Lock()
+_banner_shown = False
+
 
 def quiet_highs() -> highspy.Highs:
     """A HiGHS object that prints nothing. The first one a process makes writes HiGHS's
-    banner to stdout from C++ as it is built, before any option can be set, so the build
-    runs with stdout sent to /dev/null (the solver's log is for --solver-log alone)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
+    banner to stdout from C++ as it is built, before any option can be set, so that one is
+    built with fd 1 sent to /dev/null (the solver's log is for --solver-log alone). Where
+    the process has no usable stdout, nothing is redirected."""
+    global _banner_shown
+    with _BANNER_LOCK:
+        if _banner_shown:
+            h = highspy.Highs()
+        else:
+            h = _built_silently()
+            _banner_shown = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def _built_silently() -> highspy.Highs:
+    if sys.stdout is not None:
+        sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no fd 1 at all: nothing can be printed anyway
+        return highspy.Highs()
     try:
         null = os.open(os.devnull, os.O_WRONLY)
         try:
             os.dup2(null, 1)
-            h = highspy.Highs()
+            return highspy.Highs()
         finally:
             os.dup2(saved, 1)
             os.close(null)
     finally:
         os.close(saved)
-    h.setOptionValue("output_flag", False)
-    return h
 
 
 def model_arrays(highs: highspy.Highs) -> dict:

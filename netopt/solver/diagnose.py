@@ -90,7 +90,7 @@ def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:
                     f"service level: product {k} needs {svc.min_share:.0%} of its "
                     f"{total[k]:,.1f} patients/yr ({need:,.1f}) treated within "
                     f"{svc.within_km:g} km, but at most {need - v.value:,.1f} can be "
-                    f"({_far_zones(prep, k, v.value)})")
+                    f"({_far_zones(prep, k, v.value, total[k] - need)})")
     if "kol" in slacks:
         for j, v in slacks["kol"].items():
             if (v.value or 0.0) > TOL:
@@ -196,12 +196,15 @@ def _point_names(prep: Prepared) -> dict[str, str]:
             zip(zp["point_id"], zp["zone_id"], strict=True)}
 
 
-def _far_zones(prep: Prepared, k: str, short: float | None = None) -> str:
+def _far_zones(prep: Prepared, k: str, short: float | None = None,
+               spare: float = 0.0) -> str:
     """Who cannot be treated within the target, and why: the reason `prepare` recorded for a
     demand point with no eligible site at all (shelf life, price ceiling, reach...), else
-    that its eligible sites lie beyond within_km. Where those patients are fewer than the
-    shortfall `short`, the rest is put down to the sites within reach and the rules that
-    bind them: naming 0.1 patients for a gap of 2 explains nothing."""
+    that its eligible sites lie beyond within_km. Those patients cause a shortfall only
+    beyond the `spare` ones the service level lets go (its total less its need); where they
+    account for less than the shortfall `short`, the rest is put down to the sites within
+    reach and the rules that bind them: naming 0.1 patients for a gap of 2 explains
+    nothing."""
     pairs = prep.pairs[(prep.pairs["product_id"] == k) & prep.pairs["within_target"]]
     d = prep.demand[prep.demand["product_id"] == k]
     far = d[~d["point_id"].isin(set(pairs["point_id"]))].sort_values("patients",
@@ -210,7 +213,7 @@ def _far_zones(prep: Prepared, k: str, short: float | None = None) -> str:
     if far.empty:
         return (f"every patient lives within reach of an eligible site, but {rules} keep "
                 "those sites from treating enough of them")
-    rest = (short or 0.0) - float(far["patients"].sum())
+    rest = (short or 0.0) - max(0.0, float(far["patients"].sum()) - spare)
     none = prep.no_option[prep.no_option["product_id"] == k]
     why = dict(zip(none["point_id"], none["reason"], strict=True))
     target = (f"no eligible site within {prep.case.config.service.within_km:g} km "
@@ -260,10 +263,11 @@ def _coverage_reason(prep: Prepared, m) -> str:  # noqa: ANN001
     weight = prep.case.kols.set_index("kol_id")["weight"].astype(float)
     ids = list(m.KOL)
     total = float(weight.reindex(ids).sum())
-    never = [j for j in ids if not m.kol_cover_set.get(j)]
+    # KOLs no site could ever cover (a weight of 0 takes nothing from the share)
+    never = [j for j in ids if not m.kol_cover_set.get(j) and weight.get(j, 0.0) > 0]
     head = f"KOL coverage: weighted coverage of {cfg.min_coverage:.0%} cannot be reached"
-    if never:
-        most = 1 - float(weight.reindex(never).sum()) / total if total > 0 else 0.0
+    most = 1 - float(weight.reindex(never).sum()) / total if total > 0 else 0.0
+    if never and most < cfg.min_coverage - TOL:  # they alone keep the target out of reach
         more = f" and {len(never) - MAX_LISTED} more" if len(never) > MAX_LISTED else ""
         return (f"{head}; at most {most:.0%} can be, because "
                 + "; ".join(_kol_reason(prep, m, j) for j in never[:MAX_LISTED]) + more)
