@@ -232,3 +232,17 @@ def test_an_internal_error_is_one_line_and_verbose_gives_its_traceback(verbose: 
     assert run.returncode == 1
     assert "internal error: RuntimeError: boom" in run.stderr
     assert ("Traceback (most recent call last)" in run.stderr) is verbose
+
+
+def test_schema_markdown_is_one_line_a_row_and_keeps_to_its_table() -> None:
+    """`data schema --markdown > schema.md` wrapped long rows at the console's width (the
+    tables did not render) and printed every table when one was named."""
+    result = CliRunner().invoke(app, ["data", "schema", "incidence", "--markdown"],
+                                env={"COLUMNS": "60"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [ln for ln in lines if ln.startswith("### ")] == ["### `incidence.csv` (optional)"]
+    rows = [ln for ln in lines if ln.startswith("|")]
+    assert len(rows) >= 5 and all(ln.endswith("|") for ln in rows)
+    whole = CliRunner().invoke(app, ["data", "schema", "--markdown"], env={"COLUMNS": "60"})
+    assert whole.output.count("### ") == 12

@@ -3,6 +3,7 @@ a case and its dataset."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -75,7 +76,9 @@ def data_schema(
         err_console.print(f"unknown table '{table}'; known: {', '.join(TABLES)}")
         raise typer.Exit(EXIT_INVALID)
     if markdown:
-        console.print(schema_markdown(), markup=False, highlight=False)
+        # plain text, not the console: a table row is one line whatever the width, so the
+        # output redirected to a file is Markdown that renders
+        sys.stdout.write(schema_markdown(table) + "\n")
         return
     frame = schema_frame()
     if table is not None:

@@ -543,10 +543,12 @@ def _range(c: Column) -> str:
     return ", ".join(parts)
 
 
-def schema_markdown() -> str:
-    """Markdown reference of every table (embedded in data/README.md)."""
+def schema_markdown(only: str | None = None) -> str:
+    """Markdown reference of every table (embedded in data/README.md), or of table `only`."""
     lines: list[str] = []
     for t in TABLES.values():
+        if only is not None and t.name != only:
+            continue
         need = "required" if t.required else "optional"
         lines += [f"### `{t.name}.csv` ({need})", "", t.doc, ""]
         lines += ["| column | type | unit | required | default | allowed | description |",
