@@ -340,6 +340,23 @@ def test_export_csv_warns_about_table_files_the_workbook_lacks(project: Path) ->
     assert "assignment_costs.csv is not in the workbook" in ANSI.sub("", result.stderr)
 
 
+def test_export_csv_refuses_a_folder_holding_the_tables_as_parquet(project: Path) -> None:
+    """Writing products.csv beside products.parquet left a dataset every table of which was
+    "given twice", after exit 0 and a warning that products was not in the workbook."""
+    import pandas as pd
+
+    shutil.copytree(TINY, "ds")
+    source = project / "ds" / "products.csv"
+    pd.read_csv(source).to_parquet(source.with_suffix(".parquet"), index=False)
+    source.unlink()
+    run("data", "export", TINY, "book.xlsx")
+    result = run("data", "export-csv", "book.xlsx", "ds")
+    assert result.exit_code == 2
+    err = ANSI.sub("", result.stderr)
+    assert "ds/products.parquet" in err and "also write as products.csv" in err
+    assert not (project / "ds" / "products.csv").exists()  # nothing written
+
+
 def test_a_workbook_is_never_replaced_without_force(project: Path) -> None:
     """`data template` over a filled workbook replaced it with an empty one, unasked."""
     assert run("data", "export", TINY, "filled.xlsx").exit_code == 0

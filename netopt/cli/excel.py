@@ -109,6 +109,15 @@ def data_export_csv(
     tables, problems = read_workbook(book)
     if errors(problems):
         _fail(problems)
+    # a table is one file or the other: a CSV beside its Parquet twin is a dataset that no
+    # longer validates ("given twice"), so the folder is refused as it stands
+    twins = [out_dir / f"{name}.parquet" for name in tables
+             if (out_dir / f"{name}.parquet").exists()]
+    if twins:
+        _fail([Problem(str(path), None, None, f"holds table '{path.stem}', which this would "
+                       f"also write as {path.stem}.csv (a table is one file or the other): "
+                       "remove the Parquet files or write to another folder")
+               for path in twins])
     paths: list[Path] = []
 
     def write() -> None:
