@@ -182,11 +182,16 @@ def _unserved_reasons(prep: Prepared, u: dict) -> list[str]:
     out = []
     for (k, reason), grp in frame.groupby(["product_id", "reason"], sort=True):
         grp = grp.sort_values("patients", ascending=False)
-        listed = ", ".join(names.get(p, p) for p in grp["point_id"].head(MAX_LISTED))
-        more = f" and {len(grp) - MAX_LISTED} more" if len(grp) > MAX_LISTED else ""
+        listed = _listed([names.get(p, p) for p in grp["point_id"]])
         out.append(f"unserved demand not allowed, but {grp['patients'].sum():,.2f} patients/yr "
-                   f"of {k} in {len(grp)} zone(s) cannot be served: {reason} — {listed}{more}")
+                   f"of {k} in {len(grp)} zone(s) cannot be served: {reason} — {listed}")
     return out
+
+
+def _listed(items: list[str], sep: str = ", ") -> str:
+    """The first MAX_LISTED items, and how many more there are."""
+    more = f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
+    return sep.join(items[:MAX_LISTED]) + more
 
 
 def _point_names(prep: Prepared) -> dict[str, str]:
@@ -222,11 +227,10 @@ def _far_zones(prep: Prepared, k: str, short: float | None = None,
     names = _point_names(prep)
     parts = []
     for reason, grp in far.groupby("reason", sort=False):
-        listed = ", ".join(names.get(p, p) for p in grp["point_id"].head(MAX_LISTED))
-        more = f" and {len(grp) - MAX_LISTED} more" if len(grp) > MAX_LISTED else ""
+        listed = _listed([names.get(p, p) for p in grp["point_id"]])
         patients = float(grp["patients"].sum())
         shown = f"{patients:,.1f}" if patients >= 0.05 else f"{patients:.2g}"  # not "0.0"
-        parts.append(f"{shown} patients/yr in {len(grp)} zone(s) ({listed}{more}): {reason}")
+        parts.append(f"{shown} patients/yr in {len(grp)} zone(s) ({listed}): {reason}")
     if rest > max(TOL, 0.05 * (short or 0.0)):
         parts.append(f"the other {rest:,.1f} patients/yr live within reach of eligible "
                      f"sites that {rules} keep from treating them")
@@ -268,15 +272,12 @@ def _coverage_reason(prep: Prepared, m) -> str:  # noqa: ANN001
     head = f"KOL coverage: weighted coverage of {cfg.min_coverage:.0%} cannot be reached"
     most = 1 - float(weight.reindex(never).sum()) / total if total > 0 else 0.0
     if never and most < cfg.min_coverage - TOL:  # they alone keep the target out of reach
-        more = f" and {len(never) - MAX_LISTED} more" if len(never) > MAX_LISTED else ""
         return (f"{head}; at most {most:.0%} can be, because "
-                + "; ".join(_kol_reason(prep, m, j) for j in never[:MAX_LISTED]) + more)
+                + _listed([_kol_reason(prep, m, j) for j in never], "; "))
     left = [j for j in ids if (m.kol_covered[j].value or 0.0) < 0.5]
     reached = 1 - float(weight.reindex(left).sum()) / total if total > 0 else 0.0
-    listed = ", ".join(f"{j} (site {m.kol_site[j]})" for j in left[:MAX_LISTED])
-    more = f" and {len(left) - MAX_LISTED} more" if len(left) > MAX_LISTED else ""
     return (f"{head}; the closest network within the other rules covers {reached:.0%}, "
-            f"leaving out {listed}{more}")
+            f"leaving out {_listed([f'{j} (site {m.kol_site[j]})' for j in left])}")
 
 
 # ---------------------------------------------------------------- infeasible timelines
