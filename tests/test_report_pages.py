@@ -632,6 +632,7 @@ def test_usd_keeps_the_hundreds_under_ten_thousand() -> None:
                                  1_000, 3_020)] == [
         "$4.5 k", "$1.2 k", "-$2.5 k", "$9.9 k", "$10 k", "$58 k", "$950", "$1.5 M", "$1 k",
         "$3 k"]
+    assert [fmt_usd(v) for v in (-3.9e-11, -0.4, -0.6)] == ["$0", "$0", "-$1"]
 
 
 def test_an_amount_too_small_to_show_is_not_written_as_zero() -> None:

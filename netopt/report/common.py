@@ -154,7 +154,7 @@ def fmt_usd(value: float) -> str:
     dose's price or cost of goods is often a few thousand dollars, and rounding it to whole
     thousands would misstate it by up to a quarter."""
     a = abs(value)
-    sign = "-" if value < 0 else ""
+    sign = "-" if value <= -0.5 else ""  # a solver's -1e-10 is $0, not "-$0"
     if a >= 1e9:
         return f"{sign}${a / 1e9:,.2f} B"
     if a >= 1e6:
