@@ -163,7 +163,7 @@ def test_site_change_counts(comparison: Comparison, tmp_path: Path) -> None:
     rows = list(openpyxl.load_workbook(book)["Site changes"].values)[1:]
     assert len(rows) == len(ch)
     page = (tmp_path / "compare.html").read_text()
-    body = page.split("Site changes relative to the first scenario", 1)[1]
+    body = page.split("Site changes relative to the baseline", 1)[1]
     for change in ("opened", "closed"):
         n = int((ch["change"] == change).sum())
         assert body.count(f"font-weight:600'>{change}</td>") == n

@@ -331,9 +331,63 @@ def test_differences_within_the_solver_gap_are_flagged(tmp_path: Path) -> None:
     comp.write_tables(tmp_path)
     csv = pd.read_csv(tmp_path / "compare.csv", keep_default_na=False)
     cols = list(csv.columns)
-    assert cols.index("vs_baseline_usd") == cols.index("objective_usd") + 1
+    assert cols.index("vs_baseline_usd") == cols.index("objective_usd") + 2
+    assert cols[cols.index("objective_usd") + 1] == "objective_basis"
     assert csv["within_solver_gap"].tolist() == ["", "True", "False", ""]
     assert csv["start"].tolist() == ["none", "none", "none", ""]
+
+
+def test_a_failed_first_scenario_leaves_the_baseline_to_the_next(tmp_path: Path) -> None:
+    """The first scenario infeasible: deltas are against the first one with a network, as
+    the site changes already were (one reference everywhere, and the page names it)."""
+    from netopt.analysis.scenarios import baseline_index, build_comparison
+    from netopt.report.compare import write_comparison
+
+    comp = build_comparison([_run("tight", None, None, "infeasible"),
+                             _run("base", 1_000_000.0, 0.0), _run("dearer", 1_040_000.0, 0.0)])
+    rows = comp.rows
+    assert baseline_index(rows) == 1
+    assert pd.isna(rows["vs_baseline_usd"].iloc[0])
+    assert rows["vs_baseline_usd"].tolist()[1:] == [0.0, 40_000.0]
+    assert rows["within_solver_gap"].tolist() == [None, None, False]
+    html = write_comparison(comp, tmp_path)[0].read_text()
+    assert "relative to the baseline, \u201cbase\u201d, the first scenario with a network " \
+        "(\u201ctight\u201d has none: infeasible)" in html
+    assert "<tr class=base><td><b>base</b>" in html
+
+
+def test_objectives_on_another_basis_are_not_compared(tmp_path: Path) -> None:
+    """A launch timeline's objective is a discounted horizon total and a margin objective
+    is cost less revenue: against a year's cost their difference is one of units. Such rows
+    keep their objective but get no delta; two annual costs are still compared."""
+    from netopt.analysis.scenarios import (
+        ANNUAL_COST,
+        ANNUAL_MARGIN,
+        build_comparison,
+        objective_basis,
+    )
+    from netopt.report.compare import write_comparison
+
+    timeline = {"periods": 4, "period_months": 3, "start": "2027-01", "discount_rate": 0.1}
+    assert objective_basis({"objective_sense": "cost"}) == ANNUAL_COST
+    assert objective_basis({"objective_sense": "margin"}) == ANNUAL_MARGIN
+    assert objective_basis({"timeline": timeline}) == (
+        "launch timeline total: 4 \u00d7 3 months from 2027-01, discounted at 10 %/yr")
+    runs = [_run("base", 14_400_000.0, 0.004), _run("tl", 43_600_000.0, 0.004),
+            _run("margin", -188_000_000.0, 0.004), _run("dearer", 14_500_000.0, 0.0)]
+    runs[1].summary["timeline"] = timeline
+    runs[2].summary["objective_sense"] = "margin"
+    rows = build_comparison(runs).rows
+    assert rows["objective_basis"].tolist() == [
+        ANNUAL_COST, objective_basis({"timeline": timeline}), ANNUAL_MARGIN, ANNUAL_COST]
+    assert rows["objective_usd"].tolist()[1] == 43_600_000.0
+    delta = rows["vs_baseline_usd"].tolist()
+    assert delta[0] == 0.0 and pd.isna(delta[1]) and pd.isna(delta[2])
+    assert delta[3] == pytest.approx(100_000.0)
+    assert rows["within_solver_gap"].tolist() == [None, None, None, False]
+    html = write_comparison(build_comparison(runs), tmp_path)[0].read_text()
+    assert html.count(">not comparable<") == 2
+    assert "Objective (USD)<" in html  # not "USD/yr": one row is a horizon total
 
 
 def test_compare_names_the_stages_the_clock_ended(tmp_path: Path) -> None:
@@ -483,6 +537,36 @@ def test_cli_pareto_refuses_shares_that_are_not_shares(shares: str, said: str,
     result = CliRunner().invoke(app, ["sweep", str(TINY), "--pareto", "--shares", shares,
                                       "--workers", "1", "--out", str(out), "--no-report"],
                                 env={"NO_COLOR": "1", "COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert said in " ".join(result.output.split())
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("sets", "said"), [
+    # a second --set of a key replaced the first without a word: only 0.9 was solved
+    (["service.min_share=0,0.5", "service.min_share=0.9"],
+     "--set service.min_share given more than once"),
+    (["service.min_share="], "--set 'service.min_share=': no value after '='"),
+    (["service.min_share=0,,0.5"], "--set 'service.min_share=0,,0.5': an empty value"),
+    # checked against the tables before anything solves, and blamed on the override, not on
+    # the model file (which has no products key)
+    (["products=[nosuch],[cart_x]"],
+     "scenario 'products=[nosuch]': error: override products=[nosuch] on tiny.yaml: product "
+     "not in the products table"),
+])
+def test_cli_sweep_refuses_bad_sets_before_solving(sets: list[str], said: str,
+                                                    tmp_path: Path) -> None:
+    import typer
+
+    from netopt.cli.scenarios import register
+
+    app = typer.Typer()
+    register(app)
+    out = tmp_path / "out"
+    args = [a for s in sets for a in ("--set", s)]
+    result = CliRunner().invoke(app, ["sweep", str(TINY), *args, "--workers", "1", "--out",
+                                      str(out), "--no-report"],
+                                env={"NO_COLOR": "1", "COLUMNS": "300"})
     assert result.exit_code == 2, result.output
     assert said in " ".join(result.output.split())
     assert not out.exists()

@@ -208,7 +208,8 @@ def parse_values(text: str) -> list[Any]:
     for item in items:
         item = item.strip()
         if not item:
-            raise OverrideError(f"empty value in '{text}'")
+            raise OverrideError("no value after '='" if not text.strip() else
+                                f"an empty value in '{text}' (between commas)")
         try:
             values.append(yaml.safe_load(item))
         except yaml.YAMLError as exc:
@@ -223,7 +224,10 @@ def parse_set(text: str) -> tuple[str, list[Any]]:
     if not sep or not key:
         raise OverrideError(f"--set '{text}': expected key=value[,value...]")
     check_override_keys([key])
-    return key, parse_values(values)
+    try:
+        return key, parse_values(values)
+    except OverrideError as exc:
+        raise OverrideError(f"--set '{text}': {exc}") from None
 
 
 def _fmt_value(value: Any) -> str:
@@ -341,6 +345,20 @@ def load_scenario(spec: ScenarioSpec) -> tuple[Any, PrepareKey]:
     return case, (str(loaded.path), stamp, load_json, _prepare_key(config))
 
 
+def _blamed(problem: Any, overrides: Mapping[str, Any]) -> str:
+    """A problem as the user should read it: one in a setting the scenario overrides came
+    from the override (--set, a sweep's grid), not from the model file it names."""
+    column = str(problem.column or "")
+    head = column.split(".")[0]
+    if head and str(problem.file).endswith((".yaml", ".yml")):
+        for key, value in overrides.items():
+            if key.split(".")[0] == head:
+                shown = f" (found {problem.value!r})" if problem.value is not None else ""
+                return (f"{problem.severity}: override {key}={_fmt_value(value)} on "
+                        f"{Path(problem.file).name}: {problem.message}{shown}")
+    return str(problem)
+
+
 def failed_run(spec: ScenarioSpec, exc: Exception) -> ScenarioRun:
     """The row of a scenario that could not be loaded or solved: status and reason."""
     from ..data.problems import InputError, errors
@@ -351,7 +369,7 @@ def failed_run(spec: ScenarioSpec, exc: Exception) -> ScenarioRun:
         return ScenarioRun(spec, "invalid", str(exc))
     if isinstance(exc, InputError):
         errs = errors(exc.problems) or exc.problems
-        reason = "; ".join(str(p) for p in errs[:MAX_REASONS])
+        reason = "; ".join(_blamed(p, spec.overrides) for p in errs[:MAX_REASONS])
         if len(errs) > MAX_REASONS:
             reason += f"; and {len(errs) - MAX_REASONS} more"
         return ScenarioRun(spec, "invalid", reason)
@@ -654,6 +672,7 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
                                "warnings": " | ".join(run.warnings)}
         s = run.summary
         rec["objective_usd"] = s.get("objective_usd", s.get("objective", math.nan))
+        rec["objective_basis"] = objective_basis(s) if run.ok else ""
         for col in SUMMARY_COLUMNS[1:]:
             rec[col] = s.get(col, math.nan)
         rec["start"] = s.get("start", "")
@@ -681,14 +700,58 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
                 *(f"ordering_{p}_usd" for p in parts)):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     deltas = baseline_deltas(frame)
-    at = frame.columns.get_loc("objective_usd") + 1
+    at = frame.columns.get_loc("objective_basis") + 1
     for offset, col in enumerate(DELTA_COLUMNS):
         frame.insert(at + offset, col, deltas[col])
     return frame
 
 
-#: columns comparing each scenario's objective with the first scenario's (the baseline)
+#: columns comparing each scenario's objective with the baseline's (the first scenario
+#: that has a network)
 DELTA_COLUMNS = ("vs_baseline_usd", "within_solver_gap")
+#: objective_basis of a single-period solve minimising cost: USD a year
+ANNUAL_COST = "annual cost"
+ANNUAL_MARGIN = "annual cost less revenue"
+
+
+def objective_basis(summary: Mapping[str, Any]) -> str:
+    """What a solved scenario's objective_usd measures: a year's cost, a year's cost less
+    revenue (`objective: margin`), or a launch timeline's discounted total over its horizon.
+    Only objectives on the same basis are compared: a horizon total against a year's cost,
+    or a margin against a cost, is a difference of units, not of networks."""
+    margin = summary.get("objective_sense") == "margin"
+    timeline = summary.get("timeline")
+    if not timeline:
+        return ANNUAL_MARGIN if margin else ANNUAL_COST
+    rate = float(timeline.get("discount_rate") or 0.0)
+    return (f"launch timeline total: {timeline.get('periods')} \u00d7 "
+            f"{timeline.get('period_months')} months from {timeline.get('start')}, "
+            f"discounted at {100 * rate:g} %/yr" + (", cost less revenue" if margin else ""))
+
+
+def baseline_index(rows: pd.DataFrame) -> int:
+    """The row every delta and every site or facility change is measured against: the first
+    scenario with a network (the first row when none has one). A failed first scenario
+    leaves no network to compare with, and measuring the rest against another one must be
+    said, not hidden."""
+    status = rows["status"].astype(str).tolist() if "status" in rows else []
+    objective = pd.to_numeric(rows.get("objective_usd", pd.Series(dtype=float)),
+                              errors="coerce").tolist()
+    for i, (st, obj) in enumerate(zip(status, objective, strict=False)):
+        if st in ("optimal", "feasible") and not math.isnan(obj):
+            return i
+    return 0
+
+
+def not_compared(rows: pd.DataFrame) -> dict[int, str]:
+    """Rows with a network whose objective is on another basis than the baseline's: row ->
+    why their vs_baseline_usd is blank."""
+    if "objective_basis" not in rows or rows.empty:
+        return {}
+    b = baseline_index(rows)
+    bases = rows["objective_basis"].fillna("").astype(str).tolist()
+    return {i: f"its objective is the {basis}, the baseline's the {bases[b]}"
+            for i, basis in enumerate(bases) if basis and bases[b] and basis != bases[b]}
 #: objectives closer than this (relative) are equal whatever the gaps: solver tolerances
 OBJECTIVE_TOLERANCE = 1e-9
 
@@ -708,17 +771,20 @@ def within_solver_gap(objective: float, gap: float, base_objective: float,
 
 
 def baseline_deltas(rows: pd.DataFrame) -> pd.DataFrame:
-    """vs_baseline_usd (objective minus the first row's) and within_solver_gap (see
-    `within_solver_gap`; None for the baseline itself and where a figure is missing)."""
+    """vs_baseline_usd (objective minus the baseline's: `baseline_index`) and
+    within_solver_gap (see `within_solver_gap`; None for the baseline itself and where a
+    figure is missing). Blank for an objective on another basis (`not_compared`)."""
     def figure(row: int, col: str) -> float:
         value = pd.to_numeric(rows[col].iloc[row], errors="coerce") if col in rows else None
         return math.nan if value is None or pd.isna(value) else float(value)
 
     n = len(rows)
-    obj = [figure(i, "objective_usd") for i in range(n)]
+    b = baseline_index(rows) if n else 0
+    apart = not_compared(rows)
+    obj = [math.nan if i in apart else figure(i, "objective_usd") for i in range(n)]
     gap = [figure(i, "gap") for i in range(n)]
-    delta = [o - obj[0] for o in obj] if n else []
-    within = [None if i == 0 else within_solver_gap(obj[i], gap[i], obj[0], gap[0])
+    delta = [o - obj[b] for o in obj] if n else []
+    within = [None if i == b else within_solver_gap(obj[i], gap[i], obj[b], gap[b])
               for i in range(n)]
     return pd.DataFrame({"vs_baseline_usd": pd.Series(delta, index=rows.index, dtype=float),
                          "within_solver_gap": pd.Series(within, index=rows.index,
@@ -841,7 +907,9 @@ def pareto(model_file: str | Path, shares: Sequence[float], within_km: float | N
     return build_comparison(runs, title or f"Cost vs access: {Path(model_file).stem}", frontier)
 
 
-__all__ = ["Comparison", "OverrideError", "ScenarioRun", "ScenarioSpec", "SolveOptions",
-           "apply_overrides", "baseline_deltas", "build_comparison", "compare", "failed_run",
-           "grid_specs", "load_scenario", "local_cluster", "pareto", "parse_set",
-           "parse_values", "run_batch", "run_case", "run_one", "sweep", "within_solver_gap"]
+__all__ = ["ANNUAL_COST", "ANNUAL_MARGIN", "Comparison", "OverrideError", "ScenarioRun",
+           "ScenarioSpec", "SolveOptions", "apply_overrides", "baseline_deltas",
+           "baseline_index", "build_comparison", "compare", "failed_run", "grid_specs",
+           "load_scenario", "local_cluster", "not_compared", "objective_basis", "pareto",
+           "parse_set", "parse_values", "run_batch", "run_case", "run_one", "sweep",
+           "within_solver_gap"]

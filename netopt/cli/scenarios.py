@@ -72,6 +72,38 @@ def _check_overrides(models: list[Path], specs: list) -> None:
             apply_overrides(loaded.config, spec.overrides, loaded.path.parent)
         except OverrideError as exc:
             raise _fail(f"scenario '{spec.name}': {exc}") from None
+    _check_loading(specs)
+
+
+def _check_loading(specs: list) -> None:
+    """Overrides that change what is loaded (products, edits, dataset, facility rules) are
+    checked against the tables now, as the settings are above: a product that is not in the
+    products table exits 2 before any scenario solves. Loads are cached per process, so the
+    batch reuses them; a model file that fails on its own is left to the batch's rows."""
+    from ..analysis.scenarios import (
+        LOAD_KEYS,
+        OverrideError,
+        ScenarioSpec,
+        failed_run,
+        load_scenario,
+    )
+    from ..data.problems import InputError
+
+    checked: dict[str, bool] = {}
+    for spec in specs:
+        if not any(k.split(".")[0] in LOAD_KEYS for k in spec.overrides):
+            continue
+        try:
+            load_scenario(spec)
+        except (InputError, OverrideError) as exc:
+            if spec.model_file not in checked:
+                try:
+                    load_scenario(ScenarioSpec(spec.name, spec.model_file, {}))
+                    checked[spec.model_file] = True
+                except (InputError, OverrideError):
+                    checked[spec.model_file] = False
+            if checked[spec.model_file]:  # the model loads: the override is what fails
+                raise _fail(f"scenario '{spec.name}': {failed_run(spec, exc).reason}") from None
 
 
 def _check_solver(solver: str | None) -> str | None:
@@ -145,6 +177,7 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
         err.print(f"[red]{escape(row.scenario)}[/]: {row.status}: {escape(row.reason)}",
                   soft_wrap=True, highlight=False)
     _print_warnings(comparison.rows)
+    _print_baseline(comparison.rows)
     console.print(f"wrote {len(paths)} files to {out}")
     code = batch_exit_code(comparison.rows["status"].tolist())
     if code:
@@ -191,24 +224,58 @@ HEADERS = {"objective_usd": "cost $/yr", "vs_baseline_usd": "vs baseline $",
            "sites_stocking": "sites stocking", "manufacturer_writeoff_usd": "write-offs $/yr"}
 
 
+def _objective_header(rows: Any) -> str:
+    """'cost $/yr' when every objective is a year's cost; else what they have in common."""
+    from ..analysis.scenarios import ANNUAL_COST, ANNUAL_MARGIN
+
+    bases = {str(b) for b in rows.get("objective_basis", []) if b == b and b}
+    if bases <= {ANNUAL_COST}:
+        return HEADERS["objective_usd"]
+    return "objective $/yr" if bases <= {ANNUAL_COST, ANNUAL_MARGIN} else "objective $"
+
+
+def _print_baseline(rows: Any) -> None:
+    """Which scenario the deltas are against, when it is not the first, and the scenarios
+    whose objective is on another basis (no delta: a difference of units)."""
+    from ..analysis.scenarios import baseline_index, not_compared
+
+    _, err = _consoles()
+    if rows.empty:
+        return
+    b = baseline_index(rows)
+    names = [str(n) for n in rows["scenario"]]
+    if b > 0:
+        status = escape(str(rows["status"].iloc[0]))
+        err.print(f"[yellow]{escape(names[0])}[/] has no network ({status}): deltas and site "
+                  f"changes are against '{escape(names[b])}', the first scenario with one",
+                  soft_wrap=True, highlight=False)
+    for i, why in not_compared(rows).items():
+        err.print(f"[yellow]{escape(names[i])}[/]: not compared with the baseline "
+                  f"'{escape(names[b])}': {escape(why)}", soft_wrap=True, highlight=False)
+
+
 def _print_rows(comparison: Any) -> None:
+    from ..analysis.scenarios import baseline_index
+
     console, _ = _consoles()
     table = RichTable(title=comparison.title)
     cols = ["scenario", "status", "objective_usd", "vs_baseline_usd", "gap",
             "patients_served", "patients_unserved", "pct_within_travel_target", "sites_active",
             "hubs_active", "partners_active", "sites_stocking", "manufacturer_writeoff_usd"]
     cols = [c for c in cols if c in comparison.rows.columns]
+    headers = {**HEADERS, "objective_usd": _objective_header(comparison.rows)}
     for col in cols:
-        table.add_column(HEADERS.get(col, col),
+        table.add_column(headers.get(col, col),
                          justify="left" if col in ("scenario", "status") else "right",
                          overflow="fold")
     rows = comparison.rows
     within = rows["within_solver_gap"].tolist() if "within_solver_gap" in rows else \
         [None] * len(rows)
+    base = baseline_index(rows) if len(rows) else 0
     for i, row in enumerate(comparison.rows[cols].itertuples(index=False)):
         cells = []
         for col, value in zip(cols, row, strict=True):
-            if col == "vs_baseline_usd" and i > 0 and value == value:
+            if col == "vs_baseline_usd" and i != base and value == value:
                 # a difference the two runs' gaps cannot tell from zero is not a result
                 noise = within[i] is not None and within[i] == within[i] and bool(within[i])
                 cells.append(f"{'~' if noise else ''}{value:+,.0f}")
@@ -317,7 +384,12 @@ def sweep_cmd(
         raise _fail("--workers must be at least 1")
     solver = _check_solver(solver)
     try:
-        grid = dict(parse_set(s) for s in (sets or []))
+        pairs = [parse_set(s) for s in (sets or [])]
+        grid = dict(pairs)
+        if len(grid) < len(pairs):  # a second --set of a key would replace the first
+            twice = sorted({k for k, _ in pairs if [p[0] for p in pairs].count(k) > 1})
+            raise OverrideError(f"--set {', '.join(twice)} given more than once: give each "
+                                "setting's values once, comma-separated (key=v1,v2)")
         share_list = _shares(parse_values(shares)) if pareto else []
     except (OverrideError, TypeError, ValueError) as exc:
         raise _fail(str(exc)) from None

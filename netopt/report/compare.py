@@ -55,6 +55,8 @@ from .workbook import (
 )
 
 HTML_FILE = "compare.html"
+#: input warnings shown per scenario on the page (compare.csv holds them all)
+MAX_WARNINGS = 3
 WORKBOOK_FILE = "compare.xlsx"
 FAILED = ("infeasible", "invalid", "no_solution", "error")
 OPENED_COLOUR = "#11a36a"
@@ -87,6 +89,9 @@ main { max-width: 1180px; }
 .status.bad { color: #b2182b; }
 .reason { display: block; font-weight: normal; color: #b2182b; font-size: 11.5px;
   white-space: normal; overflow-wrap: anywhere; }
+.warn { display: block; color: #8a5a00; font-size: 11.5px; white-space: normal;
+  overflow-wrap: anywhere; }
+.tag.basis { white-space: normal; min-width: 9em; }
 table.scenarios tr:has(+ tr.why) td { border-bottom: none; }
 .chart .legend svg { width: 14px; height: 14px; }
 td.neg { color: #1b7a3a; }
@@ -169,7 +174,7 @@ def _deltas(rows: pd.DataFrame) -> list[tuple[float, float, bool]]:
     obj = [num(v, math.nan) for v in rows.get("objective_usd", [math.nan] * len(rows))]
     if not obj:
         return []
-    base = obj[0]
+    base = obj[_baseline(rows)]
     out = []
     for d, within in zip(rows["vs_baseline_usd"], rows["within_solver_gap"], strict=True):
         d = num(d, math.nan)
@@ -193,11 +198,23 @@ def _network_cost(row: pd.Series) -> float:
     return _cell(row, "objective_usd") - (0.0 if math.isnan(pen) else pen)
 
 
-def _delta_cells(i: int, d: float, share: float, within: bool) -> tuple[str, str]:
-    """The two delta cells of row i: signed USD and %, coloured when the difference is a
-    result, greyed and marked ≈ when the two runs' solver gaps cover it."""
-    if i == 0:
+def _baseline(rows: pd.DataFrame) -> int:
+    """The baseline's row (`scenarios.baseline_index`: the first with a network)."""
+    from ..analysis.scenarios import baseline_index
+
+    return baseline_index(rows) if len(rows) else 0
+
+
+def _delta_cells(base: bool, d: float, share: float, within: bool,
+                 apart: str = "") -> tuple[str, str]:
+    """The two delta cells of a row: signed USD and %, coloured when the difference is a
+    result, greyed and marked ≈ when the two runs' solver gaps cover it; 'not comparable'
+    (why, on hover) for an objective on another basis than the baseline's."""
+    if base:
         return "<td class='n'>base</td>", "<td class='n'></td>"
+    if apart:
+        return (f"<td class='n noise' title=\"{_esc(apart)}\">not comparable</td>",
+                "<td class='n noise'>—</td>")
     if math.isnan(d):
         return "<td class='n'>—</td>", "<td class='n'>—</td>"
     usd = ("+" if d > 0 else "") + _fmt(d, "usd")
@@ -217,7 +234,15 @@ def _delta_cells(i: int, d: float, share: float, within: bool) -> tuple[str, str
 
 def comparison_table(rows: pd.DataFrame) -> str:
     """One row per scenario: status (with why it failed), objective, delta, service, network."""
-    heads = ("Scenario", "Status", "Objective (USD/yr)", "\u0394 vs baseline", "\u0394 %",
+    from ..analysis.scenarios import ANNUAL_COST, ANNUAL_MARGIN, not_compared
+
+    bases = (rows["objective_basis"].map(text).tolist() if "objective_basis" in rows
+             else [""] * len(rows))
+    annual = all(b in ("", ANNUAL_COST, ANNUAL_MARGIN) for b in bases)
+    apart = not_compared(rows)
+    b = _baseline(rows)
+    heads = ("Scenario", "Status", "Objective (USD/yr)" if annual else "Objective (USD)",
+             "\u0394 vs baseline", "\u0394 %",
              "Network cost (cash, USD/yr)", "Unserved penalty (USD/yr)",
              "Served (pts/yr)", "Unserved (pts/yr)", "Within travel target", "Sites",
              "Hubs", "Partners", "Sites stocking", "Write-offs (USD/yr)", "Gap")
@@ -239,10 +264,13 @@ def comparison_table(rows: pd.DataFrame) -> str:
             started += (f"<span class='tag clock' title='{_esc(busy)}'>shared cores</span>")
         stat = (f"<span class='status {'bad' if bad else 'ok'}'>{_esc(status or 'unknown')}"
                 f"</span>{started}")
+        # what the objective measures, where it is not a year's cost
+        what = {ANNUAL_COST: "", ANNUAL_MARGIN: "cost less revenue"}.get(bases[i], bases[i])
+        basis = f"<span class='tag basis'>{_esc(what)}</span>" if what else ""
         cells = [
             f"<td><b>{_esc(r.get('scenario'))}</b></td>", f"<td>{stat}</td>",
-            f"<td class='n'>{_esc(_fmt(_cell(r, 'objective_usd'), 'usd'))}</td>",
-            *_delta_cells(i, d, share, within),
+            f"<td class='n'>{_esc(_fmt(_cell(r, 'objective_usd'), 'usd'))}{basis}</td>",
+            *_delta_cells(i == b, d, share, within, apart.get(i, "")),
             f"<td class='n'>{_esc(_fmt(_network_cost(r), 'usd'))}</td>",
             f"<td class='n'>{_esc(_fmt(_penalty(r), 'usd'))}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'patients_served'), 'pts'))}</td>",
@@ -253,10 +281,17 @@ def comparison_table(rows: pd.DataFrame) -> str:
             f"<td class='n'>{_esc(_fmt(_cell(r, 'manufacturer_writeoff_usd'), 'usd'))}</td>",
             f"<td class='n'>{_esc(_fmt(_cell(r, 'gap'), 'gap'))}</td>",
         ]
-        body.append(f"<tr{' class=base' if i == 0 else ''}>{''.join(cells)}</tr>")
+        body.append(f"<tr{' class=base' if i == b else ''}>{''.join(cells)}</tr>")
         if reason:  # in full, on its own row across the table, so it wraps and reads
             body.append(f"<tr class='why'><td></td><td colspan='{len(heads) - 1}'>"
                         f"<span class='reason'>{_esc(reason)}</span></td></tr>")
+        warned = [w for w in text(r.get("warnings")).split(" | ") if w]
+        if warned:  # an edit that matched no row changes nothing: the reader must know
+            more = (f"; and {len(warned) - MAX_WARNINGS} more (compare.csv, column warnings)"
+                    if len(warned) > MAX_WARNINGS else "")
+            body.append(f"<tr class='why'><td></td><td colspan='{len(heads) - 1}'>"
+                        "<span class='warn'>"
+                        f"{_esc('; '.join(warned[:MAX_WARNINGS]) + more)}</span></td></tr>")
     head = "".join(f"<th{'' if j < 2 else ' class=n'}>{_esc(h)}</th>"
                    for j, h in enumerate(heads))
     table = (f"<table class='scenarios'><thead><tr>{head}</tr></thead>"
@@ -344,7 +379,10 @@ def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
     label_w, value_w, bar_h, gap = 190.0, 110.0, 20.0, 8.0
     values = [[num(v) for v in vals] for vals in rows[terms].itertuples(index=False, name=None)]
     tops = [sum(v for v in vals if v > 0) for vals in values]
-    top = max(max(tops), 1e-9)
+    # a margin objective's revenue can take the total below zero: the frame then reaches
+    # back that far, with zero marked, so no bar runs into the labels
+    low = min(0.0, *(sum(vals) for vals in values))
+    top = max(max(tops) - low, 1e-9)
     if any(v < -0.5 for vals in values for v in vals):
         gap += SAVING_H  # room for the savings strip under each bar
     height = len(rows) * (bar_h + gap) + 6
@@ -356,6 +394,10 @@ def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
            '<rect width="3" height="6" fill="#59a14f"/></pattern></defs>']
     y = 3.0
     span = width - label_w - value_w
+    zero = label_w - span / top * low
+    if low < 0:
+        out.append(f'<line x1="{zero:.2f}" x2="{zero:.2f}" y1="0" y2="{height:.0f}" '
+                   'stroke="#8a949e" stroke-dasharray="3 3"><title>zero</title></line>')
     for (_, r), vals, pos_total in zip(rows.iterrows(), values, tops, strict=True):
         name = text(r.get("scenario"))
         short = name if len(name) <= 28 else name[:27] + "\u2026"
@@ -368,7 +410,7 @@ def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
             y += bar_h + gap
             continue
         out += _bar(name, list(zip(terms, vals, strict=True)), colours, y,
-                    (label_w, span / top, bar_h))
+                    (zero, span / top, bar_h))
         y += bar_h + gap
     out.append("</svg>")
     return "".join(out) + _cost_legend(rows, terms, colours)
@@ -427,8 +469,14 @@ def _cost_legend(rows: pd.DataFrame, terms: list[str], colours: dict[str, str]) 
         items.append(f"<span>{sym}{_esc(label)}</span>")
     items.append('<span><svg width="14" height="14"><line x1="7" x2="7" y1="0" y2="14" '
                  'stroke="#1d2733" stroke-width="2"/></svg>total (the objective)</span>')
+    note = BARS_NOTE
+    if "objective_basis" in rows and any(text(b).startswith("launch timeline")
+                                         for b in rows["objective_basis"]):
+        note += (" A launch-timeline scenario's bar is its last period's annual cost (the "
+                 "network at the end of the roll-out); its objective in the table is the "
+                 "discounted total over the horizon.")
     return (f'<div class="legend cost-legend">{"".join(items)}</div>'
-            f"<p class='note'>{_esc(BARS_NOTE)}</p>" + ordering_note(rows, terms))
+            f"<p class='note'>{_esc(note)}</p>" + ordering_note(rows, terms))
 
 
 def ordering_note(rows: pd.DataFrame, terms: list[str]) -> str:
@@ -527,7 +575,7 @@ def scenario_map_svg(sites: pd.DataFrame, changes: pd.DataFrame, bounds: list[li
     """One scenario's sites on the one-pager's Albers projection.
 
     Candidates are faint grey for context, active sites navy, sites opened relative to the
-    first scenario green and sites closed red (hollow: they are not in this network).
+    baseline green and sites closed red (hollow: they are not in this network).
     """
     proj = _Projector(bounds, width)
     h = proj.height
@@ -575,8 +623,8 @@ def _map_legend() -> str:
                 f'stroke="{stroke}" stroke-width="{sw}"/></svg>')
 
     items = [(dot(ACTIVE_COLOUR, "#fff"), "active site"),
-             (dot(OPENED_COLOUR, "#fff", 6), "opened vs first scenario"),
-             (dot("#fff", CLOSED_COLOUR, 5, 2.2), "closed vs first scenario"),
+             (dot(OPENED_COLOUR, "#fff", 6), "opened vs the baseline"),
+             (dot("#fff", CLOSED_COLOUR, 5, 2.2), "closed vs the baseline"),
              (dot("#c4cad1", "#c4cad1", 2), "site not used")]
     return '<div class="legend">' + "".join(
         f"<span>{sym}{_esc(lbl)}</span>" for sym, lbl in items) + "</div>"
@@ -646,8 +694,8 @@ def small_multiples(comparison: ComparisonLike) -> str:
             cap = f"<b>{_esc(name)}</b>"
         else:
             body = scenario_map_svg(sites, ch, bounds)
-            cap = _caption(name, r, len(_active_ids(sites)), i == 0, n_open, n_close,
-                           n_other, _facility_rows(comparison, name))
+            cap = _caption(name, r, len(_active_ids(sites)), i == _baseline(rows), n_open,
+                           n_close, n_other, _facility_rows(comparison, name))
         figs.append(f"<figure><figcaption>{cap}</figcaption>{body}</figure>")
     return f'<div class="multiples">{"".join(figs)}</div>' + _map_legend()
 
@@ -660,10 +708,10 @@ def _change_colour(change: str) -> str:
 
 
 def site_changes_table(comparison: ComparisonLike) -> str:
-    """Sites opened or closed per scenario, relative to the first scenario."""
+    """Sites opened or closed per scenario, relative to the baseline."""
     ch = comparison.site_changes
     if ch is None or ch.empty:
-        return "<p>No site opens or closes relative to the first scenario.</p>"
+        return "<p>No site opens or closes relative to the baseline.</p>"
     order = {text(s): i for i, s in enumerate(comparison.rows.get("scenario", []))}
     ch = ch.assign(_o=ch["scenario"].map(lambda s: order.get(text(s), len(order))),
                    _c=ch["change"].map(lambda c: {"opened": 0, "closed": 1}.get(text(c), 2)))
@@ -682,10 +730,10 @@ def site_changes_table(comparison: ComparisonLike) -> str:
 
 
 def facility_changes_table(comparison: ComparisonLike) -> str:
-    """Hubs and partners opened or closed per scenario, relative to the first scenario."""
+    """Hubs and partners opened or closed per scenario, relative to the baseline."""
     fc = getattr(comparison, "facility_changes", None)
     if fc is None or fc.empty:
-        return "<p>No hub or partner opens or closes relative to the first scenario.</p>"
+        return "<p>No hub or partner opens or closes relative to the baseline.</p>"
     order = {text(s): i for i, s in enumerate(comparison.rows.get("scenario", []))}
     fc = fc.assign(_o=fc["scenario"].map(lambda s: order.get(text(s), len(order))))
     fc = fc.sort_values(["_o", "kind", "change", "name"], kind="stable")
@@ -824,11 +872,16 @@ def render_comparison(comparison: ComparisonLike) -> str:
     rows = comparison.rows
     title = text(getattr(comparison, "title", "")) or "Scenario comparison"
     n_failed = sum(_failed(s) for s in rows.get("status", []))
-    first = text(rows["scenario"].iloc[0]) if len(rows) and "scenario" in rows.columns else ""
-    sub = (f"{len(rows)} scenarios"
-           + (f", {n_failed} without a solution" if n_failed else "")
-           + (f"; deltas, opened and closed sites are relative to the first scenario, "
-              f"\u201c{first}\u201d." if first else "."))
+    sub = f"{len(rows)} scenarios" + (f", {n_failed} without a solution" if n_failed else "")
+    if len(rows) and "scenario" in rows.columns:
+        b = _baseline(rows)
+        base = text(rows["scenario"].iloc[b])
+        sub += f"; deltas, opened and closed sites are relative to the baseline, \u201c{base}\u201d"
+        if b > 0:  # the first scenario had no network to compare with
+            first = text(rows["scenario"].iloc[0])
+            sub += (f", the first scenario with a network (\u201c{first}\u201d has none: "
+                    f"{text(rows['status'].iloc[0])})")
+        sub += "."
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -845,7 +898,7 @@ def render_comparison(comparison: ComparisonLike) -> str:
         "<h2>Annual cost by term</h2><div class='chart'>", cost_compare_svg(rows), "</div>",
         "<h2>Sites per scenario</h2>", small_multiples(comparison),
         "<h2>Hubs and partners that change</h2>", facility_changes_table(comparison),
-        "<h2>Site changes relative to the first scenario</h2>", site_changes_table(comparison),
+        "<h2>Site changes relative to the baseline</h2>", site_changes_table(comparison),
     ]
     parts += ["<footer>Written by netopt; every number is also in compare.xlsx.</footer>",
               "</main></body></html>"]
