@@ -134,6 +134,44 @@ def test_explain_command(tmp_path: Path):
     assert run.exit_code == 2 and "not found" in run.output
 
 
+def test_evaluate_and_explain_refuse_a_launch_timeline(tmp_path: Path):
+    """A launch timeline opens sites period by period: a held network of one steady-state
+    year, or one site flipped in it, means nothing there. evaluate and explain answered for
+    the steady state under the timeline's name; now exit 2, naming the setting. A timeline
+    result held in a steady-state model is its network at the end of the roll-out, and its
+    own objective (a horizon total) is not printed as a year's cost. An evaluation into
+    the folder it holds would replace that network: exit 2."""
+    (tmp_path / "pyproject.toml").write_text("")
+    shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
+    shutil.copy(TINY, tmp_path / "tiny.yaml")
+    timeline = tmp_path / "tl.yaml"
+    timeline.write_text("extends: tiny.yaml\nname: tl\ntimeline:\n  periods: 2\n")
+    runner = CliRunner()
+    env = {"NO_COLOR": "1", "COLUMNS": "300"}
+    plain, rollout = tmp_path / "plain", tmp_path / "rollout"
+    for model, out in ((tmp_path / "tiny.yaml", plain), (timeline, rollout)):
+        run = runner.invoke(app, ["solve", str(model), "--out", str(out), "--no-report"])
+        assert run.exit_code == 0, run.output
+    said = "but this model has a launch timeline of 2 periods"
+    run = runner.invoke(app, ["evaluate", str(plain), str(timeline), "--out",
+                              str(tmp_path / "e1"), "--no-report"], env=env)
+    assert run.exit_code == 2, run.output
+    assert "column 'timeline.periods': evaluate holds one network" in run.output
+    assert said in run.output and not (tmp_path / "e1").exists()
+    run = runner.invoke(app, ["explain", str(rollout), "S2"], env=env)
+    assert run.exit_code == 2, run.output
+    assert "explain flips one site" in run.output and said in run.output
+    run = runner.invoke(app, ["evaluate", str(rollout), str(tmp_path / "tiny.yaml"), "--out",
+                              str(tmp_path / "e2"), "--no-report"], env=env)
+    assert run.exit_code == 0, run.output
+    assert "(the end of its 2-period launch timeline)" in run.output
+    assert "in its own model" not in run.output
+    run = runner.invoke(app, ["evaluate", str(plain), str(tmp_path / "tiny.yaml"), "--out",
+                              str(plain), "--no-report"], env=env)
+    assert run.exit_code == 2 and "is the result folder itself" in run.output
+    assert "evaluated_network" not in (plain / "summary.json").read_text()
+
+
 def test_moved_patients_when_one_side_treats_nobody():
     """Every patient of the solved network unserved in the flipped one (and back)."""
     import pandas as pd

@@ -120,6 +120,19 @@ def dropped_facilities(case: Case, m: pyo.ConcreteModel, chosen: ChosenNetwork) 
     return out
 
 
+def refuse_timeline(case: Case, what: str) -> None:
+    """A launch timeline (`timeline.periods` > 1) opens sites period by period, so a held or
+    flipped network of one steady-state year has no meaning there; say so rather than
+    answer for the steady state under the timeline's name."""
+    periods = case.config.timeline.periods
+    if periods > 1:
+        raise InputError([Problem(
+            str(case.model_path or case.name), None, "timeline.periods",
+            f"{what} in one steady-state year, but this model has a launch timeline of "
+            f"{periods} periods: use a copy of the model without `timeline:` (or with "
+            "`timeline.periods: 1`), or compare the timeline models with `netopt compare`")])
+
+
 def evaluate_network(case: Case, network: Results, time_limit: float | None = None,
                      prepared: Prepared | None = None, model: pyo.ConcreteModel | None = None,
                      tee: bool = False) -> Evaluation:
@@ -129,6 +142,7 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     to skip that work. Raises InputError when an active facility is not in the case or when
     the held network cannot serve the case's hard requirements (service level, KOLs...)."""
     file = str(network.summary.get("model_file") or "network")
+    refuse_timeline(case, "evaluate holds one network")
     chosen = chosen_network(network)
     check_network(case, chosen, file, "the network is evaluated only on its own facilities")
     # the network's offers only: the pairs of the others carry nothing with it held
@@ -156,4 +170,4 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
 
 
 __all__ = ["ChosenNetwork", "Evaluation", "check_network", "chosen_network",
-           "dropped_facilities", "evaluate_network", "fix_network"]
+           "dropped_facilities", "evaluate_network", "fix_network", "refuse_timeline"]

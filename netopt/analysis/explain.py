@@ -37,7 +37,7 @@ from ..solver.highs import solve_model
 from ..solver.info import SolveInfo
 from ..solver.network_start import StartNetwork
 from ..solver.variants import exact, solve_variants
-from .evaluate import chosen_network, fix_network
+from .evaluate import chosen_network, fix_network, refuse_timeline
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +290,7 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
     """Flip `site` (or its offer of `product`) from `result`'s decision and compare costs,
     assignments and limits: in the solved network held (default), or in a whole re-solve
     started from it (`redesign`)."""
+    refuse_timeline(case, "explain flips one site of the network")
     prep = prepare(case)
     all_sites = set(case.sites["site_id"])
     problems = []

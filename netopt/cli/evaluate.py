@@ -31,6 +31,7 @@ def evaluate(
     from ..results.folder import Run, results_folder
     from ..solver.diagnose import NoNetworkInTime
     from .common import (
+        EXIT_INVALID,
         console,
         err_console,
         fail_input,
@@ -43,6 +44,12 @@ def evaluate(
 
     network = solved_folder(result_dir, ("sites", "hubs", "partners"))
     case = load_or_exit(model)
+    if out is not None and out.resolve() == result_dir.resolve():
+        err_console.print(f"[bold red]error[/]: --out: {escape(str(out))} is the result folder "
+                          "itself: the evaluation's tables would replace the network it holds "
+                          "(give another folder, or leave --out out for "
+                          f"reports/{escape(case.name)}-held)", soft_wrap=True, highlight=False)
+        raise typer.Exit(EXIT_INVALID)
     target = output_folder(out or Path("reports") / f"{case.name}-held", tables=True)
     with console.status(f"holding the network of {result_dir} in {case.name}"):
         try:
@@ -63,7 +70,12 @@ def evaluate(
             write_reports(result, staging.dir)
     print_summary(result.summary)
     own, here = network.summary.get("objective"), result.summary.get("objective")  # USD/yr
-    if own is not None and here is not None:
+    if network.summary.get("timeline") and here is not None:
+        # a roll-out's own objective is its discounted horizon total, not a year's cost
+        periods = network.summary["timeline"].get("periods")
+        console.print(f"network of {escape(str(result_dir))} (the end of its {periods}-period "
+                      f"launch timeline): ${here:,.0f}/yr in {escape(case.name)}")
+    elif own is not None and here is not None:
         console.print(f"network of {escape(str(result_dir))}: ${own:,.0f}/yr in its own model, "
                       f"${here:,.0f}/yr in {escape(case.name)} ({here - own:+,.0f})")
     console.print(f"wrote {len(staging.written)} files to {target}")

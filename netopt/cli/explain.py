@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -54,6 +55,7 @@ def explain(
                           f"${ex.forced_cost_usd:,.0f}/yr {ex.action}, the whole network "
                           f"re-solved ({ex.difference_usd:+,.0f}; re-solve {ex.status}{gap})",
                           highlight=False)
+            _noise_note(ex, result.summary.get("gap"))
         else:
             console.print(f"cost ${ex.solved_cost_usd:,.0f}/yr as solved; "
                           f"${ex.baseline_cost_usd:,.0f}/yr with the network held and its "
@@ -91,6 +93,21 @@ def explain(
     console.print("[bold]limits[/]")
     for line in ex.limits:
         console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def _noise_note(ex: Any, solved_gap: float | None) -> None:
+    """A redesign compares two time-limited solves: say when their gaps cover the difference,
+    by the rule compare uses (`within_solver_gap`), so no one reads noise as the answer."""
+    from ..analysis.scenarios import within_solver_gap
+    from .common import console
+
+    if ex.gap is None or solved_gap is None:
+        return
+    if within_solver_gap(ex.forced_cost_usd, ex.gap, ex.baseline_cost_usd, float(solved_gap)):
+        console.print(f"~ within the two solves' gaps ({float(solved_gap):.2%} and "
+                      f"{ex.gap:.2%}): the difference may be solver noise, not a result; "
+                      "without --redesign the network is held and both sides are solved to "
+                      "optimality", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
