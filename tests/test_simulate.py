@@ -261,6 +261,8 @@ def test_cli_writes_tables_html_and_sheet(small_dir: Path, tmp_path: Path) -> No
     assert 50 < on["mean"] <= 100 and on["ci_low"] <= on["mean"] <= on["ci_high"]
     page = (out / "simulation.html").read_text()
     assert page.count("<svg") >= 3 and "on schedule" in page
+    # its waste is not the stock's expiries, which finance.csv has: the page says so
+    assert "Stock is simulated as per-patient shipments" in page
     assert "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     summary = json.loads((out / "summary.json").read_text())
@@ -418,3 +420,21 @@ def test_a_share_s_interval_stays_within_0_and_100() -> None:
     assert rows.at["hub_peak_day_utilisation_pct", "ci_high"] == pytest.approx(
         110.0 + peak_half)
     assert 70.0 + half > 100.0  # what the share's bound was
+
+
+def test_planned_vein_to_vein_is_that_of_the_lanes_the_network_uses() -> None:
+    """The simulation's "model plan" vein-to-vein was site_products.csv's, the best over
+    every plant that makes the product: on us-small 17.7 days (PL02, 16-day turnaround,
+    unused) against 22.4 on the PL01 lanes every CAR-T patient took, a 5-day slip that was
+    not there. Now the chosen delivery lanes', weighted by their doses: (10 x 20 + 30 x 24)
+    / 40 = 23. Starting-material legs, lanes without a figure and lanes carrying nothing
+    do not count."""
+    from netopt.analysis.simulation.network import _planned_vein_to_vein
+
+    shipments = pd.DataFrame({
+        "leg": ["direct", "direct", "starting_material", "direct", "direct"],
+        "site_id": ["S1", "S1", "S1", "S1", "S2"],
+        "product_id": ["k", "k", "k", "k", "j"],
+        "doses_per_year": [10.0, 30.0, 40.0, 0.0, 5.0],
+        "vein_to_vein_days": [20.0, 24.0, 99.0, 5.0, math.nan]})
+    assert _planned_vein_to_vein(shipments) == {("S1", "k"): pytest.approx(23.0)}

@@ -369,7 +369,11 @@ def render_simulation(sim: SimulationResult) -> str:
         "patients arrive at the optimizer's rates, doses travel the chosen lanes through hubs "
         "that weather can close; shelf life and shipper hold time are enforced and wasted "
         "doses replaced. Figures are means with 95 % confidence intervals across "
-        "replications.</p>", warn, "</header>",
+        "replications.</p>",
+        '<p class="sub">Stock is simulated as per-patient shipments: the waste below is doses '
+        "lost on the way or at the site's door, not the expiries of stock held at sites, hubs "
+        "or partners (those are finance.csv's <code>expired_doses_per_year</code>).</p>",
+        warn, "</header>",
         _tiles(sim.tables["kpis"]),
         "<h2>Patient delay</h2><figure class='chart'>", _delay_chart(sim.tables["delays"]),
         "</figure>",

@@ -386,6 +386,23 @@ def _lanes(shipments: pd.DataFrame, case: Case, hubs: pd.DataFrame,
     return lanes
 
 
+def _planned_vein_to_vein(shipments: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """(site, product) -> the vein-to-vein days of the lanes the model chose, weighted by
+    their doses. site_products.csv's figure is the best over every plant that makes the
+    product, which the network may not use (a full plant sends patients to a slower one):
+    the simulation is measured against the plan, not against the best case."""
+    if "vein_to_vein_days" not in shipments.columns or shipments.empty:
+        return {}
+    legs = shipments[shipments["leg"] != "starting_material"].assign(
+        v2v=lambda f: pd.to_numeric(f["vein_to_vein_days"], errors="coerce"),
+        doses=lambda f: pd.to_numeric(f["doses_per_year"], errors="coerce"))
+    legs = legs[legs["v2v"].notna() & (legs["doses"] > 0)]
+    out = {}
+    for key, part in legs.groupby(["site_id", "product_id"], sort=True):
+        out[(str(key[0]), str(key[1]))] = float(np.average(part["v2v"], weights=part["doses"]))
+    return out
+
+
 INBOUND_COLUMNS = ["site_id", "product_id", "hub_id", "plant_id", "pre_hours", "to_hub_hours",
                    "wait_hours", "moving_hours", "inbound_hours", "model_vein_to_vein_days"]
 
@@ -405,13 +422,17 @@ def _inbound(sp: pd.DataFrame, site_products: pd.DataFrame, products: pd.DataFra
     main_cells = main_cells.set_index(["site_id", "product_id"])
     sites = case.sites.set_index("site_id")
     all_hubs = case.hubs.set_index("hub_id")
+    planned = _planned_vein_to_vein(shipments)
     rows = []
     for sid, pid in zip(sp["site_id"], sp["product_id"], strict=True):
         row = dict.fromkeys(INBOUND_COLUMNS, 0.0) | {
             "site_id": sid, "product_id": pid, "hub_id": "", "plant_id": "",
             "model_vein_to_vein_days": math.nan}
         rec = info.loc[(sid, pid)] if (sid, pid) in info.index else None
-        if products.at[pid, "autologous"] and rec is not None:
+        if products.at[pid, "autologous"] and (sid, pid) in planned:
+            row["model_vein_to_vein_days"] = planned[(sid, pid)]
+        elif products.at[pid, "autologous"] and rec is not None:
+            # a result without per-lane figures: the site-product's best plant and lane
             v2v = pd.to_numeric(pd.Series([rec["vein_to_vein_days"]]), errors="coerce")
             row["model_vein_to_vein_days"] = float(v2v.iloc[0])
         if products.at[pid, "autologous"] and (sid, pid) in main_cells.index:
