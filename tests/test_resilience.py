@@ -253,3 +253,39 @@ def test_an_outage_below_min_active_is_measured_not_infeasible(tmp_path: Path) -
     # H1 out: the 10 unserved cost their lost margin, 1 dose x (400,000 - 100,000)
     assert table.at["H1", "penalty_increase_usd"] == pytest.approx(3_000_000, rel=1e-9)
     assert list(table.index) == ["H1", "H2"]
+
+
+def test_an_outage_is_priced_as_the_hub_excluded_by_an_edit(tmp_path: Path) -> None:
+    """Each outage is the network held in the model with the facility excluded, as a user
+    would price it (docs/disruptions.md: an `edits:` exclusion and `netopt evaluate`), plus
+    the facility's contract, which is paid during an outage. Holding the network in the
+    base model instead kept every stock option priced on the lost hub's lane: on us-small
+    (rdc_rx consignment) Atlanta read +$1.25M instead of +$0.79M. Checked here on us-small's
+    own products for its costliest outage."""
+    from netopt.analysis.evaluate import chosen_network, fix_network
+    from netopt.analysis.resilience import DESIGN_RULES
+    from netopt.model.build import build_model
+    from netopt.model.common import MONEY
+    from netopt.model.prepare import prepare
+    from netopt.solver.highs import solve_model
+    from netopt.solver.variants import exact
+
+    config = yaml.safe_load(US_SMALL.read_text())
+    config["dataset"] = str((US_SMALL.parent / config["dataset"]).resolve())
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(config))
+    case = load_case(tmp_path / "base.yaml")
+    result = solve_case(case, time_limit=30)
+    res = n_minus_1(case, result, partners=False)
+    top = res.table.iloc[0]
+    edit = {"table": "hubs", "where": {"hub_id": top["facility_id"]},
+            "set": {"status": "excluded"}}
+    (tmp_path / "out.yaml").write_text(yaml.safe_dump({**config, "edits": [edit]}))
+    m = build_model(prepare(load_case(tmp_path / "out.yaml")))
+    fix_network(m, chosen_network(result))
+    for name in DESIGN_RULES:
+        if getattr(m, name, None) is not None:
+            getattr(m, name).deactivate()
+    info = solve_model(m, exact(case.config.solver))
+    fixed = case.hubs.set_index("hub_id").at[top["facility_id"], "annual_fixed_cost_usd"]
+    assert top["cost_usd"] == pytest.approx(info.objective * MONEY + fixed, rel=1e-6)
+    assert top["cost_increase_usd"] > 0

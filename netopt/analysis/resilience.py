@@ -16,20 +16,25 @@ an outage is something to measure, not a constraint the network can refuse.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import pandas as pd
 
 from ..data.case import Case
+from ..data.config import SolverSettings
 from ..data.problems import InputError, Problem
 from ..model.build import build_model
 from ..model.common import MONEY
 from ..model.prepare import prepare
 from ..results.tables import Results, extract, unserved_penalty_usd
+from ..solver import machine
 from ..solver.diagnose import NoNetworkInTime
-from ..solver.variants import exact, solve_variants
-from .evaluate import check_network, chosen_network, fix_network
+from ..solver.highs import solve_model
+from ..solver.info import SolveInfo
+from ..solver.variants import exact, process_context, quiet_worker
+from .evaluate import ChosenNetwork, check_network, chosen_network, fix_network
 
 log = logging.getLogger(__name__)
 
@@ -63,53 +68,43 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
               time_limit: float | None = None,
               progress: Callable[[str, int, int], None] | None = None) -> Resilience:
     """Re-route the chosen network without each active hub (and partner), one at a time:
-    each outage is its own re-solve, run side by side on the cores `solver.threads` allows."""
+    each outage is its own model, prepared without the facility as if it were excluded, so
+    every ordering option is priced on the lanes that are left, and solved to optimality;
+    the baseline and the outages run side by side on the cores `solver.threads` allows."""
+    lacking = sorted({"site_id", "doses_per_year"} - set(result.shipments.columns))
+    if lacking:  # checked before minutes of re-solves, not after them
+        raise InputError([Problem("shipments.csv", None, col, "no such column in the result: "
+                                  "re-solve the model to write a complete shipments.csv")
+                          for col in lacking])
     chosen = chosen_network(result)
-    prep = prepare(case)
-    m = build_model(prep)
     check_network(case, chosen, str(result.summary.get("model_file") or "result"),
                   "re-solve before the N-1 analysis")
-    fix_network(m, chosen)
-    for name in DESIGN_RULES:
-        component = getattr(m, name, None)
-        if component is not None:
-            component.deactivate()
     # the network is fixed, but ordering options and depot stock are still choices: solve
     # them to optimality, so the baseline is never above the solved network's own cost
     settings = exact(case.config.solver)
     outages = [("hub", h) for h in sorted(chosen.hubs)]
     if partners:
         outages += [("partner", p) for p in sorted(chosen.partners)]
-    # the baseline (nothing out) and every outage, re-solved side by side
-    # (solver/variants.py); each outcome is read while its solution is loaded
-    variants = {None: [], **{o: [(m.g[o[1]] if o[0] == "hub" else m.a[o[1]], 0.0, 0.0)]
-                            for o in outages}}
     outcome: dict = {}
-    baseline = None
-    for done, (key, info) in enumerate(solve_variants(m, settings, variants, time_limit),
-                                           start=1):
+    jobs: list[Outage | None] = [None, *outages]
+    for done, (key, figures) in enumerate(_solve_outages(case, chosen, jobs, settings,
+                                                         time_limit), start=1):
         if progress:
             progress(f"{key[0]} {key[1]} out: done" if key else "baseline: done", done,
-                     len(variants))
-        if key is None:
-            baseline = info
-        if not info.has_solution:
-            outcome[key] = (info.status, float("nan"), float("nan"), float("nan"))
-            continue
-        res = extract(m, info)
-        outcome[key] = (info.status, info.objective * MONEY,
-                        float(res.summary["patients_unserved"]),
-                        unserved_penalty_usd(res.tables["costs"]))
-    status0, cost0, unserved0, penalty0 = outcome[None]
-    if baseline is not None and baseline.out_of_time:
+                     len(jobs))
+        outcome[key] = figures
+    baseline, _, _ = outcome[None]
+    if baseline.out_of_time:
         limit = settings.time_limit if time_limit is None else time_limit
         raise NoNetworkInTime.now([f"the chosen network, re-solved with its decisions fixed, "
                                    f"gave no solution within {limit:g}s; raise --time-limit"],
                                   baseline)
-    if status0 not in ("optimal", "feasible"):
+    if not baseline.has_solution:
         raise InputError([Problem(str(result.summary.get("model_file")), None, None,
                                   f"the chosen network does not solve with its decisions fixed "
-                                  f"({status0}); re-solve the model")])
+                                  f"({baseline.status}); re-solve the model")])
+    cost0 = baseline.objective * MONEY
+    _, unserved0, penalty0 = outcome[None]
     ship = result.shipments
     names = {**dict(zip(case.hubs["hub_id"], case.hubs["name"], strict=True)),
              **dict(zip(case.partners["partner_id"], case.partners["name"], strict=True))}
@@ -119,7 +114,9 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
         case.partners["partner_id"], case.partners["annual_fixed_cost_usd"], strict=True)})
     rows = []
     for kind, fid in outages:
-        status, cost, unserved, penalty = outcome[(kind, fid)]
+        info, unserved, penalty = outcome[(kind, fid)]
+        status = info.status
+        cost = info.objective * MONEY if info.has_solution else float("nan")
         cost += fixed[(kind, fid)]  # the contract is paid during an outage too
         col = "hub_id" if kind == "hub" else "partner_id"
         through = ship[ship[col].astype(str) == fid] if col in ship.columns else ship.iloc[0:0]
@@ -137,9 +134,79 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
             "doses_per_year_through": float(through["doses_per_year"].sum()),
         })
     if progress:
-        progress("done", len(variants), len(variants))
+        progress("done", len(jobs), len(jobs))
     table = rank_outages(pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "rank"]))
     return Resilience(table, cost0, unserved0, penalty0)
+
+
+#: one outage: ("hub" or "partner", its id)
+Outage = tuple[str, str]
+
+
+def _without(case: Case, outage: Outage) -> Case:
+    """The case with the facility excluded, as `edits: [{table: hubs, where: {hub_id: H},
+    set: {status: excluded}}]` would make it (and no longer locked open). Lanes are ranked
+    among every hub, excluded ones too (prepare's nearest lanes), so the outage model has
+    the network's lanes less the facility's; the ordering options are then tabulated on
+    what is left. Holding the network in the base model instead kept each stock option's
+    price on the lost hub's lane: on us-small that overstated three of four hub outages by
+    58-98 % and swapped two ranks."""
+    kind, fid = outage
+    table, col = ("hubs", "hub_id") if kind == "hub" else ("partners", "partner_id")
+    frame = case.tables[table].copy()
+    frame.loc[frame[col].astype(str) == fid, "status"] = "excluded"
+    rules = getattr(case.config, table)
+    config = case.config.model_copy(update={table: rules.model_copy(update={
+        "lock_open": [x for x in rules.lock_open if x != fid]})})
+    return Case(config, {**case.tables, table: frame}, case.model_path, case.dataset_path,
+                list(case.warnings), case.places)
+
+
+def _outage_figures(case: Case, chosen: ChosenNetwork, outage: Outage | None,
+                    settings: SolverSettings, time_limit: float | None
+                    ) -> tuple[SolveInfo, float, float]:
+    """One re-solve (the baseline when `outage` is None): the network held, the design rules
+    off, solved to optimality. (SolveInfo, patients unserved, unserved penalty USD)."""
+    m = build_model(prepare(case if outage is None else _without(case, outage)))
+    fix_network(m, chosen)
+    for name in DESIGN_RULES:
+        component = getattr(m, name, None)
+        if component is not None:
+            component.deactivate()
+    info = solve_model(m, settings, time_limit=time_limit)
+    if not info.has_solution:
+        return info, float("nan"), float("nan")
+    res = extract(m, info)
+    return (info, float(res.summary["patients_unserved"]),
+            unserved_penalty_usd(res.tables["costs"]))
+
+
+def _solve_outages(case: Case, chosen: ChosenNetwork, jobs: list[Outage | None],
+                   settings: SolverSettings, time_limit: float | None
+                   ) -> Iterator[tuple[Outage | None, tuple[SolveInfo, float, float]]]:
+    """Each job's figures as it finishes: in worker processes, one per thread
+    `solver.threads` allows (each HiGHS with one thread, so a table whose re-solves all reach
+    optimality does not depend on the workers or their order), or here with one. Ctrl-C
+    stops the workers at once."""
+    one = settings.model_copy(update={"threads": 1})
+    workers = min(int(settings.threads), len(jobs), machine.cores())
+    if workers <= 1:
+        for job in jobs:
+            yield job, _outage_figures(case, chosen, job, one, time_limit)
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=process_context([__name__]),
+                               initializer=quiet_worker)
+    try:
+        futures = {pool.submit(_outage_figures, case, chosen, job, one, time_limit): i
+                   for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            yield jobs[futures[future]], future.result()
+    except BaseException:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()  # the executor has no public way to stop a running job
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def rank_outages(table: pd.DataFrame) -> pd.DataFrame:

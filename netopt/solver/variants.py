@@ -171,10 +171,15 @@ def _outcomes(arrays: dict, jobs: dict[Hashable, list[tuple[int, float, float]]]
 
 
 def _keep_model(arrays: dict) -> None:
-    """A worker's start: keep the model, send its stdout (HiGHS's banner, once per process)
-    nowhere, and leave Ctrl-C to the parent (which stops its workers)."""
+    """A worker's start: keep the model (and `quiet_worker`)."""
     global _MODEL
     _MODEL = arrays
+    quiet_worker()
+
+
+def quiet_worker() -> None:
+    """A re-solve worker's start: send its stdout (HiGHS's banner, once per process)
+    nowhere, and leave Ctrl-C to the parent (which stops its workers)."""
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers itself
 
@@ -262,4 +267,4 @@ def _one_by_one(m: pyo.ConcreteModel, settings: SolverSettings,
                     v.unfix()
 
 
-__all__ = ["EXACT_GAP", "exact", "process_context", "solve_variants"]
+__all__ = ["EXACT_GAP", "exact", "process_context", "quiet_worker", "solve_variants"]
