@@ -343,7 +343,32 @@ def solve(case: Case | _case.Case | PathLike, *, time_limit: float | None = None
     kwargs: dict[str, Any] = {"progress": progress} if progress is not None else {}
     result = solve_case(case, time_limit=time_limit, gap=gap, threads=threads, seed=seed,
                         tee=log, solver_name=solver, **kwargs)
-    return Result(result.tables, result.info, result.summary)
+    summary = result.summary
+    recipe = changes_of(case)
+    if recipe:  # what the model file does not hold: the analyses of the folder re-apply it
+        summary["changes"] = recipe
+    return Result(result.tables, result.info, summary)
+
+
+def changes_of(case: object) -> dict[str, Any] | None:
+    """A case's changes made here (`with_changes`) as summary.json's `changes`: the settings
+    (dotted) and the edits added after the model file's own. None for a case as loaded."""
+    overrides = getattr(case, "overrides", None) or {}
+    added = getattr(case, "added_edits", None) or []
+    if not overrides and not added:
+        return None
+    return {"settings": dict(overrides), "edits": [dict(e) for e in added]}
+
+
+def case_of_result(model_file: PathLike, summary: Mapping[str, Any]) -> _case.Case:
+    """The case a result folder was solved from: its model file loaded again, with the
+    changes a Python session made to it (summary.json's `changes`) applied again. Raises
+    InputError as `load` and `with_changes` do."""
+    case = load(model_file)
+    changes = summary.get("changes") or {}
+    if changes.get("settings") or changes.get("edits"):
+        case = case.with_changes(changes.get("edits") or [], changes.get("settings") or {})
+    return case
 
 
 # ---------------------------------------------------------------- comparison

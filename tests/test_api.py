@@ -86,6 +86,40 @@ def test_round_trip_matches_cli_solve(tmp_path: Path, near_result: netopt.Result
     assert again.objective == pytest.approx(near_result.objective, rel=1e-12)
 
 
+def test_analyses_of_a_changed_case_re_apply_its_changes(tmp_path: Path, near: netopt.Case,
+                                                         near_result: netopt.Result) -> None:
+    """A result of `with_changes` written to a folder: its model file alone is not what was
+    solved. `netopt resilience` re-solved the model file as it stands, with a warning that
+    it "changed since" (it had not). summary.json now carries the changes, and the analyses
+    apply them again: S3's raised price ceiling and the 100-km service level are back, the
+    inputs match the solve's, and the N-1 table is the one of the changed case itself."""
+    from netopt.api import case_of_result
+    from netopt.data.case import inputs_changed
+
+    out = tmp_path / "near"
+    near_result.write(out, report=False)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["changes"] == {
+        "settings": {"service.within_km": 100, "service.min_share": 0.9, "name": "tiny-near"},
+        "edits": NEAR_EDITS}
+    case = case_of_result(summary["model_file"], summary)
+    assert case.sites.set_index("site_id").at["S3", "price_ceiling_usd_per_dose"] == 1000000
+    assert case.config.service.min_share == 0.9 and case.name == "tiny-near"
+    assert not inputs_changed(summary, case)
+    run = CliRunner().invoke(app, ["resilience", str(out)], env={"COLUMNS": "300"})
+    assert run.exit_code == 0, run.output
+    assert "changed since" not in run.output
+    from netopt.analysis.resilience import n_minus_1
+
+    table = pd.read_csv(out / "resilience.csv")
+    direct = n_minus_1(near, near_result)
+    assert table["cost_usd"].tolist() == pytest.approx(direct.table["cost_usd"].tolist(),
+                                                       rel=1e-9)
+    assert (table["cost_usd"] - table["cost_increase_usd"]).iloc[0] == pytest.approx(
+        direct.baseline_cost_usd, rel=1e-9)
+    assert "changes" not in netopt.solve(netopt.load(TINY)).summary
+
+
 def test_changed_case_gives_the_hand_computed_network(near_result: netopt.Result) -> None:
     """90 % of 30 patients = 27 within 100 km. Alpha's 10 are 11 km from S1; Beta's 20 are
     170 km from S1 and 85 km from S3, so 17 of them go to S3. S3 holds no cryogenic class:

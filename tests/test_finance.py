@@ -272,6 +272,52 @@ def test_finance_command_names_a_cell_that_is_not_a_number(tmp_path: Path) -> No
     assert "internal error" not in res.output and not (out / "finance.html").exists()
 
 
+def test_finance_command_on_results_it_cannot_read_in_full(tmp_path: Path) -> None:
+    """Four ways a finance run went wrong (review):
+    - a finance.csv without a column the page needs was an internal error (KeyError), exit 1:
+      now the column is named, exit 2, nothing written;
+    - without the model file the trade-off was skipped, yet the page said "No product in
+      scope may be stocked at sites" and return_tradeoff.csv was one empty byte: now the
+      page says why it was not computed and no CSV is written;
+    - RESULT_DIR given as a file was blamed on an --out never given;
+    - an --out holding a dataset's tables was written into."""
+    import json
+
+    out = tmp_path / "res"
+    assert runner.invoke(app, ["solve", str(make_case(tmp_path)), "--out", str(out),
+                               "--no-report"]).exit_code == 0
+    env = {"COLUMNS": "300"}
+    lacking = tmp_path / "lacking"
+    shutil.copytree(out, lacking)
+    table = pd.read_csv(lacking / "finance.csv")
+    table.drop(columns=["working_capital_manufacturer_usd"]).to_csv(lacking / "finance.csv",
+                                                                    index=False)
+    res = runner.invoke(app, ["finance", str(lacking)], env=env)
+    assert res.exit_code == 2, res.output
+    assert "no column 'working_capital_manufacturer_usd'" in " ".join(res.output.split())
+    assert not (lacking / "finance.html").exists()
+
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    summary = json.loads((moved / "summary.json").read_text())
+    summary["model_file"] = str(tmp_path / "gone.yaml")
+    (moved / "summary.json").write_text(json.dumps(summary))
+    res = runner.invoke(app, ["finance", str(moved)], env=env)
+    assert res.exit_code == 0, res.output
+    assert "return-policy trade-off skipped" in res.output
+    page = (moved / "finance.html").read_text()
+    assert "Not computed: the model file" in page and "No product in scope" not in page
+    assert not (moved / "return_tradeoff.csv").exists()
+
+    res = runner.invoke(app, ["finance", str(out / "summary.json")], env=env)
+    assert res.exit_code == 2 and "RESULT_DIR: " in res.output and "--out" not in res.output
+    data = tmp_path / "fin-data"
+    before = sorted(p.name for p in data.iterdir())
+    res = runner.invoke(app, ["finance", str(out), "--out", str(data)], env=env)
+    assert res.exit_code == 2 and "holds input tables" in res.output
+    assert sorted(p.name for p in data.iterdir()) == before
+
+
 @pytest.mark.parametrize(("row", "column", "value", "message"), [
     (0, "title_holder", "site", "jit_per_patient needs title with manufacturer or distributor"),
     (1, "title_holder", "manufacturer", "stocked_at_site needs title with site"),

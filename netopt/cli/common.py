@@ -134,13 +134,27 @@ def output_folder(out: Path, option: str = "--out", tables: bool = False) -> Pat
     return Path(out)
 
 
+def result_dir_is_folder(result_dir: Path) -> None:
+    """A file given as RESULT_DIR (summary.json, say) is named as such, before any check of
+    the folders an analysis would write under it blames an --out the user never gave."""
+    if Path(result_dir).is_file():
+        err_console.print(f"[bold red]error[/]: RESULT_DIR: {escape(str(result_dir))} is a "
+                          "file: give the result folder netopt solve wrote (the folder "
+                          "holding summary.json)", soft_wrap=True, highlight=False)
+        raise typer.Exit(EXIT_INVALID)
+
+
 def analysis_folder(out: Path | None, result_dir: Path, option: str = "--out",
                     default: str = "the result folder itself") -> Path:
     """The folder an analysis of RESULT_DIR (report, finance, resilience) writes: RESULT_DIR
     itself, or `--out`, which must not hold another run's results: the analysis would sit
-    beside results it did not read (a report titled for one model over another's summary)."""
-    target = output_folder(out or result_dir, option)
-    if out is None or Path(out).resolve() == Path(result_dir).resolve():
+    beside results it did not read (a report titled for one model over another's summary),
+    nor a dataset's tables (result tables share their names)."""
+    result_dir_is_folder(result_dir)
+    mine = out is None or Path(out).resolve() == Path(result_dir).resolve()
+    target = output_folder(out or result_dir, "RESULT_DIR" if out is None else option,
+                           tables=not mine)
+    if mine:
         return target
     source = Path(result_dir).resolve()
     runs = read_manifest(target)
@@ -197,10 +211,27 @@ def solved_folder_and_case(result_dir: Path, tables: tuple[str, ...], why: str):
     if not model_file or not Path(model_file).is_file():
         err_console.print(f"[red]model file {escape(str(model_file))} not found: {why}[/]")
         raise typer.Exit(EXIT_INVALID)
-    case = load_or_exit(Path(model_file))
+    case = result_case_or_exit(Path(model_file), summary)
     warn_if_inputs_changed(summary, case)
     solver_or_exit(case.config.solver.name)  # the re-solves use the model file's solver
     return result, summary, case
+
+
+def result_case_or_exit(model_file: Path, summary: dict):  # noqa: ANN201 - returns a Case
+    """The case a result was solved from: `load_or_exit`, and the changes a Python session
+    made to it (summary.json's `changes`, from `Case.with_changes`) applied again; without
+    them an analysis would re-solve the model file as it stands, not what was solved."""
+    if not summary.get("changes"):
+        return load_or_exit(model_file)
+    from ..api import case_of_result
+
+    try:
+        case = case_of_result(model_file, summary)
+    except InputError as exc:
+        fail_input(exc)
+    if case.warnings:
+        report_problems(case.warnings, "Warnings")
+    return case
 
 
 def warn_if_inputs_changed(summary: dict, case) -> None:  # noqa: ANN001 - Case

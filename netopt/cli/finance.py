@@ -25,7 +25,7 @@ def finance(
     from ..report.finance import finance_totals, policy_mix, write_finance
     from ..results.folder import Run, results_folder
     from ..results.tables import read_summary
-    from .common import analysis_folder, console, err_console, load_or_exit
+    from .common import analysis_folder, console, err_console
 
     target = analysis_folder(out, result_dir)
     summary_path = result_dir / "summary.json"
@@ -54,12 +54,20 @@ def finance(
 
         fail_input(InputError(problems))
     model = str(summary.get("model") or result_dir.name)
-    tradeoff = _tradeoff(summary, table, load_or_exit, err_console)
     run = Run("finance", model=model, model_file=summary.get("model_file"),
               source=str(result_dir.absolute()))
-    with results_folder(target, run, attach=True) as staging:
-        write_finance(table, tradeoff, model, staging.dir, products=_product_names(result_dir))
-        relink_report(target, staging.dir)  # the solved folder's one-pager links the page
+    try:
+        tradeoff = _tradeoff(summary, table, err_console)
+        with results_folder(target, run, attach=True) as staging:
+            write_finance(table, tradeoff, model, staging.dir,
+                          products=_product_names(result_dir))
+            relink_report(target, staging.dir)  # the solved folder's one-pager links the page
+        totals = finance_totals(table)
+    except KeyError as exc:  # a hand-edited or truncated finance.csv: nothing is written
+        err_console.print(f"[bold red]error[/]: {escape(str(table_path))}: no column "
+                          f"{escape(str(exc))}: give a finance.csv written by `netopt solve` "
+                          "(re-solve the model)", soft_wrap=True, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
     paths = staging.written
 
     mix = policy_mix(table)
@@ -69,14 +77,13 @@ def finance(
     for row in mix.itertuples(index=False):
         rich.add_row(*(str(v) if isinstance(v, str) else f"{v:,.1f}" for v in row))
     console.print(rich)
-    totals = finance_totals(table)
     lines = RichTable(title="Expiries and working capital (per year / average)")
     lines.add_column("figure")
     lines.add_column("value", justify="right")
     for key, value in totals.items():
         lines.add_row(key, f"{value:,.1f}" if "doses" in key else f"${value:,.0f}")
     console.print(lines)
-    if not tradeoff.empty:
+    if not isinstance(tradeoff, str) and not tradeoff.empty:
         t = RichTable(title="Return policy trade-off (chosen network)")
         for col in ("returnable_fraction", "sites_willing", "site_products_willing",
                     "manufacturer_writeoff_usd", "expired_doses_per_year"):
@@ -111,20 +118,21 @@ def _not_numbers(table, path: Path) -> list:  # noqa: ANN001 - a DataFrame; list
     return problems
 
 
-def _tradeoff(summary: dict, table, load_or_exit, err_console):  # noqa: ANN001, ANN202
-    """The trade-off needs the case (terms, lanes): re-load the model the result came from."""
-    import pandas as pd
-
+def _tradeoff(summary: dict, table, err_console):  # noqa: ANN001, ANN202
+    """The trade-off needs the case (terms, lanes): re-load the model the result came from.
+    Without it, why it was skipped."""
     from ..analysis.finance import return_tradeoff
     from ..model.prepare import prepare
-    from .common import warn_if_inputs_changed
+    from .common import result_case_or_exit, warn_if_inputs_changed
 
     model_file = summary.get("model_file")
     if not model_file or not Path(model_file).is_file():
-        err_console.print(f"[yellow]model file {escape(str(model_file))} not found: the "
-                          "return-policy trade-off is skipped[/]")
-        return pd.DataFrame()
-    case = load_or_exit(Path(model_file))
+        why = (f"the model file {model_file} the result was solved from is not found (the "
+               "trade-off re-prices the products' terms on its data)")
+        err_console.print(f"[yellow]warning[/]: return-policy trade-off skipped: {escape(why)}",
+                          soft_wrap=True, highlight=False)
+        return why
+    case = result_case_or_exit(Path(model_file), summary)
     warn_if_inputs_changed(summary, case)
     return return_tradeoff(prepare(case), table)
 

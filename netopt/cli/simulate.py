@@ -43,8 +43,16 @@ def simulate_cmd(
     from ..report import relink_report
     from ..report.simulation_files import WORKBOOK_FILE, write_simulation
     from ..results.folder import Run, results_folder
-    from .common import analysis_folder, console, err_console, fail_input, output_folder
+    from .common import (
+        analysis_folder,
+        console,
+        err_console,
+        fail_input,
+        output_folder,
+        result_dir_is_folder,
+    )
 
+    result_dir_is_folder(result_dir)
     root, sub = _destination(result_dir, out)
     if sub:
         output_folder(root / sub)

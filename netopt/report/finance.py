@@ -302,9 +302,14 @@ def _tiles(finance: pd.DataFrame) -> str:
         "</div>" for v, label in tiles) + "</div>"
 
 
-def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str,
+def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame | str, model: str,
                    products: dict[str, str] | None = None) -> str:
-    """finance.html as one self-contained string; `products` maps ids to names."""
+    """finance.html as one self-contained string; `products` maps ids to names. `tradeoff`
+    is the return-policy table, or why it was not computed (its section says so instead of
+    reading as an empty trade-off)."""
+    skipped = tradeoff if isinstance(tradeoff, str) else ""
+    if skipped:
+        tradeoff = pd.DataFrame()
     css = (resources.files("netopt.report") / "templates" / "report.css").read_text("utf-8")
     mix = policy_mix(finance)
     sites = finance.assign(product=[named((products or {}).get(text(p), p), p)
@@ -333,7 +338,8 @@ def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str,
                      ("expired_doses_per_year", "Expired doses/yr", "num"),
                      ("manufacturer_writeoff_usd", "Mfr write-offs/yr", "usd")]),
         "<h2>Return policy: generosity vs sites willing to stock vs write-offs</h2>",
-        "<div class='chart'>", tradeoff_svg(tradeoff, names=products), "</div>",
+        f"<p class='sub'>Not computed: {_esc(skipped)}.</p>" if skipped else
+        "<div class='chart'>" + tradeoff_svg(tradeoff, names=products) + "</div>",
         TRADEOFF_LEGEND if not tradeoff.empty else "",
         "<p class='sub'>Each served site-product whose product may be stocked at the site is "
         "offered its stock terms with the returnable share swept; a site is willing when its "
@@ -351,13 +357,16 @@ def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str,
     return "\n".join(parts)
 
 
-def write_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame, model: str,
+def write_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame | str, model: str,
                   out: Path, products: dict[str, str] | None = None) -> list[Path]:
     """finance.html and return_tradeoff.csv into `out`, as one run added to what the folder
-    holds (see results/folder.py)."""
+    holds (see results/folder.py); no return_tradeoff.csv when the trade-off was not
+    computed (`tradeoff` then says why)."""
     with results_folder(Path(out), Run("finance", model=model), attach=True) as staging:
         page = staging.dir / "finance.html"
         page.write_text(render_finance(finance, tradeoff, model, products), encoding="utf-8")
-        csv = staging.dir / "return_tradeoff.csv"
-        tradeoff.to_csv(csv, index=False, lineterminator="\n")
-    return staging.final([page, csv])
+        paths = [page]
+        if not isinstance(tradeoff, str):
+            paths.append(staging.dir / "return_tradeoff.csv")
+            tradeoff.to_csv(paths[-1], index=False, lineterminator="\n")
+    return staging.final(paths)

@@ -144,7 +144,13 @@ def load_network(result_dir: str | Path, model_file: str | Path | None = None) -
         raise InputError(problems)
     assert summary is not None and model_path is not None  # else problems were raised
     read = {name: frame for name, frame in tables.items() if frame is not None}
-    return build_network(folder, model_path, load_case(model_path), read, summary)
+    if model_file is None and summary.get("changes"):
+        from ...api import case_of_result  # the changes a Python session made, again
+
+        case = case_of_result(model_path, summary)
+    else:
+        case = load_case(model_path)
+    return build_network(folder, model_path, case, read, summary)
 
 
 def _model_path(folder: Path, summary: dict | None, model_file: str | Path | None,
