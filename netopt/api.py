@@ -340,6 +340,9 @@ def solve(case: Case | _case.Case | PathLike, *, time_limit: float | None = None
 
     if isinstance(case, str | Path):
         case = load(case)
+    elif not isinstance(case, _case.Case):
+        raise TypeError(f"solve takes a Case (netopt.load) or a model file's path, not "
+                        f"{type(case).__name__}")
     kwargs: dict[str, Any] = {"progress": progress} if progress is not None else {}
     result = solve_case(case, time_limit=time_limit, gap=gap, threads=threads, seed=seed,
                         tee=log, solver_name=solver, **kwargs)

@@ -120,6 +120,12 @@ def test_analyses_of_a_changed_case_re_apply_its_changes(tmp_path: Path, near: n
     assert "changes" not in netopt.solve(netopt.load(TINY)).summary
 
 
+def test_solve_of_something_else_is_a_type_error_that_says_so() -> None:
+    with pytest.raises(TypeError, match="solve takes a Case .netopt.load. or a model file's "
+                                        "path, not int"):
+        netopt.solve(42)
+
+
 def test_changed_case_gives_the_hand_computed_network(near_result: netopt.Result) -> None:
     """90 % of 30 patients = 27 within 100 km. Alpha's 10 are 11 km from S1; Beta's 20 are
     170 km from S1 and 85 km from S3, so 17 of them go to S3. S3 holds no cryogenic class:

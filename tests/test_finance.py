@@ -287,6 +287,12 @@ def test_finance_command_on_results_it_cannot_read_in_full(tmp_path: Path) -> No
     assert runner.invoke(app, ["solve", str(make_case(tmp_path)), "--out", str(out),
                                "--no-report"]).exit_code == 0
     env = {"COLUMNS": "300"}
+    # whether the site accepts to stock is asked only where it takes title (review: False
+    # on consignment rows read as a refusal)
+    rows = pd.read_csv(out / "finance.csv", keep_default_na=False)
+    asked = rows["policy"] == "stocked_at_site"
+    assert set(rows.loc[~asked, "site_accepts_stocking"]) <= {""}
+    assert set(rows.loc[asked, "site_accepts_stocking"]) <= {"True", "False"}
     lacking = tmp_path / "lacking"
     shutil.copytree(out, lacking)
     table = pd.read_csv(lacking / "finance.csv")

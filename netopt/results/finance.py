@@ -178,7 +178,7 @@ def depot_rows(prep: Prepared, m: object) -> list[dict]:
             "exact_cost_usd": sum(parts.values()), **fields,
             **{f"ordering_{part}_usd": usd for part, usd in parts.items()},
             "expired_usd": fields["expired_doses_per_year"] * cogs,
-            "site_accepts_stocking": False,
+            "site_accepts_stocking": None,  # a depot's stock: no site is asked
         })
     return out
 
@@ -217,10 +217,10 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
            **{f"ordering_{part}_usd": 0.0 for part in COST_PARTS}}
     if t is None:  # no policies table: just-in-time with nothing to evaluate
         return {**{c: 0.0 for c in POLICY_COLUMNS}, **out, "fill_rate": 1.0,
-                "site_accepts_stocking": False, "method": "none"}
+                "site_accepts_stocking": None, "method": "none"}
     if pooled:  # the stock is the depot's (its own row): the site orders per patient from it
         return {**{c: 0.0 for c in POLICY_COLUMNS}, **out, "fill_rate": math.nan,
-                "site_accepts_stocking": False, "method": "pooled at depot"}
+                "site_accepts_stocking": None, "method": "pooled at depot"}
     if stock:
         parts, econ = option_cost_parts(
             t, prod, patients, life, lead, float(option["replenish_cost_usd"]),
@@ -244,8 +244,10 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
     out.update(fields)
     out.update({
         "expired_usd": fields["expired_doses_per_year"] * cogs,
-        "site_accepts_stocking": policy == "stocked_at_site"
-        and fields["site_loss_usd"] <= out["site_limit_usd"] + 1e-6,
+        # asked only of a site that takes title to the stock: blank elsewhere, where False
+        # read as a refusal (a consignment site holding stock at no loss)
+        "site_accepts_stocking": fields["site_loss_usd"] <= out["site_limit_usd"] + 1e-6
+        if policy == "stocked_at_site" else None,
     })
     return out
 
