@@ -93,7 +93,7 @@ def test_analyses_of_a_changed_case_re_apply_its_changes(tmp_path: Path, near: n
     it "changed since" (it had not). summary.json now carries the changes, and the analyses
     apply them again: S3's raised price ceiling and the 100-km service level are back, the
     inputs match the solve's, and the N-1 table is the one of the changed case itself."""
-    from netopt.api import case_of_result
+    from netopt.analysis.scenarios import case_of_result
     from netopt.data.case import inputs_changed
 
     out = tmp_path / "near"
@@ -118,6 +118,15 @@ def test_analyses_of_a_changed_case_re_apply_its_changes(tmp_path: Path, near: n
     assert (table["cost_usd"] - table["cost_increase_usd"]).iloc[0] == pytest.approx(
         direct.baseline_cost_usd, rel=1e-9)
     assert "changes" not in netopt.solve(netopt.load(TINY)).summary
+    # a path or a set given to with_changes is written as JSON (TypeError before), and
+    # read back as the same change
+    other = netopt.load(TINY).with_changes(settings={"dataset": TINY.parent / "tiny",
+                                                     "products": {"p1"}})
+    written = netopt.solve(other)
+    written.write(tmp_path / "other", report=False)
+    back = json.loads((tmp_path / "other" / "summary.json").read_text())["changes"]
+    assert back["settings"] == {"dataset": str(TINY.parent / "tiny"), "products": ["p1"]}
+    assert case_of_result(TINY, {"changes": back}).config.products == ["p1"]
 
 
 def test_solve_of_something_else_is_a_type_error_that_says_so() -> None:

@@ -161,6 +161,9 @@ def test_evaluate_and_explain_refuse_a_launch_timeline(tmp_path: Path):
     run = runner.invoke(app, ["explain", str(rollout), "S2"], env=env)
     assert run.exit_code == 2, run.output
     assert "explain flips one site" in run.output and said in run.output
+    run = runner.invoke(app, ["resilience", str(rollout)], env=env)
+    assert run.exit_code == 2, run.output
+    assert "resilience takes one facility out" in run.output and said in run.output
     run = runner.invoke(app, ["evaluate", str(rollout), str(tmp_path / "tiny.yaml"), "--out",
                               str(tmp_path / "e2"), "--no-report"], env=env)
     assert run.exit_code == 0, run.output

@@ -291,6 +291,7 @@ def test_finance_command_on_results_it_cannot_read_in_full(tmp_path: Path) -> No
     # on consignment rows read as a refusal)
     rows = pd.read_csv(out / "finance.csv", keep_default_na=False)
     asked = rows["policy"] == "stocked_at_site"
+    assert asked.any() and (~asked).any()  # the case has rows of both kinds
     assert set(rows.loc[~asked, "site_accepts_stocking"]) <= {""}
     assert set(rows.loc[asked, "site_accepts_stocking"]) <= {"True", "False"}
     lacking = tmp_path / "lacking"
@@ -301,6 +302,7 @@ def test_finance_command_on_results_it_cannot_read_in_full(tmp_path: Path) -> No
     res = runner.invoke(app, ["finance", str(lacking)], env=env)
     assert res.exit_code == 2, res.output
     assert "no column 'working_capital_manufacturer_usd'" in " ".join(res.output.split())
+    assert "internal error" not in res.output
     assert not (lacking / "finance.html").exists()
 
     moved = tmp_path / "moved"

@@ -289,3 +289,21 @@ def test_an_outage_is_priced_as_the_hub_excluded_by_an_edit(tmp_path: Path) -> N
     fixed = case.hubs.set_index("hub_id").at[top["facility_id"], "annual_fixed_cost_usd"]
     assert top["cost_usd"] == pytest.approx(info.objective * MONEY + fixed, rel=1e-6)
     assert top["cost_increase_usd"] > 0
+
+
+def test_an_outage_keeps_paying_for_what_it_cuts_off(tmp_path: Path) -> None:
+    """tiny with H1 and P1 locked open: taking out H1, the only hub, leaves S1 and P1 without
+    a lane, so the outage model (prepared without H1) has neither. Their costs are still
+    paid: the network costs S1 $100k + H1 $100k + P1 $20k = $220,000 a year with every one
+    of the 30 patients unserved ($9M of penalty: 30 x ($400k - $100k)). Only H1's contract
+    was added back at first (network cost $100,000)."""
+    (tmp_path / "tiny").symlink_to(TINY.parent / "tiny")
+    model = tmp_path / "locked.yaml"
+    model.write_text(TINY.read_text() + "hubs:\n  lock_open: [H1]\npartners:\n"
+                     "  lock_open: [P1]\n")
+    case = load_case(model)
+    res = n_minus_1(case, solve_case(case))
+    h1 = res.table.set_index("facility_id").loc["H1"]
+    assert h1["network_cost_usd"] == pytest.approx(220_000.0, rel=1e-9)
+    assert h1["penalty_increase_usd"] == pytest.approx(9_000_000.0, rel=1e-9)
+    assert h1["extra_patients_unserved"] == pytest.approx(30.0, rel=1e-9)

@@ -356,6 +356,18 @@ def test_a_failed_first_scenario_leaves_the_baseline_to_the_next(tmp_path: Path)
     assert "<tr class=base><td><b>base</b>" in html
 
 
+def test_a_batch_without_any_network_calls_no_scenario_the_baseline(tmp_path: Path) -> None:
+    from netopt.analysis.scenarios import build_comparison
+    from netopt.report.compare import write_comparison
+
+    comp = build_comparison([_run("bad", None, None, "invalid"),
+                             _run("tight", None, None, "infeasible")])
+    html = write_comparison(comp, tmp_path)[0].read_text()
+    assert "no scenario has a network to compare with" in html
+    assert "class=base" not in html and ">base<" not in html
+    assert "relative to the baseline, \u201c" not in html
+
+
 def test_objectives_on_another_basis_are_not_compared(tmp_path: Path) -> None:
     """A launch timeline's objective is a discounted horizon total and a margin objective
     is cost less revenue: against a year's cost their difference is one of units. Such rows
@@ -553,6 +565,9 @@ def test_cli_pareto_refuses_shares_that_are_not_shares(shares: str, said: str,
     (["products=[nosuch],[cart_x]"],
      "scenario 'products=[nosuch]': error: override products=[nosuch] on tiny.yaml: product "
      "not in the products table"),
+    # two overrides of one section: the one the problem names, not the first
+    (["hubs.max_active=1", "hubs.lock_open=[H9]"],
+     "override hubs.lock_open=[H9] on tiny.yaml: unknown hub_id"),
 ])
 def test_cli_sweep_refuses_bad_sets_before_solving(sets: list[str], said: str,
                                                     tmp_path: Path) -> None:

@@ -438,3 +438,23 @@ def test_planned_vein_to_vein_is_that_of_the_lanes_the_network_uses() -> None:
         "doses_per_year": [10.0, 30.0, 40.0, 0.0, 5.0],
         "vein_to_vein_days": [20.0, 24.0, 99.0, 5.0, math.nan]})
     assert _planned_vein_to_vein(shipments) == {("S1", "k"): pytest.approx(23.0)}
+
+
+def test_an_autologous_partner_delivery_takes_the_plant_of_its_supply(tmp_path: Path) -> None:
+    """tiny with S3's price ceiling raised and 90 % of patients within 100 km: S3 treats 17
+    of Beta's patients through the partner P1 (no cryogenic class of its own). Reading that
+    delivery lane ended in "internal error: KeyError: 'plant_id'": the supply row picked by
+    partner, product and plant kept the plant in its index only. The lane now carries the
+    plant that made the patient's cells, as the supply leg names it."""
+    shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
+    model = tmp_path / "near.yaml"
+    model.write_text("name: near\ndataset: tiny\nservice:\n  within_km: 100\n"
+                     "  min_share: 0.9\nedits:\n  - table: sites\n    where: {site_id: S3}\n"
+                     "    set: {price_ceiling_usd_per_dose: 1000000}\n")
+    net = load_network(_solve(model, tmp_path / "out"))
+    via = net.lanes[net.lanes["leg"] == "partner_delivery"]
+    supply = pd.read_csv(tmp_path / "out" / "shipments.csv")
+    supply = supply[supply["leg"] == "partner_supply"]
+    assert via["site_id"].tolist() == ["S3"]
+    assert via["plant_id"].tolist() == supply["plant_id"].tolist()
+    assert via["partner_id"].tolist() == ["P1"] and via["hub_id"].tolist() == ["H1"]

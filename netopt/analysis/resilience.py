@@ -21,12 +21,14 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import pandas as pd
+import pyomo.environ as pyo
 
 from ..data.case import Case
 from ..data.config import SolverSettings
 from ..data.problems import InputError, Problem
 from ..model.build import build_model
 from ..model.common import MONEY
+from ..model.policy import FIXED_TERMS
 from ..model.prepare import prepare
 from ..results.tables import Results, extract, unserved_penalty_usd
 from ..solver import machine
@@ -34,7 +36,13 @@ from ..solver.diagnose import NoNetworkInTime
 from ..solver.highs import solve_model
 from ..solver.info import SolveInfo
 from ..solver.variants import exact, process_context, quiet_worker
-from .evaluate import ChosenNetwork, check_network, chosen_network, fix_network
+from .evaluate import (
+    ChosenNetwork,
+    check_network,
+    chosen_network,
+    fix_network,
+    refuse_timeline,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +84,7 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
         raise InputError([Problem("shipments.csv", None, col, "no such column in the result: "
                                   "re-solve the model to write a complete shipments.csv")
                           for col in lacking])
+    refuse_timeline(case, "resilience takes one facility out of the network")
     chosen = chosen_network(result)
     check_network(case, chosen, str(result.summary.get("model_file") or "result"),
                   "re-solve before the N-1 analysis")
@@ -93,7 +102,7 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
             progress(f"{key[0]} {key[1]} out: done" if key else "baseline: done", done,
                      len(jobs))
         outcome[key] = figures
-    baseline, _, _ = outcome[None]
+    baseline = outcome[None][0]
     if baseline.out_of_time:
         limit = settings.time_limit if time_limit is None else time_limit
         raise NoNetworkInTime.now([f"the chosen network, re-solved with its decisions fixed, "
@@ -104,20 +113,19 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
                                   f"the chosen network does not solve with its decisions fixed "
                                   f"({baseline.status}); re-solve the model")])
     cost0 = baseline.objective * MONEY
-    _, unserved0, penalty0 = outcome[None]
+    _, unserved0, penalty0, fixed0 = outcome[None]
     ship = result.shipments
     names = {**dict(zip(case.hubs["hub_id"], case.hubs["name"], strict=True)),
              **dict(zip(case.partners["partner_id"], case.partners["name"], strict=True))}
-    fixed = {("hub", h): float(c) for h, c in zip(
-        case.hubs["hub_id"], case.hubs["annual_fixed_cost_usd"], strict=True)}
-    fixed.update({("partner", p): float(c) for p, c in zip(
-        case.partners["partner_id"], case.partners["annual_fixed_cost_usd"], strict=True)})
     rows = []
     for kind, fid in outages:
-        info, unserved, penalty = outcome[(kind, fid)]
+        info, unserved, penalty, fixed_left = outcome[(kind, fid)]
         status = info.status
         cost = info.objective * MONEY if info.has_solution else float("nan")
-        cost += fixed[(kind, fid)]  # the contract is paid during an outage too
+        # the held network's fixed costs the outage model no longer holds are still paid:
+        # the facility's own contract, and a site or partner the outage leaves without a
+        # lane (prepare drops it, and its fixed, onboarding and equipment costs with it)
+        cost += fixed0 - fixed_left
         col = "hub_id" if kind == "hub" else "partner_id"
         through = ship[ship[col].astype(str) == fid] if col in ship.columns else ship.iloc[0:0]
         rows.append({
@@ -164,26 +172,28 @@ def _without(case: Case, outage: Outage) -> Case:
 
 def _outage_figures(case: Case, chosen: ChosenNetwork, outage: Outage | None,
                     settings: SolverSettings, time_limit: float | None
-                    ) -> tuple[SolveInfo, float, float]:
+                    ) -> tuple[SolveInfo, float, float, float]:
     """One re-solve (the baseline when `outage` is None): the network held, the design rules
-    off, solved to optimality. (SolveInfo, patients unserved, unserved penalty USD)."""
+    off, solved to optimality. (SolveInfo, patients unserved, unserved penalty USD, the held
+    network's fixed costs the model holds, USD: FIXED_TERMS, constant once it is held)."""
     m = build_model(prepare(case if outage is None else _without(case, outage)))
     fix_network(m, chosen)
     for name in DESIGN_RULES:
         component = getattr(m, name, None)
         if component is not None:
             component.deactivate()
+    fixed = sum(pyo.value(m.cost_terms[t]) for t in FIXED_TERMS if t in m.cost_terms) * MONEY
     info = solve_model(m, settings, time_limit=time_limit)
     if not info.has_solution:
-        return info, float("nan"), float("nan")
+        return info, float("nan"), float("nan"), float(fixed)
     res = extract(m, info)
     return (info, float(res.summary["patients_unserved"]),
-            unserved_penalty_usd(res.tables["costs"]))
+            unserved_penalty_usd(res.tables["costs"]), float(fixed))
 
 
 def _solve_outages(case: Case, chosen: ChosenNetwork, jobs: list[Outage | None],
                    settings: SolverSettings, time_limit: float | None
-                   ) -> Iterator[tuple[Outage | None, tuple[SolveInfo, float, float]]]:
+                   ) -> Iterator[tuple[Outage | None, tuple[SolveInfo, float, float, float]]]:
     """Each job's figures as it finishes: in worker processes, one per thread
     `solver.threads` allows (each HiGHS with one thread, so a table whose re-solves all reach
     optimality does not depend on the workers or their order), or here with one. Ctrl-C

@@ -349,14 +349,38 @@ def _blamed(problem: Any, overrides: Mapping[str, Any]) -> str:
     """A problem as the user should read it: one in a setting the scenario overrides came
     from the override (--set, a sweep's grid), not from the model file it names."""
     column = str(problem.column or "")
-    head = column.split(".")[0]
-    if head and str(problem.file).endswith((".yaml", ".yml")):
-        for key, value in overrides.items():
-            if key.split(".")[0] == head:
-                shown = f" (found {problem.value!r})" if problem.value is not None else ""
-                return (f"{problem.severity}: override {key}={_fmt_value(value)} on "
-                        f"{Path(problem.file).name}: {problem.message}{shown}")
-    return str(problem)
+    if not column or not str(problem.file).endswith((".yaml", ".yml")):
+        return str(problem)
+
+    def closeness(key: str) -> int:
+        """Dotted parts the key shares with the column, from the start (0: none)."""
+        shared = 0
+        for a, b in zip(key.split("."), column.split("."), strict=False):
+            if a != b:
+                break
+            shared += 1
+        return shared
+
+    best = max(overrides, key=closeness, default=None)
+    if best is None or closeness(best) == 0:
+        return str(problem)
+    shown = f" (found {problem.value!r})" if problem.value is not None else ""
+    return (f"{problem.severity}: override {best}={_fmt_value(overrides[best])} on "
+            f"{Path(problem.file).name}: {problem.message}{shown}")
+
+
+def case_of_result(model_file: str | Path, summary: Mapping[str, Any]) -> Any:
+    """The case a result folder was solved from: its model file loaded again, with the
+    changes a Python session made to it (summary.json's `changes`, from `with_changes`)
+    applied again as a scenario's overrides are - settings, then the edits after the
+    model file's own. Raises InputError or OverrideError."""
+    changes = summary.get("changes") or {}
+    overrides = dict(changes.get("settings") or {})
+    if changes.get("edits"):
+        overrides["edits"] = list(changes["edits"])
+    case, _ = load_scenario(ScenarioSpec(str(summary.get("model") or "result"),
+                                         str(model_file), overrides))
+    return case
 
 
 def failed_run(spec: ScenarioSpec, exc: Exception) -> ScenarioRun:
@@ -909,7 +933,7 @@ def pareto(model_file: str | Path, shares: Sequence[float], within_km: float | N
 
 __all__ = ["ANNUAL_COST", "ANNUAL_MARGIN", "Comparison", "OverrideError", "ScenarioRun",
            "ScenarioSpec", "SolveOptions", "apply_overrides", "baseline_deltas",
-           "baseline_index", "build_comparison", "compare", "failed_run", "grid_specs",
-           "load_scenario", "local_cluster", "not_compared", "objective_basis", "pareto",
-           "parse_set", "parse_values", "run_batch", "run_case", "run_one", "sweep",
+           "baseline_index", "build_comparison", "case_of_result", "compare", "failed_run",
+           "grid_specs", "load_scenario", "local_cluster", "not_compared", "objective_basis",
+           "pareto", "parse_set", "parse_values", "run_batch", "run_case", "run_one", "sweep",
            "within_solver_gap"]

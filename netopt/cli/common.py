@@ -223,12 +223,16 @@ def result_case_or_exit(model_file: Path, summary: dict):  # noqa: ANN201 - retu
     them an analysis would re-solve the model file as it stands, not what was solved."""
     if not summary.get("changes"):
         return load_or_exit(model_file)
-    from ..api import case_of_result
+    from ..analysis.scenarios import OverrideError, case_of_result
 
     try:
         case = case_of_result(model_file, summary)
     except InputError as exc:
         fail_input(exc)
+    except OverrideError as exc:
+        err_console.print(f"[bold red]error[/]: summary.json changes: {escape(str(exc))}",
+                          soft_wrap=True, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
     if case.warnings:
         report_problems(case.warnings, "Warnings")
     return case

@@ -44,13 +44,14 @@ def evaluate(
 
     network = solved_folder(result_dir, ("sites", "hubs", "partners"))
     case = load_or_exit(model)
-    if out is not None and out.resolve() == result_dir.resolve():
-        err_console.print(f"[bold red]error[/]: --out: {escape(str(out))} is the result folder "
-                          "itself: the evaluation's tables would replace the network it holds "
-                          "(give another folder, or leave --out out for "
-                          f"reports/{escape(case.name)}-held)", soft_wrap=True, highlight=False)
+    folder = out or Path("reports") / f"{case.name}-held"
+    if folder.resolve() == result_dir.resolve():  # given, or the default of an earlier run
+        err_console.print(f"[bold red]error[/]: --out: {escape(str(folder))} is the result "
+                          "folder itself: the evaluation's tables would replace the network it "
+                          "holds (give another folder with --out)", soft_wrap=True,
+                          highlight=False)
         raise typer.Exit(EXIT_INVALID)
-    target = output_folder(out or Path("reports") / f"{case.name}-held", tables=True)
+    target = output_folder(folder, tables=True)
     with console.status(f"holding the network of {result_dir} in {case.name}"):
         try:
             held = evaluate_network(case, network, time_limit=time_limit)

@@ -42,10 +42,11 @@ def finance(
         err_console.print(f"[red]{escape(str(result_dir))}: cannot read the result: "
                           f"{escape(str(exc))}[/]")
         raise typer.Exit(EXIT_INVALID) from None
-    missing = {"policy", "patients_per_year", "expired_doses_per_year"} - set(table.columns)
-    if missing:
-        err_console.print(f"[red]{escape(str(table_path))}: not a finance table (missing "
-                          f"{', '.join(sorted(missing))})[/]")
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:  # a hand-edited or truncated finance.csv: nothing is written
+        err_console.print(f"[bold red]error[/]: {escape(str(table_path))}: not a finance "
+                          f"table of `netopt solve`: no column {', '.join(map(repr, missing))} "
+                          "(re-solve the model)", soft_wrap=True, highlight=False)
         raise typer.Exit(EXIT_INVALID)
     problems = _not_numbers(table, table_path)
     if problems:
@@ -56,18 +57,11 @@ def finance(
     model = str(summary.get("model") or result_dir.name)
     run = Run("finance", model=model, model_file=summary.get("model_file"),
               source=str(result_dir.absolute()))
-    try:
-        tradeoff = _tradeoff(summary, table, err_console)
-        with results_folder(target, run, attach=True) as staging:
-            write_finance(table, tradeoff, model, staging.dir,
-                          products=_product_names(result_dir))
-            relink_report(target, staging.dir)  # the solved folder's one-pager links the page
-        totals = finance_totals(table)
-    except KeyError as exc:  # a hand-edited or truncated finance.csv: nothing is written
-        err_console.print(f"[bold red]error[/]: {escape(str(table_path))}: no column "
-                          f"{escape(str(exc))}: give a finance.csv written by `netopt solve` "
-                          "(re-solve the model)", soft_wrap=True, highlight=False)
-        raise typer.Exit(EXIT_INVALID) from None
+    tradeoff = _tradeoff(summary, table, err_console)
+    with results_folder(target, run, attach=True) as staging:
+        write_finance(table, tradeoff, model, staging.dir, products=_product_names(result_dir))
+        relink_report(target, staging.dir)  # the solved folder's one-pager links the page
+    totals = finance_totals(table)
     paths = staging.written
 
     mix = policy_mix(table)
@@ -96,6 +90,13 @@ def finance(
     console.print(f"wrote {', '.join(str(p) for p in paths)}")
 
 
+#: finance.csv columns the page, the totals and the return trade-off read (each found by
+#: dropping it from a solved finance.csv): checked before anything is written
+REQUIRED_COLUMNS = ("site_id", "site_name", "product_id", "policy", "patients_per_year",
+                    "doses_per_year", "avg_inventory_value_usd", "expired_doses_per_year",
+                    "expired_usd", "manufacturer_writeoff_usd", "site_loss_usd",
+                    "holding_cost_usd", "working_capital_manufacturer_usd",
+                    "working_capital_distributor_usd", "working_capital_site_usd")
 #: finance.csv columns of text; every other column the solve wrote holds numbers
 TEXT_COLUMNS = frozenset({"row", "site_id", "site_name", "state", "product_id", "policy",
                           "title_holder", "route", "stock_point", "depot_id",

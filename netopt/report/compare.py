@@ -174,7 +174,8 @@ def _deltas(rows: pd.DataFrame) -> list[tuple[float, float, bool]]:
     obj = [num(v, math.nan) for v in rows.get("objective_usd", [math.nan] * len(rows))]
     if not obj:
         return []
-    base = obj[_baseline(rows)]
+    b = _baseline(rows)
+    base = obj[b] if b is not None else math.nan
     out = []
     for d, within in zip(rows["vs_baseline_usd"], rows["within_solver_gap"], strict=True):
         d = num(d, math.nan)
@@ -198,11 +199,15 @@ def _network_cost(row: pd.Series) -> float:
     return _cell(row, "objective_usd") - (0.0 if math.isnan(pen) else pen)
 
 
-def _baseline(rows: pd.DataFrame) -> int:
-    """The baseline's row (`scenarios.baseline_index`: the first with a network)."""
+def _baseline(rows: pd.DataFrame) -> int | None:
+    """The baseline's row (`scenarios.baseline_index`: the first with a network); None when
+    no scenario has a network (no row is then called the baseline)."""
     from ..analysis.scenarios import baseline_index
 
-    return baseline_index(rows) if len(rows) else 0
+    if not len(rows) or not any(text(st) in ("optimal", "feasible")
+                                for st in rows.get("status", [])):
+        return None
+    return baseline_index(rows)
 
 
 def _delta_cells(base: bool, d: float, share: float, within: bool,
@@ -873,8 +878,10 @@ def render_comparison(comparison: ComparisonLike) -> str:
     title = text(getattr(comparison, "title", "")) or "Scenario comparison"
     n_failed = sum(_failed(s) for s in rows.get("status", []))
     sub = f"{len(rows)} scenarios" + (f", {n_failed} without a solution" if n_failed else "")
-    if len(rows) and "scenario" in rows.columns:
-        b = _baseline(rows)
+    b = _baseline(rows) if "scenario" in rows.columns else None
+    if b is None and len(rows):
+        sub += "; no scenario has a network to compare with."
+    elif b is not None:
         base = text(rows["scenario"].iloc[b])
         sub += f"; deltas, opened and closed sites are relative to the baseline, \u201c{base}\u201d"
         if b > 0:  # the first scenario had no network to compare with

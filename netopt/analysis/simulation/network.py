@@ -145,7 +145,7 @@ def load_network(result_dir: str | Path, model_file: str | Path | None = None) -
     assert summary is not None and model_path is not None  # else problems were raised
     read = {name: frame for name, frame in tables.items() if frame is not None}
     if model_file is None and summary.get("changes"):
-        from ...api import case_of_result  # the changes a Python session made, again
+        from ..scenarios import case_of_result  # the changes a Python session made, again
 
         case = case_of_result(model_path, summary)
     else:
@@ -351,8 +351,9 @@ def _lanes(shipments: pd.DataFrame, case: Case, hubs: pd.DataFrame,
         ascending=[True, True, False, True, True])
     main_supply = supply.drop_duplicates(["partner_id", "product_id"]).set_index(
         ["partner_id", "product_id"])
+    # the plant stays a column too: a delivery takes its plant from the row it picks
     of_plant = supply.drop_duplicates(["partner_id", "product_id", "plant_id"]).set_index(
-        ["partner_id", "product_id", "plant_id"])
+        ["partner_id", "product_id", "plant_id"], drop=False)
     delivery = s[s["leg"] == "partner_delivery"].copy()
     chosen = [of_plant.loc[(p, k, pl)] if pl and (p, k, pl) in of_plant.index
               else main_supply.loc[(p, k)] if (p, k) in main_supply.index else None
