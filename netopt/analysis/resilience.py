@@ -35,7 +35,7 @@ from ..solver import machine
 from ..solver.diagnose import NoNetworkInTime
 from ..solver.highs import solve_model
 from ..solver.info import SolveInfo
-from ..solver.variants import exact, process_context, quiet_worker
+from ..solver.variants import exact, process_context, quiet_worker, stop_pool
 from .evaluate import (
     ChosenNetwork,
     check_network,
@@ -210,11 +210,16 @@ def _solve_outages(case: Case, chosen: ChosenNetwork, jobs: list[Outage | None],
         futures = {pool.submit(_outage_figures, case, chosen, job, one, time_limit): i
                    for i, job in enumerate(jobs)}
         for future in as_completed(futures):
-            yield jobs[futures[future]], future.result()
+            job = jobs[futures[future]]
+            try:
+                figures = future.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
+                log.warning("outage %s: worker failed (%s: %s); solving it here", job,
+                            type(exc).__name__, exc)
+                figures = _outage_figures(case, chosen, job, one, time_limit)
+            yield job, figures
     except BaseException:
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()  # the executor has no public way to stop a running job
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop_pool(pool)
         raise
     pool.shutdown(wait=True)
 

@@ -163,11 +163,18 @@ def _outcomes(arrays: dict, jobs: dict[Hashable, list[tuple[int, float, float]]]
                 out = here(jobs[key])
             yield key, out
     except BaseException:
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()  # the executor has no public way to stop a running job
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop_pool(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now (Ctrl-C, an error, a caller that stops reading): a HiGHS
+    MIP checks for interrupts only between stretches of work, and the executor has no
+    public way to stop a running job."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _keep_model(arrays: dict) -> None:
@@ -267,4 +274,5 @@ def _one_by_one(m: pyo.ConcreteModel, settings: SolverSettings,
                     v.unfix()
 
 
-__all__ = ["EXACT_GAP", "exact", "process_context", "quiet_worker", "solve_variants"]
+__all__ = ["EXACT_GAP", "exact", "process_context", "quiet_worker", "solve_variants",
+           "stop_pool"]
