@@ -256,15 +256,18 @@ def test_rerun_with_no_report_leaves_only_the_new_runs_files(tmp_path: Path) -> 
     launch.write_text(f"extends: {os.path.relpath(TINY, launch.parent)}\nname: tiny-launch\n"
                       "timeline:\n  periods: 4\n", encoding="utf-8")
     assert runner.invoke(app, ["solve", str(launch), "--out", str(out)]).exit_code == 0
-    for args in (["finance", str(out)], ["resilience", str(out)],
+    for args in (["finance", str(out)],
                  ["simulate", str(out), "--replications", "2", "--days", "60"]):
         res = runner.invoke(app, args)
         assert res.exit_code == 0, res.output
+    # an outage is measured on one steady-state year: refused on a timeline, nothing written
+    assert runner.invoke(app, ["resilience", str(out)]).exit_code == 2
+    assert not (out / "resilience.csv").exists()
     (out / "my-notes.txt").write_text("mine", encoding="utf-8")
     (out / "simulation" / "my-chart.png").write_bytes(b"\x89PNG mine")
     before = set(snapshot(out))
     assert {"map.html", "report.html", "network.xlsx", "timeline_sites.csv", "finance.html",
-            "resilience.csv", "simulation/kpis.csv"} <= before
+            "simulation/kpis.csv"} <= before
 
     res = runner.invoke(app, ["solve", str(TINY), "--out", str(out), "--no-report"])
     assert res.exit_code == 0, res.output
@@ -275,11 +278,19 @@ def test_rerun_with_no_report_leaves_only_the_new_runs_files(tmp_path: Path) -> 
     after = set(snapshot(out))
     for gone in ("map.html", "report.html", "network.xlsx", "timeline_sites.csv",
                  "timeline_periods.csv", "finance.html", "return_tradeoff.csv",
-                 "resilience.csv", "simulation/kpis.csv", "simulation/summary.json"):
+                 "simulation/kpis.csv", "simulation/summary.json"):
         assert gone in before and gone not in after, gone
     assert (out / "my-notes.txt").read_text() == "mine"
     assert (out / "simulation" / "my-chart.png").read_bytes() == b"\x89PNG mine"
     assert f"wrote {len(after) - 3} files" in res.output  # not the manifest, not mine
+
+    # resilience's files go the same way, on a steady-state solve
+    assert runner.invoke(app, ["resilience", str(out)]).exit_code == 0
+    assert (out / "resilience.csv").is_file()
+    res = runner.invoke(app, ["solve", str(TINY), "--out", str(out), "--no-report"])
+    assert res.exit_code == 0, res.output
+    assert not (out / "resilience.csv").exists()
+    assert_matches_manifest(out, own={"my-notes.txt", "simulation/my-chart.png"})
 
 
 def test_report_compare_and_sweep_record_their_runs(tmp_path: Path) -> None:
