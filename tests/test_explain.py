@@ -52,6 +52,36 @@ def test_a_partner_of_another_class_does_not_make_it_a_lane_problem():
                              "row, no partner of that class in range)")
 
 
+def test_a_missing_hub_class_or_mode_is_not_blamed_on_the_shelf_life():
+    """A new user's case reported every site "no lane within shelf life" (a 96-h budget
+    against 11-18 h routes) when no hub carried the product's class, or when no mode reached
+    a leg: they lengthened the shelf life and nothing changed. The reason now names the
+    input to fix. tiny with H1 not handling cryogenic, then with every mode's max_km at
+    10 km (the plant -> hub leg alone is longer), then with a 2-h shelf life (the lanes
+    exist and take longer)."""
+    from netopt.model.prepare import prepare
+
+    def reason(case) -> str:  # noqa: ANN001
+        blocked = prepare(case).blocked
+        return blocked.loc[blocked["site_id"] == "S1", "reason"].iloc[0]
+
+    case = edit(tiny(), "hubs", "H1", temperature_classes=["ultra_low"])
+    case.tables["partners"] = case.tables["partners"].iloc[0:0]
+    assert reason(case) == "no hub near the site handles cryogenic (hubs.csv temperature_classes)"
+    case = tiny()
+    case.tables["partners"] = case.tables["partners"].iloc[0:0]
+    case.tables["transport"]["max_km"] = 10.0  # p1 is autologous: the cells' leg goes first
+    assert reason(case) == ("no inbound lane for starting material: no transport mode "
+                            "reaches (every site -> hub or hub -> plant leg is longer than "
+                            "each mode's max_km, transport.csv)")
+    case.tables["products"]["autologous"] = False
+    case.tables["products"]["modality"] = "allogeneic"
+    assert reason(case).startswith("no transport mode reaches: every plant -> hub")
+    case = edit(tiny(), "products", "p1", shelf_life_hours=26.0)
+    case.tables["partners"] = case.tables["partners"].iloc[0:0]
+    assert reason(case) == "no lane within shelf life"
+
+
 @pytest.mark.parametrize("redesign", [False, True], ids=["held", "redesign"])
 def test_forced_open_costs_exactly_its_fixed_costs(solved, redesign):
     """Each patient costs more at S2 than at S1, so S2 forced open treats nobody and adds

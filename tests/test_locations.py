@@ -48,6 +48,25 @@ def test_unknown_city_names_row_column_and_close_matches(project: Path) -> None:
     assert "Harrisburg, PA" in problem.message
 
 
+def test_a_bare_city_name_of_several_states_is_a_warning(project: Path) -> None:
+    """'Rochester' with no state was placed at Rochester, NY, silently, 1,600 km from a
+    Minnesota user's network. It is still placed there (the most populous), with a warning
+    naming the others; 'Rochester, MN' and a name only one state has are silent."""
+    _place_site(project, "Rochester")
+    case = load_case(project / "tiny.yaml")
+    (warning,) = [p for p in case.warnings if p.column == "location"]
+    assert warning.row == 3 and warning.file.endswith("sites.csv")
+    assert warning.message.startswith("no state given: placed at Rochester, NY, the most "
+                                      "populous of")
+    assert "Rochester, MN" in warning.message
+    assert case.sites.set_index("site_id").at["S2", "latitude"] == pytest.approx(43.15,
+                                                                                 abs=0.1)
+    for named in ("Rochester, MN", "Harrisburg, PA"):
+        _place_site(project, named)
+        assert not [p for p in load_case(project / "tiny.yaml").warnings
+                    if p.column == "location"]
+
+
 def test_site_placed_by_zip_code(project: Path) -> None:
     """A 5-digit ZIP is placed at its centroid from the zipcodes package's bundled table
     (Harrisburg's 17101: 40.26 N, 76.88 W), offline."""

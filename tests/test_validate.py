@@ -613,3 +613,36 @@ def test_a_product_not_worth_serving_is_warned_only_when_nothing_makes_it_served
         [(3, "price_usd_per_dose", "warning")] if warned else [])
     # a product the model file leaves out of scope is never solved: nothing to warn about
     assert check_margins(products, "products.csv", allow_unserved, scope=["p1"]) == []
+
+
+@pytest.mark.parametrize(("kind", "bounds", "text", "said"), [
+    # a currency-formatted cell saved to CSV: the sign is the problem, not a decimal comma
+    ("float", (0, None), "$420,000", "without a currency sign (420000 or 420,000, not "
+     "$420,000)"),
+    # a share typed as a percentage, with or without the sign
+    ("float", (0, 1), "15%", "expected a share between 0 and 1: write 0.15 for 15 %"),
+    ("float", (0, 1), "15", "expected a share between 0 and 1: write 0.15 for 15 %"),
+    ("float", (0, 1), "150", "expected a number <= 1"),
+    ("float", (0, None), "5%", "expected a number without '%'"),
+])
+def test_cell_messages_say_what_to_write(kind: str, bounds: tuple, text: str,
+                                         said: str) -> None:
+    """Messages a new user met (review): '$420,000' was blamed on a decimal comma, and a
+    restocking fee of 15 (or 15%) only said "expected a number <= 1"."""
+    from netopt.data.schema import Column
+    from netopt.data.validate import _parse_cell
+
+    col = Column("c", kind, "a column", min=bounds[0], max=bounds[1])
+    value, err = _parse_cell(col, text)
+    assert value is None and said in err
+
+
+def test_a_value_in_another_case_is_named_as_written() -> None:
+    from netopt.data.schema import Column
+    from netopt.data.validate import _parse_cell
+
+    col = Column("status", "str", "a status", allowed=("existing", "candidate", "excluded"))
+    assert _parse_cell(col, "Existing") == (
+        None, "expected one of existing, candidate, excluded: write 'existing' (the values "
+        "are case-sensitive)")
+    assert _parse_cell(col, "open")[1] == "expected one of existing, candidate, excluded"

@@ -536,6 +536,20 @@ class Gazetteer:
             )
         return frame, errors
 
+    def namesakes(self, query: str) -> list[str]:
+        """'City, ST' of every state with a place of that official name, most populous
+        first, when the query names no state ('Rochester'); else []. A bare name resolves
+        to the most populous of them, which a user may not have meant."""
+        if not isinstance(query, str) or _ZIP.match(query):
+            return []
+        readings = self._parse(query)
+        if any(r.state is not None or r.bad_state for r in readings):
+            return []
+        city = _norm_place(query)
+        found = [self._primary[(city, st)] for st in sorted(set(self._state_keys.values()))
+                 if (city, st) in self._primary]
+        return [self._display[pos] for pos in sorted(found)]
+
     def state_code(self, text: str) -> str | None:
         """Two-letter code for a state code or full name (any case/punctuation), else None."""
         return self._state_keys.get(_fold_state(text))

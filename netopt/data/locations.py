@@ -105,6 +105,13 @@ def place_by_location(raw: dict[str, RawTable]) -> Placed:
                 out.failed.add((table.file, row))
                 continue
             used = _apply(frame, i, place, table, row, out.problems)
+            if not _IATA.match(query) and len(same := gazetteer.namesakes(query)) > 1:
+                out.problems.append(Problem(
+                    table.file, row, "location",
+                    f"no state given: placed at {same[0]}, the most populous of "
+                    f"{len(same)} places of that name ({', '.join(same[1:4])}"
+                    f"{' ...' if len(same) > 4 else ''}); write 'City, ST' to choose",
+                    query, severity="warning"))
             if name == "hubs" and _IATA.match(query) and "airport_code" in frame.columns \
                     and _blank(frame, "airport_code")[i]:
                 frame.at[i, "airport_code"] = query.upper()

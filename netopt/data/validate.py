@@ -39,7 +39,9 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
     """Parse one non-blank cell; return (value, error message or None)."""
     if col.kind == "str":
         if col.allowed and text not in col.allowed:
-            return None, f"expected one of {', '.join(col.allowed)}"
+            same = [a for a in col.allowed if a.lower() == text.strip().lower()]
+            hint = f": write '{same[0]}' (the values are case-sensitive)" if same else ""
+            return None, f"expected one of {', '.join(col.allowed)}{hint}"
         return text, None
     if col.kind == "list":
         items = split_list(text)
@@ -62,6 +64,9 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
         if low in _TRUE or low in _FALSE:
             return low in _TRUE, None
         return None, "expected true or false"
+    share = col.min == 0 and col.max == 1  # a share, whatever the column's name says
+    if text.endswith("%"):
+        return None, (SHARE_HINT if share else "expected a number without '%'")
     number, err = parse_number(text, col.kind == "int")
     if err:
         return None, err
@@ -72,8 +77,16 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
             if col.min_exclusive and number == col.min else ""
         return None, f"expected a number {bounds[0]}{why}"
     if col.max is not None and number > col.max:
+        if share and number <= 100:  # 15 for 15 %
+            return None, SHARE_HINT
         return None, f"expected a number {bounds[-1]}"
     return number, None
+
+
+#: a share's column given as a percentage (15, or 15%): say how to write it
+SHARE_HINT = "expected a share between 0 and 1: write 0.15 for 15 %"
+#: signs a spreadsheet's currency or unit format leaves in a CSV cell
+_UNIT_SIGNS = "$€£¥"
 
 
 def parse_number(text: str, whole: bool = False) -> tuple[float | int, str | None]:
@@ -81,6 +94,9 @@ def parse_number(text: str, whole: bool = False) -> tuple[float | int, str | Non
     unambiguous pattern ('12,500,000', '1,000.5'). Any other comma is refused: '1,25' may be
     a decimal comma (1.25) or a slip for 125, and guessing either silently changes results."""
     kind = "whole number" if whole else "number"
+    if any(sign in text for sign in _UNIT_SIGNS):  # '$420,000' from a currency-formatted cell
+        return 0, (f"expected a {kind} without a currency sign (420000 or 420,000, not "
+                   "$420,000)")
     if "," in text:
         if not _THOUSANDS.fullmatch(text):
             return 0, (f"expected a {kind} with a decimal point (1.25, not 1,25); a comma is "

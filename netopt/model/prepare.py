@@ -420,7 +420,9 @@ def _inbound_lanes(net: _Network, sid: str, srow: SiteRow, pid: str, prod: Produ
     if out:
         return out
     if not reachable:
-        return "no inbound lane for starting material"
+        return "no inbound lane for starting material" + (
+            ": no transport mode reaches (every site -> hub or hub -> plant leg is longer "
+            "than each mode's max_km, transport.csv)" if len(near_hubs) else ": no hub")
     return "starting material cannot reach the plant fresh and the site cannot cryopreserve"
 
 
@@ -579,9 +581,33 @@ def _site_outbound(net: _Network, sid: str, srow: SiteRow, pid: str, prod: Produ
     if not found:
         # a partner in range counts only when it holds the product's class
         partner = any(cls in net.partner_classes[par] for par, _ in net.site_partners.get(sid, []))
-        return ("no lane within shelf life" if can_equip or partner else
-                f"site cannot hold {cls} (no equipment row, no partner of that class in range)")
+        if not (can_equip or partner):
+            return f"site cannot hold {cls} (no equipment row, no partner of that class in range)"
+        plants = net.makers[pid] if not prod["autologous"] else list(inbound)
+        return _why_no_lane(net, sid, cls, plants, near_hubs) if not partner \
+            else "no lane within shelf life"
     return found
+
+
+#: why a site-product has no lane when the shelf life is not to blame
+NO_HUB_OF_CLASS = "no hub near the site handles {cls} (hubs.csv temperature_classes)"
+NO_MODE_REACHES = ("no transport mode reaches: every plant -> hub or hub -> site leg is "
+                   "longer than each mode's max_km (transport.csv)")
+
+
+def _why_no_lane(net: _Network, sid: str, cls: str, plants: list[str],
+                 near_hubs: pd.Index) -> str:
+    """What keeps every plant -> hub -> site lane from existing, in the order a user would
+    check: a hub of the product's class among the site's nearest, a mode that reaches each
+    leg, then the shelf life. Blaming the shelf life for the first two sent users to the
+    wrong input (a route of 11-18 h "longer than 96 h of shelf life")."""
+    hubs = [h for h in near_hubs if cls in net.hub_classes[h]]
+    if not hubs:
+        return NO_HUB_OF_CLASS.format(cls=cls)
+    if not any(net.plant_hub.get((pl, h)) and net.hub_site.get((h, sid))
+               for pl in plants for h in hubs):
+        return NO_MODE_REACHES
+    return "no lane within shelf life"
 
 
 def _site_product(net: _Network, rows: _LaneRows, sid: str, srow: SiteRow, pid: str,

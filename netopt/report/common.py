@@ -274,21 +274,35 @@ def truthy(value: object) -> bool:
 LOWER48 = (24.0, 50.0, -125.5, -66.0)  # lat min/max, lon min/max
 
 
+#: margin around a map's frame, as a share of its larger span (regions 3 degrees tall or
+#: more): a zone's circle or a hub's label at the edge is not cut in half
+FRAME_PAD_SHARE = 0.03
+
+
 def frame_bounds(result: Results) -> list[list[float]] | None:
-    """[[south, west], [north, east]] of the zones and active sites.
+    """[[south, west], [north, east]] of what the map draws: the zones, the active sites,
+    hubs and partners, and the plants. A regional case's plant (Chicago for a Minnesota
+    network) lay outside a frame of zones and sites, its lane a stub off the edge.
 
     Only the lower 48 when nearly everything is there, so a few Alaska or Hawaii zones do not
     shrink the mainland to a strip.
     """
     pts = []
-    for name in ("zones", "sites"):
+    for name in ("zones", "sites", "hubs", "partners", "plants"):
         t = table(result, name)
         if {"latitude", "longitude"} <= set(t.columns):
-            if name == "sites" and "active" in t.columns:
-                t = t[[truthy(v) for v in t["active"]]]
+            if "active" in t.columns:
+                t = t.loc[t["active"].map(truthy).astype(bool)]
             pts += [(num(a, math.nan), num(b, math.nan))
                     for a, b in zip(t["latitude"], t["longitude"], strict=True)]
-    return points_bounds(pts, small_pad=0.3, pad=0.0)
+    bounds = points_bounds(pts, small_pad=0.3, pad=0.0)
+    if bounds is None:
+        return None
+    (south, west), (north, east) = bounds
+    if north - south >= 3:
+        margin = FRAME_PAD_SHARE * max(north - south, east - west)
+        bounds = [[south - margin, west - margin], [north + margin, east + margin]]
+    return bounds
 
 
 def points_bounds(pts: Iterable[tuple[float, float]], small_pad: float,
