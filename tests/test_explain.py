@@ -82,6 +82,26 @@ def test_a_missing_hub_class_or_mode_is_not_blamed_on_the_shelf_life():
     assert reason(case) == "no lane within shelf life"
 
 
+def test_a_locked_existing_site_that_can_offer_nothing_is_a_warning(caplog):
+    """S1 is existing (locked open by default); with its price ceiling under p1's price it
+    can offer nothing and is left closed. The user is told at solve time, not only in
+    sites.csv; a site that can offer something is not named."""
+    import logging
+
+    from netopt.model.prepare import prepare
+
+    case = edit(tiny(), "sites", "S1", price_ceiling_usd_per_dose=1.0)
+    with caplog.at_level(logging.WARNING, logger="netopt.model.prepare"):
+        prepare(case)
+    held = [r.getMessage() for r in caplog.records if "held open" in r.getMessage()]
+    assert held == ["site S1 is held open (existing, sites.existing: locked) but can offer no "
+                    "product (price above the site's price ceiling): it is left closed"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="netopt.model.prepare"):
+        prepare(tiny())
+    assert not [r for r in caplog.records if "held open" in r.getMessage()]
+
+
 @pytest.mark.parametrize("redesign", [False, True], ids=["held", "redesign"])
 def test_forced_open_costs_exactly_its_fixed_costs(solved, redesign):
     """Each patient costs more at S2 than at S1, so S2 forced open treats nobody and adds

@@ -875,7 +875,28 @@ def prepare(case: Case) -> Prepared:
     prepared.aggregation_error_km = aggregation_error_km(prepared)
     log.info("prepared %d demand points, %d site-products, %d pairs, %d lanes",
              len(points), len(lanes.site_products), len(pairs), len(lanes.direct))
+    _warn_locked_without_products(prepared, set(prepared.site_products["site_id"]))
     return prepared
+
+
+def _warn_locked_without_products(prep: Prepared, usable: set[str]) -> None:
+    """A site held open (existing under `sites.existing: locked`, or in `sites.lock_open`)
+    that can offer no product is not in the model at all: it is left closed, which a user
+    reading "existing sites stay active" does not expect without a word (its reason is in
+    sites.csv too)."""
+    cfg = prep.case.config
+    table = prep.case.sites
+    held = set(cfg.sites.lock_open)
+    if cfg.sites.existing == "locked":
+        held |= set(table.loc[table["status"] == "existing", "site_id"])
+    excluded = set(table.loc[table["status"] == "excluded", "site_id"])
+    blocked = prep.blocked
+    for s in sorted(held - usable - excluded):
+        why = blocked.loc[blocked["site_id"] == s, "reason"]
+        log.warning("site %s is held open (%s) but can offer no product (%s): it is left "
+                    "closed", s, "sites.lock_open" if s in cfg.sites.lock_open
+                    else "existing, sites.existing: locked",
+                    why.iloc[0] if len(why) else "no patients within reach")
 
 
 def with_pairs(prep: Prepared, keep: np.ndarray) -> Prepared:
