@@ -134,6 +134,21 @@ def test_untouched_template_reads_as_empty_tables(project: Path) -> None:
     assert list(tables["sites"].frame.columns) == TABLES["sites"].names
 
 
+def test_an_optional_sheet_cleared_whole_counts_as_absent(project: Path) -> None:
+    """The template's README says optional tables may be left empty; a new user who
+    cleared the kols sheet whole (header too) got "sheet is empty (no header row)", an
+    error. A required sheet cleared whole is still one."""
+    run("data", "template", "t.xlsx")
+    book = openpyxl.load_workbook("t.xlsx")
+    book["kols"].delete_rows(1, book["kols"].max_row)
+    book["sites"].delete_rows(1, book["sites"].max_row)
+    book.save("t.xlsx")
+    tables, problems = read_workbook("t.xlsx")
+    assert "kols" not in tables
+    assert [(p.file, p.message) for p in problems] == [
+        ("t.xlsx[sites]", "sheet is empty (no header row)")]
+
+
 # ---------------------------------------------------------------- cells
 
 

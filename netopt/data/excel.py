@@ -149,6 +149,8 @@ def read_workbook(path: str | Path) -> tuple[dict[str, RawTable], list[Problem]]
                 continue
             label = sheet_label(path, sheet)
             frame, probs = _read_sheet(book[sheet], label)
+            if frame is None and not spec.required and [p.message for p in probs] == [EMPTY]:
+                continue  # an optional sheet cleared whole is no table, as the README says
             problems += probs
             if frame is None or (len(frame) == 0 and not spec.required
                                  and not spec.allow_empty):
@@ -220,6 +222,10 @@ def _reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
+#: a sheet with nothing in it: an error for a required table only
+EMPTY = "sheet is empty (no header row)"
+
+
 def _read_sheet(sheet: object, label: str) -> tuple[pd.DataFrame | None, list[Problem]]:
     """One worksheet as a frame of stripped strings. Interior blank rows are kept so row
     numbers stay spreadsheet rows; trailing blank rows and columns are dropped."""
@@ -235,7 +241,7 @@ def _read_sheet(sheet: object, label: str) -> tuple[pd.DataFrame | None, list[Pr
     while rows and not any(rows[-1]):
         rows.pop()
     if not rows:
-        return None, [Problem(label, None, None, "sheet is empty (no header row)")]
+        return None, [Problem(label, None, None, EMPTY)]
     if not any(rows[0]):
         return None, [Problem(label, 1, None, "row 1 must hold the column names; it is blank")]
     width = max(max((i + 1 for i, v in enumerate(row) if v), default=0) for row in rows)
