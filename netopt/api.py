@@ -38,7 +38,7 @@ from .analysis.scenarios import (
 )
 from .data import case as _case
 from .data.config import Edit, ModelConfig
-from .data.io import LoadedModel, load_model
+from .data.io import LoadedModel, load_model, near_setting
 from .data.problems import InputError, Problem, errors, sort_problems
 from .data.tables import display_path
 from .results.tables import Results
@@ -190,8 +190,10 @@ def _check_settings(source: LoadedModel, earlier: Mapping[str, Any],
             try:
                 check_override_keys([key])
             except OverrideError:
-                problems.append(Problem(SETTINGS_SOURCE, None, key, "unknown setting (check "
-                                        "the spelling; every setting is in docs/settings.md)"))
+                near = near_setting(tuple(key.split(".")))
+                hint = f"did you mean '{near}'?" if near else "check the spelling;"
+                problems.append(Problem(SETTINGS_SOURCE, None, key, f"unknown setting ({hint} "
+                                        "every setting is in docs/settings.md)"))
             else:
                 known[key] = value
     base_dir = source.path.parent

@@ -646,3 +646,25 @@ def test_a_value_in_another_case_is_named_as_written() -> None:
         None, "expected one of existing, candidate, excluded: write 'existing' (the values "
         "are case-sensitive)")
     assert _parse_cell(col, "open")[1] == "expected one of existing, candidate, excluded"
+
+
+@pytest.mark.parametrize(("key", "meant"), [
+    (("solver", "gap"), "solver.mip_gap"),  # as the CLI's --gap says it
+    (("service", "min_shar"), "service.min_share"),
+    (("service", "within"), "service.within_km"),
+    (("service", "zzz"), None),
+    (("nosuch", "gap"), None),
+])
+def test_an_unknown_setting_names_the_one_meant(key: tuple, meant: str | None) -> None:
+    from netopt.data.io import near_setting
+
+    assert near_setting(key) == meant
+
+
+def test_a_model_file_s_unknown_setting_says_which_was_meant(tmp_path: Path) -> None:
+    shutil.copytree(Path(__file__).parent / "data" / "tiny", tmp_path / "tiny")
+    (tmp_path / "m.yaml").write_text("name: m\ndataset: tiny\nsolver:\n  gap: 0.01\n")
+    _, problems = load_model(tmp_path / "m.yaml")
+    (problem,) = problems
+    assert (problem.row, problem.column) == (4, "solver.gap")
+    assert problem.message.startswith("unknown setting: did you mean 'solver.mip_gap'?")

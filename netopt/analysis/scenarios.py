@@ -142,8 +142,12 @@ def _setting_field(key: str) -> None:
     parts = key.split(".")
     for i, part in enumerate(parts):
         if model is None or part not in model.model_fields:
+            from ..data.io import near_setting
+
+            near = near_setting(tuple(parts[:i + 1])) if model is not None else None
+            hint = f"; did you mean '{near}'?" if near else ""
             raise OverrideError(f"override '{key}': unknown setting '{'.'.join(parts[:i + 1])}'"
-                                " (every setting is listed in docs/settings.md)")
+                                f"{hint} (every setting is listed in docs/settings.md)")
         annotation = model.model_fields[part].annotation
         model = annotation if isinstance(annotation, type) and issubclass(
             annotation, BaseModel) else None

@@ -221,6 +221,28 @@ def _locations(chain: list[_Doc]) -> dict[tuple, tuple[str, int]]:
     return out
 
 
+def near_setting(loc: tuple) -> str | None:
+    """The setting an unknown key most likely meant, in the same section: a close spelling
+    (`min_shar`) or a field that contains it (`solver.gap` for `solver.mip_gap`, as the CLI's
+    --gap says it)."""
+    import difflib
+
+    from pydantic import BaseModel
+
+    model: type[BaseModel] = ModelConfig
+    for part in loc[:-1]:
+        field_info = model.model_fields.get(str(part))
+        annotation = getattr(field_info, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    key = str(loc[-1]) if loc else ""
+    names = list(model.model_fields)
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.75) or \
+        [n for n in names if len(key) >= 3 and key in n.split("_")]
+    return ".".join([*map(str, loc[:-1]), close[0]]) if close else None
+
+
 def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
                       top_file: str) -> Problem:
     loc = tuple(err["loc"])
@@ -233,7 +255,11 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
     column = ".".join(str(p) for p in loc) or None
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
-        msg = "unknown setting (check the spelling; every setting is listed in docs/settings.md)"
+        near = near_setting(loc)
+        msg = (f"unknown setting: did you mean '{near}'? (every setting is listed in "
+               "docs/settings.md)" if near else
+               "unknown setting (check the spelling; every setting is listed in "
+               "docs/settings.md)")
     value = None
     if err["type"] not in ("missing",) and "input" in err:
         inp = err["input"]
