@@ -668,3 +668,20 @@ def test_a_model_file_s_unknown_setting_says_which_was_meant(tmp_path: Path) -> 
     (problem,) = problems
     assert (problem.row, problem.column) == (4, "solver.gap")
     assert problem.message.startswith("unknown setting: did you mean 'solver.mip_gap'?")
+
+
+def test_a_title_row_above_the_header_is_one_message() -> None:
+    """A hubs sheet whose column names sit in row 2 under a title (read as row 1, so the
+    names come back as the first data row) gave a "required column is missing" per column
+    and an "Unnamed" warning per cell: one message now, naming the row that holds them."""
+    from netopt.data.validate import parse_table
+
+    names = TABLES["hubs"].names
+    frame = pd.DataFrame([names, ["H1", *[""] * (len(names) - 1)]],
+                         columns=["Our 3PL hubs", *[f"Unnamed: {i}" for i in
+                                                     range(1, len(names))]])
+    typed, problems = parse_table(TABLES["hubs"], RawTable("hubs", "b.xlsx[hubs]", frame))
+    assert [(p.file, p.row, p.message) for p in problems] == [
+        ("b.xlsx[hubs]", 1, "row 1 must hold the column names; they appear to be in row 2: "
+         "delete the rows above them")]
+    assert typed.empty

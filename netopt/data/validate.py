@@ -115,6 +115,21 @@ def parse_number(text: str, whole: bool = False) -> tuple[float | int, str | Non
     return number, None
 
 
+def _header_below(spec: Table, frame: pd.DataFrame, rows: int = 5) -> int | None:
+    """The spreadsheet row holding the column names when row 1 does not (a title row
+    above the table): row 1 has at most one of the table's names, and one of the next few
+    rows has at least two. A sheet whose hubs header sat in row 2 gave 8 "required column
+    is missing" and 13 "Unnamed" warnings."""
+    names = set(spec.names)
+    if len(names & {str(c).strip() for c in frame.columns}) > 1:
+        return None
+    for i in range(min(rows, len(frame))):
+        cells = {str(v).strip() for v in frame.iloc[i].tolist()}
+        if len(names & cells) > 1:
+            return i + 2  # data row i is spreadsheet row i + 2
+    return None
+
+
 def _empty_series(col: Column) -> pd.Series:
     dtype = {"float": "float64", "int": "int64", "bool": "bool"}.get(col.kind, "object")
     return pd.Series([], dtype=dtype)
@@ -125,6 +140,11 @@ def parse_table(spec: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]
     problems: list[Problem] = []
     frame = raw.frame
     file = raw.file
+    below = _header_below(spec, frame)
+    if below is not None:  # a title above the header: one message, not one per column
+        return pd.DataFrame(columns=spec.names), [Problem(
+            file, 1, None, f"row 1 must hold the column names; they appear to be in row "
+            f"{below}: delete the rows above them")]
     unknown = [c for c in frame.columns if c not in spec.names]
     absent = [c for c in spec.names if c not in frame.columns]
     for name in unknown:
