@@ -291,7 +291,8 @@ CASES: list[Case] = [
     Case("required_blank", (cell("products", 2, "name", ""),),
          (E(PRODUCTS, 2, "name", "required value is blank"),)),
     Case("required_nan", (cell("zones", 2, "latitude", "NaN"),),
-         (E(ZONES, 2, "latitude", "required value is blank ('NaN' reads as blank) "
+         (E(ZONES, 2, "latitude", "required value is blank ('NaN' reads as blank); or give "
+            "the place in `location` ('City, ST' or a ZIP code) and leave both blank "
             "(found 'NaN')"),)),
     # 'NA' in an optional cell is a blank, said once per column: a hub's status 'NA' would
     # otherwise turn the existing hub into a candidate without a word

@@ -115,6 +115,10 @@ def parse_number(text: str, whole: bool = False) -> tuple[float | int, str | Non
     return number, None
 
 
+#: a blank coordinate of a table that can be placed by name instead
+PLACE_HINT = "; or give the place in `location` ('City, ST' or a ZIP code) and leave both blank"
+
+
 def _header_below(spec: Table, frame: pd.DataFrame, rows: int = 5) -> int | None:
     """The spreadsheet row holding the column names when row 1 does not (a title row
     above the table): row 1 has at most one of the table's names, and one of the next few
@@ -174,7 +178,10 @@ def parse_table(spec: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]
             if text == "" or text.lower() in MISSING_MARKERS:
                 if col.required:
                     problems.append(Problem(file, _row(i), col.name, "required value is blank"
-                                            + (f" ({text!r} reads as blank)" if text else ""),
+                                            + (f" ({text!r} reads as blank)" if text else "")
+                                            + (PLACE_HINT if col.name in ("latitude",
+                                                                          "longitude")
+                                               and "location" in spec.names else ""),
                                             text))
                 elif text:
                     markers.append((_row(i), text))
