@@ -593,6 +593,11 @@ CASES: list[Case] = [
          (W(INCIDENCE, 2, "state", "no zone is in this state (zones.state), so the rate is not "
             "used; did you mean 'PA'? (found 'Pa')"),
           W(INCIDENCE, 3, "state", "no zone is in this state", "(found 'TX')")), exit_code=0),
+    # the state's name where zones carry its code (a new user's first try)
+    Case("incidence_state_by_name", (write_table("incidence", b"product_id,state,per_100k\n"
+                                                 b"p1,Pennsylvania,12\n"),),
+         (W(INCIDENCE, 2, "state", "so the rate is not used; did you mean 'PA'? (found "
+            "'Pennsylvania')"),), exit_code=0),
     Case("warning_price_not_above_cogs", (cell("products", 2, "price_usd_per_dose", "100000"),
                                           cell("products", 2, "cogs_usd_per_dose", "150,000")),
          (W(PRODUCTS, 2, "price_usd_per_dose", "not above COGS (150,000 USD/dose)",

