@@ -780,3 +780,29 @@ def test_carried_sheets_keep_what_a_user_saved_in_excel(tmp_path: Path) -> None:
     old.write_text("not a workbook")
     assert carry_sheets(old, new, ["resilience"]) == []
     assert load_workbook(new).sheetnames == ["summary", "resilience"]
+
+
+def test_the_map_frame_holds_the_plants_hubs_and_partners() -> None:
+    """A regional case (zones and sites in Minnesota and Wisconsin, the plant in Chicago):
+    the frame was drawn around zones and active sites only, so the plant lay off the map
+    and its lane ran off the edge. It now holds active hubs, partners and the plants, with
+    a margin of 3 % of its larger span on regions 3 degrees tall or more; an inactive hub
+    far away does not stretch it."""
+    from netopt.report.common import FRAME_PAD_SHARE, frame_bounds
+
+    def places(ids, lat, lon, active=None):  # noqa: ANN001, ANN202
+        frame = pd.DataFrame({"id": ids, "latitude": lat, "longitude": lon})
+        return frame if active is None else frame.assign(active=active)
+
+    tables = {
+        "zones": places(["Z1", "Z2"], [46.8, 44.9], [-92.1, -93.3]),
+        "sites": places(["S1", "S2"], [44.98, 43.0], [-93.27, -87.9], [True, False]),
+        "hubs": places(["H1", "H2"], [42.95, 33.6], [-87.9, -84.4], [True, False]),
+        "partners": places(["P1"], [44.0], [-88.0], [False]),
+        "plants": places(["PL1"], [41.85], [-87.65]),
+    }
+    (south, west), (north, east) = frame_bounds(Results(tables, None, {}))
+    margin = FRAME_PAD_SHARE * max(46.8 - 41.85, -87.65 + 93.3)
+    assert south == pytest.approx(41.85 - margin)  # the plant, not a zone or site
+    assert north == pytest.approx(46.8 + margin)
+    assert west == pytest.approx(-93.3 - margin) and east == pytest.approx(-87.65 + margin)
