@@ -685,3 +685,16 @@ def test_a_title_row_above_the_header_is_one_message() -> None:
         ("b.xlsx[hubs]", 1, "row 1 must hold the column names; they appear to be in row 2: "
          "delete the rows above them")]
     assert typed.empty
+
+
+@pytest.mark.parametrize(("item", "hint"), [
+    ("aav-gt", "; did you mean 'aav_gt'?"),  # a hyphen for the underscore
+    ("CART_ONC", "; did you mean 'cart_onc'?"),
+    ("cart_onx", "; did you mean 'cart_onc'?"),
+    ("aav", ""),  # too far from any id to guess
+    ("S6", ""),
+])
+def test_an_unknown_id_names_the_one_meant(item: str, hint: str) -> None:
+    from netopt.data.validate import did_you_mean
+
+    assert did_you_mean(item, {"cart_onc", "aav_gt", "S5"}) == hint

@@ -29,6 +29,7 @@ from .validate import (
     check_cadence,
     check_margins,
     check_references,
+    did_you_mean,
     parse_table,
     split_list,
 )
@@ -359,7 +360,8 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
     for j, pid in enumerate(scope):
         if pid not in known:
             problems.append(Problem(*loaded.where("products", j), "products",
-                                    "product not in the products table", pid))
+                                    "product not in the products table"
+                                    + did_you_mean(pid, known), pid))
         elif pid in scope[:j]:
             problems.append(Problem(*loaded.where("products", j), "products",
                                     "product listed twice", pid))
@@ -549,7 +551,8 @@ def _check_timeline(tables: dict[str, pd.DataFrame], files: dict[str, str],
         for pid in getattr(timeline, key):
             if pid not in known:
                 problems.append(Problem(*loaded.where("timeline", key, pid), f"timeline.{key}",
-                                        "product not in the products table", pid))
+                                        "product not in the products table"
+                                        + did_you_mean(pid, known), pid))
             elif pid not in scope:
                 problems.append(Problem(*loaded.where("timeline", key, pid), f"timeline.{key}",
                                         "product is not in scope (products:); its setting is "

@@ -285,8 +285,20 @@ def check_references(tables: dict[str, pd.DataFrame],
                     if item not in known:
                         problems.append(Problem(
                             files[name], _row(i), col.name,
-                            f"unknown {target_col} (not in {target})", str(item)))
+                            f"unknown {target_col} (not in {target}){did_you_mean(item, known)}",
+                            str(item)))
     return problems
+
+
+def did_you_mean(item: object, known: set) -> str:
+    """'; did you mean 'cart_onc'?' for an id one slip away from a known one ('cart-onc',
+    'Cart_Onc'), else ''."""
+    text = str(item)
+    ids = sorted(str(k) for k in known)
+    folded = {k.casefold().replace("-", "_").replace(" ", "_"): k for k in ids}
+    same = folded.get(text.casefold().replace("-", "_").replace(" ", "_"))
+    close = [same] if same else difflib.get_close_matches(text, ids, n=1, cutoff=0.8)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 # ---------------------------------------------------------------- dose cadence
