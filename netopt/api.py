@@ -362,24 +362,7 @@ def changes_of(case: object) -> dict[str, Any] | None:
     added = getattr(case, "added_edits", None) or []
     if not overrides and not added:
         return None
-    return _jsonable({"settings": dict(overrides), "edits": [dict(e) for e in added]})
-
-
-def _jsonable(value: Any) -> Any:
-    """A change as summary.json can hold it, meaning the same to `with_changes`: a path as
-    its text, a set or tuple as a list (sorted where it has no order), numpy scalars as
-    numbers."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, set | frozenset):
-        return [_jsonable(v) for v in sorted(value, key=str)]
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        return value.item()  # a numpy scalar
-    return value
+    return {"settings": dict(overrides), "edits": [dict(e) for e in added]}
 
 
 # ---------------------------------------------------------------- comparison

@@ -757,26 +757,26 @@ def objective_basis(summary: Mapping[str, Any]) -> str:
             f"discounted at {100 * rate:g} %/yr" + (", cost less revenue" if margin else ""))
 
 
-def baseline_index(rows: pd.DataFrame) -> int:
+def baseline_index(rows: pd.DataFrame) -> int | None:
     """The row every delta and every site or facility change is measured against: the first
-    scenario with a network (the first row when none has one). A failed first scenario
-    leaves no network to compare with, and measuring the rest against another one must be
-    said, not hidden."""
+    scenario with a network; None when none has one (no row is then the baseline). A failed
+    first scenario leaves no network to compare with, and measuring the rest against
+    another one must be said, not hidden."""
     status = rows["status"].astype(str).tolist() if "status" in rows else []
     objective = pd.to_numeric(rows.get("objective_usd", pd.Series(dtype=float)),
                               errors="coerce").tolist()
     for i, (st, obj) in enumerate(zip(status, objective, strict=False)):
         if st in ("optimal", "feasible") and not math.isnan(obj):
             return i
-    return 0
+    return None
 
 
 def not_compared(rows: pd.DataFrame) -> dict[int, str]:
     """Rows with a network whose objective is on another basis than the baseline's: row ->
     why their vs_baseline_usd is blank."""
-    if "objective_basis" not in rows or rows.empty:
-        return {}
     b = baseline_index(rows)
+    if "objective_basis" not in rows or b is None:
+        return {}
     bases = rows["objective_basis"].fillna("").astype(str).tolist()
     return {i: f"its objective is the {basis}, the baseline's the {bases[b]}"
             for i, basis in enumerate(bases) if basis and bases[b] and basis != bases[b]}
@@ -807,12 +807,13 @@ def baseline_deltas(rows: pd.DataFrame) -> pd.DataFrame:
         return math.nan if value is None or pd.isna(value) else float(value)
 
     n = len(rows)
-    b = baseline_index(rows) if n else 0
+    b = baseline_index(rows)
     apart = not_compared(rows)
     obj = [math.nan if i in apart else figure(i, "objective_usd") for i in range(n)]
     gap = [figure(i, "gap") for i in range(n)]
-    delta = [o - obj[b] for o in obj] if n else []
-    within = [None if i == b else within_solver_gap(obj[i], gap[i], obj[b], gap[b])
+    base, base_gap = (obj[b], gap[b]) if b is not None else (math.nan, math.nan)
+    delta = [o - base for o in obj]
+    within = [None if i == b else within_solver_gap(obj[i], gap[i], base, base_gap)
               for i in range(n)]
     return pd.DataFrame({"vs_baseline_usd": pd.Series(delta, index=rows.index, dtype=float),
                          "within_solver_gap": pd.Series(within, index=rows.index,

@@ -244,7 +244,7 @@ def _print_baseline(rows: Any) -> None:
         return
     b = baseline_index(rows)
     names = [str(n) for n in rows["scenario"]]
-    if b > 0:
+    if b is not None and b > 0:
         status = escape(str(rows["status"].iloc[0]))
         err.print(f"[yellow]{escape(names[0])}[/] has no network ({status}): deltas and site "
                   f"changes are against '{escape(names[b])}', the first scenario with one",
@@ -271,7 +271,7 @@ def _print_rows(comparison: Any) -> None:
     rows = comparison.rows
     within = rows["within_solver_gap"].tolist() if "within_solver_gap" in rows else \
         [None] * len(rows)
-    base = baseline_index(rows) if len(rows) else 0
+    base = baseline_index(rows)
     for i, row in enumerate(comparison.rows[cols].itertuples(index=False)):
         cells = []
         for col, value in zip(cols, row, strict=True):

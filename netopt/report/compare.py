@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import pandas as pd
 from openpyxl import Workbook
 
-from ..analysis.scenarios import NOT_IN_BASELINE, NOT_IN_SCENARIO
+from ..analysis.scenarios import NOT_IN_BASELINE, NOT_IN_SCENARIO, baseline_index
 from ..results.folder import Run, results_folder
 from .basemap import state_outlines
 from .common import (
@@ -174,7 +174,7 @@ def _deltas(rows: pd.DataFrame) -> list[tuple[float, float, bool]]:
     obj = [num(v, math.nan) for v in rows.get("objective_usd", [math.nan] * len(rows))]
     if not obj:
         return []
-    b = _baseline(rows)
+    b = baseline_index(rows)
     base = obj[b] if b is not None else math.nan
     out = []
     for d, within in zip(rows["vs_baseline_usd"], rows["within_solver_gap"], strict=True):
@@ -197,17 +197,6 @@ def _network_cost(row: pd.Series) -> float:
         return v
     pen = _penalty(row)
     return _cell(row, "objective_usd") - (0.0 if math.isnan(pen) else pen)
-
-
-def _baseline(rows: pd.DataFrame) -> int | None:
-    """The baseline's row (`scenarios.baseline_index`: the first with a network); None when
-    no scenario has a network (no row is then called the baseline)."""
-    from ..analysis.scenarios import baseline_index
-
-    if not len(rows) or not any(text(st) in ("optimal", "feasible")
-                                for st in rows.get("status", [])):
-        return None
-    return baseline_index(rows)
 
 
 def _delta_cells(base: bool, d: float, share: float, within: bool,
@@ -245,7 +234,7 @@ def comparison_table(rows: pd.DataFrame) -> str:
              else [""] * len(rows))
     annual = all(b in ("", ANNUAL_COST, ANNUAL_MARGIN) for b in bases)
     apart = not_compared(rows)
-    b = _baseline(rows)
+    b = baseline_index(rows)
     heads = ("Scenario", "Status", "Objective (USD/yr)" if annual else "Objective (USD)",
              "\u0394 vs baseline", "\u0394 %",
              "Network cost (cash, USD/yr)", "Unserved penalty (USD/yr)",
@@ -682,6 +671,7 @@ def small_multiples(comparison: ComparisonLike) -> str:
     changes = comparison.site_changes if comparison.site_changes is not None \
         else pd.DataFrame()
     scen_col = changes["scenario"].map(text) if "scenario" in changes.columns else None
+    base = baseline_index(rows)
     figs = []
     for i, (name, (_, r)) in enumerate(zip(names, rows.iterrows(), strict=True)):
         sites = tables.get(name)
@@ -699,7 +689,7 @@ def small_multiples(comparison: ComparisonLike) -> str:
             cap = f"<b>{_esc(name)}</b>"
         else:
             body = scenario_map_svg(sites, ch, bounds)
-            cap = _caption(name, r, len(_active_ids(sites)), i == _baseline(rows), n_open,
+            cap = _caption(name, r, len(_active_ids(sites)), i == base, n_open,
                            n_close, n_other, _facility_rows(comparison, name))
         figs.append(f"<figure><figcaption>{cap}</figcaption>{body}</figure>")
     return f'<div class="multiples">{"".join(figs)}</div>' + _map_legend()
@@ -878,7 +868,7 @@ def render_comparison(comparison: ComparisonLike) -> str:
     title = text(getattr(comparison, "title", "")) or "Scenario comparison"
     n_failed = sum(_failed(s) for s in rows.get("status", []))
     sub = f"{len(rows)} scenarios" + (f", {n_failed} without a solution" if n_failed else "")
-    b = _baseline(rows) if "scenario" in rows.columns else None
+    b = baseline_index(rows) if "scenario" in rows.columns else None
     if b is None and len(rows):
         sub += "; no scenario has a network to compare with."
     elif b is not None:

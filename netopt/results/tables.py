@@ -112,8 +112,15 @@ class Results:
 
 
 def _json(value: object) -> object:
+    """summary.json's values json cannot write: numpy scalars, and the paths and sets a
+    Python session's `with_changes` may hold (summary `changes`), as text and sorted lists,
+    which mean the same change when read back."""
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
     raise TypeError(type(value))
 
 
