@@ -345,6 +345,15 @@ def test_lookup_typo_raises_with_suggestions(gaz: Gazetteer) -> None:
     assert str(err).startswith("unknown place 'Springfeld, IL'; did you mean: Springfield, IL")
 
 
+def test_lookup_in_the_wrong_state_suggests_the_name_elsewhere_first(gaz: Gazetteer) -> None:
+    # Eau Claire is in Wisconsin (and Michigan), not Minnesota: no spelling in Minnesota
+    # comes close, so the same name in other states leads, most populous first
+    with pytest.raises(GeocodeError) as info:
+        gaz.lookup("Eau Claire, MN")
+    assert info.value.suggestions[:2] == ["Eau Claire, WI", "Eau Claire, MI"]
+    assert len(info.value.suggestions) <= 5
+
+
 def test_lookup_unknown_state_suggests_nationwide(gaz: Gazetteer) -> None:
     with pytest.raises(GeocodeError) as info:
         gaz.lookup("Memphys, ZZ")

@@ -513,9 +513,10 @@ class Gazetteer:
             if pos is not None:
                 return self._location(pos)
         first = readings[0]
-        raise GeocodeError(
-            query, self._suggest(first.city, None if first.bad_state else first.state)
-        )
+        state = None if first.bad_state else first.state
+        near = self._suggest(first.city, state)
+        elsewhere = self._same_name(first.city, but=state) if state else []
+        raise GeocodeError(query, [*elsewhere, *(s for s in near if s not in elsewhere)][:5])
 
     def geocode_many(self, queries: Iterable[str]) -> tuple[pd.DataFrame, list[GeocodeError]]:
         """Resolve many names, collecting every failure so a bad input file is fixed in one go."""
@@ -545,9 +546,15 @@ class Gazetteer:
         readings = self._parse(query)
         if any(r.state is not None or r.bad_state for r in readings):
             return []
-        city = _norm_place(query)
-        found = [self._primary[(city, st)] for st in sorted(set(self._state_keys.values()))
-                 if (city, st) in self._primary]
+        return self._same_name(query)
+
+    def _same_name(self, city: str, but: str | None = None) -> list[str]:
+        """'City, ST' of the places of exactly that official name, in every state but `but`,
+        most populous first: 'Eau Claire, MN' most likely meant Eau Claire, WI, which no
+        spelling match within Minnesota finds."""
+        key = _norm_place(city)
+        found = [self._primary[(key, st)] for st in sorted(set(self._state_keys.values()))
+                 if st != but and (key, st) in self._primary]
         return [self._display[pos] for pos in sorted(found)]
 
     def state_code(self, text: str) -> str | None:
