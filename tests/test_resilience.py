@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from netopt.analysis.resilience import n_minus_1
 from netopt.cli.app import app
 from netopt.data.case import load_case
+from netopt.report.resilience import render_resilience, solved_note
 from netopt.results.pipeline import solve_case
 
 ROOT = Path(__file__).parents[1]
@@ -69,6 +70,37 @@ def test_fixed_baseline_reproduces_the_solved_network(small) -> None:  # noqa: A
     assert res.baseline_cost_usd >= result.summary["bound"] * (1 - 1e-9)
     assert res.baseline_unserved == pytest.approx(result.summary["patients_unserved"],
                                                   abs=1e-3)
+
+
+def test_a_baseline_below_the_solve_says_why(small) -> None:  # noqa: ANN001
+    """The page and the console explain a baseline under the solved network's cost; a
+    baseline equal to it (to the dollar) gets no note."""
+    case, result = small
+    res = n_minus_1(case, result)
+    assert res.solved_cost_usd == pytest.approx(result.summary["objective"], rel=1e-12)
+    assert solved_note(replace(res, solved_cost_usd=res.baseline_cost_usd + 0.5)) == ""
+    below = replace(res, solved_cost_usd=res.baseline_cost_usd + 250_000.0)
+    note = solved_note(below)
+    assert f"is $250,000 below the solved network's ${res.baseline_cost_usd + 250_000:,.0f}" \
+        in note
+    assert "re-solved to optimality" in note and "design rules" in note
+    assert note in render_resilience(below, "us-small").replace("&#x27;", "'")
+    assert "solved network's" not in render_resilience(
+        replace(res, solved_cost_usd=None), "us-small")
+
+
+def test_the_lead_names_the_worst_loss_or_without_one_the_costliest(small) -> None:  # noqa: ANN001
+    case, result = small
+    res = n_minus_1(case, result)
+    top = res.table.iloc[0]
+    assert top["extra_patients_unserved"] > 1  # a single point of failure: patients lost
+    assert f"The worst is {top['name']}: " in render_resilience(res, "us-small").replace(
+        "&#x27;", "'")
+    calm = res.table.assign(extra_patients_unserved=0.0, penalty_increase_usd=0.0,
+                            network_cost_increase_usd=125_000.0)
+    page = render_resilience(replace(res, table=calm), "us-small").replace("&#x27;", "'")
+    assert "None of the" in page and "The worst is" not in page
+    assert f"The costliest is {top['name']}: $125 k a year more network cost." in page
 
 
 def test_losing_a_facility_never_helps(small) -> None:  # noqa: ANN001

@@ -61,6 +61,8 @@ class Resilience:
     baseline_unserved: float
     #: the baseline's unserved penalty (its network cost is baseline_cost_usd minus this)
     baseline_penalty_usd: float = 0.0
+    #: the solved network's own objective, which the baseline may undercut (solved_note)
+    solved_cost_usd: float | None = None
 
 
 #: patients a year are reported (and ranked) to this many decimals
@@ -144,7 +146,9 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
     if progress:
         progress("done", len(jobs), len(jobs))
     table = rank_outages(pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "rank"]))
-    return Resilience(table, cost0, unserved0, penalty0)
+    solved = result.summary.get("objective_usd", result.summary.get("objective"))
+    return Resilience(table, cost0, unserved0, penalty0,
+                      float(solved) if isinstance(solved, int | float) else None)
 
 
 #: one outage: ("hub" or "partner", its id)

@@ -27,7 +27,7 @@ def resilience(
     from ..analysis.resilience import n_minus_1
     from ..data.problems import InputError
     from ..report import relink_report
-    from ..report.resilience import write_resilience
+    from ..report.resilience import solved_note, write_resilience
     from ..report.workbook import append_table_sheet
     from ..results.folder import Run, results_folder
     from ..solver.diagnose import NoNetworkInTime
@@ -85,6 +85,8 @@ def resilience(
                      f"${r.network_cost_increase_usd:,.0f}", f"${r.penalty_increase_usd:,.0f}",
                      f"{r.cost_increase_pct:.2f} %", str(r.sites_using), r.status)
     console.print(rich)
+    if note := solved_note(res):
+        console.print(escape(note))
     console.print(f"wrote {path}, {page}" + (f" and the resilience sheet of {book}"
                                              if wrote_sheet else ""))
 

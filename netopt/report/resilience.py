@@ -11,6 +11,7 @@ facility's bar is split, from a zero line, into the two parts.
 from __future__ import annotations
 
 import html
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
@@ -51,6 +52,21 @@ class ResilienceLike(Protocol):
     baseline_cost_usd: float
     baseline_unserved: float
     baseline_penalty_usd: float
+    solved_cost_usd: float | None
+
+
+def solved_note(res: ResilienceLike) -> str:
+    """Why the baseline is below the solve's own cost, when it is: a reader compares the
+    two figures and must not take the difference for an error (or for an outage's cost)."""
+    solved = getattr(res, "solved_cost_usd", None)
+    base = num(res.baseline_cost_usd)
+    if solved is None or not math.isfinite(base) or solved - base <= max(1.0, 1e-7 * solved):
+        return ""
+    return (f"The baseline, ${base:,.0f} a year, is ${solved - base:,.0f} below the "
+            f"solved network's ${solved:,.0f}: with the network held, its ordering options "
+            "and flows are re-solved to optimality, where the solve stopped at its gap, and "
+            "the design rules (service level, KOLs, budget, backup hubs, minimum counts) are "
+            "off. Every outage is measured against this baseline.")
 
 
 def _esc(value: object) -> str:
@@ -144,6 +160,9 @@ def _lead(res: ResilienceLike) -> str:
              "losing one leaves patients untreated. " if len(spof) else
              f"None of the {len(t)} facilities tested is a single point of failure: the rest "
              "of the network treats every patient. ")
+    if not len(spof):  # nobody lost: the ranking is by money alone, and so is the sentence
+        return words + (f"The costliest is {name}: {fmt_usd(cash)} a year more network "
+                        "cost.")
     return words + (f"The worst is {name}: {fmt_num(num(top.get('extra_patients_unserved')))} "
                     f"patients a year lost, {fmt_usd(cash)} a year of network cost and "
                     f"{fmt_usd(pen)} of unserved penalty.")
@@ -176,6 +195,7 @@ def render_resilience(res: ResilienceLike, model: str) -> str:
         "in money.</p></header>",
         f"<div class='kpis'>{tile_html}</div>",
         f"<p class='lead'>{_esc(_lead(res))}</p>",
+        *([f"<p class='note'>{_esc(note)}</p>"] if (note := solved_note(res)) else []),
         "<h2>Loss per outage: network cost and unserved penalty</h2>", _legend(),
         "<div class='chart'>", loss_chart_svg(t), "</div>",
         "<h2>Ranked outages</h2>",
@@ -195,4 +215,5 @@ def write_resilience(res: ResilienceLike, model: str, out: Path) -> Path:
     return page
 
 
-__all__ = ["loss_chart_svg", "render_resilience", "split_parts", "write_resilience"]
+__all__ = ["loss_chart_svg", "render_resilience", "solved_note", "split_parts",
+           "write_resilience"]
