@@ -378,3 +378,21 @@ def test_us_small_has_finance_rows_for_every_active_site_and_product() -> None:
         row = depots[(depots["depot_id"] == depot) & (depots["product_id"] == k)]
         assert row["patients_per_year"].iloc[0] >= grp["patients_per_year"].sum() - 1e-6, kind
     assert math.isfinite(rows["working_capital_manufacturer_usd"].sum())
+    # shipments at the lanes' cadence: per-patient ones are shipments.csv's deliveries, and
+    # stock held at a hub adds its replenishments to per-dose deliveries of two rdc_rx doses
+    legs = result.shipments[result.shipments["leg"] == "direct"]
+    delivered = legs.groupby(["site_id", "product_id"])["shipments_per_year"].sum()
+    jit = sites[sites["policy"] == "jit_per_patient"]
+    assert len(jit) > 5
+    for r in jit.itertuples():
+        assert r.shipments_per_year == pytest.approx(delivered[(r.site_id, r.product_id)],
+                                                     rel=1e-6)
+    options = prepare(load_case(US_SMALL)).ordering
+    held = sites[(sites["policy"] == "held_at_hub") & ~pooled]
+    assert len(held) and (held["product_id"] == "rdc_rx").all()
+    for r in held.itertuples():
+        per = options[(options["site_id"] == r.site_id) & (options["product_id"] == r.product_id)
+                      & (options["policy"] == r.policy)]["replenish_cost_usd"].iloc[0]
+        assert r.shipments_per_year - delivered[(r.site_id, r.product_id)] == pytest.approx(
+            r.ordering_replenishment_usd / per, rel=1e-6)
+        assert r.shipments_per_year < r.doses_per_year  # two doses a delivery

@@ -13,15 +13,17 @@ Which one is a decision of the network model, so this module works out, per site
   breakpoints (`finance.volume_breakpoints`) with `netopt.inventory` and handed to the model as
   one line per volume segment (a piecewise-linear cost, exact at the breakpoints).
 
-Cost view: the network's real cost, whoever pays it - holding, expired doses at cost of goods,
-the capital charge on inventory at cost of goods, and shipments relative to the just-in-time
+Cost view: the manufacturer's cost (docs/concepts.md, "Cost"), relative to the just-in-time
 baseline the lanes already price (each lane's shipments per dose: `doses_per_shipment` as far
-as the dose cadence keeps it within shelf life, `netopt.data.cadence`); a replenishment is
-one shipment per review period, or several when its doses exceed the product's bulk payload
-(`replenishment_doses_per_shipment`). Returns credits,
-restocking fees and payment terms move money between the manufacturer and the site: they decide
-whether a site agrees to stock and are reported by `netopt finance`, but they are not network
-cost. Just-in-time options therefore cost 0 here: the lanes carry their whole cost.
+as the dose cadence keeps it within shelf life, `netopt.data.cadence`). A replenishment is one
+shipment per review period, or several when its doses exceed the product's bulk payload
+(`replenishment_doses_per_shipment`), and it replaces the per-dose shipments stock makes
+unnecessary. Stock the manufacturer or a distributor owns adds its holding, its expired doses
+at cost of goods and the capital charge on it; stock a site bought leaves those to the site,
+and the manufacturer bears only the doses the site returns (at cost of goods). Return credits,
+restocking fees and payment terms are transfers: they decide whether a site agrees to stock
+(its loss against `max_stocking_loss_usd_per_year`) and are reported by `netopt finance`.
+Just-in-time options therefore cost 0 here: the lanes carry their whole cost.
 """
 
 from __future__ import annotations

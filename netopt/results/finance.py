@@ -43,9 +43,12 @@ JIT = "jit_per_patient"
 PARTNER = "held_at_partner_with_jit_delivery"
 
 
-def econ_fields(econ: object, prod: pd.Series) -> dict[str, float | str]:
+def econ_fields(econ: object, prod: pd.Series, shipments_per_dose: float = 1.0
+                ) -> dict[str, float | str]:
     """The figures of one `inventory.PolicyEconomics` under the finance table's names
-    (`prod`: the product, whose bulk payload may split a replenishment into shipments)."""
+    (`prod`: the product, whose bulk payload may split a replenishment into shipments;
+    `shipments_per_dose`: the delivery lane's, as the model ships doses - two doses of a
+    repeat-dose product in one shipment are one delivery, not two)."""
     stock = econ.stock  # type: ignore[attr-defined]
     e = econ  # type: ignore[assignment]
     return {
@@ -69,7 +72,7 @@ def econ_fields(econ: object, prod: pd.Series) -> dict[str, float | str]:
         "working_capital_site_usd": float(e.working_capital_site_usd),
         "capital_charge_usd": float(e.capital_charge_usd_per_year),
         "shipments_per_year": float(replenishment_shipments(stock, prod)
-                                    + e.patient_shipments_per_year),
+                                    + e.patient_shipments_per_year * shipments_per_dose),
         "method": str(stock.method),
     }
 
@@ -115,11 +118,28 @@ def policies_table(prep: Prepared, m: object, f: np.ndarray, q: np.ndarray) -> p
                     policy = row["policy"]
             chosen.setdefault(sk, []).append((row, policy, doses / dpp[sk[1]]))
     served_by = _depots_serving(prep, m, q)
-    rows = [_row(prep, sk, row, policy, patients, served_by)
+    cadence = {"direct": _shipments_per_dose(lanes, f), "partner": _shipments_per_dose(links, q)}
+    rows = [_row(prep, sk, row, policy, patients, served_by,
+                 cadence["partner" if policy == PARTNER else "direct"].get(sk, 1.0))
             for sk, items in sorted(chosen.items()) for row, policy, patients in items
             if patients > 1e-6]
     rows += depot_rows(prep, m)
     return pd.DataFrame(rows, columns=POLICY_COLUMNS)
+
+
+def _shipments_per_dose(lanes: pd.DataFrame, doses: np.ndarray) -> dict[tuple, float]:
+    """(site, product) -> shipments per dose of the lanes that carry its doses, weighted by
+    their doses (the cadence shipments.csv counts)."""
+    if not len(doses):
+        return {}
+    frame = pd.DataFrame({"site_id": lanes["site_id"].to_numpy(),
+                          "product_id": lanes["product_id"].to_numpy(),
+                          "doses": np.asarray(doses, dtype=float),
+                          "shipments": np.asarray(doses, dtype=float)
+                          * lanes["shipments_per_dose"].to_numpy(float)})
+    sums = frame[frame["doses"] > 1e-9].groupby(["site_id", "product_id"])[
+        ["doses", "shipments"]].sum()
+    return (sums["shipments"] / sums["doses"]).to_dict()
 
 
 def _depots_serving(prep: Prepared, m: object, q: np.ndarray) -> dict[tuple, str]:
@@ -161,7 +181,7 @@ def depot_rows(prep: Prepared, m: object) -> list[dict]:
             t, prod, patients, float(seg["life_days"]), float(seg["lead_days"]),
             float(seg["replenish_cost_usd"]), float(seg["avoided_cost_usd"]),
             float(seg["shipments_per_dose"]), cfg.cost_of_capital, cfg.seed)
-        fields = econ_fields(econ, prod)
+        fields = econ_fields(econ, prod, float(seg["shipments_per_dose"]))
         cogs = float(prod["cogs_usd_per_dose"])
         lo, hi = float(seg["lo_patients"]), float(seg["hi_patients"])
         c_lo, c_hi = float(seg["cost_lo_usd"]), float(seg["cost_hi_usd"])
@@ -192,7 +212,7 @@ def _terms_row(prep: Prepared, product: str, policy: str):  # noqa: ANN202
 
 
 def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: str,
-         patients: float, served_by: dict[tuple, str]) -> dict:
+         patients: float, served_by: dict[tuple, str], shipments_per_dose: float) -> dict:
     sid, pid = sk
     prod = prep.products.loc[pid]
     site = prep.sites.loc[sid]
@@ -239,7 +259,7 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
         # name, so their economics are just-in-time's (fill rate 1, nothing on hand)
         econ = evaluate(t._replace(policy=JIT), prod, patients, 0.0, 0.0,
                         cfg.cost_of_capital, cfg.seed)
-    fields = econ_fields(econ, prod)
+    fields = econ_fields(econ, prod, shipments_per_dose)
     cogs = float(prod["cogs_usd_per_dose"])
     out.update(fields)
     out.update({
