@@ -306,6 +306,29 @@ def test_alaska_hawaii_and_puerto_rico_get_insets(folder: Path) -> None:
     assert 'clipPath id="inset-' not in static_map_svg(result)  # the Southeast alone: none
 
 
+def test_plants_are_drawn_above_the_hubs_near_them(folder: Path) -> None:
+    """New Jersey's plants lie within 30 km of Newark's hub: drawn before the hub squares
+    (one-pager) or stacked by latitude (Leaflet), they were hidden under them."""
+    from netopt.report.common import HUB_COLOUR, PLANT_COLOUR
+    from netopt.report.maps import PLANT_Z, _facility_payloads, _Lookup
+    from netopt.report.onepager import static_map_svg
+
+    result = Results.read(folder)
+    hubs, plants = result.tables["hubs"], result.tables["plants"].copy()
+    hub = hubs[hubs["active"].map(truthy).astype(bool)].iloc[0]
+    plants.loc[0, ["latitude", "longitude"]] = [hub["latitude"] + 0.1, hub["longitude"]]
+    plants.loc[1, "turnaround_days"] = 0.0  # as an off-the-shelf product's plant
+    moved = Results({**result.tables, "plants": plants}, result.info, result.summary)
+    svg = static_map_svg(moved)
+    assert svg.rfind(f'fill="{PLANT_COLOUR}"') > svg.rfind(f'fill="{HUB_COLOUR}"') > 0
+    fac = _facility_payloads(moved, {}, _Lookup(result.tables["sites"], "site_id"),
+                             _Lookup(hubs, "hub_id"), _Lookup(result.tables["partners"],
+                                                                "partner_id"))
+    assert [p["z"] for p in fac["plants"]] == [PLANT_Z] * len(plants)
+    popups = [dict(p["pop"]) for p in fac["plants"]]
+    assert "Turnaround (days)" in popups[0] and "Turnaround (days)" not in popups[1]
+
+
 def test_unserved_reasons_in_domain_words(folder: Path) -> None:
     reasons = " ".join(pd.read_csv(folder / "unserved.csv")["reason"].astype(str))
     for jargon in ("aggregation.cluster_km", "cluster_share_of_reach", "shelf_life_hours",
@@ -787,7 +810,7 @@ def test_the_map_frame_holds_the_plants_hubs_and_partners() -> None:
     the frame was drawn around zones and active sites only, so the plant lay off the map
     and its lane ran off the edge. It now holds active hubs, partners and the plants, with
     a margin of 3 % of its larger span on regions 3 degrees tall or more; an inactive hub
-    far away does not stretch it."""
+    or an idle plant far away does not stretch it."""
     from netopt.report.common import FRAME_PAD_SHARE, frame_bounds
 
     def places(ids, lat, lon, active=None):  # noqa: ANN001, ANN202
@@ -799,7 +822,8 @@ def test_the_map_frame_holds_the_plants_hubs_and_partners() -> None:
         "sites": places(["S1", "S2"], [44.98, 43.0], [-93.27, -87.9], [True, False]),
         "hubs": places(["H1", "H2"], [42.95, 33.6], [-87.9, -84.4], [True, False]),
         "partners": places(["P1"], [44.0], [-88.0], [False]),
-        "plants": places(["PL1"], [41.85], [-87.65]),
+        "plants": places(["PL1", "PL2"], [41.85, 33.92], [-87.65, -118.42]).assign(
+            doses_per_year=[120.0, 0.0]),  # El Segundo ships nothing: not in the frame
     }
     (south, west), (north, east) = frame_bounds(Results(tables, None, {}))
     margin = FRAME_PAD_SHARE * max(46.8 - 41.85, -87.65 + 93.3)

@@ -281,8 +281,10 @@ FRAME_PAD_SHARE = 0.03
 
 def frame_bounds(result: Results) -> list[list[float]] | None:
     """[[south, west], [north, east]] of what the map draws: the zones, the active sites,
-    hubs and partners, and the plants. A regional case's plant (Chicago for a Minnesota
-    network) lay outside a frame of zones and sites, its lane a stub off the edge.
+    hubs and partners, and the plants that ship. A regional case's plant (Chicago for a
+    Minnesota network) lay outside a frame of zones and sites, its lane a stub off the edge;
+    an idle plant across the country (El Segundo for a Southeast network) must not shrink
+    the network to a quarter of the map.
 
     Only the lower 48 when nearly everything is there, so a few Alaska or Hawaii zones do not
     shrink the mainland to a strip.
@@ -293,6 +295,8 @@ def frame_bounds(result: Results) -> list[list[float]] | None:
         if {"latitude", "longitude"} <= set(t.columns):
             if "active" in t.columns:
                 t = t.loc[t["active"].map(truthy).astype(bool)]
+            elif name == "plants" and "doses_per_year" in t.columns:
+                t = t.loc[t["doses_per_year"].map(num) > 1e-6]
             pts += [(num(a, math.nan), num(b, math.nan))
                     for a, b in zip(t["latitude"], t["longitude"], strict=True)]
     bounds = points_bounds(pts, small_pad=0.3, pad=0.0)

@@ -62,6 +62,8 @@ ZONE_MIN_RADIUS = 2.4
 AIR_DASH = "8 6"
 TRUNK_DASH = "2 6"
 GREY = "#8c8c8c"
+#: Leaflet's zIndexOffset of the plant markers: above every other marker
+PLANT_Z = 1000
 
 
 def _template(name: str) -> str:
@@ -641,13 +643,17 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
         name = text(row.get("name")) or text(row.get("plant_id"))
         doses = num(row.get("doses_per_year"))
         made = ", ".join(products.get(p, p) for p in split_list(row.get("products")))
+        turnaround = num(row.get("turnaround_days"))
         out["plants"].append({
-            "ll": [round(la, 4), round(lo, 4)], "icon": "plant",
+            # above the hub squares and site circles: New Jersey's plants lie within 30 km
+            # of Newark's hub, and Leaflet stacks markers by latitude otherwise
+            "ll": [round(la, 4), round(lo, 4)], "icon": "plant", "z": PLANT_Z,
             "tip": f"{name} \u2014 plant \u00b7 {fmt_num(doses)} doses/yr",
             "title": name, "sub": "Manufacturing plant",
             "pop": [["Products", made], ["Doses/yr shipped", fmt_num(doses)],
                     ["Capacity (doses/yr)", fmt_num(num(row.get("capacity_doses_per_year")))],
-                    ["Turnaround (days)", fmt_num(num(row.get("turnaround_days")))]]})
+                    # a plant of off-the-shelf products turns no patient's cells around
+                    *([["Turnaround (days)", fmt_num(turnaround)]] if turnaround > 0 else [])]})
     for row in table(result, "kols").to_dict("records"):
         la, lo = num(row.get("latitude"), math.nan), num(row.get("longitude"), math.nan)
         if math.isnan(la) or math.isnan(lo):

@@ -253,12 +253,14 @@ def static_map_svg(result: Results, width: float = MAP_WIDTH) -> str:
                    f'stroke="{site["stroke"]}" stroke-width="1.1"><title>{_esc(site["tip"])}'
                    "</title></circle>")
         symbols.append(_around(x, y, r + 0.55))  # the stroke is centred on the circle
+    plants = []
     for p in fac["plants"]:
         x, y = proj(*p["ll"])
-        out.append(_shape("triangle", x, y, PLANT_COLOUR, "#ffffff", 5.0 * scale))
+        plants.append(_shape("triangle", x, y, PLANT_COLOUR, "#ffffff", 5.0 * scale))
         symbols.append(_around(x, y, 5.0 * scale + 3.3))  # its apex and its mitred stroke
     shapes, names = _facility_marks(proj, fac, scale, symbols)
-    out += [*shapes, "</g>", names, "</g></svg>"]
+    # plants last: New Jersey's lie within 30 km of Newark's hub, whose square hid them
+    out += [*shapes, *plants, "</g>", names, "</g></svg>"]
     return "".join(out)
 
 

@@ -208,7 +208,7 @@ var NX = (function () {
             className: "nx-icon", html: icon.svg, iconSize: [icon.w, icon.h],
             iconAnchor: icon.anchor
           }),
-          keyboard: false, riseOnHover: true
+          keyboard: false, riseOnHover: true, zIndexOffset: row.z || 0
         });
         m.bindTooltip(esc(row.tip));
         m.bindPopup(function () { return table(row.title, row.sub, row.pop); },
