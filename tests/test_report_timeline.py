@@ -351,6 +351,29 @@ def test_report_has_section_only_with_timeline(tiny: Results) -> None:
     assert not URL.search(page.replace(SVG_NS, "")), "report links to the web"
 
 
+def test_the_one_pager_says_what_a_plan_or_a_margin_objective_is(tiny: Results) -> None:
+    """A timeline's one-pager showed its last period's year as if it were the plan, and a
+    margin run showed no margin: a line under the gap now states the plan's present value,
+    its patients over the roll-out and which period the tiles show; or the year's margin."""
+    from netopt.report.onepager import plan_note, render_report
+
+    assert plan_note(tiny) == "" and "Launch plan" not in render_report(tiny)
+    timed = with_timeline(tiny, make_timeline(n_periods=4))
+    timed.summary["timeline"].update(period_months=3, start="2027-01", patients_served=498.2,
+                                     patients_unserved=201.8, last_period="2027 Q4")
+    cost_npv = fmt_usd(timed.summary["timeline"]["npv_usd"])
+    line = plan_note(timed)
+    assert (f"<b>Launch plan</b>, 4 \u00d7 3 months from 2027-01: net present cost {cost_npv}, "
+            "discounted at 10 %/yr; 498 of 700 patients served over the roll-out") in line
+    assert "network at its end (2027 Q4)" in line and line in render_report(timed)
+    timed.summary["objective_sense"] = "margin"
+    assert f"net present value {cost_npv}" in plan_note(timed)
+    margin = Results(tiny.tables, tiny.info, {**tiny.summary, "objective_sense": "margin",
+                                              "objective_usd": -2_500_000.0})
+    assert ("<b>Margin</b> (revenue less network cost and unserved penalty): $2.5 M a year"
+            in plan_note(margin))
+
+
 def test_npv_tile_flags_disagreement(tiny: Results) -> None:
     """The tile shows the solver's NPV; a different sum of cash flows is stated, not hidden."""
     timed = with_timeline(tiny, make_timeline())

@@ -720,7 +720,7 @@ def render_report(result: Results, map_href: str | None = "map.html",
         f"<style>\n{css}\n</style></head><body class='onepager'><main>",
         f"<header><h1>Network design \u2014 {_esc(model)}</h1>",
         f'<p class="sub">{_esc(description)}{" " if description else ""}{links}</p>',
-        quality_note(result), "</header>",
+        quality_note(result), plan_note(result), "</header>",
         _kpi_tiles(result, finance_href),
         '<figure class="netmap">', static_map_svg(result), _legend(result, reach),
         "</figure>",
@@ -734,6 +734,36 @@ def render_report(result: Results, map_href: str | None = "map.html",
         "</main></body></html>",
     ]
     return "\n".join(parts)
+
+
+def plan_note(result: Results) -> str:
+    """What the objective is when it is not the year's cost the tiles show: a launch plan's
+    net present value (or cost) over its horizon, with the patients served over the
+    roll-out, or a year's margin. Without it a timeline's one-pager read as its last period
+    alone, and a margin run showed no margin."""
+    s = result.summary
+    margin = text(s.get("objective_sense")) == "margin"
+    objective = num(s.get("objective_usd", s.get("objective")), math.nan)
+    timeline = s.get("timeline") or {}
+    if num(timeline.get("periods"), 1.0) > 1:
+        npv = num(timeline.get("npv_usd"), -objective if margin else objective)
+        served, unserved = num(timeline.get("patients_served")), \
+            num(timeline.get("patients_unserved"))
+        rate = num(timeline.get("discount_rate"))
+        value = (f"net present value {fmt_usd(npv)}" if margin
+                 else f"net present cost {fmt_usd(npv)}")
+        return (f'<p class="quality plan"><b>Launch plan</b>, {fmt_int(timeline.get("periods"))}'
+                f" \u00d7 {fmt_int(timeline.get('period_months'))} months from "
+                f"{_esc(timeline.get('start'))}: {value}, discounted at {100 * rate:g} %/yr; "
+                f"{fmt_int(served)} of {fmt_int(served + unserved)} patients served over the "
+                "roll-out. The tiles and the map show the network at its end ("
+                f"{_esc(timeline.get('last_period') or 'the last period')}); details has the "
+                "plan period by period.</p>")
+    if margin and math.isfinite(objective):
+        return (f'<p class="quality plan"><b>Margin</b> (revenue less network cost and unserved '
+                f"penalty): {fmt_usd(-objective)} a year. The tiles show the network's cost."
+                "</p>")
+    return ""
 
 
 def _ordering_note(result: Results) -> str:
