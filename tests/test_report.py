@@ -553,8 +553,11 @@ def _check_workbook(folder: Path) -> None:
     sheet = list(wb["summary"].iter_rows(values_only=True))
     summary = {r[0]: r[1] for r in sheet if r[0]}
     network = network_cost_usd(costs)
-    assert math.isclose(summary["Objective (network cost + penalties, USD/yr)"], total,
-                        rel_tol=1e-9)
+    assert math.isclose(summary["Network cost + penalties (USD/yr)"], total, rel_tol=1e-9)
+    # one objective row, named by what it measures (a margin run's and a plan's differ)
+    assert [k for k in summary if str(k).startswith("Objective value")] == [
+        "Objective value (annual cost)"]
+    assert math.isclose(summary["Objective value (annual cost)"], total, rel_tol=1e-9)
     assert math.isclose(summary["Network cost (cash, USD/yr)"], network, rel_tol=1e-9)
     assert math.isclose(summary["Network cost (cash)"], network, rel_tol=1e-9)
     # the margin block names its lines as details.html does, not by their term ids
@@ -585,6 +588,26 @@ def test_workbook_matches_csv_tiny(tiny: Results, tmp_path: Path) -> None:
     saved = _saved(tiny, tmp_path)
     write_reports(saved, tmp_path)
     _check_workbook(tmp_path)
+
+
+def test_workbook_objective_is_named_by_its_basis(tiny: Results, tmp_path: Path) -> None:
+    """A margin run's objective is cost less revenue, a launch plan's its discounted horizon
+    total: the summary sheet called both "network cost + penalties, USD/yr" beside a second,
+    different row of that name."""
+    from netopt.report.workbook import write_workbook
+
+    def rows(summary: dict) -> dict:
+        path = write_workbook(Results(tiny.tables, tiny.info, {**tiny.summary, **summary}),
+                              tmp_path / f"{len(summary)}.xlsx")
+        sheet = openpyxl.load_workbook(path)["summary"].iter_rows(values_only=True)
+        return {r[0]: r[1:3] for r in sheet if r[0] and str(r[0]).startswith("Objective value")}
+
+    assert rows({"objective_sense": "margin", "objective": -5e6}) == {
+        "Objective value (annual cost less revenue)": (-5e6, "USD/yr")}
+    plan = {"periods": 4, "period_months": 3, "start": "2027-01", "discount_rate": 0.1}
+    assert rows({"timeline": plan, "objective": 4.2e7, "x": 1}) == {
+        "Objective value (launch timeline total: 4 \u00d7 3 months from 2027-01, discounted at "
+        "10 %/yr)": (4.2e7, "USD")}
 
 
 def test_workbook_sheet_is_the_same_whoever_writes_it(tiny: Results, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ..analysis.scenarios import objective_basis
 from ..results.tables import (
     OPTIONAL_TABLES,
     TABLE_NAMES,
@@ -404,14 +405,18 @@ def _summary_sheet(book: _Book, result: Results) -> None:
     book.put(ws, 1, 1, "Network design", style="title")
     book.put(ws, 1, 2, s.get("model") or settings.get("name") or "")
     cost = headline_costs(result)
+    basis = objective_basis(s)
+    per = "USD" if s.get("timeline") else "USD/yr"
     rows: list[tuple[str, Any, str, str | None]] = [
         ("Description", settings.get("description", ""), "", None),
         (NETWORK_COST_LABEL + " (cash)", cost["network_cost_usd"], "USD/yr", USD),
         ("Unserved penalty (not cash)", cost["unserved_penalty_usd"], "USD/yr", USD),
         ("Objective", settings.get("objective", ""), "", None),
         ("Solve status", s.get("status", ""), "", None),
-        ("Objective value (network cost + penalties)", s.get("objective"), "USD/yr", USD),
-        ("Best bound", s.get("bound"), "USD/yr", USD),
+        # labelled by what it measures: a margin is cost less revenue, and a launch plan's
+        # is its discounted horizon total, not a year's
+        (f"Objective value ({basis})", s.get("objective"), per, USD),
+        ("Best bound", s.get("bound"), per, USD),
         ("Gap", s.get("gap"), "share", "0.00%"),
         ("Solve time", s.get("solve_seconds"), "s", DEC1),
     ]
@@ -475,7 +480,7 @@ def _cost_lines(book: _Book, ws: Any, result: Results, r: int) -> int:
             book.put(ws, r, 1, label)
             book.put(ws, r, 2, cost[key], USD)
     r += 1
-    book.put(ws, r, 1, "Objective (network cost + penalties, USD/yr)")
+    book.put(ws, r, 1, "Network cost + penalties (USD/yr)")
     book.put(ws, r, 2, network + cost["unserved_penalty_usd"] + cost["other_penalty_usd"],
              USD)
     return r
