@@ -24,7 +24,7 @@ import pytest
 from netopt.data.case import load_case
 from netopt.report import write_reports
 from netopt.report.basemap import REGIONS, region_of, simplify, state_outlines
-from netopt.report.common import fmt_usd, network_cost_lines, truthy, yearly_cost
+from netopt.report.common import fmt_num, fmt_usd, network_cost_lines, truthy, yearly_cost
 from netopt.results.pipeline import solve_case
 from netopt.results.tables import Results, cost_split, ordering_breakdown
 
@@ -327,6 +327,32 @@ def test_plants_are_drawn_above_the_hubs_near_them(folder: Path) -> None:
     assert [p["z"] for p in fac["plants"]] == [PLANT_Z] * len(plants)
     popups = [dict(p["pop"]) for p in fac["plants"]]
     assert "Turnaround (days)" in popups[0] and "Turnaround (days)" not in popups[1]
+
+
+def test_a_product_served_nowhere_is_named_under_the_title(folder: Path) -> None:
+    """Every site's price ceiling under AAV's price: 15.8 patients a year, nobody treats them,
+    and the one-pager listed states 'and 1 more' without naming the therapy."""
+    from netopt.report.onepager import render_report, served_nowhere
+
+    result = Results.read(folder)
+    assert served_nowhere(result) == ""
+    a, u = result.tables["assignments"], result.tables["unserved"]
+    aav = a[a["product_id"] == "aav_gt"]
+    lost = pd.DataFrame({
+        "zone_id": aav["zone_id"], "zone_name": aav["zone_name"], "state": aav["state"],
+        "product_id": "aav_gt", "patients_unserved": aav["patients_per_year"],
+        "reason": [f"{n} site(s) within 800 km, none eligible: price above the site's price "
+                   f"ceiling ({n} sites)" for n in range(20, 20 + len(aav))]})
+    cut = Results({**result.tables, "assignments": a[a["product_id"] != "aav_gt"],
+                   "unserved": pd.concat([u, lost], ignore_index=True)},
+                  result.info, result.summary)
+    line = served_nowhere(cut)
+    names = dict(zip(result.tables["products"]["product_id"],
+                     result.tables["products"]["name"], strict=True))
+    assert (f"<b>Served nowhere:</b> {names['aav_gt']}, "
+            f"{fmt_num(aav['patients_per_year'].sum())} patients/yr: price above the "
+            "site&#x27;s price ceiling.</p>") in line
+    assert line in render_report(cut)
 
 
 def test_unserved_reasons_in_domain_words(folder: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -720,7 +721,7 @@ def render_report(result: Results, map_href: str | None = "map.html",
         f"<style>\n{css}\n</style></head><body class='onepager'><main>",
         f"<header><h1>Network design \u2014 {_esc(model)}</h1>",
         f'<p class="sub">{_esc(description)}{" " if description else ""}{links}</p>',
-        quality_note(result), plan_note(result), "</header>",
+        quality_note(result), plan_note(result), served_nowhere(result), "</header>",
         _kpi_tiles(result, finance_href),
         '<figure class="netmap">', static_map_svg(result), _legend(result, reach),
         "</figure>",
@@ -764,6 +765,42 @@ def plan_note(result: Results) -> str:
                 f"penalty): {fmt_usd(-objective)} a year. The tiles show the network's cost."
                 "</p>")
     return ""
+
+
+def served_nowhere(result: Results) -> str:
+    """A line naming each product with patients in scope that no site treats, with its main
+    cause: the state table below lists states, not products, so a whole therapy left out
+    (every site's price ceiling under its price, say) was hidden behind 'and 1 more'."""
+    u, a = table(result, "unserved"), table(result, "assignments")
+    if u.empty or not {"product_id", "patients_unserved"} <= set(u.columns):
+        return ""
+    served = a.groupby(a["product_id"].map(text))["patients_per_year"].sum() \
+        if {"product_id", "patients_per_year"} <= set(a.columns) else pd.Series(dtype=float)
+    u = u.assign(product_id=u["product_id"].map(text), pat=u["patients_unserved"].map(num),
+                 cause=u.get("reason", pd.Series("", u.index)).map(_cause))
+    names = product_names(result)
+    lines = []
+    for pid, group in u.groupby("product_id", sort=True):
+        lost = float(group["pat"].sum())
+        if lost <= 0.05 or num(served.get(pid, 0.0)) > 1e-6:
+            continue
+        cause = group.groupby("cause")["pat"].sum().sort_values(ascending=False)
+        lines.append(f"{names.get(pid, pid)}, {fmt_num(lost)} patients/yr"
+                     + (f": {cause.index[0]}" if cause.index[0] else ""))
+    if not lines:
+        return ""
+    return ('<p class="quality warn"><b>Served nowhere:</b> '
+            + _esc("; ".join(lines)) + ".</p>")
+
+
+def _cause(reason: object) -> str:
+    """The cause in an unserved reason, without the counts that make one cause many texts:
+    '27 site(s) within 800 km, none eligible: price above the site's price ceiling (27
+    sites)' -> 'price above the site's price ceiling'."""
+    words = text(reason)
+    if "none eligible: " in words:
+        words = words.split("none eligible: ", 1)[1]
+    return re.sub(r"\s*\(\d+ sites?\)$", "", words).strip()
 
 
 def _ordering_note(result: Results) -> str:
