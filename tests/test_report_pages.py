@@ -262,6 +262,27 @@ def test_report_names_active_hubs_and_partners(folder: Path) -> None:
     assert "State</th><th class='n'>Active" in (folder / "details.html").read_text()
 
 
+def test_hub_costs_are_net_of_the_shipping_stock_replaces(folder: Path) -> None:
+    """A hub's lanes price every dose per patient; the stock its sites hold replaces most of
+    that shipping with bulk replenishments. Shared among hubs by doses, that change sums to
+    finance.csv's, and the hubs' costs no longer add up to more than the network's."""
+    hubs = pd.read_csv(folder / "hubs.csv")
+    fin = pd.read_csv(folder / "finance.csv")
+    costs = pd.read_csv(folder / "costs.csv").set_index("term")["usd_per_year"]
+    direct = fin[(fin["row"] == "site") & (fin["route"] == "direct")]
+    change = (direct["ordering_replenishment_usd"] + direct["ordering_shipping_saved_usd"]).sum()
+    assert change < -1e6  # us-small's stock saves millions of per-patient shipping
+    assert hubs["stock_shipping_usd_per_year"].sum() == pytest.approx(change, rel=1e-9)
+    assert (hubs.loc[~hubs["active"], "stock_shipping_usd_per_year"] == 0).all()
+    active = hubs[hubs["active"]]
+    parts = ["fixed_cost_usd_per_year", "handling_cost_usd_per_year",
+             "transport_cost_usd_per_year"]
+    gross, net = active[parts].to_numpy().sum(), active[
+        [*parts, "stock_shipping_usd_per_year"]].to_numpy().sum()
+    assert net == pytest.approx(gross + change, rel=1e-9)
+    assert net < costs["transport"] + costs["hub_handling"] + costs["hub_fixed"]
+
+
 def test_hub_popups_list_cost_and_sites_served(folder: Path) -> None:
     """map.html: each active hub's pop-up carries its yearly cost and the names of the sites
     it serves (from hubs.csv and sites.csv)."""
@@ -277,7 +298,7 @@ def test_hub_popups_list_cost_and_sites_served(folder: Path) -> None:
                                        page).group(1))
         rows = [tuple(r) for r in payload]
         cost = hub.fixed_cost_usd_per_year + hub.handling_cost_usd_per_year + \
-            hub.transport_cost_usd_per_year
+            hub.transport_cost_usd_per_year + hub.stock_shipping_usd_per_year
         assert ("Cost/yr", fmt_usd(cost)) in rows
         served = hub.sites_served.split(";")
         assert ("", f"Sites served ({len(served)})") in rows

@@ -103,8 +103,10 @@ def split_list(value: object) -> list[str]:
 #: the columns whose sum is an active hub's or partner's yearly cost (hubs.csv, partners.csv):
 #: the one figure the report's list, the details table and both maps rank and show them by
 FACILITY_COST_COLUMNS = {
+    # a hub's lanes price every dose per patient; stock at its sites replaces most of that
+    # shipping with bulk replenishments (absent from folders written before it)
     "hubs": ("fixed_cost_usd_per_year", "handling_cost_usd_per_year",
-             "transport_cost_usd_per_year"),
+             "transport_cost_usd_per_year", "stock_shipping_usd_per_year"),
     "partners": ("fixed_cost_usd_per_year", "handling_cost_usd_per_year"),
 }
 

@@ -558,12 +558,15 @@ def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup) -> dic
     fixed = num(row.get("fixed_cost_usd_per_year"))
     handling = num(row.get("handling_cost_usd_per_year"))
     lanes = num(row.get("transport_cost_usd_per_year"))
+    stock = num(row.get("stock_shipping_usd_per_year"))
     served = split_list(row.get("sites_served"))
     fed = split_list(row.get("partners_supplied"))
     pop: list[list[str]] = [["Active", "yes" if active else "no"]]
     if active:
         pop += _cost_rows([("fixed contract", fixed), ("handling", handling),
-                           ("transport on its lanes", lanes)])
+                           ("transport on its lanes", lanes),
+                           *([("shipping its sites' stock replaces, less replenishments",
+                               stock)] if abs(stock) >= 0.5 else [])])
     pop += [["Status", text(row.get("status"))], ["Shipments/yr", fmt_num(ships)],
             ["Capacity (shipments/yr)", fmt_num(num(row.get("capacity_shipments_per_year")))],
             ["Utilisation", _pct(num(row.get("utilisation")))]]
@@ -572,7 +575,7 @@ def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup) -> dic
     return {
         "ll": list(hubs.coords[hid]), "icon": "hub" if active else "hub_off",
         "tip": f"{name} \u2014 {'active' if active else 'not active'}"
-               + (f" \u00b7 {fmt_usd(fixed + handling + lanes)}/yr \u00b7 "
+               + (f" \u00b7 {fmt_usd(fixed + handling + lanes + stock)}/yr \u00b7 "
                   f"{len(served)} site(s)" if active else ""),
         "name": name if active else "", "active": active,
         "short": _short_name(name, row.get("airport_code")) if active else "",
