@@ -170,6 +170,33 @@ def test_a_site_refuses_stock_above_its_loss_limit(tmp_path: Path) -> None:
     assert "stocked_at_site" not in set(prep.ordering["policy"])
 
 
+def test_a_site_that_cannot_reach_its_stock_s_least_volume_says_so(tmp_path: Path) -> None:
+    """Just-in-time misses the 6-h notice; stock bought by the site stays within its $36,000
+    loss limit only from 41.3 patients a year, and half the demand (30 patients) is all any
+    site can reach. No patient can be served, and sites.csv and unserved.csv said nothing
+    or "serving costs more than the unserved penalty", which was not the cause."""
+    case = load_case(make_case(tmp_path, notice=6.0, limit=36_000.0,
+                               policies=["jit_per_patient", "stocked_at_site"],
+                               extra="demand_scale: 0.5\n"))
+    least = prepare(case).ordering.groupby("site_id")["lo_patients"].min()
+    assert (least > 30.0).all()
+    result = solve_case(case)
+    assert result.summary["patients_served"] == pytest.approx(0.0, abs=1e-6)
+    for r in result.sites.itertuples():
+        assert r.reason == (
+            f"cannot offer r1: no ordering option works at the 30.0 patients a year it can "
+            f"reach: the least any allows is {least[r.site_id]:.1f} (stocked_at_site, below "
+            "which the site's stocking loss exceeds its max_stocking_loss_usd_per_year of "
+            "$36,000)")
+    assert result.unserved["patients_unserved"].sum() == pytest.approx(30.0)
+    assert result.unserved["reason"].str.startswith(
+        "3 site(s) in reach, none with an ordering option at its volume: S1: no ordering "
+        "option works").all()
+    full = solve_case(load_case(make_case(tmp_path, "full", notice=6.0, limit=36_000.0,
+                                          policies=["jit_per_patient", "stocked_at_site"])))
+    assert full.summary["patients_served"] > 41 and (full.sites["reason"].fillna("") == "").all()
+
+
 def test_the_loss_limit_is_kept_where_the_site_s_volume_lies_not_at_its_segment_end(
         tmp_path: Path) -> None:
     """S2 takes 40 patients. Its stocking loss is over a $40,000 limit at the 30-patient

@@ -55,8 +55,21 @@ def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:
     # credits every site the per-patient saving of the top breakpoint (national LP bound
     # $87.6M -> $95.7M with it). The cost line keeps the segment's own ends.
     keep = np.array([lo[j] <= m.reach[sk[j]] for j in range(len(sk))], dtype=bool)
+    # a site-product every option of which needs more patients than the site can get: not
+    # offered, and said why (sites.csv, unserved.csv), since nothing in prepare's reasons
+    # covers it. The smallest volume is a site's own stock under its loss limit.
+    m.ord_too_few = {}
+    limits = prep.sites["max_stocking_loss_usd_per_year"].astype(float).to_dict()
     for key in sorted(set(sk) - {key for key, k in zip(sk, keep, strict=True) if k}):
-        m.w[key].fix(0)  # every option needs more patients than the site can get
+        m.w[key].fix(0)
+        least = min(range(len(sk)), key=lambda j: (sk[j] != key, lo[j]))
+        policy = str(rows["policy"].iloc[least])
+        m.ord_too_few[key] = (
+            f"no ordering option works at the {m.reach[key]:.1f} patients a year it can "
+            f"reach: the least any allows is {lo[least]:.1f} ({policy}"
+            + (", below which the site's stocking loss exceeds its "
+               f"max_stocking_loss_usd_per_year of ${limits[key[0]]:,.0f})"
+               if policy == "stocked_at_site" else ")"))
     rows = rows[keep]
     sk = [key for key, k in zip(sk, keep, strict=True) if k]
     lo, hi, c_lo, c_hi, partner = lo[keep], hi[keep], c_lo[keep], c_hi[keep], partner[keep]

@@ -150,15 +150,16 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     g = {k: round(v) for k, v in _values(m.g).items()}
     a = {k: round(v) for k, v in _values(m.a).items()}
 
+    too_few: dict = getattr(m, "ord_too_few", {})
     assignments = assignments_table(prep, x)
     shipments = shipments_table(prep, f, q, r, v, drawn_from_stock(m))
     tables = {
         "assignments": assignments,
         "shipments": shipments,
-        "sites": sites_table(prep, y, w, o, e, assignments, shipments),
+        "sites": sites_table(prep, y, w, o, e, assignments, shipments, too_few),
         "hubs": hubs_table(prep, g, shipments),
         "partners": partners_table(prep, a, shipments),
-        "unserved": unserved_table(prep, m),
+        "unserved": unserved_table(prep, m, too_few),
         "costs": costs_table(m),
     }
     tables["zones"] = zones_table(prep, tables["assignments"], tables["unserved"])
@@ -439,15 +440,18 @@ def _vein_to_vein_days(prep: Prepared, out: pd.DataFrame, inbound: pd.DataFrame)
 
 
 def sites_table(prep: Prepared, y: dict, w: dict, o: dict, e: dict,
-                assignments: pd.DataFrame, shipments: pd.DataFrame) -> pd.DataFrame:
-    """One row per site of the dataset (excluded and never-eligible ones too)."""
+                assignments: pd.DataFrame, shipments: pd.DataFrame,
+                too_few: dict | None = None) -> pd.DataFrame:
+    """One row per site of the dataset (excluded and never-eligible ones too); `too_few`:
+    site-products whose every ordering option needs more patients than they reach, with
+    why (model/ordering.py)."""
     all_sites = prep.case.sites.set_index("site_id").sort_index()
     patients = assignments.pivot_table(index="site_id", columns="product_id",
                                        values="patients_per_year", aggfunc="sum").fillna(0.0)
     chair = prep.products["chair_hours_per_patient"]
     rows = []
     links = shipments[shipments["leg"] == "partner_delivery"] if len(shipments) else shipments
-    reasons = site_reasons(prep)
+    reasons = site_reasons(prep, too_few)
     for sid, s in all_sites.iterrows():
         active = bool(y.get(sid, 0))
         status = s["status"]
@@ -488,7 +492,7 @@ def sites_table(prep: Prepared, y: dict, w: dict, o: dict, e: dict,
     return pd.DataFrame(rows)
 
 
-def site_reasons(prep: Prepared) -> dict[str, str]:
+def site_reasons(prep: Prepared, too_few: dict | None = None) -> dict[str, str]:
     """Why a site could not be chosen (for every product, or for some): excluded, price
     ceiling, no lane within shelf life, no class and no partner, no patients within the
     product's reach (the reasons `prepare` recorded, in its words). Empty for a site that
@@ -501,6 +505,8 @@ def site_reasons(prep: Prepared) -> dict[str, str]:
     why: dict[str, list[str]] = {}
     for sid, k, reason in zip(prep.blocked["site_id"], prep.blocked["product_id"],
                               prep.blocked["reason"], strict=True):
+        why.setdefault(sid, []).append(f"{k}: {reason}")
+    for (sid, k), reason in sorted((too_few or {}).items()):
         why.setdefault(sid, []).append(f"{k}: {reason}")
     paired = prep.paired if prep.paired is not None else set(
         zip(prep.pairs["site_id"], prep.pairs["product_id"], strict=True))
@@ -606,8 +612,10 @@ def partners_table(prep: Prepared, a: dict, shipments: pd.DataFrame) -> pd.DataF
     return out
 
 
-def unserved_table(prep: Prepared, m: pyo.ConcreteModel) -> pd.DataFrame:
-    """Unserved patients per zone and product, with the reason where one is known."""
+def unserved_table(prep: Prepared, m: pyo.ConcreteModel,
+                   too_few: dict | None = None) -> pd.DataFrame:
+    """Unserved patients per zone and product, with the reason where one is known (also
+    where every site in reach is one `too_few` names: no ordering option at its volume)."""
     u = {k: v.value or 0.0 for k, v in m.u.items()}
     d = prep.demand.copy()
     d["unserved"] = [u.get((p, k), 0.0) for p, k in zip(d["point_id"], d["product_id"],
@@ -620,6 +628,14 @@ def unserved_table(prep: Prepared, m: pyo.ConcreteModel) -> pd.DataFrame:
     reasons = {(p, k): r for p, k, r in zip(prep.no_option["point_id"],
                                             prep.no_option["product_id"],
                                             prep.no_option["reason"], strict=True)}
+    if too_few:
+        pairs = prep.pairs
+        for (p, k), sites in pairs.groupby(["point_id", "product_id"])["site_id"]:
+            if (p, k) not in reasons and all((s, k) in too_few for s in sites):
+                first = sorted(sites)[0]
+                reasons[(p, k)] = (f"{sites.nunique()} site(s) in reach, none with an "
+                                   f"ordering option at its volume: {first}: "
+                                   f"{too_few[(first, k)]}")
     d["reason"] = [reasons.get((p, k), "not served at the optimum: serving costs more than "
                                "the unserved penalty, or capacity is exhausted")
                    for p, k in zip(d["point_id"], d["product_id"], strict=True)]
