@@ -170,6 +170,34 @@ def test_a_site_refuses_stock_above_its_loss_limit(tmp_path: Path) -> None:
     assert "stocked_at_site" not in set(prep.ordering["policy"])
 
 
+def test_doses_that_expire_in_stock_take_the_plant_s_capacity(tmp_path: Path) -> None:
+    """60 patients of 24 doses need 1,440 doses; S2 stocks its 40 patients' doses and some
+    expire, which the plant makes too. With exactly 1,440 doses of capacity the plant cannot
+    make them and every patient's doses: the expired ones displace patients one for 24
+    doses (S2's stock stays the cheaper choice), and plants.csv says so."""
+    def solve(name: str, capacity: float):  # noqa: ANN202
+        model = make_case(tmp_path, name)
+        plants = pd.read_csv(tmp_path / f"{name}-data" / "plants.csv")
+        plants["capacity_doses_per_year"] = capacity
+        plants.to_csv(tmp_path / f"{name}-data" / "plants.csv", index=False)
+        return solve_case(load_case(model))
+
+    loose, tight = solve("loose", 1e6), solve("tight", 1440.0)
+    plant = loose.tables["plants"].iloc[0]
+    assert plant["doses_per_year"] == pytest.approx(1440.0)
+    expiring = plant["doses_expiring_in_stock_per_year"]
+    stocked = loose.finance[loose.finance["policy"] == "stocked_at_site"]
+    assert stocked["site_id"].tolist() == ["S2"]
+    # the model's line between breakpoints, against the exact expiries at S2's 40 patients
+    assert expiring == pytest.approx(stocked["expired_doses_per_year"].sum(), rel=0.05)
+    assert plant["utilisation"] == pytest.approx((1440.0 + expiring) / 1e6)
+    t = tight.tables["plants"].iloc[0]
+    assert t["doses_expiring_in_stock_per_year"] == pytest.approx(expiring, rel=1e-6)
+    assert t["doses_per_year"] + t["doses_expiring_in_stock_per_year"] == pytest.approx(1440.0)
+    assert t["utilisation"] == pytest.approx(1.0)
+    assert tight.summary["patients_served"] == pytest.approx(60.0 - expiring / 24, rel=1e-6)
+
+
 def test_a_site_that_cannot_reach_its_stock_s_least_volume_says_so(tmp_path: Path) -> None:
     """Just-in-time misses the 6-h notice; stock bought by the site stays within its $36,000
     loss limit only from 41.3 patients a year, and half the demand (30 patients) is all any

@@ -41,7 +41,7 @@ from ..data.case import Case
 ORDERING_COLUMNS = [
     "site_id", "product_id", "policy", "route", "segment", "lo_patients", "hi_patients",
     "cost_lo_usd", "cost_hi_usd", "life_days", "lead_days", "replenish_cost_usd",
-    "avoided_cost_usd", "shipments_per_dose",
+    "avoided_cost_usd", "shipments_per_dose", "expired_lo_doses", "expired_hi_doses",
 ]
 #: options that keep stock for patients who are not known yet
 STOCK = ("stocked_at_site", "consignment_at_site", "held_at_hub",
@@ -53,7 +53,7 @@ DEPOT = {"held_at_hub": "hub", "held_at_partner_with_jit_delivery": "partner"}
 DEPOT_COLUMNS = [
     "kind", "depot_id", "product_id", "policy", "segment", "lo_patients", "hi_patients",
     "cost_lo_usd", "cost_hi_usd", "life_days", "lead_days", "replenish_cost_usd",
-    "avoided_cost_usd", "shipments_per_dose",
+    "avoided_cost_usd", "shipments_per_dose", "expired_lo_doses", "expired_hi_doses",
 ]
 #: smallest volume ever evaluated (a Poisson demand of ~0 has no meaningful fill rate)
 TINY_PATIENTS = 0.05
@@ -244,7 +244,7 @@ def _option_segments(t, prod: ProductRow, route: Route | None, cap: float, limit
         return [], (f"order lead {lead:g} h + delivery {patient_hours:.1f} h exceed the "
                     f"{notice:g} h schedule notice")
     spd = route.supply_spd if partner else route.direct_spd
-    whole = [(route_name, 0, 0.0, cap, 0.0, 0.0, math.nan, math.nan, 0.0, 0.0, spd)]
+    whole = [(route_name, 0, 0.0, cap, 0.0, 0.0, math.nan, math.nan, 0.0, 0.0, spd, 0.0, 0.0)]
     if policy == "jit_per_patient" or prod["autologous"]:
         return whole, ""  # no stock: the lanes price everything
     budget = float(prod["shelf_budget_hours"])
@@ -275,9 +275,10 @@ def _option_segments(t, prod: ProductRow, route: Route | None, cap: float, limit
     if policy in DEPOT and cfg.pooled_depots:
         # pooled at the depot: the depot's own line (depot_options) carries the stock cost
         return [(route_name, 0, 0.0, cap, 0.0, 0.0, life, lead_days, replenish, avoided,
-                 spd)], ""
+                 spd, 0.0, 0.0)], ""
     costs: list[float | None] = []
     loss: list[float] = []
+    expired: list[float] = []
     for g in grid:
         # with (almost) no patients stock still has to be kept: price the 0 end of the first
         # segment as the smallest breakpoint's volume (a Poisson demand of ~0 has no fill rate)
@@ -286,17 +287,20 @@ def _option_segments(t, prod: ProductRow, route: Route | None, cap: float, limit
         ok = econ.stock.target_met
         costs.append(cost if ok else None)
         loss.append(float(econ.site_loss_usd_per_year) if ok else math.inf)
+        expired.append(float(econ.stock.outdated_doses_per_year))
     segs = []
     for j, lo, hi, share in _priced_spans(grid, cap, costs):
         c_lo, c_hi = costs[j], costs[j] + (costs[j + 1] - costs[j]) * share
+        e_lo, e_hi = expired[j], expired[j] + (expired[j + 1] - expired[j]) * share
         if policy == "stocked_at_site":
             l_hi = loss[j] + (loss[j + 1] - loss[j]) * share
             kept = _within_limit(lo, hi, loss[j], l_hi, limit)
             if kept is None:
                 continue
+            _, _, e_lo, e_hi = _sub_segment(lo, hi, e_lo, e_hi, *kept)
             lo, hi, c_lo, c_hi = _sub_segment(lo, hi, c_lo, c_hi, *kept)
         segs.append((route_name, j, lo, hi, c_lo, c_hi, life, lead_days, replenish, avoided,
-                     spd))
+                     spd, e_lo, e_hi))
     if not segs:
         if all(c is None for c in costs[1:]):
             return [], (f"no stock level reaches the {float(t.target_fill_rate):.0%} fill rate "
@@ -367,8 +371,8 @@ def depot_options(case: Case, products: pd.DataFrame, sites: pd.DataFrame,
             lead = f.supply_hours / 24
             for seg in _cost_segments(t, prod, (life, lead, f.replenish, f.avoided, f.spd),
                                       grid, top, cfg):
-                rows.append((DEPOT[policy], depot, pid, policy, *seg, life, lead, f.replenish,
-                             f.avoided, f.spd))
+                rows.append((DEPOT[policy], depot, pid, policy, *seg[:5], life, lead,
+                             f.replenish, f.avoided, f.spd, *seg[5:]))
     return pd.DataFrame(rows, columns=DEPOT_COLUMNS).sort_values(
         ["kind", "depot_id", "product_id", "segment"], ignore_index=True)
 
@@ -428,14 +432,17 @@ def _depot_facts(kind: str, pid: str, served: set[str], direct: pd.DataFrame,
 
 def _cost_segments(t, prod: ProductRow, stock: tuple[float, float, float, float, float],  # noqa: ANN001
                    grid: list[float], cap: float, cfg) -> list[tuple]:  # noqa: ANN001
-    """(segment, lo, hi, cost_lo, cost_hi) of a stock point's cost over the volume grid,
-    where the fill-rate target is met at both ends; `stock` is (life days, lead days,
-    replenishment USD per shipment, avoided USD per shipment, shipments per dose avoided)."""
-    costs = []
+    """(segment, lo, hi, cost_lo, cost_hi, expired_lo, expired_hi) of a stock point's cost
+    and expired doses a year over the volume grid, where the fill-rate target is met at both
+    ends; `stock` is (life days, lead days, replenishment USD per shipment, avoided USD per
+    shipment, shipments per dose avoided)."""
+    costs, expired = [], []
     for g in grid:
         cost, econ = option_cost(t, prod, g or grid[1], *stock, cfg.cost_of_capital, cfg.seed)
         costs.append(cost if econ.stock.target_met else None)
-    return [(j, lo, hi, costs[j], costs[j] + (costs[j + 1] - costs[j]) * share)
+        expired.append(float(econ.stock.outdated_doses_per_year))
+    return [(j, lo, hi, costs[j], costs[j] + (costs[j + 1] - costs[j]) * share,
+             expired[j], expired[j] + (expired[j + 1] - expired[j]) * share)
             for j, lo, hi, share in _priced_spans(grid, cap, costs)]
 
 
@@ -467,7 +474,8 @@ def _undominated(options: list[tuple], pooled: bool = True) -> list[tuple]:
             for other in group:
                 if other is o or other[2] == o[2] or (pooled and (_pooled(o) or _pooled(other))):
                     continue
-                if other[5] <= lo + 1e-9 and other[6] >= hi - 1e-9:
+                if other[5] <= lo + 1e-9 and other[6] >= hi - 1e-9 \
+                        and _expires_no_more(other, o):
                     a_lo = _line(other, lo)
                     a_hi = _line(other, hi)
                     if a_lo <= c_lo + 1e-6 and a_hi <= c_hi + 1e-6 and (
@@ -477,6 +485,16 @@ def _undominated(options: list[tuple], pooled: bool = True) -> list[tuple]:
             if not beaten:
                 keep.append(o)
     return keep
+
+
+def _expires_no_more(other: tuple, o: tuple) -> bool:
+    """`other` makes no more doses that expire than `o` over `o`'s volumes: a cheaper option
+    that wastes more may still be the one a full plant needs (its expired doses count
+    against the plant's capacity)."""
+    def at(opt: tuple, v: float) -> float:
+        lo, hi, e_lo, e_hi = opt[5], opt[6], opt[14], opt[15]
+        return e_lo + (e_hi - e_lo) * (v - lo) / (hi - lo) if hi > lo else e_lo
+    return all(at(other, v) <= at(o, v) + 1e-9 for v in (o[5], o[6]))
 
 
 def _pooled(o: tuple) -> bool:

@@ -306,17 +306,69 @@ def add_partner_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
 
 
 def add_plant_capacity(m: pyo.ConcreteModel, prep: Prepared) -> None:
-    """Doses released by a plant (direct lanes + partner supply) <= its capacity."""
+    """Doses released by a plant (direct lanes + partner supply), plus the doses it makes
+    that expire in stock, <= its capacity. A stock point's expired doses (a line per volume
+    segment, as its cost) are made by a plant that supplies it: the one plant, or a split
+    among several that the model chooses."""
     lanes, supply = prep.direct_lanes, prep.partner_supply
     l_plant, r_plant = lanes["plant_id"].tolist(), supply["plant_id"].tolist()
     by_l = group(range(len(lanes)), lambda i: l_plant[i])
     by_r = group(range(len(supply)), lambda i: r_plant[i])
     plants = sorted(set(by_l) | set(by_r))
     m.Pl = pyo.Set(initialize=plants, ordered=True)
+    expiring = _expiring_by_plant(m, prep)
 
     def rule(m, pl):
         cap = float(prep.plants.at[pl, "capacity_doses_per_year"])
         return (pyo.quicksum(m.f[i] for i in by_l.get(pl, []))
-                + pyo.quicksum(m.r[i] for i in by_r.get(pl, []))) <= cap
+                + pyo.quicksum(m.r[i] for i in by_r.get(pl, []))
+                + pyo.quicksum(expiring.get(pl, []))) <= cap
 
     m.plant_capacity = pyo.Constraint(m.Pl, rule=rule)
+
+
+def _expiring_by_plant(m: pyo.ConcreteModel, prep: Prepared) -> dict[str, list]:
+    """Plant -> expressions of the doses it makes that expire in stock. Each stock point
+    (a site-product's own stock, or a depot's pooled stock of a product) has its expired
+    doses as a line of its segment choice; the plants that can supply it are those of its
+    lanes (direct lanes of the site, partner supply of its partners; for a hub depot the
+    lanes through the hub, for a partner depot its supply lanes). With one such plant the
+    line goes to that plant's row; with several, `m.expired_at` splits it among them."""
+    lanes, supply, links = prep.direct_lanes, prep.partner_supply, prep.partner_links
+    direct_of = group(range(len(lanes)), lambda i: (lanes.at[i, "site_id"],
+                                                    lanes.at[i, "product_id"]))
+    supply_of = group(range(len(supply)), lambda i: (supply.at[i, "partner_id"],
+                                                     supply.at[i, "product_id"]))
+    partners_of = group(range(len(links)), lambda i: (links.at[i, "site_id"],
+                                                      links.at[i, "product_id"]))
+    points: list[tuple[tuple, list, set[str]]] = []
+    for (s, k), terms in sorted(getattr(m, "ord_expired", {}).items()):
+        makers = {lanes.at[i, "plant_id"] for i in direct_of.get((s, k), [])}
+        for j in partners_of.get((s, k), []):
+            makers |= {supply.at[i, "plant_id"]
+                       for i in supply_of.get((links.at[j, "partner_id"], k), [])}
+        points.append((("site", s, k), terms, makers))
+    through_hub = group(range(len(lanes)), lambda i: (lanes.at[i, "hub_id"],
+                                                      lanes.at[i, "product_id"]))
+    for (kind, depot, k), terms in sorted(getattr(m, "depot_expired", {}).items()):
+        if kind == "hub":
+            makers = {lanes.at[i, "plant_id"] for i in through_hub.get((depot, k), [])}
+        else:
+            makers = {supply.at[i, "plant_id"] for i in supply_of.get((depot, k), [])}
+        points.append(((kind, depot, k), terms, makers))
+    out: dict[str, list] = {}
+    split = [(key, pl) for key, _, makers in points if len(makers) > 1 for pl in sorted(makers)]
+    m.EXPIRED_AT = pyo.Set(initialize=split, dimen=4, ordered=True)
+    m.expired_at = pyo.Var(m.EXPIRED_AT, within=pyo.NonNegativeReals)
+    m.expired_split = pyo.ConstraintList()
+    m.expired_points = {}  # stock point -> its expired doses, and its one plant if one
+    for key, terms, makers in points:
+        line = pyo.quicksum(a * z + b * n for z, n, a, b in terms)
+        m.expired_points[key] = (line, next(iter(makers)) if len(makers) == 1 else None)
+        if len(makers) == 1:
+            out.setdefault(next(iter(makers)), []).append(line)
+        elif makers:
+            m.expired_split.add(pyo.quicksum(m.expired_at[key, pl] for pl in makers) == line)
+            for pl in makers:
+                out.setdefault(pl, []).append(m.expired_at[key, pl])
+    return out

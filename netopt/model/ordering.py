@@ -108,6 +108,16 @@ def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:
         return c_lo[j] - slope * lo[j], slope
 
     lines = {i: line(i) for i in idx}
+    # doses that expire in stock are made too: a plant's capacity counts them (flows.py)
+    e_lo = rows["expired_lo_doses"].to_numpy(float)
+    e_hi = rows["expired_hi_doses"].to_numpy(float)
+    m.ord_expired = {}
+    for i in idx:
+        j = pos[i]
+        if e_lo[j] > 1e-9 or e_hi[j] > 1e-9:
+            slope = (e_hi[j] - e_lo[j]) / (hi[j] - lo[j]) if hi[j] > lo[j] else 0.0
+            m.ord_expired.setdefault(m.ord_sk[i], []).append(
+                (m.z[i], m.n[i], e_lo[j] - slope * lo[j], slope))
     register_cost(m, "ordering_and_inventory", pyo.quicksum(
         money(a) * m.z[i] + money(b) * m.n[i] for i, (a, b) in lines.items()))
     # segment volume cuts, added by the solver's cut loop where the LP violates them
@@ -229,6 +239,14 @@ def add_depot_stock(m: pyo.ConcreteModel, prep: Prepared) -> None:
         m.nd[i] for i in by_key.get(k, [])) == pooled[k])
     m.depot_needs_facility = pyo.Constraint(m.DEPOT, rule=lambda m, kind, d, k: m.hold[
         kind, d, k] <= (m.g[d] if kind == "hub" else m.a[d]))
+    m.depot_expired = {}
+    for i in keep:
+        a_lo, a_hi = float(rows.at[i, "expired_lo_doses"]), float(rows.at[i, "expired_hi_doses"])
+        seg_lo, seg_hi = lo[i], float(rows.at[i, "hi_patients"])
+        if a_lo > 1e-9 or a_hi > 1e-9:
+            slope = (a_hi - a_lo) / (seg_hi - seg_lo) if seg_hi > seg_lo else 0.0
+            m.depot_expired.setdefault(key_of[i], []).append(
+                (m.zd[i], m.nd[i], a_lo - slope * seg_lo, slope))
     _depot_linking(m, prep, set(keys), dpp)
     _option_needs_stock(m, prep, set(keys))
     _aged_deliveries(m, prep, set(keys))

@@ -212,7 +212,7 @@ def _terms_row(prep: Prepared, product: str, policy: str):  # noqa: ANN202
 
 
 def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: str,
-         patients: float, served_by: dict[tuple, str], shipments_per_dose: float) -> dict:
+         patients: float, served_by: dict[tuple, str], shipments_per_dose: float = 1.0) -> dict:
     sid, pid = sk
     prod = prep.products.loc[pid]
     site = prep.sites.loc[sid]

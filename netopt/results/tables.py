@@ -7,6 +7,7 @@ so they are tested without a solver.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -163,7 +164,8 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
         "costs": costs_table(m),
     }
     tables["zones"] = zones_table(prep, tables["assignments"], tables["unserved"])
-    tables["plants"] = plants_table(prep, tables["shipments"])
+    tables["plants"] = plants_table(prep, tables["shipments"], expiring_by_plant(
+        m, tables["shipments"], prep.plants["capacity_doses_per_year"].astype(float).to_dict()))
     tables["kols"] = kols_table(prep, tables["sites"], tables["assignments"])
     tables["products"] = products_table(prep, shipments)
     tables["site_products"] = prep.site_products.drop(columns=["max_patients"])
@@ -678,7 +680,60 @@ def zones_table(prep: Prepared, assignments: pd.DataFrame,
     })
 
 
-def plants_table(prep: Prepared, shipments: pd.DataFrame) -> pd.DataFrame:
+def expiring_by_plant(m: pyo.ConcreteModel, shipments: pd.DataFrame,
+                      capacity: dict[str, float]) -> dict[str, float]:
+    """Plant -> doses a year it makes that expire in stock, as the model counts them against
+    its capacity (flows.py `_expiring_by_plant`). A stock point one plant supplies is that
+    plant's; one several may supply is shared by the doses each ships to it, as a reader
+    expects, unless that would overfill a plant the model's own split kept within its
+    capacity (then the model's split stands)."""
+    out: dict[str, float] = {}
+    shares: dict[tuple, dict[str, float]] = {}
+    for line, plant in getattr(m, "expired_points", {}).values():
+        if plant is not None:
+            out[plant] = out.get(plant, 0.0) + float(pyo.value(line, exception=False) or 0.0)
+    for (*key, plant), var in getattr(m, "expired_at", {}).items():
+        shares.setdefault(tuple(key), {})[plant] = float(var.value or 0.0)
+    model_split = dict(out)
+    for split in shares.values():
+        for plant, v in split.items():
+            model_split[plant] = model_split.get(plant, 0.0) + v
+    by_doses = dict(out)
+    for key, split in shares.items():
+        total = sum(split.values())
+        sent = _doses_to_stock_point(shipments, key, set(split))
+        if sum(sent.values()) <= 1e-9:
+            sent = split
+        weight = sum(sent.values()) or 1.0
+        for plant in split:
+            by_doses[plant] = by_doses.get(plant, 0.0) + total * sent.get(plant, 0.0) / weight
+    doses = shipments[shipments["leg"].isin(["direct", "partner_supply"])].groupby(
+        "plant_id")["doses_per_year"].sum() if len(shipments) else pd.Series(dtype=float)
+    fits = all(float(doses.get(p, 0.0)) + v <= capacity.get(p, math.inf) * (1 + 1e-6) + 1e-6
+               for p, v in by_doses.items())
+    return by_doses if fits else model_split
+
+
+def _doses_to_stock_point(shipments: pd.DataFrame, key: tuple, plants: set[str]
+                          ) -> dict[str, float]:
+    """Doses a year each plant ships towards a stock point ("site", s, k) / ("hub", h, k) /
+    ("partner", p, k)."""
+    if not len(shipments):
+        return {}
+    kind, where, k = key
+    t = shipments[shipments["product_id"] == k]
+    if kind == "site":
+        t = t[(t["leg"] == "direct") & (t["site_id"] == where)]
+    elif kind == "hub":
+        t = t[(t["leg"] == "direct") & (t["hub_id"] == where)]
+    else:
+        t = t[(t["leg"] == "partner_supply") & (t["partner_id"] == where)]
+    sent = t[t["plant_id"].isin(plants)].groupby("plant_id")["doses_per_year"].sum()
+    return {str(p): float(v) for p, v in sent.items()}
+
+
+def plants_table(prep: Prepared, shipments: pd.DataFrame,
+                 expiring: dict[str, float] | None = None) -> pd.DataFrame:
     """Per plant: doses released (direct lanes and partner supply), patients whose cells it
     received (autologous starting material) and its utilisation."""
     plants = prep.plants
@@ -698,8 +753,12 @@ def plants_table(prep: Prepared, shipments: pd.DataFrame) -> pd.DataFrame:
         "patients_received_per_year": [float(received.get(p, 0.0)) for p in plants.index],
         "turnaround_days": plants["turnaround_days"].to_numpy(),
     })
+    # doses that expire in stock were made too, and take the plant's capacity
+    out["doses_expiring_in_stock_per_year"] = [max(0.0, float((expiring or {}).get(p, 0.0)))
+                                               for p in plants.index]
     cap = out["capacity_doses_per_year"].astype(float)
-    out["utilisation"] = (out["doses_per_year"] / cap.where(cap > 0)).fillna(0.0)
+    made = out["doses_per_year"] + out["doses_expiring_in_stock_per_year"]
+    out["utilisation"] = (made / cap.where(cap > 0)).fillna(0.0)
     return out
 
 
