@@ -376,6 +376,28 @@ def test_a_product_served_nowhere_is_named_under_the_title(folder: Path) -> None
     assert line in render_report(cut)
 
 
+def test_unserved_reasons_that_differ_in_a_count_are_one_row(folder: Path) -> None:
+    """details.html listed one cause (every site's price ceiling under the price) in ten rows,
+    one per site count; it now shows one row per product and cause, its largest wording."""
+    from netopt.report.details import _unserved_table
+
+    result = Results.read(folder)
+    why = "{n} site(s) within 800 km, none eligible: price above the site's price ceiling"
+    lost = pd.DataFrame({
+        "zone_id": ["Z1", "Z2", "Z3", "Z4"], "zone_name": "", "state": "GA",
+        "product_id": ["aav_gt", "aav_gt", "aav_gt", "aav_gt"],
+        "patients_unserved": [1.5, 4.0, 0.5, 2.0],
+        "reason": [why.format(n=27), why.format(n=24), why.format(n=27),
+                   "no treatment site within 800 km (the product's max patient travel)"]})
+    page = _unserved_table(Results({**result.tables, "unserved": lost}, result.info,
+                                   result.summary)).replace("&#x27;", "'")
+    rows = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td><td class='n'>([^<]*)</td>"
+                      r"<td class='n'>(\d+)</td></tr>", page)
+    assert rows == [(why.format(n=24) + " (figures differ by zone)", "6.0", "3"),
+                    ("no treatment site within 800 km (the product's max patient travel)",
+                     "2.0", "1")]
+
+
 def test_unserved_reasons_in_domain_words(folder: Path) -> None:
     reasons = " ".join(pd.read_csv(folder / "unserved.csv")["reason"].astype(str))
     for jargon in ("aggregation.cluster_km", "cluster_share_of_reach", "shelf_life_hours",

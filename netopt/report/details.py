@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -180,8 +181,15 @@ def _unserved_table(result: Results) -> str:
     u = u.assign(product=u["product_id"].map(lambda p: names.get(text(p), text(p))),
                  reason=u.get("reason", pd.Series("", u.index)).map(text),
                  pat=u["patients_unserved"].map(num))
-    g = u.groupby(["product", "reason"], sort=False).agg(pat=("pat", "sum"),
-                                                         zones=("pat", "size")).reset_index()
+    # one row per product and cause: reasons that differ only in a count or a distance
+    # ("27 site(s)...", "24 site(s)...") are one cause, shown by its largest wording
+    u["cause"] = u["reason"].map(lambda r: re.sub(r"\d+(?:[.,]\d+)*", "#", r))
+    u = u.sort_values("pat", ascending=False, kind="stable")
+    g = u.groupby(["product", "cause"], sort=False).agg(
+        pat=("pat", "sum"), zones=("pat", "size"), reason=("reason", "first"),
+        wordings=("reason", "nunique")).reset_index()
+    g["reason"] = [r + (" (figures differ by zone)" if n > 1 else "")
+                   for r, n in zip(g["reason"], g["wordings"], strict=True)]
     g = g.sort_values("pat", ascending=False)
     shown = g.head(60)
     body = "".join(f"<tr><td>{_esc(r.product)}</td><td>{_esc(r.reason)}</td>"
