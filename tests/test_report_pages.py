@@ -398,6 +398,16 @@ def test_unserved_reasons_that_differ_in_a_count_are_one_row(folder: Path) -> No
                      "2.0", "1")]
 
 
+def test_site_popups_give_an_inbound_leg_only_to_autologous_products(folder: Path) -> None:
+    """A site's pop-up read 'inbound 0 h' for off-the-shelf products, which carry no cells
+    in; the CAR-T lines keep their inbound hours."""
+    from netopt.report.maps import build_map
+
+    page = build_map(Results.read(folder)).get_root().render()
+    assert "inbound 0 h" not in page
+    assert re.search(r"inbound [1-9][0-9,]* h", page)
+
+
 def test_unserved_reasons_in_domain_words(folder: Path) -> None:
     reasons = " ".join(pd.read_csv(folder / "unserved.csv")["reason"].astype(str))
     for jargon in ("aggregation.cluster_km", "cluster_share_of_reach", "shelf_life_hours",

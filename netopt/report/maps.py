@@ -335,7 +335,8 @@ def _site_payloads(result: Results, products: dict[str, str],
             for p in offered:
                 days, hours = v2v.get((sid, p), (math.nan, math.nan))
                 extra = f" \u00b7 {days:,.1f} d" if not math.isnan(days) else ""
-                extra += f" \u00b7 inbound {hours:,.0f} h" if not math.isnan(hours) else ""
+                # an off-the-shelf product has no inbound leg (no patient's cells to carry)
+                extra += f" \u00b7 inbound {hours:,.0f} h" if hours > 0 else ""
                 pop.append([products.get(p, p),
                             f"{fmt_num(num(row.get(f'patients_{p}')))}{extra}"])
         radius = 4.0 + 7.0 * math.sqrt(max(patients, 0.0) / top) if active else 3.6
