@@ -396,7 +396,7 @@ ORDERING_PARTS = {
     "returns": ("Returned doses", "doses sites return for credit, destroyed at cost of goods"),
     "shipping_saved": ("Saving: per-patient shipping avoided",
                        "the per-patient deliveries that stock replaces (a saving, so negative)"),
-    "tabulation": ("Model tabulation difference",
+    "tabulation": ("Stock pricing approximation",
                    "the model prices each ordering option on a piecewise-linear table; this "
                    "is its difference from the exact figures above"),
 }
