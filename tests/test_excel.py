@@ -418,6 +418,36 @@ def test_a_formula_without_a_saved_value_is_an_error_not_a_default(project: Path
         f"error: data.xlsx[sites], row 3, column 'onboarding_days': {why} (found '=60*2')"]
 
 
+def test_a_formula_saved_with_an_empty_result_is_a_blank(project: Path) -> None:
+    """=IF(x,"",y) is a common way to leave a cell empty; Excel saves its result as an empty
+    text value. It was refused as a formula never recalculated, with advice (save it in
+    Excel) that cannot help. Now it is a blank: the optional column's default applies."""
+    import zipfile
+
+    path = _tiny_workbook_project(project)
+    _set(path, "sites", 3, "onboarding_days", '=IF(TRUE,"",5)')  # S2
+    book = openpyxl.load_workbook(path)
+    letter = openpyxl.utils.get_column_letter(
+        header(book["sites"]).index("onboarding_days") + 1)
+    part = f"xl/worksheets/sheet{book.sheetnames.index('sites') + 1}.xml"
+    with zipfile.ZipFile(path) as zin:
+        items = [(i, zin.read(i.filename)) for i in zin.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info, data in items:
+            if info.filename == part:  # as Excel saves it: a text result, empty
+                text, n = re.subn(rf'<c r="{letter}3"[^>]*>(<f>[^<]*</f>)<v\s*/?>(</v>)?</c>',
+                                  rf'<c r="{letter}3" t="str">\1<v></v></c>',
+                                  data.decode())
+                assert n == 1
+                data = text.encode()
+            zout.writestr(info, data)
+    result = run("validate", "model.yaml")
+    assert result.exit_code == 0, result.output
+    sites = load_case(project / "model.yaml").sites.set_index("site_id")
+    assert sites.at["S2", "onboarding_days"] == TABLES["sites"].column(
+        "onboarding_days").default
+
+
 def test_a_sheet_under_a_near_name_is_named_in_a_warning(project: Path) -> None:
     """A `partner` sheet (for partners) was left out without a word, and the case solved
     without cold-storage partners; a folder's partner.csv is warned about. Now the sheet is

@@ -178,18 +178,25 @@ def _uncached_formulas(path: Path, tables: dict[str, RawTable],
     if not any(blanks.values()):
         return []
     book = load_workbook(path, read_only=True, data_only=False)
+    saved = load_workbook(path, read_only=True, data_only=True)
     problems = []
     try:
         for name, cells in blanks.items():
             if not cells:
                 continue
-            sheet = book[sheet_of[name]]
-            if hasattr(sheet, "reset_dimensions"):
-                sheet.reset_dimensions()
+            sheet, values = book[sheet_of[name]], saved[sheet_of[name]]
+            for one in (sheet, values):
+                if hasattr(one, "reset_dimensions"):
+                    one.reset_dimensions()
             wanted = set(cells)
             columns = list(tables[name].frame.columns)
-            for i, row in enumerate(sheet.iter_rows(min_row=2, values_only=True)):
+            for i, (row, cached) in enumerate(zip(sheet.iter_rows(min_row=2, values_only=True),
+                                                  values.iter_rows(min_row=2), strict=False)):
                 for j, value in enumerate(row[:len(columns)]):
+                    # a formula whose saved result is the empty string (=IF(x,"",y), saved
+                    # by Excel as a text result) is a blank the user meant, not a missing value
+                    if j < len(cached) and getattr(cached[j], "data_type", "") in ("s", "str"):
+                        continue
                     if (i, j) in wanted and isinstance(value, str) and value.startswith("="):
                         problems.append(Problem(
                             tables[name].file, i + 2, columns[j],
@@ -198,6 +205,7 @@ def _uncached_formulas(path: Path, tables: dict[str, RawTable],
                             "in Excel or LibreOffice, or type the value", value))
     finally:
         book.close()
+        saved.close()
     return problems
 
 
