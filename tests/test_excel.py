@@ -448,6 +448,25 @@ def test_a_formula_saved_with_an_empty_result_is_a_blank(project: Path) -> None:
         "onboarding_days").default
 
 
+def test_merged_cells_are_an_error_naming_the_range(project: Path) -> None:
+    """120 onboarding days typed once and merged over three sites: Excel shows 120 on each
+    row, the file holds it in the first cell only, and two sites took the 90-day default
+    without a word (on a launch timeline they could open in period 1 instead of 4)."""
+    path = _tiny_workbook_project(project)
+    _set(path, "sites", 2, "onboarding_days", 120)
+    book = openpyxl.load_workbook(path)
+    letter = openpyxl.utils.get_column_letter(
+        header(book["sites"]).index("onboarding_days") + 1)
+    book["sites"].merge_cells(f"{letter}2:{letter}4")
+    book.save(path)
+    result = run("validate", "model.yaml")
+    assert result.exit_code == 2, result.output
+    assert errors_of(result) == [
+        f"error: data.xlsx[sites], row 2, column 'onboarding_days': cells {letter}2:{letter}4 "
+        f"are merged: the file holds the value in {letter}2 only and the other cells read "
+        "blank; unmerge them and fill in each cell"]
+
+
 def test_a_sheet_under_a_near_name_is_named_in_a_warning(project: Path) -> None:
     """A `partner` sheet (for partners) was left out without a word, and the case solved
     without cold-storage partners; a folder's partner.csv is warned about. Now the sheet is

@@ -160,7 +160,42 @@ def read_workbook(path: str | Path) -> tuple[dict[str, RawTable], list[Problem]]
                                            if n not in sheet_of.values()])
     finally:
         book.close()
-    return tables, problems + _uncached_formulas(path, tables, sheet_of)
+    return tables, (problems + _merged_cells(path, tables, sheet_of)
+                    + _uncached_formulas(path, tables, sheet_of))
+
+
+def _merged_cells(path: Path, tables: dict[str, RawTable],
+                  sheet_of: dict[str, str]) -> list[Problem]:
+    """An error per merged range in a table's sheet. Excel shows a merged value across its
+    rows, but the file holds it in the first cell only: the others read blank, and an
+    optional column would silently take its default there (onboarding 120 days merged over
+    three sites gave two of them the 90-day default). Merges are rare, so the sheets are
+    opened in full (the read-only reader does not see them) only when the file has any."""
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not any(b"<mergeCell " in archive.read(n) for n in archive.namelist()
+                       if n.startswith("xl/worksheets/") and n.endswith(".xml")):
+                return []
+        book = load_workbook(path, data_only=True)
+    except Exception:  # noqa: BLE001 - the first read has already said what is wrong
+        return []
+    problems = []
+    for name, table in tables.items():
+        columns = list(table.frame.columns)
+        for merged in sorted(book[sheet_of[name]].merged_cells.ranges, key=str):
+            first = f"{get_column_letter(merged.min_col)}{merged.min_row}"
+            column = columns[merged.min_col - 1] if merged.min_col <= len(columns) else None
+            problems.append(Problem(
+                table.file, merged.min_row, column,
+                f"cells {merged.coord} are merged: the file holds the value in {first} only "
+                "and the other cells read blank; unmerge them and fill in each cell"))
+    book.close()
+    return problems
 
 
 def _uncached_formulas(path: Path, tables: dict[str, RawTable],
