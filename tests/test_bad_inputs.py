@@ -304,6 +304,12 @@ CASES: list[Case] = [
          (replace_text("products", "handling_buffer_hours", "handling_bufer_hours"),),
          (E(PRODUCTS, 1, "handling_bufer_hours", "did you mean 'handling_buffer_hours'?",
             "its default would apply to every row"),)),
+    # a header with its unit added, as the result workbooks write them: no spelling match
+    # within the cutoff found it, so the column was dropped with a warning and defaulted
+    Case("optional_column_with_a_unit",
+         (replace_text("products", "handling_buffer_hours", "Handling buffer hours (h)"),),
+         (E(PRODUCTS, 1, "Handling buffer hours (h)", "did you mean 'handling_buffer_hours'?",
+            "its default would apply to every row"),)),
     Case("latitude_out_of_range", (cell("sites", 3, "latitude", "95"),),
          (E(SITES, 3, "latitude", "expected a number <= 90 (found '95')"),)),
     Case("longitude_out_of_range", (cell("hubs", 2, "longitude", "-190"),),

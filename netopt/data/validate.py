@@ -153,7 +153,7 @@ def parse_table(spec: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]
     absent = [c for c in spec.names if c not in frame.columns]
     for name in unknown:
         label = "an unnamed column" if name.startswith("Unnamed") or not name else "column"
-        meant = difflib.get_close_matches(name, absent, n=1, cutoff=TYPO_CUTOFF)
+        meant = _meant_column(name, absent)
         if meant:  # a typo: ignoring it would apply the real column's default everywhere
             problems.append(Problem(file, 1, name, f"column not in the '{spec.name}' schema; "
                                     f"did you mean '{meant[0]}'? (that column is missing, so "
@@ -204,6 +204,17 @@ def parse_table(spec: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]
 #: typo of it: 'handling_bufer_hours' is 0.98 from 'handling_buffer_hours', 'notes' far
 #: from any
 TYPO_CUTOFF = 0.85
+
+
+def _meant_column(name: str, absent: list[str]) -> list[str]:
+    """The missing column a header most likely means: a near spelling, or the same name with
+    a unit added ('onboarding_days (days)', 'Onboarding days [days]': the style of the
+    result workbooks' headers), which no spelling match within the cutoff finds."""
+    bare = re.sub(r"\s*[(\[][^()\[\]]*[)\]]\s*$", "", name).strip()
+    for candidate in (bare, "_".join(bare.lower().split())):
+        if candidate and candidate != name and candidate in absent:
+            return [candidate]
+    return difflib.get_close_matches(bare or name, absent, n=1, cutoff=TYPO_CUTOFF)
 #: what spreadsheets and data tools write for a missing value: read as a blank cell
 MISSING_MARKERS = ("nan", "na", "n/a", "null", "none")
 
