@@ -354,6 +354,17 @@ def test_lookup_in_the_wrong_state_suggests_the_name_elsewhere_first(gaz: Gazett
     assert len(info.value.suggestions) <= 5
 
 
+def test_a_zip_code_that_lost_its_leading_zero_is_told_so(gaz: Gazetteer) -> None:
+    """07030 typed in a spreadsheet's number cell is 7030: it read 'unknown place' with no
+    hint, for every ZIP code of New England and New Jersey."""
+    with pytest.raises(GeocodeError) as info:
+        gaz.lookup("7030")
+    assert info.value.suggestions == ["07030 (Hoboken, NJ 07030)"]
+    assert str(info.value).endswith("? A ZIP code typed in a number cell loses its leading "
+                                    "zero: format the column as text.")
+    assert gaz.lookup("07030").raw["state"] == "NJ"
+
+
 def test_lookup_unknown_state_suggests_nationwide(gaz: Gazetteer) -> None:
     with pytest.raises(GeocodeError) as info:
         gaz.lookup("Memphys, ZZ")

@@ -354,16 +354,20 @@ def transit_options(great_circle_km: ArrayLike, transport: pd.DataFrame) -> list
 class GeocodeError(ValueError):
     """A place name could not be resolved; carries close matches so users can fix typos."""
 
-    def __init__(self, query: str, suggestions: list[str] | None = None) -> None:
+    def __init__(self, query: str, suggestions: list[str] | None = None,
+                 hint: str = "") -> None:
         self.query = query
         self.suggestions = list(suggestions or [])
+        self.hint = hint
         msg = f"unknown place {query!r}"
         if self.suggestions:
             msg += f"; did you mean: {', '.join(self.suggestions)}?"
+        if hint:
+            msg += f" {hint}"
         super().__init__(msg)
 
-    def __reduce__(self) -> tuple[type[GeocodeError], tuple[str, list[str]]]:
-        return (type(self), (self.query, self.suggestions))
+    def __reduce__(self) -> tuple[type[GeocodeError], tuple[str, list[str], str]]:
+        return (type(self), (self.query, self.suggestions, self.hint))
 
 
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "ft": "fort", "mt": "mount"}
@@ -411,6 +415,8 @@ class _Query(NamedTuple):
 
 
 _ZIP = re.compile(r"^\s*(\d{5})(-\d{4})?\s*$")
+#: a ZIP code of 3-4 digits: one whose leading zeros a spreadsheet's number cell dropped
+_SHORT_ZIP = re.compile(r"^\s*\d{3,4}\s*$")
 
 
 def zip_location(query: str) -> Location:
@@ -507,6 +513,18 @@ class Gazetteer:
         """
         if isinstance(query, str) and _ZIP.match(query):
             return zip_location(query)
+        if isinstance(query, str) and _SHORT_ZIP.match(query):
+            # 07030 typed in a number cell is 7030: the ZIP codes of New England, New
+            # Jersey and Puerto Rico lose their leading zeros
+            padded = query.strip().zfill(5)
+            try:
+                place = zip_location(padded)
+            except GeocodeError:
+                pass
+            else:
+                raise GeocodeError(query, [f"{padded} ({place.address})"],
+                                   "A ZIP code typed in a number cell loses its leading zero: "
+                                   "format the column as text.")
         readings = self._parse(query)
         for reading in readings:
             pos = None if reading.bad_state else self._find(reading.city, reading.state)
