@@ -670,6 +670,19 @@ def test_a_model_file_s_unknown_setting_says_which_was_meant(tmp_path: Path) -> 
     assert problem.message.startswith("unknown setting: did you mean 'solver.mip_gap'?")
 
 
+def test_a_launch_month_written_as_a_date_is_told_the_month(tmp_path: Path) -> None:
+    """YAML reads `start: 2027-01-01` as a date; pydantic's "Input should be a valid string"
+    did not say what to write."""
+    shutil.copytree(Path(__file__).parent / "data" / "tiny", tmp_path / "tiny")
+    (tmp_path / "m.yaml").write_text("name: m\ndataset: tiny\ntimeline:\n  periods: 2\n"
+                                     "  start: 2027-03-01\n")
+    _, problems = load_model(tmp_path / "m.yaml")
+    (problem,) = problems
+    assert (problem.row, problem.column, problem.value) == (5, "timeline.start", "2027-03-01")
+    assert problem.message == ("expected a month as YYYY-MM, not a date: write '2027-03' (the "
+                               "first period starts on the month's first day)")
+
+
 def test_a_title_row_above_the_header_is_one_message() -> None:
     """A hubs sheet whose column names sit in row 2 under a title (read as row 1, so the
     names come back as the first data row) gave a "required column is missing" per column

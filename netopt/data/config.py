@@ -310,6 +310,17 @@ class TimelineSettings(_Strict):
         "being onboarded).",
     )
 
+    @field_validator("start", mode="before")
+    @classmethod
+    def _a_date_is_not_a_month(cls, start: Any) -> Any:
+        """YAML reads `start: 2027-01-01` as a date, which pydantic then refused as 'not a
+        valid string': say what to write instead."""
+        if hasattr(start, "year") and hasattr(start, "month"):
+            raise ValueError(f"expected a month as YYYY-MM, not a date: write "
+                             f"'{start.year}-{start.month:02d}' (the first period starts on "
+                             "the month's first day)")
+        return start
+
     @field_validator("start")
     @classmethod
     def _month(cls, start: str) -> str:

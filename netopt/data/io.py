@@ -254,6 +254,8 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
             break
     column = ".".join(str(p) for p in loc) or None
     msg = err["msg"]
+    if err["type"] == "value_error":  # a validator's own words, without pydantic's label
+        msg = msg.removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         near = near_setting(loc)
         msg = (f"unknown setting: did you mean '{near}'? (every setting is listed in "
