@@ -448,6 +448,19 @@ def test_a_formula_saved_with_an_empty_result_is_a_blank(project: Path) -> None:
         "onboarding_days").default
 
 
+def test_a_folder_of_one_workbook_is_told_to_name_the_workbook(project: Path) -> None:
+    """`dataset: ds` where ds/ holds only data.xlsx gave seven "required table is missing"
+    errors and no word of the workbook."""
+    (project / "ds").mkdir()
+    assert run("data", "template", "ds/data.xlsx", "--dataset", TINY).exit_code == 0
+    (project / "m.yaml").write_text("name: m\ndataset: ds\n", encoding="utf-8")
+    result = run("validate", "m.yaml")
+    assert result.exit_code == 2, result.output
+    assert errors_of(result) == [
+        "error: ds: no table files here, but a workbook: point `dataset:` at 'ds/data.xlsx' "
+        "(a dataset is a folder of CSV files or one .xlsx workbook)"]
+
+
 def test_merged_cells_are_an_error_naming_the_range(project: Path) -> None:
     """120 onboarding days typed once and merged over three sites: Excel shows 120 on each
     row, the file holds it in the first cell only, and two sites took the 90-day default

@@ -287,6 +287,14 @@ def read_tables(folder: str | Path) -> tuple[dict[str, RawTable], list[Problem]]
     tables: dict[str, RawTable] = {}
     problems: list[Problem] = []
     read: list[Path] = []
+    books = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".xlsx"
+                   and not p.name.startswith("~$")) if folder.is_dir() else []
+    if books and not any(_table_files(folder, n) for n in TABLES):
+        # a folder of one workbook and no table files: one message, not one per table
+        return {}, [Problem(display_path(folder), None, None,
+                            "no table files here, but a workbook: point `dataset:` at "
+                            + " or ".join(f"'{display_path(b)}'" for b in books[:3])
+                            + " (a dataset is a folder of CSV files or one .xlsx workbook)")]
     for name, spec in TABLES.items():
         files = _table_files(folder, name)
         read += files
