@@ -374,6 +374,24 @@ def test_the_one_pager_says_what_a_plan_or_a_margin_objective_is(tiny: Results) 
             in plan_note(margin))
 
 
+def test_timeline_sheets_count_per_period(tiny: Results, tmp_path: Path) -> None:
+    """A quarter's 7.5 patients were headed "(patients/yr)" and its cost "(USD)" beside
+    "Revenue (USD/period)"."""
+    import openpyxl
+
+    from netopt.report.workbook import write_workbook
+
+    book = openpyxl.load_workbook(write_workbook(with_timeline(tiny, make_timeline(4)),
+                                                 tmp_path / "t.xlsx"))
+    heads = [c.value for c in book["timeline_periods"][1]]
+    assert "Patients served (patients/period)" in heads
+    assert {"Cost (USD/period)", "Revenue (USD/period)"} <= set(heads)
+    assert not any("/yr" in str(h) for h in heads)
+    assert "Patients served (patients/period)" in [c.value for c in book["timeline_products"][1]]
+    # the year's tables keep their yearly units
+    assert "Patients (patients/yr)" in [c.value for c in book["sites"][1]]
+
+
 def test_npv_tile_flags_disagreement(tiny: Results) -> None:
     """The tile shows the solver's NPV; a different sum of cash flows is stated, not hidden."""
     timed = with_timeline(tiny, make_timeline())

@@ -273,10 +273,17 @@ class _Layout:
         return max(len(self.frame) + 1, 2)
 
 
+#: a launch timeline's tables count patients and money within each period, not a year
+_PER_PERIOD = {"(patients/yr)": "(patients/period)", "Cost (USD)": "Cost (USD/period)"}
+
+
 def _layout(name: str, frame: pd.DataFrame) -> _Layout:
     # headers as text a table accepts: no control characters, distinct ignoring case
-    headers = _unique([ILLEGAL_CHARACTERS_RE.sub("", header(str(c))) for c in frame.columns],
-                      [str(c) for c in frame.columns])
+    words = [ILLEGAL_CHARACTERS_RE.sub("", header(str(c))) for c in frame.columns]
+    if name.startswith("timeline_"):
+        for yearly, per_period in _PER_PERIOD.items():
+            words = [w.replace(yearly, per_period) for w in words]
+    headers = _unique(words, [str(c) for c in frame.columns])
     if name == "kpis" and {"value", "unit"} <= set(frame.columns):
         units = frame["unit"].map(text).tolist()
         vcol = list(frame.columns).index("value")
