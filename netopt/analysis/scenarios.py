@@ -812,7 +812,9 @@ def baseline_deltas(rows: pd.DataFrame) -> pd.DataFrame:
     obj = [math.nan if i in apart else figure(i, "objective_usd") for i in range(n)]
     gap = [figure(i, "gap") for i in range(n)]
     base, base_gap = (obj[b], gap[b]) if b is not None else (math.nan, math.nan)
-    delta = [o - base for o in obj]
+    # to the cent: the same network solved twice differs by the solver's round-off
+    # (3e-8 USD), which read as a "-0" change
+    delta = [round(o - base, 2) + 0.0 for o in obj]
     within = [None if i == b else within_solver_gap(obj[i], gap[i], base, base_gap)
               for i in range(n)]
     return pd.DataFrame({"vs_baseline_usd": pd.Series(delta, index=rows.index, dtype=float),

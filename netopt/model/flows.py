@@ -367,8 +367,9 @@ def _expiring_by_plant(m: pyo.ConcreteModel, prep: Prepared) -> dict[str, list]:
         m.expired_points[key] = (line, next(iter(makers)) if len(makers) == 1 else None)
         if len(makers) == 1:
             out.setdefault(next(iter(makers)), []).append(line)
-        elif makers:
-            m.expired_split.add(pyo.quicksum(m.expired_at[key, pl] for pl in makers) == line)
-            for pl in makers:
+        elif makers:  # in a fixed order: a set's varies from process to process
+            m.expired_split.add(pyo.quicksum(m.expired_at[key, pl] for pl in sorted(makers))
+                                == line)
+            for pl in sorted(makers):
                 out.setdefault(pl, []).append(m.expired_at[key, pl])
     return out

@@ -753,9 +753,12 @@ def plan_note(result: Results) -> str:
         rate = num(timeline.get("discount_rate"))
         value = (f"net present value {fmt_usd(npv)}" if margin
                  else f"net present cost {fmt_usd(npv)}")
-        return (f'<p class="quality plan"><b>Launch plan</b>, {fmt_int(timeline.get("periods"))}'
-                f" \u00d7 {fmt_int(timeline.get('period_months'))} months from "
-                f"{_esc(timeline.get('start'))}: {value}, discounted at {100 * rate:g} %/yr; "
+        months, start = num(timeline.get("period_months")), text(timeline.get("start"))
+        span = (f" \u00d7 {fmt_int(months)} months" if months > 0 else " periods") + (
+            f" from {_esc(start)}" if start else "")
+        return (f'<p class="quality plan"><b>Launch plan</b>, '
+                f"{fmt_int(num(timeline.get('periods')))}{span}: {value}, discounted at "
+                f"{100 * rate:g} %/yr; "
                 f"{fmt_int(served)} of {fmt_int(served + unserved)} patients served over the "
                 "roll-out. The tiles and the map show the network at its end ("
                 f"{_esc(timeline.get('last_period') or 'the last period')}); details has the "
