@@ -675,7 +675,7 @@ def facility_list(result: Results, n: int = FACILITY_ROWS) -> str:
     if rest and kept <= set(range(n)):  # the partners are among the costliest anyway
         head = f"<h2>Active hubs and partners: the {n} costliest of {len(rows)}</h2>"
     elif rest:  # a partner in the rows below costlier hubs: not "the costliest" any more
-        head = f"<h2>Active hubs and partners: {len(shown)} of {len(rows)}</h2>"
+        head = f"<h2>Active hubs and partners: {len(rows)}, {len(shown)} of them in rows</h2>"
     body = [f"<tr><td>{_esc(name)}</td><td>{role}</td><td class='n'>{_esc(fmt_usd(cost))}</td>"
             f"<td class='n'>{len(sites)}</td></tr>" for cost, name, role, sites in shown]
     if rest:

@@ -424,7 +424,7 @@ def _summary_sheet(book: _Book, result: Results) -> None:
         # is its discounted horizon total, not a year's
         (f"Objective value ({basis})", s.get("objective"), per, USD),
         ("Best bound", s.get("bound"), per, USD),
-        ("Gap", s.get("gap"), "share", "0.00%"),
+        ("Gap", s.get("gap"), "% (of the objective)", "0.00%"),
         ("Solve time", s.get("solve_seconds"), "s", DEC1),
     ]
     r = 2
