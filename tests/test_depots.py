@@ -346,6 +346,35 @@ def two_hub_stock_case(tmp_path: Path) -> Path:
     return model
 
 
+def test_closing_idle_depot_stock_closes_its_expired_doses_at_each_plant(
+        tmp_path: Path) -> None:
+    """With a second plant making a1, a depot's expired doses are split between the plants
+    (flows.py); closing an idle depot's stock must zero its split too, or the loaded
+    solution breaks the split row and plants.csv charges a plant for a closed depot."""
+    model = two_hub_stock_case(tmp_path)
+    plants_csv = model.parent / "depot-500000-data" / "plants.csv"
+    plants = pd.read_csv(plants_csv)
+    second = plants.iloc[0].copy()
+    second[["plant_id", "name", "latitude", "longitude"]] = ["L2", "Plant PA", 40.3, -75.5]
+    pd.concat([plants, second.to_frame().T]).to_csv(plants_csv, index=False)
+    case = load_case(model)
+    m = build_model(prepare(case))
+    highs.solve_model(m, case.config.solver.model_copy(update={"mip_gap": 0.0}))
+    h2 = next(k for k in m.DEPOT if round(m.hold[k].value) == 0)  # the depot left idle
+    assert (*h2, "L2") in m.expired_at
+    first = next(i for i in m.DSEG if m.depot_seg_key[i] == h2
+                 and m.prep.depots.at[i, "lo_patients"] == 0)
+    m.hold[h2].set_value(1)
+    m.zd[first].set_value(1)  # as a stopped MIP could leave it, its split consistent
+    line, plant = m.expired_points[h2]
+    assert plant is None and pyo.value(line) > 0
+    m.expired_at[(*h2, "L1")].set_value(pyo.value(line))
+    assert close_idle_stock(m) > 0
+    assert [m.expired_at[(*h2, p)].value for p in ("L1", "L2")] == [0, 0]
+    for row in m.expired_split.values():
+        assert pyo.value(row.body) == pytest.approx(0.0, abs=1e-9)
+
+
 def test_idle_depot_stock_is_closed_in_a_loaded_solution(tmp_path: Path) -> None:
     """A stopped MIP can hold stock nobody draws on: H2's stock held on its first segment
     (0-1 patients, flat at c_H2(1)) with no patient is closed and its cost is returned;

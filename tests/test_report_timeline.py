@@ -359,15 +359,17 @@ def test_the_one_pager_says_what_a_plan_or_a_margin_objective_is(tiny: Results) 
 
     assert plan_note(tiny) == "" and "Launch plan" not in render_report(tiny)
     timed = with_timeline(tiny, make_timeline(n_periods=4))
+    # a cost run's discounted cash flow is minus its cost: npv_usd = -objective
     timed.summary["timeline"].update(period_months=3, start="2027-01", patients_served=498.2,
-                                     patients_unserved=201.8, last_period="2027 Q4")
-    cost_npv = fmt_usd(timed.summary["timeline"]["npv_usd"])
+                                     patients_unserved=201.8, last_period="2027 Q4",
+                                     npv_usd=-4_200_000.0)
     line = plan_note(timed)
-    assert (f"<b>Launch plan</b>, 4 \u00d7 3 months from 2027-01: net present cost {cost_npv}, "
+    assert ("<b>Launch plan</b>, 4 \u00d7 3 months from 2027-01: net present cost $4.2 M, "
             "discounted at 10 %/yr; 498 of 700 patients served over the roll-out") in line
     assert "network at its end (2027 Q4)" in line and line in render_report(timed)
     timed.summary["objective_sense"] = "margin"
-    assert f"net present value {cost_npv}" in plan_note(timed)
+    timed.summary["timeline"]["npv_usd"] = 127_000_000.0
+    assert "net present value $127.0 M" in plan_note(timed)
     margin = Results(tiny.tables, tiny.info, {**tiny.summary, "objective_sense": "margin",
                                               "objective_usd": -2_500_000.0})
     assert ("<b>Margin</b> (revenue less network cost and unserved penalty): $2.5 M a year"

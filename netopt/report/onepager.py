@@ -747,12 +747,14 @@ def plan_note(result: Results) -> str:
     objective = num(s.get("objective_usd", s.get("objective")), math.nan)
     timeline = s.get("timeline") or {}
     if num(timeline.get("periods"), 1.0) > 1:
-        npv = num(timeline.get("npv_usd"), -objective if margin else objective)
+        # npv_usd is the plan's discounted cash flow: minus its net present cost when the
+        # objective is cost, its net present value when it is margin (both -objective)
+        npv = num(timeline.get("npv_usd"), -objective)
         served, unserved = num(timeline.get("patients_served")), \
             num(timeline.get("patients_unserved"))
         rate = num(timeline.get("discount_rate"))
         value = (f"net present value {fmt_usd(npv)}" if margin
-                 else f"net present cost {fmt_usd(npv)}")
+                 else f"net present cost {fmt_usd(-npv)}")
         months, start = num(timeline.get("period_months")), text(timeline.get("start"))
         span = (f" \u00d7 {fmt_int(months)} months" if months > 0 else " periods") + (
             f" from {_esc(start)}" if start else "")

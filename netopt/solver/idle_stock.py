@@ -38,6 +38,10 @@ def close_idle_stock(m: pyo.ConcreteModel) -> float:
         for i in segs:
             m.zd[i].set_value(0)
             m.nd[i].set_value(0)
+        # its expired doses, split among its plants (flows.py), are gone with it
+        split = getattr(m, "expired_at", {})
+        for at in [at for at in split if tuple(at[:3]) == tuple(key)]:
+            split[at].set_value(0)
         saved += cost
         log.debug("idle depot stock %s closed (%.6g)", key, cost)
     return saved
