@@ -375,6 +375,22 @@ def test_closing_idle_depot_stock_closes_its_expired_doses_at_each_plant(
         assert pyo.value(row.body) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_a_hub_depot_s_stock_nets_that_hub_s_cost(tmp_path: Path) -> None:
+    """Pooled stock at a hub replaces per-patient plant-to-hub shipping with bulk
+    replenishments: hubs.csv's stock_shipping_usd_per_year carries the depot rows' change
+    (site rows of pooled options are zero), so the hubs' costs are net of it."""
+    result = solve_case(load_case(two_hub_stock_case(tmp_path)))
+    fin, hubs = result.finance, result.hubs.set_index("hub_id")
+    depots = fin[(fin["row"] == "depot") & (fin["route"] == "hub")]
+    assert len(depots)
+    for hub, rows in depots.groupby("depot_id"):
+        change = (rows["ordering_replenishment_usd"] + rows["ordering_shipping_saved_usd"]).sum()
+        assert change != 0
+        assert hubs.at[hub, "stock_shipping_usd_per_year"] == pytest.approx(change, rel=1e-9)
+    every = (fin["ordering_replenishment_usd"] + fin["ordering_shipping_saved_usd"]).sum()
+    assert hubs["stock_shipping_usd_per_year"].sum() == pytest.approx(every, rel=1e-9)
+
+
 def test_idle_depot_stock_is_closed_in_a_loaded_solution(tmp_path: Path) -> None:
     """A stopped MIP can hold stock nobody draws on: H2's stock held on its first segment
     (0-1 patients, flat at c_H2(1)) with no patient is closed and its cost is returned;

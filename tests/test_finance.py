@@ -213,9 +213,9 @@ def test_a_site_that_cannot_reach_its_stock_s_least_volume_says_so(tmp_path: Pat
     for r in result.sites.itertuples():
         assert r.reason == (
             f"cannot offer r1: no ordering option works at the 30.0 patients a year it can "
-            f"reach: the least any allows is {least[r.site_id]:.1f} (stocked_at_site, below "
-            "which the site's stocking loss exceeds its max_stocking_loss_usd_per_year of "
-            "$36,000)")
+            f"reach: the least any allows is {least[r.site_id]:.1f} (stocked_at_site: the "
+            "least volume at which its stock reaches the fill rate and the site's stocking "
+            "loss stays within its max_stocking_loss_usd_per_year of $36,000)")
     assert result.unserved["patients_unserved"].sum() == pytest.approx(30.0)
     assert result.unserved["reason"].str.startswith(
         "3 site(s) in reach, none with an ordering option at its volume: S1: no ordering "

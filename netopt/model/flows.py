@@ -342,12 +342,13 @@ def _expiring_by_plant(m: pyo.ConcreteModel, prep: Prepared) -> dict[str, list]:
     partners_of = group(range(len(links)), lambda i: (links.at[i, "site_id"],
                                                       links.at[i, "product_id"]))
     points: list[tuple[tuple, list, set[str]]] = []
-    for (s, k), terms in sorted(getattr(m, "ord_expired", {}).items()):
-        makers = {lanes.at[i, "plant_id"] for i in direct_of.get((s, k), [])}
-        for j in partners_of.get((s, k), []):
-            makers |= {supply.at[i, "plant_id"]
-                       for i in supply_of.get((links.at[j, "partner_id"], k), [])}
-        points.append((("site", s, k), terms, makers))
+    for (s, k, route), terms in sorted(getattr(m, "ord_expired", {}).items()):
+        if route == "direct":
+            makers = {lanes.at[i, "plant_id"] for i in direct_of.get((s, k), [])}
+        else:
+            makers = {supply.at[i, "plant_id"] for j in partners_of.get((s, k), [])
+                      for i in supply_of.get((links.at[j, "partner_id"], k), [])}
+        points.append((("site" if route == "direct" else "site_partner", s, k), terms, makers))
     through_hub = group(range(len(lanes)), lambda i: (lanes.at[i, "hub_id"],
                                                       lanes.at[i, "product_id"]))
     for (kind, depot, k), terms in sorted(getattr(m, "depot_expired", {}).items()):

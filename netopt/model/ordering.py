@@ -66,8 +66,9 @@ def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:
         policy = str(rows["policy"].iloc[least])
         m.ord_too_few[key] = (
             f"no ordering option works at the {m.reach[key]:.1f} patients a year it can "
-            f"reach: the least any allows is {lo[least]:.1f} ({policy}"
-            + (", below which the site's stocking loss exceeds its "
+            f"reach: the least any allows is {lo[least]:.1f} ({policy}: the least volume "
+            "at which its stock reaches the fill rate"
+            + (" and the site's stocking loss stays within its "
                f"max_stocking_loss_usd_per_year of ${limits[key[0]]:,.0f})"
                if policy == "stocked_at_site" else ")"))
     rows = rows[keep]
@@ -116,7 +117,10 @@ def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:
         j = pos[i]
         if e_lo[j] > 1e-9 or e_hi[j] > 1e-9:
             slope = (e_hi[j] - e_lo[j]) / (hi[j] - lo[j]) if hi[j] > lo[j] else 0.0
-            m.ord_expired.setdefault(m.ord_sk[i], []).append(
+            # keyed by route too: a site's own stock comes down its direct lanes, a
+            # partner's stock held for it down the partner's supply lanes
+            key = (*m.ord_sk[i], "partner" if partner[j] else "direct")
+            m.ord_expired.setdefault(key, []).append(
                 (m.z[i], m.n[i], e_lo[j] - slope * lo[j], slope))
     register_cost(m, "ordering_and_inventory", pyo.quicksum(
         money(a) * m.z[i] + money(b) * m.n[i] for i, (a, b) in lines.items()))

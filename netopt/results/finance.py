@@ -123,7 +123,9 @@ def policies_table(prep: Prepared, m: object, f: np.ndarray, q: np.ndarray) -> p
                  cadence["partner" if policy == PARTNER else "direct"].get(sk, 1.0))
             for sk, items in sorted(chosen.items()) for row, policy, patients in items
             if patients > 1e-6]
-    rows += depot_rows(prep, m)
+    rows += depot_rows(prep, m, {
+        **{("hub", *key): v for key, v in _depot_delivery(lanes, f, "hub_id").items()},
+        **{("partner", *key): v for key, v in _depot_delivery(links, q, "partner_id").items()}})
     return pd.DataFrame(rows, columns=POLICY_COLUMNS)
 
 
@@ -159,7 +161,24 @@ def _depots_serving(prep: Prepared, m: object, q: np.ndarray) -> dict[tuple, str
     return {sk: ";".join(sorted(v)) for sk, v in out.items()}
 
 
-def depot_rows(prep: Prepared, m: object) -> list[dict]:
+def _depot_delivery(lanes: pd.DataFrame, doses: np.ndarray, depot: str
+                    ) -> dict[tuple, float]:
+    """(depot, product) -> shipments per dose of the deliveries leaving it (the lanes through
+    a hub, a partner's links to its sites), weighted by their doses."""
+    if not len(doses) or depot not in lanes.columns:
+        return {}
+    frame = pd.DataFrame({"depot": lanes[depot].astype(str).to_numpy(),
+                          "product_id": lanes["product_id"].to_numpy(),
+                          "doses": np.asarray(doses, dtype=float),
+                          "shipments": np.asarray(doses, dtype=float)
+                          * lanes["shipments_per_dose"].to_numpy(float)})
+    sums = frame[frame["doses"] > 1e-9].groupby(["depot", "product_id"])[
+        ["doses", "shipments"]].sum()
+    return (sums["shipments"] / sums["doses"]).to_dict()
+
+
+def depot_rows(prep: Prepared, m: object, delivery: dict[tuple, float] | None = None
+               ) -> list[dict]:
     """One row per depot and product holding pooled stock: its inventory, expiries,
     write-offs and working capital, evaluated exactly at the depot's pooled volume."""
     zd = getattr(m, "zd", None)
@@ -181,7 +200,9 @@ def depot_rows(prep: Prepared, m: object) -> list[dict]:
             t, prod, patients, float(seg["life_days"]), float(seg["lead_days"]),
             float(seg["replenish_cost_usd"]), float(seg["avoided_cost_usd"]),
             float(seg["shipments_per_dose"]), cfg.cost_of_capital, cfg.seed)
-        fields = econ_fields(econ, prod, float(seg["shipments_per_dose"]))
+        # its deliveries to sites leave at their own lanes' cadence (not the supply's)
+        fields = econ_fields(econ, prod, (delivery or {}).get(
+            (seg["kind"], str(seg["depot_id"]), pid), 1.0))
         cogs = float(prod["cogs_usd_per_dose"])
         lo, hi = float(seg["lo_patients"]), float(seg["hi_patients"])
         c_lo, c_hi = float(seg["cost_lo_usd"]), float(seg["cost_hi_usd"])

@@ -566,26 +566,51 @@ def hubs_table(prep: Prepared, g: dict, shipments: pd.DataFrame) -> pd.DataFrame
 
 def hub_stock_shipping(hubs: pd.DataFrame, finance: pd.DataFrame,
                        shipments: pd.DataFrame) -> list[float]:
-    """Per hub, what stock at the sites it delivers to changes on its lanes: their bulk
-    replenishments less the per-patient shipping (transport and handling) they replace
-    (finance.csv's `ordering_replenishment_usd` + `ordering_shipping_saved_usd`; usually
-    negative), shared among the hubs of a site-product by its doses through each. Its
-    transport and handling count every dose per patient, as the lanes price them; without
-    this the hubs' costs summed to more than the network's (national: $146 M against
-    $112 M)."""
+    """Per hub, what stock changes on its lanes: bulk replenishments less the per-patient
+    shipping (transport and handling) they replace (finance.csv's
+    `ordering_replenishment_usd` + `ordering_shipping_saved_usd`; usually negative). A
+    site's own stock is shared among the hubs of its direct lanes by its doses through each;
+    a hub depot's pooled stock is that hub's; a partner's stock (pooled, or held for one
+    site) goes to the hubs of the partner's supply lanes by their doses. The lanes price
+    every dose per patient; without this the hubs' costs summed to more than the network's
+    (national: $146 M against $112 M)."""
     parts = ("ordering_replenishment_usd", "ordering_shipping_saved_usd")
     if finance is None or finance.empty or not set(parts) <= set(finance.columns) \
             or shipments.empty:
         return [0.0] * len(hubs)
-    rows = finance[(finance["row"] == "site") & (finance["route"] == "direct")]
-    change = (rows[parts[0]] + rows[parts[1]]).groupby(
-        [rows["site_id"], rows["product_id"]]).sum()
-    legs = shipments[(shipments["leg"] == "direct") & (shipments["hub_id"].astype(str) != "")]
-    doses = legs.groupby(["site_id", "product_id", "hub_id"])["doses_per_year"].sum()
-    share = doses / doses.groupby(level=[0, 1]).transform("sum")
+    change = finance[parts[0]] + finance[parts[1]]
+    legs = shipments[shipments["hub_id"].astype(str) != ""]
+    direct = legs[legs["leg"] == "direct"].groupby(
+        ["site_id", "product_id", "hub_id"])["doses_per_year"].sum()
+    supply = legs[legs["leg"] == "partner_supply"].groupby(
+        ["partner_id", "product_id", "hub_id"])["doses_per_year"].sum()
+    delivery = shipments[shipments["leg"] == "partner_delivery"]
     usd: dict[str, float] = {}
-    for (sid, pid, hid), part in share.items():
-        usd[hid] = usd.get(hid, 0.0) + float(change.get((sid, pid), 0.0)) * float(part)
+
+    def share(through: pd.Series, amount: float) -> None:
+        total = float(through.sum())
+        for hid, doses in through.items():
+            usd[str(hid)] = usd.get(str(hid), 0.0) + amount * float(doses) / total
+
+    for r, amount in zip(finance.itertuples(index=False), change, strict=True):
+        if abs(amount) < 1e-9:
+            continue
+        k = r.product_id
+        if r.row == "depot" and r.route == "hub":
+            usd[str(r.depot_id)] = usd.get(str(r.depot_id), 0.0) + float(amount)
+            continue
+        if r.row == "site" and r.route == "direct":
+            through = direct[(direct.index.get_level_values(0) == r.site_id)
+                             & (direct.index.get_level_values(1) == k)]
+            if len(through):
+                share(through.droplevel([0, 1]), float(amount))
+            continue
+        partners = {r.depot_id} if r.row == "depot" else set(delivery.loc[
+            (delivery["site_id"] == r.site_id) & (delivery["product_id"] == k), "partner_id"])
+        through = supply[supply.index.get_level_values(0).isin(partners)
+                         & (supply.index.get_level_values(1) == k)]
+        if len(through):
+            share(through.groupby(level=2).sum(), float(amount))
     return [usd.get(h, 0.0) for h in hubs["hub_id"]]
 
 
@@ -717,13 +742,18 @@ def expiring_by_plant(m: pyo.ConcreteModel, shipments: pd.DataFrame,
 def _doses_to_stock_point(shipments: pd.DataFrame, key: tuple, plants: set[str]
                           ) -> dict[str, float]:
     """Doses a year each plant ships towards a stock point ("site", s, k) / ("hub", h, k) /
-    ("partner", p, k)."""
+    ("partner", p, k) / ("site_partner", s, k): a partner's stock held for one site, supplied
+    through the partners that deliver to it."""
     if not len(shipments):
         return {}
     kind, where, k = key
     t = shipments[shipments["product_id"] == k]
     if kind == "site":
         t = t[(t["leg"] == "direct") & (t["site_id"] == where)]
+    elif kind == "site_partner":
+        partners = set(t.loc[(t["leg"] == "partner_delivery") & (t["site_id"] == where),
+                             "partner_id"])
+        t = t[(t["leg"] == "partner_supply") & t["partner_id"].isin(partners)]
     elif kind == "hub":
         t = t[(t["leg"] == "direct") & (t["hub_id"] == where)]
     else:
