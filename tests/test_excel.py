@@ -471,6 +471,10 @@ def test_merged_cells_are_an_error_naming_the_range(project: Path) -> None:
     letter = openpyxl.utils.get_column_letter(
         header(book["sites"]).index("onboarding_days") + 1)
     book["sites"].merge_cells(f"{letter}2:{letter}4")
+    # a note merged beside the table is the user's own, not an error
+    beside = book["sites"].max_column + 2
+    book["sites"].merge_cells(start_row=2, start_column=beside, end_row=2,
+                              end_column=beside + 2)
     book.save(path)
     result = run("validate", "model.yaml")
     assert result.exit_code == 2, result.output

@@ -187,9 +187,12 @@ def _merged_cells(path: Path, tables: dict[str, RawTable],
     problems = []
     for name, table in tables.items():
         columns = list(table.frame.columns)
+        rows = len(table.frame) + 1
         for merged in sorted(book[sheet_of[name]].merged_cells.ranges, key=str):
+            if merged.min_col > len(columns) or merged.min_row > rows:
+                continue  # a note beside or below the table: the user's own
             first = f"{get_column_letter(merged.min_col)}{merged.min_row}"
-            column = columns[merged.min_col - 1] if merged.min_col <= len(columns) else None
+            column = columns[merged.min_col - 1]
             problems.append(Problem(
                 table.file, merged.min_row, column,
                 f"cells {merged.coord} are merged: the file holds the value in {first} only "

@@ -214,7 +214,7 @@ def _meant_column(name: str, absent: list[str]) -> list[str]:
     for candidate in (bare, "_".join(bare.lower().split())):
         if candidate and candidate != name and candidate in absent:
             return [candidate]
-    return difflib.get_close_matches(bare or name, absent, n=1, cutoff=TYPO_CUTOFF)
+    return difflib.get_close_matches(name, absent, n=1, cutoff=TYPO_CUTOFF)
 #: what spreadsheets and data tools write for a missing value: read as a blank cell
 MISSING_MARKERS = ("nan", "na", "n/a", "null", "none")
 

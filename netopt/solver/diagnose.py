@@ -157,7 +157,8 @@ def _limits_at_bound(m, prep: Prepared) -> list[str]:  # noqa: ANN001
         con = m.plant_capacity[pl]
         used, cap = pyo.value(con.body), float(prep.plants.at[pl, "capacity_doses_per_year"])
         if used >= cap - max(TOL, 1e-6 * cap):
-            held.append(f"plant {pl} releases its capacity of {cap:,.0f} doses/yr")
+            held.append(f"plant {pl} makes its capacity of {cap:,.0f} doses/yr (doses released "
+                        "and doses that expire in stock)")
     cfg = prep.case.config
     for kind in ("sites", "hubs", "partners"):
         con = getattr(m, f"max_{kind}", None)
