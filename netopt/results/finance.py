@@ -118,28 +118,29 @@ def policies_table(prep: Prepared, m: object, f: np.ndarray, q: np.ndarray) -> p
                     policy = row["policy"]
             chosen.setdefault(sk, []).append((row, policy, doses / dpp[sk[1]]))
     served_by = _depots_serving(prep, m, q)
-    cadence = {"direct": _shipments_per_dose(lanes, f), "partner": _shipments_per_dose(links, q)}
+    cadence = {"direct": _cadence(lanes, f, "site_id"), "partner": _cadence(links, q, "site_id")}
     rows = [_row(prep, sk, row, policy, patients, served_by,
                  cadence["partner" if policy == PARTNER else "direct"].get(sk, 1.0))
             for sk, items in sorted(chosen.items()) for row, policy, patients in items
             if patients > 1e-6]
     rows += depot_rows(prep, m, {
-        **{("hub", *key): v for key, v in _depot_delivery(lanes, f, "hub_id").items()},
-        **{("partner", *key): v for key, v in _depot_delivery(links, q, "partner_id").items()}})
+        **{("hub", *key): v for key, v in _cadence(lanes, f, "hub_id").items()},
+        **{("partner", *key): v for key, v in _cadence(links, q, "partner_id").items()}})
     return pd.DataFrame(rows, columns=POLICY_COLUMNS)
 
 
-def _shipments_per_dose(lanes: pd.DataFrame, doses: np.ndarray) -> dict[tuple, float]:
-    """(site, product) -> shipments per dose of the lanes that carry its doses, weighted by
-    their doses (the cadence shipments.csv counts)."""
-    if not len(doses):
+def _cadence(lanes: pd.DataFrame, doses: np.ndarray, by: str) -> dict[tuple, float]:
+    """(lanes[by], product) -> shipments per dose of those lanes, weighted by their doses
+    (the cadence shipments.csv counts): by site, what reaches a site-product; by hub or
+    partner, the deliveries leaving a depot."""
+    if not len(doses) or by not in lanes.columns:
         return {}
-    frame = pd.DataFrame({"site_id": lanes["site_id"].to_numpy(),
+    frame = pd.DataFrame({"by": lanes[by].astype(str).to_numpy(),
                           "product_id": lanes["product_id"].to_numpy(),
                           "doses": np.asarray(doses, dtype=float),
                           "shipments": np.asarray(doses, dtype=float)
                           * lanes["shipments_per_dose"].to_numpy(float)})
-    sums = frame[frame["doses"] > 1e-9].groupby(["site_id", "product_id"])[
+    sums = frame[frame["doses"] > 1e-9].groupby(["by", "product_id"])[
         ["doses", "shipments"]].sum()
     return (sums["shipments"] / sums["doses"]).to_dict()
 
@@ -159,22 +160,6 @@ def _depots_serving(prep: Prepared, m: object, q: np.ndarray) -> dict[tuple, str
             if (v.value or 0.0) > 1e-6:
                 out.setdefault((s, k), set()).add(h)
     return {sk: ";".join(sorted(v)) for sk, v in out.items()}
-
-
-def _depot_delivery(lanes: pd.DataFrame, doses: np.ndarray, depot: str
-                    ) -> dict[tuple, float]:
-    """(depot, product) -> shipments per dose of the deliveries leaving it (the lanes through
-    a hub, a partner's links to its sites), weighted by their doses."""
-    if not len(doses) or depot not in lanes.columns:
-        return {}
-    frame = pd.DataFrame({"depot": lanes[depot].astype(str).to_numpy(),
-                          "product_id": lanes["product_id"].to_numpy(),
-                          "doses": np.asarray(doses, dtype=float),
-                          "shipments": np.asarray(doses, dtype=float)
-                          * lanes["shipments_per_dose"].to_numpy(float)})
-    sums = frame[frame["doses"] > 1e-9].groupby(["depot", "product_id"])[
-        ["doses", "shipments"]].sum()
-    return (sums["shipments"] / sums["doses"]).to_dict()
 
 
 def depot_rows(prep: Prepared, m: object, delivery: dict[tuple, float] | None = None
