@@ -447,8 +447,9 @@ def test_a_plant_short_of_the_doses_is_named_when_no_patient_may_go_unserved():
     patients = float(prepare(case).demand["patients"].sum())
     assert (f"plants: p1 needs {patients:,.0f} doses/yr but the plants that make it (L1) "
             "release at most 0") in err.value.reasons
-    assert "limits used to the full where patients go unserved: plant L1 releases its " \
-        "capacity of 0 doses/yr" in err.value.reasons
+    assert "limits used to the full where patients go unserved: plant L1 makes its " \
+        "capacity of 0 doses/yr (doses released and doses that expire in stock)" \
+        in err.value.reasons
 
 
 def test_a_site_count_that_leaves_patients_unserved_is_named():
