@@ -9,6 +9,7 @@ plant that makes the product, and the patient's doses come back from that plant.
 
 from __future__ import annotations
 
+import pandas as pd
 import pyomo.environ as pyo
 
 from .common import by_site_product, group, money, register_cost
@@ -335,27 +336,30 @@ def _expiring_by_plant(m: pyo.ConcreteModel, prep: Prepared) -> dict[str, list]:
     lanes through the hub, for a partner depot its supply lanes). With one such plant the
     line goes to that plant's row; with several, `m.expired_at` splits it among them."""
     lanes, supply, links = prep.direct_lanes, prep.partner_supply, prep.partner_links
-    direct_of = group(range(len(lanes)), lambda i: (lanes.at[i, "site_id"],
-                                                    lanes.at[i, "product_id"]))
-    supply_of = group(range(len(supply)), lambda i: (supply.at[i, "partner_id"],
-                                                     supply.at[i, "product_id"]))
-    partners_of = group(range(len(links)), lambda i: (links.at[i, "site_id"],
-                                                      links.at[i, "product_id"]))
+
+    def makers_by(frame: pd.DataFrame, key: str) -> dict[tuple, set[str]]:
+        """(frame[key], product) -> the plants of those lanes."""
+        out_: dict[tuple, set[str]] = {}
+        for a, k, pl in zip(frame[key], frame["product_id"], frame["plant_id"], strict=True):
+            out_.setdefault((a, k), set()).add(pl)
+        return out_
+
+    to_site, to_hub = makers_by(lanes, "site_id"), makers_by(lanes, "hub_id")
+    to_partner = makers_by(supply, "partner_id")
+    partners_of: dict[tuple, set[str]] = {}
+    for s, par, k in zip(links["site_id"], links["partner_id"], links["product_id"],
+                         strict=True):
+        partners_of.setdefault((s, k), set()).add(par)
     points: list[tuple[tuple, list, set[str]]] = []
     for (s, k, route), terms in sorted(getattr(m, "ord_expired", {}).items()):
         if route == "direct":
-            makers = {lanes.at[i, "plant_id"] for i in direct_of.get((s, k), [])}
+            makers = to_site.get((s, k), set())
         else:
-            makers = {supply.at[i, "plant_id"] for j in partners_of.get((s, k), [])
-                      for i in supply_of.get((links.at[j, "partner_id"], k), [])}
+            makers = set().union(*(to_partner.get((par, k), set())
+                                   for par in partners_of.get((s, k), ())))
         points.append((("site" if route == "direct" else "site_partner", s, k), terms, makers))
-    through_hub = group(range(len(lanes)), lambda i: (lanes.at[i, "hub_id"],
-                                                      lanes.at[i, "product_id"]))
     for (kind, depot, k), terms in sorted(getattr(m, "depot_expired", {}).items()):
-        if kind == "hub":
-            makers = {lanes.at[i, "plant_id"] for i in through_hub.get((depot, k), [])}
-        else:
-            makers = {supply.at[i, "plant_id"] for i in supply_of.get((depot, k), [])}
+        makers = (to_hub if kind == "hub" else to_partner).get((depot, k), set())
         points.append(((kind, depot, k), terms, makers))
     out: dict[str, list] = {}
     split = [(key, pl) for key, _, makers in points if len(makers) > 1 for pl in sorted(makers)]

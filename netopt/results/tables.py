@@ -580,37 +580,45 @@ def hub_stock_shipping(hubs: pd.DataFrame, finance: pd.DataFrame,
         return [0.0] * len(hubs)
     change = finance[parts[0]] + finance[parts[1]]
     legs = shipments[shipments["hub_id"].astype(str) != ""]
-    direct = legs[legs["leg"] == "direct"].groupby(
-        ["site_id", "product_id", "hub_id"])["doses_per_year"].sum()
-    supply = legs[legs["leg"] == "partner_supply"].groupby(
-        ["partner_id", "product_id", "hub_id"])["doses_per_year"].sum()
+
+    def doses_by_hub(leg: str, by: str) -> dict[tuple, dict[str, float]]:
+        """(legs[by], product) -> {hub: doses a year} of one kind of leg."""
+        out: dict[tuple, dict[str, float]] = {}
+        part = legs[legs["leg"] == leg]
+        for (a, k, h), doses in part.groupby([by, "product_id", "hub_id"])[
+                "doses_per_year"].sum().items():
+            out.setdefault((a, k), {})[str(h)] = float(doses)
+        return out
+
+    direct, supply = doses_by_hub("direct", "site_id"), doses_by_hub("partner_supply",
+                                                                     "partner_id")
     delivery = shipments[shipments["leg"] == "partner_delivery"]
+    partners_of = delivery.groupby(["site_id", "product_id"])["partner_id"].agg(set).to_dict()
     usd: dict[str, float] = {}
 
-    def share(through: pd.Series, amount: float) -> None:
-        total = float(through.sum())
+    def share(through: dict[str, float], amount: float) -> None:
+        total = sum(through.values())
+        if total <= 0:
+            return
         for hid, doses in through.items():
-            usd[str(hid)] = usd.get(str(hid), 0.0) + amount * float(doses) / total
+            usd[hid] = usd.get(hid, 0.0) + amount * doses / total
 
     for r, amount in zip(finance.itertuples(index=False), change, strict=True):
         if abs(amount) < 1e-9:
             continue
         k = r.product_id
         if r.row == "depot" and r.route == "hub":
-            usd[str(r.depot_id)] = usd.get(str(r.depot_id), 0.0) + float(amount)
-            continue
-        if r.row == "site" and r.route == "direct":
-            through = direct[(direct.index.get_level_values(0) == r.site_id)
-                             & (direct.index.get_level_values(1) == k)]
-            if len(through):
-                share(through.droplevel([0, 1]), float(amount))
-            continue
-        partners = {r.depot_id} if r.row == "depot" else set(delivery.loc[
-            (delivery["site_id"] == r.site_id) & (delivery["product_id"] == k), "partner_id"])
-        through = supply[supply.index.get_level_values(0).isin(partners)
-                         & (supply.index.get_level_values(1) == k)]
-        if len(through):
-            share(through.groupby(level=2).sum(), float(amount))
+            share({str(r.depot_id): 1.0}, float(amount))
+        elif r.row == "site" and r.route == "direct":
+            share(direct.get((r.site_id, k), {}), float(amount))
+        else:  # a partner's stock: the hubs of its supply lanes
+            partners = {r.depot_id} if r.row == "depot" else partners_of.get((r.site_id, k),
+                                                                              set())
+            through: dict[str, float] = {}
+            for par in sorted(partners):  # in a fixed order, as every sum here
+                for hid, doses in supply.get((par, k), {}).items():
+                    through[hid] = through.get(hid, 0.0) + doses
+            share(through, float(amount))
     return [usd.get(h, 0.0) for h in hubs["hub_id"]]
 
 
