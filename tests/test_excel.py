@@ -219,6 +219,24 @@ def test_export_is_reproducible(project: Path) -> None:
     assert Path("a.xlsx").read_bytes() == Path("b.xlsx").read_bytes()
 
 
+def test_export_of_a_model_with_edits_says_the_workbook_lacks_them(project: Path) -> None:
+    """A scenario's edits change its dataset when it loads; the workbook holds the stored
+    tables, so export says which edit it lacks instead of passing for the scenario."""
+    text = TINY_MODEL.read_text(encoding="utf-8").replace("dataset: tiny", f"dataset: {TINY}")
+    text += ("edits:\n  - {table: products, where: {product_id: p1}, "
+             "scale: {price_usd_per_dose: 2}}\n")
+    Path("scenario.yaml").write_text(text, encoding="utf-8")
+    result = run("data", "export", "scenario.yaml", "book.xlsx")
+    assert result.exit_code == 0
+    warning = " ".join(ANSI.sub("", result.stderr).split())
+    assert "scenario.yaml" in warning and "'edits.0'" in warning
+    assert "scale price_usd_per_dose of products" in warning and "without it" in warning
+    prices = dict(pd.read_excel("book.xlsx", "products")[["product_id",
+                                                             "price_usd_per_dose"]].values)
+    stored = pd.read_csv(TINY / "products.csv").set_index("product_id")["price_usd_per_dose"]
+    assert prices["p1"] == stored["p1"]  # as stored, not doubled
+
+
 # ---------------------------------------------------------------- workbook as a dataset
 
 

@@ -42,10 +42,13 @@ ForceOpt = typer.Option(False, "--force", help="Replace the workbook if it exist
 
 def _read_source(source: Path):  # noqa: ANN202 - dict[str, RawTable]
     from ..data.io import read_dataset
+    from .common import report_problems
 
     tables, problems = read_dataset(source)
     if errors(problems):
         _fail(problems)
+    if problems:  # e.g. a model file's edits, which the copy does not hold
+        report_problems(problems, "Warnings")
     return tables
 
 

@@ -343,7 +343,8 @@ def read_dataset(source: str | Path) -> tuple[dict[str, RawTable], list[Problem]
         loaded, problems = load_model(source)
         if loaded is None:
             return {}, problems
-        source = loaded.dataset_path
+        tables, more = read_tables(loaded.dataset_path)
+        return tables, problems + more + _not_in_tables(loaded)
     elif not source.exists():
         return {}, [Problem(shown, None, None, "not found (expected a model file, a dataset "
                             "folder or an .xlsx workbook)")]
@@ -351,3 +352,26 @@ def read_dataset(source: str | Path) -> tuple[dict[str, RawTable], list[Problem]
         return {}, [Problem(shown, None, None, "expected a model file (.yaml), a dataset "
                             "folder or an .xlsx workbook")]
     return read_tables(source)
+
+
+def _not_in_tables(loaded: LoadedModel) -> list[Problem]:
+    """What a model file changes in its dataset when it loads (edits, a gazetteer's zones):
+    the stored tables lack it, so a copy of them says so instead of passing for the case."""
+    shown = display_path(loaded.dataset_path)
+    out: list[Problem] = []
+    for i, edit in enumerate(loaded.config.edits):
+        file, line = loaded.where("edits", i)
+        verbs = " and ".join(k for k in ("set", "scale") if getattr(edit, k))
+        out.append(Problem(file, line, f"edits.{i}",
+                           f"this edit ({verbs} {', '.join([*edit.set, *edit.scale])} of "
+                           f"{edit.table}) is applied when the model loads, not in the tables "
+                           f"of {shown}: the tables written here are as stored, without it",
+                           severity="warning"))
+    extract = loaded.config.zones.gazetteer_extract
+    if extract is not None:
+        file, line = loaded.where("zones", "gazetteer_extract")
+        out.append(Problem(file, line, "zones.gazetteer_extract",
+                           f"the GeoNames places of >= {extract} people are added to the zones "
+                           f"when the model loads, not in the tables of {shown}: the tables "
+                           "written here hold the zones as stored", severity="warning"))
+    return out
