@@ -225,6 +225,20 @@ def test_a_site_that_cannot_reach_its_stock_s_least_volume_says_so(tmp_path: Pat
     assert full.summary["patients_served"] > 41 and (full.sites["reason"].fillna("") == "").all()
 
 
+def test_explain_names_the_too_few_patients_reason(tmp_path: Path) -> None:
+    """`netopt explain` on such a site printed the capacity and lane limits but not the one
+    that keeps it shut (sites.csv had it): its reasons came from prepare's alone."""
+    from netopt.analysis.explain import explain_site
+
+    case = load_case(make_case(tmp_path, notice=6.0, limit=36_000.0,
+                               policies=["jit_per_patient", "stocked_at_site"],
+                               extra="demand_scale: 0.5\n"))
+    result = solve_case(case)
+    why = explain_site(case, result, "S1").limits
+    assert [w for w in why if w.startswith("not eligible: cannot offer r1: no ordering option "
+                                           "works at the 30.0 patients a year")], why
+
+
 def test_the_loss_limit_is_kept_where_the_site_s_volume_lies_not_at_its_segment_end(
         tmp_path: Path) -> None:
     """S2 takes 40 patients. Its stocking loss is over a $40,000 limit at the 30-patient

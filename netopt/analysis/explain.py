@@ -321,6 +321,8 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
     action = "forced closed" if is_open else "forced open"
     method = "redesign" if redesign else "held"
     m = build_model(prep)
+    # with the model's own: every ordering option at the site needs more patients than reach it
+    static = site_reasons(prep, getattr(m, "ord_too_few", {})).get(site, "")
     if redesign:
         _force(m, site, product, open_=not is_open)
         start = _without_site(start_network_of(result), site)
