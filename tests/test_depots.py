@@ -329,6 +329,15 @@ def test_aged_stock_costs_the_shipments_it_loses(tmp_path: Path,
     extra = sum(n * 0.5 * lanes.at[s, "last_leg_cost_usd"] for s, n in doses.items())
     assert (aged.shipments["transport_usd_per_year"].sum()
             - fresh.shipments["transport_usd_per_year"].sum()) == pytest.approx(extra, rel=1e-9)
+    # finance.csv's depot row: its deliveries as shipments.csv counts them (120 aged, 60
+    # fresh; it counted 60 for both), plus the same replenishments of the same stock
+    replenished = {}
+    for name, r in (("aged", aged), ("fresh", fresh)):
+        depot = r.finance[r.finance["row"] == "depot"]
+        assert len(depot) == 1
+        replenished[name] = (depot["shipments_per_year"].iloc[0]
+                             - r.shipments["shipments_per_year"].sum())
+    assert replenished["aged"] > 1 and replenished["aged"] == pytest.approx(replenished["fresh"])
 
 
 def two_hub_stock_case(tmp_path: Path) -> Path:

@@ -77,8 +77,11 @@ def econ_fields(econ: object, prod: pd.Series, shipments_per_dose: float = 1.0
     }
 
 
-def policies_table(prep: Prepared, m: object, f: np.ndarray, q: np.ndarray) -> pd.DataFrame:
-    """One row per active site, product and ordering option used (patients > 0)."""
+def policies_table(prep: Prepared, m: object, f: np.ndarray, q: np.ndarray,
+                   shipments: pd.DataFrame) -> pd.DataFrame:
+    """One row per active site, product and ordering option used (patients > 0); deliveries
+    are counted at `shipments`' cadence (shipments.csv, where doses drawn from a depot's
+    stock ship at their aged cadence)."""
     options = prep.ordering
     products = prep.products
     dpp = products["doses_per_patient"].to_dict()
@@ -118,31 +121,36 @@ def policies_table(prep: Prepared, m: object, f: np.ndarray, q: np.ndarray) -> p
                     policy = row["policy"]
             chosen.setdefault(sk, []).append((row, policy, doses / dpp[sk[1]]))
     served_by = _depots_serving(prep, m, q)
-    cadence = {"direct": _cadence(lanes, f, "site_id"), "partner": _cadence(links, q, "site_id")}
+    legs = shipments[shipments["doses_per_year"] > 1e-9] if len(shipments) else shipments
+    direct_legs = legs[legs["leg"] == "direct"] if len(legs) else legs
+    delivery_legs = legs[legs["leg"] == "partner_delivery"] if len(legs) else legs
+    cadence = {"direct": _cadence(direct_legs, "site_id"),
+               "partner": _cadence(delivery_legs, "site_id")}
     rows = [_row(prep, sk, row, policy, patients, served_by,
                  cadence["partner" if policy == PARTNER else "direct"].get(sk, 1.0))
             for sk, items in sorted(chosen.items()) for row, policy, patients in items
             if patients > 1e-6]
+    # a depot's deliveries: the legs that draw on its stock
     rows += depot_rows(prep, m, {
-        **{("hub", *key): v for key, v in _cadence(lanes, f, "hub_id").items()},
-        **{("partner", *key): v for key, v in _cadence(links, q, "partner_id").items()}})
+        **{("hub", *key): v for key, v in _cadence(_stocked(direct_legs), "hub_id").items()},
+        **{("partner", *key): v
+           for key, v in _cadence(_stocked(delivery_legs), "partner_id").items()}})
     return pd.DataFrame(rows, columns=POLICY_COLUMNS)
 
 
-def _cadence(lanes: pd.DataFrame, doses: np.ndarray, by: str) -> dict[tuple, float]:
-    """(lanes[by], product) -> shipments per dose of those lanes, weighted by their doses
-    (the cadence shipments.csv counts): by site, what reaches a site-product; by hub or
-    partner, the deliveries leaving a depot."""
-    if not len(doses) or by not in lanes.columns:
+def _stocked(legs: pd.DataFrame) -> pd.DataFrame:
+    return legs[legs["from_depot_stock"].astype(bool)] if len(legs) else legs
+
+
+def _cadence(legs: pd.DataFrame, by: str) -> dict[tuple, float]:
+    """(legs[by], product) -> shipments per dose of shipments.csv's `legs`, weighted by
+    their doses: by site, what reaches a site-product; by hub or partner, the deliveries
+    leaving a depot."""
+    if not len(legs):
         return {}
-    frame = pd.DataFrame({"by": lanes[by].astype(str).to_numpy(),
-                          "product_id": lanes["product_id"].to_numpy(),
-                          "doses": np.asarray(doses, dtype=float),
-                          "shipments": np.asarray(doses, dtype=float)
-                          * lanes["shipments_per_dose"].to_numpy(float)})
-    sums = frame[frame["doses"] > 1e-9].groupby(["by", "product_id"])[
-        ["doses", "shipments"]].sum()
-    return (sums["shipments"] / sums["doses"]).to_dict()
+    sums = legs.assign(by=legs[by].astype(str)).groupby(["by", "product_id"])[
+        ["doses_per_year", "shipments_per_year"]].sum()
+    return (sums["shipments_per_year"] / sums["doses_per_year"]).to_dict()
 
 
 def _depots_serving(prep: Prepared, m: object, q: np.ndarray) -> dict[tuple, str]:

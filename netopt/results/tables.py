@@ -169,7 +169,7 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     tables["kols"] = kols_table(prep, tables["sites"], tables["assignments"])
     tables["products"] = products_table(prep, shipments)
     tables["site_products"] = prep.site_products.drop(columns=["max_patients"])
-    tables["finance"] = policies_table(prep, m, f, q)
+    tables["finance"] = policies_table(prep, m, f, q, shipments)
     tables["hubs"]["stock_shipping_usd_per_year"] = hub_stock_shipping(
         tables["hubs"], tables["finance"], shipments)
     tables["kpis"] = kpis_table(tables, prep, info)
