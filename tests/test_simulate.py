@@ -269,7 +269,13 @@ def test_cli_writes_tables_html_and_sheet(small_dir: Path, tmp_path: Path) -> No
     assert summary["settings"]["replications"] == 3 and summary["settings"]["seed"] == 4
     wb = openpyxl.load_workbook(work / "network.xlsx")
     assert wb.sheetnames == [*sheets, "simulation"]
-    assert wb["simulation"]["A3"].value == "kpi"
+    sheet = wb["simulation"]
+    assert [c.value for c in sheet[3][:7]] == ["KPI", "Unit", "Mean", "95 % CI low",
+                                               "95 % CI high", "Replications", "kpi (kpis.csv)"]
+    first = [c.value for c in sheet[4][:7]]
+    assert first[0] == "Patients per year" and first[6] == "patients_per_year"
+    assert first[2] == pytest.approx(kpis.set_index("kpi").at["patients_per_year", "mean"])
+    assert sheet.freeze_panes == "B4"
 
     again = runner.invoke(app, ["simulate", str(work), "--replications", "3", "--seed", "4",
                                 "--out", str(tmp_path / "again")])

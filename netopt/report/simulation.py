@@ -419,20 +419,39 @@ def append_simulation_sheet(sim: SimulationResult, workbook: Path,
     ws.cell(row=1, column=1, value=f"Disruption simulation: {sim.settings.replications} "
             f"replications x {sim.settings.days} days, seed {sim.settings.seed}").font = \
         Font(bold=True, size=13)
-    r = 3
-    r = _sheet_table(ws, r, sim.tables["kpis"][["kpi", "unit", "mean", "ci_low", "ci_high",
-                                                 "replications"]], fill, font)
-    wide = product_wide(sim.tables["products"]).reset_index()
-    _sheet_table(ws, r + 1, wide, fill, font)
+    kpis = sim.tables["kpis"]
+    # in words, as the page reads; the ids of kpis.csv and products.csv stay beside them
+    r = _sheet_table(ws, 3, pd.DataFrame({
+        "KPI": [kpi_words(str(k)) for k in kpis["kpi"]], "Unit": kpis["unit"],
+        "Mean": kpis["mean"], "95 % CI low": kpis["ci_low"], "95 % CI high": kpis["ci_high"],
+        "Replications": kpis["replications"], "kpi (kpis.csv)": kpis["kpi"]}), fill, font)
+    products = sim.tables["products"]
+    wide = product_wide(products)
+    if len(wide):
+        order = [k for k in kpis["kpi"] if k in wide.columns]  # as the KPI table above
+        wide = wide[order + [k for k in wide.columns if k not in order]]
+        units = dict(zip(products["kpi"], products["unit"], strict=True))
+        names = sim.network.products["name"]
+        wide.columns = [f"{kpi_words(str(k))} ({units[k]})" for k in wide.columns]
+        wide.insert(0, "Product", [str(names.get(pid, pid)) for pid in wide.index])
+        ws.cell(row=r + 1, column=1, value="Per product (mean over replications)").font = \
+            Font(bold=True)
+        _sheet_table(ws, r + 2, wide.reset_index(drop=True), fill, font)
     ws.column_dimensions["A"].width = 34
+    for column in "BCDEFGHIJKLMNOPQRSTU":
+        ws.column_dimensions[column].width = 14
+    ws.freeze_panes = "B4"  # the KPI names and the table's header stay in view
     wb.save(save_as or workbook)
     return True
 
 
 def _sheet_table(ws, row: int, frame: pd.DataFrame, fill, font) -> int:  # noqa: ANN001
+    from openpyxl.styles import Alignment
+
     for j, col in enumerate(frame.columns, start=1):
         cell = ws.cell(row=row, column=j, value=str(col))
         cell.fill, cell.font = fill, font
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
     for values in frame.itertuples(index=False, name=None):
         row += 1
         for j, v in enumerate(values, start=1):
