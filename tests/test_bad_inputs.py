@@ -508,6 +508,21 @@ CASES: list[Case] = [
             """)),
          (E(MODEL, 3, "finance.policies", "leaves product p1 without an ordering option",
             "offers it jit_per_patient"),)),
+    # a returnable share that can return nothing: no window, or stock the manufacturer owns
+    Case("warning_returns_without_effect", (
+        cell("products", 2, "modality", "allogeneic"),
+        write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
+                    b"returnable_fraction,return_window_days,restocking_fee_pct,"
+                    b"order_lead_time_hours,review_period_days,target_fill_rate,"
+                    b"holding_cost_usd_per_dose_day\n"
+                    b"p1,jit_per_patient,manufacturer,30,0.5,30,0,40,7,0.95,5\n"
+                    b"p1,stocked_at_site,site,30,0.5,,0,40,7,0.95,5\n"
+                    b"p1,consignment_at_site,manufacturer,30,0.3,10,0,40,7,0.95,5\n"
+                    b"p1,held_at_hub,distributor,30,0.5,30,0,40,7,0.95,5\n")),
+         (W("tiny/policies.csv", 3, "return_window_days", "returnable_fraction 0.5 returns "
+            "nothing: a window of 0 days (or blank) means no returns"),
+          W("tiny/policies.csv", 4, "returnable_fraction", "returnable_fraction 0.3 returns "
+            "nothing: the manufacturer holds title")), exit_code=0),
     Case("yaml_unknown_site_locked_open", (model("""
         dataset: tiny
         sites:

@@ -620,6 +620,7 @@ def _check_policies(tables: dict[str, pd.DataFrame], files: dict[str, str],
         if allowed and holder not in allowed:
             problems.append(Problem(file, i + 2, "title_holder",
                                     f"{policy} needs title with {' or '.join(allowed)}", holder))
+    problems += _returns_without_effect(policies, file)
     scope = config.products if config.products is not None else list(products["product_id"])
     offered = set(policies["product_id"])
     for pid in products["product_id"]:
@@ -643,6 +644,32 @@ def _check_policies(tables: dict[str, pd.DataFrame], files: dict[str, str],
                                     "finance.policies", "no product offers this option",
                                     policy, severity="warning"))
     return problems
+
+
+def _returns_without_effect(policies: pd.DataFrame, file: str) -> list[Problem]:
+    """A returnable share that returns nothing: without a return window (0 or blank, which
+    means no returns) or on stock the manufacturer owns (nobody to return it to)."""
+    out: list[Problem] = []
+    share = policies.get("returnable_fraction", pd.Series(0.0, index=policies.index))
+    window = policies.get("return_window_days", pd.Series(0.0, index=policies.index))
+    for i, (frac, days, holder, policy) in enumerate(zip(
+            share.fillna(0.0), window.fillna(0.0), policies["title_holder"], policies["policy"],
+            strict=True)):
+        if frac <= 0 or policy == "jit_per_patient":  # no stock, nothing to return
+            continue
+        if days <= 0:
+            out.append(Problem(file, i + 2, "return_window_days",
+                               f"returnable_fraction {frac:g} returns nothing: a window of 0 "
+                               "days (or blank) means no returns; give the days after expiry "
+                               "within which a return is accepted", f"{days:g}",
+                               severity="warning"))
+        elif holder == "manufacturer":
+            out.append(Problem(file, i + 2, "returnable_fraction",
+                               f"returnable_fraction {frac:g} returns nothing: the manufacturer "
+                               "holds title to this stock, so its expired doses are its own "
+                               "write-off (returns apply to stock a site or a distributor "
+                               "owns)", f"{frac:g}", severity="warning"))
+    return out
 
 
 def _scope_products(tables: dict[str, pd.DataFrame], config: ModelConfig) -> dict:

@@ -459,7 +459,9 @@ POLICIES = Table(
                required=False, default=0.0),
         Column("return_window_days", "float",
                "Days after expiry within which unused stock may be returned for credit "
-               "(0 = no returns)", "days", min=0, required=False, default=0.0, max=DAYS_10Y),
+               "(0 = no returns; any longer window takes every returnable expired dose, "
+               "which a site sees on the day it expires)", "days", min=0, required=False,
+               default=0.0, max=DAYS_10Y),
         Column("restocking_fee_pct", "float",
                "Share of the price withheld from a return's credit", min=0, max=1,
                required=False, default=0.0),
