@@ -151,6 +151,36 @@ def test_expired_hub_doses_are_the_distributors() -> None:
     assert "Product P" in page
 
 
+def test_returned_doses_are_the_manufacturer_s_at_cost_of_goods() -> None:
+    """A site bought its stock at $4,500 a dose ($1,200 cost of goods); of 100 doses that
+    expire a year it returns 80 for full credit. The manufacturer loses 80 x $1,200 = $96,000:
+    the $360,000 of credits give back what the site was billed (the page called that a $0.4 M
+    loss). The 20 doses the site keeps are its own loss, outside the model's cost."""
+    f = pd.DataFrame([{
+        "site_id": "S1", "site_name": "One", "state": "GA", "product_id": "p", "policy":
+        "stocked_at_site", "title_holder": "site", "patients_per_year": 50.0,
+        "doses_per_year": 500.0, "expired_doses_per_year": 100.0, "expired_usd": 120_000.0,
+        "returned_doses_per_year": 80.0, "return_credit_usd": 360_000.0,
+        "manufacturer_writeoff_doses": 80.0, "manufacturer_writeoff_usd": 360_000.0,
+        "site_expired_doses": 20.0, "distributor_expired_doses": 0.0,
+        "site_loss_usd": 90_000.0, "distributor_loss_usd": 0.0,
+        "avg_inventory_value_usd": 9_000.0, "holding_cost_usd": 500.0,
+        "working_capital_manufacturer_usd": 1.0, "working_capital_distributor_usd": 0.0,
+        "working_capital_site_usd": 9_000.0, "capital_charge_usd": 720.0,
+        "stock_level_doses": 12, "fill_rate": 0.95}])
+    b = expiry_bearers(f).set_index("holder")
+    assert b.at["manufacturer", "loss_usd"] == pytest.approx(96_000.0)
+    assert b.at["manufacturer", "credit_usd"] == pytest.approx(360_000.0)
+    assert b.at["site", "loss_usd"] == pytest.approx(90_000.0)
+    assert b.at["site", "cogs_usd"] == pytest.approx(24_000.0)
+    page = " ".join(render_finance(f, pd.DataFrame(), "m", {"p": "Product P"}).split())
+    assert ("80.0 of the 100 doses that expire each year (80%) expire at sites and fall to the "
+            "manufacturer (80.0 of them returned by the sites that bought them): a loss of "
+            "$96 k a year to the manufacturer at cost of goods. The $360 k of return credits "
+            "it pays for them give back what the sites were billed") in page
+    assert "the 20.0 doses sites keep ($24 k at cost of goods) are the sites&#x27; loss" in page
+
+
 @pytest.mark.slow
 def test_finance_page_marks_todays_return_policy(analysed: dict[str, Path]) -> None:
     tradeoff = pd.read_csv(analysed["finance"] / "return_tradeoff.csv", keep_default_na=False)

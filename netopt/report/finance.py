@@ -82,7 +82,9 @@ def expiry_bearers(finance: pd.DataFrame) -> pd.DataFrame:
     own stock, and the returns it credits), a distributor owning hub or partner stock, or a
     site that bought its stock. `cogs_usd` values the doses at cost of goods (the network's
     real loss); `loss_usd` is the holder's own loss (its books: distributor and manufacturer
-    at cost of goods, a site at price, with restocking fees and the capital charge)."""
+    at cost of goods, a site at price, with restocking fees and the capital charge). A
+    returned dose is the manufacturer's at cost of goods: the credit it pays gives back what
+    the site was billed for the dose (`credit_usd`), a sale reversed rather than a loss."""
     f = finance
     point = f["policy"].map(lambda p: STOCK_POINTS.get(text(p), "site"))
     expired = _col(f, "expired_doses_per_year")
@@ -90,12 +92,13 @@ def expiry_bearers(finance: pd.DataFrame) -> pd.DataFrame:
     dist_doses = _col(f, "distributor_expired_doses")
     dist_loss = _col(f, "distributor_loss_usd") if "distributor_loss_usd" in f.columns \
         else dist_doses * cogs
+    m_doses = _col(f, "manufacturer_writeoff_doses")
     parts = {
-        "manufacturer": (_col(f, "manufacturer_writeoff_doses"),
-                         _col(f, "manufacturer_writeoff_usd")),
+        "manufacturer": (m_doses, m_doses * cogs),
         "distributor": (dist_doses, dist_loss),
         "site": (_col(f, "site_expired_doses"), _col(f, "site_loss_usd")),
     }
+    credits, returned = _col(f, "return_credit_usd"), _col(f, "returned_doses_per_year")
     rows = []
     for holder, (doses, loss) in parts.items():
         for where in ("hub", "partner", "site", "none"):
@@ -104,9 +107,13 @@ def expiry_bearers(finance: pd.DataFrame) -> pd.DataFrame:
             if d > 1e-9 or float(loss[on].sum()) > 0.5:
                 rows.append({"holder": holder, "stock_point": where, "expired_doses_per_year": d,
                              "cogs_usd": float((doses[on] * cogs[on]).sum()),
-                             "loss_usd": float(loss[on].sum())})
+                             "loss_usd": float(loss[on].sum()),
+                             "returned_doses": float(returned[on].sum())
+                             if holder == "manufacturer" else 0.0,
+                             "credit_usd": float(credits[on].sum())
+                             if holder == "manufacturer" else 0.0})
     return pd.DataFrame(rows, columns=["holder", "stock_point", "expired_doses_per_year",
-                                       "cogs_usd", "loss_usd"])
+                                       "cogs_usd", "loss_usd", "returned_doses", "credit_usd"])
 
 
 HOLDER_WORDS = {
@@ -116,7 +123,7 @@ HOLDER_WORDS = {
 POINT_WORDS = {"hub": "at 3PL hubs", "partner": "at cold-storage partners",
                "site": "at sites", "none": "in transit"}
 LOSS_WORDS = {
-    "manufacturer": "return credits it pays and its own expired doses, at cost of goods",
+    "manufacturer": "its own expired doses and those sites return to it, at cost of goods",
     "distributor": "its expired doses at cost of goods, restocking fees and the capital "
                    "charge on its stock",
     "site": "its expired doses at price, restocking fees and the capital charge on its stock",
@@ -138,17 +145,30 @@ def bearers_section(finance: pd.DataFrame) -> str:
         f"<td class='why'>{_esc(LOSS_WORDS[r.holder])}</td></tr>"
         for r in b.itertuples(index=False))
     cogs = float(_col(finance, "expired_usd").sum())
+    kept = b[b["holder"] == "site"]
+    outside = float(kept["cogs_usd"].sum())
+    counted = ("the model's cost counts every one" if outside <= 0.5 else
+               "the model's cost counts the manufacturer's and distributors' share; the "
+               f"{fmt_num(float(kept['expired_doses_per_year'].sum()))} doses sites keep "
+               f"({fmt_usd(outside)} at cost of goods) are the sites' loss, outside it and "
+               "bounded by each site's loss limit")
     rows += (f"<tr class='total'><td>All holders</td><td></td><td class='n'>"
              f"{_esc(fmt_num(total))}</td><td class='n'>{_esc(fmt_usd(cogs))}</td>"
              "<td></td><td class='why'>the network's real loss is the cost of goods of every "
-             "wasted dose, whoever holds it; the model counts it in the ordering and inventory "
-             "cost</td></tr>")
+             f"wasted dose, whoever holds it; {_esc(counted)}</td></tr>")
     top = b.sort_values("expired_doses_per_year", ascending=False).iloc[0]
     share = top.expired_doses_per_year / total
+    whose = f"on the {top.holder}'s books"
+    if top.returned_doses > 1e-9:
+        whose = (f"and fall to the manufacturer ({fmt_num(top.returned_doses)} of them returned "
+                 "by the sites that bought them)")
     lead = (f"{fmt_num(top.expired_doses_per_year)} of the {fmt_num(total)} doses that expire "
-            f"each year ({share:.0%}) expire {POINT_WORDS[top.stock_point]} on the "
-            f"{top.holder}'s books: a loss of {fmt_usd(top.loss_usd)} a year to the "
-            f"{top.holder}.")
+            f"each year ({share:.0%}) expire {POINT_WORDS[top.stock_point]} {whose}: a loss "
+            f"of {fmt_usd(top.loss_usd)} a year to the {top.holder}"
+            + (" at cost of goods." if top.holder != "site" else "."))
+    if top.credit_usd > 0.5:
+        lead += (f" The {fmt_usd(top.credit_usd)} of return credits it pays for them give back "
+                 "what the sites were billed: revenue reversed, not a further loss.")
     if top.holder == "distributor":
         lead += (" The manufacturer writes none of them off; it pays for them only through "
                  "the distributor's terms.")
@@ -164,7 +184,7 @@ TRADEOFF_LEGEND = (
     "sites willing to stock (bars, left axis)</span>"
     "<span><svg width='22' height='12'><line x1='1' x2='21' y1='6' y2='6' stroke='#b2182b' "
     "stroke-width='2'/><circle cx='11' cy='6' r='3.5' fill='#b2182b'/></svg>"
-    "manufacturer write-offs (line, right axis)</span>"
+    "manufacturer return credits and write-offs (line, right axis)</span>"
     "<span><svg width='12' height='12'><rect width='12' height='12' fill='#fdf0d5' "
     "stroke='#e3c98f'/></svg>the returnable share the products' terms give today</span>"
     "</div>")
@@ -247,7 +267,7 @@ def tradeoff_svg(tradeoff: pd.DataFrame, width: float = 720.0, height: float = 3
                  'text-anchor="middle" fill="#4a90c2">sites willing to stock</text>')
     parts.append(f'<text x="{width - 10}" y="{top + h / 2}" '
                  f'transform="rotate(90 {width - 10} {top + h / 2})" text-anchor="middle" '
-                 'fill="#b2182b">manufacturer write-offs (USD/yr)</text>')
+                 'fill="#b2182b">mfr credits + write-offs (USD/yr)</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -268,7 +288,7 @@ SITE_COLUMNS = [
     ("patients_per_year", "Patients/yr", "num"), ("stock_level_doses", "Base stock (doses)",
                                                   "int"),
     ("fill_rate", "Fill rate", "pct"), ("expired_doses_per_year", "Expired doses/yr", "num"),
-    ("manufacturer_writeoff_usd", "Mfr write-off/yr", "usd"),
+    ("manufacturer_writeoff_usd", "Mfr credits + write-offs/yr", "usd"),
     ("distributor_loss_usd", "Distributor loss/yr", "usd"),
     ("site_loss_usd", "Site loss/yr", "usd"),
     ("working_capital_manufacturer_usd", "Working capital, mfr", "usd"),
@@ -288,7 +308,8 @@ def _tiles(finance: pd.DataFrame) -> str:
     tiles = [
         (fmt_num(t["expired_doses_per_year"]), "doses expired per year"),
         (fmt_usd(t["expired_usd"]), "expired, at cost of goods"),
-        (fmt_usd(t["manufacturer_writeoff_usd"]), "manufacturer write-offs per year"),
+        (fmt_usd(t["manufacturer_writeoff_usd"]),
+         "manufacturer return credits and write-offs per year"),
         (fmt_usd(dist_loss), "distributor loss per year"),
         (fmt_usd(t["site_loss_usd"]), "site loss per year"),
         (fmt_usd(t["holding_cost_usd"]), "holding cost per year"),
@@ -336,7 +357,7 @@ def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame | str, model: s
                      ("patients_per_year", "Patients/yr", "num"),
                      ("doses_per_year", "Doses/yr", "num"),
                      ("expired_doses_per_year", "Expired doses/yr", "num"),
-                     ("manufacturer_writeoff_usd", "Mfr write-offs/yr", "usd")]),
+                     ("manufacturer_writeoff_usd", "Mfr credits + write-offs/yr", "usd")]),
         "<h2>Return policy: generosity vs sites willing to stock vs write-offs</h2>",
         f"<p class='sub'>Not computed: {_esc(skipped)}.</p>" if skipped else
         "<div class='chart'>" + tradeoff_svg(tradeoff, names=products) + "</div>",
