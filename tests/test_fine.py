@@ -141,6 +141,44 @@ def test_a_facility_the_model_excludes_is_named_when_held_closed(tmp_path: Path)
     assert evaluate_network(load_case(TINY), solve_case(load_case(TINY))).warnings == []
 
 
+def test_patients_a_held_network_cannot_reach_say_so(tmp_path: Path) -> None:
+    """Evaluated where S1's price ceiling is below the price and S3 (not in the network)
+    could treat p1: its patients were "not served at the optimum: serving costs more than
+    the unserved penalty", although serving them at S3 would cost far less. The reason is
+    the held network, and the command splits the cost change into cash and penalty."""
+    from typer.testing import CliRunner
+
+    from netopt.cli.app import app
+
+    shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
+    model = tmp_path / "tiny-s1-ceiling.yaml"
+    model.write_text(TINY.read_text(encoding="utf-8") + "edits:\n  - table: sites\n"
+                     "    where: {site_id: S1}\n    set: {price_ceiling_usd_per_dose: 300000}\n"
+                     "  - table: sites\n    where: {site_id: S3}\n"
+                     "    set: {price_ceiling_usd_per_dose: 1000000}\n", encoding="utf-8")
+    own = load_case(model)
+    assert solve_case(own).summary["patients_unserved"] == pytest.approx(0.0, abs=1e-6)
+    network = solve_case(load_case(TINY))
+    held = evaluate_network(own, network).result
+    assert held.unserved["patients_unserved"].sum() == pytest.approx(30.0)
+    assert set(held.unserved["reason"]) == {
+        "no site of the held network offers it within reach: a held network only drops "
+        "offers, never adds one (`netopt explain SITE --product K` prices adding one)"}
+    runner = CliRunner()
+    solved = tmp_path / "solved"
+    assert runner.invoke(app, ["solve", str(TINY), "--out", str(solved),
+                               "--no-report"]).exit_code == 0
+    res = runner.invoke(app, ["evaluate", str(solved), str(model), "--out",
+                              str(tmp_path / "held"), "--no-report"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    was, now = network.summary, held.summary
+    cash = now["network_cost_usd"] - was["network_cost_usd"]
+    penalty = now["unserved_penalty_usd"] - was["unserved_penalty_usd"]
+    assert penalty > 0 and cash < 0
+    assert (f"of which network cost {cash:+,.0f}, unserved penalty {penalty:+,.0f}, "
+            "patients unserved/yr +30.0") in " ".join(res.output.split())
+
+
 def test_cli_evaluate_writes_the_held_network(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

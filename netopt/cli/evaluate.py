@@ -79,6 +79,13 @@ def evaluate(
     elif own is not None and here is not None:
         console.print(f"network of {escape(str(result_dir))}: ${own:,.0f}/yr in its own model, "
                       f"${here:,.0f}/yr in {escape(case.name)} ({here - own:+,.0f})")
+        # cash and the untreated patients' penalty apart, as compare and resilience split them
+        was, now = network.summary, result.summary
+        parts = [f"{words} {float(now.get(key) or 0.0) - float(was.get(key) or 0.0):+,.{n}f}"
+                 for words, key, n in (("network cost", "network_cost_usd", 0),
+                                       ("unserved penalty", "unserved_penalty_usd", 0),
+                                       ("patients unserved/yr", "patients_unserved", 1))]
+        console.print("  of which " + ", ".join(parts), highlight=False)
     console.print(f"wrote {len(staging.written)} files to {target}")
 
 

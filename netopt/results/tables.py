@@ -671,8 +671,14 @@ def unserved_table(prep: Prepared, m: pyo.ConcreteModel,
                 reasons[(p, k)] = (f"{sites.nunique()} site(s) in reach, none with an "
                                    f"ordering option at its volume: {first}: "
                                    f"{too_few[(first, k)]}")
-    d["reason"] = [reasons.get((p, k), "not served at the optimum: serving costs more than "
-                               "the unserved penalty, or capacity is exhausted")
+    # prepare records every point-product without a site in reach; one that has none left
+    # here lost its sites to a held network (evaluate, resilience keep only its offers)
+    paired = set(zip(prep.pairs["point_id"], prep.pairs["product_id"], strict=True))
+    held = ("no site of the held network offers it within reach: a held network only drops "
+            "offers, never adds one (`netopt explain SITE --product K` prices adding one)")
+    d["reason"] = [reasons.get((p, k), held if (p, k) not in paired else
+                               "not served at the optimum: serving costs more than the "
+                               "unserved penalty, or capacity is exhausted")
                    for p, k in zip(d["point_id"], d["product_id"], strict=True)]
     merged = d.merge(prep.zone_point, on="point_id")
     pop = merged["point_id"].map(prep.points["population"]).replace(0, np.nan)
