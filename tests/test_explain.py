@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_model import TINY, edit, tiny
 from typer.testing import CliRunner
@@ -120,6 +121,44 @@ def test_forced_open_costs_exactly_its_fixed_costs(solved, redesign):
     assert terms["partner_fixed"] == pytest.approx(20_000)
     assert terms.drop("total").sum() == pytest.approx(terms["total"], abs=1)
     assert ex.moves.empty
+    assert ex.limits[0] == "forced open: it must offer at least one product; it offers p1"
+
+
+def test_offers_the_held_network_drops_are_named():
+    """us-small's 30-s solve kept three cart_onc offers of 2 patients each that the held
+    network, re-optimised to optimality, drops: explain's figures for S053 (0 patients)
+    then contradicted sites.csv (2) without a word. The changes are listed."""
+    from types import SimpleNamespace
+
+    from netopt.analysis.explain import _held_changes
+
+    def result(offers: dict[str, str], patients: dict[tuple[str, str], float]):
+        sites = pd.DataFrame({"site_id": list(offers), "active": True,
+                              "products_offered": list(offers.values())})
+        rows = [{"site_id": s, "product_id": k, "patients_per_year": n}
+                for (s, k), n in patients.items()]
+        return SimpleNamespace(sites=sites, assignments=pd.DataFrame(rows))
+
+    solved = result({"S045": "aav_gt;cart_onc", "S053": "cart_onc", "S138": ""},
+                    {("S045", "aav_gt"): 4.1, ("S045", "cart_onc"): 2.0, ("S053", "cart_onc"): 2.0})
+    held = result({"S045": "aav_gt", "S053": "", "S138": "cart_onc"},
+                  {("S045", "aav_gt"): 4.1, ("S138", "cart_onc"): 4.0})
+    assert _held_changes(solved, held) == {
+        "drops": ["S045 cart_onc (2.0 patients/yr as solved)",
+                  "S053 cart_onc (2.0 patients/yr as solved)"],
+        "adds": ["S138 cart_onc"]}
+    assert _held_changes(solved, solved) == {}
+
+
+def test_forced_open_takes_its_minimum_volume(solved):
+    """With a minimum of 12 patients a year, S2 forced open must take 12 of S1's 30: the
+    first limit says the flip asked for it, since its cost is no longer S2's fixed cost."""
+    case = edit(tiny(), "sites", "S2", min_patients_per_year=12)
+    ex = explain_site(case, solve_case(case, gap=0.0), "S2")
+    assert ex.limits[0] == ("forced open: it must offer at least one product, at its "
+                            "min_patients_per_year of 12 or more; it offers p1")
+    assert ex.moves["patients_per_year"].sum() == pytest.approx(12.0)
+    assert set(ex.moves["to_site"]) == {"S2"}
 
 
 @pytest.mark.parametrize("redesign", [False, True], ids=["held", "redesign"])

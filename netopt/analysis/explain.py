@@ -71,6 +71,9 @@ class Explanation:
     method: str = "held"
     #: held: the sites re-chosen with the flipped one (`_neighbours`)
     neighbours: list[str] = field(default_factory=list)
+    #: held: offers the held network, re-optimised, drops or adds against the solved one
+    #: ("S045 cart_onc (2.0 patients/yr)"): its figures are the held network's
+    held_changes: dict[str, list[str]] = field(default_factory=dict)
 
     def moves_around(self) -> pd.DataFrame:
         """The moves from or to the site or one of its neighbours. The others are knock-on
@@ -201,6 +204,17 @@ def _patients_at(result: Results, site: str) -> pd.Series:
     a = result.assignments
     return a[a["site_id"] == site].groupby("product_id")["patients_per_year"].sum() \
         if len(a) else pd.Series(dtype=float)
+
+
+def _forced_offer(prep: Prepared, site: str, open_result: Results) -> str:
+    """What forcing a site open asks of it: to offer some product (an open site treating
+    nobody answers nothing), at least at its minimum volume."""
+    sites = open_result.sites.set_index("site_id")
+    offers = _split(sites.at[site, "products_offered"]) if site in sites.index else []
+    need = float(prep.sites.at[site, "min_patients_per_year"])
+    return ("forced open: it must offer at least one product"
+            + (f", at its min_patients_per_year of {need:g} or more" if need > 0 else "")
+            + f"; it offers {', '.join(offers) or 'none'}")
 
 
 def _site_limits(prep: Prepared, site: str, product: str | None, open_result: Results | None
@@ -343,8 +357,11 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
         return Explanation(site, product, action, base.cost, status=status,
                            solved_cost_usd=base_cost, method=method,
                            limits=[f"no solution with {what} ({status}): {why}"])
+    changes = _held_changes(result, base.result) if method == "held" else {}
     open_result = base.result if is_open else flipped.result
     limits = _site_limits(prep, site, product, open_result)
+    if not is_open and product is None:  # the flip itself shapes the answer: say how
+        limits.insert(0, _forced_offer(prep, site, open_result))
     limits += _network_limits(prep, open_result, site)
     if static:
         limits.append(f"not eligible: {static}")
@@ -355,7 +372,30 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
         status="optimal" if all(i.status == "optimal" for i in infos) else "feasible",
         gap=max(gaps) if gaps else None, costs=_costs(base.result.costs, flipped.result.costs),
         moves=moved_patients(base.result.assignments, flipped.result.assignments),
-        limits=limits, solved_cost_usd=base_cost, method=method, neighbours=around)
+        limits=limits, solved_cost_usd=base_cost, method=method, neighbours=around,
+        held_changes=changes)
+
+
+def _offers(result: Results) -> set[tuple[str, str]]:
+    sites = result.sites
+    return {(s, k) for s, on, offered in zip(sites["site_id"], sites["active"],
+                                             sites["products_offered"], strict=True)
+            if _truthy(on) for k in _split(offered)}
+
+
+def _held_changes(result: Results, held: Results) -> dict[str, list[str]]:
+    """Offers the held network, re-optimised to optimality, drops or adds against the solved
+    network (a solve stopped at its gap may keep an offer of two patients that costs more
+    than it saves): said, since the site's figures are then the held network's."""
+    patients = result.assignments.groupby(["site_id", "product_id"])["patients_per_year"].sum()
+    was, now = _offers(result), _offers(held)
+    out = {}
+    if was - now:
+        out["drops"] = [f"{s} {k} ({float(patients.get((s, k), 0.0)):,.1f} patients/yr as "
+                        "solved)" for s, k in sorted(was - now)]
+    if now - was:
+        out["adds"] = [f"{s} {k}" for s, k in sorted(now - was)]
+    return out
 
 
 def _total(result: Results) -> float:

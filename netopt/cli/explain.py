@@ -62,6 +62,10 @@ def explain(
                           f"flows re-optimised -> ${ex.forced_cost_usd:,.0f}/yr {ex.action} "
                           f"({ex.difference_usd:+,.0f}; both re-solves {ex.status}{gap})",
                           highlight=False)
+    for kind, offers in ex.held_changes.items():
+        console.print(f"the held network, re-optimised, {kind} {len(offers)} offer(s) of the "
+                      f"solved one: {', '.join(offers)}; the figures below are the held "
+                      "network's", highlight=False, soft_wrap=True)
     if len(ex.costs):
         table = RichTable(title="Cost difference by term (USD/yr)")
         for col in ("term", base, ex.action, "difference"):
