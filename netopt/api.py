@@ -378,8 +378,9 @@ class Comparison(_Comparison):
     runs: list[ScenarioRun] = field(default_factory=list)
 
     def write(self, out: PathLike, report: bool = True) -> list[Path]:
-        """Write what `netopt compare --out` writes: compare.csv, site_changes.csv and
-        (unless report=False) compare.html and compare.xlsx."""
+        """Write what `netopt compare --out` writes: compare.csv, site_changes.csv,
+        term_changes.csv, facility_changes.csv and (unless report=False) compare.html and
+        compare.xlsx."""
         from .results.folder import results_folder
 
         with results_folder(Path(out), self.run("Comparison.write")) as staging:

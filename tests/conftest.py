@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,42 @@ def free_cores(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(machine, "_answers", {})
     if request.node.get_closest_marker("cores_measured") is None:
         monkeypatch.setattr(machine, "recently_shared", lambda threads: (None, False))
+
+
+@pytest.fixture(scope="session")
+def small_solution():  # noqa: ANN202 - Results
+    """us-small solved with its own settings, once per test process: eight test files
+    solved the same case each (about 20 s each). Shared: a module fixture deep-copies it
+    before changing anything; a test takes its own copy through `small_solved`."""
+    from netopt.data.case import load_case
+    from netopt.results.pipeline import solve_case
+
+    with pytest.MonkeyPatch.context() as patch:  # as `free_cores` gives every test
+        patch.setattr(machine, "_answers", {})
+        patch.setattr(machine, "recently_shared", lambda threads: (None, False))
+        return solve_case(load_case(SMALL))
+
+
+@pytest.fixture(scope="session")
+def small_optimum_solution():  # noqa: ANN202 - Results
+    """us-small proven optimal (gap 1e-6), once per test process, shared as `small_solution`
+    is (copy before changing)."""
+    from netopt.data.case import load_case
+    from netopt.results.pipeline import solve_case
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(machine, "_answers", {})
+        patch.setattr(machine, "recently_shared", lambda threads: (None, False))
+        result = solve_case(load_case(SMALL), gap=1e-6, time_limit=300)
+    assert result.summary["status"] == "optimal"
+    return result
+
+
+@pytest.fixture
+def small_solved(small_solution):  # noqa: ANN001, ANN201 - Results
+    """A copy of us-small's solve (`netopt solve models/us-small.yaml`) of its own, which the
+    test may change."""
+    return copy.deepcopy(small_solution)
 
 
 @pytest.fixture(scope="module")

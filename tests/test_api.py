@@ -288,7 +288,8 @@ def test_compare_cases_matches_direct_solves(tmp_path: Path, tiny: netopt.Case,
 
     paths = comparison.write(tmp_path)
     assert sorted(p.name for p in paths) == ["compare.csv", "compare.html", "compare.xlsx",
-                                             "facility_changes.csv", "site_changes.csv"]
+                                             "facility_changes.csv", "site_changes.csv",
+                                             "term_changes.csv"]
     assert pd.read_csv(tmp_path / "compare.csv")["scenario"].tolist() == ["base", "near"]
 
 

@@ -278,7 +278,7 @@ def test_moved_patients_when_one_side_treats_nobody():
     assert back[["from_site", "to_site"]].values.tolist() == [["unserved", "A"]]
 
 
-def test_held_network_on_us_small():
+def test_held_network_on_us_small(small_solved):  # noqa: ANN001 - us-small solved
     """us-small, a closed candidate forced open with the network held: both sides solved to
     optimality; the held side, re-optimised around the site, never costs more than the solved
     network (which it contains); the site's neighbours are the nearest that share patients."""
@@ -286,7 +286,7 @@ def test_held_network_on_us_small():
     from netopt.data.case import load_case
 
     case = load_case(Path(__file__).parents[1] / "models" / "us-small.yaml")
-    result = solve_case(case)
+    result = small_solved
     sites = result.sites
     closed = sites.loc[~sites["active"].astype(bool), "site_id"]  # S111, S118, ...
     ex = explain_site(case, result, closed.iloc[0])

@@ -292,7 +292,7 @@ def test_compare_prints_stocking_sites_and_writeoffs(tmp_path: Path) -> None:
     res = runner.invoke(app, ["compare", str(strict), str(generous), "--out", str(out),
                               "--workers", "1"])
     assert res.exit_code == 0, res.output
-    assert "stocking" in res.output and "write-offs" in res.output
+    assert "owning stock" in res.output and "write-offs" in res.output
     rows = pd.read_csv(out / "compare.csv")
     assert {"sites_stocking", "manufacturer_writeoff_usd"} <= set(rows.columns)
     assert rows.set_index("scenario").at["generous", "sites_stocking"] > \
@@ -424,8 +424,8 @@ def test_stock_of_an_autologous_product_is_refused(tmp_path: Path) -> None:
     assert "cannot be stocked" in res.output
 
 
-def test_us_small_has_finance_rows_for_every_active_site_and_product() -> None:
-    result = solve_case(load_case(US_SMALL))
+def test_us_small_has_finance_rows_for_every_active_site_and_product(small_solved) -> None:  # noqa: ANN001
+    result = small_solved
     served = result.assignments.groupby(["site_id", "product_id"])["patients_per_year"].sum()
     served = served[served > 1e-6]
     rows = result.finance

@@ -3,6 +3,7 @@ closes and holds, hand-checked, and the start path on us-small against its prove
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -12,7 +13,6 @@ import pytest
 from netopt.data.case import load_case
 from netopt.model.build import build_model
 from netopt.model.prepare import prepare
-from netopt.results.pipeline import solve_case
 from netopt.solver import highs
 from netopt.solver.kernel import restrict_to_closing, restrict_to_kernel
 from netopt.solver.network_start import hold, release
@@ -168,10 +168,8 @@ def test_a_restriction_stopped_midway_gives_every_bound_back(restrict: str) -> N
 
 
 @pytest.fixture(scope="module")
-def small_solved():  # noqa: ANN201 - Results
-    result = solve_case(load_case(SMALL), gap=1e-6, time_limit=300)
-    assert result.summary["status"] == "optimal"
-    return result
+def small_solved(small_optimum_solution):  # noqa: ANN001, ANN201 - Results (conftest.py)
+    return copy.deepcopy(small_optimum_solution)
 
 
 @pytest.fixture(scope="module")

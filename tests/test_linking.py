@@ -73,7 +73,7 @@ def test_cut_loop_reaches_the_fully_linked_lp_with_fewer_rows(
         assert x <= d * w + 1e-6 * d + 1e-9
 
 
-def test_network_rounded_up_from_the_lp_is_a_feasible_start() -> None:
+def test_network_rounded_up_from_the_lp_is_a_feasible_start(small_optimum_solution) -> None:  # noqa: ANN001
     _, m, solver = _lp_value(SMALL, "lazy")
     case = m.prep.case
     network = rounded_network(m, highs.LP_OPEN_THRESHOLD)
@@ -85,7 +85,7 @@ def test_network_rounded_up_from_the_lp_is_a_feasible_start() -> None:
     finally:
         release(held)
     assert highs._has_solution(res)
-    best = solve_case(load_case(SMALL), gap=1e-6, time_limit=300).summary["objective"]
+    best = small_optimum_solution.summary["objective"]
     start = float(res.incumbent_objective) * 1000  # model money is k$
     assert start >= best - 1e-6 * best
     # it serves patients: within a few per cent of the optimum, not an empty network

@@ -9,6 +9,7 @@ one plant L1.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -256,9 +257,9 @@ def test_raising_capacity_never_raises_cost():
 
 
 @pytest.fixture(scope="module")
-def small_result():
+def small_result(small_solution):  # noqa: ANN001 - the shared solve (conftest.py)
     case = load_case(Path(__file__).parents[1] / "models" / "us-small.yaml")
-    return case, solve_case(case)
+    return case, copy.deepcopy(small_solution)
 
 
 def test_small_results_respect_limits(small_result):

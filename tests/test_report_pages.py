@@ -8,6 +8,7 @@ NetLog: a page that requests anything beyond its own file fails.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shutil
@@ -21,11 +22,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from netopt.data.case import load_case
 from netopt.report import write_reports
 from netopt.report.basemap import REGIONS, region_of, simplify, state_outlines
 from netopt.report.common import fmt_num, fmt_usd, network_cost_lines, truthy, yearly_cost
-from netopt.results.pipeline import solve_case
 from netopt.results.tables import Results, cost_split, ordering_breakdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +36,11 @@ SIZES = ("1280,720", "1920,1080")
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """us-small solved, saved and reported as `netopt solve` does."""
+def folder(tmp_path_factory: pytest.TempPathFactory, small_solution) -> Path:  # noqa: ANN001
+    """us-small solved (its own settings: threads 1, seed 0), saved and reported as `netopt
+    solve` does."""
     out = tmp_path_factory.mktemp("small")
-    result = solve_case(load_case(SMALL), threads=1, seed=0)
+    result = copy.deepcopy(small_solution)
     result.write(out)
     write_reports(result, out)
     return out

@@ -314,7 +314,7 @@ def test_report_compare_and_sweep_record_their_runs(tmp_path: Path) -> None:
     (run,) = manifest(batch)["runs"]
     assert run["command"] == "sweep"
     assert sorted(f["path"] for f in run["files"]) == [
-        "compare.csv", "facility_changes.csv", "site_changes.csv"]
+        "compare.csv", "facility_changes.csv", "site_changes.csv", "term_changes.csv"]
     assert_matches_manifest(batch)  # the comparison's page and workbook are gone
     assert len(pd.read_csv(batch / "compare.csv")) == 2
 

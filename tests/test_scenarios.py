@@ -6,6 +6,7 @@ vs. baseline, the frontier) use gap 0 so the comparison is exact, not within the
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -666,3 +667,42 @@ def test_a_batch_without_any_network_exits_as_a_solve_would(tmp_path: Path) -> N
         "sweep", str(TINY), "--set", "service.within_km=5", "--set",
         "service.min_share=0,0.99", "--workers", "1", "--out", str(out), "--no-report"])
     assert result.exit_code == 0, result.output
+
+
+def test_offers_that_move_between_open_sites_are_changes() -> None:
+    """A price rise moved AAV from S052 to S045, both open in both networks: compare said
+    "same sites as the baseline". An offer an open site adds or drops is now a change."""
+    from netopt.analysis.scenarios import OFFER_ADDED, OFFER_DROPPED, site_changes
+
+    def sites(offers: dict[str, str | None]) -> pd.DataFrame:
+        return pd.DataFrame([{"site_id": s, "name": f"site {s}", "state": "TN",
+                              "latitude": 36.0, "longitude": -86.0, "active": o is not None,
+                              "products_offered": o or ""} for s, o in offers.items()])
+
+    base = sites({"S045": "cart_onc", "S052": "aav_gt;cart_onc", "S160": None})
+    other = sites({"S045": "aav_gt;cart_onc", "S052": "cart_onc", "S160": "cart_onc"})
+    changes = site_changes({"base": base, "other": other}, ["base", "other"])
+    assert changes[["site_id", "change", "product_id"]].values.tolist() == [
+        ["S160", "opened", ""], ["S045", OFFER_ADDED, "aav_gt"],
+        ["S052", OFFER_DROPPED, "aav_gt"]]
+
+
+def test_term_changes_say_where_the_objective_moves() -> None:
+    """Each scenario's cost terms against the baseline's, largest change first and the
+    total last; a scenario on another objective basis or without a network has none."""
+    from netopt.analysis.scenarios import term_changes
+
+    rows = pd.DataFrame({
+        "scenario": ["base", "outage", "margin", "failed"],
+        "status": ["optimal", "optimal", "optimal", "infeasible"],
+        "objective_usd": [100.0, 135.0, -50.0, math.nan],
+        "objective_basis": ["annual cost", "annual cost", "annual cost less revenue", ""],
+        "cost_transport": [60.0, 100.0, 60.0, math.nan],
+        "cost_hub_fixed": [40.0, 35.0, 40.0, math.nan],
+        "cost_site_fixed": [0.0, 0.4, 0.0, math.nan],
+        "cost_total": [100.0, 135.4, -50.0, math.nan]})
+    tc = term_changes(rows)
+    assert tc[["scenario", "term", "difference_usd"]].values.tolist() == [
+        ["outage", "transport", 40.0], ["outage", "hub_fixed", -5.0],
+        ["outage", "total", 35.4]]
+    assert tc["baseline_usd"].tolist() == [60.0, 40.0, 100.0]

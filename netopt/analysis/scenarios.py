@@ -648,14 +648,16 @@ class Comparison:
     facility_changes: pd.DataFrame | None = None
 
     def write_tables(self, out: Path) -> list[Path]:
-        """compare.csv, site_changes.csv, facility_changes.csv (and frontier.csv) - the
-        report-free output, as one run that replaces what netopt wrote in `out` before (see
-        results/folder.py)."""
+        """compare.csv, site_changes.csv, term_changes.csv, facility_changes.csv (and
+        frontier.csv) - the report-free output, as one run that replaces what netopt wrote
+        in `out` before (see results/folder.py)."""
         with results_folder(Path(out), self.run("Comparison.write_tables")) as staging:
             folder = staging.dir
-            paths = [folder / "compare.csv", folder / "site_changes.csv"]
+            paths = [folder / "compare.csv", folder / "site_changes.csv",
+                     folder / "term_changes.csv"]
             self.rows.to_csv(paths[0], index=False, lineterminator="\n")
             self.site_changes.to_csv(paths[1], index=False, lineterminator="\n")
+            term_changes(self.rows).to_csv(paths[2], index=False, lineterminator="\n")
             if self.facility_changes is not None:
                 paths.append(folder / "facility_changes.csv")
                 self.facility_changes.to_csv(paths[-1], index=False, lineterminator="\n")
@@ -671,7 +673,9 @@ class Comparison:
 
 
 SITE_CHANGE_COLUMNS = ["scenario", "site_id", "name", "state", "latitude", "longitude",
-                       "change"]
+                       "change", "product_id"]
+#: `change` of a site open in both networks that offers a product in one only
+OFFER_ADDED, OFFER_DROPPED = "offer added", "offer dropped"
 
 
 def unique_names(runs: list[ScenarioRun]) -> list[str]:
@@ -822,10 +826,21 @@ def baseline_deltas(rows: pd.DataFrame) -> pd.DataFrame:
                                                         dtype=object)})
 
 
+def _offered(frame: pd.DataFrame) -> dict[str, set[str]]:
+    """site -> the products an active site offers (`products_offered`, ';'-joined)."""
+    if "products_offered" not in frame.columns:
+        return {}
+    return {str(s): {k for k in str(o if isinstance(o, str) else "").split(";") if k}
+            for s, o, on in zip(frame["site_id"], frame["products_offered"], frame["active"],
+                                strict=True) if bool(on)}
+
+
 def site_changes(sites: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFrame:
     """Sites whose active flag differs from the first scenario that has a result: opened or
     closed, or NOT_IN_BASELINE / NOT_IN_SCENARIO when one scenario's data lacks the site (a
-    site it does not have is no decision of its run)."""
+    site it does not have is no decision of its run); and, for a site open in both, each
+    product it offers in one only (OFFER_ADDED / OFFER_DROPPED, with its `product_id`): a
+    product moving between two open sites is a change of the network as much as a site."""
     present = [n for n in names if n in sites]
     if not present:
         return pd.DataFrame(columns=SITE_CHANGE_COLUMNS)
@@ -837,12 +852,49 @@ def site_changes(sites: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFra
         was = base["active"].reindex(ids, fill_value=False).astype(bool)
         now = other["active"].reindex(ids, fill_value=False).astype(bool)
         info = other.reindex(ids).combine_first(base.reindex(ids))
-        for sid in [i for i in ids if was[i] != now[i]]:
-            out.append({"scenario": name, "site_id": sid, "name": info.at[sid, "name"],
-                        "state": info.at[sid, "state"], "latitude": info.at[sid, "latitude"],
-                        "longitude": info.at[sid, "longitude"],
-                        "change": _change(now[sid], sid in base.index, sid in other.index)})
+        changed = [(sid, _change(now[sid], sid in base.index, sid in other.index), "")
+                   for sid in ids if was[sid] != now[sid]]
+        before, after = _offered(base.reset_index()), _offered(other.reset_index())
+        for sid in ids:
+            if was[sid] and now[sid] and sid in before and sid in after:
+                changed += [(sid, OFFER_ADDED, k) for k in sorted(after[sid] - before[sid])]
+                changed += [(sid, OFFER_DROPPED, k) for k in sorted(before[sid] - after[sid])]
+        out += [{"scenario": name, "site_id": sid, "name": info.at[sid, "name"],
+                 "state": info.at[sid, "state"], "latitude": info.at[sid, "latitude"],
+                 "longitude": info.at[sid, "longitude"], "change": change, "product_id": k}
+                for sid, change, k in changed]
     return pd.DataFrame(out, columns=SITE_CHANGE_COLUMNS)
+
+
+TERM_CHANGE_COLUMNS = ["scenario", "term", "baseline_usd", "scenario_usd", "difference_usd"]
+
+
+def term_changes(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each scenario's cost by term against the baseline's (compare.csv's `cost_<term>`),
+    the terms that differ by a dollar or more, largest change first: where a difference in
+    the objective comes from. Scenarios without a network or on another objective basis
+    (`not_compared`) have none."""
+    b = baseline_index(rows)
+    if b is None:
+        return pd.DataFrame(columns=TERM_CHANGE_COLUMNS)
+    apart = not_compared(rows)
+    terms = [c for c in rows.columns if c.startswith("cost_")]
+    out = []
+    for i in range(len(rows)):
+        if i == b or i in apart or pd.isna(rows["objective_usd"].iloc[i]):
+            continue
+        found = []
+        for col in terms:
+            was, now = float(rows[col].iloc[b]), float(rows[col].iloc[i])
+            if math.isnan(was) or math.isnan(now) or abs(now - was) < 1.0:
+                continue
+            found.append({"scenario": rows["scenario"].iloc[i], "term": col[len("cost_"):],
+                          "baseline_usd": was, "scenario_usd": now,
+                          "difference_usd": round(now - was, 2)})
+        total = [r for r in found if r["term"] == "total"]
+        out += sorted((r for r in found if r["term"] != "total"),
+                      key=lambda r: -abs(r["difference_usd"])) + total
+    return pd.DataFrame(out, columns=TERM_CHANGE_COLUMNS)
 
 
 #: `change` of a site, hub or partner active in one network and absent from the other

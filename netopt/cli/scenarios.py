@@ -172,6 +172,7 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
             write_comparison(comparison, staging.dir)
     paths = staging.written
     _print_rows(comparison)
+    _print_term_changes(comparison.rows)
     failed = comparison.rows[~comparison.rows["status"].isin(["optimal", "feasible"])]
     for row in failed.itertuples(index=False):
         err.print(f"[red]{escape(row.scenario)}[/]: {row.status}: {escape(row.reason)}",
@@ -221,7 +222,8 @@ HEADERS = {"objective_usd": "cost $/yr", "vs_baseline_usd": "vs baseline $",
            "patients_served": "served", "patients_unserved": "unserved",
            "pct_within_travel_target": "% within target", "sites_active": "sites",
            "hubs_active": "hubs", "partners_active": "partners",
-           "sites_stocking": "sites stocking", "manufacturer_writeoff_usd": "write-offs $/yr"}
+           "sites_stocking": "sites owning stock",
+           "manufacturer_writeoff_usd": "credits + write-offs $/yr"}
 
 
 def _objective_header(rows: Any) -> str:
@@ -252,6 +254,22 @@ def _print_baseline(rows: Any) -> None:
     for i, why in not_compared(rows).items():
         err.print(f"[yellow]{escape(names[i])}[/]: not compared with the baseline "
                   f"'{escape(names[b])}': {escape(why)}", soft_wrap=True, highlight=False)
+
+
+def _print_term_changes(rows: Any) -> None:
+    """Where each scenario's objective moves: its three largest changes by cost term (all
+    of them in term_changes.csv)."""
+    from ..analysis.scenarios import term_changes
+
+    console, _ = _consoles()
+    changes = term_changes(rows)
+    for name, found in changes.groupby("scenario", sort=False):
+        parts = found[found["term"] != "total"]
+        shown = ", ".join(f"{t} {d:+,.0f}" for t, d in zip(
+            parts["term"].head(3), parts["difference_usd"].head(3), strict=True))
+        more = f" and {len(parts) - 3} more" if len(parts) > 3 else ""
+        console.print(f"{escape(str(name))} vs the baseline: {escape(shown)}{more}",
+                      highlight=False, soft_wrap=True)
 
 
 def _print_rows(comparison: Any) -> None:

@@ -22,7 +22,14 @@ from typing import Any, Protocol
 import pandas as pd
 from openpyxl import Workbook
 
-from ..analysis.scenarios import NOT_IN_BASELINE, NOT_IN_SCENARIO, baseline_index
+from ..analysis.scenarios import (
+    NOT_IN_BASELINE,
+    NOT_IN_SCENARIO,
+    OFFER_ADDED,
+    OFFER_DROPPED,
+    baseline_index,
+    term_changes,
+)
 from ..results.folder import Run, results_folder
 from .basemap import state_outlines
 from .common import (
@@ -239,7 +246,7 @@ def comparison_table(rows: pd.DataFrame) -> str:
              "\u0394 vs baseline", "\u0394 %",
              "Network cost (cash, USD/yr)", "Unserved penalty (USD/yr)",
              "Served (pts/yr)", "Unserved (pts/yr)", "Within travel target", "Sites",
-             "Hubs", "Partners", "Sites stocking", "Write-offs (USD/yr)", "Gap")
+             "Hubs", "Partners", "Sites owning stock", "Credits + write-offs (USD/yr)", "Gap")
     body = []
     for i, ((_, r), (d, share, within)) in enumerate(zip(rows.iterrows(), _deltas(rows),
                                                           strict=True)):
@@ -632,7 +639,8 @@ def _facility_rows(comparison: ComparisonLike, name: str) -> pd.DataFrame:
 
 
 def _caption(name: str, row: pd.Series, active: int, baseline: bool, n_open: int,
-             n_close: int, n_other: int, facilities: pd.DataFrame) -> str:
+             n_close: int, n_other: int, facilities: pd.DataFrame,
+             offers: tuple[int, int] = (0, 0)) -> str:
     """'Scenario — 17 sites · 3 hubs · 0 partners' and, below, what changed in words."""
     counts = [f"{active} active sites"]
     for col, word in (("hubs_active", "hubs"), ("partners_active", "partners")):
@@ -651,6 +659,10 @@ def _caption(name: str, row: pd.Series, active: int, baseline: bool, n_open: int
                         f"{n_other} in one dataset only" if n_other else "") if p))
     else:
         changes.append("same sites as the baseline")
+    if any(offers):  # a product moving between open sites changes the network too
+        changes.append("offers at open sites: " + ", ".join(
+            p for p in (f"{offers[0]} added" if offers[0] else "",
+                        f"{offers[1]} dropped" if offers[1] else "") if p))
     for kind in ("hub", "partner"):
         f = facilities[facilities["kind"].map(text) == kind]
         for change in ("opened", "closed", NOT_IN_BASELINE, NOT_IN_SCENARIO):
@@ -676,9 +688,10 @@ def small_multiples(comparison: ComparisonLike) -> str:
     for i, (name, (_, r)) in enumerate(zip(names, rows.iterrows(), strict=True)):
         sites = tables.get(name)
         ch = changes[scen_col == name] if scen_col is not None else pd.DataFrame()
-        n_open = int((ch.get("change", pd.Series(dtype=str)).map(text) == "opened").sum())
-        n_close = int((ch.get("change", pd.Series(dtype=str)).map(text) == "closed").sum())
-        n_other = len(ch) - n_open - n_close
+        kinds = ch.get("change", pd.Series(dtype=str)).map(text)
+        n_open, n_close = int((kinds == "opened").sum()), int((kinds == "closed").sum())
+        offers = (int((kinds == OFFER_ADDED).sum()), int((kinds == OFFER_DROPPED).sum()))
+        n_other = len(ch) - n_open - n_close - sum(offers)
         if sites is None or bounds is None or sites.empty:
             why = "why: see the table above" if text(r.get("reason")) else "no site table"
             body = (f'<svg viewBox="0 0 420 80" xmlns="http://www.w3.org/2000/svg">'
@@ -690,7 +703,7 @@ def small_multiples(comparison: ComparisonLike) -> str:
         else:
             body = scenario_map_svg(sites, ch, bounds)
             cap = _caption(name, r, len(_active_ids(sites)), i == base, n_open,
-                           n_close, n_other, _facility_rows(comparison, name))
+                           n_close, n_other, _facility_rows(comparison, name), offers)
         figs.append(f"<figure><figcaption>{cap}</figcaption>{body}</figure>")
     return f'<div class="multiples">{"".join(figs)}</div>' + _map_legend()
 
@@ -699,17 +712,23 @@ def small_multiples(comparison: ComparisonLike) -> str:
 
 def _change_colour(change: str) -> str:
     """Green opened, red closed; grey for a facility one scenario's data does not have."""
-    return {"opened": OPENED_COLOUR, "closed": CLOSED_COLOUR}.get(change, MUTED_COLOUR)
+    return {"opened": OPENED_COLOUR, "closed": CLOSED_COLOUR, OFFER_ADDED: OPENED_COLOUR,
+            OFFER_DROPPED: CLOSED_COLOUR}.get(change, MUTED_COLOUR)
 
 
 def site_changes_table(comparison: ComparisonLike) -> str:
-    """Sites opened or closed per scenario, relative to the baseline."""
+    """Sites opened or closed per scenario, relative to the baseline, and the products an
+    open site offers in one network only."""
     ch = comparison.site_changes
     if ch is None or ch.empty:
-        return "<p>No site opens or closes relative to the baseline.</p>"
+        return "<p>No site opens or closes, and no open site changes its offers, relative to " \
+            "the baseline.</p>"
     order = {text(s): i for i, s in enumerate(comparison.rows.get("scenario", []))}
+    rank = {"opened": 0, "closed": 1, OFFER_ADDED: 2, OFFER_DROPPED: 3}
     ch = ch.assign(_o=ch["scenario"].map(lambda s: order.get(text(s), len(order))),
-                   _c=ch["change"].map(lambda c: {"opened": 0, "closed": 1}.get(text(c), 2)))
+                   _c=ch["change"].map(lambda c: rank.get(text(c), 4)))
+    if "product_id" not in ch.columns:
+        ch = ch.assign(product_id="")
     ch = ch.sort_values(["_o", "_c", *(c for c in ("state", "name") if c in ch.columns)],
                         kind="stable")
     body = []
@@ -719,9 +738,30 @@ def site_changes_table(comparison: ComparisonLike) -> str:
         body.append(f"<tr><td>{_esc(r.get('scenario'))}</td>"
                     f"<td style='color:{colour};font-weight:600'>{_esc(c)}</td>"
                     f"<td>{_esc(r.get('name'))}</td><td>{_esc(r.get('site_id'))}</td>"
-                    f"<td>{_esc(r.get('state'))}</td></tr>")
+                    f"<td>{_esc(r.get('state'))}</td><td>{_esc(r.get('product_id'))}</td></tr>")
     return ("<table><thead><tr><th>Scenario</th><th>Change</th><th>Site</th><th>Site id</th>"
-            f"<th>State</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+            f"<th>State</th><th>Product</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def term_changes_table(rows: pd.DataFrame) -> str:
+    """Per scenario, the cost terms that differ from the baseline's, largest first: where a
+    change of the objective comes from (a $35k move on $14.4M is invisible in the bars)."""
+    tc = term_changes(rows) if "scenario" in rows.columns else pd.DataFrame()
+    if tc.empty:
+        return "<p>No cost term differs from the baseline's by a dollar or more.</p>"
+    body = []
+    for r in tc.to_dict("records"):
+        d = float(r["difference_usd"])
+        total = text(r["term"]) == "total"
+        style = " style='font-weight:600'" if total else ""
+        body.append(f"<tr{style}><td>{_esc(r['scenario'])}</td>"
+                    f"<td>{_esc('total' if total else term_name('cost_' + text(r['term'])))}</td>"
+                    f"<td class='n'>{_esc(_fmt(float(r['baseline_usd']), 'usd'))}</td>"
+                    f"<td class='n'>{_esc(_fmt(float(r['scenario_usd']), 'usd'))}</td>"
+                    f"<td class='n'>{'+' if d > 0 else ''}{_esc(_fmt(d, 'usd'))}</td></tr>")
+    return ("<table><thead><tr><th>Scenario</th><th>Cost term</th><th class='n'>Baseline "
+            "(USD/yr)</th><th class='n'>Scenario (USD/yr)</th><th class='n'>Difference</th>"
+            f"</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 def facility_changes_table(comparison: ComparisonLike) -> str:
@@ -893,6 +933,8 @@ def render_comparison(comparison: ComparisonLike) -> str:
     parts += [
         "<h2>Scenarios side by side</h2>", comparison_table(rows),
         "<h2>Annual cost by term</h2><div class='chart'>", cost_compare_svg(rows), "</div>",
+        "<h2>Where the cost changes: by term, against the baseline</h2>",
+        term_changes_table(rows),
         "<h2>Sites per scenario</h2>", small_multiples(comparison),
         "<h2>Hubs and partners that change</h2>", facility_changes_table(comparison),
         "<h2>Site changes relative to the baseline</h2>", site_changes_table(comparison),
@@ -948,8 +990,8 @@ def _frame_sheet(wb: Workbook, name: str, frame: pd.DataFrame) -> None:
 
 
 def write_workbook(comparison: ComparisonLike, path: Path) -> Path:
-    """compare.xlsx: Comparison, Site changes, Hub and partner changes, Frontier (if any),
-    then each scenario's sites."""
+    """compare.xlsx: Comparison, Site changes, Hub and partner changes, Cost changes by term,
+    Frontier (if any), then each scenario's sites."""
     wb = Workbook()
     wb.remove(wb.active)
     _frame_sheet(wb, "Comparison", comparison.rows)
@@ -961,7 +1003,8 @@ def write_workbook(comparison: ComparisonLike, path: Path) -> Path:
     if facilities is None:
         facilities = pd.DataFrame(columns=["scenario", "kind", "facility_id", "name", "change"])
     _frame_sheet(wb, "Hub and partner changes", facilities)
-    fixed = ["Comparison", "Site changes", "Hub and partner changes"]
+    _frame_sheet(wb, "Cost changes by term", term_changes(comparison.rows))
+    fixed = ["Comparison", "Site changes", "Hub and partner changes", "Cost changes by term"]
     if comparison.frontier is not None:
         _frame_sheet(wb, "Frontier", comparison.frontier)
         fixed.append("Frontier")
