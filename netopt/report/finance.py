@@ -219,10 +219,18 @@ def tradeoff_svg(tradeoff: pd.DataFrame, width: float = 720.0, height: float = 3
         if now:
             cx = left + step * (i + 0.5)
             label = "today: " + ", ".join((names or {}).get(p, p) for p in now.split(";"))
+            label = label[:60]
+            # kept inside the frame: a label over the last column ends at its right edge
+            half = len(label) * 3.3  # half its width at 11 px, bold
+            x, anchor = cx, "middle"
+            if cx + half > left + w:
+                x, anchor = cx + step / 2, "end"
+            elif cx - half < 0:
+                x, anchor = cx - step / 2, "start"
             parts.append(f'<rect class="current" x="{cx - step / 2:.1f}" y="{top - 4}" '
                          f'width="{step:.1f}" height="{h + 4:.1f}" fill="#fdf0d5"/>'
-                         f'<text x="{cx:.1f}" y="{top - 10}" text-anchor="middle" '
-                         f'fill="#8a5a00" font-weight="bold">{html.escape(label[:60])}</text>')
+                         f'<text x="{x:.1f}" y="{top - 10}" text-anchor="{anchor}" '
+                         f'fill="#8a5a00" font-weight="bold">{html.escape(label)}</text>')
     parts.append(f'<line x1="{left}" y1="{top + h}" x2="{left + w}" y2="{top + h}" '
                  'stroke="#555"/>')
     for k in range(5):
@@ -314,7 +322,10 @@ def _tiles(finance: pd.DataFrame) -> str:
         (fmt_usd(t["site_loss_usd"]), "site loss per year"),
         (fmt_usd(t["holding_cost_usd"]), "holding cost per year"),
         (fmt_usd(t["inventory_value_usd"]), "average inventory value"),
-        (fmt_usd(float(_col(finance, "capital_charge_usd").sum())), "capital charge per year"),
+        # on receivables as well as stock: the network cost charges the stock's alone
+        (fmt_usd(float(_col(finance, "capital_charge_usd").sum())),
+         "capital charge per year, on receivables and stock (the network cost counts the "
+         "stock's)"),
     ] + [(fmt_usd(t[f"working_capital_{h}_usd"]), f"working capital, {h}") for h, _ in HOLDERS]
     tiles.append((fmt_usd(sum(t[f"working_capital_{h}_usd"] for h, _ in HOLDERS)),
                   "working capital, all holders"))
