@@ -523,6 +523,19 @@ CASES: list[Case] = [
             "nothing: a window of 0 days (or blank) means no returns"),
           W("tiny/policies.csv", 4, "returnable_fraction", "returnable_fraction 0.3 returns "
             "nothing: the manufacturer holds title")), exit_code=0),
+    # a per cent where a share is expected: the message says how to write it
+    Case("yaml_share_given_as_per_cent", (model("""
+        dataset: tiny
+        finance:
+          cost_of_capital: 8
+        """),), (E(MODEL, 3, "finance.cost_of_capital", "less than or equal to 1 (a share: "
+                   "write 0.08 for 8 %) (found '8')"),)),
+    Case("yaml_share_with_a_per_cent_sign", (model("""
+        dataset: tiny
+        finance:
+          cost_of_capital: 8%
+        """),), (E(MODEL, 3, "finance.cost_of_capital", "(write a share as a number: 0.08 "
+                   "for 8 %) (found '8%')"),)),
     Case("yaml_unknown_site_locked_open", (model("""
         dataset: tiny
         sites:

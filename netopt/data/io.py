@@ -266,7 +266,38 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
     if err["type"] not in ("missing",) and "input" in err:
         inp = err["input"]
         value = None if isinstance(inp, dict | list) else str(inp)
-    return Problem(file, line, column, msg, value)
+    return Problem(file, line, column, msg + _share_hint(err), value)
+
+
+def _is_share(loc: tuple) -> bool:
+    """Whether the setting at `loc` is a share (at most 1), from the settings' schema."""
+    from annotated_types import Le
+
+    model: Any = ModelConfig
+    info = None
+    for key in loc:
+        fields = getattr(model, "model_fields", None)
+        if not isinstance(key, str) or fields is None or key not in fields:
+            return False
+        info = fields[key]
+        model = info.annotation
+    return info is not None and any(isinstance(m, Le) and m.le == 1 for m in info.metadata)
+
+
+def _share_hint(err: dict) -> str:
+    """A per cent where a share is expected (`cost_of_capital: 8`, or '8%'): say how to
+    write it, as the tables' share columns do."""
+    inp, bound = err.get("input"), (err.get("ctx") or {}).get("le")
+    if isinstance(inp, str) and inp.strip().endswith("%") and _is_share(tuple(err["loc"])):
+        try:
+            x = float(inp.strip().rstrip("%"))
+        except ValueError:
+            return ""
+        return f" (write a share as a number: {x / 100:g} for {x:g} %)"
+    if err["type"] == "less_than_equal" and bound == 1 and isinstance(inp, int | float) \
+            and 1 < inp <= 100:
+        return f" (a share: write {inp / 100:g} for {inp:g} %)"
+    return ""
 
 
 # ---------------------------------------------------------------- dataset tables
