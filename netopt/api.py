@@ -372,8 +372,8 @@ def changes_of(case: object) -> dict[str, Any] | None:
 class Comparison(_Comparison):
     """Scenarios side by side: `rows` (one row per scenario: status, objective, service,
     network size and cost by term), `site_changes` (sites opened or closed against the first
-    scenario), `sites` (each scenario's sites table) and `runs` (each scenario's status,
-    reason, summary, costs, sites and hubs)."""
+    scenario, and offers an open site adds or drops), `sites` (each scenario's sites table)
+    and `runs` (each scenario's status, reason, summary, costs, sites and hubs)."""
 
     runs: list[ScenarioRun] = field(default_factory=list)
 

@@ -26,8 +26,8 @@ def free_cores(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.fixture(scope="session")
 def small_solution():  # noqa: ANN202 - Results
-    """us-small solved with its own settings, once per test process: eight test files
-    solved the same case each (about 20 s each). Shared: a module fixture deep-copies it
+    """us-small solved with its own settings, once per test process: six test files solved
+    the same case each (about 20 s each). Shared: a module fixture deep-copies it
     before changing anything; a test takes its own copy through `small_solved`."""
     from netopt.data.case import load_case
     from netopt.results.pipeline import solve_case

@@ -234,9 +234,14 @@ def test_explain_names_the_too_few_patients_reason(tmp_path: Path) -> None:
                                policies=["jit_per_patient", "stocked_at_site"],
                                extra="demand_scale: 0.5\n"))
     result = solve_case(case)
-    why = explain_site(case, result, "S1").limits
+    why = explain_site(case, result, "S1").limits  # locked open: forced closed
     assert [w for w in why if w.startswith("not eligible: cannot offer r1: no ordering option "
                                            "works at the 30.0 patients a year")], why
+    # closed, it cannot be forced open (it was "infeasible: a hard requirement...")
+    closed = explain_site(case, result, "S2")
+    assert closed.action == "cannot be chosen" and closed.forced_cost_usd is None
+    assert closed.limits == [result.sites.set_index("site_id").at["S2", "reason"]]
+    assert closed.limits[0].startswith("cannot offer r1: no ordering option works")
 
 
 def test_the_loss_limit_is_kept_where_the_site_s_volume_lies_not_at_its_segment_end(

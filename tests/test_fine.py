@@ -162,8 +162,21 @@ def test_patients_a_held_network_cannot_reach_say_so(tmp_path: Path) -> None:
     held = evaluate_network(own, network).result
     assert held.unserved["patients_unserved"].sum() == pytest.approx(30.0)
     assert set(held.unserved["reason"]) == {
-        "no site of the held network offers it within reach: a held network only drops "
-        "offers, never adds one (`netopt explain SITE --product K` prices adding one)"}
+        "no site of the evaluated network offers it within reach: evaluate holds the "
+        "network's offers (it may drop one, never add one; `netopt explain SITE --product K` "
+        "prices adding one)"}
+    # a plain solve over fewer pairs (as the facility decomposition builds) never says so
+    from netopt.model.build import build_model
+    from netopt.model.prepare import prepare, with_pairs
+    from netopt.results.tables import extract
+    from netopt.solver.highs import solve_model
+
+    prep = prepare(load_case(TINY))
+    m = build_model(with_pairs(prep, (prep.pairs["point_id"] != prep.pairs["point_id"].iloc[0])
+                               .to_numpy()))
+    plain = extract(m, solve_model(m, load_case(TINY).config.solver))
+    assert plain.unserved["patients_unserved"].sum() > 0
+    assert not plain.unserved["reason"].str.contains("evaluated network").any()
     runner = CliRunner()
     solved = tmp_path / "solved"
     assert runner.invoke(app, ["solve", str(TINY), "--out", str(solved),

@@ -168,17 +168,17 @@ def test_a_restriction_stopped_midway_gives_every_bound_back(restrict: str) -> N
 
 
 @pytest.fixture(scope="module")
-def small_solved(small_optimum_solution):  # noqa: ANN001, ANN201 - Results (conftest.py)
+def small_optimal(small_optimum_solution):  # noqa: ANN001, ANN201 - Results (conftest.py)
     return copy.deepcopy(small_optimum_solution)
 
 
 @pytest.fixture(scope="module")
-def small_optimum(small_solved) -> float:  # noqa: ANN001
-    return float(small_solved.summary["objective"])
+def small_optimum(small_optimal) -> float:  # noqa: ANN001
+    return float(small_optimal.summary["objective"])
 
 
 def test_closing_mip_drops_the_surplus_added_to_the_optimum(
-        small_solved, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+        small_optimal, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     """us-small's optimal network plus a surplus (every hub it does not use, and one more
     site) is a start whose subsets include the optimum: the closing MIP, solved to its proof,
     closes the surplus and returns the optimum's cost."""
@@ -187,7 +187,7 @@ def test_closing_mip_drops_the_surplus_added_to_the_optimum(
     settings = case.config.solver
     settings.mip_gap = 1e-6
     m = build_model(prepare(case))
-    network = {name: dict(values) for name, values in small_solved.network.items()}
+    network = {name: dict(values) for name, values in small_optimal.network.items()}
     extra_hubs = [h for h, v in network["g"].items() if not v and not m.g[h].fixed]
     extra_site = next(s for s, v in sorted(network["y"].items()) if not v and not m.y[s].fixed)
     assert extra_hubs
@@ -197,7 +197,7 @@ def test_closing_mip_drops_the_surplus_added_to_the_optimum(
     solver.start = highs.network_start(solver, m, settings, False, 60.0, network)
     assert solver.start is not None
     padded = pyo.value(m.obj)
-    optimum = float(small_solved.summary["objective"]) / 1000  # model money is k$
+    optimum = float(small_optimal.summary["objective"]) / 1000  # model money is k$
     assert padded > optimum * (1 + 1e-4)
     assert highs._closing_mip(solver, m, settings, False, solver.start, 120.0) is not None
     assert math.isclose(pyo.value(m.obj), optimum, rel_tol=1e-6)

@@ -151,6 +151,7 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     unusable = len(chosen.offered - set(m.SK))
     dropped = dropped_facilities(case, m, chosen)
     fix_network(m, chosen)
+    m.held_offers = True  # unserved.csv: a patient without a pair lost it to the held offers
     settings = held_settings(case.config.solver)
     info = solve_model(m, settings, tee=tee, time_limit=time_limit)
     if info.out_of_time:

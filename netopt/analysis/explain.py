@@ -336,7 +336,11 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
     method = "redesign" if redesign else "held"
     m = build_model(prep)
     # with the model's own: every ordering option at the site needs more patients than reach it
-    static = site_reasons(prep, getattr(m, "ord_too_few", {})).get(site, "")
+    too_few = getattr(m, "ord_too_few", {})
+    static = site_reasons(prep, too_few).get(site, "")
+    if not is_open and all((site, k) in too_few for k in usable):  # nothing it could offer
+        return Explanation(site, product, "cannot be chosen", base_cost, limits=[static],
+                           solved_cost_usd=base_cost)
     if redesign:
         _force(m, site, product, open_=not is_open)
         start = _without_site(start_network_of(result), site)

@@ -29,6 +29,7 @@ def evaluate(
     from ..data.problems import InputError
     from ..report import write_reports
     from ..results.folder import Run, results_folder
+    from ..results.tables import cost_split
     from ..solver.diagnose import NoNetworkInTime
     from .common import (
         EXIT_INVALID,
@@ -79,12 +80,18 @@ def evaluate(
     elif own is not None and here is not None:
         console.print(f"network of {escape(str(result_dir))}: ${own:,.0f}/yr in its own model, "
                       f"${here:,.0f}/yr in {escape(case.name)} ({here - own:+,.0f})")
-        # cash and the untreated patients' penalty apart, as compare and resilience split them
-        was, now = network.summary, result.summary
-        parts = [f"{words} {float(now.get(key) or 0.0) - float(was.get(key) or 0.0):+,.{n}f}"
-                 for words, key, n in (("network cost", "network_cost_usd", 0),
-                                       ("unserved penalty", "unserved_penalty_usd", 0),
-                                       ("patients unserved/yr", "patients_unserved", 1))]
+        # cash and the untreated patients' penalty apart, as compare and resilience split
+        # them; the rest (revenue under a margin objective, elastic penalties) in one part
+        was, now = cost_split(network.costs), cost_split(result.costs)
+        cash = now["network_cost_usd"] - was["network_cost_usd"]
+        lost = now["unserved_penalty_usd"] - was["unserved_penalty_usd"]
+        rest = (here - own) - cash - lost
+        parts = [f"network cost {cash:+,.0f}", f"unserved penalty {lost:+,.0f}"]
+        if abs(rest) >= 0.5:
+            parts.append(f"revenue and other penalties {rest:+,.0f}")
+        unserved = [s.get("patients_unserved") for s in (result.summary, network.summary)]
+        if None not in unserved:
+            parts.append(f"patients unserved/yr {unserved[0] - unserved[1]:+,.1f}")
         console.print("  of which " + ", ".join(parts), highlight=False)
     console.print(f"wrote {len(staging.written)} files to {target}")
 

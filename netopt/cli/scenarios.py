@@ -263,12 +263,18 @@ def _print_term_changes(rows: Any) -> None:
 
     console, _ = _consoles()
     changes = term_changes(rows)
+    noise = dict(zip(rows["scenario"], rows.get("within_solver_gap", [None] * len(rows)),
+                     strict=True))
     for name, found in changes.groupby("scenario", sort=False):
         parts = found[found["term"] != "total"]
+        if parts.empty:
+            continue
         shown = ", ".join(f"{t} {d:+,.0f}" for t, d in zip(
             parts["term"].head(3), parts["difference_usd"].head(3), strict=True))
         more = f" and {len(parts) - 3} more" if len(parts) > 3 else ""
-        console.print(f"{escape(str(name))} vs the baseline: {escape(shown)}{more}",
+        within = noise.get(name)
+        note = " (~ within the two runs' solver gaps)" if within is True else ""
+        console.print(f"{escape(str(name))} vs the baseline: {escape(shown)}{more}{note}",
                       highlight=False, soft_wrap=True)
 
 

@@ -17,6 +17,7 @@ from .excel import is_workbook, read_workbook
 from .problems import Problem
 from .schema import TABLES, near_table
 from .tables import TABLE_SUFFIXES, RawTable, display_path, read_text_table
+from .validate import SHARE_HINT
 
 MODEL_SUFFIXES = (".yaml", ".yml")
 
@@ -266,7 +267,9 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
     if err["type"] not in ("missing",) and "input" in err:
         inp = err["input"]
         value = None if isinstance(inp, dict | list) else str(inp)
-    return Problem(file, line, column, msg + _share_hint(err), value)
+    if _per_cent_for_share(err):
+        msg = SHARE_HINT  # as a table's share column answers it
+    return Problem(file, line, column, msg, value)
 
 
 def _is_share(loc: tuple) -> bool:
@@ -284,20 +287,13 @@ def _is_share(loc: tuple) -> bool:
     return info is not None and any(isinstance(m, Le) and m.le == 1 for m in info.metadata)
 
 
-def _share_hint(err: dict) -> str:
-    """A per cent where a share is expected (`cost_of_capital: 8`, or '8%'): say how to
-    write it, as the tables' share columns do."""
+def _per_cent_for_share(err: dict) -> bool:
+    """A per cent where a share is expected (`cost_of_capital: 8`, or '8%')."""
     inp, bound = err.get("input"), (err.get("ctx") or {}).get("le")
-    if isinstance(inp, str) and inp.strip().endswith("%") and _is_share(tuple(err["loc"])):
-        try:
-            x = float(inp.strip().rstrip("%"))
-        except ValueError:
-            return ""
-        return f" (write a share as a number: {x / 100:g} for {x:g} %)"
-    if err["type"] == "less_than_equal" and bound == 1 and isinstance(inp, int | float) \
-            and 1 < inp <= 100:
-        return f" (a share: write {inp / 100:g} for {inp:g} %)"
-    return ""
+    if isinstance(inp, str):
+        return inp.strip().endswith("%") and _is_share(tuple(err["loc"]))
+    return err["type"] == "less_than_equal" and bound == 1 and isinstance(inp, int | float) \
+        and 1 < inp <= 100
 
 
 # ---------------------------------------------------------------- dataset tables
@@ -386,8 +382,9 @@ def read_dataset(source: str | Path) -> tuple[dict[str, RawTable], list[Problem]
 
 
 def _not_in_tables(loaded: LoadedModel) -> list[Problem]:
-    """What a model file changes in its dataset when it loads (edits, a gazetteer's zones):
-    the stored tables lack it, so a copy of them says so instead of passing for the case."""
+    """What a model file changes in its dataset when it loads (edits, its products' scope, a
+    gazetteer's zones): the stored tables lack it, so a copy of them says so instead of
+    passing for the case."""
     shown = display_path(loaded.dataset_path)
     out: list[Problem] = []
     for i, edit in enumerate(loaded.config.edits):
@@ -398,6 +395,12 @@ def _not_in_tables(loaded: LoadedModel) -> list[Problem]:
                            f"{edit.table}) is applied when the model loads, not in the tables "
                            f"of {shown}: the tables written here are as stored, without it",
                            severity="warning"))
+    scope = loaded.config.products
+    if scope is not None:
+        file, line = loaded.where("products")
+        out.append(Problem(file, line, "products",
+                           f"the model uses {', '.join(scope)} only; the tables written here "
+                           f"hold every product of {shown}", severity="warning"))
     extract = loaded.config.zones.gazetteer_extract
     if extract is not None:
         file, line = loaded.where("zones", "gazetteer_extract")

@@ -324,8 +324,8 @@ def _tiles(finance: pd.DataFrame) -> str:
         (fmt_usd(t["inventory_value_usd"]), "average inventory value"),
         # on receivables as well as stock: the network cost charges the stock's alone
         (fmt_usd(float(_col(finance, "capital_charge_usd").sum())),
-         "capital charge per year, on receivables and stock (the network cost counts the "
-         "stock's)"),
+         "capital charge per year, on receivables and stock (the network cost counts that "
+         "of stock the manufacturer or a distributor owns)"),
     ] + [(fmt_usd(t[f"working_capital_{h}_usd"]), f"working capital, {h}") for h, _ in HOLDERS]
     tiles.append((fmt_usd(sum(t[f"working_capital_{h}_usd"] for h, _ in HOLDERS)),
                   "working capital, all holders"))
@@ -376,7 +376,10 @@ def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame | str, model: s
         "<p class='sub'>Each served site-product whose product may be stocked at the site is "
         "offered its stock terms with the returnable share swept; a site is willing when its "
         "expected loss (expiries it keeps, restocking fees, capital) stays within its limit. "
-        "Write-offs: what the manufacturer would write off if every willing site stocked. "
+        "Credits + write-offs: what the manufacturer would pay back and write off if every "
+        "willing site stocked, its return credits at the price the sites were billed (a sale "
+        "reversed, gross to net) and its own expired doses at cost of goods; the network cost "
+        "counts a returned dose at cost of goods. "
         "The shaded column is the share the products' terms give today.</p>",
         "<h2>By site and product</h2>",
         sortable_table(sites, cols, "by-site", labels=POLICY_LABELS,

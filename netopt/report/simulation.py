@@ -434,6 +434,7 @@ def append_simulation_sheet(sim: SimulationResult, workbook: Path,
         names = sim.network.products["name"]
         wide.columns = [f"{kpi_words(str(k))} ({units[k]})" for k in wide.columns]
         wide.insert(0, "Product", [str(names.get(pid, pid)) for pid in wide.index])
+        wide["product_id (products.csv)"] = list(wide.index)
         ws.cell(row=r + 1, column=1, value="Per product (mean over replications)").font = \
             Font(bold=True)
         _sheet_table(ws, r + 2, wide.reset_index(drop=True), fill, font)

@@ -671,12 +671,15 @@ def unserved_table(prep: Prepared, m: pyo.ConcreteModel,
                 reasons[(p, k)] = (f"{sites.nunique()} site(s) in reach, none with an "
                                    f"ordering option at its volume: {first}: "
                                    f"{too_few[(first, k)]}")
-    # prepare records every point-product without a site in reach; one that has none left
-    # here lost its sites to a held network (evaluate, resilience keep only its offers)
-    paired = set(zip(prep.pairs["point_id"], prep.pairs["product_id"], strict=True))
-    held = ("no site of the held network offers it within reach: a held network only drops "
-            "offers, never adds one (`netopt explain SITE --product K` prices adding one)")
-    d["reason"] = [reasons.get((p, k), held if (p, k) not in paired else
+    # prepare records every point-product without a site in reach; in a network `netopt
+    # evaluate` holds (`m.held_offers`: its model keeps the network's offers only), one with
+    # no pair left lost its sites to the held network
+    paired = set(zip(prep.pairs["point_id"], prep.pairs["product_id"], strict=True)) \
+        if getattr(m, "held_offers", False) else None
+    held = ("no site of the evaluated network offers it within reach: evaluate holds the "
+            "network's offers (it may drop one, never add one; `netopt explain SITE --product "
+            "K` prices adding one)")
+    d["reason"] = [reasons.get((p, k), held if paired is not None and (p, k) not in paired else
                                "not served at the optimum: serving costs more than the "
                                "unserved penalty, or capacity is exhausted")
                    for p, k in zip(d["point_id"], d["product_id"], strict=True)]
