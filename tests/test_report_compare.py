@@ -153,7 +153,7 @@ def test_comparison_sheet_equals_rows(comparison: Comparison, tmp_path: Path) ->
     assert ws.cell(row=2, column=heads.index("objective_usd") + 1).number_format.startswith(
         '"$"')
     # one sheet per scenario with a sites table
-    assert len(wb.sheetnames) == 3 + len(comparison.sites)
+    assert len(wb.sheetnames) == 4 + len(comparison.sites)
 
 
 def test_site_change_counts(comparison: Comparison, tmp_path: Path) -> None:
@@ -288,7 +288,7 @@ def test_hostile_names_escaped(comparison: Comparison, tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;tiny-x3" in html  # scenario names
     assert "&lt;script&gt;alert(1)&lt;/script&gt;min_share" in html  # reasons
     wb = openpyxl.load_workbook(book)
-    assert len(wb.sheetnames) == 3 + len(bad.sites)
+    assert len(wb.sheetnames) == 4 + len(bad.sites)
     assert all(len(n) <= 31 for n in wb.sheetnames)
 
 

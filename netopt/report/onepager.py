@@ -546,7 +546,7 @@ def _kpi_tiles(result: Results, finance_href: str | None = None) -> str:
         (f"{fmt_int(k.get('hubs_active', 0.0))} \u00b7 {fmt_int(k.get('partners_active', 0.0))}",
          "3PL hubs \u00b7 cold-storage partners active", False, ""),
         (f"{fmt_num(expired)} doses", f"expire per year ({fmt_usd(expired_usd)} at cost of "
-         f"goods); manufacturer return credits and write-offs {fmt_usd(writeoff)}/yr", False,
+         f"goods); credits + write-offs {fmt_usd(writeoff)}/yr", False,
          "finance"),
         (fmt_usd(wc), wc_words, False, "finance"),
     ]
