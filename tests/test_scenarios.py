@@ -706,3 +706,8 @@ def test_term_changes_say_where_the_objective_moves() -> None:
         ["outage", "transport", 40.0], ["outage", "hub_fixed", -5.0],
         ["outage", "total", 35.4]]
     assert tc["baseline_usd"].tolist() == [60.0, 40.0, 100.0]
+    from netopt.report.compare import term_changes_table
+
+    page = term_changes_table(rows.assign(within_solver_gap=[None, True, None, None]))
+    assert "<td>Transport</td>" in page and "+$40" in page and "-$5" in page
+    assert "Total (~ within the two runs&#x27; solver gaps)" in page

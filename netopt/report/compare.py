@@ -749,13 +749,19 @@ def term_changes_table(rows: pd.DataFrame) -> str:
     tc = term_changes(rows) if "scenario" in rows.columns else pd.DataFrame()
     if tc.empty:
         return "<p>No cost term differs from the baseline's by a dollar or more.</p>"
+    within = dict(zip(rows["scenario"].map(text), rows.get(
+        "within_solver_gap", pd.Series([None] * len(rows))), strict=True))
     body = []
     for r in tc.to_dict("records"):
         d = float(r["difference_usd"])
         total = text(r["term"]) == "total"
         style = " style='font-weight:600'" if total else ""
+        name = term_name("cost_" + text(r["term"]))
+        if total:  # a total the two runs' gaps cannot tell from zero is no result
+            name = "Total" + (" (~ within the two runs' solver gaps)"
+                              if within.get(text(r["scenario"])) is True else "")
         body.append(f"<tr{style}><td>{_esc(r['scenario'])}</td>"
-                    f"<td>{_esc('total' if total else term_name('cost_' + text(r['term'])))}</td>"
+                    f"<td>{_esc(name)}</td>"
                     f"<td class='n'>{_esc(_fmt(float(r['baseline_usd']), 'usd'))}</td>"
                     f"<td class='n'>{_esc(_fmt(float(r['scenario_usd']), 'usd'))}</td>"
                     f"<td class='n'>{'+' if d > 0 else ''}{_esc(_fmt(d, 'usd'))}</td></tr>")
