@@ -114,13 +114,27 @@ def test_network_with_a_facility_the_model_lacks_is_refused() -> None:
         evaluate_network(case, solved)
 
 
+def _evaluated_by_the_cli(tmp_path: Path, model: Path):  # noqa: ANN202 - click Result
+    """`netopt solve` tiny, then `netopt evaluate` its folder in `model`."""
+    from typer.testing import CliRunner
+
+    from netopt.cli.app import app
+
+    runner = CliRunner()
+    solved = tmp_path / "solved"
+    assert runner.invoke(app, ["solve", str(TINY), "--out", str(solved),
+                               "--no-report"]).exit_code == 0
+    res = runner.invoke(app, ["evaluate", str(solved), str(model), "--out",
+                              str(tmp_path / "held"), "--no-report"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    return res
+
+
 def test_a_facility_the_model_excludes_is_named_when_held_closed(tmp_path: Path) -> None:
     """The network's one site S1 excluded in the model it is evaluated in: evaluate held it
     closed without a word and reported the cost of nobody treated ($9.1M against $235k) as
     the network's. The dropped site is now named in a warning."""
-    from typer.testing import CliRunner
 
-    from netopt.cli.app import app
 
     shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
     model = tmp_path / "tiny-no-s1.yaml"
@@ -130,13 +144,7 @@ def test_a_facility_the_model_excludes_is_named_when_held_closed(tmp_path: Path)
     held = evaluate_network(load_case(model), solve_case(load_case(TINY)))
     assert held.warnings == ["active site S1 of the network is excluded there: it is held "
                              "closed"]
-    runner = CliRunner()
-    solved = tmp_path / "solved"
-    assert runner.invoke(app, ["solve", str(TINY), "--out", str(solved),
-                               "--no-report"]).exit_code == 0
-    res = runner.invoke(app, ["evaluate", str(solved), str(model), "--out",
-                              str(tmp_path / "held"), "--no-report"], env={"COLUMNS": "300"})
-    assert res.exit_code == 0, res.output
+    res = _evaluated_by_the_cli(tmp_path, model)
     assert "warning: active site S1 of the network is excluded there" in res.output
     assert evaluate_network(load_case(TINY), solve_case(load_case(TINY))).warnings == []
 
@@ -146,9 +154,7 @@ def test_patients_a_held_network_cannot_reach_say_so(tmp_path: Path) -> None:
     could treat p1: its patients were "not served at the optimum: serving costs more than
     the unserved penalty", although serving them at S3 would cost far less. The reason is
     the held network, and the command splits the cost change into cash and penalty."""
-    from typer.testing import CliRunner
 
-    from netopt.cli.app import app
 
     shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
     model = tmp_path / "tiny-s1-ceiling.yaml"
@@ -177,13 +183,7 @@ def test_patients_a_held_network_cannot_reach_say_so(tmp_path: Path) -> None:
     plain = extract(m, solve_model(m, load_case(TINY).config.solver))
     assert plain.unserved["patients_unserved"].sum() > 0
     assert not plain.unserved["reason"].str.contains("evaluated network").any()
-    runner = CliRunner()
-    solved = tmp_path / "solved"
-    assert runner.invoke(app, ["solve", str(TINY), "--out", str(solved),
-                               "--no-report"]).exit_code == 0
-    res = runner.invoke(app, ["evaluate", str(solved), str(model), "--out",
-                              str(tmp_path / "held"), "--no-report"], env={"COLUMNS": "300"})
-    assert res.exit_code == 0, res.output
+    res = _evaluated_by_the_cli(tmp_path, model)
     was, now = network.summary, held.summary
     cash = now["network_cost_usd"] - was["network_cost_usd"]
     penalty = now["unserved_penalty_usd"] - was["unserved_penalty_usd"]
