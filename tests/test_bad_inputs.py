@@ -420,7 +420,7 @@ CASES: list[Case] = [
                  E(MODEL, 3, "demand_scale", "greater than or equal to 0"),
                  E(MODEL, 5, "kols.mode",
                    "Input should be 'none', 'require', 'coverage' or 'proximity'"),
-                 E(MODEL, 6, "kols.min_coverage", "less than or equal to 1"))),
+                 E(MODEL, 6, "kols.min_coverage", "expected a share between 0 and 1"))),
     Case("yaml_edits_not_a_list", (model("dataset: tiny\nedits: 5\n"),),
          (E(MODEL, 2, "edits", "valid list"),)),
     Case("yaml_edit_unknown_table", (model("""
