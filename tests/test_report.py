@@ -78,6 +78,20 @@ def test_write_reports_tiny(tiny: Results, tmp_path: Path) -> None:
     assert 'href="map.html"' in page and 'href="details.html"' in page
 
 
+def test_working_capital_without_payment_terms_is_not_zero(tiny: Results,
+                                                           tmp_path: Path) -> None:
+    """tiny has no policies table: 30 patients at $400k a dose were billed on terms nobody
+    gave, and every working-capital tile read $0 (as if paid on delivery)."""
+    from netopt.report.finance import render_finance
+
+    assert (tiny.finance["method"] == "none").all()
+    write_reports(tiny, tmp_path)
+    words = " ".join((tmp_path / "report.html").read_text(encoding="utf-8").split())
+    assert "working capital: no policies table: payment terms unknown" in words
+    page = render_finance(tiny.finance, pd.DataFrame(), "tiny")
+    assert page.count("no policies table: payment terms unknown") == 5  # 4 holders' + charge
+
+
 def test_build_map_returns_folium_map(tiny: Results) -> None:
     import folium
 

@@ -111,6 +111,19 @@ FACILITY_COST_COLUMNS = {
 }
 
 
+#: what a working-capital figure reads when the dataset has no commercial terms
+NO_TERMS = "no policies table: payment terms unknown"
+
+
+def terms_unknown(finance: pd.DataFrame) -> bool:
+    """Whether finance.csv was written without a policies table (every row's `method`
+    'none'): its working capital is then 0 for want of payment terms, not because the
+    manufacturer is paid on delivery."""
+    if finance.empty or "method" not in finance.columns:
+        return False
+    return bool((finance["method"].map(text) == "none").all())
+
+
 def yearly_cost(row: dict, kind: str) -> float:
     """USD a year of one hubs.csv (`kind` "hubs") or partners.csv ("partners") row."""
     return sum(num(row.get(c)) for c in FACILITY_COST_COLUMNS[kind])

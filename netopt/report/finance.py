@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..results.folder import Run, results_folder
-from .common import fmt_num, fmt_usd, num, text
+from .common import NO_TERMS, fmt_num, fmt_usd, num, terms_unknown, text
 from .sortable import assets as sortable_assets
 from .sortable import cell, named, sortable_table
 
@@ -329,6 +329,9 @@ def _tiles(finance: pd.DataFrame) -> str:
     ] + [(fmt_usd(t[f"working_capital_{h}_usd"]), f"working capital, {h}") for h, _ in HOLDERS]
     tiles.append((fmt_usd(sum(t[f"working_capital_{h}_usd"] for h, _ in HOLDERS)),
                   "working capital, all holders"))
+    if terms_unknown(finance):  # $0 would read as "paid on delivery"
+        tiles = [(v, label) if "working capital" not in label and "capital charge" not in label
+                 else ("\u2014", f"{label}: {NO_TERMS}") for v, label in tiles]
     return "<div class='kpis'>" + "".join(
         f"<div class='kpi'><div class='v'>{_esc(v)}</div><div class='l'>{_esc(label)}</div>"
         "</div>" for v, label in tiles) + "</div>"

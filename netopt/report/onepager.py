@@ -25,6 +25,7 @@ from .common import (
     DECISION_LABELS,
     HUB_COLOUR,
     NETWORK_COST_LABEL,
+    NO_TERMS,
     PARTNER_COLOUR,
     PENALTY_LABEL,
     PLANT_COLOUR,
@@ -45,6 +46,7 @@ from .common import (
     product_names,
     split_list,
     table,
+    terms_unknown,
     text,
     truthy,
     within_km,
@@ -548,7 +550,8 @@ def _kpi_tiles(result: Results, finance_href: str | None = None) -> str:
         (f"{fmt_num(expired)} doses", f"expire per year ({fmt_usd(expired_usd)} at cost of "
          f"goods); credits + write-offs {fmt_usd(writeoff)}/yr", False,
          "finance"),
-        (fmt_usd(wc), wc_words, False, "finance"),
+        ("\u2014", f"working capital: {NO_TERMS}", False, "finance") if terms_unknown(fin)
+        else (fmt_usd(wc), wc_words, False, "finance"),
     ]
     more = (f' <a href="{_esc(finance_href)}">Finance \u203a</a>' if finance_href else "")
     return '<section class="kpis">' + "".join(
