@@ -794,6 +794,10 @@ def test_working_capital_tile_says_it_is_mostly_receivables() -> None:
         "working capital: $337.4 M receivables, $730 k stock")
     k["working_capital_site_usd"] = 40_000.0  # sites' stock beyond what they owe
     assert _working_capital_words(fin, k).endswith(", $40 k at sites")
+    k["working_capital_distributor_usd"] = 30_000.0  # the hub stock a distributor owns
+    assert _working_capital_words(fin, k) == (
+        "working capital: $337.4 M receivables, $730 k stock, $30 k at distributors, $40 k at "
+        "sites")
 
 
 def test_sites_tile_counts_the_active_sites_that_treat_no_one() -> None:

@@ -529,7 +529,8 @@ def _kpi_tiles(result: Results, finance_href: str | None = None) -> str:
     penalty = cost["unserved_penalty_usd"]
     expired = k.get("expired_doses_per_year", 0.0)
     writeoff = k.get("manufacturer_writeoff_usd", 0.0)
-    wc = k.get("working_capital_manufacturer_usd", 0.0) + k.get("working_capital_site_usd", 0.0)
+    wc = sum(k.get(f"working_capital_{h}_usd", 0.0) for h in ("manufacturer", "distributor",
+                                                                "site"))
     fin = table(result, "finance")
     expired_usd = float(sum(num(v) for v in fin["expired_usd"])) if "expired_usd" in \
         fin.columns else 0.0
@@ -581,7 +582,10 @@ def _working_capital_words(fin: pd.DataFrame, k: dict[str, float]) -> str:
         stock = float(sum(num(v) for v in fin.loc[own, "avg_inventory_value_usd"]))
     receivables = max(k.get("working_capital_manufacturer_usd", 0.0) - stock, 0.0)
     at_sites = k.get("working_capital_site_usd", 0.0)
+    at_distributors = k.get("working_capital_distributor_usd", 0.0)
     words = f"working capital: {fmt_usd(receivables)} receivables, {fmt_usd(stock)} stock"
+    if at_distributors >= 0.5:  # the stock a distributor owns at hubs and partners
+        words += f", {fmt_usd(at_distributors)} at distributors"
     return words + (f", {fmt_usd(at_sites)} at sites" if at_sites >= 0.5 else "")
 
 

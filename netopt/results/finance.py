@@ -291,7 +291,8 @@ def finance_summary(policies: pd.DataFrame) -> dict[str, float]:
     if policies is None or policies.empty:
         return {"sites_stocking": 0, "expired_doses_per_year": 0.0,
                 "manufacturer_writeoff_usd": 0.0, "inventory_value_usd": 0.0,
-                "working_capital_manufacturer_usd": 0.0, "working_capital_site_usd": 0.0}
+                "working_capital_manufacturer_usd": 0.0, "working_capital_distributor_usd": 0.0,
+                "working_capital_site_usd": 0.0}
     stocking = policies[(policies["policy"] == "stocked_at_site")
                         & (policies.get("row", "site") == "site")]
     return {
@@ -301,6 +302,8 @@ def finance_summary(policies: pd.DataFrame) -> dict[str, float]:
         "inventory_value_usd": float(policies["avg_inventory_value_usd"].sum()),
         "working_capital_manufacturer_usd": float(
             policies["working_capital_manufacturer_usd"].sum()),
+        "working_capital_distributor_usd": float(
+            policies["working_capital_distributor_usd"].sum()),
         "working_capital_site_usd": float(policies["working_capital_site_usd"].sum()),
     }
 

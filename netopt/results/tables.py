@@ -918,7 +918,7 @@ def kpis_table(tables: dict[str, pd.DataFrame], prep: Prepared, info: SolveInfo)
              "mean_travel_km": "km", "sites_stocking": "sites",
              "expired_doses_per_year": "doses/yr", "manufacturer_writeoff_usd": "USD/yr",
              "inventory_value_usd": "USD", "working_capital_manufacturer_usd": "USD",
-             "working_capital_site_usd": "USD"}
+             "working_capital_distributor_usd": "USD", "working_capital_site_usd": "USD"}
     return pd.DataFrame([{"kpi": n, "value": v, "unit": units.get(n, "")} for n, v in k.items()])
 
 
