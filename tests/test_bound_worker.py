@@ -241,22 +241,30 @@ def test_us_small_kernel_path_bound_is_valid_and_the_optimum_does_not_depend_on_
 
 
 @pytest.mark.slow
-def test_with_minutes_to_spare_the_spare_core_proves_from_the_start(
+def test_the_worker_proves_at_once_with_time_to_spare_or_free_cores(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A start with SPARE_SEARCH_SECONDS or more: the chain's own kernels finish, so the
-    worker is made to prove at once (no network search handed to it) and no spare-core stage
-    is reported, even on busy cores; the answer is the optimum the 60-s run proves with the
-    search."""
+    """us-small through the kernel path, three ways (one busy 60-s run shared, where two
+    tests each made it):
+    - a start with SPARE_SEARCH_SECONDS or more on busy cores: the chain's own kernels
+      finish, so the worker is made to prove at once (no network search handed to it);
+    - 60 s on free cores: the loop ends by itself, so the worker proves at once too;
+    - 60 s on busy cores: a search is handed over and the spare-core stage is reported.
+    Neither of the first two reports a spare-core stage, and all three prove the optimum."""
     monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
-    _busy_cores(monkeypatch)
     made = _workers_made(monkeypatch)
+    free = _small_kernel_path(60.0)
+    _busy_cores(monkeypatch)
     long = _small_kernel_path(highs.SPARE_SEARCH_SECONDS + 60.0)
     short = _small_kernel_path(60.0)
-    assert made == [False, True]
-    assert not any(st["stage"] == highs.SPARE_STAGE for st in long["stages"])
+    assert made == [False, False, True]
+    loop = next(st for st in free["stages"] if st["stage"] == "linking cut loop")
+    assert loop["stopped"] in ("converged", "stalled")
+    for quiet in (free, long):
+        assert not any(st["stage"] == highs.SPARE_STAGE for st in quiet["stages"])
+        assert quiet["status"] == "optimal"
+        assert quiet["bound"] <= quiet["objective"] * (1 + 1e-12)
+        assert quiet["objective"] == pytest.approx(short["objective"], rel=1e-4)
     assert any(st["stage"] == highs.SPARE_STAGE for st in short["stages"])
-    assert long["status"] == "optimal" and long["bound"] <= long["objective"] * (1 + 1e-12)
-    assert long["objective"] == pytest.approx(short["objective"], rel=1e-4)
 
 
 @pytest.mark.parametrize(("seconds", "busy", "loop", "searches"), [
@@ -272,26 +280,6 @@ def test_the_spare_core_searches_only_where_the_chain_may_not_finish(
     solver = highs._Highs()
     solver.cores_not_free = busy
     assert highs._spare_searches(solver, seconds, loop) is searches
-
-
-@pytest.mark.slow
-def test_on_free_cores_the_worker_proves_from_the_loop_and_the_optimum_is_the_same(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """us-small through the kernel path at 60 s on free cores: the loop ends by itself, so
-    the worker is made to prove at once and no spare-core stage is reported; the optimum is
-    the one the busy run proves with the search."""
-    monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
-    made = _workers_made(monkeypatch)
-    free = _small_kernel_path(60.0)
-    _busy_cores(monkeypatch)
-    busy = _small_kernel_path(60.0)
-    assert made == [False, True]
-    loop = next(st for st in free["stages"] if st["stage"] == "linking cut loop")
-    assert loop["stopped"] in ("converged", "stalled")
-    assert not any(st["stage"] == highs.SPARE_STAGE for st in free["stages"])
-    assert any(st["stage"] == highs.SPARE_STAGE for st in busy["stages"])
-    assert free["status"] == "optimal" and free["bound"] <= free["objective"] * (1 + 1e-12)
-    assert free["objective"] == pytest.approx(busy["objective"], rel=1e-4)
 
 
 @pytest.mark.slow
