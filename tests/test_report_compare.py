@@ -347,3 +347,26 @@ def test_screenshot_offline(comparison: Comparison, tmp_path: Path) -> None:
     pixels = helpers._png_pixels(png)
     assert pixels.std() > 8, "screenshot is blank"
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 40
+
+
+def test_scenario_maps_show_the_hubs_and_those_that_change() -> None:
+    """A hub outage's map showed sites only: no hub, closed or opened. Active hubs are now
+    squares, an opened one green-edged, a closed one hollow red; a hub neither uses is not
+    drawn, and the shared frame reaches the hubs in use."""
+    from netopt.report.common import HUB_COLOUR
+    from netopt.report.compare import CLOSED_COLOUR, OPENED_COLOUR, scenario_map_svg, shared_bounds
+
+    sites = pd.DataFrame({"site_id": ["S1"], "name": ["One"], "latitude": [35.0],
+                          "longitude": [-86.0], "active": [True]})
+    hubs = pd.DataFrame({"hub_id": ["H1", "H2", "H3"], "name": ["Memphis", "Louisville", "X"],
+                         "latitude": [35.1, 38.2, 33.0], "longitude": [-90.0, -85.7, -84.0],
+                         "active": [False, True, False]})
+    changes = pd.DataFrame({"kind": ["hub", "hub"], "facility_id": ["H1", "H2"],
+                            "name": ["Memphis", "Louisville"], "change": ["closed", "opened"]})
+    bounds = shared_bounds([sites, hubs[hubs["active"]]])
+    assert bounds[1][0] >= 38.2  # Louisville, north of every site, is in the frame
+    svg = scenario_map_svg(sites, pd.DataFrame(), bounds, hubs=hubs, hub_changes=changes)
+    squares = re.findall(r'<rect x="[\d.-]+" y="[\d.-]+" width="9" height="9" '
+                         r'fill="([^"]+)" stroke="([^"]+)"', svg)
+    assert sorted(squares) == sorted([("#fff", CLOSED_COLOUR), (HUB_COLOUR, OPENED_COLOUR)])
+    assert "Memphis (H1): closed" in svg and "X (H3)" not in svg

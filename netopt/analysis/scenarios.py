@@ -646,6 +646,8 @@ class Comparison:
     title: str = "Scenario comparison"
     #: hubs and partners whose active flag differs from the first scenario
     facility_changes: pd.DataFrame | None = None
+    #: each scenario's hubs table (hubs.csv), for its map
+    hubs: dict[str, pd.DataFrame] | None = None
 
     def write_tables(self, out: Path) -> list[Path]:
         """compare.csv, site_changes.csv, term_changes.csv, facility_changes.csv (and
@@ -941,8 +943,9 @@ def build_comparison(runs: list[ScenarioRun], title: str = "Scenario comparison"
                      frontier: pd.DataFrame | None = None) -> Comparison:
     names = unique_names(runs)
     sites = {n: r.sites for n, r in zip(names, runs, strict=True) if r.sites is not None}
+    hubs = {n: r.hubs for n, r in zip(names, runs, strict=True) if r.hubs is not None}
     return Comparison(comparison_rows(runs, names), site_changes(sites, names), sites,
-                      frontier, title, facility_changes(runs, names))
+                      frontier, title, facility_changes(runs, names), hubs)
 
 
 def compare(model_files: Sequence[str | Path], *, title: str | None = None,

@@ -33,6 +33,7 @@ from ..analysis.scenarios import (
 from ..results.folder import Run, results_folder
 from .basemap import state_outlines
 from .common import (
+    HUB_COLOUR,
     ORDERING_PARTS,
     SITE_STYLES,
     fmt_int,
@@ -572,11 +573,14 @@ def _state_codes(sites: pd.DataFrame, proj: _Projector, width: float,
 
 
 def scenario_map_svg(sites: pd.DataFrame, changes: pd.DataFrame, bounds: list[list[float]],
-                     width: float = 420.0) -> str:
-    """One scenario's sites on the one-pager's Albers projection.
+                     width: float = 420.0, hubs: pd.DataFrame | None = None,
+                     hub_changes: pd.DataFrame | None = None) -> str:
+    """One scenario's sites (and active hubs) on the one-pager's Albers projection.
 
     Candidates are faint grey for context, active sites navy, sites opened relative to the
-    baseline green and sites closed red (hollow: they are not in this network).
+    baseline green and sites closed red (hollow: they are not in this network). Active hubs
+    are squares in the hub colour, green-edged where opened against the baseline; a hub it
+    closed is a hollow red square.
     """
     proj = _Projector(bounds, width)
     h = proj.height
@@ -614,8 +618,39 @@ def scenario_map_svg(sites: pd.DataFrame, changes: pd.DataFrame, bounds: list[li
                                   f"{tip}</circle>")
     for key in ("idle", "active", "closed", "opened"):
         out += layers[key]
+    out += _hub_marks(proj, hubs, hub_changes)
     out.append("</svg>")
     return "".join(out)
+
+
+def _hub_marks(proj: _Projector, hubs: pd.DataFrame | None,
+               changes: pd.DataFrame | None) -> list[str]:
+    """Squares for a scenario's active hubs, and hollow ones for hubs it closed."""
+    if hubs is None or hubs.empty or not {"hub_id", "latitude", "longitude"} <= set(hubs):
+        return []
+    change = {}
+    if changes is not None and {"facility_id", "change", "kind"} <= set(changes.columns):
+        mine = changes[changes["kind"].map(text) == "hub"]
+        change = dict(zip(mine["facility_id"].map(text), mine["change"].map(text),
+                          strict=True))
+    out = []
+    names = hubs["name"].map(text) if "name" in hubs.columns else hubs["hub_id"].map(text)
+    for hid, name, on, (lat, lon) in zip(hubs["hub_id"].map(text), names,
+                                         hubs.get("active", pd.Series(False, hubs.index)),
+                                         _latlon(hubs), strict=True):
+        c = change.get(hid, "")
+        if math.isnan(lat) or math.isnan(lon) or not (truthy(on) or c == "closed"):
+            continue
+        x, y = proj(lat, lon)
+        tip = f"<title>{_esc(name)} ({_esc(hid)}){': ' + _esc(c) if c else ''}</title>"
+        if c == "closed":
+            out.append(f'<rect x="{x - 4.5:.1f}" y="{y - 4.5:.1f}" width="9" height="9" '
+                       f'fill="#fff" stroke="{CLOSED_COLOUR}" stroke-width="2">{tip}</rect>')
+        else:
+            edge = OPENED_COLOUR if c == "opened" else "#fff"
+            out.append(f'<rect x="{x - 4.5:.1f}" y="{y - 4.5:.1f}" width="9" height="9" '
+                       f'fill="{HUB_COLOUR}" stroke="{edge}" stroke-width="1.6">{tip}</rect>')
+    return out
 
 
 def _map_legend() -> str:
@@ -623,7 +658,9 @@ def _map_legend() -> str:
         return (f'<svg width="14" height="14"><circle cx="7" cy="7" r="{r}" fill="{fill}" '
                 f'stroke="{stroke}" stroke-width="{sw}"/></svg>')
 
-    items = [(dot(ACTIVE_COLOUR, "#fff"), "active site"),
+    square = (f'<svg width="14" height="14"><rect x="2.5" y="2.5" width="9" height="9" '
+              f'fill="{HUB_COLOUR}" stroke="#fff"/></svg>')
+    items = [(dot(ACTIVE_COLOUR, "#fff"), "active site"), (square, "active 3PL hub"),
              (dot(OPENED_COLOUR, "#fff", 6), "opened vs the baseline"),
              (dot("#fff", CLOSED_COLOUR, 5, 2.2), "closed vs the baseline"),
              (dot("#c4cad1", "#c4cad1", 2), "site not used")]
@@ -679,7 +716,10 @@ def small_multiples(comparison: ComparisonLike) -> str:
     rows = comparison.rows
     names = rows["scenario"].map(text).tolist() if "scenario" in rows.columns else []
     tables = {text(k): v for k, v in (comparison.sites or {}).items()}
-    bounds = shared_bounds(tables.values())
+    hub_tables = {text(k): v for k, v in (getattr(comparison, "hubs", None) or {}).items()}
+    # every site, and the hubs some scenario uses (Louisville opened north of the sites)
+    used = [h[h["active"].map(truthy)] for h in hub_tables.values() if "active" in h.columns]
+    bounds = shared_bounds([*tables.values(), *used])
     changes = comparison.site_changes if comparison.site_changes is not None \
         else pd.DataFrame()
     scen_col = changes["scenario"].map(text) if "scenario" in changes.columns else None
@@ -701,7 +741,8 @@ def small_multiples(comparison: ComparisonLike) -> str:
                     f"{_esc(why)}</text></svg>")
             cap = f"<b>{_esc(name)}</b>"
         else:
-            body = scenario_map_svg(sites, ch, bounds)
+            body = scenario_map_svg(sites, ch, bounds, hubs=hub_tables.get(name),
+                                    hub_changes=_facility_rows(comparison, name))
             cap = _caption(name, r, len(_active_ids(sites)), i == base, n_open,
                            n_close, n_other, _facility_rows(comparison, name), offers)
         figs.append(f"<figure><figcaption>{cap}</figcaption>{body}</figure>")
