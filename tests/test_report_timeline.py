@@ -343,7 +343,7 @@ def test_report_has_section_only_with_timeline(tiny: Results) -> None:
     for cls in ('class="gantt"', 'class="stacked"', 'class="cashflow"', "table class='timeline'"):
         assert page.count(cls) == 1, cls
     npv = timed.summary["timeline"]["npv_usd"]
-    assert f'<div class="v">{fmt_usd(npv)}</div>' in page
+    assert f'<div class="v">{fmt_usd(-npv)}</div>' in page  # a cost plan's net present cost
     assert page.count("<tr><td>2027 Q") == 4 and "<tr><td>2029 Q4</td>" in page
     # the rest of the page is the single-period appendix, unchanged
     section = timeline_section(timed)
@@ -395,16 +395,22 @@ def test_timeline_sheets_count_per_period(tiny: Results, tmp_path: Path) -> None
 
 
 def test_npv_tile_flags_disagreement(tiny: Results) -> None:
-    """The tile shows the solver's NPV; a different sum of cash flows is stated, not hidden."""
+    """The tile shows the solver's NPV (a cost plan's as its net present cost, as the
+    one-pager says it); a different sum of cash flows is stated, not hidden."""
     timed = with_timeline(tiny, make_timeline())
+    assert timed.summary["objective_sense"] == "cost"
     cash_npv = timed.summary["timeline"]["npv_usd"]
     assert "discounted cash flows sum to" not in timeline_section(timed)
+    assert "net present cost, " in timeline_section(timed)
     timed.summary["timeline"]["npv_usd"] = cash_npv - 5e6
     section = timeline_section(timed)
-    assert f'<div class="v">{fmt_usd(cash_npv - 5e6)}</div>' in section
-    assert f"discounted cash flows sum to {fmt_usd(cash_npv)}" in section
+    assert f'<div class="v">{fmt_usd(5e6 - cash_npv)}</div>' in section
+    assert f"discounted cash flows sum to {fmt_usd(-cash_npv)}" in section
     del timed.summary["timeline"]
+    assert f'<div class="v">{fmt_usd(-cash_npv)}</div>' in timeline_section(timed)
+    timed.summary["objective_sense"] = "margin"  # a margin plan: its net present value
     assert f'<div class="v">{fmt_usd(cash_npv)}</div>' in timeline_section(timed)
+    assert "net present value, " in timeline_section(timed)
 
 
 def test_report_of_a_solved_timeline(tmp_path: Path) -> None:
@@ -427,7 +433,7 @@ def test_report_of_a_solved_timeline(tmp_path: Path) -> None:
         p = int(active.set_index("site_id").loc[sid, "first_active_period"])
         assert float(bar["x"]) == pytest.approx(gantt_x(p, 4), abs=0.05)
     npv = solved.summary["timeline"]["npv_usd"]
-    assert f'<div class="v">{fmt_usd(npv)}</div>' in section
+    assert f'<div class="v">{fmt_usd(-npv)}</div>' in section  # its net present cost
     assert "discounted cash flows sum to" not in section  # solver and cash flows agree
     served = result.tables["timeline_periods"]["patients_served"].sum()
     assert f"<div class=\"v\">{served:,.0f}</div>" in section
@@ -501,3 +507,14 @@ def test_screenshot_timeline_section(tiny: Results, tmp_path: Path) -> None:
     navy = np.array([0x0b, 0x2f, 0x5b])
     assert (np.abs(px.astype(int) - green).sum(axis=2) < 12).sum() > 500, "no new-site bars"
     assert (np.abs(px.astype(int) - navy).sum(axis=2) < 12).sum() > 500, "no existing bars"
+
+
+def test_the_service_tile_names_the_period_from_which_it_holds() -> None:
+    """Service at 100 %, 67 % then 33 % read '>= 90 % from 2027 Q1': the first period alone.
+    The tile names the period from which every later one serves 90 % or more."""
+    from netopt.report.timeline import _from_then_on
+
+    labels = ["Q1", "Q2", "Q3", "Q4"]
+    assert _from_then_on([3, 3, 3, 3], [3, 2, 1, 1], labels) is None
+    assert _from_then_on([3, 3, 3, 3], [3, 1, 3, 2.9], labels) == "Q3"
+    assert _from_then_on([0, 3, 3, 3], [0, 3, 3, 3], labels) == "Q2"  # no demand yet

@@ -715,24 +715,39 @@ def _tiles(result: Results, labels: list[str]) -> str:
     sites = _activated(table(result, "timeline_sites"), n)
     new = [s for s in sites if not s.from_start]
     horizon = f"{labels[0]} \u2013 {labels[-1]}" if n > 1 else labels[0]
-    first90 = next((labels[i] for i in range(n) if demand[i] > 0
-                    and served[i] >= 0.9 * demand[i]), None)
-    rate_txt = f" at {100 * rate:.0f} %/yr discount" if not math.isnan(rate) else ""
+    first90 = _from_then_on(demand, served, labels)
+    rate_txt = f" at {100 * rate:g} %/yr discount" if not math.isnan(rate) else ""
+    # as the one-pager says it: a cost plan's net present cost, a margin plan's value
+    margin = text(result.summary.get("objective_sense")) == "margin"
+    sign = 1.0 if margin else -1.0
+    word = "value" if margin else "cost"
     tiles = [
-        (fmt_usd(npv), f"net present value, {n} periods {horizon}{rate_txt}"
-         + (f" (objective; discounted cash flows sum to {fmt_usd(cash_npv)})" if differs
-            else ""), npv < 0),
+        (fmt_usd(sign * npv), f"net present {word}, {n} periods {horizon}{rate_txt}"
+         + (f" (objective; discounted cash flows sum to {fmt_usd(sign * cash_npv)})"
+            if differs else ""), margin and npv < 0),
         (fmt_int(sum(served)), f"patients served over the roll-out "
                                f"({_pct(sum(served), sum(demand))} of demand)", False),
         (_pct(served[-1], demand[-1]) if n else "\u2013",
-         f"of demand served in {labels[-1]}" + (f"; \u2265 90 % from {first90}" if first90
-                                               else "; never \u2265 90 %"), False),
+         f"of demand served in {labels[-1]}" + (f"; \u2265 90 % from {first90} on" if first90
+                                               else "; below 90 % at the end"), False),
         (fmt_int(len(new)), "sites activated during the roll-out"
          + (f", last in {labels[new[-1].first]}" if new else ""), False),
     ]
     return '<section class="kpis">' + "".join(
         f'<div class="kpi{" warn" if warn else ""}"><div class="v">{_esc(v)}</div>'
         f'<div class="l">{_esc(lbl)}</div></div>' for v, lbl, warn in tiles) + "</section>"
+
+
+def _from_then_on(demand: list[float], served: list[float], labels: list[str]) -> str | None:
+    """The first period from which every period with demand serves 90 % or more of it (the
+    first such period alone read '>= 90 % from 2027 Q1' in a plan that fell to 33 %)."""
+    start = None
+    for i in range(len(labels) - 1, -1, -1):
+        if demand[i] > 0 and served[i] < 0.9 * demand[i]:
+            break
+        if demand[i] > 0:
+            start = labels[i]
+    return start
 
 
 def periods_table(timeline_periods: pd.DataFrame) -> str:
