@@ -72,9 +72,31 @@ class Case(_case.Case):
     added_edits: list[dict[str, Any]] = field(default_factory=list)
     strict: bool = False
 
+    def __post_init__(self) -> None:
+        self._made = _fingerprint(self)  # what load or with_changes made (see `_intact`)
+
     def __getattr__(self, name: str) -> pd.DataFrame:
         # a copy, so editing a table in place cannot make the case differ from its recipe
         return super().__getattr__(name).copy()
+
+    def _intact(self, call: str) -> None:
+        """Refuse a case changed in place (`case.config.demand_scale = 2`, a cell of
+        `case.tables`): solve used the change while compare, with_changes and the summary's
+        recipe did not, so one case gave two answers. Raises InputError naming each change."""
+        made, now = getattr(self, "_made", None), _fingerprint(self)
+        if made is None or made == now:
+            return
+        problems = [Problem(call, None, f"config.{key}", f"changed in place ({was!r} -> "
+                            f"{value!r}): change a case with case.with_changes(settings="
+                            f"{{{key!r}: {value!r}}}), which validates it and keeps the "
+                            "recipe compare and the analyses rebuild it from")
+                    for key, (was, value) in _changed_settings(made[0], now[0]).items()]
+        problems += [Problem(call, None, None, f"table '{name}' changed in place: change "
+                             "rows with case.with_changes(edits=[...]); `case.tables` is the "
+                             "validated case's own") for name in sorted(
+                                 set(made[1]) | set(now[1])) if made[1].get(name) !=
+                     now[1].get(name)]
+        raise InputError(problems)
 
     def __repr__(self) -> str:
         changes = len(self.overrides) + len(self.added_edits)
@@ -101,6 +123,7 @@ class Case(_case.Case):
         if self.source is None:
             raise TypeError("with_changes needs a case made by netopt.load (it re-reads the "
                             "model file's dataset)")
+        self._intact("case.with_changes")
         if settings is not None and not isinstance(settings, Mapping):
             raise TypeError("settings= takes a mapping such as {'service': {'min_share': "
                             "0.9}} or {'service.min_share': 0.9}, not " + repr(settings))
@@ -119,6 +142,22 @@ class Case(_case.Case):
         overrides = {**self.overrides, **flat}
         added = [*self.added_edits, *new_edits]
         return _build(self.source, overrides, added, self.strict)
+
+
+def _fingerprint(case: _case.Case) -> tuple[dict[str, Any], dict[str, int]]:
+    """A case's settings (flattened) and a hash of each table, to tell a change in place."""
+    tables = {}
+    for name, frame in case.tables.items():
+        try:
+            tables[name] = int(pd.util.hash_pandas_object(frame, index=True).sum())
+        except TypeError:  # a column of lists: hash its text
+            tables[name] = hash(frame.to_csv())
+    return dict(_flatten(case.config.model_dump(mode="json"))), tables
+
+
+def _changed_settings(was: dict[str, Any], now: dict[str, Any]) -> dict[str, tuple]:
+    return {key: (was.get(key), now.get(key)) for key in sorted(set(was) | set(now))
+            if was.get(key) != now.get(key)}
 
 
 def load(model_file: PathLike, *, strict: bool = False) -> Case:
@@ -345,6 +384,8 @@ def solve(case: Case | _case.Case | PathLike, *, time_limit: float | None = None
     elif not isinstance(case, _case.Case):
         raise TypeError(f"solve takes a Case (netopt.load) or a model file's path, not "
                         f"{type(case).__name__}")
+    if isinstance(case, Case):
+        case._intact("netopt.solve")
     kwargs: dict[str, Any] = {"progress": progress} if progress is not None else {}
     result = solve_case(case, time_limit=time_limit, gap=gap, threads=threads, seed=seed,
                         tee=log, solver_name=solver, **kwargs)
@@ -399,6 +440,7 @@ def _spec_of(item: _case.Case | PathLike, name: str | None) -> ScenarioSpec:
     if isinstance(item, str | Path):
         return ScenarioSpec(name or scenario_name(item), str(item), {})
     if isinstance(item, Case) and item.source is not None:
+        item._intact("netopt.compare")
         return ScenarioSpec(name or item.name, str(item.source.path),
                             _recipe(item.overrides, item.added_edits))
     if item.model_path is None:

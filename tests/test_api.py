@@ -362,3 +362,28 @@ def test_solve_stays_the_function_after_the_solver_module_loads() -> None:
     # SolveInfo lives in solver/info.py (HiGHS and the other solvers share it); highs.py
     # re-exports it for the code that imported it from there
     assert SolveInfo.__module__ == "netopt.solver.info"
+
+
+def test_a_case_changed_in_place_is_refused_naming_the_change() -> None:
+    """`case.config.demand_scale = 2` was used by solve (60 patients) but not by compare or
+    with_changes (30), and the summary recorded no change: one case, two answers. A case
+    changed in place is now refused, naming the setting or table and the way to change it."""
+    case = netopt.load(TINY)
+    case.config.demand_scale = 2
+    with pytest.raises(netopt.InputError) as err:
+        netopt.solve(case)
+    (problem,) = err.value.problems
+    assert problem.column == "config.demand_scale" and "(1.0 -> 2.0)" in problem.message
+    assert "case.with_changes(settings={'demand_scale': 2.0})" in problem.message
+    with pytest.raises(netopt.InputError, match="demand_scale"):
+        netopt.compare([case])
+    edited = netopt.load(TINY)
+    edited.tables["zones"].loc[:, "population"] *= 10
+    with pytest.raises(netopt.InputError, match="table 'zones' changed in place"):
+        edited.with_changes(settings={"service.within_km": 300})
+    # the way the message gives is the one that works, and copies stay free to change
+    fresh = netopt.load(TINY)
+    zones = fresh.zones  # a copy: changing it leaves the case as it is
+    zones.loc[:, "population"] *= 10
+    doubled = netopt.solve(fresh.with_changes(settings={"demand_scale": 2}))
+    assert doubled.summary["patients_demand"] == pytest.approx(60.0)
