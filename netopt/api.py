@@ -473,6 +473,11 @@ def compare(items: Sequence[_case.Case | Results | PathLike],
     the others go on. solver: one solver for every solve (default: each model's
     `solver.name`). Write the tables and page with `.write(out)`.
     """
+    if isinstance(items, _case.Case | Results | str | Path) or not isinstance(items, Sequence):
+        raise TypeError("compare takes a list of scenarios (cases, results or model files), "
+                        f"not {type(items).__name__}: compare([baseline, other])")
+    if not items:
+        raise ValueError("compare needs at least one scenario: compare([baseline, other])")
     if names is not None and len(names) != len(items):
         raise ValueError(f"{len(names)} names for {len(items)} scenarios")
     labels = list(names) if names is not None else [None] * len(items)

@@ -387,3 +387,17 @@ def test_a_case_changed_in_place_is_refused_naming_the_change() -> None:
     zones.loc[:, "population"] *= 10
     doubled = netopt.solve(fresh.with_changes(settings={"demand_scale": 2}))
     assert doubled.summary["patients_demand"] == pytest.approx(60.0)
+
+
+def test_wrong_arguments_say_what_to_pass() -> None:
+    """compare([]) raised KeyError 'objective_usd', compare(case) 'object of type Case has
+    no len()', and solve(time_limit=0) blamed 'solve_case, column solver.time_limit'."""
+    case = netopt.load(TINY)
+    with pytest.raises(ValueError, match=r"at least one scenario: compare\(\[baseline"):
+        netopt.compare([])
+    with pytest.raises(TypeError, match="a list of scenarios .* not Case"):
+        netopt.compare(case)
+    with pytest.raises(netopt.InputError) as err:
+        netopt.solve(case, time_limit=0, gap=2)
+    assert [(p.file, p.column, p.value) for p in err.value.problems] == [
+        ("solve arguments", "time_limit=", "0"), ("solve arguments", "gap=", "2")]

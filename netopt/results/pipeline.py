@@ -49,9 +49,15 @@ def _checked(solver: SolverSettings, updates: dict) -> SolverSettings:
     try:
         return SolverSettings.model_validate({**solver.model_dump(), **updates})
     except ValidationError as exc:
-        raise InputError([Problem("solve_case", None, "solver." + ".".join(
-            str(part) for part in err["loc"]), err["msg"], repr(err.get("input")))
+        # named as the caller wrote them: the keyword arguments of the solve
+        raise InputError([Problem("solve arguments", None, _ARGUMENT.get(
+            str(err["loc"][0]), str(err["loc"][0])) + "=", err["msg"], str(err.get("input")))
             for err in exc.errors()]) from None
+
+
+#: solver setting -> the keyword of solve_case (and netopt.solve) that overrides it
+_ARGUMENT = {"time_limit": "time_limit", "mip_gap": "gap", "threads": "threads",
+             "seed": "seed", "name": "solver"}
 
 
 def solve_case(case: Case, time_limit: float | None = None, gap: float | None = None,
