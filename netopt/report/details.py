@@ -79,11 +79,25 @@ def cost_table(result: Results) -> str:
         rows.append("<tr class='note'><td>Other penalties</td><td class='n'>"
                     f"{_esc(fmt_usd(cost['other_penalty_usd']))}</td><td>elastic slack that "
                     "keeps a too-tight model solvable: a requirement is not met</td></tr>")
-    rows.append("<tr class='note'><td>Objective (model total)</td><td class='n'>"
-                f"{_esc(fmt_usd(cost['annual_cost_usd']))}</td><td>network cost + "
-                "penalties (+ revenue and cost of goods under the margin objective)</td></tr>")
+    if _is_plan(result):  # the objective is the plan's discounted total, not this year
+        rows.append("<tr class='note'><td>Total of the year shown</td><td class='n'>"
+                    f"{_esc(fmt_usd(cost['annual_cost_usd']))}</td><td>network cost + "
+                    "penalties of the launch plan's last period, a year's rate; the model's "
+                    "objective is the plan's discounted total (see the launch timeline)"
+                    "</td></tr>")
+    else:
+        rows.append("<tr class='note'><td>Objective (model total)</td><td class='n'>"
+                    f"{_esc(fmt_usd(cost['annual_cost_usd']))}</td><td>network cost + "
+                    "penalties (+ revenue and cost of goods under the margin objective)"
+                    "</td></tr>")
     return ("<table class='costs'><thead><tr><th>Cost term</th><th class='n'>USD/yr</th>"
             f"<th>What it is</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _is_plan(result: Results) -> bool:
+    """A launch timeline's result: its objective is the plan's discounted total."""
+    timeline = result.summary.get("timeline") or {}
+    return isinstance(timeline, dict) and num(timeline.get("periods"), 1.0) > 1
 
 
 def facilities_table(result: Results) -> str:
@@ -129,7 +143,9 @@ def _margin_table(result: Results) -> str:
     if {"term", "usd_per_year"} <= set(total.columns):
         t = total.loc[total["term"].map(text) == "total", "usd_per_year"]
         if len(t):
-            rows.append(f"<tr class='note'><td>Objective (model total)</td><td class='n'>"
+            label = "Total of the year shown (the plan's last period)" if _is_plan(result) \
+                else "Objective (model total)"
+            rows.append(f"<tr class='note'><td>{label}</td><td class='n'>"
                         f"{_esc(fmt_usd(num(t.iloc[0])))}</td></tr>")
     return ("<table><thead><tr><th>Margin by term</th><th class='n'>USD/yr</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
@@ -223,8 +239,10 @@ def _settings_block(result: Results) -> str:
 
     gap = result.summary.get("gap")
     items = [
-        ("Objective", "minimise annual cost" if st.get("objective") == "cost"
-         else "maximise annual margin" if st.get("objective") == "margin"
+        ("Objective", ("minimise the launch plan's net present cost" if _is_plan(result)
+                       else "minimise annual cost") if st.get("objective") == "cost"
+         else ("maximise the launch plan's net present value" if _is_plan(result)
+               else "maximise annual margin") if st.get("objective") == "margin"
          else v(st.get("objective"))),
         ("Travel target", f"{num(svc.get('within_km'), 250):,.0f} km patient to site"),
         ("Min. share within target", f"{100 * num(svc.get('min_share')):.0f} %"),
