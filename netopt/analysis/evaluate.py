@@ -129,8 +129,9 @@ def refuse_timeline(case: Case, what: str) -> None:
         raise InputError([Problem(
             str(case.model_path or case.name), None, "timeline.periods",
             f"{what} in one steady-state year, but this model has a launch timeline of "
-            f"{periods} periods: use a copy of the model without `timeline:` (or with "
-            "`timeline.periods: 1`), or compare the timeline models with `netopt compare`")])
+            f"{periods} periods. To ask it of the plan's end network, hold that network in "
+            "a steady-state copy of the model (without `timeline:`): `netopt evaluate "
+            "RESULT_DIR STEADY.yaml --out HELD`, then run this on HELD")])
 
 
 def evaluate_network(case: Case, network: Results, time_limit: float | None = None,
