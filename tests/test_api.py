@@ -84,6 +84,10 @@ def test_round_trip_matches_cli_solve(tmp_path: Path, near_result: netopt.Result
     again = netopt.Result.read(api_out)
     assert isinstance(again, netopt.Result)
     assert again.objective == pytest.approx(near_result.objective, rel=1e-12)
+    # the info of a folder read back is in the same units as a fresh solve's (it was in
+    # USD where a fresh one is in k$, 1,000 times apart)
+    assert again.info.objective == pytest.approx(near_result.info.objective, rel=1e-12)
+    assert again.info.bound == pytest.approx(near_result.info.bound, rel=1e-12)
 
 
 def test_analyses_of_a_changed_case_re_apply_its_changes(tmp_path: Path, near: netopt.Case,

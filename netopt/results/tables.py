@@ -95,8 +95,11 @@ class Results:
             path = folder / f"{name}.csv"
             if path.exists():
                 tables[name] = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        # in the model's units (k$), as a fresh solve's info is; summary.json holds USD
+        objective, bound = (None if summary.get(k) is None else summary[k] / MONEY
+                            for k in ("objective", "bound"))
         info = SolveInfo(status=summary["status"], termination=summary["termination"],
-                         objective=summary.get("objective"), bound=summary.get("bound"),
+                         objective=objective, bound=bound,
                          gap=summary.get("gap"), solve_seconds=summary.get("solve_seconds", 0.0),
                          build_seconds=summary.get("build_seconds", 0.0),
                          method=summary.get("method", "milp"),
