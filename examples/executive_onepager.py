@@ -32,8 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     result.write(args.out)
 
     kpis = result.kpis.set_index("kpi")["value"]
-    print(f"{result.summary['model']}: {result.status}, annual cost "
-          f"${result.objective:,.0f} (gap {result.gap or 0:.2%})")
+    penalty = result.objective - result.network_cost  # lost margin of the untreated: not cash
+    print(f"{result.summary['model']}: {result.status}, network cost "
+          f"${result.network_cost:,.0f} a year, plus ${penalty:,.0f} unserved penalty "
+          f"(gap {result.gap or 0:.2%})")
     print(f"  {kpis['sites_active']:.0f} sites ({kpis['sites_opened']:.0f} opened), "
           f"{kpis['hubs_active']:.0f} hubs, {kpis['partners_active']:.0f} partners")
     print(f"  {kpis['pct_served']:.1f} % of {kpis['patients_demand']:,.0f} patients a year "

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for name, result in results.items():
         totals = finance_totals(result.finance)
-        print(f"\n{name} returns: annual cost ${result.objective:,.0f}")
+        print(f"\n{name} returns: network cost ${result.network_cost:,.0f} a year")
         for row in policy_mix(result.finance).itertuples(index=False):
             print(f"  {row.policy:<36} {row.sites:>3} sites  {row.patients_per_year:8.1f} "
                   f"patients/yr  {row.expired_doses_per_year:8.1f} doses expired/yr")

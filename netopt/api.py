@@ -41,7 +41,7 @@ from .data.config import Edit, ModelConfig
 from .data.io import LoadedModel, load_model, near_setting
 from .data.problems import InputError, Problem, errors, sort_problems
 from .data.tables import display_path
-from .results.tables import Results
+from .results.tables import Results, cost_split
 from .solver.diagnose import Infeasible, NoNetworkInTime
 
 if TYPE_CHECKING:
@@ -313,7 +313,19 @@ class Result(Results):
     """One solved network: result tables as attributes (`result.sites`, `result.kpis`,
     `result.costs`, `result.assignments`, ...), `result.summary` (the summary.json dict) and
     `result.info` (solver status, bound, gap, times). `Result.read(folder)` reloads a folder
-    written by `write` or `netopt solve`."""
+    written by `write` or `netopt solve`. Each table comes back as a copy, as a case's do:
+    editing it changes neither the result's other figures nor what `write` and `compare`
+    use."""
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        # a copy: `r.sites.loc[..., "active"] = False` left summary and kpis disagreeing
+        return super().__getattr__(name).copy()
+
+    @property
+    def network_cost(self) -> float:
+        """Cash per year of running the network, the headline of report.html: the objective
+        less the unserved penalty (not cash) and other penalties, revenue and cost of goods."""
+        return float(cost_split(self.tables["costs"])["network_cost_usd"])
 
     @property
     def status(self) -> str:

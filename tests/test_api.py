@@ -405,3 +405,17 @@ def test_wrong_arguments_say_what_to_pass() -> None:
         netopt.solve(case, time_limit=0, gap=2)
     assert [(p.file, p.column, p.value) for p in err.value.problems] == [
         ("solve arguments", "time_limit=", "0"), ("solve arguments", "gap=", "2")]
+
+
+def test_result_tables_are_copies_and_the_network_cost_is_the_headline(
+        near_result: netopt.Result) -> None:
+    """`r.sites.loc[..., "active"] = False` changed the result's own table (write and
+    compare used it) while summary and kpis still said otherwise; and the examples printed
+    the objective, penalty included, as the 'annual cost'."""
+    sites = near_result.sites
+    sites.loc[:, "active"] = False
+    assert near_result.sites["active"].any()
+    costs = near_result.costs.set_index("term")["usd_per_year"]
+    assert near_result.network_cost == pytest.approx(
+        costs["total"] - costs.get("unserved_penalty", 0.0))
+    assert near_result.network_cost == pytest.approx(near_result.summary["network_cost_usd"])
