@@ -711,3 +711,26 @@ def test_term_changes_say_where_the_objective_moves() -> None:
     page = term_changes_table(rows.assign(within_solver_gap=[None, True, None, None]))
     assert "<td>Transport</td>" in page and "+$40" in page and "-$5" in page
     assert "Total (~ within the two runs&#x27; solver gaps)" in page
+
+
+def test_launch_plans_compare_their_patients_over_the_roll_out() -> None:
+    """Two plans ending alike (60 patients a year served in their last period) differed by
+    $1.3 M of penalty for the five patients the later plan left untreated while a site
+    opened a quarter later, and nothing in the row said so. compare.csv now has each plan's
+    patients over the roll-out; a batch without a plan has no such columns."""
+    from netopt.analysis.scenarios import ScenarioRun, ScenarioSpec, comparison_rows
+
+    def run(name: str, unserved: float | None) -> ScenarioRun:
+        summary = {"objective_usd": 1e6 + (unserved or 0) * 3e5, "gap": 0.0,
+                   "patients_served": 60.0, "patients_unserved": 0.0}
+        if unserved is not None:
+            summary["timeline"] = {"periods": 8, "patients_served": 45.0 - unserved,
+                                   "patients_unserved": unserved}
+        return ScenarioRun(ScenarioSpec(name, "", {}), status="optimal", summary=summary)
+
+    rows = comparison_rows([run("on time", 0.0), run("late", 5.0)], ["on time", "late"])
+    assert rows["plan_patients_unserved"].tolist() == [0.0, 5.0]
+    assert rows["plan_patients_served"].tolist() == [45.0, 40.0]
+    assert rows["patients_unserved"].tolist() == [0.0, 0.0]  # the last period: no difference
+    steady = comparison_rows([run("a", None), run("b", None)], ["a", "b"])
+    assert "plan_patients_served" not in steady.columns

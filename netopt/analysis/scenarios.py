@@ -49,6 +49,8 @@ SUMMARY_COLUMNS = ("objective_usd", "gap", "patients_demand", "patients_served",
                    "hubs_active", "partners_active", "sites_stocking", "expired_doses_per_year",
                    "manufacturer_writeoff_usd", "build_seconds", "solve_seconds")
 TIMING_COLUMNS = ("build_seconds", "solve_seconds")
+#: a launch plan's patients over its whole horizon (compare.csv has them when a row is one)
+PLAN_COLUMNS = ("plan_patients_served", "plan_patients_unserved")
 #: top-level settings that change how the dataset tables are loaded, scoped or checked;
 #: any other override only changes the config handed to `prepare`
 LOAD_KEYS = frozenset({"dataset", "products", "edits", "sites", "hubs", "partners"})
@@ -709,6 +711,11 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
         rec["objective_basis"] = objective_basis(s) if run.ok else ""
         for col in SUMMARY_COLUMNS[1:]:
             rec[col] = s.get(col, math.nan)
+        # a launch plan's patients over the whole roll-out (the row's other figures are its
+        # last period's): two plans that end alike differ there, when a site opens later
+        plan = s.get("timeline") if isinstance(s.get("timeline"), dict) else {}
+        rec["plan_patients_served"] = plan.get("patients_served", math.nan)
+        rec["plan_patients_unserved"] = plan.get("patients_unserved", math.nan)
         rec["start"] = s.get("start", "")
         # the stages the clock ended: this scenario's network may differ on another machine
         rec["stopped_by_clock"] = ";".join(s.get("stopped_by_clock") or [])
@@ -729,6 +736,10 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
                         for p in parts})
         records.append(rec)
     frame = pd.DataFrame(records)
+    plan_cols = list(PLAN_COLUMNS)
+    frame[plan_cols] = frame[plan_cols].apply(pd.to_numeric, errors="coerce").astype(float)
+    if frame[plan_cols].isna().all().all():  # no launch plan: nothing to say
+        frame = frame.drop(columns=plan_cols)
     for col in ("objective_usd", *SUMMARY_COLUMNS[1:], "network_cost_usd",
                 "unserved_penalty_usd", *(f"cost_{t}" for t in terms),
                 *(f"ordering_{p}_usd" for p in parts)):

@@ -222,7 +222,8 @@ HEADERS = {"objective_usd": "cost $/yr", "vs_baseline_usd": "vs baseline $",
            "patients_served": "served", "patients_unserved": "unserved",
            "pct_within_travel_target": "% within target", "sites_active": "sites",
            "hubs_active": "hubs", "partners_active": "partners",
-           "sites_stocking": "sites owning stock",
+           "sites_stocking": "sites owning stock", "plan_patients_served": "served, plan",
+           "plan_patients_unserved": "unserved, plan",
            "manufacturer_writeoff_usd": "credits + write-offs $/yr"}
 
 
@@ -285,7 +286,8 @@ def _print_rows(comparison: Any) -> None:
     table = RichTable(title=comparison.title)
     cols = ["scenario", "status", "objective_usd", "vs_baseline_usd", "gap",
             "patients_served", "patients_unserved", "pct_within_travel_target", "sites_active",
-            "hubs_active", "partners_active", "sites_stocking", "manufacturer_writeoff_usd"]
+            "hubs_active", "partners_active", "sites_stocking", "manufacturer_writeoff_usd",
+            "plan_patients_served", "plan_patients_unserved"]
     cols = [c for c in cols if c in comparison.rows.columns]
     headers = {**HEADERS, "objective_usd": _objective_header(comparison.rows)}
     for col in cols:
