@@ -414,8 +414,14 @@ def _summary_sheet(book: _Book, result: Results) -> None:
     cost = headline_costs(result)
     basis = objective_basis(s)
     per = "USD" if s.get("timeline") else "USD/yr"
+    plan = s.get("timeline") if isinstance(s.get("timeline"), dict) else {}
     rows: list[tuple[str, Any, str, str | None]] = [
         ("Description", settings.get("description", ""), "", None),
+        # a launch plan's tables and KPIs are its last period's, at a year's rate
+        *([("Figures shown", "the launch plan's last period"
+            + (f", {plan['last_period']}" if plan.get("last_period") else "")
+            + ": network, costs and KPIs at a year's rate; the objective is the plan's "
+            "discounted total", "", None)] if plan else []),
         (NETWORK_COST_LABEL + " (cash)", cost["network_cost_usd"], "USD/yr", USD),
         ("Unserved penalty (not cash)", cost["unserved_penalty_usd"], "USD/yr", USD),
         ("Objective", settings.get("objective", ""), "", None),
