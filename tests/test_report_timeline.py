@@ -400,7 +400,7 @@ def test_timeline_sheets_count_per_period(tiny: Results, tmp_path: Path) -> None
     assert "Patients (patients/yr)" in [c.value for c in book["sites"][1]]
     # and the summary says which year they are: the plan's last period
     shown = {r[0].value: r[1].value for r in book["summary"].iter_rows(max_col=2)}
-    assert shown["Figures shown"].startswith("the launch plan's last period, ")
+    assert shown["Figures shown"].startswith("the launch plan's last period: network, costs")
     plain = openpyxl.load_workbook(write_workbook(tiny, tmp_path / "plain.xlsx"))
     assert "Figures shown" not in {r[0].value for r in plain["summary"].iter_rows(max_col=1)}
 
