@@ -171,9 +171,10 @@ def test_solve_case_checks_its_overrides_like_the_model_file() -> None:
     from netopt.data.problems import InputError
     from netopt.results.pipeline import solve_case
 
-    with pytest.raises(InputError, match=r"solver\.time_limit': Input should be greater than 0"):
+    # named as the caller wrote them, the keyword arguments of the solve
+    with pytest.raises(InputError, match=r"time_limit=': Input should be greater than 0"):
         solve_case(load_case(TINY), time_limit=-5)
-    with pytest.raises(InputError, match=r"solver\.mip_gap'"):
+    with pytest.raises(InputError, match=r"column 'gap='"):
         solve_case(load_case(TINY), gap=2.0)
 
 
