@@ -121,6 +121,12 @@ def test_map_title_counts_in_words(tiny: Results) -> None:
     title = _title_html(tiny, 250.0)
     assert "<b>1</b> site (0 new)" in title and "<b>1</b> hub</span>" in title
     assert "<b>0</b> partners</span>" in title
+    assert "launch plan" not in title
+    # a launch plan's map is its last period's network, and says so
+    planned = Results(tiny.tables, tiny.info, {**tiny.summary, "timeline": {
+        "periods": 8, "last_period": "2028 Q4"}})
+    assert ("The launch plan's network at its last period, 2028 Q4, of 8 (figures at a year's "
+            "rate)") in _title_html(planned, 250.0)
 
 
 # ---------------------------------------------------------------- map: facility names

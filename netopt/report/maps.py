@@ -825,8 +825,21 @@ def _title_html(result: Results, reach_km: float) -> str:
         f"<span>{_count(k.get('partners_active', 0), 'partner')}</span></div>"
         + (f'<div class="nx-note">Plus {fmt_usd(penalty)}/yr unserved penalty: lost margin the '
            "model prices for patients not served, not cash.</div>" if penalty >= 0.5 else "")
+        + _plan_note(result)
         + f'<div class="nx-note">Solve: {_esc(status)}{gap_txt}. Click any symbol for its '
         "figures.</div>")
+
+
+def _plan_note(result: Results) -> str:
+    """A launch plan's map is its last period's network: say so, with the plan's horizon."""
+    plan = result.summary.get("timeline")
+    if not isinstance(plan, dict) or num(plan.get("periods"), 1.0) <= 1:
+        return ""
+    last = text(plan.get("last_period"))
+    return ('<div class="nx-note">The launch plan\'s network at its last period'
+            + (f", {_esc(last)}" if last else "") + f", of {int(num(plan.get('periods')))} "
+            "(figures at a year's rate); the roll-out period by period is in details.html."
+            "</div>")
 
 
 # ---------------------------------------------------------------- the map
