@@ -24,31 +24,31 @@ def free_cores(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setattr(machine, "recently_shared", lambda threads: (None, False))
 
 
-@pytest.fixture(scope="session")
-def small_solution():  # noqa: ANN202 - Results
-    """us-small solved with its own settings, once per test process: six test files solved
-    the same case each (about 20 s each). Shared: a module fixture deep-copies it
-    before changing anything; a test takes its own copy through `small_solved`."""
-    from netopt.data.case import load_case
-    from netopt.results.pipeline import solve_case
-
-    with pytest.MonkeyPatch.context() as patch:  # as `free_cores` gives every test
-        patch.setattr(machine, "_answers", {})
-        patch.setattr(machine, "recently_shared", lambda threads: (None, False))
-        return solve_case(load_case(SMALL))
-
-
-@pytest.fixture(scope="session")
-def small_optimum_solution():  # noqa: ANN202 - Results
-    """us-small proven optimal (gap 1e-6), once per test process, shared as `small_solution`
-    is (copy before changing)."""
+def _solved_on_free_cores(**settings: float):  # noqa: ANN202 - Results
+    """us-small solved seeing free cores, as `free_cores` gives every test (a session
+    fixture is made before that function fixture applies)."""
     from netopt.data.case import load_case
     from netopt.results.pipeline import solve_case
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(machine, "_answers", {})
         patch.setattr(machine, "recently_shared", lambda threads: (None, False))
-        result = solve_case(load_case(SMALL), gap=1e-6, time_limit=300)
+        return solve_case(load_case(SMALL), **settings)
+
+
+@pytest.fixture(scope="session")
+def small_solution():  # noqa: ANN202 - Results
+    """us-small solved with its own settings, once per test process: six test files solved
+    the same case each (about 20 s each). Shared: a module fixture deep-copies it
+    before changing anything; a test takes its own copy through `small_solved`."""
+    return _solved_on_free_cores()
+
+
+@pytest.fixture(scope="session")
+def small_optimum_solution():  # noqa: ANN202 - Results
+    """us-small proven optimal (gap 1e-6), once per test process, shared as `small_solution`
+    is (copy before changing)."""
+    result = _solved_on_free_cores(gap=1e-6, time_limit=300)
     assert result.summary["status"] == "optimal"
     return result
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import pandas as pd
 import pyomo.environ as pyo
 
 from ..data.case import Case
@@ -42,20 +43,26 @@ class ChosenNetwork:
     partners: frozenset[str]
 
 
+def site_pairs(sites: pd.DataFrame, col: str) -> frozenset[tuple[str, str]]:
+    """(site, item) for each item of an active site's `;`-joined `col` of sites.csv
+    (products_offered, onboarded_areas, equipped_classes); none where the column is absent."""
+    if col not in sites.columns:
+        return frozenset()
+    active = sites[sites["active"].map(_truthy)]
+    cells = active[col].astype(object).fillna("")
+    return frozenset((str(sid), v) for sid, cell in zip(active["site_id"], cells, strict=True)
+                     for v in str(cell).split(";") if v)
+
+
 def chosen_network(result: Results) -> ChosenNetwork:
     """The network of a result's sites, hubs and partners tables (a folder read back works)."""
     sites = result.sites
     active = sites[sites["active"].map(_truthy)]
-
-    def split(col: str) -> frozenset[tuple[str, str]]:
-        cells = active[col].astype(object).fillna("")
-        return frozenset((sid, v) for sid, cell in zip(active["site_id"], cells, strict=True)
-                         for v in str(cell).split(";") if v)
-
     hubs, partners = result.hubs, result.partners
     return ChosenNetwork(
-        sites=frozenset(active["site_id"]), onboarded=split("onboarded_areas"),
-        equipped=split("equipped_classes"), offered=split("products_offered"),
+        sites=frozenset(active["site_id"]), onboarded=site_pairs(sites, "onboarded_areas"),
+        equipped=site_pairs(sites, "equipped_classes"),
+        offered=site_pairs(sites, "products_offered"),
         hubs=frozenset(hubs.loc[hubs["active"].map(_truthy), "hub_id"]),
         partners=frozenset(partners.loc[partners["active"].map(_truthy), "partner_id"]))
 
@@ -171,5 +178,5 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     return Evaluation(result, chosen, unusable, dropped)
 
 
-__all__ = ["ChosenNetwork", "Evaluation", "check_network", "chosen_network",
+__all__ = ["ChosenNetwork", "Evaluation", "check_network", "chosen_network", "site_pairs",
            "dropped_facilities", "evaluate_network", "fix_network", "refuse_timeline"]

@@ -37,7 +37,7 @@ from ..solver.highs import solve_model
 from ..solver.info import SolveInfo
 from ..solver.network_start import StartNetwork
 from ..solver.variants import exact, solve_variants
-from .evaluate import chosen_network, fix_network, refuse_timeline
+from .evaluate import chosen_network, fix_network, refuse_timeline, site_pairs
 
 log = logging.getLogger(__name__)
 
@@ -380,19 +380,12 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
         held_changes=changes)
 
 
-def _offers(result: Results) -> set[tuple[str, str]]:
-    sites = result.sites
-    return {(s, k) for s, on, offered in zip(sites["site_id"], sites["active"],
-                                             sites["products_offered"], strict=True)
-            if _truthy(on) for k in _split(offered)}
-
-
 def _held_changes(result: Results, held: Results) -> dict[str, list[str]]:
     """Offers the held network, re-optimised to optimality, drops or adds against the solved
     network (a solve stopped at its gap may keep an offer of two patients that costs more
     than it saves): said, since the site's figures are then the held network's."""
     patients = result.assignments.groupby(["site_id", "product_id"])["patients_per_year"].sum()
-    was, now = _offers(result), _offers(held)
+    was, now = (site_pairs(r.sites, "products_offered") for r in (result, held))
     out = {}
     if was - now:
         out["drops"] = [f"{s} {k} ({float(patients.get((s, k), 0.0)):,.1f} patients/yr as "

@@ -42,6 +42,7 @@ from ..results.tables import (
 )
 from ..solver import machine
 from ..solver.variants import process_context
+from .evaluate import site_pairs
 
 STATUSES = ("optimal", "feasible", "infeasible", "invalid", "no_solution", "error")
 SUMMARY_COLUMNS = ("objective_usd", "gap", "patients_demand", "patients_served",
@@ -839,15 +840,6 @@ def baseline_deltas(rows: pd.DataFrame) -> pd.DataFrame:
                                                         dtype=object)})
 
 
-def _offered(frame: pd.DataFrame) -> dict[str, set[str]]:
-    """site -> the products an active site offers (`products_offered`, ';'-joined)."""
-    if "products_offered" not in frame.columns:
-        return {}
-    return {str(s): {k for k in str(o if isinstance(o, str) else "").split(";") if k}
-            for s, o, on in zip(frame["site_id"], frame["products_offered"], frame["active"],
-                                strict=True) if bool(on)}
-
-
 def site_changes(sites: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFrame:
     """Sites whose active flag differs from the first scenario that has a result: opened or
     closed, or NOT_IN_BASELINE / NOT_IN_SCENARIO when one scenario's data lacks the site (a
@@ -867,11 +859,14 @@ def site_changes(sites: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFra
         info = other.reindex(ids).combine_first(base.reindex(ids))
         changed = [(sid, _change(now[sid], sid in base.index, sid in other.index), "")
                    for sid in ids if was[sid] != now[sid]]
-        before, after = _offered(base.reset_index()), _offered(other.reset_index())
-        for sid in ids:
-            if was[sid] and now[sid] and sid in before and sid in after:
-                changed += [(sid, OFFER_ADDED, k) for k in sorted(after[sid] - before[sid])]
-                changed += [(sid, OFFER_DROPPED, k) for k in sorted(before[sid] - after[sid])]
+        if "products_offered" in base.columns and "products_offered" in other.columns:
+            before = site_pairs(base.reset_index(), "products_offered")
+            after = site_pairs(other.reset_index(), "products_offered")
+            open_in_both = {sid for sid in ids if was[sid] and now[sid]}
+            changed += [(sid, OFFER_ADDED, k) for sid, k in sorted(after - before)
+                        if sid in open_in_both]
+            changed += [(sid, OFFER_DROPPED, k) for sid, k in sorted(before - after)
+                        if sid in open_in_both]
         out += [{"scenario": name, "site_id": sid, "name": info.at[sid, "name"],
                  "state": info.at[sid, "state"], "latitude": info.at[sid, "latitude"],
                  "longitude": info.at[sid, "longitude"], "change": change, "product_id": k}

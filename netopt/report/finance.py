@@ -313,6 +313,11 @@ table.bearers td.why { color: var(--muted); font-size: 11.5px; }
 def _tiles(finance: pd.DataFrame) -> str:
     t = finance_totals(finance)
     dist_loss = float(expiry_bearers(finance).query("holder == 'distributor'")["loss_usd"].sum())
+    unknown = terms_unknown(finance)  # $0 of capital would read as "paid on delivery"
+
+    def capital(usd: float, label: str) -> tuple[str, str]:
+        return ("\u2014", f"{label}: {NO_TERMS}") if unknown else (fmt_usd(usd), label)
+
     tiles = [
         (fmt_num(t["expired_doses_per_year"]), "doses expired per year"),
         (fmt_usd(t["expired_usd"]), "expired, at cost of goods"),
@@ -323,15 +328,12 @@ def _tiles(finance: pd.DataFrame) -> str:
         (fmt_usd(t["holding_cost_usd"]), "holding cost per year"),
         (fmt_usd(t["inventory_value_usd"]), "average inventory value"),
         # on receivables as well as stock: the network cost charges the stock's alone
-        (fmt_usd(float(_col(finance, "capital_charge_usd").sum())),
-         "capital charge per year, on receivables and stock (the network cost counts that "
-         "of stock the manufacturer or a distributor owns)"),
-    ] + [(fmt_usd(t[f"working_capital_{h}_usd"]), f"working capital, {h}") for h, _ in HOLDERS]
-    tiles.append((fmt_usd(sum(t[f"working_capital_{h}_usd"] for h, _ in HOLDERS)),
-                  "working capital, all holders"))
-    if terms_unknown(finance):  # $0 would read as "paid on delivery"
-        tiles = [(v, label) if "working capital" not in label and "capital charge" not in label
-                 else ("\u2014", f"{label}: {NO_TERMS}") for v, label in tiles]
+        capital(float(_col(finance, "capital_charge_usd").sum()),
+                "capital charge per year, on receivables and stock (the network cost counts "
+                "that of stock the manufacturer or a distributor owns)"),
+    ] + [capital(t[f"working_capital_{h}_usd"], f"working capital, {h}") for h, _ in HOLDERS]
+    tiles.append(capital(sum(t[f"working_capital_{h}_usd"] for h, _ in HOLDERS),
+                         "working capital, all holders"))
     return "<div class='kpis'>" + "".join(
         f"<div class='kpi'><div class='v'>{_esc(v)}</div><div class='l'>{_esc(label)}</div>"
         "</div>" for v, label in tiles) + "</div>"
