@@ -529,3 +529,26 @@ def test_the_service_tile_names_the_period_from_which_it_holds() -> None:
     assert _from_then_on([3, 3, 3, 3], [3, 2, 1, 1], labels) is None
     assert _from_then_on([3, 3, 3, 3], [3, 1, 3, 2.9], labels) == "Q3"
     assert _from_then_on([0, 3, 3, 3], [0, 3, 3, 3], labels) == "Q2"  # no demand yet
+
+
+def test_unserved_penalty_is_named_not_counted_as_cash(tiny: Results) -> None:
+    """A plan that leaves patients untreated: the tile and the one-pager give the cash NPV
+    and name the penalty the objective adds; the period table shows it in its own column."""
+    from netopt.report.onepager import plan_note
+
+    tables = make_timeline()
+    periods = tables["timeline_periods"]
+    periods["penalty_usd"] = 400_000.0 * periods["patients_unserved"]
+    timed = with_timeline(tiny, tables)
+    penalty = float((periods["penalty_usd"] * periods["discount_factor"]).sum())
+    assert penalty > 1e6
+    timed.summary["timeline"]["patients_unserved"] = float(periods["patients_unserved"].sum())
+    section = timeline_section(timed)
+    cash_npv = timed.summary["timeline"]["npv_usd"]
+    assert f'<div class="v">{fmt_usd(-cash_npv)}</div>' in section  # the cash, not cash + penalty
+    words = f"the objective adds {fmt_usd(penalty)} of penalty (not cash)"
+    assert words in section and "Unserved penalty (not cash)" in section
+    assert words in plan_note(timed)
+    # none where every patient is served
+    served = with_timeline(tiny, make_timeline())
+    assert "penalty (not cash)" not in timeline_section(served) + plan_note(served)

@@ -149,6 +149,18 @@ def test_site_whose_committee_meets_in_q4_serves_no_one_before_q4_plus_lead_time
     assert periods["patients_unserved"].tolist() == pytest.approx([2.5] * 5 + [0.0] * 3,
                                                                   abs=1e-6)
     assert periods["sites_active"].tolist() == [1] * 5 + [2] * 3
+    # the 2.5 patients a quarter are priced by the unserved penalty, which is not cash: it
+    # has its own column and stays out of the cost, the cash flow and the NPV
+    penalty = float(prepare(case).products.at["p1", "penalty_usd_per_patient"])
+    assert periods["penalty_usd"].tolist() == pytest.approx([2.5 * penalty] * 5 + [0.0] * 3)
+    assert periods["cash_flow_usd"].to_numpy() == pytest.approx(-periods["cost_usd"].to_numpy())
+    tl = result.summary["timeline"]
+    assert tl["npv_usd"] == pytest.approx(periods["cash_flow_usd"].sum())  # no discount
+    assert tl["penalty_npv_usd"] == pytest.approx(12.5 * penalty)
+    assert tl["npv_usd"] - tl["penalty_npv_usd"] == pytest.approx(-result.summary["objective"])
+    # the last quarter serves everyone: its cost is the steady network's year over four
+    assert periods["cost_usd"].iloc[-1] == pytest.approx(
+        0.25 * result.costs.set_index("term")["usd_per_year"].drop("total").sum())
 
 
 def test_no_patient_at_s2_before_its_earliest_period() -> None:
@@ -273,7 +285,7 @@ def test_timeline_tables_round_trip(ramped, tmp_path: Path) -> None:
     assert list(back.timeline_periods.columns) == [
         "period", "label", "start_date", "years", "patients_demand", "patients_served",
         "patients_unserved", "sites_active", "hubs_active", "revenue_usd", "cost_usd",
-        "cash_flow_usd", "discount_factor", "discounted_cash_flow_usd"]
+        "cash_flow_usd", "penalty_usd", "discount_factor", "discounted_cash_flow_usd"]
 
 
 # ---------------------------------------------------------------- requirements and errors

@@ -466,3 +466,26 @@ def network_cost_lines(result: Results) -> list[tuple[str, float, str]]:
         lines.append((term_label(term), usd, "saving" if usd < 0 else "cost"))
     lines.sort(key=lambda r: (r[2] == "saving", -abs(r[1])))
     return lines
+
+
+def penalty_npv_usd(result: Results) -> float:
+    """The discounted unserved penalty the plan's objective adds to its cash (0 for folders
+    written before it had its own column, whose cash flows still carry it)."""
+    tl = result.summary.get("timeline") or {}
+    value = num(tl.get("penalty_npv_usd") if isinstance(tl, dict) else None, math.nan)
+    if math.isnan(value):
+        periods = table(result, "timeline_periods")
+        if {"penalty_usd", "discount_factor"} <= set(periods.columns):
+            value = float(sum(num(p) * num(f, 1.0) for p, f in zip(
+                periods["penalty_usd"], periods["discount_factor"], strict=True)))
+        else:
+            value = 0.0
+    return value
+
+
+def penalty_words(penalty_npv: float, unserved: float) -> str:
+    """'; the objective adds $X of penalty for N patients left unserved' where it does."""
+    if penalty_npv < 0.5:
+        return ""
+    return (f"; the objective adds {fmt_usd(penalty_npv)} of penalty (not cash) for the "
+            f"{fmt_num(unserved)} patients left unserved")

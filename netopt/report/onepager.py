@@ -43,6 +43,8 @@ from .common import (
     network_cost_lines,
     num,
     ordering_parts,
+    penalty_npv_usd,
+    penalty_words,
     product_names,
     split_list,
     table,
@@ -756,8 +758,10 @@ def plan_note(result: Results) -> str:
     timeline = s.get("timeline") or {}
     if num(timeline.get("periods"), 1.0) > 1:
         # npv_usd is the plan's discounted cash flow: minus its net present cost when the
-        # objective is cost, its net present value when it is margin (both -objective)
+        # objective is cost, its net present value when it is margin; the objective adds the
+        # discounted unserved penalty (penalty_npv_usd) to it
         npv = num(timeline.get("npv_usd"), -objective)
+        penalty = penalty_words(penalty_npv_usd(result), num(timeline.get("patients_unserved")))
         served, unserved = num(timeline.get("patients_served")), \
             num(timeline.get("patients_unserved"))
         rate = num(timeline.get("discount_rate"))
@@ -768,7 +772,7 @@ def plan_note(result: Results) -> str:
             f" from {_esc(start)}" if start else "")
         return (f'<p class="quality plan"><b>Launch plan</b>, '
                 f"{fmt_int(num(timeline.get('periods')))}{span}: {value}, discounted at "
-                f"{100 * rate:g} %/yr; "
+                f"{100 * rate:g} %/yr{_esc(penalty)}; "
                 f"{fmt_int(served)} of {fmt_int(served + unserved)} patients served over the "
                 "roll-out. The tiles and the map show the network at its end ("
                 f"{_esc(timeline.get('last_period') or 'the last period')}); details has the "

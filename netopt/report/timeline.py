@@ -32,6 +32,8 @@ from .common import (
     fmt_num,
     fmt_usd,
     num,
+    penalty_npv_usd,
+    penalty_words,
     product_names,
     split_list,
     table,
@@ -721,10 +723,12 @@ def _tiles(result: Results, labels: list[str]) -> str:
     margin = text(result.summary.get("objective_sense")) == "margin"
     sign = 1.0 if margin else -1.0
     word = "value" if margin else "cost"
+    penalty = penalty_npv_usd(result)
     tiles = [
         (fmt_usd(sign * npv), f"net present {word}, {n} periods {horizon}{rate_txt}"
          + (f" (objective; discounted cash flows sum to {fmt_usd(sign * cash_npv)})"
-            if differs else ""), margin and npv < 0),
+            if differs else "") + penalty_words(penalty, sum(demand) - sum(served)),
+         margin and npv < 0),
         (fmt_int(sum(served)), f"patients served over the roll-out "
                                f"({_pct(sum(served), sum(demand))} of demand)", False),
         (_pct(served[-1], demand[-1]) if n else "\u2013",
@@ -756,11 +760,13 @@ def periods_table(timeline_periods: pd.DataFrame) -> str:
     n = len(labels)
     col = {c: _by_period(timeline_periods, c, n) for c in (
         "patients_demand", "patients_served", "patients_unserved", "sites_active",
-        "hubs_active", "revenue_usd", "cost_usd", "cash_flow_usd", "discounted_cash_flow_usd")}
+        "hubs_active", "revenue_usd", "cost_usd", "cash_flow_usd", "discounted_cash_flow_usd",
+        "penalty_usd")}
     revenue = any(abs(v) > 0.5 for v in col["revenue_usd"])
+    penalty = any(abs(v) > 0.5 for v in col["penalty_usd"])
     head = ["Period", "Demand", "Served", "Served %", "Unserved", "Sites", "Hubs",
             *(["Revenue"] if revenue else []), "Cost", "Cash flow", "Discounted",
-            "NPV so far"]
+            "NPV so far", *(["Unserved penalty (not cash)"] if penalty else [])]
     body, cum = [], 0.0
     for i, lab in enumerate(labels):
         cum += col["discounted_cash_flow_usd"][i]
@@ -770,7 +776,8 @@ def periods_table(timeline_periods: pd.DataFrame) -> str:
                  fmt_int(col["hubs_active"][i]),
                  *([fmt_usd(col["revenue_usd"][i])] if revenue else []),
                  fmt_usd(col["cost_usd"][i]), fmt_usd(col["cash_flow_usd"][i]),
-                 fmt_usd(col["discounted_cash_flow_usd"][i]), fmt_usd(cum)]
+                 fmt_usd(col["discounted_cash_flow_usd"][i]), fmt_usd(cum),
+                 *([fmt_usd(col["penalty_usd"][i])] if penalty else [])]
         body.append(f"<tr><td>{_esc(lab)}</td>" + "".join(
             f"<td class='n'>{_esc(c)}</td>" for c in cells) + "</tr>")
     heads = "".join(f"<th>{_esc(h)}</th>" if h == "Period" else f"<th class='n'>{_esc(h)}</th>"

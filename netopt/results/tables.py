@@ -1010,17 +1010,21 @@ def extract_timeline(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     tables["timeline_periods"] = periods
     tables["timeline_products"] = timeline_products_table(plan, per_block)
     tables["timeline_sites"] = timeline_sites_table(plan, blocks)
-    npv = None if info.objective is None else -info.objective * MONEY
+    # the plan's cash NPV leaves the unserved penalty out (a modelling price, not money);
+    # the objective is minus (npv - penalty_npv)
+    npv = None if info.objective is None else float(periods["discounted_cash_flow_usd"].sum())
+    penalty_npv = float((periods["penalty_usd"] * periods["discount_factor"]).sum())
     settings = plan.settings
     kpis = tables["kpis"]
     tables["kpis"] = pd.concat([kpis, pd.DataFrame([
         {"kpi": "npv_usd", "value": npv, "unit": "USD"},
+        {"kpi": "penalty_npv_usd", "value": penalty_npv, "unit": "USD"},
         {"kpi": "timeline_patients_served", "value": float(periods["patients_served"].sum()),
          "unit": "patients"}])], ignore_index=True)
     result.summary["timeline"] = {
         "periods": settings.periods, "period_months": settings.period_months,
         "start": settings.start, "discount_rate": settings.discount_rate,
-        "npv_usd": npv, "model_blocks": len(plan.groups),
+        "npv_usd": npv, "penalty_npv_usd": penalty_npv, "model_blocks": len(plan.groups),
         "patients_served": float(periods["patients_served"].sum()),
         "patients_unserved": float(periods["patients_unserved"].sum()),
         "last_period": plan.periods[-1].label,
@@ -1045,12 +1049,19 @@ def _block_figures(b: pyo.Block) -> dict:
         "sites": int(sum(round(v.value or 0.0) for v in b.y.values())),
         "hubs": int(sum(round(v.value or 0.0) for v in b.g.values())),
         "revenue": 0.0 - terms.get("revenue", 0.0),
-        "cost": sum(v for name, v in terms.items() if name != "revenue"),
+        "cost": sum(v for name, v in terms.items()
+                    if name != "revenue" and not is_penalty_term(name)),
+        "penalty": sum(v for name, v in terms.items() if is_penalty_term(name)),
     }
 
 
 def timeline_periods_table(plan: TimelinePlan, per_block: list[dict]) -> pd.DataFrame:
-    """One row per period: patients, active facilities and cash flow within the period."""
+    """One row per period: patients, active facilities and cash flow within the period.
+
+    Cash flow is money: revenue less the network's cost terms (cost of goods included under
+    the margin objective, one-off costs annualised as in costs.csv). The unserved penalty is
+    the objective's price for patients left untreated, not a payment, so it has its own
+    column: a ramp-up plan's 'cash flow' had been mostly that penalty."""
     margin = plan.prep.case.config.objective == "margin"
     rows = []
     for period in plan.periods:
@@ -1059,6 +1070,7 @@ def timeline_periods_table(plan: TimelinePlan, per_block: list[dict]) -> pd.Data
         revenue = f["revenue"] * yrs
         cost = f["cost"] * yrs
         cash = revenue - cost if margin else -cost
+        penalty = f["penalty"] * yrs
         rows.append({
             "period": period.index, "label": period.label,
             "start_date": period.start.isoformat(), "years": yrs,
@@ -1067,7 +1079,7 @@ def timeline_periods_table(plan: TimelinePlan, per_block: list[dict]) -> pd.Data
             "patients_unserved": float(f["unserved"].sum()) * yrs,
             "sites_active": f["sites"], "hubs_active": f["hubs"],
             "revenue_usd": revenue, "cost_usd": cost, "cash_flow_usd": cash,
-            "discount_factor": period.discount_factor,
+            "penalty_usd": penalty, "discount_factor": period.discount_factor,
             "discounted_cash_flow_usd": cash * period.discount_factor,
         })
     return pd.DataFrame(rows)
