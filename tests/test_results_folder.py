@@ -180,6 +180,53 @@ def test_writers_handed_a_staged_folder_join_its_run(tmp_path: Path) -> None:
     assert run["model"] == "outer" and [f["path"] for f in run["files"]] == ["sub/x.csv"]
 
 
+def test_a_result_folder_inside_a_run_has_its_own_manifest_and_goes_with_the_next_run(
+        tmp_path: Path) -> None:
+    """compare --scenario-folders: each scenario's folder commits with the batch, gets a
+    manifest of its own (an analysis attaches to it as to a solve's folder), and the batch's
+    next fresh run clears it, the analysis's files included, but never the user's."""
+    out = tmp_path / "batch"
+    with results_folder(out, Run("compare")) as staging:
+        write_files(staging.dir, {"compare.csv": "c1"})
+        with results_folder(staging.dir / "scenarios" / "a", Run("compare (scenario)",
+                                                                 model="a")) as inner:
+            assert inner.nested
+            write_files(inner.dir, {"sites.csv": "s1", "report.html": "r1"})
+        with results_folder(staging.dir / "scenarios" / "a", Run("report"),
+                            attach=True) as pages:  # its pages join its run
+            write_files(pages.dir, {"map.html": "m1"})
+    (run,) = manifest(out)["runs"]
+    assert run["result_folders"] == ["scenarios/a"]
+    assert sorted(f["path"] for f in run["files"]) == [
+        "compare.csv", "scenarios/a/map.html", "scenarios/a/report.html",
+        "scenarios/a/sites.csv"]
+    scenario = out / "scenarios" / "a"
+    (sub,) = manifest(scenario)["runs"]
+    assert sub["command"] == "compare (scenario)" and sub["model"] == "a"
+    assert_matches_manifest(scenario)  # paths relative to the scenario's folder
+
+    with results_folder(scenario, Run("finance"), attach=True) as staging:
+        write_files(staging.dir, {"finance.html": "f", "report.html": "r1 + link"})
+    assert_matches_manifest(scenario)
+    write_files(scenario, {"my-notes.txt": "mine"})
+
+    with results_folder(out, Run("compare")) as staging:  # a batch without scenario folders
+        write_files(staging.dir, {"compare.csv": "c2"})
+    assert snapshot(out) == {"compare.csv": b"c2", "scenarios/a/my-notes.txt": b"mine",
+                             MANIFEST: (out / MANIFEST).read_bytes()}
+    assert "result_folders" not in manifest(out)["runs"][0]
+    (scenario / "my-notes.txt").unlink()
+    scenario.rmdir()
+    with results_folder(out, Run("compare")) as staging:
+        write_files(staging.dir, {"compare.csv": "c3"})
+        with results_folder(staging.dir / "scenarios" / "b", Run("compare (scenario)")):
+            write_files(staging.dir / "scenarios" / "b", {"sites.csv": "s2"})
+    with results_folder(out, Run("compare")) as staging:
+        write_files(staging.dir, {"compare.csv": "c4"})
+    assert not (out / "scenarios").exists()  # emptied and removed
+    assert set(snapshot(out)) == {"compare.csv", MANIFEST}
+
+
 def test_an_unreadable_manifest_means_nothing_is_removed(tmp_path: Path) -> None:
     out = tmp_path / "res"
     write_files(out, {"a.csv": "1", MANIFEST: "{not json"})

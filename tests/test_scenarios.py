@@ -734,3 +734,42 @@ def test_launch_plans_compare_their_patients_over_the_roll_out() -> None:
     assert rows["patients_unserved"].tolist() == [0.0, 0.0]  # the last period: no difference
     steady = comparison_rows([run("a", None), run("b", None)], ["a", "b"])
     assert "plan_patients_served" not in steady.columns
+
+
+def test_scenario_folders_hold_each_scenario_s_whole_result(tmp_path: Path) -> None:
+    """--scenario-folders: each scenario's result as `netopt solve` writes it, readable by
+    the analyses, its figures those of compare.csv; compare.html links each; a later batch
+    without the flag leaves no scenario folder behind (the analysis's pages included)."""
+    from netopt.cli.app import app
+    from netopt.results.tables import Results
+
+    runner = CliRunner()
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["sweep", str(TINY), "--set", "service.min_share=0,1",
+                              "--set", "service.within_km=100", "--gap", "0",
+                              "--workers", "1", "--scenario-folders", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = pd.read_csv(out / "compare.csv", keep_default_na=False)
+    folders = sorted(p.name for p in (out / "scenarios").iterdir())
+    # the scenarios' names, made safe for a file system ("a,b" -> "a_b")
+    assert folders == sorted(n.replace(",", "_") for n in rows["scenario"])
+    page = (out / "compare.html").read_text(encoding="utf-8")
+    for name, row in zip(rows["scenario"].str.replace(",", "_"), rows.itertuples(),
+                         strict=True):
+        folder = out / "scenarios" / name
+        result = Results.read(folder)
+        assert result.summary["objective_usd"] == pytest.approx(row.objective_usd, rel=1e-9)
+        assert {"report.html", "map.html", "network.xlsx", "netopt-manifest.json"} <= {
+            p.name for p in folder.iterdir()}
+        assert f"href='scenarios/{name}/report.html'" in page
+    # all patients within 100 km costs more than none: each folder holds its own network
+    a, b = (Results.read(out / "scenarios" / f).summary["objective_usd"] for f in folders)
+    assert a != pytest.approx(b, rel=1e-6)
+    scenario = out / "scenarios" / folders[0]
+    res = runner.invoke(app, ["finance", str(scenario)])
+    assert res.exit_code == 0, res.output
+    assert (scenario / "finance.html").exists()
+    res = runner.invoke(app, ["compare", str(TINY), "--workers", "1", "--no-report",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert not (out / "scenarios").exists()

@@ -20,6 +20,7 @@ import itertools
 import json
 import math
 import multiprocessing
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -87,6 +88,8 @@ class SolveOptions:
     seed: int | None = None
     threads: int = 1
     solver: str | None = None  # solver.name for every scenario (None: each model's own)
+    #: return each scenario's whole Results on its run (for its own result folder)
+    keep_results: bool = False
 
 
 @dataclass
@@ -110,6 +113,9 @@ class ScenarioRun:
     #: the input warnings of the scenario's case (an edit matching no row, a likely typo):
     #: a batch shows them as `validate` would for the model file
     warnings: list[str] = field(default_factory=list)
+    #: the scenario's whole result (results.tables.Results), kept only when the batch asks
+    #: for it (SolveOptions.keep_results): a result folder per scenario
+    result: Any = None
 
     @property
     def ok(self) -> bool:
@@ -425,6 +431,8 @@ def _solve(spec: ScenarioSpec, case: Any, key: PrepareKey, options: SolveOptions
         run = solved_run(spec, result, case.config.service.within_km,
                          case.config.service.min_share,
                          network=result.network if keep_network else None)
+        if options.keep_results:
+            run.result = result
     run.warnings = [str(p) for p in case.warnings]
     return run
 
@@ -491,7 +499,8 @@ def default_workers() -> int:
 def run_batch(specs: Sequence[ScenarioSpec | str | Path | tuple], *, workers: int | None = None,
               scheduler: Any = None, time_limit: float | None = None, gap: float | None = None,
               seed: int | None = None, threads: int = 1, solver: str | None = None,
-              progress: Progress | None = None, baseline_start: bool = False) -> list[ScenarioRun]:
+              progress: Progress | None = None, baseline_start: bool = False,
+              keep_results: bool = False) -> list[ScenarioRun]:
     """Solve every scenario; return runs in input order.
 
     workers: local processes (None = CPU count, 1 = in this process, or in one worker process
@@ -502,9 +511,11 @@ def run_batch(specs: Sequence[ScenarioSpec | str | Path | tuple], *, workers: in
     baseline_start: solve the first scenario first and start every other one from its
     network where that is feasible (each run's summary says which start it got).
     solver: the solver.name every scenario uses (default: each model file's own).
+    keep_results: each solved run carries its whole Results (`run.result`), for a result
+    folder per scenario.
     """
     items = [_spec(s, i) for i, s in enumerate(specs)]
-    options = SolveOptions(time_limit, gap, seed, threads, solver)
+    options = SolveOptions(time_limit, gap, seed, threads, solver, keep_results)
     runs: list[ScenarioRun | None] = [None] * len(items)
     done = 0
 
@@ -651,6 +662,21 @@ class Comparison:
     facility_changes: pd.DataFrame | None = None
     #: each scenario's hubs table (hubs.csv), for its map
     hubs: dict[str, pd.DataFrame] | None = None
+    #: each solved scenario's whole result, where the batch kept them (keep_results)
+    results: dict[str, Any] | None = None
+
+    def scenario_folders(self) -> dict[str, str]:
+        """Scenario name -> the folder its result is written to, relative to the batch's
+        (`scenarios/<name>`, the name made safe for a file system and unique)."""
+        out: dict[str, str] = {}
+        for name in (self.results or {}):
+            slug = re.sub(r"[^A-Za-z0-9._=+-]+", "_", str(name)).strip("._") or "scenario"
+            base, n = slug, 1
+            while f"scenarios/{slug}" in out.values():
+                n += 1
+                slug = f"{base}-{n}"
+            out[name] = f"scenarios/{slug}"
+        return out
 
     def write_tables(self, out: Path) -> list[Path]:
         """compare.csv, site_changes.csv, term_changes.csv, facility_changes.csv (and
@@ -950,8 +976,9 @@ def build_comparison(runs: list[ScenarioRun], title: str = "Scenario comparison"
     names = unique_names(runs)
     sites = {n: r.sites for n, r in zip(names, runs, strict=True) if r.sites is not None}
     hubs = {n: r.hubs for n, r in zip(names, runs, strict=True) if r.hubs is not None}
+    results = {n: r.result for n, r in zip(names, runs, strict=True) if r.result is not None}
     return Comparison(comparison_rows(runs, names), site_changes(sites, names), sites,
-                      frontier, title, facility_changes(runs, names), hubs)
+                      frontier, title, facility_changes(runs, names), hubs, results or None)
 
 
 def compare(model_files: Sequence[str | Path], *, title: str | None = None,

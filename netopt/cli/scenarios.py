@@ -139,7 +139,7 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
          seed: int | None, no_report: bool, threads: int = 1,
          pareto: tuple[list[float], float | None] | None = None,
          model: Path | None = None, solver: str | None = None,
-         baseline_start: bool = False) -> None:
+         baseline_start: bool = False, scenario_folders: bool = False) -> None:
     """Run the batch with a progress bar, write tables (and reports), print the table."""
     from ..analysis import scenarios as sc
 
@@ -155,7 +155,7 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
 
         kw: dict[str, Any] = dict(workers=workers, scheduler=address, time_limit=time_limit,
                                   gap=gap, seed=seed, threads=threads, solver=solver,
-                                  progress=progress)
+                                  progress=progress, keep_results=scenario_folders)
         if pareto is not None and model is not None:
             comparison = sc.pareto(model, pareto[0], pareto[1], title=title, **kw)
         else:
@@ -170,6 +170,9 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
             from ..report.compare import write_comparison
 
             write_comparison(comparison, staging.dir)
+        folders = comparison.scenario_folders()
+        for name, rel in folders.items():  # each a result folder of its own, in this run
+            _write_scenario(comparison.results[name], staging.dir / rel, command, no_report)
     paths = staging.written
     _print_rows(comparison)
     _print_term_changes(comparison.rows)
@@ -179,11 +182,24 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
                   soft_wrap=True, highlight=False)
     _print_warnings(comparison.rows)
     _print_baseline(comparison.rows)
-    console.print(f"wrote {len(paths)} files to {out}")
+    console.print(f"wrote {len(paths)} files to {out}" + (
+        f" (each scenario's own result in {out / 'scenarios'}/)" if folders else ""))
     code = batch_exit_code(comparison.rows["status"].tolist())
     if code:
         err.print(f"no scenario has a network: exit {code} (the rows above say why)")
         raise typer.Exit(code)
+
+
+def _write_scenario(result: Any, folder: Path, command: str, no_report: bool) -> None:
+    """One scenario's result folder, as `netopt solve` writes it (tables, then pages)."""
+    from ..results.folder import results_folder
+
+    with results_folder(folder, result.run(f"{command} (scenario)")) as staging:
+        result.write(staging.dir)
+        if not no_report:
+            from ..report import write_reports
+
+            write_reports(result, staging.dir)
 
 
 #: a batch with no network at all exits as a single solve would, by the first reason found in
@@ -336,6 +352,9 @@ NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Only the CSV tab
 ThreadsOpt = Annotated[int, typer.Option(
     "--threads", min=1, help="Solver threads per scenario (results are identical whichever way "
     "a batch runs; with --workers 1, give national models the machine's cores).")]
+ScenarioFoldersOpt = Annotated[bool, typer.Option(
+    "--scenario-folders", help="Also write each solved scenario's whole result (tables, "
+    "one-pager, map, workbook) to OUT/scenarios/<name>/, as `netopt solve` would.")]
 BaselineStartOpt = Annotated[bool, typer.Option(
     "--baseline-start/--cold-start", help="Solve the first scenario first and start the "
     "others from its network where it is feasible (compare.csv's `start` column says which "
@@ -356,6 +375,7 @@ def compare_cmd(
     solver: SolverOpt = None,
     baseline_start: BaselineStartOpt = True,
     no_report: NoReportOpt = False,
+    scenario_folders: ScenarioFoldersOpt = False,
 ) -> None:
     """Solve each model file and compare: cost by term, service, network, site changes."""
     from ..analysis.scenarios import ScenarioSpec, scenario_name
@@ -369,7 +389,7 @@ def compare_cmd(
     _run(specs, command="compare", title=title, out=_out(out, models[0]), workers=workers,
          scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap, seed=seed,
          no_report=no_report, threads=threads, solver=solver,
-         baseline_start=baseline_start)
+         baseline_start=baseline_start, scenario_folders=scenario_folders)
 
 
 def sweep_cmd(
@@ -393,6 +413,7 @@ def sweep_cmd(
     solver: SolverOpt = None,
     baseline_start: BaselineStartOpt = True,
     no_report: NoReportOpt = False,
+    scenario_folders: ScenarioFoldersOpt = False,
 ) -> None:
     """Run a grid of setting overrides on one model (or its cost-vs-access frontier, whose
     points are solved cold: a lower share's network rarely meets a higher one)."""
@@ -431,7 +452,8 @@ def sweep_cmd(
         _run(specs, command="sweep", title=f"Cost vs access: {model.stem}",
              out=_out(out, model), workers=workers, scheduler=scheduler, dask=dask,
              time_limit=time_limit, gap=gap, seed=seed, no_report=no_report,
-             threads=threads, pareto=(share_list, within_km), model=model, solver=solver)
+             threads=threads, pareto=(share_list, within_km), model=model, solver=solver,
+             scenario_folders=scenario_folders)
         return
     specs = grid_specs(model, grid) if grid else [ScenarioSpec(scenario_name(model),
                                                                 str(model), {})]
@@ -439,7 +461,7 @@ def sweep_cmd(
     _run(specs, command="sweep", title=f"Sweep of {model.stem}", out=_out(out, model),
          workers=workers, scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap,
          seed=seed, no_report=no_report, threads=threads, solver=solver,
-         baseline_start=baseline_start)
+         baseline_start=baseline_start, scenario_folders=scenario_folders)
 
 
 def _shares(values: list[Any]) -> list[float]:

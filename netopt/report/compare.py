@@ -122,6 +122,7 @@ table.scenarios td:first-child { min-width: 9em; }
 .multiples figcaption { color: var(--ink); font-size: 12px; margin: 0 0 4px; }
 .multiples figcaption b { color: var(--accent); }
 .multiples figcaption .what { display: block; color: var(--muted); font-size: 11.5px; }
+.multiples figcaption a.open { display: block; font-size: 11.5px; }
 .chart svg { max-width: 100%; }
 @media print { .multiples { grid-template-columns: repeat(3, 1fr); } main { max-width: none; } }
 """
@@ -724,6 +725,7 @@ def small_multiples(comparison: ComparisonLike) -> str:
         else pd.DataFrame()
     scen_col = changes["scenario"].map(text) if "scenario" in changes.columns else None
     base = baseline_index(rows)
+    folders = comparison.scenario_folders() if getattr(comparison, "results", None) else {}
     figs = []
     for i, (name, (_, r)) in enumerate(zip(names, rows.iterrows(), strict=True)):
         sites = tables.get(name)
@@ -745,6 +747,9 @@ def small_multiples(comparison: ComparisonLike) -> str:
                                     hub_changes=_facility_rows(comparison, name))
             cap = _caption(name, r, len(_active_ids(sites)), i == base, n_open,
                            n_close, n_other, _facility_rows(comparison, name), offers)
+        if name in folders:  # its own result folder: the one-pager, map, tables
+            cap += (f"<a class='open' href='{_esc(folders[name])}/report.html'>its report, "
+                    f"map and tables ({_esc(folders[name])}/)</a>")
         figs.append(f"<figure><figcaption>{cap}</figcaption>{body}</figure>")
     return f'<div class="multiples">{"".join(figs)}</div>' + _map_legend()
 

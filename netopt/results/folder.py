@@ -19,7 +19,13 @@ to another run (the analysis sheets added to `network.xlsx`) stays that run's, w
 checksum.
 
 Writers compose: a writer handed a folder that is itself being staged (a `solve` writes
-tables and reports in one run) writes straight into it, and the outer run commits both.
+tables and reports in one run) writes straight into it, and the outer run commits both. A
+fresh writer handed a *subfolder* of a staged folder (`compare --scenario-folders` writes each
+scenario's result under `scenarios/`) writes a result folder of its own inside the outer
+run: the outer run commits its files and gives the subfolder a manifest of its own, so an
+analysis can later attach to it as to any result folder. The outer run's next fresh run
+clears each such subfolder as a fresh run would (what analyses added there included), so a
+scenario folder never mixes two batches.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ MANIFEST_FORMAT = 1
 STAGING_MARK = ".netopt-"
 
 _active: set[Path] = set()  # staging folders being written in this process
+#: result folders written inside a staged one: staging folder -> {subfolder: its run}
+_nested: dict[Path, dict[str, dict[str, Any]]] = {}
 _commits: list[Path] = []  # folders runs of this process committed, in order
 _lock = threading.Lock()
 
@@ -205,9 +213,15 @@ class Staging:
 
 
 def _inside_active(target: Path) -> bool:
+    return _enclosing(target) is not None
+
+
+def _enclosing(target: Path) -> Path | None:
+    """The staging folder being written that holds `target` (itself or a parent), if any."""
     resolved = target.resolve()
     with _lock:
-        return any(resolved == s or resolved.is_relative_to(s) for s in _active)
+        return next((s for s in _active if resolved == s or resolved.is_relative_to(s)),
+                    None)
 
 
 @contextlib.contextmanager
@@ -216,8 +230,15 @@ def results_folder(out: Path, run: Run, *, attach: bool = False) -> Iterator[Sta
     block ends without an exception. On any exception (Ctrl-C included) `out` is left as it
     was and the staging folder is removed."""
     out = Path(out)
-    if _inside_active(out):
+    enclosing = _enclosing(out)
+    if enclosing is not None:
         out.mkdir(parents=True, exist_ok=True)
+        rel = out.resolve().relative_to(enclosing).as_posix()
+        if rel != "." and not attach:  # a result folder of its own inside the staged one
+            with _lock:
+                folders = _nested.setdefault(enclosing, {})
+                if rel not in folders:  # the outermost writer names its run
+                    folders[rel] = run.record()
         yield Staging(out, out, nested=True)
         return
     problem = out_problem(out)
@@ -236,6 +257,7 @@ def results_folder(out: Path, run: Run, *, attach: bool = False) -> Iterator[Sta
     finally:
         with _lock:
             _active.discard(stage)
+            _nested.pop(stage, None)
         with ctrl_c_after(stop_work=False):  # never half old, half new
             shutil.rmtree(stage, ignore_errors=True)
 
@@ -300,9 +322,18 @@ def _commit(stage: Path, root: Path, run: Run, attach: bool) -> list[Path]:
     """Move the staged files into `root`, remove the stale ones, write the manifest."""
     staged = _staged_files(stage)
     old = read_manifest(root)
-    runs, stale = plan_runs(old, run.record(), staged, attach)
+    with _lock:
+        nested = dict(_nested.get(stage, {}))
+    record = run.record()
+    if nested:
+        record["result_folders"] = sorted(nested)
+    runs, stale = plan_runs(old, record, staged, attach)
     root.mkdir(parents=True, exist_ok=True)
     _check_destinations(root, staged, attach)
+    if not attach:  # a fresh run replaces the result folders an earlier one wrote inside
+        for r in old:
+            for rel in r.get("result_folders", []):
+                _clear_result_folder(root, str(rel))
     for f in staged:
         dest = root / f["path"]
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -313,9 +344,46 @@ def _commit(stage: Path, root: Path, run: Run, attach: bool) -> list[Path]:
     tmp.write_text(json.dumps({"netopt_manifest": MANIFEST_FORMAT, "runs": runs}, indent=2)
                    + "\n", encoding="utf-8")
     os.replace(tmp, manifest)
+    for rel, sub_run in nested.items():
+        _write_sub_manifest(root, rel, sub_run, staged)
     with _lock:
         _commits.append(root.resolve())
     return [root / f["path"] for f in staged]
+
+
+def _write_sub_manifest(root: Path, rel: str, run: dict[str, Any],
+                        staged: list[dict[str, Any]]) -> None:
+    """The manifest of a result folder written inside a run: its files, relative to it."""
+    prefix = rel.rstrip("/") + "/"
+    files = [{**f, "path": f["path"][len(prefix):]} for f in staged
+             if f["path"].startswith(prefix)]
+    folder = root / rel
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps({"netopt_manifest": MANIFEST_FORMAT,
+                               "runs": [{**run, "files": files}]}, indent=2) + "\n",
+                   encoding="utf-8")
+    os.replace(tmp, folder / MANIFEST)
+
+
+def _clear_result_folder(root: Path, rel: str) -> None:
+    """Remove what netopt wrote in a result folder an earlier run wrote inside `root` (its
+    own files and those analyses added since), unless changed since; then its manifest."""
+    folder = (root / rel).resolve()
+    if not folder.is_relative_to(root.resolve()) or not folder.is_dir():
+        return
+    runs = read_manifest(folder)
+    latest = {f["path"]: f for r in runs for f in r["files"]}  # the last checksum wins
+    _remove_stale(folder, list(latest.values()))
+    with contextlib.suppress(OSError):
+        (folder / MANIFEST).unlink()
+    top = root.resolve()
+    for empty in (folder, *folder.parents):  # scenarios/A, then scenarios/, if emptied
+        if empty == top or not empty.is_relative_to(top):
+            break
+        try:
+            empty.rmdir()
+        except OSError:  # not empty: the user keeps files there
+            break
 
 
 def _remove_stale(root: Path, stale: list[dict[str, Any]]) -> None:
