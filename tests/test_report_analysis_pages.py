@@ -283,6 +283,22 @@ def test_stacked_bars_add_up_with_a_negative_term() -> None:
     assert sum(bars[1][2]) == pytest.approx(1000.0)
 
 
+def test_pooled_depot_stock_is_drawn_once_in_the_ordering_parts() -> None:
+    """With pooled depots the ordering parts (finance.csv's site and depot rows) add up to
+    ordering and inventory plus depot stock: 1,000 + (-100 - 400) + 50 = 550. The depot term
+    had been drawn a second time beside its parts (a $16.1M scenario's bar read $12.1M)."""
+    rows = pd.DataFrame({"scenario": ["pooled"], "status": ["optimal"],
+                         "objective_usd": [550.0], "cost_transport": [1000.0],
+                         "cost_ordering_and_inventory": [-100.0],
+                         "cost_depot_stock": [-400.0], "cost_unserved_penalty": [50.0],
+                         "ordering_shipping_saved_usd": [-700.0],
+                         "ordering_holding_usd": [180.0], "ordering_tabulation_usd": [20.0],
+                         "cost_total": [550.0]})
+    ((_, total, parts),) = _bars(cost_compare_svg(rows))
+    assert total == pytest.approx(550.0) and sum(parts) == pytest.approx(550.0)
+    assert -400.0 not in parts and -700.0 in parts
+
+
 def test_compare_bars_add_up_to_the_table(comparisons: dict[str, Path]) -> None:
     rows = pd.read_csv(comparisons["compare"] / "compare.csv")
     page = (comparisons["compare"] / "compare.html").read_text()

@@ -314,6 +314,9 @@ BARS_NOTE = (
     "planning device, not cash). A saving is the hatched strip under a bar, running back from "
     "the end of the costs: the black tick where it ends is the total.")
 ORDERING_COLUMN = "cost_ordering_and_inventory"
+#: pooled depot stock: its parts are in the ordering_<part>_usd columns too (finance.csv's
+#: depot rows), so where the parts are drawn this term is already in them
+DEPOT_COLUMN = "cost_depot_stock"
 SAVING_H = 9.0  # height of the savings strip under a bar
 
 
@@ -351,9 +354,13 @@ def _bar_terms(rows: pd.DataFrame) -> list[str]:
     """Columns drawn: every cost term with a value, ordering and inventory replaced by its
     parts (ordering_<part>_usd) when the rows carry them, penalties last (not cash)."""
     terms = []
-    for c in cost_columns(rows):
-        if c == ORDERING_COLUMN and any(_ordering_part(str(p)) for p in rows.columns):
+    columns = cost_columns(rows)
+    parts = ORDERING_COLUMN in columns and any(_ordering_part(str(p)) for p in rows.columns)
+    for c in columns:
+        if c == ORDERING_COLUMN and parts:
             terms += [str(p) for p in rows.columns if _ordering_part(str(p)) and _shown(rows, p)]
+        elif c == DEPOT_COLUMN and parts:
+            continue  # drawn in the parts above (a second strip counted it twice)
         elif _shown(rows, c):
             terms.append(c)
     return sorted(terms, key=lambda t: ("penalty" in t or "unserved" in t))
