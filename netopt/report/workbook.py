@@ -571,6 +571,9 @@ def carry_sheets(old: Path, new: Path, names: Iterable[str]) -> list[str]:
     from openpyxl import load_workbook
     from openpyxl.worksheet.table import Table
 
+    names = list(names)
+    if not names or not Path(old).exists():  # nothing to carry: no warning about it
+        return []
     try:
         source = load_workbook(old)
     except Exception as exc:  # noqa: BLE001 - whatever a hand-edited workbook raises
