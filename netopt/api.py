@@ -430,18 +430,30 @@ class Comparison(_Comparison):
 
     runs: list[ScenarioRun] = field(default_factory=list)
 
-    def write(self, out: PathLike, report: bool = True) -> list[Path]:
+    def write(self, out: PathLike, report: bool = True,
+              scenario_folders: bool = False) -> list[Path]:
         """Write what `netopt compare --out` writes: compare.csv, site_changes.csv,
         term_changes.csv, facility_changes.csv and (unless report=False) compare.html and
-        compare.xlsx."""
+        compare.xlsx; with scenario_folders=True also each scenario's whole result in
+        scenarios/<name>/, as `--scenario-folders` does."""
         from .results.folder import results_folder
 
+        kept = self.results if scenario_folders else None
+        shown = self if scenario_folders else dc_replace(self, results=None)  # no links
         with results_folder(Path(out), self.run("Comparison.write")) as staging:
             paths = self.write_tables(staging.dir)
             if report:
                 from .report.compare import write_comparison
 
-                paths += write_comparison(self, staging.dir)
+                paths += write_comparison(shown, staging.dir)
+            for name, rel in (shown.scenario_folders() if kept else {}).items():
+                with results_folder(staging.dir / rel, kept[name].run(
+                        "Comparison.write (scenario)")) as sub:
+                    paths += kept[name].write(sub.dir)
+                    if report:
+                        from .report import write_reports
+
+                        paths += write_reports(kept[name], sub.dir)
         return staging.final(paths)
 
     def _repr_html_(self) -> str:
@@ -498,13 +510,14 @@ def compare(items: Sequence[_case.Case | Results | PathLike],
     for i, (item, label) in enumerate(zip(items, labels, strict=True)):
         if isinstance(item, Results):
             runs[i] = _run_of(item, label)
+            runs[i].result = item
         else:
             todo.append((i, _spec_of(item, label)))
     if todo:
         # the first item solved here is the baseline the others start from (as in the CLI)
         solved = run_batch([spec for _, spec in todo], workers=workers,
                            time_limit=time_limit, gap=gap, seed=seed, solver=solver,
-                           baseline_start=todo[0][0] == 0)
+                           baseline_start=todo[0][0] == 0, keep_results=True)
         for (i, _), run in zip(todo, solved, strict=True):
             runs[i] = run
     done = [r for r in runs if r is not None]

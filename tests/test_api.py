@@ -295,6 +295,19 @@ def test_compare_cases_matches_direct_solves(tmp_path: Path, tiny: netopt.Case,
                                              "facility_changes.csv", "site_changes.csv",
                                              "term_changes.csv"]
     assert pd.read_csv(tmp_path / "compare.csv")["scenario"].tolist() == ["base", "near"]
+    assert "scenarios/" not in (tmp_path / "compare.html").read_text(encoding="utf-8")
+
+    # each scenario's whole result, solved here or handed in, as --scenario-folders writes
+    for batch in (comparison, from_results):
+        batch.write(tmp_path, scenario_folders=True)
+        for name, objective in zip(("base", "near"), direct, strict=True):
+            back = netopt.Result.read(tmp_path / "scenarios" / name)
+            assert back.objective == pytest.approx(objective, rel=1e-9)
+            assert (tmp_path / "scenarios" / name / "report.html").is_file()
+        assert "href='scenarios/near/report.html'" in (tmp_path / "compare.html").read_text(
+            encoding="utf-8")
+    comparison.write(tmp_path, report=False)
+    assert not (tmp_path / "scenarios").exists()  # the next batch clears them
 
 
 def test_compare_results_gives_the_rows_of_compare_cases(tiny: netopt.Case) -> None:
