@@ -149,6 +149,11 @@ def test_site_whose_committee_meets_in_q4_serves_no_one_before_q4_plus_lead_time
     assert periods["patients_unserved"].tolist() == pytest.approx([2.5] * 5 + [0.0] * 3,
                                                                   abs=1e-6)
     assert periods["sites_active"].tolist() == [1] * 5 + [2] * 3
+    # why they wait, per period: the site that treats them later and its lead time
+    reasons = result.timeline_products["unserved_reason"].tolist()
+    assert reasons[:5] == ["2.5 patients wait for sites that offer it later: Site Two (from "
+                           "2028 Q2: committee and onboarding lead time)"] * 5
+    assert reasons[5:] == [""] * 3
     # the 2.5 patients a quarter are priced by the unserved penalty, which is not cash: it
     # has its own column and stays out of the cost, the cash flow and the NPV
     penalty = float(prepare(case).products.at["p1", "penalty_usd_per_patient"])
@@ -282,6 +287,7 @@ def test_timeline_tables_round_trip(ramped, tmp_path: Path) -> None:
     assert sites.at["S2", "first_active_label"] == result.timeline_sites.set_index(
         "site_id").at["S2", "first_active_label"]
     assert np.isnan(sites.at["S3", "first_active_period"])  # never active: blank
+    assert back.timeline_products.columns[-1] == "unserved_reason"
     assert list(back.timeline_periods.columns) == [
         "period", "label", "start_date", "years", "patients_demand", "patients_served",
         "patients_unserved", "sites_active", "hubs_active", "revenue_usd", "cost_usd",

@@ -812,5 +812,45 @@ def timeline_section(result: Results) -> str:
         '</div><div class="chart"><h3>Cash flow and NPV</h3>',
         cash_flow_svg(periods), "</div></div>",
         periods_table(periods),
+        waiting_table(table(result, "timeline_products"), product_names(result)),
         "</section>",
     ])
+
+
+def waiting_table(products: pd.DataFrame, names: dict[str, str]) -> str:
+    """'Why patients wait': each product's unserved patients over the roll-out with their
+    reason (timeline_products.csv's unserved_reason), consecutive periods with the same
+    reason in one row; "" when every patient is served or the folder predates the reason."""
+    if products.empty or not {"unserved_reason", "patients_unserved", "product_id",
+                               "period"} <= set(products.columns):
+        return ""
+    labels = dict(zip(products["period"], products["label"].map(text), strict=True)) \
+        if "label" in products.columns else {}
+    rows: list[list] = []  # [product, first, last, patients, reason]
+    for k, group in products.sort_values(["product_id", "period"]).groupby(
+            products["product_id"].map(text), sort=False):
+        for p, u, reason in zip(group["period"], group["patients_unserved"],
+                                group["unserved_reason"].map(text), strict=True):
+            if num(u) <= 1e-6 or not reason:
+                continue
+            # the same reason whatever the count: "2.5 patients wait for S2" ~ "3.0 patients
+            # wait for S2" (the counts follow the ramp)
+            key = re.sub(r"[0-9][0-9,]*\.[0-9] patients", "#", reason)
+            if rows and rows[-1][0] == k and rows[-1][5] == key and rows[-1][2] == p - 1:
+                rows[-1][2] = p
+                rows[-1][3] += num(u)
+            else:
+                rows.append([k, p, p, num(u), reason, key])
+    if not rows:
+        return ""
+    body = []
+    for k, first, last, patients, reason, _ in rows:
+        span = labels.get(first, str(first)) + (
+            f" \u2013 {labels.get(last, str(last))}" if last != first else "")
+        # over a span the per-period counts go: the total is its own column
+        why = reason if first == last else re.sub(r"[0-9][0-9,]*\.[0-9] patients ", "", reason)
+        body.append(f"<tr><td>{_esc(span)}</td><td>{_esc(names.get(k, k))}</td>"
+                    f"<td class='n'>{_esc(fmt_num(patients))}</td><td>{_esc(why)}</td></tr>")
+    return ("<h3>Why patients wait during the roll-out</h3><table class='timeline waiting'>"
+            "<thead><tr><th>Periods</th><th>Product</th><th class='n'>Unserved patients"
+            "</th><th>Why</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>")

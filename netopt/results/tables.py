@@ -1008,8 +1008,11 @@ def extract_timeline(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     periods = timeline_periods_table(plan, per_block)
     tables = result.tables
     tables["timeline_periods"] = periods
-    tables["timeline_products"] = timeline_products_table(plan, per_block)
     tables["timeline_sites"] = timeline_sites_table(plan, blocks)
+    tables["timeline_products"] = timeline_products_table(plan, per_block)
+    tables["timeline_products"]["unserved_reason"] = rollout_reasons(
+        plan, blocks, tables["timeline_products"], tables["timeline_sites"],
+        tables["unserved"])
     # the plan's cash NPV leaves the unserved penalty out (a modelling price, not money);
     # the objective is minus (npv - penalty_npv)
     npv = None if info.objective is None else float(periods["discounted_cash_flow_usd"].sum())
@@ -1096,6 +1099,64 @@ def timeline_products_table(plan: TimelinePlan, per_block: list[dict]) -> pd.Dat
                          "patients_served": float(f["served"][k]) * period.years,
                          "patients_unserved": float(f["unserved"][k]) * period.years})
     return pd.DataFrame(rows)
+
+
+def rollout_reasons(plan: TimelinePlan, blocks: list[pyo.Block], products: pd.DataFrame,
+                    sites: pd.DataFrame, unserved: pd.DataFrame) -> list[str]:
+    """Why patients go untreated in each period, per product: a planner's first question of
+    a roll-out. Patients beyond the end network's own share of unserved wait for the sites
+    that offer the product later, named with the period each can offer it from (its P&T
+    committee and onboarding lead time) or, when it could earlier, 'by choice' (demand did
+    not pay for it yet); the rest go unserved for the end network's main reason
+    (unserved.csv)."""
+    names = dict(zip(sites["site_id"], sites["name"], strict=True))
+    ready = {s: int(r) for s, r in zip(sites["site_id"], sites["onboarding_ready_period"],
+                                       strict=True) if not pd.isna(r)}
+    labels = {p.index: p.label for p in plan.periods}
+    first_offer: dict[tuple[str, str], int] = {}
+    for period in plan.periods:
+        for (s, k), v in blocks[plan.block_of(period.index)].w.items():
+            if round(v.value or 0.0) and (s, k) not in first_offer:
+                first_offer[(s, k)] = period.index
+    main = {}
+    if len(unserved) and {"product_id", "reason", "patients_unserved"} <= set(unserved.columns):
+        by = unserved.groupby(["product_id", "reason"])["patients_unserved"].sum()
+        for (k, reason), _ in by.sort_values(ascending=False).items():
+            main.setdefault(k, str(reason))
+    end = products[products["period"] == plan.periods[-1].index].set_index("product_id")
+    out = []
+    for p, k, demand, unserved_now in zip(products["period"], products["product_id"],
+                                          products["patients_demand"],
+                                          products["patients_unserved"], strict=True):
+        if unserved_now <= 1e-6:
+            out.append("")
+            continue
+        share = float(end.at[k, "patients_unserved"] / end.at[k, "patients_demand"]) \
+            if k in end.index and end.at[k, "patients_demand"] > 0 else 0.0
+        waiting = unserved_now - share * demand
+        later = sorted((t, s) for (s, kk), t in first_offer.items() if kk == k and t > p)
+        parts = []
+        if waiting > 1e-6 and later:
+            shown = []
+            for t, s in later[:3]:
+                why = ("committee and onboarding lead time" if ready.get(s, 0) >= t
+                       else f"by choice; it could from {labels.get(ready.get(s, 0), '')}")
+                shown.append(f"{names.get(s, s)} (from {labels.get(t, t)}: {why})")
+            more = f" and {len(later) - 3} more" if len(later) > 3 else ""
+            parts.append(f"{fmt_patients(waiting)} wait for sites that offer it later: "
+                         + ", ".join(shown) + more)
+        rest = unserved_now - (waiting if parts else 0.0)
+        if rest > 1e-6:
+            reason = main.get(k, "the period's network leaves them untreated (the plan's "
+                                 "end network treats every patient of this product)")
+            parts.append(f"{fmt_patients(rest)} as at the plan's end: {reason}"
+                         if parts else f"as at the plan's end: {reason}")
+        out.append("; ".join(parts))
+    return out
+
+
+def fmt_patients(value: float) -> str:
+    return f"{value:,.1f} patients"
 
 
 def timeline_sites_table(plan: TimelinePlan, blocks: list[pyo.Block]) -> pd.DataFrame:
