@@ -114,7 +114,8 @@ def make_timeline(n_periods: int = 12, n_existing: int = 3, n_new: int = 5,
         "patients_served": per["patients_served"].to_numpy(),
         "patients_unserved": per["patients_unserved"].to_numpy(), "sites_active": active,
         "hubs_active": [2 + (p >= 4) for p in range(n_periods)], "revenue_usd": revenue,
-        "cost_usd": cost, "cash_flow_usd": cash, "discount_factor": factor,
+        "cost_usd": cost, "cash_flow_usd": cash, "penalty_usd": 0.0,
+        "discount_factor": factor,
         "discounted_cash_flow_usd": cash * factor,
     })
     return {"timeline_sites": sites, "timeline_periods": periods, "timeline_products": prod}

@@ -149,6 +149,8 @@ def test_site_whose_committee_meets_in_q4_serves_no_one_before_q4_plus_lead_time
     assert periods["patients_unserved"].tolist() == pytest.approx([2.5] * 5 + [0.0] * 3,
                                                                   abs=1e-6)
     assert periods["sites_active"].tolist() == [1] * 5 + [2] * 3
+    # S2 needs the cryogenic partner: contracted from the period S2 treats
+    assert periods["partners_active"].tolist() == [0] * 5 + [1] * 3
     # why they wait, per period: the site that treats them later and its lead time
     reasons = result.timeline_products["unserved_reason"].tolist()
     assert reasons[:5] == ["2.5 patients wait for sites that offer it later: Site Two (from "
@@ -290,7 +292,8 @@ def test_timeline_tables_round_trip(ramped, tmp_path: Path) -> None:
     assert back.timeline_products.columns[-1] == "unserved_reason"
     assert list(back.timeline_periods.columns) == [
         "period", "label", "start_date", "years", "patients_demand", "patients_served",
-        "patients_unserved", "sites_active", "hubs_active", "revenue_usd", "cost_usd",
+        "patients_unserved", "sites_active", "hubs_active", "partners_active", "revenue_usd",
+        "cost_usd",
         "cash_flow_usd", "penalty_usd", "discount_factor", "discounted_cash_flow_usd"]
 
 

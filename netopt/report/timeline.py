@@ -761,10 +761,12 @@ def periods_table(timeline_periods: pd.DataFrame) -> str:
     col = {c: _by_period(timeline_periods, c, n) for c in (
         "patients_demand", "patients_served", "patients_unserved", "sites_active",
         "hubs_active", "revenue_usd", "cost_usd", "cash_flow_usd", "discounted_cash_flow_usd",
-        "penalty_usd")}
+        "penalty_usd", "partners_active")}
     revenue = any(abs(v) > 0.5 for v in col["revenue_usd"])
     penalty = any(abs(v) > 0.5 for v in col["penalty_usd"])
+    partners = any(v > 0 for v in col["partners_active"])
     head = ["Period", "Demand", "Served", "Served %", "Unserved", "Sites", "Hubs",
+            *(["Partners"] if partners else []),
             *(["Revenue"] if revenue else []), "Cost", "Cash flow", "Discounted",
             "NPV so far", *(["Unserved penalty (not cash)"] if penalty else [])]
     body, cum = [], 0.0
@@ -774,6 +776,7 @@ def periods_table(timeline_periods: pd.DataFrame) -> str:
                  _pct(col["patients_served"][i], col["patients_demand"][i]),
                  fmt_num(col["patients_unserved"][i]), fmt_int(col["sites_active"][i]),
                  fmt_int(col["hubs_active"][i]),
+                 *([fmt_int(col["partners_active"][i])] if partners else []),
                  *([fmt_usd(col["revenue_usd"][i])] if revenue else []),
                  fmt_usd(col["cost_usd"][i]), fmt_usd(col["cash_flow_usd"][i]),
                  fmt_usd(col["discounted_cash_flow_usd"][i]), fmt_usd(cum),

@@ -89,7 +89,7 @@ _RULES: list[tuple[str, str, str]] = [
     (r"^kol_count$", "KOLs", INT),
     (r"^fill_rate$", "share", PCT),
     (r"^(working_capital|avg_inventory_value)_.*usd$", "USD", USD),
-    (r"^(revenue|cash_flow|discounted_cash_flow)_usd$", "USD/period", USD),
+    (r"^(revenue|cash_flow|discounted_cash_flow|penalty)_usd$", "USD/period", USD),
     (r"^cost_usd$", "USD", USD),
     (r"_usd$", "USD/yr", USD),
 ]

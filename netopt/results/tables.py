@@ -1051,6 +1051,7 @@ def _block_figures(b: pyo.Block) -> dict:
         "unserved": unserved.clip(lower=0.0).reindex(prep.product_ids, fill_value=0.0),
         "sites": int(sum(round(v.value or 0.0) for v in b.y.values())),
         "hubs": int(sum(round(v.value or 0.0) for v in b.g.values())),
+        "partners": int(sum(round(v.value or 0.0) for v in b.a.values())),
         "revenue": 0.0 - terms.get("revenue", 0.0),
         "cost": sum(v for name, v in terms.items()
                     if name != "revenue" and not is_penalty_term(name)),
@@ -1081,7 +1082,8 @@ def timeline_periods_table(plan: TimelinePlan, per_block: list[dict]) -> pd.Data
             "patients_served": float(f["served"].sum()) * yrs,
             "patients_unserved": float(f["unserved"].sum()) * yrs,
             "sites_active": f["sites"], "hubs_active": f["hubs"],
-            "revenue_usd": revenue, "cost_usd": cost, "cash_flow_usd": cash,
+            "partners_active": f["partners"], "revenue_usd": revenue, "cost_usd": cost,
+            "cash_flow_usd": cash,
             "penalty_usd": penalty, "discount_factor": period.discount_factor,
             "discounted_cash_flow_usd": cash * period.discount_factor,
         })
