@@ -166,6 +166,10 @@ def test_overrides_are_validated_and_named() -> None:
         apply_overrides(loaded.config, {"sites.max_actve": 3})
     with pytest.raises(OverrideError, match="objective"):
         apply_overrides(loaded.config, {"objective": "cheapest"})
+    # a per cent where a share goes: the hint a model file's setting gets
+    with pytest.raises(OverrideError, match=r"min_share': expected a share between 0 and 1: "
+                       r"write 0.15 for 15 % \(found 90\)"):
+        apply_overrides(loaded.config, {"service.min_share": 90})
     assert parse_set("service.min_share=0.5,0.9") == ("service.min_share", [0.5, 0.9])
     assert parse_set("products=[p1],[p1,p2]") == ("products", [["p1"], ["p1", "p2"]])
     names = [s.name for s in grid_specs(TINY, {"service.min_share": [0.5, 0.9],

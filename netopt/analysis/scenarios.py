@@ -34,6 +34,8 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from ..data.config import ModelConfig
+from ..data.io import per_cent_for_share
+from ..data.validate import SHARE_HINT
 from ..results.folder import Run, results_folder
 from ..results.tables import (
     ORDERING_PART_KEYS,
@@ -196,7 +198,9 @@ def apply_overrides(config: ModelConfig, overrides: Mapping[str, Any],
             loc = ".".join(str(p) for p in err["loc"])
             shown = err.get("input")
             shown = "" if isinstance(shown, dict | list) else f" (found {shown!r})"
-            messages.append(f"override '{loc}': {err['msg']}{shown}")
+            # a per cent for a share (min_share=90) gets the hint a model file gets
+            msg = SHARE_HINT if per_cent_for_share(err) else err["msg"]
+            messages.append(f"override '{loc}': {msg}{shown}")
         raise OverrideError("; ".join(messages)) from None
 
 

@@ -267,7 +267,7 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
     if err["type"] not in ("missing",) and "input" in err:
         inp = err["input"]
         value = None if isinstance(inp, dict | list) else str(inp)
-    if _per_cent_for_share(err):
+    if per_cent_for_share(err):
         msg = SHARE_HINT  # as a table's share column answers it
     return Problem(file, line, column, msg, value)
 
@@ -287,7 +287,7 @@ def _is_share(loc: tuple) -> bool:
     return info is not None and any(isinstance(m, Le) and m.le == 1 for m in info.metadata)
 
 
-def _per_cent_for_share(err: dict) -> bool:
+def per_cent_for_share(err: dict) -> bool:
     """A per cent where a share is expected (`cost_of_capital: 8`, or '8%')."""
     inp, bound = err.get("input"), (err.get("ctx") or {}).get("le")
     if isinstance(inp, str):
