@@ -30,10 +30,11 @@ if TYPE_CHECKING:
         compare,
         load,
         solve,
+        sweep,
     )
 
 __all__ = ["Case", "Comparison", "Infeasible", "InputError", "NoNetworkInTime", "Problem",
-           "Result", "__version__", "compare", "load", "solve"]
+           "Result", "__version__", "compare", "load", "solve", "sweep"]
 
 _LAZY = frozenset(__all__) - {"__version__"}
 

@@ -32,6 +32,7 @@ from .analysis.scenarios import (
     apply_overrides,
     build_comparison,
     check_override_keys,
+    grid_specs,
     run_batch,
     scenario_name,
     solved_run,
@@ -526,5 +527,34 @@ def compare(items: Sequence[_case.Case | Results | PathLike],
     return Comparison(**{f.name: getattr(base, f.name) for f in fields(base)}, runs=done)
 
 
+def sweep(case: _case.Case | PathLike, grid: Mapping[str, Sequence[Any]], *,
+          title: str | None = None, workers: int | None = 1, time_limit: float | None = None,
+          gap: float | None = None, seed: int | None = None,
+          solver: str | None = None) -> Comparison:
+    """Solve every combination of setting values on one case, as `netopt sweep --set` does,
+    and compare them; the first combination is the baseline.
+
+    grid: dotted setting -> values, e.g. ``{"hubs.max_active": [20, 3], "service.min_share":
+    [0, 0.9]}`` (four scenarios, named ``max_active=20,min_share=0`` ...). The case's own
+    changes (`with_changes`) hold in every scenario. Other arguments as in `compare`.
+    """
+    if isinstance(case, str | Path):
+        case = load(case)
+    if not isinstance(case, Case) or case.source is None:
+        raise TypeError("sweep takes a case made by netopt.load (or a model file's path), not "
+                        f"{type(case).__name__}")
+    if not isinstance(grid, Mapping) or not grid:
+        raise ValueError("sweep needs a grid of settings and values, e.g. "
+                         "{'hubs.max_active': [20, 3]}")
+    grid = {k: [v] if isinstance(v, str) or not isinstance(v, Sequence) else list(v)
+            for k, v in grid.items()}
+    case._intact("netopt.sweep")
+    specs = grid_specs(case.source.path, grid)
+    cases = [case.with_changes(settings=spec.overrides, name=spec.name) for spec in specs]
+    return compare(cases, [spec.name for spec in specs], title=title or (
+        f"Sweep of {case.name}"), workers=workers, time_limit=time_limit, gap=gap, seed=seed,
+        solver=solver)
+
+
 __all__ = ["Case", "Comparison", "Infeasible", "InputError", "NoNetworkInTime", "Problem",
-           "Result", "compare", "load", "solve"]
+           "Result", "compare", "load", "solve", "sweep"]

@@ -432,3 +432,21 @@ def test_result_tables_are_copies_and_the_network_cost_is_the_headline(
     assert near_result.network_cost == pytest.approx(
         costs["total"] - costs.get("unserved_penalty", 0.0))
     assert near_result.network_cost == pytest.approx(near_result.summary["network_cost_usd"])
+
+
+def test_sweep_solves_each_combination_of_settings(tiny: netopt.Case) -> None:
+    """netopt.sweep names its scenarios as `netopt sweep` does and each row is the solve of
+    the case with those settings; a value out of bounds is refused before any solve."""
+    comparison = netopt.sweep(tiny, {"service.min_share": [0, 1], "service.within_km": 100},
+                              gap=0)
+    assert comparison.rows["scenario"].tolist() == ["min_share=0,within_km=100",
+                                                    "min_share=1,within_km=100"]
+    for share, objective in zip((0, 1), comparison.rows["objective_usd"], strict=True):
+        direct = netopt.solve(tiny.with_changes(settings={
+            "service.min_share": share, "service.within_km": 100}), gap=0)
+        assert objective == pytest.approx(direct.objective, rel=1e-9)
+    assert comparison.rows["objective_usd"].iloc[1] > comparison.rows["objective_usd"].iloc[0]
+    with pytest.raises(netopt.InputError, match="expected a share between 0 and 1"):
+        netopt.sweep(tiny, {"service.min_share": [0, 90]})
+    with pytest.raises(ValueError, match="grid of settings"):
+        netopt.sweep(tiny, {})
