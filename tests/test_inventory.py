@@ -506,3 +506,19 @@ def test_more_generous_returns_never_raise_site_loss_or_lower_writeoffs() -> Non
     assert loss == sorted(loss, reverse=True) and loss[0] > loss[-1]
     assert writeoff == sorted(writeoff) and writeoff[0] == 0 < writeoff[-1]
     assert len({round(e.wasted_doses_per_year, 9) for e in runs}) == 1
+
+
+def test_a_review_ships_only_when_doses_were_used_or_outdated() -> None:
+    """Order-up-to: a review with nothing issued or outdated orders nothing. 3 doses a year,
+    no perishing, a fortnightly review, one dose of stock: each order is the one dose issued
+    since the last review, so the expected orders are the doses received (2.79 a year, the
+    rest of the demand arriving while the dose is out), not the 26 reviews a year that had
+    each been charged a replenishment."""
+    m = stock_metrics(3.0, math.inf, 14, 2, 0.9)
+    assert m.method == "exact" and m.outdated_doses_per_year == 0.0 and m.base_stock == 1
+    assert m.received_doses_per_year == pytest.approx(m.issued_doses_per_year, rel=1e-9)
+    assert m.replenishments_per_year == pytest.approx(m.received_doses_per_year, rel=1e-12)
+    assert m.replenishments_per_year < 3.0 < 365 / 14
+    # a busy stock point still ships at every review
+    busy = stock_metrics(2000.0, 6, 7, 1, 0.95)
+    assert busy.replenishments_per_year == pytest.approx(365 / 7)

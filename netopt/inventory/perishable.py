@@ -827,7 +827,12 @@ def _stock_metrics_cached(doses_per_year: float, life: int | None, review: int, 
         outdated_doses_per_year=ev.outdated * per_year,
         issued_doses_per_year=issued, emergency_doses_per_year=max(0.0, doses_per_year - issued),
         demand_doses_per_year=doses_per_year,
-        replenishments_per_year=per_year if s > 0 else 0.0,
+        # an order-up-to review ships only when doses were issued or outdated since the last
+        # one; each shipment carries at least a dose, so the expected shipments are at most
+        # the expected doses received (exact where an order is one dose, as at a low-volume
+        # stock point) and at most one per review. Charging every review overstated a
+        # 3-dose-a-year stock's replenishments eightfold.
+        replenishments_per_year=min(per_year, ev.received * per_year) if s > 0 else 0.0,
         received_doses_per_year=ev.received * per_year, method=kind, demand_model=demand_model,
         life_days=math.inf if eff_life is None else float(eff_life), review_days=review,
         lead_days=lead, outdated_ci95=ev.outdated_hw * per_year, fill_rate_ci95=ev.fill_hw,
