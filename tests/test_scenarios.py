@@ -777,3 +777,24 @@ def test_scenario_folders_hold_each_scenario_s_whole_result(tmp_path: Path) -> N
                               "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert not (out / "scenarios").exists()
+
+
+def test_a_change_of_scope_is_named_beside_its_delta() -> None:
+    """Scenarios planning for other patients than the baseline (another product set, a
+    demand scale) say so: their delta prices the scope as well as the network."""
+    from netopt.analysis.scenarios import scope_notes
+
+    rows = pd.DataFrame({
+        "scenario": ["base", "same", "pooled", "busier", "failed"],
+        "status": ["optimal", "optimal", "optimal", "feasible", "infeasible"],
+        "objective_usd": [1.0, 1.0, 2.0, 3.0, math.nan],
+        "patients_demand": [878.8, 878.8 * 1.004, 799.6, 1757.6, math.nan],
+        "products": ["a;b", "a;b", "a;b;c", "a;b", ""]})
+    assert scope_notes(rows) == [
+        "", "", "products added: c; 799.6 patients/yr in scope against the baseline's 878.8",
+        "1,757.6 patients/yr in scope against the baseline's 878.8", ""]
+    # end to end: a demand scale is a change of scope
+    comparison = sweep(TINY, {"demand_scale": [1.0, 2.0]}, workers=1)
+    assert comparison.rows["scope_vs_baseline"].tolist() == [
+        "", "60.0 patients/yr in scope against the baseline's 30.0"]
+    assert comparison.rows["products"].tolist() == ["p1", "p1"]

@@ -446,6 +446,9 @@ def solved_run(spec: ScenarioSpec, result: Any, within_km: float, min_share: flo
     """A scenario's row material from its solved Results (a fresh solve, or a result folder
     read back): headline figures, costs, ordering parts, sites, hubs and partners."""
     summary = {k: v for k, v in result.summary.items() if k != "settings"}
+    products = result.tables.get("products")
+    if products is not None and "product_id" in products.columns:  # the scope, for scope_note
+        summary["products_in_scope"] = sorted(str(k) for k in products["product_id"])
     summary["within_km"] = within_km
     summary["min_share"] = min_share
     return ScenarioRun(spec, str(result.summary.get("status", "feasible")), "", summary,
@@ -747,6 +750,7 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
         plan = s.get("timeline") if isinstance(s.get("timeline"), dict) else {}
         rec["plan_patients_served"] = plan.get("patients_served", math.nan)
         rec["plan_patients_unserved"] = plan.get("patients_unserved", math.nan)
+        rec["products"] = ";".join(s.get("products_in_scope") or [])
         rec["start"] = s.get("start", "")
         # the stages the clock ended: this scenario's network may differ on another machine
         rec["stopped_by_clock"] = ";".join(s.get("stopped_by_clock") or [])
@@ -779,7 +783,43 @@ def comparison_rows(runs: list[ScenarioRun], names: list[str]) -> pd.DataFrame:
     at = frame.columns.get_loc("objective_basis") + 1
     for offset, col in enumerate(DELTA_COLUMNS):
         frame.insert(at + offset, col, deltas[col])
+    frame.insert(at + len(DELTA_COLUMNS), "scope_vs_baseline", scope_notes(frame))
     return frame
+
+
+#: patients in scope that differ from the baseline's by more than this share are a change of
+#: scope (demand_scale, incidence edits, products), not of the network
+SCOPE_TOLERANCE = 0.005
+
+
+def scope_notes(rows: pd.DataFrame) -> list[str]:
+    """Per row, how the patients it plans for differ from the baseline's: products added or
+    dropped, demand otherwise. Its vs_baseline_usd then prices that change of scope too (a
+    pooled case with a new product read '+$1.7M' beside a baseline without it, though
+    pooling saved $0.75M). Empty for the baseline and where the scope is the same."""
+    b = baseline_index(rows)
+    out = [""] * len(rows)
+    if b is None:
+        return out
+    demand = pd.to_numeric(rows.get("patients_demand"), errors="coerce").tolist() \
+        if "patients_demand" in rows else [math.nan] * len(rows)
+    products = [set(filter(None, str(v or "").split(";"))) for v in rows.get(
+        "products", pd.Series([""] * len(rows)))]
+    for i in range(len(rows)):
+        if i == b or rows["status"].iloc[i] not in ("optimal", "feasible"):
+            continue
+        parts = []
+        added, dropped = products[i] - products[b], products[b] - products[i]
+        if products[i] and products[b] and added:
+            parts.append("products added: " + ", ".join(sorted(added)))
+        if products[i] and products[b] and dropped:
+            parts.append("products dropped: " + ", ".join(sorted(dropped)))
+        d, d0 = demand[i], demand[b]
+        if not (math.isnan(d) or math.isnan(d0)) and abs(d - d0) > SCOPE_TOLERANCE * max(
+                abs(d0), 1.0):
+            parts.append(f"{d:,.1f} patients/yr in scope against the baseline's {d0:,.1f}")
+        out[i] = "; ".join(parts)
+    return out
 
 
 #: columns comparing each scenario's objective with the baseline's (the first scenario

@@ -271,6 +271,13 @@ def _print_baseline(rows: Any) -> None:
     for i, why in not_compared(rows).items():
         err.print(f"[yellow]{escape(names[i])}[/]: not compared with the baseline "
                   f"'{escape(names[b])}': {escape(why)}", soft_wrap=True, highlight=False)
+    from ..report.compare import scope_words
+
+    for name, scope in zip(names, rows.get("scope_vs_baseline", [""] * len(names)),
+                           strict=True):
+        if isinstance(scope, str) and scope:
+            err.print(f"[yellow]{escape(name)}[/]: {escape(scope_words(scope))}",
+                      soft_wrap=True, highlight=False)
 
 
 def _print_term_changes(rows: Any) -> None:

@@ -235,6 +235,12 @@ def _delta_cells(base: bool, d: float, share: float, within: bool,
 
 # ---------------------------------------------------------------- comparison table
 
+def scope_words(scope: str) -> str:
+    """compare.csv's scope_vs_baseline as the page and the command say it."""
+    return (f"Other patients than the baseline's ({scope}): the \u0394 prices that change of "
+            "scope as well as the network's.")
+
+
 def comparison_table(rows: pd.DataFrame) -> str:
     """One row per scenario: status (with why it failed), objective, delta, service, network."""
     from ..analysis.scenarios import ANNUAL_COST, ANNUAL_MARGIN, not_compared
@@ -288,6 +294,10 @@ def comparison_table(rows: pd.DataFrame) -> str:
         if reason:  # in full, on its own row across the table, so it wraps and reads
             body.append(f"<tr class='why'><td></td><td colspan='{len(heads) - 1}'>"
                         f"<span class='reason'>{_esc(reason)}</span></td></tr>")
+        scope = text(r.get("scope_vs_baseline"))
+        if scope:  # its delta prices a change of scope, not only of the network
+            body.append(f"<tr class='why'><td></td><td colspan='{len(heads) - 1}'>"
+                        f"<span class='warn'>{_esc(scope_words(scope))}</span></td></tr>")
         warned = [w for w in text(r.get("warnings")).split(" | ") if w]
         if warned:  # an edit that matched no row changes nothing: the reader must know
             more = (f"; and {len(warned) - MAX_WARNINGS} more (compare.csv, column warnings)"
