@@ -121,8 +121,15 @@ def test_partner_depot_serves_both_sites_when_cheaper(tmp_path: Path) -> None:
     life, lead = depot["life_days"].iloc[0], depot["lead_days"].iloc[0] + 4 / 24
     assert depot["stock_level_doses"].iloc[0] == stock_metrics(30, life, 14, lead,
                                                                0.95).base_stock
-    assert depot["working_capital_manufacturer_usd"].iloc[0] > 0
     sites = fin[fin["row"] == "site"].set_index("site_id")
+    # the manufacturer owns the partner's stock (its working capital on the depot row, at
+    # cost of goods); what each hospital owes, 30 days of its $200k doses, is on its own row
+    on_hand = depot["avg_inventory_doses"].iloc[0]
+    assert depot["working_capital_manufacturer_usd"].iloc[0] == pytest.approx(
+        on_hand * 30_000, rel=1e-9)
+    for site, patients in (("S1", 10.0), ("S2", 20.0)):
+        assert sites.at[site, "working_capital_manufacturer_usd"] == pytest.approx(
+            patients * 200_000 * 30 / 365, rel=1e-6)
     assert set(sites["policy"]) == {"held_at_partner_with_jit_delivery"}
     assert set(sites["depot_id"]) == {"P1"} and (sites["stock_level_doses"] == 0).all()
     assert sites["patients_per_year"].sum() == pytest.approx(30.0)

@@ -22,6 +22,7 @@ from ..inventory.ordering import (
     option_cost_parts,
     replenishment_shipments,
 )
+from ..inventory.perishable import DAYS_PER_YEAR
 from ..model.prepare import Prepared
 
 POLICY_COLUMNS = [
@@ -196,6 +197,10 @@ def depot_rows(prep: Prepared, m: object, delivery: dict[tuple, float] | None = 
         # its deliveries to sites leave at their own lanes' cadence (not the supply's)
         fields = econ_fields(econ, prod, (delivery or {}).get(
             (seg["kind"], str(seg["depot_id"]), pid), 1.0))
+        # what the sites owe for the doses is theirs (their rows): the depot keeps its stock
+        owed = _receivables(t, prod, float(econ.stock.demand_doses_per_year))
+        fields["working_capital_manufacturer_usd"] -= owed
+        fields["capital_charge_usd"] -= cfg.cost_of_capital * owed
         cogs = float(prod["cogs_usd_per_dose"])
         lo, hi = float(seg["lo_patients"]), float(seg["hi_patients"])
         c_lo, c_hi = float(seg["cost_lo_usd"]), float(seg["cost_hi_usd"])
@@ -215,6 +220,12 @@ def depot_rows(prep: Prepared, m: object, delivery: dict[tuple, float] | None = 
             "site_accepts_stocking": None,  # a depot's stock: no site is asked
         })
     return out
+
+
+def _receivables(t, prod: pd.Series, doses: float) -> float:  # noqa: ANN001
+    """What sites owe the manufacturer for `doses` a year, at the terms' payment days (as
+    inventory.perishable counts them in a stock point's working capital)."""
+    return float(prod["price_usd_per_dose"]) * doses * float(t.payment_terms_days) / DAYS_PER_YEAR
 
 
 def _terms_row(prep: Prepared, product: str, policy: str):  # noqa: ANN202
@@ -253,7 +264,10 @@ def _row(prep: Prepared, sk: tuple[str, str], option: pd.Series | None, policy: 
         return {**{c: 0.0 for c in POLICY_COLUMNS}, **out, "fill_rate": 1.0,
                 "site_accepts_stocking": None, "method": "none"}
     if pooled:  # the stock is the depot's (its own row): the site orders per patient from it
+        owed = _receivables(t, prod, doses)  # but what it owes for its doses is its own
         return {**{c: 0.0 for c in POLICY_COLUMNS}, **out, "fill_rate": math.nan,
+                "working_capital_manufacturer_usd": owed,
+                "capital_charge_usd": cfg.cost_of_capital * owed,
                 "site_accepts_stocking": None, "method": "pooled at depot"}
     if stock:
         parts, econ = option_cost_parts(
