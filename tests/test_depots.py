@@ -132,6 +132,10 @@ def test_partner_depot_serves_both_sites_when_cheaper(tmp_path: Path) -> None:
             patients * 200_000 * 30 / 365, rel=1e-6)
     assert set(sites["policy"]) == {"held_at_partner_with_jit_delivery"}
     assert set(sites["depot_id"]) == {"P1"} and (sites["stock_level_doses"] == 0).all()
+    # the one-pager says which facility holds the stock, and for how many sites
+    from netopt.report.onepager import facility_list
+
+    assert "<td>Partner: a1 stock for 2 sites</td>" in facility_list(result)
     assert sites["patients_per_year"].sum() == pytest.approx(30.0)
     # the objective term is the depot's cost line at its pooled volume (30 is a breakpoint)
     terms = result.costs.set_index("term")["usd_per_year"]

@@ -655,15 +655,35 @@ def _more_names(rest: list[tuple[float, str, str, int]], limit: int = MORE_CHARS
 def _active_facilities(result: Results) -> list[tuple[float, str, str, frozenset[str]]]:
     """(USD a year, name, role, sites served) of every active hub and partner."""
     rows = []
-    for kind, role in (("hubs", "3PL hub"), ("partners", "Partner")):
+    stock = depot_stock(result)
+    for kind, role, key in (("hubs", "3PL hub", "hub_id"), ("partners", "Partner",
+                                                           "partner_id")):
         t = table(result, kind)
         if "active" not in t.columns:
             continue
         for r in t[[truthy(v) for v in t["active"]]].to_dict("records"):
             served = split_list(r.get("sites_served") or r.get("sites_linked"))
-            rows.append((yearly_cost(r, kind), text(r.get("name")), role,
-                         frozenset(served)))
+            held = stock.get(text(r.get(key)))
+            rows.append((yearly_cost(r, kind), text(r.get("name")),
+                         role + (f": {held}" if held else ""), frozenset(served)))
     return rows
+
+
+def depot_stock(result: Results) -> dict[str, str]:
+    """Hub or partner id -> 'rdc_rx stock for 4 sites': the pooled depot stock it holds
+    (finance.csv's depot rows), which a strategist asks of a network first. Product ids,
+    not names: the one-pager's table has room for a line or two."""
+    fin = table(result, "finance")
+    if fin.empty or not {"row", "depot_id", "product_id"} <= set(fin.columns):
+        return {}
+    sites = fin[fin["row"].map(text) == "site"]
+    out: dict[str, list[str]] = {}
+    for r in fin[fin["row"].map(text) == "depot"].itertuples(index=False):
+        depot, k = text(r.depot_id), text(r.product_id)
+        n = int(((sites["product_id"].map(text) == k)
+                 & sites["depot_id"].map(lambda v, d=depot: d in split_list(v))).sum())
+        out.setdefault(depot, []).append(f"{k} stock for {n} site" + ("s" if n != 1 else ""))
+    return {d: ", ".join(v) for d, v in out.items()}
 
 
 def facility_list(result: Results, n: int = FACILITY_ROWS) -> str:
