@@ -23,7 +23,7 @@ from netopt.cli.app import app
 TINY = Path(__file__).parent / "data" / "tiny.yaml"
 API_DOC = Path(__file__).parent.parent / "docs" / "python-api.md"
 PUBLIC = ["Case", "Comparison", "Infeasible", "InputError", "NoNetworkInTime", "Problem",
-          "Result", "__version__", "compare", "load", "solve"]
+          "Result", "__version__", "compare", "load", "solve", "sweep"]
 
 # S3 (NJ) is certified for oncology but refuses p1 at its price ceiling; raising the ceiling
 # and asking for 90 % of patients within 100 km makes it the site that serves Beta (PA)
