@@ -136,6 +136,13 @@ def test_partner_depot_serves_both_sites_when_cheaper(tmp_path: Path) -> None:
     from netopt.report.onepager import facility_list
 
     assert "<td>Partner: a1 stock for 2 sites</td>" in facility_list(result)
+    # and the map's partner popup
+    from netopt.report.maps import _facility_payloads, _Lookup
+
+    partners = _facility_payloads(result, {}, _Lookup(result.sites, "site_id"),
+                                  _Lookup(result.hubs, "hub_id"),
+                                  _Lookup(result.partners, "partner_id"))["partners"]
+    assert ["Pooled stock held", "a1 stock for 2 sites"] in partners[0]["pop"]
     assert sites["patients_per_year"].sum() == pytest.approx(30.0)
     # the objective term is the depot's cost line at its pooled volume (30 is a breakpoint)
     terms = result.costs.set_index("term")["usd_per_year"]

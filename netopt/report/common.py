@@ -489,3 +489,20 @@ def penalty_words(penalty_npv: float, unserved: float) -> str:
         return ""
     return (f"; the objective adds {fmt_usd(penalty_npv)} of penalty (not cash) for the "
             f"{fmt_num(unserved)} patients left unserved")
+
+
+def depot_stock(result: Results) -> dict[str, str]:
+    """Hub or partner id -> 'rdc_rx stock for 4 sites': the pooled depot stock it holds
+    (finance.csv's depot rows), which a strategist asks of a network first. Product ids,
+    not names: the one-pager's table has room for a line or two."""
+    fin = table(result, "finance")
+    if fin.empty or not {"row", "depot_id", "product_id"} <= set(fin.columns):
+        return {}
+    sites = fin[fin["row"].map(text) == "site"]
+    out: dict[str, list[str]] = {}
+    for r in fin[fin["row"].map(text) == "depot"].itertuples(index=False):
+        depot, k = text(r.depot_id), text(r.product_id)
+        n = int(((sites["product_id"].map(text) == k)
+                 & sites["depot_id"].map(lambda v, d=depot: d in split_list(v))).sum())
+        out.setdefault(depot, []).append(f"{k} stock for {n} site" + ("s" if n != 1 else ""))
+    return {d: ", ".join(v) for d, v in out.items()}

@@ -37,6 +37,7 @@ from .common import (
     ZONE_COLOURS,
     class_colour,
     class_label,
+    depot_stock,
     fmt_int,
     fmt_num,
     fmt_usd,
@@ -549,9 +550,10 @@ def _short_name(name: str, code: object = "") -> str:
     return "" if short == name else short
 
 
-def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup) -> dict[str, Any]:
-    """A hub marker: its yearly cost (fixed, handling, lanes through it) and the sites and
-    partners it serves."""
+def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup,
+             held: str = "") -> dict[str, Any]:
+    """A hub marker: its yearly cost (fixed, handling, lanes through it), the pooled stock it
+    holds (`held`, see common.depot_stock) and the sites and partners it serves."""
     hid = text(row.get("hub_id"))
     active = truthy(row.get("active"))
     name = hubs.name(hid)
@@ -571,6 +573,8 @@ def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup) -> dic
     pop += [["Status", text(row.get("status"))], ["Shipments/yr", fmt_num(ships)],
             ["Capacity (shipments/yr)", fmt_num(num(row.get("capacity_shipments_per_year")))],
             ["Utilisation", _pct(num(row.get("utilisation")))]]
+    if held:
+        pop += [["Pooled stock held", held]]
     pop += _listed("Sites served", [sites.name(s) for s in served])
     pop += _listed("Partners supplied", [partners.name(p) for p in fed])
     return {
@@ -598,11 +602,12 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
     out: dict[str, list[dict]] = {"hubs": [], "partners": [], "links": [], "plants": [],
                                   "kols": []}
     yearly: list[tuple[int, float, dict]] = []  # (partners first, cost, named row)
+    stock = depot_stock(result)  # the pooled stock each hub or partner holds
     for row in table(result, "hubs").to_dict("records"):
         hid = text(row.get("hub_id"))
         if hid not in hubs.coords:
             continue
-        out["hubs"].append(_hub_row(row, hubs, sites, partners))
+        out["hubs"].append(_hub_row(row, hubs, sites, partners, stock.get(hid, "")))
         yearly.append((1, yearly_cost(row, "hubs"), out["hubs"][-1]))
     for row in table(result, "partners").to_dict("records"):
         pid = text(row.get("partner_id"))
@@ -620,6 +625,8 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
         pop += [["Temperature classes", ", ".join(split_list(row.get("temperature_classes")))],
                 ["Doses/yr delivered", fmt_num(doses)],
                 ["Capacity (doses/yr)", fmt_num(num(row.get("capacity_doses_per_year")))]]
+        if stock.get(pid):
+            pop += [["Pooled stock held", stock[pid]]]
         pop += _listed("Sites served", [sites.name(s) for s in linked])
         out["partners"].append({
             "ll": list(partners.coords[pid]), "icon": "partner" if active else "partner_off",

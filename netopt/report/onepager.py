@@ -34,6 +34,7 @@ from .common import (
     class_colour,
     class_label,
     cost_terms,
+    depot_stock,
     fmt_int,
     fmt_num,
     fmt_usd,
@@ -667,23 +668,6 @@ def _active_facilities(result: Results) -> list[tuple[float, str, str, frozenset
             rows.append((yearly_cost(r, kind), text(r.get("name")),
                          role + (f": {held}" if held else ""), frozenset(served)))
     return rows
-
-
-def depot_stock(result: Results) -> dict[str, str]:
-    """Hub or partner id -> 'rdc_rx stock for 4 sites': the pooled depot stock it holds
-    (finance.csv's depot rows), which a strategist asks of a network first. Product ids,
-    not names: the one-pager's table has room for a line or two."""
-    fin = table(result, "finance")
-    if fin.empty or not {"row", "depot_id", "product_id"} <= set(fin.columns):
-        return {}
-    sites = fin[fin["row"].map(text) == "site"]
-    out: dict[str, list[str]] = {}
-    for r in fin[fin["row"].map(text) == "depot"].itertuples(index=False):
-        depot, k = text(r.depot_id), text(r.product_id)
-        n = int(((sites["product_id"].map(text) == k)
-                 & sites["depot_id"].map(lambda v, d=depot: d in split_list(v))).sum())
-        out.setdefault(depot, []).append(f"{k} stock for {n} site" + ("s" if n != 1 else ""))
-    return {d: ", ".join(v) for d, v in out.items()}
 
 
 def facility_list(result: Results, n: int = FACILITY_ROWS) -> str:
