@@ -358,6 +358,8 @@ def _write_sub_manifest(root: Path, rel: str, run: dict[str, Any],
     files = [{**f, "path": f["path"][len(prefix):]} for f in staged
              if f["path"].startswith(prefix)]
     folder = root / rel
+    if not files or not folder.is_dir():  # nothing written there: no result folder
+        return
     tmp = folder / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps({"netopt_manifest": MANIFEST_FORMAT,
                                "runs": [{**run, "files": files}]}, indent=2) + "\n",

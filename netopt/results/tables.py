@@ -1112,8 +1112,18 @@ def rollout_reasons(plan: TimelinePlan, blocks: list[pyo.Block], products: pd.Da
     not pay for it yet); the rest go unserved for the end network's main reason
     (unserved.csv)."""
     names = dict(zip(sites["site_id"], sites["name"], strict=True))
-    ready = {s: int(r) for s, r in zip(sites["site_id"], sites["onboarding_ready_period"],
-                                       strict=True) if not pd.isna(r)}
+    # the first period a site can offer a product: at once for an existing site certified
+    # for its area, else once the committee has met and onboarding is done
+    sp = plan.prep.site_products
+    held = sp[sp["certified"].astype(bool)]
+    certified = set(zip(held["site_id"], held["product_id"], strict=True))
+    status = dict(zip(sites["site_id"], sites["status"], strict=True))
+    wait = {s: int(r) for s, r in zip(sites["site_id"], sites["onboarding_ready_period"],
+                                      strict=True) if not pd.isna(r)}
+
+    def ready(s: str, k: str) -> int:
+        return 0 if status.get(s) == "existing" and (s, k) in certified else wait.get(s, 0)
+
     labels = {p.index: p.label for p in plan.periods}
     first_offer: dict[tuple[str, str], int] = {}
     for period in plan.periods:
@@ -1141,8 +1151,8 @@ def rollout_reasons(plan: TimelinePlan, blocks: list[pyo.Block], products: pd.Da
         if waiting > 1e-6 and later:
             shown = []
             for t, s in later[:3]:
-                why = ("committee and onboarding lead time" if ready.get(s, 0) >= t
-                       else f"by choice; it could from {labels.get(ready.get(s, 0), '')}")
+                why = ("committee and onboarding lead time" if ready(s, k) >= t
+                       else f"by choice; it could from {labels.get(ready(s, k), '')}")
                 shown.append(f"{names.get(s, s)} (from {labels.get(t, t)}: {why})")
             more = f" and {len(later) - 3} more" if len(later) > 3 else ""
             parts.append(f"{fmt_patients(waiting)} wait for sites that offer it later: "
