@@ -1148,7 +1148,7 @@ def rollout_reasons(plan: TimelinePlan, blocks: list[pyo.Block], products: pd.Da
         waiting = unserved_now - share * demand
         later = sorted((t, s) for (s, kk), t in first_offer.items() if kk == k and t > p)
         parts = []
-        if waiting > 1e-6 and later:
+        if waiting >= SHOWN_PATIENTS and later:
             shown = []
             for t, s in later[:3]:
                 why = ("committee and onboarding lead time" if ready(s, k) >= t
@@ -1158,13 +1158,17 @@ def rollout_reasons(plan: TimelinePlan, blocks: list[pyo.Block], products: pd.Da
             parts.append(f"{fmt_patients(waiting)} wait for sites that offer it later: "
                          + ", ".join(shown) + more)
         rest = unserved_now - (waiting if parts else 0.0)
-        if rest > 1e-6:
+        if rest >= SHOWN_PATIENTS or not parts:
             reason = main.get(k, "the period's network leaves them untreated (the plan's "
                                  "end network treats every patient of this product)")
             parts.append(f"{fmt_patients(rest)} as at the plan's end: {reason}"
                          if parts else f"as at the plan's end: {reason}")
         out.append("; ".join(parts))
     return out
+
+
+#: patients a reason's part must concern to be named (its count shows one decimal)
+SHOWN_PATIENTS = 0.05
 
 
 def fmt_patients(value: float) -> str:
