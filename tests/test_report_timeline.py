@@ -556,25 +556,28 @@ def test_unserved_penalty_is_named_not_counted_as_cash(tiny: Results) -> None:
 
 
 def test_why_patients_wait_joins_periods_with_the_same_reason() -> None:
-    """Consecutive periods with the same reason (counts aside) make one row with their total;
+    """Consecutive periods with the same reason (counts and sites still to come aside) make
+    one row with their total;
     a new reason, a gap or another product starts a row; a served period shows nothing."""
     from netopt.report.timeline import waiting_table
 
-    wait = "{:.1f} patients wait for sites that offer it later: S2 (from 2027 Q4: lead time)"
+    wait = "{:.1f} patients wait for sites that offer it later: {}(from 2027 Q4: lead time)"
     products = pd.DataFrame({
         "period": [0, 1, 2, 3, 0, 1, 2, 3],
         "label": ["2027 Q1", "2027 Q2", "2027 Q3", "2027 Q4"] * 2,
         "product_id": ["a"] * 4 + ["b"] * 4,
         "patients_unserved": [2.0, 3.0, 1.0, 0.0, 0.0, 4.0, 0.0, 4.0],
-        "unserved_reason": [wait.format(2), wait.format(3), "as at the plan's end: reach", "",
+        "unserved_reason": [wait.format(2, "S1 (from 2027 Q2), S2 "), wait.format(3, "S2 "),
+                            "as at the plan's end: reach", "",
                             "", "as at the plan's end: reach", "",
                             "as at the plan's end: reach"]})
     page = waiting_table(products, {"a": "Product A", "b": "Product B"})
     rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td class='n'>(.*?)</td><td>(.*?)</td>",
                       page)
     assert rows == [
-        ("2027 Q1 \u2013 2027 Q2", "Product A", "5.0",
-         "wait for sites that offer it later: S2 (from 2027 Q4: lead time)"),
+        ("2027 Q1 \u2013 2027 Q2", "Product A", "5.0",  # the sites still to come at first
+         "wait for sites that offer it later (as of 2027 Q1): S1 (from 2027 Q2), S2 (from "
+         "2027 Q4: lead time)"),
         ("2027 Q3", "Product A", "1.0", "as at the plan&#x27;s end: reach"),
         ("2027 Q2", "Product B", "4.0", "as at the plan&#x27;s end: reach"),
         ("2027 Q4", "Product B", "4.0", "as at the plan&#x27;s end: reach")]

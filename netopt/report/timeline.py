@@ -820,6 +820,17 @@ def timeline_section(result: Results) -> str:
     ])
 
 
+#: how results.tables.rollout_reasons names the sites patients wait for
+WAIT = "wait for sites that offer it later:"
+
+
+def _reason_kind(reason: str) -> tuple[str, ...]:
+    """A reason without its counts and its list of sites to come: ('wait', 'as at the plan's
+    end: no site within 400 km')."""
+    parts = re.sub(r"[0-9][0-9,]*\.[0-9] patients ", "", reason).split("; ")
+    return tuple("wait" if part.startswith(WAIT) else part for part in parts)
+
+
 def waiting_table(products: pd.DataFrame, names: dict[str, str]) -> str:
     """'Why patients wait': each product's unserved patients over the roll-out with their
     reason (timeline_products.csv's unserved_reason), consecutive periods with the same
@@ -836,9 +847,9 @@ def waiting_table(products: pd.DataFrame, names: dict[str, str]) -> str:
                                 group["unserved_reason"].map(text), strict=True):
             if num(u) <= 1e-6 or not reason:
                 continue
-            # the same reason whatever the count: "2.5 patients wait for S2" ~ "3.0 patients
-            # wait for S2" (the counts follow the ramp)
-            key = re.sub(r"[0-9][0-9,]*\.[0-9] patients", "#", reason)
+            # the same kind of reason whatever the counts and the sites still to come: the
+            # counts follow the ramp and the sites named change as each comes on line
+            key = _reason_kind(reason)
             if rows and rows[-1][0] == k and rows[-1][5] == key and rows[-1][2] == p - 1:
                 rows[-1][2] = p
                 rows[-1][3] += num(u)
@@ -850,8 +861,11 @@ def waiting_table(products: pd.DataFrame, names: dict[str, str]) -> str:
     for k, first, last, patients, reason, _ in rows:
         span = labels.get(first, str(first)) + (
             f" \u2013 {labels.get(last, str(last))}" if last != first else "")
-        # over a span the per-period counts go: the total is its own column
-        why = reason if first == last else re.sub(r"[0-9][0-9,]*\.[0-9] patients ", "", reason)
+        # over a span the per-period counts go (the total is its own column) and the sites
+        # named are those still to come in its first period
+        why = reason if first == last else re.sub(
+            r"[0-9][0-9,]*\.[0-9] patients ", "", reason).replace(
+            WAIT, WAIT.removesuffix(":") + f" (as of {labels.get(first, str(first))}):")
         body.append(f"<tr><td>{_esc(span)}</td><td>{_esc(names.get(k, k))}</td>"
                     f"<td class='n'>{_esc(fmt_num(patients))}</td><td>{_esc(why)}</td></tr>")
     return ("<h3>Why patients wait during the roll-out</h3><table class='timeline waiting'>"
