@@ -557,8 +557,8 @@ def test_unserved_penalty_is_named_not_counted_as_cash(tiny: Results) -> None:
 
 def test_why_patients_wait_joins_periods_with_the_same_reason() -> None:
     """Consecutive periods with the same reason (counts and sites still to come aside) make
-    one row with their total;
-    a new reason, a gap or another product starts a row; a served period shows nothing."""
+    one row with their total; a new reason, a gap or another product starts a row; a served
+    period shows nothing."""
     from netopt.report.timeline import waiting_table
 
     wait = "{:.1f} patients wait for sites that offer it later: {}(from 2027 Q4: lead time)"
