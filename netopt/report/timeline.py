@@ -827,7 +827,9 @@ WAIT = "wait for sites that offer it later:"
 def _reason_kind(reason: str) -> tuple[str, ...]:
     """A reason without its counts and its list of sites to come: ('wait', 'as at the plan's
     end: no site within 400 km')."""
-    parts = re.sub(r"[0-9][0-9,]*\.[0-9] patients ", "", reason).split("; ")
+    # parts start with their count (or 'as at'): a '; ' inside a reason does not split it
+    parts = re.split(r"; (?=[0-9][0-9,]*\.[0-9] patients |as at the plan's end)", reason)
+    parts = [re.sub(r"^[0-9][0-9,]*\.[0-9] patients ", "", part) for part in parts]
     return tuple("wait" if part.startswith(WAIT) else part for part in parts)
 
 

@@ -1152,7 +1152,7 @@ def rollout_reasons(plan: TimelinePlan, blocks: list[pyo.Block], products: pd.Da
             shown = []
             for t, s in later[:3]:
                 why = ("committee and onboarding lead time" if ready(s, k) >= t
-                       else f"by choice; it could from {labels.get(ready(s, k), '')}")
+                       else f"by choice, possible from {labels.get(ready(s, k), '')}")
                 shown.append(f"{names.get(s, s)} (from {labels.get(t, t)}: {why})")
             more = f" and {len(later) - 3} more" if len(later) > 3 else ""
             parts.append(f"{fmt_patients(waiting)} wait for sites that offer it later: "
