@@ -182,8 +182,9 @@ def test_hub_stock_is_pooled_over_the_sites_it_ships_to(tmp_path: Path) -> None:
 def test_pooled_base_stock_is_below_the_two_site_stocks(tmp_path: Path) -> None:
     """Same two sites, solved twice: with the cheap partner one pooled stock serves both (30
     patients/yr); with a dear one each keeps its own (10 and 20). The depot's base stock is
-    below the sum of the two sites' and its expiries, write-offs and working capital are
-    reported on its own finance row, equal to the inventory machinery's at 30 patients."""
+    below the sum of the two sites' and its expiries, write-offs and stock are reported on its
+    own finance row, equal to the inventory machinery's at 30 patients; what the hospitals owe
+    for their doses is on their rows."""
     case = load_case(make_case(tmp_path, 1_000, 0))
     pooled = solve_case(case, gap=0.0).finance
     apart = solve_case(load_case(make_case(tmp_path, 500_000, 500)), gap=0.0).finance
@@ -196,8 +197,13 @@ def test_pooled_base_stock_is_below_the_two_site_stocks(tmp_path: Path) -> None:
     assert depot["expired_doses_per_year"] == pytest.approx(econ.wasted_doses_per_year)
     assert depot["manufacturer_writeoff_usd"] == pytest.approx(
         econ.manufacturer_write_off_usd_per_year)
-    assert depot["working_capital_manufacturer_usd"] == pytest.approx(
+    # the machinery's working capital counts the sites' receivables, which their rows carry
+    sites = pooled[pooled["row"] == "site"]
+    assert depot["working_capital_manufacturer_usd"] + sites[
+        "working_capital_manufacturer_usd"].sum() == pytest.approx(
         econ.working_capital_manufacturer_usd)
+    assert depot["working_capital_manufacturer_usd"] == pytest.approx(
+        econ.inventory_value_usd)  # the manufacturer's stock at cost of goods
     assert depot["expired_usd"] == pytest.approx(econ.wasted_doses_per_year * 30_000)
 
 
