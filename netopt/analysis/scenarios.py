@@ -447,7 +447,7 @@ def solved_run(spec: ScenarioSpec, result: Any, within_km: float, min_share: flo
     read back): headline figures, costs, ordering parts, sites, hubs and partners."""
     summary = {k: v for k, v in result.summary.items() if k != "settings"}
     products = result.tables.get("products")
-    if products is not None and "product_id" in products.columns:  # the scope, for scope_note
+    if products is not None and "product_id" in products.columns:  # the scope, for scope_notes
         summary["products_in_scope"] = sorted(str(k) for k in products["product_id"])
     summary["within_km"] = within_km
     summary["min_share"] = min_share
