@@ -362,6 +362,15 @@ def test_aged_stock_costs_the_shipments_it_loses(tmp_path: Path,
         replenished[name] = (depot["shipments_per_year"].iloc[0]
                              - r.shipments["shipments_per_year"].sum())
     assert replenished["aged"] > 1 and replenished["aged"] == pytest.approx(replenished["fresh"])
+    # explain says what limits the site's deliveries: the doses' age at H1, not the lane
+    from netopt.analysis.explain import _site_limits
+
+    lane = next(line for line in _site_limits(prepare(load_case(model)), "S1", "a1", aged)
+                if line.startswith("lane a1"))
+    assert lane.endswith("doses drawn from H1's stock have aged there: 1 dose(s) a shipment, "
+                         "not the 2 asked")
+    fresh_lane = " ".join(_site_limits(prepare(load_case(model)), "S1", "a1", fresh))
+    assert "aged" not in fresh_lane and "drawn from H1's stock, 2 a shipment" in fresh_lane
 
 
 def two_hub_stock_case(tmp_path: Path) -> Path:

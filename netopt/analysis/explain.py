@@ -254,8 +254,31 @@ def _site_limits(prep: Prepared, site: str, product: str | None, open_result: Re
         reach = sum(float(demand.get((p, r.product_id), 0.0)) for p in near["point_id"])
         lane += (f"; {reach:,.1f} patients/yr live within its "
                  f"{prep.products.at[r.product_id, 'max_patient_travel_km']:g} km reach")
+        lane += _aged_cadence(open_result, site, r.product_id)
         out.append(lane)
     return out
+
+
+def _aged_cadence(result: Results | None, site: str, product: str) -> str:
+    """'; doses drawn from H01's stock have aged there: 1 dose a shipment, not 2' where the
+    site draws the product from a depot's stock: the fresh lane above is not what limits
+    such a delivery, the doses' age at the depot is (concepts, pooled depot stock)."""
+    ships = getattr(result, "tables", {}).get("shipments") if result is not None else None
+    if ships is None or not {"from_depot_stock", "doses_per_shipment", "site_id",
+                             "product_id"} <= set(ships.columns):
+        return ""
+    aged = ships[(ships["site_id"] == site) & (ships["product_id"] == product)
+                 & ships["from_depot_stock"].astype(bool)]
+    if aged.empty:
+        return ""
+    r = aged.iloc[0]
+    depot = r["hub_id"] if isinstance(r["hub_id"], str) and r["hub_id"] else r["partner_id"]
+    got = float(r["doses_per_shipment"])
+    asked = float(r.get("doses_per_shipment_requested", got))
+    if got >= asked:  # their age costs no shipments here
+        return f"; doses drawn from {depot}'s stock, {got:g} a shipment"
+    return (f"; doses drawn from {depot}'s stock have aged there: {got:g} dose(s) a shipment, "
+            f"not the {asked:g} asked")
 
 
 def _network_limits(prep: Prepared, result: Results, site: str) -> list[str]:
