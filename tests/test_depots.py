@@ -362,6 +362,18 @@ def test_aged_stock_costs_the_shipments_it_loses(tmp_path: Path,
         replenished[name] = (depot["shipments_per_year"].iloc[0]
                              - r.shipments["shipments_per_year"].sum())
     assert replenished["aged"] > 1 and replenished["aged"] == pytest.approx(replenished["fresh"])
+    # the map's plant -> H1 trunk carries the stock's bulk replenishments, not a shipment
+    # a dose (it read 120 shipments a year)
+    from netopt.report.maps import _lane_payloads, _Lookup
+
+    trunk = next(seg for seg in _lane_payloads(
+        aged, {}, _Lookup(aged.plants, "plant_id"), _Lookup(aged.hubs, "hub_id"),
+        _Lookup(aged.partners, "partner_id"), _Lookup(aged.sites, "site_id"))["a1"]
+        if "trunk" in seg["pop"][0][1])
+    shown = dict(trunk["pop"])
+    assert shown["Of which into the hub's pooled stock"] == "120"
+    assert float(shown["Shipments/yr (its stock's in bulk replenishments)"]) == pytest.approx(
+        replenished["aged"], abs=0.05)
     # explain says what limits the site's deliveries: the doses' age at H1, not the lane
     from netopt.analysis.explain import _site_limits
 

@@ -475,8 +475,28 @@ def _trunk_segment(pname: str, plant: str, hub: str, t: dict[str, Any],
         "title": pname, "sub": route,
         "pop": [["Leg", "plant \u2192 hub trunk (all lanes through this hub)"],
                 ["Temperature class", t["cls"]], ["Doses/yr", fmt_num(t["doses"])],
-                ["Shipments/yr", fmt_num(t["ships"])]],
+                *([["Of which into the hub's pooled stock", fmt_num(t["stock"])]]
+                  if t["stock"] > 0 else []),
+                ["Shipments/yr" + (" (its stock's in bulk replenishments)"
+                                   if t["stock"] > 0 else ""), fmt_num(t["ships"])]],
     }
+
+
+def _replenishments(result: Results) -> dict[tuple[str, str], float]:
+    """(hub, product) -> replenishment shipments a year of the hub's pooled stock: finance.csv's
+    depot row counts them with its deliveries, which shipments.csv has (from_depot_stock)."""
+    fin, ship = table(result, "finance"), table(result, "shipments")
+    need = {"row", "depot_id", "product_id", "shipments_per_year"}
+    if not need <= set(fin.columns) or "from_depot_stock" not in ship.columns:
+        return {}
+    drawn = ship[ship["from_depot_stock"].map(truthy)]
+    out = {}
+    for r in fin[fin["row"].map(text) == "depot"].itertuples(index=False):
+        hub, pid = text(r.depot_id), text(r.product_id)
+        delivered = drawn[(drawn["hub_id"].map(text) == hub)
+                          & (drawn["product_id"].map(text) == pid)]["shipments_per_year"]
+        out[(hub, pid)] = max(0.0, num(r.shipments_per_year) - float(delivered.sum()))
+    return out
 
 
 def _set_widths(segments: dict[str, list[dict]], max_doses: float) -> None:
@@ -509,16 +529,23 @@ def _lane_payloads(result: Results, products: dict[str, str], plants: _Lookup, h
         # trunk plant -> hub, summed over the lanes that share it
         if s.plant and s.hub and s.plant in plants.coords and s.hub in hubs.coords:
             t = trunks.setdefault((s.pid, s.plant, s.hub), {
-                "doses": 0.0, "ships": 0.0, "colour": class_colour(s.cls), "cls": s.cls})
+                "doses": 0.0, "ships": 0.0, "stock": 0.0, "colour": class_colour(s.cls),
+                "cls": s.cls})
             t["doses"] += s.doses
-            t["ships"] += s.n_ship
+            if truthy(row.get("from_depot_stock")):  # the hub's stock, restocked in bulk
+                t["stock"] += s.doses
+            else:
+                t["ships"] += s.n_ship
         a, b, route, mode = _lane_ends(s, places)
         if a is None or b is None:
             continue
         max_doses = max(max_doses, s.doses)
         segments.setdefault(s.pid, []).append(
             _lane_segment(s, a, b, route, mode, products.get(s.pid, s.pid)))
+    restock = _replenishments(result)
     for (pid, plant, hub), t in trunks.items():
+        if t["stock"] > 0:  # bulk replenishments of the hub's stock, not one per dose
+            t["ships"] += restock.get((hub, pid), 0.0)
         max_doses = max(max_doses, t["doses"])
         segments.setdefault(pid, []).insert(
             0, _trunk_segment(products.get(pid, pid), plant, hub, t, places))
