@@ -769,7 +769,16 @@ def test_scenario_folders_hold_each_scenario_s_whole_result(tmp_path: Path) -> N
     # all patients within 100 km costs more than none: each folder holds its own network
     a, b = (Results.read(out / "scenarios" / f).summary["objective_usd"] for f in folders)
     assert a != pytest.approx(b, rel=1e-6)
-    scenario = out / "scenarios" / folders[0]
+    scenario = out / "scenarios" / folders[1]
+    # the sweep's settings are recorded as the folder's changes, so an analysis re-solves
+    # the scenario, not the model file as it stands (which it had taken for changed inputs)
+    changes = Results.read(scenario).summary["changes"]
+    assert changes == {"settings": {"service.min_share": 1, "service.within_km": 100},
+                       "edits": []}
+    res = runner.invoke(app, ["explain", str(scenario), "S1"])
+    assert res.exit_code == 0, res.output
+    assert "changed since" not in res.output
+    assert "infeasible" in res.output  # min_share 1 within 100 km needs S1 open
     res = runner.invoke(app, ["finance", str(scenario)])
     assert res.exit_code == 0, res.output
     assert (scenario / "finance.html").exists()

@@ -432,6 +432,11 @@ def _solve(spec: ScenarioSpec, case: Any, key: PrepareKey, options: SolveOptions
     except Exception as exc:  # noqa: BLE001 - a batch reports, it does not stop
         run = failed_run(spec, exc)
     else:
+        if spec.overrides:  # what the model file does not hold: an analysis of the scenario's
+            # folder re-applies it (summary.json `changes`, as a Python session's changes)
+            result.summary["changes"] = {
+                "settings": {k: v for k, v in spec.overrides.items() if k != "edits"},
+                "edits": [dict(e) for e in spec.overrides.get("edits") or []]}
         run = solved_run(spec, result, case.config.service.within_km,
                          case.config.service.min_share,
                          network=result.network if keep_network else None)
