@@ -172,6 +172,11 @@ _ROUND = 9                   # decimals of float arguments in cache keys
 
 
 # ----------------------------------------------------------------------------- Poisson helpers
+def receivables_usd(revenue_usd_per_year: float, payment_terms_days: float) -> float:
+    """What sites owe the manufacturer at any time: a year's billing over its payment days."""
+    return float(revenue_usd_per_year) * float(payment_terms_days) / DAYS_PER_YEAR
+
+
 def _poisson_pmf(mu: float, n: int) -> np.ndarray:
     """P(D = k) for k = 0..n-1, D ~ Poisson(mu); log-space so large means do not overflow."""
     k = np.arange(n, dtype=float)
@@ -1184,7 +1189,7 @@ def _jit_economics(terms: PolicyTerms, doses_per_year: float, life_days: float,
         received_doses_per_year=0.0, method="exact", demand_model="per_patient",
         life_days=float(life_days), review_days=0, lead_days=_ceil_days(lead_total, 0))
     revenue = price * doses_per_year
-    receivables = revenue * terms.payment_terms_days / DAYS_PER_YEAR
+    receivables = receivables_usd(revenue, terms.payment_terms_days)
     cap_m = cost_of_capital * receivables
     return PolicyEconomics(
         policy=terms.policy, title_holder=terms.title_holder, stock=sm,
@@ -1225,7 +1230,7 @@ def _stock_economics(terms: PolicyTerms, sm: StockMetrics, doses_per_year: float
     # doses the site pays for: administered, plus (site stock) those it bought and lost
     billed = sm.demand_doses_per_year + (wasted if holder == "site" else 0.0)
     revenue = price * billed
-    receivables = revenue * terms.payment_terms_days / DAYS_PER_YEAR
+    receivables = receivables_usd(revenue, terms.payment_terms_days)
     wc = dict.fromkeys(TITLE_HOLDERS, 0.0)
     wc["manufacturer"] = receivables + (inv_value if holder == "manufacturer" else 0.0)
     wc["distributor"] = inv_value if holder == "distributor" else 0.0

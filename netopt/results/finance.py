@@ -22,7 +22,7 @@ from ..inventory.ordering import (
     option_cost_parts,
     replenishment_shipments,
 )
-from ..inventory.perishable import DAYS_PER_YEAR
+from ..inventory.perishable import receivables_usd
 from ..model.prepare import Prepared
 
 POLICY_COLUMNS = [
@@ -225,7 +225,7 @@ def depot_rows(prep: Prepared, m: object, delivery: dict[tuple, float] | None = 
 def _receivables(t, prod: pd.Series, doses: float) -> float:  # noqa: ANN001
     """What sites owe the manufacturer for `doses` a year, at the terms' payment days (as
     inventory.perishable counts them in a stock point's working capital)."""
-    return float(prod["price_usd_per_dose"]) * doses * float(t.payment_terms_days) / DAYS_PER_YEAR
+    return receivables_usd(float(prod["price_usd_per_dose"]) * doses, t.payment_terms_days)
 
 
 def _terms_row(prep: Prepared, product: str, policy: str):  # noqa: ANN202
