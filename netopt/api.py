@@ -439,7 +439,6 @@ class Comparison(_Comparison):
         scenarios/<name>/, as `--scenario-folders` does."""
         from .results.folder import results_folder
 
-        kept = self.results if scenario_folders else None
         shown = self if scenario_folders else dc_replace(self, results=None)  # no links
         with results_folder(Path(out), self.run("Comparison.write")) as staging:
             paths = self.write_tables(staging.dir)
@@ -447,14 +446,11 @@ class Comparison(_Comparison):
                 from .report.compare import write_comparison
 
                 paths += write_comparison(shown, staging.dir)
-            for name, rel in (shown.scenario_folders() if kept else {}).items():
-                with results_folder(staging.dir / rel, kept[name].run(
-                        "Comparison.write (scenario)")) as sub:
-                    paths += kept[name].write(sub.dir)
-                    if report:
-                        from .report import write_reports
+            if scenario_folders:
+                from .report import write_scenario_folders
 
-                        paths += write_reports(kept[name], sub.dir)
+                paths += write_scenario_folders(shown, staging.dir, "Comparison.write",
+                                                reports=report)
         return staging.final(paths)
 
     def _repr_html_(self) -> str:

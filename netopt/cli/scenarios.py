@@ -171,8 +171,10 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
 
             write_comparison(comparison, staging.dir)
         folders = comparison.scenario_folders()
-        for name, rel in folders.items():  # each a result folder of its own, in this run
-            _write_scenario(comparison.results[name], staging.dir / rel, command, no_report)
+        if folders:  # each a result folder of its own, in this run
+            from ..report import write_scenario_folders
+
+            write_scenario_folders(comparison, staging.dir, command, reports=not no_report)
     paths = staging.written
     _print_rows(comparison)
     _print_term_changes(comparison.rows)
@@ -188,18 +190,6 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
     if code:
         err.print(f"no scenario has a network: exit {code} (the rows above say why)")
         raise typer.Exit(code)
-
-
-def _write_scenario(result: Any, folder: Path, command: str, no_report: bool) -> None:
-    """One scenario's result folder, as `netopt solve` writes it (tables, then pages)."""
-    from ..results.folder import results_folder
-
-    with results_folder(folder, result.run(f"{command} (scenario)")) as staging:
-        result.write(staging.dir)
-        if not no_report:
-            from ..report import write_reports
-
-            write_reports(result, staging.dir)
 
 
 #: a batch with no network at all exits as a single solve would, by the first reason found in

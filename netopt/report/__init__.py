@@ -51,6 +51,24 @@ def write_reports(result: Results, out: Path, source: Path | None = None) -> lis
     return staging.final(paths)
 
 
+def write_scenario_folders(comparison: object, out: Path, command: str,
+                           reports: bool = True) -> list[Path]:
+    """Each solved scenario of a batch kept with its results (`compare --scenario-folders`)
+    as a result folder of its own in `out`/scenarios/<name>/, as `netopt solve` writes it
+    (tables, then, unless reports=False, the pages); inside a staged batch folder each one
+    gets its own manifest (see results/folder.py). Returns the paths written."""
+    kept = getattr(comparison, "results", None) or {}
+    folders = comparison.scenario_folders() if kept else {}  # type: ignore[attr-defined]
+    paths: list[Path] = []
+    for name, rel in folders.items():
+        result = kept[name]
+        with results_folder(Path(out) / rel, result.run(f"{command} (scenario)")) as staging:
+            paths += result.write(staging.dir)
+            if reports:
+                paths += write_reports(result, staging.dir)
+    return paths
+
+
 def relink_report(folder: Path, staged: Path) -> Path | None:
     """Keep a solved folder's report.html linking its analysis pages when an analysis adds
     one: called by the analysis inside its run, with `staged` the staging folder that stands
@@ -76,4 +94,4 @@ def relink_report(folder: Path, staged: Path) -> Path | None:
 
 
 __all__ = ["ANALYSIS_PAGES", "build_map", "relink_report", "write_details", "write_map",
-           "write_report", "write_reports", "write_workbook"]
+           "write_report", "write_reports", "write_scenario_folders", "write_workbook"]
