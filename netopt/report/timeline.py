@@ -820,16 +820,17 @@ def timeline_section(result: Results) -> str:
     ])
 
 
-#: how results.tables.rollout_reasons names the sites patients wait for
+#: how results.tables.rollout_reasons names the sites patients wait for, and counts patients
 WAIT = "wait for sites that offer it later:"
+COUNT = r"[0-9][0-9,]*\.[0-9] patients "
 
 
 def _reason_kind(reason: str) -> tuple[str, ...]:
     """A reason without its counts and its list of sites to come: ('wait', 'as at the plan's
     end: no site within 400 km')."""
     # parts start with their count (or 'as at'): a '; ' inside a reason does not split it
-    parts = re.split(r"; (?=[0-9][0-9,]*\.[0-9] patients |as at the plan's end)", reason)
-    parts = [re.sub(r"^[0-9][0-9,]*\.[0-9] patients ", "", part) for part in parts]
+    parts = re.split(rf"; (?={COUNT}|as at the plan's end)", reason)
+    parts = [re.sub(f"^{COUNT}", "", part) for part in parts]
     return tuple("wait" if part.startswith(WAIT) else part for part in parts)
 
 
@@ -865,8 +866,7 @@ def waiting_table(products: pd.DataFrame, names: dict[str, str]) -> str:
             f" \u2013 {labels.get(last, str(last))}" if last != first else "")
         # over a span the per-period counts go (the total is its own column) and the sites
         # named are those still to come in its first period
-        why = reason if first == last else re.sub(
-            r"[0-9][0-9,]*\.[0-9] patients ", "", reason).replace(
+        why = reason if first == last else re.sub(COUNT, "", reason).replace(
             WAIT, WAIT.removesuffix(":") + f" (as of {labels.get(first, str(first))}):")
         body.append(f"<tr><td>{_esc(span)}</td><td>{_esc(names.get(k, k))}</td>"
                     f"<td class='n'>{_esc(fmt_num(patients))}</td><td>{_esc(why)}</td></tr>")

@@ -212,10 +212,6 @@ class Staging:
         return [self.root / p.relative_to(self.dir) for p in paths]
 
 
-def _inside_active(target: Path) -> bool:
-    return _enclosing(target) is not None
-
-
 def _enclosing(target: Path) -> Path | None:
     """The staging folder being written that holds `target` (itself or a parent), if any."""
     resolved = target.resolve()
