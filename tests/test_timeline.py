@@ -315,6 +315,29 @@ def test_requirement_before_the_sites_are_ready_is_explained() -> None:
     assert result.timeline_sites.set_index("site_id").at["S2", "first_active_period"] == 2
 
 
+def test_patients_untreated_before_their_site_is_ready_blame_its_lead_time() -> None:
+    """Every patient must be treated, but S2 (committee in October, 120 onboarding days) can
+    take the 10 a year that S1's capacity of 50 leaves only from 2028 Q2. The reason names
+    S2's lead time and the inputs behind it, not capacity alone (a planner would raise S1's
+    capacity or look for another site), and how to let the roll-out leave them."""
+    case = set_site(tiny(), "S2", committee_months=("10",), onboarding_days=120.0)
+    case.config.service.allow_unserved = False
+    with pytest.raises(Infeasible) as err:
+        solve_case(case)
+    assert err.value.reasons == [
+        "2027 Q1 to 2028 Q1: unserved demand not allowed, but 10.00 patients/yr of p1 in 1 "
+        "zone(s) cannot be served: the sites within reach that offer it now (Site One) cannot "
+        "take them all; not ready: Site Two from 2028 Q2 (P&T committee and onboarding lead "
+        "time: sites.csv committee_months, onboarding_days). service.allow_unserved: true lets "
+        "the roll-out leave them untreated at their penalty — Beta, PA"]
+    # S2 ready from launch: S1 and S2 take them all, and the plan solves
+    case = set_site(tiny(), "S2", committee_months=tuple(str(i) for i in range(1, 13)),
+                    onboarding_days=0.0)
+    case.config.service.allow_unserved = False
+    assert solve_case(case).timeline_periods["patients_unserved"].max() == pytest.approx(
+        0.0, abs=1e-6)
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     proj = tmp_path / "proj"

@@ -170,15 +170,20 @@ def _limits_at_bound(m, prep: Prepared) -> list[str]:  # noqa: ANN001
     return ["limits used to the full where patients go unserved: " + "; ".join(held)]
 
 
-def _unserved_reasons(prep: Prepared, u: dict) -> list[str]:
+def _unserved_reasons(prep: Prepared, u: dict,
+                      waiting: dict[tuple[str, str], str] | None = None) -> list[str]:
+    """Untreated patients where none may be, per product and reason: `prepare`'s reason for a
+    point no site can take, else `waiting`'s (a launch plan's sites not ready yet), else
+    the capacity or facility limits of the sites within reach."""
     rows = [(p, k, v) for (p, k), v in u.items() if v > TOL]
     if not rows:
         return []
     frame = pd.DataFrame(rows, columns=["point_id", "product_id", "patients"])
     why = prep.no_option.set_index(["point_id", "product_id"])["reason"]
-    frame["reason"] = [why.get((p, k), "capacity or facility limits: the eligible sites "
-                       "within reach cannot take these patients")
-                       for p, k in zip(frame["point_id"], frame["product_id"], strict=True)]
+    waiting = waiting or {}
+    frame["reason"] = [why.get((p, k), waiting.get((p, k), (
+        "capacity or facility limits: the eligible sites within reach cannot take these "
+        "patients"))) for p, k in zip(frame["point_id"], frame["product_id"], strict=True)]
     names = _point_names(prep)
     out = []
     for (k, reason), grp in frame.groupby(["product_id", "reason"], sort=True):
@@ -297,7 +302,7 @@ def diagnose_timeline(plan: TimelinePlan, solver: SolverSettings) -> list[str]:
     found: dict[str, list[int]] = {}
     for j in m.B:
         b = m.period[j]
-        for text in _block_reasons(b):
+        for text in _block_reasons(b, _not_ready(plan, b.prep, plan.groups[j][0])):
             found.setdefault(text, []).append(j)
     for text, blocks in found.items():
         ts = [t for j in blocks for t in plan.groups[j]]
@@ -310,14 +315,51 @@ def diagnose_timeline(plan: TimelinePlan, solver: SolverSettings) -> list[str]:
     return reasons
 
 
-def _block_reasons(b: pyo.Block) -> list[str]:
-    """Non-zero requirement slacks of one period block, in words."""
+def _not_ready(plan: TimelinePlan, prep: Prepared, t0: int) -> dict[tuple[str, str], str]:
+    """(point, product) -> why its patients cannot all be treated in a period starting at
+    `t0`, for the points with a site within reach that cannot offer the product yet (its
+    P&T committee and onboarding lead time). Blaming capacity there sends a planner to the
+    wrong input: the sites ready are full because the others are not ready."""
+    sp = prep.site_products
+    certified = set(zip(sp["site_id"], sp["product_id"], strict=True)) if "certified" not in \
+        sp else set(zip(sp.loc[sp["certified"].astype(bool), "site_id"],
+                        sp.loc[sp["certified"].astype(bool), "product_id"], strict=True))
+    status = prep.sites["status"].to_dict()
+    names = prep.sites["name"].to_dict() if "name" in prep.sites else {}
+    labels = {p.index: p.label for p in plan.periods}
+
+    def ready(s: str, k: str) -> int:
+        return 0 if status.get(s) == "existing" and (s, k) in certified \
+            else plan.earliest.get(s, 0)
+
+    out = {}
+    for (p, k), grp in prep.pairs.groupby(["point_id", "product_id"], sort=False):
+        when = {s: ready(s, k) for s in grp["site_id"]}
+        later = sorted((t, s) for s, t in when.items() if t > t0)
+        if not later:
+            continue
+        shown = _listed([f"{names.get(s, s)} " + (f"from {labels[t]}" if t in labels else
+                                                    "not within the plan") for t, s in later])
+        now = [names.get(s, s) for s, t in sorted(when.items()) if t <= t0]
+        head = (f"the sites within reach that offer it now ({_listed(now)}) cannot take them "
+                "all" if now else "no site within reach offers it yet")
+        out[(p, k)] = (f"{head}; not ready: {shown} (P&T committee and onboarding lead time: "
+                       "sites.csv committee_months, onboarding_days). service.allow_unserved: "
+                       "true lets the roll-out leave them untreated at their penalty")
+    return out
+
+
+def _block_reasons(b: pyo.Block, waiting: dict[tuple[str, str], str] | None = None
+                   ) -> list[str]:
+    """Non-zero requirement slacks of one period block, in words; `waiting` gives the
+    reason of patients whose sites are not ready yet (`_not_ready`)."""
     prep: Prepared = b.prep
     slacks = b.requirement_slacks
     tol = TOL
     out: list[str] = []
     if "unserved" in slacks:
-        out += _unserved_reasons(prep, {k: v.value or 0.0 for k, v in slacks["unserved"].items()})
+        out += _unserved_reasons(prep, {k: v.value or 0.0 for k, v in slacks["unserved"].items()},
+                                 waiting)
     if "service_level" in slacks:
         svc = prep.case.config.service
         total = prep.demand.groupby("product_id")["patients"].sum()
