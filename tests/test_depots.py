@@ -137,12 +137,26 @@ def test_partner_depot_serves_both_sites_when_cheaper(tmp_path: Path) -> None:
 
     assert "<td>Partner: a1 stock for 2 sites</td>" in facility_list(result)
     # and the map's partner popup
+    from netopt.report.common import fmt_usd
     from netopt.report.maps import _facility_payloads, _Lookup
 
     partners = _facility_payloads(result, {}, _Lookup(result.sites, "site_id"),
                                   _Lookup(result.hubs, "hub_id"),
                                   _Lookup(result.partners, "partner_id"))["partners"]
     assert ["Pooled stock held", "a1 stock for 2 sites"] in partners[0]["pop"]
+    # the partner's yearly cost counts its stock where it lies: holding at $4/dose/day,
+    # expiries and the capital charge (finance.csv's depot row), beside contract and fee
+    stock = sum(depot[f"ordering_{part}_usd"].iloc[0] for part in ("holding", "expiries",
+                                                                   "capital_charge",
+                                                                   "returns"))
+    assert depot["ordering_holding_usd"].iloc[0] == pytest.approx(
+        depot["avg_inventory_doses"].iloc[0] * 4 * 365, rel=1e-6)
+    row = result.partners.set_index("partner_id").loc["P1"]
+    assert row["depot_stock_usd_per_year"] == pytest.approx(stock, rel=1e-9) and stock > 0
+    assert ["\u2003pooled stock: holding, expiries, capital", fmt_usd(stock)] in partners[0][
+        "pop"]
+    assert ["Cost/yr", fmt_usd(1_000 + stock)] in partners[0]["pop"]
+    assert result.hubs["depot_stock_usd_per_year"].sum() == 0  # no hub holds any
     assert sites["patients_per_year"].sum() == pytest.approx(30.0)
     # the objective term is the depot's cost line at its pooled volume (30 is a breakpoint)
     terms = result.costs.set_index("term")["usd_per_year"]
@@ -441,6 +455,11 @@ def test_a_hub_depot_s_stock_nets_that_hub_s_cost(tmp_path: Path) -> None:
         change = (rows["ordering_replenishment_usd"] + rows["ordering_shipping_saved_usd"]).sum()
         assert change != 0
         assert hubs.at[hub, "stock_shipping_usd_per_year"] == pytest.approx(change, rel=1e-9)
+        # and the stock's cost where it lies is the hub's too
+        held = sum(rows[f"ordering_{part}_usd"].sum() for part in ("holding", "expiries",
+                                                                   "capital_charge", "returns"))
+        assert held > 0
+        assert hubs.at[hub, "depot_stock_usd_per_year"] == pytest.approx(held, rel=1e-9)
     every = (fin["ordering_replenishment_usd"] + fin["ordering_shipping_saved_usd"]).sum()
     assert hubs["stock_shipping_usd_per_year"].sum() == pytest.approx(every, rel=1e-9)
 

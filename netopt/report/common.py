@@ -105,9 +105,13 @@ def split_list(value: object) -> list[str]:
 FACILITY_COST_COLUMNS = {
     # a hub's lanes price every dose per patient; stock at its sites replaces most of that
     # shipping with bulk replenishments (absent from folders written before it)
+    # and the stock a hub or partner pools for its sites costs where it lies (holding,
+    # expiries, capital charge, returns: `depot_stock_usd_per_year`)
     "hubs": ("fixed_cost_usd_per_year", "handling_cost_usd_per_year",
-             "transport_cost_usd_per_year", "stock_shipping_usd_per_year"),
-    "partners": ("fixed_cost_usd_per_year", "handling_cost_usd_per_year"),
+             "transport_cost_usd_per_year", "stock_shipping_usd_per_year",
+             "depot_stock_usd_per_year"),
+    "partners": ("fixed_cost_usd_per_year", "handling_cost_usd_per_year",
+                 "depot_stock_usd_per_year"),
 }
 
 

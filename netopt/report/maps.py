@@ -589,6 +589,7 @@ def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup,
     handling = num(row.get("handling_cost_usd_per_year"))
     lanes = num(row.get("transport_cost_usd_per_year"))
     stock = num(row.get("stock_shipping_usd_per_year"))
+    pooled = num(row.get("depot_stock_usd_per_year"))
     served = split_list(row.get("sites_served"))
     fed = split_list(row.get("partners_supplied"))
     pop: list[list[str]] = [["Active", "yes" if active else "no"]]
@@ -596,7 +597,8 @@ def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup,
         pop += _cost_rows([("fixed contract", fixed), ("handling", handling),
                            ("transport on its lanes", lanes),
                            *([("shipping its sites' stock replaces, less replenishments",
-                               stock)] if abs(stock) >= 0.5 else [])])
+                               stock)] if abs(stock) >= 0.5 else []),
+                           *_pooled_cost(pooled)])
     pop += [["Status", text(row.get("status"))], ["Shipments/yr", fmt_num(ships)],
             ["Capacity (shipments/yr)", fmt_num(num(row.get("capacity_shipments_per_year")))],
             ["Utilisation", _pct(num(row.get("utilisation")))]]
@@ -607,11 +609,16 @@ def _hub_row(row: dict, hubs: _Lookup, sites: _Lookup, partners: _Lookup,
     return {
         "ll": list(hubs.coords[hid]), "icon": "hub" if active else "hub_off",
         "tip": f"{name} \u2014 {'active' if active else 'not active'}"
-               + (f" \u00b7 {fmt_usd(fixed + handling + lanes + stock)}/yr \u00b7 "
+               + (f" \u00b7 {fmt_usd(fixed + handling + lanes + stock + pooled)}/yr \u00b7 "
                   f"{len(served)} site(s)" if active else ""),
         "name": name if active else "", "active": active,
         "short": _short_name(name, row.get("airport_code")) if active else "",
         "title": name, "sub": f"3PL hub \u00b7 {text(row.get('airport_code'))}", "pop": pop}
+
+
+def _pooled_cost(usd: float) -> list[tuple[str, float]]:
+    """The cost line of the stock a hub or partner pools for its sites, where it holds any."""
+    return [("pooled stock: holding, expiries, capital", usd)] if abs(usd) >= 0.5 else []
 
 
 def _rank_names(yearly: list[tuple[int, float, dict]]) -> None:
@@ -648,7 +655,8 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
         handling = num(row.get("handling_cost_usd_per_year"))
         pop = [["Active", "yes" if active else "no"]]
         if active:
-            pop += _cost_rows([("fixed contract", fixed), ("storage and delivery", handling)])
+            pop += _cost_rows([("fixed contract", fixed), ("storage and delivery", handling),
+                               *_pooled_cost(num(row.get("depot_stock_usd_per_year")))])
         pop += [["Temperature classes", ", ".join(split_list(row.get("temperature_classes")))],
                 ["Doses/yr delivered", fmt_num(doses)],
                 ["Capacity (doses/yr)", fmt_num(num(row.get("capacity_doses_per_year")))]]

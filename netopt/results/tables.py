@@ -175,6 +175,9 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     tables["finance"] = policies_table(prep, m, f, q, shipments)
     tables["hubs"]["stock_shipping_usd_per_year"] = hub_stock_shipping(
         tables["hubs"], tables["finance"], shipments)
+    for kind, key in (("hubs", "hub_id"), ("partners", "partner_id")):
+        tables[kind]["depot_stock_usd_per_year"] = depot_stock_usd(
+            tables[kind][key], tables["finance"], kind[:-1])
     tables["kpis"] = kpis_table(tables, prep, info)
     summary = summary_dict(tables, prep, info)
     return Results(tables, info, summary)
@@ -623,6 +626,26 @@ def hub_stock_shipping(hubs: pd.DataFrame, finance: pd.DataFrame,
                     through[hid] = through.get(hid, 0.0) + doses
             share(through, float(amount))
     return [usd.get(h, 0.0) for h in hubs["hub_id"]]
+
+
+#: finance.csv's parts of a stock's cost that stay where the stock is: its shipping parts
+#: (replenishments, the per-patient shipping saved) are the lanes', `hub_stock_shipping`
+DEPOT_STOCK_PARTS = ("holding", "expiries", "capital_charge", "returns")
+
+
+def depot_stock_usd(ids: pd.Series, finance: pd.DataFrame, route: str) -> list[float]:
+    """Per hub (`route` "hub") or partner ("partner"), what the stock it pools for its sites
+    costs a year where it lies: holding, expiries, the capital charge and returns
+    (finance.csv's depot rows). A partner that holds stock is active for it; without this
+    its yearly cost on the pages was its contract and fee alone (a partner's depot of
+    allo_vst for two sites: $138k of expiries and capital left out)."""
+    columns = [f"ordering_{part}_usd" for part in DEPOT_STOCK_PARTS]
+    if finance is None or finance.empty or not {"row", "route", "depot_id", *columns} <= set(
+            finance.columns):
+        return [0.0] * len(ids)
+    rows = finance[(finance["row"] == "depot") & (finance["route"] == route)]
+    usd = rows[columns].sum(axis=1).groupby(rows["depot_id"].astype(str)).sum()
+    return [float(usd.get(str(i), 0.0)) for i in ids]
 
 
 def partners_table(prep: Prepared, a: dict, shipments: pd.DataFrame) -> pd.DataFrame:
