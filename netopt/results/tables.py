@@ -637,8 +637,7 @@ def depot_stock_usd(ids: pd.Series, finance: pd.DataFrame, route: str) -> list[f
     """Per hub (`route` "hub") or partner ("partner"), what the stock it pools for its sites
     costs a year where it lies: holding, expiries, the capital charge and returns
     (finance.csv's depot rows). A partner that holds stock is active for it; without this
-    its yearly cost on the pages was its contract and fee alone (a partner's depot of
-    allo_vst for two sites: $138k of expiries and capital left out)."""
+    its yearly cost on the pages was its contract and fee alone."""
     columns = [f"ordering_{part}_usd" for part in DEPOT_STOCK_PARTS]
     if finance is None or finance.empty or not {"row", "route", "depot_id", *columns} <= set(
             finance.columns):
