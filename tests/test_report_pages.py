@@ -696,6 +696,18 @@ def test_crowded_list_keeps_rows_for_partners(folder: Path) -> None:
     assert [r[0] for r in rows(three) if r[1] == "Partner"] == ["Cold store 2", "Cold store 1"]
     assert "16 more: " in three  # the cheapest partner is counted there (named in details)
     assert "the 6 costliest of 19</h2>" in with_active(0)  # no partner: as before
+    # a partner holding pooled stock is named for it and keeps its row all the same (it
+    # fell into the line once its role named the stock)
+    fin = crowded.tables["finance"]
+    depot, site = fin.iloc[:1].copy(), fin.iloc[:1].copy()
+    depot[["row", "depot_id", "product_id", "route"]] = ["depot", partners.at[0, "partner_id"],
+                                                         "cart_onc", "partner"]
+    site[["row", "depot_id", "product_id"]] = ["site", partners.at[0, "partner_id"],
+                                               "cart_onc"]
+    crowded.tables["finance"] = pd.concat([fin, depot, site])
+    held = rows(with_active(1))
+    assert [r for r in held if r[1].startswith("Partner")] == [
+        ("Cold store 0", "Partner: cart_onc stock for 1 site")]
 
 
 @NEEDS_CHROMIUM

@@ -635,6 +635,8 @@ def _first_clause(reason: str) -> str:
 FACILITY_ROWS = 6
 #: of those rows, at most this many are kept for partners when not all fit
 PARTNER_ROWS = 2
+#: a partner's role on the page, before what it holds
+PARTNER_ROLE = "Partner"
 #: characters of names the line of the other hubs and partners holds (about four lines on
 #: paper): at 440 a short run's page (19 hubs, a partner's two-line name, three-line unserved
 #: rows, the banner's longest form) spilled its footer onto a second sheet
@@ -657,7 +659,7 @@ def _active_facilities(result: Results) -> list[tuple[float, str, str, frozenset
     """(USD a year, name, role, sites served) of every active hub and partner."""
     rows = []
     stock = depot_stock(result)
-    for kind, role, key in (("hubs", "3PL hub", "hub_id"), ("partners", "Partner",
+    for kind, role, key in (("hubs", "3PL hub", "hub_id"), ("partners", PARTNER_ROLE,
                                                            "partner_id")):
         t = table(result, kind)
         if "active" not in t.columns:
@@ -680,7 +682,8 @@ def facility_list(result: Results, n: int = FACILITY_ROWS) -> str:
         return ("<h2>Active hubs and partners</h2>"
                 "<p>No hub or partner is active: sites are supplied from the plants.</p>")
     rows.sort(key=lambda r: -r[0])
-    partners = [i for i, r in enumerate(rows) if r[2] == "Partner"]
+    # a partner's role may name the stock it holds ("Partner: allo_vst stock for 2 sites")
+    partners = [i for i, r in enumerate(rows) if r[2].split(":")[0] == PARTNER_ROLE]
     kept = set(partners[:min(PARTNER_ROWS, n)] if len(rows) > n else [])
     picked = kept | set([i for i in range(len(rows)) if i not in kept][:n - len(kept)])
     shown = [r for i, r in enumerate(rows) if i in picked]
