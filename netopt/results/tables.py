@@ -705,7 +705,7 @@ def unserved_table(prep: Prepared, m: pyo.ConcreteModel,
             "network's offers (it may drop one, never add one; `netopt explain SITE --product "
             "K` prices adding one)")
     d["reason"] = [reasons.get((p, k), held if paired is not None and (p, k) not in paired else
-                               "not served at the optimum: serving costs more than the "
+                               "not served by this network: serving costs more than the "
                                "unserved penalty, or capacity is exhausted")
                    for p, k in zip(d["point_id"], d["product_id"], strict=True)]
     merged = d.merge(prep.zone_point, on="point_id")
