@@ -8,6 +8,7 @@ just-in-time, stock bought by the site, and consignment.
 
 from __future__ import annotations
 
+import html
 import math
 import shutil
 from pathlib import Path
@@ -315,11 +316,62 @@ def test_finance_command_writes_page_and_tradeoff(tmp_path: Path) -> None:
     assert "http" not in page.replace("http://www.w3.org", "")
     tradeoff = pd.read_csv(out / "return_tradeoff.csv")
     assert tradeoff["returnable_fraction"].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    # each site's share, on the page and in the terminal: S2 from 56 %, S1 from 75 %
+    shares = pd.read_csv(out / "return_thresholds.csv")
+    assert shares["returnable_fraction_to_stock"].tolist() == [0.56, 0.75]
+    assert "0 of 2 site-products whose product may be stocked at the site would stock at " \
+        "today's terms; 2 more would at a higher returnable share (1 from 56%, 1 from 75%)" \
+        in html.unescape(page)
+    assert "a higher returnable share would win 2 site-product(s): S2 r1 from 56%, S1 r1 " \
+        "from 75%" in " ".join(res.output.split())
     # more generous returns never make a site less willing to stock
     assert tradeoff["site_products_willing"].is_monotonic_increasing
     from openpyxl import load_workbook
 
     assert "finance" in load_workbook(out / "network.xlsx", read_only=True).sheetnames
+
+
+def test_each_site_s_returnable_share_to_stock_is_where_its_loss_meets_its_limit(
+        tmp_path: Path) -> None:
+    """Without a restocking fee a site's loss falls linearly to 0 as the returnable share
+    goes from 0 to 1: loss(f) = loss(0) x (1 - f). A site stocks from the first whole per
+    cent where that is within its $50k limit: ceil(100 x (1 - 50k / loss(0))) %. S1
+    ($198.9k at 0) needs 75 %, S2 ($112.8k) 56 %; the trade-off's grid counts the same."""
+    from netopt.analysis.finance import priced, return_tradeoff, stock_offers, stocking_thresholds
+
+    case = load_case(make_case(tmp_path, notice=6.0))
+    result = solve_case(case)
+    prep = prepare(case)
+    table = stocking_thresholds(prep, result.finance).set_index("site_id")
+    assert list(table.index) == ["S2", "S1"]  # by the share they need
+    for offer in stock_offers(prep, result.finance):
+        loss0 = priced(offer, 0.0, prep)[1].site_loss_usd_per_year
+        assert priced(offer, 1.0, prep)[1].site_loss_usd_per_year == pytest.approx(0.0)
+        need = math.ceil(100 * (1 - 50_000 / loss0)) / 100
+        row = table.loc[offer.site_id]
+        assert row["returnable_fraction_to_stock"] == pytest.approx(need)
+        assert row["current_returnable_fraction"] == 0.5 and row["why_not"] == ""
+        econ = priced(offer, need, prep)[1]
+        assert row["site_loss_usd"] == pytest.approx(loss0 * (1 - need), rel=1e-6)
+        assert row["site_loss_usd"] <= 50_000 < loss0 * (1 - need + 0.01)
+        assert row["manufacturer_writeoff_usd"] == pytest.approx(
+            econ.manufacturer_write_off_usd_per_year)
+    assert table["returnable_fraction_to_stock"].tolist() == [0.56, 0.75]
+    grid = return_tradeoff(prep, result.finance, fractions=(0.55, 0.56, 0.74, 0.75))
+    # today's 0.5 is swept too: 0.5, 0.55, 0.56, 0.74, 0.75
+    assert grid["site_products_willing"].tolist() == [0, 0, 1, 1, 2]
+    # a 20 % restocking fee on what goes back leaves a loss at 100 % returnable: with a $1
+    # limit no share wins the site, and the reason names the loss and the limit
+    model = make_case(tmp_path, "fee", notice=6.0, limit=1.0)
+    terms_csv = model.parent / "fee-data" / "policies.csv"
+    terms = pd.read_csv(terms_csv, dtype={"restocking_fee_pct": float})
+    terms.loc[terms["policy"] == "stocked_at_site", "restocking_fee_pct"] = 0.2
+    terms.to_csv(terms_csv, index=False)
+    case = load_case(model)
+    never = stocking_thresholds(prepare(case), solve_case(case).finance)
+    assert never["returnable_fraction_to_stock"].isna().all() and len(never) == 2
+    assert all(why.startswith("its loss at 100 % returnable, $") and why.endswith(
+        "a year, is above its limit of $1") for why in never["why_not"])
 
 
 def test_finance_command_on_a_missing_folder_exits_2(tmp_path: Path) -> None:

@@ -57,9 +57,10 @@ def finance(
     model = str(summary.get("model") or result_dir.name)
     run = Run("finance", model=model, model_file=summary.get("model_file"),
               source=str(result_dir.absolute()))
-    tradeoff = _tradeoff(summary, table, err_console)
+    tradeoff, thresholds = _tradeoff(summary, table, err_console)
     with results_folder(target, run, attach=True) as staging:
-        write_finance(table, tradeoff, model, staging.dir, products=_product_names(result_dir))
+        write_finance(table, tradeoff, model, staging.dir, products=_product_names(result_dir),
+                      thresholds=thresholds)
         relink_report(target, staging.dir)  # the solved folder's one-pager links the page
     totals = finance_totals(table)
     paths = staging.written
@@ -87,6 +88,8 @@ def finance(
                       f"{r.site_products_willing:,}", f"${r.manufacturer_writeoff_usd:,.0f}",
                       f"{r.expired_doses_per_year:,.1f}")
         console.print(t)
+    if thresholds is not None and not thresholds.empty:
+        console.print(_thresholds_line(thresholds), soft_wrap=True, highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in paths)}")
 
 
@@ -119,10 +122,24 @@ def _not_numbers(table, path: Path) -> list:  # noqa: ANN001 - a DataFrame; list
     return problems
 
 
+def _thresholds_line(thresholds) -> str:  # noqa: ANN001 - a DataFrame
+    """The site-products a more generous return policy would win, by the share each needs."""
+    need = thresholds["returnable_fraction_to_stock"].astype(float)
+    later = thresholds[need > thresholds["current_returnable_fraction"].astype(float) + 1e-9]
+    if later.empty:
+        return "no site-product would start stocking at a higher returnable share"
+    shown = ", ".join(f"{r.site_id} {r.product_id} from {r.returnable_fraction_to_stock:.0%}"
+                      for r in later.head(6).itertuples(index=False))
+    more = f" and {len(later) - 6} more" if len(later) > 6 else ""
+    return (f"a higher returnable share would win {len(later)} site-product(s): {shown}{more} "
+            "(return_thresholds.csv)")
+
+
 def _tradeoff(summary: dict, table, err_console):  # noqa: ANN001, ANN202
-    """The trade-off needs the case (terms, lanes): re-load the model the result came from.
-    Without it, why it was skipped."""
-    from ..analysis.finance import return_tradeoff
+    """The trade-off and each site's threshold (analysis/finance) need the case (terms,
+    lanes): re-load the model the result came from. Without it, why they were skipped (and
+    no thresholds)."""
+    from ..analysis.finance import return_tradeoff, stocking_thresholds
     from ..model.prepare import prepare
     from .common import result_case_or_exit, warn_if_inputs_changed
 
@@ -132,10 +149,11 @@ def _tradeoff(summary: dict, table, err_console):  # noqa: ANN001, ANN202
                "trade-off re-prices the products' terms on its data)")
         err_console.print(f"[yellow]warning[/]: return-policy trade-off skipped: {escape(why)}",
                           soft_wrap=True, highlight=False)
-        return why
+        return why, None
     case = result_case_or_exit(Path(model_file), summary)
     warn_if_inputs_changed(summary, case)
-    return return_tradeoff(prepare(case), table)
+    prep = prepare(case)
+    return return_tradeoff(prep, table), stocking_thresholds(prep, table)
 
 
 def _product_names(result_dir: Path) -> dict[str, str]:

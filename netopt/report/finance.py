@@ -339,11 +339,67 @@ def _tiles(finance: pd.DataFrame) -> str:
         "</div>" for v, label in tiles) + "</div>"
 
 
+THRESHOLD_COLUMNS = [
+    ("site_name", "Site", "text"), ("state", "State", "text"), ("product", "Product", "named"),
+    ("patients_per_year", "Patients/yr", "num"),
+    ("current_returnable_fraction", "Returnable today", "share"),
+    ("returnable_fraction_to_stock", "Returnable share it needs", "share"),
+    ("manufacturer_writeoff_usd", "Mfr credits + write-offs/yr there", "usd"),
+    ("site_loss_usd", "Site loss/yr there", "usd"), ("loss_limit_usd", "Its loss limit", "usd"),
+]
+
+
+def _share(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def thresholds_section(thresholds: pd.DataFrame, finance: pd.DataFrame,
+                       products: dict[str, str] | None = None) -> str:
+    """Which sites a more generous return policy would win, at what share each, and what
+    each costs the manufacturer: the grid above shows the count at 75 % and 100 %, a
+    negotiation needs the sites in between (return_thresholds.csv holds every row)."""
+    if thresholds is None or thresholds.empty:
+        return ""
+    t = thresholds
+    need = t["returnable_fraction_to_stock"].astype(float)
+    now = t["current_returnable_fraction"].astype(float)
+    already = int((need <= now + 1e-9).sum())
+    later = t[need > now + 1e-9]
+    never = int(need.isna().sum())
+    words = [f"{already} of {len(t)} site-products whose product may be stocked at the site "
+             "would stock at today's terms"]
+    if len(later):
+        steps = later.groupby(later["returnable_fraction_to_stock"].astype(float)).size()
+        usd = later["manufacturer_writeoff_usd"].astype(float)
+        words.append(f"{len(later)} more would at a higher returnable share ("
+                     + ", ".join(f"{n} from {_share(f)}" for f, n in steps.items())
+                     + f"), each adding {fmt_usd(usd.min())}"
+                     + (f"-{fmt_usd(usd.max())}" if usd.max() - usd.min() >= 0.5 else "")
+                     + " a year of credits and write-offs there")
+    if never:
+        words.append(f"{never} would not stock even with every unused dose returnable "
+                     "(their loss stays above their limit, or the fill rate is out of reach; "
+                     "the reason of each is in return_thresholds.csv)")
+    lead = "<p class='lead'>" + _esc("; ".join(words)) + ".</p>"
+    if later.empty:
+        return lead
+    names = finance.drop_duplicates("site_id").set_index("site_id")
+    rows = later.assign(
+        site_name=[text(names["site_name"].get(s, s)) for s in later["site_id"]],
+        state=[text(names["state"].get(s, "")) if "state" in names else ""
+               for s in later["site_id"]],
+        product=[named((products or {}).get(text(k), k), k) for k in later["product_id"]])
+    return lead + sortable_table(rows, THRESHOLD_COLUMNS, "thresholds",
+                                 where="Every site-product is in return_thresholds.csv.")
+
+
 def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame | str, model: str,
-                   products: dict[str, str] | None = None) -> str:
+                   products: dict[str, str] | None = None,
+                   thresholds: pd.DataFrame | None = None) -> str:
     """finance.html as one self-contained string; `products` maps ids to names. `tradeoff`
     is the return-policy table, or why it was not computed (its section says so instead of
-    reading as an empty trade-off)."""
+    reading as an empty trade-off); `thresholds` the returnable share each site needs
+    (analysis/finance.stocking_thresholds)."""
     skipped = tradeoff if isinstance(tradeoff, str) else ""
     if skipped:
         tradeoff = pd.DataFrame()
@@ -386,6 +442,9 @@ def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame | str, model: s
         "reversed, gross to net) and its own expired doses at cost of goods; the network cost "
         "counts a returned dose at cost of goods. "
         "The shaded column is the share the products' terms give today.</p>",
+        *(["<h2>Which sites a more generous policy wins, and at what share</h2>",
+           thresholds_section(thresholds, finance, products)]
+          if thresholds is not None and not thresholds.empty else []),
         "<h2>By site and product</h2>",
         sortable_table(sites, cols, "by-site", labels=POLICY_LABELS,
                        where="Every row is in finance.csv and the finance sheet of "
@@ -398,15 +457,20 @@ def render_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame | str, model: s
 
 
 def write_finance(finance: pd.DataFrame, tradeoff: pd.DataFrame | str, model: str,
-                  out: Path, products: dict[str, str] | None = None) -> list[Path]:
-    """finance.html and return_tradeoff.csv into `out`, as one run added to what the folder
-    holds (see results/folder.py); no return_tradeoff.csv when the trade-off was not
-    computed (`tradeoff` then says why)."""
+                  out: Path, products: dict[str, str] | None = None,
+                  thresholds: pd.DataFrame | None = None) -> list[Path]:
+    """finance.html, return_tradeoff.csv and return_thresholds.csv into `out`, as one run
+    added to what the folder holds (see results/folder.py); no trade-off tables when the
+    trade-off was not computed (`tradeoff` then says why)."""
     with results_folder(Path(out), Run("finance", model=model), attach=True) as staging:
         page = staging.dir / "finance.html"
-        page.write_text(render_finance(finance, tradeoff, model, products), encoding="utf-8")
+        page.write_text(render_finance(finance, tradeoff, model, products, thresholds),
+                        encoding="utf-8")
         paths = [page]
         if not isinstance(tradeoff, str):
             paths.append(staging.dir / "return_tradeoff.csv")
             tradeoff.to_csv(paths[-1], index=False, lineterminator="\n")
+            if thresholds is not None:
+                paths.append(staging.dir / "return_thresholds.csv")
+                thresholds.to_csv(paths[-1], index=False, lineterminator="\n")
     return staging.final(paths)

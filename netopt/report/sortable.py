@@ -54,6 +54,7 @@ def cell(value: object, kind: str, labels: Mapping[str, str] | None = None) -> s
     if math.isnan(v):
         return "<td class='n' data-v=''>\u2014</td>"
     shown = {"usd": fmt_usd, "int": fmt_int, "pct": lambda x: f"{x:.1%}",
+             "share": lambda x: f"{x:.0%}",
              "pts": lambda x: f"{x:.1f} %"}.get(kind, fmt_num)(v)
     return f"<td class='n' data-v='{v:.6g}'>{_esc(shown)}</td>"
 
