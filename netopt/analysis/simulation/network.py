@@ -144,7 +144,7 @@ def load_network(result_dir: str | Path, model_file: str | Path | None = None) -
         raise InputError(problems)
     assert summary is not None and model_path is not None  # else problems were raised
     read = {name: frame for name, frame in tables.items() if frame is not None}
-    if model_file is None and summary.get("changes"):
+    if model_file is None:
         from ..scenarios import case_of_result  # the changes a Python session made, again
 
         case = case_of_result(model_path, summary)
