@@ -1,12 +1,13 @@
 """netopt: distribution network design for cell and gene therapies.
 
-The Python API in five lines (see docs/python-api.md)::
+The Python API in six lines (see docs/python-api.md)::
 
     import netopt
     case = netopt.load("models/us-small.yaml")
     result = netopt.solve(case.with_changes(settings={"service": {"min_share": 0.6}}))
     result.kpis                 # headline figures; result.sites, result.costs, result.map()
     result.write("reports/x")   # the files `netopt solve --out reports/x` writes
+    netopt.resilience(result).table   # the analyses of `netopt resilience`, `explain`, ...
 
 The public names are loaded on first use (PEP 562), so `import netopt` stays instant and
 pandas, Pyomo and HiGHS are imported only when a case is loaded.
@@ -22,19 +23,30 @@ if TYPE_CHECKING:
     from .api import (
         Case,
         Comparison,
+        Explanation,
+        Finance,
         Infeasible,
         InputError,
         NoNetworkInTime,
         Problem,
+        Resilience,
         Result,
+        Simulation,
         compare,
+        evaluate,
+        explain,
+        finance,
         load,
+        resilience,
+        simulate,
         solve,
         sweep,
     )
 
-__all__ = ["Case", "Comparison", "Infeasible", "InputError", "NoNetworkInTime", "Problem",
-           "Result", "__version__", "compare", "load", "solve", "sweep"]
+__all__ = ["Case", "Comparison", "Explanation", "Finance", "Infeasible", "InputError",
+           "NoNetworkInTime", "Problem", "Resilience", "Result", "Simulation", "__version__",
+           "compare", "evaluate", "explain", "finance", "load", "resilience", "simulate",
+           "solve", "sweep"]
 
 _LAZY = frozenset(__all__) - {"__version__"}
 

@@ -3,7 +3,10 @@
 Each function is a thin layer over the stages the CLI uses (`case.load_case` and
 `case.case_from_loaded`, `pipeline.solve_case`, `results.Results`, `report.write_reports`,
 `scenarios.run_batch` and `build_comparison`), so `netopt.solve(netopt.load(path))` and
-`netopt solve path` give the same network for the same inputs and seed.
+`netopt solve path` give the same network for the same inputs and seed. The analyses of a
+solved network (`evaluate`, `explain`, `resilience`, `simulate`, `finance`) call the
+commands' analysis functions on the case the result was solved from and write their pages
+through the commands' writers, so they give the commands' figures too.
 
 A `Case` is a value: `with_changes` returns a new one and never touches the original, and
 its changes are recorded as a recipe (the model file, dotted setting overrides and extra row
@@ -13,7 +16,11 @@ processes exactly as a model file with those changes would be.
 
 from __future__ import annotations
 
+import contextlib
+import html
 import math
+import tempfile
+import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -24,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
+from .analysis.explain import Explanation as _Explanation
+from .analysis.resilience import Resilience as _Resilience
 from .analysis.scenarios import Comparison as _Comparison
 from .analysis.scenarios import (
     OverrideError,
@@ -31,18 +40,22 @@ from .analysis.scenarios import (
     ScenarioSpec,
     apply_overrides,
     build_comparison,
+    case_of_result,
     check_override_keys,
     grid_specs,
     run_batch,
     scenario_name,
     solved_run,
 )
+from .analysis.simulation import SimulationResult
 from .data import case as _case
-from .data.config import Edit, ModelConfig
+from .data.case import inputs_changed
+from .data.config import Edit, ModelConfig, SimulationSettings
 from .data.io import LoadedModel, load_model, near_setting
 from .data.problems import InputError, Problem, errors, sort_problems
 from .data.tables import display_path
-from .results.tables import Results, cost_split
+from .results.folder import Run
+from .results.tables import Results, cost_split, read_summary
 from .solver.diagnose import Infeasible, NoNetworkInTime
 
 if TYPE_CHECKING:
@@ -318,6 +331,10 @@ class Result(Results):
     editing it changes neither the result's other figures nor what `write` and `compare`
     use."""
 
+    #: the case `solve` or `evaluate` solved (None for a result read from a folder): the
+    #: case the analyses (`explain`, `resilience`, ...) take when none is given
+    _solved_from: _case.Case | None = None
+
     def __getattr__(self, name: str) -> pd.DataFrame:
         # a copy: `r.sites.loc[..., "active"] = False` left summary and kpis disagreeing
         return super().__getattr__(name).copy()
@@ -392,21 +409,37 @@ def solve(case: Case | _case.Case | PathLike, *, time_limit: float | None = None
     """
     from .results.pipeline import solve_case
 
-    if isinstance(case, str | Path):
-        case = load(case)
-    elif not isinstance(case, _case.Case):
-        raise TypeError(f"solve takes a Case (netopt.load) or a model file's path, not "
-                        f"{type(case).__name__}")
-    if isinstance(case, Case):
-        case._intact("netopt.solve")
+    case = _case_arg(case, "netopt.solve")
     kwargs: dict[str, Any] = {"progress": progress} if progress is not None else {}
     result = solve_case(case, time_limit=time_limit, gap=gap, threads=threads, seed=seed,
                         tee=log, solver_name=solver, **kwargs)
-    summary = result.summary
+    return _result_of(result, case)
+
+
+def _case_arg(case: object, call: str) -> _case.Case:
+    """A case handed to `call`: a model file's path is loaded; a case changed in place is
+    refused (`Case._intact`), since its recipe would not rebuild it."""
+    if isinstance(case, str | Path):
+        case = load(case)
+    elif not isinstance(case, _case.Case):
+        raise TypeError(f"{call} takes a Case (netopt.load) or a model file's path, not "
+                        f"{type(case).__name__}")
+    if isinstance(case, Case):
+        case._intact(call)
+    return case
+
+
+def _result_of(solved: Results, case: _case.Case) -> Result:
+    """A solve of `case` as a Result that keeps the case (the analyses' default `case=`),
+    with the case's `with_changes` recorded in its summary (`changes`: what the model file
+    does not hold, which the analyses of its folder re-apply)."""
+    summary = solved.summary
     recipe = changes_of(case)
-    if recipe:  # what the model file does not hold: the analyses of the folder re-apply it
+    if recipe:
         summary["changes"] = recipe
-    return Result(result.tables, result.info, summary)
+    result = Result(solved.tables, solved.info, summary)
+    result._solved_from = case
+    return result
 
 
 def changes_of(case: object) -> dict[str, Any] | None:
@@ -552,5 +585,403 @@ def sweep(case: _case.Case | PathLike, grid: Mapping[str, Sequence[Any]], *,
         solver=solver)
 
 
-__all__ = ["Case", "Comparison", "Infeasible", "InputError", "NoNetworkInTime", "Problem",
-           "Result", "compare", "load", "solve", "sweep"]
+# ---------------------------------------------------------------- analyses of a result
+#
+# Each is the command of the same name on a result at hand: the same analysis function
+# (netopt/analysis) on the case the result was solved from (`_case_of`), and `write` through
+# the command's page writers and staged result folder.
+
+#: summary.json fields that tell one solve from another: a folder whose summary.json agrees
+#: on all of them holds the analysed result (its page joins it); any other solve's is refused
+SAME_SOLVE = ("model", "model_file", "inputs_sha256", "status", "objective")
+
+
+def _result_arg(result: object, call: str) -> Results:
+    if not isinstance(result, Results):
+        raise TypeError(f"{call} takes a Result (netopt.solve or netopt.Result.read), not "
+                        f"{type(result).__name__}")
+    return result
+
+
+def _case_of(result: Results, case: _case.Case | PathLike | None, call: str,
+             warn: bool = True) -> _case.Case:
+    """The case an analysis of `result` re-solves or reads: `case=` when given; else the one
+    `solve` kept; else, for a result read from a folder, its model file with summary.json's
+    changes (`case_of_result`, as the commands rebuild it), with a warning (unless the
+    analysis gives its own) when those inputs changed since the solve. ValueError saying to
+    pass case= when no case is known."""
+    if case is None:
+        case = getattr(result, "_solved_from", None)
+    if case is not None:
+        return _case_arg(case, call)
+    model_file = result.summary.get("model_file")
+    if not model_file or not Path(model_file).is_file():
+        why = (f"its model file {model_file} is not found" if model_file else
+               "its summary names no model file")
+        raise ValueError(f"{call}: the case this result was solved from is not known ({why}):"
+                         " pass case=netopt.load(MODEL_FILE)")
+    try:
+        rebuilt = case_of_result(model_file, result.summary)
+    except OverrideError as exc:
+        raise InputError([Problem("summary.json changes", None, None, str(exc))]) from None
+    if warn and inputs_changed(result.summary, rebuilt):
+        warnings.warn(f"{display_path(Path(model_file))} or its dataset changed since this "
+                      f"result was solved: {call} uses the inputs as they are now (solve again "
+                      "for a result of these inputs)", stacklevel=3)
+    return rebuilt
+
+
+def _seconds(time_limit: float | None, call: str) -> float | None:
+    """time_limit= of an analysis: finite seconds above 0, as the commands' --time-limit."""
+    if time_limit is not None and not 0 < time_limit < math.inf:
+        raise InputError([Problem(f"{call} arguments", None, "time_limit=",
+                                  "give seconds above 0 (a finite number)", str(time_limit))])
+    return time_limit
+
+
+def _analysis_folder(out: PathLike, summary: Mapping[str, Any],
+                     command: str) -> tuple[Path, Run, bool]:
+    """Where an analysis writes, and whether it is the analysed result's own folder (its
+    summary.json is of the same solve: the page joins the solve's files, as the command's
+    default does) or a folder of the analysis's own. A folder holding another solve's
+    result is refused, as the commands refuse it: the page would sit beside, and its report
+    link to, a network it was not made of."""
+    folder = Path(out)
+    theirs = None
+    if (folder / "summary.json").is_file():
+        with contextlib.suppress(ValueError):  # not a solve's: an analysis's own (simulate)
+            theirs = read_summary(folder / "summary.json")
+    own = theirs is not None and all(theirs.get(k) == summary.get(k) for k in SAME_SOLVE)
+    if theirs is not None and not own:
+        raise ValueError(f"{display_path(folder)} holds the results of another solve (of "
+                         f"{theirs.get('model')}): write into the analysed result's own "
+                         "folder or a new one")
+    run = Run(command, model=summary.get("model"), model_file=summary.get("model_file"),
+              source=str(folder.absolute()) if own else None)
+    return folder, run, own
+
+
+def evaluate(result: Results, case: _case.Case | PathLike, *,
+             time_limit: float | None = None) -> Result:
+    """Hold `result`'s network in another case and re-solve the rest, as `netopt evaluate`
+    does: sites, onboarding, equipment, hubs and partners as chosen (an offer may only be
+    dropped); assignments, flows and ordering options free. What a network designed on
+    merged demand points costs where patients live, for instance.
+
+    Active facilities the case cannot hold are held closed, each with a warning. Raises
+    InputError when a facility of the network is not in the case, when the network cannot
+    meet the case's hard requirements, or for a launch timeline; NoNetworkInTime when the
+    limit ends first.
+    """
+    from .analysis.evaluate import evaluate_network
+
+    result = _result_arg(result, "netopt.evaluate")
+    target = _case_arg(case, "netopt.evaluate")
+    held = evaluate_network(target, result, time_limit=_seconds(time_limit, "evaluate"))
+    for line in held.warnings:
+        warnings.warn(f"{line} (in {target.name})", stacklevel=2)
+    return _result_of(held.result, target)
+
+
+@dataclass
+class Explanation(_Explanation):
+    """Why a site was, or was not, chosen (`netopt explain`): the site flipped (forced open,
+    or closed if the network has it open) and the network re-solved.
+
+    `costs`: the cost difference by term (term, baseline_usd, forced_usd, difference_usd;
+    largest change first); `moves`: the patients who change site (zone_id, zone_name,
+    product_id, from_site, to_site, patients_per_year; `moves_around()` keeps those of the
+    site and its neighbours, as the command prints); `limits`: the limits around the site,
+    `binding` those that bind; `difference_usd`, `baseline_cost_usd`, `forced_cost_usd`,
+    `action`, `method` (held or redesign), `status` and `gap` of the re-solves.
+    """
+
+    @property
+    def binding(self) -> list[str]:
+        """The limits that bind (those the command marks "- binds")."""
+        return [line for line in self.limits if line.endswith(" - binds")]
+
+    @property
+    def headline(self) -> str:
+        """The flip and its cost in one line."""
+        what = self.site_id + (f" / {self.product_id}" if self.product_id else "")
+        if self.forced_cost_usd is None or self.difference_usd is None:
+            return f"{what}: {self.action}" + (f" ({self.limits[0]})" if self.limits else "")
+        base = "as solved" if self.method == "redesign" else "with the network held"
+        gap = f", gap {self.gap:.2%}" if self.gap is not None else ""
+        return (f"{what} {self.action}: ${self.baseline_cost_usd:,.0f}/yr {base} -> "
+                f"${self.forced_cost_usd:,.0f}/yr ({self.difference_usd:+,.0f}/yr; "
+                f"{self.status}{gap})")
+
+    def __repr__(self) -> str:
+        lines = [f"Explanation: {self.headline}"]
+        if len(self.costs):
+            lines.append("largest cost changes: " + ", ".join(
+                f"{r.term} {r.difference_usd:+,.0f}" for r in self.costs.head(3).itertuples()))
+        moves = self.moves_around()
+        if len(moves):
+            lines.append(f"patients who move: {moves['patients_per_year'].sum():,.1f}/yr")
+        return "\n".join([*lines, *(f"binds: {line}" for line in self.binding)])
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p><b>{html.escape(self.headline)}</b></p>"]
+        if len(self.costs):
+            parts.append("<p>Cost difference by term (USD/yr)</p>" +
+                         self.costs.to_html(index=False))
+        moves = self.moves_around()
+        if len(moves):
+            parts.append("<p>Patients who move</p>" + moves.to_html(index=False))
+        if self.limits:
+            parts.append("<p>Limits</p><ul>" + "".join(
+                f"<li>{html.escape(line)}</li>" for line in self.limits) + "</ul>")
+        return "".join(parts)
+
+
+def explain(result: Results, site: str, *, product: str | None = None,
+            case: _case.Case | PathLike | None = None, time_limit: float | None = None,
+            redesign: bool = False) -> Explanation:
+    """Why `site` was, or was not, chosen, as `netopt explain`: flip it (or its offer of
+    `product`) and compare the cost by term, the patients who move and the limits that bind.
+
+    By default the rest of the network is held (but the site's nearest neighbours and the
+    hubs and partners they could use) and every flow re-optimised, with and without the
+    flip, both to optimality; redesign=True re-solves the whole network from the solved one
+    instead (network-wide effects, but within the solve's gap). case: the case to re-solve
+    (default: the one the result was solved from). Raises InputError for an unknown site or
+    product, or a launch timeline.
+    """
+    from .analysis.explain import explain_site
+
+    result = _result_arg(result, "netopt.explain")
+    target = _case_of(result, case, "netopt.explain")
+    found = explain_site(target, result, site, product,
+                         time_limit=_seconds(time_limit, "explain"), redesign=redesign)
+    return Explanation(**{f.name: getattr(found, f.name) for f in fields(found)})
+
+
+@dataclass
+class Resilience(_Resilience):
+    """The single points of failure of a network (`netopt resilience`): `table` ranks the
+    outage of each active hub (and partner) by patients lost, then cost increase (the
+    columns of resilience.csv), against the network held with nothing out
+    (`baseline_cost_usd`, `baseline_unserved`, `baseline_penalty_usd`). `write(out)` writes
+    the table and its page."""
+
+    #: the analysed result's summary (its model names the page; `write` checks the folder)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, out: PathLike) -> list[Path]:
+        """Write resilience.csv and resilience.html as `netopt resilience` does: into the
+        result's own folder (from `Result.write` or `netopt solve`) with the resilience
+        sheet added to its network.xlsx and its report.html linking the page; into a new
+        folder, the table and page alone. ValueError for a folder of another solve."""
+        from .report import relink_report
+        from .report.resilience import write_resilience
+        from .report.workbook import append_table_sheet
+        from .results.folder import results_folder
+
+        target, run, own = _analysis_folder(out, self.summary, "resilience")
+        book = target / "network.xlsx"
+        with results_folder(target, run, attach=True) as staging:
+            paths = [staging.dir / "resilience.csv"]
+            self.table.to_csv(paths[0], index=False, lineterminator="\n")
+            paths.append(write_resilience(self, str(self.summary.get("model") or target.name),
+                                          staging.dir))
+            if own and book.is_file() and append_table_sheet(
+                    book, "resilience", self.table, save_as=staging.dir / book.name):
+                paths.append(staging.dir / book.name)
+            paths += [p for p in [relink_report(target, staging.dir)] if p is not None]
+        return staging.final(paths)
+
+    def __repr__(self) -> str:
+        return (f"Resilience({self.summary.get('model', '')!r}, {len(self.table)} outage(s), "
+                f"baseline ${self.baseline_cost_usd:,.0f}/yr, {self.baseline_unserved:,.1f} "
+                "patients unserved)")
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{html.escape(repr(self))}</b></p>" + self.table.to_html(index=False)
+
+
+def resilience(result: Results, *, case: _case.Case | PathLike | None = None,
+               partners: bool = True, time_limit: float | None = None,
+               progress: Callable[[str, int, int], None] | None = None) -> Resilience:
+    """Take out each active hub (and, with partners=True, each cold-storage partner) in
+    turn and re-route on the rest of the network held, as `netopt resilience`: the single
+    points of failure, ranked by patients lost, then cost increase.
+
+    The re-solves run side by side on the cores `solver.threads` allows; time_limit is per
+    re-solve; progress(message, done, total) follows them. case: the case to re-solve
+    (default: the one the result was solved from). Raises InputError for a launch timeline
+    or a network the case cannot hold.
+    """
+    from .analysis.resilience import n_minus_1
+
+    result = _result_arg(result, "netopt.resilience")
+    target = _case_of(result, case, "netopt.resilience")
+    found = n_minus_1(target, result, partners=partners,
+                      time_limit=_seconds(time_limit, "resilience"), progress=progress)
+    return Resilience(**{f.name: getattr(found, f.name) for f in fields(found)},
+                      summary=dict(result.summary))
+
+
+@dataclass(repr=False)
+class Simulation(SimulationResult):
+    """A year of the network simulated day by day under disruptions (`netopt simulate`):
+    tables as attributes (copies) - `kpis` (each KPI's mean and 95 % confidence interval
+    over the replications), `products`, `hubs`, `site_products`, `delays` and
+    `replications` - with the `settings` run and `warnings`. Same inputs and seed, same
+    tables. `write(out)` writes them and simulation.html."""
+
+    #: the simulated result's summary (`write` checks the folder against it)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name].copy()
+        raise AttributeError(name)
+
+    def write(self, out: PathLike) -> list[Path]:
+        """Write what `netopt simulate` writes: into the result's own folder, its
+        simulation/ subfolder (the tables, summary.json, simulation.html), with the
+        simulation sheet added to its network.xlsx and its report.html linking the page;
+        into a new folder, the tables and page alone. ValueError for a folder of another
+        solve."""
+        from .report import relink_report
+        from .report.simulation_files import WORKBOOK_FILE, write_simulation
+        from .results.folder import results_folder
+
+        target, run, own = _analysis_folder(out, self.summary, "simulate")
+        # the folder recorded as the one simulated: the result's, or (none known) the page's
+        sim = dc_replace(self, network=dc_replace(self.network, result_dir=target.absolute()))
+        with results_folder(target, run, attach=True) as staging:
+            paths = write_simulation(sim, staging.dir / ("simulation" if own else ""),
+                                     workbook=target / WORKBOOK_FILE if own else None,
+                                     workbook_out=staging.dir / WORKBOOK_FILE)
+            paths += [p for p in [relink_report(target, staging.dir)] if p is not None]
+        return staging.final(paths)
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (f"Simulation({self.network.model_name!r}, {s.replications} replication(s) "
+                f"of {s.days} days, seed {s.seed}, {len(self.warnings)} warning(s))")
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{html.escape(repr(self))}</b></p>" + \
+            self.tables["kpis"].to_html(index=False)
+
+
+def simulate(result: Results, *, case: _case.Case | PathLike | None = None,
+             replications: int | None = None, days: int | None = None,
+             seed: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> Simulation:
+    """Simulate the network day by day, as `netopt simulate`: arrivals, transit, weather,
+    postponements, shelf life and shipper hold, with 95 % confidence intervals.
+
+    replications, days and seed override the case's `simulation:` settings (InputError
+    naming the argument when out of bounds); progress(done, total) follows the
+    replications. The result's tables are read as the command reads its folder, so the
+    same inputs and seed give the same tables. case: the case to read inputs from (default:
+    the one the result was solved from).
+    """
+    from .analysis.simulation import load_network
+    from .analysis.simulation import simulate as run_simulation
+
+    result = _result_arg(result, "netopt.simulate")
+    target = _case_of(result, case, "netopt.simulate", warn=False)  # the network warns
+    settings = _simulation_settings(target, days=days, replications=replications, seed=seed)
+    with tempfile.TemporaryDirectory() as folder:  # the tables as `netopt solve` writes them
+        Results.write(result, Path(folder))
+        network = load_network(folder, case=target)
+    for line in network.warnings:
+        warnings.warn(line, stacklevel=2)
+    found = run_simulation(network, settings, progress=progress)
+    return Simulation(**{f.name: getattr(found, f.name) for f in fields(found)},
+                      summary=dict(result.summary))
+
+
+def _simulation_settings(case: _case.Case, **given: int | None) -> SimulationSettings:
+    """The case's simulation settings with the arguments given, validated as the command
+    validates --days, --replications and --seed."""
+    updates = {k: v for k, v in given.items() if v is not None}
+    try:
+        return SimulationSettings.model_validate(
+            {**case.config.simulation.model_dump(), **updates})
+    except ValidationError as exc:
+        raise InputError([Problem("simulate arguments", None, f"{err['loc'][0]}=", err["msg"],
+                                  str(err.get("input"))) for err in exc.errors()]) from None
+
+
+@dataclass
+class Finance:
+    """The finance of a network (`netopt finance`): `sites`, per site and product its
+    ordering policy, doses, expiries, write-offs and working capital (finance.csv);
+    `policies`, the mix of ordering policies; `totals`, expiries, write-offs, inventory and
+    working capital by holder; `tradeoff`, the return-policy trade-off (returnable fraction
+    against sites willing to stock and the manufacturer's write-offs: return_tradeoff.csv).
+    `write(out)` writes finance.html and return_tradeoff.csv."""
+
+    sites: pd.DataFrame
+    policies: pd.DataFrame
+    totals: dict[str, float]
+    tradeoff: pd.DataFrame
+    #: the analysed result's summary (its model names the page; `write` checks the folder)
+    summary: dict[str, Any] = field(default_factory=dict)
+    #: product id -> name, for the page
+    products: dict[str, str] = field(default_factory=dict)
+
+    def write(self, out: PathLike) -> list[Path]:
+        """Write finance.html and return_tradeoff.csv as `netopt finance` does: into the
+        result's own folder (its report.html then links the page) or a new one. ValueError
+        for a folder of another solve."""
+        from .report import relink_report
+        from .report.finance import write_finance
+        from .results.folder import results_folder
+
+        target, run, _ = _analysis_folder(out, self.summary, "finance")
+        model = str(self.summary.get("model") or target.name)
+        with results_folder(target, run, attach=True) as staging:
+            paths = write_finance(self.sites, self.tradeoff, model, staging.dir,
+                                  products=self.products)
+            paths += [p for p in [relink_report(target, staging.dir)] if p is not None]
+        return staging.final(paths)
+
+    def __repr__(self) -> str:
+        t = self.totals
+        return (f"Finance({self.summary.get('model', '')!r}, {len(self.sites)} row(s), "
+                f"{t['expired_doses_per_year']:,.1f} doses expired/yr, manufacturer "
+                f"write-offs ${t['manufacturer_writeoff_usd']:,.0f}/yr, "
+                f"{len(self.tradeoff)} return fraction(s) in the trade-off)")
+
+    def _repr_html_(self) -> str:
+        return (f"<p><b>{html.escape(repr(self))}</b></p>" + self.policies.to_html(index=False)
+                + "<p>Return-policy trade-off</p>" + self.tradeoff.to_html(index=False))
+
+
+def finance(result: Results, *, case: _case.Case | PathLike | None = None) -> Finance:
+    """Ordering policies, expiries, write-offs and working capital of the network, and the
+    return-policy trade-off re-priced on the case's terms, as `netopt finance`. case: the
+    case whose terms are re-priced (default: the one the result was solved from). Raises
+    InputError when the result has no complete finance table (re-solve it)."""
+    from .analysis.finance import return_tradeoff
+    from .cli.finance import REQUIRED_COLUMNS
+    from .model.prepare import prepare
+    from .report.finance import finance_totals, policy_mix
+
+    result = _result_arg(result, "netopt.finance")
+    table = result.tables.get("finance")
+    lacking = [c for c in REQUIRED_COLUMNS if table is None or c not in table.columns]
+    if table is None or lacking:
+        raise InputError([Problem("finance table", None, c, "no such column in the result: "
+                                  "re-solve the model") for c in lacking])
+    target = _case_of(result, case, "netopt.finance")
+    products = result.tables.get("products")
+    names = dict(zip(products["product_id"], products["name"], strict=True)) if \
+        products is not None and {"product_id", "name"} <= set(products.columns) else {}
+    return Finance(table.copy(), policy_mix(table), finance_totals(table),
+                   return_tradeoff(prepare(target), table), dict(result.summary), names)
+
+
+__all__ = ["Case", "Comparison", "Explanation", "Finance", "Infeasible", "InputError",
+           "NoNetworkInTime", "Problem", "Resilience", "Result", "Simulation", "compare",
+           "evaluate", "explain", "finance", "load", "resilience", "simulate", "solve", "sweep"]

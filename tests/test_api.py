@@ -22,8 +22,10 @@ from netopt.cli.app import app
 
 TINY = Path(__file__).parent / "data" / "tiny.yaml"
 API_DOC = Path(__file__).parent.parent / "docs" / "python-api.md"
-PUBLIC = ["Case", "Comparison", "Infeasible", "InputError", "NoNetworkInTime", "Problem",
-          "Result", "__version__", "compare", "load", "solve", "sweep"]
+PUBLIC = ["Case", "Comparison", "Explanation", "Finance", "Infeasible", "InputError",
+          "NoNetworkInTime", "Problem", "Resilience", "Result", "Simulation", "__version__",
+          "compare", "evaluate", "explain", "finance", "load", "resilience", "simulate",
+          "solve", "sweep"]
 
 # S3 (NJ) is certified for oncology but refuses p1 at its price ceiling; raising the ceiling
 # and asking for 90 % of patients within 100 km makes it the site that serves Beta (PA)
@@ -350,7 +352,9 @@ def test_public_names_are_exactly_the_documented_ones() -> None:
 
 @pytest.mark.parametrize("func", [
     netopt.load, netopt.solve, netopt.compare, netopt.Case.with_changes, netopt.Result.map,
-    netopt.Result.write, netopt.Comparison.write])
+    netopt.Result.write, netopt.Comparison.write, netopt.evaluate, netopt.explain,
+    netopt.resilience, netopt.simulate, netopt.finance, netopt.Resilience.write,
+    netopt.Simulation.write, netopt.Finance.write])
 def test_public_functions_are_typed_and_documented(func: types.FunctionType) -> None:
     signature = inspect.signature(func)
     assert signature.return_annotation is not inspect.Signature.empty, func.__qualname__

@@ -62,6 +62,21 @@ def test_the_only_hub_out_loses_every_patient() -> None:
     assert row["doses_per_year_through"] == pytest.approx(30.0, rel=1e-6)
 
 
+def test_sites_using_counts_sites_not_a_partner_s_supply_leg() -> None:
+    """tiny with S3 allowed p1 and 90 % of patients within 100 km: S3 is served through the
+    partner P1, which H1 supplies. The supply leg reaches no site: its site_id is "" in a
+    solve's shipments table (NaN read back from shipments.csv), and counted as a site of its
+    own it made H1 supply 3 sites and P1 2 in Python, 2 and 1 from the result folder."""
+    case = load_case(TINY)
+    sites = case.tables["sites"]
+    sites.loc[sites["site_id"] == "S3", "price_ceiling_usd_per_dose"] = 1_000_000
+    case.config.service.within_km, case.config.service.min_share = 100, 0.9
+    result = solve_case(case)
+    assert (result.shipments["site_id"] == "").any()  # the partner's supply leg
+    table = n_minus_1(case, result).table.set_index("facility_id")
+    assert table["sites_using"].to_dict() == {"H1": 2, "P1": 1}
+
+
 def test_fixed_baseline_reproduces_the_solved_network(small) -> None:  # noqa: ANN001
     case, result = small
     res = n_minus_1(case, result)

@@ -130,6 +130,9 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
         cost += fixed0 - fixed_left
         col = "hub_id" if kind == "hub" else "partner_id"
         through = ship[ship[col].astype(str) == fid] if col in ship.columns else ship.iloc[0:0]
+        # a partner's supply leg reaches no site: its site_id is "" in a solve's table, NaN
+        # read back from shipments.csv; counted by neither
+        sites = through["site_id"].dropna().astype(str)
         rows.append({
             "kind": kind, "facility_id": fid, "name": names.get(fid, ""), "status": status,
             "patients_unserved": unserved, "extra_patients_unserved": unserved - unserved0,
@@ -140,7 +143,7 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
             "network_cost_increase_usd": (cost - penalty) - (cost0 - penalty0),
             "penalty_increase_usd": penalty - penalty0,
             "network_cost_usd": cost - penalty, "unserved_penalty_usd": penalty,
-            "sites_using": int(through["site_id"].nunique()) if len(through) else 0,
+            "sites_using": int(sites[sites != ""].nunique()),
             "doses_per_year_through": float(through["doses_per_year"].sum()),
         })
     if progress:

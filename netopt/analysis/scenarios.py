@@ -387,11 +387,17 @@ def _blamed(problem: Any, overrides: Mapping[str, Any]) -> str:
 
 
 def case_of_result(model_file: str | Path, summary: Mapping[str, Any]) -> Any:
-    """The case a result folder was solved from: its model file loaded again, with the
-    changes a Python session made to it (summary.json's `changes`, from `with_changes`)
-    applied again as a scenario's overrides are - settings, then the edits after the
-    model file's own. Raises InputError or OverrideError."""
+    """The case a result folder was solved from: its model file loaded again (as
+    `load_case` reads it when the summary records no changes), with the changes a Python
+    session made to it (summary.json's `changes`, from `with_changes`) applied again as a
+    scenario's overrides are - settings, then the edits after the model file's own. The one
+    rule the commands and the Python API rebuild a result's case by. Raises InputError or
+    OverrideError."""
     changes = summary.get("changes") or {}
+    if not changes:
+        from ..data.case import load_case
+
+        return load_case(model_file)
     overrides = dict(changes.get("settings") or {})
     if changes.get("edits"):
         overrides["edits"] = list(changes["edits"])

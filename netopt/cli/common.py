@@ -218,11 +218,10 @@ def solved_folder_and_case(result_dir: Path, tables: tuple[str, ...], why: str):
 
 
 def result_case_or_exit(model_file: Path, summary: dict):  # noqa: ANN201 - returns a Case
-    """The case a result was solved from: `load_or_exit`, and the changes a Python session
-    made to it (summary.json's `changes`, from `Case.with_changes`) applied again; without
-    them an analysis would re-solve the model file as it stands, not what was solved."""
-    if not summary.get("changes"):
-        return load_or_exit(model_file)
+    """The case a result was solved from (`case_of_result`: its model file, and the changes a
+    Python session made to it, summary.json's `changes` from `Case.with_changes`, applied
+    again; without them an analysis would re-solve the model file as it stands, not what was
+    solved), its warnings printed; exit 2 as `load_or_exit` does when it is invalid."""
     from ..analysis.scenarios import OverrideError, case_of_result
 
     try:

@@ -129,8 +129,11 @@ def _summary(folder: Path, problems: list[Problem]) -> dict | None:
     return summary
 
 
-def load_network(result_dir: str | Path, model_file: str | Path | None = None) -> SimNetwork:
-    """Read a result folder and its model file into a SimNetwork; InputError on any problem."""
+def load_network(result_dir: str | Path, model_file: str | Path | None = None,
+                 case: Case | None = None) -> SimNetwork:
+    """Read a result folder and its model file into a SimNetwork; InputError on any problem.
+    `case`: the inputs already loaded (a Python session's case, `netopt.simulate`), read in
+    place of a model file."""
     folder = Path(result_dir)
     problems: list[Problem] = []
     if not folder.is_dir():
@@ -139,16 +142,17 @@ def load_network(result_dir: str | Path, model_file: str | Path | None = None) -
                                   "`netopt solve`)")])
     summary = _summary(folder, problems)
     tables = {name: _read_table(folder, name, problems) for name in REQUIRED_COLUMNS}
-    model_path = _model_path(folder, summary, model_file, problems)
+    model_path = _model_path(folder, summary, model_file, problems) if case is None else \
+        Path(case.model_path or case.name)
     if problems:
         raise InputError(problems)
     assert summary is not None and model_path is not None  # else problems were raised
     read = {name: frame for name, frame in tables.items() if frame is not None}
-    if model_file is None and summary.get("changes"):
+    if case is None and model_file is None:
         from ..scenarios import case_of_result  # the changes a Python session made, again
 
         case = case_of_result(model_path, summary)
-    else:
+    elif case is None:
         case = load_case(model_path)
     return build_network(folder, model_path, case, read, summary)
 
