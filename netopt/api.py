@@ -918,20 +918,22 @@ class Finance:
     ordering policy, doses, expiries, write-offs and working capital (finance.csv);
     `policies`, the mix of ordering policies; `totals`, expiries, write-offs, inventory and
     working capital by holder; `tradeoff`, the return-policy trade-off (returnable fraction
-    against sites willing to stock and the manufacturer's write-offs: return_tradeoff.csv).
-    `write(out)` writes finance.html and return_tradeoff.csv."""
+    against sites willing to stock and the manufacturer's write-offs: return_tradeoff.csv);
+    `thresholds`, the returnable share each site needs to stock (return_thresholds.csv).
+    `write(out)` writes finance.html, return_tradeoff.csv and return_thresholds.csv."""
 
     sites: pd.DataFrame
     policies: pd.DataFrame
     totals: dict[str, float]
     tradeoff: pd.DataFrame
+    thresholds: pd.DataFrame
     #: the analysed result's summary (its model names the page; `write` checks the folder)
     summary: dict[str, Any] = field(default_factory=dict)
     #: product id -> name, for the page
     products: dict[str, str] = field(default_factory=dict)
 
     def write(self, out: PathLike) -> list[Path]:
-        """Write finance.html and return_tradeoff.csv as `netopt finance` does: into the
+        """Write finance.html and its two tables as `netopt finance` does: into the
         result's own folder (its report.html then links the page) or a new one. ValueError
         for a folder of another solve."""
         from .report import relink_report
@@ -942,7 +944,7 @@ class Finance:
         model = str(self.summary.get("model") or target.name)
         with results_folder(target, run, attach=True) as staging:
             paths = write_finance(self.sites, self.tradeoff, model, staging.dir,
-                                  products=self.products)
+                                  products=self.products, thresholds=self.thresholds)
             paths += [p for p in [relink_report(target, staging.dir)] if p is not None]
         return staging.final(paths)
 
@@ -955,7 +957,9 @@ class Finance:
 
     def _repr_html_(self) -> str:
         return (f"<p><b>{html.escape(repr(self))}</b></p>" + self.policies.to_html(index=False)
-                + "<p>Return-policy trade-off</p>" + self.tradeoff.to_html(index=False))
+                + "<p>Return-policy trade-off</p>" + self.tradeoff.to_html(index=False)
+                + "<p>The returnable share each site needs to stock</p>"
+                + self.thresholds.to_html(index=False))
 
 
 def finance(result: Results, *, case: _case.Case | PathLike | None = None) -> Finance:
@@ -963,7 +967,7 @@ def finance(result: Results, *, case: _case.Case | PathLike | None = None) -> Fi
     return-policy trade-off re-priced on the case's terms, as `netopt finance`. case: the
     case whose terms are re-priced (default: the one the result was solved from). Raises
     InputError when the result has no complete finance table (re-solve it)."""
-    from .analysis.finance import return_tradeoff
+    from .analysis.finance import return_tradeoff, stocking_thresholds
     from .cli.finance import REQUIRED_COLUMNS
     from .model.prepare import prepare
     from .report.finance import finance_totals, policy_mix
@@ -978,8 +982,10 @@ def finance(result: Results, *, case: _case.Case | PathLike | None = None) -> Fi
     products = result.tables.get("products")
     names = dict(zip(products["product_id"], products["name"], strict=True)) if \
         products is not None and {"product_id", "name"} <= set(products.columns) else {}
+    prep = prepare(target)
     return Finance(table.copy(), policy_mix(table), finance_totals(table),
-                   return_tradeoff(prepare(target), table), dict(result.summary), names)
+                   return_tradeoff(prep, table), stocking_thresholds(prep, table),
+                   dict(result.summary), names)
 
 
 __all__ = ["Case", "Comparison", "Explanation", "Finance", "Infeasible", "InputError",

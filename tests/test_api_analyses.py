@@ -193,10 +193,12 @@ def test_finance_gives_the_tables_of_netopt_finance(tmp_path: Path) -> None:
     assert fin.totals == pytest.approx(finance_totals(table))
     pd.testing.assert_frame_equal(fin.policies, policy_mix(table))
 
+    assert fin.thresholds["returnable_fraction_to_stock"].tolist() == [0.56, 0.75]
+
     paths = fin.write(api)
     assert sorted(p.name for p in paths) == ["finance.html", "report.html",
-                                             "return_tradeoff.csv"]
-    for name in ("return_tradeoff.csv", "finance.html"):
+                                             "return_thresholds.csv", "return_tradeoff.csv"]
+    for name in ("return_tradeoff.csv", "return_thresholds.csv", "finance.html"):
         assert (api / name).read_bytes() == (cli / name).read_bytes(), name
     assert 'href="finance.html"' in (api / "report.html").read_text(encoding="utf-8")
     assert (api / "report.html").read_bytes() == (cli / "report.html").read_bytes()
