@@ -380,3 +380,22 @@ def test_an_active_site_excluded_since_the_solve_is_exit_2(tmp_path: Path) -> No
     assert run.exit_code == 2, run.output
     assert "site 'S1' is active in the solved network but excluded in the model" in run.output
     assert "internal error" not in run.output
+
+
+def test_an_active_site_that_can_offer_nothing_since_the_solve_is_an_input_problem(
+        tmp_path: Path) -> None:
+    """S1 active in the solved network, its price ceiling lowered to $1 since: the model has
+    no decision of it (no product it may offer), so explain had the same KeyError on 'y'
+    (also from `netopt.explain(result, 'S1', case=other)`). It names the site and why."""
+    model, out = _solved_copy(tmp_path)
+    sites = tmp_path / "tiny" / "sites.csv"
+    table = pd.read_csv(sites, keep_default_na=False)
+    table.loc[table["site_id"] == "S1", "price_ceiling_usd_per_dose"] = 1
+    table.to_csv(sites, index=False)
+    run = CliRunner().invoke(app, ["explain", str(out), "S1"], env={"COLUMNS": "300"})
+    assert run.exit_code == 2, run.output
+    text = " ".join(run.output.split())
+    assert ("site 'S1' is active in the solved network but the model as it is now has no "
+            "decision for it (cannot be chosen - p1: price above the site's price ceiling): "
+            "solve again, then explain") in text
+    assert "internal error" not in run.output

@@ -358,6 +358,11 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
     action = "forced closed" if is_open else "forced open"
     method = "redesign" if redesign else "held"
     m = build_model(prep)
+    if is_open and (site not in m.S or (product is not None and (site, product) not in m.SK)):
+        # active in the solved network, but the model as it is now cannot hold it (its data
+        # changed since, or another case was given): nothing of it to flip
+        raise InputError([_excluded_now(site, product, static or site_reasons(
+            prep, getattr(m, "ord_too_few", {})).get(site, ""))])
     # with the model's own: every ordering option at the site needs more patients than reach it
     too_few = getattr(m, "ord_too_few", {})
     static = site_reasons(prep, too_few).get(site, "")
@@ -486,12 +491,16 @@ def _held(m: pyo.ConcreteModel, case: Case, result: Results, site: str, around: 
     return sides["held"], sides["flipped"]
 
 
-def _excluded_now(site: str) -> Problem:
-    """An active site of the solved network that the model excludes today (status
-    `excluded`, an edit): the model has no decision of it to flip."""
+def _excluded_now(site: str, product: str | None = None, why: str = "") -> Problem:
+    """An active site (or offer) of the solved network that the model as it is now excludes
+    (status `excluded`, an edit) or cannot hold (`why`: no product it may offer there): the
+    model has no decision of it to flip."""
+    what = f"site {site!r}" if product is None else f"site {site!r}'s offer of {product!r}"
+    now = (f"the model as it is now has no decision for it ({why})" if why else
+           "excluded in the model as it is now (status excluded, or an edit)")
     return Problem("SITE_ID", None, "site_id",
-                   f"site {site!r} is active in the solved network but excluded in the model "
-                   "as it is now (status excluded, or an edit): solve again, then explain", site)
+                   f"{what} is active in the solved network but {now}: solve again, then "
+                   "explain", site)
 
 
 def _neighbours(m: pyo.ConcreteModel, site: str) -> list[str]:
