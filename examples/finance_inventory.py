@@ -3,8 +3,9 @@
 Solves the regional model (us-small) twice through the API - with the repeat-dose product's
 site stock not returnable, then fully returnable at no fee - and prints, for each, the
 ordering policies the network chose, the doses expired a year, the manufacturer's write-offs
-and working capital by holder. Writes the generous case's finance page (finance.html, with the
-return-policy trade-off chart), its finance table and the trade-off table.
+and working capital by holder, and under strict returns the share each site would need. Writes
+the generous case's finance page (finance.html, with the return-policy trade-off chart), its
+finance table, the trade-off table and each site's returnable share to stock.
 
     python examples/finance_inventory.py [--out DIR] [--model MODEL]
 """
@@ -16,13 +17,10 @@ import sys
 from pathlib import Path
 
 import netopt
-from netopt.analysis.finance import return_tradeoff
-from netopt.model.prepare import prepare
-from netopt.report.finance import finance_totals, policy_mix, write_finance
 
 ROOT = Path(__file__).resolve().parent.parent
 #: files this example writes into --out (checked by tests/test_examples.py)
-OUTPUTS = ["finance.html", "return_tradeoff.csv", "finance.csv"]
+OUTPUTS = ["finance.html", "return_tradeoff.csv", "return_thresholds.csv", "finance.csv"]
 
 
 def returns(fraction: float, window_days: float, fee: float) -> dict:
@@ -46,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     results = {name: netopt.solve(case) for name, case in cases.items()}
 
     for name, result in results.items():
-        totals = finance_totals(result.finance)
+        fin = netopt.finance(result)  # `netopt finance` on the result at hand
+        totals = fin.totals
         print(f"\n{name} returns: network cost ${result.network_cost:,.0f} a year")
-        for row in policy_mix(result.finance).itertuples(index=False):
+        for row in fin.policies.itertuples(index=False):
             print(f"  {row.policy:<36} {row.sites:>3} sites  {row.patients_per_year:8.1f} "
                   f"patients/yr  {row.expired_doses_per_year:8.1f} doses expired/yr")
         print(f"  sites stocking: {result.summary['sites_stocking']}, manufacturer write-offs "
@@ -57,12 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  working capital: manufacturer ${totals['working_capital_manufacturer_usd']:,.0f}"
               f", distributor ${totals['working_capital_distributor_usd']:,.0f}, sites "
               f"${totals['working_capital_site_usd']:,.0f}")
+        if name == "strict":  # what a more generous policy would win, site by site
+            shares = fin.thresholds.dropna(subset=["returnable_fraction_to_stock"])
+            wins = shares[shares["returnable_fraction_to_stock"] > 0]
+            print(f"  {len(wins)} site-product(s) would stock at a higher returnable share: "
+                  + ", ".join(f"{r.site_id} {r.product_id} from "
+                              f"{r.returnable_fraction_to_stock:.0%}"
+                              for r in wins.head(5).itertuples(index=False))
+                  + (" ..." if len(wins) > 5 else ""))
 
     generous = results["generous"]
     args.out.mkdir(parents=True, exist_ok=True)
     generous.finance.to_csv(args.out / "finance.csv", index=False)
-    tradeoff = return_tradeoff(prepare(cases["generous"]), generous.finance)
-    paths = write_finance(generous.finance, tradeoff, "us-small, generous returns", args.out)
+    paths = netopt.finance(generous).write(args.out)
     print(f"\nfinance page: {paths[0]}")
     return 0
 
