@@ -551,6 +551,12 @@ def compare(items: Sequence[_case.Case | Results | PathLike],
         for (i, _), run in zip(todo, solved, strict=True):
             runs[i] = run
     done = [r for r in runs if r is not None]
+    for i, run in enumerate(runs):  # a solved scenario's result as the API's own Result
+        if run is not None and run.result is not None and not isinstance(run.result, Result):
+            solved = run.result
+            run.result = Result(solved.tables, solved.info, solved.summary)
+            if isinstance(items[i], _case.Case):  # the analyses' default case=
+                run.result._solved_from = items[i]
     base = build_comparison(done, title or "Scenario comparison: " + ", ".join(
         r.spec.name for r in done))
     return Comparison(**{f.name: getattr(base, f.name) for f in fields(base)}, runs=done)

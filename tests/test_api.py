@@ -285,6 +285,12 @@ def test_compare_cases_matches_direct_solves(tmp_path: Path, tiny: netopt.Case,
     assert rows["objective_usd"].tolist() == pytest.approx(direct, rel=1e-9)
     assert comparison.site_changes[["site_id", "change"]].values.tolist() == [["S3", "opened"]]
     assert [r.status for r in comparison.runs] == ["optimal", "optimal"]
+    # each scenario's result is the API's own Result (the review found internal Results,
+    # without .objective, .gap or .map(), beside the Result of an item handed in)
+    for batch in (comparison, netopt.compare([near_result, tiny], names=["near", "base"])):
+        assert all(type(r) is netopt.Result for r in batch.results.values())
+    assert comparison.results["near"].objective == pytest.approx(direct[1], rel=1e-9)
+    assert comparison.results["near"]._solved_from is near  # the analyses' default case=
 
     # results already at hand are used as they are; a parallel batch rebuilds the recipe
     from_results = netopt.compare([netopt.solve(tiny), near_result], names=["base", "near"])
