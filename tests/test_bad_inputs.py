@@ -529,13 +529,13 @@ CASES: list[Case] = [
         finance:
           cost_of_capital: 8
         """),), (E(MODEL, 3, "finance.cost_of_capital", "expected a share between 0 and 1: "
-                   "write 0.15 for 15 % (found '8')"),)),
+                   "write 0.08 for 8 % (found '8')"),)),
     Case("yaml_share_with_a_per_cent_sign", (model("""
         dataset: tiny
         finance:
           cost_of_capital: 8%
         """),), (E(MODEL, 3, "finance.cost_of_capital", "expected a share between 0 and 1: "
-                   "write 0.15 for 15 % (found '8%')"),)),
+                   "write 0.08 for 8 % (found '8%')"),)),
     Case("yaml_unknown_site_locked_open", (model("""
         dataset: tiny
         sites:

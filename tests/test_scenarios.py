@@ -168,7 +168,7 @@ def test_overrides_are_validated_and_named() -> None:
         apply_overrides(loaded.config, {"objective": "cheapest"})
     # a per cent where a share goes: the hint a model file's setting gets
     with pytest.raises(OverrideError, match=r"min_share': expected a share between 0 and 1: "
-                       r"write 0.15 for 15 % \(found 90\)"):
+                       r"write 0.9 for 90 % \(found 90\)"):
         apply_overrides(loaded.config, {"service.min_share": 90})
     assert parse_set("service.min_share=0.5,0.9") == ("service.min_share", [0.5, 0.9])
     assert parse_set("products=[p1],[p1,p2]") == ("products", [["p1"], ["p1", "p2"]])

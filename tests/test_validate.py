@@ -622,6 +622,9 @@ def test_a_product_not_worth_serving_is_warned_only_when_nothing_makes_it_served
     # a share typed as a percentage, with or without the sign
     ("float", (0, 1), "15%", "expected a share between 0 and 1: write 0.15 for 15 %"),
     ("float", (0, 1), "15", "expected a share between 0 and 1: write 0.15 for 15 %"),
+    # the user's own figure, not the example's (90 read as "write 0.15 for 15 %")
+    ("float", (0, 1), "90", "expected a share between 0 and 1: write 0.9 for 90 %"),
+    ("float", (0, 1), "12.5%", "expected a share between 0 and 1: write 0.125 for 12.5 %"),
     ("float", (0, 1), "150", "expected a number <= 1"),
     ("float", (0, None), "5%", "expected a number without '%'"),
 ])

@@ -17,7 +17,7 @@ from .excel import is_workbook, read_workbook
 from .problems import Problem
 from .schema import TABLES, near_table
 from .tables import TABLE_SUFFIXES, RawTable, display_path, read_text_table
-from .validate import SHARE_HINT
+from .validate import share_hint
 
 MODEL_SUFFIXES = (".yaml", ".yml")
 
@@ -268,7 +268,7 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
         inp = err["input"]
         value = None if isinstance(inp, dict | list) else str(inp)
     if per_cent_for_share(err):
-        msg = SHARE_HINT  # as a table's share column answers it
+        msg = share_hint(err.get("input"))  # as a table's share column answers it
     return Problem(file, line, column, msg, value)
 
 

@@ -66,7 +66,7 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
         return None, "expected true or false"
     share = col.min == 0 and col.max == 1  # a share, whatever the column's name says
     if text.endswith("%"):
-        return None, (SHARE_HINT if share else "expected a number without '%'")
+        return None, (share_hint(text) if share else "expected a number without '%'")
     number, err = parse_number(text, col.kind == "int")
     if err:
         return None, err
@@ -78,13 +78,26 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
         return None, f"expected a number {bounds[0]}{why}"
     if col.max is not None and number > col.max:
         if share and number <= 100:  # 15 for 15 %
-            return None, SHARE_HINT
+            return None, share_hint(number)
         return None, f"expected a number {bounds[-1]}"
     return number, None
 
 
 #: a share's column given as a percentage (15, or 15%): say how to write it
 SHARE_HINT = "expected a share between 0 and 1: write 0.15 for 15 %"
+
+
+def share_hint(value: object) -> str:
+    """SHARE_HINT with the user's own per cent: '90' or '90%' -> 'write 0.9 for 90 %' (the
+    fixed example read as if 15 had been typed)."""
+    text = str(value).strip().rstrip("%").strip()
+    try:
+        per_cent = float(text)
+    except ValueError:
+        return SHARE_HINT
+    if not 0 < per_cent <= 100:
+        return SHARE_HINT
+    return f"expected a share between 0 and 1: write {per_cent / 100:g} for {per_cent:g} %"
 #: signs a spreadsheet's currency or unit format leaves in a CSV cell
 _UNIT_SIGNS = "$€£¥"
 
