@@ -772,9 +772,15 @@ def test_scenario_folders_hold_each_scenario_s_whole_result(tmp_path: Path) -> N
     scenario = out / "scenarios" / folders[1]
     # the sweep's settings are recorded as the folder's changes, so an analysis re-solves
     # the scenario, not the model file as it stands (which it had taken for changed inputs)
-    changes = Results.read(scenario).summary["changes"]
-    assert changes == {"settings": {"service.min_share": 1, "service.within_km": 100},
-                       "edits": []}
+    summary = Results.read(scenario).summary
+    assert summary["changes"] == {"settings": {"service.min_share": 1,
+                                               "service.within_km": 100,
+                                               "name": "min_share=1,within_km=100"},
+                                  "edits": []}
+    # each folder is named as its point on its pages (every one had read "tiny")
+    assert summary["model"] == "min_share=1,within_km=100"
+    assert "Network design \u2014 min_share=1,within_km=100" in (
+        scenario / "report.html").read_text(encoding="utf-8")
     res = runner.invoke(app, ["explain", str(scenario), "S1"])
     assert res.exit_code == 0, res.output
     assert "changed since" not in res.output
@@ -807,3 +813,33 @@ def test_a_change_of_scope_is_named_beside_its_delta() -> None:
     assert comparison.rows["scope_vs_baseline"].tolist() == [
         "", "60.0 patients/yr in scope against the baseline's 30.0"]
     assert comparison.rows["products"].tolist() == ["p1", "p1"]
+
+
+def test_a_narrow_console_never_folds_a_figure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare/sweep's table at 140 columns folded a cost over two lines ("14,403,74" then
+    "4", read as $1.44 M). Figures now keep their width; columns that do not fit go to a
+    second table with the scenario names again, rather than being cropped."""
+    import io
+
+    from rich.console import Console
+
+    import netopt.cli.common as common
+    from netopt.cli.scenarios import _print_rows
+
+    comparison = sweep(TINY, {"demand_scale": [1.0, 100.0],
+                              "service.within_km": [100, 250]}, workers=1)
+    counts = {}
+    for width in (60, 140):
+        out = io.StringIO()
+        monkeypatch.setattr(common, "console", Console(file=out, width=width))
+        _print_rows(comparison)
+        text = out.getvalue()
+        assert max(len(line) for line in text.splitlines()) <= width
+        cells = {c.strip() for line in text.splitlines() for c in line.split("\u2502")}
+        for value in comparison.rows["objective_usd"]:
+            assert f"{value:,.0f}" in cells, (width, f"{value:,.0f}")
+        assert "+870,242,437" in cells
+        counts[width] = tables = text.count("Sweep of tiny")
+        # every scenario is named in every table
+        assert text.count("=100") >= 2 * tables
+    assert counts[60] > counts[140] >= 1

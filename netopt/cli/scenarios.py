@@ -293,24 +293,24 @@ def _print_term_changes(rows: Any) -> None:
 
 
 def _print_rows(comparison: Any) -> None:
+    """The batch's rows as one table, or as several side by side in scenario order when the
+    console is too narrow for every figure: a figure is never folded across lines ("14,403,74"
+    over "4" read as $1.44 M) nor a column cropped."""
     from ..analysis.scenarios import baseline_index
 
     console, _ = _consoles()
-    table = RichTable(title=comparison.title)
     cols = ["scenario", "status", "objective_usd", "vs_baseline_usd", "gap",
             "patients_served", "patients_unserved", "pct_within_travel_target", "sites_active",
             "hubs_active", "partners_active", "sites_stocking", "manufacturer_writeoff_usd",
             "plan_patients_served", "plan_patients_unserved"]
     cols = [c for c in cols if c in comparison.rows.columns]
     headers = {**HEADERS, "objective_usd": _objective_header(comparison.rows)}
-    for col in cols:
-        table.add_column(headers.get(col, col),
-                         justify="left" if col in ("scenario", "status") else "right",
-                         overflow="fold")
     rows = comparison.rows
     within = rows["within_solver_gap"].tolist() if "within_solver_gap" in rows else \
         [None] * len(rows)
     base = baseline_index(rows)
+    caption = None
+    lines = []
     for i, row in enumerate(comparison.rows[cols].itertuples(index=False)):
         cells = []
         for col, value in zip(cols, row, strict=True):
@@ -319,16 +319,38 @@ def _print_rows(comparison: Any) -> None:
                 noise = within[i] is not None and within[i] == within[i] and bool(within[i])
                 cells.append(f"{'~' if noise else ''}{value:+,.0f}")
                 if noise:
-                    table.caption = ("~ within the two runs' solver gaps: may be noise, "
-                                     "not a result")
+                    caption = "~ within the two runs' solver gaps: may be noise, not a result"
             elif isinstance(value, float):
                 how = ".3%" if col == "gap" else ",.0f" if col.endswith(
                     ("_active", "_stocking", "_usd")) else ",.1f"
                 cells.append("" if value != value else format(value, how))
             else:
                 cells.append(str(value))
-        table.add_row(*map(escape, cells))
-    console.print(table)
+        lines.append(cells)
+    # each column as wide as its widest cell or its header's longest word (headers wrap)
+    width = {col: max([len(cells[j]) for cells in lines]
+                      + [len(w) for w in headers.get(col, col).split()])
+             for j, col in enumerate(cols)}
+    width["scenario"] = min(width["scenario"], 24)  # a long name wraps, at word breaks
+    parts: list[list[str]] = []
+    for col in cols[1:]:
+        used = sum(width[c] + 3 for c in ["scenario", *(parts[-1] if parts else [])]) + 1
+        if parts and used + width[col] + 3 <= console.width:
+            parts[-1].append(col)
+        else:
+            parts.append([col])
+    for k, part in enumerate(parts):
+        table = RichTable(title=comparison.title + (f" ({k + 1} of {len(parts)})"
+                                                    if len(parts) > 1 else ""),
+                          caption=caption if k == len(parts) - 1 else None)
+        shown = ["scenario", *part]
+        for col in shown:
+            table.add_column(headers.get(col, col),
+                             justify="left" if col in ("scenario", "status") else "right",
+                             overflow="fold", min_width=width[col], max_width=width[col])
+        for cells in lines:
+            table.add_row(*(escape(cells[cols.index(c)]) for c in shown))
+        console.print(table)
 
 
 # options shared by `compare` and `sweep` (one declaration each)
@@ -443,8 +465,9 @@ def sweep_cmd(
         if within_km is not None and within_km <= 0:
             raise _fail("--within-km must be positive")
         overrides = {"service.within_km": within_km} if within_km is not None else {}
-        specs = [ScenarioSpec(f"min_share={s:g}", str(model),
-                              {"service.min_share": s, **overrides}) for s in share_list]
+        specs = _named([ScenarioSpec(f"min_share={s:g}", str(model),
+                                     {"service.min_share": s, **overrides})
+                        for s in share_list])
         _check_overrides([model], specs)
         _run(specs, command="sweep", title=f"Cost vs access: {model.stem}",
              out=_out(out, model), workers=workers, scheduler=scheduler, dask=dask,
@@ -452,13 +475,22 @@ def sweep_cmd(
              threads=threads, pareto=(share_list, within_km), model=model, solver=solver,
              scenario_folders=scenario_folders)
         return
-    specs = grid_specs(model, grid) if grid else [ScenarioSpec(scenario_name(model),
-                                                                str(model), {})]
+    specs = _named(grid_specs(model, grid)) if grid else [ScenarioSpec(scenario_name(model),
+                                                                        str(model), {})]
     _check_overrides([model], specs)
     _run(specs, command="sweep", title=f"Sweep of {model.stem}", out=_out(out, model),
          workers=workers, scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap,
          seed=seed, no_report=no_report, threads=threads, solver=solver,
          baseline_start=baseline_start, scenario_folders=scenario_folders)
+
+
+def _named(specs: list) -> list:
+    """Sweep scenarios named as their point (`min_share=0.6`): the model's `name`, which
+    titles each scenario folder's pages and summary.json, as `netopt.sweep` names them.
+    Without it every folder of a sweep read "Network design - us-small"."""
+    from dataclasses import replace
+
+    return [replace(spec, overrides={**spec.overrides, "name": spec.name}) for spec in specs]
 
 
 def _shares(values: list[Any]) -> list[float]:
