@@ -843,3 +843,32 @@ def test_a_narrow_console_never_folds_a_figure(monkeypatch: pytest.MonkeyPatch) 
         # every scenario is named in every table
         assert text.count("=100") >= 2 * tables
     assert counts[60] > counts[140] >= 1
+
+
+def test_batch_folders_holding_a_user_s_tables_are_refused_before_solving(
+        tmp_path: Path) -> None:
+    """compare --out at a dataset wrote the batch among its input tables (exit 0); a user's
+    sites.csv in a scenario's folder was found only after the batch had solved, which was
+    then thrown away. Both are refused at once, exit 2, nothing solved or written."""
+    from netopt.cli.app import app
+
+    runner = CliRunner()
+    dataset = tmp_path / "data"
+    shutil.copytree(TINY.parent / "tiny", dataset)
+    res = runner.invoke(app, ["compare", str(TINY), "--workers", "1", "--out", str(dataset)])
+    assert res.exit_code == 2, res.output
+    assert "holds input tables netopt did not write" in res.output
+    assert not (dataset / "compare.csv").exists() and "scenarios" not in res.output
+
+    out = tmp_path / "batch"
+    mine = out / "scenarios" / "min_share=1"
+    mine.mkdir(parents=True)
+    (mine / "sites.csv").write_text("site_id\nS1\n", encoding="utf-8")
+    res = runner.invoke(app, ["sweep", str(TINY), "--set", "service.min_share=0,1",
+                              "--workers", "1", "--scenario-folders", "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "--scenario-folders" in text and "min_share=1 holds input tables netopt did not " \
+        "write (sites.csv)" in text
+    assert not (out / "compare.csv").exists() and "optimal" not in res.output
+    assert (mine / "sites.csv").read_text(encoding="utf-8") == "site_id\nS1\n"

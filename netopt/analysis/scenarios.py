@@ -667,6 +667,21 @@ def local_cluster(n_workers: int = 2) -> Iterator[str]:
 # ---------------------------------------------------------------- comparison
 
 
+def scenario_folder_names(names: list[str]) -> dict[str, str]:
+    """Scenario name -> `scenarios/<name>`, the name made safe for a file system and unique:
+    where a batch writes each scenario's result (known before it solves, so its folders
+    can be checked first)."""
+    out: dict[str, str] = {}
+    for name in names:
+        slug = re.sub(r"[^A-Za-z0-9._=+-]+", "_", str(name)).strip("._") or "scenario"
+        base, n = slug, 1
+        while f"scenarios/{slug}" in out.values():
+            n += 1
+            slug = f"{base}-{n}"
+        out[name] = f"scenarios/{slug}"
+    return out
+
+
 @dataclass
 class Comparison:
     """A batch as tables: one row per scenario, site changes vs. the first, sites for maps."""
@@ -686,15 +701,7 @@ class Comparison:
     def scenario_folders(self) -> dict[str, str]:
         """Scenario name -> the folder its result is written to, relative to the batch's
         (`scenarios/<name>`, the name made safe for a file system and unique)."""
-        out: dict[str, str] = {}
-        for name in (self.results or {}):
-            slug = re.sub(r"[^A-Za-z0-9._=+-]+", "_", str(name)).strip("._") or "scenario"
-            base, n = slug, 1
-            while f"scenarios/{slug}" in out.values():
-                n += 1
-                slug = f"{base}-{n}"
-            out[name] = f"scenarios/{slug}"
-        return out
+        return scenario_folder_names(list(self.results or {}))
 
     def write_tables(self, out: Path) -> list[Path]:
         """compare.csv, site_changes.csv, term_changes.csv, facility_changes.csv (and

@@ -40,10 +40,24 @@ def _fail(message: str) -> typer.Exit:
 
 def _out(out: Path | None, first_model: Path) -> Path:
     """The folder to write (default reports/compare-<first model> under the working
-    directory), checked before anything is solved."""
+    directory), checked before anything is solved: not a file, nor a folder of input tables
+    (a dataset, where the batch's files would sit among the inputs)."""
     from .common import output_folder
 
-    return output_folder(out or Path("reports") / f"compare-{first_model.stem}")
+    return output_folder(out or Path("reports") / f"compare-{first_model.stem}", tables=True)
+
+
+def _check_scenario_folders(out: Path, specs: list) -> None:
+    """With --scenario-folders, each scenario's folder (OUT/scenarios/<name>) is checked
+    before anything is solved, as `solve` checks its --out: a user's file there of a result
+    table's name (a sites.csv of their own) was found only after the whole batch had
+    solved, and the batch thrown away."""
+    from ..analysis.scenarios import scenario_folder_names
+    from .common import output_folder
+
+    for rel in scenario_folder_names([spec.name for spec in specs]).values():
+        output_folder(out / rel, "--scenario-folders", tables=True)
+    output_folder(out, tables=True)  # the batch's own folder is the one remembered
 
 
 def _check_models(models: list[Path]) -> None:
@@ -144,6 +158,8 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
     from ..analysis import scenarios as sc
 
     console, err = _consoles()
+    if scenario_folders:
+        _check_scenario_folders(out, specs)
     with _scheduler(scheduler, dask, workers) as address, Progress(
             TextColumn("[bold]scenarios"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TextColumn("{task.description}"), console=console) as bar:
