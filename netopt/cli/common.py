@@ -209,7 +209,8 @@ def solved_folder_and_case(result_dir: Path, tables: tuple[str, ...], why: str):
     summary = result.summary
     model_file = summary.get("model_file")
     if not model_file or not Path(model_file).is_file():
-        err_console.print(f"[red]model file {escape(str(model_file))} not found: {why}[/]")
+        err_console.print(f"[bold red]error[/]: model file {escape(str(model_file))} not "
+                          f"found: {why}")
         raise typer.Exit(EXIT_INVALID)
     case = result_case_or_exit(Path(model_file), summary)
     warn_if_inputs_changed(summary, case)
@@ -257,8 +258,8 @@ def solved_folder(result_dir: Path, tables: tuple[str, ...]):  # noqa: ANN201 - 
 
     summary_path = result_dir / "summary.json"
     if not summary_path.is_file():
-        err_console.print(f"[red]{escape(str(summary_path))}: not found[/] - give a folder "
-                          "written by `netopt solve`")
+        err_console.print(f"[bold red]error[/]: {escape(str(summary_path))}: not found - give "
+                          "a folder written by `netopt solve`")
         raise typer.Exit(EXIT_INVALID)
     try:
         result = Results.read(result_dir)
@@ -269,8 +270,8 @@ def solved_folder(result_dir: Path, tables: tuple[str, ...]):  # noqa: ANN201 - 
                 raise ValueError(f"{name}.csv has no column {', '.join(lacking)}")
             _check_flags(name, frame)
     except (ValueError, OSError, KeyError, AttributeError, TypeError) as exc:
-        err_console.print(f"[red]{escape(str(result_dir))}: not a complete result folder "
-                          f"({escape(str(exc))})[/]")
+        err_console.print(f"[bold red]error[/]: {escape(str(result_dir))}: not a complete "
+                          f"result folder ({escape(str(exc))})")
         raise typer.Exit(EXIT_INVALID) from None
     return result
 

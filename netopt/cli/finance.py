@@ -32,15 +32,16 @@ def finance(
     table_path = result_dir / "finance.csv"
     for path in (summary_path, table_path):
         if not path.is_file():
-            err_console.print(f"[red]{escape(str(path))}: not found[/] - give a folder written "
-                              "by `netopt solve` (re-solve results from older versions)")
+            err_console.print(f"[bold red]error[/]: {escape(str(path))}: not found - give a "
+                              "folder written by `netopt solve` (re-solve results from older "
+                              "versions)")
             raise typer.Exit(EXIT_INVALID)
     try:
         summary = read_summary(summary_path)
         table = pd.read_csv(table_path, keep_default_na=False, na_values=[""])
     except (ValueError, OSError) as exc:
-        err_console.print(f"[red]{escape(str(result_dir))}: cannot read the result: "
-                          f"{escape(str(exc))}[/]")
+        err_console.print(f"[bold red]error[/]: {escape(str(result_dir))}: cannot read the "
+                          f"result: {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:  # a hand-edited or truncated finance.csv: nothing is written
