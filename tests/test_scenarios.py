@@ -689,6 +689,15 @@ def test_offers_that_move_between_open_sites_are_changes() -> None:
     assert changes[["site_id", "change", "product_id"]].values.tolist() == [
         ["S160", "opened", ""], ["S045", OFFER_ADDED, "aav_gt"],
         ["S052", OFFER_DROPPED, "aav_gt"]]
+    # a scenario without aav_gt in its scope decides no offer of it: its dropped aav_gt
+    # offer is a change of scope (scope_vs_baseline), not of the network
+    narrower = sites({"S045": "cart_onc", "S052": "cart_onc", "S160": None})
+    scoped = site_changes({"base": base, "no_aav": narrower}, ["base", "no_aav"],
+                          {"base": {"aav_gt", "cart_onc"}, "no_aav": {"cart_onc"}})
+    assert scoped.empty
+    unscoped = site_changes({"base": base, "no_aav": narrower}, ["base", "no_aav"])
+    assert unscoped[["site_id", "change", "product_id"]].values.tolist() == [
+        ["S052", OFFER_DROPPED, "aav_gt"]]
 
 
 def test_term_changes_say_where_the_objective_moves() -> None:

@@ -928,12 +928,16 @@ def baseline_deltas(rows: pd.DataFrame) -> pd.DataFrame:
                                                         dtype=object)})
 
 
-def site_changes(sites: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFrame:
+def site_changes(sites: dict[str, pd.DataFrame], names: list[str],
+                 scopes: Mapping[str, set[str]] | None = None) -> pd.DataFrame:
     """Sites whose active flag differs from the first scenario that has a result: opened or
     closed, or NOT_IN_BASELINE / NOT_IN_SCENARIO when one scenario's data lacks the site (a
     site it does not have is no decision of its run); and, for a site open in both, each
     product it offers in one only (OFFER_ADDED / OFFER_DROPPED, with its `product_id`): a
-    product moving between two open sites is a change of the network as much as a site."""
+    product moving between two open sites is a change of the network as much as a site.
+    A product in one scenario's scope only (`scopes`: name -> products) is no offer decision
+    of the other: compare's scope_vs_baseline names it, and its offers are not listed
+    (a scenario without an autoimmune product read as dropping four cart_ai offers)."""
     present = [n for n in names if n in sites]
     if not present:
         return pd.DataFrame(columns=SITE_CHANGE_COLUMNS)
@@ -951,10 +955,13 @@ def site_changes(sites: dict[str, pd.DataFrame], names: list[str]) -> pd.DataFra
             before = site_pairs(base.reset_index(), "products_offered")
             after = site_pairs(other.reset_index(), "products_offered")
             open_in_both = {sid for sid in ids if was[sid] and now[sid]}
+            both = None if scopes is None or present[0] not in scopes or name not in scopes \
+                else scopes[present[0]] & scopes[name]
+
             changed += [(sid, OFFER_ADDED, k) for sid, k in sorted(after - before)
-                        if sid in open_in_both]
+                        if sid in open_in_both and (both is None or k in both)]
             changed += [(sid, OFFER_DROPPED, k) for sid, k in sorted(before - after)
-                        if sid in open_in_both]
+                        if sid in open_in_both and (both is None or k in both)]
         out += [{"scenario": name, "site_id": sid, "name": info.at[sid, "name"],
                  "state": info.at[sid, "state"], "latitude": info.at[sid, "latitude"],
                  "longitude": info.at[sid, "longitude"], "change": change, "product_id": k}
@@ -1039,7 +1046,9 @@ def build_comparison(runs: list[ScenarioRun], title: str = "Scenario comparison"
     sites = {n: r.sites for n, r in zip(names, runs, strict=True) if r.sites is not None}
     hubs = {n: r.hubs for n, r in zip(names, runs, strict=True) if r.hubs is not None}
     results = {n: r.result for n, r in zip(names, runs, strict=True) if r.result is not None}
-    return Comparison(comparison_rows(runs, names), site_changes(sites, names), sites,
+    scopes = {n: set(r.summary["products_in_scope"]) for n, r in zip(names, runs, strict=True)
+              if r.summary and r.summary.get("products_in_scope") is not None}
+    return Comparison(comparison_rows(runs, names), site_changes(sites, names, scopes), sites,
                       frontier, title, facility_changes(runs, names), hubs, results or None)
 
 
