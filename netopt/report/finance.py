@@ -184,7 +184,8 @@ TRADEOFF_LEGEND = (
     "sites willing to stock (bars, left axis)</span>"
     "<span><svg width='22' height='12'><line x1='1' x2='21' y1='6' y2='6' stroke='#b2182b' "
     "stroke-width='2'/><circle cx='11' cy='6' r='3.5' fill='#b2182b'/></svg>"
-    "manufacturer return credits and write-offs (line, right axis)</span>"
+    "manufacturer return credits and write-offs if the willing sites stocked (line, right "
+    "axis; the tiles above count the chosen network's, consignment and depots included)</span>"
     "<span><svg width='12' height='12'><rect width='12' height='12' fill='#fdf0d5' "
     "stroke='#e3c98f'/></svg>the returnable share the products' terms give today</span>"
     "</div>")
@@ -275,7 +276,7 @@ def tradeoff_svg(tradeoff: pd.DataFrame, width: float = 720.0, height: float = 3
                  'text-anchor="middle" fill="#4a90c2">sites willing to stock</text>')
     parts.append(f'<text x="{width - 10}" y="{top + h / 2}" '
                  f'transform="rotate(90 {width - 10} {top + h / 2})" text-anchor="middle" '
-                 'fill="#b2182b">mfr credits + write-offs (USD/yr)</text>')
+                 'fill="#b2182b">credits + write-offs of stocking sites (USD/yr)</text>')
     parts.append("</svg>")
     return "".join(parts)
 
