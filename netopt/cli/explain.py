@@ -76,8 +76,9 @@ def explain(
         console.print(table)
     moves = ex.moves_around()
     if ex.neighbours:
-        console.print(f"re-chosen with it: {', '.join(ex.neighbours)} (the nearest sites that "
-                      "treat the same patients)", highlight=False)
+        console.print(f"free to open, close or re-offer with it: {', '.join(ex.neighbours)} "
+                      "(the nearest sites that could treat the same patients, open or not; "
+                      "the rest of the network is held)", highlight=False)
     if len(moves):
         table = RichTable(title=f"Patients who move ({moves['patients_per_year'].sum():,.1f}"
                           f"/yr; largest {min(MAX_MOVES, len(moves))} shown)")
