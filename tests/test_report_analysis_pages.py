@@ -299,6 +299,24 @@ def test_pooled_depot_stock_is_drawn_once_in_the_ordering_parts() -> None:
     assert -400.0 not in parts and -700.0 in parts
 
 
+def test_two_savings_under_one_bar_are_told_apart() -> None:
+    """Shipping saved and a negative stock pricing approximation were drawn, and shown in
+    the legend, in the same green hatch. Each saving now has its own stripe colour, in the
+    strip and in the legend."""
+    rows = pd.DataFrame({"scenario": ["a"], "status": ["optimal"], "objective_usd": [850.0],
+                         "cost_transport": [1000.0], "cost_ordering_and_inventory": [-150.0],
+                         "ordering_shipping_saved_usd": [-100.0],
+                         "ordering_tabulation_usd": [-50.0], "cost_total": [850.0]})
+    page = cost_compare_svg(rows)
+    strips = re.findall(r'fill="url\(#(saving-\d)\)" stroke="(#[0-9a-f]{6})" '
+                        r'data-usd="([-0-9.]+)"', page)
+    assert sorted(strips) == [("saving-0", "#59a14f", "-100.00"),
+                              ("saving-1", "#7f7f7f", "-50.00")]
+    legend = page[page.index("cost-legend"):]
+    for colour in ("#59a14f", "#7f7f7f"):
+        assert f'stroke="{colour}" stroke-width="3"' in legend
+
+
 def test_compare_bars_add_up_to_the_table(comparisons: dict[str, Path]) -> None:
     rows = pd.read_csv(comparisons["compare"] / "compare.csv")
     page = (comparisons["compare"] / "compare.html").read_text()

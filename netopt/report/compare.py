@@ -328,6 +328,15 @@ ORDERING_COLUMN = "cost_ordering_and_inventory"
 #: depot rows), so where the parts are drawn this term is already in them
 DEPOT_COLUMN = "cost_depot_stock"
 SAVING_H = 9.0  # height of the savings strip under a bar
+#: stripe colours of the savings, one per term that saves (green first: the shipping stock
+#: saves), so two savings under one bar can be told apart, as in the legend
+SAVING_COLOURS = ("#59a14f", "#7f7f7f", "#b07aa1", "#edc948")
+
+
+def _saving_stripes(rows: pd.DataFrame, terms: list[str]) -> dict[str, str]:
+    """Term -> the stripe colour of its savings strip, for the terms negative somewhere."""
+    saving = [t for t in terms if any(num(v) < -0.5 for v in rows[t])]
+    return {t: SAVING_COLOURS[i % len(SAVING_COLOURS)] for i, t in enumerate(saving)}
 
 
 #: ordering and inventory's parts: one purple family, so they read as one term's parts
@@ -407,11 +416,14 @@ def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
         gap += SAVING_H  # room for the savings strip under each bar
     height = len(rows) * (bar_h + gap) + 6
     colours = _term_colours(terms)
+    stripes = _saving_stripes(rows, terms)
     out = [f'<svg viewBox="0 0 {width:.0f} {height:.0f}" xmlns="http://www.w3.org/2000/svg" '
            'role="img" aria-label="Annual cost by term per scenario" font-size="12">',
-           '<defs><pattern id="saving" width="6" height="6" patternUnits="userSpaceOnUse" '
-           'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>'
-           '<rect width="3" height="6" fill="#59a14f"/></pattern></defs>']
+           "<defs>" + "".join(
+               f'<pattern id="saving-{i}" width="6" height="6" patternUnits="userSpaceOnUse" '
+               'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>'
+               f'<rect width="3" height="6" fill="{c}"/></pattern>'
+               for i, c in enumerate(stripes.values())) + "</defs>"]
     y = 3.0
     span = width - label_w - value_w
     zero = label_w - span / top * low
@@ -430,14 +442,14 @@ def cost_compare_svg(rows: pd.DataFrame, width: float = 1000.0) -> str:
             y += bar_h + gap
             continue
         out += _bar(name, list(zip(terms, vals, strict=True)), colours, y,
-                    (zero, span / top, bar_h))
+                    (zero, span / top, bar_h), stripes)
         y += bar_h + gap
     out.append("</svg>")
     return "".join(out) + _cost_legend(rows, terms, colours)
 
 
 def _bar(name: str, segments: list[tuple[str, float]], colours: dict[str, str], y: float,
-         frame: tuple[float, float, float]) -> list[str]:
+         frame: tuple[float, float, float], stripes: dict[str, str]) -> list[str]:
     """One scenario's bar: costs from the left; savings in a hatched strip just under the
     bar, running back from the end of the costs; a tick where the two meet (the total, so
     every cost stays visible) and the total beside the bar."""
@@ -459,8 +471,9 @@ def _bar(name: str, segments: list[tuple[str, float]], colours: dict[str, str], 
         if usd >= -0.5:
             continue
         w = k * -usd
+        i = list(stripes).index(t)
         out.append(f'<rect x="{x - w:.2f}" y="{bottom + 1}" width="{w:.2f}" '
-                   f'height="{SAVING_H - 2}" fill="url(#saving)" stroke="#59a14f" '
+                   f'height="{SAVING_H - 2}" fill="url(#saving-{i})" stroke="{stripes[t]}" '
                    f'data-usd="{usd:.2f}"><title>{_esc(name)}: {_esc(term_name(t))} '
                    f"{_esc(fmt_usd(usd))} (a saving)</title></rect>")
         x -= w
@@ -474,12 +487,13 @@ def _bar(name: str, segments: list[tuple[str, float]], colours: dict[str, str], 
 
 def _cost_legend(rows: pd.DataFrame, terms: list[str], colours: dict[str, str]) -> str:
     items = []
+    stripes = _saving_stripes(rows, terms)
     for t in terms:
-        negative = any(num(v) < -0.5 for v in rows[t])
-        if negative:
-            sym = ('<svg width="14" height="14"><rect width="14" height="14" fill="#fff" '
-                   'stroke="#59a14f"/><path d="M0 14L14 0M-4 6L6 -4M8 18L18 8" '
-                   'stroke="#59a14f" stroke-width="3"/></svg>')
+        if t in stripes:
+            c = stripes[t]
+            sym = (f'<svg width="14" height="14"><rect width="14" height="14" fill="#fff" '
+                   f'stroke="{c}"/><path d="M0 14L14 0M-4 6L6 -4M8 18L18 8" '
+                   f'stroke="{c}" stroke-width="3"/></svg>')
             label = term_name(t) + " (a saving: the strip under the bar)"
         else:
             sym = (f'<svg width="14" height="14"><rect width="14" height="14" '
