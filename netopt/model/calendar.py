@@ -22,6 +22,7 @@ whose hard settings cannot be met.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -278,6 +279,24 @@ def plan_timeline(prep: Prepared, merge: bool = True) -> TimelinePlan:
     preps = [period_prepared(prep, demand.iloc[g[0]], price.iloc[g[0]]) for g in groups]
     return TimelinePlan(prep=prep, periods=periods, demand_factor=demand, price_factor=price,
                         earliest=earliest, groups=groups, preps=preps)
+
+
+def offer_ready(plan: TimelinePlan) -> Callable[[str, str], int]:
+    """(site, product) -> the first period the site can offer the product: at once for an
+    existing site certified for the product's area, else once its P&T committee has met and
+    onboarding is done (`plan.earliest`). What a roll-out waits for, in its results and in
+    the diagnosis of a plan that cannot treat everyone in time."""
+    sp = plan.prep.site_products
+    held = sp[sp["certified"].astype(bool)]
+    certified = set(zip(held["site_id"], held["product_id"], strict=True))
+    status = plan.prep.sites["status"].to_dict()
+
+    def ready(site: str, product: str) -> int:
+        if status.get(site) == "existing" and (site, product) in certified:
+            return 0
+        return plan.earliest.get(site, 0)
+
+    return ready
 
 
 def horizon_text(plan: TimelinePlan) -> str:

@@ -19,6 +19,7 @@ import pyomo.environ as pyo
 from ..data.case import inputs_fingerprint
 from ..data.geography import haversine_km
 from ..inventory.ordering import COST_PARTS
+from ..model.calendar import offer_ready
 from ..model.common import MONEY
 from ..model.policy import kol_cover_sets, kol_min_patients
 from ..model.prepare import CADENCE_COLUMNS as CADENCE
@@ -1134,17 +1135,7 @@ def rollout_reasons(plan: TimelinePlan, blocks: list[pyo.Block], products: pd.Da
     not pay for it yet); the rest go unserved for the end network's main reason
     (unserved.csv)."""
     names = dict(zip(sites["site_id"], sites["name"], strict=True))
-    # the first period a site can offer a product: at once for an existing site certified
-    # for its area, else once the committee has met and onboarding is done
-    sp = plan.prep.site_products
-    held = sp[sp["certified"].astype(bool)]
-    certified = set(zip(held["site_id"], held["product_id"], strict=True))
-    status = dict(zip(sites["site_id"], sites["status"], strict=True))
-    wait = {s: int(r) for s, r in zip(sites["site_id"], sites["onboarding_ready_period"],
-                                      strict=True) if not pd.isna(r)}
-
-    def ready(s: str, k: str) -> int:
-        return 0 if status.get(s) == "existing" and (s, k) in certified else wait.get(s, 0)
+    ready = offer_ready(plan)  # the first period a site can offer a product
 
     labels = {p.index: p.label for p in plan.periods}
     first_offer: dict[tuple[str, str], int] = {}

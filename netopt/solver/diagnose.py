@@ -14,7 +14,7 @@ import pyomo.environ as pyo
 
 from ..data.config import SolverSettings
 from ..model.build import build_model
-from ..model.calendar import TimelinePlan
+from ..model.calendar import TimelinePlan, offer_ready
 from ..model.prepare import Prepared
 from ..model.timeline import build_timeline_model
 from . import machine
@@ -320,17 +320,9 @@ def _not_ready(plan: TimelinePlan, prep: Prepared, t0: int) -> dict[tuple[str, s
     `t0`, for the points with a site within reach that cannot offer the product yet (its
     P&T committee and onboarding lead time). Blaming capacity there sends a planner to the
     wrong input: the sites ready are full because the others are not ready."""
-    sp = prep.site_products
-    certified = set(zip(sp["site_id"], sp["product_id"], strict=True)) if "certified" not in \
-        sp else set(zip(sp.loc[sp["certified"].astype(bool), "site_id"],
-                        sp.loc[sp["certified"].astype(bool), "product_id"], strict=True))
-    status = prep.sites["status"].to_dict()
+    ready = offer_ready(plan)
     names = prep.sites["name"].to_dict() if "name" in prep.sites else {}
     labels = {p.index: p.label for p in plan.periods}
-
-    def ready(s: str, k: str) -> int:
-        return 0 if status.get(s) == "existing" and (s, k) in certified \
-            else plan.earliest.get(s, 0)
 
     out = {}
     for (p, k), grp in prep.pairs.groupby(["point_id", "product_id"], sort=False):
