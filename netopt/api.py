@@ -760,9 +760,17 @@ def explain(result: Results, site: str, *, product: str | None = None,
 
     result = _result_arg(result, "netopt.explain")
     target = _case_of(result, case, "netopt.explain")
-    found = explain_site(target, result, site, product,
-                         time_limit=_seconds(time_limit, "explain"), redesign=redesign)
+    try:
+        found = explain_site(target, result, site, product,
+                             time_limit=_seconds(time_limit, "explain"), redesign=redesign)
+    except InputError as exc:  # named as this call's arguments, not the command's
+        raise InputError([dc_replace(p, file=EXPLAIN_ARGUMENTS.get(p.file, p.file), column=None)
+                          if p.file in EXPLAIN_ARGUMENTS else p for p in exc.problems]) from None
     return Explanation(**{f.name: getattr(found, f.name) for f in fields(found)})
+
+
+#: where `explain_site` places a problem of the command's arguments -> this call's names
+EXPLAIN_ARGUMENTS = {"SITE_ID": "netopt.explain site=", "--product": "netopt.explain product="}
 
 
 @dataclass

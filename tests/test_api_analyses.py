@@ -264,3 +264,9 @@ def test_wrong_arguments_say_what_to_pass(near_result: netopt.Result) -> None:
         netopt.explain("reports/tiny", "S1")
     with pytest.raises(TypeError, match="netopt.evaluate takes a Case .* not int"):
         netopt.evaluate(near_result, 42)
+    # explain's unknown site or product is named as this call's argument, not the command's
+    # SITE_ID and --product
+    with pytest.raises(netopt.InputError) as err:
+        netopt.explain(near_result, "S9", product="zz")
+    assert [(p.file, p.column, p.value) for p in err.value.problems] == [
+        ("netopt.explain site=", None, "S9"), ("netopt.explain product=", None, "zz")]
