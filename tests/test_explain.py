@@ -399,3 +399,20 @@ def test_an_active_site_that_can_offer_nothing_since_the_solve_is_an_input_probl
             "decision for it (cannot be chosen - p1: price above the site's price ceiling): "
             "solve again, then explain") in text
     assert "internal error" not in run.output
+
+
+@pytest.mark.parametrize("redesign", [False, True])
+def test_a_flip_that_breaks_a_requirement_names_it(redesign: bool) -> None:
+    """Every patient within 100 km: S1 and S2 are both needed, so S1 cannot close. explain
+    said only 'a hard requirement (KOL, service level, limits, budget) cannot be met'; it
+    now names the one, as an infeasible solve's diagnosis does: without S1 at most 20 of the
+    30 patients a year are treated within 100 km."""
+    case = tiny(service__min_share=1.0, service__within_km=100.0)
+    ex = explain_site(case, solve_case(case, gap=0.0), "S1", redesign=redesign)
+    assert ex.status == "infeasible"
+    assert ex.limits == [
+        "no solution with the site forced closed (infeasible): service level: product p1 "
+        "needs 100% of its 30.0 patients/yr (30.0) treated within 100 km, but at most 20.0 "
+        "can be (every patient lives within reach of an eligible site, but the other rules "
+        "(capacity, minimum volumes, site counts or budget) keep those sites from treating "
+        "enough of them)"]

@@ -33,6 +33,7 @@ from ..model.build import build_model
 from ..model.policy import FIXED_TERMS
 from ..model.prepare import Prepared, prepare
 from ..results.tables import Results, extract, site_reasons
+from ..solver.diagnose import requirement_reasons
 from ..solver.highs import solve_model
 from ..solver.info import SolveInfo
 from ..solver.network_start import StartNetwork
@@ -383,8 +384,12 @@ def explain_site(case: Case, result: Results, site: str, product: str | None = N
         failed = base if base.result is None else flipped
         status = failed.info.status if failed.info is not None else "no_solution"
         what = "the solved network held" if failed is base else f"the site {action}"
-        why = ("the time limit ended before any solution: raise --time-limit"
-               if failed.info is not None and failed.info.out_of_time else
+        out_of_time = failed.info is not None and failed.info.out_of_time
+        named = [] if out_of_time else _why_not(
+            prep, case, result, site, around, product, is_open, redesign,
+            "held" if failed is base else "flipped", time_limit)
+        why = ("the time limit ended before any solution: raise --time-limit" if out_of_time
+               else "; ".join(named) if named else
                "a hard requirement (KOL, service level, limits, budget) cannot be met that way")
         return Explanation(site, product, action, base.cost, status=status,
                            solved_cost_usd=base_cost, method=method,
@@ -449,12 +454,21 @@ class _Side:
 def _held(m: pyo.ConcreteModel, case: Case, result: Results, site: str, around: list[str],
           product: str | None, is_open: bool, time_limit: float | None) -> tuple[_Side, _Side]:
     """The solved network held around the site, and the same with the site flipped; both to
-    optimality, side by side (solver/variants.py). The site's neighbours (`around`) are
-    free in both: their activation, offers, onboarding and equipment; so are the hubs and
-    partners their lanes, starting material and partner links use, where the solution left
-    them closed. Everything else keeps its decisions; the site's own onboarding, equipment
-    and offers are re-chosen in the flipped network. The model's own fixings (sites locked
-    open, offers no option can serve) stay."""
+    optimality, side by side (solver/variants.py; see `_held_bounds`)."""
+    held, flip = _held_bounds(m, result, site, around, product, is_open)
+    sides = {key: _Side.of(m, info) for key, info in solve_variants(
+        m, exact(case.config.solver), {"held": held, "flipped": flip}, time_limit)}
+    return sides["held"], sides["flipped"]
+
+
+def _held_bounds(m: pyo.ConcreteModel, result: Results, site: str, around: list[str],
+                 product: str | None, is_open: bool) -> tuple[list[tuple], list[tuple]]:
+    """`m` fixed to the solved network, and the bounds of its two variants: held and
+    flipped. The site's neighbours (`around`) are free in both: their activation, offers,
+    onboarding and equipment; so are the hubs and partners their lanes, starting material
+    and partner links use, where the solution left them closed. Everything else keeps its
+    decisions; the site's own onboarding, equipment and offers are re-chosen in the flipped
+    network. The model's own fixings (sites locked open, offers no option can serve) stay."""
     fixed_by_model = {id(v) for v in m.component_data_objects(pyo.Var) if v.fixed}
     fix_network(m, chosen_network(result))
     closed_facilities = [v for v in _facilities_of(m, [site, *around]) if not v.value]
@@ -486,9 +500,26 @@ def _held(m: pyo.ConcreteModel, case: Case, result: Results, site: str, around: 
         m.explain_offers = pyo.Constraint(expr=pyo.quicksum(offers.values()) >= m.y[site])
     else:
         flip += [(m.y[site], 1.0, 1.0), (offers[product], 1.0, 1.0)]
-    sides = {key: _Side.of(m, info) for key, info in solve_variants(
-        m, exact(case.config.solver), {"held": held, "flipped": flip}, time_limit)}
-    return sides["held"], sides["flipped"]
+    return held, flip
+
+
+def _why_not(prep: Prepared, case: Case, result: Results, site: str, around: list[str],
+             product: str | None, is_open: bool, redesign: bool, side: str,
+             time_limit: float | None) -> list[str]:
+    """Why a side of the flip has no solution, in the words of an infeasible solve's
+    diagnosis: the same side in the elastic model (every hard requirement with a penalised
+    slack), its non-zero slacks named (`requirement_reasons`). Empty when it finds none."""
+    m = build_model(prep, elastic=True)
+    settings = exact(case.config.solver)
+    if redesign:
+        _force(m, site, product, open_=not is_open)
+        info = solve_model(m, settings, time_limit=time_limit)
+        return requirement_reasons(m, prep) if info.has_solution else []
+    held, flip = _held_bounds(m, result, site, around, product, is_open)
+    for _, info in solve_variants(m, settings, {side: held if side == "held" else flip},
+                                  time_limit):
+        return requirement_reasons(m, prep) if info.has_solution else []
+    return []
 
 
 def _excluded_now(site: str, product: str | None = None, why: str = "") -> Problem:

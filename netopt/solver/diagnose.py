@@ -74,6 +74,18 @@ def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:
     info = solve_model(m, solver)
     if not info.has_solution:
         return reasons or [f"the elastic model could not be solved either ({info.termination})"]
+    reasons += requirement_reasons(m, prep)
+    if not reasons:
+        reasons.append("the requirements conflict with capacities or facility limits "
+                       "(max_active / min_active); relax them one at a time to find which")
+    return reasons
+
+
+def requirement_reasons(m, prep: Prepared) -> list[str]:  # noqa: ANN001 - a solved model
+    """The non-zero requirement slacks of a solved elastic model (`build_model(prep,
+    elastic=True)`), in domain words: which patients, products, KOLs or limits cannot be met
+    and why. Also what `netopt explain` says of a flip that cannot be made."""
+    reasons: list[str] = []
     slacks = m.requirement_slacks
     if "unserved" in slacks:
         unserved = {k: v.value or 0.0 for k, v in slacks["unserved"].items()}
@@ -101,9 +113,6 @@ def diagnose(prep: Prepared, solver: SolverSettings) -> list[str]:
         over = slacks["budget"].value * 1000
         reasons.append(f"budget: the fixed costs of the cheapest network that meets the other "
                        f"requirements exceed budget_fixed_usd by ${over:,.0f}")
-    if not reasons:
-        reasons.append("the requirements conflict with capacities or facility limits "
-                       "(max_active / min_active); relax them one at a time to find which")
     return reasons
 
 
