@@ -53,8 +53,9 @@ from .data.case import inputs_changed
 from .data.config import Edit, ModelConfig, SimulationSettings
 from .data.io import LoadedModel, load_model, near_setting
 from .data.problems import InputError, Problem, errors, sort_problems
+from .data.schema import TABLES
 from .data.tables import display_path
-from .results.folder import Run
+from .results.folder import Run, foreign_files
 from .results.tables import Results, cost_split, read_summary
 from .solver.diagnose import Infeasible, NoNetworkInTime
 
@@ -662,6 +663,11 @@ def _analysis_folder(out: PathLike, summary: Mapping[str, Any],
         raise ValueError(f"{display_path(folder)} holds the results of another solve (of "
                          f"{theirs.get('model')}): write into the analysed result's own "
                          "folder or a new one")
+    inputs = [] if own else foreign_files(folder, [f"{name}.csv" for name in TABLES])
+    if inputs:  # a dataset: the page would sit among its input tables, as the commands refuse
+        raise ValueError(f"{display_path(folder)} holds input tables netopt did not write "
+                         f"({', '.join(inputs)}): write into the analysed result's own folder "
+                         "or a new one")
     run = Run(command, model=summary.get("model"), model_file=summary.get("model_file"),
               source=str(folder.absolute()) if own else None)
     return folder, run, own

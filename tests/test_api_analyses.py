@@ -10,6 +10,7 @@ the default case is visibly the changed one and not the model file as it stands.
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -87,6 +88,12 @@ def test_resilience_is_the_table_netopt_resilience_writes(tmp_path: Path,
     netopt.solve(TINY).write(other, report=False)
     with pytest.raises(ValueError, match="holds the results of another solve"):
         res.write(other)
+    # nor among a dataset's input tables, as `netopt resilience --out` refuses it
+    dataset = tmp_path / "dataset"
+    shutil.copytree(TINY.parent / "tiny", dataset)
+    with pytest.raises(ValueError, match=r"holds input tables netopt did not write \(.*sites"):
+        res.write(dataset)
+    assert not (dataset / "resilience.csv").exists()
 
 
 def test_explain_gives_the_figures_netopt_explain_prints(tmp_path: Path,
