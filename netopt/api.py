@@ -586,7 +586,7 @@ def sweep(case: _case.Case | PathLike, grid: Mapping[str, Sequence[Any]], *,
             for k, v in grid.items()}
     case._intact("netopt.sweep")
     specs = grid_specs(case.source.path, grid)
-    cases = [case.with_changes(settings=spec.overrides, name=spec.name) for spec in specs]
+    cases = [case.with_changes(settings=spec.overrides) for spec in specs]  # named by them
     return compare(cases, [spec.name for spec in specs], title=title or (
         f"Sweep of {case.name}"), workers=workers, time_limit=time_limit, gap=gap, seed=seed,
         solver=solver)

@@ -257,7 +257,9 @@ def _fmt_value(value: Any) -> str:
 
 def grid_specs(model_file: str | Path, grid: Mapping[str, Sequence[Any]]) -> list[ScenarioSpec]:
     """The cartesian grid of overrides, named `min_share=0.9,within_km=200` (the last part of
-    each key, or the whole key where last parts would clash)."""
+    each key, or the whole key where last parts would clash). The name is the scenario's
+    model `name` too, which titles its result folder's pages and summary.json: every folder
+    of a sweep had read the base model's name."""
     check_override_keys(grid)
     keys = list(grid)
     last = [k.split(".")[-1] for k in keys]
@@ -267,8 +269,17 @@ def grid_specs(model_file: str | Path, grid: Mapping[str, Sequence[Any]]) -> lis
         overrides = dict(zip(keys, combo, strict=True))
         name = ",".join(f"{short[k]}={_fmt_value(v)}" for k, v in overrides.items()) or \
             Path(model_file).stem
-        specs.append(ScenarioSpec(name, str(model_file), overrides))
+        specs.append(ScenarioSpec(name, str(model_file), {**overrides, "name": name}))
     return specs
+
+
+def pareto_specs(model_file: str | Path, shares: Sequence[float],
+                 within_km: float | None = None) -> list[ScenarioSpec]:
+    """The frontier's points, by share (service.min_share), at one travel target."""
+    grid: dict[str, list[Any]] = {"service.min_share": sorted(float(s) for s in shares)}
+    if within_km is not None:
+        grid["service.within_km"] = [float(within_km)]
+    return grid_specs(model_file, grid)
 
 
 # ---------------------------------------------------------------- one scenario (any process)
@@ -313,7 +324,13 @@ def _prepare_key(config: ModelConfig) -> str:
     data = config.model_dump(mode="json")
     for key in SOLVE_ONLY:
         data["solver"].pop(key, None)
+    for key in NAMES_ONLY:  # a sweep point's name changes no prepared figure
+        data.pop(key, None)
     return json.dumps(data, sort_keys=True)
+
+
+#: settings that name a case without changing what `prepare` derives from it
+NAMES_ONLY = ("name", "description")
 
 
 #: the key under which a scenario's prepared data may be reused: (model file, file stamps,
@@ -332,13 +349,15 @@ def _prepared_for(case: Any, key: PrepareKey) -> Any:
 
     if key in _PREPARED:
         _PREPARED.move_to_end(key)
-        return _PREPARED[key]
+        return dc_replace(_PREPARED[key], case=case)
     config = ModelConfig.model_validate(json.loads(key[3]))
     prepared = prepare(Case(config, dict(case.tables), case.model_path, case.dataset_path))
     _PREPARED[key] = prepared
     while len(_PREPARED) > PREPARED_CACHE:
         _PREPARED.popitem(last=False)
-    return prepared
+    # the same derived data, under the scenario's own case: its name and settings are what
+    # its results report (the cached copy was prepared from the key's settings alone)
+    return dc_replace(prepared, case=case)
 
 
 def load_scenario(spec: ScenarioSpec) -> tuple[Any, PrepareKey]:
@@ -1077,11 +1096,7 @@ def pareto(model_file: str | Path, shares: Sequence[float], within_km: float | N
     """Cost-vs-access frontier by ε-constraint: one solve per required share of patients
     within the travel target (service.min_share), sorted by share; infeasible points stay."""
     ordered = sorted(float(s) for s in shares)
-    grid: dict[str, list[Any]] = {"service.min_share": ordered}
-    if within_km is not None:
-        grid["service.within_km"] = [float(within_km)]
-    specs = grid_specs(model_file, grid)
-    runs = run_batch(specs, **kw)
+    runs = run_batch(pareto_specs(model_file, ordered, within_km), **kw)
     frontier = pd.DataFrame({
         "point": range(1, len(runs) + 1),
         "min_share": ordered,

@@ -456,6 +456,7 @@ def sweep_cmd(
         OverrideError,
         ScenarioSpec,
         grid_specs,
+        pareto_specs,
         parse_set,
         parse_values,
         scenario_name,
@@ -480,10 +481,7 @@ def sweep_cmd(
             raise _fail("--pareto takes --shares and --within-km, not --set")
         if within_km is not None and within_km <= 0:
             raise _fail("--within-km must be positive")
-        overrides = {"service.within_km": within_km} if within_km is not None else {}
-        specs = _named([ScenarioSpec(f"min_share={s:g}", str(model),
-                                     {"service.min_share": s, **overrides})
-                        for s in share_list])
+        specs = pareto_specs(model, share_list, within_km)  # the points `pareto` solves
         _check_overrides([model], specs)
         _run(specs, command="sweep", title=f"Cost vs access: {model.stem}",
              out=_out(out, model), workers=workers, scheduler=scheduler, dask=dask,
@@ -491,22 +489,13 @@ def sweep_cmd(
              threads=threads, pareto=(share_list, within_km), model=model, solver=solver,
              scenario_folders=scenario_folders)
         return
-    specs = _named(grid_specs(model, grid)) if grid else [ScenarioSpec(scenario_name(model),
-                                                                        str(model), {})]
+    specs = grid_specs(model, grid) if grid else [ScenarioSpec(scenario_name(model),
+                                                                str(model), {})]
     _check_overrides([model], specs)
     _run(specs, command="sweep", title=f"Sweep of {model.stem}", out=_out(out, model),
          workers=workers, scheduler=scheduler, dask=dask, time_limit=time_limit, gap=gap,
          seed=seed, no_report=no_report, threads=threads, solver=solver,
          baseline_start=baseline_start, scenario_folders=scenario_folders)
-
-
-def _named(specs: list) -> list:
-    """Sweep scenarios named as their point (`min_share=0.6`): the model's `name`, which
-    titles each scenario folder's pages and summary.json, as `netopt.sweep` names them.
-    Without it every folder of a sweep read "Network design - us-small"."""
-    from dataclasses import replace
-
-    return [replace(spec, overrides={**spec.overrides, "name": spec.name}) for spec in specs]
 
 
 def _shares(values: list[Any]) -> list[float]:
