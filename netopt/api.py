@@ -53,9 +53,8 @@ from .data.case import inputs_changed
 from .data.config import Edit, ModelConfig, SimulationSettings
 from .data.io import LoadedModel, load_model, near_setting
 from .data.problems import InputError, Problem, errors, sort_problems
-from .data.schema import TABLES
 from .data.tables import display_path
-from .results.folder import Run, foreign_files
+from .results.folder import Run, input_tables
 from .results.tables import Results, cost_split, read_summary
 from .solver.diagnose import Infeasible, NoNetworkInTime
 
@@ -663,7 +662,7 @@ def _analysis_folder(out: PathLike, summary: Mapping[str, Any],
         raise ValueError(f"{display_path(folder)} holds the results of another solve (of "
                          f"{theirs.get('model')}): write into the analysed result's own "
                          "folder or a new one")
-    inputs = [] if own else foreign_files(folder, [f"{name}.csv" for name in TABLES])
+    inputs = [] if own else input_tables(folder)
     if inputs:  # a dataset: the page would sit among its input tables, as the commands refuse
         raise ValueError(f"{display_path(folder)} holds input tables netopt did not write "
                          f"({', '.join(inputs)}): write into the analysed result's own folder "

@@ -17,11 +17,10 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from ..data.problems import InputError, Problem
-from ..data.schema import TABLES
 from ..results.folder import (
     commits,
     committed,
-    foreign_files,
+    input_tables,
     out_problem,
     read_manifest,
 )
@@ -122,7 +121,7 @@ def output_folder(out: Path, option: str = "--out", tables: bool = False) -> Pat
     an interrupted run."""
     problem = out_problem(out)
     if problem is None and tables:  # a dataset's tables carry the names of result tables
-        inputs = foreign_files(out, [f"{name}.csv" for name in TABLES])
+        inputs = input_tables(out)
         problem = (f"{out} holds input tables netopt did not write ({', '.join(inputs)}), "
                    "which result tables of the same names would overwrite: choose another "
                    "folder") if inputs else None

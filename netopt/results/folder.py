@@ -286,6 +286,14 @@ def foreign_files(folder: Path, names: Iterable[str]) -> list[str]:
     return sorted(n for n in names if n not in ours and (folder / n).is_file())
 
 
+def input_tables(folder: Path) -> list[str]:
+    """A dataset's input tables in `folder` that no netopt run wrote (sites.csv, ...): a
+    folder a command must not write results into, whose tables share their names."""
+    from ..data.schema import TABLES
+
+    return foreign_files(folder, [f"{name}.csv" for name in TABLES])
+
+
 #: files an attached run (an analysis) rewrites with their content kept: the result's
 #: workbook, copied with the analysis's sheet added, whoever wrote it
 EXTENDED = frozenset({"network.xlsx"})
