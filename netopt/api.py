@@ -794,22 +794,14 @@ class Resilience(_Resilience):
         result's own folder (from `Result.write` or `netopt solve`) with the resilience
         sheet added to its network.xlsx and its report.html linking the page; into a new
         folder, the table and page alone. ValueError for a folder of another solve."""
-        from .report import relink_report
-        from .report.resilience import write_resilience
-        from .report.workbook import append_table_sheet
+        from .report import write_resilience_files
         from .results.folder import results_folder
 
         target, run, own = _analysis_folder(out, self.summary, "resilience")
-        book = target / "network.xlsx"
         with results_folder(target, run, attach=True) as staging:
-            paths = [staging.dir / "resilience.csv"]
-            self.table.to_csv(paths[0], index=False, lineterminator="\n")
-            paths.append(write_resilience(self, str(self.summary.get("model") or target.name),
-                                          staging.dir))
-            if own and book.is_file() and append_table_sheet(
-                    book, "resilience", self.table, save_as=staging.dir / book.name):
-                paths.append(staging.dir / book.name)
-            paths += [p for p in [relink_report(target, staging.dir)] if p is not None]
+            paths = write_resilience_files(
+                self, str(self.summary.get("model") or target.name), target, staging.dir,
+                target / "network.xlsx" if own else None)
         return staging.final(paths)
 
     def __repr__(self) -> str:

@@ -26,9 +26,8 @@ def resilience(
 
     from ..analysis.resilience import n_minus_1
     from ..data.problems import InputError
-    from ..report import relink_report
-    from ..report.resilience import solved_note, write_resilience
-    from ..report.workbook import append_table_sheet
+    from ..report import write_resilience_files
+    from ..report.resilience import solved_note
     from ..results.folder import Run, results_folder
     from ..solver.diagnose import NoNetworkInTime
     from .common import (
@@ -64,11 +63,9 @@ def resilience(
     source_book = result_dir / "network.xlsx"
     # the sheet goes on a copy of the solve's workbook, saved in the folder written
     with results_folder(target, run, attach=True) as staging:
-        table.to_csv(staging.dir / "resilience.csv", index=False, lineterminator="\n")
-        write_resilience(res, str(summary.get("model") or result_dir.name), staging.dir)
-        wrote_sheet = source_book.is_file() and append_table_sheet(
-            source_book, "resilience", table, save_as=staging.dir / "network.xlsx")
-        relink_report(target, staging.dir)  # the solved folder's one-pager links the page
+        staged = write_resilience_files(res, str(summary.get("model") or result_dir.name),
+                                        target, staging.dir, source_book)
+        wrote_sheet = staging.dir / "network.xlsx" in staged
     path, book = target / "resilience.csv", target / "network.xlsx"
     page = target / "resilience.html"
 

@@ -69,6 +69,26 @@ def write_scenario_folders(comparison: object, out: Path, command: str,
     return paths
 
 
+def write_resilience_files(res: object, model: str, target: Path, staged: Path,
+                           book: Path | None) -> list[Path]:
+    """What an N-1 analysis adds to a folder, staged in `staged` for `target`: the ranked
+    table (resilience.csv), its page, a copy of the solve's workbook `book` with the
+    resilience sheet (when given and it exists) and the folder's one-pager relinked. One
+    sequence for `netopt resilience` and `Resilience.write`. Returns the staged paths."""
+    from .resilience import write_resilience
+    from .workbook import append_table_sheet
+
+    table = res.table  # type: ignore[attr-defined]
+    paths = [staged / "resilience.csv"]
+    table.to_csv(paths[0], index=False, lineterminator="\n")
+    paths.append(write_resilience(res, model, staged))  # type: ignore[arg-type]
+    if book is not None and book.is_file() and append_table_sheet(
+            book, "resilience", table, save_as=staged / "network.xlsx"):
+        paths.append(staged / "network.xlsx")
+    paths += [p for p in [relink_report(target, staged)] if p is not None]
+    return paths
+
+
 def relink_report(folder: Path, staged: Path) -> Path | None:
     """Keep a solved folder's report.html linking its analysis pages when an analysis adds
     one: called by the analysis inside its run, with `staged` the staging folder that stands
@@ -94,4 +114,5 @@ def relink_report(folder: Path, staged: Path) -> Path | None:
 
 
 __all__ = ["ANALYSIS_PAGES", "build_map", "relink_report", "write_details", "write_map",
-           "write_report", "write_reports", "write_scenario_folders", "write_workbook"]
+           "write_report", "write_reports", "write_resilience_files", "write_scenario_folders",
+           "write_workbook"]
