@@ -75,6 +75,37 @@ def test_full_plant_sends_patients_to_the_next_plant():
     assert cells.at["L2", "transit_hours"] == pytest.approx(h_s + h_2, rel=1e-6)
 
 
+def test_a_full_plant_says_what_one_more_dose_of_capacity_saves():
+    """The same case: one more dose at L1 moves one patient's cells and dose from L2's legs
+    to L1's (same site, same hub), so it saves 2 x (c_2 - c_1) a year, by hand. L2 has room:
+    its capacity is worth nothing to this network."""
+    case = with_second_plant(edit(tiny(), "plants", "L1", capacity_doses_per_year=12.0), 1000)
+    plants = solve_case(case).plants.set_index("plant_id")
+    _, c_1 = air(L1, H1)
+    _, c_2 = air(L2, H1)
+    assert c_2 > c_1
+    assert plants.at["L1", "capacity_value_usd_per_dose"] == pytest.approx(2 * (c_2 - c_1),
+                                                                           rel=1e-6)
+    assert plants.at["L2", "capacity_value_usd_per_dose"] == 0.0
+
+
+def test_a_plant_short_of_capacity_is_worth_the_patient_it_would_treat():
+    """One plant, 12 doses for 30 patients: 18 go untreated at their lost margin
+    (price - COGS = $300k a dose). One more dose treats one of them: the value is the margin
+    less what serving that patient costs, and it is what the same network costs less when
+    solved again with 13 doses (the dual against a re-solve)."""
+    short = solve_case(edit(tiny(), "plants", "L1", capacity_doses_per_year=12.0))
+    more = solve_case(edit(tiny(), "plants", "L1", capacity_doses_per_year=13.0))
+    assert short.summary["patients_unserved"] == pytest.approx(18.0, rel=1e-6)
+    assert more.summary["patients_unserved"] == pytest.approx(17.0, rel=1e-6)
+    assert set(short.sites.loc[short.sites["active"], "site_id"]) == set(
+        more.sites.loc[more.sites["active"], "site_id"])
+    value = short.plants.set_index("plant_id").at["L1", "capacity_value_usd_per_dose"]
+    assert 290_000 < value < 300_000
+    assert value == pytest.approx(short.summary["objective_usd"] - more.summary["objective_usd"],
+                                  rel=1e-6)
+
+
 def test_unserved_only_when_every_plant_is_full():
     """12 doses at L1 + 10 at L2 = 22 of 30 patients; 8 go unserved."""
     case = with_second_plant(edit(tiny(), "plants", "L1", capacity_doses_per_year=12.0), 10)

@@ -1,5 +1,6 @@
 """Appendix to the one-pager (`details.html`): the cost of every term with ordering and
-inventory in its parts, the margin, hubs and partners with their costs, activated sites by
+inventory in its parts, the margin, hubs and partners with their costs, the plants' load and
+what their capacity is worth, activated sites by
 state, every unserved group with its reason, products and the assumptions behind the result.
 
 report.html stays one printed page; everything a reviewer checks line by line lives here,
@@ -189,6 +190,35 @@ def _sites_by_state(result: Results) -> str:
             f"<tbody>{body}</tbody></table>")
 
 
+def _plants_table(result: Results) -> str:
+    """Each plant that makes a product in scope: doses made (shipped and expiring in
+    stock) against capacity, and what one more dose of capacity would save the network as
+    chosen: the figure a plant expansion is weighed against."""
+    p = table(result, "plants")
+    if p.empty or "capacity_doses_per_year" not in p.columns:
+        return "<p>No plant in the result.</p>"
+    names = product_names(result)
+    rows = []
+    for r in p.to_dict("records"):
+        made = num(r.get("doses_per_year")) + num(r.get("doses_expiring_in_stock_per_year"))
+        value = num(r.get("capacity_value_usd_per_dose"), math.nan)
+        saves = ("\u2013" if math.isnan(value) else "nothing: room left" if value <= 0.5
+                 else f"{fmt_usd(value)} a year")
+        products = ", ".join(names.get(k, k) for k in split_list(r.get("products")))
+        rows.append(f"<tr><td>{_esc(r.get('name') or r.get('plant_id'))}</td>"
+                    f"<td>{_esc(products)}</td><td class='n'>{_esc(fmt_num(made))}</td>"
+                    f"<td class='n'>{_esc(fmt_num(num(r.get('capacity_doses_per_year'))))}</td>"
+                    f"<td class='n'>{num(r.get('utilisation')):.0%}</td>"
+                    f"<td class='n'>{_esc(saves)}</td></tr>")
+    return ("<table><thead><tr><th>Plant</th><th>Products</th><th class='n'>Doses made/yr"
+            "</th><th class='n'>Capacity</th><th class='n'>Used</th><th class='n'>One more "
+            "dose of capacity saves</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            "<p class='note'>Doses made include those that expire in stock. The saving holds "
+            "the network as chosen (sites, hubs, partners, ordering options) and re-routes "
+            "patients: more cells and doses at this plant, fewer elsewhere or untreated.</p>")
+
+
 def _unserved_table(result: Results) -> str:
     u = table(result, "unserved")
     if u.empty or not {"product_id", "patients_unserved"} <= set(u.columns):
@@ -365,6 +395,7 @@ def render_details(result: Results, report_href: str | None = "report.html",
         "<h2>Annual cost by term</h2>", cost_table(result),
         "<h2>Annual margin</h2>", _margin_table(result),
         "<h2>Active hubs and partners</h2>", facilities_table(result),
+        "<h2>Manufacturing plants</h2>", _plants_table(result),
         *([timeline] if timeline else []),
         "<h2>Activated sites by state</h2>", _sites_by_state(result),
         "<h2>Unserved patients</h2>", _unserved_table(result),

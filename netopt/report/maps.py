@@ -118,6 +118,14 @@ class _Lookup:
         return self.names.get(k, k)
 
 
+def _capacity_value(row: dict) -> list[list[str]]:
+    """A plant at capacity: what one more dose of it saves the network a year."""
+    value = num(row.get("capacity_value_usd_per_dose"), math.nan)
+    if math.isnan(value) or value <= 0.5:
+        return []
+    return [["One more dose of capacity saves", f"{fmt_usd(value)}/yr"]]
+
+
 def _pct(value: float) -> str:
     return f"{100 * value:,.0f} %"
 
@@ -698,6 +706,8 @@ def _facility_payloads(result: Results, products: dict[str, str], sites: _Lookup
             "title": name, "sub": "Manufacturing plant",
             "pop": [["Products", made], ["Doses/yr shipped", fmt_num(doses)],
                     ["Capacity (doses/yr)", fmt_num(num(row.get("capacity_doses_per_year")))],
+                    ["Utilisation", _pct(num(row.get("utilisation")))],
+                    *_capacity_value(row),
                     # a plant of off-the-shelf products turns no patient's cells around
                     *([["Turnaround (days)", fmt_num(turnaround)]] if turnaround > 0 else [])]})
     for row in table(result, "kols").to_dict("records"):

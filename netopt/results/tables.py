@@ -169,7 +169,8 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     }
     tables["zones"] = zones_table(prep, tables["assignments"], tables["unserved"])
     tables["plants"] = plants_table(prep, tables["shipments"], expiring_by_plant(
-        m, tables["shipments"], prep.plants["capacity_doses_per_year"].astype(float).to_dict()))
+        m, tables["shipments"], prep.plants["capacity_doses_per_year"].astype(float).to_dict()),
+        info.plant_capacity_values)
     tables["kols"] = kols_table(prep, tables["sites"], tables["assignments"])
     tables["products"] = products_table(prep, shipments)
     tables["site_products"] = prep.site_products.drop(columns=["max_patients"])
@@ -806,9 +807,12 @@ def _doses_to_stock_point(shipments: pd.DataFrame, key: tuple, plants: set[str]
 
 
 def plants_table(prep: Prepared, shipments: pd.DataFrame,
-                 expiring: dict[str, float] | None = None) -> pd.DataFrame:
+                 expiring: dict[str, float] | None = None,
+                 capacity_values: dict[str, float] | None = None) -> pd.DataFrame:
     """Per plant: doses released (direct lanes and partner supply), patients whose cells it
-    received (autologous starting material) and its utilisation."""
+    received (autologous starting material), its utilisation and what one more dose of its
+    capacity would save the network as chosen (solver/marginal.py; empty where the solve
+    did not price it)."""
     plants = prep.plants
     released = shipments[shipments["leg"].isin(["direct", "partner_supply"])] \
         if len(shipments) else shipments
@@ -832,6 +836,9 @@ def plants_table(prep: Prepared, shipments: pd.DataFrame,
     cap = out["capacity_doses_per_year"].astype(float)
     made = out["doses_per_year"] + out["doses_expiring_in_stock_per_year"]
     out["utilisation"] = (made / cap.where(cap > 0)).fillna(0.0)
+    values = capacity_values or {}
+    out["capacity_value_usd_per_dose"] = [values[p] * MONEY if p in values else np.nan
+                                          for p in plants.index]
     return out
 
 

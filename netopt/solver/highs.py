@@ -30,6 +30,7 @@ from .idle_stock import close_idle_stock
 from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
 from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_closing, restrict_to_integral, restrict_to_kernel
+from .marginal import plant_capacity_values
 from .network_start import StartNetwork, decision_vars, hold, network_of, release
 from .rounding import DIVE_DECISIONS, dived_network, rounded_network
 from .staged import Deferred, deferred, first_step, second_step
@@ -50,6 +51,9 @@ ROUNDED_SOLUTIONS = 1
 NO_SOLUTION_LIMIT = 2_147_483_647
 #: seconds the depot-segment repair of the rounded start may take
 SEGMENT_REPAIR_SECONDS = 3.0
+#: seconds the LP of the solved network may take for the plants' capacity values (about 0.3 s
+#: on the national default: presolve removes the held decisions)
+PLANT_VALUE_SECONDS = 30.0
 #: share of the time limit the linking cut loop may take (the MIP is valid without the rows
 #: it has not found yet: they only tighten the relaxation)
 LINK_SHARE = 0.4
@@ -1013,6 +1017,13 @@ def _spare_searches(solver: _Highs, seconds: float, loop_stopped: str | None) ->
     return bool(solver.cores_not_free) or loop_stopped not in (LOOP_CONVERGED, LOOP_STALLED)
 
 
+def _held_lp(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool):
+    """The LP of `m` as it stands (its decisions held by the caller), without a MIP start."""
+    solver.start = None
+    return _run(solver, m, settings, tee, PLANT_VALUE_SECONDS, solve_relaxation=True,
+                solver="simplex")
+
+
 def best_bound(*bounds: float | None) -> float | None:
     """The larger of the valid lower bounds proven so far (minimisation), None for none."""
     return max((b for b in bounds if b is not None), default=None)
@@ -1167,8 +1178,12 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     n_var, n_bin, n_con = model_size(m)
     log.info("HiGHS: %s (%s) objective=%s bound=%s in %.1fs", status, term.name, obj, bound,
              seconds)
+    # after the limit, outside solve_seconds: what it describes is the network just chosen
+    values = plant_capacity_values(m, lambda: _held_lp(solver, m, settings, tee)) \
+        if has else None
     return SolveInfo(status=status, termination=term.name, objective=obj, bound=bound, gap=gap,
                      solve_seconds=seconds, n_variables=n_var, n_binaries=n_bin,
                      n_constraints=n_con, solver="highs",
                      solver_version=".".join(map(str, solver.version())), start=started_from,
-                     stages=solver.stages, cores_not_free=solver.cores_not_free)
+                     stages=solver.stages, cores_not_free=solver.cores_not_free,
+                     plant_capacity_values=values)

@@ -68,6 +68,9 @@ class SolveInfo:
     #: what kept the cores busy when the cut loop started, in words (it then ran the serial
     #: simplex, and the stages got less of the machine than on free cores); None: free
     cores_not_free: str | None = None
+    #: per plant, model money a year one more dose of capacity saves with the network held
+    #: (solver/marginal.py); None where the solve path does not give it
+    plant_capacity_values: dict[str, float] | None = None
 
     @property
     def stopped_by_clock(self) -> list[str]:
