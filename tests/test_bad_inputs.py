@@ -131,6 +131,16 @@ def replace_text(table: str, old: str, new: str) -> Mutation:
     return apply
 
 
+def append_text(table: str, text: str) -> Mutation:
+    """Add raw text at the end of a table."""
+
+    def apply(proj: Path) -> None:
+        path = _table(proj, table)
+        path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+    return apply
+
+
 def write_table(table: str, content: bytes) -> Mutation:
     return lambda proj: _table(proj, table).write_bytes(content)
 
@@ -278,6 +288,12 @@ CASES: list[Case] = [
           replace_text("sites", ",120,300000,0,0\n", ",120,300000,0\n")),
          (E(SITES, 3, None, "blank line inside the table"),
           E(SITES, 5, None, "this row has 16 of 17 fields"))),
+    # a spreadsheet saved as CSV writes its empty rows as separators only: a blank line
+    Case("csv_trailing_row_of_separators", (append_text("sites", "," * 16 + "\n"),), (),
+         exit_code=0),
+    Case("csv_row_of_separators_inside_the_table",
+         (replace_text("sites", "\nS2,", "\n" + "," * 16 + "\nS2,"),),
+         (E(SITES, 3, None, "blank line inside the table"),)),
     Case("csv_semicolon_delimiter", (redelimit("transport", ";", decimal_comma=True),),
          (E(TRANSPORT, None, None, "columns are separated by ';' (semicolon), not by commas",
             "CSV UTF-8 (Comma delimited)"),)),
@@ -481,6 +497,26 @@ CASES: list[Case] = [
                    "(found '2')"),)),
     Case("yaml_time_limit_infinite", (model("dataset: tiny\nsolver:\n  time_limit: .inf\n"),),
          (E(MODEL, 3, "solver.time_limit", "finite number"),)),
+    # an infinite demand scale crashed the solve; an infinite per-km cost gave a NaN cost
+    Case("yaml_demand_scale_infinite", (model("dataset: tiny\ndemand_scale: .inf\n"),),
+         (E(MODEL, 2, "demand_scale", "finite number"),)),
+    Case("yaml_travel_cost_not_a_number", (model("""
+        dataset: tiny
+        service:
+          patient_travel_usd_per_km: .nan
+        """),), (E(MODEL, 3, "service.patient_travel_usd_per_km", "finite number"),)),
+    # a misspelt class replaced every default shipper hold, silently
+    Case("yaml_shipper_hold_unknown_class", (model("""
+        dataset: tiny
+        simulation:
+          shipper_hold_hours: {cryogenc: 100}
+        """),), (E(MODEL, 3, "simulation.shipper_hold_hours.cryogenc", "unknown key",
+                   "'cryogenic'"),)),
+    Case("every_site_excluded", (cell("sites", 2, "status", "excluded"),
+                                 cell("sites", 3, "status", "excluded"),
+                                 cell("sites", 4, "status", "excluded")),
+         (E("tiny/sites.csv", None, "status", "every site is excluded",
+            "no patient could be treated"),)),
     Case("yaml_products_empty", (model("dataset: tiny\nproducts: []\n"),),
          (E(MODEL, 2, "products", "names no product", "leave 'products' out"),)),
     Case("yaml_product_twice", (model("""
@@ -728,7 +764,7 @@ def test_bad_input(case: Case, project: Path) -> None:
         found = [ln for ln in lines
                  if ln.startswith(exp.prefix()) and all(t in ln for t in exp.text)]
         assert found, f"no line starting {exp.prefix()!r} containing {exp.text} in:\n{stderr}"
-    severity = case.expect[0].severity
+    severity = case.expect[0].severity if case.expect else "error"  # a clean case: none
     reported = [ln for ln in lines if ln.startswith(f"{severity}: ")]
     assert len(reported) == len(case.expect), f"expected {len(case.expect)} {severity}s:\n{stderr}"
     if case.exit_code == 2:
@@ -770,3 +806,35 @@ def test_infeasible_shelf_life_is_named_as_the_cause(project: Path, requirement:
             "(shelf life 26 h minus a 24 h handling buffer)") in " ".join(text.split())
     assert "within reach" not in text
 
+
+
+def test_a_case_that_can_treat_nobody_exits_3_saying_why(project: Path) -> None:
+    """Every lane longer than any mode's reach: with untreated patients allowed the solve used
+    to end 'optimal' with nobody served. It is an input problem: exit 3, in domain words."""
+    replace_text("transport", ",800,", ",0,")(project)
+    replace_text("transport", ",10000,", ",0,")(project)
+    result = CliRunner().invoke(app, ["solve", "model.yaml", "--out", "out", "--no-report"],
+                                env={"NO_COLOR": "1", "COLUMNS": "400"})
+    text = " ".join(ANSI.sub("", result.output + result.stderr).split())
+    assert "Traceback" not in text
+    assert result.exit_code == 3, text
+    assert "no patient in scope can be treated" in text
+    assert "product p1: none of its 30.0 patients a year can reach a site able to treat" in text
+    assert "no transport mode reaches" in text
+    assert not (project / "out").exists()
+
+
+def test_excluded_sites_are_named_as_the_cause(project: Path) -> None:
+    """The only sites within the patients' reach are excluded: the reason says so, not 'no
+    treatment site within 500 km'."""
+    for row in (3, 4):
+        cell("sites", row, "status", "excluded")(project)
+    model("dataset: tiny\nproducts: [p1]\nservice:\n  allow_unserved: false\n"
+          "edits:\n  - table: sites\n    where: {site_id: S1}\n"
+          "    set: {latitude: 21.3, longitude: -157.8}\n")(project)
+    result = CliRunner().invoke(app, ["solve", "model.yaml", "--out", "out", "--no-report"],
+                                env={"NO_COLOR": "1", "COLUMNS": "400"})
+    text = " ".join(ANSI.sub("", result.output + result.stderr).split())
+    assert result.exit_code == 3, text
+    assert "every treatment site within 500 km (the product's max patient travel) is " \
+           "excluded (sites.csv status)" in text

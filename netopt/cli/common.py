@@ -255,6 +255,7 @@ def solved_folder(result_dir: Path, tables: tuple[str, ...]):  # noqa: ANN201 - 
     as `summary`); exit 2 with one clear line when it is missing or incomplete."""
     from ..results.tables import Results
 
+    result_dir_is_folder(result_dir)
     summary_path = result_dir / "summary.json"
     if not summary_path.is_file():
         err_console.print(f"[bold red]error[/]: {escape(str(summary_path))}: not found - give "

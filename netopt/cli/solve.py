@@ -46,7 +46,7 @@ def solve(
     """Build and solve the network model; write result tables and summary.json."""
     from ..results.folder import results_folder
     from ..results.pipeline import solve_case
-    from ..solver.diagnose import Infeasible, NoNetworkInTime
+    from ..solver.diagnose import Infeasible, NoNetworkInTime, NothingToTreat
     from ..solver.info import SolveError
 
     if out is not None:
@@ -76,8 +76,9 @@ def solve(
             fail_no_network(exc.reasons)
         except Infeasible as exc:
             status.stop()
-            err_console.print("[bold red]Infeasible[/]: the model's hard settings cannot all "
-                              "be met:")
+            err_console.print("[bold red]Infeasible[/]: " + (
+                "no patient in scope can be treated:" if isinstance(exc, NothingToTreat)
+                else "the model's hard settings cannot all be met:"))
             for reason in exc.reasons:
                 err_console.print(f"- {reason}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INFEASIBLE) from None

@@ -365,6 +365,13 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
         elif pid in scope[:j]:
             problems.append(Problem(*loaded.where("products", j), "products",
                                     "product listed twice", pid))
+    sites = tables.get("sites")
+    if sites is not None and len(sites) and "status" in sites and (
+            sites["status"] == "excluded").all():
+        problems.append(Problem(files["sites"], None, "status",
+                                "every site is excluded: no patient could be treated "
+                                "(leave at least one site existing or candidate)",
+                                "excluded"))
     plants = tables.get("plants")
     if plants is not None:
         made = {p for items in plants["products"] for p in items}

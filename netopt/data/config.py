@@ -22,7 +22,9 @@ from pydantic import (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # `.inf` and `.nan` are YAML numbers but never a setting's value: an infinite demand
+    # scale or per-km cost crashed the solve or gave a NaN cost
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -428,7 +430,8 @@ class SimulationSettings(_Strict):
         "geometric",
         description="geometric: postponements of 1, 2, ... days with mean postpone_mean_days; "
         "fixed: always round(postpone_mean_days) days.")
-    shipper_hold_hours: dict[str, float] = Field(
+    shipper_hold_hours: dict[Literal["cryogenic", "ultra_low", "refrigerated",
+                                     "controlled_ambient"], float] = Field(
         default_factory=lambda: {"cryogenic": 240.0, "ultra_low": 108.0, "refrigerated": 96.0,
                                  "controlled_ambient": 72.0},
         description="Hours a shipper keeps its temperature class from dispatch: cryogenic dry "

@@ -253,8 +253,11 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
         if probe in locations:
             file, line = locations[probe]
             break
-    column = ".".join(str(p) for p in loc) or None
     msg = err["msg"]
+    if loc and loc[-1] == "[key]":  # pydantic's mark for a dict key that is not allowed
+        loc = loc[:-1]
+        msg = "unknown key: " + msg[0].lower() + msg[1:]
+    column = ".".join(str(p) for p in loc) or None
     if err["type"] == "value_error":  # a validator's own words, without pydantic's label
         msg = msg.removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":

@@ -53,6 +53,9 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
             # as an index and shift every column of the table)
             grid = pd.read_csv(io.StringIO(text), header=None, dtype=str,
                                keep_default_na=False, na_filter=False, skipinitialspace=True)
+            # a row of separators and blank cells is a blank line, as a spreadsheet saved as
+            # CSV writes one: fine after the last row, refused inside the table (below)
+            grid = grid[grid.map(lambda v: bool(str(v).strip())).any(axis=1)]
             short = _row_problems(text, grid.shape[1], len(grid), shown)
             if short:
                 return None, short
@@ -121,11 +124,10 @@ def _row_problems(text: str, width: int, rows: int, shown: str) -> list[Problem]
     pandas skips blank lines, so every row after one would be named a row short of where
     it stands: they are refused (blank lines after the last row move no row and are fine).
     pandas pads short rows silently, but a cell left out shifts every cell after it (a row
-    with all its separators and blank cells is fine); should pandas and this count of rows
+    of separators and blank cells only is a blank line); should pandas and this count of rows
     ever disagree, the file's line is named instead."""
     reader = csv.reader(io.StringIO(text), skipinitialspace=True)
-    records = [(reader.line_num, fields, len(fields) > 1 or bool(fields and fields[0].strip()))
-               for fields in reader]
+    records = [(reader.line_num, fields, any(f.strip() for f in fields)) for fields in reader]
     filled = [n for n, (_, _, full) in enumerate(records, start=1) if full]
     if not filled:
         return []

@@ -1060,6 +1060,11 @@ def _why_no_site(case: Case, points: pd.DataFrame, sites: pd.DataFrame, products
     d = haversine_km(lat, lon, sites["latitude"].to_numpy(), sites["longitude"].to_numpy())
     near = set(sites.index[d <= reach])
     if not near:
+        every = case.sites
+        d_all = haversine_km(lat, lon, every["latitude"].to_numpy(), every["longitude"].to_numpy())
+        if (d_all <= reach).any():
+            return (f"every treatment site within {reach:g} km (the product's max patient "
+                    "travel) is excluded (sites.csv status)")
         return f"no treatment site within {reach:g} km (the product's max patient travel)"
     reasons = {}
     for sid, bp, why in blocked_rows:

@@ -20,7 +20,14 @@ from ..model.prepare import Prepared, prepare
 from ..model.timeline import build_timeline_model
 from ..solver.aggregation import solve_by_aggregation
 from ..solver.backends import LABELS, check_name, require
-from ..solver.diagnose import Infeasible, NoNetworkInTime, diagnose, diagnose_timeline
+from ..solver.diagnose import (
+    Infeasible,
+    NoNetworkInTime,
+    NothingToTreat,
+    diagnose,
+    diagnose_timeline,
+    untreatable_products,
+)
 from ..solver.facility import solve_facility
 from ..solver.highs import SolveInfo, segment_cuts, solve_model
 from ..solver.info import SolveError
@@ -84,6 +91,11 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     started = time.perf_counter()
     progress("preparing lanes and pairs")
     prep = prepared or prepare(case)
+    untreatable = untreatable_products(prep)
+    if untreatable and len(prep.pairs) == 0:
+        raise NothingToTreat(untreatable)
+    for line in untreatable:
+        log.warning("%s; the network leaves them unserved", line)
     # a launch timeline (more than one period) builds one block of the network per period
     plan = plan_timeline(prep) if case.config.timeline.periods > 1 else None
     horizon = f", {horizon_text(plan)}" if plan else ""

@@ -7,6 +7,7 @@ the reasons recorded by `prepare` say why (no site within reach, price ceiling, 
 
 from __future__ import annotations
 
+import re
 import time
 
 import pandas as pd
@@ -39,6 +40,35 @@ class Infeasible(Exception):
         """Rebuilt from its reasons (a batch worker may send it back to the client): by
         default pickle passes the message string as `reasons`, one reason per character."""
         return type(self), (self.reasons, self.info)
+
+
+class NothingToTreat(Infeasible):
+    """No patient of any product in scope can reach a site able to treat them: every network
+    would treat nobody, which is an input problem, not an answer (exit 3, with why)."""
+
+    headline = "no patient in scope can be treated"
+
+
+def untreatable_products(prep: Prepared) -> list[str]:
+    """One line per product in scope none of whose patients can reach a site able to treat
+    them (no pair at all), with the reason that holds for most of its patients."""
+    demand = prep.demand.groupby("product_id")["patients"].sum()
+    paired = set(prep.pairs["product_id"]) if len(prep.pairs) else set()
+    lines = []
+    for pid in prep.product_ids:
+        patients = float(demand.get(pid, 0.0))
+        if patients <= TOL or pid in paired:
+            continue
+        why = prep.no_option[prep.no_option["product_id"] == pid]
+        reason = ""
+        if len(why):
+            why = why.assign(cause=why["reason"].map(_cause))
+            top = why.groupby("cause")["patients"].sum().sort_values(ascending=False,
+                                                                     kind="stable").index[0]
+            reason = ": " + _worded(why[why["cause"] == top])
+        lines.append(f"product {pid}: none of its {patients:,.1f} patients a year can reach a "
+                     f"site able to treat them{reason}")
+    return lines
 
 
 class NoNetworkInTime(Infeasible):
@@ -194,13 +224,29 @@ def _unserved_reasons(prep: Prepared, u: dict,
         "capacity or facility limits: the eligible sites within reach cannot take these "
         "patients"))) for p, k in zip(frame["point_id"], frame["product_id"], strict=True)]
     names = _point_names(prep)
+    # one line per product and cause: reasons that differ only in a count or a distance
+    # ("10 site(s) within 400 km ...", "11 site(s) ...") are one cause
+    frame["cause"] = frame["reason"].map(_cause)
     out = []
-    for (k, reason), grp in frame.groupby(["product_id", "reason"], sort=True):
+    for (k, _), grp in frame.groupby(["product_id", "cause"], sort=True):
         grp = grp.sort_values("patients", ascending=False)
+        reason = _worded(grp)
         listed = _listed([names.get(p, p) for p in grp["point_id"]])
         out.append(f"unserved demand not allowed, but {grp['patients'].sum():,.2f} patients/yr "
                    f"of {k} in {len(grp)} zone(s) cannot be served: {reason} — {listed}")
     return out
+
+
+def _cause(reason: str) -> str:
+    """A reason with its figures blanked: the cause it names, whatever the zone."""
+    return re.sub(r"\d+(?:[.,]\d+)*", "#", reason)
+
+
+def _worded(grp: pd.DataFrame) -> str:
+    """A cause in the words of its zones with the most patients, said to differ by zone where
+    its figures do."""
+    words = grp.groupby("reason")["patients"].sum().sort_values(ascending=False, kind="stable")
+    return str(words.index[0]) + (" (figures differ by zone)" if len(words) > 1 else "")
 
 
 def _listed(items: list[str], sep: str = ", ") -> str:
