@@ -428,6 +428,9 @@ def test_wrong_arguments_say_what_to_pass() -> None:
         netopt.solve(case, time_limit=0, gap=2)
     assert [(p.file, p.column, p.value) for p in err.value.problems] == [
         ("solve arguments", "time_limit=", "0"), ("solve arguments", "gap=", "2")]
+    # a per cent for the gap is answered as the model file's share settings are
+    assert err.value.problems[1].message == \
+        "expected a share between 0 and 1: write 0.02 for 2 %"
 
 
 def test_result_tables_are_copies_and_the_network_cost_is_the_headline(

@@ -531,6 +531,17 @@ CASES: list[Case] = [
           lock_open: [S2]
         """)), (E(MODEL, 3, "sites.lock_open", "is excluded (sites.csv status)",
                   "(found 'S2')"),)),
+    # a share whose bound stops short of 1 gets the per-cent hint too
+    Case("csv_fill_rate_as_per_cent", (
+        write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
+                    b"returnable_fraction,return_window_days,restocking_fee_pct,"
+                    b"order_lead_time_hours,review_period_days,target_fill_rate,"
+                    b"holding_cost_usd_per_dose_day\n"
+                    b"p1,jit_per_patient,manufacturer,30,0,0,0,40,7,95,5\n"),),
+         (E("tiny/policies.csv", 2, "target_fill_rate", "write 0.95 for 95 %"),)),
+    Case("yaml_share_below_one_as_per_cent",
+         (model("dataset: tiny\naggregation:\n  cluster_share_of_reach: 15\n"),),
+         (E(MODEL, 3, "aggregation.cluster_share_of_reach", "write 0.15 for 15 %"),)),
     Case("yaml_finance_policies_leave_a_product_without_option", (
         write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
                     b"returnable_fraction,return_window_days,restocking_fee_pct,"

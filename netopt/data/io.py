@@ -295,8 +295,9 @@ def per_cent_for_share(err: dict) -> bool:
     inp, bound = err.get("input"), (err.get("ctx") or {}).get("le")
     if isinstance(inp, str):
         return inp.strip().endswith("%") and _is_share(tuple(err["loc"]))
-    return err["type"] == "less_than_equal" and bound == 1 and isinstance(inp, int | float) \
-        and 1 < inp <= 100
+    # a share's bound may stop short of 1 (`cluster_share_of_reach` at most 0.5)
+    return err["type"] == "less_than_equal" and isinstance(bound, int | float) \
+        and 0 < bound <= 1 and isinstance(inp, int | float) and 1 < inp <= 100 * bound
 
 
 # ---------------------------------------------------------------- dataset tables

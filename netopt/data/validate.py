@@ -64,7 +64,8 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
         if low in _TRUE or low in _FALSE:
             return low in _TRUE, None
         return None, "expected true or false"
-    share = col.min == 0 and col.max == 1  # a share, whatever the column's name says
+    # a share, whatever the column's name says (a fill rate stops short of 1)
+    share = col.min is not None and col.min >= 0 and col.max is not None and col.max <= 1
     if text.endswith("%"):
         return None, (share_hint(text) if share else "expected a number without '%'")
     number, err = parse_number(text, col.kind == "int")
@@ -77,7 +78,7 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
             if col.min_exclusive and number == col.min else ""
         return None, f"expected a number {bounds[0]}{why}"
     if col.max is not None and number > col.max:
-        if share and number <= 100:  # 15 for 15 %
+        if share and number / 100 <= col.max:  # 15 for 15 %
             return None, share_hint(number)
         return None, f"expected a number {bounds[-1]}"
     return number, None

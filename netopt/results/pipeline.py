@@ -13,7 +13,9 @@ from pydantic import ValidationError
 
 from ..data.case import Case
 from ..data.config import SolverSettings
+from ..data.io import per_cent_for_share
 from ..data.problems import InputError, Problem
+from ..data.validate import share_hint
 from ..model.build import build_model
 from ..model.calendar import horizon_text, plan_timeline
 from ..model.prepare import Prepared, prepare
@@ -58,8 +60,9 @@ def _checked(solver: SolverSettings, updates: dict) -> SolverSettings:
     except ValidationError as exc:
         # named as the caller wrote them: the keyword arguments of the solve
         raise InputError([Problem("solve arguments", None, _ARGUMENT.get(
-            str(err["loc"][0]), str(err["loc"][0])) + "=", err["msg"], str(err.get("input")))
-            for err in exc.errors()]) from None
+            str(err["loc"][0]), str(err["loc"][0])) + "=",
+            share_hint(err.get("input")) if per_cent_for_share(err) else err["msg"],
+            str(err.get("input"))) for err in exc.errors()]) from None
 
 
 #: solver setting -> the keyword of solve_case (and netopt.solve) that overrides it
