@@ -288,6 +288,15 @@ CASES: list[Case] = [
           replace_text("sites", ",120,300000,0,0\n", ",120,300000,0\n")),
          (E(SITES, 3, None, "blank line inside the table"),
           E(SITES, 5, None, "this row has 16 of 17 fields"))),
+    Case("csv_title_row_above_the_header",
+         (replace_text("zones", "zone_id,", "My zones\nzone_id,"),),
+         (E(ZONES, 1, None, "row 1 holds one cell and row 2 holds 6",
+            "if row 1 is a title above the column names, delete it"),)),
+    # a misspelt required column: one message, and no talk of a default it does not have
+    Case("csv_required_column_misspelt",
+         (replace_text("sites", "capacity_patients_per_year", "capacity_patient_per_year"),),
+         (E(SITES, 1, "capacity_patient_per_year",
+            "did you mean 'capacity_patients_per_year'? (a required column)"),)),
     # a spreadsheet saved as CSV writes its empty rows as separators only: a blank line
     Case("csv_trailing_row_of_separators", (append_text("sites", "," * 16 + "\n"),), (),
          exit_code=0),

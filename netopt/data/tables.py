@@ -40,6 +40,7 @@ def display_path(path: Path) -> str:
 def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
     """One CSV or Parquet file as a frame of stripped strings ('' for blanks)."""
     shown = display_path(file)
+    text = ""
     try:
         if file.suffix == ".parquet":
             frame = _read_parquet(file)
@@ -67,6 +68,9 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
     except pd.errors.EmptyDataError:
         return None, [Problem(shown, None, None, "file is empty (no header row)")]
     except pd.errors.ParserError as exc:
+        title = _title_row(text, str(exc))
+        if title:
+            return None, [Problem(shown, 1, None, title)]
         return None, [Problem(shown, _parser_line(str(exc)), None,
                               _parser_words(str(exc)))]
     except UnicodeDecodeError as exc:
@@ -177,6 +181,16 @@ def unique_names(header: list[object]) -> list[str]:
             name = f"{base}.{n}"
         names.append(name)
     return names
+
+
+def _title_row(text: str, message: str) -> str | None:
+    """A first row of one cell above a wider row (a title typed above the column names): the
+    parser stops at row 2, which is not where the problem is."""
+    wider = re.search(r"Expected 1 fields in line 2, saw (\d+)", message)
+    if not wider:
+        return None
+    return (f"row 1 holds one cell and row 2 holds {wider.group(1)}: if row 1 is a title "
+            "above the column names, delete it (row 1 must hold the column names)")
 
 
 def _parser_words(message: str) -> str:

@@ -165,13 +165,18 @@ def parse_table(spec: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]
             f"{below}: delete the rows above them")]
     unknown = [c for c in frame.columns if c not in spec.names]
     absent = [c for c in spec.names if c not in frame.columns]
+    required = {c.name for c in spec.columns if c.required}
+    misspelt: set[str] = set()  # required columns already named by a typo's message
     for name in unknown:
         label = "an unnamed column" if name.startswith("Unnamed") or not name else "column"
         meant = _meant_column(name, absent)
         if meant:  # a typo: ignoring it would apply the real column's default everywhere
+            why = ("a required column" if meant[0] in required
+                   else "that column is missing, so its default would apply to every row")
+            if meant[0] in required:
+                misspelt.add(meant[0])
             problems.append(Problem(file, 1, name, f"column not in the '{spec.name}' schema; "
-                                    f"did you mean '{meant[0]}'? (that column is missing, so "
-                                    "its default would apply to every row)"))
+                                    f"did you mean '{meant[0]}'? ({why})"))
             continue
         problems.append(Problem(file, 1, name, f"{label} not in the '{spec.name}' schema; "
                                 "it is ignored", severity="warning"))
@@ -181,7 +186,8 @@ def parse_table(spec: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]
     for col in spec.columns:
         if col.name not in frame.columns:
             if col.required:
-                problems.append(Problem(file, 1, col.name, "required column is missing"))
+                if col.name not in misspelt:
+                    problems.append(Problem(file, 1, col.name, "required column is missing"))
                 continue
             out[col.name] = _default_series(col, len(frame))
             continue
