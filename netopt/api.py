@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 
 #: where problems in `with_changes` arguments are reported (there is no file to name)
 SETTINGS_SOURCE = "with_changes settings"
+SWEEP_SOURCE = "netopt.sweep grid"
 EDITS_SOURCE = "with_changes edits"
 
 PathLike = str | Path
@@ -584,6 +585,12 @@ def sweep(case: _case.Case | PathLike, grid: Mapping[str, Sequence[Any]], *,
     grid = {k: [v] if isinstance(v, str) or not isinstance(v, Sequence) else list(v)
             for k, v in grid.items()}
     case._intact("netopt.sweep")
+    # every key and value checked as with_changes checks them, named as the grid's
+    problems = [dc_replace(p, file=SWEEP_SOURCE) for key, values in grid.items()
+                for value in values
+                for p in _check_settings(case.source, case.overrides, {key: value})]
+    if problems:
+        raise InputError(sort_problems(list(dict.fromkeys(problems))))
     specs = grid_specs(case.source.path, grid)
     cases = [case.with_changes(settings=spec.overrides) for spec in specs]  # named by them
     return compare(cases, [spec.name for spec in specs], title=title or (

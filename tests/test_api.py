@@ -459,7 +459,11 @@ def test_sweep_solves_each_combination_of_settings(tiny: netopt.Case) -> None:
             "service.min_share": share, "service.within_km": 100}), gap=0)
         assert objective == pytest.approx(direct.objective, rel=1e-9)
     assert comparison.rows["objective_usd"].iloc[1] > comparison.rows["objective_usd"].iloc[0]
-    with pytest.raises(netopt.InputError, match="expected a share between 0 and 1"):
+    with pytest.raises(netopt.InputError, match="expected a share between 0 and 1") as err:
         netopt.sweep(tiny, {"service.min_share": [0, 90]})
+    assert err.value.problems[0].file == "netopt.sweep grid"  # not a with_changes the user
+    # never called; and an unknown setting is an InputError too (it was a ValueError)
+    with pytest.raises(netopt.InputError, match="did you mean 'service.min_share'"):
+        netopt.sweep(tiny, {"service.min_shar": [0.1]})
     with pytest.raises(ValueError, match="grid of settings"):
         netopt.sweep(tiny, {})
