@@ -521,6 +521,18 @@ CASES: list[Case] = [
           shipper_hold_hours: {cryogenc: 100}
         """),), (E(MODEL, 3, "simulation.shipper_hold_hours.cryogenc", "unknown key",
                    "'cryogenic'"),)),
+    # a section-wide check named the section; each value is now checked where it stands
+    Case("yaml_closure_probability_as_per_cent", (model("""
+        dataset: tiny
+        simulation:
+          closure_probability_per_day: {winter: 5}
+        """),), (E(MODEL, 3, "simulation.closure_probability_per_day.winter",
+                   "write 0.05 for 5 %"),)),
+    Case("yaml_volume_breakpoints_unsorted", (model("""
+        dataset: tiny
+        finance:
+          volume_breakpoints: [10, 1]
+        """),), (E(MODEL, 3, "finance.volume_breakpoints", "strictly increasing"),)),
     Case("every_site_excluded", (cell("sites", 2, "status", "excluded"),
                                  cell("sites", 3, "status", "excluded"),
                                  cell("sites", 4, "status", "excluded")),

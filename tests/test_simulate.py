@@ -240,8 +240,10 @@ def test_t_quantile_matches_tables() -> None:
 
 
 def test_settings_reject_bad_probabilities() -> None:
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(ValueError, match="less than or equal to 1") as err:
         SimulationSettings(closure_probability_by_region={"west": {"summer": 1.5}})
+    # the value is named where it stands, for the model file's line and column
+    assert err.value.errors()[0]["loc"] == ("closure_probability_by_region", "west", "summer")
     with pytest.raises(ValueError):
         SimulationSettings(closure_probability_per_day={"monsoon": 0.1})
 

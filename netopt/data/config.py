@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -19,6 +19,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+#: a probability per key of a mapping (a season's closure chance): checked where it stands,
+#: so a message names the key (`...per_day.winter`), not the whole section
+_Share = Annotated[float, Field(ge=0, le=1)]
+#: hours a shipper holds its class, per temperature class
+_Hours = Annotated[float, Field(gt=0)]
 
 
 class _Strict(BaseModel):
@@ -372,12 +378,13 @@ class FinanceSettings(_Strict):
     seed: int = Field(0, ge=0, description="Seed of the inventory simulations (where no exact "
                       "formula applies).")
 
-    @model_validator(mode="after")
-    def _sorted_breakpoints(self) -> FinanceSettings:
-        points = self.volume_breakpoints
+    @field_validator("volume_breakpoints")
+    @classmethod
+    def _sorted_breakpoints(cls, points: list[float]) -> list[float]:
+        # a field's own check, so the message names the setting, not its section
         if any(b <= 0 for b in points) or points != sorted(set(points)):
             raise ValueError("volume_breakpoints must be positive and strictly increasing")
-        return self
+        return points
 
 
 class SimulationSettings(_Strict):
@@ -402,7 +409,7 @@ class SimulationSettings(_Strict):
         0.02, ge=0, le=1,
         description="Per shipment: probability it misses the hub's order cut-off and leaves "
         "on the next day's departure (+24 h).")
-    closure_probability_per_day: dict[Literal["winter", "spring", "summer", "fall"], float] = \
+    closure_probability_per_day: dict[Literal["winter", "spring", "summer", "fall"], _Share] = \
         Field(default_factory=lambda: {"winter": 0.004, "spring": 0.002, "summer": 0.003,
                                        "fall": 0.002},
               description="Per hub and day: probability a weather closure starts, by "
@@ -410,7 +417,7 @@ class SimulationSettings(_Strict):
               "fall = Sep-Nov); seasons left out have 0. About 1.5 closed days per hub-year.")
     closure_probability_by_region: dict[
         Literal["northeast", "midwest", "south", "west"],
-        dict[Literal["winter", "spring", "summer", "fall"], float]] = Field(
+        dict[Literal["winter", "spring", "summer", "fall"], _Share]] = Field(
         default_factory=lambda: {"northeast": {"winter": 0.012}, "midwest": {"winter": 0.010},
                                  "south": {"summer": 0.005, "fall": 0.006},
                                  "west": {"summer": 0.004}},
@@ -431,7 +438,7 @@ class SimulationSettings(_Strict):
         description="geometric: postponements of 1, 2, ... days with mean postpone_mean_days; "
         "fixed: always round(postpone_mean_days) days.")
     shipper_hold_hours: dict[Literal["cryogenic", "ultra_low", "refrigerated",
-                                     "controlled_ambient"], float] = Field(
+                                     "controlled_ambient"], _Hours] = Field(
         default_factory=lambda: {"cryogenic": 240.0, "ultra_low": 108.0, "refrigerated": 96.0,
                                  "controlled_ambient": 72.0},
         description="Hours a shipper keeps its temperature class from dispatch: cryogenic dry "
@@ -447,15 +454,6 @@ class SimulationSettings(_Strict):
         description="Replacement doses per scheduled dose; a dose still wasted after them "
         "counts as not administered.")
 
-    @model_validator(mode="after")
-    def _valid_numbers(self) -> SimulationSettings:
-        probs = [*self.closure_probability_per_day.values(),
-                 *(p for d in self.closure_probability_by_region.values() for p in d.values())]
-        if any(not 0 <= p <= 1 for p in probs):
-            raise ValueError("closure probabilities must be between 0 and 1")
-        if any(h <= 0 for h in self.shipper_hold_hours.values()):
-            raise ValueError("shipper_hold_hours must be positive")
-        return self
 
 
 class Edit(_Strict):
