@@ -79,6 +79,9 @@ def _read_yaml(path: Path) -> tuple[_Doc | None, list[Problem]]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None, [Problem(shown, None, None, "model file not found")]
+    except IsADirectoryError:
+        return None, [Problem(shown, None, None, "is a folder: give a model file (YAML), "
+                              "e.g. models/us-small.yaml")]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(shown, None, None, f"cannot read model file: {exc}")]
     try:
@@ -95,7 +98,10 @@ def _read_yaml(path: Path) -> tuple[_Doc | None, list[Problem]]:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        return None, [Problem(shown, 1, None, "a model file must be a mapping of settings")]
+        hint = (" (this looks like a table: give the model file (YAML) that names its "
+                "dataset)") if path.suffix.lower() in (".csv", ".parquet", ".xlsx") else ""
+        return None, [Problem(shown, 1, None, "a model file must be a mapping of settings"
+                              + hint)]
     return _Doc(path.resolve(), data, _line_map(node) if node is not None else {}), []
 
 
@@ -166,8 +172,10 @@ def load_model(path: str | Path) -> tuple[LoadedModel | None, list[Problem]]:
             # relative to the file that names it, wherever that is (`../base.yaml` too)
             target = (doc.path.parent / parent).resolve()
             if not target.is_file():
-                problems.append(Problem(display_path(doc.path), line, "extends",
-                                        "extends names a model file that does not exist",
+                what = ("extends names a folder: give the model file (YAML) to build on"
+                        if target.is_dir() else
+                        "extends names a model file that does not exist")
+                problems.append(Problem(display_path(doc.path), line, "extends", what,
                                         parent))
                 return None, problems
             current = target
@@ -254,6 +262,12 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
             file, line = locations[probe]
             break
     msg = err["msg"]
+    if err["type"] == "missing" and loc == ("dataset",):
+        msg = ("missing: a model file names its dataset (dataset: ../data/us, a folder of "
+               "tables or a workbook), or extends a model file that does")
+    elif err["type"] == "model_type" and len(loc) == 1:  # `service: 5`
+        msg = (f"expected a section of settings (indented 'key: value' lines under "
+               f"{loc[0]}:); every setting is in docs/settings.md")
     if loc and loc[-1] == "[key]":  # pydantic's mark for a dict key that is not allowed
         loc = loc[:-1]
         msg = "unknown key: " + msg[0].lower() + msg[1:]
