@@ -344,6 +344,10 @@ def _scaled_out_of_range(col: Column, scaled: pd.Series, factor: float,
                     f"{float(bad.iloc[0]):g}", str(factor))]
 
 
+#: a demand scale above this is more likely a per cent than a forecast (warned, not refused)
+DEMAND_SCALE_PLAUSIBLE = 10.0
+
+
 def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
                      config: ModelConfig, loaded: LoadedModel) -> list[Problem]:
     """Cross-table rules the per-column checks cannot see."""
@@ -365,6 +369,12 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
         elif pid in scope[:j]:
             problems.append(Problem(*loaded.where("products", j), "products",
                                     "product listed twice", pid))
+    if config.demand_scale > DEMAND_SCALE_PLAUSIBLE:  # 120 meant as 120 %
+        problems.append(Problem(*loaded.where("demand_scale"), "demand_scale",
+                                f"multiplies every zone's patients by {config.demand_scale:g}: "
+                                f"for {config.demand_scale:g} % write "
+                                f"{config.demand_scale / 100:g}", f"{config.demand_scale:g}",
+                                severity="warning"))
     sites = tables.get("sites")
     if sites is not None and len(sites) and "status" in sites and (
             sites["status"] == "excluded").all():

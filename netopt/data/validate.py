@@ -45,6 +45,8 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
         return text, None
     if col.kind == "list":
         items = split_list(text)
+        if not items and col.required:  # ';;' reads as no item at all
+            return None, f"required list has no item (items are separated by '{LIST_SEPARATOR}')"
         if any("," in item for item in items):
             parts = text.replace(",", LIST_SEPARATOR).split(LIST_SEPARATOR)
             fixed = LIST_SEPARATOR.join(p.strip() for p in parts if p.strip())
