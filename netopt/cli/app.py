@@ -101,9 +101,21 @@ finally:
     _restore_ctrl_c()
 
 
+class _PlainWarnings(logging.Formatter):
+    """A warning as input warnings read ('warning: ...'), without the module that logged it;
+    `-v` keeps the module for whoever reads the log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(_PlainWarnings())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
 
 
 def _interrupted() -> None:
