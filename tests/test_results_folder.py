@@ -559,9 +559,15 @@ def _interrupt_subprocess(args: list[str], after: str, delay: float, cwd: Path
                             stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
     try:
         assert proc.stdout is not None
+        seen: list[str] = []
         for line in proc.stdout:
+            seen.append(line)
             if after in line:
                 break
+        else:  # the run ended without the line: a signal now would meet a finished process
+            _, err = proc.communicate(timeout=120)
+            raise AssertionError(f"{after!r} never printed (exit {proc.returncode}); stdout:\n"
+                                 + "".join(seen[-20:]) + "\nstderr:\n" + err)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
