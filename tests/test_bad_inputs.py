@@ -264,6 +264,13 @@ CASES: list[Case] = [
          (E(ZONES, None, None, "file is empty"),)),
     Case("table_header_only", (header_only("zones"),),
          (E(ZONES, None, None, "table 'zones' has no rows"),)),
+    Case("optional_table_header_only", (
+        write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
+                    b"returnable_fraction,return_window_days,restocking_fee_pct,"
+                    b"order_lead_time_hours,review_period_days,target_fill_rate,"
+                    b"holding_cost_usd_per_dose_day\n"),),
+         (E("tiny/policies.csv", None, None, "table 'policies' has no rows",
+            "delete policies.csv to go without it"),)),
     # -- damaged files
     Case("csv_unbalanced_quote", (replace_text("sites", "S2,Site Two", 'S2,"Site Two'),),
          (E(SITES, 3, None, "a double quote opened on this row is never closed"),)),

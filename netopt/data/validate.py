@@ -9,6 +9,7 @@ import difflib
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -183,7 +184,11 @@ def parse_table(spec: Table, raw: RawTable) -> tuple[pd.DataFrame, list[Problem]
         problems.append(Problem(file, 1, name, f"{label} not in the '{spec.name}' schema; "
                                 "it is ignored", severity="warning"))
     if len(frame) == 0 and not spec.allow_empty:
-        problems.append(Problem(file, None, None, f"table '{spec.name}' has no rows"))
+        # an optional table left as a header: without the file its default applies
+        absent_means = "" if spec.required else (
+            f" (delete {Path(file).name} to go without it: see docs/data.md)")
+        problems.append(Problem(file, None, None, f"table '{spec.name}' has no rows"
+                                + absent_means))
     out: dict[str, pd.Series] = {}
     for col in spec.columns:
         if col.name not in frame.columns:
