@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -566,10 +567,19 @@ CASES: list[Case] = [
                     b"order_lead_time_hours,review_period_days,target_fill_rate,"
                     b"holding_cost_usd_per_dose_day\n"
                     b"p1,jit_per_patient,manufacturer,30,0,0,0,40,7,95,5\n"),),
-         (E("tiny/policies.csv", 2, "target_fill_rate", "write 0.95 for 95 %"),)),
+         (E("tiny/policies.csv", 2, "target_fill_rate",
+            "expected a share of at most 0.9999: write 0.95 for 95 %"),)),
+    Case("csv_fill_rate_of_one", (
+        write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
+                    b"returnable_fraction,return_window_days,restocking_fee_pct,"
+                    b"order_lead_time_hours,review_period_days,target_fill_rate,"
+                    b"holding_cost_usd_per_dose_day\n"
+                    b"p1,jit_per_patient,manufacturer,30,0,0,0,40,7,1,5\n"),),
+         (E("tiny/policies.csv", 2, "target_fill_rate", "expected a number <= 0.9999"),)),
     Case("yaml_share_below_one_as_per_cent",
          (model("dataset: tiny\naggregation:\n  cluster_share_of_reach: 15\n"),),
-         (E(MODEL, 3, "aggregation.cluster_share_of_reach", "write 0.15 for 15 %"),)),
+         (E(MODEL, 3, "aggregation.cluster_share_of_reach",
+            "expected a share of at most 0.5: write 0.15 for 15 %"),)),
     Case("yaml_finance_policies_leave_a_product_without_option", (
         write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
                     b"returnable_fraction,return_window_days,restocking_fee_pct,"
@@ -888,3 +898,34 @@ def test_excluded_sites_are_named_as_the_cause(project: Path) -> None:
     assert result.exit_code == 3, text
     assert "every treatment site within 500 km (the product's max patient travel) is " \
            "excluded (sites.csv status)" in text
+
+
+def test_a_product_nobody_can_reach_is_warned_and_the_rest_solved(
+        project: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """p2 (a copy of p1 whose 25-h shelf life leaves 1 h after the 24-h buffer) has no lane:
+    the case still solves for p1, with a warning naming p2 and why; with untreated patients
+    not allowed the diagnosis names it instead (and no warning promises they are left)."""
+    copy_row("products", 2)(project)
+    cell("products", 3, "product_id", "p2")(project)
+    cell("products", 3, "shelf_life_hours", "25")(project)
+    cell("plants", 2, "products", "p1;p2")(project)
+    env = {"NO_COLOR": "1", "COLUMNS": "400"}
+    with caplog.at_level("WARNING"):
+        result = CliRunner().invoke(app, ["solve", "model.yaml", "--out", "out",
+                                          "--no-report"], env=env)
+    assert result.exit_code == 0, result.output + result.stderr
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(w.startswith("product p2: none of its 30.0 patients a year can reach a site")
+               and "no lane fits the shelf life" in w
+               and w.endswith("the network leaves them unserved") for w in warned), warned
+    served = pd.read_csv(project / "out" / "assignments.csv").groupby(
+        "product_id")["patients_per_year"].sum()
+    assert served.get("p2", 0.0) == 0.0
+    assert served["p1"] > 0
+    caplog.clear()
+    model("dataset: tiny\nservice:\n  allow_unserved: false\n")(project)
+    with caplog.at_level("WARNING"):
+        result = CliRunner().invoke(app, ["solve", "model.yaml", "--out", "out2",
+                                          "--no-report"], env=env)
+    assert result.exit_code == 3
+    assert not [r for r in caplog.records if "leaves them unserved" in r.getMessage()]

@@ -16,6 +16,7 @@ import pytest
 from netopt.data.case import Case, case_from_loaded
 from netopt.data.config import Edit
 from netopt.data.io import load_model
+from netopt.report.details import render_details
 from netopt.results.pipeline import solve_case
 from tests.test_model import H1, L1, S1, edit, km, tiny
 
@@ -87,6 +88,24 @@ def test_a_full_plant_says_what_one_more_dose_of_capacity_saves():
     assert plants.at["L1", "capacity_value_usd_per_dose"] == pytest.approx(2 * (c_2 - c_1),
                                                                            rel=1e-6)
     assert plants.at["L2", "capacity_value_usd_per_dose"] == 0.0
+
+
+def test_details_page_says_what_a_plants_capacity_is_worth():
+    """details.html's plants section: the saving where a dose of capacity is worth something,
+    'room left' where the plant has room, 'full, but no patient for another dose' where it is
+    full and the value is 0 (L2 making exactly the 18 doses its patients need)."""
+    case = with_second_plant(edit(tiny(), "plants", "L1", capacity_doses_per_year=12.0), 1000)
+    page = render_details(solve_case(case))
+    section = page[page.index("<h2>Manufacturing plants</h2>"):]
+    rows = section[:section.index("</table>")].split("<tr>")[2:]
+    assert "Plant NJ" in rows[0] and "100%" in rows[0] and "$1.6 k a year" in rows[0], rows[0]
+    assert "Plant OH" in rows[1] and "nothing: room left" in rows[1]
+    exact = with_second_plant(edit(tiny(), "plants", "L1", capacity_doses_per_year=12.0), 18)
+    page = render_details(solve_case(exact))
+    section = page[page.index("<h2>Manufacturing plants</h2>"):]
+    oh = section[:section.index("</table>")].split("<tr>")[3]
+    assert "100%" in oh and ("nothing: full, but no patient for another dose" in oh
+                             or "a year" in oh), oh
 
 
 def test_a_plant_short_of_capacity_is_worth_the_patient_it_would_treat():

@@ -161,7 +161,7 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     fix_network(m, chosen)
     m.held_offers = True  # unserved.csv: a patient without a pair lost it to the held offers
     settings = held_settings(case.config.solver)
-    info = solve_model(m, settings, tee=tee, time_limit=time_limit)
+    info = solve_model(m, settings, tee=tee, time_limit=time_limit, capacity_values=True)
     if info.out_of_time:
         limit = settings.time_limit if time_limit is None else time_limit
         raise NoNetworkInTime.now([f"the network held in {case.name} was not solved within "

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from .schema import TEMPERATURE_CLASSES
+
 #: a probability per key of a mapping (a season's closure chance): checked where it stands,
 #: so a message names the key (`...per_day.winter`), not the whole section
 _Share = Annotated[float, Field(ge=0, le=1)]
@@ -437,8 +439,7 @@ class SimulationSettings(_Strict):
         "geometric",
         description="geometric: postponements of 1, 2, ... days with mean postpone_mean_days; "
         "fixed: always round(postpone_mean_days) days.")
-    shipper_hold_hours: dict[Literal["cryogenic", "ultra_low", "refrigerated",
-                                     "controlled_ambient"], _Hours] = Field(
+    shipper_hold_hours: dict[Literal[TEMPERATURE_CLASSES], _Hours] = Field(
         default_factory=lambda: {"cryogenic": 240.0, "ultra_low": 108.0, "refrigerated": 96.0,
                                  "controlled_ambient": 72.0},
         description="Hours a shipper keeps its temperature class from dispatch: cryogenic dry "

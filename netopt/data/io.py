@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import yaml
 from pydantic import ValidationError
@@ -284,24 +284,38 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
     if err["type"] not in ("missing",) and "input" in err:
         inp = err["input"]
         value = None if isinstance(inp, dict | list) else str(inp)
-    if per_cent_for_share(err):
-        msg = share_hint(err.get("input"))  # as a table's share column answers it
+    if per_cent_for_share(err):  # as a table's share column answers it
+        msg = share_hint(err.get("input"), _share_bound(loc) or 1.0)
     return Problem(file, line, column, msg, value)
 
 
-def _is_share(loc: tuple) -> bool:
-    """Whether the setting at `loc` is a share (at most 1), from the settings' schema."""
+def _share_bound(loc: tuple) -> float | None:
+    """The upper bound of the setting at `loc` when it is a share (at most 1, perhaps less:
+    `cluster_share_of_reach` stops at 0.5), from the settings' schema; None otherwise. A key
+    of a mapping (a season's closure probability) is read from the mapping's value type."""
     from annotated_types import Le
 
     model: Any = ModelConfig
-    info = None
+    metadata: list = []
     for key in loc:
         fields = getattr(model, "model_fields", None)
-        if not isinstance(key, str) or fields is None or key not in fields:
-            return False
-        info = fields[key]
-        model = info.annotation
-    return info is not None and any(isinstance(m, Le) and m.le == 1 for m in info.metadata)
+        if fields is not None and isinstance(key, str) and key in fields:
+            info = fields[key]
+            model, metadata = info.annotation, list(info.metadata)
+        elif get_origin(model) is dict:  # a mapping's key: its value type
+            model = get_args(model)[1]
+            metadata = list(getattr(model, "__metadata__", ()))
+            model = get_args(model)[0] if metadata else model
+            metadata = [m for f in metadata for m in getattr(f, "metadata", [f])]
+        else:
+            return None
+    bounds = [m.le for m in metadata if isinstance(m, Le)]
+    return float(bounds[0]) if bounds and 0 < bounds[0] <= 1 else None
+
+
+def _is_share(loc: tuple) -> bool:
+    """Whether the setting at `loc` is a share, from the settings' schema."""
+    return _share_bound(loc) is not None
 
 
 def per_cent_for_share(err: dict) -> bool:

@@ -70,7 +70,7 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
     # a share, whatever the column's name says (a fill rate stops short of 1)
     share = col.min is not None and col.min >= 0 and col.max is not None and col.max <= 1
     if text.endswith("%"):
-        return None, (share_hint(text) if share else "expected a number without '%'")
+        return None, (share_hint(text, col.max) if share else "expected a number without '%'")
     number, err = parse_number(text, col.kind == "int")
     if err:
         return None, err
@@ -81,8 +81,8 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
             if col.min_exclusive and number == col.min else ""
         return None, f"expected a number {bounds[0]}{why}"
     if col.max is not None and number > col.max:
-        if share and number / 100 <= col.max:  # 15 for 15 %
-            return None, share_hint(number)
+        if share and number > 1 and number / 100 <= col.max:  # 15 for 15 %
+            return None, share_hint(number, col.max)
         return None, f"expected a number {bounds[-1]}"
     return number, None
 
@@ -91,17 +91,19 @@ def _parse_cell(col: Column, text: str) -> tuple[object, str | None]:
 SHARE_HINT = "expected a share between 0 and 1: write 0.15 for 15 %"
 
 
-def share_hint(value: object) -> str:
+def share_hint(value: object, most: float = 1.0) -> str:
     """SHARE_HINT with the user's own per cent: '90' or '90%' -> 'write 0.9 for 90 %' (the
-    fixed example read as if 15 had been typed)."""
+    fixed example read as if 15 had been typed). `most`: the share's own upper bound where it
+    stops short of 1 (a fill rate at most 0.9999), said as such."""
+    span = "between 0 and 1" if most >= 1 else f"of at most {most:g}"
     text = str(value).strip().rstrip("%").strip()
     try:
         per_cent = float(text)
     except ValueError:
-        return SHARE_HINT
-    if not 0 < per_cent <= 100:
-        return SHARE_HINT
-    return f"expected a share between 0 and 1: write {per_cent / 100:g} for {per_cent:g} %"
+        return SHARE_HINT if most >= 1 else f"expected a share {span}"
+    if not 0 < per_cent <= 100 * most:
+        return SHARE_HINT if most >= 1 else f"expected a share {span}"
+    return f"expected a share {span}: write {per_cent / 100:g} for {per_cent:g} %"
 #: signs a spreadsheet's currency or unit format leaves in a CSV cell
 _UNIT_SIGNS = "$€£¥"
 

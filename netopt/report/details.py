@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pandas as pd
 
 from ..results.tables import STOCK_TERMS, Results
 from ..solver.backends import LABELS
+from ..solver.diagnose import reason_cause
 from .common import (
     NETWORK_COST_LABEL,
     NETWORK_COST_NOTE,
@@ -200,16 +200,23 @@ def _plants_table(result: Results) -> str:
     names = product_names(result)
     rows = []
     for r in p.to_dict("records"):
+        made_here = [k for k in split_list(r.get("products")) if not names or k in names]
+        if not made_here:  # a plant of products out of scope
+            continue
         made = num(r.get("doses_per_year")) + num(r.get("doses_expiring_in_stock_per_year"))
         value = num(r.get("capacity_value_usd_per_dose"), math.nan)
-        saves = ("\u2013" if math.isnan(value) else "nothing: room left" if value <= 0.5
-                 else f"{fmt_usd(value)} a year")
-        products = ", ".join(names.get(k, k) for k in split_list(r.get("products")))
+        full = num(r.get("utilisation")) >= 1 - 1e-6
+        saves = ("\u2013" if math.isnan(value) else f"{fmt_usd(value)} a year" if value > 0.5
+                 else "nothing: full, but no patient for another dose" if full
+                 else "nothing: room left")
+        products = ", ".join(names.get(k, k) for k in made_here)
         rows.append(f"<tr><td>{_esc(r.get('name') or r.get('plant_id'))}</td>"
                     f"<td>{_esc(products)}</td><td class='n'>{_esc(fmt_num(made))}</td>"
                     f"<td class='n'>{_esc(fmt_num(num(r.get('capacity_doses_per_year'))))}</td>"
                     f"<td class='n'>{num(r.get('utilisation')):.0%}</td>"
                     f"<td class='n'>{_esc(saves)}</td></tr>")
+    if not rows:
+        return "<p>No plant makes a product in scope.</p>"
     return ("<table><thead><tr><th>Plant</th><th>Products</th><th class='n'>Doses made/yr"
             "</th><th class='n'>Capacity</th><th class='n'>Used</th><th class='n'>One more "
             "dose of capacity saves</th></tr></thead>"
@@ -229,7 +236,7 @@ def _unserved_table(result: Results) -> str:
                  pat=u["patients_unserved"].map(num))
     # one row per product and cause: reasons that differ only in a count or a distance
     # ("27 site(s)...", "24 site(s)...") are one cause, shown by its largest wording
-    u["cause"] = u["reason"].map(lambda r: re.sub(r"\d+(?:[.,]\d+)*", "#", r))
+    u["cause"] = u["reason"].map(reason_cause)
     u = u.sort_values("pat", ascending=False, kind="stable")
     g = u.groupby(["product", "cause"], sort=False).agg(
         pat=("pat", "sum"), zones=("pat", "size"), reason=("reason", "first"),

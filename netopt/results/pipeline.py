@@ -61,7 +61,8 @@ def _checked(solver: SolverSettings, updates: dict) -> SolverSettings:
         # named as the caller wrote them: the keyword arguments of the solve
         raise InputError([Problem("solve arguments", None, _ARGUMENT.get(
             str(err["loc"][0]), str(err["loc"][0])) + "=",
-            share_hint(err.get("input")) if per_cent_for_share(err) else err["msg"],
+            share_hint(err.get("input"), (err.get("ctx") or {}).get("le", 1.0))
+            if per_cent_for_share(err) else err["msg"],
             str(err.get("input"))) for err in exc.errors()]) from None
 
 
@@ -97,6 +98,12 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     untreatable = untreatable_products(prep)
     if untreatable and len(prep.pairs) == 0:
         raise NothingToTreat(untreatable)
+    if untreatable and not case.config.service.allow_unserved:
+        # known infeasible before any solve (the facility decomposition took 47 s on tiny
+        # to give up): the diagnosis names these patients with the rest
+        progress("infeasible: diagnosing with an elastic model")
+        plan = plan_timeline(prep) if case.config.timeline.periods > 1 else None
+        raise Infeasible(diagnose_timeline(plan, solver) if plan else diagnose(prep, solver))
     for line in untreatable:
         log.warning("%s; the network leaves them unserved", line)
     # a launch timeline (more than one period) builds one block of the network per period
@@ -170,7 +177,7 @@ def _solve_milp(prep: Prepared, plan, solver, tee: bool, progress: Progress,  # 
         # `--time-limit 120` ran without them after the facility check's few milliseconds
         solver = solver.model_copy(update={"segment_cuts": segment_cuts(solver)})
     progress(f"solving with {label} (limit {left:.0f}s, gap {solver.mip_gap:g})")
-    info = solve_model(m, solver, tee=tee, time_limit=max(left, 1.0),
+    info = solve_model(m, solver, tee=tee, time_limit=max(left, 1.0), capacity_values=True,
                        start_network=start_network, start_name=start_name,
                        known_bound=known_bound)
     info.build_seconds = build_seconds

@@ -62,7 +62,7 @@ def untreatable_products(prep: Prepared) -> list[str]:
         why = prep.no_option[prep.no_option["product_id"] == pid]
         reason = ""
         if len(why):
-            why = why.assign(cause=why["reason"].map(_cause))
+            why = why.assign(cause=why["reason"].map(reason_cause))
             top = why.groupby("cause")["patients"].sum().sort_values(ascending=False,
                                                                      kind="stable").index[0]
             reason = ": " + _worded(why[why["cause"] == top])
@@ -226,7 +226,7 @@ def _unserved_reasons(prep: Prepared, u: dict,
     names = _point_names(prep)
     # one line per product and cause: reasons that differ only in a count or a distance
     # ("10 site(s) within 400 km ...", "11 site(s) ...") are one cause
-    frame["cause"] = frame["reason"].map(_cause)
+    frame["cause"] = frame["reason"].map(reason_cause)
     out = []
     for (k, _), grp in frame.groupby(["product_id", "cause"], sort=True):
         grp = grp.sort_values("patients", ascending=False)
@@ -237,8 +237,9 @@ def _unserved_reasons(prep: Prepared, u: dict,
     return out
 
 
-def _cause(reason: str) -> str:
-    """A reason with its figures blanked: the cause it names, whatever the zone."""
+def reason_cause(reason: str) -> str:
+    """A reason with its figures blanked: the cause it names, whatever the zone (one line
+    per cause in a diagnosis and on details.html)."""
     return re.sub(r"\d+(?:[.,]\d+)*", "#", reason)
 
 

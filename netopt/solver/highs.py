@@ -1040,15 +1040,18 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                 time_limit: float | None = None,
                 start_network: StartNetwork | None = None,
                 start_name: str = "baseline", known_bound: float | None = None,
-                carry: CarriedProof | None = None) -> SolveInfo:
+                carry: CarriedProof | None = None,
+                capacity_values: bool = False) -> SolveInfo:
     """Run HiGHS with fixed seed and threads (after a MIP start: from `start_network` where
     it is feasible, recorded as `start_name`, else the kernel start of `mip_start` when
     enabled and the model is large); load the incumbent if there is one. `known_bound`: a
     lower bound proven elsewhere (an aggregated relaxation's), reported when HiGHS's own is
     weaker. `carry`: the kernel start's bound worker is not stopped when the solve ends but
     handed over in it, to prove on until `carry.until` (the caller stops it); the bound
-    returned is what it proved so far. Another solver named by `solver.name` (Gurobi,
-    CPLEX, ...) runs through solver/backends.py instead."""
+    returned is what it proved so far. `capacity_values`: price the plants' capacity in the
+    network found (solver/marginal.py), for a solve whose result is reported as it stands.
+    Another solver named by `solver.name` (Gurobi, CPLEX, ...) runs through
+    solver/backends.py instead."""
     if settings.name != "highs":
         if lazy_linking(m):  # the cut loop is HiGHS's: another solver gets every row
             link_pairs(m, list(m.P))
@@ -1180,7 +1183,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
              seconds)
     # after the limit, outside solve_seconds: what it describes is the network just chosen
     values = plant_capacity_values(m, lambda: _held_lp(solver, m, settings, tee)) \
-        if has else None
+        if has and capacity_values else None
     return SolveInfo(status=status, termination=term.name, objective=obj, bound=bound, gap=gap,
                      solve_seconds=seconds, n_variables=n_var, n_binaries=n_bin,
                      n_constraints=n_con, solver="highs",

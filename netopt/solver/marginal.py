@@ -6,7 +6,9 @@ plant's capacity row in the LP of the solved network: every discrete decision (s
 offers, hubs, partners, equipment, ordering choices) held at its value, flows free. Holding
 the network keeps the figure local and honest: it is what one more dose a year saves in
 re-routed patients, transport and treated patients before any site or hub changes, and 0
-wherever the plant has room.
+where another dose would not be used (room left, or no patient for it). A degenerate LP
+(capacity that exactly covers demand) may give the value of one dose less instead of one
+more; the docs say so.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .network_start import given_back_on_error, release
 log = logging.getLogger(__name__)
 
 #: a plant whose released and expiring doses come this close to its capacity (as a share of
-#: it) is at capacity: only then is the LP solved (elsewhere the value is 0 by slackness)
+#: it) is at capacity (for the log)
 AT_CAPACITY = 1e-6
 
 
@@ -52,9 +54,9 @@ def plant_capacity_values(m: pyo.ConcreteModel, solve_lp: Callable[[], object]
     if rows is None:
         return None
     values = {str(plant): 0.0 for plant in rows}
-    tight = binding_plants(m)
-    if not tight:
-        return values
+    # every row's dual, not only the rows the solution fills: after a time-limited MIP the
+    # held LP may re-route flows into a plant the solution left room in (slack rows read 0)
+    tight = list(rows)
     started = time.perf_counter()
     with given_back_on_error() as held:
         for v in m.component_data_objects(pyo.Var, active=True, descend_into=True):
@@ -65,7 +67,8 @@ def plant_capacity_values(m: pyo.ConcreteModel, solve_lp: Callable[[], object]
     try:
         res = solve_lp()
         if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
-            log.info("plant capacity values: held LP ended %s", res.termination_condition)
+            log.warning("plants.csv capacity_value_usd_per_dose left empty: the LP of the "
+                        "network found ended %s", res.termination_condition.name)
             return None
         duals = res.solution_loader.get_duals([rows[p] for p in tight])
     finally:
@@ -73,8 +76,8 @@ def plant_capacity_values(m: pyo.ConcreteModel, solve_lp: Callable[[], object]
     for plant in tight:
         # a <= row of a minimisation: its dual is <= 0, the saving of one more dose
         values[str(plant)] = max(0.0, -float(duals[rows[plant]]))
-    log.info("plant capacity values: %d plant(s) at capacity, held LP %.1fs", len(tight),
-             time.perf_counter() - started)
+    log.info("plant capacity values: %d plant(s) at capacity, held LP %.1fs",
+             len(binding_plants(m)), time.perf_counter() - started)
     return values
 
 
