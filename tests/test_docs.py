@@ -127,6 +127,28 @@ def test_guide_index_links_every_page() -> None:
     assert {p.name for p in DOCS.glob("*.md")} - {"README.md"} <= linked
 
 
+def test_code_map_names_every_module() -> None:
+    """docs/code-map.md names every module of netopt/ in its folder's entry of the map."""
+    text = (DOCS / "code-map.md").read_text(encoding="utf-8")
+    block = FENCE.search(text)
+    assert block is not None
+    entries: dict[str, str] = {}
+    folder = ""
+    for line in block.group(0).splitlines():
+        start = re.match(r"^ (\w+)/ ", line)
+        folder = start.group(1) if start else folder
+        entries[folder] = entries.get(folder, "") + line + "\n"
+    package = ROOT / "netopt"
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package).parts
+        if path.name == "__init__.py" or len(parts) == 1:
+            continue  # packages, and api.py / __init__.py, named below the map
+        if not re.search(rf"\b{re.escape(path.name)}", entries.get(parts[0], "")):
+            missing.append("/".join(parts))
+    assert missing == [], "name these modules in docs/code-map.md"
+
+
 # ---------------------------------------------------------------- results page
 
 
