@@ -42,8 +42,9 @@ def test_settings_page_is_up_to_date() -> None:
 
 
 def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
-    """Every setting's dotted key, list items as `name[].field` (walked independently of the
-    generator, to catch a section it would skip)."""
+    """Every setting's dotted key, list items as `name[].field` and mapping entries as
+    `name.<…>.field` (walked independently of the generator, to catch a section it would
+    skip)."""
     out = []
     for name, info in model.model_fields.items():
         key = f"{prefix}{name}"
@@ -53,14 +54,24 @@ def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
             out += _keys(ann, key + ".")
         for arg in getattr(ann, "__args__", ()):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
-                out += _keys(arg, key + "[].")
+                item = key + (".<…>." if getattr(ann, "__origin__", None) is dict else "[].")
+                out += _keys(arg, item)
     return out
 
 
 def test_settings_page_lists_every_setting() -> None:
     text = generated_pages()["settings.md"]
-    missing = [k for k in _keys(ModelConfig) if f"| `{k}` |" not in text]
+    missing = [k for k in _keys(ModelConfig)
+               if not re.search(r"\| `" + re.escape(k).replace("<…>", r"<\w+>") + r"` \|", text)]
     assert missing == []
+
+
+def test_mapping_entries_are_named_by_their_key() -> None:
+    """timeline.jcode is keyed by product id, not a list: its entries read
+    `timeline.jcode.<product>.period`, never `timeline.jcode[].period`."""
+    text = generated_pages()["settings.md"]
+    assert "| `timeline.jcode.<product>.period` |" in text
+    assert "jcode[]" not in text
 
 
 def test_settings_rendering_of_known_fields() -> None:

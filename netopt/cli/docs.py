@@ -141,9 +141,26 @@ def _doc(model: type[BaseModel]) -> str:
 # ---------------------------------------------------------------- settings page
 
 
+#: what the keys of a mapping of sections name, for its entries' dotted keys
+#: (`timeline.jcode.<product>.period`); any other mapping's keys read `<key>`
+MAPPING_KEYS = {"timeline.jcode": "product"}
+
+
+def _item_key(key: str, annotation: Any) -> str:
+    """The dotted key of one item of a list (`edits[]`) or one entry of a mapping
+    (`timeline.jcode.<product>`) of sections."""
+    if get_origin(annotation) is dict:
+        return f"{key}.<{MAPPING_KEYS.get(key, 'key')}>"
+    return f"{key}[]"
+
+
+def _item_title(item_key: str) -> str:
+    return f"`{item_key}` entries" if item_key.endswith(">") else f"{item_key} items"
+
+
 def _sections(root: type[BaseModel]) -> list[tuple[str, str, type[BaseModel], FieldInfo | None]]:
-    """(title, key prefix, model, field) for the top level and every nested section or list
-    item, depth first in the order the fields are declared."""
+    """(title, key prefix, model, field) for the top level and every nested section, list
+    item or mapping entry, depth first in the order the fields are declared."""
     out: list[tuple[str, str, type[BaseModel], FieldInfo | None]] = [
         ("Top level", "", root, None)]
 
@@ -154,8 +171,9 @@ def _sections(root: type[BaseModel]) -> list[tuple[str, str, type[BaseModel], Fi
                 out.append((f"{prefix}{name}", f"{prefix}{name}.", section, info))
                 walk(section, f"{prefix}{name}.")
             for item in _item_models(info.annotation):
-                out.append((f"{prefix}{name}[] items", f"{prefix}{name}[].", item, info))
-                walk(item, f"{prefix}{name}[].")
+                item_key = _item_key(f"{prefix}{name}", info.annotation)
+                out.append((_item_title(item_key), f"{item_key}.", item, info))
+                walk(item, f"{item_key}.")
 
     walk(root, "")
     return out
@@ -170,8 +188,10 @@ def _rows(model: type[BaseModel], prefix: str, titles: dict[str, str]) -> list[s
             description = (description + " " if description else "") + \
                 f"See [{key}](#{slug(titles[key])})."
         for _item in _item_models(info.annotation):
-            title = titles[f"{key}[]"]
-            description += f" Each item: see [{title}](#{slug(title)})."
+            item_key = _item_key(key, info.annotation)
+            title = titles[item_key]
+            each = "Each entry" if item_key.endswith(">") else "Each item"
+            description += f" {each}: see [{title}](#{slug(title)})."
         lines.append(f"| `{key}` | {type_text(info.annotation)} | {default_text(info)} | "
                      f"{_cell(bounds_text(info))} | {_cell(description)} |")
     return lines
@@ -218,7 +238,7 @@ def settings_markdown(root: type[BaseModel] = ModelConfig) -> str:
     for title, prefix, model, info in sections:
         lines += [f"## {title}", ""]
         intro = (info.description if info is not None and info.description and
-                 not title.endswith("items") else "") or _doc(model)
+                 not title.endswith(("items", "entries")) else "") or _doc(model)
         if intro:
             lines += [intro, ""]
         lines += _rows(model, prefix, titles) + [""]
