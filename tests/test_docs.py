@@ -37,8 +37,9 @@ LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 # ---------------------------------------------------------------- generated pages
 
 
-def test_settings_page_is_up_to_date() -> None:
-    assert stale_pages(DOCS) == [], "docs/settings.md is stale: run `netopt docs build`"
+def test_generated_pages_are_up_to_date() -> None:
+    """docs/settings.md and docs/commands.md (data/README.md: tests/test_datasets.py)."""
+    assert stale_pages(DOCS) == [], "stale generated pages: run `netopt docs build`"
 
 
 def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -99,13 +100,44 @@ def test_docs_build_command_checks_and_writes(tmp_path: Path) -> None:
         == 1  # nothing written yet
     result = runner.invoke(app, ["docs", "build", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "settings.md").read_text() == generated_pages()["settings.md"]
+    pages = generated_pages()
+    assert (tmp_path / "settings.md").read_text() == pages["settings.md"]
+    assert (tmp_path / "commands.md").read_text() == pages["commands.md"]
     assert runner.invoke(app, ["docs", "build", "--out", str(tmp_path), "--check"]).exit_code \
         == 0
-    (tmp_path / "settings.md").write_text("hand edit\n")
-    assert main(["--out", str(tmp_path), "--check"]) == 1
-    assert write_docs(tmp_path) == [tmp_path / "settings.md"]
-    assert main(["--out", str(tmp_path), "--check"]) == 0
+    for name in ("settings.md", "commands.md"):
+        (tmp_path / name).write_text("hand edit\n")
+        assert main(["--out", str(tmp_path), "--check"]) == 1
+        assert stale_pages(tmp_path) == [name]
+        assert write_docs(tmp_path) == [tmp_path / "settings.md", tmp_path / "commands.md"]
+        assert main(["--out", str(tmp_path), "--check"]) == 0
+
+
+def test_commands_page_lists_every_command_and_option() -> None:
+    """docs/commands.md has a section per command and a row per option, walked here from the
+    click tree independently of the generator; no machine path leaks into it."""
+    import typer
+
+    text = generated_pages()["commands.md"]
+    missing = []
+
+    def walk(group: Any, path: list[str]) -> None:
+        for name, command in group.commands.items():
+            here = [*path, name]
+            if f"\n## {' '.join(here)}\n" not in text:
+                missing.append(" ".join(here))
+            for param in command.params:
+                if param.param_type_name == "option" and f"`{param.opts[0]}`" not in text:
+                    missing.append(f"{' '.join(here)} {param.opts[0]}")
+            if hasattr(command, "commands"):
+                walk(command, here)
+
+    walk(typer.main.get_command(app), ["netopt"])
+    assert missing == []
+    for needle in ("`--capacity`", "`--no-partners`", "`--solver-log`", "`--markdown`",
+                   "`--check`", "`--days`", "`--model`", "`--seed`", "`--threads`"):
+        assert needle in text
+    assert str(ROOT) not in text
 
 
 # ---------------------------------------------------------------- links
