@@ -1,9 +1,10 @@
 """Executive: solve the network and hand over a one-page report and a map.
 
 Solves the regional model (us-small) and writes its result folder: report.html (the printable
-one-pager: KPIs, map, cost by term, sites by state, unserved patients, settings), map.html
-(the interactive map), network.xlsx and the CSV tables. Prints the headline figures and
-where the two pages are.
+one-pager: headline figures, map, network cost chart, where patients are not served, active
+hubs and partners), details.html (its appendix: every cost term, sites by state, every
+unserved group, the assumptions and solver settings), map.html (the interactive map),
+network.xlsx and the CSV tables. Prints the headline figures and where the two pages are.
 
     python examples/executive_onepager.py [--out DIR] [--model MODEL]
 """

@@ -47,10 +47,18 @@ def main(argv: list[str] | None = None) -> int:
     print(rows[["status", "objective_usd", "patients_served", "patients_unserved",
                 "sites_active", "hubs_active"]].to_string(float_format=lambda v: f"{v:,.1f}"))
     base, outage = (rows.at[name, "objective_usd"] for name in NAMES)
-    print(f"\nThe outage costs ${outage - base:,.0f} a year ({outage / base - 1:+.2%}).")
+    gaps = ", ".join(f"{rows.at[name, 'gap']:.2%}" for name in NAMES)
+    noise = rows.at[NAMES[1], "within_solver_gap"]  # None when a run has no proven gap
+    if noise is not None and not noise:
+        print(f"\nThe outage costs ${outage - base:,.0f} a year ({outage / base - 1:+.2%}), "
+              f"more than the two runs' solver gaps ({gaps}) allow.")
+    else:  # the difference may be solver noise: solve both with a smaller gap to tell
+        print(f"\nThe outage changes the cost by ${outage - base:,.0f} a year "
+              f"({outage / base - 1:+.2%}), not more than the two runs' solver gaps ({gaps}) "
+              "allow: it may be noise, not a result; solve both with a smaller gap to tell.")
     changes = comparison.site_changes
     for row in changes.itertuples(index=False):
-        print(f"  {row.change}: {row.name} ({row.state})")
+        print(f"  {row.change}: {row.name} ({row.state}), {row.product_id}")
     if changes.empty:
         print("  no site opens or closes")
 

@@ -10,6 +10,7 @@ import pytest
 
 from netopt.data.builders import (
     SMALL_STATES,
+    build_schema_readme,
     build_us,
     build_us_small,
     national_tables,
@@ -77,6 +78,15 @@ def test_shipped_data_equals_fresh_build(name: str, us_dir: Path, small_dir: Pat
     assert _files(SHIPPED[name]) == _files(fresh), (
         f"data/{name} drifted from netopt/data/builders.py; rebuild with "
         "`python -m netopt.data.builders`"
+    )
+
+
+def test_schema_readme_equals_fresh_build(tmp_path: Path) -> None:
+    """data/README.md (the input tables reference) is generated from netopt/data/schema.py."""
+    fresh = build_schema_readme(tmp_path).read_bytes()
+    assert (REPO / "data" / "README.md").read_bytes() == fresh, (
+        "data/README.md drifted from netopt/data/schema.py; rebuild with "
+        "`netopt data build-us` (or `python -m netopt.data.builders`)"
     )
 
 

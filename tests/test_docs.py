@@ -37,13 +37,15 @@ LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 # ---------------------------------------------------------------- generated pages
 
 
-def test_settings_page_is_up_to_date() -> None:
-    assert stale_pages(DOCS) == [], "docs/settings.md is stale: run `netopt docs build`"
+def test_generated_pages_are_up_to_date() -> None:
+    """docs/settings.md and docs/commands.md (data/README.md: tests/test_datasets.py)."""
+    assert stale_pages(DOCS) == [], "stale generated pages: run `netopt docs build`"
 
 
 def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
-    """Every setting's dotted key, list items as `name[].field` (walked independently of the
-    generator, to catch a section it would skip)."""
+    """Every setting's dotted key, list items as `name[].field` and mapping entries as
+    `name.<…>.field` (walked independently of the generator, to catch a section it would
+    skip)."""
     out = []
     for name, info in model.model_fields.items():
         key = f"{prefix}{name}"
@@ -53,14 +55,24 @@ def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
             out += _keys(ann, key + ".")
         for arg in getattr(ann, "__args__", ()):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
-                out += _keys(arg, key + "[].")
+                item = key + (".<…>." if getattr(ann, "__origin__", None) is dict else "[].")
+                out += _keys(arg, item)
     return out
 
 
 def test_settings_page_lists_every_setting() -> None:
     text = generated_pages()["settings.md"]
-    missing = [k for k in _keys(ModelConfig) if f"| `{k}` |" not in text]
+    missing = [k for k in _keys(ModelConfig)
+               if not re.search(r"\| `" + re.escape(k).replace("<…>", r"<\w+>") + r"` \|", text)]
     assert missing == []
+
+
+def test_mapping_entries_are_named_by_their_key() -> None:
+    """timeline.jcode is keyed by product id, not a list: its entries read
+    `timeline.jcode.<product>.period`, never `timeline.jcode[].period`."""
+    text = generated_pages()["settings.md"]
+    assert "| `timeline.jcode.<product>.period` |" in text
+    assert "jcode[]" not in text
 
 
 def test_settings_rendering_of_known_fields() -> None:
@@ -88,13 +100,44 @@ def test_docs_build_command_checks_and_writes(tmp_path: Path) -> None:
         == 1  # nothing written yet
     result = runner.invoke(app, ["docs", "build", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "settings.md").read_text() == generated_pages()["settings.md"]
+    pages = generated_pages()
+    assert (tmp_path / "settings.md").read_text() == pages["settings.md"]
+    assert (tmp_path / "commands.md").read_text() == pages["commands.md"]
     assert runner.invoke(app, ["docs", "build", "--out", str(tmp_path), "--check"]).exit_code \
         == 0
-    (tmp_path / "settings.md").write_text("hand edit\n")
-    assert main(["--out", str(tmp_path), "--check"]) == 1
-    assert write_docs(tmp_path) == [tmp_path / "settings.md"]
-    assert main(["--out", str(tmp_path), "--check"]) == 0
+    for name in ("settings.md", "commands.md"):
+        (tmp_path / name).write_text("hand edit\n")
+        assert main(["--out", str(tmp_path), "--check"]) == 1
+        assert stale_pages(tmp_path) == [name]
+        assert write_docs(tmp_path) == [tmp_path / "settings.md", tmp_path / "commands.md"]
+        assert main(["--out", str(tmp_path), "--check"]) == 0
+
+
+def test_commands_page_lists_every_command_and_option() -> None:
+    """docs/commands.md has a section per command and a row per option, walked here from the
+    click tree independently of the generator; no machine path leaks into it."""
+    import typer
+
+    text = generated_pages()["commands.md"]
+    missing = []
+
+    def walk(group: Any, path: list[str]) -> None:
+        for name, command in group.commands.items():
+            here = [*path, name]
+            if f"\n## {' '.join(here)}\n" not in text:
+                missing.append(" ".join(here))
+            for param in command.params:
+                if param.param_type_name == "option" and f"`{param.opts[0]}`" not in text:
+                    missing.append(f"{' '.join(here)} {param.opts[0]}")
+            if hasattr(command, "commands"):
+                walk(command, here)
+
+    walk(typer.main.get_command(app), ["netopt"])
+    assert missing == []
+    for needle in ("`--capacity`", "`--no-partners`", "`--solver-log`", "`--markdown`",
+                   "`--check`", "`--days`", "`--model`", "`--seed`", "`--threads`"):
+        assert needle in text
+    assert str(ROOT) not in text
 
 
 # ---------------------------------------------------------------- links
@@ -125,6 +168,28 @@ def test_guide_index_links_every_page() -> None:
     index = (DOCS / "README.md").read_text(encoding="utf-8")
     linked = {t.partition("#")[0] for t in LINK.findall(index)}
     assert {p.name for p in DOCS.glob("*.md")} - {"README.md"} <= linked
+
+
+def test_code_map_names_every_module() -> None:
+    """docs/code-map.md names every module of netopt/ in its folder's entry of the map."""
+    text = (DOCS / "code-map.md").read_text(encoding="utf-8")
+    block = FENCE.search(text)
+    assert block is not None
+    entries: dict[str, str] = {}
+    folder = ""
+    for line in block.group(0).splitlines():
+        start = re.match(r"^ (\w+)/ ", line)
+        folder = start.group(1) if start else folder
+        entries[folder] = entries.get(folder, "") + line + "\n"
+    package = ROOT / "netopt"
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package).parts
+        if path.name == "__init__.py" or len(parts) == 1:
+            continue  # packages, and api.py / __init__.py, named below the map
+        if not re.search(rf"\b{re.escape(path.name)}", entries.get(parts[0], "")):
+            missing.append("/".join(parts))
+    assert missing == [], "name these modules in docs/code-map.md"
 
 
 # ---------------------------------------------------------------- results page

@@ -2,8 +2,11 @@
 
 `docs/settings.md` lists every model-file setting, walked recursively from the pydantic
 schema in `netopt/data/config.py` (`ModelConfig`): type, default, allowed values or bounds and
-description. A test regenerates it and fails when the committed file differs, so after
-adding or changing a setting run `netopt docs build` (or `python -m netopt.cli.docs`).
+description. `docs/commands.md` lists every command of the command line, walked from the
+click command tree of the typer app (`netopt/cli/app.py`): arguments and options with their
+help text and defaults. A test regenerates both and fails when a committed file differs, so
+after adding or changing a setting, a command or an option run `netopt docs build` (or
+`python -m netopt.cli.docs`).
 
 The input tables need no page here: `data/README.md` is generated from `netopt/data/schema.py`
 by `netopt data build-us` (and tested), and the guide links to it.
@@ -31,6 +34,7 @@ from ..data.config import ModelConfig
 #: the guide's folder in a source checkout (an installed wheel has none: pass --out)
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
 SETTINGS_FILE = "settings.md"
+COMMANDS_FILE = "commands.md"
 _SCALARS = {str: "text", int: "integer", float: "number", bool: "true/false"}
 
 
@@ -141,9 +145,26 @@ def _doc(model: type[BaseModel]) -> str:
 # ---------------------------------------------------------------- settings page
 
 
+#: what the keys of a mapping of sections name, for its entries' dotted keys
+#: (`timeline.jcode.<product>.period`); any other mapping's keys read `<key>`
+MAPPING_KEYS = {"timeline.jcode": "product"}
+
+
+def _item_key(key: str, annotation: Any) -> str:
+    """The dotted key of one item of a list (`edits[]`) or one entry of a mapping
+    (`timeline.jcode.<product>`) of sections."""
+    if get_origin(annotation) is dict:
+        return f"{key}.<{MAPPING_KEYS.get(key, 'key')}>"
+    return f"{key}[]"
+
+
+def _item_title(item_key: str) -> str:
+    return f"`{item_key}` entries" if item_key.endswith(">") else f"{item_key} items"
+
+
 def _sections(root: type[BaseModel]) -> list[tuple[str, str, type[BaseModel], FieldInfo | None]]:
-    """(title, key prefix, model, field) for the top level and every nested section or list
-    item, depth first in the order the fields are declared."""
+    """(title, key prefix, model, field) for the top level and every nested section, list
+    item or mapping entry, depth first in the order the fields are declared."""
     out: list[tuple[str, str, type[BaseModel], FieldInfo | None]] = [
         ("Top level", "", root, None)]
 
@@ -154,8 +175,9 @@ def _sections(root: type[BaseModel]) -> list[tuple[str, str, type[BaseModel], Fi
                 out.append((f"{prefix}{name}", f"{prefix}{name}.", section, info))
                 walk(section, f"{prefix}{name}.")
             for item in _item_models(info.annotation):
-                out.append((f"{prefix}{name}[] items", f"{prefix}{name}[].", item, info))
-                walk(item, f"{prefix}{name}[].")
+                item_key = _item_key(f"{prefix}{name}", info.annotation)
+                out.append((_item_title(item_key), f"{item_key}.", item, info))
+                walk(item, f"{item_key}.")
 
     walk(root, "")
     return out
@@ -170,8 +192,10 @@ def _rows(model: type[BaseModel], prefix: str, titles: dict[str, str]) -> list[s
             description = (description + " " if description else "") + \
                 f"See [{key}](#{slug(titles[key])})."
         for _item in _item_models(info.annotation):
-            title = titles[f"{key}[]"]
-            description += f" Each item: see [{title}](#{slug(title)})."
+            item_key = _item_key(key, info.annotation)
+            title = titles[item_key]
+            each = "Each entry" if item_key.endswith(">") else "Each item"
+            description += f" {each}: see [{title}](#{slug(title)})."
         lines.append(f"| `{key}` | {type_text(info.annotation)} | {default_text(info)} | "
                      f"{_cell(bounds_text(info))} | {_cell(description)} |")
     return lines
@@ -218,7 +242,7 @@ def settings_markdown(root: type[BaseModel] = ModelConfig) -> str:
     for title, prefix, model, info in sections:
         lines += [f"## {title}", ""]
         intro = (info.description if info is not None and info.description and
-                 not title.endswith("items") else "") or _doc(model)
+                 not title.endswith(("items", "entries")) else "") or _doc(model)
         if intro:
             lines += [intro, ""]
         lines += _rows(model, prefix, titles) + [""]
@@ -228,12 +252,151 @@ def settings_markdown(root: type[BaseModel] = ModelConfig) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- command reference
+
+_PARAM_TYPES = {Path: "path", int: "integer", float: "number", str: "text"}
+#: click's type names (typer before 0.29 hands options a click type)
+_CLICK_TYPES = {"path": "path", "integer": "integer", "integer range": "integer",
+                "float": "number", "float range": "number", "text": "text"}
+
+
+def _param_type(param: Any) -> str:
+    """An argument's or option's type in plain words (`flag` for an on/off option)."""
+    if getattr(param, "is_flag", False):
+        return "flag"
+    click_type = getattr(param, "type", None)
+    descriptor = getattr(param, "type_descriptor", None)
+    annotation = getattr(descriptor, "annotation", None)
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if click_type is not None and descriptor is None:
+        text = _CLICK_TYPES.get(getattr(click_type, "name", ""), "text")
+    else:
+        base = args[0] if get_origin(annotation) is list or len(args) == 1 else annotation
+        text = _PARAM_TYPES.get(base, "text")
+    if getattr(param, "multiple", False) or getattr(param, "nargs", 1) == -1:
+        text = f"list of {text}"
+    bounds = []
+    for sign, attr in ((">=", "min"), ("<=", "max")):
+        value = getattr(param, attr, getattr(click_type, attr, None))
+        if value is not None:
+            bounds.append(f"{sign} {value}")
+    return ", ".join([text, *bounds])
+
+
+def _default(param: Any) -> str:
+    """The default as typed on the command line; **required** when there is none."""
+    if param.required:
+        return "**required**"
+    value = param.default
+    if getattr(param, "is_flag", False):
+        if param.secondary_opts and value is not None:  # --partners / --no-partners
+            return f"`{(param.opts if value else param.secondary_opts)[0]}`"
+        return ""
+    if value is None or value == [] or value == ():
+        return ""
+    if isinstance(value, Path) and value.is_absolute():
+        root = DOCS_DIR.parent  # the checkout, not this machine's path
+        value = value.relative_to(root) if value.is_relative_to(root) else value.name
+    return f"`{value}`"
+
+
+def _md(text: str) -> str:
+    """Help text in a Markdown table cell: one line, `|` and `<...>` shown as typed."""
+    return _cell(text).replace("<", "\\<")
+
+
+def _help_paragraphs(text: str | None) -> list[str]:
+    paragraphs = [" ".join(p.split()) for p in (text or "").strip().split("\n\n")]
+    return [p.replace("<", "\\<") for p in paragraphs if p]
+
+
+def _commands(group: Any, path: list[str]) -> list[tuple[list[str], Any]]:
+    """(name path, command or group) depth first in registration order, hidden ones left out."""
+    out: list[tuple[list[str], Any]] = []
+    for name, command in group.commands.items():
+        if getattr(command, "hidden", False):
+            continue
+        out.append(([*path, name], command))
+        if hasattr(command, "commands"):
+            out += _commands(command, [*path, name])
+    return out
+
+
+def _usage(path: list[str], command: Any) -> str:
+    parts = list(path)
+    if any(not getattr(p, "hidden", False) for p in command.params
+           if p.param_type_name == "option"):
+        parts.append("[OPTIONS]")
+    if hasattr(command, "commands"):
+        return " ".join([*parts, "COMMAND", "..."])
+    for p in command.params:
+        if p.param_type_name == "argument":
+            name = p.name.upper() + ("..." if p.nargs == -1 else "")
+            parts.append(name if p.required else f"[{name}]")
+    return " ".join(parts)
+
+
+def _param_tables(command: Any) -> list[str]:
+    arguments = [p for p in command.params if p.param_type_name == "argument"]
+    options = [p for p in command.params
+               if p.param_type_name == "option" and not getattr(p, "hidden", False)]
+    lines: list[str] = []
+    if arguments:
+        lines += ["| argument | type | default | description |", "|---|---|---|---|"]
+        lines += [f"| `{p.name.upper()}{'...' if p.nargs == -1 else ''}` | {_param_type(p)} | "
+                  f"{_default(p)} | {_md(p.help or '')} |" for p in arguments]
+        lines.append("")
+    if options:
+        lines += ["| option | type | default | description |", "|---|---|---|---|"]
+        for p in options:
+            names = ", ".join(f"`{o}`" for o in p.opts) + "".join(
+                f" / `{o}`" for o in p.secondary_opts)  # --partners / --no-partners
+            lines.append(f"| {names} | {_param_type(p)} | {_default(p)} | {_md(p.help or '')} |")
+        lines.append("")
+    return lines
+
+
+def commands_markdown() -> str:
+    """docs/commands.md: every command, its arguments and options, from the typer app."""
+    from .app import app  # the app registers this module's command: imported when called
+
+    root = typer.main.get_command(app)
+    commands = _commands(root, ["netopt"])
+    lines = [
+        "# Command reference", "",
+        "<!-- Generated from netopt/cli/app.py by `netopt docs build`; do not edit by hand: "
+        "a test regenerates this file and fails if it differs. -->", "",
+        "Every command of `netopt`, with its arguments and options, as `netopt COMMAND "
+        "--help` prints them. Options that a command shares with a model-file setting "
+        "(`--time-limit`, `--gap`, `--seed`, `--threads`, `--solver`) override it for that "
+        "run; the settings are in [settings.md](settings.md). Exit codes: 0 success, 2 "
+        "invalid input, 3 infeasible model, 4 no network within the time limit, 1 a solver "
+        "failure, 130 interrupted (see [the README](../README.md)).", "",
+        "## Contents", "",
+    ]
+    lines += [f"- [{' '.join(path)}](#{slug(' '.join(path))})" for path, _ in commands]
+    lines += ["", "## netopt", "", "```", _usage(["netopt"], root), "```", ""]
+    lines += _help_paragraphs(root.help) + [""] + _param_tables(root)
+    for path, command in commands:
+        lines += [f"## {' '.join(path)}", "", "```", _usage(path, command), "```", ""]
+        for paragraph in _help_paragraphs(command.help):
+            lines += [paragraph, ""]
+        if hasattr(command, "commands"):
+            lines += [f"- [{' '.join([*path, name])}](#{slug(' '.join([*path, name]))}): "
+                      f"{_md(sub.short_help or '')}" for name, sub in command.commands.items()
+                      if not getattr(sub, "hidden", False)]
+            lines.append("")
+        else:
+            lines += _param_tables(command)
+    return "\n".join(lines).rstrip() + "\n"
+
+
 # ---------------------------------------------------------------- files
 
 
 def generated_pages() -> dict[str, str]:
     """File name (in docs/) -> generated text."""
-    return {SETTINGS_FILE: settings_markdown()}
+    return {SETTINGS_FILE: settings_markdown(), COMMANDS_FILE: commands_markdown()}
 
 
 def write_docs(out: Path = DOCS_DIR) -> list[Path]:
@@ -288,7 +451,8 @@ def register(app: typer.Typer) -> None:
         check: Annotated[bool, typer.Option("--check", help="Exit 1 if a generated page "
                                             "is out of date; write nothing.")] = False,
     ) -> None:
-        """Regenerate docs/settings.md from the model-file schema."""
+        """Regenerate docs/settings.md (from the model-file schema) and docs/commands.md
+        (from this command line)."""
         code = _run(out, check)
         if code:
             raise typer.Exit(code)

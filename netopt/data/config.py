@@ -495,8 +495,13 @@ class ModelConfig(_Strict):
     )
     zones: ZoneSettings = Field(default_factory=ZoneSettings)
     sites: SiteSettings = Field(default_factory=SiteSettings)
-    hubs: FacilityLimits = Field(default_factory=FacilityLimits)
-    partners: FacilityLimits = Field(default_factory=FacilityLimits)
+    hubs: FacilityLimits = Field(
+        default_factory=FacilityLimits,
+        description="How many 3PL hubs may be active, and which must be (hubs.csv ids).")
+    partners: FacilityLimits = Field(
+        default_factory=FacilityLimits,
+        description="How many cold-storage partners may be active, and which must be "
+        "(partners.csv ids).")
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     kols: KolSettings = Field(default_factory=KolSettings)
     aggregation: AggregationSettings = Field(default_factory=AggregationSettings)
