@@ -17,7 +17,6 @@ from netopt.cli.docs import (
     bounds_text,
     default_text,
     generated_pages,
-    main,
     slug,
     stale_pages,
     type_text,
@@ -39,7 +38,7 @@ LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 def test_generated_pages_are_up_to_date() -> None:
     """docs/settings.md and docs/commands.md (data/README.md: tests/test_datasets.py)."""
-    assert stale_pages(DOCS) == [], "stale generated pages: run `netopt docs build`"
+    assert stale_pages(app, DOCS) == [], "stale generated pages: run `netopt docs build`"
 
 
 def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -61,7 +60,7 @@ def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
 
 
 def test_settings_page_lists_every_setting() -> None:
-    text = generated_pages()["settings.md"]
+    text = generated_pages(app)["settings.md"]
     missing = [k for k in _keys(ModelConfig)
                if not re.search(r"\| `" + re.escape(k).replace("<…>", r"<\w+>") + r"` \|", text)]
     assert missing == []
@@ -70,7 +69,7 @@ def test_settings_page_lists_every_setting() -> None:
 def test_mapping_entries_are_named_by_their_key() -> None:
     """timeline.jcode is keyed by product id, not a list: its entries read
     `timeline.jcode.<product>.period`, never `timeline.jcode[].period`."""
-    text = generated_pages()["settings.md"]
+    text = generated_pages(app)["settings.md"]
     assert "| `timeline.jcode.<product>.period` |" in text
     assert "jcode[]" not in text
 
@@ -100,17 +99,18 @@ def test_docs_build_command_checks_and_writes(tmp_path: Path) -> None:
         == 1  # nothing written yet
     result = runner.invoke(app, ["docs", "build", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    pages = generated_pages()
+    pages = generated_pages(app)
     assert (tmp_path / "settings.md").read_text() == pages["settings.md"]
     assert (tmp_path / "commands.md").read_text() == pages["commands.md"]
     assert runner.invoke(app, ["docs", "build", "--out", str(tmp_path), "--check"]).exit_code \
         == 0
     for name in ("settings.md", "commands.md"):
         (tmp_path / name).write_text("hand edit\n")
-        assert main(["--out", str(tmp_path), "--check"]) == 1
-        assert stale_pages(tmp_path) == [name]
-        assert write_docs(tmp_path) == [tmp_path / "settings.md", tmp_path / "commands.md"]
-        assert main(["--out", str(tmp_path), "--check"]) == 0
+        check = ["docs", "build", "--out", str(tmp_path), "--check"]
+        assert runner.invoke(app, check).exit_code == 1
+        assert stale_pages(app, tmp_path) == [name]
+        assert write_docs(app, tmp_path) == [tmp_path / "settings.md", tmp_path / "commands.md"]
+        assert runner.invoke(app, check).exit_code == 0
 
 
 def test_commands_page_lists_every_command_and_option() -> None:
@@ -118,7 +118,7 @@ def test_commands_page_lists_every_command_and_option() -> None:
     click tree independently of the generator; no machine path leaks into it."""
     import typer
 
-    text = generated_pages()["commands.md"]
+    text = generated_pages(app)["commands.md"]
     missing = []
 
     def walk(group: Any, path: list[str]) -> None:

@@ -5,8 +5,8 @@ schema in `netopt/data/config.py` (`ModelConfig`): type, default, allowed values
 description. `docs/commands.md` lists every command of the command line, walked from the
 click command tree of the typer app (`netopt/cli/app.py`): arguments and options with their
 help text and defaults. A test regenerates both and fails when a committed file differs, so
-after adding or changing a setting, a command or an option run `netopt docs build` (or
-`python -m netopt.cli.docs`).
+after adding or changing a setting, a command or an option run `netopt docs build`. The
+command line hands its app to `register`; this module never imports it (no import cycle).
 
 The input tables need no page here: `data/README.md` is generated from `netopt/data/schema.py`
 by `netopt data build-us` (and tested), and the guide links to it.
@@ -14,12 +14,10 @@ by `netopt data build-us` (and tested), and the guide links to it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 import types
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -356,10 +354,9 @@ def _param_tables(command: Any) -> list[str]:
     return lines
 
 
-def commands_markdown() -> str:
-    """docs/commands.md: every command, its arguments and options, from the typer app."""
-    from .app import app  # the app registers this module's command: imported when called
-
+def commands_markdown(app: typer.Typer) -> str:
+    """docs/commands.md: every command, its arguments and options, from the typer app (handed
+    over by `register`, which the app calls: this module does not import the app)."""
     root = typer.main.get_command(app)
     commands = _commands(root, ["netopt"])
     lines = [
@@ -394,48 +391,37 @@ def commands_markdown() -> str:
 # ---------------------------------------------------------------- files
 
 
-def generated_pages() -> dict[str, str]:
-    """File name (in docs/) -> generated text."""
-    return {SETTINGS_FILE: settings_markdown(), COMMANDS_FILE: commands_markdown()}
+def generated_pages(app: typer.Typer) -> dict[str, str]:
+    """File name (in docs/) -> generated text; `app`: the netopt command line."""
+    return {SETTINGS_FILE: settings_markdown(), COMMANDS_FILE: commands_markdown(app)}
 
 
-def write_docs(out: Path = DOCS_DIR) -> list[Path]:
+def write_docs(app: typer.Typer, out: Path = DOCS_DIR) -> list[Path]:
     """Regenerate the generated pages in `out`; return their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in generated_pages().items():
+    for name, text in generated_pages(app).items():
         path = out / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)
     return paths
 
 
-def stale_pages(out: Path = DOCS_DIR) -> list[str]:
+def stale_pages(app: typer.Typer, out: Path = DOCS_DIR) -> list[str]:
     """Generated pages missing from `out` or different from a fresh generation."""
     out = Path(out)
-    return [name for name, text in generated_pages().items()
+    return [name for name, text in generated_pages(app).items()
             if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m netopt.cli.docs [--out DIR] [--check]`; --check exits 1 when stale."""
-    parser = argparse.ArgumentParser(prog="python -m netopt.cli.docs", description=__doc__
-                                     .split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DOCS_DIR, help="docs folder")
-    parser.add_argument("--check", action="store_true",
-                        help="only check that the generated pages are up to date")
-    args = parser.parse_args(argv)
-    return _run(args.out, args.check)
-
-
-def _run(out: Path, check: bool) -> int:
+def _run(app: typer.Typer, out: Path, check: bool) -> int:
     if check:
-        stale = stale_pages(out)
+        stale = stale_pages(app, out)
         for name in stale:
             print(f"{out / name} is out of date: run `netopt docs build`", file=sys.stderr)
         return 1 if stale else 0
-    for path in write_docs(out):
+    for path in write_docs(app, out):
         print(f"wrote {path}")
     return 0
 
@@ -453,12 +439,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Regenerate docs/settings.md (from the model-file schema) and docs/commands.md
         (from this command line)."""
-        code = _run(out, check)
+        code = _run(app, out, check)
         if code:
             raise typer.Exit(code)
 
     app.add_typer(docs_app, name="docs")
 
-
-if __name__ == "__main__":
-    sys.exit(main())
