@@ -1017,6 +1017,41 @@ def _spare_searches(solver: _Highs, seconds: float, loop_stopped: str | None) ->
     return bool(solver.cores_not_free) or loop_stopped not in (LOOP_CONVERGED, LOOP_STALLED)
 
 
+#: seconds a full MIP may take again, past the limit if need be, when HiGHS returned values
+#: that are not its incumbent's (`_consistent_incumbent`); tiny and small models need well
+#: under one
+RESOLVE_SECONDS = 5.0
+
+
+def _consistent_incumbent(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
+                          tee: bool, res, left) -> float:  # noqa: ANN001
+    """The objective of the network loaded in `m`, which is what the tables report. HiGHS
+    1.16 can return, for columns its presolve fixed, the MIP start's values instead of its
+    incumbent's, with the incumbent's objective: on tiny with an idle candidate site in the
+    start, 'MIP start solution is feasible in the reduced space' at $3.26M, solved, and the
+    site still open in the values returned ($3.38M). The MIP is then solved again without
+    the start, and the cheaper of the two loaded networks kept."""
+    claimed = float(res.incumbent_objective)
+    actual = float(pyo.value(m.obj))
+    if actual <= claimed + 1e-7 * max(1.0, abs(actual)):
+        return actual
+    log.info("HiGHS returned a network costing %.8g for an incumbent of %.8g (values of its "
+             "MIP start kept where presolve fixed columns): solving again without the start",
+             actual, claimed)
+    kept = _loaded_solution(m)
+    solver.start = None
+    solver._solver_model.clearSolver()
+    started = time.perf_counter()
+    again = _run(solver, m, settings, tee, max(left(), RESOLVE_SECONDS), solver="choose")
+    _record_run(solver, "full MIP without its start", started, again)
+    if _has_solution(again):
+        again.solution_loader.load_vars()
+        if float(pyo.value(m.obj)) < actual:
+            return float(pyo.value(m.obj))
+    _load_values(m, kept)
+    return actual
+
+
 def _held_lp(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool):
     """The LP of `m` as it stands (its decisions held by the caller), without a MIP start."""
     solver.start = None
@@ -1143,7 +1178,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     if has:
         if res is not None:
             res.solution_loader.load_vars()
-            incumbent = res.incumbent_objective
+            incumbent = _consistent_incumbent(solver, m, settings, tee, res, left)
         else:
             incumbent = pyo.value(m.obj)
         saved = close_idle_stock(m)  # a stopped MIP may hold stock for nobody
