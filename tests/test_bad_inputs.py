@@ -142,6 +142,12 @@ def append_text(table: str, text: str) -> Mutation:
     return apply
 
 
+#: policies.csv's header, for the cases that write the table whole
+POLICIES_HEADER = (b"product_id,policy,title_holder,payment_terms_days,returnable_fraction,"
+                   b"return_window_days,restocking_fee_pct,order_lead_time_hours,"
+                   b"review_period_days,target_fill_rate,holding_cost_usd_per_dose_day\n")
+
+
 def write_table(table: str, content: bytes) -> Mutation:
     return lambda proj: _table(proj, table).write_bytes(content)
 
@@ -266,10 +272,7 @@ CASES: list[Case] = [
     Case("table_header_only", (header_only("zones"),),
          (E(ZONES, None, None, "table 'zones' has no rows"),)),
     Case("optional_table_header_only", (
-        write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
-                    b"returnable_fraction,return_window_days,restocking_fee_pct,"
-                    b"order_lead_time_hours,review_period_days,target_fill_rate,"
-                    b"holding_cost_usd_per_dose_day\n"),),
+        write_table("policies", POLICIES_HEADER),),
          (E("tiny/policies.csv", None, None, "table 'policies' has no rows",
             "delete policies.csv to go without it"),)),
     # -- damaged files
@@ -562,30 +565,21 @@ CASES: list[Case] = [
                   "(found 'S2')"),)),
     # a share whose bound stops short of 1 gets the per-cent hint too
     Case("csv_fill_rate_as_per_cent", (
-        write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
-                    b"returnable_fraction,return_window_days,restocking_fee_pct,"
-                    b"order_lead_time_hours,review_period_days,target_fill_rate,"
-                    b"holding_cost_usd_per_dose_day\n"
-                    b"p1,jit_per_patient,manufacturer,30,0,0,0,40,7,95,5\n"),),
+        write_table("policies", POLICIES_HEADER
+                    + b"p1,jit_per_patient,manufacturer,30,0,0,0,40,7,95,5\n"),),
          (E("tiny/policies.csv", 2, "target_fill_rate",
             "expected a share of at most 0.9999: write 0.95 for 95 %"),)),
     Case("csv_fill_rate_of_one", (
-        write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
-                    b"returnable_fraction,return_window_days,restocking_fee_pct,"
-                    b"order_lead_time_hours,review_period_days,target_fill_rate,"
-                    b"holding_cost_usd_per_dose_day\n"
-                    b"p1,jit_per_patient,manufacturer,30,0,0,0,40,7,1,5\n"),),
+        write_table("policies", POLICIES_HEADER
+                    + b"p1,jit_per_patient,manufacturer,30,0,0,0,40,7,1,5\n"),),
          (E("tiny/policies.csv", 2, "target_fill_rate", "expected a number <= 0.9999"),)),
     Case("yaml_share_below_one_as_per_cent",
          (model("dataset: tiny\naggregation:\n  cluster_share_of_reach: 15\n"),),
          (E(MODEL, 3, "aggregation.cluster_share_of_reach",
             "expected a share of at most 0.5: write 0.15 for 15 %"),)),
     Case("yaml_finance_policies_leave_a_product_without_option", (
-        write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
-                    b"returnable_fraction,return_window_days,restocking_fee_pct,"
-                    b"order_lead_time_hours,review_period_days,target_fill_rate,"
-                    b"holding_cost_usd_per_dose_day\n"
-                    b"p1,jit_per_patient,manufacturer,30,0,0,0,40,7,0.95,5\n"),
+        write_table("policies", POLICIES_HEADER
+                    + b"p1,jit_per_patient,manufacturer,30,0,0,0,40,7,0.95,5\n"),
         model("""
             dataset: tiny
             finance:
@@ -596,11 +590,8 @@ CASES: list[Case] = [
     # a returnable share that can return nothing: no window, or stock the manufacturer owns
     Case("warning_returns_without_effect", (
         cell("products", 2, "modality", "allogeneic"),
-        write_table("policies", b"product_id,policy,title_holder,payment_terms_days,"
-                    b"returnable_fraction,return_window_days,restocking_fee_pct,"
-                    b"order_lead_time_hours,review_period_days,target_fill_rate,"
-                    b"holding_cost_usd_per_dose_day\n"
-                    b"p1,jit_per_patient,manufacturer,30,0.5,30,0,40,7,0.95,5\n"
+        write_table("policies", POLICIES_HEADER
+                    + b"p1,jit_per_patient,manufacturer,30,0.5,30,0,40,7,0.95,5\n"
                     b"p1,stocked_at_site,site,30,0.5,,0,40,7,0.95,5\n"
                     b"p1,consignment_at_site,manufacturer,30,0.3,10,0,40,7,0.95,5\n"
                     b"p1,held_at_hub,distributor,30,0.5,30,0,40,7,0.95,5\n")),

@@ -127,6 +127,11 @@ def test_not_applicable_falls_back_to_milp() -> None:
     assert results.summary["status"] == "optimal"
     steps = [line.split(" (")[0] for line in said]
     assert steps.index("solving by facility decomposition") < steps.index("solving with HiGHS")
+    # the whole model at the decomposition's network is the MILP's start, not thrown away
+    assert results.summary["start"] == "facility"
+    first = results.summary["stages"][0]
+    assert first["stage"] == "facility start" and first["stopped"] == "optimal"
+    assert results.summary["objective_usd"] <= first["objective_usd"] + 1e-6
 
 
 def test_a_decomposition_that_does_not_apply_is_not_announced() -> None:

@@ -22,6 +22,7 @@ from netopt.data.case import load_case
 from netopt.inventory.ordering import option_cost, volume_grid
 from netopt.model.prepare import prepare
 from netopt.results.pipeline import solve_case
+from netopt.solver.diagnose import NothingToTreat
 
 TINY = Path(__file__).parent / "data" / "tiny"
 US_SMALL = Path(__file__).parents[1] / "models" / "us-small.yaml"
@@ -153,9 +154,12 @@ def test_jit_that_misses_the_schedule_notice_is_blocked_with_its_reason(tmp_path
     reasons = prep.blocked[prep.blocked["product_id"] == "r1"]["reason"]
     assert len(reasons) > 0
     assert all("schedule notice" in r for r in reasons)
-    result = solve_case(case)
-    assert result.summary["patients_served"] == pytest.approx(0.0, abs=1e-6)
-    assert result.unserved["patients_unserved"].sum() == pytest.approx(60.0)
+    # no patient can be treated at all: an input problem, said in the same words
+    with pytest.raises(NothingToTreat) as err:
+        solve_case(case)
+    assert len(err.value.reasons) == 1
+    assert err.value.reasons[0].startswith("product r1: none of its 60.0 patients a year")
+    assert "exceed the 6 h schedule notice" in err.value.reasons[0]
 
 
 def test_stock_serves_patients_jit_cannot_reach_in_time(tmp_path: Path) -> None:

@@ -96,14 +96,14 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     progress("preparing lanes and pairs")
     prep = prepared or prepare(case)
     untreatable = untreatable_products(prep)
-    if untreatable and len(prep.pairs) == 0:
-        raise NothingToTreat(untreatable)
     if untreatable and not case.config.service.allow_unserved:
         # known infeasible before any solve (the facility decomposition took 47 s on tiny
         # to give up): the diagnosis names these patients with the rest
         progress("infeasible: diagnosing with an elastic model")
         plan = plan_timeline(prep) if case.config.timeline.periods > 1 else None
         raise Infeasible(diagnose_timeline(plan, solver) if plan else diagnose(prep, solver))
+    if untreatable and len(prep.pairs) == 0:
+        raise NothingToTreat(untreatable)
     for line in untreatable:
         log.warning("%s; the network leaves them unserved", line)
     # a launch timeline (more than one period) builds one block of the network per period
@@ -125,8 +125,12 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     if (plan is None and solver.method != "milp" and solver.name == "highs"
             and start_network is None):
         attempt = time.perf_counter()
-        solved = solve_facility(prep, solver, tee=tee, progress=progress)
+        found_networks: list[tuple[StartNetwork, float]] = []
+        solved = solve_facility(prep, solver, tee=tee, progress=progress,
+                                starts=found_networks)
         spent += time.perf_counter() - attempt
+        if solved is None and found_networks:  # not proven: the MILP starts from it
+            (start_network, known_bound), start_name = found_networks[0], "facility"
     if solved is not None:
         m, info = solved
         info.build_seconds = time.perf_counter() - started - info.solve_seconds

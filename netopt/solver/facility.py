@@ -32,6 +32,7 @@ from ..model.prepare import Prepared, with_pairs
 from .benders import Benders, BendersResult, FacilityData, MasterInfeasible
 from .highs import solve_model
 from .info import CLOCK, SolveInfo, model_size
+from .network_start import StartNetwork, network_of
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +166,17 @@ def _proven(info: SolveInfo, bound: float, settings: SolverSettings) -> tuple[bo
 
 
 def solve_facility(prep: Prepared, settings: SolverSettings, tee: bool = False,
-                   progress: Callable[[str], None] | None = None
+                   progress: Callable[[str], None] | None = None,
+                   starts: list[tuple[StartNetwork, float]] | None = None
                    ) -> tuple[pyo.ConcreteModel, SolveInfo] | None:
     """Solve prep's model by the facility decomposition; None when it does not apply or
     could not prove its network (the caller then runs the plain MILP). `progress` hears of
     the decomposition only when it applies, so the user is not told of a method that never
-    ran."""
+    ran. `starts`: where the whole model at the decomposition's network has a solution that
+    is not proven (other families bind), that network and the decomposition's bound (valid:
+    its master drops families, a relaxation) are appended, for the MILP to start from (on
+    us-small with a 200-dose plant and a 3-s limit the MILP alone ended at $10.60M where that
+    network cost $4.64M)."""
     started = time.perf_counter()
     limit = float(settings.time_limit)
     try:
@@ -209,6 +215,8 @@ def solve_facility(prep: Prepared, settings: SolverSettings, tee: bool = False,
     if not proven and result.status == "optimal":
         log.info("the whole model costs %.10g at the decomposition's network, above its "
                  "bound %.10g: other families bind", info.objective, bound)
+        if starts is not None:
+            starts.append((network_of(m), bound))
         return None
     n_var, n_bin, n_con = model_size(m)
     info = dataclasses.replace(
