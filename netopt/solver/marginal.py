@@ -56,7 +56,7 @@ def plant_capacity_values(m: pyo.ConcreteModel, solve_lp: Callable[[], object]
     values = {str(plant): 0.0 for plant in rows}
     # every row's dual, not only the rows the solution fills: after a time-limited MIP the
     # held LP may re-route flows into a plant the solution left room in (slack rows read 0)
-    tight = list(rows)
+    plants = list(rows)
     started = time.perf_counter()
     with given_back_on_error() as held:
         for v in m.component_data_objects(pyo.Var, active=True, descend_into=True):
@@ -70,10 +70,10 @@ def plant_capacity_values(m: pyo.ConcreteModel, solve_lp: Callable[[], object]
             log.warning("plants.csv capacity_value_usd_per_dose left empty: the LP of the "
                         "network found ended %s", res.termination_condition.name)
             return None
-        duals = res.solution_loader.get_duals([rows[p] for p in tight])
+        duals = res.solution_loader.get_duals([rows[p] for p in plants])
     finally:
         release(held)
-    for plant in tight:
+    for plant in plants:
         # a <= row of a minimisation: its dual is <= 0, the saving of one more dose
         values[str(plant)] = max(0.0, -float(duals[rows[plant]]))
     log.info("plant capacity values: %d plant(s) at capacity, held LP %.1fs",
