@@ -250,14 +250,17 @@ def test_baseline_start_where_feasible_else_the_usual_start() -> None:
     scenario starts from it. Everyone within 100 km: the baseline's single site cannot do it
     (the optimum opens a second), the restricted model is infeasible and the solve falls back.
     Either way the optimum is the one a cold solve finds."""
-    cases = [({"demand_scale": [1.0, 3.0]}, "baseline"),
-             ({"service.within_km": [100.0], "service.min_share": [0.0, 1.0]}, "none")]
-    for grid, start in cases:
+    # tiny is below the kernel start's size; without a baseline the facility decomposition's
+    # network starts the solve (other rules bind on tiny), except where that network is
+    # infeasible in the whole model (everyone within 100 km needs a second site)
+    cases = [({"demand_scale": [1.0, 3.0]}, "baseline", "facility"),
+             ({"service.within_km": [100.0], "service.min_share": [0.0, 1.0]}, "none", "none")]
+    for grid, start, alone in cases:
         warm = sweep(TINY, grid, workers=1, gap=0.0).rows
         cold = sweep(TINY, grid, workers=1, gap=0.0, baseline_start=False).rows
         assert (warm["status"] == "optimal").all()
-        assert list(cold["start"]) == ["none", "none"]  # tiny is below the kernel start's size
-        assert list(warm["start"]) == ["none", start]
+        assert list(cold["start"]) == ["facility", alone]
+        assert list(warm["start"]) == ["facility", start]
         assert warm["objective_usd"].tolist() == pytest.approx(cold["objective_usd"].tolist(),
                                                                rel=1e-9)
         assert warm["sites_active"].tolist() == [1, 2]  # the optimum differs from the baseline
@@ -298,7 +301,7 @@ def test_network_start_holds_then_releases_decisions() -> None:
     assert network_of(m) == {"y": {"S1": 1}}  # not solved yet: only what the model fixed
 
     again = solve_case(case, gap=0.0, start_network=network)
-    assert again.summary["start"] == "baseline" and first.summary["start"] == "none"
+    assert again.summary["start"] == "baseline" and first.summary["start"] == "facility"
     assert again.summary["objective_usd"] == pytest.approx(first.summary["objective_usd"],
                                                            rel=1e-9)
     foreign = solve_case(case, gap=0.0, start_network={"y": {"NOT-A-SITE": 1}})
@@ -499,7 +502,7 @@ def test_dask_workers_in_another_folder_get_cases_not_paths(
         local = sweep(relative, grid, workers=1, gap=0.0)
         assert list(on_dask.rows["status"]) == ["optimal", "optimal"], \
             on_dask.rows["reason"].tolist()
-        assert list(on_dask.rows["start"]) == ["none", "baseline"]
+        assert list(on_dask.rows["start"]) == ["facility", "baseline"]
         _same(local.rows, on_dask.rows)
         assert on_dask.rows["objective_usd"].tolist() == local.rows["objective_usd"].tolist()
         rows = build_comparison(runs).rows
