@@ -51,7 +51,7 @@ from .analysis.simulation import SimulationResult
 from .data import case as _case
 from .data.case import inputs_changed
 from .data.config import Edit, ModelConfig, SimulationSettings
-from .data.io import LoadedModel, load_model, near_setting
+from .data.io import LoadedModel, load_model, near_setting, plain_message
 from .data.problems import InputError, Problem, errors, sort_problems
 from .data.tables import display_path
 from .results.folder import Run, input_tables
@@ -276,7 +276,7 @@ def _check_edits(edits: list[dict[str, Any]]) -> list[Problem]:
             for err in exc.errors():
                 loc = ".".join(str(p) for p in err["loc"])
                 msg = ("unknown key (an edit has table, where, set, scale)"
-                       if err["type"] == "extra_forbidden" else err["msg"])
+                       if err["type"] == "extra_forbidden" else plain_message(err))
                 problems.append(Problem(EDITS_SOURCE, None, f"edits[{j}]" + (
                     f".{loc}" if loc else ""), msg))
     return problems
@@ -926,8 +926,9 @@ def _simulation_settings(case: _case.Case, **given: int | None) -> SimulationSet
         return SimulationSettings.model_validate(
             {**case.config.simulation.model_dump(), **updates})
     except ValidationError as exc:
-        raise InputError([Problem("simulate arguments", None, f"{err['loc'][0]}=", err["msg"],
-                                  str(err.get("input"))) for err in exc.errors()]) from None
+        raise InputError([Problem("simulate arguments", None, f"{err['loc'][0]}=",
+                                  plain_message(err), str(err.get("input")))
+                          for err in exc.errors()]) from None
 
 
 @dataclass

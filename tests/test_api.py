@@ -207,7 +207,7 @@ def test_dotted_and_nested_settings_are_the_same_change(tiny: netopt.Case) -> No
 @pytest.mark.parametrize(("changes", "column", "words"), [
     ({"settings": {"service": {"min_shar": 0.9}}}, "service.min_shar", "unknown setting"),
     ({"settings": {"service.min_share": 1.5}}, "service.min_share", "expected a share between 0"),
-    ({"settings": {"solver": {"threads": 0}}}, "solver.threads", "greater than or equal to 1"),
+    ({"settings": {"solver": {"threads": 0}}}, "solver.threads", "expected a number >= 1"),
     ({"settings": {"extends": "other.yaml"}}, "extends", "cannot be changed"),
     ({"settings": {"edits": []}}, "edits", "edits="),
     ({"edits": [{"table": "prods", "set": {"name": "x"}}]}, "edits.0.table", "unknown table"),

@@ -444,7 +444,7 @@ CASES: list[Case] = [
         dataset: tiny
         solver:
           time_limit: fast
-        """),), (E(MODEL, 3, "solver.time_limit", "valid number"),)),
+        """),), (E(MODEL, 3, "solver.time_limit", "expected a number"),)),
     Case("yaml_several_problems", (model("""
         dataset: tiny
         objective: profit
@@ -452,13 +452,13 @@ CASES: list[Case] = [
         kols:
           mode: strict
           min_coverage: 2
-        """),), (E(MODEL, 2, "objective", "Input should be 'cost' or 'margin'"),
-                 E(MODEL, 3, "demand_scale", "greater than or equal to 0"),
+        """),), (E(MODEL, 2, "objective", "expected one of cost, margin"),
+                 E(MODEL, 3, "demand_scale", "expected a number >= 0"),
                  E(MODEL, 5, "kols.mode",
-                   "Input should be 'none', 'require', 'coverage' or 'proximity'"),
+                   "expected one of none, require, coverage, proximity"),
                  E(MODEL, 6, "kols.min_coverage", "expected a share between 0 and 1"))),
     Case("yaml_edits_not_a_list", (model("dataset: tiny\nedits: 5\n"),),
-         (E(MODEL, 2, "edits", "valid list"),)),
+         (E(MODEL, 2, "edits", "expected a list"),)),
     Case("yaml_edit_unknown_table", (model("""
         dataset: tiny
         edits:
@@ -531,7 +531,7 @@ CASES: list[Case] = [
         simulation:
           shipper_hold_hours: {cryogenc: 100}
         """),), (E(MODEL, 3, "simulation.shipper_hold_hours.cryogenc", "unknown key",
-                   "'cryogenic'"),)),
+                   "expected one of cryogenic, ultra_low"),)),
     # a section-wide check named the section; each value is now checked where it stands
     Case("yaml_closure_probability_as_per_cent", (model("""
         dataset: tiny

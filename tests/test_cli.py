@@ -172,7 +172,7 @@ def test_solve_case_checks_its_overrides_like_the_model_file() -> None:
     from netopt.results.pipeline import solve_case
 
     # named as the caller wrote them, the keyword arguments of the solve
-    with pytest.raises(InputError, match=r"time_limit=': Input should be greater than 0"):
+    with pytest.raises(InputError, match=r"time_limit=': expected a number > 0"):
         solve_case(load_case(TINY), time_limit=-5)
     with pytest.raises(InputError, match=r"column 'gap='"):
         solve_case(load_case(TINY), gap=2.0)

@@ -34,8 +34,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from ..data.config import ModelConfig
-from ..data.io import per_cent_for_share
-from ..data.validate import share_hint
+from ..data.io import plain_message
 from ..results.folder import Run, results_folder
 from ..results.tables import (
     ORDERING_PART_KEYS,
@@ -199,7 +198,7 @@ def apply_overrides(config: ModelConfig, overrides: Mapping[str, Any],
             shown = err.get("input")
             shown = "" if isinstance(shown, dict | list) else f" (found {shown!r})"
             # a per cent for a share (min_share=90) gets the hint a model file gets
-            msg = share_hint(err.get("input")) if per_cent_for_share(err) else err["msg"]
+            msg = plain_message(err)
             messages.append(f"override '{loc}': {msg}{shown}")
         raise OverrideError("; ".join(messages)) from None
 

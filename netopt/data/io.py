@@ -252,6 +252,48 @@ def near_setting(loc: tuple) -> str | None:
     return ".".join([*map(str, loc[:-1]), close[0]]) if close else None
 
 
+def _bound(value: object) -> str:
+    from .schema import format_bound
+
+    return format_bound(float(value)) if isinstance(value, int | float) else str(value)
+
+
+#: pydantic's messages in the words the tables' checks use ("expected a number >= 0"), so a
+#: model file, a --set and a table cell say the same thing the same way
+_PLAIN = {
+    "greater_than_equal": lambda c: f"expected a number >= {_bound(c.get('ge'))}",
+    "greater_than": lambda c: f"expected a number > {_bound(c.get('gt'))}",
+    "less_than_equal": lambda c: f"expected a number <= {_bound(c.get('le'))}",
+    "less_than": lambda c: f"expected a number < {_bound(c.get('lt'))}",
+    "finite_number": lambda c: "expected a finite number",
+    "float_parsing": lambda c: "expected a number",
+    "float_type": lambda c: "expected a number",
+    "int_parsing": lambda c: "expected a whole number",
+    "int_type": lambda c: "expected a whole number",
+    "int_from_float": lambda c: "expected a whole number",
+    "bool_parsing": lambda c: "expected true or false",
+    "bool_type": lambda c: "expected true or false",
+    # pydantic lists "'cost' or 'margin'"; the tables say "cost, margin"
+    "literal_error": lambda c: "expected one of " + str(c.get("expected")).replace(
+        "'", "").replace(" or ", ", "),
+    "string_type": lambda c: "expected text",
+    "list_type": lambda c: "expected a list",
+}
+
+
+def plain_message(err: dict) -> str:
+    """One pydantic error in netopt's words: the per-cent hint where a share was given as a
+    per cent, a validator's own words, else the tables' wording for the same check."""
+    if per_cent_for_share(err):
+        le = (err.get("ctx") or {}).get("le")
+        return share_hint(err.get("input"), le if isinstance(le, int | float) else (
+            _share_bound(tuple(err["loc"])) or 1.0))
+    if err["type"] == "value_error":  # a validator's own words, without pydantic's label
+        return err["msg"].removeprefix("Value error, ")
+    plain = _PLAIN.get(err["type"])
+    return plain(err.get("ctx") or {}) if plain else err["msg"]
+
+
 def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
                       top_file: str) -> Problem:
     loc = tuple(err["loc"])
@@ -261,7 +303,7 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
         if probe in locations:
             file, line = locations[probe]
             break
-    msg = err["msg"]
+    msg = plain_message(err)
     if err["type"] == "missing" and loc == ("dataset",):
         msg = ("missing: a model file names its dataset (dataset: ../data/us, a folder of "
                "tables or a workbook), or extends a model file that does")
@@ -272,8 +314,6 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
         loc = loc[:-1]
         msg = "unknown key: " + msg[0].lower() + msg[1:]
     column = ".".join(str(p) for p in loc) or None
-    if err["type"] == "value_error":  # a validator's own words, without pydantic's label
-        msg = msg.removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         near = near_setting(loc)
         msg = (f"unknown setting: did you mean '{near}'? (every setting is listed in "
@@ -284,8 +324,6 @@ def _pydantic_problem(err: dict, locations: dict[tuple, tuple[str, int]],
     if err["type"] not in ("missing",) and "input" in err:
         inp = err["input"]
         value = None if isinstance(inp, dict | list) else str(inp)
-    if per_cent_for_share(err):  # as a table's share column answers it
-        msg = share_hint(err.get("input"), _share_bound(loc) or 1.0)
     return Problem(file, line, column, msg, value)
 
 

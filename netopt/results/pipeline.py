@@ -13,9 +13,8 @@ from pydantic import ValidationError
 
 from ..data.case import Case
 from ..data.config import SolverSettings
-from ..data.io import per_cent_for_share
+from ..data.io import plain_message
 from ..data.problems import InputError, Problem
-from ..data.validate import share_hint
 from ..model.build import build_model
 from ..model.calendar import horizon_text, plan_timeline
 from ..model.prepare import Prepared, prepare
@@ -61,8 +60,7 @@ def _checked(solver: SolverSettings, updates: dict) -> SolverSettings:
         # named as the caller wrote them: the keyword arguments of the solve
         raise InputError([Problem("solve arguments", None, _ARGUMENT.get(
             str(err["loc"][0]), str(err["loc"][0])) + "=",
-            share_hint(err.get("input"), (err.get("ctx") or {}).get("le", 1.0))
-            if per_cent_for_share(err) else err["msg"],
+            plain_message(err),
             str(err.get("input"))) for err in exc.errors()]) from None
 
 
