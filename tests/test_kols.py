@@ -105,7 +105,7 @@ def test_a_kol_minimum_of_zero_patients_is_refused_by_name(tmp_path):
     with pytest.raises(InputError) as err:
         load_case(model)
     assert "kols.min_patients" in str(err.value) and "k0.yaml" in str(err.value)
-    assert "greater than 0" in str(err.value)
+    assert "expected a number > 0" in str(err.value)
 
 
 def test_unreachable_coverage_names_the_share_no_network_reaches_and_why():
