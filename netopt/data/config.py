@@ -456,7 +456,6 @@ class SimulationSettings(_Strict):
         "counts as not administered.")
 
 
-
 class Edit(_Strict):
     """Edit rows of a table before the model is built (exclude a site, change a price...)."""
 

@@ -351,16 +351,11 @@ def _share_bound(loc: tuple) -> float | None:
     return float(bounds[0]) if bounds and 0 < bounds[0] <= 1 else None
 
 
-def _is_share(loc: tuple) -> bool:
-    """Whether the setting at `loc` is a share, from the settings' schema."""
-    return _share_bound(loc) is not None
-
-
 def per_cent_for_share(err: dict) -> bool:
     """A per cent where a share is expected (`cost_of_capital: 8`, or '8%')."""
     inp, bound = err.get("input"), (err.get("ctx") or {}).get("le")
     if isinstance(inp, str):
-        return inp.strip().endswith("%") and _is_share(tuple(err["loc"]))
+        return inp.strip().endswith("%") and _share_bound(tuple(err["loc"])) is not None
     # a share's bound may stop short of 1 (`cluster_share_of_reach` at most 0.5)
     return err["type"] == "less_than_equal" and isinstance(bound, int | float) \
         and 0 < bound <= 1 and isinstance(inp, int | float) and 1 < inp <= 100 * bound

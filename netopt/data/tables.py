@@ -56,7 +56,7 @@ def read_text_table(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
                                keep_default_na=False, na_filter=False, skipinitialspace=True)
             # a row of separators and blank cells is a blank line, as a spreadsheet saved as
             # CSV writes one: fine after the last row, refused inside the table (below)
-            grid = grid[grid.map(lambda v: bool(str(v).strip())).any(axis=1)]
+            grid = grid[(grid.apply(lambda col: col.str.strip()) != "").any(axis=1)]
             short = _row_problems(text, grid.shape[1], len(grid), shown)
             if short:
                 return None, short

@@ -96,13 +96,13 @@ def share_hint(value: object, most: float = 1.0) -> str:
     fixed example read as if 15 had been typed). `most`: the share's own upper bound where it
     stops short of 1 (a fill rate at most 0.9999), said as such."""
     span = "between 0 and 1" if most >= 1 else f"of at most {most:g}"
-    text = str(value).strip().rstrip("%").strip()
+    plain = SHARE_HINT if most >= 1 else f"expected a share {span}"
     try:
-        per_cent = float(text)
+        per_cent = float(str(value).strip().rstrip("%").strip())
     except ValueError:
-        return SHARE_HINT if most >= 1 else f"expected a share {span}"
+        return plain
     if not 0 < per_cent <= 100 * most:
-        return SHARE_HINT if most >= 1 else f"expected a share {span}"
+        return plain
     return f"expected a share {span}: write {per_cent / 100:g} for {per_cent:g} %"
 #: signs a spreadsheet's currency or unit format leaves in a CSV cell
 _UNIT_SIGNS = "$€£¥"

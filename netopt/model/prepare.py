@@ -1060,9 +1060,9 @@ def _why_no_site(case: Case, points: pd.DataFrame, sites: pd.DataFrame, products
     d = haversine_km(lat, lon, sites["latitude"].to_numpy(), sites["longitude"].to_numpy())
     near = set(sites.index[d <= reach])
     if not near:
-        every = case.sites
-        d_all = haversine_km(lat, lon, every["latitude"].to_numpy(), every["longitude"].to_numpy())
-        if (d_all <= reach).any():
+        out = case.sites[case.sites["status"] == "excluded"]
+        if (haversine_km(lat, lon, out["latitude"].to_numpy(),
+                         out["longitude"].to_numpy()) <= reach).any():
             return (f"every treatment site within {reach:g} km (the product's max patient "
                     "travel) is excluded (sites.csv status)")
         return f"no treatment site within {reach:g} km (the product's max patient travel)"

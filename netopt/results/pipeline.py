@@ -93,19 +93,18 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     started = time.perf_counter()
     progress("preparing lanes and pairs")
     prep = prepared or prepare(case)
+    # a launch timeline (more than one period) builds one block of the network per period
+    plan = plan_timeline(prep) if case.config.timeline.periods > 1 else None
     untreatable = untreatable_products(prep)
     if untreatable and not case.config.service.allow_unserved:
         # known infeasible before any solve (the facility decomposition took 47 s on tiny
         # to give up): the diagnosis names these patients with the rest
         progress("infeasible: diagnosing with an elastic model")
-        plan = plan_timeline(prep) if case.config.timeline.periods > 1 else None
         raise Infeasible(diagnose_timeline(plan, solver) if plan else diagnose(prep, solver))
     if untreatable and len(prep.pairs) == 0:
         raise NothingToTreat(untreatable)
     for line in untreatable:
         log.warning("%s; the network leaves them unserved", line)
-    # a launch timeline (more than one period) builds one block of the network per period
-    plan = plan_timeline(prep) if case.config.timeline.periods > 1 else None
     horizon = f", {horizon_text(plan)}" if plan else ""
     progress(f"building model ({len(prep.pairs):,} pairs, {len(prep.site_products):,} "
              f"site-products{horizon})")
