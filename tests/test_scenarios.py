@@ -650,16 +650,21 @@ def test_a_site_absent_from_one_scenario_s_data_is_not_opened_or_closed() -> Non
 def test_a_batch_without_any_network_exits_as_a_solve_would(tmp_path: Path) -> None:
     """Every scenario infeasible: the tables are still written (their rows say why) and the
     command exits 3, as `netopt solve` would; one scenario with a network makes it a result
-    (exit 0). The order of reasons: an input to fix, then infeasible, then out of time."""
+    (exit 0). The order of reasons: an input to fix, then infeasible, then out of time. An
+    invalid scenario exits 2 even beside solved ones: a typo in a batch run by a script must
+    not pass as a result."""
     import typer
 
     from netopt.cli.scenarios import batch_exit_code, register
 
     assert batch_exit_code(["invalid", "infeasible", "no_solution"]) == 2
     assert batch_exit_code(["no_solution", "infeasible"]) == 3
-    assert batch_exit_code(["no_solution", "error"]) == 4
-    assert batch_exit_code(["error"]) == 1
+    assert batch_exit_code(["no_solution", "no_solution"]) == 4
+    assert batch_exit_code(["no_solution", "error"]) == 1
     assert batch_exit_code(["infeasible", "feasible"]) == 0
+    # a scenario that could not be run is never passed over, whatever the others did
+    assert batch_exit_code(["optimal", "invalid", "infeasible"]) == 2
+    assert batch_exit_code(["optimal", "error"]) == 1
     app = typer.Typer()
     register(app)
     out = tmp_path / "out"
@@ -674,6 +679,15 @@ def test_a_batch_without_any_network_exits_as_a_solve_would(tmp_path: Path) -> N
         "sweep", str(TINY), "--set", "service.within_km=5", "--set",
         "service.min_share=0,0.99", "--workers", "1", "--out", str(out), "--no-report"])
     assert result.exit_code == 0, result.output
+    # an invalid scenario file beside one that solves: the batch is written, exit 2
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(f"extends: {TINY}\nobjective: cheapest\n")
+    result = CliRunner().invoke(app, [
+        "compare", str(TINY), str(broken), "--workers", "1", "--out", str(out), "--no-report"])
+    assert result.exit_code == 2, result.output
+    assert "1 of 2 scenarios could not be run: exit 2" in " ".join(result.output.split())
+    rows = pd.read_csv(out / "compare.csv", keep_default_na=False)
+    assert list(rows["status"]) == ["optimal", "invalid"]
 
 
 def test_offers_that_move_between_open_sites_are_changes() -> None:

@@ -202,9 +202,15 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
     _print_baseline(comparison.rows)
     console.print(f"wrote {len(paths)} files to {out}" + (
         f" (each scenario's own result in {out / 'scenarios'}/)" if folders else ""))
-    code = batch_exit_code(comparison.rows["status"].tolist())
-    if code:
+    statuses = comparison.rows["status"].tolist()
+    code = batch_exit_code(statuses)
+    if code and not any(s in ("optimal", "feasible") for s in statuses):
         err.print(f"no scenario has a network: exit {code} (the rows above say why)")
+    elif code:
+        broken = sum(s in ("invalid", "error") for s in statuses)
+        err.print(f"{broken} of {len(statuses)} scenarios could not be run: exit {code} "
+                  "(the rows above say why; the others' results are written)")
+    if code:
         raise typer.Exit(code)
 
 
@@ -215,8 +221,14 @@ _BATCH_EXITS = (("invalid", EXIT_INVALID), ("infeasible", EXIT_INFEASIBLE),
 
 
 def batch_exit_code(statuses: list[str]) -> int:
-    """0 when any scenario has a network (the batch is a result, its failed rows say why);
-    otherwise 2, 3 or 4 by `_BATCH_EXITS`, or 1 (solver errors only)."""
+    """The batch's exit code. A scenario that could not be run is never passed over: 2 when
+    one's input or override is invalid, 1 for an internal error, whatever the others did.
+    Otherwise 0 when any scenario has a network (an infeasible one or one out of time is a
+    finding, its row says why); with none, 3 or 4 by `_BATCH_EXITS`."""
+    if "invalid" in statuses:
+        return EXIT_INVALID
+    if "error" in statuses:
+        return 1
     if not statuses or any(s in ("optimal", "feasible") for s in statuses):
         return 0
     return next((code for status, code in _BATCH_EXITS if status in statuses), 1)
