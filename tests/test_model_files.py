@@ -55,3 +55,28 @@ def test_yes_no_settings_still_take_yes_and_no(tmp_path: Path) -> None:
                      "  strong_linking: yes\n", encoding="utf-8")
     config = load_case(model).config
     assert config.service.allow_unserved is False and config.solver.strong_linking is True
+
+
+@pytest.mark.parametrize(("setting", "text", "expected"), [
+    ("service.allow_unserved", "service:\n  allow_unserved: 0\n", "expected true or false"),
+    ("finance.pooled_depots", "finance:\n  pooled_depots: 1\n", "expected true or false"),
+    ("service.allow_unserved", 'service:\n  allow_unserved: "no"\n', "expected true or false"),
+    ("solver.strong_linking", "solver:\n  strong_linking: 0.5\n",
+     "expected true, false or lazy"),
+])
+def test_a_number_or_quoted_word_where_yes_no_is_expected_is_refused(
+        tmp_path: Path, setting: str, text: str, expected: str) -> None:
+    """pydantic read `allow_unserved: 0` as false and `"no"` as false: a guess, where the
+    user may have meant a share. A yes/no setting takes true/false (and the words it lists)."""
+    from netopt.data.problems import InputError
+
+    model = tmp_path / "m.yaml"
+    tiny = Path(__file__).parent / "data" / "tiny.yaml"
+    model.write_text(f"extends: {tiny}\nname: m\n{text}", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_case(model)
+    (problem,) = err.value.problems
+    assert problem.column == setting and expected in problem.message
+    model.write_text(f"extends: {tiny}\nname: m\nsolver:\n  strong_linking: lazy\n",
+                     encoding="utf-8")
+    assert load_case(model).config.solver.strong_linking == "lazy"

@@ -43,7 +43,24 @@ class _Strict(BaseModel):
         if info.field_name is not None and _bool_misplaced(
                 value, cls.model_fields[info.field_name].annotation):
             raise ValueError("expected a value, not yes/no/true/false")
+        if info.field_name is not None:
+            words = _yes_no_words(value, cls.model_fields[info.field_name].annotation)
+            if words:
+                raise ValueError(f"expected {', '.join(words[:-1])} or {words[-1]}")
         return value
+
+
+def _yes_no_words(value: Any, annotation: Any) -> list[str]:
+    """The words a yes/no setting takes, when it was given a number or a quoted word (else
+    none): pydantic would read `allow_unserved: 0` and `"no"` as false, a guess where the user
+    may have meant a share or a count. Only true/false and a word the setting lists pass."""
+    if value is None or isinstance(value, bool):
+        return []
+    args = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    if bool not in args:
+        return []
+    words = [w for arg in args if get_origin(arg) is Literal for w in get_args(arg)]
+    return [] if value in words else ["true", "false", *map(str, words)]
 
 
 def _bool_misplaced(value: Any, annotation: Any) -> bool:
