@@ -80,3 +80,29 @@ def test_a_number_or_quoted_word_where_yes_no_is_expected_is_refused(
     model.write_text(f"extends: {tiny}\nname: m\nsolver:\n  strong_linking: lazy\n",
                      encoding="utf-8")
     assert load_case(model).config.solver.strong_linking == "lazy"
+
+
+def test_a_ramp_written_in_per_cent_is_named(tmp_path: Path) -> None:
+    """`ramp: {p1: [20, 50, 100]}` is refused with what to write; `[2, 5, 10]`, ten times the
+    dataset's patients in the end, loads with a warning at the product's line; a ramp past 1
+    by a little (growth past the base year) loads without one."""
+    from netopt.data.problems import InputError
+
+    model = tmp_path / "m.yaml"
+    tiny = Path(__file__).parent / "data" / "tiny.yaml"
+
+    def write(shares: str) -> None:
+        model.write_text(f"extends: {tiny}\nname: m\ntimeline:\n  periods: 3\n  ramp:\n"
+                         f"    p1: [{shares}]\n", encoding="utf-8")
+
+    write("20, 50, 100")
+    with pytest.raises(InputError) as err:
+        load_case(model)
+    assert "for 100 % write 1" in err.value.problems[0].message
+    write("2, 5, 10")
+    (warning,) = [p for p in load_case(model).warnings if p.column == "timeline.ramp.p1"]
+    assert warning.severity == "warning" and warning.row == 6
+    assert "10 times the product's patients" in warning.message
+    assert "for 10 % write 0.1" in warning.message
+    write("0.5, 1, 1.2")
+    assert not [p for p in load_case(model).warnings if p.column.startswith("timeline")]

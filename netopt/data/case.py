@@ -346,6 +346,9 @@ def _scaled_out_of_range(col: Column, scaled: pd.Series, factor: float,
 
 #: a demand scale above this is more likely a per cent than a forecast (warned, not refused)
 DEMAND_SCALE_PLAUSIBLE = 10.0
+#: a launch ramp's share above this (more than twice the dataset's patients) is more likely
+#: a per cent (warned, not refused: growth past the base year is a forecast one may make)
+RAMP_PLAUSIBLE = 2.0
 
 
 def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
@@ -375,6 +378,14 @@ def _check_semantics(tables: dict[str, pd.DataFrame], files: dict[str, str],
                                 f"for {config.demand_scale:g} % write "
                                 f"{config.demand_scale / 100:g}", f"{config.demand_scale:g}",
                                 severity="warning"))
+    for pid, shares in config.timeline.ramp.items():  # [20, 50, 100] fails; [2, 5, 10] not
+        if max(shares) > RAMP_PLAUSIBLE:
+            problems.append(Problem(
+                *loaded.where("timeline", "ramp", pid), f"timeline.ramp.{pid}",
+                f"reaches {max(shares):g} times the product's patients ({max(shares):.0%}): "
+                f"a ramp above 1 grows demand past the dataset's; for {max(shares):g} % write "
+                f"{max(shares) / 100:g}", ", ".join(f"{v:g}" for v in shares),
+                severity="warning"))
     sites = tables.get("sites")
     if sites is not None and len(sites) and "status" in sites and (
             sites["status"] == "excluded").all():

@@ -360,8 +360,10 @@ class TimelineSettings(_Strict):
     def _shares(cls, ramp: dict[str, list[float]]) -> dict[str, list[float]]:
         for pid, shares in ramp.items():
             if not shares or any(not 0 <= v <= 10 for v in shares):
+                big = max(shares, default=0)
+                hint = f": for {big:g} % write {big / 100:g}" if big > 10 else ""
                 raise ValueError(f"ramp of {pid}: give one or more shares between 0 and 10 "
-                                 "(1 = 100 % of the product's patients)")
+                                 f"(1 = 100 % of the product's patients){hint}")
         return ramp
 
 
