@@ -60,6 +60,17 @@ def test_duplicate_id_names_first_row() -> None:
     assert all("first used on row 2" in p.message and p.value == "A" for p in problems)
 
 
+def test_ids_that_differ_only_by_case_are_warned() -> None:
+    """`s1` beside `S1` are two zones (ids are case-sensitive); most often one was meant, so
+    a warning names the other spelling's row. An exact duplicate stays an error, once."""
+    table = raw("zones", [zone("S1"), zone("B"), zone("s1"), zone("S1"), zone("b")])
+    _, problems = parse_table(TABLES["zones"], table)
+    assert [(p.row, p.severity, p.value) for p in problems] == [
+        (5, "error", "S1"), (4, "warning", "s1"), (6, "warning", "b")]
+    assert "differs from row 2's 'S1' only by upper and lower case" in problems[1].message
+    assert "row 3's 'B'" in problems[2].message
+
+
 def test_composite_key_duplicates() -> None:
     row = {"zone_id": "Z1", "site_id": "S1", "product_id": "", "cost_usd_per_patient": "5"}
     _, problems = parse_table(TABLES["assignment_costs"], raw("assignment_costs", [row, row]))

@@ -301,6 +301,24 @@ def _duplicate_keys(spec: Table, typed: pd.DataFrame, file: str,
         first = int(np.flatnonzero((typed[keys] == typed.loc[i, keys]).all(axis=1))[0])
         problems.append(Problem(file, _row(int(i)), keys[0],
                                 f"duplicate id (first used on row {_row(first)})", value))
+    return problems + _keys_differing_by_case(keys, typed, dup, file)
+
+
+def _keys_differing_by_case(keys: list[str], typed: pd.DataFrame, dup: pd.Series,
+                            file: str) -> list[Problem]:
+    """Ids are case-sensitive, so `s1` and `S1` are two sites; most often one was meant.
+    Warned (not refused: a dataset may mean both), naming the row of the other spelling."""
+    folded = typed[keys].apply(lambda col: col.astype(str).str.casefold())[~dup]
+    clash = folded.duplicated(keep="first")
+    problems = []
+    for i in np.flatnonzero(clash.to_numpy()):
+        at = folded.index[i]
+        first = folded.index[int(np.flatnonzero((folded == folded.loc[at]).all(axis=1))[0])]
+        other = " / ".join(str(typed.at[first, k]) for k in keys)
+        problems.append(Problem(
+            file, _row(int(at)), keys[0], f"differs from row {_row(int(first))}'s '{other}' "
+            "only by upper and lower case: ids are case-sensitive, so these are two rows, "
+            "not one", " / ".join(str(typed.at[at, k]) for k in keys), severity="warning"))
     return problems
 
 
