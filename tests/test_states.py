@@ -67,6 +67,26 @@ def test_a_misspelt_state_is_a_warning_that_names_the_code(project: Path) -> Non
     assert "zones.csv, row 2, column 'state'" in warning and "did you mean 'NY'?" in warning
 
 
+def test_a_zone_inside_another_state_is_a_warning_that_names_it(project: Path) -> None:
+    """Z2 at (40.0, -76.0) lies in Pennsylvania, 31 km north of Maryland's border: labelled
+    MD, its patients would take Maryland's incidence rate and Pennsylvania's travel."""
+    _edit(project, "zones", "Z2,Beta,PA", "Z2,Beta,MD")
+    case = load_case(project / "model.yaml")
+    (warning,) = [str(p) for p in case.warnings]
+    assert "zones.csv, row 3, column 'state'" in warning
+    assert "state is MD" in warning and "lies in Pennsylvania (PA)" in warning
+
+
+def test_a_point_near_its_own_border_or_offshore_passes() -> None:
+    """3 km north of the Mason-Dixon line and labelled MD (a geocoded border town), and a
+    coastal centroid off New Jersey's shore labelled NY: neither is contradicted."""
+    import pandas as pd
+
+    zones = pd.DataFrame({"state": ["MD", "NY", "PA"], "latitude": [39.75, 40.1, 40.0],
+                          "longitude": [-76.0, -74.0, -76.0]})
+    assert check_states({"zones": zones}, {"zones": "zones.csv"}) == []
+
+
 def test_places_abroad_and_territories_pass() -> None:
     """A plant in Switzerland has no state to contradict; Puerto Rico and Guam are US codes;
     a dataset without any US code (Canadian provinces) is not checked against them."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import functools
 
+import numpy as np
 import pandas as pd
 
 from .problems import Problem
@@ -73,6 +74,7 @@ def check_states(tables: dict[str, pd.DataFrame], files: dict[str, str]) -> list
         problems += _unknown_codes(codes, files[name], states | TERRITORIES)
         if {"latitude", "longitude"} <= set(frame.columns):
             problems += _outside_state(frame, codes, files[name], states)
+            problems += _in_another_state(frame, codes, files[name])
     return problems
 
 
@@ -111,6 +113,56 @@ def _outside_state(frame: pd.DataFrame, codes: pd.Series, file: str,
             f"the row's state is {code}, but latitude {lat:g}, longitude {lon:g} lies "
             f"outside the United States{hint}", f"{lon:g}"))
     return problems
+
+
+#: a point this close to its own state's border is taken as in it (geocoded border towns,
+#: a zone's centroid across a river): a degree of latitude is 111 km
+BORDER_KM = 10.0
+
+
+def _in_another_state(frame: pd.DataFrame, codes: pd.Series, file: str) -> list[Problem]:
+    """A row whose coordinates lie inside another state, more than BORDER_KM from its own:
+    its patients take the incidence rate of the state it names and the travel of the place
+    it points at, so one of the two is wrong (a warning: the row is used as written)."""
+    from .boundaries import in_state, state_polygons, states_at
+
+    names = {code: name for code, name, _ in state_polygons()}
+    points = [(i, lat, lon) for i, lat, lon in _points(frame)
+              if codes.iloc[i].upper() in names and in_us(lat, lon)]
+    if not points:
+        return []
+    at = np.array([p[0] for p in points])
+    lat = np.array([p[1] for p in points])
+    lon = np.array([p[2] for p in points])
+    claimed = codes.iloc[at].str.upper().to_numpy()
+    outside = np.zeros(len(at), dtype=bool)
+    for code in np.unique(claimed):
+        mine = claimed == code
+        outside[mine] = ~in_state(lat[mine], lon[mine], code)
+    found = np.flatnonzero(outside)
+    there = states_at(lat[found], lon[found])
+    problems = []
+    for k, state in zip(found, there, strict=True):
+        if not state or state == claimed[k] or _near(lat[k], lon[k], claimed[k]):
+            continue  # offshore (a coastal centroid) or on the border
+        problems.append(Problem(
+            file, int(at[k]) + 2, "state",
+            f"the row's state is {claimed[k]}, but latitude {lat[k]:g}, longitude "
+            f"{lon[k]:g} lies in {names[state]} ({state}), more than {BORDER_KM:g} km from "
+            f"{names[claimed[k]]}: its patients take {claimed[k]}'s incidence rate and "
+            f"{state}'s travel; check the coordinates or the state", codes.iloc[at[k]],
+            severity="warning"))
+    return problems
+
+
+def _near(lat: float, lon: float, code: str) -> bool:
+    """Whether any of eight points BORDER_KM around (lat, lon) lies in the state."""
+    from .boundaries import in_state
+
+    dlat = BORDER_KM / 111.2
+    dlon = dlat / max(np.cos(np.radians(lat)), 0.05)
+    ring = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    return bool(in_state(lat + dlat * np.sin(ring), lon + dlon * np.cos(ring), code).any())
 
 
 def _unknown_codes(codes: pd.Series, file: str, known: frozenset[str]) -> list[Problem]:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import metadata
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-BOUNDARY_FILE = "cb_2016_us_state_500k"
+from ..data.boundaries import BOUNDARY_FILE, boundary_path, state_polygons
+
 #: states and territories drawn: the 50 states, DC and Puerto Rico
 SKIP_STATES = frozenset({"GU", "MP", "AS", "VI"})
 
@@ -53,18 +53,9 @@ def region_of(lat: float, lon: float) -> Region | None:
     return next((r for r in REGIONS if r.contains(lat, lon)), None)
 
 
-def _boundary_path() -> Path | None:
-    try:
-        import _plotly_geo
-    except ModuleNotFoundError:
-        return None
-    path = Path(_plotly_geo.__file__).parent / "package_data" / f"{BOUNDARY_FILE}.shp"
-    return path if path.is_file() else None
-
-
 def basemap_source() -> str:
     """Where the outlines come from, for the map's attribution and `netopt doctor`."""
-    if _boundary_path() is None:
+    if boundary_path() is None:
         return "no state outlines (install plotly-geo and pyshp)"
     try:
         version = metadata.version("plotly-geo")
@@ -110,39 +101,21 @@ def state_outlines(tolerance_deg: float = 0.03, min_area_deg2: float = 0.004,
     """(state code, name, rings) per state; a ring is a tuple of (lat, lon) rounded to
     `digits`. Rings smaller than `min_area_deg2` (small islands) are dropped, except that a
     state keeps its largest ring. Empty when the boundary package is not installed."""
-    path = _boundary_path()
-    if path is None:
-        return ()
-    try:
-        import shapefile
-    except ModuleNotFoundError:
-        return ()
     out = []
-    with shapefile.Reader(str(path.with_suffix(""))) as reader:
-        names = [f[0] for f in reader.fields[1:]]
-        for sr in reader.iterShapeRecords():
-            rec = dict(zip(names, sr.record, strict=True))
-            code = str(rec.get("STUSPS", ""))
-            if code in SKIP_STATES:
-                continue
-            rings = _state_rings(sr.shape, code, tolerance_deg, min_area_deg2, digits)
-            if rings:
-                out.append((code, str(rec.get("NAME", code)), rings))
+    for code, name, rings in state_polygons():
+        if code in SKIP_STATES:
+            continue
+        kept = _state_rings(rings, tolerance_deg, min_area_deg2, digits)
+        if kept:
+            out.append((code, name, kept))
     return tuple(sorted(out))
 
 
-def _state_rings(shape: object, code: str, tolerance: float, min_area: float,
+def _state_rings(raw: tuple[np.ndarray, ...], tolerance: float, min_area: float,
                  digits: int) -> tuple:
-    """The simplified rings (lat, lon) of one shapefile polygon."""
-    pts = np.asarray(shape.points, dtype=float)  # type: ignore[attr-defined]
-    if not len(pts):
-        return ()
-    parts = [*shape.parts, len(pts)]  # type: ignore[attr-defined]
+    """The simplified rings (lat, lon) of one state's polygon."""
     rings = []
-    for a, b in zip(parts[:-1], parts[1:], strict=True):
-        ring = pts[a:b].copy()
-        if code == "AK":  # the Aleutians west of 180: keep Alaska in one piece
-            ring[ring[:, 0] > 0, 0] -= 360.0
+    for ring in raw:
         small = simplify(ring, tolerance)
         if len(small) >= 4:
             rings.append((_ring_area(ring), small))
