@@ -110,8 +110,30 @@ def test_network_with_a_facility_the_model_lacks_is_refused() -> None:
     sites = solved.tables["sites"].copy()
     sites.loc[len(sites)] = {**sites.iloc[0].to_dict(), "site_id": "S9", "active": True}
     solved.tables["sites"] = sites
-    with pytest.raises(InputError, match="active site S9 is not in the model's dataset"):
+    with pytest.raises(InputError, match="active site S9 is not in the dataset of ") as err:
         evaluate_network(case, solved)
+    (problem,) = err.value.problems  # in memory: the network's table, at S9's row
+    row = len(sites) + 1  # the last row, header = row 1
+    assert (problem.file, problem.row, problem.column) == ("the network's sites", row, "site_id")
+
+
+def test_a_facility_the_model_lacks_is_named_at_its_row_of_the_result(tmp_path: Path) -> None:
+    """The result's table is what does not fit the model: the message named the result's
+    own model file, as if that file were wrong."""
+    from netopt.results.tables import Results
+
+    case = load_case(TINY)
+    solved = solve_case(case)
+    hubs = solved.tables["hubs"].copy()
+    hubs.loc[0, "hub_id"] = "H9"
+    solved.tables["hubs"] = hubs
+    solved.write(tmp_path / "r")
+    with pytest.raises(InputError) as err:
+        evaluate_network(case, Results.read(tmp_path / "r"))
+    (problem,) = err.value.problems
+    assert problem.file.endswith("r/hubs.csv") and problem.row == 2
+    assert "active hub H9 is not in the dataset of " in problem.message
+    assert problem.message.split(": ")[0].endswith("tiny.yaml")
 
 
 def _evaluated_by_the_cli(tmp_path: Path, model: Path):  # noqa: ANN202 - click Result

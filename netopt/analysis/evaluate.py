@@ -18,6 +18,7 @@ import pyomo.environ as pyo
 
 from ..data.case import Case
 from ..data.problems import InputError, Problem
+from ..data.tables import display_path
 from ..model.build import build_model
 from ..model.prepare import Prepared, over_offers, prepare
 from ..results.tables import Results, extract
@@ -67,15 +68,22 @@ def chosen_network(result: Results) -> ChosenNetwork:
         partners=frozenset(partners.loc[partners["active"].map(_truthy), "partner_id"]))
 
 
-def check_network(case: Case, chosen: ChosenNetwork, file: str, why: str) -> None:
-    """Every active facility must exist in the case; InputError naming each one otherwise."""
+def check_network(case: Case, result: Results, chosen: ChosenNetwork, why: str) -> None:
+    """Every active facility must exist in the case; InputError naming each one otherwise,
+    at its row of the result's table (the result is what does not fit the model)."""
     problems = []
+    model = display_path(case.model_path) if case.model_path else case.name
     for kind, ids, known in (("site", chosen.sites, set(case.sites["site_id"])),
                              ("hub", chosen.hubs, set(case.hubs["hub_id"])),
                              ("partner", chosen.partners, set(case.partners["partner_id"]))):
+        table = getattr(result, f"{kind}s")
+        rows = {str(v): i + 2 for i, v in enumerate(table[f"{kind}_id"])}
+        file = (display_path(result.folder / f"{kind}s.csv") if result.folder is not None
+                else f"the network's {kind}s")
         for i in sorted(ids - known):
-            problems.append(Problem(file, None, None,
-                                    f"active {kind} {i} is not in the model's dataset: {why}"))
+            problems.append(Problem(file, rows.get(i), f"{kind}_id",
+                                    f"active {kind} {i} is not in the dataset of {model}: "
+                                    f"{why}", i))
     if problems:
         raise InputError(problems)
 
@@ -152,7 +160,7 @@ def evaluate_network(case: Case, network: Results, time_limit: float | None = No
     file = str(network.summary.get("model_file") or "network")
     refuse_timeline(case, "evaluate holds one network")
     chosen = chosen_network(network)
-    check_network(case, chosen, file, "the network is evaluated only on its own facilities")
+    check_network(case, network, chosen, "the network is evaluated only on its own facilities")
     # the network's offers only: the pairs of the others carry nothing with it held
     m = model if model is not None else build_model(
         over_offers(prepared or prepare(case), chosen.offered))

@@ -88,8 +88,7 @@ def n_minus_1(case: Case, result: Results, partners: bool = True,
                           for col in lacking])
     refuse_timeline(case, "resilience takes one facility out of the network")
     chosen = chosen_network(result)
-    check_network(case, chosen, str(result.summary.get("model_file") or "result"),
-                  "re-solve before the N-1 analysis")
+    check_network(case, result, chosen, "re-solve before the N-1 analysis")
     # the network is fixed, but ordering options and depot stock are still choices: solve
     # them to optimality, so the baseline is never above the solved network's own cost
     settings = exact(case.config.solver)

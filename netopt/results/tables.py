@@ -60,6 +60,9 @@ class Results:
     summary: dict = field(default_factory=dict)
     #: the solved design decisions, to start a similar model from (see solver.network_start)
     network: StartNetwork | None = None
+    #: the folder the tables were read from (None for a result in memory): messages about
+    #: a row of them name its file
+    folder: Path | None = None
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
@@ -113,7 +116,7 @@ class Results:
                                   else st["objective_usd"] / MONEY}
                                  for st in summary.get("stages") or []],
                          cores_not_free=summary.get("cores_not_free"))
-        return cls(tables, info, summary)
+        return cls(tables, info, summary, folder=folder)
 
 
 def _json(value: object) -> object:
