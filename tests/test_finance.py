@@ -526,3 +526,26 @@ def test_us_small_has_finance_rows_for_every_active_site_and_product(small_solve
         assert r.shipments_per_year - delivered[(r.site_id, r.product_id)] == pytest.approx(
             r.ordering_replenishment_usd / per, rel=1e-6)
         assert r.shipments_per_year < r.doses_per_year  # two doses a delivery
+
+
+def test_expiring_doses_a_plant_makes_for_points_it_does_not_supply_are_counted() -> None:
+    """Two plants can supply site S1's stock of k; only P1 ships its patients' doses (100),
+    and P1 is full at 100 doses. The model books S1's 12 expiring doses to P2, which has
+    room and lanes to S1: shared by the doses each ships, P1 would read 112 of 100, so the
+    model's split stands, and plants.csv says that P2 makes all 12 for stock it does not
+    supply (the national default: 6,675 doses at Thousand Oaks for Summit's sites)."""
+    from types import SimpleNamespace
+
+    from netopt.results.tables import expiring_by_plant
+
+    m = SimpleNamespace(expired_points={("site", "S1", "k"): (12.0, None)},
+                        expired_at={("site", "S1", "k", "P1"): SimpleNamespace(value=0.0),
+                                    ("site", "S1", "k", "P2"): SimpleNamespace(value=12.0)})
+    shipments = pd.DataFrame({"leg": ["direct"], "site_id": ["S1"], "hub_id": ["H1"],
+                              "product_id": ["k"], "plant_id": ["P1"],
+                              "partner_id": [""], "doses_per_year": [100.0]})
+    split, elsewhere = expiring_by_plant(m, shipments, {"P1": 100.0, "P2": 1000.0})
+    assert split == {"P1": 0.0, "P2": 12.0} and elsewhere == {"P2": 12.0}
+    # with room at P1 the doses it ships decide: all 12 are P1's, none made elsewhere
+    split, elsewhere = expiring_by_plant(m, shipments, {"P1": 200.0, "P2": 1000.0})
+    assert split == {"P1": 12.0, "P2": 0.0} and elsewhere == {}

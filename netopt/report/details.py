@@ -198,11 +198,18 @@ def _plants_table(result: Results) -> str:
     if p.empty or "capacity_doses_per_year" not in p.columns:
         return "<p>No plant in the result.</p>"
     names = product_names(result)
-    rows = []
+    rows, notes = [], []
     for r in p.to_dict("records"):
         made_here = [k for k in split_list(r.get("products")) if not names or k in names]
         if not made_here:  # a plant of products out of scope
             continue
+        elsewhere = num(r.get("doses_expiring_elsewhere_per_year"))
+        if elsewhere >= 0.5:
+            notes.append(f"{_esc(r.get('name') or r.get('plant_id'))} makes "
+                         f"{_esc(fmt_num(elsewhere))} of its doses a year for stock that "
+                         "expires at sites other plants supply with patients' doses (its "
+                         "lanes reach them: it would ship their safety stock; that transport "
+                         "is not priced).")
         made = num(r.get("doses_per_year")) + num(r.get("doses_expiring_in_stock_per_year"))
         value = num(r.get("capacity_value_usd_per_dose"), math.nan)
         full = num(r.get("utilisation")) >= 1 - 1e-6
@@ -223,7 +230,8 @@ def _plants_table(result: Results) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>"
             "<p class='note'>Doses made include those that expire in stock. The saving holds "
             "the network as chosen (sites, hubs, partners, ordering options) and re-routes "
-            "patients: more cells and doses at this plant, fewer elsewhere or untreated.</p>")
+            "patients: more cells and doses at this plant, fewer elsewhere or untreated."
+            + "".join(f" {n}" for n in notes) + "</p>")
 
 
 def _unserved_table(result: Results) -> str:

@@ -171,9 +171,10 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
         "costs": costs_table(m),
     }
     tables["zones"] = zones_table(prep, tables["assignments"], tables["unserved"])
-    tables["plants"] = plants_table(prep, tables["shipments"], expiring_by_plant(
-        m, tables["shipments"], prep.plants["capacity_doses_per_year"].astype(float).to_dict()),
-        info.plant_capacity_values)
+    expiring, elsewhere = expiring_by_plant(
+        m, tables["shipments"], prep.plants["capacity_doses_per_year"].astype(float).to_dict())
+    tables["plants"] = plants_table(prep, tables["shipments"], expiring,
+                                    info.plant_capacity_values, elsewhere)
     tables["kols"] = kols_table(prep, tables["sites"], tables["assignments"])
     tables["products"] = products_table(prep, shipments)
     tables["site_products"] = prep.site_products.drop(columns=["max_patients"])
@@ -753,12 +754,15 @@ def zones_table(prep: Prepared, assignments: pd.DataFrame,
 
 
 def expiring_by_plant(m: pyo.ConcreteModel, shipments: pd.DataFrame,
-                      capacity: dict[str, float]) -> dict[str, float]:
+                      capacity: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
     """Plant -> doses a year it makes that expire in stock, as the model counts them against
-    its capacity (flows.py `_expiring_by_plant`). A stock point one plant supplies is that
-    plant's; one several may supply is shared by the doses each ships to it, as a reader
-    expects, unless that would overfill a plant the model's own split kept within its
-    capacity (then the model's split stands)."""
+    its capacity (flows.py `_expiring_by_plant`), and plant -> the part of them at stock
+    points it ships no patient dose to. A stock point one plant supplies is that plant's; one
+    several may supply is shared by the doses each ships to it, as a reader expects, unless
+    that would overfill a plant the model's own split kept within its capacity. Then the
+    model's split stands: a full plant's stock points have their expiring doses made by
+    another plant whose lanes reach them (it would ship their safety stock), and the second
+    figure says how many, so "100 % used" is not read as covering them."""
     out: dict[str, float] = {}
     shares: dict[tuple, dict[str, float]] = {}
     for line, plant in getattr(m, "expired_points", {}).values():
@@ -783,7 +787,15 @@ def expiring_by_plant(m: pyo.ConcreteModel, shipments: pd.DataFrame,
         "plant_id")["doses_per_year"].sum() if len(shipments) else pd.Series(dtype=float)
     fits = all(float(doses.get(p, 0.0)) + v <= capacity.get(p, math.inf) * (1 + 1e-6) + 1e-6
                for p, v in by_doses.items())
-    return by_doses if fits else model_split
+    if fits:
+        return by_doses, {}
+    elsewhere: dict[str, float] = {}
+    for key, split in shares.items():
+        sent = _doses_to_stock_point(shipments, key, set(split))
+        for plant, v in split.items():
+            if v > 1e-9 and sent.get(plant, 0.0) <= 1e-9:
+                elsewhere[plant] = elsewhere.get(plant, 0.0) + v
+    return model_split, elsewhere
 
 
 def _doses_to_stock_point(shipments: pd.DataFrame, key: tuple, plants: set[str]
@@ -811,7 +823,8 @@ def _doses_to_stock_point(shipments: pd.DataFrame, key: tuple, plants: set[str]
 
 def plants_table(prep: Prepared, shipments: pd.DataFrame,
                  expiring: dict[str, float] | None = None,
-                 capacity_values: dict[str, float] | None = None) -> pd.DataFrame:
+                 capacity_values: dict[str, float] | None = None,
+                 expiring_elsewhere: dict[str, float] | None = None) -> pd.DataFrame:
     """Per plant: doses released (direct lanes and partner supply), patients whose cells it
     received (autologous starting material), its utilisation and what one more dose of its
     capacity would save the network as chosen (solver/marginal.py; empty where the solve
@@ -836,6 +849,8 @@ def plants_table(prep: Prepared, shipments: pd.DataFrame,
     # doses that expire in stock were made too, and take the plant's capacity
     out["doses_expiring_in_stock_per_year"] = [max(0.0, float((expiring or {}).get(p, 0.0)))
                                                for p in plants.index]
+    out["doses_expiring_elsewhere_per_year"] = [
+        max(0.0, float((expiring_elsewhere or {}).get(p, 0.0))) for p in plants.index]
     cap = out["capacity_doses_per_year"].astype(float)
     made = out["doses_per_year"] + out["doses_expiring_in_stock_per_year"]
     out["utilisation"] = (made / cap.where(cap > 0)).fillna(0.0)
