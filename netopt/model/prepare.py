@@ -1059,6 +1059,13 @@ def _why_no_site(case: Case, points: pd.DataFrame, sites: pd.DataFrame, products
     lat, lon = points.at[point, "latitude"], points.at[point, "longitude"]
     d = haversine_km(lat, lon, sites["latitude"].to_numpy(), sites["longitude"].to_numpy())
     near = set(sites.index[d <= reach])
+    radius = float(points.at[point, "radius_km"])
+    if not near and radius > 0 and (d <= reach + radius).any():
+        # measured from the group's centre: a community of it may lie within reach of a site
+        return (f"no treatment site within {reach:g} km (the product's max patient travel) of "
+                f"the centre of this group of nearby communities, which spans {radius:.0f} "
+                f"km: the nearest site is {d.min():.0f} km from the centre, so a community "
+                "of the group may lie within reach; grouping demand more finely would tell")
     if not near:
         out = case.sites[case.sites["status"] == "excluded"]
         if (haversine_km(lat, lon, out["latitude"].to_numpy(),
@@ -1087,7 +1094,6 @@ def _why_no_site(case: Case, points: pd.DataFrame, sites: pd.DataFrame, products
         parts = [f"{words.get(why, why)} ({n} site{'s' if n > 1 else ''})"
                  for why, n in sorted(reasons.items())]
         return f"{len(near)} site(s) within {reach:g} km, none eligible: " + "; ".join(parts)
-    radius = float(points.at[point, "radius_km"])
     if radius > 0:
         return (f"a treatment site lies within {reach:g} km of the centre of this group of "
                 f"nearby communities but not of every community in it (the group spans "
