@@ -533,7 +533,7 @@ def test_expiring_doses_a_plant_makes_for_points_it_does_not_supply_are_counted(
     and P1 is full at 100 doses. The model books S1's 12 expiring doses to P2, which has
     room and lanes to S1: shared by the doses each ships, P1 would read 112 of 100, so the
     model's split stands, and plants.csv says that P2 makes all 12 for stock it does not
-    supply (the national default: 6,675 doses at Thousand Oaks for Summit's sites)."""
+    supply (the national default: 5,975 doses at Thousand Oaks for Summit's sites)."""
     from types import SimpleNamespace
 
     from netopt.results.tables import expiring_by_plant
