@@ -377,29 +377,4 @@ def _expiring_by_plant(m: pyo.ConcreteModel, prep: Prepared) -> dict[str, list]:
                                 == line)
             for pl in sorted(makers):
                 out.setdefault(pl, []).append(m.expired_at[key, pl])
-    _tie_expiries_to_supply(m, prep)
     return out
-
-
-def _tie_expiries_to_supply(m: pyo.ConcreteModel, prep: Prepared) -> None:
-    """A site's own stock expires in doses its suppliers shipped: a plant's share of them
-    is at most the stock point's expiring doses per dose received (its largest, over the
-    segments) times the doses the plant ships down the site's direct lanes. Without it a
-    full plant's sites had their expiring doses made by another plant with lanes to them
-    that ships them nothing (national default: 5,975 doses a year at Thousand Oaks for
-    Summit NJ's sites, which then read 100 % used for 107 %). Exact where one plant supplies
-    the site, a bound where several do (the split in proportion to the doses each ships
-    meets it). Stock held at a partner for a site (the partner's supply lanes serve other
-    sites too) and pooled depot stock keep the free split."""
-    ratio = getattr(m, "ord_expired_ratio", {})
-    lanes = prep.direct_lanes
-    by_lane: dict[tuple, list[int]] = {}
-    for i, key in enumerate(zip(lanes["site_id"], lanes["product_id"], lanes["plant_id"],
-                                strict=True)):
-        by_lane.setdefault(key, []).append(i)
-    m.expired_supply = pyo.ConstraintList()
-    for kind, s, k, pl in m.EXPIRED_AT:
-        rho = ratio.get((s, k, "direct")) if kind == "site" else None
-        if rho is not None:
-            m.expired_supply.add(m.expired_at[kind, s, k, pl] <= rho * pyo.quicksum(
-                m.f[i] for i in by_lane.get((s, k, pl), [])))

@@ -113,10 +113,6 @@ def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:
     e_lo = rows["expired_lo_doses"].to_numpy(float)
     e_hi = rows["expired_hi_doses"].to_numpy(float)
     m.ord_expired = {}
-    # the most doses expiring per dose received at the stock point, over its segments (None
-    # where a segment starts at 0 patients: no bound): a plant's share of the expiring doses
-    # is at most this times the doses it ships there (flows.py)
-    m.ord_expired_ratio = {}
     for i in idx:
         j = pos[i]
         if e_lo[j] > 1e-9 or e_hi[j] > 1e-9:
@@ -126,11 +122,6 @@ def add_ordering(m: pyo.ConcreteModel, prep: Prepared) -> None:
             key = (*m.ord_sk[i], "partner" if partner[j] else "direct")
             m.ord_expired.setdefault(key, []).append(
                 (m.z[i], m.n[i], e_lo[j] - slope * lo[j], slope))
-            ends = [v for v in (lo[j], hi_cap[j]) if v > 1e-9]
-            ratio = None if lo[j] <= 1e-9 else max(
-                (e_lo[j] + slope * (v - lo[j])) / (dpp[key[1]] * v) for v in ends)
-            was = m.ord_expired_ratio.get(key, 0.0)
-            m.ord_expired_ratio[key] = None if ratio is None or was is None else max(was, ratio)
     register_cost(m, "ordering_and_inventory", pyo.quicksum(
         money(a) * m.z[i] + money(b) * m.n[i] for i, (a, b) in lines.items()))
     # segment volume cuts, added by the solver's cut loop where the LP violates them

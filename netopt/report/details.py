@@ -207,9 +207,8 @@ def _plants_table(result: Results) -> str:
         if elsewhere >= 0.5:
             notes.append(f"{_esc(r.get('name') or r.get('plant_id'))} makes "
                          f"{_esc(fmt_num(elsewhere))} of its doses a year for stock that "
-                         "expires at sites other plants supply with patients' doses (its "
-                         "lanes reach them: it would ship their safety stock; that transport "
-                         "is not priced).")
+                         "expires at sites other plants supply with patients' doses: its "
+                         "lanes reach them, and it ships their safety stock.")
         made = num(r.get("doses_per_year")) + num(r.get("doses_expiring_in_stock_per_year"))
         value = num(r.get("capacity_value_usd_per_dose"), math.nan)
         full = num(r.get("utilisation")) >= 1 - 1e-6
