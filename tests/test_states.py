@@ -77,6 +77,15 @@ def test_a_zone_inside_another_state_is_a_warning_that_names_it(project: Path) -
     assert "state is MD" in warning and "lies in Pennsylvania (PA)" in warning
 
 
+def test_a_site_inside_another_state_is_said_to_be_placed_there() -> None:
+    import pandas as pd
+
+    sites = pd.DataFrame({"state": ["MD"], "latitude": [40.0], "longitude": [-76.0]})
+    (warning,) = check_states({"sites": sites}, {"sites": "sites.csv"})
+    assert warning.severity == "warning" and warning.column == "state" and warning.row == 2
+    assert "it is reported in MD and placed in PA" in warning.message
+
+
 def test_a_point_near_its_own_border_or_offshore_passes() -> None:
     """3 km north of the Mason-Dixon line and labelled MD (a geocoded border town), and a
     coastal centroid off New Jersey's shore labelled NY: neither is contradicted."""

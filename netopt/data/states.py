@@ -74,7 +74,7 @@ def check_states(tables: dict[str, pd.DataFrame], files: dict[str, str]) -> list
         problems += _unknown_codes(codes, files[name], states | TERRITORIES)
         if {"latitude", "longitude"} <= set(frame.columns):
             problems += _outside_state(frame, codes, files[name], states)
-            problems += _in_another_state(frame, codes, files[name])
+            problems += _in_another_state(frame, codes, files[name], name)
     return problems
 
 
@@ -120,10 +120,12 @@ def _outside_state(frame: pd.DataFrame, codes: pd.Series, file: str,
 BORDER_KM = 10.0
 
 
-def _in_another_state(frame: pd.DataFrame, codes: pd.Series, file: str) -> list[Problem]:
+def _in_another_state(frame: pd.DataFrame, codes: pd.Series, file: str,
+                      table: str) -> list[Problem]:
     """A row whose coordinates lie inside another state, more than BORDER_KM from its own:
-    its patients take the incidence rate of the state it names and the travel of the place
-    it points at, so one of the two is wrong (a warning: the row is used as written)."""
+    a zone's patients take the incidence rate of the state it names and the travel of the
+    place it points at, a site is reported in one state and placed in the other, so one of
+    the two is wrong (a warning: the row is used as written)."""
     from .boundaries import in_state, state_polygons, states_at
 
     names = {code: name for code, name, _ in state_polygons()}
@@ -149,8 +151,10 @@ def _in_another_state(frame: pd.DataFrame, codes: pd.Series, file: str) -> list[
             file, int(at[k]) + 2, "state",
             f"the row's state is {claimed[k]}, but latitude {lat[k]:g}, longitude "
             f"{lon[k]:g} lies in {names[state]} ({state}), more than {BORDER_KM:g} km from "
-            f"{names[claimed[k]]}: its patients take {claimed[k]}'s incidence rate and "
-            f"{state}'s travel; check the coordinates or the state", codes.iloc[at[k]],
+            f"{names[claimed[k]]}: "
+            + (f"its patients take {claimed[k]}'s incidence rate and {state}'s travel"
+               if table == "zones" else f"it is reported in {claimed[k]} and placed in "
+               f"{state}") + "; check the coordinates or the state", codes.iloc[at[k]],
             severity="warning"))
     return problems
 
