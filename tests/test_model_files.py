@@ -33,7 +33,13 @@ def test_yes_no_where_a_number_is_expected_is_refused(tmp_path: Path, setting: s
                                                       text: str) -> None:
     """YAML reads yes/no/true/false as booleans, which were taken as 1 and 0: `time_limit:
     yes` was a 1-second limit and `demand_scale: no` a case without patients."""
-    from netopt.data.case import load_case
+    problem = _the_problem(tmp_path, text)
+    assert problem.column == setting and problem.file.endswith("m.yaml")
+    assert "not yes/no/true/false" in problem.message
+
+
+def _the_problem(tmp_path: Path, text: str):  # noqa: ANN202 - a Problem
+    """The one input problem of tiny extended by `text` (settings in YAML)."""
     from netopt.data.problems import InputError
 
     model = tmp_path / "m.yaml"
@@ -42,8 +48,7 @@ def test_yes_no_where_a_number_is_expected_is_refused(tmp_path: Path, setting: s
     with pytest.raises(InputError) as err:
         load_case(model)
     (problem,) = err.value.problems
-    assert problem.column == setting and problem.file.endswith("m.yaml")
-    assert "not yes/no/true/false" in problem.message
+    return problem
 
 
 def test_yes_no_settings_still_take_yes_and_no(tmp_path: Path) -> None:
@@ -68,16 +73,10 @@ def test_a_number_or_quoted_word_where_yes_no_is_expected_is_refused(
         tmp_path: Path, setting: str, text: str, expected: str) -> None:
     """pydantic read `allow_unserved: 0` as false and `"no"` as false: a guess, where the
     user may have meant a share. A yes/no setting takes true/false (and the words it lists)."""
-    from netopt.data.problems import InputError
-
-    model = tmp_path / "m.yaml"
-    tiny = Path(__file__).parent / "data" / "tiny.yaml"
-    model.write_text(f"extends: {tiny}\nname: m\n{text}", encoding="utf-8")
-    with pytest.raises(InputError) as err:
-        load_case(model)
-    (problem,) = err.value.problems
+    problem = _the_problem(tmp_path, text)
     assert problem.column == setting and expected in problem.message
-    model.write_text(f"extends: {tiny}\nname: m\nsolver:\n  strong_linking: lazy\n",
+    model = tmp_path / "m.yaml"
+    model.write_text(model.read_text().replace(text, "solver:\n  strong_linking: lazy\n"),
                      encoding="utf-8")
     assert load_case(model).config.solver.strong_linking == "lazy"
 
