@@ -76,11 +76,13 @@ def check_network(case: Case, result: Results, chosen: ChosenNetwork, why: str) 
     for kind, ids, known in (("site", chosen.sites, set(case.sites["site_id"])),
                              ("hub", chosen.hubs, set(case.hubs["hub_id"])),
                              ("partner", chosen.partners, set(case.partners["partner_id"]))):
-        table = getattr(result, f"{kind}s")
-        rows = {str(v): i + 2 for i, v in enumerate(table[f"{kind}_id"])}
+        missing = sorted(ids - known)
+        if not missing:
+            continue
+        rows = {str(v): i + 2 for i, v in enumerate(getattr(result, f"{kind}s")[f"{kind}_id"])}
         file = (display_path(result.folder / f"{kind}s.csv") if result.folder is not None
                 else f"the network's {kind}s")
-        for i in sorted(ids - known):
+        for i in missing:
             problems.append(Problem(file, rows.get(i), f"{kind}_id",
                                     f"active {kind} {i} is not in the dataset of {model}: "
                                     f"{why}", i))

@@ -917,9 +917,16 @@ def within_solver_gap(objective: float, gap: float, base_objective: float,
     figures = (objective, gap, base_objective, base_gap)
     if any(f is None or math.isnan(f) for f in figures):
         return None
-    slack = gap * abs(objective) + base_gap * abs(base_objective)
+    slack = solver_gap_slack(objective, gap, base_objective, base_gap)
     slack += OBJECTIVE_TOLERANCE * max(abs(objective), abs(base_objective))
     return abs(objective - base_objective) <= slack
+
+
+def solver_gap_slack(objective: float, gap: float | None, base_objective: float,
+                     base_gap: float | None) -> float:
+    """What the two runs left unproven together, gap*|obj| + gap0*|obj0| (a missing gap as
+    0): the largest difference `within_solver_gap` reads as noise, tolerances aside."""
+    return (gap or 0.0) * abs(objective) + (base_gap or 0.0) * abs(base_objective)
 
 
 def baseline_deltas(rows: pd.DataFrame) -> pd.DataFrame:

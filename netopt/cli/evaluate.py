@@ -102,12 +102,12 @@ def _noise(own: float, own_gap: float | None, here: float, gap: float | None) ->
     solve left unproven (compare's `within_solver_gap`): the held solve re-chooses flows and
     ordering options, so in the network's own model it may end a little above or below the
     original, and that is not a cost the network has there."""
-    from ..analysis.scenarios import within_solver_gap
+    from ..analysis.scenarios import solver_gap_slack, within_solver_gap
 
     if abs(here - own) < 0.5 or not within_solver_gap(here, gap, own, own_gap):
         return ""
-    slack = (gap or 0.0) * abs(here) + (own_gap or 0.0) * abs(own)
-    return f", within the two solves' gaps of ${slack:,.0f}: not a difference"
+    return (f", within the two solves' gaps of ${solver_gap_slack(here, gap, own, own_gap):,.0f}"
+            ": not a difference")
 
 
 def register(app: typer.Typer) -> None:

@@ -204,7 +204,7 @@ def _run(specs: list, *, command: str, title: str, out: Path, workers: int | Non
         f" (each scenario's own result in {out / 'scenarios'}/)" if folders else ""))
     statuses = comparison.rows["status"].tolist()
     code = batch_exit_code(statuses)
-    if code and not any(s in ("optimal", "feasible") for s in statuses):
+    if code and not _any_network(statuses):
         err.print(f"no scenario has a network: exit {code} (the rows above say why)")
     elif code:
         broken = sum(s in ("invalid", "error") for s in statuses)
@@ -220,6 +220,10 @@ _BATCH_EXITS = (("invalid", EXIT_INVALID), ("infeasible", EXIT_INFEASIBLE),
                 ("no_solution", EXIT_NO_NETWORK))
 
 
+def _any_network(statuses: list[str]) -> bool:
+    return any(s in ("optimal", "feasible") for s in statuses)
+
+
 def batch_exit_code(statuses: list[str]) -> int:
     """The batch's exit code. A scenario that could not be run is never passed over: 2 when
     one's input or override is invalid, 1 for an internal error, whatever the others did.
@@ -229,7 +233,7 @@ def batch_exit_code(statuses: list[str]) -> int:
         return EXIT_INVALID
     if "error" in statuses:
         return 1
-    if not statuses or any(s in ("optimal", "feasible") for s in statuses):
+    if not statuses or _any_network(statuses):
         return 0
     return next((code for status, code in _BATCH_EXITS if status in statuses), 1)
 

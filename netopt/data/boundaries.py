@@ -82,12 +82,18 @@ def _inside(lon: np.ndarray, lat: np.ndarray, rings: tuple[np.ndarray, ...]) -> 
     return found
 
 
-def states_at(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """The code of the state each point lies in ('' offshore, abroad, or without the
-    boundary file). Longitudes east of 170 degrees in Alaska's latitudes are its Aleutians."""
+def _points(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Latitudes and longitudes as the polygons have them: east longitudes in Alaska's
+    latitudes are its Aleutians, moved below -180 as `state_polygons` moves them."""
     lat = np.asarray(lat, dtype=float)
     lon = np.asarray(lon, dtype=float)
-    lon = np.where((lon > 0) & (lat > 50), lon - 360.0, lon)
+    return lat, np.where((lon > 0) & (lat > 50), lon - 360.0, lon)
+
+
+def states_at(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """The code of the state each point lies in ('' offshore, abroad, or without the
+    boundary file)."""
+    lat, lon = _points(lat, lon)
     out = np.full(len(lat), "", dtype=object)
     for code, rings in _rings_by_state().items():
         todo = np.flatnonzero(out == "")
@@ -100,9 +106,7 @@ def states_at(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 
 def in_state(lat: np.ndarray, lon: np.ndarray, code: str) -> np.ndarray:
     """Whether each point lies in the given state (False for a code the file lacks)."""
-    lat = np.asarray(lat, dtype=float)
-    lon = np.asarray(lon, dtype=float)
-    lon = np.where((lon > 0) & (lat > 50), lon - 360.0, lon)
+    lat, lon = _points(lat, lon)
     rings = _rings_by_state().get(code)
     if rings is None:
         return np.zeros(len(lat), dtype=bool)

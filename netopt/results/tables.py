@@ -775,9 +775,11 @@ def expiring_by_plant(m: pyo.ConcreteModel, shipments: pd.DataFrame,
         for plant, v in split.items():
             model_split[plant] = model_split.get(plant, 0.0) + v
     by_doses = dict(out)
+    sent_to = {key: _doses_to_stock_point(shipments, key, set(split))
+               for key, split in shares.items()}
     for key, split in shares.items():
         total = sum(split.values())
-        sent = _doses_to_stock_point(shipments, key, set(split))
+        sent = sent_to[key]
         if sum(sent.values()) <= 1e-9:
             sent = split
         weight = sum(sent.values()) or 1.0
@@ -791,9 +793,8 @@ def expiring_by_plant(m: pyo.ConcreteModel, shipments: pd.DataFrame,
         return by_doses, {}
     elsewhere: dict[str, float] = {}
     for key, split in shares.items():
-        sent = _doses_to_stock_point(shipments, key, set(split))
         for plant, v in split.items():
-            if v > 1e-9 and sent.get(plant, 0.0) <= 1e-9:
+            if v > 1e-9 and sent_to[key].get(plant, 0.0) <= 1e-9:
                 elsewhere[plant] = elsewhere.get(plant, 0.0) + v
     return model_split, elsewhere
 
