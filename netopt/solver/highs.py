@@ -22,10 +22,11 @@ from ..model.facility_cuts import separate_facility_volume
 from ..model.ordering import separate_segment_volume
 from ..model.sites import lazy_linking, link_pairs
 from . import machine
-from .arrays import set_start
+from .arrays import model_arrays, set_start
 from .backends import solve_with_backend
 from .bound_worker import MIN_WORKER_SECONDS, BoundWorker, CarriedProof, KernelJob
 from .diving import lp_dive
+from .idle_facilities import close_idle_decisions
 from .idle_stock import close_idle_stock
 from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
 from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
@@ -1059,6 +1060,25 @@ def _values_cost(solver: _Highs) -> float:
     return float(np.dot(lp.col_cost_, highs.getSolution().col_value)) + float(lp.offset_)
 
 
+def _close_idle(solver: _Highs, m: pyo.ConcreteModel) -> float:
+    """Close what the loaded network pays for and nobody uses: depot stock held for nobody
+    (idle_stock.py), then any decision whose rows, as HiGHS holds them, let it go to 0 with
+    no other value raised (idle_facilities.py). Sets the values in `m`; returns the
+    objective saved (model money)."""
+    saved = close_idle_stock(m)
+    started = time.perf_counter()
+    col_of = solver._pyomo_var_to_solver_var_map
+    columns = [(solver._vars[var_id][0], col) for var_id, col in col_of.items()]
+    decisions = {id(v) for var in decision_vars(m) for v in var.values()}
+    more, closed = close_idle_decisions(model_arrays(solver._solver_model), columns, decisions)
+    if closed:
+        log.info("closed %d idle decision(s), saving %.6g in %.2fs: %s", len(closed), more,
+                 time.perf_counter() - started, ", ".join(closed))
+    else:
+        log.debug("no idle decision (%.2fs)", time.perf_counter() - started)
+    return saved + more
+
+
 def _held_lp(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool):
     """The LP of `m` as it stands (its decisions held by the caller), without a MIP start."""
     solver.start = None
@@ -1188,7 +1208,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             incumbent = _consistent_incumbent(solver, m, settings, tee, res, left)
         else:
             incumbent = pyo.value(m.obj)
-        saved = close_idle_stock(m)  # a stopped MIP may hold stock for nobody
+        saved = _close_idle(solver, m)  # a stopped MIP may pay for what nobody uses
     if term == TerminationCondition.convergenceCriteriaSatisfied and has:
         status = "optimal"
     elif has:

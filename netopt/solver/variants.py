@@ -26,7 +26,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import highspy
@@ -40,9 +40,11 @@ from ..model.sites import lazy_linking
 from . import machine
 from .arrays import highs_from_arrays, model_arrays
 from .highs import LINK_SHARE, _Highs, segment_cuts, separate_linking, solve_model
+from .idle_facilities import close_idle_decisions
 from .idle_stock import close_idle_stock
 from .info import SolveInfo, highs_threads, model_size
 from .interrupts import ctrl_c_after, stop_at
+from .network_start import decision_vars
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,14 @@ def solve_variants(m: pyo.ConcreteModel, settings: SolverSettings,
                    "mip_rel_gap": float(settings.mip_gap), "time_limit": limit}
         size = model_size(m)
         workers = min(int(settings.threads), len(jobs), machine.cores())
+        decisions = {id(v) for var in decision_vars(m) for v in var.values()}
         for key, out in _outcomes(arrays, jobs, options, workers):
-            yield key, _loaded(m, columns, out, size, version)
+            lower = arrays["col_lower"].copy()
+            for col, lo, _ in jobs[key]:
+                lower[col] = lo
+            yield key, _loaded(m, columns, out, size, version,
+                               lambda lower=lower: close_idle_decisions(
+                                   arrays, columns, decisions, lower)[0])
     finally:
         for v, (value, lower, upper) in released.items():
             v.setlb(lower)
@@ -230,15 +238,18 @@ def _solve_variant(cols: list[tuple[int, float, float]], options: dict,
 
 
 def _loaded(m: pyo.ConcreteModel, columns: list[tuple[VarData, int]], out: dict,
-            size: tuple[int, int, int], version: str) -> SolveInfo:
-    """Load a variant's solution in `m` (closing depot stock held for nobody, as a solve
-    does) and describe it."""
+            size: tuple[int, int, int], version: str,
+            close_idle: Callable[[], float] | None = None) -> SolveInfo:
+    """Load a variant's solution in `m` (closing depot stock held for nobody and, with
+    `close_idle`, any other decision nobody uses, as a solve does) and describe it."""
     objective = out["objective"]
     if out["values"] is not None:
         values = out["values"]
         for v, col in columns:
             v.set_value(float(values[col]), skip_validation=True)
         objective -= close_idle_stock(m)
+        if close_idle is not None:
+            objective -= close_idle()
     bound = out["bound"]
     gap = (None if objective is None or bound is None
            else abs(objective - bound) / max(abs(objective), 1e-9))
