@@ -531,7 +531,7 @@ def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
     started = time.perf_counter()
     held = hold(m, network)
     if not held:
-        log.info("baseline start: no decision of the baseline exists in this model")
+        log.info("%s start: no decision of it exists in this model", name)
         return None
     try:
         res = _run(solver, m, settings, tee, budget, solver="choose")
@@ -539,11 +539,11 @@ def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
         release(held)
     _record_run(solver, f"{name} start", started, res)
     if not _has_solution(res):
-        log.info("baseline start: the baseline network is not feasible here (%s); "
-                 "falling back", res.termination_condition.name)
+        log.info("%s start: not feasible here (%s); falling back", name,
+                 res.termination_condition.name)
         return None
     res.solution_loader.load_vars()
-    log.info("baseline start: objective %.6g after %.1fs (%d decisions held)",
+    log.info("%s start: objective %.6g after %.1fs (%d decisions held)", name,
              res.incumbent_objective, time.perf_counter() - started, len(held))
     return _loaded_solution(m)
 
