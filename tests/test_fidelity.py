@@ -165,6 +165,22 @@ def test_a_full_site_is_worth_what_its_next_patient_saves():
     assert pd.isna(sites.at["S2", "capacity_value_usd_per_patient"])
 
 
+def test_details_page_lists_where_one_more_place_would_pay():
+    """details.html: S1 full at 25 patients (the other 5 go to S2) is listed with its value
+    per patient, as sites.csv gives it; with room nothing is listed, and the page says so."""
+    result = solve_case(edit(tiny(), "sites", "S1", capacity_patients_per_year=25.0))
+    value = result.sites.set_index("site_id").at["S1", "capacity_value_usd_per_patient"]
+    page = render_details(result)
+    section = page[page.index("<h2>Where one more place would pay</h2>"):]
+    section = section[:section.index("<h2>", 5)]
+    rows = section.split("<tr>")[2:]
+    assert len(rows) == 1, rows
+    assert "Site One" in rows[0] and "25 of 25 patients a year" in rows[0], rows[0]
+    assert f"${value:,.0f} a year per patient" in rows[0], (value, rows[0])
+    roomy = render_details(solve_case(tiny()))
+    assert "No active site, hub or partner is short of capacity" in roomy
+
+
 def test_unserved_only_when_every_plant_is_full():
     """12 doses at L1 + 10 at L2 = 22 of 30 patients; 8 go unserved."""
     case = with_second_plant(edit(tiny(), "plants", "L1", capacity_doses_per_year=12.0), 10)
