@@ -125,62 +125,6 @@ def test_a_plant_short_of_capacity_is_worth_the_patient_it_would_treat():
                                   rel=1e-6)
 
 
-def _value_against_resolve(table: str, key: str, column: str, capacity: float,
-                           value_column: str) -> tuple[float, dict]:
-    """The capacity value of `key` at `capacity`, checked against the same network solved
-    again with one unit more (the dual against a re-solve); the short solve's summary."""
-    short = solve_case(edit(tiny(), table, key, **{column: capacity}))
-    more = solve_case(edit(tiny(), table, key, **{column: capacity + 1}))
-    assert set(short.sites.loc[short.sites["active"], "site_id"]) == set(
-        more.sites.loc[more.sites["active"], "site_id"])
-    value = getattr(short, table).set_index(table[:-1] + "_id").at[key, value_column]
-    assert value == pytest.approx(short.summary["objective_usd"] - more.summary["objective_usd"],
-                                  rel=1e-6)
-    return value, short.summary
-
-
-def test_a_full_hub_is_worth_half_the_patient_it_would_treat():
-    """tiny's 30 patients go through hub H1 at two shipments each (their cells in, their
-    dose out). At 50 shipments a year 5 go untreated; one more shipment treats half of one
-    more: a patient's lost margin ($300k) less what serving them costs, halved."""
-    value, short = _value_against_resolve("hubs", "H1", "capacity_shipments_per_year", 50.0,
-                                          "capacity_value_usd_per_shipment")
-    assert short["patients_unserved"] == pytest.approx(5.0, rel=1e-6)
-    assert 290_000 < 2 * value < 300_000
-
-
-def test_a_full_site_is_worth_what_its_next_patient_saves():
-    """S1 at 25 patients a year: the other 5 go to S2, which opens for them. One more place
-    at S1 brings one of them back: the value is that patient's dearer travel and lanes at
-    S2, positive and small beside a patient's margin. With room S1's capacity and chairs are
-    worth nothing, and a site the network leaves closed is not priced."""
-    value, short = _value_against_resolve("sites", "S1", "capacity_patients_per_year", 25.0,
-                                          "capacity_value_usd_per_patient")
-    assert short["patients_unserved"] == pytest.approx(0.0, abs=1e-6)
-    assert 0 < value < 1_000
-    sites = solve_case(tiny()).sites.set_index("site_id")
-    assert sites.at["S1", "capacity_value_usd_per_patient"] == 0.0
-    assert sites.at["S1", "chair_hour_value_usd"] == 0.0
-    assert not sites.at["S2", "active"]
-    assert pd.isna(sites.at["S2", "capacity_value_usd_per_patient"])
-
-
-def test_details_page_lists_where_one_more_place_would_pay():
-    """details.html: S1 full at 25 patients (the other 5 go to S2) is listed with its value
-    per patient, as sites.csv gives it; with room nothing is listed, and the page says so."""
-    result = solve_case(edit(tiny(), "sites", "S1", capacity_patients_per_year=25.0))
-    value = result.sites.set_index("site_id").at["S1", "capacity_value_usd_per_patient"]
-    page = render_details(result)
-    section = page[page.index("<h2>Where one more place would pay</h2>"):]
-    section = section[:section.index("<h2>", 5)]
-    rows = section.split("<tr>")[2:]
-    assert len(rows) == 1, rows
-    assert "Site One" in rows[0] and "25 of 25 patients a year" in rows[0], rows[0]
-    assert f"${value:,.0f} a year per patient" in rows[0], (value, rows[0])
-    roomy = render_details(solve_case(tiny()))
-    assert "No active site, hub or partner is short of capacity" in roomy
-
-
 def test_unserved_only_when_every_plant_is_full():
     """12 doses at L1 + 10 at L2 = 22 of 30 patients; 8 go unserved."""
     case = with_second_plant(edit(tiny(), "plants", "L1", capacity_doses_per_year=12.0), 10)

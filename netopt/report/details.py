@@ -233,55 +233,6 @@ def _plants_table(result: Results) -> str:
             + "".join(f" {n}" for n in notes) + "</p>")
 
 
-#: (table, id column, capacity column, used column, value column, unit) of each facility
-#: whose capacity the solve prices (results/tables.py CAPACITY_COLUMNS)
-_PRICED = (
-    ("sites", "site_id", "capacity_patients_per_year", "patients_per_year",
-     "capacity_value_usd_per_patient", "patient"),
-    ("sites", "site_id", "chair_hours_per_year", "chair_hours_used", "chair_hour_value_usd",
-     "chair hour"),
-    ("hubs", "hub_id", "capacity_shipments_per_year", "shipments_per_year",
-     "capacity_value_usd_per_shipment", "shipment"),
-    ("partners", "partner_id", "capacity_doses_per_year", "doses_per_year",
-     "capacity_value_usd_per_dose", "dose"),
-)
-#: the most facilities listed, dearest first
-SHORT_SHOWN = 12
-
-
-def _short_of_capacity(result: Results) -> str:
-    """The active sites, hubs and partners whose next unit of capacity would save the
-    network as chosen something (sites.csv, hubs.csv, partners.csv): where a centre turns
-    patients away to a farther one, or leaves them untreated."""
-    rows = []
-    for name, key, cap, used, column, unit in _PRICED:
-        t = table(result, name)
-        if t.empty or column not in t.columns:
-            continue
-        for r in t.to_dict("records"):
-            value = num(r.get(column), math.nan)
-            if math.isnan(value) or value <= 0.5:
-                continue
-            rows.append((value, f"<tr><td>{_esc(r.get('name') or r.get(key))}</td>"
-                         f"<td>{_esc(name[:-1])}</td>"
-                         f"<td class='n'>{num(r.get(used)):,.0f} of "
-                         f"{num(r.get(cap)):,.0f} {_esc(unit)}s a year</td>"
-                         f"<td class='n'>{_esc(fmt_usd(value))} a year per {_esc(unit)}</td>"
-                         "</tr>"))
-    if not rows:
-        return ("<p>No active site, hub or partner is short of capacity: one more place "
-                "anywhere would save the network nothing.</p>")
-    rows.sort(key=lambda item: -item[0])
-    more = (f"<p class='note'>{len(rows) - SHORT_SHOWN} more in sites.csv, hubs.csv and "
-            "partners.csv.</p>" if len(rows) > SHORT_SHOWN else "")
-    return ("<table><thead><tr><th>Facility</th><th>Kind</th><th class='n'>Used of capacity"
-            "</th><th class='n'>One more unit of capacity saves</th></tr></thead>"
-            f"<tbody>{''.join(r for _, r in rows[:SHORT_SHOWN])}</tbody></table>"
-            "<p class='note'>As for plants: the network as chosen held, patients re-routed "
-            "from farther sites or treated instead of left untreated. A small change only; "
-            "a larger expansion may change the network.</p>" + more)
-
-
 def _unserved_table(result: Results) -> str:
     u = table(result, "unserved")
     if u.empty or not {"product_id", "patients_unserved"} <= set(u.columns):
@@ -459,7 +410,6 @@ def render_details(result: Results, report_href: str | None = "report.html",
         "<h2>Annual margin</h2>", _margin_table(result),
         "<h2>Active hubs and partners</h2>", facilities_table(result),
         "<h2>Manufacturing plants</h2>", _plants_table(result),
-        "<h2>Where one more place would pay</h2>", _short_of_capacity(result),
         *([timeline] if timeline else []),
         "<h2>Activated sites by state</h2>", _sites_by_state(result),
         "<h2>Unserved patients</h2>", _unserved_table(result),

@@ -173,10 +173,8 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     tables["zones"] = zones_table(prep, tables["assignments"], tables["unserved"])
     expiring, elsewhere = expiring_by_plant(
         m, tables["shipments"], prep.plants["capacity_doses_per_year"].astype(float).to_dict())
-    values = info.capacity_values or {}
-    tables["plants"] = plants_table(prep, tables["shipments"], expiring, values.get("plant"),
-                                    elsewhere)
-    add_capacity_values(tables, values)
+    tables["plants"] = plants_table(prep, tables["shipments"], expiring,
+                                    info.plant_capacity_values, elsewhere)
     tables["kols"] = kols_table(prep, tables["sites"], tables["assignments"])
     tables["products"] = products_table(prep, shipments)
     tables["site_products"] = prep.site_products.drop(columns=["max_patients"])
@@ -189,33 +187,6 @@ def extract(m: pyo.ConcreteModel, info: SolveInfo) -> Results:
     tables["kpis"] = kpis_table(tables, prep, info)
     summary = summary_dict(tables, prep, info)
     return Results(tables, info, summary)
-
-
-#: where each kind of capacity value goes: (table, id column, new column, after column)
-CAPACITY_COLUMNS = {
-    "site": ("sites", "site_id", "capacity_value_usd_per_patient", "utilisation"),
-    "site_chairs": ("sites", "site_id", "chair_hour_value_usd", "chair_hours_per_year"),
-    "hub": ("hubs", "hub_id", "capacity_value_usd_per_shipment", "utilisation"),
-    "partner": ("partners", "partner_id", "capacity_value_usd_per_dose",
-                "capacity_doses_per_year"),
-}
-
-
-def add_capacity_values(tables: dict[str, pd.DataFrame],
-                        values: dict[str, dict[str, float]]) -> None:
-    """What one more unit of an active site's, hub's or partner's capacity saves the network
-    as chosen (solver/marginal.py), beside its capacity; empty where it was not priced (an
-    inactive facility, a solve path that does not price). A site whose chair hours cannot
-    bind has no chair row: 0."""
-    for kind, (table, key, column, after) in CAPACITY_COLUMNS.items():
-        frame = tables[table]
-        priced = values.get(kind, {})
-        if kind == "site_chairs" and "site" in values:
-            # sites priced (active) without a chair row: their chairs have room
-            priced = {s: priced.get(s, 0.0) for s in values["site"]}
-        frame.insert(frame.columns.get_loc(after) + 1, column,
-                     [priced[str(i)] * MONEY if str(i) in priced else np.nan
-                      for i in frame[key]])
 
 
 def products_table(prep: Prepared, shipments: pd.DataFrame) -> pd.DataFrame:

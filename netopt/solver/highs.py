@@ -31,7 +31,7 @@ from .idle_stock import close_idle_stock
 from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit, model_size
 from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_closing, restrict_to_integral, restrict_to_kernel
-from .marginal import capacity_values as priced_capacity
+from .marginal import plant_capacity_values
 from .network_start import StartNetwork, decision_vars, hold, network_of, release
 from .rounding import DIVE_DECISIONS, dived_network, rounded_network
 from .staged import Deferred, deferred, first_step, second_step
@@ -1110,9 +1110,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     lower bound proven elsewhere (an aggregated relaxation's), reported when HiGHS's own is
     weaker. `carry`: the kernel start's bound worker is not stopped when the solve ends but
     handed over in it, to prove on until `carry.until` (the caller stops it); the bound
-    returned is what it proved so far. `capacity_values`: price the capacity of the plants
-    and of the active sites, hubs and partners in the network found (solver/marginal.py),
-    for a solve whose result is reported as it stands.
+    returned is what it proved so far. `capacity_values`: price the plants' capacity in the
+    network found (solver/marginal.py), for a solve whose result is reported as it stands.
     Another solver named by `solver.name` (Gurobi, CPLEX, ...) runs through
     solver/backends.py instead."""
     if settings.name != "highs":
@@ -1245,11 +1244,11 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     log.info("HiGHS: %s (%s) objective=%s bound=%s in %.1fs", status, term.name, obj, bound,
              seconds)
     # after the limit, outside solve_seconds: what it describes is the network just chosen
-    values = priced_capacity(m, lambda: _held_lp(solver, m, settings, tee)) \
+    values = plant_capacity_values(m, lambda: _held_lp(solver, m, settings, tee)) \
         if has and capacity_values else None
     return SolveInfo(status=status, termination=term.name, objective=obj, bound=bound, gap=gap,
                      solve_seconds=seconds, n_variables=n_var, n_binaries=n_bin,
                      n_constraints=n_con, solver="highs",
                      solver_version=".".join(map(str, solver.version())), start=started_from,
                      stages=solver.stages, cores_not_free=solver.cores_not_free,
-                     capacity_values=values)
+                     plant_capacity_values=values)

@@ -60,7 +60,7 @@ class SolveInfo:
     solver_version: str = ""
     #: milp (the solver on the whole model) or facility (Benders on the sites, facility.py)
     method: str = "milp"
-    #: MIP start handed to HiGHS: baseline | coarse | facility | kernel | ordering | staged | none
+    #: MIP start handed to HiGHS: baseline | coarse | facility | kernel | staged | none
     start: str = "none"
     #: HiGHS's stages in the order they ran (solver/highs.py `_record_stage`): stage,
     #: seconds, why it stopped, objective in model units (k$); empty for other solvers
@@ -68,10 +68,9 @@ class SolveInfo:
     #: what kept the cores busy when the cut loop started, in words (it then ran the serial
     #: simplex, and the stages got less of the machine than on free cores); None: free
     cores_not_free: str | None = None
-    #: per kind (plant, site, site_chairs, hub, partner) and facility, model money a year one
-    #: more unit of capacity saves with the network held (solver/marginal.py); None where
-    #: the solve path does not give it
-    capacity_values: dict[str, dict[str, float]] | None = None
+    #: per plant, model money a year one more dose of capacity saves with the network held
+    #: (solver/marginal.py); None where the solve path does not give it
+    plant_capacity_values: dict[str, float] | None = None
 
     @property
     def stopped_by_clock(self) -> list[str]:

@@ -42,39 +42,21 @@ def binding_plants(m: pyo.ConcreteModel) -> list[str]:
     return tight
 
 
-#: capacity rows priced, by what their values are keyed under in SolveInfo.capacity_values:
-#: (model row, the decision that opens the facility or None for plants, what a unit is)
-CAPACITY_ROWS = {
-    "plant": ("plant_capacity", None),  # doses a year
-    "site": ("site_patients", "y"),  # patients a year
-    "site_chairs": ("site_chairs", "y"),  # chair hours a year
-    "hub": ("hub_capacity", "g"),  # shipments a year
-    "partner": ("partner_capacity", "a"),  # doses a year
-}
-
-
-def capacity_values(m: pyo.ConcreteModel, solve_lp: Callable[[], object]
-                    ) -> dict[str, dict[str, float]] | None:
-    """Model money a year that one more unit of capacity saves, per facility and kind
-    (CAPACITY_ROWS: plant doses, site patients and chair hours, hub shipments, partner
-    doses), with the loaded solution's discrete decisions held: every plant (0 where it has
-    room), and the sites, hubs and partners the network keeps active (a closed one's row
-    prices opening it, not its capacity). A site whose patients in reach are fewer than its
-    capacity has a row bounded by that reach, not by the capacity: its capacity is worth 0.
-    `solve_lp()` runs the LP relaxation of `m` on a solver that holds it and returns
-    Pyomo's results. None when the model has no such rows or the held LP does not solve. A
-    time-limited MIP may stop with flows the held LP improves on: the values are then those
-    of the network's best flows."""
-    rows = {kind: (getattr(m, name), getattr(m, var) if var else None)
-            for kind, (name, var) in CAPACITY_ROWS.items() if hasattr(m, name)}
-    if not rows:
+def plant_capacity_values(m: pyo.ConcreteModel, solve_lp: Callable[[], object]
+                          ) -> dict[str, float] | None:
+    """Model money a year that one more dose of capacity saves, per plant of `m` (0 where a
+    plant has room), with the loaded solution's discrete decisions held. `solve_lp()` runs
+    the LP relaxation of `m` on a solver that holds it and returns Pyomo's results. None when
+    the model has no plant rows or the held LP does not solve. A time-limited MIP may stop
+    with flows the held LP improves on: the values are then those of the network's best
+    flows."""
+    rows = getattr(m, "plant_capacity", None)
+    if rows is None:
         return None
-    priced: dict[str, list] = {}
-    for kind, (family, opens) in rows.items():
-        # every active facility's row, not only the rows the solution fills: after a
-        # time-limited MIP the held LP may re-route flows into one the solution left room in
-        priced[kind] = [key for key in family
-                        if opens is None or round(opens[key].value or 0.0) == 1]
+    values = {str(plant): 0.0 for plant in rows}
+    # every row's dual, not only the rows the solution fills: after a time-limited MIP the
+    # held LP may re-route flows into a plant the solution left room in (slack rows read 0)
+    plants = list(rows)
     started = time.perf_counter()
     with given_back_on_error() as held:
         for v in m.component_data_objects(pyo.Var, active=True, descend_into=True):
@@ -85,32 +67,18 @@ def capacity_values(m: pyo.ConcreteModel, solve_lp: Callable[[], object]
     try:
         res = solve_lp()
         if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
-            log.warning("capacity values left empty: the LP of the network found ended %s",
-                        res.termination_condition.name)
+            log.warning("plants.csv capacity_value_usd_per_dose left empty: the LP of the "
+                        "network found ended %s", res.termination_condition.name)
             return None
-        duals = res.solution_loader.get_duals(
-            [rows[kind][0][key] for kind, keys in priced.items() for key in keys])
+        duals = res.solution_loader.get_duals([rows[p] for p in plants])
     finally:
         release(held)
-    values: dict[str, dict[str, float]] = {}
-    for kind, keys in priced.items():
-        family = rows[kind][0]
-        # a <= row of a minimisation: its dual is <= 0, the saving of one more unit
-        values[kind] = {str(key): max(0.0, -float(duals[family[key]])) for key in keys}
-    for key in _reach_bound_sites(m, priced.get("site", [])):
-        values["site"][str(key)] = 0.0
-    log.info("capacity values: %d plant(s) at capacity, held LP %.1fs",
+    for plant in plants:
+        # a <= row of a minimisation: its dual is <= 0, the saving of one more dose
+        values[str(plant)] = max(0.0, -float(duals[rows[plant]]))
+    log.info("plant capacity values: %d plant(s) at capacity, held LP %.1fs",
              len(binding_plants(m)), time.perf_counter() - started)
     return values
 
 
-def _reach_bound_sites(m: pyo.ConcreteModel, sites: list) -> list:
-    """Sites whose patient row is bounded by the patients in their reach, below their
-    capacity (model/sites.py `add_site_capacity`): their row's dual is not their
-    capacity's."""
-    capacity = m.prep.sites["capacity_patients_per_year"].astype(float)
-    return [s for s in sites if sum(m.patients_of_pair[i] for i in m.x_by_site.get(s, []))
-            < float(capacity[s])]
-
-
-__all__ = ["CAPACITY_ROWS", "binding_plants", "capacity_values"]
+__all__ = ["binding_plants", "plant_capacity_values"]
