@@ -86,15 +86,16 @@ def close_idle_decisions(arrays: dict, columns: Sequence[tuple[VarData, int]],
     variables of `columns` (each with its column in `arrays`, solver/arrays.py's form), the
     model's rows being those of `arrays`. `decisions`: id() of the decision variables, the
     only ones that start a group; `col_lower`: the column lower bounds of the run (a
-    variant's), else those of `arrays`. A column whose variable is fixed or bounded above 0
-    keeps its value. Sets the values; returns the objective saved and the first variable
-    of each group closed."""
+    variant's), else the variables' own. A column whose variable is fixed or bounded above 0
+    keeps its value. Not `arrays`' own bounds: a persistent solver passes Pyomo's bounds on
+    at its next run, so after a stage that held decisions open and released them they still
+    read as held. Sets the values; returns the objective saved and the first variable of
+    each group closed."""
     n = arrays["num_col"]
     if n == 0 or arrays["num_row"] == 0:
         return 0.0, []
-    lower = arrays["col_lower"] if col_lower is None else col_lower
     x = np.zeros(n)
-    zeroable = lower <= 0
+    zeroable = np.ones(n, dtype=bool) if col_lower is None else col_lower <= 0
     seeds = np.zeros(n, dtype=bool)
     var_at: dict[int, VarData] = {}
     for v, col in columns:
