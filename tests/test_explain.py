@@ -302,9 +302,9 @@ def test_held_network_on_us_small(small_solved):  # noqa: ANN001 - us-small solv
 
 def test_network_in_its_own_model_starts_from_its_ordering_policies(small_solved) -> None:  # noqa: ANN001
     """us-small (stocked and consignment products): the held solve starts from the result's
-    ordering policy per site-product, so it never ends dearer than the solve it evaluates,
-    which stopped at its own gap, and every offer it keeps keeps its policy (it may drop
-    an offer: us-small's held solve drops three offers of 2 patients a year, $730 less)."""
+    ordering choice per site-product (its policy, at the segment holding its patients), so
+    it never ends dearer than the solve it evaluates, which stopped at its own gap, and
+    every offer it keeps keeps its policy (it may drop an offer nobody needs)."""
     from netopt.analysis.evaluate import evaluate_network, ordering_start
     from netopt.data.case import load_case
     from netopt.model.build import build_model
@@ -312,22 +312,27 @@ def test_network_in_its_own_model_starts_from_its_ordering_policies(small_solved
 
     case = load_case(Path(__file__).parents[1] / "models" / "us-small.yaml")
     m = build_model(prepare(case))
-    start = ordering_start(m, small_solved)
-    held_at_0 = start["z"]
-    policy = {(r.site_id, r.product_id): r.policy
-              for r in small_solved.finance[small_solved.finance["row"] == "site"].itertuples()}
+    held = ordering_start(m, small_solved)["z"]
+    sites = small_solved.finance[small_solved.finance["row"] == "site"]
+    policy = {(r.site_id, r.product_id): (r.policy, r.patients_per_year)
+              for r in sites.itertuples()}
     options = m.prep.ordering
-    # every option of a site-product held at 0 is another policy's; its own are left free
-    for i in m.ORD:
-        own = options.at[i, "policy"] == policy.get(m.ord_sk[i])
-        assert (i in held_at_0) == (not own and m.ord_sk[i] in policy)
-    assert len(held_at_0) > 0
-    held = evaluate_network(case, small_solved).result
-    assert held.info.start == "ordering"
-    assert held.info.objective <= small_solved.info.objective * (1 + 1e-9)
+    ones = [i for i, v in held.items() if v == 1]
+    assert len(ones) > 0 and len({m.ord_sk[i] for i in ones}) == len(ones)
+    for i in ones:  # the result's policy, at a segment holding its patients
+        chosen, patients = policy[m.ord_sk[i]]
+        assert options.at[i, "policy"] == chosen
+        assert options.at[i, "lo_patients"] - 1e-6 <= patients <= options.at[
+            i, "hi_patients"] + 1e-6
+    for i in m.ORD:  # every other option of those site-products held at 0
+        if m.ord_sk[i] in {m.ord_sk[j] for j in ones} and i not in ones:
+            assert held[i] == 0
+    result = evaluate_network(case, small_solved).result
+    assert result.info.start == "ordering"
+    assert result.info.objective <= small_solved.info.objective * (1 + 1e-9)
     again = {(r.site_id, r.product_id): r.policy
-             for r in held.finance[held.finance["row"] == "site"].itertuples()}
-    assert again.items() <= policy.items() and len(again) >= len(policy) - 5
+             for r in result.finance[result.finance["row"] == "site"].itertuples()}
+    assert again.items() <= {k: p for k, (p, _) in policy.items()}.items()
 
 
 def test_a_locked_site_keeps_its_lock_when_one_offer_is_flipped(solved):

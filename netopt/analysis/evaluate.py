@@ -11,6 +11,7 @@ is the price of aggregation. The N-1 analysis (`resilience.py`) holds a network 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -20,6 +21,7 @@ from ..data.case import Case
 from ..data.problems import InputError, Problem
 from ..data.tables import display_path
 from ..model.build import build_model
+from ..model.common import group
 from ..model.prepare import Prepared, over_offers, prepare
 from ..results.tables import Results, extract
 from ..solver.diagnose import NoNetworkInTime
@@ -109,29 +111,44 @@ def fix_network(m: pyo.ConcreteModel, chosen: ChosenNetwork) -> None:
         m.a[p].fix(1 if p in chosen.partners else 0)
 
 
+#: patients a year a site-product's volume may lie outside its segment's ends by, and still
+#: be held in it (finance.csv rounds nothing; the solve's tolerances do)
+SEGMENT_TOLERANCE = 1e-6
+
+
 def ordering_start(m: pyo.ConcreteModel, network: Results) -> StartNetwork | None:
-    """The network's ordering policy per site-product (finance.csv), as a start for the held
-    solve: every (option, volume segment) of another policy or route held at 0, the
-    policy's own segments left to the start's solve. The held MIP stops at its gap, so
-    without it a network evaluated in its own model could come back dearer than its own
-    solve said (the national default: +$88,150, 0.07 %); from it, never. Where the policy
-    no longer fits (the model's patients fall outside every segment of it), the start is not
-    feasible and the solve goes on without it. None when the model has no ordering choice
-    or the result no finance table."""
+    """The network's ordering choice per site-product (finance.csv's policy, at the volume
+    segment holding its patients), as a start for the held solve: that (option, segment)
+    held at 1 and the site-product's others at 0, so the start's solve is the LP of the
+    network's flows. The held MIP stops at its gap, so without it a network evaluated in its
+    own model could come back dearer than its own solve said (the national default:
+    +$88,150, 0.07 %); from it, never: the network's own values are feasible for that LP.
+    In another model, where a site-product's patients no longer fit the segment, the start
+    is not feasible and the solve goes on without it. None when the model has no ordering
+    choice or the result no finance table."""
     finance = network.finance
     if not len(getattr(m, "ORD", [])) or finance is None or finance.empty:
         return None
     sites = finance[finance["row"] == "site"] if "row" in finance.columns else finance
-    policy = {(str(s), str(k)): (str(p), str(r)) for s, k, p, r in zip(
-        sites["site_id"], sites["product_id"], sites["policy"], sites["route"], strict=True)}
+    keys = list(zip(sites["site_id"].astype(str), sites["product_id"].astype(str),
+                    strict=True))
+    twice = {key for key, n in Counter(keys).items() if n > 1}  # no one choice to hold
+    chosen = {key: (str(p), str(r), float(n)) for key, p, r, n in zip(
+        keys, sites["policy"], sites["route"], sites["patients_per_year"], strict=True)
+        if key not in twice}
     options = m.prep.ordering
-    held = {}
-    for i in m.ORD:
-        chosen = policy.get(m.ord_sk[i])
-        if chosen is None:
+    held: dict = {}
+    for key, segs in group(list(m.ORD), lambda i: m.ord_sk[i]).items():
+        if key not in chosen:
             continue
-        if (str(options.at[i, "policy"]), str(options.at[i, "route"])) != chosen:
-            held[i] = 0
+        policy, route, patients = chosen[key]
+        fits = [i for i in segs if (str(options.at[i, "policy"]), str(options.at[i, "route"]))
+                == (policy, route) and options.at[i, "lo_patients"] - SEGMENT_TOLERANCE
+                <= patients <= options.at[i, "hi_patients"] + SEGMENT_TOLERANCE]
+        if not fits:
+            continue
+        one = min(fits, key=lambda i: (options.at[i, "lo_patients"], i))
+        held.update({i: int(i == one) for i in segs})
     return {m.z.name: held} if held else None
 
 
