@@ -45,10 +45,10 @@ def _lp_value(model: Path, linking: object) -> tuple[float, object, object]:
     m = build_model(prepare(case))
     solver = highs._Highs()
     if linking == "lazy":
-        # the linking rows alone: the facility cuts (test_facility_cuts) lift the LP above
-        # the fully linked one
+        # the linking rows alone: the facility and segment volume cuts (test_facility_cuts,
+        # test_segment_volume) lift the LP above the fully linked one
         bound = highs.separate_linking(solver, m, case.config.solver, False, 120.0,
-                                       facility_cuts=False)
+                                       with_cuts=False, facility_cuts=False)
         return bound, m, solver
     res = highs._run(solver, m, case.config.solver, False, 120.0, solve_relaxation=True,
                      solver="simplex")
