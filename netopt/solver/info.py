@@ -60,7 +60,7 @@ class SolveInfo:
     solver_version: str = ""
     #: milp (the solver on the whole model) or facility (Benders on the sites, facility.py)
     method: str = "milp"
-    #: MIP start handed to HiGHS: baseline | coarse | facility | kernel | staged | none
+    #: MIP start handed to HiGHS: baseline | coarse | facility | kernel | ordering | staged | none
     start: str = "none"
     #: HiGHS's stages in the order they ran (solver/highs.py `_record_stage`): stage,
     #: seconds, why it stopped, objective in model units (k$); empty for other solvers
