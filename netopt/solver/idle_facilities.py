@@ -80,8 +80,8 @@ def rows_of(arrays: dict) -> Rows:
 
 
 def close_idle_decisions(arrays: dict, columns: Sequence[tuple[VarData, int]],
-                         decisions: set[int], col_lower: np.ndarray | None = None
-                         ) -> tuple[float, list[str]]:
+                         decisions: set[int], col_lower: np.ndarray | None = None,
+                         rows: Rows | None = None) -> tuple[float, list[str]]:
     """Close the idle decisions (module docstring) of the solution loaded in the Pyomo
     variables of `columns` (each with its column in `arrays`, solver/arrays.py's form), the
     model's rows being those of `arrays`. `decisions`: id() of the decision variables, the
@@ -89,8 +89,9 @@ def close_idle_decisions(arrays: dict, columns: Sequence[tuple[VarData, int]],
     variant's), else the variables' own. A column whose variable is fixed or bounded above 0
     keeps its value. Not `arrays`' own bounds: a persistent solver passes Pyomo's bounds on
     at its next run, so after a stage that held decisions open and released them they still
-    read as held. Sets the values; returns the objective saved and the first variable of
-    each group closed."""
+    read as held. `rows`: `rows_of(arrays)` made once for many calls (a batch of variants).
+    Sets the values; returns the objective saved and the first variable of each group
+    closed."""
     n = arrays["num_col"]
     if n == 0 or arrays["num_row"] == 0:
         return 0.0, []
@@ -103,8 +104,8 @@ def close_idle_decisions(arrays: dict, columns: Sequence[tuple[VarData, int]],
         x[col] = v.value or 0.0
         zeroable[col] &= not v.fixed and (v.lb is None or v.lb <= 0)
         seeds[col] = id(v) in decisions
-    values, saved, groups = close_idle(rows_of(arrays), arrays["col_cost"], x, seeds & zeroable,
-                                       zeroable)
+    values, saved, groups = close_idle(rows or rows_of(arrays), arrays["col_cost"], x,
+                                       seeds & zeroable, zeroable)
     for group in groups:
         for col in group:
             var_at[col].set_value(0.0, skip_validation=True)

@@ -40,7 +40,7 @@ from ..model.sites import lazy_linking
 from . import machine
 from .arrays import highs_from_arrays, model_arrays
 from .highs import LINK_SHARE, _Highs, segment_cuts, separate_linking, solve_model
-from .idle_facilities import close_idle_decisions
+from .idle_facilities import close_idle_decisions, rows_of
 from .idle_stock import close_idle_stock
 from .info import SolveInfo, highs_threads, model_size
 from .interrupts import ctrl_c_after, stop_at
@@ -113,13 +113,14 @@ def solve_variants(m: pyo.ConcreteModel, settings: SolverSettings,
         size = model_size(m)
         workers = min(int(settings.threads), len(jobs), machine.cores())
         decisions = {id(v) for var in decision_vars(m) for v in var.values()}
+        rows = rows_of(arrays)
         for key, out in _outcomes(arrays, jobs, options, workers):
             lower = arrays["col_lower"].copy()
             for col, lo, _ in jobs[key]:
                 lower[col] = lo
             yield key, _loaded(m, columns, out, size, version,
                                lambda lower=lower: close_idle_decisions(
-                                   arrays, columns, decisions, lower)[0])
+                                   arrays, columns, decisions, lower, rows)[0])
     finally:
         for v, (value, lower, upper) in released.items():
             v.setlb(lower)
