@@ -50,11 +50,12 @@ def _rows(extra: list[tuple[dict[str, float], float, float]] = ()) -> Rows:
                 upper=np.array([up for _, _, up in spec], float), n_columns=len(COLUMNS))
 
 
-def _solve(rows: Rows) -> tuple[dict[str, float], float, list[set[str]]]:
+def _solve(rows: Rows, costs: dict[str, float] = COST
+           ) -> tuple[dict[str, float], float, list[set[str]]]:
     at = {"g1": 1, "g2": 1, "w": 1, "z1": 1, "z2": 0, "f": 4, "e": 2, "w2": 1, "z3": 1,
           "e3": 2, "u": 0}
     x = np.array([at[c] for c in COLUMNS], float)
-    cost = np.array([COST.get(c, 0.0) for c in COLUMNS])
+    cost = np.array([costs.get(c, 0.0) for c in COLUMNS])
     binary = np.array([c[0] in "gwz" for c in COLUMNS])
     values, saved, groups = close_idle(rows, cost, x, binary, np.ones(len(COLUMNS), bool))
     return (dict(zip(COLUMNS, values, strict=True)), saved,
@@ -83,13 +84,7 @@ def test_a_row_that_needs_a_decision_keeps_it() -> None:
 
 def test_a_decision_whose_zeroing_pays_nothing_stays() -> None:
     """Closing offer w2 alone would save 10 - 12 (its option earns 12): it stays."""
-    global COST
-    saved_cost = COST
-    COST = {**COST, "z3": -12.0}
-    try:
-        values, saved, groups = _solve(_rows())
-    finally:
-        COST = saved_cost
+    values, saved, groups = _solve(_rows(), {**COST, "z3": -12.0})
     assert groups == [{"g1"}]
     assert values["w2"] == 1 and values["z3"] == 1
 

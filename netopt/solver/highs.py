@@ -32,7 +32,7 @@ from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit,
 from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_closing, restrict_to_integral, restrict_to_kernel
 from .marginal import plant_capacity_values
-from .network_start import StartNetwork, decision_vars, hold, network_of, release
+from .network_start import StartNetwork, decision_ids, decision_vars, hold, network_of, release
 from .rounding import DIVE_DECISIONS, dived_network, rounded_network
 from .staged import Deferred, deferred, first_step, second_step
 
@@ -1069,7 +1069,7 @@ def _close_idle(solver: _Highs, m: pyo.ConcreteModel) -> float:
     started = time.perf_counter()
     col_of = solver._pyomo_var_to_solver_var_map
     columns = [(solver._vars[var_id][0], col) for var_id, col in col_of.items()]
-    decisions = {id(v) for var in decision_vars(m) for v in var.values()}
+    decisions = decision_ids(m)
     more, closed = close_idle_decisions(model_arrays(solver._solver_model), columns, decisions)
     if closed:
         log.info("closed %d idle decision(s), saving %.6g in %.2fs: %s", len(closed), more,

@@ -120,12 +120,12 @@ def close_idle(rows: Rows, cost: np.ndarray, x: np.ndarray, seeds: np.ndarray,
     Returns the new values, the cost saved and the groups closed (column indices)."""
     x = np.asarray(x, dtype=float).copy()
     r = rows.activity(x)
-    slack = ROW_TOLERANCE * (1.0 + np.abs(np.where(np.isfinite(rows.lower), rows.lower, 0.0)))
-    slack_hi = ROW_TOLERANCE * (1.0 + np.abs(np.where(np.isfinite(rows.upper), rows.upper,
-                                                      0.0)))
+    def slack(bound: np.ndarray) -> np.ndarray:
+        return ROW_TOLERANCE * (1.0 + np.abs(np.where(np.isfinite(bound), bound, 0.0)))
+
     # rows the incumbent already leaves out by HiGHS's tolerance may stay that far out
-    low = rows.lower - np.maximum(slack, rows.lower - r)
-    high = rows.upper + np.maximum(slack_hi, r - rows.upper)
+    low = rows.lower - np.maximum(slack(rows.lower), rows.lower - r)
+    high = rows.upper + np.maximum(slack(rows.upper), r - rows.upper)
     order = [int(j) for j in np.flatnonzero(seeds & (x > 0.5) & (cost > 0))]
     order.sort(key=lambda j: (-cost[j], j))  # the dearest first, in a fixed order
     saved, closed = 0.0, []

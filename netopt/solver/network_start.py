@@ -33,6 +33,11 @@ def decision_vars(m: pyo.ConcreteModel):  # noqa: ANN202 - an iterator of Indexe
             yield var
 
 
+def decision_ids(m: pyo.ConcreteModel) -> set[int]:
+    """id() of every decision variable of the model and its blocks."""
+    return {id(v) for var in decision_vars(m) for v in var.values()}
+
+
 def network_of(m: pyo.ConcreteModel) -> StartNetwork:
     """The loaded solution's decisions, rounded to 0/1 (call after loading a solution)."""
     network: StartNetwork = {}
@@ -88,5 +93,5 @@ def release(held: list[tuple[Any, Any, Any]]) -> None:
         v.setub(upper)
 
 
-__all__ = ["DECISIONS", "StartNetwork", "decision_vars", "given_back_on_error", "hold",
-           "network_of", "release"]
+__all__ = ["DECISIONS", "StartNetwork", "decision_ids", "decision_vars",
+           "given_back_on_error", "hold", "network_of", "release"]

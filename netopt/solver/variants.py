@@ -44,7 +44,7 @@ from .idle_facilities import close_idle_decisions, rows_of
 from .idle_stock import close_idle_stock
 from .info import SolveInfo, highs_threads, model_size
 from .interrupts import ctrl_c_after, stop_at
-from .network_start import decision_vars
+from .network_start import decision_ids
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def solve_variants(m: pyo.ConcreteModel, settings: SolverSettings,
                    "mip_rel_gap": float(settings.mip_gap), "time_limit": limit}
         size = model_size(m)
         workers = min(int(settings.threads), len(jobs), machine.cores())
-        decisions = {id(v) for var in decision_vars(m) for v in var.values()}
+        decisions = decision_ids(m)
         rows = rows_of(arrays)
         for key, out in _outcomes(arrays, jobs, options, workers):
             lower = arrays["col_lower"].copy()
