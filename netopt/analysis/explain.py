@@ -27,7 +27,6 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ..data.case import Case
-from ..data.geography import haversine_km
 from ..data.problems import InputError, Problem
 from ..model.build import build_model
 from ..model.policy import FIXED_TERMS
@@ -36,6 +35,7 @@ from ..results.tables import Results, extract, site_reasons
 from ..solver.diagnose import requirement_reasons
 from ..solver.highs import solve_model
 from ..solver.info import SolveInfo
+from ..solver.neighbourhoods import NEIGHBOURS, nearest_sites
 from ..solver.network_start import StartNetwork
 from ..solver.variants import exact, solve_variants
 from .evaluate import chosen_network, fix_network, refuse_timeline, site_pairs
@@ -46,7 +46,6 @@ TOL = 1e-6
 #: sites around the flipped one whose decisions are re-chosen with it (nearest first, among
 #: the sites that share a demand point with it): who takes its patients when it closes,
 #: who gives them up when it opens
-NEIGHBOURS = 8
 
 
 @dataclass
@@ -537,16 +536,7 @@ def _excluded_now(site: str, product: str | None = None, why: str = "") -> Probl
 def _neighbours(m: pyo.ConcreteModel, site: str) -> list[str]:
     """The NEIGHBOURS sites nearest to `site` among those that share a demand point with it
     (for any product): the sites its patients would go to, or come from."""
-    pairs = m.prep.pairs
-    points = set(pairs.loc[pairs["site_id"] == site, "point_id"])
-    others = sorted(set(pairs.loc[pairs["point_id"].isin(points), "site_id"]) - {site})
-    if not others:
-        return []
-    sites = m.prep.sites
-    km = haversine_km(sites.at[site, "latitude"], sites.at[site, "longitude"],
-                      sites.loc[others, "latitude"].to_numpy(float),
-                      sites.loc[others, "longitude"].to_numpy(float))
-    return [s for _, s in sorted(zip(km.tolist(), others, strict=True))[:NEIGHBOURS]]
+    return nearest_sites(m, NEIGHBOURS, [site])[site]
 
 
 def _facilities_of(m: pyo.ConcreteModel, sites: list[str]) -> list:

@@ -32,6 +32,7 @@ from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit,
 from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_closing, restrict_to_integral, restrict_to_kernel
 from .marginal import plant_capacity_values
+from .neighbourhoods import centres, neighbourhoods, search, within_gap
 from .network_start import StartNetwork, decision_ids, decision_vars, hold, network_of, release
 from .rounding import DIVE_DECISIONS, dived_network, rounded_network
 from .staged import Deferred, deferred, first_step, second_step
@@ -150,6 +151,9 @@ class _Highs(Highs):
         self.stages: list[dict] = []
         #: what kept the cores busy when a cut loop started (SolveInfo.cores_not_free)
         self.cores_not_free: str | None = None
+        #: the LP relaxation's values the kernel start read (by id(var)), for the
+        #: neighbourhood search's order
+        self.lp_values: dict[int, float] | None = None
 
     @property
     def stopped(self) -> bool:
@@ -331,7 +335,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             value = float(res.incumbent_objective)
             lp_bound = value - abs(value) * LP_BOUND_TOLERANCE
         res.solution_loader.load_vars()
-    lp_values = _loaded_solution(m)
+    lp_values = solver.lp_values = _loaded_solution(m)
     start, start_cost = _rounded_start(solver, m, settings, tee, ROUNDED_SHARE * budget)
     if spare is not None:
         spare_started = time.perf_counter()
@@ -1053,6 +1057,53 @@ def _consistent_incumbent(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
     return actual
 
 
+#: the neighbourhood search (solver/neighbourhoods.py) runs when the start leaves at least
+#: this long, and takes this share of it; the full MIP gets the rest, from its network. It
+#: runs only with `warm_start` (a design solve: evaluate's and the re-solves' held networks
+#: have nothing to search) and while the start is not proven within the gap (us-small's
+#: first network is, and its full MIP then proves it in seconds)
+NEIGHBOURHOOD_MIN_SECONDS = 10.0
+NEIGHBOURHOOD_SHARE = 0.5
+#: the search as a stage of the solve (SolveInfo.stages)
+NEIGHBOURHOOD_STAGE = "neighbourhood search"
+
+
+def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
+                          start: dict[int, float], seconds: float, bound: float | None
+                          ) -> dict[int, float]:
+    """`start` improved one metro at a time (solver/neighbourhoods.py) within `seconds`,
+    or until `bound` proves it within the model's gap; the network returned is loaded in
+    `m`. The model is HiGHS's (with every row the cut
+    loop added) at Pyomo's bounds: HiGHS's copy still holds a released kernel's."""
+    started = time.perf_counter()
+    arrays = model_arrays(solver._solver_model)
+    column = solver._pyomo_var_to_solver_var_map
+    for var_id, col in column.items():
+        v = solver._vars[var_id][0]
+        lower = -np.inf if v.lb is None else float(v.lb)
+        upper = np.inf if v.ub is None else float(v.ub)
+        arrays["col_lower"][col], arrays["col_upper"][col] = (
+            (v.value, v.value) if v.fixed else (lower, upper))
+    hoods = neighbourhoods(m, column, arrays["integrality"])
+    order = centres(m, solver.lp_values, start, sorted(hoods.site_columns))
+    options = {"random_seed": int(settings.seed), "threads": int(settings.threads),
+               **RESTRICTED_MIP_OPTIONS}
+    found = search(arrays, _by_column(solver, start), hoods, order, started + seconds,
+                   options, bound, float(settings.mip_gap))
+    network = _by_var(solver, found.values)
+    cost = _objective(m, network)
+    ours = _objective(m, start)
+    _record_stage(solver, NEIGHBOURHOOD_STAGE, started, found.stopped, cost)
+    log.info("%s: %d of %d neighbourhoods improved the network, %.6g -> %.6g in %.1fs",
+             NEIGHBOURHOOD_STAGE, found.improved, found.solved, ours, cost,
+             time.perf_counter() - started)
+    if cost < ours:
+        _load_values(m, network)
+        return network
+    _load_values(m, start)
+    return start
+
+
 def _values_cost(solver: _Highs) -> float:
     """The objective of the values HiGHS returned (its cost vector and offset)."""
     highs = solver._solver_model
@@ -1175,6 +1226,11 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             started_from = "kernel" if solver.start else "none"
         if not solver.start and linked is not None and left() >= MIN_STAGE_SECONDS:
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
+        if (settings.warm_start and solver.start and left() >= NEIGHBOURHOOD_MIN_SECONDS
+                and not within_gap(_objective(m, solver.start), lp_bound,
+                                   float(settings.mip_gap))):
+            solver.start = _neighbourhood_search(solver, m, settings, solver.start,
+                                                 NEIGHBOURHOOD_SHARE * left(), lp_bound)
         if solver.start and left() < MIN_STAGE_SECONDS:
             # the start took the limit: a run now gets HiGHS's 1-s minimum and its presolve
             # (no interrupt check) on top, 2.3 s past a national 60-s limit, for nothing

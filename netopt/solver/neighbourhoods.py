@@ -1,0 +1,211 @@
+"""Neighbourhood search around a network: re-solve one metro's sites at a time, the rest held.
+
+The kernels and the full MIP look at the whole country at once; what a time-limited network
+most often gets wrong is local: the Bay Area's lupus patients split between two centres
+when one of them should take them all, or a site onboarded for an area its neighbour
+already serves. Each step here frees the decisions of one site and of its nearest sites
+that share patients with it (activation, offers, onboarding, equipment, ordering options)
+and of the cold-storage partners that deliver to none but them, holds every other decision
+of the network (the hubs, which serve many metros, included), and solves
+that small MIP from the network, which is one of its solutions: it can only improve. The
+flows stay free everywhere, so patients move across the country as the freed sites change.
+A large-neighbourhood search (Shaw 1998; Pisinger & Ropke 2010), with the neighbourhood
+that of `netopt explain` (a site and the sites that could treat its patients).
+
+Sites come in the order in which the LP relaxation and the network disagree most on what
+they offer (where the LP sees a better network, as RINS does), then the rest; the search
+stops when a whole pass improves nothing or at its deadline. On the national default the
+60-s network went from $130.73M to $129.94M (the 600-s reference) in 25 such re-solves
+(bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+
+from ..data.geography import haversine_km
+from .arrays import highs_from_arrays, set_start
+
+log = logging.getLogger(__name__)
+
+#: sites freed with each centre: those nearest to it among the sites sharing a demand point
+#: with it (`netopt explain` frees as many around the site it explains)
+NEIGHBOURS = 8
+#: seconds one neighbourhood may take; a re-solve stopped here still hands back its best
+NEIGHBOURHOOD_SECONDS = 5.0
+#: relative gap each neighbourhood is solved to (its networks differ by thousands of dollars
+#: in a hundred million)
+NEIGHBOURHOOD_GAP = 1e-5
+#: a neighbourhood's network replaces the current one only when cheaper by this share
+IMPROVEMENT = 1e-7
+#: the site decisions a neighbourhood frees (model/sites.py, model/ordering.py)
+SITE_DECISIONS = ("y", "w", "o", "e")
+
+
+def nearest_sites(m: pyo.ConcreteModel, count: int = NEIGHBOURS,
+                  sites_of_interest: list[str] | None = None) -> dict[str, list[str]]:
+    """For each site (of `sites_of_interest`, else every site with patients in reach), the
+    `count` sites nearest to it among those that share a demand point with it (for any
+    product): the sites its patients would go to, or come from."""
+    pairs = m.prep.pairs
+    sites = m.prep.sites
+    points_of: dict[str, set] = defaultdict(set)
+    sites_at: dict[object, set] = defaultdict(set)
+    for point, site in zip(pairs["point_id"], pairs["site_id"], strict=True):
+        points_of[site].add(point)
+        sites_at[point].add(site)
+    near = {}
+    for site in sorted(points_of) if sites_of_interest is None else sites_of_interest:
+        others = sorted({s for p in points_of.get(site, ()) for s in sites_at[p]} - {site})
+        if not others:
+            near[site] = []
+            continue
+        km = haversine_km(sites.at[site, "latitude"], sites.at[site, "longitude"],
+                          sites.loc[others, "latitude"].to_numpy(float),
+                          sites.loc[others, "longitude"].to_numpy(float))
+        near[site] = [s for _, s in sorted(zip(km.tolist(), others, strict=True))[:count]]
+    return near
+
+
+@dataclass
+class Neighbourhoods:
+    """The columns of each site's decisions in the model HiGHS holds, and each site's
+    neighbours; built once per solve."""
+
+    site_columns: dict[str, np.ndarray]  # site -> its decision columns
+    decisions: np.ndarray  # every integer column of the model
+    near: dict[str, list[str]]  # site -> the sites freed with it
+    #: a cold-storage partner's decision columns (active, depot stock and its segments) and
+    #: the sites it can deliver to: freed with a neighbourhood that holds all of them
+    partners: list[tuple[frozenset[str], np.ndarray]]
+
+    def freed(self, sites: list[str]) -> np.ndarray:
+        """The columns a neighbourhood of `sites` frees: theirs, and those of every partner
+        that delivers to none but them (its role is theirs alone: a partner serving other
+        sites too stays as the network has it)."""
+        within = set(sites)
+        columns = [self.site_columns[s] for s in sites if s in self.site_columns]
+        columns += [cols for served, cols in self.partners if served and served <= within]
+        return np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
+
+
+def neighbourhoods(m: pyo.ConcreteModel, column: dict[int, int],
+                   integrality: np.ndarray) -> Neighbourhoods:
+    """Each site's decision columns (`column`: id(var) -> column) and neighbours."""
+    owned: dict[str, list[int]] = defaultdict(list)
+    for name in SITE_DECISIONS:
+        for index, v in getattr(m, name).items():
+            if id(v) in column:
+                owned[index if name == "y" else index[0]].append(column[id(v)])
+    for i, v in getattr(m, "z", {}).items():  # an ordering option belongs to its site
+        if id(v) in column:
+            owned[m.ord_sk[i][0]].append(column[id(v)])
+    links = m.prep.partner_links
+    served: dict[str, set] = defaultdict(set)
+    for partner, site in zip(links["partner_id"], links["site_id"], strict=True):
+        served[partner].add(site)
+    of_partner: dict[str, list[int]] = defaultdict(list)
+    for p, v in getattr(m, "a", {}).items():
+        of_partner[p].append(column.get(id(v)))
+    for key, v in getattr(m, "hold", {}).items():  # pooled depot stock (model/ordering.py)
+        if key[0] == "partner":
+            of_partner[key[1]].append(column.get(id(v)))
+    for i, v in getattr(m, "zd", {}).items():
+        kind, depot, _ = m.depot_seg_key[i]
+        if kind == "partner":
+            of_partner[depot].append(column.get(id(v)))
+    partners = [(frozenset(served[p]), np.array(sorted(c for c in cols if c is not None),
+                                                dtype=np.int64))
+                for p, cols in sorted(of_partner.items())]
+    return Neighbourhoods({s: np.array(sorted(c), dtype=np.int64) for s, c in owned.items()},
+                          np.flatnonzero(integrality), nearest_sites(m), partners)
+
+
+def centres(m: pyo.ConcreteModel, lp_values: dict[int, float] | None,
+            network: dict[int, float], sites: list[str]) -> list[str]:
+    """`sites` in the order they are re-solved: by how far the LP relaxation's offers
+    (`lp_values`, by id(var)) are from the network's, largest first; in the model's order
+    without an LP."""
+    if not lp_values:
+        return list(sites)
+    apart: dict[str, float] = defaultdict(float)
+    for (s, _), v in m.w.items():
+        apart[s] += abs((lp_values.get(id(v)) or 0.0) - (network.get(id(v)) or 0.0))
+    return sorted(sites, key=lambda s: (-round(apart[s], 9), sites.index(s)))
+
+
+@dataclass
+class Searched:
+    """What the search did: its network (a value per column), its cost, how many
+    neighbourhoods it re-solved and how many of them improved the network."""
+
+    values: np.ndarray
+    cost: float
+    solved: int
+    improved: int
+    stopped: str  # NO_BETTER, WITHIN_GAP or "time limit"
+
+
+#: why a search ended before its deadline: a whole pass improved nothing
+NO_BETTER = "no improving neighbourhood"
+#: ... or the network came within the gap of the bound proven
+WITHIN_GAP = "within gap"
+
+
+def within_gap(cost: float, bound: float | None, gap: float) -> bool:
+    """Whether a network of `cost` is proven within the relative `gap` by `bound`."""
+    return bound is not None and abs(cost - bound) <= gap * max(abs(cost), 1e-9)
+
+
+def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[str],
+           deadline: float, options: dict, bound: float | None = None, gap: float = 0.0
+           ) -> Searched:
+    """Re-solve the neighbourhood of each site of `order` in turn from the network `values`
+    (a value per column of `arrays`, model_arrays' form), keeping each cheaper network,
+    until a whole pass improves nothing, the network is within `gap` of `bound` (a lower
+    bound proven elsewhere: the full MIP then only has to confirm it) or `deadline`
+    (time.perf_counter())."""
+    lower, upper = arrays["col_lower"], arrays["col_upper"]
+    cost = float(arrays["col_cost"] @ values) + float(arrays["offset"])
+    solved = improved = 0
+    since_last = 0  # neighbourhoods re-solved since the last improvement
+    position = 0
+    while since_last < len(order):
+        if within_gap(cost, bound, gap):
+            return Searched(values, cost, solved, improved, WITHIN_GAP)
+        left = deadline - time.perf_counter()
+        if left < 0.5:
+            return Searched(values, cost, solved, improved, "time limit")
+        centre = order[position % len(order)]
+        position += 1
+        free = hoods.freed([centre, *hoods.near.get(centre, [])])
+        held = np.setdiff1d(hoods.decisions, free)
+        at = np.round(values[held])
+        lo, hi = lower.copy(), upper.copy()
+        lo[held] = np.maximum(lower[held], at)
+        hi[held] = np.minimum(upper[held], at)
+        h = highs_from_arrays(arrays, lo, hi)
+        for option, value in {**options, "time_limit": min(NEIGHBOURHOOD_SECONDS, left),
+                              "mip_rel_gap": NEIGHBOURHOOD_GAP}.items():
+            h.setOptionValue(option, value)
+        set_start(h, values)
+        h.run()
+        solved += 1
+        since_last += 1
+        info = h.getInfo()
+        found = float(info.objective_function_value)
+        if info.primal_solution_status == 2 and found < cost - IMPROVEMENT * abs(cost):
+            log.debug("neighbourhood of %s: %.6g -> %.6g", centre, cost, found)
+            values = np.array(h.getSolution().col_value)
+            cost, improved, since_last = found, improved + 1, 0
+    return Searched(values, cost, solved, improved, NO_BETTER)
+
+
+__all__ = ["NEIGHBOURS", "NO_BETTER", "WITHIN_GAP", "Neighbourhoods", "Searched", "centres",
+           "nearest_sites", "neighbourhoods", "search", "within_gap"]

@@ -1,0 +1,96 @@
+"""The neighbourhood search improves a network one metro at a time, holding the rest, and
+stops once its network is proven within the gap (solver/neighbourhoods.py)."""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+import pytest
+
+from netopt.data.case import load_case
+from netopt.model.build import build_model
+from netopt.model.prepare import prepare
+from netopt.solver import highs, neighbourhoods
+from netopt.solver.arrays import model_arrays
+from tests.test_model import TINY
+
+
+def _tiny_with_s2_forced() -> tuple:
+    """tiny solved to its optimum, then again with candidate S2 made to offer p1 (its lower
+    bound 1 in the HiGHS run, released in Pyomo after it, as a stage that held it would):
+    the network a search starts from, and the optimum."""
+    case = load_case(TINY)
+    m = build_model(prepare(case))
+    settings = case.config.solver.model_copy(update={"mip_gap": 0.0})
+    solver = highs._Highs()
+    highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
+    optimum = pyo.value(m.obj)
+    assert round(m.w["S2", "p1"].value) == 0
+    m.w["S2", "p1"].setlb(1)
+    highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
+    m.w["S2", "p1"].setlb(0)
+    return case, m, settings, solver, highs._loaded_solution(m), optimum
+
+
+def test_the_search_reopens_what_a_stopped_solve_got_wrong() -> None:
+    """From the forced network the search finds tiny's optimum: S2 closed again, saving its
+    fixed cost ($80k a year), its activation and onboarding over 5 years ($200k and $80k)
+    and the cold-storage partner P1 ($20k a year) that keeps its cryogenic doses: P1
+    delivers to S2 only, so it is freed with S2. The model as HiGHS holds it still has S2's
+    offer at 1 (released in Pyomo only): the search reads Pyomo's bounds."""
+    case, m, settings, solver, start, optimum = _tiny_with_s2_forced()
+    forced = highs._objective(m, start)
+    assert round(m.a["P1"].value) == 1
+    assert (forced - optimum) * 1000 == pytest.approx(80_000 + 200_000 / 5 + 80_000 / 5
+                                                      + 20_000)
+    found = highs._neighbourhood_search(solver, m, settings, start, 30.0, None)
+    assert highs._objective(m, found) == pytest.approx(optimum, rel=1e-9)
+    assert [round(v.value) for v in (m.w["S2", "p1"], m.y["S2"], m.a["P1"])] == [0, 0, 0]
+    stage = solver.stages[-1]
+    assert stage["stage"] == highs.NEIGHBOURHOOD_STAGE
+    assert stage["stopped"] == neighbourhoods.NO_BETTER
+    assert stage["objective"] == pytest.approx(optimum, rel=1e-9)
+
+
+def _search(m: pyo.ConcreteModel, solver: highs._Highs, start: dict, near: dict | None,
+            order: list[str], bound: float | None = None, gap: float = 0.0
+            ) -> neighbourhoods.Searched:
+    arrays = model_arrays(solver._solver_model)
+    column = solver._pyomo_var_to_solver_var_map
+    arrays["col_lower"][column[id(m.w["S2", "p1"])]] = 0.0  # released, as Pyomo has it
+    hoods = neighbourhoods.neighbourhoods(m, column, arrays["integrality"])
+    if near is not None:
+        hoods.near = near
+    return neighbourhoods.search(arrays, highs._by_column(solver, start), hoods, order,
+                                 float("inf"), {"threads": 1}, bound, gap)
+
+
+def test_what_lies_outside_the_neighbourhood_stays_held() -> None:
+    """Only S1 freed (no neighbours): S2's offer is held at 1, so one re-solve finds
+    nothing cheaper and a pass of one site ends the search; with S2 freed, it closes."""
+    _, m, _, solver, start, optimum = _tiny_with_s2_forced()
+    forced = highs._objective(m, start)
+    alone = _search(m, solver, start, {"S1": [], "S2": []}, ["S1"])
+    assert (alone.solved, alone.improved, alone.stopped) == (1, 0, neighbourhoods.NO_BETTER)
+    assert alone.cost == pytest.approx(forced, rel=1e-9)
+    freed = _search(m, solver, start, {"S1": [], "S2": []}, ["S1", "S2"])
+    # S1 finds nothing, S2 closes, then a whole pass (S1, S2) finds nothing more
+    assert (freed.solved, freed.improved) == (4, 1)
+    assert freed.cost == pytest.approx(optimum, rel=1e-9)
+
+
+def test_a_network_proven_within_the_gap_is_left_as_it_is() -> None:
+    """With a bound that proves the start within the gap the search re-solves nothing."""
+    _, m, _, solver, start, optimum = _tiny_with_s2_forced()
+    forced = highs._objective(m, start)
+    within = _search(m, solver, start, None, ["S1", "S2"], bound=optimum,
+                     gap=(forced - optimum) / forced + 1e-9)
+    assert (within.solved, within.stopped) == (0, neighbourhoods.WITHIN_GAP)
+    assert not neighbourhoods.within_gap(forced, optimum, (forced - optimum) / forced - 1e-6)
+
+
+def test_neighbours_share_patients_nearest_first() -> None:
+    """tiny's candidate sites that can treat p1 share its demand points; each names the
+    other (S3 cannot offer p1 at its price ceiling, so it has no pairs)."""
+    m = build_model(prepare(load_case(TINY)))
+    assert neighbourhoods.nearest_sites(m) == {"S1": ["S2"], "S2": ["S1"]}
+    assert neighbourhoods.nearest_sites(m, count=0) == {"S1": [], "S2": []}
