@@ -240,9 +240,10 @@ class SolverSettings(_Strict):
     warm_start: bool = Field(
         True, description="Hand HiGHS a starting network before it branches, on models of "
         "60 sites or more: the LP relaxation's network rounded up, then the MIP restricted to "
-        "the decisions the LP or that network uses (kernel search); with 10 s or more left, "
-        "a neighbourhood search that re-solves one metro's sites at a time, the rest held, "
-        "for half of what is left. HiGHS only: the other solvers find their own."
+        "the decisions the LP or that network uses (kernel search); then, on models of "
+        "20,000 pairs or more with 10 s or more left, a neighbourhood search that re-solves "
+        "one metro's sites at a time, the rest held, for half of what is left. HiGHS only: "
+        "the other solvers find their own."
     )
     method: Literal["auto", "milp", "facility"] = Field(
         "auto",

@@ -1064,6 +1064,11 @@ def _consistent_incumbent(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
 #: first network is, and its full MIP then proves it in seconds)
 NEIGHBOURHOOD_MIN_SECONDS = 10.0
 NEIGHBOURHOOD_SHARE = 0.5
+#: ... on models of at least this many (demand point, site) pairs: below, the full MIP
+#: closes the gap from the start within seconds, where a pass over every site's
+#: neighbourhood takes longer (us-small, 3,943 pairs: proven within 0.5 % in 5 s; with the
+#: search first, 29 re-solves took 10.3 s and saved $700 of $14.4M)
+NEIGHBOURHOOD_MIN_PAIRS = 20_000
 #: the search as a stage of the solve (SolveInfo.stages)
 NEIGHBOURHOOD_STAGE = "neighbourhood search"
 
@@ -1226,7 +1231,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             started_from = "kernel" if solver.start else "none"
         if not solver.start and linked is not None and left() >= MIN_STAGE_SECONDS:
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
-        if (settings.warm_start and solver.start and left() >= NEIGHBOURHOOD_MIN_SECONDS
+        if (settings.warm_start and solver.start and len(m.P) >= NEIGHBOURHOOD_MIN_PAIRS
+                and left() >= NEIGHBOURHOOD_MIN_SECONDS
                 and not within_gap(_objective(m, solver.start), lp_bound,
                                    float(settings.mip_gap))):
             solver.start = _neighbourhood_search(solver, m, settings, solver.start,
