@@ -43,9 +43,6 @@ from .evaluate import chosen_network, fix_network, refuse_timeline, site_pairs
 log = logging.getLogger(__name__)
 
 TOL = 1e-6
-#: sites around the flipped one whose decisions are re-chosen with it (nearest first, among
-#: the sites that share a demand point with it): who takes its patients when it closes,
-#: who gives them up when it opens
 
 
 @dataclass
@@ -534,8 +531,9 @@ def _excluded_now(site: str, product: str | None = None, why: str = "") -> Probl
 
 
 def _neighbours(m: pyo.ConcreteModel, site: str) -> list[str]:
-    """The NEIGHBOURS sites nearest to `site` among those that share a demand point with it
-    (for any product): the sites its patients would go to, or come from."""
+    """The sites re-chosen with the flipped one: the NEIGHBOURS nearest to `site` among those
+    that share a demand point with it (for any product), who take its patients when it
+    closes and give them up when it opens."""
     return nearest_sites(m, NEIGHBOURS, [site])[site]
 
 

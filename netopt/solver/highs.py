@@ -1060,8 +1060,7 @@ def _consistent_incumbent(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
 #: the neighbourhood search (solver/neighbourhoods.py) runs when the start leaves at least
 #: this long, and takes this share of it; the full MIP gets the rest, from its network. It
 #: runs only with `warm_start` (a design solve: evaluate's and the re-solves' held networks
-#: have nothing to search) and while the start is not proven within the gap (us-small's
-#: first network is, and its full MIP then proves it in seconds)
+#: have nothing to search) and while the start is not proven within the gap
 NEIGHBOURHOOD_MIN_SECONDS = 10.0
 NEIGHBOURHOOD_SHARE = 0.5
 #: ... on models of at least this many (demand point, site) pairs: below, the full MIP
@@ -1078,8 +1077,8 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
                           ) -> dict[int, float]:
     """`start` improved one metro at a time (solver/neighbourhoods.py) within `seconds`,
     or until `bound` proves it within the model's gap; the network returned is loaded in
-    `m`. The model is HiGHS's (with every row the cut
-    loop added) at Pyomo's bounds: HiGHS's copy still holds a released kernel's."""
+    `m`. The model is HiGHS's (with every row the cut loop added) at Pyomo's bounds:
+    HiGHS's copy may still hold a released kernel's."""
     started = time.perf_counter()
     arrays = model_arrays(solver._solver_model)
     column = solver._pyomo_var_to_solver_var_map
