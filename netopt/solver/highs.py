@@ -1063,7 +1063,8 @@ def _consistent_incumbent(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
 #: have nothing to search) and while the start is not proven within the gap
 NEIGHBOURHOOD_MIN_SECONDS = 10.0
 NEIGHBOURHOOD_SHARE = 0.5
-#: ... on models of at least this many (demand point, site) pairs: below, the full MIP
+#: ... on single models (a launch timeline's periods are blocks, with no pairs of their
+#: own) of at least this many (demand point, site) pairs: below, the full MIP
 #: closes the gap from the start within seconds, where a pass over every site's
 #: neighbourhood takes longer (us-small, 3,943 pairs: proven within 0.5 % in 5 s; with the
 #: search first, 29 re-solves took 10.3 s and saved $700 of $14.4M)
@@ -1230,7 +1231,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             started_from = "kernel" if solver.start else "none"
         if not solver.start and linked is not None and left() >= MIN_STAGE_SECONDS:
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
-        if (settings.warm_start and solver.start and len(m.P) >= NEIGHBOURHOOD_MIN_PAIRS
+        if (settings.warm_start and solver.start
+                and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS
                 and left() >= NEIGHBOURHOOD_MIN_SECONDS
                 and not within_gap(_objective(m, solver.start), lp_bound,
                                    float(settings.mip_gap))):
