@@ -94,3 +94,33 @@ def test_neighbours_share_patients_nearest_first() -> None:
     m = build_model(prepare(load_case(TINY)))
     assert neighbourhoods.nearest_sites(m) == {"S1": ["S2"], "S2": ["S1"]}
     assert neighbourhoods.nearest_sites(m, count=0) == {"S1": [], "S2": []}
+
+
+def test_the_search_runs_on_large_design_solves_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tiny's forced network with time to spare is searched once the pair threshold allows
+    its 2 pairs; not with less than NEIGHBOURHOOD_MIN_SECONDS left, not in a held re-solve
+    (warm_start off), not once the bound proves it within the gap, and never on a launch
+    timeline's model, whose periods are blocks with no pairs at its top (it has 8 quarters
+    of tiny's sites here; before the check, the national timeline's search reached for
+    pairs the model does not have)."""
+    from netopt.model.calendar import plan_timeline
+    from netopt.model.timeline import build_timeline_model
+    from tests.test_timeline import tiny
+
+    case, m, settings, _, start, optimum = _tiny_with_s2_forced()
+    assert not highs._searches(m, settings, start, 60.0, None)  # 2 pairs of 20,000
+    monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", len(m.P))
+    assert highs._searches(m, settings, start, 60.0, None)
+    assert not highs._searches(m, settings, start, highs.NEIGHBOURHOOD_MIN_SECONDS - 0.1,
+                               None)
+    held = settings.model_copy(update={"warm_start": False})
+    assert not highs._searches(m, held, start, 60.0, None)
+    # the forced network is 39.9 % above the optimum: proven within a 50 % gap, not 30 %
+    forced = highs._objective(m, start)
+    assert (forced - optimum) / forced == pytest.approx(0.399, abs=5e-4)
+    for gap, searched in ((0.5, False), (0.3, True)):
+        loose = settings.model_copy(update={"mip_gap": gap})
+        assert highs._searches(m, loose, start, 60.0, optimum) is searched
+    timeline = build_timeline_model(plan_timeline(prepare(tiny())))
+    assert len(timeline.y) > 0 and not hasattr(timeline, "P")
+    assert not highs._searches(timeline, settings, {}, 60.0, None)

@@ -1073,6 +1073,15 @@ NEIGHBOURHOOD_MIN_PAIRS = 20_000
 NEIGHBOURHOOD_STAGE = "neighbourhood search"
 
 
+def _searches(m: pyo.ConcreteModel, settings: SolverSettings, start: dict[int, float],
+              seconds: float, bound: float | None) -> bool:
+    """Whether the neighbourhood search runs on `start` with `seconds` left (see
+    NEIGHBOURHOOD_MIN_SECONDS and what follows); leaves `start` loaded in `m`."""
+    return (settings.warm_start and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS
+            and seconds >= NEIGHBOURHOOD_MIN_SECONDS
+            and not within_gap(_objective(m, start), bound, float(settings.mip_gap)))
+
+
 def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
                           start: dict[int, float], seconds: float, bound: float | None
                           ) -> dict[int, float]:
@@ -1231,11 +1240,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             started_from = "kernel" if solver.start else "none"
         if not solver.start and linked is not None and left() >= MIN_STAGE_SECONDS:
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
-        if (settings.warm_start and solver.start
-                and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS
-                and left() >= NEIGHBOURHOOD_MIN_SECONDS
-                and not within_gap(_objective(m, solver.start), lp_bound,
-                                   float(settings.mip_gap))):
+        if solver.start and _searches(m, settings, solver.start, left(), lp_bound):
             solver.start = _neighbourhood_search(solver, m, settings, solver.start,
                                                  NEIGHBOURHOOD_SHARE * left(), lp_bound)
         if solver.start and left() < MIN_STAGE_SECONDS:
