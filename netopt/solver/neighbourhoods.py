@@ -6,9 +6,9 @@ when one of them should take them all, or a site onboarded for an area its neigh
 already serves. Each step here frees the decisions of one site and of its nearest sites
 that share patients with it (activation, offers, onboarding, equipment, ordering options)
 and of the cold-storage partners that deliver to none but them, holds every other decision
-of the network (the hubs, which serve many metros, included), and solves
-that small MIP from the network, which is one of its solutions: it can only improve. The
-flows stay free everywhere, so patients move across the country as the freed sites change.
+of the network (the hubs, which serve many metros, included), and solves that small MIP
+from the network, which is one of its solutions: it can only improve. The flows stay free
+everywhere, so patients move across the country as the freed sites change.
 A large-neighbourhood search (Shaw 1998; Pisinger & Ropke 2010), with the neighbourhood
 that of `netopt explain` (a site and the sites that could treat its patients).
 
@@ -27,11 +27,13 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import pyomo.environ as pyo
 
 from ..data.geography import haversine_km
 from .arrays import highs_from_arrays, set_start
+from .info import CLOCK
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ NEIGHBOURHOOD_SECONDS = 5.0
 NEIGHBOURHOOD_GAP = 1e-5
 #: a neighbourhood's network replaces the current one only when cheaper by this share
 IMPROVEMENT = 1e-7
-#: the site decisions a neighbourhood frees (model/sites.py, model/ordering.py)
+#: a site's own decisions (model/sites.py), freed with its offers' ordering options (z)
 SITE_DECISIONS = ("y", "w", "o", "e")
 
 
@@ -150,7 +152,7 @@ class Searched:
     cost: float
     solved: int
     improved: int
-    stopped: str  # NO_BETTER, WITHIN_GAP or "time limit"
+    stopped: str  # NO_BETTER, WITHIN_GAP or CLOCK
 
 
 #: why a search ended before its deadline: a whole pass improved nothing
@@ -182,7 +184,7 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
             return Searched(values, cost, solved, improved, WITHIN_GAP)
         left = deadline - time.perf_counter()
         if left < 0.5:
-            return Searched(values, cost, solved, improved, "time limit")
+            return Searched(values, cost, solved, improved, CLOCK)
         centre = order[position % len(order)]
         position += 1
         free = hoods.freed([centre, *hoods.near.get(centre, [])])
@@ -201,7 +203,9 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
         since_last += 1
         info = h.getInfo()
         found = float(info.objective_function_value)
-        if info.primal_solution_status == 2 and found < cost - IMPROVEMENT * abs(cost):
+        feasible = (info.primal_solution_status
+                    == highspy.SolutionStatus.kSolutionStatusFeasible)
+        if feasible and found < cost - IMPROVEMENT * abs(cost):
             log.debug("neighbourhood of %s: %.6g -> %.6g", centre, cost, found)
             values = np.array(h.getSolution().col_value)
             cost, improved, since_last = found, improved + 1, 0
