@@ -124,3 +124,41 @@ def test_the_search_runs_on_large_design_solves_only(monkeypatch: pytest.MonkeyP
     timeline = build_timeline_model(plan_timeline(prepare(tiny())))
     assert len(timeline.y) > 0 and not hasattr(timeline, "P")
     assert not highs._searches(timeline, settings, {}, 60.0, None)
+
+
+def test_a_kol_covered_in_the_start_does_not_keep_its_site_open() -> None:
+    """tiny with a KOL at S2 and `kols.mode: coverage` at 50 %: the optimum leaves S2
+    closed and takes the coverage shortfall. A start that had S2 treat the KOL's product
+    (its `kol_treats` held at 1 in the run, released after) is searched back to that
+    optimum: the site's KOL decision and the KOL's coverage are freed with S2, else the
+    held coverage would keep S2 offering."""
+    from tests.test_kols import with_kol
+    from tests.test_model import tiny
+
+    case = with_kol(tiny(kols__mode="coverage", kols__min_coverage=0.5), "S2")
+    m = build_model(prepare(case))
+    settings = case.config.solver.model_copy(update={"mip_gap": 0.0})
+    solver = highs._Highs()
+    highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
+    optimum = pyo.value(m.obj)
+    assert round(m.kol_treats["S2", "p1"].value) == 0
+    m.kol_treats["S2", "p1"].setlb(1)
+    highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
+    m.kol_treats["S2", "p1"].setlb(0)
+    start = highs._loaded_solution(m)
+    assert highs._objective(m, start) > optimum + 100  # $100k a year and more
+    found = highs._neighbourhood_search(solver, m, settings, start, 30.0, None)
+    assert highs._objective(m, found) == pytest.approx(optimum, rel=1e-9)
+    assert [round(v.value) for v in (m.kol_treats["S2", "p1"], m.w["S2", "p1"])] == [0, 0]
+
+
+def test_a_re_solve_stopped_by_its_cap_says_the_clock_ended_the_search(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a cap too short for any re-solve to finish, the search finds nothing and says
+    `time limit`, not that no neighbourhood improves: the network then depends on the
+    machine's speed (summary.json `stopped_by_clock` lists the stage)."""
+    _, m, settings, solver, start, _ = _tiny_with_s2_forced()
+    monkeypatch.setattr(neighbourhoods, "NEIGHBOURHOOD_SECONDS", 1e-7)
+    found = highs._neighbourhood_search(solver, m, settings, start, 30.0, None)
+    assert highs._objective(m, found) == pytest.approx(highs._objective(m, start), rel=1e-12)
+    assert solver.stages[-1]["stopped"] == neighbourhoods.CLOCK

@@ -32,7 +32,7 @@ from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit,
 from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_closing, restrict_to_integral, restrict_to_kernel
 from .marginal import plant_capacity_values
-from .neighbourhoods import centres, neighbourhoods, search, within_gap
+from .neighbourhoods import NEIGHBOURHOOD_SECONDS, centres, neighbourhoods, search, within_gap
 from .network_start import StartNetwork, decision_ids, decision_vars, hold, network_of, release
 from .rounding import DIVE_DECISIONS, dived_network, rounded_network
 from .staged import Deferred, deferred, first_step, second_step
@@ -1060,7 +1060,8 @@ def _consistent_incumbent(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
 #: the neighbourhood search (solver/neighbourhoods.py) runs when the start leaves at least
 #: this long, and takes this share of it; the full MIP gets the rest, from its network. It
 #: runs only with `warm_start` (a design solve: evaluate's and the re-solves' held networks
-#: have nothing to search) and while the start is not proven within the gap
+#: have nothing to search), not on an elastic model (a diagnosis: its penalties are the
+#: answer) and while the start is not proven within the gap
 NEIGHBOURHOOD_MIN_SECONDS = 10.0
 NEIGHBOURHOOD_SHARE = 0.5
 #: ... on single models (a launch timeline's periods are blocks, with no pairs of their
@@ -1077,7 +1078,8 @@ def _searches(m: pyo.ConcreteModel, settings: SolverSettings, start: dict[int, f
               seconds: float, bound: float | None) -> bool:
     """Whether the neighbourhood search runs on `start` with `seconds` left (see
     NEIGHBOURHOOD_MIN_SECONDS and what follows); leaves `start` loaded in `m`."""
-    return (settings.warm_start and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS
+    return (settings.warm_start and not getattr(m, "elastic", False)
+            and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS
             and seconds >= NEIGHBOURHOOD_MIN_SECONDS
             and not within_gap(_objective(m, start), bound, float(settings.mip_gap)))
 
@@ -1100,7 +1102,7 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
             (v.value, v.value) if v.fixed else (lower, upper))
     hoods = neighbourhoods(m, column, arrays["integrality"])
     order = centres(m, solver.lp_values, start, sorted(hoods.site_columns))
-    options = {"random_seed": int(settings.seed), "threads": int(settings.threads),
+    options = {"random_seed": int(settings.seed), "threads": highs_threads(settings.threads),
                **RESTRICTED_MIP_OPTIONS}
     found = search(arrays, _by_column(solver, start), hoods, order, started + seconds,
                    options, bound, float(settings.mip_gap))
@@ -1108,9 +1110,9 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
     cost = _objective(m, network)
     ours = _objective(m, start)
     _record_stage(solver, NEIGHBOURHOOD_STAGE, started, found.stopped, cost)
-    log.info("%s: %d of %d neighbourhoods improved the network, %.6g -> %.6g in %.1fs",
-             NEIGHBOURHOOD_STAGE, found.improved, found.solved, ours, cost,
-             time.perf_counter() - started)
+    log.info("%s: %d of %d neighbourhoods improved the network (%d stopped at their %g s), "
+             "%.6g -> %.6g in %.1fs", NEIGHBOURHOOD_STAGE, found.improved, found.solved,
+             found.capped, NEIGHBOURHOOD_SECONDS, ours, cost, time.perf_counter() - started)
     if cost < ours:
         _load_values(m, network)
         return network

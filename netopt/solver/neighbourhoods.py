@@ -47,8 +47,9 @@ NEIGHBOURHOOD_SECONDS = 5.0
 NEIGHBOURHOOD_GAP = 1e-5
 #: a neighbourhood's network replaces the current one only when cheaper by this share
 IMPROVEMENT = 1e-7
-#: a site's own decisions (model/sites.py), freed with its offers' ordering options (z)
-SITE_DECISIONS = ("y", "w", "o", "e")
+#: a site's own decisions (model/sites.py; model/policy.py: it treats a KOL's product at
+#: the KOL's minimum), freed with its offers' ordering options (z) and the KOLs it could cover
+SITE_DECISIONS = ("y", "w", "o", "e", "kol_treats")
 
 
 def nearest_sites(m: pyo.ConcreteModel, count: int = NEIGHBOURS,
@@ -103,12 +104,18 @@ def neighbourhoods(m: pyo.ConcreteModel, column: dict[int, int],
     """Each site's decision columns (`column`: id(var) -> column) and neighbours."""
     owned: dict[str, list[int]] = defaultdict(list)
     for name in SITE_DECISIONS:
-        for index, v in getattr(m, name).items():
+        for index, v in getattr(m, name, {}).items():
             if id(v) in column:
                 owned[index if name == "y" else index[0]].append(column[id(v)])
     for i, v in getattr(m, "z", {}).items():  # an ordering option belongs to its site
         if id(v) in column:
             owned[m.ord_sk[i][0]].append(column[id(v)])
+    # a KOL counted as covered goes with every site that could cover them: held, it would
+    # keep the site that covers them in the start from closing, and no other from taking over
+    for j, v in getattr(m, "kol_covered", {}).items():
+        if id(v) in column:
+            for s in {s for s, _, _ in m.kol_cover_set.get(j, [])}:
+                owned[s].append(column[id(v)])
     links = m.prep.partner_links
     served: dict[str, set] = defaultdict(set)
     for partner, site in zip(links["partner_id"], links["site_id"], strict=True):
@@ -126,7 +133,8 @@ def neighbourhoods(m: pyo.ConcreteModel, column: dict[int, int],
     partners = [(frozenset(served[p]), np.array(sorted(c for c in cols if c is not None),
                                                 dtype=np.int64))
                 for p, cols in sorted(of_partner.items())]
-    return Neighbourhoods({s: np.array(sorted(c), dtype=np.int64) for s, c in owned.items()},
+    return Neighbourhoods({s: np.array(sorted(set(c)), dtype=np.int64)
+                           for s, c in owned.items()},
                           np.flatnonzero(integrality), nearest_sites(m), partners)
 
 
@@ -152,7 +160,10 @@ class Searched:
     cost: float
     solved: int
     improved: int
-    stopped: str  # NO_BETTER, WITHIN_GAP or CLOCK
+    #: NO_BETTER, WITHIN_GAP or CLOCK: the search's deadline, or a re-solve stopped at its
+    #: NEIGHBOURHOOD_SECONDS (either makes the network depend on the machine's speed)
+    stopped: str
+    capped: int = 0  # re-solves stopped at NEIGHBOURHOOD_SECONDS
 
 
 #: why a search ended before its deadline: a whole pass improved nothing
@@ -175,16 +186,26 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
     bound proven elsewhere: the full MIP then only has to confirm it) or `deadline`
     (time.perf_counter())."""
     lower, upper = arrays["col_lower"], arrays["col_upper"]
-    cost = float(arrays["col_cost"] @ values) + float(arrays["offset"])
-    solved = improved = 0
+
+    def cost_of(x: np.ndarray) -> float:
+        # from the values, not HiGHS's stated objective: given a start, HiGHS 1.16 may hand
+        # back the start's values for columns its presolve fixed (highs._consistent_incumbent)
+        return float(arrays["col_cost"] @ x) + float(arrays["offset"])
+
+    cost = cost_of(values)
+    solved = improved = capped = 0
     since_last = 0  # neighbourhoods re-solved since the last improvement
+
+    def ended(why: str) -> Searched:
+        return Searched(values, cost, solved, improved, CLOCK if capped else why, capped)
+
     position = 0
     while since_last < len(order):
         if within_gap(cost, bound, gap):
-            return Searched(values, cost, solved, improved, WITHIN_GAP)
+            return ended(WITHIN_GAP)
         left = deadline - time.perf_counter()
         if left < 0.5:
-            return Searched(values, cost, solved, improved, CLOCK)
+            return ended(CLOCK)
         centre = order[position % len(order)]
         position += 1
         free = hoods.freed([centre, *hoods.near.get(centre, [])])
@@ -201,16 +222,17 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
         h.run()
         solved += 1
         since_last += 1
-        info = h.getInfo()
-        found = float(info.objective_function_value)
-        feasible = (info.primal_solution_status
-                    == highspy.SolutionStatus.kSolutionStatusFeasible)
-        if feasible and found < cost - IMPROVEMENT * abs(cost):
-            log.debug("neighbourhood of %s: %.6g -> %.6g", centre, cost, found)
-            values = np.array(h.getSolution().col_value)
-            cost, improved, since_last = found, improved + 1, 0
-    return Searched(values, cost, solved, improved, NO_BETTER)
+        capped += h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
+        if (h.getInfo().primal_solution_status
+                != highspy.SolutionStatus.kSolutionStatusFeasible):
+            continue
+        found = np.array(h.getSolution().col_value)
+        if cost_of(found) < cost - IMPROVEMENT * abs(cost):
+            log.debug("neighbourhood of %s: %.6g -> %.6g", centre, cost, cost_of(found))
+            values, cost = found, cost_of(found)
+            improved, since_last = improved + 1, 0
+    return ended(NO_BETTER)
 
 
-__all__ = ["NEIGHBOURS", "NO_BETTER", "WITHIN_GAP", "Neighbourhoods", "Searched", "centres",
-           "nearest_sites", "neighbourhoods", "search", "within_gap"]
+__all__ = ["NEIGHBOURHOOD_SECONDS", "NEIGHBOURS", "NO_BETTER", "WITHIN_GAP", "Neighbourhoods",
+           "Searched", "centres", "nearest_sites", "neighbourhoods", "search", "within_gap"]
