@@ -1065,10 +1065,10 @@ def _consistent_incumbent(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
 NEIGHBOURHOOD_MIN_SECONDS = 10.0
 NEIGHBOURHOOD_SHARE = 0.5
 #: ... on single models (a launch timeline's periods are blocks, with no pairs of their
-#: own) of at least this many (demand point, site) pairs: below, the full MIP
-#: closes the gap from the start within seconds, where a pass over every site's
-#: neighbourhood takes longer (us-small, 3,943 pairs: proven within 0.5 % in 5 s; with the
-#: search first, 29 re-solves took 10.3 s and saved $700 of $14.4M)
+#: own) of at least this many (demand point, site) pairs: below, the full MIP closes the gap
+#: from the start within seconds, where a pass over every site's neighbourhood takes longer
+#: (us-small, 3,943 pairs: proven within 0.5 % in 5 s; with the search first, 29 re-solves
+#: took 10.3 s and saved $700 of $14.4M)
 NEIGHBOURHOOD_MIN_PAIRS = 20_000
 #: the search as a stage of the solve (SolveInfo.stages)
 NEIGHBOURHOOD_STAGE = "neighbourhood search"
