@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 import pytest
 
-from netopt.data.case import load_case
+from netopt.data.case import Case, load_case
 from netopt.model.build import build_model
 from netopt.model.prepare import prepare
 from netopt.solver import highs, neighbourhoods
@@ -14,21 +14,28 @@ from netopt.solver.arrays import model_arrays
 from tests.test_model import TINY
 
 
-def _tiny_with_s2_forced() -> tuple:
-    """tiny solved to its optimum, then again with candidate S2 made to offer p1 (its lower
-    bound 1 in the HiGHS run, released in Pyomo after it, as a stage that held it would):
-    the network a search starts from, and the optimum."""
-    case = load_case(TINY)
+def _forced(case: Case, forced: str) -> tuple:
+    """`case` solved to its optimum, then again with the decision `forced` names (a
+    variable of S2's offer of p1) at 1: its lower bound 1 in the HiGHS run, released in
+    Pyomo after it, as a stage that held it would. Returns the model, its settings and
+    solver, the network a search starts from, and the optimum."""
     m = build_model(prepare(case))
     settings = case.config.solver.model_copy(update={"mip_gap": 0.0})
     solver = highs._Highs()
     highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
     optimum = pyo.value(m.obj)
-    assert round(m.w["S2", "p1"].value) == 0
-    m.w["S2", "p1"].setlb(1)
+    decision = getattr(m, forced)["S2", "p1"]
+    assert round(decision.value) == 0
+    decision.setlb(1)
     highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
-    m.w["S2", "p1"].setlb(0)
-    return case, m, settings, solver, highs._loaded_solution(m), optimum
+    decision.setlb(0)
+    return m, settings, solver, highs._loaded_solution(m), optimum
+
+
+def _tiny_with_s2_forced() -> tuple:
+    """tiny with candidate S2 made to offer p1 (`_forced`)."""
+    case = load_case(TINY)
+    return (case, *_forced(case, "w"))
 
 
 def test_the_search_reopens_what_a_stopped_solve_got_wrong() -> None:
@@ -136,16 +143,7 @@ def test_a_kol_covered_in_the_start_does_not_keep_its_site_open() -> None:
     from tests.test_model import tiny
 
     case = with_kol(tiny(kols__mode="coverage", kols__min_coverage=0.5), "S2")
-    m = build_model(prepare(case))
-    settings = case.config.solver.model_copy(update={"mip_gap": 0.0})
-    solver = highs._Highs()
-    highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
-    optimum = pyo.value(m.obj)
-    assert round(m.kol_treats["S2", "p1"].value) == 0
-    m.kol_treats["S2", "p1"].setlb(1)
-    highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
-    m.kol_treats["S2", "p1"].setlb(0)
-    start = highs._loaded_solution(m)
+    m, settings, solver, start, optimum = _forced(case, "kol_treats")
     assert highs._objective(m, start) > optimum + 100  # $100k a year and more
     found = highs._neighbourhood_search(solver, m, settings, start, 30.0, None)
     assert highs._objective(m, found) == pytest.approx(optimum, rel=1e-9)
