@@ -148,16 +148,18 @@ def centres(m: pyo.ConcreteModel, lp_values: dict[int, float] | None,
     apart: dict[str, float] = defaultdict(float)
     for (s, _), v in m.w.items():
         apart[s] += abs((lp_values.get(id(v)) or 0.0) - (network.get(id(v)) or 0.0))
-    return sorted(sites, key=lambda s: (-round(apart[s], 9), sites.index(s)))
+    return sorted(sites, key=lambda s: -round(apart[s], 9))  # stable: ties keep their order
 
 
 @dataclass
 class Searched:
-    """What the search did: its network (a value per column), its cost, how many
-    neighbourhoods it re-solved and how many of them improved the network."""
+    """What the search did: its network (a value per column), its cost and its start's, how
+    many neighbourhoods it re-solved and how many of them improved the network (each made it
+    strictly cheaper: none, and the network is the start)."""
 
     values: np.ndarray
     cost: float
+    start_cost: float  # the cost of the network it started from
     solved: int
     improved: int
     #: NO_BETTER, WITHIN_GAP or CLOCK: the search's deadline, or a re-solve stopped at its
@@ -192,12 +194,13 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
         # back the start's values for columns its presolve fixed (highs._consistent_incumbent)
         return float(arrays["col_cost"] @ x) + float(arrays["offset"])
 
-    cost = cost_of(values)
+    cost = start_cost = cost_of(values)
     solved = improved = capped = 0
     since_last = 0  # neighbourhoods re-solved since the last improvement
 
     def ended(why: str) -> Searched:
-        return Searched(values, cost, solved, improved, CLOCK if capped else why, capped)
+        return Searched(values, cost, start_cost, solved, improved,
+                        CLOCK if capped else why, capped)
 
     position = 0
     while since_last < len(order):
