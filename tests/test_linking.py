@@ -138,3 +138,37 @@ def test_cut_loop_runs_the_parallel_dual_simplex_on_free_cores_only_and_no_later
     assert math.isclose(loops[1, 0.1][0], loops[2, 0.1][0], rel_tol=1e-9)
     assert math.isclose(loops[2, 1.5][0], loops[2, 0.1][0], rel_tol=1e-9)
     assert after == default
+
+
+def test_cut_loop_starts_no_round_the_budget_cannot_hold(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a clock where every LP takes 10 s, a 15-s loop stops after its first round (the
+    next would need about as long) with that round's LP as its bound and `time limit` as
+    the reason; a 25-s loop runs two. A round begun anyway would only be cut short by the
+    clock, its bound lost, and take the next stages' seconds."""
+    import types
+
+    real, later, run = highs.time.perf_counter, [0.0], highs._run
+    # the loop's clock only: 10 s later after each LP (a run's deadline, set on this clock,
+    # moves with it; its interrupt checks the real one)
+    monkeypatch.setattr(highs, "time", types.SimpleNamespace(
+        perf_counter=lambda: real() + later[0]))
+
+    def slow(*args: object, **kwargs: object) -> object:
+        res = run(*args, **kwargs)
+        later[0] += 10.0
+        return res
+
+    monkeypatch.setattr(highs, "_run", slow)
+    rounds = {}
+    for budget in (15.0, 25.0):
+        case = _case(SMALL, "lazy")
+        m = build_model(prepare(case))
+        solver = highs._Highs()
+        start = later[0]
+        bound = highs.separate_linking(solver, m, case.config.solver, False, budget)
+        stage = solver.stages[-1]
+        rounds[budget] = (later[0] - start) / 10.0
+        assert stage["stopped"] == highs.CLOCK
+        assert bound == pytest.approx(stage["objective"], rel=1e-5)
+    assert rounds == {15.0: 1, 25.0: 2}

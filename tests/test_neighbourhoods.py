@@ -3,6 +3,7 @@ stops once its network is proven within the gap (solver/neighbourhoods.py)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
 import pytest
 
@@ -160,3 +161,83 @@ def test_a_re_solve_stopped_by_its_cap_says_the_clock_ended_the_search(
     found = highs._neighbourhood_search(solver, m, settings, start, 30.0, None)
     assert highs._objective(m, found) == pytest.approx(highs._objective(m, start), rel=1e-12)
     assert solver.stages[-1]["stopped"] == neighbourhoods.CLOCK
+
+
+def _hoods(**partners: tuple) -> neighbourhoods.Neighbourhoods:
+    """Three sites A, B, C (A and B share patients; C shares none) with flow columns 0-1,
+    2, 3-4, decisions 10-12, and partners given as name=(serves, active column, {site:
+    delivery columns}), each owning one decision column from 20 on."""
+    made = [neighbourhoods.Partner(frozenset(serves), np.array([20 + j]), active,
+                                   {s: np.array(c) for s, c in deliveries.items()})
+            for j, (serves, active, deliveries) in enumerate(partners.values())]
+    return neighbourhoods.Neighbourhoods(
+        {"A": np.array([10]), "B": np.array([11]), "C": np.array([12])},
+        np.arange(10, 20 + len(made)), {"A": ["B"], "B": ["A"], "C": []}, made,
+        {"A": np.array([0, 1]), "B": np.array([2]), "C": np.array([3, 4])},
+        {"A": {"B"}, "B": {"A"}, "C": set()}, np.arange(5))
+
+
+def test_a_partner_whose_deliveries_stay_in_the_neighbourhood_is_freed_with_it() -> None:
+    """A partner that could deliver to A, B and C is freed with a neighbourhood of A and B
+    when the network's deliveries (columns 5-7) go to A and B only: it may then close, or
+    change its stock, as they change. Not when it also delivers to C, nor when it is
+    inactive (it would open for sites it cannot be sure of), nor without a network."""
+    network = np.zeros(30)
+    network[[20, 5]] = 1.0, 4.0  # active, delivering 4 doses to A
+    hoods = _hoods(P=({"A", "B", "C"}, 20, {"A": [5], "B": [6], "C": [7]}))
+    assert hoods.freed(["A", "B"], network).tolist() == [10, 11, 20]
+    assert hoods.freed(["A", "B"]).tolist() == [10, 11]
+    assert hoods.freed(["B"], network).tolist() == [11]  # it delivers to A, outside
+    to_c = network.copy()
+    to_c[7] = 2.0
+    assert hoods.freed(["A", "B"], to_c).tolist() == [10, 11]
+    idle = network.copy()
+    idle[[20, 5]] = 0.0
+    assert hoods.freed(["A", "B"], idle).tolist() == [10, 11]
+    # a partner that can deliver to none but the neighbourhood's sites is always freed
+    only = _hoods(Q=({"A"}, 20, {"A": [5]}))
+    assert only.freed(["A", "B"]).tolist() == [10, 11, 20]
+
+
+def test_the_flows_of_sites_sharing_no_patients_are_held() -> None:
+    """A neighbourhood of A moves A's and B's patients (they share demand points), so it
+    holds C's flow columns only; one of C holds A's and B's."""
+    hoods = _hoods()
+    assert hoods.held_flows(["A"]).tolist() == [3, 4]
+    assert hoods.held_flows(["C"]).tolist() == [0, 1, 2]
+    assert hoods.held_flows(["A", "C"]).tolist() == []
+
+
+def test_each_site_owns_its_flows_and_its_points_unserved() -> None:
+    """On tiny every patient, lane, delivery, inbound and ordering-volume column and every
+    unserved count of a point in reach belongs to a site, and the sites sharing a point
+    name each other. S1's columns are its own pairs' (and the unserved patients of their
+    points), S2's its own."""
+    case = load_case(TINY)
+    m = build_model(prepare(case))
+    solver = highs._Highs()
+    solver.set_instance(m)
+    column = solver._pyomo_var_to_solver_var_map
+    arrays = model_arrays(solver._solver_model)
+    hoods = neighbourhoods.neighbourhoods(m, column, arrays["integrality"])
+    assert hoods.sharing == {"S1": {"S2"}, "S2": {"S1"}}
+    mapped = set(hoods.all_flows.tolist())
+    for name in ("x", "f", "q", "v", "n", "fh"):
+        for v in getattr(m, name, {}).values():
+            assert column[id(v)] in mapped, name
+    reached = {(m.prep.pairs["point_id"].iat[i], m.pair_product[i]) for i in m.P}
+    assert {column[id(m.u[key])] for key in reached} <= mapped
+    for site, other in (("S1", "S2"), ("S2", "S1")):
+        own = {column[id(m.x[i])] for i in m.x_by_site[site]}
+        assert own <= set(hoods.flows[site].tolist())
+        assert not own & set(hoods.flows[other].tolist())
+
+
+def test_the_search_takes_all_the_time_the_full_mip_could_not_use() -> None:
+    """Half of what the start leaves, unless the full MIP's half would be under
+    FULL_MIP_MIN_SECONDS: then all of it (the national minute leaves 3-5 s)."""
+    assert highs.FULL_MIP_MIN_SECONDS == 20.0
+    assert highs._search_seconds(100.0) == 50.0
+    assert highs._search_seconds(40.0) == 20.0
+    assert highs._search_seconds(39.0) == 39.0
+    assert highs._search_seconds(4.0) == 4.0

@@ -645,13 +645,19 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
     x = [m.x[i] for i in pairs]
     w = [m.w[m.pair_sk[i]] for i in pairs]
     bound, stopped = None, "round limit"
+    last_round = 0.0  # seconds the last round's LP took
     for round_ in range(LINK_ROUNDS):
         left = budget - (time.perf_counter() - started)
-        if left <= 0.5:
+        if left <= max(0.5, last_round):
+            # a round rarely takes less than the one before (national default: 1.5 s, then
+            # up to 7 s as rows come in): one that cannot finish only takes the next stages'
+            # time (3.5 s of the national minute), its bound lost with it
             stopped = CLOCK
             break
+        round_started = time.perf_counter()
         res = _run(solver, m, settings, tee, left, solve_relaxation=True, solver="simplex",
                    simplex_strategy=strategy)
+        last_round = time.perf_counter() - round_started
         if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
             stopped = _stopped(solver)
             break
@@ -1057,12 +1063,18 @@ def _consistent_incumbent(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
 
 
 #: the neighbourhood search (solver/neighbourhoods.py) runs when the start leaves at least
-#: this long, and takes this share of it; the full MIP gets the rest, from its network. It
-#: runs only with `warm_start` (a design solve: evaluate's and the re-solves' held networks
-#: have nothing to search), not on an elastic model (a diagnosis: its penalties are the
-#: answer) and while the start is not proven within the gap
-NEIGHBOURHOOD_MIN_SECONDS = 10.0
+#: this long (a national re-solve takes 1-2 s), and takes this share of it; the full MIP gets
+#: the rest, from its network. It runs only with `warm_start` (a design solve: evaluate's and
+#: the re-solves' held networks have nothing to search), not on an elastic model (a
+#: diagnosis: its penalties are the answer) and while the start is not proven within the gap
+NEIGHBOURHOOD_MIN_SECONDS = 2.0
 NEIGHBOURHOOD_SHARE = 0.5
+#: ... but the full MIP gets its share only when that is at least this long: its presolve and
+#: root LP alone take ~13 s on one core nationally, so with less it neither finds a network nor
+#: lifts the bound, and the search takes all the time left. In the national minute the start
+#: leaves 3-5 s: from the spare core's network ($130.73M) 5 s of search find $130.56M
+#: (bench/RESULTS.md)
+FULL_MIP_MIN_SECONDS = 20.0
 #: ... on single models (a launch timeline's periods are blocks, with no pairs of their
 #: own) of at least this many (demand point, site) pairs: below, the full MIP closes the gap
 #: from the start within seconds, where a pass over every site's neighbourhood takes longer
@@ -1081,6 +1093,13 @@ def _searches(m: pyo.ConcreteModel, settings: SolverSettings, start: dict[int, f
             and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS
             and seconds >= NEIGHBOURHOOD_MIN_SECONDS
             and not within_gap(_objective(m, start), bound, float(settings.mip_gap)))
+
+
+def _search_seconds(left: float) -> float:
+    """The neighbourhood search's share of the `left` seconds (NEIGHBOURHOOD_SHARE, or all of
+    them when the full MIP's part would be too short to use: FULL_MIP_MIN_SECONDS)."""
+    share = NEIGHBOURHOOD_SHARE * left
+    return share if left - share >= FULL_MIP_MIN_SECONDS else left
 
 
 def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
@@ -1244,7 +1263,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
         if solver.start and _searches(m, settings, solver.start, left(), lp_bound):
             solver.start = _neighbourhood_search(solver, m, settings, solver.start,
-                                                 NEIGHBOURHOOD_SHARE * left(), lp_bound)
+                                                 _search_seconds(left()), lp_bound)
         if solver.start and left() < MIN_STAGE_SECONDS:
             # the start took the limit: a run now gets HiGHS's 1-s minimum and its presolve
             # (no interrupt check) on top, 2.3 s past a national 60-s limit, for nothing

@@ -5,10 +5,14 @@ most often gets wrong is local: the Bay Area's lupus patients split between two 
 when one of them should take them all, or a site onboarded for an area its neighbour
 already serves. Each step here frees the decisions of one site and of its nearest sites
 that share patients with it (activation, offers, onboarding, equipment, ordering options)
-and of the cold-storage partners that deliver to none but them, holds every other decision
-of the network (the hubs, which serve many metros, included), and solves that small MIP
-from the network, which is one of its solutions: it can only improve. The flows stay free
-everywhere, so patients move across the country as the freed sites change.
+and of the cold-storage partners whose role is theirs alone (they can deliver to none but
+them, or in the network do), holds every other decision of the network (the hubs, which
+serve many metros, included), and solves that small MIP from the network, which is one of
+its solutions: it can only improve. The flows of the freed sites and of every site sharing
+a demand point with them stay free (their patients can move between them), as do the hubs'
+and plants'; the flows of the sites beyond are held too. Holding them halves a national
+re-solve (HiGHS's root cuts, not its LP, take its time): 22 re-solves in 40 s instead of 11,
+$129.93M instead of $129.97M from the same network (bench/RESULTS.md).
 A large-neighbourhood search (Shaw 1998; Pisinger & Ropke 2010), with the neighbourhood
 that of `netopt explain` (a site and the sites that could treat its patients).
 
@@ -78,6 +82,17 @@ def nearest_sites(m: pyo.ConcreteModel, count: int = NEIGHBOURS,
 
 
 @dataclass
+class Partner:
+    """A cold-storage partner's columns: its decisions (active, depot stock and its segments),
+    its active decision alone, and its deliveries by site."""
+
+    serves: frozenset[str]  # every site it can deliver to
+    columns: np.ndarray  # its decision columns
+    active: int | None  # the column of its active decision
+    deliveries: dict[str, np.ndarray]  # site -> the columns of its deliveries there
+
+
+@dataclass
 class Neighbourhoods:
     """The columns of each site's decisions in the model HiGHS holds, and each site's
     neighbours; built once per solve."""
@@ -85,18 +100,44 @@ class Neighbourhoods:
     site_columns: dict[str, np.ndarray]  # site -> its decision columns
     decisions: np.ndarray  # every integer column of the model
     near: dict[str, list[str]]  # site -> the sites freed with it
-    #: a cold-storage partner's decision columns (active, depot stock and its segments) and
-    #: the sites it can deliver to: freed with a neighbourhood that holds all of them
-    partners: list[tuple[frozenset[str], np.ndarray]]
+    partners: list[Partner]
+    #: site -> its flow columns (patients, lanes, deliveries, inbound material, ordering
+    #: volumes) and the unserved patients of its demand points
+    flows: dict[str, np.ndarray]
+    #: site -> the sites that share a demand point with it (their flows move with it)
+    sharing: dict[str, set[str]]
+    #: every column of `flows`: held at the network's values outside a neighbourhood's reach
+    all_flows: np.ndarray
 
-    def freed(self, sites: list[str]) -> np.ndarray:
-        """The columns a neighbourhood of `sites` frees: theirs, and those of every partner
-        that delivers to none but them (its role is theirs alone: a partner serving other
-        sites too stays as the network has it)."""
+    def held_flows(self, sites: list[str]) -> np.ndarray:
+        """The flow columns a neighbourhood of `sites` holds: those of every site that shares
+        no demand point with any of them (their patients cannot move to it)."""
+        moving = set(sites).union(*(self.sharing.get(s, set()) for s in sites))
+        free = [self.flows[s] for s in sorted(moving) if s in self.flows]
+        return np.setdiff1d(self.all_flows, np.concatenate(free)) if free else self.all_flows
+
+    def freed(self, sites: list[str], values: np.ndarray | None = None) -> np.ndarray:
+        """The columns a neighbourhood of `sites` frees from the network `values`: theirs,
+        and those of every partner whose role is theirs alone - one that can deliver to
+        none but them, or (with `values`) one whose deliveries in the network go to none
+        but them: it may close, or change its stock, as they change. A partner serving
+        other sites too stays as the network has it."""
         within = set(sites)
         columns = [self.site_columns[s] for s in sites if s in self.site_columns]
-        columns += [cols for served, cols in self.partners if served and served <= within]
+        columns += [partner.columns for partner in self.partners
+                    if _role_within(partner, values, within)]
         return np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
+
+
+def _role_within(partner: Partner, values: np.ndarray | None, within: set[str]) -> bool:
+    """Whether `partner`'s role lies within the sites `within`: it can deliver to none but
+    them, or it is active in the network `values` and delivers to none but them."""
+    if partner.serves and partner.serves <= within:
+        return True
+    if values is None or partner.active is None or values[partner.active] <= 0.5:
+        return False  # an inactive partner opens only with all of its sites freed
+    used = {s for s, cols in partner.deliveries.items() if (values[cols] > 1e-9).any()}
+    return bool(used) and used <= within
 
 
 def neighbourhoods(m: pyo.ConcreteModel, column: dict[int, int],
@@ -118,11 +159,18 @@ def neighbourhoods(m: pyo.ConcreteModel, column: dict[int, int],
                 owned[s].append(column[id(v)])
     links = m.prep.partner_links
     served: dict[str, set] = defaultdict(set)
-    for partner, site in zip(links["partner_id"], links["site_id"], strict=True):
+    delivered: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    q = getattr(m, "q", {})
+    for i, (partner, site) in enumerate(zip(links["partner_id"], links["site_id"],
+                                            strict=True)):
         served[partner].add(site)
+        if i in q and id(q[i]) in column:
+            delivered[partner][site].append(column[id(q[i])])
     of_partner: dict[str, list[int]] = defaultdict(list)
+    active: dict[str, int | None] = {}
     for p, v in getattr(m, "a", {}).items():
         of_partner[p].append(column.get(id(v)))
+        active[p] = column.get(id(v))
     for key, v in getattr(m, "hold", {}).items():  # pooled depot stock (model/ordering.py)
         if key[0] == "partner":
             of_partner[key[1]].append(column.get(id(v)))
@@ -130,12 +178,56 @@ def neighbourhoods(m: pyo.ConcreteModel, column: dict[int, int],
         kind, depot, _ = m.depot_seg_key[i]
         if kind == "partner":
             of_partner[depot].append(column.get(id(v)))
-    partners = [(frozenset(served[p]), np.array(sorted(c for c in cols if c is not None),
-                                                dtype=np.int64))
+    partners = [Partner(frozenset(served[p]),
+                        np.array(sorted(c for c in cols if c is not None), dtype=np.int64),
+                        active.get(p),
+                        {s: np.array(c, dtype=np.int64) for s, c in sorted(delivered[p].items())})
                 for p, cols in sorted(of_partner.items())]
+    flows, sharing = _site_flows(m, column)
+    every = (np.unique(np.concatenate(list(flows.values()))) if flows
+             else np.zeros(0, dtype=np.int64))
     return Neighbourhoods({s: np.array(sorted(set(c)), dtype=np.int64)
                            for s, c in owned.items()},
-                          np.flatnonzero(integrality), nearest_sites(m), partners)
+                          np.flatnonzero(integrality), nearest_sites(m), partners,
+                          flows, sharing, every)
+
+
+def _site_flows(m: pyo.ConcreteModel, column: dict[int, int]
+                ) -> tuple[dict[str, np.ndarray], dict[str, set[str]]]:
+    """Each site's flow columns (its patients x, direct lanes f, partner deliveries q,
+    inbound starting material v, ordering volumes n, doses from hub stock fh) with the
+    unserved patients u of the demand points it reaches; and the sites sharing a demand
+    point with each site."""
+    prep = m.prep
+    cols: dict[str, list[int]] = defaultdict(list)
+
+    def add(site: str, v: pyo.Var) -> None:
+        if id(v) in column:
+            cols[site].append(column[id(v)])
+
+    pairs = prep.pairs
+    point, site_of = pairs["point_id"].tolist(), pairs["site_id"].tolist()
+    product = pairs["product_id"].tolist()
+    sites_at: dict[object, set] = defaultdict(set)
+    for i, v in getattr(m, "x", {}).items():
+        add(site_of[i], v)
+        sites_at[point[i]].add(site_of[i])
+        add(site_of[i], m.u[point[i], product[i]])  # every pair's point has a demand row
+    for name, table in (("f", prep.direct_lanes), ("q", prep.partner_links),
+                        ("v", prep.inbound_lanes)):
+        var = getattr(m, name, None)
+        if var is None:
+            continue
+        sites = table["site_id"].tolist()
+        for i, v in var.items():
+            add(sites[i], v)
+    for i, v in getattr(m, "n", {}).items():
+        add(m.ord_sk[i][0], v)
+    for key, v in getattr(m, "fh", {}).items():
+        add(key[0], v)
+    sharing = {s: set().union(*(sites_at[p] for p in set(point[i] for i in idx))) - {s}
+               for s, idx in getattr(m, "x_by_site", {}).items()}
+    return ({s: np.array(sorted(set(c)), dtype=np.int64) for s, c in cols.items()}, sharing)
 
 
 def centres(m: pyo.ConcreteModel, lp_values: dict[int, float] | None,
@@ -211,12 +303,14 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
             return ended(CLOCK)
         centre = order[position % len(order)]
         position += 1
-        free = hoods.freed([centre, *hoods.near.get(centre, [])])
+        free = hoods.freed([centre, *hoods.near.get(centre, [])], values)
         held = np.setdiff1d(hoods.decisions, free)
         at = np.round(values[held])
         lo, hi = lower.copy(), upper.copy()
         lo[held] = np.maximum(lower[held], at)
         hi[held] = np.minimum(upper[held], at)
+        still = hoods.held_flows([centre, *hoods.near.get(centre, [])])
+        lo[still] = hi[still] = np.clip(values[still], lower[still], upper[still])
         h = highs_from_arrays(arrays, lo, hi)
         for option, value in {**options, "time_limit": min(NEIGHBOURHOOD_SECONDS, left),
                               "mip_rel_gap": NEIGHBOURHOOD_GAP}.items():
@@ -238,4 +332,5 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
 
 
 __all__ = ["NEIGHBOURHOOD_SECONDS", "NEIGHBOURS", "NO_BETTER", "WITHIN_GAP", "Neighbourhoods",
-           "Searched", "centres", "nearest_sites", "neighbourhoods", "search", "within_gap"]
+           "Partner", "Searched", "centres", "nearest_sites", "neighbourhoods", "search",
+           "within_gap"]
