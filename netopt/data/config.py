@@ -241,8 +241,9 @@ class SolverSettings(_Strict):
         True, description="Hand HiGHS a starting network before it branches, on models of "
         "60 sites or more: the LP relaxation's network rounded up, then the MIP restricted to "
         "the decisions the LP or that network uses (kernel search); then, on models of "
-        "20,000 pairs or more with 10 s or more left, a neighbourhood search that re-solves "
-        "one metro's sites at a time, the rest held, for half of what is left. HiGHS only: "
+        "20,000 pairs or more with 2 s or more left, a neighbourhood search that re-solves "
+        "one metro's sites at a time, the rest held, for half of what is left (all of it "
+        "when the full MIP's half would be under 20 s). HiGHS only: "
         "the other solvers find their own."
     )
     method: Literal["auto", "milp", "facility"] = Field(
