@@ -142,10 +142,11 @@ def test_cut_loop_runs_the_parallel_dual_simplex_on_free_cores_only_and_no_later
 
 def test_cut_loop_starts_no_round_the_budget_cannot_hold(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a clock where every LP takes 10 s, a 15-s loop stops after its first round (the
-    next would need about as long) with that round's LP as its bound and `time limit` as
-    the reason; a 25-s loop runs two. A round begun anyway would only be cut short by the
-    clock, its bound lost, and take the next stages' seconds."""
+    """On a clock where every LP takes 10 s, a 25-s loop stops after its second round: the
+    first, cold, says nothing of the warm ones, so the second runs; the third would need
+    about as long as the second and 5 s are left. Its bound is the second round's LP and
+    `time limit` the reason; a 35-s loop runs three. A round begun anyway would only be cut
+    short by the clock, its bound lost, and take the next stages' seconds."""
     import types
 
     real, later, run = highs.time.perf_counter, [0.0], highs._run
@@ -161,7 +162,7 @@ def test_cut_loop_starts_no_round_the_budget_cannot_hold(
 
     monkeypatch.setattr(highs, "_run", slow)
     rounds = {}
-    for budget in (15.0, 25.0):
+    for budget in (25.0, 35.0):
         case = _case(SMALL, "lazy")
         m = build_model(prepare(case))
         solver = highs._Highs()
@@ -171,4 +172,4 @@ def test_cut_loop_starts_no_round_the_budget_cannot_hold(
         rounds[budget] = (later[0] - start) / 10.0
         assert stage["stopped"] == highs.CLOCK
         assert bound == pytest.approx(stage["objective"], rel=1e-5)
-    assert rounds == {15.0: 1, 25.0: 2}
+    assert rounds == {25.0: 2, 35.0: 3}

@@ -3,6 +3,9 @@ stops once its network is proven within the gap (solver/neighbourhoods.py)."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pyomo.environ as pyo
 import pytest
@@ -15,9 +18,9 @@ from netopt.solver.arrays import model_arrays
 from tests.test_model import TINY
 
 
-def _forced(case: Case, forced: str) -> tuple:
+def _forced(case: Case, forced: str, site: str = "S2") -> tuple:
     """`case` solved to its optimum, then again with the decision `forced` names (a
-    variable of S2's offer of p1) at 1: its lower bound 1 in the HiGHS run, released in
+    variable of `site`'s offer of p1) at 1: its lower bound 1 in the HiGHS run, released in
     Pyomo after it, as a stage that held it would. Returns the model, its settings and
     solver, the network a search starts from, and the optimum."""
     m = build_model(prepare(case))
@@ -25,7 +28,7 @@ def _forced(case: Case, forced: str) -> tuple:
     solver = highs._Highs()
     highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
     optimum = pyo.value(m.obj)
-    decision = getattr(m, forced)["S2", "p1"]
+    decision = getattr(m, forced)[site, "p1"]
     assert round(decision.value) == 0
     decision.setlb(1)
     highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
@@ -241,3 +244,70 @@ def test_the_search_takes_all_the_time_the_full_mip_could_not_use() -> None:
     assert highs._search_seconds(40.0) == 20.0
     assert highs._search_seconds(39.0) == 39.0
     assert highs._search_seconds(4.0) == 4.0
+
+
+def _with_far_metro(tmp_path: Path) -> Case:
+    """tiny and a far metro that shares no patients with it: zone Z3 (150,000 people) with
+    S4, an existing centre, and S5, a candidate."""
+    shutil.copytree(TINY.parent / "tiny", tmp_path / "tiny")
+    shutil.copy(TINY, tmp_path / "tiny.yaml")
+    with open(tmp_path / "tiny" / "sites.csv", "a") as sites:
+        sites.write("S4,Site Four,CA,34.1,-118.1,existing,oncology,cryogenic,50,5000,0,100000,"
+                    "80000,90,1000000,5,0\n"
+                    "S5,Site Five,CA,34.2,-118.3,candidate,oncology,cryogenic,50,5000,200000,"
+                    "80000,80000,120,1000000,0,0\n")
+    with open(tmp_path / "tiny" / "zones.csv", "a") as zones:
+        zones.write("Z3,Gamma,CA,34.0,-118.0,150000\n")
+    return load_case(tmp_path / "tiny.yaml")
+
+
+def test_a_far_metros_flows_are_held_and_its_own_search_reopens_it(tmp_path: Path) -> None:
+    """From a network with the far candidate S5 forced to offer p1 the search finds the
+    optimum (S5 closed again: $80k a year fixed, $200k activation over 5 years and S4's
+    patients back): a neighbourhood of S1 and S2 holds S4's and S5's flows, and S5's own
+    neighbourhood frees them."""
+    case = _with_far_metro(tmp_path)
+    m, settings, solver, start, optimum = _forced(case, "w", "S5")
+    assert highs._objective(m, start) - optimum == pytest.approx(120.0, abs=1e-6)
+    searched = _search_from(m, solver, start)
+    hoods = searched[1]
+    far = set(hoods.flows["S4"].tolist()) | set(hoods.flows["S5"].tolist())
+    assert hoods.sharing["S1"] == {"S2"} and hoods.sharing["S5"] == {"S4"}
+    assert set(hoods.held_flows(["S1", "S2"]).tolist()) == far
+    assert searched[0].cost == pytest.approx(optimum, rel=1e-9)
+    assert searched[0].retried == 0
+
+
+def test_a_network_its_rounded_decisions_disagree_with_is_searched_with_flows_free(
+        tmp_path: Path) -> None:
+    """HiGHS hands back decisions within 1e-6 of 0 or 1. A network with S2's activation and
+    offer at 2e-7, and 2e-6 of a patient sent there, is one it could return: held at those
+    flows with S2 rounded closed, the re-solves of the far metro are infeasible. Each is run
+    again with every flow free, and the search still finds the optimum."""
+    case = _with_far_metro(tmp_path)
+    m, settings, solver, start, optimum = _forced(case, "w", "S5")
+    pair = next(i for i in m.P if m.pair_sk[i] == ("S2", "p1"))
+    point = m.prep.pairs["point_id"].iat[pair]
+    to_s1 = next(i for i in m.x_by_demand[(point, "p1")] if m.pair_sk[i][0] == "S1")
+    off = dict(start)
+    for v, value in ((m.w["S2", "p1"], 2e-7), (m.y["S2"], 2e-7), (m.x[pair], 2e-6),
+                     (m.x[to_s1], start[id(m.x[to_s1])] - 2e-6)):
+        off[id(v)] = value
+    searched, _ = _search_from(m, solver, off, order=["S5", "S4"])
+    assert searched.retried >= 1
+    assert searched.cost == pytest.approx(optimum, rel=1e-9)
+
+
+def _search_from(m: pyo.ConcreteModel, solver: highs._Highs, start: dict,
+                 order: list[str] | None = None) -> tuple:
+    """The search from `start` on the model HiGHS holds (Pyomo's bounds), with its
+    neighbourhoods."""
+    arrays = model_arrays(solver._solver_model)
+    column = solver._pyomo_var_to_solver_var_map
+    for var_id, col in column.items():
+        arrays["col_lower"][col], arrays["col_upper"][col] = highs._bounds(
+            solver._vars[var_id][0])
+    hoods = neighbourhoods.neighbourhoods(m, column, arrays["integrality"])
+    order = order or sorted(hoods.site_columns)
+    return (neighbourhoods.search(arrays, highs._by_column(solver, start), hoods, order,
+                                  float("inf"), {"threads": 1}), hoods)
