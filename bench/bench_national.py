@@ -178,10 +178,13 @@ def record_reference(seconds: float, gap: float) -> None:
         if old["objective"] <= new["objective"] and old["bound"] >= new["bound"]:
             print("== the stored reference is at least as good: kept ==")
             return
-        kept = [what for what, older in (("network", old["objective"] < new["objective"]),
-                                         ("bound", old["bound"] > new["bound"])) if older]
-        if kept:  # say which run each figure comes from
-            new["note"] = f"best {' and '.join(kept)} from the {old['date']} run"
+        # say which run each kept figure comes from (a figure kept before keeps its run)
+        for key, older in (("objective", old["objective"] < new["objective"]),
+                           ("bound", old["bound"] > new["bound"])):
+            if older:
+                new[f"{key}_from"] = old.get(f"{key}_from", old["date"])
+        if "fingerprint" in old:  # how the model's fingerprint was checked, if ever said
+            new["fingerprint"] = old["fingerprint"]
         new["objective"] = min(old["objective"], new["objective"])
         new["bound"] = max(old["bound"], new["bound"])
         new["gap"] = (new["objective"] - new["bound"]) / abs(new["objective"])
