@@ -238,12 +238,14 @@ def test_each_site_owns_its_flows_and_its_points_unserved() -> None:
 
 def test_the_search_takes_all_the_time_the_full_mip_could_not_use() -> None:
     """Half of what the start leaves, unless the full MIP's half would be under
-    FULL_MIP_MIN_SECONDS: then all of it (the national minute leaves 3-5 s)."""
+    FULL_MIP_MIN_SECONDS (the national minute leaves 2-5 s) or a bound worker proves on the
+    other core: then all of it."""
     assert highs.FULL_MIP_MIN_SECONDS == 20.0
-    assert highs._search_seconds(100.0) == 50.0
-    assert highs._search_seconds(40.0) == 20.0
-    assert highs._search_seconds(39.0) == 39.0
-    assert highs._search_seconds(4.0) == 4.0
+    assert highs._search_seconds(100.0, proving=False) == 50.0
+    assert highs._search_seconds(40.0, proving=False) == 20.0
+    assert highs._search_seconds(39.0, proving=False) == 39.0
+    assert highs._search_seconds(4.0, proving=False) == 4.0
+    assert highs._search_seconds(500.0, proving=True) == 500.0
 
 
 def _with_far_metro(tmp_path: Path) -> Case:
@@ -311,3 +313,20 @@ def _search_from(m: pyo.ConcreteModel, solver: highs._Highs, start: dict,
     order = order or sorted(hoods.site_columns)
     return (neighbourhoods.search(arrays, highs._by_column(solver, start), hoods, order,
                                   float("inf"), {"threads": 1}), hoods)
+
+
+def test_the_search_stops_once_a_rising_bound_proves_its_network() -> None:
+    """A bound given as a function is read before every re-solve: a worker's rises while
+    the search runs. Here it proves the forced network within the gap after the first
+    re-solve (S1's, which finds nothing), so S2's is never tried."""
+    _, m, _, solver, start, optimum = _tiny_with_s2_forced()
+    forced = highs._objective(m, start)
+    reads = []
+
+    def rising() -> float | None:
+        reads.append(1)
+        return None if len(reads) == 1 else optimum
+
+    found = _search(m, solver, start, {"S1": [], "S2": []}, ["S1", "S2"], bound=rising,
+                    gap=(forced - optimum) / forced + 1e-9)
+    assert (found.solved, found.improved, found.stopped) == (1, 0, neighbourhoods.WITHIN_GAP)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import highspy
 import numpy as np
@@ -1074,8 +1074,11 @@ NEIGHBOURHOOD_SHARE = 0.5
 #: ... but the full MIP gets its share only when that is at least this long: its presolve and
 #: root LP alone take ~13 s on one core nationally, so with less it neither finds a network nor
 #: lifts the bound, and the search takes all the time left. In the national minute the start
-#: leaves 3-5 s: from the spare core's network ($130.73M) 5 s of search find $130.56M
-#: (bench/RESULTS.md)
+#: leaves 2-5 s: the spare core's $130.73M-$130.75M became $130.57M-$130.74M (seeds 0-2,
+#: bench/RESULTS.md). And while a bound worker proves on the other core, the search takes all
+#: of it: after a search the full MIP found neither a cheaper network nor a higher bound than
+#: the worker's in any run measured (national 120 s; 600 s twice, 256 s of full MIP each;
+#: us-depots 600 s, 190 s), where the search's share was still improving the network
 FULL_MIP_MIN_SECONDS = 20.0
 #: ... on single models (a launch timeline's periods are blocks, with no pairs of their
 #: own) of at least this many (demand point, site) pairs: below, the full MIP closes the gap
@@ -1097,18 +1100,23 @@ def _searches(m: pyo.ConcreteModel, settings: SolverSettings, start: dict[int, f
             and not within_gap(_objective(m, start), bound, float(settings.mip_gap)))
 
 
-def _search_seconds(left: float) -> float:
-    """The neighbourhood search's share of the `left` seconds (NEIGHBOURHOOD_SHARE, or all of
-    them when the full MIP's part would be too short to use: FULL_MIP_MIN_SECONDS)."""
+def _search_seconds(left: float, proving: bool) -> float:
+    """The neighbourhood search's share of the `left` seconds: all of them while a bound
+    worker is `proving` on the other core or when the full MIP's part would be too short to
+    use (FULL_MIP_MIN_SECONDS), else NEIGHBOURHOOD_SHARE. A search that ends sooner (a pass
+    with nothing cheaper, or its network proven within the gap) leaves the full MIP the
+    rest."""
     share = NEIGHBOURHOOD_SHARE * left
-    return share if left - share >= FULL_MIP_MIN_SECONDS else left
+    return share if not proving and left - share >= FULL_MIP_MIN_SECONDS else left
 
 
 def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
-                          start: dict[int, float], seconds: float, bound: float | None
+                          start: dict[int, float], seconds: float,
+                          bound: float | Callable[[], float | None] | None
                           ) -> dict[int, float]:
     """`start` improved one metro at a time (solver/neighbourhoods.py) within `seconds`,
-    or until `bound` proves it within the model's gap; the network returned is loaded in
+    or until `bound` (or the bound it returns so far: a worker's rises as the search goes)
+    proves it within the model's gap; the network returned is loaded in
     `m`. The model is HiGHS's (with every row the cut loop added) at Pyomo's bounds:
     HiGHS's copy may still hold a released kernel's."""
     started = time.perf_counter()
@@ -1264,8 +1272,10 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         if not solver.start and linked is not None and left() >= MIN_STAGE_SECONDS:
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
         if solver.start and _searches(m, settings, solver.start, left(), lp_bound):
-            solver.start = _neighbourhood_search(solver, m, settings, solver.start,
-                                                 _search_seconds(left()), lp_bound)
+            proving = worker is not None and worker.running
+            solver.start = _neighbourhood_search(
+                solver, m, settings, solver.start, _search_seconds(left(), proving),
+                (lambda: best_bound(lp_bound, worker.bound)) if proving else lp_bound)
         if solver.start and left() < MIN_STAGE_SECONDS:
             # the start took the limit: a run now gets HiGHS's 1-s minimum and its presolve
             # (no interrupt check) on top, 2.3 s past a national 60-s limit, for nothing

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import highspy
@@ -275,13 +276,14 @@ def within_gap(cost: float, bound: float | None, gap: float) -> bool:
 
 
 def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[str],
-           deadline: float, options: dict, bound: float | None = None, gap: float = 0.0
+           deadline: float, options: dict,
+           bound: float | Callable[[], float | None] | None = None, gap: float = 0.0
            ) -> Searched:
     """Re-solve the neighbourhood of each site of `order` in turn from the network `values`
     (a value per column of `arrays`, model_arrays' form), keeping each cheaper network,
     until a whole pass improves nothing, the network is within `gap` of `bound` (a lower
-    bound proven elsewhere: the full MIP then only has to confirm it) or `deadline`
-    (time.perf_counter())."""
+    bound proven elsewhere, or a function returning the best one so far: the full MIP then
+    only has to confirm it) or `deadline` (time.perf_counter())."""
     lower, upper = arrays["col_lower"], arrays["col_upper"]
 
     def cost_of(x: np.ndarray) -> float:
@@ -309,7 +311,7 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
 
     position = 0
     while since_last < len(order):
-        if within_gap(cost, bound, gap):
+        if within_gap(cost, bound() if callable(bound) else bound, gap):
             return ended(WITHIN_GAP)
         # a re-solve's model and start are handed over outside HiGHS's clock (~0.3 s
         # nationally): none begins that could not finish by the deadline
