@@ -242,8 +242,9 @@ class SolverSettings(_Strict):
         "60 sites or more: the LP relaxation's network rounded up, then the MIP restricted to "
         "the decisions the LP or that network uses (kernel search); then, on models of "
         "20,000 pairs or more with 2 s or more left, a neighbourhood search that re-solves "
-        "one metro's sites at a time, the rest held, for half of what is left (all of it "
-        "when the full MIP's half would be under 20 s). HiGHS only: "
+        "one metro's sites at a time, the rest held, until a pass finds nothing cheaper or the "
+        "limit (with one thread, for half of what is left when that leaves the full MIP "
+        "20 s or more). HiGHS only: "
         "the other solvers find their own."
     )
     method: Literal["auto", "milp", "facility"] = Field(
