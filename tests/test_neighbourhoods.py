@@ -330,3 +330,32 @@ def test_the_search_stops_once_a_rising_bound_proves_its_network() -> None:
     found = _search(m, solver, start, {"S1": [], "S2": []}, ["S1", "S2"], bound=rising,
                     gap=(forced - optimum) / forced + 1e-9)
     assert (found.solved, found.improved, found.stopped) == (1, 0, neighbourhoods.WITHIN_GAP)
+
+
+def test_a_design_solve_searches_its_start_before_the_full_mip(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """solve_model's own path: tiny started from a network with S2 offering p1 (a
+    scenario's baseline start, recorded as `forced start`), the pair threshold within
+    reach. The search runs after the start and before the full MIP, takes it to the optimum
+    ($156,000 cheaper, S2 closed: see the first test) and stops on a pass with nothing
+    cheaper; the full MIP, one thread and so no bound worker, gets the rest and proves it."""
+
+    from netopt.solver.highs import solve_model
+
+    case = load_case(TINY)
+    optimum = solve_model(build_model(prepare(case)),
+                          case.config.solver.model_copy(update={"mip_gap": 0.0})).objective
+    monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
+    m = build_model(prepare(case))
+    settings = case.config.solver.model_copy(update={"mip_gap": 0.0, "threads": 1})
+    info = solve_model(m, settings, start_network={"y": {"S1": 1, "S2": 1},
+                                                   "w": {("S2", "p1"): 1}},
+                       start_name="forced")
+    stages = [stage["stage"] for stage in info.stages]
+    assert stages[0] == "forced start" and stages[-2:] == [highs.NEIGHBOURHOOD_STAGE,
+                                                           "full MIP"]
+    assert info.stages[0]["objective"] - optimum == pytest.approx(156.0)  # $k a year
+    searched = info.stages[-2]
+    assert searched["stopped"] == neighbourhoods.NO_BETTER
+    assert searched["objective"] == pytest.approx(optimum, rel=1e-9)
+    assert info.status == "optimal" and info.objective == pytest.approx(optimum, rel=1e-9)
