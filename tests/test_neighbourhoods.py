@@ -238,7 +238,7 @@ def test_each_site_owns_its_flows_and_its_points_unserved() -> None:
 
 def test_the_search_takes_all_the_time_the_full_mip_could_not_use() -> None:
     """Half of what the start leaves, unless the full MIP's half would be under
-    FULL_MIP_MIN_SECONDS (the national minute leaves 0-5 s) or a bound worker proves on the
+    FULL_MIP_MIN_SECONDS (the national minute leaves 0-7 s) or a bound worker proves on the
     other core: then all of it."""
     assert highs.FULL_MIP_MIN_SECONDS == 20.0
     assert highs._search_seconds(100.0, proving=False) == 50.0

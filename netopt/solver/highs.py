@@ -1074,7 +1074,7 @@ NEIGHBOURHOOD_SHARE = 0.5
 #: ... but the full MIP gets its share only when that is at least this long: its presolve and
 #: root LP alone take ~13 s on one core nationally, so with less it neither finds a network nor
 #: lifts the bound, and the search takes all the time left. In the national minute the start
-#: leaves 0-5 s: 3-5 s took the spare core's $130.73M-$130.76M to $130.57M-$130.58M
+#: leaves 0-7 s: 3-7 s took the spare core's $130.73M-$130.76M to $130.57M-$130.58M
 #: (bench/RESULTS.md). And while a bound worker proves on the other core, the search takes all
 #: of it: after a search the full MIP found neither a cheaper network nor a higher bound than
 #: the worker's in any run measured (national 120 s; 600 s twice, 256 s of full MIP each;
