@@ -62,17 +62,21 @@ def test_the_search_reopens_what_a_stopped_solve_got_wrong() -> None:
     assert stage["objective"] == pytest.approx(optimum, rel=1e-9)
 
 
-def _search(m: pyo.ConcreteModel, solver: highs._Highs, start: dict, near: dict | None,
-            order: list[str], bound: float | None = None, gap: float = 0.0
-            ) -> neighbourhoods.Searched:
-    arrays = model_arrays(solver._solver_model)
-    column = solver._pyomo_var_to_solver_var_map
-    arrays["col_lower"][column[id(m.w["S2", "p1"])]] = 0.0  # released, as Pyomo has it
-    hoods = neighbourhoods.neighbourhoods(m, column, arrays["integrality"])
+def _search(m: pyo.ConcreteModel, solver: highs._Highs, start: dict,
+            near: dict | None = None, order: list[str] | None = None,
+            bound: object = None, gap: float = 0.0
+            ) -> tuple[neighbourhoods.Searched, neighbourhoods.Neighbourhoods]:
+    """The search from `start` on the model HiGHS holds at Pyomo's bounds (a forced decision
+    is released there), every site's neighbours replaced by `near` if given, the sites in
+    `order` (else all, sorted); with its neighbourhoods."""
+    arrays = highs.pyomo_bound_arrays(solver)
+    hoods = neighbourhoods.neighbourhoods(m, solver._pyomo_var_to_solver_var_map,
+                                          arrays["integrality"])
     if near is not None:
         hoods.near = near
-    return neighbourhoods.search(arrays, highs._by_column(solver, start), hoods, order,
-                                 float("inf"), {"threads": 1}, bound, gap)
+    return (neighbourhoods.search(arrays, highs._by_column(solver, start), hoods,
+                                  order or sorted(hoods.site_columns), float("inf"),
+                                  {"threads": 1}, bound, gap), hoods)
 
 
 def test_what_lies_outside_the_neighbourhood_stays_held() -> None:
@@ -80,10 +84,10 @@ def test_what_lies_outside_the_neighbourhood_stays_held() -> None:
     nothing cheaper and a pass of one site ends the search; with S2 freed, it closes."""
     _, m, _, solver, start, optimum = _tiny_with_s2_forced()
     forced = highs._objective(m, start)
-    alone = _search(m, solver, start, {"S1": [], "S2": []}, ["S1"])
+    alone, _ = _search(m, solver, start, {"S1": [], "S2": []}, ["S1"])
     assert (alone.solved, alone.improved, alone.stopped) == (1, 0, neighbourhoods.NO_BETTER)
     assert alone.cost == pytest.approx(forced, rel=1e-9)
-    freed = _search(m, solver, start, {"S1": [], "S2": []}, ["S1", "S2"])
+    freed, _ = _search(m, solver, start, {"S1": [], "S2": []}, ["S1", "S2"])
     # S1 finds nothing, S2 closes, then a whole pass (S1, S2) finds nothing more
     assert (freed.solved, freed.improved) == (4, 1)
     assert freed.cost == pytest.approx(optimum, rel=1e-9)
@@ -93,7 +97,7 @@ def test_a_network_proven_within_the_gap_is_left_as_it_is() -> None:
     """With a bound that proves the start within the gap the search re-solves nothing."""
     _, m, _, solver, start, optimum = _tiny_with_s2_forced()
     forced = highs._objective(m, start)
-    within = _search(m, solver, start, None, ["S1", "S2"], bound=optimum,
+    within, _ = _search(m, solver, start, None, ["S1", "S2"], bound=optimum,
                      gap=(forced - optimum) / forced + 1e-9)
     assert (within.solved, within.stopped) == (0, neighbourhoods.WITHIN_GAP)
     assert not neighbourhoods.within_gap(forced, optimum, (forced - optimum) / forced - 1e-6)
@@ -271,13 +275,12 @@ def test_a_far_metros_flows_are_held_and_its_own_search_reopens_it(tmp_path: Pat
     case = _with_far_metro(tmp_path)
     m, settings, solver, start, optimum = _forced(case, "w", "S5")
     assert highs._objective(m, start) - optimum == pytest.approx(120.0, abs=1e-6)
-    searched = _search_from(m, solver, start)
-    hoods = searched[1]
+    searched, hoods = _search(m, solver, start)
     far = set(hoods.flows["S4"].tolist()) | set(hoods.flows["S5"].tolist())
     assert hoods.sharing["S1"] == {"S2"} and hoods.sharing["S5"] == {"S4"}
     assert set(hoods.held_flows(["S1", "S2"]).tolist()) == far
-    assert searched[0].cost == pytest.approx(optimum, rel=1e-9)
-    assert searched[0].retried == 0
+    assert searched.cost == pytest.approx(optimum, rel=1e-9)
+    assert searched.retried == 0
 
 
 def test_a_network_its_rounded_decisions_disagree_with_is_searched_with_flows_free(
@@ -295,24 +298,9 @@ def test_a_network_its_rounded_decisions_disagree_with_is_searched_with_flows_fr
     for v, value in ((m.w["S2", "p1"], 2e-7), (m.y["S2"], 2e-7), (m.x[pair], 2e-6),
                      (m.x[to_s1], start[id(m.x[to_s1])] - 2e-6)):
         off[id(v)] = value
-    searched, _ = _search_from(m, solver, off, order=["S5", "S4"])
+    searched, _ = _search(m, solver, off, order=["S5", "S4"])
     assert searched.retried >= 1
     assert searched.cost == pytest.approx(optimum, rel=1e-9)
-
-
-def _search_from(m: pyo.ConcreteModel, solver: highs._Highs, start: dict,
-                 order: list[str] | None = None) -> tuple:
-    """The search from `start` on the model HiGHS holds (Pyomo's bounds), with its
-    neighbourhoods."""
-    arrays = model_arrays(solver._solver_model)
-    column = solver._pyomo_var_to_solver_var_map
-    for var_id, col in column.items():
-        arrays["col_lower"][col], arrays["col_upper"][col] = highs._bounds(
-            solver._vars[var_id][0])
-    hoods = neighbourhoods.neighbourhoods(m, column, arrays["integrality"])
-    order = order or sorted(hoods.site_columns)
-    return (neighbourhoods.search(arrays, highs._by_column(solver, start), hoods, order,
-                                  float("inf"), {"threads": 1}), hoods)
 
 
 def test_the_search_stops_once_a_rising_bound_proves_its_network() -> None:
@@ -327,7 +315,7 @@ def test_the_search_stops_once_a_rising_bound_proves_its_network() -> None:
         reads.append(1)
         return None if len(reads) == 1 else optimum
 
-    found = _search(m, solver, start, {"S1": [], "S2": []}, ["S1", "S2"], bound=rising,
+    found, _ = _search(m, solver, start, {"S1": [], "S2": []}, ["S1", "S2"], bound=rising,
                     gap=(forced - optimum) / forced + 1e-9)
     assert (found.solved, found.improved, found.stopped) == (1, 0, neighbourhoods.WITHIN_GAP)
 

@@ -1120,11 +1120,8 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
     `m`. The model is HiGHS's (with every row the cut loop added) at Pyomo's bounds:
     HiGHS's copy may still hold a released kernel's."""
     started = time.perf_counter()
-    arrays = model_arrays(solver._solver_model)
-    column = solver._pyomo_var_to_solver_var_map
-    for var_id, col in column.items():
-        arrays["col_lower"][col], arrays["col_upper"][col] = _bounds(solver._vars[var_id][0])
-    hoods = neighbourhoods(m, column, arrays["integrality"])
+    arrays = pyomo_bound_arrays(solver)
+    hoods = neighbourhoods(m, solver._pyomo_var_to_solver_var_map, arrays["integrality"])
     order = centres(m, solver.lp_values, start, sorted(hoods.site_columns))
     options = {"random_seed": int(settings.seed), "threads": highs_threads(settings.threads),
                **RESTRICTED_MIP_OPTIONS}
@@ -1139,6 +1136,15 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
     network = _by_var(solver, found.values) if found.improved else start
     _load_values(m, network)
     return network
+
+
+def pyomo_bound_arrays(solver: _Highs) -> dict:
+    """The model HiGHS holds (with every row the cut loop added) as arrays (model_arrays),
+    each column at its Pyomo bounds: HiGHS's copy may still hold a released stage's."""
+    arrays = model_arrays(solver._solver_model)
+    for var_id, col in solver._pyomo_var_to_solver_var_map.items():
+        arrays["col_lower"][col], arrays["col_upper"][col] = _bounds(solver._vars[var_id][0])
+    return arrays
 
 
 def _bounds(v: pyo.Var) -> tuple[float, float]:

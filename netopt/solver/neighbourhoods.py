@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
+import pandas as pd
 import pyomo.environ as pyo
 
 from ..data.geography import haversine_km
@@ -57,21 +58,30 @@ IMPROVEMENT = 1e-7
 SITE_DECISIONS = ("y", "w", "o", "e", "kol_treats")
 
 
-def nearest_sites(m: pyo.ConcreteModel, count: int = NEIGHBOURS,
-                  sites_of_interest: list[str] | None = None) -> dict[str, list[str]]:
-    """For each site (of `sites_of_interest`, else every site with patients in reach), the
-    `count` sites nearest to it among those that share a demand point with it (for any
-    product): the sites its patients would go to, or come from."""
-    pairs = m.prep.pairs
-    sites = m.prep.sites
+def sharing_sites(pairs: pd.DataFrame) -> dict[str, set[str]]:
+    """For each site with patients in reach, the sites that share a demand point with it (for
+    any product): the sites its patients could go to instead, or come from."""
     points_of: dict[str, set] = defaultdict(set)
     sites_at: dict[object, set] = defaultdict(set)
     for point, site in zip(pairs["point_id"], pairs["site_id"], strict=True):
         points_of[site].add(point)
         sites_at[point].add(site)
+    return {site: set().union(*(sites_at[p] for p in points)) - {site}
+            for site, points in points_of.items()}
+
+
+def nearest_sites(m: pyo.ConcreteModel, count: int = NEIGHBOURS,
+                  sites_of_interest: list[str] | None = None,
+                  sharing: dict[str, set[str]] | None = None) -> dict[str, list[str]]:
+    """For each site (of `sites_of_interest`, else every site with patients in reach), the
+    `count` sites nearest to it among those that share a demand point with it (for any
+    product; `sharing`, from `sharing_sites`, if already at hand): the sites its patients
+    would go to, or come from."""
+    sites = m.prep.sites
+    sharing = sharing_sites(m.prep.pairs) if sharing is None else sharing
     near = {}
-    for site in sorted(points_of) if sites_of_interest is None else sites_of_interest:
-        others = sorted({s for p in points_of.get(site, ()) for s in sites_at[p]} - {site})
+    for site in sorted(sharing) if sites_of_interest is None else sites_of_interest:
+        others = sorted(sharing.get(site, set()))
         if not others:
             near[site] = []
             continue
@@ -184,21 +194,21 @@ def neighbourhoods(m: pyo.ConcreteModel, column: dict[int, int],
                         active.get(p),
                         {s: np.array(c, dtype=np.int64) for s, c in sorted(delivered[p].items())})
                 for p, cols in sorted(of_partner.items())]
-    flows, sharing = _site_flows(m, column)
+    flows = _site_flows(m, column)
+    sharing = sharing_sites(m.prep.pairs)
     every = (np.unique(np.concatenate(list(flows.values()))) if flows
              else np.zeros(0, dtype=np.int64))
     return Neighbourhoods({s: np.array(sorted(set(c)), dtype=np.int64)
                            for s, c in owned.items()},
-                          np.flatnonzero(integrality), nearest_sites(m), partners,
+                          np.flatnonzero(integrality), nearest_sites(m, sharing=sharing),
+                          partners,
                           flows, sharing, every)
 
 
-def _site_flows(m: pyo.ConcreteModel, column: dict[int, int]
-                ) -> tuple[dict[str, np.ndarray], dict[str, set[str]]]:
+def _site_flows(m: pyo.ConcreteModel, column: dict[int, int]) -> dict[str, np.ndarray]:
     """Each site's flow columns (its patients x, direct lanes f, partner deliveries q,
     inbound starting material v, ordering volumes n, doses from hub stock fh) with the
-    unserved patients u of the demand points it reaches; and the sites sharing a demand
-    point with each site."""
+    unserved patients u of the demand points it reaches."""
     prep = m.prep
     cols: dict[str, list[int]] = defaultdict(list)
 
@@ -209,10 +219,8 @@ def _site_flows(m: pyo.ConcreteModel, column: dict[int, int]
     pairs = prep.pairs
     point, site_of = pairs["point_id"].tolist(), pairs["site_id"].tolist()
     product = pairs["product_id"].tolist()
-    sites_at: dict[object, set] = defaultdict(set)
     for i, v in getattr(m, "x", {}).items():
         add(site_of[i], v)
-        sites_at[point[i]].add(site_of[i])
         add(site_of[i], m.u[point[i], product[i]])  # every pair's point has a demand row
     for name, table in (("f", prep.direct_lanes), ("q", prep.partner_links),
                         ("v", prep.inbound_lanes)):
@@ -226,9 +234,7 @@ def _site_flows(m: pyo.ConcreteModel, column: dict[int, int]
         add(m.ord_sk[i][0], v)
     for key, v in getattr(m, "fh", {}).items():
         add(key[0], v)
-    sharing = {s: set().union(*(sites_at[p] for p in set(point[i] for i in idx))) - {s}
-               for s, idx in getattr(m, "x_by_site", {}).items()}
-    return ({s: np.array(sorted(set(c)), dtype=np.int64) for s, c in cols.items()}, sharing)
+    return {s: np.array(sorted(set(c)), dtype=np.int64) for s, c in cols.items()}
 
 
 def centres(m: pyo.ConcreteModel, lp_values: dict[int, float] | None,
@@ -319,13 +325,14 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
             return ended(CLOCK)
         centre = order[position % len(order)]
         position += 1
-        free = hoods.freed([centre, *hoods.near.get(centre, [])], values)
+        sites = [centre, *hoods.near.get(centre, [])]
+        free = hoods.freed(sites, values)
         held = np.setdiff1d(hoods.decisions, free)
         at = np.round(values[held])
         lo, hi = lower.copy(), upper.copy()
         lo[held] = np.maximum(lower[held], at)
         hi[held] = np.minimum(upper[held], at)
-        still = hoods.held_flows([centre, *hoods.near.get(centre, [])])
+        still = hoods.held_flows(sites)
         flows_lo, flows_hi = lo.copy(), hi.copy()
         flows_lo[still] = flows_hi[still] = np.clip(values[still], lower[still], upper[still])
         h = resolve(flows_lo, flows_hi)
@@ -351,4 +358,4 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
 
 __all__ = ["NEIGHBOURHOOD_SECONDS", "NEIGHBOURS", "NO_BETTER", "WITHIN_GAP", "Neighbourhoods",
            "Partner", "Searched", "centres", "nearest_sites", "neighbourhoods", "search",
-           "within_gap"]
+           "sharing_sites", "within_gap"]
