@@ -170,7 +170,7 @@ def test_the_child_searches_the_restricted_mip_then_closes_what_its_network_leav
 def test_stop_search_ends_a_long_search_with_the_network_it_has() -> None:
     """The market split from a feasible start (every binary 0, each row's slack taking its
     right-hand side): told to stop after a second, the child reports at once, with a network
-    no dearer than its start, and goes on to the bound."""
+    no dearer than its start, and goes on to the bound. `reported` says whether it has."""
     h = _market_split()
     lp = h.getLp()
     start = np.zeros(lp.num_col_)
@@ -182,10 +182,12 @@ def test_stop_search_ends_a_long_search_with_the_network_it_has() -> None:
             np.arange(40, dtype=np.int64), 0.0, 600.0, {}))
         time.sleep(1.0)
         assert worker.searched(timeout=0.0) is None  # still searching
+        assert not worker.reported()
         asked = time.perf_counter()
         worker.stop_search()
         found = worker.searched(timeout=30.0)
         assert time.perf_counter() - asked < 10.0
+        assert worker.reported()
     finally:
         worker.stop()
     assert found is not None and found.stopped == "interrupt"
@@ -198,6 +200,7 @@ def test_a_worker_told_there_is_no_search_goes_on_to_the_bound() -> None:
     try:
         worker.search(None)
         assert worker.searched(timeout=0.0) is None
+        assert worker.reported()  # there is nothing to wait for
         worker._child.wait(timeout=120)
     finally:
         bound = worker.stop()

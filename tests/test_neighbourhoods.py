@@ -15,7 +15,10 @@ from netopt.model.build import build_model
 from netopt.model.prepare import prepare
 from netopt.solver import highs, neighbourhoods
 from netopt.solver.arrays import model_arrays
+from netopt.solver.bound_worker import ChildNetwork
 from tests.test_model import TINY
+
+SMALL = Path(__file__).resolve().parents[1] / "models" / "us-small.yaml"
 
 
 def _forced(case: Case, forced: str, site: str = "S2") -> tuple:
@@ -80,16 +83,17 @@ def _search(m: pyo.ConcreteModel, solver: highs._Highs, start: dict,
 
 
 def test_what_lies_outside_the_neighbourhood_stays_held() -> None:
-    """Only S1 freed (no neighbours): S2's offer is held at 1, so one re-solve finds
-    nothing cheaper and a pass of one site ends the search; with S2 freed, it closes."""
+    """Only S1 freed (no neighbours): S2's offer is held at 1, so S1's re-solve finds
+    nothing cheaper, on the first pass (to FIRST_PASS_GAP) and on the fine pass that
+    follows it, which ends the search; with S2 freed, it closes."""
     _, m, _, solver, start, optimum = _tiny_with_s2_forced()
     forced = highs._objective(m, start)
     alone, _ = _search(m, solver, start, {"S1": [], "S2": []}, ["S1"])
-    assert (alone.solved, alone.improved, alone.stopped) == (1, 0, neighbourhoods.NO_BETTER)
+    assert (alone.solved, alone.improved, alone.stopped) == (2, 0, neighbourhoods.NO_BETTER)
     assert alone.cost == pytest.approx(forced, rel=1e-9)
     freed, _ = _search(m, solver, start, {"S1": [], "S2": []}, ["S1", "S2"])
-    # S1 finds nothing, S2 closes, then a whole pass (S1, S2) finds nothing more
-    assert (freed.solved, freed.improved) == (4, 1)
+    # S1 finds nothing, S2 closes, then a whole fine pass (S1, S2) finds nothing more
+    assert (freed.solved, freed.improved, freed.position) == (4, 1, 4)
     assert freed.cost == pytest.approx(optimum, rel=1e-9)
 
 
@@ -347,3 +351,118 @@ def test_a_design_solve_searches_its_start_before_the_full_mip(
     assert searched["stopped"] == neighbourhoods.NO_BETTER
     assert searched["objective"] == pytest.approx(optimum, rel=1e-9)
     assert info.status == "optimal" and info.objective == pytest.approx(optimum, rel=1e-9)
+
+
+def test_the_first_pass_screens_at_a_coarser_gap_then_the_fine_passes_prove(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each re-solve of the first pass over the order is solved to FIRST_PASS_GAP, every
+    later one to NEIGHBOURHOOD_GAP; S2's re-solve on the first pass finds the optimum."""
+    _, m, _, solver, start, optimum = _tiny_with_s2_forced()
+    runs = []
+    made = neighbourhoods.highs_from_arrays
+
+    def recorded(*args: object) -> object:
+        runs.append(made(*args))
+        return runs[-1]
+
+    monkeypatch.setattr(neighbourhoods, "highs_from_arrays", recorded)
+    found, _ = _search(m, solver, start, {"S1": [], "S2": []}, ["S1", "S2"])
+    gaps = [h.getOptionValue("mip_rel_gap")[1] for h in runs]
+    assert gaps == [neighbourhoods.FIRST_PASS_GAP] * 2 + [neighbourhoods.NEIGHBOURHOOD_GAP] * 2
+    assert neighbourhoods.FIRST_PASS_GAP > neighbourhoods.NEIGHBOURHOOD_GAP
+    assert (found.improved, found.cost) == (1, pytest.approx(optimum, rel=1e-9))
+
+
+def test_a_search_begins_where_it_is_told_and_stops_when_asked() -> None:
+    """`begin` 1 on the order (S1, S2): S2's re-solve comes first and closes it, then a fine
+    pass (S1, S2) finds nothing more. `stop` is asked before each re-solve: true at once,
+    nothing is re-solved and the search says it handed over."""
+    _, m, _, solver, start, optimum = _tiny_with_s2_forced()
+    arrays = highs.pyomo_bound_arrays(solver)
+    hoods = neighbourhoods.neighbourhoods(m, solver._pyomo_var_to_solver_var_map,
+                                          arrays["integrality"])
+    hoods.near = {"S1": [], "S2": []}
+    values = highs._by_column(solver, start)
+    later = neighbourhoods.search(arrays, values, hoods, ["S1", "S2"], float("inf"),
+                                  {"threads": 1}, begin=1)
+    assert (later.solved, later.improved, later.position) == (3, 1, 4)
+    assert later.cost == pytest.approx(optimum, rel=1e-9)
+    asked = neighbourhoods.search(arrays, values, hoods, ["S1", "S2"], float("inf"),
+                                  {"threads": 1}, stop=lambda: True)
+    assert (asked.solved, asked.stopped, asked.position) == (0, neighbourhoods.HANDED_OVER, 0)
+
+
+def test_a_second_search_of_the_same_network_goes_on_where_the_first_ended(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main chain's search, handed over after one re-solve (its `stop` is true from the
+    second ask), records where it ended; a later search of the network it returned goes on
+    from that position with the same order, and one of another network starts afresh."""
+    _, m, settings, solver, start, optimum = _tiny_with_s2_forced()
+    begins = []
+    searching = highs.search
+
+    def recorded(*args: object) -> neighbourhoods.Searched:
+        begins.append((args[3], args[8]))  # the order and the position begun at
+        return searching(*args)
+
+    monkeypatch.setattr(highs, "search", recorded)
+    asks = []
+    first = highs._neighbourhood_search(solver, m, settings, start, 30.0, None,
+                                        lambda: bool(asks.append(1)) or len(asks) > 1, "first")
+    assert solver.stages[-1]["stopped"] == neighbourhoods.HANDED_OVER
+    assert solver.searched.network is first and solver.searched.position == 1
+    order = begins[0][0]
+    highs._neighbourhood_search(solver, m, settings, first, 30.0, None)
+    assert begins[1] == (order, 1)
+    assert highs._objective(m, solver.searched.network) == pytest.approx(optimum, rel=1e-9)
+    highs._neighbourhood_search(solver, m, settings, dict(start), 30.0, None)
+    assert begins[2][1] == 0
+
+
+class _SpareCore:
+    """A stand-in for the bound worker's network search (solver/bound_worker.py): it
+    reports, with no network, once asked `after` times whether it has."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.asked, self.job = after, 0, None
+
+    def search(self, job: object) -> None:
+        self.job = job
+
+    def reported(self) -> bool:
+        self.asked += 1
+        return self.asked > self.after
+
+    def stop_search(self) -> None:
+        pass
+
+    def searched(self, timeout: float) -> ChildNetwork:
+        return ChildNetwork("optimal", 1.0, None, None)
+
+
+def test_while_the_spare_core_runs_its_kernel_this_core_searches_the_dived_network(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """mip_start with a spare core (the national minute's path) on us-small, the pair
+    threshold within reach: after the LP dive this core searches the dived network instead
+    of running its own kernels, and hands over when the spare core's report is in (here
+    after two re-solves); no kernel of this chain runs. The network can only get cheaper,
+    and a later search of it goes on from where this one ended."""
+    monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
+    case = load_case(SMALL)
+    case.config.solver.strong_linking = "lazy"  # the national default's path
+    settings = case.config.solver.model_copy(update={"mip_gap": 1e-6})
+    m = build_model(prepare(case))
+    solver = highs._Highs()
+    lp = highs.separate_linking(solver, m, settings, False, 120.0)
+    spare = _SpareCore(after=2)
+    start, bound = highs.mip_start(solver, m, settings, False, 120.0, lp, spare=spare,
+                                   dive=True)
+    assert spare.job is not None and bound == lp
+    stages = {stage["stage"]: stage for stage in solver.stages}
+    assert not {"narrow kernel", "strict kernel", "closing MIP"} & set(stages)
+    searched = stages[highs.DIVED_SEARCH_STAGE]
+    assert searched["stopped"] == neighbourhoods.HANDED_OVER
+    assert searched["objective"] <= stages["dived network"]["objective"] * (1 + 1e-9)
+    assert list(stages)[-2:] == [highs.DIVED_SEARCH_STAGE, highs.SPARE_STAGE]
+    assert solver.searched.network is start and solver.searched.position == 2
+    assert highs._objective(m, start) == pytest.approx(searched["objective"], rel=1e-9)

@@ -149,6 +149,11 @@ class BoundWorker:
             self._child.stdin.write(STOP_SEARCH)
             self._child.stdin.flush()
 
+    def reported(self) -> bool:
+        """Whether the child's network search has ended (or there is none): `searched`
+        would return at once."""
+        return self._searched.is_set()
+
     def searched(self, timeout: float) -> ChildNetwork | None:
         """The child's network search, waiting at most `timeout` seconds for it to end (it
         stops itself within the seconds it was given); None if it has not reported."""

@@ -10,6 +10,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -32,7 +33,14 @@ from .info import CLOCK, SolveError, SolveInfo, highs_threads, highs_time_limit,
 from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_closing, restrict_to_integral, restrict_to_kernel
 from .marginal import plant_capacity_values
-from .neighbourhoods import NEIGHBOURHOOD_SECONDS, centres, neighbourhoods, search, within_gap
+from .neighbourhoods import (
+    NEIGHBOURHOOD_SECONDS,
+    Neighbourhoods,
+    centres,
+    neighbourhoods,
+    search,
+    within_gap,
+)
 from .network_start import StartNetwork, decision_ids, decision_vars, hold, network_of, release
 from .rounding import DIVE_DECISIONS, dived_network, rounded_network
 from .staged import Deferred, deferred, first_step, second_step
@@ -154,6 +162,8 @@ class _Highs(Highs):
         #: the LP relaxation's values the kernel start read (by id(var)), for the
         #: neighbourhood search's order
         self.lp_values: dict[int, float] | None = None
+        #: where the last neighbourhood search left off (`_neighbourhood_search`)
+        self.searched: SearchedNetwork | None = None
 
     @property
     def stopped(self) -> bool:
@@ -320,7 +330,11 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
 
     `spare`: a bound worker made with `kernel_follows` (solver/bound_worker.py). It gets the
     strict kernel of the rounded network as a search of its own, on the other core, and the
-    cheaper of its network and this chain's is returned (`_spare_kernel`)."""
+    cheaper of its network and this chain's is returned (`_spare_kernel`). Meanwhile, on a
+    model the neighbourhood search takes (`_searches`), this chain searches the dived
+    network instead of running its own kernels, until the spare core's network is in: in
+    the national minute its kernels after the dive found nothing in any run, where the
+    search took the dived network below the spare core's on every seed measured."""
     started = time.perf_counter()
     lp_bound = lp_loaded
     if lp_loaded is None:  # no cut loop ran: the LP relaxation by interior point
@@ -349,8 +363,30 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         start = solver.start = dived
     if start:
         _load_values(m, start)
+    left = budget - (time.perf_counter() - started)
+    if (spare is not None and dived is not None and start is dived
+            and _searches(m, settings, start, left - SPARE_MARGIN, lp_bound)):
+        # the spare core runs the strict kernel: this core searches the dived network
+        # meanwhile, instead of its own kernels, until the spare core's network arrives
+        start = solver.start = _neighbourhood_search(
+            solver, m, settings, start, left - SPARE_MARGIN, lp_bound, spare.reported,
+            DIVED_SEARCH_STAGE)
+    else:
+        start = _kernels(solver, m, settings, tee, lp_values, start, started + budget)
+    if spare is not None:
+        start = _spare_kernel(solver, m, spare, start, spare_started,
+                              budget - (time.perf_counter() - started))
+        solver.start = start
+    return start, lp_bound
+
+
+def _kernels(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
+             lp_values: dict[int, float], start: dict[int, float] | None, deadline: float
+             ) -> dict[int, float] | None:
+    """The kernel MIPs from `start`, each followed by its closing MIP (`mip_start`), until
+    `deadline` (time.perf_counter()); the wide kernel only with minutes to spare."""
     for agree in (*KERNEL_AGREE_STEPS, math.inf):  # held where LP and start agree, then none
-        left = budget - (time.perf_counter() - started)
+        left = deadline - time.perf_counter()
         if left < MIN_STAGE_SECONDS or (agree == math.inf and left < WIDE_KERNEL_SECONDS):
             for later in KERNEL_AGREE_STEPS:  # the wide kernel is for minutes to spare
                 if later >= agree:
@@ -361,17 +397,13 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         found = _kernel_mip(solver, m, settings, tee, lp_values, start, agree, share * left)
         start = found or start
         solver.start = start
-        left = budget - (time.perf_counter() - started)
+        left = deadline - time.perf_counter()
         if found and share * left >= MIN_STAGE_SECONDS:  # drop what the kernel left over
             start = _closing_mip(solver, m, settings, tee, start, share * left) or start
             solver.start = start
         elif found:
             _skipped(solver, "closing MIP")
-    if spare is not None:
-        start = _spare_kernel(solver, m, spare, start, spare_started,
-                              budget - (time.perf_counter() - started))
-        solver.start = start
-    return start, lp_bound
+    return start
 
 
 #: the strict kernel the spare core searches (`_spare_job`): as in the chain's own strict
@@ -415,6 +447,8 @@ def _spare_job(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
 
 #: the spare core's search as a stage of the solve (SolveInfo.stages)
 SPARE_STAGE = "strict kernel (spare core)"
+#: this core's search of the dived network while the spare core's kernel runs, as a stage
+DIVED_SEARCH_STAGE = "neighbourhood search (dived network)"
 #: HiGHS's model status, as the child reports it, in the words of `_STOPPED`
 _CHILD_STOPPED = {"optimal": "optimal", "time_limit_reached": CLOCK}
 #: why the child's search ended when this chain ended it before the limit
@@ -1074,11 +1108,12 @@ NEIGHBOURHOOD_SHARE = 0.5
 #: ... but the full MIP gets its share only when that is at least this long: its presolve and
 #: root LP alone take ~13 s on one core nationally, so with less it neither finds a network nor
 #: lifts the bound, and the search takes all the time left. In the national minute the start
-#: leaves 0-7 s: 3-7 s took the spare core's $130.73M-$130.76M to $130.57M-$130.58M
-#: (bench/RESULTS.md). And while a bound worker proves on the other core, the search takes all
-#: of it: after a search the full MIP found neither a cheaper network nor a higher bound than
-#: the worker's in any run measured (national 120 s; 600 s twice, 256 s of full MIP each;
-#: us-depots 600 s, 190 s), where the search's share was still improving the network
+#: leaves 0-7 s, and the search goes on where the main chain's search of the dived network
+#: left off (bench/RESULTS.md). And while a bound worker proves on the other core, the
+#: search takes all of it: after a search the full MIP found neither a cheaper network nor
+#: a higher bound than the worker's in any run measured (national 120 s; 600 s twice, 256 s
+#: of full MIP each; us-depots 600 s, 190 s), where the search's share was still improving
+#: the network
 FULL_MIP_MIN_SECONDS = 20.0
 #: ... on single models (a launch timeline's periods are blocks, with no pairs of their
 #: own) of at least this many (demand point, site) pairs: below, the full MIP closes the gap
@@ -1112,30 +1147,50 @@ def _search_seconds(left: float, proving: bool) -> float:
 
 def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
                           start: dict[int, float], seconds: float,
-                          bound: float | Callable[[], float | None] | None
-                          ) -> dict[int, float]:
+                          bound: float | Callable[[], float | None] | None,
+                          stop: Callable[[], bool] | None = None,
+                          stage: str = NEIGHBOURHOOD_STAGE) -> dict[int, float]:
     """`start` improved one metro at a time (solver/neighbourhoods.py) within `seconds`,
     or until `bound` (or the bound it returns so far: a worker's rises as the search goes)
-    proves it within the model's gap; the network returned is loaded in
+    proves it within the model's gap, or `stop()` says so; the network returned is loaded in
     `m`. The model is HiGHS's (with every row the cut loop added) at Pyomo's bounds:
-    HiGHS's copy may still hold a released kernel's."""
+    HiGHS's copy may still hold a released kernel's. A search of the network an earlier
+    one ended with goes on where that one stopped (`_Highs.searched`)."""
     started = time.perf_counter()
     arrays = pyomo_bound_arrays(solver)
-    hoods = neighbourhoods(m, solver._pyomo_var_to_solver_var_map, arrays["integrality"])
-    order = centres(m, solver.lp_values, start, sorted(hoods.site_columns))
+    earlier = solver.searched
+    hoods = (earlier.hoods if earlier is not None
+             else neighbourhoods(m, solver._pyomo_var_to_solver_var_map, arrays["integrality"]))
+    if earlier is not None and start is earlier.network:
+        order, begin = earlier.order, earlier.position
+    else:
+        order, begin = centres(m, solver.lp_values, start, sorted(hoods.site_columns)), 0
     options = {"random_seed": int(settings.seed), "threads": highs_threads(settings.threads),
                **RESTRICTED_MIP_OPTIONS}
     found = search(arrays, _by_column(solver, start), hoods, order, started + seconds,
-                   options, bound, float(settings.mip_gap))
+                   options, bound, float(settings.mip_gap), begin, stop)
     # costs from the model's cost vector (search): no Pyomo walk of the objective
-    _record_stage(solver, NEIGHBOURHOOD_STAGE, started, found.stopped, found.cost)
+    _record_stage(solver, stage, started, found.stopped, found.cost)
     log.info("%s: %d of %d neighbourhoods improved the network (%d stopped at their %g s, "
-             "%d re-solved with every flow free), %.6g -> %.6g in %.1fs", NEIGHBOURHOOD_STAGE,
+             "%d re-solved with every flow free), %.6g -> %.6g in %.1fs", stage,
              found.improved, found.solved, found.capped, NEIGHBOURHOOD_SECONDS, found.retried,
              found.start_cost, found.cost, time.perf_counter() - started)
     network = _by_var(solver, found.values) if found.improved else start
+    solver.searched = SearchedNetwork(hoods, order, network, found.position)
     _load_values(m, network)
     return network
+
+
+@dataclass
+class SearchedNetwork:
+    """Where a solve's neighbourhood search left off: its neighbourhoods and order, the
+    network it ended with and the position in its passes; a later search of that same
+    network goes on from there instead of re-solving what the first pass already did."""
+
+    hoods: Neighbourhoods
+    order: list[str]
+    network: dict[int, float]
+    position: int
 
 
 def pyomo_bound_arrays(solver: _Highs) -> dict:

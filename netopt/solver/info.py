@@ -40,6 +40,9 @@ def highs_threads(threads: int) -> int:
 
 #: a stage's `stopped` when the clock ended it (its share of the limit, or the limit)
 CLOCK = "time limit"
+#: ... and when another core's stage ending did (solver/neighbourhoods.py `search`'s
+#: `stop`): as with the clock, how far it got depends on the machine
+HANDED_OVER = "handed over"
 
 
 @dataclass
@@ -76,7 +79,7 @@ class SolveInfo:
     def stopped_by_clock(self) -> list[str]:
         """The stages the clock ended: where there are any, a faster or slower machine may
         give another network from the same inputs and seed."""
-        return [s["stage"] for s in self.stages if s["stopped"] == CLOCK]
+        return [s["stage"] for s in self.stages if s["stopped"] in (CLOCK, HANDED_OVER)]
 
     @property
     def has_solution(self) -> bool:

@@ -39,7 +39,7 @@ import pyomo.environ as pyo
 
 from ..data.geography import haversine_km
 from .arrays import highs_from_arrays, set_start
-from .info import CLOCK
+from .info import CLOCK, HANDED_OVER
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,12 @@ NEIGHBOURHOOD_SECONDS = 5.0
 #: relative gap each neighbourhood is solved to (its networks differ by thousands of dollars
 #: in a hundred million)
 NEIGHBOURHOOD_GAP = 1e-5
+#: ... but on the first pass over the centres only to this one: a re-solve then ends as soon
+#: as its network is within $0.13M of its bound in a $130M network, where proving the last
+#: thousands took up to its 5 s, and the pass reaches the neighbourhoods that save hundreds
+#: of thousands sooner (national, from the spare core's network, 12 s: $130.13M-$130.23M
+#: against $130.55M; bench/RESULTS.md)
+FIRST_PASS_GAP = 1e-3
 #: a neighbourhood's network replaces the current one only when cheaper by this share
 IMPROVEMENT = 1e-7
 #: a site's own decisions (model/sites.py; model/policy.py: it treats a KOL's product at
@@ -261,13 +267,16 @@ class Searched:
     start_cost: float  # the cost of the network it started from
     solved: int
     improved: int
-    #: NO_BETTER, WITHIN_GAP or CLOCK: the search's deadline, or a re-solve stopped at its
-    #: NEIGHBOURHOOD_SECONDS (either makes the network depend on the machine's speed)
+    #: NO_BETTER, WITHIN_GAP, HANDED_OVER or CLOCK: the search's deadline, or a re-solve
+    #: stopped at its NEIGHBOURHOOD_SECONDS (either makes the network depend on the machine's
+    #: speed)
     stopped: str
     capped: int = 0  # re-solves stopped at NEIGHBOURHOOD_SECONDS
     #: re-solves run again with every flow free: with the flows beyond held, HiGHS found no
     #: network (`search`)
     retried: int = 0
+    #: the position in the passes over the order where the search ended (`search`'s begin)
+    position: int = 0
 
 
 #: why a search ended before its deadline: a whole pass improved nothing
@@ -283,13 +292,16 @@ def within_gap(cost: float, bound: float | None, gap: float) -> bool:
 
 def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[str],
            deadline: float, options: dict,
-           bound: float | Callable[[], float | None] | None = None, gap: float = 0.0
-           ) -> Searched:
+           bound: float | Callable[[], float | None] | None = None, gap: float = 0.0,
+           begin: int = 0, stop: Callable[[], bool] | None = None) -> Searched:
     """Re-solve the neighbourhood of each site of `order` in turn from the network `values`
     (a value per column of `arrays`, model_arrays' form), keeping each cheaper network,
     until a whole pass improves nothing, the network is within `gap` of `bound` (a lower
     bound proven elsewhere, or a function returning the best one so far: the full MIP then
-    only has to confirm it) or `deadline` (time.perf_counter())."""
+    only has to confirm it), `deadline` (time.perf_counter()) or `stop()` (asked between
+    re-solves). The first pass over `order` solves each neighbourhood only to
+    FIRST_PASS_GAP, the passes after it to NEIGHBOURHOOD_GAP. `begin`: the position in the
+    passes to start at (a search that ended there, on the same network and order, goes on)."""
     lower, upper = arrays["col_lower"], arrays["col_upper"]
 
     def cost_of(x: np.ndarray) -> float:
@@ -303,26 +315,33 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
 
     def ended(why: str) -> Searched:
         return Searched(values, cost, start_cost, solved, improved,
-                        CLOCK if capped else why, capped, retried)
+                        CLOCK if capped else why, capped, retried, position)
 
-    def resolve(lo: np.ndarray, hi: np.ndarray) -> highspy.Highs:
+    def resolve(lo: np.ndarray, hi: np.ndarray, rel_gap: float) -> highspy.Highs:
         h = highs_from_arrays(arrays, lo, hi)
         seconds = min(NEIGHBOURHOOD_SECONDS, deadline - time.perf_counter())
         for option, value in {**options, "time_limit": max(seconds, 1e-7),  # > 0 for HiGHS
-                              "mip_rel_gap": NEIGHBOURHOOD_GAP}.items():
+                              "mip_rel_gap": rel_gap}.items():
             h.setOptionValue(option, value)
         set_start(h, values)
         h.run()
         return h
 
-    position = 0
-    while since_last < len(order):
+    position = begin
+    while True:
+        if position == len(order) and FIRST_PASS_GAP > NEIGHBOURHOOD_GAP:
+            since_last = 0  # the coarse first pass is over: the fine passes begin
+        if since_last >= len(order):
+            return ended(NO_BETTER)
         if within_gap(cost, bound() if callable(bound) else bound, gap):
             return ended(WITHIN_GAP)
+        if stop is not None and stop():
+            return ended(HANDED_OVER)
         # a re-solve's model and start are handed over outside HiGHS's clock (~0.3 s
         # nationally): none begins that could not finish by the deadline
         if deadline - time.perf_counter() < 1.0:
             return ended(CLOCK)
+        gap_now = FIRST_PASS_GAP if position < len(order) else NEIGHBOURHOOD_GAP
         centre = order[position % len(order)]
         position += 1
         sites = [centre, *hoods.near.get(centre, [])]
@@ -335,13 +354,13 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
         still = hoods.held_flows(sites)
         flows_lo, flows_hi = lo.copy(), hi.copy()
         flows_lo[still] = flows_hi[still] = np.clip(values[still], lower[still], upper[still])
-        h = resolve(flows_lo, flows_hi)
+        h = resolve(flows_lo, flows_hi, gap_now)
         if len(still) and h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
             # the network's flows and its decisions rounded disagree somewhere beyond, within
             # HiGHS's tolerances (a decision at 2e-7 and its flows, rounded to 0 and held):
             # the neighbourhood again with every flow free, which the network satisfies
             retried += 1
-            h = resolve(lo, hi)
+            h = resolve(lo, hi, gap_now)
         solved += 1
         since_last += 1
         capped += h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
@@ -353,9 +372,8 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
             log.debug("neighbourhood of %s: %.6g -> %.6g", centre, cost, cost_of(found))
             values, cost = found, cost_of(found)
             improved, since_last = improved + 1, 0
-    return ended(NO_BETTER)
 
 
-__all__ = ["NEIGHBOURHOOD_SECONDS", "NEIGHBOURS", "NO_BETTER", "WITHIN_GAP", "Neighbourhoods",
-           "Partner", "Searched", "centres", "nearest_sites", "neighbourhoods", "search",
-           "sharing_sites", "within_gap"]
+__all__ = ["FIRST_PASS_GAP", "HANDED_OVER", "NEIGHBOURHOOD_SECONDS", "NEIGHBOURS", "NO_BETTER",
+           "WITHIN_GAP", "Neighbourhoods", "Partner", "Searched", "centres", "nearest_sites",
+           "neighbourhoods", "search", "sharing_sites", "within_gap"]
