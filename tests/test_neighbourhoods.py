@@ -440,6 +440,20 @@ class _SpareCore:
         return ChildNetwork("optimal", 1.0, None, None)
 
 
+def _small_start(spare: _SpareCore) -> tuple:
+    """mip_start on us-small on the national default's path (cut loop, rounding, dive) with
+    `spare` as the spare core: the solver, model, spare core, start, bound and the LP."""
+    case = load_case(SMALL)
+    case.config.solver.strong_linking = "lazy"
+    settings = case.config.solver.model_copy(update={"mip_gap": 1e-6})
+    m = build_model(prepare(case))
+    solver = highs._Highs()
+    lp = highs.separate_linking(solver, m, settings, False, 120.0)
+    start, bound = highs.mip_start(solver, m, settings, False, 120.0, lp, spare=spare,
+                                   dive=True)
+    return solver, m, spare, start, bound, lp
+
+
 def test_while_the_spare_core_runs_its_kernel_this_core_searches_the_dived_network(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """mip_start with a spare core (the national minute's path) on us-small, the pair
@@ -448,15 +462,8 @@ def test_while_the_spare_core_runs_its_kernel_this_core_searches_the_dived_netwo
     after two re-solves); no kernel of this chain runs. The network can only get cheaper,
     and a later search of it goes on from where this one ended."""
     monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
-    case = load_case(SMALL)
-    case.config.solver.strong_linking = "lazy"  # the national default's path
-    settings = case.config.solver.model_copy(update={"mip_gap": 1e-6})
-    m = build_model(prepare(case))
-    solver = highs._Highs()
-    lp = highs.separate_linking(solver, m, settings, False, 120.0)
-    spare = _SpareCore(after=2)
-    start, bound = highs.mip_start(solver, m, settings, False, 120.0, lp, spare=spare,
-                                   dive=True)
+    # asked once before the search, then before each re-solve: two re-solves, then in
+    solver, m, spare, start, bound, lp = _small_start(_SpareCore(after=3))
     assert spare.job is not None and bound == lp
     stages = {stage["stage"]: stage for stage in solver.stages}
     assert not {"narrow kernel", "strict kernel", "closing MIP"} & set(stages)
@@ -466,3 +473,75 @@ def test_while_the_spare_core_runs_its_kernel_this_core_searches_the_dived_netwo
     assert list(stages)[-2:] == [highs.DIVED_SEARCH_STAGE, highs.SPARE_STAGE]
     assert solver.searched.network is start and solver.searched.position == 2
     assert highs._objective(m, start) == pytest.approx(searched["objective"], rel=1e-9)
+
+
+def test_a_search_resumed_past_the_first_pass_solves_finely_and_keeps_its_count(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`begin` at or past len(order): every re-solve is solved to NEIGHBOURHOOD_GAP (the
+    coarse pass is over); a search resumed where one ended with nothing cheaper in a whole
+    fine pass re-solves nothing again."""
+    _, m, _, solver, start, optimum = _tiny_with_s2_forced()
+    arrays = highs.pyomo_bound_arrays(solver)
+    hoods = neighbourhoods.neighbourhoods(m, solver._pyomo_var_to_solver_var_map,
+                                          arrays["integrality"])
+    hoods.near = {"S1": [], "S2": []}
+    order = ["S1", "S2"]
+    runs = []
+    made = neighbourhoods.highs_from_arrays
+
+    def recorded(*args: object) -> object:
+        runs.append(made(*args))
+        return runs[-1]
+
+    monkeypatch.setattr(neighbourhoods, "highs_from_arrays", recorded)
+    values = highs._by_column(solver, start)
+    later = neighbourhoods.search(arrays, values, hoods, order, float("inf"), {"threads": 1},
+                                  begin=len(order) + 1)
+    assert {h.getOptionValue("mip_rel_gap")[1] for h in runs} == {
+        neighbourhoods.NEIGHBOURHOOD_GAP}
+    assert (later.improved, later.cost) == (1, pytest.approx(optimum, rel=1e-9))
+    assert later.stopped == neighbourhoods.NO_BETTER
+    runs.clear()
+    again = neighbourhoods.search(arrays, later.values, hoods, order, float("inf"),
+                                  {"threads": 1}, begin=later.position,
+                                  since=later.since_last)
+    assert (again.solved, again.stopped, runs) == (0, neighbourhoods.NO_BETTER, [])
+
+
+def test_a_search_handed_over_counts_as_stopped_by_the_clock() -> None:
+    """How far a search got before another core's stage ended it depends on the machine."""
+    from netopt.solver.info import SolveInfo
+    stages = [{"stage": highs.DIVED_SEARCH_STAGE, "seconds": 1.0,
+               "stopped": neighbourhoods.HANDED_OVER, "objective": 1.0},
+              {"stage": highs.NEIGHBOURHOOD_STAGE, "seconds": 1.0,
+               "stopped": neighbourhoods.NO_BETTER, "objective": 1.0}]
+    info = SolveInfo(status="feasible", termination="maxTimeLimit", objective=1.0,
+                     bound=None, gap=None, solve_seconds=2.0, stages=stages)
+    assert info.stopped_by_clock == [highs.DIVED_SEARCH_STAGE]
+
+
+def test_a_search_handed_over_says_so_even_after_a_capped_re_solve(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-solve stopped at its cap, then `stop`: HANDED_OVER, not CLOCK (both count in
+    stopped_by_clock; the stage says which)."""
+    _, m, _, solver, start, _ = _tiny_with_s2_forced()
+    monkeypatch.setattr(neighbourhoods, "NEIGHBOURHOOD_SECONDS", 1e-9)
+    arrays = highs.pyomo_bound_arrays(solver)
+    hoods = neighbourhoods.neighbourhoods(m, solver._pyomo_var_to_solver_var_map,
+                                          arrays["integrality"])
+    asks = []
+    found = neighbourhoods.search(arrays, highs._by_column(solver, start), hoods,
+                                  sorted(hoods.site_columns), float("inf"), {"threads": 1},
+                                  stop=lambda: bool(asks.append(1)) or len(asks) > 1)
+    assert (found.solved, found.capped, found.stopped) == (1, 1, neighbourhoods.HANDED_OVER)
+
+
+def test_a_spare_core_that_reported_before_the_dive_leaves_this_chain_its_kernels(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spare core's network is in before the dived network is complete: nothing to
+    search beside it, so this chain runs its own kernels, as without a search."""
+    monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
+    solver, *_ = _small_start(_SpareCore(after=0))
+    names = [stage["stage"] for stage in solver.stages]
+    assert highs.DIVED_SEARCH_STAGE not in names and solver.searched is None
+    assert "narrow kernel" in names and names[-1] == highs.SPARE_STAGE

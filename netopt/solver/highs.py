@@ -364,13 +364,15 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     if start:
         _load_values(m, start)
     left = budget - (time.perf_counter() - started)
-    if (spare is not None and dived is not None and start is dived
+    if (spare is not None and dived is not None and start is dived and not spare.reported()
             and _searches(m, settings, start, left - SPARE_MARGIN, lp_bound)):
         # the spare core runs the strict kernel: this core searches the dived network
-        # meanwhile, instead of its own kernels, until the spare core's network arrives
+        # meanwhile, instead of its own kernels, until the spare core's network arrives;
+        # its seconds counted after `_searches` (a load and a walk of the objective)
         start = solver.start = _neighbourhood_search(
-            solver, m, settings, start, left - SPARE_MARGIN, lp_bound, spare.reported,
-            DIVED_SEARCH_STAGE)
+            solver, m, settings, start,
+            budget - (time.perf_counter() - started) - SPARE_MARGIN, lp_bound,
+            spare.reported, DIVED_SEARCH_STAGE)
     else:
         start = _kernels(solver, m, settings, tee, lp_values, start, started + budget)
     if spare is not None:
@@ -780,9 +782,11 @@ def _held_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
 DIVE_SHARE = 0.6
 #: of which the dive's re-solves at most
 DIVE_SHARE_OF_DIVE = 0.5
-#: the gap to which the MIP that completes the dived network is solved: the kernels after
-#: it improve the network anyway (national default, seeds 0-2: $130.07M-$130.40M at 1 %,
-#: $130.20M-$130.57M at 0.5 %; a first network only, as the rounding stops: $137M-$140M)
+#: the gap to which the MIP that completes the dived network is solved: the kernels (or, in
+#: the minute, the neighbourhood search) after it improve the network anyway (national
+#: default, seeds 0-2: $130.07M-$130.40M at 1 %, $130.20M-$130.57M at 0.5 %; a first network
+#: only, as the rounding stops: $137M-$140M; with the search after it, 2 % and 3 % neither
+#: better nor worse over seeds 0-4, bench/RESULTS.md)
 DIVED_GAP = 0.01
 
 
@@ -1162,13 +1166,14 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
     hoods = (earlier.hoods if earlier is not None
              else neighbourhoods(m, solver._pyomo_var_to_solver_var_map, arrays["integrality"]))
     if earlier is not None and start is earlier.network:
-        order, begin = earlier.order, earlier.position
+        order, begin, since = earlier.order, earlier.position, earlier.since_last
     else:
-        order, begin = centres(m, solver.lp_values, start, sorted(hoods.site_columns)), 0
+        order = centres(m, solver.lp_values, start, sorted(hoods.site_columns))
+        begin = since = 0
     options = {"random_seed": int(settings.seed), "threads": highs_threads(settings.threads),
                **RESTRICTED_MIP_OPTIONS}
     found = search(arrays, _by_column(solver, start), hoods, order, started + seconds,
-                   options, bound, float(settings.mip_gap), begin, stop)
+                   options, bound, float(settings.mip_gap), begin, stop, since)
     # costs from the model's cost vector (search): no Pyomo walk of the objective
     _record_stage(solver, stage, started, found.stopped, found.cost)
     log.info("%s: %d of %d neighbourhoods improved the network (%d stopped at their %g s, "
@@ -1176,7 +1181,8 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
              found.improved, found.solved, found.capped, NEIGHBOURHOOD_SECONDS, found.retried,
              found.start_cost, found.cost, time.perf_counter() - started)
     network = _by_var(solver, found.values) if found.improved else start
-    solver.searched = SearchedNetwork(hoods, order, network, found.position)
+    solver.searched = SearchedNetwork(hoods, order, network, found.position,
+                                      found.since_last)
     _load_values(m, network)
     return network
 
@@ -1191,6 +1197,7 @@ class SearchedNetwork:
     order: list[str]
     network: dict[int, float]
     position: int
+    since_last: int = 0
 
 
 def pyomo_bound_arrays(solver: _Highs) -> dict:

@@ -17,11 +17,12 @@ A large-neighbourhood search (Shaw 1998; Pisinger & Ropke 2010), with the neighb
 that of `netopt explain` (a site and the sites that could treat its patients).
 
 Sites come in the order in which the LP relaxation and the network disagree most on what
-they offer (where the LP sees a better network, as RINS does), then the rest; the search
-stops when a whole pass improves nothing, when the bound proves the network within the
-gap, or at its deadline. On the national default the 60-s network went from $130.73M to
-$129.94M (the 600-s reference of the day) in 25 such re-solves, and a 600-s solve with the
-search found $129.85M, the best network known (bench/RESULTS.md).
+they offer (where the LP sees a better network, as RINS does), then the rest, each
+re-solve of the first pass only to FIRST_PASS_GAP; the search stops when a whole pass after
+it improves nothing, when the bound proves the network within the gap, when another core's
+stage ends (`stop`) or at its deadline. On the national default the 60-s network went
+from $130.73M to $129.94M (the 600-s reference of the day) in 25 such re-solves, and a
+600-s solve with the search found $129.85M, the best network known (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -277,9 +278,12 @@ class Searched:
     retried: int = 0
     #: the position in the passes over the order where the search ended (`search`'s begin)
     position: int = 0
+    #: re-solves since the last improvement when it ended (`search`'s since): a search that
+    #: goes on does not re-solve what a fine pass already found nothing in
+    since_last: int = 0
 
 
-#: why a search ended before its deadline: a whole pass improved nothing
+#: why a search ended before its deadline: a whole pass after the first improved nothing
 NO_BETTER = "no improving neighbourhood"
 #: ... or the network came within the gap of the bound proven
 WITHIN_GAP = "within gap"
@@ -293,7 +297,8 @@ def within_gap(cost: float, bound: float | None, gap: float) -> bool:
 def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[str],
            deadline: float, options: dict,
            bound: float | Callable[[], float | None] | None = None, gap: float = 0.0,
-           begin: int = 0, stop: Callable[[], bool] | None = None) -> Searched:
+           begin: int = 0, stop: Callable[[], bool] | None = None, since: int = 0
+           ) -> Searched:
     """Re-solve the neighbourhood of each site of `order` in turn from the network `values`
     (a value per column of `arrays`, model_arrays' form), keeping each cheaper network,
     until a whole pass improves nothing, the network is within `gap` of `bound` (a lower
@@ -301,7 +306,8 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
     only has to confirm it), `deadline` (time.perf_counter()) or `stop()` (asked between
     re-solves). The first pass over `order` solves each neighbourhood only to
     FIRST_PASS_GAP, the passes after it to NEIGHBOURHOOD_GAP. `begin`: the position in the
-    passes to start at (a search that ended there, on the same network and order, goes on)."""
+    passes to start at, `since` the re-solves since its last improvement (a search that ended
+    there, on the same network and order, goes on)."""
     lower, upper = arrays["col_lower"], arrays["col_upper"]
 
     def cost_of(x: np.ndarray) -> float:
@@ -311,11 +317,14 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
 
     cost = start_cost = cost_of(values)
     solved = improved = capped = retried = 0
-    since_last = 0  # neighbourhoods re-solved since the last improvement
+    since_last = since  # neighbourhoods re-solved since the last improvement
 
     def ended(why: str) -> Searched:
+        # a capped re-solve makes the network the machine's: CLOCK, unless another core's
+        # stage ending already says so (HANDED_OVER counts in stopped_by_clock too)
         return Searched(values, cost, start_cost, solved, improved,
-                        CLOCK if capped else why, capped, retried, position)
+                        CLOCK if capped and why != HANDED_OVER else why, capped, retried,
+                        position, since_last)
 
     def resolve(lo: np.ndarray, hi: np.ndarray, rel_gap: float) -> highspy.Highs:
         h = highs_from_arrays(arrays, lo, hi)
