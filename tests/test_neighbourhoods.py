@@ -65,6 +65,31 @@ def test_the_search_reopens_what_a_stopped_solve_got_wrong() -> None:
     assert stage["objective"] == pytest.approx(optimum, rel=1e-9)
 
 
+def _model_and_hoods(m: pyo.ConcreteModel, solver: highs._Highs, near: dict | None = None
+                     ) -> tuple[dict, neighbourhoods.Neighbourhoods]:
+    """The model HiGHS holds at Pyomo's bounds and its neighbourhoods, every site's
+    neighbours replaced by `near` if given."""
+    arrays = highs.pyomo_bound_arrays(solver)
+    hoods = neighbourhoods.neighbourhoods(m, solver._pyomo_var_to_solver_var_map,
+                                          arrays["integrality"])
+    if near is not None:
+        hoods.near = near
+    return arrays, hoods
+
+
+def _recorded_runs(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every HiGHS the search makes for a re-solve, in order (read their options after)."""
+    runs = []
+    made = neighbourhoods.highs_from_arrays
+
+    def recorded(*args: object) -> object:
+        runs.append(made(*args))
+        return runs[-1]
+
+    monkeypatch.setattr(neighbourhoods, "highs_from_arrays", recorded)
+    return runs
+
+
 def _search(m: pyo.ConcreteModel, solver: highs._Highs, start: dict,
             near: dict | None = None, order: list[str] | None = None,
             bound: object = None, gap: float = 0.0
@@ -72,11 +97,7 @@ def _search(m: pyo.ConcreteModel, solver: highs._Highs, start: dict,
     """The search from `start` on the model HiGHS holds at Pyomo's bounds (a forced decision
     is released there), every site's neighbours replaced by `near` if given, the sites in
     `order` (else all, sorted); with its neighbourhoods."""
-    arrays = highs.pyomo_bound_arrays(solver)
-    hoods = neighbourhoods.neighbourhoods(m, solver._pyomo_var_to_solver_var_map,
-                                          arrays["integrality"])
-    if near is not None:
-        hoods.near = near
+    arrays, hoods = _model_and_hoods(m, solver, near)
     return (neighbourhoods.search(arrays, highs._by_column(solver, start), hoods,
                                   order or sorted(hoods.site_columns), float("inf"),
                                   {"threads": 1}, bound, gap), hoods)
@@ -358,14 +379,7 @@ def test_the_first_pass_screens_at_a_coarser_gap_then_the_fine_passes_prove(
     """Each re-solve of the first pass over the order is solved to FIRST_PASS_GAP, every
     later one to NEIGHBOURHOOD_GAP; S2's re-solve on the first pass finds the optimum."""
     _, m, _, solver, start, optimum = _tiny_with_s2_forced()
-    runs = []
-    made = neighbourhoods.highs_from_arrays
-
-    def recorded(*args: object) -> object:
-        runs.append(made(*args))
-        return runs[-1]
-
-    monkeypatch.setattr(neighbourhoods, "highs_from_arrays", recorded)
+    runs = _recorded_runs(monkeypatch)
     found, _ = _search(m, solver, start, {"S1": [], "S2": []}, ["S1", "S2"])
     gaps = [h.getOptionValue("mip_rel_gap")[1] for h in runs]
     assert gaps == [neighbourhoods.FIRST_PASS_GAP] * 2 + [neighbourhoods.NEIGHBOURHOOD_GAP] * 2
@@ -378,10 +392,7 @@ def test_a_search_begins_where_it_is_told_and_stops_when_asked() -> None:
     pass (S1, S2) finds nothing more. `stop` is asked before each re-solve: true at once,
     nothing is re-solved and the search says it handed over."""
     _, m, _, solver, start, optimum = _tiny_with_s2_forced()
-    arrays = highs.pyomo_bound_arrays(solver)
-    hoods = neighbourhoods.neighbourhoods(m, solver._pyomo_var_to_solver_var_map,
-                                          arrays["integrality"])
-    hoods.near = {"S1": [], "S2": []}
+    arrays, hoods = _model_and_hoods(m, solver, {"S1": [], "S2": []})
     values = highs._by_column(solver, start)
     later = neighbourhoods.search(arrays, values, hoods, ["S1", "S2"], float("inf"),
                                   {"threads": 1}, begin=1)
@@ -481,19 +492,9 @@ def test_a_search_resumed_past_the_first_pass_solves_finely_and_keeps_its_count(
     coarse pass is over); a search resumed where one ended with nothing cheaper in a whole
     fine pass re-solves nothing again."""
     _, m, _, solver, start, optimum = _tiny_with_s2_forced()
-    arrays = highs.pyomo_bound_arrays(solver)
-    hoods = neighbourhoods.neighbourhoods(m, solver._pyomo_var_to_solver_var_map,
-                                          arrays["integrality"])
-    hoods.near = {"S1": [], "S2": []}
+    arrays, hoods = _model_and_hoods(m, solver, {"S1": [], "S2": []})
     order = ["S1", "S2"]
-    runs = []
-    made = neighbourhoods.highs_from_arrays
-
-    def recorded(*args: object) -> object:
-        runs.append(made(*args))
-        return runs[-1]
-
-    monkeypatch.setattr(neighbourhoods, "highs_from_arrays", recorded)
+    runs = _recorded_runs(monkeypatch)
     values = highs._by_column(solver, start)
     later = neighbourhoods.search(arrays, values, hoods, order, float("inf"), {"threads": 1},
                                   begin=len(order) + 1)
@@ -526,9 +527,7 @@ def test_a_search_handed_over_says_so_even_after_a_capped_re_solve(
     stopped_by_clock; the stage says which)."""
     _, m, _, solver, start, _ = _tiny_with_s2_forced()
     monkeypatch.setattr(neighbourhoods, "NEIGHBOURHOOD_SECONDS", 1e-9)
-    arrays = highs.pyomo_bound_arrays(solver)
-    hoods = neighbourhoods.neighbourhoods(m, solver._pyomo_var_to_solver_var_map,
-                                          arrays["integrality"])
+    arrays, hoods = _model_and_hoods(m, solver)
     asks = []
     found = neighbourhoods.search(arrays, highs._by_column(solver, start), hoods,
                                   sorted(hoods.site_columns), float("inf"), {"threads": 1},
@@ -545,3 +544,21 @@ def test_a_spare_core_that_reported_before_the_dive_leaves_this_chain_its_kernel
     names = [stage["stage"] for stage in solver.stages]
     assert highs.DIVED_SEARCH_STAGE not in names and solver.searched is None
     assert "narrow kernel" in names and names[-1] == highs.SPARE_STAGE
+
+
+def test_only_a_short_search_screens_on_its_first_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under COARSE_PASS_SECONDS the first pass is solved to FIRST_PASS_GAP (the minute's
+    searches); a longer search solves every re-solve to NEIGHBOURHOOD_GAP. Both reach the
+    optimum from the forced network."""
+    _, m, settings, solver, start, optimum = _tiny_with_s2_forced()
+    runs = _recorded_runs(monkeypatch)
+    for seconds, first in ((neighbourhoods.COARSE_PASS_SECONDS - 1.0,
+                            neighbourhoods.FIRST_PASS_GAP),
+                           (neighbourhoods.COARSE_PASS_SECONDS,
+                            neighbourhoods.NEIGHBOURHOOD_GAP)):
+        runs.clear()
+        solver.searched = None
+        found = highs._neighbourhood_search(solver, m, settings, start, seconds, None)
+        gaps = [h.getOptionValue("mip_rel_gap")[1] for h in runs]
+        assert gaps[0] == first and gaps[-1] == neighbourhoods.NEIGHBOURHOOD_GAP
+        assert highs._objective(m, found) == pytest.approx(optimum, rel=1e-9)

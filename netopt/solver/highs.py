@@ -34,6 +34,9 @@ from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_closing, restrict_to_integral, restrict_to_kernel
 from .marginal import plant_capacity_values
 from .neighbourhoods import (
+    COARSE_PASS_SECONDS,
+    FIRST_PASS_GAP,
+    NEIGHBOURHOOD_GAP,
     NEIGHBOURHOOD_SECONDS,
     Neighbourhoods,
     centres,
@@ -1172,8 +1175,10 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
         begin = since = 0
     options = {"random_seed": int(settings.seed), "threads": highs_threads(settings.threads),
                **RESTRICTED_MIP_OPTIONS}
+    # a short search screens on its first pass (neighbourhoods.COARSE_PASS_SECONDS)
+    first_gap = FIRST_PASS_GAP if seconds < COARSE_PASS_SECONDS else NEIGHBOURHOOD_GAP
     found = search(arrays, _by_column(solver, start), hoods, order, started + seconds,
-                   options, bound, float(settings.mip_gap), begin, stop, since)
+                   options, bound, float(settings.mip_gap), begin, stop, since, first_gap)
     # costs from the model's cost vector (search): no Pyomo walk of the objective
     _record_stage(solver, stage, started, found.stopped, found.cost)
     log.info("%s: %d of %d neighbourhoods improved the network (%d stopped at their %g s, "

@@ -52,12 +52,18 @@ NEIGHBOURHOOD_SECONDS = 5.0
 #: relative gap each neighbourhood is solved to (its networks differ by thousands of dollars
 #: in a hundred million)
 NEIGHBOURHOOD_GAP = 1e-5
-#: ... but on the first pass over the centres only to this one: a re-solve then ends as soon
-#: as its network is within $0.13M of its bound in a $130M network, where proving the last
-#: thousands took up to its 5 s, and the pass reaches the neighbourhoods that save hundreds
-#: of thousands sooner (national, from the spare core's network, 12 s: $130.13M-$130.23M
-#: against $130.55M; bench/RESULTS.md)
+#: ... but on the first pass over the centres of a short search only to this one: a re-solve
+#: then ends as soon as its network is within $0.13M of its bound in a $130M network, where
+#: proving the last thousands took up to its 5 s, and the pass reaches the neighbourhoods that
+#: save hundreds of thousands sooner (national, from the spare core's network, 12 s:
+#: $130.13M-$130.23M against $130.55M; bench/RESULTS.md)
 FIRST_PASS_GAP = 1e-3
+#: a search of less than this many seconds takes the coarse first pass; a longer one solves
+#: every re-solve finely: at 30-45 s both ended alike offline, and in whole runs with the
+#: coarse pass the longer searches ended a little dearer each time (national 120 s $130.04M
+#: against $129.96M, 600 s $129.84M against $129.82M, us-depots 600 s $141.99M against
+#: $141.85M; one run each)
+COARSE_PASS_SECONDS = 30.0
 #: a neighbourhood's network replaces the current one only when cheaper by this share
 IMPROVEMENT = 1e-7
 #: a site's own decisions (model/sites.py; model/policy.py: it treats a KOL's product at
@@ -297,15 +303,15 @@ def within_gap(cost: float, bound: float | None, gap: float) -> bool:
 def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[str],
            deadline: float, options: dict,
            bound: float | Callable[[], float | None] | None = None, gap: float = 0.0,
-           begin: int = 0, stop: Callable[[], bool] | None = None, since: int = 0
-           ) -> Searched:
+           begin: int = 0, stop: Callable[[], bool] | None = None, since: int = 0,
+           first_gap: float = FIRST_PASS_GAP) -> Searched:
     """Re-solve the neighbourhood of each site of `order` in turn from the network `values`
     (a value per column of `arrays`, model_arrays' form), keeping each cheaper network,
     until a whole pass improves nothing, the network is within `gap` of `bound` (a lower
     bound proven elsewhere, or a function returning the best one so far: the full MIP then
     only has to confirm it), `deadline` (time.perf_counter()) or `stop()` (asked between
-    re-solves). The first pass over `order` solves each neighbourhood only to
-    FIRST_PASS_GAP, the passes after it to NEIGHBOURHOOD_GAP. `begin`: the position in the
+    re-solves). The first pass over `order` solves each neighbourhood only to `first_gap`,
+    the passes after it to NEIGHBOURHOOD_GAP. `begin`: the position in the
     passes to start at, `since` the re-solves since its last improvement (a search that ended
     there, on the same network and order, goes on)."""
     lower, upper = arrays["col_lower"], arrays["col_upper"]
@@ -338,7 +344,7 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
 
     position = begin
     while True:
-        if position == len(order) and FIRST_PASS_GAP > NEIGHBOURHOOD_GAP:
+        if position == len(order) and first_gap > NEIGHBOURHOOD_GAP:
             since_last = 0  # the coarse first pass is over: the fine passes begin
         if since_last >= len(order):
             return ended(NO_BETTER)
@@ -350,7 +356,7 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
         # nationally): none begins that could not finish by the deadline
         if deadline - time.perf_counter() < 1.0:
             return ended(CLOCK)
-        gap_now = FIRST_PASS_GAP if position < len(order) else NEIGHBOURHOOD_GAP
+        gap_now = first_gap if position < len(order) else NEIGHBOURHOOD_GAP
         centre = order[position % len(order)]
         position += 1
         sites = [centre, *hoods.near.get(centre, [])]
@@ -383,6 +389,7 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
             improved, since_last = improved + 1, 0
 
 
-__all__ = ["FIRST_PASS_GAP", "HANDED_OVER", "NEIGHBOURHOOD_SECONDS", "NEIGHBOURS", "NO_BETTER",
-           "WITHIN_GAP", "Neighbourhoods", "Partner", "Searched", "centres", "nearest_sites",
-           "neighbourhoods", "search", "sharing_sites", "within_gap"]
+__all__ = ["COARSE_PASS_SECONDS", "FIRST_PASS_GAP", "HANDED_OVER", "NEIGHBOURHOOD_GAP",
+           "NEIGHBOURHOOD_SECONDS", "NEIGHBOURS", "NO_BETTER", "WITHIN_GAP", "Neighbourhoods",
+           "Partner", "Searched", "centres", "nearest_sites", "neighbourhoods", "search",
+           "sharing_sites", "within_gap"]
