@@ -405,29 +405,33 @@ def test_a_search_begins_where_it_is_told_and_stops_when_asked() -> None:
 
 def test_a_second_search_of_the_same_network_goes_on_where_the_first_ended(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The main chain's search, handed over after one re-solve (its `stop` is true from the
-    second ask), records where it ended; a later search of the network it returned goes on
-    from that position with the same order, and one of another network starts afresh."""
+    """The main chain's search (short, so its first pass is coarse), handed over after one
+    re-solve (its `stop` is true from the second ask), records where it ended; a later
+    search of the network it returned goes on from that position with the same order and
+    the same first-pass gap, however long it may take, and one of another network starts
+    afresh (long: every pass fine)."""
     _, m, settings, solver, start, optimum = _tiny_with_s2_forced()
     begins = []
     searching = highs.search
 
     def recorded(*args: object) -> neighbourhoods.Searched:
-        begins.append((args[3], args[8]))  # the order and the position begun at
+        begins.append((args[3], args[8], args[11]))  # the order, position and first gap
         return searching(*args)
 
     monkeypatch.setattr(highs, "search", recorded)
     asks = []
-    first = highs._neighbourhood_search(solver, m, settings, start, 30.0, None,
+    short = neighbourhoods.COARSE_PASS_SECONDS / 2
+    first = highs._neighbourhood_search(solver, m, settings, start, short, None,
                                         lambda: bool(asks.append(1)) or len(asks) > 1, "first")
     assert solver.stages[-1]["stopped"] == neighbourhoods.HANDED_OVER
     assert solver.searched.network is first and solver.searched.position == 1
-    order = begins[0][0]
+    order, _, coarse = begins[0]
+    assert coarse == neighbourhoods.FIRST_PASS_GAP
     highs._neighbourhood_search(solver, m, settings, first, 30.0, None)
-    assert begins[1] == (order, 1)
+    assert begins[1] == (order, 1, coarse)
     assert highs._objective(m, solver.searched.network) == pytest.approx(optimum, rel=1e-9)
     highs._neighbourhood_search(solver, m, settings, dict(start), 30.0, None)
-    assert begins[2][1] == 0
+    assert begins[2][1:] == (0, neighbourhoods.NEIGHBOURHOOD_GAP)
 
 
 class _SpareCore:

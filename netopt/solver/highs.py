@@ -1168,15 +1168,16 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
     earlier = solver.searched
     hoods = (earlier.hoods if earlier is not None
              else neighbourhoods(m, solver._pyomo_var_to_solver_var_map, arrays["integrality"]))
-    if earlier is not None and start is earlier.network:
+    if earlier is not None and start is earlier.network:  # its passes go on as they began
         order, begin, since = earlier.order, earlier.position, earlier.since_last
+        first_gap = earlier.first_gap
     else:
         order = centres(m, solver.lp_values, start, sorted(hoods.site_columns))
         begin = since = 0
+        # a short search screens on its first pass (neighbourhoods.COARSE_PASS_SECONDS)
+        first_gap = FIRST_PASS_GAP if seconds < COARSE_PASS_SECONDS else NEIGHBOURHOOD_GAP
     options = {"random_seed": int(settings.seed), "threads": highs_threads(settings.threads),
                **RESTRICTED_MIP_OPTIONS}
-    # a short search screens on its first pass (neighbourhoods.COARSE_PASS_SECONDS)
-    first_gap = FIRST_PASS_GAP if seconds < COARSE_PASS_SECONDS else NEIGHBOURHOOD_GAP
     found = search(arrays, _by_column(solver, start), hoods, order, started + seconds,
                    options, bound, float(settings.mip_gap), begin, stop, since, first_gap)
     # costs from the model's cost vector (search): no Pyomo walk of the objective
@@ -1187,7 +1188,7 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
              found.start_cost, found.cost, time.perf_counter() - started)
     network = _by_var(solver, found.values) if found.improved else start
     solver.searched = SearchedNetwork(hoods, order, network, found.position,
-                                      found.since_last)
+                                      found.since_last, first_gap)
     _load_values(m, network)
     return network
 
@@ -1203,6 +1204,7 @@ class SearchedNetwork:
     network: dict[int, float]
     position: int
     since_last: int = 0
+    first_gap: float = NEIGHBOURHOOD_GAP  # the gap of its first pass over the order
 
 
 def pyomo_bound_arrays(solver: _Highs) -> dict:
