@@ -337,7 +337,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     model the neighbourhood search takes (`_searches`), this chain searches the dived
     network instead of running its own kernels, until the spare core's network is in: in
     the national minute its kernels after the dive found nothing in any run, where the
-    search took the dived network below the spare core's on every seed measured."""
+    search took the dived network below the spare core's network on seven seeds of ten."""
     started = time.perf_counter()
     lp_bound = lp_loaded
     if lp_loaded is None:  # no cut loop ran: the LP relaxation by interior point
