@@ -34,12 +34,11 @@ from .interrupts import DEADLINE_SLACK, ctrl_c_after, stop_at
 from .kernel import restrict_to_closing, restrict_to_integral, restrict_to_kernel
 from .marginal import plant_capacity_values
 from .neighbourhoods import (
-    COARSE_PASS_SECONDS,
-    FIRST_PASS_GAP,
     NEIGHBOURHOOD_GAP,
     NEIGHBOURHOOD_SECONDS,
     Neighbourhoods,
     centres,
+    first_pass_gap,
     neighbourhoods,
     search,
     within_gap,
@@ -1173,9 +1172,7 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
         first_gap = earlier.first_gap
     else:
         order = centres(m, solver.lp_values, start, sorted(hoods.site_columns))
-        begin = since = 0
-        # a short search screens on its first pass (neighbourhoods.COARSE_PASS_SECONDS)
-        first_gap = FIRST_PASS_GAP if seconds < COARSE_PASS_SECONDS else NEIGHBOURHOOD_GAP
+        begin, since, first_gap = 0, 0, first_pass_gap(seconds)
     options = {"random_seed": int(settings.seed), "threads": highs_threads(settings.threads),
                **RESTRICTED_MIP_OPTIONS}
     found = search(arrays, _by_column(solver, start), hoods, order, started + seconds,

@@ -64,6 +64,12 @@ FIRST_PASS_GAP = 1e-3
 #: against $129.96M, 600 s $129.84M against $129.82M, us-depots 600 s $141.99M against
 #: $141.85M; one run each)
 COARSE_PASS_SECONDS = 30.0
+
+
+def first_pass_gap(seconds: float) -> float:
+    """The gap of a search's first pass over its order, by the `seconds` it has: a short
+    search screens (FIRST_PASS_GAP), a longer one solves every pass to NEIGHBOURHOOD_GAP."""
+    return FIRST_PASS_GAP if seconds < COARSE_PASS_SECONDS else NEIGHBOURHOOD_GAP
 #: a neighbourhood's network replaces the current one only when cheaper by this share
 IMPROVEMENT = 1e-7
 #: a site's own decisions (model/sites.py; model/policy.py: it treats a KOL's product at
@@ -391,5 +397,5 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
 
 __all__ = ["COARSE_PASS_SECONDS", "FIRST_PASS_GAP", "HANDED_OVER", "NEIGHBOURHOOD_GAP",
            "NEIGHBOURHOOD_SECONDS", "NEIGHBOURS", "NO_BETTER", "WITHIN_GAP", "Neighbourhoods",
-           "Partner", "Searched", "centres", "nearest_sites", "neighbourhoods", "search",
-           "sharing_sites", "within_gap"]
+           "Partner", "Searched", "centres", "first_pass_gap", "nearest_sites",
+           "neighbourhoods", "search", "sharing_sites", "within_gap"]
