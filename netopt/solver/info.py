@@ -27,10 +27,12 @@ def highs_threads(threads: int) -> int:
     asks another count (it ends with no solution, which read as "infeasible"): solving
     us-small (1 thread) after the national default (2) in one Python session failed that
     way. Solves run one at a time per process (analysis/scenarios.py), so a reset between
-    them is safe."""
+    them is safe. netopt's first run in a process resets it too: a HiGHS run outside netopt
+    (the caller's own highspy, at its default count) may have sized it, and us-small then
+    ended "stopped without a network" after a test that solved a small LP with highspy."""
     global _scheduler_threads
     threads = int(threads)
-    if _scheduler_threads is not None and threads != _scheduler_threads:
+    if threads != _scheduler_threads:
         import highspy  # HiGHS is imported only where it runs (info.py serves every solver)
 
         highspy.Highs.resetGlobalScheduler(True)
