@@ -7,6 +7,9 @@ no root: it closes the design decisions the LP uses least, opens those it uses m
 re-solves the LP from its last basis after each step - a warm dual simplex of 0.02-0.2 s,
 only bounds changed - until sites, offers, hubs and partners are all 0 or 1 (a
 relaxation-induced dive; Berthold, *Primal heuristics for mixed integer programs*, 2006).
+A step the LP cannot hold is backed out and halved, keeping the decisions the LP was surest
+of, down to a single one turned the other way (a limited backtrack): on us-depots' one-step
+start an opened offer needed a partner the same step closed, and the dive used to give up.
 Thirty re-solves take about 2 s on the national default. What is left to choose
 (onboarding, equipment, ordering options, depot stock) is the small MIP the rounded network
 also leaves (solver/highs.py `_dive_start`).
@@ -39,6 +42,9 @@ DIVE_OPEN = 0.6
 DIVE_STEP_SHARE = 0.1
 #: a value this close to 0 or 1 counts as integral
 INTEGRAL = 1e-6
+#: steps the LP could not hold (each halved, a single decision turned the other way)
+#: before the dive gives up
+MAX_BACKTRACKS = 12
 
 
 def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
@@ -46,8 +52,9 @@ def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
     """Dive over the binary `columns` of the LP `h` holds, from the LP solution `values` (a
     value per column of `h`), each re-solve warm from the last basis. Returns every column's
     value in the last LP (those of `columns` 0 or 1) and the number of LP re-solves, or None
-    for the values when an LP failed (infeasible: a bound the dive set cannot hold with the
-    others) or the `deadline` on time.perf_counter() passed. The bounds in `h` are given back
+    for the values when a step failed even halved to one decision, either way (infeasible:
+    bounds the dive set cannot hold together), after MAX_BACKTRACKS failed steps, or once
+    the `deadline` on time.perf_counter() passed. The bounds in `h` are given back
     either way; the LP solution left in `h` is the dive's last."""
     cols = np.asarray(columns, dtype=np.int32)
     lp = h.getLp()
@@ -58,31 +65,70 @@ def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
     h.setOptionValue("solve_relaxation", True)
     h.setOptionValue("output_flag", False)  # thirty re-solves: their logs say nothing
     solution = np.asarray(values, float)
-    resolves = 0
+    resolves = backtracks = 0
     try:
         while (step := _step(solution[cols], lower, upper, cols)) is not None:
             close, open_ = step
-            upper[close] = 0.0
-            lower[open_] = 1.0
-            changed = np.flatnonzero(close | open_)
-            h.changeColsBounds(len(changed), cols[changed], lower[changed], upper[changed])
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                return None, resolves
-            h.setOptionValue("time_limit", highs_time_limit(h, left))
-            # HiGHS's own limit ends a run in time; the deadline catches a clock of its that
-            # did not start with the run (solver/info.py)
-            with ctrl_c_after(stop_work=True), stop_at(h, deadline + DEADLINE_SLACK):
-                h.run()
-            resolves += 1
-            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                return None, resolves
+            flipped = False  # the step is one decision, turned the other way
+            while True:
+                tried_lower, tried_upper = lower.copy(), upper.copy()
+                tried_upper[close] = 0.0
+                tried_lower[open_] = 1.0
+                changed = close | open_
+                if time.perf_counter() >= deadline:
+                    h.changeColsBounds(len(cols), cols, lower, upper)
+                    return None, resolves
+                if _resolve(h, cols, tried_lower, tried_upper, changed, deadline):
+                    resolves += 1
+                    lower, upper = tried_lower, tried_upper
+                    break
+                resolves += 1
+                # the LP cannot hold the step: back to the last LP's bounds, and half the
+                # step (the decisions the LP was surest of); a single decision the other way
+                backtracks += 1
+                h.changeColsBounds(int(changed.sum()), cols[changed], lower[changed],
+                                   upper[changed])
+                if flipped or backtracks > MAX_BACKTRACKS:
+                    return None, resolves
+                flipped = int((close | open_).sum()) == 1
+                close, open_ = _half(solution[cols], close, open_, cols)
             solution = np.asarray(h.getSolution().col_value, float)
         return solution, resolves
     finally:
         h.changeColsBounds(len(cols), cols, lower0, upper0)
         h.setOptionValue("solve_relaxation", False)
         h.setOptionValue("output_flag", output)
+
+
+def _resolve(h: highspy.Highs, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+             changed: np.ndarray, deadline: float) -> bool:
+    """Set the `changed` columns' bounds and re-solve the LP warm from its last basis;
+    whether it is optimal by the `deadline`."""
+    where = np.flatnonzero(changed)
+    h.changeColsBounds(len(where), cols[where], lower[where], upper[where])
+    h.setOptionValue("time_limit", highs_time_limit(h, max(deadline - time.perf_counter(),
+                                                             1e-3)))
+    # HiGHS's own limit ends a run in time; the deadline catches a clock of its that did
+    # not start with the run (solver/info.py)
+    with ctrl_c_after(stop_work=True), stop_at(h, deadline + DEADLINE_SLACK):
+        h.run()
+    return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+
+def _half(values: np.ndarray, close: np.ndarray, open_: np.ndarray, cols: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """A step the LP could not hold, halved: of its decisions, the half the LP is surest
+    of (the least used among those it closes, the most used among those it opens). A single
+    decision is turned the other way: the LP cannot hold it where the step put it."""
+    changed = np.flatnonzero(close | open_)
+    if len(changed) == 1:
+        return open_.copy(), close.copy()
+    # how sure: a closed decision by how little the LP uses it, an opened one by how much
+    sure = np.where(close[changed], 1.0 - values[changed], values[changed])
+    keep = changed[np.lexsort((cols[changed], -sure))][:len(changed) // 2]
+    mask = np.zeros_like(close)
+    mask[keep] = True
+    return close & mask, open_ & mask
 
 
 def _step(values: np.ndarray, lower: np.ndarray, upper: np.ndarray, cols: np.ndarray
