@@ -91,6 +91,34 @@ def test_a_row_with_an_infinite_side_forces_nothing_through_it() -> None:
     assert _solved(smaller.arrays)[1] == pytest.approx(11.0)
 
 
+def _two_columns(coefficients: list[float], row_lower: float) -> dict:
+    """Two columns in [0, 1] (an LP: no integrality), one row `coefficients` x >= row_lower."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.addVars(2, np.zeros(2), np.ones(2))
+    h.addRow(row_lower, INF, 2, np.array([0, 1], np.int32), np.array(coefficients))
+    return model_arrays(h)
+
+
+def test_a_row_at_its_most_activity_forces_each_column_to_its_end() -> None:
+    """x1 + x2 >= 2 holds only at (1, 1); -x1 + x2 >= 1 only at (0, 1): the negative
+    coefficient's column goes to its lower bound. Nothing is left, nothing broken, and the
+    full solution is the forced one."""
+    for coefficients, at in (([1.0, 1.0], [1.0, 1.0]), ([-1.0, 1.0], [0.0, 1.0])):
+        arrays = _two_columns(coefficients, 1.0 if coefficients[0] < 0 else 2.0)
+        assert len(arrays["integrality"]) == 0  # an LP: HiGHS gives no integrality
+        smaller = restricted_arrays(arrays, arrays["col_lower"], arrays["col_upper"])
+        assert smaller.kept.size == 0 and smaller.broken == 0
+        assert smaller.full(np.zeros(0)).tolist() == at
+
+
+def test_crossed_bounds_count_as_broken() -> None:
+    arrays = _two_columns([1.0, 1.0], 0.0)
+    lower, upper = arrays["col_lower"].copy(), arrays["col_upper"].copy()
+    lower[0], upper[0] = 0.5, 0.2
+    assert restricted_arrays(arrays, lower, upper).broken == 1
+
+
 @pytest.mark.parametrize("which", ["tiny", "us-small"])
 def test_every_neighbourhood_solves_to_the_whole_models_optimum(which: str) -> None:
     """For each site's neighbourhood of a network (tiny with S2 forced open; us-small's

@@ -11,7 +11,7 @@ import pytest
 
 from netopt.data.case import load_case
 from netopt.results.pipeline import solve_case
-from netopt.solver import highs
+from netopt.solver import diving, highs
 from netopt.solver.diving import lp_dive
 
 INF = highspy.kHighsInf
@@ -100,6 +100,17 @@ def test_a_step_the_lp_cannot_hold_is_halved_until_it_can() -> None:
     assert resolves >= 2  # the step that failed, then the halved one and on
     for after, was in zip(_bounds(h), before, strict=True):
         np.testing.assert_array_equal(after, was)
+
+
+def test_a_dive_backs_out_of_at_most_max_backtracks_steps(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same dive with no backtrack allowed gives up at the first step it cannot hold."""
+    monkeypatch.setattr(diving, "MAX_BACKTRACKS", 0)
+    h, design = _triangle(budget=2.0)
+    values = _lp_values(h)
+    values[design] = 0.9
+    found, resolves = lp_dive(h, design, values, time.perf_counter() + 30)
+    assert found is None and resolves == 1
 
 
 def test_a_dive_past_its_deadline_gives_no_network() -> None:

@@ -110,9 +110,9 @@ def entry_columns(d: dict) -> np.ndarray:
 
 
 #: a row whose columns are all fixed is dropped from a restricted model; it is broken (the
-#: model infeasible, as HiGHS's presolve would find) when violated by more than this, HiGHS's
-#: primal feasibility tolerance
-FIXED_ROW_TOLERANCE = 1e-7
+#: model infeasible, as HiGHS's presolve of a MIP would find) when violated by more than
+#: this: HiGHS's mip_feasibility_tolerance, which netopt leaves at its default
+FIXED_ROW_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -153,6 +153,8 @@ def restricted_arrays(d: dict, col_lower: np.ndarray, col_upper: np.ndarray,
     dropped = ~rows
     broken = int(((d["row_lower"][dropped] - activity[dropped] > FIXED_ROW_TOLERANCE)
                   | (activity[dropped] - d["row_upper"][dropped] > FIXED_ROW_TOLERANCE)).sum())
+    # a column whose bounds cross holds no value at all
+    broken += int((col_lower > col_upper + FIXED_ROW_TOLERANCE).sum())
     new_row = np.cumsum(rows) - 1
     kept = np.flatnonzero(free)
     counts = np.diff(start)[kept]
@@ -167,7 +169,8 @@ def restricted_arrays(d: dict, col_lower: np.ndarray, col_upper: np.ndarray,
         "row_lower": row_lower, "row_upper": row_upper,
         "start": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
         "index": new_row[index[entry]].astype(np.int64), "value": value[entry],
-        "integrality": d["integrality"][kept],
+        # an LP's integrality is empty (HiGHS's form): it stays so
+        "integrality": d["integrality"][kept] if len(d["integrality"]) else d["integrality"],
     }
     return Restricted(smaller, kept, at, broken)
 
@@ -183,9 +186,10 @@ def _forced(d: dict, lower: np.ndarray, upper: np.ndarray, column: np.ndarray
     """Column bounds with the columns of forcing rows fixed: a row whose least possible
     activity (each column at the bound that makes its term smallest) already meets its upper
     bound holds only with every column at that bound, and likewise for the most activity and
-    a lower bound (an offer held closed: its patients, lanes and volumes all 0). Exact
-    implications, the first thing HiGHS's presolve would do; a row that cannot hold at all
-    is left to HiGHS to say so."""
+    a lower bound (an offer held closed: its patients, lanes and volumes all 0). The first
+    thing HiGHS's presolve would do; "meets" within FORCING_TOLERANCE of the bound, so at
+    most that slack is given up (it only restricts: a network found stays feasible). A row
+    that cannot hold at all is left to HiGHS to say so."""
     index, value = d["index"], d["value"]
     n_row = d["num_row"]
     row_lower, row_upper = d["row_lower"], d["row_upper"]

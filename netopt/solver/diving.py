@@ -42,6 +42,9 @@ DIVE_OPEN = 0.6
 DIVE_STEP_SHARE = 0.1
 #: a value this close to 0 or 1 counts as integral
 INTEGRAL = 1e-6
+#: the statuses of a step the LP cannot hold (any other but optimal ends the dive)
+INFEASIBLE = (highspy.HighsModelStatus.kInfeasible,
+              highspy.HighsModelStatus.kUnboundedOrInfeasible)
 #: steps the LP could not hold (each halved, a single decision turned the other way)
 #: before the dive gives up
 MAX_BACKTRACKS = 12
@@ -76,13 +79,14 @@ def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
                 tried_lower[open_] = 1.0
                 changed = close | open_
                 if time.perf_counter() >= deadline:
-                    h.changeColsBounds(len(cols), cols, lower, upper)
                     return None, resolves
-                if _resolve(h, cols, tried_lower, tried_upper, changed, deadline):
-                    resolves += 1
+                status = _resolve(h, cols, tried_lower, tried_upper, changed, deadline)
+                resolves += 1
+                if status == highspy.HighsModelStatus.kOptimal:
                     lower, upper = tried_lower, tried_upper
                     break
-                resolves += 1
+                if status not in INFEASIBLE:  # the clock, or HiGHS in trouble: no network
+                    return None, resolves
                 # the LP cannot hold the step: back to the last LP's bounds, and half the
                 # step (the decisions the LP was surest of); a single decision the other way
                 backtracks += 1
@@ -101,9 +105,9 @@ def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
 
 
 def _resolve(h: highspy.Highs, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-             changed: np.ndarray, deadline: float) -> bool:
-    """Set the `changed` columns' bounds and re-solve the LP warm from its last basis;
-    whether it is optimal by the `deadline`."""
+             changed: np.ndarray, deadline: float) -> highspy.HighsModelStatus:
+    """Set the `changed` columns' bounds and re-solve the LP warm from its last basis, by the
+    `deadline`; HiGHS's status."""
     where = np.flatnonzero(changed)
     h.changeColsBounds(len(where), cols[where], lower[where], upper[where])
     h.setOptionValue("time_limit", highs_time_limit(h, max(deadline - time.perf_counter(),
@@ -112,7 +116,7 @@ def _resolve(h: highspy.Highs, cols: np.ndarray, lower: np.ndarray, upper: np.nd
     # not start with the run (solver/info.py)
     with ctrl_c_after(stop_work=True), stop_at(h, deadline + DEADLINE_SLACK):
         h.run()
-    return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    return h.getModelStatus()
 
 
 def _half(values: np.ndarray, close: np.ndarray, open_: np.ndarray, cols: np.ndarray

@@ -29,7 +29,8 @@ def highs_threads(threads: int) -> int:
     way. Solves run one at a time per process (analysis/scenarios.py), so a reset between
     them is safe. netopt's first run in a process resets it too: a HiGHS run outside netopt
     (the caller's own highspy, at its default count) may have sized it, and us-small then
-    ended "stopped without a network" after a test that solved a small LP with highspy."""
+    ended "stopped without a network" after a test that solved a small LP with highspy.
+    A foreign run at another count later in the process is not seen."""
     global _scheduler_threads
     threads = int(threads)
     if threads != _scheduler_threads:

@@ -322,6 +322,8 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
     the passes after it to NEIGHBOURHOOD_GAP. `begin`: the position in the
     passes to start at, `since` the re-solves since its last improvement (a search that ended
     there, on the same network and order, goes on)."""
+    arrays = columnwise(arrays)
+    column = entry_columns(arrays)  # each re-solve restricts the same matrix
     lower, upper = arrays["col_lower"], arrays["col_upper"]
 
     def cost_of(x: np.ndarray) -> float:
@@ -339,9 +341,6 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
         return Searched(values, cost, start_cost, solved, improved,
                         CLOCK if capped and why != HANDED_OVER else why, capped, retried,
                         position, since_last)
-
-    arrays = columnwise(arrays)
-    column = entry_columns(arrays)
 
     def resolve(lo: np.ndarray, hi: np.ndarray, rel_gap: float
                 ) -> tuple[highspy.HighsModelStatus, np.ndarray | None]:
@@ -390,7 +389,8 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
         flows_lo, flows_hi = lo.copy(), hi.copy()
         flows_lo[still] = flows_hi[still] = np.clip(values[still], lower[still], upper[still])
         status, found = resolve(flows_lo, flows_hi, gap_now)
-        if len(still) and status == highspy.HighsModelStatus.kInfeasible:
+        if len(still) and status in (highspy.HighsModelStatus.kInfeasible,
+                                     highspy.HighsModelStatus.kUnboundedOrInfeasible):
             # the network's flows and its decisions rounded disagree somewhere beyond, within
             # HiGHS's tolerances (a decision at 2e-7 and its flows, rounded to 0 and held):
             # the neighbourhood again with every flow free, which the network satisfies
