@@ -1,6 +1,8 @@
 """The model a HiGHS object holds, as plain arrays, and back: how a model crosses to another
 process (the bound worker's child, the N-1 re-solves' workers) without Pyomo on the other
-side. Picklable, about 10 MB and 0.1 s for the national default."""
+side. Picklable, about 10 MB and 0.1 s for the national default. Also the same model with
+the columns its bounds fix taken out (`restricted_arrays`), for the neighbourhood search's
+many small re-solves."""
 
 from __future__ import annotations
 
@@ -202,10 +204,9 @@ def _forced(d: dict, lower: np.ndarray, upper: np.ndarray, column: np.ndarray
     for _ in range(FORCING_ROUNDS):
         low_end = np.where(value > 0, lower[column], upper[column])
         high_end = np.where(value > 0, upper[column], lower[column])
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"):  # inf - inf in a row: nan, never forcing
             least = np.bincount(index, weights=value * low_end, minlength=n_row)
             most = np.bincount(index, weights=value * high_end, minlength=n_row)
-        with np.errstate(invalid="ignore"):
             at_upper = np.isfinite(least) & (np.abs(least - row_upper) <= upper_tolerance)
             at_lower = np.isfinite(most) & (np.abs(most - row_lower) <= lower_tolerance)
         low_entry = at_upper[index] & np.isfinite(low_end) & (lower[column] < upper[column])
@@ -226,4 +227,5 @@ def set_start(h: highspy.Highs, values: np.ndarray | list[float]) -> None:
     h.setSolution(sol)
 
 
-__all__ = ["highs_from_arrays", "entry_columns", "model_arrays", "restricted_arrays", "set_start"]
+__all__ = ["Restricted", "columnwise", "entry_columns", "highs_from_arrays", "model_arrays",
+           "restricted_arrays", "set_start"]
