@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pyomo.environ as pyo
 import pytest
@@ -404,23 +402,3 @@ def test_the_narrow_kernel_stops_at_its_wider_gap_and_every_other_stage_at_the_k
                       ("closing", strict): (highs.KERNEL_GAP, unlimited, False)}
     real_run(solver, m, settings, False, 5.0, solver="choose")  # as the full MIP runs
     assert solver._solver_model.getOptionValue("mip_heuristic_run_root_reduced_cost")[1]
-
-
-@pytest.mark.parametrize(("pairs", "wide"), [(100, True), (highs.NEIGHBOURHOOD_MIN_PAIRS, False)])
-def test_the_wide_kernel_leaves_its_minutes_to_the_neighbourhood_search(
-        monkeypatch: pytest.MonkeyPatch, pairs: int, wide: bool) -> None:
-    """With half an hour left every kernel would run; on a model the neighbourhood search
-    takes (NEIGHBOURHOOD_MIN_PAIRS or more) the wide one does not: it found nothing in any
-    600-s run after the search came, which uses its minutes instead."""
-    ran = []
-
-    def kernel(solver, m, settings, tee, lp_values, start, agree, seconds):  # noqa: ANN001, ANN202
-        ran.append(agree)
-
-    monkeypatch.setattr(highs, "_kernel_mip", kernel)
-    m = SimpleNamespace(P=range(pairs))
-    settings = SimpleNamespace(warm_start=True)
-    solver = SimpleNamespace(start=None, stages=[])
-    highs._kernels(solver, m, settings, False, {}, {"a": 1.0},
-                   time.perf_counter() + 1800.0)
-    assert ran == [*highs.KERNEL_AGREE_STEPS, *([math.inf] if wide else [])]

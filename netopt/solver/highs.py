@@ -113,11 +113,8 @@ KERNEL_GAP = 0.005
 RESTRICTED_MIP_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False}
 #: with this much time left after the kernel MIP, a wider kernel (nothing held open, only the
 #: decisions LP and start leave unused closed) runs from its network, for at most this share
-#: of the time left: on the national model it found a network 0.5 % cheaper in about 2
-#: minutes, which the full MIP did not find in 10. Not where the neighbourhood search
-#: follows (`_search_follows`): after the search came, it found nothing in any 600-s run
-#: logged (national 6 s, us-depots 3.6 s and 20.8 s, us-fine's relaxation 75 s), time the
-#: search uses (bench/RESULTS.md)
+#: of the time left: on the national model it finds a network 0.5 % cheaper in about 2
+#: minutes, which the full MIP does not find in 10
 WIDE_KERNEL_SECONDS = 120.0
 WIDE_KERNEL_SHARE = 0.4
 #: the interior-point LP optimum is used as a bound only after this relative safety margin
@@ -393,8 +390,6 @@ def _kernels(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee
     """The kernel MIPs from `start`, each followed by its closing MIP (`mip_start`), until
     `deadline` (time.perf_counter()); the wide kernel only with minutes to spare."""
     for agree in (*KERNEL_AGREE_STEPS, math.inf):  # held where LP and start agree, then none
-        if agree == math.inf and _search_follows(m, settings):
-            break  # its minutes go to the neighbourhood search
         left = deadline - time.perf_counter()
         if left < MIN_STAGE_SECONDS or (agree == math.inf and left < WIDE_KERNEL_SECONDS):
             for later in KERNEL_AGREE_STEPS:  # the wide kernel is for minutes to spare
@@ -1136,18 +1131,13 @@ NEIGHBOURHOOD_MIN_PAIRS = 20_000
 NEIGHBOURHOOD_STAGE = "neighbourhood search"
 
 
-def _search_follows(m: pyo.ConcreteModel, settings: SolverSettings) -> bool:
-    """Whether the neighbourhood search takes this model's start at all (a design solve of
-    NEIGHBOURHOOD_MIN_PAIRS or more)."""
-    return (settings.warm_start and not getattr(m, "elastic", False)
-            and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS)
-
-
 def _searches(m: pyo.ConcreteModel, settings: SolverSettings, start: dict[int, float],
               seconds: float, bound: float | None) -> bool:
     """Whether the neighbourhood search runs on `start` with `seconds` left (see
     NEIGHBOURHOOD_MIN_SECONDS and what follows); leaves `start` loaded in `m`."""
-    return (_search_follows(m, settings) and seconds >= NEIGHBOURHOOD_MIN_SECONDS
+    return (settings.warm_start and not getattr(m, "elastic", False)
+            and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS
+            and seconds >= NEIGHBOURHOOD_MIN_SECONDS
             and not within_gap(_objective(m, start), bound, float(settings.mip_gap)))
 
 
