@@ -14,7 +14,7 @@ from netopt.model.build import build_model
 from netopt.model.prepare import prepare
 from netopt.solver import highs, neighbourhoods
 from netopt.solver.arrays import (
-    entry_columns,
+    entry_rows_and_columns,
     highs_from_arrays,
     model_arrays,
     restricted_arrays,
@@ -129,7 +129,7 @@ def test_every_neighbourhood_solves_to_the_whole_models_optimum(which: str) -> N
         _small_optimum(case)
     arrays, hoods = _model_and_hoods(m, solver)
     values = highs._by_column(solver, start)
-    column = entry_columns(arrays)
+    column = entry_rows_and_columns(arrays)[1]
     lower, upper = arrays["col_lower"], arrays["col_upper"]
     compared = 0
     for centre in sorted(hoods.site_columns):

@@ -94,21 +94,23 @@ def highs_from_arrays(d: dict, col_lower: np.ndarray | None = None,
     return h
 
 
+def entry_rows_and_columns(d: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The row and the column of each matrix entry of a `model_arrays` model, stored by row
+    or by column."""
+    outer = np.repeat(np.arange(len(d["start"]) - 1), np.diff(d["start"]))
+    return (outer, d["index"]) if d["rowwise"] else (d["index"], outer)
+
+
 def columnwise(d: dict) -> dict:
     """`model_arrays` with its matrix stored by column (as given when it already is)."""
     if not d["rowwise"]:
         return d
-    row = np.repeat(np.arange(d["num_row"]), np.diff(d["start"]))
-    order = np.lexsort((row, d["index"]))  # by column, then row
-    counts = np.bincount(d["index"], minlength=d["num_col"])
+    row, column = entry_rows_and_columns(d)
+    order = np.lexsort((row, column))  # by column, then row
+    counts = np.bincount(column, minlength=d["num_col"])
     return {**d, "rowwise": False,
             "start": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             "index": row[order].astype(np.int64), "value": d["value"][order]}
-
-
-def entry_columns(d: dict) -> np.ndarray:
-    """The column of each matrix entry of a column-wise `model_arrays` model."""
-    return np.repeat(np.arange(d["num_col"]), np.diff(d["start"]))
 
 
 #: a row whose columns are all fixed is dropped from a restricted model; it is broken (the
@@ -140,11 +142,11 @@ def restricted_arrays(d: dict, col_lower: np.ndarray, col_upper: np.ndarray,
     fixed values break them); so are the columns of forcing rows (`_forced`). Why: a
     neighbourhood of the search (solver/neighbourhoods.py) frees 2-10k of the national
     model's 65k columns, and HiGHS's presolve took 0.25-0.4 s of each 0.3-1.3-s re-solve to
-    find as much. `column`: `entry_columns(d)`, when a caller restricts the same model many
-    times (and `columnwise(d)` as `d`)."""
+    find as much. `column`: each entry's column (`entry_rows_and_columns(d)`), when a caller
+    restricts the same model many times (and `columnwise(d)` as `d`)."""
     d = columnwise(d)
     start, index, value = d["start"], d["index"], d["value"]
-    column = entry_columns(d) if column is None else column
+    column = entry_rows_and_columns(d)[1] if column is None else column
     col_lower, col_upper = _forced(d, col_lower.copy(), col_upper.copy(), column)
     free = col_lower < col_upper
     at = np.where(free, 0.0, col_lower)  # a fixed column's value
@@ -209,8 +211,9 @@ def _forced(d: dict, lower: np.ndarray, upper: np.ndarray, column: np.ndarray
             most = np.bincount(index, weights=value * high_end, minlength=n_row)
             at_upper = np.isfinite(least) & (np.abs(least - row_upper) <= upper_tolerance)
             at_lower = np.isfinite(most) & (np.abs(most - row_lower) <= lower_tolerance)
-        low_entry = at_upper[index] & np.isfinite(low_end) & (lower[column] < upper[column])
-        high_entry = at_lower[index] & np.isfinite(high_end) & (lower[column] < upper[column])
+        free = lower[column] < upper[column]  # per entry
+        low_entry = at_upper[index] & np.isfinite(low_end) & free
+        high_entry = at_lower[index] & np.isfinite(high_end) & free
         if not (low_entry.any() or high_entry.any()):
             break
         for entries, ends in ((low_entry, low_end), (high_entry, high_end)):
@@ -227,5 +230,5 @@ def set_start(h: highspy.Highs, values: np.ndarray | list[float]) -> None:
     h.setSolution(sol)
 
 
-__all__ = ["Restricted", "columnwise", "entry_columns", "highs_from_arrays", "model_arrays",
-           "restricted_arrays", "set_start"]
+__all__ = ["Restricted", "columnwise", "entry_rows_and_columns", "highs_from_arrays",
+           "model_arrays", "restricted_arrays", "set_start"]

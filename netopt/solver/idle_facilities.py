@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from pyomo.core.base.var import VarData
 
+from .arrays import entry_rows_and_columns
+
 log = logging.getLogger(__name__)
 
 #: a group that needs more columns than this is not an idle facility: given up
@@ -71,9 +73,7 @@ class Rows:
 
 def rows_of(arrays: dict) -> Rows:
     """The rows of a model in solver/arrays.py's `model_arrays` form."""
-    outer = np.repeat(np.arange(len(arrays["start"]) - 1), np.diff(arrays["start"]))
-    row_of, column_of = ((outer, arrays["index"]) if arrays["rowwise"]
-                         else (arrays["index"], outer))
+    row_of, column_of = entry_rows_and_columns(arrays)
     return Rows(row_of=row_of, column_of=column_of, value=arrays["value"],
                 lower=arrays["row_lower"], upper=arrays["row_upper"],
                 n_columns=arrays["num_col"])

@@ -41,7 +41,13 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ..data.geography import haversine_km
-from .arrays import columnwise, entry_columns, highs_from_arrays, restricted_arrays, set_start
+from .arrays import (
+    columnwise,
+    entry_rows_and_columns,
+    highs_from_arrays,
+    restricted_arrays,
+    set_start,
+)
 from .info import CLOCK, HANDED_OVER
 
 log = logging.getLogger(__name__)
@@ -323,7 +329,7 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
     passes to start at, `since` the re-solves since its last improvement (a search that ended
     there, on the same network and order, goes on)."""
     arrays = columnwise(arrays)
-    column = entry_columns(arrays)  # each re-solve restricts the same matrix
+    column = entry_rows_and_columns(arrays)[1]  # each re-solve restricts the same matrix
     lower, upper = arrays["col_lower"], arrays["col_upper"]
 
     def cost_of(x: np.ndarray) -> float:
