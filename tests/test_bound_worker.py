@@ -270,19 +270,28 @@ def test_the_worker_proves_at_once_with_time_to_spare_or_free_cores(
     assert any(st["stage"] == highs.SPARE_STAGE for st in short["stages"])
 
 
-@pytest.mark.parametrize(("seconds", "busy", "loop", "searches"), [
-    (60.0, None, "stalled", False),  # free cores, the loop ended by itself: the chain finishes
-    (60.0, None, "converged", False),
-    (60.0, None, "time limit", True),  # the loop reached its share: a slow machine
-    (60.0, BUSY, "stalled", True),  # other work on the cores
-    (60.0, None, None, True),  # no loop ran: nothing says how fast the machine is
-    (highs.SPARE_SEARCH_SECONDS, BUSY, "time limit", False),  # time for the chain's kernels
+@pytest.mark.parametrize(("seconds", "busy", "loop", "searched", "searches"), [
+    # a model only the kernels take: the spare core searches where they may not finish
+    (60.0, None, "stalled", False, False),  # free cores, the loop ended by itself
+    (60.0, None, "converged", False, False),
+    (60.0, None, "time limit", False, True),  # the loop reached its share: a slow machine
+    (60.0, BUSY, "stalled", False, True),  # other work on the cores
+    (60.0, None, None, False, True),  # no loop ran: nothing says how fast the machine is
+    (highs.SPARE_SEARCH_SECONDS, BUSY, "time limit", False, False),  # time for the kernels
+    # a chain that will dive and search (a model the neighbourhood search takes, a start
+    # under DIVE_SEARCH_SECONDS) needs no MIP root: only busy cores have the spare core
+    # search beside it
+    (60.0, None, "time limit", True, False),
+    (60.0, None, None, True, False),
+    (60.0, BUSY, "stalled", True, True),
+    (highs.SPARE_SEARCH_SECONDS, BUSY, "time limit", True, False),
 ])
 def test_the_spare_core_searches_only_where_the_chain_may_not_finish(
-        seconds: float, busy: str | None, loop: str | None, searches: bool) -> None:
+        seconds: float, busy: str | None, loop: str | None, searched: bool,
+        searches: bool) -> None:
     solver = highs._Highs()
     solver.cores_not_free = busy
-    assert highs._spare_searches(solver, seconds, loop) is searches
+    assert highs._spare_searches(solver, seconds, loop, searched) is searches
 
 
 @pytest.mark.slow

@@ -455,18 +455,40 @@ class _SpareCore:
         return ChildNetwork("optimal", 1.0, None, None)
 
 
-def _small_start(spare: _SpareCore) -> tuple:
+def _small_start(spare: _SpareCore | None, budget: float = 120.0) -> tuple:
     """mip_start on us-small on the national default's path (cut loop, rounding, dive) with
-    `spare` as the spare core: the solver, model, spare core, start, bound and the LP."""
+    `spare` as the spare core, for `budget` seconds: the solver, model, spare core, start,
+    bound and the LP."""
     case = load_case(SMALL)
     case.config.solver.strong_linking = "lazy"
     settings = case.config.solver.model_copy(update={"mip_gap": 1e-6})
     m = build_model(prepare(case))
     solver = highs._Highs()
     lp = highs.separate_linking(solver, m, settings, False, 120.0)
-    start, bound = highs.mip_start(solver, m, settings, False, 120.0, lp, spare=spare,
+    start, bound = highs.mip_start(solver, m, settings, False, budget, lp, spare=spare,
                                    dive=True)
     return solver, m, spare, start, bound, lp
+
+
+def test_a_short_start_leaves_the_dived_network_to_the_search(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No spare core searching (it proves): with less than DIVE_SEARCH_SECONDS left after
+    the dive, on a model the search takes, the dived network is the start, with no kernel
+    run on it (the search after the start takes their time); with more the kernels run as
+    before, and neither network is dearer than the dived one."""
+    monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
+    kernels = {"narrow kernel", "strict kernel", "closing MIP"}
+    solver, m, _, start, bound, lp = _small_start(None, highs.DIVE_SEARCH_SECONDS - 20.0)
+    names = [stage["stage"] for stage in solver.stages]
+    dived = next(stage for stage in solver.stages if stage["stage"] == "dived network")
+    assert names[-1] == "dived network" and not kernels & set(names)
+    assert bound == lp and solver.searched is None
+    assert highs._objective(m, start) == pytest.approx(dived["objective"], rel=1e-9)
+    solver, m, _, start, *_ = _small_start(None, highs.DIVE_SEARCH_SECONDS + 60.0)
+    names = [stage["stage"] for stage in solver.stages]
+    dived = next(stage for stage in solver.stages if stage["stage"] == "dived network")
+    assert {"narrow kernel", "strict kernel"} <= set(names)
+    assert highs._objective(m, start) <= dived["objective"] * (1 + 1e-9)
 
 
 def test_while_the_spare_core_runs_its_kernel_this_core_searches_the_dived_network(

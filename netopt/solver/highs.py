@@ -330,13 +330,16 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     little time to finish its own root, the LP still proves how far the network can be from
     optimal.
 
+    With less than DIVE_SEARCH_SECONDS left after the dive, on a model the neighbourhood
+    search takes (`_searches`), the dived network is not handed to the kernels, which need
+    more to find anything: the search that follows the start (`solve_highs`) takes their
+    time.
+
     `spare`: a bound worker made with `kernel_follows` (solver/bound_worker.py). It gets the
     strict kernel of the rounded network as a search of its own, on the other core, and the
-    cheaper of its network and this chain's is returned (`_spare_kernel`). Meanwhile, on a
-    model the neighbourhood search takes (`_searches`), this chain searches the dived
-    network instead of running its own kernels, until the spare core's network is in: in
-    the national minute its kernels after the dive found nothing in any run, where the
-    search took the dived network below the spare core's network on seven seeds of ten."""
+    cheaper of its network and this chain's is returned (`_spare_kernel`). Meanwhile this
+    chain searches the dived network, until the spare core's network is in: the search took
+    the dived network below the spare core's network on seven seeds of ten."""
     started = time.perf_counter()
     lp_bound = lp_loaded
     if lp_loaded is None:  # no cut loop ran: the LP relaxation by interior point
@@ -366,17 +369,20 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     if start:
         _load_values(m, start)
     left = budget - (time.perf_counter() - started)
-    if (spare is not None and dived is not None and start is dived and not spare.reported()
-            and _searches(m, settings, start, left - SPARE_MARGIN, lp_bound)):
+    searched = (dived is not None and start is dived
+                and _searches(m, settings, start, left - SPARE_MARGIN, lp_bound))
+    if searched and spare is not None and not spare.reported():
         # the spare core runs the strict kernel: this core searches the dived network
-        # meanwhile, instead of its own kernels, until the spare core's network arrives;
-        # its seconds counted after `_searches` (a load and a walk of the objective)
+        # meanwhile, until the spare core's network arrives; its seconds counted after
+        # `_searches` (a load and a walk of the objective)
         start = solver.start = _neighbourhood_search(
             solver, m, settings, start,
             budget - (time.perf_counter() - started) - SPARE_MARGIN, lp_bound,
             spare.reported, DIVED_SEARCH_STAGE)
-    else:
+    elif not (searched and spare is None and left < DIVE_SEARCH_SECONDS):
         start = _kernels(solver, m, settings, tee, lp_values, start, started + budget)
+    # else too little time for the kernels to find anything: the search that follows the
+    # start (`solve_highs`) takes it
     if spare is not None:
         start = _spare_kernel(solver, m, spare, start, spare_started,
                               budget - (time.perf_counter() - started))
@@ -449,6 +455,15 @@ def _spare_job(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
                      options)
 
 
+#: with less than this left after the dive, on a model the neighbourhood search takes, the
+#: dived network goes to the search without the kernels (`mip_start`). National minute
+#: (23-35 s left after the dive): the kernels found nothing after it in any run measured
+#: (seed 0: narrow 2.1 s, strict 9.3 s, the dived $131.17M kept, the minute then
+#: $130.82M against $130.32M with the search in their time). With `--time-limit 120`
+#: (about 70 s left, segment volume cuts on) the strict kernel took the dived $131.6M-
+#: $132.3M to $130.27M-$130.28M in 24-29 s on seeds 0-2 and the run ended at $129.94M-
+#: $130.05M; with the search in its time, seed 0 ended at $130.62M (bench/RESULTS.md)
+DIVE_SEARCH_SECONDS = 60.0
 #: the spare core's search as a stage of the solve (SolveInfo.stages)
 SPARE_STAGE = "strict kernel (spare core)"
 #: this core's search of the dived network while the spare core's kernel runs, as a stage
@@ -1055,18 +1070,27 @@ def _bound_worker(solver: _Highs, settings: SolverSettings, seconds: float,
         return None
 
 
-def _spare_searches(solver: _Highs, seconds: float, loop_stopped: str | None) -> bool:
+def _spare_searches(solver: _Highs, seconds: float, loop_stopped: str | None,
+                    searched: bool) -> bool:
     """Whether the spare core searches for a network before it proves, in a start of
-    `seconds` after a cut loop that ended `loop_stopped` (None: no loop ran). Only where the
-    chain's own kernels may not finish: a start shorter than SPARE_SEARCH_SECONDS on a
-    machine that is slow for it - the loop stopped by its share, or the cores busy. On free
-    cores the national loop ends by itself in 20-22 s, the chain's strict kernel by its gap,
-    and the search only took the proof's time: seeds 0-5 at 60 s gave the same networks
-    but one ($20k dearer without the search), proven to $128.92M-$129.00M instead of the
-    loop's $128.67M-$128.80M, gaps 0.80-1.09 % instead of 0.93-1.20 % (bench/RESULTS.md)."""
+    `seconds` after a cut loop that ended `loop_stopped` (None: no loop ran), where the chain
+    will search its dived network (`searched`: a model the neighbourhood search takes, in a
+    start under DIVE_SEARCH_SECONDS) or run its kernels. Only where the chain may not finish
+    on its own: a start shorter than SPARE_SEARCH_SECONDS with the cores busy, or, where the
+    chain runs its kernels, a machine that is slow for them (the loop stopped by its share;
+    no loop to tell). A chain that dives and searches needs no MIP root; there the spare
+    core's search only took the proof's time: national minute, seeds 0-9, with the core
+    proving gaps of 1.19-1.95 % (bound $128.47M-$128.66M), against 1.55-2.05 % with its
+    kernel (the loop's LP, $127.90M-$128.27M), and the network within 0.5 % of the best
+    known on the same eight seeds of ten (bench/RESULTS.md). Before the dive and the
+    search, on free cores the chain's strict kernel ended by its gap, and proving gave
+    seeds 0-5 the same networks but one ($20k dearer), proven to 0.80-1.09 % instead of
+    0.93-1.20 %."""
     if seconds >= SPARE_SEARCH_SECONDS:
         return False
-    return bool(solver.cores_not_free) or loop_stopped not in (LOOP_CONVERGED, LOOP_STALLED)
+    if solver.cores_not_free:
+        return True
+    return not searched and loop_stopped not in (LOOP_CONVERGED, LOOP_STALLED)
 
 
 #: seconds a full MIP may take again, past the limit if need be, when HiGHS returned values
@@ -1131,13 +1155,18 @@ NEIGHBOURHOOD_MIN_PAIRS = 20_000
 NEIGHBOURHOOD_STAGE = "neighbourhood search"
 
 
+def _search_applies(m: pyo.ConcreteModel, settings: SolverSettings) -> bool:
+    """Whether the neighbourhood search takes this model at all (see NEIGHBOURHOOD_MIN_SECONDS
+    and what follows): a design solve of a single model with enough pairs, not a diagnosis."""
+    return (settings.warm_start and not getattr(m, "elastic", False)
+            and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS)
+
+
 def _searches(m: pyo.ConcreteModel, settings: SolverSettings, start: dict[int, float],
               seconds: float, bound: float | None) -> bool:
     """Whether the neighbourhood search runs on `start` with `seconds` left (see
     NEIGHBOURHOOD_MIN_SECONDS and what follows); leaves `start` loaded in `m`."""
-    return (settings.warm_start and not getattr(m, "elastic", False)
-            and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS
-            and seconds >= NEIGHBOURHOOD_MIN_SECONDS
+    return (_search_applies(m, settings) and seconds >= NEIGHBOURHOOD_MIN_SECONDS
             and not within_gap(_objective(m, start), bound, float(settings.mip_gap)))
 
 
@@ -1332,7 +1361,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                 if solver.start and not staged_won:
                     started_from = "kernel"
         elif warm:
-            searches = _spare_searches(solver, left(), loop_stopped)
+            searches = _spare_searches(solver, left(), loop_stopped, _search_applies(
+                m, settings) and left() < DIVE_SEARCH_SECONDS)
             worker = _bound_worker(solver, settings, left() if carry is None else max(
                 left(), carry.until - time.perf_counter()), kernel_follows=searches)
             # the start may take the rest of the limit: the kernel MIP stops at its own
