@@ -330,10 +330,9 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     little time to finish its own root, the LP still proves how far the network can be from
     optimal.
 
-    With less than DIVE_SEARCH_SECONDS left after the dive, on a model the neighbourhood
-    search takes (`_searches`), the dived network is not handed to the kernels, which need
-    more to find anything: the search that follows the start (`solve_highs`) takes their
-    time.
+    In a start shorter than DIVE_SEARCH_SECONDS, on a model the neighbourhood search takes
+    (`_searches`), the dived network is not handed to the kernels, which find nothing after
+    it there: the search that follows the start (`solve_highs`) takes their time.
 
     `spare`: a bound worker made with `kernel_follows` (solver/bound_worker.py). It gets the
     strict kernel of the rounded network as a search of its own, on the other core, and the
@@ -379,7 +378,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             solver, m, settings, start,
             budget - (time.perf_counter() - started) - SPARE_MARGIN, lp_bound,
             spare.reported, DIVED_SEARCH_STAGE)
-    elif not (searched and spare is None and left < DIVE_SEARCH_SECONDS):
+    elif not (searched and spare is None and budget < DIVE_SEARCH_SECONDS):
         start = _kernels(solver, m, settings, tee, lp_values, start, started + budget)
     # else too little time for the kernels to find anything: the search that follows the
     # start (`solve_highs`) takes it
@@ -455,14 +454,16 @@ def _spare_job(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
                      options)
 
 
-#: with less than this left after the dive, on a model the neighbourhood search takes, the
-#: dived network goes to the search without the kernels (`mip_start`). National minute
-#: (23-35 s left after the dive): the kernels found nothing after it in any run measured
-#: (seed 0: narrow 2.1 s, strict 9.3 s, the dived $131.17M kept, the minute then
-#: $130.82M against $130.32M with the search in their time). With `--time-limit 120`
-#: (about 70 s left, segment volume cuts on) the strict kernel took the dived $131.6M-
-#: $132.3M to $130.27M-$130.28M in 24-29 s on seeds 0-2 and the run ended at $129.94M-
-#: $130.05M; with the search in its time, seed 0 ended at $130.62M (bench/RESULTS.md)
+#: in a start shorter than this, on a model the neighbourhood search takes, the dived
+#: network goes to the search without the kernels (`mip_start`). National minute (a start
+#: of 36-40 s): the kernels found nothing after the dive in any run measured (seed 0:
+#: narrow 2.1 s, strict 9.3 s, both ending by their gap with the dived $131.17M, the minute
+#: then $130.82M against $130.32M with the search in their time). With `--time-limit 120`
+#: (a start of about 85 s, segment volume cuts on) the strict kernel took the dived
+#: $131.6M-$132.3M to $130.27M-$130.28M in 24-29 s on seeds 0-2 and the run ended at
+#: $129.94M-$130.05M; with the search in its time, seed 0 ended at $130.62M. Decided on the
+#: start's time, not on what the dive leaves, so that a slow dive does not cost a longer
+#: start its kernels (bench/RESULTS.md)
 DIVE_SEARCH_SECONDS = 60.0
 #: the spare core's search as a stage of the solve (SolveInfo.stages)
 SPARE_STAGE = "strict kernel (spare core)"
