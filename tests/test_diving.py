@@ -68,6 +68,34 @@ def test_the_dive_opens_two_of_the_three_facilities_the_lp_splits() -> None:
         np.testing.assert_array_equal(after, was)
 
 
+class _RecordedHighs(highspy.Highs):
+    """A Highs that notes the simplex strategy of each run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.strategies: list[int] = []
+
+    def run(self):  # noqa: ANN201
+        self.strategies.append(self.getOptionValue("simplex_strategy")[1])
+        return super().run()
+
+
+def test_the_dive_re_solves_by_the_serial_dual_simplex_and_gives_the_strategy_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cut loop leaves HiGHS on its parallel dual simplex, which beside the bound worker
+    took the national dive's whole share; the dive re-solves serially, then gives the
+    strategy it found back."""
+    monkeypatch.setattr(highspy, "Highs", _RecordedHighs)
+    h, design = _triangle()
+    values = _lp_values(h)
+    h.setOptionValue("simplex_strategy", highs.SIMPLEX_DUAL_SIP)
+    h.strategies.clear()
+    found, resolves = lp_dive(h, design, values, time.perf_counter() + 30)
+    assert found is not None and len(h.strategies) == resolves >= 1
+    assert set(h.strategies) == {diving.SERIAL_DUAL_SIMPLEX} == {highs.SIMPLEX_DEFAULT}
+    assert h.getOptionValue("simplex_strategy")[1] == highs.SIMPLEX_DUAL_SIP
+
+
 def test_a_dive_whose_bounds_cannot_hold_gives_no_network_and_its_bounds_back() -> None:
     """At most 1.5 facilities: the LP (0.5 each) holds, no network does. The dive's first
     opening (facility 0) makes the LP infeasible, and so does closing it instead: two

@@ -45,6 +45,8 @@ INTEGRAL = 1e-6
 #: the statuses of a step the LP cannot hold (any other but optimal ends the dive)
 INFEASIBLE = (highspy.HighsModelStatus.kInfeasible,
               highspy.HighsModelStatus.kUnboundedOrInfeasible)
+#: HiGHS's simplex_strategy for the dive's re-solves: its serial dual simplex
+SERIAL_DUAL_SIMPLEX = 1
 #: steps the LP could not hold (each halved, a single decision turned the other way)
 #: before the dive gives up
 MAX_BACKTRACKS = 12
@@ -65,8 +67,13 @@ def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
     upper0 = np.asarray(lp.col_upper_, float)[cols]
     lower, upper = lower0.copy(), upper0.copy()
     _, output = h.getOptionValue("output_flag")
+    _, strategy = h.getOptionValue("simplex_strategy")
     h.setOptionValue("solve_relaxation", True)
     h.setOptionValue("output_flag", False)  # thirty re-solves: their logs say nothing
+    # the serial dual simplex, whatever the last run left set: the cut loop's parallel one
+    # (highs.SIMPLEX_DUAL_SIP) wants both cores, and beside the bound worker on the other
+    # its re-solves took the dive's whole share (national minute: 11 s, then no network)
+    h.setOptionValue("simplex_strategy", SERIAL_DUAL_SIMPLEX)
     solution = np.asarray(values, float)
     resolves = backtracks = 0
     try:
@@ -102,6 +109,7 @@ def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
         h.changeColsBounds(len(cols), cols, lower0, upper0)
         h.setOptionValue("solve_relaxation", False)
         h.setOptionValue("output_flag", output)
+        h.setOptionValue("simplex_strategy", strategy)
 
 
 def _resolve(h: highspy.Highs, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray,
