@@ -354,12 +354,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             lp_bound = value - abs(value) * LP_BOUND_TOLERANCE
         res.solution_loader.load_vars()
     lp_values = solver.lp_values = _loaded_solution(m)
-    # a start the search will take from the dive needs the rounded network only if the dive
-    # fails: it was the kernels' start, and 1-4 s of the national minute
-    to_search = (dive and spare is None and budget < DIVE_SEARCH_SECONDS
-                 and _search_applies(m, settings))
-    start, start_cost = (None, math.inf) if to_search else _rounded_start(
-        solver, m, settings, tee, ROUNDED_SHARE * budget)
+    start, start_cost = _rounded_start(solver, m, settings, tee, ROUNDED_SHARE * budget)
     if spare is not None:
         spare_started = time.perf_counter()
         job = _spare_job(solver, m, settings, lp_values, start,
@@ -368,10 +363,6 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         spare = spare if job is not None else None  # no search: no stage to report
     dived, dive_cost = (_dive_start(solver, m, settings, tee, lp_values, DIVE_SHARE * budget)
                         if dive else (None, math.inf))
-    if to_search and not dived:
-        _load_values(m, lp_values)
-        start, start_cost = _rounded_start(solver, m, settings, tee,
-                                           budget - (time.perf_counter() - started))
     if dived and dive_cost < start_cost:
         start = solver.start = dived
     if start:
@@ -387,7 +378,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             solver, m, settings, start,
             budget - (time.perf_counter() - started) - SPARE_MARGIN, lp_bound,
             spare.reported, DIVED_SEARCH_STAGE)
-    elif not (searched and to_search):
+    elif not (searched and spare is None and budget < DIVE_SEARCH_SECONDS):
         start = _kernels(solver, m, settings, tee, lp_values, start, started + budget)
     # else too little time for the kernels to find anything: the search that follows the
     # start (`solve_highs`) takes it
