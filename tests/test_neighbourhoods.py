@@ -3,6 +3,7 @@ stops once its network is proven within the gap (solver/neighbourhoods.py)."""
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -489,6 +490,18 @@ def test_a_short_start_leaves_the_dived_network_to_the_search(
     dived = next(stage for stage in solver.stages if stage["stage"] == "dived network")
     assert {"narrow kernel", "strict kernel"} <= set(names)
     assert highs._objective(m, start) <= dived["objective"] * (1 + 1e-9)
+
+
+def test_a_short_start_whose_dive_fails_runs_the_kernels_from_the_rounded_network(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dive finds no network: the kernels improve the rounded network, as without the
+    search."""
+    monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
+    monkeypatch.setattr(highs, "_dive_start", lambda *args: (None, math.inf))
+    solver, m, _, start, *_ = _small_start(None, highs.DIVE_SEARCH_SECONDS - 20.0)
+    stages = {stage["stage"]: stage for stage in solver.stages}
+    assert {"rounded network", "narrow kernel", "strict kernel"} <= set(stages)
+    assert highs._objective(m, start) <= stages["rounded network"]["objective"] * (1 + 1e-9)
 
 
 def test_while_the_spare_core_runs_its_kernel_this_core_searches_the_dived_network(
