@@ -1080,10 +1080,10 @@ def _spare_searches(solver: _Highs, seconds: float, loop_stopped: str | None,
     on its own: a start shorter than SPARE_SEARCH_SECONDS with the cores busy, or, where the
     chain runs its kernels, a machine that is slow for them (the loop stopped by its share;
     no loop to tell). A chain that dives and searches needs no MIP root; there the spare
-    core's search only took the proof's time: national minute, seeds 0-9, with the core
-    proving gaps of 1.19-1.95 % (bound $128.47M-$128.66M), against 1.55-2.05 % with its
+    core's search only took the proof's time: national minute, seeds 0-14, with the core
+    proving gaps of 1.19-1.79 % (bound $128.46M-$128.69M), against 1.52-2.05 % with its
     kernel (the loop's LP, $127.90M-$128.27M), and the network within 0.5 % of the best
-    known on the same eight seeds of ten (bench/RESULTS.md). Before the dive and the
+    known on thirteen seeds of fifteen either way (bench/RESULTS.md). Before the dive and the
     search, on free cores the chain's strict kernel ended by its gap, and proving gave
     seeds 0-5 the same networks but one ($20k dearer), proven to 0.80-1.09 % instead of
     0.93-1.20 %."""
