@@ -270,6 +270,33 @@ def test_the_worker_proves_at_once_with_time_to_spare_or_free_cores(
     assert any(st["stage"] == highs.SPARE_STAGE for st in short["stages"])
 
 
+@pytest.mark.slow
+def test_a_short_start_the_search_takes_proves_on_the_spare_core_and_searches_the_dive(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """us-small as the national minute runs it (the pair threshold within reach, the cut
+    loop stopped by its share as on a slow machine): the worker is made to prove (no search
+    handed to it), the chain hands the dived network to the neighbourhood search with no
+    kernel of its own, and the optimum is proven."""
+    monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
+    monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
+    told = []
+    real = highs._spare_searches
+
+    def slow_loop(solver, seconds, loop_stopped, searched):  # noqa: ANN001, ANN202
+        told.append(searched)
+        return real(solver, seconds, highs.CLOCK, searched)
+
+    monkeypatch.setattr(highs, "_spare_searches", slow_loop)
+    made = _workers_made(monkeypatch)
+    summary = _small_kernel_path(highs.DIVE_SEARCH_SECONDS - 5.0)
+    names = [stage["stage"] for stage in summary["stages"]]
+    assert told == [True] and made == [False]
+    assert not {"narrow kernel", "strict kernel", highs.SPARE_STAGE} & set(names)
+    assert names.index("dived network") < names.index(highs.NEIGHBOURHOOD_STAGE)
+    assert summary["status"] == "optimal"
+    assert summary["bound"] <= summary["objective"] * (1 + 1e-12)
+
+
 @pytest.mark.parametrize(("seconds", "busy", "loop", "searched", "searches"), [
     # a model only the kernels take: the spare core searches where they may not finish
     (60.0, None, "stalled", False, False),  # free cores, the loop ended by itself

@@ -457,7 +457,7 @@ class _SpareCore:
 
 
 def _small_start(spare: _SpareCore | None, budget: float = 120.0) -> tuple:
-    """mip_start on us-small on the national default's path (cut loop, rounding, dive) with
+    """mip_start on us-small on the national default's stages (cut loop, rounding, dive) with
     `spare` as the spare core, for `budget` seconds: the solver, model, spare core, start,
     bound and the LP."""
     case = load_case(SMALL)
@@ -506,11 +506,11 @@ def test_a_short_start_whose_dive_fails_runs_the_kernels_from_the_rounded_networ
 
 def test_while_the_spare_core_runs_its_kernel_this_core_searches_the_dived_network(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """mip_start with a spare core (the national minute's path) on us-small, the pair
-    threshold within reach: after the LP dive this core searches the dived network instead
-    of running its own kernels, and hands over when the spare core's report is in (here
-    after two re-solves); no kernel of this chain runs. The network can only get cheaper,
-    and a later search of it goes on from where this one ended."""
+    """mip_start with a spare core (the national minute's path beside busy cores) on
+    us-small, the pair threshold within reach: after the LP dive this core searches the
+    dived network instead of running its own kernels, and hands over when the spare core's
+    report is in (here after two re-solves); no kernel of this chain runs. The network can
+    only get cheaper, and a later search of it goes on from where this one ended."""
     monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
     # asked once before the search, then before each re-solve: two re-solves, then in
     solver, m, spare, start, bound, lp = _small_start(_SpareCore(after=3))

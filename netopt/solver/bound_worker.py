@@ -10,8 +10,9 @@ child process with one thread, and every rise of its dual bound is sent back. Th
 reads the last one when its own solve ends and stops the child. Alone, the worker never
 changes the network, only the proof.
 
-Where the parent's chain may not finish its kernels (a short start on a machine slow for it:
-highs._spare_searches), the same child first searches for a network of its own (a portfolio
+Where the parent's chain may not finish (a short start beside busy cores, or a machine slow
+for the kernels of a chain that runs them: highs._spare_searches; a chain that dives and
+searches needs no MIP root), the same child first searches for a network of its own (a portfolio
 on two cores): the parent hands it a restriction of the model - the strict kernel of the LP
 and the rounded network (solver/kernel.py) - with that network as its start, and it solves
 that MIP, then the one that may only close what its network uses, and sends the network

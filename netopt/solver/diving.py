@@ -73,7 +73,8 @@ def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
     # the serial dual simplex, whatever the last run left set: the cut loop's parallel one
     # (highs.SIMPLEX_DUAL_SIP) wants both cores, and beside the bound worker on the other
     # its re-solves took the dive's whole share (a national minute in which the dive came
-    # straight after the loop, a lab change: 11 s, then no network)
+    # straight after the loop, a lab change: 11 s, then no network). In the stages as they
+    # are the rounded network's run resets it first: this guards the dive on its own
     h.setOptionValue("simplex_strategy", SERIAL_DUAL_SIMPLEX)
     solution = np.asarray(values, float)
     resolves = backtracks = 0

@@ -317,8 +317,8 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     held. After each kernel a closing MIP (solver/kernel.py `restrict_to_closing`) drops the
     offers and onboardings a kernel that stopped early left over.
     HiGHS's own heuristics find poor first networks on national instances, and the full MIP
-    rarely improves a start within minutes; the kernels' network is the answer a 60-s run
-    gives.
+    rarely improves a start within minutes: on a model the neighbourhood search does not
+    take, the kernels' network is the answer a 60-s run gives.
 
     With `dive`, an LP dive (solver/diving.py) follows the rounding: its network, completed
     by a small MIP, is the kernels' start when it is the cheaper. It needs no MIP root, where
@@ -332,13 +332,16 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
 
     In a start shorter than DIVE_SEARCH_SECONDS, on a model the neighbourhood search takes
     (`_searches`), the dived network is not handed to the kernels, which find nothing after
-    it there: the search that follows the start (`solve_highs`) takes their time.
+    it there: the search that follows the start (`solve_model`) takes their time. If the
+    dive finds no network, or a dearer one than the rounding, the kernels run as elsewhere
+    (with the spare core proving, where `solve_model` expected the dive to be searched).
 
     `spare`: a bound worker made with `kernel_follows` (solver/bound_worker.py). It gets the
     strict kernel of the rounded network as a search of its own, on the other core, and the
-    cheaper of its network and this chain's is returned (`_spare_kernel`). Meanwhile this
-    chain searches the dived network, until the spare core's network is in: the search took
-    the dived network below the spare core's network on seven seeds of ten."""
+    cheaper of its network and this chain's is returned (`_spare_kernel`). Meanwhile, on a
+    model the neighbourhood search takes, this chain searches the dived network until the
+    spare core's network is in: the search took the dived network below the spare core's
+    network on seven seeds of ten."""
     started = time.perf_counter()
     lp_bound = lp_loaded
     if lp_loaded is None:  # no cut loop ran: the LP relaxation by interior point
@@ -368,9 +371,12 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     if start:
         _load_values(m, start)
     left = budget - (time.perf_counter() - started)
+    beside_spare = spare is not None and not spare.reported()
+    # `_searches` walks the objective (0.5 s nationally): only where its answer is used
     searched = (dived is not None and start is dived
+                and (beside_spare or budget < DIVE_SEARCH_SECONDS)
                 and _searches(m, settings, start, left - SPARE_MARGIN, lp_bound))
-    if searched and spare is not None and not spare.reported():
+    if searched and beside_spare:
         # the spare core runs the strict kernel: this core searches the dived network
         # meanwhile, until the spare core's network arrives; its seconds counted after
         # `_searches` (a load and a walk of the objective)
@@ -381,7 +387,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     elif not (searched and spare is None and budget < DIVE_SEARCH_SECONDS):
         start = _kernels(solver, m, settings, tee, lp_values, start, started + budget)
     # else too little time for the kernels to find anything: the search that follows the
-    # start (`solve_highs`) takes it
+    # start (`solve_model`) takes it
     if spare is not None:
         start = _spare_kernel(solver, m, spare, start, spare_started,
                               budget - (time.perf_counter() - started))
@@ -454,16 +460,15 @@ def _spare_job(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
                      options)
 
 
-#: in a start shorter than this, on a model the neighbourhood search takes, the dived
-#: network goes to the search without the kernels (`mip_start`). National minute (a start
-#: of 36-40 s): the kernels found nothing after the dive in any run measured (seed 0:
-#: narrow 2.1 s, strict 9.3 s, both ending by their gap with the dived $131.17M, the minute
-#: then $130.82M against $130.32M with the search in their time). With `--time-limit 120`
-#: (a start of about 85 s, segment volume cuts on) the strict kernel took the dived
-#: $131.6M-$132.3M to $130.27M-$130.28M in 24-29 s on seeds 0-2 and the run ended at
-#: $129.94M-$130.05M; with the search in its time, seed 0 ended at $130.62M. Decided on the
-#: start's time, not on what the dive leaves, so that a slow dive does not cost a longer
-#: start its kernels (bench/RESULTS.md)
+#: in a start shorter than this, on a model the neighbourhood search takes, the dived network goes
+#: to the search without the kernels (`mip_start`). National minute (a start of 36-40 s): the
+#: kernels found nothing after the dive in any run measured (seed 0: narrow 2.1 s, strict 9.3 s,
+#: both ending by their gap with the dived $131.17M, the minute then $130.82M against
+#: $130.32M-$130.39M with the search in their time). With `--time-limit 120` (a start of about 85 s,
+#: segment volume cuts on) the strict kernel took the dived $131.6M-$132.3M to $130.27M-$130.28M in
+#: 24-29 s on seeds 0-2 and the run ended at $129.94M-$130.05M; with the search in its time, seed 0
+#: ended at $130.62M. Decided on the start's time, not on what the dive leaves, so that a slow dive
+#: does not cost a longer start its kernels (bench/RESULTS.md)
 DIVE_SEARCH_SECONDS = 60.0
 #: the spare core's search as a stage of the solve (SolveInfo.stages)
 SPARE_STAGE = "strict kernel (spare core)"
@@ -791,12 +796,11 @@ def _held_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
     return _loaded_solution(m), value
 
 
-#: share of the start's time the LP dive and the MIP that completes its network may take: a
-#: cap, not a reservation (what they leave goes to the kernels). National default, free
-#: cores: about 2 s and 8-10 s of the ~37 s left after the cut loop, under either cap. With
-#: one core busy that MIP needs 15-17 s: at 0.4 it stopped at the clock with a poor network
-#: and the minute ended at $133.08M-$137.56M, at 0.6 at $130.43M-$131.97M (seeds 0-2,
-#: bench/RESULTS.md)
+#: share of the start's time the LP dive and the MIP that completes its network may take: a cap, not
+#: a reservation (what they leave goes to the kernels or the search). National default, free cores:
+#: about 2 s and 8-10 s of the ~37 s left after the cut loop, under either cap. With one core busy
+#: that MIP needs 15-17 s: at 0.4 it stopped at the clock with a poor network and the minute ended
+#: at $133.08M-$137.56M, at 0.6 at $130.43M-$131.97M (seeds 0-2, bench/RESULTS.md)
 DIVE_SHARE = 0.6
 #: of which the dive's re-solves at most
 DIVE_SHARE_OF_DIVE = 0.5
@@ -1136,15 +1140,13 @@ def _consistent_incumbent(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
 #: diagnosis: its penalties are the answer) and while the start is not proven within the gap
 NEIGHBOURHOOD_MIN_SECONDS = 2.0
 NEIGHBOURHOOD_SHARE = 0.5
-#: ... but the full MIP gets its share only when that is at least this long: its presolve and
-#: root LP alone take ~13 s on one core nationally, so with less it neither finds a network nor
-#: lifts the bound, and the search takes all the time left. In the national minute the start
-#: leaves 0-7 s, and the search goes on where the main chain's search of the dived network
-#: left off (bench/RESULTS.md). And while a bound worker proves on the other core, the
-#: search takes all of it: after a search the full MIP found neither a cheaper network nor
-#: a higher bound than the worker's in any run measured (national 120 s; 600 s twice, 256 s
-#: of full MIP each; us-depots 600 s, 190 s), where the search's share was still improving
-#: the network
+#: ... but the full MIP gets its share only when that is at least this long: its presolve and root
+#: LP alone take ~13 s on one core nationally, so with less it neither finds a network nor lifts the
+#: bound, and the search takes all the time left (in the national minute, the 10-29 s the dive
+#: leaves; bench/RESULTS.md). And while a bound worker proves on the other core, the search takes
+#: all of it: after a search the full MIP found neither a cheaper network nor a higher bound than
+#: the worker's in any run measured (national 120 s; 600 s twice, 256 s of full MIP each; us-depots
+#: 600 s, 190 s), where the search's share was still improving the network
 FULL_MIP_MIN_SECONDS = 20.0
 #: ... on single models (a launch timeline's periods are blocks, with no pairs of their
 #: own) of at least this many (demand point, site) pairs: below, the full MIP closes the gap
@@ -1366,8 +1368,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                 m, settings) and left() < DIVE_SEARCH_SECONDS)
             worker = _bound_worker(solver, settings, left() if carry is None else max(
                 left(), carry.until - time.perf_counter()), kernel_follows=searches)
-            # the start may take the rest of the limit: the kernel MIP stops at its own
-            # optimum, which on the national model leaves the full MIP a part of the minute
+            # the start may take the rest of the limit: its kernels stop at their own optimum
+            # (or, in a short start, its search follows), leaving the full MIP what is left
             solver.start, lp_start = mip_start(solver, m, settings, tee, left(), linked,
                                                spare=worker if searches else None, dive=True)
             lp_bound = best_bound(lp_bound, lp_start)
