@@ -42,7 +42,8 @@ DIVE_OPEN = 0.6
 DIVE_STEP_SHARE = 0.1
 #: a value this close to 0 or 1 counts as integral
 INTEGRAL = 1e-6
-#: the statuses of a step the LP cannot hold (any other but optimal ends the dive)
+#: HiGHS's statuses for a model that cannot hold: a step of the dive (any other but optimal
+#: ends it), a neighbourhood of the search, an N-1 variant
 INFEASIBLE = (highspy.HighsModelStatus.kInfeasible,
               highspy.HighsModelStatus.kUnboundedOrInfeasible)
 #: HiGHS's simplex_strategy for the dive's re-solves: its serial dual simplex

@@ -374,7 +374,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     beside_spare = spare is not None and not spare.reported()
     # `_searches` walks the objective (0.5 s nationally): only where its answer is used
     searched = (dived is not None and start is dived
-                and (beside_spare or budget < DIVE_SEARCH_SECONDS)
+                and (beside_spare or _dive_searched(m, settings, budget))
                 and _searches(m, settings, start, left - SPARE_MARGIN, lp_bound))
     if searched and beside_spare:
         # the spare core runs the strict kernel: this core searches the dived network
@@ -384,7 +384,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             solver, m, settings, start,
             budget - (time.perf_counter() - started) - SPARE_MARGIN, lp_bound,
             spare.reported, DIVED_SEARCH_STAGE)
-    elif not (searched and spare is None and budget < DIVE_SEARCH_SECONDS):
+    elif not (searched and spare is None):
         start = _kernels(solver, m, settings, tee, lp_values, start, started + budget)
     # else too little time for the kernels to find anything: the search that follows the
     # start (`solve_model`) takes it
@@ -1165,6 +1165,13 @@ def _search_applies(m: pyo.ConcreteModel, settings: SolverSettings) -> bool:
             and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS)
 
 
+def _dive_searched(m: pyo.ConcreteModel, settings: SolverSettings, seconds: float) -> bool:
+    """Whether a start of `seconds` hands its dived network straight to the search, without
+    the kernels (DIVE_SEARCH_SECONDS): the chain's `mip_start` and the spare core's choice
+    (`_spare_searches`) ask the same question."""
+    return _search_applies(m, settings) and seconds < DIVE_SEARCH_SECONDS
+
+
 def _searches(m: pyo.ConcreteModel, settings: SolverSettings, start: dict[int, float],
               seconds: float, bound: float | None) -> bool:
     """Whether the neighbourhood search runs on `start` with `seconds` left (see
@@ -1364,8 +1371,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                 if solver.start and not staged_won:
                     started_from = "kernel"
         elif warm:
-            searches = _spare_searches(solver, left(), loop_stopped, _search_applies(
-                m, settings) and left() < DIVE_SEARCH_SECONDS)
+            searches = _spare_searches(solver, left(), loop_stopped,
+                                       _dive_searched(m, settings, left()))
             worker = _bound_worker(solver, settings, left() if carry is None else max(
                 left(), carry.until - time.perf_counter()), kernel_follows=searches)
             # the start may take the rest of the limit: its kernels stop at their own optimum

@@ -48,6 +48,7 @@ from .arrays import (
     restricted_arrays,
     set_start,
 )
+from .diving import INFEASIBLE
 from .info import CLOCK, HANDED_OVER
 
 log = logging.getLogger(__name__)
@@ -395,8 +396,7 @@ def search(arrays: dict, values: np.ndarray, hoods: Neighbourhoods, order: list[
         flows_lo, flows_hi = lo.copy(), hi.copy()
         flows_lo[still] = flows_hi[still] = np.clip(values[still], lower[still], upper[still])
         status, found = resolve(flows_lo, flows_hi, gap_now)
-        if len(still) and status in (highspy.HighsModelStatus.kInfeasible,
-                                     highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        if len(still) and status in INFEASIBLE:
             # the network's flows and its decisions rounded disagree somewhere beyond, within
             # HiGHS's tolerances (a decision at 2e-7 and its flows, rounded to 0 and held):
             # the neighbourhood again with every flow free, which the network satisfies

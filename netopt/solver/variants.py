@@ -39,6 +39,7 @@ from ..data.config import SolverSettings
 from ..model.sites import lazy_linking
 from . import machine
 from .arrays import highs_from_arrays, model_arrays
+from .diving import INFEASIBLE
 from .highs import LINK_SHARE, _Highs, segment_cuts, separate_linking, solve_model
 from .idle_facilities import close_idle_decisions, rows_of
 from .idle_stock import close_idle_stock
@@ -224,8 +225,7 @@ def _solve_variant(cols: list[tuple[int, float, float]], options: dict,
         name = "optimal"
     elif has:
         name = "feasible"
-    elif status in (highspy.HighsModelStatus.kInfeasible,
-                    highspy.HighsModelStatus.kUnboundedOrInfeasible):
+    elif status in INFEASIBLE:
         name = "infeasible"
     else:
         name = "no_solution"
