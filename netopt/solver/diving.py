@@ -4,15 +4,15 @@ Every network the kernels find comes out of a HiGHS root: cut rounds, then a sub
 national default that root takes 20-40 s, and on a slower or busier machine the minute ends
 inside it, with the rounded network ($136M-$170M against $130M) as the answer. A dive needs
 no root: it closes the design decisions the LP uses least, opens those it uses most, and
-re-solves the LP from its last basis after each step - a warm dual simplex of 0.02-0.2 s,
-only bounds changed - until sites, offers, hubs and partners are all 0 or 1 (a
-relaxation-induced dive; Berthold, *Primal heuristics for mixed integer programs*, 2006).
-A step the LP cannot hold is backed out and halved, keeping the decisions the LP was surest
-of, down to a single one turned the other way (a limited backtrack): on us-depots' one-step
-start an opened offer needed a partner the same step closed, and the dive used to give up.
-Thirty re-solves take about 2 s on the national default. What is left to choose
-(onboarding, equipment, ordering options, depot stock) is the small MIP the rounded network
-also leaves (solver/highs.py `_dive_start`).
+re-solves the LP after each step - the first afresh, the next ones warm from the last basis, a
+dual simplex of 0.02-0.2 s, only bounds changed - until sites, offers, hubs and partners are
+all 0 or 1 (a relaxation-induced dive; Berthold, *Primal heuristics for mixed integer
+programs*, 2006). A step the LP cannot hold is backed out and halved, keeping the decisions
+the LP was surest of, down to a single one turned the other way (a limited backtrack): on
+us-depots' one-step start an opened offer needed a partner the same step closed, and the
+dive used to give up. Thirty re-solves take about 2 s on the national default. What is left
+to choose (onboarding, equipment, ordering options, depot stock) is the small MIP the
+rounded network also leaves (solver/highs.py `_dive_start`).
 
 The ordering options are left to that MIP, not dived: an offer's options and volume
 segments are one choice, and closing them one by one left offers no segment their patients
@@ -56,7 +56,8 @@ MAX_BACKTRACKS = 12
 def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
             deadline: float) -> tuple[np.ndarray | None, int]:
     """Dive over the binary `columns` of the LP `h` holds, from the LP solution `values` (a
-    value per column of `h`), each re-solve warm from the last basis. Returns every column's
+    value per column of `h`), the first re-solve afresh, each after it warm from the last
+    basis. Returns every column's
     value in the last LP (those of `columns` 0 or 1) and the number of LP re-solves, or None
     for the values when a step failed even halved to one decision, either way (infeasible:
     bounds the dive set cannot hold together), after MAX_BACKTRACKS failed steps, or once
@@ -77,6 +78,11 @@ def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
     # straight after the loop, a lab change: 11 s, then no network). In the stages as they
     # are the rounded network's run resets it first: this guards the dive on its own
     h.setOptionValue("simplex_strategy", SERIAL_DUAL_SIMPLEX)
+    # the first step closes most decisions at once (1,464 of the national default's): warm
+    # from the LP's basis the simplex walks the whole model (4.2 s, 4,414 iterations), solved
+    # afresh HiGHS's presolve drops what the step closed first (0.5 s). The steps after it
+    # change a few decisions each and re-solve warm (0.04-0.15 s)
+    h.clearSolver()
     solution = np.asarray(values, float)
     resolves = backtracks = 0
     try:
