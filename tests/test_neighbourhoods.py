@@ -483,19 +483,20 @@ def test_a_short_start_leaves_the_dived_network_to_the_search(
     names = [stage["stage"] for stage in solver.stages]
     dived = next(stage for stage in solver.stages if stage["stage"] == "dived network")
     assert names[-1] == "dived network" and not kernels & set(names)
+    assert "rounded network" not in names  # only the kernels would start from it
     assert bound == lp and solver.searched is None
     assert highs._objective(m, start) == pytest.approx(dived["objective"], rel=1e-9)
     solver, m, _, start, *_ = _small_start(None, highs.DIVE_SEARCH_SECONDS + 1.0)
     names = [stage["stage"] for stage in solver.stages]
     dived = next(stage for stage in solver.stages if stage["stage"] == "dived network")
-    assert {"narrow kernel", "strict kernel"} <= set(names)
+    assert {"rounded network", "narrow kernel", "strict kernel"} <= set(names)
     assert highs._objective(m, start) <= dived["objective"] * (1 + 1e-9)
 
 
 def test_a_short_start_whose_dive_fails_runs_the_kernels_from_the_rounded_network(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The dive finds no network: the kernels improve the rounded network, as without the
-    search."""
+    """The dive finds no network: the LP is rounded after all, and the kernels improve
+    that network, as without the search."""
     monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
     monkeypatch.setattr(highs, "_dive_start", lambda *args: (None, math.inf))
     solver, m, _, start, *_ = _small_start(None, highs.DIVE_SEARCH_SECONDS - 20.0)

@@ -102,14 +102,15 @@ NARROW_GAP = 0.03
 #: the kernel MIP is a start, not the answer: it stops at this gap even when the run asks for
 #: a tighter one (a reference run at 0.05 % would otherwise spend its time on the kernel)
 KERNEL_GAP = 0.005
-#: HiGHS options of the start's restricted MIPs (the kernels and the closing MIPs). HiGHS ends
-#: its root with sub-MIP heuristics: root reduced cost (fix what the LP's reduced costs rule
-#: out), then RENS. In these MIPs the networks came from RENS, never from the reduced-cost
-#: sub-MIP, which took 2-7 s of each stage (the national default's MIPs replayed from their
-#: starts, seeds 0, 1, 7). Without it, 60 s on seeds 0-7 gave $140.37M-$140.46M (0.33-0.40 %
-#: above the best network known, $139.90M) where they gave $140.42M-$147.03M; on a slower
-#: half hour two seeds still lost their strict kernel to the clock (bench/RESULTS.md). The
-#: full MIP keeps it.
+#: HiGHS options of the start's restricted MIPs (the rounded and dived networks, the kernels,
+#: the closing MIPs). HiGHS ends its root with sub-MIP heuristics: root reduced cost (fix what
+#: the LP's reduced costs rule out), then RENS. In these MIPs the networks came from RENS,
+#: never from the reduced-cost sub-MIP, which took 2-7 s of each kernel (the national
+#: default's MIPs replayed from their starts, seeds 0, 1, 7). Without it, 60 s on seeds 0-7
+#: gave $140.37M-$140.46M (0.33-0.40 % above the best network known, $139.90M) where they gave
+#: $140.42M-$147.03M; on a slower half hour two seeds still lost their strict kernel to the
+#: clock. The dived network's completion, replayed (seeds 0-2, 4): the same networks in
+#: 4.4-5.2 s instead of 7.9-16.5 s (bench/RESULTS.md). The full MIP keeps it.
 RESTRICTED_MIP_OPTIONS = {"mip_heuristic_run_root_reduced_cost": False}
 #: with this much time left after the kernel MIP, a wider kernel (nothing held open, only the
 #: decisions LP and start leave unused closed) runs from its network, for at most this share
@@ -357,7 +358,11 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             lp_bound = value - abs(value) * LP_BOUND_TOLERANCE
         res.solution_loader.load_vars()
     lp_values = solver.lp_values = _loaded_solution(m)
-    start, start_cost = _rounded_start(solver, m, settings, tee, ROUNDED_SHARE * budget)
+    # a start that hands its dive to the search needs the rounded network only where the
+    # dive fails: it is the kernels' start (1.2-4.0 s of the national minute)
+    to_search = dive and spare is None and _dive_searched(m, settings, budget)
+    start, start_cost = (None, math.inf) if to_search else _rounded_start(
+        solver, m, settings, tee, ROUNDED_SHARE * budget)
     if spare is not None:
         spare_started = time.perf_counter()
         job = _spare_job(solver, m, settings, lp_values, start,
@@ -366,6 +371,10 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         spare = spare if job is not None else None  # no search: no stage to report
     dived, dive_cost = (_dive_start(solver, m, settings, tee, lp_values, DIVE_SHARE * budget)
                         if dive else (None, math.inf))
+    if to_search and not dived:  # the kernels' start after all
+        _load_values(m, lp_values)
+        start, start_cost = _rounded_start(solver, m, settings, tee,
+                                           budget - (time.perf_counter() - started))
     if dived and dive_cost < start_cost:
         start = solver.start = dived
     if start:
@@ -374,7 +383,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
     beside_spare = spare is not None and not spare.reported()
     # `_searches` walks the objective (0.5 s nationally): only where its answer is used
     searched = (dived is not None and start is dived
-                and (beside_spare or _dive_searched(m, settings, budget))
+                and (beside_spare or to_search)
                 and _searches(m, settings, start, left - SPARE_MARGIN, lp_bound))
     if searched and beside_spare:
         # the spare core runs the strict kernel: this core searches the dived network
@@ -384,7 +393,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             solver, m, settings, start,
             budget - (time.perf_counter() - started) - SPARE_MARGIN, lp_bound,
             spare.reported, DIVED_SEARCH_STAGE)
-    elif not (searched and spare is None):
+    elif not (searched and to_search):
         start = _kernels(solver, m, settings, tee, lp_values, start, started + budget)
     # else too little time for the kernels to find anything: the search that follows the
     # start (`solve_model`) takes it
@@ -780,7 +789,7 @@ def _held_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
     try:
         res = _run(solver, m, settings, tee, budget - (time.perf_counter() - started),
                    solver="choose", mip_rel_gap=max(gap, settings.mip_gap),
-                   mip_max_improving_sols=solutions)
+                   mip_max_improving_sols=solutions, **RESTRICTED_MIP_OPTIONS)
     finally:
         release(held)
     stopped = _stopped(solver)
