@@ -428,10 +428,11 @@ def test_a_second_search_of_the_same_network_goes_on_where_the_first_ended(
     assert solver.searched.network is first and solver.searched.position == 1
     order, _, coarse = begins[0]
     assert coarse == neighbourhoods.FIRST_PASS_GAP
-    highs._neighbourhood_search(solver, m, settings, first, 30.0, None)
+    long = neighbourhoods.COARSE_PASS_SECONDS  # no longer under it: every pass fine
+    highs._neighbourhood_search(solver, m, settings, first, long, None)
     assert begins[1] == (order, 1, coarse)
     assert highs._objective(m, solver.searched.network) == pytest.approx(optimum, rel=1e-9)
-    highs._neighbourhood_search(solver, m, settings, dict(start), 30.0, None)
+    highs._neighbourhood_search(solver, m, settings, dict(start), long, None)
     assert begins[2][1:] == (0, neighbourhoods.NEIGHBOURHOOD_GAP)
 
 
