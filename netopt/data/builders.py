@@ -977,8 +977,8 @@ def _partners_section() -> list[str]:
         "or a partner pooled for every site it serves (`finance.pooled_depots`). The national "
         "default itself (`models/us-launch.yaml`) leaves both out for now: with them its 60-s "
         "solve stops 1.5-2.5 % above the best network a 10-minute solve has found "
-        "($141.85M, three partners holding `allo_vst` stock), with a proven gap of 3.4-4.3 % "
-        "(2026-12-05; the default's minute: 0.30-0.76 % and 1.19-1.79 %; bench/RESULTS.md), "
+        "($141.83M, three partners holding `allo_vst` stock), with a proven gap of 3.4-4.3 % "
+        "(2026-12-05; the default's minute: 0.27-0.55 % and 1.08-1.49 %; bench/RESULTS.md), "
         "so it prices a site's hub or partner stock as the site's own.",
         "",
         "A partner earns its fixed fee ($40k-$120k a year) and its $300-$1,500 per dose only "

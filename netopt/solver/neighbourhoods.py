@@ -71,7 +71,7 @@ FIRST_PASS_GAP = 1e-3
 #: every re-solve finely: at 30-45 s both ended alike offline, and in whole runs with the
 #: coarse pass the longer searches ended a little dearer each time (national 120 s, a 44-s
 #: search: $130.04M against $129.96M; 600 s $129.84M against $129.82M, us-depots 600 s
-#: $141.99M against $141.85M; one run each). The minute's search now gets 13-31 s: at 31.4 s
+#: $141.99M against $141.85M; one run each). The minute's search now gets 25-34 s: at 31.4 s
 #: the fine pass re-solved 11 neighbourhoods and ended at $130.63M, where the same dived
 #: network searched coarsely for 26.8 s gave $130.19M (49 re-solves; bench/RESULTS.md)
 COARSE_PASS_SECONDS = 40.0
