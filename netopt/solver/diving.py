@@ -57,12 +57,11 @@ def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
             deadline: float) -> tuple[np.ndarray | None, int]:
     """Dive over the binary `columns` of the LP `h` holds, from the LP solution `values` (a
     value per column of `h`), the first re-solve afresh, each after it warm from the last
-    basis. Returns every column's
-    value in the last LP (those of `columns` 0 or 1) and the number of LP re-solves, or None
-    for the values when a step failed even halved to one decision, either way (infeasible:
-    bounds the dive set cannot hold together), after MAX_BACKTRACKS failed steps, or once
-    the `deadline` on time.perf_counter() passed. The bounds in `h` are given back
-    either way; the LP solution left in `h` is the dive's last."""
+    basis. Returns every column's value in the last LP (those of `columns` 0 or 1) and the
+    number of LP re-solves, or None for the values when a step failed even halved to one
+    decision, either way (infeasible: bounds the dive set cannot hold together), after
+    MAX_BACKTRACKS failed steps, or once the `deadline` on time.perf_counter() passed. The
+    bounds in `h` are given back either way; the LP solution left in `h` is the dive's last."""
     cols = np.asarray(columns, dtype=np.int32)
     lp = h.getLp()
     lower0 = np.asarray(lp.col_lower_, float)[cols]
