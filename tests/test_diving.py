@@ -83,9 +83,9 @@ class _RecordedHighs(highspy.Highs):
 def test_the_dive_re_solves_by_the_serial_dual_simplex_and_gives_the_strategy_back(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The cut loop leaves HiGHS on its parallel dual simplex, which beside the bound worker
-    took the national dive's whole share when the dive came straight after the loop (the
-    rounded network's run resets it in the stages as they are); the dive re-solves serially
-    whatever it finds set, then gives that strategy back."""
+    took the national dive's whole share when the dive came straight after the loop, as it
+    does in a start that hands its dive to the search; the dive re-solves serially whatever
+    it finds set, then gives that strategy back."""
     monkeypatch.setattr(highspy, "Highs", _RecordedHighs)
     h, design = _triangle()
     values = _lp_values(h)

@@ -458,9 +458,9 @@ class _SpareCore:
 
 
 def _small_start(spare: _SpareCore | None, budget: float = 120.0) -> tuple:
-    """mip_start on us-small on the national default's stages (cut loop, rounding, dive) with
-    `spare` as the spare core, for `budget` seconds: the solver, model, spare core, start,
-    bound and the LP."""
+    """mip_start on us-small on the national default's stages (cut loop, dive; the rounding
+    where kernels follow) with `spare` as the spare core, for `budget` seconds: the solver,
+    model, spare core, start, bound and the LP."""
     case = load_case(SMALL)
     case.config.solver.strong_linking = "lazy"
     settings = case.config.solver.model_copy(update={"mip_gap": 1e-6})

@@ -74,8 +74,8 @@ def lp_dive(h: highspy.Highs, columns: Sequence[int], values: Sequence[float],
     # the serial dual simplex, whatever the last run left set: the cut loop's parallel one
     # (highs.SIMPLEX_DUAL_SIP) wants both cores, and beside the bound worker on the other
     # its re-solves took the dive's whole share (a national minute in which the dive came
-    # straight after the loop, a lab change: 11 s, then no network). In the stages as they
-    # are the rounded network's run resets it first: this guards the dive on its own
+    # straight after the loop: 11 s, then no network). In a start that hands its dive to
+    # the search the dive follows the loop directly, so this setting is what it runs with
     h.setOptionValue("simplex_strategy", SERIAL_DUAL_SIMPLEX)
     # the first step closes most decisions at once (1,464 of the national default's): warm
     # from the LP's basis the simplex walks the whole model (4.2 s, 4,414 iterations), solved

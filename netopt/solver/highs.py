@@ -333,9 +333,10 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
 
     In a start shorter than DIVE_SEARCH_SECONDS, on a model the neighbourhood search takes
     (`_searches`), the dived network is not handed to the kernels, which find nothing after
-    it there: the search that follows the start (`solve_model`) takes their time. If the
-    dive finds no network, or a dearer one than the rounding, the kernels run as elsewhere
-    (with the spare core proving, where `solve_model` expected the dive to be searched).
+    it there: the search that follows the start (`solve_model`) takes their time. Nor is the
+    LP rounded first, since only the kernels start from that network. If the dive finds no
+    network, the LP is rounded then and the kernels run as elsewhere (with the spare core
+    proving, where `solve_model` expected the dive to be searched).
 
     `spare`: a bound worker made with `kernel_follows` (solver/bound_worker.py). It gets the
     strict kernel of the rounded network as a search of its own, on the other core, and the
@@ -359,7 +360,7 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         res.solution_loader.load_vars()
     lp_values = solver.lp_values = _loaded_solution(m)
     # a start that hands its dive to the search needs the rounded network only where the
-    # dive fails: it is the kernels' start (1.2-4.0 s of the national minute)
+    # dive fails: it is the kernels' start (1.2-4.2 s of the national minute)
     to_search = dive and spare is None and _dive_searched(m, settings, budget)
     start, start_cost = (None, math.inf) if to_search else _rounded_start(
         solver, m, settings, tee, ROUNDED_SHARE * budget)
