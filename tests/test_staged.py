@@ -170,6 +170,28 @@ def test_with_minutes_left_the_whole_model_gets_the_one_step_start_too(
     assert info.objective == pytest.approx(plain_optimum, rel=1e-9)
 
 
+@pytest.mark.parametrize("limit", [highs.DIVE_SEARCH_SECONDS - 10.0,
+                                   highs.DIVE_SEARCH_SECONDS + 10.0])
+def test_a_start_that_hands_its_dive_to_the_search_is_not_staged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain_optimum: float,
+        limit: float) -> None:
+    """On a model the neighbourhood search takes (here any size), a limit too short for the
+    kernels after the dive (under DIVE_SEARCH_SECONDS) gets one start on the whole model:
+    its cut loop, the LP dive, no step. A longer one is staged as before. The optimum is
+    the same either way."""
+    case = load_case(two_product_case(tmp_path))
+    settings = staged_settings(case, monkeypatch)
+    monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
+    m = build_model(prepare(case))
+    info = highs.solve_model(m, settings, time_limit=limit)
+    names = [s["stage"] for s in info.stages]
+    staged = limit >= highs.DIVE_SEARCH_SECONDS
+    assert any(n.startswith("step 1: ") for n in names) == staged
+    assert (names[0] == "linking cut loop" and "LP dive" in names) == (not staged)
+    assert info.start == ("staged" if staged else "kernel")
+    assert info.objective == pytest.approx(plain_optimum, rel=1e-9)
+
+
 def _bounds_and_rows(h) -> dict:  # noqa: ANN001
     """The column bounds and the row count of the model HiGHS object `h` holds."""
     lp = model_arrays(h)

@@ -19,7 +19,11 @@ steps are restrictions of the model, so neither step's LP is a lower bound; the 
 comes from the whole model (solver/bound_worker.py).
 
 The first step leaves patients unserved, so it needs a model where that is allowed: with a
-service-level share or a KOL rule the usual start runs instead.
+service-level share or a KOL rule the usual start runs instead. Nor does a start short enough
+to hand its LP dive to the neighbourhood search take two steps (solver/highs.py
+`solve_model`): the dive fixes what the LP spreads an LP at a time instead of rounding it
+all up, and the search gets the second step's seconds. In the minute that gave both depot
+cases cheaper networks on every seed measured (bench/RESULTS.md).
 """
 
 from __future__ import annotations
