@@ -1363,10 +1363,10 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     # a start short enough to hand its dive to the search (DIVE_SEARCH_SECONDS) staged: the
     # dive places the stocked products and the depots an LP at a time, where rounding spread
     # them over every site of a metro, and one start leaves the search more time than two
-    # steps. At 60 s, seeds 0-2: us-depots $142.77M-$143.42M against $143.71M-$143.93M in
-    # two steps, the five products with pooled depots $127.40M-$128.40M against
-    # $128.05M-$129.77M; the steps with their own dive and search, $143.77M-$143.87M
-    # (bench/RESULTS.md)
+    # steps. At 60 s, seeds 0-4: us-depots $142.77M-$143.42M against $143.71M-$146.98M in
+    # two steps, the five products with pooled depots $127.28M-$128.40M against
+    # $128.02M-$129.77M (cheaper on nine seeds of ten, the tenth within $2k); the steps
+    # with their own dive and search did no better (bench/RESULTS.md)
     later = (deferred(m) if warm and lazy_linking(m) and settings.threads >= 2
              and not _dive_searched(m, settings, left()) else None)
     with_cuts = segment_cuts(settings, time_limit)

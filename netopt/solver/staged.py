@@ -22,8 +22,9 @@ The first step leaves patients unserved, so it needs a model where that is allow
 service-level share or a KOL rule the usual start runs instead. Nor does a start short enough
 to hand its LP dive to the neighbourhood search take two steps (solver/highs.py
 `solve_model`): the dive fixes what the LP spreads an LP at a time instead of rounding it
-all up, and the search gets the second step's seconds. In the minute that gave both depot
-cases cheaper networks on every seed measured (bench/RESULTS.md).
+all up, and the search gets the second step's seconds. In the minute that gave the two
+depot cases the cheaper network on nine seeds of ten, the tenth within $2k
+(bench/RESULTS.md).
 """
 
 from __future__ import annotations
