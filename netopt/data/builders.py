@@ -976,9 +976,9 @@ def _partners_section() -> list[str]:
         "`models/us-depots.yaml` is the national default plus `allo_vst`, with stock at a hub "
         "or a partner pooled for every site it serves (`finance.pooled_depots`). The national "
         "default itself (`models/us-launch.yaml`) leaves both out for now: with them its 60-s "
-        "solve stops 1.5-2.5 % above the best network a 10-minute solve has found "
-        "($141.83M, three partners holding `allo_vst` stock), with a proven gap of 3.4-4.3 % "
-        "(2026-12-05; the default's minute: 0.27-0.55 % and 1.08-1.49 %; bench/RESULTS.md), "
+        "solve stops 0.7-1.1 % above the best network a 10-minute solve has found "
+        "($141.83M, three partners holding `allo_vst` stock), with a proven gap of 3.0-3.6 % "
+        "(2026-12-06; the default's minute: 0.27-0.55 % and 1.08-1.49 %; bench/RESULTS.md), "
         "so it prices a site's hub or partner stock as the site's own.",
         "",
         "A partner earns its fixed fee ($40k-$120k a year) and its $300-$1,500 per dose only "

@@ -1359,14 +1359,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         started_from = start_name if solver.start else "none"
     warm = (not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES
             and _start_applies(m))
-    # the staged start's steps bound nothing: it needs the worker's core for a bound. Nor is
-    # a start short enough to hand its dive to the search (DIVE_SEARCH_SECONDS) staged: the
-    # dive places the stocked products and the depots an LP at a time, where rounding spread
-    # them over every site of a metro, and one start leaves the search more time than two
-    # steps. At 60 s, seeds 0-4: us-depots $142.77M-$143.42M against $143.71M-$146.98M in
-    # two steps, the five products with pooled depots $127.28M-$128.40M against
-    # $128.02M-$129.77M (cheaper on nine seeds of ten, the tenth within $2k); the steps
-    # with their own dive and search did no better (bench/RESULTS.md)
+    # the staged start's steps bound nothing: it needs the worker's core for a bound; nor is
+    # a start that hands its dive to the search staged (why: solver/staged.py)
     later = (deferred(m) if warm and lazy_linking(m) and settings.threads >= 2
              and not _dive_searched(m, settings, left()) else None)
     with_cuts = segment_cuts(settings, time_limit)

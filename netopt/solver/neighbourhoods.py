@@ -73,7 +73,11 @@ FIRST_PASS_GAP = 1e-3
 #: search: $130.04M against $129.96M; 600 s $129.84M against $129.82M, us-depots 600 s
 #: $141.99M against $141.85M; one run each). The minute's search now gets 25-34 s: at 31.4 s
 #: the fine pass re-solved 11 neighbourhoods and ended at $130.63M, where the same dived
-#: network searched coarsely for 26.8 s gave $130.19M (49 re-solves; bench/RESULTS.md)
+#: network searched coarsely for 26.8 s gave $130.19M (49 re-solves; bench/RESULTS.md).
+#: Since measured (2026-12-06): the coarse pass gave the default the fine pass's networks at
+#: 120 s (two seeds) and 600 s (one run); on us-depots at 120 s (a lab start handing its dive
+#: to the search) the fine pass made 11 re-solves and ended $3M dearer: the mark is a
+#: candidate to drop
 COARSE_PASS_SECONDS = 40.0
 
 

@@ -22,8 +22,10 @@ The first step leaves patients unserved, so it needs a model where that is allow
 service-level share or a KOL rule the usual start runs instead. Nor does a start short enough
 to hand its LP dive to the neighbourhood search take two steps (solver/highs.py
 `solve_model`): the dive fixes what the LP spreads an LP at a time instead of rounding it
-all up, and the search gets the second step's seconds. In the minute that gave the two
-depot cases the cheaper network on nine seeds of ten, the tenth within $2k
+all up, and the search gets the second step's seconds. At 60 s, seeds 0-4: us-depots
+$142.77M-$143.42M against $143.71M-$146.98M in two steps, the five products with pooled
+depots $127.28M-$128.40M against $128.02M-$129.77M (cheaper on nine seeds of ten, the tenth
+within $2k); the steps with a dive and search of their own did no better
 (bench/RESULTS.md).
 """
 
