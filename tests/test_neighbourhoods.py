@@ -485,12 +485,13 @@ def test_a_short_start_leaves_the_dived_network_to_the_search(
     dived = next(stage for stage in solver.stages if stage["stage"] == "dived network")
     assert names[-1] == "dived network" and not kernels & set(names)
     assert "rounded network" not in names  # only the kernels would start from it
-    assert bound == lp and solver.searched is None
+    assert bound == lp and solver.searched is None and solver.dive_handed
     assert highs._objective(m, start) == pytest.approx(dived["objective"], rel=1e-9)
     solver, m, _, start, *_ = _small_start(None, highs.DIVE_SEARCH_SECONDS + 1.0)
     names = [stage["stage"] for stage in solver.stages]
     dived = next(stage for stage in solver.stages if stage["stage"] == "dived network")
     assert {"rounded network", "narrow kernel", "strict kernel"} <= set(names)
+    assert not solver.dive_handed
     assert highs._objective(m, start) <= dived["objective"] * (1 + 1e-9)
 
 
@@ -504,6 +505,7 @@ def test_a_short_start_whose_dive_fails_runs_the_kernels_from_the_rounded_networ
     stages = {stage["stage"]: stage for stage in solver.stages}
     assert {"rounded network", "narrow kernel", "strict kernel"} <= set(stages)
     assert highs._objective(m, start) <= stages["rounded network"]["objective"] * (1 + 1e-9)
+    assert not solver.dive_handed  # the kernels' network: a long search of it is fine
 
 
 def test_while_the_spare_core_runs_its_kernel_this_core_searches_the_dived_network(
@@ -587,18 +589,22 @@ def test_a_spare_core_that_reported_before_the_dive_leaves_this_chain_its_kernel
     assert "narrow kernel" in names and names[-1] == highs.SPARE_STAGE
 
 
-def test_only_a_short_search_screens_on_its_first_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_short_search_or_one_of_the_dived_network_screens_on_its_first_pass(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Under COARSE_PASS_SECONDS the first pass is solved to FIRST_PASS_GAP (the minute's
-    searches); a longer search solves every re-solve to NEIGHBOURHOOD_GAP. Both reach the
-    optimum from the forced network."""
+    searches); a longer search solves every re-solve to NEIGHBOURHOOD_GAP, unless its start
+    is the dive's network handed straight to it (`dive_handed`), which screens at any
+    length. Each reaches the optimum from the forced network."""
     _, m, settings, solver, start, optimum = _tiny_with_s2_forced()
     runs = _recorded_runs(monkeypatch)
-    for seconds, first in ((neighbourhoods.COARSE_PASS_SECONDS - 1.0,
-                            neighbourhoods.FIRST_PASS_GAP),
-                           (neighbourhoods.COARSE_PASS_SECONDS,
-                            neighbourhoods.NEIGHBOURHOOD_GAP)):
+    for seconds, dived, first in ((neighbourhoods.COARSE_PASS_SECONDS - 1.0, False,
+                                   neighbourhoods.FIRST_PASS_GAP),
+                                  (neighbourhoods.COARSE_PASS_SECONDS, False,
+                                   neighbourhoods.NEIGHBOURHOOD_GAP),
+                                  (neighbourhoods.COARSE_PASS_SECONDS, True,
+                                   neighbourhoods.FIRST_PASS_GAP)):
         runs.clear()
-        solver.searched = None
+        solver.searched, solver.dive_handed = None, dived
         found = highs._neighbourhood_search(solver, m, settings, start, seconds, None)
         gaps = [h.getOptionValue("mip_rel_gap")[1] for h in runs]
         assert gaps[0] == first and gaps[-1] == neighbourhoods.NEIGHBOURHOOD_GAP

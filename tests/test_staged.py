@@ -9,6 +9,7 @@ dataset's autologous CAR-T `p1`, shipped per patient from the same plant.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,22 +171,42 @@ def test_with_minutes_left_the_whole_model_gets_the_one_step_start_too(
     assert info.objective == pytest.approx(plain_optimum, rel=1e-9)
 
 
-@pytest.mark.parametrize("limit", [highs.DIVE_SEARCH_SECONDS - 10.0,
-                                   highs.DIVE_SEARCH_SECONDS + 10.0])
-def test_a_start_that_hands_its_dive_to_the_search_is_not_staged(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain_optimum: float,
-        limit: float) -> None:
-    """On a model the neighbourhood search takes (here any size), a limit too short for the
-    kernels after the dive (under DIVE_SEARCH_SECONDS) gets one start on the whole model:
-    its cut loop, the LP dive, no step. A longer one is staged as before. The optimum is
-    the same either way."""
+def test_a_model_a_long_start_stages_hands_its_dive_to_the_search_for_longer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between DIVE_SEARCH_SECONDS and STAGED_DIVE_SEARCH_SECONDS a start hands its dive to
+    the search only on a model a longer start would stage: with one thread (no staged
+    start) the same model's start runs its kernels from the same mark as the default's."""
     case = load_case(two_product_case(tmp_path))
     settings = staged_settings(case, monkeypatch)
     monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
     m = build_model(prepare(case))
+    between = (highs.DIVE_SEARCH_SECONDS + highs.STAGED_DIVE_SEARCH_SECONDS) / 2
+    assert highs.DIVE_SEARCH_SECONDS < between < highs.STAGED_DIVE_SEARCH_SECONDS
+    assert highs._dive_searched(m, settings, between)
+    assert not highs._dive_searched(m, settings, highs.STAGED_DIVE_SEARCH_SECONDS)
+    alone = settings.model_copy(update={"threads": 1})
+    assert highs._dive_searched(m, alone, highs.DIVE_SEARCH_SECONDS - 1.0)
+    assert not highs._dive_searched(m, alone, between)
+
+
+@pytest.mark.parametrize("limit", [highs.STAGED_DIVE_SEARCH_SECONDS - 10.0,
+                                   highs.STAGED_DIVE_SEARCH_SECONDS + 10.0])
+def test_a_start_that_hands_its_dive_to_the_search_is_not_staged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain_optimum: float,
+        limit: float) -> None:
+    """On a model the neighbourhood search takes (here any size), a limit too short for the
+    kernels after the dive (under STAGED_DIVE_SEARCH_SECONDS) gets one start on the whole
+    model: its cut loop, the LP dive, no step. A longer one is staged as before. The optimum
+    is the same either way."""
+    case = load_case(two_product_case(tmp_path))
+    settings = staged_settings(case, monkeypatch)
+    monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
+    # the whole model's start after the steps is another test's (above)
+    monkeypatch.setattr(highs, "STAGED_WHOLE_SECONDS", math.inf)
+    m = build_model(prepare(case))
     info = highs.solve_model(m, settings, time_limit=limit)
     names = [s["stage"] for s in info.stages]
-    staged = limit >= highs.DIVE_SEARCH_SECONDS
+    staged = limit >= highs.STAGED_DIVE_SEARCH_SECONDS
     assert any(n.startswith("step 1: ") for n in names) == staged
     assert (names[0] == "linking cut loop" and "LP dive" in names) == (not staged)
     assert info.start == ("staged" if staged else "kernel")

@@ -167,6 +167,9 @@ class _Highs(Highs):
         self.lp_values: dict[int, float] | None = None
         #: where the last neighbourhood search left off (`_neighbourhood_search`)
         self.searched: SearchedNetwork | None = None
+        #: the dived network went to the search with no kernel after it (`mip_start`): the
+        #: search screens on its first pass however long it is (neighbourhoods.first_pass_gap)
+        self.dive_handed: bool = False
 
     @property
     def stopped(self) -> bool:
@@ -396,8 +399,9 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
             spare.reported, DIVED_SEARCH_STAGE)
     elif not (searched and to_search):
         start = _kernels(solver, m, settings, tee, lp_values, start, started + budget)
-    # else too little time for the kernels to find anything: the search that follows the
-    # start (`solve_model`) takes it
+    else:  # too little time for the kernels to find anything: the search that follows the
+        # start (`solve_model`) takes it
+        solver.dive_handed = True
     if spare is not None:
         start = _spare_kernel(solver, m, spare, start, spare_started,
                               budget - (time.perf_counter() - started))
@@ -480,6 +484,14 @@ def _spare_job(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
 #: ended at $130.62M. Decided on the start's time, not on what the dive leaves, so that a slow dive
 #: does not cost a longer start its kernels (bench/RESULTS.md)
 DIVE_SEARCH_SECONDS = 60.0
+#: ... but on a model a longer start stages (solver/staged.py: a stocked product or pooled
+#: depots), a start shorter than this: the dive places the deferred stock a few decisions at
+#: a time where rounding the LP opened every site it touched, and the search takes the
+#: steps' seconds. One start was the cheaper on us-depots at 60, 120, 180 and 290 s; at
+#: 600 s the steps with the whole model's kernel start after them were, $141.83M against
+#: $142.05M (figures in staged.py). That start follows the steps once their ~100 s leave it
+#: five minutes (STAGED_WHOLE_SECONDS), hence this mark; 300-590 s is not measured
+STAGED_DIVE_SEARCH_SECONDS = 400.0
 #: the spare core's search as a stage of the solve (SolveInfo.stages)
 SPARE_STAGE = "strict kernel (spare core)"
 #: this core's search of the dived network while the spare core's kernel runs, as a stage
@@ -1177,9 +1189,18 @@ def _search_applies(m: pyo.ConcreteModel, settings: SolverSettings) -> bool:
 
 def _dive_searched(m: pyo.ConcreteModel, settings: SolverSettings, seconds: float) -> bool:
     """Whether a start of `seconds` hands its dived network straight to the search, without
-    the kernels (DIVE_SEARCH_SECONDS): the chain's `mip_start` and the spare core's choice
-    (`_spare_searches`) ask the same question."""
-    return _search_applies(m, settings) and seconds < DIVE_SEARCH_SECONDS
+    the kernels (DIVE_SEARCH_SECONDS, or STAGED_DIVE_SEARCH_SECONDS on a model a longer start
+    stages): the chain's `mip_start`, the spare core's choice (`_spare_searches`) and
+    whether the start is staged at all ask the same question."""
+    mark = STAGED_DIVE_SEARCH_SECONDS if _stageable(m, settings) else DIVE_SEARCH_SECONDS
+    return _search_applies(m, settings) and seconds < mark
+
+
+def _stageable(m: pyo.ConcreteModel, settings: SolverSettings) -> bool:
+    """Whether a long enough start on `m` is staged (solver/staged.py): the LP spreads
+    something a second step places, and a second thread proves while the steps bound
+    nothing."""
+    return lazy_linking(m) and settings.threads >= 2 and deferred(m) is not None
 
 
 def _searches(m: pyo.ConcreteModel, settings: SolverSettings, start: dict[int, float],
@@ -1221,7 +1242,8 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
         first_gap = earlier.first_gap
     else:
         order = centres(m, solver.lp_values, start, sorted(hoods.site_columns))
-        begin, since, first_gap = 0, 0, first_pass_gap(seconds)
+        begin, since = 0, 0
+        first_gap = first_pass_gap(seconds, dived=solver.dive_handed)
     options = {"random_seed": int(settings.seed), "threads": highs_threads(settings.threads),
                **RESTRICTED_MIP_OPTIONS}
     found = search(arrays, _by_column(solver, start), hoods, order, started + seconds,
@@ -1361,7 +1383,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             and _start_applies(m))
     # the staged start's steps bound nothing: it needs the worker's core for a bound; nor is
     # a start that hands its dive to the search staged (why: solver/staged.py)
-    later = (deferred(m) if warm and lazy_linking(m) and settings.threads >= 2
+    later = (deferred(m) if warm and _stageable(m, settings)
              and not _dive_searched(m, settings, left()) else None)
     with_cuts = segment_cuts(settings, time_limit)
     linked, loop_stopped = None, None

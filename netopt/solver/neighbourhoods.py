@@ -67,24 +67,26 @@ NEIGHBOURHOOD_GAP = 1e-5
 #: save hundreds of thousands sooner (national, from the spare core's network, 12 s:
 #: $130.13M-$130.23M against $130.55M; bench/RESULTS.md)
 FIRST_PASS_GAP = 1e-3
-#: a search of less than this many seconds takes the coarse first pass; a longer one solves
-#: every re-solve finely: at 30-45 s both ended alike offline, and in whole runs with the
-#: coarse pass the longer searches ended a little dearer each time (national 120 s, a 44-s
-#: search: $130.04M against $129.96M; 600 s $129.84M against $129.82M, us-depots 600 s
-#: $141.99M against $141.85M; one run each). The minute's search now gets 25-34 s: at 31.4 s
-#: the fine pass re-solved 11 neighbourhoods and ended at $130.63M, where the same dived
-#: network searched coarsely for 26.8 s gave $130.19M (49 re-solves; bench/RESULTS.md).
-#: Since measured (2026-12-06): the coarse pass gave the default the fine pass's networks at
-#: 120 s (two seeds) and 600 s (one run); on us-depots at 120 s (a lab start handing its dive
-#: to the search) the fine pass made 11 re-solves and ended $3M dearer: the mark is a
-#: candidate to drop
+#: a search of the kernels' network for less than this many seconds takes the coarse first
+#: pass; a longer one solves every re-solve finely. The kernels' network is near its optimum,
+#: where the neighbourhoods save tens of thousands each, under what a coarse re-solve proves:
+#: national 180 s, seeds 0/1, from the strict kernel's $130.27M/$130.30M, the fine pass ended
+#: at $129.89M/$129.93M (51 and 49 re-solves, 12 and 11 improving), the coarse at
+#: $130.04M/$130.06M (264 and 252, 3 improving); at 120 s and 600 s both gave the same
+#: networks. But the minute's 25-34 s search screens: at 31.4 s the fine pass re-solved 11
+#: neighbourhoods and ended at $130.63M, where the same dived network searched coarsely for
+#: 26.8 s gave $130.19M (49 re-solves; bench/RESULTS.md)
 COARSE_PASS_SECONDS = 40.0
 
 
-def first_pass_gap(seconds: float) -> float:
-    """The gap of a search's first pass over its order, by the `seconds` it has: a short
-    search screens (FIRST_PASS_GAP), a longer one solves every pass to NEIGHBOURHOOD_GAP."""
-    return FIRST_PASS_GAP if seconds < COARSE_PASS_SECONDS else NEIGHBOURHOOD_GAP
+def first_pass_gap(seconds: float, dived: bool = False) -> float:
+    """The gap of a search's first pass over its order: a search of the LP dive's network
+    (`dived`: no kernel after it) or a short one screens (FIRST_PASS_GAP); a longer search of
+    the kernels' network solves every pass to NEIGHBOURHOOD_GAP. The dived network is a few
+    percent above its optimum, where a fine re-solve proves savings of millions slowly: on
+    us-depots at 120 s the fine pass made 11 re-solves (6 stopped at their 5 s) and ended at
+    $145.81M, the coarse pass 72-103 and $142.74M-$142.79M (bench/RESULTS.md)."""
+    return FIRST_PASS_GAP if dived or seconds < COARSE_PASS_SECONDS else NEIGHBOURHOOD_GAP
 #: a neighbourhood's network replaces the current one only when cheaper by this share
 IMPROVEMENT = 1e-7
 #: a site's own decisions (model/sites.py; model/policy.py: it treats a KOL's product at

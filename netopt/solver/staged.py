@@ -21,12 +21,30 @@ comes from the whole model (solver/bound_worker.py).
 The first step leaves patients unserved, so it needs a model where that is allowed: with a
 service-level share or a KOL rule the usual start runs instead. Nor does a start short enough
 to hand its LP dive to the neighbourhood search take two steps (solver/highs.py
-`solve_model`): the dive fixes what the LP spreads an LP at a time instead of rounding it
-all up, and the search gets the second step's seconds. At 60 s, seeds 0-4: us-depots
-$142.77M-$143.42M against $143.71M-$146.98M in two steps, the five products with pooled
-depots $127.28M-$128.40M against $128.02M-$129.77M (cheaper on nine seeds of ten, the tenth
-within $2k); the steps with a dive and search of their own did no better
-(bench/RESULTS.md).
+`solve_model`; on these models a start of under STAGED_DIVE_SEARCH_SECONDS, 400 s): the
+dive fixes what the LP spreads an LP at a time instead of rounding it all up, and the
+search gets the steps' seconds, screening its first pass. One start against two steps
+(bench/RESULTS.md):
+
+- 60 s, seeds 0-4: us-depots $142.77M-$143.42M against $143.71M-$146.98M, the five
+  products with pooled depots $127.28M-$128.40M against $128.02M-$129.77M (cheaper on nine
+  seeds of ten, the tenth within $2k); the steps with a dive and search of their own did
+  no better;
+- 120 s, seeds 0-4: us-depots $142.69M-$142.79M at 1.88-2.05 % against $143.07M-$143.70M
+  at 2.18-2.99 %; pooled $127.14M-$127.27M at 1.23-1.35 % against $127.26M-$127.79M at
+  1.72-1.99 % (cheaper on four seeds of five, the fifth $10k dearer);
+- 180 s, seeds 0-2 and 0-1: us-depots $142.51M-$142.73M at 1.45-1.70 % against
+  $142.97M-$143.20M at 1.82-2.06 %; pooled $127.10M at 0.97-1.07 % against
+  $127.31M-$127.58M at 1.46-1.60 %;
+- 290 s, us-depots seed 0: $142.29M at 1.09 % against $142.38M at 1.28 %;
+- but 600 s, us-depots seed 0: the steps, then the whole model's kernel start
+  (solver/highs.py STAGED_WHOLE_SECONDS) and the search, $141.83M, against one start's
+  dive searched for 544 s, $142.05M.
+
+The bound is the worker's on the whole model either way, and higher with one start
+(us-depots at 120 s: $139.86M-$140.03M against $139.41M-$139.96M): from two minutes on the
+whole model's cut loop runs to its end (stalled after 6 rounds, 27-34 s) before the worker
+starts from it.
 """
 
 from __future__ import annotations
