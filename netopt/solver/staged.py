@@ -36,7 +36,8 @@ search gets the steps' seconds, screening its first pass. One start against two 
 - 180 s, seeds 0-2 and 0-1: us-depots $142.51M-$142.73M at 1.45-1.70 % against
   $142.97M-$143.20M at 1.82-2.06 %; pooled $127.10M at 0.97-1.07 % against
   $127.31M-$127.58M at 1.46-1.60 %;
-- 290 s, us-depots seed 0: $142.29M at 1.09 % against $142.38M at 1.28 %;
+- 290 and 360 s, us-depots seed 0: $142.29M at 1.09 % against $142.38M at 1.28 %, and
+  $142.20M at 0.99 % against $142.32M at 1.21 %;
 - but 600 s, us-depots seed 0: the steps, then the whole model's kernel start
   (solver/highs.py STAGED_WHOLE_SECONDS) and the search, $141.83M, against one start's
   dive searched for 544 s, $142.05M.
