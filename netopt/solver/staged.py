@@ -38,9 +38,9 @@ search gets the steps' seconds, screening its first pass. One start against two 
   $127.31M-$127.58M at 1.46-1.60 %;
 - 290 and 360 s, us-depots seed 0: $142.29M at 1.09 % against $142.38M at 1.28 %, and
   $142.20M at 0.99 % against $142.32M at 1.21 %;
-- but 600 s, us-depots seed 0: the steps, then the whole model's kernel start
-  (solver/highs.py STAGED_WHOLE_SECONDS) and the search, $141.83M, against one start's
-  dive searched for 544 s, $142.05M.
+- but 450 and 600 s, us-depots seed 0: the steps, then the whole model's kernel start
+  (solver/highs.py STAGED_WHOLE_SECONDS) and the search, $141.89M and $141.83M, against
+  one start's dive searched for 397 and 544 s, $142.13M and $142.05M.
 
 The bound is the worker's on the whole model either way, and higher with one start
 (us-depots at 120 s: $139.86M-$140.03M against $139.41M-$139.96M): from two minutes on the
