@@ -1187,13 +1187,18 @@ def _search_applies(m: pyo.ConcreteModel, settings: SolverSettings) -> bool:
             and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS)
 
 
-def _dive_searched(m: pyo.ConcreteModel, settings: SolverSettings, seconds: float) -> bool:
+def _dive_searched(m: pyo.ConcreteModel, settings: SolverSettings, seconds: float,
+                   stageable: bool | None = None) -> bool:
     """Whether a start of `seconds` hands its dived network straight to the search, without
     the kernels (DIVE_SEARCH_SECONDS, or STAGED_DIVE_SEARCH_SECONDS on a model a longer start
     stages): the chain's `mip_start`, the spare core's choice (`_spare_searches`) and
-    whether the start is staged at all ask the same question."""
-    mark = STAGED_DIVE_SEARCH_SECONDS if _stageable(m, settings) else DIVE_SEARCH_SECONDS
-    return _search_applies(m, settings) and seconds < mark
+    whether the start is staged at all ask the same question. `stageable`: `_stageable`'s
+    answer where the caller has it (it reads the ordering options: 0.08 s nationally)."""
+    if not _search_applies(m, settings):
+        return False
+    if stageable is None:
+        stageable = _stageable(m, settings)
+    return seconds < (STAGED_DIVE_SEARCH_SECONDS if stageable else DIVE_SEARCH_SECONDS)
 
 
 def _stageable(m: pyo.ConcreteModel, settings: SolverSettings) -> bool:
@@ -1383,8 +1388,9 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             and _start_applies(m))
     # the staged start's steps bound nothing: it needs the worker's core for a bound; nor is
     # a start that hands its dive to the search staged (why: solver/staged.py)
-    later = (deferred(m) if warm and _stageable(m, settings)
-             and not _dive_searched(m, settings, left()) else None)
+    stageable = warm and _stageable(m, settings)
+    later = (deferred(m) if stageable and not _dive_searched(m, settings, left(), stageable)
+             else None)
     with_cuts = segment_cuts(settings, time_limit)
     linked, loop_stopped = None, None
     if lazy_linking(m) and later is None:
@@ -1406,7 +1412,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                     started_from = "kernel"
         elif warm:
             searches = _spare_searches(solver, left(), loop_stopped,
-                                       _dive_searched(m, settings, left()))
+                                       _dive_searched(m, settings, left(), stageable))
             worker = _bound_worker(solver, settings, left() if carry is None else max(
                 left(), carry.until - time.perf_counter()), kernel_follows=searches)
             # the start may take the rest of the limit: its kernels stop at their own optimum
