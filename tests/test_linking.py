@@ -105,6 +105,41 @@ def test_cut_loop_stops_on_progress_the_same_way_every_run() -> None:
     assert sorted(m1.offer_pair_linked) == sorted(m2.offer_pair_linked)
 
 
+def test_a_long_loop_goes_on_past_the_stall_towards_the_fully_linked_lp() -> None:
+    """With `long` the loop stops only once a round lifts the LP by less than
+    LONG_LINK_PROGRESS: on us-small it goes on past the default's stop (13,628.4) to within
+    that share of the fully linked LP, a bound still no higher than it."""
+    full, _, _ = _lp_value(SMALL, True)
+    short, m_short, _ = _lp_value(SMALL, "lazy")
+    case = _case(SMALL, "lazy")
+    m = build_model(prepare(case))
+    solver = highs._Highs()
+    long = highs.separate_linking(solver, m, case.config.solver, False, 120.0,
+                                  with_cuts=False, facility_cuts=False, long=True)
+    assert short < long <= full * (1 + 1e-9)
+    assert long >= full * (1 - 1e-4)
+    assert len(m.offer_pair_linked) > len(m_short.offer_pair_linked)
+
+
+@pytest.mark.parametrize(("limit", "long"), [(60, False), (600, True)])
+def test_only_a_long_plain_start_runs_the_long_loop(limit: int, long: bool,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain start whose loop gets LONG_LOOP_SECONDS or more (a 600-s limit: 240 s) runs
+    the long loop; a minute's start (24 s) stops at the default's progress."""
+    asked = []
+    loop = highs.separate_linking
+
+    def recorded(*args, **kwargs):  # noqa: ANN002, ANN003
+        asked.append((args[4], kwargs.get("long", False)))
+        return loop(*args, **kwargs)
+
+    monkeypatch.setattr(highs, "separate_linking", recorded)
+    solved = solve_case(_case(TINY, "lazy"), time_limit=limit, seed=0)
+    assert solved.info.status == "optimal"
+    assert asked and asked[0][1] is long
+    assert (asked[0][0] >= highs.LONG_LOOP_SECONDS) is long
+
+
 @pytest.mark.cores_measured
 def test_cut_loop_runs_the_parallel_dual_simplex_on_free_cores_only_and_no_later_run_does(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:

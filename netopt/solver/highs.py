@@ -641,6 +641,19 @@ LINK_ROUNDS = 30
 #: more. Stopping on progress rather than on the clock also makes the LP, and the network
 #: rounded from it, the same on a loaded machine as on a quiet one.
 LINK_PROGRESS = 1e-3
+#: a plain start's cut loop with this budget or more (a limit of about 500 s or more) stops
+#: only once a round lifts the LP by less than LONG_LINK_PROGRESS, within LONG_LINK_ROUNDS
+#: rounds. Its later rounds are slow (each a warm re-solve of 2-10 s) but the cheapest lift
+#: of the bound there is: on the national default the loop goes on from $128.70M (stalled at
+#: 0.1 %, round 8, about 40 s) to $129.39M (round 49, 230 s), and the LP dive from that LP
+#: is $129.94M, which no kernel improves; 600-s runs, seeds 0/1, then end at $129.72M at
+#: 0.18/0.15 % against $129.81M/$129.82M at 0.25/0.26 % (bench/RESULTS.md, 2026-12-06). At
+#: 180 s the same loop ran to its 72-s share, and its worker, started 25 s later on a larger
+#: model, proved less (0.56-0.57 % against 0.45-0.56 %): shorter starts keep the 0.1 % stop.
+#: Staged and aggregated starts keep it too (not measured with the long stop).
+LONG_LOOP_SECONDS = 200.0
+LONG_LINK_PROGRESS = 1e-5
+LONG_LINK_ROUNDS = 100
 #: how a cut loop ends by itself (its stage's `stopped`): nothing violated, or too little
 #: progress; any other end (the clock, the round limit) was the machine's or the budget's
 LOOP_CONVERGED, LOOP_STALLED = "converged", "stalled"
@@ -702,11 +715,12 @@ def held_settings(settings: SolverSettings) -> SolverSettings:
 
 def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
                      tee: bool, budget: float, with_cuts: bool | None = None,
-                     facility_cuts: bool = True) -> float | None:
+                     facility_cuts: bool = True, long: bool = False) -> float | None:
     """Cut loop for lazily linked models (`solver.strong_linking: lazy`, the default on large
     ones): solve the LP relaxation by dual simplex, add the per-pair rows x <= patients x
     offer that it violates, re-solve from the last basis, until none is violated (the LP then
-    equals the fully linked one) or a round lifts the LP by less than LINK_PROGRESS - on the
+    equals the fully linked one) or a round lifts the LP by less than LINK_PROGRESS (`long`:
+    LONG_LINK_PROGRESS, within LONG_LINK_ROUNDS rounds instead of LINK_ROUNDS) - on the
     national default 5 warm re-solves instead of a 60k-row LP. With `segment_cuts` each round
     also adds the segment volume cuts the LP violates (model/ordering.py); the loop then ends
     when neither family is violated. Each round also adds the facility volume cuts the LP
@@ -727,7 +741,9 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
     w = [m.w[m.pair_sk[i]] for i in pairs]
     bound, stopped = None, "round limit"
     last_round = 0.0  # seconds the last round's LP took
-    for round_ in range(LINK_ROUNDS):
+    progress, rounds = (LONG_LINK_PROGRESS, LONG_LINK_ROUNDS) if long else (LINK_PROGRESS,
+                                                                            LINK_ROUNDS)
+    for round_ in range(rounds):
         left = budget - (time.perf_counter() - started)
         if left <= max(0.5, last_round):
             # a warm round rarely takes less than the one before (national default: 1.2 s,
@@ -745,7 +761,7 @@ def separate_linking(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSetti
             stopped = _stopped(solver)
             break
         value = float(res.incumbent_objective)
-        stalled = bound is not None and value - bound <= LINK_PROGRESS * abs(value)
+        stalled = bound is not None and value - bound <= progress * abs(value)
         bound = value - abs(value) * LP_BOUND_TOLERANCE
         res.solution_loader.load_vars()
         violated = [i for i, xi, wi, d in zip(pairs, x, w, patients, strict=True)
@@ -1394,7 +1410,9 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     with_cuts = segment_cuts(settings, time_limit)
     linked, loop_stopped = None, None
     if lazy_linking(m) and later is None:
-        linked = separate_linking(solver, m, settings, tee, left(LINK_SHARE), with_cuts)
+        budget = left(LINK_SHARE)
+        linked = separate_linking(solver, m, settings, tee, budget, with_cuts,
+                                  long=budget >= LONG_LOOP_SECONDS)
         lp_bound = best_bound(lp_bound, linked)
         loop_stopped = solver.stages[-1]["stopped"]
     worker, replaced = None, None
