@@ -649,8 +649,9 @@ LINK_PROGRESS = 1e-3
 #: is $129.94M, which no kernel improves; 600-s runs, seeds 0/1, then end at $129.72M at
 #: 0.18/0.15 % against $129.81M/$129.82M at 0.25/0.26 % (bench/RESULTS.md, 2026-12-06). At
 #: 180 s the same loop ran to its 72-s share, and its worker, started 25 s later on a larger
-#: model, proved less (0.56-0.57 % against 0.45-0.56 %): shorter starts keep the 0.1 % stop.
-#: Staged and aggregated starts keep it too (not measured with the long stop).
+#: model, proved less (0.56-0.57 % against 0.45-0.56 %), and at 300 s the two tie (both
+#: proven within 0.5 % after 245-259 s): shorter starts keep the 0.1 % stop. Staged and
+#: aggregated starts keep it too (not measured with the long stop).
 LONG_LOOP_SECONDS = 200.0
 LONG_LINK_PROGRESS = 1e-5
 LONG_LINK_ROUNDS = 100
