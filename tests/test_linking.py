@@ -121,11 +121,15 @@ def test_a_long_loop_goes_on_past_the_stall_towards_the_fully_linked_lp() -> Non
     assert len(m.offer_pair_linked) > len(m_short.offer_pair_linked)
 
 
-@pytest.mark.parametrize(("limit", "long"), [(60, False), (600, True)])
-def test_only_a_long_plain_start_runs_the_long_loop(limit: int, long: bool,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A plain start whose loop gets LONG_LOOP_SECONDS or more (a 600-s limit: 240 s) runs
-    the long loop; a minute's start (24 s) stops at the default's progress."""
+@pytest.mark.parametrize(("limit", "warm", "long"),
+                         [(60, True, False), (600, True, True), (600, False, False)])
+def test_only_a_long_warm_start_runs_the_long_loop(limit: int, warm: bool, long: bool,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm start (one that builds a network: us-small, with the size from which a start
+    is warm lowered) whose loop gets LONG_LOOP_SECONDS or more (a 600-s limit: 240 s) runs
+    the long loop; a minute's start (24 s) stops at the default's progress, and so does a
+    start that builds no network (a held network's solve turns `warm_start` off)."""
+    monkeypatch.setattr(highs, "WARM_START_MIN_SITES", 1)
     asked = []
     loop = highs.separate_linking
 
@@ -134,10 +138,14 @@ def test_only_a_long_plain_start_runs_the_long_loop(limit: int, long: bool,
         return loop(*args, **kwargs)
 
     monkeypatch.setattr(highs, "separate_linking", recorded)
-    solved = solve_case(_case(TINY, "lazy"), time_limit=limit, seed=0)
-    assert solved.info.status == "optimal"
-    assert asked and asked[0][1] is long
-    assert (asked[0][0] >= highs.LONG_LOOP_SECONDS) is long
+    case = _case(SMALL, "lazy")
+    settings = case.config.solver
+    settings.threads = 1  # no bound worker
+    settings.warm_start = warm
+    info = highs.solve_model(build_model(prepare(case)), settings, time_limit=float(limit))
+    assert info.status == "optimal"
+    assert len(asked) == 1 and asked[0][1] is long
+    assert (asked[0][0] >= highs.LONG_LOOP_SECONDS) is (limit == 600)
 
 
 @pytest.mark.cores_measured

@@ -641,7 +641,7 @@ LINK_ROUNDS = 30
 #: more. Stopping on progress rather than on the clock also makes the LP, and the network
 #: rounded from it, the same on a loaded machine as on a quiet one.
 LINK_PROGRESS = 1e-3
-#: a plain start's cut loop with this budget or more (a limit of about 500 s or more) stops
+#: a plain warm start's cut loop with this budget or more (a limit of about 500 s) stops
 #: only once a round lifts the LP by less than LONG_LINK_PROGRESS, within LONG_LINK_ROUNDS
 #: rounds. Its later rounds are slow (each a warm re-solve of 2-10 s) but the cheapest lift
 #: of the bound there is: on the national default the loop goes on from $128.70M (stalled at
@@ -1411,9 +1411,11 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     with_cuts = segment_cuts(settings, time_limit)
     linked, loop_stopped = None, None
     if lazy_linking(m) and later is None:
+        # only a start that builds a network (`warm`) goes on: a held solve (`netopt
+        # evaluate`, the aggregation's pricing) has nothing to dive for, and is not measured
         budget = left(LINK_SHARE)
         linked = separate_linking(solver, m, settings, tee, budget, with_cuts,
-                                  long=budget >= LONG_LOOP_SECONDS)
+                                  long=warm and budget >= LONG_LOOP_SECONDS)
         lp_bound = best_bound(lp_bound, linked)
         loop_stopped = solver.stages[-1]["stopped"]
     worker, replaced = None, None
