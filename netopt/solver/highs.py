@@ -1209,20 +1209,23 @@ def _dive_searched(m: pyo.ConcreteModel, settings: SolverSettings, seconds: floa
     """Whether a start of `seconds` hands its dived network straight to the search, without
     the kernels (DIVE_SEARCH_SECONDS, or STAGED_DIVE_SEARCH_SECONDS on a model a longer start
     stages): the chain's `mip_start`, the spare core's choice (`_spare_searches`) and
-    whether the start is staged at all ask the same question. `stageable`: `_stageable`'s
-    answer where the caller has it (it reads the ordering options: 0.08 s nationally)."""
+    whether the start is staged at all ask the same question. `stageable`: whether
+    `_staged_stock` has an answer, where the caller has it (it reads the ordering options:
+    0.08 s nationally)."""
     if not _search_applies(m, settings):
         return False
     if stageable is None:
-        stageable = _stageable(m, settings)
+        stageable = _staged_stock(m, settings) is not None
     return seconds < (STAGED_DIVE_SEARCH_SECONDS if stageable else DIVE_SEARCH_SECONDS)
 
 
-def _stageable(m: pyo.ConcreteModel, settings: SolverSettings) -> bool:
-    """Whether a long enough start on `m` is staged (solver/staged.py): the LP spreads
-    something a second step places, and a second thread proves while the steps bound
-    nothing."""
-    return lazy_linking(m) and settings.threads >= 2 and deferred(m) is not None
+def _staged_stock(m: pyo.ConcreteModel, settings: SolverSettings) -> Deferred | None:
+    """What a long enough start on `m` leaves to a second step (solver/staged.py), or None
+    where it is not staged: the LP spreads nothing a second step places, or no second thread
+    proves while the steps bound nothing."""
+    if not (lazy_linking(m) and settings.threads >= 2):
+        return None
+    return deferred(m)
 
 
 def _searches(m: pyo.ConcreteModel, settings: SolverSettings, start: dict[int, float],
@@ -1405,9 +1408,9 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             and _start_applies(m))
     # the staged start's steps bound nothing: it needs the worker's core for a bound; nor is
     # a start that hands its dive to the search staged (why: solver/staged.py)
-    stageable = warm and _stageable(m, settings)
-    later = (deferred(m) if stageable and not _dive_searched(m, settings, left(), stageable)
-             else None)
+    stock = _staged_stock(m, settings) if warm else None
+    stageable = stock is not None
+    later = stock if stageable and not _dive_searched(m, settings, left(), stageable) else None
     with_cuts = segment_cuts(settings, time_limit)
     linked, loop_stopped = None, None
     if lazy_linking(m) and later is None:
