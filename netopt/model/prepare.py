@@ -86,6 +86,10 @@ class Prepared:
     #: network (the facility decomposition's whole-model solve), so a site left closed is not
     #: reported as out of reach; None: read from `pairs`
     paired: frozenset[tuple[str, str]] | None = None
+    #: an aggregated relaxation's members (model/relaxation.py): point_id (the cell),
+    #: product_id, site_id, member, member_patients, one row per member and site it reaches;
+    #: the cell reach cuts read them (model/cell_reach.py). None for any other case
+    cell_members: pd.DataFrame | None = None
 
     @property
     def product_ids(self) -> list[str]:

@@ -2,6 +2,10 @@
 a lower bound on the case's own, so a fine-geography model too large to bound by its own LP
 still gets a proven gap.
 
+Its `cell_members` (each member and the sites it reaches) let the cut loop add what the
+per-pair caps below miss: a cell's patients sent to several sites at once come from the
+members that reach them (model/cell_reach.py).
+
 Demand points are merged into cells (as `prepare` merges zones), but optimistically, where
 `prepare`'s merging is conservative:
 - a cell reaches a site when any of its points does, at the cheapest member's cost per
@@ -58,6 +62,8 @@ def aggregated_relaxation(prep: Prepared, share_of_reach: float) -> Prepared:
     lonely = cell_demand.merge(served, how="left", indicator=True)
     lonely = lonely[lonely["_merge"] == "left_only"].drop(columns="_merge")
     lonely["reason"] = "no member of the cell has a treatment site within reach"
+    reach = pairs[["cell", "product_id", "site_id", "point_id", "patients"]].rename(
+        columns={"cell": "point_id", "point_id": "member", "patients": "member_patients"})
     return replace(prep, points=points, zone_point=zone_point, demand=cell_demand,
                    pairs=cell_pairs, no_option=lonely.reset_index(drop=True),
-                   aggregation_error_km=0.0, paired=None)
+                   aggregation_error_km=0.0, paired=None, cell_members=reach)
