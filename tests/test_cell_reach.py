@@ -156,3 +156,64 @@ def test_separation_on_a_relaxation_model(tmp_path: Path) -> None:
     assert separate_cell_reach(m) == []
     for c in new:
         assert pyo.value(c.body) <= pyo.value(c.upper) + 1e-9
+
+
+def _three_members(tmp_path: Path):  # noqa: ANN202
+    """tiny with a third zone, merged into one cell: Z1 (10 patients) reaches S1 and S2, Z2
+    (20) only S1, Z3 (30) no site. The cell's caps (S1: 30, S2: 10) add up to 40 patients
+    served, where only Z1 and Z2's 30 can be."""
+    import shutil
+    from dataclasses import replace
+
+    data = tmp_path / "tiny"
+    shutil.copytree(ROOT / "tests" / "data" / "tiny", data)
+    with (data / "zones.csv").open("a", encoding="utf-8") as f:
+        f.write("Z3,Gamma,NJ,40.0,-75.0,300000\n")
+    model = tmp_path / "tiny3.yaml"
+    model.write_text("name: tiny3\ndataset: tiny\n", encoding="utf-8")
+    prep = prepare(load_case(model))
+    pairs = prep.pairs
+    keep = [(z, s) in {("Z1", "S1"), ("Z1", "S2"), ("Z2", "S1")}
+            for z, s in zip(pairs["point_id"], pairs["site_id"], strict=True)]
+    prep = replace(prep, pairs=pairs[keep].reset_index(drop=True))
+    assert prep.demand.set_index("point_id")["patients"].to_dict() == {
+        "Z1": 10.0, "Z2": 20.0, "Z3": 30.0}
+    return prep, aggregated_relaxation(prep, 4.0)
+
+
+def test_a_leaking_network_is_repaired_to_what_its_members_can_reach(tmp_path: Path) -> None:
+    from netopt.solver import highs
+    from netopt.solver.network_start import hold, network_of, release
+
+    fine, rel = _three_members(tmp_path)
+    assert len(rel.points) == 1
+    settings = rel.case.config.solver.model_copy(update={"mip_gap": 0.0})
+    m = build_model(rel)
+    solver = highs._Highs()
+    res = highs._run(solver, m, settings, False, 60.0, solver="choose")
+    res.solution_loader.load_vars()
+    leaky = float(res.incumbent_objective)
+    before = {term: pyo.value(e) for term, e in m.cost_terms.items()}
+    served = {s: sum(m.x[i].value for i in m.P if m.pair_sk[i][0] == s) for s in ("S1", "S2")}
+    # the relaxation's optimum opens S2 for the patients of a member that cannot reach it
+    assert served == pytest.approx({"S1": 30.0, "S2": 10.0})
+    start = highs._loaded_solution(m)
+    repaired = highs._repair_leaks(solver, m, settings, False, start, 60.0)
+    served = sum(m.x[i].value for i in m.P)
+    assert served == pytest.approx(30.0)
+    assert separate_cell_reach(m) == []
+    value = pyo.value(m.obj)
+    after = {term: pyo.value(e) for term, e in m.cost_terms.items()}
+    penalty = fine.products.at["p1", "penalty_usd_per_patient"]
+    # ten more patients unserved: the penalty's $3M, less what serving them cost
+    assert (after["unserved_penalty"] - before["unserved_penalty"]) * 1000 == pytest.approx(
+        10 * penalty)
+    assert value > leaky + 0.9 * 10 * penalty / 1000
+    assert repaired == highs._loaded_solution(m)
+    # still a relaxation: the case itself costs at least as much with the same network held
+    network = network_of(m)
+    f = build_model(fine)
+    held = hold(f, {k: v for k, v in network.items() if k not in ("z", "zd")})
+    res = highs._run(highs._Highs(), f, settings, False, 60.0, solver="choose")
+    release(held)
+    assert value <= float(res.incumbent_objective) * (1 + 1e-9)

@@ -384,6 +384,10 @@ def mip_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, te
         start = solver.start = dived
     if start:
         _load_values(m, start)
+        if getattr(m.prep, "cell_members", None) is not None:
+            start = solver.start = _repair_leaks(
+                solver, m, settings, tee, start,
+                LEAK_SHARE * (budget - (time.perf_counter() - started)))
     left = budget - (time.perf_counter() - started)
     beside_spare = spare is not None and not spare.reported()
     # `_searches` walks the objective (0.5 s nationally): only where its answer is used
@@ -891,6 +895,77 @@ def _dive_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, 
                            network, "dived network", DIVED_GAP, NO_SOLUTION_LIMIT)
     finally:
         solver.start = rounded
+
+
+#: an aggregated relaxation's start: rounds of cell reach cuts at its network, and the share
+#: of the start's time left they may take
+LEAK_ROUNDS = 8
+LEAK_SHARE = 0.3
+
+
+def _hold_integers(m: pyo.ConcreteModel) -> list[tuple]:
+    """Every free integer variable bounded to its loaded value, rounded (for `release`): the
+    model left is the LP of the loaded solution's decisions."""
+    held = []
+    for v in m.component_data_objects(pyo.Var, active=True):
+        if v.is_integer() and not v.fixed and v.value is not None and v.lb != v.ub:
+            held.append((v, v.lb, v.ub))
+            v.setlb(round(v.value))
+            v.setub(round(v.value))
+    return held
+
+
+def _repair_leaks(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
+                  start: dict[int, float], budget: float) -> dict[int, float]:
+    """The start of an aggregated relaxation (loaded in `m`) with the cell reach cuts its
+    network violates added (model/cell_reach.py), re-solved with every decision held (an
+    LP), round after round: the loop's cuts hold at the LP's fractional offers, but a
+    network's open sites let a cell send patients to sites only some of its members reach.
+    The kernels and the search that follow then price networks near it as its places can be
+    served. Returns the repaired solution (loaded), or `start` when no round finished."""
+    started = time.perf_counter()
+    rounds = added = 0
+    value = None
+    for _ in range(LEAK_ROUNDS):
+        left = budget - (time.perf_counter() - started)
+        if left <= 1.0:
+            break
+        new = separate_cell_reach(m)
+        if not new:
+            break
+        solver.add_constraints(new)
+        added += len(new)
+        held = _hold_integers(m)
+        try:
+            res = _run(solver, m, settings, tee, left, solve_relaxation=True,
+                       solver="simplex")
+        finally:
+            release(held)
+        if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
+            # the ordering options held cannot take the patients moved (a volume segment's
+            # lower end): the network held, the rest re-solved as a MIP
+            network = {k: v for k, v in network_of(m).items() if k not in ("z", "zd")}
+            _load_values(m, start)
+            kept, solver.start = solver.start, None
+            try:
+                found, cost = _held_start(solver, m, settings, tee,
+                                          budget - (time.perf_counter() - started), network,
+                                          "leak repair MIP", DIVED_GAP, NO_SOLUTION_LIMIT)
+            finally:
+                solver.start = kept
+            if found is None:
+                break
+            start, value = found, cost
+            rounds += 1
+            continue
+        res.solution_loader.load_vars()
+        start, value = _loaded_solution(m), float(res.incumbent_objective)
+        rounds += 1
+    _load_values(m, start)
+    _record_stage(solver, "leak repair", started, "rounds" if rounds else "none", value)
+    log.info("leak repair: %d rounds, %d cell reach cuts, objective %s, %.1fs", rounds,
+             added, value, time.perf_counter() - started)
+    return start
 
 
 def _repair_depot_segments(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings,
