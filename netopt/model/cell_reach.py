@@ -136,9 +136,10 @@ def separate_cell_reach(m: pyo.ConcreteModel) -> list:
         return []
     if not hasattr(m, "cell_reach"):
         m.cell_reach = pyo.ConstraintList()
+    values = np.array([m.x[i].value or 0.0 for i in m.P])
     new = []
     for cell in _index(m):
-        x = np.array([m.x[int(i)].value or 0.0 for i in cell.pairs])
+        x = values[cell.pairs]
         if x.sum() <= 1e-9:
             continue
         w = np.clip([v.value or 0.0 for v in cell.offers], 0.0, 1.0)

@@ -44,7 +44,15 @@ from .neighbourhoods import (
     search,
     within_gap,
 )
-from .network_start import StartNetwork, decision_ids, decision_vars, hold, network_of, release
+from .network_start import (
+    StartNetwork,
+    decision_ids,
+    decision_vars,
+    hold,
+    hold_integers,
+    network_of,
+    release,
+)
 from .rounding import DIVE_DECISIONS, dived_network, rounded_network
 from .staged import Deferred, deferred, first_step, second_step
 
@@ -906,18 +914,6 @@ LEAK_ROUNDS = 8
 LEAK_SHARE = 0.3
 
 
-def _hold_integers(m: pyo.ConcreteModel) -> list[tuple]:
-    """Every free integer variable bounded to its loaded value, rounded (for `release`): the
-    model left is the LP of the loaded solution's decisions."""
-    held = []
-    for v in m.component_data_objects(pyo.Var, active=True):
-        if v.is_integer() and not v.fixed and v.value is not None and v.lb != v.ub:
-            held.append((v, v.lb, v.ub))
-            v.setlb(round(v.value))
-            v.setub(round(v.value))
-    return held
-
-
 def _repair_leaks(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
                   start: dict[int, float], budget: float) -> dict[int, float]:
     """The start of an aggregated relaxation (loaded in `m`) with the cell reach cuts its
@@ -941,7 +937,7 @@ def _repair_leaks(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
             break
         solver.add_constraints(new)
         added += len(new)
-        held = _hold_integers(m)
+        held = hold_integers(m)
         try:
             res = _run(solver, m, settings, tee, left, solve_relaxation=True,
                        solver="simplex")

@@ -69,6 +69,19 @@ def hold(m: pyo.ConcreteModel, network: StartNetwork) -> list[tuple[Any, Any, An
     return held
 
 
+def hold_integers(m: pyo.ConcreteModel) -> list[tuple[Any, Any, Any]]:
+    """Every free integer variable of `m` bounded to its loaded value, rounded; return
+    (var, lower, upper) to `release`. The model left is the LP of the loaded solution's
+    decisions, every one of them and not only the network's (KOL coverage too)."""
+    with given_back_on_error() as held:
+        for v in m.component_data_objects(pyo.Var, active=True):
+            if v.is_integer() and not v.fixed and v.value is not None and v.lb != v.ub:
+                held.append((v, v.lb, v.ub))
+                v.setlb(round(v.value))
+                v.setub(round(v.value))
+    return held
+
+
 @contextmanager
 def given_back_on_error() -> Iterator[list[tuple[Any, Any, Any]]]:
     """A list to record (var, lower, upper) in while bounds are being replaced: if the scan
@@ -94,4 +107,4 @@ def release(held: list[tuple[Any, Any, Any]]) -> None:
 
 
 __all__ = ["DECISIONS", "StartNetwork", "decision_ids", "decision_vars",
-           "given_back_on_error", "hold", "network_of", "release"]
+           "given_back_on_error", "hold", "hold_integers", "network_of", "release"]
