@@ -6,12 +6,17 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from netopt.data.case import load_case
 from netopt.model.build import build_model
 from netopt.model.prepare import prepare
-from netopt.model.relaxation import aggregated_relaxation
+from netopt.model.relaxation import aggregated_relaxation, travel_steps
+from netopt.solver import highs
+from netopt.solver.aggregation import _travel_steps_for_the_proof
+from netopt.solver.arrays import highs_from_arrays, model_arrays
 from netopt.solver.highs import solve_model
 
 ROOT = Path(__file__).parents[1]
@@ -81,3 +86,91 @@ def test_cells_of_one_point_give_the_case_itself(tmp_path: Path) -> None:
     assert len(merged.points) < len(prep.points)
     assert merged.demand["patients"].sum() == pytest.approx(prep.demand["patients"].sum())
     assert _optimum(merged) <= fine * (1 + 1e-9)
+
+
+def _ladder(steps: pd.DataFrame, x: float) -> float:
+    """What a pair's steps add to its cheapest member's price at x patients (the model's
+    rows: the largest partial sum of extra x (x - above) over the steps in order)."""
+    ordered = steps.sort_values("above_patients")
+    partial = np.cumsum(ordered["extra_usd_per_patient"] * (x - ordered["above_patients"]))
+    return max(0.0, float(partial.max())) if len(partial) else 0.0
+
+
+def test_travel_steps_price_each_run_of_members_at_its_cheapest() -> None:
+    # one cell C and one site S; members a, b, c with 10, 10 and 20 patients at $100, $200
+    # and $400 a patient: four runs of 10 patients start at a, b and c (c's two runs have
+    # one price), so the steps are +$100 above 10 patients and +$200 above 20
+    members = pd.DataFrame({"cell": "C", "site_id": "S", "product_id": "p",
+                            "point_id": ["c", "a", "b"],
+                            "cost_usd_per_patient": [400.0, 100.0, 200.0],
+                            "patients": [20.0, 10.0, 10.0]})
+    steps = travel_steps(members, 4)
+    assert steps[["above_patients", "extra_usd_per_patient"]].to_numpy().tolist() == [
+        [10.0, 100.0], [20.0, 200.0]]
+    # the cheapest fill, by hand: 25 patients are a, b and 5 of c
+    assert 100.0 * 25 + _ladder(steps, 25.0) == pytest.approx(10 * 100 + 10 * 200 + 5 * 400)
+    assert 100.0 * 40 + _ladder(steps, 40.0) == pytest.approx(10 * 100 + 10 * 200 + 20 * 400)
+    # one run: the cheapest member's price alone, as before the steps
+    assert travel_steps(members, 1).empty
+
+
+def test_travel_steps_never_price_above_the_members_cheapest_fill() -> None:
+    rng = np.random.default_rng(7)
+    for trial in range(200):
+        n = int(rng.integers(1, 9))
+        members = pd.DataFrame({"cell": "C", "site_id": "S", "product_id": "p",
+                                "point_id": [f"m{i}" for i in range(n)],
+                                "cost_usd_per_patient": rng.uniform(0, 5000, n).round(0),
+                                "patients": rng.uniform(0.1, 30, n)})
+        steps = travel_steps(members, int(rng.integers(1, 6)))
+        order = members.sort_values("cost_usd_per_patient")
+        cheapest = order["cost_usd_per_patient"].iat[0]
+        for x in rng.uniform(0, members["patients"].sum(), 5):
+            left, fill = x, 0.0  # the members' cheapest way to send x patients
+            for c, d in zip(order["cost_usd_per_patient"], order["patients"], strict=True):
+                fill += c * min(left, d)
+                left -= min(left, d)
+            priced = cheapest * x + _ladder(steps, x)
+            assert cheapest * x - 1e-6 <= priced <= fill + 1e-6, trial
+
+
+def test_travel_steps_price_a_cell_sent_to_its_far_members_site() -> None:
+    # tiny without any pair at S1: Z1's 10 patients travel 170 km to S2 in the case; merged
+    # with Z2 (11 km from S2) the cheapest-member price alone charges them Z2's trip
+    prep = prepare(load_case(TINY))
+    prep = replace(prep, pairs=prep.pairs[prep.pairs["site_id"] != "S1"].reset_index(
+        drop=True))
+    fine = _optimum(prep)
+    rel = aggregated_relaxation(prep, 4.0)
+    stepped = _optimum(rel)
+    flat = _optimum(replace(rel, travel_steps=None))
+    cost = prep.pairs.set_index("point_id")["cost_usd_per_patient"]
+    assert flat == pytest.approx(fine - 10 * (cost["Z1"] - cost["Z2"]) / 1000, rel=1e-9)
+    # Z2's 20 patients fill the cheaper runs, so Z1's run starts a step at 20 patients and
+    # prices its trip exactly
+    assert stepped == pytest.approx(fine, rel=1e-9)
+
+
+
+
+def test_the_bound_workers_copy_carries_the_steps_the_searched_model_does_not() -> None:
+    # the tiny case above, as the aggregation path solves it: the model the start searches
+    # leaves the steps out, the copy its bound worker takes (CarriedProof.tighten) has them
+    prep = prepare(load_case(TINY))
+    prep = replace(prep, pairs=prep.pairs[prep.pairs["site_id"] != "S1"].reset_index(
+        drop=True))
+    rel = aggregated_relaxation(prep, 4.0)
+    flat, stepped = _optimum(replace(rel, travel_steps=None)), _optimum(rel)
+    assert stepped > flat + 1.0  # k$: Z1's trip, priced or not
+    m = build_model(replace(rel, travel_steps=None))
+    solver = highs._Highs()
+    solver.set_instance(m)
+    column = solver._pyomo_var_to_solver_var_map
+    tighten = _travel_steps_for_the_proof(rel)
+    copy = highs_from_arrays(tighten(model_arrays(solver._solver_model),
+                                     lambda i: column[id(m.x[i])]))
+    copy.setOptionValue("mip_rel_gap", 0.0)
+    copy.run()
+    assert copy.getInfo().objective_function_value == pytest.approx(stepped, rel=1e-9)
+    assert copy.getNumRow() == solver._solver_model.getNumRow() + len(rel.travel_steps)
+    assert _travel_steps_for_the_proof(replace(rel, travel_steps=None)) is None

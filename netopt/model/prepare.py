@@ -90,6 +90,11 @@ class Prepared:
     #: product_id, site_id, member, member_patients, one row per member and site it reaches;
     #: the cell reach cuts read them (model/cell_reach.py). None for any other case
     cell_members: pd.DataFrame | None = None
+    #: an aggregated relaxation's dearer members (model/relaxation.py): point_id (the cell),
+    #: site_id, product_id, above_patients, extra_usd_per_patient: every patient a cell sends
+    #: a site beyond `above_patients` costs at least that much more than its cheapest
+    #: member's, the cheaper members being used up. None for any other case
+    travel_steps: pd.DataFrame | None = None
 
     @property
     def product_ids(self) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
+from scipy import sparse
 
 #: the banner comes once per process: only the first HiGHS object is built with stdout
 #: redirected, and under a lock, since fd 1 is shared by every thread
@@ -92,6 +93,28 @@ def highs_from_arrays(d: dict, col_lower: np.ndarray | None = None,
     h = quiet_highs()
     h.passModel(lp)
     return h
+
+
+def with_rows(d: dict, col_cost: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray,
+              row: np.ndarray, col: np.ndarray, value: np.ndarray) -> dict:
+    """`d` (model_arrays) with continuous columns >= 0 of `col_cost` and rows appended: entry
+    k of the new rows is (row[k], col[k], value[k]), rows counted from the first new one and
+    columns over old and new. Stored by column."""
+    n, r, k, q = d["num_col"], d["num_row"], len(col_cost), len(row_lower)
+    make = sparse.csr_matrix if d["rowwise"] else sparse.csc_matrix
+    old = make((d["value"], d["index"], d["start"]), shape=(r, n))
+    new = sparse.coo_matrix((value, (row, col)), shape=(q, n + k))
+    a = sparse.vstack([sparse.hstack([old, sparse.csc_matrix((r, k))]), new]).tocsc()
+    a.sort_indices()
+    return {**d, "rowwise": False, "num_col": n + k, "num_row": r + q,
+            "col_cost": np.concatenate([d["col_cost"], col_cost]),
+            "col_lower": np.concatenate([d["col_lower"], np.zeros(k)]),
+            "col_upper": np.concatenate([d["col_upper"], np.full(k, highspy.kHighsInf)]),
+            "row_lower": np.concatenate([d["row_lower"], row_lower]),
+            "row_upper": np.concatenate([d["row_upper"], row_upper]),
+            "start": a.indptr.astype(np.int64), "index": a.indices.astype(np.int64),
+            "value": a.data.astype(float),
+            "integrality": np.concatenate([d["integrality"], np.zeros(k, np.int8)])}
 
 
 def entry_rows_and_columns(d: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -47,6 +47,7 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import highspy
@@ -102,12 +103,15 @@ class BoundWorker:
     With `kernel_follows`, the child waits for `search` (a network search first, or none)."""
 
     def __init__(self, highs: highspy.Highs, seconds: float, seed: int,
-                 kernel_follows: bool = False) -> None:
+                 kernel_follows: bool = False,
+                 tighten: Callable[[dict], dict] | None = None) -> None:
         self.best: float | None = None
         self.network: ChildNetwork | None = None
         self._searched = threading.Event()
         self._lock = threading.Lock()
         arrays = model_arrays(highs)
+        if tighten is not None:  # rows only the proof carries (CarriedProof.tighten)
+            arrays = tighten(arrays)
         if not arrays["minimize"]:
             raise ValueError("the bound worker handles minimisation only")
         job = {"model": arrays, "seconds": float(seconds), "seed": int(seed),
@@ -218,6 +222,14 @@ class CarriedProof:
     until: float
     worker: BoundWorker | None = None
     cap: float | None = None
+    #: rows and columns the worker's copy of the model gets and the solve's own HiGHS model
+    #: does not: (the model's arrays, the HiGHS column of pair i's x) -> the arrays with
+    #: them (aggregation.py: the relaxation's travel steps). A worker that searches for a
+    #: network first (kernel_follows) takes the model as it is. The tightened bound bounds
+    #: what the rows are valid for (the fine model), not the solve's own model: the solve's
+    #: gap then compares across the two, and only the aggregation path, which reads the
+    #: bound alone, passes it
+    tighten: Callable[[dict, Callable[[int], int]], dict] | None = None
 
     def stop(self) -> float | None:
         """End the worker (if any, once) and return its bound (None: it proved none)."""

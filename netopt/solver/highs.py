@@ -6,6 +6,7 @@ infeasible one is diagnosed by re-solving an elastic model (see `diagnose.py`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -1183,15 +1184,17 @@ def _name_stages(solver: _Highs, first: int, step: str) -> None:
 
 
 def _bound_worker(solver: _Highs, settings: SolverSettings, seconds: float,
-                  kernel_follows: bool = False) -> BoundWorker | None:
+                  kernel_follows: bool = False,
+                  tighten: Callable[[dict], dict] | None = None) -> BoundWorker | None:
     """The full MIP on the spare core while the start runs (solver/bound_worker.py): only
     when the settings allow a second thread and the time left pays for its root.
-    `kernel_follows`: the start will hand it a network search first (`mip_start`)."""
+    `kernel_follows`: the start will hand it a network search first (`mip_start`);
+    `tighten`: rows only its copy carries (CarriedProof.tighten)."""
     if settings.threads < 2 or seconds < MIN_WORKER_SECONDS:
         return None
     try:
         return BoundWorker(solver._solver_model, seconds, settings.seed,
-                           kernel_follows=kernel_follows)
+                           kernel_follows=kernel_follows, tighten=tighten)
     except (OSError, ValueError) as exc:  # no child process here: the start still runs
         log.warning("no bound worker: %s", exc)
         return None
@@ -1504,7 +1507,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                                   long=warm and budget >= LONG_LOOP_SECONDS)
         lp_bound = best_bound(lp_bound, linked)
         loop_stopped = solver.stages[-1]["stopped"]
-    worker, replaced = None, None
+    worker, replaced, tighten = None, None, None
     try:
         if later is not None:
             solver.start, worker, replaced = _staged_start(solver, m, settings, tee, left(),
@@ -1520,8 +1523,13 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
         elif warm:
             searches = _spare_searches(solver, left(), loop_stopped,
                                        _dive_searched(m, settings, left(), stageable))
+            if carry is not None and carry.tighten is not None and not searches:
+                column = solver._pyomo_var_to_solver_var_map
+                tighten = functools.partial(carry.tighten,
+                                            column_of_pair=lambda i: column[id(m.x[i])])
             worker = _bound_worker(solver, settings, left() if carry is None else max(
-                left(), carry.until - time.perf_counter()), kernel_follows=searches)
+                left(), carry.until - time.perf_counter()), kernel_follows=searches,
+                tighten=tighten)
             # the start may take the rest of the limit: its kernels stop at their own optimum
             # (or, in a short start, its search follows), leaving the full MIP what is left
             solver.start, lp_start = mip_start(solver, m, settings, tee, left(), linked,
@@ -1532,9 +1540,12 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
         if solver.start and _searches(m, settings, solver.start, left(), lp_bound):
             proving = worker is not None and worker.running
+            # a tightened worker's bound is not this model's: the search would stop at a
+            # gap measured across two models
             solver.start = _neighbourhood_search(
                 solver, m, settings, solver.start, _search_seconds(left(), proving),
-                (lambda: best_bound(lp_bound, worker.bound)) if proving else lp_bound)
+                (lambda: best_bound(lp_bound, worker.bound)) if proving and tighten is None
+                else lp_bound)
         if solver.start and left() < MIN_STAGE_SECONDS:
             # the start took the limit: a run now gets HiGHS's 1-s minimum and its presolve
             # (no interrupt check) on top, 2.3 s past a national 60-s limit, for nothing
