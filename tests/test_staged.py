@@ -234,7 +234,7 @@ class _CopyOnly:
     made: list = []
 
     def __init__(self, h, seconds: float, seed: int,  # noqa: ANN001, ARG002
-                 kernel_follows: bool = False) -> None:  # noqa: ARG002
+                 kernel_follows: bool = False, tighten=None) -> None:  # noqa: ANN001, ARG002
         self.copy = _bounds_and_rows(h)
         self.stopped = False
         type(self).made.append(self)
