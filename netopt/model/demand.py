@@ -74,33 +74,35 @@ def add_demand(m: pyo.ConcreteModel, prep: Prepared) -> None:
         register_cost(m, "cogs", pyo.quicksum(cogs[pk[i]] * m.x[i] for i in range(n)))
 
 
-def travel_step_ladders(prep: Prepared) -> dict[int, list[tuple[float, float]]]:
-    """An aggregated relaxation's dearer members (Prepared.travel_steps) by pair (its index
-    in `prep.pairs`): the steps in order, each as (patients above which it starts, k$ more
-    per patient). The pair's travel beyond its cheapest member's price is at least the sum of
-    extra x (x - above) over the steps up to any one: a convex piecewise-linear cost, one row
-    a step, so the LP fills the cheaper members first."""
+def travel_step_rows(prep: Prepared) -> dict[int, list[tuple[float, float]]]:
+    """An aggregated relaxation's dearer members (Prepared.travel_steps) as rows, by pair
+    (its index in `prep.pairs`): travel_extra >= slope x - intercept (k$), one row per step.
+    The pair's travel beyond its cheapest member's price is at least the sum of extra x
+    (x - above) over the steps up to any one: a convex piecewise-linear cost, so the LP fills
+    the cheaper members first."""
     pairs = prep.pairs
     index = {key: i for i, key in enumerate(zip(pairs["point_id"], pairs["site_id"],
                                                 pairs["product_id"], strict=True))}
     steps = prep.travel_steps.sort_values(["point_id", "site_id", "product_id",
                                            "above_patients"], kind="stable")
-    ladders: dict[int, list[tuple[float, float]]] = {}
+    rows: dict[int, list[tuple[float, float]]] = {}
     for z, j, k, above, extra in steps.itertuples(index=False):
-        ladders.setdefault(index[(z, j, k)], []).append((float(above), extra / MONEY))
-    return ladders
+        ladder = rows.setdefault(index[(z, j, k)], [])
+        slope, intercept = ladder[-1] if ladder else (0.0, 0.0)
+        ladder.append((slope + extra / MONEY, intercept + extra / MONEY * float(above)))
+    return rows
 
 
 def _add_travel_steps(m: pyo.ConcreteModel, prep: Prepared) -> None:
-    """The rows of travel_step_ladders, with one travel_extra column per pair."""
-    ladders = travel_step_ladders(prep)
+    """The rows of travel_step_rows, with one travel_extra column per pair."""
+    ladders = travel_step_rows(prep)
     m.T_steps = pyo.Set(initialize=sorted(ladders), ordered=True)
     m.travel_extra = pyo.Var(m.T_steps, within=pyo.NonNegativeReals)
     rows = [(i, r) for i in m.T_steps for r in range(len(ladders[i]))]
 
     def rule(m, i, r):
-        above = pyo.quicksum(extra * (m.x[i] - start) for start, extra in ladders[i][:r + 1])
-        return m.travel_extra[i] >= above
+        slope, intercept = ladders[i][r]
+        return m.travel_extra[i] >= slope * m.x[i] - intercept
 
     m.travel_step = pyo.Constraint(rows, rule=rule)
     register_cost(m, "patient_travel", pyo.quicksum(m.travel_extra[i] for i in m.T_steps))

@@ -28,7 +28,7 @@ import pyomo.environ as pyo
 
 from ..data.config import SolverSettings
 from ..model.build import build_model
-from ..model.demand import travel_step_ladders
+from ..model.demand import travel_step_rows
 from ..model.prepare import Prepared, over_offers
 from ..model.relaxation import aggregated_relaxation
 from .arrays import with_rows
@@ -133,14 +133,12 @@ def _travel_steps_for_the_proof(relaxed: Prepared
     the gaps the same on average (2.42 % against 2.43 %). None when there are no steps."""
     if relaxed.travel_steps is None or relaxed.travel_steps.empty:
         return None
-    ladders = travel_step_ladders(relaxed)
+    ladders = travel_step_rows(relaxed)
 
     def tighten(arrays: dict, column_of_pair: Callable[[int], int]) -> dict:
         row, col, value, lower = [], [], [], []
         for extra_col, (pair, ladder) in enumerate(sorted(ladders.items())):
-            slope = intercept = 0.0
-            for above, extra in ladder:  # travel_extra - slope x >= -intercept
-                slope, intercept = slope + extra, intercept + extra * above
+            for slope, intercept in ladder:  # travel_extra - slope x >= -intercept
                 row += [len(lower)] * 2
                 col += [arrays["num_col"] + extra_col, column_of_pair(pair)]
                 value += [1.0, -slope]
