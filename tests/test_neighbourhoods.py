@@ -17,6 +17,7 @@ from netopt.model.prepare import prepare
 from netopt.solver import highs, neighbourhoods
 from netopt.solver.arrays import model_arrays
 from netopt.solver.bound_worker import ChildNetwork
+from netopt.solver.network_start import hold, network_of, release
 from tests.test_model import TINY
 
 SMALL = Path(__file__).resolve().parents[1] / "models" / "us-small.yaml"
@@ -609,3 +610,28 @@ def test_a_short_search_or_one_of_the_dived_network_screens_on_its_first_pass(
         gaps = [h.getOptionValue("mip_rel_gap")[1] for h in runs]
         assert gaps[0] == first and gaps[-1] == neighbourhoods.NEIGHBOURHOOD_GAP
         assert highs._objective(m, found) == pytest.approx(optimum, rel=1e-9)
+
+
+def test_a_held_network_s_search_re_solves_its_ordering_options() -> None:
+    """us-small's optimum with its design held (the aggregation's pricing holds a network so)
+    and one stocked site-product made to order otherwise: the search of the held model
+    (`held`) frees the ordering options of a site and its neighbours, and finds the held
+    optimum again without touching the design."""
+    case = load_case(SMALL)
+    m = build_model(prepare(case))
+    settings = case.config.solver.model_copy(update={"mip_gap": 0.0})
+    solver = highs._Highs()
+    highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
+    optimum = pyo.value(m.obj)
+    design = {name: values for name, values in network_of(m).items() if name != "z"}
+    held = hold(m, design)
+    chosen = next(v for i, v in sorted(m.z.items()) if v.value > 0.5)
+    chosen.setub(0)
+    highs._run(solver, m, settings, False, 60.0, solver="choose").solution_loader.load_vars()
+    chosen.setub(1)
+    start = highs._loaded_solution(m)
+    assert highs._objective(m, start) > optimum + 1.0  # k$
+    found = highs._neighbourhood_search(solver, m, settings, start, 60.0, None, held=True)
+    release(held)
+    assert highs._objective(m, found) == pytest.approx(optimum, rel=1e-9)
+    assert {name: values for name, values in network_of(m).items() if name != "z"} == design

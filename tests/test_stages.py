@@ -137,6 +137,50 @@ def test_aggregation_reports_the_relaxation_stages_that_chose_its_network() -> N
     assert info.stages[-1]["stage"] == "full MIP"
 
 
+def test_the_pricing_searches_only_where_no_whole_milp_would_follow(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pricing searches its ordering options to the end of the limit only when it starts
+    past `search_after` of the limit; one that starts sooner ends at its gap, leaving the
+    pipeline the time for the whole MILP from the network (tiny's relaxation ends at once)."""
+    from netopt.solver import aggregation
+
+    priced = aggregation._priced_network
+    searched = []
+
+    def recorded(*args: object) -> object:
+        searched.append(args[-1])
+        return priced(*args)
+
+    monkeypatch.setattr(aggregation, "_priced_network", recorded)
+    case = load_case(TINY)
+    for after in (0.0, 1.0):
+        aggregation.solve_by_aggregation(prepare(case), case.config.solver, search_after=after)
+    assert searched == [True, False]
+
+
+def test_a_held_networks_solve_searches_its_ordering_options_when_asked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """us-small's optimal design held (as the aggregation's pricing holds its network; the
+    search's pair threshold lowered to take it): with `search_held` the completed LP's
+    network is searched, then the full MIP confirms it; without, no search (a held solve
+    has no design to search)."""
+    from netopt.solver.network_start import hold, network_of
+
+    monkeypatch.setattr(highs, "NEIGHBOURHOOD_MIN_PAIRS", 0)
+    case = load_case(SMALL)
+    settings = case.config.solver.model_copy(update={"mip_gap": 0.0})
+    optimum = highs.solve_model(m := build_model(prepare(case)), settings)
+    design = {name: values for name, values in network_of(m).items() if name != "z"}
+    for search in (True, False):
+        held = build_model(prepare(case))
+        hold(held, design)
+        info = highs.solve_model(held, highs.held_settings(settings), search_held=search)
+        stages = [s["stage"] for s in info.stages]
+        assert (highs.NEIGHBOURHOOD_STAGE in stages) == search
+        assert stages[:2] == ["linking cut loop", "completed LP"]
+        assert info.objective == pytest.approx(optimum.objective, rel=1e-6)
+
+
 def test_other_solvers_leave_the_clock_question_open() -> None:
     """No stage account (other solvers): stopped_by_clock is null, not an empty 'none'."""
     from netopt.results.tables import summary_dict

@@ -112,7 +112,8 @@ def solve_case(case: Case, time_limit: float | None = None, gap: float | None = 
     earlier: list[dict] = []  # stages of a relaxation that chose the start network
     if start_network is None and _wants_coarse_start(prep, plan, solver):
         attempt = time.perf_counter()
-        found = solve_by_aggregation(prep, solver, tee=tee, progress=progress)
+        found = solve_by_aggregation(prep, solver, tee=tee, progress=progress,
+                                     search_after=1 - WHOLE_MILP_SHARE)
         spent, start_name = time.perf_counter() - attempt, "coarse"
         start_network, known_bound, earlier = found.network, found.bound, found.stages
         if found.solved is not None and solver.method != "milp" and (

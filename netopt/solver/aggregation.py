@@ -10,7 +10,8 @@ the MILP path returns a network with no bound. This path spends the limit where 
 2. the fine model restricted to that network's offers (pairs at other site-products dropped,
    the network's sites, offers, onboarding, equipment, hubs and partners held) prices the
    network where patients live: every assignment, flow and ordering option is re-solved at
-   fine resolution. That is a restriction, so its cost is an upper bound on the fine optimum.
+   fine resolution (its ordering options then searched one metro at a time to the end of the
+   limit). That is a restriction, so its cost is an upper bound on the fine optimum.
 The answer is that network with the gap between the two. When the restricted solve leaves
 most of the limit (small models), the caller runs the whole MILP from the network with the
 relaxation's bound, so a network the relaxation cannot prove is improved or proven there.
@@ -68,9 +69,13 @@ class AggregationResult:
 
 
 def solve_by_aggregation(prep: Prepared, settings: SolverSettings, tee: bool = False,
-                         progress: Callable[[str], None] | None = None) -> AggregationResult:
+                         progress: Callable[[str], None] | None = None,
+                         search_after: float = 0.0) -> AggregationResult:
     """The relaxation's network and bound, and the fine model priced at that network (see
-    the module docstring)."""
+    the module docstring). `search_after`: the share of the limit past which the caller
+    keeps the priced network whatever time is left (results/pipeline.py runs the whole MILP
+    from it only when the path ended sooner): a pricing that starts past it searches its
+    ordering options to the end of the limit, one that starts sooner ends at its gap."""
     started = time.perf_counter()
     limit = float(settings.time_limit)
     relaxed = aggregated_relaxation(prep, CELL_SHARE_OF_REACH)
@@ -100,7 +105,8 @@ def solve_by_aggregation(prep: Prepared, settings: SolverSettings, tee: bool = F
             # the other core is the relaxation's worker's: one thread, as a staged start's
             # second step runs beside its worker, and no warning about busy cores of our own
             pricing = settings.model_copy(update={"threads": 1})
-        solved = _priced_network(prep, network, pricing, tee, limit + started)
+        searched = time.perf_counter() - started >= search_after * limit
+        solved = _priced_network(prep, network, pricing, tee, limit + started, searched)
     finally:
         late = carry.stop()
     bound = best_bound(info.bound, late)
@@ -151,16 +157,18 @@ def _travel_steps_for_the_proof(relaxed: Prepared
 
 
 def _priced_network(prep: Prepared, network: StartNetwork, settings: SolverSettings,
-                    tee: bool, deadline: float
+                    tee: bool, deadline: float, searched: bool = True
                     ) -> tuple[pyo.ConcreteModel, SolveInfo] | None:
     """The fine model over the network's offers only, its design held, solved by the
-    deadline (perf_counter seconds: building it counts too): None when that is infeasible
+    deadline (perf_counter seconds: building it counts too), its ordering options
+    `searched` to the deadline (solve_model's `search_held`): None when that is infeasible
     here (a site's minimum volume or a service level the cells met only on paper)."""
     m = build_model(over_offers(prep, {key for key, v in network.get("w", {}).items() if v}))
     held = hold(m, network)
     try:
         info = solve_model(m, held_settings(settings), tee=tee,
-                           time_limit=max(deadline - time.perf_counter(), 1.0))
+                           time_limit=max(deadline - time.perf_counter(), 1.0),
+                           search_held=searched)
     finally:
         release(held)
     if not info.has_solution:

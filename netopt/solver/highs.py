@@ -1261,8 +1261,9 @@ def _consistent_incumbent(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
 #: the neighbourhood search (solver/neighbourhoods.py) runs when the start leaves at least
 #: this long (a national re-solve takes 1-2 s), and takes this share of it; the full MIP gets
 #: the rest, from its network. It runs only with `warm_start` (a design solve: evaluate's and
-#: the re-solves' held networks have nothing to search), not on an elastic model (a
-#: diagnosis: its penalties are the answer) and while the start is not proven within the gap
+#: the re-solves' held networks have no design to search; the aggregation's pricing searches
+#: its ordering options, `_held_searches`), not on an elastic model (a diagnosis: its
+#: penalties are the answer) and while the start is not proven within the gap
 NEIGHBOURHOOD_MIN_SECONDS = 2.0
 NEIGHBOURHOOD_SHARE = 0.5
 #: ... but the full MIP gets its share only when that is at least this long: its presolve and root
@@ -1322,6 +1323,18 @@ def _searches(m: pyo.ConcreteModel, settings: SolverSettings, start: dict[int, f
             and not within_gap(_objective(m, start), bound, float(settings.mip_gap)))
 
 
+def _held_searches(m: pyo.ConcreteModel, seconds: float) -> bool:
+    """Whether a solve with its design held (`solve_model`'s `search_held`) searches its
+    ordering options from the completed LP's network: on a model of pairs enough
+    (NEIGHBOURHOOD_MIN_PAIRS), not elastic, with NEIGHBOURHOOD_MIN_SECONDS left. us-fine's
+    pricing stage, seed 0's network: its completed LP $251,731k in 157 s, which the full
+    MIP did not improve in 300 s (nor in a 900-s pricing, its bound then $250.45M); the
+    search took $0.42M off it in its first 13 re-solves (74 s; 376 s: $0.44M,
+    bench/RESULTS.md)."""
+    return (not getattr(m, "elastic", False) and seconds >= NEIGHBOURHOOD_MIN_SECONDS
+            and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS)
+
+
 def _search_seconds(left: float, proving: bool) -> float:
     """The neighbourhood search's share of the `left` seconds: all of them while a bound
     worker is `proving` on the other core or when the full MIP's part would be too short to
@@ -1336,7 +1349,8 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
                           start: dict[int, float], seconds: float,
                           bound: float | Callable[[], float | None] | None,
                           stop: Callable[[], bool] | None = None,
-                          stage: str = NEIGHBOURHOOD_STAGE) -> dict[int, float]:
+                          stage: str = NEIGHBOURHOOD_STAGE, held: bool = False
+                          ) -> dict[int, float]:
     """`start` improved one metro at a time (solver/neighbourhoods.py) within `seconds`,
     or until `bound` (or the bound it returns so far: a worker's rises as the search goes)
     proves it within the model's gap, or `stop()` says so; the network returned is loaded in
@@ -1352,7 +1366,7 @@ def _neighbourhood_search(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
         order, begin, since = earlier.order, earlier.position, earlier.since_last
         first_gap = earlier.first_gap
     else:
-        order = centres(m, solver.lp_values, start, sorted(hoods.site_columns))
+        order = centres(m, solver.lp_values, start, sorted(hoods.site_columns), held)
         begin, since = 0, 0
         first_gap = first_pass_gap(seconds, dived=solver.dive_handed)
     options = {"random_seed": int(settings.seed), "threads": highs_threads(settings.threads),
@@ -1453,7 +1467,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                 start_network: StartNetwork | None = None,
                 start_name: str = "baseline", known_bound: float | None = None,
                 carry: CarriedProof | None = None,
-                capacity_values: bool = False) -> SolveInfo:
+                capacity_values: bool = False, search_held: bool = False) -> SolveInfo:
     """Run HiGHS with fixed seed and threads (after a MIP start: from `start_network` where
     it is feasible, recorded as `start_name`, else the kernel start of `mip_start` when
     enabled and the model is large); load the incumbent if there is one. `known_bound`: a
@@ -1462,7 +1476,10 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     handed over in it, to prove on until `carry.until` (the caller stops it); the bound
     returned is what it proved so far. `capacity_values`: price the plants' capacity in the
     network found (solver/marginal.py), for a solve whose result is reported as it stands.
-    Another solver named by `solver.name` (Gurobi, CPLEX, ...) runs through
+    `search_held`: the design is held and the answer's gap is measured against another
+    model's bound (the aggregation's pricing), so the neighbourhood search re-solves the
+    ordering options after the start for all the time left, whatever this model's gap
+    (`_held_searches`). Another solver named by `solver.name` (Gurobi, CPLEX, ...) runs through
     solver/backends.py instead."""
     if settings.name != "highs":
         if lazy_linking(m):  # the cut loop is HiGHS's: another solver gets every row
@@ -1538,7 +1555,11 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             started_from = "kernel" if solver.start else "none"
         if not solver.start and linked is not None and left() >= MIN_STAGE_SECONDS:
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
-        if solver.start and _searches(m, settings, solver.start, left(), lp_bound):
+        if search_held and solver.start and _held_searches(m, left()):
+            # the answer's gap is measured against another model's bound: search to the end
+            solver.start = _neighbourhood_search(solver, m, settings, solver.start, left(),
+                                                 None, held=True)
+        elif solver.start and _searches(m, settings, solver.start, left(), lp_bound):
             proving = worker is not None and worker.running
             # a tightened worker's bound is not this model's: the search would stop at a
             # gap measured across two models

@@ -274,14 +274,17 @@ def _site_flows(m: pyo.ConcreteModel, column: dict[int, int]) -> dict[str, np.nd
 
 
 def centres(m: pyo.ConcreteModel, lp_values: dict[int, float] | None,
-            network: dict[int, float], sites: list[str]) -> list[str]:
+            network: dict[int, float], sites: list[str], held: bool = False) -> list[str]:
     """`sites` in the order they are re-solved: by how far the LP relaxation's offers
     (`lp_values`, by id(var)) are from the network's, largest first; in the model's order
-    without an LP."""
+    without an LP. `held`: the design is held (the aggregation's pricing), so its offers
+    agree everywhere; the sites' ordering options are compared instead."""
     if not lp_values:
         return list(sites)
     apart: dict[str, float] = defaultdict(float)
-    for (s, _), v in m.w.items():
+    chosen = ([(m.ord_sk[i][0], v) for i, v in getattr(m, "z", {}).items()] if held
+              else [(s, v) for (s, _), v in m.w.items()])
+    for s, v in chosen:
         apart[s] += abs((lp_values.get(id(v)) or 0.0) - (network.get(id(v)) or 0.0))
     return sorted(sites, key=lambda s: -round(apart[s], 9))  # stable: ties keep their order
 
