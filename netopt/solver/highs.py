@@ -1262,7 +1262,7 @@ def _consistent_incumbent(solver: _Highs, m: pyo.ConcreteModel, settings: Solver
 #: this long (a national re-solve takes 1-2 s), and takes this share of it; the full MIP gets
 #: the rest, from its network. It runs only with `warm_start` (a design solve: evaluate's and
 #: the re-solves' held networks have no design to search; the aggregation's pricing searches
-#: its ordering options, `_held_searches`), not on an elastic model (a diagnosis: its
+#: its ordering options, `_searches`), not on an elastic model (a diagnosis: its
 #: penalties are the answer) and while the start is not proven within the gap
 NEIGHBOURHOOD_MIN_SECONDS = 2.0
 NEIGHBOURHOOD_SHARE = 0.5
@@ -1284,10 +1284,12 @@ NEIGHBOURHOOD_MIN_PAIRS = 20_000
 NEIGHBOURHOOD_STAGE = "neighbourhood search"
 
 
-def _search_applies(m: pyo.ConcreteModel, settings: SolverSettings) -> bool:
+def _search_applies(m: pyo.ConcreteModel, settings: SolverSettings, held: bool = False
+                    ) -> bool:
     """Whether the neighbourhood search takes this model at all (see NEIGHBOURHOOD_MIN_SECONDS
-    and what follows): a design solve of a single model with enough pairs, not a diagnosis."""
-    return (settings.warm_start and not getattr(m, "elastic", False)
+    and what follows): a design solve (or, `held`, a held network's solve that asks for the
+    search of its ordering options) of a single model with enough pairs, not a diagnosis."""
+    return ((settings.warm_start or held) and not getattr(m, "elastic", False)
             and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS)
 
 
@@ -1316,23 +1318,17 @@ def _staged_stock(m: pyo.ConcreteModel, settings: SolverSettings) -> Deferred | 
 
 
 def _searches(m: pyo.ConcreteModel, settings: SolverSettings, start: dict[int, float],
-              seconds: float, bound: float | None) -> bool:
+              seconds: float, bound: float | None, held: bool = False) -> bool:
     """Whether the neighbourhood search runs on `start` with `seconds` left (see
-    NEIGHBOURHOOD_MIN_SECONDS and what follows); leaves `start` loaded in `m`."""
-    return (_search_applies(m, settings) and seconds >= NEIGHBOURHOOD_MIN_SECONDS
-            and not within_gap(_objective(m, start), bound, float(settings.mip_gap)))
-
-
-def _held_searches(m: pyo.ConcreteModel, seconds: float) -> bool:
-    """Whether a solve with its design held (`solve_model`'s `search_held`) searches its
-    ordering options from the completed LP's network: on a model of pairs enough
-    (NEIGHBOURHOOD_MIN_PAIRS), not elastic, with NEIGHBOURHOOD_MIN_SECONDS left. us-fine's
-    pricing stage, seed 0's network: its completed LP $251,731k in 157 s, which the full
-    MIP did not improve in 300 s (nor in a 900-s pricing, its bound then $250.45M); the
-    search took $0.42M off it in its first 13 re-solves (74 s; 376 s: $0.44M,
-    bench/RESULTS.md)."""
-    return (not getattr(m, "elastic", False) and seconds >= NEIGHBOURHOOD_MIN_SECONDS
-            and len(getattr(m, "P", ())) >= NEIGHBOURHOOD_MIN_PAIRS)
+    NEIGHBOURHOOD_MIN_SECONDS and what follows); leaves `start` loaded in `m`. `held`:
+    `solve_model`'s `search_held`, whose answer's gap is another model's, so this model's
+    gap does not stop it. us-fine's pricing stage, seed 0's network: its completed LP
+    $251,731k in 157 s, which the full MIP did not improve in 300 s (nor in a 900-s
+    pricing, its bound then $250.45M); the search took $0.42M off it in its first 13
+    re-solves (74 s; 376 s: $0.44M, bench/RESULTS.md)."""
+    return (_search_applies(m, settings, held) and seconds >= NEIGHBOURHOOD_MIN_SECONDS
+            and (held or not within_gap(_objective(m, start), bound,
+                                        float(settings.mip_gap))))
 
 
 def _search_seconds(left: float, proving: bool) -> float:
@@ -1479,7 +1475,7 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
     `search_held`: the design is held and the answer's gap is measured against another
     model's bound (the aggregation's pricing), so the neighbourhood search re-solves the
     ordering options after the start for all the time left, whatever this model's gap
-    (`_held_searches`). Another solver named by `solver.name` (Gurobi, CPLEX, ...) runs through
+    (`_searches`). Another solver named by `solver.name` (Gurobi, CPLEX, ...) runs through
     solver/backends.py instead."""
     if settings.name != "highs":
         if lazy_linking(m):  # the cut loop is HiGHS's: another solver gets every row
@@ -1555,7 +1551,8 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
             started_from = "kernel" if solver.start else "none"
         if not solver.start and linked is not None and left() >= MIN_STAGE_SECONDS:
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
-        if search_held and solver.start and _held_searches(m, left()):
+        if search_held and solver.start and _searches(m, settings, solver.start, left(),
+                                                      None, held=True):
             # the answer's gap is measured against another model's bound: search to the end
             solver.start = _neighbourhood_search(solver, m, settings, solver.start, left(),
                                                  None, held=True)
