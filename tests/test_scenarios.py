@@ -308,6 +308,38 @@ def test_network_start_holds_then_releases_decisions() -> None:
     assert foreign.summary["start"] == "none"
 
 
+def test_baseline_design_start_where_its_ordering_choices_no_longer_fit(tmp_path: Path) -> None:
+    """us-small with its stock costs tabulated at other volumes (three breakpoints for five):
+    the baseline's ordering choices are volume segments the scenario does not have, so
+    holding its whole network is infeasible. Its sites, offers, hubs and partners still fit:
+    the scenario starts from them, its ordering options chosen again, with the spare core
+    proving (two threads). Same answer as a cold solve, within the two runs' gaps."""
+    from netopt.data.case import load_case
+    from netopt.results.pipeline import solve_case
+
+    small = ROOT / "models" / "us-small.yaml"
+    other = tmp_path / "coarser-costs.yaml"
+    other.write_text(f"extends: {small}\nname: coarser-costs\nsolver:\n  threads: 2\n"
+                     "finance:\n  volume_breakpoints: [2, 20, 60]\n", encoding="utf-8")
+    baseline = solve_case(load_case(small))
+    warm = solve_case(load_case(other), start_network=baseline.network)
+    cold = solve_case(load_case(other))
+    assert warm.summary["start"] == "baseline design" and cold.summary["start"] == "none"
+    stages = [(st["stage"], st["stopped"]) for st in warm.summary["stages"]]
+    assert stages[0] == ("baseline start", "infeasible")
+    assert stages[1][0] == "baseline design start" and stages[1][1] in ("optimal", "time limit")
+    assert warm.summary["stages"][1]["objective_usd"] >= warm.summary["objective_usd"]
+    for run in (warm, cold):
+        assert run.summary["status"] == "optimal"
+    a, b = warm.summary, cold.summary
+    assert abs(a["objective_usd"] - b["objective_usd"]) <= (
+        a["gap"] * a["objective_usd"] + b["gap"] * b["objective_usd"])
+    # the baseline's design, not its ordering choices: with its own breakpoints the whole
+    # network holds, as before
+    again = solve_case(load_case(small), start_network=baseline.network)
+    assert again.summary["start"] == "baseline"
+
+
 # ---------------------------------------------------------------- within solver gap
 
 
