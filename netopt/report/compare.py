@@ -263,7 +263,7 @@ def comparison_table(rows: pd.DataFrame) -> str:
         reason = text(r.get("reason"))
         start = text(r.get("start"))
         started = f"<span class='tag'>{_esc(start)} start</span>" if start in (
-            "baseline", "baseline design", "kernel", "staged") else ""
+            "baseline", "kernel", "staged") else ""
         clock = ", ".join(split_list(r.get("stopped_by_clock")))
         if clock:  # its network may differ on another machine: say so where it is read
             started += (f"<span class='tag clock' title='stages the clock ended: "

@@ -61,10 +61,6 @@ log = logging.getLogger(__name__)
 
 #: share of the time limit a scenario's start from its baseline's network may take
 BASELINE_START_SHARE = 0.6
-#: starts whose design is kept where the whole network does not fit (`network_start`): a
-#: batch's baseline. Not `netopt evaluate`'s `ordering` start, whose design the evaluated
-#: model holds anyway
-DESIGN_STARTS = frozenset({"baseline"})
 #: share of the MIP start's time the rounded network's restricted MIP may take (the kernel
 #: MIP gets the rest)
 ROUNDED_SHARE = 0.4
@@ -624,28 +620,17 @@ def _restricted_mip(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettin
 
 
 def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings, tee: bool,
-                  budget: float, network: StartNetwork, name: str = "baseline",
-                  design: bool = False) -> tuple[dict[int, float] | None, str]:
+                  budget: float, network: StartNetwork, name: str = "baseline"
+                  ) -> dict[int, float] | None:
     """A MIP start from a given network (a batch's baseline): hold the decisions it names at
     its values, solve what is left (an LP, or a small MIP over decisions the baseline did not
-    have) and return that solution and the start's name; None when the restricted problem
-    has no solution here (the scenario excludes a site the baseline used, demands a service
-    level it missed...).
-
-    `design`: where the whole network does not fit, its design still may. A scenario that
-    changes a policy's terms (returns, consignment), a stocking limit or a product's
-    cadence changes which ordering options a site may take at which volume, so the
-    baseline's choices no longer hold, though its sites, offers, hubs and partners do. Then
-    those are held and onboarding, equipment, ordering options and depot stock chosen again
-    by a small MIP, as the LP dive's network is completed; the name is then `<name>
-    design`. Without it such a scenario started from nothing (`kernel`): national minute,
-    strict and generous returns, $130.46M and $129.70M at 1.25 % and 1.32 %; from the
-    baseline's design $130.11M and $129.35M at 1.17 % and 1.21 % (bench/RESULTS.md)."""
+    have) and return that solution; None when the restricted problem has no solution here
+    (the scenario excludes a site the baseline used, demands a service level it missed...)."""
     started = time.perf_counter()
     held = hold(m, network)
     if not held:
         log.info("%s start: no decision of it exists in this model", name)
-        return None, name
+        return None
     try:
         res = _run(solver, m, settings, tee, budget, solver="choose")
     finally:
@@ -654,18 +639,11 @@ def network_start(solver: _Highs, m: pyo.ConcreteModel, settings: SolverSettings
     if not _has_solution(res):
         log.info("%s start: not feasible here (%s); falling back", name,
                  res.termination_condition.name)
-        left = budget - (time.perf_counter() - started)
-        if not design or left < MIN_STAGE_SECONDS:
-            return None, name
-        kept = {var: values for var, values in network.items()
-                if var.rsplit(".", 1)[-1] in DIVE_DECISIONS}
-        found, _ = _held_start(solver, m, settings, tee, left, kept, f"{name} design start",
-                               DIVED_GAP, NO_SOLUTION_LIMIT)
-        return found, f"{name} design"
+        return None
     res.solution_loader.load_vars()
     log.info("%s start: objective %.6g after %.1fs (%d decisions held)", name,
              res.incumbent_objective, time.perf_counter() - started, len(held))
-    return _loaded_solution(m), name
+    return _loaded_solution(m)
 
 
 #: a pair's linking row is violated when x exceeds patients x offer by this share of patients
@@ -1521,13 +1499,9 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
 
     lp_bound = known_bound
     started_from = "none"
-    # a batch's scenario from its baseline (not a fine model's coarse network, whose worker
-    # would copy 1.6M columns)
-    from_baseline = bool(start_network) and start_name in DESIGN_STARTS
     if start_network:
-        solver.start, start_name = network_start(
-            solver, m, settings, tee, left(BASELINE_START_SHARE), start_network, start_name,
-            design=from_baseline)
+        solver.start = network_start(solver, m, settings, tee, left(BASELINE_START_SHARE),
+                                     start_network, start_name)
         started_from = start_name if solver.start else "none"
     warm = (not solver.start and settings.warm_start and len(m.y) >= WARM_START_MIN_SITES
             and _start_applies(m))
@@ -1575,11 +1549,12 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                                                spare=worker if searches else None, dive=True)
             lp_bound = best_bound(lp_bound, lp_start)
             started_from = "kernel" if solver.start else "none"
-        elif solver.start and from_baseline and linked is not None:
-            # a scenario started from its batch's baseline: the spare core proves from the
-            # loop's end while the search runs, as in a warm start (national minute, strict
-            # and generous returns from the baseline's design: 1.17 % and 1.21 % with it,
-            # the same networks at 2.59 % and 2.61 % without)
+        elif solver.start and start_name == "baseline" and linked is not None:
+            # a scenario started from its batch's baseline network: the spare core proves
+            # from the loop's end while the search runs, as in a warm start (national
+            # minute, strict and generous returns from the baseline's design, a variant not
+            # kept: 1.17 % and 1.21 % with it, the same networks at 2.59 % and 2.61 %
+            # without; bench/RESULTS.md)
             worker = _bound_worker(solver, settings, left())
         if not solver.start and linked is not None and left() >= MIN_STAGE_SECONDS:
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
