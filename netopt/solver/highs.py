@@ -1549,12 +1549,13 @@ def solve_model(m: pyo.ConcreteModel, settings: SolverSettings, tee: bool = Fals
                                                spare=worker if searches else None, dive=True)
             lp_bound = best_bound(lp_bound, lp_start)
             started_from = "kernel" if solver.start else "none"
-        elif solver.start and start_name == "baseline" and linked is not None:
-            # a scenario started from its batch's baseline network: the spare core proves
-            # from the loop's end while the search runs, as in a warm start (national
-            # minute, strict and generous returns from the baseline's design, a variant not
-            # kept: 1.17 % and 1.21 % with it, the same networks at 2.59 % and 2.61 %
-            # without; bench/RESULTS.md)
+        elif solver.start and settings.warm_start and linked is not None:
+            # a design solve started from another solve's network (a batch's baseline): the
+            # spare core proves from the loop's end while the search runs, as in a warm
+            # start (national minute, strict and generous returns from the baseline's
+            # design, a variant not kept: 1.17 % and 1.21 % with it, the same networks at
+            # 2.59 % and 2.61 % without; bench/RESULTS.md). A held solve (`netopt
+            # evaluate`, the aggregation's pricing) has no warm_start and no worker
             worker = _bound_worker(solver, settings, left())
         if not solver.start and linked is not None and left() >= MIN_STAGE_SECONDS:
             solver.start = _completed_lp(solver, m, settings, tee, left(COMPLETION_SHARE))
