@@ -1,5 +1,6 @@
-"""Where HiGHS's root bound on the national default comes from: its root cut pool, sorted by
-what the cuts link, and what each kind lifts the LP by.
+"""Where HiGHS's root bound on the national per-site model (models/us-launch-per-site.yaml,
+the default until 2026-12-06) comes from: its root cut pool, sorted by what the cuts link,
+and what each kind lifts the LP by.
 
 Run from the repository root (about 12 minutes: HiGHS's root alone takes most of it):
 
@@ -45,7 +46,7 @@ from netopt.solver.arrays import highs_from_arrays, model_arrays
 from netopt.solver.highs import _Highs, separate_linking
 
 ROOT = Path(__file__).resolve().parents[1]
-NATIONAL = ROOT / "models" / "us-launch.yaml"
+NATIONAL = ROOT / "models" / "us-launch-per-site.yaml"
 #: the decisions a patient flow needs at its site: a two-column cut of one of these and an x
 #: is a linking row
 SITE_DECISIONS = frozenset({"w", "o", "e", "y"})

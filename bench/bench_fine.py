@@ -3,7 +3,7 @@ aggregation.
 
 Run from the repository root, after the two solves whose folders it reads (each once):
 
-    netopt solve models/us-launch.yaml --out reports/bench-launch --no-report
+    netopt solve models/us-launch-per-site.yaml --out reports/bench-launch --no-report
     /usr/bin/time -v netopt solve models/us-fine.yaml --time-limit 600 \\
         --out reports/bench-fine --no-report
     /usr/bin/time -v python bench/bench_fine.py --launch reports/bench-launch \\
@@ -15,11 +15,12 @@ Prints:
    RSS of this process) after load, prepare and build;
 2. the fine solve (from its folder; without --fine it is solved here with --time-limit):
    status, objective, bound, gap, seconds;
-3. the default national network (the us-launch folder: designed on merged demand points)
-   evaluated at fine resolution - its sites, onboarding, equipment, hubs and partners held,
-   assignments, flows and ordering options re-solved (netopt/analysis/evaluate.py) - against
-   the fine solve: the price of aggregation, with the interval the two gaps leave (the held
-   network is a fine solution too, so the fine optimum is at most the cheaper of the two).
+3. the five-product national network (the us-launch-per-site folder: designed on merged
+   demand points) evaluated at fine resolution - its sites, onboarding, equipment, hubs and
+   partners held, assignments, flows and ordering options re-solved
+   (netopt/analysis/evaluate.py) - against the fine solve: the price of aggregation, with
+   the interval the two gaps leave (the held network is a fine solution too, so the fine
+   optimum is at most the cheaper of the two).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def price(launch: Results, held: Results, fine: Results) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--launch", type=Path, required=True,
-                    help="result folder of `netopt solve models/us-launch.yaml`")
+                    help="result folder of `netopt solve models/us-launch-per-site.yaml`")
     ap.add_argument("--fine", type=Path, help="result folder of the us-fine solve")
     ap.add_argument("--model", type=Path, default=FINE)
     ap.add_argument("--time-limit", type=float, default=600.0)
@@ -132,15 +133,15 @@ def main() -> None:
     case, prep, m = fine_model(args.model.resolve())
     del m  # built for its size; the solve and the evaluation build their own, smaller
     fine = fine_solve(case, prep, args.fine, args.time_limit)
-    print("== default national network evaluated at fine resolution ==")
+    print("== five-product national network evaluated at fine resolution ==")
     launch = Results.read(args.launch)
-    print(_line("us-launch, as solved (aggregated)", launch))
+    print(_line("us-launch-per-site, as solved (aggregated)", launch))
     t = time.perf_counter()
     # the held model is small in decisions (ordering options): a tight gap prices it exactly
     tight = replace(case, config=case.config.model_copy(update={
         "solver": case.config.solver.model_copy(update={"mip_gap": args.eval_gap})}))
     held = evaluate_network(tight, launch, time_limit=args.time_limit, prepared=prep).result
-    print(_line("us-launch network at fine zones", held))
+    print(_line("us-launch-per-site network at fine zones", held))
     _stage("evaluate", t)
     figures = price(launch, held, fine)
     print("== price of aggregation ==")

@@ -1,5 +1,6 @@
-"""Where the national model's integrality gap lives: the linked LP bound with one group of
-decisions held at a solved network's values, the rest of the model free and continuous.
+"""Where the national per-site model's integrality gap lives (models/us-launch-per-site.yaml):
+the linked LP bound with one group of decisions held at a solved network's values, the rest
+of the model free and continuous.
 
 Run from the repository root:
 
@@ -35,7 +36,7 @@ from netopt.solver.highs import _Highs, separate_linking
 from netopt.solver.network_start import hold, release
 
 ROOT = Path(__file__).resolve().parents[1]
-NATIONAL = ROOT / "models" / "us-launch.yaml"
+NATIONAL = ROOT / "models" / "us-launch-per-site.yaml"
 GROUPS = ("z", "w", "o", "g", "y", "a", "e", "y+w+o+e", "g+a")
 
 

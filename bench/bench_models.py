@@ -4,7 +4,8 @@ The test suite validates every file under models/ (tests/test_model_files.py) bu
 only the small ones; the national files take a minute or more each. This script solves each
 through netopt's own path (load -> prepare -> build -> solve -> results, as `netopt solve`
 without writing files), at its own time limit or at `--time-limit` where that is shorter,
-and prints status, network cost, bound, gap, seconds and the facilities it activates.
+and prints status, network cost, bound, gap, seconds and the facilities it activates
+(`stocking`: the cold-storage partners holding pooled depot stock).
 
     python bench/bench_models.py --time-limit 60          # every model, at most 60 s each
     python bench/bench_models.py --only us-launch baseline jit-only
@@ -54,11 +55,15 @@ def solve_one(path: Path, cap: float | None) -> tuple[str, bool]:
         return f"{name:22s} infeasible: {err}", False
     s = res.summary
     gap = "-" if s.get("gap") is None else f"{s['gap']:.2%}"
+    partners = res.tables.get("partners")
+    stocking = ("-" if partners is None or "depot_stock_usd_per_year" not in partners
+                else str(int((partners["depot_stock_usd_per_year"].fillna(0) > 0).sum())))
     return (f"{name:22s} {s['status']:11s} {_money(s.get('objective')):>16s} "
             f"{_money(s.get('bound')):>16s} {gap:>7s} {limit:6.0f} "
             f"{s.get('solve_seconds', 0.0):7.1f} {time.perf_counter() - started:7.1f} "
             f"{s.get('sites_active', '-')!s:>5s} {s.get('hubs_active', '-')!s:>4s} "
-            f"{s.get('partners_active', '-')!s:>8s}  {s.get('method', 'milp')}", True)
+            f"{s.get('partners_active', '-')!s:>8s} {stocking:>8s}  {s.get('method', 'milp')}",
+            True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{'model':22s} {'status':11s} {'network':>16s} {'bound':>16s} {'gap':>7s} "
           f"{'limit':>6s} {'solve s':>7s} {'wall s':>7s} {'sites':>5s} {'hubs':>4s} "
-          f"{'partners':>8s}  method", flush=True)
+          f"{'partners':>8s} {'stocking':>8s}  method", flush=True)
     solved = 0
     for path in chosen:
         text, has_network = solve_one(path, args.time_limit)

@@ -1,14 +1,19 @@
 """National benchmark: netopt end to end vs raw HiGHS on the same MILP, and build scaling.
 
+It measures models/us-launch-per-site.yaml: the five-product national model with each site's
+stock priced as its own, the default until 2026-12-06 and the yardstick of issue #14's
+figures (bench/national_reference.json is its reference). The default, with `allo_vst` and
+pooled depot stock, is measured by bench/bench_models.py and in bench/RESULTS.md.
+
 Run from the repository root:  python bench/bench_national.py [--time-limit 60]
 
     python bench/bench_national.py --reference 3600 --gap 0.0001   # long run -> REFERENCE
-    python bench/bench_national.py --skip-scaling --skip-raw        # the 60-s default only
+    python bench/bench_national.py --skip-scaling --skip-raw        # the 60-s run only
     python bench/bench_national.py --skip-scaling --skip-raw --seeds 0-3   # one run per seed
 
 Prints, in one run:
 1. prepare/build seconds and model size at several sizes (how the build grows);
-2. netopt end to end on models/us-launch.yaml (load, prepare, build, solve incl. its MIP
+2. netopt end to end on models/us-launch-per-site.yaml (load, prepare, build, solve incl. its MIP
    start, extract): objective, bound, gap, seconds;
 3. the same MILP exported once to MPS and solved cold by highspy with the same limit, seed
    and threads: what netopt's modelling (kernel start) adds over raw HiGHS, and the
@@ -21,7 +26,7 @@ Prints, in one run:
 network within 0.5 % of the best known one, and one seed's network says little about the
 next (2026-12-01, the same code an hour apart: seeds 0-3 0.34-0.64 % above it, then 0.57-1.10 %).
 
-`--reference SECONDS` makes a new reference: the national default solved for that long at the
+`--reference SECONDS` makes a new reference: the national per-site model solved for that long at the
 given gap; the file is rewritten only when the new run's network is cheaper or its bound
 higher than the stored one's.
 """
@@ -46,7 +51,7 @@ from netopt.results.pipeline import solve_case
 from netopt.solver.highs import model_size
 
 ROOT = Path(__file__).resolve().parents[1]
-NATIONAL = ROOT / "models" / "us-launch.yaml"
+NATIONAL = ROOT / "models" / "us-launch-per-site.yaml"
 SMALL = ROOT / "models" / "us-small.yaml"
 REFERENCE = ROOT / "bench" / "national_reference.json"
 
@@ -59,7 +64,7 @@ def build_scaling() -> None:
         ("us-small", SMALL, {}),
         ("national, 80 km / 25 % cells", NATIONAL, {"cluster_km": 80.0,
                                                     "cluster_share_of_reach": 0.25}),
-        ("national default (model file)", NATIONAL, {}),
+        ("national per-site model (model file)", NATIONAL, {}),
         ("national, no aggregation", NATIONAL, {"cluster_km": 0.0,
                                                 "cluster_share_of_reach": 0.0}),
     ]
@@ -84,7 +89,7 @@ def netopt_end_to_end(limit: float, gap: float | None = None, seed: int | None =
     result = solve_case(case, time_limit=limit, gap=gap, seed=seed)
     total = time.perf_counter() - t0
     s = result.summary
-    print("== netopt end to end (us-launch"
+    print("== netopt end to end (us-launch-per-site"
           + ("" if seed is None else f", seed {seed}") + ") ==")
     print(f"objective ${s['objective']:,.0f}  bound ${s['bound']:,.0f}  gap {s['gap']:.2%}  "
           f"status {s['status']}")
@@ -128,7 +133,7 @@ def direct_highs(limit: float, threads: int, seed: int) -> tuple[float, float | 
 
 
 def model_fingerprint() -> str:
-    """What the reference was made for: the MILP the national default builds, written to MPS
+    """What the reference was made for: the MILP the national per-site model builds, written to MPS
     (its costs, rows and bounds, built afresh from the model file and data; about 7 s). A
     reference of another model is not a yardstick for this one, and a change of a cost
     coefficient is another model: its old bound need not hold (2026-12-04, a replenishment
@@ -210,7 +215,7 @@ def seed_list(text: str) -> list[int]:
 
 
 def by_seed(limit: float, gap: float | None, seeds: list[int]) -> None:
-    """The default solved once per seed, then one line each: the spread of the minute."""
+    """The model solved once per seed, then one line each: the spread of the minute."""
     rows = []
     for seed in seeds:
         _, s = netopt_end_to_end(limit, gap, seed)

@@ -1,4 +1,5 @@
-"""How HiGHS's bound on the national default grows with time: the full MIP as the bound
+"""How HiGHS's bound on the national per-site model (models/us-launch-per-site.yaml, the
+default until 2026-12-06) grows with time: the full MIP as the bound
 worker gets it (the model after the linking cut loop), from a solved network as its start,
 printing the proven bound, the best network and the nodes at checkpoints.
 
@@ -35,7 +36,7 @@ from netopt.solver.highs import _Highs, separate_linking
 from netopt.solver.network_start import hold, release
 
 ROOT = Path(__file__).resolve().parents[1]
-NATIONAL = ROOT / "models" / "us-launch.yaml"
+NATIONAL = ROOT / "models" / "us-launch-per-site.yaml"
 CHECKPOINTS = (15, 30, 45, 60, 90, 120, 180, 300, 450, 600, 900, 1200)
 
 

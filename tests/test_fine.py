@@ -42,8 +42,8 @@ def test_us_fine_has_every_place_of_500_people() -> None:
     assert zones["population"].sum() == sum(int(c["population"]) for c in places) == 278_759_830
     assert set(zones["zone_id"]) == {f"Z{c['geonameid']}" for c in places}
     assert zones["zone_id"].is_unique and zones["population"].is_monotonic_decreasing
-    # the same network data as the national default, at finer resolution, never merged
-    launch = load_case(ROOT / "models" / "us-launch.yaml")
+    # the same network data as the five-product national model, at finer resolution, never merged
+    launch = load_case(ROOT / "models" / "us-launch-per-site.yaml")
     for table in ("sites", "hubs", "partners", "plants", "products"):
         assert getattr(case, table).equals(getattr(launch, table)), table
     assert case.config.aggregation.cluster_km == 0

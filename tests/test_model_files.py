@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from netopt.data.case import load_case
@@ -105,3 +106,19 @@ def test_a_ramp_written_in_per_cent_is_named(tmp_path: Path) -> None:
     assert "for 10 % write 0.1" in warning.message
     write("0.5, 1, 1.2")
     assert not [p for p in load_case(model).warnings if p.column.startswith("timeline")]
+
+
+def test_the_national_default_takes_every_product_and_pools_depot_stock() -> None:
+    """Issue #15 item 6: the default is where cold-storage partners earn their fees, which
+    they do only through stock pooled for the sites they serve (`allo_vst` above all);
+    us-launch-per-site keeps the five products priced per site, on the same data."""
+    root = Path(__file__).parents[1]
+    default = load_case(root / "models" / "us-launch.yaml", strict=True)
+    shipped = set(pd.read_csv(root / "data" / "us" / "products.csv")["product_id"])
+    assert set(default.products["product_id"]) == shipped
+    assert "allo_vst" in shipped and default.config.finance.pooled_depots
+    per_site = load_case(root / "models" / "us-launch-per-site.yaml", strict=True)
+    assert set(per_site.products["product_id"]) == shipped - {"allo_vst"}
+    assert not per_site.config.finance.pooled_depots
+    for table in ("sites", "hubs", "partners", "zones"):  # plants list the products in scope
+        assert getattr(per_site, table).equals(getattr(default, table)), table

@@ -973,13 +973,13 @@ def _sources_section() -> list[str]:
 def _partners_section() -> list[str]:
     """Why pooled depot stock makes cold-storage partners pay (issue #15: not forced)."""
     return [
-        "`models/us-depots.yaml` is the national default plus `allo_vst`, with stock at a hub "
-        "or a partner pooled for every site it serves (`finance.pooled_depots`). The national "
-        "default itself (`models/us-launch.yaml`) leaves both out for now: with them its 60-s "
-        "solve stops 0.7-1.1 % above the best network a 10-minute solve has found "
-        "($141.83M, three partners holding `allo_vst` stock), with a proven gap of 3.0-3.6 % "
-        "(2026-12-06; the default's minute: 0.27-0.55 % and 1.08-1.49 %; bench/RESULTS.md), "
-        "so it prices a site's hub or partner stock as the site's own.",
+        "The national default (`models/us-launch.yaml`) takes all six products and pools "
+        "stock at a hub or a partner for every site it serves (`finance.pooled_depots`). Its "
+        "two minutes hold `allo_vst` at four cold-storage partners (2026-12-06, seed 0: Long "
+        "Beach for three centres, Saint Paul, Saint Charles and Hoover for two each; "
+        "bench/RESULTS.md). `models/us-launch-per-site.yaml` keeps the five products of the "
+        "default before it, each site's hub or partner stock priced as its own: no partner "
+        "holds stock there.",
         "",
         "A partner earns its fixed fee ($40k-$120k a year) and its $300-$1,500 per dose only "
         "where it replaces something dearer; nothing in the model forces one open.",
@@ -995,7 +995,7 @@ def _partners_section() -> list[str]:
         "consignment at $12/dose/day (and $90k a year of cryogenic equipment at a candidate "
         "without the class): one safety stock and one fortnightly replenishment per metro "
         "instead of one per site. Where several of the centres that give `allo_vst` lie "
-        "within a partner's radius the depot is the cheaper option, and `us-depots` "
+        "within a partner's radius the depot is the cheaper option, and the default "
         "holds `allo_vst` at partners there (`finance.csv` depot rows, "
         "`partners.csv`); a lone centre keeps its own stock.",
         "- **`rdc_rx`** pools at 3PL hubs rather than at partners: its 2-8 \u00b0C doses ride "
@@ -1027,7 +1027,7 @@ def _readme_us(tables: dict[str, pd.DataFrame]) -> str:
         f"{len(tables['hubs'])} 3PL hubs, {len(tables['partners'])} cold-storage partners and "
         f"{len(tables['plants'])} plants, for a six-product CGT portfolio covering the four "
         "temperature classes.",
-    ], tables, (("Cold-storage partners and pooled depot stock (`models/us-depots.yaml`)",
+    ], tables, (("Cold-storage partners and pooled depot stock (`models/us-launch.yaml`)",
                  _partners_section()),))
 
 

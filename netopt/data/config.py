@@ -232,10 +232,11 @@ class SolverSettings(_Strict):
         "the LP from giving a small site a large ordering segment's unit stock cost (a tighter "
         "LP: the ordering choices carry most of the gap between the LP and a network). They "
         "make the loop and the kernel MIPs slower: better networks where the limit leaves the "
-        "kernels time (the national default from 120 s), worse where it does not (us-depots "
-        "and us-fine turn them off). true = always; false = never. Default: when the time "
-        "limit is 120 s or more. A solve with the network held (`netopt evaluate`, the "
-        "aggregation's pricing stage) always adds them: it has no kernel to slow.",
+        "kernels time (us-launch-per-site from 120 s), worse where it does not (the national "
+        "default, with pooled depot stock, and us-fine turn them off). true = always; "
+        "false = never. Default: when the time limit is 120 s or more. A solve with the "
+        "network held (`netopt evaluate`, the aggregation's pricing stage) always adds them: "
+        "it has no kernel to slow.",
     )
     warm_start: bool = Field(
         True, description="Hand HiGHS a starting network before it branches, on models of "

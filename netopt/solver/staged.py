@@ -4,9 +4,11 @@ Two things make the LP relaxation of a national model spread thin: a product tha
 held in stock near its patients (an off-the-shelf therapy whose just-in-time order cannot
 meet its schedule notice at most sites) and stock pooled at hubs and partner depots. The LP
 gives every site of a metro a share of a stocked segment or a depot, the rounded network
-opens all of them, and on `models/us-depots.yaml` the kernel search cannot close that surplus
-within a minute (its 60-s network was 15 % above its bound, $182.9M against the $158.8M ten
-minutes find; bench/RESULTS.md).
+opens all of them, and on `models/us-depots.yaml` (six products, pooled depot stock: the
+national default `models/us-launch.yaml` since 2026-12-06; "us-depots" in the comments of
+the solver's modules) the kernel search cannot close that surplus within a minute (its 60-s
+network was 15 % above its bound, $182.9M against the $158.8M ten minutes find;
+bench/RESULTS.md).
 
 A staged start therefore designs the network in two steps, each with the kernel start of
 solver/highs.py:
