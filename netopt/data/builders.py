@@ -975,9 +975,9 @@ def _partners_section() -> list[str]:
     return [
         "The national default (`models/us-launch.yaml`) takes all six products and pools "
         "stock at a hub or a partner for every site it serves (`finance.pooled_depots`). Its "
-        "two minutes hold `allo_vst` at four cold-storage partners (2026-12-06, seed 0: Long "
-        "Beach for three centres, Saint Paul, Saint Charles and Hoover for two each; "
-        "bench/RESULTS.md). `models/us-launch-per-site.yaml` keeps the five products of the "
+        "two minutes hold `allo_vst` at three or four cold-storage partners (2026-12-06, seed "
+        "0: Long Beach for three or four centres, Saint Charles and Hoover for two each, and "
+        "in one run of two Saint Paul; bench/RESULTS.md). `models/us-launch-per-site.yaml` keeps the five products of the "
         "default before it, each site's hub or partner stock priced as its own: no partner "
         "holds stock there.",
         "",
