@@ -977,9 +977,9 @@ def _partners_section() -> list[str]:
         "stock at a hub or a partner for every site it serves (`finance.pooled_depots`). Its "
         "two minutes hold `allo_vst` at three or four cold-storage partners (2026-12-06, seed "
         "0: Long Beach for three or four centres, Saint Charles and Hoover for two each, and "
-        "in one run of two Saint Paul; bench/RESULTS.md). `models/us-launch-per-site.yaml` keeps the five products of the "
-        "default before it, each site's hub or partner stock priced as its own: no partner "
-        "holds stock there.",
+        "in one run of two Saint Paul; bench/RESULTS.md). `models/us-launch-per-site.yaml` "
+        "keeps the five products of the default before it, each site's hub or partner stock "
+        "priced as its own: no partner holds stock there.",
         "",
         "A partner earns its fixed fee ($40k-$120k a year) and its $300-$1,500 per dose only "
         "where it replaces something dearer; nothing in the model forces one open.",
