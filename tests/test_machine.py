@@ -80,6 +80,19 @@ def test_the_sample_is_the_cores_busy_time_over_its_wall_time(
     assert machine.other_work() == pytest.approx(0.6)
 
 
+def test_a_sample_whole_ticks_overstate_reads_all_the_cores(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two busy cores over a 0.05-s sample: 12 ticks of 1/100 s counted where 10 elapsed (a
+    tick read at each end). That is both cores, not 2.4 of them."""
+    busy = iter([10.0, 10.12])
+    clock = iter([100.0, 100.05])
+    monkeypatch.setattr(machine, "_busy_seconds", lambda: next(busy))
+    monkeypatch.setattr(machine, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(machine, "sleep", lambda s: None)
+    monkeypatch.setattr(machine, "cores", lambda: 2)
+    assert machine.other_work(0.05) == 2.0
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity here")
 def test_busy_time_counts_this_process_cores_and_what_a_hypervisor_stole(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -106,7 +119,7 @@ def test_busy_time_counts_this_process_cores_and_what_a_hypervisor_stole(
 def test_the_sample_reads_this_machine() -> None:
     """On this machine: a share of its cores between none and all of them."""
     others = machine.other_work(0.05)
-    assert others is not None and 0.0 <= others <= machine.cores() + 0.1
+    assert others is not None and 0.0 <= others <= machine.cores()
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity here")
